@@ -1,0 +1,138 @@
+package account
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Actor is who did something: a signed-in user, an API key or the system.
+type Actor struct {
+	UserID  int64  // 0 when not a user
+	Email   string // or the API key's name, or "system"
+	Address string // client IP, empty for the system
+}
+
+// SystemActor is the actor of changes Crossdock makes by itself (first-start
+// admin, periodic jobs) and of the command line.
+var SystemActor = Actor{Email: "system"}
+
+// AuditEntry is one recorded change. Before and After are the changed
+// object's JSON (secrets already masked by the caller), nil when not
+// applicable.
+type AuditEntry struct {
+	ID         int64
+	At         time.Time
+	ActorID    *int64
+	ActorEmail string
+	Action     string // dotted verb: user.create, user.update, session.login ...
+	TargetType string
+	TargetID   string
+	Before     json.RawMessage
+	After      json.RawMessage
+	RequestID  string
+	Address    string
+}
+
+// Audit records who changed what. Call it on the same DBTX (transaction) as
+// the change itself so that the change and its record land together.
+// before and after are marshalled to JSON; pass nil when not applicable.
+func Audit(ctx context.Context, db DBTX, actor Actor, action, targetType, targetID string, before, after any) error {
+	b, err := marshalOrNil(before)
+	if err != nil {
+		return fmt.Errorf("audit %s: %w", action, err)
+	}
+	a, err := marshalOrNil(after)
+	if err != nil {
+		return fmt.Errorf("audit %s: %w", action, err)
+	}
+	var actorID *int64
+	if actor.UserID != 0 {
+		actorID = &actor.UserID
+	}
+	_, err = db.Exec(ctx, `
+		insert into audit_entries (actor_id, actor_email, action, target_type, target_id, before, after, request_id, address)
+		values ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		actorID, actor.Email, action, targetType, targetID, b, a, RequestIDFrom(ctx), actor.Address)
+	if err != nil {
+		return fmt.Errorf("audit %s: %w", action, err)
+	}
+	return nil
+}
+
+func marshalOrNil(v any) ([]byte, error) {
+	if v == nil {
+		return nil, nil
+	}
+	return json.Marshal(v)
+}
+
+// AuditFilter narrows the audit list. Zero values match everything.
+type AuditFilter struct {
+	Action   string // prefix match: "user." matches user.create and user.update
+	Actor    string // substring of the actor's email
+	Target   string // exact target id
+	BeforeID int64  // keyset pagination: entries older than this id
+	Limit    int    // default 50, at most 500
+}
+
+// AuditList returns entries newest first.
+func AuditList(ctx context.Context, db DBTX, f AuditFilter) ([]AuditEntry, error) {
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 50
+	}
+	var where []string
+	var args []any
+	add := func(cond string, arg any) {
+		args = append(args, arg)
+		where = append(where, fmt.Sprintf(cond, len(args)))
+	}
+	if f.Action != "" {
+		add("action like $%d || '%%'", escapeLike(f.Action))
+	}
+	if f.Actor != "" {
+		add("actor_email ilike '%%' || $%d || '%%'", escapeLike(f.Actor))
+	}
+	if f.Target != "" {
+		add("target_id = $%d", f.Target)
+	}
+	if f.BeforeID > 0 {
+		add("id < $%d", f.BeforeID)
+	}
+	sql := `select id, at, actor_id, actor_email, action, target_type, target_id, before, after, request_id, address from audit_entries`
+	if len(where) > 0 {
+		sql += " where " + strings.Join(where, " and ")
+	}
+	args = append(args, f.Limit)
+	sql += fmt.Sprintf(" order by id desc limit $%d", len(args))
+	rows, err := db.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list audit entries: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (AuditEntry, error) {
+		var e AuditEntry
+		err := r.Scan(&e.ID, &e.At, &e.ActorID, &e.ActorEmail, &e.Action, &e.TargetType, &e.TargetID, &e.Before, &e.After, &e.RequestID, &e.Address)
+		return e, err
+	})
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+type requestIDKey struct{}
+
+// WithRequestID returns ctx carrying the request id the audit log records.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+// RequestIDFrom returns the request id in ctx, or "".
+func RequestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}

@@ -1,0 +1,210 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgerrcode"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/crossdock/crossdock/internal/fault"
+)
+
+// User is a person who signs in to the browser UI.
+type User struct {
+	ID          int64
+	Email       string
+	Name        string
+	Role        Role
+	Active      bool
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	LastLoginAt *time.Time
+}
+
+// Can reports whether the user holds one of roles.
+func (u User) Can(roles ...Role) bool {
+	for _, r := range roles {
+		if u.Role == r {
+			return true
+		}
+	}
+	return false
+}
+
+// NewUser is what an admin fills in to create a user.
+type NewUser struct {
+	Email    string
+	Name     string
+	Role     Role
+	Password string
+}
+
+const userColumns = `id, email, name, role, active, created_at, updated_at, last_login_at`
+
+func scanUser(row pgx.Row) (User, error) {
+	var u User
+	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.Active, &u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt)
+	return u, err
+}
+
+// NormalizeEmail trims and validates an email address.
+func NormalizeEmail(email string) (string, error) {
+	email = strings.TrimSpace(email)
+	if email == "" {
+		return "", &fault.Error{Code: fault.Invalid, Message: "enter an email address", Fields: map[string]string{"email": "required"}}
+	}
+	// admin@localhost is a valid address for net/mail; we accept it on purpose.
+	addr, err := mail.ParseAddress(email)
+	if err != nil || addr.Address != email || len(email) > 254 {
+		return "", &fault.Error{Code: fault.Invalid, Message: "“" + email + "” is not an email address", Fields: map[string]string{"email": "not an email address"}}
+	}
+	return email, nil
+}
+
+// UserCreate validates and stores a new user with a hashed password.
+func UserCreate(ctx context.Context, db DBTX, nu NewUser) (User, error) {
+	email, err := NormalizeEmail(nu.Email)
+	if err != nil {
+		return User{}, err
+	}
+	if _, err := ParseRole(string(nu.Role)); err != nil {
+		return User{}, err
+	}
+	hash, err := HashPassword(nu.Password)
+	if err != nil {
+		return User{}, err
+	}
+	u, err := scanUser(db.QueryRow(ctx, `
+		insert into users (email, name, role, password_hash) values ($1, $2, $3, $4)
+		returning `+userColumns, email, strings.TrimSpace(nu.Name), nu.Role, hash))
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.UniqueViolation {
+		return User{}, &fault.Error{Code: fault.Conflict, Message: "a user with the email " + email + " already exists", Fields: map[string]string{"email": "already in use"}}
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("create user: %w", err)
+	}
+	return u, nil
+}
+
+// UserByID returns the user or a NotFound fault.
+func UserByID(ctx context.Context, db DBTX, id int64) (User, error) {
+	u, err := scanUser(db.QueryRow(ctx, `select `+userColumns+` from users where id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return User{}, fault.Errorf(fault.NotFound, "no user with id %d", id)
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("user %d: %w", id, err)
+	}
+	return u, nil
+}
+
+// UserList returns every user, active ones first, then by email.
+func UserList(ctx context.Context, db DBTX) ([]User, error) {
+	rows, err := db.Query(ctx, `select `+userColumns+` from users order by active desc, lower(email)`)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (User, error) { return scanUser(r) })
+}
+
+// UserCount returns how many users exist (zero on a new installation).
+func UserCount(ctx context.Context, db DBTX) (int, error) {
+	var n int
+	err := db.QueryRow(ctx, `select count(*) from users`).Scan(&n)
+	return n, err
+}
+
+// UserUpdate changes a user's name, role and active flag. It refuses to leave
+// the installation without an active admin.
+func UserUpdate(ctx context.Context, db DBTX, id int64, name string, role Role, active bool) (User, error) {
+	if _, err := ParseRole(string(role)); err != nil {
+		return User{}, err
+	}
+	if role != RoleAdmin || !active {
+		// Only demoting or deactivating an active admin can remove the last one.
+		var isAdmin bool
+		var others int
+		err := db.QueryRow(ctx, `
+			select exists (select 1 from users where id = $1 and role = 'admin' and active),
+			       (select count(*) from users where role = 'admin' and active and id <> $1)`, id).Scan(&isAdmin, &others)
+		if err != nil {
+			return User{}, fmt.Errorf("count admins: %w", err)
+		}
+		if isAdmin && others == 0 {
+			return User{}, &fault.Error{Code: fault.Conflict, Message: "this is the last active admin; make another user admin first"}
+		}
+	}
+	u, err := scanUser(db.QueryRow(ctx, `
+		update users set name = $2, role = $3, active = $4, updated_at = now() where id = $1
+		returning `+userColumns, id, strings.TrimSpace(name), role, active))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return User{}, fault.Errorf(fault.NotFound, "no user with id %d", id)
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("update user %d: %w", id, err)
+	}
+	return u, nil
+}
+
+// UserSetPassword replaces a user's password.
+func UserSetPassword(ctx context.Context, db DBTX, id int64, password string) error {
+	hash, err := HashPassword(password)
+	if err != nil {
+		return err
+	}
+	tag, err := db.Exec(ctx, `update users set password_hash = $2, updated_at = now() where id = $1`, id, hash)
+	if err != nil {
+		return fmt.Errorf("set password of user %d: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fault.Errorf(fault.NotFound, "no user with id %d", id)
+	}
+	return nil
+}
+
+// UserByEmail returns the user with that email (any case) or NotFound.
+func UserByEmail(ctx context.Context, db DBTX, email string) (User, error) {
+	u, err := scanUser(db.QueryRow(ctx, `select `+userColumns+` from users where lower(email) = lower($1)`, strings.TrimSpace(email)))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return User{}, fault.Errorf(fault.NotFound, "no user with email %s", email)
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("user %s: %w", email, err)
+	}
+	return u, nil
+}
+
+// FirstAdminEmail is the account a new installation starts with.
+const FirstAdminEmail = "admin@localhost"
+
+// EnsureFirstAdmin creates admin@localhost when the installation has no users
+// at all. password may be empty, in which case a random one is generated. It
+// returns the password only when it created the account, so a caller can show
+// it exactly once.
+func EnsureFirstAdmin(ctx context.Context, db DBTX, password string) (created bool, usedPassword string, err error) {
+	n, err := UserCount(ctx, db)
+	if err != nil || n > 0 {
+		return false, "", err
+	}
+	if password == "" {
+		password = GeneratePassword()
+	}
+	u, err := UserCreate(ctx, db, NewUser{Email: FirstAdminEmail, Name: "Administrator", Role: RoleAdmin, Password: password})
+	if fault.CodeOf(err) == fault.Conflict {
+		return false, "", nil // another process won the race
+	}
+	if err != nil {
+		return false, "", fmt.Errorf("first admin: %w", err)
+	}
+	if err := Audit(ctx, db, SystemActor, "user.create", "user", fmt.Sprint(u.ID), nil, u); err != nil {
+		return false, "", err
+	}
+	return true, password, nil
+}
