@@ -1,0 +1,890 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/conf"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/parser"
+	"github.com/expr-lang/expr/types"
+	"github.com/expr-lang/expr/vm"
+)
+
+// Defaults for Options; each applies when the option is zero.
+const (
+	DefaultMaxNodes       = 2000
+	DefaultMemoryBudget   = 1_000_000
+	DefaultMaxInputBytes  = 1 << 20
+	DefaultMaxOutputBytes = 4 << 20
+	DefaultMaxItems       = 10_000
+)
+
+// Options tunes Compile. The zero value is what the product runs with.
+type Options struct {
+	// MaxNodes caps the syntax-tree size of each expression
+	// (DefaultMaxNodes), so a pasted monster cannot make compiling slow.
+	MaxNodes uint
+	// MemoryBudget caps what one expression run may allocate, in expr's
+	// own units (DefaultMemoryBudget); a row over it fails.
+	MemoryBudget uint
+	// MaxInputBytes caps the payload size (DefaultMaxInputBytes); Run
+	// returns ErrLimit above it.
+	MaxInputBytes int
+	// MaxOutputBytes caps each route's output (DefaultMaxOutputBytes); Run
+	// returns ErrLimit above it.
+	MaxOutputBytes int
+	// MaxItems caps the items one for-each row iterates
+	// (DefaultMaxItems); Run returns ErrLimit above it.
+	MaxItems int
+	// Lookups adds or replaces lookup tables by name, e.g. tables loaded
+	// from CSV by `crossdock map --lookup`.
+	Lookups map[string]Lookup
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxNodes == 0 {
+		o.MaxNodes = DefaultMaxNodes
+	}
+	if o.MemoryBudget == 0 {
+		o.MemoryBudget = DefaultMemoryBudget
+	}
+	if o.MaxInputBytes == 0 {
+		o.MaxInputBytes = DefaultMaxInputBytes
+	}
+	if o.MaxOutputBytes == 0 {
+		o.MaxOutputBytes = DefaultMaxOutputBytes
+	}
+	if o.MaxItems == 0 {
+		o.MaxItems = DefaultMaxItems
+	}
+	return o
+}
+
+// Program is a compiled definition. It is immutable and safe for
+// concurrent use by many goroutines.
+type Program struct {
+	name        string
+	opts        Options
+	key         *evaluator
+	correlation *evaluator
+	rules       []compiledRule
+	routes      []*compiledRoute
+	projection  *projection
+	vars        []string
+	lookups     map[string]*lookupTable
+	// pool holds *runState values: expr VMs, parsers and buffers reused
+	// across runs and goroutines.
+	pool sync.Pool
+}
+
+type compiledRule struct {
+	name, message string
+	ev            *evaluator
+}
+
+type compiledRoute struct {
+	name, target string
+	when         *evaluator
+	root         *outNode
+}
+
+// Name returns the flow name of the compiled definition.
+func (p *Program) Name() string { return p.name }
+
+// Routes returns the route names in definition order.
+func (p *Program) Routes() []string {
+	names := make([]string, len(p.routes))
+	for i, r := range p.routes {
+		names[i] = r.name
+	}
+	return names
+}
+
+// Vars returns the names of the variables the definition reads with a
+// constant env("NAME"), sorted, so a promotion can check that the
+// destination environment defines every one before switching versions.
+func (p *Program) Vars() []string { return append([]string(nil), p.vars...) }
+
+// reservedRun is the hidden identifier through which now() and env() reach
+// the per-run state. Analysts cannot write identifiers starting with "__".
+const reservedRun = "__run"
+
+// scope is the set of names an expression may use, with what the engine
+// knows about each.
+type scope struct {
+	parent *scope
+	name   string
+	index  bool
+	// path is the projection path the name stands for (nil when unknown,
+	// e.g. an item of a computed array).
+	path   []string
+	known  bool
+	schema any
+}
+
+func (s *scope) lookup(name string) *scope {
+	for c := s; c != nil; c = c.parent {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func (s *scope) names() []string {
+	var out []string
+	for c := s; c != nil; c = c.parent {
+		out = append(out, c.name)
+	}
+	return out
+}
+
+func (s *scope) envTypes() types.Map {
+	m := types.Map{reservedRun: types.TypeOf((*runState)(nil))}
+	for c := s; c != nil; c = c.parent {
+		if _, ok := m[c.name]; ok {
+			continue
+		}
+		if c.index {
+			m[c.name] = types.Int
+		} else {
+			m[c.name] = types.Any
+		}
+	}
+	return m
+}
+
+// compiler accumulates diagnostics while compiling one definition.
+type compiler struct {
+	def     *Definition
+	opts    Options
+	diags   []Diagnostic
+	proj    *projection
+	schema  map[string]any
+	lookups map[string]*lookupTable
+	vars    map[string]bool
+	base    []expr.Option
+}
+
+// location names where an expression sits in the definition.
+type location struct {
+	section Section
+	pointer string
+	route   string
+	target  string
+}
+
+// Compile compiles every expression of the definition once. It returns a
+// *DefinitionError holding all problems when any expression or reference is
+// wrong.
+func Compile(def *Definition, opts Options) (*Program, error) {
+	if def == nil {
+		return nil, errors.New("engine: Compile of nil definition")
+	}
+	c := &compiler{def: def, opts: opts.withDefaults(), proj: newProjection(), vars: map[string]bool{}}
+	c.compileLookups()
+	if len(def.Source.Schema) > 0 {
+		sch, err := compileSourceSchema(def.Source.Schema)
+		if err != nil {
+			c.add(location{section: SectionSource, pointer: "/source/schema"}, "source schema is not a valid JSON Schema: "+err.Error())
+		} else {
+			c.schema = sch
+		}
+	}
+	c.base = baseOptions(c.lookups, c.opts.MaxNodes)
+
+	root := &scope{name: "source", path: []string{}, known: true, schema: c.schemaOrNil()}
+	p := &Program{name: def.Name, opts: c.opts, lookups: c.lookups}
+	if def.Keys.Idempotency != "" {
+		p.key = c.compileExpr(def.Keys.Idempotency, root, false, location{section: SectionKey, pointer: "/keys/idempotency"})
+	}
+	if def.Keys.Correlation != "" {
+		p.correlation = c.compileExpr(def.Keys.Correlation, root, false, location{section: SectionCorrelation, pointer: "/keys/correlation"})
+	}
+	ruleNames := map[string]bool{}
+	for i, r := range def.Validation {
+		loc := location{section: SectionValidation, pointer: fmt.Sprintf("/validation/%d/rule", i), route: ""}
+		if ruleNames[r.Name] {
+			c.add(location{section: SectionValidation, pointer: fmt.Sprintf("/validation/%d/name", i)}, fmt.Sprintf("rule name %q is used twice", r.Name))
+		}
+		ruleNames[r.Name] = true
+		p.rules = append(p.rules, compiledRule{name: r.Name, message: r.Message, ev: c.compileExpr(r.Rule, root, true, loc)})
+	}
+	targets := map[string]bool{}
+	var targetNames []string
+	for i, t := range def.Targets {
+		if targets[t.Name] {
+			c.add(location{section: SectionRoute, pointer: fmt.Sprintf("/targets/%d/name", i)}, fmt.Sprintf("target name %q is used twice", t.Name))
+		}
+		targets[t.Name] = true
+		targetNames = append(targetNames, t.Name)
+	}
+	routeNames := map[string]bool{}
+	for i, r := range def.Routes {
+		ptr := fmt.Sprintf("/routes/%d", i)
+		if routeNames[r.Name] {
+			c.add(location{section: SectionRoute, pointer: ptr + "/name", route: r.Name}, fmt.Sprintf("route name %q is used twice", r.Name))
+		}
+		routeNames[r.Name] = true
+		if !targets[r.Target] {
+			c.add(location{section: SectionRoute, pointer: ptr + "/target", route: r.Name},
+				fmt.Sprintf("unknown target %q%s; declare it under \"targets\"", r.Target, suggest(r.Target, targetNames)))
+		}
+		cr := &compiledRoute{name: r.Name, target: r.Target}
+		if r.When != "" {
+			cr.when = c.compileExpr(r.When, root, true, location{section: SectionCondition, pointer: ptr + "/when", route: r.Name})
+		}
+		cr.root = &outNode{kind: nodeObject}
+		c.compileRows(cr.root, r.Mapping, root, r.Name, ptr+"/mapping", "")
+		cr.root.finish()
+		p.routes = append(p.routes, cr)
+	}
+	for i, t := range def.Tests {
+		if t.Now != "" {
+			if _, err := parseTestNow(t.Now); err != nil {
+				c.add(location{section: SectionTest, pointer: fmt.Sprintf("/tests/%d/now", i)}, err.Error())
+			}
+		}
+		for name := range t.Expect.Routes {
+			if !routeNames[name] {
+				c.add(location{section: SectionTest, pointer: fmt.Sprintf("/tests/%d/expect/routes/%s", i, name)},
+					fmt.Sprintf("test %q expects unknown route %q%s", t.Name, name, suggest(name, p.Routes())))
+			}
+		}
+		for j, name := range t.Expect.Validation {
+			if !ruleNames[name] {
+				c.add(location{section: SectionTest, pointer: fmt.Sprintf("/tests/%d/expect/validation/%d", i, j)},
+					fmt.Sprintf("test %q expects unknown rule %q", t.Name, name))
+			}
+		}
+	}
+	if len(c.diags) > 0 {
+		return nil, &DefinitionError{Diagnostics: c.diags}
+	}
+	p.projection = c.proj
+	for v := range c.vars {
+		p.vars = append(p.vars, v)
+	}
+	sort.Strings(p.vars)
+	return p, nil
+}
+
+func (c *compiler) schemaOrNil() any {
+	if c.schema == nil {
+		return nil
+	}
+	return c.schema
+}
+
+func (c *compiler) add(loc location, msg string) {
+	c.diags = append(c.diags, Diagnostic{Section: loc.section, Pointer: loc.pointer, Route: loc.route, Target: loc.target, Message: msg})
+}
+
+func (c *compiler) addAt(loc location, src string, from int, msg string) {
+	fe := (&file.Error{Location: file.Location{From: from, To: from + 1}, Message: msg}).Bind(file.NewSource(src))
+	c.diags = append(c.diags, Diagnostic{
+		Section: loc.section, Pointer: loc.pointer, Route: loc.route, Target: loc.target,
+		Message: msg, Line: fe.Line, Column: fe.Column + 1, Snippet: fe.Snippet,
+	})
+}
+
+// compileRows adds the rows to obj, creating implicit objects for dotted
+// targets and for-each arrays.
+func (c *compiler) compileRows(obj *outNode, rows []Row, sc *scope, route, ptr, prefix string) {
+	for i, row := range rows {
+		rptr := fmt.Sprintf("%s/%d", ptr, i)
+		display := joinTarget(prefix, row.Target)
+		loc := location{section: SectionRow, pointer: rptr, route: route, target: display}
+		segs := strings.Split(row.Target, ".")
+		parent := obj
+		ok := true
+		for _, seg := range segs[:len(segs)-1] {
+			child := parent.child(seg)
+			if child == nil {
+				child = &outNode{kind: nodeObject, key: seg, implicit: true}
+				parent.children = append(parent.children, child)
+			} else if child.kind != nodeObject || !child.implicit {
+				c.add(location{section: SectionRow, pointer: rptr + "/target", route: route, target: display},
+					fmt.Sprintf("target %q goes through %q, which an earlier row sets", row.Target, seg))
+				ok = false
+				break
+			}
+			parent = child
+		}
+		if !ok {
+			continue
+		}
+		last := segs[len(segs)-1]
+		if parent.child(last) != nil {
+			c.add(location{section: SectionRow, pointer: rptr + "/target", route: route, target: display},
+				fmt.Sprintf("target %q is set twice", display))
+			continue
+		}
+		n := c.compileRow(row, sc, loc, route, rptr, display)
+		if n == nil {
+			continue
+		}
+		n.key = last
+		parent.children = append(parent.children, n)
+	}
+}
+
+func joinTarget(prefix, t string) string {
+	if prefix == "" {
+		return t
+	}
+	return prefix + "." + t
+}
+
+func (c *compiler) compileRow(row Row, sc *scope, loc location, route, rptr, display string) *outNode {
+	sources := 0
+	if row.Expr != "" {
+		sources++
+	}
+	if row.Value != nil {
+		sources++
+	}
+	if row.Rows != nil {
+		sources++
+	}
+	if sources != 1 {
+		c.add(loc, "a row needs exactly one of \"expr\", \"value\" or \"rows\"")
+		return nil
+	}
+	if row.ForEach == "" && (row.As != "" || row.Index != "" || row.Filter != "") {
+		c.add(loc, "\"as\", \"index\" and \"filter\" need \"forEach\"")
+	}
+	if row.ForEach != "" && row.Value != nil {
+		c.add(loc, "a for-each row takes \"expr\" or \"rows\", not a constant \"value\"")
+		return nil
+	}
+	n := &outNode{path: display, pointer: rptr, omitNull: row.OmitNull}
+	if row.When != "" {
+		n.when = c.compileExpr(row.When, sc, true, location{section: SectionRow, pointer: rptr + "/when", route: route, target: display})
+	}
+	inner := sc
+	if row.ForEach != "" {
+		n.forEach = c.compileForEach(row.ForEach, sc, location{section: SectionRow, pointer: rptr + "/forEach", route: route, target: display})
+		as := row.As
+		if as == "" {
+			as = "item"
+		}
+		n.as = as
+		item := &scope{parent: sc, name: as}
+		if n.forEach != nil && n.forEach.itemPath != nil {
+			item.path, item.known, item.schema = n.forEach.itemPath, true, n.forEach.itemSchema
+		}
+		c.checkName(as, sc, location{section: SectionRow, pointer: rptr + "/as", route: route, target: display})
+		inner = item
+		if row.Index != "" {
+			c.checkName(row.Index, inner, location{section: SectionRow, pointer: rptr + "/index", route: route, target: display})
+			if row.Index == as {
+				c.add(location{section: SectionRow, pointer: rptr + "/index", route: route, target: display}, fmt.Sprintf("index %q has the same name as the item", row.Index))
+			}
+			n.index = row.Index
+			inner = &scope{parent: inner, name: row.Index, index: true}
+		}
+		if row.Filter != "" {
+			n.filter = c.compileExpr(row.Filter, inner, true, location{section: SectionRow, pointer: rptr + "/filter", route: route, target: display})
+		}
+		display += "[]"
+	}
+	switch {
+	case row.Rows != nil:
+		n.kind = nodeObject
+		c.compileRows(n, row.Rows, inner, route, rptr+"/rows", display)
+	case row.Value != nil:
+		n.kind = nodeConst
+		var v any
+		if err := json.Unmarshal(row.Value, &v); err != nil {
+			c.add(location{section: SectionRow, pointer: rptr + "/value", route: route, target: display}, "value is not valid JSON: "+err.Error())
+			return nil
+		}
+		b, err := appendValue(nil, v)
+		if err != nil {
+			c.add(location{section: SectionRow, pointer: rptr + "/value", route: route, target: display}, err.Error())
+			return nil
+		}
+		n.constant = b
+	default:
+		n.kind = nodeValue
+		n.value = c.compileExpr(row.Expr, inner, false, location{section: SectionRow, pointer: rptr + "/expr", route: route, target: display})
+	}
+	return n
+}
+
+// checkName rejects item and index names that would shadow something.
+func (c *compiler) checkName(name string, sc *scope, loc location) {
+	switch {
+	case strings.HasPrefix(name, "__"):
+		c.add(loc, fmt.Sprintf("name %q is reserved: names may not start with \"__\"", name))
+	case sc.lookup(name) != nil:
+		c.add(loc, fmt.Sprintf("name %q is already in use here; pick another", name))
+	case isFunctionName(name):
+		c.add(loc, fmt.Sprintf("name %q is a function; pick another", name))
+	}
+}
+
+// compileForEach compiles a for-each expression; when it is a plain path
+// the items' paths are known and only the fields rows use are decoded.
+func (c *compiler) compileForEach(src string, sc *scope, loc location) *evaluator {
+	ev := c.compileExprMode(src, sc, false, loc, true)
+	return ev
+}
+
+// evaluator is one compiled expression.
+type evaluator struct {
+	src  string
+	prog *vm.Program
+	// Fast path: when the expression is a plain path (`source.a.b`), it is
+	// resolved with map lookups instead of the virtual machine.
+	root string
+	path []string
+	// For for-each over a plain path: the items' projection path and schema.
+	itemPath   []string
+	itemSchema any
+	boolean    bool
+}
+
+func (c *compiler) compileExpr(src string, sc *scope, boolean bool, loc location) *evaluator {
+	return c.compileExprMode(src, sc, boolean, loc, false)
+}
+
+func (c *compiler) compileExprMode(src string, sc *scope, boolean bool, loc location, forEach bool) *evaluator {
+	opts := append([]expr.Option{}, c.base...)
+	opts = append(opts, expr.Env(sc.envTypes()))
+	if boolean {
+		opts = append(opts, expr.AsBool())
+	}
+	cfg := conf.CreateNew()
+	for _, o := range opts {
+		o(cfg)
+	}
+	for name := range cfg.Disabled {
+		delete(cfg.Builtins, name)
+	}
+	tree, err := parser.ParseWithConfig(src, cfg)
+	if err != nil {
+		c.addExprError(loc, src, err, sc)
+		return nil
+	}
+	a := &analysis{c: c, sc: sc, src: src, loc: loc}
+	before := len(c.diags)
+	ev := &evaluator{src: src, boolean: boolean}
+	a.run(tree.Node, ev, forEach)
+	if len(c.diags) > before {
+		return nil
+	}
+	prog, err := expr.Compile(src, append(opts, expr.Patch(runPatcher{}))...)
+	if err != nil {
+		c.addExprError(loc, src, err, sc)
+		return nil
+	}
+	ev.prog = prog
+	return ev
+}
+
+func (c *compiler) addExprError(loc location, src string, err error, sc *scope) {
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		msg := fe.Message
+		if name, ok := strings.CutPrefix(msg, "unknown name "); ok {
+			msg += suggest(name, append(sc.names(), functionNames()...))
+		}
+		c.diags = append(c.diags, Diagnostic{
+			Section: loc.section, Pointer: loc.pointer, Route: loc.route, Target: loc.target,
+			Message: msg, Line: fe.Line, Column: fe.Column + 1, Snippet: fe.Snippet,
+		})
+		return
+	}
+	c.add(loc, err.Error())
+}
+
+// runPatcher passes the hidden run state to now() and env(), which need the
+// message's time and the environment's variables.
+type runPatcher struct{}
+
+func (runPatcher) Visit(node *ast.Node) {
+	call, ok := (*node).(*ast.CallNode)
+	if !ok {
+		return
+	}
+	id, ok := call.Callee.(*ast.IdentifierNode)
+	if !ok || !needsRun[id.Value] {
+		return
+	}
+	if len(call.Arguments) > 0 {
+		if first, ok := call.Arguments[0].(*ast.IdentifierNode); ok && first.Value == reservedRun {
+			return
+		}
+	}
+	args := append([]ast.Node{&ast.IdentifierNode{Value: reservedRun}}, call.Arguments...)
+	ast.Patch(node, &ast.CallNode{Callee: call.Callee, Arguments: args})
+}
+
+var needsRun = map[string]bool{"now": true, "env": true}
+
+// analysis walks an expression before expr compiles it: it records which
+// payload paths the expression can reach (for projection), checks field
+// names against the source schema, checks lookup table names, collects
+// env() variable names and rejects reserved names.
+type analysis struct {
+	c        *compiler
+	sc       *scope
+	src      string
+	loc      location
+	consumed map[ast.Node]bool
+}
+
+func (a *analysis) run(root ast.Node, ev *evaluator, forEach bool) {
+	a.consumed = map[ast.Node]bool{}
+	var nodes []ast.Node
+	walkNodes(root, func(n ast.Node) {
+		nodes = append(nodes, n)
+		if m, ok := n.(*ast.MemberNode); ok && constProperty(m.Property) != "" {
+			a.consumed[m.Node] = true
+		}
+	})
+	if name, steps, ok := plainPath(root); ok {
+		if s := a.sc.lookup(name); s != nil && !s.index {
+			ev.root, ev.path = name, steps
+		}
+	}
+	for _, n := range nodes {
+		switch n := n.(type) {
+		case *ast.IdentifierNode:
+			if strings.HasPrefix(n.Value, "__") {
+				a.c.addAt(a.loc, a.src, n.Location().From, fmt.Sprintf("name %q is reserved", n.Value))
+			}
+			if n.Value == "$env" {
+				a.c.proj.all()
+			}
+		case *ast.VariableDeclaratorNode:
+			if a.sc.lookup(n.Name) != nil {
+				// A let that shadows source or an item would defeat path
+				// tracking; decode everything rather than guess.
+				a.c.proj.all()
+			}
+		case *ast.CallNode:
+			a.call(n)
+		}
+		if a.consumed[n] {
+			continue
+		}
+		switch n.(type) {
+		case *ast.IdentifierNode, *ast.MemberNode:
+		default:
+			continue
+		}
+		name, steps, ok := memberChain(n)
+		if !ok {
+			continue
+		}
+		s := a.sc.lookup(name)
+		if s == nil || s.index {
+			continue
+		}
+		a.checkSchema(s, n, steps)
+		if !s.known {
+			continue
+		}
+		full := append(append([]string{}, s.path...), steps...)
+		if forEach && n == root {
+			// The items of a for-each over a plain path are projected by
+			// what the rows read from them, not decoded whole.
+			a.c.proj.ensure(append(full, "*"))
+			ev.itemPath = append(full, "*")
+			ev.itemSchema = schemaAt(s.schema, append(steps, "*"))
+			continue
+		}
+		a.c.proj.need(full)
+	}
+}
+
+func (a *analysis) call(n *ast.CallNode) {
+	id, ok := n.Callee.(*ast.IdentifierNode)
+	if !ok {
+		return
+	}
+	switch id.Value {
+	case "lookup":
+		if len(n.Arguments) == 0 {
+			return
+		}
+		s, ok := n.Arguments[0].(*ast.StringNode)
+		if !ok {
+			a.c.addAt(a.loc, a.src, n.Arguments[0].Location().From, "lookup needs the table name as a quoted string")
+			return
+		}
+		if _, ok := a.c.lookups[s.Value]; !ok {
+			names := make([]string, 0, len(a.c.lookups))
+			for k := range a.c.lookups {
+				names = append(names, k)
+			}
+			sort.Strings(names)
+			a.c.addAt(a.loc, a.src, s.Location().From, fmt.Sprintf("unknown lookup table %q%s", s.Value, suggest(s.Value, names)))
+		}
+	case "env":
+		if len(n.Arguments) > 0 {
+			if s, ok := n.Arguments[0].(*ast.StringNode); ok {
+				a.c.vars[s.Value] = true
+			}
+		}
+	}
+}
+
+// checkSchema reports the first step of a path that the source schema does
+// not declare.
+func (a *analysis) checkSchema(s *scope, n ast.Node, steps []string) {
+	if s.schema == nil {
+		return
+	}
+	sch := s.schema
+	members := memberNodes(n)
+	for i, step := range steps {
+		next, known, props := schemaStep(sch, step)
+		if !known {
+			msg := fmt.Sprintf("unknown field %q", step)
+			if where := strings.Join(steps[:i], "."); where != "" {
+				msg += " in " + s.name + "." + where
+			} else {
+				msg += " in " + s.name
+			}
+			msg += suggest(step, props)
+			from := n.Location().From
+			if i < len(members) {
+				from = members[i].Property.Location().From
+			}
+			a.c.addAt(a.loc, a.src, from, msg)
+			return
+		}
+		if next == nil {
+			return
+		}
+		sch = next
+	}
+}
+
+// memberNodes returns the member nodes of a chain from the root outwards.
+func memberNodes(n ast.Node) []*ast.MemberNode {
+	var out []*ast.MemberNode
+	for {
+		m, ok := n.(*ast.MemberNode)
+		if !ok {
+			break
+		}
+		out = append([]*ast.MemberNode{m}, out...)
+		n = m.Node
+	}
+	return out
+}
+
+// memberChain resolves `name.a.b[0]` into its root identifier and steps
+// ("*" for an index); ok is false when a step is computed.
+func memberChain(n ast.Node) (name string, steps []string, ok bool) {
+	for {
+		switch m := n.(type) {
+		case *ast.IdentifierNode:
+			return m.Value, steps, true
+		case *ast.MemberNode:
+			p := constProperty(m.Property)
+			if p == "" {
+				return "", nil, false
+			}
+			steps = append([]string{p}, steps...)
+			n = m.Node
+		default:
+			return "", nil, false
+		}
+	}
+}
+
+// plainPath is memberChain restricted to string keys without ?. — the
+// shapes the fast path resolves exactly like expr does.
+func plainPath(n ast.Node) (string, []string, bool) {
+	var steps []string
+	for {
+		switch m := n.(type) {
+		case *ast.IdentifierNode:
+			return m.Value, steps, true
+		case *ast.MemberNode:
+			s, ok := m.Property.(*ast.StringNode)
+			if !ok || m.Optional || m.Method {
+				return "", nil, false
+			}
+			steps = append([]string{s.Value}, steps...)
+			n = m.Node
+		default:
+			return "", nil, false
+		}
+	}
+}
+
+func constProperty(p ast.Node) string {
+	switch p := p.(type) {
+	case *ast.StringNode:
+		if p.Value == "*" {
+			return "" // would collide with the item marker
+		}
+		return p.Value
+	case *ast.IntegerNode:
+		return "*"
+	}
+	return ""
+}
+
+// walkNodes calls fn for every node of the tree.
+func walkNodes(root ast.Node, fn func(ast.Node)) {
+	ast.Walk(&root, visitorFunc(func(n *ast.Node) { fn(*n) }))
+}
+
+type visitorFunc func(*ast.Node)
+
+func (f visitorFunc) Visit(n *ast.Node) { f(n) }
+
+// suggest returns `; did you mean "x"?` for the closest candidate, or "".
+func suggest(name string, candidates []string) string {
+	best, bestD := "", len(name)/2+2
+	if bestD > 4 {
+		bestD = 4
+	}
+	for _, c := range candidates {
+		if c == name || strings.HasPrefix(c, "__") {
+			continue
+		}
+		d := levenshtein(strings.ToLower(name), strings.ToLower(c))
+		if d < bestD || (d == bestD && best != "" && c < best) {
+			best, bestD = c, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf("; did you mean %q?", best)
+}
+
+func levenshtein(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}
+
+// schemaStep follows one path step in a JSON Schema. known is false when
+// the schema declares its properties and step is not among them; next is
+// nil when the schema says nothing further (checking stops there).
+func schemaStep(sch any, step string) (next any, known bool, props []string) {
+	m, ok := sch.(map[string]any)
+	if !ok {
+		return nil, true, nil
+	}
+	if step == "*" {
+		if items, ok := m["items"].(map[string]any); ok {
+			return items, true, nil
+		}
+		return nil, true, nil
+	}
+	properties, ok := m["properties"].(map[string]any)
+	if !ok {
+		return nil, true, nil
+	}
+	if p, ok := properties[step]; ok {
+		return p, true, nil
+	}
+	switch ap := m["additionalProperties"].(type) {
+	case bool:
+		if ap {
+			return nil, true, nil
+		}
+	case map[string]any:
+		return ap, true, nil
+	}
+	if _, ok := m["patternProperties"]; ok {
+		return nil, true, nil
+	}
+	for k := range properties {
+		props = append(props, k)
+	}
+	sort.Strings(props)
+	return nil, false, props
+}
+
+func schemaAt(sch any, steps []string) any {
+	for _, s := range steps {
+		if sch == nil {
+			return nil
+		}
+		next, known, _ := schemaStep(sch, s)
+		if !known {
+			return nil
+		}
+		sch = next
+	}
+	return sch
+}
+
+// nodeKind says what an output node produces.
+type nodeKind int
+
+const (
+	nodeObject nodeKind = iota // an object from child nodes
+	nodeValue                  // an expression's value
+	nodeConst                  // a constant
+)
+
+// outNode is one key of an output object.
+type outNode struct {
+	key      string
+	kind     nodeKind
+	implicit bool // created by a dotted target, not by a row
+	path     string
+	pointer  string
+	value    *evaluator
+	constant []byte
+	children []*outNode
+	when     *evaluator
+	omitNull bool
+	forEach  *evaluator
+	as       string
+	index    string
+	filter   *evaluator
+	keyJSON  []byte
+}
+
+func (n *outNode) child(key string) *outNode {
+	for _, c := range n.children {
+		if c.key == key {
+			return c
+		}
+	}
+	return nil
+}
+
+// finish precomputes encoded keys once the tree is complete.
+func (n *outNode) finish() {
+	n.keyJSON = append(appendString(nil, n.key), ':')
+	for _, c := range n.children {
+		c.finish()
+	}
+}

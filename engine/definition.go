@@ -1,0 +1,237 @@
+package engine
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+)
+
+// FormatVersion is the definition format this package reads and writes. A
+// definition with another formatVersion is rejected by ParseDefinition so an
+// old binary never half-understands a newer flow.
+const FormatVersion = 1
+
+// Definition is the whole executable content of a flow version. It is a
+// plain JSON document (docs/definition-format.md); ParseDefinition checks it
+// against the embedded JSON Schema and Canonical gives the bytes a version is
+// stored and identified by.
+type Definition struct {
+	// FormatVersion must equal FormatVersion.
+	FormatVersion int `json:"formatVersion"`
+	// Name is the flow's name, e.g. "storefront-order-to-erp".
+	Name string `json:"name"`
+	// Description says what the flow is for, for people.
+	Description string `json:"description,omitempty"`
+	// Source describes the events the flow accepts.
+	Source Source `json:"source"`
+	// Keys derives the idempotency key and correlation id when the caller
+	// sends no header.
+	Keys Keys `json:"keys,omitzero"`
+	// Validation rules all run on every message; any failure rejects it.
+	Validation []Rule `json:"validation,omitempty"`
+	// Lookups are cross-reference tables snapshotted by value into the
+	// version, read by lookup(table, key).
+	Lookups map[string]Lookup `json:"lookups,omitempty"`
+	// Targets names the destinations routes deliver to. Their URLs and
+	// credentials are environment configuration, not part of a definition.
+	Targets []Target `json:"targets,omitempty"`
+	// Routes are evaluated in order; every route whose condition holds
+	// produces an output for its target.
+	Routes []Route `json:"routes"`
+	// Tests are the definition's test cases, run by RunTests.
+	Tests []TestCase `json:"tests,omitempty"`
+}
+
+// Source describes the events a flow accepts.
+type Source struct {
+	// System is the sending system, e.g. "storefront".
+	System string `json:"system"`
+	// Event is the event type, e.g. "order.created".
+	Event string `json:"event"`
+	// Schema is an optional JSON Schema of the payload. When present,
+	// Compile rejects expressions that reach fields it does not declare.
+	Schema json.RawMessage `json:"schema,omitempty"`
+	// Samples are example payloads for the designer's live preview.
+	Samples []Sample `json:"samples,omitempty"`
+}
+
+// Sample is a named example payload.
+type Sample struct {
+	Name    string          `json:"name"`
+	Payload json.RawMessage `json:"payload"`
+}
+
+// Keys holds the expressions that derive a message's identity. Either may be
+// empty, in which case the caller must supply the header or generate one.
+type Keys struct {
+	// Idempotency is the idempotency-key expression, e.g. `source.id`.
+	Idempotency string `json:"idempotency,omitempty"`
+	// Correlation is the correlation-id expression, e.g. `source.name`.
+	Correlation string `json:"correlation,omitempty"`
+}
+
+// Rule is a validation rule: a boolean expression that must hold.
+type Rule struct {
+	// Name identifies the rule in results and test expectations.
+	Name string `json:"name"`
+	// Rule is the boolean expression.
+	Rule string `json:"rule"`
+	// Message tells the sender what is wrong when the rule fails.
+	Message string `json:"message"`
+}
+
+// Missing-key behaviours of a lookup table.
+const (
+	// MissingError makes lookup fail the row when the key is absent and no
+	// default argument is given. It is the default.
+	MissingError = "error"
+	// MissingDefault makes lookup return the table's Default.
+	MissingDefault = "default"
+)
+
+// Lookup is a cross-reference table: key → value, where a value may be any
+// JSON value (a code, or a whole record such as a plant with its company
+// code).
+type Lookup struct {
+	Description string `json:"description,omitempty"`
+	// Missing is MissingError (default) or MissingDefault.
+	Missing string `json:"missing,omitempty"`
+	// Default is returned for an absent key when Missing is MissingDefault.
+	Default json.RawMessage `json:"default,omitempty"`
+	// Entries maps keys to values.
+	Entries map[string]json.RawMessage `json:"entries"`
+}
+
+// Target kinds.
+const (
+	// TargetHTTP sends the route's output as a JSON request.
+	TargetHTTP = "http"
+	// TargetCapture records what would be sent, for dev and demos.
+	TargetCapture = "capture"
+)
+
+// Target is a named destination. Only its name and kind travel with a
+// definition; the environment supplies URL, headers, credentials and
+// retry policy.
+type Target struct {
+	Name        string `json:"name"`
+	Kind        string `json:"kind"`
+	Method      string `json:"method,omitempty"`
+	Description string `json:"description,omitempty"`
+}
+
+// Route sends a mapped output to a target when its condition holds.
+type Route struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	// When is the route's boolean condition; empty means always.
+	When string `json:"when,omitempty"`
+	// Target names an entry of Definition.Targets.
+	Target string `json:"target"`
+	// Mapping is the output: one row per target field, in output order.
+	Mapping []Row `json:"mapping"`
+}
+
+// Row is one output mapping row: a target path and where its value comes
+// from. Exactly one of Expr, Value or Rows is set; ForEach turns the row
+// into an array with one element per item of a source array.
+type Row struct {
+	// Target is the output path, dot-separated: "customer.email" creates
+	// the object "customer" if an earlier row has not.
+	Target string `json:"target"`
+	// Expr is the value expression.
+	Expr string `json:"expr,omitempty"`
+	// Value is a constant JSON value.
+	Value json.RawMessage `json:"value,omitempty"`
+	// Rows makes the target an object built from child rows.
+	Rows []Row `json:"rows,omitempty"`
+	// ForEach is an expression yielding an array; the row then produces
+	// an array with one element per item (from Rows as an object, or from
+	// Expr as a value).
+	ForEach string `json:"forEach,omitempty"`
+	// As names the item variable of ForEach (default "item").
+	As string `json:"as,omitempty"`
+	// Index names the zero-based item index variable of ForEach.
+	Index string `json:"index,omitempty"`
+	// Filter skips items for which it is false.
+	Filter string `json:"filter,omitempty"`
+	// When omits the row when false.
+	When string `json:"when,omitempty"`
+	// OmitNull omits the row when its value is null.
+	OmitNull bool `json:"omitNull,omitempty"`
+	// Note explains the row to the next analyst.
+	Note string `json:"note,omitempty"`
+}
+
+// TestCase is an input and what the definition must make of it.
+type TestCase struct {
+	Name string `json:"name"`
+	// Input is the payload.
+	Input json.RawMessage `json:"input"`
+	// Now is the received time (RFC 3339); zero time when absent.
+	Now string `json:"now,omitempty"`
+	// Vars are the environment variables env() sees.
+	Vars map[string]string `json:"vars,omitempty"`
+	// Expect is the expected result.
+	Expect Expectation `json:"expect"`
+}
+
+// Expectation is the expected result of a TestCase. Only what is given is
+// compared, except Validation: an absent list expects the message to pass.
+type Expectation struct {
+	// Key is the expected idempotency key, when given.
+	Key *string `json:"key,omitempty"`
+	// CorrelationID is the expected correlation id, when given.
+	CorrelationID *string `json:"correlationId,omitempty"`
+	// Validation lists the names of the rules expected to fail.
+	Validation []string `json:"validation,omitempty"`
+	// Routes maps route names to their expected output; JSON null means the
+	// route must not match. Routes not listed are not compared.
+	Routes map[string]json.RawMessage `json:"routes,omitempty"`
+}
+
+// ParseDefinition decodes a definition and validates it against the
+// embedded JSON Schema. Problems are returned together as a
+// *DefinitionError whose diagnostics name the JSON pointer of each.
+// It does not compile expressions; Compile does.
+func ParseDefinition(data []byte) (*Definition, error) {
+	if err := validateDefinitionSchema(data); err != nil {
+		return nil, err
+	}
+	var def Definition
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&def); err != nil {
+		// The schema has accepted the document, so this is a shape the
+		// schema does not forbid but Go cannot hold (e.g. a huge number).
+		return nil, &DefinitionError{Diagnostics: []Diagnostic{{Section: SectionSchema, Pointer: "", Message: err.Error()}}}
+	}
+	return &def, nil
+}
+
+// Canonical returns the definition as compact JSON with fields in a fixed
+// order and map keys sorted. Two definitions that differ only in whitespace
+// or in the order of lookup entries have the same canonical form.
+func (d *Definition) Canonical() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	// Expressions are full of < > & and must stay readable in stored JSON.
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(d); err != nil {
+		return nil, fmt.Errorf("canonical definition: %w", err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// Checksum returns the hex SHA-256 of the canonical JSON; versions are
+// identified by it and compiled programs are cached under it.
+func (d *Definition) Checksum() (string, error) {
+	b, err := d.Canonical()
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}

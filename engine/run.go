@@ -1,0 +1,544 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+	"github.com/valyala/fastjson"
+)
+
+// Input is one message to map.
+type Input struct {
+	// Payload is the message body, a JSON document.
+	Payload []byte
+	// Now is the message's received time; now() returns it. Pass the
+	// stored time on replays so they map the same way.
+	Now time.Time
+	// Vars are the environment's variables, read by env("NAME").
+	Vars map[string]string
+	// Trace records every row's value in Result.Trace (live preview,
+	// triage). Off, only failures are recorded, which is faster.
+	Trace bool
+	// MapInvalid evaluates routes even when validation fails, so the
+	// designer can show outputs next to failing rules. The pipeline
+	// leaves it off: an invalid message is rejected, not mapped.
+	MapInvalid bool
+}
+
+// Result is what a program made of one message.
+type Result struct {
+	// Key is the idempotency key derived by keys.idempotency ("" when the
+	// definition has none or it evaluated to null).
+	Key string `json:"key,omitempty"`
+	// CorrelationID is derived by keys.correlation.
+	CorrelationID string `json:"correlationId,omitempty"`
+	// Errors are failures of the key and correlation expressions.
+	Errors []RowError `json:"errors,omitempty"`
+	// Validation lists every failed rule, in definition order.
+	Validation []ValidationFailure `json:"validation,omitempty"`
+	// Routes has one entry per route in definition order; empty when
+	// validation failed (unless Input.MapInvalid).
+	Routes []RouteResult `json:"routes,omitempty"`
+	// Trace is the value or error of every expression, when Input.Trace.
+	Trace []TraceEntry `json:"trace,omitempty"`
+}
+
+// Valid reports whether every validation rule held.
+func (r *Result) Valid() bool { return len(r.Validation) == 0 }
+
+// Failed reports whether a key, correlation, condition or row expression
+// failed: a mapping exception.
+func (r *Result) Failed() bool {
+	if len(r.Errors) > 0 {
+		return true
+	}
+	for _, rt := range r.Routes {
+		if len(rt.Errors) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Route returns the named route's result, or nil.
+func (r *Result) Route(name string) *RouteResult {
+	for i := range r.Routes {
+		if r.Routes[i].Name == name {
+			return &r.Routes[i]
+		}
+	}
+	return nil
+}
+
+// ValidationFailure is a rule that did not hold.
+type ValidationFailure struct {
+	Rule    string `json:"rule"`
+	Message string `json:"message"`
+	// Error is set when the rule could not be evaluated at all (which also
+	// counts as a failure).
+	Error string `json:"error,omitempty"`
+}
+
+// RouteResult is one route's outcome.
+type RouteResult struct {
+	Name   string `json:"name"`
+	Target string `json:"target"`
+	// Matched is whether the route's condition held.
+	Matched bool `json:"matched"`
+	// Output is the mapped JSON, keys in definition order; nil when the
+	// route did not match or a row failed.
+	Output json.RawMessage `json:"output,omitempty"`
+	// Errors lists every failed row (and a failed condition).
+	Errors []RowError `json:"errors,omitempty"`
+}
+
+// RowError is an expression that failed at run time.
+type RowError struct {
+	Section Section `json:"section"`
+	Route   string  `json:"route,omitempty"`
+	// Path is the output path with item positions, e.g. "lines[2].sku",
+	// or the rule name for validation.
+	Path    string `json:"path,omitempty"`
+	Message string `json:"message"`
+}
+
+func (e RowError) String() string {
+	var b strings.Builder
+	b.WriteString(string(e.Section))
+	if e.Route != "" {
+		fmt.Fprintf(&b, " %q", e.Route)
+	}
+	if e.Path != "" {
+		b.WriteString(" " + e.Path)
+	}
+	return b.String() + ": " + e.Message
+}
+
+// TraceEntry is the outcome of one expression.
+type TraceEntry struct {
+	Section Section `json:"section"`
+	Route   string  `json:"route,omitempty"`
+	Path    string  `json:"path,omitempty"`
+	// Value is the value as JSON, absent when Error is set.
+	Value json.RawMessage `json:"value,omitempty"`
+	Error string          `json:"error,omitempty"`
+	// Skipped is set for a row omitted by its when or omitNull.
+	Skipped bool `json:"skipped,omitempty"`
+}
+
+// runState is the per-run scratch space, pooled per program.
+type runState struct {
+	p      *Program
+	ctx    context.Context
+	now    time.Time
+	vars   map[string]string
+	vm     vm.VM
+	parser fastjson.Parser
+	env    map[string]any
+	buf    []byte
+	tmp    []byte
+	trace  bool
+	path   []pathSeg
+	res    *Result
+	route  string
+	errs   []RowError
+	fatal  error
+}
+
+type pathSeg struct {
+	key   string
+	index int // -1 for a key
+}
+
+func (p *Program) state() *runState {
+	if rs, ok := p.pool.Get().(*runState); ok {
+		return rs
+	}
+	rs := &runState{p: p, env: make(map[string]any, 8)}
+	rs.vm.MemoryBudget = p.opts.MemoryBudget
+	return rs
+}
+
+func (p *Program) release(rs *runState) {
+	clear(rs.env)
+	rs.ctx, rs.vars, rs.res, rs.errs, rs.fatal = nil, nil, nil, nil, nil
+	rs.path = rs.path[:0]
+	if cap(rs.buf) > 1<<20 {
+		rs.buf = nil
+	}
+	p.pool.Put(rs)
+}
+
+// Run maps one message. The error is non-nil only when the message as a
+// whole cannot be mapped: ErrInvalidInput (not JSON), ErrLimit (a size
+// limit) or the context's error. Failing rules and rows are in the Result.
+func (p *Program) Run(ctx context.Context, in Input) (*Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if len(in.Payload) > p.opts.MaxInputBytes {
+		return nil, fmt.Errorf("%w: payload is %d bytes, the limit is %d", ErrLimit, len(in.Payload), p.opts.MaxInputBytes)
+	}
+	rs := p.state()
+	defer p.release(rs)
+	src, err := p.projection.decode(&rs.parser, in.Payload)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{}
+	rs.ctx, rs.now, rs.vars, rs.trace, rs.res = ctx, in.Now, in.Vars, in.Trace, res
+	rs.env["source"] = src
+	rs.env[reservedRun] = rs
+
+	if p.key != nil {
+		res.Key = rs.keyValue(p.key, SectionKey)
+	}
+	if p.correlation != nil {
+		res.CorrelationID = rs.keyValue(p.correlation, SectionCorrelation)
+	}
+	for _, r := range p.rules {
+		ok, err := rs.evalBool(r.ev)
+		if rs.trace {
+			rs.traceValue(SectionValidation, "", r.name, ok, err)
+		}
+		if err != nil {
+			res.Validation = append(res.Validation, ValidationFailure{Rule: r.name, Message: r.message, Error: errorMessage(err)})
+		} else if !ok {
+			res.Validation = append(res.Validation, ValidationFailure{Rule: r.name, Message: r.message})
+		}
+	}
+	if !res.Valid() && !in.MapInvalid {
+		return res, nil
+	}
+	res.Routes = make([]RouteResult, len(p.routes))
+	for i, r := range p.routes {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		res.Routes[i] = rs.runRoute(r)
+		if rs.fatal != nil {
+			return nil, rs.fatal
+		}
+	}
+	return res, nil
+}
+
+func (rs *runState) keyValue(ev *evaluator, section Section) string {
+	v, err := rs.eval(ev)
+	if rs.trace {
+		rs.traceValue(section, "", "", v, err)
+	}
+	if err != nil {
+		rs.res.Errors = append(rs.res.Errors, RowError{Section: section, Message: errorMessage(err)})
+		return ""
+	}
+	if v == nil {
+		return ""
+	}
+	if s, ok := stringOf(v); ok {
+		return s
+	}
+	b, err := appendValue(nil, v)
+	if err != nil {
+		rs.res.Errors = append(rs.res.Errors, RowError{Section: section, Message: err.Error()})
+		return ""
+	}
+	return string(b)
+}
+
+func (rs *runState) runRoute(r *compiledRoute) RouteResult {
+	out := RouteResult{Name: r.name, Target: r.target}
+	rs.route = r.name
+	rs.errs = nil
+	if r.when != nil {
+		ok, err := rs.evalBool(r.when)
+		if rs.trace {
+			rs.traceValue(SectionCondition, r.name, "", ok, err)
+		}
+		if err != nil {
+			out.Errors = []RowError{{Section: SectionCondition, Route: r.name, Message: errorMessage(err)}}
+			return out
+		}
+		if !ok {
+			return out
+		}
+	}
+	out.Matched = true
+	rs.buf = rs.writeObject(rs.buf[:0], r.root)
+	if rs.fatal == nil && len(rs.buf) > rs.p.opts.MaxOutputBytes {
+		rs.fatal = fmt.Errorf("%w: route %q output is over %d bytes", ErrLimit, r.name, rs.p.opts.MaxOutputBytes)
+	}
+	if len(rs.errs) > 0 {
+		out.Errors = rs.errs
+		rs.errs = nil
+		return out
+	}
+	out.Output = append(json.RawMessage(nil), rs.buf...)
+	return out
+}
+
+// writeObject writes n's children as a JSON object, leaving out rows
+// omitted by when/omitNull.
+func (rs *runState) writeObject(b []byte, n *outNode) []byte {
+	b = append(b, '{')
+	first := true
+	for _, c := range n.children {
+		mark := len(b)
+		if !first {
+			b = append(b, ',')
+		}
+		b = append(b, c.keyJSON...)
+		rs.path = append(rs.path, pathSeg{key: c.key, index: -1})
+		var written bool
+		b, written = rs.writeNode(b, c)
+		rs.path = rs.path[:len(rs.path)-1]
+		if !written {
+			b = b[:mark]
+			continue
+		}
+		first = false
+		if rs.fatal != nil {
+			return b
+		}
+	}
+	return append(b, '}')
+}
+
+// writeNode writes one node's value; written is false when the row is
+// omitted or failed.
+func (rs *runState) writeNode(b []byte, n *outNode) ([]byte, bool) {
+	if n.when != nil {
+		ok, err := rs.evalBool(n.when)
+		if err != nil {
+			rs.rowError(err)
+			return b, false
+		}
+		if !ok {
+			if rs.trace {
+				rs.res.Trace = append(rs.res.Trace, TraceEntry{Section: SectionRow, Route: rs.route, Path: rs.pathString(), Skipped: true})
+			}
+			return b, false
+		}
+	}
+	if n.forEach != nil {
+		return rs.writeForEach(b, n)
+	}
+	return rs.writeValue(b, n)
+}
+
+func (rs *runState) writeValue(b []byte, n *outNode) ([]byte, bool) {
+	switch n.kind {
+	case nodeObject:
+		return rs.writeObject(b, n), true
+	case nodeConst:
+		start := len(b)
+		b = append(b, n.constant...)
+		if rs.trace {
+			rs.traceRow(b[start:])
+		}
+		return b, true
+	}
+	v, err := rs.eval(n.value)
+	if err != nil {
+		rs.rowError(err)
+		return b, false
+	}
+	if v == nil && n.omitNull {
+		if rs.trace {
+			rs.res.Trace = append(rs.res.Trace, TraceEntry{Section: SectionRow, Route: rs.route, Path: rs.pathString(), Skipped: true})
+		}
+		return b, false
+	}
+	start := len(b)
+	b, err = appendValue(b, v)
+	if err != nil {
+		rs.rowError(err)
+		return b[:start], false
+	}
+	if rs.trace {
+		rs.traceRow(b[start:])
+	}
+	return b, true
+}
+
+func (rs *runState) writeForEach(b []byte, n *outNode) ([]byte, bool) {
+	over, err := rs.eval(n.forEach)
+	if err != nil {
+		rs.rowError(err)
+		return b, false
+	}
+	items, ok := asSlice(over)
+	if !ok {
+		rs.rowError(fmt.Errorf("forEach needs an array, got %s", typeName(over)))
+		return b, false
+	}
+	if over == nil && n.omitNull {
+		return b, false
+	}
+	if len(items) > rs.p.opts.MaxItems {
+		rs.fatal = fmt.Errorf("%w: %s has %d items, the limit is %d", ErrLimit, rs.pathString(), len(items), rs.p.opts.MaxItems)
+		return b, false
+	}
+	saveItem, hadItem := rs.env[n.as]
+	var saveIndex any
+	var hadIndex bool
+	if n.index != "" {
+		saveIndex, hadIndex = rs.env[n.index]
+	}
+	b = append(b, '[')
+	out := 0
+	for i, item := range items {
+		if i&255 == 255 {
+			if err := rs.ctx.Err(); err != nil {
+				rs.fatal = err
+				break
+			}
+		}
+		rs.env[n.as] = item
+		if n.index != "" {
+			rs.env[n.index] = i
+		}
+		if n.filter != nil {
+			keep, err := rs.evalBool(n.filter)
+			if err != nil {
+				rs.path = append(rs.path, pathSeg{index: out})
+				rs.rowError(err)
+				rs.path = rs.path[:len(rs.path)-1]
+				continue
+			}
+			if !keep {
+				continue
+			}
+		}
+		mark := len(b)
+		if out > 0 {
+			b = append(b, ',')
+		}
+		rs.path = append(rs.path, pathSeg{index: out})
+		var written bool
+		b, written = rs.writeValue(b, n)
+		rs.path = rs.path[:len(rs.path)-1]
+		if !written {
+			// An omitted (null, omitNull) element is left out of the array.
+			b = b[:mark]
+			continue
+		}
+		out++
+		if rs.fatal != nil || len(b) > rs.p.opts.MaxOutputBytes {
+			break
+		}
+	}
+	restore(rs.env, n.as, saveItem, hadItem)
+	if n.index != "" {
+		restore(rs.env, n.index, saveIndex, hadIndex)
+	}
+	return append(b, ']'), true
+}
+
+func restore(env map[string]any, k string, v any, had bool) {
+	if had {
+		env[k] = v
+	} else {
+		delete(env, k)
+	}
+}
+
+// eval runs one expression, resolving plain paths without the VM.
+func (rs *runState) eval(ev *evaluator) (any, error) {
+	if ev.root != "" {
+		cur, ok := rs.env[ev.root]
+		for _, step := range ev.path {
+			if !ok {
+				break
+			}
+			var m map[string]any
+			if m, ok = cur.(map[string]any); ok {
+				cur = m[step]
+			}
+		}
+		// Anything unusual (a step into a non-object) goes to the VM so the
+		// error reads exactly as expr's.
+		if ok {
+			return cur, nil
+		}
+	}
+	return rs.vm.Run(ev.prog, rs.env)
+}
+
+func (rs *runState) evalBool(ev *evaluator) (bool, error) {
+	v, err := rs.eval(ev)
+	if err != nil {
+		return false, err
+	}
+	b, ok := v.(bool)
+	if !ok {
+		return false, fmt.Errorf("expected true or false, got %s", typeName(v))
+	}
+	return b, nil
+}
+
+func (rs *runState) rowError(err error) {
+	rs.errs = append(rs.errs, RowError{Section: SectionRow, Route: rs.route, Path: rs.pathString(), Message: errorMessage(err)})
+	if rs.trace {
+		rs.res.Trace = append(rs.res.Trace, TraceEntry{Section: SectionRow, Route: rs.route, Path: rs.pathString(), Error: errorMessage(err)})
+	}
+}
+
+func (rs *runState) traceRow(value []byte) {
+	rs.res.Trace = append(rs.res.Trace, TraceEntry{Section: SectionRow, Route: rs.route, Path: rs.pathString(), Value: append(json.RawMessage(nil), value...)})
+}
+
+func (rs *runState) traceValue(section Section, route, path string, v any, err error) {
+	e := TraceEntry{Section: section, Route: route, Path: path}
+	if err != nil {
+		e.Error = errorMessage(err)
+	} else if b, err := appendValue(nil, v); err != nil {
+		e.Error = err.Error()
+	} else {
+		e.Value = b
+	}
+	rs.res.Trace = append(rs.res.Trace, e)
+}
+
+func (rs *runState) pathString() string {
+	var b strings.Builder
+	for i, s := range rs.path {
+		if s.index >= 0 {
+			b.WriteString("[" + strconv.Itoa(s.index) + "]")
+			continue
+		}
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(s.key)
+	}
+	return b.String()
+}
+
+// errorMessage gives an expression error on one line: expr's message and
+// position, without the snippet (the designer shows the expression).
+func errorMessage(err error) string {
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		if fe.Line > 0 {
+			return fmt.Sprintf("%s (%d:%d)", fe.Message, fe.Line, fe.Column+1)
+		}
+		return fe.Message
+	}
+	return err.Error()
+}
+
+func parseTestNow(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("now %q is not an RFC 3339 time", s)
+	}
+	return t, nil
+}
