@@ -136,7 +136,7 @@ var allFunctions = sync.OnceValue(func() []function {
 		fn(CategoryStrings, "normalizeSpace", "normalizeSpace(s string) string", "Trims and collapses every run of white space into one space.", `normalizeSpace("  Main   St\t1 ")`, `"Main St 1"`, normalizeSpace, new(func(string) string)),
 		fn(CategoryStrings, "digits", "digits(s string) string", "Keeps only the digits of s (phone numbers, postcodes).", `digits("+49 (30) 1234-56")`, `"4930123456"`, digitsFn, new(func(string) string)),
 		fn(CategoryStrings, "capitalize", "capitalize(s string) string", "Upper-cases the first letter of every word and lower-cases the rest.", `capitalize("ana DE silva")`, `"Ana De Silva"`, capitalize, new(func(string) string)),
-		fn(CategoryStrings, "matches", "matches(s, pattern string) bool", "Whether s matches the regular expression (RE2 syntax, no backtracking).", `matches("DE123456789", "^DE[0-9]{9}$")`, `true`, matchesFn, new(func(string, string) bool)),
+		fn(CategoryStrings, "regexMatch", "regexMatch(s, pattern string) bool", "Whether s matches the regular expression (RE2 syntax, no backtracking). The operator form `s matches pattern` does the same.", `regexMatch("DE123456789", "^DE[0-9]{9}$")`, `true`, matchesFn, new(func(string, string) bool)),
 		fn(CategoryStrings, "regexFind", "regexFind(s, pattern string) any", "The first match of the regular expression, or its first group when it has one; null when nothing matches.", `regexFind("PO: 4500012345", "PO: ([0-9]+)")`, `"4500012345"`, regexFind, new(func(string, string) any)),
 		fn(CategoryStrings, "regexReplace", "regexReplace(s, pattern, replacement string) string", "Replaces every match; $1 in the replacement is the first group.", `regexReplace("2026/03/14", "([0-9]+)/([0-9]+)/([0-9]+)", "$3.$2.$1")`, `"14.03.2026"`, regexReplace, new(func(string, string, string) string)),
 
@@ -511,7 +511,7 @@ func regexArgs(name string, args []any, n int) (string, *regexp.Regexp, error) {
 }
 
 func matchesFn(args ...any) (any, error) {
-	s, re, err := regexArgs("matches", args, 2)
+	s, re, err := regexArgs("regexMatch", args, 2)
 	if err != nil {
 		return nil, err
 	}
