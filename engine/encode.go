@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"reflect"
 	"sort"
 	"strconv"
 	"time"
@@ -92,6 +93,19 @@ func appendValue(b []byte, v any) ([]byte, error) {
 		return append(b, '}'), nil
 	case json.RawMessage:
 		return append(b, v...), nil
+	}
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Map {
+		// groupBy and friends build map[any][]any; write keys as text,
+		// sorted, like any other object.
+		m := make(map[string]any, rv.Len())
+		for it := rv.MapRange(); it.Next(); {
+			k, ok := stringOf(it.Key().Interface())
+			if !ok {
+				return b, fmt.Errorf("cannot write a map keyed by %s as JSON", typeName(it.Key().Interface()))
+			}
+			m[k] = it.Value().Interface()
+		}
+		return appendValue(b, m)
 	}
 	// Anything else an expression can build (typed slices, maps with other
 	// value types) goes through encoding/json, which also sorts map keys.
