@@ -1,0 +1,59 @@
+# Crossdock — `make run` to try it, `make test` to prove it. `make help` lists all.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Without DATABASE_URL, a project-local PostgreSQL under .data/ is used.
+LOCAL_DB := $(if $(DATABASE_URL),,yes)
+BIN := bin/crossdock
+GO ?= go
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2025.1.1
+
+.PHONY: help run test generate check-generated lint db db-stop build clean e2e-deps
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+build: ## build bin/crossdock
+	$(GO) build -o $(BIN) ./cmd/crossdock
+
+db: ## start the project-local PostgreSQL (idempotent)
+	@scripts/pg.sh start
+
+db-stop: ## stop the project-local PostgreSQL
+	@scripts/pg.sh stop
+
+run: build ## start PostgreSQL if needed, migrate, serve the UI on :8080
+ifeq ($(LOCAL_DB),yes)
+	@scripts/pg.sh start
+	DATABASE_URL="$$(scripts/pg.sh url)" ./$(BIN) migrate
+	DATABASE_URL="$$(scripts/pg.sh url)" ./$(BIN) serve
+else
+	./$(BIN) migrate
+	./$(BIN) serve
+endif
+
+test: e2e-deps ## run the whole suite against a real PostgreSQL (and Chromium for e2e)
+ifeq ($(LOCAL_DB),yes)
+	@scripts/pg.sh start
+	CROSSDOCK_TEST_DATABASE_URL="$$(scripts/pg.sh test-url)" $(GO) test -count=1 ./...
+else
+	CROSSDOCK_TEST_DATABASE_URL="$${CROSSDOCK_TEST_DATABASE_URL:-$$DATABASE_URL}" $(GO) test -count=1 ./...
+endif
+
+e2e-deps: ## install Debian's chromium for the browser tests when missing
+	@scripts/ensure-chromium.sh
+
+generate: ## regenerate templ output and copy pinned front-end files into static/
+	$(GO) tool templ generate -path web
+	npm ci --no-audit --no-fund --silent
+	cp node_modules/htmx.org/dist/htmx.min.js static/js/htmx.min.js
+
+check-generated: generate ## fail when generated files differ from what is committed
+	@git diff --exit-code -- '*_templ.go' static/ || { echo "generated files are stale: run make generate and commit"; exit 1; }
+
+lint: ## go vet and staticcheck
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+clean: db-stop ## stop PostgreSQL and remove .data/ and bin/ (deletes the dev database)
+	rm -rf .data bin

@@ -1,0 +1,93 @@
+package web
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"net/url"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/crossdock/crossdock/internal/fault"
+)
+
+// CSRFHeader is where htmx sends the token (set on <body hx-headers>).
+const CSRFHeader = "X-CSRF-Token"
+
+// CSRFField is the hidden form field holding the token.
+const CSRFField = "_csrf"
+
+var errCSRF = &fault.Error{Code: fault.Forbidden, Message: "this form has expired or was sent from another site; reload the page and try again"}
+
+// csrf binds a random token to the scs session and requires it on every
+// state-changing browser request, plus a same-origin check when the browser
+// sends Origin. Tokens live in the PostgreSQL-backed session, so any serve
+// process can check them (fiber's csrf middleware keeps them in process
+// memory by default and binds only to its own session type).
+func (s *Server) csrf() fiber.Handler {
+	sm := s.deps.Sessions
+	return func(c *fiber.Ctx) error {
+		ctx := c.UserContext()
+		token := sm.GetString(ctx, sessionCSRF)
+		if token == "" {
+			token = newCSRFToken()
+			sm.Put(ctx, sessionCSRF, token)
+		}
+		c.Locals(localCSRF, token)
+		switch c.Method() {
+		case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions:
+			return c.Next()
+		}
+		if !s.sameOrigin(c) {
+			return errCSRF
+		}
+		sent := c.Get(CSRFHeader)
+		if sent == "" {
+			sent = c.FormValue(CSRFField)
+		}
+		if sent == "" || subtle.ConstantTimeCompare([]byte(sent), []byte(token)) != 1 {
+			return errCSRF
+		}
+		return c.Next()
+	}
+}
+
+// sameOrigin accepts a request without Origin (older browsers, forms from
+// file://) on the token alone, and otherwise wants the request's own origin
+// or the configured base URL's.
+func (s *Server) sameOrigin(c *fiber.Ctx) bool {
+	origin := c.Get(fiber.HeaderOrigin)
+	if origin == "" {
+		return true
+	}
+	if origin == "null" {
+		return false
+	}
+	if strings.EqualFold(origin, c.Protocol()+"://"+c.Hostname()) {
+		return true
+	}
+	if b, err := url.Parse(s.cfg.BaseURL); err == nil && b.Host != "" {
+		return strings.EqualFold(origin, b.Scheme+"://"+b.Host)
+	}
+	return false
+}
+
+func newCSRFToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func csrfOf(c *fiber.Ctx) string {
+	t, _ := c.Locals(localCSRF).(string)
+	return t
+}
+
+// renewCSRF gives the session a fresh token (at sign-in, so a token planted
+// before sign-in is worthless after it).
+func (s *Server) renewCSRF(c *fiber.Ctx) {
+	t := newCSRFToken()
+	s.deps.Sessions.Put(c.UserContext(), sessionCSRF, t)
+	c.Locals(localCSRF, t)
+}

@@ -1,0 +1,119 @@
+package web
+
+import (
+	"errors"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/web/view"
+)
+
+// statusOf is the one mapping from fault codes to HTTP statuses.
+var statusOf = map[fault.Code]int{
+	fault.Invalid:      fiber.StatusUnprocessableEntity,
+	fault.NotFound:     fiber.StatusNotFound,
+	fault.Conflict:     fiber.StatusConflict,
+	fault.Unauthorized: fiber.StatusUnauthorized,
+	fault.Forbidden:    fiber.StatusForbidden,
+	fault.TooMany:      fiber.StatusTooManyRequests,
+	fault.Unavailable:  fiber.StatusServiceUnavailable,
+	fault.Internal:     fiber.StatusInternalServerError,
+}
+
+var titleOf = map[fault.Code]string{
+	fault.Invalid:      "Check what you entered",
+	fault.NotFound:     "Not found",
+	fault.Conflict:     "Conflict",
+	fault.Unauthorized: "Sign in needed",
+	fault.Forbidden:    "Not allowed",
+	fault.TooMany:      "Too many requests",
+	fault.Unavailable:  "Temporarily unavailable",
+	fault.Internal:     "Something went wrong",
+}
+
+// Problem is an RFC 9457 problem document, the body of every API error.
+type Problem struct {
+	Type      string            `json:"type"`
+	Title     string            `json:"title"`
+	Status    int               `json:"status"`
+	Detail    string            `json:"detail"`
+	Instance  string            `json:"instance,omitempty"`
+	Code      fault.Code        `json:"code"`
+	RequestID string            `json:"request_id,omitempty"`
+	Errors    map[string]string `json:"errors,omitempty"`
+}
+
+// toFault classifies any error: our faults as they are, fiber's own errors
+// (unknown route, body too large) by status, a database that cannot be
+// reached as Unavailable, everything else Internal.
+func toFault(err error) *fault.Error {
+	if fe, ok := fault.As(err); ok {
+		return fe
+	}
+	var fErr *fiber.Error
+	if errors.As(err, &fErr) {
+		switch fErr.Code {
+		case fiber.StatusNotFound:
+			return &fault.Error{Code: fault.NotFound, Message: "there is nothing at this address"}
+		case fiber.StatusRequestEntityTooLarge:
+			return &fault.Error{Code: fault.Invalid, Message: "the request body is larger than this server accepts", Err: err}
+		case fiber.StatusMethodNotAllowed:
+			return &fault.Error{Code: fault.NotFound, Message: "this address does not accept that method"}
+		}
+		if fErr.Code >= 400 && fErr.Code < 500 {
+			return &fault.Error{Code: fault.Invalid, Message: fErr.Message, Err: err}
+		}
+	}
+	if isDatabaseDown(err) {
+		return &fault.Error{Code: fault.Unavailable, Message: "the database cannot be reached; try again in a moment", RetryAfterSeconds: 5, Err: err}
+	}
+	return &fault.Error{Code: fault.Internal, Message: "an unexpected error happened; it has been logged", Err: err}
+}
+
+func isDatabaseDown(err error) bool {
+	var connErr *pgconn.ConnectError
+	var netErr net.Error
+	return errors.As(err, &connErr) || errors.As(err, &netErr) || pgconn.SafeToRetry(err)
+}
+
+// handleError renders any error a handler returned: problem JSON under /api/
+// (or when the client asks for JSON), an HTML page otherwise. Internal
+// errors are logged with the request id and never shown.
+func (s *Server) handleError(c *fiber.Ctx, err error) error {
+	fe := toFault(err)
+	status := statusOf[fe.Code]
+	if status == 0 {
+		status = fiber.StatusInternalServerError
+	}
+	rid := requestIDOf(c)
+	switch fe.Code {
+	case fault.Internal:
+		s.log.ErrorContext(c.UserContext(), "request failed", "request_id", rid, "path", c.Path(), "error", err)
+	case fault.Unavailable:
+		s.log.WarnContext(c.UserContext(), "dependency unavailable", "request_id", rid, "path", c.Path(), "error", err)
+	}
+	if fe.RetryAfterSeconds > 0 {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(fe.RetryAfterSeconds))
+	}
+	c.Status(status)
+	if strings.HasPrefix(c.Path(), "/api/") || strings.Contains(c.Get(fiber.HeaderAccept), "application/problem+json") {
+		c.Set(fiber.HeaderContentType, "application/problem+json")
+		return c.JSON(Problem{
+			Type:      "https://crossdock.dev/problems/" + strings.ReplaceAll(string(fe.Code), "_", "-"),
+			Title:     titleOf[fe.Code],
+			Status:    status,
+			Detail:    fe.Message,
+			Instance:  c.OriginalURL(),
+			Code:      fe.Code,
+			RequestID: rid,
+			Errors:    fe.Fields,
+		}, "application/problem+json")
+	}
+	p := s.basePage(c, titleOf[fe.Code], "")
+	return s.render(c, view.ErrorPage(p, view.ErrorView{Status: status, Title: titleOf[fe.Code], Message: fe.Message}))
+}

@@ -1,0 +1,106 @@
+package web
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"runtime/debug"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/crossdock/crossdock/account"
+)
+
+// Keys for values handlers share through c.Locals.
+const (
+	localRequestID = "crossdock.request_id"
+	localUser      = "crossdock.user"
+	localCSRF      = "crossdock.csrf"
+)
+
+// RequestIDHeader carries the request id in and out.
+const RequestIDHeader = "X-Request-ID"
+
+var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+
+// requestID takes a well-formed X-Request-ID from the caller (so a load
+// balancer's id follows the request) or makes one, and puts it in the
+// response, c.Locals and the request context for the audit log.
+func (s *Server) requestID() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		id := c.Get(RequestIDHeader)
+		if !validRequestID.MatchString(id) {
+			b := make([]byte, 12)
+			_, _ = rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		c.Locals(localRequestID, id)
+		c.Set(RequestIDHeader, id)
+		c.SetUserContext(account.WithRequestID(c.UserContext(), id))
+		return c.Next()
+	}
+}
+
+func requestIDOf(c *fiber.Ctx) string {
+	id, _ := c.Locals(localRequestID).(string)
+	return id
+}
+
+// accessLog logs one line per request with its id. It renders a handler's
+// error itself so that the status it logs is the one the client got.
+func (s *Server) accessLog() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		start := time.Now()
+		if err := c.Next(); err != nil {
+			if herr := s.handleError(c, err); herr != nil {
+				return herr
+			}
+		}
+		attrs := []slog.Attr{
+			slog.String("request_id", requestIDOf(c)),
+			slog.String("method", c.Method()),
+			slog.String("path", c.Path()),
+			slog.Int("status", c.Response().StatusCode()),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("ip", c.IP()),
+		}
+		if u := userOf(c); u != nil {
+			attrs = append(attrs, slog.Int64("user_id", u.ID))
+		}
+		level := slog.LevelInfo
+		if c.Path() == "/healthz" || c.Path() == "/readyz" || len(c.Path()) > 8 && c.Path()[:8] == "/static/" {
+			level = slog.LevelDebug
+		}
+		s.log.LogAttrs(c.UserContext(), level, "http request", attrs...)
+		return nil
+	}
+}
+
+// recoverPanic turns a panic into a logged internal error instead of a
+// dropped connection.
+func (s *Server) recoverPanic() fiber.Handler {
+	return func(c *fiber.Ctx) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				s.log.Error("panic", "request_id", requestIDOf(c), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				err = s.handleError(c, fmt.Errorf("panic: %v", r))
+			}
+		}()
+		return c.Next()
+	}
+}
+
+// securityHeaders keeps pages from being framed, sniffed or fed scripts from
+// elsewhere. Scripts come only from our own hashed static files.
+func (s *Server) securityHeaders() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		c.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+		c.Set("X-Content-Type-Options", "nosniff")
+		c.Set("X-Frame-Options", "DENY")
+		c.Set("Referrer-Policy", "same-origin")
+		return c.Next()
+	}
+}

@@ -1,0 +1,63 @@
+package web
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/crossdock/crossdock/web/view"
+)
+
+// Sections that are in the navigation before their features land. Each says
+// what it will hold, so the shell explains itself.
+var (
+	flowsPlaceholder = view.Placeholder{
+		Heading: "Flows",
+		Lede:    "Integrations between your systems: field mappings, validation and routing rules, versioned.",
+		Coming: []string{
+			"create a flow from scratch or from a template (storefront order → ERP sales order, WMS shipment → OMS fulfilment, …)",
+			"map fields with live values for real sample payloads",
+			"save test cases and publish immutable numbered versions",
+		},
+	}
+	inboxPlaceholder = view.Placeholder{
+		Heading: "Exception inbox",
+		Lede:    "Every message or delivery that needs a person, grouped by cause.",
+		Coming: []string{
+			"filter by environment, flow, kind and status; see identical failures as one group",
+			"read a message's lineage, fix its payload and replay it",
+			"retry, resolve or ignore whole groups at once",
+		},
+	}
+	messagesPlaceholder = view.Placeholder{
+		Heading: "Messages",
+		Lede:    "Find any event Crossdock accepted and see where it is.",
+		Coming: []string{
+			"search by id, correlation id, idempotency key or a value in the payload such as an order number",
+			"see each step from received to delivered with times and details",
+		},
+	}
+	environmentsPlaceholder = view.Placeholder{
+		Heading: "Environments",
+		Lede:    "dev → test → prod: what runs where, and promotion between them.",
+		Coming: []string{
+			"see which version of each flow every environment runs",
+			"promote tested versions with gates and approvals; roll back in one step",
+			"configure targets, secrets and variables per environment",
+		},
+	}
+	dashboardPlaceholder = view.Placeholder{
+		Heading: "Dashboard",
+		Lede:    "Sync health at a glance.",
+		Coming: []string{
+			"messages received, delivered and failed over time",
+			"delivery latency and SLA adherence per flow and channel",
+			"queue depth and target health",
+		},
+	}
+)
+
+// placeholder renders a section that is not built yet.
+func (s *Server) placeholder(section string, ph view.Placeholder) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		return s.render(c, view.PlaceholderPage(s.page(c, ph.Heading, section), ph))
+	}
+}

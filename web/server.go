@@ -1,0 +1,98 @@
+// Package web is Crossdock's HTTP surface: the fiber app, its middleware
+// (request ids, sessions, CSRF, sign-in and roles), the browser pages and the
+// JSON API. routes.go lists every URL; each handler action has its own file.
+package web
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/crossdock/crossdock/static"
+)
+
+// Config is the web tier's part of Crossdock's configuration, parsed once in
+// cmd and passed down.
+type Config struct {
+	// BaseURL is where users reach Crossdock (https://crossdock.example.com).
+	// Its scheme decides whether cookies are Secure; its origin is the only one
+	// accepted on state-changing browser requests besides the request's own.
+	BaseURL string
+	// TrustedProxies lists the addresses whose X-Forwarded-For is believed.
+	// Empty: the TCP peer is the client.
+	TrustedProxies []string
+	// BodyLimit caps request bodies in bytes.
+	BodyLimit int
+}
+
+// Deps are the collaborators the handlers use, built and owned by cmd.
+type Deps struct {
+	DB       *pgxpool.Pool
+	Sessions *scs.SessionManager
+	Assets   *static.Assets
+	// Ready reports whether the database is reachable and its schema current,
+	// for /readyz.
+	Ready func(ctx context.Context) error
+	// Now is the clock; tests may pin it.
+	Now func() time.Time
+}
+
+// Server holds what handlers share. It is not a framework: handlers are maker
+// methods returning fiber.Handler, wired in routes.go.
+type Server struct {
+	log  *slog.Logger
+	cfg  Config
+	deps Deps
+}
+
+// NewSessions returns the scs session manager Crossdock uses: stored in
+// PostgreSQL so any serve process can answer any request, HttpOnly,
+// SameSite=Lax, Secure behind https, idle and absolute timeouts.
+func NewSessions(store scs.Store, secure bool, idle, lifetime time.Duration) *scs.SessionManager {
+	sm := scs.New()
+	sm.Store = store
+	sm.IdleTimeout = idle
+	sm.Lifetime = lifetime
+	sm.Cookie.Name = "crossdock_session"
+	sm.Cookie.HttpOnly = true
+	sm.Cookie.SameSite = 2 // http.SameSiteLaxMode; written by our own middleware below
+	sm.Cookie.Secure = secure
+	sm.Cookie.Path = "/"
+	return sm
+}
+
+// NewServer builds the fiber app with every route and middleware.
+func NewServer(logger *slog.Logger, cfg Config, deps Deps) *fiber.App {
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if cfg.BodyLimit <= 0 {
+		cfg.BodyLimit = 2 << 20
+	}
+	s := &Server{log: logger, cfg: cfg, deps: deps}
+	app := fiber.New(fiber.Config{
+		AppName:                 "crossdock",
+		ErrorHandler:            s.handleError,
+		BodyLimit:               cfg.BodyLimit,
+		ReadTimeout:             30 * time.Second,
+		WriteTimeout:            60 * time.Second,
+		IdleTimeout:             120 * time.Second,
+		DisableStartupMessage:   true,
+		EnableTrustedProxyCheck: true,
+		TrustedProxies:          cfg.TrustedProxies,
+		ProxyHeader:             proxyHeader(cfg.TrustedProxies),
+	})
+	s.routes(app)
+	return app
+}
+
+func proxyHeader(trusted []string) string {
+	if len(trusted) == 0 {
+		return ""
+	}
+	return fiber.HeaderXForwardedFor
+}

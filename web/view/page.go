@@ -1,0 +1,65 @@
+// Package view holds Crossdock's templ components and the view models they
+// display. Components only display: handlers in package web build every value
+// shown here, and no component calls a store.
+package view
+
+import "encoding/json"
+
+// Page is what every full page needs: who is signed in, where they are, the
+// CSRF token for forms and the hashed asset URLs.
+type Page struct {
+	Title     string
+	Section   string // the navigation entry to highlight: flows, inbox, messages, environments, dashboard, admin
+	User      *User  // nil on pages shown before sign-in
+	CSRF      string
+	Assets    Assets
+	RequestID string
+	Flash     string // a one-time confirmation ("User created")
+}
+
+// User is the signed-in user as the navigation shows them.
+type User struct {
+	Email   string
+	Role    string
+	IsAdmin bool
+}
+
+// Assets are the content-hashed URLs of the shared static files.
+type Assets struct {
+	CSS  string
+	JS   string
+	HTMX string
+	Logo string
+}
+
+// htmxHeaders makes every htmx request carry the CSRF token.
+func (p Page) htmxHeaders() string {
+	b, _ := json.Marshal(map[string]string{"X-CSRF-Token": p.CSRF})
+	return string(b)
+}
+
+type navItem struct {
+	Section string
+	Label   string
+	Href    string
+}
+
+var mainNav = []navItem{
+	{"flows", "Flows", "/flows"},
+	{"inbox", "Inbox", "/inbox"},
+	{"messages", "Messages", "/messages"},
+	{"environments", "Environments", "/environments"},
+	{"dashboard", "Dashboard", "/dashboard"},
+}
+
+var adminNav = []navItem{
+	{"admin-users", "Users", "/admin/users"},
+	{"admin-audit", "Audit log", "/admin/audit"},
+}
+
+func current(p Page, section string) string {
+	if p.Section == section {
+		return "page"
+	}
+	return "false"
+}
