@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/crossdock/crossdock/engine"
+)
+
+const storefrontFlow = "../../engine/testdata/flows/storefront-order-to-erp.json"
+
+func storefrontSample(t *testing.T) ([]byte, *engine.Definition) {
+	t.Helper()
+	data, err := os.ReadFile(storefrontFlow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := engine.ParseDefinition(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, def.Source.Samples[0].Payload); err != nil {
+		t.Fatal(err)
+	}
+	return compact.Bytes(), def
+}
+
+func runMapString(t *testing.T, stdin string, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := runMap(context.Background(), args, strings.NewReader(stdin), &out, &errOut)
+	return out.String(), errOut.String(), err
+}
+
+func TestMapMatchesTheDefinitionsTestCase(t *testing.T) {
+	sample, def := storefrontSample(t)
+	tc := def.Tests[0] // the same payload, now and vars
+	out, _, err := runMapString(t, string(sample)+"\n", "--flow", storefrontFlow, "--route", "erp-sales-order", "--var", "ERP_COMPANY=1000", "--now", tc.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got, want any
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("output %q: %v", out, err)
+	}
+	_ = json.Unmarshal(tc.Expect.Routes["erp-sales-order"], &want)
+	gb, _ := json.Marshal(got)
+	wb, _ := json.Marshal(want)
+	if !bytes.Equal(gb, wb) {
+		t.Errorf("map output differs from the test case:\n%s\n%s", gb, wb)
+	}
+	if !strings.HasPrefix(out, `{"orderType":"ZWEB","externalReference":"1001"`) {
+		t.Errorf("keys not in definition order: %.80s", out)
+	}
+}
+
+func TestMapKeepsOrderAndReportsFailedLines(t *testing.T) {
+	sample, _ := storefrontSample(t)
+	var in strings.Builder
+	const n = 2000
+	for i := 0; i < n; i++ {
+		switch i {
+		case 7:
+			in.WriteString("{not json\n")
+		case 8:
+			in.WriteString("\n")
+		case 1500:
+			in.WriteString(strings.Replace(string(sample), `"line_items":[`, `"line_items":[],"x":[`, 1) + "\n")
+		default:
+			in.WriteString(strings.Replace(string(sample), `"name":"#1001"`, fmt.Sprintf(`"name":"#%d"`, 100000+i), 1) + "\n")
+		}
+	}
+	out, errOut, err := runMapString(t, in.String(), "--flow", storefrontFlow, "--var", "ERP_COMPANY=1000", "--workers", "4")
+	if !errors.Is(err, errFailures) {
+		t.Fatalf("err = %v", err)
+	}
+	if errOut != "crossdock map: 3 of 2000 lines failed\n" {
+		t.Errorf("stderr = %q", errOut)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != n {
+		t.Fatalf("%d output lines for %d input lines", len(lines), n)
+	}
+	for i, l := range lines {
+		switch i {
+		case 7:
+			if !strings.HasPrefix(l, `{"line":8,"error":"invalid input: `) {
+				t.Errorf("line 8: %s", l)
+			}
+		case 8:
+			if l != `{"line":9,"error":"empty line"}` {
+				t.Errorf("line 9: %s", l)
+			}
+		case 1500:
+			if l != `{"line":1501,"error":"validation has-lines: The order has no line items."}` {
+				t.Errorf("line 1501: %s", l)
+			}
+		default:
+			if !strings.HasPrefix(l, fmt.Sprintf(`{"erp-sales-order":{"orderType":"ZWEB","externalReference":"%d"`, 100000+i)) {
+				t.Fatalf("line %d out of order or wrong: %.100s", i+1, l)
+			}
+		}
+	}
+}
+
+func TestMapRouteNotMatchedLookupCSVAndRowErrors(t *testing.T) {
+	sample, _ := storefrontSample(t)
+	out, _, err := runMapString(t, string(sample)+"\n", "--flow", storefrontFlow, "--route", "crm-vip", "--var", "ERP_COMPANY=1")
+	if err != nil || out != "null\n" {
+		t.Errorf("unmatched route: %q %v", out, err)
+	}
+	dir := t.TempDir()
+	csv := filepath.Join(dir, "plant.csv")
+	os.WriteFile(csv, []byte("store,salesOrg,plant,distributionChannel\nstore-berlin,XX01,P999,99\n"), 0o644)
+	out, _, err = runMapString(t, string(sample)+"\n", "--flow", storefrontFlow, "--route", "erp-sales-order", "--var", "ERP_COMPANY=1", "--lookup", "plant="+csv)
+	if err != nil || !strings.Contains(out, `"salesOrg":"XX01"`) || !strings.Contains(out, `"plant":"P999"`) {
+		t.Errorf("CSV lookup not used: %.300s %v", out, err)
+	}
+	// Without --var the env() row fails and the line names the row.
+	out, _, err = runMapString(t, string(sample)+"\n", "--flow", storefrontFlow)
+	if !errors.Is(err, errFailures) || !strings.Contains(out, `row \"erp-sales-order\" companyCode: env: variable \"ERP_COMPANY\" is not set`) {
+		t.Errorf("row failure: %s %v", out, err)
+	}
+}
+
+func TestMapUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	badCSV := filepath.Join(dir, "bad.csv")
+	os.WriteFile(badCSV, []byte("onlyone\n"), 0o644)
+	badDef := filepath.Join(dir, "bad.json")
+	os.WriteFile(badDef, []byte(`{"formatVersion":1}`), 0o644)
+	for _, args := range [][]string{
+		{},
+		{"--flow", storefrontFlow, "extra"},
+		{"--flow", storefrontFlow, "--now", "yesterday"},
+		{"--flow", storefrontFlow, "--var", "NOEQUALS"},
+		{"--flow", storefrontFlow, "--var", "A=1", "--var", "A=2"},
+		{"--flow", storefrontFlow, "--workers", "0"},
+		{"--flow", storefrontFlow, "--route", "nope"},
+		{"--flow", storefrontFlow, "--lookup", "plant=" + filepath.Join(dir, "missing.csv")},
+		{"--flow", storefrontFlow, "--lookup", "plant=" + badCSV},
+		{"--flow", filepath.Join(dir, "missing.json")},
+		{"--flow", badDef},
+		{"--no-such-flag"},
+	} {
+		_, _, err := runMapString(t, "", args...)
+		if err == nil || errors.Is(err, errFailures) {
+			t.Errorf("%v: err = %v", args, err)
+		}
+	}
+	if _, _, err := runMapString(t, "", "-h"); err != nil {
+		t.Errorf("-h: %v", err)
+	}
+	// A definition that does not compile names the file and the problem.
+	_, _, err := runMapString(t, "", "--flow", badDef)
+	if !strings.Contains(err.Error(), "bad.json") || !strings.Contains(err.Error(), "missing properties") {
+		t.Errorf("bad definition: %v", err)
+	}
+}
+
+func TestMapCancelled(t *testing.T) {
+	sample, _ := storefrontSample(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errOut bytes.Buffer
+	err := runMap(ctx, []string{"--flow", storefrontFlow, "--var", "ERP_COMPANY=1"}, strings.NewReader(strings.Repeat(string(sample)+"\n", 1000)), &out, &errOut)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v", err)
+	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+func TestMapWriteError(t *testing.T) {
+	sample, _ := storefrontSample(t)
+	err := runMap(context.Background(), []string{"--flow", storefrontFlow, "--var", "ERP_COMPANY=1"}, strings.NewReader(strings.Repeat(string(sample)+"\n", 2000)), failingWriter{}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+type failingReader struct{}
+
+func (failingReader) Read([]byte) (int, error) { return 0, errors.New("broken pipe") }
+
+func TestMapReadError(t *testing.T) {
+	err := runMap(context.Background(), []string{"--flow", storefrontFlow}, failingReader{}, &bytes.Buffer{}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "broken pipe") {
+		t.Errorf("err = %v", err)
+	}
+}
