@@ -32,6 +32,18 @@ const AdminURLEnv = "CROSSDOCK_TEST_DATABASE_URL"
 // URL. It is dropped (connections and all) when t ends.
 func NewDatabase(t testing.TB) string {
 	t.Helper()
+	return newDatabase(t, true)
+}
+
+// NewEmptyDatabase creates a database with no schema at all, for tests of
+// migration and of refusing to start on a stale schema.
+func NewEmptyDatabase(t testing.TB) string {
+	t.Helper()
+	return newDatabase(t, false)
+}
+
+func newDatabase(t testing.TB, migrated bool) string {
+	t.Helper()
 	admin := os.Getenv(AdminURLEnv)
 	if admin == "" {
 		t.Fatalf("%s is not set: run the suite with `make test`, which starts a local PostgreSQL, or set it to a superuser URL such as postgres://postgres@127.0.0.1:54329/postgres", AdminURLEnv)
@@ -45,9 +57,12 @@ func NewDatabase(t testing.TB) string {
 	}
 	defer conn.Close(ctx)
 
-	tpl, err := ensureTemplate(ctx, conn, admin)
-	if err != nil {
-		t.Fatalf("dbtest: template database: %v", err)
+	tpl := "template0"
+	if migrated {
+		var err error
+		if tpl, err = ensureTemplate(ctx, conn, admin); err != nil {
+			t.Fatalf("dbtest: template database: %v", err)
+		}
 	}
 	name := "crossdock_test_" + randomSuffix()
 	if err := createFrom(ctx, conn, name, tpl); err != nil {
