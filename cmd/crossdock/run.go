@@ -23,10 +23,13 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code)
 const usage = `crossdock — integration middleware for retail systems
 
 Usage:
-  crossdock serve     [flags]   run the web UI, API and workers
+  crossdock serve     [flags]   run the web UI and the JSON API
   crossdock migrate   [flags]   bring the database schema up to date
   crossdock user add  --email E --role R [--name N] [--password-stdin]
   crossdock user reset-password --email E [--password-stdin]
+  crossdock map --flow def.json [--route R] [--var K=V] [--lookup name=file.csv] < in.ndjson
+                                map NDJSON input lines to output lines, in order, on all cores
+  crossdock test def.json       run a definition's test cases; per-field diff for each failure
   crossdock version             print the version
 
 Run "crossdock <command> --help" for a command's flags and environment.
@@ -51,6 +54,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = runMigrate(ctx, rest, getenv, stdout, stderr)
 	case "user":
 		err = runUser(ctx, rest, getenv, stdin, stdout, stderr)
+	case "map":
+		err = runMap(ctx, rest, stdin, stdout, stderr)
+	case "test":
+		err = runTest(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "crossdock", buildVersion())
 		return nil

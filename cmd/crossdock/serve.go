@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"time"
 
 	"github.com/alexedwards/scs/pgxstore"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/migrations"
@@ -67,8 +69,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("static assets: %w", err)
 	}
-	store := pgxstore.NewWithCleanupInterval(pool, 5*time.Minute)
-	defer store.StopCleanup()
+	// pgxstore's own cleanup goroutine races with its StopCleanup (its
+	// channel is assigned inside the goroutine) and logs through the global
+	// logger, so expired sessions are swept here instead.
+	store := pgxstore.NewWithCleanupInterval(pool, 0)
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	defer stopSweep()
+	go sweepExpiredSessions(sweepCtx, pool, log, 5*time.Minute)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -122,4 +129,21 @@ func localURLHost(a net.Addr) string {
 		return fmt.Sprintf("localhost:%d", tcp.Port)
 	}
 	return tcp.String()
+}
+
+// sweepExpiredSessions deletes expired browser sessions every interval until
+// ctx ends. Every serve process runs it; the delete is idempotent.
+func sweepExpiredSessions(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := pool.Exec(ctx, "delete from sessions where expiry < now()"); err != nil && ctx.Err() == nil {
+				log.Warn("sweep expired sessions", "error", err)
+			}
+		}
+	}
 }

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crossdock/crossdock/internal/dbtest"
+)
+
+func env(kv map[string]string) func(string) string {
+	return func(k string) string { return kv[k] }
+}
+
+func runCmd(t *testing.T, getenv func(string) string, stdin string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err = run(context.Background(), append([]string{"crossdock"}, args...), getenv, strings.NewReader(stdin), &out, &errOut)
+	return out.String(), errOut.String(), err
+}
+
+func TestBadConfigurationNamesTheVariable(t *testing.T) {
+	t.Parallel()
+	good := map[string]string{"DATABASE_URL": "postgres://u@127.0.0.1:1/x", "CROSSDOCK_DATA_DIR": t.TempDir()}
+	cases := []struct {
+		key, value, want string
+	}{
+		{"DATABASE_URL", "", "DATABASE_URL is not set"},
+		{"DATABASE_URL", "mysql://x", "DATABASE_URL must be a postgres:// URL"},
+		{"CROSSDOCK_LOG_LEVEL", "loud", "CROSSDOCK_LOG_LEVEL \"loud\""},
+		{"CROSSDOCK_LOG_FORMAT", "xml", "CROSSDOCK_LOG_FORMAT \"xml\""},
+		{"CROSSDOCK_BASE_URL", "crossdock.example.com", "CROSSDOCK_BASE_URL"},
+		{"CROSSDOCK_SECRET_KEY", "c2hvcnQ=", "CROSSDOCK_SECRET_KEY must be 32 bytes encoded in base64 (got 5 bytes)"},
+		{"CROSSDOCK_SECRET_KEY", "%%%not base64", "got text that is not base64"},
+		{"CROSSDOCK_SESSION_IDLE", "soon", "CROSSDOCK_SESSION_IDLE"},
+		{"CROSSDOCK_SESSION_LIFETIME", "1m", "CROSSDOCK_SESSION_LIFETIME"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.key+"="+tc.value, func(t *testing.T) {
+			kv := map[string]string{}
+			for k, v := range good {
+				kv[k] = v
+			}
+			kv[tc.key] = tc.value
+			_, _, err := runCmd(t, env(kv), "", "serve")
+			require.Error(t, err)
+			require.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+func TestServeHelpDocumentsEverySetting(t *testing.T) {
+	t.Parallel()
+	_, stderr, err := runCmd(t, env(nil), "", "serve", "--help")
+	require.NoError(t, err)
+	for _, s := range (&rawConfig{}).settings() {
+		require.Contains(t, stderr, s.env)
+	}
+	require.Contains(t, stderr, "-addr")
+	require.NotContains(t, stderr, "-secret-key", "secrets have no flag")
+}
+
+func TestUnknownCommand(t *testing.T) {
+	t.Parallel()
+	_, stderr, err := runCmd(t, env(nil), "", "frobnicate")
+	var exit exitError
+	require.True(t, errors.As(err, &exit))
+	require.Equal(t, 2, exit.code)
+	require.Contains(t, stderr, `unknown command "frobnicate"`)
+	out, _, err := runCmd(t, env(nil), "", "version")
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(out, "crossdock "))
+}
+
+func TestServeRefusesAStaleSchemaAndMigrateFixesIt(t *testing.T) {
+	t.Parallel()
+	kv := map[string]string{"DATABASE_URL": dbtest.NewEmptyDatabase(t), "CROSSDOCK_DATA_DIR": t.TempDir(), "CROSSDOCK_ADDR": "127.0.0.1:0"}
+	_, _, err := runCmd(t, env(kv), "", "serve")
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "database schema is not current")
+	require.Contains(t, err.Error(), "run `crossdock migrate`")
+
+	out, _, err := runCmd(t, env(kv), "", "migrate")
+	require.NoError(t, err)
+	require.Contains(t, out, "applying migration 001")
+	require.Contains(t, out, "database is current")
+	out, _, err = runCmd(t, env(kv), "", "migrate")
+	require.NoError(t, err, "migrating twice is harmless")
+	require.NotContains(t, out, "applying")
+
+	// A cancelled context (SIGTERM) stops serve cleanly.
+	ctx, cancel := context.WithCancel(context.Background())
+	var stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"crossdock", "serve"}, env(kv), strings.NewReader(""), &bytes.Buffer{}, &stderr)
+	}()
+	for !strings.Contains(stderr.String(), "listening") {
+		select {
+		case err := <-done:
+			t.Fatalf("serve ended early: %v\n%s", err, stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	cancel()
+	require.NoError(t, <-done)
+}
+
+func TestUnreachableDatabase(t *testing.T) {
+	t.Parallel()
+	kv := map[string]string{"DATABASE_URL": "postgres://crossdock:s3cret-pw@127.0.0.1:1/crossdock", "CROSSDOCK_DATA_DIR": t.TempDir()}
+	_, _, err := runCmd(t, env(kv), "", "migrate")
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "cannot reach the database at DATABASE_URL")
+	require.NotContains(t, err.Error(), "s3cret-pw", "the password never appears in messages")
+}
+
+func TestUserCommands(t *testing.T) {
+	t.Parallel()
+	kv := map[string]string{"DATABASE_URL": dbtest.NewDatabase(t)}
+	out, _, err := runCmd(t, env(kv), "", "user", "add", "--email", "ana@shop.example", "--role", "analyst")
+	require.NoError(t, err)
+	require.Contains(t, out, "added ana@shop.example (analyst)")
+	require.Regexp(t, `password: \S{24}`, out)
+
+	_, _, err = runCmd(t, env(kv), "", "user", "add", "--email", "ana@shop.example", "--role", "analyst")
+	require.ErrorContains(t, err, "already exists")
+	_, _, err = runCmd(t, env(kv), "", "user", "add", "--email", "bo@shop.example", "--role", "superuser")
+	require.ErrorContains(t, err, "unknown role")
+	_, _, err = runCmd(t, env(kv), "short\n", "user", "add", "--email", "bo@shop.example", "--role", "viewer", "--password-stdin")
+	require.ErrorContains(t, err, "at least 12 characters")
+
+	out, _, err = runCmd(t, env(kv), "a brand new password\n", "user", "reset-password", "--email", "ANA@shop.example", "--password-stdin")
+	require.NoError(t, err)
+	require.Contains(t, out, "reset the password")
+	require.NotContains(t, out, "a brand new password")
+	_, _, err = runCmd(t, env(kv), "", "user", "reset-password", "--email", "nobody@shop.example")
+	require.ErrorContains(t, err, "no user with email")
+}
+
+// syncBuffer is a bytes.Buffer the server may write while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
