@@ -6,7 +6,7 @@ SHELL := /bin/bash
 LOCAL_DB := $(if $(DATABASE_URL),,yes)
 BIN := bin/crossdock
 GO ?= go
-STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2025.1.1
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: help run test generate check-generated lint db db-stop build clean e2e-deps
 
