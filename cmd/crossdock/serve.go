@@ -5,15 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"strings"
 	"time"
 
 	"github.com/alexedwards/scs/pgxstore"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/crossdock/crossdock/account"
+	"github.com/crossdock/crossdock/jobs"
 	"github.com/crossdock/crossdock/migrations"
 	"github.com/crossdock/crossdock/static"
 	"github.com/crossdock/crossdock/web"
@@ -71,11 +70,18 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	// pgxstore's own cleanup goroutine races with its StopCleanup (its
 	// channel is assigned inside the goroutine) and logs through the global
-	// logger, so expired sessions are swept here instead.
+	// logger, so expired sessions are deleted by the River maintenance job.
 	store := pgxstore.NewWithCleanupInterval(pool, 0)
-	sweepCtx, stopSweep := context.WithCancel(ctx)
-	defer stopSweep()
-	go sweepExpiredSessions(sweepCtx, pool, log, 5*time.Minute)
+
+	queue, err := jobs.NewClient(pool, log, jobs.Config{})
+	if err != nil {
+		return err
+	}
+	// Workers run on a context that outlives the signal, so that River's own
+	// Stop below decides when in-flight jobs end.
+	if err := queue.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("start job queue: %w", err)
+	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -109,10 +115,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	case <-ctx.Done():
 	}
 	// Orderly shutdown: stop accepting and finish in-flight requests, then
-	// (once workers exist) stop River, then close the pool (deferred).
+	// let running jobs finish (River fetches no new ones), then close the
+	// pool (deferred).
 	log.Info("shutting down", "timeout", shutdownTimeout.String())
 	if err := app.ShutdownWithTimeout(shutdownTimeout); err != nil {
 		log.Error("http shutdown", "error", err)
+	}
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := queue.Stop(stopCtx); err != nil {
+		log.Error("job queue shutdown", "error", err)
 	}
 	log.Info("stopped")
 	return nil
@@ -129,21 +141,4 @@ func localURLHost(a net.Addr) string {
 		return fmt.Sprintf("localhost:%d", tcp.Port)
 	}
 	return tcp.String()
-}
-
-// sweepExpiredSessions deletes expired browser sessions every interval until
-// ctx ends. Every serve process runs it; the delete is idempotent.
-func sweepExpiredSessions(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := pool.Exec(ctx, "delete from sessions where expiry < now()"); err != nil && ctx.Err() == nil {
-				log.Warn("sweep expired sessions", "error", err)
-			}
-		}
-	}
 }

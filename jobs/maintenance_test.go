@@ -1,0 +1,68 @@
+package jobs_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertest"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crossdock/crossdock/internal/dbtest"
+	"github.com/crossdock/crossdock/jobs"
+)
+
+func TestMaintenanceDeletesOnlyWhatExpired(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.NewPool(t)
+	tx, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = tx.Rollback(ctx) })
+
+	now := time.Now()
+	_, err = tx.Exec(ctx, `insert into sessions (token, data, expiry) values ('old', '', $1), ('live', '', $2)`, now.Add(-time.Minute), now.Add(time.Hour))
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `insert into login_attempts (email, address, succeeded, at) values ('a@b.c', '1.2.3.4', false, $1), ('a@b.c', '1.2.3.4', false, $2)`,
+		now.Add(-jobs.LoginAttemptRetention-time.Hour), now.Add(-time.Hour))
+	require.NoError(t, err)
+
+	worker := rivertest.NewWorker(t, riverpgxv5.New(pool), &river.Config{}, &jobs.MaintenanceWorker{DB: tx})
+	res, err := worker.Work(ctx, t, tx, jobs.MaintenanceArgs{}, nil)
+	require.NoError(t, err)
+	require.Equal(t, river.EventKindJobCompleted, res.EventKind)
+
+	var sessions []string
+	rows, err := tx.Query(ctx, `select token from sessions order by token`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var s string
+		require.NoError(t, rows.Scan(&s))
+		sessions = append(sessions, s)
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, []string{"live"}, sessions)
+	var attempts int
+	require.NoError(t, tx.QueryRow(ctx, `select count(*) from login_attempts`).Scan(&attempts))
+	require.Equal(t, 1, attempts)
+
+	// At-least-once: a second run changes nothing more.
+	_, err = worker.Work(ctx, t, tx, jobs.MaintenanceArgs{}, nil)
+	require.NoError(t, err)
+	require.NoError(t, tx.QueryRow(ctx, `select count(*) from login_attempts`).Scan(&attempts))
+	require.Equal(t, 1, attempts)
+}
+
+func TestClientStartsAndStops(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.NewPool(t)
+	client, err := jobs.NewClient(pool, nil, jobs.Config{})
+	require.NoError(t, err)
+	require.NoError(t, client.Start(ctx))
+	stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	require.NoError(t, client.Stop(stopCtx))
+}
