@@ -552,6 +552,11 @@ func (a *analysis) run(root ast.Node, ev *evaluator, forEach bool) {
 			a.consumed[m.Node] = true
 		}
 	})
+	for _, n := range nodes {
+		if b, ok := n.(*ast.BuiltinNode); ok {
+			a.builtin(b)
+		}
+	}
 	if name, steps, ok := plainPath(root); ok {
 		if s := a.sc.lookup(name); s != nil && !s.index {
 			ev.root, ev.path = name, steps
@@ -606,6 +611,116 @@ func (a *analysis) run(root ast.Node, ev *evaluator, forEach bool) {
 		}
 		a.c.proj.need(full)
 	}
+}
+
+// elementSafe are builtins whose result holds no element of the collection
+// itself, only values the predicate computes; the elements then need only
+// the fields the predicate reads.
+var elementSafe = map[string]bool{"all": true, "any": true, "none": true, "one": true, "map": true, "count": true, "findIndex": true, "sum": true}
+
+// builtin narrows the projection for `len(array)` and predicate builtins
+// over a source array, e.g. `map(source.lines ?? [], .amount)` needs only
+// each line's amount, not every field of every line.
+func (a *analysis) builtin(b *ast.BuiltinNode) {
+	if len(b.Arguments) == 0 {
+		return
+	}
+	coll := b.Arguments[0]
+	if bin, ok := coll.(*ast.BinaryNode); ok && bin.Operator == "??" {
+		coll = bin.Left
+	}
+	name, steps, ok := memberChain(coll)
+	if !ok {
+		return
+	}
+	s := a.sc.lookup(name)
+	if s == nil || s.index || !s.known {
+		return
+	}
+	path := append(append([]string{}, s.path...), steps...)
+	if b.Name == "len" {
+		// Only an array's length survives projection; an object's key
+		// count would not, so this needs the schema's word for it.
+		if sch, ok := schemaAt(s.schema, steps).(map[string]any); ok && sch["type"] == "array" {
+			a.checkSchema(s, coll, steps)
+			a.c.proj.ensure(path)
+			a.consumed[coll] = true
+		}
+		return
+	}
+	if !elementSafe[b.Name] || len(b.Arguments) < 2 {
+		return
+	}
+	closure, ok := b.Arguments[1].(*ast.PredicateNode)
+	if !ok {
+		return
+	}
+	fields, ok := closureFields(closure)
+	if !ok {
+		return
+	}
+	a.checkSchema(s, coll, steps)
+	elem := append(path, "*")
+	a.c.proj.ensure(elem)
+	for _, f := range fields {
+		a.c.proj.need(append(append([]string{}, elem...), f...))
+	}
+	a.consumed[coll] = true
+}
+
+// closureFields returns the field paths a predicate reads from its element
+// (`.amount`, `#.price.gross`); ok is false when it uses the element whole
+// or nests another predicate, and then the elements are decoded whole.
+func closureFields(c *ast.PredicateNode) ([][]string, bool) {
+	var nodes []ast.Node
+	consumed := map[ast.Node]bool{}
+	nested := false
+	walkNodes(c.Node, func(n ast.Node) {
+		nodes = append(nodes, n)
+		switch n := n.(type) {
+		case *ast.PredicateNode:
+			nested = true
+		case *ast.MemberNode:
+			if constProperty(n.Property) != "" {
+				consumed[n.Node] = true
+			}
+		}
+	})
+	if nested {
+		return nil, false
+	}
+	var fields [][]string
+	for _, n := range nodes {
+		if consumed[n] {
+			continue
+		}
+		var steps []string
+		cur := n
+	chain:
+		for {
+			switch m := cur.(type) {
+			case *ast.MemberNode:
+				p := constProperty(m.Property)
+				if p == "" {
+					break chain
+				}
+				steps = append([]string{p}, steps...)
+				cur = m.Node
+			case *ast.PointerNode:
+				if m.Name != "" {
+					break chain // #index, #acc
+				}
+				if len(steps) == 0 {
+					return nil, false // the element itself
+				}
+				fields = append(fields, steps)
+				break chain
+			default:
+				break chain
+			}
+		}
+	}
+	return fields, true
 }
 
 func (a *analysis) call(n *ast.CallNode) {

@@ -547,37 +547,40 @@ func regexReplace(args ...any) (any, error) {
 
 // --- numbers and money ---
 
-// toDecimal reads an amount. Strings are parsed exactly; float64 values
+// toAmount reads an amount. Strings are parsed exactly; float64 values
 // (JSON numbers with a fraction) through their shortest representation, so
 // 19.99 stays 19.99.
-func toDecimal(name string, v any, i int) (decimal.Decimal, error) {
+func toAmount(name string, v any, i int) (amount, error) {
 	switch v := v.(type) {
 	case string:
+		if a, ok := parseAmount(v); ok {
+			return a, nil
+		}
 		d, err := decimal.NewFromString(strings.TrimSpace(v))
 		if err != nil || len(v) > 100 {
-			return decimal.Decimal{}, argErr(name, "argument %d %q is not a decimal number", i+1, v)
+			return amount{}, argErr(name, "argument %d %q is not a decimal number", i+1, v)
 		}
-		return d, nil
+		return bigAmount(d), nil
 	case int:
-		return decimal.NewFromInt(int64(v)), nil
+		return intAmount(int64(v)), nil
 	case int64:
-		return decimal.NewFromInt(v), nil
+		return intAmount(v), nil
 	case float64:
-		if v != v || v > 1e300 || v < -1e300 {
-			return decimal.Decimal{}, argErr(name, "argument %d is not a finite number", i+1)
+		if a, ok := floatAmount(v); ok {
+			return a, nil
 		}
-		return decimal.NewFromFloat(v), nil
+		return amount{}, argErr(name, "argument %d is not a finite number", i+1)
 	}
-	return decimal.Decimal{}, argErr(name, "argument %d must be a number or numeric string, got %s", i+1, typeName(v))
+	return amount{}, argErr(name, "argument %d must be a number or numeric string, got %s", i+1, typeName(v))
 }
 
-func decArgs(name string, args []any, lo, hi int) ([]decimal.Decimal, error) {
+func amountArgs(name string, args []any, lo, hi int) ([]amount, error) {
 	if err := needArgs(name, args, lo, hi); err != nil {
 		return nil, err
 	}
-	out := make([]decimal.Decimal, len(args))
+	out := make([]amount, len(args))
 	for i, a := range args {
-		d, err := toDecimal(name, a, i)
+		d, err := toAmount(name, a, i)
 		if err != nil {
 			return nil, err
 		}
@@ -587,39 +590,39 @@ func decArgs(name string, args []any, lo, hi int) ([]decimal.Decimal, error) {
 }
 
 func decFn(args ...any) (any, error) {
-	d, err := decArgs("dec", args, 1, 1)
+	d, err := amountArgs("dec", args, 1, 1)
 	if err != nil {
 		return nil, err
 	}
-	return d[0].String(), nil
+	return d[0].string(), nil
 }
 
 func decAdd(args ...any) (any, error) {
-	d, err := decArgs("decAdd", args, 2, -1)
+	d, err := amountArgs("decAdd", args, 2, -1)
 	if err != nil {
 		return nil, err
 	}
 	sum := d[0]
 	for _, x := range d[1:] {
-		sum = sum.Add(x)
+		sum = sum.add(x)
 	}
-	return sum.String(), nil
+	return sum.string(), nil
 }
 
 func decSub(args ...any) (any, error) {
-	d, err := decArgs("decSub", args, 2, 2)
+	d, err := amountArgs("decSub", args, 2, 2)
 	if err != nil {
 		return nil, err
 	}
-	return d[0].Sub(d[1]).String(), nil
+	return d[0].sub(d[1]).string(), nil
 }
 
 func decMul(args ...any) (any, error) {
-	d, err := decArgs("decMul", args, 2, 2)
+	d, err := amountArgs("decMul", args, 2, 2)
 	if err != nil {
 		return nil, err
 	}
-	return d[0].Mul(d[1]).String(), nil
+	return d[0].mul(d[1]).string(), nil
 }
 
 const maxPlaces = 30
@@ -639,7 +642,7 @@ func decDiv(args ...any) (any, error) {
 	if err := needArgs("decDiv", args, 3, 3); err != nil {
 		return nil, err
 	}
-	d, err := decArgs("decDiv", args[:2], 2, 2)
+	d, err := amountArgs("decDiv", args[:2], 2, 2)
 	if err != nil {
 		return nil, err
 	}
@@ -647,19 +650,21 @@ func decDiv(args ...any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if d[1].IsZero() {
+	if d[1].isZero() {
 		return nil, argErr("decDiv", "division by zero")
 	}
 	// Divide with spare precision, then round once, so the result is the
 	// correctly rounded quotient.
-	return d[0].DivRound(d[1], places+4).Round(places).StringFixed(places), nil
+	return d[0].toBig().DivRound(d[1].toBig(), places+4).Round(places).StringFixed(places), nil
 }
+
+var roundingModes = map[string]bool{"half-up": true, "half-even": true, "down": true, "up": true, "ceil": true, "floor": true}
 
 func decRound(args ...any) (any, error) {
 	if err := needArgs("decRound", args, 2, 3); err != nil {
 		return nil, err
 	}
-	d, err := toDecimal("decRound", args[0], 0)
+	d, err := toAmount("decRound", args[0], 0)
 	if err != nil {
 		return nil, err
 	}
@@ -673,24 +678,10 @@ func decRound(args ...any) (any, error) {
 			return nil, err
 		}
 	}
-	var r decimal.Decimal
-	switch mode {
-	case "half-up":
-		r = d.Round(places)
-	case "half-even":
-		r = d.RoundBank(places)
-	case "down":
-		r = d.RoundDown(places)
-	case "up":
-		r = d.RoundUp(places)
-	case "ceil":
-		r = d.RoundCeil(places)
-	case "floor":
-		r = d.RoundFloor(places)
-	default:
+	if !roundingModes[mode] {
 		return nil, argErr("decRound", "unknown rounding mode %q; use half-up, half-even, down, up, ceil or floor", mode)
 	}
-	return r.StringFixed(places), nil
+	return d.round(places, mode).stringFixed(places), nil
 }
 
 func decSum(args ...any) (any, error) {
@@ -701,44 +692,45 @@ func decSum(args ...any) (any, error) {
 	if !ok {
 		return nil, argErr("decSum", "argument 1 must be an array, got %s", typeName(args[0]))
 	}
-	sum := decimal.Zero
+	sum := intAmount(0)
 	for i, it := range items {
 		if it == nil {
 			continue
 		}
-		d, err := toDecimal("decSum", it, i)
+		d, err := toAmount("decSum", it, i)
 		if err != nil {
 			return nil, argErr("decSum", "item %d: %v", i, err.(*argError).msg)
 		}
-		sum = sum.Add(d)
+		sum = sum.add(d)
 	}
-	return sum.String(), nil
+	return sum.string(), nil
 }
 
 func decCmp(args ...any) (any, error) {
-	d, err := decArgs("decCmp", args, 2, 2)
+	d, err := amountArgs("decCmp", args, 2, 2)
 	if err != nil {
 		return nil, err
 	}
-	return d[0].Cmp(d[1]), nil
+	return d[0].cmp(d[1]), nil
 }
 
 func decNeg(args ...any) (any, error) {
-	d, err := decArgs("decNeg", args, 1, 1)
+	d, err := amountArgs("decNeg", args, 1, 1)
 	if err != nil {
 		return nil, err
 	}
-	return d[0].Neg().String(), nil
+	return d[0].neg().string(), nil
 }
 
 func toCents(args ...any) (any, error) {
 	if err := needArgs("toCents", args, 1, 2); err != nil {
 		return nil, err
 	}
-	d, err := toDecimal("toCents", args[0], 0)
+	a, err := toAmount("toCents", args[0], 0)
 	if err != nil {
 		return nil, err
 	}
+	d := a.toBig()
 	places := int32(2)
 	if len(args) == 2 {
 		if places, err = argPlaces("toCents", args, 1); err != nil {
@@ -756,7 +748,7 @@ func fromCents(args ...any) (any, error) {
 	if err := needArgs("fromCents", args, 1, 2); err != nil {
 		return nil, err
 	}
-	d, err := toDecimal("fromCents", args[0], 0)
+	a, err := toAmount("fromCents", args[0], 0)
 	if err != nil {
 		return nil, err
 	}
@@ -766,7 +758,7 @@ func fromCents(args ...any) (any, error) {
 			return nil, err
 		}
 	}
-	return d.Shift(-places).StringFixed(places), nil
+	return a.toBig().Shift(-places).StringFixed(places), nil
 }
 
 func numberFn(args ...any) (any, error) {
@@ -777,10 +769,11 @@ func numberFn(args ...any) (any, error) {
 	case int, int64, float64:
 		return v, nil
 	}
-	d, err := toDecimal("number", args[0], 0)
+	a, err := toAmount("number", args[0], 0)
 	if err != nil {
 		return nil, err
 	}
+	d := a.toBig()
 	if d.IsInteger() && d.Abs().Cmp(decimal.New(1, 18)) < 0 {
 		return int(d.IntPart()), nil
 	}

@@ -16,7 +16,8 @@ type projection struct {
 }
 
 type pnode struct {
-	full bool // decode the whole subtree
+	name string // the key this node is under, reused for the decoded map
+	full bool   // decode the whole subtree
 	keys map[string]*pnode
 	elem *pnode
 }
@@ -45,7 +46,7 @@ func (p *projection) ensure(path []string) *pnode {
 		}
 		c := n.keys[step]
 		if c == nil {
-			c = &pnode{}
+			c = &pnode{name: step}
 			n.keys[step] = c
 		}
 		n = c
@@ -59,15 +60,39 @@ func (p *projection) need(path []string) { p.ensure(path).full = true }
 // decode parses payload and converts the projected parts to Go values:
 // objects to map[string]any, arrays to []any, integers that fit to int,
 // other numbers to float64.
-func (p *projection) decode(pp *fastjson.Parser, payload []byte) (any, error) {
-	v, err := pp.ParseBytes(payload)
+func (p *projection) decode(d *decoder, payload []byte) (any, error) {
+	v, err := d.parser.ParseBytes(payload)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidInput, err)
 	}
-	return convert(v, p.root)
+	return d.convert(v, p.root)
 }
 
-func convert(v *fastjson.Value, p *pnode) (any, error) {
+// decoder is a run's parser plus an intern table for object keys: the
+// same few dozen keys repeat in every message, and allocating a string for
+// each occurrence was a fifth of decoding time.
+type decoder struct {
+	parser fastjson.Parser
+	keys   map[string]string
+}
+
+const maxInternedKeys = 4096
+
+func (d *decoder) key(k []byte) string {
+	if s, ok := d.keys[string(k)]; ok {
+		return s
+	}
+	s := string(k)
+	if d.keys == nil {
+		d.keys = make(map[string]string, 64)
+	}
+	if len(d.keys) < maxInternedKeys {
+		d.keys[s] = s
+	}
+	return s
+}
+
+func (d *decoder) convert(v *fastjson.Value, p *pnode) (any, error) {
 	switch v.Type() {
 	case fastjson.TypeObject:
 		o, _ := v.Object()
@@ -79,8 +104,8 @@ func convert(v *fastjson.Value, p *pnode) (any, error) {
 					return
 				}
 				var x any
-				x, err = convert(vv, p)
-				m[string(k)] = x
+				x, err = d.convert(vv, p)
+				m[d.key(k)] = x
 			})
 			return m, err
 		}
@@ -98,8 +123,8 @@ func convert(v *fastjson.Value, p *pnode) (any, error) {
 				return
 			}
 			var x any
-			x, err = convert(vv, c)
-			m[string(k)] = x
+			x, err = d.convert(vv, c)
+			m[c.name] = x
 		})
 		return m, err
 	case fastjson.TypeArray:
@@ -113,7 +138,7 @@ func convert(v *fastjson.Value, p *pnode) (any, error) {
 			return out, nil
 		}
 		for i, e := range a {
-			x, err := convert(e, elem)
+			x, err := d.convert(e, elem)
 			if err != nil {
 				return nil, err
 			}

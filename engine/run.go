@@ -11,7 +11,6 @@ import (
 
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
-	"github.com/valyala/fastjson"
 )
 
 // Input is one message to map.
@@ -140,7 +139,7 @@ type runState struct {
 	now    time.Time
 	vars   map[string]string
 	vm     vm.VM
-	parser fastjson.Parser
+	dec    decoder
 	env    map[string]any
 	buf    []byte
 	tmp    []byte
@@ -188,7 +187,7 @@ func (p *Program) Run(ctx context.Context, in Input) (*Result, error) {
 	}
 	rs := p.state()
 	defer p.release(rs)
-	src, err := p.projection.decode(&rs.parser, in.Payload)
+	src, err := p.projection.decode(&rs.dec, in.Payload)
 	if err != nil {
 		return nil, err
 	}
