@@ -10,11 +10,15 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/checker"
+	exprcompiler "github.com/expr-lang/expr/compiler"
 	"github.com/expr-lang/expr/conf"
 	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/optimizer"
 	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/types"
 	"github.com/expr-lang/expr/vm"
+	"github.com/expr-lang/expr/vm/runtime"
 )
 
 // Defaults for Options; each applies when the option is zero.
@@ -482,13 +486,135 @@ func (c *compiler) compileExprMode(src string, sc *scope, boolean bool, loc loca
 	if len(c.diags) > before {
 		return nil
 	}
-	prog, err := expr.Compile(src, append(opts, expr.Patch(runPatcher{}))...)
+	prog, err := compileTree(tree, cfg)
 	if err != nil {
 		c.addExprError(loc, src, err, sc)
 		return nil
 	}
 	ev.prog = prog
 	return ev
+}
+
+// compileTree finishes what expr.Compile does, on the tree the analysis
+// already parsed: member access on payload values is rewritten to the
+// fast __get, now()/env() get the run state, then expr type-checks,
+// optimises and compiles.
+func compileTree(tree *parser.Tree, cfg *conf.Config) (*vm.Program, error) {
+	rewriteMembers(&tree.Node)
+	cfg.Visitors = append(cfg.Visitors, runPatcher{})
+	cfg.Check()
+	if _, err := new(checker.Checker).PatchAndCheck(tree, cfg); err != nil {
+		return nil, err
+	}
+	if cfg.Optimize {
+		if err := optimizer.Optimize(&tree.Node, cfg); err != nil {
+			var fe *file.Error
+			if errors.As(err, &fe) {
+				return nil, fe.Bind(tree.Source)
+			}
+			return nil, err
+		}
+	}
+	return exprcompiler.Compile(tree, cfg)
+}
+
+// rewriteMembers replaces `x.name` with `__get(x, "name")` outside
+// optional chains. expr resolves members through reflection
+// (reflect.Value.MapIndex), which was a tenth of run time; payload values
+// are plain map[string]any, and __get reads them directly. Optional chains
+// (`a?.b.c`) keep expr's own short-circuit code.
+func rewriteMembers(node *ast.Node) {
+	switch n := (*node).(type) {
+	case *ast.ChainNode:
+		return
+	case *ast.MemberNode:
+		rewriteMembers(&n.Node)
+		rewriteMembers(&n.Property)
+		if p, ok := n.Property.(*ast.StringNode); ok && !n.Optional && !n.Method {
+			call := &ast.CallNode{Callee: &ast.IdentifierNode{Value: getFunc}, Arguments: []ast.Node{n.Node, p}}
+			call.SetLocation(n.Location())
+			ast.Patch(node, call)
+		}
+		return
+	}
+	forChildren(*node, rewriteMembers)
+}
+
+// forChildren calls fn on each direct child slot of n.
+func forChildren(n ast.Node, fn func(*ast.Node)) {
+	switch n := n.(type) {
+	case *ast.UnaryNode:
+		fn(&n.Node)
+	case *ast.BinaryNode:
+		fn(&n.Left)
+		fn(&n.Right)
+	case *ast.SliceNode:
+		fn(&n.Node)
+		if n.From != nil {
+			fn(&n.From)
+		}
+		if n.To != nil {
+			fn(&n.To)
+		}
+	case *ast.CallNode:
+		fn(&n.Callee)
+		for i := range n.Arguments {
+			fn(&n.Arguments[i])
+		}
+	case *ast.BuiltinNode:
+		for i := range n.Arguments {
+			fn(&n.Arguments[i])
+		}
+	case *ast.PredicateNode:
+		fn(&n.Node)
+	case *ast.ConditionalNode:
+		fn(&n.Cond)
+		fn(&n.Exp1)
+		fn(&n.Exp2)
+	case *ast.VariableDeclaratorNode:
+		fn(&n.Value)
+		fn(&n.Expr)
+	case *ast.SequenceNode:
+		for i := range n.Nodes {
+			fn(&n.Nodes[i])
+		}
+	case *ast.ArrayNode:
+		for i := range n.Nodes {
+			fn(&n.Nodes[i])
+		}
+	case *ast.MapNode:
+		for i := range n.Pairs {
+			fn(&n.Pairs[i])
+		}
+	case *ast.PairNode:
+		fn(&n.Key)
+		fn(&n.Value)
+	}
+}
+
+// getFunc is the hidden member-access function rewriteMembers calls.
+const getFunc = "__get"
+
+func getMember(args ...any) (any, error) {
+	key := args[1].(string)
+	switch obj := args[0].(type) {
+	case map[string]any:
+		return obj[key], nil
+	case nil:
+		return nil, fmt.Errorf("cannot fetch %s from <nil>", key)
+	}
+	return fetchSlow(args[0], key)
+}
+
+// fetchSlow is expr's own member access for anything that is not a
+// decoded JSON object (lookup records built from other maps, times).
+func fetchSlow(obj any, key string) (v any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	return runtime.Fetch(obj, key), nil
 }
 
 func (c *compiler) addExprError(loc location, src string, err error, sc *scope) {

@@ -412,9 +412,9 @@ func TestRunKeyErrors(t *testing.T) {
 func TestSandbox(t *testing.T) {
 	base := `{"formatVersion":1,"name":"s","source":{"system":"s","event":"e"},"targets":[{"name":"t","kind":"capture"}],"routes":[{"name":"r","target":"t","mapping":[{"target":"v","expr":%q}]}]}`
 	compileErr := []string{
-		`date("2026-01-01")`,    // builtin reading the local zone: disabled
-		`timezone("UTC")`,       // disabled
-		`repeat("x", 1000000)`,  // disabled
+		`date("2026-01-01")`,             // builtin reading the local zone: disabled
+		`timezone("UTC")`,                // disabled
+		`repeat("x", 1000000)`,           // disabled
 		strings.Repeat("1+", 3000) + "1", // MaxNodes
 		`__run`,
 	}

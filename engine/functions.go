@@ -107,6 +107,7 @@ func baseOptions(tables map[string]*lookupTable, maxNodes uint) []expr.Option {
 			opts = append(opts, expr.DisableBuiltin(b.Name))
 		}
 	}
+	opts = append(opts, expr.Function(getFunc, getMember, new(func(any, string) any)))
 	lk := func(args ...any) (any, error) { return lookupFn(tables, args) }
 	opts = append(opts,
 		expr.Function("lookup", lk, new(func(string, any) any), new(func(string, any, any) any)),

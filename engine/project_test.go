@@ -81,7 +81,7 @@ func TestProjectionShapes(t *testing.T) {
 		want   string
 	}{
 		{"", []string{"source.o.a"}, `{"ra":1}`},
-		{"", []string{"len(source.o)"}, `{"ra":2}`},                       // object length needs all keys
+		{"", []string{"len(source.o)"}, `{"ra":2}`},                         // object length needs all keys
 		{"", []string{"len(source.l)", "source.l[0].x"}, `{"ra":2,"rb":1}`}, // no schema: whole array
 		{`,"schema":{"type":"object","properties":{"l":{"type":"array"}}}`, []string{"len(source.l)"}, `{"ra":2}`},
 		{"", []string{"map(source.l, .x)"}, `{"ra":[1,3]}`},

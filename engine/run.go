@@ -134,21 +134,21 @@ type TraceEntry struct {
 
 // runState is the per-run scratch space, pooled per program.
 type runState struct {
-	p      *Program
-	ctx    context.Context
-	now    time.Time
-	vars   map[string]string
-	vm     vm.VM
-	dec    decoder
-	env    map[string]any
-	buf    []byte
-	tmp    []byte
-	trace  bool
-	path   []pathSeg
-	res    *Result
-	route  string
-	errs   []RowError
-	fatal  error
+	p     *Program
+	ctx   context.Context
+	now   time.Time
+	vars  map[string]string
+	vm    vm.VM
+	dec   decoder
+	env   map[string]any
+	buf   []byte
+	tmp   []byte
+	trace bool
+	path  []pathSeg
+	res   *Result
+	route string
+	errs  []RowError
+	fatal error
 }
 
 type pathSeg struct {
