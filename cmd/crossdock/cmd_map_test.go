@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -197,5 +198,73 @@ func TestMapReadError(t *testing.T) {
 	err := runMap(context.Background(), []string{"--flow", storefrontFlow}, failingReader{}, &bytes.Buffer{}, &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "broken pipe") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestDefinitionFormatDocExamples runs the commands shown in
+// docs/definition-format.md on the files shown there and requires the
+// documented output, so the documentation cannot drift from the program.
+func TestDefinitionFormatDocExamples(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/definition-format.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := func(after int) string {
+		rest := string(doc[after:])
+		start := strings.Index(rest, "```")
+		body := rest[start:]
+		body = body[strings.Index(body, "\n")+1:]
+		return body[:strings.Index(body, "```")]
+	}
+	dir := t.TempDir()
+	type run struct{ cmd, want string }
+	var runs []run
+	for i := 0; ; {
+		j := strings.Index(string(doc[i:]), "<!-- ")
+		if j < 0 {
+			break
+		}
+		i += j
+		end := i + strings.Index(string(doc[i:]), " -->")
+		marker := string(doc[i+5 : end])
+		switch {
+		case strings.HasPrefix(marker, "file: "):
+			if err := os.WriteFile(filepath.Join(dir, strings.TrimPrefix(marker, "file: ")), []byte(block(end)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		case strings.HasPrefix(marker, "run: "):
+			runs = append(runs, run{strings.TrimPrefix(marker, "run: "), block(end)})
+		}
+		i = end
+	}
+	if len(runs) != 2 {
+		t.Fatalf("found %d documented commands, want 2", len(runs))
+	}
+	t.Chdir(dir)
+	for _, r := range runs {
+		fields := strings.Fields(r.cmd)
+		var stdin io.Reader = strings.NewReader("")
+		if n := len(fields); n > 2 && fields[n-2] == "<" {
+			f, err := os.Open(fields[n-1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			stdin, fields = f, fields[:n-2]
+		}
+		var out bytes.Buffer
+		var err error
+		switch fields[1] {
+		case "map":
+			err = runMap(context.Background(), fields[2:], stdin, &out, io.Discard)
+		case "test":
+			err = runTest(context.Background(), fields[2:], &out, io.Discard)
+		}
+		if err != nil && !errors.Is(err, errFailures) {
+			t.Fatalf("%s: %v", r.cmd, err)
+		}
+		if out.String() != r.want {
+			t.Errorf("%s\ngot:\n%s\ndocumented:\n%s", r.cmd, out.String(), r.want)
+		}
 	}
 }
