@@ -637,6 +637,7 @@ func (c *compiler) addExprError(loc location, src string, err error, sc *scope) 
 // message's time and the environment's variables.
 type runPatcher struct{}
 
+// Visit prepends the run-state identifier to now() and env() calls.
 func (runPatcher) Visit(node *ast.Node) {
 	call, ok := (*node).(*ast.CallNode)
 	if !ok {
@@ -988,6 +989,7 @@ func walkNodes(root ast.Node, fn func(ast.Node)) {
 
 type visitorFunc func(*ast.Node)
 
+// Visit calls f.
 func (f visitorFunc) Visit(n *ast.Node) { f(n) }
 
 // suggest returns `; did you mean "x"?` for the closest candidate, or "".

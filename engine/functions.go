@@ -252,6 +252,7 @@ type argError struct {
 	msg string
 }
 
+// Error names the function and what was wrong with its arguments.
 func (e *argError) Error() string { return e.fn + ": " + e.msg }
 
 func argErr(fn string, format string, a ...any) error {

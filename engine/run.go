@@ -108,6 +108,7 @@ type RowError struct {
 	Message string `json:"message"`
 }
 
+// String formats the error on one line: section, route, path, message.
 func (e RowError) String() string {
 	var b strings.Builder
 	b.WriteString(string(e.Section))
