@@ -47,7 +47,8 @@ ERP_COMPANY=1000 jq -c --arg now "$NOW" -f storefront.jq "$WORK/orders.ndjson" |
 if cmp -s "$WORK/jq.out" "$WORK/crossdock.out"; then echo "full outputs identical ($N lines)"; else echo "OUTPUTS DIFFER" >&2; exit 1; fi
 
 echo "== in process, one core: engine vs Bloblang (go test -bench)"
-go test -run '^$' -bench 'BenchmarkEngine$|BenchmarkBloblang$|BenchmarkBloblangQueryOnly$' -benchtime 3s -cpu 1 -count 5 .
+go test -run '^$' -bench 'BenchmarkEngine$|BenchmarkBloblang$|BenchmarkBloblangQueryOnly$' -benchtime 3s -cpu 1 -count 6 . | tee "$WORK/inproc.txt"
+go run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da "$WORK/inproc.txt"
 
 echo "== engine package benchmarks"
 (cd .. && go test -run '^$' -bench . -benchtime 2s -count 3 ./engine)
