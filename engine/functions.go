@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	_ "time/tzdata" // zones resolve the same on every machine, even without /usr/share/zoneinfo
 	"unicode"
@@ -476,10 +477,18 @@ func capitalize(args ...any) (any, error) {
 }
 
 // regexCache keeps compiled patterns: mappings use a handful of constant
-// patterns, compiled once per process instead of once per row.
-var regexCache sync.Map
+// patterns, compiled once per process instead of once per row. It stops
+// growing at maxCached entries so patterns taken from payloads cannot fill
+// memory; later patterns are compiled per call.
+var (
+	regexCache  sync.Map
+	regexCached atomic.Int64
+)
 
-const maxPattern = 1000
+const (
+	maxPattern = 1000
+	maxCached  = 1000
+)
 
 func compileRegex(name, pattern string) (*regexp.Regexp, error) {
 	if re, ok := regexCache.Load(pattern); ok {
@@ -492,7 +501,11 @@ func compileRegex(name, pattern string) (*regexp.Regexp, error) {
 	if err != nil {
 		return nil, argErr(name, "bad pattern: %v", err)
 	}
-	regexCache.Store(pattern, re)
+	if regexCached.Load() < maxCached {
+		if _, loaded := regexCache.LoadOrStore(pattern, re); !loaded {
+			regexCached.Add(1)
+		}
+	}
 	return re, nil
 }
 
@@ -801,17 +814,31 @@ func layoutOf(s string) string {
 	return s
 }
 
-var zoneCache sync.Map
+// zoneCache holds loaded zones and, as nil, names that failed, so a zone
+// name is read from the zone database once; bounded like regexCache.
+var (
+	zoneCache  sync.Map
+	zoneCached atomic.Int64
+)
 
 func loadZone(name, zone string) (*time.Location, error) {
-	if loc, ok := zoneCache.Load(zone); ok {
-		return loc.(*time.Location), nil
+	cached, ok := zoneCache.Load(zone)
+	if !ok {
+		loc, err := time.LoadLocation(zone)
+		if err != nil || zone == "" || zone == "Local" {
+			loc = nil
+		}
+		cached = loc
+		if zoneCached.Load() < maxCached {
+			if _, loaded := zoneCache.LoadOrStore(zone, loc); !loaded {
+				zoneCached.Add(1)
+			}
+		}
 	}
-	loc, err := time.LoadLocation(zone)
-	if err != nil || zone == "" || zone == "Local" {
+	loc, _ := cached.(*time.Location)
+	if loc == nil {
 		return nil, argErr(name, "unknown time zone %q; use an IANA name such as \"Europe/Berlin\"", zone)
 	}
-	zoneCache.Store(zone, loc)
 	return loc, nil
 }
 
