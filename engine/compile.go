@@ -28,6 +28,8 @@ const (
 	DefaultMaxInputBytes  = 1 << 20
 	DefaultMaxOutputBytes = 4 << 20
 	DefaultMaxItems       = 10_000
+	DefaultMaxSteps       = 1_000_000
+	DefaultMaxWorkBytes   = 64 << 20
 )
 
 // Options tunes Compile. The zero value is what the product runs with.
@@ -47,6 +49,15 @@ type Options struct {
 	// MaxItems caps the items one for-each row iterates
 	// (DefaultMaxItems); Run returns ErrLimit above it.
 	MaxItems int
+	// MaxSteps caps the predicate iterations (map, filter, reduce…) of
+	// all expressions for one message (DefaultMaxSteps); Run returns
+	// ErrLimit above it. Cancellation is noticed inside such loops too.
+	MaxSteps int
+	// MaxWorkBytes caps the bytes one message's expressions may produce
+	// by concatenation, join, replace and regexReplace
+	// (DefaultMaxWorkBytes), so repeated concatenation cannot eat memory
+	// or time; Run returns ErrLimit above it.
+	MaxWorkBytes int
 	// Lookups adds or replaces lookup tables by name, e.g. tables loaded
 	// from CSV by `crossdock map --lookup`.
 	Lookups map[string]Lookup
@@ -67,6 +78,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxItems == 0 {
 		o.MaxItems = DefaultMaxItems
+	}
+	if o.MaxSteps == 0 {
+		o.MaxSteps = DefaultMaxSteps
+	}
+	if o.MaxWorkBytes == 0 {
+		o.MaxWorkBytes = DefaultMaxWorkBytes
 	}
 	return o
 }
@@ -527,6 +544,21 @@ func rewriteMembers(node *ast.Node) {
 	switch n := (*node).(type) {
 	case *ast.ChainNode:
 		return
+	case *ast.PredicateNode:
+		rewriteMembers(&n.Node)
+		tick := &ast.CallNode{Callee: &ast.IdentifierNode{Value: tickFunc}, Arguments: []ast.Node{n.Node}}
+		tick.SetLocation(n.Node.Location())
+		n.Node = tick
+		return
+	case *ast.BinaryNode:
+		rewriteMembers(&n.Left)
+		rewriteMembers(&n.Right)
+		if n.Operator == "+" && !isNumberLiteral(n.Left) && !isNumberLiteral(n.Right) {
+			add := &ast.CallNode{Callee: &ast.IdentifierNode{Value: addFunc}, Arguments: []ast.Node{n.Left, n.Right}}
+			add.SetLocation(n.Location())
+			ast.Patch(node, add)
+		}
+		return
 	case *ast.MemberNode:
 		rewriteMembers(&n.Node)
 		rewriteMembers(&n.Property)
@@ -592,8 +624,23 @@ func forChildren(n ast.Node, fn func(*ast.Node)) {
 	}
 }
 
-// getFunc is the hidden member-access function rewriteMembers calls.
-const getFunc = "__get"
+// Hidden functions rewriteMembers calls: member access, budgeted +, and
+// the per-iteration tick of predicates.
+const (
+	getFunc  = "__get"
+	addFunc  = "__add"
+	tickFunc = "__tick"
+)
+
+func isNumberLiteral(n ast.Node) bool {
+	switch n := n.(type) {
+	case *ast.IntegerNode, *ast.FloatNode:
+		return true
+	case *ast.UnaryNode:
+		return isNumberLiteral(n.Node)
+	}
+	return false
+}
 
 func getMember(args ...any) (any, error) {
 	key := args[1].(string)
@@ -656,7 +703,7 @@ func (runPatcher) Visit(node *ast.Node) {
 	ast.Patch(node, &ast.CallNode{Callee: call.Callee, Arguments: args})
 }
 
-var needsRun = map[string]bool{"now": true, "env": true}
+var needsRun = map[string]bool{"now": true, "env": true, "replace": true, "join": true, "regexReplace": true, addFunc: true, tickFunc: true}
 
 // analysis walks an expression before expr compiles it: it records which
 // payload paths the expression can reach (for projection), checks field

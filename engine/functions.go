@@ -17,6 +17,7 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/builtin"
+	"github.com/expr-lang/expr/vm/runtime"
 	"github.com/shopspring/decimal"
 )
 
@@ -108,7 +109,11 @@ func baseOptions(tables map[string]*lookupTable, maxNodes uint) []expr.Option {
 			opts = append(opts, expr.DisableBuiltin(b.Name))
 		}
 	}
-	opts = append(opts, expr.Function(getFunc, getMember, new(func(any, string) any)))
+	opts = append(opts,
+		expr.Function(getFunc, getMember, new(func(any, string) any)),
+		expr.Function(addFunc, addFn, new(func(*runState, any, any) any)),
+		expr.Function(tickFunc, tickFn, new(func(*runState, any) any)),
+	)
 	lk := func(args ...any) (any, error) { return lookupFn(tables, args) }
 	opts = append(opts,
 		expr.Function("lookup", lk, new(func(string, any) any), new(func(string, any, any) any)),
@@ -126,8 +131,8 @@ var allFunctions = sync.OnceValue(func() []function {
 		builtinSpec(CategoryStrings, "upper", "upper(s string) string", "Converts to upper case.", `upper("de")`, `"DE"`),
 		builtinSpec(CategoryStrings, "lower", "lower(s string) string", "Converts to lower case.", `lower("Ana@Example.COM")`, `"ana@example.com"`),
 		builtinSpec(CategoryStrings, "split", "split(s, sep string[, n int]) []string", "Splits s around sep.", `split("a,b,c", ",")`, `["a","b","c"]`),
-		builtinSpec(CategoryStrings, "replace", "replace(s, old, new string) string", "Replaces every old with new.", `replace("12 34", " ", "")`, `"1234"`),
-		builtinSpec(CategoryStrings, "join", "join(items []string[, sep string]) string", "Joins strings with sep (default empty).", `join(["Unit 4", "Main St 1"], ", ")`, `"Unit 4, Main St 1"`),
+		fn(CategoryStrings, "replace", "replace(s, old, new string) string", "Replaces every old with new.", `replace("12 34", " ", "")`, `"1234"`, replaceFn, new(func(*runState, string, string, string) string)),
+		fn(CategoryStrings, "join", "join(items []any[, sep string]) string", "Joins strings (and numbers, as text) with sep (default empty); nulls are skipped.", `join(["Unit 4", "Main St 1"], ", ")`, `"Unit 4, Main St 1"`, joinFn, new(func(*runState, any) string), new(func(*runState, any, string) string)),
 		builtinSpec(CategoryStrings, "indexOf", "indexOf(s, sub string) int", "Position of the first sub in s (in characters), -1 if absent.", `indexOf("SKU-42", "-")`, `3`),
 		builtinSpec(CategoryStrings, "hasPrefix", "hasPrefix(s, prefix string) bool", "Whether s starts with prefix.", `hasPrefix("GIFT-10", "GIFT-")`, `true`),
 		builtinSpec(CategoryStrings, "hasSuffix", "hasSuffix(s, suffix string) bool", "Whether s ends with suffix.", `hasSuffix("order.csv", ".csv")`, `true`),
@@ -140,7 +145,7 @@ var allFunctions = sync.OnceValue(func() []function {
 		fn(CategoryStrings, "capitalize", "capitalize(s string) string", "Upper-cases the first letter of every word and lower-cases the rest.", `capitalize("ana DE silva")`, `"Ana De Silva"`, capitalize, new(func(string) string)),
 		fn(CategoryStrings, "regexMatch", "regexMatch(s, pattern string) bool", "Whether s matches the regular expression (RE2 syntax, no backtracking). The operator form `s matches pattern` does the same.", `regexMatch("DE123456789", "^DE[0-9]{9}$")`, `true`, matchesFn, new(func(string, string) bool)),
 		fn(CategoryStrings, "regexFind", "regexFind(s, pattern string) any", "The first match of the regular expression, or its first group when it has one; null when nothing matches.", `regexFind("PO: 4500012345", "PO: ([0-9]+)")`, `"4500012345"`, regexFind, new(func(string, string) any)),
-		fn(CategoryStrings, "regexReplace", "regexReplace(s, pattern, replacement string) string", "Replaces every match; $1 in the replacement is the first group.", `regexReplace("2026/03/14", "([0-9]+)/([0-9]+)/([0-9]+)", "$3.$2.$1")`, `"14.03.2026"`, regexReplace, new(func(string, string, string) string)),
+		fn(CategoryStrings, "regexReplace", "regexReplace(s, pattern, replacement string) string", "Replaces every match; $1 in the replacement is the first group.", `regexReplace("2026/03/14", "([0-9]+)/([0-9]+)/([0-9]+)", "$3.$2.$1")`, `"14.03.2026"`, regexReplace, new(func(*runState, string, string, string) string)),
 
 		// Numbers and money.
 		builtinSpec(CategoryNumbers, "abs", "abs(n number) number", "Absolute value.", `abs(-3)`, `3`),
@@ -549,6 +554,7 @@ func regexFind(args ...any) (any, error) {
 }
 
 func regexReplace(args ...any) (any, error) {
+	rs, args := args[0].(*runState), args[1:]
 	s, re, err := regexArgs("regexReplace", args, 3)
 	if err != nil {
 		return nil, err
@@ -557,7 +563,115 @@ func regexReplace(args ...any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Charge the largest result the replacement can produce before
+	// building it: every match may expand to repl ($n groups included).
+	n := len(re.FindAllStringIndex(s, -1))
+	if err := rs.charge("regexReplace", len(s)+n*(len(repl)+len(s))); err != nil {
+		return nil, err
+	}
 	return re.ReplaceAllString(s, repl), nil
+}
+
+func replaceFn(args ...any) (any, error) {
+	rs, args := args[0].(*runState), args[1:]
+	if err := needArgs("replace", args, 3, 3); err != nil {
+		return nil, err
+	}
+	var strs [3]string
+	for i := range strs {
+		v, err := argString("replace", args, i)
+		if err != nil {
+			return nil, err
+		}
+		strs[i] = v
+	}
+	s, old, repl := strs[0], strs[1], strs[2]
+	n := strings.Count(s, old)
+	if err := rs.charge("replace", len(s)+n*len(repl)); err != nil {
+		return nil, err
+	}
+	return strings.ReplaceAll(s, old, repl), nil
+}
+
+func joinFn(args ...any) (any, error) {
+	rs, args := args[0].(*runState), args[1:]
+	if err := needArgs("join", args, 1, 2); err != nil {
+		return nil, err
+	}
+	items, ok := asSlice(args[0])
+	if !ok {
+		return nil, argErr("join", "argument 1 must be an array, got %s", typeName(args[0]))
+	}
+	sep := ""
+	if len(args) == 2 {
+		var err error
+		if sep, err = argString("join", args, 1); err != nil {
+			return nil, err
+		}
+	}
+	parts := make([]string, 0, len(items))
+	size := 0
+	for i, it := range items {
+		if it == nil {
+			continue
+		}
+		p, ok := stringOf(it)
+		if !ok {
+			return nil, argErr("join", "item %d must be a string or number, got %s", i, typeName(it))
+		}
+		parts = append(parts, p)
+		size += len(p) + len(sep)
+	}
+	if err := rs.charge("join", size); err != nil {
+		return nil, err
+	}
+	return strings.Join(parts, sep), nil
+}
+
+// addFn is `a + b` where neither side is a number literal: repeated string
+// concatenation is how an expression could eat memory or time, so string
+// growth is charged to the run's budget. (expr has no array +; concat is
+// covered by expr's own memory budget.)
+func addFn(args ...any) (any, error) {
+	rs := args[0].(*runState)
+	a, b := args[1], args[2]
+	switch x := a.(type) {
+	case string:
+		if y, ok := b.(string); ok {
+			if err := rs.charge("+", len(x)+len(y)); err != nil {
+				return nil, err
+			}
+			return x + y, nil
+		}
+	}
+	return exprAdd(a, b)
+}
+
+// exprAdd is expr's own + for every other pair of types.
+func exprAdd(a, b any) (v any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	return runtime.Add(a, b), nil
+}
+
+// tickFn wraps the body of every predicate (map, filter, reduce…): it
+// counts iterations against the run's budget and notices cancellation, so
+// a loop in an expression cannot outlive its message.
+func tickFn(args ...any) (any, error) {
+	rs := args[0].(*runState)
+	rs.ticks++
+	if rs.ticks&255 == 0 {
+		if err := rs.ctx.Err(); err != nil {
+			return nil, err
+		}
+		if rs.ticks > rs.p.opts.MaxSteps {
+			return nil, fmt.Errorf("%w: expressions looped over more than %d items for this message", ErrLimit, rs.p.opts.MaxSteps)
+		}
+	}
+	return args[1], nil
 }
 
 // --- numbers and money ---

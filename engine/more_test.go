@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/crossdock/crossdock/engine"
 )
@@ -148,5 +149,53 @@ func TestRowErrorAndDiagnosticStrings(t *testing.T) {
 	f := engine.FieldDiff{Route: "r", Path: "a", Message: "m"}
 	if f.String() != `route "r" a: m` {
 		t.Error(f.String())
+	}
+}
+
+// TestRunawayExpressionsStop: loops and repeated concatenation in an
+// analyst's expression end the run with ErrLimit quickly instead of eating
+// minutes of CPU or gigabytes of memory, and cancellation reaches inside
+// a long loop.
+func TestRunawayExpressionsStop(t *testing.T) {
+	run := func(expr string, opts engine.Options, ctx context.Context) (time.Duration, error) {
+		t.Helper()
+		def := mustParse(t, []byte(`{"formatVersion":1,"name":"d","source":{"system":"s","event":"e"},"targets":[{"name":"t","kind":"capture"}],"routes":[{"name":"r","target":"t","mapping":[{"target":"v","expr":`+jsonString(expr)+`}]}]}`))
+		p, err := engine.Compile(def, opts)
+		if err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
+		start := time.Now()
+		_, err = p.Run(ctx, engine.Input{Payload: []byte(`{"s":"` + strings.Repeat("x", 1000) + `"}`)})
+		return time.Since(start), err
+	}
+	for _, expr := range []string{
+		`len(reduce(1..100000, #acc + "aaaaaaaaaa", ""))`, // quadratic concatenation
+		`let a = source.s + source.s; let b = a + a; let c = b + b; let d = c + c; let e = d + d; let f = e + e; let g = f + f; let h = g + g; let i = h + h; let j = i + i; let k = j + j; let l = k + k; let m = l + l; let n = m + m; let o = n + n; let p = o + o; len(p + p)`,
+		`len(join(map(1..200000, source.s), ""))`,
+		`len(replace(replace(source.s, "x", source.s), "x", source.s))`,
+		`len(regexReplace(regexReplace(source.s, "x", source.s), "x", source.s))`,
+	} {
+		took, err := run(expr, engine.Options{}, context.Background())
+		if !errors.Is(err, engine.ErrLimit) {
+			t.Errorf("%.60s: err = %v", expr, err)
+		}
+		if took > 5*time.Second {
+			t.Errorf("%.60s took %v", expr, took)
+		}
+	}
+	// Predicate iterations add up over rows: 3 × 600,000 > 1,000,000.
+	steps := mustParse(t, []byte(`{"formatVersion":1,"name":"d","source":{"system":"s","event":"e"},"targets":[{"name":"t","kind":"capture"}],"routes":[{"name":"r","target":"t","mapping":[{"target":"v","forEach":"1..3","expr":"count(1..600000, # > 0)"}]}]}`))
+	if _, err := mustCompile(t, steps).Run(context.Background(), engine.Input{Payload: []byte(`{}`)}); !errors.Is(err, engine.ErrLimit) {
+		t.Errorf("steps: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	took, err := run(`count(1..900000, len(source.s + "y") > 0)`, engine.Options{MaxSteps: 1 << 40, MaxWorkBytes: 1 << 40}, ctx)
+	if !errors.Is(err, context.DeadlineExceeded) || took > 2*time.Second {
+		t.Errorf("cancellation inside a loop: %v after %v", err, took)
+	}
+	// Ordinary use stays well inside the budgets.
+	if _, err := run(`join(map(1..1000, string(#)), ",") + "!"`, engine.Options{}, context.Background()); err != nil {
+		t.Error(err)
 	}
 }

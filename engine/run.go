@@ -150,6 +150,19 @@ type runState struct {
 	route string
 	errs  []RowError
 	fatal error
+	// ticks and work count predicate iterations and bytes produced by
+	// growing operations for this message (Options.MaxSteps, MaxWorkBytes).
+	ticks int
+	work  int
+}
+
+// charge records n bytes of string or array growth.
+func (rs *runState) charge(fn string, n int) error {
+	rs.work += n
+	if rs.work > rs.p.opts.MaxWorkBytes {
+		return fmt.Errorf("%w: %s: expressions built more than %d bytes for this message", ErrLimit, fn, rs.p.opts.MaxWorkBytes)
+	}
+	return nil
 }
 
 type pathSeg struct {
@@ -169,6 +182,7 @@ func (p *Program) state() *runState {
 func (p *Program) release(rs *runState) {
 	clear(rs.env)
 	rs.ctx, rs.vars, rs.res, rs.errs, rs.fatal = nil, nil, nil, nil, nil
+	rs.ticks, rs.work = 0, 0
 	rs.path = rs.path[:0]
 	if cap(rs.buf) > 1<<20 {
 		rs.buf = nil
@@ -469,7 +483,18 @@ func (rs *runState) eval(ev *evaluator) (any, error) {
 			return cur, nil
 		}
 	}
-	return rs.vm.Run(ev.prog, rs.env)
+	v, err := rs.vm.Run(ev.prog, rs.env)
+	if err != nil && rs.fatal == nil {
+		// A limit or cancellation inside an expression ends the run, as
+		// the same limits do outside one.
+		switch {
+		case errors.Is(err, ErrLimit):
+			rs.fatal = err
+		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+			rs.fatal = rs.ctx.Err()
+		}
+	}
+	return v, err
 }
 
 func (rs *runState) evalBool(ev *evaluator) (bool, error) {
