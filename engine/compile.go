@@ -133,8 +133,9 @@ func (p *Program) Routes() []string {
 // destination environment defines every one before switching versions.
 func (p *Program) Vars() []string { return append([]string(nil), p.vars...) }
 
-// reservedRun is the hidden identifier through which now() and env() reach
-// the per-run state. Analysts cannot write identifiers starting with "__".
+// reservedRun is the hidden identifier through which now(), env() and the
+// budgeted functions reach the per-run state. Analysts cannot write
+// identifiers starting with "__".
 const reservedRun = "__run"
 
 // scope is the set of names an expression may use, with what the engine
@@ -143,10 +144,12 @@ type scope struct {
 	parent *scope
 	name   string
 	index  bool
-	// path is the projection path the name stands for (nil when unknown,
-	// e.g. an item of a computed array).
-	path   []string
-	known  bool
+	// path is the projection path the name stands for; known is false
+	// when there is none (an item of a computed array such as
+	// filter(...)), and then nothing is projected through it.
+	path  []string
+	known bool
+	// schema is the source schema at path, for field checks (nil: none).
 	schema any
 }
 
@@ -680,8 +683,9 @@ func (c *compiler) addExprError(loc location, src string, err error, sc *scope) 
 	c.add(loc, err.Error())
 }
 
-// runPatcher passes the hidden run state to now() and env(), which need the
-// message's time and the environment's variables.
+// runPatcher passes the hidden run state to the functions in needsRun:
+// now() and env() read the message's time and variables, the others charge
+// the message's budgets.
 type runPatcher struct{}
 
 // Visit prepends the run-state identifier to now() and env() calls.

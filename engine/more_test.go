@@ -58,14 +58,14 @@ func TestCompileRejectsBadRowsAndNames(t *testing.T) {
 		return `{"formatVersion":1,"name":"c","source":{"system":"s","event":"e"},"targets":[{"name":"t","kind":"capture"}],"routes":[{"name":"r","target":"t","mapping":[` + rows + `]}]}`
 	}
 	for rows, want := range map[string]string{
-		`{"target":"a","forEach":"source.l","as":"__x","expr":"1"}`:              `name "__x" is reserved`,
-		`{"target":"a","forEach":"source.l","as":"upper","expr":"1"}`:            `name "upper" is a function`,
-		`{"target":"a","forEach":"source.l","as":"x","index":"x","expr":"1"}`:    `index "x" has the same name as the item`,
-		`{"target":"a","forEach":"source.l","value":1}`:                          `not a constant "value"`,
-		`{"target":"a","as":"x","expr":"1"}`:                                     `"as", "index" and "filter" need "forEach"`,
+		`{"target":"a","forEach":"source.l","as":"__x","expr":"1"}`:                                                `name "__x" is reserved`,
+		`{"target":"a","forEach":"source.l","as":"upper","expr":"1"}`:                                              `name "upper" is a function`,
+		`{"target":"a","forEach":"source.l","as":"x","index":"x","expr":"1"}`:                                      `index "x" has the same name as the item`,
+		`{"target":"a","forEach":"source.l","value":1}`:                                                            `not a constant "value"`,
+		`{"target":"a","as":"x","expr":"1"}`:                                                                       `"as", "index" and "filter" need "forEach"`,
 		`{"target":"a","forEach":"source.l","as":"x","rows":[{"target":"b","forEach":"x.m","as":"x","expr":"1"}]}`: `name "x" is already in use`,
-		`{"target":"a","expr":"lookup(source.t, 1)"}`:                            `lookup needs the table name as a quoted string`,
-		`{"target":"a","expr":"1 +"}`:                                            `unexpected token EOF`,
+		`{"target":"a","expr":"lookup(source.t, 1)"}`:                                                              `lookup needs the table name as a quoted string`,
+		`{"target":"a","expr":"1 +"}`:                                                                              `unexpected token EOF`,
 	} {
 		if got := compileErr(t, wrap(rows)); !strings.Contains(got, want) {
 			t.Errorf("%s: %s\nwant %q", rows, got, want)
