@@ -475,6 +475,9 @@ type evaluator struct {
 	itemPath   []string
 	itemSchema any
 	boolean    bool
+	// pointer locates the expression in the definition, for trace entries
+	// and row errors.
+	pointer string
 }
 
 func (c *compiler) compileExpr(src string, sc *scope, boolean bool, loc location) *evaluator {
@@ -501,7 +504,7 @@ func (c *compiler) compileExprMode(src string, sc *scope, boolean bool, loc loca
 	}
 	a := &analysis{c: c, sc: sc, src: src, loc: loc}
 	before := len(c.diags)
-	ev := &evaluator{src: src, boolean: boolean}
+	ev := &evaluator{src: src, boolean: boolean, pointer: loc.pointer}
 	a.run(tree.Node, ev, forEach)
 	if len(c.diags) > before {
 		return nil

@@ -340,8 +340,15 @@ func TestRunRecordsEveryFailure(t *testing.T) {
 		t.Fatalf("main = %+v", main)
 	}
 	var paths []string
+	pointers := map[string]string{}
 	for _, e := range main.Errors {
 		paths = append(paths, e.Path+": "+e.Message)
+		pointers[e.Path] = e.Pointer
+	}
+	for path, want := range map[string]string{"div": "/routes/0/mapping/2/expr", "bad": "/routes/0/mapping/6/forEach", "badWhen": "/routes/0/mapping/8/when", "badFilter[0]": "/routes/0/mapping/9/filter"} {
+		if pointers[path] != want {
+			t.Errorf("error at %s has pointer %q, want %q", path, pointers[path], want)
+		}
 	}
 	got := strings.Join(paths, "\n")
 	for _, want := range []string{"div: decDiv: division by zero", "bad: forEach needs an array, got string", "badWhen: expected true or false, got string", "badFilter[0]: expected true or false, got int"} {

@@ -104,7 +104,11 @@ type RowError struct {
 	Route   string  `json:"route,omitempty"`
 	// Path is the output path with item positions, e.g. "lines[2].sku",
 	// or the rule name for validation.
-	Path    string `json:"path,omitempty"`
+	Path string `json:"path,omitempty"`
+	// Pointer is the JSON pointer of the failing expression in the
+	// definition, e.g. "/routes/0/mapping/6/rows/2/expr", the same as the
+	// Diagnostic.Pointer a compile error for it would have.
+	Pointer string `json:"pointer,omitempty"`
 	Message string `json:"message"`
 }
 
@@ -126,6 +130,9 @@ type TraceEntry struct {
 	Section Section `json:"section"`
 	Route   string  `json:"route,omitempty"`
 	Path    string  `json:"path,omitempty"`
+	// Pointer is the JSON pointer of the expression (or constant) in the
+	// definition; entries of a for-each row share it, one per item.
+	Pointer string `json:"pointer,omitempty"`
 	// Value is the value as JSON, absent when Error is set.
 	Value json.RawMessage `json:"value,omitempty"`
 	Error string          `json:"error,omitempty"`
@@ -220,7 +227,7 @@ func (p *Program) Run(ctx context.Context, in Input) (*Result, error) {
 	for _, r := range p.rules {
 		ok, err := rs.evalBool(r.ev)
 		if rs.trace {
-			rs.traceValue(SectionValidation, "", r.name, ok, err)
+			rs.traceValue(SectionValidation, "", r.name, r.ev.pointer, ok, err)
 		}
 		if err != nil {
 			res.Validation = append(res.Validation, ValidationFailure{Rule: r.name, Message: r.message, Error: errorMessage(err)})
@@ -247,10 +254,10 @@ func (p *Program) Run(ctx context.Context, in Input) (*Result, error) {
 func (rs *runState) keyValue(ev *evaluator, section Section) string {
 	v, err := rs.eval(ev)
 	if rs.trace {
-		rs.traceValue(section, "", "", v, err)
+		rs.traceValue(section, "", "", ev.pointer, v, err)
 	}
 	if err != nil {
-		rs.res.Errors = append(rs.res.Errors, RowError{Section: section, Message: errorMessage(err)})
+		rs.res.Errors = append(rs.res.Errors, RowError{Section: section, Pointer: ev.pointer, Message: errorMessage(err)})
 		return ""
 	}
 	if v == nil {
@@ -261,7 +268,7 @@ func (rs *runState) keyValue(ev *evaluator, section Section) string {
 	}
 	b, err := appendValue(nil, v)
 	if err != nil {
-		rs.res.Errors = append(rs.res.Errors, RowError{Section: section, Message: err.Error()})
+		rs.res.Errors = append(rs.res.Errors, RowError{Section: section, Pointer: ev.pointer, Message: err.Error()})
 		return ""
 	}
 	return string(b)
@@ -274,10 +281,10 @@ func (rs *runState) runRoute(r *compiledRoute) RouteResult {
 	if r.when != nil {
 		ok, err := rs.evalBool(r.when)
 		if rs.trace {
-			rs.traceValue(SectionCondition, r.name, "", ok, err)
+			rs.traceValue(SectionCondition, r.name, "", r.when.pointer, ok, err)
 		}
 		if err != nil {
-			out.Errors = []RowError{{Section: SectionCondition, Route: r.name, Message: errorMessage(err)}}
+			out.Errors = []RowError{{Section: SectionCondition, Route: r.name, Pointer: r.when.pointer, Message: errorMessage(err)}}
 			return out
 		}
 		if !ok {
@@ -331,12 +338,12 @@ func (rs *runState) writeNode(b []byte, n *outNode) ([]byte, bool) {
 	if n.when != nil {
 		ok, err := rs.evalBool(n.when)
 		if err != nil {
-			rs.rowError(err)
+			rs.rowError(n.when.pointer, err)
 			return b, false
 		}
 		if !ok {
 			if rs.trace {
-				rs.res.Trace = append(rs.res.Trace, TraceEntry{Section: SectionRow, Route: rs.route, Path: rs.pathString(), Skipped: true})
+				rs.traceSkipped(n.when.pointer)
 			}
 			return b, false
 		}
@@ -355,29 +362,29 @@ func (rs *runState) writeValue(b []byte, n *outNode) ([]byte, bool) {
 		start := len(b)
 		b = append(b, n.constant...)
 		if rs.trace {
-			rs.traceRow(b[start:])
+			rs.traceRow(n.pointer+"/value", b[start:])
 		}
 		return b, true
 	}
 	v, err := rs.eval(n.value)
 	if err != nil {
-		rs.rowError(err)
+		rs.rowError(n.value.pointer, err)
 		return b, false
 	}
 	if v == nil && n.omitNull {
 		if rs.trace {
-			rs.res.Trace = append(rs.res.Trace, TraceEntry{Section: SectionRow, Route: rs.route, Path: rs.pathString(), Skipped: true})
+			rs.traceSkipped(n.value.pointer)
 		}
 		return b, false
 	}
 	start := len(b)
 	b, err = appendValue(b, v)
 	if err != nil {
-		rs.rowError(err)
+		rs.rowError(n.value.pointer, err)
 		return b[:start], false
 	}
 	if rs.trace {
-		rs.traceRow(b[start:])
+		rs.traceRow(n.value.pointer, b[start:])
 	}
 	return b, true
 }
@@ -385,12 +392,12 @@ func (rs *runState) writeValue(b []byte, n *outNode) ([]byte, bool) {
 func (rs *runState) writeForEach(b []byte, n *outNode) ([]byte, bool) {
 	over, err := rs.eval(n.forEach)
 	if err != nil {
-		rs.rowError(err)
+		rs.rowError(n.forEach.pointer, err)
 		return b, false
 	}
 	items, ok := asSlice(over)
 	if !ok {
-		rs.rowError(fmt.Errorf("forEach needs an array, got %s", typeName(over)))
+		rs.rowError(n.forEach.pointer, fmt.Errorf("forEach needs an array, got %s", typeName(over)))
 		return b, false
 	}
 	if over == nil && n.omitNull {
@@ -423,7 +430,7 @@ func (rs *runState) writeForEach(b []byte, n *outNode) ([]byte, bool) {
 			keep, err := rs.evalBool(n.filter)
 			if err != nil {
 				rs.path = append(rs.path, pathSeg{index: out})
-				rs.rowError(err)
+				rs.rowError(n.filter.pointer, err)
 				rs.path = rs.path[:len(rs.path)-1]
 				continue
 			}
@@ -509,19 +516,23 @@ func (rs *runState) evalBool(ev *evaluator) (bool, error) {
 	return b, nil
 }
 
-func (rs *runState) rowError(err error) {
-	rs.errs = append(rs.errs, RowError{Section: SectionRow, Route: rs.route, Path: rs.pathString(), Message: errorMessage(err)})
+func (rs *runState) rowError(pointer string, err error) {
+	rs.errs = append(rs.errs, RowError{Section: SectionRow, Route: rs.route, Path: rs.pathString(), Pointer: pointer, Message: errorMessage(err)})
 	if rs.trace {
-		rs.res.Trace = append(rs.res.Trace, TraceEntry{Section: SectionRow, Route: rs.route, Path: rs.pathString(), Error: errorMessage(err)})
+		rs.res.Trace = append(rs.res.Trace, TraceEntry{Section: SectionRow, Route: rs.route, Path: rs.pathString(), Pointer: pointer, Error: errorMessage(err)})
 	}
 }
 
-func (rs *runState) traceRow(value []byte) {
-	rs.res.Trace = append(rs.res.Trace, TraceEntry{Section: SectionRow, Route: rs.route, Path: rs.pathString(), Value: append(json.RawMessage(nil), value...)})
+func (rs *runState) traceRow(pointer string, value []byte) {
+	rs.res.Trace = append(rs.res.Trace, TraceEntry{Section: SectionRow, Route: rs.route, Path: rs.pathString(), Pointer: pointer, Value: append(json.RawMessage(nil), value...)})
 }
 
-func (rs *runState) traceValue(section Section, route, path string, v any, err error) {
-	e := TraceEntry{Section: section, Route: route, Path: path}
+func (rs *runState) traceSkipped(pointer string) {
+	rs.res.Trace = append(rs.res.Trace, TraceEntry{Section: SectionRow, Route: rs.route, Path: rs.pathString(), Pointer: pointer, Skipped: true})
+}
+
+func (rs *runState) traceValue(section Section, route, path, pointer string, v any, err error) {
+	e := TraceEntry{Section: section, Route: route, Path: path, Pointer: pointer}
 	if err != nil {
 		e.Error = errorMessage(err)
 	} else if b, err := appendValue(nil, v); err != nil {
