@@ -23,6 +23,12 @@
 // and `env("NAME")` reads Input.Vars, so replaying a message on the same
 // version maps it byte for byte the same way.
 //
+// Expressions are sandboxed: a node cap at compile time; at run time expr's
+// memory budget per expression, a per-message budget of predicate
+// iterations and of bytes built by string concatenation, join and replace,
+// caps on payload, output and for-each sizes, and the context checked
+// between rows and inside predicate loops (Options documents each).
+//
 // A Program is immutable and safe for concurrent use; per-run state (expr
 // virtual machines, buffers) is pooled. Run returns an error only when the
 // message as a whole cannot be mapped (invalid JSON, a size limit, a
