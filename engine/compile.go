@@ -128,6 +128,21 @@ func (p *Program) Routes() []string {
 	return names
 }
 
+// Targets returns the names of the targets the routes deliver to, in
+// route order without repeats, so a promotion can check that the
+// destination environment configures each one.
+func (p *Program) Targets() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, r := range p.routes {
+		if !seen[r.target] {
+			seen[r.target] = true
+			out = append(out, r.target)
+		}
+	}
+	return out
+}
+
 // Vars returns the names of the variables the definition reads with a
 // constant env("NAME"), sorted, so a promotion can check that the
 // destination environment defines every one before switching versions.

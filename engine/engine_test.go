@@ -228,6 +228,10 @@ func TestProgramAccessors(t *testing.T) {
 	if got := strings.Join(p.Vars(), ","); got != "REFUND_APPROVAL_LIMIT" {
 		t.Errorf("Vars = %q", got)
 	}
+	_, sf := loadFlow(t, "storefront-order-to-erp")
+	if got := strings.Join(sf.Targets(), ","); got != "erp-sales-orders,crm-vip-orders" {
+		t.Errorf("Targets = %q", got)
+	}
 }
 
 // TestRunDeterministicAndConcurrent runs one program from many goroutines
