@@ -474,8 +474,7 @@ func (c *compiler) checkName(name string, sc *scope, loc location) {
 // compileForEach compiles a for-each expression; when it is a plain path
 // the items' paths are known and only the fields rows use are decoded.
 func (c *compiler) compileForEach(src string, sc *scope, loc location) *evaluator {
-	ev := c.compileExprMode(src, sc, false, loc, true)
-	return ev
+	return c.compileExprMode(src, sc, false, loc, true)
 }
 
 // evaluator is one compiled expression.

@@ -96,6 +96,9 @@ func functionNames() []string {
 // program's tables) and expr's builtins reduced to the documented ones.
 func baseOptions(tables map[string]*lookupTable, maxNodes uint) []expr.Option {
 	opts := []expr.Option{expr.MaxNodes(maxNodes)}
+	// A spec without an implementation is one of expr's builtins, kept
+	// enabled, or lookup/lookupHas, registered below per program. Every
+	// builtin without a spec is disabled: only documented functions exist.
 	allowed := map[string]bool{}
 	for _, f := range allFunctions() {
 		if f.fn == nil {
