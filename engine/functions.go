@@ -567,9 +567,18 @@ func regexReplace(args ...any) (any, error) {
 		return nil, err
 	}
 	// Charge the largest result the replacement can produce before
-	// building it: every match may expand to repl ($n groups included).
-	n := len(re.FindAllStringIndex(s, -1))
-	if err := rs.charge("regexReplace", len(s)+n*(len(repl)+len(s))); err != nil {
+	// building it: each match becomes repl, and each $n in repl at most
+	// the match itself. Matches are only counted as far as the budget
+	// could pay for them, so a huge input fails fast.
+	bound := len(s)
+	if repl != "" {
+		dollars := strings.Count(repl, "$")
+		limit := max(rs.p.opts.MaxWorkBytes-rs.work-len(s), 0)/len(repl) + 1
+		for _, m := range re.FindAllStringIndex(s, limit) {
+			bound += len(repl) + dollars*(m[1]-m[0])
+		}
+	}
+	if err := rs.charge("regexReplace", bound); err != nil {
 		return nil, err
 	}
 	return re.ReplaceAllString(s, repl), nil

@@ -119,6 +119,8 @@ func TestFunctionBehaviour(t *testing.T) {
 		{`regexFind("abc", "(")`, `!bad pattern`},
 		{`regexReplace("abc", "(", "")`, `!bad pattern`},
 		{`regexReplace("abc", "b", source.n)`, `!argument 3 must be a string`},
+		{`len(regexReplace(join(map(1..20000, "ab"), ""), "(a)b", "$1"))`, `20000`}, // big but legitimate
+		{`regexReplace("aXbX", "X", "")`, `"ab"`},
 		{`"ab" matches "^a"`, `true`},
 		{`join(source.n)`, `!argument 1 must be an array, got int`},
 		{`join([1, nil, "a"], "-")`, `"1-a"`},
