@@ -501,3 +501,19 @@ func TestRunTestsReportsDiffs(t *testing.T) {
 	}
 	golden(t, "testcase-diffs.golden", []byte(strings.Join(lines, "\n")+"\n"))
 }
+
+// TestPublishedSchemaMatchesEmbedded keeps docs/definition.schema.json, the
+// copy editors use, identical to the schema the binary validates with.
+func TestPublishedSchemaMatchesEmbedded(t *testing.T) {
+	published, err := os.ReadFile(filepath.Join("..", "docs", "definition.schema.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(published, engine.DefinitionSchema) {
+		t.Error("docs/definition.schema.json differs from engine/schema/definition.schema.json; copy it")
+	}
+	var v any
+	if err := json.Unmarshal(engine.DefinitionSchema, &v); err != nil {
+		t.Fatal(err)
+	}
+}
