@@ -801,7 +801,7 @@ func (a *analysis) run(root ast.Node, ev *evaluator, forEach bool) {
 			// what the rows read from them, not decoded whole.
 			a.c.proj.ensure(append(full, "*"))
 			ev.itemPath = append(full, "*")
-			ev.itemSchema = schemaAt(s.schema, append(steps, "*"))
+			ev.itemSchema = a.c.schemaAt(s.schema, append(steps, "*"))
 			continue
 		}
 		a.c.proj.need(full)
@@ -836,7 +836,7 @@ func (a *analysis) builtin(b *ast.BuiltinNode) {
 	if b.Name == "len" {
 		// Only an array's length survives projection; an object's key
 		// count would not, so this needs the schema's word for it.
-		if sch, ok := schemaAt(s.schema, steps).(map[string]any); ok && sch["type"] == "array" {
+		if sch, ok := a.c.resolveRef(a.c.schemaAt(s.schema, steps)).(map[string]any); ok && sch["type"] == "array" {
 			a.checkSchema(s, coll, steps)
 			a.c.proj.ensure(path)
 			a.consumed[coll] = true
@@ -959,7 +959,7 @@ func (a *analysis) checkSchema(s *scope, n ast.Node, steps []string) {
 	sch := s.schema
 	members := memberNodes(n)
 	for i, step := range steps {
-		next, known, props := schemaStep(sch, step)
+		next, known, props := a.c.schemaStep(sch, step)
 		if !known {
 			msg := fmt.Sprintf("unknown field %q", step)
 			if where := strings.Join(steps[:i], "."); where != "" {
@@ -1102,11 +1102,38 @@ func levenshtein(a, b string) int {
 	return prev[len(rb)]
 }
 
+// resolveRef follows local references ("#/$defs/address") within the
+// source schema, a few levels deep; anything else is returned as is and
+// checking stops at it.
+func (c *compiler) resolveRef(sch any) any {
+	for range 8 {
+		m, ok := sch.(map[string]any)
+		if !ok {
+			return sch
+		}
+		ref, ok := m["$ref"].(string)
+		if !ok || !strings.HasPrefix(ref, "#/") {
+			return sch
+		}
+		var cur any = c.schema
+		for _, tok := range strings.Split(ref[2:], "/") {
+			tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+			next, ok := cur.(map[string]any)
+			if !ok {
+				return nil
+			}
+			cur = next[tok]
+		}
+		sch = cur
+	}
+	return nil
+}
+
 // schemaStep follows one path step in a JSON Schema. known is false when
 // the schema declares its properties and step is not among them; next is
 // nil when the schema says nothing further (checking stops there).
-func schemaStep(sch any, step string) (next any, known bool, props []string) {
-	m, ok := sch.(map[string]any)
+func (c *compiler) schemaStep(sch any, step string) (next any, known bool, props []string) {
+	m, ok := c.resolveRef(sch).(map[string]any)
 	if !ok {
 		return nil, true, nil
 	}
@@ -1141,12 +1168,12 @@ func schemaStep(sch any, step string) (next any, known bool, props []string) {
 	return nil, false, props
 }
 
-func schemaAt(sch any, steps []string) any {
+func (c *compiler) schemaAt(sch any, steps []string) any {
 	for _, s := range steps {
 		if sch == nil {
 			return nil
 		}
-		next, known, _ := schemaStep(sch, s)
+		next, known, _ := c.schemaStep(sch, s)
 		if !known {
 			return nil
 		}

@@ -90,18 +90,23 @@ func TestSchemaCheckFollowsItemsAndAdditionalProperties(t *testing.T) {
 		  "typed":{"type":"object","additionalProperties":{"type":"object","properties":{"v":{}}},"properties":{}},
 		  "pattern":{"type":"object","patternProperties":{"^x":{}},"properties":{}},
 		  "list":{"type":"array","items":{"type":"object","properties":{"sku":{}}}},
-		  "free":{"type":"object"}}}},
+		  "free":{"type":"object"},
+		  "addr":{"$ref":"#/$defs/address"}},
+		  "$defs":{"address":{"type":"object","properties":{"city":{},"lines":{"type":"array","items":{"$ref":"#/$defs/line"}}}},
+		           "line":{"type":"object","properties":{"text":{}}}}}},
 		 "targets":[{"name":"t","kind":"capture"}],"routes":[{"name":"r","target":"t","mapping":[{"target":"a","expr":` + jsonString(expr) + `}]}]}`
 	}
-	for _, ok := range []string{"source.open.anything", "source.typed.k.v", "source.pattern.xyz", "source.list[0].sku", "source.free.x.y", "map(source.list, .sku)", "source.list"} {
+	for _, ok := range []string{"source.open.anything", "source.typed.k.v", "source.pattern.xyz", "source.list[0].sku", "source.free.x.y", "map(source.list, .sku)", "source.list", "source.addr.city", "source.addr.lines[0].text"} {
 		if _, err := engine.Compile(mustParse(t, []byte(def(ok))), engine.Options{}); err != nil {
 			t.Errorf("%s: %v", ok, err)
 		}
 	}
 	for expr, want := range map[string]string{
-		"source.typed.k.w":  `unknown field "w" in source.typed.k`,
-		"source.list[0].sk": `unknown field "sk" in source.list.*; did you mean "sku"?`,
-		"source.lst":        `did you mean "list"?`,
+		"source.typed.k.w":         `unknown field "w" in source.typed.k`,
+		"source.list[0].sk":        `unknown field "sk" in source.list.*; did you mean "sku"?`,
+		"source.lst":               `did you mean "list"?`,
+		"source.addr.cty":          `unknown field "cty" in source.addr; did you mean "city"?`,
+		"source.addr.lines[0].txt": `unknown field "txt" in source.addr.lines.*; did you mean "text"?`,
 	} {
 		if got := compileErr(t, def(expr)); !strings.Contains(got, want) {
 			t.Errorf("%s: %s\nwant %q", expr, got, want)
