@@ -89,7 +89,8 @@ const style = `.flow-diagram{font-family:system-ui,-apple-system,"Segoe UI",Robo
 
 // SVG returns the diagram of def as a standalone SVG document (no XML
 // declaration, so it can be inlined in HTML as it is or served as
-// image/svg+xml). Targets are drawn in the definition's order; a target a
+// image/svg+xml). Each box and edge is on a line of its own, so a change to
+// a golden file reads as a change to one box. Targets are drawn in the definition's order; a target a
 // route names but the definition does not declare is drawn dashed as "not
 // defined", after the declared ones, so a broken reference shows.
 func SVG(def *engine.Definition, opts Options) string {
@@ -121,11 +122,11 @@ func SVG(def *engine.Definition, opts Options) string {
 	}
 
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" class="flow-diagram" role="img" width="%d" height="%d" viewBox="0 0 %d %d" aria-labelledby="%s-title %s-desc">`,
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" class="flow-diagram" role="img" width="%d" height="%d" viewBox="0 0 %d %d" aria-labelledby="%s-title %s-desc">`+"\n",
 		totalWidth, height, totalWidth, height, esc(id), esc(id))
-	fmt.Fprintf(&b, `<title id="%s-title">%s</title>`, esc(id), esc("Flow diagram of "+orUnnamed(def.Name)))
-	fmt.Fprintf(&b, `<desc id="%s-desc">%s</desc>`, esc(id), esc(describe(def, opts)))
-	b.WriteString(`<style>` + style + `</style>`)
+	fmt.Fprintf(&b, `<title id="%s-title">%s</title>`+"\n", esc(id), esc("Flow diagram of "+orUnnamed(def.Name)))
+	fmt.Fprintf(&b, `<desc id="%s-desc">%s</desc>`+"\n", esc(id), esc(describe(def, opts)))
+	b.WriteString(`<style>` + style + "</style>\n")
 
 	// Edges first, so boxes are painted over their ends; matched routes'
 	// edges last among them, so a dimmed edge never crosses over the path
@@ -231,6 +232,7 @@ func box(b *strings.Builder, class string, x, y, w, h int, title, href string, l
 	if href != "" {
 		b.WriteString(`</a>`)
 	}
+	b.WriteString("\n")
 }
 
 // edge draws a curve from the right edge of one box to the left edge of the
@@ -245,7 +247,7 @@ func edge(b *strings.Builder, x1, y1, x2, y2 int, class string) {
 	} else {
 		fmt.Fprintf(b, `<path class="%s" d="M%d %dC%d %d %d %d %d %d"/>`, cls, x1, y1, mid, y1, mid, y2, end, y2)
 	}
-	fmt.Fprintf(b, `<polygon class="%s" points="%d,%d %d,%d %d,%d"/>`,
+	fmt.Fprintf(b, `<polygon class="%s" points="%d,%d %d,%d %d,%d"/>`+"\n",
 		strings.TrimSpace("head "+class), x2, y2, end, y2-4, end, y2+4)
 }
 
