@@ -20,7 +20,8 @@ type DefinitionDiff struct {
 	// routes with their mapping rows, tests), and inside a section in the
 	// newer definition's item order, a removed item standing where it was
 	// in the older one. Lookup tables and their entries have no order of
-	// their own and come sorted by name and key.
+	// their own and come sorted by name and key. Diff never leaves it nil,
+	// so it encodes as [] rather than null.
 	Changes []Change `json:"changes"`
 }
 
@@ -157,7 +158,7 @@ func Diff(old, new *engine.Definition) DefinitionDiff {
 	if new == nil {
 		new = &engine.Definition{}
 	}
-	var d differ
+	d := differ{changes: []Change{}}
 	d.definition(old, new)
 	d.source(old.Source, new.Source)
 	d.samples(old.Source.Samples, new.Source.Samples)

@@ -73,8 +73,12 @@ func TestDiffIdenticalIsEmpty(t *testing.T) {
 			t.Errorf("%s against itself: %v", path, d.Changes)
 		}
 	}
-	if d := Diff(nil, nil); !d.Empty() {
+	d := Diff(nil, nil)
+	if !d.Empty() {
 		t.Errorf("nil against nil: %v", d.Changes)
+	}
+	if b, _ := json.Marshal(d); string(b) != `{"changes":[]}` {
+		t.Errorf("an empty diff should encode as an empty list, got %s", b)
 	}
 }
 
@@ -323,9 +327,6 @@ func diffFlowFiles(t *testing.T) []string {
 // change per block, < > & unescaped so expressions read as written.
 func diffIndent(t *testing.T, d DefinitionDiff) []byte {
 	t.Helper()
-	if d.Changes == nil {
-		d.Changes = []Change{}
-	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
