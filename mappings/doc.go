@@ -1,0 +1,21 @@
+// Package mappings stores what integration analysts build: flows, the one
+// editable draft of each, and the immutable numbered versions published from
+// it, with the rules that keep them honest — optimistic concurrency on the
+// draft, publishing gated by a clean compile and passing test cases, history
+// that is never rewritten. It also ships the flow templates and compares
+// definitions row by row.
+package mappings
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// DBTX is a pool or a transaction: every storage function runs on either.
+type DBTX interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}

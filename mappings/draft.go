@@ -1,0 +1,114 @@
+package mappings
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/crossdock/crossdock/engine"
+	"github.com/crossdock/crossdock/internal/fault"
+)
+
+// Draft is a flow's one editable definition. It may be incomplete or fail to
+// compile — work in progress is saved as it is — but only a clean draft can
+// be published.
+type Draft struct {
+	FlowID     int64
+	Definition *engine.Definition
+	// Revision is the optimistic-concurrency token: pass it back to
+	// DraftSave and Publish.
+	Revision       int
+	UpdatedByEmail string
+	UpdatedAt      time.Time
+}
+
+// DraftGet returns the flow's draft.
+func DraftGet(ctx context.Context, db DBTX, flowID int64) (Draft, error) {
+	d := Draft{FlowID: flowID}
+	err := db.QueryRow(ctx, `select definition, revision, updated_by_email, updated_at from flow_drafts where flow_id = $1`, flowID).
+		Scan(&d.Definition, &d.Revision, &d.UpdatedByEmail, &d.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Draft{}, fault.Errorf(fault.NotFound, "no flow with id %d", flowID)
+	}
+	if err != nil {
+		return Draft{}, fmt.Errorf("draft of flow %d: %w", flowID, err)
+	}
+	return d, nil
+}
+
+// DraftConflictError refuses a save based on an old revision: someone else
+// saved in between. It carries their draft and what differs from the one
+// being saved, so the editor can show it and offer to reload — nothing is
+// overwritten.
+type DraftConflictError struct {
+	Current Draft
+	// Differences between the stored draft and the one that was refused.
+	Differences DefinitionDiff
+}
+
+func (e *DraftConflictError) Error() string {
+	return fmt.Sprintf("the draft was changed by %s at %s (now revision %d) after you opened it; reload to see their changes, then make yours again",
+		e.Current.UpdatedByEmail, e.Current.UpdatedAt.UTC().Format("15:04:05 UTC"), e.Current.Revision)
+}
+
+// Unwrap makes a conflict a fault.Conflict for the web layer's one mapping.
+func (e *DraftConflictError) Unwrap() error {
+	return &fault.Error{Code: fault.Conflict, Message: e.Error()}
+}
+
+// MaxDefinitionBytes caps a draft: far above any real flow (the 40-field
+// storefront template is ~12 KB), far below what could hurt.
+const MaxDefinitionBytes = 2 << 20
+
+// DraftSave replaces the draft when baseRevision is still current and returns
+// the new revision. A stale baseRevision returns *DraftConflictError. The
+// definition's name is kept equal to the flow's slug.
+func DraftSave(ctx context.Context, db DBTX, flowID int64, baseRevision int, def *engine.Definition, ed Editor) (Draft, error) {
+	if def == nil {
+		return Draft{}, &fault.Error{Code: fault.Invalid, Message: "the draft is empty"}
+	}
+	var slug string
+	if err := db.QueryRow(ctx, `select slug from flows where id = $1`, flowID).Scan(&slug); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return Draft{}, fault.Errorf(fault.NotFound, "no flow with id %d", flowID)
+		}
+		return Draft{}, fmt.Errorf("save draft: %w", err)
+	}
+	d := *def
+	d.Name = slug
+	if d.FormatVersion == 0 {
+		d.FormatVersion = engine.FormatVersion
+	}
+	size, err := json.Marshal(&d)
+	if err != nil {
+		return Draft{}, fmt.Errorf("save draft: %w", err)
+	}
+	if len(size) > MaxDefinitionBytes {
+		return Draft{}, fault.Errorf(fault.Invalid, "the definition is %d KB; the limit is %d KB — move large sample payloads or lookup tables out", len(size)/1024, MaxDefinitionBytes/1024)
+	}
+	var userID *int64
+	if ed.UserID != 0 {
+		userID = &ed.UserID
+	}
+	out := Draft{FlowID: flowID, Definition: &d}
+	err = db.QueryRow(ctx, `
+		update flow_drafts set definition = $3, revision = revision + 1, updated_by = $4, updated_by_email = $5, updated_at = now()
+		where flow_id = $1 and revision = $2
+		returning revision, updated_by_email, updated_at`, flowID, baseRevision, &d, userID, ed.Email).
+		Scan(&out.Revision, &out.UpdatedByEmail, &out.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		current, gerr := DraftGet(ctx, db, flowID)
+		if gerr != nil {
+			return Draft{}, gerr
+		}
+		return Draft{}, &DraftConflictError{Current: current, Differences: Diff(current.Definition, &d)}
+	}
+	if err != nil {
+		return Draft{}, fmt.Errorf("save draft: %w", err)
+	}
+	return out, nil
+}

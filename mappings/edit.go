@@ -1,0 +1,246 @@
+package mappings
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/crossdock/crossdock/engine"
+	"github.com/crossdock/crossdock/internal/fault"
+)
+
+// The designer edits a draft field by field. Every editable field is named
+// by its JSON pointer into the definition (RFC 6901, e.g.
+// /routes/0/mapping/3/expr), so one generic mechanism applies typed-in
+// values and structural changes (add, remove, move) to any part of a
+// definition — rows nested in objects and for-each groups included.
+
+// Edit sets the string field at Pointer. Fields that hold JSON rather than
+// text (a row's constant value, a sample payload) are parsed as JSON and a
+// parse error is reported against the field. An empty value removes an
+// optional field.
+type Edit struct {
+	Pointer string
+	Value   string
+}
+
+// jsonFields are the definition fields whose form value is JSON text.
+var jsonFields = map[string]bool{"value": true, "payload": true, "schema": true, "default": true, "input": true}
+
+// ApplyEdits returns a copy of def with every edit applied, in order.
+func ApplyEdits(def *engine.Definition, edits []Edit) (*engine.Definition, error) {
+	doc, err := toDoc(def)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range edits {
+		tokens, err := splitPointer(e.Pointer)
+		if err != nil {
+			return nil, err
+		}
+		last := tokens[len(tokens)-1]
+		var v any = e.Value
+		if jsonFields[last] {
+			if strings.TrimSpace(e.Value) == "" {
+				v = nil
+			} else if v, err = decodeJSON([]byte(e.Value)); err != nil {
+				return nil, &fault.Error{Code: fault.Invalid, Message: fmt.Sprintf("%s is not valid JSON: %v", e.Pointer, err), Fields: map[string]string{e.Pointer: "not valid JSON"}}
+			}
+		}
+		if doc, err = setAt(doc, tokens, v); err != nil {
+			return nil, err
+		}
+	}
+	return fromDoc(doc)
+}
+
+// InsertAt inserts item (any JSON-marshalable value, e.g. an engine.Row)
+// into the array at pointer's parent, before the index pointer names; an
+// index equal to the length appends.
+func InsertAt(def *engine.Definition, pointer string, item any) (*engine.Definition, error) {
+	return editArray(def, pointer, func(arr []any, i int) ([]any, error) {
+		if i < 0 || i > len(arr) {
+			return nil, fmt.Errorf("cannot insert at %s: position %d of %d", pointer, i, len(arr))
+		}
+		raw, err := json.Marshal(item)
+		if err != nil {
+			return nil, err
+		}
+		v, err := decodeJSON(raw)
+		if err != nil {
+			return nil, err
+		}
+		arr = append(arr, nil)
+		copy(arr[i+1:], arr[i:])
+		arr[i] = v
+		return arr, nil
+	})
+}
+
+// RemoveAt removes the array element pointer names.
+func RemoveAt(def *engine.Definition, pointer string) (*engine.Definition, error) {
+	return editArray(def, pointer, func(arr []any, i int) ([]any, error) {
+		if i < 0 || i >= len(arr) {
+			return nil, fmt.Errorf("nothing to remove at %s", pointer)
+		}
+		return append(arr[:i], arr[i+1:]...), nil
+	})
+}
+
+// Move moves the array element pointer names by delta places (-1 up, +1
+// down), staying inside the array.
+func Move(def *engine.Definition, pointer string, delta int) (*engine.Definition, error) {
+	return editArray(def, pointer, func(arr []any, i int) ([]any, error) {
+		j := i + delta
+		if i < 0 || i >= len(arr) || j < 0 || j >= len(arr) {
+			return arr, nil
+		}
+		arr[i], arr[j] = arr[j], arr[i]
+		return arr, nil
+	})
+}
+
+func editArray(def *engine.Definition, pointer string, fn func([]any, int) ([]any, error)) (*engine.Definition, error) {
+	doc, err := toDoc(def)
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := splitPointer(pointer)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := strconv.Atoi(tokens[len(tokens)-1])
+	if err != nil {
+		return nil, &fault.Error{Code: fault.Invalid, Message: pointer + " does not name an element of a list"}
+	}
+	parent := tokens[:len(tokens)-1]
+	cur, _ := getAt(doc, parent)
+	arr, _ := cur.([]any)
+	arr, err = fn(arr, idx)
+	if err != nil {
+		return nil, &fault.Error{Code: fault.Invalid, Message: err.Error()}
+	}
+	if doc, err = setAt(doc, parent, arr); err != nil {
+		return nil, err
+	}
+	return fromDoc(doc)
+}
+
+func toDoc(def *engine.Definition) (any, error) {
+	raw, err := json.Marshal(def)
+	if err != nil {
+		return nil, err
+	}
+	return decodeJSON(raw)
+}
+
+func fromDoc(doc any) (*engine.Definition, error) {
+	raw, err := json.Marshal(doc)
+	if err != nil {
+		return nil, err
+	}
+	var def engine.Definition
+	if err := json.Unmarshal(raw, &def); err != nil {
+		return nil, &fault.Error{Code: fault.Invalid, Message: "the edited definition does not fit the format: " + err.Error()}
+	}
+	return &def, nil
+}
+
+// decodeJSON keeps numbers as written (json.Number) so that editing one
+// field never changes the digits of another.
+func decodeJSON(raw []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("unexpected text after the JSON value")
+	}
+	return v, nil
+}
+
+func splitPointer(p string) ([]string, error) {
+	if !strings.HasPrefix(p, "/") || len(p) < 2 {
+		return nil, &fault.Error{Code: fault.Invalid, Message: "“" + p + "” is not a JSON pointer such as /routes/0/mapping/1/expr"}
+	}
+	parts := strings.Split(p[1:], "/")
+	for i, s := range parts {
+		parts[i] = strings.NewReplacer("~1", "/", "~0", "~").Replace(s)
+	}
+	return parts, nil
+}
+
+func getAt(doc any, tokens []string) (any, bool) {
+	cur := doc
+	for _, t := range tokens {
+		switch c := cur.(type) {
+		case map[string]any:
+			v, ok := c[t]
+			if !ok {
+				return nil, false
+			}
+			cur = v
+		case []any:
+			i, err := strconv.Atoi(t)
+			if err != nil || i < 0 || i >= len(c) {
+				return nil, false
+			}
+			cur = c[i]
+		default:
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// setAt sets the value at tokens, creating objects on the way; nil removes
+// an object member.
+func setAt(doc any, tokens []string, v any) (any, error) {
+	if len(tokens) == 0 {
+		return v, nil
+	}
+	t := tokens[0]
+	switch c := doc.(type) {
+	case nil:
+		m := map[string]any{}
+		child, err := setAt(nil, tokens[1:], v)
+		if err != nil {
+			return nil, err
+		}
+		if child != nil {
+			m[t] = child
+		}
+		return m, nil
+	case map[string]any:
+		child, err := setAt(c[t], tokens[1:], v)
+		if err != nil {
+			return nil, err
+		}
+		if child == nil || child == "" && len(tokens) == 1 && optionalText[t] {
+			delete(c, t)
+		} else {
+			c[t] = child
+		}
+		return c, nil
+	case []any:
+		i, err := strconv.Atoi(t)
+		if err != nil || i < 0 || i >= len(c) {
+			return nil, &fault.Error{Code: fault.Invalid, Message: "the definition has no element " + t + " here; reload the designer"}
+		}
+		child, err := setAt(c[i], tokens[1:], v)
+		if err != nil {
+			return nil, err
+		}
+		c[i] = child
+		return c, nil
+	}
+	return nil, &fault.Error{Code: fault.Invalid, Message: "cannot set a field inside a plain value at " + t}
+}
+
+// optionalText fields disappear when emptied, so that clearing a condition
+// means "always" rather than an empty, invalid expression.
+var optionalText = map[string]bool{"when": true, "filter": true, "forEach": true, "as": true, "index": true, "note": true, "description": true, "idempotency": true, "correlation": true}

@@ -1,0 +1,72 @@
+package mappings_test
+
+import (
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crossdock/crossdock/engine"
+	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/mappings"
+)
+
+func TestApplyEdits(t *testing.T) {
+	t.Parallel()
+	def := storefront(t)
+	before := def.Routes[0].Mapping[1].Expr
+
+	got, err := mappings.ApplyEdits(def, []mappings.Edit{
+		{Pointer: "/routes/0/mapping/0/expr", Value: `upper(source.name)`},
+		{Pointer: "/routes/0/when", Value: ""},
+		{Pointer: "/validation/0/message", Value: "changed"},
+		{Pointer: "/source/samples/0/payload", Value: `{"id": 12345678901234567890}`},
+	})
+	require.NoError(t, err)
+	require.Equal(t, `upper(source.name)`, got.Routes[0].Mapping[0].Expr)
+	require.Empty(t, got.Routes[0].When, "an emptied condition means always")
+	require.Equal(t, "changed", got.Validation[0].Message)
+	require.JSONEq(t, `{"id": 12345678901234567890}`, string(got.Source.Samples[0].Payload), "big numbers keep their digits")
+	require.Equal(t, before, got.Routes[0].Mapping[1].Expr, "other rows untouched")
+	require.NotEqual(t, got.Routes[0].Mapping[0].Expr, def.Routes[0].Mapping[0].Expr, "the input is not modified")
+
+	_, err = mappings.ApplyEdits(def, []mappings.Edit{{Pointer: "/source/samples/0/payload", Value: `{"id": `}})
+	require.Equal(t, fault.Invalid, fault.CodeOf(err))
+	require.Contains(t, err.Error(), "/source/samples/0/payload is not valid JSON")
+	_, err = mappings.ApplyEdits(def, []mappings.Edit{{Pointer: "/routes/99/when", Value: "true"}})
+	require.Equal(t, fault.Invalid, fault.CodeOf(err))
+	_, err = mappings.ApplyEdits(def, []mappings.Edit{{Pointer: "routes", Value: "x"}})
+	require.Equal(t, fault.Invalid, fault.CodeOf(err))
+}
+
+func TestStructuralEdits(t *testing.T) {
+	t.Parallel()
+	def := storefront(t)
+	n := len(def.Routes[0].Mapping)
+	first, second := def.Routes[0].Mapping[0].Target, def.Routes[0].Mapping[1].Target
+
+	added, err := mappings.InsertAt(def, "/routes/0/mapping/1", engine.Row{Target: "newField", Expr: "1"})
+	require.NoError(t, err)
+	require.Len(t, added.Routes[0].Mapping, n+1)
+	require.Equal(t, "newField", added.Routes[0].Mapping[1].Target)
+	appended, err := mappings.InsertAt(def, "/routes/0/mapping/"+strconv.Itoa(n), engine.Row{Target: "last", Expr: "1"})
+	require.NoError(t, err)
+	require.Equal(t, "last", appended.Routes[0].Mapping[n].Target)
+	_, err = mappings.InsertAt(def, "/routes/0/mapping/999", engine.Row{Target: "x"})
+	require.Equal(t, fault.Invalid, fault.CodeOf(err))
+
+	moved, err := mappings.Move(def, "/routes/0/mapping/1", -1)
+	require.NoError(t, err)
+	require.Equal(t, second, moved.Routes[0].Mapping[0].Target)
+	require.Equal(t, first, moved.Routes[0].Mapping[1].Target)
+	same, err := mappings.Move(def, "/routes/0/mapping/0", -1)
+	require.NoError(t, err)
+	require.Equal(t, first, same.Routes[0].Mapping[0].Target, "moving past the top does nothing")
+
+	removed, err := mappings.RemoveAt(def, "/routes/0/mapping/0")
+	require.NoError(t, err)
+	require.Len(t, removed.Routes[0].Mapping, n-1)
+	require.Equal(t, second, removed.Routes[0].Mapping[0].Target)
+	_, err = mappings.RemoveAt(def, "/routes/0/mapping/name")
+	require.Equal(t, fault.Invalid, fault.CodeOf(err))
+}

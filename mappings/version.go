@@ -1,0 +1,190 @@
+package mappings
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/crossdock/crossdock/engine"
+	"github.com/crossdock/crossdock/internal/fault"
+)
+
+// Version is an immutable snapshot of a flow's definition.
+type Version struct {
+	FlowID      int64
+	Number      int
+	Checksum    string // hex sha256 of the canonical definition JSON
+	Note        string
+	AuthorEmail string
+	CreatedAt   time.Time
+	Definition  *engine.Definition
+}
+
+// VersionList returns a flow's versions, newest first, without definitions.
+func VersionList(ctx context.Context, db DBTX, flowID int64) ([]Version, error) {
+	rows, err := db.Query(ctx, `
+		select flow_id, number, checksum, note, author_email, created_at from flow_versions
+		where flow_id = $1 order by number desc`, flowID)
+	if err != nil {
+		return nil, fmt.Errorf("list versions: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Version, error) {
+		var v Version
+		err := r.Scan(&v.FlowID, &v.Number, &v.Checksum, &v.Note, &v.AuthorEmail, &v.CreatedAt)
+		return v, err
+	})
+}
+
+// VersionGet returns one version with its definition, or NotFound.
+func VersionGet(ctx context.Context, db DBTX, flowID int64, number int) (Version, error) {
+	var v Version
+	err := db.QueryRow(ctx, `
+		select flow_id, number, checksum, note, author_email, created_at, definition from flow_versions
+		where flow_id = $1 and number = $2`, flowID, number).
+		Scan(&v.FlowID, &v.Number, &v.Checksum, &v.Note, &v.AuthorEmail, &v.CreatedAt, &v.Definition)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Version{}, fault.Errorf(fault.NotFound, "this flow has no version %d", number)
+	}
+	if err != nil {
+		return Version{}, fmt.Errorf("version %d: %w", number, err)
+	}
+	return v, nil
+}
+
+// PublishRefusedError says why a draft cannot become a version: every
+// definition problem and every failing test case, so the analyst can fix
+// them all in one pass.
+type PublishRefusedError struct {
+	Diagnostics []engine.Diagnostic
+	FailedTests []engine.TestResult
+}
+
+func (e *PublishRefusedError) Error() string {
+	var parts []string
+	if n := len(e.Diagnostics); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d problem%s in the definition (first: %s)", n, plural(n), e.Diagnostics[0].String()))
+	}
+	if n := len(e.FailedTests); n > 0 {
+		names := make([]string, n)
+		for i, t := range e.FailedTests {
+			names[i] = "“" + t.Name + "”"
+		}
+		parts = append(parts, fmt.Sprintf("%d failing test case%s: %s", n, plural(n), strings.Join(names, ", ")))
+	}
+	return "cannot publish: " + strings.Join(parts, "; ") + ". Fix them in the draft and publish again"
+}
+
+// Unwrap makes a refusal a fault.Invalid for the web layer.
+func (e *PublishRefusedError) Unwrap() error {
+	return &fault.Error{Code: fault.Invalid, Message: e.Error()}
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// Check compiles a definition the way publishing does and runs its test
+// cases: the gate a version must pass. It returns nil when the definition
+// is publishable.
+func Check(def *engine.Definition) *PublishRefusedError {
+	canonical, err := def.Canonical()
+	if err != nil {
+		return &PublishRefusedError{Diagnostics: []engine.Diagnostic{{Section: engine.SectionSchema, Message: err.Error()}}}
+	}
+	parsed, err := engine.ParseDefinition(canonical)
+	if err != nil {
+		return &PublishRefusedError{Diagnostics: diagnosticsOf(err)}
+	}
+	prog, err := engine.Compile(parsed, engine.Options{})
+	if err != nil {
+		return &PublishRefusedError{Diagnostics: diagnosticsOf(err)}
+	}
+	var failed []engine.TestResult
+	for _, r := range engine.RunTests(prog, parsed) {
+		if !r.Passed {
+			failed = append(failed, r)
+		}
+	}
+	if len(failed) > 0 {
+		return &PublishRefusedError{FailedTests: failed}
+	}
+	return nil
+}
+
+func diagnosticsOf(err error) []engine.Diagnostic {
+	var de *engine.DefinitionError
+	if errors.As(err, &de) {
+		return de.Diagnostics
+	}
+	return []engine.Diagnostic{{Section: engine.SectionSchema, Message: err.Error()}}
+}
+
+// Publish makes the draft at baseRevision version N+1 with a note. It is
+// refused (PublishRefusedError) when the draft does not compile or a test
+// case fails, with a conflict when the draft changed since baseRevision or
+// is identical to the latest version. Call it in a transaction: it locks the
+// draft row so two publishes cannot take the same number.
+func Publish(ctx context.Context, db DBTX, flowID int64, baseRevision int, note string, ed Editor) (Version, error) {
+	var def *engine.Definition
+	var revision int
+	err := db.QueryRow(ctx, `select definition, revision from flow_drafts where flow_id = $1 for update`, flowID).Scan(&def, &revision)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Version{}, fault.Errorf(fault.NotFound, "no flow with id %d", flowID)
+	}
+	if err != nil {
+		return Version{}, fmt.Errorf("publish: %w", err)
+	}
+	if revision != baseRevision {
+		return Version{}, fault.Errorf(fault.Conflict, "the draft changed since you opened it (now revision %d, you had %d); reload and check the changes before publishing", revision, baseRevision)
+	}
+	if refused := Check(def); refused != nil {
+		return Version{}, refused
+	}
+	checksum, err := def.Checksum()
+	if err != nil {
+		return Version{}, fmt.Errorf("publish: %w", err)
+	}
+	var latest int
+	var latestChecksum string
+	err = db.QueryRow(ctx, `select number, checksum from flow_versions where flow_id = $1 order by number desc limit 1`, flowID).Scan(&latest, &latestChecksum)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return Version{}, fmt.Errorf("publish: %w", err)
+	}
+	if latestChecksum == checksum {
+		return Version{}, fault.Errorf(fault.Conflict, "the draft is identical to version %d; change something before publishing", latest)
+	}
+	var userID *int64
+	if ed.UserID != 0 {
+		userID = &ed.UserID
+	}
+	v := Version{FlowID: flowID, Number: latest + 1, Checksum: checksum, Note: strings.TrimSpace(note), AuthorEmail: ed.Email, Definition: def}
+	err = db.QueryRow(ctx, `
+		insert into flow_versions (flow_id, number, definition, checksum, note, author_id, author_email)
+		values ($1, $2, $3, $4, $5, $6, $7) returning created_at`,
+		flowID, v.Number, def, checksum, v.Note, userID, ed.Email).Scan(&v.CreatedAt)
+	if err != nil {
+		return Version{}, fmt.Errorf("publish: %w", err)
+	}
+	if _, err := db.Exec(ctx, `update flows set updated_at = now() where id = $1`, flowID); err != nil {
+		return Version{}, fmt.Errorf("publish: %w", err)
+	}
+	return v, nil
+}
+
+// Restore makes an old version the draft again (a new draft revision; the
+// version history is untouched). baseRevision guards against overwriting
+// someone's unsaved-elsewhere edits the caller has not seen.
+func Restore(ctx context.Context, db DBTX, flowID int64, number, baseRevision int, ed Editor) (Draft, error) {
+	v, err := VersionGet(ctx, db, flowID, number)
+	if err != nil {
+		return Draft{}, err
+	}
+	return DraftSave(ctx, db, flowID, baseRevision, v.Definition, ed)
+}
