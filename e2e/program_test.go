@@ -43,6 +43,7 @@ func TestMain(m *testing.M) {
 
 // program is a running `crossdock serve`.
 type program struct {
+	dbURL   string
 	cmd     *exec.Cmd
 	baseURL string
 	mu      sync.Mutex
@@ -80,7 +81,7 @@ func startProgramOn(t *testing.T, dbURL string, env ...string) *program {
 		t.Fatalf("crossdock migrate: %v\n%s", err, out)
 	}
 
-	p := &program{cmd: exec.Command(binary, "serve"), exited: make(chan error, 1)}
+	p := &program{dbURL: dbURL, cmd: exec.Command(binary, "serve"), exited: make(chan error, 1)}
 	p.cmd.Env = baseEnv
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
@@ -207,4 +208,15 @@ func adminPasswordFromLog(logs string) string {
 		}
 	}
 	return ""
+}
+
+// addUser runs `crossdock user add` against the program's database.
+func (p *program) addUser(t *testing.T, email, role, password string) {
+	t.Helper()
+	cmd := exec.Command(binary, "user", "add", "--email", email, "--role", role, "--password-stdin")
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+p.dbURL)
+	cmd.Stdin = strings.NewReader(password + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("crossdock user add: %v\n%s", err, out)
+	}
 }

@@ -91,20 +91,32 @@ func (s *Server) requireRole(roles ...account.Role) fiber.Handler {
 	}
 }
 
-// apiAuth authenticates API requests by `Authorization: Bearer <api key>`.
-// API keys (scoped to an environment, stored hashed) arrive with the trigger
-// endpoint (issue 5); until then no key exists and every request is refused
-// with a problem document saying what to send.
-func (s *Server) apiAuth() fiber.Handler {
+// apiKeyAuth authenticates API requests that carry
+// `Authorization: Bearer <api key>`. API keys (scoped to an environment,
+// stored hashed) arrive with the trigger endpoint (issue 5); until then no
+// key exists and every key is refused with a problem document. Requests
+// without the header go on to the browser-session middleware.
+func (s *Server) apiKeyAuth() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		h := c.Get(fiber.HeaderAuthorization)
 		if h == "" {
-			return &fault.Error{Code: fault.Unauthorized, Message: "send an API key as `Authorization: Bearer <key>`; admins create keys under Admin → API keys"}
+			return c.Next()
 		}
 		if !strings.HasPrefix(h, "Bearer ") || strings.TrimSpace(h[len("Bearer "):]) == "" {
 			return &fault.Error{Code: fault.Unauthorized, Message: "the Authorization header must be `Bearer <key>`"}
 		}
 		return &fault.Error{Code: fault.Unauthorized, Message: "this API key is not valid: it is unknown, revoked or mistyped"}
+	}
+}
+
+// apiRequireUser answers 401 problem JSON (not a redirect) to API calls
+// without a signed-in session.
+func (s *Server) apiRequireUser() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if userOf(c) == nil {
+			return &fault.Error{Code: fault.Unauthorized, Message: "send an API key as `Authorization: Bearer <key>` (admins create keys under Admin → API keys), or call from a signed-in browser session"}
+		}
+		return c.Next()
 	}
 }
 

@@ -9,7 +9,9 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/web/view"
 )
 
@@ -46,6 +48,31 @@ type Problem struct {
 	Code      fault.Code        `json:"code"`
 	RequestID string            `json:"request_id,omitempty"`
 	Errors    map[string]string `json:"errors,omitempty"`
+	// Diagnostics lists every problem of a definition (compile errors with
+	// line, column and caret snippet), when that is what was wrong.
+	Diagnostics []engine.Diagnostic `json:"diagnostics,omitempty"`
+	// FailedTests lists the test cases that stopped a publish.
+	FailedTests []engine.TestResult `json:"failedTests,omitempty"`
+	// CurrentRevision and Differences explain a refused draft save.
+	CurrentRevision int               `json:"currentRevision,omitempty"`
+	Differences     []mappings.Change `json:"differences,omitempty"`
+}
+
+// enrich adds what a caller needs to fix a definition, a publish or a
+// conflicting save to the problem document.
+func (p *Problem) enrich(err error) {
+	var de *engine.DefinitionError
+	if errors.As(err, &de) {
+		p.Diagnostics = de.Diagnostics
+	}
+	var pr *mappings.PublishRefusedError
+	if errors.As(err, &pr) {
+		p.Diagnostics, p.FailedTests = pr.Diagnostics, pr.FailedTests
+	}
+	var dc *mappings.DraftConflictError
+	if errors.As(err, &dc) {
+		p.CurrentRevision, p.Differences = dc.Current.Revision, dc.Differences.Changes
+	}
 }
 
 // toFault classifies any error: our faults as they are, fiber's own errors
@@ -54,6 +81,10 @@ type Problem struct {
 func toFault(err error) *fault.Error {
 	if fe, ok := fault.As(err); ok {
 		return fe
+	}
+	var de *engine.DefinitionError
+	if errors.As(err, &de) {
+		return &fault.Error{Code: fault.Invalid, Message: "the definition has problems: " + err.Error(), Err: err}
 	}
 	var fErr *fiber.Error
 	if errors.As(err, &fErr) {
@@ -103,7 +134,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	c.Status(status)
 	if strings.HasPrefix(c.Path(), "/api/") || strings.Contains(c.Get(fiber.HeaderAccept), "application/problem+json") {
 		c.Set(fiber.HeaderContentType, "application/problem+json")
-		return c.JSON(Problem{
+		p := Problem{
 			Type:      "https://crossdock.dev/problems/" + strings.ReplaceAll(string(fe.Code), "_", "-"),
 			Title:     titleOf[fe.Code],
 			Status:    status,
@@ -112,7 +143,9 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 			Code:      fe.Code,
 			RequestID: rid,
 			Errors:    fe.Fields,
-		}, "application/problem+json")
+		}
+		p.enrich(err)
+		return c.JSON(p, "application/problem+json")
 	}
 	p := s.basePage(c, titleOf[fe.Code], "")
 	return s.render(c, view.ErrorPage(p, view.ErrorView{Status: status, Title: titleOf[fe.Code], Message: fe.Message}))

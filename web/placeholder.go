@@ -9,15 +9,6 @@ import (
 // Sections that are in the navigation before their features land. Each says
 // what it will hold, so the shell explains itself.
 var (
-	flowsPlaceholder = view.Placeholder{
-		Heading: "Flows",
-		Lede:    "Integrations between your systems: field mappings, validation and routing rules, versioned.",
-		Coming: []string{
-			"create a flow from scratch or from a template (storefront order → ERP sales order, WMS shipment → OMS fulfilment, …)",
-			"map fields with live values for real sample payloads",
-			"save test cases and publish immutable numbered versions",
-		},
-	}
 	inboxPlaceholder = view.Placeholder{
 		Heading: "Exception inbox",
 		Lede:    "Every message or delivery that needs a person, grouped by cause.",

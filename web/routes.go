@@ -14,6 +14,10 @@ import (
 func (s *Server) routes(app *fiber.App) {
 	app.Use(s.recoverPanic(), s.requestID(), s.accessLog(), s.securityHeaders())
 
+	// Who may do what: every signed-in role reads; analysts and admins
+	// change flows.
+	all, edit := account.AllRoles, flowEditors
+
 	// Operations: no session, no auth.
 	app.Get("/healthz", s.healthz())
 	app.Get("/readyz", s.readyz())
@@ -21,12 +25,14 @@ func (s *Server) routes(app *fiber.App) {
 	// Static assets at content-hashed URLs.
 	app.Get("/static/*", s.staticAsset())
 
-	// JSON API, authenticated by API key.
+	// JSON API: an API key, or the browser's session (with the CSRF token in
+	// X-CSRF-Token on changes). Key-authenticated calls stop at apiKeyAuth;
+	// the others pass through the session middleware below.
+	app.Get("/api/openapi.json", s.openAPI())
 	app.Get("/api/v1/openapi.json", s.openAPI())
-	api := app.Group("/api", s.apiAuth())
-	api.All("/*", s.apiNotFound())
+	app.Use("/api", s.apiKeyAuth())
 
-	// Browser UI.
+	// Browser UI (and session-authenticated API calls).
 	ui := app.Group("", s.loadSession(), s.csrf(), s.loadUser())
 
 	// Sign-in.
@@ -34,13 +40,43 @@ func (s *Server) routes(app *fiber.App) {
 	ui.Post("/login", s.loginSubmit())
 	ui.Post("/logout", s.logout())
 
+	// Management API for flows.
+	api := app.Group("/api/v1", s.apiRequireUser())
+	api.Get("/flows", s.requireRole(all...), s.apiFlowList())
+	api.Get("/flows/:slug", s.requireRole(all...), s.apiFlowGet())
+	api.Get("/flows/:slug/draft", s.requireRole(all...), s.apiDraftGet())
+	api.Put("/flows/:slug/draft", s.requireRole(edit...), s.apiDraftPut())
+	api.Post("/flows/:slug/publish", s.requireRole(edit...), s.apiPublish())
+	api.Get("/flows/:slug/versions", s.requireRole(all...), s.apiVersionList())
+	api.Get("/flows/:slug/versions/:n<int>", s.requireRole(all...), s.apiVersionGet())
+	api.Get("/flows/:slug/diff", s.requireRole(all...), s.apiDiff())
+	api.Post("/flows/:slug/preview", s.requireRole(all...), s.apiPreview())
+	app.Use("/api", s.apiNotFound())
+
 	// Everything below needs a signed-in user.
 	in := ui.Group("", s.requireSignedIn())
 	in.Get("/", s.home())
 
-	// Sections every role reads.
-	all := account.AllRoles
-	in.Get("/flows", s.requireRole(all...), s.placeholder("flows", flowsPlaceholder))
+	// Flows and the designer: everyone reads, analysts and admins change.
+	in.Get("/flows", s.requireRole(all...), s.flowsList())
+	in.Post("/flows", s.requireRole(edit...), s.flowCreate())
+	in.Get("/flows/:slug", s.requireRole(all...), s.flowDesigner())
+	in.Post("/flows/:slug/preview", s.requireRole(all...), s.flowPreview())
+	in.Post("/flows/:slug/draft", s.requireRole(edit...), s.flowDraftSave())
+	in.Post("/flows/:slug/samples", s.requireRole(edit...), s.flowSampleAdd())
+	in.Post("/flows/:slug/tests", s.requireRole(edit...), s.flowTestSave())
+	in.Post("/flows/:slug/tests/run", s.requireRole(all...), s.flowTestsRun())
+	in.Post("/flows/:slug/publish", s.requireRole(edit...), s.flowPublish())
+	in.Post("/flows/:slug/import", s.requireRole(edit...), s.flowImport())
+	in.Get("/flows/:slug/definition.json", s.requireRole(all...), s.flowExport())
+	in.Post("/flows/:slug/lookups", s.requireRole(edit...), s.flowLookupCreate())
+	in.Get("/flows/:slug/lookups/:name", s.requireRole(all...), s.flowLookup())
+	in.Post("/flows/:slug/lookups/:name", s.requireRole(edit...), s.flowLookupSave())
+	in.Get("/flows/:slug/lookups/:name/csv", s.requireRole(all...), s.flowLookupCSVExport())
+	in.Post("/flows/:slug/lookups/:name/csv", s.requireRole(edit...), s.flowLookupCSVImport())
+	in.Get("/flows/:slug/versions", s.requireRole(all...), s.flowVersions())
+	in.Post("/flows/:slug/versions/:n<int>/restore", s.requireRole(edit...), s.flowRestore())
+
 	in.Get("/inbox", s.requireRole(all...), s.placeholder("inbox", inboxPlaceholder))
 	in.Get("/messages", s.requireRole(all...), s.placeholder("messages", messagesPlaceholder))
 	in.Get("/environments", s.requireRole(all...), s.placeholder("environments", environmentsPlaceholder))

@@ -41,7 +41,7 @@ type setupOpts struct {
 	baseURL string
 }
 
-func setup(t *testing.T, opts ...setupOpts) *testBundle {
+func setup(t testing.TB, opts ...setupOpts) *testBundle {
 	t.Helper()
 	var o setupOpts
 	if len(opts) > 0 {
@@ -81,7 +81,7 @@ func (l *logBuffer) String() string {
 	return l.b.String()
 }
 
-func (b *testBundle) user(t *testing.T, email string, role account.Role) account.User {
+func (b *testBundle) user(t testing.TB, email string, role account.Role) account.User {
 	t.Helper()
 	u, err := account.UserCreate(context.Background(), b.db, account.NewUser{Email: email, Role: role, Password: password})
 	require.NoError(t, err)
@@ -90,13 +90,14 @@ func (b *testBundle) user(t *testing.T, email string, role account.Role) account
 
 // browser is a cookie-keeping client that talks to the app through app.Test.
 type browser struct {
-	t       *testing.T
-	app     *fiber.App
-	cookies map[string]*http.Cookie
-	csrf    string
+	t        testing.TB
+	app      *fiber.App
+	cookies  map[string]*http.Cookie
+	csrf     string
+	lastBody string
 }
 
-func (b *testBundle) browser(t *testing.T) *browser {
+func (b *testBundle) browser(t testing.TB) *browser {
 	return &browser{t: t, app: b.app, cookies: map[string]*http.Cookie{}}
 }
 
@@ -125,6 +126,9 @@ func (br *browser) do(req *http.Request) response {
 	}
 	if m := csrfField.FindStringSubmatch(string(body)); m != nil {
 		br.csrf = m[1]
+	}
+	if strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
+		br.lastBody = string(body)
 	}
 	return response{res, string(body)}
 }
@@ -184,10 +188,10 @@ func TestAPIWithoutKeyGetsProblemJSON(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	cases := map[string]string{
-		"":                  "send an API key",
+		"":                   "send an API key",
 		"Basic Zm9vOmJhcg==": "must be `Bearer <key>`",
-		"Bearer ":           "must be `Bearer <key>`",
-		"Bearer cdk_nope":   "not valid",
+		"Bearer ":            "must be `Bearer <key>`",
+		"Bearer cdk_nope":    "not valid",
 	}
 	for auth, detail := range cases {
 		req := httptest.NewRequest(http.MethodPost, "/api/v1/envs/dev/flows/x/messages", strings.NewReader(`{}`))

@@ -71,6 +71,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
+	if errors.Is(err, errFailures) {
+		// map and test have already said which inputs failed.
+		return exitError{1}
+	}
 	return err
 }
 

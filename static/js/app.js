@@ -15,4 +15,31 @@
     var t = ev.target.closest("[data-nav-toggle]");
     if (t) { document.body.classList.toggle("nav-open"); }
   });
+  // Designer: remember the expression input last focused, and insert a
+  // field's path there when the analyst clicks it in the field tree.
+  var lastExpr = null;
+  document.addEventListener("focusin", function (ev) {
+    if (ev.target.matches && ev.target.matches("input[data-expr]")) { lastExpr = ev.target; }
+  });
+  document.addEventListener("click", function (ev) {
+    var b = ev.target.closest("[data-insert-path]");
+    if (!b || !lastExpr || lastExpr.disabled) { return; }
+    var path = b.getAttribute("data-insert-path");
+    var s = lastExpr.selectionStart == null ? lastExpr.value.length : lastExpr.selectionStart;
+    var e = lastExpr.selectionEnd == null ? s : lastExpr.selectionEnd;
+    lastExpr.value = lastExpr.value.slice(0, s) + path + lastExpr.value.slice(e);
+    lastExpr.focus();
+    lastExpr.setSelectionRange(s + path.length, s + path.length);
+    lastExpr.dispatchEvent(new Event("input", { bubbles: true }));
+  });
+  // Client-side filter: <input data-filter="#functions li"> hides items whose
+  // data-search does not contain the text.
+  document.addEventListener("input", function (ev) {
+    var sel = ev.target.getAttribute && ev.target.getAttribute("data-filter");
+    if (!sel) { return; }
+    var q = ev.target.value.toLowerCase();
+    document.querySelectorAll(sel).forEach(function (li) {
+      li.hidden = q !== "" && (li.getAttribute("data-search") || "").toLowerCase().indexOf(q) < 0;
+    });
+  });
 })();

@@ -3,7 +3,10 @@
 // shown here, and no component calls a store.
 package view
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"strconv"
+)
 
 // Page is what every full page needs: who is signed in, where they are, the
 // CSRF token for forms and the hashed asset URLs.
@@ -63,3 +66,5 @@ func current(p Page, section string) string {
 	}
 	return "false"
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }

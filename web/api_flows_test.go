@@ -1,0 +1,154 @@
+package web_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crossdock/crossdock/account"
+	"github.com/crossdock/crossdock/web"
+)
+
+// api sends a JSON request with the browser's session and CSRF token.
+func (br *browser) api(method, path string, body any) (response, map[string]any) {
+	br.t.Helper()
+	var r *strings.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		require.NoError(br.t, err)
+		r = strings.NewReader(string(raw))
+	} else {
+		r = strings.NewReader("")
+	}
+	req := httptest.NewRequest(method, path, r)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-CSRF-Token", br.csrf)
+	res := br.do(req)
+	var out map[string]any
+	_ = json.Unmarshal([]byte(res.body), &out)
+	return res, out
+}
+
+func TestManagementAPI(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.user(t, "ana@shop.example", account.RoleAnalyst)
+	b.user(t, "vic@shop.example", account.RoleViewer)
+	ana := b.browser(t)
+	ana.signIn("ana@shop.example")
+	createStorefrontFlow(t, ana)
+	ana.get("/flows")
+
+	res, out := ana.api(http.MethodGet, "/api/v1/flows", nil)
+	require.Equal(t, http.StatusOK, res.StatusCode, res.body)
+	require.Len(t, out["flows"], 1)
+	res, out = ana.api(http.MethodGet, "/api/v1/flows/shop-orders", nil)
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.Equal(t, "shop-orders", out["slug"])
+	res, _ = ana.api(http.MethodGet, "/api/v1/flows/nope", nil)
+	require.Equal(t, http.StatusNotFound, res.StatusCode)
+	require.Equal(t, "application/problem+json", res.Header.Get("Content-Type"))
+
+	res, out = ana.api(http.MethodGet, "/api/v1/flows/shop-orders/draft", nil)
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.Equal(t, `"1"`, res.Header.Get("ETag"))
+	def := out["definition"].(map[string]any)
+
+	// Put: stale revision, missing revision, bad definition, then success.
+	def["description"] = "changed through the API"
+	res, _ = ana.api(http.MethodPut, "/api/v1/flows/shop-orders/draft", map[string]any{"definition": def})
+	require.Equal(t, http.StatusUnprocessableEntity, res.StatusCode)
+	require.Contains(t, res.body, "send the revision")
+	res, _ = ana.api(http.MethodPut, "/api/v1/flows/shop-orders/draft", map[string]any{"revision": 1, "definition": map[string]any{"routes": "not a list"}})
+	require.Equal(t, http.StatusUnprocessableEntity, res.StatusCode)
+	require.Contains(t, res.body, "does not fit the format")
+	res, out = ana.api(http.MethodPut, "/api/v1/flows/shop-orders/draft", map[string]any{"revision": 1, "definition": def})
+	require.Equal(t, http.StatusOK, res.StatusCode, res.body)
+	require.EqualValues(t, 2, out["revision"])
+	res, _ = ana.api(http.MethodPut, "/api/v1/flows/shop-orders/draft", map[string]any{"revision": 1, "definition": def})
+	require.Equal(t, http.StatusConflict, res.StatusCode)
+	var p web.Problem
+	require.NoError(t, json.Unmarshal([]byte(res.body), &p))
+	require.Equal(t, 2, p.CurrentRevision)
+
+	// Publish refused by a failing test case, then a typo, then published.
+	routes := def["routes"].([]any)
+	row := routes[0].(map[string]any)["mapping"].([]any)[1].(map[string]any)
+	orig := row["expr"]
+	row["expr"] = `"not what the tests expect"`
+	res, _ = ana.api(http.MethodPut, "/api/v1/flows/shop-orders/draft", map[string]any{"revision": 2, "definition": def})
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	res, _ = ana.api(http.MethodPost, "/api/v1/flows/shop-orders/publish", map[string]any{"revision": 3})
+	require.Equal(t, http.StatusUnprocessableEntity, res.StatusCode)
+	p = web.Problem{}
+	require.NoError(t, json.Unmarshal([]byte(res.body), &p))
+	require.NotEmpty(t, p.FailedTests)
+
+	row["expr"] = `trimPrefix(source.nmae, "#")`
+	res, out = ana.api(http.MethodPut, "/api/v1/flows/shop-orders/draft", map[string]any{"revision": 3, "definition": def})
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.NotEmpty(t, out["diagnostics"], "a saved draft reports its problems")
+	res, _ = ana.api(http.MethodPost, "/api/v1/flows/shop-orders/publish", map[string]any{"revision": 4})
+	require.Equal(t, http.StatusUnprocessableEntity, res.StatusCode)
+	p = web.Problem{}
+	require.NoError(t, json.Unmarshal([]byte(res.body), &p))
+	require.NotEmpty(t, p.Diagnostics)
+	require.Contains(t, p.Diagnostics[0].Snippet, "^")
+
+	row["expr"] = orig
+	res, _ = ana.api(http.MethodPut, "/api/v1/flows/shop-orders/draft", map[string]any{"revision": 4, "definition": def})
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	res, out = ana.api(http.MethodPost, "/api/v1/flows/shop-orders/publish", map[string]any{"revision": 5, "note": "via API"})
+	require.Equal(t, http.StatusCreated, res.StatusCode, res.body)
+	require.EqualValues(t, 1, out["number"])
+
+	res, out = ana.api(http.MethodGet, "/api/v1/flows/shop-orders/versions", nil)
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.Len(t, out["versions"], 1)
+	res, out = ana.api(http.MethodGet, "/api/v1/flows/shop-orders/versions/1", nil)
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.NotNil(t, out["definition"])
+	res, _ = ana.api(http.MethodGet, "/api/v1/flows/shop-orders/versions/7", nil)
+	require.Equal(t, http.StatusNotFound, res.StatusCode)
+
+	res, out = ana.api(http.MethodGet, "/api/v1/flows/shop-orders/diff?a=1&b=draft", nil)
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.Empty(t, out["changes"])
+	res, _ = ana.api(http.MethodGet, "/api/v1/flows/shop-orders/diff?a=1", nil)
+	require.Equal(t, http.StatusUnprocessableEntity, res.StatusCode)
+
+	// Preview: the saved draft on a payload; bad payload; missing payload.
+	tpl := def["source"].(map[string]any)["samples"].([]any)[0].(map[string]any)["payload"]
+	res, out = ana.api(http.MethodPost, "/api/v1/flows/shop-orders/preview", map[string]any{"payload": tpl})
+	require.Equal(t, http.StatusOK, res.StatusCode, res.body)
+	require.NotEmpty(t, out["routes"])
+	require.NotEmpty(t, out["trace"])
+	res, _ = ana.api(http.MethodPost, "/api/v1/flows/shop-orders/preview", map[string]any{})
+	require.Equal(t, http.StatusUnprocessableEntity, res.StatusCode)
+
+	// Without the CSRF header a session cannot change anything.
+	req := httptest.NewRequest(http.MethodPost, "/api/v1/flows/shop-orders/publish", strings.NewReader(`{"revision": 6}`))
+	res = ana.do(req)
+	require.Equal(t, http.StatusForbidden, res.StatusCode)
+
+	// A viewer reads through the API but cannot write.
+	vic := b.browser(t)
+	vic.signIn("vic@shop.example")
+	vic.get("/flows")
+	res, _ = vic.api(http.MethodGet, "/api/v1/flows/shop-orders/draft", nil)
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	res, _ = vic.api(http.MethodPut, "/api/v1/flows/shop-orders/draft", map[string]any{"revision": 5, "definition": def})
+	require.Equal(t, http.StatusForbidden, res.StatusCode)
+	res, _ = vic.api(http.MethodPost, "/api/v1/flows/shop-orders/publish", map[string]any{"revision": 5})
+	require.Equal(t, http.StatusForbidden, res.StatusCode)
+
+	// Anonymous: 401 problem JSON, no redirect, no session.
+	anon := b.browser(t)
+	res, _ = anon.api(http.MethodGet, "/api/v1/flows", nil)
+	require.Equal(t, http.StatusUnauthorized, res.StatusCode)
+	require.Empty(t, res.Header.Get("Set-Cookie"))
+}

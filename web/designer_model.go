@@ -1,0 +1,451 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/a-h/templ"
+
+	"github.com/crossdock/crossdock/engine"
+	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/web/diagram"
+	"github.com/crossdock/crossdock/web/view"
+)
+
+// designerState is what the designer shows: a flow, the definition being
+// edited (the saved draft with the analyst's unsaved edits applied) and the
+// selected sample.
+type designerState struct {
+	flow     mappings.Flow
+	revision int
+	def      *engine.Definition
+	sample   int
+	canEdit  bool
+	now      time.Time
+	tests    []engine.TestResult // set after "run all"
+	// preview builds only what the live-preview fragments show (live
+	// cells, outputs, problems, diagram), skipping the panels a keystroke
+	// cannot change.
+	preview bool
+}
+
+// buildDesigner compiles and runs the definition on the selected sample and
+// turns the result into the page's view model: every field with its live
+// value or error, each route's output, the problems list and the diagram.
+func buildDesigner(ctx context.Context, st designerState) view.Designer {
+	def := st.def
+	d := view.Designer{
+		Flow: view.FlowHeader{
+			Slug: st.flow.Slug, Name: st.flow.Name, SourceSystem: def.Source.System, Event: def.Source.Event,
+			LatestVersion: st.flow.LatestVersion, Revision: st.revision,
+			UpdatedBy: st.flow.DraftUpdatedBy, UpdatedAt: st.flow.DraftUpdatedAt.UTC().Format("2006-01-02 15:04 UTC"),
+		},
+		CanEdit: st.canEdit,
+	}
+	if d.Flow.UpdatedBy == "" {
+		d.Flow.UpdatedBy = "unknown"
+	}
+	if st.sample < 0 || st.sample >= len(def.Source.Samples) {
+		st.sample = 0
+	}
+	d.SampleIndex = st.sample
+	for i, s := range def.Source.Samples {
+		d.Samples = append(d.Samples, view.SampleOption{Index: i, Name: s.Name, Selected: i == st.sample})
+	}
+
+	prog, diags := compileForPreview(def, !st.preview)
+	byPointer := map[string]engine.Diagnostic{}
+	for _, dg := range diags {
+		if _, seen := byPointer[dg.Pointer]; !seen {
+			byPointer[dg.Pointer] = dg
+		}
+	}
+
+	var res *engine.Result
+	var runErr error
+	if prog != nil && len(def.Source.Samples) > 0 {
+		payload := def.Source.Samples[st.sample].Payload
+		d.SamplePayload = string(payload)
+		if !st.preview {
+			d.Fields = fieldTree(payload)
+		}
+		res, runErr = prog.Run(ctx, engine.Input{Payload: payload, Now: st.now, Vars: previewVars(def), Trace: true, MapInvalid: true})
+	}
+	// Trace entries are found by the pointer of their expression (for-each
+	// rows: the first item's), else by section, route and output path.
+	trace := map[string]engine.TraceEntry{}
+	if res != nil {
+		for _, t := range res.Trace {
+			for _, k := range []string{t.Pointer, traceKey(t.Section, t.Route, t.Path)} {
+				if _, ok := trace[k]; !ok && k != "" {
+					trace[k] = t
+				}
+			}
+		}
+	}
+	live := func(pointer string, section engine.Section, route, path string, isBool bool) view.Live {
+		l := view.Live{ID: view.LiveID("live", pointer)}
+		if dg, ok := byPointer[pointer]; ok {
+			l.Error, l.Snippet = dg.Message, dg.Snippet
+			return l
+		}
+		t, ok := trace[pointer]
+		if !ok {
+			if t, ok = trace[traceKey(section, route, path)]; !ok {
+				return l
+			}
+		}
+		switch {
+		case t.Error != "":
+			l.Error = t.Error
+		case t.Skipped:
+			l.Skipped = true
+		case isBool:
+			l.Bool = string(t.Value)
+		default:
+			l.Value = shorten(string(t.Value), 160)
+		}
+		return l
+	}
+	field := func(pointer, value, label, placeholder string, section engine.Section, route, path string, isBool bool) view.Field {
+		return view.Field{Name: "f:" + pointer, Pointer: pointer, Value: value, Label: label, Placeholder: placeholder, Live: live(pointer, section, route, path, isBool)}
+	}
+
+	for name, lk := range def.Lookups {
+		d.Lookups = append(d.Lookups, view.LookupSummary{Name: name, Description: lk.Description, Rows: len(lk.Entries)})
+	}
+	sort.Slice(d.Lookups, func(i, j int) bool { return d.Lookups[i].Name < d.Lookups[j].Name })
+	for k, v := range previewVars(def) {
+		d.Vars = append(d.Vars, k+" = "+v)
+	}
+	sort.Strings(d.Vars)
+	d.Key = field("/keys/idempotency", def.Keys.Idempotency, "Idempotency key expression", "source.id", engine.SectionKey, "", "", false)
+	d.Correlation = field("/keys/correlation", def.Keys.Correlation, "Correlation id expression", "source.name", engine.SectionCorrelation, "", "", false)
+	for i, r := range def.Validation {
+		ptr := fmt.Sprintf("/validation/%d", i)
+		d.Rules = append(d.Rules, view.RuleView{
+			Index: i, Name: r.Name, Pointer: ptr,
+			Rule:    field(ptr+"/rule", r.Rule, "Rule "+r.Name, "len(source.line_items) > 0", engine.SectionValidation, "", r.Name, true),
+			Message: view.Field{Name: "f:" + ptr + "/message", Pointer: ptr + "/message", Value: r.Message, Label: "Message of rule " + r.Name},
+		})
+	}
+	for i, rt := range def.Routes {
+		ptr := fmt.Sprintf("/routes/%d", i)
+		rv := view.RouteView{Index: i, Name: rt.Name, Target: rt.Target, AppendPointer: fmt.Sprintf("%s/mapping/%d", ptr, len(rt.Mapping))}
+		rv.When = field(ptr+"/when", rt.When, "Condition of route "+rt.Name, "always", engine.SectionCondition, rt.Name, "", true)
+		if rt.When == "" && rv.When.Live.Error == "" && res != nil {
+			rv.When.Live.Bool = "true"
+		}
+		rv.Rows = rowViews(rt.Name, ptr+"/mapping", rt.Mapping, "", 0, field)
+		if res != nil {
+			if rr := res.Route(rt.Name); rr != nil {
+				rv.Matched = strconv.FormatBool(rr.Matched)
+				if len(rr.Output) > 0 {
+					rv.Output = prettyJSON(rr.Output)
+				}
+				for _, e := range rr.Errors {
+					rv.Errors = append(rv.Errors, e.String())
+				}
+			}
+		}
+		d.Routes = append(d.Routes, rv)
+	}
+
+	for _, dg := range diags {
+		d.Problems = append(d.Problems, view.Diagnostic{Where: diagnosticWhere(dg), Message: dg.Message, Snippet: dg.Snippet, Anchor: anchorFor(dg.Pointer)})
+	}
+	if runErr != nil {
+		d.Problems = append(d.Problems, view.Diagnostic{Where: "sample " + def.Source.Samples[st.sample].Name, Message: runErr.Error()})
+	}
+
+	if prog != nil && !st.preview {
+		for _, s := range def.Source.Samples {
+			sr := view.SampleRun{Name: s.Name}
+			r, err := prog.Run(ctx, engine.Input{Payload: s.Payload, Now: st.now, Vars: previewVars(def)})
+			if err != nil {
+				sr.Failed = []string{err.Error()}
+				d.AllSamples = append(d.AllSamples, sr)
+				continue
+			}
+			sr.Valid = r.Valid()
+			for _, f := range r.Validation {
+				sr.Failed = append(sr.Failed, f.Rule+": "+f.Message)
+			}
+			for _, rr := range r.Routes {
+				if rr.Matched {
+					sr.Routes = append(sr.Routes, rr.Name+" → "+rr.Target)
+				}
+				sr.Errors += len(rr.Errors)
+			}
+			d.AllSamples = append(d.AllSamples, sr)
+		}
+	}
+
+	results := map[string]engine.TestResult{}
+	for _, tr := range st.tests {
+		results[tr.Name] = tr
+	}
+	d.TestsRan = st.tests != nil
+	for _, tc := range def.Tests {
+		tv := view.TestView{Name: tc.Name}
+		if tr, ok := results[tc.Name]; ok {
+			tv.Ran, tv.Passed, tv.Error = true, tr.Passed, tr.Error
+			for _, df := range tr.Diffs {
+				path := df.Path
+				if df.Route != "" {
+					path = df.Route + ": " + path
+				}
+				tv.Diffs = append(tv.Diffs, view.TestDiff{Path: path, Expected: shorten(string(df.Expected), 200), Actual: shorten(string(df.Actual), 200), Message: df.Message})
+			}
+		}
+		d.Tests = append(d.Tests, tv)
+	}
+
+	highlight := map[string]bool{}
+	if res != nil {
+		for _, rr := range res.Routes {
+			highlight[rr.Name] = rr.Matched
+		}
+	}
+	links := map[string]string{}
+	for _, rt := range def.Routes {
+		links[rt.Name] = "#route-" + rt.Name
+	}
+	d.Diagram = templ.Raw(diagram.SVG(def, diagram.Options{Matched: highlight, RouteLinks: links}))
+
+	if st.preview {
+		return d
+	}
+	for _, fn := range engine.Functions() {
+		d.Functions = append(d.Functions, view.FunctionHelp{Name: fn.Name, Signature: fn.Signature, Description: fn.Description, Example: exampleText(fn), Category: fn.Category})
+	}
+	return d
+}
+
+// previewVars are the environment variables env("NAME") sees in the
+// designer: those the definition's test cases set (the first value of each
+// name wins). Environments get their own variables; the designer previews
+// with the values its test cases are written against.
+func previewVars(def *engine.Definition) map[string]string {
+	vars := map[string]string{}
+	for _, tc := range def.Tests {
+		for k, v := range tc.Vars {
+			if _, ok := vars[k]; !ok {
+				vars[k] = v
+			}
+		}
+	}
+	return vars
+}
+
+func exampleText(fn engine.FunctionSpec) string {
+	if fn.Example == "" {
+		return ""
+	}
+	return fn.Example + " → " + fn.Result
+}
+
+type fieldFunc func(pointer, value, label, placeholder string, section engine.Section, route, path string, isBool bool) view.Field
+
+// rowViews flattens a mapping into grid rows, computing for each row the
+// output path its trace entry has (for-each groups show their first item).
+func rowViews(route, base string, rows []engine.Row, prefix string, depth int, field fieldFunc) []view.RowView {
+	var out []view.RowView
+	for i, r := range rows {
+		ptr := fmt.Sprintf("%s/%d", base, i)
+		path := r.Target
+		if prefix != "" {
+			path = prefix + "." + r.Target
+		}
+		rv := view.RowView{
+			Pointer: ptr, Depth: depth, First: i == 0, Last: i == len(rows)-1,
+			InsertAfter: fmt.Sprintf("%s/%d", base, i+1),
+			Target:      view.Field{Name: "f:" + ptr + "/target", Pointer: ptr + "/target", Value: r.Target, Label: "Target field of row " + strconv.Itoa(i+1)},
+		}
+		switch {
+		case r.ForEach != "":
+			rv.Kind = "foreach"
+			rv.ItemVar = r.As
+			if rv.ItemVar == "" {
+				rv.ItemVar = "item"
+			}
+			rv.ForEach = field(ptr+"/forEach", r.ForEach, "Array expression of "+r.Target, "source.line_items", engine.SectionRow, route, path+"[0]", false)
+			rv.Live = rv.ForEach.Live
+			if len(r.Rows) == 0 && r.Expr != "" {
+				// A for-each of plain values: its expression makes each item.
+				rv.Expr = field(ptr+"/expr", r.Expr, "Item expression of "+r.Target, "", engine.SectionRow, route, path+"[0]", false)
+				rv.Live = rv.Expr.Live
+			}
+			out = append(out, rv)
+			out = append(out, rowViews(route, ptr+"/rows", r.Rows, path+"[0]", depth+1, field)...)
+		case len(r.Rows) > 0:
+			rv.Kind = "object"
+			rv.Live = view.Live{ID: view.LiveID("live", ptr)}
+			out = append(out, rv)
+			out = append(out, rowViews(route, ptr+"/rows", r.Rows, path, depth+1, field)...)
+		case len(r.Value) > 0 && r.Expr == "":
+			rv.Kind = "constant"
+			rv.Constant = string(r.Value)
+			rv.Live = field(ptr+"/value", "", "", "", engine.SectionRow, route, path, false).Live
+			out = append(out, rv)
+		default:
+			rv.Kind = "value"
+			rv.Expr = field(ptr+"/expr", r.Expr, "Expression for "+r.Target, "source.field", engine.SectionRow, route, path, false)
+			rv.Live = rv.Expr.Live
+			out = append(out, rv)
+		}
+	}
+	return out
+}
+
+func traceKey(section engine.Section, route, path string) string {
+	return string(section) + "\x00" + route + "\x00" + path
+}
+
+// compileForPreview compiles the definition; when some expressions do not
+// compile it neutralises exactly those and compiles again, so every other
+// row still shows its live value. It returns all diagnostics of the first
+// attempt (and of the schema).
+func compileForPreview(def *engine.Definition, checkSchema bool) (*engine.Program, []engine.Diagnostic) {
+	var diags []engine.Diagnostic
+	if canonical, err := def.Canonical(); checkSchema && err == nil {
+		if _, err := engine.ParseDefinition(canonical); err != nil {
+			diags = append(diags, diagnosticsOf(err)...)
+		}
+	}
+	prog, err := engine.Compile(def, engine.Options{})
+	if err == nil {
+		return prog, dedupe(diags)
+	}
+	compileDiags := diagnosticsOf(err)
+	diags = append(diags, compileDiags...)
+	var edits []mappings.Edit
+	for _, dg := range compileDiags {
+		switch {
+		case strings.HasSuffix(dg.Pointer, "/expr"), strings.HasSuffix(dg.Pointer, "/idempotency"), strings.HasSuffix(dg.Pointer, "/correlation"):
+			edits = append(edits, mappings.Edit{Pointer: dg.Pointer, Value: "nil"})
+		case strings.HasSuffix(dg.Pointer, "/when"), strings.HasSuffix(dg.Pointer, "/filter"):
+			edits = append(edits, mappings.Edit{Pointer: dg.Pointer, Value: ""})
+		case strings.HasSuffix(dg.Pointer, "/rule"):
+			edits = append(edits, mappings.Edit{Pointer: dg.Pointer, Value: "true"})
+		case strings.HasSuffix(dg.Pointer, "/forEach"):
+			edits = append(edits, mappings.Edit{Pointer: dg.Pointer, Value: "[]"})
+		}
+	}
+	if len(edits) == 0 {
+		return nil, dedupe(diags)
+	}
+	neutral, err := mappings.ApplyEdits(def, edits)
+	if err != nil {
+		return nil, dedupe(diags)
+	}
+	prog, _ = engine.Compile(neutral, engine.Options{})
+	return prog, dedupe(diags)
+}
+
+func dedupe(ds []engine.Diagnostic) []engine.Diagnostic {
+	seen := map[string]bool{}
+	var out []engine.Diagnostic
+	for _, d := range ds {
+		k := d.Pointer + "\x00" + d.Message
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func diagnosticsOf(err error) []engine.Diagnostic {
+	var de *engine.DefinitionError
+	if errors.As(err, &de) {
+		return de.Diagnostics
+	}
+	return []engine.Diagnostic{{Section: engine.SectionSchema, Message: err.Error()}}
+}
+
+func diagnosticWhere(d engine.Diagnostic) string {
+	switch {
+	case d.Route != "" && d.Target != "":
+		return "route " + d.Route + ", " + d.Target
+	case d.Route != "":
+		return "route " + d.Route
+	case d.Pointer != "":
+		return d.Pointer
+	}
+	return string(d.Section)
+}
+
+func anchorFor(pointer string) string {
+	if pointer == "" {
+		return ""
+	}
+	return "in" + view.LiveID("live", pointer)
+}
+
+// fieldTree lists the sample's fields as expression paths, arrays through
+// their first element, capped so a huge sample cannot flood the page.
+func fieldTree(payload []byte) []view.FieldNode {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	if dec.Decode(&v) != nil {
+		return nil
+	}
+	var out []view.FieldNode
+	var walk func(v any, path, label string, depth int)
+	walk = func(v any, path, label string, depth int) {
+		if len(out) >= 400 {
+			return
+		}
+		switch t := v.(type) {
+		case map[string]any:
+			if depth > 0 {
+				out = append(out, view.FieldNode{Path: path, Label: label, Depth: depth - 1, Kind: "object"})
+			}
+			keys := make([]string, 0, len(t))
+			for k := range t {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				walk(t[k], path+"."+k, k, depth+1)
+			}
+		case []any:
+			out = append(out, view.FieldNode{Path: path, Label: label, Depth: depth - 1, Kind: fmt.Sprintf("array of %d", len(t))})
+			if len(t) > 0 {
+				walk(t[0], path+"[0]", label+"[0]", depth+1)
+			}
+		default:
+			kind := "string"
+			switch t.(type) {
+			case json.Number:
+				kind = "number"
+			case bool:
+				kind = "bool"
+			case nil:
+				kind = "null"
+			}
+			ex, _ := json.Marshal(t)
+			out = append(out, view.FieldNode{Path: path, Label: label, Depth: depth - 1, Kind: kind, Example: shorten(string(ex), 40)})
+		}
+	}
+	walk(v, "source", "source", 0)
+	return out
+}
+
+func shorten(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n]) + "…"
+}

@@ -1,0 +1,60 @@
+package web
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/crossdock/crossdock/engine"
+	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/web/view"
+)
+
+// flowDesigner shows the saved draft in the designer, with live values for
+// the sample chosen in the query string.
+func (s *Server) flowDesigner() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		f, d, err := s.flowWithDraft(c)
+		if err != nil {
+			return err
+		}
+		return s.renderDesigner(c, designerState{flow: f, revision: d.Revision, def: d.Definition, sample: c.QueryInt("sample")}, nil)
+	}
+}
+
+// renderDesigner renders the whole page; decorate may add a notice, an
+// error or a conflict to the view model.
+func (s *Server) renderDesigner(c *fiber.Ctx, st designerState, decorate func(*view.Designer)) error {
+	st.canEdit = canEditFlows(c)
+	if st.now.IsZero() {
+		st.now = s.deps.Now()
+	}
+	d := buildDesigner(c.UserContext(), st)
+	if decorate != nil {
+		decorate(&d)
+	}
+	return s.render(c, view.DesignerPage(s.page(c, st.flow.Name, "flows"), d))
+}
+
+// flowPreview is the live preview: the draft with the form's unsaved edits
+// applied, compiled and run on the selected sample. It answers with
+// out-of-band fragments for every live cell, so nothing else on the page
+// (focus, caret, half-typed text) is disturbed.
+func (s *Server) flowPreview() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		f, d, err := s.flowWithDraft(c)
+		if err != nil {
+			return err
+		}
+		def, err := mappings.ApplyEdits(d.Definition, formEdits(c))
+		if err != nil {
+			return err
+		}
+		model := buildDesigner(c.UserContext(), designerState{flow: f, revision: d.Revision, def: def, sample: formSample(c), canEdit: canEditFlows(c), now: s.deps.Now(), preview: true})
+		return s.render(c, view.PreviewFragments(model))
+	}
+}
+
+// compileSaved compiles a saved definition for actions that need a program
+// (saving a test case, running the tests).
+func compileSaved(def *engine.Definition) (*engine.Program, error) {
+	return engine.Compile(def, engine.Options{})
+}

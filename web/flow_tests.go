@@ -1,0 +1,125 @@
+package web
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/crossdock/crossdock/engine"
+	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/web/view"
+)
+
+// flowTestSave saves the selected sample with the saved draft's current
+// result as an expected test case: which rules fail, which routes match and
+// exactly what each sends.
+func (s *Server) flowTestSave() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		f, base, err := s.flowForChange(c)
+		if err != nil {
+			return err
+		}
+		name := strings.TrimSpace(c.FormValue("name"))
+		if name == "" {
+			return &fault.Error{Code: fault.Invalid, Message: "give the test case a name"}
+		}
+		ctx := c.UserContext()
+		d, err := mappings.DraftGet(ctx, s.deps.DB, f.ID)
+		if err != nil {
+			return err
+		}
+		sample := formSample(c)
+		if sample < 0 || sample >= len(d.Definition.Source.Samples) {
+			return &fault.Error{Code: fault.Invalid, Message: "choose a sample first"}
+		}
+		for _, tc := range d.Definition.Tests {
+			if tc.Name == name {
+				return fault.Errorf(fault.Conflict, "a test case named “%s” already exists; choose another name", name)
+			}
+		}
+		prog, err := compileSaved(d.Definition)
+		if err != nil {
+			return fault.Wrap(err, fault.Invalid, "save the draft without problems before saving a test case: "+err.Error())
+		}
+		now := s.deps.Now().UTC().Truncate(time.Second)
+		payload := d.Definition.Source.Samples[sample].Payload
+		vars := previewVars(d.Definition)
+		res, err := prog.Run(ctx, engine.Input{Payload: payload, Now: now, Vars: vars})
+		if err != nil {
+			return fault.Wrap(err, fault.Invalid, "the sample cannot be mapped: "+err.Error())
+		}
+		if res.Failed() && res.Valid() {
+			return &fault.Error{Code: fault.Invalid, Message: "some rows fail for this sample; fix them before saving it as a test case"}
+		}
+		tc := engine.TestCase{Name: name, Input: payload, Now: now.Format(time.RFC3339)}
+		if len(vars) > 0 {
+			tc.Vars = vars
+		}
+		if res.Key != "" {
+			tc.Expect.Key = &res.Key
+		}
+		if res.CorrelationID != "" {
+			tc.Expect.CorrelationID = &res.CorrelationID
+		}
+		for _, v := range res.Validation {
+			tc.Expect.Validation = append(tc.Expect.Validation, v.Rule)
+		}
+		if res.Valid() {
+			tc.Expect.Routes = map[string]json.RawMessage{}
+			for _, rr := range res.Routes {
+				if rr.Matched {
+					tc.Expect.Routes[rr.Name] = rr.Output
+				} else {
+					tc.Expect.Routes[rr.Name] = json.RawMessage("null")
+				}
+			}
+		}
+		def := *d.Definition
+		def.Tests = append(append([]engine.TestCase(nil), def.Tests...), tc)
+		if _, err := s.saveDraft(c, f, base, &def, "flow.test_add", name); err != nil {
+			return err
+		}
+		s.flash(c, fmt.Sprintf("Saved test case “%s”.", name))
+		return c.Redirect(flowURL(f.Slug, sample)+"#tests", fiber.StatusSeeOther)
+	}
+}
+
+// flowTestsRun runs every test case of the saved draft and shows each
+// failure as a per-field diff.
+func (s *Server) flowTestsRun() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		f, d, err := s.flowWithDraft(c)
+		if err != nil {
+			return err
+		}
+		st := designerState{flow: f, revision: d.Revision, def: d.Definition, sample: formSample(c)}
+		prog, err := compileSaved(d.Definition)
+		if err != nil {
+			return s.renderDesigner(c, st, func(v *view.Designer) {
+				v.Error = "The test cases cannot run while the draft has problems (listed above)."
+			})
+		}
+		st.tests = engine.RunTests(prog, d.Definition)
+		if st.tests == nil {
+			st.tests = []engine.TestResult{}
+		}
+		passed := 0
+		for _, r := range st.tests {
+			if r.Passed {
+				passed++
+			}
+		}
+		return s.renderDesigner(c, st, func(v *view.Designer) {
+			msg := fmt.Sprintf("%d of %d test cases passed.", passed, len(st.tests))
+			if passed == len(st.tests) {
+				v.Notice = msg
+			} else {
+				v.Error = msg
+			}
+		})
+	}
+}

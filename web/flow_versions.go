@@ -1,0 +1,129 @@
+package web
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/crossdock/crossdock/engine"
+	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/web/view"
+)
+
+// flowVersions lists versions and, with ?a=&b=, compares two of them (or a
+// version and the draft) row by row.
+func (s *Server) flowVersions() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ctx := c.UserContext()
+		f, err := s.flowFromPath(c)
+		if err != nil {
+			return err
+		}
+		versions, err := mappings.VersionList(ctx, s.deps.DB, f.ID)
+		if err != nil {
+			return err
+		}
+		v := view.VersionsView{
+			Flow:    view.FlowHeader{Slug: f.Slug, Name: f.Name, LatestVersion: f.LatestVersion, Revision: f.DraftRevision},
+			CanEdit: canEditFlows(c), A: c.Query("a"), B: c.Query("b"),
+		}
+		for _, ver := range versions {
+			v.Versions = append(v.Versions, view.VersionRow{Number: ver.Number, Checksum: ver.Checksum, Note: ver.Note, Author: ver.AuthorEmail, Created: ver.CreatedAt.UTC().Format("2006-01-02 15:04 UTC")})
+		}
+		if v.A == "" && len(versions) > 0 {
+			// Default: what changed in the latest version.
+			v.B = strconv.Itoa(versions[0].Number)
+			v.A = "draft"
+			if len(versions) > 1 {
+				v.A = strconv.Itoa(versions[1].Number)
+			}
+		}
+		if c.Query("a") != "" && c.Query("b") != "" {
+			a, err := s.definitionAt(c, f, v.A)
+			if err != nil {
+				return err
+			}
+			b, err := s.definitionAt(c, f, v.B)
+			if err != nil {
+				return err
+			}
+			v.Compared = true
+			for _, ch := range mappings.Diff(a, b).Changes {
+				where := string(ch.Section)
+				if ch.Route != "" {
+					where += " · route " + ch.Route
+				}
+				if ch.Path != "" {
+					where += " · " + ch.Path
+				}
+				v.Diff = append(v.Diff, view.DiffRow{Kind: string(ch.Kind), Where: where, Field: ch.Field, Old: ch.Old, New: ch.New})
+			}
+		}
+		return s.render(c, view.VersionsPage(s.page(c, f.Name+" versions", "flows"), v))
+	}
+}
+
+// definitionAt returns the draft ("draft") or a version's definition.
+func (s *Server) definitionAt(c *fiber.Ctx, f mappings.Flow, which string) (*engine.Definition, error) {
+	if which == "draft" {
+		d, err := mappings.DraftGet(c.UserContext(), s.deps.DB, f.ID)
+		return d.Definition, err
+	}
+	n, err := strconv.Atoi(which)
+	if err != nil || n < 1 {
+		return nil, &fault.Error{Code: fault.Invalid, Message: "“" + which + "” is not a version number; use a number such as 3, or draft"}
+	}
+	v, err := mappings.VersionGet(c.UserContext(), s.deps.DB, f.ID, n)
+	return v.Definition, err
+}
+
+// flowRestore makes an old version the draft again.
+func (s *Server) flowRestore() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		f, base, err := s.flowForChange(c)
+		if err != nil {
+			return err
+		}
+		n, err := c.ParamsInt("n")
+		if err != nil {
+			return err
+		}
+		v, err := mappings.VersionGet(c.UserContext(), s.deps.DB, f.ID, n)
+		if err != nil {
+			return err
+		}
+		if _, err := s.saveDraft(c, f, base, v.Definition, "flow.restore", fmt.Sprintf("version %d", n)); err != nil {
+			return err
+		}
+		s.flash(c, fmt.Sprintf("Restored version %d as the draft.", n))
+		return c.Redirect("/flows/"+f.Slug, fiber.StatusSeeOther)
+	}
+}
+
+// flowExport downloads the draft (or ?version=N) in the documented format,
+// so flows can live in git.
+func (s *Server) flowExport() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		f, err := s.flowFromPath(c)
+		if err != nil {
+			return err
+		}
+		which, name := "draft", f.Slug+".draft.json"
+		if q := c.Query("version"); q != "" {
+			which, name = q, fmt.Sprintf("%s.v%s.json", f.Slug, q)
+		}
+		def, err := s.definitionAt(c, f, which)
+		if err != nil {
+			return err
+		}
+		body, err := prettyDefinition(def)
+		if err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
+		c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+name+`"`)
+		return c.Send(body)
+	}
+}

@@ -1,0 +1,46 @@
+package web_test
+
+import (
+	"encoding/json"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestOpenAPIDocumentsEveryAPIRoute keeps /api/openapi.json true: every API
+// route the router serves is in the document with its method, and every
+// documented operation is served.
+func TestOpenAPIDocumentsEveryAPIRoute(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	res := b.browser(t).get("/api/openapi.json")
+	var doc struct {
+		Paths map[string]map[string]any `json:"paths"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(res.body), &doc))
+
+	param := regexp.MustCompile(`:([a-z]+)(<[^>]+>)?`)
+	served := map[string]bool{}
+	for _, r := range b.app.GetRoutes(true) {
+		if !strings.HasPrefix(r.Path, "/api/") || r.Method == "USE" || r.Method == "HEAD" || strings.Contains(r.Path, "*") || r.Path == "/api" {
+			continue
+		}
+		path := param.ReplaceAllString(r.Path, "{$1}")
+		key := strings.ToLower(r.Method) + " " + path
+		served[key] = true
+		ops, ok := doc.Paths[path]
+		require.True(t, ok, "%s is served but not documented", path)
+		_, ok = ops[strings.ToLower(r.Method)]
+		require.True(t, ok, "%s %s is served but not documented", r.Method, path)
+	}
+	for path, ops := range doc.Paths {
+		if !strings.HasPrefix(path, "/api/") {
+			continue
+		}
+		for method := range ops {
+			require.True(t, served[method+" "+path], "%s %s is documented but not served", method, path)
+		}
+	}
+}

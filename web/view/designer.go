@@ -1,0 +1,204 @@
+package view
+
+import (
+	"strings"
+
+	"github.com/a-h/templ"
+)
+
+// FlowHeader is what every flow page shows at the top.
+type FlowHeader struct {
+	Slug          string
+	Name          string
+	SourceSystem  string
+	Event         string
+	LatestVersion int
+	Revision      int
+	UpdatedBy     string
+	UpdatedAt     string
+}
+
+// Live is the live outcome of one expression for the selected sample.
+type Live struct {
+	ID      string // DOM id of the cell, stable per field so htmx can swap it
+	Value   string // JSON of the value, shortened
+	Error   string // run-time or compile error message
+	Snippet string // the expression with a caret under the error
+	Skipped bool   // the row was omitted by its when / omitNull
+	Bool    string // "true" or "false" for conditions and rules
+}
+
+// Field is one editable expression or text field, named by its JSON pointer.
+type Field struct {
+	Name        string // form field name: "f:" + pointer
+	Pointer     string
+	Value       string
+	Label       string // accessible label
+	Placeholder string
+	Live        Live
+}
+
+// RuleView is a validation rule with its live outcome.
+type RuleView struct {
+	Index   int
+	Name    string
+	Rule    Field
+	Message Field
+	Pointer string
+}
+
+// RowView is one mapping row; Depth > 0 for rows nested in objects or
+// for-each groups.
+type RowView struct {
+	Pointer  string
+	Depth    int
+	Kind     string // value, constant, object, foreach
+	Target   Field
+	Expr     Field // the value expression (value rows, foreach rows with a value)
+	ForEach  Field // the array expression of a foreach group
+	Constant string
+	ItemVar  string
+	Live     Live
+	First    bool
+	Last     bool
+	// InsertAfter is the pointer a new sibling row is inserted at.
+	InsertAfter string
+}
+
+// RouteView is one route: its condition, rows and output.
+type RouteView struct {
+	Index   int
+	Name    string
+	Target  string
+	When    Field
+	Rows    []RowView
+	Output  string
+	Matched string // "true", "false" or "" (could not run)
+	Errors  []string
+	// AppendPointer is where "add row" inserts at the end of the mapping.
+	AppendPointer string
+}
+
+// SampleOption is a sample in the picker.
+type SampleOption struct {
+	Index    int
+	Name     string
+	Selected bool
+}
+
+// FieldNode is one field of the selected sample, for the field tree.
+type FieldNode struct {
+	Path    string // expression path, e.g. source.customer.email
+	Label   string
+	Depth   int
+	Kind    string // object, array, string, number, bool, null
+	Example string
+}
+
+// Diagnostic is a definition problem shown in the problems list.
+type Diagnostic struct {
+	Where   string
+	Message string
+	Snippet string
+	Anchor  string // id of the field it belongs to, when shown on the page
+}
+
+// TestView is a test case and, after a run, its outcome.
+type TestView struct {
+	Name   string
+	Ran    bool
+	Passed bool
+	Error  string
+	Diffs  []TestDiff
+}
+
+// TestDiff is one differing field of a failed test case.
+type TestDiff struct {
+	Path     string
+	Expected string
+	Actual   string
+	Message  string
+}
+
+// SampleRun is one sample's outcome in the "all samples" view.
+type SampleRun struct {
+	Name   string
+	Valid  bool
+	Failed []string
+	Routes []string
+	Errors int
+}
+
+// FunctionHelp is one function of the expression library.
+type FunctionHelp struct {
+	Name        string
+	Signature   string
+	Description string
+	Example     string
+	Category    string
+}
+
+// Designer is the whole designer page.
+type Designer struct {
+	Flow          FlowHeader
+	CanEdit       bool
+	Samples       []SampleOption
+	SampleIndex   int
+	SamplePayload string
+	Fields        []FieldNode
+	Key           Field
+	Correlation   Field
+	Rules         []RuleView
+	Routes        []RouteView
+	Problems      []Diagnostic
+	Tests         []TestView
+	TestsRan      bool
+	AllSamples    []SampleRun
+	Diagram       templ.Component
+	Functions     []FunctionHelp
+	Vars          []string // "NAME = value" the preview runs with
+	Lookups       []LookupSummary
+	Notice        string // a confirmation after an action
+	Error         string // why the last action was refused
+	Conflict      *Conflict
+}
+
+// Conflict is shown when a save was refused because someone else saved first.
+type Conflict struct {
+	By       string
+	At       string
+	Revision int
+	Changes  []string
+}
+
+// LiveID derives a stable DOM id from a JSON pointer.
+func LiveID(prefix, pointer string) string {
+	r := strings.NewReplacer("/", "-", "~", "_", ".", "_")
+	return prefix + r.Replace(pointer)
+}
+
+func (d Designer) sampleURL(i int) templ.SafeURL {
+	return templ.SafeURL("/flows/" + d.Flow.Slug + "?sample=" + itoa(i))
+}
+
+func indent(depth int) string {
+	return "padding-left:" + itoa(depth*18+6) + "px"
+}
+
+func oobAttr(oob bool) templ.Attributes {
+	if oob {
+		return templ.Attributes{"hx-swap-oob": "true"}
+	}
+	return templ.Attributes{}
+}
+
+func (d Designer) action(name string) string {
+	return "/flows/" + d.Flow.Slug + "/" + name
+}
+
+// LookupSummary is a lookup table as the designer lists it.
+type LookupSummary struct {
+	Name        string
+	Description string
+	Rows        int
+}
