@@ -85,6 +85,9 @@ func signIn(t *testing.T, ctx context.Context, base, email, password string) {
 		chromedp.SendKeys(chromedp.CSS("#email"), email),
 		chromedp.SendKeys(chromedp.CSS("#password"), password),
 		chromedp.Click(chromedp.CSS("#sign-in")),
+		// Wait for the answer (the shell, or the error) so that a following
+		// navigation does not abort the sign-in.
+		chromedp.WaitVisible(chromedp.CSS("nav.sidebar, #login-error")),
 	)
 }
 
