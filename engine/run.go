@@ -150,7 +150,6 @@ type runState struct {
 	dec   decoder
 	env   map[string]any
 	buf   []byte
-	tmp   []byte
 	trace bool
 	path  []pathSeg
 	res   *Result
