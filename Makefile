@@ -8,7 +8,7 @@ BIN := bin/crossdock
 GO ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: help run test generate check-generated lint db db-stop build clean e2e-deps
+.PHONY: help run test generate check-generated lint fuzz-short db db-stop build clean e2e-deps
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ generate: ## regenerate templ output and copy pinned front-end files into static
 
 check-generated: generate ## fail when generated files differ from what is committed
 	@git diff --exit-code -- '*_templ.go' static/ || { echo "generated files are stale: run make generate and commit"; exit 1; }
+
+fuzz-short: ## run the engine's fuzz target for 20 s (CI does this on every run)
+	$(GO) test -run XXX -fuzz FuzzCompileRun -fuzztime 20s ./engine
 
 lint: ## go vet and staticcheck
 	$(GO) vet ./...
