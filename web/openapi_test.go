@@ -44,3 +44,16 @@ func TestOpenAPIDocumentsEveryAPIRoute(t *testing.T) {
 		}
 	}
 }
+
+func TestAPIReferencePage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.user(t, "vic@shop.example", "viewer")
+	br := b.browser(t)
+	br.signIn("vic@shop.example")
+	res := br.get("/docs/api")
+	require.Equal(t, 200, res.StatusCode)
+	require.Contains(t, res.body, "/api/v1/flows/{slug}/draft")
+	require.Contains(t, res.body, "Replace the draft")
+	require.NotContains(t, res.body, "cdn", "served locally")
+}

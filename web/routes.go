@@ -56,6 +56,7 @@ func (s *Server) routes(app *fiber.App) {
 	// Everything below needs a signed-in user.
 	in := ui.Group("", s.requireSignedIn())
 	in.Get("/", s.home())
+	in.Get("/docs/api", s.requireRole(all...), s.apiDocs())
 
 	// Flows and the designer: everyone reads, analysts and admins change.
 	in.Get("/flows", s.requireRole(all...), s.flowsList())
