@@ -1,0 +1,251 @@
+package mappings_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/internal/secret"
+	"github.com/crossdock/crossdock/mappings"
+)
+
+func publishedFlow(t *testing.T, b *testBundle, slug string) mappings.Flow {
+	t.Helper()
+	ctx := context.Background()
+	f, err := mappings.FlowCreate(ctx, b.db, mappings.NewFlow{Name: slug, Slug: slug, Definition: storefront(t)}, b.editor)
+	require.NoError(t, err)
+	_, err = mappings.Publish(ctx, b.db, f.ID, 1, "first", b.editor)
+	require.NoError(t, err)
+	return f
+}
+
+func TestEnvironmentsAreSeededInOrder(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	envs, err := mappings.EnvironmentList(ctx, b.db)
+	require.NoError(t, err)
+	require.Len(t, envs, 3)
+	require.Equal(t, []string{"dev", "test", "prod"}, []string{envs[0].Name, envs[1].Name, envs[2].Name})
+	require.False(t, envs[0].Protected)
+	require.True(t, envs[2].Protected, "prod is protected")
+
+	prod, err := mappings.EnvironmentByName(ctx, b.db, "prod")
+	require.NoError(t, err)
+	require.Equal(t, envs[2], prod)
+	byID, err := mappings.EnvironmentByID(ctx, b.db, prod.ID)
+	require.NoError(t, err)
+	require.Equal(t, prod, byID)
+	_, err = mappings.EnvironmentByName(ctx, b.db, "staging")
+	require.Equal(t, fault.NotFound, fault.CodeOf(err))
+}
+
+func TestVariables(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	dev, err := mappings.EnvironmentByName(ctx, b.db, "dev")
+	require.NoError(t, err)
+	prod, err := mappings.EnvironmentByName(ctx, b.db, "prod")
+	require.NoError(t, err)
+
+	vars, err := mappings.Variables(ctx, b.db, dev.ID)
+	require.NoError(t, err)
+	require.Empty(t, vars)
+	require.NoError(t, mappings.VariableSet(ctx, b.db, dev.ID, "ERP_COMPANY", "1000"))
+	require.NoError(t, mappings.VariableSet(ctx, b.db, dev.ID, "ERP_COMPANY", "2000"))
+	require.NoError(t, mappings.VariableSet(ctx, b.db, prod.ID, "ERP_COMPANY", "9000"))
+	vars, err = mappings.Variables(ctx, b.db, dev.ID)
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"ERP_COMPANY": "2000"}, vars, "set replaces, per environment")
+
+	err = mappings.VariableSet(ctx, b.db, dev.ID, "bad name", "x")
+	require.Equal(t, fault.Invalid, fault.CodeOf(err))
+	require.NoError(t, mappings.VariableDelete(ctx, b.db, dev.ID, "ERP_COMPANY"))
+	require.Equal(t, fault.NotFound, fault.CodeOf(mappings.VariableDelete(ctx, b.db, dev.ID, "ERP_COMPANY")))
+	vars, err = mappings.Variables(ctx, b.db, prod.ID)
+	require.NoError(t, err)
+	require.Equal(t, "9000", vars["ERP_COMPANY"])
+}
+
+func TestDeploySwitchesAtomically(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	f := publishedFlow(t, b, "orders")
+	dev, err := mappings.EnvironmentByName(ctx, b.db, "dev")
+	require.NoError(t, err)
+
+	_, err = mappings.DeploymentCurrent(ctx, b.db, dev.ID, f.ID)
+	require.Equal(t, fault.Conflict, fault.CodeOf(err), "nothing deployed is a conflict (409)")
+	require.Contains(t, err.Error(), "deploy a published version")
+
+	_, err = mappings.Deploy(ctx, b.db, dev.ID, f.ID, 7, b.editor)
+	require.Equal(t, fault.NotFound, fault.CodeOf(err), "the version must exist")
+
+	d1, err := mappings.Deploy(ctx, b.db, dev.ID, f.ID, 1, b.editor)
+	require.NoError(t, err)
+	require.True(t, d1.Active)
+	require.Equal(t, "ana@shop.example", d1.DeployedByEmail)
+	v1, err := mappings.VersionGet(ctx, b.db, f.ID, 1)
+	require.NoError(t, err)
+	require.Equal(t, v1.Checksum, d1.Checksum)
+
+	// Publish version 2 and switch to it.
+	def := storefront(t)
+	def.Description = "second"
+	d, err := mappings.DraftGet(ctx, b.db, f.ID)
+	require.NoError(t, err)
+	_, err = mappings.DraftSave(ctx, b.db, f.ID, d.Revision, def, b.editor)
+	require.NoError(t, err)
+	_, err = mappings.Publish(ctx, b.db, f.ID, d.Revision+1, "second", b.editor)
+	require.NoError(t, err)
+	d2, err := mappings.Deploy(ctx, b.db, dev.ID, f.ID, 2, b.editor)
+	require.NoError(t, err)
+	cur, err := mappings.DeploymentCurrent(ctx, b.db, dev.ID, f.ID)
+	require.NoError(t, err)
+	require.Equal(t, d2.ID, cur.ID)
+	require.Equal(t, 2, cur.VersionNumber)
+
+	hist, err := mappings.DeploymentHistory(ctx, b.db, dev.ID, f.ID)
+	require.NoError(t, err)
+	require.Len(t, hist, 2)
+	require.True(t, hist[0].Active)
+	require.False(t, hist[1].Active, "the old deployment is history")
+	list, err := mappings.DeploymentList(ctx, b.db, dev.ID)
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+
+	// Rolling back is deploying the old number; concurrent deploys never
+	// leave two active rows.
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := mappings.Deploy(ctx, b.db, dev.ID, f.ID, 1+i%2, b.editor)
+			require.NoError(t, err)
+		}()
+	}
+	wg.Wait()
+	var active int
+	require.NoError(t, b.db.QueryRow(ctx, `select count(*) from current_deployments where environment_id = $1 and flow_id = $2`, dev.ID, f.ID).Scan(&active))
+	require.Equal(t, 1, active)
+	hist, err = mappings.DeploymentHistory(ctx, b.db, dev.ID, f.ID)
+	require.NoError(t, err)
+	require.Len(t, hist, 12)
+	cur, err = mappings.DeploymentCurrent(ctx, b.db, dev.ID, f.ID)
+	require.NoError(t, err)
+	require.Equal(t, hist[0].ID, cur.ID, "the last deploy wins")
+}
+
+func newSealer(t *testing.T) *secret.Sealer {
+	t.Helper()
+	k := make([]byte, secret.KeySize)
+	_, err := rand.Read(k)
+	require.NoError(t, err)
+	s, err := secret.NewSealer(k)
+	require.NoError(t, err)
+	return s
+}
+
+func TestTargetConfigSealsTheSecret(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	sealer := newSealer(t)
+	dev, err := mappings.EnvironmentByName(ctx, b.db, "dev")
+	require.NoError(t, err)
+
+	_, err = mappings.TargetConfigGet(ctx, b.db, sealer, dev.ID, "erp")
+	require.Equal(t, fault.NotFound, fault.CodeOf(err))
+
+	const token = "tok_SUPERSECRET_42"
+	saved, err := mappings.TargetConfigPut(ctx, b.db, sealer, mappings.TargetConfig{
+		EnvironmentID: dev.ID, Target: "erp", URLTemplate: "https://erp.example/orders/{messageId}",
+		Headers: map[string]string{"X-Tenant": "shop"}, Auth: mappings.AuthBearer, Secret: token,
+	}, b.editor)
+	require.NoError(t, err)
+	require.Equal(t, token, saved.Secret, "decrypted in memory")
+	require.True(t, saved.HasSecret)
+	require.Equal(t, "POST", saved.Method)
+	require.Equal(t, 10*time.Second, saved.Timeout, "defaults")
+	require.Equal(t, mappings.RetryPolicy{MaxAttempts: 5, BaseDelay: time.Second, MaxDelay: time.Minute, Window: 15 * time.Minute}, saved.Retry)
+	require.Equal(t, mappings.BreakerPolicy{FailureThreshold: 5, OpenFor: 30 * time.Second}, saved.Breaker)
+	require.Zero(t, saved.RatePerSecond, "unlimited")
+
+	var stored []byte
+	require.NoError(t, b.db.QueryRow(ctx, `select secret_ciphertext from target_configs where target_name = 'erp'`).Scan(&stored))
+	require.False(t, bytes.Contains(stored, []byte(token)), "only ciphertext in the database")
+
+	// Nothing that formats or logs the config shows the secret.
+	masked, err := json.Marshal(saved.Masked())
+	require.NoError(t, err)
+	var logs bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("target", "config", saved)
+	for _, s := range []string{string(masked), fmt.Sprint(saved), fmt.Sprintf("%+v", saved), fmt.Sprintf("%#v", saved), logs.String()} {
+		require.NotContains(t, s, "SUPERSECRET")
+	}
+	require.True(t, saved.Masked().HasSecret)
+
+	// A form that never shows the secret keeps it.
+	saved.Secret = ""
+	saved.KeepSecret = true
+	saved.URLTemplate = "https://erp2.example/orders"
+	kept, err := mappings.TargetConfigPut(ctx, b.db, sealer, saved, b.editor)
+	require.NoError(t, err)
+	require.Equal(t, token, kept.Secret)
+	require.Equal(t, "https://erp2.example/orders", kept.URLTemplate)
+
+	// Another key cannot open it and says what to do.
+	_, err = mappings.TargetConfigGet(ctx, b.db, newSealer(t), dev.ID, "erp")
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "CROSSDOCK_SECRET_KEY")
+	require.NotContains(t, err.Error(), "SUPERSECRET")
+
+	// Clearing it removes it.
+	kept.Secret, kept.KeepSecret, kept.Auth = "", false, mappings.AuthNone
+	cleared, err := mappings.TargetConfigPut(ctx, b.db, nil, kept, b.editor)
+	require.NoError(t, err)
+	require.False(t, cleared.HasSecret)
+
+	list, err := mappings.TargetConfigList(ctx, b.db, dev.ID)
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	require.Equal(t, "erp", list[0].Target)
+	require.Equal(t, time.Minute, list[0].Retry.MaxDelay)
+
+	require.NoError(t, mappings.TargetConfigDelete(ctx, b.db, dev.ID, "erp"))
+	require.Equal(t, fault.NotFound, fault.CodeOf(mappings.TargetConfigDelete(ctx, b.db, dev.ID, "erp")))
+}
+
+func TestTargetConfigCheck(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	dev, err := mappings.EnvironmentByName(ctx, b.db, "dev")
+	require.NoError(t, err)
+	_, err = mappings.TargetConfigPut(ctx, b.db, nil, mappings.TargetConfig{
+		EnvironmentID: dev.ID, Target: "erp", URLTemplate: "ftp://x", Method: "BREW", Auth: mappings.AuthHeader,
+	}, b.editor)
+	fe, ok := fault.As(err)
+	require.True(t, ok)
+	require.Equal(t, fault.Invalid, fe.Code)
+	require.Contains(t, fe.Fields, "urlTemplate")
+	require.Contains(t, fe.Fields, "method")
+	require.Contains(t, fe.Fields, "authHeaderName")
+	require.True(t, strings.HasPrefix(fe.Message, "fix the target configuration"))
+
+	_, err = mappings.TargetConfigPut(ctx, b.db, nil, mappings.TargetConfig{EnvironmentID: dev.ID, Target: "erp", Auth: mappings.AuthBearer, Secret: "x"}, b.editor)
+	require.Equal(t, fault.Unavailable, fault.CodeOf(err), "no key, no secret stored")
+}

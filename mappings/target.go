@@ -1,0 +1,379 @@
+package mappings
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgerrcode"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/internal/secret"
+)
+
+// AuthKind is how a target authenticates Crossdock's requests.
+type AuthKind string
+
+// The auth kinds.
+const (
+	AuthNone   AuthKind = "none"
+	AuthBearer AuthKind = "bearer" // Authorization: Bearer <secret>
+	AuthBasic  AuthKind = "basic"  // Authorization: Basic base64(username:secret)
+	AuthHeader AuthKind = "header" // <AuthHeaderName>: <secret>, for API-key headers
+)
+
+// RetryPolicy says how often and for how long a failed delivery is retried:
+// at most MaxAttempts attempts in all, waiting BaseDelay·2ⁿ (jittered,
+// capped at MaxDelay) between them, and never past Window after the first.
+type RetryPolicy struct {
+	MaxAttempts int
+	BaseDelay   time.Duration
+	MaxDelay    time.Duration
+	Window      time.Duration
+}
+
+// BreakerPolicy opens a target's circuit after FailureThreshold consecutive
+// failures; while open, deliveries wait OpenFor instead of hammering a target
+// that is down.
+type BreakerPolicy struct {
+	FailureThreshold int
+	OpenFor          time.Duration
+}
+
+// TargetConfig is how one environment reaches one named target. Secret is the
+// decrypted credential and lives only in memory: it is sealed before it is
+// stored, and Masked, String and LogValue leave it out, so pages, APIs and
+// logs cannot show it by accident.
+type TargetConfig struct {
+	EnvironmentID int64
+	Target        string
+	// URLTemplate is the endpoint. It may contain {messageId},
+	// {deliveryId}, {correlationId}, {route}, {target} and ${VAR} (an
+	// environment variable); substituted values are URL-path-escaped.
+	URLTemplate string
+	Method      string            // default POST
+	Headers     map[string]string // sent with every request
+	Auth        AuthKind
+	// AuthHeaderName is the header carrying the secret for AuthHeader.
+	AuthHeaderName string
+	// Username is for AuthBasic.
+	Username string
+	// Secret is the token, password or API key; never stored in clear.
+	Secret string
+	// KeepSecret makes TargetConfigPut keep the stored secret when Secret is
+	// empty, so a form that never shows the secret can save other fields.
+	KeepSecret bool
+	// HasSecret reports, on a loaded config, whether a secret is stored.
+	HasSecret bool
+	// Timeout bounds one attempt (default 10 s).
+	Timeout time.Duration
+	// RatePerSecond caps requests per second from each Crossdock process;
+	// 0 means unlimited.
+	RatePerSecond  float64
+	Retry          RetryPolicy
+	Breaker        BreakerPolicy
+	UpdatedByEmail string
+	UpdatedAt      time.Time
+}
+
+// The defaults every new target configuration starts with.
+const (
+	DefaultTargetTimeout    = 10 * time.Second
+	DefaultMaxAttempts      = 5
+	DefaultBaseDelay        = time.Second
+	DefaultMaxDelay         = time.Minute
+	DefaultRetryWindow      = 15 * time.Minute
+	DefaultFailureThreshold = 5
+	DefaultOpenFor          = 30 * time.Second
+)
+
+// DefaultTargetConfig returns a configuration with the defaults: 10 s
+// timeout, 5 attempts from 1 s to 1 min back-off within 15 min, a breaker
+// that opens for 30 s after 5 consecutive failures, no rate limit.
+func DefaultTargetConfig(envID int64, target string) TargetConfig {
+	return TargetConfig{
+		EnvironmentID: envID, Target: target, Method: http.MethodPost, Headers: map[string]string{}, Auth: AuthNone,
+		Timeout: DefaultTargetTimeout,
+		Retry:   RetryPolicy{MaxAttempts: DefaultMaxAttempts, BaseDelay: DefaultBaseDelay, MaxDelay: DefaultMaxDelay, Window: DefaultRetryWindow},
+		Breaker: BreakerPolicy{FailureThreshold: DefaultFailureThreshold, OpenFor: DefaultOpenFor},
+	}
+}
+
+// MaskedTargetConfig is a TargetConfig without its secret, for pages, APIs
+// and logs. HasSecret says whether one is stored.
+type MaskedTargetConfig struct {
+	EnvironmentID  int64             `json:"environmentId"`
+	Target         string            `json:"target"`
+	URLTemplate    string            `json:"urlTemplate"`
+	Method         string            `json:"method"`
+	Headers        map[string]string `json:"headers"`
+	Auth           AuthKind          `json:"auth"`
+	AuthHeaderName string            `json:"authHeaderName,omitempty"`
+	Username       string            `json:"username,omitempty"`
+	HasSecret      bool              `json:"hasSecret"`
+	Timeout        time.Duration     `json:"timeout"`
+	RatePerSecond  float64           `json:"ratePerSecond"`
+	Retry          RetryPolicy       `json:"retry"`
+	Breaker        BreakerPolicy     `json:"breaker"`
+	UpdatedByEmail string            `json:"updatedByEmail,omitempty"`
+	UpdatedAt      time.Time         `json:"updatedAt"`
+}
+
+// Masked returns the configuration without the secret.
+func (c TargetConfig) Masked() MaskedTargetConfig {
+	return MaskedTargetConfig{
+		EnvironmentID: c.EnvironmentID, Target: c.Target, URLTemplate: c.URLTemplate, Method: c.Method,
+		Headers: c.Headers, Auth: c.Auth, AuthHeaderName: c.AuthHeaderName, Username: c.Username,
+		HasSecret: c.HasSecret || c.Secret != "", Timeout: c.Timeout, RatePerSecond: c.RatePerSecond,
+		Retry: c.Retry, Breaker: c.Breaker, UpdatedByEmail: c.UpdatedByEmail, UpdatedAt: c.UpdatedAt,
+	}
+}
+
+// String formats the masked configuration, so %v and %s never print the
+// secret.
+func (c TargetConfig) String() string {
+	return fmt.Sprintf("%+v", c.Masked())
+}
+
+// GoString is String, so %#v does not print the secret either.
+func (c TargetConfig) GoString() string { return c.String() }
+
+// LogValue makes slog log the masked configuration.
+func (c TargetConfig) LogValue() slog.Value {
+	return slog.AnyValue(c.Masked())
+}
+
+// Check validates the configuration with messages naming the field.
+func (c TargetConfig) Check() error {
+	fields := map[string]string{}
+	if strings.TrimSpace(c.Target) == "" {
+		fields["target"] = "name the target as the definition does"
+	}
+	switch c.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodGet:
+	default:
+		fields["method"] = "one of POST, PUT, PATCH, DELETE, GET"
+	}
+	if c.URLTemplate != "" && !strings.HasPrefix(c.URLTemplate, "http://") && !strings.HasPrefix(c.URLTemplate, "https://") {
+		fields["urlTemplate"] = "an http:// or https:// URL"
+	}
+	switch c.Auth {
+	case AuthNone, AuthBearer, AuthBasic:
+	case AuthHeader:
+		if http.CanonicalHeaderKey(strings.TrimSpace(c.AuthHeaderName)) == "" {
+			fields["authHeaderName"] = "the header that carries the API key, e.g. X-Api-Key"
+		}
+	default:
+		fields["auth"] = "none, bearer, basic or header"
+	}
+	if c.Auth == AuthBasic && c.Username == "" {
+		fields["username"] = "required for basic authentication"
+	}
+	if c.Timeout <= 0 {
+		fields["timeout"] = "more than zero"
+	}
+	if c.RatePerSecond < 0 {
+		fields["ratePerSecond"] = "zero (unlimited) or more"
+	}
+	if c.Retry.MaxAttempts < 1 {
+		fields["maxAttempts"] = "at least 1"
+	}
+	if c.Retry.BaseDelay < 0 || c.Retry.MaxDelay < c.Retry.BaseDelay {
+		fields["maxDelay"] = "at least the base delay"
+	}
+	if c.Retry.Window <= 0 {
+		fields["window"] = "more than zero"
+	}
+	if c.Breaker.FailureThreshold < 1 {
+		fields["failureThreshold"] = "at least 1"
+	}
+	if c.Breaker.OpenFor <= 0 {
+		fields["openFor"] = "more than zero"
+	}
+	if len(fields) > 0 {
+		names := make([]string, 0, len(fields))
+		for k := range fields {
+			names = append(names, k)
+		}
+		slices.Sort(names)
+		return &fault.Error{Code: fault.Invalid, Message: "fix the target configuration: " + strings.Join(names, ", "), Fields: fields}
+	}
+	return nil
+}
+
+const targetSelect = `
+	select environment_id, target_name, url_template, method, headers, auth_kind, auth_header_name, username,
+	       secret_ciphertext, timeout_ms, rate_per_sec, max_attempts, base_delay_ms, max_delay_ms, window_ms,
+	       failure_threshold, open_for_ms, updated_by_email, updated_at
+	from target_configs`
+
+func scanTarget(row pgx.Row, sealer *secret.Sealer) (TargetConfig, error) {
+	var c TargetConfig
+	var sealed []byte
+	var timeoutMS, baseMS, maxMS, openMS int
+	var windowMS int64
+	err := row.Scan(&c.EnvironmentID, &c.Target, &c.URLTemplate, &c.Method, &c.Headers, &c.Auth, &c.AuthHeaderName, &c.Username,
+		&sealed, &timeoutMS, &c.RatePerSecond, &c.Retry.MaxAttempts, &baseMS, &maxMS, &windowMS,
+		&c.Breaker.FailureThreshold, &openMS, &c.UpdatedByEmail, &c.UpdatedAt)
+	if err != nil {
+		return TargetConfig{}, err
+	}
+	c.Timeout = time.Duration(timeoutMS) * time.Millisecond
+	c.Retry.BaseDelay = time.Duration(baseMS) * time.Millisecond
+	c.Retry.MaxDelay = time.Duration(maxMS) * time.Millisecond
+	c.Retry.Window = time.Duration(windowMS) * time.Millisecond
+	c.Breaker.OpenFor = time.Duration(openMS) * time.Millisecond
+	if c.Headers == nil {
+		c.Headers = map[string]string{}
+	}
+	if sealed != nil {
+		c.HasSecret = true
+		if sealer == nil {
+			return TargetConfig{}, fault.Errorf(fault.Unavailable, "target “%s” has a stored secret but CROSSDOCK_SECRET_KEY is not set; set it to the key the secret was saved with", c.Target)
+		}
+		plain, err := sealer.Open(sealed)
+		if err != nil {
+			return TargetConfig{}, fault.Wrap(err, fault.Internal, "the secret of target “"+c.Target+"” cannot be decrypted; was CROSSDOCK_SECRET_KEY changed? Enter the secret again")
+		}
+		c.Secret = string(plain)
+	}
+	return c, nil
+}
+
+// TargetConfigGet returns a target's configuration in an environment with
+// its secret opened, or NotFound. sealer may be nil when no secret is
+// stored.
+func TargetConfigGet(ctx context.Context, db DBTX, sealer *secret.Sealer, envID int64, target string) (TargetConfig, error) {
+	c, err := scanTarget(db.QueryRow(ctx, targetSelect+` where environment_id = $1 and target_name = $2`, envID, target), sealer)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return TargetConfig{}, fault.Errorf(fault.NotFound, "target “%s” is not configured in this environment; set its URL and credentials on the Environments page", target)
+	}
+	if err != nil {
+		return TargetConfig{}, fmt.Errorf("target %s: %w", target, err)
+	}
+	return c, nil
+}
+
+// TargetConfigList returns an environment's target configurations, masked,
+// ordered by target name. It does not decrypt anything.
+func TargetConfigList(ctx context.Context, db DBTX, envID int64) ([]MaskedTargetConfig, error) {
+	rows, err := db.Query(ctx, `
+		select environment_id, target_name, url_template, method, headers, auth_kind, auth_header_name, username,
+		       secret_ciphertext is not null, timeout_ms, rate_per_sec, max_attempts, base_delay_ms, max_delay_ms, window_ms,
+		       failure_threshold, open_for_ms, updated_by_email, updated_at
+		from target_configs where environment_id = $1 order by target_name`, envID)
+	if err != nil {
+		return nil, fmt.Errorf("list targets: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (MaskedTargetConfig, error) {
+		var c MaskedTargetConfig
+		var timeoutMS, baseMS, maxMS, openMS int
+		var windowMS int64
+		err := r.Scan(&c.EnvironmentID, &c.Target, &c.URLTemplate, &c.Method, &c.Headers, &c.Auth, &c.AuthHeaderName, &c.Username,
+			&c.HasSecret, &timeoutMS, &c.RatePerSecond, &c.Retry.MaxAttempts, &baseMS, &maxMS, &windowMS,
+			&c.Breaker.FailureThreshold, &openMS, &c.UpdatedByEmail, &c.UpdatedAt)
+		c.Timeout = time.Duration(timeoutMS) * time.Millisecond
+		c.Retry.BaseDelay = time.Duration(baseMS) * time.Millisecond
+		c.Retry.MaxDelay = time.Duration(maxMS) * time.Millisecond
+		c.Retry.Window = time.Duration(windowMS) * time.Millisecond
+		c.Breaker.OpenFor = time.Duration(openMS) * time.Millisecond
+		return c, err
+	})
+}
+
+// TargetConfigPut creates or replaces a target's configuration in an
+// environment, sealing the secret with sealer. With KeepSecret and an empty
+// Secret the stored secret is kept; otherwise an empty Secret removes it.
+// Zero durations and counts take the defaults of DefaultTargetConfig.
+func TargetConfigPut(ctx context.Context, db DBTX, sealer *secret.Sealer, c TargetConfig, ed Editor) (TargetConfig, error) {
+	d := DefaultTargetConfig(c.EnvironmentID, c.Target)
+	if c.Method == "" {
+		c.Method = d.Method
+	}
+	c.Method = strings.ToUpper(c.Method)
+	if c.Auth == "" {
+		c.Auth = AuthNone
+	}
+	if c.Headers == nil {
+		c.Headers = map[string]string{}
+	}
+	if c.Timeout == 0 {
+		c.Timeout = d.Timeout
+	}
+	if c.Retry.MaxAttempts == 0 {
+		c.Retry.MaxAttempts = d.Retry.MaxAttempts
+	}
+	if c.Retry.BaseDelay == 0 {
+		c.Retry.BaseDelay = d.Retry.BaseDelay
+	}
+	if c.Retry.MaxDelay == 0 {
+		c.Retry.MaxDelay = max(d.Retry.MaxDelay, c.Retry.BaseDelay)
+	}
+	if c.Retry.Window == 0 {
+		c.Retry.Window = d.Retry.Window
+	}
+	if c.Breaker.FailureThreshold == 0 {
+		c.Breaker.FailureThreshold = d.Breaker.FailureThreshold
+	}
+	if c.Breaker.OpenFor == 0 {
+		c.Breaker.OpenFor = d.Breaker.OpenFor
+	}
+	if err := c.Check(); err != nil {
+		return TargetConfig{}, err
+	}
+	var sealed []byte
+	keep := c.KeepSecret && c.Secret == ""
+	if c.Secret != "" {
+		if sealer == nil {
+			return TargetConfig{}, fault.Errorf(fault.Unavailable, "cannot store the secret of target “%s”: CROSSDOCK_SECRET_KEY is not set", c.Target)
+		}
+		var err error
+		if sealed, err = sealer.Seal([]byte(c.Secret)); err != nil {
+			return TargetConfig{}, fmt.Errorf("seal secret: %w", err)
+		}
+	}
+	_, err := db.Exec(ctx, `
+		insert into target_configs (environment_id, target_name, url_template, method, headers, auth_kind, auth_header_name,
+			username, secret_ciphertext, timeout_ms, rate_per_sec, max_attempts, base_delay_ms, max_delay_ms, window_ms,
+			failure_threshold, open_for_ms, updated_by_email)
+		values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+		on conflict (environment_id, target_name) do update set
+			url_template = excluded.url_template, method = excluded.method, headers = excluded.headers,
+			auth_kind = excluded.auth_kind, auth_header_name = excluded.auth_header_name, username = excluded.username,
+			secret_ciphertext = case when $19 then target_configs.secret_ciphertext else excluded.secret_ciphertext end,
+			timeout_ms = excluded.timeout_ms, rate_per_sec = excluded.rate_per_sec, max_attempts = excluded.max_attempts,
+			base_delay_ms = excluded.base_delay_ms, max_delay_ms = excluded.max_delay_ms, window_ms = excluded.window_ms,
+			failure_threshold = excluded.failure_threshold, open_for_ms = excluded.open_for_ms,
+			updated_by_email = excluded.updated_by_email, updated_at = now()`,
+		c.EnvironmentID, c.Target, c.URLTemplate, c.Method, c.Headers, string(c.Auth), strings.TrimSpace(c.AuthHeaderName),
+		c.Username, sealed, c.Timeout.Milliseconds(), c.RatePerSecond, c.Retry.MaxAttempts, c.Retry.BaseDelay.Milliseconds(),
+		c.Retry.MaxDelay.Milliseconds(), c.Retry.Window.Milliseconds(), c.Breaker.FailureThreshold, c.Breaker.OpenFor.Milliseconds(),
+		ed.Email, keep)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.ForeignKeyViolation {
+		return TargetConfig{}, fault.Errorf(fault.NotFound, "no environment with id %d", c.EnvironmentID)
+	}
+	if err != nil {
+		return TargetConfig{}, fmt.Errorf("save target %s: %w", c.Target, err)
+	}
+	return TargetConfigGet(ctx, db, sealer, c.EnvironmentID, c.Target)
+}
+
+// TargetConfigDelete removes a target's configuration from an environment.
+func TargetConfigDelete(ctx context.Context, db DBTX, envID int64, target string) error {
+	tag, err := db.Exec(ctx, `delete from target_configs where environment_id = $1 and target_name = $2`, envID, target)
+	if err != nil {
+		return fmt.Errorf("delete target %s: %w", target, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fault.Errorf(fault.NotFound, "target “%s” is not configured in this environment", target)
+	}
+	return nil
+}
