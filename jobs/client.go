@@ -3,27 +3,63 @@ package jobs
 import (
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/crossdock/crossdock/internal/secret"
+)
+
+// The queues. Processing and delivery have their own so that a slow or
+// failing target (many deliver jobs waiting on timeouts) never holds up
+// mapping new messages, and housekeeping never competes with either.
+const (
+	QueueProcess = "process"
+	QueueDeliver = "deliver"
 )
 
 // Config tunes the River client. Zero values take the defaults.
+//
+// River's defaults (100 workers, 100 ms fetch cool-down) cap a queue near
+// 1,000 jobs/s; the defaults here are sized for the pipeline's targets of
+// thousands of messages a second per process. Raise DeliverWorkers when
+// targets are slow (each in-flight request holds a worker); lower the
+// workers when the database connection pool is small.
 type Config struct {
-	// MaxWorkers is how many jobs of the default queue run at once in this
-	// process. Default 20.
+	// MaxWorkers is how many housekeeping jobs run at once. Default 20.
 	MaxWorkers int
 	// MaintenanceEvery is how often housekeeping runs (leader only).
 	// Default 10 minutes.
 	MaintenanceEvery time.Duration
+	// ProcessWorkers is how many messages this process maps at once.
+	// Default 200.
+	ProcessWorkers int
+	// DeliverWorkers is how many deliveries this process sends at once.
+	// Default 500.
+	DeliverWorkers int
+	// FetchCooldown is the shortest pause between two fetches of a queue.
+	// Default 5 ms (River: 100 ms).
+	FetchCooldown time.Duration
+	// FetchPollInterval is how often queues are polled when no insert
+	// notification arrives. Default 1 s.
+	FetchPollInterval time.Duration
+	// Sealer opens target secrets; nil means targets with a stored secret
+	// fail with a configuration exception.
+	Sealer *secret.Sealer
+	// HTTPClient sends deliveries; nil means a pooled client suitable for
+	// many concurrent requests to few hosts.
+	HTTPClient *http.Client
 }
 
 // NewClient builds the River client with every worker and periodic job.
 // The caller starts it (Start) to work jobs and stops it (Stop) at shutdown;
-// a client that is never started can still insert jobs.
+// a client that is never started can still insert jobs. Stop lets running
+// deliveries finish; StopAndCancel makes them snooze back to the queue
+// without counting an attempt.
 func NewClient(pool *pgxpool.Pool, logger *slog.Logger, cfg Config) (*river.Client[pgx.Tx], error) {
 	if cfg.MaxWorkers <= 0 {
 		cfg.MaxWorkers = 20
@@ -31,13 +67,37 @@ func NewClient(pool *pgxpool.Pool, logger *slog.Logger, cfg Config) (*river.Clie
 	if cfg.MaintenanceEvery <= 0 {
 		cfg.MaintenanceEvery = 10 * time.Minute
 	}
+	if cfg.ProcessWorkers <= 0 {
+		cfg.ProcessWorkers = 200
+	}
+	if cfg.DeliverWorkers <= 0 {
+		cfg.DeliverWorkers = 500
+	}
+	if cfg.FetchCooldown <= 0 {
+		cfg.FetchCooldown = 5 * time.Millisecond
+	}
+	if cfg.FetchPollInterval <= 0 {
+		cfg.FetchPollInterval = time.Second
+	}
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &MaintenanceWorker{DB: pool}); err != nil {
 		return nil, fmt.Errorf("register maintenance worker: %w", err)
 	}
+	if err := river.AddWorkerSafely(workers, &ProcessWorker{DB: pool, Logger: logger}); err != nil {
+		return nil, fmt.Errorf("register process worker: %w", err)
+	}
+	if err := river.AddWorkerSafely(workers, NewDeliverWorker(pool, cfg.Sealer, cfg.HTTPClient, logger)); err != nil {
+		return nil, fmt.Errorf("register deliver worker: %w", err)
+	}
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Logger:  logger,
-		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.MaxWorkers}},
+		Logger:            logger,
+		FetchCooldown:     cfg.FetchCooldown,
+		FetchPollInterval: cfg.FetchPollInterval,
+		Queues: map[string]river.QueueConfig{
+			river.QueueDefault: {MaxWorkers: cfg.MaxWorkers},
+			QueueProcess:       {MaxWorkers: cfg.ProcessWorkers},
+			QueueDeliver:       {MaxWorkers: cfg.DeliverWorkers},
+		},
 		Workers: workers,
 		PeriodicJobs: []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(cfg.MaintenanceEvery),

@@ -1,0 +1,635 @@
+package jobs
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/sony/gobreaker/v2"
+	"golang.org/x/time/rate"
+
+	"github.com/crossdock/crossdock/engine"
+	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/internal/secret"
+	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/mappings"
+)
+
+// DeliverArgs is the job that sends one delivery to its target.
+type DeliverArgs struct {
+	DeliveryID uuid.UUID `json:"delivery_id" river:"unique"`
+}
+
+// Kind names the job in River's tables.
+func (DeliverArgs) Kind() string { return "deliver" }
+
+// InsertOpts makes a delivery's job unique while it is waiting or running,
+// so a process job that runs twice cannot send twice, yet an inbox retry of
+// a finished delivery can enqueue it again. River's own retry count is a
+// safety net for unexpected errors (a database outage); the target's retry
+// policy is applied by the worker with snoozes, which River does not count
+// as attempts.
+func (DeliverArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueDeliver, MaxAttempts: 25, UniqueOpts: river.UniqueOpts{
+		ByArgs: true,
+		ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+			rivertype.JobStateRetryable, rivertype.JobStateScheduled},
+	}}
+}
+
+// errTargetDown tells the circuit breaker an attempt counts as a failure of
+// the target (a network error, a timeout, 408 or 5xx).
+var errTargetDown = errors.New("target failed")
+
+// ResponseExcerptLimit is how much of a target's answer an attempt keeps.
+const ResponseExcerptLimit = 2048
+
+// maxLimiterWait is the longest a worker blocks for the rate limiter; a
+// longer wait snoozes the job and frees the worker slot.
+const maxLimiterWait = time.Second
+
+// DeliverWorker sends deliveries. It holds, per environment and target, a
+// rate limiter and a circuit breaker; both are per process (with N
+// processes the effective rate is N × the configured rate), which keeps
+// every send free of extra database round trips.
+type DeliverWorker struct {
+	river.WorkerDefaults[DeliverArgs]
+	DB     DB
+	Sealer *secret.Sealer
+	HTTP   *http.Client
+	Logger *slog.Logger
+
+	mu       sync.Mutex
+	breakers map[string]*breaker
+	limiters map[string]*limiter
+}
+
+type breaker struct {
+	policy mappings.BreakerPolicy
+	cb     *gobreaker.TwoStepCircuitBreaker[struct{}]
+}
+
+type limiter struct {
+	perSec float64
+	l      *rate.Limiter
+}
+
+// NewDeliverWorker returns a worker sending with httpClient (nil: a client
+// without its own timeout, since each attempt is bounded by the target's).
+func NewDeliverWorker(db DB, sealer *secret.Sealer, httpClient *http.Client, logger *slog.Logger) *DeliverWorker {
+	if httpClient == nil {
+		httpClient = &http.Client{Transport: &http.Transport{
+			Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second,
+			DialContext: (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		}}
+	}
+	return &DeliverWorker{DB: db, Sealer: sealer, HTTP: httpClient, Logger: logger,
+		breakers: map[string]*breaker{}, limiters: map[string]*limiter{}}
+}
+
+// Timeout lets an attempt run as long as its target's timeout allows;
+// River's default of one minute would cut a slow target's window short.
+func (w *DeliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration { return 5 * time.Minute }
+
+func (w *DeliverWorker) breakerFor(envID int64, target string, p mappings.BreakerPolicy) *gobreaker.TwoStepCircuitBreaker[struct{}] {
+	key := strconv.FormatInt(envID, 10) + "/" + target
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if b := w.breakers[key]; b != nil && b.policy == p {
+		return b.cb
+	}
+	threshold := uint32(p.FailureThreshold)
+	cb := gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:        key,
+		Timeout:     p.OpenFor,
+		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= threshold },
+		OnStateChange: func(name string, from, to gobreaker.State) {
+			logger(w.Logger).Warn("circuit breaker", "target", name, "from", from.String(), "to", to.String())
+		},
+	})
+	w.breakers[key] = &breaker{policy: p, cb: cb}
+	return cb
+}
+
+func (w *DeliverWorker) limiterFor(envID int64, target string, perSec float64) *rate.Limiter {
+	if perSec <= 0 {
+		return nil
+	}
+	key := strconv.FormatInt(envID, 10) + "/" + target
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if l := w.limiters[key]; l != nil && l.perSec == perSec {
+		return l.l
+	}
+	l := rate.NewLimiter(rate.Limit(perSec), max(1, int(perSec)))
+	w.limiters[key] = &limiter{perSec: perSec, l: l}
+	return l
+}
+
+// pendingDelivery is a delivery with what sending it needs from its message.
+type pendingDelivery struct {
+	Delivery
+	budgetFrom    int
+	windowFrom    *time.Time
+	envID         int64
+	flowID        int64
+	correlationID string
+}
+
+func loadDelivery(ctx context.Context, db mappings.DBTX, id uuid.UUID) (pendingDelivery, error) {
+	var d pendingDelivery
+	var body []byte
+	err := db.QueryRow(ctx, `
+		select d.id, d.message_id, d.route, d.target, d.target_kind, d.body, d.status, d.attempts, d.budget_from, d.window_from,
+		       m.environment_id, m.flow_id, m.correlation_id
+		from deliveries d join messages m on m.id = d.message_id where d.id = $1`, id).
+		Scan(&d.ID, &d.MessageID, &d.Route, &d.Target, &d.TargetKind, &body, &d.Status, &d.Attempts, &d.budgetFrom, &d.windowFrom,
+			&d.envID, &d.flowID, &d.correlationID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return d, fault.Errorf(fault.NotFound, "no delivery %s", id)
+	}
+	if err != nil {
+		return d, fmt.Errorf("delivery %s: %w", id, err)
+	}
+	d.Body = body
+	return d, nil
+}
+
+// attemptResult is the outcome of one send, before it is recorded.
+type attemptResult struct {
+	started    time.Time
+	latency    time.Duration
+	statusCode int
+	excerpt    string
+	err        string
+	class      string // error class for exceptions: "http 503", "timeout", "network"
+	retryable  bool
+	retryAfter time.Duration
+	delivered  bool
+	captured   bool
+}
+
+// Work sends one delivery, or captures it, and records the attempt.
+func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
+	d, err := loadDelivery(ctx, w.DB, job.Args.DeliveryID)
+	if err != nil {
+		if fault.CodeOf(err) == fault.NotFound {
+			return river.JobCancel(err) // the message was deleted; nothing to send
+		}
+		return err
+	}
+	if d.Status == DeliveryDelivered || d.Status == DeliveryFailed {
+		return nil
+	}
+	log := logger(w.Logger).With("message_id", d.MessageID, "delivery_id", d.ID, "correlation_id", d.correlationID, "target", d.Target)
+
+	cfg, err := mappings.TargetConfigGet(ctx, w.DB, w.Sealer, d.envID, d.Target)
+	switch {
+	case err != nil && fault.CodeOf(err) == fault.NotFound && d.TargetKind == engine.TargetCapture:
+		cfg = mappings.DefaultTargetConfig(d.envID, d.Target)
+	case err != nil && (fault.CodeOf(err) == fault.NotFound || fault.CodeOf(err) == fault.Unavailable || errors.Is(err, secret.ErrOpen)):
+		log.Warn("target configuration unusable", "error", err)
+		return w.finishConfiguration(ctx, job, d, err)
+	case err != nil:
+		return err
+	}
+	vars, err := mappings.Variables(ctx, w.DB, d.envID)
+	if err != nil {
+		return err
+	}
+	targetURL := expandURL(cfg.URLTemplate, d, vars)
+	header := buildHeader(cfg, d)
+
+	if d.TargetKind == engine.TargetCapture {
+		if targetURL == "" {
+			targetURL = "capture://" + d.Target
+		}
+		return w.capture(ctx, job, d, cfg, targetURL, header)
+	}
+
+	if l := w.limiterFor(d.envID, d.Target, cfg.RatePerSecond); l != nil {
+		r := l.Reserve()
+		if delay := r.Delay(); delay > maxLimiterWait {
+			r.Cancel()
+			return river.JobSnooze(delay)
+		} else if delay > 0 {
+			select {
+			case <-time.After(delay):
+			case <-ctx.Done():
+				r.Cancel()
+				return river.JobSnooze(0)
+			}
+		}
+	}
+	cb := w.breakerFor(d.envID, d.Target, cfg.Breaker)
+	done, err := cb.Allow()
+	if err != nil {
+		// Open (or half-open and busy): wait instead of failing, so an
+		// outage of the target does not burn the deliveries' attempts.
+		wait := jitter(cfg.Breaker.OpenFor)
+		if _, err := w.DB.Exec(ctx, `update deliveries set status = 'retrying', next_attempt_at = $2, last_error = $3, updated_at = now() where id = $1 and status in ('pending', 'retrying')`,
+			d.ID, time.Now().Add(wait), "circuit open: the target failed repeatedly; waiting before trying again"); err != nil {
+			return fmt.Errorf("delivery %s: %w", d.ID, err)
+		}
+		return river.JobSnooze(wait)
+	}
+	res := w.send(ctx, cfg, d, targetURL, header)
+	if ctx.Err() != nil && !res.delivered {
+		// Shutting down mid-request: put the job back without counting an
+		// attempt; the target dedupes on the Idempotency-Key if it got it.
+		done(nil)
+		return river.JobSnooze(0)
+	}
+	// A 429 means the target is up and pacing us: not a breaker failure.
+	if res.delivered || res.statusCode == http.StatusTooManyRequests || (res.statusCode >= 400 && !res.retryable) {
+		done(nil)
+	} else {
+		done(errTargetDown)
+	}
+	return w.record(ctx, job, d, cfg, res, log)
+}
+
+// expandURL fills a URL template: {messageId}, {deliveryId},
+// {correlationId}, {route}, {target} and ${VAR} for environment variables.
+func expandURL(tpl string, d pendingDelivery, vars map[string]string) string {
+	if !strings.ContainsAny(tpl, "{$") {
+		return tpl
+	}
+	r := strings.NewReplacer(
+		"{messageId}", url.PathEscape(d.MessageID.String()),
+		"{deliveryId}", url.PathEscape(d.ID.String()),
+		"{correlationId}", url.PathEscape(d.correlationID),
+		"{route}", url.PathEscape(d.Route),
+		"{target}", url.PathEscape(d.Target),
+	)
+	out := r.Replace(tpl)
+	return os.Expand(out, func(name string) string {
+		if v, ok := vars[name]; ok {
+			return url.PathEscape(v)
+		}
+		return "${" + name + "}"
+	})
+}
+
+func buildHeader(cfg mappings.TargetConfig, d pendingDelivery) http.Header {
+	h := http.Header{}
+	for k, v := range cfg.Headers {
+		h.Set(k, v)
+	}
+	h.Set("Content-Type", "application/json")
+	h.Set("Idempotency-Key", d.ID.String())
+	h.Set("X-Correlation-ID", d.correlationID)
+	h.Set("User-Agent", "Crossdock")
+	switch cfg.Auth {
+	case mappings.AuthBearer:
+		h.Set("Authorization", "Bearer "+cfg.Secret)
+	case mappings.AuthBasic:
+		h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(cfg.Username+":"+cfg.Secret)))
+	case mappings.AuthHeader:
+		h.Set(cfg.AuthHeaderName, cfg.Secret)
+	}
+	return h
+}
+
+// maskedHeader returns the headers with the credential replaced, for
+// captures and logs.
+func maskedHeader(cfg mappings.TargetConfig, h http.Header) map[string]string {
+	out := make(map[string]string, len(h))
+	for k := range h {
+		out[k] = h.Get(k)
+	}
+	switch cfg.Auth {
+	case mappings.AuthBearer, mappings.AuthBasic:
+		out["Authorization"] = "••••••"
+	case mappings.AuthHeader:
+		out[http.CanonicalHeaderKey(cfg.AuthHeaderName)] = "••••••"
+	}
+	return out
+}
+
+// scrub removes the secret from text a target sent back or an error
+// produced, in case either echoes it.
+func scrub(cfg mappings.TargetConfig, s string) string {
+	if cfg.Secret != "" {
+		s = strings.ReplaceAll(s, cfg.Secret, "••••••")
+		if cfg.Auth == mappings.AuthBasic {
+			s = strings.ReplaceAll(s, base64.StdEncoding.EncodeToString([]byte(cfg.Username+":"+cfg.Secret)), "••••••")
+		}
+	}
+	return s
+}
+
+func (w *DeliverWorker) send(ctx context.Context, cfg mappings.TargetConfig, d pendingDelivery, targetURL string, header http.Header) attemptResult {
+	res := attemptResult{started: time.Now()}
+	reqCtx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	var body io.Reader
+	if cfg.Method != http.MethodGet {
+		body = bytes.NewReader(d.Body)
+	}
+	req, err := http.NewRequestWithContext(reqCtx, cfg.Method, targetURL, body)
+	if err != nil {
+		res.err, res.class = scrub(cfg, "cannot build the request: "+err.Error()), "bad request"
+		return res
+	}
+	req.Header = header
+	resp, err := w.HTTP.Do(req)
+	res.latency = time.Since(res.started)
+	if err != nil {
+		res.retryable = true
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(reqCtx.Err(), context.DeadlineExceeded) {
+			res.class = "timeout"
+			res.err = fmt.Sprintf("no answer within %s", cfg.Timeout)
+		} else {
+			res.class = "network"
+			res.err = scrub(cfg, err.Error())
+		}
+		return res
+	}
+	defer resp.Body.Close()
+	excerpt, _ := io.ReadAll(io.LimitReader(resp.Body, ResponseExcerptLimit))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // so the connection can be reused
+	res.latency = time.Since(res.started)
+	res.statusCode = resp.StatusCode
+	res.excerpt = scrub(cfg, validUTF8(excerpt))
+	switch code := resp.StatusCode; {
+	case code >= 200 && code < 300:
+		res.delivered = true
+	case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500:
+		res.retryable = true
+		res.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		res.class = fmt.Sprintf("http %d", code)
+		res.err = fmt.Sprintf("the target answered %d %s", code, http.StatusText(code))
+	default:
+		res.class = fmt.Sprintf("http %d", code)
+		res.err = fmt.Sprintf("the target refused the delivery with %d %s", code, http.StatusText(code))
+	}
+	return res
+}
+
+func validUTF8(b []byte) string {
+	s := string(b)
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "�")
+	}
+	return strings.ReplaceAll(s, "\x00", "")
+}
+
+// parseRetryAfter reads Retry-After as seconds or an HTTP date; 0 when
+// absent or unreadable.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// backoff is BaseDelay·2^(n-1) capped at MaxDelay, with "equal jitter"
+// (half fixed, half random) so deliveries that failed together do not all
+// come back at the same instant.
+func backoff(p mappings.RetryPolicy, n int) time.Duration {
+	d := p.BaseDelay
+	for i := 1; i < n && d < p.MaxDelay; i++ {
+		d *= 2
+	}
+	d = min(d, p.MaxDelay)
+	if d <= 0 {
+		return 0
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return d + rand.N(d/10+1)
+}
+
+// record writes the attempt and its consequences in one transaction: the
+// delivery's new state, lineage, exceptions raised or resolved, the
+// message's status, and — when the delivery is finished — the job's
+// completion.
+func (w *DeliverWorker) record(ctx context.Context, job *river.Job[DeliverArgs], d pendingDelivery, cfg mappings.TargetConfig, res attemptResult, log *slog.Logger) error {
+	// The attempt happened: record it even when shutdown cancels ctx.
+	ctx = context.WithoutCancel(ctx)
+	var snooze time.Duration
+	finished := res.delivered || res.captured
+	err := txn.Run(ctx, w.DB, func(tx pgx.Tx) error {
+		var n, budgetFrom int
+		var windowFrom time.Time
+		if err := tx.QueryRow(ctx, `
+			update deliveries set attempts = attempts + 1, window_from = coalesce(window_from, $2), updated_at = now()
+			where id = $1 returning attempts, budget_from, window_from`, d.ID, res.started).Scan(&n, &budgetFrom, &windowFrom); err != nil {
+			return fmt.Errorf("delivery %s: %w", d.ID, err)
+		}
+		outcome := "delivered"
+		status := DeliveryDelivered
+		stage := StageDelivered
+		detail := map[string]any{"attempt": n, "route": d.Route, "target": d.Target}
+		if res.statusCode != 0 {
+			detail["statusCode"] = res.statusCode
+		}
+		var code *int
+		if res.statusCode != 0 {
+			code = &res.statusCode
+		}
+		switch {
+		case res.captured:
+			outcome = "captured"
+		case res.delivered:
+		case res.retryable:
+			delay := res.retryAfter
+			if delay == 0 {
+				delay = backoff(cfg.Retry, n-budgetFrom)
+			}
+			exhausted := n-budgetFrom >= cfg.Retry.MaxAttempts || time.Now().Add(delay).After(windowFrom.Add(cfg.Retry.Window))
+			if !exhausted {
+				outcome, status, stage, snooze = "retry", DeliveryRetrying, StageRetryScheduled, delay
+				detail["retryIn"] = delay.String()
+				detail["error"] = res.err
+				if res.retryAfter > 0 {
+					detail["retryAfter"] = res.retryAfter.String()
+				}
+				break
+			}
+			finished = true
+			outcome, status, stage = "failed", DeliveryFailed, StageFailed
+			detail["error"] = res.err + fmt.Sprintf("; gave up after %d attempts", n-budgetFrom)
+		default:
+			finished = true
+			outcome, status, stage = "failed", DeliveryFailed, StageFailed
+			detail["error"] = res.err
+		}
+		if _, err := tx.Exec(ctx, `
+			insert into delivery_attempts (delivery_id, n, started_at, latency_ms, status_code, outcome, response_excerpt, error)
+			values ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			d.ID, n, res.started, res.latency.Milliseconds(), code, outcome, res.excerpt, res.err); err != nil {
+			return fmt.Errorf("record attempt: %w", err)
+		}
+		var next, deliveredAt *time.Time
+		if snooze > 0 || status == DeliveryRetrying {
+			t := time.Now().Add(snooze)
+			next = &t
+		}
+		if status == DeliveryDelivered {
+			t := time.Now()
+			deliveredAt = &t
+		}
+		if _, err := tx.Exec(ctx, `
+			update deliveries set status = $2, last_status_code = $3, last_error = $4, next_attempt_at = $5, delivered_at = $6, updated_at = now()
+			where id = $1`, d.ID, status, code, res.err, next, deliveredAt); err != nil {
+			return fmt.Errorf("delivery %s: %w", d.ID, err)
+		}
+		latency := res.latency
+		if err := addLineage(ctx, tx, d.MessageID,
+			lineage{deliveryID: &d.ID, at: res.started, stage: StageDelivering, detail: map[string]any{"attempt": n, "target": d.Target}},
+			lineage{deliveryID: &d.ID, stage: stage, detail: detail, duration: &latency}); err != nil {
+			return err
+		}
+		switch status {
+		case DeliveryDelivered:
+			resolved, err := resolveDeliveryExceptions(ctx, tx, d.ID, fmt.Sprintf("delivered on attempt %d", n))
+			if err != nil {
+				return err
+			}
+			if resolved > 0 {
+				if err := addLineage(ctx, tx, d.MessageID, lineage{deliveryID: &d.ID, stage: "resolved", detail: map[string]any{"reason": "delivered on retry"}}); err != nil {
+					return err
+				}
+			}
+		case DeliveryFailed:
+			msg := fmt.Sprintf("delivery of route %s to target “%s” failed: %s", d.Route, d.Target, detail["error"])
+			if res.excerpt != "" {
+				msg += "; the target said: " + truncate(res.excerpt, 300)
+			}
+			if err := raiseException(ctx, tx, Exception{Kind: ExceptionDelivery, EnvironmentID: d.envID, FlowID: d.flowID,
+				MessageID: d.MessageID, DeliveryID: &d.ID, Stage: "deliver", ErrorClass: res.class, Message: msg}); err != nil {
+				return err
+			}
+		}
+		if err := recomputeMessageStatus(ctx, tx, d.MessageID); err != nil {
+			return err
+		}
+		if finished {
+			return completeTx(ctx, tx, job)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	log.Info("delivery attempt", "delivered", res.delivered || res.captured, "status_code", res.statusCode, "error_class", res.class,
+		"latency", res.latency, "finished", finished)
+	if !finished {
+		return river.JobSnooze(snooze)
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// capture records what would have been sent, instead of sending it.
+func (w *DeliverWorker) capture(ctx context.Context, job *river.Job[DeliverArgs], d pendingDelivery, cfg mappings.TargetConfig, targetURL string, header http.Header) error {
+	started := time.Now()
+	if _, err := w.DB.Exec(ctx, `
+		insert into captures (delivery_id, environment_id, target, method, url, headers, body)
+		values ($1, $2, $3, $4, $5, $6, $7) on conflict (delivery_id) do nothing`,
+		d.ID, d.envID, d.Target, cfg.Method, targetURL, maskedHeader(cfg, header), []byte(d.Body)); err != nil {
+		return fmt.Errorf("capture delivery %s: %w", d.ID, err)
+	}
+	return w.record(ctx, job, d, cfg, attemptResult{started: started, latency: time.Since(started), captured: true}, logger(w.Logger).With("delivery_id", d.ID))
+}
+
+// finishConfiguration fails a delivery whose target cannot be used in its
+// environment (not configured, secret unreadable) with a configuration
+// exception; fixing the configuration and retrying resolves it.
+func (w *DeliverWorker) finishConfiguration(ctx context.Context, job *river.Job[DeliverArgs], d pendingDelivery, cause error) error {
+	msg := cause.Error()
+	if fe, ok := fault.As(cause); ok {
+		msg = fe.Message
+	}
+	return txn.Run(ctx, w.DB, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `update deliveries set status = 'failed', last_error = $2, next_attempt_at = null, updated_at = now() where id = $1`, d.ID, msg); err != nil {
+			return fmt.Errorf("delivery %s: %w", d.ID, err)
+		}
+		if err := addLineage(ctx, tx, d.MessageID, lineage{deliveryID: &d.ID, stage: StageFailed, detail: map[string]any{"target": d.Target, "error": msg}}); err != nil {
+			return err
+		}
+		if err := raiseException(ctx, tx, Exception{Kind: ExceptionConfiguration, EnvironmentID: d.envID, FlowID: d.flowID,
+			MessageID: d.MessageID, DeliveryID: &d.ID, Stage: "deliver", ErrorClass: "target unusable: " + d.Target, Message: msg}); err != nil {
+			return err
+		}
+		if err := recomputeMessageStatus(ctx, tx, d.MessageID); err != nil {
+			return err
+		}
+		return completeTx(ctx, tx, job)
+	})
+}
+
+// DeliveryRetry sends a delivery again with a fresh retry budget, for the
+// inbox's retry action: the delivery returns to pending and a deliver job is
+// enqueued in tx. A delivery already delivered is a Conflict. When the
+// retry succeeds the delivery's open exception resolves itself.
+func DeliveryRetry(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx], deliveryID uuid.UUID) error {
+	var status DeliveryStatus
+	err := tx.QueryRow(ctx, `select status from deliveries where id = $1 for update`, deliveryID).Scan(&status)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fault.Errorf(fault.NotFound, "no delivery %s", deliveryID)
+	}
+	if err != nil {
+		return fmt.Errorf("delivery %s: %w", deliveryID, err)
+	}
+	if status == DeliveryDelivered {
+		return fault.Errorf(fault.Conflict, "delivery %s was delivered already; nothing to retry", deliveryID)
+	}
+	var messageID uuid.UUID
+	if err := tx.QueryRow(ctx, `
+		update deliveries set status = 'pending', budget_from = attempts, window_from = null, next_attempt_at = now(), updated_at = now()
+		where id = $1 returning message_id`, deliveryID).Scan(&messageID); err != nil {
+		return fmt.Errorf("delivery %s: %w", deliveryID, err)
+	}
+	if err := addLineage(ctx, tx, messageID, lineage{deliveryID: &deliveryID, stage: StageQueued, detail: map[string]any{"retry": true}}); err != nil {
+		return err
+	}
+	if err := recomputeMessageStatus(ctx, tx, messageID); err != nil {
+		return err
+	}
+	if _, err := client.InsertTx(ctx, tx, DeliverArgs{DeliveryID: deliveryID}, nil); err != nil {
+		return fmt.Errorf("enqueue delivery %s: %w", deliveryID, err)
+	}
+	return nil
+}

@@ -1,0 +1,266 @@
+package jobs_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/mappings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+func TestDeliversToHTTPTargetAndCaptures(t *testing.T) {
+	t.Parallel()
+	b := setup(t, true)
+	tg := newTarget(t, func(_ int, w http.ResponseWriter) {
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write([]byte(`{"erpOrder":"SO-1"}`))
+	})
+	b.configureERP(t, tg.URL, nil)
+
+	acc := b.accept(t, `{"id": 1001, "name": "#1001", "total": 25.5, "audit": true}`)
+	require.Equal(t, "order-1001", acc.IdempotencyKey, "derived by the key expression")
+	require.Equal(t, "#1001", acc.CorrelationID, "derived by the correlation expression")
+	v := b.waitStatus(t, acc.MessageID, jobs.StatusDelivered)
+
+	require.Equal(t, 1, tg.count())
+	req := tg.requests[0]
+	require.Len(t, v.Deliveries, 2)
+	var erp, audit jobs.Delivery
+	for _, d := range v.Deliveries {
+		if d.Target == "erp" {
+			erp = d
+		} else {
+			audit = d
+		}
+	}
+	require.Equal(t, "/orders/%231001", req.URL.EscapedPath(), "URL template with the escaped correlation id")
+	require.Equal(t, erp.ID.String(), req.Header.Get("Idempotency-Key"), "the delivery id is the idempotency key")
+	require.Equal(t, "#1001", req.Header.Get("X-Correlation-ID"))
+	require.Equal(t, "Bearer "+theSecret, req.Header.Get("Authorization"))
+	require.Equal(t, "shop", req.Header.Get("X-Tenant"))
+	require.Equal(t, "application/json", req.Header.Get("Content-Type"))
+	require.JSONEq(t, `{"orderId": 1001, "total": 25.5, "qty": 1, "company": "1000"}`, string(tg.bodies[0]))
+
+	require.Equal(t, jobs.DeliveryDelivered, erp.Status)
+	require.Len(t, erp.AttemptLog, 1)
+	require.Equal(t, 201, *erp.AttemptLog[0].StatusCode)
+	require.Equal(t, `{"erpOrder":"SO-1"}`, erp.AttemptLog[0].ResponseExcerpt)
+	require.NotNil(t, erp.DeliveredAt)
+
+	require.Equal(t, jobs.DeliveryDelivered, audit.Status)
+	require.NotNil(t, audit.Capture, "the capture target records what it would send")
+	require.JSONEq(t, `{"order": "#1001"}`, string(audit.Capture.Body))
+	require.Equal(t, "capture://audit", audit.Capture.URL)
+	require.Equal(t, audit.ID.String(), audit.Capture.Headers["Idempotency-Key"])
+	require.Equal(t, "captured", audit.AttemptLog[0].Outcome)
+
+	st := stages(v)
+	require.Equal(t, []jobs.Stage{jobs.StageReceived, jobs.StageValidated, jobs.StageMapped, jobs.StageRouted, jobs.StageQueued}, st[:5])
+	require.Contains(t, st, jobs.StageDelivering)
+	require.Equal(t, 2, strings.Count(strings.Join(toStrings(st), " "), "delivered"))
+	require.Empty(t, v.Exceptions)
+	b.requireNoSecret(t, v)
+}
+
+func toStrings(s []jobs.Stage) []string {
+	out := make([]string, len(s))
+	for i, x := range s {
+		out[i] = string(x)
+	}
+	return out
+}
+
+func TestRetriesAfter500ThenDelivers(t *testing.T) {
+	t.Parallel()
+	b := setup(t, true)
+	tg := newTarget(t, func(n int, w http.ResponseWriter) {
+		if n == 1 {
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = w.Write([]byte("database is down; token=" + theSecret))
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	b.configureERP(t, tg.URL, nil)
+	acc := b.accept(t, `{"id": 1, "name": "#1", "total": 10}`)
+	v := b.waitStatus(t, acc.MessageID, jobs.StatusDelivered)
+
+	require.Equal(t, 2, tg.count())
+	require.Equal(t, tg.requests[0].Header.Get("Idempotency-Key"), tg.requests[1].Header.Get("Idempotency-Key"), "the same key on every attempt")
+	d := v.Deliveries[0]
+	require.Len(t, d.AttemptLog, 2)
+	require.Equal(t, "retry", d.AttemptLog[0].Outcome)
+	require.Equal(t, 500, *d.AttemptLog[0].StatusCode)
+	require.Contains(t, d.AttemptLog[0].ResponseExcerpt, "token=••••••", "an echoed secret is scrubbed")
+	require.Equal(t, "delivered", d.AttemptLog[1].Outcome)
+	require.Contains(t, stages(v), jobs.StageRetryScheduled)
+	require.Empty(t, v.Exceptions, "a retry that succeeds needs nobody")
+	b.requireNoSecret(t, v)
+}
+
+func TestHonoursRetryAfter(t *testing.T) {
+	t.Parallel()
+	b := setup(t, true)
+	tg := newTarget(t, func(n int, w http.ResponseWriter) {
+		if n == 1 {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	b.configureERP(t, tg.URL, nil)
+	acc := b.accept(t, `{"id": 2, "name": "#2", "total": 10}`)
+	v := b.waitStatus(t, acc.MessageID, jobs.StatusDelivered)
+	a := v.Deliveries[0].AttemptLog
+	require.Len(t, a, 2)
+	require.Equal(t, 429, *a[0].StatusCode)
+	gap := a[1].StartedAt.Sub(a[0].StartedAt)
+	require.GreaterOrEqual(t, gap, 900*time.Millisecond, "waited for Retry-After, not the 10 ms back-off")
+	var detail map[string]any
+	for _, e := range v.Lineage {
+		if e.Stage == jobs.StageRetryScheduled {
+			require.NoError(t, json.Unmarshal(e.Detail, &detail))
+		}
+	}
+	require.Equal(t, "1s", detail["retryAfter"])
+}
+
+func TestClientErrorFailsAtOnceAndRetryResolves(t *testing.T) {
+	t.Parallel()
+	b := setup(t, true)
+	tg := newTarget(t, func(_ int, w http.ResponseWriter) {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"error":"unknown customer"}`))
+	})
+	b.configureERP(t, tg.URL, nil)
+	acc := b.accept(t, `{"id": 3, "name": "#3", "total": 10}`)
+	v := b.waitStatus(t, acc.MessageID, jobs.StatusFailed)
+	time.Sleep(200 * time.Millisecond)
+	require.Equal(t, 1, tg.count(), "a 4xx is not retried")
+	d := v.Deliveries[0]
+	require.Equal(t, jobs.DeliveryFailed, d.Status)
+	require.Len(t, v.Exceptions, 1)
+	ex := v.Exceptions[0]
+	require.Equal(t, jobs.ExceptionDelivery, ex.Kind)
+	require.Equal(t, "http 400", ex.ErrorClass)
+	require.Equal(t, jobs.Fingerprint(b.flow.ID, "deliver", "http 400"), ex.Fingerprint)
+	require.Contains(t, ex.Message, "unknown customer")
+	require.Equal(t, jobs.ExceptionOpen, ex.Status)
+
+	// The target is fixed; a retry from the inbox delivers and resolves.
+	tg.setAnswer(status(http.StatusOK))
+	require.NoError(t, txn.Run(context.Background(), b.pool, func(tx pgx.Tx) error {
+		return jobs.DeliveryRetry(context.Background(), tx, b.client, d.ID)
+	}))
+	v = b.waitStatus(t, acc.MessageID, jobs.StatusDelivered)
+	require.Equal(t, jobs.ExceptionResolved, v.Exceptions[0].Status)
+	require.NotNil(t, v.Exceptions[0].ResolvedAt)
+	require.Equal(t, 2, tg.count())
+	b.requireNoSecret(t, v)
+}
+
+func TestTimeoutRetriesThenGivesUp(t *testing.T) {
+	t.Parallel()
+	b := setup(t, true)
+	tg := newTarget(t, func(_ int, w http.ResponseWriter) {
+		time.Sleep(400 * time.Millisecond)
+		w.WriteHeader(http.StatusOK)
+	})
+	b.configureERP(t, tg.URL, func(c *mappings.TargetConfig) {
+		c.Timeout = 100 * time.Millisecond
+		c.Retry.MaxAttempts = 2
+	})
+	acc := b.accept(t, `{"id": 4, "name": "#4", "total": 10}`)
+	v := b.waitStatus(t, acc.MessageID, jobs.StatusFailed)
+	d := v.Deliveries[0]
+	require.Len(t, d.AttemptLog, 2, "MaxAttempts attempts in all")
+	for _, a := range d.AttemptLog {
+		require.Nil(t, a.StatusCode)
+		require.Contains(t, a.Error, "no answer within 100ms")
+		require.Less(t, a.LatencyMS, 400)
+	}
+	require.Len(t, v.Exceptions, 1)
+	require.Equal(t, "timeout", v.Exceptions[0].ErrorClass)
+	require.Contains(t, v.Exceptions[0].Message, "gave up after 2 attempts")
+	b.requireNoSecret(t, v)
+}
+
+func TestCircuitBreakerOpensAndCloses(t *testing.T) {
+	t.Parallel()
+	b := setup(t, true)
+	var healthy atomic.Bool
+	tg := newTarget(t, func(_ int, w http.ResponseWriter) {
+		if healthy.Load() {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	b.configureERP(t, tg.URL, func(c *mappings.TargetConfig) {
+		c.Retry.MaxAttempts = 20
+		c.Breaker = mappings.BreakerPolicy{FailureThreshold: 2, OpenFor: 700 * time.Millisecond}
+	})
+	acc := b.accept(t, `{"id": 5, "name": "#5", "total": 10}`)
+
+	// Two failures open the circuit; the delivery then waits rather than
+	// spending attempts.
+	require.Eventually(t, func() bool {
+		var lastError string
+		_ = b.pool.QueryRow(context.Background(), `select last_error from deliveries where message_id = $1`, acc.MessageID).Scan(&lastError)
+		return strings.Contains(lastError, "circuit open")
+	}, 10*time.Second, 10*time.Millisecond)
+	require.Equal(t, 2, tg.count())
+	time.Sleep(300 * time.Millisecond)
+	require.Equal(t, 2, tg.count(), "no request while the circuit is open")
+
+	// After OpenFor one trial request goes through; it succeeds and the
+	// circuit closes.
+	healthy.Store(true)
+	v := b.waitStatus(t, acc.MessageID, jobs.StatusDelivered)
+	require.Equal(t, 3, tg.count())
+	require.Len(t, v.Deliveries[0].AttemptLog, 3, "snoozes for an open circuit are not attempts")
+
+	acc2 := b.accept(t, `{"id": 6, "name": "#6", "total": 10}`)
+	b.waitStatus(t, acc2.MessageID, jobs.StatusDelivered)
+	require.Equal(t, 4, tg.count(), "closed again: the next delivery goes straight through")
+}
+
+func TestMissingTargetConfigurationIsAnException(t *testing.T) {
+	t.Parallel()
+	b := setup(t, true)
+	acc := b.accept(t, `{"id": 7, "name": "#7", "total": 10}`)
+	v := b.waitStatus(t, acc.MessageID, jobs.StatusFailed)
+	require.Len(t, v.Exceptions, 1)
+	require.Equal(t, jobs.ExceptionConfiguration, v.Exceptions[0].Kind)
+	require.Contains(t, v.Exceptions[0].Message, "not configured")
+	require.Equal(t, jobs.DeliveryFailed, v.Deliveries[0].Status)
+}
+
+func TestRateLimitSpacesRequests(t *testing.T) {
+	t.Parallel()
+	b := setup(t, true)
+	tg := newTarget(t, status(http.StatusOK))
+	b.configureERP(t, tg.URL, func(c *mappings.TargetConfig) { c.RatePerSecond = 5 })
+	start := time.Now()
+	var ids []jobs.AcceptResult
+	for i := range 8 {
+		ids = append(ids, b.accept(t, `{"id": `+string(rune('0'+i))+`, "name": "r", "total": 1}`))
+	}
+	for _, a := range ids {
+		b.waitStatus(t, a.MessageID, jobs.StatusDelivered)
+	}
+	// A burst of 5, then 5 per second: 8 requests need at least 0.6 s.
+	require.GreaterOrEqual(t, time.Since(start), 550*time.Millisecond)
+	require.Equal(t, 8, tg.count())
+}

@@ -1,0 +1,235 @@
+package jobs_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/jobs"
+)
+
+func countRows(t *testing.T, b *bundle, sql string, args ...any) int {
+	t.Helper()
+	var n int
+	require.NoError(t, b.pool.QueryRow(context.Background(), sql, args...).Scan(&n))
+	return n
+}
+
+func TestConcurrentIdenticalAcceptsMakeOneMessage(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	results := make([]jobs.AcceptResult, 50)
+	errs := make([]error, 50)
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = jobs.Accept(ctx, b.pool, b.client, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders",
+				Payload: []byte(`{"id": 42, "name": "#42", "total": 9.5}`), IdempotencyKey: "same-key"})
+		}()
+	}
+	wg.Wait()
+	fresh := 0
+	for i := range 50 {
+		require.NoError(t, errs[i])
+		require.Equal(t, results[0].MessageID, results[i].MessageID)
+		if !results[i].Replayed {
+			fresh++
+		}
+	}
+	require.Equal(t, 1, fresh, "exactly one request created the message")
+	require.Equal(t, 1, countRows(t, b, `select count(*) from messages`))
+	require.Equal(t, 1, countRows(t, b, `select count(*) from river_job where kind = 'process'`))
+	require.Equal(t, 1, countRows(t, b, `select count(*) from lineage_events where stage = 'received'`))
+}
+
+func TestSameKeyDifferentPayloadIsRefused(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	first := b.accept(t, `{"id": 9, "name": "#9", "total": 1}`)
+	again := b.accept(t, `{"id": 9, "name": "#9", "total": 1}`)
+	require.True(t, again.Replayed)
+	require.Equal(t, first.MessageID, again.MessageID)
+
+	_, err := jobs.Accept(context.Background(), b.pool, b.client, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders",
+		Payload: []byte(`{"id": 9, "name": "#9", "total": 2}`)})
+	require.ErrorIs(t, err, jobs.ErrKeyReused)
+	require.Contains(t, err.Error(), "order-9")
+	require.Equal(t, 1, countRows(t, b, `select count(*) from messages`))
+	require.Equal(t, 1, countRows(t, b, `select count(*) from river_job where kind = 'process'`))
+}
+
+func TestAcceptAnswersWhatToFix(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	ctx := context.Background()
+	accept := func(env, flow, payload string) error {
+		_, err := jobs.Accept(ctx, b.pool, b.client, jobs.AcceptRequest{Env: env, FlowSlug: flow, Payload: []byte(payload)})
+		return err
+	}
+	err := accept("staging", "orders", `{}`)
+	require.Equal(t, fault.NotFound, fault.CodeOf(err))
+	err = accept("dev", "nope", `{}`)
+	require.Equal(t, fault.NotFound, fault.CodeOf(err))
+	require.Contains(t, err.Error(), "no flow “nope”")
+	err = accept("prod", "orders", `{"id": 1}`)
+	require.Equal(t, fault.Conflict, fault.CodeOf(err), "nothing deployed to prod")
+	require.Contains(t, err.Error(), "no version deployed to prod")
+
+	err = accept("dev", "orders", "{\n  \"id\": 1,\n  oops\n}")
+	require.ErrorIs(t, err, jobs.ErrBadJSON)
+	require.Equal(t, fault.Invalid, fault.CodeOf(err))
+	require.Contains(t, err.Error(), "line 3, column")
+	require.ErrorIs(t, accept("dev", "orders", ``), jobs.ErrBadJSON)
+
+	// Headers win over the expressions; without a correlation expression
+	// result, one is generated.
+	res, err := jobs.Accept(ctx, b.pool, b.client, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders",
+		Payload: []byte(`{"id": 1, "total": 1}`), IdempotencyKey: "hdr-key", CorrelationID: ""})
+	require.NoError(t, err)
+	require.Equal(t, "hdr-key", res.IdempotencyKey)
+	_, err = uuid.Parse(res.CorrelationID)
+	require.NoError(t, err, "generated correlation id when the expression gives none")
+	require.Equal(t, "/api/v1/messages/"+res.MessageID.String(), res.StatusURL)
+	m, err := jobs.MessageByID(ctx, b.pool, res.MessageID)
+	require.NoError(t, err)
+	require.Equal(t, jobs.StatusReceived, m.Status)
+	require.JSONEq(t, `{"id": 1, "total": 1}`, string(m.Payload))
+	require.Equal(t, 1, m.VersionNumber)
+
+	byCorr, err := jobs.MessagesByCorrelationID(ctx, b.pool, res.CorrelationID)
+	require.NoError(t, err)
+	require.Len(t, byCorr, 1)
+	_, err = jobs.ParseMessageID("not-a-uuid")
+	require.Equal(t, fault.NotFound, fault.CodeOf(err))
+	_, err = jobs.MessageGet(ctx, b.pool, uuid.New())
+	require.Equal(t, fault.NotFound, fault.CodeOf(err))
+}
+
+// A message exists if and only if its process job does: a failure between
+// the statements of the intake transaction leaves neither.
+func TestAcceptIsAllOrNothing(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	ctx := context.Background()
+	_, err := b.pool.Exec(ctx, `
+		create function fail_job_insert() returns trigger language plpgsql as $$
+		begin raise exception 'injected failure after the message insert'; end $$;
+		create trigger fail_job_insert before insert on river_job for each row execute function fail_job_insert();`)
+	require.NoError(t, err)
+	_, err = jobs.Accept(ctx, b.pool, b.client, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(`{"id": 1, "name": "#1", "total": 1}`)})
+	require.ErrorContains(t, err, "injected failure")
+	require.Equal(t, 0, countRows(t, b, `select count(*) from messages`))
+	require.Equal(t, 0, countRows(t, b, `select count(*) from lineage_events`))
+
+	_, err = b.pool.Exec(ctx, `drop trigger fail_job_insert on river_job`)
+	require.NoError(t, err)
+	_, err = b.pool.Exec(ctx, `
+		create function fail_lineage() returns trigger language plpgsql as $$
+		begin raise exception 'injected lineage failure'; end $$;
+		create trigger fail_lineage before insert on lineage_events for each row execute function fail_lineage();`)
+	require.NoError(t, err)
+	_, err = jobs.Accept(ctx, b.pool, b.client, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(`{"id": 1, "name": "#1", "total": 1}`)})
+	require.ErrorContains(t, err, "injected lineage failure")
+	require.Equal(t, 0, countRows(t, b, `select count(*) from messages`))
+	require.Equal(t, 0, countRows(t, b, `select count(*) from river_job`))
+
+	_, err = b.pool.Exec(ctx, `drop trigger fail_lineage on lineage_events`)
+	require.NoError(t, err)
+	b.accept(t, `{"id": 1, "name": "#1", "total": 1}`)
+	require.Equal(t, 1, countRows(t, b, `select count(*) from messages`))
+	require.Equal(t, 1, countRows(t, b, `select count(*) from river_job where kind = 'process' and args->>'message_id' = (select id::text from messages)`))
+}
+
+func TestAcceptBatchAnswersEachLine(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	ctx := context.Background()
+	b.accept(t, `{"id": 100, "name": "#100", "total": 1}`)
+	res, err := jobs.AcceptBatch(ctx, b.pool, b.client, jobs.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{
+		[]byte(`{"id": 101, "name": "#101", "total": 1}`),
+		[]byte(`{"id": 102, "name": "#102", "total": 1`),
+		[]byte(`{"id": 100, "name": "#100", "total": 1}`),
+		[]byte(`{"id": 100, "name": "#100", "total": 99}`),
+		[]byte(`{"id": 103, "name": "#103", "total": 1}`),
+		[]byte(`{"id": 103, "name": "#103", "total": 1}`),
+	}})
+	require.NoError(t, err)
+	require.Len(t, res, 6)
+	require.NoError(t, res[0].Err)
+	require.False(t, res[0].Replayed)
+	require.ErrorIs(t, res[1].Err, jobs.ErrBadJSON)
+	require.Equal(t, 2, res[1].Line)
+	require.NoError(t, res[2].Err)
+	require.True(t, res[2].Replayed, "seen before the batch")
+	require.ErrorIs(t, res[3].Err, jobs.ErrKeyReused)
+	require.NoError(t, res[4].Err)
+	require.True(t, res[5].Replayed, "a repeat within the batch is a replay")
+	require.Equal(t, res[4].MessageID, res[5].MessageID)
+	require.Equal(t, 3, countRows(t, b, `select count(*) from messages`))
+	require.Equal(t, 3, countRows(t, b, `select count(*) from river_job where kind = 'process'`))
+
+	_, err = jobs.AcceptBatch(ctx, b.pool, b.client, jobs.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: make([][]byte, jobs.MaxBatchLines+1)})
+	require.Equal(t, fault.Invalid, fault.CodeOf(err))
+}
+
+func TestMapInlineAnswersAndRecords(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	ctx := context.Background()
+	now := time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)
+	res, err := jobs.MapInline(ctx, b.pool, b.client, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Now: now,
+		Payload: []byte(`{"id": 200, "name": "#200", "total": 12}`)})
+	require.NoError(t, err)
+	require.True(t, res.Valid)
+	require.Len(t, res.Routes, 1)
+	require.Equal(t, "to-erp", res.Routes[0].Name)
+	require.JSONEq(t, `{"orderId": 200, "total": 12, "qty": 1, "company": "1000"}`, string(res.Routes[0].Output))
+
+	bad, err := jobs.MapInline(ctx, b.pool, b.client, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders",
+		Payload: []byte(`{"id": 201, "name": "#201", "total": 0}`)})
+	require.NoError(t, err)
+	require.False(t, bad.Valid)
+	require.Equal(t, "positive-total", bad.Validation[0].Rule)
+	require.Equal(t, 2, countRows(t, b, `select count(*) from messages`), "both recorded")
+	require.Equal(t, 2, countRows(t, b, `select count(*) from river_job where kind = 'process'`))
+	m, err := jobs.MessageByID(ctx, b.pool, res.MessageID)
+	require.NoError(t, err)
+	require.True(t, m.ReceivedAt.Equal(now))
+}
+
+func TestProcessFilesExceptionsByKind(t *testing.T) {
+	t.Parallel()
+	b := setup(t, true)
+	ctx := context.Background()
+	invalid := b.accept(t, `{"id": 300, "name": "#300", "total": -1}`)
+	invalid2 := b.accept(t, `{"id": 301, "name": "#301", "total": -2}`)
+	broken := b.accept(t, `{"id": 302, "name": "#302", "total": 1, "qty": "many"}`)
+
+	v := b.waitStatus(t, invalid.MessageID, jobs.StatusRejected)
+	require.Contains(t, stages(v), jobs.StageRejected)
+	require.Len(t, v.Exceptions, 1)
+	require.Equal(t, jobs.ExceptionValidation, v.Exceptions[0].Kind)
+	require.Equal(t, "The order needs a positive total.", v.Exceptions[0].Message)
+	require.Empty(t, v.Deliveries)
+	v2 := b.waitStatus(t, invalid2.MessageID, jobs.StatusRejected)
+	require.Equal(t, v.Exceptions[0].Fingerprint, v2.Exceptions[0].Fingerprint, "identical failures group together")
+
+	vb := b.waitStatus(t, broken.MessageID, jobs.StatusFailed)
+	require.Len(t, vb.Exceptions, 1)
+	require.Equal(t, jobs.ExceptionMapping, vb.Exceptions[0].Kind)
+	require.Contains(t, vb.Exceptions[0].ErrorClass, "to-erp")
+	require.Empty(t, vb.Deliveries)
+	require.NotEqual(t, v.Exceptions[0].Fingerprint, vb.Exceptions[0].Fingerprint)
+	require.Equal(t, 2, countRows(t, b, `select count(*) from exceptions where kind = 'validation' and status = 'open'`))
+	var n int
+	require.NoError(t, b.pool.QueryRow(ctx, `select count(distinct fingerprint) from exceptions`).Scan(&n))
+	require.Equal(t, 2, n)
+}

@@ -1,0 +1,247 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/mappings"
+)
+
+// MessageStatus is where a message stands, derived from its lineage: each
+// stage that changes it writes the status in the same transaction as the
+// lineage event, and delivery outcomes recompute it from the deliveries.
+type MessageStatus string
+
+// The message statuses.
+const (
+	StatusReceived  MessageStatus = "received"  // accepted, not processed yet
+	StatusRejected  MessageStatus = "rejected"  // a validation rule failed
+	StatusFailed    MessageStatus = "failed"    // mapping failed, or a delivery failed for good
+	StatusQueued    MessageStatus = "queued"    // deliveries are waiting or under way
+	StatusRetrying  MessageStatus = "retrying"  // a delivery failed and will be retried
+	StatusDelivered MessageStatus = "delivered" // every delivery succeeded
+	StatusUnrouted  MessageStatus = "unrouted"  // valid, but no route's condition held
+)
+
+// Stage names a lineage event.
+type Stage string
+
+// The lineage stages, in the order a message normally meets them.
+const (
+	StageReceived       Stage = "received"
+	StageValidated      Stage = "validated"
+	StageRejected       Stage = "rejected"
+	StageMapped         Stage = "mapped"
+	StageRouted         Stage = "routed"
+	StageQueued         Stage = "queued"
+	StageDelivering     Stage = "delivering"
+	StageDelivered      Stage = "delivered"
+	StageRetryScheduled Stage = "retry_scheduled"
+	StageFailed         Stage = "failed"
+)
+
+// Message is one accepted event.
+type Message struct {
+	ID             uuid.UUID       `json:"id"`
+	EnvironmentID  int64           `json:"environmentId"`
+	Environment    string          `json:"environment"`
+	FlowID         int64           `json:"flowId"`
+	FlowSlug       string          `json:"flow"`
+	VersionNumber  int             `json:"version"`
+	Checksum       string          `json:"checksum"`
+	IdempotencyKey string          `json:"idempotencyKey"`
+	CorrelationID  string          `json:"correlationId"`
+	Payload        json.RawMessage `json:"payload"`
+	Status         MessageStatus   `json:"status"`
+	ReceivedAt     time.Time       `json:"receivedAt"`
+	UpdatedAt      time.Time       `json:"updatedAt"`
+}
+
+// LineageEvent is one step of a message's story. DeliveryID is set for the
+// delivery stages; Duration is how long the stage took where that means
+// something (mapping, an attempt).
+type LineageEvent struct {
+	ID         int64           `json:"id"`
+	DeliveryID *uuid.UUID      `json:"deliveryId,omitempty"`
+	At         time.Time       `json:"at"`
+	Stage      Stage           `json:"stage"`
+	Detail     json.RawMessage `json:"detail"`
+	DurationMS *int            `json:"durationMs,omitempty"`
+}
+
+// MessageView is everything the message page and GET /api/v1/messages/{id}
+// show: the message, its lineage in order, its deliveries with their
+// attempts and captures, and its exceptions.
+type MessageView struct {
+	Message    Message        `json:"message"`
+	Lineage    []LineageEvent `json:"lineage"`
+	Deliveries []Delivery     `json:"deliveries"`
+	Exceptions []Exception    `json:"exceptions"`
+}
+
+// ParseMessageID parses a message id from a URL; a malformed id is
+// NotFound, since no message can have it.
+func ParseMessageID(s string) (uuid.UUID, error) {
+	id, err := uuid.Parse(s)
+	if err != nil {
+		return uuid.Nil, fault.Errorf(fault.NotFound, "no message “%s”; message ids look like 0192f0c4-8a1e-7c3d-9b2a-5d6e7f809a1b", s)
+	}
+	return id, nil
+}
+
+const messageSelect = `
+	select m.id, m.environment_id, e.name, m.flow_id, f.slug, m.version_number, m.checksum, m.idempotency_key,
+	       m.correlation_id, m.payload, m.status, m.received_at, m.updated_at
+	from messages m join environments e on e.id = m.environment_id join flows f on f.id = m.flow_id`
+
+func scanMessage(row pgx.Row) (Message, error) {
+	var m Message
+	var payload []byte
+	err := row.Scan(&m.ID, &m.EnvironmentID, &m.Environment, &m.FlowID, &m.FlowSlug, &m.VersionNumber, &m.Checksum,
+		&m.IdempotencyKey, &m.CorrelationID, &payload, &m.Status, &m.ReceivedAt, &m.UpdatedAt)
+	m.Payload = payload
+	return m, err
+}
+
+// MessageByID returns a message without its lineage, or NotFound.
+func MessageByID(ctx context.Context, db mappings.DBTX, id uuid.UUID) (Message, error) {
+	m, err := scanMessage(db.QueryRow(ctx, messageSelect+` where m.id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Message{}, fault.Errorf(fault.NotFound, "no message %s", id)
+	}
+	if err != nil {
+		return Message{}, fmt.Errorf("message %s: %w", id, err)
+	}
+	return m, nil
+}
+
+// MessagesByCorrelationID returns the messages sharing a correlation id,
+// newest first (at most 100), so support can find an order by its number.
+func MessagesByCorrelationID(ctx context.Context, db mappings.DBTX, correlationID string) ([]Message, error) {
+	rows, err := db.Query(ctx, messageSelect+` where m.correlation_id = $1 order by m.received_at desc limit 100`, correlationID)
+	if err != nil {
+		return nil, fmt.Errorf("messages by correlation id: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Message, error) { return scanMessage(r) })
+}
+
+// MessageGet returns a message with its lineage, deliveries (with attempts
+// and captures) and exceptions, or NotFound.
+func MessageGet(ctx context.Context, db mappings.DBTX, id uuid.UUID) (MessageView, error) {
+	m, err := MessageByID(ctx, db, id)
+	if err != nil {
+		return MessageView{}, err
+	}
+	v := MessageView{Message: m}
+	if v.Lineage, err = lineageOf(ctx, db, id); err != nil {
+		return MessageView{}, err
+	}
+	if v.Deliveries, err = deliveriesOf(ctx, db, id); err != nil {
+		return MessageView{}, err
+	}
+	if v.Exceptions, err = ExceptionsOfMessage(ctx, db, id); err != nil {
+		return MessageView{}, err
+	}
+	return v, nil
+}
+
+func lineageOf(ctx context.Context, db mappings.DBTX, id uuid.UUID) ([]LineageEvent, error) {
+	rows, err := db.Query(ctx, `select id, delivery_id, at, stage, detail, duration_ms from lineage_events where message_id = $1 order by id`, id)
+	if err != nil {
+		return nil, fmt.Errorf("lineage of %s: %w", id, err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (LineageEvent, error) {
+		var e LineageEvent
+		var detail []byte
+		err := r.Scan(&e.ID, &e.DeliveryID, &e.At, &e.Stage, &detail, &e.DurationMS)
+		e.Detail = detail
+		return e, err
+	})
+}
+
+// lineage is one event to write; addLineage writes several in one round
+// trip.
+type lineage struct {
+	deliveryID *uuid.UUID
+	at         time.Time
+	stage      Stage
+	detail     any
+	duration   *time.Duration
+}
+
+func addLineage(ctx context.Context, db mappings.DBTX, messageID uuid.UUID, events ...lineage) error {
+	if len(events) == 0 {
+		return nil
+	}
+	deliveryIDs := make([]*uuid.UUID, len(events))
+	ats := make([]time.Time, len(events))
+	stages := make([]string, len(events))
+	details := make([]string, len(events))
+	durations := make([]*int64, len(events))
+	for i, e := range events {
+		deliveryIDs[i], ats[i], stages[i] = e.deliveryID, e.at, string(e.stage)
+		if ats[i].IsZero() {
+			ats[i] = time.Now()
+		}
+		detail := e.detail
+		if detail == nil {
+			detail = struct{}{}
+		}
+		b, err := json.Marshal(detail)
+		if err != nil {
+			return fmt.Errorf("lineage detail: %w", err)
+		}
+		details[i] = string(b)
+		if e.duration != nil {
+			ms := e.duration.Milliseconds()
+			durations[i] = &ms
+		}
+	}
+	_, err := db.Exec(ctx, `
+		insert into lineage_events (message_id, delivery_id, at, stage, detail, duration_ms)
+		select $1, d, a, s, x::jsonb, n from unnest($2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::int8[])
+			with ordinality as u(d, a, s, x, n, o) order by o`,
+		messageID, deliveryIDs, ats, stages, details, durations)
+	if err != nil {
+		return fmt.Errorf("lineage of %s: %w", messageID, err)
+	}
+	return nil
+}
+
+func setMessageStatus(ctx context.Context, db mappings.DBTX, id uuid.UUID, status MessageStatus) error {
+	if _, err := db.Exec(ctx, `update messages set status = $2, updated_at = now() where id = $1`, id, status); err != nil {
+		return fmt.Errorf("message %s status: %w", id, err)
+	}
+	return nil
+}
+
+// recomputeMessageStatus derives a routed message's status from its
+// deliveries: any failed → failed (someone must look), any retrying →
+// retrying, all delivered → delivered, else queued. The message row is
+// locked first so two deliveries finishing at once cannot each miss the
+// other's outcome.
+func recomputeMessageStatus(ctx context.Context, db mappings.DBTX, id uuid.UUID) error {
+	if _, err := db.Exec(ctx, `select 1 from messages where id = $1 for update`, id); err != nil {
+		return fmt.Errorf("lock message %s: %w", id, err)
+	}
+	_, err := db.Exec(ctx, `
+		update messages m set status = s.status, updated_at = now()
+		from (select case
+				when bool_or(status = 'failed') then 'failed'
+				when bool_or(status = 'retrying') then 'retrying'
+				when bool_and(status = 'delivered') then 'delivered'
+				else 'queued' end as status
+			from deliveries where message_id = $1) s
+		where m.id = $1 and s.status is not null and m.status <> s.status`, id)
+	if err != nil {
+		return fmt.Errorf("message %s status: %w", id, err)
+	}
+	return nil
+}

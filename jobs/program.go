@@ -1,0 +1,82 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/crossdock/crossdock/engine"
+	"github.com/crossdock/crossdock/mappings"
+)
+
+// compiled is a flow version ready to run: the program, a second program
+// that only derives the keys (so intake does not validate and map every
+// message twice), and the kind of each target.
+type compiled struct {
+	program *engine.Program
+	keys    *engine.Program
+	kinds   map[string]string // target name → engine.TargetHTTP or engine.TargetCapture
+	def     *engine.Definition
+}
+
+// programCacheSize bounds the cache. Versions are immutable and addressed by
+// checksum, so an entry never goes stale; the bound only stops a process
+// that has seen thousands of versions from keeping them all.
+const programCacheSize = 512
+
+// programs caches compiled versions by checksum for every intake and
+// worker in the process. It is package state on purpose: it memoises a
+// pure function of immutable, content-addressed input, so sharing it is
+// always correct and spares a compile per message.
+var programs = &programCache{entries: map[string]*compiled{}}
+
+type programCache struct {
+	mu      sync.Mutex
+	entries map[string]*compiled
+}
+
+// get returns the compiled version with the given checksum, loading and
+// compiling it from flow_versions on a miss.
+func (c *programCache) get(ctx context.Context, db mappings.DBTX, flowID int64, version int, checksum string) (*compiled, error) {
+	c.mu.Lock()
+	p := c.entries[checksum]
+	c.mu.Unlock()
+	if p != nil {
+		return p, nil
+	}
+	v, err := mappings.VersionGet(ctx, db, flowID, version)
+	if err != nil {
+		return nil, err
+	}
+	p, err = compileVersion(v.Definition)
+	if err != nil {
+		return nil, fmt.Errorf("compile version %d of flow %d: %w", version, flowID, err)
+	}
+	c.mu.Lock()
+	if len(c.entries) >= programCacheSize {
+		// Versions are cheap to recompile; dropping everything keeps the
+		// code simple and the bound hard.
+		c.entries = map[string]*compiled{}
+	}
+	c.entries[checksum] = p
+	c.mu.Unlock()
+	return p, nil
+}
+
+func compileVersion(def *engine.Definition) (*compiled, error) {
+	prog, err := engine.Compile(def, engine.Options{})
+	if err != nil {
+		return nil, err
+	}
+	keysOnly := *def
+	keysOnly.Validation, keysOnly.Routes, keysOnly.Tests = nil, nil, nil
+	keys, err := engine.Compile(&keysOnly, engine.Options{})
+	if err != nil {
+		return nil, err
+	}
+	kinds := make(map[string]string, len(def.Targets))
+	for _, t := range def.Targets {
+		kinds[t.Name] = t.Kind
+	}
+	return &compiled{program: prog, keys: keys, kinds: kinds, def: def}, nil
+}
