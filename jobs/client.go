@@ -86,6 +86,9 @@ func NewClient(pool *pgxpool.Pool, logger *slog.Logger, cfg Config) (*river.Clie
 	if err := river.AddWorkerSafely(workers, &ProcessWorker{DB: pool, Logger: logger}); err != nil {
 		return nil, fmt.Errorf("register process worker: %w", err)
 	}
+	if err := river.AddWorkerSafely(workers, &OrphanCheckWorker{DB: pool}); err != nil {
+		return nil, fmt.Errorf("register orphan check worker: %w", err)
+	}
 	if err := river.AddWorkerSafely(workers, NewDeliverWorker(pool, cfg.Sealer, cfg.HTTPClient, logger)); err != nil {
 		return nil, fmt.Errorf("register deliver worker: %w", err)
 	}
@@ -103,6 +106,9 @@ func NewClient(pool *pgxpool.Pool, logger *slog.Logger, cfg Config) (*river.Clie
 			river.NewPeriodicJob(river.PeriodicInterval(cfg.MaintenanceEvery),
 				func() (river.JobArgs, *river.InsertOpts) { return MaintenanceArgs{}, nil },
 				&river.PeriodicJobOpts{ID: "maintenance", RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
+				func() (river.JobArgs, *river.InsertOpts) { return OrphanCheckArgs{}, nil },
+				&river.PeriodicJobOpts{ID: "orphan_check"}),
 		},
 	})
 	if err != nil {

@@ -519,7 +519,7 @@ func (w *DeliverWorker) record(ctx context.Context, job *river.Job[DeliverArgs],
 				return err
 			}
 			if resolved > 0 {
-				if err := addLineage(ctx, tx, d.MessageID, lineage{deliveryID: &d.ID, stage: "resolved", detail: map[string]any{"reason": "delivered on retry"}}); err != nil {
+				if err := addLineage(ctx, tx, d.MessageID, lineage{deliveryID: &d.ID, stage: StageResolved, detail: map[string]any{"reason": "delivered on retry"}}); err != nil {
 					return err
 				}
 			}

@@ -45,6 +45,7 @@ const (
 	StageDelivered      Stage = "delivered"
 	StageRetryScheduled Stage = "retry_scheduled"
 	StageFailed         Stage = "failed"
+	StageResolved       Stage = "resolved" // an exception closed by itself or by a person
 )
 
 // Message is one accepted event.

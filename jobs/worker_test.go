@@ -1,0 +1,124 @@
+package jobs_test
+
+import (
+	"context"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertest"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/mappings"
+)
+
+// River is at-least-once: processing a message twice must not route it
+// twice. And work River gave up on must surface as exceptions.
+func TestProcessTwiceThenOrphanCheck(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	ctx := context.Background()
+	b.configureERP(t, "http://127.0.0.1:1", nil)
+	a := b.accept(t, `{"id": 1, "name": "#1", "total": 1}`)
+	orphan := b.accept(t, `{"id": 2, "name": "#2", "total": 1}`)
+
+	tx, err := b.pool.Begin(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = tx.Rollback(ctx) })
+	process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &jobs.ProcessWorker{DB: tx})
+	for range 2 {
+		res, err := process.Work(ctx, t, tx, jobs.ProcessArgs{MessageID: a.MessageID}, nil)
+		require.NoError(t, err)
+		require.Equal(t, river.EventKindJobCompleted, res.EventKind)
+	}
+	count := func(sql string, args ...any) int {
+		var n int
+		require.NoError(t, tx.QueryRow(ctx, sql, args...).Scan(&n))
+		return n
+	}
+	require.Equal(t, 1, count(`select count(*) from deliveries where message_id = $1`, a.MessageID))
+	require.Equal(t, 1, count(`select count(*) from river_job where kind = 'deliver'`))
+	require.Equal(t, 1, count(`select count(*) from lineage_events where message_id = $1 and stage = 'routed'`, a.MessageID))
+	inserted := rivertest.RequireInsertedTx[*riverpgxv5.Driver](ctx, t, tx, &jobs.DeliverArgs{}, nil)
+	require.Equal(t, jobs.QueueDeliver, inserted.Queue)
+
+	// The deliver job and the second message's process job are lost (as
+	// when River discards them and later deletes them).
+	_, err = tx.Exec(ctx, `update river_job set state = 'discarded', finalized_at = now() where kind = 'deliver' or args->>'message_id' = $1`, orphan.MessageID.String())
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `update deliveries set updated_at = now() - interval '10 minutes'`)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `update messages set updated_at = now() - interval '10 minutes' where id = $1`, orphan.MessageID)
+	require.NoError(t, err)
+
+	check := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &jobs.OrphanCheckWorker{DB: tx})
+	for range 2 {
+		_, err := check.Work(ctx, t, tx, jobs.OrphanCheckArgs{}, nil)
+		require.NoError(t, err)
+	}
+	v, err := jobs.MessageGet(ctx, tx, a.MessageID)
+	require.NoError(t, err)
+	require.Equal(t, jobs.StatusFailed, v.Message.Status)
+	require.Len(t, v.Exceptions, 1, "filed once although the check ran twice")
+	require.Equal(t, jobs.ExceptionDelivery, v.Exceptions[0].Kind)
+	require.Equal(t, "job discarded", v.Exceptions[0].ErrorClass)
+
+	v, err = jobs.MessageGet(ctx, tx, orphan.MessageID)
+	require.NoError(t, err)
+	require.Equal(t, jobs.StatusFailed, v.Message.Status)
+	require.Len(t, v.Exceptions, 1)
+	require.Equal(t, "process", v.Exceptions[0].Stage)
+}
+
+// Stopping the client mid-request puts the delivery back on the queue
+// without counting an attempt; the next process delivers it with the same
+// idempotency key.
+func TestShutdownReturnsInFlightDeliveries(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	ctx := context.Background()
+	var slow atomic.Bool
+	slow.Store(true)
+	started := make(chan struct{}, 10)
+	tg := newTarget(t, func(_ int, w http.ResponseWriter) {
+		if slow.Load() {
+			started <- struct{}{}
+			time.Sleep(3 * time.Second)
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	b.configureERP(t, tg.URL, func(c *mappings.TargetConfig) { c.Timeout = 10 * time.Second })
+	require.NoError(t, b.client.Start(ctx))
+	acc := b.accept(t, `{"id": 10, "name": "#10", "total": 1}`)
+	select {
+	case <-started:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the target was never called")
+	}
+	stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	require.NoError(t, b.client.StopAndCancel(stopCtx))
+
+	v, err := jobs.MessageGet(ctx, b.pool, acc.MessageID)
+	require.NoError(t, err)
+	require.Empty(t, v.Deliveries[0].AttemptLog, "an interrupted attempt is not counted")
+	require.Equal(t, jobs.StatusQueued, v.Message.Status)
+
+	slow.Store(false)
+	next, err := jobs.NewClient(b.pool, nil, jobs.Config{Sealer: b.sealer, FetchPollInterval: 50 * time.Millisecond})
+	require.NoError(t, err)
+	require.NoError(t, next.Start(ctx))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = next.Stop(ctx)
+	})
+	v = b.waitStatus(t, acc.MessageID, jobs.StatusDelivered)
+	require.Len(t, v.Deliveries[0].AttemptLog, 1)
+	require.Equal(t, 2, tg.count())
+	require.Equal(t, tg.requests[0].Header.Get("Idempotency-Key"), tg.requests[1].Header.Get("Idempotency-Key"))
+}
