@@ -26,6 +26,11 @@ func TestDeliversToHTTPTargetAndCaptures(t *testing.T) {
 		_, _ = w.Write([]byte(`{"erpOrder":"SO-1"}`))
 	})
 	b.configureERP(t, tg.URL, nil)
+	// The capture target has credentials too: what it records must not.
+	_, err := mappings.TargetConfigPut(context.Background(), b.pool, b.sealer, mappings.TargetConfig{
+		EnvironmentID: b.env.ID, Target: "audit", URLTemplate: "https://audit.example/${ERP_COMPANY}/{messageId}",
+		Auth: mappings.AuthHeader, AuthHeaderName: "X-Api-Key", Secret: theSecret}, b.editor)
+	require.NoError(t, err)
 
 	acc := b.accept(t, `{"id": 1001, "name": "#1001", "total": 25.5, "audit": true}`)
 	require.Equal(t, "order-1001", acc.IdempotencyKey, "derived by the key expression")
@@ -60,7 +65,8 @@ func TestDeliversToHTTPTargetAndCaptures(t *testing.T) {
 	require.Equal(t, jobs.DeliveryDelivered, audit.Status)
 	require.NotNil(t, audit.Capture, "the capture target records what it would send")
 	require.JSONEq(t, `{"order": "#1001"}`, string(audit.Capture.Body))
-	require.Equal(t, "capture://audit", audit.Capture.URL)
+	require.Equal(t, "https://audit.example/1000/"+acc.MessageID.String(), audit.Capture.URL, "variables and ids in the URL template")
+	require.Equal(t, "••••••", audit.Capture.Headers["X-Api-Key"], "the credential is masked")
 	require.Equal(t, audit.ID.String(), audit.Capture.Headers["Idempotency-Key"])
 	require.Equal(t, "captured", audit.AttemptLog[0].Outcome)
 

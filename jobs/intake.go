@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/riverqueue/river"
 
 	"github.com/crossdock/crossdock/engine"
@@ -35,6 +37,29 @@ var (
 	// ErrBadJSON: the body is not a JSON document (400).
 	ErrBadJSON = errors.New("body is not JSON")
 )
+
+// unavailableRetryAfter is what a 503 tells callers to wait when the
+// database cannot be reached.
+const unavailableRetryAfter = 5
+
+// unavailable turns a failure to reach the database into fault.Unavailable,
+// so the trigger answers 503 with Retry-After instead of 500: the source
+// system should simply try again. Other errors pass through unchanged.
+func unavailable(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := fault.As(err); ok {
+		return err
+	}
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	if errors.As(err, &connectErr) || errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded) || pgconn.SafeToRetry(err) {
+		return &fault.Error{Code: fault.Unavailable, RetryAfterSeconds: unavailableRetryAfter, Err: err,
+			Message: "the message store is unavailable; nothing was recorded, send the event again shortly"}
+	}
+	return err
+}
 
 // MaxKeyLength bounds idempotency keys and correlation ids.
 const MaxKeyLength = 255
@@ -275,8 +300,14 @@ func existing(ctx context.Context, db mappings.DBTX, d deployed, p prepared) (Ac
 //
 // Errors are *fault.Error: NotFound for an unknown environment or flow,
 // Conflict when nothing is deployed, Invalid (wrapping ErrBadJSON or
-// ErrKeyReused where those apply) for a bad event.
+// ErrKeyReused where those apply) for a bad event, Unavailable (with
+// RetryAfterSeconds) when the database cannot be reached.
 func Accept(ctx context.Context, db DB, client *river.Client[pgx.Tx], req AcceptRequest) (AcceptResult, error) {
+	res, err := accept(ctx, db, client, req)
+	return res, unavailable(err)
+}
+
+func accept(ctx context.Context, db DB, client *river.Client[pgx.Tx], req AcceptRequest) (AcceptResult, error) {
 	d, err := resolve(ctx, db, req.Env, req.FlowSlug)
 	if err != nil {
 		return AcceptResult{}, err
@@ -331,6 +362,11 @@ type BatchLineResult struct {
 // returned error is for the batch as a whole (unknown flow, too many lines,
 // the database).
 func AcceptBatch(ctx context.Context, db DB, client *river.Client[pgx.Tx], req BatchRequest) ([]BatchLineResult, error) {
+	res, err := acceptBatch(ctx, db, client, req)
+	return res, unavailable(err)
+}
+
+func acceptBatch(ctx context.Context, db DB, client *river.Client[pgx.Tx], req BatchRequest) ([]BatchLineResult, error) {
 	if len(req.Lines) > MaxBatchLines {
 		return nil, fault.Errorf(fault.Invalid, "the batch has %d events; send at most %d per request", len(req.Lines), MaxBatchLines)
 	}
@@ -413,6 +449,11 @@ type InlineResult struct {
 // the request so the caller gets the outputs or the validation failures at
 // once. Bound ctx by the caller's wait.
 func MapInline(ctx context.Context, db DB, client *river.Client[pgx.Tx], req AcceptRequest) (InlineResult, error) {
+	res, err := mapInline(ctx, db, client, req)
+	return res, unavailable(err)
+}
+
+func mapInline(ctx context.Context, db DB, client *river.Client[pgx.Tx], req AcceptRequest) (InlineResult, error) {
 	if req.Now.IsZero() {
 		req.Now = time.Now()
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/crossdock/crossdock/internal/fault"
@@ -232,4 +233,21 @@ func TestProcessFilesExceptionsByKind(t *testing.T) {
 	var n int
 	require.NoError(t, b.pool.QueryRow(ctx, `select count(distinct fingerprint) from exceptions`).Scan(&n))
 	require.Equal(t, 2, n)
+}
+
+func TestAcceptWithTheDatabaseDownIsUnavailable(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	// A pool on a port nobody listens on, with a short connect timeout:
+	// the caller must get a quick 503, not a hang or a 500.
+	down, err := pgxpool.New(context.Background(), "postgres://postgres@127.0.0.1:1/x?connect_timeout=1&sslmode=disable")
+	require.NoError(t, err)
+	t.Cleanup(down.Close)
+	start := time.Now()
+	_, err = jobs.Accept(context.Background(), down, b.client, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(`{"id": 1}`)})
+	require.Less(t, time.Since(start), 3*time.Second)
+	fe, ok := fault.As(err)
+	require.True(t, ok, "%v", err)
+	require.Equal(t, fault.Unavailable, fe.Code)
+	require.Equal(t, 5, fe.RetryAfterSeconds)
 }

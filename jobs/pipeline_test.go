@@ -124,7 +124,7 @@ type bundle struct {
 
 // setup gives a test its own database with the orders flow deployed to dev
 // and a River client (started when start is true).
-func setup(t *testing.T, start bool) *bundle {
+func setup(t testing.TB, start bool) *bundle {
 	t.Helper()
 	ctx := context.Background()
 	pool := dbtest.NewPool(t)

@@ -165,9 +165,9 @@ func (w *ProcessWorker) record(ctx context.Context, tx pgx.Tx, m Message, prog *
 		if err != nil {
 			return "", fmt.Errorf("delivery id: %w", err)
 		}
-		status := DeliveryPending
+		status, lastError := DeliveryPending, ""
 		if kind == engine.TargetHTTP && !configured[r.Target] {
-			status = DeliveryFailed
+			status, lastError = DeliveryFailed, "target not configured"
 			e := base
 			e.DeliveryID = &id
 			e.Kind, e.Stage, e.ErrorClass = ExceptionConfiguration, "route", "target not configured: "+r.Target
@@ -177,7 +177,7 @@ func (w *ProcessWorker) record(ctx context.Context, tx pgx.Tx, m Message, prog *
 		if _, err := tx.Exec(ctx, `
 			insert into deliveries (id, message_id, route, target, target_kind, body, status, last_error)
 			values ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			id, m.ID, r.Name, r.Target, kind, []byte(r.Output), status, map[bool]string{true: "target not configured"}[status == DeliveryFailed]); err != nil {
+			id, m.ID, r.Name, r.Target, kind, []byte(r.Output), status, lastError); err != nil {
 			return "", fmt.Errorf("insert delivery: %w", err)
 		}
 		if status == DeliveryPending {

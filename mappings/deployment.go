@@ -42,7 +42,8 @@ func scanDeployment(row pgx.Row) (Deployment, error) {
 // the current pointer moved together, so a message arriving at
 // the same moment runs on exactly one of them. The version must exist
 // (NotFound otherwise); of two deploys racing for the same flow and
-// environment the later one wins, both stay in the history. Promotion gates (protected
+// environment the one that commits last wins (its row is the Active one),
+// and both stay in the history. Promotion gates (protected
 // environments, test cases) are the caller's business.
 func Deploy(ctx context.Context, db DBTX, envID, flowID int64, versionNumber int, ed Editor) (Deployment, error) {
 	var checksum string
