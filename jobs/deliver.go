@@ -211,9 +211,11 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	case err != nil:
 		return err
 	}
-	vars, err := mappings.Variables(ctx, w.DB, d.envID)
-	if err != nil {
-		return err
+	var vars map[string]string
+	if strings.Contains(cfg.URLTemplate, "${") { // most templates need no variables: skip the query
+		if vars, err = mappings.Variables(ctx, w.DB, d.envID); err != nil {
+			return err
+		}
 	}
 	targetURL := expandURL(cfg.URLTemplate, d, vars)
 	header := buildHeader(cfg, d)

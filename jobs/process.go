@@ -209,8 +209,11 @@ func (w *ProcessWorker) record(ctx context.Context, tx pgx.Tx, m Message, prog *
 	if err := setMessageStatus(ctx, tx, m.ID, StatusQueued); err != nil {
 		return "", err
 	}
-	if err := recomputeMessageStatus(ctx, tx, m.ID); err != nil {
-		return "", err
+	if len(configErrors) > 0 {
+		// Some deliveries failed already: let them decide the status.
+		if err := recomputeMessageStatus(ctx, tx, m.ID); err != nil {
+			return "", err
+		}
 	}
 	if len(jobs) > 0 {
 		client, err := river.ClientFromContextSafely[pgx.Tx](ctx)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertest"
@@ -121,4 +122,30 @@ func TestShutdownReturnsInFlightDeliveries(t *testing.T) {
 	require.Len(t, v.Deliveries[0].AttemptLog, 1)
 	require.Equal(t, 2, tg.count())
 	require.Equal(t, tg.requests[0].Header.Get("Idempotency-Key"), tg.requests[1].Header.Get("Idempotency-Key"))
+}
+
+// A delivery has at most one deliver job waiting or running, checked with a
+// real client since rivertest turns uniqueness off.
+func TestDeliverJobsAreUniquePerDelivery(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	ctx := context.Background()
+	id := uuid.New()
+	first, err := b.client.Insert(ctx, jobs.DeliverArgs{DeliveryID: id}, nil)
+	require.NoError(t, err)
+	require.False(t, first.UniqueSkippedAsDuplicate)
+	again, err := b.client.Insert(ctx, jobs.DeliverArgs{DeliveryID: id}, nil)
+	require.NoError(t, err)
+	require.True(t, again.UniqueSkippedAsDuplicate)
+	require.Equal(t, first.Job.ID, again.Job.ID)
+	other, err := b.client.Insert(ctx, jobs.DeliverArgs{DeliveryID: uuid.New()}, nil)
+	require.NoError(t, err)
+	require.False(t, other.UniqueSkippedAsDuplicate)
+
+	// Once the job is finished, an inbox retry may enqueue it again.
+	_, err = b.pool.Exec(ctx, `update river_job set state = 'completed', finalized_at = now() where id = $1`, first.Job.ID)
+	require.NoError(t, err)
+	retry, err := b.client.Insert(ctx, jobs.DeliverArgs{DeliveryID: id}, nil)
+	require.NoError(t, err)
+	require.False(t, retry.UniqueSkippedAsDuplicate)
 }
