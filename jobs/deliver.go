@@ -247,9 +247,15 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 		// Open (or half-open and busy): wait instead of failing, so an
 		// outage of the target does not burn the deliveries' attempts.
 		wait := jitter(cfg.Breaker.OpenFor)
-		if _, err := w.DB.Exec(ctx, `update deliveries set status = 'retrying', next_attempt_at = $2, last_error = $3, updated_at = now() where id = $1 and status in ('pending', 'retrying')`,
-			d.ID, time.Now().Add(wait), "circuit open: the target failed repeatedly; waiting before trying again"); err != nil {
-			return fmt.Errorf("delivery %s: %w", d.ID, err)
+		err := txn.Run(ctx, w.DB, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `update deliveries set status = 'retrying', next_attempt_at = $2, last_error = $3, updated_at = now() where id = $1 and status in ('pending', 'retrying')`,
+				d.ID, time.Now().Add(wait), "circuit open: the target failed repeatedly; waiting before trying again"); err != nil {
+				return fmt.Errorf("delivery %s: %w", d.ID, err)
+			}
+			return recomputeMessageStatus(ctx, tx, d.MessageID)
+		})
+		if err != nil {
+			return err
 		}
 		return river.JobSnooze(wait)
 	}

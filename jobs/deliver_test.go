@@ -227,6 +227,9 @@ func TestCircuitBreakerOpensAndCloses(t *testing.T) {
 		return strings.Contains(lastError, "circuit open")
 	}, 10*time.Second, 10*time.Millisecond)
 	require.Equal(t, 2, tg.count())
+	m, err := jobs.MessageByID(context.Background(), b.pool, acc.MessageID)
+	require.NoError(t, err)
+	require.Equal(t, jobs.StatusRetrying, m.Status)
 	time.Sleep(300 * time.Millisecond)
 	require.Equal(t, 2, tg.count(), "no request while the circuit is open")
 
