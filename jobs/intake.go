@@ -128,6 +128,9 @@ type deployed struct {
 	version  int
 	checksum string
 	prog     *compiled
+	// vars are the environment's variables, loaded only when the key
+	// expressions read one, to spare most accepts the query.
+	vars map[string]string
 }
 
 func resolve(ctx context.Context, db mappings.DBTX, env, flowSlug string) (deployed, error) {
@@ -158,6 +161,11 @@ func resolve(ctx context.Context, db mappings.DBTX, env, flowSlug string) (deplo
 	d.flowID, d.version, d.checksum = *flowID, *version, *checksum
 	if d.prog, err = programs.get(ctx, db, d.flowID, d.version, d.checksum); err != nil {
 		return deployed{}, err
+	}
+	if len(d.prog.keys.Vars()) > 0 {
+		if d.vars, err = mappings.Variables(ctx, db, d.envID); err != nil {
+			return deployed{}, err
+		}
 	}
 	return d, nil
 }
@@ -213,7 +221,7 @@ func prepare(ctx context.Context, d deployed, payload []byte, key, correlation s
 	}
 	p := prepared{id: id, key: key, keySource: "header", correlation: correlation, payload: payload, sha: sha256.Sum256(payload), now: now}
 	if (key == "" && d.prog.def.Keys.Idempotency != "") || (correlation == "" && d.prog.def.Keys.Correlation != "") {
-		res, err := d.prog.keys.Run(ctx, engine.Input{Payload: payload, Now: now})
+		res, err := d.prog.keys.Run(ctx, engine.Input{Payload: payload, Now: now, Vars: d.vars})
 		switch {
 		case errors.Is(err, engine.ErrInvalidInput):
 			return prepared{}, &fault.Error{Code: fault.Invalid, Err: ErrBadJSON, Message: "the body is not valid JSON: " + err.Error()}

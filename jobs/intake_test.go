@@ -10,8 +10,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/mappings"
 )
 
 func countRows(t *testing.T, b *bundle, sql string, args ...any) int {
@@ -250,4 +252,52 @@ func TestAcceptWithTheDatabaseDownIsUnavailable(t *testing.T) {
 	require.True(t, ok, "%v", err)
 	require.Equal(t, fault.Unavailable, fe.Code)
 	require.Equal(t, 5, fe.RetryAfterSeconds)
+}
+
+// Key expressions may read environment variables, e.g. a per-environment
+// prefix; a failing key expression says to send the header.
+func TestKeyExpressionsSeeVariables(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	ctx := context.Background()
+	def, err := engine.ParseDefinition([]byte(`{
+		"formatVersion": 1, "name": "returns", "source": {"system": "pos", "event": "return.created"},
+		"keys": {"idempotency": "env(\"PREFIX\") + \"-\" + string(source.id)", "correlation": "upper(source.ref)"},
+		"targets": [{"name": "audit", "kind": "capture"}],
+		"routes": [{"name": "all", "target": "audit", "mapping": [{"target": "id", "expr": "source.id"}]}]
+	}`))
+	require.NoError(t, err)
+	f, err := mappings.FlowCreate(ctx, b.pool, mappings.NewFlow{Name: "Returns", Slug: "returns", Definition: def}, b.editor)
+	require.NoError(t, err)
+	_, err = mappings.Publish(ctx, b.pool, f.ID, 1, "", b.editor)
+	require.NoError(t, err)
+	_, err = mappings.Deploy(ctx, b.pool, b.env.ID, f.ID, 1, b.editor)
+	require.NoError(t, err)
+	require.NoError(t, mappings.VariableSet(ctx, b.pool, b.env.ID, "PREFIX", "dev"))
+
+	res, err := jobs.Accept(ctx, b.pool, b.client, jobs.AcceptRequest{Env: "dev", FlowSlug: "returns", Payload: []byte(`{"id": 7, "ref": "r-7"}`)})
+	require.NoError(t, err)
+	require.Equal(t, "dev-7", res.IdempotencyKey)
+	require.Equal(t, "R-7", res.CorrelationID)
+
+	// A failing correlation expression does not lose the event: an id is
+	// generated.
+	res, err = jobs.Accept(ctx, b.pool, b.client, jobs.AcceptRequest{Env: "dev", FlowSlug: "returns", Payload: []byte(`{"id": 8, "ref": 5}`)})
+	require.NoError(t, err)
+	require.Equal(t, "dev-8", res.IdempotencyKey)
+	_, err = uuid.Parse(res.CorrelationID)
+	require.NoError(t, err)
+
+	// Without the variable the key cannot be derived: the caller is told
+	// to send the header, and nothing is recorded.
+	testEnv, err := mappings.EnvironmentByName(ctx, b.pool, "test")
+	require.NoError(t, err)
+	_, err = mappings.Deploy(ctx, b.pool, testEnv.ID, f.ID, 1, b.editor)
+	require.NoError(t, err)
+	_, err = jobs.Accept(ctx, b.pool, b.client, jobs.AcceptRequest{Env: "test", FlowSlug: "returns", Payload: []byte(`{"id": 9, "ref": "r-9"}`)})
+	require.Equal(t, fault.Invalid, fault.CodeOf(err), "%v", err)
+	require.Contains(t, err.Error(), "send an Idempotency-Key header")
+	res, err = jobs.Accept(ctx, b.pool, b.client, jobs.AcceptRequest{Env: "test", FlowSlug: "returns", Payload: []byte(`{"id": 9, "ref": "r-9"}`), IdempotencyKey: "k9"})
+	require.NoError(t, err, "with the header the expression is not needed")
+	require.Equal(t, "R-9", res.CorrelationID)
 }
