@@ -3,13 +3,18 @@ package jobs_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/mappings"
 )
 
 // BenchmarkAccept measures durable accepts (message + lineage + process job
@@ -42,4 +47,42 @@ func BenchmarkAccept(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "accepts/s")
+}
+
+// BenchmarkEndToEnd measures accepted → delivered throughput to a local
+// HTTP target with a started client: b.N messages are accepted in batches,
+// then the clock runs until every one is delivered.
+func BenchmarkEndToEnd(b *testing.B) {
+	bb := setup(b, true)
+	tg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer tg.Close()
+	_, err := mappings.TargetConfigPut(context.Background(), bb.pool, nil,
+		mappings.TargetConfig{EnvironmentID: bb.env.ID, Target: "erp", URLTemplate: tg.URL}, bb.editor)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for start := 0; start < b.N; start += jobs.MaxBatchLines {
+		lines := make([][]byte, 0, jobs.MaxBatchLines)
+		for i := start; i < min(b.N, start+jobs.MaxBatchLines); i++ {
+			lines = append(lines, fmt.Appendf(nil, `{"id": %d, "name": "#%d", "total": 10.5}`, i, i))
+		}
+		if _, err := jobs.AcceptBatch(context.Background(), bb.pool, bb.client, jobs.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: lines}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for {
+		var pending int
+		if err := bb.pool.QueryRow(context.Background(), `select count(*) from messages where status <> 'delivered'`).Scan(&pending); err != nil {
+			b.Fatal(err)
+		}
+		if pending == 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "delivered/s")
 }
