@@ -614,7 +614,7 @@ func (w *DeliverWorker) finishConfiguration(ctx context.Context, job *river.Job[
 // retry succeeds the delivery's open exception resolves itself.
 func DeliveryRetry(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx], deliveryID uuid.UUID) error {
 	var status DeliveryStatus
-	err := tx.QueryRow(ctx, `select status from deliveries where id = $1 for update`, deliveryID).Scan(&status)
+	err := tx.QueryRow(ctx, `select status from deliveries where id = $1 for no key update`, deliveryID).Scan(&status)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fault.Errorf(fault.NotFound, "no delivery %s", deliveryID)
 	}

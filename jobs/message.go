@@ -227,9 +227,12 @@ func setMessageStatus(ctx context.Context, db mappings.DBTX, id uuid.UUID, statu
 // deliveries: any failed → failed (someone must look), any retrying →
 // retrying, all delivered → delivered, else queued. The message row is
 // locked first so two deliveries finishing at once cannot each miss the
-// other's outcome.
+// other's outcome. The lock is FOR NO KEY UPDATE, not FOR UPDATE: the
+// lineage and attempt rows inserted earlier in the same transactions hold
+// KEY SHARE locks on the message through their foreign keys, and FOR
+// UPDATE would make two such transactions deadlock on each other.
 func recomputeMessageStatus(ctx context.Context, db mappings.DBTX, id uuid.UUID) error {
-	if _, err := db.Exec(ctx, `select 1 from messages where id = $1 for update`, id); err != nil {
+	if _, err := db.Exec(ctx, `select 1 from messages where id = $1 for no key update`, id); err != nil {
 		return fmt.Errorf("lock message %s: %w", id, err)
 	}
 	_, err := db.Exec(ctx, `

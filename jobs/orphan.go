@@ -61,7 +61,7 @@ func (w *OrphanCheckWorker) Work(ctx context.Context, job *river.Job[OrphanCheck
 			and not exists (select 1 from river_job j where j.kind = 'process'
 				and j.args @> jsonb_build_object('message_id', m.id::text) and j.state in `+liveStates+`)
 			order by m.received_at limit 1000
-			for update of m skip locked`, before)
+			for no key update of m skip locked`, before)
 		if err != nil {
 			return fmt.Errorf("orphaned messages: %w", err)
 		}
@@ -93,7 +93,7 @@ func (w *OrphanCheckWorker) Work(ctx context.Context, job *river.Job[OrphanCheck
 			and not exists (select 1 from river_job j where j.kind = 'deliver'
 				and j.args @> jsonb_build_object('delivery_id', d.id::text) and j.state in `+liveStates+`)
 			order by d.created_at limit 1000
-			for update of d skip locked`, before)
+			for no key update of d skip locked`, before)
 		if err != nil {
 			return fmt.Errorf("orphaned deliveries: %w", err)
 		}

@@ -62,7 +62,7 @@ func (w *ProcessWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) e
 	var outcome string
 	err = txn.Run(ctx, w.DB, func(tx pgx.Tx) error {
 		var status MessageStatus
-		if err := tx.QueryRow(ctx, `select status from messages where id = $1 for update`, m.ID).Scan(&status); err != nil {
+		if err := tx.QueryRow(ctx, `select status from messages where id = $1 for no key update`, m.ID).Scan(&status); err != nil {
 			return fmt.Errorf("lock message %s: %w", m.ID, err)
 		}
 		if status != StatusReceived {
