@@ -16,6 +16,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/crossdock/crossdock/engine"
+	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
 	"github.com/crossdock/crossdock/mappings"
 )
@@ -33,6 +34,9 @@ type ProcessWorker struct {
 // Work processes one message.
 func (w *ProcessWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) error {
 	m, err := MessageByID(ctx, w.DB, job.Args.MessageID)
+	if fault.CodeOf(err) == fault.NotFound {
+		return river.JobCancel(err) // deleted (retention); retrying cannot help
+	}
 	if err != nil {
 		return err
 	}
