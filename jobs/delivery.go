@@ -122,3 +122,38 @@ func deliveriesOf(ctx context.Context, db mappings.DBTX, messageID uuid.UUID) ([
 	}
 	return ds, nil
 }
+
+// CapturedRequest is one capture with where it belongs, for the captures
+// page of an environment.
+type CapturedRequest struct {
+	Capture
+	ID            int64     `json:"id"`
+	DeliveryID    uuid.UUID `json:"deliveryId"`
+	MessageID     uuid.UUID `json:"messageId"`
+	CorrelationID string    `json:"correlationId"`
+	Target        string    `json:"target"`
+}
+
+// CaptureList returns an environment's captured requests, newest first,
+// optionally for one target (target ""), at most limit (default 50, at
+// most 500) older than beforeID (0: from the newest).
+func CaptureList(ctx context.Context, db mappings.DBTX, envID int64, target string, beforeID int64, limit int) ([]CapturedRequest, error) {
+	if limit <= 0 || limit > 500 {
+		limit = 50
+	}
+	rows, err := db.Query(ctx, `
+		select c.id, c.delivery_id, d.message_id, m.correlation_id, c.target, c.method, c.url, c.headers, c.body, c.captured_at
+		from captures c join deliveries d on d.id = c.delivery_id join messages m on m.id = d.message_id
+		where c.environment_id = $1 and ($2 = '' or c.target = $2) and ($3 = 0 or c.id < $3)
+		order by c.id desc limit $4`, envID, target, beforeID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list captures: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (CapturedRequest, error) {
+		var c CapturedRequest
+		var body []byte
+		err := r.Scan(&c.ID, &c.DeliveryID, &c.MessageID, &c.CorrelationID, &c.Target, &c.Method, &c.URL, &c.Headers, &body, &c.CapturedAt)
+		c.Body = body
+		return c, err
+	})
+}
