@@ -449,22 +449,22 @@ func (w *DeliverWorker) record(ctx context.Context, job *river.Job[DeliverArgs],
 	var snooze time.Duration
 	finished := res.delivered || res.captured
 	err := txn.Run(ctx, w.DB, func(tx pgx.Tx) error {
-		var n, budgetFrom int
-		var windowFrom time.Time
-		if err := tx.QueryRow(ctx, `
-			update deliveries set attempts = attempts + 1, window_from = coalesce(window_from, $2), updated_at = now()
-			where id = $1 returning attempts, budget_from, window_from`, d.ID, res.started).Scan(&n, &budgetFrom, &windowFrom); err != nil {
-			return fmt.Errorf("delivery %s: %w", d.ID, err)
+		// The attempt number and retry window come from the row loaded before
+		// sending; the update below only applies if no other run recorded an
+		// attempt since, so one statement can write both the attempt and the
+		// delivery's new state.
+		n, budgetFrom := d.Attempts+1, d.budgetFrom
+		windowFrom := res.started
+		if d.windowFrom != nil {
+			windowFrom = *d.windowFrom
 		}
 		outcome := "delivered"
 		status := DeliveryDelivered
 		stage := StageDelivered
 		detail := map[string]any{"attempt": n, "route": d.Route, "target": d.Target}
-		if res.statusCode != 0 {
-			detail["statusCode"] = res.statusCode
-		}
 		var code *int
 		if res.statusCode != 0 {
+			detail["statusCode"] = res.statusCode
 			code = &res.statusCode
 		}
 		switch {
@@ -494,14 +494,8 @@ func (w *DeliverWorker) record(ctx context.Context, job *river.Job[DeliverArgs],
 			outcome, status, stage = "failed", DeliveryFailed, StageFailed
 			detail["error"] = res.err
 		}
-		if _, err := tx.Exec(ctx, `
-			insert into delivery_attempts (delivery_id, n, started_at, latency_ms, status_code, outcome, response_excerpt, error)
-			values ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			d.ID, n, res.started, res.latency.Milliseconds(), code, outcome, res.excerpt, res.err); err != nil {
-			return fmt.Errorf("record attempt: %w", err)
-		}
 		var next, deliveredAt *time.Time
-		if snooze > 0 || status == DeliveryRetrying {
+		if status == DeliveryRetrying {
 			t := time.Now().Add(snooze)
 			next = &t
 		}
@@ -509,10 +503,23 @@ func (w *DeliverWorker) record(ctx context.Context, job *river.Job[DeliverArgs],
 			t := time.Now()
 			deliveredAt = &t
 		}
-		if _, err := tx.Exec(ctx, `
-			update deliveries set status = $2, last_status_code = $3, last_error = $4, next_attempt_at = $5, delivered_at = $6, updated_at = now()
-			where id = $1`, d.ID, status, code, res.err, next, deliveredAt); err != nil {
-			return fmt.Errorf("delivery %s: %w", d.ID, err)
+		tag, err := tx.Exec(ctx, `
+			with d as (
+				update deliveries set attempts = $2, window_from = $9, status = $10, last_status_code = $5, last_error = $8,
+					next_attempt_at = $11, delivered_at = $12, updated_at = now()
+				where id = $1 and attempts = $2 - 1
+				returning id
+			)
+			insert into delivery_attempts (delivery_id, n, started_at, latency_ms, status_code, outcome, response_excerpt, error)
+			select id, $2, $3, $4, $5, $6, $7, $8 from d`,
+			d.ID, n, res.started, res.latency.Milliseconds(), code, outcome, res.excerpt, res.err, windowFrom, status, next, deliveredAt)
+		if err != nil {
+			return fmt.Errorf("record attempt of delivery %s: %w", d.ID, err)
+		}
+		if tag.RowsAffected() == 0 {
+			// Another run recorded an attempt meanwhile (River is
+			// at-least-once); fail this run so River reloads and decides again.
+			return fmt.Errorf("delivery %s: attempt %d was recorded by another run", d.ID, n)
 		}
 		latency := res.latency
 		if err := addLineage(ctx, tx, d.MessageID,
