@@ -26,10 +26,10 @@ run: build ## start PostgreSQL if needed, migrate, serve the UI on :8080
 ifeq ($(LOCAL_DB),yes)
 	@scripts/pg.sh start
 	DATABASE_URL="$$(scripts/pg.sh url)" ./$(BIN) migrate
-	DATABASE_URL="$$(scripts/pg.sh url)" ./$(BIN) serve
+	DATABASE_URL="$$(scripts/pg.sh url)" CROSSDOCK_DEMO=$${CROSSDOCK_DEMO:-1} ./$(BIN) serve
 else
 	./$(BIN) migrate
-	./$(BIN) serve
+	CROSSDOCK_DEMO=$${CROSSDOCK_DEMO:-1} ./$(BIN) serve
 endif
 
 test: e2e-deps ## run the whole suite against a real PostgreSQL (and Chromium for e2e)

@@ -48,6 +48,7 @@ type program struct {
 	baseURL string
 	mu      sync.Mutex
 	logs    strings.Builder
+	stdout  syncBuffer
 	exited  chan error
 }
 
@@ -83,6 +84,7 @@ func startProgramOn(t *testing.T, dbURL string, env ...string) *program {
 
 	p := &program{dbURL: dbURL, cmd: exec.Command(binary, "serve"), exited: make(chan error, 1)}
 	p.cmd.Env = baseEnv
+	p.cmd.Stdout = &p.stdout
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -219,4 +221,22 @@ func (p *program) addUser(t *testing.T, email, role, password string) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("crossdock user add: %v\n%s", err, out)
 	}
+}
+
+// syncBuffer collects the program's standard output while it runs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -92,20 +92,25 @@ func (s *Server) requireRole(roles ...account.Role) fiber.Handler {
 }
 
 // apiKeyAuth authenticates API requests that carry
-// `Authorization: Bearer <api key>`. API keys (scoped to an environment,
-// stored hashed) arrive with the trigger endpoint (issue 5); until then no
-// key exists and every key is refused with a problem document. Requests
-// without the header go on to the browser-session middleware.
+// `Authorization: Bearer <api key>` and puts the key in c.Locals. A bad key
+// is refused at once; requests without the header go on (to the
+// browser-session middleware, or to a route that requires a key).
 func (s *Server) apiKeyAuth() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		h := c.Get(fiber.HeaderAuthorization)
 		if h == "" {
 			return c.Next()
 		}
-		if !strings.HasPrefix(h, "Bearer ") || strings.TrimSpace(h[len("Bearer "):]) == "" {
+		token, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok || strings.TrimSpace(token) == "" {
 			return &fault.Error{Code: fault.Unauthorized, Message: "the Authorization header must be `Bearer <key>`"}
 		}
-		return &fault.Error{Code: fault.Unauthorized, Message: "this API key is not valid: it is unknown, revoked or mistyped"}
+		key, err := account.APIKeyAuthenticate(c.UserContext(), s.deps.DB, strings.TrimSpace(token), s.deps.Now())
+		if err != nil {
+			return err
+		}
+		c.Locals(localAPIKey, &key)
+		return c.Next()
 	}
 }
 
@@ -113,7 +118,7 @@ func (s *Server) apiKeyAuth() fiber.Handler {
 // without a signed-in session.
 func (s *Server) apiRequireUser() fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if userOf(c) == nil {
+		if userOf(c) == nil && apiKeyOf(c) == nil {
 			return &fault.Error{Code: fault.Unauthorized, Message: "send an API key as `Authorization: Bearer <key>` (admins create keys under Admin → API keys), or call from a signed-in browser session"}
 		}
 		return c.Next()

@@ -18,6 +18,9 @@ import (
 // statusOf is the one mapping from fault codes to HTTP statuses.
 var statusOf = map[fault.Code]int{
 	fault.Invalid:      fiber.StatusUnprocessableEntity,
+	fault.Malformed:    fiber.StatusBadRequest,
+	fault.TooLarge:     fiber.StatusRequestEntityTooLarge,
+	fault.Unsupported:  fiber.StatusUnsupportedMediaType,
 	fault.NotFound:     fiber.StatusNotFound,
 	fault.Conflict:     fiber.StatusConflict,
 	fault.Unauthorized: fiber.StatusUnauthorized,
@@ -29,6 +32,9 @@ var statusOf = map[fault.Code]int{
 
 var titleOf = map[fault.Code]string{
 	fault.Invalid:      "Check what you entered",
+	fault.Malformed:    "The request cannot be read",
+	fault.TooLarge:     "Too large",
+	fault.Unsupported:  "Unsupported media type",
 	fault.NotFound:     "Not found",
 	fault.Conflict:     "Conflict",
 	fault.Unauthorized: "Sign in needed",
@@ -92,7 +98,7 @@ func toFault(err error) *fault.Error {
 		case fiber.StatusNotFound:
 			return &fault.Error{Code: fault.NotFound, Message: "there is nothing at this address"}
 		case fiber.StatusRequestEntityTooLarge:
-			return &fault.Error{Code: fault.Invalid, Message: "the request body is larger than this server accepts", Err: err}
+			return &fault.Error{Code: fault.TooLarge, Message: "the request body is larger than this server accepts", Err: err}
 		case fiber.StatusMethodNotAllowed:
 			return &fault.Error{Code: fault.NotFound, Message: "this address does not accept that method"}
 		}

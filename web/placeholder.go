@@ -26,15 +26,6 @@ var (
 			"see each step from received to delivered with times and details",
 		},
 	}
-	environmentsPlaceholder = view.Placeholder{
-		Heading: "Environments",
-		Lede:    "dev → test → prod: what runs where, and promotion between them.",
-		Coming: []string{
-			"see which version of each flow every environment runs",
-			"promote tested versions with gates and approvals; roll back in one step",
-			"configure targets, secrets and variables per environment",
-		},
-	}
 	dashboardPlaceholder = view.Placeholder{
 		Heading: "Dashboard",
 		Lede:    "Sync health at a glance.",

@@ -32,6 +32,10 @@ func (s *Server) routes(app *fiber.App) {
 	app.Get("/api/v1/openapi.json", s.openAPI())
 	app.Use("/api", s.apiKeyAuth())
 
+	// Triggers: API keys only, no session.
+	app.Post("/api/v1/envs/:env/flows/:flow/messages", s.requireAPIKey(), s.triggerAccept())
+	app.Post("/api/v1/envs/:env/flows/:flow/messages\\:batch", s.requireAPIKey(), s.triggerBatch())
+
 	// Browser UI (and session-authenticated API calls).
 	ui := app.Group("", s.loadSession(), s.csrf(), s.loadUser())
 
@@ -42,6 +46,7 @@ func (s *Server) routes(app *fiber.App) {
 
 	// Management API for flows.
 	api := app.Group("/api/v1", s.apiRequireUser())
+	api.Get("/messages/:id", s.messageGet())
 	api.Get("/flows", s.requireRole(all...), s.apiFlowList())
 	api.Get("/flows/:slug", s.requireRole(all...), s.apiFlowGet())
 	api.Get("/flows/:slug/draft", s.requireRole(all...), s.apiDraftGet())
@@ -80,7 +85,12 @@ func (s *Server) routes(app *fiber.App) {
 
 	in.Get("/inbox", s.requireRole(all...), s.placeholder("inbox", inboxPlaceholder))
 	in.Get("/messages", s.requireRole(all...), s.placeholder("messages", messagesPlaceholder))
-	in.Get("/environments", s.requireRole(all...), s.placeholder("environments", environmentsPlaceholder))
+	in.Get("/messages/:id", s.requireRole(all...), s.messageShow())
+	in.Get("/environments", s.requireRole(all...), s.environmentsList())
+	in.Post("/environments/:env/deploy", s.requireRole(account.RoleAdmin, account.RoleAnalyst, account.RoleApprover), s.environmentDeploy())
+	in.Get("/environments/:env/targets", s.requireRole(account.RoleAdmin), s.targetEdit())
+	in.Get("/environments/:env/targets/:target", s.requireRole(account.RoleAdmin), s.targetEdit())
+	in.Post("/environments/:env/targets/:target", s.requireRole(account.RoleAdmin), s.targetSave())
 	in.Get("/dashboard", s.requireRole(all...), s.placeholder("dashboard", dashboardPlaceholder))
 
 	// Administration: admins only.

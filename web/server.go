@@ -10,8 +10,12 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
 
+	"github.com/crossdock/crossdock/account"
+	"github.com/crossdock/crossdock/internal/secret"
 	"github.com/crossdock/crossdock/static"
 )
 
@@ -25,8 +29,12 @@ type Config struct {
 	// TrustedProxies lists the addresses whose X-Forwarded-For is believed.
 	// Empty: the TCP peer is the client.
 	TrustedProxies []string
-	// BodyLimit caps request bodies in bytes.
+	// BodyLimit caps request bodies in bytes (all routes; the trigger has
+	// its own, smaller limit per event).
 	BodyLimit int
+	// MaxMessageBytes caps one event posted to a trigger (a batch may be
+	// 16× that). Default DefaultMaxMessageBytes.
+	MaxMessageBytes int
 }
 
 // Deps are the collaborators the handlers use, built and owned by cmd.
@@ -39,6 +47,13 @@ type Deps struct {
 	Ready func(ctx context.Context) error
 	// Now is the clock; tests may pin it.
 	Now func() time.Time
+	// Queue inserts River jobs (the trigger's process jobs) in the same
+	// transaction as the message.
+	Queue *river.Client[pgx.Tx]
+	// Sealer seals and opens target secrets (CROSSDOCK_SECRET_KEY).
+	Sealer *secret.Sealer
+	// KeyLimiter enforces each API key's rate.
+	KeyLimiter *account.KeyLimiter
 }
 
 // Server holds what handlers share. It is not a framework: handlers are maker
@@ -70,8 +85,15 @@ func NewServer(logger *slog.Logger, cfg Config, deps Deps) *fiber.App {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
-	if cfg.BodyLimit <= 0 {
-		cfg.BodyLimit = 2 << 20
+	if cfg.MaxMessageBytes <= 0 {
+		cfg.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if cfg.BodyLimit < cfg.MaxMessageBytes*16+4096 {
+		// The batch endpoint's limit; each route checks its own.
+		cfg.BodyLimit = cfg.MaxMessageBytes*16 + 4096
+	}
+	if deps.KeyLimiter == nil {
+		deps.KeyLimiter = account.NewKeyLimiter()
 	}
 	s := &Server{log: logger, cfg: cfg, deps: deps}
 	app := fiber.New(fiber.Config{

@@ -18,11 +18,14 @@ import (
 
 	"github.com/alexedwards/scs/pgxstore"
 	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/internal/dbtest"
+	"github.com/crossdock/crossdock/jobs"
 	"github.com/crossdock/crossdock/static"
 	"github.com/crossdock/crossdock/web"
 )
@@ -35,10 +38,12 @@ type testBundle struct {
 	db    *pgxpool.Pool
 	logs  *logBuffer
 	ready error
+	queue *river.Client[pgx.Tx]
 }
 
 type setupOpts struct {
-	baseURL string
+	baseURL         string
+	maxMessageBytes int
 }
 
 func setup(t testing.TB, opts ...setupOpts) *testBundle {
@@ -56,8 +61,13 @@ func setup(t testing.TB, opts ...setupOpts) *testBundle {
 	b := &testBundle{db: db, logs: &logBuffer{}}
 	sessions := web.NewSessions(pgxstore.NewWithCleanupInterval(db, 0), strings.HasPrefix(o.baseURL, "https"), time.Hour, 2*time.Hour)
 	logger := slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	b.app = web.NewServer(logger, web.Config{BaseURL: o.baseURL}, web.Deps{
-		DB: db, Sessions: sessions, Assets: assets,
+	// An insert-only River client: handler tests assert what was enqueued;
+	// workers are tested in package jobs and end to end in e2e.
+	queue, err := jobs.NewClient(db, logger, jobs.Config{})
+	require.NoError(t, err)
+	b.queue = queue
+	b.app = web.NewServer(logger, web.Config{BaseURL: o.baseURL, MaxMessageBytes: o.maxMessageBytes}, web.Deps{
+		DB: db, Sessions: sessions, Assets: assets, Queue: queue,
 		Ready: func(context.Context) error { return b.ready },
 	})
 	return b

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -29,6 +30,11 @@ type config struct {
 	TrustedProxies  []string
 	SessionIdle     time.Duration
 	SessionLifetime time.Duration
+	MaxMessageBytes int
+	// Demo seeds a demo flow, key and fake targets (make run turns it on).
+	Demo            bool
+	DemoTargetsAddr string
+	DemoFailRate    float64
 }
 
 // setting is one configuration value: its variable, flag, default and help.
@@ -40,6 +46,7 @@ type setting struct {
 type rawConfig struct {
 	databaseURL, addr, baseURL, secretKey, dataDir, logLevel, logFormat string
 	adminPassword, trustedProxies, sessionIdle, sessionLifetime         string
+	maxMessageBytes, demo, demoTargetsAddr, demoFailRate                string
 }
 
 func (r *rawConfig) settings() []setting {
@@ -55,6 +62,10 @@ func (r *rawConfig) settings() []setting {
 		{"CROSSDOCK_TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed", &r.trustedProxies},
 		{"CROSSDOCK_SESSION_IDLE", "session-idle", "2h", "sign out after this long without a request", &r.sessionIdle},
 		{"CROSSDOCK_SESSION_LIFETIME", "session-lifetime", "12h", "sign out this long after signing in, however active", &r.sessionLifetime},
+		{"CROSSDOCK_DEMO", "demo", "", "1 seeds a ready-to-try demo (flow deployed to dev, API key printed once) and serves a fake ERP; make run sets it", &r.demo},
+		{"CROSSDOCK_DEMO_TARGETS_ADDR", "demo-targets-addr", "127.0.0.1:8089", "where the demo's fake ERP listens", &r.demoTargetsAddr},
+		{"CROSSDOCK_DEMO_FAIL_RATE", "demo-fail-rate", "0.1", "share of requests the fake ERP fails with 503 (0 to 1)", &r.demoFailRate},
+		{"CROSSDOCK_MAX_MESSAGE_BYTES", "max-message-bytes", "1048576", "largest event body a trigger accepts (a batch may be 16× that); larger bodies get 413", &r.maxMessageBytes},
 	}
 }
 
@@ -138,6 +149,26 @@ func (r *rawConfig) resolve(getenv func(string) string, needSecret bool) (config
 	}
 	if c.SessionLifetime, err = time.ParseDuration(r.sessionLifetime); err != nil || c.SessionLifetime < c.SessionIdle {
 		return c, nil, fmt.Errorf("CROSSDOCK_SESSION_LIFETIME %q must be a duration at least as long as CROSSDOCK_SESSION_IDLE", r.sessionLifetime)
+	}
+	if r.maxMessageBytes != "" {
+		n, err := strconv.Atoi(r.maxMessageBytes)
+		if err != nil || n < 1024 || n > 64<<20 {
+			return c, nil, fmt.Errorf("CROSSDOCK_MAX_MESSAGE_BYTES %q must be a number of bytes between 1024 and 67108864", r.maxMessageBytes)
+		}
+		c.MaxMessageBytes = n
+	}
+	switch r.demo {
+	case "", "0", "false":
+	case "1", "true":
+		c.Demo = true
+		c.DemoTargetsAddr = r.demoTargetsAddr
+		f, err := strconv.ParseFloat(r.demoFailRate, 64)
+		if err != nil || f < 0 || f > 1 {
+			return c, nil, fmt.Errorf("CROSSDOCK_DEMO_FAIL_RATE %q must be a number from 0 to 1", r.demoFailRate)
+		}
+		c.DemoFailRate = f
+	default:
+		return c, nil, fmt.Errorf("CROSSDOCK_DEMO %q must be 1 or 0", r.demo)
 	}
 	if !needSecret {
 		return c, nil, nil

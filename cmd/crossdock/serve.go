@@ -12,6 +12,7 @@ import (
 	"github.com/alexedwards/scs/pgxstore"
 
 	"github.com/crossdock/crossdock/account"
+	"github.com/crossdock/crossdock/internal/secret"
 	"github.com/crossdock/crossdock/jobs"
 	"github.com/crossdock/crossdock/migrations"
 	"github.com/crossdock/crossdock/static"
@@ -73,7 +74,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	// logger, so expired sessions are deleted by the River maintenance job.
 	store := pgxstore.NewWithCleanupInterval(pool, 0)
 
-	queue, err := jobs.NewClient(pool, log, jobs.Config{})
+	sealer, err := secret.NewSealer(cfg.SecretKey)
+	if err != nil {
+		return fmt.Errorf("CROSSDOCK_SECRET_KEY (%s): %w", cfg.SecretKeySource, err)
+	}
+	queue, err := jobs.NewClient(pool, log, jobs.Config{Sealer: sealer})
 	if err != nil {
 		return err
 	}
@@ -92,7 +97,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		baseURL = "http://" + localURLHost(ln.Addr())
 	}
 	sessions := web.NewSessions(store, strings.HasPrefix(baseURL, "https://"), cfg.SessionIdle, cfg.SessionLifetime)
-	app := web.NewServer(log, web.Config{BaseURL: baseURL, TrustedProxies: cfg.TrustedProxies}, web.Deps{
+	app := web.NewServer(log, web.Config{BaseURL: baseURL, TrustedProxies: cfg.TrustedProxies, MaxMessageBytes: cfg.MaxMessageBytes}, web.Deps{
 		DB:       pool,
 		Sessions: sessions,
 		Assets:   assets,
@@ -102,8 +107,20 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			}
 			return migrations.Check(ctx, pool)
 		},
-		Now: time.Now,
+		Now:    time.Now,
+		Queue:  queue,
+		Sealer: sealer,
 	})
+
+	if cfg.Demo {
+		targetsURL, err := serveDemoTargets(ctx, cfg.DemoTargetsAddr, cfg.DemoFailRate, log)
+		if err != nil {
+			return fmt.Errorf("CROSSDOCK_DEMO_TARGETS_ADDR: %w", err)
+		}
+		if err := seedDemo(ctx, pool, sealer, targetsURL, baseURL, log, stdout); err != nil {
+			return err
+		}
+	}
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- app.Listener(ln) }()

@@ -17,6 +17,9 @@ type Code string
 // new way for callers to react.
 const (
 	Invalid      Code = "invalid"      // the input is wrong; the message says what to fix
+	Malformed    Code = "malformed"    // the request cannot even be read (bad JSON syntax)
+	TooLarge     Code = "too_large"    // the body is over the limit
+	Unsupported  Code = "unsupported"  // the body's media type is not one we accept
 	NotFound     Code = "not_found"    // the thing asked for does not exist (or is not visible)
 	Conflict     Code = "conflict"     // the request clashes with the current state
 	Unauthorized Code = "unauthorized" // no or bad credentials

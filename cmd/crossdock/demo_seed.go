@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/crossdock/crossdock/account"
+	"github.com/crossdock/crossdock/engine"
+	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/internal/secret"
+	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/mappings"
+)
+
+// demoFlow is the flow the demo seed creates.
+const demoFlow = "storefront-orders"
+
+// seedDemo makes a fresh installation ready to try: the storefront-order
+// template as flow storefront-orders, published and deployed to dev, its
+// ERP target pointed at the built-in fake ERP, and an API key for dev
+// printed once. It does nothing when the flow already exists, so every
+// `make run` after the first starts as it was left.
+func seedDemo(ctx context.Context, pool *pgxpool.Pool, sealer *secret.Sealer, targetsURL, baseURL string, log *slog.Logger, out io.Writer) error {
+	if _, err := mappings.FlowBySlug(ctx, pool, demoFlow); err == nil {
+		log.Info("demo already seeded", "flow", demoFlow, "note", "create another key with `crossdock apikey create --env dev --name NAME`")
+		return nil
+	} else if fault.CodeOf(err) != fault.NotFound {
+		return err
+	}
+	tpl, ok := mappings.TemplateByID("storefront-order-to-erp")
+	if !ok {
+		return fmt.Errorf("demo: the storefront template is missing")
+	}
+	def, err := engine.ParseDefinition(tpl.Definition)
+	if err != nil {
+		return err
+	}
+	ed := mappings.Editor{Email: "demo-seed"}
+	var token string
+	err = txn.Run(ctx, pool, func(tx pgx.Tx) error {
+		f, err := mappings.FlowCreate(ctx, tx, mappings.NewFlow{Name: "Storefront orders → ERP", Slug: demoFlow, Definition: def}, ed)
+		if err != nil {
+			return err
+		}
+		if _, err := mappings.Publish(ctx, tx, f.ID, f.DraftRevision, "demo seed", ed); err != nil {
+			return err
+		}
+		dev, err := mappings.EnvironmentByName(ctx, tx, "dev")
+		if err != nil {
+			return err
+		}
+		if _, err := mappings.Deploy(ctx, tx, dev.ID, f.ID, 1, ed); err != nil {
+			return err
+		}
+		for _, v := range []struct{ k, v string }{{"ERP_COMPANY", "1000"}} {
+			if err := mappings.VariableSet(ctx, tx, dev.ID, v.k, v.v); err != nil {
+				return err
+			}
+		}
+		erp := mappings.DefaultTargetConfig(dev.ID, "erp-sales-orders")
+		erp.URLTemplate = targetsURL + "/erp/sales-orders"
+		erp.Retry.BaseDelay = erp.Retry.BaseDelay / 2
+		if _, err := mappings.TargetConfigPut(ctx, tx, sealer, erp, ed); err != nil {
+			return err
+		}
+		_, token, err = account.APIKeyCreate(ctx, tx, account.NewAPIKey{Name: "demo", Environment: "dev", RatePerMinute: 60000}, account.Actor{Email: "demo-seed"})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("demo seed: %w", err)
+	}
+	fmt.Fprintf(out, `
+Demo ready: flow %[1]s (v1) runs in dev and delivers to a fake ERP at %[2]s
+(it fails 10%% of requests with 503, so you will see retries).
+API key for dev, shown only now: %[3]s
+
+Post a sample order:
+  curl -s -X POST %[4]s/api/v1/envs/dev/flows/%[1]s/messages \
+    -H 'Authorization: Bearer %[3]s' -H 'Content-Type: application/json' \
+    --data @docs/demo-order.json
+
+then open the status URL it returns, or %[4]s/messages/<id> in the browser.
+
+`, demoFlow, targetsURL, token, baseURL)
+	return nil
+}

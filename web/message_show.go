@@ -1,0 +1,81 @@
+package web
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/web/view"
+)
+
+// messageShow is a message's page: where it is and why.
+func (s *Server) messageShow() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		id, err := jobs.ParseMessageID(c.Params("id"))
+		if err != nil {
+			return err
+		}
+		v, err := jobs.MessageGet(c.UserContext(), s.deps.DB, id)
+		if err != nil {
+			return err
+		}
+		return s.render(c, view.MessagePage(s.page(c, "Message", "messages"), messageView(v)))
+	}
+}
+
+func messageView(v jobs.MessageView) view.MessageView {
+	m := v.Message
+	out := view.MessageView{
+		ID: m.ID.String(), Environment: m.Environment, Flow: m.FlowSlug, Version: m.VersionNumber, Status: string(m.Status),
+		IdempotencyKey: m.IdempotencyKey, CorrelationID: m.CorrelationID, ReceivedAt: stamp(m.ReceivedAt),
+		Payload: shorten(prettyJSON(m.Payload), 64<<10),
+	}
+	routeOf := map[string]string{}
+	for _, d := range v.Deliveries {
+		routeOf[d.ID.String()] = d.Route + " → " + d.Target
+	}
+	for _, e := range v.Lineage {
+		te := view.TimelineEvent{At: stamp(e.At), Since: "+" + e.At.Sub(m.ReceivedAt).Round(time.Millisecond).String(), Stage: string(e.Stage)}
+		if e.DeliveryID != nil {
+			te.Route = routeOf[e.DeliveryID.String()]
+		}
+		if e.DurationMS != nil {
+			te.Duration = fmt.Sprintf("%d ms", *e.DurationMS)
+		}
+		if d := strings.TrimSpace(string(e.Detail)); d != "" && d != "{}" && d != "null" {
+			te.Detail = shorten(d, 400)
+		}
+		te.Bad = strings.Contains(te.Stage, "fail") || te.Stage == "rejected"
+		out.Timeline = append(out.Timeline, te)
+	}
+	for _, d := range v.Deliveries {
+		dv := view.DeliveryView{ID: d.ID.String(), Route: d.Route, Target: d.Target, Kind: d.TargetKind, Status: string(d.Status), Body: prettyJSON(d.Body)}
+		for _, a := range d.AttemptLog {
+			av := view.AttemptView{N: a.N, At: stamp(a.StartedAt), Latency: fmt.Sprintf("%d ms", a.LatencyMS), Outcome: a.Outcome, Response: shorten(a.ResponseExcerpt, 300), Error: a.Error}
+			if a.StatusCode != nil {
+				av.Status = fmt.Sprint(*a.StatusCode)
+			}
+			dv.Attempts = append(dv.Attempts, av)
+		}
+		if d.Capture != nil {
+			dv.Captured = true
+			dv.CaptureURL = d.Capture.Method + " " + d.Capture.URL
+			for k, val := range d.Capture.Headers {
+				dv.CaptureHead = append(dv.CaptureHead, k+": "+val)
+			}
+			sort.Strings(dv.CaptureHead)
+			dv.CaptureBody = prettyJSON(d.Capture.Body)
+		}
+		out.Deliveries = append(out.Deliveries, dv)
+	}
+	for _, e := range v.Exceptions {
+		out.Exceptions = append(out.Exceptions, fmt.Sprintf("%s exception (%s): %s — %s", e.Kind, e.Stage, e.Message, e.Status))
+	}
+	return out
+}
+
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000 UTC") }
