@@ -27,6 +27,8 @@ Usage:
   crossdock migrate   [flags]   bring the database schema up to date
   crossdock user add  --email E --role R [--name N] [--password-stdin]
   crossdock user reset-password --email E [--password-stdin]
+  crossdock apikey create --env ENV --name NAME [--flow SLUG] [--rate N] | list | revoke --prefix P
+  crossdock flow import FILE [--publish [--note TEXT]] [--deploy ENV]
   crossdock map --flow def.json [--route R] [--var K=V] [--lookup name=file.csv] < in.ndjson
                                 map NDJSON input lines to output lines, in order, on all cores
   crossdock test def.json       run a definition's test cases; per-field diff for each failure
@@ -54,6 +56,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = runMigrate(ctx, rest, getenv, stdout, stderr)
 	case "user":
 		err = runUser(ctx, rest, getenv, stdin, stdout, stderr)
+	case "apikey":
+		err = runAPIKey(ctx, rest, getenv, stdout, stderr)
+	case "flow":
+		err = runFlow(ctx, rest, getenv, stdout, stderr)
 	case "map":
 		err = runMap(ctx, rest, stdin, stdout, stderr)
 	case "test":

@@ -161,3 +161,37 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+func TestAPIKeyAndFlowImportCommands(t *testing.T) {
+	t.Parallel()
+	kv := map[string]string{"DATABASE_URL": dbtest.NewDatabase(t)}
+	out, _, err := runCmd(t, env(kv), "", "apikey", "create", "--env", "dev", "--name", "storefront", "--flow", "shop-orders")
+	require.NoError(t, err)
+	require.Regexp(t, `created API key cdk_dev_[0-9a-f]{8} \(storefront\) for dev\ncdk_dev_[0-9a-f]{8}_\S{43}\n`, out)
+	_, _, err = runCmd(t, env(kv), "", "apikey", "create", "--env", "staging", "--name", "x")
+	require.ErrorContains(t, err, "no environment")
+	_, _, err = runCmd(t, env(kv), "", "apikey", "create", "--name", "x")
+	require.ErrorContains(t, err, "--env is required")
+	list, _, err := runCmd(t, env(kv), "", "apikey", "list")
+	require.NoError(t, err)
+	require.Contains(t, list, "storefront")
+	require.Contains(t, list, "active")
+	prefix := strings.Fields(strings.Split(list, "\n")[1])[0]
+	out, _, err = runCmd(t, env(kv), "", "apikey", "revoke", "--prefix", prefix)
+	require.NoError(t, err)
+	require.Contains(t, out, "revoked")
+
+	file := "../../engine/testdata/flows/storefront-order-to-erp.json"
+	out, _, err = runCmd(t, env(kv), "", "flow", "import", file, "--publish", "--deploy", "dev")
+	require.NoError(t, err)
+	require.Contains(t, out, "created flow storefront-order-to-erp")
+	require.Contains(t, out, "published version 1")
+	require.Contains(t, out, "deployed version 1 to dev")
+	out, _, err = runCmd(t, env(kv), "", "flow", "import", file, "--publish", "--deploy", "test")
+	require.NoError(t, err, "importing the same file again changes nothing but the deployment")
+	require.Contains(t, out, "unchanged since version 1")
+	_, _, err = runCmd(t, env(kv), "", "flow", "import", file, "--deploy", "dev")
+	require.ErrorContains(t, err, "--deploy needs --publish")
+	_, _, err = runCmd(t, env(kv), "", "flow", "import", "run.go")
+	require.ErrorContains(t, err, "not a valid flow definition")
+}

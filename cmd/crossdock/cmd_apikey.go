@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/crossdock/crossdock/account"
+)
+
+const apikeyUsage = `Usage:
+  crossdock apikey create --env ENV --name NAME [--flow SLUG ...] [--rate N]
+  crossdock apikey list
+  crossdock apikey revoke --prefix cdk_dev_xxxxxxxx
+
+create prints the key once; only a hash is stored. Needs DATABASE_URL.
+`
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+func runAPIKey(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(stderr, apikeyUsage)
+		if len(args) == 0 {
+			return exitError{2}
+		}
+		return nil
+	}
+	sub, args := args[0], args[1:]
+	fs := flag.NewFlagSet("apikey "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, apikeyUsage); fs.PrintDefaults() }
+	env := fs.String("env", "", "environment the key may post to")
+	name := fs.String("name", "", "who uses the key, e.g. shopify-storefront")
+	rate := fs.Int("rate", account.DefaultRatePerMinute, "messages a minute")
+	prefix := fs.String("prefix", "", "the key's visible prefix (revoke)")
+	var flows stringList
+	fs.Var(&flows, "flow", "limit the key to this flow (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	databaseURL := getenv("DATABASE_URL")
+	if databaseURL == "" {
+		return errors.New("DATABASE_URL is not set: point it at Crossdock's database")
+	}
+	pool, err := openPool(ctx, databaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	actor := account.Actor{Email: "cli"}
+	switch sub {
+	case "create":
+		if *env == "" {
+			return errors.New("--env is required: the environment the key may post to (dev, test, prod)")
+		}
+		k, token, err := account.APIKeyCreate(ctx, pool, account.NewAPIKey{Name: *name, Environment: *env, Flows: flows, RatePerMinute: *rate}, actor)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "created API key %s (%s) for %s\n%s\n(shown only now; store it in the calling system's secrets)\n", k.Prefix, k.Name, k.Environment, token)
+	case "list":
+		keys, err := account.APIKeyList(ctx, pool)
+		if err != nil {
+			return err
+		}
+		w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "PREFIX\tNAME\tENV\tFLOWS\tRATE/MIN\tLAST USED\tSTATE")
+		for _, k := range keys {
+			used, state := "never", "active"
+			if k.LastUsedAt != nil {
+				used = k.LastUsedAt.UTC().Format("2006-01-02 15:04")
+			}
+			if k.RevokedAt != nil {
+				state = "revoked"
+			}
+			fl := strings.Join(k.Flows, ",")
+			if fl == "" {
+				fl = "all"
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", k.Prefix, k.Name, k.Environment, fl, k.RatePerMinute, used, state)
+		}
+		return w.Flush()
+	case "revoke":
+		if *prefix == "" {
+			return errors.New("--prefix is required (see crossdock apikey list)")
+		}
+		if err := account.APIKeyRevoke(ctx, pool, *prefix, actor); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "revoked %s\n", *prefix)
+	default:
+		fmt.Fprintf(stderr, "crossdock apikey: unknown subcommand %q\n\n%s", sub, apikeyUsage)
+		return exitError{2}
+	}
+	return nil
+}
