@@ -102,6 +102,9 @@ func (s *Server) routes(app *fiber.App) {
 	admin.Post("/users/:id<int>", s.userUpdate())
 	admin.Post("/users/:id<int>/password", s.userResetPassword())
 	admin.Get("/audit", s.auditList())
+	admin.Get("/api-keys", s.apiKeysList())
+	admin.Post("/api-keys", s.apiKeyCreate())
+	admin.Post("/api-keys/:prefix/revoke", s.apiKeyRevoke())
 
 	// Anything else is a 404 page.
 	ui.Use(s.notFound())

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -239,4 +240,39 @@ func TestTriggerSynchronousAndBatch(t *testing.T) {
 	require.Equal(t, 2, out.Accepted, res.body)
 	require.Equal(t, 1, out.Rejected)
 	require.EqualValues(t, 400, out.Results[1]["status"])
+}
+
+func TestAdminAPIKeyPages(t *testing.T) {
+	t.Parallel()
+	tb := setupTrigger(t)
+	tb.user(t, "root@shop.example", account.RoleAdmin)
+	tb.user(t, "ana@shop.example", account.RoleAnalyst)
+	admin := tb.browser(t)
+	admin.signIn("root@shop.example")
+	page := admin.get("/admin/api-keys")
+	require.Equal(t, http.StatusOK, page.StatusCode)
+	require.NotContains(t, page.body, tb.devKey, "listed keys never show their secret")
+
+	res := admin.post("/admin/api-keys", map[string][]string{"name": {"pos"}, "environment": {"dev"}, "flows": {"shop-orders"}, "rate": {"120"}})
+	require.Equal(t, http.StatusOK, res.StatusCode, res.body)
+	m := regexp.MustCompile(`<code class="mono">(cdk_dev_[^<]+)</code>`).FindStringSubmatch(res.body)
+	require.NotNil(t, m)
+	token := m[1]
+	require.NotContains(t, admin.get("/admin/api-keys").body, token, "shown once")
+	got, _ := tb.post(t, devPath, token, "application/json", `{"id": 42}`)
+	require.Equal(t, http.StatusAccepted, got.StatusCode, got.body)
+
+	prefix := token[:len("cdk_dev_")+8]
+	res = admin.post("/admin/api-keys/"+prefix+"/revoke", nil)
+	require.Equal(t, http.StatusSeeOther, res.StatusCode)
+	got, _ = tb.post(t, devPath, token, "application/json", `{"id": 43}`)
+	require.Equal(t, http.StatusUnauthorized, got.StatusCode, "a revoked key gets 401")
+
+	res = admin.post("/admin/api-keys", map[string][]string{"name": {"x"}, "environment": {"nowhere"}})
+	require.Equal(t, http.StatusUnprocessableEntity, res.StatusCode)
+
+	analyst := tb.browser(t)
+	analyst.signIn("ana@shop.example")
+	require.Equal(t, http.StatusForbidden, analyst.get("/admin/api-keys").StatusCode)
+	require.NotContains(t, tb.logs.String(), token, "keys never reach the log")
 }

@@ -57,6 +57,7 @@ var mainNav = []navItem{
 
 var adminNav = []navItem{
 	{"admin-users", "Users", "/admin/users"},
+	{"admin-api-keys", "API keys", "/admin/api-keys"},
 	{"admin-audit", "Audit log", "/admin/audit"},
 }
 
