@@ -170,7 +170,7 @@ func resolve(ctx context.Context, db mappings.DBTX, env, flowSlug string) (deplo
 	return d, nil
 }
 
-// CheckJSON returns nil for a JSON document, else a fault.Invalid wrapping
+// CheckJSON returns nil for a JSON document, else a fault.Malformed wrapping
 // ErrBadJSON that gives the line, column and byte offset of the problem.
 func CheckJSON(payload []byte) error {
 	if json.Valid(payload) {
@@ -188,13 +188,13 @@ func CheckJSON(payload []byte) error {
 				col++
 			}
 		}
-		return &fault.Error{Code: fault.Invalid, Err: ErrBadJSON,
+		return &fault.Error{Code: fault.Malformed, Err: ErrBadJSON,
 			Message: fmt.Sprintf("the body is not valid JSON: %s at line %d, column %d (byte %d)", syn.Error(), line, col, syn.Offset)}
 	}
 	if len(strings.TrimSpace(string(payload))) == 0 {
-		return &fault.Error{Code: fault.Invalid, Err: ErrBadJSON, Message: "the body is empty; send the event as a JSON document"}
+		return &fault.Error{Code: fault.Malformed, Err: ErrBadJSON, Message: "the body is empty; send the event as a JSON document"}
 	}
-	return &fault.Error{Code: fault.Invalid, Err: ErrBadJSON, Message: "the body is not valid JSON: send one JSON document"}
+	return &fault.Error{Code: fault.Malformed, Err: ErrBadJSON, Message: "the body is not valid JSON: send one JSON document"}
 }
 
 // prepared is an event checked and keyed, ready to insert.
@@ -224,9 +224,9 @@ func prepare(ctx context.Context, d deployed, payload []byte, key, correlation s
 		res, err := d.prog.keys.Run(ctx, engine.Input{Payload: payload, Now: now, Vars: d.vars})
 		switch {
 		case errors.Is(err, engine.ErrInvalidInput):
-			return prepared{}, &fault.Error{Code: fault.Invalid, Err: ErrBadJSON, Message: "the body is not valid JSON: " + err.Error()}
+			return prepared{}, &fault.Error{Code: fault.Malformed, Err: ErrBadJSON, Message: "the body is not valid JSON: " + err.Error()}
 		case errors.Is(err, engine.ErrLimit):
-			return prepared{}, fault.Wrap(err, fault.Invalid, "the event is over a size limit of the flow: "+err.Error())
+			return prepared{}, fault.Wrap(err, fault.TooLarge, "the event is over a size limit of the flow: "+err.Error())
 		case err != nil:
 			return prepared{}, fmt.Errorf("derive keys: %w", err)
 		}
@@ -307,8 +307,9 @@ func existing(ctx context.Context, db mappings.DBTX, d deployed, p prepared) (Ac
 // for the first and then find it.
 //
 // Errors are *fault.Error: NotFound for an unknown environment or flow,
-// Conflict when nothing is deployed, Invalid (wrapping ErrBadJSON or
-// ErrKeyReused where those apply) for a bad event, Unavailable (with
+// Conflict when nothing is deployed, Malformed (wrapping ErrBadJSON) for a
+// body that is not JSON, Invalid (wrapping ErrKeyReused where that applies)
+// for a bad event, TooLarge over the engine's limits, Unavailable (with
 // RetryAfterSeconds) when the database cannot be reached.
 func Accept(ctx context.Context, db DB, client *river.Client[pgx.Tx], req AcceptRequest) (AcceptResult, error) {
 	res, err := accept(ctx, db, client, req)
@@ -376,7 +377,7 @@ func AcceptBatch(ctx context.Context, db DB, client *river.Client[pgx.Tx], req B
 
 func acceptBatch(ctx context.Context, db DB, client *river.Client[pgx.Tx], req BatchRequest) ([]BatchLineResult, error) {
 	if len(req.Lines) > MaxBatchLines {
-		return nil, fault.Errorf(fault.Invalid, "the batch has %d events; send at most %d per request", len(req.Lines), MaxBatchLines)
+		return nil, fault.Errorf(fault.TooLarge, "the batch has %d events; send at most %d per request", len(req.Lines), MaxBatchLines)
 	}
 	if len(req.Lines) == 0 {
 		return nil, fault.Errorf(fault.Invalid, "the batch is empty; send one JSON document per line")
@@ -455,7 +456,10 @@ type InlineResult struct {
 // MapInline accepts the event exactly as Accept does (it is recorded and
 // processed and delivered like any other), then validates and maps it in
 // the request so the caller gets the outputs or the validation failures at
-// once. Bound ctx by the caller's wait.
+// once. Bound ctx by the caller's wait: when it runs out after the message
+// was recorded, the result still carries the AcceptResult, with an error
+// that wraps ctx's (errors.Is(err, context.DeadlineExceeded)), so the caller
+// can fall back to a 202.
 func MapInline(ctx context.Context, db DB, client *river.Client[pgx.Tx], req AcceptRequest) (InlineResult, error) {
 	res, err := mapInline(ctx, db, client, req)
 	return res, unavailable(err)
@@ -487,7 +491,14 @@ func mapInline(ctx context.Context, db DB, client *river.Client[pgx.Tx], req Acc
 		return InlineResult{}, err
 	}
 	res, err := prog.program.Run(ctx, engine.Input{Payload: req.Payload, Now: receivedAt, Vars: vars})
-	if err != nil {
+	switch {
+	case errors.Is(err, engine.ErrLimit):
+		return InlineResult{}, fault.Wrap(err, fault.TooLarge, "the event is over a size limit of the flow: "+err.Error())
+	case ctx.Err() != nil:
+		// The wait ran out: the message is recorded and will be processed;
+		// the caller can answer 202 with acc instead.
+		return InlineResult{AcceptResult: acc}, err
+	case err != nil:
 		return InlineResult{}, fault.Wrap(err, fault.Invalid, "the event cannot be mapped: "+err.Error())
 	}
 	out := InlineResult{AcceptResult: acc, Valid: res.Valid(), Validation: res.Validation, MappingErrors: res.Errors}

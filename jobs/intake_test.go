@@ -88,7 +88,7 @@ func TestAcceptAnswersWhatToFix(t *testing.T) {
 
 	err = accept("dev", "orders", "{\n  \"id\": 1,\n  oops\n}")
 	require.ErrorIs(t, err, jobs.ErrBadJSON)
-	require.Equal(t, fault.Invalid, fault.CodeOf(err))
+	require.Equal(t, fault.Malformed, fault.CodeOf(err))
 	require.Contains(t, err.Error(), "line 3, column")
 	require.ErrorIs(t, accept("dev", "orders", ``), jobs.ErrBadJSON)
 
@@ -180,7 +180,7 @@ func TestAcceptBatchAnswersEachLine(t *testing.T) {
 	require.Equal(t, 3, countRows(t, b, `select count(*) from river_job where kind = 'process'`))
 
 	_, err = jobs.AcceptBatch(ctx, b.pool, b.client, jobs.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: make([][]byte, jobs.MaxBatchLines+1)})
-	require.Equal(t, fault.Invalid, fault.CodeOf(err))
+	require.Equal(t, fault.TooLarge, fault.CodeOf(err))
 }
 
 func TestMapInlineAnswersAndRecords(t *testing.T) {
