@@ -27,16 +27,19 @@ import (
 // person. It is scoped to one environment and optionally to some flows, and
 // has a rate. The secret part is never stored, only its hash.
 type APIKey struct {
-	ID            int64      `json:"id"`
-	Name          string     `json:"name"`
-	Prefix        string     `json:"prefix"` // cdk_dev_3f9a2b7c: visible, identifies the key
-	Environment   string     `json:"environment"`
-	Flows         []string   `json:"flows"` // empty: every flow of the environment
-	RatePerMinute int        `json:"ratePerMinute"`
-	CreatedBy     string     `json:"createdBy"`
-	CreatedAt     time.Time  `json:"createdAt"`
-	RevokedAt     *time.Time `json:"revokedAt,omitempty"`
-	LastUsedAt    *time.Time `json:"lastUsedAt,omitempty"`
+	ID            int64    `json:"id"`
+	Name          string   `json:"name"`
+	Prefix        string   `json:"prefix"` // cdk_dev_3f9a2b7c: visible, identifies the key
+	Environment   string   `json:"environment"`
+	Flows         []string `json:"flows"` // empty: every flow of the environment
+	RatePerMinute int      `json:"ratePerMinute"`
+	// CanManage lets the key use the management API (drafts, publish) on
+	// its flows, for CI pipelines; without it the key only posts events.
+	CanManage  bool       `json:"canManage"`
+	CreatedBy  string     `json:"createdBy"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	RevokedAt  *time.Time `json:"revokedAt,omitempty"`
+	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
 }
 
 // NewAPIKey is what creating a key needs.
@@ -45,6 +48,7 @@ type NewAPIKey struct {
 	Environment   string
 	Flows         []string
 	RatePerMinute int // default 600
+	CanManage     bool
 }
 
 // DefaultRatePerMinute is a key's rate when none is given.
@@ -92,9 +96,9 @@ func APIKeyCreate(ctx context.Context, db DBTX, nk NewAPIKey, actor Actor) (APIK
 	secret := base64.RawURLEncoding.EncodeToString(secretPart)
 	var k APIKey
 	err := db.QueryRow(ctx, `
-		insert into api_keys (name, prefix, secret_hash, environment, flows, rate_per_minute, created_by)
-		values ($1, $2, $3, $4, $5, $6, $7)
-		returning `+apiKeyColumns, nk.Name, prefix, hashSecret(secret), nk.Environment, nk.Flows, nk.RatePerMinute, actor.Email).
+		insert into api_keys (name, prefix, secret_hash, environment, flows, rate_per_minute, can_manage, created_by)
+		values ($1, $2, $3, $4, $5, $6, $7, $8)
+		returning `+apiKeyColumns, nk.Name, prefix, hashSecret(secret), nk.Environment, nk.Flows, nk.RatePerMinute, nk.CanManage, actor.Email).
 		Scan(apiKeyDest(&k)...)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.ForeignKeyViolation {
@@ -109,10 +113,10 @@ func APIKeyCreate(ctx context.Context, db DBTX, nk NewAPIKey, actor Actor) (APIK
 	return k, prefix + "_" + secret, nil
 }
 
-const apiKeyColumns = `id, name, prefix, environment, flows, rate_per_minute, created_by, created_at, revoked_at, last_used_at`
+const apiKeyColumns = `id, name, prefix, environment, flows, rate_per_minute, can_manage, created_by, created_at, revoked_at, last_used_at`
 
 func apiKeyDest(k *APIKey) []any {
-	return []any{&k.ID, &k.Name, &k.Prefix, &k.Environment, &k.Flows, &k.RatePerMinute, &k.CreatedBy, &k.CreatedAt, &k.RevokedAt, &k.LastUsedAt}
+	return []any{&k.ID, &k.Name, &k.Prefix, &k.Environment, &k.Flows, &k.RatePerMinute, &k.CanManage, &k.CreatedBy, &k.CreatedAt, &k.RevokedAt, &k.LastUsedAt}
 }
 
 var errBadKey = &fault.Error{Code: fault.Unauthorized, Message: "this API key is not valid: it is unknown, revoked or mistyped"}
@@ -158,6 +162,12 @@ func (k APIKey) Allows(env, flow string) error {
 		return fault.Errorf(fault.Forbidden, "this API key (%s) may post only to %s; not to %s", k.Prefix, strings.Join(k.Flows, ", "), flow)
 	}
 	return nil
+}
+
+// AllowsFlow says whether the key's flow scope includes flow (any
+// environment: management is not environment-bound).
+func (k APIKey) AllowsFlow(flow string) bool {
+	return len(k.Flows) == 0 || slices.Contains(k.Flows, flow)
 }
 
 // APIKeyList returns every key, newest first (revoked ones included, marked).

@@ -59,9 +59,12 @@ func (s *Server) apiFlowList() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		out := make([]FlowJSON, len(flows))
-		for i, f := range flows {
-			out[i] = flowJSON(f)
+		out := []FlowJSON{}
+		key := apiKeyOf(c)
+		for _, f := range flows {
+			if key == nil || key.AllowsFlow(f.Slug) {
+				out = append(out, flowJSON(f))
+			}
 		}
 		return c.JSON(fiber.Map{"flows": out})
 	}

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -151,4 +152,44 @@ func TestManagementAPI(t *testing.T) {
 	res, _ = anon.api(http.MethodGet, "/api/v1/flows", nil)
 	require.Equal(t, http.StatusUnauthorized, res.StatusCode)
 	require.Empty(t, res.Header.Get("Set-Cookie"))
+}
+
+func TestManagementAPIWithKeys(t *testing.T) {
+	t.Parallel()
+	tb := setupTrigger(t)
+	ctx := context.Background()
+	_, manage, err := account.APIKeyCreate(ctx, tb.db, account.NewAPIKey{Name: "ci", Environment: "dev", Flows: []string{"shop-orders"}, CanManage: true}, account.SystemActor)
+	require.NoError(t, err)
+	call := func(key, method, path, body string) response {
+		req := httptest.NewRequest(method, path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		return tb.browser(t).do(req)
+	}
+	res := call(manage, http.MethodGet, "/api/v1/flows", "")
+	require.Equal(t, http.StatusOK, res.StatusCode, res.body)
+	require.Contains(t, res.body, "shop-orders")
+	require.NotContains(t, res.body, "not-deployed", "a key lists only the flows of its scope")
+
+	res = call(manage, http.MethodGet, "/api/v1/flows/shop-orders/draft", "")
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	var draft map[string]any
+	require.NoError(t, json.Unmarshal([]byte(res.body), &draft))
+	def := draft["definition"].(map[string]any)
+	def["description"] = "changed by CI"
+	body, _ := json.Marshal(map[string]any{"revision": draft["revision"], "definition": def})
+	res = call(manage, http.MethodPut, "/api/v1/flows/shop-orders/draft", string(body))
+	require.Equal(t, http.StatusOK, res.StatusCode, res.body, "no CSRF token needed with a key")
+	res = call(manage, http.MethodPost, "/api/v1/flows/shop-orders/publish", `{"revision": 2, "note": "from CI"}`)
+	require.Equal(t, http.StatusCreated, res.StatusCode, res.body)
+
+	require.Equal(t, http.StatusForbidden, call(manage, http.MethodGet, "/api/v1/flows/not-deployed/draft", "").StatusCode)
+	res = call(tb.devKey, http.MethodGet, "/api/v1/flows/shop-orders/draft", "")
+	require.Equal(t, http.StatusForbidden, res.StatusCode, "a trigger-only key cannot manage")
+	require.Contains(t, res.body, "manage permission")
+
+	entries, err := account.AuditList(ctx, tb.db, account.AuditFilter{Action: "flow.publish"})
+	require.NoError(t, err)
+	require.Len(t, entries, 1)
+	require.True(t, strings.HasPrefix(entries[0].ActorEmail, "apikey cdk_dev_"))
 }

@@ -41,8 +41,26 @@ func userOf(c *fiber.Ctx) *account.User {
 	return u
 }
 
+// keyMayManage admits an API key with the manage permission where an
+// analyst would be admitted, on the flows of its scope.
+func (s *Server) keyMayManage(c *fiber.Ctx, key *account.APIKey, roles []account.Role) error {
+	if !key.CanManage {
+		return fault.Errorf(fault.Forbidden, "the API key %s may only post events; the management API needs a key created with the manage permission", key.Prefix)
+	}
+	if !slices.Contains(roles, account.RoleAnalyst) {
+		return fault.Errorf(fault.Forbidden, "API keys cannot use this endpoint")
+	}
+	if slug := c.Params("slug"); slug != "" && !key.AllowsFlow(slug) {
+		return fault.Errorf(fault.Forbidden, "the API key %s is limited to %s", key.Prefix, strings.Join(key.Flows, ", "))
+	}
+	return c.Next()
+}
+
 func actorOf(c *fiber.Ctx) account.Actor {
 	a := account.Actor{Address: c.IP()}
+	if k := apiKeyOf(c); k != nil {
+		a.Email = "apikey " + k.Prefix
+	}
 	if u := userOf(c); u != nil {
 		a.UserID, a.Email = u.ID, u.Email
 	}
@@ -78,6 +96,9 @@ func (s *Server) requireRole(roles ...account.Role) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		u := userOf(c)
 		if u == nil {
+			if key := apiKeyOf(c); key != nil {
+				return s.keyMayManage(c, key, roles)
+			}
 			return &fault.Error{Code: fault.Unauthorized, Message: "sign in first"}
 		}
 		if !slices.Contains(roles, u.Role) {

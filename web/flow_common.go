@@ -26,6 +26,9 @@ func canEditFlows(c *fiber.Ctx) bool {
 func editorOf(c *fiber.Ctx) mappings.Editor {
 	u := userOf(c)
 	if u == nil {
+		if k := apiKeyOf(c); k != nil {
+			return mappings.Editor{Email: "apikey " + k.Prefix}
+		}
 		return mappings.Editor{}
 	}
 	return mappings.Editor{UserID: u.ID, Email: u.Email}

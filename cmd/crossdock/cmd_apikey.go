@@ -13,7 +13,7 @@ import (
 )
 
 const apikeyUsage = `Usage:
-  crossdock apikey create --env ENV --name NAME [--flow SLUG ...] [--rate N]
+  crossdock apikey create --env ENV --name NAME [--flow SLUG ...] [--rate N] [--manage]
   crossdock apikey list
   crossdock apikey revoke --prefix cdk_dev_xxxxxxxx
 
@@ -42,6 +42,7 @@ func runAPIKey(ctx context.Context, args []string, getenv func(string) string, s
 	name := fs.String("name", "", "who uses the key, e.g. shopify-storefront")
 	rate := fs.Int("rate", account.DefaultRatePerMinute, "messages a minute")
 	prefix := fs.String("prefix", "", "the key's visible prefix (revoke)")
+	manage := fs.Bool("manage", false, "also allow the management API (drafts, publish) on the key's flows, for CI pipelines")
 	var flows stringList
 	fs.Var(&flows, "flow", "limit the key to this flow (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -62,7 +63,7 @@ func runAPIKey(ctx context.Context, args []string, getenv func(string) string, s
 		if *env == "" {
 			return errors.New("--env is required: the environment the key may post to (dev, test, prod)")
 		}
-		k, token, err := account.APIKeyCreate(ctx, pool, account.NewAPIKey{Name: *name, Environment: *env, Flows: flows, RatePerMinute: *rate}, actor)
+		k, token, err := account.APIKeyCreate(ctx, pool, account.NewAPIKey{Name: *name, Environment: *env, Flows: flows, RatePerMinute: *rate, CanManage: *manage}, actor)
 		if err != nil {
 			return err
 		}

@@ -18,8 +18,10 @@ func openPool(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
 		return nil, fmt.Errorf("DATABASE_URL cannot be parsed: %v", redactErr(err, databaseURL))
 	}
 	cfg.ConnConfig.ConnectTimeout = 5 * time.Second
-	if cfg.MaxConns < 10 {
-		cfg.MaxConns = 10
+	// Hundreds of River workers share the pool with the web tier; pgx's
+	// default (4 per CPU) starves them. A pool_max_conns in the URL wins.
+	if !strings.Contains(databaseURL, "pool_max_conns") && cfg.MaxConns < 40 {
+		cfg.MaxConns = 40
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

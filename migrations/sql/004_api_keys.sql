@@ -8,6 +8,9 @@ create table api_keys (
     environment      text not null references environments (name) on update cascade,
     flows            text[] not null default '{}',
     rate_per_minute  integer not null default 600 check (rate_per_minute between 1 and 100000),
+    -- can_manage lets automation (CI pipelines) use the management API on
+    -- the key's flows as an analyst would; trigger-only keys cannot.
+    can_manage       boolean not null default false,
     created_by       text not null default '',
     created_at       timestamptz not null default now(),
     revoked_at       timestamptz,
