@@ -195,3 +195,32 @@ func TestAPIKeyAndFlowImportCommands(t *testing.T) {
 	_, _, err = runCmd(t, env(kv), "", "flow", "import", "run.go")
 	require.ErrorContains(t, err, "not a valid flow definition")
 }
+
+func TestServeWorkersOnlyAndNoWorkers(t *testing.T) {
+	t.Parallel()
+	kv := map[string]string{"DATABASE_URL": dbtest.NewDatabase(t), "CROSSDOCK_DATA_DIR": t.TempDir(), "CROSSDOCK_ADDR": "127.0.0.1:0"}
+	_, _, err := runCmd(t, env(kv), "", "serve", "--no-workers", "--workers-only")
+	require.ErrorContains(t, err, "exclude each other")
+
+	for _, flag := range []string{"--workers-only", "--no-workers"} {
+		ctx, cancel := context.WithCancel(context.Background())
+		var stderr syncBuffer
+		done := make(chan error, 1)
+		go func() {
+			done <- run(ctx, []string{"crossdock", "serve", flag}, env(kv), strings.NewReader(""), &bytes.Buffer{}, &stderr)
+		}()
+		want := "listening"
+		if flag == "--workers-only" {
+			want = "no web server in this process"
+		}
+		for !strings.Contains(stderr.String(), want) {
+			select {
+			case err := <-done:
+				t.Fatalf("serve %s ended early: %v\n%s", flag, err, stderr.String())
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		cancel()
+		require.NoError(t, <-done, flag)
+	}
+}

@@ -25,9 +25,14 @@ const shutdownTimeout = 20 * time.Second
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var raw rawConfig
-	fs := newFlagSet("serve", "Serves the web UI and the JSON API. Refuses to start on a database whose schema is not current.", getenv, stderr, &raw)
+	fs := newFlagSet("serve", "Serves the web UI and the JSON API and works the job queues. Refuses to start on a database whose schema is not current.", getenv, stderr, &raw)
+	noWorkers := fs.Bool("no-workers", false, "serve web and API only; other processes work the queues (jobs are still enqueued)")
+	workersOnly := fs.Bool("workers-only", false, "work the queues only; no web UI or API in this process")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *noWorkers && *workersOnly {
+		return errors.New("--no-workers and --workers-only exclude each other")
 	}
 	cfg, warnings, err := raw.resolve(getenv, true)
 	if err != nil {
@@ -84,8 +89,28 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	// Workers run on a context that outlives the signal, so that River's own
 	// Stop below decides when in-flight jobs end.
-	if err := queue.Start(context.WithoutCancel(ctx)); err != nil {
-		return fmt.Errorf("start job queue: %w", err)
+	if !*noWorkers {
+		if err := queue.Start(context.WithoutCancel(ctx)); err != nil {
+			return fmt.Errorf("start job queue: %w", err)
+		}
+	}
+	stopQueue := func() {
+		if *noWorkers {
+			return
+		}
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+		defer cancel()
+		if err := queue.Stop(stopCtx); err != nil {
+			log.Error("job queue shutdown", "error", err)
+		}
+	}
+	if *workersOnly {
+		log.Info("working the job queues; no web server in this process", "version", buildVersion())
+		<-ctx.Done()
+		log.Info("shutting down", "timeout", shutdownTimeout.String())
+		stopQueue()
+		log.Info("stopped")
+		return nil
 	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -138,11 +163,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := app.ShutdownWithTimeout(shutdownTimeout); err != nil {
 		log.Error("http shutdown", "error", err)
 	}
-	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
-	defer cancel()
-	if err := queue.Stop(stopCtx); err != nil {
-		log.Error("job queue shutdown", "error", err)
-	}
+	stopQueue()
 	log.Info("stopped")
 	return nil
 }
