@@ -90,6 +90,9 @@ func APIKeyCreate(ctx context.Context, db DBTX, nk NewAPIKey, actor Actor) (APIK
 	}
 	idPart := make([]byte, 4)
 	secretPart := make([]byte, 32)
+	// crypto/rand.Read never returns an error (since Go 1.24 it crashes the
+	// program rather than hand out predictable bytes), so there is nothing
+	// to check here.
 	_, _ = rand.Read(idPart)
 	_, _ = rand.Read(secretPart)
 	prefix := "cdk_" + nk.Environment + "_" + hex.EncodeToString(idPart)
@@ -143,8 +146,12 @@ func APIKeyAuthenticate(ctx context.Context, db DBTX, token string, now time.Tim
 	if subtle.ConstantTimeCompare(hash, hashSecret(m[2])) != 1 || k.RevokedAt != nil {
 		return APIKey{}, errBadKey
 	}
-	if k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) > time.Minute {
-		if _, err := db.Exec(ctx, `update api_keys set last_used_at = $2 where id = $1`, k.ID, now); err != nil {
+	if k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) >= time.Minute {
+		// The condition is repeated in SQL so that when many requests (or
+		// processes) see a stale time together, only the first one writes.
+		if _, err := db.Exec(ctx, `
+			update api_keys set last_used_at = $2
+			where id = $1 and (last_used_at is null or last_used_at <= $2::timestamptz - interval '1 minute')`, k.ID, now); err != nil {
 			return APIKey{}, fmt.Errorf("API key: %w", err)
 		}
 		k.LastUsedAt = &now
@@ -183,19 +190,44 @@ func APIKeyList(ctx context.Context, db DBTX) ([]APIKey, error) {
 	})
 }
 
-// APIKeyRevoke revokes a key by prefix; revoking twice is harmless.
+// APIKeyRevoke revokes a key by prefix. Revoking an already revoked key is
+// harmless: it succeeds, keeps the first revocation's time and actor, and
+// writes no second audit entry because nothing changed. An unknown prefix
+// is NotFound. Run it in a transaction to keep the change and its audit
+// entry together.
 func APIKeyRevoke(ctx context.Context, db DBTX, prefix string, actor Actor) error {
 	var k APIKey
+	var wasRevokedAt *time.Time
+	// The subquery locks the row and reads its state before the update, so
+	// the audit entry's "before" is exact even with two revokes at once.
 	err := db.QueryRow(ctx, `
-		update api_keys set revoked_at = coalesce(revoked_at, now()), revoked_by = coalesce(revoked_by, $2)
-		where prefix = $1 returning `+apiKeyColumns, prefix, actor.Email).Scan(apiKeyDest(&k)...)
+		update api_keys k set revoked_at = coalesce(k.revoked_at, now()), revoked_by = coalesce(k.revoked_by, $2)
+		from (select id, revoked_at from api_keys where prefix = $1 for update) old
+		where k.id = old.id
+		returning `+prefixColumns("k.", apiKeyColumns)+`, old.revoked_at`, prefix, actor.Email).
+		Scan(append(apiKeyDest(&k), &wasRevokedAt)...)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return fault.Errorf(fault.NotFound, "no API key with prefix %s", prefix)
+		return fault.Errorf(fault.NotFound, "no API key with prefix %s (see the list of keys for the prefixes)", prefix)
 	}
 	if err != nil {
 		return fmt.Errorf("revoke API key: %w", err)
 	}
-	return Audit(ctx, db, actor, "apikey.revoke", "apikey", prefix, nil, k)
+	if wasRevokedAt != nil {
+		return nil
+	}
+	before := k
+	before.RevokedAt = nil
+	return Audit(ctx, db, actor, "apikey.revoke", "apikey", prefix, before, k)
+}
+
+// prefixColumns qualifies every column of a comma-separated list with a
+// table alias, for queries that join api_keys with itself.
+func prefixColumns(alias, columns string) string {
+	cols := strings.Split(columns, ", ")
+	for i, c := range cols {
+		cols[i] = alias + c
+	}
+	return strings.Join(cols, ", ")
 }
 
 // KeyLimiter enforces each key's rate with a token bucket per key, in this

@@ -9,7 +9,10 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/crossdock/crossdock/account"
+	"github.com/crossdock/crossdock/internal/txn"
 )
 
 const apikeyUsage = `Usage:
@@ -26,6 +29,10 @@ type stringList []string
 func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
+// runAPIKey implements `crossdock apikey create|list|revoke` for scripts
+// that set up an installation. The full key is printed once by create and
+// never again: only its hash is stored. Create and revoke run in one
+// transaction with their audit entry, so a key never exists unaudited.
 func runAPIKey(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(stderr, apikeyUsage)
@@ -35,6 +42,14 @@ func runAPIKey(ctx context.Context, args []string, getenv func(string) string, s
 		return nil
 	}
 	sub, args := args[0], args[1:]
+	switch sub {
+	case "create", "list", "revoke":
+	default:
+		// Before opening the database: a typo should be named as such, not
+		// reported as a missing DATABASE_URL.
+		fmt.Fprintf(stderr, "crossdock apikey: unknown subcommand %q\n\n%s", sub, apikeyUsage)
+		return exitError{2}
+	}
 	fs := flag.NewFlagSet("apikey "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, apikeyUsage); fs.PrintDefaults() }
@@ -63,11 +78,17 @@ func runAPIKey(ctx context.Context, args []string, getenv func(string) string, s
 		if *env == "" {
 			return errors.New("--env is required: the environment the key may post to (dev, test, prod)")
 		}
-		k, token, err := account.APIKeyCreate(ctx, pool, account.NewAPIKey{Name: *name, Environment: *env, Flows: flows, RatePerMinute: *rate, CanManage: *manage}, actor)
+		var k account.APIKey
+		var token string
+		err := txn.Run(ctx, pool, func(tx pgx.Tx) error {
+			var err error
+			k, token, err = account.APIKeyCreate(ctx, tx, account.NewAPIKey{Name: *name, Environment: *env, Flows: flows, RatePerMinute: *rate, CanManage: *manage}, actor)
+			return err
+		})
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "created API key %s (%s) for %s\n%s\n(shown only now; store it in the calling system's secrets)\n", k.Prefix, k.Name, k.Environment, token)
+		fmt.Fprintf(stdout, "created API key %s (%s) for %s\n%s\n(this is the only time the key is shown: it cannot be shown again; store it in the calling system's secrets)\n", k.Prefix, k.Name, k.Environment, token)
 	case "list":
 		keys, err := account.APIKeyList(ctx, pool)
 		if err != nil {
@@ -94,13 +115,13 @@ func runAPIKey(ctx context.Context, args []string, getenv func(string) string, s
 		if *prefix == "" {
 			return errors.New("--prefix is required (see crossdock apikey list)")
 		}
-		if err := account.APIKeyRevoke(ctx, pool, *prefix, actor); err != nil {
+		err := txn.Run(ctx, pool, func(tx pgx.Tx) error {
+			return account.APIKeyRevoke(ctx, tx, *prefix, actor)
+		})
+		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "revoked %s\n", *prefix)
-	default:
-		fmt.Fprintf(stderr, "crossdock apikey: unknown subcommand %q\n\n%s", sub, apikeyUsage)
-		return exitError{2}
 	}
 	return nil
 }
