@@ -5,9 +5,11 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/internal/txn"
 	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/web/view"
 )
@@ -61,7 +63,13 @@ func (s *Server) apiKeyCreate() fiber.Handler {
 			}
 			nk.RatePerMinute = n
 		}
-		k, token, err := account.APIKeyCreate(c.UserContext(), s.deps.DB, nk, actorOf(c))
+		var k account.APIKey
+		var token string
+		err := txn.Run(c.UserContext(), s.deps.DB, func(tx pgx.Tx) error {
+			var err error
+			k, token, err = account.APIKeyCreate(c.UserContext(), tx, nk, actorOf(c))
+			return err
+		})
 		if fe, ok := fault.As(err); ok && fe.Code == fault.Invalid {
 			c.Status(fiber.StatusUnprocessableEntity)
 			return s.renderAPIKeys(c, view.APIKeysView{Error: capitalize(fe.Message) + "."})
@@ -76,7 +84,10 @@ func (s *Server) apiKeyCreate() fiber.Handler {
 // apiKeyRevoke revokes a key at once.
 func (s *Server) apiKeyRevoke() fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if err := account.APIKeyRevoke(c.UserContext(), s.deps.DB, c.Params("prefix"), actorOf(c)); err != nil {
+		err := txn.Run(c.UserContext(), s.deps.DB, func(tx pgx.Tx) error {
+			return account.APIKeyRevoke(c.UserContext(), tx, c.Params("prefix"), actorOf(c))
+		})
+		if err != nil {
 			return err
 		}
 		s.flash(c, "Revoked "+c.Params("prefix")+".")
