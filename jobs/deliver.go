@@ -503,42 +503,68 @@ func (w *DeliverWorker) record(ctx context.Context, job *river.Job[DeliverArgs],
 			t := time.Now()
 			deliveredAt = &t
 		}
-		tag, err := tx.Exec(ctx, `
+		latency := res.latency
+		l, err := lineageColumns([]lineage{
+			{deliveryID: &d.ID, at: res.started, stage: StageDelivering, detail: map[string]any{"attempt": n, "target": d.Target}},
+			{deliveryID: &d.ID, stage: stage, detail: detail, duration: &latency},
+		})
+		if err != nil {
+			return err
+		}
+		// One statement for the delivery's new state, the attempt and the
+		// two lineage events.
+		var recorded int
+		err = tx.QueryRow(ctx, `
 			with d as (
 				update deliveries set attempts = $2, window_from = $9, status = $10, last_status_code = $5, last_error = $8,
 					next_attempt_at = $11, delivered_at = $12, updated_at = now()
 				where id = $1 and attempts = $2 - 1
-				returning id
+				returning id, message_id
+			), a as (
+				insert into delivery_attempts (delivery_id, n, started_at, latency_ms, status_code, outcome, response_excerpt, error)
+				select id, $2, $3, $4, $5, $6, $7, $8 from d
+			), l as (
+				insert into lineage_events (message_id, delivery_id, at, stage, detail, duration_ms)
+				select d.message_id, u.d, u.a, u.s, u.x::jsonb, u.n
+				from d, unnest($13::uuid[], $14::timestamptz[], $15::text[], $16::text[], $17::int8[])
+					with ordinality as u(d, a, s, x, n, o)
+				order by u.o
 			)
-			insert into delivery_attempts (delivery_id, n, started_at, latency_ms, status_code, outcome, response_excerpt, error)
-			select id, $2, $3, $4, $5, $6, $7, $8 from d`,
-			d.ID, n, res.started, res.latency.Milliseconds(), code, outcome, res.excerpt, res.err, windowFrom, status, next, deliveredAt)
+			select count(*) from d`,
+			d.ID, n, res.started, res.latency.Milliseconds(), code, outcome, res.excerpt, res.err, windowFrom, status, next, deliveredAt,
+			l.deliveryIDs, l.ats, l.stages, l.details, l.durations).Scan(&recorded)
 		if err != nil {
 			return fmt.Errorf("record attempt of delivery %s: %w", d.ID, err)
 		}
-		if tag.RowsAffected() == 0 {
+		if recorded == 0 {
 			// Another run recorded an attempt meanwhile (River is
 			// at-least-once); fail this run so River reloads and decides again.
 			return fmt.Errorf("delivery %s: attempt %d was recorded by another run", d.ID, n)
 		}
-		latency := res.latency
-		if err := addLineage(ctx, tx, d.MessageID,
-			lineage{deliveryID: &d.ID, at: res.started, stage: StageDelivering, detail: map[string]any{"attempt": n, "target": d.Target}},
-			lineage{deliveryID: &d.ID, stage: stage, detail: detail, duration: &latency}); err != nil {
-			return err
+		// Lock the message (see recomputeMessageStatus) in the same round
+		// trip as closing the delivery's exceptions when it was delivered.
+		var resolved int64
+		resolution := ""
+		if status == DeliveryDelivered {
+			resolution = fmt.Sprintf("delivered on attempt %d", n)
 		}
-		switch status {
-		case DeliveryDelivered:
-			resolved, err := resolveDeliveryExceptions(ctx, tx, d.ID, fmt.Sprintf("delivered on attempt %d", n))
-			if err != nil {
+		if err := tx.QueryRow(ctx, `
+			with lock as (
+				select id from messages where id = $1 for no key update
+			), r as (
+				update exceptions set status = 'resolved', resolution = $3, resolved_at = now(), updated_at = now()
+				where $3 <> '' and delivery_id = $2 and status in ('open', 'assigned')
+				returning 1
+			)
+			select (select count(*) from r), (select count(*) from lock)`, d.MessageID, d.ID, resolution).Scan(&resolved, new(int64)); err != nil {
+			return fmt.Errorf("resolve exceptions of delivery %s: %w", d.ID, err)
+		}
+		if resolved > 0 {
+			if err := addLineage(ctx, tx, d.MessageID, lineage{deliveryID: &d.ID, stage: StageResolved, detail: map[string]any{"reason": "delivered on retry"}}); err != nil {
 				return err
 			}
-			if resolved > 0 {
-				if err := addLineage(ctx, tx, d.MessageID, lineage{deliveryID: &d.ID, stage: StageResolved, detail: map[string]any{"reason": "delivered on retry"}}); err != nil {
-					return err
-				}
-			}
-		case DeliveryFailed:
+		}
+		if status == DeliveryFailed {
 			msg := fmt.Sprintf("delivery of route %s to target “%s” failed: %s", d.Route, d.Target, detail["error"])
 			if res.excerpt != "" {
 				msg += "; the target said: " + truncate(res.excerpt, 300)
@@ -548,7 +574,7 @@ func (w *DeliverWorker) record(ctx context.Context, job *river.Job[DeliverArgs],
 				return err
 			}
 		}
-		if err := recomputeMessageStatus(ctx, tx, d.MessageID); err != nil {
+		if err := recomputeLockedMessageStatus(ctx, tx, d.MessageID); err != nil {
 			return err
 		}
 		if finished {

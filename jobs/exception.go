@@ -101,18 +101,6 @@ func raiseException(ctx context.Context, db mappings.DBTX, e Exception) error {
 	return nil
 }
 
-// resolveDeliveryExceptions closes a delivery's open exceptions by itself:
-// a successful retry means nobody needs to act any more.
-func resolveDeliveryExceptions(ctx context.Context, db mappings.DBTX, deliveryID uuid.UUID, resolution string) (int64, error) {
-	tag, err := db.Exec(ctx, `
-		update exceptions set status = 'resolved', resolution = $2, resolved_at = now(), updated_at = now()
-		where delivery_id = $1 and status in ('open', 'assigned')`, deliveryID, resolution)
-	if err != nil {
-		return 0, fmt.Errorf("resolve exceptions of delivery %s: %w", deliveryID, err)
-	}
-	return tag.RowsAffected(), nil
-}
-
 // ExceptionsOfMessage returns a message's exceptions, oldest first.
 func ExceptionsOfMessage(ctx context.Context, db mappings.DBTX, messageID uuid.UUID) ([]Exception, error) {
 	rows, err := db.Query(ctx, `

@@ -177,19 +177,27 @@ type lineage struct {
 	duration   *time.Duration
 }
 
-func addLineage(ctx context.Context, db mappings.DBTX, messageID uuid.UUID, events ...lineage) error {
-	if len(events) == 0 {
-		return nil
+// lineageCols are lineage events column by column, for an unnest insert.
+type lineageCols struct {
+	deliveryIDs []*uuid.UUID
+	ats         []time.Time
+	stages      []string
+	details     []string
+	durations   []*int64
+}
+
+func lineageColumns(events []lineage) (lineageCols, error) {
+	c := lineageCols{
+		deliveryIDs: make([]*uuid.UUID, len(events)),
+		ats:         make([]time.Time, len(events)),
+		stages:      make([]string, len(events)),
+		details:     make([]string, len(events)),
+		durations:   make([]*int64, len(events)),
 	}
-	deliveryIDs := make([]*uuid.UUID, len(events))
-	ats := make([]time.Time, len(events))
-	stages := make([]string, len(events))
-	details := make([]string, len(events))
-	durations := make([]*int64, len(events))
 	for i, e := range events {
-		deliveryIDs[i], ats[i], stages[i] = e.deliveryID, e.at, string(e.stage)
-		if ats[i].IsZero() {
-			ats[i] = time.Now()
+		c.deliveryIDs[i], c.ats[i], c.stages[i] = e.deliveryID, e.at, string(e.stage)
+		if c.ats[i].IsZero() {
+			c.ats[i] = time.Now()
 		}
 		detail := e.detail
 		if detail == nil {
@@ -197,19 +205,30 @@ func addLineage(ctx context.Context, db mappings.DBTX, messageID uuid.UUID, even
 		}
 		b, err := json.Marshal(detail)
 		if err != nil {
-			return fmt.Errorf("lineage detail: %w", err)
+			return lineageCols{}, fmt.Errorf("lineage detail: %w", err)
 		}
-		details[i] = string(b)
+		c.details[i] = string(b)
 		if e.duration != nil {
 			ms := e.duration.Milliseconds()
-			durations[i] = &ms
+			c.durations[i] = &ms
 		}
 	}
-	_, err := db.Exec(ctx, `
+	return c, nil
+}
+
+func addLineage(ctx context.Context, db mappings.DBTX, messageID uuid.UUID, events ...lineage) error {
+	if len(events) == 0 {
+		return nil
+	}
+	c, err := lineageColumns(events)
+	if err != nil {
+		return err
+	}
+	_, err = db.Exec(ctx, `
 		insert into lineage_events (message_id, delivery_id, at, stage, detail, duration_ms)
 		select $1, d, a, s, x::jsonb, n from unnest($2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::int8[])
 			with ordinality as u(d, a, s, x, n, o) order by o`,
-		messageID, deliveryIDs, ats, stages, details, durations)
+		messageID, c.deliveryIDs, c.ats, c.stages, c.details, c.durations)
 	if err != nil {
 		return fmt.Errorf("lineage of %s: %w", messageID, err)
 	}
@@ -235,6 +254,14 @@ func recomputeMessageStatus(ctx context.Context, db mappings.DBTX, id uuid.UUID)
 	if _, err := db.Exec(ctx, `select 1 from messages where id = $1 for no key update`, id); err != nil {
 		return fmt.Errorf("lock message %s: %w", id, err)
 	}
+	return recomputeLockedMessageStatus(ctx, db, id)
+}
+
+// recomputeLockedMessageStatus is recomputeMessageStatus for a caller that
+// locked the message row FOR NO KEY UPDATE in an earlier statement of the
+// same transaction (this statement's snapshot must be taken after the lock
+// was granted, so it sees every delivery outcome committed before).
+func recomputeLockedMessageStatus(ctx context.Context, db mappings.DBTX, id uuid.UUID) error {
 	_, err := db.Exec(ctx, `
 		update messages m set status = s.status, updated_at = now()
 		from (select case

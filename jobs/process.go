@@ -33,7 +33,7 @@ type ProcessWorker struct {
 
 // Work processes one message.
 func (w *ProcessWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) error {
-	m, err := MessageByID(ctx, w.DB, job.Args.MessageID)
+	m, vars, configured, err := processInput(ctx, w.DB, job.Args.MessageID)
 	if fault.CodeOf(err) == fault.NotFound {
 		return river.JobCancel(err) // deleted (retention); retrying cannot help
 	}
@@ -48,34 +48,20 @@ func (w *ProcessWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) e
 	if err != nil {
 		return err
 	}
-	vars, err := mappings.Variables(ctx, w.DB, m.EnvironmentID)
-	if err != nil {
-		return err
-	}
 	start := time.Now()
 	res, runErr := prog.program.Run(ctx, engine.Input{Payload: m.Payload, Now: m.ReceivedAt, Vars: vars})
 	took := time.Since(start)
 	if runErr != nil && !errors.Is(runErr, engine.ErrInvalidInput) && !errors.Is(runErr, engine.ErrLimit) {
 		return fmt.Errorf("map message %s: %w", m.ID, runErr) // cancelled: River retries
 	}
-	configured, err := w.configuredTargets(ctx, m.EnvironmentID)
-	if err != nil {
-		return err
-	}
 
 	var outcome string
 	err = txn.Run(ctx, w.DB, func(tx pgx.Tx) error {
-		var status MessageStatus
-		if err := tx.QueryRow(ctx, `select status from messages where id = $1 for no key update`, m.ID).Scan(&status); err != nil {
-			return fmt.Errorf("lock message %s: %w", m.ID, err)
-		}
-		if status != StatusReceived {
-			outcome = "already processed"
-			return completeTx(ctx, tx, job)
-		}
 		var err error
 		outcome, err = w.record(ctx, tx, m, prog, res, runErr, took, configured)
-		if err != nil {
+		if errors.Is(err, errProcessed) {
+			outcome = "already processed"
+		} else if err != nil {
 			return err
 		}
 		return completeTx(ctx, tx, job)
@@ -87,20 +73,55 @@ func (w *ProcessWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) e
 	return nil
 }
 
-func (w *ProcessWorker) configuredTargets(ctx context.Context, envID int64) (map[string]bool, error) {
-	rows, err := w.DB.Query(ctx, `select target_name from target_configs where environment_id = $1`, envID)
+// processInput reads, in one round trip, the message with what mapping it
+// needs from its environment: the variables and the names of the
+// configured targets.
+func processInput(ctx context.Context, db mappings.DBTX, id uuid.UUID) (Message, map[string]string, map[string]bool, error) {
+	var m Message
+	var payload []byte
+	var vars map[string]string
+	var targets []string
+	err := db.QueryRow(ctx, `
+		select m.id, m.environment_id, e.name, m.flow_id, f.slug, m.version_number, m.checksum, m.idempotency_key,
+		       m.correlation_id, m.payload, m.status, m.received_at, m.updated_at,
+		       (select coalesce(jsonb_object_agg(v.name, v.value), '{}') from environment_variables v where v.environment_id = m.environment_id),
+		       (select coalesce(array_agg(t.target_name), '{}') from target_configs t where t.environment_id = m.environment_id)
+		from messages m join environments e on e.id = m.environment_id join flows f on f.id = m.flow_id
+		where m.id = $1`, id).
+		Scan(&m.ID, &m.EnvironmentID, &m.Environment, &m.FlowID, &m.FlowSlug, &m.VersionNumber, &m.Checksum,
+			&m.IdempotencyKey, &m.CorrelationID, &payload, &m.Status, &m.ReceivedAt, &m.UpdatedAt, &vars, &targets)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Message{}, nil, nil, fault.Errorf(fault.NotFound, "no message %s", id)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("configured targets: %w", err)
+		return Message{}, nil, nil, fmt.Errorf("message %s: %w", id, err)
 	}
-	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	m.Payload = payload
+	configured := make(map[string]bool, len(targets))
+	for _, n := range targets {
+		configured[n] = true
+	}
+	return m, vars, configured, nil
+}
+
+// errProcessed says another run processed the message first.
+var errProcessed = errors.New("message processed already")
+
+// claimSQL moves a message out of received into the status processing
+// decided on. It is the first statement of the processing transaction: the
+// row lock it takes serialises two runs of the same job, and when it
+// updates nothing another run got there first (errProcessed).
+const claimSQL = `update messages set status = $2, updated_at = now() where id = $1 and status = 'received'`
+
+func claim(ctx context.Context, tx pgx.Tx, id uuid.UUID, status MessageStatus) error {
+	tag, err := tx.Exec(ctx, claimSQL, id, status)
 	if err != nil {
-		return nil, fmt.Errorf("configured targets: %w", err)
+		return fmt.Errorf("message %s status: %w", id, err)
 	}
-	set := make(map[string]bool, len(names))
-	for _, n := range names {
-		set[n] = true
+	if tag.RowsAffected() == 0 {
+		return errProcessed
 	}
-	return set, nil
+	return nil
 }
 
 // record writes what the run made of the message; it returns a word for the
@@ -116,7 +137,7 @@ func (w *ProcessWorker) record(ctx context.Context, tx pgx.Tx, m Message, prog *
 	case errors.Is(runErr, engine.ErrLimit):
 		e := base
 		e.Kind, e.Stage, e.ErrorClass, e.Message = ExceptionMapping, "map", "limit", runErr.Error()
-		return "failed", fail(ctx, tx, m.ID, e, map[string]any{"error": runErr.Error()}, now, took)
+		return "failed", fail(ctx, tx, m.ID, e, map[string]any{"error": runErr.Error()}, now, took, false)
 	case !res.Valid():
 		rules := make([]string, len(res.Validation))
 		msgs := make([]string, len(res.Validation))
@@ -142,15 +163,13 @@ func (w *ProcessWorker) record(ctx context.Context, tx pgx.Tx, m Message, prog *
 		e.ErrorClass = strings.TrimSpace(string(first.Section) + " " + first.Route + " " + itemIndex.ReplaceAllString(first.Path, "[]"))
 		e.Message = first.String()
 		e.Detail, _ = json.Marshal(map[string]any{"errors": rowErrors})
-		if err := addLineage(ctx, tx, m.ID, lineage{at: now, stage: StageValidated}); err != nil {
-			return "", err
-		}
-		return "failed", fail(ctx, tx, m.ID, e, map[string]any{"errors": rowErrors}, now, took)
+		return "failed", fail(ctx, tx, m.ID, e, map[string]any{"errors": rowErrors}, now, took, true)
 	}
 
 	var matched []string
 	var deliveries []uuid.UUID
 	var jobs []river.InsertManyParams
+	var rows deliveryRows
 	events := []lineage{
 		{at: now, stage: StageValidated},
 		{at: now, stage: StageMapped, duration: &took},
@@ -178,12 +197,7 @@ func (w *ProcessWorker) record(ctx context.Context, tx pgx.Tx, m Message, prog *
 			e.Message = fmt.Sprintf("target “%s” (route %s) is not configured in this environment; set its URL on the Environments page, then retry", r.Target, r.Name)
 			configErrors = append(configErrors, e)
 		}
-		if _, err := tx.Exec(ctx, `
-			insert into deliveries (id, message_id, route, target, target_kind, body, status, last_error)
-			values ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			id, m.ID, r.Name, r.Target, kind, []byte(r.Output), status, lastError); err != nil {
-			return "", fmt.Errorf("insert delivery: %w", err)
-		}
+		rows.add(id, r.Name, r.Target, kind, string(r.Output), status, lastError)
 		if status == DeliveryPending {
 			deliveries = append(deliveries, id)
 			jobs = append(jobs, river.InsertManyParams{Args: DeliverArgs{DeliveryID: id}})
@@ -199,23 +213,21 @@ func (w *ProcessWorker) record(ctx context.Context, tx pgx.Tx, m Message, prog *
 	if len(jobs) > 0 {
 		events = append(events, lineage{at: now, stage: StageQueued, detail: map[string]any{"deliveries": deliveries}})
 	}
-	if err := addLineage(ctx, tx, m.ID, events...); err != nil {
+	// The message's status follows from the deliveries written here: any
+	// failed (a target not configured) → failed, else queued; no route →
+	// unrouted.
+	status, outcome := StatusQueued, "routed"
+	switch {
+	case len(matched) == 0:
+		status, outcome = StatusUnrouted, "unrouted"
+	case len(configErrors) > 0:
+		status = StatusFailed
+	}
+	if err := routeTx(ctx, tx, m.ID, status, rows, events); err != nil {
 		return "", err
 	}
 	for _, e := range configErrors {
 		if err := raiseException(ctx, tx, e); err != nil {
-			return "", err
-		}
-	}
-	if len(matched) == 0 {
-		return "unrouted", setMessageStatus(ctx, tx, m.ID, StatusUnrouted)
-	}
-	if err := setMessageStatus(ctx, tx, m.ID, StatusQueued); err != nil {
-		return "", err
-	}
-	if len(configErrors) > 0 {
-		// Some deliveries failed already: let them decide the status.
-		if err := recomputeMessageStatus(ctx, tx, m.ID); err != nil {
 			return "", err
 		}
 	}
@@ -228,27 +240,91 @@ func (w *ProcessWorker) record(ctx context.Context, tx pgx.Tx, m Message, prog *
 			return "", fmt.Errorf("enqueue deliveries: %w", err)
 		}
 	}
-	return "routed", nil
+	return outcome, nil
+}
+
+// deliveryRows are the deliveries of a routed message, column by column
+// for one unnest insert.
+type deliveryRows struct {
+	ids                                   []uuid.UUID
+	routes, targets, kinds, bodies, stats []string
+	lastErrors                            []string
+}
+
+func (d *deliveryRows) add(id uuid.UUID, route, target, kind, body string, status DeliveryStatus, lastError string) {
+	d.ids = append(d.ids, id)
+	d.routes, d.targets, d.kinds = append(d.routes, route), append(d.targets, target), append(d.kinds, kind)
+	d.bodies, d.stats, d.lastErrors = append(d.bodies, body), append(d.stats, string(status)), append(d.lastErrors, lastError)
+}
+
+// routeTx writes a routed message in one statement: it claims the message
+// (the status update, see claimSQL), inserts its deliveries and its lineage
+// events in order. The foreign keys between the three are checked at the
+// end of the statement, so the lineage may name deliveries inserted beside
+// it.
+func routeTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, status MessageStatus, d deliveryRows, events []lineage) error {
+	l, err := lineageColumns(events)
+	if err != nil {
+		return err
+	}
+	var claimed int
+	err = tx.QueryRow(ctx, `
+		with m as (
+			update messages set status = $2, updated_at = now() where id = $1 and status = 'received' returning id
+		), d as (
+			insert into deliveries (id, message_id, route, target, target_kind, body, status, last_error)
+			select u.id, m.id, u.route, u.target, u.kind, u.body::json, u.status, u.last_error
+			from m, unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+				as u(id, route, target, kind, body, status, last_error)
+		), l as (
+			insert into lineage_events (message_id, delivery_id, at, stage, detail, duration_ms)
+			select m.id, u.d, u.a, u.s, u.x::jsonb, u.n
+			from m, unnest($10::uuid[], $11::timestamptz[], $12::text[], $13::text[], $14::int8[])
+				with ordinality as u(d, a, s, x, n, o)
+			order by u.o
+		)
+		select count(*) from m`,
+		id, status, d.ids, d.routes, d.targets, d.kinds, d.bodies, d.stats, d.lastErrors,
+		l.deliveryIDs, l.ats, l.stages, l.details, l.durations).Scan(&claimed)
+	if err != nil {
+		return fmt.Errorf("route message %s: %w", id, err)
+	}
+	if claimed == 0 {
+		return errProcessed
+	}
+	return nil
 }
 
 func reject(ctx context.Context, tx pgx.Tx, id uuid.UUID, e Exception, detail any, at time.Time) error {
+	if err := claim(ctx, tx, id, StatusRejected); err != nil {
+		return err
+	}
 	if err := addLineage(ctx, tx, id, lineage{at: at, stage: StageRejected, detail: detail}); err != nil {
 		return err
 	}
 	if err := raiseException(ctx, tx, e); err != nil {
 		return err
 	}
-	return setMessageStatus(ctx, tx, id, StatusRejected)
+	return nil
 }
 
-func fail(ctx context.Context, tx pgx.Tx, id uuid.UUID, e Exception, detail any, at time.Time, took time.Duration) error {
-	if err := addLineage(ctx, tx, id, lineage{at: at, stage: StageFailed, detail: detail, duration: &took}); err != nil {
+// fail records a mapping failure; validated says the payload passed
+// validation first (a lineage event before the failure).
+func fail(ctx context.Context, tx pgx.Tx, id uuid.UUID, e Exception, detail any, at time.Time, took time.Duration, validated bool) error {
+	if err := claim(ctx, tx, id, StatusFailed); err != nil {
+		return err
+	}
+	events := []lineage{{at: at, stage: StageFailed, detail: detail, duration: &took}}
+	if validated {
+		events = append([]lineage{{at: at, stage: StageValidated}}, events...)
+	}
+	if err := addLineage(ctx, tx, id, events...); err != nil {
 		return err
 	}
 	if err := raiseException(ctx, tx, e); err != nil {
 		return err
 	}
-	return setMessageStatus(ctx, tx, id, StatusFailed)
+	return nil
 }
 
 // completeTx marks the job completed inside tx, so the job's outcome and
