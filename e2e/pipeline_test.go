@@ -71,4 +71,8 @@ func TestDemoOrderIsDeliveredAndVisible(t *testing.T) {
 	}
 	waitText(t, ctx, "#capture", "Captured request")
 	waitText(t, ctx, "#capture", "crm-vip-orders")
+
+	must(t, ctx, "open the environment's captured requests", chromedp.Navigate(p.baseURL+"/captures?env=dev"), chromedp.WaitVisible(chromedp.CSS("main")))
+	waitText(t, ctx, "main", "crm-vip-orders")
+	waitText(t, ctx, "main", id[1])
 }

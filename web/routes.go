@@ -87,6 +87,7 @@ func (s *Server) routes(app *fiber.App) {
 	in.Get("/messages", s.requireRole(all...), s.placeholder("messages", messagesPlaceholder))
 	in.Get("/messages/:id", s.requireRole(all...), s.messageShow())
 	in.Get("/environments", s.requireRole(all...), s.environmentsList())
+	in.Get("/captures", s.requireRole(all...), s.capturesList())
 	in.Post("/environments/:env/deploy", s.requireRole(account.RoleAdmin, account.RoleAnalyst, account.RoleApprover), s.environmentDeploy())
 	in.Get("/environments/:env/targets", s.requireRole(account.RoleAdmin), s.targetEdit())
 	in.Get("/environments/:env/targets/:target", s.requireRole(account.RoleAdmin), s.targetEdit())

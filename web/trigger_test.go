@@ -122,6 +122,8 @@ func TestTriggerAcceptsDurably(t *testing.T) {
 	tb.user(t, "sue@shop.example", account.RoleSupport)
 	br := tb.browser(t)
 	br.signIn("sue@shop.example")
+	require.Equal(t, http.StatusOK, br.get("/captures?env=dev").StatusCode)
+	require.Equal(t, http.StatusNotFound, br.get("/captures?env=nowhere").StatusCode)
 	page := br.get("/messages/" + id)
 	require.Equal(t, http.StatusOK, page.StatusCode)
 	require.Contains(t, page.body, `data-stage="received"`)
