@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# bench-load.sh — load test of the real server (issue 5, "Speed"); run it
+# with `make bench-load`.
+#
+# Builds bin/crossdock, creates a fresh database on the project-local cluster
+# (scripts/pg.sh), migrates it, starts `crossdock serve` with the demo (flow
+# storefront-orders deployed to dev, delivering to the demo's fake ERP with
+# failures turned off), creates an API key without a practical rate limit,
+# then drives the trigger with wrk (64 connections, 30 s, a Lua script that
+# makes every body a new order) and reports accepts/s and latency
+# percentiles. It then waits for the accepted messages to be delivered, and
+# finally runs `pgbench -N` on the same database and machine as the ceiling.
+# The database is dropped on exit.
+#
+# Settings (environment): BENCH_CONNECTIONS (64), BENCH_DURATION (30s),
+# BENCH_THREADS (2), BENCH_PGBENCH_CLIENTS (64), BENCH_DRAIN_TIMEOUT (120,
+# seconds), BENCH_PORT (18080), BENCH_TARGETS_PORT (18089).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+conns="${BENCH_CONNECTIONS:-64}"
+duration="${BENCH_DURATION:-30s}"
+threads="${BENCH_THREADS:-2}"
+pgclients="${BENCH_PGBENCH_CLIENTS:-64}"
+drain_timeout="${BENCH_DRAIN_TIMEOUT:-120}"
+port="${BENCH_PORT:-18080}"
+targets_port="${BENCH_TARGETS_PORT:-18089}"
+
+need() { command -v "$1" >/dev/null || { echo "bench-load: $1 not found; $2" >&2; exit 1; }; }
+if ! command -v wrk >/dev/null; then
+  echo "bench-load: installing Debian's wrk package" >&2
+  sudo=""; [ "$(id -u)" != 0 ] && sudo="sudo"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq wrk >&2
+fi
+need wrk "apt-get install -y wrk"
+need psql "apt-get install -y postgresql-client"
+need pgbench "apt-get install -y postgresql-client"
+
+scripts/pg.sh start >/dev/null
+admin="$(scripts/pg.sh test-url)"
+db="crossdock_bench_$$"
+url="${admin%%\?*}"; url="${url%/*}/$db"
+case "$admin" in *\?*) url="$url?${admin#*\?}" ;; esac
+
+work="$(mktemp -d)"
+server=""
+cleanup() {
+  if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
+  psql -q "$admin" -c "drop database if exists $db with (force)" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+go build -o bin/crossdock ./cmd/crossdock
+psql -q "$admin" -c "create database $db" >/dev/null
+DATABASE_URL="$url" bin/crossdock migrate >"$work/migrate.log" 2>&1 || { cat "$work/migrate.log" >&2; exit 1; }
+
+DATABASE_URL="$url" CROSSDOCK_ADDR="127.0.0.1:$port" CROSSDOCK_DEMO=1 CROSSDOCK_DEMO_FAIL_RATE=0 \
+  CROSSDOCK_DEMO_TARGETS_ADDR="127.0.0.1:$targets_port" CROSSDOCK_DATA_DIR="$work/data" \
+  CROSSDOCK_LOG_LEVEL=warn CROSSDOCK_ADMIN_PASSWORD="bench-load only, dropped after" \
+  bin/crossdock serve >"$work/serve.out" 2>"$work/serve.err" &
+server=$!
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+  kill -0 "$server" 2>/dev/null || { cat "$work/serve.err" >&2; exit 1; }
+  sleep 0.2
+done
+curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null || { echo "bench-load: server did not become healthy" >&2; cat "$work/serve.err" >&2; exit 1; }
+
+# The demo's own key is limited to 1,000 messages/s and no key may exceed
+# 100,000 a minute, so the load spreads over several keys at that rate.
+keys=""
+for i in 1 2 3 4 5 6; do
+  k="$(DATABASE_URL="$url" bin/crossdock apikey create --env dev --name "bench-load-$i" --rate 100000 | sed -n 2p)"
+  keys="${keys:+$keys,}$k"
+done
+key="${keys%%,*}"
+trigger="http://127.0.0.1:$port/api/v1/envs/dev/flows/storefront-orders/messages"
+code="$(curl -s -o /dev/null -w '%{http_code}' -X POST "$trigger" -H "Authorization: Bearer $key" \
+  -H 'Content-Type: application/json' --data @docs/demo-order.json)"
+[ "$code" = 202 ] || { echo "bench-load: a sample POST answered $code, not 202" >&2; cat "$work/serve.err" >&2; exit 1; }
+
+count() { psql -tAq "$url" -c "select count(*) filter (where status = 'delivered'), count(*) from messages"; }
+
+echo "== wrk: $conns connections, $threads threads, $duration against $trigger"
+CROSSDOCK_BENCH_KEYS="$keys" wrk -c "$conns" -t "$threads" -d "$duration" --latency \
+  -s scripts/bench-load.lua "$trigger" -- docs/demo-order.json | tee "$work/wrk.txt"
+start=$(date +%s.%N)
+IFS='|' read -r delivered total <<<"$(count)"
+echo "== at the end of the load: $total messages recorded, $delivered delivered"
+for _ in $(seq 1 $((drain_timeout * 2))); do
+  IFS='|' read -r delivered total <<<"$(count)"
+  [ "$delivered" -ge "$total" ] && break
+  sleep 0.5
+done
+end=$(date +%s.%N)
+awk -v d="$delivered" -v t="$total" -v s="$start" -v e="$end" \
+  'BEGIN { printf "== delivered %d of %d; the backlog drained %.1f s after the load stopped\n", d, t, e - s }'
+grep -E 'Requests/sec|Non-2xx|Socket errors' "$work/wrk.txt" | sed 's/^/   /' || true
+
+kill "$server"; wait "$server" 2>/dev/null || true; server=""
+echo "== pgbench -N (the ceiling): $pgclients clients, 2 threads, 30 s, same database"
+pgbench -q -i -s 10 "$url" >/dev/null 2>&1
+pgbench -N -c "$pgclients" -j 2 -T 30 "$url" 2>/dev/null | grep -E 'tps|latency average|number of transactions actually'
