@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -36,7 +37,12 @@ type Config struct {
 	// Default 10 minutes.
 	MaintenanceEvery time.Duration
 	// ProcessWorkers is how many messages this process maps at once.
-	// Default 200.
+	// Default 8 per CPU, at least 16. Processing is nothing but database
+	// work and a little CPU, so more workers than the pool has connections
+	// only queue for connections ahead of intake: with 200, the trigger's
+	// accepts waited behind them (make bench-load: 141 → 368 accepts/s,
+	// p99 980 → 664 ms, the same delivered throughput). Under overload the
+	// backlog grows in the database instead, where it is durable.
 	ProcessWorkers int
 	// DeliverWorkers is how many deliveries this process sends at once.
 	// Default 500.
@@ -68,7 +74,7 @@ func NewClient(pool *pgxpool.Pool, logger *slog.Logger, cfg Config) (*river.Clie
 		cfg.MaintenanceEvery = 10 * time.Minute
 	}
 	if cfg.ProcessWorkers <= 0 {
-		cfg.ProcessWorkers = 200
+		cfg.ProcessWorkers = max(16, 8*runtime.GOMAXPROCS(0))
 	}
 	if cfg.DeliverWorkers <= 0 {
 		cfg.DeliverWorkers = 500

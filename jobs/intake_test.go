@@ -301,3 +301,34 @@ func TestKeyExpressionsSeeVariables(t *testing.T) {
 	require.NoError(t, err, "with the header the expression is not needed")
 	require.Equal(t, "R-9", res.CorrelationID)
 }
+
+// TestAcceptFollowsANewDeployment: intake remembers what a trigger URL
+// resolves to, yet a message accepted after a deploy is on the new version
+// (the remembered deployment is checked by the insert itself).
+func TestAcceptFollowsANewDeployment(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	ctx := context.Background()
+	first := b.accept(t, `{"id": 1, "total": 1}`)
+	require.Equal(t, 1, first.VersionNumber)
+
+	d, err := mappings.DraftGet(ctx, b.pool, b.flow.ID)
+	require.NoError(t, err)
+	def := *d.Definition
+	def.Description = "v2"
+	d, err = mappings.DraftSave(ctx, b.pool, b.flow.ID, d.Revision, &def, b.editor)
+	require.NoError(t, err)
+	_, err = mappings.Publish(ctx, b.pool, b.flow.ID, d.Revision, "v2", b.editor)
+	require.NoError(t, err)
+	_, err = mappings.Deploy(ctx, b.pool, b.env.ID, b.flow.ID, 2, b.editor)
+	require.NoError(t, err)
+
+	second := b.accept(t, `{"id": 2, "total": 1}`)
+	require.Equal(t, 2, second.VersionNumber)
+	m, err := jobs.MessageByID(ctx, b.pool, second.MessageID)
+	require.NoError(t, err)
+	require.Equal(t, 2, m.VersionNumber)
+	// And a replay of the first still finds the original.
+	again := b.accept(t, `{"id": 1, "total": 1}`)
+	require.Equal(t, first.MessageID, again.MessageID)
+}

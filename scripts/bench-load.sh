@@ -14,7 +14,9 @@
 #
 # Settings (environment): BENCH_CONNECTIONS (64), BENCH_DURATION (30s),
 # BENCH_THREADS (2), BENCH_PGBENCH_CLIENTS (64), BENCH_DRAIN_TIMEOUT (120,
-# seconds), BENCH_PORT (18080), BENCH_TARGETS_PORT (18089).
+# seconds), BENCH_PORT (18080), BENCH_TARGETS_PORT (18089), BENCH_BIN (a
+# crossdock binary to test instead of building bin/crossdock, for before and
+# after runs of two commits back to back).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -53,14 +55,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-go build -o bin/crossdock ./cmd/crossdock
+bin="${BENCH_BIN:-bin/crossdock}"
+if [ -z "${BENCH_BIN:-}" ]; then go build -o bin/crossdock ./cmd/crossdock; fi
 psql -q "$admin" -c "create database $db" >/dev/null
-DATABASE_URL="$url" bin/crossdock migrate >"$work/migrate.log" 2>&1 || { cat "$work/migrate.log" >&2; exit 1; }
+DATABASE_URL="$url" "$bin" migrate >"$work/migrate.log" 2>&1 || { cat "$work/migrate.log" >&2; exit 1; }
 
 DATABASE_URL="$url" CROSSDOCK_ADDR="127.0.0.1:$port" CROSSDOCK_DEMO=1 CROSSDOCK_DEMO_FAIL_RATE=0 \
   CROSSDOCK_DEMO_TARGETS_ADDR="127.0.0.1:$targets_port" CROSSDOCK_DATA_DIR="$work/data" \
   CROSSDOCK_LOG_LEVEL=warn CROSSDOCK_ADMIN_PASSWORD="bench-load only, dropped after" \
-  bin/crossdock serve >"$work/serve.out" 2>"$work/serve.err" &
+  "$bin" serve >"$work/serve.out" 2>"$work/serve.err" &
 server=$!
 for _ in $(seq 1 100); do
   curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
@@ -73,7 +76,7 @@ curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null || { echo "bench-load: ser
 # 100,000 a minute, so the load spreads over several keys at that rate.
 keys=""
 for i in 1 2 3 4 5 6; do
-  k="$(DATABASE_URL="$url" bin/crossdock apikey create --env dev --name "bench-load-$i" --rate 100000 | sed -n 2p)"
+  k="$(DATABASE_URL="$url" "$bin" apikey create --env dev --name "bench-load-$i" --rate 100000 | sed -n 2p)"
   keys="${keys:+$keys,}$k"
 done
 key="${keys%%,*}"
