@@ -56,6 +56,9 @@ type Config struct {
 	// Sealer opens target secrets; nil means targets with a stored secret
 	// fail with a configuration exception.
 	Sealer *secret.Sealer
+	// KeyClaimTTL is how long idempotency keys stay claimed. Default
+	// DefaultKeyClaimTTL (72 hours).
+	KeyClaimTTL time.Duration
 	// HTTPClient sends deliveries; nil means a pooled client suitable for
 	// many concurrent requests to few hosts.
 	HTTPClient *http.Client
@@ -86,7 +89,7 @@ func NewClient(pool *pgxpool.Pool, logger *slog.Logger, cfg Config) (*river.Clie
 		cfg.FetchPollInterval = time.Second
 	}
 	workers := river.NewWorkers()
-	if err := river.AddWorkerSafely(workers, &MaintenanceWorker{DB: pool}); err != nil {
+	if err := river.AddWorkerSafely(workers, &MaintenanceWorker{DB: pool, KeyClaimTTL: cfg.KeyClaimTTL}); err != nil {
 		return nil, fmt.Errorf("register maintenance worker: %w", err)
 	}
 	if err := river.AddWorkerSafely(workers, &ProcessWorker{DB: pool, Logger: logger}); err != nil {
@@ -95,8 +98,12 @@ func NewClient(pool *pgxpool.Pool, logger *slog.Logger, cfg Config) (*river.Clie
 	if err := river.AddWorkerSafely(workers, &OrphanCheckWorker{DB: pool}); err != nil {
 		return nil, fmt.Errorf("register orphan check worker: %w", err)
 	}
-	if err := river.AddWorkerSafely(workers, NewDeliverWorker(pool, cfg.Sealer, cfg.HTTPClient, logger)); err != nil {
+	deliver := NewDeliverWorker(pool, cfg.Sealer, cfg.HTTPClient, logger)
+	if err := river.AddWorkerSafely(workers, deliver); err != nil {
 		return nil, fmt.Errorf("register deliver worker: %w", err)
+	}
+	if err := river.AddWorkerSafely(workers, &DeliverGroupWorker{Deliver: deliver}); err != nil {
+		return nil, fmt.Errorf("register deliver group worker: %w", err)
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Logger:            logger,
