@@ -51,7 +51,9 @@ type Config struct {
 	// Default 5 ms (River: 100 ms).
 	FetchCooldown time.Duration
 	// FetchPollInterval is how often queues are polled when no insert
-	// notification arrives. Default 1 s.
+	// notification arrives. Default 100 ms: River sends at most one insert
+	// notification per queue per FetchCooldown, so under steady load a job
+	// whose notification was suppressed waits at most this long.
 	FetchPollInterval time.Duration
 	// Sealer opens target secrets; nil means targets with a stored secret
 	// fail with a configuration exception.
@@ -86,7 +88,7 @@ func NewClient(pool *pgxpool.Pool, logger *slog.Logger, cfg Config) (*river.Clie
 		cfg.FetchCooldown = 5 * time.Millisecond
 	}
 	if cfg.FetchPollInterval <= 0 {
-		cfg.FetchPollInterval = time.Second
+		cfg.FetchPollInterval = 100 * time.Millisecond
 	}
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &MaintenanceWorker{DB: pool, KeyClaimTTL: cfg.KeyClaimTTL}); err != nil {

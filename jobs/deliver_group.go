@@ -54,6 +54,11 @@ func (w *DeliverGroupWorker) Timeout(*river.Job[DeliverGroupArgs]) time.Duration
 	return 5 * time.Minute
 }
 
+// groupSendConcurrency bounds the requests one group has in flight, so
+// that DeliverWorkers groups against a slow target hold a bounded number of
+// connections (at most DeliverWorkers × this).
+const groupSendConcurrency = 32
+
 // groupSend is one delivery of a group cleared to be sent now.
 type groupSend struct {
 	d      pendingDelivery
@@ -123,8 +128,13 @@ func (w *DeliverGroupWorker) Work(ctx context.Context, job *river.Job[DeliverGro
 	}
 
 	var wg sync.WaitGroup
+	slots := make(chan struct{}, groupSendConcurrency)
 	for _, s := range sends {
-		wg.Go(func() { s.res = dw.send(ctx, s.cfg, s.d, s.url, s.header) })
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			s.res = dw.send(ctx, s.cfg, s.d, s.url, s.header)
+		})
 	}
 	wg.Wait()
 	var delivered, other []*groupSend

@@ -104,6 +104,21 @@ end=$(date +%s.%N)
 awk -v d="$delivered" -v t="$total" -v s="$start" -v e="$end" \
   'BEGIN { printf "== delivered %d of %d; the backlog drained %.1f s after the load stopped\n", d, t, e - s }'
 grep -E 'Requests/sec|Non-2xx|Socket errors' "$work/wrk.txt" | sed 's/^/   /' || true
+# Accept → delivered, from the rows themselves: when the message was
+# received and when its last delivery was delivered.
+psql -tAq "$url" -F ' ' -c "
+  with t as (
+    select extract(epoch from max(d.delivered_at) - m.received_at) * 1000 as ms
+    from messages m join deliveries d on d.message_id = m.id
+    where m.status = 'delivered' group by m.id, m.received_at)
+  select 'accept → delivered (ms): p50', round(percentile_cont(0.5) within group (order by ms)::numeric, 1),
+         'p95', round(percentile_cont(0.95) within group (order by ms)::numeric, 1),
+         'p99', round(percentile_cont(0.99) within group (order by ms)::numeric, 1),
+         'max', round(max(ms)::numeric, 1), 'of', count(*) from t" | sed 's/^/== /'
+psql -tAq "$url" -F ' ' -c "
+  select 'delivered per second while loaded: mean', round(avg(n), 1), 'min', min(n), 'max', max(n), 'over', count(*), 's'
+  from (select date_trunc('second', delivered_at) s, count(*) n from deliveries where delivered_at is not null group by 1 order by 1 offset 1) x
+  where s < (select max(date_trunc('second', delivered_at)) from deliveries)" | sed 's/^/== /'
 
 kill "$server"; wait "$server" 2>/dev/null || true; server=""
 echo "== pgbench -N (the ceiling): $pgclients clients, 2 threads, 30 s, same database"
