@@ -58,6 +58,11 @@ type Config struct {
 	// Sealer opens target secrets; nil means targets with a stored secret
 	// fail with a configuration exception.
 	Sealer *secret.Sealer
+	// RescueAfter is how long a job may run before River considers its
+	// process dead and runs it again (River's default: one hour). Default
+	// 3 minutes, above the longest deliver job; a process killed mid-work
+	// has its messages moving again that much later.
+	RescueAfter time.Duration
 	// KeyClaimTTL is how long idempotency keys stay claimed. Default
 	// DefaultKeyClaimTTL (72 hours).
 	KeyClaimTTL time.Duration
@@ -87,6 +92,9 @@ func NewClient(pool *pgxpool.Pool, logger *slog.Logger, cfg Config) (*river.Clie
 	if cfg.FetchCooldown <= 0 {
 		cfg.FetchCooldown = 5 * time.Millisecond
 	}
+	if cfg.RescueAfter <= 0 {
+		cfg.RescueAfter = 3 * time.Minute
+	}
 	if cfg.FetchPollInterval <= 0 {
 		cfg.FetchPollInterval = 100 * time.Millisecond
 	}
@@ -108,9 +116,10 @@ func NewClient(pool *pgxpool.Pool, logger *slog.Logger, cfg Config) (*river.Clie
 		return nil, fmt.Errorf("register deliver group worker: %w", err)
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Logger:            logger,
-		FetchCooldown:     cfg.FetchCooldown,
-		FetchPollInterval: cfg.FetchPollInterval,
+		Logger:               logger,
+		FetchCooldown:        cfg.FetchCooldown,
+		FetchPollInterval:    cfg.FetchPollInterval,
+		RescueStuckJobsAfter: cfg.RescueAfter,
 		Queues: map[string]river.QueueConfig{
 			river.QueueDefault: {MaxWorkers: cfg.MaxWorkers},
 			QueueProcess:       {MaxWorkers: cfg.ProcessWorkers},

@@ -105,9 +105,14 @@ func NewDeliverWorker(db DB, sealer *secret.Sealer, httpClient *http.Client, log
 		breakers: map[string]*breaker{}, limiters: map[string]*limiter{}}
 }
 
-// Timeout lets an attempt run as long as its target's timeout allows;
-// River's default of one minute would cut a slow target's window short.
-func (w *DeliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration { return 5 * time.Minute }
+// deliverJobTimeout bounds a deliver job: an attempt (at most
+// mappings.MaxTargetTimeout) with room for the rate limiter and the
+// database. River's default of one minute would cut the slowest targets
+// short. Keep Config.RescueAfter above it.
+const deliverJobTimeout = 2 * mappings.MaxTargetTimeout
+
+// Timeout lets an attempt run as long as its target's timeout allows.
+func (w *DeliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration { return deliverJobTimeout }
 
 func (w *DeliverWorker) breakerFor(envID int64, target string, p mappings.BreakerPolicy) *gobreaker.TwoStepCircuitBreaker[struct{}] {
 	key := strconv.FormatInt(envID, 10) + "/" + target

@@ -33,6 +33,8 @@ type config struct {
 	MaxMessageBytes int
 	// KeyClaimTTL is how long an idempotency key is held (then reusable).
 	KeyClaimTTL time.Duration
+	// RescueAfter is when a running job is presumed dead and run again.
+	RescueAfter time.Duration
 	// Demo seeds a demo flow, key and fake targets (make run turns it on).
 	Demo            bool
 	DemoTargetsAddr string
@@ -49,7 +51,7 @@ type rawConfig struct {
 	databaseURL, addr, baseURL, secretKey, dataDir, logLevel, logFormat string
 	adminPassword, trustedProxies, sessionIdle, sessionLifetime         string
 	maxMessageBytes, demo, demoTargetsAddr, demoFailRate                string
-	keyClaimTTL                                                         string
+	keyClaimTTL, rescueAfter                                            string
 }
 
 func (r *rawConfig) settings() []setting {
@@ -69,6 +71,7 @@ func (r *rawConfig) settings() []setting {
 		{"CROSSDOCK_DEMO_TARGETS_ADDR", "demo-targets-addr", "127.0.0.1:8089", "where the demo's fake ERP listens", &r.demoTargetsAddr},
 		{"CROSSDOCK_DEMO_FAIL_RATE", "demo-fail-rate", "0.1", "share of requests the fake ERP fails with 503 (0 to 1)", &r.demoFailRate},
 		{"CROSSDOCK_IDEMPOTENCY_KEY_TTL", "idempotency-key-ttl", "72h", "how long an idempotency key is held: the same key within it answers with the original message; at least 24h", &r.keyClaimTTL},
+		{"CROSSDOCK_RESCUE_AFTER", "rescue-after", "3m", "a job running this long is presumed lost with its process (killed, crashed) and run again; keep it above 2m, the longest a delivery may take", &r.rescueAfter},
 		{"CROSSDOCK_MAX_MESSAGE_BYTES", "max-message-bytes", "1048576", "largest event body a trigger accepts (a batch may be 16× that); larger bodies get 413", &r.maxMessageBytes},
 	}
 }
@@ -157,6 +160,11 @@ func (r *rawConfig) resolve(getenv func(string) string, needSecret bool) (config
 	if r.keyClaimTTL != "" { // commands that do not read it leave it empty
 		if c.KeyClaimTTL, err = time.ParseDuration(r.keyClaimTTL); err != nil || c.KeyClaimTTL < 24*time.Hour {
 			return c, nil, fmt.Errorf("CROSSDOCK_IDEMPOTENCY_KEY_TTL %q must be a duration of at least 24h, such as 72h", r.keyClaimTTL)
+		}
+	}
+	if r.rescueAfter != "" {
+		if c.RescueAfter, err = time.ParseDuration(r.rescueAfter); err != nil || c.RescueAfter < time.Second {
+			return c, nil, fmt.Errorf("CROSSDOCK_RESCUE_AFTER %q must be a duration of at least 1s, such as 3m", r.rescueAfter)
 		}
 	}
 	if r.maxMessageBytes != "" {
