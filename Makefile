@@ -8,7 +8,7 @@ BIN := bin/crossdock
 GO ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: help run test generate check-generated lint fuzz-short db db-stop build clean e2e-deps bench-load
+.PHONY: help run test soak generate check-generated lint fuzz-short db db-stop build clean e2e-deps bench-load
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -35,10 +35,15 @@ endif
 test: e2e-deps ## run the whole suite against a real PostgreSQL (and Chromium for e2e)
 ifeq ($(LOCAL_DB),yes)
 	@scripts/pg.sh start
-	CROSSDOCK_TEST_DATABASE_URL="$$(scripts/pg.sh test-url)" $(GO) test -count=1 ./...
+	CROSSDOCK_TEST_DATABASE_URL="$$(scripts/pg.sh test-url)" $(GO) test -count=1 -timeout 30m ./...
 else
-	CROSSDOCK_TEST_DATABASE_URL="$${CROSSDOCK_TEST_DATABASE_URL:-$$DATABASE_URL}" $(GO) test -count=1 ./...
+	CROSSDOCK_TEST_DATABASE_URL="$${CROSSDOCK_TEST_DATABASE_URL:-$$DATABASE_URL}" $(GO) test -count=1 -timeout 30m ./...
 endif
+
+soak: e2e-deps ## the long reliability runs (docs/reliability.md): the crash test with 20,000 orders
+	@scripts/pg.sh start
+	CROSSDOCK_CRASH_ORDERS=20000 CROSSDOCK_TEST_DATABASE_URL="$$(scripts/pg.sh test-url)" \
+		$(GO) test -count=1 -timeout 90m -run 'TestNothingAcceptedIsLost' -v ./e2e/ 2>&1 | grep -E '^(---|ok|FAIL|PASS)|crash test:'
 
 e2e-deps: ## install Debian's chromium for the browser tests when missing
 	@scripts/ensure-chromium.sh

@@ -60,8 +60,10 @@ type Config struct {
 	Sealer *secret.Sealer
 	// RescueAfter is how long a job may run before River considers its
 	// process dead and runs it again (River's default: one hour). Default
-	// 3 minutes, above the longest deliver job; a process killed mid-work
-	// has its messages moving again that much later.
+	// 3 minutes. Deliver jobs time out at the lesser of this and 2 minutes,
+	// since River waits for a job's timeout before rescuing it; a process
+	// killed mid-work has its messages moving again about that much later
+	// (plus River's rescuer interval of 30 s).
 	RescueAfter time.Duration
 	// KeyClaimTTL is how long idempotency keys stay claimed. Default
 	// DefaultKeyClaimTTL (72 hours).
@@ -109,6 +111,7 @@ func NewClient(pool *pgxpool.Pool, logger *slog.Logger, cfg Config) (*river.Clie
 		return nil, fmt.Errorf("register orphan check worker: %w", err)
 	}
 	deliver := NewDeliverWorker(pool, cfg.Sealer, cfg.HTTPClient, logger)
+	deliver.JobTimeout = cfg.RescueAfter
 	if err := river.AddWorkerSafely(workers, deliver); err != nil {
 		return nil, fmt.Errorf("register deliver worker: %w", err)
 	}
@@ -120,6 +123,9 @@ func NewClient(pool *pgxpool.Pool, logger *slog.Logger, cfg Config) (*river.Clie
 		FetchCooldown:        cfg.FetchCooldown,
 		FetchPollInterval:    cfg.FetchPollInterval,
 		RescueStuckJobsAfter: cfg.RescueAfter,
+		// River refuses a rescue time below the default job timeout; the
+		// deliver workers set their own, longer, timeouts.
+		JobTimeout: min(time.Minute, cfg.RescueAfter),
 		Queues: map[string]river.QueueConfig{
 			river.QueueDefault: {MaxWorkers: cfg.MaxWorkers},
 			QueueProcess:       {MaxWorkers: cfg.ProcessWorkers},

@@ -76,6 +76,8 @@ type DeliverWorker struct {
 	Sealer *secret.Sealer
 	HTTP   *http.Client
 	Logger *slog.Logger
+	// JobTimeout caps the job timeout (see Timeout); zero means 2 minutes.
+	JobTimeout time.Duration
 
 	mu       sync.Mutex
 	breakers map[string]*breaker
@@ -108,11 +110,21 @@ func NewDeliverWorker(db DB, sealer *secret.Sealer, httpClient *http.Client, log
 // deliverJobTimeout bounds a deliver job: an attempt (at most
 // mappings.MaxTargetTimeout) with room for the rate limiter and the
 // database. River's default of one minute would cut the slowest targets
-// short. Keep Config.RescueAfter above it.
+// short.
 const deliverJobTimeout = 2 * mappings.MaxTargetTimeout
 
-// Timeout lets an attempt run as long as its target's timeout allows.
-func (w *DeliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration { return deliverJobTimeout }
+// Timeout lets an attempt run as long as its target's timeout allows, but
+// no longer than JobTimeout when that is set: River rescues a job only once
+// it has run longer than its timeout, so this is also how long a killed
+// process's deliveries wait.
+func (w *DeliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration { return w.jobTimeout() }
+
+func (w *DeliverWorker) jobTimeout() time.Duration {
+	if w.JobTimeout > 0 {
+		return min(w.JobTimeout, deliverJobTimeout)
+	}
+	return deliverJobTimeout
+}
 
 func (w *DeliverWorker) breakerFor(envID int64, target string, p mappings.BreakerPolicy) *gobreaker.TwoStepCircuitBreaker[struct{}] {
 	key := strconv.FormatInt(envID, 10) + "/" + target

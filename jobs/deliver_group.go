@@ -48,10 +48,11 @@ type DeliverGroupWorker struct {
 	Deliver *DeliverWorker
 }
 
-// Timeout lets the group's requests run as long as their targets' timeouts
-// allow (they run concurrently).
+// Timeout is a deliver job's (see DeliverWorker.Timeout). Requests still
+// waiting for their turn when it runs out are handed to their own jobs, not
+// counted as attempts.
 func (w *DeliverGroupWorker) Timeout(*river.Job[DeliverGroupArgs]) time.Duration {
-	return 5 * time.Minute
+	return w.Deliver.jobTimeout()
 }
 
 // groupSendConcurrency bounds the requests one group has in flight, so

@@ -1,0 +1,64 @@
+package jobs_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertest"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crossdock/crossdock/jobs"
+)
+
+// A process killed mid-delivery leaves its jobs running; they are rescued
+// and the deliveries sent once RescueAfter has passed.
+func TestJobsOfAKilledProcessAreRescued(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	ctx := context.Background()
+	tg := newTarget(t, status(201))
+	b.configureERP(t, tg.URL, nil)
+	acc := b.accept(t, `{"id": 1, "name": "#1", "total": 1}`)
+	// The process job ran (in a process since killed) and left its deliver
+	// group running.
+	_, err := b.pool.Exec(ctx, `update river_job set state = 'running', attempt = 1, attempted_at = now() - interval '1 minute',
+		attempted_by = '{dead-process}' where kind = 'process'`)
+	require.NoError(t, err)
+
+	client, err := jobs.NewClient(b.pool, nil, jobs.Config{Sealer: b.sealer, RescueAfter: time.Second, FetchPollInterval: 50 * time.Millisecond})
+	require.NoError(t, err)
+	require.NoError(t, client.Start(ctx))
+	t.Cleanup(func() { _ = client.Stop(context.Background()) })
+	b.waitStatus(t, acc.MessageID, jobs.StatusDelivered)
+}
+
+// The same for a group of first deliveries.
+func TestDeliverGroupsOfAKilledProcessAreRescued(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	ctx := context.Background()
+	tg := newTarget(t, status(201))
+	b.configureERP(t, tg.URL, nil)
+	acc := b.accept(t, `{"id": 1, "name": "#1", "total": 1}`)
+	tx, err := b.pool.Begin(ctx)
+	require.NoError(t, err)
+	process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &jobs.ProcessWorker{DB: tx})
+	_, err = process.Work(ctx, t, tx, jobs.ProcessArgs{MessageIDs: []uuid.UUID{acc.MessageID}}, nil)
+	require.NoError(t, err)
+	require.NoError(t, tx.Commit(ctx))
+	_, err = b.pool.Exec(ctx, `update river_job set state = 'running', attempt = 1, attempted_at = now() - interval '1 minute',
+		attempted_by = '{dead-process}' where kind = 'deliver_group'`)
+	require.NoError(t, err)
+	_, err = b.pool.Exec(ctx, `delete from river_job where kind = 'process'`)
+	require.NoError(t, err)
+
+	client, err := jobs.NewClient(b.pool, nil, jobs.Config{Sealer: b.sealer, RescueAfter: time.Second, FetchPollInterval: 50 * time.Millisecond})
+	require.NoError(t, err)
+	require.NoError(t, client.Start(ctx))
+	t.Cleanup(func() { _ = client.Stop(context.Background()) })
+	b.waitStatus(t, acc.MessageID, jobs.StatusDelivered)
+}
