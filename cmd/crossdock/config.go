@@ -31,6 +31,8 @@ type config struct {
 	SessionIdle     time.Duration
 	SessionLifetime time.Duration
 	MaxMessageBytes int
+	// PromotionKey signs exported bundles and is required on imported ones.
+	PromotionKey []byte
 	// Demo seeds a demo flow, key and fake targets (make run turns it on).
 	Demo            bool
 	DemoTargetsAddr string
@@ -47,6 +49,7 @@ type rawConfig struct {
 	databaseURL, addr, baseURL, secretKey, dataDir, logLevel, logFormat string
 	adminPassword, trustedProxies, sessionIdle, sessionLifetime         string
 	maxMessageBytes, demo, demoTargetsAddr, demoFailRate                string
+	promotionKey                                                        string
 }
 
 func (r *rawConfig) settings() []setting {
@@ -65,6 +68,7 @@ func (r *rawConfig) settings() []setting {
 		{"CROSSDOCK_DEMO", "demo", "", "1 seeds a ready-to-try demo (flow deployed to dev, API key printed once) and serves a fake ERP; make run sets it", &r.demo},
 		{"CROSSDOCK_DEMO_TARGETS_ADDR", "demo-targets-addr", "127.0.0.1:8089", "where the demo's fake ERP listens", &r.demoTargetsAddr},
 		{"CROSSDOCK_DEMO_FAIL_RATE", "demo-fail-rate", "0.1", "share of requests the fake ERP fails with 503 (0 to 1)", &r.demoFailRate},
+		{"CROSSDOCK_PROMOTION_KEY", "", "", "shared secret (at least 16 characters) that signs exported bundles (HMAC-SHA256); when set, imported bundles must carry a valid signature", &r.promotionKey},
 		{"CROSSDOCK_MAX_MESSAGE_BYTES", "max-message-bytes", "1048576", "largest event body a trigger accepts (a batch may be 16× that); larger bodies get 413", &r.maxMessageBytes},
 	}
 }
@@ -115,6 +119,7 @@ func newFlagSet(name, summary string, getenv func(string) string, stderr io.Writ
 // resolve checks every value, naming the variable at fault.
 func (r *rawConfig) resolve(getenv func(string) string, needSecret bool) (config, []string, error) {
 	var warnings []string
+	var err0 error
 	c := config{DatabaseURL: r.databaseURL, Addr: r.addr, DataDir: r.dataDir, AdminPassword: r.adminPassword, LogFormat: r.logFormat}
 	if c.DatabaseURL == "" {
 		return c, nil, errors.New("DATABASE_URL is not set: point it at a PostgreSQL database (postgres://user:pass@host:5432/crossdock), or use `make run`, which starts a local one")
@@ -130,6 +135,9 @@ func (r *rawConfig) resolve(getenv func(string) string, needSecret bool) (config
 	}
 	if c.Addr == "" {
 		return c, nil, errors.New("CROSSDOCK_ADDR is empty: use host:port such as :8080")
+	}
+	if c.PromotionKey, err0 = parsePromotionKey(r.promotionKey); err0 != nil {
+		return c, nil, err0
 	}
 	c.BaseURL = strings.TrimRight(r.baseURL, "/")
 	if c.BaseURL != "" {
@@ -241,4 +249,16 @@ func newLogger(c config, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// parsePromotionKey checks CROSSDOCK_PROMOTION_KEY: unset, or at least 16
+// characters (a short key would make the HMAC signature guessable).
+func parsePromotionKey(v string) ([]byte, error) {
+	if v == "" {
+		return nil, nil
+	}
+	if len(v) < 16 {
+		return nil, errors.New("CROSSDOCK_PROMOTION_KEY is too short: use at least 16 random characters (openssl rand -base64 32), the same on every installation that exchanges bundles")
+	}
+	return []byte(v), nil
 }
