@@ -4,6 +4,15 @@
 // draft, publishing gated by a clean compile and passing test cases, history
 // that is never rewritten. It also ships the flow templates and compares
 // definitions row by row.
+//
+// Versions reach environments through deployments (one atomic pointer move
+// per environment and flow). Promotion (promotion.go) puts gates in front
+// of that move — every target and variable the version uses configured in
+// the destination, every test case passing — and holds promotions to
+// protected environments as requests for a second person to approve;
+// Rollback returns to the previous deployment in one step. Bundles
+// (bundle.go) carry versions between installations with their checksums,
+// optionally HMAC-signed, and never any environment configuration.
 package mappings
 
 import (

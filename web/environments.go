@@ -18,7 +18,9 @@ import (
 )
 
 // Who may deploy: analysts and admins to unprotected environments;
-// approvers and admins to protected ones (promotion gates come later).
+// approvers and admins to protected ones (rollback); a plain deploy form is
+// offered only for unprotected environments, protected ones change through
+// an approved promotion.
 func canDeploy(u *account.User, env mappings.Environment) bool {
 	if u == nil {
 		return false
@@ -57,8 +59,19 @@ func (s *Server) renderEnvironments(c *fiber.Ctx, msg string) error {
 		}
 	}
 	sort.Slice(v.Flows, func(i, j int) bool { return v.Flows[i].Slug < v.Flows[j].Slug })
+	// Promotion (issue 7): the matrix and each environment's administration.
+	if v.Matrix, err = s.matrixView(c); err != nil {
+		return err
+	}
+	keys, err := account.APIKeyList(ctx, s.deps.DB)
+	if err != nil {
+		return err
+	}
 	for _, e := range envs {
-		ev := view.EnvironmentView{Name: e.Name, Protected: e.Protected, CanDeploy: canDeploy(userOf(c), e)}
+		ev := view.EnvironmentView{Name: e.Name, Protected: e.Protected, CanDeploy: canDeploy(userOf(c), e) && !e.Protected}
+		if ev.Admin, err = s.environmentAdmin(c, e, len(envs), keys); err != nil {
+			return err
+		}
 		deps, err := mappings.DeploymentList(ctx, s.deps.DB, e.ID)
 		if err != nil {
 			return err
@@ -89,6 +102,9 @@ func (s *Server) environmentDeploy() fiber.Handler {
 		}
 		if !canDeploy(userOf(c), env) {
 			return fault.Errorf(fault.Forbidden, "deploying to %s needs the approver or admin role", env.Name)
+		}
+		if env.Protected {
+			return fault.Errorf(fault.Forbidden, "%s is protected: promote a version to it (Promote…), which runs the gates and needs an approver", env.Name)
 		}
 		f, err := mappings.FlowBySlug(ctx, s.deps.DB, c.FormValue("flow"))
 		if err != nil {

@@ -62,6 +62,8 @@ type Problem struct {
 	// CurrentRevision and Differences explain a refused draft save.
 	CurrentRevision int               `json:"currentRevision,omitempty"`
 	Differences     []mappings.Change `json:"differences,omitempty"`
+	// Gates are the promotion gates that refused a promotion.
+	Gates *GatesJSON `json:"gates,omitempty"`
 }
 
 // enrich adds what a caller needs to fix a definition, a publish or a
@@ -74,6 +76,11 @@ func (p *Problem) enrich(err error) {
 	var pr *mappings.PublishRefusedError
 	if errors.As(err, &pr) {
 		p.Diagnostics, p.FailedTests = pr.Diagnostics, pr.FailedTests
+	}
+	var gf *mappings.GatesFailedError
+	if errors.As(err, &gf) {
+		g := gatesJSON(gf.Gates)
+		p.Gates = &g
 	}
 	var dc *mappings.DraftConflictError
 	if errors.As(err, &dc) {

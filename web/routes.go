@@ -56,6 +56,20 @@ func (s *Server) routes(app *fiber.App) {
 	api.Get("/flows/:slug/versions/:n<int>", s.requireRole(all...), s.apiVersionGet())
 	api.Get("/flows/:slug/diff", s.requireRole(all...), s.apiDiff())
 	api.Post("/flows/:slug/preview", s.requireRole(all...), s.apiPreview())
+
+	// Promotion API (issue 7): the matrix, previews with gates, promotions,
+	// approvals (people only), rollback, bundles. A key promotes only into
+	// its own environment.
+	api.Get("/environments", s.requireRole(all...), s.apiEnvironments())
+	api.Get("/flows/:slug/promotions/preview", s.requireRole(all...), s.apiPromotionPreview())
+	api.Post("/flows/:slug/promotions", s.requireRole(promoters...), s.apiPromote())
+	api.Get("/flows/:slug/deployments", s.requireRole(all...), s.apiDeploymentHistory())
+	api.Post("/flows/:slug/rollback", s.requireRole(promoters...), s.apiRollback())
+	api.Get("/promotions", s.requireRole(all...), s.apiPromotionRequests())
+	api.Post("/promotions/:id<int>/approve", s.requireRole(deciders...), s.apiPromotionDecide(true))
+	api.Post("/promotions/:id<int>/reject", s.requireRole(deciders...), s.apiPromotionDecide(false))
+	api.Get("/bundle", s.requireRole(all...), s.apiBundleExport())
+	api.Post("/bundle", s.requireRole(edit...), s.apiBundleImport())
 	app.Use("/api", s.apiNotFound())
 
 	// Everything below needs a signed-in user.
@@ -93,6 +107,24 @@ func (s *Server) routes(app *fiber.App) {
 	in.Get("/environments/:env/targets/:target", s.requireRole(account.RoleAdmin), s.targetEdit())
 	in.Post("/environments/:env/targets/:target", s.requireRole(account.RoleAdmin), s.targetSave())
 	in.Get("/dashboard", s.requireRole(all...), s.placeholder("dashboard", dashboardPlaceholder))
+
+	// Environment administration and promotion (issue 7): admins configure;
+	// analysts, approvers and admins promote; approvers and admins decide.
+	in.Post("/environments", s.requireRole(account.RoleAdmin), s.environmentCreate())
+	in.Post("/environments/:env/settings", s.requireRole(account.RoleAdmin), s.environmentSettings())
+	in.Post("/environments/:env/variables", s.requireRole(account.RoleAdmin), s.variableSave())
+	in.Post("/environments/:env/variables/:name/delete", s.requireRole(account.RoleAdmin), s.variableDelete())
+	in.Get("/environments/:env/flows/:slug", s.requireRole(all...), s.deploymentHistory())
+	in.Post("/environments/:env/flows/:slug/rollback", s.requireRole(promoters...), s.deploymentRollback())
+	in.Get("/promote", s.requireRole(promoters...), s.promotionPreview())
+	in.Post("/promote", s.requireRole(promoters...), s.promotionCreate())
+	in.Get("/promotions", s.requireRole(all...), s.promotionRequests())
+	in.Get("/promotions/:id<int>", s.requireRole(all...), s.promotionRequestShow())
+	in.Post("/promotions/:id<int>/approve", s.requireRole(deciders...), s.promotionDecide(true))
+	in.Post("/promotions/:id<int>/reject", s.requireRole(deciders...), s.promotionDecide(false))
+	in.Get("/bundles", s.requireRole(all...), s.bundlesPage())
+	in.Get("/bundles/export", s.requireRole(all...), s.bundleExport())
+	in.Post("/bundles/import", s.requireRole(edit...), s.bundleImport())
 
 	// Administration: admins only.
 	admin := in.Group("/admin", s.requireRole(account.RoleAdmin))

@@ -36,6 +36,9 @@ type Config struct {
 	// MaxMessageBytes caps one event posted to a trigger (a batch may be
 	// 16× that). Default DefaultMaxMessageBytes.
 	MaxMessageBytes int
+	// PromotionKey signs exported bundles (HMAC-SHA256) and, when set, is
+	// required to verify every imported one (CROSSDOCK_PROMOTION_KEY).
+	PromotionKey []byte
 }
 
 // Deps are the collaborators the handlers use, built and owned by cmd.

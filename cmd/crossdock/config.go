@@ -35,6 +35,8 @@ type config struct {
 	KeyClaimTTL time.Duration
 	// RescueAfter is when a running job is presumed dead and run again.
 	RescueAfter time.Duration
+	// PromotionKey signs exported bundles and is required on imported ones.
+	PromotionKey []byte
 	// Demo seeds a demo flow, key and fake targets (make run turns it on).
 	Demo            bool
 	DemoTargetsAddr string
@@ -51,7 +53,7 @@ type rawConfig struct {
 	databaseURL, addr, baseURL, secretKey, dataDir, logLevel, logFormat string
 	adminPassword, trustedProxies, sessionIdle, sessionLifetime         string
 	maxMessageBytes, demo, demoTargetsAddr, demoFailRate                string
-	keyClaimTTL, rescueAfter                                            string
+	keyClaimTTL, rescueAfter, promotionKey                              string
 }
 
 func (r *rawConfig) settings() []setting {
@@ -72,6 +74,7 @@ func (r *rawConfig) settings() []setting {
 		{"CROSSDOCK_DEMO_FAIL_RATE", "demo-fail-rate", "0.1", "share of requests the fake ERP fails with 503 (0 to 1)", &r.demoFailRate},
 		{"CROSSDOCK_IDEMPOTENCY_KEY_TTL", "idempotency-key-ttl", "72h", "how long an idempotency key is held: the same key within it answers with the original message; at least 24h", &r.keyClaimTTL},
 		{"CROSSDOCK_RESCUE_AFTER", "rescue-after", "3m", "a job running this long is presumed lost with its process (killed, crashed) and run again; keep it above 2m, the longest a delivery may take", &r.rescueAfter},
+		{"CROSSDOCK_PROMOTION_KEY", "", "", "shared secret (at least 16 characters) that signs exported bundles (HMAC-SHA256); when set, imported bundles must carry a valid signature", &r.promotionKey},
 		{"CROSSDOCK_MAX_MESSAGE_BYTES", "max-message-bytes", "1048576", "largest event body a trigger accepts (a batch may be 16× that); larger bodies get 413", &r.maxMessageBytes},
 	}
 }
@@ -122,6 +125,7 @@ func newFlagSet(name, summary string, getenv func(string) string, stderr io.Writ
 // resolve checks every value, naming the variable at fault.
 func (r *rawConfig) resolve(getenv func(string) string, needSecret bool) (config, []string, error) {
 	var warnings []string
+	var err0 error
 	c := config{DatabaseURL: r.databaseURL, Addr: r.addr, DataDir: r.dataDir, AdminPassword: r.adminPassword, LogFormat: r.logFormat}
 	if c.DatabaseURL == "" {
 		return c, nil, errors.New("DATABASE_URL is not set: point it at a PostgreSQL database (postgres://user:pass@host:5432/crossdock), or use `make run`, which starts a local one")
@@ -137,6 +141,9 @@ func (r *rawConfig) resolve(getenv func(string) string, needSecret bool) (config
 	}
 	if c.Addr == "" {
 		return c, nil, errors.New("CROSSDOCK_ADDR is empty: use host:port such as :8080")
+	}
+	if c.PromotionKey, err0 = parsePromotionKey(r.promotionKey); err0 != nil {
+		return c, nil, err0
 	}
 	c.BaseURL = strings.TrimRight(r.baseURL, "/")
 	if c.BaseURL != "" {
@@ -258,4 +265,16 @@ func newLogger(c config, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// parsePromotionKey checks CROSSDOCK_PROMOTION_KEY: unset, or at least 16
+// characters (a short key would make the HMAC signature guessable).
+func parsePromotionKey(v string) ([]byte, error) {
+	if v == "" {
+		return nil, nil
+	}
+	if len(v) < 16 {
+		return nil, errors.New("CROSSDOCK_PROMOTION_KEY is too short: use at least 16 random characters (openssl rand -base64 32), the same on every installation that exchanges bundles")
+	}
+	return []byte(v), nil
 }

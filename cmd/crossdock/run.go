@@ -29,6 +29,10 @@ Usage:
   crossdock user reset-password --email E [--password-stdin]
   crossdock apikey create --env ENV --name NAME [--flow SLUG] [--rate N] | list | revoke --prefix P
   crossdock flow import FILE [--publish [--note TEXT]] [--deploy ENV]
+  crossdock export --flow A [--flow B …] > bundle.json
+  crossdock import bundle.json [--dry-run] [--env ENV --deploy]
+  crossdock promote --url URL --api-key KEY --flow SLUG [--version N] --to ENV
+                                promote on a running instance (CI); exit 0 deployed, 3 pending, 4 refused
   crossdock map --flow def.json [--route R] [--var K=V] [--lookup name=file.csv] < in.ndjson
                                 map NDJSON input lines to output lines, in order, on all cores
   crossdock test def.json       run a definition's test cases; per-field diff for each failure
@@ -60,6 +64,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = runAPIKey(ctx, rest, getenv, stdout, stderr)
 	case "flow":
 		err = runFlow(ctx, rest, getenv, stdout, stderr)
+	case "export":
+		err = runExport(ctx, rest, getenv, stdout, stderr)
+	case "import":
+		err = runImport(ctx, rest, getenv, stdout, stderr)
+	case "promote":
+		err = runPromote(ctx, rest, getenv, stdout, stderr)
 	case "map":
 		err = runMap(ctx, rest, stdin, stdout, stderr)
 	case "test":

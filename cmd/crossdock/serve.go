@@ -122,7 +122,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		baseURL = "http://" + localURLHost(ln.Addr())
 	}
 	sessions := web.NewSessions(store, strings.HasPrefix(baseURL, "https://"), cfg.SessionIdle, cfg.SessionLifetime)
-	app := web.NewServer(log, web.Config{BaseURL: baseURL, TrustedProxies: cfg.TrustedProxies, MaxMessageBytes: cfg.MaxMessageBytes}, web.Deps{
+	app := web.NewServer(log, web.Config{BaseURL: baseURL, TrustedProxies: cfg.TrustedProxies, MaxMessageBytes: cfg.MaxMessageBytes, PromotionKey: cfg.PromotionKey}, web.Deps{
 		DB:       pool,
 		Sessions: sessions,
 		Assets:   assets,

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/crossdock/crossdock/account"
+	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/mappings"
+)
+
+const exportUsage = `Usage:
+  crossdock export --flow A [--flow B …] > bundle.json
+
+Writes a bundle of every published version of the flows: definitions with
+their lookup snapshots and test cases, sha256 checksums, and an HMAC-SHA256
+signature when CROSSDOCK_PROMOTION_KEY is set. No configuration (targets,
+variables, secrets, keys) is ever in a bundle. Needs DATABASE_URL.
+`
+
+const importUsage = `Usage:
+  crossdock import bundle.json [--dry-run] [--env ENV --deploy]
+
+Verifies the bundle (a valid signature is required when
+CROSSDOCK_PROMOTION_KEY is set; every checksum always) and stores its new
+versions. Versions already here with the same checksum are left alone, so
+importing twice changes nothing; a version number here with a different
+checksum refuses the whole import. --dry-run only says what would change.
+--env ENV --deploy then promotes each flow's newest version to ENV through
+the gates (configuration check, test cases); a protected ENV gets a
+promotion request for an approver. Needs DATABASE_URL.
+`
+
+func runExport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("export", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, exportUsage); fs.PrintDefaults() }
+	var flows stringList
+	fs.Var(&flows, "flow", "a flow's slug (repeat for several)")
+	source := fs.String("source", getenv("CROSSDOCK_BASE_URL"), "where the bundle comes from, recorded in it (default CROSSDOCK_BASE_URL)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if len(flows) == 0 {
+		fs.Usage()
+		return exitError{2}
+	}
+	key, err := parsePromotionKey(getenv("CROSSDOCK_PROMOTION_KEY"))
+	if err != nil {
+		return err
+	}
+	pool, err := poolFromEnv(ctx, getenv)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	b, err := mappings.BundleExport(ctx, pool, flows, *source, key, time.Now())
+	if err != nil {
+		return cliFault(err)
+	}
+	if err := account.Audit(ctx, pool, account.Actor{Email: "cli"}, "bundle.export", "bundle", "", nil,
+		map[string]any{"flows": []string(flows), "signed": b.Signature != ""}); err != nil {
+		return err
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(b); err != nil {
+		return err
+	}
+	if b.Signature == "" {
+		fmt.Fprintln(stderr, "crossdock export: the bundle is unsigned (CROSSDOCK_PROMOTION_KEY is not set)")
+	}
+	return nil
+}
+
+func runImport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, importUsage); fs.PrintDefaults() }
+	dryRun := fs.Bool("dry-run", false, "say what would change; import nothing")
+	envName := fs.String("env", "", "environment to deploy to (with --deploy)")
+	deploy := fs.Bool("deploy", false, "promote each flow's newest imported version to --env")
+	rest := args
+	var file string
+	if len(rest) > 0 && rest[0] != "" && rest[0][0] != '-' {
+		file, rest = rest[0], rest[1:]
+	}
+	if err := fs.Parse(rest); err != nil {
+		return err
+	}
+	if file == "" && fs.NArg() > 0 {
+		file = fs.Arg(0)
+	}
+	if file == "" {
+		fs.Usage()
+		return exitError{2}
+	}
+	if *deploy && *envName == "" {
+		return errors.New("--deploy needs --env: say which environment to deploy to")
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	key, err := parsePromotionKey(getenv("CROSSDOCK_PROMOTION_KEY"))
+	if err != nil {
+		return err
+	}
+	b, err := mappings.ParseBundle(data)
+	if err != nil {
+		return cliFault(err)
+	}
+	pool, err := poolFromEnv(ctx, getenv)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	ed := mappings.Editor{Email: "cli"}
+	actor := account.Actor{Email: "cli"}
+	err = txn.Run(ctx, pool, func(tx pgx.Tx) error {
+		plan, err := mappings.BundleImport(ctx, tx, b, key, *dryRun, ed)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "bundle %s: %s\n", file, plan.Note)
+		for _, f := range plan.Flows {
+			state := "existing flow"
+			if f.NewFlow {
+				state = "new flow"
+			}
+			fmt.Fprintf(stdout, "%s (%s):", f.Slug, state)
+			for _, v := range f.Versions {
+				fmt.Fprintf(stdout, " v%d %s", v.Number, v.Action)
+			}
+			fmt.Fprintf(stdout, "; %d change%s in v%d against the newest version here\n", len(f.Diff.Changes), plural(len(f.Diff.Changes)), f.Latest)
+			if *dryRun {
+				for _, ch := range f.Diff.Changes {
+					fmt.Fprintf(stdout, "  %s\n", ch)
+				}
+			}
+		}
+		if *dryRun {
+			fmt.Fprintln(stdout, "dry run: nothing was imported")
+			return nil
+		}
+		if !plan.Changed() {
+			fmt.Fprintln(stdout, "nothing changed: every version is here already")
+		} else if err := account.Audit(ctx, tx, actor, "bundle.import", "bundle", b.Source, nil, map[string]any{"file": file, "note": plan.Note}); err != nil {
+			return err
+		}
+		if !*deploy {
+			return nil
+		}
+		env, err := mappings.EnvironmentByName(ctx, tx, *envName)
+		if err != nil {
+			return err
+		}
+		for _, pf := range plan.Flows {
+			f, err := mappings.FlowBySlug(ctx, tx, pf.Slug)
+			if err != nil {
+				return err
+			}
+			res, err := mappings.Promote(ctx, tx, f, pf.Latest, env, "imported from "+file, ed, time.Now())
+			if fault.CodeOf(err) == fault.Conflict {
+				fmt.Fprintf(stdout, "%s v%d already runs in %s\n", f.Slug, pf.Latest, env.Name)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if res.Request != nil {
+				fmt.Fprintf(stdout, "%s v%d: %s is protected; promotion request %d waits for an approver\n", f.Slug, pf.Latest, env.Name, res.Request.ID)
+				if err := account.Audit(ctx, tx, actor, "promotion.request", "flow", f.Slug, nil, map[string]any{"environment": env.Name, "version": pf.Latest, "request": res.Request.ID}); err != nil {
+					return err
+				}
+				continue
+			}
+			fmt.Fprintf(stdout, "deployed %s v%d to %s (gates passed)\n", f.Slug, pf.Latest, env.Name)
+			if err := account.Audit(ctx, tx, actor, "promotion.deploy", "flow", f.Slug, nil, map[string]any{"environment": env.Name, "version": pf.Latest, "gates": res.Gates}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return cliFault(err)
+}
+
+// cliFault turns a refusal into its message alone (what to fix), keeping
+// other errors as they are.
+func cliFault(err error) error {
+	if fe, ok := fault.As(err); ok && fe.Code != fault.Internal {
+		return errors.New(fe.Message)
+	}
+	var gf *mappings.GatesFailedError
+	if errors.As(err, &gf) {
+		return errors.New(gf.Error())
+	}
+	return err
+}
+
+func poolFromEnv(ctx context.Context, getenv func(string) string) (*pgxpool.Pool, error) {
+	databaseURL := getenv("DATABASE_URL")
+	if databaseURL == "" {
+		return nil, errors.New("DATABASE_URL is not set: point it at Crossdock's database")
+	}
+	return openPool(ctx, databaseURL)
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}

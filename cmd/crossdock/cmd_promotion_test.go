@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crossdock/crossdock/internal/dbtest"
+)
+
+const testPromotionKey = "a promotion key both installations share"
+
+func checksums(t *testing.T, dbURL, slug string) []string {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), dbURL)
+	require.NoError(t, err)
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(context.Background(), `select v.checksum from flow_versions v join flows f on f.id = v.flow_id where f.slug = $1 order by v.number`, slug)
+	require.NoError(t, err)
+	sums, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	return sums
+}
+
+func exitCode(err error) int {
+	var exit exitError
+	if errors.As(err, &exit) {
+		return exit.code
+	}
+	if err != nil {
+		return 1
+	}
+	return 0
+}
+
+func TestExportImportBetweenInstallations(t *testing.T) {
+	t.Parallel()
+	src := map[string]string{"DATABASE_URL": dbtest.NewDatabase(t), "CROSSDOCK_PROMOTION_KEY": testPromotionKey}
+	dst := map[string]string{"DATABASE_URL": dbtest.NewDatabase(t), "CROSSDOCK_PROMOTION_KEY": testPromotionKey}
+	file := "../../engine/testdata/flows/storefront-order-to-erp.json"
+	_, _, err := runCmd(t, env(src), "", "flow", "import", file, "--publish")
+	require.NoError(t, err)
+
+	out, stderr, err := runCmd(t, env(src), "", "export", "--flow", "storefront-order-to-erp")
+	require.NoError(t, err, stderr)
+	require.Contains(t, out, `"signature": "hmac-sha256:`)
+	bundle := filepath.Join(t.TempDir(), "bundle.json")
+	require.NoError(t, os.WriteFile(bundle, []byte(out), 0o600))
+
+	out, _, err = runCmd(t, env(dst), "", "import", bundle, "--dry-run")
+	require.NoError(t, err)
+	require.Contains(t, out, "signature verified")
+	require.Contains(t, out, "storefront-order-to-erp (new flow): v1 create")
+	require.Contains(t, out, "dry run: nothing was imported")
+	require.Empty(t, checksums(t, dst["DATABASE_URL"], "storefront-order-to-erp"))
+
+	out, _, err = runCmd(t, env(dst), "", "import", bundle)
+	require.NoError(t, err)
+	require.Contains(t, out, "v1 create")
+	require.Equal(t, checksums(t, src["DATABASE_URL"], "storefront-order-to-erp"), checksums(t, dst["DATABASE_URL"], "storefront-order-to-erp"),
+		"the fresh database has identical checksums")
+
+	out, _, err = runCmd(t, env(dst), "", "import", bundle)
+	require.NoError(t, err)
+	require.Contains(t, out, "v1 unchanged")
+	require.Contains(t, out, "nothing changed")
+
+	// The version uses a target dev does not configure there: refused by name.
+	_, _, err = runCmd(t, env(dst), "", "import", bundle, "--env", "dev", "--deploy")
+	require.ErrorContains(t, err, "target “erp-sales-orders” is not configured in dev")
+
+	// Tampered, unsigned-when-required, and wrong usage.
+	raw, _ := os.ReadFile(bundle)
+	tampered := filepath.Join(t.TempDir(), "tampered.json")
+	require.NoError(t, os.WriteFile(tampered, bytes.Replace(raw, []byte(`"value": "ZWEB"`), []byte(`"value": "ZFREE"`), 1), 0o600))
+	_, _, err = runCmd(t, env(dst), "", "import", tampered)
+	require.ErrorContains(t, err, "signature does not match")
+	_, _, err = runCmd(t, env(map[string]string{"DATABASE_URL": dst["DATABASE_URL"]}), "", "import", tampered)
+	require.ErrorContains(t, err, "storefront-order-to-erp v1 in the bundle does not match its checksum", "without a key the checksums still catch it")
+	unsignedOut, _, err := runCmd(t, env(map[string]string{"DATABASE_URL": src["DATABASE_URL"]}), "", "export", "--flow", "storefront-order-to-erp")
+	require.NoError(t, err)
+	unsigned := filepath.Join(t.TempDir(), "unsigned.json")
+	require.NoError(t, os.WriteFile(unsigned, []byte(unsignedOut), 0o600))
+	_, _, err = runCmd(t, env(dst), "", "import", unsigned)
+	require.ErrorContains(t, err, "not signed")
+	_, _, err = runCmd(t, env(dst), "", "import", bundle, "--deploy")
+	require.ErrorContains(t, err, "--deploy needs --env")
+	_, _, err = runCmd(t, env(src), "", "export")
+	require.Equal(t, 2, exitCode(err))
+	_, _, err = runCmd(t, env(map[string]string{"DATABASE_URL": src["DATABASE_URL"], "CROSSDOCK_PROMOTION_KEY": "short"}), "", "export", "--flow", "x")
+	require.ErrorContains(t, err, "CROSSDOCK_PROMOTION_KEY is too short")
+}
+
+// serveForTest runs `crossdock serve --no-workers` and returns its URL.
+func serveForTest(t *testing.T, kv map[string]string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"crossdock", "serve", "--no-workers"}, env(kv), strings.NewReader(""), &bytes.Buffer{}, &stderr)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	listening := regexp.MustCompile(`msg=listening .*?url=(\S+)`)
+	for {
+		if m := listening.FindStringSubmatch(stderr.String()); m != nil {
+			return m[1]
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve ended early: %v\n%s", err, stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func TestPromoteCommandForPipelines(t *testing.T) {
+	t.Parallel()
+	kv := map[string]string{"DATABASE_URL": dbtest.NewDatabase(t), "CROSSDOCK_DATA_DIR": t.TempDir(), "CROSSDOCK_ADDR": "127.0.0.1:0"}
+	db := env(kv)
+	_, _, err := runCmd(t, db, "", "flow", "import", "../../engine/testdata/flows/storefront-order-to-erp.json", "--publish")
+	require.NoError(t, err)
+	base := serveForTest(t, kv)
+	key := func(envName string) string {
+		out, _, err := runCmd(t, db, "", "apikey", "create", "--env", envName, "--name", "ci-"+envName, "--manage")
+		require.NoError(t, err, out)
+		return regexp.MustCompile(`cdk_\S+_\S{43}`).FindString(out)
+	}
+	testKey, prodKey := key("test"), key("prod")
+	promote := func(k string, args ...string) (string, int) {
+		out, _, err := runCmd(t, db, "", append([]string{"promote", "--url", base, "--api-key", k, "--flow", "storefront-order-to-erp"}, args...)...)
+		return out, exitCode(err)
+	}
+
+	out, code := promote(testKey, "--to", "test")
+	require.Equal(t, promoteRefused, code, out)
+	require.Contains(t, out, "gate failed: target “erp-sales-orders” is not configured in test")
+	require.Contains(t, out, "result=refused")
+
+	conn, err := pgx.Connect(context.Background(), kv["DATABASE_URL"])
+	require.NoError(t, err)
+	defer conn.Close(context.Background())
+	for _, e := range []string{"test", "prod"} {
+		_, err = conn.Exec(context.Background(), `insert into target_configs (environment_id, target_name, url_template) select id, 'erp-sales-orders', 'https://erp.example' from environments where name = $1`, e)
+		require.NoError(t, err)
+		_, err = conn.Exec(context.Background(), `insert into environment_variables (environment_id, name, value) select id, 'ERP_COMPANY', '1000' from environments where name = $1`, e)
+		require.NoError(t, err)
+	}
+
+	out, code = promote(testKey, "--to", "test", "--reason", "pipeline 42")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "version: v1")
+	require.Regexp(t, `result=deployed flow=storefront-order-to-erp version=1 env=test deployment=\d+\n$`, out)
+	out, code = promote(testKey, "--to", "test", "--version", "1")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "result=unchanged", "running a pipeline twice is fine")
+
+	out, code = promote(testKey, "--to", "prod", "--version", "1")
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, "belongs to environment test")
+	out, code = promote(prodKey, "--to", "prod", "--version", "1", "--json")
+	require.Equal(t, promotePending, code, out)
+	require.Contains(t, out, `"status":"pending"`)
+	require.Regexp(t, `result=pending .* request=\d+`, out)
+	out, code = promote("cdk_test_00000000_"+strings.Repeat("x", 43), "--to", "test")
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, "result=error status=401")
+	_, code = promote(testKey)
+	require.Equal(t, 2, code, "--to is required")
+}

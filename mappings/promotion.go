@@ -1,0 +1,609 @@
+package mappings
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgerrcode"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/crossdock/crossdock/engine"
+	"github.com/crossdock/crossdock/internal/fault"
+)
+
+// TargetCheck says whether an environment can reach one target a version
+// delivers to. Capture targets need no configuration (they record what
+// they would send), so they always pass.
+type TargetCheck struct {
+	Name       string `json:"name"`
+	Kind       string `json:"kind"`
+	Configured bool   `json:"configured"`
+}
+
+// VariableCheck says whether an environment sets one variable a version
+// reads with env("NAME").
+type VariableCheck struct {
+	Name string `json:"name"`
+	Set  bool   `json:"set"`
+}
+
+// Gates are what a version must pass before it runs in an environment:
+// it compiles, every target it delivers to is configured there, every
+// variable it reads is set there, and every test case passes. They are
+// stored with the deployment (or the promotion request) as they were at
+// the time.
+type Gates struct {
+	Environment string              `json:"environment,omitempty"`
+	CheckedAt   time.Time           `json:"checkedAt,omitzero"`
+	Problems    []string            `json:"problems,omitempty"`
+	Targets     []TargetCheck       `json:"targets,omitempty"`
+	Variables   []VariableCheck     `json:"variables,omitempty"`
+	Tests       []engine.TestResult `json:"tests,omitempty"`
+}
+
+// Checked reports whether gates were run at all (deployments made before
+// promotion existed, plain deploys and rollbacks carry none).
+func (g Gates) Checked() bool { return !g.CheckedAt.IsZero() }
+
+// Passed reports whether every gate passed.
+func (g Gates) Passed() bool { return len(g.Failures()) == 0 }
+
+// Failures lists every failed gate in words, naming the target, variable or
+// test case, so the person promoting knows what to fix where.
+func (g Gates) Failures() []string {
+	var out []string
+	for _, p := range g.Problems {
+		out = append(out, "the definition does not compile: "+p)
+	}
+	for _, t := range g.Targets {
+		if !t.Configured {
+			out = append(out, fmt.Sprintf("target “%s” is not configured in %s", t.Name, g.Environment))
+		}
+	}
+	for _, v := range g.Variables {
+		if !v.Set {
+			out = append(out, fmt.Sprintf("variable “%s” is not set in %s", v.Name, g.Environment))
+		}
+	}
+	for _, r := range g.Tests {
+		if !r.Passed {
+			out = append(out, "test case “"+r.Name+"” failed: "+testFailure(r))
+		}
+	}
+	return out
+}
+
+// TestsPassed counts the passing test cases.
+func (g Gates) TestsPassed() int {
+	n := 0
+	for _, r := range g.Tests {
+		if r.Passed {
+			n++
+		}
+	}
+	return n
+}
+
+func testFailure(r engine.TestResult) string {
+	if r.Error != "" {
+		return r.Error
+	}
+	if len(r.Diffs) == 0 {
+		return "the result differs from what it expects"
+	}
+	d := r.Diffs[0]
+	where := d.Path
+	if d.Route != "" {
+		where = d.Route + " · " + d.Path
+	}
+	msg := d.Message
+	if msg == "" {
+		msg = "expected " + string(d.Expected) + ", got " + string(d.Actual)
+	}
+	if len(r.Diffs) > 1 {
+		msg += fmt.Sprintf(" (and %d more difference%s)", len(r.Diffs)-1, plural(len(r.Diffs)-1))
+	}
+	return strings.TrimPrefix(where+": "+msg, ": ")
+}
+
+// CheckGates runs the gates of def against an environment's configuration
+// as it is now.
+func CheckGates(ctx context.Context, db DBTX, env Environment, def *engine.Definition, now time.Time) (Gates, error) {
+	g := Gates{Environment: env.Name, CheckedAt: now.UTC()}
+	canonical, err := def.Canonical()
+	if err != nil {
+		g.Problems = []string{err.Error()}
+		return g, nil
+	}
+	parsed, err := engine.ParseDefinition(canonical)
+	if err != nil {
+		for _, d := range diagnosticsOf(err) {
+			g.Problems = append(g.Problems, d.String())
+		}
+		return g, nil
+	}
+	prog, err := engine.Compile(parsed, engine.Options{})
+	if err != nil {
+		for _, d := range diagnosticsOf(err) {
+			g.Problems = append(g.Problems, d.String())
+		}
+		return g, nil
+	}
+	rows, err := db.Query(ctx, `select target_name from target_configs where environment_id = $1`, env.ID)
+	if err != nil {
+		return Gates{}, fmt.Errorf("check targets: %w", err)
+	}
+	configured, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return Gates{}, fmt.Errorf("check targets: %w", err)
+	}
+	for _, name := range prog.Targets() {
+		kind := engine.TargetHTTP
+		for _, t := range parsed.Targets {
+			if t.Name == name && t.Kind != "" {
+				kind = t.Kind
+			}
+		}
+		g.Targets = append(g.Targets, TargetCheck{Name: name, Kind: kind,
+			Configured: kind == engine.TargetCapture || slices.Contains(configured, name)})
+	}
+	vars, err := Variables(ctx, db, env.ID)
+	if err != nil {
+		return Gates{}, err
+	}
+	for _, name := range prog.Vars() {
+		_, set := vars[name]
+		g.Variables = append(g.Variables, VariableCheck{Name: name, Set: set})
+	}
+	g.Tests = engine.RunTests(prog, parsed)
+	return g, nil
+}
+
+// GatesFailedError refuses a promotion whose gates did not pass; it lists
+// every failure.
+type GatesFailedError struct {
+	Flow    string
+	Version int
+	Gates   Gates
+}
+
+func (e *GatesFailedError) Error() string {
+	return fmt.Sprintf("%s v%d cannot be promoted to %s: %s", e.Flow, e.Version, e.Gates.Environment, strings.Join(e.Gates.Failures(), "; "))
+}
+
+// Unwrap makes the refusal a fault.Invalid for the web layer.
+func (e *GatesFailedError) Unwrap() error {
+	return &fault.Error{Code: fault.Invalid, Message: e.Error()}
+}
+
+// PromotionPreview is what a promotion would do: the version, what the
+// environment runs now, the definition diff between the two and the gates.
+type PromotionPreview struct {
+	Flow        Flow
+	Environment Environment
+	Version     Version
+	// Current is what runs in the environment now; nil when nothing does.
+	Current *Deployment
+	// CurrentDefinition is Current's definition (nil when nothing runs).
+	CurrentDefinition *engine.Definition
+	Diff              DefinitionDiff
+	Gates             Gates
+}
+
+// PreviewPromotion computes what promoting version number of a flow to env
+// would change and runs the gates, without changing anything.
+func PreviewPromotion(ctx context.Context, db DBTX, f Flow, number int, env Environment, now time.Time) (PromotionPreview, error) {
+	v, err := VersionGet(ctx, db, f.ID, number)
+	if err != nil {
+		return PromotionPreview{}, err
+	}
+	p := PromotionPreview{Flow: f, Environment: env, Version: v}
+	cur, err := DeploymentCurrent(ctx, db, env.ID, f.ID)
+	switch {
+	case err == nil:
+		p.Current = &cur
+		old, err := VersionGet(ctx, db, f.ID, cur.VersionNumber)
+		if err != nil {
+			return PromotionPreview{}, err
+		}
+		p.CurrentDefinition = old.Definition
+	case fault.CodeOf(err) != fault.Conflict:
+		return PromotionPreview{}, err
+	}
+	p.Diff = Diff(p.CurrentDefinition, v.Definition)
+	if p.Gates, err = CheckGates(ctx, db, env, v.Definition, now); err != nil {
+		return PromotionPreview{}, err
+	}
+	return p, nil
+}
+
+// PreviousEnvironment returns the environment before env in promotion
+// order, or false when env is the first.
+func PreviousEnvironment(ctx context.Context, db DBTX, env Environment) (Environment, bool, error) {
+	envs, err := EnvironmentList(ctx, db)
+	if err != nil {
+		return Environment{}, false, err
+	}
+	for i, e := range envs {
+		if e.ID == env.ID && i > 0 {
+			return envs[i-1], true, nil
+		}
+	}
+	return Environment{}, false, nil
+}
+
+// DefaultPromotionVersion is the version a promotion to env offers first:
+// the one the previous environment runs, or the latest published version
+// when the previous environment runs none (or env is the first).
+func DefaultPromotionVersion(ctx context.Context, db DBTX, f Flow, env Environment) (int, error) {
+	prev, ok, err := PreviousEnvironment(ctx, db, env)
+	if err != nil || !ok {
+		return f.LatestVersion, err
+	}
+	d, err := DeploymentCurrent(ctx, db, prev.ID, f.ID)
+	if fault.CodeOf(err) == fault.Conflict {
+		return f.LatestVersion, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return d.VersionNumber, nil
+}
+
+// PromotionRequest is a promotion to a protected environment waiting for
+// an approver, or decided.
+type PromotionRequest struct {
+	ID               int64      `json:"id"`
+	FlowID           int64      `json:"-"`
+	Flow             string     `json:"flow"`
+	VersionNumber    int        `json:"version"`
+	Checksum         string     `json:"checksum"`
+	EnvironmentID    int64      `json:"-"`
+	Environment      string     `json:"environment"`
+	FromVersion      *int       `json:"fromVersion,omitempty"`
+	Reason           string     `json:"reason"`
+	Gates            Gates      `json:"gates"`
+	RequestedByID    *int64     `json:"-"`
+	RequestedByEmail string     `json:"requestedBy"`
+	RequestedAt      time.Time  `json:"requestedAt"`
+	Status           string     `json:"status"` // pending, approved, rejected, superseded
+	DecidedByEmail   string     `json:"decidedBy,omitempty"`
+	DecidedAt        *time.Time `json:"decidedAt,omitempty"`
+	DecisionComment  string     `json:"comment,omitempty"`
+	DeploymentID     *int64     `json:"deploymentId,omitempty"`
+}
+
+// The states of a promotion request.
+const (
+	RequestPending    = "pending"
+	RequestApproved   = "approved"
+	RequestRejected   = "rejected"
+	RequestSuperseded = "superseded"
+)
+
+const requestSelect = `
+	select r.id, r.flow_id, f.slug, r.version_number, r.checksum, r.environment_id, e.name, r.from_version, r.reason, r.gates,
+	       r.requested_by_id, r.requested_by_email, r.requested_at, r.status, r.decided_by_email, r.decided_at,
+	       r.decision_comment, r.deployment_id
+	from promotion_requests r join flows f on f.id = r.flow_id join environments e on e.id = r.environment_id`
+
+func scanRequest(row pgx.Row) (PromotionRequest, error) {
+	var r PromotionRequest
+	err := row.Scan(&r.ID, &r.FlowID, &r.Flow, &r.VersionNumber, &r.Checksum, &r.EnvironmentID, &r.Environment, &r.FromVersion,
+		&r.Reason, &r.Gates, &r.RequestedByID, &r.RequestedByEmail, &r.RequestedAt, &r.Status, &r.DecidedByEmail,
+		&r.DecidedAt, &r.DecisionComment, &r.DeploymentID)
+	return r, err
+}
+
+// PromotionRequestGet returns one request or NotFound.
+func PromotionRequestGet(ctx context.Context, db DBTX, id int64) (PromotionRequest, error) {
+	r, err := scanRequest(db.QueryRow(ctx, requestSelect+` where r.id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return PromotionRequest{}, fault.Errorf(fault.NotFound, "no promotion request %d", id)
+	}
+	if err != nil {
+		return PromotionRequest{}, fmt.Errorf("promotion request %d: %w", id, err)
+	}
+	return r, nil
+}
+
+// PromotionRequestList returns requests, pending first then newest first;
+// status "" lists every state.
+func PromotionRequestList(ctx context.Context, db DBTX, status string, limit int) ([]PromotionRequest, error) {
+	rows, err := db.Query(ctx, requestSelect+` where ($1 = '' or r.status = $1)
+		order by r.status = 'pending' desc, r.requested_at desc, r.id desc limit $2`, status, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list promotion requests: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (PromotionRequest, error) { return scanRequest(r) })
+}
+
+// PromotionResult is what a promotion did: deployed at once, or filed a
+// request for an approver. Gates are the checks it passed.
+type PromotionResult struct {
+	Deployment *Deployment
+	Request    *PromotionRequest
+	Gates      Gates
+}
+
+// Promote moves a flow's version into env. The gates run first and a
+// failure refuses the promotion (GatesFailedError). An unprotected
+// environment then switches at once; a protected one gets a pending request
+// (superseding an older pending one for the same flow) that an approver
+// other than ed must approve. Promoting the version the environment
+// already runs is a Conflict. Call it in a transaction.
+func Promote(ctx context.Context, db DBTX, f Flow, number int, env Environment, reason string, ed Editor, now time.Time) (PromotionResult, error) {
+	p, err := PreviewPromotion(ctx, db, f, number, env, now)
+	if err != nil {
+		return PromotionResult{}, err
+	}
+	if p.Current != nil && p.Current.VersionNumber == number {
+		return PromotionResult{}, fault.Errorf(fault.Conflict, "%s already runs %s v%d; nothing to promote", env.Name, f.Slug, number)
+	}
+	if !p.Gates.Passed() {
+		return PromotionResult{}, &GatesFailedError{Flow: f.Slug, Version: number, Gates: p.Gates}
+	}
+	reason = strings.TrimSpace(reason)
+	if !env.Protected {
+		d, err := DeployWith(ctx, db, DeployRequest{EnvironmentID: env.ID, FlowID: f.ID, VersionNumber: number, Kind: KindPromote, Reason: reason, Gates: p.Gates}, ed)
+		if err != nil {
+			return PromotionResult{}, err
+		}
+		return PromotionResult{Deployment: &d, Gates: p.Gates}, nil
+	}
+	if _, err := db.Exec(ctx, `update promotion_requests set status = 'superseded', decided_at = now(), decided_by_email = $3,
+		decision_comment = 'superseded by a newer request'
+		where flow_id = $1 and environment_id = $2 and status = 'pending'`, f.ID, env.ID, ed.Email); err != nil {
+		return PromotionResult{}, fmt.Errorf("promote: %w", err)
+	}
+	var from *int
+	if p.Current != nil {
+		from = &p.Current.VersionNumber
+	}
+	var requester *int64
+	if ed.UserID != 0 {
+		requester = &ed.UserID
+	}
+	var id int64
+	err = db.QueryRow(ctx, `insert into promotion_requests (flow_id, version_number, checksum, environment_id, from_version, reason, gates, requested_by_id, requested_by_email)
+		values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning id`,
+		f.ID, number, p.Version.Checksum, env.ID, from, reason, p.Gates, requester, ed.Email).Scan(&id)
+	if err != nil {
+		return PromotionResult{}, fmt.Errorf("promote: %w", err)
+	}
+	r, err := PromotionRequestGet(ctx, db, id)
+	if err != nil {
+		return PromotionResult{}, err
+	}
+	return PromotionResult{Request: &r, Gates: p.Gates}, nil
+}
+
+// PromotionDecide approves or rejects a pending request. The requester
+// cannot decide their own request (Forbidden); a rejection needs a comment.
+// Approving runs the gates again against the environment's configuration
+// as it is now and, when they pass, deploys in the same transaction. Call
+// it in a transaction; it locks the request.
+func PromotionDecide(ctx context.Context, db DBTX, id int64, approve bool, comment string, ed Editor, now time.Time) (PromotionRequest, *Deployment, error) {
+	var status string
+	var requesterID *int64
+	var requesterEmail string
+	err := db.QueryRow(ctx, `select status, requested_by_id, requested_by_email from promotion_requests where id = $1 for update`, id).
+		Scan(&status, &requesterID, &requesterEmail)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return PromotionRequest{}, nil, fault.Errorf(fault.NotFound, "no promotion request %d", id)
+	}
+	if err != nil {
+		return PromotionRequest{}, nil, fmt.Errorf("decide promotion %d: %w", id, err)
+	}
+	if status != RequestPending {
+		return PromotionRequest{}, nil, fault.Errorf(fault.Conflict, "promotion request %d is already %s", id, status)
+	}
+	if (requesterID != nil && ed.UserID != 0 && *requesterID == ed.UserID) || strings.EqualFold(requesterEmail, ed.Email) {
+		return PromotionRequest{}, nil, fault.Errorf(fault.Forbidden, "you requested this promotion; another approver must approve or reject it")
+	}
+	comment = strings.TrimSpace(comment)
+	r, err := PromotionRequestGet(ctx, db, id)
+	if err != nil {
+		return PromotionRequest{}, nil, err
+	}
+	var deployerID *int64
+	if ed.UserID != 0 {
+		deployerID = &ed.UserID
+	}
+	if !approve {
+		if comment == "" {
+			return PromotionRequest{}, nil, &fault.Error{Code: fault.Invalid, Message: "say why the promotion is rejected, so the requester knows what to change", Fields: map[string]string{"comment": "required"}}
+		}
+		if _, err := db.Exec(ctx, `update promotion_requests set status = 'rejected', decided_by_id = $2, decided_by_email = $3, decided_at = now(), decision_comment = $4 where id = $1`,
+			id, deployerID, ed.Email, comment); err != nil {
+			return PromotionRequest{}, nil, fmt.Errorf("reject promotion %d: %w", id, err)
+		}
+		r, err = PromotionRequestGet(ctx, db, id)
+		return r, nil, err
+	}
+	env, err := EnvironmentByID(ctx, db, r.EnvironmentID)
+	if err != nil {
+		return PromotionRequest{}, nil, err
+	}
+	v, err := VersionGet(ctx, db, r.FlowID, r.VersionNumber)
+	if err != nil {
+		return PromotionRequest{}, nil, err
+	}
+	gates, err := CheckGates(ctx, db, env, v.Definition, now)
+	if err != nil {
+		return PromotionRequest{}, nil, err
+	}
+	if !gates.Passed() {
+		return PromotionRequest{}, nil, &GatesFailedError{Flow: r.Flow, Version: r.VersionNumber, Gates: gates}
+	}
+	why := r.Reason
+	approval := "approved by " + ed.Email
+	if comment != "" {
+		approval += ": " + comment
+	}
+	if why != "" {
+		why += " — " + approval
+	} else {
+		why = approval
+	}
+	d, err := DeployWith(ctx, db, DeployRequest{EnvironmentID: env.ID, FlowID: r.FlowID, VersionNumber: r.VersionNumber, Kind: KindPromote,
+		Reason: why, Gates: gates, RequestedBy: r.RequestedByEmail}, ed)
+	if err != nil {
+		return PromotionRequest{}, nil, err
+	}
+	if _, err := db.Exec(ctx, `update promotion_requests set status = 'approved', decided_by_id = $2, decided_by_email = $3, decided_at = now(),
+		decision_comment = $4, deployment_id = $5 where id = $1`, id, deployerID, ed.Email, comment, d.ID); err != nil {
+		return PromotionRequest{}, nil, fmt.Errorf("approve promotion %d: %w", id, err)
+	}
+	r, err = PromotionRequestGet(ctx, db, id)
+	return r, &d, err
+}
+
+// Rollback switches a flow in an environment back to the version of the
+// deployment before the current one (the latest earlier deployment of a
+// different version), in one step. Messages already accepted keep their
+// version. Conflict when there is nothing to roll back to.
+func Rollback(ctx context.Context, db DBTX, env Environment, f Flow, reason string, ed Editor) (Deployment, error) {
+	cur, err := DeploymentCurrent(ctx, db, env.ID, f.ID)
+	if err != nil {
+		return Deployment{}, fault.Errorf(fault.Conflict, "%s runs no version of %s; there is nothing to roll back", env.Name, f.Slug)
+	}
+	var prev int
+	err = db.QueryRow(ctx, `select version_number from deployments where environment_id = $1 and flow_id = $2 and id < $3 and version_number <> $4
+		order by id desc limit 1`, env.ID, f.ID, cur.ID, cur.VersionNumber).Scan(&prev)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Deployment{}, fault.Errorf(fault.Conflict, "%s v%d is the first version of %s deployed to %s; there is no earlier deployment to roll back to", f.Slug, cur.VersionNumber, f.Slug, env.Name)
+	}
+	if err != nil {
+		return Deployment{}, fmt.Errorf("rollback: %w", err)
+	}
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		reason = fmt.Sprintf("rollback from v%d", cur.VersionNumber)
+	}
+	return DeployWith(ctx, db, DeployRequest{EnvironmentID: env.ID, FlowID: f.ID, VersionNumber: prev, Kind: KindRollback, Reason: reason}, ed)
+}
+
+// MatrixCell is what one environment runs of one flow.
+type MatrixCell struct {
+	Environment string
+	Deployment  *Deployment // nil: nothing deployed
+	// Drift is set when an earlier environment runs a newer version than
+	// this one: something tested is waiting to be promoted here.
+	Drift bool
+	// Pending is a promotion request waiting for an approver, if any.
+	Pending *PromotionRequest
+}
+
+// MatrixRow is one flow across every environment, in promotion order.
+type MatrixRow struct {
+	Flow  Flow
+	Cells []MatrixCell
+}
+
+// EnvironmentMatrix returns flows × environments: which version of each
+// published flow runs where, with drift marked.
+func EnvironmentMatrix(ctx context.Context, db DBTX) ([]Environment, []MatrixRow, error) {
+	envs, err := EnvironmentList(ctx, db)
+	if err != nil {
+		return nil, nil, err
+	}
+	flows, err := FlowList(ctx, db, FlowFilter{})
+	if err != nil {
+		return nil, nil, err
+	}
+	slices.SortFunc(flows, func(a, b Flow) int { return strings.Compare(a.Slug, b.Slug) })
+	current := map[[2]int64]Deployment{}
+	for _, e := range envs {
+		deps, err := DeploymentList(ctx, db, e.ID)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, d := range deps {
+			current[[2]int64{e.ID, d.FlowID}] = d
+		}
+	}
+	pending, err := PromotionRequestList(ctx, db, RequestPending, 1000)
+	if err != nil {
+		return nil, nil, err
+	}
+	var rows []MatrixRow
+	for _, f := range flows {
+		if f.LatestVersion == 0 {
+			continue
+		}
+		row := MatrixRow{Flow: f}
+		newestEarlier := 0
+		for _, e := range envs {
+			cell := MatrixCell{Environment: e.Name}
+			if d, ok := current[[2]int64{e.ID, f.ID}]; ok {
+				cell.Deployment = &d
+				cell.Drift = newestEarlier > d.VersionNumber
+				newestEarlier = max(newestEarlier, d.VersionNumber)
+			} else {
+				cell.Drift = newestEarlier > 0
+			}
+			for i := range pending {
+				if pending[i].FlowID == f.ID && pending[i].EnvironmentID == e.ID {
+					cell.Pending = &pending[i]
+				}
+			}
+			row.Cells = append(row.Cells, cell)
+		}
+		rows = append(rows, row)
+	}
+	return envs, rows, nil
+}
+
+// EnvironmentCreate adds an environment at the end of the promotion order.
+func EnvironmentCreate(ctx context.Context, db DBTX, name string, protected bool) (Environment, error) {
+	name = strings.TrimSpace(name)
+	if !slugPattern.MatchString(name) || len(name) > 32 {
+		return Environment{}, &fault.Error{Code: fault.Invalid, Message: "the environment name “" + name + "” must be 1–32 lowercase letters, digits and dashes (it appears in trigger URLs)", Fields: map[string]string{"name": "lowercase letters, digits and dashes"}}
+	}
+	var e Environment
+	err := db.QueryRow(ctx, `insert into environments (name, position, protected)
+		values ($1, coalesce((select max(position) from environments), 0) + 1, $2) returning id, name, position, protected`, name, protected).
+		Scan(&e.ID, &e.Name, &e.Position, &e.Protected)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.UniqueViolation {
+		return Environment{}, &fault.Error{Code: fault.Conflict, Message: "an environment named “" + name + "” already exists", Fields: map[string]string{"name": "already in use"}}
+	}
+	if err != nil {
+		return Environment{}, fmt.Errorf("create environment: %w", err)
+	}
+	return e, nil
+}
+
+// EnvironmentUpdate sets an environment's protected flag and its place in
+// the promotion order (1 = first); the others shift to make room.
+func EnvironmentUpdate(ctx context.Context, db DBTX, id int64, protected bool, position int) (Environment, error) {
+	envs, err := EnvironmentList(ctx, db)
+	if err != nil {
+		return Environment{}, err
+	}
+	idx := slices.IndexFunc(envs, func(e Environment) bool { return e.ID == id })
+	if idx < 0 {
+		return Environment{}, fault.Errorf(fault.NotFound, "no environment with id %d", id)
+	}
+	if position < 1 || position > len(envs) {
+		return Environment{}, &fault.Error{Code: fault.Invalid, Message: fmt.Sprintf("the position must be between 1 and %d", len(envs)), Fields: map[string]string{"position": "out of range"}}
+	}
+	e := envs[idx]
+	envs = slices.Delete(envs, idx, idx+1)
+	envs = slices.Insert(envs, position-1, e)
+	for i, x := range envs {
+		if _, err := db.Exec(ctx, `update environments set position = $2 where id = $1`, x.ID, i+1); err != nil {
+			return Environment{}, fmt.Errorf("reorder environments: %w", err)
+		}
+	}
+	if _, err := db.Exec(ctx, `update environments set protected = $2 where id = $1`, id, protected); err != nil {
+		return Environment{}, fmt.Errorf("update environment: %w", err)
+	}
+	return EnvironmentByID(ctx, db, id)
+}

@@ -1,0 +1,40 @@
+package web
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/web/view"
+)
+
+// deploymentHistory lists every deployment of a flow to an environment with
+// who, when, why and the gates, and offers the one-step rollback.
+func (s *Server) deploymentHistory() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ctx := c.UserContext()
+		env, err := mappings.EnvironmentByName(ctx, s.deps.DB, c.Params("env"))
+		if err != nil {
+			return err
+		}
+		f, err := s.flowFromPath(c)
+		if err != nil {
+			return err
+		}
+		hist, err := mappings.DeploymentHistory(ctx, s.deps.DB, env.ID, f.ID)
+		if err != nil {
+			return err
+		}
+		u := userOf(c)
+		v := view.HistoryView{Environment: env.Name, Flow: f.Slug, Protected: env.Protected,
+			CanRollback: canDeploy(u, env), CanPromote: u != nil && u.Can(promoters...)}
+		for i, d := range hist {
+			v.Rows = append(v.Rows, view.HistoryRow{Version: d.VersionNumber, Kind: d.Kind, By: d.DeployedByEmail,
+				At: d.DeployedAt.UTC().Format(timeFormat), Reason: d.Reason, Active: d.Active,
+				Checked: d.Gates.Checked(), Passed: d.Gates.Passed(), Summary: gatesSummary(d.Gates), Failures: d.Gates.Failures()})
+			if i > 0 && v.RollbackTo == 0 && len(hist) > 0 && hist[0].Active && d.VersionNumber != hist[0].VersionNumber {
+				v.RollbackTo = d.VersionNumber
+			}
+		}
+		return s.render(c, view.HistoryPage(s.page(c, f.Slug+" in "+env.Name, "environments"), v))
+	}
+}

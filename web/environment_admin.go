@@ -1,0 +1,134 @@
+package web
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/crossdock/crossdock/account"
+	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/mappings"
+)
+
+// environmentCreate adds an environment at the end of the promotion order.
+func (s *Server) environmentCreate() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ctx := c.UserContext()
+		var e mappings.Environment
+		err := txn.Run(ctx, s.deps.DB, func(tx pgx.Tx) error {
+			var err error
+			if e, err = mappings.EnvironmentCreate(ctx, tx, c.FormValue("name"), c.FormValue("protected") != ""); err != nil {
+				return err
+			}
+			return account.Audit(ctx, tx, actorOf(c), "environment.create", "environment", e.Name, nil, e)
+		})
+		if code := fault.CodeOf(err); code == fault.Invalid || code == fault.Conflict {
+			c.Status(toStatus(err))
+			return s.renderEnvironments(c, capitalize(toFault(err).Message)+".")
+		}
+		if err != nil {
+			return err
+		}
+		s.flash(c, fmt.Sprintf("Added environment %s.", e.Name))
+		return c.Redirect("/environments#env-"+e.Name, fiber.StatusSeeOther)
+	}
+}
+
+// environmentSettings sets an environment's protected flag and place in the
+// promotion order.
+func (s *Server) environmentSettings() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ctx := c.UserContext()
+		env, err := mappings.EnvironmentByName(ctx, s.deps.DB, c.Params("env"))
+		if err != nil {
+			return err
+		}
+		pos, err := strconv.Atoi(c.FormValue("position", strconv.Itoa(env.Position)))
+		if err != nil {
+			return &fault.Error{Code: fault.Invalid, Message: "the position must be a number", Fields: map[string]string{"position": "a number"}}
+		}
+		var after mappings.Environment
+		err = txn.Run(ctx, s.deps.DB, func(tx pgx.Tx) error {
+			var err error
+			if after, err = mappings.EnvironmentUpdate(ctx, tx, env.ID, c.FormValue("protected") != "", pos); err != nil {
+				return err
+			}
+			return account.Audit(ctx, tx, actorOf(c), "environment.update", "environment", env.Name, env, after)
+		})
+		if fault.CodeOf(err) == fault.Invalid {
+			c.Status(fiber.StatusUnprocessableEntity)
+			return s.renderEnvironments(c, capitalize(toFault(err).Message)+".")
+		}
+		if err != nil {
+			return err
+		}
+		state := "unprotected"
+		if after.Protected {
+			state = "protected"
+		}
+		s.flash(c, fmt.Sprintf("Saved %s: %s, place %d.", env.Name, state, pos))
+		return c.Redirect("/environments#env-"+env.Name, fiber.StatusSeeOther)
+	}
+}
+
+// variableSave sets one of an environment's variables.
+func (s *Server) variableSave() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ctx := c.UserContext()
+		env, err := mappings.EnvironmentByName(ctx, s.deps.DB, c.Params("env"))
+		if err != nil {
+			return err
+		}
+		name, value := strings.TrimSpace(c.FormValue("name")), c.FormValue("value")
+		err = txn.Run(ctx, s.deps.DB, func(tx pgx.Tx) error {
+			before, err := mappings.Variables(ctx, tx, env.ID)
+			if err != nil {
+				return err
+			}
+			if err := mappings.VariableSet(ctx, tx, env.ID, name, value); err != nil {
+				return err
+			}
+			var old any
+			if v, ok := before[name]; ok {
+				old = map[string]string{"value": v}
+			}
+			return account.Audit(ctx, tx, actorOf(c), "variable.set", "variable", env.Name+"/"+name, old, map[string]string{"value": value})
+		})
+		if fault.CodeOf(err) == fault.Invalid {
+			c.Status(fiber.StatusUnprocessableEntity)
+			return s.renderEnvironments(c, capitalize(toFault(err).Message)+".")
+		}
+		if err != nil {
+			return err
+		}
+		s.flash(c, fmt.Sprintf("Set %s in %s.", name, env.Name))
+		return c.Redirect("/environments#env-"+env.Name, fiber.StatusSeeOther)
+	}
+}
+
+// variableDelete removes one of an environment's variables.
+func (s *Server) variableDelete() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ctx := c.UserContext()
+		env, err := mappings.EnvironmentByName(ctx, s.deps.DB, c.Params("env"))
+		if err != nil {
+			return err
+		}
+		name := c.Params("name")
+		err = txn.Run(ctx, s.deps.DB, func(tx pgx.Tx) error {
+			if err := mappings.VariableDelete(ctx, tx, env.ID, name); err != nil {
+				return err
+			}
+			return account.Audit(ctx, tx, actorOf(c), "variable.delete", "variable", env.Name+"/"+name, map[string]string{"name": name}, nil)
+		})
+		if err != nil {
+			return err
+		}
+		s.flash(c, fmt.Sprintf("Deleted %s from %s.", name, env.Name))
+		return c.Redirect("/environments#env-"+env.Name, fiber.StatusSeeOther)
+	}
+}
