@@ -6,6 +6,7 @@ package web
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -15,6 +16,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/crossdock/crossdock/account"
+	"github.com/crossdock/crossdock/internal/metrics"
 	"github.com/crossdock/crossdock/internal/secret"
 	"github.com/crossdock/crossdock/static"
 )
@@ -35,6 +37,9 @@ type Config struct {
 	// MaxMessageBytes caps one event posted to a trigger (a batch may be
 	// 16× that). Default DefaultMaxMessageBytes.
 	MaxMessageBytes int
+	// MetricsToken, when set, serves GET /metrics on the main address to
+	// requests bearing it (CROSSDOCK_METRICS_TOKEN).
+	MetricsToken string
 }
 
 // Deps are the collaborators the handlers use, built and owned by cmd.
@@ -54,6 +59,11 @@ type Deps struct {
 	Sealer *secret.Sealer
 	// KeyLimiter enforces each API key's rate.
 	KeyLimiter *account.KeyLimiter
+	// Metrics counts requests and accepts and serves /metrics; nil: none.
+	Metrics *metrics.Metrics
+	// RiverUI is River's web UI, mounted for admins at /admin/river; nil:
+	// the page says it is off.
+	RiverUI http.Handler
 }
 
 // Server holds what handlers share. It is not a framework: handlers are maker

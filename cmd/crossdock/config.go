@@ -35,6 +35,11 @@ type config struct {
 	Demo            bool
 	DemoTargetsAddr string
 	DemoFailRate    float64
+	// Observability: where /metrics is served, and how often the
+	// dashboard's rollups are written.
+	MetricsAddr  string
+	MetricsToken string
+	RollupEvery  time.Duration
 }
 
 // setting is one configuration value: its variable, flag, default and help.
@@ -47,6 +52,7 @@ type rawConfig struct {
 	databaseURL, addr, baseURL, secretKey, dataDir, logLevel, logFormat string
 	adminPassword, trustedProxies, sessionIdle, sessionLifetime         string
 	maxMessageBytes, demo, demoTargetsAddr, demoFailRate                string
+	metricsAddr, metricsToken, rollupEvery                              string
 }
 
 func (r *rawConfig) settings() []setting {
@@ -66,6 +72,9 @@ func (r *rawConfig) settings() []setting {
 		{"CROSSDOCK_DEMO_TARGETS_ADDR", "demo-targets-addr", "127.0.0.1:8089", "where the demo's fake ERP listens", &r.demoTargetsAddr},
 		{"CROSSDOCK_DEMO_FAIL_RATE", "demo-fail-rate", "0.1", "share of requests the fake ERP fails with 503 (0 to 1)", &r.demoFailRate},
 		{"CROSSDOCK_MAX_MESSAGE_BYTES", "max-message-bytes", "1048576", "largest event body a trigger accepts (a batch may be 16× that); larger bodies get 413", &r.maxMessageBytes},
+		{"CROSSDOCK_METRICS_ADDR", "metrics-addr", "", "address serving Prometheus /metrics alone (e.g. 127.0.0.1:9090), apart from the UI; unset: no separate listener", &r.metricsAddr},
+		{"CROSSDOCK_METRICS_TOKEN", "", "", "when set, GET /metrics on CROSSDOCK_ADDR answers requests with Authorization: Bearer <token>", &r.metricsToken},
+		{"CROSSDOCK_ROLLUP_EVERY", "rollup-every", "1m", "how often the dashboard's per-minute rollups are written (leader only)", &r.rollupEvery},
 	}
 }
 
@@ -156,6 +165,13 @@ func (r *rawConfig) resolve(getenv func(string) string, needSecret bool) (config
 			return c, nil, fmt.Errorf("CROSSDOCK_MAX_MESSAGE_BYTES %q must be a number of bytes between 1024 and 67108864", r.maxMessageBytes)
 		}
 		c.MaxMessageBytes = n
+	}
+	c.MetricsAddr, c.MetricsToken = r.metricsAddr, r.metricsToken
+	if r.metricsToken != "" && len(r.metricsToken) < 16 {
+		return c, nil, errors.New("CROSSDOCK_METRICS_TOKEN must be at least 16 characters (openssl rand -hex 16)")
+	}
+	if c.RollupEvery, err = time.ParseDuration(r.rollupEvery); err != nil || c.RollupEvery < time.Second {
+		return c, nil, fmt.Errorf("CROSSDOCK_ROLLUP_EVERY %q must be a duration of at least 1s such as 1m", r.rollupEvery)
 	}
 	switch r.demo {
 	case "", "0", "false":
