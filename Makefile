@@ -40,8 +40,9 @@ else
 	CROSSDOCK_TEST_DATABASE_URL="$${CROSSDOCK_TEST_DATABASE_URL:-$$DATABASE_URL}" $(GO) test -count=1 ./...
 endif
 
-e2e-deps: ## install Debian's chromium for the browser tests when missing
+e2e-deps: ## install Debian's chromium and promtool for the e2e tests when missing
 	@scripts/ensure-chromium.sh
+	@scripts/ensure-promtool.sh
 
 generate: ## regenerate templ output and copy pinned front-end files into static/
 	$(GO) tool templ generate -path web

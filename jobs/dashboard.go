@@ -208,17 +208,17 @@ func Percentile(cum []int64, total int64, q float64) time.Duration {
 }
 
 func slaFigures(ctx context.Context, db mappings.DBTX, envID int64, from, to time.Time, byChannel bool) ([]SLAFigure, error) {
-	channel := "''"
+	channel, group := "''::text", "f.id, f.slug, f.name"
 	if byChannel {
-		channel = "s.channel"
+		channel, group = "s.channel", "f.id, f.slug, f.name, s.channel"
 	}
 	rows, err := db.Query(ctx, `
 		select f.id, f.slug, f.name, `+channel+`, sum(s.received), sum(s.delivered), sum(s.failed), sum(s.within_sla),
 		       (array_agg(s.sla_seconds order by s.minute desc))[1], (array_agg(s.sla_objective order by s.minute desc))[1]
 		from flow_minute_stats s join flows f on f.id = s.flow_id
 		where s.environment_id = $1 and s.minute >= $2 and s.minute <= $3
-		group by f.id, f.slug, f.name, `+channel+`
-		order by f.name, `+channel, envID, from, to)
+		group by `+group+`
+		order by `+group, envID, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("dashboard SLA: %w", err)
 	}

@@ -94,7 +94,7 @@ func (s *Server) routes(app *fiber.App) {
 	in.Get("/environments/:env/targets", s.requireRole(account.RoleAdmin), s.targetEdit())
 	in.Get("/environments/:env/targets/:target", s.requireRole(account.RoleAdmin), s.targetEdit())
 	in.Post("/environments/:env/targets/:target", s.requireRole(account.RoleAdmin), s.targetSave())
-	in.Get("/dashboard", s.requireRole(all...), s.placeholder("dashboard", dashboardPlaceholder))
+	in.Get("/dashboard", s.requireRole(all...), s.dashboard())
 
 	// Administration: admins only.
 	admin := in.Group("/admin", s.requireRole(account.RoleAdmin))

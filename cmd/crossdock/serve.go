@@ -143,7 +143,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			}
 			return migrations.Check(ctx, pool)
 		},
-		Now:    time.Now,
+		Now:     time.Now,
 		Queue:   queue,
 		Sealer:  sealer,
 		Metrics: metrics,
