@@ -2,6 +2,7 @@ package web
 
 import (
 	"crypto/subtle"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -60,6 +61,8 @@ func (s *Server) observeAccept(c *fiber.Ctx, env, flow string, res jobs.AcceptRe
 	c.Locals(localMessageID, res.MessageID.String())
 	c.Locals(localCorrelationID, res.CorrelationID)
 	if s.deps.Metrics != nil && !res.Replayed {
-		s.deps.Metrics.Accepted(env, flow, 1)
+		// Route parameters live in fiber's reused buffers: copy them
+		// before they become label values that outlive the request.
+		s.deps.Metrics.Accepted(strings.Clone(env), strings.Clone(flow), 1)
 	}
 }

@@ -207,7 +207,7 @@ func (s *Server) triggerBatch() fiber.Handler {
 			}
 			accepted++
 			if s.deps.Metrics != nil && !r.Replayed {
-				s.deps.Metrics.Accepted(env, flow, 1)
+				s.deps.Metrics.Accepted(strings.Clone(env), strings.Clone(flow), 1)
 			}
 			out[i] = fiber.Map{"line": r.Line, "status": fiber.StatusAccepted, "id": r.MessageID, "statusUrl": r.StatusURL,
 				"correlationId": r.CorrelationID, "idempotencyKey": r.IdempotencyKey, "replayed": r.Replayed}

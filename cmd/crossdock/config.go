@@ -170,8 +170,10 @@ func (r *rawConfig) resolve(getenv func(string) string, needSecret bool) (config
 	if r.metricsToken != "" && len(r.metricsToken) < 16 {
 		return c, nil, errors.New("CROSSDOCK_METRICS_TOKEN must be at least 16 characters (openssl rand -hex 16)")
 	}
-	if c.RollupEvery, err = time.ParseDuration(r.rollupEvery); err != nil || c.RollupEvery < time.Second {
-		return c, nil, fmt.Errorf("CROSSDOCK_ROLLUP_EVERY %q must be a duration of at least 1s such as 1m", r.rollupEvery)
+	if r.rollupEvery != "" { // commands other than serve do not read it
+		if c.RollupEvery, err = time.ParseDuration(r.rollupEvery); err != nil || c.RollupEvery < time.Second {
+			return c, nil, fmt.Errorf("CROSSDOCK_ROLLUP_EVERY %q must be a duration of at least 1s such as 1m", r.rollupEvery)
+		}
 	}
 	switch r.demo {
 	case "", "0", "false":

@@ -21,8 +21,12 @@ import (
 const riverUIPrefix = "/admin/river"
 
 // observability builds the Prometheus metrics of this process.
-func observability(pool *pgxpool.Pool) *metrics.Metrics {
-	return metrics.New(pool)
+func observability(ctx context.Context, pool *pgxpool.Pool) (*metrics.Metrics, error) {
+	m := metrics.New(pool)
+	if err := m.LoadEnvironmentNames(ctx, pool); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // serveMetrics serves /metrics alone on addr, apart from the UI, so it can

@@ -83,7 +83,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("CROSSDOCK_SECRET_KEY (%s): %w", cfg.SecretKeySource, err)
 	}
-	metrics := observability(pool)
+	metrics, err := observability(ctx, pool)
+	if err != nil {
+		return err
+	}
 	queue, err := jobs.NewClient(pool, log, jobs.Config{Sealer: sealer, Observer: metrics, RollupEvery: cfg.RollupEvery})
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ package metrics
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
@@ -139,6 +140,38 @@ func (m *Metrics) SetEnvironmentNames(names map[int64]string) {
 	}
 }
 
+// LoadEnvironmentNames reads the environments' names, so that delivery
+// metrics are labelled by name from the start (each scrape refreshes them).
+func (m *Metrics) LoadEnvironmentNames(ctx context.Context, db *pgxpool.Pool) error {
+	names, err := environmentNames(ctx, db)
+	if err != nil {
+		return err
+	}
+	m.SetEnvironmentNames(names)
+	return nil
+}
+
+func environmentNames(ctx context.Context, db *pgxpool.Pool) (map[int64]string, error) {
+	names := map[int64]string{}
+	rows, err := db.Query(ctx, `select id, name from environments`)
+	if err != nil {
+		return nil, fmt.Errorf("environment names: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var name string
+		if err := rows.Scan(&id, &name); err != nil {
+			return nil, fmt.Errorf("environment names: %w", err)
+		}
+		names[id] = name
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("environment names: %w", err)
+	}
+	return names, nil
+}
+
 // dbCollector reads queue depth, the oldest waiting job and open
 // exceptions when Prometheus scrapes: a few indexed aggregate queries per
 // scrape, none per message.
@@ -175,22 +208,8 @@ func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 func (c *dbCollector) collect(ctx context.Context, ch chan<- prometheus.Metric) error {
-	names := map[int64]string{}
-	rows, err := c.db.Query(ctx, `select id, name from environments`)
+	names, err := environmentNames(ctx, c.db)
 	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var id int64
-		var name string
-		if err := rows.Scan(&id, &name); err != nil {
-			rows.Close()
-			return err
-		}
-		names[id] = name
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	c.m.SetEnvironmentNames(names)
@@ -206,7 +225,7 @@ func (c *dbCollector) collect(ctx context.Context, ch chan<- prometheus.Metric) 
 		ch <- prometheus.MustNewConstMetric(oldestDesc, prometheus.GaugeValue, q.OldestAvailable.Seconds(), q.Queue)
 	}
 
-	rows, err = c.db.Query(ctx, `
+	rows, err := c.db.Query(ctx, `
 		select environment_id, kind, count(*) from exceptions where status in ('open', 'assigned') group by environment_id, kind`)
 	if err != nil {
 		return err
