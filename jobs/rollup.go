@@ -95,7 +95,8 @@ func Rollup(ctx context.Context, db mappings.DBTX, from, to time.Time) error {
 }
 
 // flowRollupSQL counts messages by received minute, flow and channel.
-// A message's latency is from acceptance to its last delivery.
+// A message's latency is from acceptance to its last delivery; a message
+// no route matched had nothing to deliver and counts as within the SLA.
 var flowRollupSQL = `
 	with m as (
 		select m.flow_id, m.channel, date_trunc('minute', m.received_at) as minute, m.status,
@@ -112,7 +113,7 @@ var flowRollupSQL = `
 		sla_seconds, sla_objective, latency_ms_sum, latency_le)
 	select $1, flow_id, channel, minute, count(*), count(*) filter (where status = 'delivered'),
 	       count(*) filter (where status in ('failed', 'rejected')),
-	       count(*) filter (where latency_ms <= sla_seconds * 1000),
+	       count(*) filter (where latency_ms <= sla_seconds * 1000 or status = 'unrouted'),
 	       max(sla_seconds), max(sla_objective), coalesce(sum(latency_ms), 0),
 	       array[` + latencyBucketsSQL() + `]
 	from m group by flow_id, channel, minute
