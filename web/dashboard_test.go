@@ -140,3 +140,29 @@ func TestRiverUIIsForAdminsOnly(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, res.StatusCode)
 	require.Contains(t, res.body, "River")
 }
+
+func TestRiverUICallsNeedThisOriginFromAScript(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.user(t, "admin@shop.example", account.RoleAdmin)
+	admin := b.browser(t)
+	admin.signIn("admin@shop.example")
+	call := func(origin, mode string) int {
+		req := httptest.NewRequest(http.MethodPost, "/admin/river/api/jobs/cancel", strings.NewReader(`{"ids":["1"]}`))
+		req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		if mode != "" {
+			req.Header.Set("Sec-Fetch-Mode", mode)
+		}
+		return admin.do(req).StatusCode
+	}
+	// Past the CSRF check, River's UI is not running in this test: 404.
+	require.Equal(t, http.StatusNotFound, call("http://example.com", "cors"))
+	require.Equal(t, http.StatusNotFound, call("http://example.com", "same-origin"))
+	require.Equal(t, http.StatusForbidden, call("http://example.com", "navigate"), "a form post")
+	require.Equal(t, http.StatusForbidden, call("http://example.com", ""), "no fetch metadata")
+	require.Equal(t, http.StatusForbidden, call("https://evil.example", "cors"), "another site")
+	require.Equal(t, http.StatusForbidden, call("", "cors"), "no origin")
+}

@@ -25,11 +25,14 @@ func (s *Server) riverUI() fiber.Handler {
 	return adaptor.HTTPHandler(s.deps.RiverUI)
 }
 
-// riverUICall tells River UI's own API calls from forged ones: its script
-// sends JSON with fetch from this origin, which a cross-site form cannot do
-// (a cross-origin JSON request needs a CORS preflight we never grant), so
-// the origin check stands in for the CSRF token it does not know.
+// riverUICall tells River UI's own API calls from forged ones. Its script
+// calls with fetch from this origin and cannot know the CSRF token, so two
+// headers the browser sets, and a page cannot, stand in for it: Origin must
+// be this site's, and Sec-Fetch-Mode must say a script's fetch (cors or
+// same-origin) — a cross-site form arrives with another Origin, and any
+// form with mode navigate.
 func (s *Server) riverUICall(c *fiber.Ctx) bool {
+	mode := c.Get("Sec-Fetch-Mode")
 	return strings.HasPrefix(c.Path(), riverUIAPIPrefix) && c.Get(fiber.HeaderOrigin) != "" && s.sameOrigin(c) &&
-		strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEApplicationJSON)
+		(mode == "cors" || mode == "same-origin")
 }
