@@ -11,6 +11,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/crossdock/crossdock/internal/secret"
 )
@@ -72,6 +74,9 @@ type Config struct {
 	// RetentionEvery is how often expired messages are pruned. Default
 	// 1 hour.
 	RetentionEvery time.Duration
+	// Tracer, when set, wraps every job in an OpenTelemetry span
+	// (tracing.go); nil means no tracing.
+	Tracer trace.Tracer
 }
 
 // NewClient builds the River client with every worker and periodic job.
@@ -125,7 +130,12 @@ func NewClient(pool *pgxpool.Pool, logger *slog.Logger, cfg Config) (*river.Clie
 	if err := river.AddWorkerSafely(workers, &RetentionWorker{DB: pool}); err != nil {
 		return nil, fmt.Errorf("register retention worker: %w", err)
 	}
+	var middleware []rivertype.Middleware
+	if cfg.Tracer != nil {
+		middleware = append(middleware, &tracingMiddleware{tracer: cfg.Tracer})
+	}
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		Middleware:        middleware,
 		Logger:            logger,
 		FetchCooldown:     cfg.FetchCooldown,
 		FetchPollInterval: cfg.FetchPollInterval,

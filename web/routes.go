@@ -12,7 +12,7 @@ import (
 // then load the session, check CSRF and load the signed-in user; API routes
 // authenticate by key instead and carry no session or CSRF.
 func (s *Server) routes(app *fiber.App) {
-	app.Use(s.recoverPanic(), s.httpMetrics(), s.requestID(), s.accessLog(), s.securityHeaders())
+	app.Use(s.recoverPanic(), s.httpMetrics(), s.requestID(), s.tracing(), s.accessLog(), s.securityHeaders())
 
 	// Who may do what: every signed-in role reads; analysts and admins
 	// change flows.

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/internal/metrics"
@@ -64,6 +65,9 @@ type Deps struct {
 	// RiverUI is River's web UI, mounted for admins at /admin/river; nil:
 	// the page says it is off.
 	RiverUI http.Handler
+	// Tracer, when set, puts every request in an OpenTelemetry span; nil:
+	// no tracing.
+	Tracer trace.Tracer
 }
 
 // Server holds what handlers share. It is not a framework: handlers are maker

@@ -40,6 +40,7 @@ type config struct {
 	MetricsAddr  string
 	MetricsToken string
 	RollupEvery  time.Duration
+	OTLPEndpoint string
 }
 
 // setting is one configuration value: its variable, flag, default and help.
@@ -52,7 +53,7 @@ type rawConfig struct {
 	databaseURL, addr, baseURL, secretKey, dataDir, logLevel, logFormat string
 	adminPassword, trustedProxies, sessionIdle, sessionLifetime         string
 	maxMessageBytes, demo, demoTargetsAddr, demoFailRate                string
-	metricsAddr, metricsToken, rollupEvery                              string
+	metricsAddr, metricsToken, rollupEvery, otlpEndpoint                string
 }
 
 func (r *rawConfig) settings() []setting {
@@ -75,6 +76,7 @@ func (r *rawConfig) settings() []setting {
 		{"CROSSDOCK_METRICS_ADDR", "metrics-addr", "", "address serving Prometheus /metrics alone (e.g. 127.0.0.1:9090), apart from the UI; unset: no separate listener", &r.metricsAddr},
 		{"CROSSDOCK_METRICS_TOKEN", "", "", "when set, GET /metrics on CROSSDOCK_ADDR answers requests with Authorization: Bearer <token>", &r.metricsToken},
 		{"CROSSDOCK_ROLLUP_EVERY", "rollup-every", "1m", "how often the dashboard's per-minute rollups are written (leader only)", &r.rollupEvery},
+		{"CROSSDOCK_OTLP_ENDPOINT", "otlp-endpoint", "", "OTLP/HTTP traces URL (http://collector:4318/v1/traces); unset: no tracing", &r.otlpEndpoint},
 	}
 }
 
@@ -167,6 +169,13 @@ func (r *rawConfig) resolve(getenv func(string) string, needSecret bool) (config
 		c.MaxMessageBytes = n
 	}
 	c.MetricsAddr, c.MetricsToken = r.metricsAddr, r.metricsToken
+	if r.otlpEndpoint != "" {
+		u, err := url.Parse(r.otlpEndpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return c, nil, fmt.Errorf("CROSSDOCK_OTLP_ENDPOINT %q must be an http(s) URL such as http://collector:4318/v1/traces", r.otlpEndpoint)
+		}
+		c.OTLPEndpoint = r.otlpEndpoint
+	}
 	if r.metricsToken != "" && len(r.metricsToken) < 16 {
 		return c, nil, errors.New("CROSSDOCK_METRICS_TOKEN must be at least 16 characters (openssl rand -hex 16)")
 	}

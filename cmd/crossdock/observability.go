@@ -12,6 +12,11 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 	"riverqueue.com/riverui"
 
 	"github.com/crossdock/crossdock/internal/metrics"
@@ -71,4 +76,25 @@ func riverUIHandler(ctx context.Context, client *river.Client[pgx.Tx], log *slog
 		return nil, fmt.Errorf("river UI: %w", err)
 	}
 	return h, nil
+}
+
+// tracing sends OpenTelemetry traces over OTLP/HTTP to endpoint, the full
+// traces URL (http://collector:4318/v1/traces). Empty endpoint: no tracing,
+// a nil tracer. shutdown flushes the spans still buffered.
+func tracing(ctx context.Context, endpoint string) (tracer trace.Tracer, shutdown func(), err error) {
+	if endpoint == "" {
+		return nil, func() {}, nil
+	}
+	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(endpoint))
+	if err != nil {
+		return nil, nil, fmt.Errorf("CROSSDOCK_OTLP_ENDPOINT: %w", err)
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp),
+		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", "crossdock"),
+			attribute.String("service.version", buildVersion()))))
+	return tp.Tracer("github.com/crossdock/crossdock"), func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = tp.Shutdown(ctx)
+	}, nil
 }

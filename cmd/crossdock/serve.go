@@ -87,7 +87,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	queue, err := jobs.NewClient(pool, log, jobs.Config{Sealer: sealer, Observer: metrics, RollupEvery: cfg.RollupEvery})
+	tracer, stopTracing, err := tracing(ctx, cfg.OTLPEndpoint)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
+	queue, err := jobs.NewClient(pool, log, jobs.Config{Sealer: sealer, Observer: metrics, RollupEvery: cfg.RollupEvery, Tracer: tracer})
 	if err != nil {
 		return err
 	}
@@ -151,6 +156,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Sealer:  sealer,
 		Metrics: metrics,
 		RiverUI: riverUI,
+		Tracer:  tracer,
 	})
 
 	if cfg.Demo {
