@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/crossdock/crossdock/internal/like"
 )
 
 // Actor is who did something: a signed-in user, an API key or the system.
@@ -92,10 +94,10 @@ func AuditList(ctx context.Context, db DBTX, f AuditFilter) ([]AuditEntry, error
 		where = append(where, fmt.Sprintf(cond, len(args)))
 	}
 	if f.Action != "" {
-		add("action like $%d || '%%'", escapeLike(f.Action))
+		add("action like $%d || '%%'", like.Escape(f.Action))
 	}
 	if f.Actor != "" {
-		add("actor_email ilike '%%' || $%d || '%%'", escapeLike(f.Actor))
+		add("actor_email ilike '%%' || $%d || '%%'", like.Escape(f.Actor))
 	}
 	if f.Target != "" {
 		add("target_id = $%d", f.Target)
@@ -118,10 +120,6 @@ func AuditList(ctx context.Context, db DBTX, f AuditFilter) ([]AuditEntry, error
 		err := r.Scan(&e.ID, &e.At, &e.ActorID, &e.ActorEmail, &e.Action, &e.TargetType, &e.TargetID, &e.Before, &e.After, &e.RequestID, &e.Address)
 		return e, err
 	})
-}
-
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
 type requestIDKey struct{}

@@ -53,11 +53,21 @@ type Config struct {
 	// Default 5 ms (River: 100 ms).
 	FetchCooldown time.Duration
 	// FetchPollInterval is how often queues are polled when no insert
-	// notification arrives. Default 1 s.
+	// notification arrives. Default 100 ms: River sends at most one insert
+	// notification per queue per FetchCooldown, so under steady load a job
+	// whose notification was suppressed waits at most this long.
 	FetchPollInterval time.Duration
 	// Sealer opens target secrets; nil means targets with a stored secret
 	// fail with a configuration exception.
 	Sealer *secret.Sealer
+	// RescueAfter is how long a job may run before River considers its
+	// process dead and runs it again (River's default: one hour). Default
+	// 3 minutes, above the longest deliver job; a process killed mid-work
+	// has its messages moving again that much later.
+	RescueAfter time.Duration
+	// KeyClaimTTL is how long idempotency keys stay claimed. Default
+	// DefaultKeyClaimTTL (72 hours).
+	KeyClaimTTL time.Duration
 	// HTTPClient sends deliveries; nil means a pooled client suitable for
 	// many concurrent requests to few hosts.
 	HTTPClient *http.Client
@@ -100,8 +110,11 @@ func NewClient(pool *pgxpool.Pool, logger *slog.Logger, cfg Config) (*river.Clie
 	if cfg.FetchCooldown <= 0 {
 		cfg.FetchCooldown = 5 * time.Millisecond
 	}
+	if cfg.RescueAfter <= 0 {
+		cfg.RescueAfter = 3 * time.Minute
+	}
 	if cfg.FetchPollInterval <= 0 {
-		cfg.FetchPollInterval = time.Second
+		cfg.FetchPollInterval = 100 * time.Millisecond
 	}
 	if cfg.RollupEvery <= 0 {
 		cfg.RollupEvery = time.Minute
@@ -112,7 +125,7 @@ func NewClient(pool *pgxpool.Pool, logger *slog.Logger, cfg Config) (*river.Clie
 	deliver := NewDeliverWorker(pool, cfg.Sealer, cfg.HTTPClient, logger)
 	deliver.Observer = cfg.Observer
 	workers := river.NewWorkers()
-	if err := river.AddWorkerSafely(workers, &MaintenanceWorker{DB: pool}); err != nil {
+	if err := river.AddWorkerSafely(workers, &MaintenanceWorker{DB: pool, KeyClaimTTL: cfg.KeyClaimTTL}); err != nil {
 		return nil, fmt.Errorf("register maintenance worker: %w", err)
 	}
 	if err := river.AddWorkerSafely(workers, &ProcessWorker{DB: pool, Logger: logger}); err != nil {
@@ -123,6 +136,9 @@ func NewClient(pool *pgxpool.Pool, logger *slog.Logger, cfg Config) (*river.Clie
 	}
 	if err := river.AddWorkerSafely(workers, deliver); err != nil {
 		return nil, fmt.Errorf("register deliver worker: %w", err)
+	}
+	if err := river.AddWorkerSafely(workers, &DeliverGroupWorker{Deliver: deliver}); err != nil {
+		return nil, fmt.Errorf("register deliver group worker: %w", err)
 	}
 	if err := river.AddWorkerSafely(workers, &RollupWorker{DB: pool, Lookback: cfg.RollupLookback}); err != nil {
 		return nil, fmt.Errorf("register rollup worker: %w", err)
@@ -135,10 +151,11 @@ func NewClient(pool *pgxpool.Pool, logger *slog.Logger, cfg Config) (*river.Clie
 		middleware = append(middleware, &tracingMiddleware{tracer: cfg.Tracer})
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Middleware:        middleware,
-		Logger:            logger,
-		FetchCooldown:     cfg.FetchCooldown,
-		FetchPollInterval: cfg.FetchPollInterval,
+		Middleware:           middleware,
+		Logger:               logger,
+		FetchCooldown:        cfg.FetchCooldown,
+		FetchPollInterval:    cfg.FetchPollInterval,
+		RescueStuckJobsAfter: cfg.RescueAfter,
 		Queues: map[string]river.QueueConfig{
 			river.QueueDefault: {MaxWorkers: cfg.MaxWorkers},
 			QueueProcess:       {MaxWorkers: cfg.ProcessWorkers},

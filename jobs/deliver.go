@@ -107,9 +107,14 @@ func NewDeliverWorker(db DB, sealer *secret.Sealer, httpClient *http.Client, log
 		breakers: map[string]*breaker{}, limiters: map[string]*limiter{}}
 }
 
-// Timeout lets an attempt run as long as its target's timeout allows;
-// River's default of one minute would cut a slow target's window short.
-func (w *DeliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration { return 5 * time.Minute }
+// deliverJobTimeout bounds a deliver job: an attempt (at most
+// mappings.MaxTargetTimeout) with room for the rate limiter and the
+// database. River's default of one minute would cut the slowest targets
+// short. Keep Config.RescueAfter above it.
+const deliverJobTimeout = 2 * mappings.MaxTargetTimeout
+
+// Timeout lets an attempt run as long as its target's timeout allows.
+func (w *DeliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration { return deliverJobTimeout }
 
 func (w *DeliverWorker) breakerFor(envID int64, target string, p mappings.BreakerPolicy) *gobreaker.TwoStepCircuitBreaker[struct{}] {
 	key := strconv.FormatInt(envID, 10) + "/" + target
@@ -443,145 +448,19 @@ func jitter(d time.Duration) time.Duration {
 	return d + rand.N(d/10+1)
 }
 
-// record writes the attempt and its consequences in one transaction: the
-// delivery's new state, lineage, exceptions raised or resolved, the
-// message's status, and — when the delivery is finished — the job's
-// completion.
+// record writes the attempt and its consequences in one transaction (see
+// recordAttempt) that, when the delivery is finished, also completes the
+// job; an unfinished delivery snoozes until its next attempt.
 func (w *DeliverWorker) record(ctx context.Context, job *river.Job[DeliverArgs], d pendingDelivery, cfg mappings.TargetConfig, res attemptResult, log *slog.Logger) error {
 	// The attempt happened: record it even when shutdown cancels ctx.
 	ctx = context.WithoutCancel(ctx)
-	var snooze time.Duration
-	finished := res.delivered || res.captured
+	var out attemptOutcome
 	err := txn.Run(ctx, w.DB, func(tx pgx.Tx) error {
-		// The attempt number and retry window come from the row loaded before
-		// sending; the update below only applies if no other run recorded an
-		// attempt since, so one statement can write both the attempt and the
-		// delivery's new state.
-		n, budgetFrom := d.Attempts+1, d.budgetFrom
-		windowFrom := res.started
-		if d.windowFrom != nil {
-			windowFrom = *d.windowFrom
-		}
-		outcome := "delivered"
-		status := DeliveryDelivered
-		stage := StageDelivered
-		detail := map[string]any{"attempt": n, "route": d.Route, "target": d.Target}
-		var code *int
-		if res.statusCode != 0 {
-			detail["statusCode"] = res.statusCode
-			code = &res.statusCode
-		}
-		switch {
-		case res.captured:
-			outcome = "captured"
-		case res.delivered:
-		case res.retryable:
-			delay := res.retryAfter
-			if delay == 0 {
-				delay = backoff(cfg.Retry, n-budgetFrom)
-			}
-			exhausted := n-budgetFrom >= cfg.Retry.MaxAttempts || time.Now().Add(delay).After(windowFrom.Add(cfg.Retry.Window))
-			if !exhausted {
-				outcome, status, stage, snooze = "retry", DeliveryRetrying, StageRetryScheduled, delay
-				detail["retryIn"] = delay.String()
-				detail["error"] = res.err
-				if res.retryAfter > 0 {
-					detail["retryAfter"] = res.retryAfter.String()
-				}
-				break
-			}
-			finished = true
-			outcome, status, stage = "failed", DeliveryFailed, StageFailed
-			detail["error"] = res.err + fmt.Sprintf("; gave up after %d attempts", n-budgetFrom)
-		default:
-			finished = true
-			outcome, status, stage = "failed", DeliveryFailed, StageFailed
-			detail["error"] = res.err
-		}
-		var next, deliveredAt *time.Time
-		if status == DeliveryRetrying {
-			t := time.Now().Add(snooze)
-			next = &t
-		}
-		if status == DeliveryDelivered {
-			t := time.Now()
-			deliveredAt = &t
-		}
-		latency := res.latency
-		l, err := lineageColumns([]lineage{
-			{deliveryID: &d.ID, at: res.started, stage: StageDelivering, detail: map[string]any{"attempt": n, "target": d.Target}},
-			{deliveryID: &d.ID, stage: stage, detail: detail, duration: &latency},
-		})
-		if err != nil {
+		var err error
+		if out, err = recordAttempt(ctx, tx, d, cfg, res); err != nil {
 			return err
 		}
-		// One statement for the delivery's new state, the attempt and the
-		// two lineage events.
-		var recorded int
-		err = tx.QueryRow(ctx, `
-			with d as (
-				update deliveries set attempts = $2, window_from = $9, status = $10, last_status_code = $5, last_error = $8,
-					next_attempt_at = $11, delivered_at = $12, updated_at = now()
-				where id = $1 and attempts = $2 - 1
-				returning id, message_id
-			), a as (
-				insert into delivery_attempts (delivery_id, n, started_at, latency_ms, status_code, outcome, response_excerpt, error)
-				select id, $2, $3, $4, $5, $6, $7, $8 from d
-			), l as (
-				insert into lineage_events (message_id, delivery_id, at, stage, detail, duration_ms)
-				select d.message_id, u.d, u.a, u.s, u.x::jsonb, u.n
-				from d, unnest($13::uuid[], $14::timestamptz[], $15::text[], $16::text[], $17::int8[])
-					with ordinality as u(d, a, s, x, n, o)
-				order by u.o
-			)
-			select count(*) from d`,
-			d.ID, n, res.started, res.latency.Milliseconds(), code, outcome, res.excerpt, res.err, windowFrom, status, next, deliveredAt,
-			l.deliveryIDs, l.ats, l.stages, l.details, l.durations).Scan(&recorded)
-		if err != nil {
-			return fmt.Errorf("record attempt of delivery %s: %w", d.ID, err)
-		}
-		if recorded == 0 {
-			// Another run recorded an attempt meanwhile (River is
-			// at-least-once); fail this run so River reloads and decides again.
-			return fmt.Errorf("delivery %s: attempt %d was recorded by another run", d.ID, n)
-		}
-		// Lock the message (see recomputeMessageStatus) in the same round
-		// trip as closing the delivery's exceptions when it was delivered.
-		var resolved int64
-		resolution := ""
-		if status == DeliveryDelivered {
-			resolution = fmt.Sprintf("delivered on attempt %d", n)
-		}
-		if err := tx.QueryRow(ctx, `
-			with lock as (
-				select id from messages where id = $1 for no key update
-			), r as (
-				update exceptions set status = 'resolved', resolution = $3, resolved_at = now(), updated_at = now()
-				where $3 <> '' and delivery_id = $2 and status in ('open', 'assigned')
-				returning 1
-			)
-			select (select count(*) from r), (select count(*) from lock)`, d.MessageID, d.ID, resolution).Scan(&resolved, new(int64)); err != nil {
-			return fmt.Errorf("resolve exceptions of delivery %s: %w", d.ID, err)
-		}
-		if resolved > 0 {
-			if err := addLineage(ctx, tx, d.MessageID, lineage{deliveryID: &d.ID, stage: StageResolved, detail: map[string]any{"reason": "delivered on retry"}}); err != nil {
-				return err
-			}
-		}
-		if status == DeliveryFailed {
-			msg := fmt.Sprintf("delivery of route %s to target “%s” failed: %s", d.Route, d.Target, detail["error"])
-			if res.excerpt != "" {
-				msg += "; the target said: " + truncate(res.excerpt, 300)
-			}
-			if err := raiseException(ctx, tx, Exception{Kind: ExceptionDelivery, EnvironmentID: d.envID, FlowID: d.flowID,
-				MessageID: d.MessageID, DeliveryID: &d.ID, Stage: "deliver", ErrorClass: res.class, Message: msg}); err != nil {
-				return err
-			}
-		}
-		if err := recomputeLockedMessageStatus(ctx, tx, d.MessageID); err != nil {
-			return err
-		}
-		if finished {
+		if out.finished {
 			return completeTx(ctx, tx, job)
 		}
 		return nil
@@ -590,12 +469,161 @@ func (w *DeliverWorker) record(ctx context.Context, job *river.Job[DeliverArgs],
 		return err
 	}
 	log.Info("delivery attempt", "delivered", res.delivered || res.captured, "status_code", res.statusCode, "error_class", res.class,
-		"latency", res.latency, "finished", finished)
-	w.observe(d, res, finished)
-	if !finished {
-		return river.JobSnooze(snooze)
+		"latency", res.latency, "finished", out.finished)
+	w.observe(d, res, out.finished)
+	if !out.finished {
+		return river.JobSnooze(out.snooze)
 	}
 	return nil
+}
+
+// attemptOutcome is what recording an attempt decided: finished (delivered,
+// captured or failed for good), else the next attempt is due after snooze.
+type attemptOutcome struct {
+	finished bool
+	snooze   time.Duration
+}
+
+// errAttemptRecorded says another run recorded this attempt first.
+var errAttemptRecorded = errors.New("the attempt was recorded by another run")
+
+// recordAttempt writes, in tx, the attempt and its consequences: the
+// delivery's new state, lineage, exceptions raised or resolved, and the
+// message's status.
+func recordAttempt(ctx context.Context, tx pgx.Tx, d pendingDelivery, cfg mappings.TargetConfig, res attemptResult) (attemptOutcome, error) {
+	var out attemptOutcome
+	var snooze time.Duration
+	finished := res.delivered || res.captured
+	// The attempt number and retry window come from the row loaded before
+	// sending; the update below only applies if no other run recorded an
+	// attempt since, so one statement can write both the attempt and the
+	// delivery's new state.
+	n, budgetFrom := d.Attempts+1, d.budgetFrom
+	windowFrom := res.started
+	if d.windowFrom != nil {
+		windowFrom = *d.windowFrom
+	}
+	outcome := "delivered"
+	status := DeliveryDelivered
+	stage := StageDelivered
+	detail := map[string]any{"attempt": n, "route": d.Route, "target": d.Target}
+	var code *int
+	if res.statusCode != 0 {
+		detail["statusCode"] = res.statusCode
+		code = &res.statusCode
+	}
+	switch {
+	case res.captured:
+		outcome = "captured"
+	case res.delivered:
+	case res.retryable:
+		delay := res.retryAfter
+		if delay == 0 {
+			delay = backoff(cfg.Retry, n-budgetFrom)
+		}
+		exhausted := n-budgetFrom >= cfg.Retry.MaxAttempts || time.Now().Add(delay).After(windowFrom.Add(cfg.Retry.Window))
+		if !exhausted {
+			outcome, status, stage, snooze = "retry", DeliveryRetrying, StageRetryScheduled, delay
+			detail["retryIn"] = delay.String()
+			detail["error"] = res.err
+			if res.retryAfter > 0 {
+				detail["retryAfter"] = res.retryAfter.String()
+			}
+			break
+		}
+		finished = true
+		outcome, status, stage = "failed", DeliveryFailed, StageFailed
+		detail["error"] = res.err + fmt.Sprintf("; gave up after %d attempts", n-budgetFrom)
+	default:
+		finished = true
+		outcome, status, stage = "failed", DeliveryFailed, StageFailed
+		detail["error"] = res.err
+	}
+	var next, deliveredAt *time.Time
+	if status == DeliveryRetrying {
+		t := time.Now().Add(snooze)
+		next = &t
+	}
+	if status == DeliveryDelivered {
+		t := time.Now()
+		deliveredAt = &t
+	}
+	latency := res.latency
+	l, err := lineageColumns([]lineage{
+		{deliveryID: &d.ID, at: res.started, stage: StageDelivering, detail: map[string]any{"attempt": n, "target": d.Target}},
+		{deliveryID: &d.ID, stage: stage, detail: detail, duration: &latency},
+	})
+	if err != nil {
+		return out, err
+	}
+	// One statement for the delivery's new state, the attempt and the
+	// two lineage events.
+	var recorded int
+	err = tx.QueryRow(ctx, `
+		with d as (
+			update deliveries set attempts = $2, window_from = $9, status = $10, last_status_code = $5, last_error = $8,
+				next_attempt_at = $11, delivered_at = $12, updated_at = now()
+			where id = $1 and attempts = $2 - 1
+			returning id, message_id
+		), a as (
+			insert into delivery_attempts (delivery_id, n, started_at, latency_ms, status_code, outcome, response_excerpt, error)
+			select id, $2, $3, $4, $5, $6, $7, $8 from d
+		), l as (
+			insert into lineage_events (message_id, delivery_id, at, stage, detail, duration_ms)
+			select d.message_id, u.d, u.a, u.s, u.x::jsonb, u.n
+			from d, unnest($13::uuid[], $14::timestamptz[], $15::text[], $16::text[], $17::int8[])
+				with ordinality as u(d, a, s, x, n, o)
+			order by u.o
+		)
+		select count(*) from d`,
+		d.ID, n, res.started, res.latency.Milliseconds(), code, outcome, res.excerpt, res.err, windowFrom, status, next, deliveredAt,
+		l.deliveryIDs, l.ats, l.stages, l.details, l.durations).Scan(&recorded)
+	if err != nil {
+		return out, fmt.Errorf("record attempt of delivery %s: %w", d.ID, err)
+	}
+	if recorded == 0 {
+		// Another run recorded an attempt meanwhile (River is
+		// at-least-once); fail this run so River reloads and decides again.
+		return out, fmt.Errorf("delivery %s: attempt %d: %w", d.ID, n, errAttemptRecorded)
+	}
+	// Lock the message (see recomputeMessageStatus) in the same round
+	// trip as closing the delivery's exceptions when it was delivered.
+	var resolved int64
+	resolution := ""
+	if status == DeliveryDelivered {
+		resolution = fmt.Sprintf("delivered on attempt %d", n)
+	}
+	if err := tx.QueryRow(ctx, `
+		with lock as (
+			select id from messages where id = $1 for no key update
+		), r as (
+			update exceptions set status = 'resolved', resolution = $3, resolved_at = now(), updated_at = now()
+			where $3 <> '' and delivery_id = $2 and status in ('open', 'assigned')
+			returning 1
+		)
+		select (select count(*) from r), (select count(*) from lock)`, d.MessageID, d.ID, resolution).Scan(&resolved, new(int64)); err != nil {
+		return out, fmt.Errorf("resolve exceptions of delivery %s: %w", d.ID, err)
+	}
+	if resolved > 0 {
+		if err := addLineage(ctx, tx, d.MessageID, lineage{deliveryID: &d.ID, stage: StageResolved, detail: map[string]any{"reason": "delivered on retry"}}); err != nil {
+			return out, err
+		}
+	}
+	if status == DeliveryFailed {
+		msg := fmt.Sprintf("delivery of route %s to target “%s” failed: %s", d.Route, d.Target, detail["error"])
+		if res.excerpt != "" {
+			msg += "; the target said: " + truncate(res.excerpt, 300)
+		}
+		if err := raiseException(ctx, tx, Exception{Kind: ExceptionDelivery, EnvironmentID: d.envID, FlowID: d.flowID,
+			MessageID: d.MessageID, DeliveryID: &d.ID, Stage: "deliver", ErrorClass: res.class, Message: msg}); err != nil {
+			return out, err
+		}
+	}
+	if err := recomputeLockedMessageStatus(ctx, tx, d.MessageID); err != nil {
+		return out, err
+	}
+	out.finished, out.snooze = finished, snooze
+	return out, nil
 }
 
 func truncate(s string, n int) string {

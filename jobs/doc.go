@@ -1,7 +1,20 @@
-// Package jobs is Crossdock's runtime: trigger intake (a message, its
-// lineage and its process job in one transaction), the River client and its
-// workers (process, deliver, orphan check, housekeeping), lineage, messages
-// and the exception records the inbox works from.
+// Package jobs is Crossdock's runtime: trigger intake, the River client and
+// its workers, lineage, messages and the exception records the inbox works
+// from.
+//
+// A message travels in groups where it can, so that throughput is not one
+// transaction and one River job per step per message:
+//
+//   - Intake (Intake.Accept) commits the events of concurrent requests
+//     together: each message, its received lineage and its process job are
+//     still in one transaction, answered only after it commits.
+//   - A process job (ProcessArgs) carries the messages of one commit or
+//     NDJSON batch; they are mapped and written in one transaction, one by
+//     one if that fails.
+//   - Their deliveries' first attempts go out as one DeliverGroupArgs job;
+//     anything but an immediate success or a final refusal continues in a
+//     DeliverArgs job of its own, which owns retries, back-off, snoozes and
+//     exceptions for that delivery.
 //
 // River is at-least-once: every worker here must be safe to run twice.
 package jobs

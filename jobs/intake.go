@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -64,6 +66,9 @@ func unavailable(err error) error {
 // MaxKeyLength bounds idempotency keys and correlation ids.
 const MaxKeyLength = 255
 
+// ProcessGroupSize is the most messages one process job carries.
+const ProcessGroupSize = 128
+
 // MaxBatchLines is the most events one batch request may carry.
 const MaxBatchLines = 1000
 
@@ -104,9 +109,12 @@ type AcceptResult struct {
 // StatusURL returns the API path of a message.
 func StatusURL(id uuid.UUID) string { return "/api/v1/messages/" + id.String() }
 
-// ProcessArgs is the job that validates, maps and routes one message.
+// ProcessArgs is the job that validates, maps and routes messages: the
+// one a single accept recorded, or every message of one group commit or
+// NDJSON batch, so that processing pays River's fetch and completion, and
+// a commit, once per group rather than once per message.
 type ProcessArgs struct {
-	MessageID uuid.UUID `json:"message_id"`
+	MessageIDs []uuid.UUID `json:"message_ids"`
 }
 
 // Kind names the job in River's tables.
@@ -123,11 +131,14 @@ func (ProcessArgs) InsertOpts() river.InsertOpts {
 // deployed is what intake resolves from the URL: environment, flow and the
 // version live there.
 type deployed struct {
-	envID    int64
-	flowID   int64
-	version  int
-	checksum string
-	prog     *compiled
+	envID  int64
+	flowID int64
+	// deploymentID is the deployment live when this was resolved; group
+	// commit inserts a message only while it is still the live one.
+	deploymentID int64
+	version      int
+	checksum     string
+	prog         *compiled
 	// vars are the environment's variables, loaded only when the key
 	// expressions read one, to spare most accepts the query.
 	vars map[string]string
@@ -138,14 +149,15 @@ func resolve(ctx context.Context, db mappings.DBTX, env, flowSlug string) (deplo
 	var flowID *int64
 	var version *int
 	var checksum *string
+	var deploymentID *int64
 	// One round trip for what would otherwise be three lookups per message.
 	err := db.QueryRow(ctx, `
-		select e.id, f.id, d.version_number, d.checksum
+		select e.id, f.id, d.id, d.version_number, d.checksum
 		from environments e
 		left join flows f on f.slug = $2
 		left join current_deployments c on c.environment_id = e.id and c.flow_id = f.id
 		left join deployments d on d.id = c.deployment_id
-		where e.name = $1`, env, flowSlug).Scan(&d.envID, &flowID, &version, &checksum)
+		where e.name = $1`, env, flowSlug).Scan(&d.envID, &flowID, &deploymentID, &version, &checksum)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return deployed{}, fault.Errorf(fault.NotFound, "no environment “%s”; use dev, test, prod or another name from the Environments page", env)
 	}
@@ -158,7 +170,7 @@ func resolve(ctx context.Context, db mappings.DBTX, env, flowSlug string) (deplo
 	if version == nil {
 		return deployed{}, fault.Errorf(fault.Conflict, "flow “%s” has no version deployed to %s; deploy a published version to %s first", flowSlug, env, env)
 	}
-	d.flowID, d.version, d.checksum = *flowID, *version, *checksum
+	d.flowID, d.deploymentID, d.version, d.checksum = *flowID, *deploymentID, *version, *checksum
 	if d.prog, err = programs.get(ctx, db, d.flowID, d.version, d.checksum); err != nil {
 		return deployed{}, err
 	}
@@ -174,6 +186,20 @@ func resolve(ctx context.Context, db mappings.DBTX, env, flowSlug string) (deplo
 // ErrBadJSON that gives the line, column and byte offset of the problem.
 func CheckJSON(payload []byte) error {
 	if json.Valid(payload) {
+		if !utf8.Valid(payload) {
+			// encoding/json lets invalid UTF-8 through inside strings;
+			// PostgreSQL would refuse the text later, as a 500.
+			at := 0
+			for at < len(payload) {
+				r, size := utf8.DecodeRune(payload[at:])
+				if r == utf8.RuneError && size <= 1 {
+					break
+				}
+				at += size
+			}
+			return &fault.Error{Code: fault.Malformed, Err: ErrBadJSON,
+				Message: fmt.Sprintf("the body is not valid UTF-8 (byte %d); send JSON encoded as UTF-8", at)}
+		}
 		return nil
 	}
 	var v any
@@ -264,10 +290,10 @@ func prepare(ctx context.Context, d deployed, payload []byte, key, correlation s
 // statement; it returns no row when the key exists already.
 const insertMessageSQL = `
 	with m as (
-		insert into messages (id, environment_id, flow_id, version_number, checksum, idempotency_key, correlation_id,
+		insert into messages (id, environment_id, flow_id, version_number, checksum, idempotency_key, key_claim, correlation_id,
 			payload, payload_sha256, received_at, channel)
-		values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $12)
-		on conflict (environment_id, flow_id, idempotency_key) do nothing
+		values ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10, $12)
+		on conflict (environment_id, flow_id, key_claim) do nothing
 		returning id, received_at
 	)
 	insert into lineage_events (message_id, at, stage, detail)
@@ -286,7 +312,7 @@ func existing(ctx context.Context, db mappings.DBTX, d deployed, p prepared) (Ac
 	var sha []byte
 	err := db.QueryRow(ctx, `
 		select id, correlation_id, payload_sha256, version_number, received_at from messages
-		where environment_id = $1 and flow_id = $2 and idempotency_key = $3`, d.envID, d.flowID, p.key).
+		where environment_id = $1 and flow_id = $2 and key_claim = $3`, d.envID, d.flowID, p.key).
 		Scan(&r.MessageID, &r.CorrelationID, &sha, &r.VersionNumber, &r.ReceivedAt)
 	if err != nil {
 		return AcceptResult{}, fmt.Errorf("look up idempotency key: %w", err)
@@ -327,28 +353,7 @@ func accept(ctx context.Context, db DB, client *river.Client[pgx.Tx], req Accept
 	if err != nil {
 		return AcceptResult{}, err
 	}
-	var res AcceptResult
-	err = txn.Run(ctx, db, func(tx pgx.Tx) error {
-		var id uuid.UUID
-		err := tx.QueryRow(ctx, insertMessageSQL, insertArgs(d, p)...).Scan(&id)
-		if errors.Is(err, pgx.ErrNoRows) {
-			res, err = existing(ctx, tx, d, p)
-			return err
-		}
-		if err != nil {
-			return fmt.Errorf("insert message: %w", err)
-		}
-		if _, err := client.InsertTx(ctx, tx, ProcessArgs{MessageID: id}, nil); err != nil {
-			return fmt.Errorf("enqueue processing: %w", err)
-		}
-		res = AcceptResult{MessageID: id, IdempotencyKey: p.key, CorrelationID: p.correlation, StatusURL: StatusURL(id),
-			EnvironmentID: d.envID, FlowID: d.flowID, VersionNumber: d.version, ReceivedAt: p.now}
-		return nil
-	})
-	if err != nil {
-		return AcceptResult{}, err
-	}
-	return res, nil
+	return acceptPrepared(ctx, db, client, d, p)
 }
 
 // BatchRequest is an NDJSON batch: one event per line, each keyed on its
@@ -402,7 +407,7 @@ func acceptBatch(ctx context.Context, db DB, client *river.Client[pgx.Tx], req B
 		// Inserted one at a time within the batch so that two lines with the
 		// same key behave like two requests: the second is a replay or
 		// ErrKeyReused.
-		var jobs []river.InsertManyParams
+		var ids []uuid.UUID
 		for i := range results {
 			if results[i].Err != nil {
 				continue
@@ -425,14 +430,19 @@ func acceptBatch(ctx context.Context, db DB, client *river.Client[pgx.Tx], req B
 			if err != nil {
 				return fmt.Errorf("insert message (line %d): %w", i+1, err)
 			}
-			jobs = append(jobs, river.InsertManyParams{Args: ProcessArgs{MessageID: id}})
+			ids = append(ids, id)
 			results[i].AcceptResult = AcceptResult{MessageID: id, IdempotencyKey: p.key, CorrelationID: p.correlation,
 				StatusURL: StatusURL(id), EnvironmentID: d.envID, FlowID: d.flowID, VersionNumber: d.version, ReceivedAt: p.now}
+		}
+		// One process job per group of messages (see ProcessArgs).
+		var jobs []river.InsertManyParams
+		for chunk := range slices.Chunk(ids, ProcessGroupSize) {
+			jobs = append(jobs, river.InsertManyParams{Args: ProcessArgs{MessageIDs: chunk}})
 		}
 		if len(jobs) == 0 {
 			return nil
 		}
-		if _, err := client.InsertManyTx(ctx, tx, jobs); err != nil {
+		if _, err := client.InsertManyFastTx(ctx, tx, jobs); err != nil {
 			return fmt.Errorf("enqueue processing: %w", err)
 		}
 		return nil

@@ -148,7 +148,7 @@ func TestAcceptIsAllOrNothing(t *testing.T) {
 	require.NoError(t, err)
 	b.accept(t, `{"id": 1, "name": "#1", "total": 1}`)
 	require.Equal(t, 1, countRows(t, b, `select count(*) from messages`))
-	require.Equal(t, 1, countRows(t, b, `select count(*) from river_job where kind = 'process' and args->>'message_id' = (select id::text from messages)`))
+	require.Equal(t, 1, countRows(t, b, `select count(*) from river_job where kind = 'process' and args->'message_ids' ? (select id::text from messages)`))
 }
 
 func TestAcceptBatchAnswersEachLine(t *testing.T) {
@@ -177,7 +177,8 @@ func TestAcceptBatchAnswersEachLine(t *testing.T) {
 	require.True(t, res[5].Replayed, "a repeat within the batch is a replay")
 	require.Equal(t, res[4].MessageID, res[5].MessageID)
 	require.Equal(t, 3, countRows(t, b, `select count(*) from messages`))
-	require.Equal(t, 3, countRows(t, b, `select count(*) from river_job where kind = 'process'`))
+	require.Equal(t, 2, countRows(t, b, `select count(*) from river_job where kind = 'process'`), "one job before, one for the batch")
+	require.Equal(t, 3, countRows(t, b, `select sum(jsonb_array_length(args->'message_ids')) from river_job where kind = 'process'`))
 
 	_, err = jobs.AcceptBatch(ctx, b.pool, b.client, jobs.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: make([][]byte, jobs.MaxBatchLines+1)})
 	require.Equal(t, fault.TooLarge, fault.CodeOf(err))

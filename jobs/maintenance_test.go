@@ -66,3 +66,36 @@ func TestClientStartsAndStops(t *testing.T) {
 	defer cancel()
 	require.NoError(t, client.Stop(stopCtx))
 }
+
+// Idempotency keys are held for their time, then released: the same key
+// (even with another payload) then makes a new message, and the old
+// message keeps its key for search.
+func TestKeyClaimsAreReleasedAfterTheirTime(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	ctx := context.Background()
+	old := b.accept(t, `{"id": 7, "name": "#7", "total": 1}`)
+	recent := b.accept(t, `{"id": 8, "name": "#8", "total": 1}`)
+	_, err := b.pool.Exec(ctx, `update messages set received_at = now() - interval '73 hours' where id = $1`, old.MessageID)
+	require.NoError(t, err)
+
+	worker := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &jobs.MaintenanceWorker{DB: b.pool})
+	tx, err := b.pool.Begin(ctx)
+	require.NoError(t, err)
+	_, err = worker.Work(ctx, t, tx, jobs.MaintenanceArgs{}, nil)
+	require.NoError(t, err)
+	require.NoError(t, tx.Commit(ctx))
+
+	again := b.accept(t, `{"id": 7, "name": "#7", "total": 2}`)
+	require.False(t, again.Replayed, "the released key makes a new message")
+	require.NotEqual(t, old.MessageID, again.MessageID)
+	_, err = jobs.Accept(ctx, b.pool, b.client, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(`{"id": 8, "name": "#8", "total": 2}`)})
+	require.ErrorIs(t, err, jobs.ErrKeyReused, "a key inside its time is still held")
+	replay := b.accept(t, `{"id": 8, "name": "#8", "total": 1}`)
+	require.Equal(t, recent.MessageID, replay.MessageID)
+	require.Equal(t, 2, countRows(t, b, `select count(*) from messages where idempotency_key = 'order-7'`), "the key stays on both messages")
+
+	n, err := jobs.ReleaseKeyClaims(ctx, b.pool, time.Now().Add(-72*time.Hour))
+	require.NoError(t, err)
+	require.Zero(t, n, "releasing again changes nothing")
+}

@@ -59,7 +59,7 @@ func (w *OrphanCheckWorker) Work(ctx context.Context, job *river.Job[OrphanCheck
 			select m.id, m.environment_id, m.flow_id from messages m
 			where m.status = 'received' and m.updated_at < $1
 			and not exists (select 1 from river_job j where j.kind = 'process'
-				and j.args @> jsonb_build_object('message_id', m.id::text) and j.state in `+liveStates+`)
+				and j.args->'message_ids' ? m.id::text and j.state in `+liveStates+`)
 			order by m.received_at limit 1000
 			for no key update of m skip locked`, before)
 		if err != nil {
@@ -90,8 +90,9 @@ func (w *OrphanCheckWorker) Work(ctx context.Context, job *river.Job[OrphanCheck
 		rows, err = tx.Query(ctx, `
 			select d.id, d.message_id, m.environment_id, m.flow_id, d.target from deliveries d join messages m on m.id = d.message_id
 			where d.status in ('pending', 'retrying') and d.updated_at < $1
-			and not exists (select 1 from river_job j where j.kind = 'deliver'
-				and j.args @> jsonb_build_object('delivery_id', d.id::text) and j.state in `+liveStates+`)
+			and not exists (select 1 from river_job j where j.kind in ('deliver', 'deliver_group')
+				and (j.args @> jsonb_build_object('delivery_id', d.id::text) or j.args->'delivery_ids' ? d.id::text)
+				and j.state in `+liveStates+`)
 			order by d.created_at limit 1000
 			for no key update of d skip locked`, before)
 		if err != nil {

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,87 +22,161 @@ import (
 	"github.com/crossdock/crossdock/mappings"
 )
 
-// ProcessWorker validates, maps and routes a message on the version it
-// arrived on, then writes lineage, delivery rows and one deliver job per
-// matched route in one transaction that also completes the job. It is safe
-// to run twice: a message no longer in status received is left alone.
+// ProcessWorker validates, maps and routes the messages of a process job
+// on the versions they arrived on, then writes lineage, delivery rows and
+// one deliver job per matched route in one transaction that also completes
+// the job. It is safe to run twice: a message no longer in status received
+// is left alone. When the group's transaction fails, each message is
+// written in a transaction of its own, so one message the database refuses
+// cannot hold up the others.
 type ProcessWorker struct {
 	river.WorkerDefaults[ProcessArgs]
 	DB     DB
 	Logger *slog.Logger
 }
 
-// Work processes one message.
+// processRun is one message mapped, waiting to be recorded.
+type processRun struct {
+	m          Message
+	configured map[string]bool
+	prog       *compiled
+	res        *engine.Result
+	runErr     error
+	took       time.Duration
+}
+
+// Work processes the job's messages.
 func (w *ProcessWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) error {
-	m, vars, configured, err := processInput(ctx, w.DB, job.Args.MessageID)
-	if fault.CodeOf(err) == fault.NotFound {
-		return river.JobCancel(err) // deleted (retention); retrying cannot help
-	}
+	inputs, err := processInputs(ctx, w.DB, job.Args.MessageIDs)
 	if err != nil {
 		return err
 	}
-	if m.Status != StatusReceived {
-		return nil
+	if len(inputs) == 0 {
+		return river.JobCancel(fault.Errorf(fault.NotFound, "none of the job's %d messages exists", len(job.Args.MessageIDs))) // deleted (retention); retrying cannot help
 	}
-	log := logger(w.Logger).With("message_id", m.ID, "correlation_id", m.CorrelationID, "flow", m.FlowSlug, "env", m.Environment)
-	prog, err := programs.get(ctx, w.DB, m.FlowID, m.VersionNumber, m.Checksum)
-	if err != nil {
-		return err
-	}
-	start := time.Now()
-	res, runErr := prog.program.Run(ctx, engine.Input{Payload: m.Payload, Now: m.ReceivedAt, Vars: vars})
-	took := time.Since(start)
-	if runErr != nil && !errors.Is(runErr, engine.ErrInvalidInput) && !errors.Is(runErr, engine.ErrLimit) {
-		return fmt.Errorf("map message %s: %w", m.ID, runErr) // cancelled: River retries
+	runs := make([]processRun, 0, len(inputs))
+	for _, in := range inputs {
+		if in.m.Status != StatusReceived {
+			continue
+		}
+		prog, err := programs.get(ctx, w.DB, in.m.FlowID, in.m.VersionNumber, in.m.Checksum)
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		res, runErr := prog.program.Run(ctx, engine.Input{Payload: in.m.Payload, Now: in.m.ReceivedAt, Vars: in.vars})
+		took := time.Since(start)
+		if runErr != nil && !errors.Is(runErr, engine.ErrInvalidInput) && !errors.Is(runErr, engine.ErrLimit) {
+			return fmt.Errorf("map message %s: %w", in.m.ID, runErr) // cancelled: River retries
+		}
+		runs = append(runs, processRun{m: in.m, configured: in.configured, prog: prog, res: res, runErr: runErr, took: took})
 	}
 
-	var outcome string
 	err = txn.Run(ctx, w.DB, func(tx pgx.Tx) error {
-		var err error
-		outcome, err = w.record(ctx, tx, m, prog, res, runErr, took, configured)
+		if err := w.recordAll(ctx, tx, runs); err != nil {
+			return err
+		}
+		return completeTx(ctx, tx, job)
+	})
+	if err == nil || len(runs) < 2 || ctx.Err() != nil {
+		return err
+	}
+	w.log(nil).Warn("processing a group failed; processing its messages one by one", "job_id", job.ID, "messages", len(runs), "error", err)
+	var firstErr error
+	for _, r := range runs {
+		err := txn.Run(ctx, w.DB, func(tx pgx.Tx) error { return w.recordAll(ctx, tx, []processRun{r}) })
+		if err != nil {
+			w.log(&r.m).Error("processing failed", "error", err)
+			firstErr = cmp.Or(firstErr, err)
+		}
+	}
+	return firstErr // River retries the job; messages already processed are skipped
+}
+
+// recordAll records each run and enqueues the first attempts of every
+// delivery they made as DeliverGroupArgs jobs.
+func (w *ProcessWorker) recordAll(ctx context.Context, tx pgx.Tx, runs []processRun) error {
+	var ids []uuid.UUID
+	for _, r := range runs {
+		outcome, made, err := w.record(ctx, tx, r.m, r.prog, r.res, r.runErr, r.took, r.configured)
 		if errors.Is(err, errProcessed) {
 			outcome = "already processed"
 		} else if err != nil {
 			return err
 		}
-		return completeTx(ctx, tx, job)
-	})
-	if err != nil {
-		return err
+		ids = append(ids, made...)
+		w.log(&r.m).Debug("processed", "outcome", outcome, "took", r.took)
 	}
-	log.Debug("processed", "outcome", outcome, "took", took)
+	if len(ids) == 0 {
+		return nil
+	}
+	var deliveries []river.InsertManyParams
+	for chunk := range slices.Chunk(ids, ProcessGroupSize) {
+		deliveries = append(deliveries, river.InsertManyParams{Args: DeliverGroupArgs{DeliveryIDs: chunk}})
+	}
+	client, err := river.ClientFromContextSafely[pgx.Tx](ctx)
+	if err != nil {
+		return fmt.Errorf("enqueue deliveries: %w", err)
+	}
+	if _, err := client.InsertManyFastTx(ctx, tx, deliveries); err != nil {
+		return fmt.Errorf("enqueue deliveries: %w", err)
+	}
 	return nil
 }
 
-// processInput reads, in one round trip, the message with what mapping it
-// needs from its environment: the variables and the names of the
-// configured targets.
-func processInput(ctx context.Context, db mappings.DBTX, id uuid.UUID) (Message, map[string]string, map[string]bool, error) {
-	var m Message
-	var payload []byte
-	var vars map[string]string
-	var targets []string
-	err := db.QueryRow(ctx, `
-		select m.id, m.environment_id, e.name, m.flow_id, f.slug, m.version_number, m.checksum, m.idempotency_key,
-		       m.correlation_id, m.payload, m.status, m.received_at, m.updated_at,
-		       (select coalesce(jsonb_object_agg(v.name, v.value), '{}') from environment_variables v where v.environment_id = m.environment_id),
-		       (select coalesce(array_agg(t.target_name), '{}') from target_configs t where t.environment_id = m.environment_id)
-		from messages m join environments e on e.id = m.environment_id join flows f on f.id = m.flow_id
-		where m.id = $1`, id).
-		Scan(&m.ID, &m.EnvironmentID, &m.Environment, &m.FlowID, &m.FlowSlug, &m.VersionNumber, &m.Checksum,
-			&m.IdempotencyKey, &m.CorrelationID, &payload, &m.Status, &m.ReceivedAt, &m.UpdatedAt, &vars, &targets)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Message{}, nil, nil, fault.Errorf(fault.NotFound, "no message %s", id)
+// log returns the worker's logger, with the message's ids when m is set.
+func (w *ProcessWorker) log(m *Message) *slog.Logger {
+	l := logger(w.Logger)
+	if m != nil {
+		l = l.With("message_id", m.ID, "correlation_id", m.CorrelationID, "flow", m.FlowSlug, "env", m.Environment)
 	}
+	return l
+}
+
+// processInput is a message with what mapping it needs from its
+// environment: the variables and the names of the configured targets.
+type processInput struct {
+	m          Message
+	vars       map[string]string
+	configured map[string]bool
+}
+
+// processInputs reads, in one round trip, the messages with their
+// environments' variables and configured targets. Messages that no longer
+// exist (retention) are left out.
+func processInputs(ctx context.Context, db mappings.DBTX, ids []uuid.UUID) ([]processInput, error) {
+	rows, err := db.Query(ctx, `
+		with env as (
+			select e.id, e.name,
+			       (select coalesce(jsonb_object_agg(v.name, v.value), '{}') from environment_variables v where v.environment_id = e.id) as vars,
+			       (select coalesce(array_agg(t.target_name), '{}') from target_configs t where t.environment_id = e.id) as targets
+			from environments e where e.id in (select environment_id from messages where id = any($1))
+		)
+		select m.id, m.environment_id, env.name, m.flow_id, f.slug, m.version_number, m.checksum, m.idempotency_key,
+		       m.correlation_id, m.payload, m.status, m.received_at, m.updated_at, env.vars, env.targets
+		from messages m join env on env.id = m.environment_id join flows f on f.id = m.flow_id
+		where m.id = any($1)
+		order by m.id`, ids)
 	if err != nil {
-		return Message{}, nil, nil, fmt.Errorf("message %s: %w", id, err)
+		return nil, fmt.Errorf("messages to process: %w", err)
 	}
-	m.Payload = payload
-	configured := make(map[string]bool, len(targets))
-	for _, n := range targets {
-		configured[n] = true
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (processInput, error) {
+		var in processInput
+		var payload []byte
+		var targets []string
+		err := r.Scan(&in.m.ID, &in.m.EnvironmentID, &in.m.Environment, &in.m.FlowID, &in.m.FlowSlug, &in.m.VersionNumber, &in.m.Checksum,
+			&in.m.IdempotencyKey, &in.m.CorrelationID, &payload, &in.m.Status, &in.m.ReceivedAt, &in.m.UpdatedAt, &in.vars, &targets)
+		in.m.Payload = payload
+		in.configured = make(map[string]bool, len(targets))
+		for _, n := range targets {
+			in.configured[n] = true
+		}
+		return in, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("messages to process: %w", err)
 	}
-	return m, vars, configured, nil
+	return out, nil
 }
 
 // errProcessed says another run processed the message first.
@@ -125,19 +200,19 @@ func claim(ctx context.Context, tx pgx.Tx, id uuid.UUID, status MessageStatus) e
 }
 
 // record writes what the run made of the message; it returns a word for the
-// log.
-func (w *ProcessWorker) record(ctx context.Context, tx pgx.Tx, m Message, prog *compiled, res *engine.Result, runErr error, took time.Duration, configured map[string]bool) (string, error) {
+// log and the deliveries to send.
+func (w *ProcessWorker) record(ctx context.Context, tx pgx.Tx, m Message, prog *compiled, res *engine.Result, runErr error, took time.Duration, configured map[string]bool) (string, []uuid.UUID, error) {
 	now := time.Now()
 	base := Exception{EnvironmentID: m.EnvironmentID, FlowID: m.FlowID, MessageID: m.ID}
 	switch {
 	case errors.Is(runErr, engine.ErrInvalidInput):
 		e := base
 		e.Kind, e.Stage, e.ErrorClass, e.Message = ExceptionValidation, "validate", "invalid JSON", "the payload is not a JSON document: "+runErr.Error()
-		return "rejected", reject(ctx, tx, m.ID, e, map[string]any{"error": runErr.Error()}, now)
+		return "rejected", nil, reject(ctx, tx, m.ID, e, map[string]any{"error": runErr.Error()}, now)
 	case errors.Is(runErr, engine.ErrLimit):
 		e := base
 		e.Kind, e.Stage, e.ErrorClass, e.Message = ExceptionMapping, "map", "limit", runErr.Error()
-		return "failed", fail(ctx, tx, m.ID, e, map[string]any{"error": runErr.Error()}, now, took, false)
+		return "failed", nil, fail(ctx, tx, m.ID, e, map[string]any{"error": runErr.Error()}, now, took, false)
 	case !res.Valid():
 		rules := make([]string, len(res.Validation))
 		msgs := make([]string, len(res.Validation))
@@ -149,7 +224,7 @@ func (w *ProcessWorker) record(ctx context.Context, tx pgx.Tx, m Message, prog *
 		e.Kind, e.Stage, e.ErrorClass = ExceptionValidation, "validate", "rule "+strings.Join(rules, ", ")
 		e.Message = strings.Join(msgs, "; ")
 		e.Detail, _ = json.Marshal(map[string]any{"validation": res.Validation})
-		return "rejected", reject(ctx, tx, m.ID, e, map[string]any{"validation": res.Validation}, now)
+		return "rejected", nil, reject(ctx, tx, m.ID, e, map[string]any{"validation": res.Validation}, now)
 	}
 	var rowErrors []engine.RowError
 	rowErrors = append(rowErrors, res.Errors...)
@@ -163,12 +238,11 @@ func (w *ProcessWorker) record(ctx context.Context, tx pgx.Tx, m Message, prog *
 		e.ErrorClass = strings.TrimSpace(string(first.Section) + " " + first.Route + " " + itemIndex.ReplaceAllString(first.Path, "[]"))
 		e.Message = first.String()
 		e.Detail, _ = json.Marshal(map[string]any{"errors": rowErrors})
-		return "failed", fail(ctx, tx, m.ID, e, map[string]any{"errors": rowErrors}, now, took, true)
+		return "failed", nil, fail(ctx, tx, m.ID, e, map[string]any{"errors": rowErrors}, now, took, true)
 	}
 
 	var matched []string
 	var deliveries []uuid.UUID
-	var jobs []river.InsertManyParams
 	var rows deliveryRows
 	events := []lineage{
 		{at: now, stage: StageValidated},
@@ -186,7 +260,7 @@ func (w *ProcessWorker) record(ctx context.Context, tx pgx.Tx, m Message, prog *
 		}
 		id, err := uuid.NewV7()
 		if err != nil {
-			return "", fmt.Errorf("delivery id: %w", err)
+			return "", nil, fmt.Errorf("delivery id: %w", err)
 		}
 		status, lastError := DeliveryPending, ""
 		if kind == engine.TargetHTTP && !configured[r.Target] {
@@ -200,7 +274,6 @@ func (w *ProcessWorker) record(ctx context.Context, tx pgx.Tx, m Message, prog *
 		rows.add(id, r.Name, r.Target, kind, string(r.Output), status, lastError)
 		if status == DeliveryPending {
 			deliveries = append(deliveries, id)
-			jobs = append(jobs, river.InsertManyParams{Args: DeliverArgs{DeliveryID: id}})
 		} else {
 			events = append(events, lineage{deliveryID: &id, at: now, stage: StageFailed,
 				detail: map[string]any{"route": r.Name, "target": r.Target, "error": "target not configured"}})
@@ -210,7 +283,7 @@ func (w *ProcessWorker) record(ctx context.Context, tx pgx.Tx, m Message, prog *
 		matched = []string{}
 	}
 	events = append(events, lineage{at: now, stage: StageRouted, detail: map[string]any{"routes": matched}})
-	if len(jobs) > 0 {
+	if len(deliveries) > 0 {
 		events = append(events, lineage{at: now, stage: StageQueued, detail: map[string]any{"deliveries": deliveries}})
 	}
 	// The message's status follows from the deliveries written here: any
@@ -224,23 +297,14 @@ func (w *ProcessWorker) record(ctx context.Context, tx pgx.Tx, m Message, prog *
 		status = StatusFailed
 	}
 	if err := routeTx(ctx, tx, m.ID, status, rows, events); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	for _, e := range configErrors {
 		if err := raiseException(ctx, tx, e); err != nil {
-			return "", err
+			return "", nil, err
 		}
 	}
-	if len(jobs) > 0 {
-		client, err := river.ClientFromContextSafely[pgx.Tx](ctx)
-		if err != nil {
-			return "", fmt.Errorf("enqueue deliveries: %w", err)
-		}
-		if _, err := client.InsertManyTx(ctx, tx, jobs); err != nil {
-			return "", fmt.Errorf("enqueue deliveries: %w", err)
-		}
-	}
-	return outcome, nil
+	return outcome, deliveries, nil
 }
 
 // deliveryRows are the deliveries of a routed message, column by column

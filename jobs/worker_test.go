@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -32,7 +33,7 @@ func TestProcessTwiceThenOrphanCheck(t *testing.T) {
 	t.Cleanup(func() { _ = tx.Rollback(ctx) })
 	process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &jobs.ProcessWorker{DB: tx})
 	for range 2 {
-		res, err := process.Work(ctx, t, tx, jobs.ProcessArgs{MessageID: a.MessageID}, nil)
+		res, err := process.Work(ctx, t, tx, jobs.ProcessArgs{MessageIDs: []uuid.UUID{a.MessageID}}, nil)
 		require.NoError(t, err)
 		require.Equal(t, river.EventKindJobCompleted, res.EventKind)
 	}
@@ -42,14 +43,14 @@ func TestProcessTwiceThenOrphanCheck(t *testing.T) {
 		return n
 	}
 	require.Equal(t, 1, count(`select count(*) from deliveries where message_id = $1`, a.MessageID))
-	require.Equal(t, 1, count(`select count(*) from river_job where kind = 'deliver'`))
+	require.Equal(t, 1, count(`select count(*) from river_job where kind = 'deliver_group'`))
 	require.Equal(t, 1, count(`select count(*) from lineage_events where message_id = $1 and stage = 'routed'`, a.MessageID))
-	inserted := rivertest.RequireInsertedTx[*riverpgxv5.Driver](ctx, t, tx, &jobs.DeliverArgs{}, nil)
+	inserted := rivertest.RequireInsertedTx[*riverpgxv5.Driver](ctx, t, tx, &jobs.DeliverGroupArgs{}, nil)
 	require.Equal(t, jobs.QueueDeliver, inserted.Queue)
 
 	// The deliver job and the second message's process job are lost (as
 	// when River discards them and later deletes them).
-	_, err = tx.Exec(ctx, `update river_job set state = 'discarded', finalized_at = now() where kind = 'deliver' or args->>'message_id' = $1`, orphan.MessageID.String())
+	_, err = tx.Exec(ctx, `update river_job set state = 'discarded', finalized_at = now() where kind = 'deliver_group' or args->'message_ids' ? $1`, orphan.MessageID.String())
 	require.NoError(t, err)
 	_, err = tx.Exec(ctx, `update deliveries set updated_at = now() - interval '10 minutes'`)
 	require.NoError(t, err)
@@ -148,4 +149,60 @@ func TestDeliverJobsAreUniquePerDelivery(t *testing.T) {
 	retry, err := b.client.Insert(ctx, jobs.DeliverArgs{DeliveryID: id}, nil)
 	require.NoError(t, err)
 	require.False(t, retry.UniqueSkippedAsDuplicate)
+}
+
+// A process job carries a group of messages. When the database refuses
+// one of them, the others are still processed, and the job is retried for
+// the one left.
+func TestProcessGroupIsolatesAFailingMessage(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	ctx := context.Background()
+	b.configureERP(t, "http://127.0.0.1:1", nil)
+	res, err := jobs.AcceptBatch(ctx, b.pool, b.client, jobs.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{
+		[]byte(`{"id": 1, "name": "#1", "total": 1}`), []byte(`{"id": 2, "name": "#2", "total": 1}`), []byte(`{"id": 3, "name": "#3", "total": 1}`),
+	}})
+	require.NoError(t, err)
+	ids := []uuid.UUID{res[0].MessageID, res[1].MessageID, res[2].MessageID}
+	require.Equal(t, 1, countRows(t, b, `select count(*) from river_job where kind = 'process'`), "one job for the batch")
+
+	// The database refuses deliveries of the second message. The worker runs
+	// in a test transaction (its own transactions become savepoints).
+	tx, err := b.pool.Begin(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = tx.Rollback(ctx) })
+	_, err = tx.Exec(ctx, fmt.Sprintf(`
+		create function refuse_delivery() returns trigger language plpgsql as $$
+		begin
+			if new.message_id = '%s' then raise exception 'refused for the test'; end if;
+			return new;
+		end $$;
+		create trigger refuse_delivery before insert on deliveries for each row execute function refuse_delivery()`, ids[1]))
+	require.NoError(t, err)
+
+	process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &jobs.ProcessWorker{DB: tx})
+	_, err = process.Work(ctx, t, tx, jobs.ProcessArgs{MessageIDs: ids}, nil)
+	require.ErrorContains(t, err, "refused for the test")
+	status := func(id uuid.UUID) jobs.MessageStatus {
+		m, err := jobs.MessageByID(ctx, tx, id)
+		require.NoError(t, err)
+		return m.Status
+	}
+	count := func(sql string) int {
+		var n int
+		require.NoError(t, tx.QueryRow(ctx, sql).Scan(&n))
+		return n
+	}
+	require.Equal(t, jobs.StatusQueued, status(ids[0]))
+	require.Equal(t, jobs.StatusReceived, status(ids[1]), "left for the retry")
+	require.Equal(t, jobs.StatusQueued, status(ids[2]))
+
+	_, err = tx.Exec(ctx, `drop trigger refuse_delivery on deliveries`)
+	require.NoError(t, err)
+	out, err := process.Work(ctx, t, tx, jobs.ProcessArgs{MessageIDs: ids}, nil)
+	require.NoError(t, err)
+	require.Equal(t, river.EventKindJobCompleted, out.EventKind)
+	require.Equal(t, jobs.StatusQueued, status(ids[1]))
+	require.Equal(t, 3, count(`select count(*) from deliveries`), "one delivery each, none twice")
+	require.Equal(t, 3, count(`select count(*) from lineage_events where stage = 'routed'`))
 }

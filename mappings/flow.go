@@ -14,6 +14,7 @@ import (
 
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/internal/like"
 )
 
 // Flow is a named integration, e.g. shopify-order-to-erp.
@@ -181,7 +182,7 @@ func FlowList(ctx context.Context, db DBTX, f FlowFilter) ([]Flow, error) {
 	sql := flowSelect + ` where ($1 = '' or f.slug ilike '%' || $1 || '%' or f.name ilike '%' || $1 || '%' or f.description ilike '%' || $1 || '%')
 		and ($2 = '' or f.source_system = $2)
 		order by greatest(f.updated_at, d.updated_at) desc, f.slug`
-	rows, err := db.Query(ctx, sql, escapeLike(strings.TrimSpace(f.Search)), f.SourceSystem)
+	rows, err := db.Query(ctx, sql, like.Escape(strings.TrimSpace(f.Search)), f.SourceSystem)
 	if err != nil {
 		return nil, fmt.Errorf("list flows: %w", err)
 	}
@@ -213,8 +214,4 @@ func FlowUpdate(ctx context.Context, db DBTX, id int64, name, description, sourc
 		return Flow{}, fault.Errorf(fault.NotFound, "no flow with id %d", id)
 	}
 	return FlowByID(ctx, db, id)
-}
-
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }

@@ -253,6 +253,12 @@ func TestTargetConfigCheck(t *testing.T) {
 	require.Contains(t, fe.Fields, "authHeaderName")
 	require.True(t, strings.HasPrefix(fe.Message, "fix the target configuration"))
 
+	_, err = mappings.TargetConfigPut(ctx, b.db, nil, mappings.TargetConfig{
+		EnvironmentID: dev.ID, Target: "erp", URLTemplate: "https://erp.example", Timeout: 2 * time.Minute}, b.editor)
+	fe, ok = fault.As(err)
+	require.True(t, ok)
+	require.Equal(t, "more than zero and at most 60 s", fe.Fields["timeout"], "a deliver job must end in time to be rescued")
+
 	_, err = mappings.TargetConfigPut(ctx, b.db, nil, mappings.TargetConfig{EnvironmentID: dev.ID, Target: "erp", Auth: mappings.AuthBearer, Secret: "x"}, b.editor)
 	require.Equal(t, fault.Unavailable, fault.CodeOf(err), "no key, no secret stored")
 }

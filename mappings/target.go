@@ -83,6 +83,12 @@ type TargetConfig struct {
 	UpdatedAt      time.Time
 }
 
+// MaxTargetTimeout caps one attempt: a target slower than a minute should
+// accept the request and work asynchronously. The cap also bounds how long
+// a deliver job runs, which is what lets a crashed process's jobs be
+// rescued within minutes (jobs.Config.RescueAfter).
+const MaxTargetTimeout = time.Minute
+
 // The defaults every new target configuration starts with.
 const (
 	DefaultTargetTimeout    = 10 * time.Second
@@ -176,8 +182,8 @@ func (c TargetConfig) Check() error {
 	if c.Auth == AuthBasic && c.Username == "" {
 		fields["username"] = "required for basic authentication"
 	}
-	if c.Timeout <= 0 {
-		fields["timeout"] = "more than zero"
+	if c.Timeout <= 0 || c.Timeout > MaxTargetTimeout {
+		fields["timeout"] = "more than zero and at most 60 s"
 	}
 	if c.RatePerSecond < 0 {
 		fields["ratePerSecond"] = "zero (unlimited) or more"

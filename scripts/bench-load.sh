@@ -16,7 +16,8 @@
 # BENCH_THREADS (2), BENCH_PGBENCH_CLIENTS (64), BENCH_DRAIN_TIMEOUT (120,
 # seconds), BENCH_PORT (18080), BENCH_TARGETS_PORT (18089), BENCH_BIN (a
 # crossdock binary to test instead of building bin/crossdock, for before and
-# after runs of two commits back to back).
+# after runs of two commits back to back), BENCH_SERVE_ARGS (e.g.
+# --no-workers to measure intake alone; the drain is then skipped).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -63,7 +64,7 @@ DATABASE_URL="$url" "$bin" migrate >"$work/migrate.log" 2>&1 || { cat "$work/mig
 DATABASE_URL="$url" CROSSDOCK_ADDR="127.0.0.1:$port" CROSSDOCK_DEMO=1 CROSSDOCK_DEMO_FAIL_RATE=0 \
   CROSSDOCK_DEMO_TARGETS_ADDR="127.0.0.1:$targets_port" CROSSDOCK_DATA_DIR="$work/data" \
   CROSSDOCK_LOG_LEVEL=warn CROSSDOCK_ADMIN_PASSWORD="bench-load only, dropped after" \
-  "$bin" serve >"$work/serve.out" 2>"$work/serve.err" &
+  "$bin" serve ${BENCH_SERVE_ARGS:-} >"$work/serve.out" 2>"$work/serve.err" &
 server=$!
 for _ in $(seq 1 100); do
   curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
@@ -93,6 +94,7 @@ CROSSDOCK_BENCH_KEYS="$keys" wrk -c "$conns" -t "$threads" -d "$duration" --late
 start=$(date +%s.%N)
 IFS='|' read -r delivered total <<<"$(count)"
 echo "== at the end of the load: $total messages recorded, $delivered delivered"
+[ "${BENCH_SERVE_ARGS:-}" = --no-workers ] && drain_timeout=0
 for _ in $(seq 1 $((drain_timeout * 2))); do
   IFS='|' read -r delivered total <<<"$(count)"
   [ "$delivered" -ge "$total" ] && break
@@ -102,6 +104,21 @@ end=$(date +%s.%N)
 awk -v d="$delivered" -v t="$total" -v s="$start" -v e="$end" \
   'BEGIN { printf "== delivered %d of %d; the backlog drained %.1f s after the load stopped\n", d, t, e - s }'
 grep -E 'Requests/sec|Non-2xx|Socket errors' "$work/wrk.txt" | sed 's/^/   /' || true
+# Accept → delivered, from the rows themselves: when the message was
+# received and when its last delivery was delivered.
+psql -tAq "$url" -F ' ' -c "
+  with t as (
+    select extract(epoch from max(d.delivered_at) - m.received_at) * 1000 as ms
+    from messages m join deliveries d on d.message_id = m.id
+    where m.status = 'delivered' group by m.id, m.received_at)
+  select 'accept → delivered (ms): p50', round(percentile_cont(0.5) within group (order by ms)::numeric, 1),
+         'p95', round(percentile_cont(0.95) within group (order by ms)::numeric, 1),
+         'p99', round(percentile_cont(0.99) within group (order by ms)::numeric, 1),
+         'max', round(max(ms)::numeric, 1), 'of', count(*) from t" | sed 's/^/== /'
+psql -tAq "$url" -F ' ' -c "
+  select 'delivered per second while loaded: mean', round(avg(n), 1), 'min', min(n), 'max', max(n), 'over', count(*), 's'
+  from (select date_trunc('second', delivered_at) s, count(*) n from deliveries where delivered_at is not null group by 1 order by 1 offset 1) x
+  where s < (select max(date_trunc('second', delivered_at)) from deliveries)" | sed 's/^/== /'
 
 kill "$server"; wait "$server" 2>/dev/null || true; server=""
 echo "== pgbench -N (the ceiling): $pgclients clients, 2 threads, 30 s, same database"

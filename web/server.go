@@ -19,6 +19,7 @@ import (
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/internal/metrics"
 	"github.com/crossdock/crossdock/internal/secret"
+	"github.com/crossdock/crossdock/jobs"
 	"github.com/crossdock/crossdock/static"
 )
 
@@ -56,6 +57,9 @@ type Deps struct {
 	// Queue inserts River jobs (the trigger's process jobs) in the same
 	// transaction as the message.
 	Queue *river.Client[pgx.Tx]
+	// Intake accepts the trigger's single events with group commit; nil
+	// means one built on DB and Queue with the defaults.
+	Intake *jobs.Intake
 	// Sealer seals and opens target secrets (CROSSDOCK_SECRET_KEY).
 	Sealer *secret.Sealer
 	// KeyLimiter enforces each API key's rate.
@@ -105,6 +109,9 @@ func NewServer(logger *slog.Logger, cfg Config, deps Deps) *fiber.App {
 	if cfg.BodyLimit < cfg.MaxMessageBytes*16+4096 {
 		// The batch endpoint's limit; each route checks its own.
 		cfg.BodyLimit = cfg.MaxMessageBytes*16 + 4096
+	}
+	if deps.Intake == nil && deps.Queue != nil {
+		deps.Intake = jobs.NewIntake(deps.DB, deps.Queue, jobs.IntakeConfig{})
 	}
 	if deps.KeyLimiter == nil {
 		deps.KeyLimiter = account.NewKeyLimiter()

@@ -131,7 +131,7 @@ func (s *Server) triggerAccept() fiber.Handler {
 			return c.Status(fiber.StatusOK).JSON(body)
 		}
 
-		res, err := jobs.Accept(c.UserContext(), s.deps.DB, s.deps.Queue, req)
+		res, err := s.deps.Intake.Accept(c.UserContext(), req)
 		if err != nil {
 			return intakeError(err)
 		}

@@ -31,6 +31,10 @@ type config struct {
 	SessionIdle     time.Duration
 	SessionLifetime time.Duration
 	MaxMessageBytes int
+	// KeyClaimTTL is how long an idempotency key is held (then reusable).
+	KeyClaimTTL time.Duration
+	// RescueAfter is when a running job is presumed dead and run again.
+	RescueAfter time.Duration
 	// Demo seeds a demo flow, key and fake targets (make run turns it on).
 	Demo            bool
 	DemoTargetsAddr string
@@ -53,6 +57,7 @@ type rawConfig struct {
 	databaseURL, addr, baseURL, secretKey, dataDir, logLevel, logFormat string
 	adminPassword, trustedProxies, sessionIdle, sessionLifetime         string
 	maxMessageBytes, demo, demoTargetsAddr, demoFailRate                string
+	keyClaimTTL, rescueAfter                                            string
 	metricsAddr, metricsToken, rollupEvery, otlpEndpoint                string
 }
 
@@ -72,6 +77,8 @@ func (r *rawConfig) settings() []setting {
 		{"CROSSDOCK_DEMO", "demo", "", "1 seeds a ready-to-try demo (flow deployed to dev, API key printed once) and serves a fake ERP; make run sets it", &r.demo},
 		{"CROSSDOCK_DEMO_TARGETS_ADDR", "demo-targets-addr", "127.0.0.1:8089", "where the demo's fake ERP listens", &r.demoTargetsAddr},
 		{"CROSSDOCK_DEMO_FAIL_RATE", "demo-fail-rate", "0.1", "share of requests the fake ERP fails with 503 (0 to 1)", &r.demoFailRate},
+		{"CROSSDOCK_IDEMPOTENCY_KEY_TTL", "idempotency-key-ttl", "72h", "how long an idempotency key is held: the same key within it answers with the original message; at least 24h", &r.keyClaimTTL},
+		{"CROSSDOCK_RESCUE_AFTER", "rescue-after", "3m", "a job running this long is presumed lost with its process (killed, crashed) and run again; keep it above 2m, the longest a delivery may take", &r.rescueAfter},
 		{"CROSSDOCK_MAX_MESSAGE_BYTES", "max-message-bytes", "1048576", "largest event body a trigger accepts (a batch may be 16× that); larger bodies get 413", &r.maxMessageBytes},
 		{"CROSSDOCK_METRICS_ADDR", "metrics-addr", "", "address serving Prometheus /metrics alone (e.g. 127.0.0.1:9090), apart from the UI; unset: no separate listener", &r.metricsAddr},
 		{"CROSSDOCK_METRICS_TOKEN", "", "", "when set, GET /metrics on CROSSDOCK_ADDR answers requests with Authorization: Bearer <token>", &r.metricsToken},
@@ -160,6 +167,16 @@ func (r *rawConfig) resolve(getenv func(string) string, needSecret bool) (config
 	}
 	if c.SessionLifetime, err = time.ParseDuration(r.sessionLifetime); err != nil || c.SessionLifetime < c.SessionIdle {
 		return c, nil, fmt.Errorf("CROSSDOCK_SESSION_LIFETIME %q must be a duration at least as long as CROSSDOCK_SESSION_IDLE", r.sessionLifetime)
+	}
+	if r.keyClaimTTL != "" { // commands that do not read it leave it empty
+		if c.KeyClaimTTL, err = time.ParseDuration(r.keyClaimTTL); err != nil || c.KeyClaimTTL < 24*time.Hour {
+			return c, nil, fmt.Errorf("CROSSDOCK_IDEMPOTENCY_KEY_TTL %q must be a duration of at least 24h, such as 72h", r.keyClaimTTL)
+		}
+	}
+	if r.rescueAfter != "" {
+		if c.RescueAfter, err = time.ParseDuration(r.rescueAfter); err != nil || c.RescueAfter < time.Second {
+			return c, nil, fmt.Errorf("CROSSDOCK_RESCUE_AFTER %q must be a duration of at least 1s, such as 3m", r.rescueAfter)
+		}
 	}
 	if r.maxMessageBytes != "" {
 		n, err := strconv.Atoi(r.maxMessageBytes)

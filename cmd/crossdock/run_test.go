@@ -40,6 +40,8 @@ func TestBadConfigurationNamesTheVariable(t *testing.T) {
 		{"CROSSDOCK_SECRET_KEY", "%%%not base64", "got text that is not base64"},
 		{"CROSSDOCK_SESSION_IDLE", "soon", "CROSSDOCK_SESSION_IDLE"},
 		{"CROSSDOCK_SESSION_LIFETIME", "1m", "CROSSDOCK_SESSION_LIFETIME"},
+		{"CROSSDOCK_RESCUE_AFTER", "soon", "CROSSDOCK_RESCUE_AFTER"},
+		{"CROSSDOCK_IDEMPOTENCY_KEY_TTL", "1h", "CROSSDOCK_IDEMPOTENCY_KEY_TTL \"1h\" must be a duration of at least 24h"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.key+"="+tc.value, func(t *testing.T) {

@@ -92,7 +92,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer stopTracing()
-	queue, err := jobs.NewClient(pool, log, jobs.Config{Sealer: sealer, Observer: metrics, RollupEvery: cfg.RollupEvery, Tracer: tracer})
+	queue, err := jobs.NewClient(pool, log, jobs.Config{Sealer: sealer, KeyClaimTTL: cfg.KeyClaimTTL, RescueAfter: cfg.RescueAfter,
+		Observer: metrics, RollupEvery: cfg.RollupEvery, Tracer: tracer})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,348 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/crossdock/crossdock/engine"
+	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/mappings"
+)
+
+// DeliverGroupArgs is the job that makes the first attempt of the
+// deliveries one process job routed. They are sent concurrently and the
+// successes recorded with a handful of statements for the whole group, so
+// the common case — the target answers 2xx at once — costs one River job
+// and one commit per group instead of per delivery. Anything else (a retry,
+// a capture target, a target over its rate or behind an open circuit, an
+// unusable configuration) is handed to a DeliverArgs job of its own, which
+// owns retries, snoozes and exceptions for that delivery.
+type DeliverGroupArgs struct {
+	DeliveryIDs []uuid.UUID `json:"delivery_ids"`
+}
+
+// Kind names the job in River's tables.
+func (DeliverGroupArgs) Kind() string { return "deliver_group" }
+
+// InsertOpts puts groups on the deliver queue. No uniqueness: the process
+// job that inserts a group writes its deliveries in the same transaction,
+// and the deliveries' own state (attempts) makes a second run harmless.
+func (DeliverGroupArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueDeliver, MaxAttempts: 25}
+}
+
+// DeliverGroupWorker works DeliverGroupArgs with the same HTTP client,
+// rate limiters and circuit breakers as the DeliverWorker it wraps.
+type DeliverGroupWorker struct {
+	river.WorkerDefaults[DeliverGroupArgs]
+	Deliver *DeliverWorker
+}
+
+// Timeout lets the group's requests run as long as their targets' timeouts
+// allow (they run concurrently).
+func (w *DeliverGroupWorker) Timeout(*river.Job[DeliverGroupArgs]) time.Duration {
+	return 5 * time.Minute
+}
+
+// groupSendConcurrency bounds the requests one group has in flight, so
+// that DeliverWorkers groups against a slow target hold a bounded number of
+// connections (at most DeliverWorkers × this).
+const groupSendConcurrency = 32
+
+// groupSend is one delivery of a group cleared to be sent now.
+type groupSend struct {
+	d      pendingDelivery
+	cfg    mappings.TargetConfig
+	url    string
+	header http.Header
+	done   func(error)
+	res    attemptResult
+	// finished: the attempt settled the delivery (for the observer).
+	finished bool
+}
+
+// Work sends the group's first attempts and records them.
+func (w *DeliverGroupWorker) Work(ctx context.Context, job *river.Job[DeliverGroupArgs]) error {
+	dw := w.Deliver
+	ds, err := loadDeliveries(ctx, dw.DB, job.Args.DeliveryIDs)
+	if err != nil {
+		return err
+	}
+	type cfgKey struct {
+		env    int64
+		target string
+	}
+	configs := map[cfgKey]*mappings.TargetConfig{}
+	vars := map[int64]map[string]string{}
+	var handoff []uuid.UUID // to DeliverArgs jobs, due now
+	var sends []*groupSend
+	for _, d := range ds {
+		if d.Status == DeliveryDelivered || d.Status == DeliveryFailed {
+			continue
+		}
+		if d.Attempts > 0 || d.TargetKind != engine.TargetHTTP {
+			handoff = append(handoff, d.ID)
+			continue
+		}
+		k := cfgKey{d.envID, d.Target}
+		cfg, seen := configs[k]
+		if !seen {
+			c, err := mappings.TargetConfigGet(ctx, dw.DB, dw.Sealer, d.envID, d.Target)
+			if err == nil {
+				cfg = &c
+			}
+			configs[k] = cfg // nil: unusable; the DeliverArgs job files the exception
+		}
+		if cfg == nil {
+			handoff = append(handoff, d.ID)
+			continue
+		}
+		if strings.Contains(cfg.URLTemplate, "${") && vars[d.envID] == nil {
+			v, err := mappings.Variables(ctx, dw.DB, d.envID)
+			if err != nil {
+				return err
+			}
+			vars[d.envID] = v
+		}
+		if l := dw.limiterFor(d.envID, d.Target, cfg.RatePerSecond); l != nil {
+			if r := l.Reserve(); r.Delay() > 0 {
+				r.Cancel()
+				handoff = append(handoff, d.ID) // the single job waits its turn
+				continue
+			}
+		}
+		done, err := dw.breakerFor(d.envID, d.Target, cfg.Breaker).Allow()
+		if err != nil {
+			handoff = append(handoff, d.ID) // open circuit: the single job waits it out
+			continue
+		}
+		sends = append(sends, &groupSend{d: d, cfg: *cfg, url: expandURL(cfg.URLTemplate, d, vars[d.envID]), header: buildHeader(*cfg, d), done: done})
+	}
+
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, groupSendConcurrency)
+	for _, s := range sends {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			s.res = dw.send(ctx, s.cfg, s.d, s.url, s.header)
+		})
+	}
+	wg.Wait()
+	var delivered, other []*groupSend
+	for _, s := range sends {
+		switch {
+		case ctx.Err() != nil && !s.res.delivered:
+			// Shutting down mid-request: not an attempt; the single job
+			// sends it again with the same Idempotency-Key.
+			s.done(nil)
+			handoff = append(handoff, s.d.ID)
+			continue
+		case s.res.delivered || s.res.statusCode == http.StatusTooManyRequests || (s.res.statusCode >= 400 && !s.res.retryable):
+			s.done(nil)
+		default:
+			s.done(errTargetDown)
+		}
+		if s.res.delivered {
+			delivered = append(delivered, s)
+		} else {
+			other = append(other, s)
+		}
+	}
+
+	// The attempts happened: record them even when shutdown cancels ctx.
+	ctx = context.WithoutCancel(ctx)
+	err = txn.Run(ctx, dw.DB, func(tx pgx.Tx) error {
+		if err := recordDelivered(ctx, tx, delivered); err != nil {
+			return err
+		}
+		var later []river.InsertManyParams
+		for _, id := range handoff {
+			later = append(later, river.InsertManyParams{Args: DeliverArgs{DeliveryID: id}})
+		}
+		for _, s := range other {
+			out, err := recordAttempt(ctx, tx, s.d, s.cfg, s.res)
+			if errors.Is(err, errAttemptRecorded) {
+				continue // another run has it
+			}
+			if err != nil {
+				return err
+			}
+			s.finished = out.finished
+			if !out.finished {
+				at := time.Now().Add(out.snooze)
+				later = append(later, river.InsertManyParams{Args: DeliverArgs{DeliveryID: s.d.ID}, InsertOpts: &river.InsertOpts{ScheduledAt: at}})
+			}
+		}
+		if len(later) > 0 {
+			client, err := river.ClientFromContextSafely[pgx.Tx](ctx)
+			if err != nil {
+				return fmt.Errorf("enqueue deliveries: %w", err)
+			}
+			if _, err := client.InsertManyTx(ctx, tx, later); err != nil {
+				return fmt.Errorf("enqueue deliveries: %w", err)
+			}
+		}
+		return completeTx(ctx, tx, job)
+	})
+	if err != nil {
+		return err
+	}
+	for _, s := range delivered {
+		dw.observe(s.d, s.res, true)
+	}
+	for _, s := range other {
+		dw.observe(s.d, s.res, s.finished)
+	}
+	if log := logger(dw.Logger); log.Enabled(ctx, slog.LevelInfo) {
+		for _, s := range sends {
+			log.Info("delivery attempt", "message_id", s.d.MessageID, "delivery_id", s.d.ID, "correlation_id", s.d.correlationID, "target", s.d.Target,
+				"delivered", s.res.delivered, "status_code", s.res.statusCode, "error_class", s.res.class, "latency", s.res.latency)
+		}
+	}
+	return nil
+}
+
+// loadDeliveries is loadDelivery for many; deliveries that no longer exist
+// are left out.
+func loadDeliveries(ctx context.Context, db DB, ids []uuid.UUID) ([]pendingDelivery, error) {
+	rows, err := db.Query(ctx, `
+		select d.id, d.message_id, d.route, d.target, d.target_kind, d.body, d.status, d.attempts, d.budget_from, d.window_from,
+		       m.environment_id, m.flow_id, m.correlation_id, m.received_at
+		from deliveries d join messages m on m.id = d.message_id where d.id = any($1) order by d.id`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("deliveries: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (pendingDelivery, error) {
+		var d pendingDelivery
+		var body []byte
+		err := r.Scan(&d.ID, &d.MessageID, &d.Route, &d.Target, &d.TargetKind, &body, &d.Status, &d.Attempts, &d.budgetFrom, &d.windowFrom,
+			&d.envID, &d.flowID, &d.correlationID, &d.receivedAt)
+		d.Body = body
+		return d, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("deliveries: %w", err)
+	}
+	return out, nil
+}
+
+// recordDeliveredSQL records first attempts that succeeded, for many
+// deliveries at once: the delivery's new state, its attempt and its two
+// lineage events (delivering, delivered), as recordAttempt writes them for
+// one. A delivery whose attempt another run recorded meanwhile is skipped.
+const recordDeliveredSQL = `
+	with input as (
+		select * from unnest($1::uuid[], $2::int4[], $3::timestamptz[], $4::int8[], $5::int4[], $6::text[])
+			as u(id, n, started, latency, code, excerpt)
+	), d as (
+		update deliveries set attempts = input.n, window_from = coalesce(deliveries.window_from, input.started), status = 'delivered',
+			last_status_code = input.code, last_error = '', next_attempt_at = null, delivered_at = now(), updated_at = now()
+		from input where deliveries.id = input.id and deliveries.attempts = input.n - 1
+		returning deliveries.id, deliveries.message_id, deliveries.route, deliveries.target
+	), a as (
+		insert into delivery_attempts (delivery_id, n, started_at, latency_ms, status_code, outcome, response_excerpt, error)
+		select d.id, input.n, input.started, input.latency, input.code, 'delivered', input.excerpt, '' from d join input on input.id = d.id
+	), l as (
+		insert into lineage_events (message_id, delivery_id, at, stage, detail, duration_ms)
+		select d.message_id, d.id, e.at, e.stage, e.detail, e.duration
+		from d join input on input.id = d.id,
+		lateral (values
+			(1, input.started, 'delivering', jsonb_build_object('attempt', input.n, 'target', d.target), null::int),
+			(2, now(), 'delivered', jsonb_build_object('attempt', input.n, 'route', d.route, 'target', d.target, 'statusCode', input.code), input.latency::int)
+		) as e(ord, at, stage, detail, duration)
+		order by d.id, e.ord
+	)
+	select id, message_id from d`
+
+// recordDelivered writes the group's successful first attempts, resolves
+// any open exception of those deliveries, and recomputes their messages'
+// statuses — locking the messages first, in id order, as
+// recomputeMessageStatus does for one.
+func recordDelivered(ctx context.Context, tx pgx.Tx, sends []*groupSend) error {
+	if len(sends) == 0 {
+		return nil
+	}
+	n := len(sends)
+	ids := make([]uuid.UUID, n)
+	attempts, codes := make([]int32, n), make([]int32, n)
+	started := make([]time.Time, n)
+	latency := make([]int64, n)
+	excerpts := make([]string, n)
+	for i, s := range sends {
+		ids[i], attempts[i], started[i] = s.d.ID, int32(s.d.Attempts+1), s.res.started
+		latency[i], codes[i], excerpts[i] = s.res.latency.Milliseconds(), int32(s.res.statusCode), s.res.excerpt
+	}
+	rows, err := tx.Query(ctx, recordDeliveredSQL, ids, attempts, started, latency, codes, excerpts)
+	if err != nil {
+		return fmt.Errorf("record deliveries: %w", err)
+	}
+	type recorded struct{ delivery, message uuid.UUID }
+	done, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (recorded, error) {
+		var x recorded
+		return x, r.Scan(&x.delivery, &x.message)
+	})
+	if err != nil {
+		return fmt.Errorf("record deliveries: %w", err)
+	}
+	if len(done) == 0 {
+		return nil
+	}
+	deliveryIDs := make([]uuid.UUID, len(done))
+	var messageIDs []uuid.UUID
+	seen := map[uuid.UUID]bool{}
+	for i, x := range done {
+		deliveryIDs[i] = x.delivery
+		if !seen[x.message] {
+			seen[x.message] = true
+			messageIDs = append(messageIDs, x.message)
+		}
+	}
+	// An exception can be open only if an earlier attempt failed, which
+	// first attempts have not; this covers a group job run again after an
+	// inbox action.
+	rows, err = tx.Query(ctx, `
+		update exceptions set status = 'resolved', resolution = 'delivered', resolved_at = now(), updated_at = now()
+		where delivery_id = any($1) and status in ('open', 'assigned')
+		returning message_id, delivery_id`, deliveryIDs)
+	if err != nil {
+		return fmt.Errorf("resolve exceptions: %w", err)
+	}
+	resolved, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (recorded, error) {
+		var x recorded
+		return x, r.Scan(&x.message, &x.delivery)
+	})
+	if err != nil {
+		return fmt.Errorf("resolve exceptions: %w", err)
+	}
+	for _, x := range resolved {
+		if err := addLineage(ctx, tx, x.message, lineage{deliveryID: &x.delivery, stage: StageResolved, detail: map[string]any{"reason": "delivered on retry"}}); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.Exec(ctx, `select 1 from messages where id = any($1) order by id for no key update`, messageIDs); err != nil {
+		return fmt.Errorf("lock messages: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `
+		update messages m set status = s.status, updated_at = now()
+		from (select message_id, case
+				when bool_or(status = 'failed') then 'failed'
+				when bool_or(status = 'retrying') then 'retrying'
+				when bool_and(status = 'delivered') then 'delivered'
+				else 'queued' end as status
+			from deliveries where message_id = any($1) group by message_id) s
+		where m.id = s.message_id and m.status <> s.status`, messageIDs); err != nil {
+		return fmt.Errorf("message statuses: %w", err)
+	}
+	return nil
+}

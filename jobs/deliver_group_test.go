@@ -1,0 +1,126 @@
+package jobs_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertest"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crossdock/crossdock/jobs"
+)
+
+// A group's first attempts are recorded as the single job records them:
+// a 2xx delivers, a 500 schedules the delivery's own retry job, a 400
+// fails it with an exception. Running the group again sends nothing twice.
+func TestDeliverGroupRecordsEachOutcome(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	ctx := context.Background()
+	var sent atomic.Int32
+	tg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sent.Add(1)
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/#2"):
+			w.WriteHeader(http.StatusInternalServerError)
+		case strings.HasSuffix(r.URL.Path, "/#3"):
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`{"error":"unknown customer"}`))
+		default:
+			w.WriteHeader(http.StatusCreated)
+		}
+	}))
+	t.Cleanup(tg.Close)
+	b.configureERP(t, tg.URL, nil)
+	res, err := jobs.AcceptBatch(ctx, b.pool, b.client, jobs.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{
+		[]byte(`{"id": 1, "name": "#1", "total": 1}`), []byte(`{"id": 2, "name": "#2", "total": 1}`), []byte(`{"id": 3, "name": "#3", "total": 1}`),
+	}})
+	require.NoError(t, err)
+
+	tx, err := b.pool.Begin(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = tx.Rollback(ctx) })
+	ids := []uuid.UUID{res[0].MessageID, res[1].MessageID, res[2].MessageID}
+	process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &jobs.ProcessWorker{DB: tx})
+	_, err = process.Work(ctx, t, tx, jobs.ProcessArgs{MessageIDs: ids}, nil)
+	require.NoError(t, err)
+	group := rivertest.RequireInsertedTx[*riverpgxv5.Driver](ctx, t, tx, &jobs.DeliverGroupArgs{}, nil)
+	require.Len(t, group.Args.DeliveryIDs, 3, "one group for the three deliveries")
+
+	worker := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{},
+		&jobs.DeliverGroupWorker{Deliver: jobs.NewDeliverWorker(tx, b.sealer, nil, nil)})
+	for range 2 {
+		out, err := worker.Work(ctx, t, tx, jobs.DeliverGroupArgs{DeliveryIDs: group.Args.DeliveryIDs}, nil)
+		require.NoError(t, err)
+		require.Equal(t, river.EventKindJobCompleted, out.EventKind)
+	}
+	require.EqualValues(t, 3, sent.Load(), "the second run sent nothing")
+
+	view := func(id uuid.UUID) jobs.MessageView {
+		v, err := jobs.MessageGet(ctx, tx, id)
+		require.NoError(t, err)
+		return v
+	}
+	ok := view(ids[0])
+	require.Equal(t, jobs.StatusDelivered, ok.Message.Status)
+	require.Len(t, ok.Deliveries[0].AttemptLog, 1)
+	require.Equal(t, 201, *ok.Deliveries[0].AttemptLog[0].StatusCode)
+	require.NotNil(t, ok.Deliveries[0].DeliveredAt)
+	st := stages(ok)
+	require.Equal(t, []jobs.Stage{jobs.StageDelivering, jobs.StageDelivered}, st[len(st)-2:])
+
+	retrying := view(ids[1])
+	require.Equal(t, jobs.StatusRetrying, retrying.Message.Status)
+	require.Equal(t, jobs.DeliveryRetrying, retrying.Deliveries[0].Status)
+	require.Empty(t, retrying.Exceptions, "still within its retry window")
+	var scheduled int
+	require.NoError(t, tx.QueryRow(ctx, `select count(*) from river_job where kind = 'deliver' and state = 'scheduled' and args->>'delivery_id' = $1`,
+		retrying.Deliveries[0].ID.String()).Scan(&scheduled))
+	require.Equal(t, 1, scheduled, "the retry is the delivery's own job, once")
+
+	failed := view(ids[2])
+	require.Equal(t, jobs.StatusFailed, failed.Message.Status)
+	require.Len(t, failed.Exceptions, 1)
+	require.Equal(t, jobs.ExceptionDelivery, failed.Exceptions[0].Kind)
+	require.Contains(t, failed.Exceptions[0].Message, "unknown customer")
+	b.requireNoSecret(t, failed)
+}
+
+// Deliveries a group cannot send at once (a capture target, a target whose
+// secret cannot be opened) are handed to single deliver jobs, which
+// capture them or file the configuration exception.
+func TestDeliverGroupHandsOffWhatItCannotSend(t *testing.T) {
+	t.Parallel()
+	b := setup(t, true)
+	b.configureERP(t, "http://127.0.0.1:1", nil)
+	// The stored secret no longer opens (as after a key change).
+	_, err := b.pool.Exec(context.Background(), `update target_configs set secret_ciphertext = 'garbage' where target_name = 'erp'`)
+	require.NoError(t, err)
+	acc := b.accept(t, `{"id": 5, "name": "#5", "total": 1, "audit": true}`)
+	v := b.waitStatus(t, acc.MessageID, jobs.StatusFailed)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(v.Deliveries) != 2 || v.Deliveries[0].Status == jobs.DeliveryPending || v.Deliveries[1].Status == jobs.DeliveryPending {
+		require.True(t, time.Now().Before(deadline), "deliveries still pending: %+v", v.Deliveries)
+		time.Sleep(20 * time.Millisecond)
+		v, err = jobs.MessageGet(context.Background(), b.pool, acc.MessageID)
+		require.NoError(t, err)
+	}
+	for _, d := range v.Deliveries {
+		if d.Target == "audit" {
+			require.Equal(t, jobs.DeliveryDelivered, d.Status)
+			require.NotNil(t, d.Capture)
+		} else {
+			require.Equal(t, jobs.DeliveryFailed, d.Status)
+		}
+	}
+	require.Len(t, v.Exceptions, 1)
+	require.Equal(t, jobs.ExceptionConfiguration, v.Exceptions[0].Kind)
+}

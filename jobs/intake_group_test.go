@@ -1,0 +1,170 @@
+package jobs_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/mappings"
+)
+
+// The group-commit intake keeps every promise of Accept: concurrent
+// identical requests make one message and one job.
+func TestIntakeConcurrentIdenticalAcceptsMakeOneMessage(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	in := jobs.NewIntake(b.pool, b.client, jobs.IntakeConfig{})
+	var wg sync.WaitGroup
+	results := make([]jobs.AcceptResult, 50)
+	errs := make([]error, 50)
+	for i := range 50 {
+		wg.Go(func() {
+			results[i], errs[i] = in.Accept(context.Background(), jobs.AcceptRequest{Env: "dev", FlowSlug: "orders",
+				Payload: []byte(`{"id": 42, "name": "#42", "total": 9.5}`), IdempotencyKey: "same-key"})
+		})
+	}
+	wg.Wait()
+	fresh := 0
+	for i := range 50 {
+		require.NoError(t, errs[i])
+		require.Equal(t, results[0].MessageID, results[i].MessageID)
+		if !results[i].Replayed {
+			fresh++
+		}
+	}
+	require.Equal(t, 1, fresh, "exactly one request created the message")
+	require.Equal(t, 1, countRows(t, b, `select count(*) from messages`))
+	require.Equal(t, 1, countRows(t, b, `select count(*) from river_job where kind = 'process'`))
+	require.Equal(t, 1, countRows(t, b, `select count(*) from lineage_events where stage = 'received'`))
+}
+
+// Many concurrent distinct events share commits, and each one still has
+// its message, its received event and its job; a key reused for another
+// payload in the same burst is refused on its own.
+func TestIntakeSharesCommitsAndLosesNothing(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	in := jobs.NewIntake(b.pool, b.client, jobs.IntakeConfig{})
+	const callers, each = 64, 5
+	first := b.accept(t, `{"id": 0, "name": "#0", "total": 1}`)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ids := map[string]bool{}
+	var reused int
+	for c := range callers {
+		wg.Go(func() {
+			for i := range each {
+				n := 1 + c*each + i
+				res, err := in.Accept(context.Background(), jobs.AcceptRequest{Env: "dev", FlowSlug: "orders",
+					Payload: fmt.Appendf(nil, `{"id": %d, "name": "#%d", "total": 1}`, n, n)})
+				// Every caller also reuses key order-0 with its own payload.
+				_, reuseErr := in.Accept(context.Background(), jobs.AcceptRequest{Env: "dev", FlowSlug: "orders",
+					Payload: fmt.Appendf(nil, `{"id": 0, "name": "#0", "total": %d}`, 1000+n)})
+				mu.Lock()
+				require.NoError(t, err)
+				ids[res.MessageID.String()] = true
+				if reuseErr != nil {
+					require.ErrorIs(t, reuseErr, jobs.ErrKeyReused)
+					reused++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	total := callers * each
+	require.Len(t, ids, total)
+	require.NotContains(t, ids, first.MessageID.String())
+	require.Equal(t, total, reused, "every reuse of key order-0 is refused")
+	total++ // and the first message
+	require.Equal(t, total, countRows(t, b, `select count(*) from messages`))
+	require.Equal(t, total, countRows(t, b, `select count(*) from lineage_events where stage = 'received'`))
+	require.Equal(t, total, countRows(t, b, `
+		select count(*) from messages m join river_job j on j.kind = 'process' and j.args->'message_ids' ? m.id::text`),
+		"every message is in exactly one process job")
+	require.Equal(t, total, countRows(t, b, `select sum(jsonb_array_length(args->'message_ids')) from river_job where kind = 'process'`),
+		"and every job's messages exist")
+	require.Less(t, countRows(t, b, `select count(*) from river_job where kind = 'process'`), total, "messages of one commit share a job")
+	st := in.Stats()
+	require.Less(t, st.Commits, st.Events, "concurrent events shared commits: %+v", st)
+}
+
+// A deploy after the trigger URL was resolved (and remembered) is not
+// missed: the insert checks the deployment it was resolved against.
+func TestIntakeFollowsANewDeployment(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	ctx := context.Background()
+	in := jobs.NewIntake(b.pool, b.client, jobs.IntakeConfig{ResolveTTL: time.Hour})
+	accept := func(payload string) jobs.AcceptResult {
+		res, err := in.Accept(ctx, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(payload)})
+		require.NoError(t, err)
+		return res
+	}
+	first := accept(`{"id": 1, "total": 1}`)
+	require.Equal(t, 1, first.VersionNumber)
+
+	d, err := mappings.DraftGet(ctx, b.pool, b.flow.ID)
+	require.NoError(t, err)
+	def := *d.Definition
+	def.Description = "v2"
+	d, err = mappings.DraftSave(ctx, b.pool, b.flow.ID, d.Revision, &def, b.editor)
+	require.NoError(t, err)
+	_, err = mappings.Publish(ctx, b.pool, b.flow.ID, d.Revision, "v2", b.editor)
+	require.NoError(t, err)
+	_, err = mappings.Deploy(ctx, b.pool, b.env.ID, b.flow.ID, 2, b.editor)
+	require.NoError(t, err)
+
+	second := accept(`{"id": 2, "total": 1}`)
+	require.Equal(t, 2, second.VersionNumber)
+	m, err := jobs.MessageByID(ctx, b.pool, second.MessageID)
+	require.NoError(t, err)
+	require.Equal(t, 2, m.VersionNumber)
+	again := accept(`{"id": 1, "total": 1}`)
+	require.True(t, again.Replayed)
+	require.Equal(t, first.MessageID, again.MessageID)
+}
+
+// One event PostgreSQL refuses breaks its group's statement; the others of
+// the group are then written one by one and only that event fails.
+func TestIntakeOneBadEventFailsAlone(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	in := jobs.NewIntake(b.pool, b.client, jobs.IntakeConfig{})
+	payloads := [][]byte{[]byte(`{"id": 1, "total": 1}`), []byte("{\"id\": 2, \"name\": \"\xff\"}"), []byte(`{"id": 3, "total": 1}`)}
+	res, errs, err := jobs.IntakeCommitWithRawPayload(context.Background(), in, "dev", "orders", payloads)
+	require.NoError(t, err)
+	require.NoError(t, errs[0])
+	require.Error(t, errs[1])
+	require.NoError(t, errs[2])
+	require.Equal(t, 2, countRows(t, b, `select count(*) from messages`))
+	require.Equal(t, 2, countRows(t, b, `select count(*) from river_job where kind = 'process'`))
+	for _, i := range []int{0, 2} {
+		require.Equal(t, 1, countRows(t, b, `select count(*) from messages where id = $1`, res[i].MessageID))
+	}
+	// Through the front door, the same bytes are a 400 that names the byte.
+	_, err = in.Accept(context.Background(), jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: payloads[1]})
+	require.Equal(t, fault.Malformed, fault.CodeOf(err), "%v", err)
+	require.Contains(t, err.Error(), "not valid UTF-8 (byte 19)")
+}
+
+func TestIntakeWithTheDatabaseDownIsUnavailable(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	down, err := pgxpool.New(context.Background(), "postgres://postgres@127.0.0.1:1/x?connect_timeout=1&sslmode=disable")
+	require.NoError(t, err)
+	t.Cleanup(down.Close)
+	in := jobs.NewIntake(down, b.client, jobs.IntakeConfig{})
+	_, err = in.Accept(context.Background(), jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(`{"id": 1}`)})
+	fe, ok := fault.As(err)
+	require.True(t, ok, "%v", err)
+	require.Equal(t, fault.Unavailable, fe.Code)
+	require.Positive(t, fe.RetryAfterSeconds)
+}
