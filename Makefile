@@ -45,8 +45,9 @@ soak: e2e-deps ## the long reliability runs (docs/reliability.md): the crash tes
 	CROSSDOCK_CRASH_ORDERS=20000 CROSSDOCK_TEST_DATABASE_URL="$$(scripts/pg.sh test-url)" \
 		$(GO) test -count=1 -timeout 90m -run 'TestNothingAcceptedIsLost' -v ./e2e/
 
-e2e-deps: ## install Debian's chromium for the browser tests when missing
+e2e-deps: ## install Debian's chromium and promtool for the e2e tests when missing
 	@scripts/ensure-chromium.sh
+	@scripts/ensure-promtool.sh
 
 generate: ## regenerate templ output and copy pinned front-end files into static/
 	$(GO) tool templ generate -path web

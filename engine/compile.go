@@ -95,6 +95,7 @@ type Program struct {
 	opts        Options
 	key         *evaluator
 	correlation *evaluator
+	channel     *evaluator
 	rules       []compiledRule
 	routes      []*compiledRoute
 	projection  *projection
@@ -246,6 +247,9 @@ func Compile(def *Definition, opts Options) (*Program, error) {
 	}
 	if def.Keys.Correlation != "" {
 		p.correlation = c.compileExpr(def.Keys.Correlation, root, false, location{section: SectionCorrelation, pointer: "/keys/correlation"})
+	}
+	if def.Keys.Channel != "" {
+		p.channel = c.compileExpr(def.Keys.Channel, root, false, location{section: SectionChannel, pointer: "/keys/channel"})
 	}
 	ruleNames := map[string]bool{}
 	for i, r := range def.Validation {

@@ -27,8 +27,11 @@ type Definition struct {
 	// Source describes the events the flow accepts.
 	Source Source `json:"source"`
 	// Keys derives the idempotency key and correlation id when the caller
-	// sends no header.
+	// sends no header, and the message's channel.
 	Keys Keys `json:"keys,omitzero"`
+	// SLA is the flow's service level target, shown on the dashboard; nil
+	// means the dashboard's default (DefaultSLA).
+	SLA *SLA `json:"sla,omitempty"`
 	// Validation rules all run on every message; any failure rejects it.
 	Validation []Rule `json:"validation,omitempty"`
 	// Lookups are cross-reference tables snapshotted by value into the
@@ -70,7 +73,21 @@ type Keys struct {
 	Idempotency string `json:"idempotency,omitempty"`
 	// Correlation is the correlation-id expression, e.g. `source.name`.
 	Correlation string `json:"correlation,omitempty"`
+	// Channel is the channel expression, e.g. `source.channel`: the sales
+	// channel (web, store, marketplace …) the dashboard groups SLA figures
+	// by. Empty means every message of the flow has the channel "".
+	Channel string `json:"channel,omitempty"`
 }
+
+// SLA is a service level target: ObjectivePercent of messages delivered
+// within WithinSeconds of acceptance, e.g. 99 % within 60 s.
+type SLA struct {
+	WithinSeconds    int     `json:"withinSeconds"`
+	ObjectivePercent float64 `json:"objectivePercent"`
+}
+
+// DefaultSLA applies to flows whose definition sets none: 99 % within 60 s.
+var DefaultSLA = SLA{WithinSeconds: 60, ObjectivePercent: 99}
 
 // Rule is a validation rule: a boolean expression that must hold.
 type Rule struct {

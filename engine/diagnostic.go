@@ -16,6 +16,7 @@ const (
 	SectionSource      Section = "source"      // source.schema and samples
 	SectionKey         Section = "key"         // keys.idempotency
 	SectionCorrelation Section = "correlation" // keys.correlation
+	SectionChannel     Section = "channel"     // keys.channel
 	SectionValidation  Section = "validation"  // a validation rule
 	SectionLookup      Section = "lookup"      // a lookup table
 	SectionRoute       Section = "route"       // a route as a whole (name, target)

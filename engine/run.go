@@ -38,6 +38,8 @@ type Result struct {
 	Key string `json:"key,omitempty"`
 	// CorrelationID is derived by keys.correlation.
 	CorrelationID string `json:"correlationId,omitempty"`
+	// Channel is derived by keys.channel.
+	Channel string `json:"channel,omitempty"`
 	// Errors are failures of the key and correlation expressions.
 	Errors []RowError `json:"errors,omitempty"`
 	// Validation lists every failed rule, in definition order.
@@ -222,6 +224,9 @@ func (p *Program) Run(ctx context.Context, in Input) (*Result, error) {
 	}
 	if p.correlation != nil {
 		res.CorrelationID = rs.keyValue(p.correlation, SectionCorrelation)
+	}
+	if p.channel != nil {
+		res.Channel = rs.keyValue(p.channel, SectionChannel)
 	}
 	for _, r := range p.rules {
 		ok, err := rs.evalBool(r.ev)

@@ -11,6 +11,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/crossdock/crossdock/internal/secret"
 )
@@ -71,6 +73,22 @@ type Config struct {
 	// HTTPClient sends deliveries; nil means a pooled client suitable for
 	// many concurrent requests to few hosts.
 	HTTPClient *http.Client
+
+	// Observability (rollup.go, retention.go, observer.go).
+	// Observer is told about delivery attempts; nil means nobody.
+	Observer Observer
+	// RollupEvery is how often the dashboard's rollups are written.
+	// Default 1 minute.
+	RollupEvery time.Duration
+	// RollupLookback is how far back each rollup recounts. Default
+	// DefaultRollupLookback.
+	RollupLookback time.Duration
+	// RetentionEvery is how often expired messages are pruned. Default
+	// 1 hour.
+	RetentionEvery time.Duration
+	// Tracer, when set, wraps every job in an OpenTelemetry span
+	// (tracing.go); nil means no tracing.
+	Tracer trace.Tracer
 }
 
 // NewClient builds the River client with every worker and periodic job.
@@ -100,6 +118,15 @@ func NewClient(pool *pgxpool.Pool, logger *slog.Logger, cfg Config) (*river.Clie
 	if cfg.FetchPollInterval <= 0 {
 		cfg.FetchPollInterval = 100 * time.Millisecond
 	}
+	if cfg.RollupEvery <= 0 {
+		cfg.RollupEvery = time.Minute
+	}
+	if cfg.RetentionEvery <= 0 {
+		cfg.RetentionEvery = time.Hour
+	}
+	deliver := NewDeliverWorker(pool, cfg.Sealer, cfg.HTTPClient, logger)
+	deliver.Observer = cfg.Observer
+	deliver.JobTimeout = cfg.RescueAfter
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &MaintenanceWorker{DB: pool, KeyClaimTTL: cfg.KeyClaimTTL}); err != nil {
 		return nil, fmt.Errorf("register maintenance worker: %w", err)
@@ -110,15 +137,24 @@ func NewClient(pool *pgxpool.Pool, logger *slog.Logger, cfg Config) (*river.Clie
 	if err := river.AddWorkerSafely(workers, &OrphanCheckWorker{DB: pool}); err != nil {
 		return nil, fmt.Errorf("register orphan check worker: %w", err)
 	}
-	deliver := NewDeliverWorker(pool, cfg.Sealer, cfg.HTTPClient, logger)
-	deliver.JobTimeout = cfg.RescueAfter
 	if err := river.AddWorkerSafely(workers, deliver); err != nil {
 		return nil, fmt.Errorf("register deliver worker: %w", err)
 	}
 	if err := river.AddWorkerSafely(workers, &DeliverGroupWorker{Deliver: deliver}); err != nil {
 		return nil, fmt.Errorf("register deliver group worker: %w", err)
 	}
+	if err := river.AddWorkerSafely(workers, &RollupWorker{DB: pool, Lookback: cfg.RollupLookback}); err != nil {
+		return nil, fmt.Errorf("register rollup worker: %w", err)
+	}
+	if err := river.AddWorkerSafely(workers, &RetentionWorker{DB: pool}); err != nil {
+		return nil, fmt.Errorf("register retention worker: %w", err)
+	}
+	var middleware []rivertype.Middleware
+	if cfg.Tracer != nil {
+		middleware = append(middleware, &tracingMiddleware{tracer: cfg.Tracer})
+	}
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		Middleware:           middleware,
 		Logger:               logger,
 		FetchCooldown:        cfg.FetchCooldown,
 		FetchPollInterval:    cfg.FetchPollInterval,
@@ -139,6 +175,12 @@ func NewClient(pool *pgxpool.Pool, logger *slog.Logger, cfg Config) (*river.Clie
 			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
 				func() (river.JobArgs, *river.InsertOpts) { return OrphanCheckArgs{}, nil },
 				&river.PeriodicJobOpts{ID: "orphan_check"}),
+			river.NewPeriodicJob(river.PeriodicInterval(cfg.RollupEvery),
+				func() (river.JobArgs, *river.InsertOpts) { return RollupArgs{}, nil },
+				&river.PeriodicJobOpts{ID: "rollup", RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(cfg.RetentionEvery),
+				func() (river.JobArgs, *river.InsertOpts) { return RetentionArgs{}, nil },
+				&river.PeriodicJobOpts{ID: "retention", RunOnStart: true}),
 		},
 	})
 	if err != nil {

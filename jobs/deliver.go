@@ -78,6 +78,8 @@ type DeliverWorker struct {
 	Logger *slog.Logger
 	// JobTimeout caps the job timeout (see Timeout); zero means 2 minutes.
 	JobTimeout time.Duration
+	// Observer is told about attempts and circuit changes (observer.go).
+	Observer Observer
 
 	mu       sync.Mutex
 	breakers map[string]*breaker
@@ -140,6 +142,7 @@ func (w *DeliverWorker) breakerFor(envID int64, target string, p mappings.Breake
 		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= threshold },
 		OnStateChange: func(name string, from, to gobreaker.State) {
 			logger(w.Logger).Warn("circuit breaker", "target", name, "from", from.String(), "to", to.String())
+			w.circuitChanged(envID, target, to.String())
 		},
 	})
 	w.breakers[key] = &breaker{policy: p, cb: cb}
@@ -169,6 +172,7 @@ type pendingDelivery struct {
 	envID         int64
 	flowID        int64
 	correlationID string
+	receivedAt    time.Time
 }
 
 func loadDelivery(ctx context.Context, db mappings.DBTX, id uuid.UUID) (pendingDelivery, error) {
@@ -176,10 +180,10 @@ func loadDelivery(ctx context.Context, db mappings.DBTX, id uuid.UUID) (pendingD
 	var body []byte
 	err := db.QueryRow(ctx, `
 		select d.id, d.message_id, d.route, d.target, d.target_kind, d.body, d.status, d.attempts, d.budget_from, d.window_from,
-		       m.environment_id, m.flow_id, m.correlation_id
+		       m.environment_id, m.flow_id, m.correlation_id, m.received_at
 		from deliveries d join messages m on m.id = d.message_id where d.id = $1`, id).
 		Scan(&d.ID, &d.MessageID, &d.Route, &d.Target, &d.TargetKind, &body, &d.Status, &d.Attempts, &d.budgetFrom, &d.windowFrom,
-			&d.envID, &d.flowID, &d.correlationID)
+			&d.envID, &d.flowID, &d.correlationID, &d.receivedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return d, fault.Errorf(fault.NotFound, "no delivery %s", id)
 	}
@@ -478,6 +482,7 @@ func (w *DeliverWorker) record(ctx context.Context, job *river.Job[DeliverArgs],
 	}
 	log.Info("delivery attempt", "delivered", res.delivered || res.captured, "status_code", res.statusCode, "error_class", res.class,
 		"latency", res.latency, "finished", out.finished)
+	w.observe(d, res, out.finished)
 	if !out.finished {
 		return river.JobSnooze(out.snooze)
 	}
@@ -652,7 +657,7 @@ func (w *DeliverWorker) capture(ctx context.Context, job *river.Job[DeliverArgs]
 		d.ID, d.envID, d.Target, cfg.Method, targetURL, maskedHeader(cfg, header), []byte(d.Body)); err != nil {
 		return fmt.Errorf("capture delivery %s: %w", d.ID, err)
 	}
-	return w.record(ctx, job, d, cfg, attemptResult{started: started, latency: time.Since(started), captured: true}, logger(w.Logger).With("delivery_id", d.ID))
+	return w.record(ctx, job, d, cfg, attemptResult{started: started, latency: time.Since(started), captured: true}, logger(w.Logger).With("message_id", d.MessageID, "delivery_id", d.ID, "correlation_id", d.correlationID, "target", d.Target))
 }
 
 // finishConfiguration fails a delivery whose target cannot be used in its

@@ -68,6 +68,8 @@ type groupSend struct {
 	header http.Header
 	done   func(error)
 	res    attemptResult
+	// finished: the attempt settled the delivery (for the observer).
+	finished bool
 }
 
 // Work sends the group's first attempts and records them.
@@ -177,6 +179,7 @@ func (w *DeliverGroupWorker) Work(ctx context.Context, job *river.Job[DeliverGro
 			if err != nil {
 				return err
 			}
+			s.finished = out.finished
 			if !out.finished {
 				at := time.Now().Add(out.snooze)
 				later = append(later, river.InsertManyParams{Args: DeliverArgs{DeliveryID: s.d.ID}, InsertOpts: &river.InsertOpts{ScheduledAt: at}})
@@ -196,6 +199,12 @@ func (w *DeliverGroupWorker) Work(ctx context.Context, job *river.Job[DeliverGro
 	if err != nil {
 		return err
 	}
+	for _, s := range delivered {
+		dw.observe(s.d, s.res, true)
+	}
+	for _, s := range other {
+		dw.observe(s.d, s.res, s.finished)
+	}
 	if log := logger(dw.Logger); log.Enabled(ctx, slog.LevelInfo) {
 		for _, s := range sends {
 			log.Info("delivery attempt", "message_id", s.d.MessageID, "delivery_id", s.d.ID, "correlation_id", s.d.correlationID, "target", s.d.Target,
@@ -210,7 +219,7 @@ func (w *DeliverGroupWorker) Work(ctx context.Context, job *river.Job[DeliverGro
 func loadDeliveries(ctx context.Context, db DB, ids []uuid.UUID) ([]pendingDelivery, error) {
 	rows, err := db.Query(ctx, `
 		select d.id, d.message_id, d.route, d.target, d.target_kind, d.body, d.status, d.attempts, d.budget_from, d.window_from,
-		       m.environment_id, m.flow_id, m.correlation_id
+		       m.environment_id, m.flow_id, m.correlation_id, m.received_at
 		from deliveries d join messages m on m.id = d.message_id where d.id = any($1) order by d.id`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("deliveries: %w", err)
@@ -219,7 +228,7 @@ func loadDeliveries(ctx context.Context, db DB, ids []uuid.UUID) ([]pendingDeliv
 		var d pendingDelivery
 		var body []byte
 		err := r.Scan(&d.ID, &d.MessageID, &d.Route, &d.Target, &d.TargetKind, &body, &d.Status, &d.Attempts, &d.budgetFrom, &d.windowFrom,
-			&d.envID, &d.flowID, &d.correlationID)
+			&d.envID, &d.flowID, &d.correlationID, &d.receivedAt)
 		d.Body = body
 		return d, err
 	})

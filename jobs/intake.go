@@ -229,6 +229,7 @@ type prepared struct {
 	key         string
 	keySource   string
 	correlation string
+	channel     string
 	payload     []byte
 	sha         [32]byte
 	now         time.Time
@@ -246,7 +247,7 @@ func prepare(ctx context.Context, d deployed, payload []byte, key, correlation s
 		return prepared{}, fmt.Errorf("message id: %w", err)
 	}
 	p := prepared{id: id, key: key, keySource: "header", correlation: correlation, payload: payload, sha: sha256.Sum256(payload), now: now}
-	if (key == "" && d.prog.def.Keys.Idempotency != "") || (correlation == "" && d.prog.def.Keys.Correlation != "") {
+	if (key == "" && d.prog.def.Keys.Idempotency != "") || (correlation == "" && d.prog.def.Keys.Correlation != "") || d.prog.def.Keys.Channel != "" {
 		res, err := d.prog.keys.Run(ctx, engine.Input{Payload: payload, Now: now, Vars: d.vars})
 		switch {
 		case errors.Is(err, engine.ErrInvalidInput):
@@ -267,6 +268,7 @@ func prepare(ctx context.Context, d deployed, payload []byte, key, correlation s
 		if correlation == "" {
 			p.correlation = res.CorrelationID
 		}
+		p.channel = truncate(res.Channel, MaxKeyLength)
 	}
 	if p.key == "" {
 		// No header and no usable expression: every request is new.
@@ -289,8 +291,8 @@ func prepare(ctx context.Context, d deployed, payload []byte, key, correlation s
 const insertMessageSQL = `
 	with m as (
 		insert into messages (id, environment_id, flow_id, version_number, checksum, idempotency_key, key_claim, correlation_id,
-			payload, payload_sha256, received_at)
-		values ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10)
+			payload, payload_sha256, received_at, channel)
+		values ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10, $12)
 		on conflict (environment_id, flow_id, key_claim) do nothing
 		returning id, received_at
 	)
@@ -300,7 +302,7 @@ const insertMessageSQL = `
 
 func insertArgs(d deployed, p prepared) []any {
 	detail, _ := json.Marshal(map[string]any{"version": d.version, "keySource": p.keySource, "bytes": len(p.payload)})
-	return []any{p.id, d.envID, d.flowID, d.version, d.checksum, p.key, p.correlation, p.payload, p.sha[:], p.now, string(detail)}
+	return []any{p.id, d.envID, d.flowID, d.version, d.checksum, p.key, p.correlation, p.payload, p.sha[:], p.now, string(detail), p.channel}
 }
 
 // existing answers a key that was seen before: the original message when

@@ -216,15 +216,15 @@ func (in *Intake) commit(ctx context.Context, batch []*intakeItem) {
 const groupInsertSQL = `
 	with input as (
 		select * from unnest($1::uuid[], $2::int8[], $3::int8[], $4::int8[], $5::int4[], $6::text[], $7::text[],
-			$8::text[], $9::text[], $10::bytea[], $11::timestamptz[], $12::text[])
-			with ordinality as u(id, env, flow, deployment, version, checksum, key, correlation, payload, sha, received_at, detail, ord)
+			$8::text[], $9::text[], $10::bytea[], $11::timestamptz[], $12::text[], $13::text[])
+			with ordinality as u(id, env, flow, deployment, version, checksum, key, correlation, payload, sha, received_at, detail, channel, ord)
 	), live as (
 		select input.* from input
 		join current_deployments c on c.environment_id = input.env and c.flow_id = input.flow and c.deployment_id = input.deployment
 	), m as (
 		insert into messages (id, environment_id, flow_id, version_number, checksum, idempotency_key, key_claim, correlation_id,
-			payload, payload_sha256, received_at)
-		select id, env, flow, version, checksum, key, key, correlation, payload::json, sha, received_at from live order by ord
+			payload, payload_sha256, received_at, channel)
+		select id, env, flow, version, checksum, key, key, correlation, payload::json, sha, received_at, channel from live order by ord
 		on conflict (environment_id, flow_id, key_claim) do nothing
 		returning id
 	), l as (
@@ -240,15 +240,16 @@ func (in *Intake) write(ctx context.Context, tx pgx.Tx, batch []*intakeItem) err
 	envs, flows, deps := make([]int64, n), make([]int64, n), make([]int64, n)
 	versions := make([]int32, n)
 	checksums, keys, corrs, payloads, details := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	channels := make([]string, n)
 	shas := make([][]byte, n)
 	ats := make([]time.Time, n)
 	for i, it := range batch {
 		args := insertArgs(it.d, it.p)
 		ids[i], envs[i], flows[i], deps[i], versions[i] = it.p.id, it.d.envID, it.d.flowID, it.d.deploymentID, int32(it.d.version)
 		checksums[i], keys[i], corrs[i], payloads[i] = it.d.checksum, it.p.key, it.p.correlation, string(it.p.payload)
-		shas[i], ats[i], details[i] = it.p.sha[:], it.p.now, args[len(args)-1].(string)
+		shas[i], ats[i], details[i], channels[i] = it.p.sha[:], it.p.now, args[10].(string), it.p.channel
 	}
-	rows, err := tx.Query(ctx, groupInsertSQL, ids, envs, flows, deps, versions, checksums, keys, corrs, payloads, shas, ats, details)
+	rows, err := tx.Query(ctx, groupInsertSQL, ids, envs, flows, deps, versions, checksums, keys, corrs, payloads, shas, ats, details, channels)
 	if err != nil {
 		return fmt.Errorf("insert messages: %w", err)
 	}

@@ -222,6 +222,15 @@ func (d *differ) definition(old, new *engine.Definition) {
 	d.changed(at, "formatVersion", strconv.Itoa(old.FormatVersion), strconv.Itoa(new.FormatVersion))
 	d.changed(at, "name", old.Name, new.Name)
 	d.changed(at, "description", old.Description, new.Description)
+	d.changed(at, "sla", slaText(old.SLA), slaText(new.SLA))
+}
+
+// slaText says an SLA target in words; "" when the definition sets none.
+func slaText(s *engine.SLA) string {
+	if s == nil {
+		return ""
+	}
+	return strconv.FormatFloat(s.ObjectivePercent, 'f', -1, 64) + " % within " + strconv.Itoa(s.WithinSeconds) + " s"
 }
 
 func (d *differ) source(old, new engine.Source) {
@@ -252,6 +261,7 @@ func (d *differ) keys(old, new engine.Keys) {
 	at := Change{Section: SectionKeys}
 	d.changed(at, "idempotency", old.Idempotency, new.Idempotency)
 	d.changed(at, "correlation", old.Correlation, new.Correlation)
+	d.changed(at, "channel", old.Channel, new.Channel)
 }
 
 func (d *differ) validation(old, new []engine.Rule) {

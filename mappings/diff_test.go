@@ -143,11 +143,23 @@ func TestDiffEmptyMeansSameChecksum(t *testing.T) {
 // TestDiffComparesEveryField fails when the definition format grows a field
 // that Diff does not compare yet: add it to Diff (and here) when it does.
 func TestDiffComparesEveryField(t *testing.T) {
+	t.Run("sla and channel", func(t *testing.T) {
+		old := &engine.Definition{FormatVersion: 1, Name: "f"}
+		new := &engine.Definition{FormatVersion: 1, Name: "f", SLA: &engine.SLA{WithinSeconds: 30, ObjectivePercent: 99.5}, Keys: engine.Keys{Channel: "source.channel"}}
+		var got []string
+		for _, c := range Diff(old, new).Changes {
+			got = append(got, c.Field+"="+c.New)
+		}
+		slices.Sort(got)
+		if want := []string{"channel=source.channel", "sla=99.5 % within 30 s"}; !slices.Equal(got, want) {
+			t.Errorf("changes %v, want %v", got, want)
+		}
+	})
 	compared := map[reflect.Type][]string{
-		reflect.TypeFor[engine.Definition]():  {"FormatVersion", "Name", "Description", "Source", "Keys", "Validation", "Lookups", "Targets", "Routes", "Tests"},
+		reflect.TypeFor[engine.Definition]():  {"FormatVersion", "Name", "Description", "Source", "Keys", "Validation", "Lookups", "Targets", "Routes", "Tests", "SLA"},
 		reflect.TypeFor[engine.Source]():      {"System", "Event", "Schema", "Samples"},
 		reflect.TypeFor[engine.Sample]():      {"Name", "Payload"},
-		reflect.TypeFor[engine.Keys]():        {"Idempotency", "Correlation"},
+		reflect.TypeFor[engine.Keys]():        {"Idempotency", "Correlation", "Channel"},
 		reflect.TypeFor[engine.Rule]():        {"Name", "Rule", "Message"},
 		reflect.TypeFor[engine.Lookup]():      {"Description", "Missing", "Default", "Entries"},
 		reflect.TypeFor[engine.Target]():      {"Name", "Kind", "Method", "Description"},

@@ -74,6 +74,9 @@ func (s *Server) accessLog() fiber.Handler {
 		if u := userOf(c); u != nil {
 			attrs = append(attrs, slog.Int64("user_id", u.ID))
 		}
+		if id, ok := c.Locals(localMessageID).(string); ok {
+			attrs = append(attrs, slog.String("message_id", id), slog.String("correlation_id", fmt.Sprint(c.Locals(localCorrelationID))))
+		}
 		level := slog.LevelInfo
 		if c.Path() == "/healthz" || c.Path() == "/readyz" || len(c.Path()) > 8 && c.Path()[:8] == "/static/" {
 			level = slog.LevelDebug

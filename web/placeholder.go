@@ -26,15 +26,6 @@ var (
 			"see each step from received to delivered with times and details",
 		},
 	}
-	dashboardPlaceholder = view.Placeholder{
-		Heading: "Dashboard",
-		Lede:    "Sync health at a glance.",
-		Coming: []string{
-			"messages received, delivered and failed over time",
-			"delivery latency and SLA adherence per flow and channel",
-			"queue depth and target health",
-		},
-	}
 )
 
 // placeholder renders a section that is not built yet.

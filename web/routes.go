@@ -12,7 +12,7 @@ import (
 // then load the session, check CSRF and load the signed-in user; API routes
 // authenticate by key instead and carry no session or CSRF.
 func (s *Server) routes(app *fiber.App) {
-	app.Use(s.recoverPanic(), s.requestID(), s.accessLog(), s.securityHeaders())
+	app.Use(s.recoverPanic(), s.httpMetrics(), s.requestID(), s.tracing(), s.accessLog(), s.securityHeaders())
 
 	// Who may do what: every signed-in role reads; analysts and admins
 	// change flows.
@@ -21,6 +21,8 @@ func (s *Server) routes(app *fiber.App) {
 	// Operations: no session, no auth.
 	app.Get("/healthz", s.healthz())
 	app.Get("/readyz", s.readyz())
+	// Prometheus, behind CROSSDOCK_METRICS_TOKEN (web/metrics.go).
+	app.Get("/metrics", s.metricsEndpoint())
 
 	// Static assets at content-hashed URLs.
 	app.Get("/static/*", s.staticAsset())
@@ -106,7 +108,9 @@ func (s *Server) routes(app *fiber.App) {
 	in.Get("/environments/:env/targets", s.requireRole(account.RoleAdmin), s.targetEdit())
 	in.Get("/environments/:env/targets/:target", s.requireRole(account.RoleAdmin), s.targetEdit())
 	in.Post("/environments/:env/targets/:target", s.requireRole(account.RoleAdmin), s.targetSave())
-	in.Get("/dashboard", s.requireRole(all...), s.placeholder("dashboard", dashboardPlaceholder))
+	in.Get("/environments/:env/retention", s.requireRole(account.RoleAdmin), s.retentionEdit())
+	in.Post("/environments/:env/retention", s.requireRole(account.RoleAdmin), s.retentionSave())
+	in.Get("/dashboard", s.requireRole(all...), s.dashboard())
 
 	// Environment administration and promotion (issue 7): admins configure;
 	// analysts, approvers and admins promote; approvers and admins decide.
@@ -138,6 +142,8 @@ func (s *Server) routes(app *fiber.App) {
 	admin.Get("/api-keys", s.apiKeysList())
 	admin.Post("/api-keys", s.apiKeyCreate())
 	admin.Post("/api-keys/:prefix/revoke", s.apiKeyRevoke())
+	admin.All("/river", s.riverUI())
+	admin.All("/river/*", s.riverUI())
 
 	// Anything else is a 404 page.
 	ui.Use(s.notFound())

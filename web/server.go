@@ -6,6 +6,7 @@ package web
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -13,8 +14,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/crossdock/crossdock/account"
+	"github.com/crossdock/crossdock/internal/metrics"
 	"github.com/crossdock/crossdock/internal/secret"
 	"github.com/crossdock/crossdock/jobs"
 	"github.com/crossdock/crossdock/static"
@@ -39,6 +42,9 @@ type Config struct {
 	// PromotionKey signs exported bundles (HMAC-SHA256) and, when set, is
 	// required to verify every imported one (CROSSDOCK_PROMOTION_KEY).
 	PromotionKey []byte
+	// MetricsToken, when set, serves GET /metrics on the main address to
+	// requests bearing it (CROSSDOCK_METRICS_TOKEN).
+	MetricsToken string
 }
 
 // Deps are the collaborators the handlers use, built and owned by cmd.
@@ -61,6 +67,14 @@ type Deps struct {
 	Sealer *secret.Sealer
 	// KeyLimiter enforces each API key's rate.
 	KeyLimiter *account.KeyLimiter
+	// Metrics counts requests and accepts and serves /metrics; nil: none.
+	Metrics *metrics.Metrics
+	// RiverUI is River's web UI, mounted for admins at /admin/river; nil:
+	// the page says it is off.
+	RiverUI http.Handler
+	// Tracer, when set, puts every request in an OpenTelemetry span; nil:
+	// no tracing.
+	Tracer trace.Tracer
 }
 
 // Server holds what handlers share. It is not a framework: handlers are maker

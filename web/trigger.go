@@ -117,6 +117,7 @@ func (s *Server) triggerAccept() fiber.Handler {
 				return intakeError(err)
 			}
 			s.acceptHeaders(c, res.AcceptResult)
+			s.observeAccept(c, env, flow, res.AcceptResult)
 			c.Set("Preference-Applied", "wait="+strconv.Itoa(int(wait.Seconds())))
 			body := fiber.Map{"id": res.MessageID, "statusUrl": res.StatusURL, "correlationId": res.CorrelationID, "idempotencyKey": res.IdempotencyKey,
 				"version": res.VersionNumber, "valid": res.Valid, "routes": res.Routes}
@@ -135,6 +136,7 @@ func (s *Server) triggerAccept() fiber.Handler {
 			return intakeError(err)
 		}
 		s.acceptHeaders(c, res)
+		s.observeAccept(c, env, flow, res)
 		return c.Status(fiber.StatusAccepted).JSON(fiber.Map{
 			"id": res.MessageID, "status": "accepted", "statusUrl": res.StatusURL,
 			"correlationId": res.CorrelationID, "idempotencyKey": res.IdempotencyKey,
@@ -204,6 +206,9 @@ func (s *Server) triggerBatch() fiber.Handler {
 				continue
 			}
 			accepted++
+			if s.deps.Metrics != nil && !r.Replayed {
+				s.deps.Metrics.Accepted(strings.Clone(env), strings.Clone(flow), 1)
+			}
 			out[i] = fiber.Map{"line": r.Line, "status": fiber.StatusAccepted, "id": r.MessageID, "statusUrl": r.StatusURL,
 				"correlationId": r.CorrelationID, "idempotencyKey": r.IdempotencyKey, "replayed": r.Replayed}
 		}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/internal/dbtest"
+	"github.com/crossdock/crossdock/internal/metrics"
 	"github.com/crossdock/crossdock/jobs"
 	"github.com/crossdock/crossdock/static"
 	"github.com/crossdock/crossdock/web"
@@ -44,6 +45,8 @@ type testBundle struct {
 type setupOpts struct {
 	baseURL         string
 	maxMessageBytes int
+	metricsToken    string
+	metrics         *metrics.Metrics
 }
 
 func setup(t testing.TB, opts ...setupOpts) *testBundle {
@@ -66,8 +69,8 @@ func setup(t testing.TB, opts ...setupOpts) *testBundle {
 	queue, err := jobs.NewClient(db, logger, jobs.Config{})
 	require.NoError(t, err)
 	b.queue = queue
-	b.app = web.NewServer(logger, web.Config{BaseURL: o.baseURL, MaxMessageBytes: o.maxMessageBytes}, web.Deps{
-		DB: db, Sessions: sessions, Assets: assets, Queue: queue,
+	b.app = web.NewServer(logger, web.Config{BaseURL: o.baseURL, MaxMessageBytes: o.maxMessageBytes, MetricsToken: o.metricsToken}, web.Deps{
+		DB: db, Sessions: sessions, Assets: assets, Queue: queue, Metrics: o.metrics,
 		Ready: func(context.Context) error { return b.ready },
 	})
 	return b

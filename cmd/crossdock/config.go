@@ -41,6 +41,12 @@ type config struct {
 	Demo            bool
 	DemoTargetsAddr string
 	DemoFailRate    float64
+	// Observability: where /metrics is served, and how often the
+	// dashboard's rollups are written.
+	MetricsAddr  string
+	MetricsToken string
+	RollupEvery  time.Duration
+	OTLPEndpoint string
 }
 
 // setting is one configuration value: its variable, flag, default and help.
@@ -54,6 +60,7 @@ type rawConfig struct {
 	adminPassword, trustedProxies, sessionIdle, sessionLifetime         string
 	maxMessageBytes, demo, demoTargetsAddr, demoFailRate                string
 	keyClaimTTL, rescueAfter, promotionKey                              string
+	metricsAddr, metricsToken, rollupEvery, otlpEndpoint                string
 }
 
 func (r *rawConfig) settings() []setting {
@@ -76,6 +83,10 @@ func (r *rawConfig) settings() []setting {
 		{"CROSSDOCK_RESCUE_AFTER", "rescue-after", "3m", "a job running this long is presumed lost with its process (killed, crashed) and run again; keep it above 2m, the longest a delivery may take", &r.rescueAfter},
 		{"CROSSDOCK_PROMOTION_KEY", "", "", "shared secret (at least 16 characters) that signs exported bundles (HMAC-SHA256); when set, imported bundles must carry a valid signature", &r.promotionKey},
 		{"CROSSDOCK_MAX_MESSAGE_BYTES", "max-message-bytes", "1048576", "largest event body a trigger accepts (a batch may be 16× that); larger bodies get 413", &r.maxMessageBytes},
+		{"CROSSDOCK_METRICS_ADDR", "metrics-addr", "", "address serving Prometheus /metrics alone (e.g. 127.0.0.1:9090), apart from the UI; unset: no separate listener", &r.metricsAddr},
+		{"CROSSDOCK_METRICS_TOKEN", "", "", "when set, GET /metrics on CROSSDOCK_ADDR answers requests with Authorization: Bearer <token>", &r.metricsToken},
+		{"CROSSDOCK_ROLLUP_EVERY", "rollup-every", "1m", "how often the dashboard's per-minute rollups are written (leader only)", &r.rollupEvery},
+		{"CROSSDOCK_OTLP_ENDPOINT", "otlp-endpoint", "", "OTLP/HTTP traces URL (http://collector:4318/v1/traces); unset: no tracing", &r.otlpEndpoint},
 	}
 }
 
@@ -180,6 +191,22 @@ func (r *rawConfig) resolve(getenv func(string) string, needSecret bool) (config
 			return c, nil, fmt.Errorf("CROSSDOCK_MAX_MESSAGE_BYTES %q must be a number of bytes between 1024 and 67108864", r.maxMessageBytes)
 		}
 		c.MaxMessageBytes = n
+	}
+	c.MetricsAddr, c.MetricsToken = r.metricsAddr, r.metricsToken
+	if r.otlpEndpoint != "" {
+		u, err := url.Parse(r.otlpEndpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return c, nil, fmt.Errorf("CROSSDOCK_OTLP_ENDPOINT %q must be an http(s) URL such as http://collector:4318/v1/traces", r.otlpEndpoint)
+		}
+		c.OTLPEndpoint = r.otlpEndpoint
+	}
+	if r.metricsToken != "" && len(r.metricsToken) < 16 {
+		return c, nil, errors.New("CROSSDOCK_METRICS_TOKEN must be at least 16 characters (openssl rand -hex 16)")
+	}
+	if r.rollupEvery != "" { // commands other than serve do not read it
+		if c.RollupEvery, err = time.ParseDuration(r.rollupEvery); err != nil || c.RollupEvery < time.Second {
+			return c, nil, fmt.Errorf("CROSSDOCK_ROLLUP_EVERY %q must be a duration of at least 1s such as 1m", r.rollupEvery)
+		}
 	}
 	switch r.demo {
 	case "", "0", "false":

@@ -83,10 +83,25 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("CROSSDOCK_SECRET_KEY (%s): %w", cfg.SecretKeySource, err)
 	}
-	queue, err := jobs.NewClient(pool, log, jobs.Config{Sealer: sealer, KeyClaimTTL: cfg.KeyClaimTTL, RescueAfter: cfg.RescueAfter})
+	metrics, err := observability(ctx, pool)
 	if err != nil {
 		return err
 	}
+	tracer, stopTracing, err := tracing(ctx, cfg.OTLPEndpoint)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
+	queue, err := jobs.NewClient(pool, log, jobs.Config{Sealer: sealer, KeyClaimTTL: cfg.KeyClaimTTL, RescueAfter: cfg.RescueAfter,
+		Observer: metrics, RollupEvery: cfg.RollupEvery, Tracer: tracer})
+	if err != nil {
+		return err
+	}
+	stopMetrics, err := serveMetrics(cfg.MetricsAddr, metrics, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	// Workers run on a context that outlives the signal, so that River's own
 	// Stop below decides when in-flight jobs end.
 	if !*noWorkers {
@@ -122,7 +137,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		baseURL = "http://" + localURLHost(ln.Addr())
 	}
 	sessions := web.NewSessions(store, strings.HasPrefix(baseURL, "https://"), cfg.SessionIdle, cfg.SessionLifetime)
-	app := web.NewServer(log, web.Config{BaseURL: baseURL, TrustedProxies: cfg.TrustedProxies, MaxMessageBytes: cfg.MaxMessageBytes, PromotionKey: cfg.PromotionKey}, web.Deps{
+	riverUI, err := riverUIHandler(ctx, queue, log)
+	if err != nil {
+		return err
+	}
+	app := web.NewServer(log, web.Config{BaseURL: baseURL, TrustedProxies: cfg.TrustedProxies, MaxMessageBytes: cfg.MaxMessageBytes,
+		MetricsToken: cfg.MetricsToken, PromotionKey: cfg.PromotionKey}, web.Deps{
 		DB:       pool,
 		Sessions: sessions,
 		Assets:   assets,
@@ -132,9 +152,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			}
 			return migrations.Check(ctx, pool)
 		},
-		Now:    time.Now,
-		Queue:  queue,
-		Sealer: sealer,
+		Now:     time.Now,
+		Queue:   queue,
+		Sealer:  sealer,
+		Metrics: metrics,
+		RiverUI: riverUI,
+		Tracer:  tracer,
 	})
 
 	if cfg.Demo {

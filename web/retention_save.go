@@ -1,0 +1,53 @@
+package web
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/crossdock/crossdock/account"
+	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/web/view"
+)
+
+// retentionSave is POST /environments/:env/retention: set how many days the
+// environment keeps delivered messages and closed exceptions, audited.
+func (s *Server) retentionSave() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ctx := c.UserContext()
+		env, err := mappings.EnvironmentByName(ctx, s.deps.DB, c.Params("env"))
+		if err != nil {
+			return err
+		}
+		raw := strings.TrimSpace(c.FormValue("days"))
+		days, convErr := strconv.Atoi(raw)
+		if convErr != nil {
+			days = 0 // RetentionSet refuses it with the allowed range
+		}
+		err = txn.Run(ctx, s.deps.DB, func(tx pgx.Tx) error {
+			old, err := jobs.RetentionSet(ctx, tx, env.ID, days)
+			if err != nil {
+				return err
+			}
+			return account.Audit(ctx, tx, actorOf(c), "environment.retention", "environment", env.Name,
+				map[string]int{"retentionDays": old}, map[string]int{"retentionDays": days})
+		})
+		if fault.CodeOf(err) == fault.Invalid {
+			v := retentionView(env.Name, raw)
+			v.Error = capitalize(toFault(err).Message) + ". Nothing was saved."
+			c.Status(fiber.StatusUnprocessableEntity)
+			return s.render(c, view.RetentionPage(s.page(c, "Retention in "+env.Name, "environments"), v))
+		}
+		if err != nil {
+			return err
+		}
+		s.flash(c, fmt.Sprintf("%s now keeps delivered messages for %d days.", env.Name, days))
+		return c.Redirect("/environments#env-"+env.Name, fiber.StatusSeeOther)
+	}
+}
