@@ -46,6 +46,7 @@ func (s *Server) routes(app *fiber.App) {
 
 	// Management API for flows.
 	api := app.Group("/api/v1", s.apiRequireUser())
+	api.Get("/messages", s.apiMessageList())
 	api.Get("/messages/:id", s.messageGet())
 	api.Get("/flows", s.requireRole(all...), s.apiFlowList())
 	api.Get("/flows/:slug", s.requireRole(all...), s.apiFlowGet())
@@ -84,7 +85,7 @@ func (s *Server) routes(app *fiber.App) {
 	in.Post("/flows/:slug/versions/:n<int>/restore", s.requireRole(edit...), s.flowRestore())
 
 	in.Get("/inbox", s.requireRole(all...), s.placeholder("inbox", inboxPlaceholder))
-	in.Get("/messages", s.requireRole(all...), s.placeholder("messages", messagesPlaceholder))
+	in.Get("/messages", s.requireRole(all...), s.messagesList())
 	in.Get("/messages/:id", s.requireRole(all...), s.messageShow())
 	in.Get("/environments", s.requireRole(all...), s.environmentsList())
 	in.Get("/captures", s.requireRole(all...), s.capturesList())
