@@ -59,6 +59,11 @@ type Config struct {
 	// HTTPClient sends deliveries; nil means a pooled client suitable for
 	// many concurrent requests to few hosts.
 	HTTPClient *http.Client
+	// NotifyEvery is how often exception groups are checked for
+	// notifications (leader only). Default 30 s.
+	NotifyEvery time.Duration
+	// BaseURL is where users reach Crossdock, for links in notifications.
+	BaseURL string
 }
 
 // NewClient builds the River client with every worker and periodic job.
@@ -98,6 +103,15 @@ func NewClient(pool *pgxpool.Pool, logger *slog.Logger, cfg Config) (*river.Clie
 	if err := river.AddWorkerSafely(workers, NewDeliverWorker(pool, cfg.Sealer, cfg.HTTPClient, logger)); err != nil {
 		return nil, fmt.Errorf("register deliver worker: %w", err)
 	}
+	if cfg.NotifyEvery <= 0 {
+		cfg.NotifyEvery = 30 * time.Second
+	}
+	if err := river.AddWorkerSafely(workers, &NotifySweepWorker{DB: pool}); err != nil {
+		return nil, fmt.Errorf("register notify sweep worker: %w", err)
+	}
+	if err := river.AddWorkerSafely(workers, &NotifyWorker{DB: pool, Sealer: cfg.Sealer, BaseURL: cfg.BaseURL, Logger: logger}); err != nil {
+		return nil, fmt.Errorf("register notify worker: %w", err)
+	}
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Logger:            logger,
 		FetchCooldown:     cfg.FetchCooldown,
@@ -115,6 +129,9 @@ func NewClient(pool *pgxpool.Pool, logger *slog.Logger, cfg Config) (*river.Clie
 			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
 				func() (river.JobArgs, *river.InsertOpts) { return OrphanCheckArgs{}, nil },
 				&river.PeriodicJobOpts{ID: "orphan_check"}),
+			river.NewPeriodicJob(river.PeriodicInterval(cfg.NotifyEvery),
+				func() (river.JobArgs, *river.InsertOpts) { return NotifySweepArgs{}, nil },
+				&river.PeriodicJobOpts{ID: "notify_sweep"}),
 		},
 	})
 	if err != nil {

@@ -83,7 +83,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("CROSSDOCK_SECRET_KEY (%s): %w", cfg.SecretKeySource, err)
 	}
-	queue, err := jobs.NewClient(pool, log, jobs.Config{Sealer: sealer})
+	queue, err := jobs.NewClient(pool, log, jobs.Config{Sealer: sealer, BaseURL: cfg.BaseURL})
 	if err != nil {
 		return err
 	}
