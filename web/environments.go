@@ -57,8 +57,13 @@ func (s *Server) renderEnvironments(c *fiber.Ctx, msg string) error {
 		}
 	}
 	sort.Slice(v.Flows, func(i, j int) bool { return v.Flows[i].Slug < v.Flows[j].Slug })
+	notify, err := mappings.NotificationConfigList(ctx, s.deps.DB)
+	if err != nil {
+		return err
+	}
 	for _, e := range envs {
-		ev := view.EnvironmentView{Name: e.Name, Protected: e.Protected, CanDeploy: canDeploy(userOf(c), e)}
+		n, ok := notify[e.ID]
+		ev := view.EnvironmentView{Name: e.Name, Protected: e.Protected, CanDeploy: canDeploy(userOf(c), e), Notify: notifyView(n, ok)}
 		deps, err := mappings.DeploymentList(ctx, s.deps.DB, e.ID)
 		if err != nil {
 			return err

@@ -93,6 +93,8 @@ func (s *Server) routes(app *fiber.App) {
 	in.Get("/environments/:env/targets", s.requireRole(account.RoleAdmin), s.targetEdit())
 	in.Get("/environments/:env/targets/:target", s.requireRole(account.RoleAdmin), s.targetEdit())
 	in.Post("/environments/:env/targets/:target", s.requireRole(account.RoleAdmin), s.targetSave())
+	in.Post("/environments/:env/notifications", s.requireRole(account.RoleAdmin), s.notificationSave())
+	in.Post("/environments/:env/notifications/delete", s.requireRole(account.RoleAdmin), s.notificationDelete())
 	in.Get("/dashboard", s.requireRole(all...), s.placeholder("dashboard", dashboardPlaceholder))
 
 	// Administration: admins only.
