@@ -80,7 +80,9 @@ func BenchmarkExplorerSearch(b *testing.B) {
 	}{
 		{"correlation_id", func() jobs.MessageFilter { return jobs.MessageFilter{CorrelationID: pick().corr} }},
 		{"correlation_id_miss", func() jobs.MessageFilter { return jobs.MessageFilter{CorrelationID: "#" + uuid.NewString()} }},
-		{"payload_order_name", func() jobs.MessageFilter { return jobs.MessageFilter{PayloadValue: orders[rand.IntN(len(orders))].corr} }},
+		{"payload_order_name", func() jobs.MessageFilter {
+			return jobs.MessageFilter{PayloadValue: orders[rand.IntN(len(orders))].corr}
+		}},
 		{"payload_order_number", func() jobs.MessageFilter {
 			return jobs.MessageFilter{PayloadValue: orders[rand.IntN(len(orders))].orderNumber}
 		}},
