@@ -224,7 +224,7 @@ with g as (
 ), p as (
 	select g.*, least(cardinality($6::bigint[]) - 1, floor(cardinality($6::bigint[]) * power(h1, 1.6))::int) + 1 as fi,
 	       case when h2 < 0.1 then 1 when h2 < 0.3 then 2 else 3 end as ei,
-	       now() - make_interval(secs => ($8::int * 86400) * (1 - g::float8 / $3::bigint)) + make_interval(secs => h3 * 30) as at,
+	       now() - make_interval(secs => ($8::int * 86400) * (1 - g::float8 / $3::bigint)) - make_interval(secs => h3 * 30) as at,
 	       ($9::bigint > 0 and g % $9::bigint = 0 and g / $9::bigint <= $10::bigint) as failed,
 	       least($11::int - 1, floor($11::int * power(h3, 2.2))::int) as ci
 	from g
