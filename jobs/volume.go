@@ -164,7 +164,9 @@ func SeedVolume(ctx context.Context, pool *pgxpool.Pool, opts VolumeOptions, pro
 				return fmt.Errorf("drop index %s: %w", d.name, err)
 			}
 		}
-		run := strconv.FormatInt(time.Now().Unix(), 36)
+		// Unique per run, so a second run's idempotency keys never collide
+		// with the first's (even within the same second).
+		run := strconv.FormatInt(time.Now().UnixNano(), 36)
 		stride := int64(0)
 		if opts.Exceptions > 0 {
 			stride = opts.Messages / opts.Exceptions
