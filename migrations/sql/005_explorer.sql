@@ -52,4 +52,4 @@ create table exception_group_notices (
 );
 
 -- The notification sweep reads the exceptions raised within a window.
-create index exceptions_created_idx on exceptions (environment_id, created_at);
+create index exceptions_env_created_idx on exceptions (environment_id, created_at);
