@@ -8,7 +8,7 @@ BIN := bin/crossdock
 GO ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: help run test soak generate check-generated lint fuzz-short db db-stop build clean e2e-deps bench-load
+.PHONY: help run test soak generate check-generated lint fuzz-short db db-stop build clean e2e-deps bench-load bench-explorer
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ fuzz-short: ## run the engine's fuzz target for 20 s (CI does this on every run)
 
 bench-load: ## load-test the real server: wrk, 64 connections, 30 s, on a fresh database, pgbench -N beside (docs/benchmarks.md)
 	scripts/bench-load.sh
+
+bench-explorer: ## message explorer searches on a seeded database (crossdock_volume, 5M messages; docs/benchmarks.md)
+	scripts/bench-explorer.sh
 
 lint: ## go vet and staticcheck
 	$(GO) vet ./...

@@ -89,6 +89,11 @@ type Config struct {
 	// Tracer, when set, wraps every job in an OpenTelemetry span
 	// (tracing.go); nil means no tracing.
 	Tracer trace.Tracer
+	// NotifyEvery is how often exception groups are checked for
+	// notifications (leader only). Default 30 s.
+	NotifyEvery time.Duration
+	// BaseURL is where users reach Crossdock, for links in notifications.
+	BaseURL string
 }
 
 // NewClient builds the River client with every worker and periodic job.
@@ -140,6 +145,15 @@ func NewClient(pool *pgxpool.Pool, logger *slog.Logger, cfg Config) (*river.Clie
 	if err := river.AddWorkerSafely(workers, deliver); err != nil {
 		return nil, fmt.Errorf("register deliver worker: %w", err)
 	}
+	if cfg.NotifyEvery <= 0 {
+		cfg.NotifyEvery = 30 * time.Second
+	}
+	if err := river.AddWorkerSafely(workers, &NotifySweepWorker{DB: pool}); err != nil {
+		return nil, fmt.Errorf("register notify sweep worker: %w", err)
+	}
+	if err := river.AddWorkerSafely(workers, &NotifyWorker{DB: pool, Sealer: cfg.Sealer, BaseURL: cfg.BaseURL, Logger: logger}); err != nil {
+		return nil, fmt.Errorf("register notify worker: %w", err)
+	}
 	if err := river.AddWorkerSafely(workers, &DeliverGroupWorker{Deliver: deliver}); err != nil {
 		return nil, fmt.Errorf("register deliver group worker: %w", err)
 	}
@@ -181,6 +195,9 @@ func NewClient(pool *pgxpool.Pool, logger *slog.Logger, cfg Config) (*river.Clie
 			river.NewPeriodicJob(river.PeriodicInterval(cfg.RetentionEvery),
 				func() (river.JobArgs, *river.InsertOpts) { return RetentionArgs{}, nil },
 				&river.PeriodicJobOpts{ID: "retention", RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(cfg.NotifyEvery),
+				func() (river.JobArgs, *river.InsertOpts) { return NotifySweepArgs{}, nil },
+				&river.PeriodicJobOpts{ID: "notify_sweep"}),
 		},
 	})
 	if err != nil {

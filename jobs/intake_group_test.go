@@ -168,3 +168,18 @@ func TestIntakeWithTheDatabaseDownIsUnavailable(t *testing.T) {
 	require.Equal(t, fault.Unavailable, fe.Code)
 	require.Positive(t, fe.RetryAfterSeconds)
 }
+
+// A payload with the escape \u0000 is valid JSON that PostgreSQL cannot
+// turn into jsonb; it is accepted like any other (the payload search index
+// leaves it out rather than failing the insert).
+func TestIntakeAcceptsAnEscapedNUL(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	in := jobs.NewIntake(b.pool, b.client, jobs.IntakeConfig{})
+	payload := `{"id": 77, "name": "#77", "total": 1, "note": "a\u0000b"}`
+	res, err := in.Accept(context.Background(), jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(payload)})
+	require.NoError(t, err)
+	again := b.accept(t, payload)
+	require.Equal(t, res.MessageID, again.MessageID)
+	require.Equal(t, 1, countRows(t, b, `select count(*) from messages where id = $1`, res.MessageID))
+}

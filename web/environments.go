@@ -67,8 +67,13 @@ func (s *Server) renderEnvironments(c *fiber.Ctx, msg string) error {
 	if err != nil {
 		return err
 	}
+	notify, err := mappings.NotificationConfigList(ctx, s.deps.DB)
+	if err != nil {
+		return err
+	}
 	for _, e := range envs {
-		ev := view.EnvironmentView{Name: e.Name, Protected: e.Protected, CanDeploy: canDeploy(userOf(c), e) && !e.Protected}
+		n, ok := notify[e.ID]
+		ev := view.EnvironmentView{Name: e.Name, Protected: e.Protected, CanDeploy: canDeploy(userOf(c), e) && !e.Protected, Notify: notifyView(n, ok)}
 		if ev.Admin, err = s.environmentAdmin(c, e, len(envs), keys); err != nil {
 			return err
 		}

@@ -18,14 +18,6 @@ var (
 			"retry, resolve or ignore whole groups at once",
 		},
 	}
-	messagesPlaceholder = view.Placeholder{
-		Heading: "Messages",
-		Lede:    "Find any event Crossdock accepted and see where it is.",
-		Coming: []string{
-			"search by id, correlation id, idempotency key or a value in the payload such as an order number",
-			"see each step from received to delivered with times and details",
-		},
-	}
 )
 
 // placeholder renders a section that is not built yet.

@@ -48,6 +48,7 @@ func (s *Server) routes(app *fiber.App) {
 
 	// Management API for flows.
 	api := app.Group("/api/v1", s.apiRequireUser())
+	api.Get("/messages", s.apiMessageList())
 	api.Get("/messages/:id", s.messageGet())
 	api.Get("/flows", s.requireRole(all...), s.apiFlowList())
 	api.Get("/flows/:slug", s.requireRole(all...), s.apiFlowGet())
@@ -100,7 +101,7 @@ func (s *Server) routes(app *fiber.App) {
 	in.Post("/flows/:slug/versions/:n<int>/restore", s.requireRole(edit...), s.flowRestore())
 
 	in.Get("/inbox", s.requireRole(all...), s.placeholder("inbox", inboxPlaceholder))
-	in.Get("/messages", s.requireRole(all...), s.placeholder("messages", messagesPlaceholder))
+	in.Get("/messages", s.requireRole(all...), s.messagesList())
 	in.Get("/messages/:id", s.requireRole(all...), s.messageShow())
 	in.Get("/environments", s.requireRole(all...), s.environmentsList())
 	in.Get("/captures", s.requireRole(all...), s.capturesList())
@@ -129,6 +130,10 @@ func (s *Server) routes(app *fiber.App) {
 	in.Get("/bundles", s.requireRole(all...), s.bundlesPage())
 	in.Get("/bundles/export", s.requireRole(all...), s.bundleExport())
 	in.Post("/bundles/import", s.requireRole(edit...), s.bundleImport())
+
+	// Exception notifications per environment (issue 6).
+	in.Post("/environments/:env/notifications", s.requireRole(account.RoleAdmin), s.notificationSave())
+	in.Post("/environments/:env/notifications/delete", s.requireRole(account.RoleAdmin), s.notificationDelete())
 
 	// Administration: admins only.
 	admin := in.Group("/admin", s.requireRole(account.RoleAdmin))

@@ -36,6 +36,8 @@ Usage:
   crossdock map --flow def.json [--route R] [--var K=V] [--lookup name=file.csv] < in.ndjson
                                 map NDJSON input lines to output lines, in order, on all cores
   crossdock test def.json       run a definition's test cases; per-field diff for each failure
+  crossdock seed-volume --messages N --exceptions M [--env ENV]
+                                fill a database with messages and exceptions for benchmarks
   crossdock version             print the version
 
 Run "crossdock <command> --help" for a command's flags and environment.
@@ -74,6 +76,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = runMap(ctx, rest, stdin, stdout, stderr)
 	case "test":
 		err = runTest(ctx, rest, stdout, stderr)
+	case "seed-volume":
+		err = runSeedVolume(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "crossdock", buildVersion())
 		return nil

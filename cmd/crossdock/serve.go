@@ -93,7 +93,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer stopTracing()
 	queue, err := jobs.NewClient(pool, log, jobs.Config{Sealer: sealer, KeyClaimTTL: cfg.KeyClaimTTL, RescueAfter: cfg.RescueAfter,
-		Observer: metrics, RollupEvery: cfg.RollupEvery, Tracer: tracer})
+		Observer: metrics, RollupEvery: cfg.RollupEvery, Tracer: tracer, BaseURL: cfg.BaseURL})
 	if err != nil {
 		return err
 	}

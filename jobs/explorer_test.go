@@ -1,0 +1,164 @@
+package jobs_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/mappings"
+)
+
+func ids(rows []jobs.MessageRow) []uuid.UUID {
+	out := make([]uuid.UUID, len(rows))
+	for i, r := range rows {
+		out[i] = r.ID
+	}
+	return out
+}
+
+func TestMessageSearchFilters(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	ctx := context.Background()
+	base := time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)
+	var all []uuid.UUID // oldest first
+	for i := 1; i <= 7; i++ {
+		res := b.accept(t, fmt.Sprintf(`{"id": %d, "name": "#%d", "total": 10, "order_number": %d, "customer": {"email": "c%d@shop.example"}, "lines": [{"sku": "SKU-%d"}]}`, i, 1000+i, 1000+i, i, i))
+		_, err := b.pool.Exec(ctx, `update messages set received_at = $2 where id = $1`, res.MessageID, base.Add(time.Duration(i)*time.Minute))
+		require.NoError(t, err)
+		all = append(all, res.MessageID)
+	}
+	_, err := b.pool.Exec(ctx, `update messages set status = 'failed' where id = any($1)`, []uuid.UUID{all[1], all[4]})
+	require.NoError(t, err)
+	test, err := mappings.EnvironmentByName(ctx, b.pool, "test")
+	require.NoError(t, err)
+
+	search := func(f jobs.MessageFilter) []uuid.UUID {
+		t.Helper()
+		res, err := jobs.MessageSearch(ctx, b.pool, f)
+		require.NoError(t, err)
+		return ids(res.Messages)
+	}
+	newestFirst := []uuid.UUID{all[6], all[5], all[4], all[3], all[2], all[1], all[0]}
+	require.Equal(t, newestFirst, search(jobs.MessageFilter{}))
+	require.Equal(t, []uuid.UUID{all[2]}, search(jobs.MessageFilter{ID: all[2]}))
+	require.Equal(t, []uuid.UUID{all[3]}, search(jobs.MessageFilter{CorrelationID: "#1004"}))
+	require.Equal(t, []uuid.UUID{all[3]}, search(jobs.MessageFilter{IdempotencyKey: "order-4"}), "the key alone, without environment or flow")
+	require.Equal(t, []uuid.UUID{all[3]}, search(jobs.MessageFilter{IdempotencyKey: "order-4", EnvironmentID: b.env.ID, FlowID: b.flow.ID}))
+	require.Empty(t, search(jobs.MessageFilter{IdempotencyKey: "order-4", EnvironmentID: test.ID}))
+	require.Equal(t, []uuid.UUID{all[4], all[1]}, search(jobs.MessageFilter{Status: jobs.StatusFailed}))
+	require.Equal(t, []uuid.UUID{all[4], all[1]}, search(jobs.MessageFilter{Status: jobs.StatusFailed, EnvironmentID: b.env.ID, FlowID: b.flow.ID}))
+	require.Empty(t, search(jobs.MessageFilter{EnvironmentID: test.ID}))
+	require.Equal(t, newestFirst, search(jobs.MessageFilter{FlowID: b.flow.ID}))
+	require.Equal(t, []uuid.UUID{all[3], all[2]}, search(jobs.MessageFilter{From: base.Add(3 * time.Minute), To: base.Add(5 * time.Minute)}), "from inclusive, to exclusive")
+
+	// Payload values: top-level strings and numbers, one level down in
+	// objects; not inside arrays.
+	require.Equal(t, []uuid.UUID{all[0]}, search(jobs.MessageFilter{PayloadValue: "#1001"}))
+	require.Equal(t, []uuid.UUID{all[0]}, search(jobs.MessageFilter{PayloadValue: "1001"}), "a number typed as text")
+	require.Equal(t, []uuid.UUID{all[5]}, search(jobs.MessageFilter{PayloadValue: "c6@shop.example"}))
+	require.Empty(t, search(jobs.MessageFilter{PayloadValue: "SKU-3"}), "array elements are not indexed")
+	require.Empty(t, search(jobs.MessageFilter{PayloadValue: "#100"}), "whole values only")
+	require.Equal(t, []uuid.UUID{all[0]}, search(jobs.MessageFilter{PayloadValue: "#1001", Status: jobs.StatusReceived}))
+
+	// Values are parameters: SQL in a filter finds nothing and breaks nothing.
+	for _, evil := range []string{`' or 1=1 --`, `"); drop table messages; --`, `\`, `]`, `{"a":1}`} {
+		require.Empty(t, search(jobs.MessageFilter{CorrelationID: evil, IdempotencyKey: evil}))
+		require.Empty(t, search(jobs.MessageFilter{PayloadValue: evil}))
+	}
+	_, err = jobs.MessageSearch(ctx, b.pool, jobs.MessageFilter{Status: "failed' or 'a'='a"})
+	var fe *fault.Error
+	require.ErrorAs(t, err, &fe)
+	require.Equal(t, fault.Invalid, fe.Code)
+}
+
+func TestMessageSearchPages(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	ctx := context.Background()
+	at := time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)
+	var want []uuid.UUID
+	for i := range 7 {
+		res := b.accept(t, fmt.Sprintf(`{"id": %d, "name": "#%d", "total": 1}`, i, i))
+		// Four messages share one microsecond: the id breaks the tie.
+		_, err := b.pool.Exec(ctx, `update messages set received_at = $2 where id = $1`, res.MessageID, at.Add(time.Duration(min(i, 3))*time.Second))
+		require.NoError(t, err)
+	}
+	rows, err := b.pool.Query(ctx, `select id from messages order by received_at desc, id desc`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var id uuid.UUID
+		require.NoError(t, rows.Scan(&id))
+		want = append(want, id)
+	}
+	require.NoError(t, rows.Err())
+
+	var got []uuid.UUID
+	f := jobs.MessageFilter{Limit: 2}
+	pages := 0
+	for {
+		res, err := jobs.MessageSearch(ctx, b.pool, f)
+		require.NoError(t, err)
+		got = append(got, ids(res.Messages)...)
+		pages++
+		if res.Next == nil {
+			break
+		}
+		c, err := jobs.ParseMessageCursor(res.Next.String())
+		require.NoError(t, err)
+		require.True(t, res.Next.ReceivedAt.Equal(c.ReceivedAt), "the cursor survives a URL")
+		require.Equal(t, res.Next.ID, c.ID)
+		f.After = &c
+	}
+	require.Equal(t, want, got, "every message once, in order")
+	require.Equal(t, 4, pages)
+
+	for _, bad := range []string{"x", "", "bm90LWEtY3Vyc29y", "MTIzLm5vdC1hLXV1aWQ"} {
+		_, err := jobs.ParseMessageCursor(bad)
+		var fe *fault.Error
+		require.ErrorAs(t, err, &fe, bad)
+		require.Equal(t, fault.Invalid, fe.Code)
+	}
+}
+
+// The explorer's searches must be able to use the indexes made for them;
+// with sequential scans ruled out, the plan names each one.
+func TestMessageSearchUsesIndexes(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	ctx := context.Background()
+	tx, err := b.pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(ctx) }()
+	_, err = tx.Exec(ctx, `set local enable_seqscan = off`)
+	require.NoError(t, err)
+	for index, f := range map[string]jobs.MessageFilter{
+		"messages_pkey":               {ID: uuid.New()},
+		"messages_correlation_idx":    {CorrelationID: "#1001"},
+		"messages_idempotency_key":    {IdempotencyKey: "order-1"},
+		"messages_payload_values_idx": {PayloadValue: "#1001"},
+		"messages_received_at_idx":    {},
+		"messages_received_idx":       {EnvironmentID: b.env.ID},
+		"messages_status_idx":         {Status: jobs.StatusFailed},
+	} {
+		sql, args, _, err := jobs.MessageSearchQuery(f)
+		require.NoError(t, err)
+		rows, err := tx.Query(ctx, "explain "+sql, args...)
+		require.NoError(t, err)
+		var plan []string
+		for rows.Next() {
+			var line string
+			require.NoError(t, rows.Scan(&line))
+			plan = append(plan, line)
+		}
+		require.NoError(t, rows.Err())
+		require.Contains(t, strings.Join(plan, "\n"), index, "%+v", f)
+	}
+}

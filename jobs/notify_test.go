@@ -1,0 +1,149 @@
+package jobs_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertest"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/mappings"
+)
+
+const secretHookPath = "/services/T000/B000/HOOKSECRET42"
+
+// Notifications: a group that opens is announced once; more of it within
+// the window is not announced again until it passes the threshold (once);
+// a webhook that fails is retried; the URL never shows.
+func TestExceptionNotifications(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	ctx := context.Background()
+	hook := newTarget(t, status(http.StatusOK))
+	_, err := mappings.NotificationConfigPut(ctx, b.pool, b.sealer, mappings.NotificationConfig{EnvironmentID: b.env.ID, Enabled: true,
+		URL: hook.URL + secretHookPath, Threshold: 3, Window: 10 * time.Minute}, b.editor)
+	require.NoError(t, err)
+	msg := b.accept(t, `{"id": 1, "name": "#1001", "total": 1}`)
+	msg2 := b.accept(t, `{"id": 2, "name": "#1002", "total": 1}`)
+
+	tx, err := b.pool.Begin(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = tx.Rollback(ctx) })
+	now := time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)
+	sweep := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &jobs.NotifySweepWorker{DB: tx, Now: func() time.Time { return now }})
+	send := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &jobs.NotifyWorker{DB: tx, Sealer: b.sealer, BaseURL: "https://crossdock.example"})
+
+	raise := func(msgID any, stage string, at time.Time) {
+		t.Helper()
+		_, err := tx.Exec(ctx, `insert into exceptions (kind, fingerprint, environment_id, flow_id, message_id, stage, error_class, message, created_at, updated_at)
+			values ('delivery', 'fp-erp-500', $1, $2, $3, $4, 'http 500', 'target “erp” answered 500', $5, $5)`, b.env.ID, b.flow.ID, msgID, stage, at)
+		require.NoError(t, err)
+	}
+	// sweepAndSend runs a sweep and sends what it enqueued; it returns the
+	// events sent.
+	sweepAndSend := func() []string {
+		t.Helper()
+		_, err := sweep.Work(ctx, t, tx, jobs.NotifySweepArgs{}, nil)
+		require.NoError(t, err)
+		rows, err := tx.Query(ctx, `delete from river_job where kind = 'notify' and state = 'available' returning args`)
+		require.NoError(t, err)
+		list, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+		require.NoError(t, err)
+		var events []string
+		for _, raw := range list {
+			var a jobs.NotifyArgs
+			require.NoError(t, json.Unmarshal(raw, &a))
+			res, err := send.Work(ctx, t, tx, a, nil)
+			require.NoError(t, err)
+			require.Equal(t, river.EventKindJobCompleted, res.EventKind)
+			events = append(events, a.Event)
+		}
+		return events
+	}
+
+	require.Empty(t, sweepAndSend(), "no exceptions, no notice")
+	raise(msg.MessageID, "deliver", now.Add(-time.Minute))
+	require.Equal(t, []string{jobs.NoticeOpened}, sweepAndSend(), "a group opens: one notice")
+	require.Equal(t, 1, hook.count())
+	var n jobs.Notice
+	require.NoError(t, json.Unmarshal(hook.bodies[0], &n))
+	require.Equal(t, jobs.NoticeOpened, n.Event)
+	require.Equal(t, "dev", n.Environment)
+	require.Equal(t, "orders", n.Flow)
+	require.Equal(t, 1, n.OpenCount)
+	require.Contains(t, n.Text, "New delivery exception group in flow orders")
+	require.Contains(t, n.Text, "https://crossdock.example/inbox?fingerprint=fp-erp-500&env=dev")
+	require.Equal(t, "application/json", hook.requests[0].Header.Get("Content-Type"))
+	require.Equal(t, secretHookPath, hook.requests[0].URL.Path)
+
+	require.Empty(t, sweepAndSend(), "the same sweep again: nothing twice")
+	now = now.Add(time.Minute)
+	raise(msg2.MessageID, "deliver", now.Add(-time.Second))
+	require.Empty(t, sweepAndSend(), "a repeat within the window, under the threshold: no duplicate")
+
+	now = now.Add(time.Minute)
+	raise(msg2.MessageID, "process", now.Add(-time.Second))
+	require.Equal(t, []string{jobs.NoticeThreshold}, sweepAndSend(), "three within the window: the threshold notice")
+	require.NoError(t, json.Unmarshal(hook.bodies[1], &n))
+	require.Equal(t, 3, n.InWindow)
+	require.Contains(t, n.Text, "3 delivery exceptions in flow orders within 10m0s (threshold 3)")
+	require.Empty(t, sweepAndSend(), "passed once per window")
+	require.Equal(t, 2, hook.count())
+
+	// Everything resolved: the group closes; the next exception opens it again.
+	_, err = tx.Exec(ctx, `update exceptions set status = 'resolved', resolved_at = $1`, now)
+	require.NoError(t, err)
+	require.Empty(t, sweepAndSend())
+	now = now.Add(20 * time.Minute)
+	raise(msg.MessageID, "deliver", now.Add(-time.Second))
+	require.Equal(t, []string{jobs.NoticeOpened}, sweepAndSend(), "reopened")
+
+	// A failing webhook fails the attempt (River retries with back-off),
+	// and the URL, which is the credential, is not in the error.
+	hook.setAnswer(status(http.StatusInternalServerError))
+	a := jobs.NotifyArgs{EnvironmentID: b.env.ID, Fingerprint: "fp-erp-500", Event: jobs.NoticeOpened, Count: 1, Threshold: 3, WindowMS: 600000, At: now}
+	_, err = send.Work(ctx, t, tx, a, nil)
+	require.ErrorContains(t, err, "answered 500")
+	require.NotContains(t, err.Error(), "HOOKSECRET42")
+	hook.setAnswer(status(http.StatusNoContent))
+	res, err := send.Work(ctx, t, tx, a, nil)
+	require.NoError(t, err, "the retry goes through")
+	require.Equal(t, river.EventKindJobCompleted, res.EventKind)
+
+	w := &jobs.NotifyWorker{BaseDelay: time.Second, MaxDelay: 8 * time.Second}
+	var last time.Duration
+	for attempt := 1; attempt <= 6; attempt++ {
+		d := time.Until(w.NextRetry(&river.Job[jobs.NotifyArgs]{JobRow: &rivertype.JobRow{Attempt: attempt}}))
+		require.Greater(t, d, last*8/10, "attempt %d waits longer", attempt)
+		require.Less(t, d, 9*time.Second, "capped")
+		last = d
+	}
+
+	// An unreachable webhook: the error names the host only.
+	_, err = mappings.NotificationConfigPut(ctx, tx, b.sealer, mappings.NotificationConfig{EnvironmentID: b.env.ID, Enabled: true,
+		URL: "http://127.0.0.1:1" + secretHookPath, Threshold: 3, Window: 10 * time.Minute}, b.editor)
+	require.NoError(t, err)
+	_, err = send.Work(ctx, t, tx, a, nil)
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "HOOKSECRET42")
+	require.Contains(t, err.Error(), "http://127.0.0.1:1/…")
+
+	// Disabled or removed: the notice is cancelled, not retried.
+	_, err = mappings.NotificationConfigPut(ctx, tx, b.sealer, mappings.NotificationConfig{EnvironmentID: b.env.ID, Enabled: false, Threshold: 3, Window: 10 * time.Minute}, b.editor)
+	require.NoError(t, err)
+	res, err = send.Work(ctx, t, tx, a, nil)
+	require.NoError(t, err)
+	require.Equal(t, river.EventKindJobCancelled, res.EventKind)
+	require.NoError(t, mappings.NotificationConfigDelete(ctx, tx, b.env.ID))
+	res, err = send.Work(ctx, t, tx, a, nil)
+	require.NoError(t, err)
+	require.Equal(t, river.EventKindJobCancelled, res.EventKind)
+}

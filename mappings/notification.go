@@ -1,0 +1,198 @@
+package mappings
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/internal/secret"
+)
+
+// Notification defaults: a group is announced when it opens, and again when
+// DefaultNotifyThreshold exceptions of it arrive within DefaultNotifyWindow.
+const (
+	DefaultNotifyThreshold = 100
+	DefaultNotifyWindow    = 15 * time.Minute
+	MinNotifyWindow        = time.Minute
+)
+
+// NotificationConfig is one environment's outbound webhook for exception
+// groups (Slack- and Teams-compatible JSON). URL is the decrypted webhook
+// URL and lives only in memory: Slack's and Teams' webhook URLs are
+// themselves the credential, so it is sealed like a target's secret, and
+// String and LogValue leave it out. URLHint (scheme and host) is what pages
+// show.
+type NotificationConfig struct {
+	EnvironmentID int64
+	Enabled       bool
+	URL           string
+	URLHint       string
+	// Threshold exceptions of one group within Window make a second notice
+	// (at most one per Window).
+	Threshold      int
+	Window         time.Duration
+	UpdatedByEmail string
+	UpdatedAt      time.Time
+}
+
+// String leaves the URL out.
+func (c NotificationConfig) String() string {
+	return fmt.Sprintf("notifications of environment %d to %s (threshold %d in %s, enabled %t)", c.EnvironmentID, c.URLHint, c.Threshold, c.Window, c.Enabled)
+}
+
+// LogValue leaves the URL out of logs.
+func (c NotificationConfig) LogValue() slog.Value {
+	return slog.GroupValue(slog.Int64("environment_id", c.EnvironmentID), slog.String("url", c.URLHint),
+		slog.Int("threshold", c.Threshold), slog.Duration("window", c.Window), slog.Bool("enabled", c.Enabled))
+}
+
+// Masked is what an audit entry records: everything but the URL's path.
+func (c NotificationConfig) Masked() map[string]any {
+	return map[string]any{"url": c.URLHint, "enabled": c.Enabled, "threshold": c.Threshold, "window": c.Window.String()}
+}
+
+// URLHint is what may be shown of a webhook URL: scheme and host.
+func URLHint(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "(unreadable URL)"
+	}
+	return u.Scheme + "://" + u.Host + "/…"
+}
+
+func checkWebhookURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		return &fault.Error{Code: fault.Invalid, Message: "the webhook URL must be an http(s) URL such as https://hooks.slack.com/services/…, without a user name or password", Fields: map[string]string{"url": "not an http(s) URL"}}
+	}
+	return nil
+}
+
+// NotificationConfigGet returns an environment's notification webhook with
+// its URL opened, or NotFound.
+func NotificationConfigGet(ctx context.Context, db DBTX, sealer *secret.Sealer, envID int64) (NotificationConfig, error) {
+	var c NotificationConfig
+	var sealed []byte
+	var windowMS int64
+	err := db.QueryRow(ctx, `select environment_id, enabled, url_ciphertext, url_hint, threshold, window_ms, updated_by_email, updated_at
+		from environment_notifications where environment_id = $1`, envID).
+		Scan(&c.EnvironmentID, &c.Enabled, &sealed, &c.URLHint, &c.Threshold, &windowMS, &c.UpdatedByEmail, &c.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return NotificationConfig{}, fault.Errorf(fault.NotFound, "no notification webhook is configured for this environment")
+	}
+	if err != nil {
+		return NotificationConfig{}, fmt.Errorf("notification config: %w", err)
+	}
+	c.Window = time.Duration(windowMS) * time.Millisecond
+	if sealer == nil {
+		return NotificationConfig{}, fault.Errorf(fault.Unavailable, "the notification webhook is stored sealed but CROSSDOCK_SECRET_KEY is not set")
+	}
+	plain, err := sealer.Open(sealed)
+	if err != nil {
+		return NotificationConfig{}, fault.Wrap(err, fault.Internal, "the notification webhook URL cannot be decrypted; was CROSSDOCK_SECRET_KEY changed? Enter the URL again")
+	}
+	c.URL = string(plain)
+	return c, nil
+}
+
+// NotificationConfigList returns the configured webhooks by environment id,
+// without opening any URL.
+func NotificationConfigList(ctx context.Context, db DBTX) (map[int64]NotificationConfig, error) {
+	rows, err := db.Query(ctx, `select environment_id, enabled, url_hint, threshold, window_ms, updated_by_email, updated_at from environment_notifications`)
+	if err != nil {
+		return nil, fmt.Errorf("notification configs: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (NotificationConfig, error) {
+		var c NotificationConfig
+		var windowMS int64
+		err := r.Scan(&c.EnvironmentID, &c.Enabled, &c.URLHint, &c.Threshold, &windowMS, &c.UpdatedByEmail, &c.UpdatedAt)
+		c.Window = time.Duration(windowMS) * time.Millisecond
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("notification configs: %w", err)
+	}
+	out := make(map[int64]NotificationConfig, len(list))
+	for _, c := range list {
+		out[c.EnvironmentID] = c
+	}
+	return out, nil
+}
+
+// NotificationConfigPut creates or replaces an environment's webhook,
+// sealing the URL. An empty URL keeps the stored one (and is Invalid when
+// none is stored). Zero Threshold and Window take the defaults.
+func NotificationConfigPut(ctx context.Context, db DBTX, sealer *secret.Sealer, c NotificationConfig, ed Editor) (NotificationConfig, error) {
+	if c.Threshold == 0 {
+		c.Threshold = DefaultNotifyThreshold
+	}
+	if c.Window == 0 {
+		c.Window = DefaultNotifyWindow
+	}
+	if c.Threshold < 1 {
+		return NotificationConfig{}, &fault.Error{Code: fault.Invalid, Message: "the threshold must be at least 1", Fields: map[string]string{"threshold": "at least 1"}}
+	}
+	if c.Window < MinNotifyWindow {
+		return NotificationConfig{}, &fault.Error{Code: fault.Invalid, Message: "the window must be at least a minute", Fields: map[string]string{"window": "at least 1m"}}
+	}
+	c.URL = strings.TrimSpace(c.URL)
+	var sealed []byte
+	if c.URL != "" {
+		if err := checkWebhookURL(c.URL); err != nil {
+			return NotificationConfig{}, err
+		}
+		if sealer == nil {
+			return NotificationConfig{}, fault.Errorf(fault.Unavailable, "cannot store the webhook URL: CROSSDOCK_SECRET_KEY is not set")
+		}
+		var err error
+		if sealed, err = sealer.Seal([]byte(c.URL)); err != nil {
+			return NotificationConfig{}, fmt.Errorf("seal webhook URL: %w", err)
+		}
+		c.URLHint = URLHint(c.URL)
+	}
+	var tag interface{ RowsAffected() int64 }
+	var err error
+	if sealed != nil {
+		tag, err = db.Exec(ctx, `
+			insert into environment_notifications (environment_id, enabled, url_ciphertext, url_hint, threshold, window_ms, updated_by_email)
+			values ($1, $2, $3, $4, $5, $6, $7)
+			on conflict (environment_id) do update set enabled = excluded.enabled, url_ciphertext = excluded.url_ciphertext,
+				url_hint = excluded.url_hint, threshold = excluded.threshold, window_ms = excluded.window_ms,
+				updated_by_email = excluded.updated_by_email, updated_at = now()`,
+			c.EnvironmentID, c.Enabled, sealed, c.URLHint, c.Threshold, c.Window.Milliseconds(), ed.Email)
+	} else {
+		tag, err = db.Exec(ctx, `update environment_notifications set enabled = $2, threshold = $3, window_ms = $4,
+			updated_by_email = $5, updated_at = now() where environment_id = $1`,
+			c.EnvironmentID, c.Enabled, c.Threshold, c.Window.Milliseconds(), ed.Email)
+	}
+	if err != nil {
+		return NotificationConfig{}, fmt.Errorf("save notification config: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return NotificationConfig{}, &fault.Error{Code: fault.Invalid, Message: "enter the webhook URL", Fields: map[string]string{"url": "required"}}
+	}
+	return NotificationConfigGet(ctx, db, sealer, c.EnvironmentID)
+}
+
+// NotificationConfigDelete removes an environment's webhook (and what was
+// announced, so a new webhook starts afresh).
+func NotificationConfigDelete(ctx context.Context, db DBTX, envID int64) error {
+	tag, err := db.Exec(ctx, `delete from environment_notifications where environment_id = $1`, envID)
+	if err != nil {
+		return fmt.Errorf("delete notification config: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fault.Errorf(fault.NotFound, "no notification webhook is configured for this environment")
+	}
+	if _, err := db.Exec(ctx, `delete from exception_group_notices where environment_id = $1`, envID); err != nil {
+		return fmt.Errorf("delete notices: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,96 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/crossdock/crossdock/account"
+	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/web/view"
+)
+
+// notifyView is an environment's webhook as the environments page shows it.
+func notifyView(c mappings.NotificationConfig, ok bool) view.NotifyView {
+	if !ok {
+		return view.NotifyView{Threshold: strconv.Itoa(mappings.DefaultNotifyThreshold), Window: shortDuration(mappings.DefaultNotifyWindow)}
+	}
+	return view.NotifyView{Configured: true, URLHint: c.URLHint, Enabled: c.Enabled, Threshold: strconv.Itoa(c.Threshold),
+		Window: shortDuration(c.Window), UpdatedBy: c.UpdatedByEmail}
+}
+
+// shortDuration writes 15m rather than 15m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// notificationSave stores an environment's exception notification webhook,
+// the URL sealed (an empty URL keeps the stored one), and audits the change
+// without the URL.
+func (s *Server) notificationSave() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ctx := c.UserContext()
+		env, err := mappings.EnvironmentByName(ctx, s.deps.DB, c.Params("env"))
+		if err != nil {
+			return err
+		}
+		cfg := mappings.NotificationConfig{EnvironmentID: env.ID, URL: c.FormValue("url"), Enabled: c.FormValue("enabled") == "on"}
+		var problems []string
+		if v := strings.TrimSpace(c.FormValue("threshold")); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				problems = append(problems, fmt.Sprintf("the threshold “%s” is not a whole number of at least 1", v))
+			}
+			cfg.Threshold = n
+		}
+		if v := strings.TrimSpace(c.FormValue("window")); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < mappings.MinNotifyWindow {
+				problems = append(problems, fmt.Sprintf("the window “%s” is not a duration of at least 1m, such as 15m or 1h", v))
+			}
+			cfg.Window = d
+		}
+		if len(problems) > 0 {
+			c.Status(fiber.StatusUnprocessableEntity)
+			return s.renderEnvironments(c, "Notifications for "+env.Name+": "+strings.Join(problems, "; ")+". Nothing was saved.")
+		}
+		err = txn.Run(ctx, s.deps.DB, func(tx pgx.Tx) error {
+			before, err := mappings.NotificationConfigGet(ctx, tx, s.deps.Sealer, env.ID)
+			var beforeMasked any
+			if err == nil {
+				beforeMasked = before.Masked()
+			} else if fault.CodeOf(err) != fault.NotFound {
+				return err
+			}
+			saved, err := mappings.NotificationConfigPut(ctx, tx, s.deps.Sealer, cfg, editorOf(c))
+			if err != nil {
+				return err
+			}
+			return account.Audit(ctx, tx, actorOf(c), "notifications.configure", "environment", env.Name, beforeMasked, saved.Masked())
+		})
+		var fe *fault.Error
+		if errors.As(err, &fe) && fe.Code == fault.Invalid {
+			c.Status(fiber.StatusUnprocessableEntity)
+			return s.renderEnvironments(c, "Notifications for "+env.Name+": "+fe.Message+". Nothing was saved.")
+		}
+		if err != nil {
+			return err
+		}
+		s.flash(c, "Saved exception notifications for "+env.Name+".")
+		return c.Redirect("/environments#notify-"+env.Name, fiber.StatusSeeOther)
+	}
+}
