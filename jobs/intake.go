@@ -107,6 +107,9 @@ func StatusURL(id uuid.UUID) string { return "/api/v1/messages/" + id.String() }
 // ProcessArgs is the job that validates, maps and routes one message.
 type ProcessArgs struct {
 	MessageID uuid.UUID `json:"message_id"`
+	// Retry marks an inbox retry: success resolves the message's open
+	// validation and mapping exceptions.
+	Retry bool `json:"retry,omitempty"`
 }
 
 // Kind names the job in River's tables.

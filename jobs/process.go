@@ -64,6 +64,11 @@ func (w *ProcessWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) e
 		} else if err != nil {
 			return err
 		}
+		if job.Args.Retry && (outcome == "routed" || outcome == "unrouted") {
+			if err := resolveProcessExceptions(ctx, tx, m.ID); err != nil { // an inbox retry worked
+				return err
+			}
+		}
 		return completeTx(ctx, tx, job)
 	})
 	if err != nil {
