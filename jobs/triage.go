@@ -255,10 +255,10 @@ func ExceptionHistory(ctx context.Context, db mappings.DBTX, id int64) ([]Histor
 	rows, err := db.Query(ctx, `
 		select at, actor, action, before, after, body from (
 			select at, actor_email as actor, action, coalesce(before::text, '') as before, coalesce(after::text, '') as after, '' as body, id, 0 as k
-			from audit_entries where target_type = 'exception' and target_id = $1::text and action <> 'exception.comment'
+			from audit_entries where target_type = 'exception' and target_id = $2 and action <> 'exception.comment'
 			union all
 			select created_at, author_email, 'comment', '', '', body, id, 1 from exception_comments where exception_id = $1
-		) h order by at, k, id`, id)
+		) h order by at, k, id`, id, strconv.FormatInt(id, 10))
 	if err != nil {
 		return nil, fmt.Errorf("history of exception %d: %w", id, err)
 	}
