@@ -9,15 +9,6 @@ import (
 // Sections that are in the navigation before their features land. Each says
 // what it will hold, so the shell explains itself.
 var (
-	inboxPlaceholder = view.Placeholder{
-		Heading: "Exception inbox",
-		Lede:    "Every message or delivery that needs a person, grouped by cause.",
-		Coming: []string{
-			"filter by environment, flow, kind and status; see identical failures as one group",
-			"read a message's lineage, fix its payload and replay it",
-			"retry, resolve or ignore whole groups at once",
-		},
-	}
 	messagesPlaceholder = view.Placeholder{
 		Heading: "Messages",
 		Lede:    "Find any event Crossdock accepted and see where it is.",
