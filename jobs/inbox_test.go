@@ -310,3 +310,19 @@ func TestLineDiff(t *testing.T) {
 	t.Parallel()
 	require.Equal(t, "  a\n- b\n+ c\n  d", jobs.LineDiff("a\nb\nd", "a\nc\nd"))
 }
+
+func TestRequestHeadersMaskTheCredential(t *testing.T) {
+	t.Parallel()
+	b := setup(t, true)
+	tg := newTarget(t, status(http.StatusBadRequest))
+	b.configureERP(t, tg.URL, nil)
+	id := b.accept(t, `{"id": 8, "name": "#8", "total": 10}`).MessageID
+	v := b.waitStatus(t, id, jobs.StatusFailed)
+	heads, err := jobs.RequestHeaders(context.Background(), b.pool, b.env.ID, v.Message.CorrelationID, v.Deliveries)
+	require.NoError(t, err)
+	h := heads[v.Deliveries[0].ID]
+	require.Equal(t, "••••••", h["Authorization"])
+	require.Equal(t, "shop", h["X-Tenant"])
+	require.Equal(t, v.Deliveries[0].ID.String(), h["Idempotency-Key"])
+	require.Equal(t, "#8", h["X-Correlation-Id"])
+}

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/mappings"
 )
@@ -125,4 +127,29 @@ func UnmappedLookup(e Exception) (UnmappedValue, bool) {
 		}
 	}
 	return UnmappedValue{}, false
+}
+
+// RequestHeaders returns, per HTTP delivery of a message, the headers it
+// is sent with under its target's current configuration in env, with the
+// credential masked. Nothing is decrypted to build them.
+func RequestHeaders(ctx context.Context, db mappings.DBTX, envID int64, correlationID string, ds []Delivery) (map[uuid.UUID]map[string]string, error) {
+	cfgs, err := mappings.TargetConfigList(ctx, db, envID)
+	if err != nil {
+		return nil, err
+	}
+	byName := make(map[string]mappings.MaskedTargetConfig, len(cfgs))
+	for _, c := range cfgs {
+		byName[c.Target] = c
+	}
+	out := map[uuid.UUID]map[string]string{}
+	for _, d := range ds {
+		c, ok := byName[d.Target]
+		if d.TargetKind != engine.TargetHTTP || !ok {
+			continue
+		}
+		cfg := mappings.TargetConfig{Headers: c.Headers, Auth: c.Auth, AuthHeaderName: c.AuthHeaderName, Username: c.Username, Secret: "••••••"}
+		h := buildHeader(cfg, pendingDelivery{Delivery: d, correlationID: correlationID})
+		out[d.ID] = maskedHeader(cfg, h)
+	}
+	return out, nil
 }

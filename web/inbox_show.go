@@ -1,6 +1,8 @@
 package web
 
 import (
+	"sort"
+
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/crossdock/crossdock/account"
@@ -45,6 +47,16 @@ func (s *Server) exceptionView(c *fiber.Ctx, id int64) (view.ExceptionView, erro
 		GroupOpen: it.GroupOpen, Open: it.Status == jobs.ExceptionOpen || it.Status == jobs.ExceptionAssigned,
 		CanAct: canTriage(c), CanEditLookups: u != nil && (u.Role == account.RoleAnalyst || u.Role == account.RoleAdmin),
 		Message: messageView(mv), EditPayload: prettyJSON(mv.Message.Payload),
+	}
+	heads, err := jobs.RequestHeaders(ctx, db, it.EnvironmentID, it.CorrelationID, mv.Deliveries)
+	if err != nil {
+		return view.ExceptionView{}, err
+	}
+	for i, d := range mv.Deliveries {
+		for k, val := range heads[d.ID] {
+			v.Message.Deliveries[i].RequestHead = append(v.Message.Deliveries[i].RequestHead, k+": "+val)
+		}
+		sort.Strings(v.Message.Deliveries[i].RequestHead)
 	}
 	if v.Assignee == "" {
 		v.Assignee = "nobody"
