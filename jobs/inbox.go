@@ -133,8 +133,11 @@ func InboxList(ctx context.Context, db mappings.DBTX, f InboxFilter) ([]InboxIte
 		args = append(args, arg)
 		where = append(where, strings.ReplaceAll(cond, "$?", fmt.Sprintf("$%d", len(args))))
 	}
-	if statuses != nil {
-		add("e.status = any($?)", statuses)
+	switch {
+	case len(statuses) == 2: // active: a literal list, so the planner uses the partial indexes
+		where = append(where, "e.status in ('open', 'assigned')")
+	case len(statuses) == 1:
+		add("e.status = $?", statuses[0])
 	}
 	if f.EnvironmentID != 0 {
 		add("e.environment_id = $?", f.EnvironmentID)

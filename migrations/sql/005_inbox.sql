@@ -23,11 +23,16 @@ create table exception_groups (
 create index exception_groups_open_idx on exception_groups (last_seen desc, id desc) where open_count > 0;
 create index exception_groups_all_idx on exception_groups (last_seen desc, id desc);
 
--- Keyset pagination of the flat inbox (newest first) for its filters.
+-- Keyset pagination of the flat inbox (newest first) for its filters: the
+-- default view (open or assigned) walks the partial indexes, a single
+-- status the (…, status, id desc) ones, so a page reads about one page of
+-- index entries however many exceptions there are.
+create index exceptions_active_id_idx on exceptions (id desc) where status in ('open', 'assigned');
+create index exceptions_active_env_idx on exceptions (environment_id, id desc) where status in ('open', 'assigned');
+create index exceptions_active_group_idx on exceptions (environment_id, fingerprint, id desc) where status in ('open', 'assigned');
+create index exceptions_active_flow_idx on exceptions (flow_id, id desc) where status in ('open', 'assigned');
 create index exceptions_status_id_idx on exceptions (status, id desc);
 create index exceptions_env_status_id_idx on exceptions (environment_id, status, id desc);
-create index exceptions_group_id_idx on exceptions (environment_id, fingerprint, status, id desc);
-create index exceptions_flow_status_id_idx on exceptions (flow_id, status, id desc);
 create index exceptions_assignee_idx on exceptions (assigned_to, status, id desc) where assigned_to is not null;
 
 -- exception_groups_track keeps exception_groups in step with exceptions in
