@@ -57,7 +57,7 @@ func brokenBundle(t *testing.T) string {
 
 // postOrder posts the demo order to env with key and returns the version
 // the trigger says the message runs on.
-func postOrder(t *testing.T, base, env, key, idem string) (id string, version int) {
+func postOrderOnVersion(t *testing.T, base, env, key, idem string) (id string, version int) {
 	t.Helper()
 	order, err := os.ReadFile("../docs/demo-order.json")
 	if err != nil {
@@ -233,7 +233,7 @@ func TestReleaseManagerPromotesApprovesAndRollsBack(t *testing.T) {
 	if key == "" {
 		t.Fatalf("no key in %s", keyOut)
 	}
-	before, v := postOrder(t, base, "test", key, "order-before-rollback")
+	before, v := postOrderOnVersion(t, base, "test", key, "order-before-rollback")
 	if v != 2 {
 		t.Fatalf("before the rollback a message runs v%d, want v2", v)
 	}
@@ -249,7 +249,7 @@ func TestReleaseManagerPromotesApprovesAndRollsBack(t *testing.T) {
 	waitText(t, ctx, ".alert-ok", "test now runs storefront-orders v1")
 	waitText(t, ctx, "#history tbody tr:first-child", "rollback")
 	waitText(t, ctx, "#history tbody tr:first-child", "ERP rejects the new release")
-	if _, v := postOrder(t, base, "test", key, "order-after-rollback"); v != 1 {
+	if _, v := postOrderOnVersion(t, base, "test", key, "order-after-rollback"); v != 1 {
 		t.Fatalf("after the rollback a new message runs v%d, want v1", v)
 	}
 	conn, err := pgx.Connect(context.Background(), p.dbURL)

@@ -142,6 +142,9 @@ func NewClient(pool *pgxpool.Pool, logger *slog.Logger, cfg Config) (*river.Clie
 	if err := river.AddWorkerSafely(workers, &OrphanCheckWorker{DB: pool}); err != nil {
 		return nil, fmt.Errorf("register orphan check worker: %w", err)
 	}
+	if err := river.AddWorkerSafely(workers, &BulkWorker{DB: pool}); err != nil {
+		return nil, fmt.Errorf("register bulk action worker: %w", err)
+	}
 	if err := river.AddWorkerSafely(workers, deliver); err != nil {
 		return nil, fmt.Errorf("register deliver worker: %w", err)
 	}

@@ -115,6 +115,9 @@ func StatusURL(id uuid.UUID) string { return "/api/v1/messages/" + id.String() }
 // a commit, once per group rather than once per message.
 type ProcessArgs struct {
 	MessageIDs []uuid.UUID `json:"message_ids"`
+	// Retry marks an inbox retry: success resolves the message's open
+	// validation and mapping exceptions.
+	Retry bool `json:"retry,omitempty"`
 }
 
 // Kind names the job in River's tables.

@@ -45,6 +45,7 @@ const (
 	StageDelivered      Stage = "delivered"
 	StageRetryScheduled Stage = "retry_scheduled"
 	StageFailed         Stage = "failed"
+	StageReplayed       Stage = "replayed" // replayed from the inbox as a new message (a revision)
 	StageResolved       Stage = "resolved" // an exception closed by itself or by a person
 )
 

@@ -73,7 +73,7 @@ func (w *ProcessWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) e
 	}
 
 	err = txn.Run(ctx, w.DB, func(tx pgx.Tx) error {
-		if err := w.recordAll(ctx, tx, runs); err != nil {
+		if err := w.recordAll(ctx, tx, runs, job.Args.Retry); err != nil {
 			return err
 		}
 		return completeTx(ctx, tx, job)
@@ -84,7 +84,7 @@ func (w *ProcessWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) e
 	w.log(nil).Warn("processing a group failed; processing its messages one by one", "job_id", job.ID, "messages", len(runs), "error", err)
 	var firstErr error
 	for _, r := range runs {
-		err := txn.Run(ctx, w.DB, func(tx pgx.Tx) error { return w.recordAll(ctx, tx, []processRun{r}) })
+		err := txn.Run(ctx, w.DB, func(tx pgx.Tx) error { return w.recordAll(ctx, tx, []processRun{r}, job.Args.Retry) })
 		if err != nil {
 			w.log(&r.m).Error("processing failed", "error", err)
 			firstErr = cmp.Or(firstErr, err)
@@ -94,8 +94,9 @@ func (w *ProcessWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) e
 }
 
 // recordAll records each run and enqueues the first attempts of every
-// delivery they made as DeliverGroupArgs jobs.
-func (w *ProcessWorker) recordAll(ctx context.Context, tx pgx.Tx, runs []processRun) error {
+// delivery they made as DeliverGroupArgs jobs. retry marks an inbox retry:
+// a message that now routes resolves its validation and mapping exceptions.
+func (w *ProcessWorker) recordAll(ctx context.Context, tx pgx.Tx, runs []processRun, retry bool) error {
 	var ids []uuid.UUID
 	for _, r := range runs {
 		outcome, made, err := w.record(ctx, tx, r.m, r.prog, r.res, r.runErr, r.took, r.configured)
@@ -103,6 +104,11 @@ func (w *ProcessWorker) recordAll(ctx context.Context, tx pgx.Tx, runs []process
 			outcome = "already processed"
 		} else if err != nil {
 			return err
+		}
+		if retry && (outcome == "routed" || outcome == "unrouted") {
+			if err := resolveProcessExceptions(ctx, tx, r.m.ID); err != nil { // an inbox retry worked
+				return err
+			}
 		}
 		ids = append(ids, made...)
 		w.log(&r.m).Debug("processed", "outcome", outcome, "took", r.took)

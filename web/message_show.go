@@ -27,12 +27,20 @@ func (s *Server) messageShow() fiber.Handler {
 	}
 }
 
+// maxShownPayload is how much of a payload a page shows; the rest is a
+// download.
+const maxShownPayload = 64 << 10
+
 func messageView(v jobs.MessageView) view.MessageView {
 	m := v.Message
 	out := view.MessageView{
 		ID: m.ID.String(), Environment: m.Environment, Flow: m.FlowSlug, Version: m.VersionNumber, Status: string(m.Status),
 		IdempotencyKey: m.IdempotencyKey, CorrelationID: m.CorrelationID, ReceivedAt: stamp(m.ReceivedAt),
-		Payload: shorten(prettyJSON(m.Payload), 64<<10),
+	}
+	if pretty := prettyJSON(m.Payload); len(pretty) > maxShownPayload {
+		out.Payload, out.PayloadTruncated = shorten(pretty, maxShownPayload), true
+	} else {
+		out.Payload = pretty
 	}
 	routeOf := map[string]string{}
 	for _, d := range v.Deliveries {

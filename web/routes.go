@@ -4,6 +4,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/crossdock/crossdock/account"
+	"github.com/crossdock/crossdock/jobs"
 )
 
 // routes lists Crossdock's whole URL surface. Middleware order, outermost
@@ -17,6 +18,7 @@ func (s *Server) routes(app *fiber.App) {
 	// Who may do what: every signed-in role reads; analysts and admins
 	// change flows.
 	all, edit := account.AllRoles, flowEditors
+	triage := triageRoles // support and admins act on exceptions
 
 	// Operations: no session, no auth.
 	app.Get("/healthz", s.healthz())
@@ -73,6 +75,17 @@ func (s *Server) routes(app *fiber.App) {
 	api.Post("/promotions/:id<int>/reject", s.requireRole(deciders...), s.apiPromotionDecide(false))
 	api.Get("/bundle", s.requireRole(all...), s.apiBundleExport())
 	api.Post("/bundle", s.requireRole(edit...), s.apiBundleImport())
+
+	// Exception inbox API: everyone reads; support and admins act.
+	api.Get("/exceptions", s.requireRole(all...), s.apiExceptionList())
+	api.Get("/exceptions/:id", s.requireRole(all...), s.apiExceptionGet())
+	api.Post("/exceptions/:id/retry", s.requireRole(triage...), s.apiExceptionRetry())
+	api.Post("/exceptions/:id/replay", s.requireRole(triage...), s.apiExceptionReplay())
+	api.Post("/exceptions/:id/resolve", s.requireRole(triage...), s.apiExceptionClose(jobs.ExceptionResolved))
+	api.Post("/exceptions/:id/ignore", s.requireRole(triage...), s.apiExceptionClose(jobs.ExceptionIgnored))
+	api.Post("/exceptions/:id/assign", s.requireRole(triage...), s.apiExceptionAssign())
+	api.Get("/exception-groups", s.requireRole(all...), s.apiGroupList())
+	api.Get("/exception-groups/:id", s.requireRole(all...), s.apiGroupGet())
 	app.Use("/api", s.apiNotFound())
 
 	// Everything below needs a signed-in user.
@@ -100,7 +113,21 @@ func (s *Server) routes(app *fiber.App) {
 	in.Get("/flows/:slug/versions", s.requireRole(all...), s.flowVersions())
 	in.Post("/flows/:slug/versions/:n<int>/restore", s.requireRole(edit...), s.flowRestore())
 
-	in.Get("/inbox", s.requireRole(all...), s.placeholder("inbox", inboxPlaceholder))
+	// Exception inbox: everyone reads; support and admins act; analysts
+	// and admins add a missing lookup row.
+	in.Get("/inbox", s.requireRole(all...), s.inboxList())
+	in.Post("/inbox/bulk", s.requireRole(triage...), s.inboxBulk())
+	in.Get("/inbox/bulk/:id<int>", s.requireRole(all...), s.inboxBulkShow())
+	in.Get("/inbox/:id<int>", s.requireRole(all...), s.inboxShow())
+	in.Post("/inbox/:id<int>/retry", s.requireRole(triage...), s.inboxRetry())
+	in.Post("/inbox/:id<int>/preview", s.requireRole(all...), s.inboxPreview())
+	in.Post("/inbox/:id<int>/replay", s.requireRole(triage...), s.inboxReplay())
+	in.Post("/inbox/:id<int>/close", s.requireRole(triage...), s.inboxClose())
+	in.Post("/inbox/:id<int>/assign", s.requireRole(triage...), s.inboxAssign())
+	in.Post("/inbox/:id<int>/comments", s.requireRole(triage...), s.inboxComment())
+	in.Post("/inbox/:id<int>/lookup-row", s.requireRole(edit...), s.inboxLookupRow())
+	in.Get("/messages/:id/payload.json", s.requireRole(all...), s.messagePayload())
+
 	in.Get("/messages", s.requireRole(all...), s.messagesList())
 	in.Get("/messages/:id", s.requireRole(all...), s.messageShow())
 	in.Get("/environments", s.requireRole(all...), s.environmentsList())

@@ -42,4 +42,14 @@
       li.hidden = q !== "" && (li.getAttribute("data-search") || "").toLowerCase().indexOf(q) < 0;
     });
   });
+  // JSON editors: <textarea data-json="#msg"> says at once whether its text
+  // is JSON; the server checks again before anything is replayed.
+  document.addEventListener("input", function (ev) {
+    var sel = ev.target.getAttribute && ev.target.getAttribute("data-json");
+    if (!sel) { return; }
+    var out = document.querySelector(sel), msg = "";
+    try { JSON.parse(ev.target.value); } catch (e) { msg = "Not valid JSON: " + e.message; }
+    ev.target.setCustomValidity(msg);
+    if (out) { out.textContent = msg; }
+  });
 })();

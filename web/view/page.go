@@ -18,6 +18,7 @@ type Page struct {
 	Assets    Assets
 	RequestID string
 	Flash     string // a one-time confirmation ("User created")
+	InboxOpen int64  // open exceptions, shown beside Inbox in the navigation
 }
 
 // User is the signed-in user as the navigation shows them.

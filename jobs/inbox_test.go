@@ -1,0 +1,330 @@
+package jobs_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crossdock/crossdock/account"
+	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/jobs"
+)
+
+func (b *bundle) actor() account.Actor {
+	return account.Actor{UserID: b.editor.UserID, Email: b.editor.Email}
+}
+
+func (b *bundle) exceptionOf(t *testing.T, id uuid.UUID) jobs.Exception {
+	t.Helper()
+	ex, err := jobs.ExceptionsOfMessage(context.Background(), b.pool, id)
+	require.NoError(t, err)
+	require.NotEmpty(t, ex)
+	return ex[len(ex)-1]
+}
+
+func (b *bundle) tx(t *testing.T, fn func(tx pgx.Tx) error) error {
+	t.Helper()
+	return txn.Run(context.Background(), b.pool, fn)
+}
+
+// waitException polls until the message has an exception in status want.
+func (b *bundle) waitException(t *testing.T, id uuid.UUID, want jobs.ExceptionStatus) jobs.Exception {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ex, err := jobs.ExceptionsOfMessage(context.Background(), b.pool, id)
+		require.NoError(t, err)
+		if len(ex) > 0 && ex[len(ex)-1].Status == want {
+			return ex[len(ex)-1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("message %s: exceptions %+v, want one %s", id, ex, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestGroupsCountAndInboxPagesByKeyset(t *testing.T) {
+	t.Parallel()
+	b := setup(t, true)
+	tg := newTarget(t, func(_ int, w http.ResponseWriter) { w.WriteHeader(http.StatusBadRequest) })
+	b.configureERP(t, tg.URL, nil)
+	var ids []uuid.UUID
+	for i := range 5 {
+		ids = append(ids, b.accept(t, fmt.Sprintf(`{"id": %d, "name": "#%d", "total": 10}`, i+1, i+1)).MessageID)
+	}
+	bad := b.accept(t, `{"id": 99, "name": "#99", "total": 0}`).MessageID
+	for _, id := range ids {
+		b.waitStatus(t, id, jobs.StatusFailed)
+	}
+	b.waitStatus(t, bad, jobs.StatusRejected)
+	ctx := context.Background()
+
+	groups, next, err := jobs.GroupList(ctx, b.pool, jobs.GroupFilter{})
+	require.NoError(t, err)
+	require.Nil(t, next)
+	require.Len(t, groups, 2)
+	byKind := map[jobs.ExceptionKind]jobs.ExceptionGroup{}
+	for _, g := range groups {
+		byKind[g.Kind] = g
+	}
+	require.EqualValues(t, 5, byKind[jobs.ExceptionDelivery].OpenCount)
+	require.EqualValues(t, 1, byKind[jobs.ExceptionValidation].OpenCount)
+	require.Equal(t, "orders", byKind[jobs.ExceptionDelivery].FlowSlug)
+	n, err := jobs.OpenExceptionCount(ctx, b.pool)
+	require.NoError(t, err)
+	require.EqualValues(t, 6, n)
+
+	// Two pages of three, then nothing.
+	page1, cursor, err := jobs.InboxList(ctx, b.pool, jobs.InboxFilter{Limit: 3})
+	require.NoError(t, err)
+	require.Len(t, page1, 3)
+	require.NotZero(t, cursor)
+	page2, cursor2, err := jobs.InboxList(ctx, b.pool, jobs.InboxFilter{Limit: 3, BeforeID: cursor})
+	require.NoError(t, err)
+	require.Len(t, page2, 3)
+	require.Zero(t, cursor2)
+	require.Greater(t, page1[2].ID, page2[0].ID)
+
+	// Filters: kind, text by correlation id, target, group.
+	only, _, err := jobs.InboxList(ctx, b.pool, jobs.InboxFilter{Kind: jobs.ExceptionValidation})
+	require.NoError(t, err)
+	require.Len(t, only, 1)
+	require.Equal(t, bad, only[0].MessageID)
+	byOrder, _, err := jobs.InboxList(ctx, b.pool, jobs.InboxFilter{Text: "#3"})
+	require.NoError(t, err)
+	require.Len(t, byOrder, 1)
+	require.Equal(t, "#3", byOrder[0].CorrelationID)
+	byTarget, _, err := jobs.InboxList(ctx, b.pool, jobs.InboxFilter{Target: "erp"})
+	require.NoError(t, err)
+	require.Len(t, byTarget, 5)
+	inGroup, _, err := jobs.InboxList(ctx, b.pool, jobs.InboxFilter{Fingerprint: byKind[jobs.ExceptionDelivery].Fingerprint, EnvironmentID: b.env.ID})
+	require.NoError(t, err)
+	require.Len(t, inGroup, 5)
+	_, _, err = jobs.InboxList(ctx, b.pool, jobs.InboxFilter{Status: "nonsense"})
+	require.Equal(t, fault.Invalid, fault.CodeOf(err))
+
+	// Resolving one lowers the group's open count in the same transaction.
+	require.NoError(t, b.tx(t, func(tx pgx.Tx) error { return jobs.ExceptionResolve(ctx, tx, only[0].ID, "sender fixed it", b.actor()) }))
+	g, err := jobs.GroupGet(ctx, b.pool, byKind[jobs.ExceptionValidation].ID)
+	require.NoError(t, err)
+	require.EqualValues(t, 0, g.OpenCount)
+	require.EqualValues(t, 1, g.TotalCount)
+	groups, _, err = jobs.GroupList(ctx, b.pool, jobs.GroupFilter{})
+	require.NoError(t, err)
+	require.Len(t, groups, 1, "a group with nothing open leaves the default view")
+}
+
+func TestActionRefusals(t *testing.T) {
+	t.Parallel()
+	b := setup(t, true)
+	ctx := context.Background()
+	id := b.accept(t, `{"id": 1, "name": "#1", "total": 0}`).MessageID
+	b.waitStatus(t, id, jobs.StatusRejected)
+	ex := b.exceptionOf(t, id)
+
+	err := b.tx(t, func(tx pgx.Tx) error { return jobs.ExceptionResolve(ctx, tx, ex.ID, "  ", b.actor()) })
+	require.Equal(t, fault.Invalid, fault.CodeOf(err), "resolving needs a reason")
+	err = b.tx(t, func(tx pgx.Tx) error { return jobs.ExceptionIgnore(ctx, tx, ex.ID, "", b.actor()) })
+	require.Equal(t, fault.Invalid, fault.CodeOf(err), "ignoring needs a reason")
+	err = b.tx(t, func(tx pgx.Tx) error {
+		_, err := jobs.ExceptionReplay(ctx, tx, b.client, jobs.ReplayRequest{ExceptionID: ex.ID, Payload: []byte(`{"id": 1,`), Actor: b.actor()})
+		return err
+	})
+	require.Equal(t, fault.Invalid, fault.CodeOf(err), "an edited payload must be JSON")
+	require.Contains(t, err.Error(), "not valid JSON")
+	err = b.tx(t, func(tx pgx.Tx) error {
+		_, err := jobs.ExceptionReplay(ctx, tx, b.client, jobs.ReplayRequest{ExceptionID: ex.ID, Version: jobs.VersionDraft, Actor: b.actor()})
+		return err
+	})
+	require.Equal(t, fault.Invalid, fault.CodeOf(err), "a draft is previewed, not sent")
+	err = b.tx(t, func(tx pgx.Tx) error { return jobs.ExceptionAssign(ctx, tx, ex.ID, 987654, b.actor()) })
+	require.Equal(t, fault.Invalid, fault.CodeOf(err))
+	err = b.tx(t, func(tx pgx.Tx) error { return jobs.ExceptionResolve(ctx, tx, 987654, "x", b.actor()) })
+	require.Equal(t, fault.NotFound, fault.CodeOf(err))
+
+	require.NoError(t, b.tx(t, func(tx pgx.Tx) error { return jobs.ExceptionIgnore(ctx, tx, ex.ID, "test order", b.actor()) }))
+	for name, act := range map[string]func(tx pgx.Tx) error{
+		"retry":   func(tx pgx.Tx) error { return jobs.ExceptionRetry(ctx, tx, b.client, ex.ID, b.actor()) },
+		"resolve": func(tx pgx.Tx) error { return jobs.ExceptionResolve(ctx, tx, ex.ID, "again", b.actor()) },
+		"assign":  func(tx pgx.Tx) error { return jobs.ExceptionAssign(ctx, tx, ex.ID, b.editor.UserID, b.actor()) },
+		"replay": func(tx pgx.Tx) error {
+			_, err := jobs.ExceptionReplay(ctx, tx, b.client, jobs.ReplayRequest{ExceptionID: ex.ID, Actor: b.actor()})
+			return err
+		},
+	} {
+		err := b.tx(t, act)
+		require.Equal(t, fault.Conflict, fault.CodeOf(err), "%s on an ignored exception", name)
+	}
+	h, err := jobs.ExceptionHistory(ctx, b.pool, ex.ID)
+	require.NoError(t, err)
+	require.Len(t, h, 1, "refused actions leave no audit entry")
+	require.Equal(t, "exception.ignore", h[0].Action)
+	require.Contains(t, h[0].Before, `"status": "open"`)
+	require.Contains(t, h[0].After, `"status": "ignored"`)
+	require.Contains(t, h[0].After, "test order")
+}
+
+func TestEditPayloadAndReplayMakesALinkedRevision(t *testing.T) {
+	t.Parallel()
+	b := setup(t, true)
+	ctx := context.Background()
+	tg := newTarget(t, status(http.StatusOK))
+	b.configureERP(t, tg.URL, nil)
+	id := b.accept(t, `{"id": 7, "name": "#7", "total": 0}`).MessageID
+	b.waitStatus(t, id, jobs.StatusRejected)
+	ex := b.exceptionOf(t, id)
+
+	// The preview shows what the edit changes before anything is sent.
+	p, err := jobs.PreviewReplay(ctx, b.pool, ex.ID, jobs.VersionRan, []byte(`{"id": 7, "name": "#7", "total": 25}`))
+	require.NoError(t, err)
+	require.Contains(t, p.PayloadDiff, `-   "total": 0`)
+	require.Contains(t, p.PayloadDiff, `+   "total": 25`)
+	require.Empty(t, p.Problems)
+	require.Equal(t, 0, tg.count())
+
+	var newID uuid.UUID
+	require.NoError(t, b.tx(t, func(tx pgx.Tx) error {
+		var err error
+		newID, err = jobs.ExceptionReplay(ctx, tx, b.client, jobs.ReplayRequest{ExceptionID: ex.ID,
+			Payload: []byte(`{"id": 7, "name": "#7", "total": 25}`), Reason: "total was missing", Actor: b.actor()})
+		return err
+	}))
+	v := b.waitStatus(t, newID, jobs.StatusDelivered)
+	require.Equal(t, "#7", v.Message.CorrelationID)
+	require.Equal(t, 1, tg.count())
+	revs, err := jobs.RevisionsOf(ctx, b.pool, newID)
+	require.NoError(t, err)
+	require.Len(t, revs, 1)
+	require.Equal(t, id, revs[0].OriginalID)
+	require.True(t, revs[0].Edited)
+	require.Equal(t, b.editor.Email, revs[0].CreatedBy)
+	require.Contains(t, revs[0].Diff, `+   "total": 25`)
+
+	orig := b.waitStatus(t, id, jobs.StatusRejected)
+	require.Equal(t, jobs.StageReplayed, orig.Lineage[len(orig.Lineage)-1].Stage)
+	require.Equal(t, jobs.ExceptionResolved, orig.Exceptions[0].Status)
+	h, err := jobs.ExceptionHistory(ctx, b.pool, ex.ID)
+	require.NoError(t, err)
+	require.Len(t, h, 1)
+	require.Equal(t, "exception.replay", h[0].Action)
+	require.Contains(t, h[0].Before, `"total": 0`)
+	require.Contains(t, h[0].After, `"total": 25`)
+}
+
+func TestRetryRunsThePinnedVersionAndResolvesItself(t *testing.T) {
+	t.Parallel()
+	b := setup(t, true)
+	ctx := context.Background()
+	tg := newTarget(t, status(http.StatusBadRequest))
+	b.configureERP(t, tg.URL, nil)
+	id := b.accept(t, `{"id": 5, "name": "#5", "total": 10}`).MessageID
+	b.waitStatus(t, id, jobs.StatusFailed)
+	ex := b.exceptionOf(t, id)
+
+	tg.setAnswer(status(http.StatusOK))
+	require.NoError(t, b.tx(t, func(tx pgx.Tx) error { return jobs.ExceptionRetry(ctx, tx, b.client, ex.ID, b.actor()) }))
+	// A second click while the retry is under way is refused, not doubled.
+	err := b.tx(t, func(tx pgx.Tx) error { return jobs.ExceptionRetry(ctx, tx, b.client, ex.ID, b.actor()) })
+	if err != nil {
+		require.Equal(t, fault.Conflict, fault.CodeOf(err))
+	}
+	b.waitStatus(t, id, jobs.StatusDelivered)
+	got := b.waitException(t, id, jobs.ExceptionResolved)
+	require.Contains(t, got.Resolution, "delivered")
+
+	// A validation exception retried processes the message again on its
+	// own version (still invalid: the exception stays open, refreshed).
+	bad := b.accept(t, `{"id": 6, "name": "#6", "total": 0}`).MessageID
+	b.waitStatus(t, bad, jobs.StatusRejected)
+	vex := b.exceptionOf(t, bad)
+	require.NoError(t, b.tx(t, func(tx pgx.Tx) error { return jobs.ExceptionRetry(ctx, tx, b.client, vex.ID, b.actor()) }))
+	v := b.waitStatus(t, bad, jobs.StatusRejected)
+	require.Len(t, v.Exceptions, 1)
+	require.Equal(t, jobs.ExceptionOpen, v.Exceptions[0].Status)
+	require.Equal(t, 1, v.Message.VersionNumber)
+}
+
+func TestBulkRetryOfAGroupIsIdempotent(t *testing.T) {
+	t.Parallel()
+	b := setup(t, true)
+	ctx := context.Background()
+	tg := newTarget(t, status(http.StatusBadRequest))
+	b.configureERP(t, tg.URL, nil)
+	var ids []uuid.UUID
+	for i := range 4 {
+		ids = append(ids, b.accept(t, fmt.Sprintf(`{"id": %d, "name": "#%d", "total": 10}`, i+1, i+1)).MessageID)
+	}
+	for _, id := range ids {
+		b.waitStatus(t, id, jobs.StatusFailed)
+	}
+	g := b.exceptionOf(t, ids[0])
+	tg.setAnswer(status(http.StatusOK))
+
+	req := jobs.BulkRequest{RequestKey: "form-1", Action: jobs.BulkRetry, EnvironmentID: b.env.ID, Fingerprint: g.Fingerprint, Actor: b.actor()}
+	first, created, err := jobs.BulkStart(ctx, b.pool, b.client, req)
+	require.NoError(t, err)
+	require.True(t, created)
+	require.Equal(t, 4, first.Total)
+	again, created, err := jobs.BulkStart(ctx, b.pool, b.client, req)
+	require.NoError(t, err)
+	require.False(t, created, "the same click twice")
+	require.Equal(t, first.ID, again.ID)
+
+	for _, id := range ids {
+		b.waitStatus(t, id, jobs.StatusDelivered)
+		b.waitException(t, id, jobs.ExceptionResolved)
+	}
+	require.Equal(t, 4, tg.count()-4, "each delivery was sent once more, not twice")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ba, err := jobs.BulkGet(ctx, b.pool, first.ID)
+		require.NoError(t, err)
+		if ba.Status == "done" {
+			require.Equal(t, 4, ba.Done+ba.Skipped)
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "bulk action still %s", ba.Status)
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// Nothing left open: a new bulk retry of the group does nothing.
+	req.RequestKey = "form-2"
+	second, created, err := jobs.BulkStart(ctx, b.pool, b.client, req)
+	require.NoError(t, err)
+	require.True(t, created)
+	require.Equal(t, 0, second.Total)
+	time.Sleep(300 * time.Millisecond)
+	require.Equal(t, 8, tg.count())
+
+	_, _, err = jobs.BulkStart(ctx, b.pool, b.client, jobs.BulkRequest{RequestKey: "x", Action: jobs.BulkResolve, ExceptionIDs: []int64{g.ID}, Actor: b.actor()})
+	require.Equal(t, fault.Invalid, fault.CodeOf(err), "bulk resolve needs a reason")
+}
+
+func TestLineDiff(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "  a\n- b\n+ c\n  d", jobs.LineDiff("a\nb\nd", "a\nc\nd"))
+}
+
+func TestRequestHeadersMaskTheCredential(t *testing.T) {
+	t.Parallel()
+	b := setup(t, true)
+	tg := newTarget(t, status(http.StatusBadRequest))
+	b.configureERP(t, tg.URL, nil)
+	id := b.accept(t, `{"id": 8, "name": "#8", "total": 10}`).MessageID
+	v := b.waitStatus(t, id, jobs.StatusFailed)
+	heads, err := jobs.RequestHeaders(context.Background(), b.pool, b.env.ID, v.Message.CorrelationID, v.Deliveries)
+	require.NoError(t, err)
+	h := heads[v.Deliveries[0].ID]
+	require.Equal(t, "••••••", h["Authorization"])
+	require.Equal(t, "shop", h["X-Tenant"])
+	require.Equal(t, v.Deliveries[0].ID.String(), h["Idempotency-Key"])
+	require.Equal(t, "#8", h["X-Correlation-Id"])
+}

@@ -1,0 +1,188 @@
+package web
+
+import (
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/web/view"
+)
+
+const inboxPageSize = 50
+
+// inboxQuery reads the inbox filters from the query string (the same names
+// the page's form and the JSON API use) into a store filter.
+func (s *Server) inboxQuery(c *fiber.Ctx) (view.InboxFilter, jobs.InboxFilter, error) {
+	ctx := c.UserContext()
+	v := view.InboxFilter{View: c.Query("view"), Env: c.Query("env"), Flow: c.Query("flow"), Kind: c.Query("kind"),
+		Status: c.Query("status", string(jobs.InboxActive)), Assignee: c.Query("assignee"), Target: c.Query("target"),
+		Age: c.Query("age"), Q: c.Query("q")}
+	if v.View != "list" {
+		v.View = "groups"
+	}
+	f := jobs.InboxFilter{Kind: jobs.ExceptionKind(v.Kind), Status: jobs.InboxStatus(v.Status), Target: v.Target, Text: v.Q, Limit: inboxPageSize}
+	if v.Env != "" {
+		env, err := mappings.EnvironmentByName(ctx, s.deps.DB, v.Env)
+		if err != nil {
+			return v, f, err
+		}
+		f.EnvironmentID = env.ID
+	}
+	if v.Flow != "" {
+		fl, err := mappings.FlowBySlug(ctx, s.deps.DB, v.Flow)
+		if err != nil {
+			return v, f, err
+		}
+		f.FlowID = fl.ID
+	}
+	switch v.Assignee {
+	case "":
+	case "me":
+		if u := userOf(c); u != nil {
+			f.AssigneeID = u.ID
+		}
+	default:
+		id, err := strconv.ParseInt(v.Assignee, 10, 64)
+		if err != nil {
+			return v, f, fault.Errorf(fault.Invalid, "assignee “%s” is not “me” or a user id", v.Assignee)
+		}
+		f.AssigneeID = id
+	}
+	if v.Age != "" {
+		d, err := time.ParseDuration(v.Age)
+		if err != nil || d < 0 {
+			return v, f, fault.Errorf(fault.Invalid, "age “%s” is not a duration such as 1h or 24h", v.Age)
+		}
+		f.OlderThan = d
+	}
+	if g := c.QueryInt("group"); g > 0 {
+		v.Group = int64(g)
+	}
+	f.BeforeID, _ = strconv.ParseInt(c.Query("before"), 10, 64)
+	return v, f, nil
+}
+
+// inboxURL is the inbox with the filters of v and the extra parameters.
+func inboxURL(v view.InboxFilter, extra ...string) string {
+	q := url.Values{}
+	for k, val := range map[string]string{"view": v.View, "env": v.Env, "flow": v.Flow, "kind": v.Kind, "assignee": v.Assignee,
+		"target": v.Target, "age": v.Age, "q": v.Q} {
+		if val != "" {
+			q.Set(k, val)
+		}
+	}
+	if v.Status != "" && v.Status != string(jobs.InboxActive) {
+		q.Set("status", v.Status)
+	}
+	if v.Group != 0 {
+		q.Set("group", itoa64(v.Group))
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		q.Set(extra[i], extra[i+1])
+	}
+	return "/inbox?" + q.Encode()
+}
+
+func stampShort(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
+
+func groupRow(g jobs.ExceptionGroup) view.GroupRow {
+	return view.GroupRow{ID: g.ID, Env: g.Environment, Flow: g.FlowSlug, Kind: string(g.Kind), Stage: g.Stage, ErrorClass: g.ErrorClass,
+		Sample: shorten(g.SampleMessage, 240), Open: g.OpenCount, Total: g.TotalCount, FirstSeen: stampShort(g.FirstSeen),
+		LastSeen: stampShort(g.LastSeen), URL: "/inbox?view=list&group=" + itoa64(g.ID)}
+}
+
+// inboxList shows the inbox: exception groups (the default) or exceptions
+// one by one, filtered by the query string, one keyset page at a time.
+func (s *Server) inboxList() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ctx := c.UserContext()
+		vf, f, err := s.inboxQuery(c)
+		if err != nil {
+			return err
+		}
+		v := view.InboxView{Filter: vf, CanAct: canTriage(c), BulkKey: requestKey()}
+		if v.Options, err = s.inboxOptions(c); err != nil {
+			return err
+		}
+		if vf.Group != 0 {
+			g, err := jobs.GroupGet(ctx, s.deps.DB, vf.Group)
+			if err != nil {
+				return err
+			}
+			v.Filter.View, vf.View = "list", "list"
+			f.EnvironmentID, f.Fingerprint = g.EnvironmentID, g.Fingerprint
+			v.Group = &view.GroupHead{GroupRow: groupRow(g), EnvID: g.EnvironmentID, Fingerprint: g.Fingerprint, CanAct: v.CanAct, RequestKey: v.BulkKey}
+		}
+		gv, lv := vf, vf
+		gv.View, gv.Group, lv.View = "groups", 0, "list"
+		v.GroupURL, v.ListURL = inboxURL(gv), inboxURL(lv)
+		if vf.View == "list" {
+			items, next, err := jobs.InboxList(ctx, s.deps.DB, f)
+			if err != nil {
+				return err
+			}
+			for _, it := range items {
+				v.Rows = append(v.Rows, exceptionRow(it))
+			}
+			if next != 0 {
+				v.NextURL = inboxURL(vf, "before", itoa64(next))
+			}
+		} else {
+			gf := jobs.GroupFilter{EnvironmentID: f.EnvironmentID, FlowID: f.FlowID, Kind: f.Kind, All: vf.Status == string(jobs.InboxAll), Limit: inboxPageSize}
+			if gf.BeforeID, _ = strconv.ParseInt(c.Query("before"), 10, 64); gf.BeforeID != 0 {
+				if gf.BeforeLastSeen, err = time.Parse(time.RFC3339Nano, c.Query("before_seen")); err != nil {
+					return fault.Errorf(fault.Invalid, "before_seen must be an RFC 3339 time")
+				}
+			}
+			groups, next, err := jobs.GroupList(ctx, s.deps.DB, gf)
+			if err != nil {
+				return err
+			}
+			for _, g := range groups {
+				v.Groups = append(v.Groups, groupRow(g))
+			}
+			if next != nil {
+				v.NextURL = inboxURL(vf, "before", itoa64(next.ID), "before_seen", next.LastSeen.Format(time.RFC3339Nano))
+			}
+		}
+		return s.render(c, view.InboxPage(s.page(c, "Inbox", "inbox"), v))
+	}
+}
+
+func exceptionRow(it jobs.InboxItem) view.ExceptionRow {
+	return view.ExceptionRow{ID: it.ID, Env: it.Environment, Flow: it.FlowSlug, Kind: string(it.Kind), Status: string(it.Status),
+		Error: shorten(it.Message, 200), Correlation: it.CorrelationID, Target: it.Target, Assignee: it.AssigneeEmail,
+		Created: stampShort(it.CreatedAt), URL: "/inbox/" + itoa64(it.ID)}
+}
+
+func (s *Server) inboxOptions(c *fiber.Ctx) (view.InboxOptions, error) {
+	ctx := c.UserContext()
+	var o view.InboxOptions
+	envs, err := mappings.EnvironmentList(ctx, s.deps.DB)
+	if err != nil {
+		return o, err
+	}
+	for _, e := range envs {
+		o.Envs = append(o.Envs, e.Name)
+	}
+	flows, err := mappings.FlowList(ctx, s.deps.DB, mappings.FlowFilter{})
+	if err != nil {
+		return o, err
+	}
+	for _, f := range flows {
+		o.Flows = append(o.Flows, f.Slug)
+	}
+	users, err := s.triageUsers(c)
+	if err != nil {
+		return o, err
+	}
+	for _, u := range users {
+		o.Assignees = append(o.Assignees, view.Option{Value: itoa64(u.ID), Label: u.Email})
+	}
+	return o, nil
+}

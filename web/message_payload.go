@@ -1,0 +1,25 @@
+package web
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/crossdock/crossdock/jobs"
+)
+
+// messagePayload downloads a message's payload exactly as it arrived.
+func (s *Server) messagePayload() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		id, err := jobs.ParseMessageID(c.Params("id"))
+		if err != nil {
+			return err
+		}
+		m, err := jobs.MessageByID(c.UserContext(), s.deps.DB, id)
+		if err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		c.Set(fiber.HeaderContentDisposition, `attachment; filename="message-`+m.ID.String()+`.json"`)
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		return c.Send(m.Payload)
+	}
+}
