@@ -15,36 +15,6 @@ import (
 	"github.com/crossdock/crossdock/mappings"
 )
 
-// The group-commit intake keeps every promise of Accept: concurrent
-// identical requests make one message and one job.
-func TestIntakeConcurrentIdenticalAcceptsMakeOneMessage(t *testing.T) {
-	t.Parallel()
-	b := setup(t, false)
-	in := jobs.NewIntake(b.pool, b.client, jobs.IntakeConfig{})
-	var wg sync.WaitGroup
-	results := make([]jobs.AcceptResult, 50)
-	errs := make([]error, 50)
-	for i := range 50 {
-		wg.Go(func() {
-			results[i], errs[i] = in.Accept(context.Background(), jobs.AcceptRequest{Env: "dev", FlowSlug: "orders",
-				Payload: []byte(`{"id": 42, "name": "#42", "total": 9.5}`), IdempotencyKey: "same-key"})
-		})
-	}
-	wg.Wait()
-	fresh := 0
-	for i := range 50 {
-		require.NoError(t, errs[i])
-		require.Equal(t, results[0].MessageID, results[i].MessageID)
-		if !results[i].Replayed {
-			fresh++
-		}
-	}
-	require.Equal(t, 1, fresh, "exactly one request created the message")
-	require.Equal(t, 1, countRows(t, b, `select count(*) from messages`))
-	require.Equal(t, 1, countRows(t, b, `select count(*) from river_job where kind = 'process'`))
-	require.Equal(t, 1, countRows(t, b, `select count(*) from lineage_events where stage = 'received'`))
-}
-
 // Many concurrent distinct events share commits, and each one still has
 // its message, its received event and its job; a key reused for another
 // payload in the same burst is refused on its own.

@@ -23,34 +23,48 @@ func countRows(t *testing.T, b *bundle, sql string, args ...any) int {
 	return n
 }
 
+// Concurrent identical requests make one message and one job, through
+// both ways in: Accept (one transaction per event) and the trigger's
+// group-commit Intake.
 func TestConcurrentIdenticalAcceptsMakeOneMessage(t *testing.T) {
 	t.Parallel()
-	b := setup(t, false)
-	ctx := context.Background()
-	var wg sync.WaitGroup
-	results := make([]jobs.AcceptResult, 50)
-	errs := make([]error, 50)
-	for i := range 50 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i], errs[i] = jobs.Accept(ctx, b.pool, b.client, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders",
-				Payload: []byte(`{"id": 42, "name": "#42", "total": 9.5}`), IdempotencyKey: "same-key"})
-		}()
+	type acceptFunc func(context.Context, jobs.AcceptRequest) (jobs.AcceptResult, error)
+	for name, way := range map[string]func(b *bundle) acceptFunc{
+		"Accept": func(b *bundle) acceptFunc {
+			return func(ctx context.Context, r jobs.AcceptRequest) (jobs.AcceptResult, error) {
+				return jobs.Accept(ctx, b.pool, b.client, r)
+			}
+		},
+		"Intake": func(b *bundle) acceptFunc { return jobs.NewIntake(b.pool, b.client, jobs.IntakeConfig{}).Accept },
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, false)
+			accept := way(b)
+			var wg sync.WaitGroup
+			results := make([]jobs.AcceptResult, 50)
+			errs := make([]error, 50)
+			for i := range 50 {
+				wg.Go(func() {
+					results[i], errs[i] = accept(context.Background(), jobs.AcceptRequest{Env: "dev", FlowSlug: "orders",
+						Payload: []byte(`{"id": 42, "name": "#42", "total": 9.5}`), IdempotencyKey: "same-key"})
+				})
+			}
+			wg.Wait()
+			fresh := 0
+			for i := range 50 {
+				require.NoError(t, errs[i])
+				require.Equal(t, results[0].MessageID, results[i].MessageID)
+				if !results[i].Replayed {
+					fresh++
+				}
+			}
+			require.Equal(t, 1, fresh, "exactly one request created the message")
+			require.Equal(t, 1, countRows(t, b, `select count(*) from messages`))
+			require.Equal(t, 1, countRows(t, b, `select count(*) from river_job where kind = 'process'`))
+			require.Equal(t, 1, countRows(t, b, `select count(*) from lineage_events where stage = 'received'`))
+		})
 	}
-	wg.Wait()
-	fresh := 0
-	for i := range 50 {
-		require.NoError(t, errs[i])
-		require.Equal(t, results[0].MessageID, results[i].MessageID)
-		if !results[i].Replayed {
-			fresh++
-		}
-	}
-	require.Equal(t, 1, fresh, "exactly one request created the message")
-	require.Equal(t, 1, countRows(t, b, `select count(*) from messages`))
-	require.Equal(t, 1, countRows(t, b, `select count(*) from river_job where kind = 'process'`))
-	require.Equal(t, 1, countRows(t, b, `select count(*) from lineage_events where stage = 'received'`))
 }
 
 func TestSameKeyDifferentPayloadIsRefused(t *testing.T) {
