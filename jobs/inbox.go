@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/internal/like"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -161,7 +162,7 @@ func InboxList(ctx context.Context, db mappings.DBTX, f InboxFilter) ([]InboxIte
 		add("e.fingerprint = $?", f.Fingerprint)
 	}
 	if t := strings.TrimSpace(f.Text); t != "" {
-		args = append(args, escapeLike(t), t)
+		args = append(args, like.Escape(t), t)
 		where = append(where, fmt.Sprintf(`(e.message ilike '%%' || $%d || '%%'
 			or e.message_id in (select id from messages where correlation_id = $%d or idempotency_key = $%d))`, len(args)-1, len(args), len(args)))
 	}
@@ -188,10 +189,6 @@ func InboxList(ctx context.Context, db mappings.DBTX, f InboxFilter) ([]InboxIte
 		next = items[len(items)-1].ID
 	}
 	return items, next, nil
-}
-
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
 // ExceptionGet returns one exception with its inbox details, or NotFound.
