@@ -268,8 +268,7 @@ const recordDeliveredSQL = `
 
 // recordDelivered writes the group's successful first attempts, resolves
 // any open exception of those deliveries, and recomputes their messages'
-// statuses — locking the messages first, in id order, as
-// recomputeMessageStatus does for one.
+// statuses.
 func recordDelivered(ctx context.Context, tx pgx.Tx, sends []*groupSend) error {
 	if len(sends) == 0 {
 		return nil
@@ -331,19 +330,5 @@ func recordDelivered(ctx context.Context, tx pgx.Tx, sends []*groupSend) error {
 			return err
 		}
 	}
-	if _, err := tx.Exec(ctx, `select 1 from messages where id = any($1) order by id for no key update`, messageIDs); err != nil {
-		return fmt.Errorf("lock messages: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `
-		update messages m set status = s.status, updated_at = now()
-		from (select message_id, case
-				when bool_or(status = 'failed') then 'failed'
-				when bool_or(status = 'retrying') then 'retrying'
-				when bool_and(status = 'delivered') then 'delivered'
-				else 'queued' end as status
-			from deliveries where message_id = any($1) group by message_id) s
-		where m.id = s.message_id and m.status <> s.status`, messageIDs); err != nil {
-		return fmt.Errorf("message statuses: %w", err)
-	}
-	return nil
+	return recomputeMessageStatus(ctx, tx, messageIDs...)
 }

@@ -304,8 +304,13 @@ const insertMessageSQL = `
 	returning message_id`
 
 func insertArgs(d deployed, p prepared) []any {
+	return []any{p.id, d.envID, d.flowID, d.version, d.checksum, p.key, p.correlation, p.payload, p.sha[:], p.now, receivedDetail(d, p), p.channel}
+}
+
+// receivedDetail is the detail of a message's received lineage event.
+func receivedDetail(d deployed, p prepared) string {
 	detail, _ := json.Marshal(map[string]any{"version": d.version, "keySource": p.keySource, "bytes": len(p.payload)})
-	return []any{p.id, d.envID, d.flowID, d.version, d.checksum, p.key, p.correlation, p.payload, p.sha[:], p.now, string(detail), p.channel}
+	return string(detail)
 }
 
 // existing answers a key that was seen before: the original message when

@@ -244,10 +244,9 @@ func (in *Intake) write(ctx context.Context, tx pgx.Tx, batch []*intakeItem) err
 	shas := make([][]byte, n)
 	ats := make([]time.Time, n)
 	for i, it := range batch {
-		args := insertArgs(it.d, it.p)
 		ids[i], envs[i], flows[i], deps[i], versions[i] = it.p.id, it.d.envID, it.d.flowID, it.d.deploymentID, int32(it.d.version)
 		checksums[i], keys[i], corrs[i], payloads[i] = it.d.checksum, it.p.key, it.p.correlation, string(it.p.payload)
-		shas[i], ats[i], details[i], channels[i] = it.p.sha[:], it.p.now, args[10].(string), it.p.channel
+		shas[i], ats[i], details[i], channels[i] = it.p.sha[:], it.p.now, receivedDetail(it.d, it.p), it.p.channel
 	}
 	rows, err := tx.Query(ctx, groupInsertSQL, ids, envs, flows, deps, versions, checksums, keys, corrs, payloads, shas, ats, details, channels)
 	if err != nil {

@@ -243,37 +243,38 @@ func setMessageStatus(ctx context.Context, db mappings.DBTX, id uuid.UUID, statu
 	return nil
 }
 
-// recomputeMessageStatus derives a routed message's status from its
+// recomputeMessageStatus derives routed messages' statuses from their
 // deliveries: any failed → failed (someone must look), any retrying →
-// retrying, all delivered → delivered, else queued. The message row is
-// locked first so two deliveries finishing at once cannot each miss the
-// other's outcome. The lock is FOR NO KEY UPDATE, not FOR UPDATE: the
+// retrying, all delivered → delivered, else queued. The message rows are
+// locked first, in id order, so two deliveries finishing at once cannot
+// each miss the other's outcome and two callers locking several messages
+// cannot deadlock. The lock is FOR NO KEY UPDATE, not FOR UPDATE: the
 // lineage and attempt rows inserted earlier in the same transactions hold
 // KEY SHARE locks on the message through their foreign keys, and FOR
 // UPDATE would make two such transactions deadlock on each other.
-func recomputeMessageStatus(ctx context.Context, db mappings.DBTX, id uuid.UUID) error {
-	if _, err := db.Exec(ctx, `select 1 from messages where id = $1 for no key update`, id); err != nil {
-		return fmt.Errorf("lock message %s: %w", id, err)
+func recomputeMessageStatus(ctx context.Context, db mappings.DBTX, ids ...uuid.UUID) error {
+	if _, err := db.Exec(ctx, `select 1 from messages where id = any($1) order by id for no key update`, ids); err != nil {
+		return fmt.Errorf("lock messages %v: %w", ids, err)
 	}
-	return recomputeLockedMessageStatus(ctx, db, id)
+	return recomputeLockedMessageStatus(ctx, db, ids...)
 }
 
 // recomputeLockedMessageStatus is recomputeMessageStatus for a caller that
-// locked the message row FOR NO KEY UPDATE in an earlier statement of the
+// locked the message rows FOR NO KEY UPDATE in an earlier statement of the
 // same transaction (this statement's snapshot must be taken after the lock
 // was granted, so it sees every delivery outcome committed before).
-func recomputeLockedMessageStatus(ctx context.Context, db mappings.DBTX, id uuid.UUID) error {
+func recomputeLockedMessageStatus(ctx context.Context, db mappings.DBTX, ids ...uuid.UUID) error {
 	_, err := db.Exec(ctx, `
 		update messages m set status = s.status, updated_at = now()
-		from (select case
+		from (select message_id, case
 				when bool_or(status = 'failed') then 'failed'
 				when bool_or(status = 'retrying') then 'retrying'
 				when bool_and(status = 'delivered') then 'delivered'
 				else 'queued' end as status
-			from deliveries where message_id = $1) s
-		where m.id = $1 and s.status is not null and m.status <> s.status`, id)
+			from deliveries where message_id = any($1) group by message_id) s
+		where m.id = s.message_id and m.status <> s.status`, ids)
 	if err != nil {
-		return fmt.Errorf("message %s status: %w", id, err)
+		return fmt.Errorf("messages %v status: %w", ids, err)
 	}
 	return nil
 }
