@@ -223,7 +223,10 @@ func TestCircuitBreakerOpensAndCloses(t *testing.T) {
 	})
 	b.configureERP(t, tg.URL, func(c *mappings.TargetConfig) {
 		c.Retry.MaxAttempts = 20
-		c.Breaker = mappings.BreakerPolicy{FailureThreshold: 2, OpenFor: 700 * time.Millisecond}
+		// Open longer than River takes to run a snoozed job again (its
+		// scheduler promotes scheduled jobs every 5 s): with 700 ms, a busy
+		// machine let the circuit half-open before the retry found it open.
+		c.Breaker = mappings.BreakerPolicy{FailureThreshold: 2, OpenFor: 6 * time.Second}
 	})
 	acc := b.accept(t, `{"id": 5, "name": "#5", "total": 10}`)
 
