@@ -77,6 +77,24 @@ func location(t *testing.T, ctx context.Context) string {
 	return loc
 }
 
+// waitLocation waits until the browser's address contains want: a form
+// post followed by a redirect lands there.
+func waitLocation(t *testing.T, ctx context.Context, want string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		loc, err := chromedp.Run(ctx, chromedp.Location())
+		if err == nil && strings.Contains(loc, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+			t.Fatalf("the browser stayed at %s, want an address with %q; page text: %.800s", loc, want, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 func signIn(t *testing.T, ctx context.Context, base, email, password string) {
 	t.Helper()
 	must(t, ctx, "sign in as "+email,

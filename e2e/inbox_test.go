@@ -209,10 +209,14 @@ func TestValidationExceptionIsEditedAndReplayed(t *testing.T) {
 	)
 	waitText(t, ctx, "#preview-result", "ana.silva@example.com")
 	waitText(t, ctx, "#preview-result", "erp-sales-orders")
-	must(t, ctx, "replay", chromedp.Click(chromedp.CSS("#replay")), chromedp.WaitVisible(chromedp.CSS("#timeline")))
-	if loc := location(t, ctx); strings.Contains(loc, id) || !strings.Contains(loc, "/messages/") {
+	// The exception page shows the message's timeline too, so wait for
+	// the address to change rather than for #timeline.
+	must(t, ctx, "replay", chromedp.Click(chromedp.CSS("#replay")))
+	waitLocation(t, ctx, "/messages/")
+	if loc := location(t, ctx); strings.Contains(loc, id) {
 		t.Fatalf("after the replay the browser is at %s, want the new revision's page", loc)
 	}
+	must(t, ctx, "the new revision's page", chromedp.WaitVisible(chromedp.CSS("#timeline")))
 	newURL := strings.TrimPrefix(location(t, ctx), p.baseURL)
 	waitPage(t, ctx, p, newURL, "#message-status", "delivered", 30*time.Second)
 
