@@ -96,22 +96,49 @@ func (w *ProcessWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) e
 // recordAll records each run and enqueues the first attempts of every
 // delivery they made as DeliverGroupArgs jobs. retry marks an inbox retry:
 // a message that now routes resolves its validation and mapping exceptions.
+// Routed messages, nearly all of them, are written together in one
+// statement (routeAll): a group of 128 written one statement at a time kept
+// its transaction open for 128 round trips.
 func (w *ProcessWorker) recordAll(ctx context.Context, tx pgx.Tx, runs []processRun, retry bool) error {
-	var ids []uuid.UUID
-	for _, r := range runs {
-		outcome, made, err := w.record(ctx, tx, r.m, r.prog, r.res, r.runErr, r.took, r.configured)
-		if errors.Is(err, errProcessed) {
+	var plans []*routePlan
+	outcomes := make([]string, len(runs))
+	for i, r := range runs {
+		outcome, plan, err := w.record(ctx, tx, r.m, r.prog, r.res, r.runErr, r.took, r.configured)
+		switch {
+		case errors.Is(err, errProcessed):
 			outcome = "already processed"
-		} else if err != nil {
+		case err != nil:
 			return err
+		case plan != nil:
+			plan.run = i
+			plans = append(plans, plan)
 		}
-		if retry && (outcome == "routed" || outcome == "unrouted") {
+		outcomes[i] = outcome
+	}
+	claimed, err := routeAll(ctx, tx, plans)
+	if err != nil {
+		return err
+	}
+	var ids []uuid.UUID
+	for _, p := range plans {
+		if !claimed[p.id] {
+			outcomes[p.run] = "already processed"
+			continue
+		}
+		for _, e := range p.configErrors {
+			if err := raiseException(ctx, tx, e); err != nil {
+				return err
+			}
+		}
+		ids = append(ids, p.deliveries...)
+	}
+	for i, r := range runs {
+		if retry && (outcomes[i] == "routed" || outcomes[i] == "unrouted") {
 			if err := resolveProcessExceptions(ctx, tx, r.m.ID); err != nil { // an inbox retry worked
 				return err
 			}
 		}
-		ids = append(ids, made...)
-		w.log(&r.m).Debug("processed", "outcome", outcome, "took", r.took)
+		w.log(&r.m).Debug("processed", "outcome", outcomes[i], "took", r.took)
 	}
 	if len(ids) == 0 {
 		return nil
@@ -205,9 +232,23 @@ func claim(ctx context.Context, tx pgx.Tx, id uuid.UUID, status MessageStatus) e
 	return nil
 }
 
-// record writes what the run made of the message; it returns a word for the
-// log and the deliveries to send.
-func (w *ProcessWorker) record(ctx context.Context, tx pgx.Tx, m Message, prog *compiled, res *engine.Result, runErr error, took time.Duration, configured map[string]bool) (string, []uuid.UUID, error) {
+// routePlan is what processing made of a routed message: its status,
+// deliveries, lineage and the configuration exceptions to raise once the
+// message is claimed. routeAll writes the plans of a group together.
+type routePlan struct {
+	id           uuid.UUID
+	run          int // index into recordAll's runs
+	status       MessageStatus
+	rows         deliveryRows
+	events       []lineage
+	configErrors []Exception
+	deliveries   []uuid.UUID // pending: the first attempts to enqueue
+}
+
+// record writes what the run made of a message that failed validation or
+// mapping at once; a routed message is returned as a plan for routeAll. It
+// also returns a word for the log.
+func (w *ProcessWorker) record(ctx context.Context, tx pgx.Tx, m Message, prog *compiled, res *engine.Result, runErr error, took time.Duration, configured map[string]bool) (string, *routePlan, error) {
 	now := time.Now()
 	base := Exception{EnvironmentID: m.EnvironmentID, FlowID: m.FlowID, MessageID: m.ID}
 	switch {
@@ -248,13 +289,11 @@ func (w *ProcessWorker) record(ctx context.Context, tx pgx.Tx, m Message, prog *
 	}
 
 	var matched []string
-	var deliveries []uuid.UUID
-	var rows deliveryRows
-	events := []lineage{
+	plan := &routePlan{id: m.ID}
+	plan.events = []lineage{
 		{at: now, stage: StageValidated},
 		{at: now, stage: StageMapped, duration: &took},
 	}
-	var configErrors []Exception
 	for _, r := range res.Routes {
 		if !r.Matched {
 			continue
@@ -275,42 +314,35 @@ func (w *ProcessWorker) record(ctx context.Context, tx pgx.Tx, m Message, prog *
 			e.DeliveryID = &id
 			e.Kind, e.Stage, e.ErrorClass = ExceptionConfiguration, "route", "target not configured: "+r.Target
 			e.Message = fmt.Sprintf("target “%s” (route %s) is not configured in this environment; set its URL on the Environments page, then retry", r.Target, r.Name)
-			configErrors = append(configErrors, e)
+			plan.configErrors = append(plan.configErrors, e)
 		}
-		rows.add(id, r.Name, r.Target, kind, string(r.Output), status, lastError)
+		plan.rows.add(id, r.Name, r.Target, kind, string(r.Output), status, lastError)
 		if status == DeliveryPending {
-			deliveries = append(deliveries, id)
+			plan.deliveries = append(plan.deliveries, id)
 		} else {
-			events = append(events, lineage{deliveryID: &id, at: now, stage: StageFailed,
+			plan.events = append(plan.events, lineage{deliveryID: &id, at: now, stage: StageFailed,
 				detail: map[string]any{"route": r.Name, "target": r.Target, "error": "target not configured"}})
 		}
 	}
 	if matched == nil {
 		matched = []string{}
 	}
-	events = append(events, lineage{at: now, stage: StageRouted, detail: map[string]any{"routes": matched}})
-	if len(deliveries) > 0 {
-		events = append(events, lineage{at: now, stage: StageQueued, detail: map[string]any{"deliveries": deliveries}})
+	plan.events = append(plan.events, lineage{at: now, stage: StageRouted, detail: map[string]any{"routes": matched}})
+	if len(plan.deliveries) > 0 {
+		plan.events = append(plan.events, lineage{at: now, stage: StageQueued, detail: map[string]any{"deliveries": plan.deliveries}})
 	}
 	// The message's status follows from the deliveries written here: any
 	// failed (a target not configured) → failed, else queued; no route →
 	// unrouted.
-	status, outcome := StatusQueued, "routed"
+	plan.status = StatusQueued
+	outcome := "routed"
 	switch {
 	case len(matched) == 0:
-		status, outcome = StatusUnrouted, "unrouted"
-	case len(configErrors) > 0:
-		status = StatusFailed
+		plan.status, outcome = StatusUnrouted, "unrouted"
+	case len(plan.configErrors) > 0:
+		plan.status = StatusFailed
 	}
-	if err := routeTx(ctx, tx, m.ID, status, rows, events); err != nil {
-		return "", nil, err
-	}
-	for _, e := range configErrors {
-		if err := raiseException(ctx, tx, e); err != nil {
-			return "", nil, err
-		}
-	}
-	return outcome, deliveries, nil
+	return outcome, plan, nil
 }
 
 // deliveryRows are the deliveries of a routed message, column by column
@@ -327,42 +359,76 @@ func (d *deliveryRows) add(id uuid.UUID, route, target, kind, body string, statu
 	d.bodies, d.stats, d.lastErrors = append(d.bodies, body), append(d.stats, string(status)), append(d.lastErrors, lastError)
 }
 
-// routeTx writes a routed message in one statement: it claims the message
-// (the status update, see claimSQL), inserts its deliveries and its lineage
-// events in order. The foreign keys between the three are checked at the
-// end of the statement, so the lineage may name deliveries inserted beside
-// it.
-func routeTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, status MessageStatus, d deliveryRows, events []lineage) error {
+// routeAll writes routed messages in one statement: it claims them (the
+// status update, see claimSQL), inserts their deliveries and their lineage
+// events in order, and returns the ids it claimed; a message missing from
+// the answer was processed by another run first. The foreign keys between
+// the three are checked at the end of the statement, so the lineage may
+// name deliveries inserted beside it.
+func routeAll(ctx context.Context, tx pgx.Tx, plans []*routePlan) (map[uuid.UUID]bool, error) {
+	if len(plans) == 0 {
+		return nil, nil
+	}
+	var (
+		ids      = make([]uuid.UUID, len(plans))
+		statuses = make([]string, len(plans))
+		d        deliveryRows
+		dMsgs    []uuid.UUID
+		events   []lineage
+		lMsgs    []uuid.UUID
+	)
+	for i, p := range plans {
+		ids[i], statuses[i] = p.id, string(p.status)
+		for range p.rows.ids {
+			dMsgs = append(dMsgs, p.id)
+		}
+		d.ids, d.routes, d.targets = append(d.ids, p.rows.ids...), append(d.routes, p.rows.routes...), append(d.targets, p.rows.targets...)
+		d.kinds, d.bodies, d.stats = append(d.kinds, p.rows.kinds...), append(d.bodies, p.rows.bodies...), append(d.stats, p.rows.stats...)
+		d.lastErrors = append(d.lastErrors, p.rows.lastErrors...)
+		for range p.events {
+			lMsgs = append(lMsgs, p.id)
+		}
+		events = append(events, p.events...)
+	}
 	l, err := lineageColumns(events)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var claimed int
-	err = tx.QueryRow(ctx, `
+	rows, err := tx.Query(ctx, `
 		with m as (
-			update messages set status = $2, updated_at = now() where id = $1 and status = 'received' returning id
+			update messages set status = u.status, updated_at = now()
+			from unnest($1::uuid[], $2::text[]) as u(id, status)
+			where messages.id = u.id and messages.status = 'received'
+			returning messages.id
 		), d as (
 			insert into deliveries (id, message_id, route, target, target_kind, body, status, last_error)
 			select u.id, m.id, u.route, u.target, u.kind, u.body::json, u.status, u.last_error
-			from m, unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
-				as u(id, route, target, kind, body, status, last_error)
+			from unnest($3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+				as u(id, message_id, route, target, kind, body, status, last_error)
+			join m on m.id = u.message_id
 		), l as (
 			insert into lineage_events (message_id, delivery_id, at, stage, detail, duration_ms)
 			select m.id, u.d, u.a, u.s, u.x::jsonb, u.n
-			from m, unnest($10::uuid[], $11::timestamptz[], $12::text[], $13::text[], $14::int8[])
-				with ordinality as u(d, a, s, x, n, o)
+			from unnest($11::uuid[], $12::uuid[], $13::timestamptz[], $14::text[], $15::text[], $16::int8[])
+				with ordinality as u(message_id, d, a, s, x, n, o)
+			join m on m.id = u.message_id
 			order by u.o
 		)
-		select count(*) from m`,
-		id, status, d.ids, d.routes, d.targets, d.kinds, d.bodies, d.stats, d.lastErrors,
-		l.deliveryIDs, l.ats, l.stages, l.details, l.durations).Scan(&claimed)
+		select id from m`,
+		ids, statuses, d.ids, dMsgs, d.routes, d.targets, d.kinds, d.bodies, d.stats, d.lastErrors,
+		lMsgs, l.deliveryIDs, l.ats, l.stages, l.details, l.durations)
 	if err != nil {
-		return fmt.Errorf("route message %s: %w", id, err)
+		return nil, fmt.Errorf("route %d messages: %w", len(plans), err)
 	}
-	if claimed == 0 {
-		return errProcessed
+	got, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, fmt.Errorf("route %d messages: %w", len(plans), err)
 	}
-	return nil
+	claimed := make(map[uuid.UUID]bool, len(got))
+	for _, id := range got {
+		claimed[id] = true
+	}
+	return claimed, nil
 }
 
 func reject(ctx context.Context, tx pgx.Tx, id uuid.UUID, e Exception, detail any, at time.Time) error {

@@ -83,7 +83,7 @@ func (r *rawConfig) settings() []setting {
 		{"CROSSDOCK_RESCUE_AFTER", "rescue-after", "3m", "a job running this long is presumed lost with its process (killed, crashed) and run again; keep it above 2m, the longest a delivery may take", &r.rescueAfter},
 		{"CROSSDOCK_PROMOTION_KEY", "", "", "shared secret (at least 16 characters) that signs exported bundles (HMAC-SHA256); when set, imported bundles must carry a valid signature", &r.promotionKey},
 		{"CROSSDOCK_MAX_MESSAGE_BYTES", "max-message-bytes", "1048576", "largest event body a trigger accepts (a batch may be 16× that); larger bodies get 413", &r.maxMessageBytes},
-		{"CROSSDOCK_METRICS_ADDR", "metrics-addr", "", "address serving Prometheus /metrics alone (e.g. 127.0.0.1:9090), apart from the UI; unset: no separate listener", &r.metricsAddr},
+		{"CROSSDOCK_METRICS_ADDR", "metrics-addr", "", "private address serving Prometheus /metrics and Go's /debug/pprof/ (e.g. 127.0.0.1:9090), apart from the UI; unset: no separate listener", &r.metricsAddr},
 		{"CROSSDOCK_METRICS_TOKEN", "", "", "when set, GET /metrics on CROSSDOCK_ADDR answers requests with Authorization: Bearer <token>", &r.metricsToken},
 		{"CROSSDOCK_ROLLUP_EVERY", "rollup-every", "1m", "how often the dashboard's per-minute rollups are written (leader only)", &r.rollupEvery},
 		{"CROSSDOCK_OTLP_ENDPOINT", "otlp-endpoint", "", "OTLP/HTTP traces URL (http://collector:4318/v1/traces); unset: no tracing", &r.otlpEndpoint},

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -34,7 +35,7 @@ func observability(ctx context.Context, pool *pgxpool.Pool) (*metrics.Metrics, e
 	return m, nil
 }
 
-// serveMetrics serves /metrics alone on addr, apart from the UI, so it can
+// serveMetrics serves /metrics (and Go's /debug/pprof/) on addr, apart from the UI, so it can
 // be reached by Prometheus on a private interface. Empty addr: nothing.
 // The returned stop shuts the listener down.
 func serveMetrics(addr string, m *metrics.Metrics, log *slog.Logger) (func(), error) {
@@ -47,6 +48,12 @@ func serveMetrics(addr string, m *metrics.Metrics, log *slog.Logger) (func(), er
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())
+	// Go's profiler on the same private listener: CPU and heap profiles of
+	// the real server under load are how docs/benchmarks.md finds where the
+	// time goes. Never on the UI's address.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
