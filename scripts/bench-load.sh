@@ -17,7 +17,8 @@
 # seconds), BENCH_PORT (18080), BENCH_TARGETS_PORT (18089), BENCH_BIN (a
 # crossdock binary to test instead of building bin/crossdock, for before and
 # after runs of two commits back to back), BENCH_SERVE_ARGS (e.g.
-# --no-workers to measure intake alone; the drain is then skipped).
+# --no-workers to measure intake alone; the drain is then skipped),
+# BENCH_PGBENCH (1; 0 skips the pgbench ceiling, for quick A/B runs).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -88,6 +89,7 @@ code="$(curl -s -o /dev/null -w '%{http_code}' -X POST "$trigger" -H "Authorizat
 
 count() { psql -tAq "$url" -c "select count(*) filter (where status = 'delivered'), count(*) from messages"; }
 
+wal_start="$(psql -tAq "$url" -c "select pg_current_wal_lsn()")"
 echo "== wrk: $conns connections, $threads threads, $duration against $trigger"
 CROSSDOCK_BENCH_KEYS="$keys" wrk -c "$conns" -t "$threads" -d "$duration" --latency \
   -s scripts/bench-load.lua "$trigger" -- docs/demo-order.json | tee "$work/wrk.txt"
@@ -120,7 +122,16 @@ psql -tAq "$url" -F ' ' -c "
   from (select date_trunc('second', delivered_at) s, count(*) n from deliveries where delivered_at is not null group by 1 order by 1 offset 1) x
   where s < (select max(date_trunc('second', delivered_at)) from deliveries)" | sed 's/^/== /'
 
+# Write volume per message does not depend on how busy the machine is, so
+# it compares builds where rates on a shared machine cannot. (WAL is the
+# cluster's: keep other work off it while this runs.)
+psql -tAq "$url" -F ' ' -c "
+  select 'WAL per message:', pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), '$wal_start') / greatest(count(*), 1)),
+         '; message updates HOT:', coalesce(round(100.0 * (select n_tup_hot_upd::numeric / nullif(n_tup_upd, 0) from pg_stat_user_tables where relname = 'messages'), 1), 0), '%'
+  from messages" | sed 's/^/== /'
+
 kill "$server"; wait "$server" 2>/dev/null || true; server=""
+[ "${BENCH_PGBENCH:-1}" = 0 ] && exit 0
 echo "== pgbench -N (the ceiling): $pgclients clients, 2 threads, 30 s, same database"
 pgbench -q -i -s 10 "$url" >/dev/null 2>&1
 pgbench -N -c "$pgclients" -j 2 -T 30 "$url" 2>/dev/null | grep -E 'tps|latency average|number of transactions actually'
