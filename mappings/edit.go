@@ -29,6 +29,10 @@ type Edit struct {
 // jsonFields are the definition fields whose form value is JSON text.
 var jsonFields = map[string]bool{"value": true, "payload": true, "schema": true, "default": true, "input": true}
 
+// numberFields are the definition fields whose form value is a number (the
+// SLA); "sixty" gets a message about numbers, not about JSON.
+var numberFields = map[string]string{"withinSeconds": "a whole number of seconds, e.g. 60", "objectivePercent": "a percentage, e.g. 99 or 99.9"}
+
 // ApplyEdits returns a copy of def with every edit applied, in order.
 func ApplyEdits(def *engine.Definition, edits []Edit) (*engine.Definition, error) {
 	doc, err := toDoc(def)
@@ -42,7 +46,16 @@ func ApplyEdits(def *engine.Definition, edits []Edit) (*engine.Definition, error
 		}
 		last := tokens[len(tokens)-1]
 		var v any = e.Value
-		if jsonFields[last] {
+		if want, ok := numberFields[last]; ok {
+			v = nil
+			if text := strings.TrimSpace(e.Value); text != "" {
+				n, isNumber := decodeNumber(text)
+				if !isNumber || (last == "withinSeconds" && strings.ContainsAny(text, ".eE")) {
+					return nil, &fault.Error{Code: fault.Invalid, Message: fmt.Sprintf("%s must be %s, not “%s”", e.Pointer, want, text), Fields: map[string]string{e.Pointer: "must be " + want}}
+				}
+				v = n
+			}
+		} else if jsonFields[last] {
 			if strings.TrimSpace(e.Value) == "" {
 				v = nil
 			} else if v, err = decodeJSON([]byte(e.Value)); err != nil {
@@ -51,6 +64,13 @@ func ApplyEdits(def *engine.Definition, edits []Edit) (*engine.Definition, error
 		}
 		if doc, err = setAt(doc, tokens, v); err != nil {
 			return nil, err
+		}
+	}
+	// Clearing both SLA fields means "the default SLA", not an SLA of
+	// zero seconds: an emptied sla object goes.
+	if m, ok := doc.(map[string]any); ok {
+		if sla, ok := m["sla"].(map[string]any); ok && len(sla) == 0 {
+			delete(m, "sla")
 		}
 	}
 	return fromDoc(doc)
@@ -148,6 +168,19 @@ func fromDoc(doc any) (*engine.Definition, error) {
 	return &def, nil
 }
 
+// decodeNumber reads a JSON number that fits a float64 (no NaN, no 1e400).
+func decodeNumber(text string) (json.Number, bool) {
+	v, err := decodeJSON([]byte(text))
+	n, ok := v.(json.Number)
+	if err != nil || !ok {
+		return "", false
+	}
+	if _, err := n.Float64(); err != nil {
+		return "", false
+	}
+	return n, true
+}
+
 // decodeJSON keeps numbers as written (json.Number) so that editing one
 // field never changes the digits of another.
 func decodeJSON(raw []byte) (any, error) {
@@ -243,4 +276,4 @@ func setAt(doc any, tokens []string, v any) (any, error) {
 
 // optionalText fields disappear when emptied, so that clearing a condition
 // means "always" rather than an empty, invalid expression.
-var optionalText = map[string]bool{"when": true, "filter": true, "forEach": true, "as": true, "index": true, "note": true, "description": true, "idempotency": true, "correlation": true}
+var optionalText = map[string]bool{"when": true, "filter": true, "forEach": true, "as": true, "index": true, "note": true, "description": true, "idempotency": true, "correlation": true, "channel": true}

@@ -70,3 +70,39 @@ func TestStructuralEdits(t *testing.T) {
 	_, err = mappings.RemoveAt(def, "/routes/0/mapping/name")
 	require.Equal(t, fault.Invalid, fault.CodeOf(err))
 }
+
+func TestChannelAndSLAEdits(t *testing.T) {
+	t.Parallel()
+	def := storefront(t)
+	got, err := mappings.ApplyEdits(def, []mappings.Edit{
+		{Pointer: "/keys/channel", Value: `source.source_name`},
+		{Pointer: "/sla/withinSeconds", Value: "120"},
+		{Pointer: "/sla/objectivePercent", Value: " 99.5 "},
+	})
+	require.NoError(t, err)
+	require.Equal(t, "source.source_name", got.Keys.Channel)
+	require.Equal(t, &engine.SLA{WithinSeconds: 120, ObjectivePercent: 99.5}, got.SLA)
+
+	// Clearing both fields returns the flow to the default SLA rather than
+	// an SLA of zero seconds; clearing the channel removes it.
+	cleared, err := mappings.ApplyEdits(got, []mappings.Edit{
+		{Pointer: "/keys/channel", Value: ""},
+		{Pointer: "/sla/withinSeconds", Value: ""},
+		{Pointer: "/sla/objectivePercent", Value: ""},
+	})
+	require.NoError(t, err)
+	require.Empty(t, cleared.Keys.Channel)
+	require.Nil(t, cleared.SLA)
+
+	for _, bad := range []struct{ pointer, value, says string }{
+		{"/sla/withinSeconds", "sixty", "must be a whole number of seconds"},
+		{"/sla/withinSeconds", "1.5", "must be a whole number of seconds"},
+		{"/sla/objectivePercent", "NaN", "must be a percentage"},
+		{"/sla/objectivePercent", "1e400", "must be a percentage"},
+		{"/sla/objectivePercent", `"99"`, "must be a percentage"},
+	} {
+		_, err := mappings.ApplyEdits(def, []mappings.Edit{{Pointer: bad.pointer, Value: bad.value}})
+		require.Equal(t, fault.Invalid, fault.CodeOf(err), "%s = %s", bad.pointer, bad.value)
+		require.Contains(t, err.Error(), bad.says)
+	}
+}

@@ -129,6 +129,14 @@ func buildDesigner(ctx context.Context, st designerState) view.Designer {
 	sort.Strings(d.Vars)
 	d.Key = field("/keys/idempotency", def.Keys.Idempotency, "Idempotency key expression", "source.id", engine.SectionKey, "", "", false)
 	d.Correlation = field("/keys/correlation", def.Keys.Correlation, "Correlation id expression", "source.name", engine.SectionCorrelation, "", "", false)
+	d.Channel = field("/keys/channel", def.Keys.Channel, "Channel expression", "source.channel", engine.SectionChannel, "", "", false)
+	d.DefaultSLA = fmt.Sprintf("%g %% within %d s", engine.DefaultSLA.ObjectivePercent, engine.DefaultSLA.WithinSeconds)
+	d.SLAWithin = view.Field{Name: "f:/sla/withinSeconds", Pointer: "/sla/withinSeconds", Placeholder: strconv.Itoa(engine.DefaultSLA.WithinSeconds), Label: "SLA window in seconds"}
+	d.SLAObjective = view.Field{Name: "f:/sla/objectivePercent", Pointer: "/sla/objectivePercent", Placeholder: strconv.FormatFloat(engine.DefaultSLA.ObjectivePercent, 'g', -1, 64), Label: "SLA objective in percent"}
+	if def.SLA != nil {
+		d.SLAWithin.Value = strconv.Itoa(def.SLA.WithinSeconds)
+		d.SLAObjective.Value = strconv.FormatFloat(def.SLA.ObjectivePercent, 'g', -1, 64)
+	}
 	for i, r := range def.Validation {
 		ptr := fmt.Sprintf("/validation/%d", i)
 		d.Rules = append(d.Rules, view.RuleView{

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crossdock/crossdock/account"
+	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -341,4 +342,60 @@ func TestLookupTables(t *testing.T) {
 	res = br.post("/flows/shop-orders/lookups", url.Values{"revision": {br.revision()}, "name": {"bad name"}})
 	require.Equal(t, http.StatusUnprocessableEntity, res.StatusCode)
 	require.Equal(t, http.StatusNotFound, br.get("/flows/shop-orders/lookups/nope").StatusCode)
+}
+
+// TestDesignerSetsChannelAndSLA: the channel expression and the SLA the
+// dashboard judges a flow by are set in the designer like every other
+// field, with the default SLA shown while none is set.
+func TestDesignerSetsChannelAndSLA(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.user(t, "ana@shop.example", account.RoleAnalyst)
+	br := b.browser(t)
+	br.signIn("ana@shop.example")
+	createStorefrontFlow(t, br)
+	ctx := context.Background()
+	f, err := mappings.FlowBySlug(ctx, b.db, "shop-orders")
+	require.NoError(t, err)
+
+	page := br.get("/flows/shop-orders")
+	require.Contains(t, page.body, `id="sla"`)
+	require.Contains(t, page.body, "Leave both empty for the default, 99 % within 60 s.")
+	require.Contains(t, page.body, `name="f:/keys/channel"`)
+
+	res := br.post("/flows/shop-orders/draft", url.Values{"revision": {br.revision()}, "op": {"save"},
+		"f:/keys/channel": {`source.store_id`}, "f:/sla/withinSeconds": {"120"}, "f:/sla/objectivePercent": {"99.5"}})
+	require.Equal(t, http.StatusSeeOther, res.StatusCode, res.body)
+	d, err := mappings.DraftGet(ctx, b.db, f.ID)
+	require.NoError(t, err)
+	require.Equal(t, "source.store_id", d.Definition.Keys.Channel)
+	require.Equal(t, &engine.SLA{WithinSeconds: 120, ObjectivePercent: 99.5}, d.Definition.SLA)
+	page = br.get("/flows/shop-orders")
+	require.Contains(t, page.body, `value="120"`)
+	require.Contains(t, page.body, `value="99.5"`)
+
+	// A word where a number belongs is refused with what to type, and the
+	// draft keeps what it had.
+	res = br.post("/flows/shop-orders/draft", url.Values{"revision": {br.revision()}, "op": {"save"}, "f:/sla/withinSeconds": {"two minutes"}})
+	require.Equal(t, http.StatusUnprocessableEntity, res.StatusCode)
+	require.Contains(t, res.body, "must be a whole number of seconds")
+	d, err = mappings.DraftGet(ctx, b.db, f.ID)
+	require.NoError(t, err)
+	require.Equal(t, 120, d.Definition.SLA.WithinSeconds)
+
+	// A window without an objective is not a service level: the designer
+	// names the missing field.
+	br.get("/flows/shop-orders")
+	res = br.post("/flows/shop-orders/draft", url.Values{"revision": {br.revision()}, "op": {"save"}, "f:/sla/withinSeconds": {"30"}, "f:/sla/objectivePercent": {""}})
+	require.Equal(t, http.StatusSeeOther, res.StatusCode, res.body)
+	page = br.get("/flows/shop-orders")
+	require.Contains(t, page.body, "/sla/objectivePercent")
+
+	// Emptying both returns the flow to the default.
+	res = br.post("/flows/shop-orders/draft", url.Values{"revision": {br.revision()}, "op": {"save"}, "f:/sla/withinSeconds": {""}, "f:/sla/objectivePercent": {""}, "f:/keys/channel": {""}})
+	require.Equal(t, http.StatusSeeOther, res.StatusCode, res.body)
+	d, err = mappings.DraftGet(ctx, b.db, f.ID)
+	require.NoError(t, err)
+	require.Nil(t, d.Definition.SLA)
+	require.Empty(t, d.Definition.Keys.Channel)
 }

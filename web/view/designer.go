@@ -148,6 +148,10 @@ type Designer struct {
 	Fields        []FieldNode
 	Key           Field
 	Correlation   Field
+	Channel       Field
+	SLAWithin     Field // seconds; empty: the default SLA
+	SLAObjective  Field // percent
+	DefaultSLA    string
 	Rules         []RuleView
 	Routes        []RouteView
 	Problems      []Diagnostic
