@@ -111,14 +111,14 @@ func (s *Server) bundleImport() fiber.Handler {
 		if len(strings.TrimSpace(string(data))) == 0 {
 			v.Error = "Choose a bundle file (made by crossdock export or the Export button)."
 			c.Status(fiber.StatusUnprocessableEntity)
-			return s.render(c, view.BundlesPage(s.page(c, "Bundles", "environments"), v))
+			return s.render(c, view.BundlesPage(s.page(c, "Bundles", "promotions"), v))
 		}
 		v.DryRun = c.FormValue("dry_run") != ""
 		plan, _, err := s.importBundle(c, data, v.DryRun, "", false)
 		if code := fault.CodeOf(err); code == fault.Invalid || code == fault.Conflict {
 			v.Error = "Refused: " + toFault(err).Message + "."
 			c.Status(toStatus(err))
-			return s.render(c, view.BundlesPage(s.page(c, "Bundles", "environments"), v))
+			return s.render(c, view.BundlesPage(s.page(c, "Bundles", "promotions"), v))
 		}
 		if err != nil {
 			return err
@@ -127,7 +127,7 @@ func (s *Server) bundleImport() fiber.Handler {
 		if v.DryRun {
 			v.BundleJSON = string(data)
 		}
-		return s.render(c, view.BundlesPage(s.page(c, "Bundles", "environments"), v))
+		return s.render(c, view.BundlesPage(s.page(c, "Bundles", "promotions"), v))
 	}
 }
 

@@ -14,7 +14,7 @@ func (s *Server) bundlesPage() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		return s.render(c, view.BundlesPage(s.page(c, "Bundles", "environments"), v))
+		return s.render(c, view.BundlesPage(s.page(c, "Bundles", "promotions"), v))
 	}
 }
 

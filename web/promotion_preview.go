@@ -20,7 +20,7 @@ func (s *Server) promotionPreview() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		return s.render(c, view.PromotePage(s.page(c, "Promote", "environments"), v))
+		return s.render(c, view.PromotePage(s.page(c, "Promote", "promotions"), v))
 	}
 }
 
@@ -117,7 +117,7 @@ func (s *Server) promotionCreate() fiber.Handler {
 				v.Error = "Not promoted: the gates failed. " + strings.Join(refused.Gates.Failures(), "; ") + "."
 			}
 			c.Status(toStatus(err))
-			return s.render(c, view.PromotePage(s.page(c, "Promote", "environments"), v))
+			return s.render(c, view.PromotePage(s.page(c, "Promote", "promotions"), v))
 		}
 		if err != nil {
 			return err

@@ -18,7 +18,7 @@ func (s *Server) promotionRequests() fiber.Handler {
 		for _, r := range list {
 			v.Rows = append(v.Rows, requestRow(r))
 		}
-		return s.render(c, view.PromotionRequestsPage(s.page(c, "Promotion requests", "environments"), v))
+		return s.render(c, view.PromotionRequestsPage(s.page(c, "Promotion requests", "promotions"), v))
 	}
 }
 
@@ -59,5 +59,5 @@ func (s *Server) renderRequest(c *fiber.Ctx, msg string) error {
 	} else {
 		v.Diff = diffRows(mappings.Diff(nil, next.Definition))
 	}
-	return s.render(c, view.PromotionRequestPage(s.page(c, "Promotion request", "environments"), v))
+	return s.render(c, view.PromotionRequestPage(s.page(c, "Promotion request", "promotions"), v))
 }

@@ -53,6 +53,7 @@ var mainNav = []navItem{
 	{"inbox", "Inbox", "/inbox"},
 	{"messages", "Messages", "/messages"},
 	{"environments", "Environments", "/environments"},
+	{"promotions", "Promotions", "/promotions"},
 	{"dashboard", "Dashboard", "/dashboard"},
 }
 
@@ -60,6 +61,7 @@ var adminNav = []navItem{
 	{"admin-users", "Users", "/admin/users"},
 	{"admin-api-keys", "API keys", "/admin/api-keys"},
 	{"admin-audit", "Audit log", "/admin/audit"},
+	{"admin-river", "Job queues", "/admin/river"},
 }
 
 func current(p Page, section string) string {
