@@ -79,19 +79,17 @@ func buildDesigner(ctx context.Context, st designerState) view.Designer {
 		}
 		res, runErr = prog.Run(ctx, engine.Input{Payload: payload, Now: st.now, Vars: previewVars(def), Trace: true, MapInvalid: true})
 	}
-	// Trace entries are found by the pointer of their expression (for-each
-	// rows: the first item's), else by section, route and output path.
+	// Trace entries are found by the pointer of their expression; a
+	// for-each row shows its first item's.
 	trace := map[string]engine.TraceEntry{}
 	if res != nil {
 		for _, t := range res.Trace {
-			for _, k := range []string{t.Pointer, traceKey(t.Section, t.Route, t.Path)} {
-				if _, ok := trace[k]; !ok && k != "" {
-					trace[k] = t
-				}
+			if _, ok := trace[t.Pointer]; !ok && t.Pointer != "" {
+				trace[t.Pointer] = t
 			}
 		}
 	}
-	live := func(pointer string, section engine.Section, route, path string, isBool bool) view.Live {
+	live := func(pointer string, isBool bool) view.Live {
 		l := view.Live{ID: view.LiveID("live", pointer)}
 		if dg, ok := byPointer[pointer]; ok {
 			l.Error, l.Snippet = dg.Message, dg.Snippet
@@ -99,9 +97,7 @@ func buildDesigner(ctx context.Context, st designerState) view.Designer {
 		}
 		t, ok := trace[pointer]
 		if !ok {
-			if t, ok = trace[traceKey(section, route, path)]; !ok {
-				return l
-			}
+			return l
 		}
 		switch {
 		case t.Error != "":
@@ -115,8 +111,8 @@ func buildDesigner(ctx context.Context, st designerState) view.Designer {
 		}
 		return l
 	}
-	field := func(pointer, value, label, placeholder string, section engine.Section, route, path string, isBool bool) view.Field {
-		return view.Field{Name: "f:" + pointer, Pointer: pointer, Value: value, Label: label, Placeholder: placeholder, Live: live(pointer, section, route, path, isBool)}
+	field := func(pointer, value, label, placeholder string, isBool bool) view.Field {
+		return view.Field{Name: "f:" + pointer, Pointer: pointer, Value: value, Label: label, Placeholder: placeholder, Live: live(pointer, isBool)}
 	}
 
 	for name, lk := range def.Lookups {
@@ -127,9 +123,9 @@ func buildDesigner(ctx context.Context, st designerState) view.Designer {
 		d.Vars = append(d.Vars, k+" = "+v)
 	}
 	sort.Strings(d.Vars)
-	d.Key = field("/keys/idempotency", def.Keys.Idempotency, "Idempotency key expression", "source.id", engine.SectionKey, "", "", false)
-	d.Correlation = field("/keys/correlation", def.Keys.Correlation, "Correlation id expression", "source.name", engine.SectionCorrelation, "", "", false)
-	d.Channel = field("/keys/channel", def.Keys.Channel, "Channel expression", "source.channel", engine.SectionChannel, "", "", false)
+	d.Key = field("/keys/idempotency", def.Keys.Idempotency, "Idempotency key expression", "source.id", false)
+	d.Correlation = field("/keys/correlation", def.Keys.Correlation, "Correlation id expression", "source.name", false)
+	d.Channel = field("/keys/channel", def.Keys.Channel, "Channel expression", "source.channel", false)
 	d.DefaultSLA = fmt.Sprintf("%g %% within %d s", engine.DefaultSLA.ObjectivePercent, engine.DefaultSLA.WithinSeconds)
 	d.SLAWithin = view.Field{Name: "f:/sla/withinSeconds", Pointer: "/sla/withinSeconds", Placeholder: strconv.Itoa(engine.DefaultSLA.WithinSeconds), Label: "SLA window in seconds"}
 	d.SLAObjective = view.Field{Name: "f:/sla/objectivePercent", Pointer: "/sla/objectivePercent", Placeholder: strconv.FormatFloat(engine.DefaultSLA.ObjectivePercent, 'g', -1, 64), Label: "SLA objective in percent"}
@@ -141,18 +137,18 @@ func buildDesigner(ctx context.Context, st designerState) view.Designer {
 		ptr := fmt.Sprintf("/validation/%d", i)
 		d.Rules = append(d.Rules, view.RuleView{
 			Index: i, Name: r.Name, Pointer: ptr,
-			Rule:    field(ptr+"/rule", r.Rule, "Rule "+r.Name, "len(source.line_items) > 0", engine.SectionValidation, "", r.Name, true),
+			Rule:    field(ptr+"/rule", r.Rule, "Rule "+r.Name, "len(source.line_items) > 0", true),
 			Message: view.Field{Name: "f:" + ptr + "/message", Pointer: ptr + "/message", Value: r.Message, Label: "Message of rule " + r.Name},
 		})
 	}
 	for i, rt := range def.Routes {
 		ptr := fmt.Sprintf("/routes/%d", i)
 		rv := view.RouteView{Index: i, Name: rt.Name, Target: rt.Target, AppendPointer: fmt.Sprintf("%s/mapping/%d", ptr, len(rt.Mapping))}
-		rv.When = field(ptr+"/when", rt.When, "Condition of route "+rt.Name, "always", engine.SectionCondition, rt.Name, "", true)
+		rv.When = field(ptr+"/when", rt.When, "Condition of route "+rt.Name, "always", true)
 		if rt.When == "" && rv.When.Live.Error == "" && res != nil {
 			rv.When.Live.Bool = "true"
 		}
-		rv.Rows = rowViews(rt.Name, ptr+"/mapping", rt.Mapping, "", 0, field)
+		rv.Rows = rowViews(ptr+"/mapping", rt.Mapping, 0, field)
 		if res != nil {
 			if rr := res.Route(rt.Name); rr != nil {
 				rv.Matched = strconv.FormatBool(rr.Matched)
@@ -261,18 +257,15 @@ func exampleText(fn engine.FunctionSpec) string {
 	return fn.Example + " → " + fn.Result
 }
 
-type fieldFunc func(pointer, value, label, placeholder string, section engine.Section, route, path string, isBool bool) view.Field
+type fieldFunc func(pointer, value, label, placeholder string, isBool bool) view.Field
 
-// rowViews flattens a mapping into grid rows, computing for each row the
-// output path its trace entry has (for-each groups show their first item).
-func rowViews(route, base string, rows []engine.Row, prefix string, depth int, field fieldFunc) []view.RowView {
+// rowViews flattens a mapping into grid rows; each row's live value is the
+// trace entry with its definition pointer (for-each groups show their
+// first item).
+func rowViews(base string, rows []engine.Row, depth int, field fieldFunc) []view.RowView {
 	var out []view.RowView
 	for i, r := range rows {
 		ptr := fmt.Sprintf("%s/%d", base, i)
-		path := r.Target
-		if prefix != "" {
-			path = prefix + "." + r.Target
-		}
 		rv := view.RowView{
 			Pointer: ptr, Depth: depth, First: i == 0, Last: i == len(rows)-1,
 			InsertAfter: fmt.Sprintf("%s/%d", base, i+1),
@@ -285,28 +278,28 @@ func rowViews(route, base string, rows []engine.Row, prefix string, depth int, f
 			if rv.ItemVar == "" {
 				rv.ItemVar = "item"
 			}
-			rv.ForEach = field(ptr+"/forEach", r.ForEach, "Array expression of "+r.Target, "source.line_items", engine.SectionRow, route, path+"[0]", false)
+			rv.ForEach = field(ptr+"/forEach", r.ForEach, "Array expression of "+r.Target, "source.line_items", false)
 			rv.Live = rv.ForEach.Live
 			if len(r.Rows) == 0 && r.Expr != "" {
 				// A for-each of plain values: its expression makes each item.
-				rv.Expr = field(ptr+"/expr", r.Expr, "Item expression of "+r.Target, "", engine.SectionRow, route, path+"[0]", false)
+				rv.Expr = field(ptr+"/expr", r.Expr, "Item expression of "+r.Target, "", false)
 				rv.Live = rv.Expr.Live
 			}
 			out = append(out, rv)
-			out = append(out, rowViews(route, ptr+"/rows", r.Rows, path+"[0]", depth+1, field)...)
+			out = append(out, rowViews(ptr+"/rows", r.Rows, depth+1, field)...)
 		case len(r.Rows) > 0:
 			rv.Kind = "object"
 			rv.Live = view.Live{ID: view.LiveID("live", ptr)}
 			out = append(out, rv)
-			out = append(out, rowViews(route, ptr+"/rows", r.Rows, path, depth+1, field)...)
+			out = append(out, rowViews(ptr+"/rows", r.Rows, depth+1, field)...)
 		case len(r.Value) > 0 && r.Expr == "":
 			rv.Kind = "constant"
 			rv.Constant = string(r.Value)
-			rv.Live = field(ptr+"/value", "", "", "", engine.SectionRow, route, path, false).Live
+			rv.Live = field(ptr+"/value", "", "", "", false).Live
 			out = append(out, rv)
 		default:
 			rv.Kind = "value"
-			rv.Expr = field(ptr+"/expr", r.Expr, "Expression for "+r.Target, "source.field", engine.SectionRow, route, path, false)
+			rv.Expr = field(ptr+"/expr", r.Expr, "Expression for "+r.Target, "source.field", false)
 			rv.Live = rv.Expr.Live
 			out = append(out, rv)
 		}
@@ -314,9 +307,6 @@ func rowViews(route, base string, rows []engine.Row, prefix string, depth int, f
 	return out
 }
 
-func traceKey(section engine.Section, route, path string) string {
-	return string(section) + "\x00" + route + "\x00" + path
-}
 
 // compileForPreview compiles the definition; when some expressions do not
 // compile it neutralises exactly those and compiles again, so every other
