@@ -90,6 +90,7 @@ func (s *Server) apiKeyRevoke() fiber.Handler {
 		if err != nil {
 			return err
 		}
+		s.deps.KeyCache.Forget(c.Params("prefix")) // other processes: within account.KeyCacheTTL
 		s.flash(c, "Revoked "+c.Params("prefix")+".")
 		return c.Redirect("/admin/api-keys", fiber.StatusSeeOther)
 	}

@@ -126,7 +126,7 @@ func (s *Server) apiKeyAuth() fiber.Handler {
 		if !ok || strings.TrimSpace(token) == "" {
 			return &fault.Error{Code: fault.Unauthorized, Message: "the Authorization header must be `Bearer <key>`"}
 		}
-		key, err := account.APIKeyAuthenticate(c.UserContext(), s.deps.DB, strings.TrimSpace(token), s.deps.Now())
+		key, err := s.deps.KeyCache.Authenticate(c.UserContext(), s.deps.DB, strings.TrimSpace(token), s.deps.Now())
 		if err != nil {
 			return err
 		}

@@ -67,6 +67,9 @@ type Deps struct {
 	Sealer *secret.Sealer
 	// KeyLimiter enforces each API key's rate.
 	KeyLimiter *account.KeyLimiter
+	// KeyCache remembers checked API keys for account.KeyCacheTTL; nil
+	// means a new one.
+	KeyCache *account.KeyCache
 	// Metrics counts requests and accepts and serves /metrics; nil: none.
 	Metrics *metrics.Metrics
 	// RiverUI is River's web UI, mounted for admins at /admin/river; nil:
@@ -118,6 +121,9 @@ func NewServer(logger *slog.Logger, cfg Config, deps Deps) *fiber.App {
 	}
 	if deps.KeyLimiter == nil {
 		deps.KeyLimiter = account.NewKeyLimiter()
+	}
+	if deps.KeyCache == nil {
+		deps.KeyCache = account.NewKeyCache(account.KeyCacheTTL)
 	}
 	s := &Server{log: logger, cfg: cfg, deps: deps}
 	app := fiber.New(fiber.Config{
