@@ -134,6 +134,9 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	case fault.Internal:
 		s.log.ErrorContext(c.UserContext(), "request failed", "request_id", rid, "path", c.Path(), "error", err)
 	case fault.Unavailable:
+		if isDatabaseDown(err) {
+			s.gate.trip()
+		}
 		s.log.WarnContext(c.UserContext(), "dependency unavailable", "request_id", rid, "path", c.Path(), "error", err)
 	}
 	if fe.RetryAfterSeconds > 0 {

@@ -83,6 +83,9 @@ type Server struct {
 	log  *slog.Logger
 	cfg  Config
 	deps Deps
+	// gate answers triggers 503 at once while the database is down
+	// (database_gate.go).
+	gate *databaseGate
 }
 
 // NewSessions returns the scs session manager Crossdock uses: stored in
@@ -119,7 +122,7 @@ func NewServer(logger *slog.Logger, cfg Config, deps Deps) *fiber.App {
 	if deps.KeyLimiter == nil {
 		deps.KeyLimiter = account.NewKeyLimiter()
 	}
-	s := &Server{log: logger, cfg: cfg, deps: deps}
+	s := &Server{log: logger, cfg: cfg, deps: deps, gate: newDatabaseGate(deps.Ready)}
 	app := fiber.New(fiber.Config{
 		AppName:                 "crossdock",
 		ErrorHandler:            s.handleError,
