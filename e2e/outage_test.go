@@ -108,10 +108,10 @@ func TestTriggersAnswer503WhileTheDatabaseIsDown(t *testing.T) {
 
 	// Every request made while the database was down or starting up: 503
 	// within a second, with Retry-After and a problem document (or, once
-	// PostgreSQL accepts again, 202). Requests in flight while it was being
-	// killed may take as long as the dying server makes them; they too must
-	// be answered, and never with a 500.
-	var downLatencies, transitionLatencies []time.Duration
+	// PostgreSQL accepts again, 202, measured but not timed). Requests in
+	// flight while it was being killed may take as long as the dying server
+	// makes them; they too must be answered, and never with a 500.
+	var downLatencies, transitionLatencies, recoveringLatencies []time.Duration
 	bad := 0
 	for _, a := range log.snapshot() {
 		end := a.start.Add(a.latency)
@@ -129,10 +129,13 @@ func TestTriggersAnswer503WhileTheDatabaseIsDown(t *testing.T) {
 		}
 		switch {
 		case !a.start.Before(down) && a.start.Before(up):
-			downLatencies = append(downLatencies, a.latency)
-			if a.latency > 300*time.Millisecond {
-				t.Logf("slow while down: order %d at %s answered %d after %s (up at %s)", a.order, a.start.Format("15:04:05.000"), a.status, a.latency.Round(time.Millisecond), up.Format("15:04:05.000"))
+			// A 202 from a request that reached PostgreSQL as it came back
+			// is a success, not timed; every refusal must be quick.
+			if a.status != http.StatusServiceUnavailable && !a.start.Before(restarting) {
+				recoveringLatencies = append(recoveringLatencies, a.latency)
+				break
 			}
+			downLatencies = append(downLatencies, a.latency)
 			if a.latency >= time.Second {
 				t.Errorf("order %d at %s, while the database was down: answered %d after %s (more than a second)", a.order, a.start.Format("15:04:05.000"), a.status, a.latency)
 				bad++
@@ -171,12 +174,13 @@ func TestTriggersAnswer503WhileTheDatabaseIsDown(t *testing.T) {
 	if distinct != tally.deliveries {
 		t.Fatalf("the target received %d distinct Idempotency-Keys for %d deliveries", distinct, tally.deliveries)
 	}
-	t.Logf("database outage: %s down (killing it took %s, starting it %s), %d requests while down or starting, each answered within a second (p50 %s, max %s), "+
-		"%d while it was being killed (max %s); "+
+	t.Logf("database outage: %s down (killing it took %s, starting it %s), %d requests refused while down or starting, each within a second (p50 %s, max %s), "+
+		"%d accepted as it came back (max %s), %d in flight while it was being killed (max %s); "+
 		"%d orders accepted, %d refused attempts in all; first 202 %s after the database was back, backlog delivered %s after; "+
 		"%d messages, %d deliveries, %d distinct keys at the target, %d repeats, 0 lost",
 		up.Sub(down).Round(time.Millisecond), down.Sub(stopping).Round(time.Millisecond), up.Sub(restarting).Round(time.Millisecond), len(downLatencies),
 		percentile(downLatencies, 0.5).Round(time.Millisecond), percentile(downLatencies, 1).Round(time.Millisecond),
+		len(recoveringLatencies), percentile(recoveringLatencies, 1).Round(time.Millisecond),
 		len(transitionLatencies), percentile(transitionLatencies, 1).Round(time.Millisecond),
 		load.accepted.Load(), load.refused.Load(), firstAccept.Sub(up).Round(time.Millisecond), backlog.Round(time.Millisecond),
 		tally.messages, tally.deliveries, distinct, repeats)
@@ -314,11 +318,22 @@ func TestThreeProcessesShareTheWorkAndRescueAKilledOne(t *testing.T) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+	// Kill the third process while it holds running jobs.
 	var running int
 	ids := clientIDs()
 	killed := ids[2]
-	if err := db.QueryRow(ctx, `select count(*) from river_job where state = 'running' and attempted_by[cardinality(attempted_by)] = $1`, killed).Scan(&running); err != nil {
-		t.Fatal(err)
+	for {
+		if err := db.QueryRow(ctx, `select count(*) from river_job where state = 'running' and attempted_by[cardinality(attempted_by)] = $1`, killed).Scan(&running); err != nil {
+			t.Fatal(err)
+		}
+		if running > 0 {
+			break
+		}
+		select {
+		case <-load.done:
+			t.Fatal("the load ended before the third process held a running job")
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 	if err := procs[2].cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
