@@ -8,7 +8,6 @@ package e2e
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -320,12 +319,6 @@ func (l *orderLoad) stop() { l.stopped.Store(true) }
 
 // wait returns when the clients are done.
 func (l *orderLoad) wait() { <-l.done }
-
-// isTimeout says a request got no answer in time (a hang).
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
 
 // deliveryTally is what the database says about the messages at the end.
 type deliveryTally struct {

@@ -17,7 +17,7 @@ import (
 // starting up (the port open, the postmaster not yet answering) an attempt
 // waits up to the pool's connect timeout: the database-outage test saw 503s
 // take 1–2 s under load. One request failing with an unreachable database
-// closes the gate; a background probe (the readiness check, every
+// closes the gate; a background probe (a ping through the pool, every
 // probeEvery) opens it as soon as the database answers again, so the
 // process recovers by itself without a request paying for the probe.
 type databaseGate struct {
@@ -38,8 +38,8 @@ func newDatabaseGate(probe func(context.Context) error) *databaseGate {
 }
 
 // trip closes the gate after a request found the database unreachable and
-// starts the probe unless one runs. Without a probe (tests without
-// Deps.Ready) the gate never closes.
+// starts the probe unless one runs. Without a probe (a server without
+// Deps.DB) the gate never closes.
 func (g *databaseGate) trip() {
 	if g == nil || g.probe == nil {
 		return

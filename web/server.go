@@ -122,7 +122,10 @@ func NewServer(logger *slog.Logger, cfg Config, deps Deps) *fiber.App {
 	if deps.KeyLimiter == nil {
 		deps.KeyLimiter = account.NewKeyLimiter()
 	}
-	s := &Server{log: logger, cfg: cfg, deps: deps, gate: newDatabaseGate(deps.Ready)}
+	s := &Server{log: logger, cfg: cfg, deps: deps}
+	if deps.DB != nil {
+		s.gate = newDatabaseGate(deps.DB.Ping)
+	}
 	app := fiber.New(fiber.Config{
 		AppName:                 "crossdock",
 		ErrorHandler:            s.handleError,
