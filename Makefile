@@ -40,10 +40,12 @@ else
 	CROSSDOCK_TEST_DATABASE_URL="$${CROSSDOCK_TEST_DATABASE_URL:-$$DATABASE_URL}" $(GO) test -count=1 -timeout 30m ./...
 endif
 
-soak: e2e-deps ## the long reliability runs (docs/reliability.md): the crash test with 20,000 orders
+soak: e2e-deps ## the long reliability runs (docs/reliability.md): 20,000 orders through SIGKILLs, 10 s database and 60 s target outages, 3,000 orders over three processes
 	@scripts/pg.sh start
-	CROSSDOCK_CRASH_ORDERS=20000 CROSSDOCK_TEST_DATABASE_URL="$$(scripts/pg.sh test-url)" \
-		$(GO) test -count=1 -timeout 90m -run 'TestNothingAcceptedIsLost' -v ./e2e/
+	CROSSDOCK_CRASH_ORDERS=20000 CROSSDOCK_DB_OUTAGE_SECONDS=10 CROSSDOCK_TARGET_OUTAGE_SECONDS=60 CROSSDOCK_SCALE_ORDERS=3000 \
+	CROSSDOCK_TEST_DATABASE_URL="$$(scripts/pg.sh test-url)" \
+		$(GO) test -count=1 -timeout 90m -parallel 1 -v \
+		-run 'TestNothingAcceptedIsLost|TestTriggersAnswer503WhileTheDatabaseIsDown|TestTargetOutageOpensTheCircuit|TestThreeProcessesShareTheWork' ./e2e/
 
 e2e-deps: ## install Debian's chromium and promtool for the e2e tests when missing
 	@scripts/ensure-chromium.sh

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"slices"
 	"strings"
 	"time"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/riverqueue/river"
 
 	"github.com/crossdock/crossdock/engine"
@@ -54,9 +52,7 @@ func unavailable(err error) error {
 	if _, ok := fault.As(err); ok {
 		return err
 	}
-	var connectErr *pgconn.ConnectError
-	var netErr net.Error
-	if errors.As(err, &connectErr) || errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded) || pgconn.SafeToRetry(err) {
+	if txn.Unreachable(err) || errors.Is(err, context.DeadlineExceeded) {
 		return &fault.Error{Code: fault.Unavailable, RetryAfterSeconds: unavailableRetryAfter, Err: err,
 			Message: "the message store is unavailable; nothing was recorded, send the event again shortly"}
 	}

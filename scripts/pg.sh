@@ -3,21 +3,27 @@
 #
 #   scripts/pg.sh start   initdb once under .data/postgres, start it, create the
 #                         databases; idempotent (a running cluster is reused)
-#   scripts/pg.sh stop    stop it
+#   scripts/pg.sh stop [fast|immediate]
+#                         stop it (fast by default; immediate is a crash, as
+#                         the database-outage test wants)
 #   scripts/pg.sh url     print the DATABASE_URL of the dev database
 #   scripts/pg.sh test-url  print the admin URL the test suite creates its databases from
 #
 # The cluster listens on 127.0.0.1:${CROSSDOCK_PG_PORT:-54329} and a socket under
-# .data/postgres-run, so it never clashes with a system PostgreSQL. Server binaries
+# .data/postgres-run, so it never clashes with a system PostgreSQL.
+# CROSSDOCK_PG_DIR moves the whole cluster (data, socket, log) out of .data/:
+# the e2e database-outage test starts and stops a cluster of its own there so
+# that it never stops the one the rest of the suite uses. Server binaries
 # come from Debian's postgresql package, installed when missing. PostgreSQL refuses
 # to run as root, so as root every server command runs as the postgres user.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-data="$root/.data/postgres"
-sock="$root/.data/postgres-run"
+base="${CROSSDOCK_PG_DIR:-$root/.data}"
+data="$base/postgres"
+sock="$base/postgres-run"
 port="${CROSSDOCK_PG_PORT:-54329}"
-log="$root/.data/postgres.log"
+log="$base/postgres.log"
 
 find_bindir() {
   local d
@@ -48,12 +54,12 @@ psql_admin() {
 
 start() {
   ensure_server
-  mkdir -p "$root/.data"
+  mkdir -p "$base"
   if [ "$(id -u)" = 0 ]; then
     id postgres >/dev/null 2>&1 || useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
-    # postgres must be able to reach .data even when the checkout is under /root.
-    chmod o+x "$root" "$root/.data"
-    d="$root"; while [ "$d" != "/" ]; do chmod o+x "$d" 2>/dev/null || true; d="$(dirname "$d")"; done
+    # postgres must be able to reach .data even when the checkout is under
+    # /root (or CROSSDOCK_PG_DIR is a private temporary directory).
+    d="$base"; while [ "$d" != "/" ]; do chmod o+x "$d" 2>/dev/null || true; d="$(dirname "$d")"; done
   fi
   if [ ! -s "$data/PG_VERSION" ]; then
     echo "pg.sh: creating a cluster in $data" >&2
@@ -86,17 +92,19 @@ CONF
 }
 
 stop() {
+  local mode="${1:-fast}"
+  case "$mode" in fast|immediate|smart) ;; *) echo "pg.sh: stop mode must be fast, immediate or smart" >&2; exit 2 ;; esac
   bindir="$(find_bindir)" || exit 0
   if [ -s "$data/PG_VERSION" ] && as_owner "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
-    as_owner "$bindir/pg_ctl" -D "$data" -m fast -w stop >/dev/null
+    as_owner "$bindir/pg_ctl" -D "$data" -m "$mode" -w stop >/dev/null
     echo "pg.sh: stopped" >&2
   fi
 }
 
 case "${1:-}" in
   start) start ;;
-  stop) stop ;;
+  stop) stop "${2:-}" ;;
   url) echo "postgres://postgres@127.0.0.1:$port/crossdock?sslmode=disable" ;;
   test-url) echo "postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable" ;;
-  *) echo "usage: $0 start|stop|url|test-url" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop [fast|immediate]|url|test-url" >&2; exit 2 ;;
 esac

@@ -2,15 +2,14 @@ package web
 
 import (
 	"errors"
-	"net"
 	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/internal/txn"
 	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/web/view"
 )
@@ -119,11 +118,7 @@ func toFault(err error) *fault.Error {
 	return &fault.Error{Code: fault.Internal, Message: "an unexpected error happened; it has been logged", Err: err}
 }
 
-func isDatabaseDown(err error) bool {
-	var connErr *pgconn.ConnectError
-	var netErr net.Error
-	return errors.As(err, &connErr) || errors.As(err, &netErr) || pgconn.SafeToRetry(err)
-}
+func isDatabaseDown(err error) bool { return txn.Unreachable(err) }
 
 // handleError renders any error a handler returned: problem JSON under /api/
 // (or when the client asks for JSON), an HTML page otherwise. Internal
@@ -139,6 +134,9 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	case fault.Internal:
 		s.log.ErrorContext(c.UserContext(), "request failed", "request_id", rid, "path", c.Path(), "error", err)
 	case fault.Unavailable:
+		if isDatabaseDown(err) {
+			s.gate.trip()
+		}
 		s.log.WarnContext(c.UserContext(), "dependency unavailable", "request_id", rid, "path", c.Path(), "error", err)
 	}
 	if fe.RetryAfterSeconds > 0 {

@@ -34,6 +34,9 @@ func (s *Server) routes(app *fiber.App) {
 	// the others pass through the session middleware below.
 	app.Get("/api/openapi.json", s.openAPI())
 	app.Get("/api/v1/openapi.json", s.openAPI())
+	// While the database is down, triggers are refused before the API key
+	// is looked up (web/database_gate.go).
+	app.Use("/api/v1/envs", s.databaseGate())
 	app.Use("/api", s.apiKeyAuth())
 
 	// Triggers: API keys only, no session.

@@ -86,6 +86,9 @@ type Server struct {
 	log  *slog.Logger
 	cfg  Config
 	deps Deps
+	// gate answers triggers 503 at once while the database is down
+	// (database_gate.go).
+	gate *databaseGate
 }
 
 // NewSessions returns the scs session manager Crossdock uses: stored in
@@ -126,6 +129,9 @@ func NewServer(logger *slog.Logger, cfg Config, deps Deps) *fiber.App {
 		deps.KeyCache = account.NewKeyCache(account.KeyCacheTTL)
 	}
 	s := &Server{log: logger, cfg: cfg, deps: deps}
+	if deps.DB != nil {
+		s.gate = newDatabaseGate(deps.DB.Ping)
+	}
 	app := fiber.New(fiber.Config{
 		AppName:                 "crossdock",
 		ErrorHandler:            s.handleError,
