@@ -39,7 +39,10 @@ func TestNothingAcceptedIsLostWhenTheServerIsKilled(t *testing.T) {
 	pointTargetsAt(t, db, target.URL, "")
 
 	load := &orderLoad{URLs: []string{fmt.Sprintf("http://127.0.0.1:%d/api/v1/envs/dev/flows/storefront-orders/messages", port)},
-		Key: demoAPIKey(t, p), Orders: int64(orders)}
+		Key: demoAPIKey(t, p), Orders: int64(orders),
+		// The server is down for part of every cycle; 20,000 orders (make
+		// soak) need more than the default five minutes on a busy machine.
+		Deadline: 5*time.Minute + time.Duration(orders)*60*time.Millisecond}
 	load.start(t)
 	kills := 0
 	for running := true; running; {
