@@ -28,11 +28,13 @@ const (
 	fuzzModes
 )
 
-// fuzzMaxMessageBytes is the per-event limit of the fuzzed server: small, so
-// the fuzzer reaches both the event limit (413 from the handler) and, for a
-// batch (16×), the server's whole-body limit (413 from fasthttp) with inputs
-// of a few kilobytes.
-const fuzzMaxMessageBytes = 4096
+// fuzzMaxMessageBytes is the per-event limit of the fuzzed server, 64 KiB
+// rather than the default 1 MiB: a 10,000-deep document (20 KB) still fits
+// and reaches the JSON checks, while an oversized event (413 from the
+// handler) is a 64 KiB input, not a megabyte one. The server's whole-body
+// limit (16× plus 4 KiB, 413 from fasthttp) is reached by one seed added in
+// FuzzTrigger rather than committed as a file of a megabyte.
+const fuzzMaxMessageBytes = 64 << 10
 
 // triggerFuzzer is the server a fuzz run shares across inputs: one database,
 // the storefront flow deployed to dev, a key for the fuzzed requests and
@@ -52,11 +54,7 @@ func newTriggerFuzzer(f *testing.F) *triggerFuzzer {
 	// fuzz key's rate cannot make the canary fail.
 	_, canary, err := account.APIKeyCreate(context.Background(), tb.db, account.NewAPIKey{Name: "canary", Environment: "dev", RatePerMinute: 100000}, account.SystemActor)
 	require.NoError(f, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(f, err)
-	go func() { _ = tb.app.Listener(ln) }()
-	f.Cleanup(func() { _ = tb.app.ShutdownWithTimeout(5 * time.Second) })
-	fz := &triggerFuzzer{triggerBundle: tb, addr: ln.Addr().String(), canaryKey: canary}
+	fz := &triggerFuzzer{triggerBundle: tb, addr: listen(f, tb.testBundle), canaryKey: canary}
 	if len(tb.sample) > fuzzMaxMessageBytes {
 		f.Fatalf("the storefront sample is %d bytes, over the fuzz limit of %d: raise fuzzMaxMessageBytes", len(tb.sample), fuzzMaxMessageBytes)
 	}
@@ -67,6 +65,16 @@ func newTriggerFuzzer(f *testing.F) *triggerFuzzer {
 	require.NoError(f, json.Unmarshal(body, &out))
 	fz.canaryID = out.ID
 	return fz
+}
+
+// listen serves the bundle's app on a loopback port until the test ends and
+// returns the address.
+func listen(t testing.TB, b *testBundle) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = b.app.Listener(ln) }()
+	t.Cleanup(func() { _ = b.app.ShutdownWithTimeout(5 * time.Second) })
+	return ln.Addr().String()
 }
 
 // headerValue drops CR and LF: no HTTP client can put them in a header
@@ -99,12 +107,17 @@ func (fz *triggerFuzzer) send(path, key, contentType, idemKey string, wait bool,
 	}
 	fmt.Fprintf(&req, "Content-Length: %d\r\nConnection: close\r\n\r\n", len(body))
 	req.Write(body)
-	if _, err := conn.Write(req.Bytes()); err != nil {
-		return 0, nil, fmt.Errorf("write request: %w", err)
-	}
+	// Written while the answer is read: for a body over the server's
+	// limit, fasthttp answers 413 and closes without reading the rest, and
+	// a client still blocked writing would get a reset instead of the 413.
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := conn.Write(req.Bytes())
+		wrote <- err
+	}()
 	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
-		return 0, nil, fmt.Errorf("read response: %w", err)
+		return 0, nil, fmt.Errorf("read response (writing the request: %v): %w", <-wrote, err)
 	}
 	defer res.Body.Close()
 	out, err := io.ReadAll(io.LimitReader(res.Body, 8<<20))
@@ -134,6 +147,9 @@ func FuzzTrigger(f *testing.F) {
 	f.Add([]byte(fz.sample), "application/json", uint8(fuzzSingle), "")
 	f.Add([]byte(fz.sample), "application/json", uint8(fuzzWait), "order-1")
 	f.Add([]byte(compactJSON(f, fz.sample)+"\n"+`{"id": 2, broken`+"\n"), "application/x-ndjson", uint8(fuzzBatch), "")
+	overServerLimit := bytes.Repeat([]byte(`{"id": 1}`+"\n"), (fuzzMaxMessageBytes*16+4096)/10+1)
+	f.Add(overServerLimit, "application/x-ndjson", uint8(fuzzBatch), "")
+	f.Add(overServerLimit, "application/json", uint8(fuzzSingle), "")
 
 	f.Fuzz(func(t *testing.T, body []byte, contentType string, mode uint8, idemKey string) {
 		mode %= fuzzModes
