@@ -57,8 +57,14 @@ generate: ## regenerate templ output and copy pinned front-end files into static
 check-generated: generate ## fail when generated files differ from what is committed
 	@git diff --exit-code -- '*_templ.go' static/ || { echo "generated files are stale: run make generate and commit"; exit 1; }
 
-fuzz-short: ## run the engine's fuzz target for 20 s (CI does this on every run)
-	$(GO) test -run XXX -fuzz FuzzCompileRun -fuzztime 20s ./engine
+fuzz-short: ## run the engine's and the trigger's fuzz targets, 20 s each (CI does this on every run; docs/reliability.md)
+	$(GO) test -run XXX -fuzz FuzzCompileRun -fuzztime 20s -parallel 1 ./engine
+ifeq ($(LOCAL_DB),yes)
+	@scripts/pg.sh start
+	CROSSDOCK_TEST_DATABASE_URL="$$(scripts/pg.sh test-url)" $(GO) test -run XXX -fuzz FuzzTrigger -fuzztime 20s -parallel 1 ./web
+else
+	CROSSDOCK_TEST_DATABASE_URL="$${CROSSDOCK_TEST_DATABASE_URL:-$$DATABASE_URL}" $(GO) test -run XXX -fuzz FuzzTrigger -fuzztime 20s -parallel 1 ./web
+endif
 
 bench-load: ## load-test the real server: wrk, 64 connections, 30 s, on a fresh database, pgbench -N beside (docs/benchmarks.md)
 	scripts/bench-load.sh
