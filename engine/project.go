@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -57,12 +58,52 @@ func (p *projection) ensure(path []string) *pnode {
 // need asks for the whole subtree at path.
 func (p *projection) need(path []string) { p.ensure(path).full = true }
 
+// MaxDepth is how deeply arrays and objects may nest in a payload: the
+// parser's own limit (fastjson.MaxDepth, 300). Run refuses a deeper payload
+// with ErrInvalidInput, naming the depth; intake refuses it at the door
+// (jobs.CheckJSON) rather than record a message that can never be mapped.
+const MaxDepth = fastjson.MaxDepth
+
+// PayloadDepth returns how deeply arrays and objects nest in payload,
+// counting brackets outside strings. It does not validate the document, so
+// it is safe on any bytes and costs one pass.
+func PayloadDepth(payload []byte) int {
+	depth, deepest := 0, 0
+	inString, escaped := false, false
+	for _, b := range payload {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case b == '\\':
+				escaped = true
+			case b == '"':
+				inString = false
+			}
+		case b == '"':
+			inString = true
+		case b == '[' || b == '{':
+			depth++
+			deepest = max(deepest, depth)
+		case b == ']' || b == '}':
+			depth--
+		}
+	}
+	return deepest
+}
+
 // decode parses payload and converts the projected parts to Go values:
 // objects to map[string]any, arrays to []any, integers that fit to int,
 // other numbers to float64.
 func (p *projection) decode(d *decoder, payload []byte) (any, error) {
 	v, err := d.parser.ParseBytes(payload)
 	if err != nil {
+		// fastjson's own error for this is a chain of "cannot parse
+		// array: cannot parse array value: …" 300 links long.
+		if depth := PayloadDepth(payload); depth > MaxDepth {
+			return nil, fmt.Errorf("%w: arrays and objects nest %d levels deep; at most %d are allowed", ErrInvalidInput, depth, MaxDepth)
+		}
 		return nil, fmt.Errorf("%w: %v", ErrInvalidInput, err)
 	}
 	return d.convert(v, p.root)
@@ -174,6 +215,10 @@ func parseNumber(s string) (any, error) {
 		}
 	}
 	f, err := strconv.ParseFloat(s, 64)
+	if errors.Is(err, strconv.ErrRange) {
+		// 1e400 is valid JSON but no float64 holds it.
+		return nil, fmt.Errorf("%w: the number %.40s is too large (numbers must be within ±1.7976931348623157e308)", ErrInvalidInput, s)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: bad number %q", ErrInvalidInput, s)
 	}

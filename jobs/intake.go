@@ -1,14 +1,17 @@
 package jobs
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -181,25 +184,44 @@ func resolve(ctx context.Context, db mappings.DBTX, env, flowSlug string) (deplo
 	return d, nil
 }
 
-// CheckJSON returns nil for a JSON document, else a fault.Malformed wrapping
-// ErrBadJSON that gives the line, column and byte offset of the problem.
+// CheckJSON returns nil for a JSON document the pipeline can store and map,
+// else a fault.Malformed wrapping ErrBadJSON that says what is wrong: the
+// line, column and byte offset of a syntax error, the first byte that is not
+// UTF-8, a nesting deeper than engine.MaxDepth, or an escaped half of a
+// UTF-16 surrogate pair (valid to encoding/json, refused by PostgreSQL's json
+// type).
 func CheckJSON(payload []byte) error {
+	malformed := func(format string, a ...any) error {
+		return &fault.Error{Code: fault.Malformed, Err: ErrBadJSON, Message: fmt.Sprintf(format, a...)}
+	}
+	tooDeep := func(depth int) error {
+		return malformed("the body nests arrays and objects %d levels deep; at most %d levels are allowed", depth, engine.MaxDepth)
+	}
 	if json.Valid(payload) {
 		if !utf8.Valid(payload) {
 			// encoding/json lets invalid UTF-8 through inside strings;
 			// PostgreSQL would refuse the text later, as a 500.
-			at := 0
-			for at < len(payload) {
-				r, size := utf8.DecodeRune(payload[at:])
-				if r == utf8.RuneError && size <= 1 {
-					break
-				}
-				at += size
-			}
-			return &fault.Error{Code: fault.Malformed, Err: ErrBadJSON,
-				Message: fmt.Sprintf("the body is not valid UTF-8 (byte %d); send JSON encoded as UTF-8", at)}
+			return malformed("the body is not valid UTF-8 (byte %d); send JSON encoded as UTF-8", firstInvalidUTF8(payload))
+		}
+		if depth := engine.PayloadDepth(payload); depth > engine.MaxDepth {
+			// The engine cannot parse it, so the message could never be
+			// mapped: refuse it now rather than record an exception.
+			return tooDeep(depth)
+		}
+		if at, ok := loneSurrogate(payload); ok {
+			return malformed("the body is not valid JSON for storage: the escape at byte %d is half of a UTF-16 surrogate pair (\\uD800–\\uDFFF must come as a high and low pair); send the character itself or both halves", at)
 		}
 		return nil
+	}
+	if depth := engine.PayloadDepth(payload); depth > engine.MaxDepth {
+		// encoding/json's own word for 10,001 levels is "exceeded max depth";
+		// ours says how deep and what the limit is.
+		return tooDeep(depth)
+	}
+	if len(bytes.TrimSpace(payload)) == 0 {
+		// Before the syntax error, which would be "unexpected end of JSON
+		// input at line 1, column 1".
+		return malformed("the body is empty; send the event as a JSON document")
 	}
 	var v any
 	err := json.Unmarshal(payload, &v)
@@ -213,13 +235,87 @@ func CheckJSON(payload []byte) error {
 				col++
 			}
 		}
-		return &fault.Error{Code: fault.Malformed, Err: ErrBadJSON,
-			Message: fmt.Sprintf("the body is not valid JSON: %s at line %d, column %d (byte %d)", syn.Error(), line, col, syn.Offset)}
+		return malformed("the body is not valid JSON: %s at line %d, column %d (byte %d)", syn.Error(), line, col, syn.Offset)
 	}
-	if len(strings.TrimSpace(string(payload))) == 0 {
-		return &fault.Error{Code: fault.Malformed, Err: ErrBadJSON, Message: "the body is empty; send the event as a JSON document"}
+	return malformed("the body is not valid JSON: send one JSON document")
+}
+
+func firstInvalidUTF8(b []byte) int {
+	at := 0
+	for at < len(b) {
+		r, size := utf8.DecodeRune(b[at:])
+		if r == utf8.RuneError && size <= 1 {
+			break
+		}
+		at += size
 	}
-	return &fault.Error{Code: fault.Malformed, Err: ErrBadJSON, Message: "the body is not valid JSON: send one JSON document"}
+	return at
+}
+
+// loneSurrogate finds a \uD800–\uDFFF escape inside a string that is not a
+// high surrogate followed at once by a low one, and returns its offset.
+// payload must be valid JSON.
+func loneSurrogate(payload []byte) (int, bool) {
+	if !bytes.Contains(payload, []byte(`\u`)) {
+		return 0, false
+	}
+	hex4 := func(at int) (rune, bool) {
+		if at+6 > len(payload) || payload[at] != '\\' || payload[at+1] != 'u' {
+			return 0, false
+		}
+		n, err := strconv.ParseUint(string(payload[at+2:at+6]), 16, 16)
+		return rune(n), err == nil
+	}
+	inString := false
+	for i := 0; i < len(payload); i++ {
+		switch b := payload[i]; {
+		case !inString:
+			inString = b == '"'
+		case b == '"':
+			inString = false
+		case b == '\\':
+			r, ok := hex4(i)
+			if !ok {
+				i++ // a one-character escape such as \" or \\
+				continue
+			}
+			switch {
+			case r >= 0xD800 && r <= 0xDBFF:
+				if lo, ok := hex4(i + 6); ok && lo >= 0xDC00 && lo <= 0xDFFF {
+					i += 11
+					continue
+				}
+				return i, true
+			case r >= 0xDC00 && r <= 0xDFFF:
+				return i, true
+			}
+			i += 5
+		}
+	}
+	return 0, false
+}
+
+// checkKeyHeader refuses an Idempotency-Key or X-Correlation-ID header that
+// PostgreSQL cannot store (a NUL, bytes that are not UTF-8) or that would
+// not survive being shown, logged and sent on (control characters).
+func checkKeyHeader(header, v string) error {
+	if !utf8.ValidString(v) {
+		return fault.Errorf(fault.Invalid, "the %s header is not UTF-8 text (byte %d); send a key of printable UTF-8 characters", header, firstInvalidUTF8([]byte(v)))
+	}
+	if i := strings.IndexFunc(v, unicode.IsControl); i >= 0 {
+		return fault.Errorf(fault.Invalid, "the %s header has a control character (U+%04X at byte %d); send a key of printable UTF-8 characters", header, []rune(v[i:])[0], i)
+	}
+	return nil
+}
+
+// storable makes a value derived from the payload storable as PostgreSQL
+// text: NUL (which a JSON string may carry as \u0000) and bytes that are
+// not UTF-8 become U+FFFD. For correlation ids and channels, which label a
+// message; an idempotency key is refused instead (it is the message's
+// identity, see prepare).
+func storable(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	return strings.ReplaceAll(s, "\x00", "\uFFFD")
 }
 
 // prepared is an event checked and keyed, ready to insert.
@@ -245,12 +341,19 @@ func prepare(ctx context.Context, d deployed, payload []byte, key, correlation s
 	if err != nil {
 		return prepared{}, fmt.Errorf("message id: %w", err)
 	}
+	if err := checkKeyHeader("Idempotency-Key", key); err != nil {
+		return prepared{}, err
+	}
+	if err := checkKeyHeader("X-Correlation-ID", correlation); err != nil {
+		return prepared{}, err
+	}
 	p := prepared{id: id, key: key, keySource: "header", correlation: correlation, payload: payload, sha: sha256.Sum256(payload), now: now}
 	if (key == "" && d.prog.def.Keys.Idempotency != "") || (correlation == "" && d.prog.def.Keys.Correlation != "") || d.prog.def.Keys.Channel != "" {
 		res, err := d.prog.keys.Run(ctx, engine.Input{Payload: payload, Now: now, Vars: d.vars})
 		switch {
 		case errors.Is(err, engine.ErrInvalidInput):
-			return prepared{}, &fault.Error{Code: fault.Malformed, Err: ErrBadJSON, Message: "the body is not valid JSON: " + err.Error()}
+			// Valid JSON the engine cannot read (a number beyond float64).
+			return prepared{}, &fault.Error{Code: fault.Malformed, Err: ErrBadJSON, Message: "the body cannot be read: " + strings.TrimPrefix(err.Error(), engine.ErrInvalidInput.Error()+": ")}
 		case errors.Is(err, engine.ErrLimit):
 			return prepared{}, fault.Wrap(err, fault.TooLarge, "the event is over a size limit of the flow: "+err.Error())
 		case err != nil:
@@ -262,12 +365,17 @@ func prepare(ctx context.Context, d deployed, payload []byte, key, correlation s
 			}
 		}
 		if key == "" && res.Key != "" {
+			if strings.ContainsRune(res.Key, 0) || !utf8.ValidString(res.Key) {
+				// Replacing the bad bytes would let two different keys
+				// collide; the sender has to choose.
+				return prepared{}, fault.Errorf(fault.Invalid, "the idempotency key derived with `%s` contains a NUL character or bytes that are not UTF-8, which cannot be stored; send an Idempotency-Key header or fix the payload", d.prog.def.Keys.Idempotency)
+			}
 			p.key, p.keySource = res.Key, "expression"
 		}
 		if correlation == "" {
-			p.correlation = res.CorrelationID
+			p.correlation = storable(res.CorrelationID)
 		}
-		p.channel = truncate(res.Channel, MaxKeyLength)
+		p.channel = truncate(storable(res.Channel), MaxKeyLength)
 	}
 	if p.key == "" {
 		// No header and no usable expression: every request is new.
@@ -366,7 +474,11 @@ type BatchRequest struct {
 	Env      string
 	FlowSlug string
 	Lines    [][]byte
-	Now      time.Time
+	// MaxLineBytes caps each line as the trigger caps one event; a longer
+	// line is refused (fault.TooLarge) and the others are accepted. Zero:
+	// no cap.
+	MaxLineBytes int
+	Now          time.Time
 }
 
 // BatchLineResult answers one line. Err is a *fault.Error for that line
@@ -405,6 +517,10 @@ func acceptBatch(ctx context.Context, db DB, client *river.Client[pgx.Tx], req B
 	preps := make([]prepared, len(req.Lines))
 	for i, line := range req.Lines {
 		results[i].Line = i + 1
+		if req.MaxLineBytes > 0 && len(line) > req.MaxLineBytes {
+			results[i].Err = fault.Errorf(fault.TooLarge, "the line is %d bytes; an event may have at most %d", len(line), req.MaxLineBytes)
+			continue
+		}
 		preps[i], results[i].Err = prepare(ctx, d, line, "", "", now)
 	}
 	err = txn.Run(ctx, db, func(tx pgx.Tx) error {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -125,6 +126,11 @@ func isDatabaseDown(err error) bool { return txn.Unreachable(err) }
 // errors are logged with the request id and never shown.
 func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	fe := toFault(err)
+	var fErr *fiber.Error
+	if errors.As(err, &fErr) && fErr.Code == fiber.StatusRequestEntityTooLarge {
+		// fasthttp refused the body before any handler ran; say the limit.
+		fe.Message = fmt.Sprintf("the request body is larger than this server accepts: at most %d bytes", s.cfg.BodyLimit)
+	}
 	status := statusOf[fe.Code]
 	if status == 0 {
 		status = fiber.StatusInternalServerError

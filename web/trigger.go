@@ -58,9 +58,14 @@ func (s *Server) checkTriggerRequest(c *fiber.Ctx, env, flow string, maxBytes in
 			Message: fmt.Sprintf("this API key is over its rate of %d messages a minute; retry after %d s", key.RatePerMinute, secs)}
 	}
 	ct := c.Get(fiber.HeaderContentType)
-	mt, _, err := mime.ParseMediaType(ct)
+	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil || !acceptedMedia(mt, mediaTypes) {
 		return &fault.Error{Code: fault.Unsupported, Message: fmt.Sprintf("send the body as %s (got Content-Type %q)", strings.Join(mediaTypes, " or "), ct)}
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
+		// JSON is UTF-8 (RFC 8259); a Latin-1 body would otherwise be
+		// refused later as "not valid UTF-8", which hides the cause.
+		return &fault.Error{Code: fault.Unsupported, Message: fmt.Sprintf("send the body encoded as UTF-8 (Content-Type says charset=%q)", cs)}
 	}
 	if n := len(c.Body()); n > maxBytes {
 		return fault.Errorf(fault.TooLarge, "the body is %d bytes; this endpoint accepts at most %d", n, maxBytes)
@@ -193,7 +198,7 @@ func (s *Server) triggerBatch() fiber.Handler {
 		if len(lines) > jobs.MaxBatchLines {
 			return fault.Errorf(fault.TooLarge, "the batch has %d events; at most %d per request", len(lines), jobs.MaxBatchLines)
 		}
-		results, err := jobs.AcceptBatch(c.UserContext(), s.deps.DB, s.deps.Queue, jobs.BatchRequest{Env: env, FlowSlug: flow, Lines: lines, Now: s.deps.Now()})
+		results, err := jobs.AcceptBatch(c.UserContext(), s.deps.DB, s.deps.Queue, jobs.BatchRequest{Env: env, FlowSlug: flow, Lines: lines, MaxLineBytes: s.cfg.MaxMessageBytes, Now: s.deps.Now()})
 		if err != nil {
 			return intakeError(err)
 		}

@@ -27,7 +27,7 @@ type triggerBundle struct {
 	sample                        string
 }
 
-func setupTrigger(t *testing.T, opts ...setupOpts) *triggerBundle {
+func setupTrigger(t testing.TB, opts ...setupOpts) *triggerBundle {
 	t.Helper()
 	b := setup(t, opts...)
 	ctx := context.Background()
