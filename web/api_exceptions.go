@@ -220,12 +220,18 @@ func (s *Server) apiExceptionReplay() fiber.Handler {
 		}
 		id := it.ID
 		var body struct {
-			Version jobs.VersionChoice `json:"version"`
-			Payload json.RawMessage    `json:"payload"`
-			Reason  string             `json:"reason"`
+			Version       jobs.VersionChoice `json:"version"`
+			Payload       json.RawMessage    `json:"payload"`
+			Reason        string             `json:"reason"`
+			DraftRevision int                `json:"draftRevision"`
 		}
 		if err := apiBody(c, &body); err != nil {
 			return err
+		}
+		if body.Version == jobs.VersionDraft {
+			if err := s.checkDraftReplay(c, it); err != nil {
+				return err
+			}
 		}
 		var payload []byte
 		if len(body.Payload) > 0 && string(body.Payload) != "null" {
@@ -244,7 +250,7 @@ func (s *Server) apiExceptionReplay() fiber.Handler {
 		if err := s.inTx(c, func(tx pgx.Tx) error {
 			var err error
 			newID, err = jobs.ExceptionReplay(c.UserContext(), tx, s.deps.Queue, jobs.ReplayRequest{ExceptionID: id, Version: body.Version,
-				Payload: payload, Reason: body.Reason, Actor: actorOf(c)})
+				Payload: payload, Reason: body.Reason, Actor: actorOf(c), DraftRevision: body.DraftRevision})
 			return err
 		}); err != nil {
 			return err
