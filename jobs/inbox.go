@@ -162,9 +162,24 @@ func InboxList(ctx context.Context, db mappings.DBTX, f InboxFilter) ([]InboxIte
 		add("e.fingerprint = $?", f.Fingerprint)
 	}
 	if t := strings.TrimSpace(f.Text); t != "" {
-		args = append(args, like.Escape(t), t)
-		where = append(where, fmt.Sprintf(`(e.message ilike '%%' || $%d || '%%'
-			or e.message_id in (select id from messages where correlation_id = $%d or idempotency_key = $%d))`, len(args)-1, len(args), len(args)))
+		// The error text is matched through the trigram index of 011 (the
+		// pattern is built here, with the text's % and _ kept literal, so
+		// the planner sees it and can judge how common it is). The messages
+		// with that correlation id or idempotency key are found first, as
+		// an array, so the two halves combine as a BitmapOr of index scans
+		// (or, for a common text, a walk down the id index), never a scan
+		// of every exception. messages has no index on idempotency_key
+		// alone (each index there is paid for on every accept), so the key
+		// is looked up per environment and flow, each a probe of
+		// messages_idempotency_key_idx.
+		args = append(args, "%"+like.Escape(t)+"%", t)
+		where = append(where, fmt.Sprintf(`(e.message ilike $%d
+			or e.message_id = any(array(
+				select id from messages where correlation_id = $%d
+				union
+				select m.id from environments env cross join flows fl
+				join messages m on m.environment_id = env.id and m.flow_id = fl.id and m.idempotency_key = $%d)))`,
+			len(args)-1, len(args), len(args)))
 	}
 	if f.BeforeID > 0 {
 		add("e.id < $?", f.BeforeID)
