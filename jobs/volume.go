@@ -136,8 +136,21 @@ func SeedVolume(ctx context.Context, pool *pgxpool.Pool, opts VolumeOptions, pro
 	}
 
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `set local maintenance_work_mem = '256MB'`); err != nil {
+		// The payload-values GIN index is most of the rebuild; a GIN build
+		// sorts its entries in maintenance_work_mem and merges them into
+		// the index each time it fills, so more memory means fewer, larger
+		// merges.
+		if _, err := tx.Exec(ctx, `set local maintenance_work_mem = '1GB'`); err != nil {
 			return err
+		}
+		// exception_groups_track would run once per seeded exception, each
+		// time updating one of a few hundred group rows: a million
+		// row-by-row upserts. It is switched off for this transaction (the
+		// ALTER locks exceptions, which nothing else may write meanwhile
+		// anyway) and the seeded groups are counted in one statement at the
+		// end, the same counts the trigger would have kept.
+		if _, err := tx.Exec(ctx, `alter table exceptions disable trigger exception_groups_track`); err != nil {
+			return fmt.Errorf("pause group tracking: %w", err)
 		}
 		// The error classes, with fingerprints as the workers compute them.
 		if _, err := tx.Exec(ctx, `create temp table volume_classes (n int primary key, flow_id bigint, kind text, stage text,
@@ -180,6 +193,12 @@ func SeedVolume(ctx context.Context, pool *pgxpool.Pool, opts VolumeOptions, pro
 				progress(to, time.Since(start))
 			}
 		}
+		if _, err := tx.Exec(ctx, volumeGroups); err != nil {
+			return fmt.Errorf("count exception groups: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `alter table exceptions enable trigger exception_groups_track`); err != nil {
+			return fmt.Errorf("resume group tracking: %w", err)
+		}
 		for _, d := range defs {
 			if _, err := tx.Exec(ctx, d.def); err != nil {
 				return fmt.Errorf("index %s: %w", d.name, err)
@@ -188,6 +207,26 @@ func SeedVolume(ctx context.Context, pool *pgxpool.Pool, opts VolumeOptions, pro
 		return nil
 	})
 }
+
+// volumeGroups sets the exception groups of the seeded fingerprints from
+// the exceptions themselves — every exception with those fingerprints,
+// from this run and any before, so the counts are right however many runs
+// there were. The columns are what exception_groups_track keeps: total and
+// open (open or assigned) counts, first and last seen, the newest
+// exception's error as the sample.
+const volumeGroups = `
+insert into exception_groups as g (environment_id, fingerprint, kind, flow_id, stage, error_class, sample_message,
+                                   total_count, open_count, first_seen, last_seen)
+select distinct on (environment_id, fingerprint) environment_id, fingerprint, kind, flow_id, stage, error_class, message,
+       count(*) over w, count(*) filter (where status in ('open', 'assigned')) over w,
+       min(updated_at) over w, max(updated_at) over w
+from exceptions
+where fingerprint in (select fingerprint from volume_classes)
+window w as (partition by environment_id, fingerprint)
+order by environment_id, fingerprint, id desc
+on conflict (environment_id, fingerprint) do update
+    set total_count = excluded.total_count, open_count = excluded.open_count, sample_message = excluded.sample_message,
+        first_seen = excluded.first_seen, last_seen = excluded.last_seen`
 
 type indexDef struct{ name, def string }
 
