@@ -135,6 +135,22 @@ func SeedVolume(ctx context.Context, pool *pgxpool.Pool, opts VolumeOptions, pro
 		flowIDs[i], families[i] = f.ID, vf.family
 	}
 
+	// Support people to give the assigned exceptions to, so the inbox's
+	// assignee filter has something to find. Their password hash is not a
+	// hash: nobody can sign in as them.
+	var assignees []int64
+	for i := 1; i <= 5; i++ {
+		var id int64
+		email := fmt.Sprintf("support%d@volume.example", i)
+		if err := pool.QueryRow(ctx, `
+			with ins as (insert into users (email, name, password_hash, role) values ($1, $1, '!seed-volume', 'support')
+			             on conflict (lower(email)) do nothing returning id)
+			select id from ins union all select id from users where lower(email) = lower($1)`, email).Scan(&id); err != nil {
+			return fmt.Errorf("user %s: %w", email, err)
+		}
+		assignees = append(assignees, id)
+	}
+
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		// The payload-values GIN index is most of the rebuild; a GIN build
 		// sorts its entries in maintenance_work_mem and merges them into
@@ -186,7 +202,7 @@ func SeedVolume(ctx context.Context, pool *pgxpool.Pool, opts VolumeOptions, pro
 		}
 		for from := int64(1); from <= opts.Messages; from += opts.Chunk {
 			to := min(opts.Messages, from+opts.Chunk-1)
-			if _, err := tx.Exec(ctx, volumeInsert, from, to, opts.Messages, run, envIDs, flowIDs, families, opts.Days, stride, opts.Exceptions, len(volumeErrorClasses)); err != nil {
+			if _, err := tx.Exec(ctx, volumeInsert, from, to, opts.Messages, run, envIDs, flowIDs, families, opts.Days, stride, opts.Exceptions, len(volumeErrorClasses), assignees); err != nil {
 				return fmt.Errorf("insert messages %d–%d: %w", from, to, err)
 			}
 			if progress != nil {
@@ -256,7 +272,8 @@ func secondaryIndexes(ctx context.Context, tx pgx.Tx) ([]indexDef, error) {
 //
 // $4 run id (keeps idempotency keys unique across runs), $5 environment ids
 // (weights 10/20/70 %), $6 flow ids and $7 their families, $8 days back,
-// $11 error classes per flow.
+// $11 error classes per flow, $12 the support users assigned exceptions
+// go to.
 var volumeInsert = strings.ReplaceAll(`
 with g as (
 	select g, (g * 2654435761 % 1000003)::float8 / 1000003 as h1, (g * 40503 % 10007)::float8 / 10007 as h2,
@@ -300,9 +317,10 @@ with g as (
 	returning id, environment_id, flow_id, received_at, status, split_part(idempotency_key, '-', 3)::bigint as g
 )
 insert into exceptions (kind, fingerprint, environment_id, flow_id, message_id, stage, error_class, message, detail, status,
-                        resolution, created_at, updated_at, resolved_at)
+                        assigned_to, resolution, created_at, updated_at, resolved_at)
 select c.kind, c.fingerprint, i.environment_id, i.flow_id, i.id, c.stage, c.error_class, c.message, '{}',
        case when h4 < 0.10 then 'open' when h4 < 0.13 then 'assigned' when h4 < 0.25 then 'ignored' else 'resolved' end,
+       case when h4 >= 0.10 and h4 < 0.13 then ($12::bigint[])[1 + g % cardinality($12::bigint[])] end,
        case when h4 < 0.13 then '' when h4 < 0.25 then 'duplicate order, cancelled in the shop' else 'retried after the target was fixed' end,
        i.received_at + interval '2 seconds', i.received_at + make_interval(secs => 2 + h3 * 3600),
        case when h4 >= 0.13 then i.received_at + make_interval(secs => 2 + h3 * 3600) end

@@ -48,6 +48,8 @@ func TestSeedVolume(t *testing.T) {
 	require.GreaterOrEqual(t, count(`select count(distinct status) from messages`), 4)
 	require.Greater(t, count(`select count(distinct fingerprint) from exceptions`), 50)
 	require.Equal(t, 4, count(`select count(distinct status) from exceptions`))
+	require.Zero(t, count(`select count(*) from exceptions where (status = 'assigned') <> (assigned_to is not null)`),
+		"assigned exceptions, and only they, have an assignee")
 	require.Zero(t, count(`select count(*) from exceptions x join messages m on m.id = x.message_id
 		where x.status in ('open', 'assigned') and m.status not in ('failed', 'rejected')`), "open exceptions belong to failed messages")
 	require.Zero(t, count(`select count(*) from messages where received_at > now() or received_at < now() - interval '31 days'`))
