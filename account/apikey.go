@@ -35,7 +35,11 @@ type APIKey struct {
 	RatePerMinute int      `json:"ratePerMinute"`
 	// CanManage lets the key use the management API (drafts, publish) on
 	// its flows, for CI pipelines; without it the key only posts events.
-	CanManage  bool       `json:"canManage"`
+	CanManage bool `json:"canManage"`
+	// CanSupport lets the key use the exception inbox API as a support
+	// person would (read, retry, replay, resolve, ignore, assign), on the
+	// exceptions of its environment and flows only.
+	CanSupport bool       `json:"canSupport"`
 	CreatedBy  string     `json:"createdBy"`
 	CreatedAt  time.Time  `json:"createdAt"`
 	RevokedAt  *time.Time `json:"revokedAt,omitempty"`
@@ -49,6 +53,7 @@ type NewAPIKey struct {
 	Flows         []string
 	RatePerMinute int // default 600
 	CanManage     bool
+	CanSupport    bool
 }
 
 // DefaultRatePerMinute is a key's rate when none is given.
@@ -99,9 +104,9 @@ func APIKeyCreate(ctx context.Context, db DBTX, nk NewAPIKey, actor Actor) (APIK
 	secret := base64.RawURLEncoding.EncodeToString(secretPart)
 	var k APIKey
 	err := db.QueryRow(ctx, `
-		insert into api_keys (name, prefix, secret_hash, environment, flows, rate_per_minute, can_manage, created_by)
-		values ($1, $2, $3, $4, $5, $6, $7, $8)
-		returning `+apiKeyColumns, nk.Name, prefix, hashSecret(secret), nk.Environment, nk.Flows, nk.RatePerMinute, nk.CanManage, actor.Email).
+		insert into api_keys (name, prefix, secret_hash, environment, flows, rate_per_minute, can_manage, can_support, created_by)
+		values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		returning `+apiKeyColumns, nk.Name, prefix, hashSecret(secret), nk.Environment, nk.Flows, nk.RatePerMinute, nk.CanManage, nk.CanSupport, actor.Email).
 		Scan(apiKeyDest(&k)...)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.ForeignKeyViolation {
@@ -116,10 +121,10 @@ func APIKeyCreate(ctx context.Context, db DBTX, nk NewAPIKey, actor Actor) (APIK
 	return k, prefix + "_" + secret, nil
 }
 
-const apiKeyColumns = `id, name, prefix, environment, flows, rate_per_minute, can_manage, created_by, created_at, revoked_at, last_used_at`
+const apiKeyColumns = `id, name, prefix, environment, flows, rate_per_minute, can_manage, can_support, created_by, created_at, revoked_at, last_used_at`
 
 func apiKeyDest(k *APIKey) []any {
-	return []any{&k.ID, &k.Name, &k.Prefix, &k.Environment, &k.Flows, &k.RatePerMinute, &k.CanManage, &k.CreatedBy, &k.CreatedAt, &k.RevokedAt, &k.LastUsedAt}
+	return []any{&k.ID, &k.Name, &k.Prefix, &k.Environment, &k.Flows, &k.RatePerMinute, &k.CanManage, &k.CanSupport, &k.CreatedBy, &k.CreatedAt, &k.RevokedAt, &k.LastUsedAt}
 }
 
 var errBadKey = &fault.Error{Code: fault.Unauthorized, Message: "this API key is not valid: it is unknown, revoked or mistyped"}
@@ -169,6 +174,13 @@ func (k APIKey) Allows(env, flow string) error {
 		return fault.Errorf(fault.Forbidden, "this API key (%s) may post only to %s; not to %s", k.Prefix, strings.Join(k.Flows, ", "), flow)
 	}
 	return nil
+}
+
+// MaySee says whether an exception or message of env and flow is within
+// the key's scope: its environment, and its flows when it is limited to
+// some.
+func (k APIKey) MaySee(env, flow string) bool {
+	return env == k.Environment && k.AllowsFlow(flow)
 }
 
 // AllowsFlow says whether the key's flow scope includes flow (any

@@ -114,7 +114,7 @@ func BulkStart(ctx context.Context, db DB, client *river.Client[pgx.Tx], req Bul
 		return BulkAction{}, false, fault.Errorf(fault.Invalid, "action “%s” is not one of retry, replay, resolve, ignore", req.Action)
 	}
 	if req.Action == BulkReplay && req.Version == VersionDraft {
-		return BulkAction{}, false, fault.Errorf(fault.Invalid, "a draft cannot run in the pipeline; publish and deploy it, then replay on the deployed version")
+		return BulkAction{}, false, fault.Errorf(fault.Invalid, "a bulk replay runs on the version that ran or the one deployed, not the draft: publish and deploy the draft, then replay the group on the deployed version (one exception can be replayed on the draft from its page)")
 	}
 	if (req.Fingerprint == "") == (len(req.ExceptionIDs) == 0) {
 		return BulkAction{}, false, fault.Errorf(fault.Invalid, "choose exceptions, or a whole group, to act on")

@@ -118,15 +118,39 @@ func ValidKind(k ExceptionKind) bool {
 // an index on (…, status, id desc), so a page costs the same with a million
 // exceptions as with a hundred.
 func InboxList(ctx context.Context, db mappings.DBTX, f InboxFilter) ([]InboxItem, int64, error) {
+	sql, args, limit, err := InboxListQuery(f)
+	if err != nil {
+		return nil, 0, err
+	}
+	rows, err := db.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list exceptions: %w", err)
+	}
+	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (InboxItem, error) { return scanInboxItem(r) })
+	if err != nil {
+		return nil, 0, fmt.Errorf("list exceptions: %w", err)
+	}
+	var next int64
+	if len(items) > limit {
+		items = items[:limit]
+		next = items[len(items)-1].ID
+	}
+	return items, next, nil
+}
+
+// InboxListQuery is the SQL and arguments InboxList runs for f (one row
+// more than the page, to know whether there is a next one) and the page
+// size; benchmarks EXPLAIN it.
+func InboxListQuery(f InboxFilter) (string, []any, int, error) {
 	if f.Limit <= 0 || f.Limit > 500 {
 		f.Limit = 50
 	}
 	statuses, err := statusList(f.Status)
 	if err != nil {
-		return nil, 0, err
+		return "", nil, 0, err
 	}
 	if f.Kind != "" && !ValidKind(f.Kind) {
-		return nil, 0, fault.Errorf(fault.Invalid, "kind “%s” is not one of validation, mapping, delivery, configuration", f.Kind)
+		return "", nil, 0, fault.Errorf(fault.Invalid, "kind “%s” is not one of validation, mapping, delivery, configuration", f.Kind)
 	}
 	var where []string
 	var args []any
@@ -162,9 +186,24 @@ func InboxList(ctx context.Context, db mappings.DBTX, f InboxFilter) ([]InboxIte
 		add("e.fingerprint = $?", f.Fingerprint)
 	}
 	if t := strings.TrimSpace(f.Text); t != "" {
-		args = append(args, like.Escape(t), t)
-		where = append(where, fmt.Sprintf(`(e.message ilike '%%' || $%d || '%%'
-			or e.message_id in (select id from messages where correlation_id = $%d or idempotency_key = $%d))`, len(args)-1, len(args), len(args)))
+		// The error text is matched through the trigram index of 011 (the
+		// pattern is built here, with the text's % and _ kept literal, so
+		// the planner sees it and can judge how common it is). The messages
+		// with that correlation id or idempotency key are found first, as
+		// an array, so the two halves combine as a BitmapOr of index scans
+		// (or, for a common text, a walk down the id index), never a scan
+		// of every exception. messages has no index on idempotency_key
+		// alone (each index there is paid for on every accept), so the key
+		// is looked up per environment and flow, each a probe of
+		// messages_idempotency_key_idx.
+		args = append(args, "%"+like.Escape(t)+"%", t)
+		where = append(where, fmt.Sprintf(`(e.message ilike $%d
+			or e.message_id = any(array(
+				select id from messages where correlation_id = $%d
+				union
+				select m.id from environments env cross join flows fl
+				join messages m on m.environment_id = env.id and m.flow_id = fl.id and m.idempotency_key = $%d)))`,
+			len(args)-1, len(args), len(args)))
 	}
 	if f.BeforeID > 0 {
 		add("e.id < $?", f.BeforeID)
@@ -175,20 +214,7 @@ func InboxList(ctx context.Context, db mappings.DBTX, f InboxFilter) ([]InboxIte
 	}
 	args = append(args, f.Limit+1)
 	sql += fmt.Sprintf(" order by e.id desc limit $%d", len(args))
-	rows, err := db.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("list exceptions: %w", err)
-	}
-	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (InboxItem, error) { return scanInboxItem(r) })
-	if err != nil {
-		return nil, 0, fmt.Errorf("list exceptions: %w", err)
-	}
-	var next int64
-	if len(items) > f.Limit {
-		items = items[:f.Limit]
-		next = items[len(items)-1].ID
-	}
-	return items, next, nil
+	return sql, args, f.Limit, nil
 }
 
 // ExceptionGet returns one exception with its inbox details, or NotFound.
@@ -259,11 +285,35 @@ func scanGroup(r pgx.Row) (ExceptionGroup, error) {
 // cursor (nil on the last page). It reads exception_groups only, never
 // grouping the exceptions themselves.
 func GroupList(ctx context.Context, db mappings.DBTX, f GroupFilter) ([]ExceptionGroup, *GroupCursor, error) {
+	sql, args, limit, err := GroupListQuery(f)
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, err := db.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list exception groups: %w", err)
+	}
+	gs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ExceptionGroup, error) { return scanGroup(r) })
+	if err != nil {
+		return nil, nil, fmt.Errorf("list exception groups: %w", err)
+	}
+	var next *GroupCursor
+	if len(gs) > limit {
+		gs = gs[:limit]
+		last := gs[len(gs)-1]
+		next = &GroupCursor{LastSeen: last.LastSeen, ID: last.ID}
+	}
+	return gs, next, nil
+}
+
+// GroupListQuery is the SQL and arguments GroupList runs for f and the
+// page size; benchmarks EXPLAIN it.
+func GroupListQuery(f GroupFilter) (string, []any, int, error) {
 	if f.Limit <= 0 || f.Limit > 500 {
 		f.Limit = 50
 	}
 	if f.Kind != "" && !ValidKind(f.Kind) {
-		return nil, nil, fault.Errorf(fault.Invalid, "kind “%s” is not one of validation, mapping, delivery, configuration", f.Kind)
+		return "", nil, 0, fault.Errorf(fault.Invalid, "kind “%s” is not one of validation, mapping, delivery, configuration", f.Kind)
 	}
 	var where []string
 	var args []any
@@ -295,21 +345,7 @@ func GroupList(ctx context.Context, db mappings.DBTX, f GroupFilter) ([]Exceptio
 	}
 	args = append(args, f.Limit+1)
 	sql += fmt.Sprintf(" order by g.last_seen desc, g.id desc limit $%d", len(args))
-	rows, err := db.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("list exception groups: %w", err)
-	}
-	gs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ExceptionGroup, error) { return scanGroup(r) })
-	if err != nil {
-		return nil, nil, fmt.Errorf("list exception groups: %w", err)
-	}
-	var next *GroupCursor
-	if len(gs) > f.Limit {
-		gs = gs[:f.Limit]
-		last := gs[len(gs)-1]
-		next = &GroupCursor{LastSeen: last.LastSeen, ID: last.ID}
-	}
-	return gs, next, nil
+	return sql, args, f.Limit, nil
 }
 
 // GroupGet returns one exception group, or NotFound.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,6 +103,26 @@ func TestGroupsCountAndInboxPagesByKeyset(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, byOrder, 1)
 	require.Equal(t, "#3", byOrder[0].CorrelationID)
+	// Text in the error: a substring, case-insensitive; % and _ are
+	// literal, not wildcards (the trigram index serves the pattern).
+	sample := byKind[jobs.ExceptionDelivery].SampleMessage
+	require.GreaterOrEqual(t, len(sample), 8, sample)
+	mid := sample[2:8]
+	byError, _, err := jobs.InboxList(ctx, b.pool, jobs.InboxFilter{Text: strings.ToUpper(mid)})
+	require.NoError(t, err)
+	require.Len(t, byError, 5, "%q in %q", mid, sample)
+	wild := mid[:2] + "_" + mid[3:]
+	none, _, err := jobs.InboxList(ctx, b.pool, jobs.InboxFilter{Text: wild})
+	require.NoError(t, err)
+	require.Empty(t, none, "_ in %q is a literal underscore, not any character", wild)
+	none, _, err = jobs.InboxList(ctx, b.pool, jobs.InboxFilter{Text: mid[:2] + "%" + mid[4:]})
+	require.NoError(t, err)
+	require.Empty(t, none, "%% is literal too")
+	// Exactly an idempotency key.
+	byKey, _, err := jobs.InboxList(ctx, b.pool, jobs.InboxFilter{Text: page1[0].IdempotencyKey})
+	require.NoError(t, err)
+	require.NotEmpty(t, byKey)
+	require.Contains(t, exceptionIDs(byKey), page1[0].ID)
 	byTarget, _, err := jobs.InboxList(ctx, b.pool, jobs.InboxFilter{Target: "erp"})
 	require.NoError(t, err)
 	require.Len(t, byTarget, 5)
@@ -327,4 +348,12 @@ func TestRequestHeadersMaskTheCredential(t *testing.T) {
 	require.Equal(t, "shop", h["X-Tenant"])
 	require.Equal(t, v.Deliveries[0].ID.String(), h["Idempotency-Key"])
 	require.Equal(t, "#8", h["X-Correlation-Id"])
+}
+
+func exceptionIDs(items []jobs.InboxItem) []int64 {
+	ids := make([]int64, len(items))
+	for i, it := range items {
+		ids[i] = it.ID
+	}
+	return ids
 }

@@ -29,8 +29,12 @@ const (
 	// VersionDeployed is the version deployed in the message's environment
 	// now.
 	VersionDeployed VersionChoice = "deployed"
-	// VersionDraft is the flow's unpublished draft: it can be previewed,
-	// not sent (publish and deploy it first).
+	// VersionDraft is the flow's unpublished draft. A message always runs
+	// an immutable numbered version, so sending on the draft first
+	// publishes it as the next version (audited, noted "published to
+	// replay exception #N") and replays on that; the deployment does not
+	// change. In a protected environment the draft is preview only: a
+	// version reaches it by promotion, with its gates and approval.
 	VersionDraft VersionChoice = "draft"
 )
 
@@ -42,6 +46,11 @@ type ReplayRequest struct {
 	Payload []byte
 	Reason  string
 	Actor   account.Actor
+	// DraftRevision is the draft revision the person previewed; required
+	// with VersionDraft, so what is published is exactly what the preview
+	// showed (a draft saved since is a Conflict). The caller has checked
+	// that the actor may publish the flow.
+	DraftRevision int
 }
 
 // chosenVersion is a version a replay or preview runs.
@@ -105,8 +114,9 @@ func ExceptionReplay(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx
 			return uuid.Nil, err
 		}
 	}
-	if req.Version == VersionDraft {
-		return uuid.Nil, fault.Errorf(fault.Invalid, "a draft cannot run in the pipeline; preview it here, then publish and deploy it and replay on the deployed version")
+	if req.Version == VersionDraft && req.DraftRevision <= 0 {
+		return uuid.Nil, &fault.Error{Code: fault.Invalid, Fields: map[string]string{"draftRevision": "required"},
+			Message: "preview the draft first: replaying on it publishes exactly the draft revision you previewed, so the replay needs that revision"}
 	}
 	e, err := lockOpenException(ctx, tx, req.ExceptionID, "replay")
 	if err != nil {
@@ -116,7 +126,13 @@ func ExceptionReplay(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx
 	if err != nil {
 		return uuid.Nil, err
 	}
-	v, err := chooseVersion(ctx, tx, orig, req.Version)
+	var v chosenVersion
+	published := 0 // the version published from the draft for this replay
+	if req.Version == VersionDraft {
+		v, published, err = publishDraftForReplay(ctx, tx, orig, e.ID, req)
+	} else {
+		v, err = chooseVersion(ctx, tx, orig, req.Version)
+	}
 	if err != nil {
 		return uuid.Nil, err
 	}
@@ -160,7 +176,7 @@ func ExceptionReplay(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx
 		return uuid.Nil, fmt.Errorf("revision of %s: %w", rootID, err)
 	}
 	if err := addLineage(ctx, tx, id, lineage{at: now, stage: StageReceived, detail: map[string]any{
-		"replayOf": orig.ID, "revision": n, "version": v.number, "edited": edited, "by": req.Actor.Email}}); err != nil {
+		"replayOf": orig.ID, "revision": n, "version": v.number, "edited": edited, "by": req.Actor.Email, "publishedFromDraft": published != 0}}); err != nil {
 		return uuid.Nil, err
 	}
 	if err := addLineage(ctx, tx, orig.ID, lineage{at: now, stage: StageReplayed, detail: map[string]any{
@@ -174,6 +190,9 @@ func ExceptionReplay(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx
 	if edited {
 		resolution = fmt.Sprintf("payload edited and replayed as message %s (revision %d, version %d)", id, n, v.number)
 	}
+	if published != 0 {
+		resolution = strings.TrimSuffix(resolution, ")") + ", published from the draft)"
+	}
 	if _, err := tx.Exec(ctx, `
 		update exceptions set status = 'resolved', resolution = $2, resolved_at = now(), updated_at = now() where id = $1`,
 		e.ID, resolution); err != nil {
@@ -181,7 +200,7 @@ func ExceptionReplay(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx
 	}
 	after := e.state()
 	after.Status, after.Resolution, after.Version, after.ReplayedAs = ExceptionResolved, resolution, v.number, id.String()
-	after.Action = "replay"
+	after.Action, after.PublishedFromDraft = "replay", published
 	before := e.state()
 	type replayAudit struct {
 		exceptionState
@@ -194,6 +213,55 @@ func ExceptionReplay(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx
 		beforeAudit.Payload, afterAudit.Payload = compactOrRaw(orig.Payload), compactOrRaw(payload)
 	}
 	return id, audit(ctx, tx, req.Actor, "replay", e.ID, beforeAudit, afterAudit)
+}
+
+// publishDraftForReplay makes the flow's draft the version a replay runs:
+// the draft revision the person previewed is published as the next
+// version with the note "published to replay exception #N" (the same gates
+// as the designer's Publish: it compiles and its test cases pass), audited
+// as flow.publish by the replaying actor. A draft identical to the latest
+// version publishes nothing and runs that version. The deployment is left
+// alone: only the replayed message runs the new version. A protected
+// environment refuses: drafts reach it by promotion only. It returns the
+// version and, when it published one, its number.
+func publishDraftForReplay(ctx context.Context, tx pgx.Tx, m Message, exceptionID int64, req ReplayRequest) (chosenVersion, int, error) {
+	env, err := mappings.EnvironmentByID(ctx, tx, m.EnvironmentID)
+	if err != nil {
+		return chosenVersion{}, 0, err
+	}
+	if env.Protected {
+		return chosenVersion{}, 0, fault.Errorf(fault.Conflict, "%s is a protected environment: a draft never runs there, it arrives by promotion with its gates and approval. Publish the draft, promote it to %s, then replay on the deployed version", env.Name, env.Name)
+	}
+	d, err := mappings.DraftGet(ctx, tx, m.FlowID)
+	if err != nil {
+		return chosenVersion{}, 0, err
+	}
+	if d.Revision != req.DraftRevision {
+		return chosenVersion{}, 0, fault.Errorf(fault.Conflict, "the draft of %s changed since your preview (it is revision %d now, you previewed %d); preview it again before replaying on it", m.FlowSlug, d.Revision, req.DraftRevision)
+	}
+	sum, err := d.Definition.Checksum()
+	if err != nil {
+		return chosenVersion{}, 0, fmt.Errorf("draft of %s: %w", m.FlowSlug, err)
+	}
+	versions, err := mappings.VersionList(ctx, tx, m.FlowID)
+	if err != nil {
+		return chosenVersion{}, 0, err
+	}
+	if len(versions) > 0 && versions[0].Checksum == sum {
+		p, err := programs.get(ctx, tx, m.FlowID, versions[0].Number, sum)
+		return chosenVersion{number: versions[0].Number, checksum: sum, prog: p}, 0, err
+	}
+	note := fmt.Sprintf("published to replay exception #%d", exceptionID)
+	ver, err := mappings.Publish(ctx, tx, m.FlowID, req.DraftRevision, note, mappings.Editor{UserID: req.Actor.UserID, Email: req.Actor.Email})
+	if err != nil {
+		return chosenVersion{}, 0, err
+	}
+	if err := account.Audit(ctx, tx, req.Actor, "flow.publish", "flow", m.FlowSlug, nil,
+		map[string]any{"version": ver.Number, "checksum": ver.Checksum, "note": ver.Note, "exception": exceptionID}); err != nil {
+		return chosenVersion{}, 0, err
+	}
+	p, err := programs.get(ctx, tx, m.FlowID, ver.Number, ver.Checksum)
+	return chosenVersion{number: ver.Number, checksum: ver.Checksum, prog: p}, ver.Number, err
 }
 
 func compactOrRaw(b []byte) json.RawMessage {
@@ -242,6 +310,19 @@ type ReplayPreview struct {
 	PayloadDiff   string         `json:"payloadDiff,omitempty"`
 	Routes        []RoutePreview `json:"routes"`
 	Problems      []string       `json:"problems,omitempty"` // validation and mapping failures on the chosen version
+	// Draft says, for a preview of the draft, what sending would do.
+	Draft *DraftReplay `json:"draft,omitempty"`
+}
+
+// DraftReplay is what replaying on the draft would do: publish Revision as
+// version Publishes (or, when the draft is identical to the latest
+// version, run that version, SameAs), unless the environment is Protected.
+type DraftReplay struct {
+	Revision    int    `json:"revision"`
+	Publishes   int    `json:"publishes,omitempty"`
+	SameAs      int    `json:"sameAs,omitempty"`
+	Environment string `json:"environment"`
+	Protected   bool   `json:"protected"`
 }
 
 // PreviewReplay maps the exception's message (or the edited payload) on
@@ -285,6 +366,11 @@ func PreviewReplay(ctx context.Context, db mappings.DBTX, exceptionID int64, cho
 	if chosen.number != 0 {
 		p.VersionChosen = fmt.Sprintf("v%d", chosen.number)
 	}
+	if choice == VersionDraft {
+		if p.Draft, err = draftReplay(ctx, db, m); err != nil {
+			return ReplayPreview{}, err
+		}
+	}
 	if !jsonEqual(payload, m.Payload) {
 		p.PayloadDiff = LineDiff(prettyJSON(m.Payload), prettyJSON(payload))
 	}
@@ -317,6 +403,33 @@ func PreviewReplay(ctx context.Context, db mappings.DBTX, exceptionID int64, cho
 		p.Routes = append(p.Routes, rp)
 	}
 	return p, nil
+}
+
+func draftReplay(ctx context.Context, db mappings.DBTX, m Message) (*DraftReplay, error) {
+	env, err := mappings.EnvironmentByID(ctx, db, m.EnvironmentID)
+	if err != nil {
+		return nil, err
+	}
+	d, err := mappings.DraftGet(ctx, db, m.FlowID)
+	if err != nil {
+		return nil, err
+	}
+	sum, err := d.Definition.Checksum()
+	if err != nil {
+		return nil, fmt.Errorf("draft of %s: %w", m.FlowSlug, err)
+	}
+	versions, err := mappings.VersionList(ctx, db, m.FlowID)
+	if err != nil {
+		return nil, err
+	}
+	dr := &DraftReplay{Revision: d.Revision, Environment: env.Name, Protected: env.Protected, Publishes: 1}
+	if len(versions) > 0 {
+		dr.Publishes = versions[0].Number + 1
+		if versions[0].Checksum == sum {
+			dr.Publishes, dr.SameAs = 0, versions[0].Number
+		}
+	}
+	return dr, nil
 }
 
 func routeText(r engine.RouteResult) string {

@@ -29,6 +29,8 @@ type exceptionState struct {
 	Action     string          `json:"action,omitempty"`
 	Version    int             `json:"version,omitempty"`
 	ReplayedAs string          `json:"replayedAs,omitempty"`
+	// PublishedFromDraft is the version a replay on the draft published.
+	PublishedFromDraft int `json:"publishedFromDraft,omitempty"`
 }
 
 // lockedException is an exception row locked FOR UPDATE for an action.

@@ -135,9 +135,38 @@ func SeedVolume(ctx context.Context, pool *pgxpool.Pool, opts VolumeOptions, pro
 		flowIDs[i], families[i] = f.ID, vf.family
 	}
 
+	// Support people to give the assigned exceptions to, so the inbox's
+	// assignee filter has something to find. Their password hash is not a
+	// hash: nobody can sign in as them.
+	var assignees []int64
+	for i := 1; i <= 5; i++ {
+		var id int64
+		email := fmt.Sprintf("support%d@volume.example", i)
+		if err := pool.QueryRow(ctx, `
+			with ins as (insert into users (email, name, password_hash, role) values ($1, $1, '!seed-volume', 'support')
+			             on conflict (lower(email)) do nothing returning id)
+			select id from ins union all select id from users where lower(email) = lower($1)`, email).Scan(&id); err != nil {
+			return fmt.Errorf("user %s: %w", email, err)
+		}
+		assignees = append(assignees, id)
+	}
+
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `set local maintenance_work_mem = '256MB'`); err != nil {
+		// The payload-values GIN index is most of the rebuild; a GIN build
+		// sorts its entries in maintenance_work_mem and merges them into
+		// the index each time it fills, so more memory means fewer, larger
+		// merges.
+		if _, err := tx.Exec(ctx, `set local maintenance_work_mem = '1GB'`); err != nil {
 			return err
+		}
+		// exception_groups_track would run once per seeded exception, each
+		// time updating one of a few hundred group rows: a million
+		// row-by-row upserts. It is switched off for this transaction (the
+		// ALTER locks exceptions, which nothing else may write meanwhile
+		// anyway) and the seeded groups are counted in one statement at the
+		// end, the same counts the trigger would have kept.
+		if _, err := tx.Exec(ctx, `alter table exceptions disable trigger exception_groups_track`); err != nil {
+			return fmt.Errorf("pause group tracking: %w", err)
 		}
 		// The error classes, with fingerprints as the workers compute them.
 		if _, err := tx.Exec(ctx, `create temp table volume_classes (n int primary key, flow_id bigint, kind text, stage text,
@@ -173,12 +202,18 @@ func SeedVolume(ctx context.Context, pool *pgxpool.Pool, opts VolumeOptions, pro
 		}
 		for from := int64(1); from <= opts.Messages; from += opts.Chunk {
 			to := min(opts.Messages, from+opts.Chunk-1)
-			if _, err := tx.Exec(ctx, volumeInsert, from, to, opts.Messages, run, envIDs, flowIDs, families, opts.Days, stride, opts.Exceptions, len(volumeErrorClasses)); err != nil {
+			if _, err := tx.Exec(ctx, volumeInsert, from, to, opts.Messages, run, envIDs, flowIDs, families, opts.Days, stride, opts.Exceptions, len(volumeErrorClasses), assignees); err != nil {
 				return fmt.Errorf("insert messages %d–%d: %w", from, to, err)
 			}
 			if progress != nil {
 				progress(to, time.Since(start))
 			}
+		}
+		if _, err := tx.Exec(ctx, volumeGroups); err != nil {
+			return fmt.Errorf("count exception groups: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `alter table exceptions enable trigger exception_groups_track`); err != nil {
+			return fmt.Errorf("resume group tracking: %w", err)
 		}
 		for _, d := range defs {
 			if _, err := tx.Exec(ctx, d.def); err != nil {
@@ -188,6 +223,26 @@ func SeedVolume(ctx context.Context, pool *pgxpool.Pool, opts VolumeOptions, pro
 		return nil
 	})
 }
+
+// volumeGroups sets the exception groups of the seeded fingerprints from
+// the exceptions themselves — every exception with those fingerprints,
+// from this run and any before, so the counts are right however many runs
+// there were. The columns are what exception_groups_track keeps: total and
+// open (open or assigned) counts, first and last seen, the newest
+// exception's error as the sample.
+const volumeGroups = `
+insert into exception_groups as g (environment_id, fingerprint, kind, flow_id, stage, error_class, sample_message,
+                                   total_count, open_count, first_seen, last_seen)
+select distinct on (environment_id, fingerprint) environment_id, fingerprint, kind, flow_id, stage, error_class, message,
+       count(*) over w, count(*) filter (where status in ('open', 'assigned')) over w,
+       min(updated_at) over w, max(updated_at) over w
+from exceptions
+where fingerprint in (select fingerprint from volume_classes)
+window w as (partition by environment_id, fingerprint)
+order by environment_id, fingerprint, id desc
+on conflict (environment_id, fingerprint) do update
+    set total_count = excluded.total_count, open_count = excluded.open_count, sample_message = excluded.sample_message,
+        first_seen = excluded.first_seen, last_seen = excluded.last_seen`
 
 type indexDef struct{ name, def string }
 
@@ -217,7 +272,8 @@ func secondaryIndexes(ctx context.Context, tx pgx.Tx) ([]indexDef, error) {
 //
 // $4 run id (keeps idempotency keys unique across runs), $5 environment ids
 // (weights 10/20/70 %), $6 flow ids and $7 their families, $8 days back,
-// $11 error classes per flow.
+// $11 error classes per flow, $12 the support users assigned exceptions
+// go to.
 var volumeInsert = strings.ReplaceAll(`
 with g as (
 	select g, (g * 2654435761 % 1000003)::float8 / 1000003 as h1, (g * 40503 % 10007)::float8 / 10007 as h2,
@@ -261,9 +317,10 @@ with g as (
 	returning id, environment_id, flow_id, received_at, status, split_part(idempotency_key, '-', 3)::bigint as g
 )
 insert into exceptions (kind, fingerprint, environment_id, flow_id, message_id, stage, error_class, message, detail, status,
-                        resolution, created_at, updated_at, resolved_at)
+                        assigned_to, resolution, created_at, updated_at, resolved_at)
 select c.kind, c.fingerprint, i.environment_id, i.flow_id, i.id, c.stage, c.error_class, c.message, '{}',
        case when h4 < 0.10 then 'open' when h4 < 0.13 then 'assigned' when h4 < 0.25 then 'ignored' else 'resolved' end,
+       case when h4 >= 0.10 and h4 < 0.13 then ($12::bigint[])[1 + g % cardinality($12::bigint[])] end,
        case when h4 < 0.13 then '' when h4 < 0.25 then 'duplicate order, cancelled in the shop' else 'retried after the target was fixed' end,
        i.received_at + interval '2 seconds', i.received_at + make_interval(secs => 2 + h3 * 3600),
        case when h4 >= 0.13 then i.received_at + make_interval(secs => 2 + h3 * 3600) end

@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/mappings"
 )
 
 // ExceptionDetailJSON is GET /api/v1/exceptions/{id}: the exception, the
@@ -23,11 +25,69 @@ type ExceptionDetailJSON struct {
 	MessageURL  string                 `json:"messageUrl"`
 }
 
+// apiInboxQuery reads the inbox filters of an API call. An API key's
+// listing is narrowed to its environment (and its flow, when it is limited
+// to one); naming another environment or flow is Forbidden, so a script
+// learns at once that its key cannot see what it asked for.
+func (s *Server) apiInboxQuery(c *fiber.Ctx) (jobs.InboxFilter, error) {
+	_, f, err := s.inboxQuery(c)
+	if err != nil {
+		return f, err
+	}
+	key := apiKeyOf(c)
+	if key == nil || userOf(c) != nil {
+		return f, nil
+	}
+	ctx := c.UserContext()
+	env, flow := c.Query("env"), c.Query("flow")
+	if env != "" && env != key.Environment {
+		return f, fault.Errorf(fault.Forbidden, "the API key %s sees only the exceptions of environment %s, not %s", key.Prefix, key.Environment, env)
+	}
+	if env == "" {
+		e, err := mappings.EnvironmentByName(ctx, s.deps.DB, key.Environment)
+		if err != nil {
+			return f, err
+		}
+		f.EnvironmentID = e.ID
+	}
+	switch {
+	case flow != "" && !key.AllowsFlow(flow):
+		return f, fault.Errorf(fault.Forbidden, "the API key %s sees only the flows %s, not %s", key.Prefix, strings.Join(key.Flows, ", "), flow)
+	case flow == "" && len(key.Flows) == 1:
+		fl, err := mappings.FlowBySlug(ctx, s.deps.DB, key.Flows[0])
+		if err != nil {
+			return f, err
+		}
+		f.FlowID = fl.ID
+	case flow == "" && len(key.Flows) > 1:
+		return f, fault.Errorf(fault.Invalid, "the API key %s is limited to the flows %s; name one with flow=", key.Prefix, strings.Join(key.Flows, ", "))
+	}
+	return f, nil
+}
+
+// exceptionInScope returns exception id if the caller may see it; outside
+// an API key's environment or flows it does not exist, as far as the key
+// can tell (NotFound, never Forbidden, so ids elsewhere are not confirmed).
+func (s *Server) exceptionInScope(c *fiber.Ctx) (jobs.InboxItem, error) {
+	id, err := exceptionID(c)
+	if err != nil {
+		return jobs.InboxItem{}, err
+	}
+	it, err := jobs.ExceptionGet(c.UserContext(), s.deps.DB, id)
+	if err != nil {
+		return jobs.InboxItem{}, err
+	}
+	if !keyMaySee(c, it.Environment, it.FlowSlug) {
+		return jobs.InboxItem{}, fault.Errorf(fault.NotFound, "no exception %d", id)
+	}
+	return it, nil
+}
+
 // apiExceptionList lists exceptions newest first with the inbox's filters;
 // next is the cursor for ?before= (absent on the last page).
 func (s *Server) apiExceptionList() fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		_, f, err := s.inboxQuery(c)
+		f, err := s.apiInboxQuery(c)
 		if err != nil {
 			return err
 		}
@@ -50,14 +110,11 @@ func (s *Server) apiExceptionList() fiber.Handler {
 func (s *Server) apiExceptionGet() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx := c.UserContext()
-		id, err := exceptionID(c)
+		it, err := s.exceptionInScope(c)
 		if err != nil {
 			return err
 		}
-		it, err := jobs.ExceptionGet(ctx, s.deps.DB, id)
-		if err != nil {
-			return err
-		}
+		id := it.ID
 		d := ExceptionDetailJSON{Exception: it, MessageURL: jobs.StatusURL(it.MessageID)}
 		if d.Expressions, err = jobs.MappingErrors(ctx, s.deps.DB, it); err != nil {
 			return err
@@ -77,7 +134,7 @@ func (s *Server) apiExceptionGet() fiber.Handler {
 // the cursor, passed back as ?before=.
 func (s *Server) apiGroupList() fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		_, f, err := s.inboxQuery(c)
+		f, err := s.apiInboxQuery(c)
 		if err != nil {
 			return err
 		}
@@ -112,6 +169,9 @@ func (s *Server) apiGroupGet() fiber.Handler {
 		if err != nil {
 			return err
 		}
+		if !keyMaySee(c, g.Environment, g.FlowSlug) {
+			return fault.Errorf(fault.NotFound, "no exception group %d", id)
+		}
 		return c.JSON(g)
 	}
 }
@@ -138,10 +198,11 @@ func (s *Server) apiExceptionAfter(c *fiber.Ctx, id int64, status int) error {
 
 func (s *Server) apiExceptionRetry() fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		id, err := exceptionID(c)
+		it, err := s.exceptionInScope(c)
 		if err != nil {
 			return err
 		}
+		id := it.ID
 		if err := s.inTx(c, func(tx pgx.Tx) error {
 			return jobs.ExceptionRetry(c.UserContext(), tx, s.deps.Queue, id, actorOf(c))
 		}); err != nil {
@@ -153,17 +214,24 @@ func (s *Server) apiExceptionRetry() fiber.Handler {
 
 func (s *Server) apiExceptionReplay() fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		id, err := exceptionID(c)
+		it, err := s.exceptionInScope(c)
 		if err != nil {
 			return err
 		}
+		id := it.ID
 		var body struct {
-			Version jobs.VersionChoice `json:"version"`
-			Payload json.RawMessage    `json:"payload"`
-			Reason  string             `json:"reason"`
+			Version       jobs.VersionChoice `json:"version"`
+			Payload       json.RawMessage    `json:"payload"`
+			Reason        string             `json:"reason"`
+			DraftRevision int                `json:"draftRevision"`
 		}
 		if err := apiBody(c, &body); err != nil {
 			return err
+		}
+		if body.Version == jobs.VersionDraft {
+			if err := s.checkDraftReplay(c, it); err != nil {
+				return err
+			}
 		}
 		var payload []byte
 		if len(body.Payload) > 0 && string(body.Payload) != "null" {
@@ -182,7 +250,7 @@ func (s *Server) apiExceptionReplay() fiber.Handler {
 		if err := s.inTx(c, func(tx pgx.Tx) error {
 			var err error
 			newID, err = jobs.ExceptionReplay(c.UserContext(), tx, s.deps.Queue, jobs.ReplayRequest{ExceptionID: id, Version: body.Version,
-				Payload: payload, Reason: body.Reason, Actor: actorOf(c)})
+				Payload: payload, Reason: body.Reason, Actor: actorOf(c), DraftRevision: body.DraftRevision})
 			return err
 		}); err != nil {
 			return err
@@ -194,10 +262,11 @@ func (s *Server) apiExceptionReplay() fiber.Handler {
 
 func (s *Server) apiExceptionClose(to jobs.ExceptionStatus) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		id, err := exceptionID(c)
+		it, err := s.exceptionInScope(c)
 		if err != nil {
 			return err
 		}
+		id := it.ID
 		var body struct {
 			Reason string `json:"reason"`
 		}
@@ -218,10 +287,11 @@ func (s *Server) apiExceptionClose(to jobs.ExceptionStatus) fiber.Handler {
 
 func (s *Server) apiExceptionAssign() fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		id, err := exceptionID(c)
+		it, err := s.exceptionInScope(c)
 		if err != nil {
 			return err
 		}
+		id := it.ID
 		var body struct {
 			UserID *int64 `json:"userId"`
 		}

@@ -56,6 +56,34 @@ func (s *Server) keyMayManage(c *fiber.Ctx, key *account.APIKey, roles []account
 	return c.Next()
 }
 
+// inboxAccess admits people holding one of roles, and API keys created with
+// the support permission, which read and act as a support person does but
+// only on their own environment and flows (the handlers check each
+// exception's scope with keyMaySee). A key with only the manage permission
+// is refused here: the management API spans environments, and reading
+// another environment's exceptions (payloads, responses) must not come with
+// it.
+func (s *Server) inboxAccess(roles ...account.Role) fiber.Handler {
+	people := s.requireRole(roles...)
+	return func(c *fiber.Ctx) error {
+		key := apiKeyOf(c)
+		if key == nil || userOf(c) != nil {
+			return people(c)
+		}
+		if !key.CanSupport {
+			return fault.Errorf(fault.Forbidden, "the API key %s has no support permission; the exception API needs a key created with it (Admin → API keys, or crossdock apikey create --support)", key.Prefix)
+		}
+		return c.Next()
+	}
+}
+
+// keyMaySee says whether the request may see an exception or group of env
+// and flow: always for a signed-in person, within its scope for an API key.
+func keyMaySee(c *fiber.Ctx, env, flow string) bool {
+	key := apiKeyOf(c)
+	return key == nil || userOf(c) != nil || key.MaySee(env, flow)
+}
+
 func actorOf(c *fiber.Ctx) account.Actor {
 	a := account.Actor{Address: c.IP()}
 	if k := apiKeyOf(c); k != nil {

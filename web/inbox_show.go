@@ -7,6 +7,7 @@ import (
 
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/web/view"
 )
 
@@ -57,6 +58,13 @@ func (s *Server) exceptionView(c *fiber.Ctx, id int64) (view.ExceptionView, erro
 			v.Message.Deliveries[i].RequestHead = append(v.Message.Deliveries[i].RequestHead, k+": "+val)
 		}
 		sort.Strings(v.Message.Deliveries[i].RequestHead)
+	}
+	if v.CanAct {
+		env, err := mappings.EnvironmentByID(ctx, db, it.EnvironmentID)
+		if err != nil {
+			return v, err
+		}
+		v.DraftRefusal = draftRefusal(c, env.Name, env.Protected, it.FlowSlug)
 	}
 	if v.Assignee == "" {
 		v.Assignee = "nobody"

@@ -79,16 +79,17 @@ func (s *Server) routes(app *fiber.App) {
 	api.Get("/bundle", s.requireRole(all...), s.apiBundleExport())
 	api.Post("/bundle", s.requireRole(edit...), s.apiBundleImport())
 
-	// Exception inbox API: everyone reads; support and admins act.
-	api.Get("/exceptions", s.requireRole(all...), s.apiExceptionList())
-	api.Get("/exceptions/:id", s.requireRole(all...), s.apiExceptionGet())
-	api.Post("/exceptions/:id/retry", s.requireRole(triage...), s.apiExceptionRetry())
-	api.Post("/exceptions/:id/replay", s.requireRole(triage...), s.apiExceptionReplay())
-	api.Post("/exceptions/:id/resolve", s.requireRole(triage...), s.apiExceptionClose(jobs.ExceptionResolved))
-	api.Post("/exceptions/:id/ignore", s.requireRole(triage...), s.apiExceptionClose(jobs.ExceptionIgnored))
-	api.Post("/exceptions/:id/assign", s.requireRole(triage...), s.apiExceptionAssign())
-	api.Get("/exception-groups", s.requireRole(all...), s.apiGroupList())
-	api.Get("/exception-groups/:id", s.requireRole(all...), s.apiGroupGet())
+	// Exception inbox API: everyone reads; support and admins act; API keys
+	// with the support permission read and act in their own environment.
+	api.Get("/exceptions", s.inboxAccess(all...), s.apiExceptionList())
+	api.Get("/exceptions/:id", s.inboxAccess(all...), s.apiExceptionGet())
+	api.Post("/exceptions/:id/retry", s.inboxAccess(triage...), s.apiExceptionRetry())
+	api.Post("/exceptions/:id/replay", s.inboxAccess(triage...), s.apiExceptionReplay())
+	api.Post("/exceptions/:id/resolve", s.inboxAccess(triage...), s.apiExceptionClose(jobs.ExceptionResolved))
+	api.Post("/exceptions/:id/ignore", s.inboxAccess(triage...), s.apiExceptionClose(jobs.ExceptionIgnored))
+	api.Post("/exceptions/:id/assign", s.inboxAccess(triage...), s.apiExceptionAssign())
+	api.Get("/exception-groups", s.inboxAccess(all...), s.apiGroupList())
+	api.Get("/exception-groups/:id", s.inboxAccess(all...), s.apiGroupGet())
 	app.Use("/api", s.apiNotFound())
 
 	// Everything below needs a signed-in user.

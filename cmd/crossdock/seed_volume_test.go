@@ -48,6 +48,8 @@ func TestSeedVolume(t *testing.T) {
 	require.GreaterOrEqual(t, count(`select count(distinct status) from messages`), 4)
 	require.Greater(t, count(`select count(distinct fingerprint) from exceptions`), 50)
 	require.Equal(t, 4, count(`select count(distinct status) from exceptions`))
+	require.Zero(t, count(`select count(*) from exceptions where (status = 'assigned') <> (assigned_to is not null)`),
+		"assigned exceptions, and only they, have an assignee")
 	require.Zero(t, count(`select count(*) from exceptions x join messages m on m.id = x.message_id
 		where x.status in ('open', 'assigned') and m.status not in ('failed', 'rejected')`), "open exceptions belong to failed messages")
 	require.Zero(t, count(`select count(*) from messages where received_at > now() or received_at < now() - interval '31 days'`))
@@ -61,8 +63,20 @@ func TestSeedVolume(t *testing.T) {
 
 	// A second run adds to the first.
 	out.Reset()
-	require.NoError(t, runSeedVolume(ctx, []string{"--messages", "100", "--env", "dev"}, env(kv), &out, &errOut))
+	require.NoError(t, runSeedVolume(ctx, []string{"--messages", "100", "--exceptions", "20", "--env", "dev"}, env(kv), &out, &errOut))
 	require.Equal(t, 3100, count(`select count(*) from messages`))
+
+	// The seed counts groups in bulk instead of through the trigger: the
+	// counts are what the trigger keeps (across both runs), and the
+	// trigger is on again afterwards.
+	require.Equal(t, 620, count(`select sum(total_count) from exception_groups`))
+	require.Zero(t, count(`
+		select count(*) from (select environment_id, fingerprint, count(*) as total,
+		                             count(*) filter (where status in ('open', 'assigned')) as open
+		                      from exceptions group by 1, 2) x
+		full join exception_groups g using (environment_id, fingerprint)
+		where g.total_count is distinct from x.total or g.open_count is distinct from x.open`))
+	require.Equal(t, 1, count(`select count(*) from pg_trigger where tgname = 'exception_groups_track' and tgenabled = 'O'`))
 
 	// Refusals.
 	require.Equal(t, exitError{2}, runSeedVolume(ctx, []string{}, env(kv), &out, &errOut))
