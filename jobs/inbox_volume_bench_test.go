@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/crossdock/crossdock/internal/pgconf"
 	"github.com/crossdock/crossdock/jobs"
 )
 
@@ -30,7 +31,12 @@ func BenchmarkInboxVolume(b *testing.B) {
 		b.Skip("CROSSDOCK_BENCH_DATABASE_URL is not set: point it at a database filled by crossdock seed-volume")
 	}
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, dsn)
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pgconf.Apply(cfg.ConnConfig) // plan as the server does
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

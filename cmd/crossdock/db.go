@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/crossdock/crossdock/internal/pgconf"
 )
 
 // openPool connects to DATABASE_URL and checks the database answers, with a
@@ -18,6 +20,7 @@ func openPool(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
 		return nil, fmt.Errorf("DATABASE_URL cannot be parsed: %v", redactErr(err, databaseURL))
 	}
 	cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	pgconf.Apply(cfg.ConnConfig)
 	// Hundreds of River workers share the pool with the web tier; pgx's
 	// default (4 per CPU) starves them. A pool_max_conns in the URL wins.
 	if !strings.Contains(databaseURL, "pool_max_conns") && cfg.MaxConns < 40 {

@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/crossdock/crossdock/internal/pgconf"
 	"github.com/crossdock/crossdock/migrations"
 )
 
@@ -87,8 +88,12 @@ func newDatabase(t testing.TB, migrated bool) string {
 // NewPool is NewDatabase plus a pool on it, closed when t ends.
 func NewPool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
-	url := NewDatabase(t)
-	pool, err := pgxpool.New(context.Background(), url)
+	cfg, err := pgxpool.ParseConfig(NewDatabase(t))
+	if err != nil {
+		t.Fatalf("dbtest: pool: %v", err)
+	}
+	pgconf.Apply(cfg.ConnConfig) // the server's session settings
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("dbtest: pool: %v", err)
 	}
