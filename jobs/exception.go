@@ -88,8 +88,8 @@ func raiseException(ctx context.Context, db mappings.DBTX, e Exception) error {
 	}
 	e.Fingerprint = Fingerprint(e.FlowID, e.Stage, e.ErrorClass)
 	_, err := db.Exec(ctx, `
-		insert into exceptions (kind, fingerprint, environment_id, flow_id, message_id, delivery_id, stage, error_class, message, detail)
-		values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		insert into exceptions (kind, fingerprint, environment_id, flow_id, message_id, delivery_id, stage, error_class, message, detail, target)
+		values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, (select target from deliveries where id = $6))
 		on conflict (message_id, coalesce(delivery_id, '00000000-0000-0000-0000-000000000000'::uuid), stage)
 			where status in ('open', 'assigned')
 		do update set kind = excluded.kind, fingerprint = excluded.fingerprint, error_class = excluded.error_class,

@@ -177,7 +177,7 @@ func InboxListQuery(f InboxFilter) (string, []any, int, error) {
 		add("e.assigned_to = $?", f.AssigneeID)
 	}
 	if f.Target != "" {
-		add("d.target = $?", f.Target)
+		add("e.target = $?", f.Target) // kept on the exception (012) so exceptions_target_idx starts the page
 	}
 	if f.OlderThan > 0 {
 		add("e.created_at <= now() - $?::interval", fmt.Sprintf("%d seconds", int64(f.OlderThan.Seconds())))
