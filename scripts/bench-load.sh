@@ -126,7 +126,7 @@ psql -tAq "$url" -F ' ' -c "
 # it compares builds where rates on a shared machine cannot. (WAL is the
 # cluster's: keep other work off it while this runs.)
 psql -tAq "$url" -F ' ' -c "
-  select 'WAL per message:', pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), '$wal_start') / greatest(count(*), 1)),
+  select 'WAL per message:', pg_size_pretty((pg_wal_lsn_diff(pg_current_wal_lsn(), '$wal_start') / greatest(count(*), 1))::bigint),
          '; message updates HOT:', coalesce(round(100.0 * (select n_tup_hot_upd::numeric / nullif(n_tup_upd, 0) from pg_stat_user_tables where relname = 'messages'), 1), 0), '%'
   from messages" | sed 's/^/== /'
 
