@@ -283,6 +283,18 @@ func setupSecurity(t *testing.T) *secFixture {
 		ExceptionIDs: []int64{items[1].ID}, Reason: "fixture", Actor: account.SystemActor})
 	require.NoError(t, err)
 	f.bulkID = bulk.ID
+	// Let the bulk job finish, so that the tests see a database that
+	// changes only by their own requests.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got, err := jobs.BulkGet(ctx, tb.db, bulk.ID)
+		require.NoError(t, err)
+		if got.Status == "done" || got.Status == "failed" {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "bulk action %d still %s", bulk.ID, got.Status)
+		time.Sleep(50 * time.Millisecond)
+	}
 
 	page := tb.browser(t).get("/login")
 	m := regexp.MustCompile(`href="(/static/css/app\.[0-9a-f]{10}\.css)"`).FindStringSubmatch(page.body)
