@@ -227,6 +227,7 @@ type principal struct {
 type secFixture struct {
 	*triggerBundle
 	sealer                      *secret.Sealer
+	sealKey                     []byte // CROSSDOCK_SECRET_KEY
 	exceptionID, groupID        int64
 	bulkID, promotionID, userID int64
 	messageID                   string
@@ -244,7 +245,7 @@ func setupSecurity(t *testing.T) *secFixture {
 	river := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("River UI stand-in")) })
 	tb, items := setupInbox(t, setupOpts{sealer: sealer, riverUI: river})
 	ctx := context.Background()
-	f := &secFixture{triggerBundle: tb, sealer: sealer}
+	f := &secFixture{triggerBundle: tb, sealer: sealer, sealKey: key}
 	f.exceptionID, f.groupID, f.messageID = items[0].ID, items[0].GroupID, items[0].MessageID.String()
 
 	var tok string

@@ -71,7 +71,7 @@ func setup(t testing.TB, opts ...setupOpts) *testBundle {
 	logger := slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	// An insert-only River client: handler tests assert what was enqueued;
 	// workers are tested in package jobs and end to end in e2e.
-	queue, err := jobs.NewClient(db, logger, jobs.Config{})
+	queue, err := jobs.NewClient(db, logger, jobs.Config{Sealer: o.sealer})
 	require.NoError(t, err)
 	b.queue = queue
 	b.app = web.NewServer(logger, web.Config{BaseURL: o.baseURL, MaxMessageBytes: o.maxMessageBytes, MetricsToken: o.metricsToken}, web.Deps{
