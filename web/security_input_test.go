@@ -130,7 +130,7 @@ func TestSQLInFiltersIsHarmless(t *testing.T) {
 	}
 	// A NUL byte cannot go into a PostgreSQL text value: a 400 that says
 	// so, not a 500.
-	res := br.get("/inbox?q=%00")
+	res := br.get("/inbox?env=%00")
 	require.Equal(t, http.StatusBadRequest, res.StatusCode)
 	require.Contains(t, res.body, "NUL byte")
 	for _, tbl := range tables {
