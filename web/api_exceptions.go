@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/mappings"
 )
 
 // ExceptionDetailJSON is GET /api/v1/exceptions/{id}: the exception, the
@@ -29,6 +31,9 @@ func (s *Server) apiExceptionList() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		_, f, err := s.inboxQuery(c)
 		if err != nil {
+			return err
+		}
+		if err := s.scopeToKey(c, &f); err != nil {
 			return err
 		}
 		f.Fingerprint = c.Query("fingerprint")
@@ -58,6 +63,9 @@ func (s *Server) apiExceptionGet() fiber.Handler {
 		if err != nil {
 			return err
 		}
+		if !keyMayRead(c, it.Environment, it.FlowSlug) {
+			return fault.Errorf(fault.NotFound, "no exception %d", id)
+		}
 		d := ExceptionDetailJSON{Exception: it, MessageURL: jobs.StatusURL(it.MessageID)}
 		if d.Expressions, err = jobs.MappingErrors(ctx, s.deps.DB, it); err != nil {
 			return err
@@ -79,6 +87,9 @@ func (s *Server) apiGroupList() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		_, f, err := s.inboxQuery(c)
 		if err != nil {
+			return err
+		}
+		if err := s.scopeToKey(c, &f); err != nil {
 			return err
 		}
 		gf := jobs.GroupFilter{EnvironmentID: f.EnvironmentID, FlowID: f.FlowID, Kind: f.Kind, All: c.QueryBool("all"), Limit: c.QueryInt("limit")}
@@ -112,8 +123,55 @@ func (s *Server) apiGroupGet() fiber.Handler {
 		if err != nil {
 			return err
 		}
+		if !keyMayRead(c, g.Environment, g.FlowSlug) {
+			return fault.Errorf(fault.NotFound, "no exception group %d", id)
+		}
 		return c.JSON(g)
 	}
+}
+
+// scopeToKey confines an API key's exception reads to its environment and
+// flows, as the message API does: exceptions carry the payload's values in
+// their errors, and a dev key must not read prod's. People see every
+// environment.
+func (s *Server) scopeToKey(c *fiber.Ctx, f *jobs.InboxFilter) error {
+	key := apiKeyOf(c)
+	if key == nil || userOf(c) != nil {
+		return nil
+	}
+	ctx := c.UserContext()
+	if env := c.Query("env"); env != "" && env != key.Environment {
+		return fault.Errorf(fault.Forbidden, "the API key %s reads only environment %s, not %s", key.Prefix, key.Environment, env)
+	}
+	env, err := mappings.EnvironmentByName(ctx, s.deps.DB, key.Environment)
+	if err != nil {
+		return err
+	}
+	f.EnvironmentID = env.ID
+	flow := c.Query("flow")
+	switch {
+	case flow != "" && !key.AllowsFlow(flow):
+		return fault.Errorf(fault.Forbidden, "the API key %s reads only the flows %s, not %s", key.Prefix, strings.Join(key.Flows, ", "), flow)
+	case flow == "" && len(key.Flows) > 1:
+		return fault.Errorf(fault.Invalid, "the API key %s is limited to the flows %s; name one with flow=", key.Prefix, strings.Join(key.Flows, ", "))
+	case flow == "" && len(key.Flows) == 1:
+		fl, err := mappings.FlowBySlug(ctx, s.deps.DB, key.Flows[0])
+		if err != nil {
+			return err
+		}
+		f.FlowID = fl.ID
+	}
+	return nil
+}
+
+// keyMayRead says whether the caller may read an object of env and flow: a
+// person always, an API key within its scope.
+func keyMayRead(c *fiber.Ctx, env, flow string) bool {
+	key := apiKeyOf(c)
+	if key == nil || userOf(c) != nil {
+		return true
+	}
+	return env == key.Environment && key.AllowsFlow(flow)
 }
 
 // apiBody decodes a JSON request body (an empty body is {}).

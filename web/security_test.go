@@ -216,7 +216,7 @@ type principal struct {
 	role account.Role // signed-in role, or ""
 	key  string       // API key token, or ""
 	// keyKind says which key: manage (dev), post (dev), prod (post, other
-	// environment), revoked.
+	// environment), manage prod (manage, other environment), revoked.
 	keyKind string
 }
 
@@ -232,6 +232,7 @@ type secFixture struct {
 	bulkID, promotionID, userID int64
 	messageID                   string
 	manageKey, revokedKey       string
+	prodManageKey               string
 	revokablePrefix             string
 	asset                       string
 }
@@ -250,6 +251,8 @@ func setupSecurity(t *testing.T) *secFixture {
 
 	var tok string
 	_, f.manageKey, err = account.APIKeyCreate(ctx, tb.db, account.NewAPIKey{Name: "ci", Environment: "dev", CanManage: true, RatePerMinute: 100000}, account.SystemActor)
+	require.NoError(t, err)
+	_, f.prodManageKey, err = account.APIKeyCreate(ctx, tb.db, account.NewAPIKey{Name: "ci prod", Environment: "prod", CanManage: true, RatePerMinute: 100000}, account.SystemActor)
 	require.NoError(t, err)
 	revoked, tok, err := account.APIKeyCreate(ctx, tb.db, account.NewAPIKey{Name: "old", Environment: "dev", CanManage: true}, account.SystemActor)
 	require.NoError(t, err)
@@ -317,6 +320,7 @@ func (f *secFixture) principals(t *testing.T) []principal {
 		principal{name: "key manage dev", key: f.manageKey, keyKind: "manage"},
 		principal{name: "key post dev", key: f.devKey, keyKind: "post"},
 		principal{name: "key post prod", key: f.prodKey, keyKind: "prod"},
+		principal{name: "key manage prod", key: f.prodManageKey, keyKind: "manage prod"},
 		principal{name: "key revoked", key: f.revokedKey, keyKind: "revoked"},
 	)
 }
@@ -475,17 +479,22 @@ func expect(rt route, ru rule, p principal) (want int, why string) {
 		}
 		switch ru.keys {
 		case keysTrigger:
-			if p.keyKind == "prod" {
+			if strings.HasPrefix(p.keyKind, "prod") || p.keyKind == "manage prod" {
 				return 403, "key of another environment"
 			}
 			return 0, "admitted"
 		case keysAny:
-			if p.keyKind == "prod" && strings.Contains(rt.pattern, ":id") {
+			if (p.keyKind == "prod" || p.keyKind == "manage prod") && strings.Contains(rt.pattern, ":id") {
 				return 404, "another environment's message is not found"
 			}
 			return admitted()
 		case keysManage:
-			if p.keyKind == "manage" {
+			if p.keyKind == "manage prod" && strings.Contains(rt.pattern, "/exception") && strings.Contains(rt.pattern, ":id") {
+				// The fixture's exceptions are dev's: another
+				// environment's key does not even learn they exist.
+				return 404, "another environment's exception is not found"
+			}
+			if p.keyKind == "manage" || p.keyKind == "manage prod" {
 				return admitted()
 			}
 			return 403, "key without the manage permission"
@@ -594,4 +603,28 @@ func bodyGist(body string) string {
 		body = body[:400] + "…"
 	}
 	return body
+}
+
+// TestAPIKeysReadOnlyTheirEnvironmentsExceptions: exceptions carry payload
+// values in their errors, so a key reads only its own environment's, as it
+// reads only its own environment's messages.
+func TestAPIKeysReadOnlyTheirEnvironmentsExceptions(t *testing.T) {
+	t.Parallel()
+	f := setupSecurity(t)
+	get := func(key, path string) response {
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		return f.browser(t).do(req)
+	}
+	for _, path := range []string{"/api/v1/exceptions", "/api/v1/exception-groups"} {
+		dev := get(f.manageKey, path)
+		require.Equal(t, http.StatusOK, dev.StatusCode, dev.body)
+		require.Contains(t, dev.body, `"environment":"dev"`, path)
+		prod := get(f.prodManageKey, path)
+		require.Equal(t, http.StatusOK, prod.StatusCode, prod.body)
+		require.NotContains(t, prod.body, `"environment":"dev"`, "%s: a prod key lists dev's exceptions", path)
+		asked := get(f.prodManageKey, path+"?env=dev")
+		require.Equal(t, http.StatusForbidden, asked.StatusCode, asked.body)
+		require.Contains(t, asked.body, "reads only environment prod")
+	}
 }
