@@ -73,6 +73,7 @@ func TestHostileTextIsShownEscaped(t *testing.T) {
 	require.NoError(t, err)
 	def := *d.Definition
 	def.Description = scriptTag + imgAttr
+	def.Routes[0].Mapping[0].Value = nil // a row has an expression or a value
 	def.Routes[0].Mapping[0].Expr = `"` + strings.ReplaceAll(scriptTag+imgAttr, `"`, `\"`) + `"`
 	_, err = mappings.DraftSave(ctx, f.db, flow.ID, d.Revision, &def, mappings.Editor{Email: "ana@shop.example"})
 	require.NoError(t, err)
@@ -81,6 +82,12 @@ func TestHostileTextIsShownEscaped(t *testing.T) {
 		require.Equal(t, http.StatusOK, res.StatusCode, p)
 		requireEscaped(t, p, res.body)
 	}
+	// The designer's live preview runs the expression: its output value
+	// is the hostile text.
+	br.get("/flows/shop-orders")
+	res = br.post("/flows/shop-orders/preview", url.Values{"revision": {itoa(int64(d.Revision + 1))}, "sample": {"0"}})
+	require.Equal(t, http.StatusOK, res.StatusCode, bodyGist(res.body))
+	requireEscaped(t, "the designer preview", res.body)
 }
 
 // TestSQLInFiltersIsHarmless sends SQL and LIKE metacharacters through every
