@@ -249,14 +249,13 @@ func setupSecurity(t *testing.T) *secFixture {
 	f := &secFixture{triggerBundle: tb, sealer: sealer, sealKey: key}
 	f.exceptionID, f.groupID, f.messageID = items[0].ID, items[0].GroupID, items[0].MessageID.String()
 
-	var tok string
 	_, f.manageKey, err = account.APIKeyCreate(ctx, tb.db, account.NewAPIKey{Name: "ci", Environment: "dev", CanManage: true, RatePerMinute: 100000}, account.SystemActor)
 	require.NoError(t, err)
 	_, f.prodManageKey, err = account.APIKeyCreate(ctx, tb.db, account.NewAPIKey{Name: "ci prod", Environment: "prod", CanManage: true, RatePerMinute: 100000}, account.SystemActor)
 	require.NoError(t, err)
-	revoked, tok, err := account.APIKeyCreate(ctx, tb.db, account.NewAPIKey{Name: "old", Environment: "dev", CanManage: true}, account.SystemActor)
+	revoked, revokedToken, err := account.APIKeyCreate(ctx, tb.db, account.NewAPIKey{Name: "old", Environment: "dev", CanManage: true}, account.SystemActor)
 	require.NoError(t, err)
-	f.revokedKey = tok
+	f.revokedKey = revokedToken
 	require.NoError(t, account.APIKeyRevoke(ctx, tb.db, revoked.Prefix, account.SystemActor))
 	revokable, _, err := account.APIKeyCreate(ctx, tb.db, account.NewAPIKey{Name: "to revoke", Environment: "test"}, account.SystemActor)
 	require.NoError(t, err)
