@@ -307,7 +307,6 @@ func rowViews(base string, rows []engine.Row, depth int, field fieldFunc) []view
 	return out
 }
 
-
 // compileForPreview compiles the definition; when some expressions do not
 // compile it neutralises exactly those and compiles again, so every other
 // row still shows its live value. It returns all diagnostics of the first

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgerrcode"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/fault"
@@ -112,6 +114,12 @@ func toFault(err error) *fault.Error {
 		if fErr.Code >= 400 && fErr.Code < 500 {
 			return &fault.Error{Code: fault.Invalid, Message: fErr.Message, Err: err}
 		}
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == pgerrcode.CharacterNotInRepertoire || pgErr.Code == pgerrcode.UntranslatableCharacter) {
+		// Text PostgreSQL cannot store or compare (a NUL byte in a filter or
+		// a form): the request is at fault, not the server.
+		return &fault.Error{Code: fault.Malformed, Message: "the request contains a character that cannot be used (such as a NUL byte); remove it and try again", Err: err}
 	}
 	if isDatabaseDown(err) {
 		return &fault.Error{Code: fault.Unavailable, Message: "the database cannot be reached; try again in a moment", RetryAfterSeconds: 5, Err: err}

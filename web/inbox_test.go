@@ -18,9 +18,9 @@ import (
 // setupInbox is a trigger bundle whose workers run, with two orders that
 // failed to map because the variable ERP_COMPANY is not set in dev: two
 // mapping exceptions in one group.
-func setupInbox(t *testing.T) (*triggerBundle, []jobs.InboxItem) {
+func setupInbox(t *testing.T, opts ...setupOpts) (*triggerBundle, []jobs.InboxItem) {
 	t.Helper()
-	tb := setupTrigger(t)
+	tb := setupTrigger(t, opts...)
 	ctx := context.Background()
 	require.NoError(t, tb.queue.Start(ctx))
 	t.Cleanup(func() {

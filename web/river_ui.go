@@ -6,6 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 
+	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/internal/fault"
 )
 
@@ -22,7 +23,28 @@ func (s *Server) riverUI() fiber.Handler {
 			return fault.Errorf(fault.NotFound, "River's UI is not running in this process")
 		}
 	}
-	return adaptor.HTTPHandler(s.deps.RiverUI)
+	h := adaptor.HTTPHandler(s.deps.RiverUI)
+	return func(c *fiber.Ctx) error {
+		if err := h(c); err != nil {
+			return err
+		}
+		switch c.Method() {
+		case fiber.MethodGet, fiber.MethodHead:
+			return nil
+		}
+		if c.Response().StatusCode() >= 400 {
+			return nil
+		}
+		// River's UI changes jobs and queues (cancel, retry, delete, pause)
+		// outside Crossdock's own handlers; each change it accepted is
+		// audited like any other, with what was asked (job ids, a queue).
+		body := c.Body()
+		if len(body) > 2048 {
+			body = body[:2048]
+		}
+		return account.Audit(c.UserContext(), s.deps.DB, actorOf(c), "river.change", "river_ui",
+			c.Method()+" "+strings.TrimPrefix(c.Path(), "/admin/river"), nil, map[string]string{"request": string(body)})
+	}
 }
 
 // riverUICall tells River UI's own API calls from forged ones. Its script

@@ -178,8 +178,13 @@ func (s *Server) routes(app *fiber.App) {
 	admin.Get("/api-keys", s.apiKeysList())
 	admin.Post("/api-keys", s.apiKeyCreate())
 	admin.Post("/api-keys/:prefix/revoke", s.apiKeyRevoke())
-	admin.All("/river", s.riverUI())
-	admin.All("/river/*", s.riverUI())
+	// River's UI uses GET, POST, PUT and PATCH (riverui's handler.go); only
+	// those are mounted, so CONNECT, TRACE and the rest never reach it.
+	river := s.riverUI()
+	for _, m := range []string{fiber.MethodGet, fiber.MethodPost, fiber.MethodPut, fiber.MethodPatch} {
+		admin.Add(m, "/river", river)
+		admin.Add(m, "/river/*", river)
+	}
 
 	// Anything else is a 404 page.
 	ui.Use(s.notFound())

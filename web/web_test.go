@@ -26,6 +26,7 @@ import (
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/internal/dbtest"
 	"github.com/crossdock/crossdock/internal/metrics"
+	"github.com/crossdock/crossdock/internal/secret"
 	"github.com/crossdock/crossdock/jobs"
 	"github.com/crossdock/crossdock/static"
 	"github.com/crossdock/crossdock/web"
@@ -47,6 +48,10 @@ type setupOpts struct {
 	maxMessageBytes int
 	metricsToken    string
 	metrics         *metrics.Metrics
+	// sealer, when set, seals target secrets as serve does.
+	sealer *secret.Sealer
+	// riverUI, when set, stands in for River's UI under /admin/river.
+	riverUI http.Handler
 }
 
 func setup(t testing.TB, opts ...setupOpts) *testBundle {
@@ -66,11 +71,11 @@ func setup(t testing.TB, opts ...setupOpts) *testBundle {
 	logger := slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	// An insert-only River client: handler tests assert what was enqueued;
 	// workers are tested in package jobs and end to end in e2e.
-	queue, err := jobs.NewClient(db, logger, jobs.Config{})
+	queue, err := jobs.NewClient(db, logger, jobs.Config{Sealer: o.sealer})
 	require.NoError(t, err)
 	b.queue = queue
 	b.app = web.NewServer(logger, web.Config{BaseURL: o.baseURL, MaxMessageBytes: o.maxMessageBytes, MetricsToken: o.metricsToken}, web.Deps{
-		DB: db, Sessions: sessions, Assets: assets, Queue: queue, Metrics: o.metrics,
+		DB: db, Sessions: sessions, Assets: assets, Queue: queue, Metrics: o.metrics, Sealer: o.sealer, RiverUI: o.riverUI,
 		Ready: func(context.Context) error { return b.ready },
 	})
 	return b
