@@ -594,8 +594,18 @@ type InlineResult struct {
 // can fall back to a 202.
 func MapInline(ctx context.Context, db DB, client *river.Client[pgx.Tx], req AcceptRequest) (InlineResult, error) {
 	res, err := mapInline(ctx, db, client, req)
+	if err != nil && res.MessageID != uuid.Nil && ctx.Err() != nil {
+		// Recorded, but the wait ran out before the mapping was done:
+		// "nothing was recorded" would be false and make the caller send
+		// it again. The worker will process it like any accepted event.
+		return res, ErrWaitExpired
+	}
 	return res, unavailable(err)
 }
+
+// ErrWaitExpired says a `Prefer: wait` call's event was recorded but could
+// not be mapped within the wait; the result holds the accepted message.
+var ErrWaitExpired = errors.New("the wait ran out after the event was recorded")
 
 func mapInline(ctx context.Context, db DB, client *river.Client[pgx.Tx], req AcceptRequest) (InlineResult, error) {
 	if req.Now.IsZero() {
@@ -611,16 +621,16 @@ func mapInline(ctx context.Context, db DB, client *river.Client[pgx.Tx], req Acc
 	var receivedAt time.Time
 	if err := db.QueryRow(ctx, `select environment_id, flow_id, version_number, checksum, received_at from messages where id = $1`, acc.MessageID).
 		Scan(&envID, &flowID, &version, &checksum, &receivedAt); err != nil {
-		return InlineResult{}, fmt.Errorf("message %s: %w", acc.MessageID, err)
+		return InlineResult{AcceptResult: acc}, fmt.Errorf("message %s: %w", acc.MessageID, err)
 	}
 	// A replay maps on the version the original arrived on, like the worker.
 	prog, err := programs.get(ctx, db, flowID, version, checksum)
 	if err != nil {
-		return InlineResult{}, err
+		return InlineResult{AcceptResult: acc}, err
 	}
 	vars, err := mappings.Variables(ctx, db, envID)
 	if err != nil {
-		return InlineResult{}, err
+		return InlineResult{AcceptResult: acc}, err
 	}
 	res, err := prog.program.Run(ctx, engine.Input{Payload: req.Payload, Now: receivedAt, Vars: vars})
 	switch {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -346,4 +347,55 @@ func TestAcceptFollowsANewDeployment(t *testing.T) {
 	// And a replay of the first still finds the original.
 	again := b.accept(t, `{"id": 1, "total": 1}`)
 	require.Equal(t, first.MessageID, again.MessageID)
+}
+
+// cancelAfterCommit is a pool whose first query after a commit cancels the
+// caller's context: the wait of a `Prefer: wait` call running out just
+// after the event was recorded.
+type cancelAfterCommit struct {
+	*pgxpool.Pool
+	cancel    context.CancelFunc
+	committed bool
+}
+
+func (c *cancelAfterCommit) Begin(ctx context.Context) (pgx.Tx, error) {
+	tx, err := c.Pool.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &commitSpy{Tx: tx, done: func() { c.committed = true }}, nil
+}
+
+func (c *cancelAfterCommit) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if c.committed {
+		c.cancel()
+	}
+	return c.Pool.QueryRow(ctx, sql, args...)
+}
+
+type commitSpy struct {
+	pgx.Tx
+	done func()
+}
+
+func (s *commitSpy) Commit(ctx context.Context) error {
+	err := s.Tx.Commit(ctx)
+	if err == nil {
+		s.done()
+	}
+	return err
+}
+
+func TestMapInlineWaitRunningOutAfterTheRecordIsNotUnavailable(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	db := &cancelAfterCommit{Pool: b.pool, cancel: cancel}
+	res, err := jobs.MapInline(ctx, db, b.client, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders",
+		Payload: []byte(`{"id": 210, "name": "#210", "total": 12}`)})
+	require.ErrorIs(t, err, jobs.ErrWaitExpired, "recorded: not the 503 that says nothing was recorded")
+	require.NotEqual(t, uuid.Nil, res.MessageID)
+	require.Equal(t, 1, countRows(t, b, `select count(*) from messages`))
+	require.Equal(t, 1, countRows(t, b, `select count(*) from river_job where kind = 'process'`), "the worker will map it")
 }

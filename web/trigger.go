@@ -118,6 +118,11 @@ func (s *Server) triggerAccept() fiber.Handler {
 			ctx, cancel := contextWithTimeout(c, wait)
 			defer cancel()
 			res, err := jobs.MapInline(ctx, s.deps.DB, s.deps.Queue, req)
+			if errors.Is(err, jobs.ErrWaitExpired) {
+				// Recorded but not mapped in time: the asynchronous
+				// answer, without Preference-Applied.
+				return s.acceptedAnswer(c, env, flow, res.AcceptResult)
+			}
 			if err != nil {
 				return intakeError(err)
 			}
@@ -140,14 +145,19 @@ func (s *Server) triggerAccept() fiber.Handler {
 		if err != nil {
 			return intakeError(err)
 		}
-		s.acceptHeaders(c, res)
-		s.observeAccept(c, env, flow, res)
-		return c.Status(fiber.StatusAccepted).JSON(fiber.Map{
-			"id": res.MessageID, "status": "accepted", "statusUrl": res.StatusURL,
-			"correlationId": res.CorrelationID, "idempotencyKey": res.IdempotencyKey,
-			"version": res.VersionNumber, "replayed": res.Replayed,
-		})
+		return s.acceptedAnswer(c, env, flow, res)
 	}
+}
+
+// acceptedAnswer is the 202 of an event recorded for the workers.
+func (s *Server) acceptedAnswer(c *fiber.Ctx, env, flow string, res jobs.AcceptResult) error {
+	s.acceptHeaders(c, res)
+	s.observeAccept(c, env, flow, res)
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{
+		"id": res.MessageID, "status": "accepted", "statusUrl": res.StatusURL,
+		"correlationId": res.CorrelationID, "idempotencyKey": res.IdempotencyKey,
+		"version": res.VersionNumber, "replayed": res.Replayed,
+	})
 }
 
 func (s *Server) acceptHeaders(c *fiber.Ctx, res jobs.AcceptResult) {
