@@ -174,7 +174,7 @@ func (s *Server) environmentAdmin(c *fiber.Ctx, e mappings.Environment, count in
 	sortVariables(a.Variables)
 	for _, k := range keys {
 		if k.Environment == e.Name && k.RevokedAt == nil {
-			a.Keys = append(a.Keys, view.EnvironmentKeyRow{Prefix: k.Prefix, Name: k.Name, Manage: k.CanManage})
+			a.Keys = append(a.Keys, view.EnvironmentKeyRow{Prefix: k.Prefix, Name: k.Name, Manage: k.CanManage, Support: k.CanSupport})
 		}
 	}
 	return a, nil

@@ -193,9 +193,12 @@ func TestEnvironmentAdministration(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "staging", envs[2].Name)
 	require.False(t, envs[2].Protected, "the unchecked box clears the flag")
+	_, _, err = account.APIKeyCreate(context.Background(), p.db, account.NewAPIKey{Name: "helpdesk", Environment: "test", CanSupport: true}, account.SystemActor)
+	require.NoError(t, err)
 	res = p.adm.get("/environments")
 	require.Contains(t, res.body, "ERP_COMPANY")
 	require.Regexp(t, regexp.MustCompile(`(?s)<th>test</th>\s*<th>staging</th>\s*<th>prod</th>`), res.body)
+	require.Regexp(t, regexp.MustCompile(`helpdesk\s*<span class="badge badge-support">support</span>`), res.body, "a key's permissions show beside it")
 
 	p.vic.get("/environments")
 	for _, path := range []string{"/environments/test/variables", "/environments", "/environments/test/settings", "/environments/test/variables/ERP_COMPANY/delete"} {
