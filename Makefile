@@ -78,7 +78,8 @@ bench-load: ## load-test the real server: wrk, 64 connections, 30 s, on a fresh 
 bench-explorer: ## message explorer searches on a seeded database (crossdock_volume, 5M messages; docs/benchmarks.md)
 	scripts/bench-explorer.sh
 
-lint: ## go vet and staticcheck
+lint: ## gofmt, go vet and staticcheck
+	@out="$$(gofmt -l $$(git ls-files '*.go'))"; [ -z "$$out" ] || { echo "gofmt would change: $$out"; exit 1; }
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 

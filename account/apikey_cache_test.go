@@ -22,7 +22,7 @@ func (noDB) Exec(context.Context, string, ...any) (pgconn.CommandTag, error) {
 	return pgconn.CommandTag{}, errNoDB
 }
 func (noDB) Query(context.Context, string, ...any) (pgx.Rows, error) { return nil, errNoDB }
-func (noDB) QueryRow(context.Context, string, ...any) pgx.Row         { return errRow{} }
+func (noDB) QueryRow(context.Context, string, ...any) pgx.Row        { return errRow{} }
 
 type errRow struct{}
 

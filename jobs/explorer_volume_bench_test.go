@@ -11,9 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/crossdock/crossdock/internal/pgconf"
 	"github.com/crossdock/crossdock/jobs"
 )
 
@@ -26,21 +24,8 @@ import (
 // CROSSDOCK_BENCH_EXPLAIN=1 it logs EXPLAIN (ANALYZE, BUFFERS) of one
 // search of each kind (run with -v). scripts/bench-explorer.sh runs it.
 func BenchmarkExplorerSearch(b *testing.B) {
-	dsn := os.Getenv("CROSSDOCK_BENCH_DATABASE_URL")
-	if dsn == "" {
-		b.Skip("CROSSDOCK_BENCH_DATABASE_URL is not set: point it at a database filled by crossdock seed-volume")
-	}
+	pool := volumePool(b)
 	ctx := context.Background()
-	cfg, err := pgxpool.ParseConfig(dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
-	pgconf.Apply(cfg.ConnConfig) // plan as the server does
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer pool.Close()
 
 	type sample struct {
 		id           uuid.UUID

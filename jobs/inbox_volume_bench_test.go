@@ -9,9 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/crossdock/crossdock/internal/pgconf"
 	"github.com/crossdock/crossdock/jobs"
 )
 
@@ -26,21 +24,8 @@ import (
 // EXPLAIN (ANALYZE, BUFFERS) of each kind once (run with -v). Figures in
 // docs/benchmarks.md.
 func BenchmarkInboxVolume(b *testing.B) {
-	dsn := os.Getenv("CROSSDOCK_BENCH_DATABASE_URL")
-	if dsn == "" {
-		b.Skip("CROSSDOCK_BENCH_DATABASE_URL is not set: point it at a database filled by crossdock seed-volume")
-	}
+	pool := volumePool(b)
 	ctx := context.Background()
-	cfg, err := pgxpool.ParseConfig(dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
-	pgconf.Apply(cfg.ConnConfig) // plan as the server does
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer pool.Close()
 	var envID, flowID, deepID, assignee int64
 	var fingerprint string
 	// The prod environment's biggest flow, an id half-way down the table

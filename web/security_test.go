@@ -203,7 +203,7 @@ func routeTable() map[string]rule {
 		"POST /admin/api-keys":                           r(adminsOnly, keysNone),
 		"POST /admin/api-keys/:prefix/revoke":            r(adminsOnly, keysNone),
 	}
-	// River's UI is mounted for every method.
+	// River's UI is mounted for the methods it uses (routes.go).
 	for _, m := range []string{"GET", "POST", "PUT", "PATCH"} {
 		t[m+" /admin/river"] = r(adminsOnly, keysNone)
 		t[m+" /admin/river/*"] = r(adminsOnly, keysNone)
