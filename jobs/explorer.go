@@ -115,8 +115,8 @@ func validStatus(s MessageStatus) bool {
 	return false
 }
 
-// payloadValues is what a payload search looks for in
-// message_payload_values(payload): the text as a string, and as a number
+// payloadValues is what a payload search looks for among a message's
+// payload values (message_payload_values(payload)): the text as a string, and as a number
 // too when it reads as one.
 func payloadValues(v string) []string {
 	s, _ := json.Marshal([]string{v})
@@ -127,6 +127,25 @@ func payloadValues(v string) []string {
 		}
 	}
 	return out
+}
+
+// recordPayloadValues writes what the explorer's payload search finds of
+// each message (message_values, migration 013): the message leaves
+// received in this transaction, and from then on it is found through the
+// values' index rather than by reading its payload. A message that has its
+// values already keeps them (a payload never changes).
+func recordPayloadValues(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `
+		insert into message_values (message_id, payload_values)
+		select id, message_payload_values(payload) from messages where id = any($1)
+		on conflict (message_id) do nothing`, ids)
+	if err != nil {
+		return fmt.Errorf("payload values of %d messages: %w", len(ids), err)
+	}
+	return nil
 }
 
 // MessageSearch returns a page of messages matching f, newest first (by
@@ -202,11 +221,18 @@ func MessageSearchQuery(f MessageFilter) (sql string, args []any, limit int, err
 		}
 	}
 	if f.PayloadValue != "" {
-		var alts []string
+		// Processed messages through the values' index; those still
+		// waiting to be processed have no values yet and are read
+		// directly (the open-status index lists them; normally a
+		// handful).
+		var indexed, waiting []string
 		for _, v := range payloadValues(f.PayloadValue) {
-			alts = append(alts, "message_payload_values(m.payload) @> "+arg(v)+"::jsonb")
+			p := arg(v) + "::jsonb"
+			indexed = append(indexed, "v.payload_values @> "+p)
+			waiting = append(waiting, "message_payload_values(w.payload) @> "+p)
 		}
-		where = append(where, "("+strings.Join(alts, " or ")+")")
+		where = append(where, "m.id in (select v.message_id from message_values v where "+strings.Join(indexed, " or ")+
+			" union all select w.id from messages w where w.status = 'received' and ("+strings.Join(waiting, " or ")+"))")
 	}
 	if f.Status != "" {
 		if !validStatus(f.Status) {
@@ -233,7 +259,7 @@ func MessageSearchQuery(f MessageFilter) (sql string, args []any, limit int, err
 	}
 	order := "m.received_at"
 	if f.PayloadValue != "" {
-		// A payload search must start from the payload index. Given the
+		// A payload search must start from the values' index. Given the
 		// chance, the planner walks the time index instead, testing each
 		// payload, expecting a match every few hundred rows (it cannot
 		// estimate containment in the GIN index); for an order name that

@@ -14,11 +14,10 @@ import (
 	"github.com/crossdock/crossdock/jobs"
 )
 
-// BenchmarkAcceptExplorerIndexes measures what the explorer's indexes on
-// messages (005_explorer.sql) cost the trigger's accept path: the same
-// concurrent accepts as BenchmarkAccept, with a realistic storefront order
-// (docs/demo-order.json, 1.8 kB), on databases that lack one or both of
-// them. Run with -count 6 so the variants interleave, and compare with
+// BenchmarkAcceptExplorerIndexes measures what the explorer's index on
+// messages by time (008_explorer.sql) costs the trigger's accept path: the
+// same concurrent accepts as BenchmarkAccept, with a realistic storefront
+// order (docs/demo-order.json, 1.8 kB), on databases with and without it. Run with -count 6 so the variants interleave, and compare with
 // benchstat; figures in docs/benchmarks.md.
 func BenchmarkAcceptExplorerIndexes(b *testing.B) {
 	order, err := os.ReadFile("../docs/demo-order.json")
@@ -33,10 +32,10 @@ func BenchmarkAcceptExplorerIndexes(b *testing.B) {
 		name string
 		drop []string
 	}{
-		{"none", []string{"messages_payload_values_idx", "messages_received_at_idx"}},
-		{"received_at", []string{"messages_payload_values_idx"}},
-		{"payload_values", []string{"messages_received_at_idx"}},
-		{"both", nil},
+		// The payload values' index was measured here too until it left
+		// the accept path (migration 013).
+		{"none", []string{"messages_received_at_idx"}},
+		{"received_at", nil},
 	}
 	for _, v := range variants {
 		bb := setup(b, false)

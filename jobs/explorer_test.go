@@ -79,6 +79,46 @@ func TestMessageSearchFilters(t *testing.T) {
 	require.Equal(t, fault.Invalid, fe.Code)
 }
 
+// Payload values are indexed when a message is processed, whatever the
+// outcome; before that the search reads the waiting messages themselves.
+// Either way the same messages are found.
+func TestMessageSearchFindsPayloadsBeforeAndAfterProcessing(t *testing.T) {
+	t.Parallel()
+	b := setup(t, true)
+	ctx := context.Background()
+	routed := b.accept(t, `{"id": 41, "name": "#4100", "total": 10, "customer": {"email": "kim@shop.example"}}`)
+	rejected := b.accept(t, `{"id": 42, "name": "#4200", "total": -1, "customer": {"email": "kim@shop.example"}}`)
+	b.waitStatus(t, rejected.MessageID, jobs.StatusRejected)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		v, err := jobs.MessageGet(ctx, b.pool, routed.MessageID)
+		require.NoError(t, err)
+		if v.Message.Status != jobs.StatusReceived {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "message %s was not processed", routed.MessageID)
+		time.Sleep(20 * time.Millisecond)
+	}
+	require.Equal(t, 2, countRows(t, b, `select count(*) from message_values where message_id = any($1)`, []uuid.UUID{routed.MessageID, rejected.MessageID}))
+
+	waiting := setup(t, false) // no workers: its message stays received
+	held := waiting.accept(t, `{"id": 43, "name": "#4300", "total": 10, "customer": {"email": "kim@shop.example"}}`)
+	require.Equal(t, 0, countRows(t, waiting, `select count(*) from message_values`))
+
+	search := func(b *bundle, f jobs.MessageFilter) []uuid.UUID {
+		t.Helper()
+		res, err := jobs.MessageSearch(ctx, b.pool, f)
+		require.NoError(t, err)
+		return ids(res.Messages)
+	}
+	require.Equal(t, []uuid.UUID{routed.MessageID}, search(b, jobs.MessageFilter{PayloadValue: "#4100"}))
+	require.Equal(t, []uuid.UUID{rejected.MessageID}, search(b, jobs.MessageFilter{PayloadValue: "#4200", Status: jobs.StatusRejected}))
+	require.Equal(t, []uuid.UUID{rejected.MessageID, routed.MessageID}, search(b, jobs.MessageFilter{PayloadValue: "kim@shop.example"}))
+	require.Equal(t, []uuid.UUID{held.MessageID}, search(waiting, jobs.MessageFilter{PayloadValue: "#4300"}))
+	require.Equal(t, []uuid.UUID{held.MessageID}, search(waiting, jobs.MessageFilter{PayloadValue: "kim@shop.example"}))
+	require.Empty(t, search(waiting, jobs.MessageFilter{PayloadValue: "#4300", Status: jobs.StatusDelivered}))
+}
+
 func TestMessageSearchPages(t *testing.T) {
 	t.Parallel()
 	b := setup(t, false)
@@ -140,13 +180,13 @@ func TestMessageSearchUsesIndexes(t *testing.T) {
 	_, err = tx.Exec(ctx, `set local enable_seqscan = off`)
 	require.NoError(t, err)
 	for index, f := range map[string]jobs.MessageFilter{
-		"messages_pkey":               {ID: uuid.New()},
-		"messages_correlation_idx":    {CorrelationID: "#1001"},
-		"messages_idempotency_key":    {IdempotencyKey: "order-1"},
-		"messages_payload_values_idx": {PayloadValue: "#1001"},
-		"messages_received_at_idx":    {},
-		"messages_received_idx":       {EnvironmentID: b.env.ID},
-		"messages_status_idx":         {Status: jobs.StatusFailed},
+		"messages_pkey":            {ID: uuid.New()},
+		"messages_correlation_idx": {CorrelationID: "#1001"},
+		"messages_idempotency_key": {IdempotencyKey: "order-1"},
+		"message_values_idx":       {PayloadValue: "#1001"},
+		"messages_received_at_idx": {},
+		"messages_received_idx":    {EnvironmentID: b.env.ID},
+		"messages_status_idx":      {Status: jobs.StatusFailed},
 	} {
 		sql, args, _, err := jobs.MessageSearchQuery(f)
 		require.NoError(t, err)

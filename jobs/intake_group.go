@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -21,8 +22,10 @@ import (
 // IntakeConfig tunes an Intake. Zero values take the defaults.
 type IntakeConfig struct {
 	// Writers is how many group commits may run at once (each holds one
-	// database connection). Default 4: enough that one batch is being
-	// gathered while others wait for their commit to be flushed.
+	// database connection). Default: one per CPU plus one (at most 8), so
+	// one batch is being gathered while the others are written. On two
+	// cores 3 did best: 4 and 6 writers split the same work into smaller
+	// commits and lost 10–15 % of accepts/s (docs/benchmarks.md).
 	Writers int
 	// MaxBatch is the most events one commit carries. Default 128.
 	MaxBatch int
@@ -80,7 +83,7 @@ func (in *Intake) Stats() IntakeStats {
 // NewIntake returns an Intake writing to db and enqueueing with client.
 func NewIntake(db DB, client *river.Client[pgx.Tx], cfg IntakeConfig) *Intake {
 	if cfg.Writers <= 0 {
-		cfg.Writers = 4
+		cfg.Writers = min(runtime.GOMAXPROCS(0)+1, 8)
 	}
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = ProcessGroupSize

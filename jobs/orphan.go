@@ -73,6 +73,13 @@ func (w *OrphanCheckWorker) Work(ctx context.Context, job *river.Job[OrphanCheck
 		if err != nil {
 			return fmt.Errorf("orphaned messages: %w", err)
 		}
+		failed := make([]uuid.UUID, len(msgs))
+		for i, e := range msgs {
+			failed[i] = e.MessageID
+		}
+		if err := recordPayloadValues(ctx, tx, failed); err != nil { // they leave received
+			return err
+		}
 		for _, e := range msgs {
 			e.Kind, e.Stage, e.ErrorClass = ExceptionMapping, "process", "job discarded"
 			e.Message = "processing this message was given up (its job failed too often or was discarded); check the flow's version and replay it"

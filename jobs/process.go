@@ -132,6 +132,13 @@ func (w *ProcessWorker) recordAll(ctx context.Context, tx pgx.Tx, runs []process
 		}
 		ids = append(ids, p.deliveries...)
 	}
+	processed := make([]uuid.UUID, len(runs))
+	for i, r := range runs {
+		processed[i] = r.m.ID
+	}
+	if err := recordPayloadValues(ctx, tx, processed); err != nil {
+		return err
+	}
 	for i, r := range runs {
 		if retry && (outcomes[i] == "routed" || outcomes[i] == "unrouted") {
 			if err := resolveProcessExceptions(ctx, tx, r.m.ID); err != nil { // an inbox retry worked

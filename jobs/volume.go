@@ -246,13 +246,13 @@ on conflict (environment_id, fingerprint) do update
 
 type indexDef struct{ name, def string }
 
-// secondaryIndexes lists the indexes of messages and exceptions that no
-// constraint owns (the primary keys stay).
+// secondaryIndexes lists the indexes of messages, their payload values and
+// exceptions that no constraint owns (the primary keys stay).
 func secondaryIndexes(ctx context.Context, tx pgx.Tx) ([]indexDef, error) {
 	rows, err := tx.Query(ctx, `
 		select quote_ident(i.relname), pg_get_indexdef(i.oid)
 		from pg_index x join pg_class i on i.oid = x.indexrelid join pg_class t on t.oid = x.indrelid
-		where t.relname in ('messages', 'exceptions') and t.relnamespace = 'public'::regnamespace
+		where t.relname in ('messages', 'message_values', 'exceptions') and t.relnamespace = 'public'::regnamespace
 		and not exists (select 1 from pg_constraint c where c.conindid = i.oid)
 		order by i.relname`)
 	if err != nil {
@@ -314,7 +314,9 @@ with g as (
 	        'line_items', json_build_array(json_build_object('sku', 'SKU-' || (g % 997), 'quantity', 1 + g % 3, 'price', '19.90')),
 	        'tags', case when g % 20 = 0 then 'vip' else '' end) as payload
 	      from m) x
-	returning id, environment_id, flow_id, received_at, status, split_part(idempotency_key, '-', 3)::bigint as g
+	returning id, environment_id, flow_id, received_at, status, split_part(idempotency_key, '-', 3)::bigint as g, payload
+), vals as (
+	insert into message_values (message_id, payload_values) select id, message_payload_values(payload) from ins
 )
 insert into exceptions (kind, fingerprint, environment_id, flow_id, message_id, stage, error_class, message, detail, status,
                         assigned_to, resolution, created_at, updated_at, resolved_at)

@@ -74,6 +74,16 @@ func TestProcessTwiceThenOrphanCheck(t *testing.T) {
 	require.Equal(t, jobs.StatusFailed, v.Message.Status)
 	require.Len(t, v.Exceptions, 1)
 	require.Equal(t, "process", v.Exceptions[0].Stage)
+
+	// Both left received, so both are found by their payload values: the
+	// processed one and the one the check failed without processing.
+	res, err := jobs.MessageSearch(ctx, tx, jobs.MessageFilter{PayloadValue: "#1"})
+	require.NoError(t, err)
+	require.Equal(t, []uuid.UUID{a.MessageID}, ids(res.Messages))
+	res, err = jobs.MessageSearch(ctx, tx, jobs.MessageFilter{PayloadValue: "#2"})
+	require.NoError(t, err)
+	require.Equal(t, []uuid.UUID{orphan.MessageID}, ids(res.Messages))
+	require.Equal(t, 2, count(`select count(*) from message_values`))
 }
 
 // Stopping the client mid-request puts the delivery back on the queue

@@ -13,12 +13,17 @@
 # The database is dropped on exit.
 #
 # Settings (environment): BENCH_CONNECTIONS (64), BENCH_DURATION (30s),
-# BENCH_THREADS (2), BENCH_PGBENCH_CLIENTS (64), BENCH_DRAIN_TIMEOUT (120,
+# BENCH_THREADS (2), BENCH_WARMUP (10s of load before the measured run, left
+# out of every figure; 0 for none), BENCH_PGBENCH_CLIENTS (64), BENCH_DRAIN_TIMEOUT (120,
 # seconds), BENCH_PORT (18080), BENCH_TARGETS_PORT (18089), BENCH_BIN (a
 # crossdock binary to test instead of building bin/crossdock, for before and
 # after runs of two commits back to back), BENCH_SERVE_ARGS (e.g.
 # --no-workers to measure intake alone; the drain is then skipped),
-# BENCH_PGBENCH (1; 0 skips the pgbench ceiling, for quick A/B runs).
+# BENCH_PGBENCH (1; 0 skips the pgbench ceiling, for quick A/B runs),
+# BENCH_KEEP (0; 1 keeps the database for a look at its plans and sizes),
+# BENCH_SQL (SQL run after migrating, to try a schema or storage change);
+# CROSSDOCK_METRICS_ADDR (e.g. 127.0.0.1:18099) adds the server's own
+# answer times for the trigger beside wrk's.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,6 +34,7 @@ duration="${BENCH_DURATION:-30s}"
 threads="${BENCH_THREADS:-2}"
 pgclients="${BENCH_PGBENCH_CLIENTS:-64}"
 drain_timeout="${BENCH_DRAIN_TIMEOUT:-120}"
+warmup="${BENCH_WARMUP:-10s}"
 port="${BENCH_PORT:-18080}"
 targets_port="${BENCH_TARGETS_PORT:-18089}"
 
@@ -52,7 +58,8 @@ work="$(mktemp -d)"
 server=""
 cleanup() {
   if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
-  psql -q "$admin" -c "drop database if exists $db with (force)" >/dev/null 2>&1 || true
+  if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "== kept the database: $url" >&2
+  else psql -q "$admin" -c "drop database if exists $db with (force)" >/dev/null 2>&1 || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -61,6 +68,7 @@ bin="${BENCH_BIN:-bin/crossdock}"
 if [ -z "${BENCH_BIN:-}" ]; then go build -o bin/crossdock ./cmd/crossdock; fi
 psql -q "$admin" -c "create database $db" >/dev/null
 DATABASE_URL="$url" "$bin" migrate >"$work/migrate.log" 2>&1 || { cat "$work/migrate.log" >&2; exit 1; }
+if [ -n "${BENCH_SQL:-}" ]; then psql -q -v ON_ERROR_STOP=1 "$url" -c "$BENCH_SQL" >/dev/null; fi
 
 DATABASE_URL="$url" CROSSDOCK_ADDR="127.0.0.1:$port" CROSSDOCK_DEMO=1 CROSSDOCK_DEMO_FAIL_RATE=0 \
   CROSSDOCK_DEMO_TARGETS_ADDR="127.0.0.1:$targets_port" CROSSDOCK_DATA_DIR="$work/data" \
@@ -87,12 +95,44 @@ code="$(curl -s -o /dev/null -w '%{http_code}' -X POST "$trigger" -H "Authorizat
   -H 'Content-Type: application/json' --data @docs/demo-order.json)"
 [ "$code" = 202 ] || { echo "bench-load: a sample POST answered $code, not 202" >&2; cat "$work/serve.err" >&2; exit 1; }
 
-count() { psql -tAq "$url" -c "select count(*) filter (where status = 'delivered'), count(*) from messages"; }
+count() { psql -tAq "$url" -c "select count(*) filter (where status = 'delivered'), count(*) from messages where received_at >= '${since:--infinity}'"; }
 
+# A warm-up first, so the measured run sees a steady state (connections
+# open, PostgreSQL's backends past their first touch of shared memory)
+# rather than a cold start; its messages are left out of every figure.
+if [ "$warmup" != 0 ]; then
+  echo "== warm-up: $conns connections, $warmup (not measured)"
+  CROSSDOCK_BENCH_KEYS="$keys" CROSSDOCK_BENCH_RUN=1 wrk -c "$conns" -t "$threads" -d "$warmup" \
+    -s scripts/bench-load.lua "$trigger" -- docs/demo-order.json >"$work/warmup.txt"
+  grep -E 'Requests/sec' "$work/warmup.txt" | sed 's/^/   warm-up /'
+  for _ in $(seq 1 $((drain_timeout * 2))); do
+    [ "${BENCH_SERVE_ARGS:-}" = --no-workers ] && break
+    IFS='|' read -r delivered total <<<"$(count)"
+    [ "$delivered" -ge "$total" ] && break
+    sleep 0.5
+  done
+fi
+# With CROSSDOCK_METRICS_ADDR set, the server's own answer times for the
+# trigger route are read before and after the run: the difference from
+# wrk's is time spent outside the handler (wrk, the kernel, scheduling).
+trigger_histogram() {
+  [ -n "${CROSSDOCK_METRICS_ADDR:-}" ] || return 0
+  curl -fsS "http://$CROSSDOCK_METRICS_ADDR/metrics" | grep '^crossdock_http_request_duration_seconds_bucket' | grep 'messages"' | grep -v batch \
+    | sed -E 's/.*le="([^"]+)".* ([0-9.e+]+)$/\1 \2/'
+}
+trigger_histogram >"$work/hist.before"
+since="$(psql -tAq "$url" -c "select now()")"
 wal_start="$(psql -tAq "$url" -c "select pg_current_wal_lsn()")"
 echo "== wrk: $conns connections, $threads threads, $duration against $trigger"
-CROSSDOCK_BENCH_KEYS="$keys" wrk -c "$conns" -t "$threads" -d "$duration" --latency \
+CROSSDOCK_BENCH_KEYS="$keys" CROSSDOCK_BENCH_RUN=2 wrk -c "$conns" -t "$threads" -d "$duration" --latency \
   -s scripts/bench-load.lua "$trigger" -- docs/demo-order.json | tee "$work/wrk.txt"
+trigger_histogram >"$work/hist.after"
+if [ -s "$work/hist.after" ]; then
+  echo "== the server's own answer times for the trigger (share of the run's requests at or under):"
+  awk 'NR == FNR { before[$1] = $2; next } { n[$1] = $2 - before[$1]; order[++k] = $1 }
+       END { total = n["+Inf"]; for (i = 1; i <= k; i++) if (order[i] != "+Inf" && order[i] + 0 <= 1)
+               printf "   %6.0f ms %7.3f %%\n", order[i] * 1000, 100 * n[order[i]] / total }' "$work/hist.before" "$work/hist.after"
+fi
 start=$(date +%s.%N)
 IFS='|' read -r delivered total <<<"$(count)"
 echo "== at the end of the load: $total messages recorded, $delivered delivered"
@@ -112,14 +152,14 @@ psql -tAq "$url" -F ' ' -c "
   with t as (
     select extract(epoch from max(d.delivered_at) - m.received_at) * 1000 as ms
     from messages m join deliveries d on d.message_id = m.id
-    where m.status = 'delivered' group by m.id, m.received_at)
+    where m.status = 'delivered' and m.received_at >= '$since' group by m.id, m.received_at)
   select 'accept → delivered (ms): p50', round(percentile_cont(0.5) within group (order by ms)::numeric, 1),
          'p95', round(percentile_cont(0.95) within group (order by ms)::numeric, 1),
          'p99', round(percentile_cont(0.99) within group (order by ms)::numeric, 1),
          'max', round(max(ms)::numeric, 1), 'of', count(*) from t" | sed 's/^/== /'
 psql -tAq "$url" -F ' ' -c "
   select 'delivered per second while loaded: mean', round(avg(n), 1), 'min', min(n), 'max', max(n), 'over', count(*), 's'
-  from (select date_trunc('second', delivered_at) s, count(*) n from deliveries where delivered_at is not null group by 1 order by 1 offset 1) x
+  from (select date_trunc('second', delivered_at) s, count(*) n from deliveries where delivered_at >= '$since' group by 1 order by 1 offset 1) x
   where s < (select max(date_trunc('second', delivered_at)) from deliveries)" | sed 's/^/== /'
 
 # Write volume per message does not depend on how busy the machine is, so
@@ -128,7 +168,7 @@ psql -tAq "$url" -F ' ' -c "
 psql -tAq "$url" -F ' ' -c "
   select 'WAL per message:', pg_size_pretty((pg_wal_lsn_diff(pg_current_wal_lsn(), '$wal_start') / greatest(count(*), 1))::bigint),
          '; message updates HOT:', coalesce(round(100.0 * (select n_tup_hot_upd::numeric / nullif(n_tup_upd, 0) from pg_stat_user_tables where relname = 'messages'), 1), 0), '%'
-  from messages" | sed 's/^/== /'
+  from messages where received_at >= '$since'" | sed 's/^/== /'
 
 kill "$server"; wait "$server" 2>/dev/null || true; server=""
 [ "${BENCH_PGBENCH:-1}" = 0 ] && exit 0

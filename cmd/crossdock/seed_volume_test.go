@@ -43,6 +43,7 @@ func TestSeedVolume(t *testing.T) {
 	}
 	require.Equal(t, 3000, count(`select count(*) from messages`))
 	require.Equal(t, 600, count(`select count(*) from exceptions`))
+	require.Equal(t, 3000, count(`select count(*) from message_values`), "every seeded message is searchable by its payload")
 	require.Equal(t, 12, count(`select count(distinct flow_id) from messages`))
 	require.Equal(t, 3, count(`select count(distinct environment_id) from messages`))
 	require.GreaterOrEqual(t, count(`select count(distinct status) from messages`), 4)
