@@ -249,7 +249,7 @@ const recordDeliveredSQL = `
 	), d as (
 		update deliveries set attempts = input.n, window_from = coalesce(deliveries.window_from, input.started), status = 'delivered',
 			last_status_code = input.code, last_error = '', next_attempt_at = null, delivered_at = now(), updated_at = now()
-		from input where deliveries.id = input.id and deliveries.attempts = input.n - 1
+		from input where deliveries.id = any($1) and deliveries.id = input.id and deliveries.attempts = input.n - 1
 		returning deliveries.id, deliveries.message_id, deliveries.route, deliveries.target
 	), a as (
 		insert into delivery_attempts (delivery_id, n, started_at, latency_ms, status_code, outcome, response_excerpt, error)

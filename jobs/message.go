@@ -248,10 +248,10 @@ func setMessageStatus(ctx context.Context, db mappings.DBTX, id uuid.UUID, statu
 // retrying, all delivered → delivered, else queued. The message rows are
 // locked first, in id order, so two deliveries finishing at once cannot
 // each miss the other's outcome and two callers locking several messages
-// cannot deadlock. The lock is FOR NO KEY UPDATE, not FOR UPDATE: the
-// lineage and attempt rows inserted earlier in the same transactions hold
-// KEY SHARE locks on the message through their foreign keys, and FOR
-// UPDATE would make two such transactions deadlock on each other.
+// cannot deadlock. The lock is FOR NO KEY UPDATE, not FOR UPDATE: rows
+// inserted earlier in the same transactions (exceptions) may hold KEY
+// SHARE locks on the message through their foreign keys, and FOR UPDATE
+// would make two such transactions deadlock on each other.
 func recomputeMessageStatus(ctx context.Context, db mappings.DBTX, ids ...uuid.UUID) error {
 	if _, err := db.Exec(ctx, `select 1 from messages where id = any($1) order by id for no key update`, ids); err != nil {
 		return fmt.Errorf("lock messages %v: %w", ids, err)
@@ -272,7 +272,7 @@ func recomputeLockedMessageStatus(ctx context.Context, db mappings.DBTX, ids ...
 				when bool_and(status = 'delivered') then 'delivered'
 				else 'queued' end as status
 			from deliveries where message_id = any($1) group by message_id) s
-		where m.id = s.message_id and m.status <> s.status`, ids)
+		where m.id = any($1) and m.id = s.message_id and m.status <> s.status`, ids)
 	if err != nil {
 		return fmt.Errorf("messages %v status: %w", ids, err)
 	}

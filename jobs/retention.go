@@ -135,18 +135,23 @@ func pruneBatches(ctx context.Context, db mappings.DBTX, sql string, envID int64
 	}
 }
 
-// pruneMessagesSQL deletes one batch of expired delivered messages; the
-// foreign keys cascade to deliveries, attempts, lineage, captures and the
+// pruneMessagesSQL deletes one batch of expired delivered messages and
+// their lineage (which has no foreign key, migration 014); the foreign keys
+// cascade to deliveries, attempts, captures, payload values and the
 // message's closed exceptions.
 const pruneMessagesSQL = `
-	delete from messages where id in (
+	with doomed as (
 		select m.id from messages m
 		where m.environment_id = $1 and m.received_at < $2 and m.status = 'delivered'
 		  and not exists (select 1 from exceptions e where e.message_id = m.id
 		                  and (e.status in ('open', 'assigned') or e.resolved_at is null or e.resolved_at >= $2))
 		order by m.received_at
 		limit $3
-		for update skip locked)`
+		for update skip locked
+	), lineage as (
+		delete from lineage_events where message_id in (select id from doomed)
+	)
+	delete from messages where id in (select id from doomed)`
 
 // pruneExceptionsSQL deletes one batch of exceptions closed before the
 // cutoff.
