@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -22,10 +21,13 @@ import (
 // IntakeConfig tunes an Intake. Zero values take the defaults.
 type IntakeConfig struct {
 	// Writers is how many group commits may run at once (each holds one
-	// database connection). Default: one per CPU plus one (at most 8), so
-	// one batch is being gathered while the others are written. On two
-	// cores 3 did best: 4 and 6 writers split the same work into smaller
-	// commits and lost 10–15 % of accepts/s (docs/benchmarks.md).
+	// database connection). Default 2: one batch is gathered while the
+	// other is written. More writers split the same events into smaller
+	// commits, and the groups of work after them (a process job and a
+	// delivery group per commit) shrink with them: on two cores, 3 writers
+	// made groups of 3 messages at the median and delivered 925/s where 2
+	// delivered 1,199/s; intake alone lost 10–25 % with 4 and 6
+	// (docs/benchmarks.md).
 	Writers int
 	// MaxBatch is the most events one commit carries. Default 128.
 	MaxBatch int
@@ -83,7 +85,7 @@ func (in *Intake) Stats() IntakeStats {
 // NewIntake returns an Intake writing to db and enqueueing with client.
 func NewIntake(db DB, client *river.Client[pgx.Tx], cfg IntakeConfig) *Intake {
 	if cfg.Writers <= 0 {
-		cfg.Writers = min(runtime.GOMAXPROCS(0)+1, 8)
+		cfg.Writers = 2
 	}
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = ProcessGroupSize
