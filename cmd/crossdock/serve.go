@@ -141,8 +141,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	var intake *jobs.Intake
+	if queue != nil {
+		intake = jobs.NewIntake(pool, queue, jobs.IntakeConfig{Writers: cfg.IntakeWriters})
+	}
 	app := web.NewServer(log, web.Config{BaseURL: baseURL, TrustedProxies: cfg.TrustedProxies, MaxMessageBytes: cfg.MaxMessageBytes,
 		MetricsToken: cfg.MetricsToken, PromotionKey: cfg.PromotionKey}, web.Deps{
+		Intake:   intake,
 		DB:       pool,
 		Sessions: sessions,
 		Assets:   assets,

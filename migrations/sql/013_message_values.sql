@@ -19,12 +19,17 @@ create table message_values (
     payload_values jsonb not null
 );
 
--- The small pending list of 008, for the same reason: merges stay short.
-create index message_values_idx on message_values using gin (payload_values jsonb_path_ops)
-    with (gin_pending_list_limit = 512);
-
+-- Existing messages first, the index after: one sorted build is much
+-- faster than millions of inserts into the index. At 300,000 seeded
+-- messages the two took 11 s and 8 s on the development machine, so
+-- plan some six minutes per 5 million messages for this migration.
 insert into message_values (message_id, payload_values)
 select id, message_payload_values(payload) from messages where status <> 'received';
+
+-- The small pending list of 008, for the same reason: merges stay short.
+set local maintenance_work_mem = '256MB';
+create index message_values_idx on message_values using gin (payload_values jsonb_path_ops)
+    with (gin_pending_list_limit = 512);
 
 drop index messages_payload_values_idx;
 
