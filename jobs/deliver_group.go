@@ -164,6 +164,9 @@ func (w *DeliverGroupWorker) Work(ctx context.Context, job *river.Job[DeliverGro
 	// The attempts happened: record them even when shutdown cancels ctx.
 	ctx = context.WithoutCancel(ctx)
 	err = txn.Run(ctx, dw.DB, func(tx pgx.Tx) error {
+		if err := genericPlans(ctx, tx); err != nil {
+			return err
+		}
 		if err := recordDelivered(ctx, tx, delivered); err != nil {
 			return err
 		}
