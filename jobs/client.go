@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -179,6 +180,9 @@ func NewClient(pool *pgxpool.Pool, logger *slog.Logger, cfg Config) (*river.Clie
 		// River refuses a rescue time below the default job timeout; the
 		// deliver workers set their own, longer, timeouts.
 		JobTimeout: min(time.Minute, cfg.RescueAfter),
+		// Migration 015 drops River's index of job arguments; the
+		// reindexer is not to look for it.
+		ReindexerIndexNames: slices.DeleteFunc(river.ReindexerIndexNamesDefault(), func(n string) bool { return n == "river_job_args_index" }),
 		Queues: map[string]river.QueueConfig{
 			river.QueueDefault: {MaxWorkers: cfg.MaxWorkers},
 			QueueProcess:       {MaxWorkers: cfg.ProcessWorkers},

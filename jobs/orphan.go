@@ -54,12 +54,16 @@ func (w *OrphanCheckWorker) Work(ctx context.Context, job *river.Job[OrphanCheck
 		now = w.Now
 	}
 	before := now().Add(-OrphanGrace)
+	// The live jobs' ids are read once, for a hashed "not in", rather than
+	// looked up per waiting row: River's jobs have no index on their
+	// arguments (migration 015), and a backlog of thousands of retrying
+	// deliveries would otherwise scan the live jobs once per delivery.
 	return txn.Run(ctx, w.DB, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `
 			select m.id, m.environment_id, m.flow_id from messages m
 			where m.status = 'received' and m.updated_at < $1
-			and not exists (select 1 from river_job j where j.kind = 'process'
-				and j.args->'message_ids' ? m.id::text and j.state in `+liveStates+`)
+			and m.id not in (select x::uuid from river_job j, jsonb_array_elements_text(j.args->'message_ids') x
+				where j.kind = 'process' and j.state in `+liveStates+`)
 			order by m.received_at limit 1000
 			for no key update of m skip locked`, before)
 		if err != nil {
@@ -97,9 +101,10 @@ func (w *OrphanCheckWorker) Work(ctx context.Context, job *river.Job[OrphanCheck
 		rows, err = tx.Query(ctx, `
 			select d.id, d.message_id, m.environment_id, m.flow_id, d.target from deliveries d join messages m on m.id = d.message_id
 			where d.status in ('pending', 'retrying') and d.updated_at < $1
-			and not exists (select 1 from river_job j where j.kind in ('deliver', 'deliver_group')
-				and (j.args @> jsonb_build_object('delivery_id', d.id::text) or j.args->'delivery_ids' ? d.id::text)
-				and j.state in `+liveStates+`)
+			and d.id not in (select (j.args->>'delivery_id')::uuid from river_job j where j.kind = 'deliver' and j.args ? 'delivery_id' and j.state in `+liveStates+`
+				union all
+				select x::uuid from river_job j, jsonb_array_elements_text(j.args->'delivery_ids') x
+				where j.kind = 'deliver_group' and j.state in `+liveStates+`)
 			order by d.created_at limit 1000
 			for no key update of d skip locked`, before)
 		if err != nil {

@@ -123,6 +123,12 @@ trigger_histogram() {
 trigger_histogram >"$work/hist.before"
 since="$(psql -tAq "$url" -c "select now()")"
 wal_start="$(psql -tAq "$url" -c "select pg_current_wal_lsn()")"
+# CPU time of the whole machine (every process: wrk, the server, PostgreSQL)
+# from here until the backlog has drained, in clock ticks: busy ticks per
+# message is a cost that, unlike a rate, barely moves with the machine's
+# mood, so it compares builds in fewer runs.
+cpu_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat; }
+read -r busy_start idle_start <<<"$(cpu_ticks)"
 echo "== wrk: $conns connections, $threads threads, $duration against $trigger"
 CROSSDOCK_BENCH_KEYS="$keys" CROSSDOCK_BENCH_RUN=2 wrk -c "$conns" -t "$threads" -d "$duration" --latency \
   -s scripts/bench-load.lua "$trigger" -- docs/demo-order.json | tee "$work/wrk.txt"
@@ -143,6 +149,7 @@ for _ in $(seq 1 $((drain_timeout * 2))); do
   sleep 0.5
 done
 end=$(date +%s.%N)
+read -r busy_end idle_end <<<"$(cpu_ticks)"
 awk -v d="$delivered" -v t="$total" -v s="$start" -v e="$end" \
   'BEGIN { printf "== delivered %d of %d; the backlog drained %.1f s after the load stopped\n", d, t, e - s }'
 grep -E 'Requests/sec|Non-2xx|Socket errors' "$work/wrk.txt" | sed 's/^/   /' || true
@@ -161,6 +168,9 @@ psql -tAq "$url" -F ' ' -c "
   select 'delivered per second while loaded: mean', round(avg(n), 1), 'min', min(n), 'max', max(n), 'over', count(*), 's'
   from (select date_trunc('second', delivered_at) s, count(*) n from deliveries where delivered_at >= '$since' group by 1 order by 1 offset 1) x
   where s < (select max(date_trunc('second', delivered_at)) from deliveries)" | sed 's/^/== /'
+
+awk -v b=$((busy_end - busy_start)) -v i=$((idle_end - idle_start)) -v n="$total" -v hz="$(getconf CLK_TCK)" \
+  'BEGIN { printf "== CPU per message (all processes, load and drain): %.2f ms; the cores were idle %.0f %% of that time\n", 1000 * b / hz / (n > 0 ? n : 1), 100 * i / (b + i) }'
 
 # Write volume per message does not depend on how busy the machine is, so
 # it compares builds where rates on a shared machine cannot. (WAL is the

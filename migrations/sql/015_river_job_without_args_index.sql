@@ -1,0 +1,12 @@
+-- River indexes every job's arguments with a GIN index (river_job_args_index)
+-- so that jobs can be searched by argument. Crossdock never searches them
+-- that way, and its process and delivery-group jobs carry arrays of
+-- message and delivery ids: each job's three row versions (inserted,
+-- running, completed; none of them HOT) added an index entry per id, and
+-- the index's pending list was merged by whichever insert or completion
+-- filled it. The whole pipeline spent about a tenth less CPU per message
+-- without it (docs/benchmarks.md). The orphan check, the one query that
+-- looked into job arguments, reads the live jobs' ids in one pass instead
+-- (jobs/orphan.go), and River's reindexer is told not to look for the index
+-- (jobs.NewClient).
+drop index if exists river_job_args_index;
