@@ -137,7 +137,7 @@ func NewClient(pool *pgxpool.Pool, logger *slog.Logger, cfg Config) (*river.Clie
 	if err := river.AddWorkerSafely(workers, &MaintenanceWorker{DB: pool, KeyClaimTTL: cfg.KeyClaimTTL}); err != nil {
 		return nil, fmt.Errorf("register maintenance worker: %w", err)
 	}
-	if err := river.AddWorkerSafely(workers, &ProcessWorker{DB: pool, Logger: logger}); err != nil {
+	if err := river.AddWorkerSafely(workers, &ProcessWorker{DB: pool, Logger: logger, Deliver: deliver}); err != nil {
 		return nil, fmt.Errorf("register process worker: %w", err)
 	}
 	if err := river.AddWorkerSafely(workers, &OrphanCheckWorker{DB: pool}); err != nil {

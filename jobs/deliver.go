@@ -84,6 +84,42 @@ type DeliverWorker struct {
 	mu       sync.Mutex
 	breakers map[string]*breaker
 	limiters map[string]*limiter
+	// latency is each target's recent answer time (a moving average), by
+	// environment and target: see answersQuickly.
+	latency map[string]time.Duration
+}
+
+// quickAnswer is how fast a target must have been answering lately for
+// process jobs to send it their messages' first attempts themselves
+// (ProcessWorker.Deliver). A slower target gets them from the deliver
+// queue, so it can never hold up the mapping of other flows' messages.
+const quickAnswer = 250 * time.Millisecond
+
+// answersQuickly says whether the target's recent answers (or failures to
+// answer) took less than quickAnswer on average; a target not tried yet
+// is given the benefit of the doubt.
+func (w *DeliverWorker) answersQuickly(envID int64, target string) bool {
+	key := strconv.FormatInt(envID, 10) + "/" + target
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.latency[key] < quickAnswer
+}
+
+// noteLatency folds one attempt's answer time into the target's average,
+// weighting it one eighth.
+func (w *DeliverWorker) noteLatency(envID int64, target string, took time.Duration) {
+	key := strconv.FormatInt(envID, 10) + "/" + target
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.latency == nil {
+		w.latency = map[string]time.Duration{}
+	}
+	avg, seen := w.latency[key]
+	if !seen {
+		w.latency[key] = took
+		return
+	}
+	w.latency[key] = avg + (took-avg)/8
 }
 
 type breaker struct {
@@ -368,6 +404,11 @@ func scrub(cfg mappings.TargetConfig, s string) string {
 
 func (w *DeliverWorker) send(ctx context.Context, cfg mappings.TargetConfig, d pendingDelivery, targetURL string, header http.Header) attemptResult {
 	res := attemptResult{started: time.Now()}
+	defer func() {
+		if ctx.Err() == nil {
+			w.noteLatency(d.envID, d.Target, res.latency)
+		}
+	}()
 	reqCtx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	var body io.Reader

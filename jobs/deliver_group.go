@@ -70,6 +70,8 @@ type groupSend struct {
 	res    attemptResult
 	// finished: the attempt settled the delivery (for the observer).
 	finished bool
+	// cancelled: shutdown cut the request short; not an attempt.
+	cancelled bool
 }
 
 // Work sends the group's first attempts and records them.
@@ -79,20 +81,71 @@ func (w *DeliverGroupWorker) Work(ctx context.Context, job *river.Job[DeliverGro
 	if err != nil {
 		return err
 	}
+	var firsts []pendingDelivery
+	var handoff []uuid.UUID // to DeliverArgs jobs, due now
+	for _, d := range ds {
+		switch {
+		case d.Status == DeliveryDelivered || d.Status == DeliveryFailed:
+		case d.Attempts > 0 || d.TargetKind != engine.TargetHTTP:
+			handoff = append(handoff, d.ID)
+		default:
+			firsts = append(firsts, d)
+		}
+	}
+	sends, later, err := dw.prepareFirstAttempts(ctx, firsts, false)
+	if err != nil {
+		return err
+	}
+	handoff = append(handoff, later...)
+	delivered, other, cancelled := dw.sendFirstAttempts(ctx, sends)
+	handoff = append(handoff, cancelled...)
+
+	// The attempts happened: record them even when shutdown cancels ctx.
+	ctx = context.WithoutCancel(ctx)
+	err = txn.Run(ctx, dw.DB, func(tx pgx.Tx) error {
+		if err := genericPlans(ctx, tx); err != nil {
+			return err
+		}
+		if err := recordDelivered(ctx, tx, delivered); err != nil {
+			return err
+		}
+		later, err := recordOtherFirstAttempts(ctx, tx, other)
+		if err != nil {
+			return err
+		}
+		for _, id := range handoff {
+			later = append(later, river.InsertManyParams{Args: DeliverArgs{DeliveryID: id}})
+		}
+		if err := insertJobs(ctx, tx, later); err != nil {
+			return err
+		}
+		return completeTx(ctx, tx, job)
+	})
+	if err != nil {
+		return err
+	}
+	dw.firstAttemptsRecorded(ctx, sends)
+	return nil
+}
+
+// prepareFirstAttempts decides which of ds, first attempts of http
+// deliveries, can be sent now: those whose target has a usable
+// configuration, is within its rate and has its circuit closed; with
+// fastOnly, also only targets that have lately answered quickly (see
+// DeliverWorker.answersQuickly). The others are returned by id, to be
+// handed to a job.
+func (dw *DeliverWorker) prepareFirstAttempts(ctx context.Context, ds []pendingDelivery, fastOnly bool) ([]*groupSend, []uuid.UUID, error) {
 	type cfgKey struct {
 		env    int64
 		target string
 	}
 	configs := map[cfgKey]*mappings.TargetConfig{}
 	vars := map[int64]map[string]string{}
-	var handoff []uuid.UUID // to DeliverArgs jobs, due now
+	var later []uuid.UUID
 	var sends []*groupSend
 	for _, d := range ds {
-		if d.Status == DeliveryDelivered || d.Status == DeliveryFailed {
-			continue
-		}
-		if d.Attempts > 0 || d.TargetKind != engine.TargetHTTP {
-			handoff = append(handoff, d.ID)
+		if fastOnly && !dw.answersQuickly(d.envID, d.Target) {
+			later = append(later, d.ID)
 			continue
 		}
 		k := cfgKey{d.envID, d.Target}
@@ -105,31 +158,39 @@ func (w *DeliverGroupWorker) Work(ctx context.Context, job *river.Job[DeliverGro
 			configs[k] = cfg // nil: unusable; the DeliverArgs job files the exception
 		}
 		if cfg == nil {
-			handoff = append(handoff, d.ID)
+			later = append(later, d.ID)
 			continue
 		}
 		if strings.Contains(cfg.URLTemplate, "${") && vars[d.envID] == nil {
 			v, err := mappings.Variables(ctx, dw.DB, d.envID)
 			if err != nil {
-				return err
+				return nil, nil, err
 			}
 			vars[d.envID] = v
 		}
 		if l := dw.limiterFor(d.envID, d.Target, cfg.RatePerSecond); l != nil {
 			if r := l.Reserve(); r.Delay() > 0 {
 				r.Cancel()
-				handoff = append(handoff, d.ID) // the single job waits its turn
+				later = append(later, d.ID) // the single job waits its turn
 				continue
 			}
 		}
 		done, err := dw.breakerFor(d.envID, d.Target, cfg.Breaker).Allow()
 		if err != nil {
-			handoff = append(handoff, d.ID) // open circuit: the single job waits it out
+			later = append(later, d.ID) // open circuit: the single job waits it out
 			continue
 		}
 		sends = append(sends, &groupSend{d: d, cfg: *cfg, url: expandURL(cfg.URLTemplate, d, vars[d.envID]), header: buildHeader(*cfg, d), done: done})
 	}
+	return sends, later, nil
+}
 
+// sendFirstAttempts sends, at most groupSendConcurrency at a time, and
+// tells each target's circuit breaker how it went. It returns the
+// deliveries delivered, the other attempts made (to be recorded by
+// recordOtherFirstAttempts), and those cut short by shutdown, which are not
+// attempts: their jobs send them again, with the same Idempotency-Key.
+func (dw *DeliverWorker) sendFirstAttempts(ctx context.Context, sends []*groupSend) (delivered, other []*groupSend, cancelled []uuid.UUID) {
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, groupSendConcurrency)
 	for _, s := range sends {
@@ -140,14 +201,12 @@ func (w *DeliverGroupWorker) Work(ctx context.Context, job *river.Job[DeliverGro
 		})
 	}
 	wg.Wait()
-	var delivered, other []*groupSend
 	for _, s := range sends {
 		switch {
 		case ctx.Err() != nil && !s.res.delivered:
-			// Shutting down mid-request: not an attempt; the single job
-			// sends it again with the same Idempotency-Key.
 			s.done(nil)
-			handoff = append(handoff, s.d.ID)
+			s.cancelled = true
+			cancelled = append(cancelled, s.d.ID)
 			continue
 		case s.res.delivered || s.res.statusCode == http.StatusTooManyRequests || (s.res.statusCode >= 400 && !s.res.retryable):
 			s.done(nil)
@@ -155,57 +214,59 @@ func (w *DeliverGroupWorker) Work(ctx context.Context, job *river.Job[DeliverGro
 			s.done(errTargetDown)
 		}
 		if s.res.delivered {
+			s.finished = true
 			delivered = append(delivered, s)
 		} else {
 			other = append(other, s)
 		}
 	}
+	return delivered, other, cancelled
+}
 
-	// The attempts happened: record them even when shutdown cancels ctx.
-	ctx = context.WithoutCancel(ctx)
-	err = txn.Run(ctx, dw.DB, func(tx pgx.Tx) error {
-		if err := genericPlans(ctx, tx); err != nil {
-			return err
-		}
-		if err := recordDelivered(ctx, tx, delivered); err != nil {
-			return err
-		}
-		var later []river.InsertManyParams
-		for _, id := range handoff {
-			later = append(later, river.InsertManyParams{Args: DeliverArgs{DeliveryID: id}})
-		}
-		for _, s := range other {
-			out, err := recordAttempt(ctx, tx, s.d, s.cfg, s.res)
-			if errors.Is(err, errAttemptRecorded) {
-				continue // another run has it
-			}
-			if err != nil {
-				return err
-			}
-			s.finished = out.finished
-			if !out.finished {
-				at := time.Now().Add(out.snooze)
-				later = append(later, river.InsertManyParams{Args: DeliverArgs{DeliveryID: s.d.ID}, InsertOpts: &river.InsertOpts{ScheduledAt: at}})
-			}
-		}
-		if len(later) > 0 {
-			client, err := river.ClientFromContextSafely[pgx.Tx](ctx)
-			if err != nil {
-				return fmt.Errorf("enqueue deliveries: %w", err)
-			}
-			if _, err := client.InsertManyTx(ctx, tx, later); err != nil {
-				return fmt.Errorf("enqueue deliveries: %w", err)
-			}
-		}
-		return completeTx(ctx, tx, job)
-	})
-	if err != nil {
-		return err
-	}
-	for _, s := range delivered {
-		dw.observe(s.d, s.res, true)
-	}
+// recordOtherFirstAttempts records, in tx, first attempts that did not
+// deliver (recordAttempt) and returns the DeliverArgs jobs of those to be
+// tried again.
+func recordOtherFirstAttempts(ctx context.Context, tx pgx.Tx, other []*groupSend) ([]river.InsertManyParams, error) {
+	var later []river.InsertManyParams
 	for _, s := range other {
+		out, err := recordAttempt(ctx, tx, s.d, s.cfg, s.res)
+		if errors.Is(err, errAttemptRecorded) {
+			continue // another run has it
+		}
+		if err != nil {
+			return nil, err
+		}
+		s.finished = out.finished
+		if !out.finished {
+			at := time.Now().Add(out.snooze)
+			later = append(later, river.InsertManyParams{Args: DeliverArgs{DeliveryID: s.d.ID}, InsertOpts: &river.InsertOpts{ScheduledAt: at}})
+		}
+	}
+	return later, nil
+}
+
+// insertJobs inserts jobs in tx with the client River put in ctx.
+func insertJobs(ctx context.Context, tx pgx.Tx, jobs []river.InsertManyParams) error {
+	if len(jobs) == 0 {
+		return nil
+	}
+	client, err := river.ClientFromContextSafely[pgx.Tx](ctx)
+	if err != nil {
+		return fmt.Errorf("enqueue deliveries: %w", err)
+	}
+	if _, err := client.InsertManyTx(ctx, tx, jobs); err != nil {
+		return fmt.Errorf("enqueue deliveries: %w", err)
+	}
+	return nil
+}
+
+// firstAttemptsRecorded tells the observer and the log about attempts
+// once they are committed.
+func (dw *DeliverWorker) firstAttemptsRecorded(ctx context.Context, sends []*groupSend) {
+	for _, s := range sends {
+		if s.cancelled {
+			continue
+		}
 		dw.observe(s.d, s.res, s.finished)
 	}
 	if log := logger(dw.Logger); log.Enabled(ctx, slog.LevelInfo) {
@@ -214,7 +275,6 @@ func (w *DeliverGroupWorker) Work(ctx context.Context, job *river.Job[DeliverGro
 				"delivered", s.res.delivered, "status_code", s.res.statusCode, "error_class", s.res.class, "latency", s.res.latency)
 		}
 	}
-	return nil
 }
 
 // loadDeliveries is loadDelivery for many; deliveries that no longer exist

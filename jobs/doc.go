@@ -11,10 +11,14 @@
 //   - A process job (ProcessArgs) carries the messages of one commit or
 //     NDJSON batch; they are mapped and written in one transaction, one by
 //     one if that fails.
-//   - Their deliveries' first attempts go out as one DeliverGroupArgs job;
-//     anything but an immediate success or a final refusal continues in a
-//     DeliverArgs job of its own, which owns retries, back-off, snoozes and
-//     exceptions for that delivery.
+//   - The process job makes its deliveries' first attempts itself when
+//     their targets have lately answered quickly, and writes what was
+//     delivered in the same transaction as the routing. First attempts it
+//     leaves (slow targets, rate limits, open circuits, capture targets)
+//     go out as one DeliverGroupArgs job. Anything but an immediate
+//     success or a final refusal continues in a DeliverArgs job of its
+//     own, which owns retries, back-off, snoozes and exceptions for that
+//     delivery.
 //
 // River is at-least-once: every worker here must be safe to run twice.
 package jobs

@@ -3,6 +3,7 @@ package jobs
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,15 +25,36 @@ import (
 
 // ProcessWorker validates, maps and routes the messages of a process job
 // on the versions they arrived on, then writes lineage, delivery rows and
-// one deliver job per matched route in one transaction that also completes
-// the job. It is safe to run twice: a message no longer in status received
-// is left alone. When the group's transaction fails, each message is
-// written in a transaction of its own, so one message the database refuses
-// cannot hold up the others.
+// the jobs of the deliveries in one transaction that also completes the
+// job. It is safe to run twice: a message no longer in status received is
+// left alone. When the group's transaction fails, each message is written
+// in a transaction of its own, so one message the database refuses cannot
+// hold up the others.
+//
+// With Deliver set, the job also makes the first attempts of its http
+// deliveries itself, before that transaction, when their targets have been
+// answering quickly, and writes the deliveries already delivered: the
+// common case then costs one job and one commit instead of two of each,
+// and one status update of the message instead of two. The rest (slow
+// targets, rate limits, open circuits, capture targets) go to the deliver
+// queue as before. A delivery's id, its Idempotency-Key, is derived from
+// its message and route (deliveryID), so a run that sent and then died
+// before committing sends again under the same key.
 type ProcessWorker struct {
 	river.WorkerDefaults[ProcessArgs]
 	DB     DB
 	Logger *slog.Logger
+	// Deliver, when set, sends first attempts from the process job.
+	Deliver *DeliverWorker
+}
+
+// Timeout leaves room for first attempts when the job makes them: as
+// long as a deliver job's.
+func (w *ProcessWorker) Timeout(*river.Job[ProcessArgs]) time.Duration {
+	if w.Deliver != nil {
+		return w.Deliver.jobTimeout()
+	}
+	return 0 // River's default
 }
 
 // processRun is one message mapped, waiting to be recorded.
@@ -43,6 +65,9 @@ type processRun struct {
 	res        *engine.Result
 	runErr     error
 	took       time.Duration
+	// plan is what a routed message is to be written as; nil when the
+	// message failed validation or mapping (record writes those).
+	plan *routePlan
 }
 
 // Work processes the job's messages.
@@ -69,7 +94,16 @@ func (w *ProcessWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) e
 		if runErr != nil && !errors.Is(runErr, engine.ErrInvalidInput) && !errors.Is(runErr, engine.ErrLimit) {
 			return fmt.Errorf("map message %s: %w", in.m.ID, runErr) // cancelled: River retries
 		}
-		runs = append(runs, processRun{m: in.m, configured: in.configured, prog: prog, res: res, runErr: runErr, took: took})
+		r := processRun{m: in.m, configured: in.configured, prog: prog, res: res, runErr: runErr, took: took}
+		r.plan = planRoutes(r)
+		runs = append(runs, r)
+	}
+	sends, err := w.sendFirstAttempts(ctx, runs)
+	if err != nil {
+		return err
+	}
+	if len(sends) > 0 {
+		ctx = context.WithoutCancel(ctx) // the attempts happened: record them even when shutdown cancels ctx
 	}
 
 	err = txn.Run(ctx, w.DB, func(tx pgx.Tx) error {
@@ -81,7 +115,13 @@ func (w *ProcessWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) e
 		}
 		return completeTx(ctx, tx, job)
 	})
-	if err == nil || len(runs) < 2 || ctx.Err() != nil {
+	if err == nil {
+		if w.Deliver != nil {
+			w.Deliver.firstAttemptsRecorded(ctx, sends)
+		}
+		return nil
+	}
+	if len(runs) < 2 || ctx.Err() != nil {
 		return err
 	}
 	w.log(nil).Warn("processing a group failed; processing its messages one by one", "job_id", job.ID, "messages", len(runs), "error", err)
@@ -93,11 +133,59 @@ func (w *ProcessWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) e
 			firstErr = cmp.Or(firstErr, err)
 		}
 	}
+	if firstErr == nil && w.Deliver != nil {
+		w.Deliver.firstAttemptsRecorded(ctx, sends)
+	}
 	return firstErr // River retries the job; messages already processed are skipped
 }
 
-// recordAll records each run and enqueues the first attempts of every
-// delivery they made as DeliverGroupArgs jobs. retry marks an inbox retry:
+// sendFirstAttempts makes, when the worker has a Deliver, the first
+// attempts of the runs' http deliveries whose targets answer quickly, and
+// notes each outcome on its plan (routePlan.sent) for recordAll.
+func (w *ProcessWorker) sendFirstAttempts(ctx context.Context, runs []processRun) ([]*groupSend, error) {
+	if w.Deliver == nil {
+		return nil, nil
+	}
+	var firsts []pendingDelivery
+	for _, r := range runs {
+		p := r.plan
+		if p == nil {
+			continue
+		}
+		for i, id := range p.rows.ids {
+			if p.rows.stats[i] != string(DeliveryPending) || p.rows.kinds[i] != engine.TargetHTTP {
+				continue
+			}
+			firsts = append(firsts, pendingDelivery{
+				Delivery: Delivery{ID: id, MessageID: r.m.ID, Route: p.rows.routes[i], Target: p.rows.targets[i], TargetKind: p.rows.kinds[i],
+					Body: json.RawMessage(p.rows.bodies[i]), Status: DeliveryPending},
+				envID: r.m.EnvironmentID, flowID: r.m.FlowID, correlationID: r.m.CorrelationID, receivedAt: r.m.ReceivedAt,
+			})
+		}
+	}
+	if len(firsts) == 0 {
+		return nil, nil
+	}
+	sends, _, err := w.Deliver.prepareFirstAttempts(ctx, firsts, true)
+	if err != nil {
+		return nil, err
+	}
+	w.Deliver.sendFirstAttempts(ctx, sends)
+	bySend := make(map[uuid.UUID]*groupSend, len(sends))
+	for _, s := range sends {
+		bySend[s.d.ID] = s
+	}
+	for _, r := range runs {
+		if r.plan != nil {
+			r.plan.noteSent(bySend)
+		}
+	}
+	return sends, nil
+}
+
+// recordAll records each run and enqueues what its deliveries still need:
+// a DeliverGroupArgs job for the first attempts not made yet, a DeliverArgs
+// job for each first attempt to be tried again. retry marks an inbox retry:
 // a message that now routes resolves its validation and mapping exceptions.
 // Routed messages, nearly all of them, are written together in one
 // statement (routeAll): a group of 128 written one statement at a time kept
@@ -106,15 +194,18 @@ func (w *ProcessWorker) recordAll(ctx context.Context, tx pgx.Tx, runs []process
 	var plans []*routePlan
 	outcomes := make([]string, len(runs))
 	for i, r := range runs {
-		outcome, plan, err := w.record(ctx, tx, r.m, r.prog, r.res, r.runErr, r.took, r.configured)
+		if r.plan != nil {
+			r.plan.run = i
+			plans = append(plans, r.plan)
+			outcomes[i] = r.plan.outcome
+			continue
+		}
+		outcome, err := w.record(ctx, tx, r.m, r.res, r.runErr, r.took)
 		switch {
 		case errors.Is(err, errProcessed):
 			outcome = "already processed"
 		case err != nil:
 			return err
-		case plan != nil:
-			plan.run = i
-			plans = append(plans, plan)
 		}
 		outcomes[i] = outcome
 	}
@@ -122,7 +213,8 @@ func (w *ProcessWorker) recordAll(ctx context.Context, tx pgx.Tx, runs []process
 	if err != nil {
 		return err
 	}
-	var ids []uuid.UUID
+	var waiting []uuid.UUID
+	var other []*groupSend
 	for _, p := range plans {
 		if !claimed[p.id] {
 			outcomes[p.run] = "already processed"
@@ -133,7 +225,8 @@ func (w *ProcessWorker) recordAll(ctx context.Context, tx pgx.Tx, runs []process
 				return err
 			}
 		}
-		ids = append(ids, p.deliveries...)
+		waiting = append(waiting, p.waiting()...)
+		other = append(other, p.other()...)
 	}
 	processed := make([]uuid.UUID, len(runs))
 	for i, r := range runs {
@@ -150,18 +243,25 @@ func (w *ProcessWorker) recordAll(ctx context.Context, tx pgx.Tx, runs []process
 		}
 		w.log(&r.m).Debug("processed", "outcome", outcomes[i], "took", r.took)
 	}
-	if len(ids) == 0 {
-		return nil
+	later, err := recordOtherFirstAttempts(ctx, tx, other)
+	if err != nil {
+		return err
 	}
-	var deliveries []river.InsertManyParams
-	for chunk := range slices.Chunk(ids, ProcessGroupSize) {
-		deliveries = append(deliveries, river.InsertManyParams{Args: DeliverGroupArgs{DeliveryIDs: chunk}})
+	if err := insertJobs(ctx, tx, later); err != nil {
+		return err
+	}
+	var groups []river.InsertManyParams
+	for chunk := range slices.Chunk(waiting, ProcessGroupSize) {
+		groups = append(groups, river.InsertManyParams{Args: DeliverGroupArgs{DeliveryIDs: chunk}})
+	}
+	if len(groups) == 0 {
+		return nil
 	}
 	client, err := river.ClientFromContextSafely[pgx.Tx](ctx)
 	if err != nil {
 		return fmt.Errorf("enqueue deliveries: %w", err)
 	}
-	if _, err := client.InsertManyFastTx(ctx, tx, deliveries); err != nil {
+	if _, err := client.InsertManyFastTx(ctx, tx, groups); err != nil {
 		return fmt.Errorf("enqueue deliveries: %w", err)
 	}
 	return nil
@@ -247,29 +347,32 @@ func claim(ctx context.Context, tx pgx.Tx, id uuid.UUID, status MessageStatus) e
 // message is claimed. routeAll writes the plans of a group together.
 type routePlan struct {
 	id           uuid.UUID
-	run          int // index into recordAll's runs
+	run          int    // index into recordAll's runs
+	outcome      string // for the log: routed or unrouted
 	status       MessageStatus
 	rows         deliveryRows
 	events       []lineage
 	configErrors []Exception
-	deliveries   []uuid.UUID // pending: the first attempts to enqueue
+	// sent holds the first attempts the process job made, by delivery
+	// (noteSent); a pending delivery without one waits for a
+	// DeliverGroupArgs job.
+	sent map[uuid.UUID]*groupSend
 }
 
 // record writes what the run made of a message that failed validation or
-// mapping at once; a routed message is returned as a plan for routeAll. It
-// also returns a word for the log.
-func (w *ProcessWorker) record(ctx context.Context, tx pgx.Tx, m Message, prog *compiled, res *engine.Result, runErr error, took time.Duration, configured map[string]bool) (string, *routePlan, error) {
+// mapping, and returns a word for the log.
+func (w *ProcessWorker) record(ctx context.Context, tx pgx.Tx, m Message, res *engine.Result, runErr error, took time.Duration) (string, error) {
 	now := time.Now()
 	base := Exception{EnvironmentID: m.EnvironmentID, FlowID: m.FlowID, MessageID: m.ID}
 	switch {
 	case errors.Is(runErr, engine.ErrInvalidInput):
 		e := base
 		e.Kind, e.Stage, e.ErrorClass, e.Message = ExceptionValidation, "validate", "invalid JSON", "the payload is not a JSON document: "+runErr.Error()
-		return "rejected", nil, reject(ctx, tx, m.ID, e, map[string]any{"error": runErr.Error()}, now)
+		return "rejected", reject(ctx, tx, m.ID, e, map[string]any{"error": runErr.Error()}, now)
 	case errors.Is(runErr, engine.ErrLimit):
 		e := base
 		e.Kind, e.Stage, e.ErrorClass, e.Message = ExceptionMapping, "map", "limit", runErr.Error()
-		return "failed", nil, fail(ctx, tx, m.ID, e, map[string]any{"error": runErr.Error()}, now, took, false)
+		return "failed", fail(ctx, tx, m.ID, e, map[string]any{"error": runErr.Error()}, now, took, false)
 	case !res.Valid():
 		rules := make([]string, len(res.Validation))
 		msgs := make([]string, len(res.Validation))
@@ -281,78 +384,166 @@ func (w *ProcessWorker) record(ctx context.Context, tx pgx.Tx, m Message, prog *
 		e.Kind, e.Stage, e.ErrorClass = ExceptionValidation, "validate", "rule "+strings.Join(rules, ", ")
 		e.Message = strings.Join(msgs, "; ")
 		e.Detail, _ = json.Marshal(map[string]any{"validation": res.Validation})
-		return "rejected", nil, reject(ctx, tx, m.ID, e, map[string]any{"validation": res.Validation}, now)
+		return "rejected", reject(ctx, tx, m.ID, e, map[string]any{"validation": res.Validation}, now)
 	}
+	rowErrors := mappingErrors(res)
+	first := rowErrors[0]
+	e := base
+	e.Kind, e.Stage = ExceptionMapping, "map"
+	e.ErrorClass = strings.TrimSpace(string(first.Section) + " " + first.Route + " " + itemIndex.ReplaceAllString(first.Path, "[]"))
+	e.Message = first.String()
+	e.Detail, _ = json.Marshal(map[string]any{"errors": rowErrors})
+	return "failed", fail(ctx, tx, m.ID, e, map[string]any{"errors": rowErrors}, now, took, true)
+}
+
+// mappingErrors are the row errors of a run, of its sections and routes.
+func mappingErrors(res *engine.Result) []engine.RowError {
 	var rowErrors []engine.RowError
 	rowErrors = append(rowErrors, res.Errors...)
 	for _, r := range res.Routes {
 		rowErrors = append(rowErrors, r.Errors...)
 	}
-	if len(rowErrors) > 0 {
-		first := rowErrors[0]
-		e := base
-		e.Kind, e.Stage = ExceptionMapping, "map"
-		e.ErrorClass = strings.TrimSpace(string(first.Section) + " " + first.Route + " " + itemIndex.ReplaceAllString(first.Path, "[]"))
-		e.Message = first.String()
-		e.Detail, _ = json.Marshal(map[string]any{"errors": rowErrors})
-		return "failed", nil, fail(ctx, tx, m.ID, e, map[string]any{"errors": rowErrors}, now, took, true)
-	}
+	return rowErrors
+}
 
+// planRoutes returns the plan of a run that routed its message, or nil when
+// the message failed validation or mapping.
+func planRoutes(r processRun) *routePlan {
+	if r.runErr != nil || !r.res.Valid() || len(mappingErrors(r.res)) > 0 {
+		return nil
+	}
+	now := time.Now()
+	m := r.m
+	base := Exception{EnvironmentID: m.EnvironmentID, FlowID: m.FlowID, MessageID: m.ID}
+	took := r.took
 	var matched []string
 	plan := &routePlan{id: m.ID}
 	plan.events = []lineage{
 		{at: now, stage: StageValidated},
 		{at: now, stage: StageMapped, duration: &took},
 	}
-	for _, r := range res.Routes {
-		if !r.Matched {
+	var pending []uuid.UUID
+	for _, route := range r.res.Routes {
+		if !route.Matched {
 			continue
 		}
-		matched = append(matched, r.Name)
-		kind := prog.kinds[r.Target]
+		matched = append(matched, route.Name)
+		kind := r.prog.kinds[route.Target]
 		if kind == "" {
 			kind = engine.TargetHTTP
 		}
-		id, err := uuid.NewV7()
-		if err != nil {
-			return "", nil, fmt.Errorf("delivery id: %w", err)
-		}
+		id := deliveryID(m.ID, route.Name)
 		status, lastError := DeliveryPending, ""
-		if kind == engine.TargetHTTP && !configured[r.Target] {
+		if kind == engine.TargetHTTP && !r.configured[route.Target] {
 			status, lastError = DeliveryFailed, "target not configured"
 			e := base
 			e.DeliveryID = &id
-			e.Kind, e.Stage, e.ErrorClass = ExceptionConfiguration, "route", "target not configured: "+r.Target
-			e.Message = fmt.Sprintf("target “%s” (route %s) is not configured in this environment; set its URL on the Environments page, then retry", r.Target, r.Name)
+			e.Kind, e.Stage, e.ErrorClass = ExceptionConfiguration, "route", "target not configured: "+route.Target
+			e.Message = fmt.Sprintf("target “%s” (route %s) is not configured in this environment; set its URL on the Environments page, then retry", route.Target, route.Name)
 			plan.configErrors = append(plan.configErrors, e)
 		}
-		plan.rows.add(id, r.Name, r.Target, kind, string(r.Output), status, lastError)
+		plan.rows.add(id, route.Name, route.Target, kind, string(route.Output), status, lastError)
 		if status == DeliveryPending {
-			plan.deliveries = append(plan.deliveries, id)
+			pending = append(pending, id)
 		} else {
 			plan.events = append(plan.events, lineage{deliveryID: &id, at: now, stage: StageFailed,
-				detail: map[string]any{"route": r.Name, "target": r.Target, "error": "target not configured"}})
+				detail: map[string]any{"route": route.Name, "target": route.Target, "error": "target not configured"}})
 		}
 	}
 	if matched == nil {
 		matched = []string{}
 	}
 	plan.events = append(plan.events, lineage{at: now, stage: StageRouted, detail: map[string]any{"routes": matched}})
-	if len(plan.deliveries) > 0 {
-		plan.events = append(plan.events, lineage{at: now, stage: StageQueued, detail: map[string]any{"deliveries": plan.deliveries}})
+	if len(pending) > 0 {
+		plan.events = append(plan.events, lineage{at: now, stage: StageQueued, detail: map[string]any{"deliveries": pending}})
 	}
 	// The message's status follows from the deliveries written here: any
-	// failed (a target not configured) → failed, else queued; no route →
-	// unrouted.
-	plan.status = StatusQueued
-	outcome := "routed"
+	// failed (a target not configured) → failed, else queued (delivered
+	// once noteSent finds every delivery delivered); no route → unrouted.
+	plan.status, plan.outcome = StatusQueued, "routed"
 	switch {
 	case len(matched) == 0:
-		plan.status, outcome = StatusUnrouted, "unrouted"
+		plan.status, plan.outcome = StatusUnrouted, "unrouted"
 	case len(plan.configErrors) > 0:
 		plan.status = StatusFailed
 	}
-	return outcome, plan, nil
+	return plan
+}
+
+// deliveryID is a delivery's id, derived from its message and route so
+// that processing a message again names its deliveries the same: the id
+// is the Idempotency-Key a target dedupes on, and a process job may send
+// a first attempt and die before recording it. The first 48 bits are the
+// message's (a UUIDv7's milliseconds), so deliveries sort by time as
+// their messages do; the rest is a SHA-256 of message and route, with
+// the version (8, custom) and variant bits of RFC 9562.
+func deliveryID(message uuid.UUID, route string) uuid.UUID {
+	h := sha256.Sum256(append(message[:], route...))
+	var id uuid.UUID
+	copy(id[:6], message[:6])
+	copy(id[6:], h[:10])
+	id[6] = id[6]&0x0f | 0x80
+	id[8] = id[8]&0x3f | 0x80
+	return id
+}
+
+// noteSent records on the plan the first attempts made for its
+// deliveries: a delivered one is written as delivered, with its attempt
+// and its delivering and delivered lineage, and when all of them were
+// delivered so is the message.
+func (p *routePlan) noteSent(sends map[uuid.UUID]*groupSend) {
+	p.sent = map[uuid.UUID]*groupSend{}
+	p.rows.attempts = make([]int32, len(p.rows.ids))
+	p.rows.windowFrom = make([]*time.Time, len(p.rows.ids))
+	p.rows.codes = make([]*int32, len(p.rows.ids))
+	all := true
+	for i, id := range p.rows.ids {
+		s := sends[id]
+		if s == nil || s.cancelled {
+			all = false
+			continue
+		}
+		p.sent[id] = s
+		if !s.res.delivered {
+			all = false
+			continue
+		}
+		started, code := s.res.started, int32(s.res.statusCode)
+		latency := s.res.latency
+		p.rows.stats[i], p.rows.attempts[i], p.rows.windowFrom[i], p.rows.codes[i] = string(DeliveryDelivered), 1, &started, &code
+		p.events = append(p.events,
+			lineage{deliveryID: &id, at: started, stage: StageDelivering, detail: map[string]any{"attempt": 1, "target": s.d.Target}},
+			lineage{deliveryID: &id, at: started.Add(latency), stage: StageDelivered, duration: &latency,
+				detail: map[string]any{"attempt": 1, "route": s.d.Route, "target": s.d.Target, "statusCode": s.res.statusCode}})
+	}
+	if all && p.status == StatusQueued {
+		p.status = StatusDelivered
+	}
+}
+
+// waiting are the plan's pending deliveries whose first attempt was not
+// made: a DeliverGroupArgs job makes them.
+func (p *routePlan) waiting() []uuid.UUID {
+	var ids []uuid.UUID
+	for i, id := range p.rows.ids {
+		if p.rows.stats[i] == string(DeliveryPending) && p.sent[id] == nil {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// other are the first attempts made for the plan that did not deliver;
+// recordOtherFirstAttempts records them on the rows routeAll wrote as
+// pending.
+func (p *routePlan) other() []*groupSend {
+	var out []*groupSend
+	for _, id := range p.rows.ids {
+		if s := p.sent[id]; s != nil && !s.res.delivered {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // deliveryRows are the deliveries of a routed message, column by column
@@ -361,6 +552,11 @@ type deliveryRows struct {
 	ids                                   []uuid.UUID
 	routes, targets, kinds, bodies, stats []string
 	lastErrors                            []string
+	// Set by noteSent: the first attempt of a delivery delivered by the
+	// process job (attempts 1, when it started, the status code).
+	attempts   []int32
+	windowFrom []*time.Time
+	codes      []*int32
 }
 
 func (d *deliveryRows) add(id uuid.UUID, route, target, kind, body string, status DeliveryStatus, lastError string) {
@@ -387,11 +583,20 @@ func routeAll(ctx context.Context, tx pgx.Tx, plans []*routePlan) (map[uuid.UUID
 		dMsgs    []uuid.UUID
 		events   []lineage
 		lMsgs    []uuid.UUID
+		a        attemptRows
 	)
 	for i, p := range plans {
 		ids[i], statuses[i] = p.id, string(p.status)
-		for range p.rows.ids {
+		for j, id := range p.rows.ids {
 			dMsgs = append(dMsgs, p.id)
+			if p.rows.attempts == nil {
+				d.attempts, d.windowFrom, d.codes = append(d.attempts, 0), append(d.windowFrom, nil), append(d.codes, nil)
+			} else {
+				d.attempts, d.windowFrom, d.codes = append(d.attempts, p.rows.attempts[j]), append(d.windowFrom, p.rows.windowFrom[j]), append(d.codes, p.rows.codes[j])
+			}
+			if s := p.sent[id]; s != nil && s.res.delivered {
+				a.add(p.id, s)
+			}
 		}
 		d.ids, d.routes, d.targets = append(d.ids, p.rows.ids...), append(d.routes, p.rows.routes...), append(d.targets, p.rows.targets...)
 		d.kinds, d.bodies, d.stats = append(d.kinds, p.rows.kinds...), append(d.bodies, p.rows.bodies...), append(d.stats, p.rows.stats...)
@@ -412,10 +617,19 @@ func routeAll(ctx context.Context, tx pgx.Tx, plans []*routePlan) (map[uuid.UUID
 			where messages.id = any($1) and messages.id = u.id and messages.status = 'received'
 			returning messages.id
 		), d as (
-			insert into deliveries (id, message_id, route, target, target_kind, body, status, last_error)
-			select u.id, m.id, u.route, u.target, u.kind, u.body::json, u.status, u.last_error
-			from unnest($3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
-				as u(id, message_id, route, target, kind, body, status, last_error)
+			insert into deliveries (id, message_id, route, target, target_kind, body, status, last_error,
+				attempts, window_from, last_status_code, delivered_at)
+			select u.id, m.id, u.route, u.target, u.kind, u.body::json, u.status, u.last_error,
+				u.attempts, u.window_from, u.code, case when u.status = 'delivered' then now() end
+			from unnest($3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+				$17::int4[], $18::timestamptz[], $19::int4[])
+				as u(id, message_id, route, target, kind, body, status, last_error, attempts, window_from, code)
+			join m on m.id = u.message_id
+		), a as (
+			insert into delivery_attempts (delivery_id, n, started_at, latency_ms, status_code, outcome, response_excerpt, error)
+			select u.id, 1, u.started, u.latency, u.code, 'delivered', u.excerpt, ''
+			from unnest($20::uuid[], $21::uuid[], $22::timestamptz[], $23::int8[], $24::int4[], $25::text[])
+				as u(id, message_id, started, latency, code, excerpt)
 			join m on m.id = u.message_id
 		), l as (
 			insert into lineage_events (message_id, delivery_id, at, stage, detail, duration_ms)
@@ -427,7 +641,9 @@ func routeAll(ctx context.Context, tx pgx.Tx, plans []*routePlan) (map[uuid.UUID
 		)
 		select id from m`,
 		ids, statuses, d.ids, dMsgs, d.routes, d.targets, d.kinds, d.bodies, d.stats, d.lastErrors,
-		lMsgs, l.deliveryIDs, l.ats, l.stages, l.details, l.durations)
+		lMsgs, l.deliveryIDs, l.ats, l.stages, l.details, l.durations,
+		d.attempts, d.windowFrom, d.codes,
+		a.ids, a.messages, a.started, a.latency, a.codes, a.excerpts)
 	if err != nil {
 		return nil, fmt.Errorf("route %d messages: %w", len(plans), err)
 	}
@@ -440,6 +656,20 @@ func routeAll(ctx context.Context, tx pgx.Tx, plans []*routePlan) (map[uuid.UUID
 		claimed[id] = true
 	}
 	return claimed, nil
+}
+
+// attemptRows are delivered first attempts column by column, for routeAll.
+type attemptRows struct {
+	ids, messages []uuid.UUID
+	started       []time.Time
+	latency       []int64
+	codes         []int32
+	excerpts      []string
+}
+
+func (a *attemptRows) add(message uuid.UUID, s *groupSend) {
+	a.ids, a.messages, a.started = append(a.ids, s.d.ID), append(a.messages, message), append(a.started, s.res.started)
+	a.latency, a.codes, a.excerpts = append(a.latency, s.res.latency.Milliseconds()), append(a.codes, int32(s.res.statusCode)), append(a.excerpts, s.res.excerpt)
 }
 
 func reject(ctx context.Context, tx pgx.Tx, id uuid.UUID, e Exception, detail any, at time.Time) error {

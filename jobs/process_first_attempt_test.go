@@ -1,0 +1,196 @@
+package jobs_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertest"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crossdock/crossdock/jobs"
+)
+
+// A process job with a Deliver makes its deliveries' first attempts itself
+// and records them as the group job would: a 2xx delivered (with its
+// attempt and lineage, and no deliver job), a 500 handed to the
+// delivery's own retry job, a 400 failed with an exception. A capture
+// target still goes to the deliver queue. Running the job again sends
+// nothing twice.
+func TestProcessJobMakesFirstAttempts(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	ctx := context.Background()
+	tg := newTarget(t, nil)
+	tg.setAnswer(func(n int, w http.ResponseWriter) {
+		tg.mu.Lock()
+		path := tg.requests[n-1].URL.Path
+		tg.mu.Unlock()
+		switch {
+		case strings.HasSuffix(path, "/#2"):
+			w.WriteHeader(http.StatusInternalServerError)
+		case strings.HasSuffix(path, "/#3"):
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`{"error":"unknown customer"}`))
+		default:
+			w.WriteHeader(http.StatusCreated)
+		}
+	})
+	b.configureERP(t, tg.URL, nil)
+	res, err := jobs.AcceptBatch(ctx, b.pool, b.client, jobs.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{
+		[]byte(`{"id": 1, "name": "#1", "total": 1}`), []byte(`{"id": 2, "name": "#2", "total": 1}`),
+		[]byte(`{"id": 3, "name": "#3", "total": 1}`), []byte(`{"id": 4, "name": "#4", "total": 1, "audit": true}`),
+	}})
+	require.NoError(t, err)
+	ids := []uuid.UUID{res[0].MessageID, res[1].MessageID, res[2].MessageID, res[3].MessageID}
+
+	tx, err := b.pool.Begin(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = tx.Rollback(ctx) })
+	process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{},
+		&jobs.ProcessWorker{DB: tx, Deliver: jobs.NewDeliverWorker(tx, b.sealer, nil, nil)})
+	for range 2 {
+		out, err := process.Work(ctx, t, tx, jobs.ProcessArgs{MessageIDs: ids}, nil)
+		require.NoError(t, err)
+		require.Equal(t, river.EventKindJobCompleted, out.EventKind)
+	}
+	require.Equal(t, 4, tg.count(), "one request per http delivery; the second run sent nothing")
+
+	view := func(id uuid.UUID) jobs.MessageView {
+		v, err := jobs.MessageGet(ctx, tx, id)
+		require.NoError(t, err)
+		return v
+	}
+	ok := view(ids[0])
+	require.Equal(t, jobs.StatusDelivered, ok.Message.Status)
+	require.Len(t, ok.Deliveries, 1)
+	require.Equal(t, jobs.DeliveryDelivered, ok.Deliveries[0].Status)
+	require.NotNil(t, ok.Deliveries[0].DeliveredAt)
+	require.Len(t, ok.Deliveries[0].AttemptLog, 1)
+	require.Equal(t, 201, *ok.Deliveries[0].AttemptLog[0].StatusCode)
+	require.Equal(t, []jobs.Stage{jobs.StageReceived, jobs.StageValidated, jobs.StageMapped, jobs.StageRouted, jobs.StageQueued,
+		jobs.StageDelivering, jobs.StageDelivered}, stages(ok))
+	tg.mu.Lock()
+	keys := map[string]bool{}
+	for _, r := range tg.requests {
+		keys[r.Header.Get("Idempotency-Key")] = true
+	}
+	tg.mu.Unlock()
+	require.True(t, keys[ok.Deliveries[0].ID.String()], "sent with the delivery id as its Idempotency-Key")
+
+	retrying := view(ids[1])
+	require.Equal(t, jobs.StatusRetrying, retrying.Message.Status)
+	require.Equal(t, jobs.DeliveryRetrying, retrying.Deliveries[0].Status)
+	require.Len(t, retrying.Deliveries[0].AttemptLog, 1)
+	var scheduled int
+	require.NoError(t, tx.QueryRow(ctx, `select count(*) from river_job where kind = 'deliver' and state = 'scheduled' and args->>'delivery_id' = $1`,
+		retrying.Deliveries[0].ID.String()).Scan(&scheduled))
+	require.Equal(t, 1, scheduled, "the retry is the delivery's own job, once")
+
+	failed := view(ids[2])
+	require.Equal(t, jobs.StatusFailed, failed.Message.Status)
+	require.Len(t, failed.Exceptions, 1)
+	require.Equal(t, jobs.ExceptionDelivery, failed.Exceptions[0].Kind)
+	require.Contains(t, failed.Exceptions[0].Message, "unknown customer")
+
+	audited := view(ids[3])
+	require.Equal(t, jobs.StatusQueued, audited.Message.Status, "its capture delivery is still waiting")
+	var captureID uuid.UUID
+	for _, d := range audited.Deliveries {
+		if d.Target == "audit" {
+			require.Equal(t, jobs.DeliveryPending, d.Status)
+			captureID = d.ID
+		} else {
+			require.Equal(t, jobs.DeliveryDelivered, d.Status)
+		}
+	}
+	group := rivertest.RequireInsertedTx[*riverpgxv5.Driver](ctx, t, tx, &jobs.DeliverGroupArgs{}, nil)
+	require.Equal(t, []uuid.UUID{captureID}, group.Args.DeliveryIDs, "only what the process job did not send waits for a group job")
+	b.requireNoSecret(t, failed)
+}
+
+// River is at-least-once: a process job that sent a first attempt and died
+// before committing runs again and sends again under the same
+// Idempotency-Key, so the target can tell it is the same delivery.
+func TestProcessJobThatDiedAfterSendingResendsUnderTheSameKey(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	ctx := context.Background()
+	tg := newTarget(t, status(http.StatusCreated))
+	b.configureERP(t, tg.URL, nil)
+	acc := b.accept(t, `{"id": 1, "name": "#1", "total": 1}`)
+
+	run := func(commit bool) {
+		tx, err := b.pool.Begin(ctx)
+		require.NoError(t, err)
+		defer func() { _ = tx.Rollback(ctx) }()
+		process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{},
+			&jobs.ProcessWorker{DB: tx, Deliver: jobs.NewDeliverWorker(tx, b.sealer, nil, nil)})
+		_, err = process.Work(ctx, t, tx, jobs.ProcessArgs{MessageIDs: []uuid.UUID{acc.MessageID}}, nil)
+		require.NoError(t, err)
+		if commit {
+			require.NoError(t, tx.Commit(ctx))
+		}
+	}
+	run(false) // sent, then lost: nothing of it committed
+	v, err := jobs.MessageGet(ctx, b.pool, acc.MessageID)
+	require.NoError(t, err)
+	require.Equal(t, jobs.StatusReceived, v.Message.Status)
+	run(true)
+
+	v, err = jobs.MessageGet(ctx, b.pool, acc.MessageID)
+	require.NoError(t, err)
+	require.Equal(t, jobs.StatusDelivered, v.Message.Status)
+	require.Len(t, v.Deliveries, 1)
+	require.Equal(t, 2, tg.count())
+	tg.mu.Lock()
+	first, second := tg.requests[0].Header.Get("Idempotency-Key"), tg.requests[1].Header.Get("Idempotency-Key")
+	tg.mu.Unlock()
+	require.Equal(t, v.Deliveries[0].ID.String(), first)
+	require.Equal(t, first, second)
+}
+
+// A target that answers slowly must not hold up processing: once it has
+// been slow, process jobs leave its first attempts to the deliver queue.
+func TestSlowTargetsGetFirstAttemptsFromTheDeliverQueue(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	ctx := context.Background()
+	tg := newTarget(t, func(_ int, w http.ResponseWriter) {
+		time.Sleep(400 * time.Millisecond)
+		w.WriteHeader(http.StatusCreated)
+	})
+	b.configureERP(t, tg.URL, nil)
+	first := b.accept(t, `{"id": 1, "name": "#1", "total": 1}`)
+	second := b.accept(t, `{"id": 2, "name": "#2", "total": 1}`)
+
+	deliver := jobs.NewDeliverWorker(b.pool, b.sealer, nil, nil)
+	work := func(id uuid.UUID) pgx.Tx {
+		tx, err := b.pool.Begin(ctx)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = tx.Rollback(ctx) })
+		process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &jobs.ProcessWorker{DB: tx, Deliver: deliver})
+		_, err = process.Work(ctx, t, tx, jobs.ProcessArgs{MessageIDs: []uuid.UUID{id}}, nil)
+		require.NoError(t, err)
+		return tx
+	}
+	tx := work(first.MessageID) // not known to be slow yet: sent
+	require.Equal(t, 1, tg.count())
+	v, err := jobs.MessageGet(ctx, tx, first.MessageID)
+	require.NoError(t, err)
+	require.Equal(t, jobs.StatusDelivered, v.Message.Status)
+
+	tx = work(second.MessageID)
+	require.Equal(t, 1, tg.count(), "the slow target's first attempt was not made by the process job")
+	v, err = jobs.MessageGet(ctx, tx, second.MessageID)
+	require.NoError(t, err)
+	require.Equal(t, jobs.StatusQueued, v.Message.Status)
+	group := rivertest.RequireInsertedTx[*riverpgxv5.Driver](ctx, t, tx, &jobs.DeliverGroupArgs{}, nil)
+	require.Equal(t, []uuid.UUID{v.Deliveries[0].ID}, group.Args.DeliveryIDs)
+}
