@@ -24,7 +24,7 @@ func volumePool(b *testing.B) *pgxpool.Pool {
 	if err != nil {
 		b.Fatal(err)
 	}
-	pgconf.Apply(cfg.ConnConfig)
+	pgconf.Apply(cfg)
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		b.Fatal(err)

@@ -23,7 +23,11 @@
 # BENCH_KEEP (0; 1 keeps the database for a look at its plans and sizes),
 # BENCH_SQL (SQL run after migrating, to try a schema or storage change);
 # CROSSDOCK_METRICS_ADDR (e.g. 127.0.0.1:18099) adds the server's own
-# answer times for the trigger beside wrk's.
+# answer times for the trigger beside wrk's; BENCH_RATE (e.g. 3000) sends
+# that many requests a second, open loop, with bench/cmd/loadgen (vegeta)
+# over at most BENCH_CONNECTIONS connections instead of wrk's as-fast-as-
+# answered loop, warm-up included: the latency a source system sending at
+# that rate sees, rather than that of a saturated server.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -97,14 +101,30 @@ code="$(curl -s -o /dev/null -w '%{http_code}' -X POST "$trigger" -H "Authorizat
 
 count() { psql -tAq "$url" -c "select count(*) filter (where status = 'delivered'), count(*) from messages where received_at >= '${since:--infinity}'"; }
 
+# drive RUN DURATION loads the trigger: wrk by default, loadgen at
+# BENCH_RATE when set. RUN keeps the warm-up's orders apart.
+loadgen=""
+if [ -n "${BENCH_RATE:-}" ]; then
+  loadgen="$work/loadgen"
+  (cd bench && go build -o "$loadgen" ./cmd/loadgen)
+fi
+drive() {
+  if [ -n "$loadgen" ]; then
+    CROSSDOCK_BENCH_KEYS="$keys" "$loadgen" -url "$trigger" -order docs/demo-order.json -rate "$BENCH_RATE" \
+      -connections "$conns" -duration "$2" -run "$1"
+  else
+    CROSSDOCK_BENCH_KEYS="$keys" CROSSDOCK_BENCH_RUN="$1" wrk -c "$conns" -t "$threads" -d "$2" --latency \
+      -s scripts/bench-load.lua "$trigger" -- docs/demo-order.json
+  fi
+}
+
 # A warm-up first, so the measured run sees a steady state (connections
 # open, PostgreSQL's backends past their first touch of shared memory)
 # rather than a cold start; its messages are left out of every figure.
 if [ "$warmup" != 0 ]; then
   echo "== warm-up: $conns connections, $warmup (not measured)"
-  CROSSDOCK_BENCH_KEYS="$keys" CROSSDOCK_BENCH_RUN=1 wrk -c "$conns" -t "$threads" -d "$warmup" \
-    -s scripts/bench-load.lua "$trigger" -- docs/demo-order.json >"$work/warmup.txt"
-  grep -E 'Requests/sec' "$work/warmup.txt" | sed 's/^/   warm-up /'
+  drive 1 "$warmup" >"$work/warmup.txt"
+  grep -E 'Requests/sec|^requests' "$work/warmup.txt" | sed 's/^/   warm-up /'
   for _ in $(seq 1 $((drain_timeout * 2))); do
     [ "${BENCH_SERVE_ARGS:-}" = --no-workers ] && break
     IFS='|' read -r delivered total <<<"$(count)"
@@ -129,9 +149,9 @@ wal_start="$(psql -tAq "$url" -c "select pg_current_wal_lsn()")"
 # mood, so it compares builds in fewer runs.
 cpu_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat; }
 read -r busy_start idle_start <<<"$(cpu_ticks)"
-echo "== wrk: $conns connections, $threads threads, $duration against $trigger"
-CROSSDOCK_BENCH_KEYS="$keys" CROSSDOCK_BENCH_RUN=2 wrk -c "$conns" -t "$threads" -d "$duration" --latency \
-  -s scripts/bench-load.lua "$trigger" -- docs/demo-order.json | tee "$work/wrk.txt"
+if [ -n "${BENCH_RATE:-}" ]; then echo "== loadgen: $BENCH_RATE requests/s, at most $conns connections, $duration against $trigger"
+else echo "== wrk: $conns connections, $threads threads, $duration against $trigger"; fi
+drive 2 "$duration" | tee "$work/wrk.txt"
 trigger_histogram >"$work/hist.after"
 if [ -s "$work/hist.after" ]; then
   echo "== the server's own answer times for the trigger (share of the run's requests at or under):"
@@ -152,7 +172,7 @@ end=$(date +%s.%N)
 read -r busy_end idle_end <<<"$(cpu_ticks)"
 awk -v d="$delivered" -v t="$total" -v s="$start" -v e="$end" \
   'BEGIN { printf "== delivered %d of %d; the backlog drained %.1f s after the load stopped\n", d, t, e - s }'
-grep -E 'Requests/sec|Non-2xx|Socket errors' "$work/wrk.txt" | sed 's/^/   /' || true
+grep -E 'Requests/sec|Non-2xx|Socket errors|^requests|^latency' "$work/wrk.txt" | sed 's/^/   /' || true
 # Accept → delivered, from the rows themselves: when the message was
 # received and when its last delivery was delivered.
 psql -tAq "$url" -F ' ' -c "

@@ -20,7 +20,7 @@ func openPool(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
 		return nil, fmt.Errorf("DATABASE_URL cannot be parsed: %v", redactErr(err, databaseURL))
 	}
 	cfg.ConnConfig.ConnectTimeout = 5 * time.Second
-	pgconf.Apply(cfg.ConnConfig)
+	pgconf.Apply(cfg)
 	// Hundreds of River workers share the pool with the web tier; pgx's
 	// default (4 per CPU) starves them. A pool_max_conns in the URL wins.
 	if !strings.Contains(databaseURL, "pool_max_conns") && cfg.MaxConns < 40 {

@@ -92,7 +92,7 @@ func NewPool(t testing.TB) *pgxpool.Pool {
 	if err != nil {
 		t.Fatalf("dbtest: pool: %v", err)
 	}
-	pgconf.Apply(cfg.ConnConfig) // the server's session settings
+	pgconf.Apply(cfg) // the server's session settings
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("dbtest: pool: %v", err)
