@@ -72,7 +72,7 @@ else
 	CROSSDOCK_TEST_DATABASE_URL="$${CROSSDOCK_TEST_DATABASE_URL:-$$DATABASE_URL}" $(GO) test -run XXX -fuzz FuzzTrigger -fuzztime 1000x -parallel 1 ./web
 endif
 
-bench-load: ## load-test the real server: wrk, 64 connections, 30 s, on a fresh database, pgbench -N beside (docs/benchmarks.md)
+bench-load: ## load-test the real server: wrk, 64 connections, 30 s (BENCH_RATE=N: N requests/s open loop), on a fresh database, pgbench -N beside (docs/benchmarks.md)
 	scripts/bench-load.sh
 
 bench-explorer: ## message explorer searches on a seeded database (crossdock_volume, 5M messages; docs/benchmarks.md)
