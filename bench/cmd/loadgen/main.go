@@ -68,7 +68,9 @@ func main() {
 		m.Add(res)
 	}
 	m.Close()
-	ms := func(d time.Duration) string { return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64) }
+	ms := func(d time.Duration) string {
+		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64)
+	}
 	fmt.Printf("requests %d, sent %.1f/s (asked %d/s), answered 2xx %.1f/s, success %.2f %%\n", m.Requests, m.Rate, *rate, m.Throughput, 100*m.Success)
 	fmt.Printf("latency ms: p50 %s p90 %s p95 %s p99 %s max %s\n", ms(m.Latencies.P50), ms(m.Latencies.P90), ms(m.Latencies.P95), ms(m.Latencies.P99), ms(m.Latencies.Max))
 	fmt.Printf("status codes: %v\n", m.StatusCodes)
