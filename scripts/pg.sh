@@ -76,6 +76,25 @@ fsync = on
 shared_buffers = 256MB
 CONF
   fi
+  # Sized for a write-heavy pipeline, added once (also to clusters made
+  # before it): shared buffers of an eighth of the machine's memory (at
+  # most 2 GB), so a database of a few million messages keeps its indexes
+  # in them; checkpoints by time, not by WAL volume — at the default
+  # max_wal_size (1 GB) the pipeline under load checkpointed every 40 s,
+  # and the full page images written after each slowed it
+  # (docs/benchmarks.md).
+  if ! grep -q '^# crossdock: memory and checkpoints' "$data/postgresql.conf"; then
+    mem_kb="$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo 2>/dev/null || echo 0)"
+    buffers_mb=$(( mem_kb / 8 / 1024 ))
+    [ "$buffers_mb" -gt 2048 ] && buffers_mb=2048
+    [ "$buffers_mb" -lt 128 ] && buffers_mb=128
+    cat >>"$data/postgresql.conf" <<CONF
+# crossdock: memory and checkpoints
+shared_buffers = ${buffers_mb}MB
+max_wal_size = 4GB
+checkpoint_timeout = 15min
+CONF
+  fi
   mkdir -p "$sock"
   touch "$log"
   if [ "$(id -u)" = 0 ]; then chown postgres: "$sock" "$log"; fi
