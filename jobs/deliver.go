@@ -92,7 +92,10 @@ type DeliverWorker struct {
 // quickAnswer is how fast a target must have been answering lately for
 // process jobs to send it their messages' first attempts themselves
 // (ProcessWorker.Deliver). A slower target gets them from the deliver
-// queue, so it can never hold up the mapping of other flows' messages.
+// queue, so it holds up the mapping of other flows' messages only while
+// it turns slow: the process jobs sending to it at that moment wait at
+// most its timeout, and the answers (or timeouts) they get move its
+// average past this mark.
 const quickAnswer = 250 * time.Millisecond
 
 // answersQuickly says whether the target's recent answers (or failures to
