@@ -114,9 +114,6 @@ func (w *DeliverWorker) noteLatency(envID int64, target string, took time.Durati
 	key := strconv.FormatInt(envID, 10) + "/" + target
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.latency == nil {
-		w.latency = map[string]time.Duration{}
-	}
 	avg, seen := w.latency[key]
 	if !seen {
 		w.latency[key] = took
@@ -145,7 +142,7 @@ func NewDeliverWorker(db DB, sealer *secret.Sealer, httpClient *http.Client, log
 		}}
 	}
 	return &DeliverWorker{DB: db, Sealer: sealer, HTTP: httpClient, Logger: logger,
-		breakers: map[string]*breaker{}, limiters: map[string]*limiter{}}
+		breakers: map[string]*breaker{}, limiters: map[string]*limiter{}, latency: map[string]time.Duration{}}
 }
 
 // deliverJobTimeout bounds a deliver job: an attempt (at most

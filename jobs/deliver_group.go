@@ -116,7 +116,7 @@ func (w *DeliverGroupWorker) Work(ctx context.Context, job *river.Job[DeliverGro
 		for _, id := range handoff {
 			later = append(later, river.InsertManyParams{Args: DeliverArgs{DeliveryID: id}})
 		}
-		if err := insertJobs(ctx, tx, later); err != nil {
+		if err := insertJobs(ctx, tx, later, false); err != nil {
 			return err
 		}
 		return completeTx(ctx, tx, job)
@@ -245,8 +245,10 @@ func recordOtherFirstAttempts(ctx context.Context, tx pgx.Tx, other []*groupSend
 	return later, nil
 }
 
-// insertJobs inserts jobs in tx with the client River put in ctx.
-func insertJobs(ctx context.Context, tx pgx.Tx, jobs []river.InsertManyParams) error {
+// insertJobs inserts delivery jobs in tx with the client River put in ctx;
+// fast uses COPY (InsertManyFastTx), for jobs that need no uniqueness
+// check (DeliverGroupArgs).
+func insertJobs(ctx context.Context, tx pgx.Tx, jobs []river.InsertManyParams, fast bool) error {
 	if len(jobs) == 0 {
 		return nil
 	}
@@ -254,7 +256,12 @@ func insertJobs(ctx context.Context, tx pgx.Tx, jobs []river.InsertManyParams) e
 	if err != nil {
 		return fmt.Errorf("enqueue deliveries: %w", err)
 	}
-	if _, err := client.InsertManyTx(ctx, tx, jobs); err != nil {
+	if fast {
+		_, err = client.InsertManyFastTx(ctx, tx, jobs)
+	} else {
+		_, err = client.InsertManyTx(ctx, tx, jobs)
+	}
+	if err != nil {
 		return fmt.Errorf("enqueue deliveries: %w", err)
 	}
 	return nil

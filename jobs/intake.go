@@ -122,8 +122,10 @@ type ProcessArgs struct {
 // Kind names the job in River's tables.
 func (ProcessArgs) Kind() string { return "process" }
 
-// InsertOpts puts processing on its own queue so slow targets (deliver
-// queue) never hold up mapping. No uniqueness: the message row's own unique
+// InsertOpts puts processing on its own queue so deliveries to slow
+// targets (deliver queue) do not hold up mapping; a process job sends
+// first attempts itself only to targets answering quickly
+// (ProcessWorker.Deliver). No uniqueness: the message row's own unique
 // key already guarantees one job per message, and unique jobs cost an extra
 // index write per insert.
 func (ProcessArgs) InsertOpts() river.InsertOpts {

@@ -247,24 +247,14 @@ func (w *ProcessWorker) recordAll(ctx context.Context, tx pgx.Tx, runs []process
 	if err != nil {
 		return err
 	}
-	if err := insertJobs(ctx, tx, later); err != nil {
+	if err := insertJobs(ctx, tx, later, false); err != nil {
 		return err
 	}
 	var groups []river.InsertManyParams
 	for chunk := range slices.Chunk(waiting, ProcessGroupSize) {
 		groups = append(groups, river.InsertManyParams{Args: DeliverGroupArgs{DeliveryIDs: chunk}})
 	}
-	if len(groups) == 0 {
-		return nil
-	}
-	client, err := river.ClientFromContextSafely[pgx.Tx](ctx)
-	if err != nil {
-		return fmt.Errorf("enqueue deliveries: %w", err)
-	}
-	if _, err := client.InsertManyFastTx(ctx, tx, groups); err != nil {
-		return fmt.Errorf("enqueue deliveries: %w", err)
-	}
-	return nil
+	return insertJobs(ctx, tx, groups, true)
 }
 
 // log returns the worker's logger, with the message's ids when m is set.
@@ -493,9 +483,6 @@ func deliveryID(message uuid.UUID, route string) uuid.UUID {
 // delivered so is the message.
 func (p *routePlan) noteSent(sends map[uuid.UUID]*groupSend) {
 	p.sent = map[uuid.UUID]*groupSend{}
-	p.rows.attempts = make([]int32, len(p.rows.ids))
-	p.rows.windowFrom = make([]*time.Time, len(p.rows.ids))
-	p.rows.codes = make([]*int32, len(p.rows.ids))
 	all := true
 	for i, id := range p.rows.ids {
 		s := sends[id]
@@ -552,8 +539,9 @@ type deliveryRows struct {
 	ids                                   []uuid.UUID
 	routes, targets, kinds, bodies, stats []string
 	lastErrors                            []string
-	// Set by noteSent: the first attempt of a delivery delivered by the
-	// process job (attempts 1, when it started, the status code).
+	// The first attempt of a delivery the process job delivered (attempts
+	// 1, when it started, the status code), set by noteSent; 0, nil, nil
+	// for the others.
 	attempts   []int32
 	windowFrom []*time.Time
 	codes      []*int32
@@ -563,6 +551,7 @@ func (d *deliveryRows) add(id uuid.UUID, route, target, kind, body string, statu
 	d.ids = append(d.ids, id)
 	d.routes, d.targets, d.kinds = append(d.routes, route), append(d.targets, target), append(d.kinds, kind)
 	d.bodies, d.stats, d.lastErrors = append(d.bodies, body), append(d.stats, string(status)), append(d.lastErrors, lastError)
+	d.attempts, d.windowFrom, d.codes = append(d.attempts, 0), append(d.windowFrom, nil), append(d.codes, nil)
 }
 
 // routeAll writes routed messages in one statement: it claims them (the
@@ -587,13 +576,8 @@ func routeAll(ctx context.Context, tx pgx.Tx, plans []*routePlan) (map[uuid.UUID
 	)
 	for i, p := range plans {
 		ids[i], statuses[i] = p.id, string(p.status)
-		for j, id := range p.rows.ids {
+		for _, id := range p.rows.ids {
 			dMsgs = append(dMsgs, p.id)
-			if p.rows.attempts == nil {
-				d.attempts, d.windowFrom, d.codes = append(d.attempts, 0), append(d.windowFrom, nil), append(d.codes, nil)
-			} else {
-				d.attempts, d.windowFrom, d.codes = append(d.attempts, p.rows.attempts[j]), append(d.windowFrom, p.rows.windowFrom[j]), append(d.codes, p.rows.codes[j])
-			}
 			if s := p.sent[id]; s != nil && s.res.delivered {
 				a.add(p.id, s)
 			}
@@ -601,6 +585,7 @@ func routeAll(ctx context.Context, tx pgx.Tx, plans []*routePlan) (map[uuid.UUID
 		d.ids, d.routes, d.targets = append(d.ids, p.rows.ids...), append(d.routes, p.rows.routes...), append(d.targets, p.rows.targets...)
 		d.kinds, d.bodies, d.stats = append(d.kinds, p.rows.kinds...), append(d.bodies, p.rows.bodies...), append(d.stats, p.rows.stats...)
 		d.lastErrors = append(d.lastErrors, p.rows.lastErrors...)
+		d.attempts, d.windowFrom, d.codes = append(d.attempts, p.rows.attempts...), append(d.windowFrom, p.rows.windowFrom...), append(d.codes, p.rows.codes...)
 		for range p.events {
 			lMsgs = append(lMsgs, p.id)
 		}
