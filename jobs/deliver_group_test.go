@@ -2,10 +2,6 @@ package jobs_test
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,20 +21,7 @@ func TestDeliverGroupRecordsEachOutcome(t *testing.T) {
 	t.Parallel()
 	b := setup(t, false)
 	ctx := context.Background()
-	var sent atomic.Int32
-	tg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sent.Add(1)
-		switch {
-		case strings.HasSuffix(r.URL.Path, "/#2"):
-			w.WriteHeader(http.StatusInternalServerError)
-		case strings.HasSuffix(r.URL.Path, "/#3"):
-			w.WriteHeader(http.StatusBadRequest)
-			_, _ = w.Write([]byte(`{"error":"unknown customer"}`))
-		default:
-			w.WriteHeader(http.StatusCreated)
-		}
-	}))
-	t.Cleanup(tg.Close)
+	tg := outcomeTarget(t)
 	b.configureERP(t, tg.URL, nil)
 	res, err := jobs.AcceptBatch(ctx, b.pool, b.client, jobs.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{
 		[]byte(`{"id": 1, "name": "#1", "total": 1}`), []byte(`{"id": 2, "name": "#2", "total": 1}`), []byte(`{"id": 3, "name": "#3", "total": 1}`),
@@ -62,7 +45,7 @@ func TestDeliverGroupRecordsEachOutcome(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, river.EventKindJobCompleted, out.EventKind)
 	}
-	require.EqualValues(t, 3, sent.Load(), "the second run sent nothing")
+	require.Equal(t, 3, tg.count(), "the second run sent nothing")
 
 	view := func(id uuid.UUID) jobs.MessageView {
 		v, err := jobs.MessageGet(ctx, tx, id)

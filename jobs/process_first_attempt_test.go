@@ -17,16 +17,9 @@ import (
 	"github.com/crossdock/crossdock/jobs"
 )
 
-// A process job with a Deliver makes its deliveries' first attempts itself
-// and records them as the group job would: a 2xx delivered (with its
-// attempt and lineage, and no deliver job), a 500 handed to the
-// delivery's own retry job, a 400 failed with an exception. A capture
-// target still goes to the deliver queue. Running the job again sends
-// nothing twice.
-func TestProcessJobMakesFirstAttempts(t *testing.T) {
-	t.Parallel()
-	b := setup(t, false)
-	ctx := context.Background()
+// outcomeTarget answers an order by its number: #2 with 500, #3 with 400
+// and a reason, any other with 201.
+func outcomeTarget(t *testing.T) *target {
 	tg := newTarget(t, nil)
 	tg.setAnswer(func(n int, w http.ResponseWriter) {
 		tg.mu.Lock()
@@ -42,6 +35,20 @@ func TestProcessJobMakesFirstAttempts(t *testing.T) {
 			w.WriteHeader(http.StatusCreated)
 		}
 	})
+	return tg
+}
+
+// A process job with a Deliver makes its deliveries' first attempts itself
+// and records them as the group job would: a 2xx delivered (with its
+// attempt and lineage, and no deliver job), a 500 handed to the
+// delivery's own retry job, a 400 failed with an exception. A capture
+// target still goes to the deliver queue. Running the job again sends
+// nothing twice.
+func TestProcessJobMakesFirstAttempts(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	ctx := context.Background()
+	tg := outcomeTarget(t)
 	b.configureERP(t, tg.URL, nil)
 	res, err := jobs.AcceptBatch(ctx, b.pool, b.client, jobs.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{
 		[]byte(`{"id": 1, "name": "#1", "total": 1}`), []byte(`{"id": 2, "name": "#2", "total": 1}`),
