@@ -81,7 +81,7 @@ func (w *OrphanCheckWorker) Work(ctx context.Context, job *river.Job[OrphanCheck
 		for i, e := range msgs {
 			failed[i] = e.MessageID
 		}
-		if err := recordPayloadValues(ctx, tx, failed); err != nil { // they leave received
+		if err := recordStoredPayloadValues(ctx, tx, failed); err != nil { // they leave received
 			return err
 		}
 		for _, e := range msgs {

@@ -228,11 +228,13 @@ func (w *ProcessWorker) recordAll(ctx context.Context, tx pgx.Tx, runs []process
 		waiting = append(waiting, p.waiting()...)
 		other = append(other, p.other()...)
 	}
-	processed := make([]uuid.UUID, len(runs))
-	for i, r := range runs {
-		processed[i] = r.m.ID
+	var recorded []Message // routeAll wrote the values of the others
+	for _, r := range runs {
+		if r.plan == nil {
+			recorded = append(recorded, r.m)
+		}
 	}
-	if err := recordPayloadValues(ctx, tx, processed); err != nil {
+	if err := recordPayloadValues(ctx, tx, recorded); err != nil {
 		return err
 	}
 	for i, r := range runs {
@@ -343,6 +345,9 @@ type routePlan struct {
 	rows         deliveryRows
 	events       []lineage
 	configErrors []Exception
+	// values is what the explorer's payload search finds of the message
+	// (payloadValuesOf), written with it.
+	values string
 	// sent holds the first attempts the process job made, by delivery
 	// (noteSent); a pending delivery without one waits for a
 	// DeliverGroupArgs job.
@@ -407,7 +412,7 @@ func planRoutes(r processRun) *routePlan {
 	base := Exception{EnvironmentID: m.EnvironmentID, FlowID: m.FlowID, MessageID: m.ID}
 	took := r.took
 	var matched []string
-	plan := &routePlan{id: m.ID}
+	plan := &routePlan{id: m.ID, values: payloadValuesOf(m.Payload)}
 	plan.events = []lineage{
 		{at: now, stage: StageValidated},
 		{at: now, stage: StageMapped, duration: &took},
@@ -555,8 +560,8 @@ func (d *deliveryRows) add(id uuid.UUID, route, target, kind, body string, statu
 }
 
 // routeAll writes routed messages in one statement: it claims them (the
-// status update, see claimSQL), inserts their deliveries and their lineage
-// events in order, and returns the ids it claimed; a message missing from
+// status update, see claimSQL), inserts their deliveries, their lineage
+// events in order and their payload values, and returns the ids it claimed; a message missing from
 // the answer was processed by another run first. The lineage may name
 // deliveries inserted beside it (lineage has no foreign keys, migration
 // 014; the deliveries' key to the message is checked at the end of the
@@ -573,9 +578,10 @@ func routeAll(ctx context.Context, tx pgx.Tx, plans []*routePlan) (map[uuid.UUID
 		events   []lineage
 		lMsgs    []uuid.UUID
 		a        attemptRows
+		values   = make([]string, len(plans))
 	)
 	for i, p := range plans {
-		ids[i], statuses[i] = p.id, string(p.status)
+		ids[i], statuses[i], values[i] = p.id, string(p.status), p.values
 		for _, id := range p.rows.ids {
 			dMsgs = append(dMsgs, p.id)
 			if s := p.sent[id]; s != nil && s.res.delivered {
@@ -623,12 +629,16 @@ func routeAll(ctx context.Context, tx pgx.Tx, plans []*routePlan) (map[uuid.UUID
 				with ordinality as u(message_id, d, a, s, x, n, o)
 			join m on m.id = u.message_id
 			order by u.o
+		), v as (
+			insert into message_values (message_id, payload_values)
+			select m.id, u.v::jsonb from unnest($1::uuid[], $26::text[]) as u(id, v) join m on m.id = u.id
+			on conflict (message_id) do nothing
 		)
 		select id from m`,
 		ids, statuses, d.ids, dMsgs, d.routes, d.targets, d.kinds, d.bodies, d.stats, d.lastErrors,
 		lMsgs, l.deliveryIDs, l.ats, l.stages, l.details, l.durations,
 		d.attempts, d.windowFrom, d.codes,
-		a.ids, a.messages, a.started, a.latency, a.codes, a.excerpts)
+		a.ids, a.messages, a.started, a.latency, a.codes, a.excerpts, values)
 	if err != nil {
 		return nil, fmt.Errorf("route %d messages: %w", len(plans), err)
 	}

@@ -189,6 +189,13 @@ psql -tAq "$url" -F ' ' -c "
   from (select date_trunc('second', delivered_at) s, count(*) n from deliveries where delivered_at >= '$since' group by 1 order by 1 offset 1) x
   where s < (select max(date_trunc('second', delivered_at)) from deliveries)" | sed 's/^/== /'
 
+# Group sizes: most per-message costs are shared by a group (one process
+# job, one transaction, one statement of each kind), so fewer messages per
+# group cost more per message.
+psql -tAq "$url" -F ' ' -c "
+  select 'messages per process job: mean', round(avg(n), 1), 'p50', percentile_disc(0.5) within group (order by n), 'of', count(*), 'jobs'
+  from (select jsonb_array_length(args->'message_ids') n from river_job where kind = 'process' and created_at >= '$since') j" | sed 's/^/== /'
+
 awk -v b=$((busy_end - busy_start)) -v i=$((idle_end - idle_start)) -v n="$total" -v hz="$(getconf CLK_TCK)" \
   'BEGIN { printf "== CPU per message (all processes, load and drain): %.2f ms; the cores were idle %.0f %% of that time\n", 1000 * b / hz / (n > 0 ? n : 1), 100 * i / (b + i) }'
 
