@@ -301,7 +301,10 @@ func (in *Intake) write(ctx context.Context, tx pgx.Tx, batch []*intakeItem) err
 		jobs = append(jobs, river.InsertManyParams{Args: ProcessArgs{MessageIDs: chunk}})
 	}
 	if len(jobs) > 0 {
-		if _, err := in.client.InsertManyFastTx(ctx, tx, jobs); err != nil {
+		// InsertManyTx, a single prepared statement, rather than the COPY of
+		// InsertManyFastTx: a commit carries one or two jobs, and COPY costs
+		// an extra round trip and a statement PostgreSQL cannot cache.
+		if _, err := in.client.InsertManyTx(ctx, tx, jobs); err != nil {
 			return fmt.Errorf("enqueue processing: %w", err)
 		}
 	}

@@ -25,9 +25,12 @@ import (
 
 // ProcessWorker validates, maps and routes the messages of a process job
 // on the versions they arrived on, then writes lineage, delivery rows and
-// the jobs of the deliveries in one transaction that also completes the
-// job. It is safe to run twice: a message no longer in status received is
-// left alone. When the group's transaction fails, each message is written
+// the jobs of the deliveries in one transaction. It is safe to run twice:
+// a message no longer in status received is left alone. That is why the
+// job is completed by River's completer after the transaction, in batches
+// with other jobs, rather than inside it: a job run again after a crash
+// between the two finds its messages processed and does nothing, and the
+// transaction saves a statement and a round trip per group. When the group's transaction fails, each message is written
 // in a transaction of its own, so one message the database refuses cannot
 // hold up the others.
 //
@@ -110,10 +113,7 @@ func (w *ProcessWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) e
 		if err := genericPlans(ctx, tx); err != nil {
 			return err
 		}
-		if err := w.recordAll(ctx, tx, runs, job.Args.Retry); err != nil {
-			return err
-		}
-		return completeTx(ctx, tx, job)
+		return w.recordAll(ctx, tx, runs, job.Args.Retry)
 	})
 	if err == nil {
 		if w.Deliver != nil {
