@@ -21,13 +21,15 @@ import (
 // IntakeConfig tunes an Intake. Zero values take the defaults.
 type IntakeConfig struct {
 	// Writers is how many group commits may run at once (each holds one
-	// database connection). Default 2: one batch is gathered while the
-	// other is written. More writers split the same events into smaller
-	// commits, and the groups of work after them (a process job and a
-	// delivery group per commit) shrink with them: on two cores, 3 writers
-	// made groups of 3 messages at the median and delivered 925/s where 2
-	// delivered 1,199/s; intake alone lost 10–25 % with 4 and 6
-	// (docs/benchmarks.md).
+	// database connection). Default 1: the events that arrive while a
+	// commit is written wait for the next one, so groups grow with load.
+	// More writers split the same events into smaller commits, and the
+	// groups of work after them (a process job per commit) shrink with
+	// them, and nearly every cost of the pipeline is paid per group. On two
+	// cores at 64 clients one writer made groups of 32 messages where two
+	// made 17, with less CPU per message end to end and a lower p99 for
+	// accepts alone at 3,000/s (26–30 against 38 ms); 3 writers had made
+	// groups of 3 at the median (docs/benchmarks.md).
 	Writers int
 	// MaxBatch is the most events one commit carries. Default 128.
 	MaxBatch int
@@ -85,7 +87,7 @@ func (in *Intake) Stats() IntakeStats {
 // NewIntake returns an Intake writing to db and enqueueing with client.
 func NewIntake(db DB, client *river.Client[pgx.Tx], cfg IntakeConfig) *Intake {
 	if cfg.Writers <= 0 {
-		cfg.Writers = 2
+		cfg.Writers = 1
 	}
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = ProcessGroupSize

@@ -87,7 +87,7 @@ func (r *rawConfig) settings() []setting {
 		{"CROSSDOCK_RESCUE_AFTER", "rescue-after", "3m", "a job running this long is presumed lost with its process (killed, crashed) and run again; keep it above 2m, the longest a delivery may take", &r.rescueAfter},
 		{"CROSSDOCK_PROMOTION_KEY", "", "", "shared secret (at least 16 characters) that signs exported bundles (HMAC-SHA256); when set, imported bundles must carry a valid signature", &r.promotionKey},
 		{"CROSSDOCK_MAX_MESSAGE_BYTES", "max-message-bytes", "1048576", "largest event body a trigger accepts (a batch may be 16× that); larger bodies get 413", &r.maxMessageBytes},
-		{"CROSSDOCK_INTAKE_WRITERS", "intake-writers", "2", "how many group commits of trigger events run at once, 1 to 32: more commit smaller groups, which costs throughput on two cores (docs/benchmarks.md); try one per core on larger machines", &r.intakeWriters},
+		{"CROSSDOCK_INTAKE_WRITERS", "intake-writers", "1", "how many group commits of trigger events run at once, 1 to 32: more commit smaller groups, which costs throughput and CPU per message on two cores (docs/benchmarks.md); on larger machines measure with make bench-load before raising it", &r.intakeWriters},
 		{"CROSSDOCK_METRICS_ADDR", "metrics-addr", "", "private address serving Prometheus /metrics and Go's /debug/pprof/ (e.g. 127.0.0.1:9090), apart from the UI; unset: no separate listener", &r.metricsAddr},
 		{"CROSSDOCK_METRICS_TOKEN", "", "", "when set, GET /metrics on CROSSDOCK_ADDR answers requests with Authorization: Bearer <token>", &r.metricsToken},
 		{"CROSSDOCK_ROLLUP_EVERY", "rollup-every", "1m", "how often the dashboard's per-minute rollups are written (leader only)", &r.rollupEvery},
