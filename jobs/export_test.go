@@ -34,3 +34,6 @@ func IntakeCommitWithRawPayload(ctx context.Context, in *Intake, env, flow strin
 // PayloadValuesOf is payloadValuesOf, for the test that it matches the SQL
 // function message_payload_values.
 func PayloadValuesOf(payload []byte) string { return payloadValuesOf(payload) }
+
+// ProcessingSettings is processingSettings, for its test.
+var ProcessingSettings = processingSettings

@@ -110,7 +110,7 @@ func (w *ProcessWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) e
 	}
 
 	err = txn.Run(ctx, w.DB, func(tx pgx.Tx) error {
-		if err := genericPlans(ctx, tx); err != nil {
+		if err := processingSettings(ctx, tx); err != nil {
 			return err
 		}
 		return w.recordAll(ctx, tx, runs, job.Args.Retry)
@@ -717,6 +717,24 @@ func completeTx[T river.JobArgs](ctx context.Context, tx pgx.Tx, job *river.Job[
 func genericPlans(ctx context.Context, tx pgx.Tx) error {
 	if _, err := tx.Exec(ctx, `set local plan_cache_mode = force_generic_plan`); err != nil {
 		return fmt.Errorf("plan cache mode: %w", err)
+	}
+	return nil
+}
+
+// processingSettings is genericPlans plus an asynchronous commit for the
+// processing transaction: it does not wait for its WAL to reach the disk.
+// That loses nothing a message needs. The message and its process job
+// were committed durably by intake; a crash that loses the processing
+// commit (at most wal_writer_delay, 200 ms, of it) leaves the messages
+// received and their job not completed, so River runs the job again and
+// it processes them again, sending any first attempt again under the same
+// Idempotency-Key (deliveryID). Nothing durable can depend on it either:
+// WAL is flushed in order, so the job's completion, committed after it
+// by River's completer with a synchronous commit, makes it durable first.
+// Intake's commit, which the 202 promises, stays synchronous.
+func processingSettings(ctx context.Context, tx pgx.Tx) error {
+	if _, err := tx.Exec(ctx, `select set_config('plan_cache_mode', 'force_generic_plan', true), set_config('synchronous_commit', 'off', true)`); err != nil {
+		return fmt.Errorf("processing settings: %w", err)
 	}
 	return nil
 }
