@@ -25,12 +25,9 @@ import (
 
 // ProcessWorker validates, maps and routes the messages of a process job
 // on the versions they arrived on, then writes lineage, delivery rows and
-// the jobs of the deliveries in one transaction. It is safe to run twice:
-// a message no longer in status received is left alone. That is why the
-// job is completed by River's completer after the transaction, in batches
-// with other jobs, rather than inside it: a job run again after a crash
-// between the two finds its messages processed and does nothing, and the
-// transaction saves a statement and a round trip per group. When the group's transaction fails, each message is written
+// the jobs of the deliveries in one transaction that also completes the
+// job. It is safe to run twice: a message no longer in status received is
+// left alone. When the group's transaction fails, each message is written
 // in a transaction of its own, so one message the database refuses cannot
 // hold up the others.
 //
@@ -113,7 +110,10 @@ func (w *ProcessWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) e
 		if err := processingSettings(ctx, tx); err != nil {
 			return err
 		}
-		return w.recordAll(ctx, tx, runs, job.Args.Retry)
+		if err := w.recordAll(ctx, tx, runs, job.Args.Retry); err != nil {
+			return err
+		}
+		return completeTx(ctx, tx, job)
 	})
 	if err == nil {
 		if w.Deliver != nil {
@@ -724,14 +724,15 @@ func genericPlans(ctx context.Context, tx pgx.Tx) error {
 // processingSettings is genericPlans plus an asynchronous commit for the
 // processing transaction: it does not wait for its WAL to reach the disk.
 // That loses nothing a message needs. The message and its process job
-// were committed durably by intake; a crash that loses the processing
-// commit (at most wal_writer_delay, 200 ms, of it) leaves the messages
-// received and their job not completed, so River runs the job again and
-// it processes them again, sending any first attempt again under the same
-// Idempotency-Key (deliveryID). Nothing durable can depend on it either:
-// WAL is flushed in order, so the job's completion, committed after it
-// by River's completer with a synchronous commit, makes it durable first.
-// Intake's commit, which the 202 promises, stays synchronous.
+// were committed durably by intake; a crash of PostgreSQL that loses the
+// processing commit (at most wal_writer_delay, 200 ms, of them) loses the
+// job's completion with it, which is in the same transaction, so the
+// messages are received again and their job running: River rescues it,
+// and it processes them again, sending any first attempt again under the
+// same Idempotency-Key (deliveryID). Nothing durable can depend on what
+// was lost: WAL is flushed in order, so any later synchronous commit
+// flushes the processing commit first. Intake's commit, which the 202
+// promises, stays synchronous.
 func processingSettings(ctx context.Context, tx pgx.Tx) error {
 	if _, err := tx.Exec(ctx, `select set_config('plan_cache_mode', 'force_generic_plan', true), set_config('synchronous_commit', 'off', true)`); err != nil {
 		return fmt.Errorf("processing settings: %w", err)
