@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"os"
 	"path/filepath"
@@ -12,9 +13,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/crossdock/crossdock/internal/dbtest"
+	"github.com/crossdock/crossdock/internal/secret"
+	"github.com/crossdock/crossdock/mappings"
 )
 
 const testPromotionKey = "a promotion key both installations share"
@@ -176,4 +180,52 @@ func TestPromoteCommandForPipelines(t *testing.T) {
 	require.Contains(t, out, "result=error status=401")
 	_, code = promote(testKey)
 	require.Equal(t, 2, code, "--to is required")
+}
+
+// TestExportCarriesNoSecret plants a secret in every place an installation
+// keeps one — a target's credentials, an environment variable, an API key
+// and the promotion key that signs the bundle — and checks that `crossdock
+// export` writes none of them, to the bundle or to its messages: a bundle is
+// a file people mail around and commit.
+func TestExportCarriesNoSecret(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	const planted = "pl4nted-s3cret-0f-the-export-test"
+	kv := map[string]string{"DATABASE_URL": dbtest.NewDatabase(t), "CROSSDOCK_PROMOTION_KEY": testPromotionKey + " " + planted}
+	_, _, err := runCmd(t, env(kv), "", "flow", "import", "../../engine/testdata/flows/storefront-order-to-erp.json", "--publish")
+	require.NoError(t, err)
+
+	pool, err := pgxpool.New(ctx, kv["DATABASE_URL"])
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	dev, err := mappings.EnvironmentByName(ctx, pool, "dev")
+	require.NoError(t, err)
+	key := make([]byte, secret.KeySize)
+	_, err = rand.Read(key)
+	require.NoError(t, err)
+	sealer, err := secret.NewSealer(key)
+	require.NoError(t, err)
+	_, err = mappings.TargetConfigPut(ctx, pool, sealer, mappings.TargetConfig{
+		EnvironmentID: dev.ID, Target: "erp-sales-orders", URLTemplate: "https://erp.example/orders",
+		Auth: mappings.AuthBearer, Secret: planted + "-bearer",
+	}, mappings.Editor{Email: "cli-test@shop.example"})
+	require.NoError(t, err)
+	require.NoError(t, mappings.VariableSet(ctx, pool, dev.ID, "ERP_PASSWORD", planted+"-variable"))
+	out, _, err := apikeyCmd(t, kv, "create", "--env", "dev", "--name", "export-test")
+	require.NoError(t, err)
+	apiKey := regexp.MustCompile(`(?m)^cdk_dev_[0-9a-f]{8}_[A-Za-z0-9_-]{43}$`).FindString(out)
+	require.NotEmpty(t, apiKey, out)
+
+	bundle, stderr, err := runCmd(t, env(kv), "", "export", "--flow", "storefront-order-to-erp")
+	require.NoError(t, err, stderr)
+	require.Contains(t, bundle, `"signature": "hmac-sha256:`, "signed with the planted promotion key")
+	require.Contains(t, bundle, "erp-sales-orders", "the version names its target; only its configuration stays behind")
+	for _, leaked := range []string{planted, apiKey, apiKey[len(apiKey)-43:], testPromotionKey} {
+		require.NotContains(t, bundle, leaked)
+		require.NotContains(t, stderr, leaked)
+	}
+	var audited string
+	require.NoError(t, pool.QueryRow(ctx, `select coalesce(string_agg(a::text, ' '), '') from audit_entries a where action = 'bundle.export'`).Scan(&audited))
+	require.NotEmpty(t, audited, "the export is audited")
+	require.NotContains(t, audited, planted)
 }
