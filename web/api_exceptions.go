@@ -212,6 +212,37 @@ func (s *Server) apiExceptionRetry() fiber.Handler {
 	}
 }
 
+// replayBody is the body of a replay and of its preview.
+type replayBody struct {
+	Version       jobs.VersionChoice `json:"version"`
+	Payload       json.RawMessage    `json:"payload"`
+	Reason        string             `json:"reason"`
+	DraftRevision int                `json:"draftRevision"`
+}
+
+// apiReplayBody reads a replay's body and its edited payload (nil when
+// none was sent: the original).
+func (s *Server) apiReplayBody(c *fiber.Ctx) (replayBody, []byte, error) {
+	var body replayBody
+	if err := apiBody(c, &body); err != nil {
+		return body, nil, err
+	}
+	var payload []byte
+	if len(body.Payload) > 0 && string(body.Payload) != "null" {
+		payload = body.Payload
+		// A payload sent as a JSON string is the document's text (an
+		// editor's content), checked as JSON on its own.
+		var text string
+		if json.Unmarshal(body.Payload, &text) == nil {
+			payload = []byte(text)
+		}
+	}
+	if len(payload) > s.cfg.MaxMessageBytes {
+		return body, nil, &fault.Error{Code: fault.TooLarge, Message: "the edited payload is larger than a message may be"}
+	}
+	return body, payload, nil
+}
+
 func (s *Server) apiExceptionReplay() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		it, err := s.exceptionInScope(c)
@@ -219,32 +250,14 @@ func (s *Server) apiExceptionReplay() fiber.Handler {
 			return err
 		}
 		id := it.ID
-		var body struct {
-			Version       jobs.VersionChoice `json:"version"`
-			Payload       json.RawMessage    `json:"payload"`
-			Reason        string             `json:"reason"`
-			DraftRevision int                `json:"draftRevision"`
-		}
-		if err := apiBody(c, &body); err != nil {
+		body, payload, err := s.apiReplayBody(c)
+		if err != nil {
 			return err
 		}
 		if body.Version == jobs.VersionDraft {
 			if err := s.checkDraftReplay(c, it); err != nil {
 				return err
 			}
-		}
-		var payload []byte
-		if len(body.Payload) > 0 && string(body.Payload) != "null" {
-			payload = body.Payload
-			// A payload sent as a JSON string is the document's text (an
-			// editor's content), checked as JSON on its own.
-			var text string
-			if json.Unmarshal(body.Payload, &text) == nil {
-				payload = []byte(text)
-			}
-		}
-		if len(payload) > s.cfg.MaxMessageBytes {
-			return &fault.Error{Code: fault.TooLarge, Message: "the edited payload is larger than a message may be"}
 		}
 		var newID uuid.UUID
 		if err := s.inTx(c, func(tx pgx.Tx) error {
@@ -257,6 +270,40 @@ func (s *Server) apiExceptionReplay() fiber.Handler {
 		}
 		c.Location(jobs.StatusURL(newID))
 		return c.Status(fiber.StatusCreated).JSON(fiber.Map{"messageId": newID, "statusUrl": jobs.StatusURL(newID)})
+	}
+}
+
+// apiReplayPreview is a replay preview as the API answers it: for the
+// draft, also whether this caller may send it and, if not, why.
+type apiReplayPreview struct {
+	jobs.ReplayPreview
+	DraftRefusal string `json:"draftRefusal,omitempty"`
+}
+
+// apiExceptionReplayPreview answers what a replay with the same body would
+// send, route by route, next to what the version that ran made of the
+// original; nothing is written, published or sent. For the draft it
+// carries the revision a replay must name, so a script previews, reads the
+// differences, then replays exactly what it saw.
+func (s *Server) apiExceptionReplayPreview() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		it, err := s.exceptionInScope(c)
+		if err != nil {
+			return err
+		}
+		body, payload, err := s.apiReplayBody(c)
+		if err != nil {
+			return err
+		}
+		p, err := jobs.PreviewReplay(c.UserContext(), s.deps.DB, it.ID, body.Version, payload)
+		if err != nil {
+			return err
+		}
+		out := apiReplayPreview{ReplayPreview: p}
+		if p.Draft != nil {
+			out.DraftRefusal = draftRefusal(c, p.Draft.Environment, p.Draft.Protected, it.FlowSlug)
+		}
+		return c.JSON(out)
 	}
 }
 

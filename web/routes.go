@@ -85,6 +85,7 @@ func (s *Server) routes(app *fiber.App) {
 	api.Get("/exceptions/:id", s.inboxAccess(all...), s.apiExceptionGet())
 	api.Post("/exceptions/:id/retry", s.inboxAccess(triage...), s.apiExceptionRetry())
 	api.Post("/exceptions/:id/replay", s.inboxAccess(triage...), s.apiExceptionReplay())
+	api.Post("/exceptions/:id/replay/preview", s.inboxAccess(all...), s.apiExceptionReplayPreview())
 	api.Post("/exceptions/:id/resolve", s.inboxAccess(triage...), s.apiExceptionClose(jobs.ExceptionResolved))
 	api.Post("/exceptions/:id/ignore", s.inboxAccess(triage...), s.apiExceptionClose(jobs.ExceptionIgnored))
 	api.Post("/exceptions/:id/assign", s.inboxAccess(triage...), s.apiExceptionAssign())
