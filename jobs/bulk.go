@@ -53,15 +53,21 @@ type BulkAction struct {
 	ID          int64          `json:"id"`
 	Action      BulkActionKind `json:"action"`
 	Fingerprint string         `json:"fingerprint,omitempty"`
-	Status      string         `json:"status"` // queued, running, done, failed
-	Total       int            `json:"total"`
-	Done        int            `json:"done"`
-	Skipped     int            `json:"skipped"`
-	Failed      int            `json:"failed"`
-	Error       string         `json:"error,omitempty"`
-	RequestedBy string         `json:"requestedBy"`
-	CreatedAt   time.Time      `json:"createdAt"`
-	FinishedAt  *time.Time     `json:"finishedAt,omitempty"`
+	// GroupID is the group a whole-group action works on (0 for a
+	// selection).
+	GroupID int64 `json:"groupId,omitempty"`
+	// ExceptionIDs is the selection a selection's action works on; left out
+	// of JSON, where it could be 10,000 long.
+	ExceptionIDs []int64    `json:"-"`
+	Status       string     `json:"status"` // queued, running, done, failed
+	Total        int        `json:"total"`
+	Done         int        `json:"done"`
+	Skipped      int        `json:"skipped"`
+	Failed       int        `json:"failed"`
+	Error        string     `json:"error,omitempty"`
+	RequestedBy  string     `json:"requestedBy"`
+	CreatedAt    time.Time  `json:"createdAt"`
+	FinishedAt   *time.Time `json:"finishedAt,omitempty"`
 }
 
 // BulkArgs is the job that works a bulk action.
@@ -77,17 +83,21 @@ func (BulkArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
-const bulkSelect = `select id, action, coalesce(fingerprint, ''), status, total, done, skipped, failed, error, requested_by, created_at, finished_at from bulk_actions`
+const bulkSelect = `
+	select b.id, b.action, coalesce(b.fingerprint, ''), coalesce(g.id, 0), coalesce(b.exception_ids, '{}'), b.status, b.total, b.done, b.skipped, b.failed, b.error,
+	       b.requested_by, b.created_at, b.finished_at
+	from bulk_actions b
+	left join exception_groups g on g.environment_id = b.environment_id and g.fingerprint = b.fingerprint`
 
 func scanBulk(r pgx.Row) (BulkAction, error) {
 	var b BulkAction
-	err := r.Scan(&b.ID, &b.Action, &b.Fingerprint, &b.Status, &b.Total, &b.Done, &b.Skipped, &b.Failed, &b.Error, &b.RequestedBy, &b.CreatedAt, &b.FinishedAt)
+	err := r.Scan(&b.ID, &b.Action, &b.Fingerprint, &b.GroupID, &b.ExceptionIDs, &b.Status, &b.Total, &b.Done, &b.Skipped, &b.Failed, &b.Error, &b.RequestedBy, &b.CreatedAt, &b.FinishedAt)
 	return b, err
 }
 
 // BulkGet returns a bulk action with its progress, or NotFound.
 func BulkGet(ctx context.Context, db mappings.DBTX, id int64) (BulkAction, error) {
-	b, err := scanBulk(db.QueryRow(ctx, bulkSelect+` where id = $1`, id))
+	b, err := scanBulk(db.QueryRow(ctx, bulkSelect+` where b.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return b, fault.Errorf(fault.NotFound, "no bulk action %d", id)
 	}
@@ -95,6 +105,18 @@ func BulkGet(ctx context.Context, db mappings.DBTX, id int64) (BulkAction, error
 		return b, fmt.Errorf("bulk action %d: %w", id, err)
 	}
 	return b, nil
+}
+
+// BulkMaxSelection is how many exceptions one bulk action may name; more
+// is a whole group's work.
+const BulkMaxSelection = 10000
+
+// CheckBulkSelection refuses a selection too large for one bulk action.
+func CheckBulkSelection(ids []int64) error {
+	if len(ids) > BulkMaxSelection {
+		return fault.Errorf(fault.Invalid, "select at most 10,000 exceptions (%d were sent); act on the whole group instead", len(ids))
+	}
+	return nil
 }
 
 // BulkStart records a bulk action and enqueues its job in one transaction.
@@ -116,11 +138,14 @@ func BulkStart(ctx context.Context, db DB, client *river.Client[pgx.Tx], req Bul
 	if req.Action == BulkReplay && req.Version == VersionDraft {
 		return BulkAction{}, false, fault.Errorf(fault.Invalid, "a bulk replay runs on the version that ran or the one deployed, not the draft: publish and deploy the draft, then replay the group on the deployed version (one exception can be replayed on the draft from its page)")
 	}
+	if req.Action == BulkReplay && req.Version != "" && req.Version != VersionRan && req.Version != VersionDeployed {
+		return BulkAction{}, false, fault.Errorf(fault.Invalid, "version “%s” is not one of ran, deployed", req.Version)
+	}
 	if (req.Fingerprint == "") == (len(req.ExceptionIDs) == 0) {
 		return BulkAction{}, false, fault.Errorf(fault.Invalid, "choose exceptions, or a whole group, to act on")
 	}
-	if len(req.ExceptionIDs) > 10000 {
-		return BulkAction{}, false, fault.Errorf(fault.Invalid, "select at most 10,000 exceptions; act on the whole group instead")
+	if err := CheckBulkSelection(req.ExceptionIDs); err != nil {
+		return BulkAction{}, false, err
 	}
 	if strings.TrimSpace(req.RequestKey) == "" {
 		return BulkAction{}, false, fault.Errorf(fault.Invalid, "the request key is missing; reload the page and try again")
@@ -128,7 +153,7 @@ func BulkStart(ctx context.Context, db DB, client *river.Client[pgx.Tx], req Bul
 	var out BulkAction
 	created := false
 	err := txn.Run(ctx, db, func(tx pgx.Tx) error {
-		existing, err := scanBulk(tx.QueryRow(ctx, bulkSelect+` where request_key = $1`, req.RequestKey))
+		existing, err := scanBulk(tx.QueryRow(ctx, bulkSelect+` where b.request_key = $1`, req.RequestKey))
 		if err == nil {
 			out = existing
 			return nil
@@ -169,8 +194,8 @@ func BulkStart(ctx context.Context, db DB, client *river.Client[pgx.Tx], req Bul
 			req.RequestKey, req.Action, env, fp, ids, upTo, strings.TrimSpace(req.Reason), string(req.Version), actorID, req.Actor.Email, total).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			// The same action on the same group is running: show it.
-			out, err = scanBulk(tx.QueryRow(ctx, bulkSelect+` where environment_id = $1 and fingerprint = $2 and action = $3
-				and status in ('queued', 'running')`, req.EnvironmentID, req.Fingerprint, req.Action))
+			out, err = scanBulk(tx.QueryRow(ctx, bulkSelect+` where b.environment_id = $1 and b.fingerprint = $2 and b.action = $3
+				and b.status in ('queued', 'running')`, req.EnvironmentID, req.Fingerprint, req.Action))
 			if err != nil {
 				return fmt.Errorf("bulk action: %w", err)
 			}
@@ -187,7 +212,7 @@ func BulkStart(ctx context.Context, db DB, client *river.Client[pgx.Tx], req Bul
 			return err
 		}
 		created = true
-		out, err = scanBulk(tx.QueryRow(ctx, bulkSelect+` where id = $1`, id))
+		out, err = scanBulk(tx.QueryRow(ctx, bulkSelect+` where b.id = $1`, id))
 		return err
 	})
 	return out, created, err

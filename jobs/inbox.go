@@ -234,6 +234,37 @@ func ExceptionGet(ctx context.Context, db mappings.DBTX, id int64) (InboxItem, e
 	return it, nil
 }
 
+// ExceptionScope is where an exception belongs: what an API key's scope
+// is checked against.
+type ExceptionScope struct {
+	Environment string
+	Flow        string
+}
+
+// ExceptionScopes returns the environment and flow of each of ids that
+// exists; an id missing from the map does not.
+func ExceptionScopes(ctx context.Context, db mappings.DBTX, ids []int64) (map[int64]ExceptionScope, error) {
+	rows, err := db.Query(ctx, `
+		select e.id, env.name, f.slug from exceptions e
+		join environments env on env.id = e.environment_id
+		join flows f on f.id = e.flow_id
+		where e.id = any($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("exceptions: %w", err)
+	}
+	out := make(map[int64]ExceptionScope, len(ids))
+	var id int64
+	var sc ExceptionScope
+	_, err = pgx.ForEachRow(rows, []any{&id, &sc.Environment, &sc.Flow}, func() error {
+		out[id] = sc
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("exceptions: %w", err)
+	}
+	return out, nil
+}
+
 // ExceptionGroup is every exception of one environment sharing a
 // fingerprint (flow + stage + error class): one row to act on for 5,000
 // identical failures. Its counts are kept by the database in the same

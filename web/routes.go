@@ -91,6 +91,8 @@ func (s *Server) routes(app *fiber.App) {
 	api.Post("/exceptions/:id/assign", s.inboxAccess(triage...), s.apiExceptionAssign())
 	api.Get("/exception-groups", s.inboxAccess(all...), s.apiGroupList())
 	api.Get("/exception-groups/:id", s.inboxAccess(all...), s.apiGroupGet())
+	api.Post("/bulk-actions", s.inboxAccess(triage...), s.apiBulkStart())
+	api.Get("/bulk-actions/:id<int>", s.inboxAccess(all...), s.apiBulkGet())
 	app.Use("/api", s.apiNotFound())
 
 	// Everything below needs a signed-in user.

@@ -30,6 +30,7 @@ var readOnlyPosts = map[string]string{
 	"POST /flows/:slug/tests/run":                         "test run",
 	"POST /inbox/:id<int>/preview":                        "replay preview",
 	"POST /api/v1/flows/:slug/preview":                    "API preview",
+	"POST /api/v1/exceptions/:id/replay/preview":          "API replay preview",
 	"POST /api/v1/envs/:env/flows/:flow/messages":         "trigger: recorded as a message with lineage",
 	"POST /api/v1/envs/:env/flows/:flow/messages\\:batch": "trigger: recorded as messages with lineage",
 }
@@ -128,7 +129,7 @@ func TestEveryStateChangeIsAudited(t *testing.T) {
 	admin.get("/flows")
 	amy.get("/flows")
 	exc := map[string]int64{}
-	for _, k := range []string{"retry", "replay", "close", "assign", "comment", "bulk", "lookup-row", "api-retry", "api-replay", "api-resolve", "api-ignore", "api-assign"} {
+	for _, k := range []string{"retry", "replay", "close", "assign", "comment", "bulk", "lookup-row", "api-retry", "api-replay", "api-resolve", "api-ignore", "api-assign", "api-bulk"} {
 		exc[k] = f.newException(t, "audit-"+k)
 	}
 	ex := func(k string) string { return itoa(exc[k]) }
@@ -243,6 +244,9 @@ func TestEveryStateChangeIsAudited(t *testing.T) {
 		{route: "POST /inbox/:id<int>/lookup-row", action: "flow.lookup_row_add", do: form("/inbox/"+ex("lookup-row")+"/lookup-row", "value", `{"salesOrg": "1000"}`)},
 		{route: "POST /api/v1/exceptions/:id/retry", action: "exception.retry", before: true, after: true, do: func() response {
 			return admin.apiCall(http.MethodPost, "/api/v1/exceptions/"+ex("api-retry")+"/retry", map[string]any{})
+		}},
+		{route: "POST /api/v1/bulk-actions", action: "exception.bulk_resolve", after: true, do: func() response {
+			return admin.apiCall(http.MethodPost, "/api/v1/bulk-actions", map[string]any{"action": "resolve", "exceptionIds": []int64{exc["api-bulk"]}, "reason": "api"})
 		}},
 		{route: "POST /api/v1/exceptions/:id/replay", action: "exception.replay", before: true, after: true, do: func() response {
 			return admin.apiCall(http.MethodPost, "/api/v1/exceptions/"+ex("api-replay")+"/replay", map[string]any{"reason": "api"})

@@ -125,11 +125,14 @@ func routeTable() map[string]rule {
 		"GET /api/v1/exceptions/:id":                 r(everyone, keysSupport),
 		"POST /api/v1/exceptions/:id/retry":          r(triagers, keysSupport),
 		"POST /api/v1/exceptions/:id/replay":         r(triagers, keysSupport),
+		"POST /api/v1/exceptions/:id/replay/preview": r(everyone, keysSupport),
 		"POST /api/v1/exceptions/:id/resolve":        r(triagers, keysSupport),
 		"POST /api/v1/exceptions/:id/ignore":         r(triagers, keysSupport),
 		"POST /api/v1/exceptions/:id/assign":         r(triagers, keysSupport),
 		"GET /api/v1/exception-groups":               r(everyone, keysSupport),
 		"GET /api/v1/exception-groups/:id":           r(everyone, keysSupport),
+		"POST /api/v1/bulk-actions":                  r(triagers, keysSupport),
+		"GET /api/v1/bulk-actions/:id<int>":          r(everyone, keysSupport),
 
 		// Browser pages.
 		"GET /":                                          {roles: everyone, ok: 303},
@@ -342,6 +345,7 @@ func (f *secFixture) path(pattern string) string {
 		{"/api/v1/messages/", ":id", f.messageID},
 		{"/messages/", ":id", f.messageID},
 		{"/inbox/bulk/", ":id<int>", itoa(f.bulkID)},
+		{"/api/v1/bulk-actions/", ":id<int>", itoa(f.bulkID)},
 		{"/inbox/", ":id<int>", itoa(f.exceptionID)},
 		{"/admin/users/", ":id<int>", itoa(f.userID)},
 		{"/promotions/", ":id<int>", itoa(f.promotionID)},
