@@ -137,7 +137,9 @@ func TestBulkActionsAPI(t *testing.T) {
 	require.Equal(t, http.StatusOK, again.StatusCode, again.body)
 	require.Equal(t, "true", again.Header.Get("Idempotent-Replayed"))
 	require.Equal(t, first.Header.Get("Location"), again.Header.Get("Location"))
-	done = waitBulkDone(t, func() (response, map[string]any) { return vic.apiWith(http.MethodGet, first.Header.Get("Location"), nil) })
+	done = waitBulkDone(t, func() (response, map[string]any) {
+		return vic.apiWith(http.MethodGet, first.Header.Get("Location"), nil)
+	})
 	require.Equal(t, "done", done["status"])
 	require.Equal(t, "sam@shop.example", done["requestedBy"])
 	left, _, err := jobs.InboxList(ctx, tb.db, jobs.InboxFilter{})
