@@ -79,7 +79,7 @@ bench-explorer: ## message explorer searches on a seeded database (crossdock_vol
 	scripts/bench-explorer.sh
 
 lint: ## gofmt, go vet and staticcheck
-	@out="$$(gofmt -l $$(git ls-files '*.go'))"; [ -z "$$out" ] || { echo "gofmt would change: $$out"; exit 1; }
+	@out="$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go'))"; [ -z "$$out" ] || { echo "gofmt would change: $$out"; exit 1; }
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
