@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -227,4 +228,16 @@ func TestServeWorkersOnlyAndNoWorkers(t *testing.T) {
 		cancel()
 		require.NoError(t, <-done, flag)
 	}
+}
+
+// TestServeSetsTheCollectorsTarget: serve collects at 200 unless GOGC is
+// set, which then wins as Go reads it.
+func TestServeSetsTheCollectorsTarget(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	t.Setenv("GOGC", "")
+	setGCPercent()
+	require.Equal(t, serveGCPercent, debug.SetGCPercent(100))
+	t.Setenv("GOGC", "150")
+	setGCPercent()
+	require.Equal(t, 100, debug.SetGCPercent(100), "the operator's GOGC is left alone")
 }
