@@ -35,5 +35,5 @@ func IntakeCommitWithRawPayload(ctx context.Context, in *Intake, env, flow strin
 // function message_payload_values.
 func PayloadValuesOf(payload []byte) string { return payloadValuesOf(payload) }
 
-// ProcessingSettings is processingSettings, for its test.
-var ProcessingSettings = processingSettings
+// GenericPlans is genericPlans, for its test.
+var GenericPlans = genericPlans

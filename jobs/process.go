@@ -106,8 +106,14 @@ func (w *ProcessWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) e
 		ctx = context.WithoutCancel(ctx) // the attempts happened: record them even when shutdown cancels ctx
 	}
 
+	// The processing transaction commits synchronously, like every other.
+	// An asynchronous commit (tried in session 6) can be lost in a crash of
+	// PostgreSQL while the job still ends completed: River's completer
+	// completes it on its own once Work returns, retrying through the
+	// outage, and finds it running again, so the lost work is never redone
+	// and its messages stay received (the outage e2e test caught it).
 	err = txn.Run(ctx, w.DB, func(tx pgx.Tx) error {
-		if err := processingSettings(ctx, tx); err != nil {
+		if err := genericPlans(ctx, tx); err != nil {
 			return err
 		}
 		if err := w.recordAll(ctx, tx, runs, job.Args.Retry); err != nil {
@@ -717,25 +723,6 @@ func completeTx[T river.JobArgs](ctx context.Context, tx pgx.Tx, job *river.Job[
 func genericPlans(ctx context.Context, tx pgx.Tx) error {
 	if _, err := tx.Exec(ctx, `set local plan_cache_mode = force_generic_plan`); err != nil {
 		return fmt.Errorf("plan cache mode: %w", err)
-	}
-	return nil
-}
-
-// processingSettings is genericPlans plus an asynchronous commit for the
-// processing transaction: it does not wait for its WAL to reach the disk.
-// That loses nothing a message needs. The message and its process job
-// were committed durably by intake; a crash of PostgreSQL that loses the
-// processing commit (at most wal_writer_delay, 200 ms, of them) loses the
-// job's completion with it, which is in the same transaction, so the
-// messages are received again and their job running: River rescues it,
-// and it processes them again, sending any first attempt again under the
-// same Idempotency-Key (deliveryID). Nothing durable can depend on what
-// was lost: WAL is flushed in order, so any later synchronous commit
-// flushes the processing commit first. Intake's commit, which the 202
-// promises, stays synchronous.
-func processingSettings(ctx context.Context, tx pgx.Tx) error {
-	if _, err := tx.Exec(ctx, `select set_config('plan_cache_mode', 'force_generic_plan', true), set_config('synchronous_commit', 'off', true)`); err != nil {
-		return fmt.Errorf("processing settings: %w", err)
 	}
 	return nil
 }

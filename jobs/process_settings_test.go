@@ -10,10 +10,10 @@ import (
 	"github.com/crossdock/crossdock/jobs"
 )
 
-// The processing transaction commits asynchronously and on generic plans;
-// the settings end with it, so no other work on the pooled connection
-// (intake's commits above all) loses its synchronous commit.
-func TestProcessingSettingsAreLocalToTheTransaction(t *testing.T) {
+// The processing and delivery transactions run on generic plans; the
+// setting ends with the transaction, so other work on the pooled
+// connection plans as usual.
+func TestGenericPlansAreLocalToTheTransaction(t *testing.T) {
 	t.Parallel()
 	pool := dbtest.NewPool(t)
 	ctx := context.Background()
@@ -22,11 +22,11 @@ func TestProcessingSettingsAreLocalToTheTransaction(t *testing.T) {
 	defer conn.Release()
 	tx, err := conn.Begin(ctx)
 	require.NoError(t, err)
-	require.NoError(t, jobs.ProcessingSettings(ctx, tx))
-	var commit, plans string
-	require.NoError(t, tx.QueryRow(ctx, `select current_setting('synchronous_commit'), current_setting('plan_cache_mode')`).Scan(&commit, &plans))
-	require.Equal(t, []string{"off", "force_generic_plan"}, []string{commit, plans})
+	require.NoError(t, jobs.GenericPlans(ctx, tx))
+	var plans string
+	require.NoError(t, tx.QueryRow(ctx, `select current_setting('plan_cache_mode')`).Scan(&plans))
+	require.Equal(t, "force_generic_plan", plans)
 	require.NoError(t, tx.Commit(ctx))
-	require.NoError(t, conn.QueryRow(ctx, `select current_setting('synchronous_commit'), current_setting('plan_cache_mode')`).Scan(&commit, &plans))
-	require.Equal(t, []string{"on", "auto"}, []string{commit, plans})
+	require.NoError(t, conn.QueryRow(ctx, `select current_setting('plan_cache_mode')`).Scan(&plans))
+	require.Equal(t, "auto", plans)
 }
