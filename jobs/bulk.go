@@ -55,19 +55,16 @@ type BulkAction struct {
 	Fingerprint string         `json:"fingerprint,omitempty"`
 	// GroupID is the group a whole-group action works on (0 for a
 	// selection).
-	GroupID int64 `json:"groupId,omitempty"`
-	// ExceptionIDs is the selection a selection's action works on; left out
-	// of JSON, where it could be 10,000 long.
-	ExceptionIDs []int64    `json:"-"`
-	Status       string     `json:"status"` // queued, running, done, failed
-	Total        int        `json:"total"`
-	Done         int        `json:"done"`
-	Skipped      int        `json:"skipped"`
-	Failed       int        `json:"failed"`
-	Error        string     `json:"error,omitempty"`
-	RequestedBy  string     `json:"requestedBy"`
-	CreatedAt    time.Time  `json:"createdAt"`
-	FinishedAt   *time.Time `json:"finishedAt,omitempty"`
+	GroupID     int64      `json:"groupId,omitempty"`
+	Status      string     `json:"status"` // queued, running, done, failed
+	Total       int        `json:"total"`
+	Done        int        `json:"done"`
+	Skipped     int        `json:"skipped"`
+	Failed      int        `json:"failed"`
+	Error       string     `json:"error,omitempty"`
+	RequestedBy string     `json:"requestedBy"`
+	CreatedAt   time.Time  `json:"createdAt"`
+	FinishedAt  *time.Time `json:"finishedAt,omitempty"`
 }
 
 // BulkArgs is the job that works a bulk action.
@@ -84,14 +81,14 @@ func (BulkArgs) InsertOpts() river.InsertOpts {
 }
 
 const bulkSelect = `
-	select b.id, b.action, coalesce(b.fingerprint, ''), coalesce(g.id, 0), coalesce(b.exception_ids, '{}'), b.status, b.total, b.done, b.skipped, b.failed, b.error,
+	select b.id, b.action, coalesce(b.fingerprint, ''), coalesce(g.id, 0), b.status, b.total, b.done, b.skipped, b.failed, b.error,
 	       b.requested_by, b.created_at, b.finished_at
 	from bulk_actions b
 	left join exception_groups g on g.environment_id = b.environment_id and g.fingerprint = b.fingerprint`
 
 func scanBulk(r pgx.Row) (BulkAction, error) {
 	var b BulkAction
-	err := r.Scan(&b.ID, &b.Action, &b.Fingerprint, &b.GroupID, &b.ExceptionIDs, &b.Status, &b.Total, &b.Done, &b.Skipped, &b.Failed, &b.Error, &b.RequestedBy, &b.CreatedAt, &b.FinishedAt)
+	err := r.Scan(&b.ID, &b.Action, &b.Fingerprint, &b.GroupID, &b.Status, &b.Total, &b.Done, &b.Skipped, &b.Failed, &b.Error, &b.RequestedBy, &b.CreatedAt, &b.FinishedAt)
 	return b, err
 }
 
@@ -105,6 +102,21 @@ func BulkGet(ctx context.Context, db mappings.DBTX, id int64) (BulkAction, error
 		return b, fmt.Errorf("bulk action %d: %w", id, err)
 	}
 	return b, nil
+}
+
+// BulkSelection returns the exceptions a bulk action on a selection names
+// (none for a whole group's). BulkGet leaves them out: the progress page
+// polls it, and a selection may be 10,000 long.
+func BulkSelection(ctx context.Context, db mappings.DBTX, id int64) ([]int64, error) {
+	var ids []int64
+	err := db.QueryRow(ctx, `select coalesce(exception_ids, '{}') from bulk_actions where id = $1`, id).Scan(&ids)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fault.Errorf(fault.NotFound, "no bulk action %d", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bulk action %d: %w", id, err)
+	}
+	return ids, nil
 }
 
 // BulkMaxSelection is how many exceptions one bulk action may name; more

@@ -567,11 +567,11 @@ func (d *deliveryRows) add(id uuid.UUID, route, target, kind, body string, statu
 
 // routeAll writes routed messages in one statement: it claims them (the
 // status update, see claimSQL), inserts their deliveries, their lineage
-// events in order and their payload values, and returns the ids it claimed; a message missing from
-// the answer was processed by another run first. The lineage may name
-// deliveries inserted beside it (lineage has no foreign keys, migration
-// 014; the deliveries' key to the message is checked at the end of the
-// statement).
+// events in order and their payload values, and returns the ids it
+// claimed; a message missing from the answer was processed by another run
+// first. The lineage may name deliveries inserted beside it (lineage has
+// no foreign keys, migration 014; the deliveries' key to the message is
+// checked at the end of the statement).
 func routeAll(ctx context.Context, tx pgx.Tx, plans []*routePlan) (map[uuid.UUID]bool, error) {
 	if len(plans) == 0 {
 		return nil, nil

@@ -35,47 +35,43 @@ func (s *Server) apiBulkStart() fiber.Handler {
 			return err
 		}
 		actor := actorOf(c)
-		req := jobs.BulkRequest{Action: body.Action, Reason: body.Reason, Version: body.Version, Actor: actor}
+		key := strings.TrimSpace(c.Get("Idempotency-Key"))
+		if len(key) > 255 {
+			return fault.Errorf(fault.Invalid, "the Idempotency-Key is longer than 255 characters")
+		}
+		if key == "" {
+			key = uuid.NewString()
+		}
 		// Namespaced by the caller, so one caller's key never finds
 		// another's action (nor a form token of the inbox's).
-		req.RequestKey = "api " + actor.Email + " " + uuid.NewString()
-		if k := strings.TrimSpace(c.Get("Idempotency-Key")); k != "" {
-			if len(k) > 255 {
-				return fault.Errorf(fault.Invalid, "the Idempotency-Key is longer than 255 characters")
-			}
-			req.RequestKey = "api " + actor.Email + " " + k
-		}
+		req := jobs.BulkRequest{RequestKey: "api " + actor.Email + " " + key, Action: body.Action, Reason: body.Reason,
+			Version: body.Version, Actor: actor}
 		switch {
 		case body.Group != 0 && len(body.ExceptionIDs) > 0:
 			return fault.Errorf(fault.Invalid, "name a group or exceptionIds, not both")
 		case body.Group != 0:
-			g, err := jobs.GroupGet(ctx, s.deps.DB, body.Group)
+			g, err := s.groupInScope(c, body.Group)
 			if err != nil {
 				return err
-			}
-			if !keyMaySee(c, g.Environment, g.FlowSlug) {
-				return fault.Errorf(fault.NotFound, "no exception group %d", body.Group)
 			}
 			req.EnvironmentID, req.Fingerprint = g.EnvironmentID, g.Fingerprint
 		case len(body.ExceptionIDs) > 0:
 			if err := jobs.CheckBulkSelection(body.ExceptionIDs); err != nil {
 				return err
 			}
-			scopes, err := jobs.ExceptionScopes(ctx, s.deps.DB, body.ExceptionIDs)
+			missing, err := s.exceptionsOutOfScope(c, body.ExceptionIDs)
 			if err != nil {
 				return err
 			}
-			var missing []string
-			for _, id := range body.ExceptionIDs {
-				if sc, ok := scopes[id]; !ok || !keyMaySee(c, sc.Environment, sc.Flow) {
-					missing = append(missing, fmt.Sprint(id))
-				}
-			}
 			if len(missing) > 0 {
-				if len(missing) > 10 {
-					missing = append(missing[:10], "…")
+				names := make([]string, 0, 11)
+				for _, id := range missing[:min(len(missing), 10)] {
+					names = append(names, fmt.Sprint(id))
 				}
-				return fault.Errorf(fault.NotFound, "no exception %s: nothing was started", strings.Join(missing, ", "))
+				if len(missing) > 10 {
+					names = append(names, "…")
+				}
+				return fault.Errorf(fault.NotFound, "no exception %s: nothing was started", strings.Join(names, ", "))
 			}
 			req.ExceptionIDs = body.ExceptionIDs
 		default:
@@ -126,25 +122,17 @@ func (s *Server) apiBulkGet() fiber.Handler {
 // bulkInKeyScope says whether every exception b works on is one the
 // request's API key may see.
 func (s *Server) bulkInKeyScope(c *fiber.Ctx, b jobs.BulkAction) (bool, error) {
-	ctx := c.UserContext()
 	if b.GroupID != 0 {
-		g, err := jobs.GroupGet(ctx, s.deps.DB, b.GroupID)
-		if err != nil {
-			return false, err
-		}
-		return keyMaySee(c, g.Environment, g.FlowSlug), nil
-	}
-	if len(b.ExceptionIDs) == 0 {
-		return false, nil
-	}
-	scopes, err := jobs.ExceptionScopes(ctx, s.deps.DB, b.ExceptionIDs)
-	if err != nil {
-		return false, err
-	}
-	for _, id := range b.ExceptionIDs {
-		if sc, ok := scopes[id]; !ok || !keyMaySee(c, sc.Environment, sc.Flow) {
+		_, err := s.groupInScope(c, b.GroupID)
+		if fault.CodeOf(err) == fault.NotFound {
 			return false, nil
 		}
+		return err == nil, err
 	}
-	return true, nil
+	ids, err := jobs.BulkSelection(c.UserContext(), s.deps.DB, b.ID)
+	if err != nil || len(ids) == 0 {
+		return false, err
+	}
+	missing, err := s.exceptionsOutOfScope(c, ids)
+	return err == nil && len(missing) == 0, err
 }

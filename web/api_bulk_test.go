@@ -1,12 +1,9 @@
 package web_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -15,23 +12,6 @@ import (
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/jobs"
 )
-
-// apiWith calls the JSON API as br with extra headers (pairs).
-func (br *browser) apiWith(method, path string, body any, headers ...string) (response, map[string]any) {
-	br.t.Helper()
-	raw, err := json.Marshal(body)
-	require.NoError(br.t, err)
-	req := httptest.NewRequest(method, path, bytes.NewReader(raw))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-CSRF-Token", br.csrf)
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	res := br.do(req)
-	var out map[string]any
-	_ = json.Unmarshal([]byte(res.body), &out)
-	return res, out
-}
 
 // waitBulkDone polls a bulk action until it has finished.
 func waitBulkDone(t *testing.T, get func() (response, map[string]any)) map[string]any {
@@ -86,11 +66,11 @@ func TestBulkActionsAPI(t *testing.T) {
 		{map[string]any{"action": "retry", "exceptionIds": []int64{a.ID, 999999}}, 404, "no exception 999999: nothing was started"},
 		{map[string]any{"action": "retry", "exceptionIds": make([]int64, jobs.BulkMaxSelection+1)}, 422, "at most 10,000"},
 	} {
-		res, _ := sam.apiWith(http.MethodPost, "/api/v1/bulk-actions", c.body)
+		res, _ := sam.api(http.MethodPost, "/api/v1/bulk-actions", c.body)
 		require.Equal(t, c.status, res.StatusCode, "%v: %s", c.body, res.body)
 		require.Contains(t, res.body, c.says)
 	}
-	res, _ := vic.apiWith(http.MethodPost, "/api/v1/bulk-actions", map[string]any{"action": "retry", "group": group})
+	res, _ := vic.api(http.MethodPost, "/api/v1/bulk-actions", map[string]any{"action": "retry", "group": group})
 	require.Equal(t, http.StatusForbidden, res.StatusCode, "viewers read, support acts")
 
 	// API keys: another environment's exceptions and groups do not exist
@@ -129,16 +109,16 @@ func TestBulkActionsAPI(t *testing.T) {
 	// A person resolves the whole group; the same Idempotency-Key again
 	// finds the first action instead of starting another.
 	body := map[string]any{"action": "resolve", "group": group, "reason": "ERP test data"}
-	first, out := sam.apiWith(http.MethodPost, "/api/v1/bulk-actions", body, "Idempotency-Key", "resolve-test-data")
+	first, out := sam.api(http.MethodPost, "/api/v1/bulk-actions", body, "Idempotency-Key", "resolve-test-data")
 	require.Equal(t, http.StatusAccepted, first.StatusCode, first.body)
 	require.EqualValues(t, group, out["groupId"])
 	require.Empty(t, first.Header.Get("Idempotent-Replayed"))
-	again, _ := sam.apiWith(http.MethodPost, "/api/v1/bulk-actions", body, "Idempotency-Key", "resolve-test-data")
+	again, _ := sam.api(http.MethodPost, "/api/v1/bulk-actions", body, "Idempotency-Key", "resolve-test-data")
 	require.Equal(t, http.StatusOK, again.StatusCode, again.body)
 	require.Equal(t, "true", again.Header.Get("Idempotent-Replayed"))
 	require.Equal(t, first.Header.Get("Location"), again.Header.Get("Location"))
 	done = waitBulkDone(t, func() (response, map[string]any) {
-		return vic.apiWith(http.MethodGet, first.Header.Get("Location"), nil)
+		return vic.api(http.MethodGet, first.Header.Get("Location"), nil)
 	})
 	require.Equal(t, "done", done["status"])
 	require.Equal(t, "sam@shop.example", done["requestedBy"])
@@ -152,6 +132,6 @@ func TestBulkActionsAPI(t *testing.T) {
 	require.Equal(t, http.StatusOK, res.StatusCode, res.body)
 	res, _ = tb.keyAPI(t, prod, http.MethodGet, first.Header.Get("Location"), nil)
 	require.Equal(t, http.StatusNotFound, res.StatusCode, res.body)
-	res, _ = sam.apiWith(http.MethodGet, "/api/v1/bulk-actions/999999", nil)
+	res, _ = sam.api(http.MethodGet, "/api/v1/bulk-actions/999999", nil)
 	require.Equal(t, http.StatusNotFound, res.StatusCode, res.body)
 }

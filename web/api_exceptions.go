@@ -165,15 +165,41 @@ func (s *Server) apiGroupGet() fiber.Handler {
 		if err != nil {
 			return fault.Errorf(fault.NotFound, "no exception group “%s”", c.Params("id"))
 		}
-		g, err := jobs.GroupGet(c.UserContext(), s.deps.DB, int64(id))
+		g, err := s.groupInScope(c, int64(id))
 		if err != nil {
 			return err
 		}
-		if !keyMaySee(c, g.Environment, g.FlowSlug) {
-			return fault.Errorf(fault.NotFound, "no exception group %d", id)
-		}
 		return c.JSON(g)
 	}
+}
+
+// groupInScope returns exception group id if the caller may see it; like
+// an exception, one outside an API key's scope does not exist for it.
+func (s *Server) groupInScope(c *fiber.Ctx, id int64) (jobs.ExceptionGroup, error) {
+	g, err := jobs.GroupGet(c.UserContext(), s.deps.DB, id)
+	if err != nil {
+		return g, err
+	}
+	if !keyMaySee(c, g.Environment, g.FlowSlug) {
+		return jobs.ExceptionGroup{}, fault.Errorf(fault.NotFound, "no exception group %d", id)
+	}
+	return g, nil
+}
+
+// exceptionsOutOfScope returns those of ids that do not exist or that the
+// caller may not see, in the order given.
+func (s *Server) exceptionsOutOfScope(c *fiber.Ctx, ids []int64) ([]int64, error) {
+	scopes, err := jobs.ExceptionScopes(c.UserContext(), s.deps.DB, ids)
+	if err != nil {
+		return nil, err
+	}
+	var out []int64
+	for _, id := range ids {
+		if sc, ok := scopes[id]; !ok || !keyMaySee(c, sc.Environment, sc.Flow) {
+			out = append(out, id)
+		}
+	}
+	return out, nil
 }
 
 // apiBody decodes a JSON request body (an empty body is {}).

@@ -14,8 +14,9 @@ import (
 	"github.com/crossdock/crossdock/web"
 )
 
-// api sends a JSON request with the browser's session and CSRF token.
-func (br *browser) api(method, path string, body any) (response, map[string]any) {
+// api sends a JSON request with the browser's session and CSRF token, and
+// extra headers given as name, value pairs.
+func (br *browser) api(method, path string, body any, headers ...string) (response, map[string]any) {
 	br.t.Helper()
 	var r *strings.Reader
 	if body != nil {
@@ -28,6 +29,9 @@ func (br *browser) api(method, path string, body any) (response, map[string]any)
 	req := httptest.NewRequest(method, path, r)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-CSRF-Token", br.csrf)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
 	res := br.do(req)
 	var out map[string]any
 	_ = json.Unmarshal([]byte(res.body), &out)

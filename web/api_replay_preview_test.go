@@ -74,13 +74,7 @@ func TestReplayPreviewAPI(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, res.StatusCode, res.body)
 
 	// The draft: its revision, and who may send it.
-	f, err := mappings.FlowBySlug(ctx, tb.db, "shop-orders")
-	require.NoError(t, err)
-	d, err := mappings.DraftGet(ctx, tb.db, f.ID)
-	require.NoError(t, err)
-	d.Definition.Description = "fixed for the replay"
-	d, err = mappings.DraftSave(ctx, tb.db, f.ID, d.Revision, d.Definition, mappings.Editor{Email: "ana@shop.example"})
-	require.NoError(t, err)
+	_, d := changeTheDraft(t, tb)
 	res, out = sam.api(http.MethodPost, preview, map[string]any{"version": "draft"})
 	require.Equal(t, http.StatusOK, res.StatusCode, res.body)
 	draft := out["draft"].(map[string]any)

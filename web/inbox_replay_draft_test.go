@@ -25,6 +25,21 @@ func (br *browser) htmxPost(path string, form url.Values) response {
 	return br.do(req)
 }
 
+// changeTheDraft saves a new revision of shop-orders' draft (a new
+// description), as an analyst would after v1 was published.
+func changeTheDraft(t *testing.T, tb *triggerBundle) (mappings.Flow, mappings.Draft) {
+	t.Helper()
+	ctx := context.Background()
+	f, err := mappings.FlowBySlug(ctx, tb.db, "shop-orders")
+	require.NoError(t, err)
+	d, err := mappings.DraftGet(ctx, tb.db, f.ID)
+	require.NoError(t, err)
+	d.Definition.Description = "fixed for the replay"
+	d, err = mappings.DraftSave(ctx, tb.db, f.ID, d.Revision, d.Definition, mappings.Editor{Email: "ana@shop.example"})
+	require.NoError(t, err)
+	return f, d
+}
+
 // TestReplayOnTheDraft: sending on the draft publishes exactly the
 // previewed draft revision as the next version and replays on it, for
 // those who may both act on exceptions and publish; support previews
@@ -39,13 +54,7 @@ func TestReplayOnTheDraft(t *testing.T) {
 	aPath := fmt.Sprintf("/inbox/%d", a.ID)
 
 	// The analyst changes the draft (revision 2); the published v1 stays.
-	f, err := mappings.FlowBySlug(ctx, tb.db, "shop-orders")
-	require.NoError(t, err)
-	d, err := mappings.DraftGet(ctx, tb.db, f.ID)
-	require.NoError(t, err)
-	d.Definition.Description = "fixed for the replay"
-	d, err = mappings.DraftSave(ctx, tb.db, f.ID, d.Revision, d.Definition, mappings.Editor{Email: "ana@shop.example"})
-	require.NoError(t, err)
+	f, d := changeTheDraft(t, tb)
 	rev := fmt.Sprint(d.Revision)
 
 	// Support: the draft is preview only, and the page says why.
