@@ -315,8 +315,18 @@ func PromotionRequestGet(ctx context.Context, db DBTX, id int64) (PromotionReque
 // PromotionRequestList returns requests, pending first then newest first;
 // status "" lists every state.
 func PromotionRequestList(ctx context.Context, db DBTX, status string, limit int) ([]PromotionRequest, error) {
-	rows, err := db.Query(ctx, requestSelect+` where ($1 = '' or r.status = $1)
-		order by r.status = 'pending' desc, r.requested_at desc, r.id desc limit $2`, status, limit)
+	return PromotionRequestListOfFlows(ctx, db, status, nil, limit)
+}
+
+// PromotionRequestListOfFlows is PromotionRequestList kept to the flows
+// named by slug (an API key limited to some flows); nil or empty: every
+// flow.
+func PromotionRequestListOfFlows(ctx context.Context, db DBTX, status string, flows []string, limit int) ([]PromotionRequest, error) {
+	if len(flows) == 0 {
+		flows = nil
+	}
+	rows, err := db.Query(ctx, requestSelect+` where ($1 = '' or r.status = $1) and ($3::text[] is null or f.slug = any($3))
+		order by r.status = 'pending' desc, r.requested_at desc, r.id desc limit $2`, status, limit, flows)
 	if err != nil {
 		return nil, fmt.Errorf("list promotion requests: %w", err)
 	}

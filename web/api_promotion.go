@@ -210,10 +210,15 @@ func (s *Server) apiRollback() fiber.Handler {
 	}
 }
 
-// apiPromotionRequests lists promotion requests (?status=pending…).
+// apiPromotionRequests lists promotion requests (?status=pending…); an API
+// key limited to some flows sees only theirs.
 func (s *Server) apiPromotionRequests() fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		list, err := mappings.PromotionRequestList(c.UserContext(), s.deps.DB, c.Query("status"), 500)
+		var flows []string
+		if k := apiKeyOf(c); k != nil && userOf(c) == nil {
+			flows = k.Flows
+		}
+		list, err := mappings.PromotionRequestListOfFlows(c.UserContext(), s.deps.DB, c.Query("status"), flows, 500)
 		if err != nil {
 			return err
 		}

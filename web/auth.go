@@ -77,8 +77,9 @@ func (s *Server) inboxAccess(roles ...account.Role) fiber.Handler {
 	}
 }
 
-// keyMaySee says whether the request may see an exception or group of env
-// and flow: always for a signed-in person, within its scope for an API key.
+// keyMaySee says whether the request may see a message, exception or group
+// of env and flow: always for a signed-in person, within its environment
+// and flows for an API key.
 func keyMaySee(c *fiber.Ctx, env, flow string) bool {
 	key := apiKeyOf(c)
 	return key == nil || userOf(c) != nil || key.MaySee(env, flow)

@@ -221,7 +221,8 @@ type principal struct {
 	key  string       // API key token, or ""
 	// keyKind says which key: manage (dev), post (dev), prod (post, other
 	// environment), manage prod (manage, other environment), support (dev),
-	// support prod (support, other environment), revoked.
+	// support prod (support, other environment), revoked; "… other flow"
+	// keys are dev's, limited to a flow other than the fixture's.
 	keyKind string
 }
 
@@ -239,8 +240,11 @@ type secFixture struct {
 	manageKey, revokedKey       string
 	prodManageKey               string
 	supportKey, prodSupportKey  string
-	revokablePrefix             string
-	asset                       string
+	// Keys of dev limited to the flow not-deployed: the fixture's
+	// messages, exceptions and promotions (shop-orders) are not theirs.
+	otherFlowManageKey, otherFlowSupportKey string
+	revokablePrefix                         string
+	asset                                   string
 }
 
 func setupSecurity(t *testing.T) *secFixture {
@@ -262,6 +266,10 @@ func setupSecurity(t *testing.T) *secFixture {
 	_, f.supportKey, err = account.APIKeyCreate(ctx, tb.db, account.NewAPIKey{Name: "helpdesk", Environment: "dev", CanSupport: true, RatePerMinute: 100000}, account.SystemActor)
 	require.NoError(t, err)
 	_, f.prodSupportKey, err = account.APIKeyCreate(ctx, tb.db, account.NewAPIKey{Name: "helpdesk prod", Environment: "prod", CanSupport: true, RatePerMinute: 100000}, account.SystemActor)
+	require.NoError(t, err)
+	_, f.otherFlowManageKey, err = account.APIKeyCreate(ctx, tb.db, account.NewAPIKey{Name: "ci other flow", Environment: "dev", Flows: []string{"not-deployed"}, CanManage: true, RatePerMinute: 100000}, account.SystemActor)
+	require.NoError(t, err)
+	_, f.otherFlowSupportKey, err = account.APIKeyCreate(ctx, tb.db, account.NewAPIKey{Name: "helpdesk other flow", Environment: "dev", Flows: []string{"not-deployed"}, CanSupport: true, RatePerMinute: 100000}, account.SystemActor)
 	require.NoError(t, err)
 	revoked, revokedToken, err := account.APIKeyCreate(ctx, tb.db, account.NewAPIKey{Name: "old", Environment: "dev", CanManage: true}, account.SystemActor)
 	require.NoError(t, err)
@@ -332,6 +340,9 @@ func (f *secFixture) principals(t *testing.T) []principal {
 		principal{name: "key manage prod", key: f.prodManageKey, keyKind: "manage prod"},
 		principal{name: "key support dev", key: f.supportKey, keyKind: "support"},
 		principal{name: "key support prod", key: f.prodSupportKey, keyKind: "support prod"},
+		principal{name: "key post dev other flow", key: f.otherFlowKey, keyKind: "post other flow"},
+		principal{name: "key manage dev other flow", key: f.otherFlowManageKey, keyKind: "manage other flow"},
+		principal{name: "key support dev other flow", key: f.otherFlowSupportKey, keyKind: "support other flow"},
 		principal{name: "key revoked", key: f.revokedKey, keyKind: "revoked"},
 	)
 }
@@ -489,19 +500,29 @@ func expect(rt route, ru rule, p principal) (want int, why string) {
 		if p.keyKind == "revoked" {
 			return 401, "revoked key"
 		}
+		otherFlow := strings.HasSuffix(p.keyKind, "other flow")
 		switch ru.keys {
 		case keysTrigger:
 			if strings.HasSuffix(p.keyKind, "prod") {
 				return 403, "key of another environment"
+			}
+			if otherFlow {
+				return 403, "key limited to another flow"
 			}
 			return 0, "admitted"
 		case keysAny:
 			if strings.HasSuffix(p.keyKind, "prod") && strings.Contains(rt.pattern, ":id") {
 				return 404, "another environment's message is not found"
 			}
+			if otherFlow && strings.Contains(rt.pattern, ":id") {
+				return 404, "another flow's message is not found"
+			}
 			return admitted()
 		case keysManage:
-			if p.keyKind == "manage" || p.keyKind == "manage prod" {
+			switch {
+			case p.keyKind == "manage other flow" && (strings.Contains(rt.pattern, ":slug") || rt.pattern == "/api/v1/bundle" && rt.method == http.MethodGet):
+				return 403, "the flow in the path is not the key's"
+			case p.keyKind == "manage" || p.keyKind == "manage prod" || p.keyKind == "manage other flow":
 				return admitted()
 			}
 			return 403, "key without the manage permission"
@@ -511,7 +532,9 @@ func expect(rt route, ru rule, p principal) (want int, why string) {
 				// The fixture's exceptions are dev's: another
 				// environment's key does not even learn they exist.
 				return 404, "another environment's exception is not found"
-			case p.keyKind == "support" || p.keyKind == "support prod":
+			case p.keyKind == "support other flow" && strings.Contains(rt.pattern, ":id"):
+				return 404, "another flow's exception is not found"
+			case p.keyKind == "support" || p.keyKind == "support prod" || p.keyKind == "support other flow":
 				return admitted()
 			}
 			return 403, "key without the support permission"
@@ -593,6 +616,11 @@ func TestEveryRouteForEveryPrincipal(t *testing.T) {
 				assert.Contains(t, res.body, "needs the "+roleNames(ru.roles)+" role", msg)
 			case (want == 401 || want == 403) && strings.HasPrefix(path, "/api/"):
 				assert.Equal(t, "application/problem+json", res.Header.Get("Content-Type"), msg)
+			}
+			if strings.HasSuffix(p.keyKind, "other flow") && res.StatusCode < 300 {
+				// What a key limited to another flow is given names
+				// nothing of the fixture's flow.
+				assert.NotContains(t, res.body, "shop-orders", msg)
 			}
 			if p.role != "" && rt.pattern != "/logout" && rt.pattern != "/login" {
 				// Nothing above may have ended the session (a handler

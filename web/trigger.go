@@ -236,7 +236,8 @@ func (s *Server) triggerBatch() fiber.Handler {
 }
 
 // messageGet is GET /api/v1/messages/{id}: status, lineage and deliveries.
-// A key sees only its own environment's messages.
+// A key sees only the messages of its environment and flows; others do not
+// exist for it.
 func (s *Server) messageGet() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		id, err := jobs.ParseMessageID(c.Params("id"))
@@ -247,7 +248,7 @@ func (s *Server) messageGet() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		if key := apiKeyOf(c); key != nil && key.Environment != v.Message.Environment {
+		if !keyMaySee(c, v.Message.Environment, v.Message.FlowSlug) {
 			return fault.Errorf(fault.NotFound, "no message %s", id)
 		}
 		return c.JSON(v)
