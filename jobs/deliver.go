@@ -133,7 +133,8 @@ type limiter struct {
 }
 
 // NewDeliverWorker returns a worker sending with httpClient (nil: a client
-// without its own timeout, since each attempt is bounded by the target's).
+// without its own timeout, since each attempt is bounded by the target's),
+// whose redirect policy it replaces with the targets' (redirect.go).
 func NewDeliverWorker(db DB, sealer *secret.Sealer, httpClient *http.Client, logger *slog.Logger) *DeliverWorker {
 	if httpClient == nil {
 		httpClient = &http.Client{Transport: &http.Transport{
@@ -141,7 +142,7 @@ func NewDeliverWorker(db DB, sealer *secret.Sealer, httpClient *http.Client, log
 			DialContext: (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		}}
 	}
-	return &DeliverWorker{DB: db, Sealer: sealer, HTTP: httpClient, Logger: logger,
+	return &DeliverWorker{DB: db, Sealer: sealer, HTTP: targetClient(httpClient), Logger: logger,
 		breakers: map[string]*breaker{}, limiters: map[string]*limiter{}, latency: map[string]time.Duration{}}
 }
 
@@ -242,6 +243,30 @@ type attemptResult struct {
 	retryAfter time.Duration
 	delivered  bool
 	captured   bool
+	// redirects are the URLs the attempt was redirected to and followed
+	// (same origin); redirectedTo is where a redirect it did not follow
+	// pointed (another origin).
+	redirects    []string
+	redirectedTo string
+}
+
+// addRedirects puts the attempt's redirects, if any, in its lineage
+// detail: "redirects", those followed; "redirectedTo", the one that was
+// not.
+func (r attemptResult) addRedirects(detail map[string]any) {
+	if len(r.redirects) > 0 {
+		detail["redirects"] = r.redirects
+	}
+	if r.redirectedTo != "" {
+		detail["redirectedTo"] = r.redirectedTo
+	}
+}
+
+// breakerFailure says whether the attempt counts against the target's
+// circuit breaker: not when it delivered, nor when the target answered
+// and refused (a 3xx or 4xx it will answer again) or paced us (429).
+func (r attemptResult) breakerFailure() bool {
+	return !r.delivered && r.statusCode != http.StatusTooManyRequests && !(r.statusCode >= 300 && !r.retryable)
 }
 
 // Work sends one delivery, or captures it, and records the attempt.
@@ -323,11 +348,10 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 		done(nil)
 		return river.JobSnooze(0)
 	}
-	// A 429 means the target is up and pacing us: not a breaker failure.
-	if res.delivered || res.statusCode == http.StatusTooManyRequests || (res.statusCode >= 400 && !res.retryable) {
-		done(nil)
-	} else {
+	if res.breakerFailure() {
 		done(errTargetDown)
+	} else {
+		done(nil)
 	}
 	return w.record(ctx, job, d, cfg, res, log)
 }
@@ -411,6 +435,7 @@ func (w *DeliverWorker) send(ctx context.Context, cfg mappings.TargetConfig, d p
 	}()
 	reqCtx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
+	reqCtx, redirects := withRedirectLog(reqCtx)
 	var body io.Reader
 	if cfg.Method != http.MethodGet {
 		body = bytes.NewReader(d.Body)
@@ -423,6 +448,7 @@ func (w *DeliverWorker) send(ctx context.Context, cfg mappings.TargetConfig, d p
 	req.Header = header
 	resp, err := w.HTTP.Do(req)
 	res.latency = time.Since(res.started)
+	res.redirects = scrubAll(cfg, redirects.followed)
 	if err != nil {
 		res.retryable = true
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(reqCtx.Err(), context.DeadlineExceeded) {
@@ -443,6 +469,16 @@ func (w *DeliverWorker) send(ctx context.Context, cfg mappings.TargetConfig, d p
 	switch code := resp.StatusCode; {
 	case code >= 200 && code < 300:
 		res.delivered = true
+	case isRedirect(code) && resp.Header.Get("Location") != "":
+		// Not followed: it leads to another origin (redirect.go).
+		to := resp.Header.Get("Location")
+		if u, err := resp.Request.URL.Parse(to); err == nil {
+			to = u.Redacted()
+		}
+		res.redirectedTo = scrub(cfg, to)
+		res.class = "redirect to another origin"
+		res.err = fmt.Sprintf("the target answered %d %s, redirecting to %s; Crossdock follows redirects only within the target's origin (scheme, host and port), so nothing was sent there and the credentials stayed here. Point the target's URL at the new address if it is right",
+			code, http.StatusText(code), res.redirectedTo)
 	case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500:
 		res.retryable = true
 		res.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
@@ -453,6 +489,18 @@ func (w *DeliverWorker) send(ctx context.Context, cfg mappings.TargetConfig, d p
 		res.err = fmt.Sprintf("the target refused the delivery with %d %s", code, http.StatusText(code))
 	}
 	return res
+}
+
+// scrubAll is scrub of each of ss.
+func scrubAll(cfg mappings.TargetConfig, ss []string) []string {
+	if len(ss) == 0 {
+		return nil
+	}
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = scrub(cfg, s)
+	}
+	return out
 }
 
 func validUTF8(b []byte) string {
@@ -565,6 +613,7 @@ func recordAttempt(ctx context.Context, tx pgx.Tx, d pendingDelivery, cfg mappin
 		detail["statusCode"] = res.statusCode
 		code = &res.statusCode
 	}
+	res.addRedirects(detail)
 	switch {
 	case res.captured:
 		outcome = "captured"

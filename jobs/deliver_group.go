@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -208,10 +209,10 @@ func (dw *DeliverWorker) sendFirstAttempts(ctx context.Context, sends []*groupSe
 			s.cancelled = true
 			cancelled = append(cancelled, s.d.ID)
 			continue
-		case s.res.delivered || s.res.statusCode == http.StatusTooManyRequests || (s.res.statusCode >= 400 && !s.res.retryable):
-			s.done(nil)
-		default:
+		case s.res.breakerFailure():
 			s.done(errTargetDown)
+		default:
+			s.done(nil)
 		}
 		if s.res.delivered {
 			s.finished = true
@@ -314,8 +315,8 @@ func loadDeliveries(ctx context.Context, db DB, ids []uuid.UUID) ([]pendingDeliv
 // one. A delivery whose attempt another run recorded meanwhile is skipped.
 const recordDeliveredSQL = `
 	with input as (
-		select * from unnest($1::uuid[], $2::int4[], $3::timestamptz[], $4::int8[], $5::int4[], $6::text[])
-			as u(id, n, started, latency, code, excerpt)
+		select * from unnest($1::uuid[], $2::int4[], $3::timestamptz[], $4::int8[], $5::int4[], $6::text[], $7::text[])
+			as u(id, n, started, latency, code, excerpt, extra)
 	), d as (
 		update deliveries set attempts = input.n, window_from = coalesce(deliveries.window_from, input.started), status = 'delivered',
 			last_status_code = input.code, last_error = '', next_attempt_at = null, delivered_at = now(), updated_at = now()
@@ -330,7 +331,7 @@ const recordDeliveredSQL = `
 		from d join input on input.id = d.id,
 		lateral (values
 			(1, input.started, 'delivering', jsonb_build_object('attempt', input.n, 'target', d.target), null::int),
-			(2, now(), 'delivered', jsonb_build_object('attempt', input.n, 'route', d.route, 'target', d.target, 'statusCode', input.code), input.latency::int)
+			(2, now(), 'delivered', jsonb_build_object('attempt', input.n, 'route', d.route, 'target', d.target, 'statusCode', input.code) || input.extra::jsonb, input.latency::int)
 		) as e(ord, at, stage, detail, duration)
 		order by d.id, e.ord
 	)
@@ -349,11 +350,21 @@ func recordDelivered(ctx context.Context, tx pgx.Tx, sends []*groupSend) error {
 	started := make([]time.Time, n)
 	latency := make([]int64, n)
 	excerpts := make([]string, n)
+	// extra is more of the delivered event's detail: the redirects
+	// followed, as recordAttempt writes them.
+	extra := make([]string, n)
 	for i, s := range sends {
 		ids[i], attempts[i], started[i] = s.d.ID, int32(s.d.Attempts+1), s.res.started
 		latency[i], codes[i], excerpts[i] = s.res.latency.Milliseconds(), int32(s.res.statusCode), s.res.excerpt
+		more := map[string]any{}
+		s.res.addRedirects(more)
+		b, err := json.Marshal(more)
+		if err != nil {
+			return err
+		}
+		extra[i] = string(b)
 	}
-	rows, err := tx.Query(ctx, recordDeliveredSQL, ids, attempts, started, latency, codes, excerpts)
+	rows, err := tx.Query(ctx, recordDeliveredSQL, ids, attempts, started, latency, codes, excerpts, extra)
 	if err != nil {
 		return fmt.Errorf("record deliveries: %w", err)
 	}

@@ -37,3 +37,6 @@ func PayloadValuesOf(payload []byte) string { return payloadValuesOf(payload) }
 
 // GenericPlans is genericPlans, for its test.
 var GenericPlans = genericPlans
+
+// SameOrigin is sameOrigin, the test of the target redirect policy.
+var SameOrigin = sameOrigin

@@ -509,10 +509,11 @@ func (p *routePlan) noteSent(sends map[uuid.UUID]*groupSend) {
 		started, code := s.res.started, int32(s.res.statusCode)
 		latency := s.res.latency
 		p.rows.stats[i], p.rows.attempts[i], p.rows.windowFrom[i], p.rows.codes[i] = string(DeliveryDelivered), 1, &started, &code
+		detail := map[string]any{"attempt": 1, "route": s.d.Route, "target": s.d.Target, "statusCode": s.res.statusCode}
+		s.res.addRedirects(detail)
 		p.events = append(p.events,
 			lineage{deliveryID: &id, at: started, stage: StageDelivering, detail: map[string]any{"attempt": 1, "target": s.d.Target}},
-			lineage{deliveryID: &id, at: started.Add(latency), stage: StageDelivered, duration: &latency,
-				detail: map[string]any{"attempt": 1, "route": s.d.Route, "target": s.d.Target, "statusCode": s.res.statusCode}})
+			lineage{deliveryID: &id, at: started.Add(latency), stage: StageDelivered, duration: &latency, detail: detail})
 	}
 	if all && p.status == StatusQueued {
 		p.status = StatusDelivered

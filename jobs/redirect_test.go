@@ -1,0 +1,166 @@
+package jobs_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/mappings"
+)
+
+// seenRequest is what a test server was sent.
+type seenRequest struct {
+	path   string
+	header http.Header
+	body   string
+}
+
+// recorder is an httptest server that records requests and answers with
+// answer.
+type recorder struct {
+	*httptest.Server
+	mu   sync.Mutex
+	seen []seenRequest
+}
+
+func newRecorder(t *testing.T, answer func(w http.ResponseWriter, r *http.Request)) *recorder {
+	t.Helper()
+	rec := &recorder{}
+	rec.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		rec.mu.Lock()
+		rec.seen = append(rec.seen, seenRequest{path: r.URL.Path, header: r.Header.Clone(), body: string(body)})
+		rec.mu.Unlock()
+		answer(w, r)
+	}))
+	t.Cleanup(rec.Close)
+	return rec
+}
+
+func (rec *recorder) requests() []seenRequest {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return append([]seenRequest(nil), rec.seen...)
+}
+
+// stageDetail is the detail of the message's last lineage event of stage.
+func stageDetail(t *testing.T, v jobs.MessageView, stage jobs.Stage) map[string]any {
+	t.Helper()
+	var detail map[string]any
+	for _, e := range v.Lineage {
+		if e.Stage == stage {
+			detail = nil
+			require.NoError(t, json.Unmarshal(e.Detail, &detail))
+		}
+	}
+	require.NotNil(t, detail, "no %s event in the lineage", stage)
+	return detail
+}
+
+// TestTargetRedirects: a target's credentials never leave its origin. A
+// redirect to another origin (here another port of the same host, which
+// net/http would treat as the same host) is not followed and is a delivery
+// exception; a redirect within the origin is followed with every header.
+// Both are recorded in the attempt's lineage.
+func TestTargetRedirects(t *testing.T) {
+	t.Parallel()
+	auths := []struct {
+		name  string
+		auth  func(*mappings.TargetConfig)
+		check func(h http.Header) string
+	}{
+		{"header credential", func(c *mappings.TargetConfig) {
+			c.Auth, c.AuthHeaderName = mappings.AuthHeader, "X-Api-Key"
+		}, func(h http.Header) string { return h.Get("X-Api-Key") }},
+		{"bearer credential", func(c *mappings.TargetConfig) {
+			c.Auth = mappings.AuthBearer
+		}, func(h http.Header) string { return strings.TrimPrefix(h.Get("Authorization"), "Bearer ") }},
+	}
+	for _, a := range auths {
+		t.Run("another origin is not followed, "+a.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, true)
+			elsewhere := newRecorder(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+			target := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, elsewhere.URL+"/collect", http.StatusTemporaryRedirect)
+			})
+			b.configureERP(t, target.URL, a.auth)
+			acc := b.accept(t, `{"id": 71, "name": "#71", "total": 10}`)
+			v := b.waitStatus(t, acc.MessageID, jobs.StatusFailed)
+
+			require.Empty(t, elsewhere.requests(), "nothing, and no credential, reaches the other origin")
+			sent := target.requests()
+			require.Len(t, sent, 1, "a redirect elsewhere is not retried")
+			require.Equal(t, theSecret, a.check(sent[0].header), "the target itself got the credential")
+
+			d := v.Deliveries[0]
+			require.Equal(t, jobs.DeliveryFailed, d.Status)
+			require.Len(t, d.AttemptLog, 1)
+			require.Equal(t, http.StatusTemporaryRedirect, *d.AttemptLog[0].StatusCode)
+			require.Contains(t, d.AttemptLog[0].Error, "redirecting to "+elsewhere.URL+"/collect")
+			require.Contains(t, d.AttemptLog[0].Error, "nothing was sent there")
+			require.Equal(t, elsewhere.URL+"/collect", stageDetail(t, v, jobs.StageFailed)["redirectedTo"])
+			require.Len(t, v.Exceptions, 1)
+			require.Equal(t, jobs.ExceptionDelivery, v.Exceptions[0].Kind)
+			require.Equal(t, "redirect to another origin", v.Exceptions[0].ErrorClass)
+			b.requireNoSecret(t, v)
+		})
+		t.Run("same origin is followed with the credential, "+a.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, true)
+			target := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+				if strings.HasPrefix(r.URL.Path, "/orders/") {
+					http.Redirect(w, r, "/v2"+r.URL.EscapedPath(), http.StatusPermanentRedirect)
+					return
+				}
+				w.WriteHeader(http.StatusCreated)
+			})
+			b.configureERP(t, target.URL, a.auth)
+			acc := b.accept(t, `{"id": 72, "name": "#72", "total": 10}`)
+			v := b.waitStatus(t, acc.MessageID, jobs.StatusDelivered)
+
+			sent := target.requests()
+			require.Len(t, sent, 2)
+			require.Equal(t, "/v2/orders/#72", sent[1].path)
+			require.Equal(t, theSecret, a.check(sent[1].header), "the credential follows a redirect within the origin")
+			require.Equal(t, "shop", sent[1].header.Get("X-Tenant"), "so do the other headers")
+			require.Equal(t, sent[0].header.Get("Idempotency-Key"), sent[1].header.Get("Idempotency-Key"))
+			require.JSONEq(t, sent[0].body, sent[1].body, "a 308 keeps the body")
+			require.Equal(t, []any{target.URL + "/v2/orders/%2372"}, stageDetail(t, v, jobs.StageDelivered)["redirects"])
+			b.requireNoSecret(t, v)
+		})
+	}
+}
+
+func TestSameOrigin(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		a, b string
+		same bool
+	}{
+		{"https://erp.example/orders", "https://erp.example/v2/orders?x=1", true},
+		{"https://erp.example/orders", "https://ERP.example:443/orders", true},
+		{"http://erp.example/orders", "http://erp.example:80/x", true},
+		{"https://erp.example/orders", "http://erp.example/orders", false},
+		{"https://erp.example/orders", "https://erp.example:8443/orders", false},
+		{"https://erp.example/orders", "https://evil.example/orders", false},
+		{"https://erp.example/orders", "https://sub.erp.example/orders", false},
+		{"http://127.0.0.1:8080/a", "http://127.0.0.1:8081/a", false},
+	} {
+		t.Run(c.a+" "+c.b, func(t *testing.T) {
+			a, err := url.Parse(c.a)
+			require.NoError(t, err)
+			b, err := url.Parse(c.b)
+			require.NoError(t, err)
+			require.Equal(t, c.same, jobs.SameOrigin(a, b))
+		})
+	}
+}
