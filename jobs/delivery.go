@@ -144,7 +144,7 @@ func CaptureList(ctx context.Context, db mappings.DBTX, envID int64, target stri
 	rows, err := db.Query(ctx, `
 		select c.id, c.delivery_id, d.message_id, m.correlation_id, c.target, c.method, c.url, c.headers, c.body, c.captured_at
 		from captures c join deliveries d on d.id = c.delivery_id join messages m on m.id = d.message_id
-		where c.environment_id = $1 and ($2 = '' or c.target = $2) and ($3 = 0 or c.id < $3)
+		where c.environment_id = $1 and ($2 = '' or c.target = $2) and ($3::int8 = 0 or c.id < $3)
 		order by c.id desc limit $4`, envID, target, beforeID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list captures: %w", err)

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -160,7 +161,18 @@ func (b *Bundle) Verify(key []byte) (note string, err error) {
 		if err := CheckSlug(f.Slug); err != nil {
 			return "", err
 		}
+		// Names and version numbers the database cannot hold are refused
+		// before anything is imported.
+		if name := strings.TrimSpace(f.Name); name != "" {
+			if err := checkFlowName(name); err != nil {
+				return "", err
+			}
+		}
 		for _, v := range f.Versions {
+			if v.Number < 1 || v.Number > math.MaxInt32 {
+				return "", &fault.Error{Code: fault.Invalid, Message: fmt.Sprintf("%s has version number %d in the bundle; version numbers run from 1 to %d; nothing was imported", f.Slug, v.Number, math.MaxInt32),
+					Fields: map[string]string{"number": fmt.Sprintf("from 1 to %d", math.MaxInt32)}}
+			}
 			def, err := engine.ParseDefinition(v.Definition)
 			if err != nil {
 				return "", fault.Errorf(fault.Invalid, "%s v%d in the bundle is not a valid definition: %v", f.Slug, v.Number, err)

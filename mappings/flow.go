@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
@@ -101,12 +102,28 @@ func scanFlow(row pgx.Row) (Flow, error) {
 	return f, err
 }
 
+// MaxFlowNameLength is the longest flow name, in characters.
+const MaxFlowNameLength = 200
+
+// checkFlowName refuses an empty name and one longer than
+// MaxFlowNameLength, naming the field.
+func checkFlowName(name string) error {
+	if name == "" {
+		return &fault.Error{Code: fault.Invalid, Message: "give the flow a name", Fields: map[string]string{"name": "required"}}
+	}
+	if n := utf8.RuneCountInString(name); n > MaxFlowNameLength {
+		return &fault.Error{Code: fault.Invalid, Message: fmt.Sprintf("the flow's name is %d characters; at most %d are allowed", n, MaxFlowNameLength),
+			Fields: map[string]string{"name": fmt.Sprintf("at most %d characters", MaxFlowNameLength)}}
+	}
+	return nil
+}
+
 // FlowCreate stores a flow and its first draft (revision 1), owned by ed.
 func FlowCreate(ctx context.Context, db DBTX, nf NewFlow, ed Editor) (Flow, error) {
 	nf.Name = strings.TrimSpace(nf.Name)
 	nf.Slug = strings.TrimSpace(nf.Slug)
-	if nf.Name == "" {
-		return Flow{}, &fault.Error{Code: fault.Invalid, Message: "give the flow a name", Fields: map[string]string{"name": "required"}}
+	if err := checkFlowName(nf.Name); err != nil {
+		return Flow{}, err
 	}
 	if nf.Slug == "" {
 		nf.Slug = Slugify(nf.Name)
@@ -202,8 +219,8 @@ func SourceSystems(ctx context.Context, db DBTX) ([]string, error) {
 // depend on it).
 func FlowUpdate(ctx context.Context, db DBTX, id int64, name, description, sourceSystem string) (Flow, error) {
 	name = strings.TrimSpace(name)
-	if name == "" {
-		return Flow{}, &fault.Error{Code: fault.Invalid, Message: "give the flow a name", Fields: map[string]string{"name": "required"}}
+	if err := checkFlowName(name); err != nil {
+		return Flow{}, err
 	}
 	tag, err := db.Exec(ctx, `update flows set name = $2, description = $3, source_system = $4, updated_at = now() where id = $1`,
 		id, name, strings.TrimSpace(description), strings.TrimSpace(sourceSystem))

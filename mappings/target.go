@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -156,6 +157,10 @@ func (c TargetConfig) LogValue() slog.Value {
 	return slog.AnyValue(c.Masked())
 }
 
+// maxStoredMillis is the longest delay a target's configuration holds: its
+// milliseconds are a PostgreSQL integer.
+const maxStoredMillis = math.MaxInt32 * time.Millisecond
+
 // Check validates the configuration with messages naming the field.
 func (c TargetConfig) Check() error {
 	fields := map[string]string{}
@@ -188,20 +193,23 @@ func (c TargetConfig) Check() error {
 	if c.RatePerSecond < 0 {
 		fields["ratePerSecond"] = "zero (unlimited) or more"
 	}
-	if c.Retry.MaxAttempts < 1 {
-		fields["maxAttempts"] = "at least 1"
+	if c.Retry.MaxAttempts < 1 || c.Retry.MaxAttempts > math.MaxInt32 {
+		fields["maxAttempts"] = "at least 1 (and at most 2147483647)"
 	}
-	if c.Retry.BaseDelay < 0 || c.Retry.MaxDelay < c.Retry.BaseDelay {
-		fields["maxDelay"] = "at least the base delay"
+	if c.Retry.BaseDelay < 0 || c.Retry.BaseDelay > maxStoredMillis {
+		fields["baseDelay"] = "zero or more, at most 24 days"
+	}
+	if c.Retry.MaxDelay < c.Retry.BaseDelay || c.Retry.MaxDelay > maxStoredMillis {
+		fields["maxDelay"] = "at least the base delay, at most 24 days"
 	}
 	if c.Retry.Window <= 0 {
 		fields["window"] = "more than zero"
 	}
-	if c.Breaker.FailureThreshold < 1 {
-		fields["failureThreshold"] = "at least 1"
+	if c.Breaker.FailureThreshold < 1 || c.Breaker.FailureThreshold > math.MaxInt32 {
+		fields["failureThreshold"] = "at least 1 (and at most 2147483647)"
 	}
-	if c.Breaker.OpenFor <= 0 {
-		fields["openFor"] = "more than zero"
+	if c.Breaker.OpenFor <= 0 || c.Breaker.OpenFor > maxStoredMillis {
+		fields["openFor"] = "more than zero, at most 24 days"
 	}
 	if len(fields) > 0 {
 		names := make([]string, 0, len(fields))

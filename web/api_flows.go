@@ -113,6 +113,9 @@ func (s *Server) apiDraftPut() fiber.Handler {
 		if body.Revision < 1 {
 			return &fault.Error{Code: fault.Invalid, Message: "send the revision the draft was read at (\"revision\" in the body or If-Match), so nobody's changes are overwritten", Fields: map[string]string{"revision": "required"}}
 		}
+		if err := checkRevision("revision", body.Revision); err != nil {
+			return err
+		}
 		if len(body.Definition) == 0 {
 			return &fault.Error{Code: fault.Invalid, Message: "the body has no \"definition\"", Fields: map[string]string{"definition": "required"}}
 		}
@@ -142,6 +145,9 @@ func (s *Server) apiPublish() fiber.Handler {
 		}
 		if err := json.Unmarshal(c.Body(), &body); err != nil {
 			return fault.Errorf(fault.Invalid, "the body must be JSON {\"revision\": N, \"note\": \"…\"}: %v", err)
+		}
+		if err := checkRevision("revision", body.Revision); err != nil {
+			return err
 		}
 		v, err := s.publish(c, f, body.Revision, body.Note)
 		if err != nil {
@@ -175,7 +181,10 @@ func (s *Server) apiVersionGet() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		n, _ := c.ParamsInt("n")
+		n, err := parseVersionNumber("n", c.Params("n"))
+		if err != nil {
+			return err
+		}
 		v, err := mappings.VersionGet(c.UserContext(), s.deps.DB, f.ID, n)
 		if err != nil {
 			return err
@@ -194,11 +203,11 @@ func (s *Server) apiDiff() fiber.Handler {
 		if c.Query("a") == "" || c.Query("b") == "" {
 			return &fault.Error{Code: fault.Invalid, Message: "name the two sides: ?a=1&b=2 (version numbers or draft)"}
 		}
-		a, err := s.definitionAt(c, f, c.Query("a"))
+		a, err := s.definitionAt(c, f, "a", c.Query("a"))
 		if err != nil {
 			return err
 		}
-		b, err := s.definitionAt(c, f, c.Query("b"))
+		b, err := s.definitionAt(c, f, "b", c.Query("b"))
 		if err != nil {
 			return err
 		}

@@ -116,8 +116,8 @@ func (s *Server) apiPromotionPreview() fiber.Handler {
 		}
 		n := 0
 		if q := c.Query("version"); q != "" {
-			if n, err = strconv.Atoi(q); err != nil {
-				return &fault.Error{Code: fault.Invalid, Message: "“" + q + "” is not a version number", Fields: map[string]string{"version": "a number"}}
+			if n, err = parseVersionNumber("version", q); err != nil {
+				return err
 			}
 		} else if n, err = mappings.DefaultPromotionVersion(ctx, s.deps.DB, f, env); err != nil {
 			return err

@@ -36,7 +36,10 @@ func (s *Server) capturesList() fiber.Handler {
 			}
 			envID = env.ID
 		}
-		before, _ := strconv.ParseInt(c.Query("before"), 10, 64)
+		before, err := parseCursorID("before", c.Query("before"))
+		if err != nil {
+			return err
+		}
 		caps, err := jobs.CaptureList(ctx, s.deps.DB, envID, v.Target, before, capturesPageSize)
 		if err != nil {
 			return err

@@ -117,9 +117,9 @@ func (s *Server) environmentDeploy() fiber.Handler {
 		}
 		version := f.LatestVersion
 		if v := strings.TrimSpace(c.FormValue("version")); v != "" {
-			if version, err = strconv.Atoi(v); err != nil {
+			if version, err = parseVersionNumber("version", v); err != nil {
 				c.Status(fiber.StatusUnprocessableEntity)
-				return s.renderEnvironments(c, fmt.Sprintf("“%s” is not a version number.", v))
+				return s.renderEnvironments(c, capitalize(toFault(err).Message)+".")
 			}
 		}
 		if version < 1 {

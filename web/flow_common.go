@@ -61,11 +61,12 @@ func (s *Server) flowWithDraft(c *fiber.Ctx) (mappings.Flow, mappings.Draft, err
 
 // formRevision reads the draft revision a form was rendered with.
 func formRevision(c *fiber.Ctx) (int, error) {
-	rev, err := strconv.Atoi(c.FormValue("revision"))
+	rev, err := strconv.ParseInt(c.FormValue("revision"), 10, 32)
 	if err != nil || rev < 1 {
-		return 0, &fault.Error{Code: fault.Invalid, Message: "the form lacks the draft revision it was based on; reload the designer"}
+		return 0, &fault.Error{Code: fault.Invalid, Message: "the form lacks the draft revision it was based on; reload the designer",
+			Fields: map[string]string{"revision": "the draft revision the form was rendered with"}}
 	}
-	return rev, nil
+	return int(rev), nil
 }
 
 func formSample(c *fiber.Ctx) int {

@@ -41,11 +41,11 @@ func (s *Server) flowVersions() fiber.Handler {
 			}
 		}
 		if c.Query("a") != "" && c.Query("b") != "" {
-			a, err := s.definitionAt(c, f, v.A)
+			a, err := s.definitionAt(c, f, "a", v.A)
 			if err != nil {
 				return err
 			}
-			b, err := s.definitionAt(c, f, v.B)
+			b, err := s.definitionAt(c, f, "b", v.B)
 			if err != nil {
 				return err
 			}
@@ -65,15 +65,17 @@ func (s *Server) flowVersions() fiber.Handler {
 	}
 }
 
-// definitionAt returns the draft ("draft") or a version's definition.
-func (s *Server) definitionAt(c *fiber.Ctx, f mappings.Flow, which string) (*engine.Definition, error) {
+// definitionAt returns the draft ("draft") or a version's definition, as
+// field asked for it.
+func (s *Server) definitionAt(c *fiber.Ctx, f mappings.Flow, field, which string) (*engine.Definition, error) {
 	if which == "draft" {
 		d, err := mappings.DraftGet(c.UserContext(), s.deps.DB, f.ID)
 		return d.Definition, err
 	}
-	n, err := strconv.Atoi(which)
-	if err != nil || n < 1 {
-		return nil, &fault.Error{Code: fault.Invalid, Message: "“" + which + "” is not a version number; use a number such as 3, or draft"}
+	n, err := parseVersionNumber(field, which)
+	if fe, ok := fault.As(err); ok {
+		fe.Message += ", or draft"
+		return nil, fe
 	}
 	v, err := mappings.VersionGet(c.UserContext(), s.deps.DB, f.ID, n)
 	return v.Definition, err
@@ -86,7 +88,7 @@ func (s *Server) flowRestore() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		n, err := c.ParamsInt("n")
+		n, err := parseVersionNumber("n", c.Params("n"))
 		if err != nil {
 			return err
 		}
@@ -114,7 +116,7 @@ func (s *Server) flowExport() fiber.Handler {
 		if q := c.Query("version"); q != "" {
 			which, name = q, fmt.Sprintf("%s.v%s.json", f.Slug, q)
 		}
-		def, err := s.definitionAt(c, f, which)
+		def, err := s.definitionAt(c, f, "version", which)
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -146,7 +147,8 @@ func (s *Server) searchMessages(c *fiber.Ctx) (jobs.MessageSearchResult, error) 
 	if raw := c.Query("limit"); raw != "" {
 		n, err := strconv.Atoi(raw)
 		if err != nil || n < 1 || n > jobs.MaxMessagePage {
-			return jobs.MessageSearchResult{}, fault.Errorf(fault.Invalid, "limit must be a number from 1 to %d", jobs.MaxMessagePage)
+			return jobs.MessageSearchResult{}, &fault.Error{Code: fault.Invalid, Message: fmt.Sprintf("limit must be a number from 1 to %d", jobs.MaxMessagePage),
+				Fields: map[string]string{"limit": fmt.Sprintf("a number from 1 to %d", jobs.MaxMessagePage)}}
 		}
 		f.Limit = n
 	}

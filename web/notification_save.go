@@ -52,8 +52,8 @@ func (s *Server) notificationSave() fiber.Handler {
 		var problems []string
 		if v := strings.TrimSpace(c.FormValue("threshold")); v != "" {
 			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 {
-				problems = append(problems, fmt.Sprintf("the threshold “%s” is not a whole number of at least 1", v))
+			if err != nil || n < 1 || n > maxInt4 {
+				problems = append(problems, fmt.Sprintf("the threshold “%s” is not a whole number from 1 to %d", v, maxInt4))
 			}
 			cfg.Threshold = n
 		}

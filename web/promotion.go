@@ -1,7 +1,6 @@
 package web
 
 import (
-	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -31,9 +30,9 @@ func (s *Server) promote(c *fiber.Ctx, slug, to, version, reason string) (mappin
 	if k := apiKeyOf(c); k != nil && userOf(c) == nil && !k.AllowsFlow(f.Slug) {
 		return mappings.PromotionResult{}, env, fault.Errorf(fault.Forbidden, "the API key %s is limited to %s", k.Prefix, strings.Join(k.Flows, ", "))
 	}
-	n, err := strconv.Atoi(strings.TrimPrefix(strings.TrimSpace(version), "v"))
-	if err != nil || n < 1 {
-		return mappings.PromotionResult{}, env, &fault.Error{Code: fault.Invalid, Message: "“" + version + "” is not a version number", Fields: map[string]string{"version": "a number such as 2"}}
+	n, err := parseVersionNumber("version", version)
+	if err != nil {
+		return mappings.PromotionResult{}, env, err
 	}
 	var res mappings.PromotionResult
 	err = txn.Run(ctx, s.deps.DB, func(tx pgx.Tx) error {

@@ -77,8 +77,8 @@ func (s *Server) promoteView(c *fiber.Ctx, slug, to, version string) (view.Promo
 		}
 	}
 	if version = strings.TrimSpace(strings.TrimPrefix(version, "v")); version != "" {
-		if v.Version, err = strconv.Atoi(version); err != nil {
-			v.Error = "“" + version + "” is not a version number."
+		if v.Version, err = parseVersionNumber("version", version); err != nil {
+			v.Error = capitalize(toFault(err).Message) + "."
 			return v, nil
 		}
 	} else if v.Version, err = mappings.DefaultPromotionVersion(ctx, s.deps.DB, f, env); err != nil {
