@@ -19,31 +19,33 @@ import (
 
 // statusOf is the one mapping from fault codes to HTTP statuses.
 var statusOf = map[fault.Code]int{
-	fault.Invalid:      fiber.StatusUnprocessableEntity,
-	fault.Malformed:    fiber.StatusBadRequest,
-	fault.TooLarge:     fiber.StatusRequestEntityTooLarge,
-	fault.Unsupported:  fiber.StatusUnsupportedMediaType,
-	fault.NotFound:     fiber.StatusNotFound,
-	fault.Conflict:     fiber.StatusConflict,
-	fault.Unauthorized: fiber.StatusUnauthorized,
-	fault.Forbidden:    fiber.StatusForbidden,
-	fault.TooMany:      fiber.StatusTooManyRequests,
-	fault.Unavailable:  fiber.StatusServiceUnavailable,
-	fault.Internal:     fiber.StatusInternalServerError,
+	fault.Invalid:         fiber.StatusUnprocessableEntity,
+	fault.Malformed:       fiber.StatusBadRequest,
+	fault.TooLarge:        fiber.StatusRequestEntityTooLarge,
+	fault.HeadersTooLarge: fiber.StatusRequestHeaderFieldsTooLarge,
+	fault.Unsupported:     fiber.StatusUnsupportedMediaType,
+	fault.NotFound:        fiber.StatusNotFound,
+	fault.Conflict:        fiber.StatusConflict,
+	fault.Unauthorized:    fiber.StatusUnauthorized,
+	fault.Forbidden:       fiber.StatusForbidden,
+	fault.TooMany:         fiber.StatusTooManyRequests,
+	fault.Unavailable:     fiber.StatusServiceUnavailable,
+	fault.Internal:        fiber.StatusInternalServerError,
 }
 
 var titleOf = map[fault.Code]string{
-	fault.Invalid:      "Check what you entered",
-	fault.Malformed:    "The request cannot be read",
-	fault.TooLarge:     "Too large",
-	fault.Unsupported:  "Unsupported media type",
-	fault.NotFound:     "Not found",
-	fault.Conflict:     "Conflict",
-	fault.Unauthorized: "Sign in needed",
-	fault.Forbidden:    "Not allowed",
-	fault.TooMany:      "Too many requests",
-	fault.Unavailable:  "Temporarily unavailable",
-	fault.Internal:     "Something went wrong",
+	fault.Invalid:         "Check what you entered",
+	fault.Malformed:       "The request cannot be read",
+	fault.TooLarge:        "Too large",
+	fault.HeadersTooLarge: "Request headers too large",
+	fault.Unsupported:     "Unsupported media type",
+	fault.NotFound:        "Not found",
+	fault.Conflict:        "Conflict",
+	fault.Unauthorized:    "Sign in needed",
+	fault.Forbidden:       "Not allowed",
+	fault.TooMany:         "Too many requests",
+	fault.Unavailable:     "Temporarily unavailable",
+	fault.Internal:        "Something went wrong",
 }
 
 // Problem is an RFC 9457 problem document, the body of every API error.
@@ -108,6 +110,9 @@ func toFault(err error) *fault.Error {
 			return &fault.Error{Code: fault.NotFound, Message: "there is nothing at this address"}
 		case fiber.StatusRequestEntityTooLarge:
 			return &fault.Error{Code: fault.TooLarge, Message: "the request body is larger than this server accepts", Err: err}
+		case fiber.StatusRequestHeaderFieldsTooLarge:
+			return &fault.Error{Code: fault.HeadersTooLarge, Err: err,
+				Message: fmt.Sprintf("the request's headers (its URL, cookies and other header fields) are larger than this server accepts: at most %d bytes in all", maxHeaderBytes)}
 		case fiber.StatusMethodNotAllowed:
 			return &fault.Error{Code: fault.NotFound, Message: "this address does not accept that method"}
 		}
@@ -157,7 +162,10 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(fe.RetryAfterSeconds))
 	}
 	c.Status(status)
-	if strings.HasPrefix(c.Path(), "/api/") || strings.Contains(c.Get(fiber.HeaderAccept), "application/problem+json") {
+	// Headers too large were refused before the request line was read:
+	// the path is unknown, and a problem document serves every caller
+	// (a browser shows it as text).
+	if fe.Code == fault.HeadersTooLarge || strings.HasPrefix(c.Path(), "/api/") || strings.Contains(c.Get(fiber.HeaderAccept), "application/problem+json") {
 		c.Set(fiber.HeaderContentType, "application/problem+json")
 		p := Problem{
 			Type:      "https://crossdock.dev/problems/" + strings.ReplaceAll(string(fe.Code), "_", "-"),

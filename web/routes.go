@@ -51,8 +51,8 @@ func (s *Server) routes(app *fiber.App) {
 	ui.Post("/login", s.loginSubmit())
 	ui.Post("/logout", s.logout())
 
-	// Management API for flows.
-	api := app.Group("/api/v1", s.apiRequireUser())
+	// Management API for flows. Bodies are JSON (415 otherwise).
+	api := app.Group("/api/v1", s.apiRequireUser(), s.apiJSONBody())
 	api.Get("/messages", s.apiMessageList())
 	api.Get("/messages/:id", s.messageGet())
 	api.Get("/flows", s.requireRole(all...), s.apiFlowList())

@@ -136,6 +136,7 @@ func NewServer(logger *slog.Logger, cfg Config, deps Deps) *fiber.App {
 		AppName:                 "crossdock",
 		ErrorHandler:            s.handleError,
 		BodyLimit:               cfg.BodyLimit,
+		ReadBufferSize:          maxHeaderBytes,
 		ReadTimeout:             30 * time.Second,
 		WriteTimeout:            60 * time.Second,
 		IdleTimeout:             120 * time.Second,
@@ -147,6 +148,10 @@ func NewServer(logger *slog.Logger, cfg Config, deps Deps) *fiber.App {
 	s.routes(app)
 	return app
 }
+
+// maxHeaderBytes caps a request's line and headers together (fiber's
+// default read buffer); more is refused with 431 before any handler runs.
+const maxHeaderBytes = 4096
 
 func proxyHeader(trusted []string) string {
 	if len(trusted) == 0 {
