@@ -66,8 +66,8 @@ func TestTriggersAnswer503WhileTheDatabaseIsDown(t *testing.T) {
 	pg := newPGCluster(t)
 	target := newReceivingTarget(t)
 	port := freePort(t)
-	p := startProgramOn(t, pg.url(), demoEnv(port)...)
-	db := openDB(t, pg.url())
+	p := startProgramOn(t, pg.url(t), demoEnv(port)...)
+	db := openDB(t, pg.url(t))
 	pointTargetsAt(t, db, target.URL, "")
 
 	var log attemptLog

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -37,14 +38,25 @@ func newPGCluster(t *testing.T) *pgCluster {
 }
 
 func (c *pgCluster) run(args ...string) ([]byte, error) {
-	cmd := exec.Command("../scripts/pg.sh", args...)
-	cmd.Env = append(os.Environ(), "CROSSDOCK_PG_DIR="+c.dir, "CROSSDOCK_PG_PORT="+strconv.Itoa(c.port))
-	return cmd.CombinedOutput()
+	return c.command(args...).CombinedOutput()
 }
 
-// url is the cluster's crossdock database.
-func (c *pgCluster) url() string {
-	return "postgres://postgres@127.0.0.1:" + strconv.Itoa(c.port) + "/crossdock?sslmode=disable"
+func (c *pgCluster) command(args ...string) *exec.Cmd {
+	cmd := exec.Command("../scripts/pg.sh", args...)
+	cmd.Env = append(os.Environ(), "CROSSDOCK_PG_DIR="+c.dir, "CROSSDOCK_PG_PORT="+strconv.Itoa(c.port))
+	return cmd
+}
+
+// url is the cluster's crossdock database, with the password pg.sh made
+// for it.
+func (c *pgCluster) url(t *testing.T) string {
+	t.Helper()
+	cmd := c.command("url")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("scripts/pg.sh url: %v", err)
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // stop crashes the server (pg_ctl stop -m immediate: every backend killed,

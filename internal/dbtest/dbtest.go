@@ -13,7 +13,10 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"net"
+	"net/url"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -106,11 +109,20 @@ func withDatabase(t testing.TB, admin, name string) string {
 	if err != nil {
 		t.Fatalf("dbtest: parse %s: %v", AdminURLEnv, err)
 	}
-	user := cfg.User
+	return databaseURL(cfg.User, cfg.Password, cfg.Host, cfg.Port, name)
+}
+
+// databaseURL is the URL of database name on the admin URL's server, as
+// the admin URL's user (postgres when none) and with its password.
+func databaseURL(user, password, host string, port uint16, name string) string {
 	if user == "" {
 		user = "postgres"
 	}
-	return fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", user, cfg.Host, cfg.Port, name)
+	u := url.URL{Scheme: "postgres", User: url.User(user), Host: net.JoinHostPort(host, strconv.Itoa(int(port))), Path: "/" + name, RawQuery: "sslmode=disable"}
+	if password != "" {
+		u.User = url.UserPassword(user, password)
+	}
+	return u.String()
 }
 
 // ensureTemplate builds crossdock_tpl_<fingerprint> once per migration set.
