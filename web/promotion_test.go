@@ -152,10 +152,15 @@ func TestPromotionPagesGateApproveAndRollBack(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, res.StatusCode)
 	res = p.vic.get("/promote?flow=orders&to=test")
 	require.Equal(t, http.StatusForbidden, res.StatusCode)
-	// A plain deploy to a protected environment is refused.
+	// The Deploy form on a protected environment files a request too, even
+	// for an admin: it never switches prod directly.
 	p.adm.get("/environments")
 	res = p.adm.post("/environments/prod/deploy", url.Values{"flow": {"orders"}, "version": {"2"}})
-	require.Equal(t, http.StatusForbidden, res.StatusCode)
+	require.Equal(t, http.StatusSeeOther, res.StatusCode, res.body)
+	require.Regexp(t, `^/promotions/\d+$`, res.Header.Get("Location"))
+	cur, err = mappings.DeploymentCurrent(context.Background(), p.db, mustEnv(t, p, "prod").ID, p.flow.ID)
+	require.NoError(t, err)
+	require.Equal(t, 1, cur.VersionNumber, "prod still runs v1")
 
 	// Everything is audited.
 	var actions []string
@@ -166,7 +171,7 @@ func TestPromotionPagesGateApproveAndRollBack(t *testing.T) {
 		require.NoError(t, rows.Scan(&a))
 		actions = append(actions, a)
 	}
-	require.Equal(t, []string{"promotion.refuse", "promotion.deploy", "promotion.request", "promotion.approve", "promotion.deploy", "deployment.rollback"}, actions)
+	require.Equal(t, []string{"promotion.refuse", "promotion.deploy", "promotion.request", "promotion.approve", "promotion.deploy", "deployment.rollback", "promotion.request"}, actions)
 }
 
 func mustEnv(t *testing.T, p *promotionSetup, name string) mappings.Environment {

@@ -196,7 +196,7 @@ func TestEveryStateChangeIsAudited(t *testing.T) {
 
 		{route: "POST /environments/:env/targets/:target", action: "target.configure", after: true, do: form("/environments/test/targets/erp-sales-orders", "url", "https://erp.test.example/orders")},
 		{route: "POST /environments/:env/variables", action: "variable.set", after: true, do: form("/environments/test/variables", "name", "ERP_COMPANY", "value", "1000")},
-		{route: "POST /environments/:env/deploy", action: "deployment.create", after: true, do: form("/environments/test/deploy", "flow", "shop-orders", "version", "1")},
+		{route: "POST /environments/:env/deploy", action: "promotion.deploy", after: true, do: form("/environments/test/deploy", "flow", "shop-orders", "version", "1")},
 		{route: "POST /promote", action: "promotion.deploy", after: true, do: form("/promote", "flow", "shop-orders", "to", "test", "version", "2", "reason", "audit")},
 		{route: "POST /environments/:env/flows/:slug/rollback", action: "deployment.rollback", before: true, after: true, do: form("/environments/test/flows/shop-orders/rollback", "reason", "audit")},
 		{route: "POST /api/v1/flows/:slug/promotions", action: "promotion.deploy", after: true, do: func() response {
