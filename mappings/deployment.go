@@ -28,8 +28,9 @@ type Deployment struct {
 	// Reason is why, in the deployer's words (an approval adds who
 	// approved it).
 	Reason string
-	// Gates are the checks the version passed at the time; unchecked for
-	// plain deploys and rollbacks.
+	// Gates are the checks the version passed at the time; a rollback
+	// records them without being stopped by them; deployments made before
+	// every path ran the gates carry none.
 	Gates Gates
 }
 
