@@ -95,6 +95,10 @@ func (s *Server) environmentDeploy() fiber.Handler {
 			if err != nil {
 				return err
 			}
+			if f.LatestVersion == 0 {
+				c.Status(fiber.StatusUnprocessableEntity)
+				return s.renderEnvironments(c, f.Slug+" has no published version; publish it in the designer first.")
+			}
 			version = strconv.Itoa(f.LatestVersion)
 		}
 		res, env, err := s.promote(c, c.FormValue("flow"), c.Params("env"), version, c.FormValue("reason"))

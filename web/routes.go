@@ -139,7 +139,7 @@ func (s *Server) routes(app *fiber.App) {
 	in.Get("/messages/:id", s.requireRole(all...), s.messageShow())
 	in.Get("/environments", s.requireRole(all...), s.environmentsList())
 	in.Get("/captures", s.requireRole(all...), s.capturesList())
-	in.Post("/environments/:env/deploy", s.requireRole(account.RoleAdmin, account.RoleAnalyst, account.RoleApprover), s.environmentDeploy())
+	in.Post("/environments/:env/deploy", s.requireRole(promoters...), s.environmentDeploy())
 	in.Get("/environments/:env/targets", s.requireRole(account.RoleAdmin), s.targetEdit())
 	in.Get("/environments/:env/targets/:target", s.requireRole(account.RoleAdmin), s.targetEdit())
 	in.Post("/environments/:env/targets/:target", s.requireRole(account.RoleAdmin), s.targetSave())
@@ -149,6 +149,9 @@ func (s *Server) routes(app *fiber.App) {
 
 	// Environment administration and promotion (issue 7): admins configure;
 	// analysts, approvers and admins promote; approvers and admins decide.
+	// The roles here turn away who may never; package mappings/release
+	// decides per environment (protected: requests only; rollback there by
+	// approvers and admins) for the Deploy form above and the API alike.
 	in.Post("/environments", s.requireRole(account.RoleAdmin), s.environmentCreate())
 	in.Post("/environments/:env/settings", s.requireRole(account.RoleAdmin), s.environmentSettings())
 	in.Post("/environments/:env/variables", s.requireRole(account.RoleAdmin), s.variableSave())
