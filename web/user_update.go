@@ -61,15 +61,17 @@ func (s *Server) userResetPassword() fiber.Handler {
 		}
 		password := account.GeneratePassword()
 		var u account.User
-		err = txn.Run(ctx, s.deps.DB, func(tx pgx.Tx) error {
-			var err error
-			if u, err = account.UserByID(ctx, tx, int64(id)); err != nil {
-				return err
-			}
-			if err := account.UserSetPassword(ctx, tx, u.ID, password); err != nil {
-				return err
-			}
-			return account.Audit(ctx, tx, actorOf(c), "user.password_reset", "user", fmt.Sprint(u.ID), nil, nil)
+		err = s.hashingPassword(func() error {
+			return txn.Run(ctx, s.deps.DB, func(tx pgx.Tx) error {
+				var err error
+				if u, err = account.UserByID(ctx, tx, int64(id)); err != nil {
+					return err
+				}
+				if err := account.UserSetPassword(ctx, tx, u.ID, password); err != nil {
+					return err
+				}
+				return account.Audit(ctx, tx, actorOf(c), "user.password_reset", "user", fmt.Sprint(u.ID), nil, nil)
+			})
 		})
 		if err != nil {
 			return err
