@@ -99,11 +99,12 @@ type Server struct {
 }
 
 // NewSessions returns the scs session manager Crossdock uses: stored in
-// PostgreSQL so any serve process can answer any request, HttpOnly,
-// SameSite=Lax, Secure behind https, idle and absolute timeouts.
+// PostgreSQL so any serve process can answer any request, under the hash of
+// each token (HashedTokens wraps store), HttpOnly, SameSite=Lax, Secure
+// behind https, idle and absolute timeouts.
 func NewSessions(store scs.Store, secure bool, idle, lifetime time.Duration) *scs.SessionManager {
 	sm := scs.New()
-	sm.Store = store
+	sm.Store = HashedTokens(store)
 	sm.IdleTimeout = idle
 	sm.Lifetime = lifetime
 	sm.Cookie.Name = "crossdock_session"
