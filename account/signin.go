@@ -48,9 +48,7 @@ func Authenticate(ctx context.Context, db Beginner, email, password, address str
 		return User{}, err
 	}
 	var hash string
-	row := db.QueryRow(ctx, `select `+userColumns+`, password_hash from users where lower(email) = lower($1)`, email)
-	var u User
-	err = row.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.Active, &u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt, &hash)
+	u, err := scanUser(db.QueryRow(ctx, `select `+userColumns+`, password_hash from users where lower(email) = lower($1)`, email), &hash)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		passwordMatches(password, dummyHash())

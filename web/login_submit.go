@@ -47,6 +47,7 @@ func (s *Server) loginSubmit() fiber.Handler {
 			return err
 		}
 		sm.Put(ctx, sessionUserID, u.ID)
+		sm.Put(ctx, sessionGeneration, u.SessionGeneration)
 		s.renewCSRF(c)
 		c.Locals(localUser, &u)
 		if err := account.Audit(ctx, s.deps.DB, actorOf(c), "session.login", "user", fmt.Sprint(u.ID), nil, nil); err != nil {
