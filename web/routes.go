@@ -98,6 +98,9 @@ func (s *Server) routes(app *fiber.App) {
 	// Everything below needs a signed-in user.
 	in := ui.Group("", s.requireSignedIn())
 	in.Get("/", s.home())
+	// One's own password: every role.
+	in.Get("/account/password", s.requireRole(all...), s.passwordEdit())
+	in.Post("/account/password", s.requireRole(all...), s.passwordChange())
 	in.Get("/docs/api", s.requireRole(all...), s.apiDocs())
 
 	// Flows and the designer: everyone reads, analysts and admins change.
