@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -96,6 +97,8 @@ type Server struct {
 	gate *databaseGate
 	// hashes holds the slots of Config.PasswordHashes (password_hashing.go).
 	hashes *semaphore.Weighted
+	// forwardingWarned is set once warnUntrustedForwarding has warned.
+	forwardingWarned atomic.Bool
 }
 
 // NewSessions returns the scs session manager Crossdock uses: stored in

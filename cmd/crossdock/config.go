@@ -77,7 +77,7 @@ func (r *rawConfig) settings() []setting {
 		{"CROSSDOCK_LOG_LEVEL", "log-level", "info", "debug, info, warn or error", &r.logLevel},
 		{"CROSSDOCK_LOG_FORMAT", "log-format", "text", "text (for people) or json (for log shippers)", &r.logFormat},
 		{"CROSSDOCK_ADMIN_PASSWORD", "", "", "password of admin@localhost created at first start; random and printed once when unset", &r.adminPassword},
-		{"CROSSDOCK_TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed", &r.trustedProxies},
+		{"CROSSDOCK_TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed; set it behind a proxy, or every client counts as the proxy's address and per-address sign-in throttling locks them all out together", &r.trustedProxies},
 		{"CROSSDOCK_SESSION_IDLE", "session-idle", "2h", "sign out after this long without a request (up to a minute sooner: a request that changes nothing in the session pushes this deadline on at most once a minute, or every quarter of this setting when that is shorter)", &r.sessionIdle},
 		{"CROSSDOCK_SESSION_LIFETIME", "session-lifetime", "12h", "sign out this long after signing in, however active", &r.sessionLifetime},
 		{"CROSSDOCK_DEMO", "demo", "", "1 seeds a ready-to-try demo (flow deployed to dev, API key printed once) and serves a fake ERP; make run sets it", &r.demo},
