@@ -9,11 +9,12 @@ import (
 
 // routes lists Crossdock's whole URL surface. Middleware order, outermost
 // first: panic recovery, request id, access log (which also renders errors,
-// so the logged status is the one sent), security headers. Browser routes
+// so the logged status is the one sent), security headers, a warning about
+// X-Forwarded-For without trusted proxies. Browser routes
 // then load the session, check CSRF and load the signed-in user; API routes
 // authenticate by key instead and carry no session or CSRF.
 func (s *Server) routes(app *fiber.App) {
-	app.Use(s.recoverPanic(), s.httpMetrics(), s.requestID(), s.tracing(), s.accessLog(), s.securityHeaders())
+	app.Use(s.recoverPanic(), s.httpMetrics(), s.requestID(), s.tracing(), s.accessLog(), s.securityHeaders(), s.warnUntrustedForwarding())
 
 	// Who may do what: every signed-in role reads; analysts and admins
 	// change flows.
@@ -98,6 +99,9 @@ func (s *Server) routes(app *fiber.App) {
 	// Everything below needs a signed-in user.
 	in := ui.Group("", s.requireSignedIn())
 	in.Get("/", s.home())
+	// One's own password: every role.
+	in.Get("/account/password", s.requireRole(all...), s.passwordEdit())
+	in.Post("/account/password", s.requireRole(all...), s.passwordChange())
 	in.Get("/docs/api", s.requireRole(all...), s.apiDocs())
 
 	// Flows and the designer: everyone reads, analysts and admins change.

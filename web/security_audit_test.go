@@ -274,6 +274,13 @@ func TestEveryStateChangeIsAudited(t *testing.T) {
 		{route: "POST /admin/api-keys", action: "apikey.create", after: true, do: form("/admin/api-keys", "name", "audit key", "environment", "dev")},
 		{route: "POST /admin/api-keys/:prefix/revoke", action: "apikey.revoke", before: true, after: true, do: form("/admin/api-keys/" + f.revokablePrefix + "/revoke")},
 
+		{route: "POST /account/password", action: "user.password_change", do: func() response {
+			f.user(t, "pat@shop.example", account.RoleViewer)
+			br := f.browser(t)
+			br.signIn("pat@shop.example")
+			br.get("/account/password")
+			return br.post("/account/password", url.Values{"current": {password}, "new": {"pat's new password"}, "confirm": {"pat's new password"}})
+		}},
 		{route: "POST /login", action: "session.login", do: func() response {
 			br := f.browser(t)
 			br.get("/login")

@@ -138,6 +138,8 @@ func routeTable() map[string]rule {
 		// Browser pages.
 		"GET /":                                          {roles: everyone, ok: 303},
 		"GET /docs/api":                                  r(everyone, keysNone),
+		"GET /account/password":                          r(everyone, keysNone),
+		"POST /account/password":                         r(everyone, keysNone),
 		"GET /flows":                                     r(everyone, keysNone),
 		"POST /flows":                                    r(editors, keysNone),
 		"GET /flows/:slug":                               r(everyone, keysNone),

@@ -45,6 +45,7 @@ func TestBadConfigurationNamesTheVariable(t *testing.T) {
 		{"CROSSDOCK_RESCUE_AFTER", "soon", "CROSSDOCK_RESCUE_AFTER"},
 		{"CROSSDOCK_INTAKE_WRITERS", "0", "CROSSDOCK_INTAKE_WRITERS \"0\" must be a whole number from 1 to 32"},
 		{"CROSSDOCK_INTAKE_WRITERS", "many", "CROSSDOCK_INTAKE_WRITERS \"many\" must be a whole number from 1 to 32"},
+		{"CROSSDOCK_PASSWORD_HASHES", "0", "CROSSDOCK_PASSWORD_HASHES \"0\" must be a whole number from 1 to 64"},
 		{"CROSSDOCK_IDEMPOTENCY_KEY_TTL", "1h", "CROSSDOCK_IDEMPOTENCY_KEY_TTL \"1h\" must be a duration of at least 24h"},
 	}
 	for _, tc := range cases {
