@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/internal/txn"
 )
 
 // Sign-in throttling: after AccountFailureLimit failed attempts on one account
@@ -26,32 +27,42 @@ const (
 // alike, so that sign-in cannot be used to find out who has an account.
 var errBadCredentials = &fault.Error{Code: fault.Unauthorized, Message: "the email or password is wrong"}
 
+// Beginner is a DBTX that can also begin a transaction: a pool.
+type Beginner interface {
+	DBTX
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
 // Authenticate checks an email and password from address (the client IP),
 // records the attempt and returns the user. Errors are faults: Unauthorized
 // for wrong credentials or a deactivated account, TooMany when throttled.
-func Authenticate(ctx context.Context, db DBTX, email, password, address string, now time.Time) (User, error) {
-	if err := checkThrottle(ctx, db, email, address, now); err != nil {
+//
+// The attempt is reserved before the password is hashed: reserveAttempt
+// records it as failed, or refuses it, in one short transaction, and a
+// successful check then marks it succeeded. However many wrong guesses for
+// one account arrive at once, at most AccountFailureLimit of them are
+// checked; the rest are refused as throttled without hashing.
+func Authenticate(ctx context.Context, db Beginner, email, password, address string, now time.Time) (User, error) {
+	attempt, err := reserveAttempt(ctx, db, email, address, now)
+	if err != nil {
 		return User{}, err
 	}
 	var hash string
-	row := db.QueryRow(ctx, `select `+userColumns+`, password_hash from users where lower(email) = lower($1)`, email)
-	var u User
-	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.Active, &u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt, &hash)
+	u, err := scanUser(db.QueryRow(ctx, `select `+userColumns+`, password_hash from users where lower(email) = lower($1)`, email), &hash)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		passwordMatches(password, dummyHash())
-		return User{}, recordFailure(ctx, db, email, address, now, errBadCredentials)
+		return User{}, errBadCredentials
 	case err != nil:
 		return User{}, fmt.Errorf("sign in: %w", err)
 	}
 	if !passwordMatches(password, hash) {
-		return User{}, recordFailure(ctx, db, email, address, now, errBadCredentials)
+		return User{}, errBadCredentials
 	}
 	if !u.Active {
-		return User{}, recordFailure(ctx, db, email, address, now,
-			&fault.Error{Code: fault.Unauthorized, Message: "this account is deactivated; ask an admin to reactivate it"})
+		return User{}, &fault.Error{Code: fault.Unauthorized, Message: "this account is deactivated; ask an admin to reactivate it"}
 	}
-	if _, err := db.Exec(ctx, `insert into login_attempts (email, address, succeeded, at) values ($1, $2, true, $3)`, u.Email, address, now); err != nil {
+	if _, err := db.Exec(ctx, `update login_attempts set succeeded = true where id = $1`, attempt); err != nil {
 		return User{}, fmt.Errorf("record sign-in: %w", err)
 	}
 	if _, err := db.Exec(ctx, `update users set last_login_at = $2 where id = $1`, u.ID, now); err != nil {
@@ -61,11 +72,32 @@ func Authenticate(ctx context.Context, db DBTX, email, password, address string,
 	return u, nil
 }
 
-func recordFailure(ctx context.Context, db DBTX, email, address string, now time.Time, result error) error {
-	if _, err := db.Exec(ctx, `insert into login_attempts (email, address, succeeded, at) values ($1, $2, false, $3)`, email, address, now); err != nil {
-		return fmt.Errorf("record failed sign-in: %w", err)
-	}
-	return result
+// reserveAttempt records a sign-in attempt as failed, unless the account or
+// the address is throttled, and returns its id. Advisory locks on the
+// account and the address serialize reservations for either, so the count
+// and the insert are one atomic step across every serve process. (A single
+// statement cannot do it: its snapshot is taken before any lock it waits
+// for, so it would not see the attempt recorded by whoever held the lock.)
+// Each statement after the lock takes a new snapshot (READ COMMITTED,
+// PostgreSQL's default, which Crossdock keeps), so the counts see every
+// attempt reserved before. The locks are held for two index reads and an
+// insert, never while a password is hashed.
+func reserveAttempt(ctx context.Context, db Beginner, email, address string, now time.Time) (int64, error) {
+	var id int64
+	err := txn.Run(ctx, db, func(tx pgx.Tx) error {
+		// Always the account first, then the address, so that two
+		// reservations cannot wait for each other.
+		if _, err := tx.Exec(ctx, `select pg_advisory_xact_lock(hashtextextended('crossdock sign-in account ' || lower($1), 0)),
+		       pg_advisory_xact_lock(hashtextextended('crossdock sign-in address ' || $2, 0))`, email, address); err != nil {
+			return fmt.Errorf("sign-in throttle: %w", err)
+		}
+		if err := checkThrottle(ctx, tx, email, address, now); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `insert into login_attempts (email, address, succeeded, at) values ($1, $2, false, $3) returning id`,
+			email, address, now).Scan(&id)
+	})
+	return id, err
 }
 
 func checkThrottle(ctx context.Context, db DBTX, email, address string, now time.Time) error {

@@ -25,6 +25,12 @@ type User struct {
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 	LastLoginAt *time.Time
+	// SessionGeneration is bumped when the user's password or role
+	// changes. A browser session carries the generation it was signed in
+	// with and ends when it no longer matches, so the change ends every
+	// session of the user in every serve process. Not audited: it says
+	// nothing about the user.
+	SessionGeneration int64 `json:"-"`
 }
 
 // Can reports whether the user holds one of roles.
@@ -45,11 +51,11 @@ type NewUser struct {
 	Password string
 }
 
-const userColumns = `id, email, name, role, active, created_at, updated_at, last_login_at`
+const userColumns = `id, email, name, role, active, created_at, updated_at, last_login_at, session_generation`
 
-func scanUser(row pgx.Row) (User, error) {
+func scanUser(row pgx.Row, extra ...any) (User, error) {
 	var u User
-	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.Active, &u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt)
+	err := row.Scan(append([]any{&u.ID, &u.Email, &u.Name, &u.Role, &u.Active, &u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt, &u.SessionGeneration}, extra...)...)
 	return u, err
 }
 
@@ -122,7 +128,8 @@ func UserCount(ctx context.Context, db DBTX) (int, error) {
 }
 
 // UserUpdate changes a user's name, role and active flag. It refuses to leave
-// the installation without an active admin.
+// the installation without an active admin. A new role ends the user's
+// sessions (SessionGeneration); a deactivated user's sessions end anyway.
 func UserUpdate(ctx context.Context, db DBTX, id int64, name string, role Role, active bool) (User, error) {
 	if _, err := ParseRole(string(role)); err != nil {
 		return User{}, err
@@ -142,7 +149,9 @@ func UserUpdate(ctx context.Context, db DBTX, id int64, name string, role Role, 
 		}
 	}
 	u, err := scanUser(db.QueryRow(ctx, `
-		update users set name = $2, role = $3, active = $4, updated_at = now() where id = $1
+		update users set name = $2, role = $3, active = $4, updated_at = now(),
+		       session_generation = session_generation + case when role <> $3 then 1 else 0 end
+		where id = $1
 		returning `+userColumns, id, strings.TrimSpace(name), role, active))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return User{}, fault.Errorf(fault.NotFound, "no user with id %d", id)
@@ -153,20 +162,24 @@ func UserUpdate(ctx context.Context, db DBTX, id int64, name string, role Role, 
 	return u, nil
 }
 
-// UserSetPassword replaces a user's password.
-func UserSetPassword(ctx context.Context, db DBTX, id int64, password string) error {
+// UserSetPassword replaces a user's password and ends all their sessions
+// (SessionGeneration). It returns the new generation, for a caller that
+// keeps its own session on.
+func UserSetPassword(ctx context.Context, db DBTX, id int64, password string) (generation int64, err error) {
 	hash, err := HashPassword(password)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	tag, err := db.Exec(ctx, `update users set password_hash = $2, updated_at = now() where id = $1`, id, hash)
+	err = db.QueryRow(ctx, `
+		update users set password_hash = $2, updated_at = now(), session_generation = session_generation + 1
+		where id = $1 returning session_generation`, id, hash).Scan(&generation)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, fault.Errorf(fault.NotFound, "no user with id %d", id)
+	}
 	if err != nil {
-		return fmt.Errorf("set password of user %d: %w", id, err)
+		return 0, fmt.Errorf("set password of user %d: %w", id, err)
 	}
-	if tag.RowsAffected() == 0 {
-		return fault.Errorf(fault.NotFound, "no user with id %d", id)
-	}
-	return nil
+	return generation, nil
 }
 
 // UserByEmail returns the user with that email (any case) or NotFound.

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/crossdock/crossdock/internal/dbtest"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/jobs"
 	"github.com/crossdock/crossdock/mappings"
@@ -89,8 +90,7 @@ func TestIntakeFollowsANewDeployment(t *testing.T) {
 	require.NoError(t, err)
 	_, err = mappings.Publish(ctx, b.pool, b.flow.ID, d.Revision, "v2", b.editor)
 	require.NoError(t, err)
-	_, err = mappings.Deploy(ctx, b.pool, b.env.ID, b.flow.ID, 2, b.editor)
-	require.NoError(t, err)
+	dbtest.Deploy(t, b.pool, b.env.ID, b.flow.ID, 2)
 
 	second := accept(`{"id": 2, "total": 1}`)
 	require.Equal(t, 2, second.VersionNumber)

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crossdock/crossdock/engine"
+	"github.com/crossdock/crossdock/internal/dbtest"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/jobs"
 	"github.com/crossdock/crossdock/mappings"
@@ -287,8 +288,7 @@ func TestKeyExpressionsSeeVariables(t *testing.T) {
 	require.NoError(t, err)
 	_, err = mappings.Publish(ctx, b.pool, f.ID, 1, "", b.editor)
 	require.NoError(t, err)
-	_, err = mappings.Deploy(ctx, b.pool, b.env.ID, f.ID, 1, b.editor)
-	require.NoError(t, err)
+	dbtest.Deploy(t, b.pool, b.env.ID, f.ID, 1)
 	require.NoError(t, mappings.VariableSet(ctx, b.pool, b.env.ID, "PREFIX", "dev"))
 
 	res, err := jobs.Accept(ctx, b.pool, b.client, jobs.AcceptRequest{Env: "dev", FlowSlug: "returns", Payload: []byte(`{"id": 7, "ref": "r-7"}`)})
@@ -308,8 +308,7 @@ func TestKeyExpressionsSeeVariables(t *testing.T) {
 	// to send the header, and nothing is recorded.
 	testEnv, err := mappings.EnvironmentByName(ctx, b.pool, "test")
 	require.NoError(t, err)
-	_, err = mappings.Deploy(ctx, b.pool, testEnv.ID, f.ID, 1, b.editor)
-	require.NoError(t, err)
+	dbtest.Deploy(t, b.pool, testEnv.ID, f.ID, 1)
 	_, err = jobs.Accept(ctx, b.pool, b.client, jobs.AcceptRequest{Env: "test", FlowSlug: "returns", Payload: []byte(`{"id": 9, "ref": "r-9"}`)})
 	require.Equal(t, fault.Invalid, fault.CodeOf(err), "%v", err)
 	require.Contains(t, err.Error(), "send an Idempotency-Key header")
@@ -336,8 +335,7 @@ func TestAcceptFollowsANewDeployment(t *testing.T) {
 	require.NoError(t, err)
 	_, err = mappings.Publish(ctx, b.pool, b.flow.ID, d.Revision, "v2", b.editor)
 	require.NoError(t, err)
-	_, err = mappings.Deploy(ctx, b.pool, b.env.ID, b.flow.ID, 2, b.editor)
-	require.NoError(t, err)
+	dbtest.Deploy(t, b.pool, b.env.ID, b.flow.ID, 2)
 
 	second := b.accept(t, `{"id": 2, "total": 1}`)
 	require.Equal(t, 2, second.VersionNumber)

@@ -139,8 +139,7 @@ func setup(t testing.TB, start bool) *bundle {
 	require.NoError(t, err)
 	env, err := mappings.EnvironmentByName(ctx, pool, "dev")
 	require.NoError(t, err)
-	_, err = mappings.Deploy(ctx, pool, env.ID, flow.ID, 1, ed)
-	require.NoError(t, err)
+	dbtest.Deploy(t, pool, env.ID, flow.ID, 1)
 	require.NoError(t, mappings.VariableSet(ctx, pool, env.ID, "ERP_COMPANY", "1000"))
 
 	key := make([]byte, secret.KeySize)

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crossdock/crossdock/engine"
+	"github.com/crossdock/crossdock/internal/dbtest"
 	"github.com/crossdock/crossdock/jobs"
 	"github.com/crossdock/crossdock/mappings"
 )
@@ -28,8 +29,7 @@ func deployChannelVersion(t *testing.T, b *bundle) {
 	require.NoError(t, err)
 	_, err = mappings.Publish(ctx, b.pool, b.flow.ID, d.Revision, "channel", b.editor)
 	require.NoError(t, err)
-	_, err = mappings.Deploy(ctx, b.pool, b.env.ID, b.flow.ID, 2, b.editor)
-	require.NoError(t, err)
+	dbtest.Deploy(t, b.pool, b.env.ID, b.flow.ID, 2)
 }
 
 // settle sets a message's status and, when delivered, one delivery
@@ -157,8 +157,7 @@ func TestChannelExpressionFailureLeavesTheChannelEmpty(t *testing.T) {
 	require.NoError(t, err)
 	_, err = mappings.Publish(ctx, b.pool, b.flow.ID, d.Revision, "channel", b.editor)
 	require.NoError(t, err)
-	_, err = mappings.Deploy(ctx, b.pool, b.env.ID, b.flow.ID, 2, b.editor)
-	require.NoError(t, err)
+	dbtest.Deploy(t, b.pool, b.env.ID, b.flow.ID, 2)
 
 	ok := b.accept(t, `{"id": 1, "total": 1, "channel": "pos"}`)
 	bad := b.accept(t, `{"id": 2, "total": 1, "channel": 7}`)

@@ -12,9 +12,16 @@ import (
 	"github.com/crossdock/crossdock/internal/dbtest"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
 var promotionKey = []byte("a promotion key shared by both installations")
+
+// bundleImport imports b as the command line does.
+func bundleImport(ctx context.Context, db release.DB, b *mappings.Bundle, key []byte, dryRun bool) (mappings.ImportPlan, error) {
+	imported, err := release.ImportBundle(ctx, db, release.CLI(), b, release.Import{Key: key, DryRun: dryRun})
+	return imported.Plan, err
+}
 
 // exported publishes two versions of a flow with a lookup table and
 // exports it, signed.
@@ -48,7 +55,7 @@ func TestBundleExportImportReproducesChecksums(t *testing.T) {
 	dst := dbtest.NewPool(t)
 	bundle, err := mappings.ParseBundle(data)
 	require.NoError(t, err)
-	plan, err := mappings.BundleImport(ctx, dst, bundle, promotionKey, false, mappings.Editor{Email: "ops@shop.example"})
+	plan, err := bundleImport(ctx, dst, bundle, promotionKey, false)
 	require.NoError(t, err)
 	require.Equal(t, "signature verified", plan.Note)
 	require.True(t, plan.Changed())
@@ -92,8 +99,7 @@ func TestBundleImportIsIdempotent(t *testing.T) {
 	dst := dbtest.NewPool(t)
 	bundle, err := mappings.ParseBundle(data)
 	require.NoError(t, err)
-	ed := mappings.Editor{Email: "ops@shop.example"}
-	_, err = mappings.BundleImport(ctx, dst, bundle, promotionKey, false, ed)
+	_, err = bundleImport(ctx, dst, bundle, promotionKey, false)
 	require.NoError(t, err)
 	var versions, flows int
 	count := func() (int, int) {
@@ -102,7 +108,7 @@ func TestBundleImportIsIdempotent(t *testing.T) {
 	}
 	v1, f1 := count()
 
-	plan, err := mappings.BundleImport(ctx, dst, bundle, promotionKey, false, ed)
+	plan, err := bundleImport(ctx, dst, bundle, promotionKey, false)
 	require.NoError(t, err)
 	require.False(t, plan.Changed())
 	require.False(t, plan.Flows[0].NewFlow)
@@ -119,13 +125,12 @@ func TestBundleImportRefusesTamperingAndMissingSignatures(t *testing.T) {
 	_, data := exported(t)
 	ctx := context.Background()
 	dst := dbtest.NewPool(t)
-	ed := mappings.Editor{Email: "ops@shop.example"}
 	imp := func(data []byte, key []byte) error {
 		b, err := mappings.ParseBundle(data)
 		if err != nil {
 			return err
 		}
-		_, err = mappings.BundleImport(ctx, dst, b, key, false, ed)
+		_, err = bundleImport(ctx, dst, b, key, false)
 		return err
 	}
 
@@ -176,9 +181,9 @@ func TestBundleImportRefusesAVersionNumberWithAnotherChecksum(t *testing.T) {
 
 	bundle, err := mappings.ParseBundle(data)
 	require.NoError(t, err)
-	_, err = mappings.BundleImport(ctx, dst.db, bundle, promotionKey, true, dst.editor)
+	_, err = bundleImport(ctx, dst.db, bundle, promotionKey, true)
 	require.Equal(t, fault.Conflict, fault.CodeOf(err), "a dry run refuses too")
-	_, err = mappings.BundleImport(ctx, dst.db, bundle, promotionKey, false, dst.editor)
+	_, err = bundleImport(ctx, dst.db, bundle, promotionKey, false)
 	require.Equal(t, fault.Conflict, fault.CodeOf(err))
 	require.Contains(t, err.Error(), "storefront v1 exists here with a different checksum")
 }
@@ -190,7 +195,7 @@ func TestBundleDryRunWritesNothing(t *testing.T) {
 	dst := dbtest.NewPool(t)
 	bundle, err := mappings.ParseBundle(data)
 	require.NoError(t, err)
-	plan, err := mappings.BundleImport(ctx, dst, bundle, promotionKey, true, mappings.Editor{Email: "ops@shop.example"})
+	plan, err := bundleImport(ctx, dst, bundle, promotionKey, true)
 	require.NoError(t, err)
 	require.True(t, plan.Changed())
 	require.False(t, plan.Flows[0].Diff.Empty())

@@ -4,18 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
-	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/crossdock/crossdock/internal/fault"
 )
 
 // Deployment says which version of a flow runs in an environment. Old
-// deployments stay as history with Active false.
+// deployments stay as history with Active false. Only package
+// mappings/release writes them, through the release policy.
 type Deployment struct {
 	ID              int64
 	EnvironmentID   int64
@@ -30,8 +28,9 @@ type Deployment struct {
 	// Reason is why, in the deployer's words (an approval adds who
 	// approved it).
 	Reason string
-	// Gates are the checks the version passed at the time; unchecked for
-	// plain deploys and rollbacks.
+	// Gates are the checks the version passed at the time; a rollback
+	// records them without being stopped by them; deployments made before
+	// every path ran the gates carry none.
 	Gates Gates
 }
 
@@ -43,18 +42,6 @@ const (
 	KindImport   = "import"
 )
 
-// DeployRequest is what DeployWith needs. RequestedBy names who asked for
-// a deployment an approver made, for the history.
-type DeployRequest struct {
-	EnvironmentID int64
-	FlowID        int64
-	VersionNumber int
-	Kind          string
-	Reason        string
-	Gates         Gates
-	RequestedBy   string
-}
-
 const deploymentSelect = `
 	select d.id, d.environment_id, d.flow_id, d.version_number, d.checksum, d.deployed_by_email, d.deployed_at,
 	       exists (select 1 from current_deployments c where c.deployment_id = d.id), d.kind, d.reason, d.gates
@@ -64,60 +51,6 @@ func scanDeployment(row pgx.Row) (Deployment, error) {
 	var d Deployment
 	err := row.Scan(&d.ID, &d.EnvironmentID, &d.FlowID, &d.VersionNumber, &d.Checksum, &d.DeployedByEmail, &d.DeployedAt, &d.Active, &d.Kind, &d.Reason, &d.Gates)
 	return d, err
-}
-
-// Deploy makes version versionNumber of a flow the one that runs in an
-// environment. The switch is one statement: the history row is inserted and
-// the current pointer moved together, so a message arriving at
-// the same moment runs on exactly one of them. The version must exist
-// (NotFound otherwise); of two deploys racing for the same flow and
-// environment the one that commits last wins (its row is the Active one),
-// and both stay in the history. Promotion gates (protected
-// environments, test cases) are the caller's business.
-func Deploy(ctx context.Context, db DBTX, envID, flowID int64, versionNumber int, ed Editor) (Deployment, error) {
-	return DeployWith(ctx, db, DeployRequest{EnvironmentID: envID, FlowID: flowID, VersionNumber: versionNumber, Kind: KindDeploy}, ed)
-}
-
-// DeployWith is Deploy recording how and why the deployment came about and
-// the gates it passed, for the deployment history.
-func DeployWith(ctx context.Context, db DBTX, r DeployRequest, ed Editor) (Deployment, error) {
-	envID, flowID, versionNumber := r.EnvironmentID, r.FlowID, r.VersionNumber
-	if r.Kind == "" {
-		r.Kind = KindDeploy
-	}
-	var checksum string
-	err := db.QueryRow(ctx, `select checksum from flow_versions where flow_id = $1 and number = $2`, flowID, versionNumber).Scan(&checksum)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Deployment{}, fault.Errorf(fault.NotFound, "this flow has no version %d; publish the draft first", versionNumber)
-	}
-	if err != nil {
-		return Deployment{}, fmt.Errorf("deploy: %w", err)
-	}
-	d := Deployment{EnvironmentID: envID, FlowID: flowID, VersionNumber: versionNumber, Checksum: checksum, DeployedByEmail: ed.Email, Active: true,
-		Kind: r.Kind, Reason: r.Reason, Gates: r.Gates}
-	if r.RequestedBy != "" && r.RequestedBy != ed.Email {
-		d.Reason = strings.TrimSpace(d.Reason + " (requested by " + r.RequestedBy + ")")
-	}
-	err = db.QueryRow(ctx, `
-		with d as (
-			insert into deployments (environment_id, flow_id, version_number, checksum, deployed_by_email, kind, reason, gates)
-			values ($1, $2, $3, $4, $5, $6, $7, $8)
-			returning id, environment_id, flow_id, deployed_at
-		), moved as (
-			insert into current_deployments (environment_id, flow_id, deployment_id)
-			select environment_id, flow_id, id from d
-			on conflict (environment_id, flow_id) do update set deployment_id = excluded.deployment_id
-		)
-		select id, deployed_at from d`,
-		envID, flowID, versionNumber, checksum, ed.Email, d.Kind, d.Reason, d.Gates).Scan(&d.ID, &d.DeployedAt)
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.ForeignKeyViolation {
-		return Deployment{}, fault.Errorf(fault.NotFound, "no environment with id %d", envID)
-	}
-	if err != nil {
-		return Deployment{}, fmt.Errorf("deploy: %w", err)
-	}
-	return d, nil
 }
 
 // DeploymentCurrent returns the active deployment of a flow in an

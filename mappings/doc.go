@@ -6,13 +6,15 @@
 // definitions row by row.
 //
 // Versions reach environments through deployments (one atomic pointer move
-// per environment and flow). Promotion (promotion.go) puts gates in front
-// of that move — every target and variable the version uses configured in
-// the destination, every test case passing — and holds promotions to
-// protected environments as requests for a second person to approve;
-// Rollback returns to the previous deployment in one step. Bundles
-// (bundle.go) carry versions between installations with their checksums,
-// optionally HMAC-signed, and never any environment configuration.
+// per environment and flow). Promotion (promotion.go) computes the gates in
+// front of that move — every target and variable the version uses
+// configured in the destination, every test case passing — and keeps the
+// requests that hold promotions to protected environments for a second
+// person. Bundles (bundle.go) carry versions between installations with
+// their checksums, optionally HMAC-signed, and never any environment
+// configuration. Changing what runs — promoting, approving, rolling back,
+// importing a bundle — is package mappings/release's alone: it owns the
+// release policy.
 package mappings
 
 import (

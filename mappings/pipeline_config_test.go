@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -76,84 +75,6 @@ func TestVariables(t *testing.T) {
 	vars, err = mappings.Variables(ctx, b.db, prod.ID)
 	require.NoError(t, err)
 	require.Equal(t, "9000", vars["ERP_COMPANY"])
-}
-
-func TestDeploySwitchesAtomically(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	ctx := context.Background()
-	f := publishedFlow(t, b, "orders")
-	dev, err := mappings.EnvironmentByName(ctx, b.db, "dev")
-	require.NoError(t, err)
-
-	_, err = mappings.DeploymentCurrent(ctx, b.db, dev.ID, f.ID)
-	require.Equal(t, fault.Conflict, fault.CodeOf(err), "nothing deployed is a conflict (409)")
-	require.Contains(t, err.Error(), "deploy a published version")
-
-	_, err = mappings.Deploy(ctx, b.db, dev.ID, f.ID, 7, b.editor)
-	require.Equal(t, fault.NotFound, fault.CodeOf(err), "the version must exist")
-
-	d1, err := mappings.Deploy(ctx, b.db, dev.ID, f.ID, 1, b.editor)
-	require.NoError(t, err)
-	require.True(t, d1.Active)
-	require.Equal(t, "ana@shop.example", d1.DeployedByEmail)
-	v1, err := mappings.VersionGet(ctx, b.db, f.ID, 1)
-	require.NoError(t, err)
-	require.Equal(t, v1.Checksum, d1.Checksum)
-
-	// Publish version 2 and switch to it.
-	def := storefront(t)
-	def.Description = "second"
-	d, err := mappings.DraftGet(ctx, b.db, f.ID)
-	require.NoError(t, err)
-	_, err = mappings.DraftSave(ctx, b.db, f.ID, d.Revision, def, b.editor)
-	require.NoError(t, err)
-	_, err = mappings.Publish(ctx, b.db, f.ID, d.Revision+1, "second", b.editor)
-	require.NoError(t, err)
-	d2, err := mappings.Deploy(ctx, b.db, dev.ID, f.ID, 2, b.editor)
-	require.NoError(t, err)
-	cur, err := mappings.DeploymentCurrent(ctx, b.db, dev.ID, f.ID)
-	require.NoError(t, err)
-	require.Equal(t, d2.ID, cur.ID)
-	require.Equal(t, 2, cur.VersionNumber)
-
-	hist, err := mappings.DeploymentHistory(ctx, b.db, dev.ID, f.ID)
-	require.NoError(t, err)
-	require.Len(t, hist, 2)
-	require.True(t, hist[0].Active)
-	require.False(t, hist[1].Active, "the old deployment is history")
-	list, err := mappings.DeploymentList(ctx, b.db, dev.ID)
-	require.NoError(t, err)
-	require.Len(t, list, 1)
-
-	// Rolling back is deploying the old number; concurrent deploys never
-	// leave two active rows.
-	var wg sync.WaitGroup
-	for i := range 10 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := mappings.Deploy(ctx, b.db, dev.ID, f.ID, 1+i%2, b.editor)
-			require.NoError(t, err)
-		}()
-	}
-	wg.Wait()
-	var active int
-	require.NoError(t, b.db.QueryRow(ctx, `select count(*) from current_deployments where environment_id = $1 and flow_id = $2`, dev.ID, f.ID).Scan(&active))
-	require.Equal(t, 1, active)
-	hist, err = mappings.DeploymentHistory(ctx, b.db, dev.ID, f.ID)
-	require.NoError(t, err)
-	require.Len(t, hist, 12)
-	cur, err = mappings.DeploymentCurrent(ctx, b.db, dev.ID, f.ID)
-	require.NoError(t, err)
-	activeRows := 0
-	for _, h := range hist {
-		if h.Active {
-			activeRows++
-			require.Equal(t, cur.ID, h.ID, "the history marks the current deployment")
-		}
-	}
-	require.Equal(t, 1, activeRows, "one of the racing deploys won")
 }
 
 func newSealer(t *testing.T) *secret.Sealer {

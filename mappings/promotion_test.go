@@ -10,8 +10,10 @@ import (
 
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/engine"
+	"github.com/crossdock/crossdock/internal/dbtest"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
 // companyFlow is a small definition that delivers to an http target "erp"
@@ -66,6 +68,16 @@ func setupPromotion(t *testing.T) *promotionBundle {
 	return p
 }
 
+// as is ed acting as a user: the approvers amy and bob, or the analyst
+// ana.
+func (p *promotionBundle) as(ed mappings.Editor) release.Actor {
+	role := account.RoleAnalyst
+	if ed == p.approver || ed == p.another {
+		role = account.RoleApprover
+	}
+	return release.User(account.User{ID: ed.UserID, Email: ed.Email, Role: role}, "")
+}
+
 // configure gives env the erp target and the ERP_COMPANY variable.
 func (p *promotionBundle) configure(t *testing.T, env mappings.Environment) {
 	t.Helper()
@@ -94,7 +106,7 @@ func TestPromotionRefusesATargetNotConfiguredInTheNextEnvironment(t *testing.T) 
 	}, pv.Gates.Failures(), "the capture target needs no configuration; the test case passes")
 	require.Equal(t, 1, pv.Gates.TestsPassed())
 
-	_, err = mappings.Promote(ctx, p.db, p.flow, 1, p.test, "try", p.editor, now)
+	_, err = release.Promote(ctx, p.db, p.as(p.editor), release.Promotion{Flow: p.flow, Environment: p.test, Version: 1, Reason: "try", Now: now})
 	var refused *mappings.GatesFailedError
 	require.ErrorAs(t, err, &refused)
 	require.Equal(t, fault.Invalid, fault.CodeOf(err))
@@ -103,7 +115,7 @@ func TestPromotionRefusesATargetNotConfiguredInTheNextEnvironment(t *testing.T) 
 	require.Equal(t, fault.Conflict, fault.CodeOf(err), "nothing was deployed")
 
 	p.configure(t, p.test)
-	res, err := mappings.Promote(ctx, p.db, p.flow, 1, p.test, "first release to test", p.editor, now)
+	res, err := release.Promote(ctx, p.db, p.as(p.editor), release.Promotion{Flow: p.flow, Environment: p.test, Version: 1, Reason: "first release to test", Now: now})
 	require.NoError(t, err)
 	require.NotNil(t, res.Deployment, "an unprotected environment deploys at once")
 	require.Nil(t, res.Request)
@@ -116,7 +128,7 @@ func TestPromotionRefusesATargetNotConfiguredInTheNextEnvironment(t *testing.T) 
 	require.True(t, hist[0].Gates.Passed())
 	require.Equal(t, "ana@shop.example", hist[0].DeployedByEmail)
 
-	_, err = mappings.Promote(ctx, p.db, p.flow, 1, p.test, "again", p.editor, now)
+	_, err = release.Promote(ctx, p.db, p.as(p.editor), release.Promotion{Flow: p.flow, Environment: p.test, Version: 1, Reason: "again", Now: now})
 	require.Equal(t, fault.Conflict, fault.CodeOf(err), "test already runs v1")
 }
 
@@ -134,10 +146,10 @@ func TestPromotionRefusesAFailingTestCaseByName(t *testing.T) {
 	require.NoError(t, err)
 	bundle := &mappings.Bundle{Format: mappings.BundleFormat, Flows: []mappings.BundleFlow{{Slug: "orders", Name: "orders",
 		Versions: []mappings.BundleVersion{{Number: 2, Checksum: sum, Definition: canonical}}}}}
-	_, err = mappings.BundleImport(ctx, p.db, bundle, nil, false, p.editor)
+	_, err = release.ImportBundle(ctx, p.db, p.as(p.editor), bundle, release.Import{})
 	require.NoError(t, err)
 
-	_, err = mappings.Promote(ctx, p.db, p.flow, 2, p.test, "", p.editor, time.Now())
+	_, err = release.Promote(ctx, p.db, p.as(p.editor), release.Promotion{Flow: p.flow, Environment: p.test, Version: 2, Reason: "", Now: time.Now()})
 	var refused *mappings.GatesFailedError
 	require.ErrorAs(t, err, &refused)
 	require.Contains(t, err.Error(), "test case “order 7 books for the company” failed")
@@ -155,7 +167,7 @@ func TestProtectedPromotionWaitsForAnotherApprover(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, def, "test runs nothing: the latest version")
 
-	res, err := mappings.Promote(ctx, p.db, p.flow, 1, p.prod, "release 1", p.approver, now)
+	res, err := release.Promote(ctx, p.db, p.as(p.approver), release.Promotion{Flow: p.flow, Environment: p.prod, Version: 1, Reason: "release 1", Now: now})
 	require.NoError(t, err)
 	require.Nil(t, res.Deployment, "a protected environment does not change yet")
 	require.NotNil(t, res.Request)
@@ -163,13 +175,13 @@ func TestProtectedPromotionWaitsForAnotherApprover(t *testing.T) {
 	_, err = mappings.DeploymentCurrent(ctx, p.db, p.prod.ID, p.flow.ID)
 	require.Equal(t, fault.Conflict, fault.CodeOf(err))
 
-	_, _, err = mappings.PromotionDecide(ctx, p.db, res.Request.ID, true, "", p.approver, now)
+	_, _, err = release.Decide(ctx, p.db, p.as(p.approver), res.Request.ID, true, "", now)
 	require.Equal(t, fault.Forbidden, fault.CodeOf(err), "the requester cannot approve")
 	require.Contains(t, err.Error(), "another approver")
-	_, _, err = mappings.PromotionDecide(ctx, p.db, res.Request.ID, false, " ", p.another, now)
+	_, _, err = release.Decide(ctx, p.db, p.as(p.another), res.Request.ID, false, " ", now)
 	require.Equal(t, fault.Invalid, fault.CodeOf(err), "a rejection needs a comment")
 
-	r, d, err := mappings.PromotionDecide(ctx, p.db, res.Request.ID, true, "checked with finance", p.another, now)
+	r, d, err := release.Decide(ctx, p.db, p.as(p.another), res.Request.ID, true, "checked with finance", now)
 	require.NoError(t, err)
 	require.Equal(t, mappings.RequestApproved, r.Status)
 	require.Equal(t, "bob@shop.example", r.DecidedByEmail)
@@ -182,7 +194,7 @@ func TestProtectedPromotionWaitsForAnotherApprover(t *testing.T) {
 	require.Contains(t, cur.Reason, "approved by bob@shop.example: checked with finance")
 	require.Contains(t, cur.Reason, "requested by amy@shop.example")
 
-	_, _, err = mappings.PromotionDecide(ctx, p.db, res.Request.ID, false, "too late", p.another, now)
+	_, _, err = release.Decide(ctx, p.db, p.as(p.another), res.Request.ID, false, "too late", now)
 	require.Equal(t, fault.Conflict, fault.CodeOf(err), "decided once")
 }
 
@@ -192,15 +204,15 @@ func TestRejectedPromotionChangesNothingAndANewRequestSupersedes(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
 	p.configure(t, p.prod)
-	first, err := mappings.Promote(ctx, p.db, p.flow, 1, p.prod, "", p.editor, now)
+	first, err := release.Promote(ctx, p.db, p.as(p.editor), release.Promotion{Flow: p.flow, Environment: p.prod, Version: 1, Reason: "", Now: now})
 	require.NoError(t, err)
-	second, err := mappings.Promote(ctx, p.db, p.flow, 1, p.prod, "again", p.editor, now)
+	second, err := release.Promote(ctx, p.db, p.as(p.editor), release.Promotion{Flow: p.flow, Environment: p.prod, Version: 1, Reason: "again", Now: now})
 	require.NoError(t, err)
 	old, err := mappings.PromotionRequestGet(ctx, p.db, first.Request.ID)
 	require.NoError(t, err)
 	require.Equal(t, mappings.RequestSuperseded, old.Status)
 
-	r, d, err := mappings.PromotionDecide(ctx, p.db, second.Request.ID, false, "not during the sale", p.approver, now)
+	r, d, err := release.Decide(ctx, p.db, p.as(p.approver), second.Request.ID, false, "not during the sale", now)
 	require.NoError(t, err)
 	require.Nil(t, d)
 	require.Equal(t, mappings.RequestRejected, r.Status)
@@ -214,10 +226,10 @@ func TestApprovalRunsTheGatesAgain(t *testing.T) {
 	p := setupPromotion(t)
 	ctx := context.Background()
 	p.configure(t, p.prod)
-	res, err := mappings.Promote(ctx, p.db, p.flow, 1, p.prod, "", p.editor, time.Now())
+	res, err := release.Promote(ctx, p.db, p.as(p.editor), release.Promotion{Flow: p.flow, Environment: p.prod, Version: 1, Reason: "", Now: time.Now()})
 	require.NoError(t, err)
 	require.NoError(t, mappings.VariableDelete(ctx, p.db, p.prod.ID, "ERP_COMPANY"))
-	_, _, err = mappings.PromotionDecide(ctx, p.db, res.Request.ID, true, "", p.approver, time.Now())
+	_, _, err = release.Decide(ctx, p.db, p.as(p.approver), res.Request.ID, true, "", time.Now())
 	require.ErrorContains(t, err, "variable “ERP_COMPANY” is not set in prod")
 	r, err := mappings.PromotionRequestGet(ctx, p.db, res.Request.ID)
 	require.NoError(t, err)
@@ -228,12 +240,11 @@ func TestRollbackRestoresThePreviousVersion(t *testing.T) {
 	t.Parallel()
 	p := setupPromotion(t)
 	ctx := context.Background()
-	_, err := mappings.Rollback(ctx, p.db, p.dev, p.flow, "", p.editor)
+	_, err := release.Rollback(ctx, p.db, p.as(p.editor), p.dev, p.flow, "", time.Now())
 	require.Equal(t, fault.Conflict, fault.CodeOf(err), "nothing deployed")
 
-	_, err = mappings.Deploy(ctx, p.db, p.dev.ID, p.flow.ID, 1, p.editor)
-	require.NoError(t, err)
-	_, err = mappings.Rollback(ctx, p.db, p.dev, p.flow, "", p.editor)
+	dbtest.Deploy(t, p.db, p.dev.ID, p.flow.ID, 1)
+	_, err = release.Rollback(ctx, p.db, p.as(p.editor), p.dev, p.flow, "", time.Now())
 	require.Equal(t, fault.Conflict, fault.CodeOf(err), "no earlier deployment")
 
 	d, err := mappings.DraftGet(ctx, p.db, p.flow.ID)
@@ -242,10 +253,9 @@ func TestRollbackRestoresThePreviousVersion(t *testing.T) {
 	require.NoError(t, err)
 	_, err = mappings.Publish(ctx, p.db, p.flow.ID, d.Revision+1, "v2", p.editor)
 	require.NoError(t, err)
-	_, err = mappings.Deploy(ctx, p.db, p.dev.ID, p.flow.ID, 2, p.editor)
-	require.NoError(t, err)
+	dbtest.Deploy(t, p.db, p.dev.ID, p.flow.ID, 2)
 
-	rb, err := mappings.Rollback(ctx, p.db, p.dev, p.flow, "", p.editor)
+	rb, err := release.Rollback(ctx, p.db, p.as(p.editor), p.dev, p.flow, "", time.Now())
 	require.NoError(t, err)
 	require.Equal(t, 1, rb.VersionNumber)
 	require.Equal(t, mappings.KindRollback, rb.Kind)
@@ -265,8 +275,7 @@ func TestEnvironmentMatrixMarksDrift(t *testing.T) {
 	t.Parallel()
 	p := setupPromotion(t)
 	ctx := context.Background()
-	_, err := mappings.Deploy(ctx, p.db, p.dev.ID, p.flow.ID, 1, p.editor)
-	require.NoError(t, err)
+	dbtest.Deploy(t, p.db, p.dev.ID, p.flow.ID, 1)
 	envs, rows, err := mappings.EnvironmentMatrix(ctx, p.db)
 	require.NoError(t, err)
 	require.Len(t, envs, 3)

@@ -2,7 +2,6 @@ package web
 
 import (
 	"encoding/json"
-	"errors"
 	"strconv"
 	"time"
 
@@ -267,21 +266,25 @@ func (s *Server) apiBundleExport() fiber.Handler {
 
 // apiBundleImport imports the bundle in the body (?dryRun=true to only see
 // what would change; ?env=test&deploy=true to promote each flow's newest
-// version afterwards).
+// version afterwards, in the same transaction: a refusal imports nothing).
 func (s *Server) apiBundleImport() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		if len(c.Body()) > MaxBundleBytes {
 			return fault.Errorf(fault.TooLarge, "a bundle may be at most %d MB", MaxBundleBytes>>20)
 		}
 		dryRun, deploy := c.QueryBool("dryRun"), c.QueryBool("deploy")
-		plan, results, err := s.importBundle(c, c.Body(), dryRun, c.Query("env"), deploy)
-		var refused *mappings.GatesFailedError
-		if err != nil && !errors.As(err, &refused) {
+		env := ""
+		if deploy {
+			if env = c.Query("env"); env == "" {
+				return &fault.Error{Code: fault.Invalid, Message: "deploying an imported bundle needs the environment to deploy to", Fields: map[string]string{"env": "required"}}
+			}
+		}
+		imported, err := s.importBundle(c, c.Body(), dryRun, env, "api")
+		if err != nil {
 			return err
 		}
-		out := fiber.Map{"dryRun": dryRun, "changed": plan.Changed(), "plan": plan}
 		var deployed, pending []any
-		for _, r := range results {
+		for _, r := range imported.Promotions {
 			if r.Deployment != nil {
 				deployed = append(deployed, fiber.Map{"flow": r.Flow, "version": r.Deployment.VersionNumber})
 			}
@@ -289,10 +292,6 @@ func (s *Server) apiBundleImport() fiber.Handler {
 				pending = append(pending, r.Request)
 			}
 		}
-		out["deployed"], out["pending"] = deployed, pending
-		if refused != nil {
-			return err // the versions were imported; the problem says which gate stopped the deployment
-		}
-		return c.JSON(out)
+		return c.JSON(fiber.Map{"dryRun": dryRun, "changed": imported.Plan.Changed(), "plan": imported.Plan, "deployed": deployed, "pending": pending})
 	}
 }

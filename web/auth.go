@@ -12,7 +12,9 @@ import (
 )
 
 // loadUser puts the signed-in user, if any, in c.Locals. A session whose user
-// was deactivated or deleted is destroyed on its next request.
+// was deactivated or deleted, or whose password or role changed since it
+// signed in (account.User.SessionGeneration), is destroyed on its next
+// request.
 func (s *Server) loadUser() fiber.Handler {
 	sm := s.deps.Sessions
 	return func(c *fiber.Ctx) error {
@@ -23,7 +25,7 @@ func (s *Server) loadUser() fiber.Handler {
 		}
 		u, err := account.UserByID(ctx, s.deps.DB, id)
 		switch {
-		case fault.CodeOf(err) == fault.NotFound || err == nil && !u.Active:
+		case fault.CodeOf(err) == fault.NotFound || err == nil && (!u.Active || u.SessionGeneration != sm.GetInt64(ctx, sessionGeneration)):
 			if err := sm.Destroy(ctx); err != nil {
 				return err
 			}
@@ -34,6 +36,22 @@ func (s *Server) loadUser() fiber.Handler {
 		c.Locals(localUser, &u)
 		return c.Next()
 	}
+}
+
+// keepSession carries the request's own session over a change that ended
+// the sessions of u (a new password or role), when u is the one signed in:
+// a new token, and the new generation. Other sessions of u stay ended.
+func (s *Server) keepSession(c *fiber.Ctx, u account.User) error {
+	me := userOf(c)
+	if me == nil || me.ID != u.ID {
+		return nil
+	}
+	sm := s.deps.Sessions
+	if err := sm.RenewToken(c.UserContext()); err != nil {
+		return err
+	}
+	sm.Put(c.UserContext(), sessionGeneration, u.SessionGeneration)
+	return nil
 }
 
 func userOf(c *fiber.Ctx) *account.User {

@@ -26,7 +26,7 @@ func (s *Server) deploymentHistory() fiber.Handler {
 		}
 		u := userOf(c)
 		v := view.HistoryView{Environment: env.Name, Flow: f.Slug, Protected: env.Protected,
-			CanRollback: canDeploy(u, env), CanPromote: u != nil && u.Can(promoters...)}
+			CanRollback: u != nil && releaseActor(c).MayRollback(env, f.Slug) == nil, CanPromote: u != nil && u.Can(promoters...)}
 		for i, d := range hist {
 			v.Rows = append(v.Rows, view.HistoryRow{Version: d.VersionNumber, Kind: d.Kind, By: d.DeployedByEmail,
 				At: d.DeployedAt.UTC().Format(timeFormat), Reason: d.Reason, Active: d.Active,

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -16,20 +17,6 @@ import (
 	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/web/view"
 )
-
-// Who may deploy: analysts and admins to unprotected environments;
-// approvers and admins to protected ones (rollback); a plain deploy form is
-// offered only for unprotected environments, protected ones change through
-// an approved promotion.
-func canDeploy(u *account.User, env mappings.Environment) bool {
-	if u == nil {
-		return false
-	}
-	if env.Protected {
-		return u.Can(account.RoleAdmin, account.RoleApprover)
-	}
-	return u.Can(account.RoleAdmin, account.RoleAnalyst, account.RoleApprover)
-}
 
 // environmentsList shows every environment, what runs there and its targets.
 func (s *Server) environmentsList() fiber.Handler {
@@ -73,7 +60,7 @@ func (s *Server) renderEnvironments(c *fiber.Ctx, msg string) error {
 	}
 	for _, e := range envs {
 		n, ok := notify[e.ID]
-		ev := view.EnvironmentView{Name: e.Name, Protected: e.Protected, CanDeploy: canDeploy(userOf(c), e) && !e.Protected, Notify: notifyView(n, ok)}
+		ev := view.EnvironmentView{Name: e.Name, Protected: e.Protected, CanDeploy: userOf(c) != nil && releaseActor(c).MayPromote(e, "") == nil && !e.Protected, Notify: notifyView(n, ok)}
 		if ev.Admin, err = s.environmentAdmin(c, e, len(envs), keys); err != nil {
 			return err
 		}
@@ -96,55 +83,42 @@ func (s *Server) renderEnvironments(c *fiber.Ctx, msg string) error {
 	return s.render(c, view.EnvironmentsPage(s.page(c, "Environments", "environments"), v))
 }
 
-// environmentDeploy makes a published version run in an environment: one
-// atomic switch; messages already accepted keep their version.
+// environmentDeploy is the Environments page's Deploy form: a promotion
+// like Promote…, through the same release policy and gates — an
+// unprotected environment switches when the gates pass; a protected one
+// gets a promotion request. Messages already accepted keep their version.
 func (s *Server) environmentDeploy() fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		ctx := c.UserContext()
-		env, err := mappings.EnvironmentByName(ctx, s.deps.DB, c.Params("env"))
-		if err != nil {
-			return err
-		}
-		if !canDeploy(userOf(c), env) {
-			return fault.Errorf(fault.Forbidden, "deploying to %s needs the approver or admin role", env.Name)
-		}
-		if env.Protected {
-			return fault.Errorf(fault.Forbidden, "%s is protected: promote a version to it (Promote…), which runs the gates and needs an approver", env.Name)
-		}
-		f, err := mappings.FlowBySlug(ctx, s.deps.DB, c.FormValue("flow"))
-		if err != nil {
-			return err
-		}
-		version := f.LatestVersion
-		if v := strings.TrimSpace(c.FormValue("version")); v != "" {
-			if version, err = parseVersionNumber("version", v); err != nil {
-				c.Status(fiber.StatusUnprocessableEntity)
-				return s.renderEnvironments(c, capitalize(toFault(err).Message)+".")
-			}
-		}
-		if version < 1 {
-			c.Status(fiber.StatusUnprocessableEntity)
-			return s.renderEnvironments(c, f.Slug+" has no published version; publish it in the designer first.")
-		}
-		var d mappings.Deployment
-		err = txn.Run(ctx, s.deps.DB, func(tx pgx.Tx) error {
-			before, _ := mappings.DeploymentCurrent(ctx, tx, env.ID, f.ID)
-			var err error
-			if d, err = mappings.Deploy(ctx, tx, env.ID, f.ID, version, editorOf(c)); err != nil {
+		version := strings.TrimSpace(c.FormValue("version"))
+		if version == "" {
+			f, err := mappings.FlowBySlug(c.UserContext(), s.deps.DB, c.FormValue("flow"))
+			if err != nil {
 				return err
 			}
-			return account.Audit(ctx, tx, actorOf(c), "deployment.create", "flow", f.Slug,
-				map[string]any{"environment": env.Name, "version": before.VersionNumber},
-				map[string]any{"environment": env.Name, "version": d.VersionNumber, "checksum": d.Checksum})
-		})
-		if fault.CodeOf(err) == fault.NotFound {
-			c.Status(fiber.StatusUnprocessableEntity)
-			return s.renderEnvironments(c, capitalize(toFault(err).Message)+".")
+			if f.LatestVersion == 0 {
+				c.Status(fiber.StatusUnprocessableEntity)
+				return s.renderEnvironments(c, f.Slug+" has no published version; publish it in the designer first.")
+			}
+			version = strconv.Itoa(f.LatestVersion)
+		}
+		res, env, err := s.promote(c, c.FormValue("flow"), c.Params("env"), version, c.FormValue("reason"))
+		var refused *mappings.GatesFailedError
+		if code := fault.CodeOf(err); errors.As(err, &refused) || code == fault.Invalid || code == fault.Conflict || code == fault.NotFound {
+			if code == fault.NotFound {
+				c.Status(fiber.StatusUnprocessableEntity)
+			} else {
+				c.Status(toStatus(err))
+			}
+			return s.renderEnvironments(c, "Not deployed: "+toFault(err).Message+".")
 		}
 		if err != nil {
 			return err
 		}
-		s.flash(c, fmt.Sprintf("Deployed %s v%d to %s.", f.Slug, d.VersionNumber, env.Name))
+		if r := res.Request; r != nil {
+			s.flash(c, fmt.Sprintf("%s is protected: promotion request %d for %s v%d waits for an approver other than you.", env.Name, r.ID, r.Flow, r.VersionNumber))
+			return c.Redirect(fmt.Sprintf("/promotions/%d", r.ID), fiber.StatusSeeOther)
+		}
+		s.flash(c, fmt.Sprintf("Deployed %s v%d to %s (gates passed).", c.FormValue("flow"), res.Deployment.VersionNumber, env.Name))
 		return c.Redirect("/environments#env-"+env.Name, fiber.StatusSeeOther)
 	}
 }

@@ -19,15 +19,22 @@ func (s *Server) loginSubmit() fiber.Handler {
 		ctx := c.UserContext()
 		email := strings.TrimSpace(c.FormValue("email"))
 		next := safeNext(c.FormValue("next"))
-		u, err := account.Authenticate(ctx, s.deps.DB, email, c.FormValue("password"), c.IP(), s.deps.Now())
+		var u account.User
+		err := s.hashingPassword(func() (err error) {
+			u, err = account.Authenticate(ctx, s.deps.DB, email, c.FormValue("password"), c.IP(), s.deps.Now())
+			return err
+		})
 		if err != nil {
 			fe, ok := fault.As(err)
 			if !ok || (fe.Code != fault.Unauthorized && fe.Code != fault.TooMany) {
 				return err
 			}
-			actor := account.Actor{Email: email, Address: c.IP()}
-			if aerr := account.Audit(ctx, s.deps.DB, actor, "session.login_failed", "user", email, nil, map[string]string{"reason": fe.Message}); aerr != nil {
-				return aerr
+			// Refused for want of a hashing slot: no attempt was made.
+			if fe != errHashingBusy {
+				actor := account.Actor{Email: email, Address: c.IP()}
+				if aerr := account.Audit(ctx, s.deps.DB, actor, "session.login_failed", "user", email, nil, map[string]string{"reason": fe.Message}); aerr != nil {
+					return aerr
+				}
 			}
 			if fe.RetryAfterSeconds > 0 {
 				c.Set(fiber.HeaderRetryAfter, strconv.Itoa(fe.RetryAfterSeconds))
@@ -40,6 +47,7 @@ func (s *Server) loginSubmit() fiber.Handler {
 			return err
 		}
 		sm.Put(ctx, sessionUserID, u.ID)
+		sm.Put(ctx, sessionGeneration, u.SessionGeneration)
 		s.renewCSRF(c)
 		c.Locals(localUser, &u)
 		if err := account.Audit(ctx, s.deps.DB, actorOf(c), "session.login", "user", fmt.Sprint(u.ID), nil, nil); err != nil {

@@ -111,3 +111,23 @@ func (s *Server) securityHeaders() fiber.Handler {
 		return c.Next()
 	}
 }
+
+// warnUntrustedForwarding logs a warning, once per process, the first time
+// a request carries X-Forwarded-For while Config.TrustedProxies is empty.
+// Such requests come through a reverse proxy whose header is not believed,
+// so every client behind it shares the proxy's address, and the sign-in
+// throttle per address (account.AddressFailureLimit failures) locks them
+// all out together. The warning cannot be logged at start: only a request
+// shows that a proxy is there.
+func (s *Server) warnUntrustedForwarding() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if len(s.cfg.TrustedProxies) == 0 && !s.forwardingWarned.Load() && c.Get(fiber.HeaderXForwardedFor) != "" &&
+			s.forwardingWarned.CompareAndSwap(false, true) {
+			s.log.Warn("a request came with X-Forwarded-For but CROSSDOCK_TRUSTED_PROXIES is unset: "+
+				"every client behind the proxy counts as the proxy's address, so sign-in throttling per address locks them all out together; "+
+				"set CROSSDOCK_TRUSTED_PROXIES to the proxy's address",
+				"proxy", c.Context().RemoteIP().String(), "request_id", requestIDOf(c))
+		}
+		return c.Next()
+	}
+}

@@ -23,24 +23,11 @@ func parseVersionNumber(field, raw string) (int, error) {
 	s := strings.TrimPrefix(strings.TrimSpace(raw), "v")
 	n, err := strconv.ParseInt(s, 10, 32)
 	if err != nil || n < 1 {
-		return 0, versionNumberError(field, raw)
+		return 0, &fault.Error{Code: fault.Invalid,
+			Message: fmt.Sprintf("%s “%s” is not a version number; use a whole number from 1 to %d", field, raw, maxInt4),
+			Fields:  map[string]string{field: fmt.Sprintf("a version number from 1 to %d", maxInt4)}}
 	}
 	return int(n), nil
-}
-
-// checkVersionNumber checks a version number that came as a number (in
-// JSON).
-func checkVersionNumber(field string, n int) error {
-	if n < 1 || n > maxInt4 {
-		return versionNumberError(field, strconv.Itoa(n))
-	}
-	return nil
-}
-
-func versionNumberError(field, raw string) error {
-	return &fault.Error{Code: fault.Invalid,
-		Message: fmt.Sprintf("%s “%s” is not a version number; use a whole number from 1 to %d", field, raw, maxInt4),
-		Fields:  map[string]string{field: fmt.Sprintf("a version number from 1 to %d", maxInt4)}}
 }
 
 // checkRevision checks a draft revision (the concurrency token a draft
@@ -52,18 +39,6 @@ func checkRevision(field string, n int) error {
 			Fields:  map[string]string{field: fmt.Sprintf("a draft revision from 1 to %d", maxInt4)}}
 	}
 	return nil
-}
-
-// parseInt4 reads a whole number field from lo to 2147483647 (a
-// PostgreSQL integer column), saying what it counts in the error.
-func parseInt4(field, raw, what string, lo int) (int, error) {
-	n, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 32)
-	if err != nil || n < int64(lo) {
-		return 0, &fault.Error{Code: fault.Invalid,
-			Message: fmt.Sprintf("%s “%s” is not %s; use a whole number from %d to %d", field, raw, what, lo, maxInt4),
-			Fields:  map[string]string{field: fmt.Sprintf("a whole number from %d to %d", lo, maxInt4)}}
-	}
-	return int(n), nil
 }
 
 // parseCursorID reads an id-based page cursor (before=): empty is 0 (the

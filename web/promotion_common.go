@@ -7,7 +7,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/crossdock/crossdock/account"
-	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/web/view"
 )
@@ -19,27 +18,6 @@ var promoters = []account.Role{account.RoleAdmin, account.RoleAnalyst, account.R
 var deciders = []account.Role{account.RoleAdmin, account.RoleApprover}
 
 const timeFormat = "2006-01-02 15:04 UTC"
-
-// mayPromoteTo refuses an API key promoting into an environment other than
-// its own; people are checked by role on the route.
-func mayPromoteTo(c *fiber.Ctx, env mappings.Environment) error {
-	if k := apiKeyOf(c); k != nil && userOf(c) == nil && k.Environment != env.Name {
-		return fault.Errorf(fault.Forbidden, "the API key %s belongs to environment %s; promoting to %s needs a key of %s", k.Prefix, k.Environment, env.Name, env.Name)
-	}
-	return nil
-}
-
-// mayRollback: analysts roll back unprotected environments, approvers and
-// admins any; an API key only its own environment.
-func mayRollback(c *fiber.Ctx, env mappings.Environment) error {
-	if err := mayPromoteTo(c, env); err != nil {
-		return err
-	}
-	if u := userOf(c); u != nil && !canDeploy(u, env) {
-		return fault.Errorf(fault.Forbidden, "rolling back %s needs the approver or admin role", env.Name)
-	}
-	return nil
-}
 
 func diffRows(d mappings.DefinitionDiff) []view.DiffRow {
 	var out []view.DiffRow

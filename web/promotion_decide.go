@@ -5,37 +5,20 @@ import (
 	"fmt"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/jackc/pgx/v5"
 
-	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/internal/fault"
-	"github.com/crossdock/crossdock/internal/txn"
 	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
-// decide approves or rejects a promotion request, for the page and the API.
+// decide approves or rejects a promotion request, for the page and the
+// API; release.Decide decides and audits.
 func (s *Server) decide(c *fiber.Ctx, approve bool, comment string) (mappings.PromotionRequest, *mappings.Deployment, error) {
-	ctx := c.UserContext()
 	id, err := c.ParamsInt("id")
 	if err != nil {
 		return mappings.PromotionRequest{}, nil, err
 	}
-	var r mappings.PromotionRequest
-	var d *mappings.Deployment
-	err = txn.Run(ctx, s.deps.DB, func(tx pgx.Tx) error {
-		var err error
-		if r, d, err = mappings.PromotionDecide(ctx, tx, int64(id), approve, comment, editorOf(c), s.deps.Now()); err != nil {
-			return err
-		}
-		after := map[string]any{"environment": r.Environment, "version": r.VersionNumber, "status": r.Status, "comment": r.DecisionComment, "requestedBy": r.RequestedByEmail}
-		if d != nil {
-			after["deployment"] = d.ID
-			after["gates"] = d.Gates
-		}
-		return account.Audit(ctx, tx, actorOf(c), "promotion."+map[bool]string{true: "approve", false: "reject"}[approve], "flow", r.Flow,
-			map[string]any{"request": r.ID, "status": mappings.RequestPending}, after)
-	})
-	return r, d, err
+	return release.Decide(c.UserContext(), s.deps.DB, releaseActor(c), int64(id), approve, comment, s.deps.Now())
 }
 
 // promotionDecide is the approve or reject button of a request page.

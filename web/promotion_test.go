@@ -17,6 +17,7 @@ import (
 
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/engine"
+	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -152,10 +153,15 @@ func TestPromotionPagesGateApproveAndRollBack(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, res.StatusCode)
 	res = p.vic.get("/promote?flow=orders&to=test")
 	require.Equal(t, http.StatusForbidden, res.StatusCode)
-	// A plain deploy to a protected environment is refused.
+	// The Deploy form on a protected environment files a request too, even
+	// for an admin: it never switches prod directly.
 	p.adm.get("/environments")
 	res = p.adm.post("/environments/prod/deploy", url.Values{"flow": {"orders"}, "version": {"2"}})
-	require.Equal(t, http.StatusForbidden, res.StatusCode)
+	require.Equal(t, http.StatusSeeOther, res.StatusCode, res.body)
+	require.Regexp(t, `^/promotions/\d+$`, res.Header.Get("Location"))
+	cur, err = mappings.DeploymentCurrent(context.Background(), p.db, mustEnv(t, p, "prod").ID, p.flow.ID)
+	require.NoError(t, err)
+	require.Equal(t, 1, cur.VersionNumber, "prod still runs v1")
 
 	// Everything is audited.
 	var actions []string
@@ -166,7 +172,7 @@ func TestPromotionPagesGateApproveAndRollBack(t *testing.T) {
 		require.NoError(t, rows.Scan(&a))
 		actions = append(actions, a)
 	}
-	require.Equal(t, []string{"promotion.refuse", "promotion.deploy", "promotion.request", "promotion.approve", "promotion.deploy", "deployment.rollback"}, actions)
+	require.Equal(t, []string{"promotion.refuse", "promotion.deploy", "promotion.request", "promotion.approve", "promotion.deploy", "deployment.rollback", "promotion.request"}, actions)
 }
 
 func mustEnv(t *testing.T, p *promotionSetup, name string) mappings.Environment {
@@ -337,4 +343,46 @@ func TestBundlePagesExportDryRunAndRefuseTampering(t *testing.T) {
 	p.vic.get("/bundles")
 	res = upload(p.vic, bundle, true)
 	require.Equal(t, http.StatusForbidden, res.StatusCode, "viewers do not import")
+}
+
+// TestDeployFormRunsTheGates: the Environments page's Deploy form is a
+// promotion — the gates refuse a version whose target is missing, with the
+// reason on the page and in the audit log.
+func TestDeployFormRunsTheGates(t *testing.T) {
+	t.Parallel()
+	p := setupPromotionWeb(t)
+	ctx := context.Background()
+	p.ana.get("/environments")
+	res := p.ana.post("/environments/test/deploy", url.Values{"flow": {"orders"}})
+	require.Equal(t, http.StatusUnprocessableEntity, res.StatusCode, res.body)
+	require.Contains(t, res.body, "Not deployed: orders v1 cannot be promoted to test")
+	require.Contains(t, res.body, "target “erp-sales-orders” is not configured in test")
+	_, err := mappings.DeploymentCurrent(ctx, p.db, mustEnv(t, p, "test").ID, p.flow.ID)
+	require.Equal(t, fault.Conflict, fault.CodeOf(err), "nothing runs in test")
+	var refused int
+	require.NoError(t, p.db.QueryRow(ctx, `select count(*) from audit_entries where action = 'promotion.refuse' and actor_email = 'ana@shop.example'`).Scan(&refused))
+	require.Equal(t, 1, refused)
+
+	p.configureERP(t, "test")
+	p.ana.get("/environments")
+	res = p.ana.post("/environments/test/deploy", url.Values{"flow": {"orders"}})
+	require.Equal(t, http.StatusSeeOther, res.StatusCode, res.body)
+	cur, err := mappings.DeploymentCurrent(ctx, p.db, mustEnv(t, p, "test").ID, p.flow.ID)
+	require.NoError(t, err)
+	require.Equal(t, mappings.KindPromote, cur.Kind)
+	require.True(t, cur.Gates.Passed())
+	res = p.ana.get("/environments")
+	require.Contains(t, res.body, "Deployed orders v1 to test (gates passed).")
+	res = p.ana.post("/environments/test/deploy", url.Values{"flow": {"orders"}, "version": {"1"}})
+	require.Equal(t, http.StatusConflict, res.StatusCode)
+	require.Contains(t, res.body, "test already runs orders v1")
+
+	_, err = mappings.FlowCreate(ctx, p.db, mappings.NewFlow{Name: "draft only", Slug: "draft-only"}, mappings.Editor{Email: "ana@shop.example"})
+	require.NoError(t, err)
+	res = p.ana.post("/environments/test/deploy", url.Values{"flow": {"draft-only"}})
+	require.Equal(t, http.StatusUnprocessableEntity, res.StatusCode)
+	require.Contains(t, res.body, "draft-only has no published version")
+	p.vic.get("/environments")
+	res = p.vic.post("/environments/test/deploy", url.Values{"flow": {"orders"}})
+	require.Equal(t, http.StatusForbidden, res.StatusCode)
 }

@@ -9,11 +9,12 @@ import (
 
 // routes lists Crossdock's whole URL surface. Middleware order, outermost
 // first: panic recovery, request id, access log (which also renders errors,
-// so the logged status is the one sent), security headers. Browser routes
+// so the logged status is the one sent), security headers, a warning about
+// X-Forwarded-For without trusted proxies. Browser routes
 // then load the session, check CSRF and load the signed-in user; API routes
 // authenticate by key instead and carry no session or CSRF.
 func (s *Server) routes(app *fiber.App) {
-	app.Use(s.recoverPanic(), s.httpMetrics(), s.requestID(), s.tracing(), s.accessLog(), s.securityHeaders())
+	app.Use(s.recoverPanic(), s.httpMetrics(), s.requestID(), s.tracing(), s.accessLog(), s.securityHeaders(), s.warnUntrustedForwarding())
 
 	// Who may do what: every signed-in role reads; analysts and admins
 	// change flows.
@@ -98,6 +99,9 @@ func (s *Server) routes(app *fiber.App) {
 	// Everything below needs a signed-in user.
 	in := ui.Group("", s.requireSignedIn())
 	in.Get("/", s.home())
+	// One's own password: every role.
+	in.Get("/account/password", s.requireRole(all...), s.passwordEdit())
+	in.Post("/account/password", s.requireRole(all...), s.passwordChange())
 	in.Get("/docs/api", s.requireRole(all...), s.apiDocs())
 
 	// Flows and the designer: everyone reads, analysts and admins change.
@@ -139,7 +143,7 @@ func (s *Server) routes(app *fiber.App) {
 	in.Get("/messages/:id", s.requireRole(all...), s.messageShow())
 	in.Get("/environments", s.requireRole(all...), s.environmentsList())
 	in.Get("/captures", s.requireRole(all...), s.capturesList())
-	in.Post("/environments/:env/deploy", s.requireRole(account.RoleAdmin, account.RoleAnalyst, account.RoleApprover), s.environmentDeploy())
+	in.Post("/environments/:env/deploy", s.requireRole(promoters...), s.environmentDeploy())
 	in.Get("/environments/:env/targets", s.requireRole(account.RoleAdmin), s.targetEdit())
 	in.Get("/environments/:env/targets/:target", s.requireRole(account.RoleAdmin), s.targetEdit())
 	in.Post("/environments/:env/targets/:target", s.requireRole(account.RoleAdmin), s.targetSave())
@@ -149,6 +153,9 @@ func (s *Server) routes(app *fiber.App) {
 
 	// Environment administration and promotion (issue 7): admins configure;
 	// analysts, approvers and admins promote; approvers and admins decide.
+	// The roles here turn away who may never; package mappings/release
+	// decides per environment (protected: requests only; rollback there by
+	// approvers and admins) for the Deploy form above and the API alike.
 	in.Post("/environments", s.requireRole(account.RoleAdmin), s.environmentCreate())
 	in.Post("/environments/:env/settings", s.requireRole(account.RoleAdmin), s.environmentSettings())
 	in.Post("/environments/:env/variables", s.requireRole(account.RoleAdmin), s.variableSave())

@@ -196,7 +196,7 @@ func TestEveryStateChangeIsAudited(t *testing.T) {
 
 		{route: "POST /environments/:env/targets/:target", action: "target.configure", after: true, do: form("/environments/test/targets/erp-sales-orders", "url", "https://erp.test.example/orders")},
 		{route: "POST /environments/:env/variables", action: "variable.set", after: true, do: form("/environments/test/variables", "name", "ERP_COMPANY", "value", "1000")},
-		{route: "POST /environments/:env/deploy", action: "deployment.create", after: true, do: form("/environments/test/deploy", "flow", "shop-orders", "version", "1")},
+		{route: "POST /environments/:env/deploy", action: "promotion.deploy", after: true, do: form("/environments/test/deploy", "flow", "shop-orders", "version", "1")},
 		{route: "POST /promote", action: "promotion.deploy", after: true, do: form("/promote", "flow", "shop-orders", "to", "test", "version", "2", "reason", "audit")},
 		{route: "POST /environments/:env/flows/:slug/rollback", action: "deployment.rollback", before: true, after: true, do: form("/environments/test/flows/shop-orders/rollback", "reason", "audit")},
 		{route: "POST /api/v1/flows/:slug/promotions", action: "promotion.deploy", after: true, do: func() response {
@@ -274,6 +274,13 @@ func TestEveryStateChangeIsAudited(t *testing.T) {
 		{route: "POST /admin/api-keys", action: "apikey.create", after: true, do: form("/admin/api-keys", "name", "audit key", "environment", "dev")},
 		{route: "POST /admin/api-keys/:prefix/revoke", action: "apikey.revoke", before: true, after: true, do: form("/admin/api-keys/" + f.revokablePrefix + "/revoke")},
 
+		{route: "POST /account/password", action: "user.password_change", do: func() response {
+			f.user(t, "pat@shop.example", account.RoleViewer)
+			br := f.browser(t)
+			br.signIn("pat@shop.example")
+			br.get("/account/password")
+			return br.post("/account/password", url.Values{"current": {password}, "new": {"pat's new password"}, "confirm": {"pat's new password"}})
+		}},
 		{route: "POST /login", action: "session.login", do: func() response {
 			br := f.browser(t)
 			br.get("/login")

@@ -20,6 +20,7 @@ import (
 	"github.com/crossdock/crossdock/internal/secret"
 	"github.com/crossdock/crossdock/jobs"
 	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
 // The security suite (issue 9): every route × every principal, CSRF on every
@@ -137,6 +138,8 @@ func routeTable() map[string]rule {
 		// Browser pages.
 		"GET /":                                          {roles: everyone, ok: 303},
 		"GET /docs/api":                                  r(everyone, keysNone),
+		"GET /account/password":                          r(everyone, keysNone),
+		"POST /account/password":                         r(everyone, keysNone),
 		"GET /flows":                                     r(everyone, keysNone),
 		"POST /flows":                                    r(editors, keysNone),
 		"GET /flows/:slug":                               r(everyone, keysNone),
@@ -295,7 +298,8 @@ func setupSecurity(t *testing.T) *secFixture {
 	require.NoError(t, mappings.VariableSet(ctx, tb.db, prod.ID, "ERP_COMPANY", "1000"))
 	flow, err := mappings.FlowBySlug(ctx, tb.db, "shop-orders")
 	require.NoError(t, err)
-	res, err := mappings.Promote(ctx, tb.db, flow, 1, prod, "go live", mappings.Editor{Email: "requester@shop.example"}, time.Now())
+	requester := release.User(account.User{Email: "requester@shop.example", Role: account.RoleAnalyst}, "")
+	res, err := release.Promote(ctx, tb.db, requester, release.Promotion{Flow: flow, Environment: prod, Version: 1, Reason: "go live"})
 	require.NoError(t, err)
 	require.NotNil(t, res.Request, "prod is protected: the promotion waits for approval")
 	f.promotionID = res.Request.ID

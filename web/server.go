@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -15,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/internal/metrics"
@@ -45,6 +47,10 @@ type Config struct {
 	// MetricsToken, when set, serves GET /metrics on the main address to
 	// requests bearing it (CROSSDOCK_METRICS_TOKEN).
 	MetricsToken string
+	// PasswordHashes bounds the argon2id hashes (64 MiB each) computed at
+	// once; a request over it is answered 429 at once. Default
+	// DefaultPasswordHashes.
+	PasswordHashes int
 }
 
 // Deps are the collaborators the handlers use, built and owned by cmd.
@@ -89,14 +95,19 @@ type Server struct {
 	// gate answers triggers 503 at once while the database is down
 	// (database_gate.go).
 	gate *databaseGate
+	// hashes holds the slots of Config.PasswordHashes (password_hashing.go).
+	hashes *semaphore.Weighted
+	// forwardingWarned is set once warnUntrustedForwarding has warned.
+	forwardingWarned atomic.Bool
 }
 
 // NewSessions returns the scs session manager Crossdock uses: stored in
-// PostgreSQL so any serve process can answer any request, HttpOnly,
-// SameSite=Lax, Secure behind https, idle and absolute timeouts.
+// PostgreSQL so any serve process can answer any request, under the hash of
+// each token (HashedTokens wraps store), HttpOnly, SameSite=Lax, Secure
+// behind https, idle and absolute timeouts.
 func NewSessions(store scs.Store, secure bool, idle, lifetime time.Duration) *scs.SessionManager {
 	sm := scs.New()
-	sm.Store = store
+	sm.Store = HashedTokens(store)
 	sm.IdleTimeout = idle
 	sm.Lifetime = lifetime
 	sm.Cookie.Name = "crossdock_session"
@@ -128,7 +139,10 @@ func NewServer(logger *slog.Logger, cfg Config, deps Deps) *fiber.App {
 	if deps.KeyCache == nil {
 		deps.KeyCache = account.NewKeyCache(account.KeyCacheTTL)
 	}
-	s := &Server{log: logger, cfg: cfg, deps: deps}
+	if cfg.PasswordHashes <= 0 {
+		cfg.PasswordHashes = DefaultPasswordHashes
+	}
+	s := &Server{log: logger, cfg: cfg, deps: deps, hashes: semaphore.NewWeighted(int64(cfg.PasswordHashes))}
 	if deps.DB != nil {
 		s.gate = newDatabaseGate(deps.DB.Ping)
 	}

@@ -15,8 +15,11 @@ import (
 // Session keys.
 const (
 	sessionUserID = "user_id"
-	sessionCSRF   = "csrf"
-	sessionFlash  = "flash"
+	// sessionGeneration is the user's account.User.SessionGeneration at
+	// sign-in; loadUser ends the session when the user's has moved on.
+	sessionGeneration = "session_generation"
+	sessionCSRF       = "csrf"
+	sessionFlash      = "flash"
 	// sessionTouched is when the session was last written (Unix seconds).
 	sessionTouched = "touched"
 )

@@ -15,6 +15,7 @@ import (
 
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/engine"
+	"github.com/crossdock/crossdock/internal/dbtest"
 	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/web"
 )
@@ -41,8 +42,7 @@ func setupTrigger(t testing.TB, opts ...setupOpts) *triggerBundle {
 	require.NoError(t, err)
 	dev, err := mappings.EnvironmentByName(ctx, b.db, "dev")
 	require.NoError(t, err)
-	_, err = mappings.Deploy(ctx, b.db, dev.ID, f.ID, 1, ed)
-	require.NoError(t, err)
+	dbtest.Deploy(t, b.db, dev.ID, f.ID, 1)
 	_, err = mappings.FlowCreate(ctx, b.db, mappings.NewFlow{Name: "not deployed", Slug: "not-deployed"}, ed)
 	require.NoError(t, err)
 

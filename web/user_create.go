@@ -24,13 +24,15 @@ func (s *Server) userCreate() fiber.Handler {
 			password, generated = account.GeneratePassword(), true
 		}
 		var created account.User
-		err := txn.Run(ctx, s.deps.DB, func(tx pgx.Tx) error {
-			var err error
-			created, err = account.UserCreate(ctx, tx, account.NewUser{Email: f.Email, Name: f.Name, Role: account.Role(f.Role), Password: password})
-			if err != nil {
-				return err
-			}
-			return account.Audit(ctx, tx, actorOf(c), "user.create", "user", fmt.Sprint(created.ID), nil, created)
+		err := s.hashingPassword(func() error {
+			return txn.Run(ctx, s.deps.DB, func(tx pgx.Tx) error {
+				var err error
+				created, err = account.UserCreate(ctx, tx, account.NewUser{Email: f.Email, Name: f.Name, Role: account.Role(f.Role), Password: password})
+				if err != nil {
+					return err
+				}
+				return account.Audit(ctx, tx, actorOf(c), "user.create", "user", fmt.Sprint(created.ID), nil, created)
+			})
 		})
 		if fe, ok := fault.As(err); ok && (fe.Code == fault.Invalid || fe.Code == fault.Conflict) {
 			f.Error = capitalize(fe.Message) + "."

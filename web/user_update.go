@@ -13,7 +13,7 @@ import (
 )
 
 // userUpdate changes a user's name, role or active flag, audited with the
-// values before and after.
+// values before and after. A new role ends the user's other sessions.
 func (s *Server) userUpdate() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx := c.UserContext()
@@ -46,12 +46,16 @@ func (s *Server) userUpdate() fiber.Handler {
 		if err != nil {
 			return err
 		}
+		if err := s.keepSession(c, after); err != nil {
+			return err
+		}
 		s.flash(c, "Saved "+after.Email+".")
 		return c.Redirect("/admin/users", fiber.StatusSeeOther)
 	}
 }
 
-// userResetPassword gives a user a new random password, shown once.
+// userResetPassword gives a user a new random password, shown once, and
+// ends the user's sessions (the admin's own stays, when it is theirs).
 func (s *Server) userResetPassword() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx := c.UserContext()
@@ -61,17 +65,22 @@ func (s *Server) userResetPassword() fiber.Handler {
 		}
 		password := account.GeneratePassword()
 		var u account.User
-		err = txn.Run(ctx, s.deps.DB, func(tx pgx.Tx) error {
-			var err error
-			if u, err = account.UserByID(ctx, tx, int64(id)); err != nil {
-				return err
-			}
-			if err := account.UserSetPassword(ctx, tx, u.ID, password); err != nil {
-				return err
-			}
-			return account.Audit(ctx, tx, actorOf(c), "user.password_reset", "user", fmt.Sprint(u.ID), nil, nil)
+		err = s.hashingPassword(func() error {
+			return txn.Run(ctx, s.deps.DB, func(tx pgx.Tx) error {
+				var err error
+				if u, err = account.UserByID(ctx, tx, int64(id)); err != nil {
+					return err
+				}
+				if u.SessionGeneration, err = account.UserSetPassword(ctx, tx, u.ID, password); err != nil {
+					return err
+				}
+				return account.Audit(ctx, tx, actorOf(c), "user.password_reset", "user", fmt.Sprint(u.ID), nil, nil)
+			})
 		})
 		if err != nil {
+			return err
+		}
+		if err := s.keepSession(c, u); err != nil {
 			return err
 		}
 		return s.renderUserEdit(c, view.UserEdit{User: userRow(u), NewPassword: password})

@@ -52,6 +52,10 @@ type setupOpts struct {
 	sealer *secret.Sealer
 	// riverUI, when set, stands in for River's UI under /admin/river.
 	riverUI http.Handler
+	// passwordHashes bounds concurrent password hashes (web.Config).
+	passwordHashes int
+	// trustedProxies is web.Config.TrustedProxies.
+	trustedProxies []string
 }
 
 func setup(t testing.TB, opts ...setupOpts) *testBundle {
@@ -74,7 +78,7 @@ func setup(t testing.TB, opts ...setupOpts) *testBundle {
 	queue, err := jobs.NewClient(db, logger, jobs.Config{Sealer: o.sealer})
 	require.NoError(t, err)
 	b.queue = queue
-	b.app = web.NewServer(logger, web.Config{BaseURL: o.baseURL, MaxMessageBytes: o.maxMessageBytes, MetricsToken: o.metricsToken}, web.Deps{
+	b.app = web.NewServer(logger, web.Config{BaseURL: o.baseURL, MaxMessageBytes: o.maxMessageBytes, MetricsToken: o.metricsToken, PasswordHashes: o.passwordHashes, TrustedProxies: o.trustedProxies}, web.Deps{
 		DB: db, Sessions: sessions, Assets: assets, Queue: queue, Metrics: o.metrics, Sealer: o.sealer, RiverUI: o.riverUI,
 		Ready: func(context.Context) error { return b.ready },
 	})

@@ -8,15 +8,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/internal/fault"
-	"github.com/crossdock/crossdock/internal/txn"
 	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
 const exportUsage = `Usage:
@@ -29,7 +29,7 @@ variables, secrets, keys) is ever in a bundle. Needs DATABASE_URL.
 `
 
 const importUsage = `Usage:
-  crossdock import bundle.json [--dry-run] [--env ENV --deploy]
+  crossdock import bundle.json [--dry-run] [--env ENV --deploy [--request-only]]
 
 Verifies the bundle (a valid signature is required when
 CROSSDOCK_PROMOTION_KEY is set; every checksum always) and stores its new
@@ -37,8 +37,12 @@ versions. Versions already here with the same checksum are left alone, so
 importing twice changes nothing; a version number here with a different
 checksum refuses the whole import. --dry-run only says what would change.
 --env ENV --deploy then promotes each flow's newest version to ENV through
-the gates (configuration check, test cases); a protected ENV gets a
-promotion request for an approver. Needs DATABASE_URL.
+the release policy and the gates (configuration check, test cases); a
+protected ENV gets a promotion request for an approver, whose id is
+printed; --request-only files requests for an unprotected ENV too. A
+refusal imports nothing. It is the same import as the Bundles page and
+POST /api/v1/bundle, audited the same way, refusals included. Needs
+DATABASE_URL.
 `
 
 func runExport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -90,6 +94,7 @@ func runImport(ctx context.Context, args []string, getenv func(string) string, s
 	dryRun := fs.Bool("dry-run", false, "say what would change; import nothing")
 	envName := fs.String("env", "", "environment to deploy to (with --deploy)")
 	deploy := fs.Bool("deploy", false, "promote each flow's newest imported version to --env")
+	requestOnly := fs.Bool("request-only", false, "with --deploy: file promotion requests for an approver instead of deploying")
 	rest := args
 	var file string
 	if len(rest) > 0 && rest[0] != "" && rest[0][0] != '-' {
@@ -108,6 +113,9 @@ func runImport(ctx context.Context, args []string, getenv func(string) string, s
 	if *deploy && *envName == "" {
 		return errors.New("--deploy needs --env: say which environment to deploy to")
 	}
+	if *requestOnly && !*deploy {
+		return errors.New("--request-only needs --env ENV --deploy")
+	}
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return err
@@ -125,74 +133,54 @@ func runImport(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer pool.Close()
-	ed := mappings.Editor{Email: "cli"}
-	actor := account.Actor{Email: "cli"}
-	err = txn.Run(ctx, pool, func(tx pgx.Tx) error {
-		plan, err := mappings.BundleImport(ctx, tx, b, key, *dryRun, ed)
-		if err != nil {
-			return err
+	in := release.Import{Key: key, DryRun: *dryRun, From: filepath.Base(file), RequestOnly: *requestOnly}
+	if *deploy {
+		in.Environment = *envName
+	}
+	imported, err := release.ImportBundle(ctx, pool, release.CLI(), b, in)
+	if err != nil {
+		return cliFault(err)
+	}
+	plan := imported.Plan
+	fmt.Fprintf(stdout, "bundle %s: %s\n", file, plan.Note)
+	for _, f := range plan.Flows {
+		state := "existing flow"
+		if f.NewFlow {
+			state = "new flow"
 		}
-		fmt.Fprintf(stdout, "bundle %s: %s\n", file, plan.Note)
-		for _, f := range plan.Flows {
-			state := "existing flow"
-			if f.NewFlow {
-				state = "new flow"
-			}
-			fmt.Fprintf(stdout, "%s (%s):", f.Slug, state)
-			for _, v := range f.Versions {
-				fmt.Fprintf(stdout, " v%d %s", v.Number, v.Action)
-			}
-			fmt.Fprintf(stdout, "; %d change%s in v%d against the newest version here\n", len(f.Diff.Changes), plural(len(f.Diff.Changes)), f.Latest)
-			if *dryRun {
-				for _, ch := range f.Diff.Changes {
-					fmt.Fprintf(stdout, "  %s\n", ch)
-				}
-			}
+		fmt.Fprintf(stdout, "%s (%s):", f.Slug, state)
+		for _, v := range f.Versions {
+			fmt.Fprintf(stdout, " v%d %s", v.Number, v.Action)
 		}
+		fmt.Fprintf(stdout, "; %d change%s in v%d against the newest version here\n", len(f.Diff.Changes), plural(len(f.Diff.Changes)), f.Latest)
 		if *dryRun {
-			fmt.Fprintln(stdout, "dry run: nothing was imported")
-			return nil
-		}
-		if !plan.Changed() {
-			fmt.Fprintln(stdout, "nothing changed: every version is here already")
-		} else if err := account.Audit(ctx, tx, actor, "bundle.import", "bundle", b.Source, nil, map[string]any{"file": file, "note": plan.Note}); err != nil {
-			return err
-		}
-		if !*deploy {
-			return nil
-		}
-		env, err := mappings.EnvironmentByName(ctx, tx, *envName)
-		if err != nil {
-			return err
-		}
-		for _, pf := range plan.Flows {
-			f, err := mappings.FlowBySlug(ctx, tx, pf.Slug)
-			if err != nil {
-				return err
-			}
-			res, err := mappings.Promote(ctx, tx, f, pf.Latest, env, "imported from "+file, ed, time.Now())
-			if fault.CodeOf(err) == fault.Conflict {
-				fmt.Fprintf(stdout, "%s v%d already runs in %s\n", f.Slug, pf.Latest, env.Name)
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			if res.Request != nil {
-				fmt.Fprintf(stdout, "%s v%d: %s is protected; promotion request %d waits for an approver\n", f.Slug, pf.Latest, env.Name, res.Request.ID)
-				if err := account.Audit(ctx, tx, actor, "promotion.request", "flow", f.Slug, nil, map[string]any{"environment": env.Name, "version": pf.Latest, "request": res.Request.ID}); err != nil {
-					return err
-				}
-				continue
-			}
-			fmt.Fprintf(stdout, "deployed %s v%d to %s (gates passed)\n", f.Slug, pf.Latest, env.Name)
-			if err := account.Audit(ctx, tx, actor, "promotion.deploy", "flow", f.Slug, nil, map[string]any{"environment": env.Name, "version": pf.Latest, "gates": res.Gates}); err != nil {
-				return err
+			for _, ch := range f.Diff.Changes {
+				fmt.Fprintf(stdout, "  %s\n", ch)
 			}
 		}
+	}
+	if *dryRun {
+		fmt.Fprintln(stdout, "dry run: nothing was imported")
 		return nil
-	})
-	return cliFault(err)
+	}
+	if !plan.Changed() {
+		fmt.Fprintln(stdout, "nothing changed: every version is here already")
+	}
+	if len(imported.Promotions) == 0 {
+		return nil
+	}
+	env, err := mappings.EnvironmentByName(ctx, pool, *envName)
+	if err != nil {
+		return cliFault(err)
+	}
+	for _, p := range imported.Promotions {
+		if p.Unchanged {
+			fmt.Fprintf(stdout, "%s v%d already runs in %s\n", p.Flow, p.Version, env.Name)
+			continue
+		}
+		printPromotion(stdout, p.Flow, p.Version, env, p.PromotionResult)
+	}
+	return nil
 }
 
 // cliFault turns a refusal into its message alone (what to fix), keeping

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/jackc/pgx/v5"
 
@@ -15,14 +16,21 @@ import (
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
 	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
 const flowUsage = `Usage:
-  crossdock flow import FILE [--name NAME] [--publish [--note TEXT]] [--deploy ENV]
+  crossdock flow import FILE [--name NAME] [--publish [--note TEXT]] [--deploy ENV [--request-only]]
 
 Creates the flow named in the definition (its "name" is the slug) or
-replaces its draft, optionally publishes the draft and deploys the new
-version, all in one transaction. Needs DATABASE_URL.
+replaces its draft and optionally publishes the draft, in one transaction.
+--deploy ENV then promotes the version to ENV through the release policy,
+as the Promote… page does: the gates run (a target or variable missing
+there, a failing test case refuses it); an unprotected ENV switches at
+once; a protected ENV gets a promotion request, whose id is printed, for
+an approver to decide — the command line never deploys to a protected
+environment. --request-only files a request even for an unprotected ENV.
+Every outcome, refusals included, is in the audit log. Needs DATABASE_URL.
 `
 
 func runFlow(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -36,7 +44,8 @@ func runFlow(ctx context.Context, args []string, getenv func(string) string, std
 	name := fs.String("name", "", "display name for a new flow (default: the slug)")
 	publish := fs.Bool("publish", false, "publish the imported draft as a new version")
 	note := fs.String("note", "imported", "the version's note")
-	deploy := fs.String("deploy", "", "deploy the published version to this environment")
+	deploy := fs.String("deploy", "", "promote the published version to this environment (a protected one gets a promotion request)")
+	requestOnly := fs.Bool("request-only", false, "with --deploy: file a promotion request for an approver instead of deploying, even where the environment would switch at once")
 	// Flags may follow the file name.
 	rest := args[1:]
 	var file string
@@ -54,6 +63,9 @@ func runFlow(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	if *deploy != "" && !*publish {
 		return errors.New("--deploy needs --publish: only published versions can be deployed")
+	}
+	if *requestOnly && *deploy == "" {
+		return errors.New("--request-only needs --deploy ENV: say which environment the request is for")
 	}
 	raw, err := os.ReadFile(file)
 	if err != nil {
@@ -73,8 +85,11 @@ func runFlow(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	defer pool.Close()
 	ed := mappings.Editor{Email: "cli"}
-	return txn.Run(ctx, pool, func(tx pgx.Tx) error {
-		f, err := mappings.FlowBySlug(ctx, tx, def.Name)
+	var published mappings.Version
+	var f mappings.Flow
+	err = txn.Run(ctx, pool, func(tx pgx.Tx) error {
+		var err error
+		f, err = mappings.FlowBySlug(ctx, tx, def.Name)
 		switch {
 		case fault.CodeOf(err) == fault.NotFound:
 			display := *name
@@ -93,7 +108,7 @@ func runFlow(ctx context.Context, args []string, getenv func(string) string, std
 			}
 			fmt.Fprintf(stdout, "replaced the draft of %s\n", f.Slug)
 		}
-		if err := account.Audit(ctx, tx, account.Actor{Email: "cli"}, "flow.import", "flow", f.Slug, nil, map[string]string{"file": file}); err != nil {
+		if err := account.Audit(ctx, tx, release.CLI().AuditActor(), "flow.import", "flow", f.Slug, nil, map[string]string{"file": file}); err != nil {
 			return err
 		}
 		if !*publish {
@@ -117,17 +132,39 @@ func runFlow(ctx context.Context, args []string, getenv func(string) string, std
 		} else {
 			fmt.Fprintf(stdout, "published version %d (%s)\n", v.Number, v.Checksum[:12])
 		}
-		if *deploy == "" {
-			return nil
-		}
-		env, err := mappings.EnvironmentByName(ctx, tx, *deploy)
-		if err != nil {
-			return err
-		}
-		if _, err := mappings.Deploy(ctx, tx, env.ID, f.ID, v.Number, ed); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "deployed version %d to %s\n", v.Number, env.Name)
-		return account.Audit(ctx, tx, account.Actor{Email: "cli"}, "deployment.create", "flow", f.Slug, nil, map[string]any{"environment": env.Name, "version": v.Number})
+		published = v
+		return nil
 	})
+	if err != nil || *deploy == "" {
+		return err
+	}
+	env, err := mappings.EnvironmentByName(ctx, pool, *deploy)
+	if err != nil {
+		return cliFault(err)
+	}
+	res, err := release.Promote(ctx, pool, release.CLI(), release.Promotion{Flow: f, Environment: env, Version: published.Number,
+		Reason: "crossdock flow import " + filepath.Base(file), RequestOnly: *requestOnly})
+	if fault.CodeOf(err) == fault.Conflict {
+		fmt.Fprintf(stdout, "version %d already runs in %s\n", published.Number, env.Name)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("version %d is published but not deployed to %s: %w", published.Number, env.Name, cliFault(err))
+	}
+	printPromotion(stdout, f.Slug, published.Number, env, res)
+	return nil
+}
+
+// printPromotion says what a promotion from the command line did: the
+// deployment, or the request an approver must decide (with its id).
+func printPromotion(stdout io.Writer, slug string, version int, env mappings.Environment, res mappings.PromotionResult) {
+	if r := res.Request; r != nil {
+		why := env.Name + " is protected"
+		if !env.Protected {
+			why = "--request-only"
+		}
+		fmt.Fprintf(stdout, "%s v%d: %s; promotion request %d waits for an approver (gates passed)\nrequest=%d\n", slug, version, why, r.ID, r.ID)
+		return
+	}
+	fmt.Fprintf(stdout, "deployed version %d to %s (gates passed)\n", version, env.Name)
 }

@@ -34,6 +34,9 @@ type config struct {
 	// IntakeWriters is how many group commits of trigger events run at
 	// once (jobs.IntakeConfig.Writers); 0 means the default.
 	IntakeWriters int
+	// PasswordHashes is how many argon2id password hashes run at once
+	// (web.Config.PasswordHashes); 0 means the default.
+	PasswordHashes int
 	// KeyClaimTTL is how long an idempotency key is held (then reusable).
 	KeyClaimTTL time.Duration
 	// RescueAfter is when a running job is presumed dead and run again.
@@ -62,7 +65,7 @@ type rawConfig struct {
 	databaseURL, addr, baseURL, secretKey, dataDir, logLevel, logFormat string
 	adminPassword, trustedProxies, sessionIdle, sessionLifetime         string
 	maxMessageBytes, demo, demoTargetsAddr, demoFailRate                string
-	intakeWriters                                                       string
+	intakeWriters, passwordHashes                                       string
 	keyClaimTTL, rescueAfter, promotionKey                              string
 	metricsAddr, metricsToken, rollupEvery, otlpEndpoint                string
 }
@@ -77,7 +80,7 @@ func (r *rawConfig) settings() []setting {
 		{"CROSSDOCK_LOG_LEVEL", "log-level", "info", "debug, info, warn or error", &r.logLevel},
 		{"CROSSDOCK_LOG_FORMAT", "log-format", "text", "text (for people) or json (for log shippers)", &r.logFormat},
 		{"CROSSDOCK_ADMIN_PASSWORD", "", "", "password of admin@localhost created at first start; random and printed once when unset", &r.adminPassword},
-		{"CROSSDOCK_TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed", &r.trustedProxies},
+		{"CROSSDOCK_TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed; set it behind a proxy, or every client counts as the proxy's address and per-address sign-in throttling locks them all out together", &r.trustedProxies},
 		{"CROSSDOCK_SESSION_IDLE", "session-idle", "2h", "sign out after this long without a request (up to a minute sooner: a request that changes nothing in the session pushes this deadline on at most once a minute, or every quarter of this setting when that is shorter)", &r.sessionIdle},
 		{"CROSSDOCK_SESSION_LIFETIME", "session-lifetime", "12h", "sign out this long after signing in, however active", &r.sessionLifetime},
 		{"CROSSDOCK_DEMO", "demo", "", "1 seeds a ready-to-try demo (flow deployed to dev, API key printed once) and serves a fake ERP; make run sets it", &r.demo},
@@ -88,6 +91,7 @@ func (r *rawConfig) settings() []setting {
 		{"CROSSDOCK_PROMOTION_KEY", "", "", "shared secret (at least 16 characters) that signs exported bundles (HMAC-SHA256); when set, imported bundles must carry a valid signature", &r.promotionKey},
 		{"CROSSDOCK_MAX_MESSAGE_BYTES", "max-message-bytes", "1048576", "largest event body a trigger accepts (a batch may be 16× that); larger bodies get 413", &r.maxMessageBytes},
 		{"CROSSDOCK_INTAKE_WRITERS", "intake-writers", "1", "how many group commits of trigger events run at once, 1 to 32: more commit smaller groups, which costs throughput and CPU per message on two cores (docs/benchmarks.md); on larger machines measure with make bench-load before raising it", &r.intakeWriters},
+		{"CROSSDOCK_PASSWORD_HASHES", "password-hashes", "4", "how many passwords a process checks or hashes at once, 1 to 64; each takes 64 MiB (argon2id), and sign-ins beyond get 429 with Retry-After", &r.passwordHashes},
 		{"CROSSDOCK_METRICS_ADDR", "metrics-addr", "", "private address serving Prometheus /metrics and Go's /debug/pprof/ (e.g. 127.0.0.1:9090), apart from the UI; unset: no separate listener", &r.metricsAddr},
 		{"CROSSDOCK_METRICS_TOKEN", "", "", "when set, GET /metrics on CROSSDOCK_ADDR answers requests with Authorization: Bearer <token>", &r.metricsToken},
 		{"CROSSDOCK_ROLLUP_EVERY", "rollup-every", "1m", "how often the dashboard's per-minute rollups are written (leader only)", &r.rollupEvery},
@@ -203,6 +207,13 @@ func (r *rawConfig) resolve(getenv func(string) string, needSecret bool) (config
 			return c, nil, fmt.Errorf("CROSSDOCK_INTAKE_WRITERS %q must be a whole number from 1 to 32", r.intakeWriters)
 		}
 		c.IntakeWriters = n
+	}
+	if r.passwordHashes != "" {
+		n, err := strconv.Atoi(r.passwordHashes)
+		if err != nil || n < 1 || n > 64 {
+			return c, nil, fmt.Errorf("CROSSDOCK_PASSWORD_HASHES %q must be a whole number from 1 to 64", r.passwordHashes)
+		}
+		c.PasswordHashes = n
 	}
 	c.MetricsAddr, c.MetricsToken = r.metricsAddr, r.metricsToken
 	if r.otlpEndpoint != "" {

@@ -15,6 +15,7 @@ import (
 	"github.com/crossdock/crossdock/internal/secret"
 	"github.com/crossdock/crossdock/internal/txn"
 	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
 // demoFlow is the flow the demo seed creates.
@@ -54,9 +55,6 @@ func seedDemo(ctx context.Context, pool *pgxpool.Pool, sealer *secret.Sealer, ta
 		if err != nil {
 			return err
 		}
-		if _, err := mappings.Deploy(ctx, tx, dev.ID, f.ID, 1, ed); err != nil {
-			return err
-		}
 		for _, v := range []struct{ k, v string }{{"ERP_COMPANY", "1000"}} {
 			if err := mappings.VariableSet(ctx, tx, dev.ID, v.k, v.v); err != nil {
 				return err
@@ -66,6 +64,15 @@ func seedDemo(ctx context.Context, pool *pgxpool.Pool, sealer *secret.Sealer, ta
 		erp.URLTemplate = targetsURL + "/erp/sales-orders"
 		erp.Retry.BaseDelay = erp.Retry.BaseDelay / 2
 		if _, err := mappings.TargetConfigPut(ctx, tx, sealer, erp, ed); err != nil {
+			return err
+		}
+		// Configured first, so that the gates pass: the seed deploys
+		// through the release policy like everyone else.
+		f, err = mappings.FlowByID(ctx, tx, f.ID)
+		if err != nil {
+			return err
+		}
+		if _, err := release.Promote(ctx, tx, release.System("demo-seed"), release.Promotion{Flow: f, Environment: dev, Version: 1, Reason: "demo seed"}); err != nil {
 			return err
 		}
 		_, token, err = account.APIKeyCreate(ctx, tx, account.NewAPIKey{Name: "demo", Environment: "dev", RatePerMinute: 60000}, account.Actor{Email: "demo-seed"})

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/crossdock/crossdock/internal/dbtest"
@@ -44,6 +45,7 @@ func TestBadConfigurationNamesTheVariable(t *testing.T) {
 		{"CROSSDOCK_RESCUE_AFTER", "soon", "CROSSDOCK_RESCUE_AFTER"},
 		{"CROSSDOCK_INTAKE_WRITERS", "0", "CROSSDOCK_INTAKE_WRITERS \"0\" must be a whole number from 1 to 32"},
 		{"CROSSDOCK_INTAKE_WRITERS", "many", "CROSSDOCK_INTAKE_WRITERS \"many\" must be a whole number from 1 to 32"},
+		{"CROSSDOCK_PASSWORD_HASHES", "0", "CROSSDOCK_PASSWORD_HASHES \"0\" must be a whole number from 1 to 64"},
 		{"CROSSDOCK_IDEMPOTENCY_KEY_TTL", "1h", "CROSSDOCK_IDEMPOTENCY_KEY_TTL \"1h\" must be a duration of at least 24h"},
 	}
 	for _, tc := range cases {
@@ -187,14 +189,48 @@ func TestAPIKeyAndFlowImportCommands(t *testing.T) {
 	require.Contains(t, out, "revoked")
 
 	file := "../../engine/testdata/flows/storefront-order-to-erp.json"
+	// dev lacks the flow's target and variable: the version is published,
+	// the gates refuse the deployment, and the refusal is audited.
 	out, _, err = runCmd(t, env(kv), "", "flow", "import", file, "--publish", "--deploy", "dev")
-	require.NoError(t, err)
+	require.ErrorContains(t, err, "version 1 is published but not deployed to dev")
+	require.ErrorContains(t, err, "target “erp-sales-orders” is not configured in dev")
 	require.Contains(t, out, "created flow storefront-order-to-erp")
 	require.Contains(t, out, "published version 1")
-	require.Contains(t, out, "deployed version 1 to dev")
-	out, _, err = runCmd(t, env(kv), "", "flow", "import", file, "--publish", "--deploy", "test")
+	conn, err := pgx.Connect(context.Background(), kv["DATABASE_URL"])
+	require.NoError(t, err)
+	defer conn.Close(context.Background())
+	audited := func(action string) int {
+		var n int
+		require.NoError(t, conn.QueryRow(context.Background(), `select count(*) from audit_entries where action = $1 and actor_email = 'cli' and target_id = 'storefront-order-to-erp'`, action).Scan(&n))
+		return n
+	}
+	require.Equal(t, 1, audited("promotion.refuse"))
+	for _, e := range []string{"dev", "test", "prod"} {
+		_, err = conn.Exec(context.Background(), `insert into target_configs (environment_id, target_name, url_template) select id, 'erp-sales-orders', 'https://erp.example' from environments where name = $1`, e)
+		require.NoError(t, err)
+		_, err = conn.Exec(context.Background(), `insert into environment_variables (environment_id, name, value) select id, 'ERP_COMPANY', '1000' from environments where name = $1`, e)
+		require.NoError(t, err)
+	}
+	out, _, err = runCmd(t, env(kv), "", "flow", "import", file, "--publish", "--deploy", "dev")
 	require.NoError(t, err, "importing the same file again changes nothing but the deployment")
 	require.Contains(t, out, "unchanged since version 1")
+	require.Contains(t, out, "deployed version 1 to dev (gates passed)")
+	require.Equal(t, 1, audited("promotion.deploy"))
+
+	// A protected environment gets a request with its id, never a deployment.
+	out, _, err = runCmd(t, env(kv), "", "flow", "import", file, "--publish", "--deploy", "prod")
+	require.NoError(t, err)
+	require.Regexp(t, `prod is protected; promotion request (\d+) waits for an approver \(gates passed\)\nrequest=\d+\n$`, out)
+	// --request-only asks for an approver where the environment would switch at once.
+	out, _, err = runCmd(t, env(kv), "", "flow", "import", file, "--publish", "--deploy", "test", "--request-only")
+	require.NoError(t, err)
+	require.Regexp(t, `--request-only; promotion request \d+ waits for an approver`, out)
+	var running int
+	require.NoError(t, conn.QueryRow(context.Background(), `select count(*) from current_deployments c join environments e on e.id = c.environment_id where e.name in ('test', 'prod')`).Scan(&running))
+	require.Zero(t, running, "neither test nor prod runs anything yet")
+	require.Equal(t, 2, audited("promotion.request"))
+	_, _, err = runCmd(t, env(kv), "", "flow", "import", file, "--request-only")
+	require.ErrorContains(t, err, "--request-only needs --deploy")
 	_, _, err = runCmd(t, env(kv), "", "flow", "import", file, "--deploy", "dev")
 	require.ErrorContains(t, err, "--deploy needs --publish")
 	_, _, err = runCmd(t, env(kv), "", "flow", "import", "run.go")

@@ -166,7 +166,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		intake = jobs.NewIntake(pool, queue, jobs.IntakeConfig{Writers: cfg.IntakeWriters})
 	}
 	app := web.NewServer(log, web.Config{BaseURL: baseURL, TrustedProxies: cfg.TrustedProxies, MaxMessageBytes: cfg.MaxMessageBytes,
-		MetricsToken: cfg.MetricsToken, PromotionKey: cfg.PromotionKey}, web.Deps{
+		MetricsToken: cfg.MetricsToken, PromotionKey: cfg.PromotionKey, PasswordHashes: cfg.PasswordHashes}, web.Deps{
 		Intake:   intake,
 		DB:       pool,
 		Sessions: sessions,

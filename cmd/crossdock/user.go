@@ -20,6 +20,7 @@ const userUsage = `Usage:
   crossdock user reset-password --email E [--password-stdin]
 
 Without --password-stdin a random password is generated and printed once.
+reset-password also ends every browser session of the user.
 Roles: admin, analyst, approver, support, viewer. Needs DATABASE_URL.
 `
 
@@ -85,7 +86,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 			if err != nil {
 				return err
 			}
-			if err := account.UserSetPassword(ctx, tx, u.ID, password); err != nil {
+			if _, err := account.UserSetPassword(ctx, tx, u.ID, password); err != nil {
 				return err
 			}
 			return account.Audit(ctx, tx, actor, "user.password_reset", "user", fmt.Sprint(u.ID), nil, nil)
@@ -97,7 +98,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 	if sub == "add" {
 		fmt.Fprintf(stdout, "added %s (%s)\n", *email, *role)
 	} else {
-		fmt.Fprintf(stdout, "reset the password of %s\n", *email)
+		fmt.Fprintf(stdout, "reset the password of %s and signed them out everywhere\n", *email)
 	}
 	if !*fromStdin {
 		fmt.Fprintf(stdout, "password: %s\n(shown only now)\n", password)

@@ -645,7 +645,7 @@ func UserEditPage(p Page, e UserEdit, roles []RoleOption) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 55, ">deactivated — cannot sign in</option></select></div></div><button type=\"submit\" class=\"btn btn-primary\">Save</button></form></div><div class=\"card\"><h2>Password</h2><p class=\"muted\">Generates a new random password and shows it once. The user's current sessions stay signed in until they expire.</p><form method=\"post\" action=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 55, ">deactivated — cannot sign in</option></select></div></div><button type=\"submit\" class=\"btn btn-primary\">Save</button></form></div><div class=\"card\"><h2>Password</h2><p class=\"muted\">Generates a new random password and shows it once, and signs them out everywhere: they sign in again with the new password. Changing their role signs them out too.</p><form method=\"post\" action=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -1,0 +1,81 @@
+package release
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgerrcode"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/mappings"
+)
+
+// DB is a pool or a transaction. Operations run their work in a
+// transaction of their own (a savepoint inside a caller's transaction) so
+// that a refusal can be rolled back and still be audited on db.
+type DB interface {
+	mappings.DBTX
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// deployment is what deploy writes. requestedBy names who asked for a
+// deployment an approver made, for the history.
+type deployment struct {
+	envID, flowID int64
+	version       int
+	kind          string
+	reason        string
+	gates         mappings.Gates
+	requestedBy   string
+}
+
+// deploy makes a version the one that runs in an environment, with no
+// policy of its own: every caller in this package has checked the actor,
+// the protection and the gates. The switch is one statement: the history
+// row is inserted and the current pointer moved together, so a message
+// arriving at the same moment runs on exactly one of them. The version
+// must exist (NotFound otherwise); of two deploys racing for the same flow
+// and environment the one that commits last wins (its row is the Active
+// one), and both stay in the history.
+func deploy(ctx context.Context, db mappings.DBTX, r deployment, ed mappings.Editor) (mappings.Deployment, error) {
+	if r.kind == "" {
+		r.kind = mappings.KindDeploy
+	}
+	var checksum string
+	err := db.QueryRow(ctx, `select checksum from flow_versions where flow_id = $1 and number = $2`, r.flowID, r.version).Scan(&checksum)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return mappings.Deployment{}, fault.Errorf(fault.NotFound, "this flow has no version %d; publish the draft first", r.version)
+	}
+	if err != nil {
+		return mappings.Deployment{}, fmt.Errorf("deploy: %w", err)
+	}
+	d := mappings.Deployment{EnvironmentID: r.envID, FlowID: r.flowID, VersionNumber: r.version, Checksum: checksum, DeployedByEmail: ed.Email,
+		Active: true, Kind: r.kind, Reason: r.reason, Gates: r.gates}
+	if r.requestedBy != "" && r.requestedBy != ed.Email {
+		d.Reason = strings.TrimSpace(d.Reason + " (requested by " + r.requestedBy + ")")
+	}
+	err = db.QueryRow(ctx, `
+		with d as (
+			insert into deployments (environment_id, flow_id, version_number, checksum, deployed_by_email, kind, reason, gates)
+			values ($1, $2, $3, $4, $5, $6, $7, $8)
+			returning id, environment_id, flow_id, deployed_at
+		), moved as (
+			insert into current_deployments (environment_id, flow_id, deployment_id)
+			select environment_id, flow_id, id from d
+			on conflict (environment_id, flow_id) do update set deployment_id = excluded.deployment_id
+		)
+		select id, deployed_at from d`,
+		r.envID, r.flowID, r.version, checksum, ed.Email, d.Kind, d.Reason, d.Gates).Scan(&d.ID, &d.DeployedAt)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.ForeignKeyViolation {
+		return mappings.Deployment{}, fault.Errorf(fault.NotFound, "no environment with id %d", r.envID)
+	}
+	if err != nil {
+		return mappings.Deployment{}, fmt.Errorf("deploy: %w", err)
+	}
+	return d, nil
+}
