@@ -157,9 +157,9 @@ func (c TargetConfig) LogValue() slog.Value {
 	return slog.AnyValue(c.Masked())
 }
 
-// maxStoredMillis is the longest delay a target's configuration holds: its
+// maxStoredDelay is the longest delay a target's configuration holds: its
 // milliseconds are a PostgreSQL integer.
-const maxStoredMillis = math.MaxInt32 * time.Millisecond
+const maxStoredDelay = math.MaxInt32 * time.Millisecond
 
 // Check validates the configuration with messages naming the field.
 func (c TargetConfig) Check() error {
@@ -196,10 +196,10 @@ func (c TargetConfig) Check() error {
 	if c.Retry.MaxAttempts < 1 || c.Retry.MaxAttempts > math.MaxInt32 {
 		fields["maxAttempts"] = "at least 1 (and at most 2147483647)"
 	}
-	if c.Retry.BaseDelay < 0 || c.Retry.BaseDelay > maxStoredMillis {
+	if c.Retry.BaseDelay < 0 || c.Retry.BaseDelay > maxStoredDelay {
 		fields["baseDelay"] = "zero or more, at most 24 days"
 	}
-	if c.Retry.MaxDelay < c.Retry.BaseDelay || c.Retry.MaxDelay > maxStoredMillis {
+	if c.Retry.MaxDelay < c.Retry.BaseDelay || c.Retry.MaxDelay > maxStoredDelay {
 		fields["maxDelay"] = "at least the base delay, at most 24 days"
 	}
 	if c.Retry.Window <= 0 {
@@ -208,7 +208,7 @@ func (c TargetConfig) Check() error {
 	if c.Breaker.FailureThreshold < 1 || c.Breaker.FailureThreshold > math.MaxInt32 {
 		fields["failureThreshold"] = "at least 1 (and at most 2147483647)"
 	}
-	if c.Breaker.OpenFor <= 0 || c.Breaker.OpenFor > maxStoredMillis {
+	if c.Breaker.OpenFor <= 0 || c.Breaker.OpenFor > maxStoredDelay {
 		fields["openFor"] = "more than zero, at most 24 days"
 	}
 	if len(fields) > 0 {
