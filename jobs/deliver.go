@@ -470,15 +470,22 @@ func (w *DeliverWorker) send(ctx context.Context, cfg mappings.TargetConfig, d p
 	case code >= 200 && code < 300:
 		res.delivered = true
 	case isRedirect(code) && resp.Header.Get("Location") != "":
-		// Not followed: it leads to another origin (redirect.go).
-		to := resp.Header.Get("Location")
+		// Not followed (redirect.go): it leads to another origin, or
+		// would have resent the delivery without its body.
+		to, elsewhere := resp.Header.Get("Location"), true
 		if u, err := resp.Request.URL.Parse(to); err == nil {
-			to = u.Redacted()
+			to, elsewhere = u.Redacted(), !sameOrigin(req.URL, u)
 		}
 		res.redirectedTo = scrub(cfg, to)
-		res.class = "redirect to another origin"
-		res.err = fmt.Sprintf("the target answered %d %s, redirecting to %s; Crossdock follows redirects only within the target's origin (scheme, host and port), so nothing was sent there and the credentials stayed here. Point the target's URL at the new address if it is right",
-			code, http.StatusText(code), res.redirectedTo)
+		if elsewhere {
+			res.class = "redirect to another origin"
+			res.err = fmt.Sprintf("the target answered %d %s, redirecting to %s; Crossdock follows redirects only within the target's origin (scheme, host and port), so nothing was sent there and the credentials stayed here. Point the target's URL at the new address if it is right",
+				code, http.StatusText(code), res.redirectedTo)
+		} else {
+			res.class = fmt.Sprintf("redirect %d", code)
+			res.err = fmt.Sprintf("the target answered %d %s, redirecting to %s; following it would resend the %s as a GET without its body, so it was not followed. Point the target's URL at the new address, or have the target answer 307 or 308",
+				code, http.StatusText(code), res.redirectedTo, cfg.Method)
+		}
 	case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500:
 		res.retryable = true
 		res.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())

@@ -21,7 +21,12 @@ const maxRedirects = 10
 // configured URL, where net/http keeps every header; a redirect anywhere
 // else ends the attempt with the 3xx itself, which recordAttempt turns
 // into a delivery exception (not retried: the configuration must change).
-// Every redirect is written into the attempt's lineage.
+// Within the origin, 307 and 308 repeat the request with its body, and a
+// 303 turns it into a GET of the result (the target took the delivery);
+// a 301 or 302 of anything but a GET is not followed either, since
+// net/http would repeat it as a GET without the body, and the delivery
+// would count as delivered with its body sent nowhere. Every redirect is
+// written into the attempt's lineage.
 
 // redirectLogKey carries an attempt's *redirectLog in its request context.
 type redirectLogKey struct{}
@@ -47,18 +52,29 @@ func targetClient(c *http.Client) *http.Client {
 
 // followSameOrigin is the target client's CheckRedirect: follow within the
 // origin of the first request, stop (and answer with the 3xx) anywhere
-// else.
+// else, or where following would drop the body.
 func followSameOrigin(req *http.Request, via []*http.Request) error {
 	if len(via) >= maxRedirects {
 		return fmt.Errorf("stopped after %d redirects", maxRedirects)
 	}
-	if !sameOrigin(via[0].URL, req.URL) {
+	if !sameOrigin(via[0].URL, req.URL) || dropsBody(req, via) {
 		return http.ErrUseLastResponse
 	}
 	if l, ok := req.Context().Value(redirectLogKey{}).(*redirectLog); ok {
 		l.followed = append(l.followed, req.URL.Redacted())
 	}
 	return nil
+}
+
+// dropsBody says whether following req would resend a request with a body
+// as a GET without it: a 301 or 302 answer to anything but GET or HEAD.
+func dropsBody(req *http.Request, via []*http.Request) bool {
+	prev := via[len(via)-1].Method
+	if prev == http.MethodGet || prev == http.MethodHead || req.Response == nil {
+		return false
+	}
+	code := req.Response.StatusCode
+	return code == http.StatusMovedPermanently || code == http.StatusFound
 }
 
 // sameOrigin says whether a and b have the same scheme, host and port

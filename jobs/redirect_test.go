@@ -140,6 +140,48 @@ func TestTargetRedirects(t *testing.T) {
 	}
 }
 
+// TestTargetRedirectsThatWouldDropTheBody: within the origin, a 302 to a
+// POST is not followed (net/http would resend it as a GET without the
+// body, and the delivery would count as delivered); a 303 is, as a GET of
+// the result the target points at.
+func TestTargetRedirectsThatWouldDropTheBody(t *testing.T) {
+	t.Parallel()
+	redirectWith := func(code int) func(w http.ResponseWriter, r *http.Request) {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasPrefix(r.URL.Path, "/orders/") {
+				http.Redirect(w, r, "/moved", code)
+				return
+			}
+			w.WriteHeader(http.StatusOK)
+		}
+	}
+	t.Run("302 is not followed", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, true)
+		target := newRecorder(t, redirectWith(http.StatusFound))
+		b.configureERP(t, target.URL, nil)
+		acc := b.accept(t, `{"id": 73, "name": "#73", "total": 10}`)
+		v := b.waitStatus(t, acc.MessageID, jobs.StatusFailed)
+		require.Len(t, target.requests(), 1, "/moved is never asked")
+		require.Len(t, v.Exceptions, 1)
+		require.Equal(t, "redirect 302", v.Exceptions[0].ErrorClass)
+		require.Contains(t, v.Exceptions[0].Message, "as a GET without its body")
+		require.Equal(t, target.URL+"/moved", stageDetail(t, v, jobs.StageFailed)["redirectedTo"])
+	})
+	t.Run("303 is followed as a GET", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, true)
+		target := newRecorder(t, redirectWith(http.StatusSeeOther))
+		b.configureERP(t, target.URL, nil)
+		acc := b.accept(t, `{"id": 74, "name": "#74", "total": 10}`)
+		v := b.waitStatus(t, acc.MessageID, jobs.StatusDelivered)
+		sent := target.requests()
+		require.Len(t, sent, 2)
+		require.Equal(t, "/moved", sent[1].path)
+		require.Equal(t, []any{target.URL + "/moved"}, stageDetail(t, v, jobs.StageDelivered)["redirects"])
+	})
+}
+
 func TestSameOrigin(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
