@@ -19,33 +19,35 @@ import (
 
 // statusOf is the one mapping from fault codes to HTTP statuses.
 var statusOf = map[fault.Code]int{
-	fault.Invalid:         fiber.StatusUnprocessableEntity,
-	fault.Malformed:       fiber.StatusBadRequest,
-	fault.TooLarge:        fiber.StatusRequestEntityTooLarge,
+	fault.Invalid:      fiber.StatusUnprocessableEntity,
+	fault.Malformed:    fiber.StatusBadRequest,
+	fault.TooLarge:     fiber.StatusRequestEntityTooLarge,
+	fault.Unsupported:  fiber.StatusUnsupportedMediaType,
+	fault.NotFound:     fiber.StatusNotFound,
+	fault.Conflict:     fiber.StatusConflict,
+	fault.Unauthorized: fiber.StatusUnauthorized,
+	fault.Forbidden:    fiber.StatusForbidden,
+	fault.TooMany:      fiber.StatusTooManyRequests,
+	fault.Unavailable:  fiber.StatusServiceUnavailable,
+	fault.Internal:     fiber.StatusInternalServerError,
+
 	fault.HeadersTooLarge: fiber.StatusRequestHeaderFieldsTooLarge,
-	fault.Unsupported:     fiber.StatusUnsupportedMediaType,
-	fault.NotFound:        fiber.StatusNotFound,
-	fault.Conflict:        fiber.StatusConflict,
-	fault.Unauthorized:    fiber.StatusUnauthorized,
-	fault.Forbidden:       fiber.StatusForbidden,
-	fault.TooMany:         fiber.StatusTooManyRequests,
-	fault.Unavailable:     fiber.StatusServiceUnavailable,
-	fault.Internal:        fiber.StatusInternalServerError,
 }
 
 var titleOf = map[fault.Code]string{
-	fault.Invalid:         "Check what you entered",
-	fault.Malformed:       "The request cannot be read",
-	fault.TooLarge:        "Too large",
+	fault.Invalid:      "Check what you entered",
+	fault.Malformed:    "The request cannot be read",
+	fault.TooLarge:     "Too large",
+	fault.Unsupported:  "Unsupported media type",
+	fault.NotFound:     "Not found",
+	fault.Conflict:     "Conflict",
+	fault.Unauthorized: "Sign in needed",
+	fault.Forbidden:    "Not allowed",
+	fault.TooMany:      "Too many requests",
+	fault.Unavailable:  "Temporarily unavailable",
+	fault.Internal:     "Something went wrong",
+
 	fault.HeadersTooLarge: "Request headers too large",
-	fault.Unsupported:     "Unsupported media type",
-	fault.NotFound:        "Not found",
-	fault.Conflict:        "Conflict",
-	fault.Unauthorized:    "Sign in needed",
-	fault.Forbidden:       "Not allowed",
-	fault.TooMany:         "Too many requests",
-	fault.Unavailable:     "Temporarily unavailable",
-	fault.Internal:        "Something went wrong",
 }
 
 // Problem is an RFC 9457 problem document, the body of every API error.

@@ -16,19 +16,21 @@ type Code string
 // The codes. Keep this list short: a new code means a new HTTP mapping and a
 // new way for callers to react.
 const (
-	Invalid   Code = "invalid"   // the input is wrong; the message says what to fix
-	Malformed Code = "malformed" // the request cannot even be read (bad JSON syntax)
-	TooLarge  Code = "too_large" // the body is over the limit
-	// HeadersTooLarge: the request line and headers are over the limit.
+	Invalid      Code = "invalid"      // the input is wrong; the message says what to fix
+	Malformed    Code = "malformed"    // the request cannot even be read (bad JSON syntax)
+	TooLarge     Code = "too_large"    // the body is over the limit
+	Unsupported  Code = "unsupported"  // the body's media type is not one we accept
+	NotFound     Code = "not_found"    // the thing asked for does not exist (or is not visible)
+	Conflict     Code = "conflict"     // the request clashes with the current state
+	Unauthorized Code = "unauthorized" // no or bad credentials
+	Forbidden    Code = "forbidden"    // credentials fine, role not allowed
+	TooMany      Code = "too_many"     // throttled; RetryAfter says when to come back
+	Unavailable  Code = "unavailable"  // a dependency (the database) is down; try again
+	Internal     Code = "internal"     // a bug or an unexpected failure; details only in the log
+
+	// HeadersTooLarge: the request line and headers together are over
+	// the server's limit (the body is TooLarge's).
 	HeadersTooLarge Code = "headers_too_large"
-	Unsupported     Code = "unsupported"  // the body's media type is not one we accept
-	NotFound        Code = "not_found"    // the thing asked for does not exist (or is not visible)
-	Conflict        Code = "conflict"     // the request clashes with the current state
-	Unauthorized    Code = "unauthorized" // no or bad credentials
-	Forbidden       Code = "forbidden"    // credentials fine, role not allowed
-	TooMany         Code = "too_many"     // throttled; RetryAfter says when to come back
-	Unavailable     Code = "unavailable"  // a dependency (the database) is down; try again
-	Internal        Code = "internal"     // a bug or an unexpected failure; details only in the log
 )
 
 // Error is a failure with a code and a message written for the person who has
