@@ -13,10 +13,10 @@
 # (scram-sha-256): the superuser postgres's password is generated once, 32
 # random bytes as hex, into .data/pg-password (mode 0600, readable only by
 # whoever runs this script), and url/test-url print URLs that carry it. So
-# another account on the machine cannot use the cluster (and read session
-# tokens) just by connecting. A cluster created before this (trust for
-# every local connection) is moved over on its next start: postgres gets the
-# password and pg_hba.conf asks for it.
+# another account on the machine cannot become the cluster's superuser
+# (and read or change every database) just by connecting. A cluster created
+# before this (trust for every local connection) is moved over on its next
+# start: postgres gets the password and pg_hba.conf asks for it.
 #
 # The cluster listens on 127.0.0.1:${CROSSDOCK_PG_PORT:-54329} and a socket under
 # .data/postgres-run, so it never clashes with a system PostgreSQL.
