@@ -56,17 +56,18 @@ func TestOnlyThisPackageChangesWhatRuns(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, offenders, "only package mappings/release changes what runs; call release.Promote, Decide, Rollback or ImportBundle")
 
-	pkgs, err := parser.ParseDir(token.NewFileSet(), filepath.Join(root, "mappings"), func(fi fs.FileInfo) bool {
-		return !strings.HasSuffix(fi.Name(), "_test.go")
-	}, 0)
+	files, err := filepath.Glob(filepath.Join(root, "mappings", "*.go"))
 	require.NoError(t, err)
 	forbidden := regexp.MustCompile(`^(Deploy|DeployWith|Promote|PromotionDecide|Decide|Rollback|BundleImport|ImportBundle)$`)
-	for _, pkg := range pkgs {
-		for name, file := range pkg.Files {
-			for _, decl := range file.Decls {
-				if fn, ok := decl.(*ast.FuncDecl); ok && fn.Recv == nil && forbidden.MatchString(fn.Name.Name) {
-					t.Errorf("%s: package mappings exports %s, which would bypass the release policy", filepath.Base(name), fn.Name.Name)
-				}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		file, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.SkipObjectResolution)
+		require.NoError(t, err)
+		for _, decl := range file.Decls {
+			if fn, ok := decl.(*ast.FuncDecl); ok && fn.Recv == nil && forbidden.MatchString(fn.Name.Name) {
+				t.Errorf("%s: package mappings exports %s, which would bypass the release policy", filepath.Base(name), fn.Name.Name)
 			}
 		}
 	}
