@@ -17,11 +17,11 @@ import (
 func (s *Server) loginSubmit() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx := c.UserContext()
-		email := strings.TrimSpace(c.FormValue("email"))
+		email := strings.TrimSpace(bodyFormValue(c, "email"))
 		next := safeNext(c.FormValue("next"))
 		var u account.User
 		err := s.hashingPassword(func() (err error) {
-			u, err = account.Authenticate(ctx, s.deps.DB, email, c.FormValue("password"), c.IP(), s.deps.Now())
+			u, err = account.Authenticate(ctx, s.deps.DB, email, bodyFormValue(c, "password"), c.IP(), s.deps.Now())
 			return err
 		})
 		if err != nil {

@@ -19,7 +19,7 @@ func (s *Server) userCreate() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx := c.UserContext()
 		f := view.UserForm{Email: c.FormValue("email"), Name: c.FormValue("name"), Role: c.FormValue("role")}
-		password, generated := c.FormValue("password"), false
+		password, generated := bodyFormValue(c, "password"), false
 		if password == "" {
 			password, generated = account.GeneratePassword(), true
 		}

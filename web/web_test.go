@@ -529,3 +529,18 @@ func TestStaticAssetsAreHashedAndCached(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestSignInTakesCredentialsOnlyFromTheBody: an email and password in the
+// query string (where they would reach access logs, history and Referer)
+// sign no one in.
+func TestSignInTakesCredentialsOnlyFromTheBody(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.user(t, "sam@shop.example", account.RoleSupport)
+	br := b.browser(t)
+	br.get("/login")
+	q := url.Values{"email": {"sam@shop.example"}, "password": {password}}
+	res := br.post("/login?"+q.Encode(), url.Values{})
+	require.NotEqual(t, http.StatusSeeOther, res.StatusCode, "credentials in the query string must not sign in")
+	require.Equal(t, http.StatusSeeOther, br.get("/inbox").StatusCode, "still signed out")
+}
