@@ -223,10 +223,14 @@ type location struct {
 
 // Compile compiles every expression of the definition once. It returns a
 // *DefinitionError holding all problems when any expression or reference is
-// wrong.
+// wrong. A definition over the limits of CheckLimits is refused before any
+// expression is parsed.
 func Compile(def *Definition, opts Options) (*Program, error) {
 	if def == nil {
 		return nil, errors.New("engine: Compile of nil definition")
+	}
+	if err := CheckLimits(def); err != nil {
+		return nil, err
 	}
 	c := &compiler{def: def, opts: opts.withDefaults(), proj: newProjection(), vars: map[string]bool{}}
 	c.compileLookups()

@@ -212,8 +212,13 @@ type Expectation struct {
 // ParseDefinition decodes a definition and validates it against the
 // embedded JSON Schema. Problems are returned together as a
 // *DefinitionError whose diagnostics name the JSON pointer of each.
-// It does not compile expressions; Compile does.
+// It refuses a document over MaxDefinitionBytes before decoding it and
+// checks the decoded definition against CheckLimits. It does not compile
+// expressions; Compile does.
 func ParseDefinition(data []byte) (*Definition, error) {
+	if err := CheckSize(data); err != nil {
+		return nil, err
+	}
 	if err := validateDefinitionSchema(data); err != nil {
 		return nil, err
 	}
@@ -224,6 +229,9 @@ func ParseDefinition(data []byte) (*Definition, error) {
 		// The schema has accepted the document, so this is a shape the
 		// schema does not forbid but Go cannot hold (e.g. a huge number).
 		return nil, &DefinitionError{Diagnostics: []Diagnostic{{Section: SectionSchema, Pointer: "", Message: err.Error()}}}
+	}
+	if err := CheckLimits(&def); err != nil {
+		return nil, err
 	}
 	return &def, nil
 }

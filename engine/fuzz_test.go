@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/crossdock/crossdock/engine"
 )
@@ -50,7 +51,9 @@ func FuzzCompileRun(f *testing.F) {
 		 ]}`
 		d, err := engine.ParseDefinition([]byte(def))
 		if err != nil {
-			if strings.TrimSpace(expr) != "" && len(expr) <= 10000 {
+			// Only an empty expression or one over the limits checked
+			// before parsing may be refused here.
+			if strings.TrimSpace(expr) != "" && utf8.RuneCountInString(expr) <= engine.MaxExprChars && engine.ExprDepth(expr) <= engine.MaxExprDepth {
 				t.Fatalf("definition with expression %q rejected: %v", expr, err)
 			}
 			return

@@ -327,7 +327,7 @@ func compileForPreview(def *engine.Definition, checkSchema bool) (*engine.Progra
 	var edits []mappings.Edit
 	for _, dg := range compileDiags {
 		switch {
-		case strings.HasSuffix(dg.Pointer, "/expr"), strings.HasSuffix(dg.Pointer, "/idempotency"), strings.HasSuffix(dg.Pointer, "/correlation"):
+		case strings.HasSuffix(dg.Pointer, "/expr"), strings.HasSuffix(dg.Pointer, "/idempotency"), strings.HasSuffix(dg.Pointer, "/correlation"), strings.HasSuffix(dg.Pointer, "/channel"):
 			edits = append(edits, mappings.Edit{Pointer: dg.Pointer, Value: "nil"})
 		case strings.HasSuffix(dg.Pointer, "/when"), strings.HasSuffix(dg.Pointer, "/filter"):
 			edits = append(edits, mappings.Edit{Pointer: dg.Pointer, Value: ""})
