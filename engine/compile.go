@@ -29,7 +29,7 @@ const (
 	DefaultMaxOutputBytes = 4 << 20
 	DefaultMaxItems       = 10_000
 	DefaultMaxSteps       = 1_000_000
-	DefaultMaxWorkBytes   = 64 << 20
+	DefaultMaxWorkBytes   = 16 << 20
 )
 
 // Options tunes Compile. The zero value is what the product runs with.
@@ -53,10 +53,13 @@ type Options struct {
 	// all expressions for one message (DefaultMaxSteps); Run returns
 	// ErrLimit above it. Cancellation is noticed inside such loops too.
 	MaxSteps int
-	// MaxWorkBytes caps the bytes one message's expressions may produce
-	// by concatenation, join, replace and regexReplace
-	// (DefaultMaxWorkBytes), so repeated concatenation cannot eat memory
-	// or time; Run returns ErrLimit above it.
+	// MaxWorkBytes caps the bytes one message's expressions and routes
+	// may produce (DefaultMaxWorkBytes, 16 MiB): concatenation, join,
+	// replace, regexReplace, toJSON, string, split, toBase64, upper,
+	// lower, the JSON sha256 and hashKey hash, fromJSON (16 bytes per
+	// input byte) and the routes' outputs. Each counts while it builds,
+	// so neither repetition nor a structure of references written out
+	// can eat memory or time; Run returns ErrLimit above it.
 	MaxWorkBytes int
 	// Lookups adds or replaces lookup tables by name, e.g. tables loaded
 	// from CSV by `crossdock map --lookup`.
@@ -732,7 +735,11 @@ func (runPatcher) Visit(node *ast.Node) {
 	ast.Patch(node, &ast.CallNode{Callee: call.Callee, Arguments: args})
 }
 
-var needsRun = map[string]bool{"now": true, "env": true, "replace": true, "join": true, "regexReplace": true, addFunc: true, tickFunc: true}
+var needsRun = map[string]bool{
+	"now": true, "env": true, "replace": true, "join": true, "regexReplace": true, addFunc: true, tickFunc: true,
+	"toJSON": true, "string": true, "fromJSON": true, "split": true, "toBase64": true, "upper": true, "lower": true,
+	"uniq": true, "sha256": true, "hashKey": true,
+}
 
 // analysis walks an expression before expr compiles it: it records which
 // payload paths the expression can reach (for projection), checks field

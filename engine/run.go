@@ -173,6 +173,51 @@ func (rs *runState) charge(fn string, n int) error {
 	return nil
 }
 
+// tick counts one predicate iteration or comparison against MaxSteps and
+// checks the context every 256.
+func (rs *runState) tick() error {
+	rs.ticks++
+	if rs.ticks&255 == 0 {
+		if err := rs.ctxErr(); err != nil {
+			return err
+		}
+		if rs.ticks > rs.p.opts.MaxSteps {
+			return fmt.Errorf("%w: expressions looped over more than %d items for this message", ErrLimit, rs.p.opts.MaxSteps)
+		}
+	}
+	return nil
+}
+
+// outputBudget bounds one value written into a route's output (which
+// starts at rs.buf[0]), a key or a trace entry: MaxOutputBytes.
+func (rs *runState) outputBudget(start int) *budget {
+	limit, route := rs.p.opts.MaxOutputBytes, rs.route
+	return &budget{rs: rs, max: start + limit, over: func() error {
+		if route == "" {
+			return fmt.Errorf("%w: a value is over %d bytes, the output limit", ErrLimit, limit)
+		}
+		return fmt.Errorf("%w: route %q output is over %d bytes", ErrLimit, route, limit)
+	}}
+}
+
+// noteFatal ends the run on a limit or cancellation met while writing.
+func (rs *runState) noteFatal(err error) {
+	if rs.fatal != nil {
+		return
+	}
+	switch {
+	case errors.Is(err, ErrLimit):
+		rs.fatal = err
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		rs.fatal = rs.ctxErr()
+	}
+}
+
+// ctxErr is the run's context error, if any.
+func (rs *runState) ctxErr() error {
+	return rs.ctx.Err()
+}
+
 type pathSeg struct {
 	key   string
 	index int // -1 for a key
@@ -270,9 +315,10 @@ func (rs *runState) keyValue(ev *evaluator, section Section) string {
 	if s, ok := stringOf(v); ok {
 		return s
 	}
-	b, err := appendValue(nil, v)
+	b, err := appendValueBudget(nil, v, rs.outputBudget(0))
 	if err != nil {
-		rs.res.Errors = append(rs.res.Errors, RowError{Section: section, Pointer: ev.pointer, Message: err.Error()})
+		rs.noteFatal(err)
+		rs.res.Errors = append(rs.res.Errors, RowError{Section: section, Pointer: ev.pointer, Message: errorMessage(err)})
 		return ""
 	}
 	return string(b)
@@ -299,6 +345,11 @@ func (rs *runState) runRoute(r *compiledRoute) RouteResult {
 	rs.buf = rs.writeObject(rs.buf[:0], r.root)
 	if rs.fatal == nil && len(rs.buf) > rs.p.opts.MaxOutputBytes {
 		rs.fatal = fmt.Errorf("%w: route %q output is over %d bytes", ErrLimit, r.name, rs.p.opts.MaxOutputBytes)
+	}
+	// Outputs count against the message's work budget too, so a hundred
+	// routes cannot each write their limit.
+	if err := rs.charge("route "+strconv.Quote(r.name), len(rs.buf)); err != nil && rs.fatal == nil {
+		rs.fatal = err
 	}
 	if len(rs.errs) > 0 {
 		out.Errors = rs.errs
@@ -382,8 +433,9 @@ func (rs *runState) writeValue(b []byte, n *outNode) ([]byte, bool) {
 		return b, false
 	}
 	start := len(b)
-	b, err = appendValue(b, v)
+	b, err = appendValueBudget(b, v, rs.outputBudget(0))
 	if err != nil {
+		rs.noteFatal(err)
 		rs.rowError(n.value.pointer, err)
 		return b[:start], false
 	}
@@ -539,8 +591,9 @@ func (rs *runState) traceValue(section Section, route, path, pointer string, v a
 	e := TraceEntry{Section: section, Route: route, Path: path, Pointer: pointer}
 	if err != nil {
 		e.Error = errorMessage(err)
-	} else if b, err := appendValue(nil, v); err != nil {
-		e.Error = err.Error()
+	} else if b, err := appendValueBudget(nil, v, rs.outputBudget(0)); err != nil {
+		rs.noteFatal(err)
+		e.Error = errorMessage(err)
 	} else {
 		e.Value = b
 	}

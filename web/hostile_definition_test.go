@@ -138,3 +138,32 @@ func cloneJSON(t *testing.T, v map[string]any) map[string]any {
 	require.NoError(t, json.Unmarshal(raw, &out))
 	return out
 }
+
+// TestPreviewStopsAmplification: len(toJSON(map(1..100000, source))) ran
+// 10.8 s in preview despite its 5 s timeout and took a gigabyte; it now
+// stops at the work budget.
+func TestPreviewStopsAmplification(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.user(t, "vic@shop.example", account.RoleViewer)
+	b.user(t, "ana@shop.example", account.RoleAnalyst)
+	ana := b.browser(t)
+	ana.signIn("ana@shop.example")
+	createStorefrontFlow(t, ana)
+	_, out := ana.api(http.MethodGet, "/api/v1/flows/shop-orders/draft", nil)
+	def := out["definition"].(map[string]any)
+	payload := map[string]any{"id": 1, "note": strings.Repeat("x", 10_000)}
+	for _, expr := range []string{`len(toJSON(map(1..100000, source)))`, `len(string(map(1..100000, source)))`} {
+		t.Run(expr, func(t *testing.T) {
+			vic := b.browser(t)
+			vic.signIn("vic@shop.example")
+			vic.get("/flows/shop-orders")
+			hostile := cloneJSON(t, def)
+			hostile["keys"].(map[string]any)["correlation"] = expr
+			res, _ := vic.api(http.MethodPost, "/api/v1/flows/shop-orders/preview", map[string]any{"payload": payload, "definition": hostile})
+			require.Equal(t, http.StatusUnprocessableEntity, res.StatusCode, res.body)
+			require.Contains(t, res.body, "limit exceeded")
+			require.Contains(t, res.body, "expressions built more than 16777216 bytes for this message")
+		})
+	}
+}
