@@ -751,15 +751,21 @@ type analysis struct {
 	src      string
 	loc      location
 	consumed map[ast.Node]bool
+	// lets are the names the expression declares with let.
+	lets map[string]bool
 }
 
 func (a *analysis) run(root ast.Node, ev *evaluator, forEach bool) {
 	a.consumed = map[ast.Node]bool{}
+	a.lets = map[string]bool{}
 	var nodes []ast.Node
 	walkNodes(root, func(n ast.Node) {
 		nodes = append(nodes, n)
 		if m, ok := n.(*ast.MemberNode); ok && constProperty(m.Property) != "" {
 			a.consumed[m.Node] = true
+		}
+		if v, ok := n.(*ast.VariableDeclaratorNode); ok {
+			a.lets[v.Name] = true
 		}
 	})
 	for _, n := range nodes {
@@ -933,9 +939,28 @@ func closureFields(c *ast.PredicateNode) ([][]string, bool) {
 	return fields, true
 }
 
+// call checks what a call calls: only the documented functions. expr
+// would also call methods of Go values (now().AddDate(100000, 0, 0),
+// duration("1h").Hours()) and functions held in variables (let f =
+// now().AddDate; f(1, 0, 0)), none of which is documented or budgeted.
 func (a *analysis) call(n *ast.CallNode) {
 	id, ok := n.Callee.(*ast.IdentifierNode)
 	if !ok {
+		from := n.Location().From
+		if m, ok := n.Callee.(*ast.MemberNode); ok {
+			from = m.Property.Location().From
+			if name := constProperty(m.Property); name != "" && name != "*" {
+				a.c.addAt(a.loc, a.src, from, fmt.Sprintf("%s is a method of a value, which expressions cannot call; use the documented functions (such as formatTime or addDays)", name))
+				return
+			}
+		}
+		a.c.addAt(a.loc, a.src, from, "only the documented functions can be called")
+		return
+	}
+	if a.lets[id.Value] || a.sc.lookup(id.Value) != nil {
+		// A variable holding a function; an unknown name is left to
+		// expr, whose message suggests the closest name.
+		a.c.addAt(a.loc, a.src, id.Location().From, fmt.Sprintf("%s is not a function; only the documented functions can be called", id.Value))
 		return
 	}
 	switch id.Value {
