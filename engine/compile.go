@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -30,6 +31,12 @@ const (
 	DefaultMaxItems       = 10_000
 	DefaultMaxSteps       = 1_000_000
 	DefaultMaxWorkBytes   = 16 << 20
+)
+
+// Per-message time budget of a deployed flow (FlowLimits.TimeBudgetMs).
+const (
+	DefaultTimeBudget = time.Second
+	MaxTimeBudget     = 30 * time.Second
 )
 
 // Options tunes Compile. The zero value is what the product runs with.
@@ -104,6 +111,7 @@ type Program struct {
 	projection  *projection
 	vars        []string
 	lookups     map[string]*lookupTable
+	timeBudget  time.Duration
 	// pool holds *runState values: expr VMs, parsers and buffers reused
 	// across runs and goroutines.
 	pool sync.Pool
@@ -119,6 +127,13 @@ type compiledRoute struct {
 	when         *evaluator
 	root         *outNode
 }
+
+// TimeBudget is how long mapping one message may take in a deployed flow:
+// the definition's limits.timeBudgetMs, else DefaultTimeBudget. Callers
+// run the program under context.WithTimeoutCause(ctx, p.TimeBudget(),
+// ErrTimeBudget); Run then reports a breach as a row error, naming the
+// expression that was running, instead of failing the message as a whole.
+func (p *Program) TimeBudget() time.Duration { return p.timeBudget }
 
 // Name returns the flow name of the compiled definition.
 func (p *Program) Name() string { return p.name }
@@ -248,7 +263,14 @@ func Compile(def *Definition, opts Options) (*Program, error) {
 	c.base = baseOptions(c.lookups, c.opts.MaxNodes)
 
 	root := &scope{name: "source", path: []string{}, known: true, schema: c.schemaOrNil()}
-	p := &Program{name: def.Name, opts: c.opts, lookups: c.lookups}
+	p := &Program{name: def.Name, opts: c.opts, lookups: c.lookups, timeBudget: DefaultTimeBudget}
+	if def.Limits != nil && def.Limits.TimeBudgetMs != 0 {
+		d := time.Duration(def.Limits.TimeBudgetMs) * time.Millisecond
+		if d < 0 || d > MaxTimeBudget {
+			c.add(location{section: SectionSchema, pointer: "/limits/timeBudgetMs"}, fmt.Sprintf("the time budget must be between 1 and %d ms", MaxTimeBudget.Milliseconds()))
+		}
+		p.timeBudget = d
+	}
 	if def.Keys.Idempotency != "" {
 		p.key = c.compileExpr(def.Keys.Idempotency, root, false, location{section: SectionKey, pointer: "/keys/idempotency"})
 	}
@@ -265,7 +287,11 @@ func Compile(def *Definition, opts Options) (*Program, error) {
 			c.add(location{section: SectionValidation, pointer: fmt.Sprintf("/validation/%d/name", i)}, fmt.Sprintf("rule name %q is used twice", r.Name))
 		}
 		ruleNames[r.Name] = true
-		p.rules = append(p.rules, compiledRule{name: r.Name, message: r.Message, ev: c.compileExpr(r.Rule, root, true, loc)})
+		ev := c.compileExpr(r.Rule, root, true, loc)
+		if ev != nil {
+			ev.where = r.Name
+		}
+		p.rules = append(p.rules, compiledRule{name: r.Name, message: r.Message, ev: ev})
 	}
 	targets := map[string]bool{}
 	var targetNames []string
@@ -503,6 +529,11 @@ type evaluator struct {
 	// pointer locates the expression in the definition, for trace entries
 	// and row errors.
 	pointer string
+	// section, route and where (a row's output path, a rule's name) name
+	// the expression in a row error raised outside it (the time budget).
+	section Section
+	route   string
+	where   string
 }
 
 func (c *compiler) compileExpr(src string, sc *scope, boolean bool, loc location) *evaluator {
@@ -529,7 +560,7 @@ func (c *compiler) compileExprMode(src string, sc *scope, boolean bool, loc loca
 	}
 	a := &analysis{c: c, sc: sc, src: src, loc: loc}
 	before := len(c.diags)
-	ev := &evaluator{src: src, boolean: boolean, pointer: loc.pointer}
+	ev := &evaluator{src: src, boolean: boolean, pointer: loc.pointer, section: loc.section, route: loc.route, where: loc.target}
 	a.run(tree.Node, ev, forEach)
 	if len(c.diags) > before {
 		return nil

@@ -45,6 +45,17 @@ type Definition struct {
 	Routes []Route `json:"routes"`
 	// Tests are the definition's test cases, run by RunTests.
 	Tests []TestCase `json:"tests,omitempty"`
+	// Limits tunes the flow's run-time limits; nil means the defaults.
+	Limits *FlowLimits `json:"limits,omitempty"`
+}
+
+// FlowLimits are a flow's own run-time limits, set in its definition.
+type FlowLimits struct {
+	// TimeBudgetMs is how long mapping one message may take in a deployed
+	// flow, in milliseconds (DefaultTimeBudget when 0; at most
+	// MaxTimeBudget). Raise it for a flow whose expressions are known to
+	// be heavy; a breach is a mapping exception naming the row.
+	TimeBudgetMs int `json:"timeBudgetMs,omitempty"`
 }
 
 // Source describes the events a flow accepts.

@@ -162,6 +162,9 @@ type runState struct {
 	// growing operations for this message (Options.MaxSteps, MaxWorkBytes).
 	ticks int
 	work  int
+	// current is the expression evaluated last, the one a breach of the
+	// time budget is blamed on.
+	current *evaluator
 }
 
 // charge records n bytes of string or array growth.
@@ -206,16 +209,21 @@ func (rs *runState) noteFatal(err error) {
 		return
 	}
 	switch {
-	case errors.Is(err, ErrLimit):
+	case errors.Is(err, ErrLimit), errors.Is(err, ErrTimeBudget):
 		rs.fatal = err
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		rs.fatal = rs.ctxErr()
 	}
 }
 
-// ctxErr is the run's context error, if any.
+// ctxErr is the run's context error, if any; ErrTimeBudget (wrapped, with
+// the budget) when the context ended for that cause.
 func (rs *runState) ctxErr() error {
-	return rs.ctx.Err()
+	err := rs.ctx.Err()
+	if err != nil && errors.Is(context.Cause(rs.ctx), ErrTimeBudget) {
+		return fmt.Errorf("%w: mapping this message took longer than the flow's %v (limits.timeBudgetMs); this expression was running", ErrTimeBudget, rs.p.timeBudget)
+	}
+	return err
 }
 
 type pathSeg struct {
@@ -234,7 +242,7 @@ func (p *Program) state() *runState {
 
 func (p *Program) release(rs *runState) {
 	clear(rs.env)
-	rs.ctx, rs.vars, rs.res, rs.errs, rs.fatal = nil, nil, nil, nil, nil
+	rs.ctx, rs.vars, rs.res, rs.errs, rs.fatal, rs.current = nil, nil, nil, nil, nil, nil
 	rs.ticks, rs.work = 0, 0
 	rs.path = rs.path[:0]
 	if cap(rs.buf) > 1<<20 {
@@ -273,10 +281,16 @@ func (p *Program) Run(ctx context.Context, in Input) (*Result, error) {
 	if p.channel != nil {
 		res.Channel = rs.keyValue(p.channel, SectionChannel)
 	}
+	if rs.fatal != nil {
+		return rs.stop(res)
+	}
 	for _, r := range p.rules {
 		ok, err := rs.evalBool(r.ev)
 		if rs.trace {
 			rs.traceValue(SectionValidation, "", r.name, r.ev.pointer, ok, err)
+		}
+		if rs.fatal != nil {
+			return rs.stop(res)
 		}
 		if err != nil {
 			res.Validation = append(res.Validation, ValidationFailure{Rule: r.name, Message: r.message, Error: errorMessage(err)})
@@ -287,16 +301,33 @@ func (p *Program) Run(ctx context.Context, in Input) (*Result, error) {
 	if !res.Valid() && !in.MapInvalid {
 		return res, nil
 	}
-	res.Routes = make([]RouteResult, len(p.routes))
-	for i, r := range p.routes {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+	res.Routes = make([]RouteResult, 0, len(p.routes))
+	for _, r := range p.routes {
+		if err := rs.ctxErr(); err != nil {
+			rs.fatal = err
+			return rs.stop(res)
 		}
-		res.Routes[i] = rs.runRoute(r)
+		res.Routes = append(res.Routes, rs.runRoute(r))
 		if rs.fatal != nil {
-			return nil, rs.fatal
+			return rs.stop(res)
 		}
 	}
+	return res, nil
+}
+
+// stop ends a run that met a limit or its context's end. A breach of the
+// time budget is the mapping's fault: it becomes a row error naming the
+// expression that was running, and the result so far is returned. Any
+// other cause fails the message as a whole.
+func (rs *runState) stop(res *Result) (*Result, error) {
+	if !errors.Is(rs.fatal, ErrTimeBudget) {
+		return nil, rs.fatal
+	}
+	e := RowError{Section: SectionRow, Message: errorMessage(rs.fatal)}
+	if ev := rs.current; ev != nil {
+		e.Section, e.Route, e.Path, e.Pointer = ev.section, ev.route, ev.where, ev.pointer
+	}
+	res.Errors = append(res.Errors, e)
 	return res, nil
 }
 
@@ -304,6 +335,9 @@ func (rs *runState) keyValue(ev *evaluator, section Section) string {
 	v, err := rs.eval(ev)
 	if rs.trace {
 		rs.traceValue(section, "", "", ev.pointer, v, err)
+	}
+	if errors.Is(err, ErrTimeBudget) {
+		return "" // Run reports it
 	}
 	if err != nil {
 		rs.res.Errors = append(rs.res.Errors, RowError{Section: section, Pointer: ev.pointer, Message: errorMessage(err)})
@@ -473,7 +507,7 @@ func (rs *runState) writeForEach(b []byte, n *outNode) ([]byte, bool) {
 	out := 0
 	for i, item := range items {
 		if i&255 == 255 {
-			if err := rs.ctx.Err(); err != nil {
+			if err := rs.ctxErr(); err != nil {
 				rs.fatal = err
 				break
 			}
@@ -529,6 +563,7 @@ func restore(env map[string]any, k string, v any, had bool) {
 
 // eval runs one expression, resolving plain paths without the VM.
 func (rs *runState) eval(ev *evaluator) (any, error) {
+	rs.current = ev
 	if ev.root != "" {
 		cur, ok := rs.env[ev.root]
 		for _, step := range ev.path {
@@ -550,12 +585,7 @@ func (rs *runState) eval(ev *evaluator) (any, error) {
 	if err != nil && rs.fatal == nil {
 		// A limit or cancellation inside an expression ends the run, as
 		// the same limits do outside one.
-		switch {
-		case errors.Is(err, ErrLimit):
-			rs.fatal = err
-		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-			rs.fatal = rs.ctx.Err()
-		}
+		rs.noteFatal(err)
 	}
 	return v, err
 }
@@ -573,6 +603,9 @@ func (rs *runState) evalBool(ev *evaluator) (bool, error) {
 }
 
 func (rs *runState) rowError(pointer string, err error) {
+	if errors.Is(err, ErrTimeBudget) {
+		return // Run reports it, once
+	}
 	rs.errs = append(rs.errs, RowError{Section: SectionRow, Route: rs.route, Path: rs.pathString(), Pointer: pointer, Message: errorMessage(err)})
 	if rs.trace {
 		rs.res.Trace = append(rs.res.Trace, TraceEntry{Section: SectionRow, Route: rs.route, Path: rs.pathString(), Pointer: pointer, Error: errorMessage(err)})

@@ -80,3 +80,14 @@ func compileVersion(def *engine.Definition) (*compiled, error) {
 	}
 	return &compiled{program: prog, keys: keys, kinds: kinds, def: def}, nil
 }
+
+// runTimed maps one message of a deployed flow under the flow's time
+// budget (engine.Program.TimeBudget): a breach comes back as a row error
+// naming the expression that was running, so the message becomes a
+// mapping exception; the caller's own cancellation still comes back as
+// the context's error.
+func runTimed(ctx context.Context, p *engine.Program, in engine.Input) (*engine.Result, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, p.TimeBudget(), engine.ErrTimeBudget)
+	defer cancel()
+	return p.Run(ctx, in)
+}
