@@ -257,7 +257,15 @@ func stringFn(args ...any) (any, error) {
 	if err := needArgs("string", args, 1, 1); err != nil {
 		return nil, err
 	}
-	if s, ok := args[0].(string); ok {
+	switch v := args[0].(type) {
+	case string:
+		return v, nil
+	case nil, bool, int, int64, float64, time.Time, time.Duration:
+		// Short and bounded: charged what they are.
+		s := fmt.Sprintf("%v", v)
+		if err := rs.charge("string", len(s)); err != nil {
+			return nil, err
+		}
 		return s, nil
 	}
 	bud := rs.workBudget("string", 0)
