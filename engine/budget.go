@@ -27,21 +27,40 @@ const checkEvery = 1024
 // budget bounds one write: the output may reach max bytes, and the context
 // is checked every checkEvery values. A nil *budget bounds nothing.
 type budget struct {
-	rs   *runState
+	rs *runState
+	// fn names the function whose output counts against MaxWorkBytes;
+	// "" for a value written into an output, a key or a trace entry,
+	// bounded by MaxOutputBytes.
 	fn   string
 	max  int
 	seen int
-	// over is the error for exceeding max.
-	over func() error
+}
+
+// over is the error for exceeding max.
+func (b *budget) over() error {
+	if b.fn != "" {
+		return fmt.Errorf("%w: %s: expressions built more than %d bytes for this message", ErrLimit, b.fn, b.rs.p.opts.MaxWorkBytes)
+	}
+	limit := b.rs.p.opts.MaxOutputBytes
+	if b.rs.route == "" {
+		return fmt.Errorf("%w: a value is over %d bytes, the output limit", ErrLimit, limit)
+	}
+	return fmt.Errorf("%w: route %q output is over %d bytes", ErrLimit, b.rs.route, limit)
 }
 
 // workBudget bounds a function's output by what is left of the message's
 // MaxWorkBytes, given the output starts at length start.
 func (rs *runState) workBudget(fn string, start int) *budget {
 	left := max(rs.p.opts.MaxWorkBytes-rs.work, 0)
-	return &budget{rs: rs, fn: fn, max: start + left, over: func() error {
-		return fmt.Errorf("%w: %s: expressions built more than %d bytes for this message", ErrLimit, fn, rs.p.opts.MaxWorkBytes)
-	}}
+	return &budget{rs: rs, fn: fn, max: start + left}
+}
+
+// outputBudget bounds one value written into a route's output (which
+// starts at rs.buf[0]), a key or a trace entry: MaxOutputBytes. It reuses
+// the run state's budget, so writing a row allocates nothing for it.
+func (rs *runState) outputBudget() *budget {
+	rs.out = budget{rs: rs, max: rs.p.opts.MaxOutputBytes}
+	return &rs.out
 }
 
 // step is called once per value written with the output's length.

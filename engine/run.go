@@ -165,6 +165,8 @@ type runState struct {
 	// current is the expression evaluated last, the one a breach of the
 	// time budget is blamed on.
 	current *evaluator
+	// out is the budget of the value being written (outputBudget).
+	out budget
 }
 
 // charge records n bytes of string or array growth.
@@ -189,18 +191,6 @@ func (rs *runState) tick() error {
 		}
 	}
 	return nil
-}
-
-// outputBudget bounds one value written into a route's output (which
-// starts at rs.buf[0]), a key or a trace entry: MaxOutputBytes.
-func (rs *runState) outputBudget(start int) *budget {
-	limit, route := rs.p.opts.MaxOutputBytes, rs.route
-	return &budget{rs: rs, max: start + limit, over: func() error {
-		if route == "" {
-			return fmt.Errorf("%w: a value is over %d bytes, the output limit", ErrLimit, limit)
-		}
-		return fmt.Errorf("%w: route %q output is over %d bytes", ErrLimit, route, limit)
-	}}
 }
 
 // noteFatal ends the run on a limit or cancellation met while writing.
@@ -242,7 +232,7 @@ func (p *Program) state() *runState {
 
 func (p *Program) release(rs *runState) {
 	clear(rs.env)
-	rs.ctx, rs.vars, rs.res, rs.errs, rs.fatal, rs.current = nil, nil, nil, nil, nil, nil
+	rs.ctx, rs.vars, rs.res, rs.errs, rs.fatal, rs.current, rs.route = nil, nil, nil, nil, nil, nil, ""
 	rs.ticks, rs.work = 0, 0
 	rs.path = rs.path[:0]
 	if cap(rs.buf) > 1<<20 {
@@ -349,7 +339,7 @@ func (rs *runState) keyValue(ev *evaluator, section Section) string {
 	if s, ok := stringOf(v); ok {
 		return s
 	}
-	b, err := appendValueBudget(nil, v, rs.outputBudget(0))
+	b, err := appendValueBudget(nil, v, rs.outputBudget())
 	if err != nil {
 		rs.noteFatal(err)
 		rs.res.Errors = append(rs.res.Errors, RowError{Section: section, Pointer: ev.pointer, Message: errorMessage(err)})
@@ -467,7 +457,7 @@ func (rs *runState) writeValue(b []byte, n *outNode) ([]byte, bool) {
 		return b, false
 	}
 	start := len(b)
-	b, err = appendValueBudget(b, v, rs.outputBudget(0))
+	b, err = appendValueBudget(b, v, rs.outputBudget())
 	if err != nil {
 		rs.noteFatal(err)
 		rs.rowError(n.value.pointer, err)
@@ -624,7 +614,7 @@ func (rs *runState) traceValue(section Section, route, path, pointer string, v a
 	e := TraceEntry{Section: section, Route: route, Path: path, Pointer: pointer}
 	if err != nil {
 		e.Error = errorMessage(err)
-	} else if b, err := appendValueBudget(nil, v, rs.outputBudget(0)); err != nil {
+	} else if b, err := appendValueBudget(nil, v, rs.outputBudget()); err != nil {
 		rs.noteFatal(err)
 		e.Error = errorMessage(err)
 	} else {
