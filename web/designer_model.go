@@ -129,6 +129,10 @@ func buildDesigner(ctx context.Context, st designerState) view.Designer {
 	d.DefaultSLA = fmt.Sprintf("%g %% within %d s", engine.DefaultSLA.ObjectivePercent, engine.DefaultSLA.WithinSeconds)
 	d.SLAWithin = view.Field{Name: "f:/sla/withinSeconds", Pointer: "/sla/withinSeconds", Placeholder: strconv.Itoa(engine.DefaultSLA.WithinSeconds), Label: "SLA window in seconds"}
 	d.SLAObjective = view.Field{Name: "f:/sla/objectivePercent", Pointer: "/sla/objectivePercent", Placeholder: strconv.FormatFloat(engine.DefaultSLA.ObjectivePercent, 'g', -1, 64), Label: "SLA objective in percent"}
+	d.TimeBudget = view.Field{Name: "f:/limits/timeBudgetMs", Pointer: "/limits/timeBudgetMs", Placeholder: strconv.FormatInt(engine.DefaultTimeBudget.Milliseconds(), 10), Label: "Time budget per message in milliseconds"}
+	if def.Limits != nil && def.Limits.TimeBudgetMs != 0 {
+		d.TimeBudget.Value = strconv.Itoa(def.Limits.TimeBudgetMs)
+	}
 	if def.SLA != nil {
 		d.SLAWithin.Value = strconv.Itoa(def.SLA.WithinSeconds)
 		d.SLAObjective.Value = strconv.FormatFloat(def.SLA.ObjectivePercent, 'g', -1, 64)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -166,4 +167,50 @@ func TestPreviewStopsAmplification(t *testing.T) {
 			require.Contains(t, res.body, "expressions built more than 16777216 bytes for this message")
 		})
 	}
+}
+
+// TestDesignerSetsTheTimeBudget: the per-flow time budget
+// (limits.timeBudgetMs) is a field of the designer's service level card;
+// left empty, the definition has no limits at all, so its checksum does not
+// change.
+func TestDesignerSetsTheTimeBudget(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.user(t, "ana@shop.example", account.RoleAnalyst)
+	br := b.browser(t)
+	br.signIn("ana@shop.example")
+	createStorefrontFlow(t, br)
+	draftLimits := func() any {
+		_, out := br.api(http.MethodGet, "/api/v1/flows/shop-orders/draft", nil)
+		return out["definition"].(map[string]any)["limits"]
+	}
+
+	page := br.get("/flows/shop-orders")
+	require.Contains(t, page.body, `name="f:/limits/timeBudgetMs"`)
+	require.Contains(t, page.body, `placeholder="1000"`)
+
+	t.Run("empty adds nothing", func(t *testing.T) {
+		br.get("/flows/shop-orders")
+		res := br.post("/flows/shop-orders/draft", url.Values{"revision": {br.revision()}, "op": {"save"}, "f:/limits/timeBudgetMs": {""}, "f:/description": {"changed"}})
+		require.Equal(t, http.StatusSeeOther, res.StatusCode, res.body)
+		require.Nil(t, draftLimits())
+	})
+
+	t.Run("set and cleared", func(t *testing.T) {
+		br.get("/flows/shop-orders")
+		res := br.post("/flows/shop-orders/draft", url.Values{"revision": {br.revision()}, "op": {"save"}, "f:/limits/timeBudgetMs": {"2500"}})
+		require.Equal(t, http.StatusSeeOther, res.StatusCode, res.body)
+		require.Equal(t, map[string]any{"timeBudgetMs": 2500.0}, draftLimits())
+		require.Contains(t, br.get("/flows/shop-orders").body, `value="2500"`)
+		res = br.post("/flows/shop-orders/draft", url.Values{"revision": {br.revision()}, "op": {"save"}, "f:/limits/timeBudgetMs": {""}})
+		require.Equal(t, http.StatusSeeOther, res.StatusCode, res.body)
+		require.Nil(t, draftLimits())
+	})
+
+	t.Run("a word is refused", func(t *testing.T) {
+		br.get("/flows/shop-orders")
+		res := br.post("/flows/shop-orders/draft", url.Values{"revision": {br.revision()}, "op": {"save"}, "f:/limits/timeBudgetMs": {"1.5"}})
+		require.Equal(t, http.StatusUnprocessableEntity, res.StatusCode)
+		require.Contains(t, res.body, "must be a whole number of milliseconds")
+	})
 }
