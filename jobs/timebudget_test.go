@@ -2,11 +2,13 @@ package jobs_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/crossdock/crossdock/engine"
+	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/jobs"
 	"github.com/crossdock/crossdock/mappings"
 )
@@ -41,4 +43,26 @@ func TestProcessTimeBudgetIsAMappingException(t *testing.T) {
 	require.Equal(t, `row to-erp checks`, e.ErrorClass)
 	require.Contains(t, e.Message, `row "to-erp" checks: time budget exceeded: mapping this message took longer than the flow's 20ms (limits.timeBudgetMs)`)
 	require.Empty(t, v.Deliveries)
+}
+
+// TestAcceptRefusesAVersionThatDoesNotCompile: a version stored before the
+// limits checked before parsing existed, deployed, made every accept parse
+// a million nested brackets and overflow the stack. Compiling it now fails
+// at once and the trigger answers 409 naming the version and the problem.
+func TestAcceptRefusesAVersionThatDoesNotCompile(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	ctx := context.Background()
+	_, err := b.pool.Exec(ctx, `
+		insert into flow_versions (flow_id, number, definition, checksum)
+		select flow_id, 2, jsonb_set(definition, '{keys,correlation}', to_jsonb($2::text)), repeat('b', 64)
+		from flow_versions where flow_id = $1 and number = 1`, b.flow.ID, strings.Repeat("(", 1_000_000)+"1"+strings.Repeat(")", 1_000_000))
+	require.NoError(t, err)
+	_, err = mappings.Deploy(ctx, b.pool, b.env.ID, b.flow.ID, 2, b.editor)
+	require.NoError(t, err)
+
+	_, err = jobs.Accept(ctx, b.pool, b.client, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(`{"id": 600, "name": "#600", "total": 1}`)})
+	require.Equal(t, fault.Conflict, fault.CodeOf(err), "%v", err)
+	fe, _ := fault.As(err)
+	require.Equal(t, "version 2 of this flow, the one deployed here, does not compile (/keys/correlation: expression is 2,000,001 characters long; at most 10,000 are allowed); deploy another version", fe.Message)
 }
