@@ -9,9 +9,11 @@ import (
 )
 
 // Limits on the size and shape of a definition. They are checked before
-// anything parses an expression (CheckSize on the raw document, CheckLimits
-// on the decoded one; ParseDefinition and Compile call both), so a hostile
-// definition costs a scan of its bytes and nothing more. expr's parser
+// anything parses an expression (CheckSize on the raw document, called by
+// ParseDefinition and by callers that decode a definition themselves;
+// CheckLimits on the decoded one, called by ParseDefinition, Compile and
+// saving a draft), so a hostile definition costs a scan of its bytes and
+// nothing more. expr's parser
 // recurses once per nesting level and Go cannot recover from the stack
 // overflow that a few hundred thousand "(" cause; MaxNodes does not help,
 // as brackets make no syntax-tree nodes. Every limit is far above what a
