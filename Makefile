@@ -63,13 +63,15 @@ check-generated: generate ## fail when generated files differ from what is commi
 # coordinator can fail a target with a bare "context deadline exceeded" and
 # no failing input (go.dev/issue/75804, fixed in Go 1.27); a count has no
 # deadline to race. Each is about 20 s on the 2-core CI machine.
-fuzz-short: ## run the engine's and the trigger's fuzz targets, a fixed number of inputs each (~20 s; CI does this on every run; docs/reliability.md)
+fuzz-short: ## run the engine's, the trigger's and the preview's fuzz targets, a fixed number of inputs each (~20 s, the preview ~10 s; CI does this on every run; docs/reliability.md)
 	$(GO) test -run XXX -fuzz FuzzCompileRun -fuzztime 5000x -parallel 1 ./engine
 ifeq ($(LOCAL_DB),yes)
 	@scripts/pg.sh start
 	CROSSDOCK_TEST_DATABASE_URL="$$(scripts/pg.sh test-url)" $(GO) test -run XXX -fuzz FuzzTrigger -fuzztime 1000x -parallel 1 ./web
+	CROSSDOCK_TEST_DATABASE_URL="$$(scripts/pg.sh test-url)" $(GO) test -run XXX -fuzz FuzzPreview -fuzztime 300x -parallel 1 ./web
 else
 	CROSSDOCK_TEST_DATABASE_URL="$${CROSSDOCK_TEST_DATABASE_URL:-$$DATABASE_URL}" $(GO) test -run XXX -fuzz FuzzTrigger -fuzztime 1000x -parallel 1 ./web
+	CROSSDOCK_TEST_DATABASE_URL="$${CROSSDOCK_TEST_DATABASE_URL:-$$DATABASE_URL}" $(GO) test -run XXX -fuzz FuzzPreview -fuzztime 300x -parallel 1 ./web
 endif
 
 bench-load: ## load-test the real server: wrk, 64 connections, 30 s (BENCH_RATE=N: N requests/s open loop), on a fresh database, pgbench -N beside (docs/benchmarks.md)

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -29,7 +30,13 @@ const (
 	DefaultMaxOutputBytes = 4 << 20
 	DefaultMaxItems       = 10_000
 	DefaultMaxSteps       = 1_000_000
-	DefaultMaxWorkBytes   = 64 << 20
+	DefaultMaxWorkBytes   = 16 << 20
+)
+
+// Per-message time budget of a deployed flow (FlowLimits.TimeBudgetMs).
+const (
+	DefaultTimeBudget = time.Second
+	MaxTimeBudget     = 30 * time.Second
 )
 
 // Options tunes Compile. The zero value is what the product runs with.
@@ -53,10 +60,13 @@ type Options struct {
 	// all expressions for one message (DefaultMaxSteps); Run returns
 	// ErrLimit above it. Cancellation is noticed inside such loops too.
 	MaxSteps int
-	// MaxWorkBytes caps the bytes one message's expressions may produce
-	// by concatenation, join, replace and regexReplace
-	// (DefaultMaxWorkBytes), so repeated concatenation cannot eat memory
-	// or time; Run returns ErrLimit above it.
+	// MaxWorkBytes caps the bytes one message's expressions and routes
+	// may produce (DefaultMaxWorkBytes, 16 MiB): concatenation, join,
+	// replace, regexReplace, toJSON, string, split, toBase64, upper,
+	// lower, the JSON sha256 and hashKey hash, fromJSON (16 bytes per
+	// input byte) and the routes' outputs. Each counts while it builds,
+	// so neither repetition nor a structure of references written out
+	// can eat memory or time; Run returns ErrLimit above it.
 	MaxWorkBytes int
 	// Lookups adds or replaces lookup tables by name, e.g. tables loaded
 	// from CSV by `crossdock map --lookup`.
@@ -101,6 +111,7 @@ type Program struct {
 	projection  *projection
 	vars        []string
 	lookups     map[string]*lookupTable
+	timeBudget  time.Duration
 	// pool holds *runState values: expr VMs, parsers and buffers reused
 	// across runs and goroutines.
 	pool sync.Pool
@@ -116,6 +127,13 @@ type compiledRoute struct {
 	when         *evaluator
 	root         *outNode
 }
+
+// TimeBudget is how long mapping one message may take in a deployed flow:
+// the definition's limits.timeBudgetMs, else DefaultTimeBudget. Callers
+// run the program under context.WithTimeoutCause(ctx, p.TimeBudget(),
+// ErrTimeBudget); Run then reports a breach as a row error, naming the
+// expression that was running, instead of failing the message as a whole.
+func (p *Program) TimeBudget() time.Duration { return p.timeBudget }
 
 // Name returns the flow name of the compiled definition.
 func (p *Program) Name() string { return p.name }
@@ -223,10 +241,14 @@ type location struct {
 
 // Compile compiles every expression of the definition once. It returns a
 // *DefinitionError holding all problems when any expression or reference is
-// wrong.
+// wrong. A definition over the limits of CheckLimits is refused before any
+// expression is parsed.
 func Compile(def *Definition, opts Options) (*Program, error) {
 	if def == nil {
 		return nil, errors.New("engine: Compile of nil definition")
+	}
+	if err := CheckLimits(def); err != nil {
+		return nil, err
 	}
 	c := &compiler{def: def, opts: opts.withDefaults(), proj: newProjection(), vars: map[string]bool{}}
 	c.compileLookups()
@@ -241,7 +263,14 @@ func Compile(def *Definition, opts Options) (*Program, error) {
 	c.base = baseOptions(c.lookups, c.opts.MaxNodes)
 
 	root := &scope{name: "source", path: []string{}, known: true, schema: c.schemaOrNil()}
-	p := &Program{name: def.Name, opts: c.opts, lookups: c.lookups}
+	p := &Program{name: def.Name, opts: c.opts, lookups: c.lookups, timeBudget: DefaultTimeBudget}
+	if def.Limits != nil && def.Limits.TimeBudgetMs != 0 {
+		d := time.Duration(def.Limits.TimeBudgetMs) * time.Millisecond
+		if d < 0 || d > MaxTimeBudget {
+			c.add(location{section: SectionSchema, pointer: "/limits/timeBudgetMs"}, fmt.Sprintf("the time budget must be between 1 and %d ms", MaxTimeBudget.Milliseconds()))
+		}
+		p.timeBudget = d
+	}
 	if def.Keys.Idempotency != "" {
 		p.key = c.compileExpr(def.Keys.Idempotency, root, false, location{section: SectionKey, pointer: "/keys/idempotency"})
 	}
@@ -258,7 +287,11 @@ func Compile(def *Definition, opts Options) (*Program, error) {
 			c.add(location{section: SectionValidation, pointer: fmt.Sprintf("/validation/%d/name", i)}, fmt.Sprintf("rule name %q is used twice", r.Name))
 		}
 		ruleNames[r.Name] = true
-		p.rules = append(p.rules, compiledRule{name: r.Name, message: r.Message, ev: c.compileExpr(r.Rule, root, true, loc)})
+		ev := c.compileExpr(r.Rule, root, true, loc)
+		if ev != nil {
+			ev.where = r.Name
+		}
+		p.rules = append(p.rules, compiledRule{name: r.Name, message: r.Message, ev: ev})
 	}
 	targets := map[string]bool{}
 	var targetNames []string
@@ -496,6 +529,11 @@ type evaluator struct {
 	// pointer locates the expression in the definition, for trace entries
 	// and row errors.
 	pointer string
+	// section, route and where (a row's output path, a rule's name) name
+	// the expression in a row error raised outside it (the time budget).
+	section Section
+	route   string
+	where   string
 }
 
 func (c *compiler) compileExpr(src string, sc *scope, boolean bool, loc location) *evaluator {
@@ -522,7 +560,7 @@ func (c *compiler) compileExprMode(src string, sc *scope, boolean bool, loc loca
 	}
 	a := &analysis{c: c, sc: sc, src: src, loc: loc}
 	before := len(c.diags)
-	ev := &evaluator{src: src, boolean: boolean, pointer: loc.pointer}
+	ev := &evaluator{src: src, boolean: boolean, pointer: loc.pointer, section: loc.section, route: loc.route, where: loc.target}
 	a.run(tree.Node, ev, forEach)
 	if len(c.diags) > before {
 		return nil
@@ -728,7 +766,11 @@ func (runPatcher) Visit(node *ast.Node) {
 	ast.Patch(node, &ast.CallNode{Callee: call.Callee, Arguments: args})
 }
 
-var needsRun = map[string]bool{"now": true, "env": true, "replace": true, "join": true, "regexReplace": true, addFunc: true, tickFunc: true}
+var needsRun = map[string]bool{
+	"now": true, "env": true, "replace": true, "join": true, "regexReplace": true, addFunc: true, tickFunc: true,
+	"toJSON": true, "string": true, "fromJSON": true, "split": true, "toBase64": true, "upper": true, "lower": true,
+	"uniq": true, "sha256": true, "hashKey": true,
+}
 
 // analysis walks an expression before expr compiles it: it records which
 // payload paths the expression can reach (for projection), checks field
@@ -740,15 +782,21 @@ type analysis struct {
 	src      string
 	loc      location
 	consumed map[ast.Node]bool
+	// lets are the names the expression declares with let.
+	lets map[string]bool
 }
 
 func (a *analysis) run(root ast.Node, ev *evaluator, forEach bool) {
 	a.consumed = map[ast.Node]bool{}
+	a.lets = map[string]bool{}
 	var nodes []ast.Node
 	walkNodes(root, func(n ast.Node) {
 		nodes = append(nodes, n)
 		if m, ok := n.(*ast.MemberNode); ok && constProperty(m.Property) != "" {
 			a.consumed[m.Node] = true
+		}
+		if v, ok := n.(*ast.VariableDeclaratorNode); ok {
+			a.lets[v.Name] = true
 		}
 	})
 	for _, n := range nodes {
@@ -922,9 +970,28 @@ func closureFields(c *ast.PredicateNode) ([][]string, bool) {
 	return fields, true
 }
 
+// call checks what a call calls: only the documented functions. expr
+// would also call methods of Go values (now().AddDate(100000, 0, 0),
+// duration("1h").Hours()) and functions held in variables (let f =
+// now().AddDate; f(1, 0, 0)), none of which is documented or budgeted.
 func (a *analysis) call(n *ast.CallNode) {
 	id, ok := n.Callee.(*ast.IdentifierNode)
 	if !ok {
+		from := n.Location().From
+		if m, ok := n.Callee.(*ast.MemberNode); ok {
+			from = m.Property.Location().From
+			if name := constProperty(m.Property); name != "" && name != "*" {
+				a.c.addAt(a.loc, a.src, from, fmt.Sprintf("%s is a method of a value, which expressions cannot call; use the documented functions (such as formatTime or addDays)", name))
+				return
+			}
+		}
+		a.c.addAt(a.loc, a.src, from, "only the documented functions can be called")
+		return
+	}
+	if a.lets[id.Value] || a.sc.lookup(id.Value) != nil {
+		// A variable holding a function; an unknown name is left to
+		// expr, whose message suggests the closest name.
+		a.c.addAt(a.loc, a.src, id.Location().From, fmt.Sprintf("%s is not a function; only the documented functions can be called", id.Value))
 		return
 	}
 	switch id.Value {

@@ -45,6 +45,17 @@ type Definition struct {
 	Routes []Route `json:"routes"`
 	// Tests are the definition's test cases, run by RunTests.
 	Tests []TestCase `json:"tests,omitempty"`
+	// Limits tunes the flow's run-time limits; nil means the defaults.
+	Limits *FlowLimits `json:"limits,omitempty"`
+}
+
+// FlowLimits are a flow's own run-time limits, set in its definition.
+type FlowLimits struct {
+	// TimeBudgetMs is how long mapping one message may take in a deployed
+	// flow, in milliseconds (DefaultTimeBudget when 0; at most
+	// MaxTimeBudget). Raise it for a flow whose expressions are known to
+	// be heavy; a breach is a mapping exception naming the row.
+	TimeBudgetMs int `json:"timeBudgetMs,omitempty"`
 }
 
 // Source describes the events a flow accepts.
@@ -212,8 +223,13 @@ type Expectation struct {
 // ParseDefinition decodes a definition and validates it against the
 // embedded JSON Schema. Problems are returned together as a
 // *DefinitionError whose diagnostics name the JSON pointer of each.
-// It does not compile expressions; Compile does.
+// It refuses a document over MaxDefinitionBytes before decoding it and
+// checks the decoded definition against CheckLimits. It does not compile
+// expressions; Compile does.
 func ParseDefinition(data []byte) (*Definition, error) {
+	if err := CheckSize(data); err != nil {
+		return nil, err
+	}
 	if err := validateDefinitionSchema(data); err != nil {
 		return nil, err
 	}
@@ -224,6 +240,9 @@ func ParseDefinition(data []byte) (*Definition, error) {
 		// The schema has accepted the document, so this is a shape the
 		// schema does not forbid but Go cannot hold (e.g. a huge number).
 		return nil, &DefinitionError{Diagnostics: []Diagnostic{{Section: SectionSchema, Pointer: "", Message: err.Error()}}}
+	}
+	if err := CheckLimits(&def); err != nil {
+		return nil, err
 	}
 	return &def, nil
 }

@@ -98,4 +98,10 @@ var (
 	// ErrLimit means the payload or an output exceeded a sandbox limit
 	// (Options.MaxInputBytes, MaxOutputBytes, MaxItems).
 	ErrLimit = errors.New("limit exceeded")
+	// ErrTimeBudget is the cause to give the context of a deployed
+	// flow's run (context.WithTimeoutCause with Program.TimeBudget): Run
+	// then turns its deadline into a row error naming the expression
+	// that was running, a mapping exception, rather than returning the
+	// context's error.
+	ErrTimeBudget = errors.New("time budget exceeded")
 )

@@ -23,11 +23,19 @@
 // and `env("NAME")` reads Input.Vars, so replaying a message on the same
 // version maps it byte for byte the same way.
 //
-// Expressions are sandboxed: a node cap at compile time; at run time expr's
-// memory budget per expression, a per-message budget of predicate
-// iterations and of bytes built by string concatenation, join and replace,
+// Expressions are sandboxed. Before anything is parsed, CheckSize and
+// CheckLimits bound the document, the counts of its parts and each
+// expression's length and nesting depth (expr's parser recurses per level
+// and a stack overflow cannot be recovered from). At compile time: a node
+// cap, and only documented functions may be called, not methods of the
+// values they return. At run time: expr's memory budget per expression, a
+// per-message budget of predicate iterations and of bytes built (every
+// function that builds a string or structure counts while it builds),
 // caps on payload, output and for-each sizes, and the context checked
-// between rows and inside predicate loops (Options documents each).
+// between rows, inside predicate loops and while writing values (Options
+// documents each). A deployed flow's context carries its time budget
+// (Program.TimeBudget) with the cause ErrTimeBudget, which Run reports as
+// a row error naming the expression that was running.
 //
 // A Program is immutable and safe for concurrent use; per-run state (expr
 // virtual machines, buffers) is pooled. Run returns an error only when the

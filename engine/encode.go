@@ -16,6 +16,16 @@ import (
 // same value always gives the same bytes; times as RFC 3339 with the
 // fraction only when there is one.
 func appendValue(b []byte, v any) ([]byte, error) {
+	return appendValueBudget(b, v, nil)
+}
+
+// appendValueBudget is appendValue under a budget: it stops with the
+// budget's error once the output passes its size, and notices the
+// context while it writes.
+func appendValueBudget(b []byte, v any, bud *budget) ([]byte, error) {
+	if err := bud.step(len(b)); err != nil {
+		return b, err
+	}
 	switch v := v.(type) {
 	case nil:
 		return append(b, "null"...), nil
@@ -58,7 +68,7 @@ func appendValue(b []byte, v any) ([]byte, error) {
 				b = append(b, ',')
 			}
 			var err error
-			if b, err = appendValue(b, e); err != nil {
+			if b, err = appendValueBudget(b, e, bud); err != nil {
 				return b, err
 			}
 		}
@@ -86,7 +96,7 @@ func appendValue(b []byte, v any) ([]byte, error) {
 			b = appendString(b, k)
 			b = append(b, ':')
 			var err error
-			if b, err = appendValue(b, v[k]); err != nil {
+			if b, err = appendValueBudget(b, v[k], bud); err != nil {
 				return b, err
 			}
 		}
@@ -105,10 +115,25 @@ func appendValue(b []byte, v any) ([]byte, error) {
 			}
 			m[k] = it.Value().Interface()
 		}
-		return appendValue(b, m)
+		return appendValueBudget(b, m, bud)
 	}
-	// Anything else an expression can build (typed slices, maps with other
-	// value types) goes through encoding/json, which also sorts map keys.
+	if rv := reflect.ValueOf(v); (rv.Kind() == reflect.Slice || rv.Kind() == reflect.Array) && rv.Type().Elem().Kind() != reflect.Uint8 {
+		// Typed slices (1..n is []int) element by element, so the budget
+		// sees them grow.
+		b = append(b, '[')
+		for i := range rv.Len() {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = appendValueBudget(b, rv.Index(i).Interface(), bud); err != nil {
+				return b, err
+			}
+		}
+		return append(b, ']'), nil
+	}
+	// Anything else an expression can build (maps with other value types)
+	// goes through encoding/json, which also sorts map keys.
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)

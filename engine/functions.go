@@ -3,6 +3,7 @@ package engine
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"reflect"
 	"regexp"
@@ -131,9 +132,9 @@ var allFunctions = sync.OnceValue(func() []function {
 		builtinSpec(CategoryStrings, "trim", "trim(s string[, chars string]) string", "Removes leading and trailing white space, or the given characters.", `trim("  SKU-1 ")`, `"SKU-1"`),
 		builtinSpec(CategoryStrings, "trimPrefix", "trimPrefix(s, prefix string) string", "Removes prefix from s if present.", `trimPrefix("#1001", "#")`, `"1001"`),
 		builtinSpec(CategoryStrings, "trimSuffix", "trimSuffix(s, suffix string) string", "Removes suffix from s if present.", `trimSuffix("10 pcs", " pcs")`, `"10"`),
-		builtinSpec(CategoryStrings, "upper", "upper(s string) string", "Converts to upper case.", `upper("de")`, `"DE"`),
-		builtinSpec(CategoryStrings, "lower", "lower(s string) string", "Converts to lower case.", `lower("Ana@Example.COM")`, `"ana@example.com"`),
-		builtinSpec(CategoryStrings, "split", "split(s, sep string[, n int]) []string", "Splits s around sep.", `split("a,b,c", ",")`, `["a","b","c"]`),
+		fn(CategoryStrings, "upper", "upper(s string) string", "Converts to upper case.", `upper("de")`, `"DE"`, caseFn("upper", strings.ToUpper), new(func(*runState, string) string)),
+		fn(CategoryStrings, "lower", "lower(s string) string", "Converts to lower case.", `lower("Ana@Example.COM")`, `"ana@example.com"`, caseFn("lower", strings.ToLower), new(func(*runState, string) string)),
+		fn(CategoryStrings, "split", "split(s, sep string[, n int]) []string", "Splits s around sep.", `split("a,b,c", ",")`, `["a","b","c"]`, splitFn, new(func(*runState, string, string) []string), new(func(*runState, string, string, int) []string)),
 		fn(CategoryStrings, "replace", "replace(s, old, new string) string", "Replaces every old with new.", `replace("12 34", " ", "")`, `"1234"`, replaceFn, new(func(*runState, string, string, string) string)),
 		fn(CategoryStrings, "join", "join(items []any[, sep string]) string", "Joins strings (and numbers, as text) with sep (default empty); nulls are skipped.", `join(["Unit 4", "Main St 1"], ", ")`, `"Unit 4, Main St 1"`, joinFn, new(func(*runState, any) string), new(func(*runState, any, string) string)),
 		builtinSpec(CategoryStrings, "indexOf", "indexOf(s, sub string) int", "Position of the first sub in s (in characters), -1 if absent.", `indexOf("SKU-42", "-")`, `3`),
@@ -197,13 +198,13 @@ var allFunctions = sync.OnceValue(func() []function {
 		fn(CategoryValues, "coalesce", "coalesce(values ...any) any", "The first argument that is neither null nor an empty string; null if none.", `coalesce(nil, "", "fallback")`, `"fallback"`, coalesce, nil),
 		fn(CategoryValues, "default", "default(x any, fallback any) any", "x unless it is null or an empty string, else fallback.", `default(nil, "N/A")`, `"N/A"`, defaultFn, new(func(any, any) any)),
 		fn(CategoryValues, "isEmpty", "isEmpty(x any) bool", "Whether x is null, an empty string, an empty array or an empty object.", `isEmpty([])`, `true`, isEmptyFn, new(func(any) bool)),
-		fn(CategoryValues, "sha256", "sha256(s any) string", "Hex SHA-256 of a string (or of a value's JSON), for derived keys.", `substring(sha256("1001"), 0, 12)`, `"fe675fe7aaee"`, sha256Fn, new(func(any) string)),
+		fn(CategoryValues, "sha256", "sha256(s any) string", "Hex SHA-256 of a string (or of a value's JSON), for derived keys.", `substring(sha256("1001"), 0, 12)`, `"fe675fe7aaee"`, sha256Fn, new(func(*runState, any) string)),
 		fn(CategoryValues, "hashKey", "hashKey(parts ...any) string", "Hex SHA-256 of the parts joined by an unambiguous separator: a stable derived key from several fields.", `substring(hashKey("storefront", 1001), 0, 12)`, `"1e305dbee482"`, hashKey, nil),
-		builtinSpec(CategoryValues, "string", "string(x any) string", "Converts to a string.", `string(1001)`, `"1001"`),
+		fn(CategoryValues, "string", "string(x any) string", "Converts to a string.", `string(1001)`, `"1001"`, stringFn, new(func(*runState, any) string)),
 		builtinSpec(CategoryValues, "type", "type(x any) string", "The type's name: \"string\", \"int\", \"float\", \"bool\", \"array\", \"map\", \"nil\"…", `type("x")`, `"string"`),
-		builtinSpec(CategoryValues, "toJSON", "toJSON(x any) string", "Encodes a value as an indented JSON string.", `toJSON([1,2])`, `"[\n  1,\n  2\n]"`),
-		builtinSpec(CategoryValues, "fromJSON", "fromJSON(s string) any", "Decodes a JSON string (e.g. a JSON string nested in a field).", `fromJSON("{\"a\":1}").a`, `1`),
-		builtinSpec(CategoryValues, "toBase64", "toBase64(s string) string", "Base64-encodes a string.", `toBase64("hi")`, `"aGk="`),
+		fn(CategoryValues, "toJSON", "toJSON(x any) string", "Encodes a value as an indented JSON string.", `toJSON([1,2])`, `"[\n  1,\n  2\n]"`, toJSONFn, new(func(*runState, any) string)),
+		fn(CategoryValues, "fromJSON", "fromJSON(s string) any", "Decodes a JSON string (e.g. a JSON string nested in a field).", `fromJSON("{\"a\":1}").a`, `1`, fromJSONFn, new(func(*runState, string) any)),
+		fn(CategoryValues, "toBase64", "toBase64(s string) string", "Base64-encodes a string.", `toBase64("hi")`, `"aGk="`, toBase64Fn, new(func(*runState, string) string)),
 		builtinSpec(CategoryValues, "fromBase64", "fromBase64(s string) string", "Decodes a base64 string.", `fromBase64("aGk=")`, `"hi"`),
 		builtinSpec(CategoryValues, "get", "get(x any, key any) any", "Member or element of x, or null when absent (never fails).", `get({"a": 1}, "b")`, `null`),
 
@@ -228,7 +229,7 @@ var allFunctions = sync.OnceValue(func() []function {
 		builtinSpec(CategoryCollections, "keys", "keys(m map) []string", "The object's keys (in no particular order; sort them).", `sort(keys({"b": 1, "a": 2}))`, `["a","b"]`),
 		builtinSpec(CategoryCollections, "values", "values(m map) []any", "The object's values (in no particular order).", `values({"a": 2})`, `[2]`),
 		builtinSpec(CategoryCollections, "reverse", "reverse(items []any) []any", "Items in reverse order.", `reverse([1, 2])`, `[2,1]`),
-		builtinSpec(CategoryCollections, "uniq", "uniq(items []any) []any", "Items without repeats, first occurrence kept.", `uniq([1, 1, 2])`, `[1,2]`),
+		fn(CategoryCollections, "uniq", "uniq(items []any) []any", "Items without repeats, first occurrence kept.", `uniq([1, 1, 2])`, `[1,2]`, uniqFn, new(func(*runState, any) []any)),
 		builtinSpec(CategoryCollections, "concat", "concat(a, b ...[]any) []any", "Arrays joined end to end.", `concat([1], [2, 3])`, `[1,2,3]`),
 		builtinSpec(CategoryCollections, "flatten", "flatten(items []any) []any", "Nested arrays flattened into one.", `flatten([[1], [2, [3]]])`, `[1,2,3]`),
 	}
@@ -674,14 +675,8 @@ func exprAdd(a, b any) (v any, err error) {
 // a loop in an expression cannot outlive its message.
 func tickFn(args ...any) (any, error) {
 	rs := args[0].(*runState)
-	rs.ticks++
-	if rs.ticks&255 == 0 {
-		if err := rs.ctx.Err(); err != nil {
-			return nil, err
-		}
-		if rs.ticks > rs.p.opts.MaxSteps {
-			return nil, fmt.Errorf("%w: expressions looped over more than %d items for this message", ErrLimit, rs.p.opts.MaxSteps)
-		}
+	if err := rs.tick(); err != nil {
+		return nil, err
 	}
 	return args[1], nil
 }
@@ -1274,22 +1269,31 @@ func isEmptyFn(args ...any) (any, error) {
 	return isEmptyValue(args[0]), nil
 }
 
-func hashInput(name string, v any) ([]byte, error) {
+// hashInput is the bytes a hash function hashes: a string as it is, any
+// other value as JSON, written under the message's work budget.
+func hashInput(rs *runState, name string, v any) ([]byte, error) {
 	if s, ok := stringOf(v); ok {
 		return []byte(s), nil
 	}
-	b, err := appendValue(nil, v)
+	b, err := appendValueBudget(nil, v, rs.workBudget(name, 0))
 	if err != nil {
+		if errors.Is(err, ErrLimit) || rs.ctxErr() != nil {
+			return nil, err
+		}
 		return nil, argErr(name, "%v", err)
+	}
+	if err := rs.charge(name, len(b)); err != nil {
+		return nil, err
 	}
 	return b, nil
 }
 
 func sha256Fn(args ...any) (any, error) {
+	rs, args := args[0].(*runState), args[1:]
 	if err := needArgs("sha256", args, 1, 1); err != nil {
 		return nil, err
 	}
-	b, err := hashInput("sha256", args[0])
+	b, err := hashInput(rs, "sha256", args[0])
 	if err != nil {
 		return nil, err
 	}
@@ -1298,12 +1302,13 @@ func sha256Fn(args ...any) (any, error) {
 }
 
 func hashKey(args ...any) (any, error) {
+	rs, args := args[0].(*runState), args[1:]
 	if err := needArgs("hashKey", args, 1, -1); err != nil {
 		return nil, err
 	}
 	h := sha256.New()
 	for i, a := range args {
-		b, err := hashInput("hashKey", a)
+		b, err := hashInput(rs, "hashKey", a)
 		if err != nil {
 			return nil, err
 		}

@@ -7,14 +7,17 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/crossdock/crossdock/engine"
 )
 
 // FuzzCompileRun feeds arbitrary expressions and payloads through Compile
 // and Run in every position an expression can take (key, rule, condition,
-// row, for-each, filter). Neither may panic, and Run may fail only with the
-// documented classes of error.
+// row, for-each, filter). Neither may panic (nor overflow the stack), and
+// Run may fail only with the documented classes of error. Its seeds
+// (scripts/fuzzseeds) include nesting at and over the limits and
+// expressions that amplify their output.
 func FuzzCompileRun(f *testing.F) {
 	seeds := []struct{ expr, payload string }{
 		{`source.id`, `{"id": 1}`},
@@ -48,9 +51,23 @@ func FuzzCompileRun(f *testing.F) {
 		  {"name":"a","target":"t","mapping":[{"target":"v","expr":` + x + `},{"target":"o.w","expr":` + x + `,"omitNull":true}]},
 		  {"name":"b","target":"t","when":` + x + `,"mapping":[{"target":"l","forEach":` + x + `,"as":"it","index":"i","filter":` + x + `,"rows":[{"target":"x","expr":` + x + `}]}]}
 		 ]}`
+		// The preview API decodes a definition without the schema and
+		// compiles it: Compile alone must refuse what is over the limits,
+		// before parsing it, with a DefinitionError.
+		var decoded engine.Definition
+		if json.Unmarshal([]byte(def), &decoded) == nil {
+			if _, err := engine.Compile(&decoded, engine.Options{}); err != nil {
+				var de *engine.DefinitionError
+				if !errors.As(err, &de) {
+					t.Fatalf("Compile of the decoded definition: error of type %T: %v", err, err)
+				}
+			}
+		}
 		d, err := engine.ParseDefinition([]byte(def))
 		if err != nil {
-			if strings.TrimSpace(expr) != "" && len(expr) <= 10000 {
+			// Only an empty expression or one over the limits checked
+			// before parsing may be refused here.
+			if strings.TrimSpace(expr) != "" && utf8.RuneCountInString(expr) <= engine.MaxExprChars && engine.ExprDepth(expr) <= engine.MaxExprDepth {
 				t.Fatalf("definition with expression %q rejected: %v", expr, err)
 			}
 			return

@@ -162,6 +162,11 @@ type runState struct {
 	// growing operations for this message (Options.MaxSteps, MaxWorkBytes).
 	ticks int
 	work  int
+	// current is the expression evaluated last, the one a breach of the
+	// time budget is blamed on.
+	current *evaluator
+	// out is the budget of the value being written (outputBudget).
+	out budget
 }
 
 // charge records n bytes of string or array growth.
@@ -171,6 +176,44 @@ func (rs *runState) charge(fn string, n int) error {
 		return fmt.Errorf("%w: %s: expressions built more than %d bytes for this message", ErrLimit, fn, rs.p.opts.MaxWorkBytes)
 	}
 	return nil
+}
+
+// tick counts one predicate iteration or comparison against MaxSteps and
+// checks the context every 256.
+func (rs *runState) tick() error {
+	rs.ticks++
+	if rs.ticks&255 == 0 {
+		if err := rs.ctxErr(); err != nil {
+			return err
+		}
+		if rs.ticks > rs.p.opts.MaxSteps {
+			return fmt.Errorf("%w: expressions looped over more than %d items for this message", ErrLimit, rs.p.opts.MaxSteps)
+		}
+	}
+	return nil
+}
+
+// noteFatal ends the run on a limit or cancellation met while writing.
+func (rs *runState) noteFatal(err error) {
+	if rs.fatal != nil {
+		return
+	}
+	switch {
+	case errors.Is(err, ErrLimit), errors.Is(err, ErrTimeBudget):
+		rs.fatal = err
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		rs.fatal = rs.ctxErr()
+	}
+}
+
+// ctxErr is the run's context error, if any; ErrTimeBudget (wrapped, with
+// the budget) when the context ended for that cause.
+func (rs *runState) ctxErr() error {
+	err := rs.ctx.Err()
+	if err != nil && errors.Is(context.Cause(rs.ctx), ErrTimeBudget) {
+		return fmt.Errorf("%w: mapping this message took longer than the flow's %v (limits.timeBudgetMs); this expression was running", ErrTimeBudget, rs.p.timeBudget)
+	}
+	return err
 }
 
 type pathSeg struct {
@@ -189,7 +232,7 @@ func (p *Program) state() *runState {
 
 func (p *Program) release(rs *runState) {
 	clear(rs.env)
-	rs.ctx, rs.vars, rs.res, rs.errs, rs.fatal = nil, nil, nil, nil, nil
+	rs.ctx, rs.vars, rs.res, rs.errs, rs.fatal, rs.current, rs.route = nil, nil, nil, nil, nil, nil, ""
 	rs.ticks, rs.work = 0, 0
 	rs.path = rs.path[:0]
 	if cap(rs.buf) > 1<<20 {
@@ -228,10 +271,16 @@ func (p *Program) Run(ctx context.Context, in Input) (*Result, error) {
 	if p.channel != nil {
 		res.Channel = rs.keyValue(p.channel, SectionChannel)
 	}
+	if rs.fatal != nil {
+		return rs.stop(res)
+	}
 	for _, r := range p.rules {
 		ok, err := rs.evalBool(r.ev)
 		if rs.trace {
 			rs.traceValue(SectionValidation, "", r.name, r.ev.pointer, ok, err)
+		}
+		if rs.fatal != nil {
+			return rs.stop(res)
 		}
 		if err != nil {
 			res.Validation = append(res.Validation, ValidationFailure{Rule: r.name, Message: r.message, Error: errorMessage(err)})
@@ -242,16 +291,33 @@ func (p *Program) Run(ctx context.Context, in Input) (*Result, error) {
 	if !res.Valid() && !in.MapInvalid {
 		return res, nil
 	}
-	res.Routes = make([]RouteResult, len(p.routes))
-	for i, r := range p.routes {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+	res.Routes = make([]RouteResult, 0, len(p.routes))
+	for _, r := range p.routes {
+		if err := rs.ctxErr(); err != nil {
+			rs.fatal = err
+			return rs.stop(res)
 		}
-		res.Routes[i] = rs.runRoute(r)
+		res.Routes = append(res.Routes, rs.runRoute(r))
 		if rs.fatal != nil {
-			return nil, rs.fatal
+			return rs.stop(res)
 		}
 	}
+	return res, nil
+}
+
+// stop ends a run that met a limit or its context's end. A breach of the
+// time budget is the mapping's fault: it becomes a row error naming the
+// expression that was running, and the result so far is returned. Any
+// other cause fails the message as a whole.
+func (rs *runState) stop(res *Result) (*Result, error) {
+	if !errors.Is(rs.fatal, ErrTimeBudget) {
+		return nil, rs.fatal
+	}
+	e := RowError{Section: SectionRow, Message: errorMessage(rs.fatal)}
+	if ev := rs.current; ev != nil {
+		e.Section, e.Route, e.Path, e.Pointer = ev.section, ev.route, ev.where, ev.pointer
+	}
+	res.Errors = append(res.Errors, e)
 	return res, nil
 }
 
@@ -259,6 +325,9 @@ func (rs *runState) keyValue(ev *evaluator, section Section) string {
 	v, err := rs.eval(ev)
 	if rs.trace {
 		rs.traceValue(section, "", "", ev.pointer, v, err)
+	}
+	if errors.Is(err, ErrTimeBudget) {
+		return "" // Run reports it
 	}
 	if err != nil {
 		rs.res.Errors = append(rs.res.Errors, RowError{Section: section, Pointer: ev.pointer, Message: errorMessage(err)})
@@ -270,9 +339,10 @@ func (rs *runState) keyValue(ev *evaluator, section Section) string {
 	if s, ok := stringOf(v); ok {
 		return s
 	}
-	b, err := appendValue(nil, v)
+	b, err := appendValueBudget(nil, v, rs.outputBudget())
 	if err != nil {
-		rs.res.Errors = append(rs.res.Errors, RowError{Section: section, Pointer: ev.pointer, Message: err.Error()})
+		rs.noteFatal(err)
+		rs.res.Errors = append(rs.res.Errors, RowError{Section: section, Pointer: ev.pointer, Message: errorMessage(err)})
 		return ""
 	}
 	return string(b)
@@ -299,6 +369,11 @@ func (rs *runState) runRoute(r *compiledRoute) RouteResult {
 	rs.buf = rs.writeObject(rs.buf[:0], r.root)
 	if rs.fatal == nil && len(rs.buf) > rs.p.opts.MaxOutputBytes {
 		rs.fatal = fmt.Errorf("%w: route %q output is over %d bytes", ErrLimit, r.name, rs.p.opts.MaxOutputBytes)
+	}
+	// Outputs count against the message's work budget too, so a hundred
+	// routes cannot each write their limit.
+	if err := rs.charge("route "+strconv.Quote(r.name), len(rs.buf)); err != nil && rs.fatal == nil {
+		rs.fatal = err
 	}
 	if len(rs.errs) > 0 {
 		out.Errors = rs.errs
@@ -382,8 +457,9 @@ func (rs *runState) writeValue(b []byte, n *outNode) ([]byte, bool) {
 		return b, false
 	}
 	start := len(b)
-	b, err = appendValue(b, v)
+	b, err = appendValueBudget(b, v, rs.outputBudget())
 	if err != nil {
+		rs.noteFatal(err)
 		rs.rowError(n.value.pointer, err)
 		return b[:start], false
 	}
@@ -421,7 +497,7 @@ func (rs *runState) writeForEach(b []byte, n *outNode) ([]byte, bool) {
 	out := 0
 	for i, item := range items {
 		if i&255 == 255 {
-			if err := rs.ctx.Err(); err != nil {
+			if err := rs.ctxErr(); err != nil {
 				rs.fatal = err
 				break
 			}
@@ -477,6 +553,7 @@ func restore(env map[string]any, k string, v any, had bool) {
 
 // eval runs one expression, resolving plain paths without the VM.
 func (rs *runState) eval(ev *evaluator) (any, error) {
+	rs.current = ev
 	if ev.root != "" {
 		cur, ok := rs.env[ev.root]
 		for _, step := range ev.path {
@@ -498,12 +575,7 @@ func (rs *runState) eval(ev *evaluator) (any, error) {
 	if err != nil && rs.fatal == nil {
 		// A limit or cancellation inside an expression ends the run, as
 		// the same limits do outside one.
-		switch {
-		case errors.Is(err, ErrLimit):
-			rs.fatal = err
-		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-			rs.fatal = rs.ctx.Err()
-		}
+		rs.noteFatal(err)
 	}
 	return v, err
 }
@@ -521,6 +593,9 @@ func (rs *runState) evalBool(ev *evaluator) (bool, error) {
 }
 
 func (rs *runState) rowError(pointer string, err error) {
+	if errors.Is(err, ErrTimeBudget) {
+		return // Run reports it, once
+	}
 	rs.errs = append(rs.errs, RowError{Section: SectionRow, Route: rs.route, Path: rs.pathString(), Pointer: pointer, Message: errorMessage(err)})
 	if rs.trace {
 		rs.res.Trace = append(rs.res.Trace, TraceEntry{Section: SectionRow, Route: rs.route, Path: rs.pathString(), Pointer: pointer, Error: errorMessage(err)})
@@ -539,8 +614,9 @@ func (rs *runState) traceValue(section Section, route, path, pointer string, v a
 	e := TraceEntry{Section: section, Route: route, Path: path, Pointer: pointer}
 	if err != nil {
 		e.Error = errorMessage(err)
-	} else if b, err := appendValue(nil, v); err != nil {
-		e.Error = err.Error()
+	} else if b, err := appendValueBudget(nil, v, rs.outputBudget()); err != nil {
+		rs.noteFatal(err)
+		e.Error = errorMessage(err)
 	} else {
 		e.Value = b
 	}

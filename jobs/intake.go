@@ -351,7 +351,7 @@ func prepare(ctx context.Context, d deployed, payload []byte, key, correlation s
 	}
 	p := prepared{id: id, key: key, keySource: "header", correlation: correlation, payload: payload, sha: sha256.Sum256(payload), now: now}
 	if (key == "" && d.prog.def.Keys.Idempotency != "") || (correlation == "" && d.prog.def.Keys.Correlation != "") || d.prog.def.Keys.Channel != "" {
-		res, err := d.prog.keys.Run(ctx, engine.Input{Payload: payload, Now: now, Vars: d.vars})
+		res, err := runTimed(ctx, d.prog.keys, engine.Input{Payload: payload, Now: now, Vars: d.vars})
 		switch {
 		case errors.Is(err, engine.ErrInvalidInput):
 			// Valid JSON the engine cannot read (a number beyond float64).
@@ -634,7 +634,7 @@ func mapInline(ctx context.Context, db DB, client *river.Client[pgx.Tx], req Acc
 	if err != nil {
 		return InlineResult{AcceptResult: acc}, err
 	}
-	res, err := prog.program.Run(ctx, engine.Input{Payload: req.Payload, Now: receivedAt, Vars: vars})
+	res, err := runTimed(ctx, prog.program, engine.Input{Payload: req.Payload, Now: receivedAt, Vars: vars})
 	switch {
 	case errors.Is(err, engine.ErrLimit):
 		return InlineResult{}, fault.Wrap(err, fault.TooLarge, "the event is over a size limit of the flow: "+err.Error())

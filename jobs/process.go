@@ -89,7 +89,7 @@ func (w *ProcessWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) e
 			return err
 		}
 		start := time.Now()
-		res, runErr := prog.program.Run(ctx, engine.Input{Payload: in.m.Payload, Now: in.m.ReceivedAt, Vars: in.vars})
+		res, runErr := runTimed(ctx, prog.program, engine.Input{Payload: in.m.Payload, Now: in.m.ReceivedAt, Vars: in.vars})
 		took := time.Since(start)
 		if runErr != nil && !errors.Is(runErr, engine.ErrInvalidInput) && !errors.Is(runErr, engine.ErrLimit) {
 			return fmt.Errorf("map message %s: %w", in.m.ID, runErr) // cancelled: River retries

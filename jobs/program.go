@@ -2,10 +2,12 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
 	"github.com/crossdock/crossdock/engine"
+	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -50,7 +52,10 @@ func (c *programCache) get(ctx context.Context, db mappings.DBTX, flowID int64, 
 	}
 	p, err = compileVersion(v.Definition)
 	if err != nil {
-		return nil, fmt.Errorf("compile version %d of flow %d: %w", version, flowID, err)
+		// A version stored before a check it now fails (the limits checked
+		// before parsing): the deployment is at fault, not the request.
+		return nil, fault.Wrap(fmt.Errorf("compile version %d of flow %d: %w", version, flowID, err), fault.Conflict,
+			fmt.Sprintf("version %d of this flow, the one deployed here, does not compile (%s); deploy another version", version, firstProblem(err)))
 	}
 	c.mu.Lock()
 	if len(c.entries) >= programCacheSize {
@@ -79,4 +84,25 @@ func compileVersion(def *engine.Definition) (*compiled, error) {
 		kinds[t.Name] = t.Kind
 	}
 	return &compiled{program: prog, keys: keys, kinds: kinds, def: def}, nil
+}
+
+// runTimed maps one message of a deployed flow under the flow's time
+// budget (engine.Program.TimeBudget): a breach comes back as a row error
+// naming the expression that was running, so the message becomes a
+// mapping exception; the caller's own cancellation still comes back as
+// the context's error.
+func runTimed(ctx context.Context, p *engine.Program, in engine.Input) (*engine.Result, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, p.TimeBudget(), engine.ErrTimeBudget)
+	defer cancel()
+	return p.Run(ctx, in)
+}
+
+// firstProblem is the first diagnostic of a compile error, on one line.
+func firstProblem(err error) string {
+	var de *engine.DefinitionError
+	if errors.As(err, &de) && len(de.Diagnostics) > 0 {
+		d := de.Diagnostics[0]
+		return d.Pointer + ": " + d.Message
+	}
+	return err.Error()
 }

@@ -223,6 +223,15 @@ func (d *differ) definition(old, new *engine.Definition) {
 	d.changed(at, "name", old.Name, new.Name)
 	d.changed(at, "description", old.Description, new.Description)
 	d.changed(at, "sla", slaText(old.SLA), slaText(new.SLA))
+	d.changed(at, "limits.timeBudgetMs", timeBudgetText(old.Limits), timeBudgetText(new.Limits))
+}
+
+// timeBudgetText is a flow's own time budget; "" when it sets none.
+func timeBudgetText(l *engine.FlowLimits) string {
+	if l == nil || l.TimeBudgetMs == 0 {
+		return ""
+	}
+	return strconv.Itoa(l.TimeBudgetMs) + " ms"
 }
 
 // slaText says an SLA target in words; "" when the definition sets none.

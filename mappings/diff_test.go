@@ -143,20 +143,20 @@ func TestDiffEmptyMeansSameChecksum(t *testing.T) {
 // TestDiffComparesEveryField fails when the definition format grows a field
 // that Diff does not compare yet: add it to Diff (and here) when it does.
 func TestDiffComparesEveryField(t *testing.T) {
-	t.Run("sla and channel", func(t *testing.T) {
+	t.Run("sla, channel and limits", func(t *testing.T) {
 		old := &engine.Definition{FormatVersion: 1, Name: "f"}
-		new := &engine.Definition{FormatVersion: 1, Name: "f", SLA: &engine.SLA{WithinSeconds: 30, ObjectivePercent: 99.5}, Keys: engine.Keys{Channel: "source.channel"}}
+		new := &engine.Definition{FormatVersion: 1, Name: "f", SLA: &engine.SLA{WithinSeconds: 30, ObjectivePercent: 99.5}, Keys: engine.Keys{Channel: "source.channel"}, Limits: &engine.FlowLimits{TimeBudgetMs: 2000}}
 		var got []string
 		for _, c := range Diff(old, new).Changes {
 			got = append(got, c.Field+"="+c.New)
 		}
 		slices.Sort(got)
-		if want := []string{"channel=source.channel", "sla=99.5 % within 30 s"}; !slices.Equal(got, want) {
+		if want := []string{"channel=source.channel", "limits.timeBudgetMs=2000 ms", "sla=99.5 % within 30 s"}; !slices.Equal(got, want) {
 			t.Errorf("changes %v, want %v", got, want)
 		}
 	})
 	compared := map[reflect.Type][]string{
-		reflect.TypeFor[engine.Definition]():  {"FormatVersion", "Name", "Description", "Source", "Keys", "Validation", "Lookups", "Targets", "Routes", "Tests", "SLA"},
+		reflect.TypeFor[engine.Definition]():  {"FormatVersion", "Name", "Description", "Source", "Keys", "Validation", "Lookups", "Targets", "Routes", "Tests", "SLA", "Limits"},
 		reflect.TypeFor[engine.Source]():      {"System", "Event", "Schema", "Samples"},
 		reflect.TypeFor[engine.Sample]():      {"Name", "Payload"},
 		reflect.TypeFor[engine.Keys]():        {"Idempotency", "Correlation", "Channel"},
@@ -167,6 +167,7 @@ func TestDiffComparesEveryField(t *testing.T) {
 		reflect.TypeFor[engine.Row]():         {"Target", "Expr", "Value", "Rows", "ForEach", "As", "Index", "Filter", "When", "OmitNull", "Note"},
 		reflect.TypeFor[engine.TestCase]():    {"Name", "Input", "Now", "Vars", "Expect"},
 		reflect.TypeFor[engine.Expectation](): {"Key", "CorrelationID", "Validation", "Routes"},
+		reflect.TypeFor[engine.FlowLimits]():  {"TimeBudgetMs"},
 	}
 	for typ, fields := range compared {
 		var have []string

@@ -60,12 +60,14 @@ func (e *DraftConflictError) Unwrap() error {
 	return &fault.Error{Code: fault.Conflict, Message: e.Error()}
 }
 
-// MaxDefinitionBytes caps a draft: far above any real flow (the 40-field
-// storefront template is ~12 KB), far below what could hurt.
-const MaxDefinitionBytes = 2 << 20
+// MaxDefinitionBytes caps a draft: engine.MaxDefinitionBytes, far above
+// any real flow, far below what could hurt.
+const MaxDefinitionBytes = engine.MaxDefinitionBytes
 
 // DraftSave replaces the draft when baseRevision is still current and returns
-// the new revision. A stale baseRevision returns *DraftConflictError. The
+// the new revision. A definition over MaxDefinitionBytes or the limits of
+// engine.CheckLimits is refused (fault.Invalid wrapping the
+// *engine.DefinitionError). A stale baseRevision returns *DraftConflictError. The
 // definition's name is kept equal to the flow's slug.
 func DraftSave(ctx context.Context, db DBTX, flowID int64, baseRevision int, def *engine.Definition, ed Editor) (Draft, error) {
 	if def == nil {
@@ -89,6 +91,11 @@ func DraftSave(ctx context.Context, db DBTX, flowID int64, baseRevision int, def
 	}
 	if len(size) > MaxDefinitionBytes {
 		return Draft{}, fault.Errorf(fault.Invalid, "the definition is %d KB; the limit is %d KB — move large sample payloads or lookup tables out", len(size)/1024, MaxDefinitionBytes/1024)
+	}
+	// Work in progress may fail to compile, but not break the limits
+	// checked before parsing: such a draft could not even be shown.
+	if err := engine.CheckLimits(&d); err != nil {
+		return Draft{}, fault.Wrap(err, fault.Invalid, "the draft is not saved: "+err.Error())
 	}
 	var userID *int64
 	if ed.UserID != 0 {

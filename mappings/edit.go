@@ -30,8 +30,9 @@ type Edit struct {
 var jsonFields = map[string]bool{"value": true, "payload": true, "schema": true, "default": true, "input": true}
 
 // numberFields are the definition fields whose form value is a number (the
-// SLA); "sixty" gets a message about numbers, not about JSON.
-var numberFields = map[string]string{"withinSeconds": "a whole number of seconds, e.g. 60", "objectivePercent": "a percentage, e.g. 99 or 99.9"}
+// SLA, the time budget); "sixty" gets a message about numbers, not about
+// JSON.
+var numberFields = map[string]string{"withinSeconds": "a whole number of seconds, e.g. 60", "objectivePercent": "a percentage, e.g. 99 or 99.9", "timeBudgetMs": "a whole number of milliseconds, e.g. 1000"}
 
 // ApplyEdits returns a copy of def with every edit applied, in order.
 func ApplyEdits(def *engine.Definition, edits []Edit) (*engine.Definition, error) {
@@ -50,7 +51,7 @@ func ApplyEdits(def *engine.Definition, edits []Edit) (*engine.Definition, error
 			v = nil
 			if text := strings.TrimSpace(e.Value); text != "" {
 				n, isNumber := decodeNumber(text)
-				if !isNumber || (last == "withinSeconds" && strings.ContainsAny(text, ".eE")) {
+				if !isNumber || ((last == "withinSeconds" || last == "timeBudgetMs") && strings.ContainsAny(text, ".eE")) {
 					return nil, &fault.Error{Code: fault.Invalid, Message: fmt.Sprintf("%s must be %s, not “%s”", e.Pointer, want, text), Fields: map[string]string{e.Pointer: "must be " + want}}
 				}
 				v = n
@@ -67,10 +68,14 @@ func ApplyEdits(def *engine.Definition, edits []Edit) (*engine.Definition, error
 		}
 	}
 	// Clearing both SLA fields means "the default SLA", not an SLA of
-	// zero seconds: an emptied sla object goes.
+	// zero seconds: an emptied sla object goes, and so does an emptied
+	// limits object (the default time budget).
 	if m, ok := doc.(map[string]any); ok {
 		if sla, ok := m["sla"].(map[string]any); ok && len(sla) == 0 {
 			delete(m, "sla")
+		}
+		if limits, ok := m["limits"].(map[string]any); ok && len(limits) == 0 {
+			delete(m, "limits")
 		}
 	}
 	return fromDoc(doc)

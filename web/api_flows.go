@@ -119,6 +119,9 @@ func (s *Server) apiDraftPut() fiber.Handler {
 		if len(body.Definition) == 0 {
 			return &fault.Error{Code: fault.Invalid, Message: "the body has no \"definition\"", Fields: map[string]string{"definition": "required"}}
 		}
+		if err := engine.CheckSize(body.Definition); err != nil {
+			return err
+		}
 		var def engine.Definition
 		if err := json.Unmarshal(body.Definition, &def); err != nil {
 			return fault.Errorf(fault.Invalid, "the definition does not fit the format (docs/definition-format.md): %v", err)
@@ -225,10 +228,10 @@ func (s *Server) apiPreview() fiber.Handler {
 			return err
 		}
 		var body struct {
-			Payload    json.RawMessage    `json:"payload"`
-			Definition *engine.Definition `json:"definition"`
-			Vars       map[string]string  `json:"vars"`
-			Now        string             `json:"now"`
+			Payload    json.RawMessage   `json:"payload"`
+			Definition json.RawMessage   `json:"definition"`
+			Vars       map[string]string `json:"vars"`
+			Now        string            `json:"now"`
 		}
 		if err := json.Unmarshal(c.Body(), &body); err != nil {
 			return fault.Errorf(fault.Invalid, "the body must be JSON {\"payload\": {...}}: %v", err)
@@ -236,7 +239,18 @@ func (s *Server) apiPreview() fiber.Handler {
 		if len(body.Payload) == 0 {
 			return &fault.Error{Code: fault.Invalid, Message: "the body has no \"payload\" to map", Fields: map[string]string{"payload": "required"}}
 		}
-		def := body.Definition
+		var def *engine.Definition
+		if len(body.Definition) > 0 && string(body.Definition) != "null" {
+			// Compile checks the limits again, before parsing any
+			// expression; the size is checked here, before decoding.
+			if err := engine.CheckSize(body.Definition); err != nil {
+				return err
+			}
+			def = new(engine.Definition)
+			if err := json.Unmarshal(body.Definition, def); err != nil {
+				return fault.Errorf(fault.Invalid, "the definition does not fit the format (docs/definition-format.md): %v", err)
+			}
+		}
 		if def == nil {
 			d, err := mappings.DraftGet(c.UserContext(), s.deps.DB, f.ID)
 			if err != nil {

@@ -129,6 +129,10 @@ func buildDesigner(ctx context.Context, st designerState) view.Designer {
 	d.DefaultSLA = fmt.Sprintf("%g %% within %d s", engine.DefaultSLA.ObjectivePercent, engine.DefaultSLA.WithinSeconds)
 	d.SLAWithin = view.Field{Name: "f:/sla/withinSeconds", Pointer: "/sla/withinSeconds", Placeholder: strconv.Itoa(engine.DefaultSLA.WithinSeconds), Label: "SLA window in seconds"}
 	d.SLAObjective = view.Field{Name: "f:/sla/objectivePercent", Pointer: "/sla/objectivePercent", Placeholder: strconv.FormatFloat(engine.DefaultSLA.ObjectivePercent, 'g', -1, 64), Label: "SLA objective in percent"}
+	d.TimeBudget = view.Field{Name: "f:/limits/timeBudgetMs", Pointer: "/limits/timeBudgetMs", Placeholder: strconv.FormatInt(engine.DefaultTimeBudget.Milliseconds(), 10), Label: "Time budget per message in milliseconds"}
+	if def.Limits != nil && def.Limits.TimeBudgetMs != 0 {
+		d.TimeBudget.Value = strconv.Itoa(def.Limits.TimeBudgetMs)
+	}
 	if def.SLA != nil {
 		d.SLAWithin.Value = strconv.Itoa(def.SLA.WithinSeconds)
 		d.SLAObjective.Value = strconv.FormatFloat(def.SLA.ObjectivePercent, 'g', -1, 64)
@@ -327,7 +331,7 @@ func compileForPreview(def *engine.Definition, checkSchema bool) (*engine.Progra
 	var edits []mappings.Edit
 	for _, dg := range compileDiags {
 		switch {
-		case strings.HasSuffix(dg.Pointer, "/expr"), strings.HasSuffix(dg.Pointer, "/idempotency"), strings.HasSuffix(dg.Pointer, "/correlation"):
+		case strings.HasSuffix(dg.Pointer, "/expr"), strings.HasSuffix(dg.Pointer, "/idempotency"), strings.HasSuffix(dg.Pointer, "/correlation"), strings.HasSuffix(dg.Pointer, "/channel"):
 			edits = append(edits, mappings.Edit{Pointer: dg.Pointer, Value: "nil"})
 		case strings.HasSuffix(dg.Pointer, "/when"), strings.HasSuffix(dg.Pointer, "/filter"):
 			edits = append(edits, mappings.Edit{Pointer: dg.Pointer, Value: ""})

@@ -21,15 +21,22 @@ func (s *Server) flowDesigner() fiber.Handler {
 }
 
 // renderDesigner renders the whole page; decorate may add a notice, an
-// error or a conflict to the view model.
+// error or a conflict to the view model. A definition over the limits
+// checked before parsing (stored before they existed) is shown read-only
+// with what is wrong: no save of it could succeed.
 func (s *Server) renderDesigner(c *fiber.Ctx, st designerState, decorate func(*view.Designer)) error {
-	st.canEdit = canEditFlows(c)
+	overLimits := engine.CheckLimits(st.def)
+	st.canEdit = canEditFlows(c) && overLimits == nil
 	if st.now.IsZero() {
 		st.now = s.deps.Now()
 	}
 	d := buildDesigner(c.UserContext(), st)
 	if decorate != nil {
 		decorate(&d)
+	}
+	if overLimits != nil {
+		d.Error = "This draft is read-only: it breaks the limits checked before expressions are parsed. " +
+			overLimits.Error() + " Restore a version under Versions, or replace the draft through PUT /api/v1/flows/" + st.flow.Slug + "/draft."
 	}
 	return s.render(c, view.DesignerPage(s.page(c, st.flow.Name, "flows"), d))
 }

@@ -53,7 +53,7 @@ func TestTestCommandErrors(t *testing.T) {
 		t.Errorf("no tests: %v %s", err, out.String())
 	}
 	badInput := filepath.Join(dir, "bad-input.json")
-	os.WriteFile(badInput, []byte(`{"formatVersion":1,"name":"n","source":{"system":"s","event":"e"},"targets":[{"name":"t","kind":"capture"}],"routes":[{"name":"r","target":"t","mapping":[]}],"tests":[{"name":"big","input":"`+strings.Repeat("x", 2<<20)+`","expect":{}}]}`), 0o644)
+	os.WriteFile(badInput, []byte(`{"formatVersion":1,"name":"n","source":{"system":"s","event":"e"},"targets":[{"name":"t","kind":"capture"}],"routes":[{"name":"r","target":"t","mapping":[]}],"tests":[{"name":"big","input":"`+strings.Repeat("x", 1<<20)+`","expect":{}}]}`), 0o644)
 	out.Reset()
 	if err := runTest(context.Background(), []string{badInput}, &out, &bytes.Buffer{}); !errors.Is(err, errFailures) || !strings.Contains(out.String(), "limit exceeded") {
 		t.Errorf("limit: %v %.200s", err, out.String())

@@ -319,5 +319,39 @@ func engineSeeds() []engineSeed {
 		{"payload-big-array", `map(source, # + 1)`, "[" + strings.TrimSuffix(strings.Repeat("1,", 200000), ",") + "]"},
 		{"expr-invalid-utf8", "source.\xff", `{}`},
 		{"expr-nul", "\"a\x00b\"", `{}`},
+		// Nesting at and over the limits checked before parsing (100
+		// levels, 10,000 characters), in every construct that nests.
+		{"brackets-100", nest("(", "1", ")", 100), `{}`},
+		{"brackets-101", nest("(", "1", ")", 101), `{}`},
+		{"brackets-mixed-4000", nest("[{\"a\": (", "1", ")}]", 1000), `{}`},
+		{"unary-mixed-200", strings.Repeat("-!not ", 70) + "1", `{}`},
+		{"pow-chain", strings.Repeat("2 ** ", 200) + "2", `{}`},
+		{"if-chain", strings.Repeat("if true { 1 } else ", 200) + "{ 2 }", `{}`},
+		{"brackets-in-strings", `"` + strings.Repeat("(", 5000) + `" + '` + strings.Repeat("[", 3000) + `'`, `{}`},
+		// Output amplification: a structure of references to the payload
+		// written out by a function, a row, a hash; structures grown by
+		// decoding, splitting, encoding; comparisons by uniq.
+		{"tojson-references", `len(toJSON(map(1..100000, source)))`, order100()},
+		{"string-references", `len(string(map(1..100000, source)))`, order100()},
+		{"sha256-references", `sha256(map(1..100000, source))`, order100()},
+		{"hashkey-references", `hashKey(map(1..100000, source), 1)`, order100()},
+		{"row-references", `map(1..100000, source)`, order100()},
+		{"fromjson-grow", `len(fromJSON(toJSON(map(1..1000, source))))`, order100()},
+		{"split-runes", `len(split(toJSON(map(1..1000, source)), ""))`, order100()},
+		{"base64-nested", nest("toBase64(", "toJSON(source)", ")", 60), order100()},
+		{"uniq-range", `len(uniq(1..100000))`, `{}`},
+		{"uniq-objects", `len(uniq(map(1..100000, ({"a": #}))))`, `{}`},
+		// Methods of Go values, which expressions may not call.
+		{"method-adddate", `now().AddDate(100000, 0, 0)`, `{}`},
+		{"method-via-let", `let f = now().AddDate; f(1, 0, 0)`, `{}`},
 	}
+}
+
+// order100 is an order payload of about 10 KB: 100 lines.
+func order100() string {
+	var l []string
+	for i := range 100 {
+		l = append(l, fmt.Sprintf(`{"sku": "SKU-%04d-%s", "qty": %d, "price": "19.99"}`, i, strings.Repeat("x", 40), i))
+	}
+	return `{"id": 1, "lines": [` + strings.Join(l, ", ") + `]}`
 }

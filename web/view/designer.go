@@ -152,19 +152,22 @@ type Designer struct {
 	SLAWithin     Field // seconds; empty: the default SLA
 	SLAObjective  Field // percent
 	DefaultSLA    string
-	Rules         []RuleView
-	Routes        []RouteView
-	Problems      []Diagnostic
-	Tests         []TestView
-	TestsRan      bool
-	AllSamples    []SampleRun
-	Diagram       templ.Component
-	Functions     []FunctionHelp
-	Vars          []string // "NAME = value" the preview runs with
-	Lookups       []LookupSummary
-	Notice        string // a confirmation after an action
-	Error         string // why the last action was refused
-	Conflict      *Conflict
+	// TimeBudget is limits.timeBudgetMs: how long mapping one message may
+	// take in a deployed flow.
+	TimeBudget Field
+	Rules      []RuleView
+	Routes     []RouteView
+	Problems   []Diagnostic
+	Tests      []TestView
+	TestsRan   bool
+	AllSamples []SampleRun
+	Diagram    templ.Component
+	Functions  []FunctionHelp
+	Vars       []string // "NAME = value" the preview runs with
+	Lookups    []LookupSummary
+	Notice     string // a confirmation after an action
+	Error      string // why the last action was refused
+	Conflict   *Conflict
 }
 
 // Conflict is shown when a save was refused because someone else saved first.
