@@ -35,6 +35,9 @@ type designerState struct {
 	// cells, outputs, problems, diagram), skipping the panels a keystroke
 	// cannot change.
 	preview bool
+	// kept are fields whose typed text the draft did not take (see
+	// applyEditsKeeping): shown as typed, with the reason.
+	kept map[string]keptField
 }
 
 // buildDesigner compiles and runs the definition on the selected sample and
@@ -82,11 +85,13 @@ func buildDesigner(ctx context.Context, st designerState) view.Designer {
 	// Trace entries are found by the pointer of their expression; a
 	// for-each row shows its first item's.
 	trace := map[string]engine.TraceEntry{}
+	traceAll := map[string][]engine.TraceEntry{}
 	if res != nil {
 		for _, t := range res.Trace {
 			if _, ok := trace[t.Pointer]; !ok && t.Pointer != "" {
 				trace[t.Pointer] = t
 			}
+			traceAll[t.Pointer] = append(traceAll[t.Pointer], t)
 		}
 	}
 	live := func(pointer string, isBool bool) view.Live {
@@ -112,7 +117,11 @@ func buildDesigner(ctx context.Context, st designerState) view.Designer {
 		return l
 	}
 	field := func(pointer, value, label, placeholder string, isBool bool) view.Field {
-		return view.Field{Name: "f:" + pointer, Pointer: pointer, Value: value, Label: label, Placeholder: placeholder, Live: live(pointer, isBool)}
+		f := view.Field{Name: "f:" + pointer, Pointer: pointer, Value: value, Label: label, Placeholder: placeholder, Live: live(pointer, isBool)}
+		if k, ok := st.kept[pointer]; ok {
+			f.Value, f.Live.Error, f.Live.Snippet = k.text, k.problem, ""
+		}
+		return f
 	}
 
 	for name, lk := range def.Lookups {
@@ -137,6 +146,11 @@ func buildDesigner(ctx context.Context, st designerState) view.Designer {
 		d.SLAWithin.Value = strconv.Itoa(def.SLA.WithinSeconds)
 		d.SLAObjective.Value = strconv.FormatFloat(def.SLA.ObjectivePercent, 'g', -1, 64)
 	}
+	for _, f := range []*view.Field{&d.SLAWithin, &d.SLAObjective, &d.TimeBudget} {
+		if k, ok := st.kept[f.Pointer]; ok {
+			f.Value = k.text
+		}
+	}
 	for i, r := range def.Validation {
 		ptr := fmt.Sprintf("/validation/%d", i)
 		d.Rules = append(d.Rules, view.RuleView{
@@ -152,7 +166,8 @@ func buildDesigner(ctx context.Context, st designerState) view.Designer {
 		if rt.When == "" && rv.When.Live.Error == "" && res != nil {
 			rv.When.Live.Bool = "true"
 		}
-		rv.Rows = rowViews(ptr+"/mapping", rt.Mapping, 0, field)
+		rv.Tree = rowBuilder{field: field, trace: traceAll, ran: res != nil}.rows(ptr+"/mapping", rt.Mapping, 0, false)
+		rv.Rows = flattenRows(rv.Tree)
 		if res != nil {
 			if rr := res.Route(rt.Name); rr != nil {
 				rv.Matched = strconv.FormatBool(rr.Matched)
@@ -166,6 +181,8 @@ func buildDesigner(ctx context.Context, st designerState) view.Designer {
 		}
 		d.Routes = append(d.Routes, rv)
 	}
+
+	structureViews(&d, def, field)
 
 	for _, dg := range diags {
 		d.Problems = append(d.Problems, view.Diagnostic{Where: diagnosticWhere(dg), Message: dg.Message, Snippet: dg.Snippet, Anchor: anchorFor(dg.Pointer)})
@@ -262,54 +279,6 @@ func exampleText(fn engine.FunctionSpec) string {
 }
 
 type fieldFunc func(pointer, value, label, placeholder string, isBool bool) view.Field
-
-// rowViews flattens a mapping into grid rows; each row's live value is the
-// trace entry with its definition pointer (for-each groups show their
-// first item).
-func rowViews(base string, rows []engine.Row, depth int, field fieldFunc) []view.RowView {
-	var out []view.RowView
-	for i, r := range rows {
-		ptr := fmt.Sprintf("%s/%d", base, i)
-		rv := view.RowView{
-			Pointer: ptr, Depth: depth, First: i == 0, Last: i == len(rows)-1,
-			InsertAfter: fmt.Sprintf("%s/%d", base, i+1),
-			Target:      view.Field{Name: "f:" + ptr + "/target", Pointer: ptr + "/target", Value: r.Target, Label: "Target field of row " + strconv.Itoa(i+1)},
-		}
-		switch {
-		case r.ForEach != "":
-			rv.Kind = "foreach"
-			rv.ItemVar = r.As
-			if rv.ItemVar == "" {
-				rv.ItemVar = "item"
-			}
-			rv.ForEach = field(ptr+"/forEach", r.ForEach, "Array expression of "+r.Target, "source.line_items", false)
-			rv.Live = rv.ForEach.Live
-			if len(r.Rows) == 0 && r.Expr != "" {
-				// A for-each of plain values: its expression makes each item.
-				rv.Expr = field(ptr+"/expr", r.Expr, "Item expression of "+r.Target, "", false)
-				rv.Live = rv.Expr.Live
-			}
-			out = append(out, rv)
-			out = append(out, rowViews(ptr+"/rows", r.Rows, depth+1, field)...)
-		case len(r.Rows) > 0:
-			rv.Kind = "object"
-			rv.Live = view.Live{ID: view.LiveID("live", ptr)}
-			out = append(out, rv)
-			out = append(out, rowViews(ptr+"/rows", r.Rows, depth+1, field)...)
-		case len(r.Value) > 0 && r.Expr == "":
-			rv.Kind = "constant"
-			rv.Constant = string(r.Value)
-			rv.Live = field(ptr+"/value", "", "", "", false).Live
-			out = append(out, rv)
-		default:
-			rv.Kind = "value"
-			rv.Expr = field(ptr+"/expr", r.Expr, "Expression for "+r.Target, "source.field", false)
-			rv.Live = rv.Expr.Live
-			out = append(out, rv)
-		}
-	}
-	return out
-}
 
 // compileForPreview compiles the definition; when some expressions do not
 // compile it neutralises exactly those and compiles again, so every other

@@ -4,7 +4,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/crossdock/crossdock/engine"
-	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/web/view"
 )
 
@@ -51,11 +50,13 @@ func (s *Server) flowPreview() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		def, err := mappings.ApplyEdits(d.Definition, formEdits(c))
+		// Half-typed JSON (a constant, the schema) is normal while typing:
+		// the preview runs without it and says why in its cell.
+		def, kept, _, err := applyEditsKeeping(d.Definition, formEdits(c))
 		if err != nil {
 			return err
 		}
-		model := buildDesigner(c.UserContext(), designerState{flow: f, revision: d.Revision, def: def, sample: formSample(c), canEdit: canEditFlows(c), now: s.deps.Now(), preview: true})
+		model := buildDesigner(c.UserContext(), designerState{flow: f, revision: d.Revision, def: def, sample: formSample(c), canEdit: canEditFlows(c), now: s.deps.Now(), preview: true, kept: kept})
 		return s.render(c, view.PreviewFragments(model))
 	}
 }

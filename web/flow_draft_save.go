@@ -17,8 +17,7 @@ import (
 )
 
 // flowDraftSave applies the designer form's edits and, optionally, one
-// structural change (op = add-row:/ptr, remove:/ptr, up:/ptr, down:/ptr,
-// add-rule:/ptr), then saves the draft against the revision the form was
+// structural change (op = verb:/pointer, see applyOp), then saves the draft against the revision the form was
 // rendered with. A stale revision re-renders the designer with the
 // analyst's edits intact and the other person's changes listed.
 func (s *Server) flowDraftSave() fiber.Handler {
@@ -33,14 +32,31 @@ func (s *Server) flowDraftSave() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		working, err := mappings.ApplyEdits(stored.Definition, formEdits(c))
+		working, kept, refused, err := applyEditsKeeping(stored.Definition, formEdits(c))
 		if err != nil {
 			return err
 		}
+		if refused != nil {
+			// Nothing is saved and nothing typed is lost: the designer
+			// comes back with every field as typed and the problem named.
+			c.Status(fiber.StatusUnprocessableEntity)
+			return s.renderDesigner(c, designerState{flow: f, revision: base, def: working, sample: sample, kept: kept}, func(d *view.Designer) {
+				d.Error = "Not saved: " + refused.Message
+			})
+		}
 		op := c.FormValue("op", "save")
-		if working, err = applyOp(working, op); err != nil {
+		changed, err := applyOp(working, op)
+		if fe, ok := fault.As(err); ok && fe.Code == fault.Invalid {
+			// A refused action keeps the typed edits on the page, unsaved.
+			c.Status(fiber.StatusUnprocessableEntity)
+			return s.renderDesigner(c, designerState{flow: f, revision: base, def: working, sample: sample}, func(d *view.Designer) {
+				d.Error = "Not saved: " + fe.Message
+			})
+		}
+		if err != nil {
 			return err
 		}
+		working = changed
 		saved, err := s.saveDraft(c, f, base, working, "flow.draft_save", op)
 		var conflict *mappings.DraftConflictError
 		if errors.As(err, &conflict) {
@@ -87,14 +103,34 @@ func conflictView(e *mappings.DraftConflictError) *view.Conflict {
 
 func describeChange(ch mappings.Change) string { return ch.String() }
 
-// applyOp performs one structural change named by the pressed button.
+// applyOp performs one structural change named by the pressed button:
+// add-row, add-constant, add-object, add-foreach, add-array (a row of that
+// kind at a position in a mapping or child rows), add-rule, add-route,
+// duplicate-route, add-target, infer-schema (the source schema from the
+// samples), remove, up, down.
 func applyOp(def *engine.Definition, op string) (*engine.Definition, error) {
 	verb, ptr, _ := strings.Cut(op, ":")
 	switch verb {
 	case "save", "":
 		return def, nil
 	case "add-row":
-		return mappings.InsertAt(def, ptr, engine.Row{Target: "newField", Expr: "nil"})
+		return mappings.AddRow(def, ptr, mappings.RowValue)
+	case "add-constant":
+		return mappings.AddRow(def, ptr, mappings.RowConstant)
+	case "add-object":
+		return mappings.AddRow(def, ptr, mappings.RowObject)
+	case "add-foreach":
+		return mappings.AddRow(def, ptr, mappings.RowForEach)
+	case "add-array":
+		return mappings.AddRow(def, ptr, mappings.RowArray)
+	case "add-route":
+		return mappings.AddRoute(def, ptr)
+	case "duplicate-route":
+		return mappings.DuplicateRoute(def, ptr)
+	case "add-target":
+		return mappings.AddTarget(def, ptr)
+	case "infer-schema":
+		return mappings.WithInferredSchema(def)
 	case "add-rule":
 		n := len(def.Validation) + 1
 		return mappings.InsertAt(def, ptr, engine.Rule{Name: fmt.Sprintf("rule-%d", n), Rule: "true", Message: "describe what is wrong and how to fix it"})

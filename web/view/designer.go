@@ -26,6 +26,8 @@ type Live struct {
 	Snippet string // the expression with a caret under the error
 	Skipped bool   // the row was omitted by its when / omitNull
 	Bool    string // "true" or "false" for conditions and rules
+	// Items are a row's values per for-each item, when it is inside one.
+	Items []LiveItem
 }
 
 // Field is one editable expression or text field, named by its JSON pointer.
@@ -63,6 +65,18 @@ type RowView struct {
 	Last     bool
 	// InsertAfter is the pointer a new sibling row is inserted at.
 	InsertAfter string
+	// The rest is the structure editor's (designer_structure.templ).
+	Value    Field // a constant's JSON text
+	As       Field // a for-each's item name
+	Index    Field // a for-each's index name
+	Filter   Field
+	When     Field
+	Note     Field
+	OmitNull bool
+	// Children are an object's or a for-each's rows; ChildAppend is where
+	// a new child row goes.
+	Children    []RowView
+	ChildAppend string
 }
 
 // RouteView is one route: its condition, rows and output.
@@ -77,6 +91,15 @@ type RouteView struct {
 	Errors  []string
 	// AppendPointer is where "add row" inserts at the end of the mapping.
 	AppendPointer string
+	// Pointer is the route's own (/routes/N); NameField and TargetField
+	// edit its name and target; Tree is Rows nested as the definition nests
+	// them (Rows is flat, for the live preview).
+	Pointer     string
+	NameField   Field
+	TargetField Field
+	First       bool
+	Last        bool
+	Tree        []RowView
 }
 
 // SampleOption is a sample in the picker.
@@ -157,17 +180,24 @@ type Designer struct {
 	TimeBudget Field
 	Rules      []RuleView
 	Routes     []RouteView
-	Problems   []Diagnostic
-	Tests      []TestView
-	TestsRan   bool
-	AllSamples []SampleRun
-	Diagram    templ.Component
-	Functions  []FunctionHelp
-	Vars       []string // "NAME = value" the preview runs with
-	Lookups    []LookupSummary
-	Notice     string // a confirmation after an action
-	Error      string // why the last action was refused
-	Conflict   *Conflict
+	// Source, Targets and TargetNames feed the structure editor's cards;
+	// RoutesAppend and TargetsAppend are where a new route or target goes.
+	Source        SourceView
+	Targets       []TargetView
+	TargetNames   []string
+	RoutesAppend  string
+	TargetsAppend string
+	Problems      []Diagnostic
+	Tests         []TestView
+	TestsRan      bool
+	AllSamples    []SampleRun
+	Diagram       templ.Component
+	Functions     []FunctionHelp
+	Vars          []string // "NAME = value" the preview runs with
+	Lookups       []LookupSummary
+	Notice        string // a confirmation after an action
+	Error         string // why the last action was refused
+	Conflict      *Conflict
 }
 
 // Conflict is shown when a save was refused because someone else saved first.
