@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -74,8 +75,8 @@ func TestAnalystBuildsAMappingByClicksAndTyping(t *testing.T) {
 	waitText(t, ctx, ".samples a[aria-current=true]", "order 5001")
 
 	submit(t, ctx, "name the source and add a nested object",
-		typeInto("#source-system", "webshop"),
-		typeInto("#source-event", "order.placed"),
+		typeInto(byName("/source/system"), "webshop"),
+		typeInto(byName("/source/event"), "order.placed"),
 		chromedp.Click(chromedp.CSS(byOp("add-object:/routes/0/mapping/1"))),
 	)
 	submit(t, ctx, "fill the object's first field and add a second",
@@ -145,6 +146,11 @@ func TestAnalystBuildsAMappingByClicksAndTyping(t *testing.T) {
 	)
 	waitText(t, ctx, "#route-crm-vip", "→ crm")
 	waitText(t, ctx, "#output-1", `"customerOrder": "#5001"`)
+
+	// Enter in a field is the form's default action: save, nothing else
+	// (the golden file below shows nothing was added or removed).
+	submit(t, ctx, "press Enter in a row's target field",
+		chromedp.SendKeys(chromedp.CSS(byName("/routes/0/mapping/3/target")), kb.Enter))
 
 	must(t, ctx, "publish",
 		chromedp.SendKeys(chromedp.CSS("#publish-note"), "built in the designer"),

@@ -174,9 +174,9 @@ func structureViews(d *view.Designer, def *engine.Definition, field fieldFunc) {
 		ptr := fmt.Sprintf("/targets/%d", i)
 		d.Targets = append(d.Targets, view.TargetView{
 			Pointer: ptr, First: i == 0, Last: i == len(def.Targets)-1,
-			Name:   view.Field{Name: "f:" + ptr + "/name", Pointer: ptr + "/name", Value: t.Name, Label: "Name of target " + strconv.Itoa(i+1)},
-			Kind:   view.Field{Name: "f:" + ptr + "/kind", Pointer: ptr + "/kind", Value: t.Kind, Label: "Kind of target " + t.Name},
-			Method: view.Field{Name: "f:" + ptr + "/method", Pointer: ptr + "/method", Value: t.Method, Label: "HTTP method of target " + t.Name},
+			Name:   plainField(ptr+"/name", t.Name, "Name of target "+strconv.Itoa(i+1)),
+			Kind:   plainField(ptr+"/kind", t.Kind, "Kind of target "+t.Name),
+			Method: plainField(ptr+"/method", t.Method, "HTTP method of target "+t.Name),
 		})
 		d.TargetNames = append(d.TargetNames, t.Name)
 	}
@@ -187,9 +187,15 @@ func structureViews(d *view.Designer, def *engine.Definition, field fieldFunc) {
 		rt := def.Routes[rv.Index]
 		rv.Pointer = fmt.Sprintf("/routes/%d", rv.Index)
 		rv.First, rv.Last = rv.Index == 0, rv.Index == len(def.Routes)-1
-		rv.NameField = view.Field{Name: "f:" + rv.Pointer + "/name", Pointer: rv.Pointer + "/name", Value: rt.Name, Label: "Name of route " + rt.Name}
-		rv.TargetField = view.Field{Name: "f:" + rv.Pointer + "/target", Pointer: rv.Pointer + "/target", Value: rt.Target, Label: "Target of route " + rt.Name}
+		rv.NameField = plainField(rv.Pointer+"/name", rt.Name, "Name of route "+rt.Name)
+		rv.TargetField = plainField(rv.Pointer+"/target", rt.Target, "Target of route "+rt.Name)
 	}
+}
+
+// plainField is a field without a live value; its Live.ID still gives the
+// input the id the problems list links to.
+func plainField(pointer, value, label string) view.Field {
+	return view.Field{Name: "f:" + pointer, Pointer: pointer, Value: value, Label: label, Live: view.Live{ID: view.LiveID("live", pointer)}}
 }
 
 func indentJSON(raw json.RawMessage) string {
