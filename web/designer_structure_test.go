@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"html"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -158,6 +160,19 @@ func TestDesignerStructureObjectAndConstant(t *testing.T) {
 	require.Contains(t, body, `value="country"`, "other fields as typed")
 	require.Contains(t, body, `value="webshop"`)
 	require.Equal(t, before, sb.draft(t), "nothing saved")
+
+	// While typing, the live preview takes half-typed JSON calmly: the
+	// constant's cell says what is wrong, the rest keeps its values.
+	preview := url.Values{"revision": {sb.br.revision()}, "sample": {"0"}, "f:/routes/0/mapping/1/rows/1/value": {`{"code": "D`}, "f:/routes/0/mapping/0/expr": {`"PREVIEWED"`}}
+	req := httptest.NewRequest(http.MethodPost, "/flows/blank/preview", strings.NewReader(preview.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("HX-Request", "true")
+	req.Header.Set("X-CSRF-Token", sb.br.csrf)
+	res = sb.br.do(req)
+	require.Equal(t, http.StatusOK, res.StatusCode, res.body)
+	body = html.UnescapeString(res.body)
+	require.Regexp(t, `id="live-routes-0-mapping-1-rows-1-value"[^>]*>\s*<div class="live-error" role="alert">/routes/0/mapping/1/rows/1/value is not valid JSON`, body)
+	require.Contains(t, body, `"PREVIEWED"`)
 
 	sb.save(t, "save", url.Values{"f:/routes/0/mapping/1/rows/1/target": {"country"}, "f:/routes/0/mapping/1/rows/1/value": {`{"code": "DE", "eu": true}`}})
 	def = sb.draft(t)
