@@ -85,13 +85,14 @@ func buildDesigner(ctx context.Context, st designerState) view.Designer {
 	// Trace entries are found by the pointer of their expression; a
 	// for-each row shows its first item's.
 	trace := map[string]engine.TraceEntry{}
-	traceAll := map[string][]engine.TraceEntry{}
+	rb := rowBuilder{at: map[string][]int{}}
 	if res != nil {
-		for _, t := range res.Trace {
+		rb.trace, rb.ran = res.Trace, true
+		for i, t := range res.Trace {
 			if _, ok := trace[t.Pointer]; !ok && t.Pointer != "" {
 				trace[t.Pointer] = t
 			}
-			traceAll[t.Pointer] = append(traceAll[t.Pointer], t)
+			rb.at[t.Pointer] = append(rb.at[t.Pointer], i)
 		}
 	}
 	live := func(pointer string, isBool bool) view.Live {
@@ -166,7 +167,8 @@ func buildDesigner(ctx context.Context, st designerState) view.Designer {
 		if rt.When == "" && rv.When.Live.Error == "" && res != nil {
 			rv.When.Live.Bool = "true"
 		}
-		rv.Tree = rowBuilder{field: field, trace: traceAll, ran: res != nil}.rows(ptr+"/mapping", rt.Mapping, 0, false)
+		rb.field = field
+		rv.Tree = rb.rows(ptr+"/mapping", rt.Mapping, 0, false)
 		rv.Rows = flattenRows(rv.Tree)
 		if res != nil {
 			if rr := res.Route(rt.Name); rr != nil {

@@ -20,9 +20,27 @@ import (
 // with the item's output path).
 type rowBuilder struct {
 	field fieldFunc
-	// trace holds every trace entry of a pointer, in run order.
-	trace map[string][]engine.TraceEntry
+	// trace is the run's trace; at holds the positions in it of each
+	// pointer's entries, in run order.
+	trace []engine.TraceEntry
+	at    map[string][]int
 	ran   bool
+}
+
+// entries are the trace entries of the pointers, in run order.
+func (b rowBuilder) entries(pointers ...string) []engine.TraceEntry {
+	var idx []int
+	for _, p := range pointers {
+		idx = append(idx, b.at[p]...)
+	}
+	if len(pointers) > 1 {
+		sort.Ints(idx)
+	}
+	out := make([]engine.TraceEntry, len(idx))
+	for i, k := range idx {
+		out[i] = b.trace[k]
+	}
+	return out
 }
 
 func (b rowBuilder) rows(base string, rows []engine.Row, depth int, inForEach bool) []view.RowView {
@@ -97,11 +115,10 @@ func (b rowBuilder) perItem(l view.Live, pointer, target string) view.Live {
 	if l.Error != "" {
 		return l
 	}
-	entries := b.trace[pointer]
+	entries := b.entries(pointer)
 	if target != "" {
 		// A row left out by its condition is traced under its when.
-		entries = append(append([]engine.TraceEntry(nil), entries...), b.trace[strings.TrimSuffix(strings.TrimSuffix(pointer, "/expr"), "/value")+"/when"]...)
-		sort.SliceStable(entries, func(i, j int) bool { return entries[i].Path < entries[j].Path })
+		entries = b.entries(pointer, strings.TrimSuffix(strings.TrimSuffix(pointer, "/expr"), "/value")+"/when")
 	}
 	l.Value, l.Skipped, l.Bool = "", false, ""
 	l.Items = nil
@@ -127,7 +144,7 @@ func (b rowBuilder) perItem(l view.Live, pointer, target string) view.Live {
 func (b rowBuilder) itemLabels(ptr string, r engine.Row) map[string]bool {
 	labels := map[string]bool{}
 	if len(r.Rows) == 0 {
-		for _, t := range b.trace[ptr+"/expr"] {
+		for _, t := range b.entries(ptr + "/expr") {
 			labels[t.Path] = true
 		}
 		return labels
@@ -135,7 +152,7 @@ func (b rowBuilder) itemLabels(ptr string, r engine.Row) map[string]bool {
 	for i, c := range r.Rows {
 		cp := fmt.Sprintf("%s/rows/%d", ptr, i)
 		for _, leaf := range []string{"/expr", "/value", "/when"} {
-			for _, t := range b.trace[cp+leaf] {
+			for _, t := range b.entries(cp + leaf) {
 				labels[strings.TrimSuffix(t.Path, "."+c.Target)] = true
 			}
 		}

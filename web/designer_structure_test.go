@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"html"
 	"net/http"
 	"net/http/httptest"
@@ -108,6 +109,21 @@ func TestDesignerStructureForEach(t *testing.T) {
 	require.Regexp(t, `items\[1\]</span> <code class="live-value">&#34;MUG&#34;`, page)
 	require.Regexp(t, `items\[1\]</span> <code class="live-value">20`, page)
 	require.Contains(t, page, `name="f:/routes/0/mapping/1/rows/1/omitNull" value="true" checked`)
+
+	// Twelve lines: items in run order, rows left out by their condition
+	// marked as such.
+	var lines []string
+	for i := range 12 {
+		lines = append(lines, fmt.Sprintf(`{"sku": "s%d", "qty": 1}`, i))
+	}
+	sb.save(t, "save", url.Values{"f:/source/samples/0/payload": {`{"id": 8, "lines": [` + strings.Join(lines, ",") + `]}`}})
+	page = sb.br.get("/flows/blank").body
+	cell := page[strings.Index(page, `id="live-routes-0-mapping-1-rows-1-expr"`):]
+	cell = cell[:strings.Index(cell, "</ol>")]
+	require.Less(t, strings.Index(cell, "items[9]"), strings.Index(cell, "items[10]"))
+	require.Equal(t, 7, strings.Count(cell, "omitted"), "position is left out from the sixth line on")
+	require.Contains(t, page, "12 items")
+	sb.save(t, "save", url.Values{"f:/source/samples/0/payload": {linesSample}})
 
 	// An array of values.
 	sb.save(t, "add-array:/routes/0/mapping/2", nil)
