@@ -302,11 +302,8 @@ func CompileLenient(def *Definition, opts Options) (*Program, []Diagnostic) {
 	c := &compiler{def: def, opts: opts.withDefaults(), proj: newProjection(), vars: map[string]bool{}, lenient: true}
 	p := c.compile()
 	p.diags = c.diags
-	return p, c.Diagnostics()
+	return p, p.Diagnostics()
 }
-
-// Diagnostics returns a copy of what the compiler found so far.
-func (c *compiler) Diagnostics() []Diagnostic { return append([]Diagnostic(nil), c.diags...) }
 
 // compile builds the program, recording problems in c.diags and disabling
 // the constructs they belong to.
