@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -173,6 +172,9 @@ func buildDesigner(ctx context.Context, st designerState) view.Designer {
 		if res != nil {
 			if rr := res.Route(rt.Name); rr != nil {
 				rv.Matched = strconv.FormatBool(rr.Matched)
+				if !rr.Matched && len(rr.Errors) > 0 {
+					rv.Matched = "" // the condition failed, or did not compile
+				}
 				if len(rr.Output) > 0 {
 					rv.Output = prettyJSON(rr.Output)
 				}
@@ -282,10 +284,10 @@ func exampleText(fn engine.FunctionSpec) string {
 
 type fieldFunc func(pointer, value, label, placeholder string, isBool bool) view.Field
 
-// compileForPreview compiles the definition; when some expressions do not
-// compile it neutralises exactly those and compiles again, so every other
-// row still shows its live value. It returns all diagnostics of the first
-// attempt (and of the schema).
+// compileForPreview compiles the definition leniently: each broken
+// construct is disabled with its diagnostic and every other one keeps its
+// live value. checkSchema adds the JSON Schema's diagnostics, which the
+// live preview skips. It returns every diagnostic once.
 func compileForPreview(def *engine.Definition, checkSchema bool) (*engine.Program, []engine.Diagnostic) {
 	var diags []engine.Diagnostic
 	if canonical, err := def.Canonical(); checkSchema && err == nil {
@@ -293,34 +295,8 @@ func compileForPreview(def *engine.Definition, checkSchema bool) (*engine.Progra
 			diags = append(diags, diagnosticsOf(err)...)
 		}
 	}
-	prog, err := engine.Compile(def, engine.Options{})
-	if err == nil {
-		return prog, dedupe(diags)
-	}
-	compileDiags := diagnosticsOf(err)
-	diags = append(diags, compileDiags...)
-	var edits []mappings.Edit
-	for _, dg := range compileDiags {
-		switch {
-		case strings.HasSuffix(dg.Pointer, "/expr"), strings.HasSuffix(dg.Pointer, "/idempotency"), strings.HasSuffix(dg.Pointer, "/correlation"), strings.HasSuffix(dg.Pointer, "/channel"):
-			edits = append(edits, mappings.Edit{Pointer: dg.Pointer, Value: "nil"})
-		case strings.HasSuffix(dg.Pointer, "/when"), strings.HasSuffix(dg.Pointer, "/filter"):
-			edits = append(edits, mappings.Edit{Pointer: dg.Pointer, Value: ""})
-		case strings.HasSuffix(dg.Pointer, "/rule"):
-			edits = append(edits, mappings.Edit{Pointer: dg.Pointer, Value: "true"})
-		case strings.HasSuffix(dg.Pointer, "/forEach"):
-			edits = append(edits, mappings.Edit{Pointer: dg.Pointer, Value: "[]"})
-		}
-	}
-	if len(edits) == 0 {
-		return nil, dedupe(diags)
-	}
-	neutral, err := mappings.ApplyEdits(def, edits)
-	if err != nil {
-		return nil, dedupe(diags)
-	}
-	prog, _ = engine.Compile(neutral, engine.Options{})
-	return prog, dedupe(diags)
+	prog, compileDiags := engine.CompileLenient(def, engine.Options{})
+	return prog, dedupe(append(diags, compileDiags...))
 }
 
 func dedupe(ds []engine.Diagnostic) []engine.Diagnostic {
