@@ -18,9 +18,9 @@ import (
 )
 
 // flowTestEdit replaces a test case with the JSON typed in the designer
-// (name, input, now, vars, expect). JSON that does not decode into a case
-// re-renders the designer with the text as typed and where it went wrong,
-// so nothing is lost.
+// (name, input, now, vars, expect). JSON that does not decode into a case,
+// a name another case has, or a draft changed meanwhile re-renders the
+// designer with the text as typed and what went wrong, so nothing is lost.
 func (s *Server) flowTestEdit() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		text := c.FormValue("json")
@@ -40,9 +40,13 @@ func (s *Server) flowTestEdit() fiber.Handler {
 			def.Tests[i] = tc
 			return "edit “" + old + "”", fmt.Sprintf("Saved test case “%s”.", tc.Name), nil
 		})
-		var bad *testCaseError
-		if !errors.As(err, &bad) {
+		code := fault.CodeOf(err)
+		if err == nil || (code != fault.Invalid && code != fault.Conflict) {
 			return err
+		}
+		msg := err.Error()
+		if fe, ok := fault.As(err); ok {
+			msg = fe.Message
 		}
 		f, base, ferr := s.flowForChange(c)
 		if ferr != nil {
@@ -52,12 +56,18 @@ func (s *Server) flowTestEdit() fiber.Handler {
 		if gerr != nil {
 			return gerr
 		}
-		c.Status(fiber.StatusUnprocessableEntity)
+		var stale *mappings.DraftConflictError
+		if errors.As(err, &stale) {
+			// Show the newest draft, so that saving the kept text again
+			// applies it there.
+			base = d.Revision
+		}
+		c.Status(statusOf[code])
 		return s.renderDesigner(c, designerState{flow: f, revision: base, def: d.Definition, sample: formSample(c)}, func(v *view.Designer) {
-			v.Error = "The test case is not saved: " + bad.msg
+			v.Error = "The test case is not saved: " + msg
 			for k := range v.Tests {
 				if strconv.Itoa(v.Tests[k].Index) == c.FormValue("test") {
-					v.Tests[k].JSON, v.Tests[k].EditError = text, bad.msg
+					v.Tests[k].JSON, v.Tests[k].EditError = text, msg
 				}
 			}
 		})

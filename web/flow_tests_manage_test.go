@@ -158,6 +158,18 @@ func TestTestCaseManagement(t *testing.T) {
 		dup := `{"name": "` + before.Definition.Tests[1].Name + `", "input": {}, "expect": {}}`
 		res = tb.form("tests/edit", "test", "0", "json", dup)
 		require.Equal(t, http.StatusConflict, res.StatusCode)
+		require.Contains(t, html.UnescapeString(res.body), dup, "kept on a name clash")
+
+		// Someone else saved meanwhile: refused, the text kept, and the
+		// page now carries the newest revision, so saving again applies it.
+		tb.br.get("/flows/shop-orders")
+		stale := tb.br.revision()
+		tb.change(t, func(def *engine.Definition) { def.Description = "changed by someone else" })
+		kept := `{"name": "kept", "input": {"id": 8}, "expect": {}}`
+		res = tb.br.post("/flows/shop-orders/tests/edit", url.Values{"revision": {stale}, "test": {"0"}, "json": {kept}})
+		require.Equal(t, http.StatusConflict, res.StatusCode)
+		require.Contains(t, html.UnescapeString(res.body), kept)
+		require.Equal(t, itoa(int64(tb.draft(t).Revision)), tb.br.revision())
 
 		good := `{"name": "edited", "input": {"id": 7}, "expect": {"mappingError": {"contains": "x"}}}`
 		res = tb.form("tests/edit", "test", "0", "json", good)
