@@ -334,3 +334,25 @@ func TestSaveMessageAsSample(t *testing.T) {
 	res = ana.post("/messages/00000000-0000-0000-0000-000000000000/sample", url.Values{"name": {"x"}})
 	require.Equal(t, http.StatusNotFound, res.StatusCode)
 }
+
+func TestExceptionPageSavesPayloadAsSample(t *testing.T) {
+	t.Parallel()
+	tb, items := setupInbox(t)
+	tb.user(t, "ana@shop.example", account.RoleAnalyst)
+	tb.user(t, "sam@shop.example", account.RoleSupport)
+	ana, sam := tb.browser(t), tb.browser(t)
+	ana.signIn("ana@shop.example")
+	sam.signIn("sam@shop.example")
+	ex := items[0]
+	page := sam.get("/inbox/" + itoa(ex.ID))
+	require.Equal(t, http.StatusOK, page.StatusCode)
+	require.NotContains(t, page.body, `id="save-sample"`)
+
+	page = ana.get("/inbox/" + itoa(ex.ID))
+	action := `action="/messages/` + ex.MessageID.String() + `/sample"`
+	require.Contains(t, page.body, action)
+	res := ana.post("/messages/"+ex.MessageID.String()+"/sample", url.Values{"name": {"failed in dev"}})
+	require.Equal(t, http.StatusSeeOther, res.StatusCode, res.body)
+	page = ana.get(res.Header.Get("Location"))
+	require.Contains(t, page.body, `aria-current="true">failed in dev</a>`)
+}
