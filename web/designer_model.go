@@ -211,6 +211,9 @@ func buildDesigner(ctx context.Context, st designerState) view.Designer {
 		if !st.preview {
 			tv.JSON = testCaseJSON(tc)
 		}
+		if tc.Expect.MappingError != nil {
+			tv.ExpectsFailure = tc.Expect.MappingError.String()
+		}
 		if tr, ok := results[tc.Name]; ok {
 			tv.Ran, tv.Passed, tv.Error = true, tr.Passed, tr.Error
 			for _, df := range tr.Diffs {

@@ -126,6 +126,7 @@ func TestTestCaseManagement(t *testing.T) {
 		require.Contains(t, x.MappingError.Contains, "division by zero")
 		res = tb.br.post("/flows/shop-orders/tests/run", url.Values{})
 		require.Contains(t, res.body, "1 of 3 test cases passed.")
+		require.Contains(t, html.UnescapeString(res.body), `expects a mapping error at /keys/correlation containing "decDiv: division by zero`)
 	})
 
 	t.Run("edit as JSON", func(t *testing.T) {

@@ -119,6 +119,8 @@ type TestView struct {
 	// case, or the text just submitted when it was refused (EditError).
 	JSON      string
 	EditError string
+	// ExpectsFailure describes an expected mapping failure, "" for none.
+	ExpectsFailure string
 }
 
 // TestDiff is one differing field of a failed test case.
