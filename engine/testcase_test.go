@@ -37,7 +37,7 @@ func TestMappingErrorExpectation(t *testing.T) {
 	   "expect": {"mappingError": {"pointer": "/routes/0/mapping/1/expr"}}},
 	  {"name": "wrong pointer", "input": {"id": "a", "total": "10", "qty": "0"},
 	   "expect": {"mappingError": {"pointer": "/routes/0/mapping/0", "contains": "division by zero"}}},
-	  {"name": "a pointer prefix must end at a segment", "input": {"id": "a", "total": "10", "qty": "0"},
+	  {"name": "a pointer matches whole segments", "input": {"id": "a", "total": "10", "qty": "0"},
 	   "expect": {"mappingError": {"pointer": "/routes/0/mapping/1/ex"}}},
 	  {"name": "wrong message", "input": {"id": "a", "total": "10", "qty": "0"},
 	   "expect": {"mappingError": {"contains": "overflow"}}},
@@ -101,5 +101,29 @@ func TestAcceptMakesTheCasePass(t *testing.T) {
 	bad.Now = "never"
 	if _, err := engine.Accept(prog, bad); err == nil || !strings.Contains(err.Error(), "RFC 3339") {
 		t.Errorf("accept with a bad now: %v", err)
+	}
+}
+
+func TestMappingErrorPointerMatchesWholeSegments(t *testing.T) {
+	t.Parallel()
+	at := func(ptr string) engine.RowError {
+		return engine.RowError{Pointer: ptr, Message: "decDiv: division by zero (1:1)"}
+	}
+	for _, c := range []struct {
+		want  engine.MappingErrorExpectation
+		err   engine.RowError
+		match bool
+	}{
+		{engine.MappingErrorExpectation{Pointer: "/routes/0/mapping/1"}, at("/routes/0/mapping/1/expr"), true},
+		{engine.MappingErrorExpectation{Pointer: "/routes/0/mapping/1/"}, at("/routes/0/mapping/1/rows/2/expr"), true},
+		{engine.MappingErrorExpectation{Pointer: "/routes/0/mapping/1/expr"}, at("/routes/0/mapping/1/expr"), true},
+		{engine.MappingErrorExpectation{Pointer: "/routes/0/mapping/1"}, at("/routes/0/mapping/10/expr"), false},
+		{engine.MappingErrorExpectation{Pointer: "/routes/0/mapping/1", Contains: "zero"}, at("/routes/0/mapping/1/expr"), true},
+		{engine.MappingErrorExpectation{Pointer: "/routes/0/mapping/1", Contains: "overflow"}, at("/routes/0/mapping/1/expr"), false},
+		{engine.MappingErrorExpectation{}, at("/keys/correlation"), true},
+	} {
+		if got := c.want.Matches(c.err); got != c.match {
+			t.Errorf("%s matches %s: %v, want %v", c.want.String(), c.err.Pointer, got, c.match)
+		}
 	}
 }
