@@ -60,7 +60,11 @@ func buildDesigner(ctx context.Context, st designerState) view.Designer {
 	}
 	d.SampleIndex = st.sample
 	for i, s := range def.Source.Samples {
-		d.Samples = append(d.Samples, view.SampleOption{Index: i, Name: s.Name, Selected: i == st.sample})
+		so := view.SampleOption{Index: i, Name: s.Name, Selected: i == st.sample}
+		if so.Selected && !st.preview {
+			so.Payload = prettyJSON(s.Payload)
+		}
+		d.Samples = append(d.Samples, so)
 	}
 
 	prog, diags := compileForPreview(def, !st.preview)
@@ -223,8 +227,14 @@ func buildDesigner(ctx context.Context, st designerState) view.Designer {
 		results[tr.Name] = tr
 	}
 	d.TestsRan = st.tests != nil
-	for _, tc := range def.Tests {
-		tv := view.TestView{Name: tc.Name}
+	for i, tc := range def.Tests {
+		tv := view.TestView{Index: i, Name: tc.Name}
+		if !st.preview {
+			tv.JSON = testCaseJSON(tc)
+		}
+		if tc.Expect.MappingError != nil {
+			tv.ExpectsFailure = tc.Expect.MappingError.String()
+		}
 		if tr, ok := results[tc.Name]; ok {
 			tv.Ran, tv.Passed, tv.Error = true, tr.Passed, tr.Error
 			for _, df := range tr.Diffs {

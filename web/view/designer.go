@@ -107,6 +107,8 @@ type SampleOption struct {
 	Index    int
 	Name     string
 	Selected bool
+	// Payload is the sample's JSON, indented; set for the selected one.
+	Payload string
 }
 
 // FieldNode is one field of the selected sample, for the field tree.
@@ -128,11 +130,20 @@ type Diagnostic struct {
 
 // TestView is a test case and, after a run, its outcome.
 type TestView struct {
+	// Index is the case's position in the definition's tests, which the
+	// accept, edit, rename and delete forms send.
+	Index  int
 	Name   string
 	Ran    bool
 	Passed bool
 	Error  string
 	Diffs  []TestDiff
+	// JSON is the case as the "edit as JSON" box shows it: the stored
+	// case, or the text just submitted when it was refused (EditError).
+	JSON      string
+	EditError string
+	// ExpectsFailure describes an expected mapping failure, "" for none.
+	ExpectsFailure string
 }
 
 // TestDiff is one differing field of a failed test case.
@@ -238,4 +249,16 @@ type LookupSummary struct {
 	Name        string
 	Description string
 	Rows        int
+}
+
+// failingTests counts the cases that ran and failed with a difference
+// (not those that could not run at all): what "accept all" changes.
+func failingTests(tests []TestView) int {
+	n := 0
+	for _, tc := range tests {
+		if tc.Ran && !tc.Passed && tc.Error == "" {
+			n++
+		}
+	}
+	return n
 }
