@@ -275,6 +275,7 @@ func rowViews(base string, rows []engine.Row, depth int, field fieldFunc) []view
 			InsertAfter: fmt.Sprintf("%s/%d", base, i+1),
 			Target:      view.Field{Name: "f:" + ptr + "/target", Pointer: ptr + "/target", Value: r.Target, Label: "Target field of row " + strconv.Itoa(i+1)},
 		}
+		rv.TargetProblem, rv.ForEachArray = targetProblem(r.Target)
 		switch {
 		case r.ForEach != "":
 			rv.Kind = "foreach"

@@ -4,7 +4,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/crossdock/crossdock/engine"
-	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/web/view"
 )
 
@@ -41,8 +40,8 @@ func (s *Server) renderDesigner(c *fiber.Ctx, st designerState, decorate func(*v
 	return s.render(c, view.DesignerPage(s.page(c, st.flow.Name, "flows"), d))
 }
 
-// flowPreview is the live preview: the draft with the form's unsaved edits
-// applied, compiled and run on the selected sample. It answers with
+// flowPreview is the live preview: the draft with the page's unsaved
+// operations and typed-in fields applied, compiled and run on the selected sample. It answers with
 // out-of-band fragments for every live cell, so nothing else on the page
 // (focus, caret, half-typed text) is disturbed.
 func (s *Server) flowPreview() fiber.Handler {
@@ -51,10 +50,11 @@ func (s *Server) flowPreview() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		def, err := mappings.ApplyEdits(d.Definition, formEdits(c))
+		st, err := working(c, d.Definition)
 		if err != nil {
 			return err
 		}
+		def := st.def
 		model := buildDesigner(c.UserContext(), designerState{flow: f, revision: d.Revision, def: def, sample: formSample(c), canEdit: canEditFlows(c), now: s.deps.Now(), preview: true})
 		return s.render(c, view.PreviewFragments(model))
 	}

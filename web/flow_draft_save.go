@@ -3,23 +3,22 @@ package web
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/engine"
-	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
 	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/web/view"
 )
 
-// flowDraftSave applies the designer form's edits and, optionally, one
-// structural change (op = add-row:/ptr, remove:/ptr, up:/ptr, down:/ptr,
-// add-rule:/ptr), then saves the draft against the revision the form was
-// rendered with. A stale revision re-renders the designer with the
+// flowDraftSave is the designer form without JavaScript: it applies the
+// page's unsaved operations, the typed-in fields and, optionally, one
+// operation (op = add-row:/ptr, remove:/ptr, up:/ptr, down:/ptr,
+// add-rule:/ptr, foreach-from-target:/ptr, undo, redo; see draft_ops.go),
+// then saves the draft against the revision the form was rendered with. A stale revision re-renders the designer with the
 // analyst's edits intact and the other person's changes listed.
 func (s *Server) flowDraftSave() fiber.Handler {
 	return func(c *fiber.Ctx) error {
@@ -33,14 +32,17 @@ func (s *Server) flowDraftSave() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		working, err := mappings.ApplyEdits(stored.Definition, formEdits(c))
+		st, err := working(c, stored.Definition)
 		if err != nil {
 			return err
 		}
-		op := c.FormValue("op", "save")
-		if working, err = applyOp(working, op); err != nil {
+		if st.op, err = parseButtonOp(c.FormValue("op", "save")); err != nil {
 			return err
 		}
+		if err := st.apply(); err != nil {
+			return err
+		}
+		working, op := st.def, st.describe()
 		saved, err := s.saveDraft(c, f, base, working, "flow.draft_save", op)
 		var conflict *mappings.DraftConflictError
 		if errors.As(err, &conflict) {
@@ -86,24 +88,3 @@ func conflictView(e *mappings.DraftConflictError) *view.Conflict {
 }
 
 func describeChange(ch mappings.Change) string { return ch.String() }
-
-// applyOp performs one structural change named by the pressed button.
-func applyOp(def *engine.Definition, op string) (*engine.Definition, error) {
-	verb, ptr, _ := strings.Cut(op, ":")
-	switch verb {
-	case "save", "":
-		return def, nil
-	case "add-row":
-		return mappings.InsertAt(def, ptr, engine.Row{Target: "newField", Expr: "nil"})
-	case "add-rule":
-		n := len(def.Validation) + 1
-		return mappings.InsertAt(def, ptr, engine.Rule{Name: fmt.Sprintf("rule-%d", n), Rule: "true", Message: "describe what is wrong and how to fix it"})
-	case "remove":
-		return mappings.RemoveAt(def, ptr)
-	case "up":
-		return mappings.Move(def, ptr, -1)
-	case "down":
-		return mappings.Move(def, ptr, +1)
-	}
-	return nil, &fault.Error{Code: fault.Invalid, Message: "unknown designer action “" + verb + "”"}
-}

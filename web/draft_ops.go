@@ -1,0 +1,265 @@
+package web
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/crossdock/crossdock/engine"
+	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/mappings"
+)
+
+// The designer edits a draft as a document: every structural change is a
+// small operation on a JSON pointer (insert, remove, replace, move), sent
+// as it is made, and the page morphs the changed form in place. The
+// operations of a burst are not saved one by one: the page carries them
+// (hidden field "ops") with the draft revision it was opened at, every
+// request applies them to that revision, and a save — Ctrl/Cmd+S, the Save
+// button, Enter, or the page itself after a few quiet seconds — writes
+// them as one draft revision through DraftSave's usual revision check. So
+// a burst of clicks is one revision and one audit entry, and another
+// editor's save in between is a conflict exactly as before.
+
+// draftOp is one operation, in the words of JSON Patch (RFC 6902) where
+// they exist. Pending and undo/redo operations are always primitive
+// (insert, remove, replace, up, down) so that replaying them on the saved
+// draft gives the same structure whatever the analyst typed meanwhile.
+type draftOp struct {
+	Op    string          `json:"op"`
+	Path  string          `json:"path"`
+	Value json.RawMessage `json:"value,omitempty"`
+}
+
+// historyEntry is one step of the page's undo/redo history: Undo reverses
+// the step, Redo makes it again.
+type historyEntry struct {
+	Label string  `json:"label"`
+	Undo  draftOp `json:"undo"`
+	Redo  draftOp `json:"redo"`
+}
+
+// draftHistory is the page's undo and redo stacks (hidden field
+// "history"), newest last.
+type draftHistory struct {
+	Undo []historyEntry `json:"undo,omitempty"`
+	Redo []historyEntry `json:"redo,omitempty"`
+}
+
+// maxHistory bounds the undo stack a page carries.
+const maxHistory = 30
+
+// maxPendingOps bounds the operations a page may hold unsaved; beyond it
+// the page saves first.
+const maxPendingOps = 200
+
+// parseButtonOp reads a button's "verb:/pointer" (e.g. remove:/validation/0)
+// or a JSON operation.
+func parseButtonOp(s string) (draftOp, error) {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "{") {
+		var op draftOp
+		if err := json.Unmarshal([]byte(s), &op); err != nil {
+			return draftOp{}, &fault.Error{Code: fault.Invalid, Message: "the operation is not valid JSON: " + err.Error()}
+		}
+		return op, nil
+	}
+	verb, ptr, _ := strings.Cut(s, ":")
+	if verb == "" {
+		verb = "save"
+	}
+	return draftOp{Op: verb, Path: ptr}, nil
+}
+
+// parsePending reads the page's unsaved operations.
+func parsePending(s string) ([]draftOp, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var ops []draftOp
+	if err := json.Unmarshal([]byte(s), &ops); err != nil {
+		return nil, &fault.Error{Code: fault.Invalid, Message: "the page's unsaved operations are not readable (" + err.Error() + "); reload the designer"}
+	}
+	if len(ops) > maxPendingOps {
+		return nil, &fault.Error{Code: fault.Invalid, Message: fmt.Sprintf("more than %d unsaved operations; save the draft", maxPendingOps)}
+	}
+	return ops, nil
+}
+
+func parseHistory(s string) draftHistory {
+	var h draftHistory
+	if strings.TrimSpace(s) != "" {
+		_ = json.Unmarshal([]byte(s), &h) // a mangled history only loses undo
+	}
+	return h
+}
+
+func encodeJSON(v any) string {
+	if v == nil {
+		return ""
+	}
+	b, _ := json.Marshal(v)
+	if string(b) == "null" {
+		return ""
+	}
+	return string(b)
+}
+
+// replayOps applies pending primitive operations in order.
+func replayOps(def *engine.Definition, ops []draftOp) (*engine.Definition, error) {
+	for _, op := range ops {
+		var err error
+		if def, _, _, err = applyDraftOp(def, op); err != nil {
+			return nil, fmt.Errorf("unsaved operation %s %s no longer applies: %w", op.Op, op.Path, err)
+		}
+	}
+	return def, nil
+}
+
+// applyDraftOp performs one operation and returns the new definition, the
+// operation in primitive form (what the page keeps pending) and its
+// inverse. A new structural operation needs only a case here: its inverse
+// defaults to replacing the enclosing list or object with what it was.
+func applyDraftOp(def *engine.Definition, op draftOp) (out *engine.Definition, done, inverse draftOp, err error) {
+	if op.Path == "" || !strings.HasPrefix(op.Path, "/") {
+		return nil, done, inverse, &fault.Error{Code: fault.Invalid, Message: "operation “" + op.Op + "” needs a JSON pointer such as /routes/0/mapping/1"}
+	}
+	switch op.Op {
+	case "add-row":
+		row, _ := json.Marshal(engine.Row{Target: "newField", Expr: "nil"})
+		return applyDraftOp(def, draftOp{Op: "insert", Path: op.Path, Value: row})
+	case "add-rule":
+		rule, _ := json.Marshal(engine.Rule{Name: fmt.Sprintf("rule-%d", len(def.Validation)+1), Rule: "true", Message: "describe what is wrong and how to fix it"})
+		return applyDraftOp(def, draftOp{Op: "insert", Path: op.Path, Value: rule})
+	case "foreach-from-target":
+		row, err := forEachFromTarget(def, op.Path)
+		if err != nil {
+			return nil, done, inverse, err
+		}
+		return applyDraftOp(def, draftOp{Op: "replace", Path: op.Path, Value: row})
+	case "insert":
+		if out, err = mappings.InsertAt(def, op.Path, op.Value); err != nil {
+			return nil, done, inverse, err
+		}
+		return out, op, draftOp{Op: "remove", Path: op.Path}, nil
+	case "remove":
+		before, ok, err := mappings.ValueAt(def, op.Path)
+		if err != nil {
+			return nil, done, inverse, err
+		}
+		if !ok {
+			return nil, done, inverse, &fault.Error{Code: fault.Invalid, Message: "nothing to remove at " + op.Path + "; reload the designer"}
+		}
+		if out, err = mappings.RemoveAt(def, op.Path); err != nil {
+			return nil, done, inverse, err
+		}
+		return out, op, draftOp{Op: "insert", Path: op.Path, Value: before}, nil
+	case "replace":
+		before, _, err := mappings.ValueAt(def, op.Path)
+		if err != nil {
+			return nil, done, inverse, err
+		}
+		if out, err = mappings.ReplaceAt(def, op.Path, op.Value); err != nil {
+			return nil, done, inverse, err
+		}
+		return out, op, draftOp{Op: "replace", Path: op.Path, Value: before}, nil
+	case "up", "down":
+		delta := -1
+		if op.Op == "down" {
+			delta = 1
+		}
+		parent, idx, ok := splitIndex(op.Path)
+		if !ok {
+			return nil, done, inverse, &fault.Error{Code: fault.Invalid, Message: op.Path + " does not name an element of a list"}
+		}
+		arr, _, _ := mappings.ValueAt(def, parent)
+		var items []json.RawMessage
+		_ = json.Unmarshal(arr, &items)
+		if idx+delta < 0 || idx+delta >= len(items) {
+			return def, op, draftOp{Op: "replace", Path: parent, Value: arr}, nil
+		}
+		if out, err = mappings.Move(def, op.Path, delta); err != nil {
+			return nil, done, inverse, err
+		}
+		back := "down"
+		if op.Op == "down" {
+			back = "up"
+		}
+		return out, op, draftOp{Op: back, Path: parent + "/" + strconv.Itoa(idx+delta)}, nil
+	}
+	return nil, done, inverse, &fault.Error{Code: fault.Invalid, Message: "unknown designer operation “" + op.Op + "”; the designer knows insert, remove, replace, up, down, add-row, add-rule and foreach-from-target"}
+}
+
+func splitIndex(ptr string) (parent string, idx int, ok bool) {
+	i := strings.LastIndex(ptr, "/")
+	if i < 0 {
+		return "", 0, false
+	}
+	n, err := strconv.Atoi(ptr[i+1:])
+	if err != nil || n < 0 {
+		return "", 0, false
+	}
+	return ptr[:i], n, true
+}
+
+// opLabel names an operation for the undo and redo buttons.
+func opLabel(op draftOp) string {
+	switch op.Op {
+	case "add-row":
+		return "add row"
+	case "add-rule":
+		return "add rule"
+	case "foreach-from-target":
+		return "make a for-each"
+	case "up", "down":
+		return "move " + op.Op
+	}
+	return op.Op
+}
+
+// targetProblem checks a mapping row's target path as the analyst types:
+// names separated by dots. For "lines[].sku" it says to use a for-each
+// block and returns the array path ("lines") the designer offers to make
+// one over.
+func targetProblem(target string) (problem, array string) {
+	if target == "" {
+		return "a target field needs a name", ""
+	}
+	if i := strings.Index(target, "["); i >= 0 {
+		rest := target[i:]
+		if j := strings.Index(rest, "]"); j > 0 && i > 0 && strings.HasPrefix(rest[j+1:], ".") && len(rest) > j+2 {
+			return "“" + target + "” is not a path: use a for-each block for arrays", target[:i]
+		}
+		return "“" + target + "” is not a path: use a for-each block for arrays; a target is names separated by dots, such as customer.email", ""
+	}
+	for _, part := range strings.Split(target, ".") {
+		if part == "" {
+			return "“" + target + "” has an empty name between dots; a target is names separated by dots, such as customer.email", ""
+		}
+	}
+	return "", ""
+}
+
+// forEachFromTarget turns the row at ptr, whose target reads like
+// "lines[].sku", into a for-each block over source.lines with a child row
+// "sku" taking item.sku.
+func forEachFromTarget(def *engine.Definition, ptr string) (json.RawMessage, error) {
+	raw, ok, err := mappings.ValueAt(def, ptr)
+	if err != nil {
+		return nil, err
+	}
+	var row engine.Row
+	if !ok || json.Unmarshal(raw, &row) != nil {
+		return nil, &fault.Error{Code: fault.Invalid, Message: "no mapping row at " + ptr + "; reload the designer"}
+	}
+	_, array := targetProblem(row.Target)
+	if array == "" {
+		return nil, &fault.Error{Code: fault.Invalid, Message: "the target “" + row.Target + "” does not read like list[].field"}
+	}
+	i := strings.Index(row.Target, "]")
+	child := row.Target[i+2:]
+	child = strings.NewReplacer("[]", "", "[", "", "]", "").Replace(child)
+	block := engine.Row{Target: array, ForEach: "source." + array, As: "item", Rows: []engine.Row{{Target: child, Expr: "item." + child}}}
+	return json.Marshal(block)
+}
