@@ -5,16 +5,22 @@
 //   - a dirty marker while anything is unsaved, and a beforeunload guard;
 //   - saving after a few quiet seconds, so a burst of edits is one draft
 //     revision; Ctrl/Cmd+S saves at once;
-//   - Enter in a field saves (never presses a destructive button);
+//   - (Enter in a field presses the form's first button, a plain save,
+//     sent through the operations endpoint like the others);
 //   - Ctrl/Cmd+Z and Ctrl/Cmd+Shift+Z (or Ctrl+Y) undo and redo the last
 //     operations when no text field has the focus (a field keeps the
-//     browser's own undo of typing).
+//     browser's own undo of typing);
+//   - the page's other forms (add a sample, save a test case, publish …)
+//     save the draft first and carry its new revision, so nothing typed is
+//     lost and they do not conflict with the page's own saves.
 (function () {
   "use strict";
   var QUIET_MS = 3000;
   var typed = false;   // fields typed in since the last save was sent
   var inFlight = 0;    // operation requests under way
   var timer = null;
+  var leaving = false; // the analyst chose to discard (Reload their version)
+  var afterSave = [];  // callbacks waiting for the next save's outcome
 
   function form() { return document.getElementById("draft"); }
   function pendingOps() {
@@ -36,7 +42,7 @@
     var f = form();
     var b = f && f.querySelector("#save");
     if (!b || b.disabled) { return; }
-    if (inFlight > 0) { schedule(); return; }
+    if (inFlight > 0) { timer = setTimeout(save, 200); return; }
     b.click();
   }
   function schedule() {
@@ -68,7 +74,14 @@
     var cfg = ev.detail.requestConfig || {};
     if ((cfg.path || "").indexOf("/draft/ops") < 0) { return; }
     inFlight = Math.max(0, inFlight - 1);
-    if (!ev.detail.successful && cfg.parameters && cfg.parameters.op === "save") { typed = true; }
+    if (cfg.parameters && cfg.parameters.op === "save") {
+      if (!ev.detail.successful) { typed = true; }
+      var waiting = afterSave;
+      afterSave = [];
+      setTimeout(function () {
+        waiting.forEach(function (fn) { fn(ev.detail.successful); });
+      }, 0);
+    }
   });
   // A conflict (409) or a refused operation (422) answers the form with the
   // reason in it: swap it like any other answer.
@@ -79,13 +92,40 @@
       ev.detail.isError = false;
     }
   });
+  // The page's other forms carry the draft revision too: keep them on the
+  // revision the draft form now holds.
+  function syncRevision() {
+    var f = form();
+    var r = f && f.querySelector('input[name="revision"]');
+    if (!r) { return; }
+    document.querySelectorAll('form:not(#draft) input[name="revision"]').forEach(function (i) { i.value = r.value; });
+  }
   document.addEventListener("htmx:afterSettle", function () {
+    syncRevision();
     showDirty();
     if (pendingOps()) { schedule(); }
   });
 
+  // Another form of the page (a sample, a test case, publishing) saves the
+  // draft first, then goes on; a refused save (a conflict) stops it there.
+  document.addEventListener("submit", function (ev) {
+    var other = ev.target;
+    if (!form() || other.id === "draft" || !dirty()) { return; }
+    ev.preventDefault();
+    var submitter = ev.submitter;
+    afterSave.push(function (ok) {
+      if (!ok || dirty()) { return; }
+      syncRevision();
+      if (submitter) { other.requestSubmit(submitter); } else { other.requestSubmit(); }
+    });
+    save();
+  }, true);
+  document.addEventListener("click", function (ev) {
+    if (ev.target.closest && ev.target.closest("[data-discard]")) { leaving = true; }
+  }, true);
+
   window.addEventListener("beforeunload", function (ev) {
-    if (!form() || !dirty()) { return; }
+    if (leaving || !form() || !dirty()) { return; }
     ev.preventDefault();
     ev.returnValue = "";
   });
@@ -106,13 +146,6 @@
       var b = f.querySelector(redo ? "#redo" : "#undo");
       if (b && !b.disabled) { ev.preventDefault(); b.click(); }
       return;
-    }
-    // Enter in a one-line field of the designer saves; it never reaches a
-    // destructive button.
-    if (key === "enter" && !mod && ev.target.matches && ev.target.matches("#draft input") &&
-        ev.target.type !== "button" && ev.target.type !== "submit") {
-      ev.preventDefault();
-      save();
     }
   });
 })();

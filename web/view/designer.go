@@ -233,7 +233,9 @@ func (r RowView) TargetCheckID() string {
 
 // opAttrs sends a designer button through the operations endpoint and
 // morphs the answer into the form; without JavaScript the button submits
-// the form to the plain save.
+// the form to the plain save. Requests of the form queue one behind the
+// other, so each is sent with the revision and operations the previous
+// answer left.
 func opAttrs(d Designer) templ.Attributes {
-	return templ.Attributes{"hx-post": d.action("draft/ops"), "hx-target": "#draft", "hx-swap": "morph"}
+	return templ.Attributes{"hx-post": d.action("draft/ops"), "hx-target": "#draft", "hx-swap": "morph", "hx-sync": "#draft:queue all"}
 }
