@@ -200,7 +200,20 @@ func TestDraftOperations(t *testing.T) {
 			require.Equal(t, pending, opsField.FindStringSubmatch(res.body)[1], "%s dropped the unsaved operations", op)
 		}
 		require.Equal(t, start.Revision, draftNow(t, b).Revision)
-		res := br.op("save")
+
+		// A typed-in field that does not parse changes only the status:
+		// the form is not swapped, so what was typed stays.
+		res := br.op("save", "/sla/withinSeconds", "sixty")
+		require.Equal(t, http.StatusUnprocessableEntity, res.StatusCode)
+		require.Equal(t, "none", res.Header.Get("HX-Reswap"))
+		require.Contains(t, res.body, `id="draft-status" hx-swap-oob="true"`)
+		require.Contains(t, res.body, "a whole number of seconds")
+		require.NotContains(t, res.body, `id="draft"`)
+		require.Equal(t, start.Revision, draftNow(t, b).Revision)
+
+		br.get("/flows/shop-orders") // the page as it was before the refusal
+		br.op("add-row:/routes/0/mapping/0")
+		res = br.op("save")
 		require.Equal(t, http.StatusOK, res.StatusCode, res.body)
 		require.Equal(t, "newField", draftNow(t, b).Definition.Routes[0].Mapping[0].Target)
 	})

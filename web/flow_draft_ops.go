@@ -118,6 +118,14 @@ func (s *Server) flowDraftOps() fiber.Handler {
 			return err
 		}
 		st, err := working(c, stored.Definition)
+		var fe *fault.Error
+		if errors.As(err, &fe) && fe.Code == fault.Invalid {
+			// A field that does not parse (an SLA of "sixty"): say so and
+			// leave the form, with everything typed in it, as it is.
+			c.Status(fiber.StatusUnprocessableEntity)
+			c.Set("HX-Reswap", "none")
+			return s.render(c, view.DraftRefusal("Not saved: "+fe.Message))
+		}
 		if err != nil {
 			return err
 		}
@@ -134,7 +142,6 @@ func (s *Server) flowDraftOps() fiber.Handler {
 			err = st.apply()
 		}
 		if err != nil {
-			var fe *fault.Error
 			if errors.As(err, &fe) && fe.Code == fault.Invalid {
 				c.Status(fiber.StatusUnprocessableEntity)
 				return s.renderDraftForm(c, ds, before, func(d *view.Designer) { d.DocError = "Not done: " + fe.Message })

@@ -74,12 +74,14 @@
     var cfg = ev.detail.requestConfig || {};
     if ((cfg.path || "").indexOf("/draft/ops") < 0) { return; }
     inFlight = Math.max(0, inFlight - 1);
+    // A conflict or a refusal is swapped in (below) but saved nothing.
+    var ok = !!ev.detail.xhr && ev.detail.xhr.status >= 200 && ev.detail.xhr.status < 300;
     if (cfg.parameters && cfg.parameters.op === "save") {
-      if (!ev.detail.successful) { typed = true; }
+      if (!ok) { typed = true; }
       var waiting = afterSave;
       afterSave = [];
       setTimeout(function () {
-        waiting.forEach(function (fn) { fn(ev.detail.successful); });
+        waiting.forEach(function (fn) { fn(ok); });
       }, 0);
     }
   });
