@@ -112,6 +112,9 @@ type Program struct {
 	vars        []string
 	lookups     map[string]*lookupTable
 	timeBudget  time.Duration
+	// diags are the problems CompileLenient found; the constructs they
+	// belong to are disabled. Empty for a program from Compile.
+	diags []Diagnostic
 	// pool holds *runState values: expr VMs, parsers and buffers reused
 	// across runs and goroutines.
 	pool sync.Pool
@@ -120,12 +123,18 @@ type Program struct {
 type compiledRule struct {
 	name, message string
 	ev            *evaluator
+	// broken is the rule's own problem other than its expression's (a
+	// name used twice), reported as its failure.
+	broken *DisabledError
 }
 
 type compiledRoute struct {
 	name, target string
 	when         *evaluator
 	root         *outNode
+	// broken are the route's own problems (its name, its target),
+	// reported as route errors; its rows still map.
+	broken []*DisabledError
 }
 
 // TimeBudget is how long mapping one message may take in a deployed flow:
@@ -134,6 +143,12 @@ type compiledRoute struct {
 // ErrTimeBudget); Run then reports a breach as a row error, naming the
 // expression that was running, instead of failing the message as a whole.
 func (p *Program) TimeBudget() time.Duration { return p.timeBudget }
+
+// Diagnostics returns what CompileLenient found wrong, in definition
+// order: the same list Compile's *DefinitionError would hold. Every
+// construct a diagnostic belongs to is disabled and reports it when Run
+// reaches it. A program from Compile has none.
+func (p *Program) Diagnostics() []Diagnostic { return append([]Diagnostic(nil), p.diags...) }
 
 // Name returns the flow name of the compiled definition.
 func (p *Program) Name() string { return p.name }
@@ -229,6 +244,9 @@ type compiler struct {
 	lookups map[string]*lookupTable
 	vars    map[string]bool
 	base    []expr.Option
+	// lenient checks each expression against the limits before parsing
+	// it, since CheckLimits has not refused the definition as a whole.
+	lenient bool
 }
 
 // location names where an expression sits in the definition.
@@ -251,6 +269,46 @@ func Compile(def *Definition, opts Options) (*Program, error) {
 		return nil, err
 	}
 	c := &compiler{def: def, opts: opts.withDefaults(), proj: newProjection(), vars: map[string]bool{}}
+	p := c.compile()
+	if len(c.diags) > 0 {
+		return nil, &DefinitionError{Diagnostics: c.diags}
+	}
+	return p, nil
+}
+
+// CompileLenient compiles a definition for the designer's live preview:
+// instead of refusing a definition with problems, it disables each broken
+// construct — a key, the channel, a rule, a route's condition, target or
+// name, a row's expression, for-each source, filter or when, a row whose
+// shape is wrong, a lookup entry or default — and attaches the problem to
+// it. Run then reports that construct's problem as its error (a
+// *DisabledError, in Result.Errors, a ValidationFailure, a route's
+// Errors and the trace, under the construct's pointer) while every other
+// construct maps as usual. An expression over the limits of CheckLimits
+// is disabled without being parsed. The diagnostics are those Compile
+// would return, also in Program.Diagnostics.
+//
+// The program is nil only when the definition cannot be compiled at all:
+// nil, or over a limit on its shape (too many routes, rows, rules, tables,
+// samples or tests, rows nested too deeply). Never deploy a lenient
+// program: Compile is what publishing and the pipeline use.
+func CompileLenient(def *Definition, opts Options) (*Program, []Diagnostic) {
+	if def == nil {
+		return nil, []Diagnostic{{Section: SectionSchema, Message: "the definition is empty"}}
+	}
+	if shape := checkShape(def); len(shape) > 0 {
+		return nil, shape
+	}
+	c := &compiler{def: def, opts: opts.withDefaults(), proj: newProjection(), vars: map[string]bool{}, lenient: true}
+	p := c.compile()
+	p.diags = c.diags
+	return p, p.Diagnostics()
+}
+
+// compile builds the program, recording problems in c.diags and disabling
+// the constructs they belong to.
+func (c *compiler) compile() *Program {
+	def := c.def
 	c.compileLookups()
 	if len(def.Source.Schema) > 0 {
 		sch, err := compileSourceSchema(def.Source.Schema)
@@ -269,7 +327,9 @@ func Compile(def *Definition, opts Options) (*Program, error) {
 		if d < 0 || d > MaxTimeBudget {
 			c.add(location{section: SectionSchema, pointer: "/limits/timeBudgetMs"}, fmt.Sprintf("the time budget must be between 1 and %d ms", MaxTimeBudget.Milliseconds()))
 		}
-		p.timeBudget = d
+		if d > 0 && d <= MaxTimeBudget {
+			p.timeBudget = d
+		}
 	}
 	if def.Keys.Idempotency != "" {
 		p.key = c.compileExpr(def.Keys.Idempotency, root, false, location{section: SectionKey, pointer: "/keys/idempotency"})
@@ -283,15 +343,14 @@ func Compile(def *Definition, opts Options) (*Program, error) {
 	ruleNames := map[string]bool{}
 	for i, r := range def.Validation {
 		loc := location{section: SectionValidation, pointer: fmt.Sprintf("/validation/%d/rule", i), route: ""}
+		var broken *DisabledError
 		if ruleNames[r.Name] {
-			c.add(location{section: SectionValidation, pointer: fmt.Sprintf("/validation/%d/name", i)}, fmt.Sprintf("rule name %q is used twice", r.Name))
+			broken = c.addDisabled(location{section: SectionValidation, pointer: fmt.Sprintf("/validation/%d/name", i)}, fmt.Sprintf("rule name %q is used twice", r.Name))
 		}
 		ruleNames[r.Name] = true
 		ev := c.compileExpr(r.Rule, root, true, loc)
-		if ev != nil {
-			ev.where = r.Name
-		}
-		p.rules = append(p.rules, compiledRule{name: r.Name, message: r.Message, ev: ev})
+		ev.where = r.Name
+		p.rules = append(p.rules, compiledRule{name: r.Name, message: r.Message, ev: ev, broken: broken})
 	}
 	targets := map[string]bool{}
 	var targetNames []string
@@ -305,15 +364,15 @@ func Compile(def *Definition, opts Options) (*Program, error) {
 	routeNames := map[string]bool{}
 	for i, r := range def.Routes {
 		ptr := fmt.Sprintf("/routes/%d", i)
+		cr := &compiledRoute{name: r.Name, target: r.Target}
 		if routeNames[r.Name] {
-			c.add(location{section: SectionRoute, pointer: ptr + "/name", route: r.Name}, fmt.Sprintf("route name %q is used twice", r.Name))
+			cr.broken = append(cr.broken, c.addDisabled(location{section: SectionRoute, pointer: ptr + "/name", route: r.Name}, fmt.Sprintf("route name %q is used twice", r.Name)))
 		}
 		routeNames[r.Name] = true
 		if !targets[r.Target] {
-			c.add(location{section: SectionRoute, pointer: ptr + "/target", route: r.Name},
-				fmt.Sprintf("unknown target %q%s; declare it under \"targets\"", r.Target, suggest(r.Target, targetNames)))
+			cr.broken = append(cr.broken, c.addDisabled(location{section: SectionRoute, pointer: ptr + "/target", route: r.Name},
+				fmt.Sprintf("unknown target %q%s; declare it under \"targets\"", r.Target, suggest(r.Target, targetNames))))
 		}
-		cr := &compiledRoute{name: r.Name, target: r.Target}
 		if r.When != "" {
 			cr.when = c.compileExpr(r.When, root, true, location{section: SectionCondition, pointer: ptr + "/when", route: r.Name})
 		}
@@ -341,15 +400,12 @@ func Compile(def *Definition, opts Options) (*Program, error) {
 			}
 		}
 	}
-	if len(c.diags) > 0 {
-		return nil, &DefinitionError{Diagnostics: c.diags}
-	}
 	p.projection = c.proj
 	for v := range c.vars {
 		p.vars = append(p.vars, v)
 	}
 	sort.Strings(p.vars)
-	return p, nil
+	return p
 }
 
 func (c *compiler) schemaOrNil() any {
@@ -361,6 +417,13 @@ func (c *compiler) schemaOrNil() any {
 
 func (c *compiler) add(loc location, msg string) {
 	c.diags = append(c.diags, Diagnostic{Section: loc.section, Pointer: loc.pointer, Route: loc.route, Target: loc.target, Message: msg})
+}
+
+// addDisabled records a problem and returns it as the error the construct
+// it disables reports at run time.
+func (c *compiler) addDisabled(loc location, msg string) *DisabledError {
+	c.add(loc, msg)
+	return &DisabledError{Diagnostic: c.diags[len(c.diags)-1]}
 }
 
 func (c *compiler) addAt(loc location, src string, from int, msg string) {
@@ -387,8 +450,8 @@ func (c *compiler) compileRows(obj *outNode, rows []Row, sc *scope, route, ptr, 
 				child = &outNode{kind: nodeObject, key: seg, implicit: true}
 				parent.children = append(parent.children, child)
 			} else if child.kind != nodeObject || !child.implicit {
-				c.add(location{section: SectionRow, pointer: rptr + "/target", route: route, target: display},
-					fmt.Sprintf("target %q goes through %q, which an earlier row sets", row.Target, seg))
+				obj.children = append(obj.children, c.disabledRow(location{section: SectionRow, pointer: rptr + "/target", route: route, target: display},
+					fmt.Sprintf("target %q goes through %q, which an earlier row sets", row.Target, seg)))
 				ok = false
 				break
 			}
@@ -399,17 +462,21 @@ func (c *compiler) compileRows(obj *outNode, rows []Row, sc *scope, route, ptr, 
 		}
 		last := segs[len(segs)-1]
 		if parent.child(last) != nil {
-			c.add(location{section: SectionRow, pointer: rptr + "/target", route: route, target: display},
-				fmt.Sprintf("target %q is set twice", display))
+			obj.children = append(obj.children, c.disabledRow(location{section: SectionRow, pointer: rptr + "/target", route: route, target: display},
+				fmt.Sprintf("target %q is set twice", display)))
 			continue
 		}
 		n := c.compileRow(row, sc, loc, route, rptr, display)
-		if n == nil {
-			continue
-		}
 		n.key = last
 		parent.children = append(parent.children, n)
 	}
+}
+
+// disabledRow records a problem of a row that cannot be built and returns
+// the node standing in for it: it writes nothing and reports the problem.
+func (c *compiler) disabledRow(loc location, msg string) *outNode {
+	key := loc.target[strings.LastIndex(loc.target, ".")+1:]
+	return &outNode{kind: nodeDisabled, key: key, path: loc.target, pointer: loc.pointer, broken: []*DisabledError{c.addDisabled(loc, msg)}}
 }
 
 func joinTarget(prefix, t string) string {
@@ -431,17 +498,16 @@ func (c *compiler) compileRow(row Row, sc *scope, loc location, route, rptr, dis
 		sources++
 	}
 	if sources != 1 {
-		c.add(loc, "a row needs exactly one of \"expr\", \"value\" or \"rows\"")
-		return nil
-	}
-	if row.ForEach == "" && (row.As != "" || row.Index != "" || row.Filter != "") {
-		c.add(loc, "\"as\", \"index\" and \"filter\" need \"forEach\"")
-	}
-	if row.ForEach != "" && row.Value != nil {
-		c.add(loc, "a for-each row takes \"expr\" or \"rows\", not a constant \"value\"")
-		return nil
+		return c.disabledRow(loc, "a row needs exactly one of \"expr\", \"value\" or \"rows\"")
 	}
 	n := &outNode{path: display, pointer: rptr, omitNull: row.OmitNull}
+	if row.ForEach == "" && (row.As != "" || row.Index != "" || row.Filter != "") {
+		// The row still maps; the stray fields are reported with it.
+		n.broken = append(n.broken, c.addDisabled(loc, "\"as\", \"index\" and \"filter\" need \"forEach\""))
+	}
+	if row.ForEach != "" && row.Value != nil {
+		return c.disabledRow(loc, "a for-each row takes \"expr\" or \"rows\", not a constant \"value\"")
+	}
 	if row.When != "" {
 		n.when = c.compileExpr(row.When, sc, true, location{section: SectionRow, pointer: rptr + "/when", route: route, target: display})
 	}
@@ -457,12 +523,19 @@ func (c *compiler) compileRow(row Row, sc *scope, loc location, route, rptr, dis
 		if n.forEach != nil && n.forEach.itemPath != nil {
 			item.path, item.known, item.schema = n.forEach.itemPath, true, n.forEach.itemSchema
 		}
-		c.checkName(as, sc, location{section: SectionRow, pointer: rptr + "/as", route: route, target: display})
+		// A bad item or index name disables the whole row: it would
+		// shadow what the expressions inside rely on.
+		if d := c.checkName(as, sc, location{section: SectionRow, pointer: rptr + "/as", route: route, target: display}); d != nil {
+			n.broken, n.kind = append(n.broken, d), nodeDisabled
+		}
 		inner = item
 		if row.Index != "" {
-			c.checkName(row.Index, inner, location{section: SectionRow, pointer: rptr + "/index", route: route, target: display})
+			if d := c.checkName(row.Index, inner, location{section: SectionRow, pointer: rptr + "/index", route: route, target: display}); d != nil {
+				n.broken, n.kind = append(n.broken, d), nodeDisabled
+			}
 			if row.Index == as {
-				c.add(location{section: SectionRow, pointer: rptr + "/index", route: route, target: display}, fmt.Sprintf("index %q has the same name as the item", row.Index))
+				n.broken = append(n.broken, c.addDisabled(location{section: SectionRow, pointer: rptr + "/index", route: route, target: display}, fmt.Sprintf("index %q has the same name as the item", row.Index)))
+				n.kind = nodeDisabled
 			}
 			n.index = row.Index
 			inner = &scope{parent: inner, name: row.Index, index: true}
@@ -472,40 +545,44 @@ func (c *compiler) compileRow(row Row, sc *scope, loc location, route, rptr, dis
 		}
 		display += "[]"
 	}
+	disabled := n.kind == nodeDisabled
 	switch {
 	case row.Rows != nil:
 		n.kind = nodeObject
 		c.compileRows(n, row.Rows, inner, route, rptr+"/rows", display)
 	case row.Value != nil:
 		n.kind = nodeConst
+		vloc := location{section: SectionRow, pointer: rptr + "/value", route: route, target: display}
 		var v any
 		if err := json.Unmarshal(row.Value, &v); err != nil {
-			c.add(location{section: SectionRow, pointer: rptr + "/value", route: route, target: display}, "value is not valid JSON: "+err.Error())
-			return nil
+			return c.disabledRow(vloc, "value is not valid JSON: "+err.Error())
 		}
 		b, err := appendValue(nil, v)
 		if err != nil {
-			c.add(location{section: SectionRow, pointer: rptr + "/value", route: route, target: display}, err.Error())
-			return nil
+			return c.disabledRow(vloc, err.Error())
 		}
 		n.constant = b
 	default:
 		n.kind = nodeValue
 		n.value = c.compileExpr(row.Expr, inner, false, location{section: SectionRow, pointer: rptr + "/expr", route: route, target: display})
 	}
+	if disabled {
+		n.kind = nodeDisabled
+	}
 	return n
 }
 
 // checkName rejects item and index names that would shadow something.
-func (c *compiler) checkName(name string, sc *scope, loc location) {
+func (c *compiler) checkName(name string, sc *scope, loc location) *DisabledError {
 	switch {
 	case strings.HasPrefix(name, "__"):
-		c.add(loc, fmt.Sprintf("name %q is reserved: names may not start with \"__\"", name))
+		return c.addDisabled(loc, fmt.Sprintf("name %q is reserved: names may not start with \"__\"", name))
 	case sc.lookup(name) != nil:
-		c.add(loc, fmt.Sprintf("name %q is already in use here; pick another", name))
+		return c.addDisabled(loc, fmt.Sprintf("name %q is already in use here; pick another", name))
 	case isFunctionName(name):
-		c.add(loc, fmt.Sprintf("name %q is a function; pick another", name))
+		return c.addDisabled(loc, fmt.Sprintf("name %q is a function; pick another", name))
 	}
+	return nil
 }
 
 // compileForEach compiles a for-each expression; when it is a plain path
@@ -534,13 +611,39 @@ type evaluator struct {
 	section Section
 	route   string
 	where   string
+	// disabled is set, and prog nil, when the expression did not compile
+	// (CompileLenient): evaluating it returns this error.
+	disabled *DisabledError
 }
 
 func (c *compiler) compileExpr(src string, sc *scope, boolean bool, loc location) *evaluator {
 	return c.compileExprMode(src, sc, boolean, loc, false)
 }
 
+// compileExprMode compiles one expression. It never returns nil: when the
+// expression has problems they are recorded and the evaluator is disabled,
+// reporting the first of them when run.
 func (c *compiler) compileExprMode(src string, sc *scope, boolean bool, loc location, forEach bool) *evaluator {
+	ev := &evaluator{src: src, boolean: boolean, pointer: loc.pointer, section: loc.section, route: loc.route, where: loc.target}
+	before := len(c.diags)
+	if c.lenient {
+		if msg := exprLimitProblem(src); msg != "" {
+			c.add(loc, msg)
+		}
+	}
+	if len(c.diags) == before {
+		c.parseExpr(ev, src, sc, boolean, loc, forEach)
+	}
+	if len(c.diags) > before {
+		ev.prog, ev.root, ev.path, ev.itemPath, ev.itemSchema = nil, "", nil, nil, nil
+		ev.disabled = &DisabledError{Diagnostic: c.diags[before]}
+	}
+	return ev
+}
+
+// parseExpr parses, analyses and compiles src into ev, recording any
+// problem in c.diags.
+func (c *compiler) parseExpr(ev *evaluator, src string, sc *scope, boolean bool, loc location, forEach bool) {
 	opts := append([]expr.Option{}, c.base...)
 	opts = append(opts, expr.Env(sc.envTypes()))
 	if boolean {
@@ -556,22 +659,20 @@ func (c *compiler) compileExprMode(src string, sc *scope, boolean bool, loc loca
 	tree, err := parser.ParseWithConfig(src, cfg)
 	if err != nil {
 		c.addExprError(loc, src, err, sc)
-		return nil
+		return
 	}
 	a := &analysis{c: c, sc: sc, src: src, loc: loc}
 	before := len(c.diags)
-	ev := &evaluator{src: src, boolean: boolean, pointer: loc.pointer, section: loc.section, route: loc.route, where: loc.target}
 	a.run(tree.Node, ev, forEach)
 	if len(c.diags) > before {
-		return nil
+		return
 	}
 	prog, err := compileTree(tree, cfg)
 	if err != nil {
 		c.addExprError(loc, src, err, sc)
-		return nil
+		return
 	}
 	ev.prog = prog
-	return ev
 }
 
 // compileTree finishes what expr.Compile does, on the tree the analysis
@@ -1257,9 +1358,10 @@ func (c *compiler) schemaAt(sch any, steps []string) any {
 type nodeKind int
 
 const (
-	nodeObject nodeKind = iota // an object from child nodes
-	nodeValue                  // an expression's value
-	nodeConst                  // a constant
+	nodeObject   nodeKind = iota // an object from child nodes
+	nodeValue                    // an expression's value
+	nodeConst                    // a constant
+	nodeDisabled                 // a row CompileLenient disabled: writes nothing
 )
 
 // outNode is one key of an output object.
@@ -1279,11 +1381,14 @@ type outNode struct {
 	index    string
 	filter   *evaluator
 	keyJSON  []byte
+	// broken are the row's own problems (its shape, its names), reported
+	// as row errors when it is written (CompileLenient).
+	broken []*DisabledError
 }
 
 func (n *outNode) child(key string) *outNode {
 	for _, c := range n.children {
-		if c.key == key {
+		if c.key == key && c.kind != nodeDisabled {
 			return c
 		}
 	}

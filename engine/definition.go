@@ -218,6 +218,21 @@ type Expectation struct {
 	// Routes maps route names to their expected output; JSON null means the
 	// route must not match. Routes not listed are not compared.
 	Routes map[string]json.RawMessage `json:"routes,omitempty"`
+	// MappingError, when given, expects mapping to fail: some key,
+	// correlation, condition or row expression must fail with an error
+	// that matches it. Routes with a failing row are then not compared.
+	MappingError *MappingErrorExpectation `json:"mappingError,omitempty"`
+}
+
+// MappingErrorExpectation describes an expected run-time expression failure.
+// Both fields are optional; given, both must match the same error.
+type MappingErrorExpectation struct {
+	// Pointer is the JSON pointer of the failing expression or of a
+	// construct that contains it: "/routes/0/mapping/2" matches an error
+	// at "/routes/0/mapping/2/expr" or "/routes/0/mapping/2/rows/1/expr".
+	Pointer string `json:"pointer,omitempty"`
+	// Contains is a substring of the error message, e.g. "division by zero".
+	Contains string `json:"contains,omitempty"`
 }
 
 // ParseDefinition decodes a definition and validates it against the

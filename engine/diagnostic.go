@@ -90,6 +90,28 @@ func (e *DefinitionError) Error() string {
 	return b.String()
 }
 
+// DisabledError is what a construct that CompileLenient disabled reports
+// when Run reaches it: the compile problem, in place of a value. Row
+// errors, trace entries and validation failures carry its message, and
+// RowError.Disabled and TraceEntry.Disabled tell it from a run-time error.
+type DisabledError struct {
+	Diagnostic Diagnostic
+}
+
+// Error is the diagnostic's message and, inside an expression, its line
+// and column, as run-time expression errors read.
+func (e *DisabledError) Error() string {
+	if e.Diagnostic.Line > 0 {
+		return fmt.Sprintf("%s (%d:%d)", e.Diagnostic.Message, e.Diagnostic.Line, e.Diagnostic.Column)
+	}
+	return e.Diagnostic.Message
+}
+
+func isDisabled(err error) bool {
+	var de *DisabledError
+	return errors.As(err, &de)
+}
+
 // Errors that Run returns, for the pipeline to classify with errors.Is.
 var (
 	// ErrInvalidInput means the payload is not a JSON document; the

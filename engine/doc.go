@@ -15,6 +15,14 @@
 // and a caret snippet, so the designer can put each message next to its
 // field.
 //
+// The designer compiles with CompileLenient instead: every broken construct
+// (a key, the channel, a rule, a route's condition or target, a row's
+// expression, for-each source, filter or when, a lookup's default) is
+// disabled and carries its diagnostic, reported in the Result as that
+// construct's error, while everything else maps and shows its value.
+// Publishing, tests and the pipeline use Compile, which refuses the
+// definition instead.
+//
 // Expressions are expr-lang/expr programs compiled once per version. They
 // see the payload as `source`, for-each items under the names the definition
 // gives them, and a small library of side-effect-free functions (Functions

@@ -56,11 +56,29 @@ func FuzzCompileRun(f *testing.F) {
 		// before parsing it, with a DefinitionError.
 		var decoded engine.Definition
 		if json.Unmarshal([]byte(def), &decoded) == nil {
-			if _, err := engine.Compile(&decoded, engine.Options{}); err != nil {
+			_, err := engine.Compile(&decoded, engine.Options{})
+			if err != nil {
 				var de *engine.DefinitionError
 				if !errors.As(err, &de) {
 					t.Fatalf("Compile of the decoded definition: error of type %T: %v", err, err)
 				}
+			}
+			// The designer's lenient compile of the same definition has a
+			// program whatever the expression, and running it stays within
+			// the documented classes of error. The rows of a definition
+			// Compile refuses may be slow seeds; the preview's deadline
+			// stops them.
+			lp, diags := engine.CompileLenient(&decoded, engine.Options{MaxItems: 1000, MaxOutputBytes: 1 << 20})
+			if lp == nil {
+				t.Fatalf("CompileLenient gave no program: %v", diags)
+			}
+			if (err == nil) != (len(diags) == 0) {
+				t.Fatalf("Compile said %v, CompileLenient %v", err, diags)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			if _, err := lp.Run(ctx, engine.Input{Payload: payload, Trace: true, MapInvalid: true}); err != nil && !errors.Is(err, engine.ErrInvalidInput) && !errors.Is(err, engine.ErrLimit) && !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("lenient Run error outside the documented classes: %v", err)
 			}
 		}
 		d, err := engine.ParseDefinition([]byte(def))

@@ -74,7 +74,24 @@ func CheckLimits(def *Definition) error {
 	if def == nil {
 		return nil
 	}
+	l := &limitCheck{exprs: true}
+	l.check(def)
+	if len(l.diags) > 0 {
+		return &DefinitionError{Diagnostics: l.diags}
+	}
+	return nil
+}
+
+// checkShape is CheckLimits without the expressions: what CompileLenient
+// cannot compile around. It checks each expression itself, before parsing
+// it, and disables one over the limits.
+func checkShape(def *Definition) []Diagnostic {
 	l := &limitCheck{}
+	l.check(def)
+	return l.diags
+}
+
+func (l *limitCheck) check(def *Definition) {
 	l.count("/routes", "routes", len(def.Routes), MaxRoutes)
 	l.count("/targets", "targets", len(def.Targets), MaxTargets)
 	l.count("/validation", "validation rules", len(def.Validation), MaxRules)
@@ -88,7 +105,7 @@ func CheckLimits(def *Definition) error {
 	l.count("/lookups", "lookup entries", entries, MaxLookupEntries)
 	if len(l.diags) > 0 {
 		// Counts over the limit: do not walk what may be huge.
-		return &DefinitionError{Diagnostics: l.diags}
+		return
 	}
 	l.expr(SectionKey, "/keys/idempotency", "", def.Keys.Idempotency)
 	l.expr(SectionCorrelation, "/keys/correlation", "", def.Keys.Correlation)
@@ -104,13 +121,11 @@ func CheckLimits(def *Definition) error {
 			break
 		}
 	}
-	if len(l.diags) > 0 {
-		return &DefinitionError{Diagnostics: l.diags}
-	}
-	return nil
 }
 
 type limitCheck struct {
+	// exprs is whether expressions are checked too.
+	exprs    bool
 	diags    []Diagnostic
 	rowCount int
 	rowsOver bool
@@ -152,6 +167,9 @@ func (l *limitCheck) rows(ptr, route string, rows []Row, depth int) {
 }
 
 func (l *limitCheck) expr(section Section, pointer, route, src string) {
+	if !l.exprs {
+		return
+	}
 	if msg := exprLimitProblem(src); msg != "" {
 		l.diags = append(l.diags, Diagnostic{Section: section, Pointer: pointer, Route: route, Message: msg})
 	}

@@ -15,6 +15,11 @@ type lookupTable struct {
 	entries    map[string]any
 	hasDefault bool
 	def        any
+	// broken holds entries that are not valid JSON, and missing the
+	// problem of the table's missing-key setting (CompileLenient): a
+	// lookup reaching either fails with the problem.
+	broken  map[string]*DisabledError
+	missing *DisabledError
 }
 
 func (c *compiler) compileLookups() {
@@ -43,7 +48,10 @@ func (c *compiler) compileLookups() {
 		for _, k := range keys {
 			var v any
 			if err := json.Unmarshal(l.Entries[k], &v); err != nil {
-				c.add(location{section: SectionLookup, pointer: ptr + "/entries/" + k}, fmt.Sprintf("lookup %q entry %q is not valid JSON: %v", name, k, err))
+				if t.broken == nil {
+					t.broken = map[string]*DisabledError{}
+				}
+				t.broken[k] = c.addDisabled(location{section: SectionLookup, pointer: ptr + "/entries/" + k}, fmt.Sprintf("lookup %q entry %q is not valid JSON: %v", name, k, err))
 				continue
 			}
 			t.entries[k] = normalizeJSON(v)
@@ -51,20 +59,20 @@ func (c *compiler) compileLookups() {
 		switch l.Missing {
 		case "", MissingError:
 			if l.Default != nil {
-				c.add(location{section: SectionLookup, pointer: ptr + "/default"}, fmt.Sprintf("lookup %q has a default but \"missing\" is not \"default\"", name))
+				t.missing = c.addDisabled(location{section: SectionLookup, pointer: ptr + "/default"}, fmt.Sprintf("lookup %q has a default but \"missing\" is not \"default\"", name))
 			}
 		case MissingDefault:
 			if l.Default == nil {
-				c.add(location{section: SectionLookup, pointer: ptr + "/missing"}, fmt.Sprintf("lookup %q uses the default for missing keys but has no \"default\"", name))
+				t.missing = c.addDisabled(location{section: SectionLookup, pointer: ptr + "/missing"}, fmt.Sprintf("lookup %q uses the default for missing keys but has no \"default\"", name))
 			} else {
 				var v any
 				if err := json.Unmarshal(l.Default, &v); err != nil {
-					c.add(location{section: SectionLookup, pointer: ptr + "/default"}, fmt.Sprintf("lookup %q default is not valid JSON: %v", name, err))
+					t.missing = c.addDisabled(location{section: SectionLookup, pointer: ptr + "/default"}, fmt.Sprintf("lookup %q default is not valid JSON: %v", name, err))
 				}
 				t.hasDefault, t.def = true, normalizeJSON(v)
 			}
 		default:
-			c.add(location{section: SectionLookup, pointer: ptr + "/missing"}, fmt.Sprintf("lookup %q: \"missing\" must be \"error\" or \"default\"", name))
+			t.missing = c.addDisabled(location{section: SectionLookup, pointer: ptr + "/missing"}, fmt.Sprintf("lookup %q: \"missing\" must be \"error\" or \"default\"", name))
 		}
 		c.lookups[name] = t
 	}
@@ -118,8 +126,14 @@ func lookupFn(tables map[string]*lookupTable, args []any) (any, error) {
 	if v, ok := t.entries[key]; ok {
 		return v, nil
 	}
+	if d := t.broken[key]; d != nil {
+		return nil, d
+	}
 	if len(args) == 3 {
 		return args[2], nil
+	}
+	if t.missing != nil {
+		return nil, t.missing
 	}
 	if t.hasDefault {
 		return t.def, nil
@@ -144,7 +158,7 @@ func lookupHasFn(tables map[string]*lookupTable, args []any) (any, error) {
 		return nil, err
 	}
 	_, ok := t.entries[key]
-	return ok, nil
+	return ok || t.broken[key] != nil, nil
 }
 
 // ReadLookupCSV reads a lookup table from CSV with a header row. The first

@@ -112,6 +112,9 @@ type RowError struct {
 	// Diagnostic.Pointer a compile error for it would have.
 	Pointer string `json:"pointer,omitempty"`
 	Message string `json:"message"`
+	// Disabled is set when the construct did not compile and
+	// CompileLenient disabled it: Message is its compile problem.
+	Disabled bool `json:"disabled,omitempty"`
 }
 
 // String formats the error on one line: section, route, path, message.
@@ -138,6 +141,9 @@ type TraceEntry struct {
 	// Value is the value as JSON, absent when Error is set.
 	Value json.RawMessage `json:"value,omitempty"`
 	Error string          `json:"error,omitempty"`
+	// Disabled is set when Error is the compile problem of a construct
+	// CompileLenient disabled.
+	Disabled bool `json:"disabled,omitempty"`
 	// Skipped is set for a row omitted by its when or omitNull.
 	Skipped bool `json:"skipped,omitempty"`
 }
@@ -282,6 +288,9 @@ func (p *Program) Run(ctx context.Context, in Input) (*Result, error) {
 		if rs.fatal != nil {
 			return rs.stop(res)
 		}
+		if err == nil && r.broken != nil {
+			err = r.broken
+		}
 		if err != nil {
 			res.Validation = append(res.Validation, ValidationFailure{Rule: r.name, Message: r.message, Error: errorMessage(err)})
 		} else if !ok {
@@ -330,7 +339,7 @@ func (rs *runState) keyValue(ev *evaluator, section Section) string {
 		return "" // Run reports it
 	}
 	if err != nil {
-		rs.res.Errors = append(rs.res.Errors, RowError{Section: section, Pointer: ev.pointer, Message: errorMessage(err)})
+		rs.res.Errors = append(rs.res.Errors, RowError{Section: section, Pointer: ev.pointer, Message: errorMessage(err), Disabled: isDisabled(err)})
 		return ""
 	}
 	if v == nil {
@@ -352,20 +361,31 @@ func (rs *runState) runRoute(r *compiledRoute) RouteResult {
 	out := RouteResult{Name: r.name, Target: r.target}
 	rs.route = r.name
 	rs.errs = nil
+	for _, d := range r.broken {
+		rs.errs = append(rs.errs, RowError{Section: SectionRoute, Route: r.name, Pointer: d.Diagnostic.Pointer, Message: errorMessage(d), Disabled: true})
+	}
+	out.Matched = true
 	if r.when != nil {
 		ok, err := rs.evalBool(r.when)
 		if rs.trace {
 			rs.traceValue(SectionCondition, r.name, "", r.when.pointer, ok, err)
 		}
 		if err != nil {
-			out.Errors = []RowError{{Section: SectionCondition, Route: r.name, Pointer: r.when.pointer, Message: errorMessage(err)}}
-			return out
-		}
-		if !ok {
+			rs.errs = append(rs.errs, RowError{Section: SectionCondition, Route: r.name, Pointer: r.when.pointer, Message: errorMessage(err), Disabled: isDisabled(err)})
+			if r.when.disabled == nil {
+				out.Errors, rs.errs = rs.errs, nil
+				out.Matched = false
+				return out
+			}
+			// A condition that did not compile is neither true nor
+			// false: the rows still map, each showing its value.
+			out.Matched = false
+		} else if !ok {
+			out.Errors, rs.errs = rs.errs, nil
+			out.Matched = false
 			return out
 		}
 	}
-	out.Matched = true
 	rs.buf = rs.writeObject(rs.buf[:0], r.root)
 	if rs.fatal == nil && len(rs.buf) > rs.p.opts.MaxOutputBytes {
 		rs.fatal = fmt.Errorf("%w: route %q output is over %d bytes", ErrLimit, r.name, rs.p.opts.MaxOutputBytes)
@@ -414,11 +434,22 @@ func (rs *runState) writeObject(b []byte, n *outNode) []byte {
 // writeNode writes one node's value; written is false when the row is
 // omitted or failed.
 func (rs *runState) writeNode(b []byte, n *outNode) ([]byte, bool) {
+	for _, d := range n.broken {
+		rs.rowError(d.Diagnostic.Pointer, d)
+	}
+	if n.kind == nodeDisabled {
+		return b, false
+	}
 	if n.when != nil {
 		ok, err := rs.evalBool(n.when)
 		if err != nil {
 			rs.rowError(n.when.pointer, err)
-			return b, false
+			if n.when.disabled == nil {
+				return b, false
+			}
+			// A when that did not compile: the row is still written, so
+			// its own value shows; the route has failed anyway.
+			ok = true
 		}
 		if !ok {
 			if rs.trace {
@@ -487,6 +518,12 @@ func (rs *runState) writeForEach(b []byte, n *outNode) ([]byte, bool) {
 		rs.fatal = fmt.Errorf("%w: %s has %d items, the limit is %d", ErrLimit, rs.pathString(), len(items), rs.p.opts.MaxItems)
 		return b, false
 	}
+	filter := n.filter
+	if filter != nil && filter.disabled != nil {
+		// Reported once, not per item; every item is kept.
+		rs.rowError(filter.pointer, filter.disabled)
+		filter = nil
+	}
 	saveItem, hadItem := rs.env[n.as]
 	var saveIndex any
 	var hadIndex bool
@@ -506,11 +543,11 @@ func (rs *runState) writeForEach(b []byte, n *outNode) ([]byte, bool) {
 		if n.index != "" {
 			rs.env[n.index] = i
 		}
-		if n.filter != nil {
-			keep, err := rs.evalBool(n.filter)
+		if filter != nil {
+			keep, err := rs.evalBool(filter)
 			if err != nil {
 				rs.path = append(rs.path, pathSeg{index: out})
-				rs.rowError(n.filter.pointer, err)
+				rs.rowError(filter.pointer, err)
 				rs.path = rs.path[:len(rs.path)-1]
 				continue
 			}
@@ -553,6 +590,9 @@ func restore(env map[string]any, k string, v any, had bool) {
 
 // eval runs one expression, resolving plain paths without the VM.
 func (rs *runState) eval(ev *evaluator) (any, error) {
+	if ev.disabled != nil {
+		return nil, ev.disabled
+	}
 	rs.current = ev
 	if ev.root != "" {
 		cur, ok := rs.env[ev.root]
@@ -596,9 +636,10 @@ func (rs *runState) rowError(pointer string, err error) {
 	if errors.Is(err, ErrTimeBudget) {
 		return // Run reports it, once
 	}
-	rs.errs = append(rs.errs, RowError{Section: SectionRow, Route: rs.route, Path: rs.pathString(), Pointer: pointer, Message: errorMessage(err)})
+	disabled := isDisabled(err)
+	rs.errs = append(rs.errs, RowError{Section: SectionRow, Route: rs.route, Path: rs.pathString(), Pointer: pointer, Message: errorMessage(err), Disabled: disabled})
 	if rs.trace {
-		rs.res.Trace = append(rs.res.Trace, TraceEntry{Section: SectionRow, Route: rs.route, Path: rs.pathString(), Pointer: pointer, Error: errorMessage(err)})
+		rs.res.Trace = append(rs.res.Trace, TraceEntry{Section: SectionRow, Route: rs.route, Path: rs.pathString(), Pointer: pointer, Error: errorMessage(err), Disabled: disabled})
 	}
 }
 
@@ -613,7 +654,7 @@ func (rs *runState) traceSkipped(pointer string) {
 func (rs *runState) traceValue(section Section, route, path, pointer string, v any, err error) {
 	e := TraceEntry{Section: section, Route: route, Path: path, Pointer: pointer}
 	if err != nil {
-		e.Error = errorMessage(err)
+		e.Error, e.Disabled = errorMessage(err), isDisabled(err)
 	} else if b, err := appendValueBudget(nil, v, rs.outputBudget()); err != nil {
 		rs.noteFatal(err)
 		e.Error = errorMessage(err)

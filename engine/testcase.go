@@ -63,23 +63,18 @@ func RunTests(prog *Program, def *Definition) []TestResult {
 
 func runTest(prog *Program, tc TestCase) TestResult {
 	tr := TestResult{Name: tc.Name}
-	in := Input{Payload: tc.Input, Vars: tc.Vars}
-	if tc.Now != "" {
-		t, err := parseTestNow(tc.Now)
-		if err != nil {
-			tr.Error = err.Error()
-			return tr
-		}
-		in.Now = t
-	}
-	res, err := prog.Run(context.Background(), in)
+	res, err := runCase(prog, tc)
 	if err != nil {
 		tr.Error = err.Error()
 		return tr
 	}
 	var diffs []FieldDiff
-	for _, e := range res.Errors {
-		diffs = append(diffs, FieldDiff{Path: string(e.Section), Message: "failed: " + e.Message})
+	if want := tc.Expect.MappingError; want != nil {
+		diffs = append(diffs, mappingErrorDiffs(want, res)...)
+	} else {
+		for _, e := range res.Errors {
+			diffs = append(diffs, FieldDiff{Path: string(e.Section), Message: "failed: " + e.Message})
+		}
 	}
 	if tc.Expect.Key != nil && *tc.Expect.Key != res.Key {
 		diffs = append(diffs, scalarDiff("key", *tc.Expect.Key, res.Key))
@@ -94,11 +89,126 @@ func runTest(prog *Program, tc TestCase) TestResult {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		diffs = append(diffs, routeDiffs(name, tc.Expect.Routes[name], res.Route(name))...)
+		got := res.Route(name)
+		if tc.Expect.MappingError != nil && got != nil && len(got.Errors) > 0 {
+			// The expected failure withholds this route's output.
+			continue
+		}
+		diffs = append(diffs, routeDiffs(name, tc.Expect.Routes[name], got)...)
 	}
 	tr.Diffs = diffs
 	tr.Passed = len(diffs) == 0
 	return tr
+}
+
+// mappingErrors lists every failed expression of res: keys and
+// correlation first, then each route's in definition order.
+func mappingErrors(res *Result) []RowError {
+	errs := append([]RowError(nil), res.Errors...)
+	for _, rt := range res.Routes {
+		errs = append(errs, rt.Errors...)
+	}
+	return errs
+}
+
+// Matches reports whether e is the expected failure.
+func (m *MappingErrorExpectation) Matches(e RowError) bool {
+	if m.Pointer != "" && e.Pointer != m.Pointer && !strings.HasPrefix(e.Pointer, strings.TrimSuffix(m.Pointer, "/")+"/") {
+		return false
+	}
+	return strings.Contains(e.Message, m.Contains)
+}
+
+// String describes the expectation in words.
+func (m *MappingErrorExpectation) String() string {
+	s := "a mapping error"
+	if m.Pointer != "" {
+		s += " at " + m.Pointer
+	}
+	if m.Contains != "" {
+		s += fmt.Sprintf(" containing %q", m.Contains)
+	}
+	return s
+}
+
+func mappingErrorDiffs(want *MappingErrorExpectation, res *Result) []FieldDiff {
+	errs := mappingErrors(res)
+	for _, e := range errs {
+		if want.Matches(e) {
+			return nil
+		}
+	}
+	w, _ := json.Marshal(want)
+	if len(errs) == 0 {
+		return []FieldDiff{{Path: "mappingError", Expected: w, Message: "expected " + want.String() + ", but mapping succeeded"}}
+	}
+	got := make([]string, len(errs))
+	for i, e := range errs {
+		got[i] = e.Pointer + ": " + e.Message
+	}
+	a, _ := json.Marshal(MappingErrorExpectation{Pointer: errs[0].Pointer, Contains: errs[0].Message})
+	return []FieldDiff{{Path: "mappingError", Expected: w, Actual: a,
+		Message: "expected " + want.String() + ", got " + strings.Join(got, "; ")}}
+}
+
+// ExpectationOf is what a test case must expect to pass for res: the key,
+// the correlation id, the failing rules, each route's output (null when it
+// does not match) and, when an expression failed, the first failure as
+// a mapping error. A route whose rows failed is left out of Routes. The
+// designer saves it as a new case and "accepts actual as expected" with it.
+func ExpectationOf(res *Result) Expectation {
+	var x Expectation
+	if res.Key != "" {
+		k := res.Key
+		x.Key = &k
+	}
+	if res.CorrelationID != "" {
+		c := res.CorrelationID
+		x.CorrelationID = &c
+	}
+	for _, v := range res.Validation {
+		x.Validation = append(x.Validation, v.Rule)
+	}
+	if errs := mappingErrors(res); len(errs) > 0 {
+		x.MappingError = &MappingErrorExpectation{Pointer: errs[0].Pointer, Contains: errs[0].Message}
+	}
+	if res.Valid() {
+		x.Routes = map[string]json.RawMessage{}
+		for _, rr := range res.Routes {
+			switch {
+			case len(rr.Errors) > 0:
+			case rr.Matched:
+				x.Routes[rr.Name] = append(json.RawMessage(nil), rr.Output...)
+			default:
+				x.Routes[rr.Name] = json.RawMessage("null")
+			}
+		}
+	}
+	return x
+}
+
+// Accept returns tc with its expectations replaced by what prog makes of
+// its input now, for "accept actual as expected". A case that cannot run
+// at all (bad input, a bad "now") is returned with the reason.
+func Accept(prog *Program, tc TestCase) (TestCase, error) {
+	res, err := runCase(prog, tc)
+	if err != nil {
+		return tc, err
+	}
+	tc.Expect = ExpectationOf(res)
+	return tc, nil
+}
+
+func runCase(prog *Program, tc TestCase) (*Result, error) {
+	in := Input{Payload: tc.Input, Vars: tc.Vars}
+	if tc.Now != "" {
+		t, err := parseTestNow(tc.Now)
+		if err != nil {
+			return nil, err
+		}
+		in.Now = t
+	}
+	return prog.Run(context.Background(), in)
 }
 
 func scalarDiff(path, want, got string) FieldDiff {

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crossdock/crossdock/engine"
+	"github.com/crossdock/crossdock/internal/dbtest"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/jobs"
 	"github.com/crossdock/crossdock/mappings"
@@ -32,8 +33,7 @@ func TestProcessTimeBudgetIsAMappingException(t *testing.T) {
 	require.NoError(t, err)
 	_, err = mappings.Publish(ctx, b.pool, b.flow.ID, d.Revision, "v2", b.editor)
 	require.NoError(t, err)
-	_, err = mappings.Deploy(ctx, b.pool, b.env.ID, b.flow.ID, 2, b.editor)
-	require.NoError(t, err)
+	dbtest.Deploy(t, b.pool, b.env.ID, b.flow.ID, 2)
 
 	slow := b.accept(t, `{"id": 500, "name": "#500", "total": 1, "slow": true}`)
 	v := b.waitStatus(t, slow.MessageID, jobs.StatusFailed)
@@ -58,8 +58,7 @@ func TestAcceptRefusesAVersionThatDoesNotCompile(t *testing.T) {
 		select flow_id, 2, jsonb_set(definition, '{keys,correlation}', to_jsonb($2::text)), repeat('b', 64)
 		from flow_versions where flow_id = $1 and number = 1`, b.flow.ID, strings.Repeat("(", 1_000_000)+"1"+strings.Repeat(")", 1_000_000))
 	require.NoError(t, err)
-	_, err = mappings.Deploy(ctx, b.pool, b.env.ID, b.flow.ID, 2, b.editor)
-	require.NoError(t, err)
+	dbtest.Deploy(t, b.pool, b.env.ID, b.flow.ID, 2)
 
 	_, err = jobs.Accept(ctx, b.pool, b.client, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(`{"id": 600, "name": "#600", "total": 1}`)})
 	require.Equal(t, fault.Conflict, fault.CodeOf(err), "%v", err)

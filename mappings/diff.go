@@ -419,6 +419,7 @@ func (d *differ) tests(old, new []engine.TestCase) {
 			d.changed(at, "expect.key", diffOptional(diffPresent(oe.Key), oe.Key), diffOptional(diffPresent(ne.Key), ne.Key))
 			d.changed(at, "expect.correlationId", diffOptional(diffPresent(oe.CorrelationID), oe.CorrelationID), diffOptional(diffPresent(ne.CorrelationID), ne.CorrelationID))
 			d.changed(at, "expect.validation", diffOptional(len(oe.Validation), oe.Validation), diffOptional(len(ne.Validation), ne.Validation))
+			d.changed(at, "expect.mappingError", diffMappingError(oe.MappingError), diffMappingError(ne.MappingError))
 			// Expected outputs are compared per route: saving the current
 			// output as expected usually touches one route only.
 			for _, route := range diffKeys(oe.Routes, ne.Routes) {
@@ -608,6 +609,15 @@ func diffOptional(n int, v any) string {
 		return ""
 	}
 	return diffJSON(v)
+}
+
+// diffMappingError is an expected mapping failure as JSON, "" when none is
+// expected.
+func diffMappingError(m *engine.MappingErrorExpectation) string {
+	if m == nil {
+		return ""
+	}
+	return diffJSON(m)
 }
 
 // diffPresent is 1 for a non-nil pointer: an expected key of "" is a real

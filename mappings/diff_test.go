@@ -109,6 +109,9 @@ func TestDiffEmptyMeansSameChecksum(t *testing.T) {
 		"test var added":       func(d *engine.Definition) { d.Tests[0].Vars = map[string]string{"X": "1"} },
 		"test expected key":    func(d *engine.Definition) { k := "other"; d.Tests[0].Expect.Key = &k },
 		"test expected failed": func(d *engine.Definition) { d.Tests[0].Expect.Validation = []string{"x"} },
+		"test expected mapping error": func(d *engine.Definition) {
+			d.Tests[0].Expect.MappingError = &engine.MappingErrorExpectation{Contains: "division by zero"}
+		},
 		"test expected route": func(d *engine.Definition) {
 			d.Tests[0].Expect.Routes = map[string]json.RawMessage{"x": json.RawMessage("null")}
 		},
@@ -156,18 +159,19 @@ func TestDiffComparesEveryField(t *testing.T) {
 		}
 	})
 	compared := map[reflect.Type][]string{
-		reflect.TypeFor[engine.Definition]():  {"FormatVersion", "Name", "Description", "Source", "Keys", "Validation", "Lookups", "Targets", "Routes", "Tests", "SLA", "Limits"},
-		reflect.TypeFor[engine.Source]():      {"System", "Event", "Schema", "Samples"},
-		reflect.TypeFor[engine.Sample]():      {"Name", "Payload"},
-		reflect.TypeFor[engine.Keys]():        {"Idempotency", "Correlation", "Channel"},
-		reflect.TypeFor[engine.Rule]():        {"Name", "Rule", "Message"},
-		reflect.TypeFor[engine.Lookup]():      {"Description", "Missing", "Default", "Entries"},
-		reflect.TypeFor[engine.Target]():      {"Name", "Kind", "Method", "Description"},
-		reflect.TypeFor[engine.Route]():       {"Name", "Description", "When", "Target", "Mapping"},
-		reflect.TypeFor[engine.Row]():         {"Target", "Expr", "Value", "Rows", "ForEach", "As", "Index", "Filter", "When", "OmitNull", "Note"},
-		reflect.TypeFor[engine.TestCase]():    {"Name", "Input", "Now", "Vars", "Expect"},
-		reflect.TypeFor[engine.Expectation](): {"Key", "CorrelationID", "Validation", "Routes"},
-		reflect.TypeFor[engine.FlowLimits]():  {"TimeBudgetMs"},
+		reflect.TypeFor[engine.Definition]():              {"FormatVersion", "Name", "Description", "Source", "Keys", "Validation", "Lookups", "Targets", "Routes", "Tests", "SLA", "Limits"},
+		reflect.TypeFor[engine.Source]():                  {"System", "Event", "Schema", "Samples"},
+		reflect.TypeFor[engine.Sample]():                  {"Name", "Payload"},
+		reflect.TypeFor[engine.Keys]():                    {"Idempotency", "Correlation", "Channel"},
+		reflect.TypeFor[engine.Rule]():                    {"Name", "Rule", "Message"},
+		reflect.TypeFor[engine.Lookup]():                  {"Description", "Missing", "Default", "Entries"},
+		reflect.TypeFor[engine.Target]():                  {"Name", "Kind", "Method", "Description"},
+		reflect.TypeFor[engine.Route]():                   {"Name", "Description", "When", "Target", "Mapping"},
+		reflect.TypeFor[engine.Row]():                     {"Target", "Expr", "Value", "Rows", "ForEach", "As", "Index", "Filter", "When", "OmitNull", "Note"},
+		reflect.TypeFor[engine.TestCase]():                {"Name", "Input", "Now", "Vars", "Expect"},
+		reflect.TypeFor[engine.Expectation]():             {"Key", "CorrelationID", "Validation", "Routes", "MappingError"},
+		reflect.TypeFor[engine.FlowLimits]():              {"TimeBudgetMs"},
+		reflect.TypeFor[engine.MappingErrorExpectation](): {"Pointer", "Contains"},
 	}
 	for typ, fields := range compared {
 		var have []string

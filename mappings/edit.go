@@ -29,6 +29,9 @@ type Edit struct {
 // jsonFields are the definition fields whose form value is JSON text.
 var jsonFields = map[string]bool{"value": true, "payload": true, "schema": true, "default": true, "input": true}
 
+// boolFields are the definition fields whose form value is a checkbox.
+var boolFields = map[string]bool{"omitNull": true}
+
 // numberFields are the definition fields whose form value is a number (the
 // SLA, the time budget); "sixty" gets a message about numbers, not about
 // JSON.
@@ -47,7 +50,18 @@ func ApplyEdits(def *engine.Definition, edits []Edit) (*engine.Definition, error
 		}
 		last := tokens[len(tokens)-1]
 		var v any = e.Value
-		if want, ok := numberFields[last]; ok {
+		if boolFields[last] {
+			// A checkbox: unchecked leaves the field out (false); a hidden
+			// "false" before the checkbox lets a form clear it.
+			switch strings.TrimSpace(e.Value) {
+			case "true", "on":
+				v = true
+			case "", "false":
+				v = nil
+			default:
+				return nil, &fault.Error{Code: fault.Invalid, Message: fmt.Sprintf("%s must be true or false, not “%s”", e.Pointer, e.Value), Fields: map[string]string{e.Pointer: "must be true or false"}}
+			}
+		} else if want, ok := numberFields[last]; ok {
 			v = nil
 			if text := strings.TrimSpace(e.Value); text != "" {
 				n, isNumber := decodeNumber(text)
@@ -60,7 +74,11 @@ func ApplyEdits(def *engine.Definition, edits []Edit) (*engine.Definition, error
 			if strings.TrimSpace(e.Value) == "" {
 				v = nil
 			} else if v, err = decodeJSON([]byte(e.Value)); err != nil {
-				return nil, &fault.Error{Code: fault.Invalid, Message: fmt.Sprintf("%s is not valid JSON: %v", e.Pointer, err), Fields: map[string]string{e.Pointer: "not valid JSON"}}
+				hint := ""
+				if last == "value" {
+					hint = " (a constant is JSON: text goes in double quotes, e.g. \"ZWEB\")"
+				}
+				return nil, &fault.Error{Code: fault.Invalid, Message: fmt.Sprintf("%s is not valid JSON: %v%s", e.Pointer, err, hint), Fields: map[string]string{e.Pointer: "not valid JSON"}}
 			}
 		}
 		if doc, err = setAt(doc, tokens, v); err != nil {

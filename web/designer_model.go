@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -35,6 +34,9 @@ type designerState struct {
 	// cells, outputs, problems, diagram), skipping the panels a keystroke
 	// cannot change.
 	preview bool
+	// kept are fields whose typed text the draft did not take (see
+	// applyEditsKeeping): shown as typed, with the reason.
+	kept map[string]keptField
 }
 
 // buildDesigner compiles and runs the definition on the selected sample and
@@ -58,7 +60,11 @@ func buildDesigner(ctx context.Context, st designerState) view.Designer {
 	}
 	d.SampleIndex = st.sample
 	for i, s := range def.Source.Samples {
-		d.Samples = append(d.Samples, view.SampleOption{Index: i, Name: s.Name, Selected: i == st.sample})
+		so := view.SampleOption{Index: i, Name: s.Name, Selected: i == st.sample}
+		if so.Selected && !st.preview {
+			so.Payload = prettyJSON(s.Payload)
+		}
+		d.Samples = append(d.Samples, so)
 	}
 
 	prog, diags := compileForPreview(def, !st.preview)
@@ -82,11 +88,14 @@ func buildDesigner(ctx context.Context, st designerState) view.Designer {
 	// Trace entries are found by the pointer of their expression; a
 	// for-each row shows its first item's.
 	trace := map[string]engine.TraceEntry{}
+	rb := rowBuilder{at: map[string][]int{}}
 	if res != nil {
-		for _, t := range res.Trace {
+		rb.trace, rb.ran = res.Trace, true
+		for i, t := range res.Trace {
 			if _, ok := trace[t.Pointer]; !ok && t.Pointer != "" {
 				trace[t.Pointer] = t
 			}
+			rb.at[t.Pointer] = append(rb.at[t.Pointer], i)
 		}
 	}
 	live := func(pointer string, isBool bool) view.Live {
@@ -112,7 +121,11 @@ func buildDesigner(ctx context.Context, st designerState) view.Designer {
 		return l
 	}
 	field := func(pointer, value, label, placeholder string, isBool bool) view.Field {
-		return view.Field{Name: "f:" + pointer, Pointer: pointer, Value: value, Label: label, Placeholder: placeholder, Live: live(pointer, isBool)}
+		f := view.Field{Name: "f:" + pointer, Pointer: pointer, Value: value, Label: label, Placeholder: placeholder, Live: live(pointer, isBool)}
+		if k, ok := st.kept[pointer]; ok {
+			f.Value, f.Live.Error, f.Live.Snippet = k.text, k.problem, ""
+		}
+		return f
 	}
 
 	for name, lk := range def.Lookups {
@@ -137,6 +150,11 @@ func buildDesigner(ctx context.Context, st designerState) view.Designer {
 		d.SLAWithin.Value = strconv.Itoa(def.SLA.WithinSeconds)
 		d.SLAObjective.Value = strconv.FormatFloat(def.SLA.ObjectivePercent, 'g', -1, 64)
 	}
+	for _, f := range []*view.Field{&d.SLAWithin, &d.SLAObjective, &d.TimeBudget} {
+		if k, ok := st.kept[f.Pointer]; ok {
+			f.Value = k.text
+		}
+	}
 	for i, r := range def.Validation {
 		ptr := fmt.Sprintf("/validation/%d", i)
 		d.Rules = append(d.Rules, view.RuleView{
@@ -152,10 +170,15 @@ func buildDesigner(ctx context.Context, st designerState) view.Designer {
 		if rt.When == "" && rv.When.Live.Error == "" && res != nil {
 			rv.When.Live.Bool = "true"
 		}
-		rv.Rows = rowViews(ptr+"/mapping", rt.Mapping, 0, field)
+		rb.field = field
+		rv.Tree = rb.rows(ptr+"/mapping", rt.Mapping, 0, false)
+		rv.Rows = flattenRows(rv.Tree)
 		if res != nil {
 			if rr := res.Route(rt.Name); rr != nil {
 				rv.Matched = strconv.FormatBool(rr.Matched)
+				if !rr.Matched && len(rr.Errors) > 0 {
+					rv.Matched = "" // the condition failed, or did not compile
+				}
 				if len(rr.Output) > 0 {
 					rv.Output = prettyJSON(rr.Output)
 				}
@@ -166,6 +189,8 @@ func buildDesigner(ctx context.Context, st designerState) view.Designer {
 		}
 		d.Routes = append(d.Routes, rv)
 	}
+
+	structureViews(&d, def, field)
 
 	for _, dg := range diags {
 		d.Problems = append(d.Problems, view.Diagnostic{Where: diagnosticWhere(dg), Message: dg.Message, Snippet: dg.Snippet, Anchor: anchorFor(dg.Pointer)})
@@ -202,8 +227,14 @@ func buildDesigner(ctx context.Context, st designerState) view.Designer {
 		results[tr.Name] = tr
 	}
 	d.TestsRan = st.tests != nil
-	for _, tc := range def.Tests {
-		tv := view.TestView{Name: tc.Name}
+	for i, tc := range def.Tests {
+		tv := view.TestView{Index: i, Name: tc.Name}
+		if !st.preview {
+			tv.JSON = testCaseJSON(tc)
+		}
+		if tc.Expect.MappingError != nil {
+			tv.ExpectsFailure = tc.Expect.MappingError.String()
+		}
 		if tr, ok := results[tc.Name]; ok {
 			tv.Ran, tv.Passed, tv.Error = true, tr.Passed, tr.Error
 			for _, df := range tr.Diffs {
@@ -263,59 +294,10 @@ func exampleText(fn engine.FunctionSpec) string {
 
 type fieldFunc func(pointer, value, label, placeholder string, isBool bool) view.Field
 
-// rowViews flattens a mapping into grid rows; each row's live value is the
-// trace entry with its definition pointer (for-each groups show their
-// first item).
-func rowViews(base string, rows []engine.Row, depth int, field fieldFunc) []view.RowView {
-	var out []view.RowView
-	for i, r := range rows {
-		ptr := fmt.Sprintf("%s/%d", base, i)
-		rv := view.RowView{
-			Pointer: ptr, Depth: depth, First: i == 0, Last: i == len(rows)-1,
-			InsertAfter: fmt.Sprintf("%s/%d", base, i+1),
-			Target:      view.Field{Name: "f:" + ptr + "/target", Pointer: ptr + "/target", Value: r.Target, Label: "Target field of row " + strconv.Itoa(i+1)},
-		}
-		rv.TargetProblem, rv.ForEachArray = targetProblem(r.Target)
-		switch {
-		case r.ForEach != "":
-			rv.Kind = "foreach"
-			rv.ItemVar = r.As
-			if rv.ItemVar == "" {
-				rv.ItemVar = "item"
-			}
-			rv.ForEach = field(ptr+"/forEach", r.ForEach, "Array expression of "+r.Target, "source.line_items", false)
-			rv.Live = rv.ForEach.Live
-			if len(r.Rows) == 0 && r.Expr != "" {
-				// A for-each of plain values: its expression makes each item.
-				rv.Expr = field(ptr+"/expr", r.Expr, "Item expression of "+r.Target, "", false)
-				rv.Live = rv.Expr.Live
-			}
-			out = append(out, rv)
-			out = append(out, rowViews(ptr+"/rows", r.Rows, depth+1, field)...)
-		case len(r.Rows) > 0:
-			rv.Kind = "object"
-			rv.Live = view.Live{ID: view.LiveID("live", ptr)}
-			out = append(out, rv)
-			out = append(out, rowViews(ptr+"/rows", r.Rows, depth+1, field)...)
-		case len(r.Value) > 0 && r.Expr == "":
-			rv.Kind = "constant"
-			rv.Constant = string(r.Value)
-			rv.Live = field(ptr+"/value", "", "", "", false).Live
-			out = append(out, rv)
-		default:
-			rv.Kind = "value"
-			rv.Expr = field(ptr+"/expr", r.Expr, "Expression for "+r.Target, "source.field", false)
-			rv.Live = rv.Expr.Live
-			out = append(out, rv)
-		}
-	}
-	return out
-}
-
-// compileForPreview compiles the definition; when some expressions do not
-// compile it neutralises exactly those and compiles again, so every other
-// row still shows its live value. It returns all diagnostics of the first
-// attempt (and of the schema).
+// compileForPreview compiles the definition leniently: each broken
+// construct is disabled with its diagnostic and every other one keeps its
+// live value. checkSchema adds the JSON Schema's diagnostics, which the
+// live preview skips. It returns every diagnostic once.
 func compileForPreview(def *engine.Definition, checkSchema bool) (*engine.Program, []engine.Diagnostic) {
 	var diags []engine.Diagnostic
 	if canonical, err := def.Canonical(); checkSchema && err == nil {
@@ -323,34 +305,8 @@ func compileForPreview(def *engine.Definition, checkSchema bool) (*engine.Progra
 			diags = append(diags, diagnosticsOf(err)...)
 		}
 	}
-	prog, err := engine.Compile(def, engine.Options{})
-	if err == nil {
-		return prog, dedupe(diags)
-	}
-	compileDiags := diagnosticsOf(err)
-	diags = append(diags, compileDiags...)
-	var edits []mappings.Edit
-	for _, dg := range compileDiags {
-		switch {
-		case strings.HasSuffix(dg.Pointer, "/expr"), strings.HasSuffix(dg.Pointer, "/idempotency"), strings.HasSuffix(dg.Pointer, "/correlation"), strings.HasSuffix(dg.Pointer, "/channel"):
-			edits = append(edits, mappings.Edit{Pointer: dg.Pointer, Value: "nil"})
-		case strings.HasSuffix(dg.Pointer, "/when"), strings.HasSuffix(dg.Pointer, "/filter"):
-			edits = append(edits, mappings.Edit{Pointer: dg.Pointer, Value: ""})
-		case strings.HasSuffix(dg.Pointer, "/rule"):
-			edits = append(edits, mappings.Edit{Pointer: dg.Pointer, Value: "true"})
-		case strings.HasSuffix(dg.Pointer, "/forEach"):
-			edits = append(edits, mappings.Edit{Pointer: dg.Pointer, Value: "[]"})
-		}
-	}
-	if len(edits) == 0 {
-		return nil, dedupe(diags)
-	}
-	neutral, err := mappings.ApplyEdits(def, edits)
-	if err != nil {
-		return nil, dedupe(diags)
-	}
-	prog, _ = engine.Compile(neutral, engine.Options{})
-	return prog, dedupe(diags)
+	prog, compileDiags := engine.CompileLenient(def, engine.Options{})
+	return prog, dedupe(append(diags, compileDiags...))
 }
 
 func dedupe(ds []engine.Diagnostic) []engine.Diagnostic {

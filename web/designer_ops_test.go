@@ -22,7 +22,7 @@ var (
 	submitButtons = regexp.MustCompile(`<button[^>]*>`)
 	opsField      = regexp.MustCompile(`name="ops" value="([^"]*)"`)
 	historyField  = regexp.MustCompile(`name="history" value="([^"]*)"`)
-	formFields    = regexp.MustCompile(`<input[^>]*name="(f:[^"]+)"[^>]*value="([^"]*)"`)
+	formFields    = regexp.MustCompile(`<input[^>]*name="(f:[^"]+)"[^>]*value="([^"]*)"[^>]*>`)
 )
 
 // Pressing Enter in a text field submits the form's default button, the
@@ -46,6 +46,88 @@ func TestEnterInTheDesignerSubmitsSaveNotARemoval(t *testing.T) {
 	}
 	require.Contains(t, first, `value="save"`, "the form's default button is %s", first)
 	require.NotContains(t, first, "remove")
+	require.Contains(t, first, `hx-post="/flows/shop-orders/draft/ops"`, "Enter saves through the operations endpoint")
+	require.Equal(t, 1, strings.Count(form, `class="default-submit"`), "one Enter guard")
+
+	// The same after operations that add routes, targets and nested rows
+	// with their own remove buttons: the answer's first button still saves.
+	for _, op := range []string{"add-route:/routes/1", "add-target:/targets/0", "add-foreach:/routes/0/mapping/0", "add-object:/routes/1/mapping/0"} {
+		res := br.op(op)
+		require.Equal(t, http.StatusOK, res.StatusCode, "%s: %s", op, res.body)
+		first = ""
+		for _, btn := range submitButtons.FindAllString(draftForm.FindString(res.body), -1) {
+			if !strings.Contains(btn, `type="button"`) {
+				first = btn
+				break
+			}
+		}
+		require.Contains(t, first, `value="save"`, "after %s the form's default button is %s", op, first)
+	}
+}
+
+// The structure editor's operations (mappings/structure.go) travel as
+// operations too: a burst of them is one revision, each is undone and
+// redone, and the plain form applies them the same way.
+func TestStructureOperationsThroughTheOperationsEndpoint(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.user(t, "ana@shop.example", account.RoleAnalyst)
+	br := b.browser(t)
+	br.signIn("ana@shop.example")
+	createStorefrontFlow(t, br)
+	br.get("/flows/shop-orders")
+	start := draftNow(t, b)
+	routes, targets, rows := len(start.Definition.Routes), len(start.Definition.Targets), len(start.Definition.Routes[0].Mapping)
+
+	for _, op := range []string{
+		"add-foreach:/routes/0/mapping/0",
+		"add-constant:/routes/0/mapping/0/rows/1",
+		"add-object:/routes/0/mapping/1",
+		"add-array:/routes/0/mapping/2",
+		"add-target:/targets/" + strconv.Itoa(targets),
+		"duplicate-route:/routes/0",
+		"add-route:/routes/" + strconv.Itoa(routes+1),
+		"up:/targets/" + strconv.Itoa(targets),
+	} {
+		res := br.op(op)
+		require.Equal(t, http.StatusOK, res.StatusCode, "%s: %s", op, res.body)
+		require.Regexp(t, `id="dirty"[^>]*>Unsaved changes`, res.body, op)
+	}
+	require.Equal(t, start.Revision, draftNow(t, b).Revision, "operations are not saved one by one")
+	// Undo the move and the new route, then redo them.
+	require.True(t, strings.Contains(br.op("undo").body, "Redo move up /targets/"+strconv.Itoa(targets)), "undo the move")
+	require.True(t, strings.Contains(br.op("undo").body, "Redo add route /routes/"+strconv.Itoa(routes+1)), "undo the new route")
+	require.Equal(t, http.StatusOK, br.op("redo").StatusCode)
+	require.Equal(t, http.StatusOK, br.op("redo").StatusCode)
+	res := br.op("save")
+	require.Equal(t, http.StatusOK, res.StatusCode, res.body)
+
+	saved := draftNow(t, b)
+	require.Equal(t, start.Revision+1, saved.Revision)
+	def := saved.Definition
+	require.Len(t, def.Routes, routes+2)
+	require.Equal(t, def.Routes[0].Name+"-copy", def.Routes[1].Name)
+	require.Len(t, def.Targets, targets+1)
+	require.Equal(t, "target-"+strconv.Itoa(targets+1), def.Targets[targets-1].Name, "the new target moved up")
+	require.Len(t, def.Routes[0].Mapping, rows+3)
+	require.NotEmpty(t, def.Routes[0].Mapping[0].ForEach)
+	require.Len(t, def.Routes[0].Mapping[0].Rows, 2)
+	require.JSONEq(t, `""`, string(def.Routes[0].Mapping[0].Rows[1].Value))
+	require.Len(t, def.Routes[0].Mapping[1].Rows, 1)
+	require.NotEmpty(t, def.Routes[0].Mapping[2].Expr)
+	audits := draftSaves(t, b)
+	require.Len(t, audits, 1)
+	require.Contains(t, string(audits[0].After), "insert /routes/0/mapping/0, insert /routes/0/mapping/0/rows/1")
+
+	// Without JavaScript each button saves, through the same operations.
+	v := url.Values{"revision": {strconv.Itoa(saved.Revision)}, "op": {"remove:/routes/" + strconv.Itoa(routes+1)}}
+	res = br.post("/flows/shop-orders/draft", v)
+	require.Equal(t, http.StatusSeeOther, res.StatusCode, res.body)
+	require.Len(t, draftNow(t, b).Definition.Routes, routes+1)
+	v = url.Values{"revision": {strconv.Itoa(saved.Revision + 1)}, "op": {"add-route:/routes/0"}}
+	res = br.post("/flows/shop-orders/draft", v)
+	require.Equal(t, http.StatusSeeOther, res.StatusCode, res.body)
+	require.Len(t, draftNow(t, b).Definition.Routes, routes+2)
 }
 
 // op posts one designer operation the way the page does: with the
@@ -62,6 +144,9 @@ func (br *browser) op(op string, fields ...string) response {
 	}
 	// Every field of the form travels with every operation, as htmx sends it.
 	for _, m := range formFields.FindAllStringSubmatch(draftForm.FindString(br.lastBody), -1) {
+		if strings.Contains(m[0], `type="checkbox"`) && !strings.Contains(m[0], " checked") {
+			continue // an unchecked box sends nothing
+		}
 		v.Set(html.UnescapeString(m[1]), html.UnescapeString(m[2]))
 	}
 	for i := 0; i+1 < len(fields); i += 2 {

@@ -1,8 +1,11 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -24,8 +27,9 @@ import (
 
 // draftOp is one operation, in the words of JSON Patch (RFC 6902) where
 // they exist. Pending and undo/redo operations are always primitive
-// (insert, remove, replace, up, down) so that replaying them on the saved
-// draft gives the same structure whatever the analyst typed meanwhile.
+// (insert, remove, replace, up, down, or a batch of those when one button
+// changes two places) so that replaying them on the saved draft gives the
+// same structure whatever the analyst typed meanwhile.
 type draftOp struct {
 	Op    string          `json:"op"`
 	Path  string          `json:"path"`
@@ -117,21 +121,58 @@ func replayOps(def *engine.Definition, ops []draftOp) (*engine.Definition, error
 	return def, nil
 }
 
+// structuralOps are the operations that build a construct of the
+// definition format at a pointer (mappings/structure.go). Each runs on the
+// working definition and is then recorded as the primitive operations that
+// make the same change (primitiveOp), so a new one needs only an entry
+// here: the plain form post and the operations endpoint both apply it, and
+// undo, redo and replay come with it.
+var structuralOps = map[string]func(def *engine.Definition, ptr string) (*engine.Definition, error){
+	"add-row":      addRow(mappings.RowValue),
+	"add-constant": addRow(mappings.RowConstant),
+	"add-object":   addRow(mappings.RowObject),
+	"add-foreach":  addRow(mappings.RowForEach),
+	"add-array":    addRow(mappings.RowArray),
+	"add-rule": func(def *engine.Definition, ptr string) (*engine.Definition, error) {
+		return mappings.InsertAt(def, ptr, engine.Rule{Name: fmt.Sprintf("rule-%d", len(def.Validation)+1), Rule: "true", Message: "describe what is wrong and how to fix it"})
+	},
+	"add-route":       mappings.AddRoute,
+	"duplicate-route": mappings.DuplicateRoute,
+	"add-target":      mappings.AddTarget,
+	"infer-schema": func(def *engine.Definition, _ string) (*engine.Definition, error) {
+		return mappings.WithInferredSchema(def)
+	},
+}
+
+func addRow(kind mappings.RowKind) func(*engine.Definition, string) (*engine.Definition, error) {
+	return func(def *engine.Definition, ptr string) (*engine.Definition, error) {
+		return mappings.AddRow(def, ptr, kind)
+	}
+}
+
 // applyDraftOp performs one operation and returns the new definition, the
 // operation in primitive form (what the page keeps pending) and its
-// inverse. A new structural operation needs only a case here: its inverse
-// defaults to replacing the enclosing list or object with what it was.
+// inverse. An operation that changes nothing returns done with an empty
+// Op.
 func applyDraftOp(def *engine.Definition, op draftOp) (out *engine.Definition, done, inverse draftOp, err error) {
+	if op.Op == "batch" {
+		return applyBatch(def, op)
+	}
 	if op.Path == "" || !strings.HasPrefix(op.Path, "/") {
 		return nil, done, inverse, &fault.Error{Code: fault.Invalid, Message: "operation “" + op.Op + "” needs a JSON pointer such as /routes/0/mapping/1"}
 	}
+	if build, ok := structuralOps[op.Op]; ok {
+		changed, err := build(def, op.Path)
+		if err != nil {
+			return nil, done, inverse, err
+		}
+		prim, err := primitiveOp(def, changed)
+		if err != nil || prim.Op == "" {
+			return def, draftOp{}, draftOp{}, err
+		}
+		return applyDraftOp(def, prim)
+	}
 	switch op.Op {
-	case "add-row":
-		row, _ := json.Marshal(engine.Row{Target: "newField", Expr: "nil"})
-		return applyDraftOp(def, draftOp{Op: "insert", Path: op.Path, Value: row})
-	case "add-rule":
-		rule, _ := json.Marshal(engine.Rule{Name: fmt.Sprintf("rule-%d", len(def.Validation)+1), Rule: "true", Message: "describe what is wrong and how to fix it"})
-		return applyDraftOp(def, draftOp{Op: "insert", Path: op.Path, Value: rule})
 	case "foreach-from-target":
 		row, err := forEachFromTarget(def, op.Path)
 		if err != nil {
@@ -188,7 +229,177 @@ func applyDraftOp(def *engine.Definition, op draftOp) (out *engine.Definition, d
 		}
 		return out, op, draftOp{Op: back, Path: parent + "/" + strconv.Itoa(idx+delta)}, nil
 	}
-	return nil, done, inverse, &fault.Error{Code: fault.Invalid, Message: "unknown designer operation “" + op.Op + "”; the designer knows insert, remove, replace, up, down, add-row, add-rule and foreach-from-target"}
+	return nil, done, inverse, &fault.Error{Code: fault.Invalid, Message: "unknown designer operation “" + op.Op + "”; the designer knows insert, remove, replace, up, down, batch, foreach-from-target and " + strings.Join(structuralNames(), ", ")}
+}
+
+func structuralNames() []string {
+	names := make([]string, 0, len(structuralOps))
+	for n := range structuralOps {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// applyBatch applies a batch's primitive operations in order; its inverse
+// is the batch of their inverses in reverse order.
+func applyBatch(def *engine.Definition, op draftOp) (*engine.Definition, draftOp, draftOp, error) {
+	var ops []draftOp
+	if err := json.Unmarshal(op.Value, &ops); err != nil {
+		return nil, draftOp{}, draftOp{}, &fault.Error{Code: fault.Invalid, Message: "a batch of operations is not readable: " + err.Error()}
+	}
+	if len(ops) > maxPendingOps {
+		return nil, draftOp{}, draftOp{}, &fault.Error{Code: fault.Invalid, Message: fmt.Sprintf("a batch of more than %d operations", maxPendingOps)}
+	}
+	var done, inverse []draftOp
+	for _, o := range ops {
+		if !primitive[o.Op] {
+			return nil, draftOp{}, draftOp{}, &fault.Error{Code: fault.Invalid, Message: "a batch holds only insert, remove, replace, up and down, not “" + o.Op + "”"}
+		}
+		var d, inv draftOp
+		var err error
+		if def, d, inv, err = applyDraftOp(def, o); err != nil {
+			return nil, draftOp{}, draftOp{}, err
+		}
+		done = append(done, d)
+		inverse = append([]draftOp{inv}, inverse...)
+	}
+	return def, batchOf(done), batchOf(inverse), nil
+}
+
+var primitive = map[string]bool{"insert": true, "remove": true, "replace": true, "up": true, "down": true}
+
+func batchOf(ops []draftOp) draftOp {
+	if len(ops) == 1 {
+		return ops[0]
+	}
+	b, _ := json.Marshal(ops)
+	return draftOp{Op: "batch", Value: b}
+}
+
+// primitiveOp is the change from before to after as primitive operations:
+// the deepest place where they differ, as one insert or remove when a list
+// gained or lost one element and as a replace otherwise; a batch when the
+// definition changed in more than one top-level part (a route added with
+// the target it needs).
+func primitiveOp(before, after *engine.Definition) (draftOp, error) {
+	a, err := asDoc(before)
+	if err != nil {
+		return draftOp{}, err
+	}
+	b, err := asDoc(after)
+	if err != nil {
+		return draftOp{}, err
+	}
+	am, bm := a.(map[string]any), b.(map[string]any)
+	var ops []draftOp
+	for _, k := range unionKeys(am, bm) {
+		if o, changed := docDiff("/"+escapePointer(k), am[k], bm[k]); changed {
+			ops = append(ops, o)
+		}
+	}
+	if len(ops) == 0 {
+		return draftOp{}, nil
+	}
+	return batchOf(ops), nil
+}
+
+// docDiff describes how b differs from a, both at ptr.
+func docDiff(ptr string, a, b any) (draftOp, bool) {
+	if reflect.DeepEqual(a, b) {
+		return draftOp{}, false
+	}
+	replace := func() (draftOp, bool) {
+		raw, _ := json.Marshal(b)
+		if b == nil {
+			raw = nil // an absent member: ReplaceAt leaves it out
+		}
+		return draftOp{Op: "replace", Path: ptr, Value: raw}, true
+	}
+	switch av := a.(type) {
+	case map[string]any:
+		bv, ok := b.(map[string]any)
+		if !ok {
+			return replace()
+		}
+		var only string
+		n := 0
+		for _, k := range unionKeys(av, bv) {
+			if !reflect.DeepEqual(av[k], bv[k]) {
+				only, n = k, n+1
+			}
+		}
+		if n == 1 {
+			return docDiff(ptr+"/"+escapePointer(only), av[only], bv[only])
+		}
+	case []any:
+		bv, ok := b.([]any)
+		if !ok {
+			return replace()
+		}
+		switch len(bv) - len(av) {
+		case 0:
+			diff := -1
+			for i := range av {
+				if !reflect.DeepEqual(av[i], bv[i]) {
+					if diff >= 0 {
+						return replace()
+					}
+					diff = i
+				}
+			}
+			return docDiff(ptr+"/"+strconv.Itoa(diff), av[diff], bv[diff])
+		case 1:
+			if i, ok := oneMore(av, bv); ok {
+				raw, _ := json.Marshal(bv[i])
+				return draftOp{Op: "insert", Path: ptr + "/" + strconv.Itoa(i), Value: raw}, true
+			}
+		case -1:
+			if i, ok := oneMore(bv, av); ok {
+				return draftOp{Op: "remove", Path: ptr + "/" + strconv.Itoa(i)}, true
+			}
+		}
+	}
+	return replace()
+}
+
+// oneMore finds the element of long whose removal leaves short.
+func oneMore(short, long []any) (int, bool) {
+	i := 0
+	for i < len(short) && reflect.DeepEqual(short[i], long[i]) {
+		i++
+	}
+	return i, reflect.DeepEqual(short[i:], long[i+1:])
+}
+
+func unionKeys(a, b map[string]any) []string {
+	keys := make([]string, 0, len(a)+len(b))
+	for k := range a {
+		keys = append(keys, k)
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func escapePointer(s string) string {
+	return strings.NewReplacer("~", "~0", "/", "~1").Replace(s)
+}
+
+// asDoc is a definition as generic JSON, numbers kept as written.
+func asDoc(def *engine.Definition) (any, error) {
+	raw, err := json.Marshal(def)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	return v, dec.Decode(&v)
 }
 
 func splitIndex(ptr string) (parent string, idx int, ok bool) {
@@ -208,8 +419,24 @@ func opLabel(op draftOp) string {
 	switch op.Op {
 	case "add-row":
 		return "add row"
+	case "add-constant":
+		return "add constant"
+	case "add-object":
+		return "add object"
+	case "add-foreach":
+		return "add for-each"
+	case "add-array":
+		return "add array of values"
 	case "add-rule":
 		return "add rule"
+	case "add-route":
+		return "add route"
+	case "duplicate-route":
+		return "duplicate route"
+	case "add-target":
+		return "add target"
+	case "infer-schema":
+		return "infer schema"
 	case "foreach-from-target":
 		return "make a for-each"
 	case "up", "down":

@@ -50,12 +50,13 @@ func (s *Server) flowPreview() fiber.Handler {
 		if err != nil {
 			return err
 		}
+		// Half-typed JSON (a constant, the schema) is normal while typing:
+		// the preview runs without it and says why in its cell.
 		st, err := working(c, d.Definition)
 		if err != nil {
 			return err
 		}
-		def := st.def
-		model := buildDesigner(c.UserContext(), designerState{flow: f, revision: d.Revision, def: def, sample: formSample(c), canEdit: canEditFlows(c), now: s.deps.Now(), preview: true})
+		model := buildDesigner(c.UserContext(), designerState{flow: f, revision: d.Revision, def: st.def, sample: formSample(c), canEdit: canEditFlows(c), now: s.deps.Now(), preview: true, kept: st.kept})
 		return s.render(c, view.PreviewFragments(model))
 	}
 }

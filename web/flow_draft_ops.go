@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -20,6 +21,11 @@ type draftStep struct {
 	pending []draftOp
 	history draftHistory
 	op      draftOp // what the button asked for; Op "save" saves
+	// kept are typed-in fields the draft could not take (JSON that does
+	// not parse, a word for a number), as typed; refused is the first
+	// one's reason (see applyEditsKeeping).
+	kept    map[string]keptField
+	refused *fault.Error
 }
 
 // working rebuilds the analyst's working definition from the saved draft:
@@ -34,7 +40,7 @@ func working(c *fiber.Ctx, stored *engine.Definition) (draftStep, error) {
 	if st.def, err = replayOps(stored, st.pending); err != nil {
 		return st, err
 	}
-	st.def, err = mappings.ApplyEdits(st.def, formEdits(c))
+	st.def, st.kept, st.refused, err = applyEditsKeeping(st.def, formEdits(c))
 	return st, err
 }
 
@@ -75,6 +81,9 @@ func (st *draftStep) apply() error {
 		if err != nil {
 			return err
 		}
+		if done.Op == "" {
+			return nil // nothing changed (a schema inferred as it already was)
+		}
 		st.def, st.pending = def, append(st.pending, done)
 		entry = historyEntry{Label: opLabel(st.op) + " " + st.op.Path, Undo: inverse, Redo: done}
 		st.history.Undo = append(st.history.Undo, entry)
@@ -91,9 +100,9 @@ func (st *draftStep) describe() string {
 	if len(st.pending) == 0 {
 		return "save"
 	}
-	parts := make([]string, len(st.pending))
-	for i, op := range st.pending {
-		parts[i] = op.Op + " " + op.Path
+	var parts []string
+	for _, op := range st.pending {
+		parts = append(parts, opSummaries(op)...)
 	}
 	return "ops: " + strings.Join(parts, ", ")
 }
@@ -120,14 +129,17 @@ func (s *Server) flowDraftOps() fiber.Handler {
 		st, err := working(c, stored.Definition)
 		var fe *fault.Error
 		if errors.As(err, &fe) && fe.Code == fault.Invalid {
-			// A field that does not parse (an SLA of "sixty"): say so and
-			// leave the form, with everything typed in it, as it is.
+			st.refused = fe
+		} else if err != nil {
+			return err
+		}
+		if st.refused != nil {
+			// A field that does not parse (an SLA of "sixty", a constant
+			// that is not JSON): say so and leave the form, with everything
+			// typed in it, as it is.
 			c.Status(fiber.StatusUnprocessableEntity)
 			c.Set("HX-Reswap", "none")
-			return s.render(c, view.DraftRefusal("Not saved: "+fe.Message))
-		}
-		if err != nil {
-			return err
+			return s.render(c, view.DraftRefusal("Not saved: "+st.refused.Message))
 		}
 		ds := designerState{flow: f, revision: base, def: st.def, sample: formSample(c)}
 		decorate := func(d *view.Designer) {}
@@ -188,4 +200,19 @@ func setDocument(d *view.Designer, st draftStep) {
 	if n := len(st.history.Redo); n > 0 {
 		d.RedoLabel = "Redo " + st.history.Redo[n-1].Label
 	}
+}
+
+// opSummaries are "verb /pointer" for an operation, one per operation of a
+// batch.
+func opSummaries(op draftOp) []string {
+	if op.Op != "batch" {
+		return []string{op.Op + " " + op.Path}
+	}
+	var ops []draftOp
+	_ = json.Unmarshal(op.Value, &ops)
+	var out []string
+	for _, o := range ops {
+		out = append(out, opSummaries(o)...)
+	}
+	return out
 }

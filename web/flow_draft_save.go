@@ -9,6 +9,7 @@ import (
 
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/engine"
+	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
 	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/web/view"
@@ -16,9 +17,11 @@ import (
 
 // flowDraftSave is the designer form without JavaScript: it applies the
 // page's unsaved operations, the typed-in fields and, optionally, one
-// operation (op = add-row:/ptr, remove:/ptr, up:/ptr, down:/ptr,
-// add-rule:/ptr, foreach-from-target:/ptr, undo, redo; see draft_ops.go),
-// then saves the draft against the revision the form was rendered with. A stale revision re-renders the designer with the
+// operation (op = verb:/pointer, or undo, redo; applyDraftOp in
+// draft_ops.go lists them), then saves the draft against the revision the
+// form was rendered with. A field the draft cannot take or a refused
+// operation re-renders the designer with every edit as typed, unsaved. A
+// stale revision re-renders the designer with the
 // analyst's edits intact and the other person's changes listed.
 func (s *Server) flowDraftSave() fiber.Handler {
 	return func(c *fiber.Ctx) error {
@@ -36,10 +39,29 @@ func (s *Server) flowDraftSave() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		if st.op, err = parseButtonOp(c.FormValue("op", "save")); err != nil {
-			return err
+		if st.refused != nil {
+			// Nothing is saved and nothing typed is lost: the designer
+			// comes back with every field as typed and the problem named.
+			c.Status(fiber.StatusUnprocessableEntity)
+			return s.renderDesigner(c, designerState{flow: f, revision: base, def: st.def, sample: sample, kept: st.kept}, func(d *view.Designer) {
+				setDocument(d, st)
+				d.Error = "Not saved: " + st.refused.Message
+			})
 		}
-		if err := st.apply(); err != nil {
+		before := st
+		st.op, err = parseButtonOp(c.FormValue("op", "save"))
+		if err == nil {
+			err = st.apply()
+		}
+		if fe, ok := fault.As(err); ok && fe.Code == fault.Invalid {
+			// A refused operation keeps the typed edits on the page, unsaved.
+			c.Status(fiber.StatusUnprocessableEntity)
+			return s.renderDesigner(c, designerState{flow: f, revision: base, def: before.def, sample: sample}, func(d *view.Designer) {
+				setDocument(d, before)
+				d.Error = "Not saved: " + fe.Message
+			})
+		}
+		if err != nil {
 			return err
 		}
 		working, op := st.def, st.describe()
@@ -48,6 +70,7 @@ func (s *Server) flowDraftSave() fiber.Handler {
 		if errors.As(err, &conflict) {
 			c.Status(fiber.StatusConflict)
 			return s.renderDesigner(c, designerState{flow: f, revision: base, def: working, sample: sample}, func(d *view.Designer) {
+				setDocument(d, st)
 				d.Conflict = conflictView(conflict)
 			})
 		}

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -15,8 +14,8 @@ import (
 )
 
 // flowTestSave saves the selected sample with the saved draft's current
-// result as an expected test case: which rules fail, which routes match and
-// exactly what each sends.
+// result as an expected test case: which rules fail, which routes match,
+// exactly what each sends, and the first mapping error when a row fails.
 func (s *Server) flowTestSave() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		f, base, err := s.flowForChange(c)
@@ -52,31 +51,9 @@ func (s *Server) flowTestSave() fiber.Handler {
 		if err != nil {
 			return fault.Wrap(err, fault.Invalid, "the sample cannot be mapped: "+err.Error())
 		}
-		if res.Failed() && res.Valid() {
-			return &fault.Error{Code: fault.Invalid, Message: "some rows fail for this sample; fix them before saving it as a test case"}
-		}
-		tc := engine.TestCase{Name: name, Input: payload, Now: now.Format(time.RFC3339)}
+		tc := engine.TestCase{Name: name, Input: payload, Now: now.Format(time.RFC3339), Expect: engine.ExpectationOf(res)}
 		if len(vars) > 0 {
 			tc.Vars = vars
-		}
-		if res.Key != "" {
-			tc.Expect.Key = &res.Key
-		}
-		if res.CorrelationID != "" {
-			tc.Expect.CorrelationID = &res.CorrelationID
-		}
-		for _, v := range res.Validation {
-			tc.Expect.Validation = append(tc.Expect.Validation, v.Rule)
-		}
-		if res.Valid() {
-			tc.Expect.Routes = map[string]json.RawMessage{}
-			for _, rr := range res.Routes {
-				if rr.Matched {
-					tc.Expect.Routes[rr.Name] = rr.Output
-				} else {
-					tc.Expect.Routes[rr.Name] = json.RawMessage("null")
-				}
-			}
 		}
 		def := *d.Definition
 		def.Tests = append(append([]engine.TestCase(nil), def.Tests...), tc)

@@ -49,6 +49,7 @@ func (s *Server) exceptionView(c *fiber.Ctx, id int64) (view.ExceptionView, erro
 		CanAct: canTriage(c), CanEditLookups: u != nil && (u.Role == account.RoleAnalyst || u.Role == account.RoleAdmin),
 		Message: messageView(mv), EditPayload: prettyJSON(mv.Message.Payload),
 	}
+	v.Message.CanSaveSample = canEditFlows(c)
 	heads, err := jobs.RequestHeaders(ctx, db, it.EnvironmentID, it.CorrelationID, mv.Deliveries)
 	if err != nil {
 		return view.ExceptionView{}, err

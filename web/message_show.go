@@ -23,7 +23,9 @@ func (s *Server) messageShow() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		return s.render(c, view.MessagePage(s.page(c, "Message", "messages"), messageView(v)))
+		mv := messageView(v)
+		mv.CanSaveSample = canEditFlows(c)
+		return s.render(c, view.MessagePage(s.page(c, "Message", "messages"), mv))
 	}
 }
 

@@ -112,8 +112,14 @@ func (s *Server) routes(app *fiber.App) {
 	in.Post("/flows/:slug/draft", s.requireRole(edit...), s.flowDraftSave())
 	in.Post("/flows/:slug/draft/ops", s.requireRole(edit...), s.flowDraftOps())
 	in.Post("/flows/:slug/samples", s.requireRole(edit...), s.flowSampleAdd())
+	in.Post("/flows/:slug/samples/rename", s.requireRole(edit...), s.flowSampleRename())
+	in.Post("/flows/:slug/samples/delete", s.requireRole(edit...), s.flowSampleDelete())
 	in.Post("/flows/:slug/tests", s.requireRole(edit...), s.flowTestSave())
 	in.Post("/flows/:slug/tests/run", s.requireRole(all...), s.flowTestsRun())
+	in.Post("/flows/:slug/tests/accept", s.requireRole(edit...), s.flowTestAccept())
+	in.Post("/flows/:slug/tests/edit", s.requireRole(edit...), s.flowTestEdit())
+	in.Post("/flows/:slug/tests/rename", s.requireRole(edit...), s.flowTestRename())
+	in.Post("/flows/:slug/tests/delete", s.requireRole(edit...), s.flowTestDelete())
 	in.Post("/flows/:slug/publish", s.requireRole(edit...), s.flowPublish())
 	in.Post("/flows/:slug/import", s.requireRole(edit...), s.flowImport())
 	in.Get("/flows/:slug/definition.json", s.requireRole(all...), s.flowExport())
@@ -142,6 +148,8 @@ func (s *Server) routes(app *fiber.App) {
 
 	in.Get("/messages", s.requireRole(all...), s.messagesList())
 	in.Get("/messages/:id", s.requireRole(all...), s.messageShow())
+	// Analysts and admins save a message's payload as a sample of its flow.
+	in.Post("/messages/:id/sample", s.requireRole(edit...), s.messageSampleSave())
 	in.Get("/environments", s.requireRole(all...), s.environmentsList())
 	in.Get("/captures", s.requireRole(all...), s.capturesList())
 	in.Post("/environments/:env/deploy", s.requireRole(promoters...), s.environmentDeploy())

@@ -174,6 +174,22 @@ func TestEveryStateChangeIsAudited(t *testing.T) {
 		{route: "POST /flows/:slug/draft/ops", action: "flow.draft_save", do: form("/flows/shop-orders/draft/ops", "revision", "", "op", "save")},
 		{route: "POST /flows/:slug/samples", action: "flow.sample_add", do: form("/flows/shop-orders/samples", "revision", "", "name", "audit sample", "payload", `{"id": 1}`)},
 		{route: "POST /flows/:slug/tests", action: "flow.test_add", do: form("/flows/shop-orders/tests", "revision", "", "name", "audit test", "sample", "0")},
+		{route: "POST /flows/:slug/tests/accept", action: "flow.test_accept", do: form("/flows/shop-orders/tests/accept", "revision", "", "test", "0")},
+		{route: "POST /flows/:slug/tests/edit", action: "flow.test_edit", do: form("/flows/shop-orders/tests/edit", "revision", "", "test", "0",
+			"json", `{"name": "audit edited", "input": {"id": 1}, "expect": {}}`)},
+		{route: "POST /flows/:slug/tests/rename", action: "flow.test_rename", do: form("/flows/shop-orders/tests/rename", "revision", "", "test", "0", "name", "audit renamed")},
+		{route: "POST /flows/:slug/tests/delete", action: "flow.test_delete", do: form("/flows/shop-orders/tests/delete", "revision", "", "test", "0")},
+		{route: "POST /messages/:id/sample", action: "flow.sample_from_message", do: form("/messages/"+f.messageID+"/sample", "name", "audit message sample")},
+		{route: "POST /flows/:slug/samples/rename", action: "flow.sample_rename", do: form("/flows/shop-orders/samples/rename", "revision", "", "sample", "0", "name", "audit renamed sample")},
+		{route: "POST /flows/:slug/samples/delete", action: "flow.sample_delete", do: func() response {
+			flow, err := mappings.FlowBySlug(ctx, f.db, "shop-orders")
+			require.NoError(t, err)
+			d, err := mappings.DraftGet(ctx, f.db, flow.ID)
+			require.NoError(t, err)
+			last := len(d.Definition.Source.Samples) - 1
+			require.Equal(t, "audit message sample", d.Definition.Source.Samples[last].Name)
+			return form("/flows/shop-orders/samples/delete", "revision", "", "sample", fmt.Sprint(last))()
+		}},
 		{route: "POST /flows/:slug/import", action: "flow.import", do: func() response {
 			def := admin.get("/flows/shop-orders/definition.json")
 			return admin.upload("/flows/shop-orders/import", "file", "def.json", []byte(def.body), url.Values{"revision": {f.revision(t)}})

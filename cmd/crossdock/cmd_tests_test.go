@@ -72,3 +72,35 @@ func TestTestCommandErrors(t *testing.T) {
 		t.Errorf("cancelled: %v", err)
 	}
 }
+
+func TestTestCommandMappingErrorExpectation(t *testing.T) {
+	const flow = `{"formatVersion":1,"name":"unit-price","source":{"system":"oms","event":"line"},
+	"targets":[{"name":"erp","kind":"capture"}],
+	"routes":[{"name":"erp","target":"erp","mapping":[{"target":"id","expr":"source.id"},{"target":"unitPrice","expr":"decDiv(source.total, source.qty, 2)"}]}],
+	"tests":[
+	 {"name":"zero quantity is a mapping exception","input":{"id":"a","total":"10","qty":"0"},
+	  "expect":{"mappingError":{"pointer":"/routes/0/mapping/1","contains":"division by zero"}}},
+	 {"name":"expects the wrong row","input":{"id":"a","total":"10","qty":"0"},
+	  "expect":{"mappingError":{"pointer":"/routes/0/mapping/0"}}},
+	 {"name":"expects a failure that does not happen","input":{"id":"b","total":"10","qty":"4"},
+	  "expect":{"mappingError":{"contains":"division by zero"}}}
+	]}`
+	path := filepath.Join(t.TempDir(), "flow.json")
+	if err := os.WriteFile(path, []byte(flow), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	err := runTest(context.Background(), []string{"-v", path}, &out, &bytes.Buffer{})
+	if !errors.Is(err, errFailures) {
+		t.Fatalf("err = %v", err)
+	}
+	want := "ok   " + path + ": zero quantity is a mapping exception\n" +
+		"FAIL " + path + ": expects the wrong row\n" +
+		"     mappingError: expected a mapping error at /routes/0/mapping/0, got /routes/0/mapping/1/expr: decDiv: division by zero (1:1)\n" +
+		"FAIL " + path + ": expects a failure that does not happen\n" +
+		`     mappingError: expected a mapping error containing "division by zero", but mapping succeeded` + "\n" +
+		"1 passed, 2 failed\n"
+	if out.String() != want {
+		t.Errorf("output:\n%s\nwant:\n%s", out.String(), want)
+	}
+}

@@ -54,6 +54,11 @@
     // The field being typed in keeps what the analyst typed even when an
     // answer arrives meanwhile.
     Idiomorph.defaults.ignoreActiveValue = true;
+    // A group of rows or a row's options the analyst opened or closed stays
+    // so across answers; a new one comes as the server renders it.
+    Idiomorph.defaults.callbacks.beforeAttributeUpdated = function (name, node) {
+      if (name === "open" && node.tagName === "DETAILS") { return false; }
+    };
   }
 
   document.addEventListener("input", function (ev) {

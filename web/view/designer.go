@@ -26,6 +26,8 @@ type Live struct {
 	Snippet string // the expression with a caret under the error
 	Skipped bool   // the row was omitted by its when / omitNull
 	Bool    string // "true" or "false" for conditions and rules
+	// Items are a row's values per for-each item, when it is inside one.
+	Items []LiveItem
 }
 
 // Field is one editable expression or text field, named by its JSON pointer.
@@ -63,6 +65,18 @@ type RowView struct {
 	Last     bool
 	// InsertAfter is the pointer a new sibling row is inserted at.
 	InsertAfter string
+	// The rest is the structure editor's (designer_structure.templ).
+	Value    Field // a constant's JSON text
+	As       Field // a for-each's item name
+	Index    Field // a for-each's index name
+	Filter   Field
+	When     Field
+	Note     Field
+	OmitNull bool
+	// Children are an object's or a for-each's rows; ChildAppend is where
+	// a new child row goes.
+	Children    []RowView
+	ChildAppend string
 	// TargetProblem says what is wrong with the target path, checked as
 	// the analyst types; ForEachArray is set when the designer can turn
 	// the row into a for-each block over source.<ForEachArray>.
@@ -82,6 +96,15 @@ type RouteView struct {
 	Errors  []string
 	// AppendPointer is where "add row" inserts at the end of the mapping.
 	AppendPointer string
+	// Pointer is the route's own (/routes/N); NameField and TargetField
+	// edit its name and target; Tree is Rows nested as the definition nests
+	// them (Rows is flat, for the live preview).
+	Pointer     string
+	NameField   Field
+	TargetField Field
+	First       bool
+	Last        bool
+	Tree        []RowView
 }
 
 // SampleOption is a sample in the picker.
@@ -89,6 +112,8 @@ type SampleOption struct {
 	Index    int
 	Name     string
 	Selected bool
+	// Payload is the sample's JSON, indented; set for the selected one.
+	Payload string
 }
 
 // FieldNode is one field of the selected sample, for the field tree.
@@ -110,11 +135,20 @@ type Diagnostic struct {
 
 // TestView is a test case and, after a run, its outcome.
 type TestView struct {
+	// Index is the case's position in the definition's tests, which the
+	// accept, edit, rename and delete forms send.
+	Index  int
 	Name   string
 	Ran    bool
 	Passed bool
 	Error  string
 	Diffs  []TestDiff
+	// JSON is the case as the "edit as JSON" box shows it: the stored
+	// case, or the text just submitted when it was refused (EditError).
+	JSON      string
+	EditError string
+	// ExpectsFailure describes an expected mapping failure, "" for none.
+	ExpectsFailure string
 }
 
 // TestDiff is one differing field of a failed test case.
@@ -162,17 +196,24 @@ type Designer struct {
 	TimeBudget Field
 	Rules      []RuleView
 	Routes     []RouteView
-	Problems   []Diagnostic
-	Tests      []TestView
-	TestsRan   bool
-	AllSamples []SampleRun
-	Diagram    templ.Component
-	Functions  []FunctionHelp
-	Vars       []string // "NAME = value" the preview runs with
-	Lookups    []LookupSummary
-	Notice     string // a confirmation after an action
-	Error      string // why the last action was refused
-	Conflict   *Conflict
+	// Source, Targets and TargetNames feed the structure editor's cards;
+	// RoutesAppend and TargetsAppend are where a new route or target goes.
+	Source        SourceView
+	Targets       []TargetView
+	TargetNames   []string
+	RoutesAppend  string
+	TargetsAppend string
+	Problems      []Diagnostic
+	Tests         []TestView
+	TestsRan      bool
+	AllSamples    []SampleRun
+	Diagram       templ.Component
+	Functions     []FunctionHelp
+	Vars          []string // "NAME = value" the preview runs with
+	Lookups       []LookupSummary
+	Notice        string // a confirmation after an action
+	Error         string // why the last action was refused
+	Conflict      *Conflict
 	// PendingOps are the page's operations not yet saved (JSON), replayed
 	// on the saved draft by every request; History is its undo/redo
 	// stacks (JSON). Dirty is true while operations are unsaved.
@@ -238,4 +279,16 @@ func (r RowView) TargetCheckID() string {
 // answer left.
 func opAttrs(d Designer) templ.Attributes {
 	return templ.Attributes{"hx-post": d.action("draft/ops"), "hx-target": "#draft", "hx-swap": "morph", "hx-sync": "#draft:queue all"}
+}
+
+// failingTests counts the cases that ran and failed with a difference
+// (not those that could not run at all): what "accept all" changes.
+func failingTests(tests []TestView) int {
+	n := 0
+	for _, tc := range tests {
+		if tc.Ran && !tc.Passed && tc.Error == "" {
+			n++
+		}
+	}
+	return n
 }
