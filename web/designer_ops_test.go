@@ -122,6 +122,7 @@ func TestDraftOperations(t *testing.T) {
 		require.Equal(t, http.StatusOK, res.StatusCode, res.body)
 		require.Contains(t, res.body, "Saved draft revision "+strconv.Itoa(start.Revision+1)+".")
 		require.Contains(t, res.body, `name="ops" value=""`)
+		require.Contains(t, res.body, `id="draft-saved" hx-swap-oob="true">Draft revision `+strconv.Itoa(start.Revision+1)+` saved by ana@shop.example`)
 		saved := draftNow(t, b)
 		require.Equal(t, start.Revision+1, saved.Revision)
 		require.Len(t, saved.Definition.Routes[0].Mapping, rows+1)
