@@ -207,6 +207,7 @@ func TestDraftOperations(t *testing.T) {
 		require.Equal(t, http.StatusOK, res.StatusCode, res.body)
 		require.Contains(t, res.body, "Saved draft revision "+strconv.Itoa(start.Revision+1)+".")
 		require.Contains(t, res.body, `name="ops" value=""`)
+		require.Contains(t, res.body, `id="draft-saved" hx-swap-oob="true">Draft revision `+strconv.Itoa(start.Revision+1)+` saved by ana@shop.example`)
 		saved := draftNow(t, b)
 		require.Equal(t, start.Revision+1, saved.Revision)
 		require.Len(t, saved.Definition.Routes[0].Mapping, rows+1)
@@ -260,8 +261,25 @@ func TestDraftOperations(t *testing.T) {
 		require.Contains(t, res.body, "kim@shop.example saved this draft")
 		res = ana.op("save")
 		require.Equal(t, http.StatusConflict, res.StatusCode)
+
 		require.Equal(t, kims.Revision, draftNow(t, b).Revision)
 		require.Equal(t, "KIM was here", draftNow(t, b).Definition.Validation[0].Message)
+
+		// Ana starts again from Kim's draft and removes a rule; Kim removes
+		// them all and saves first. Ana's removal no longer applies to
+		// Kim's draft: a conflict showing Kim's, nothing saved.
+		ana.get("/flows/shop-orders")
+		require.Equal(t, http.StatusOK, ana.op("remove:/validation/0").StatusCode)
+		kim.get("/flows/shop-orders")
+		for range kims.Definition.Validation {
+			require.Equal(t, http.StatusOK, kim.op("remove:/validation/0").StatusCode)
+		}
+		require.Equal(t, http.StatusOK, kim.op("save").StatusCode)
+		res = ana.op("save")
+		require.Equal(t, http.StatusConflict, res.StatusCode, res.body)
+		require.Contains(t, res.body, "no longer apply to their draft")
+		require.Empty(t, draftNow(t, b).Definition.Validation)
+		require.Equal(t, kims.Revision+1, draftNow(t, b).Revision)
 	})
 
 	t.Run("bad operations are refused with a reason and nothing is lost", func(t *testing.T) {

@@ -128,6 +128,15 @@ func (s *Server) flowDraftOps() fiber.Handler {
 		}
 		st, err := working(c, stored.Definition)
 		var fe *fault.Error
+		if errors.As(err, &fe) && fe.Code == fault.Invalid && stored.Revision != base {
+			// The page's operations do not even apply to the other
+			// person's draft: show the conflict with theirs.
+			c.Status(fiber.StatusConflict)
+			cv := conflictView(&mappings.DraftConflictError{Current: stored})
+			cv.Changes = []string{"your unsaved changes no longer apply to their draft (" + fe.Message + "); reload their version and make them again"}
+			return s.renderDraftForm(c, designerState{flow: f, revision: base, def: stored.Definition, sample: formSample(c)}, draftStep{},
+				func(d *view.Designer) { d.Conflict = cv })
+		}
 		if errors.As(err, &fe) && fe.Code == fault.Invalid {
 			st.refused = fe
 		} else if err != nil {
@@ -144,6 +153,9 @@ func (s *Server) flowDraftOps() fiber.Handler {
 		ds := designerState{flow: f, revision: base, def: st.def, sample: formSample(c)}
 		decorate := func(d *view.Designer) {}
 		if stored.Revision != base {
+			// The page's operations were replayed on the other person's
+			// draft: shown as this analyst's working copy beside the
+			// conflict, never saved over it.
 			c.Status(fiber.StatusConflict)
 			conflict := &mappings.DraftConflictError{Current: stored, Differences: mappings.Diff(stored.Definition, st.def)}
 			return s.renderDraftForm(c, ds, st, func(d *view.Designer) { d.Conflict = conflictView(conflict) })
