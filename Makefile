@@ -55,6 +55,7 @@ generate: ## regenerate templ output and copy pinned front-end files into static
 	$(GO) tool templ generate -path web
 	npm ci --no-audit --no-fund --silent
 	cp node_modules/htmx.org/dist/htmx.min.js static/js/htmx.min.js
+	cp node_modules/idiomorph/dist/idiomorph-ext.min.js static/js/idiomorph-ext.min.js
 
 check-generated: generate ## fail when generated files differ from what is committed
 	@git diff --exit-code -- '*_templ.go' static/ || { echo "generated files are stale: run make generate and commit"; exit 1; }

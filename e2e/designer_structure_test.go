@@ -115,7 +115,7 @@ func TestAnalystBuildsAMappingByClicksAndTyping(t *testing.T) {
 		typeInto(byName("/routes/0/mapping/3/value"), "ZWEB"),
 		chromedp.Click(chromedp.CSS("#save")),
 	)
-	waitText(t, ctx, "#action-error", "/routes/0/mapping/3/value is not valid JSON")
+	waitText(t, ctx, "#draft-error", "/routes/0/mapping/3/value is not valid JSON")
 	if v, _ := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(byName("/routes/0/mapping/3/target")))); v != "orderType" {
 		t.Fatalf("after the refused save the constant's target reads %q", v)
 	}

@@ -300,3 +300,46 @@ func setAt(doc any, tokens []string, v any) (any, error) {
 // optionalText fields disappear when emptied, so that clearing a condition
 // means "always" rather than an empty, invalid expression.
 var optionalText = map[string]bool{"when": true, "filter": true, "forEach": true, "as": true, "index": true, "note": true, "description": true, "idempotency": true, "correlation": true, "channel": true}
+
+// ValueAt returns the JSON value at pointer in def; ok is false when
+// nothing is there.
+func ValueAt(def *engine.Definition, pointer string) (value json.RawMessage, ok bool, err error) {
+	doc, err := toDoc(def)
+	if err != nil {
+		return nil, false, err
+	}
+	tokens, err := splitPointer(pointer)
+	if err != nil {
+		return nil, false, err
+	}
+	v, found := getAt(doc, tokens)
+	if !found {
+		return nil, false, nil
+	}
+	raw, err := json.Marshal(v)
+	return raw, true, err
+}
+
+// ReplaceAt sets the JSON value at pointer (any part of a definition: a
+// field, a row, a whole mapping). A null or empty value removes an object
+// member, so replacing with what ValueAt found absent undoes an addition.
+func ReplaceAt(def *engine.Definition, pointer string, value json.RawMessage) (*engine.Definition, error) {
+	doc, err := toDoc(def)
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := splitPointer(pointer)
+	if err != nil {
+		return nil, err
+	}
+	var v any
+	if len(bytes.TrimSpace(value)) > 0 {
+		if v, err = decodeJSON(value); err != nil {
+			return nil, &fault.Error{Code: fault.Invalid, Message: fmt.Sprintf("the value for %s is not valid JSON: %v", pointer, err)}
+		}
+	}
+	if doc, err = setAt(doc, tokens, v); err != nil {
+		return nil, err
+	}
+	return fromDoc(doc)
+}

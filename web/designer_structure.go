@@ -59,6 +59,7 @@ func (b rowBuilder) rows(base string, rows []engine.Row, depth int, inForEach bo
 			Note:        view.Field{Name: "f:" + ptr + "/note", Pointer: ptr + "/note", Value: r.Note, Label: "Note on " + name},
 			OmitNull:    r.OmitNull,
 		}
+		rv.TargetProblem, rv.ForEachArray = targetProblem(r.Target)
 		switch {
 		case r.ForEach != "":
 			rv.Kind = "foreach"

@@ -40,8 +40,8 @@ func (s *Server) renderDesigner(c *fiber.Ctx, st designerState, decorate func(*v
 	return s.render(c, view.DesignerPage(s.page(c, st.flow.Name, "flows"), d))
 }
 
-// flowPreview is the live preview: the draft with the form's unsaved edits
-// applied, compiled and run on the selected sample. It answers with
+// flowPreview is the live preview: the draft with the page's unsaved
+// operations and typed-in fields applied, compiled and run on the selected sample. It answers with
 // out-of-band fragments for every live cell, so nothing else on the page
 // (focus, caret, half-typed text) is disturbed.
 func (s *Server) flowPreview() fiber.Handler {
@@ -52,11 +52,11 @@ func (s *Server) flowPreview() fiber.Handler {
 		}
 		// Half-typed JSON (a constant, the schema) is normal while typing:
 		// the preview runs without it and says why in its cell.
-		def, kept, _, err := applyEditsKeeping(d.Definition, formEdits(c))
+		st, err := working(c, d.Definition)
 		if err != nil {
 			return err
 		}
-		model := buildDesigner(c.UserContext(), designerState{flow: f, revision: d.Revision, def: def, sample: formSample(c), canEdit: canEditFlows(c), now: s.deps.Now(), preview: true, kept: kept})
+		model := buildDesigner(c.UserContext(), designerState{flow: f, revision: d.Revision, def: st.def, sample: formSample(c), canEdit: canEditFlows(c), now: s.deps.Now(), preview: true, kept: st.kept})
 		return s.render(c, view.PreviewFragments(model))
 	}
 }

@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5"
@@ -16,9 +15,13 @@ import (
 	"github.com/crossdock/crossdock/web/view"
 )
 
-// flowDraftSave applies the designer form's edits and, optionally, one
-// structural change (op = verb:/pointer, see applyOp), then saves the draft against the revision the form was
-// rendered with. A stale revision re-renders the designer with the
+// flowDraftSave is the designer form without JavaScript: it applies the
+// page's unsaved operations, the typed-in fields and, optionally, one
+// operation (op = verb:/pointer, or undo, redo; applyDraftOp in
+// draft_ops.go lists them), then saves the draft against the revision the
+// form was rendered with. A field the draft cannot take or a refused
+// operation re-renders the designer with every edit as typed, unsaved. A
+// stale revision re-renders the designer with the
 // analyst's edits intact and the other person's changes listed.
 func (s *Server) flowDraftSave() fiber.Handler {
 	return func(c *fiber.Ctx) error {
@@ -32,36 +35,42 @@ func (s *Server) flowDraftSave() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		working, kept, refused, err := applyEditsKeeping(stored.Definition, formEdits(c))
+		st, err := working(c, stored.Definition)
 		if err != nil {
 			return err
 		}
-		if refused != nil {
+		if st.refused != nil {
 			// Nothing is saved and nothing typed is lost: the designer
 			// comes back with every field as typed and the problem named.
 			c.Status(fiber.StatusUnprocessableEntity)
-			return s.renderDesigner(c, designerState{flow: f, revision: base, def: working, sample: sample, kept: kept}, func(d *view.Designer) {
-				d.Error = "Not saved: " + refused.Message
+			return s.renderDesigner(c, designerState{flow: f, revision: base, def: st.def, sample: sample, kept: st.kept}, func(d *view.Designer) {
+				setDocument(d, st)
+				d.Error = "Not saved: " + st.refused.Message
 			})
 		}
-		op := c.FormValue("op", "save")
-		changed, err := applyOp(working, op)
+		before := st
+		st.op, err = parseButtonOp(c.FormValue("op", "save"))
+		if err == nil {
+			err = st.apply()
+		}
 		if fe, ok := fault.As(err); ok && fe.Code == fault.Invalid {
-			// A refused action keeps the typed edits on the page, unsaved.
+			// A refused operation keeps the typed edits on the page, unsaved.
 			c.Status(fiber.StatusUnprocessableEntity)
-			return s.renderDesigner(c, designerState{flow: f, revision: base, def: working, sample: sample}, func(d *view.Designer) {
+			return s.renderDesigner(c, designerState{flow: f, revision: base, def: before.def, sample: sample}, func(d *view.Designer) {
+				setDocument(d, before)
 				d.Error = "Not saved: " + fe.Message
 			})
 		}
 		if err != nil {
 			return err
 		}
-		working = changed
+		working, op := st.def, st.describe()
 		saved, err := s.saveDraft(c, f, base, working, "flow.draft_save", op)
 		var conflict *mappings.DraftConflictError
 		if errors.As(err, &conflict) {
 			c.Status(fiber.StatusConflict)
 			return s.renderDesigner(c, designerState{flow: f, revision: base, def: working, sample: sample}, func(d *view.Designer) {
+				setDocument(d, st)
 				d.Conflict = conflictView(conflict)
 			})
 		}
@@ -102,44 +111,3 @@ func conflictView(e *mappings.DraftConflictError) *view.Conflict {
 }
 
 func describeChange(ch mappings.Change) string { return ch.String() }
-
-// applyOp performs one structural change named by the pressed button:
-// add-row, add-constant, add-object, add-foreach, add-array (a row of that
-// kind at a position in a mapping or child rows), add-rule, add-route,
-// duplicate-route, add-target, infer-schema (the source schema from the
-// samples), remove, up, down.
-func applyOp(def *engine.Definition, op string) (*engine.Definition, error) {
-	verb, ptr, _ := strings.Cut(op, ":")
-	switch verb {
-	case "save", "":
-		return def, nil
-	case "add-row":
-		return mappings.AddRow(def, ptr, mappings.RowValue)
-	case "add-constant":
-		return mappings.AddRow(def, ptr, mappings.RowConstant)
-	case "add-object":
-		return mappings.AddRow(def, ptr, mappings.RowObject)
-	case "add-foreach":
-		return mappings.AddRow(def, ptr, mappings.RowForEach)
-	case "add-array":
-		return mappings.AddRow(def, ptr, mappings.RowArray)
-	case "add-route":
-		return mappings.AddRoute(def, ptr)
-	case "duplicate-route":
-		return mappings.DuplicateRoute(def, ptr)
-	case "add-target":
-		return mappings.AddTarget(def, ptr)
-	case "infer-schema":
-		return mappings.WithInferredSchema(def)
-	case "add-rule":
-		n := len(def.Validation) + 1
-		return mappings.InsertAt(def, ptr, engine.Rule{Name: fmt.Sprintf("rule-%d", n), Rule: "true", Message: "describe what is wrong and how to fix it"})
-	case "remove":
-		return mappings.RemoveAt(def, ptr)
-	case "up":
-		return mappings.Move(def, ptr, -1)
-	case "down":
-		return mappings.Move(def, ptr, +1)
-	}
-	return nil, &fault.Error{Code: fault.Invalid, Message: "unknown designer action “" + verb + "”"}
-}

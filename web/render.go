@@ -33,7 +33,12 @@ func (s *Server) basePage(c *fiber.Ctx, title, section string) view.Page {
 			CSS:  s.deps.Assets.URL("css/app.css"),
 			JS:   s.deps.Assets.URL("js/app.js"),
 			HTMX: s.deps.Assets.URL("js/htmx.min.js"),
-			Logo: s.deps.Assets.URL("img/logo.svg"),
+			// Morph is htmx's idiomorph extension: swaps that keep focus,
+			// caret and scroll. Designer is the designer's document
+			// behaviour (dirty marker, guard, shortcuts, autosave).
+			Morph:    s.deps.Assets.URL("js/idiomorph-ext.min.js"),
+			Designer: s.deps.Assets.URL("js/designer.js"),
+			Logo:     s.deps.Assets.URL("img/logo.svg"),
 		},
 	}
 	if u := userOf(c); u != nil {

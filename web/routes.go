@@ -110,6 +110,7 @@ func (s *Server) routes(app *fiber.App) {
 	in.Get("/flows/:slug", s.requireRole(all...), s.flowDesigner())
 	in.Post("/flows/:slug/preview", s.requireRole(all...), s.flowPreview())
 	in.Post("/flows/:slug/draft", s.requireRole(edit...), s.flowDraftSave())
+	in.Post("/flows/:slug/draft/ops", s.requireRole(edit...), s.flowDraftOps())
 	in.Post("/flows/:slug/samples", s.requireRole(edit...), s.flowSampleAdd())
 	in.Post("/flows/:slug/samples/rename", s.requireRole(edit...), s.flowSampleRename())
 	in.Post("/flows/:slug/samples/delete", s.requireRole(edit...), s.flowSampleDelete())

@@ -171,6 +171,7 @@ func TestEveryStateChangeIsAudited(t *testing.T) {
 	cases := []auditCase{
 		{route: "POST /flows", action: "flow.create", after: true, do: form("/flows", "name", "Audit flow", "slug", "audit-flow")},
 		{route: "POST /flows/:slug/draft", action: "flow.draft_save", do: form("/flows/shop-orders/draft", "revision", "", "op", "save")},
+		{route: "POST /flows/:slug/draft/ops", action: "flow.draft_save", do: form("/flows/shop-orders/draft/ops", "revision", "", "op", "save")},
 		{route: "POST /flows/:slug/samples", action: "flow.sample_add", do: form("/flows/shop-orders/samples", "revision", "", "name", "audit sample", "payload", `{"id": 1}`)},
 		{route: "POST /flows/:slug/tests", action: "flow.test_add", do: form("/flows/shop-orders/tests", "revision", "", "name", "audit test", "sample", "0")},
 		{route: "POST /flows/:slug/tests/accept", action: "flow.test_accept", do: form("/flows/shop-orders/tests/accept", "revision", "", "test", "0")},

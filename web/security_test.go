@@ -145,6 +145,7 @@ func routeTable() map[string]rule {
 		"GET /flows/:slug":                               r(everyone, keysNone),
 		"POST /flows/:slug/preview":                      r(everyone, keysNone),
 		"POST /flows/:slug/draft":                        r(editors, keysNone),
+		"POST /flows/:slug/draft/ops":                    r(editors, keysNone),
 		"POST /flows/:slug/samples":                      r(editors, keysNone),
 		"POST /flows/:slug/samples/rename":               r(editors, keysNone),
 		"POST /flows/:slug/samples/delete":               r(editors, keysNone),

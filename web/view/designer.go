@@ -77,6 +77,11 @@ type RowView struct {
 	// a new child row goes.
 	Children    []RowView
 	ChildAppend string
+	// TargetProblem says what is wrong with the target path, checked as
+	// the analyst types; ForEachArray is set when the designer can turn
+	// the row into a for-each block over source.<ForEachArray>.
+	TargetProblem string
+	ForEachArray  string
 }
 
 // RouteView is one route: its condition, rows and output.
@@ -209,6 +214,16 @@ type Designer struct {
 	Notice        string // a confirmation after an action
 	Error         string // why the last action was refused
 	Conflict      *Conflict
+	// PendingOps are the page's operations not yet saved (JSON), replayed
+	// on the saved draft by every request; History is its undo/redo
+	// stacks (JSON). Dirty is true while operations are unsaved.
+	PendingOps string
+	History    string
+	Dirty      bool
+	UndoLabel  string // "" when there is nothing to undo
+	RedoLabel  string
+	DocNotice  string // what the last operation did ("Saved draft revision 7.")
+	DocError   string // why the last operation was refused
 }
 
 // Conflict is shown when a save was refused because someone else saved first.
@@ -249,6 +264,21 @@ type LookupSummary struct {
 	Name        string
 	Description string
 	Rows        int
+}
+
+// TargetCheckID is the DOM id of a row's target-path message, swapped by
+// the live preview as the analyst types.
+func (r RowView) TargetCheckID() string {
+	return LiveID("tcheck", r.Pointer)
+}
+
+// opAttrs sends a designer button through the operations endpoint and
+// morphs the answer into the form; without JavaScript the button submits
+// the form to the plain save. Requests of the form queue one behind the
+// other, so each is sent with the revision and operations the previous
+// answer left.
+func opAttrs(d Designer) templ.Attributes {
+	return templ.Attributes{"hx-post": d.action("draft/ops"), "hx-target": "#draft", "hx-swap": "morph", "hx-sync": "#draft:queue all"}
 }
 
 // failingTests counts the cases that ran and failed with a difference

@@ -34,6 +34,10 @@ type Assets struct {
 	JS   string
 	HTMX string
 	Logo string
+	// Morph is htmx's idiomorph extension (hx-ext="morph", hx-swap="morph").
+	Morph string
+	// Designer is the flow designer's script.
+	Designer string
 }
 
 // htmxHeaders makes every htmx request carry the CSRF token.

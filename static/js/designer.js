@@ -1,0 +1,158 @@
+// The flow designer as a document. The server does the work: every
+// operation button posts to /flows/{slug}/draft/ops and htmx morphs the
+// answered form in place (idiomorph keeps focus, caret and scroll). This
+// file adds what a form cannot say:
+//   - a dirty marker while anything is unsaved, and a beforeunload guard;
+//   - saving after a few quiet seconds, so a burst of edits is one draft
+//     revision; Ctrl/Cmd+S saves at once;
+//   - (Enter in a field presses the form's first button, a plain save,
+//     sent through the operations endpoint like the others);
+//   - Ctrl/Cmd+Z and Ctrl/Cmd+Shift+Z (or Ctrl+Y) undo and redo the last
+//     operations when no text field has the focus (a field keeps the
+//     browser's own undo of typing);
+//   - the page's other forms (add a sample, save a test case, publish …)
+//     save the draft first and carry its new revision, so nothing typed is
+//     lost and they do not conflict with the page's own saves.
+(function () {
+  "use strict";
+  var QUIET_MS = 3000;
+  var typed = false;   // fields typed in since the last save was sent
+  var inFlight = 0;    // operation requests under way
+  var timer = null;
+  var leaving = false; // the analyst chose to discard (Reload their version)
+  var afterSave = [];  // callbacks waiting for the next save's outcome
+
+  function form() { return document.getElementById("draft"); }
+  function pendingOps() {
+    var f = form();
+    var ops = f && f.querySelector('input[name="ops"]');
+    return !!(ops && ops.value);
+  }
+  function dirty() { return typed || pendingOps() || inFlight > 0; }
+  function showDirty() {
+    var f = form();
+    if (!f) { return; }
+    var d = dirty();
+    f.setAttribute("data-dirty", d ? "true" : "false");
+    var m = document.getElementById("dirty");
+    if (m) { m.hidden = !d; }
+  }
+  function save() {
+    clearTimeout(timer);
+    var f = form();
+    var b = f && f.querySelector("#save");
+    if (!b || b.disabled) { return; }
+    if (inFlight > 0) { timer = setTimeout(save, 200); return; }
+    b.click();
+  }
+  function schedule() {
+    clearTimeout(timer);
+    timer = setTimeout(function () { if (dirty()) { save(); } }, QUIET_MS);
+  }
+
+  if (window.Idiomorph) {
+    // The field being typed in keeps what the analyst typed even when an
+    // answer arrives meanwhile.
+    Idiomorph.defaults.ignoreActiveValue = true;
+    // A group of rows or a row's options the analyst opened or closed stays
+    // so across answers; a new one comes as the server renders it.
+    Idiomorph.defaults.callbacks.beforeAttributeUpdated = function (name, node) {
+      if (name === "open" && node.tagName === "DETAILS") { return false; }
+    };
+  }
+
+  document.addEventListener("input", function (ev) {
+    if (!ev.target.closest || !ev.target.closest("#draft")) { return; }
+    typed = true;
+    showDirty();
+    schedule();
+  });
+
+  document.addEventListener("htmx:beforeRequest", function (ev) {
+    var cfg = ev.detail.requestConfig || {};
+    if ((cfg.path || "").indexOf("/draft/ops") < 0) { return; }
+    inFlight++;
+    if (cfg.parameters && cfg.parameters.op === "save") { typed = false; }
+    showDirty();
+  });
+  document.addEventListener("htmx:afterRequest", function (ev) {
+    var cfg = ev.detail.requestConfig || {};
+    if ((cfg.path || "").indexOf("/draft/ops") < 0) { return; }
+    inFlight = Math.max(0, inFlight - 1);
+    // A conflict or a refusal is swapped in (below) but saved nothing.
+    var ok = !!ev.detail.xhr && ev.detail.xhr.status >= 200 && ev.detail.xhr.status < 300;
+    if (cfg.parameters && cfg.parameters.op === "save") {
+      if (!ok) { typed = true; }
+      var waiting = afterSave;
+      afterSave = [];
+      setTimeout(function () {
+        waiting.forEach(function (fn) { fn(ok); });
+      }, 0);
+    }
+  });
+  // A conflict (409) or a refused operation (422) answers the form with the
+  // reason in it: swap it like any other answer.
+  document.addEventListener("htmx:beforeSwap", function (ev) {
+    var s = ev.detail.xhr && ev.detail.xhr.status;
+    if ((s === 409 || s === 422) && (ev.detail.requestConfig.path || "").indexOf("/draft/ops") >= 0) {
+      ev.detail.shouldSwap = true;
+      ev.detail.isError = false;
+    }
+  });
+  // The page's other forms carry the draft revision too: keep them on the
+  // revision the draft form now holds.
+  function syncRevision() {
+    var f = form();
+    var r = f && f.querySelector('input[name="revision"]');
+    if (!r) { return; }
+    document.querySelectorAll('form:not(#draft) input[name="revision"]').forEach(function (i) { i.value = r.value; });
+  }
+  document.addEventListener("htmx:afterSettle", function () {
+    syncRevision();
+    showDirty();
+    if (pendingOps()) { schedule(); }
+  });
+
+  // Another form of the page (a sample, a test case, publishing) saves the
+  // draft first, then goes on; a refused save (a conflict) stops it there.
+  document.addEventListener("submit", function (ev) {
+    var other = ev.target;
+    if (!form() || other.id === "draft" || !dirty()) { return; }
+    ev.preventDefault();
+    var submitter = ev.submitter;
+    afterSave.push(function (ok) {
+      if (!ok || dirty()) { return; }
+      syncRevision();
+      if (submitter) { other.requestSubmit(submitter); } else { other.requestSubmit(); }
+    });
+    save();
+  }, true);
+  document.addEventListener("click", function (ev) {
+    if (ev.target.closest && ev.target.closest("[data-discard]")) { leaving = true; }
+  }, true);
+
+  window.addEventListener("beforeunload", function (ev) {
+    if (leaving || !form() || !dirty()) { return; }
+    ev.preventDefault();
+    ev.returnValue = "";
+  });
+
+  document.addEventListener("keydown", function (ev) {
+    var f = form();
+    if (!f) { return; }
+    var mod = ev.ctrlKey || ev.metaKey;
+    var key = (ev.key || "").toLowerCase();
+    if (mod && key === "s") {
+      ev.preventDefault();
+      save();
+      return;
+    }
+    var inText = ev.target.matches && ev.target.matches("input, textarea, select, [contenteditable]");
+    if (mod && !inText && (key === "z" || key === "y")) {
+      var redo = key === "y" || ev.shiftKey;
+      var b = f.querySelector(redo ? "#redo" : "#undo");
+      if (b && !b.disabled) { ev.preventDefault(); b.click(); }
+      return;
+    }
+  });
+})();
