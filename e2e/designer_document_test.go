@@ -3,7 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"strings"
+	"net/url"
 	"testing"
 	"time"
 
@@ -69,7 +69,7 @@ func TestTheDraftBehavesLikeADocument(t *testing.T) {
 	firstRule, _ := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(`input[name="f:/validation/0/rule"]`)))
 
 	// Enter in every kind of field of the form: expressions, text, numbers.
-	for _, sel := range []string{
+	pressEnterIn(t, ctx, "/flows/shop-orders", []string{
 		`input[name="f:/validation/0/rule"]`,
 		`input[name="f:/validation/0/message"]`,
 		`input[name="f:/keys/idempotency"]`,
@@ -79,17 +79,7 @@ func TestTheDraftBehavesLikeADocument(t *testing.T) {
 		`input[name="f:/routes/0/mapping/0/target"]`,
 		`input[name="f:/routes/0/mapping/1/expr"]`,
 		`#function-search`,
-	} {
-		q, _ := json.Marshal(sel)
-		must(t, ctx, "press Enter in "+sel,
-			script(`document.querySelector(`+string(q)+`).scrollIntoView({block: "center"})`),
-			chromedp.Click(chromedp.CSS(sel)), chromedp.KeyEvent("\r"), chromedp.Sleep(400*time.Millisecond))
-		if !strings.HasSuffix(location(t, ctx), "/flows/shop-orders") {
-			t.Fatalf("Enter in %s left the designer for %s", sel, location(t, ctx))
-		}
-		waitInt(t, ctx, "rules after Enter in "+sel, rulesJS, rules)
-		waitInt(t, ctx, "rows after Enter in "+sel, rowsJS, rows)
-	}
+	})
 	must(t, ctx, "reload", chromedp.Navigate(base+"/flows/shop-orders"), chromedp.WaitVisible(chromedp.CSS("#draft")))
 	if n := evalInt(t, ctx, rulesJS); n != rules {
 		t.Fatalf("after pressing Enter everywhere the saved draft has %d rules, want %d", n, rules)
@@ -127,44 +117,8 @@ func TestTheDraftBehavesLikeADocument(t *testing.T) {
 	}
 
 	// Leaving with an unsaved edit asks first; staying keeps the edit.
-	dialogs := make(chan string, 4)
-	if err := chromedp.Listen(ctx, func(ev any) {
-		if d, ok := ev.(*page.EventJavascriptDialogOpening); ok {
-			select {
-			case dialogs <- string(d.Type):
-			default:
-			}
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
 	const msg = `input[name="f:/validation/0/message"]`
-	must(t, ctx, "edit a message", typeInto(msg, "Unsaved words"))
-	if evalInt(t, ctx, dirtyJS) != 1 {
-		t.Fatal("typing shows no unsaved marker")
-	}
-	// The click's mouse event returns only once the dialog is answered.
-	clicked := make(chan error, 1)
-	go func() {
-		clicked <- chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`a[href="/flows/shop-orders/versions"]`)))
-	}()
-	select {
-	case typ := <-dialogs:
-		if typ != "beforeunload" {
-			t.Fatalf("a %s dialog opened, want beforeunload", typ)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("leaving with an unsaved edit was not guarded")
-	}
-	if _, err := chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false}); err != nil {
-		t.Fatalf("stay on the page: %v", err)
-	}
-	if err := <-clicked; err != nil {
-		t.Fatalf("click the link: %v", err)
-	}
-	if v, _ := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(msg))); v != "Unsaved words" || !strings.HasSuffix(location(t, ctx), "/flows/shop-orders") {
-		t.Fatalf("after staying the page is %s with %q", location(t, ctx), v)
-	}
+	dialogs := leavingIsGuarded(t, ctx, "/flows/shop-orders", msg, "Unsaved words")
 
 	// Ctrl+S saves at once.
 	rev = evalInt(t, ctx, revisionJS)
@@ -217,6 +171,77 @@ func TestTheDraftBehavesLikeADocument(t *testing.T) {
 	}
 	waitInt(t, ctx, "unsaved marker after the quiet time", dirtyJS, 0)
 	must(t, ctx, "reload", chromedp.Navigate(base+"/flows/shop-orders"), chromedp.WaitVisible(chromedp.CSS(`input[name="f:/routes/0/mapping/0/forEach"]`)))
+}
+
+// pressEnterIn presses Enter in each field of the designer at path and
+// checks that the page stays and no validation rule or route row goes.
+func pressEnterIn(t *testing.T, ctx context.Context, path string, fields []string) {
+	t.Helper()
+	rules, rows := evalInt(t, ctx, rulesJS), evalInt(t, ctx, rowsJS)
+	for _, sel := range fields {
+		q, _ := json.Marshal(sel)
+		must(t, ctx, "press Enter in "+sel,
+			script(`document.querySelector(`+string(q)+`).scrollIntoView({block: "center"})`),
+			chromedp.Click(chromedp.CSS(sel)), chromedp.KeyEvent("\r"), chromedp.Sleep(400*time.Millisecond))
+		if !atPath(t, ctx, path) {
+			t.Fatalf("Enter in %s left the designer for %s", sel, location(t, ctx))
+		}
+		waitInt(t, ctx, "rules after Enter in "+sel, rulesJS, rules)
+		waitInt(t, ctx, "rows after Enter in "+sel, rowsJS, rows)
+	}
+}
+
+// leavingIsGuarded types words into field of the designer at path without
+// saving, follows the link to the flow's versions and checks that the
+// browser asks first; it answers "stay" and checks the edit is still
+// there. It returns the dialogs the page opens from then on.
+func leavingIsGuarded(t *testing.T, ctx context.Context, path, field, words string) <-chan string {
+	t.Helper()
+	dialogs := make(chan string, 4)
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if d, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+			select {
+			case dialogs <- string(d.Type):
+			default:
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	must(t, ctx, "edit "+field, typeInto(field, words))
+	if evalInt(t, ctx, dirtyJS) != 1 {
+		t.Fatal("typing shows no unsaved marker")
+	}
+	// The click's mouse event returns only once the dialog is answered.
+	clicked := make(chan error, 1)
+	go func() {
+		clicked <- chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`a[href="`+path+`/versions"]`)))
+	}()
+	select {
+	case typ := <-dialogs:
+		if typ != "beforeunload" {
+			t.Fatalf("a %s dialog opened, want beforeunload", typ)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("leaving with an unsaved edit was not guarded")
+	}
+	if _, err := chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false}); err != nil {
+		t.Fatalf("stay on the page: %v", err)
+	}
+	if err := <-clicked; err != nil {
+		t.Fatalf("click the link: %v", err)
+	}
+	if v, _ := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(field))); v != words || !atPath(t, ctx, path) {
+		t.Fatalf("after staying the page is %s with %q", location(t, ctx), v)
+	}
+	return dialogs
+}
+
+// atPath says whether the browser's address has path, whatever its query.
+func atPath(t *testing.T, ctx context.Context, path string) bool {
+	t.Helper()
+	u, err := url.Parse(location(t, ctx))
+	return err == nil && u.Path == path
 }
 
 func itoa(n int) string {

@@ -159,14 +159,29 @@ func TestAnalystBuildsAMappingByClicksAndTyping(t *testing.T) {
 	)
 	waitText(t, ctx, ".alert-ok", "Published version 1.")
 
-	exported, err := chromedp.Run(ctx, chromedp.Evaluate[string](
-		`fetch("/flows/web-orders-to-erp/definition.json?version=1").then(r => r.text())`, chromedp.EvalAwaitPromise))
-	if err != nil {
-		t.Fatal(err)
+	compareGolden(t, exportDefinition(t, ctx, "/flows/web-orders-to-erp/definition.json?version=1"), filepath.Join("testdata", "designer_structure.json"))
+	if t.Failed() {
+		os.Stderr.WriteString(p.Logs())
 	}
-	// Compared as JSON values: the order of keys inside sample payloads
-	// is not part of what was built.
-	golden := filepath.Join("testdata", "designer_structure.json")
+}
+
+// exportDefinition fetches a definition export from the page's origin.
+func exportDefinition(t *testing.T, ctx context.Context, path string) string {
+	t.Helper()
+	q, _ := json.Marshal(path)
+	exported, err := chromedp.Run(ctx, chromedp.Evaluate[string](
+		`fetch(`+string(q)+`).then(r => r.text())`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("export %s: %v", path, err)
+	}
+	return exported
+}
+
+// compareGolden compares an exported definition with a golden file as
+// JSON values (the order of keys inside sample payloads is not part of
+// what was built); -update rewrites the file.
+func compareGolden(t *testing.T, exported, golden string) {
+	t.Helper()
 	var got any
 	if err := json.Unmarshal([]byte(exported), &got); err != nil {
 		t.Fatalf("the export is not JSON: %v\n%s", err, exported)
@@ -187,8 +202,5 @@ func TestAnalystBuildsAMappingByClicksAndTyping(t *testing.T) {
 	}
 	if w, _ := json.MarshalIndent(expected, "", "  "); string(g) != string(w) {
 		t.Fatalf("the exported definition differs from %s:\n%s", golden, g)
-	}
-	if t.Failed() {
-		os.Stderr.WriteString(p.Logs())
 	}
 }
