@@ -1,10 +1,8 @@
 package web
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,11 +28,7 @@ import (
 // (insert, remove, replace, up, down, or a batch of those when one button
 // changes two places) so that replaying them on the saved draft gives the
 // same structure whatever the analyst typed meanwhile.
-type draftOp struct {
-	Op    string          `json:"op"`
-	Path  string          `json:"path"`
-	Value json.RawMessage `json:"value,omitempty"`
-}
+type draftOp = mappings.Patch
 
 // historyEntry is one step of the page's undo/redo history: Undo reverses
 // the step, Redo makes it again.
@@ -124,7 +118,7 @@ func replayOps(def *engine.Definition, ops []draftOp) (*engine.Definition, error
 // structuralOps are the operations that build a construct of the
 // definition format at a pointer (mappings/structure.go). Each runs on the
 // working definition and is then recorded as the primitive operations that
-// make the same change (primitiveOp), so a new one needs only an entry
+// make the same change (mappings.Changes), so a new one needs only an entry
 // here: the plain form post and the operations endpoint both apply it, and
 // undo, redo and replay come with it.
 var structuralOps = map[string]func(def *engine.Definition, ptr string) (*engine.Definition, error){
@@ -166,11 +160,11 @@ func applyDraftOp(def *engine.Definition, op draftOp) (out *engine.Definition, d
 		if err != nil {
 			return nil, done, inverse, err
 		}
-		prim, err := primitiveOp(def, changed)
-		if err != nil || prim.Op == "" {
+		changes, err := mappings.Changes(def, changed)
+		if err != nil || len(changes) == 0 {
 			return def, draftOp{}, draftOp{}, err
 		}
-		return applyDraftOp(def, prim)
+		return applyDraftOp(def, batchOf(changes))
 	}
 	switch op.Op {
 	case "foreach-from-target":
@@ -275,131 +269,6 @@ func batchOf(ops []draftOp) draftOp {
 	}
 	b, _ := json.Marshal(ops)
 	return draftOp{Op: "batch", Value: b}
-}
-
-// primitiveOp is the change from before to after as primitive operations:
-// the deepest place where they differ, as one insert or remove when a list
-// gained or lost one element and as a replace otherwise; a batch when the
-// definition changed in more than one top-level part (a route added with
-// the target it needs).
-func primitiveOp(before, after *engine.Definition) (draftOp, error) {
-	a, err := asDoc(before)
-	if err != nil {
-		return draftOp{}, err
-	}
-	b, err := asDoc(after)
-	if err != nil {
-		return draftOp{}, err
-	}
-	am, bm := a.(map[string]any), b.(map[string]any)
-	var ops []draftOp
-	for _, k := range unionKeys(am, bm) {
-		if o, changed := docDiff("/"+escapePointer(k), am[k], bm[k]); changed {
-			ops = append(ops, o)
-		}
-	}
-	if len(ops) == 0 {
-		return draftOp{}, nil
-	}
-	return batchOf(ops), nil
-}
-
-// docDiff describes how b differs from a, both at ptr.
-func docDiff(ptr string, a, b any) (draftOp, bool) {
-	if reflect.DeepEqual(a, b) {
-		return draftOp{}, false
-	}
-	replace := func() (draftOp, bool) {
-		raw, _ := json.Marshal(b)
-		if b == nil {
-			raw = nil // an absent member: ReplaceAt leaves it out
-		}
-		return draftOp{Op: "replace", Path: ptr, Value: raw}, true
-	}
-	switch av := a.(type) {
-	case map[string]any:
-		bv, ok := b.(map[string]any)
-		if !ok {
-			return replace()
-		}
-		var only string
-		n := 0
-		for _, k := range unionKeys(av, bv) {
-			if !reflect.DeepEqual(av[k], bv[k]) {
-				only, n = k, n+1
-			}
-		}
-		if n == 1 {
-			return docDiff(ptr+"/"+escapePointer(only), av[only], bv[only])
-		}
-	case []any:
-		bv, ok := b.([]any)
-		if !ok {
-			return replace()
-		}
-		switch len(bv) - len(av) {
-		case 0:
-			diff := -1
-			for i := range av {
-				if !reflect.DeepEqual(av[i], bv[i]) {
-					if diff >= 0 {
-						return replace()
-					}
-					diff = i
-				}
-			}
-			return docDiff(ptr+"/"+strconv.Itoa(diff), av[diff], bv[diff])
-		case 1:
-			if i, ok := oneMore(av, bv); ok {
-				raw, _ := json.Marshal(bv[i])
-				return draftOp{Op: "insert", Path: ptr + "/" + strconv.Itoa(i), Value: raw}, true
-			}
-		case -1:
-			if i, ok := oneMore(bv, av); ok {
-				return draftOp{Op: "remove", Path: ptr + "/" + strconv.Itoa(i)}, true
-			}
-		}
-	}
-	return replace()
-}
-
-// oneMore finds the element of long whose removal leaves short.
-func oneMore(short, long []any) (int, bool) {
-	i := 0
-	for i < len(short) && reflect.DeepEqual(short[i], long[i]) {
-		i++
-	}
-	return i, reflect.DeepEqual(short[i:], long[i+1:])
-}
-
-func unionKeys(a, b map[string]any) []string {
-	keys := make([]string, 0, len(a)+len(b))
-	for k := range a {
-		keys = append(keys, k)
-	}
-	for k := range b {
-		if _, ok := a[k]; !ok {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func escapePointer(s string) string {
-	return strings.NewReplacer("~", "~0", "/", "~1").Replace(s)
-}
-
-// asDoc is a definition as generic JSON, numbers kept as written.
-func asDoc(def *engine.Definition) (any, error) {
-	raw, err := json.Marshal(def)
-	if err != nil {
-		return nil, err
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	return v, dec.Decode(&v)
 }
 
 func splitIndex(ptr string) (parent string, idx int, ok bool) {
