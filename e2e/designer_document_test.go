@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"net/url"
 	"testing"
 	"time"
@@ -179,9 +178,8 @@ func pressEnterIn(t *testing.T, ctx context.Context, path string, fields []strin
 	t.Helper()
 	rules, rows := evalInt(t, ctx, rulesJS), evalInt(t, ctx, rowsJS)
 	for _, sel := range fields {
-		q, _ := json.Marshal(sel)
 		must(t, ctx, "press Enter in "+sel,
-			script(`document.querySelector(`+string(q)+`).scrollIntoView({block: "center"})`),
+			chromedp.ScrollIntoView(chromedp.CSS(sel)),
 			chromedp.Click(chromedp.CSS(sel)), chromedp.KeyEvent("\r"), chromedp.Sleep(400*time.Millisecond))
 		if !atPath(t, ctx, path) {
 			t.Fatalf("Enter in %s left the designer for %s", sel, location(t, ctx))

@@ -2,12 +2,12 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // waitText polls until the element's text contains want, or fails with
@@ -33,8 +33,22 @@ func waitText(t *testing.T, ctx context.Context, sel, want string) {
 
 // typeInto replaces an input's text the way a person does: select all, type.
 func typeInto(sel, text string) chromedp.Action[chromedp.Void] {
-	q, _ := json.Marshal(sel)
-	return chromedp.Steps(script(`document.querySelector(`+string(q)+`).value = ""`), chromedp.SendKeys(chromedp.CSS(sel), text))
+	return chromedp.Steps(
+		chromedp.Focus(chromedp.CSS(sel)),
+		chromedp.KeyEvent("a", chromedp.KeyModifiers(chromedp.ModifierCtrl)),
+		chromedp.KeyEvent(kb.Delete),
+		chromedp.SendKeys(chromedp.CSS(sel), text))
+}
+
+// choose picks the option of a select whose label starts with label by
+// typing it into the focused select, as a keyboard user does.
+func choose(sel, label string) chromedp.Action[chromedp.Void] {
+	return chromedp.SendKeys(chromedp.CSS(sel), label)
+}
+
+// openSection clicks the summary of the collapsed section holding sel.
+func openSection(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Click(chromedp.CSS(`details:has(` + sel + `) > summary`))
 }
 
 // script runs JavaScript for its effect.

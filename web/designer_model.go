@@ -171,7 +171,7 @@ func buildDesigner(ctx context.Context, st designerState) view.Designer {
 			rv.When.Live.Bool = "true"
 		}
 		rb.field = field
-		rv.Tree = rb.rows(ptr+"/mapping", rt.Mapping, 0, false)
+		rv.Tree = rb.rows(ptr+"/mapping", rt.Name, rt.Mapping, 0, false)
 		rv.Rows = flattenRows(rv.Tree)
 		if res != nil {
 			if rr := res.Route(rt.Name); rr != nil {

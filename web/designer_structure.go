@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"sort"
 	"strconv"
 	"strings"
@@ -43,16 +44,25 @@ func (b rowBuilder) entries(pointers ...string) []engine.TraceEntry {
 	return out
 }
 
-func (b rowBuilder) rows(base string, rows []engine.Row, depth int, inForEach bool) []view.RowView {
+// rows builds the view of rows at base; parentKey names their parent by
+// target names (the route's name at the top), from which each row's Key is
+// made.
+func (b rowBuilder) rows(base, parentKey string, rows []engine.Row, depth int, inForEach bool) []view.RowView {
 	var out []view.RowView
+	seen := map[string]int{}
 	for i, r := range rows {
 		ptr := fmt.Sprintf("%s/%d", base, i)
 		name := r.Target
 		if name == "" {
 			name = "row " + strconv.Itoa(i+1)
 		}
+		key := parentKey + "/" + r.Target
+		if n := seen[key]; n > 0 {
+			key += "#" + strconv.Itoa(n)
+		}
+		seen[parentKey+"/"+r.Target]++
 		rv := view.RowView{
-			Pointer: ptr, Depth: depth, First: i == 0, Last: i == len(rows)-1,
+			Pointer: ptr, Key: rowKey(key), Depth: depth, First: i == 0, Last: i == len(rows)-1,
 			InsertAfter: fmt.Sprintf("%s/%d", base, i+1),
 			Target:      view.Field{Name: "f:" + ptr + "/target", Pointer: ptr + "/target", Value: r.Target, Label: "Target field of row " + strconv.Itoa(i+1)},
 			When:        b.field(ptr+"/when", r.When, "Condition of "+name, "always", true),
@@ -81,12 +91,12 @@ func (b rowBuilder) rows(base string, rows []engine.Row, depth int, inForEach bo
 				rv.Expr = b.field(ptr+"/expr", r.Expr, "Item expression of "+name, rv.ItemVar, false)
 				rv.Live = b.perItem(rv.Expr.Live, ptr+"/expr", "")
 			}
-			rv.Children = b.rows(ptr+"/rows", r.Rows, depth+1, true)
+			rv.Children = b.rows(ptr+"/rows", key, r.Rows, depth+1, true)
 			rv.ChildAppend = fmt.Sprintf("%s/rows/%d", ptr, len(r.Rows))
 		case len(r.Rows) > 0:
 			rv.Kind = "object"
 			rv.Live = view.Live{ID: view.LiveID("live", ptr)}
-			rv.Children = b.rows(ptr+"/rows", r.Rows, depth+1, inForEach)
+			rv.Children = b.rows(ptr+"/rows", key, r.Rows, depth+1, inForEach)
 			rv.ChildAppend = fmt.Sprintf("%s/rows/%d", ptr, len(r.Rows))
 		case len(r.Value) > 0 && r.Expr == "":
 			rv.Kind = "constant"
@@ -268,4 +278,16 @@ func applyEditsKeeping(def *engine.Definition, edits []mappings.Edit) (out *engi
 type keptField struct {
 	text    string
 	problem string
+}
+
+// rowKey names a row by its route and the target names leading to it
+// rather than by position, hashed to an id-safe token. The groups and
+// option panels the analyst opened or closed keep that state across
+// in-place updates: the page morphs elements by id, so an id made from the
+// position would hand a closed group's state to whichever row moved into
+// its place when a row is added, removed or moved above it.
+func rowKey(path string) string {
+	h := fnv.New64a()
+	h.Write([]byte(path))
+	return strconv.FormatUint(h.Sum64(), 36)
 }

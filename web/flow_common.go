@@ -98,9 +98,9 @@ func prettyDefinition(def *engine.Definition) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
+// flowURL links to the designer with the sample to select. It always
+// names the sample, even the first: the designer without one selects the
+// sample the analyst last chose for this flow.
 func flowURL(slug string, sample int) string {
-	if sample > 0 {
-		return fmt.Sprintf("/flows/%s?sample=%d", slug, sample)
-	}
-	return "/flows/" + slug
+	return fmt.Sprintf("/flows/%s?sample=%d", slug, sample)
 }

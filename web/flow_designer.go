@@ -8,14 +8,24 @@ import (
 )
 
 // flowDesigner shows the saved draft in the designer, with live values for
-// the sample chosen in the query string.
+// the sample chosen in the query string or, without one, the sample last
+// chosen for this flow in this session: coming back from a lookup table,
+// the versions page or a reload keeps the analyst's place.
 func (s *Server) flowDesigner() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		f, d, err := s.flowWithDraft(c)
 		if err != nil {
 			return err
 		}
-		return s.renderDesigner(c, designerState{flow: f, revision: d.Revision, def: d.Definition, sample: c.QueryInt("sample")}, nil)
+		key := sessionSamplePrefix + f.Slug
+		sample := s.deps.Sessions.GetInt(c.UserContext(), key)
+		if c.Query("sample") != "" {
+			if chosen := c.QueryInt("sample"); chosen != sample {
+				sample = chosen
+				s.deps.Sessions.Put(c.UserContext(), key, sample)
+			}
+		}
+		return s.renderDesigner(c, designerState{flow: f, revision: d.Revision, def: d.Definition, sample: sample}, nil)
 	}
 }
 

@@ -1,6 +1,9 @@
 package web
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -51,7 +54,10 @@ func (s *Server) flowTestSave() fiber.Handler {
 		if err != nil {
 			return fault.Wrap(err, fault.Invalid, "the sample cannot be mapped: "+err.Error())
 		}
-		tc := engine.TestCase{Name: name, Input: payload, Now: now.Format(time.RFC3339), Expect: engine.ExpectationOf(res)}
+		tc := engine.TestCase{Name: name, Input: payload, Expect: engine.ExpectationOf(res)}
+		if dependsOnClock(ctx, prog, tc, vars) {
+			tc.Now = now.Format(time.RFC3339)
+		}
 		if len(vars) > 0 {
 			tc.Vars = vars
 		}
@@ -99,4 +105,19 @@ func (s *Server) flowTestsRun() fiber.Handler {
 			}
 		})
 	}
+}
+
+// dependsOnClock tells whether the test case's expectation changes when
+// the message's received time does. Only then does the case record the
+// time it was saved at (which now() returns when it runs): a case that
+// does not depend on the clock stays free of it, so the same case saved
+// twice is the same definition.
+func dependsOnClock(ctx context.Context, prog *engine.Program, tc engine.TestCase, vars map[string]string) bool {
+	res, err := prog.Run(ctx, engine.Input{Payload: tc.Input, Vars: vars})
+	if err != nil {
+		return true
+	}
+	want, err1 := json.Marshal(tc.Expect)
+	got, err2 := json.Marshal(engine.ExpectationOf(res))
+	return err1 != nil || err2 != nil || !bytes.Equal(want, got)
 }

@@ -6,8 +6,10 @@ import (
 	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -356,4 +358,78 @@ func TestExceptionPageSavesPayloadAsSample(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, res.StatusCode, res.body)
 	page = ana.get(res.Header.Get("Location"))
 	require.Contains(t, page.body, `aria-current="true">failed in dev</a>`)
+}
+
+func TestSavedTestCaseRecordsTheClockOnlyWhenTheResultDependsOnIt(t *testing.T) {
+	t.Parallel()
+	save := func(t *testing.T, tb testsBundle, name string) engine.TestCase {
+		t.Helper()
+		res := tb.form("tests", "sample", "0", "name", name)
+		require.Equal(t, http.StatusSeeOther, res.StatusCode, res.body)
+		tests := tb.draft(t).Definition.Tests
+		return tests[len(tests)-1]
+	}
+	t.Run("a mapping that reads now() records the save time", func(t *testing.T) {
+		t.Parallel()
+		tb := setupTests(t)
+		tc := save(t, tb, "with the clock")
+		require.NotEmpty(t, tc.Now, "the storefront template maps now() into the order date")
+		_, err := time.Parse(time.RFC3339, tc.Now)
+		require.NoError(t, err)
+	})
+	t.Run("a mapping without the clock records no time", func(t *testing.T) {
+		t.Parallel()
+		tb := setupTests(t)
+		tb.change(t, func(def *engine.Definition) {
+			for i := range def.Routes {
+				def.Routes[i].Mapping = removeClock(def.Routes[i].Mapping)
+			}
+		})
+		first := save(t, tb, "first")
+		require.Empty(t, first.Now)
+		second := save(t, tb, "second")
+		first.Name = second.Name
+		a, _ := json.Marshal(first)
+		b, _ := json.Marshal(second)
+		require.JSONEq(t, string(a), string(b), "the same sample saved twice is the same case")
+	})
+}
+
+// removeClock drops every row whose expression reads now().
+func removeClock(rows []engine.Row) []engine.Row {
+	kept := rows[:0]
+	for _, r := range rows {
+		if strings.Contains(r.Expr, "now()") {
+			continue
+		}
+		r.Rows = removeClock(r.Rows)
+		kept = append(kept, r)
+	}
+	return kept
+}
+
+func TestDesignerRemembersTheSelectedSample(t *testing.T) {
+	t.Parallel()
+	tb := setupTests(t)
+	samples := tb.draft(t).Definition.Source.Samples
+	require.GreaterOrEqual(t, len(samples), 2)
+	selected := func(path string) string {
+		t.Helper()
+		page := tb.br.get(path)
+		require.Equal(t, http.StatusOK, page.StatusCode, page.body)
+		m := regexp.MustCompile(`aria-current="true"[^>]*>([^<]*)<`).FindStringSubmatch(page.body)
+		require.NotNil(t, m, "no selected sample on %s", path)
+		return html.UnescapeString(m[1])
+	}
+	require.Equal(t, samples[0].Name, selected("/flows/shop-orders"), "the first sample before any choice")
+	require.Equal(t, samples[1].Name, selected("/flows/shop-orders?sample=1"))
+	require.Equal(t, samples[1].Name, selected("/flows/shop-orders"), "a reload or a link back keeps the choice")
+	require.Equal(t, samples[0].Name, selected("/flows/shop-orders?sample=0"), "choosing the first again")
+	require.Equal(t, samples[0].Name, selected("/flows/shop-orders"))
+
+	other := tb.browser(t)
+	other.signIn("ana@shop.example")
+	tb.br.get("/flows/shop-orders?sample=1")
+	page := other.get("/flows/shop-orders")
+	require.Contains(t, page.body, `aria-current="true">`+html.EscapeString(samples[0].Name), "another session keeps its own choice")
 }

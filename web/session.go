@@ -22,6 +22,9 @@ const (
 	sessionFlash      = "flash"
 	// sessionTouched is when the session was last written (Unix seconds).
 	sessionTouched = "touched"
+	// sessionSamplePrefix + a flow's slug is the sample last selected in
+	// that flow's designer.
+	sessionSamplePrefix = "designer_sample:"
 )
 
 // sessionTouchEvery is how often an unchanged session is written again to

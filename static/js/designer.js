@@ -54,12 +54,36 @@
     // The field being typed in keeps what the analyst typed even when an
     // answer arrives meanwhile.
     Idiomorph.defaults.ignoreActiveValue = true;
-    // A group of rows or a row's options the analyst opened or closed stays
-    // so across answers; a new one comes as the server renders it.
+    // A collapsible section without a data-key keeps the state the
+    // analyst gave it across answers; keyed ones are handled below.
     Idiomorph.defaults.callbacks.beforeAttributeUpdated = function (name, node) {
-      if (name === "open" && node.tagName === "DETAILS") { return false; }
+      if (name === "open" && node.tagName === "DETAILS" && !node.hasAttribute("data-key")) { return false; }
     };
   }
+
+  // Groups of rows and their option panels carry a data-key made from the
+  // route and target names, not the position (rowKey on the server): a
+  // group the analyst opened or closed stays so after an answer even when
+  // rows were added, removed or moved above it, which morphing by position
+  // would get wrong. A key not seen before comes as the server renders it.
+  var openBefore = null;
+  document.addEventListener("htmx:beforeSwap", function (ev) {
+    if (!ev.detail.target || ev.detail.target.id !== "draft") { return; }
+    openBefore = {};
+    ev.detail.target.querySelectorAll("details[data-key]").forEach(function (d) {
+      openBefore[d.getAttribute("data-key")] = d.open;
+    });
+  });
+  document.addEventListener("htmx:afterSwap", function () {
+    var before = openBefore;
+    openBefore = null;
+    var f = form();
+    if (!before || !f) { return; }
+    f.querySelectorAll("details[data-key]").forEach(function (d) {
+      var k = d.getAttribute("data-key");
+      if (Object.prototype.hasOwnProperty.call(before, k)) { d.open = before[k]; }
+    });
+  });
 
   document.addEventListener("input", function (ev) {
     if (!ev.target.closest || !ev.target.closest("#draft")) { return; }

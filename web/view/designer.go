@@ -52,7 +52,10 @@ type RuleView struct {
 // RowView is one mapping row; Depth > 0 for rows nested in objects or
 // for-each groups.
 type RowView struct {
-	Pointer  string
+	Pointer string
+	// Key identifies the row by its route and target names, not its
+	// position: the ids of its collapsible parts are made from it.
+	Key      string
 	Depth    int
 	Kind     string // value, constant, object, foreach
 	Target   Field
