@@ -219,6 +219,7 @@ func TestAnalystBuildsAFlowFromABlankStart(t *testing.T) {
 		byName("/routes/0/mapping/1/target"), byName("/routes/0/mapping/1/rows/0/expr"),
 		byName(fe + "/forEach"), byName(fe + "/as"), byName(fe + "/index"),
 		byName(fe + "/rows/2/target"), byName(fe + "/rows/5/expr"),
+		byName("/targets/1/kind"), byName("/routes/1/target"),
 		"#function-search", "#publish-note",
 	}
 	pressEnterIn(t, ctx, slug, fields)
