@@ -13,7 +13,7 @@ import (
 
 // newBrowser starts Debian's Chromium headless with a fresh profile. The
 // flags keep it off the (closed) network and quiet.
-func newBrowser(t *testing.T) context.Context {
+func newBrowser(t testing.TB) context.Context {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
@@ -35,7 +35,10 @@ func newBrowser(t *testing.T) context.Context {
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
+	// A limit for a hung browser, not a speed check: the longest journey
+	// takes about a minute alone and three on a machine busy with other
+	// tests.
+	ctx, cancelTimeout := context.WithTimeout(ctx, 5*time.Minute)
 	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
 	if err := chromedp.Do(ctx); err != nil { // starts the browser
 		t.Fatalf("start chromium: %v", err)
@@ -45,7 +48,7 @@ func newBrowser(t *testing.T) context.Context {
 
 // must runs steps, each with its own time limit, and on failure says which
 // step failed, where the browser was and what the page showed.
-func must(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
+func must(t testing.TB, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	for i, step := range steps {
 		sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
@@ -59,7 +62,7 @@ func must(t *testing.T, ctx context.Context, what string, steps ...chromedp.Acti
 	}
 }
 
-func text(t *testing.T, ctx context.Context, sel string) string {
+func text(t testing.TB, ctx context.Context, sel string) string {
 	t.Helper()
 	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
 	if err != nil {
@@ -68,7 +71,7 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 	return strings.TrimSpace(s)
 }
 
-func location(t *testing.T, ctx context.Context) string {
+func location(t testing.TB, ctx context.Context) string {
 	t.Helper()
 	loc, err := chromedp.Run(ctx, chromedp.Location())
 	if err != nil {
@@ -79,7 +82,7 @@ func location(t *testing.T, ctx context.Context) string {
 
 // waitLocation waits until the browser's address contains want: a form
 // post followed by a redirect lands there.
-func waitLocation(t *testing.T, ctx context.Context, want string) {
+func waitLocation(t testing.TB, ctx context.Context, want string) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -95,7 +98,7 @@ func waitLocation(t *testing.T, ctx context.Context, want string) {
 	}
 }
 
-func signIn(t *testing.T, ctx context.Context, base, email, password string) {
+func signIn(t testing.TB, ctx context.Context, base, email, password string) {
 	t.Helper()
 	must(t, ctx, "sign in as "+email,
 		chromedp.Navigate(base+"/login"),

@@ -60,13 +60,13 @@ func (p *program) Logs() string {
 
 // startProgram migrates a fresh database and serves on a free port with JSON
 // logs, returning once /healthz answers.
-func startProgram(t *testing.T, env ...string) *program {
+func startProgram(t testing.TB, env ...string) *program {
 	t.Helper()
 	return startProgramOn(t, dbtest.NewEmptyDatabase(t), env...)
 }
 
 // startProgramOn is startProgram on a given database (to start twice).
-func startProgramOn(t *testing.T, dbURL string, env ...string) *program {
+func startProgramOn(t testing.TB, dbURL string, env ...string) *program {
 	t.Helper()
 	baseEnv := append(os.Environ(),
 		"DATABASE_URL="+dbURL,
@@ -130,7 +130,7 @@ func startProgramOn(t *testing.T, dbURL string, env ...string) *program {
 	return p
 }
 
-func waitHealthy(t *testing.T, url string) {
+func waitHealthy(t testing.TB, url string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
@@ -147,7 +147,7 @@ func waitHealthy(t *testing.T, url string) {
 }
 
 // stop sends SIGTERM and waits for a clean exit.
-func (p *program) stop(t *testing.T) {
+func (p *program) stop(t testing.TB) {
 	t.Helper()
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -213,7 +213,7 @@ func adminPasswordFromLog(logs string) string {
 }
 
 // addUser runs `crossdock user add` against the program's database.
-func (p *program) addUser(t *testing.T, email, role, password string) {
+func (p *program) addUser(t testing.TB, email, role, password string) {
 	t.Helper()
 	cmd := exec.Command(binary, "user", "add", "--email", email, "--role", role, "--password-stdin")
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+p.dbURL)

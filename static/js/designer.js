@@ -61,6 +61,16 @@
     };
   }
 
+  // A preview answers every live cell, route output and the diagram; a
+  // keystroke changes only a few of them. Fragments identical to what the
+  // page shows are not swapped, which keeps the page's work per keystroke
+  // to what changed.
+  document.addEventListener("htmx:oobBeforeSwap", function (ev) {
+    var frag = ev.detail.fragment, target = ev.detail.target;
+    var el = frag && (frag.firstElementChild || frag);
+    if (el && target && el.outerHTML === target.outerHTML) { ev.detail.shouldSwap = false; }
+  });
+
   // Groups of rows and their option panels carry a data-key made from the
   // route and target names, not the position (rowKey on the server): a
   // group the analyst opened or closed stays so after an answer even when
