@@ -15,10 +15,10 @@ import (
 const KeyCacheTTL = time.Second
 
 // KeyCache remembers recently authenticated API keys so that a busy
-// trigger does not read api_keys on every request: that one query was
+// trigger does not read api_keys on every request: that one query is
 // about as much database work per accepted event as the group-committed
-// insert itself, and caching it took intake from about 1,800 to 3,000
-// accepts/s (docs/benchmarks.md). Only successful checks are kept, keyed
+// insert itself, and caching it takes intake alone from about 1,500 to
+// 2,200 accepts/s on two shared cores (docs/benchmarks.md). Only successful checks are kept, keyed
 // by the key's prefix with the secret's hash, and every request's secret
 // is compared with that hash again; unknown, mistyped and revoked keys
 // always go to the database.

@@ -19,7 +19,7 @@ func crashOrders() int {
 	return 600
 }
 
-// TestNothingAcceptedIsLostWhenTheServerIsKilled is issue 9's crash test:
+// TestNothingAcceptedIsLostWhenTheServerIsKilled is the crash test:
 // orders are posted while the server is killed with SIGKILL every couple of
 // seconds and started again. A source system retries an order (same
 // payload, so the same idempotency key) until it gets a 2xx. Afterwards

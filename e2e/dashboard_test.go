@@ -17,7 +17,7 @@ import (
 
 const metricsToken = "e2e-metrics-token-0123456789"
 
-// TestDashboardCountsWhatHappened is issue 8's journey: 100 orders posted,
+// TestDashboardCountsWhatHappened is the operator's journey: 100 orders posted,
 // 10 of them refused by the flow's validation; the dashboard shows 100
 // received, 90 delivered, 10 exceptions and 90 % within the SLA (which
 // misses the default 99 % objective). The admin then opens River's UI

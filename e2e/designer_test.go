@@ -56,8 +56,8 @@ func script(js string) chromedp.Action[chromedp.Void] {
 	return chromedp.Evaluate[chromedp.Void](`(() => { ` + js + `; return {}; })()`)
 }
 
-// TestAnalystBuildsTestsPublishesAndRestoresAFlow is the designer's journey
-// from the issue: template → sample → live value → typo with caret → fix →
+// TestAnalystBuildsTestsPublishesAndRestoresAFlow is the designer's journey:
+// template → sample → live value → typo with caret → fix →
 // test case → v1 → change a row → v2 → diff shows exactly that row →
 // restore v1 as draft.
 func TestAnalystBuildsTestsPublishesAndRestoresAFlow(t *testing.T) {

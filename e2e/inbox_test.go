@@ -78,7 +78,7 @@ func waitPage(t *testing.T, ctx context.Context, p *program, url, sel, want stri
 	}
 }
 
-// TestDeliveryExceptionGroupIsRetriedAndResolvesItself is issue 6's first
+// TestDeliveryExceptionGroupIsRetriedAndResolvesItself is the inbox's first
 // journey: the demo ERP fails every request, the orders pile up as one
 // delivery exception group; support opens it, reads the timeline and the
 // 503 answers; the target's configuration is fixed; support retries the
@@ -176,7 +176,7 @@ func TestDeliveryExceptionGroupIsRetriedAndResolvesItself(t *testing.T) {
 	}
 }
 
-// TestValidationExceptionIsEditedAndReplayed is issue 6's second journey:
+// TestValidationExceptionIsEditedAndReplayed is the inbox's second journey:
 // an order fails validation; support edits the payload in the inbox,
 // previews, replays it, and it is delivered; the history shows the
 // original, the edit and who made it.

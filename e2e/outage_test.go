@@ -52,8 +52,8 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 	return ds[min(len(ds)-1, int(float64(len(ds))*p))]
 }
 
-// TestTriggersAnswer503WhileTheDatabaseIsDown is issue 9's database
-// outage: under load, PostgreSQL is crashed (pg_ctl stop -m immediate) and
+// TestTriggersAnswer503WhileTheDatabaseIsDown is the database outage
+// test: under load, PostgreSQL is crashed (pg_ctl stop -m immediate) and
 // started again after CROSSDOCK_DB_OUTAGE_SECONDS (4 s here, 10 s in `make
 // soak`). While it is down every trigger request is answered 503 with
 // Retry-After and a problem document within a second — never a 500, never
@@ -186,8 +186,8 @@ func TestTriggersAnswer503WhileTheDatabaseIsDown(t *testing.T) {
 		tally.messages, tally.deliveries, distinct, repeats)
 }
 
-// TestTargetOutageOpensTheCircuitAndLosesNothing is issue 9's target
-// outage: the target is down for CROSSDOCK_TARGET_OUTAGE_SECONDS (8 s here,
+// TestTargetOutageOpensTheCircuitAndLosesNothing is the target outage
+// test: the target is down for CROSSDOCK_TARGET_OUTAGE_SECONDS (8 s here,
 // 60 s in `make soak`) — first answering 503, then refusing connections —
 // while orders keep arriving. Its retry window (10 minutes) is longer than
 // the outage, so no delivery may become an exception; the circuit opens
@@ -268,8 +268,8 @@ func TestTargetOutageOpensTheCircuitAndLosesNothing(t *testing.T) {
 		maxAttempts, target.refusedAnswers.Load(), recovered.Round(time.Millisecond), distinct, repeats, circuit)
 }
 
-// TestThreeProcessesShareTheWorkAndRescueAKilledOne is issue 9's several
-// processes: three `serve` processes on one database, each given a third
+// TestThreeProcessesShareTheWorkAndRescueAKilledOne is the
+// several-processes test: three `serve` processes on one database, each given a third
 // of the clients (a client moves on to the next process when one refuses),
 // all working the queues. Each must do some of the work (River records
 // which client attempted a job in river_job.attempted_by). Mid-work the

@@ -12,7 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// TestDemoOrderIsDeliveredAndVisible is issue 5's journey: the demo seed
+// TestDemoOrderIsDeliveredAndVisible is the pipeline's journey: the demo seed
 // prints an API key; an order posted with it is accepted (202), processed
 // and delivered to the fake ERP; its message page shows the timeline
 // reaching delivered and what the capture target recorded.

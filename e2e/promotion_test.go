@@ -84,7 +84,7 @@ func postOrderOnVersion(t *testing.T, base, env, key, idem string) (id string, v
 	return out.ID, out.Version
 }
 
-// TestReleaseManagerPromotesApprovesAndRollsBack is issue 7's journey: an
+// TestReleaseManagerPromotesApprovesAndRollsBack is the release manager's journey: an
 // analyst promotes v2 from dev to test (gates pass); a flow with a failing
 // test case cannot be promoted and the page names the case; a promotion to
 // prod waits for an approver, the requester cannot approve it, another

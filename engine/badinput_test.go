@@ -19,10 +19,10 @@ func badInputProgram(t *testing.T) *engine.Program {
 		"routes":[{"name":"r","target":"t","mapping":[{"target":"n","expr":"source.n"}]}]}`)))
 }
 
-// Found by the fuzz seeds deep-array-10000 and payload-deep-10000: the
-// parser refused a payload nested deeper than 300 levels with a chain of
-// "cannot parse array: cannot parse array value: …" hundreds of links long.
-// The error now names the depth and the limit.
+// The fuzz seeds deep-array-10000 and payload-deep-10000: fastjson refuses
+// a payload nested deeper than 300 levels with a chain of "cannot parse
+// array: cannot parse array value: …" hundreds of links long, so the
+// engine's error names the depth and the limit instead.
 func TestRunRefusesDeepNestingNamingTheDepth(t *testing.T) {
 	p := badInputProgram(t)
 	for payload, depth := range map[string]string{

@@ -700,7 +700,7 @@ func compileTree(tree *parser.Tree, cfg *conf.Config) (*vm.Program, error) {
 
 // rewriteMembers replaces `x.name` with `__get(x, "name")` outside
 // optional chains. expr resolves members through reflection
-// (reflect.Value.MapIndex), which was a tenth of run time; payload values
+// (reflect.Value.MapIndex), which costs about a tenth of run time; payload values
 // are plain map[string]any, and __get reads them directly. Optional chains
 // (`a?.b.c`) keep expr's own short-circuit code.
 func rewriteMembers(node *ast.Node) {

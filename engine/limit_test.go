@@ -31,9 +31,9 @@ func diagnostics(t *testing.T, err error) []engine.Diagnostic {
 	return de.Diagnostics
 }
 
-// Hundreds of thousands of "(" made expr's parser overflow the stack, a
-// fatal error no recover catches: one preview request killed the server.
-// Compile now refuses deep and long expressions from a scan of their
+// Hundreds of thousands of "(" overflow expr's parser's stack, a fatal
+// error no recover catches: one preview request would kill the server.
+// Compile refuses deep and long expressions from a scan of their
 // characters, before parsing anything, and names where they are.
 func TestCompileRefusesDeepExpressionsBeforeParsing(t *testing.T) {
 	deep := strings.Repeat("(", 1_000_000) + "1" + strings.Repeat(")", 1_000_000)

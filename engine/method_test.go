@@ -8,10 +8,10 @@ import (
 	"github.com/crossdock/crossdock/engine"
 )
 
-// Expressions could call any method of the Go values functions return:
-// now().String(), now().AddDate(100000, 0, 0), duration("1h").Hours(),
-// even through a variable. Only the documented functions are callable now;
-// the documented date functions keep working.
+// expr lets an expression call any method of the Go values functions
+// return: now().String(), now().AddDate(100000, 0, 0), duration("1h").Hours(),
+// even through a variable. Only the documented functions are callable;
+// the documented date functions work.
 func TestExpressionsCannotCallMethodsOfValues(t *testing.T) {
 	for expr, want := range map[string]string{
 		`now().String()`:                            "String is a method of a value, which expressions cannot call; use the documented functions (such as formatTime or addDays) at 1:7",

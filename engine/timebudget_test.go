@@ -14,9 +14,9 @@ import (
 // slowRow takes far longer than a millisecond: 900,000 predicate steps.
 const slowRow = `count(1..900000, # % 7 == 0)`
 
-// In a deployed flow one row took 3.9 s of one message with no time limit.
-// Under a context whose cause is ErrTimeBudget, Run now stops at the
-// deadline and reports a row error naming the row that was running: a
+// One row of a deployed flow can take seconds of one message (3.9 s for
+// this one without a limit). Under a context whose cause is ErrTimeBudget,
+// Run stops at the deadline and reports a row error naming the row that was running: a
 // mapping exception, not a failure of the whole message.
 func TestTimeBudgetBreachIsARowError(t *testing.T) {
 	def := limitDef("", "source.a")

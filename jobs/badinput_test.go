@@ -11,10 +11,10 @@ import (
 	"github.com/crossdock/crossdock/jobs"
 )
 
-// Each case was a 500 found by FuzzTrigger's seeds (web/testdata/fuzz):
-// PostgreSQL refused the text and intake reported a database error. Each
-// is now refused before the transaction, with a 4xx code and a message
-// that names the problem, through Accept and the group-commit Intake alike.
+// Each case is text PostgreSQL refuses to store, from FuzzTrigger's seeds
+// (web/testdata/fuzz); reaching the database it would be a 500. Each is
+// refused before the transaction, with a 4xx code and a message that
+// names the problem, through Accept and the group-commit Intake alike.
 // The flow's keys are `"order-" + string(source.id)` and `source.name`.
 func TestAcceptRefusesWhatPostgreSQLCannotStore(t *testing.T) {
 	t.Parallel()

@@ -13,8 +13,8 @@ import (
 // search finds of a message: the string and number values at the top of
 // its payload and one level down, in objects. It is the SQL function
 // message_payload_values (migration 008) computed in Go, where processing
-// has the payload at hand, so that recording a message's values no longer
-// costs PostgreSQL a second read of the payload, two conversions to jsonb
+// has the payload at hand, so that recording a message's values does not
+// cost PostgreSQL a second read of the payload, two conversions to jsonb
 // and two jsonpath queries (about 40 µs a message of PostgreSQL's CPU).
 // The array is built to equal the function's answer once cast to jsonb
 // (TestPayloadValuesMatchSQL): members in jsonb's order (shorter keys

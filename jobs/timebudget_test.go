@@ -14,10 +14,11 @@ import (
 	"github.com/crossdock/crossdock/mappings"
 )
 
-// TestProcessTimeBudgetIsAMappingException: a row of a deployed flow ran
-// 3.9 s for one message with no limit. Each message now maps under the
-// flow's time budget (limits.timeBudgetMs, default 1 s); a breach fails the
-// message as a mapping exception naming the row.
+// TestProcessTimeBudgetIsAMappingException: a row of a deployed flow can
+// run for seconds on one message (3.9 s for this one without a limit).
+// Each message maps under the flow's time budget (limits.timeBudgetMs,
+// default 1 s); a breach fails the message as a mapping exception naming
+// the row.
 func TestProcessTimeBudgetIsAMappingException(t *testing.T) {
 	t.Parallel()
 	b := setup(t, true)
@@ -45,10 +46,10 @@ func TestProcessTimeBudgetIsAMappingException(t *testing.T) {
 	require.Empty(t, v.Deliveries)
 }
 
-// TestAcceptRefusesAVersionThatDoesNotCompile: a version stored before the
-// limits checked before parsing existed, deployed, made every accept parse
-// a million nested brackets and overflow the stack. Compiling it now fails
-// at once and the trigger answers 409 naming the version and the problem.
+// TestAcceptRefusesAVersionThatDoesNotCompile: a stored version may be
+// over today's limits (a million nested brackets, which would overflow
+// the parser's stack on every accept). Compiling it fails at once, before
+// parsing, and the trigger answers 409 naming the version and the problem.
 func TestAcceptRefusesAVersionThatDoesNotCompile(t *testing.T) {
 	t.Parallel()
 	b := setup(t, false)

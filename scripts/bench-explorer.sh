@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# bench-explorer.sh — the message explorer's searches at volume (issue 6,
-# "Speed"); run it with `make bench-explorer`.
+# bench-explorer.sh — the message explorer's searches at volume; run it
+# with `make bench-explorer`. Figures in docs/benchmarks.md.
 #
 # Uses database crossdock_volume on the project-local cluster (scripts/pg.sh),
 # creating and migrating it when missing and filling it once with

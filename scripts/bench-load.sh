@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# bench-load.sh — load test of the real server (issue 5, "Speed"); run it
-# with `make bench-load`.
+# bench-load.sh — load test of the real server; run it with
+# `make bench-load`. Figures and method in docs/benchmarks.md.
 #
 # Builds bin/crossdock, creates a fresh database on the project-local cluster
 # (scripts/pg.sh), migrates it, starts `crossdock serve` with the demo (flow

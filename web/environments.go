@@ -46,7 +46,7 @@ func (s *Server) renderEnvironments(c *fiber.Ctx, msg string) error {
 		}
 	}
 	sort.Slice(v.Flows, func(i, j int) bool { return v.Flows[i].Slug < v.Flows[j].Slug })
-	// Promotion (issue 7): the matrix and each environment's administration.
+	// Promotion: the matrix and each environment's administration.
 	if v.Matrix, err = s.matrixView(c); err != nil {
 		return err
 	}

@@ -19,9 +19,9 @@ import (
 // recover catches, taking the whole server down.
 var deepParens = strings.Repeat("(", 1_000_000) + "1" + strings.Repeat(")", 1_000_000)
 
-// TestPreviewRefusesDeepExpressions: any signed-in user, a viewer too, could
-// crash the process with one preview request. The limits are now checked
-// before anything parses an expression.
+// TestPreviewRefusesDeepExpressions: any signed-in user, a viewer too, may
+// preview, and a deep enough expression would crash the process while it
+// is parsed. The limits are checked before anything parses an expression.
 func TestPreviewRefusesDeepExpressions(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

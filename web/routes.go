@@ -66,7 +66,7 @@ func (s *Server) routes(app *fiber.App) {
 	api.Get("/flows/:slug/diff", s.requireRole(all...), s.apiDiff())
 	api.Post("/flows/:slug/preview", s.requireRole(all...), s.apiPreview())
 
-	// Promotion API (issue 7): the matrix, previews with gates, promotions,
+	// Promotion API: the matrix, previews with gates, promotions,
 	// approvals (people only), rollback, bundles. A key promotes only into
 	// its own environment.
 	api.Get("/environments", s.requireRole(all...), s.apiEnvironments())
@@ -160,7 +160,7 @@ func (s *Server) routes(app *fiber.App) {
 	in.Post("/environments/:env/retention", s.requireRole(account.RoleAdmin), s.retentionSave())
 	in.Get("/dashboard", s.requireRole(all...), s.dashboard())
 
-	// Environment administration and promotion (issue 7): admins configure;
+	// Environment administration and promotion: admins configure;
 	// analysts, approvers and admins promote; approvers and admins decide.
 	// The roles here turn away who may never; package mappings/release
 	// decides per environment (protected: requests only; rollback there by
@@ -181,7 +181,7 @@ func (s *Server) routes(app *fiber.App) {
 	in.Get("/bundles/export", s.requireRole(all...), s.bundleExport())
 	in.Post("/bundles/import", s.requireRole(edit...), s.bundleImport())
 
-	// Exception notifications per environment (issue 6).
+	// Exception notifications per environment.
 	in.Post("/environments/:env/notifications", s.requireRole(account.RoleAdmin), s.notificationSave())
 	in.Post("/environments/:env/notifications/delete", s.requireRole(account.RoleAdmin), s.notificationDelete())
 

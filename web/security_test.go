@@ -23,7 +23,7 @@ import (
 	"github.com/crossdock/crossdock/mappings/release"
 )
 
-// The security suite (issue 9): every route × every principal, CSRF on every
+// The security suite: every route × every principal, CSRF on every
 // state-changing route, audit entries for every change, planted secrets that
 // must never come back out, escaping of hostile text and SQL in filters.
 // docs/reliability.md ("Security suite") records its counts.

@@ -12,9 +12,9 @@ import (
 	"github.com/crossdock/crossdock/web"
 )
 
-// Bad input found by FuzzTrigger's seeds (testdata/fuzz/FuzzTrigger/seed-*,
-// named in each case), each once a 500 or a refusal that hid its cause,
-// now a 4xx problem document that says what is wrong.
+// Bad input from FuzzTrigger's seeds (testdata/fuzz/FuzzTrigger/seed-*,
+// named in each case): each is answered with a 4xx problem document that
+// says what is wrong, never a 500 or a refusal that hides its cause.
 func TestTriggerRefusesBadInputSayingWhat(t *testing.T) {
 	t.Parallel()
 	tb := setupTrigger(t)

@@ -30,7 +30,7 @@ const shutdownTimeout = 20 * time.Second
 // message over a small live heap, so Go's default of 100 collects very
 // often: at 200 the whole pipeline took about 6 % less CPU per message and
 // delivered about 6 % more per second, for about 40 MB more resident
-// memory under load (105 → 140–146 MB; docs/benchmarks.md, session 7).
+// memory under load (105 → 140–146 MB; docs/benchmarks.md).
 const serveGCPercent = 200
 
 // setGCPercent applies serveGCPercent unless the operator set GOGC. It

@@ -23,8 +23,8 @@ import (
 )
 
 // TestResetPasswordEndsTheUsersSessions: `crossdock user reset-password`
-// signs the user out of every browser session, as the admin page does.
-// Before, a session signed in with the old password carried on.
+// signs the user out of every browser session, as the admin page does, so
+// a session signed in with the old password does not carry on.
 func TestResetPasswordEndsTheUsersSessions(t *testing.T) {
 	t.Parallel()
 	dbURL := dbtest.NewDatabase(t)

@@ -18,14 +18,14 @@ import (
 // passes jit_above_cost, and the tiny environments and flows tables never
 // get statistics (autovacuum analyzes a table after 50 changed rows), so
 // the planner guesses them large and the inbox's idempotency-key probe —
-// 36 index lookups, under a millisecond — spent 210 ms compiling at 5
+// 36 index lookups, under a millisecond — spends 210 ms compiling at 5
 // million messages (docs/benchmarks.md). Crossdock's queries are all short
 // index lookups and small batches; none runs long enough to win it back.
 //
 // uuid.UUID: pgx knows it only as a driver.Valuer, so every id sent was
 // formatted as a 36-character string and parsed back, one allocation each;
-// the pipeline sends arrays of them with every group, and that was about a
-// tenth of the server's CPU under load (docs/benchmarks.md).
+// the pipeline sends arrays of them with every group, and that costs about
+// a tenth of the server's CPU under load (docs/benchmarks.md).
 // pgx-google-uuid registers the type to be sent as its 16 bytes.
 func Apply(c *pgxpool.Config) {
 	if c.ConnConfig.RuntimeParams == nil {

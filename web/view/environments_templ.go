@@ -16,7 +16,7 @@ type EnvironmentView struct {
 	Deployments []DeploymentRow
 	Targets     []TargetRow
 	CanDeploy   bool
-	// Admin is the environment's order, variables and API keys (issue 7).
+	// Admin is the environment's order, variables and API keys.
 	Admin  EnvironmentAdmin
 	Notify NotifyView // exception notifications (notifications.templ)
 }
@@ -49,7 +49,7 @@ type EnvironmentsView struct {
 	Flows        []DeployOption
 	CanConfigure bool
 	Error        string
-	// Matrix is flows × environments (issue 7).
+	// Matrix is flows × environments.
 	Matrix MatrixView
 }
 
