@@ -32,6 +32,11 @@
     lastExpr.setSelectionRange(s + path.length, s + path.length);
     lastExpr.dispatchEvent(new Event("input", { bubbles: true }));
   });
+  // On a phone-sized screen the designer's reference material (variables,
+  // fields, functions) starts collapsed, after the mapping.
+  if (window.matchMedia && window.matchMedia("(max-width: 860px)").matches) {
+    document.querySelectorAll("details[data-narrow-closed]").forEach(function (d) { d.open = false; });
+  }
   // Client-side filter: <input data-filter="#functions li"> hides items whose
   // data-search does not contain the text.
   document.addEventListener("input", function (ev) {
