@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/crossdock/crossdock/internal/like"
+	"github.com/crossdock/crossdock/internal/txn"
 )
 
 // Actor is who did something: a signed-in user, an API key or the system.
@@ -40,10 +41,10 @@ type AuditEntry struct {
 	Address    string
 }
 
-// Audit records who changed what. Call it on the same DBTX (transaction) as
+// Audit records who changed what. Call it on the same txn.DBTX (transaction) as
 // the change itself so that the change and its record land together.
 // before and after are marshalled to JSON; pass nil when not applicable.
-func Audit(ctx context.Context, db DBTX, actor Actor, action, targetType, targetID string, before, after any) error {
+func Audit(ctx context.Context, db txn.DBTX, actor Actor, action, targetType, targetID string, before, after any) error {
 	b, err := marshalOrNil(before)
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", action, err)
@@ -83,7 +84,7 @@ type AuditFilter struct {
 }
 
 // AuditList returns entries newest first.
-func AuditList(ctx context.Context, db DBTX, f AuditFilter) ([]AuditEntry, error) {
+func AuditList(ctx context.Context, db txn.DBTX, f AuditFilter) ([]AuditEntry, error) {
 	if f.Limit <= 0 || f.Limit > 500 {
 		f.Limit = 50
 	}

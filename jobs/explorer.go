@@ -13,7 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/crossdock/crossdock/internal/fault"
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/internal/txn"
 )
 
 // MessageFilter is what the message explorer searches by. Zero fields do not
@@ -173,7 +173,7 @@ func recordStoredPayloadValues(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) 
 
 // MessageSearch returns a page of messages matching f, newest first (by
 // received_at, then id). It is the explorer's only query.
-func MessageSearch(ctx context.Context, db mappings.DBTX, f MessageFilter) (MessageSearchResult, error) {
+func MessageSearch(ctx context.Context, db txn.DBTX, f MessageFilter) (MessageSearchResult, error) {
 	sql, args, limit, err := MessageSearchQuery(f)
 	if err != nil {
 		return MessageSearchResult{}, err

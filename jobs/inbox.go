@@ -12,7 +12,7 @@ import (
 
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/like"
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/internal/txn"
 )
 
 // InboxStatus filters the inbox by where people stand with exceptions:
@@ -117,7 +117,7 @@ func ValidKind(k ExceptionKind) bool {
 // the next page (0 when this is the last). Every filter combination walks
 // an index on (…, status, id desc), so a page costs the same with a million
 // exceptions as with a hundred.
-func InboxList(ctx context.Context, db mappings.DBTX, f InboxFilter) ([]InboxItem, int64, error) {
+func InboxList(ctx context.Context, db txn.DBTX, f InboxFilter) ([]InboxItem, int64, error) {
 	sql, args, limit, err := InboxListQuery(f)
 	if err != nil {
 		return nil, 0, err
@@ -223,7 +223,7 @@ func InboxListQuery(f InboxFilter) (string, []any, int, error) {
 }
 
 // ExceptionGet returns one exception with its inbox details, or NotFound.
-func ExceptionGet(ctx context.Context, db mappings.DBTX, id int64) (InboxItem, error) {
+func ExceptionGet(ctx context.Context, db txn.DBTX, id int64) (InboxItem, error) {
 	it, err := scanInboxItem(db.QueryRow(ctx, inboxSelect+` where e.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return InboxItem{}, fault.Errorf(fault.NotFound, "no exception %d", id)
@@ -243,7 +243,7 @@ type ExceptionScope struct {
 
 // ExceptionScopes returns the environment and flow of each of ids that
 // exists; an id missing from the map does not.
-func ExceptionScopes(ctx context.Context, db mappings.DBTX, ids []int64) (map[int64]ExceptionScope, error) {
+func ExceptionScopes(ctx context.Context, db txn.DBTX, ids []int64) (map[int64]ExceptionScope, error) {
 	rows, err := db.Query(ctx, `
 		select e.id, env.name, f.slug from exceptions e
 		join environments env on env.id = e.environment_id
@@ -320,7 +320,7 @@ func scanGroup(r pgx.Row) (ExceptionGroup, error) {
 // GroupList returns one page of exception groups and the next page's
 // cursor (nil on the last page). It reads exception_groups only, never
 // grouping the exceptions themselves.
-func GroupList(ctx context.Context, db mappings.DBTX, f GroupFilter) ([]ExceptionGroup, *GroupCursor, error) {
+func GroupList(ctx context.Context, db txn.DBTX, f GroupFilter) ([]ExceptionGroup, *GroupCursor, error) {
 	sql, args, limit, err := GroupListQuery(f)
 	if err != nil {
 		return nil, nil, err
@@ -385,7 +385,7 @@ func GroupListQuery(f GroupFilter) (string, []any, int, error) {
 }
 
 // GroupGet returns one exception group, or NotFound.
-func GroupGet(ctx context.Context, db mappings.DBTX, id int64) (ExceptionGroup, error) {
+func GroupGet(ctx context.Context, db txn.DBTX, id int64) (ExceptionGroup, error) {
 	g, err := scanGroup(db.QueryRow(ctx, groupSelect+` where g.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ExceptionGroup{}, fault.Errorf(fault.NotFound, "no exception group %d", id)
@@ -398,7 +398,7 @@ func GroupGet(ctx context.Context, db mappings.DBTX, id int64) (ExceptionGroup, 
 
 // OpenExceptionCount is how many exceptions are open or assigned, for the
 // navigation. It sums the groups' counters rather than counting rows.
-func OpenExceptionCount(ctx context.Context, db mappings.DBTX) (int64, error) {
+func OpenExceptionCount(ctx context.Context, db txn.DBTX) (int64, error) {
 	var n int64
 	if err := db.QueryRow(ctx, `select coalesce(sum(open_count), 0)::int8 from exception_groups where open_count > 0`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count open exceptions: %w", err)
@@ -421,7 +421,7 @@ type Revision struct {
 
 // RevisionsOf returns the revision row of id (if it is a replay) and every
 // replay of the same original, oldest first: the message's family.
-func RevisionsOf(ctx context.Context, db mappings.DBTX, id uuid.UUID) ([]Revision, error) {
+func RevisionsOf(ctx context.Context, db txn.DBTX, id uuid.UUID) ([]Revision, error) {
 	rows, err := db.Query(ctx, `
 		select message_id, original_id, revision, version_number, edited, diff, reason, created_by, created_at
 		from message_revisions
