@@ -215,21 +215,3 @@ func SourceSystems(ctx context.Context, db txn.DBTX) ([]string, error) {
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
-
-// FlowUpdate changes a flow's descriptive fields (not its slug: trigger URLs
-// depend on it).
-func FlowUpdate(ctx context.Context, db txn.DBTX, id int64, name, description, sourceSystem string) (Flow, error) {
-	name = strings.TrimSpace(name)
-	if err := checkFlowName(name); err != nil {
-		return Flow{}, err
-	}
-	tag, err := db.Exec(ctx, `update flows set name = $2, description = $3, source_system = $4, updated_at = now() where id = $1`,
-		id, name, strings.TrimSpace(description), strings.TrimSpace(sourceSystem))
-	if err != nil {
-		return Flow{}, fmt.Errorf("update flow %d: %w", id, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return Flow{}, fault.Errorf(fault.NotFound, "no flow with id %d", id)
-	}
-	return FlowByID(ctx, db, id)
-}

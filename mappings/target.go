@@ -380,15 +380,3 @@ func TargetConfigPut(ctx context.Context, db txn.DBTX, sealer *secret.Sealer, c 
 	}
 	return TargetConfigGet(ctx, db, sealer, c.EnvironmentID, c.Target)
 }
-
-// TargetConfigDelete removes a target's configuration from an environment.
-func TargetConfigDelete(ctx context.Context, db txn.DBTX, envID int64, target string) error {
-	tag, err := db.Exec(ctx, `delete from target_configs where environment_id = $1 and target_name = $2`, envID, target)
-	if err != nil {
-		return fmt.Errorf("delete target %s: %w", target, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fault.Errorf(fault.NotFound, "target “%s” is not configured in this environment", target)
-	}
-	return nil
-}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
@@ -179,13 +180,25 @@ func Publish(ctx context.Context, db txn.DBTX, flowID int64, baseRevision int, n
 	return v, nil
 }
 
-// Restore makes an old version the draft again (a new draft revision; the
-// version history is untouched). baseRevision guards against overwriting
-// someone's unsaved-elsewhere edits the caller has not seen.
-func Restore(ctx context.Context, db txn.DBTX, flowID int64, number, baseRevision int, ed Editor) (Draft, error) {
-	v, err := VersionGet(ctx, db, flowID, number)
-	if err != nil {
-		return Draft{}, err
-	}
-	return DraftSave(ctx, db, flowID, baseRevision, v.Definition, ed)
+// Restore makes version number of flow f the draft again: a new draft
+// revision with that version's definition and its audit entry
+// ("flow.restore"), in one transaction; the version history is untouched.
+// baseRevision guards against overwriting edits the caller has not seen
+// (a *DraftConflictError). Every way of restoring calls this.
+func Restore(ctx context.Context, db txn.Beginner, f Flow, number, baseRevision int, actor account.Actor) (Draft, error) {
+	var saved Draft
+	err := txn.Run(ctx, db, func(tx pgx.Tx) error {
+		v, err := VersionGet(ctx, tx, f.ID, number)
+		if err != nil {
+			return err
+		}
+		if saved, err = DraftSave(ctx, tx, f.ID, baseRevision, v.Definition, Editor{UserID: actor.UserID, Email: actor.Email}); err != nil {
+			return err
+		}
+		sum, _ := saved.Definition.Checksum()
+		return account.Audit(ctx, tx, actor, "flow.restore", "flow", f.Slug,
+			map[string]any{"revision": baseRevision},
+			map[string]any{"revision": saved.Revision, "checksum": sum, "change": fmt.Sprintf("version %d", number)})
+	})
+	return saved, err
 }
