@@ -21,6 +21,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/internal/txn"
 )
 
 // APIKey authenticates a system (a storefront, a CI pipeline) rather than a
@@ -74,7 +75,7 @@ func hashSecret(secret string) []byte {
 
 // APIKeyCreate stores a new key and returns it with its full token, which
 // is shown once and never again.
-func APIKeyCreate(ctx context.Context, db DBTX, nk NewAPIKey, actor Actor) (APIKey, string, error) {
+func APIKeyCreate(ctx context.Context, db txn.DBTX, nk NewAPIKey, actor Actor) (APIKey, string, error) {
 	nk.Name = strings.TrimSpace(nk.Name)
 	if nk.Name == "" || len(nk.Name) > 100 {
 		return APIKey{}, "", &fault.Error{Code: fault.Invalid, Message: "give the key a name of 1–100 characters that says who uses it, e.g. “shopify-storefront”", Fields: map[string]string{"name": "required"}}
@@ -133,7 +134,7 @@ var errBadKey = &fault.Error{Code: fault.Unauthorized, Message: "this API key is
 // and revoked keys get the same Unauthorized answer. last_used_at is
 // written at most once a minute per key, so a busy trigger is not a write
 // per request.
-func APIKeyAuthenticate(ctx context.Context, db DBTX, token string, now time.Time) (APIKey, error) {
+func APIKeyAuthenticate(ctx context.Context, db txn.DBTX, token string, now time.Time) (APIKey, error) {
 	m := tokenPattern.FindStringSubmatch(token)
 	if m == nil {
 		return APIKey{}, errBadKey
@@ -190,7 +191,7 @@ func (k APIKey) AllowsFlow(flow string) bool {
 }
 
 // APIKeyList returns every key, newest first (revoked ones included, marked).
-func APIKeyList(ctx context.Context, db DBTX) ([]APIKey, error) {
+func APIKeyList(ctx context.Context, db txn.DBTX) ([]APIKey, error) {
 	rows, err := db.Query(ctx, `select `+apiKeyColumns+` from api_keys order by revoked_at is not null, created_at desc`)
 	if err != nil {
 		return nil, fmt.Errorf("list API keys: %w", err)
@@ -207,7 +208,7 @@ func APIKeyList(ctx context.Context, db DBTX) ([]APIKey, error) {
 // writes no second audit entry because nothing changed. An unknown prefix
 // is NotFound. Run it in a transaction to keep the change and its audit
 // entry together.
-func APIKeyRevoke(ctx context.Context, db DBTX, prefix string, actor Actor) error {
+func APIKeyRevoke(ctx context.Context, db txn.DBTX, prefix string, actor Actor) error {
 	var k APIKey
 	var wasRevokedAt *time.Time
 	// The subquery locks the row and reads its state before the update, so

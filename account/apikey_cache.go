@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"crypto/subtle"
+	"github.com/crossdock/crossdock/internal/txn"
 	"strings"
 	"sync"
 	"time"
@@ -40,7 +41,7 @@ func NewKeyCache(ttl time.Duration) *KeyCache {
 }
 
 // Authenticate is APIKeyAuthenticate with the cache in front.
-func (kc *KeyCache) Authenticate(ctx context.Context, db DBTX, token string, now time.Time) (APIKey, error) {
+func (kc *KeyCache) Authenticate(ctx context.Context, db txn.DBTX, token string, now time.Time) (APIKey, error) {
 	m := tokenPattern.FindStringSubmatch(token)
 	if m == nil {
 		return APIKey{}, errBadKey

@@ -4,12 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/crossdock/crossdock/internal/like"
+	"github.com/crossdock/crossdock/internal/sqlwhere"
+	"github.com/crossdock/crossdock/internal/txn"
 )
 
 // Actor is who did something: a signed-in user, an API key or the system.
@@ -40,10 +41,10 @@ type AuditEntry struct {
 	Address    string
 }
 
-// Audit records who changed what. Call it on the same DBTX (transaction) as
+// Audit records who changed what. Call it on the same txn.DBTX (transaction) as
 // the change itself so that the change and its record land together.
 // before and after are marshalled to JSON; pass nil when not applicable.
-func Audit(ctx context.Context, db DBTX, actor Actor, action, targetType, targetID string, before, after any) error {
+func Audit(ctx context.Context, db txn.DBTX, actor Actor, action, targetType, targetID string, before, after any) error {
 	b, err := marshalOrNil(before)
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", action, err)
@@ -83,35 +84,26 @@ type AuditFilter struct {
 }
 
 // AuditList returns entries newest first.
-func AuditList(ctx context.Context, db DBTX, f AuditFilter) ([]AuditEntry, error) {
+func AuditList(ctx context.Context, db txn.DBTX, f AuditFilter) ([]AuditEntry, error) {
 	if f.Limit <= 0 || f.Limit > 500 {
 		f.Limit = 50
 	}
-	var where []string
-	var args []any
-	add := func(cond string, arg any) {
-		args = append(args, arg)
-		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
+	var w sqlwhere.Clause
 	if f.Action != "" {
-		add("action like $%d || '%%'", like.Escape(f.Action))
+		w.Add("action like $? || '%'", like.Escape(f.Action))
 	}
 	if f.Actor != "" {
-		add("actor_email ilike '%%' || $%d || '%%'", like.Escape(f.Actor))
+		w.Add("actor_email ilike '%' || $? || '%'", like.Escape(f.Actor))
 	}
 	if f.Target != "" {
-		add("target_id = $%d", f.Target)
+		w.Add("target_id = $?", f.Target)
 	}
 	if f.BeforeID > 0 {
-		add("id < $%d", f.BeforeID)
+		w.Add("id < $?", f.BeforeID)
 	}
-	sql := `select id, at, actor_id, actor_email, action, target_type, target_id, before, after, request_id, address from audit_entries`
-	if len(where) > 0 {
-		sql += " where " + strings.Join(where, " and ")
-	}
-	args = append(args, f.Limit)
-	sql += fmt.Sprintf(" order by id desc limit $%d", len(args))
-	rows, err := db.Query(ctx, sql, args...)
+	sql := `select id, at, actor_id, actor_email, action, target_type, target_id, before, after, request_id, address from audit_entries` +
+		w.SQL() + " order by id desc limit " + w.Arg(f.Limit)
+	rows, err := db.Query(ctx, sql, w.Args()...)
 	if err != nil {
 		return nil, fmt.Errorf("list audit entries: %w", err)
 	}

@@ -27,9 +27,9 @@ const (
 // alike, so that sign-in cannot be used to find out who has an account.
 var errBadCredentials = &fault.Error{Code: fault.Unauthorized, Message: "the email or password is wrong"}
 
-// Beginner is a DBTX that can also begin a transaction: a pool.
+// Beginner is a txn.DBTX that can also begin a transaction: a pool.
 type Beginner interface {
-	DBTX
+	txn.DBTX
 	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
@@ -100,7 +100,7 @@ func reserveAttempt(ctx context.Context, db Beginner, email, address string, now
 	return id, err
 }
 
-func checkThrottle(ctx context.Context, db DBTX, email, address string, now time.Time) error {
+func checkThrottle(ctx context.Context, db txn.DBTX, email, address string, now time.Time) error {
 	since := now.Add(-ThrottleWindow)
 	var n int
 	var oldest *time.Time

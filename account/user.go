@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/internal/txn"
 )
 
 // User is a person who signs in to the browser UI.
@@ -74,7 +75,7 @@ func NormalizeEmail(email string) (string, error) {
 }
 
 // UserCreate validates and stores a new user with a hashed password.
-func UserCreate(ctx context.Context, db DBTX, nu NewUser) (User, error) {
+func UserCreate(ctx context.Context, db txn.DBTX, nu NewUser) (User, error) {
 	email, err := NormalizeEmail(nu.Email)
 	if err != nil {
 		return User{}, err
@@ -100,7 +101,7 @@ func UserCreate(ctx context.Context, db DBTX, nu NewUser) (User, error) {
 }
 
 // UserByID returns the user or a NotFound fault.
-func UserByID(ctx context.Context, db DBTX, id int64) (User, error) {
+func UserByID(ctx context.Context, db txn.DBTX, id int64) (User, error) {
 	u, err := scanUser(db.QueryRow(ctx, `select `+userColumns+` from users where id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return User{}, fault.Errorf(fault.NotFound, "no user with id %d", id)
@@ -112,7 +113,7 @@ func UserByID(ctx context.Context, db DBTX, id int64) (User, error) {
 }
 
 // UserList returns every user, active ones first, then by email.
-func UserList(ctx context.Context, db DBTX) ([]User, error) {
+func UserList(ctx context.Context, db txn.DBTX) ([]User, error) {
 	rows, err := db.Query(ctx, `select `+userColumns+` from users order by active desc, lower(email)`)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
@@ -121,7 +122,7 @@ func UserList(ctx context.Context, db DBTX) ([]User, error) {
 }
 
 // UserCount returns how many users exist (zero on a new installation).
-func UserCount(ctx context.Context, db DBTX) (int, error) {
+func UserCount(ctx context.Context, db txn.DBTX) (int, error) {
 	var n int
 	err := db.QueryRow(ctx, `select count(*) from users`).Scan(&n)
 	return n, err
@@ -130,7 +131,7 @@ func UserCount(ctx context.Context, db DBTX) (int, error) {
 // UserUpdate changes a user's name, role and active flag. It refuses to leave
 // the installation without an active admin. A new role ends the user's
 // sessions (SessionGeneration); a deactivated user's sessions end anyway.
-func UserUpdate(ctx context.Context, db DBTX, id int64, name string, role Role, active bool) (User, error) {
+func UserUpdate(ctx context.Context, db txn.DBTX, id int64, name string, role Role, active bool) (User, error) {
 	if _, err := ParseRole(string(role)); err != nil {
 		return User{}, err
 	}
@@ -165,7 +166,7 @@ func UserUpdate(ctx context.Context, db DBTX, id int64, name string, role Role, 
 // UserSetPassword replaces a user's password and ends all their sessions
 // (SessionGeneration). It returns the new generation, for a caller that
 // keeps its own session on.
-func UserSetPassword(ctx context.Context, db DBTX, id int64, password string) (generation int64, err error) {
+func UserSetPassword(ctx context.Context, db txn.DBTX, id int64, password string) (generation int64, err error) {
 	hash, err := HashPassword(password)
 	if err != nil {
 		return 0, err
@@ -183,7 +184,7 @@ func UserSetPassword(ctx context.Context, db DBTX, id int64, password string) (g
 }
 
 // UserByEmail returns the user with that email (any case) or NotFound.
-func UserByEmail(ctx context.Context, db DBTX, email string) (User, error) {
+func UserByEmail(ctx context.Context, db txn.DBTX, email string) (User, error) {
 	u, err := scanUser(db.QueryRow(ctx, `select `+userColumns+` from users where lower(email) = lower($1)`, strings.TrimSpace(email)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return User{}, fault.Errorf(fault.NotFound, "no user with email %s", email)
@@ -201,7 +202,7 @@ const FirstAdminEmail = "admin@localhost"
 // at all. password may be empty, in which case a random one is generated. It
 // returns the password only when it created the account, so a caller can show
 // it exactly once.
-func EnsureFirstAdmin(ctx context.Context, db DBTX, password string) (created bool, usedPassword string, err error) {
+func EnsureFirstAdmin(ctx context.Context, db txn.DBTX, password string) (created bool, usedPassword string, err error) {
 	n, err := UserCount(ctx, db)
 	if err != nil || n > 0 {
 		return false, "", err

@@ -14,7 +14,6 @@ import (
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
-	"github.com/crossdock/crossdock/mappings"
 )
 
 // BulkActionKind is what a bulk action does to each exception.
@@ -93,7 +92,7 @@ func scanBulk(r pgx.Row) (BulkAction, error) {
 }
 
 // BulkGet returns a bulk action with its progress, or NotFound.
-func BulkGet(ctx context.Context, db mappings.DBTX, id int64) (BulkAction, error) {
+func BulkGet(ctx context.Context, db txn.DBTX, id int64) (BulkAction, error) {
 	b, err := scanBulk(db.QueryRow(ctx, bulkSelect+` where b.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return b, fault.Errorf(fault.NotFound, "no bulk action %d", id)
@@ -107,7 +106,7 @@ func BulkGet(ctx context.Context, db mappings.DBTX, id int64) (BulkAction, error
 // BulkSelection returns the exceptions a bulk action on a selection names
 // (none for a whole group's). BulkGet leaves them out: the progress page
 // polls it, and a selection may be 10,000 long.
-func BulkSelection(ctx context.Context, db mappings.DBTX, id int64) ([]int64, error) {
+func BulkSelection(ctx context.Context, db txn.DBTX, id int64) ([]int64, error) {
 	var ids []int64
 	err := db.QueryRow(ctx, `select coalesce(exception_ids, '{}') from bulk_actions where id = $1`, id).Scan(&ids)
 	if errors.Is(err, pgx.ErrNoRows) {

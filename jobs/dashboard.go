@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/internal/txn"
 )
 
 // DashboardQuery picks an environment and a time range of the rollups.
@@ -72,7 +72,7 @@ type TargetHealth struct {
 }
 
 // DashboardGet reads the dashboard for q.
-func DashboardGet(ctx context.Context, db mappings.DBTX, q DashboardQuery) (Dashboard, error) {
+func DashboardGet(ctx context.Context, db txn.DBTX, q DashboardQuery) (Dashboard, error) {
 	if q.Step < time.Minute {
 		q.Step = time.Minute
 	}
@@ -161,7 +161,7 @@ func DashboardGet(ctx context.Context, db mappings.DBTX, q DashboardQuery) (Dash
 
 // latency sums the cumulative latency histograms element-wise and reads
 // the percentiles off them.
-func (d *Dashboard) latency(ctx context.Context, db mappings.DBTX, envID int64, from, to time.Time) error {
+func (d *Dashboard) latency(ctx context.Context, db txn.DBTX, envID int64, from, to time.Time) error {
 	rows, err := db.Query(ctx, `
 		select i, sum(s.latency_le[i])
 		from flow_minute_stats s, generate_subscripts(s.latency_le, 1) i
@@ -207,7 +207,7 @@ func Percentile(cum []int64, total int64, q float64) time.Duration {
 	return -1
 }
 
-func slaFigures(ctx context.Context, db mappings.DBTX, envID int64, from, to time.Time, byChannel bool) ([]SLAFigure, error) {
+func slaFigures(ctx context.Context, db txn.DBTX, envID int64, from, to time.Time, byChannel bool) ([]SLAFigure, error) {
 	channel, group := "''::text", "f.id, f.slug, f.name"
 	if byChannel {
 		channel, group = "s.channel", "f.id, f.slug, f.name, s.channel"
@@ -242,7 +242,7 @@ func slaFigures(ctx context.Context, db mappings.DBTX, envID int64, from, to tim
 	return out, nil
 }
 
-func targetHealth(ctx context.Context, db mappings.DBTX, envID int64, from, to time.Time) ([]TargetHealth, error) {
+func targetHealth(ctx context.Context, db txn.DBTX, envID int64, from, to time.Time) ([]TargetHealth, error) {
 	rows, err := db.Query(ctx, `
 		with t as (
 			select target, sum(attempts) as attempts, sum(errors) as errors, sum(latency_ms_sum) as latency

@@ -212,7 +212,7 @@ type pendingDelivery struct {
 	receivedAt    time.Time
 }
 
-func loadDelivery(ctx context.Context, db mappings.DBTX, id uuid.UUID) (pendingDelivery, error) {
+func loadDelivery(ctx context.Context, db txn.DBTX, id uuid.UUID) (pendingDelivery, error) {
 	var d pendingDelivery
 	var body []byte
 	err := db.QueryRow(ctx, `

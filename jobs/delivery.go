@@ -9,7 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/internal/txn"
 )
 
 // DeliveryStatus is where one delivery stands.
@@ -65,7 +65,7 @@ type Capture struct {
 	CapturedAt time.Time         `json:"capturedAt"`
 }
 
-func deliveriesOf(ctx context.Context, db mappings.DBTX, messageID uuid.UUID) ([]Delivery, error) {
+func deliveriesOf(ctx context.Context, db txn.DBTX, messageID uuid.UUID) ([]Delivery, error) {
 	rows, err := db.Query(ctx, `
 		select d.id, d.message_id, d.route, d.target, d.target_kind, d.body, d.status, d.attempts, d.last_status_code,
 		       d.last_error, d.next_attempt_at, d.delivered_at, d.created_at,
@@ -137,7 +137,7 @@ type CapturedRequest struct {
 // CaptureList returns an environment's captured requests, newest first,
 // optionally for one target (target ""), at most limit (default 50, at
 // most 500) older than beforeID (0: from the newest).
-func CaptureList(ctx context.Context, db mappings.DBTX, envID int64, target string, beforeID int64, limit int) ([]CapturedRequest, error) {
+func CaptureList(ctx context.Context, db txn.DBTX, envID int64, target string, beforeID int64, limit int) ([]CapturedRequest, error) {
 	if limit <= 0 || limit > 500 {
 		limit = 50
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/internal/txn"
 )
 
 // ExceptionKind says what kind of failure needs a person.
@@ -82,7 +82,7 @@ var itemIndex = regexp.MustCompile(`\[\d+\]`)
 
 // raiseException files an exception, or refreshes the open one of the same
 // message, delivery and stage, so a worker that runs twice files once.
-func raiseException(ctx context.Context, db mappings.DBTX, e Exception) error {
+func raiseException(ctx context.Context, db txn.DBTX, e Exception) error {
 	if e.Detail == nil {
 		e.Detail = json.RawMessage(`{}`)
 	}
@@ -102,7 +102,7 @@ func raiseException(ctx context.Context, db mappings.DBTX, e Exception) error {
 }
 
 // ExceptionsOfMessage returns a message's exceptions, oldest first.
-func ExceptionsOfMessage(ctx context.Context, db mappings.DBTX, messageID uuid.UUID) ([]Exception, error) {
+func ExceptionsOfMessage(ctx context.Context, db txn.DBTX, messageID uuid.UUID) ([]Exception, error) {
 	rows, err := db.Query(ctx, `
 		select id, kind, fingerprint, environment_id, flow_id, message_id, delivery_id, stage, error_class, message, detail,
 		       status, resolution, created_at, updated_at, resolved_at

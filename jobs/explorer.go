@@ -13,7 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/crossdock/crossdock/internal/fault"
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/internal/sqlwhere"
+	"github.com/crossdock/crossdock/internal/txn"
 )
 
 // MessageFilter is what the message explorer searches by. Zero fields do not
@@ -173,7 +174,7 @@ func recordStoredPayloadValues(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) 
 
 // MessageSearch returns a page of messages matching f, newest first (by
 // received_at, then id). It is the explorer's only query.
-func MessageSearch(ctx context.Context, db mappings.DBTX, f MessageFilter) (MessageSearchResult, error) {
+func MessageSearch(ctx context.Context, db txn.DBTX, f MessageFilter) (MessageSearchResult, error) {
 	sql, args, limit, err := MessageSearchQuery(f)
 	if err != nil {
 		return MessageSearchResult{}, err
@@ -213,34 +214,32 @@ func MessageSearchQuery(f MessageFilter) (sql string, args []any, limit int, err
 		limit = DefaultMessagePage
 	}
 	limit = min(limit, MaxMessagePage)
-	var where []string
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
+	var w sqlwhere.Clause
 	if f.ID != uuid.Nil {
-		where = append(where, "m.id = "+arg(f.ID))
+		w.Add("m.id = $?", f.ID)
 	}
 	if f.CorrelationID != "" {
-		where = append(where, "m.correlation_id = "+arg(f.CorrelationID))
+		w.Add("m.correlation_id = $?", f.CorrelationID)
 	}
 	if f.IdempotencyKey != "" {
 		// The unique index leads with environment and flow; naming every
 		// one of each lets the planner probe it instead of scanning.
 		env, flow := "any(array(select id from environments))", "any(array(select id from flows))"
 		if f.EnvironmentID != 0 {
-			env = arg(f.EnvironmentID)
+			env = w.Arg(f.EnvironmentID)
 		}
 		if f.FlowID != 0 {
-			flow = arg(f.FlowID)
+			flow = w.Arg(f.FlowID)
 		}
-		where = append(where, "m.environment_id = "+env, "m.flow_id = "+flow, "m.idempotency_key = "+arg(f.IdempotencyKey))
+		w.Add("m.environment_id = " + env)
+		w.Add("m.flow_id = " + flow)
+		w.Add("m.idempotency_key = $?", f.IdempotencyKey)
 	} else {
 		if f.EnvironmentID != 0 {
-			where = append(where, "m.environment_id = "+arg(f.EnvironmentID))
+			w.Add("m.environment_id = $?", f.EnvironmentID)
 		}
 		if f.FlowID != 0 {
-			where = append(where, "m.flow_id = "+arg(f.FlowID))
+			w.Add("m.flow_id = $?", f.FlowID)
 		}
 	}
 	if f.PayloadValue != "" {
@@ -250,36 +249,34 @@ func MessageSearchQuery(f MessageFilter) (sql string, args []any, limit int, err
 		// handful).
 		var indexed, waiting []string
 		for _, v := range payloadValues(f.PayloadValue) {
-			p := arg(v) + "::jsonb"
+			p := w.Arg(v) + "::jsonb"
 			indexed = append(indexed, "v.payload_values @> "+p)
 			waiting = append(waiting, "message_payload_values(w.payload) @> "+p)
 		}
-		where = append(where, "m.id in (select v.message_id from message_values v where "+strings.Join(indexed, " or ")+
-			" union all select w.id from messages w where w.status = 'received' and ("+strings.Join(waiting, " or ")+"))")
+		w.Add("m.id in (select v.message_id from message_values v where " + strings.Join(indexed, " or ") +
+			" union all select w.id from messages w where w.status = 'received' and (" + strings.Join(waiting, " or ") + "))")
 	}
 	if f.Status != "" {
 		if !validStatus(f.Status) {
 			return "", nil, 0, fault.Errorf(fault.Invalid, "no message status “%s”; use received, rejected, failed, queued, retrying, delivered or unrouted", f.Status)
 		}
-		where = append(where, "m.status = '"+string(f.Status)+"'")
+		w.Add("m.status = '" + string(f.Status) + "'")
 	}
 	if !f.From.IsZero() {
-		where = append(where, "m.received_at >= "+arg(f.From))
+		w.Add("m.received_at >= $?", f.From)
 	}
 	if !f.To.IsZero() {
-		where = append(where, "m.received_at < "+arg(f.To))
+		w.Add("m.received_at < $?", f.To)
 	}
 	if f.After != nil {
-		at, id := arg(f.After.ReceivedAt), arg(f.After.ID)
+		at, id := w.Arg(f.After.ReceivedAt), w.Arg(f.After.ID)
 		// The first clause alone can use the time indexes; the second
 		// breaks ties between messages received in the same microsecond.
-		where = append(where, "m.received_at <= "+at, "(m.received_at, m.id) < ("+at+", "+id+")")
+		w.Add("m.received_at <= " + at)
+		w.Add("(m.received_at, m.id) < (" + at + ", " + id + ")")
 	}
 	sql = `select m.id, e.name, f.slug, m.version_number, m.idempotency_key, m.correlation_id, m.status, m.received_at, m.updated_at
-		from messages m join environments e on e.id = m.environment_id join flows f on f.id = m.flow_id`
-	if len(where) > 0 {
-		sql += " where " + strings.Join(where, " and ")
-	}
+		from messages m join environments e on e.id = m.environment_id join flows f on f.id = m.flow_id` + w.SQL()
 	order := "m.received_at"
 	if f.PayloadValue != "" {
 		// A payload search must start from the values' index. Given the
@@ -293,5 +290,5 @@ func MessageSearchQuery(f MessageFilter) (sql string, args []any, limit int, err
 		order = "(m.received_at + interval '0 seconds')"
 	}
 	sql += " order by " + order + " desc, m.id desc limit " + strconv.Itoa(limit+1)
-	return sql, args, limit, nil
+	return sql, w.Args(), limit, nil
 }

@@ -12,7 +12,8 @@ import (
 
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/like"
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/internal/sqlwhere"
+	"github.com/crossdock/crossdock/internal/txn"
 )
 
 // InboxStatus filters the inbox by where people stand with exceptions:
@@ -117,7 +118,7 @@ func ValidKind(k ExceptionKind) bool {
 // the next page (0 when this is the last). Every filter combination walks
 // an index on (…, status, id desc), so a page costs the same with a million
 // exceptions as with a hundred.
-func InboxList(ctx context.Context, db mappings.DBTX, f InboxFilter) ([]InboxItem, int64, error) {
+func InboxList(ctx context.Context, db txn.DBTX, f InboxFilter) ([]InboxItem, int64, error) {
 	sql, args, limit, err := InboxListQuery(f)
 	if err != nil {
 		return nil, 0, err
@@ -152,38 +153,33 @@ func InboxListQuery(f InboxFilter) (string, []any, int, error) {
 	if f.Kind != "" && !ValidKind(f.Kind) {
 		return "", nil, 0, fault.Errorf(fault.Invalid, "kind “%s” is not one of validation, mapping, delivery, configuration", f.Kind)
 	}
-	var where []string
-	var args []any
-	add := func(cond string, arg any) {
-		args = append(args, arg)
-		where = append(where, strings.ReplaceAll(cond, "$?", fmt.Sprintf("$%d", len(args))))
-	}
+	var w sqlwhere.Clause
 	switch {
 	case len(statuses) == 2: // active: a literal list, so the planner uses the partial indexes
-		where = append(where, "e.status in ('open', 'assigned')")
+		w.Add("e.status in ('open', 'assigned')")
 	case len(statuses) == 1:
-		add("e.status = $?", statuses[0])
+		w.Add("e.status = $?", statuses[0])
 	}
 	if f.EnvironmentID != 0 {
-		add("e.environment_id = $?", f.EnvironmentID)
+		w.Add("e.environment_id = $?", f.EnvironmentID)
 	}
 	if f.FlowID != 0 {
-		add("e.flow_id = $?", f.FlowID)
+		w.Add("e.flow_id = $?", f.FlowID)
 	}
 	if f.Kind != "" {
-		add("e.kind = $?", string(f.Kind))
+		w.Add("e.kind = $?", string(f.Kind))
 	}
 	if f.AssigneeID != 0 {
-		add("e.assigned_to = $?", f.AssigneeID)
+		w.Add("e.assigned_to = $?", f.AssigneeID)
 	}
 	if f.Target != "" {
-		add("e.target = $?", f.Target) // kept on the exception (012) so exceptions_target_idx starts the page
+		w.Add("e.target = $?", f.Target) // kept on the exception (012) so exceptions_target_idx starts the page
 	}
 	if f.OlderThan > 0 {
-		add("e.created_at <= now() - $?::interval", fmt.Sprintf("%d seconds", int64(f.OlderThan.Seconds())))
+		w.Add("e.created_at <= now() - $?::interval", fmt.Sprintf("%d seconds", int64(f.OlderThan.Seconds())))
 	}
 	if f.Fingerprint != "" {
-		add("e.fingerprint = $?", f.Fingerprint)
+		w.Add("e.fingerprint = $?", f.Fingerprint)
 	}
 	if t := strings.TrimSpace(f.Text); t != "" {
 		// The error text is matched through the trigram index of 011 (the
@@ -200,30 +196,24 @@ func InboxListQuery(f InboxFilter) (string, []any, int, error) {
 		// tiny environments and flows tables never get statistics, and as
 		// a plain join it chose to read the whole key index instead (2 s at
 		// 5 million messages; the probes take under a millisecond).
-		args = append(args, "%"+like.Escape(t)+"%", t)
-		where = append(where, fmt.Sprintf(`(e.message ilike $%d
+		pattern, text := w.Arg("%"+like.Escape(t)+"%"), w.Arg(t)
+		w.Add(`(e.message ilike ` + pattern + `
 			or e.message_id = any(array(
-				select id from messages where correlation_id = $%d
+				select id from messages where correlation_id = ` + text + `
 				union
 				select k.id from environments env cross join flows fl
 				cross join lateral (select m.id from messages m
-					where m.environment_id = env.id and m.flow_id = fl.id and m.idempotency_key = $%d limit 1000) k)))`,
-			len(args)-1, len(args), len(args)))
+					where m.environment_id = env.id and m.flow_id = fl.id and m.idempotency_key = ` + text + ` limit 1000) k)))`)
 	}
 	if f.BeforeID > 0 {
-		add("e.id < $?", f.BeforeID)
+		w.Add("e.id < $?", f.BeforeID)
 	}
-	sql := inboxSelect
-	if len(where) > 0 {
-		sql += " where " + strings.Join(where, " and ")
-	}
-	args = append(args, f.Limit+1)
-	sql += fmt.Sprintf(" order by e.id desc limit $%d", len(args))
-	return sql, args, f.Limit, nil
+	sql := inboxSelect + w.SQL() + " order by e.id desc limit " + w.Arg(f.Limit+1)
+	return sql, w.Args(), f.Limit, nil
 }
 
 // ExceptionGet returns one exception with its inbox details, or NotFound.
-func ExceptionGet(ctx context.Context, db mappings.DBTX, id int64) (InboxItem, error) {
+func ExceptionGet(ctx context.Context, db txn.DBTX, id int64) (InboxItem, error) {
 	it, err := scanInboxItem(db.QueryRow(ctx, inboxSelect+` where e.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return InboxItem{}, fault.Errorf(fault.NotFound, "no exception %d", id)
@@ -243,7 +233,7 @@ type ExceptionScope struct {
 
 // ExceptionScopes returns the environment and flow of each of ids that
 // exists; an id missing from the map does not.
-func ExceptionScopes(ctx context.Context, db mappings.DBTX, ids []int64) (map[int64]ExceptionScope, error) {
+func ExceptionScopes(ctx context.Context, db txn.DBTX, ids []int64) (map[int64]ExceptionScope, error) {
 	rows, err := db.Query(ctx, `
 		select e.id, env.name, f.slug from exceptions e
 		join environments env on env.id = e.environment_id
@@ -320,7 +310,7 @@ func scanGroup(r pgx.Row) (ExceptionGroup, error) {
 // GroupList returns one page of exception groups and the next page's
 // cursor (nil on the last page). It reads exception_groups only, never
 // grouping the exceptions themselves.
-func GroupList(ctx context.Context, db mappings.DBTX, f GroupFilter) ([]ExceptionGroup, *GroupCursor, error) {
+func GroupList(ctx context.Context, db txn.DBTX, f GroupFilter) ([]ExceptionGroup, *GroupCursor, error) {
 	sql, args, limit, err := GroupListQuery(f)
 	if err != nil {
 		return nil, nil, err
@@ -351,41 +341,28 @@ func GroupListQuery(f GroupFilter) (string, []any, int, error) {
 	if f.Kind != "" && !ValidKind(f.Kind) {
 		return "", nil, 0, fault.Errorf(fault.Invalid, "kind “%s” is not one of validation, mapping, delivery, configuration", f.Kind)
 	}
-	var where []string
-	var args []any
-	add := func(cond string, a ...any) {
-		for _, v := range a {
-			args = append(args, v)
-			cond = strings.Replace(cond, "$?", fmt.Sprintf("$%d", len(args)), 1)
-		}
-		where = append(where, cond)
-	}
+	var w sqlwhere.Clause
 	if !f.All {
-		where = append(where, "g.open_count > 0")
+		w.Add("g.open_count > 0")
 	}
 	if f.EnvironmentID != 0 {
-		add("g.environment_id = $?", f.EnvironmentID)
+		w.Add("g.environment_id = $?", f.EnvironmentID)
 	}
 	if f.FlowID != 0 {
-		add("g.flow_id = $?", f.FlowID)
+		w.Add("g.flow_id = $?", f.FlowID)
 	}
 	if f.Kind != "" {
-		add("g.kind = $?", string(f.Kind))
+		w.Add("g.kind = $?", string(f.Kind))
 	}
 	if f.BeforeID != 0 {
-		add("(g.last_seen, g.id) < ($?, $?)", f.BeforeLastSeen, f.BeforeID)
+		w.Add("(g.last_seen, g.id) < ($?, $?)", f.BeforeLastSeen, f.BeforeID)
 	}
-	sql := groupSelect
-	if len(where) > 0 {
-		sql += " where " + strings.Join(where, " and ")
-	}
-	args = append(args, f.Limit+1)
-	sql += fmt.Sprintf(" order by g.last_seen desc, g.id desc limit $%d", len(args))
-	return sql, args, f.Limit, nil
+	sql := groupSelect + w.SQL() + " order by g.last_seen desc, g.id desc limit " + w.Arg(f.Limit+1)
+	return sql, w.Args(), f.Limit, nil
 }
 
 // GroupGet returns one exception group, or NotFound.
-func GroupGet(ctx context.Context, db mappings.DBTX, id int64) (ExceptionGroup, error) {
+func GroupGet(ctx context.Context, db txn.DBTX, id int64) (ExceptionGroup, error) {
 	g, err := scanGroup(db.QueryRow(ctx, groupSelect+` where g.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ExceptionGroup{}, fault.Errorf(fault.NotFound, "no exception group %d", id)
@@ -398,7 +375,7 @@ func GroupGet(ctx context.Context, db mappings.DBTX, id int64) (ExceptionGroup, 
 
 // OpenExceptionCount is how many exceptions are open or assigned, for the
 // navigation. It sums the groups' counters rather than counting rows.
-func OpenExceptionCount(ctx context.Context, db mappings.DBTX) (int64, error) {
+func OpenExceptionCount(ctx context.Context, db txn.DBTX) (int64, error) {
 	var n int64
 	if err := db.QueryRow(ctx, `select coalesce(sum(open_count), 0)::int8 from exception_groups where open_count > 0`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count open exceptions: %w", err)
@@ -421,7 +398,7 @@ type Revision struct {
 
 // RevisionsOf returns the revision row of id (if it is a replay) and every
 // replay of the same original, oldest first: the message's family.
-func RevisionsOf(ctx context.Context, db mappings.DBTX, id uuid.UUID) ([]Revision, error) {
+func RevisionsOf(ctx context.Context, db txn.DBTX, id uuid.UUID) ([]Revision, error) {
 	rows, err := db.Query(ctx, `
 		select message_id, original_id, revision, version_number, edited, diff, reason, created_by, created_at
 		from message_revisions

@@ -27,7 +27,7 @@ import (
 // DB is a pool (or a transaction, in tests): queries plus Begin for the
 // short transactions intake and the workers run.
 type DB interface {
-	mappings.DBTX
+	txn.DBTX
 	txn.Beginner
 }
 
@@ -148,7 +148,7 @@ type deployed struct {
 	vars map[string]string
 }
 
-func resolve(ctx context.Context, db mappings.DBTX, env, flowSlug string) (deployed, error) {
+func resolve(ctx context.Context, db txn.DBTX, env, flowSlug string) (deployed, error) {
 	var d deployed
 	var flowID *int64
 	var version *int
@@ -421,7 +421,7 @@ func receivedDetail(d deployed, p prepared) string {
 
 // existing answers a key that was seen before: the original message when
 // the payload is the same, ErrKeyReused when it is not.
-func existing(ctx context.Context, db mappings.DBTX, d deployed, p prepared) (AcceptResult, error) {
+func existing(ctx context.Context, db txn.DBTX, d deployed, p prepared) (AcceptResult, error) {
 	var r AcceptResult
 	var sha []byte
 	err := db.QueryRow(ctx, `

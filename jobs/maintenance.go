@@ -7,7 +7,7 @@ import (
 
 	"github.com/riverqueue/river"
 
-	"github.com/crossdock/crossdock/account"
+	"github.com/crossdock/crossdock/internal/txn"
 )
 
 // LoginAttemptRetention is how long sign-in attempts are kept: far longer
@@ -41,7 +41,7 @@ func (MaintenanceArgs) InsertOpts() river.InsertOpts {
 // message. Every step is idempotent, so running twice is harmless.
 type MaintenanceWorker struct {
 	river.WorkerDefaults[MaintenanceArgs]
-	DB          account.DBTX
+	DB          txn.DBTX
 	KeyClaimTTL time.Duration
 }
 
@@ -68,7 +68,7 @@ func (w *MaintenanceWorker) Work(ctx context.Context, job *river.Job[Maintenance
 // before cutoff, in batches, and returns how many it released. The key
 // stays on the message (idempotency_key) for search; only the claim the
 // unique index enforces (key_claim) is cleared.
-func ReleaseKeyClaims(ctx context.Context, db account.DBTX, cutoff time.Time) (int64, error) {
+func ReleaseKeyClaims(ctx context.Context, db txn.DBTX, cutoff time.Time) (int64, error) {
 	var total int64
 	for {
 		tag, err := db.Exec(ctx, `

@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/crossdock/crossdock/internal/fault"
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/internal/txn"
 )
 
 // MessageStatus is where a message stands, derived from its lineage: each
@@ -113,7 +113,7 @@ func scanMessage(row pgx.Row) (Message, error) {
 }
 
 // MessageByID returns a message without its lineage, or NotFound.
-func MessageByID(ctx context.Context, db mappings.DBTX, id uuid.UUID) (Message, error) {
+func MessageByID(ctx context.Context, db txn.DBTX, id uuid.UUID) (Message, error) {
 	m, err := scanMessage(db.QueryRow(ctx, messageSelect+` where m.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Message{}, fault.Errorf(fault.NotFound, "no message %s", id)
@@ -126,7 +126,7 @@ func MessageByID(ctx context.Context, db mappings.DBTX, id uuid.UUID) (Message, 
 
 // MessagesByCorrelationID returns the messages sharing a correlation id,
 // newest first (at most 100), so support can find an order by its number.
-func MessagesByCorrelationID(ctx context.Context, db mappings.DBTX, correlationID string) ([]Message, error) {
+func MessagesByCorrelationID(ctx context.Context, db txn.DBTX, correlationID string) ([]Message, error) {
 	rows, err := db.Query(ctx, messageSelect+` where m.correlation_id = $1 order by m.received_at desc limit 100`, correlationID)
 	if err != nil {
 		return nil, fmt.Errorf("messages by correlation id: %w", err)
@@ -136,7 +136,7 @@ func MessagesByCorrelationID(ctx context.Context, db mappings.DBTX, correlationI
 
 // MessageGet returns a message with its lineage, deliveries (with attempts
 // and captures) and exceptions, or NotFound.
-func MessageGet(ctx context.Context, db mappings.DBTX, id uuid.UUID) (MessageView, error) {
+func MessageGet(ctx context.Context, db txn.DBTX, id uuid.UUID) (MessageView, error) {
 	m, err := MessageByID(ctx, db, id)
 	if err != nil {
 		return MessageView{}, err
@@ -154,7 +154,7 @@ func MessageGet(ctx context.Context, db mappings.DBTX, id uuid.UUID) (MessageVie
 	return v, nil
 }
 
-func lineageOf(ctx context.Context, db mappings.DBTX, id uuid.UUID) ([]LineageEvent, error) {
+func lineageOf(ctx context.Context, db txn.DBTX, id uuid.UUID) ([]LineageEvent, error) {
 	rows, err := db.Query(ctx, `select id, delivery_id, at, stage, detail, duration_ms from lineage_events where message_id = $1 order by id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("lineage of %s: %w", id, err)
@@ -217,7 +217,7 @@ func lineageColumns(events []lineage) (lineageCols, error) {
 	return c, nil
 }
 
-func addLineage(ctx context.Context, db mappings.DBTX, messageID uuid.UUID, events ...lineage) error {
+func addLineage(ctx context.Context, db txn.DBTX, messageID uuid.UUID, events ...lineage) error {
 	if len(events) == 0 {
 		return nil
 	}
@@ -236,7 +236,7 @@ func addLineage(ctx context.Context, db mappings.DBTX, messageID uuid.UUID, even
 	return nil
 }
 
-func setMessageStatus(ctx context.Context, db mappings.DBTX, id uuid.UUID, status MessageStatus) error {
+func setMessageStatus(ctx context.Context, db txn.DBTX, id uuid.UUID, status MessageStatus) error {
 	if _, err := db.Exec(ctx, `update messages set status = $2, updated_at = now() where id = $1`, id, status); err != nil {
 		return fmt.Errorf("message %s status: %w", id, err)
 	}
@@ -252,7 +252,7 @@ func setMessageStatus(ctx context.Context, db mappings.DBTX, id uuid.UUID, statu
 // inserted earlier in the same transactions (exceptions) may hold KEY
 // SHARE locks on the message through their foreign keys, and FOR UPDATE
 // would make two such transactions deadlock on each other.
-func recomputeMessageStatus(ctx context.Context, db mappings.DBTX, ids ...uuid.UUID) error {
+func recomputeMessageStatus(ctx context.Context, db txn.DBTX, ids ...uuid.UUID) error {
 	if _, err := db.Exec(ctx, `select 1 from messages where id = any($1) order by id for no key update`, ids); err != nil {
 		return fmt.Errorf("lock messages %v: %w", ids, err)
 	}
@@ -263,7 +263,7 @@ func recomputeMessageStatus(ctx context.Context, db mappings.DBTX, ids ...uuid.U
 // locked the message rows FOR NO KEY UPDATE in an earlier statement of the
 // same transaction (this statement's snapshot must be taken after the lock
 // was granted, so it sees every delivery outcome committed before).
-func recomputeLockedMessageStatus(ctx context.Context, db mappings.DBTX, ids ...uuid.UUID) error {
+func recomputeLockedMessageStatus(ctx context.Context, db txn.DBTX, ids ...uuid.UUID) error {
 	_, err := db.Exec(ctx, `
 		update messages m set status = s.status, updated_at = now()
 		from (select message_id, case

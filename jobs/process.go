@@ -20,7 +20,6 @@ import (
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
-	"github.com/crossdock/crossdock/mappings"
 )
 
 // ProcessWorker validates, maps and routes the messages of a process job
@@ -285,7 +284,7 @@ type processInput struct {
 // processInputs reads, in one round trip, the messages with their
 // environments' variables and configured targets. Messages that no longer
 // exist (retention) are left out.
-func processInputs(ctx context.Context, db mappings.DBTX, ids []uuid.UUID) ([]processInput, error) {
+func processInputs(ctx context.Context, db txn.DBTX, ids []uuid.UUID) ([]processInput, error) {
 	// Messages are found by id alone: an earlier form found their
 	// environments with a semi-join on messages, which the planner, with
 	// the statistics of a table that had just grown, ran as a scan of every

@@ -8,6 +8,7 @@ import (
 
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/internal/txn"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -39,7 +40,7 @@ type programCache struct {
 
 // get returns the compiled version with the given checksum, loading and
 // compiling it from flow_versions on a miss.
-func (c *programCache) get(ctx context.Context, db mappings.DBTX, flowID int64, version int, checksum string) (*compiled, error) {
+func (c *programCache) get(ctx context.Context, db txn.DBTX, flowID int64, version int, checksum string) (*compiled, error) {
 	c.mu.Lock()
 	p := c.entries[checksum]
 	c.mu.Unlock()

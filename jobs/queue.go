@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/internal/txn"
 )
 
 // QueueDepth is how many River jobs of one queue wait or run, and how long
@@ -23,7 +23,7 @@ type QueueDepth struct {
 // aggregate over the unfinished jobs, which River's fetch index covers),
 // in queue order. The default, process and deliver queues are always
 // listed.
-func QueueDepths(ctx context.Context, db mappings.DBTX) ([]QueueDepth, error) {
+func QueueDepths(ctx context.Context, db txn.DBTX) ([]QueueDepth, error) {
 	rows, err := db.Query(ctx, `
 		with q(queue) as (values ('default'), ($1::text), ($2::text))
 		select q.queue,

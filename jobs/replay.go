@@ -16,6 +16,7 @@ import (
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/internal/txn"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -60,7 +61,7 @@ type chosenVersion struct {
 	prog     *compiled
 }
 
-func chooseVersion(ctx context.Context, db mappings.DBTX, m Message, choice VersionChoice) (chosenVersion, error) {
+func chooseVersion(ctx context.Context, db txn.DBTX, m Message, choice VersionChoice) (chosenVersion, error) {
 	switch choice {
 	case "", VersionRan:
 		p, err := programs.get(ctx, db, m.FlowID, m.VersionNumber, m.Checksum)
@@ -328,7 +329,7 @@ type DraftReplay struct {
 // PreviewReplay maps the exception's message (or the edited payload) on
 // the chosen version and compares each route's output with what the
 // version that ran makes of the original payload.
-func PreviewReplay(ctx context.Context, db mappings.DBTX, exceptionID int64, choice VersionChoice, payload []byte) (ReplayPreview, error) {
+func PreviewReplay(ctx context.Context, db txn.DBTX, exceptionID int64, choice VersionChoice, payload []byte) (ReplayPreview, error) {
 	it, err := ExceptionGet(ctx, db, exceptionID)
 	if err != nil {
 		return ReplayPreview{}, err
@@ -405,7 +406,7 @@ func PreviewReplay(ctx context.Context, db mappings.DBTX, exceptionID int64, cho
 	return p, nil
 }
 
-func draftReplay(ctx context.Context, db mappings.DBTX, m Message) (*DraftReplay, error) {
+func draftReplay(ctx context.Context, db txn.DBTX, m Message) (*DraftReplay, error) {
 	env, err := mappings.EnvironmentByID(ctx, db, m.EnvironmentID)
 	if err != nil {
 		return nil, err

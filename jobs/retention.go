@@ -8,7 +8,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/crossdock/crossdock/internal/fault"
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/internal/txn"
 )
 
 // DefaultRetentionBatch is how many messages one retention statement
@@ -40,7 +40,7 @@ func (RetentionArgs) InsertOpts() river.InsertOpts {
 // rows another transaction holds, with Pause between batches.
 type RetentionWorker struct {
 	river.WorkerDefaults[RetentionArgs]
-	DB mappings.DBTX
+	DB txn.DBTX
 	// Batch is the rows per delete; default DefaultRetentionBatch.
 	Batch int
 	// Pause is the wait between two batches; default 20 ms.
@@ -71,7 +71,7 @@ type PruneResult struct {
 
 // Prune deletes, per environment, what its retention has expired as of
 // now (see RetentionWorker).
-func Prune(ctx context.Context, db mappings.DBTX, now time.Time, batch int, pause time.Duration) (PruneResult, error) {
+func Prune(ctx context.Context, db txn.DBTX, now time.Time, batch int, pause time.Duration) (PruneResult, error) {
 	if batch <= 0 {
 		batch = DefaultRetentionBatch
 	}
@@ -116,7 +116,7 @@ func Prune(ctx context.Context, db mappings.DBTX, now time.Time, batch int, paus
 	return res, nil
 }
 
-func pruneBatches(ctx context.Context, db mappings.DBTX, sql string, envID int64, cutoff time.Time, batch int, pause time.Duration) (int64, error) {
+func pruneBatches(ctx context.Context, db txn.DBTX, sql string, envID int64, cutoff time.Time, batch int, pause time.Duration) (int64, error) {
 	var total int64
 	for {
 		tag, err := db.Exec(ctx, sql, envID, cutoff, batch)
@@ -170,7 +170,7 @@ const (
 )
 
 // RetentionDays reads an environment's retention in days.
-func RetentionDays(ctx context.Context, db mappings.DBTX, envID int64) (int, error) {
+func RetentionDays(ctx context.Context, db txn.DBTX, envID int64) (int, error) {
 	var days int
 	if err := db.QueryRow(ctx, `select retention_days from environments where id = $1`, envID).Scan(&days); err != nil {
 		return 0, fmt.Errorf("retention of environment %d: %w", envID, err)
@@ -180,7 +180,7 @@ func RetentionDays(ctx context.Context, db mappings.DBTX, envID int64) (int, err
 
 // RetentionSet changes an environment's retention and returns the old one;
 // run it in a transaction (it locks the row, then updates it).
-func RetentionSet(ctx context.Context, db mappings.DBTX, envID int64, days int) (int, error) {
+func RetentionSet(ctx context.Context, db txn.DBTX, envID int64, days int) (int, error) {
 	if days < MinRetentionDays || days > MaxRetentionDays {
 		return 0, fault.Errorf(fault.Invalid, "retention must be a whole number of days from %d to %d", MinRetentionDays, MaxRetentionDays)
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/crossdock/crossdock/engine"
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/internal/txn"
 )
 
 // LatencyBoundsMS are the upper bounds, in milliseconds, of the
@@ -37,7 +37,7 @@ func (RollupArgs) Kind() string { return "rollup" }
 // the dashboard reads only the rollups.
 type RollupWorker struct {
 	river.WorkerDefaults[RollupArgs]
-	DB       mappings.DBTX
+	DB       txn.DBTX
 	Lookback time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -61,7 +61,7 @@ func (w *RollupWorker) Work(ctx context.Context, _ *river.Job[RollupArgs]) error
 
 // Rollup recounts the minutes from from (rounded down to the minute) up to
 // and including the minute of to.
-func Rollup(ctx context.Context, db mappings.DBTX, from, to time.Time) error {
+func Rollup(ctx context.Context, db txn.DBTX, from, to time.Time) error {
 	from = from.Truncate(time.Minute)
 	rows, err := db.Query(ctx, `select id from environments order by id`)
 	if err != nil {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/internal/fault"
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/internal/txn"
 )
 
 // ErrAlreadyQueued says a retry of the exception is already under way; a
@@ -253,7 +253,7 @@ type HistoryEntry struct {
 
 // ExceptionHistory returns the audited actions on an exception and its
 // comments, oldest first.
-func ExceptionHistory(ctx context.Context, db mappings.DBTX, id int64) ([]HistoryEntry, error) {
+func ExceptionHistory(ctx context.Context, db txn.DBTX, id int64) ([]HistoryEntry, error) {
 	rows, err := db.Query(ctx, `
 		select at, actor, action, before, after, body from (
 			select at, actor_email as actor, action, coalesce(before::text, '') as before, coalesce(after::text, '') as after, '' as body, id, 0 as k

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/crossdock/crossdock/engine"
+	"github.com/crossdock/crossdock/internal/txn"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -27,7 +28,7 @@ var errorPosition = regexp.MustCompile(`\((\d+):(\d+)\)$`)
 // MappingErrors explains a mapping exception: every failing expression of
 // the version that ran, looked up in its definition, with a caret. Other
 // kinds of exception have none.
-func MappingErrors(ctx context.Context, db mappings.DBTX, it InboxItem) ([]ExpressionError, error) {
+func MappingErrors(ctx context.Context, db txn.DBTX, it InboxItem) ([]ExpressionError, error) {
 	if it.Kind != ExceptionMapping {
 		return nil, nil
 	}
@@ -132,7 +133,7 @@ func UnmappedLookup(e Exception) (UnmappedValue, bool) {
 // RequestHeaders returns, per HTTP delivery of a message, the headers it
 // is sent with under its target's current configuration in env, with the
 // credential masked. Nothing is decrypted to build them.
-func RequestHeaders(ctx context.Context, db mappings.DBTX, envID int64, correlationID string, ds []Delivery) (map[uuid.UUID]map[string]string, error) {
+func RequestHeaders(ctx context.Context, db txn.DBTX, envID int64, correlationID string, ds []Delivery) (map[uuid.UUID]map[string]string, error) {
 	cfgs, err := mappings.TargetConfigList(ctx, db, envID)
 	if err != nil {
 		return nil, err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/internal/txn"
 )
 
 // BundleFormat names the bundle format; a bundle of another format is
@@ -57,7 +58,7 @@ type BundleVersion struct {
 
 // BundleExport builds a bundle of every version of the named flows, signed
 // with key when key is not empty.
-func BundleExport(ctx context.Context, db DBTX, slugs []string, source string, key []byte, now time.Time) (*Bundle, error) {
+func BundleExport(ctx context.Context, db txn.DBTX, slugs []string, source string, key []byte, now time.Time) (*Bundle, error) {
 	if len(slugs) == 0 {
 		return nil, &fault.Error{Code: fault.Invalid, Message: "name at least one flow to export", Fields: map[string]string{"flow": "required"}}
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/internal/txn"
 )
 
 // Deployment says which version of a flow runs in an environment. Old
@@ -56,7 +57,7 @@ func scanDeployment(row pgx.Row) (Deployment, error) {
 // DeploymentCurrent returns the active deployment of a flow in an
 // environment. When nothing is deployed it returns a Conflict (the trigger
 // answers 409): the flow exists, it just cannot take messages there yet.
-func DeploymentCurrent(ctx context.Context, db DBTX, envID, flowID int64) (Deployment, error) {
+func DeploymentCurrent(ctx context.Context, db txn.DBTX, envID, flowID int64) (Deployment, error) {
 	d, err := scanDeployment(db.QueryRow(ctx, deploymentSelect+` join current_deployments c on c.deployment_id = d.id where c.environment_id = $1 and c.flow_id = $2`, envID, flowID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Deployment{}, fault.Errorf(fault.Conflict, "no version of this flow is deployed to this environment; deploy a published version first")
@@ -69,7 +70,7 @@ func DeploymentCurrent(ctx context.Context, db DBTX, envID, flowID int64) (Deplo
 
 // DeploymentList returns the active deployments of an environment, one per
 // deployed flow, ordered by flow id.
-func DeploymentList(ctx context.Context, db DBTX, envID int64) ([]Deployment, error) {
+func DeploymentList(ctx context.Context, db txn.DBTX, envID int64) ([]Deployment, error) {
 	rows, err := db.Query(ctx, deploymentSelect+` join current_deployments c on c.deployment_id = d.id where c.environment_id = $1 order by d.flow_id`, envID)
 	if err != nil {
 		return nil, fmt.Errorf("list deployments: %w", err)
@@ -79,7 +80,7 @@ func DeploymentList(ctx context.Context, db DBTX, envID int64) ([]Deployment, er
 
 // DeploymentHistory returns every deployment of a flow to an environment,
 // newest first, for rollbacks and the environments page.
-func DeploymentHistory(ctx context.Context, db DBTX, envID, flowID int64) ([]Deployment, error) {
+func DeploymentHistory(ctx context.Context, db txn.DBTX, envID, flowID int64) ([]Deployment, error) {
 	rows, err := db.Query(ctx, deploymentSelect+` where d.environment_id = $1 and d.flow_id = $2 order by d.id desc`, envID, flowID)
 	if err != nil {
 		return nil, fmt.Errorf("deployment history: %w", err)

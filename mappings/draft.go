@@ -11,6 +11,7 @@ import (
 
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/internal/txn"
 )
 
 // Draft is a flow's one editable definition. It may be incomplete or fail to
@@ -27,7 +28,7 @@ type Draft struct {
 }
 
 // DraftGet returns the flow's draft.
-func DraftGet(ctx context.Context, db DBTX, flowID int64) (Draft, error) {
+func DraftGet(ctx context.Context, db txn.DBTX, flowID int64) (Draft, error) {
 	d := Draft{FlowID: flowID}
 	err := db.QueryRow(ctx, `select definition, revision, updated_by_email, updated_at from flow_drafts where flow_id = $1`, flowID).
 		Scan(&d.Definition, &d.Revision, &d.UpdatedByEmail, &d.UpdatedAt)
@@ -69,7 +70,7 @@ const MaxDefinitionBytes = engine.MaxDefinitionBytes
 // engine.CheckLimits is refused (fault.Invalid wrapping the
 // *engine.DefinitionError). A stale baseRevision returns *DraftConflictError. The
 // definition's name is kept equal to the flow's slug.
-func DraftSave(ctx context.Context, db DBTX, flowID int64, baseRevision int, def *engine.Definition, ed Editor) (Draft, error) {
+func DraftSave(ctx context.Context, db txn.DBTX, flowID int64, baseRevision int, def *engine.Definition, ed Editor) (Draft, error) {
 	if def == nil {
 		return Draft{}, &fault.Error{Code: fault.Invalid, Message: "the draft is empty"}
 	}

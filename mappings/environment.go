@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/internal/txn"
 )
 
 // Environment is a stage a flow version runs in: dev, test, prod, in that
@@ -23,7 +24,7 @@ type Environment struct {
 }
 
 // EnvironmentList returns every environment in promotion order.
-func EnvironmentList(ctx context.Context, db DBTX) ([]Environment, error) {
+func EnvironmentList(ctx context.Context, db txn.DBTX) ([]Environment, error) {
 	rows, err := db.Query(ctx, `select id, name, position, protected from environments order by position, id`)
 	if err != nil {
 		return nil, fmt.Errorf("list environments: %w", err)
@@ -36,7 +37,7 @@ func EnvironmentList(ctx context.Context, db DBTX) ([]Environment, error) {
 }
 
 // EnvironmentByName returns an environment or NotFound.
-func EnvironmentByName(ctx context.Context, db DBTX, name string) (Environment, error) {
+func EnvironmentByName(ctx context.Context, db txn.DBTX, name string) (Environment, error) {
 	var e Environment
 	err := db.QueryRow(ctx, `select id, name, position, protected from environments where name = $1`, name).
 		Scan(&e.ID, &e.Name, &e.Position, &e.Protected)
@@ -50,7 +51,7 @@ func EnvironmentByName(ctx context.Context, db DBTX, name string) (Environment, 
 }
 
 // EnvironmentByID returns an environment or NotFound.
-func EnvironmentByID(ctx context.Context, db DBTX, id int64) (Environment, error) {
+func EnvironmentByID(ctx context.Context, db txn.DBTX, id int64) (Environment, error) {
 	var e Environment
 	err := db.QueryRow(ctx, `select id, name, position, protected from environments where id = $1`, id).
 		Scan(&e.ID, &e.Name, &e.Position, &e.Protected)
@@ -67,7 +68,7 @@ var variableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 
 // Variables returns an environment's variables, the values env("NAME")
 // reads in expressions. An environment without any gives an empty map.
-func Variables(ctx context.Context, db DBTX, envID int64) (map[string]string, error) {
+func Variables(ctx context.Context, db txn.DBTX, envID int64) (map[string]string, error) {
 	rows, err := db.Query(ctx, `select name, value from environment_variables where environment_id = $1`, envID)
 	if err != nil {
 		return nil, fmt.Errorf("environment variables: %w", err)
@@ -89,7 +90,7 @@ func Variables(ctx context.Context, db DBTX, envID int64) (map[string]string, er
 
 // VariableSet creates or replaces one variable. Names are what env() accepts:
 // a letter or underscore, then letters, digits and underscores.
-func VariableSet(ctx context.Context, db DBTX, envID int64, name, value string) error {
+func VariableSet(ctx context.Context, db txn.DBTX, envID int64, name, value string) error {
 	if !variableName.MatchString(name) {
 		return &fault.Error{Code: fault.Invalid,
 			Message: "the variable name “" + name + "” must start with a letter or underscore and contain only letters, digits and underscores (at most 64)",
@@ -106,7 +107,7 @@ func VariableSet(ctx context.Context, db DBTX, envID int64, name, value string) 
 
 // VariableDelete removes a variable; removing one that does not exist is
 // NotFound so a typo does not pass silently.
-func VariableDelete(ctx context.Context, db DBTX, envID int64, name string) error {
+func VariableDelete(ctx context.Context, db txn.DBTX, envID int64, name string) error {
 	tag, err := db.Exec(ctx, `delete from environment_variables where environment_id = $1 and name = $2`, envID, name)
 	if err != nil {
 		return fmt.Errorf("delete variable %s: %w", name, err)

@@ -16,6 +16,7 @@ import (
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/like"
+	"github.com/crossdock/crossdock/internal/txn"
 )
 
 // Flow is a named integration, e.g. shopify-order-to-erp.
@@ -119,7 +120,7 @@ func checkFlowName(name string) error {
 }
 
 // FlowCreate stores a flow and its first draft (revision 1), owned by ed.
-func FlowCreate(ctx context.Context, db DBTX, nf NewFlow, ed Editor) (Flow, error) {
+func FlowCreate(ctx context.Context, db txn.DBTX, nf NewFlow, ed Editor) (Flow, error) {
 	nf.Name = strings.TrimSpace(nf.Name)
 	nf.Slug = strings.TrimSpace(nf.Slug)
 	if err := checkFlowName(nf.Name); err != nil {
@@ -165,7 +166,7 @@ func FlowCreate(ctx context.Context, db DBTX, nf NewFlow, ed Editor) (Flow, erro
 }
 
 // FlowByID returns a flow or NotFound.
-func FlowByID(ctx context.Context, db DBTX, id int64) (Flow, error) {
+func FlowByID(ctx context.Context, db txn.DBTX, id int64) (Flow, error) {
 	f, err := scanFlow(db.QueryRow(ctx, flowSelect+` where f.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Flow{}, fault.Errorf(fault.NotFound, "no flow with id %d", id)
@@ -177,7 +178,7 @@ func FlowByID(ctx context.Context, db DBTX, id int64) (Flow, error) {
 }
 
 // FlowBySlug returns a flow or NotFound.
-func FlowBySlug(ctx context.Context, db DBTX, slug string) (Flow, error) {
+func FlowBySlug(ctx context.Context, db txn.DBTX, slug string) (Flow, error) {
 	f, err := scanFlow(db.QueryRow(ctx, flowSelect+` where f.slug = $1`, slug))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Flow{}, fault.Errorf(fault.NotFound, "no flow “%s”; check the address or pick it from the flows list", slug)
@@ -195,7 +196,7 @@ type FlowFilter struct {
 }
 
 // FlowList returns flows, most recently changed first.
-func FlowList(ctx context.Context, db DBTX, f FlowFilter) ([]Flow, error) {
+func FlowList(ctx context.Context, db txn.DBTX, f FlowFilter) ([]Flow, error) {
 	sql := flowSelect + ` where ($1 = '' or f.slug ilike '%' || $1 || '%' or f.name ilike '%' || $1 || '%' or f.description ilike '%' || $1 || '%')
 		and ($2 = '' or f.source_system = $2)
 		order by greatest(f.updated_at, d.updated_at) desc, f.slug`
@@ -207,28 +208,10 @@ func FlowList(ctx context.Context, db DBTX, f FlowFilter) ([]Flow, error) {
 }
 
 // SourceSystems lists the distinct source systems of all flows, for filters.
-func SourceSystems(ctx context.Context, db DBTX) ([]string, error) {
+func SourceSystems(ctx context.Context, db txn.DBTX) ([]string, error) {
 	rows, err := db.Query(ctx, `select distinct source_system from flows where source_system <> '' order by 1`)
 	if err != nil {
 		return nil, fmt.Errorf("list source systems: %w", err)
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[string])
-}
-
-// FlowUpdate changes a flow's descriptive fields (not its slug: trigger URLs
-// depend on it).
-func FlowUpdate(ctx context.Context, db DBTX, id int64, name, description, sourceSystem string) (Flow, error) {
-	name = strings.TrimSpace(name)
-	if err := checkFlowName(name); err != nil {
-		return Flow{}, err
-	}
-	tag, err := db.Exec(ctx, `update flows set name = $2, description = $3, source_system = $4, updated_at = now() where id = $1`,
-		id, name, strings.TrimSpace(description), strings.TrimSpace(sourceSystem))
-	if err != nil {
-		return Flow{}, fmt.Errorf("update flow %d: %w", id, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return Flow{}, fault.Errorf(fault.NotFound, "no flow with id %d", id)
-	}
-	return FlowByID(ctx, db, id)
 }

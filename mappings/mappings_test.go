@@ -3,6 +3,7 @@ package mappings_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -212,10 +213,25 @@ func TestPublishGatesAndHistory(t *testing.T) {
 	require.ErrorContains(t, err, "immutable")
 
 	// Restoring v1 makes a new draft revision with v1's content.
-	restored, err := mappings.Restore(ctx, b.db, f.ID, 1, d6.Revision, b.editor)
+	// A version that does not exist, or a stale revision, changes nothing
+	// and audits nothing.
+	actor := account.Actor{UserID: b.editor.UserID, Email: b.editor.Email, Address: "192.0.2.7"}
+	_, err = mappings.Restore(ctx, b.db, f, 9, d6.Revision, actor)
+	require.Equal(t, fault.NotFound, fault.CodeOf(err))
+	var conflict *mappings.DraftConflictError
+	_, err = mappings.Restore(ctx, b.db, f, 1, d6.Revision-1, actor)
+	require.ErrorAs(t, err, &conflict)
+	restored, err := mappings.Restore(ctx, b.db, f, 1, d6.Revision, actor)
 	require.NoError(t, err)
 	require.Equal(t, d6.Revision+1, restored.Revision)
 	require.NotEqual(t, "now documented", restored.Definition.Routes[0].Description)
+	entries, err := account.AuditList(ctx, b.db, account.AuditFilter{Action: "flow.restore"})
+	require.NoError(t, err)
+	require.Len(t, entries, 1, "one audit entry, for the restore that happened")
+	require.Equal(t, f.Slug, entries[0].TargetID)
+	require.Equal(t, "192.0.2.7", entries[0].Address)
+	require.JSONEq(t, fmt.Sprintf(`{"revision": %d}`, d6.Revision), string(entries[0].Before))
+	require.Contains(t, string(entries[0].After), `"change": "version 1"`)
 	flow, err := mappings.FlowByID(ctx, b.db, f.ID)
 	require.NoError(t, err)
 	require.Equal(t, 2, flow.LatestVersion)

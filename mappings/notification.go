@@ -13,6 +13,7 @@ import (
 
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/secret"
+	"github.com/crossdock/crossdock/internal/txn"
 )
 
 // Notification defaults: a group is announced when it opens, and again when
@@ -77,7 +78,7 @@ func checkWebhookURL(raw string) error {
 
 // NotificationConfigGet returns an environment's notification webhook with
 // its URL opened, or NotFound.
-func NotificationConfigGet(ctx context.Context, db DBTX, sealer *secret.Sealer, envID int64) (NotificationConfig, error) {
+func NotificationConfigGet(ctx context.Context, db txn.DBTX, sealer *secret.Sealer, envID int64) (NotificationConfig, error) {
 	var c NotificationConfig
 	var sealed []byte
 	var windowMS int64
@@ -104,7 +105,7 @@ func NotificationConfigGet(ctx context.Context, db DBTX, sealer *secret.Sealer, 
 
 // NotificationConfigList returns the configured webhooks by environment id,
 // without opening any URL.
-func NotificationConfigList(ctx context.Context, db DBTX) (map[int64]NotificationConfig, error) {
+func NotificationConfigList(ctx context.Context, db txn.DBTX) (map[int64]NotificationConfig, error) {
 	rows, err := db.Query(ctx, `select environment_id, enabled, url_hint, threshold, window_ms, updated_by_email, updated_at from environment_notifications`)
 	if err != nil {
 		return nil, fmt.Errorf("notification configs: %w", err)
@@ -129,7 +130,7 @@ func NotificationConfigList(ctx context.Context, db DBTX) (map[int64]Notificatio
 // NotificationConfigPut creates or replaces an environment's webhook,
 // sealing the URL. An empty URL keeps the stored one (and is Invalid when
 // none is stored). Zero Threshold and Window take the defaults.
-func NotificationConfigPut(ctx context.Context, db DBTX, sealer *secret.Sealer, c NotificationConfig, ed Editor) (NotificationConfig, error) {
+func NotificationConfigPut(ctx context.Context, db txn.DBTX, sealer *secret.Sealer, c NotificationConfig, ed Editor) (NotificationConfig, error) {
 	if c.Threshold == 0 {
 		c.Threshold = DefaultNotifyThreshold
 	}
@@ -183,7 +184,7 @@ func NotificationConfigPut(ctx context.Context, db DBTX, sealer *secret.Sealer, 
 
 // NotificationConfigDelete removes an environment's webhook (and what was
 // announced, so a new webhook starts afresh).
-func NotificationConfigDelete(ctx context.Context, db DBTX, envID int64) error {
+func NotificationConfigDelete(ctx context.Context, db txn.DBTX, envID int64) error {
 	tag, err := db.Exec(ctx, `delete from environment_notifications where environment_id = $1`, envID)
 	if err != nil {
 		return fmt.Errorf("delete notification config: %w", err)

@@ -153,8 +153,6 @@ func TestTargetConfigSealsTheSecret(t *testing.T) {
 	require.Equal(t, "erp", list[0].Target)
 	require.Equal(t, time.Minute, list[0].Retry.MaxDelay)
 
-	require.NoError(t, mappings.TargetConfigDelete(ctx, b.db, dev.ID, "erp"))
-	require.Equal(t, fault.NotFound, fault.CodeOf(mappings.TargetConfigDelete(ctx, b.db, dev.ID, "erp")))
 }
 
 func TestTargetConfigCheck(t *testing.T) {

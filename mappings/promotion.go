@@ -14,6 +14,7 @@ import (
 
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/internal/txn"
 )
 
 // TargetCheck says whether an environment can reach one target a version
@@ -113,7 +114,7 @@ func testFailure(r engine.TestResult) string {
 
 // CheckGates runs the gates of def against an environment's configuration
 // as it is now.
-func CheckGates(ctx context.Context, db DBTX, env Environment, def *engine.Definition, now time.Time) (Gates, error) {
+func CheckGates(ctx context.Context, db txn.DBTX, env Environment, def *engine.Definition, now time.Time) (Gates, error) {
 	g := Gates{Environment: env.Name, CheckedAt: now.UTC()}
 	canonical, err := def.Canonical()
 	if err != nil {
@@ -197,7 +198,7 @@ type PromotionPreview struct {
 
 // PreviewPromotion computes what promoting version number of a flow to env
 // would change and runs the gates, without changing anything.
-func PreviewPromotion(ctx context.Context, db DBTX, f Flow, number int, env Environment, now time.Time) (PromotionPreview, error) {
+func PreviewPromotion(ctx context.Context, db txn.DBTX, f Flow, number int, env Environment, now time.Time) (PromotionPreview, error) {
 	v, err := VersionGet(ctx, db, f.ID, number)
 	if err != nil {
 		return PromotionPreview{}, err
@@ -224,7 +225,7 @@ func PreviewPromotion(ctx context.Context, db DBTX, f Flow, number int, env Envi
 
 // PreviousEnvironment returns the environment before env in promotion
 // order, or false when env is the first.
-func PreviousEnvironment(ctx context.Context, db DBTX, env Environment) (Environment, bool, error) {
+func PreviousEnvironment(ctx context.Context, db txn.DBTX, env Environment) (Environment, bool, error) {
 	envs, err := EnvironmentList(ctx, db)
 	if err != nil {
 		return Environment{}, false, err
@@ -240,7 +241,7 @@ func PreviousEnvironment(ctx context.Context, db DBTX, env Environment) (Environ
 // DefaultPromotionVersion is the version a promotion to env offers first:
 // the one the previous environment runs, or the latest published version
 // when the previous environment runs none (or env is the first).
-func DefaultPromotionVersion(ctx context.Context, db DBTX, f Flow, env Environment) (int, error) {
+func DefaultPromotionVersion(ctx context.Context, db txn.DBTX, f Flow, env Environment) (int, error) {
 	prev, ok, err := PreviousEnvironment(ctx, db, env)
 	if err != nil || !ok {
 		return f.LatestVersion, err
@@ -301,7 +302,7 @@ func scanRequest(row pgx.Row) (PromotionRequest, error) {
 }
 
 // PromotionRequestGet returns one request or NotFound.
-func PromotionRequestGet(ctx context.Context, db DBTX, id int64) (PromotionRequest, error) {
+func PromotionRequestGet(ctx context.Context, db txn.DBTX, id int64) (PromotionRequest, error) {
 	r, err := scanRequest(db.QueryRow(ctx, requestSelect+` where r.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return PromotionRequest{}, fault.Errorf(fault.NotFound, "no promotion request %d", id)
@@ -314,14 +315,14 @@ func PromotionRequestGet(ctx context.Context, db DBTX, id int64) (PromotionReque
 
 // PromotionRequestList returns requests, pending first then newest first;
 // status "" lists every state.
-func PromotionRequestList(ctx context.Context, db DBTX, status string, limit int) ([]PromotionRequest, error) {
+func PromotionRequestList(ctx context.Context, db txn.DBTX, status string, limit int) ([]PromotionRequest, error) {
 	return PromotionRequestListOfFlows(ctx, db, status, nil, limit)
 }
 
 // PromotionRequestListOfFlows is PromotionRequestList kept to the flows
 // named by slug (an API key limited to some flows); nil or empty: every
 // flow.
-func PromotionRequestListOfFlows(ctx context.Context, db DBTX, status string, flows []string, limit int) ([]PromotionRequest, error) {
+func PromotionRequestListOfFlows(ctx context.Context, db txn.DBTX, status string, flows []string, limit int) ([]PromotionRequest, error) {
 	if len(flows) == 0 {
 		flows = nil
 	}
@@ -361,7 +362,7 @@ type MatrixRow struct {
 
 // EnvironmentMatrix returns flows × environments: which version of each
 // published flow runs where, with drift marked.
-func EnvironmentMatrix(ctx context.Context, db DBTX) ([]Environment, []MatrixRow, error) {
+func EnvironmentMatrix(ctx context.Context, db txn.DBTX) ([]Environment, []MatrixRow, error) {
 	envs, err := EnvironmentList(ctx, db)
 	if err != nil {
 		return nil, nil, err
@@ -414,7 +415,7 @@ func EnvironmentMatrix(ctx context.Context, db DBTX) ([]Environment, []MatrixRow
 }
 
 // EnvironmentCreate adds an environment at the end of the promotion order.
-func EnvironmentCreate(ctx context.Context, db DBTX, name string, protected bool) (Environment, error) {
+func EnvironmentCreate(ctx context.Context, db txn.DBTX, name string, protected bool) (Environment, error) {
 	name = strings.TrimSpace(name)
 	if !slugPattern.MatchString(name) || len(name) > 32 {
 		return Environment{}, &fault.Error{Code: fault.Invalid, Message: "the environment name “" + name + "” must be 1–32 lowercase letters, digits and dashes (it appears in trigger URLs)", Fields: map[string]string{"name": "lowercase letters, digits and dashes"}}
@@ -435,7 +436,7 @@ func EnvironmentCreate(ctx context.Context, db DBTX, name string, protected bool
 
 // EnvironmentUpdate sets an environment's protected flag and its place in
 // the promotion order (1 = first); the others shift to make room.
-func EnvironmentUpdate(ctx context.Context, db DBTX, id int64, protected bool, position int) (Environment, error) {
+func EnvironmentUpdate(ctx context.Context, db txn.DBTX, id int64, protected bool, position int) (Environment, error) {
 	envs, err := EnvironmentList(ctx, db)
 	if err != nil {
 		return Environment{}, err

@@ -17,6 +17,7 @@ import (
 
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/secret"
+	"github.com/crossdock/crossdock/internal/txn"
 )
 
 // AuthKind is how a target authenticates Crossdock's requests.
@@ -264,7 +265,7 @@ func scanTarget(row pgx.Row, sealer *secret.Sealer) (TargetConfig, error) {
 // TargetConfigGet returns a target's configuration in an environment with
 // its secret opened, or NotFound. sealer may be nil when no secret is
 // stored.
-func TargetConfigGet(ctx context.Context, db DBTX, sealer *secret.Sealer, envID int64, target string) (TargetConfig, error) {
+func TargetConfigGet(ctx context.Context, db txn.DBTX, sealer *secret.Sealer, envID int64, target string) (TargetConfig, error) {
 	c, err := scanTarget(db.QueryRow(ctx, targetSelect+` where environment_id = $1 and target_name = $2`, envID, target), sealer)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return TargetConfig{}, fault.Errorf(fault.NotFound, "target “%s” is not configured in this environment; set its URL and credentials on the Environments page", target)
@@ -277,7 +278,7 @@ func TargetConfigGet(ctx context.Context, db DBTX, sealer *secret.Sealer, envID 
 
 // TargetConfigList returns an environment's target configurations, masked,
 // ordered by target name. It does not decrypt anything.
-func TargetConfigList(ctx context.Context, db DBTX, envID int64) ([]MaskedTargetConfig, error) {
+func TargetConfigList(ctx context.Context, db txn.DBTX, envID int64) ([]MaskedTargetConfig, error) {
 	rows, err := db.Query(ctx, `
 		select environment_id, target_name, url_template, method, headers, auth_kind, auth_header_name, username,
 		       secret_ciphertext is not null, timeout_ms, rate_per_sec, max_attempts, base_delay_ms, max_delay_ms, window_ms,
@@ -306,7 +307,7 @@ func TargetConfigList(ctx context.Context, db DBTX, envID int64) ([]MaskedTarget
 // environment, sealing the secret with sealer. With KeepSecret and an empty
 // Secret the stored secret is kept; otherwise an empty Secret removes it.
 // Zero durations and counts take the defaults of DefaultTargetConfig.
-func TargetConfigPut(ctx context.Context, db DBTX, sealer *secret.Sealer, c TargetConfig, ed Editor) (TargetConfig, error) {
+func TargetConfigPut(ctx context.Context, db txn.DBTX, sealer *secret.Sealer, c TargetConfig, ed Editor) (TargetConfig, error) {
 	d := DefaultTargetConfig(c.EnvironmentID, c.Target)
 	if c.Method == "" {
 		c.Method = d.Method
@@ -378,16 +379,4 @@ func TargetConfigPut(ctx context.Context, db DBTX, sealer *secret.Sealer, c Targ
 		return TargetConfig{}, fmt.Errorf("save target %s: %w", c.Target, err)
 	}
 	return TargetConfigGet(ctx, db, sealer, c.EnvironmentID, c.Target)
-}
-
-// TargetConfigDelete removes a target's configuration from an environment.
-func TargetConfigDelete(ctx context.Context, db DBTX, envID int64, target string) error {
-	tag, err := db.Exec(ctx, `delete from target_configs where environment_id = $1 and target_name = $2`, envID, target)
-	if err != nil {
-		return fmt.Errorf("delete target %s: %w", target, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fault.Errorf(fault.NotFound, "target “%s” is not configured in this environment", target)
-	}
-	return nil
 }

@@ -9,8 +9,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/internal/txn"
 )
 
 // Version is an immutable snapshot of a flow's definition.
@@ -25,7 +27,7 @@ type Version struct {
 }
 
 // VersionList returns a flow's versions, newest first, without definitions.
-func VersionList(ctx context.Context, db DBTX, flowID int64) ([]Version, error) {
+func VersionList(ctx context.Context, db txn.DBTX, flowID int64) ([]Version, error) {
 	rows, err := db.Query(ctx, `
 		select flow_id, number, checksum, note, author_email, created_at from flow_versions
 		where flow_id = $1 order by number desc`, flowID)
@@ -40,7 +42,7 @@ func VersionList(ctx context.Context, db DBTX, flowID int64) ([]Version, error) 
 }
 
 // VersionGet returns one version with its definition, or NotFound.
-func VersionGet(ctx context.Context, db DBTX, flowID int64, number int) (Version, error) {
+func VersionGet(ctx context.Context, db txn.DBTX, flowID int64, number int) (Version, error) {
 	var v Version
 	err := db.QueryRow(ctx, `
 		select flow_id, number, checksum, note, author_email, created_at, definition from flow_versions
@@ -131,7 +133,7 @@ func diagnosticsOf(err error) []engine.Diagnostic {
 // case fails, with a conflict when the draft changed since baseRevision or
 // is identical to the latest version. Call it in a transaction: it locks the
 // draft row so two publishes cannot take the same number.
-func Publish(ctx context.Context, db DBTX, flowID int64, baseRevision int, note string, ed Editor) (Version, error) {
+func Publish(ctx context.Context, db txn.DBTX, flowID int64, baseRevision int, note string, ed Editor) (Version, error) {
 	var def *engine.Definition
 	var revision int
 	err := db.QueryRow(ctx, `select definition, revision from flow_drafts where flow_id = $1 for update`, flowID).Scan(&def, &revision)
@@ -178,13 +180,25 @@ func Publish(ctx context.Context, db DBTX, flowID int64, baseRevision int, note 
 	return v, nil
 }
 
-// Restore makes an old version the draft again (a new draft revision; the
-// version history is untouched). baseRevision guards against overwriting
-// someone's unsaved-elsewhere edits the caller has not seen.
-func Restore(ctx context.Context, db DBTX, flowID int64, number, baseRevision int, ed Editor) (Draft, error) {
-	v, err := VersionGet(ctx, db, flowID, number)
-	if err != nil {
-		return Draft{}, err
-	}
-	return DraftSave(ctx, db, flowID, baseRevision, v.Definition, ed)
+// Restore makes version number of flow f the draft again: a new draft
+// revision with that version's definition and its audit entry
+// ("flow.restore"), in one transaction; the version history is untouched.
+// baseRevision guards against overwriting edits the caller has not seen
+// (a *DraftConflictError). Every way of restoring calls this.
+func Restore(ctx context.Context, db txn.Beginner, f Flow, number, baseRevision int, actor account.Actor) (Draft, error) {
+	var saved Draft
+	err := txn.Run(ctx, db, func(tx pgx.Tx) error {
+		v, err := VersionGet(ctx, tx, f.ID, number)
+		if err != nil {
+			return err
+		}
+		if saved, err = DraftSave(ctx, tx, f.ID, baseRevision, v.Definition, Editor{UserID: actor.UserID, Email: actor.Email}); err != nil {
+			return err
+		}
+		sum, _ := saved.Definition.Checksum()
+		return account.Audit(ctx, tx, actor, "flow.restore", "flow", f.Slug,
+			map[string]any{"revision": baseRevision},
+			map[string]any{"revision": saved.Revision, "checksum": sum, "change": fmt.Sprintf("version %d", number)})
+	})
+	return saved, err
 }

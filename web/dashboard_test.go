@@ -27,7 +27,7 @@ func tile(t *testing.T, body, id string) string {
 
 func TestDashboardShowsTheRollupsWithLinks(t *testing.T) {
 	t.Parallel()
-	m := metrics.New(nil)
+	m := metrics.New(nil, nil)
 	tb := setupTrigger(t, setupOpts{metrics: m})
 	ctx := context.Background()
 	var ids []string
@@ -103,7 +103,7 @@ func TestDashboardNeedsASignedInUser(t *testing.T) {
 func TestMetricsEndpointWantsTheToken(t *testing.T) {
 	t.Parallel()
 	const token = "metrics-token-0123456789"
-	b := setup(t, setupOpts{metricsToken: token, metrics: metrics.New(nil)})
+	b := setup(t, setupOpts{metricsToken: token, metrics: metrics.New(nil, nil)})
 	get := func(auth string) response {
 		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 		if auth != "" {
@@ -121,7 +121,7 @@ func TestMetricsEndpointWantsTheToken(t *testing.T) {
 	require.Contains(t, res.body, "go_goroutines")
 
 	// Without a token the main address has no /metrics.
-	off := setup(t, setupOpts{metrics: metrics.New(nil)})
+	off := setup(t, setupOpts{metrics: metrics.New(nil, nil)})
 	require.Equal(t, http.StatusNotFound, off.browser(t).get("/metrics").StatusCode)
 }
 

@@ -92,11 +92,7 @@ func (s *Server) flowRestore() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		v, err := mappings.VersionGet(c.UserContext(), s.deps.DB, f.ID, n)
-		if err != nil {
-			return err
-		}
-		if _, err := s.saveDraft(c, f, base, v.Definition, "flow.restore", fmt.Sprintf("version %d", n)); err != nil {
+		if _, err := mappings.Restore(c.UserContext(), s.deps.DB, f, n, base, actorOf(c)); err != nil {
 			return err
 		}
 		s.flash(c, fmt.Sprintf("Restored version %d as the draft.", n))

@@ -21,6 +21,7 @@ import (
 	"riverqueue.com/riverui"
 
 	"github.com/crossdock/crossdock/internal/metrics"
+	"github.com/crossdock/crossdock/jobs"
 )
 
 // riverUIPrefix is where River's UI is mounted (admins only, web/routes.go).
@@ -28,11 +29,26 @@ const riverUIPrefix = "/admin/river"
 
 // observability builds the Prometheus metrics of this process.
 func observability(ctx context.Context, pool *pgxpool.Pool) (*metrics.Metrics, error) {
-	m := metrics.New(pool)
+	m := metrics.New(pool, queueDepths(pool))
 	if err := m.LoadEnvironmentNames(ctx, pool); err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// queueDepths gives the metrics River's queue depths as jobs reads them.
+func queueDepths(pool *pgxpool.Pool) metrics.QueueDepths {
+	return func(ctx context.Context) ([]metrics.QueueDepth, error) {
+		qs, err := jobs.QueueDepths(ctx, pool)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]metrics.QueueDepth, len(qs))
+		for i, q := range qs {
+			out[i] = metrics.QueueDepth(q)
+		}
+		return out, nil
+	}
 }
 
 // serveMetrics serves /metrics (and Go's /debug/pprof/) on addr, apart from the UI, so it can

@@ -75,3 +75,27 @@ func TestBadOTLPEndpointIsRefused(t *testing.T) {
 	_, _, err = runCmd(t, env(kv), "", "serve")
 	require.ErrorContains(t, err, "CROSSDOCK_ROLLUP_EVERY")
 }
+
+// TestMetricsReportTheQueuesDepths scrapes the metrics serve builds: the
+// queue depths come from jobs.QueueDepths through queueDepths.
+func TestMetricsReportTheQueuesDepths(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.NewPool(t)
+	m, err := observability(ctx, pool)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `insert into river_job (args, kind, max_attempts, queue, state, scheduled_at)
+		values ('{}', 'deliver', 5, 'deliver', 'available', now() - interval '1 minute')`)
+	require.NoError(t, err)
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	out := rec.Body.String()
+	for _, line := range []string{
+		`crossdock_queue_jobs{queue="process",state="available"} 0`,
+		`crossdock_queue_jobs{queue="deliver",state="available"} 1`,
+		`crossdock_metrics_database_up 1`,
+	} {
+		require.Contains(t, out, line)
+	}
+	require.Regexp(t, `crossdock_queue_oldest_available_seconds\{queue="deliver"\} (5\d|6\d)\.`, out)
+}

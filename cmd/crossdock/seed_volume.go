@@ -8,7 +8,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/crossdock/crossdock/jobs"
 	"github.com/crossdock/crossdock/migrations"
 )
 
@@ -30,7 +29,7 @@ func runSeedVolume(ctx context.Context, args []string, getenv func(string) strin
 	fs := flag.NewFlagSet("seed-volume", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, seedVolumeUsage); fs.PrintDefaults() }
-	var o jobs.VolumeOptions
+	var o volumeOptions
 	fs.Int64Var(&o.Messages, "messages", 0, "messages to add")
 	fs.Int64Var(&o.Exceptions, "exceptions", 0, "how many of them get an exception")
 	fs.StringVar(&o.Environment, "env", "", "put every message in this environment (default: spread over all, most in the last)")
@@ -59,7 +58,7 @@ func runSeedVolume(ctx context.Context, args []string, getenv func(string) strin
 		return fmt.Errorf("%w: run crossdock migrate first", err)
 	}
 	start := time.Now()
-	err = jobs.SeedVolume(ctx, pool, o, func(done int64, elapsed time.Duration) {
+	err = seedVolume(ctx, pool, o, func(done int64, elapsed time.Duration) {
 		fmt.Fprintf(stdout, "%d of %d messages written (%s)\n", done, o.Messages, elapsed.Round(time.Second))
 	})
 	if err != nil {

@@ -16,8 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/crossdock/crossdock/jobs"
 )
 
 // Metrics is the registry and every metric Crossdock exports. Its methods
@@ -38,10 +36,26 @@ type Metrics struct {
 	envNames map[int64]string
 }
 
+// QueueDepth is how many jobs of one queue wait or run, and how long the
+// oldest available one has waited.
+type QueueDepth struct {
+	Queue           string
+	Available       int64
+	Scheduled       int64
+	Retryable       int64
+	Running         int64
+	OldestAvailable time.Duration
+}
+
+// QueueDepths reads every queue's depth when Prometheus scrapes. The queue
+// lives above this package (jobs), so the caller that wires both supplies
+// it.
+type QueueDepths func(ctx context.Context) ([]QueueDepth, error)
+
 // New registers every metric, the Go runtime and process collectors and,
-// when db is not nil, the scrape-time collector of queue depth and open
-// exceptions.
-func New(db *pgxpool.Pool) *Metrics {
+// when db is not nil, the scrape-time collector of open exceptions and,
+// when queues is not nil too, of queue depth.
+func New(db *pgxpool.Pool, queues QueueDepths) *Metrics {
 	m := &Metrics{registry: prometheus.NewRegistry(), envNames: map[int64]string{}}
 	m.httpRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "crossdock_http_requests_total", Help: "HTTP requests answered, by method, route pattern and status code.",
@@ -70,7 +84,7 @@ func New(db *pgxpool.Pool) *Metrics {
 	m.registry.MustRegister(m.httpRequests, m.httpDuration, m.accepted, m.attempts, m.attemptLatency, m.deliveryLatency, m.circuit,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if db != nil {
-		m.registry.MustRegister(&dbCollector{db: db, m: m})
+		m.registry.MustRegister(&dbCollector{db: db, queues: queues, m: m})
 	}
 	return m
 }
@@ -176,8 +190,9 @@ func environmentNames(ctx context.Context, db *pgxpool.Pool) (map[int64]string, 
 // exceptions when Prometheus scrapes: a few indexed aggregate queries per
 // scrape, none per message.
 type dbCollector struct {
-	db *pgxpool.Pool
-	m  *Metrics
+	db     *pgxpool.Pool
+	queues QueueDepths
+	m      *Metrics
 }
 
 var (
@@ -214,9 +229,11 @@ func (c *dbCollector) collect(ctx context.Context, ch chan<- prometheus.Metric) 
 	}
 	c.m.SetEnvironmentNames(names)
 
-	queues, err := jobs.QueueDepths(ctx, c.db)
-	if err != nil {
-		return err
+	var queues []QueueDepth
+	if c.queues != nil {
+		if queues, err = c.queues(ctx); err != nil {
+			return err
+		}
 	}
 	for _, q := range queues {
 		for state, n := range map[string]int64{"available": q.Available, "scheduled": q.Scheduled, "retryable": q.Retryable, "running": q.Running} {

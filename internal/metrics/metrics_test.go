@@ -2,6 +2,7 @@ package metrics_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -35,7 +36,9 @@ func TestDeliveriesAndCircuitsAreCountedByEnvironmentName(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool := dbtest.NewPool(t)
-	m := metrics.New(pool)
+	m := metrics.New(pool, func(context.Context) ([]metrics.QueueDepth, error) {
+		return []metrics.QueueDepth{{Queue: "deliver", Available: 4, Running: 2, OldestAvailable: 1500 * time.Millisecond}, {Queue: "process"}}, nil
+	})
 	// Before the names are known, the id stands in.
 	m.DeliveryAttempted(9, "erp", "retry", 30*time.Millisecond, time.Second)
 	if err := m.LoadEnvironmentNames(ctx, pool); err != nil {
@@ -63,7 +66,9 @@ func TestDeliveriesAndCircuitsAreCountedByEnvironmentName(t *testing.T) {
 		`crossdock_messages_accepted_total{environment="dev",flow="orders"} 3`,
 		`crossdock_http_requests_total{code="200",method="GET",route="/dashboard"} 1`,
 		`crossdock_queue_jobs{queue="process",state="available"} 0`,
-		`crossdock_queue_oldest_available_seconds{queue="deliver"} 0`,
+		`crossdock_queue_jobs{queue="deliver",state="available"} 4`,
+		`crossdock_queue_jobs{queue="deliver",state="running"} 2`,
+		`crossdock_queue_oldest_available_seconds{queue="deliver"} 1.5`,
 		`crossdock_metrics_database_up 1`)
 	if strings.Contains(out, `crossdock_delivery_attempt_duration_seconds_count{environment="dev",target="audit"}`) {
 		t.Error("a capture is not a target's answer and has no attempt latency")
@@ -73,11 +78,23 @@ func TestDeliveriesAndCircuitsAreCountedByEnvironmentName(t *testing.T) {
 func TestScrapeWithTheDatabaseDownSaysSo(t *testing.T) {
 	t.Parallel()
 	pool := dbtest.NewPool(t)
-	m := metrics.New(pool)
+	m := metrics.New(pool, nil)
 	pool.Close()
 	out := scrape(t, m)
 	requireLines(t, out, `crossdock_metrics_database_up 0`, "go_goroutines")
 	if err := m.LoadEnvironmentNames(context.Background(), pool); err == nil {
 		t.Error("loading names from a closed pool must fail")
+	}
+}
+
+func TestScrapeWithTheQueuesUnreadableSaysSo(t *testing.T) {
+	t.Parallel()
+	m := metrics.New(dbtest.NewPool(t), func(context.Context) ([]metrics.QueueDepth, error) {
+		return nil, errors.New("queue table unreadable")
+	})
+	out := scrape(t, m)
+	requireLines(t, out, `crossdock_metrics_database_up 0`)
+	if strings.Contains(out, "crossdock_queue_jobs{") {
+		t.Error("no queue depth can be reported when the queues cannot be read")
 	}
 }

@@ -14,6 +14,15 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
+// DBTX is what every storage function runs on: a pool or a transaction
+// alike, so a caller can put several writes (a change and its audit entry,
+// a message and its job) in one transaction.
+type DBTX interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
 // Beginner is a pool or a connection.
 type Beginner interface {
 	Begin(ctx context.Context) (pgx.Tx, error)

@@ -80,7 +80,7 @@ func ImportBundle(ctx context.Context, db DB, a Actor, b *mappings.Bundle, in Im
 	return out, err
 }
 
-func importBundle(ctx context.Context, tx mappings.DBTX, a Actor, b *mappings.Bundle, slugs []string, in Import) (Imported, error) {
+func importBundle(ctx context.Context, tx txn.DBTX, a Actor, b *mappings.Bundle, slugs []string, in Import) (Imported, error) {
 	if err := a.MayImport(slugs); err != nil {
 		return Imported{}, err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/internal/txn"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -18,7 +19,7 @@ import (
 // transaction of their own (a savepoint inside a caller's transaction) so
 // that a refusal can be rolled back and still be audited on db.
 type DB interface {
-	mappings.DBTX
+	txn.DBTX
 	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
@@ -41,7 +42,7 @@ type deployment struct {
 // must exist (NotFound otherwise); of two deploys racing for the same flow
 // and environment the one that commits last wins (its row is the Active
 // one), and both stay in the history.
-func deploy(ctx context.Context, db mappings.DBTX, r deployment, ed mappings.Editor) (mappings.Deployment, error) {
+func deploy(ctx context.Context, db txn.DBTX, r deployment, ed mappings.Editor) (mappings.Deployment, error) {
 	if r.kind == "" {
 		r.kind = mappings.KindDeploy
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/dbtest"
 	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/internal/txn"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -50,7 +51,7 @@ func publishedFlow(t *testing.T, b *testBundle, slug string) mappings.Flow {
 	return f
 }
 
-func deployVersion(ctx context.Context, db mappings.DBTX, envID, flowID int64, n int, ed mappings.Editor) (mappings.Deployment, error) {
+func deployVersion(ctx context.Context, db txn.DBTX, envID, flowID int64, n int, ed mappings.Editor) (mappings.Deployment, error) {
 	return deploy(ctx, db, deployment{envID: envID, flowID: flowID, version: n}, ed)
 }
 

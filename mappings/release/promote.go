@@ -74,7 +74,7 @@ func (a Actor) refused(ctx context.Context, db DB, err error, action, targetType
 
 // promote is Promote inside the caller's transaction, unaudited when it
 // refuses (the caller audits what it refused).
-func promote(ctx context.Context, tx mappings.DBTX, a Actor, p Promotion) (mappings.PromotionResult, error) {
+func promote(ctx context.Context, tx txn.DBTX, a Actor, p Promotion) (mappings.PromotionResult, error) {
 	f, env, number := p.Flow, p.Environment, p.Version
 	if err := a.MayPromote(env, f.Slug); err != nil {
 		return mappings.PromotionResult{}, err
@@ -162,7 +162,7 @@ func Decide(ctx context.Context, db DB, a Actor, id int64, approve bool, comment
 	return r, d, err
 }
 
-func decide(ctx context.Context, tx mappings.DBTX, a Actor, id int64, approve bool, comment string, now time.Time) (mappings.PromotionRequest, *mappings.Deployment, error) {
+func decide(ctx context.Context, tx txn.DBTX, a Actor, id int64, approve bool, comment string, now time.Time) (mappings.PromotionRequest, *mappings.Deployment, error) {
 	if err := a.MayDecide(); err != nil {
 		return mappings.PromotionRequest{}, nil, err
 	}
@@ -265,7 +265,7 @@ func Rollback(ctx context.Context, db DB, a Actor, env mappings.Environment, f m
 	return d, err
 }
 
-func rollback(ctx context.Context, tx mappings.DBTX, a Actor, env mappings.Environment, f mappings.Flow, reason string, now time.Time) (mappings.Deployment, error) {
+func rollback(ctx context.Context, tx txn.DBTX, a Actor, env mappings.Environment, f mappings.Flow, reason string, now time.Time) (mappings.Deployment, error) {
 	if err := a.MayRollback(env, f.Slug); err != nil {
 		return mappings.Deployment{}, err
 	}

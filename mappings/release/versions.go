@@ -9,6 +9,7 @@ import (
 
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/internal/txn"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -19,7 +20,7 @@ import (
 // checksum refuses the whole import (Conflict), since versions are
 // immutable. With dryRun nothing is written. Call it in a transaction,
 // after the policy admitted the actor.
-func importVersions(ctx context.Context, db mappings.DBTX, b *mappings.Bundle, key []byte, dryRun bool, ed mappings.Editor) (mappings.ImportPlan, error) {
+func importVersions(ctx context.Context, db txn.DBTX, b *mappings.Bundle, key []byte, dryRun bool, ed mappings.Editor) (mappings.ImportPlan, error) {
 	note, err := b.Verify(key)
 	if err != nil {
 		return mappings.ImportPlan{}, err

@@ -1,4 +1,4 @@
-package jobs
+package main
 
 import (
 	"context"
@@ -12,11 +12,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/jobs"
 	"github.com/crossdock/crossdock/mappings"
 )
 
-// VolumeOptions says how much SeedVolume writes.
-type VolumeOptions struct {
+// volumeOptions says how much seedVolume writes.
+type volumeOptions struct {
 	// Messages is how many messages to add (at least 1).
 	Messages int64
 	// Exceptions is how many of them get an exception (at most Messages).
@@ -31,7 +32,7 @@ type VolumeOptions struct {
 	Chunk int64
 }
 
-// volumeFlows are the flows SeedVolume spreads messages over: four kinds of
+// volumeFlows are the flows seedVolume spreads messages over: four kinds of
 // business event, each family with its own correlation id shape, and
 // deliberately uneven volumes (the first flows carry most messages).
 var volumeFlows = []struct{ slug, family string }{
@@ -45,38 +46,38 @@ var volumeFlows = []struct{ slug, family string }{
 // every flow, stage and class combined they make a few hundred
 // fingerprints; a power-law pick makes a few groups huge and most small.
 var volumeErrorClasses = []struct {
-	kind         ExceptionKind
+	kind         jobs.ExceptionKind
 	stage, class string
 	message      string
 }{
-	{ExceptionDelivery, "deliver", "http 500", "target “erp” answered 500 Internal Server Error after 5 attempts"},
-	{ExceptionDelivery, "deliver", "http 503", "target “erp” answered 503 Service Unavailable after 5 attempts"},
-	{ExceptionDelivery, "deliver", "http 400", "target “erp” refused the delivery: 400 Bad Request"},
-	{ExceptionDelivery, "deliver", "http 409", "target “erp” refused the delivery: 409 Conflict"},
-	{ExceptionDelivery, "deliver", "http 422", "target “erp” refused the delivery: 422 Unprocessable Entity"},
-	{ExceptionDelivery, "deliver", "timeout", "target “erp” did not answer within 10s (5 attempts)"},
-	{ExceptionDelivery, "deliver", "connection refused", "target “wms” refused the connection (5 attempts)"},
-	{ExceptionDelivery, "deliver", "tls", "target “crm” presented an expired TLS certificate"},
-	{ExceptionValidation, "validate", "rule: has lines", "validation rule “has lines” failed: an order needs at least one line"},
-	{ExceptionValidation, "validate", "rule: currency", "validation rule “currency” failed: currency must be EUR, GBP or USD"},
-	{ExceptionValidation, "validate", "rule: email", "validation rule “email” failed: the customer needs an email address"},
-	{ExceptionValidation, "validate", "rule: total", "validation rule “total” failed: total_price must be positive"},
-	{ExceptionValidation, "validate", "schema", "the payload does not match the input schema: /line_items/0/quantity must be an integer"},
-	{ExceptionMapping, "map", "lookup miss: plants", "lookup(“plants”, key) found no row for the store"},
-	{ExceptionMapping, "map", "lookup miss: tax codes", "lookup(“tax_codes”, key) found no row for the tax rate"},
-	{ExceptionMapping, "map", "nil member", "lines[].sku: cannot fetch sku from nil"},
-	{ExceptionMapping, "map", "bad date", "header.order_date: parsing time “31/12/2026”: month out of range"},
-	{ExceptionMapping, "map", "division by zero", "totals.unit_price: integer divide by zero"},
-	{ExceptionConfiguration, "deliver", "target missing", "target “erp” is not configured in this environment"},
-	{ExceptionConfiguration, "deliver", "secret unreadable", "the secret of target “erp” cannot be decrypted"},
-	{ExceptionConfiguration, "process", "nothing deployed", "nothing is deployed for this flow in this environment"},
-	{ExceptionDelivery, "deliver", "job discarded", "delivery was given up by the queue; retry it"},
-	{ExceptionMapping, "process", "job discarded", "processing this message was given up; replay it"},
-	{ExceptionDelivery, "deliver", "http 401", "target “erp” refused the credentials: 401 Unauthorized"},
-	{ExceptionDelivery, "deliver", "http 413", "target “erp” refused the delivery: 413 Payload Too Large"},
+	{jobs.ExceptionDelivery, "deliver", "http 500", "target “erp” answered 500 Internal Server Error after 5 attempts"},
+	{jobs.ExceptionDelivery, "deliver", "http 503", "target “erp” answered 503 Service Unavailable after 5 attempts"},
+	{jobs.ExceptionDelivery, "deliver", "http 400", "target “erp” refused the delivery: 400 Bad Request"},
+	{jobs.ExceptionDelivery, "deliver", "http 409", "target “erp” refused the delivery: 409 Conflict"},
+	{jobs.ExceptionDelivery, "deliver", "http 422", "target “erp” refused the delivery: 422 Unprocessable Entity"},
+	{jobs.ExceptionDelivery, "deliver", "timeout", "target “erp” did not answer within 10s (5 attempts)"},
+	{jobs.ExceptionDelivery, "deliver", "connection refused", "target “wms” refused the connection (5 attempts)"},
+	{jobs.ExceptionDelivery, "deliver", "tls", "target “crm” presented an expired TLS certificate"},
+	{jobs.ExceptionValidation, "validate", "rule: has lines", "validation rule “has lines” failed: an order needs at least one line"},
+	{jobs.ExceptionValidation, "validate", "rule: currency", "validation rule “currency” failed: currency must be EUR, GBP or USD"},
+	{jobs.ExceptionValidation, "validate", "rule: email", "validation rule “email” failed: the customer needs an email address"},
+	{jobs.ExceptionValidation, "validate", "rule: total", "validation rule “total” failed: total_price must be positive"},
+	{jobs.ExceptionValidation, "validate", "schema", "the payload does not match the input schema: /line_items/0/quantity must be an integer"},
+	{jobs.ExceptionMapping, "map", "lookup miss: plants", "lookup(“plants”, key) found no row for the store"},
+	{jobs.ExceptionMapping, "map", "lookup miss: tax codes", "lookup(“tax_codes”, key) found no row for the tax rate"},
+	{jobs.ExceptionMapping, "map", "nil member", "lines[].sku: cannot fetch sku from nil"},
+	{jobs.ExceptionMapping, "map", "bad date", "header.order_date: parsing time “31/12/2026”: month out of range"},
+	{jobs.ExceptionMapping, "map", "division by zero", "totals.unit_price: integer divide by zero"},
+	{jobs.ExceptionConfiguration, "deliver", "target missing", "target “erp” is not configured in this environment"},
+	{jobs.ExceptionConfiguration, "deliver", "secret unreadable", "the secret of target “erp” cannot be decrypted"},
+	{jobs.ExceptionConfiguration, "process", "nothing deployed", "nothing is deployed for this flow in this environment"},
+	{jobs.ExceptionDelivery, "deliver", "job discarded", "delivery was given up by the queue; retry it"},
+	{jobs.ExceptionMapping, "process", "job discarded", "processing this message was given up; replay it"},
+	{jobs.ExceptionDelivery, "deliver", "http 401", "target “erp” refused the credentials: 401 Unauthorized"},
+	{jobs.ExceptionDelivery, "deliver", "http 413", "target “erp” refused the delivery: 413 Payload Too Large"},
 }
 
-// SeedVolume adds opts.Messages messages and opts.Exceptions exceptions to
+// seedVolume adds opts.Messages messages and opts.Exceptions exceptions to
 // the database for measuring the explorer and the inbox at volume: messages
 // spread over twelve volume-* flows (created when missing) with uneven
 // volumes, realistic statuses, times over the last Days days, correlation
@@ -91,7 +92,7 @@ var volumeErrorClasses = []struct {
 // than maintaining them row by row; an interrupted run leaves nothing
 // behind. Nothing else can write to those tables meanwhile: never run it
 // against a database in use. progress is called after every chunk.
-func SeedVolume(ctx context.Context, pool *pgxpool.Pool, opts VolumeOptions, progress func(done int64, elapsed time.Duration)) error {
+func seedVolume(ctx context.Context, pool *pgxpool.Pool, opts volumeOptions, progress func(done int64, elapsed time.Duration)) error {
 	if opts.Messages < 1 {
 		return fault.Errorf(fault.Invalid, "--messages must be at least 1")
 	}
@@ -177,7 +178,7 @@ func SeedVolume(ctx context.Context, pool *pgxpool.Pool, opts VolumeOptions, pro
 		for _, fid := range flowIDs {
 			for _, c := range volumeErrorClasses {
 				if _, err := tx.Exec(ctx, `insert into volume_classes values ($1, $2, $3, $4, $5, $6, $7)`,
-					n, fid, c.kind, c.stage, c.class, Fingerprint(fid, c.stage, c.class), c.message); err != nil {
+					n, fid, c.kind, c.stage, c.class, jobs.Fingerprint(fid, c.stage, c.class), c.message); err != nil {
 					return fmt.Errorf("classes: %w", err)
 				}
 				n++
