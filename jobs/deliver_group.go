@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
+	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
 	"github.com/crossdock/crossdock/jobs/transport"
 	"github.com/crossdock/crossdock/mappings"
@@ -153,6 +154,9 @@ func (dw *DeliverWorker) prepareFirstAttempts(ctx context.Context, ds []pendingD
 		cfg, seen := configs[k]
 		if !seen {
 			c, err := mappings.TargetConfigGet(ctx, dw.DB, dw.Sealer, d.envID, d.Target)
+			if fault.CodeOf(err) == fault.NotFound && !t.Traits().NeedsConfiguration {
+				c, err = mappings.DefaultTargetConfig(d.envID, d.Target), nil
+			}
 			if err == nil {
 				cfg = &c
 			}

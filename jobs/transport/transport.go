@@ -101,8 +101,9 @@ const (
 // redacted: no credential of the target's configuration appears.
 type Outcome struct {
 	Verdict Verdict
-	// As is the attempt's outcome word when delivered; "" reads
-	// "delivered" (capture records "captured").
+	// As is the attempt's outcome word when delivered: "" reads
+	// "delivered"; the only other word delivery_attempts takes is
+	// "captured" (the capture kind's).
 	As         string
 	Started    time.Time
 	Latency    time.Duration
