@@ -92,6 +92,10 @@ func TestTransportOfANewKind(t *testing.T) {
 	gates, err := mappings.CheckGates(ctx, pool, transports, env, def, time.Now())
 	require.NoError(t, err)
 	require.True(t, gates.Passed(), "a kind that needs no configuration passes the gates: %v", gates.Failures())
+	gates, err = mappings.CheckGates(ctx, pool, jobs.Transports(pool, nil), env, def, time.Now())
+	require.NoError(t, err)
+	require.Equal(t, []string{"target “notebook” has kind “memo”, which this installation cannot deliver to"}, gates.Failures(),
+		"without its transport the kind fails the gates")
 	dbtest.Deploy(t, pool, env.ID, flow.ID, 1)
 
 	key := make([]byte, secret.KeySize)
