@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/crossdock/crossdock/internal/secret"
+	"github.com/crossdock/crossdock/jobs/transport"
 )
 
 // The queues. Processing and delivery have their own so that a slow or
@@ -71,9 +72,13 @@ type Config struct {
 	// KeyClaimTTL is how long idempotency keys stay claimed. Default
 	// DefaultKeyClaimTTL (72 hours).
 	KeyClaimTTL time.Duration
-	// HTTPClient sends deliveries; nil means a pooled client suitable for
-	// many concurrent requests to few hosts.
+	// HTTPClient sends http deliveries; nil means a pooled client
+	// suitable for many concurrent requests to few hosts.
 	HTTPClient *http.Client
+	// Transports deliver, one per target kind; nil means
+	// Transports(pool, HTTPClient). Pass the same registry to the web
+	// server, so the designer and the gates know the same kinds.
+	Transports *transport.Registry
 
 	// Observability (rollup.go, retention.go, observer.go).
 	// Observer is told about delivery attempts; nil means nobody.
@@ -132,6 +137,9 @@ func NewClient(pool *pgxpool.Pool, logger *slog.Logger, cfg Config) (*river.Clie
 	}
 	deliver := NewDeliverWorker(pool, cfg.Sealer, cfg.HTTPClient, logger)
 	deliver.Observer = cfg.Observer
+	if cfg.Transports != nil {
+		deliver.Transports = cfg.Transports
+	}
 	deliver.JobTimeout = cfg.RescueAfter
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &MaintenanceWorker{DB: pool, KeyClaimTTL: cfg.KeyClaimTTL}); err != nil {

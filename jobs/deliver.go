@@ -1,18 +1,12 @@
 package jobs
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
-	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,10 +20,10 @@ import (
 	"github.com/sony/gobreaker/v2"
 	"golang.org/x/time/rate"
 
-	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/secret"
 	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/jobs/transport"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -56,26 +50,25 @@ func (DeliverArgs) InsertOpts() river.InsertOpts {
 }
 
 // errTargetDown tells the circuit breaker an attempt counts as a failure of
-// the target (a network error, a timeout, 408 or 5xx).
+// the target (transport.Outcome.TargetDown).
 var errTargetDown = errors.New("target failed")
-
-// ResponseExcerptLimit is how much of a target's answer an attempt keeps.
-const ResponseExcerptLimit = 2048
 
 // maxLimiterWait is the longest a worker blocks for the rate limiter; a
 // longer wait snoozes the job and frees the worker slot.
 const maxLimiterWait = time.Second
 
-// DeliverWorker sends deliveries. It holds, per environment and target, a
-// rate limiter and a circuit breaker; both are per process (with N
-// processes the effective rate is N × the configured rate), which keeps
-// every send free of extra database round trips.
+// DeliverWorker sends deliveries through the transport of each target's
+// kind. It holds, per environment and target, a rate limiter and a circuit
+// breaker for the grouped kinds (transport.Traits.Grouped); both are per
+// process (with N processes the effective rate is N × the configured
+// rate), which keeps every send free of extra database round trips.
 type DeliverWorker struct {
 	river.WorkerDefaults[DeliverArgs]
 	DB     DB
 	Sealer *secret.Sealer
-	HTTP   *http.Client
-	Logger *slog.Logger
+	// Transports send, one per target kind (Transports).
+	Transports *transport.Registry
+	Logger     *slog.Logger
 	// JobTimeout caps the job timeout (see Timeout); zero means 2 minutes.
 	JobTimeout time.Duration
 	// Observer is told about attempts and circuit changes (observer.go).
@@ -132,17 +125,10 @@ type limiter struct {
 	l      *rate.Limiter
 }
 
-// NewDeliverWorker returns a worker sending with httpClient (nil: a client
-// without its own timeout, since each attempt is bounded by the target's),
-// whose redirect policy it replaces with the targets' (redirect.go).
+// NewDeliverWorker returns a worker sending through Transports(db,
+// httpClient); set Transports afterwards to send through others.
 func NewDeliverWorker(db DB, sealer *secret.Sealer, httpClient *http.Client, logger *slog.Logger) *DeliverWorker {
-	if httpClient == nil {
-		httpClient = &http.Client{Transport: &http.Transport{
-			Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second,
-			DialContext: (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		}}
-	}
-	return &DeliverWorker{DB: db, Sealer: sealer, HTTP: targetClient(httpClient), Logger: logger,
+	return &DeliverWorker{DB: db, Sealer: sealer, Transports: Transports(db, httpClient), Logger: logger,
 		breakers: map[string]*breaker{}, limiters: map[string]*limiter{}, latency: map[string]time.Duration{}}
 }
 
@@ -212,64 +198,105 @@ type pendingDelivery struct {
 	receivedAt    time.Time
 }
 
-func loadDelivery(ctx context.Context, db txn.DBTX, id uuid.UUID) (pendingDelivery, error) {
-	var d pendingDelivery
-	var body []byte
-	err := db.QueryRow(ctx, `
-		select d.id, d.message_id, d.route, d.target, d.target_kind, d.body, d.status, d.attempts, d.budget_from, d.window_from,
-		       m.environment_id, m.flow_id, m.correlation_id, m.received_at
-		from deliveries d join messages m on m.id = d.message_id where d.id = $1`, id).
-		Scan(&d.ID, &d.MessageID, &d.Route, &d.Target, &d.TargetKind, &body, &d.Status, &d.Attempts, &d.budgetFrom, &d.windowFrom,
-			&d.envID, &d.flowID, &d.correlationID, &d.receivedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return d, fault.Errorf(fault.NotFound, "no delivery %s", id)
-	}
+// forTransport is what a transport is told of d.
+func (d pendingDelivery) forTransport() transport.Delivery {
+	return transport.Delivery{ID: d.ID, MessageID: d.MessageID, EnvironmentID: d.envID, Route: d.Route, Target: d.Target,
+		CorrelationID: d.correlationID, Body: d.Body}
+}
+
+// loadDeliveriesSQL loads deliveries by id with what sending them needs
+// from their messages.
+const loadDeliveriesSQL = `
+	select d.id, d.message_id, d.route, d.target, d.target_kind, d.body, d.status, d.attempts, d.budget_from, d.window_from,
+	       m.environment_id, m.flow_id, m.correlation_id, m.received_at
+	from deliveries d join messages m on m.id = d.message_id where d.id = any($1) order by d.id`
+
+// loadDeliveries returns the deliveries ids names that still exist.
+func loadDeliveries(ctx context.Context, db txn.DBTX, ids []uuid.UUID) ([]pendingDelivery, error) {
+	rows, err := db.Query(ctx, loadDeliveriesSQL, ids)
 	if err != nil {
-		return d, fmt.Errorf("delivery %s: %w", id, err)
+		return nil, fmt.Errorf("deliveries: %w", err)
 	}
-	d.Body = body
-	return d, nil
-}
-
-// attemptResult is the outcome of one send, before it is recorded.
-type attemptResult struct {
-	started    time.Time
-	latency    time.Duration
-	statusCode int
-	excerpt    string
-	err        string
-	class      string // error class for exceptions: "http 503", "timeout", "network"
-	retryable  bool
-	retryAfter time.Duration
-	delivered  bool
-	captured   bool
-	// redirects are the URLs the attempt was redirected to and followed
-	// (same origin); redirectedTo is where a redirect it did not follow
-	// pointed (another origin).
-	redirects    []string
-	redirectedTo string
-}
-
-// addRedirects puts the attempt's redirects, if any, in its lineage
-// detail: "redirects", those followed; "redirectedTo", the one that was
-// not.
-func (r attemptResult) addRedirects(detail map[string]any) {
-	if len(r.redirects) > 0 {
-		detail["redirects"] = r.redirects
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (pendingDelivery, error) {
+		var d pendingDelivery
+		var body []byte
+		err := r.Scan(&d.ID, &d.MessageID, &d.Route, &d.Target, &d.TargetKind, &body, &d.Status, &d.Attempts, &d.budgetFrom, &d.windowFrom,
+			&d.envID, &d.flowID, &d.correlationID, &d.receivedAt)
+		d.Body = body
+		return d, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("deliveries: %w", err)
 	}
-	if r.redirectedTo != "" {
-		detail["redirectedTo"] = r.redirectedTo
+	return out, nil
+}
+
+// loadDelivery is loadDeliveries of one; NotFound when it is gone.
+func loadDelivery(ctx context.Context, db txn.DBTX, id uuid.UUID) (pendingDelivery, error) {
+	ds, err := loadDeliveries(ctx, db, []uuid.UUID{id})
+	if err != nil {
+		return pendingDelivery{}, fmt.Errorf("delivery %s: %w", id, err)
 	}
+	if len(ds) == 0 {
+		return pendingDelivery{}, fault.Errorf(fault.NotFound, "no delivery %s", id)
+	}
+	return ds[0], nil
 }
 
-// breakerFailure says whether the attempt counts against the target's
-// circuit breaker: not when it delivered, nor when the target answered
-// and refused (a 3xx or 4xx it will answer again) or paced us (429).
-func (r attemptResult) breakerFailure() bool {
-	return !r.delivered && r.statusCode != http.StatusTooManyRequests && !(r.statusCode >= 300 && !r.retryable)
+// transportOf returns the transport of d's kind; a kind no transport
+// serves is a configuration problem of the flow, not of the delivery.
+func (w *DeliverWorker) transportOf(d pendingDelivery) (transport.Transport, error) {
+	if t, ok := w.Transports.Get(transport.Kind(d.TargetKind)); ok {
+		return t, nil
+	}
+	return nil, fault.Errorf(fault.Invalid, "target “%s” has kind “%s”, which this installation cannot deliver to; change the target's kind in the flow and deploy it", d.Target, d.TargetKind)
 }
 
-// Work sends one delivery, or captures it, and records the attempt.
+// attemptOf returns the attempt of d under cfg, with the environment's
+// variables when the configuration refers to any (vars caches them by
+// environment, when not nil).
+func (w *DeliverWorker) attemptOf(ctx context.Context, d pendingDelivery, cfg mappings.TargetConfig, vars map[int64]map[string]string) (transport.Attempt, error) {
+	a := transport.Attempt{Delivery: d.forTransport(), Config: cfg}
+	if !strings.Contains(cfg.URLTemplate, "${") { // most templates need no variables: skip the query
+		return a, nil
+	}
+	if v, ok := vars[d.envID]; ok {
+		a.Vars = v
+		return a, nil
+	}
+	v, err := mappings.Variables(ctx, w.DB, d.envID)
+	if err != nil {
+		return a, err
+	}
+	if vars != nil {
+		vars[d.envID] = v
+	}
+	a.Vars = v
+	return a, nil
+}
+
+// send makes one attempt through t and tells the target's circuit breaker
+// (done; nil for a kind without one) how it went. cancelled: shutdown cut
+// the attempt short, so it is not one; the job sends again, under the same
+// Idempotency-Key.
+func (w *DeliverWorker) send(ctx context.Context, t transport.Transport, a transport.Attempt, done func(error)) (res transport.Outcome, cancelled bool, err error) {
+	res, err = t.Send(ctx, a)
+	if err == nil && ctx.Err() == nil {
+		w.noteLatency(a.EnvironmentID, a.Target, res.Latency)
+	}
+	cancelled = ctx.Err() != nil && (err != nil || res.Verdict != transport.Delivered)
+	if done != nil {
+		if err == nil && !cancelled && res.TargetDown {
+			done(errTargetDown)
+		} else {
+			done(nil)
+		}
+	}
+	return res, cancelled, err
+}
+
+// Work sends one delivery through its kind's transport and records the
+// attempt.
 func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	d, err := loadDelivery(ctx, w.DB, job.Args.DeliveryID)
 	if err != nil {
@@ -283,9 +310,15 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	}
 	log := logger(w.Logger).With("message_id", d.MessageID, "delivery_id", d.ID, "correlation_id", d.correlationID, "target", d.Target)
 
+	t, err := w.transportOf(d)
+	if err != nil {
+		log.Warn("target kind unknown", "kind", d.TargetKind)
+		return w.finishConfiguration(ctx, job, d, err)
+	}
+	traits := t.Traits()
 	cfg, err := mappings.TargetConfigGet(ctx, w.DB, w.Sealer, d.envID, d.Target)
 	switch {
-	case err != nil && fault.CodeOf(err) == fault.NotFound && d.TargetKind == engine.TargetCapture:
+	case err != nil && fault.CodeOf(err) == fault.NotFound && !traits.NeedsConfiguration:
 		cfg = mappings.DefaultTargetConfig(d.envID, d.Target)
 	case err != nil && (fault.CodeOf(err) == fault.NotFound || fault.CodeOf(err) == fault.Unavailable || errors.Is(err, secret.ErrOpen)):
 		log.Warn("target configuration unusable", "error", err)
@@ -293,245 +326,87 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	case err != nil:
 		return err
 	}
-	var vars map[string]string
-	if strings.Contains(cfg.URLTemplate, "${") { // most templates need no variables: skip the query
-		if vars, err = mappings.Variables(ctx, w.DB, d.envID); err != nil {
-			return err
-		}
-	}
-	targetURL := expandURL(cfg.URLTemplate, d, vars)
-	header := buildHeader(cfg, d)
-
-	if d.TargetKind == engine.TargetCapture {
-		if targetURL == "" {
-			targetURL = "capture://" + d.Target
-		}
-		return w.capture(ctx, job, d, cfg, targetURL, header)
-	}
-
-	if l := w.limiterFor(d.envID, d.Target, cfg.RatePerSecond); l != nil {
-		r := l.Reserve()
-		if delay := r.Delay(); delay > maxLimiterWait {
-			r.Cancel()
-			return river.JobSnooze(delay)
-		} else if delay > 0 {
-			select {
-			case <-time.After(delay):
-			case <-ctx.Done():
-				r.Cancel()
-				return river.JobSnooze(0)
-			}
-		}
-	}
-	cb := w.breakerFor(d.envID, d.Target, cfg.Breaker)
-	done, err := cb.Allow()
+	a, err := w.attemptOf(ctx, d, cfg, nil)
 	if err != nil {
-		// Open (or half-open and busy): wait instead of failing, so an
-		// outage of the target does not burn the deliveries' attempts.
-		wait := jitter(cfg.Breaker.OpenFor)
-		err := txn.Run(ctx, w.DB, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `update deliveries set status = 'retrying', next_attempt_at = $2, last_error = $3, updated_at = now() where id = $1 and status in ('pending', 'retrying')`,
-				d.ID, time.Now().Add(wait), "circuit open: the target failed repeatedly; waiting before trying again"); err != nil {
-				return fmt.Errorf("delivery %s: %w", d.ID, err)
+		return err
+	}
+
+	var done func(error)
+	if traits.Grouped {
+		if l := w.limiterFor(d.envID, d.Target, cfg.RatePerSecond); l != nil {
+			r := l.Reserve()
+			if delay := r.Delay(); delay > maxLimiterWait {
+				r.Cancel()
+				return river.JobSnooze(delay)
+			} else if delay > 0 {
+				select {
+				case <-time.After(delay):
+				case <-ctx.Done():
+					r.Cancel()
+					return river.JobSnooze(0)
+				}
 			}
-			return recomputeMessageStatus(ctx, tx, d.MessageID)
-		})
+		}
+		if done, err = w.breakerFor(d.envID, d.Target, cfg.Breaker).Allow(); err != nil {
+			return w.waitForCircuit(ctx, d, cfg)
+		}
+	}
+	res, cancelled, err := w.send(ctx, t, a, done)
+	if err != nil {
+		return err
+	}
+	if cancelled {
+		// Shutting down mid-attempt: put the job back without counting
+		// one; the target dedupes on the Idempotency-Key if it got it.
+		return river.JobSnooze(0)
+	}
+	rec := settle(d, cfg, res)
+	// The attempt happened: record it even when shutdown cancels ctx.
+	ctx = context.WithoutCancel(ctx)
+	err = txn.Run(ctx, w.DB, func(tx pgx.Tx) error {
+		recorded, err := recordAttempts(ctx, tx, []*attemptRecord{rec})
 		if err != nil {
 			return err
 		}
-		return river.JobSnooze(wait)
-	}
-	res := w.send(ctx, cfg, d, targetURL, header)
-	if ctx.Err() != nil && !res.delivered {
-		// Shutting down mid-request: put the job back without counting an
-		// attempt; the target dedupes on the Idempotency-Key if it got it.
-		done(nil)
-		return river.JobSnooze(0)
-	}
-	if res.breakerFailure() {
-		done(errTargetDown)
-	} else {
-		done(nil)
-	}
-	return w.record(ctx, job, d, cfg, res, log)
-}
-
-// expandURL fills a URL template: {messageId}, {deliveryId},
-// {correlationId}, {route}, {target} and ${VAR} for environment variables.
-func expandURL(tpl string, d pendingDelivery, vars map[string]string) string {
-	if !strings.ContainsAny(tpl, "{$") {
-		return tpl
-	}
-	r := strings.NewReplacer(
-		"{messageId}", url.PathEscape(d.MessageID.String()),
-		"{deliveryId}", url.PathEscape(d.ID.String()),
-		"{correlationId}", url.PathEscape(d.correlationID),
-		"{route}", url.PathEscape(d.Route),
-		"{target}", url.PathEscape(d.Target),
-	)
-	out := r.Replace(tpl)
-	return os.Expand(out, func(name string) string {
-		if v, ok := vars[name]; ok {
-			return url.PathEscape(v)
+		if recorded == 0 {
+			// Another run recorded an attempt meanwhile (River is
+			// at-least-once); fail this run so River reloads and decides
+			// again.
+			return fmt.Errorf("delivery %s: attempt %d: %w", d.ID, rec.n, errAttemptRecorded)
 		}
-		return "${" + name + "}"
-	})
-}
-
-func buildHeader(cfg mappings.TargetConfig, d pendingDelivery) http.Header {
-	h := http.Header{}
-	for k, v := range cfg.Headers {
-		h.Set(k, v)
-	}
-	h.Set("Content-Type", "application/json")
-	h.Set("Idempotency-Key", d.ID.String())
-	h.Set("X-Correlation-ID", d.correlationID)
-	h.Set("User-Agent", "Crossdock")
-	switch cfg.Auth {
-	case mappings.AuthBearer:
-		h.Set("Authorization", "Bearer "+cfg.Secret)
-	case mappings.AuthBasic:
-		h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(cfg.Username+":"+cfg.Secret)))
-	case mappings.AuthHeader:
-		h.Set(cfg.AuthHeaderName, cfg.Secret)
-	}
-	return h
-}
-
-// maskedHeader returns the headers with the credential replaced, for
-// captures and logs.
-func maskedHeader(cfg mappings.TargetConfig, h http.Header) map[string]string {
-	out := make(map[string]string, len(h))
-	for k := range h {
-		out[k] = h.Get(k)
-	}
-	switch cfg.Auth {
-	case mappings.AuthBearer, mappings.AuthBasic:
-		out["Authorization"] = "••••••"
-	case mappings.AuthHeader:
-		out[http.CanonicalHeaderKey(cfg.AuthHeaderName)] = "••••••"
-	}
-	return out
-}
-
-// scrub removes the secret from text a target sent back or an error
-// produced, in case either echoes it.
-func scrub(cfg mappings.TargetConfig, s string) string {
-	if cfg.Secret != "" {
-		s = strings.ReplaceAll(s, cfg.Secret, "••••••")
-		if cfg.Auth == mappings.AuthBasic {
-			s = strings.ReplaceAll(s, base64.StdEncoding.EncodeToString([]byte(cfg.Username+":"+cfg.Secret)), "••••••")
+		if rec.finished {
+			return completeTx(ctx, tx, job)
 		}
-	}
-	return s
-}
-
-func (w *DeliverWorker) send(ctx context.Context, cfg mappings.TargetConfig, d pendingDelivery, targetURL string, header http.Header) attemptResult {
-	res := attemptResult{started: time.Now()}
-	defer func() {
-		if ctx.Err() == nil {
-			w.noteLatency(d.envID, d.Target, res.latency)
-		}
-	}()
-	reqCtx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-	defer cancel()
-	reqCtx, redirects := withRedirectLog(reqCtx)
-	var body io.Reader
-	if cfg.Method != http.MethodGet {
-		body = bytes.NewReader(d.Body)
-	}
-	req, err := http.NewRequestWithContext(reqCtx, cfg.Method, targetURL, body)
-	if err != nil {
-		res.err, res.class = scrub(cfg, "cannot build the request: "+err.Error()), "bad request"
-		return res
-	}
-	req.Header = header
-	resp, err := w.HTTP.Do(req)
-	res.latency = time.Since(res.started)
-	res.redirects = scrubAll(cfg, redirects.followed)
-	if err != nil {
-		res.retryable = true
-		if errors.Is(err, context.DeadlineExceeded) || errors.Is(reqCtx.Err(), context.DeadlineExceeded) {
-			res.class = "timeout"
-			res.err = fmt.Sprintf("no answer within %s", cfg.Timeout)
-		} else {
-			res.class = "network"
-			res.err = scrub(cfg, err.Error())
-		}
-		return res
-	}
-	defer resp.Body.Close()
-	excerpt, _ := io.ReadAll(io.LimitReader(resp.Body, ResponseExcerptLimit))
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // so the connection can be reused
-	res.latency = time.Since(res.started)
-	res.statusCode = resp.StatusCode
-	res.excerpt = scrub(cfg, validUTF8(excerpt))
-	switch code := resp.StatusCode; {
-	case code >= 200 && code < 300:
-		res.delivered = true
-	case isRedirect(code) && resp.Header.Get("Location") != "":
-		// Not followed (redirect.go): it leads to another origin, or
-		// would have resent the delivery without its body.
-		to, elsewhere := resp.Header.Get("Location"), true
-		if u, err := resp.Request.URL.Parse(to); err == nil {
-			to, elsewhere = u.Redacted(), !sameOrigin(req.URL, u)
-		}
-		res.redirectedTo = scrub(cfg, to)
-		if elsewhere {
-			res.class = "redirect to another origin"
-			res.err = fmt.Sprintf("the target answered %d %s, redirecting to %s; Crossdock follows redirects only within the target's origin (scheme, host and port), so nothing was sent there and the credentials stayed here. Point the target's URL at the new address if it is right",
-				code, http.StatusText(code), res.redirectedTo)
-		} else {
-			res.class = fmt.Sprintf("redirect %d", code)
-			res.err = fmt.Sprintf("the target answered %d %s, redirecting to %s; following it would resend the %s as a GET without its body, so it was not followed. Point the target's URL at the new address, or have the target answer 307 or 308",
-				code, http.StatusText(code), res.redirectedTo, cfg.Method)
-		}
-	case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500:
-		res.retryable = true
-		res.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-		res.class = fmt.Sprintf("http %d", code)
-		res.err = fmt.Sprintf("the target answered %d %s", code, http.StatusText(code))
-	default:
-		res.class = fmt.Sprintf("http %d", code)
-		res.err = fmt.Sprintf("the target refused the delivery with %d %s", code, http.StatusText(code))
-	}
-	return res
-}
-
-// scrubAll is scrub of each of ss.
-func scrubAll(cfg mappings.TargetConfig, ss []string) []string {
-	if len(ss) == 0 {
 		return nil
+	})
+	if err != nil {
+		return err
 	}
-	out := make([]string, len(ss))
-	for i, s := range ss {
-		out[i] = scrub(cfg, s)
+	log.Info("delivery attempt", "delivered", res.Verdict == transport.Delivered, "status_code", res.StatusCode, "error_class", res.Class,
+		"latency", res.Latency, "finished", rec.finished)
+	w.observe(rec)
+	if !rec.finished {
+		return river.JobSnooze(rec.snooze)
 	}
-	return out
+	return nil
 }
 
-func validUTF8(b []byte) string {
-	s := string(b)
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "�")
+// waitForCircuit snoozes a delivery whose target's circuit is open (or
+// half-open and busy) instead of failing it, so an outage of the target
+// does not burn the deliveries' attempts.
+func (w *DeliverWorker) waitForCircuit(ctx context.Context, d pendingDelivery, cfg mappings.TargetConfig) error {
+	wait := jitter(cfg.Breaker.OpenFor)
+	err := txn.Run(ctx, w.DB, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `update deliveries set status = 'retrying', next_attempt_at = $2, last_error = $3, updated_at = now() where id = $1 and status in ('pending', 'retrying')`,
+			d.ID, time.Now().Add(wait), "circuit open: the target failed repeatedly; waiting before trying again"); err != nil {
+			return fmt.Errorf("delivery %s: %w", d.ID, err)
+		}
+		return recomputeMessageStatus(ctx, tx, d.MessageID)
+	})
+	if err != nil {
+		return err
 	}
-	return strings.ReplaceAll(s, "\x00", "")
-}
-
-// parseRetryAfter reads Retry-After as seconds or an HTTP date; 0 when
-// absent or unreadable.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
+	return river.JobSnooze(wait)
 }
 
 // backoff is BaseDelay·2^(n-1) capped at MaxDelay, with "equal jitter"
@@ -556,185 +431,6 @@ func jitter(d time.Duration) time.Duration {
 	return d + rand.N(d/10+1)
 }
 
-// record writes the attempt and its consequences in one transaction (see
-// recordAttempt) that, when the delivery is finished, also completes the
-// job; an unfinished delivery snoozes until its next attempt.
-func (w *DeliverWorker) record(ctx context.Context, job *river.Job[DeliverArgs], d pendingDelivery, cfg mappings.TargetConfig, res attemptResult, log *slog.Logger) error {
-	// The attempt happened: record it even when shutdown cancels ctx.
-	ctx = context.WithoutCancel(ctx)
-	var out attemptOutcome
-	err := txn.Run(ctx, w.DB, func(tx pgx.Tx) error {
-		var err error
-		if out, err = recordAttempt(ctx, tx, d, cfg, res); err != nil {
-			return err
-		}
-		if out.finished {
-			return completeTx(ctx, tx, job)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	log.Info("delivery attempt", "delivered", res.delivered || res.captured, "status_code", res.statusCode, "error_class", res.class,
-		"latency", res.latency, "finished", out.finished)
-	w.observe(d, res, out.finished)
-	if !out.finished {
-		return river.JobSnooze(out.snooze)
-	}
-	return nil
-}
-
-// attemptOutcome is what recording an attempt decided: finished (delivered,
-// captured or failed for good), else the next attempt is due after snooze.
-type attemptOutcome struct {
-	finished bool
-	snooze   time.Duration
-}
-
-// errAttemptRecorded says another run recorded this attempt first.
-var errAttemptRecorded = errors.New("the attempt was recorded by another run")
-
-// recordAttempt writes, in tx, the attempt and its consequences: the
-// delivery's new state, lineage, exceptions raised or resolved, and the
-// message's status.
-func recordAttempt(ctx context.Context, tx pgx.Tx, d pendingDelivery, cfg mappings.TargetConfig, res attemptResult) (attemptOutcome, error) {
-	var out attemptOutcome
-	var snooze time.Duration
-	finished := res.delivered || res.captured
-	// The attempt number and retry window come from the row loaded before
-	// sending; the update below only applies if no other run recorded an
-	// attempt since, so one statement can write both the attempt and the
-	// delivery's new state.
-	n, budgetFrom := d.Attempts+1, d.budgetFrom
-	windowFrom := res.started
-	if d.windowFrom != nil {
-		windowFrom = *d.windowFrom
-	}
-	outcome := "delivered"
-	status := DeliveryDelivered
-	stage := StageDelivered
-	detail := map[string]any{"attempt": n, "route": d.Route, "target": d.Target}
-	var code *int
-	if res.statusCode != 0 {
-		detail["statusCode"] = res.statusCode
-		code = &res.statusCode
-	}
-	res.addRedirects(detail)
-	switch {
-	case res.captured:
-		outcome = "captured"
-	case res.delivered:
-	case res.retryable:
-		delay := res.retryAfter
-		if delay == 0 {
-			delay = backoff(cfg.Retry, n-budgetFrom)
-		}
-		exhausted := n-budgetFrom >= cfg.Retry.MaxAttempts || time.Now().Add(delay).After(windowFrom.Add(cfg.Retry.Window))
-		if !exhausted {
-			outcome, status, stage, snooze = "retry", DeliveryRetrying, StageRetryScheduled, delay
-			detail["retryIn"] = delay.String()
-			detail["error"] = res.err
-			if res.retryAfter > 0 {
-				detail["retryAfter"] = res.retryAfter.String()
-			}
-			break
-		}
-		finished = true
-		outcome, status, stage = "failed", DeliveryFailed, StageFailed
-		detail["error"] = res.err + fmt.Sprintf("; gave up after %d attempts", n-budgetFrom)
-	default:
-		finished = true
-		outcome, status, stage = "failed", DeliveryFailed, StageFailed
-		detail["error"] = res.err
-	}
-	var next, deliveredAt *time.Time
-	if status == DeliveryRetrying {
-		t := time.Now().Add(snooze)
-		next = &t
-	}
-	if status == DeliveryDelivered {
-		t := time.Now()
-		deliveredAt = &t
-	}
-	latency := res.latency
-	l, err := lineageColumns([]lineage{
-		{deliveryID: &d.ID, at: res.started, stage: StageDelivering, detail: map[string]any{"attempt": n, "target": d.Target}},
-		{deliveryID: &d.ID, stage: stage, detail: detail, duration: &latency},
-	})
-	if err != nil {
-		return out, err
-	}
-	// One statement for the delivery's new state, the attempt and the
-	// two lineage events.
-	var recorded int
-	err = tx.QueryRow(ctx, `
-		with d as (
-			update deliveries set attempts = $2, window_from = $9, status = $10, last_status_code = $5, last_error = $8,
-				next_attempt_at = $11, delivered_at = $12, updated_at = now()
-			where id = $1 and attempts = $2 - 1
-			returning id, message_id
-		), a as (
-			insert into delivery_attempts (delivery_id, n, started_at, latency_ms, status_code, outcome, response_excerpt, error)
-			select id, $2, $3, $4, $5, $6, $7, $8 from d
-		), l as (
-			insert into lineage_events (message_id, delivery_id, at, stage, detail, duration_ms)
-			select d.message_id, u.d, u.a, u.s, u.x::jsonb, u.n
-			from d, unnest($13::uuid[], $14::timestamptz[], $15::text[], $16::text[], $17::int8[])
-				with ordinality as u(d, a, s, x, n, o)
-			order by u.o
-		)
-		select count(*) from d`,
-		d.ID, n, res.started, res.latency.Milliseconds(), code, outcome, res.excerpt, res.err, windowFrom, status, next, deliveredAt,
-		l.deliveryIDs, l.ats, l.stages, l.details, l.durations).Scan(&recorded)
-	if err != nil {
-		return out, fmt.Errorf("record attempt of delivery %s: %w", d.ID, err)
-	}
-	if recorded == 0 {
-		// Another run recorded an attempt meanwhile (River is
-		// at-least-once); fail this run so River reloads and decides again.
-		return out, fmt.Errorf("delivery %s: attempt %d: %w", d.ID, n, errAttemptRecorded)
-	}
-	// Lock the message (see recomputeMessageStatus) in the same round
-	// trip as closing the delivery's exceptions when it was delivered.
-	var resolved int64
-	resolution := ""
-	if status == DeliveryDelivered {
-		resolution = fmt.Sprintf("delivered on attempt %d", n)
-	}
-	if err := tx.QueryRow(ctx, `
-		with lock as (
-			select id from messages where id = $1 for no key update
-		), r as (
-			update exceptions set status = 'resolved', resolution = $3, resolved_at = now(), updated_at = now()
-			where $3 <> '' and delivery_id = $2 and status in ('open', 'assigned')
-			returning 1
-		)
-		select (select count(*) from r), (select count(*) from lock)`, d.MessageID, d.ID, resolution).Scan(&resolved, new(int64)); err != nil {
-		return out, fmt.Errorf("resolve exceptions of delivery %s: %w", d.ID, err)
-	}
-	if resolved > 0 {
-		if err := addLineage(ctx, tx, d.MessageID, lineage{deliveryID: &d.ID, stage: StageResolved, detail: map[string]any{"reason": "delivered on retry"}}); err != nil {
-			return out, err
-		}
-	}
-	if status == DeliveryFailed {
-		msg := fmt.Sprintf("delivery of route %s to target “%s” failed: %s", d.Route, d.Target, detail["error"])
-		if res.excerpt != "" {
-			msg += "; the target said: " + truncate(res.excerpt, 300)
-		}
-		if err := raiseException(ctx, tx, Exception{Kind: ExceptionDelivery, EnvironmentID: d.envID, FlowID: d.flowID,
-			MessageID: d.MessageID, DeliveryID: &d.ID, Stage: "deliver", ErrorClass: res.class, Message: msg}); err != nil {
-			return out, err
-		}
-	}
-	if err := recomputeLockedMessageStatus(ctx, tx, d.MessageID); err != nil {
-		return out, err
-	}
-	out.finished, out.snooze = finished, snooze
-	return out, nil
-}
-
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
@@ -745,21 +441,10 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// capture records what would have been sent, instead of sending it.
-func (w *DeliverWorker) capture(ctx context.Context, job *river.Job[DeliverArgs], d pendingDelivery, cfg mappings.TargetConfig, targetURL string, header http.Header) error {
-	started := time.Now()
-	if _, err := w.DB.Exec(ctx, `
-		insert into captures (delivery_id, environment_id, target, method, url, headers, body)
-		values ($1, $2, $3, $4, $5, $6, $7) on conflict (delivery_id) do nothing`,
-		d.ID, d.envID, d.Target, cfg.Method, targetURL, maskedHeader(cfg, header), []byte(d.Body)); err != nil {
-		return fmt.Errorf("capture delivery %s: %w", d.ID, err)
-	}
-	return w.record(ctx, job, d, cfg, attemptResult{started: started, latency: time.Since(started), captured: true}, logger(w.Logger).With("message_id", d.MessageID, "delivery_id", d.ID, "correlation_id", d.correlationID, "target", d.Target))
-}
-
 // finishConfiguration fails a delivery whose target cannot be used in its
-// environment (not configured, secret unreadable) with a configuration
-// exception; fixing the configuration and retrying resolves it.
+// environment (not configured, secret unreadable, a kind no transport
+// serves) with a configuration exception; fixing the configuration and
+// retrying resolves it.
 func (w *DeliverWorker) finishConfiguration(ctx context.Context, job *river.Job[DeliverArgs], d pendingDelivery, cause error) error {
 	msg := cause.Error()
 	if fe, ok := fault.As(cause); ok {

@@ -2,12 +2,8 @@ package jobs
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -15,8 +11,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
-	"github.com/crossdock/crossdock/engine"
+	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/jobs/transport"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -25,7 +22,7 @@ import (
 // successes recorded with a handful of statements for the whole group, so
 // the common case — the target answers 2xx at once — costs one River job
 // and one commit per group instead of per delivery. Anything else (a retry,
-// a capture target, a target over its rate or behind an open circuit, an
+// a kind that is not grouped, a target over its rate or behind an open circuit, an
 // unusable configuration) is handed to a DeliverArgs job of its own, which
 // owns retries, snoozes and exceptions for that delivery.
 type DeliverGroupArgs struct {
@@ -42,7 +39,7 @@ func (DeliverGroupArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: QueueDeliver, MaxAttempts: 25}
 }
 
-// DeliverGroupWorker works DeliverGroupArgs with the same HTTP client,
+// DeliverGroupWorker works DeliverGroupArgs with the same transports,
 // rate limiters and circuit breakers as the DeliverWorker it wraps.
 type DeliverGroupWorker struct {
 	river.WorkerDefaults[DeliverGroupArgs]
@@ -63,17 +60,19 @@ const groupSendConcurrency = 32
 
 // groupSend is one delivery of a group cleared to be sent now.
 type groupSend struct {
-	d      pendingDelivery
-	cfg    mappings.TargetConfig
-	url    string
-	header http.Header
-	done   func(error)
-	res    attemptResult
-	// finished: the attempt settled the delivery (for the observer).
-	finished bool
-	// cancelled: shutdown cut the request short; not an attempt.
-	cancelled bool
+	d    pendingDelivery
+	cfg  mappings.TargetConfig
+	t    transport.Transport
+	a    transport.Attempt
+	done func(error)
+	// rec is the attempt settled, once made; nil when it was not made.
+	rec *attemptRecord
+	// err: the transport could not make the attempt (not an attempt).
+	err error
 }
+
+// delivered says whether the attempt was made and delivered.
+func (s *groupSend) delivered() bool { return s.rec != nil && s.rec.status == DeliveryDelivered }
 
 // Work sends the group's first attempts and records them.
 func (w *DeliverGroupWorker) Work(ctx context.Context, job *river.Job[DeliverGroupArgs]) error {
@@ -87,7 +86,7 @@ func (w *DeliverGroupWorker) Work(ctx context.Context, job *river.Job[DeliverGro
 	for _, d := range ds {
 		switch {
 		case d.Status == DeliveryDelivered || d.Status == DeliveryFailed:
-		case d.Attempts > 0 || d.TargetKind != engine.TargetHTTP:
+		case d.Attempts > 0 || !dw.Transports.Grouped(transport.Kind(d.TargetKind)):
 			handoff = append(handoff, d.ID)
 		default:
 			firsts = append(firsts, d)
@@ -98,8 +97,8 @@ func (w *DeliverGroupWorker) Work(ctx context.Context, job *river.Job[DeliverGro
 		return err
 	}
 	handoff = append(handoff, later...)
-	delivered, other, cancelled := dw.sendFirstAttempts(ctx, sends)
-	handoff = append(handoff, cancelled...)
+	made, notMade := dw.sendFirstAttempts(ctx, sends)
+	handoff = append(handoff, notMade...)
 
 	// The attempts happened: record them even when shutdown cancels ctx.
 	ctx = context.WithoutCancel(ctx)
@@ -107,10 +106,7 @@ func (w *DeliverGroupWorker) Work(ctx context.Context, job *river.Job[DeliverGro
 		if err := genericPlans(ctx, tx); err != nil {
 			return err
 		}
-		if err := recordDelivered(ctx, tx, delivered); err != nil {
-			return err
-		}
-		later, err := recordOtherFirstAttempts(ctx, tx, other)
+		later, err := recordFirstAttempts(ctx, tx, made)
 		if err != nil {
 			return err
 		}
@@ -129,8 +125,8 @@ func (w *DeliverGroupWorker) Work(ctx context.Context, job *river.Job[DeliverGro
 	return nil
 }
 
-// prepareFirstAttempts decides which of ds, first attempts of http
-// deliveries, can be sent now: those whose target has a usable
+// prepareFirstAttempts decides which of ds, first attempts of deliveries
+// of grouped kinds, can be sent now: those whose target has a usable
 // configuration, is within its rate and has its circuit closed; with
 // fastOnly, also only targets that have lately answered quickly (see
 // DeliverWorker.answersQuickly). The others are returned by id, to be
@@ -149,10 +145,18 @@ func (dw *DeliverWorker) prepareFirstAttempts(ctx context.Context, ds []pendingD
 			later = append(later, d.ID)
 			continue
 		}
+		t, err := dw.transportOf(d)
+		if err != nil {
+			later = append(later, d.ID) // the DeliverArgs job files the exception
+			continue
+		}
 		k := cfgKey{d.envID, d.Target}
 		cfg, seen := configs[k]
 		if !seen {
 			c, err := mappings.TargetConfigGet(ctx, dw.DB, dw.Sealer, d.envID, d.Target)
+			if fault.CodeOf(err) == fault.NotFound && !t.Traits().NeedsConfiguration {
+				c, err = mappings.DefaultTargetConfig(d.envID, d.Target), nil
+			}
 			if err == nil {
 				cfg = &c
 			}
@@ -162,12 +166,9 @@ func (dw *DeliverWorker) prepareFirstAttempts(ctx context.Context, ds []pendingD
 			later = append(later, d.ID)
 			continue
 		}
-		if strings.Contains(cfg.URLTemplate, "${") && vars[d.envID] == nil {
-			v, err := mappings.Variables(ctx, dw.DB, d.envID)
-			if err != nil {
-				return nil, nil, err
-			}
-			vars[d.envID] = v
+		a, err := dw.attemptOf(ctx, d, *cfg, vars)
+		if err != nil {
+			return nil, nil, err
 		}
 		if l := dw.limiterFor(d.envID, d.Target, cfg.RatePerSecond); l != nil {
 			if r := l.Reserve(); r.Delay() > 0 {
@@ -181,66 +182,58 @@ func (dw *DeliverWorker) prepareFirstAttempts(ctx context.Context, ds []pendingD
 			later = append(later, d.ID) // open circuit: the single job waits it out
 			continue
 		}
-		sends = append(sends, &groupSend{d: d, cfg: *cfg, url: expandURL(cfg.URLTemplate, d, vars[d.envID]), header: buildHeader(*cfg, d), done: done})
+		sends = append(sends, &groupSend{d: d, cfg: *cfg, t: t, a: a, done: done})
 	}
 	return sends, later, nil
 }
 
 // sendFirstAttempts sends, at most groupSendConcurrency at a time, and
-// tells each target's circuit breaker how it went. It returns the
-// deliveries delivered, the other attempts made (to be recorded by
-// recordOtherFirstAttempts), and those cut short by shutdown, which are not
-// attempts: their jobs send them again, with the same Idempotency-Key.
-func (dw *DeliverWorker) sendFirstAttempts(ctx context.Context, sends []*groupSend) (delivered, other []*groupSend, cancelled []uuid.UUID) {
+// settles each attempt made (groupSend.rec). It returns the attempts made
+// and, by id, the deliveries whose attempt was not: cut short by shutdown
+// or not made by their transport. Their jobs send them again, with the
+// same Idempotency-Key.
+func (dw *DeliverWorker) sendFirstAttempts(ctx context.Context, sends []*groupSend) (made []*groupSend, notMade []uuid.UUID) {
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, groupSendConcurrency)
 	for _, s := range sends {
 		slots <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-slots }()
-			s.res = dw.send(ctx, s.cfg, s.d, s.url, s.header)
+			res, cancelled, err := dw.send(ctx, s.t, s.a, s.done)
+			switch {
+			case err != nil:
+				s.err = err
+			case !cancelled:
+				s.rec = settle(s.d, s.cfg, res)
+			}
 		})
 	}
 	wg.Wait()
 	for _, s := range sends {
-		switch {
-		case ctx.Err() != nil && !s.res.delivered:
-			s.done(nil)
-			s.cancelled = true
-			cancelled = append(cancelled, s.d.ID)
+		if s.rec == nil {
+			notMade = append(notMade, s.d.ID)
 			continue
-		case s.res.breakerFailure():
-			s.done(errTargetDown)
-		default:
-			s.done(nil)
 		}
-		if s.res.delivered {
-			s.finished = true
-			delivered = append(delivered, s)
-		} else {
-			other = append(other, s)
-		}
+		made = append(made, s)
 	}
-	return delivered, other, cancelled
+	return made, notMade
 }
 
-// recordOtherFirstAttempts records, in tx, first attempts that did not
-// deliver (recordAttempt) and returns the DeliverArgs jobs of those to be
-// tried again.
-func recordOtherFirstAttempts(ctx context.Context, tx pgx.Tx, other []*groupSend) ([]river.InsertManyParams, error) {
+// recordFirstAttempts records, in tx, first attempts made (recordAttempts)
+// and returns the DeliverArgs jobs of those to be tried again.
+func recordFirstAttempts(ctx context.Context, tx pgx.Tx, made []*groupSend) ([]river.InsertManyParams, error) {
+	recs := make([]*attemptRecord, len(made))
+	for i, s := range made {
+		recs[i] = s.rec
+	}
+	if _, err := recordAttempts(ctx, tx, recs); err != nil {
+		return nil, err
+	}
 	var later []river.InsertManyParams
-	for _, s := range other {
-		out, err := recordAttempt(ctx, tx, s.d, s.cfg, s.res)
-		if errors.Is(err, errAttemptRecorded) {
-			continue // another run has it
-		}
-		if err != nil {
-			return nil, err
-		}
-		s.finished = out.finished
-		if !out.finished {
-			at := time.Now().Add(out.snooze)
-			later = append(later, river.InsertManyParams{Args: DeliverArgs{DeliveryID: s.d.ID}, InsertOpts: &river.InsertOpts{ScheduledAt: at}})
+	for _, r := range recs {
+		if !r.finished {
+			at := time.Now().Add(r.snooze)
+			later = append(later, river.InsertManyParams{Args: DeliverArgs{DeliveryID: r.d.ID}, InsertOpts: &river.InsertOpts{ScheduledAt: at}})
 		}
 	}
 	return later, nil
@@ -272,144 +265,17 @@ func insertJobs(ctx context.Context, tx pgx.Tx, jobs []river.InsertManyParams, f
 // once they are committed.
 func (dw *DeliverWorker) firstAttemptsRecorded(ctx context.Context, sends []*groupSend) {
 	for _, s := range sends {
-		if s.cancelled {
-			continue
+		if s.rec != nil {
+			dw.observe(s.rec)
 		}
-		dw.observe(s.d, s.res, s.finished)
 	}
 	if log := logger(dw.Logger); log.Enabled(ctx, slog.LevelInfo) {
 		for _, s := range sends {
+			if s.rec == nil {
+				continue
+			}
 			log.Info("delivery attempt", "message_id", s.d.MessageID, "delivery_id", s.d.ID, "correlation_id", s.d.correlationID, "target", s.d.Target,
-				"delivered", s.res.delivered, "status_code", s.res.statusCode, "error_class", s.res.class, "latency", s.res.latency)
+				"delivered", s.delivered(), "status_code", s.rec.res.StatusCode, "error_class", s.rec.res.Class, "latency", s.rec.res.Latency)
 		}
 	}
-}
-
-// loadDeliveries is loadDelivery for many; deliveries that no longer exist
-// are left out.
-func loadDeliveries(ctx context.Context, db DB, ids []uuid.UUID) ([]pendingDelivery, error) {
-	rows, err := db.Query(ctx, `
-		select d.id, d.message_id, d.route, d.target, d.target_kind, d.body, d.status, d.attempts, d.budget_from, d.window_from,
-		       m.environment_id, m.flow_id, m.correlation_id, m.received_at
-		from deliveries d join messages m on m.id = d.message_id where d.id = any($1) order by d.id`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("deliveries: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (pendingDelivery, error) {
-		var d pendingDelivery
-		var body []byte
-		err := r.Scan(&d.ID, &d.MessageID, &d.Route, &d.Target, &d.TargetKind, &body, &d.Status, &d.Attempts, &d.budgetFrom, &d.windowFrom,
-			&d.envID, &d.flowID, &d.correlationID, &d.receivedAt)
-		d.Body = body
-		return d, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("deliveries: %w", err)
-	}
-	return out, nil
-}
-
-// recordDeliveredSQL records first attempts that succeeded, for many
-// deliveries at once: the delivery's new state, its attempt and its two
-// lineage events (delivering, delivered), as recordAttempt writes them for
-// one. A delivery whose attempt another run recorded meanwhile is skipped.
-const recordDeliveredSQL = `
-	with input as (
-		select * from unnest($1::uuid[], $2::int4[], $3::timestamptz[], $4::int8[], $5::int4[], $6::text[], $7::text[])
-			as u(id, n, started, latency, code, excerpt, extra)
-	), d as (
-		update deliveries set attempts = input.n, window_from = coalesce(deliveries.window_from, input.started), status = 'delivered',
-			last_status_code = input.code, last_error = '', next_attempt_at = null, delivered_at = now(), updated_at = now()
-		from input where deliveries.id = any($1) and deliveries.id = input.id and deliveries.attempts = input.n - 1
-		returning deliveries.id, deliveries.message_id, deliveries.route, deliveries.target
-	), a as (
-		insert into delivery_attempts (delivery_id, n, started_at, latency_ms, status_code, outcome, response_excerpt, error)
-		select d.id, input.n, input.started, input.latency, input.code, 'delivered', input.excerpt, '' from d join input on input.id = d.id
-	), l as (
-		insert into lineage_events (message_id, delivery_id, at, stage, detail, duration_ms)
-		select d.message_id, d.id, e.at, e.stage, e.detail, e.duration
-		from d join input on input.id = d.id,
-		lateral (values
-			(1, input.started, 'delivering', jsonb_build_object('attempt', input.n, 'target', d.target), null::int),
-			(2, now(), 'delivered', jsonb_build_object('attempt', input.n, 'route', d.route, 'target', d.target, 'statusCode', input.code) || input.extra::jsonb, input.latency::int)
-		) as e(ord, at, stage, detail, duration)
-		order by d.id, e.ord
-	)
-	select id, message_id from d`
-
-// recordDelivered writes the group's successful first attempts, resolves
-// any open exception of those deliveries, and recomputes their messages'
-// statuses.
-func recordDelivered(ctx context.Context, tx pgx.Tx, sends []*groupSend) error {
-	if len(sends) == 0 {
-		return nil
-	}
-	n := len(sends)
-	ids := make([]uuid.UUID, n)
-	attempts, codes := make([]int32, n), make([]int32, n)
-	started := make([]time.Time, n)
-	latency := make([]int64, n)
-	excerpts := make([]string, n)
-	// extra is more of the delivered event's detail: the redirects
-	// followed, as recordAttempt writes them.
-	extra := make([]string, n)
-	for i, s := range sends {
-		ids[i], attempts[i], started[i] = s.d.ID, int32(s.d.Attempts+1), s.res.started
-		latency[i], codes[i], excerpts[i] = s.res.latency.Milliseconds(), int32(s.res.statusCode), s.res.excerpt
-		more := map[string]any{}
-		s.res.addRedirects(more)
-		b, err := json.Marshal(more)
-		if err != nil {
-			return err
-		}
-		extra[i] = string(b)
-	}
-	rows, err := tx.Query(ctx, recordDeliveredSQL, ids, attempts, started, latency, codes, excerpts, extra)
-	if err != nil {
-		return fmt.Errorf("record deliveries: %w", err)
-	}
-	type recorded struct{ delivery, message uuid.UUID }
-	done, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (recorded, error) {
-		var x recorded
-		return x, r.Scan(&x.delivery, &x.message)
-	})
-	if err != nil {
-		return fmt.Errorf("record deliveries: %w", err)
-	}
-	if len(done) == 0 {
-		return nil
-	}
-	deliveryIDs := make([]uuid.UUID, len(done))
-	var messageIDs []uuid.UUID
-	seen := map[uuid.UUID]bool{}
-	for i, x := range done {
-		deliveryIDs[i] = x.delivery
-		if !seen[x.message] {
-			seen[x.message] = true
-			messageIDs = append(messageIDs, x.message)
-		}
-	}
-	// An exception can be open only if an earlier attempt failed, which
-	// first attempts have not; this covers a group job run again after an
-	// inbox action.
-	rows, err = tx.Query(ctx, `
-		update exceptions set status = 'resolved', resolution = 'delivered', resolved_at = now(), updated_at = now()
-		where delivery_id = any($1) and status in ('open', 'assigned')
-		returning message_id, delivery_id`, deliveryIDs)
-	if err != nil {
-		return fmt.Errorf("resolve exceptions: %w", err)
-	}
-	resolved, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (recorded, error) {
-		var x recorded
-		return x, r.Scan(&x.message, &x.delivery)
-	})
-	if err != nil {
-		return fmt.Errorf("resolve exceptions: %w", err)
-	}
-	for _, x := range resolved {
-		if err := addLineage(ctx, tx, x.message, lineage{deliveryID: &x.delivery, stage: StageResolved, detail: map[string]any{"reason": "delivered on retry"}}); err != nil {
-			return err
-		}
-	}
-	return recomputeMessageStatus(ctx, tx, messageIDs...)
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/crossdock/crossdock/jobs/transport/httptarget"
 )
 
 // IntakeCommitWithRawPayload commits a group in which the event at index
@@ -38,5 +40,6 @@ func PayloadValuesOf(payload []byte) string { return payloadValuesOf(payload) }
 // GenericPlans is genericPlans, for its test.
 var GenericPlans = genericPlans
 
-// SameOrigin is sameOrigin, the test of the target redirect policy.
-var SameOrigin = sameOrigin
+// SameOrigin is the http transport's, for the test of the target
+// redirect policy.
+var SameOrigin = httptarget.SameOrigin

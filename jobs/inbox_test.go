@@ -341,7 +341,7 @@ func TestRequestHeadersMaskTheCredential(t *testing.T) {
 	b.configureERP(t, tg.URL, nil)
 	id := b.accept(t, `{"id": 8, "name": "#8", "total": 10}`).MessageID
 	v := b.waitStatus(t, id, jobs.StatusFailed)
-	heads, err := jobs.RequestHeaders(context.Background(), b.pool, b.env.ID, v.Message.CorrelationID, v.Deliveries)
+	heads, err := jobs.RequestHeaders(context.Background(), b.pool, jobs.Transports(b.pool, nil), b.env.ID, v.Message.CorrelationID, v.Deliveries)
 	require.NoError(t, err)
 	h := heads[v.Deliveries[0].ID]
 	require.Equal(t, "••••••", h["Authorization"])

@@ -19,20 +19,11 @@ type Observer interface {
 }
 
 // observe tells the observer about an attempt just recorded.
-func (w *DeliverWorker) observe(d pendingDelivery, res attemptResult, finished bool) {
+func (w *DeliverWorker) observe(r *attemptRecord) {
 	if w.Observer == nil {
 		return
 	}
-	outcome := "retry"
-	switch {
-	case res.captured:
-		outcome = "captured"
-	case res.delivered:
-		outcome = "delivered"
-	case finished:
-		outcome = "failed"
-	}
-	w.Observer.DeliveryAttempted(d.envID, d.Target, outcome, res.latency, time.Since(d.receivedAt))
+	w.Observer.DeliveryAttempted(r.d.envID, r.d.Target, r.outcome(), r.res.Latency, time.Since(r.d.receivedAt))
 }
 
 // circuitChanged records a breaker's new state in target_circuits, for the

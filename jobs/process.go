@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -20,6 +21,7 @@ import (
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/jobs/transport"
 )
 
 // ProcessWorker validates, maps and routes the messages of a process job
@@ -45,6 +47,25 @@ type ProcessWorker struct {
 	Logger *slog.Logger
 	// Deliver, when set, sends first attempts from the process job.
 	Deliver *DeliverWorker
+	// Transports say which target kinds need configuration; nil means
+	// Deliver's, or without Deliver Transports(DB, nil).
+	Transports *transport.Registry
+
+	defaultTransports sync.Once
+}
+
+// transports returns the registry the worker plans deliveries with.
+func (w *ProcessWorker) transports() *transport.Registry {
+	w.defaultTransports.Do(func() {
+		switch {
+		case w.Transports != nil:
+		case w.Deliver != nil:
+			w.Transports = w.Deliver.Transports
+		default:
+			w.Transports = Transports(w.DB, nil)
+		}
+	})
+	return w.Transports
 }
 
 // Timeout leaves room for first attempts when the job makes them: as
@@ -79,6 +100,7 @@ func (w *ProcessWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) e
 		return river.JobCancel(fault.Errorf(fault.NotFound, "none of the job's %d messages exists", len(job.Args.MessageIDs))) // deleted (retention); retrying cannot help
 	}
 	runs := make([]processRun, 0, len(inputs))
+	kinds := w.transports()
 	for _, in := range inputs {
 		if in.m.Status != StatusReceived {
 			continue
@@ -94,7 +116,7 @@ func (w *ProcessWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) e
 			return fmt.Errorf("map message %s: %w", in.m.ID, runErr) // cancelled: River retries
 		}
 		r := processRun{m: in.m, configured: in.configured, prog: prog, res: res, runErr: runErr, took: took}
-		r.plan = planRoutes(r)
+		r.plan = planRoutes(r, kinds)
 		runs = append(runs, r)
 	}
 	sends, err := w.sendFirstAttempts(ctx, runs)
@@ -145,7 +167,8 @@ func (w *ProcessWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) e
 }
 
 // sendFirstAttempts makes, when the worker has a Deliver, the first
-// attempts of the runs' http deliveries whose targets answer quickly, and
+// attempts of the runs' deliveries of grouped kinds
+// (transport.Traits.Grouped) whose targets answer quickly, and
 // notes each outcome on its plan (routePlan.sent) for recordAll.
 func (w *ProcessWorker) sendFirstAttempts(ctx context.Context, runs []processRun) ([]*groupSend, error) {
 	if w.Deliver == nil {
@@ -158,7 +181,7 @@ func (w *ProcessWorker) sendFirstAttempts(ctx context.Context, runs []processRun
 			continue
 		}
 		for i, id := range p.rows.ids {
-			if p.rows.stats[i] != string(DeliveryPending) || p.rows.kinds[i] != engine.TargetHTTP {
+			if p.rows.stats[i] != string(DeliveryPending) || !w.Deliver.Transports.Grouped(transport.Kind(p.rows.kinds[i])) {
 				continue
 			}
 			firsts = append(firsts, pendingDelivery{
@@ -175,7 +198,7 @@ func (w *ProcessWorker) sendFirstAttempts(ctx context.Context, runs []processRun
 	if err != nil {
 		return nil, err
 	}
-	w.Deliver.sendFirstAttempts(ctx, sends)
+	w.Deliver.sendFirstAttempts(ctx, sends) // an attempt not made leaves its delivery to a DeliverGroupArgs job
 	bySend := make(map[uuid.UUID]*groupSend, len(sends))
 	for _, s := range sends {
 		bySend[s.d.ID] = s
@@ -219,7 +242,7 @@ func (w *ProcessWorker) recordAll(ctx context.Context, tx pgx.Tx, runs []process
 		return err
 	}
 	var waiting []uuid.UUID
-	var other []*groupSend
+	var other []*groupSend // first attempts made that did not deliver
 	for _, p := range plans {
 		if !claimed[p.id] {
 			outcomes[p.run] = "already processed"
@@ -250,7 +273,7 @@ func (w *ProcessWorker) recordAll(ctx context.Context, tx pgx.Tx, runs []process
 		}
 		w.log(&r.m).Debug("processed", "outcome", outcomes[i], "took", r.took)
 	}
-	later, err := recordOtherFirstAttempts(ctx, tx, other)
+	later, err := recordFirstAttempts(ctx, tx, other)
 	if err != nil {
 		return err
 	}
@@ -408,7 +431,7 @@ func mappingErrors(res *engine.Result) []engine.RowError {
 
 // planRoutes returns the plan of a run that routed its message, or nil when
 // the message failed validation or mapping.
-func planRoutes(r processRun) *routePlan {
+func planRoutes(r processRun, kinds *transport.Registry) *routePlan {
 	if r.runErr != nil || !r.res.Valid() || len(mappingErrors(r.res)) > 0 {
 		return nil
 	}
@@ -430,11 +453,13 @@ func planRoutes(r processRun) *routePlan {
 		matched = append(matched, route.Name)
 		kind := r.prog.kinds[route.Target]
 		if kind == "" {
-			kind = engine.TargetHTTP
+			kind = engine.TargetHTTP // the definition format's default
 		}
 		id := deliveryID(m.ID, route.Name)
 		status, lastError := DeliveryPending, ""
-		if kind == engine.TargetHTTP && !r.configured[route.Target] {
+		// A kind no transport serves is left to the deliver job, which
+		// fails it with a configuration exception that says so.
+		if needed, known := kinds.NeedsConfiguration(string(kind)); known && needed && !r.configured[route.Target] {
 			status, lastError = DeliveryFailed, "target not configured"
 			e := base
 			e.DeliveryID = &id
@@ -442,7 +467,7 @@ func planRoutes(r processRun) *routePlan {
 			e.Message = fmt.Sprintf("target “%s” (route %s) is not configured in this environment; set its URL on the Environments page, then retry", route.Target, route.Name)
 			plan.configErrors = append(plan.configErrors, e)
 		}
-		plan.rows.add(id, route.Name, route.Target, kind, string(route.Output), status, lastError)
+		plan.rows.add(id, route.Name, route.Target, string(kind), string(route.Output), status, lastError)
 		if status == DeliveryPending {
 			pending = append(pending, id)
 		} else {
@@ -489,30 +514,30 @@ func deliveryID(message uuid.UUID, route string) uuid.UUID {
 
 // noteSent records on the plan the first attempts made for its
 // deliveries: a delivered one is written as delivered, with its attempt
-// and its delivering and delivered lineage, and when all of them were
+// and its lineage as settle made them, and when all of them were
 // delivered so is the message.
 func (p *routePlan) noteSent(sends map[uuid.UUID]*groupSend) {
 	p.sent = map[uuid.UUID]*groupSend{}
 	all := true
 	for i, id := range p.rows.ids {
 		s := sends[id]
-		if s == nil || s.cancelled {
+		if s == nil || s.rec == nil {
 			all = false
 			continue
 		}
 		p.sent[id] = s
-		if !s.res.delivered {
+		if !s.delivered() {
 			all = false
 			continue
 		}
-		started, code := s.res.started, int32(s.res.statusCode)
-		latency := s.res.latency
-		p.rows.stats[i], p.rows.attempts[i], p.rows.windowFrom[i], p.rows.codes[i] = string(DeliveryDelivered), 1, &started, &code
-		detail := map[string]any{"attempt": 1, "route": s.d.Route, "target": s.d.Target, "statusCode": s.res.statusCode}
-		s.res.addRedirects(detail)
-		p.events = append(p.events,
-			lineage{deliveryID: &id, at: started, stage: StageDelivering, detail: map[string]any{"attempt": 1, "target": s.d.Target}},
-			lineage{deliveryID: &id, at: started.Add(latency), stage: StageDelivered, duration: &latency, detail: detail})
+		r := s.rec
+		windowFrom := r.windowFrom
+		p.rows.stats[i], p.rows.attempts[i], p.rows.windowFrom[i] = string(DeliveryDelivered), int32(r.n), &windowFrom
+		if r.res.StatusCode != 0 {
+			code := int32(r.res.StatusCode)
+			p.rows.codes[i] = &code
+		}
+		p.events = append(p.events, r.events...)
 	}
 	if all && p.status == StatusQueued {
 		p.status = StatusDelivered
@@ -532,12 +557,11 @@ func (p *routePlan) waiting() []uuid.UUID {
 }
 
 // other are the first attempts made for the plan that did not deliver;
-// recordOtherFirstAttempts records them on the rows routeAll wrote as
-// pending.
+// recordFirstAttempts records them on the rows routeAll wrote as pending.
 func (p *routePlan) other() []*groupSend {
 	var out []*groupSend
 	for _, id := range p.rows.ids {
-		if s := p.sent[id]; s != nil && !s.res.delivered {
+		if s := p.sent[id]; s != nil && !s.delivered() {
 			out = append(out, s)
 		}
 	}
@@ -590,7 +614,7 @@ func routeAll(ctx context.Context, tx pgx.Tx, plans []*routePlan) (map[uuid.UUID
 		ids[i], statuses[i], values[i] = p.id, string(p.status), p.values
 		for _, id := range p.rows.ids {
 			dMsgs = append(dMsgs, p.id)
-			if s := p.sent[id]; s != nil && s.res.delivered {
+			if s := p.sent[id]; s != nil && s.delivered() {
 				a.add(p.id, s)
 			}
 		}
@@ -624,9 +648,9 @@ func routeAll(ctx context.Context, tx pgx.Tx, plans []*routePlan) (map[uuid.UUID
 			join m on m.id = u.message_id
 		), a as (
 			insert into delivery_attempts (delivery_id, n, started_at, latency_ms, status_code, outcome, response_excerpt, error)
-			select u.id, 1, u.started, u.latency, u.code, 'delivered', u.excerpt, ''
-			from unnest($20::uuid[], $21::uuid[], $22::timestamptz[], $23::int8[], $24::int4[], $25::text[])
-				as u(id, message_id, started, latency, code, excerpt)
+			select u.id, u.n, u.started, u.latency, u.code, u.outcome, u.excerpt, ''
+			from unnest($20::uuid[], $21::uuid[], $22::timestamptz[], $23::int8[], $24::int4[], $25::text[], $27::int4[], $28::text[])
+				as u(id, message_id, started, latency, code, excerpt, n, outcome)
 			join m on m.id = u.message_id
 		), l as (
 			insert into lineage_events (message_id, delivery_id, at, stage, detail, duration_ms)
@@ -644,7 +668,7 @@ func routeAll(ctx context.Context, tx pgx.Tx, plans []*routePlan) (map[uuid.UUID
 		ids, statuses, d.ids, dMsgs, d.routes, d.targets, d.kinds, d.bodies, d.stats, d.lastErrors,
 		lMsgs, l.deliveryIDs, l.ats, l.stages, l.details, l.durations,
 		d.attempts, d.windowFrom, d.codes,
-		a.ids, a.messages, a.started, a.latency, a.codes, a.excerpts, values)
+		a.ids, a.messages, a.started, a.latency, a.codes, a.excerpts, values, a.n, a.outcomes)
 	if err != nil {
 		return nil, fmt.Errorf("route %d messages: %w", len(plans), err)
 	}
@@ -659,18 +683,30 @@ func routeAll(ctx context.Context, tx pgx.Tx, plans []*routePlan) (map[uuid.UUID
 	return claimed, nil
 }
 
-// attemptRows are delivered first attempts column by column, for routeAll.
+// attemptRows are delivered first attempts column by column, for
+// routeAll: it inserts their deliveries already delivered, so it writes
+// the attempts (as settle made them) beside them instead of through
+// recordAttempts, which updates deliveries that exist.
 type attemptRows struct {
 	ids, messages []uuid.UUID
 	started       []time.Time
 	latency       []int64
-	codes         []int32
+	codes         []*int32
 	excerpts      []string
+	n             []int32
+	outcomes      []string
 }
 
 func (a *attemptRows) add(message uuid.UUID, s *groupSend) {
-	a.ids, a.messages, a.started = append(a.ids, s.d.ID), append(a.messages, message), append(a.started, s.res.started)
-	a.latency, a.codes, a.excerpts = append(a.latency, s.res.latency.Milliseconds()), append(a.codes, int32(s.res.statusCode)), append(a.excerpts, s.res.excerpt)
+	r := s.rec
+	var code *int32
+	if r.res.StatusCode != 0 {
+		c := int32(r.res.StatusCode)
+		code = &c
+	}
+	a.ids, a.messages, a.started = append(a.ids, s.d.ID), append(a.messages, message), append(a.started, r.res.Started)
+	a.latency, a.codes, a.excerpts = append(a.latency, r.res.Latency.Milliseconds()), append(a.codes, code), append(a.excerpts, r.res.Excerpt)
+	a.n, a.outcomes = append(a.n, int32(r.n)), append(a.outcomes, r.outcome())
 }
 
 func reject(ctx context.Context, tx pgx.Tx, id uuid.UUID, e Exception, detail any, at time.Time) error {

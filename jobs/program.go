@@ -9,6 +9,7 @@ import (
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/jobs/transport"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -18,7 +19,7 @@ import (
 type compiled struct {
 	program *engine.Program
 	keys    *engine.Program
-	kinds   map[string]string // target name → engine.TargetHTTP or engine.TargetCapture
+	kinds   map[string]transport.Kind // by target name
 	def     *engine.Definition
 }
 
@@ -80,9 +81,9 @@ func compileVersion(def *engine.Definition) (*compiled, error) {
 	if err != nil {
 		return nil, err
 	}
-	kinds := make(map[string]string, len(def.Targets))
+	kinds := make(map[string]transport.Kind, len(def.Targets))
 	for _, t := range def.Targets {
-		kinds[t.Name] = t.Kind
+		kinds[t.Name] = transport.Kind(t.Kind)
 	}
 	return &compiled{program: prog, keys: keys, kinds: kinds, def: def}, nil
 }

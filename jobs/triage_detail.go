@@ -11,6 +11,7 @@ import (
 
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/jobs/transport"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -130,10 +131,11 @@ func UnmappedLookup(e Exception) (UnmappedValue, bool) {
 	return UnmappedValue{}, false
 }
 
-// RequestHeaders returns, per HTTP delivery of a message, the headers it
-// is sent with under its target's current configuration in env, with the
-// credential masked. Nothing is decrypted to build them.
-func RequestHeaders(ctx context.Context, db txn.DBTX, envID int64, correlationID string, ds []Delivery) (map[uuid.UUID]map[string]string, error) {
+// RequestHeaders returns, per delivery of a message whose kind shows
+// what it is sent with (transport.Transport.Redact: for http, its request
+// headers), that under its target's current configuration in env, with
+// the credential masked. Nothing is decrypted to build them.
+func RequestHeaders(ctx context.Context, db txn.DBTX, kinds *transport.Registry, envID int64, correlationID string, ds []Delivery) (map[uuid.UUID]map[string]string, error) {
 	cfgs, err := mappings.TargetConfigList(ctx, db, envID)
 	if err != nil {
 		return nil, err
@@ -145,12 +147,14 @@ func RequestHeaders(ctx context.Context, db txn.DBTX, envID int64, correlationID
 	out := map[uuid.UUID]map[string]string{}
 	for _, d := range ds {
 		c, ok := byName[d.Target]
-		if d.TargetKind != engine.TargetHTTP || !ok {
+		t, known := kinds.Get(transport.Kind(d.TargetKind))
+		if !ok || !known {
 			continue
 		}
 		cfg := mappings.TargetConfig{Headers: c.Headers, Auth: c.Auth, AuthHeaderName: c.AuthHeaderName, Username: c.Username, Secret: "••••••"}
-		h := buildHeader(cfg, pendingDelivery{Delivery: d, correlationID: correlationID})
-		out[d.ID] = maskedHeader(cfg, h)
+		if h := t.Redact(cfg, pendingDelivery{Delivery: d, correlationID: correlationID}.forTransport()); h != nil {
+			out[d.ID] = h
+		}
 	}
 	return out, nil
 }

@@ -18,12 +18,22 @@ import (
 )
 
 // TargetCheck says whether an environment can reach one target a version
-// delivers to. Capture targets need no configuration (they record what
-// they would send), so they always pass.
+// delivers to. A target whose kind needs no configuration (TargetKinds)
+// always passes; one whose kind no transport serves never does.
 type TargetCheck struct {
 	Name       string `json:"name"`
 	Kind       string `json:"kind"`
 	Configured bool   `json:"configured"`
+	// UnknownKind: no transport of this installation delivers to Kind.
+	UnknownKind bool `json:"unknownKind,omitempty"`
+}
+
+// TargetKinds is what the gates ask of a target's kind: whether a target
+// of it must be configured in an environment, and whether any transport
+// delivers to it at all. The transport registry of jobs/transport answers;
+// callers (web, cmd) pass it in, so that mappings knows no kind by name.
+type TargetKinds interface {
+	NeedsConfiguration(kind string) (needed, known bool)
 }
 
 // VariableCheck says whether an environment sets one variable a version
@@ -62,7 +72,10 @@ func (g Gates) Failures() []string {
 		out = append(out, "the definition does not compile: "+p)
 	}
 	for _, t := range g.Targets {
-		if !t.Configured {
+		switch {
+		case t.UnknownKind:
+			out = append(out, fmt.Sprintf("target “%s” has kind “%s”, which this installation cannot deliver to", t.Name, t.Kind))
+		case !t.Configured:
 			out = append(out, fmt.Sprintf("target “%s” is not configured in %s", t.Name, g.Environment))
 		}
 	}
@@ -113,8 +126,8 @@ func testFailure(r engine.TestResult) string {
 }
 
 // CheckGates runs the gates of def against an environment's configuration
-// as it is now.
-func CheckGates(ctx context.Context, db txn.DBTX, env Environment, def *engine.Definition, now time.Time) (Gates, error) {
+// as it is now; kinds says which targets need configuration.
+func CheckGates(ctx context.Context, db txn.DBTX, kinds TargetKinds, env Environment, def *engine.Definition, now time.Time) (Gates, error) {
 	g := Gates{Environment: env.Name, CheckedAt: now.UTC()}
 	canonical, err := def.Canonical()
 	if err != nil {
@@ -150,8 +163,9 @@ func CheckGates(ctx context.Context, db txn.DBTX, env Environment, def *engine.D
 				kind = t.Kind
 			}
 		}
-		g.Targets = append(g.Targets, TargetCheck{Name: name, Kind: kind,
-			Configured: kind == engine.TargetCapture || slices.Contains(configured, name)})
+		needed, known := kinds.NeedsConfiguration(kind)
+		g.Targets = append(g.Targets, TargetCheck{Name: name, Kind: kind, UnknownKind: !known,
+			Configured: known && (!needed || slices.Contains(configured, name))})
 	}
 	vars, err := Variables(ctx, db, env.ID)
 	if err != nil {
@@ -198,7 +212,7 @@ type PromotionPreview struct {
 
 // PreviewPromotion computes what promoting version number of a flow to env
 // would change and runs the gates, without changing anything.
-func PreviewPromotion(ctx context.Context, db txn.DBTX, f Flow, number int, env Environment, now time.Time) (PromotionPreview, error) {
+func PreviewPromotion(ctx context.Context, db txn.DBTX, kinds TargetKinds, f Flow, number int, env Environment, now time.Time) (PromotionPreview, error) {
 	v, err := VersionGet(ctx, db, f.ID, number)
 	if err != nil {
 		return PromotionPreview{}, err
@@ -217,7 +231,7 @@ func PreviewPromotion(ctx context.Context, db txn.DBTX, f Flow, number int, env 
 		return PromotionPreview{}, err
 	}
 	p.Diff = Diff(p.CurrentDefinition, v.Definition)
-	if p.Gates, err = CheckGates(ctx, db, env, v.Definition, now); err != nil {
+	if p.Gates, err = CheckGates(ctx, db, kinds, env, v.Definition, now); err != nil {
 		return PromotionPreview{}, err
 	}
 	return p, nil

@@ -95,7 +95,7 @@ func TestPromotionRefusesATargetNotConfiguredInTheNextEnvironment(t *testing.T) 
 	ctx := context.Background()
 	now := time.Now()
 
-	pv, err := mappings.PreviewPromotion(ctx, p.db, p.flow, 1, p.test, now)
+	pv, err := mappings.PreviewPromotion(ctx, p.db, builtinKinds{}, p.flow, 1, p.test, now)
 	require.NoError(t, err)
 	require.Nil(t, pv.Current, "nothing runs in test yet")
 	require.False(t, pv.Diff.Empty(), "everything is new to test")
@@ -106,7 +106,7 @@ func TestPromotionRefusesATargetNotConfiguredInTheNextEnvironment(t *testing.T) 
 	}, pv.Gates.Failures(), "the capture target needs no configuration; the test case passes")
 	require.Equal(t, 1, pv.Gates.TestsPassed())
 
-	_, err = release.Promote(ctx, p.db, p.as(p.editor), release.Promotion{Flow: p.flow, Environment: p.test, Version: 1, Reason: "try", Now: now})
+	_, err = release.Promote(ctx, p.db, p.as(p.editor), release.Promotion{Flow: p.flow, Environment: p.test, Version: 1, Reason: "try", Now: now, Kinds: builtinKinds{}})
 	var refused *mappings.GatesFailedError
 	require.ErrorAs(t, err, &refused)
 	require.Equal(t, fault.Invalid, fault.CodeOf(err))
@@ -115,7 +115,7 @@ func TestPromotionRefusesATargetNotConfiguredInTheNextEnvironment(t *testing.T) 
 	require.Equal(t, fault.Conflict, fault.CodeOf(err), "nothing was deployed")
 
 	p.configure(t, p.test)
-	res, err := release.Promote(ctx, p.db, p.as(p.editor), release.Promotion{Flow: p.flow, Environment: p.test, Version: 1, Reason: "first release to test", Now: now})
+	res, err := release.Promote(ctx, p.db, p.as(p.editor), release.Promotion{Flow: p.flow, Environment: p.test, Version: 1, Reason: "first release to test", Now: now, Kinds: builtinKinds{}})
 	require.NoError(t, err)
 	require.NotNil(t, res.Deployment, "an unprotected environment deploys at once")
 	require.Nil(t, res.Request)
@@ -128,7 +128,7 @@ func TestPromotionRefusesATargetNotConfiguredInTheNextEnvironment(t *testing.T) 
 	require.True(t, hist[0].Gates.Passed())
 	require.Equal(t, "ana@shop.example", hist[0].DeployedByEmail)
 
-	_, err = release.Promote(ctx, p.db, p.as(p.editor), release.Promotion{Flow: p.flow, Environment: p.test, Version: 1, Reason: "again", Now: now})
+	_, err = release.Promote(ctx, p.db, p.as(p.editor), release.Promotion{Flow: p.flow, Environment: p.test, Version: 1, Reason: "again", Now: now, Kinds: builtinKinds{}})
 	require.Equal(t, fault.Conflict, fault.CodeOf(err), "test already runs v1")
 }
 
@@ -149,7 +149,7 @@ func TestPromotionRefusesAFailingTestCaseByName(t *testing.T) {
 	_, err = release.ImportBundle(ctx, p.db, p.as(p.editor), bundle, release.Import{})
 	require.NoError(t, err)
 
-	_, err = release.Promote(ctx, p.db, p.as(p.editor), release.Promotion{Flow: p.flow, Environment: p.test, Version: 2, Reason: "", Now: time.Now()})
+	_, err = release.Promote(ctx, p.db, p.as(p.editor), release.Promotion{Flow: p.flow, Environment: p.test, Version: 2, Reason: "", Now: time.Now(), Kinds: builtinKinds{}})
 	var refused *mappings.GatesFailedError
 	require.ErrorAs(t, err, &refused)
 	require.Contains(t, err.Error(), "test case “order 7 books for the company” failed")
@@ -167,7 +167,7 @@ func TestProtectedPromotionWaitsForAnotherApprover(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, def, "test runs nothing: the latest version")
 
-	res, err := release.Promote(ctx, p.db, p.as(p.approver), release.Promotion{Flow: p.flow, Environment: p.prod, Version: 1, Reason: "release 1", Now: now})
+	res, err := release.Promote(ctx, p.db, p.as(p.approver), release.Promotion{Flow: p.flow, Environment: p.prod, Version: 1, Reason: "release 1", Now: now, Kinds: builtinKinds{}})
 	require.NoError(t, err)
 	require.Nil(t, res.Deployment, "a protected environment does not change yet")
 	require.NotNil(t, res.Request)
@@ -175,13 +175,13 @@ func TestProtectedPromotionWaitsForAnotherApprover(t *testing.T) {
 	_, err = mappings.DeploymentCurrent(ctx, p.db, p.prod.ID, p.flow.ID)
 	require.Equal(t, fault.Conflict, fault.CodeOf(err))
 
-	_, _, err = release.Decide(ctx, p.db, p.as(p.approver), res.Request.ID, true, "", now)
+	_, _, err = release.Decide(ctx, p.db, builtinKinds{}, p.as(p.approver), res.Request.ID, true, "", now)
 	require.Equal(t, fault.Forbidden, fault.CodeOf(err), "the requester cannot approve")
 	require.Contains(t, err.Error(), "another approver")
-	_, _, err = release.Decide(ctx, p.db, p.as(p.another), res.Request.ID, false, " ", now)
+	_, _, err = release.Decide(ctx, p.db, builtinKinds{}, p.as(p.another), res.Request.ID, false, " ", now)
 	require.Equal(t, fault.Invalid, fault.CodeOf(err), "a rejection needs a comment")
 
-	r, d, err := release.Decide(ctx, p.db, p.as(p.another), res.Request.ID, true, "checked with finance", now)
+	r, d, err := release.Decide(ctx, p.db, builtinKinds{}, p.as(p.another), res.Request.ID, true, "checked with finance", now)
 	require.NoError(t, err)
 	require.Equal(t, mappings.RequestApproved, r.Status)
 	require.Equal(t, "bob@shop.example", r.DecidedByEmail)
@@ -194,7 +194,7 @@ func TestProtectedPromotionWaitsForAnotherApprover(t *testing.T) {
 	require.Contains(t, cur.Reason, "approved by bob@shop.example: checked with finance")
 	require.Contains(t, cur.Reason, "requested by amy@shop.example")
 
-	_, _, err = release.Decide(ctx, p.db, p.as(p.another), res.Request.ID, false, "too late", now)
+	_, _, err = release.Decide(ctx, p.db, builtinKinds{}, p.as(p.another), res.Request.ID, false, "too late", now)
 	require.Equal(t, fault.Conflict, fault.CodeOf(err), "decided once")
 }
 
@@ -204,15 +204,15 @@ func TestRejectedPromotionChangesNothingAndANewRequestSupersedes(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
 	p.configure(t, p.prod)
-	first, err := release.Promote(ctx, p.db, p.as(p.editor), release.Promotion{Flow: p.flow, Environment: p.prod, Version: 1, Reason: "", Now: now})
+	first, err := release.Promote(ctx, p.db, p.as(p.editor), release.Promotion{Flow: p.flow, Environment: p.prod, Version: 1, Reason: "", Now: now, Kinds: builtinKinds{}})
 	require.NoError(t, err)
-	second, err := release.Promote(ctx, p.db, p.as(p.editor), release.Promotion{Flow: p.flow, Environment: p.prod, Version: 1, Reason: "again", Now: now})
+	second, err := release.Promote(ctx, p.db, p.as(p.editor), release.Promotion{Flow: p.flow, Environment: p.prod, Version: 1, Reason: "again", Now: now, Kinds: builtinKinds{}})
 	require.NoError(t, err)
 	old, err := mappings.PromotionRequestGet(ctx, p.db, first.Request.ID)
 	require.NoError(t, err)
 	require.Equal(t, mappings.RequestSuperseded, old.Status)
 
-	r, d, err := release.Decide(ctx, p.db, p.as(p.approver), second.Request.ID, false, "not during the sale", now)
+	r, d, err := release.Decide(ctx, p.db, builtinKinds{}, p.as(p.approver), second.Request.ID, false, "not during the sale", now)
 	require.NoError(t, err)
 	require.Nil(t, d)
 	require.Equal(t, mappings.RequestRejected, r.Status)
@@ -226,10 +226,10 @@ func TestApprovalRunsTheGatesAgain(t *testing.T) {
 	p := setupPromotion(t)
 	ctx := context.Background()
 	p.configure(t, p.prod)
-	res, err := release.Promote(ctx, p.db, p.as(p.editor), release.Promotion{Flow: p.flow, Environment: p.prod, Version: 1, Reason: "", Now: time.Now()})
+	res, err := release.Promote(ctx, p.db, p.as(p.editor), release.Promotion{Flow: p.flow, Environment: p.prod, Version: 1, Reason: "", Now: time.Now(), Kinds: builtinKinds{}})
 	require.NoError(t, err)
 	require.NoError(t, mappings.VariableDelete(ctx, p.db, p.prod.ID, "ERP_COMPANY"))
-	_, _, err = release.Decide(ctx, p.db, p.as(p.approver), res.Request.ID, true, "", time.Now())
+	_, _, err = release.Decide(ctx, p.db, builtinKinds{}, p.as(p.approver), res.Request.ID, true, "", time.Now())
 	require.ErrorContains(t, err, "variable “ERP_COMPANY” is not set in prod")
 	r, err := mappings.PromotionRequestGet(ctx, p.db, res.Request.ID)
 	require.NoError(t, err)
@@ -240,11 +240,11 @@ func TestRollbackRestoresThePreviousVersion(t *testing.T) {
 	t.Parallel()
 	p := setupPromotion(t)
 	ctx := context.Background()
-	_, err := release.Rollback(ctx, p.db, p.as(p.editor), p.dev, p.flow, "", time.Now())
+	_, err := release.Rollback(ctx, p.db, builtinKinds{}, p.as(p.editor), p.dev, p.flow, "", time.Now())
 	require.Equal(t, fault.Conflict, fault.CodeOf(err), "nothing deployed")
 
 	dbtest.Deploy(t, p.db, p.dev.ID, p.flow.ID, 1)
-	_, err = release.Rollback(ctx, p.db, p.as(p.editor), p.dev, p.flow, "", time.Now())
+	_, err = release.Rollback(ctx, p.db, builtinKinds{}, p.as(p.editor), p.dev, p.flow, "", time.Now())
 	require.Equal(t, fault.Conflict, fault.CodeOf(err), "no earlier deployment")
 
 	d, err := mappings.DraftGet(ctx, p.db, p.flow.ID)
@@ -255,7 +255,7 @@ func TestRollbackRestoresThePreviousVersion(t *testing.T) {
 	require.NoError(t, err)
 	dbtest.Deploy(t, p.db, p.dev.ID, p.flow.ID, 2)
 
-	rb, err := release.Rollback(ctx, p.db, p.as(p.editor), p.dev, p.flow, "", time.Now())
+	rb, err := release.Rollback(ctx, p.db, builtinKinds{}, p.as(p.editor), p.dev, p.flow, "", time.Now())
 	require.NoError(t, err)
 	require.Equal(t, 1, rb.VersionNumber)
 	require.Equal(t, mappings.KindRollback, rb.Kind)
@@ -320,4 +320,18 @@ func TestEnvironmentAdministration(t *testing.T) {
 	gates, err := json.Marshal(mappings.Gates{})
 	require.NoError(t, err)
 	require.JSONEq(t, `{}`, string(gates))
+}
+
+// builtinKinds answers the gates as the built-in transports do (http
+// needs configuration, capture does not); mappings may not import them.
+type builtinKinds struct{}
+
+func (builtinKinds) NeedsConfiguration(kind string) (needed, known bool) {
+	switch kind {
+	case "http":
+		return true, true
+	case "capture":
+		return false, true
+	}
+	return false, false
 }

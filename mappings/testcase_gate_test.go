@@ -35,11 +35,11 @@ func TestMappingErrorCasesGatePublishAndPromotion(t *testing.T) {
 
 	dev, err := mappings.EnvironmentByName(ctx, b.db, "dev")
 	require.NoError(t, err)
-	g, err := mappings.CheckGates(ctx, b.db, dev, withCase(wrong), time.Now())
+	g, err := mappings.CheckGates(ctx, b.db, builtinKinds{}, dev, withCase(wrong), time.Now())
 	require.NoError(t, err)
 	require.Equal(t, len(g.Tests)-1, g.TestsPassed(), "the gate fails the wrong expectation")
 	require.False(t, g.Tests[len(g.Tests)-1].Passed)
-	g, err = mappings.CheckGates(ctx, b.db, dev, withCase(right), time.Now())
+	g, err = mappings.CheckGates(ctx, b.db, builtinKinds{}, dev, withCase(right), time.Now())
 	require.NoError(t, err)
 	require.Equal(t, len(g.Tests), g.TestsPassed())
 

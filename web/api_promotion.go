@@ -121,7 +121,7 @@ func (s *Server) apiPromotionPreview() fiber.Handler {
 		} else if n, err = mappings.DefaultPromotionVersion(ctx, s.deps.DB, f, env); err != nil {
 			return err
 		}
-		p, err := mappings.PreviewPromotion(ctx, s.deps.DB, f, n, env, s.deps.Now())
+		p, err := mappings.PreviewPromotion(ctx, s.deps.DB, s.deps.Transports, f, n, env, s.deps.Now())
 		if err != nil {
 			return err
 		}

@@ -26,7 +26,7 @@ func (s *Server) importBundle(c *fiber.Ctx, data []byte, dryRun bool, env, from 
 		return release.Imported{}, err
 	}
 	return release.ImportBundle(c.UserContext(), s.deps.DB, releaseActor(c), b,
-		release.Import{Key: s.cfg.PromotionKey, DryRun: dryRun, From: from, Environment: env, Now: s.deps.Now()})
+		release.Import{Key: s.cfg.PromotionKey, DryRun: dryRun, From: from, Environment: env, Now: s.deps.Now(), Kinds: s.deps.Transports})
 }
 
 // bundleImport is the upload form: a dry run shows what would change (and

@@ -22,7 +22,7 @@ func (s *Server) rollback(c *fiber.Ctx, envName, slug, reason string) (mappings.
 	if err != nil {
 		return mappings.Deployment{}, env, err
 	}
-	d, err := release.Rollback(ctx, s.deps.DB, releaseActor(c), env, f, reason, s.deps.Now())
+	d, err := release.Rollback(ctx, s.deps.DB, s.deps.Transports, releaseActor(c), env, f, reason, s.deps.Now())
 	return d, env, err
 }
 

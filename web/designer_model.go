@@ -37,6 +37,8 @@ type designerState struct {
 	// kept are fields whose typed text the draft did not take (see
 	// applyEditsKeeping): shown as typed, with the reason.
 	kept map[string]keptField
+	// kinds are the target kinds the designer offers (Server.targetKinds).
+	kinds []string
 }
 
 // buildDesigner compiles and runs the definition on the selected sample and
@@ -190,7 +192,7 @@ func buildDesigner(ctx context.Context, st designerState) view.Designer {
 		d.Routes = append(d.Routes, rv)
 	}
 
-	structureViews(&d, def, field)
+	structureViews(&d, def, field, st.kinds)
 
 	for _, dg := range diags {
 		d.Problems = append(d.Problems, view.Diagnostic{Where: diagnosticWhere(dg), Message: dg.Message, Snippet: dg.Snippet, Anchor: anchorFor(dg.Pointer)})

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -189,9 +190,20 @@ func flattenRows(rows []view.RowView) []view.RowView {
 	return out
 }
 
+// targetKinds are the kinds of target the designer offers: those the
+// transports deliver to, in their registration order.
+func (s *Server) targetKinds() []string {
+	var out []string
+	for _, k := range s.deps.Transports.Kinds() {
+		out = append(out, string(k))
+	}
+	return out
+}
+
 // structureViews fills the Source and Targets cards and the routes' own
-// fields.
-func structureViews(d *view.Designer, def *engine.Definition, field fieldFunc) {
+// fields; kinds are the target kinds to offer.
+func structureViews(d *view.Designer, def *engine.Definition, field fieldFunc, kinds []string) {
+	d.TargetKinds = kinds
 	d.Source = view.SourceView{
 		System:     field("/source/system", def.Source.System, "Source system", "storefront", false),
 		Event:      field("/source/event", def.Source.Event, "Event type", "order.created", false),
@@ -207,6 +219,9 @@ func structureViews(d *view.Designer, def *engine.Definition, field fieldFunc) {
 			Method: plainField(ptr+"/method", t.Method, "HTTP method of target "+t.Name),
 		})
 		d.TargetNames = append(d.TargetNames, t.Name)
+		if !slices.Contains(d.TargetKinds, t.Kind) { // shown as it is, so that saving keeps it
+			d.TargetKinds = append(slices.Clip(d.TargetKinds), t.Kind)
+		}
 	}
 	d.TargetsAppend = fmt.Sprintf("/targets/%d", len(def.Targets))
 	d.RoutesAppend = fmt.Sprintf("/routes/%d", len(def.Routes))

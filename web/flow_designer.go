@@ -36,6 +36,7 @@ func (s *Server) flowDesigner() fiber.Handler {
 func (s *Server) renderDesigner(c *fiber.Ctx, st designerState, decorate func(*view.Designer)) error {
 	overLimits := engine.CheckLimits(st.def)
 	st.canEdit = canEditFlows(c) && overLimits == nil
+	st.kinds = s.targetKinds()
 	if st.now.IsZero() {
 		st.now = s.deps.Now()
 	}
@@ -66,7 +67,7 @@ func (s *Server) flowPreview() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		model := buildDesigner(c.UserContext(), designerState{flow: f, revision: d.Revision, def: st.def, sample: formSample(c), canEdit: canEditFlows(c), now: s.deps.Now(), preview: true, kept: st.kept})
+		model := buildDesigner(c.UserContext(), designerState{flow: f, revision: d.Revision, def: st.def, sample: formSample(c), canEdit: canEditFlows(c), now: s.deps.Now(), preview: true, kept: st.kept, kinds: s.targetKinds()})
 		return s.render(c, view.PreviewFragments(model))
 	}
 }

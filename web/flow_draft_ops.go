@@ -195,6 +195,7 @@ func (s *Server) flowDraftOps() fiber.Handler {
 func (s *Server) renderDraftForm(c *fiber.Ctx, ds designerState, st draftStep, decorate func(*view.Designer)) error {
 	ds.canEdit = canEditFlows(c) && engine.CheckLimits(ds.def) == nil
 	ds.now = s.deps.Now()
+	ds.kinds = s.targetKinds()
 	d := buildDesigner(c.UserContext(), ds)
 	setDocument(&d, st)
 	decorate(&d)

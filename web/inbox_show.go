@@ -50,7 +50,7 @@ func (s *Server) exceptionView(c *fiber.Ctx, id int64) (view.ExceptionView, erro
 		Message: messageView(mv), EditPayload: prettyJSON(mv.Message.Payload),
 	}
 	v.Message.CanSaveSample = canEditFlows(c)
-	heads, err := jobs.RequestHeaders(ctx, db, it.EnvironmentID, it.CorrelationID, mv.Deliveries)
+	heads, err := jobs.RequestHeaders(ctx, db, s.deps.Transports, it.EnvironmentID, it.CorrelationID, mv.Deliveries)
 	if err != nil {
 		return view.ExceptionView{}, err
 	}

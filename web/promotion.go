@@ -36,7 +36,7 @@ func (s *Server) promote(c *fiber.Ctx, slug, to, version, reason string) (mappin
 	if err != nil {
 		return mappings.PromotionResult{}, env, err
 	}
-	res, err := release.Promote(ctx, s.deps.DB, releaseActor(c), release.Promotion{Flow: f, Environment: env, Version: n, Reason: reason, Now: s.deps.Now()})
+	res, err := release.Promote(ctx, s.deps.DB, releaseActor(c), release.Promotion{Flow: f, Environment: env, Version: n, Reason: reason, Now: s.deps.Now(), Kinds: s.deps.Transports})
 	return res, env, err
 }
 

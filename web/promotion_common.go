@@ -34,13 +34,18 @@ func diffRows(d mappings.DefinitionDiff) []view.DiffRow {
 	return out
 }
 
-func gatesView(g mappings.Gates) view.GatesView {
+// gatesView shows gates; kinds says which target kinds need no
+// configuration.
+func gatesView(g mappings.Gates, kinds mappings.TargetKinds) view.GatesView {
 	v := view.GatesView{Checked: g.Checked(), Passed: g.Passed(), Problems: g.Problems, Failures: g.Failures()}
 	for _, t := range g.Targets {
 		detail := "configured in " + g.Environment
+		needed, known := kinds.NeedsConfiguration(t.Kind)
 		switch {
-		case t.Kind == "capture":
-			detail = "capture target: needs no configuration"
+		case t.UnknownKind:
+			detail = "kind “" + t.Kind + "”: this installation cannot deliver to it"
+		case known && !needed:
+			detail = t.Kind + " target: needs no configuration"
 		case !t.Configured:
 			detail = "not configured in " + g.Environment + "; an admin configures it on the Environments page"
 		}

@@ -18,7 +18,7 @@ func (s *Server) decide(c *fiber.Ctx, approve bool, comment string) (mappings.Pr
 	if err != nil {
 		return mappings.PromotionRequest{}, nil, err
 	}
-	return release.Decide(c.UserContext(), s.deps.DB, releaseActor(c), int64(id), approve, comment, s.deps.Now())
+	return release.Decide(c.UserContext(), s.deps.DB, s.deps.Transports, releaseActor(c), int64(id), approve, comment, s.deps.Now())
 }
 
 // promotionDecide is the approve or reject button of a request page.

@@ -84,7 +84,7 @@ func (s *Server) promoteView(c *fiber.Ctx, slug, to, version string) (view.Promo
 	} else if v.Version, err = mappings.DefaultPromotionVersion(ctx, s.deps.DB, f, env); err != nil {
 		return v, err
 	}
-	pv, err := mappings.PreviewPromotion(ctx, s.deps.DB, f, v.Version, env, s.deps.Now())
+	pv, err := mappings.PreviewPromotion(ctx, s.deps.DB, s.deps.Transports, f, v.Version, env, s.deps.Now())
 	if err != nil {
 		return v, err
 	}
@@ -93,7 +93,7 @@ func (s *Server) promoteView(c *fiber.Ctx, slug, to, version string) (view.Promo
 		v.Current = pv.Current.VersionNumber
 	}
 	v.Diff = diffRows(pv.Diff)
-	v.Gates = gatesView(pv.Gates)
+	v.Gates = gatesView(pv.Gates, s.deps.Transports)
 	return v, nil
 }
 
@@ -113,7 +113,7 @@ func (s *Server) promotionCreate() fiber.Handler {
 			v.Reason = reason
 			v.Error = capitalize(toFault(err).Message) + "."
 			if refused != nil {
-				v.Gates = gatesView(refused.Gates)
+				v.Gates = gatesView(refused.Gates, s.deps.Transports)
 				v.Error = "Not promoted: the gates failed. " + strings.Join(refused.Gates.Failures(), "; ") + "."
 			}
 			c.Status(toStatus(err))

@@ -38,7 +38,7 @@ func (s *Server) renderRequest(c *fiber.Ctx, msg string) error {
 	if err != nil {
 		return err
 	}
-	v := view.PromotionRequestView{Request: requestRow(r), Gates: gatesView(r.Gates), Error: msg}
+	v := view.PromotionRequestView{Request: requestRow(r), Gates: gatesView(r.Gates, s.deps.Transports), Error: msg}
 	u := userOf(c)
 	v.Own = u != nil && (r.RequestedByID != nil && *r.RequestedByID == u.ID || r.RequestedByEmail == u.Email)
 	v.CanDecide = u != nil && u.Can(deciders...)

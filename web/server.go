@@ -22,6 +22,7 @@ import (
 	"github.com/crossdock/crossdock/internal/metrics"
 	"github.com/crossdock/crossdock/internal/secret"
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/transport"
 	"github.com/crossdock/crossdock/static"
 )
 
@@ -69,6 +70,11 @@ type Deps struct {
 	// Intake accepts the trigger's single events with group commit; nil
 	// means one built on DB and Queue with the defaults.
 	Intake *jobs.Intake
+	// Transports are the target kinds, as the deliver jobs have them
+	// (jobs.Config.Transports): the designer offers their kinds, the
+	// promotion gates ask which need configuration, the inbox shows what
+	// a delivery is sent with. nil means jobs.Transports(DB, nil).
+	Transports *transport.Registry
 	// Sealer seals and opens target secrets (CROSSDOCK_SECRET_KEY).
 	Sealer *secret.Sealer
 	// KeyLimiter enforces each API key's rate.
@@ -132,6 +138,9 @@ func NewServer(logger *slog.Logger, cfg Config, deps Deps) *fiber.App {
 	}
 	if deps.Intake == nil && deps.Queue != nil {
 		deps.Intake = jobs.NewIntake(deps.DB, deps.Queue, jobs.IntakeConfig{})
+	}
+	if deps.Transports == nil {
+		deps.Transports = jobs.Transports(deps.DB, nil)
 	}
 	if deps.KeyLimiter == nil {
 		deps.KeyLimiter = account.NewKeyLimiter()

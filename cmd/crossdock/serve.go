@@ -112,7 +112,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer stopTracing()
-	queue, err := jobs.NewClient(pool, log, jobs.Config{Sealer: sealer, KeyClaimTTL: cfg.KeyClaimTTL, RescueAfter: cfg.RescueAfter,
+	transports := jobs.Transports(pool, nil)
+	queue, err := jobs.NewClient(pool, log, jobs.Config{Sealer: sealer, Transports: transports, KeyClaimTTL: cfg.KeyClaimTTL, RescueAfter: cfg.RescueAfter,
 		Observer: metrics, RollupEvery: cfg.RollupEvery, Tracer: tracer, BaseURL: cfg.BaseURL})
 	if err != nil {
 		return err
@@ -167,10 +168,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	app := web.NewServer(log, web.Config{BaseURL: baseURL, TrustedProxies: cfg.TrustedProxies, MaxMessageBytes: cfg.MaxMessageBytes,
 		MetricsToken: cfg.MetricsToken, PromotionKey: cfg.PromotionKey, PasswordHashes: cfg.PasswordHashes}, web.Deps{
-		Intake:   intake,
-		DB:       pool,
-		Sessions: sessions,
-		Assets:   assets,
+		Intake:     intake,
+		Transports: transports,
+		DB:         pool,
+		Sessions:   sessions,
+		Assets:     assets,
 		Ready: func(ctx context.Context) error {
 			if err := pool.Ping(ctx); err != nil {
 				return err

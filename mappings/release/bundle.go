@@ -31,6 +31,9 @@ type Import struct {
 	RequestOnly bool
 	// Now is when the gates run (default: the wall clock).
 	Now time.Time
+	// Kinds say which targets need configuration, for the gates of
+	// Environment (required with it; the transport registry).
+	Kinds mappings.TargetKinds
 }
 
 // FlowPromotion is what promoting one imported flow did; Unchanged when
@@ -130,7 +133,7 @@ func importBundle(ctx context.Context, tx txn.DBTX, a Actor, b *mappings.Bundle,
 		if err != nil {
 			return Imported{}, err
 		}
-		res, err := promote(ctx, tx, a, Promotion{Flow: f, Environment: env, Version: pf.Latest, Reason: reason, RequestOnly: in.RequestOnly, Now: in.Now})
+		res, err := promote(ctx, tx, a, Promotion{Flow: f, Environment: env, Version: pf.Latest, Reason: reason, RequestOnly: in.RequestOnly, Now: in.Now, Kinds: in.Kinds})
 		if fault.CodeOf(err) == fault.Conflict {
 			out.Promotions = append(out.Promotions, FlowPromotion{Flow: f.Slug, Version: pf.Latest, Unchanged: true})
 			continue // already runs it: importing twice changes nothing

@@ -104,7 +104,7 @@ func TestPolicyForActorsAndScopes(t *testing.T) {
 			t.Parallel()
 			b := setupPolicy(t)
 			env := tc.env(b)
-			res, err := release.Promote(ctx, b.db, tc.actor, release.Promotion{Flow: b.flow, Environment: env, Version: 1})
+			res, err := release.Promote(ctx, b.db, tc.actor, release.Promotion{Flow: b.flow, Environment: env, Version: 1, Kinds: builtinKinds{}})
 			if tc.wantErr != "" {
 				require.Equal(t, tc.wantErr, fault.CodeOf(err), "%v", err)
 				require.Zero(t, b.running(t, env))
@@ -129,17 +129,17 @@ func TestOnlyPeopleDecideAndRollBackProtectedEnvironments(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	b := setupPolicy(t)
-	res, err := release.Promote(ctx, b.db, release.CLI(), release.Promotion{Flow: b.flow, Environment: b.prod, Version: 1, Reason: "from CI"})
+	res, err := release.Promote(ctx, b.db, release.CLI(), release.Promotion{Flow: b.flow, Environment: b.prod, Version: 1, Reason: "from CI", Kinds: builtinKinds{}})
 	require.NoError(t, err)
 	require.NotNil(t, res.Request)
 	id := res.Request.ID
 
 	prodKey := release.Key(account.APIKey{Prefix: "cdk_prod_00000000", Environment: "prod", CanManage: true}, "")
 	for name, a := range map[string]release.Actor{"cli": release.CLI(), "key": prodKey, "system": release.System("demo-seed")} {
-		_, _, err := release.Decide(ctx, b.db, a, id, true, "", time.Now())
+		_, _, err := release.Decide(ctx, b.db, builtinKinds{}, a, id, true, "", time.Now())
 		require.Equal(t, fault.Forbidden, fault.CodeOf(err), name)
 	}
-	r, d, err := release.Decide(ctx, b.db, b.amy, id, true, "ok", time.Now())
+	r, d, err := release.Decide(ctx, b.db, builtinKinds{}, b.amy, id, true, "ok", time.Now())
 	require.NoError(t, err)
 	require.Equal(t, mappings.RequestApproved, r.Status)
 	require.Contains(t, d.Reason, "requested by cli")
@@ -152,20 +152,20 @@ func TestOnlyPeopleDecideAndRollBackProtectedEnvironments(t *testing.T) {
 	require.NoError(t, err)
 	_, err = mappings.Publish(ctx, b.db, b.flow.ID, d2.Revision+1, "v2", mappings.Editor{Email: "ana@shop.example"})
 	require.NoError(t, err)
-	res, err = release.Promote(ctx, b.db, b.bob, release.Promotion{Flow: b.flow, Environment: b.prod, Version: 2})
+	res, err = release.Promote(ctx, b.db, b.bob, release.Promotion{Flow: b.flow, Environment: b.prod, Version: 2, Kinds: builtinKinds{}})
 	require.NoError(t, err)
-	_, _, err = release.Decide(ctx, b.db, b.bob, res.Request.ID, true, "", time.Now())
+	_, _, err = release.Decide(ctx, b.db, builtinKinds{}, b.bob, res.Request.ID, true, "", time.Now())
 	require.Equal(t, fault.Forbidden, fault.CodeOf(err), "not their own request")
-	_, _, err = release.Decide(ctx, b.db, b.amy, res.Request.ID, true, "", time.Now())
+	_, _, err = release.Decide(ctx, b.db, builtinKinds{}, b.amy, res.Request.ID, true, "", time.Now())
 	require.NoError(t, err)
 	require.Equal(t, 2, b.running(t, b.prod))
 
 	for name, a := range map[string]release.Actor{"cli": release.CLI(), "key": prodKey} {
-		_, err := release.Rollback(ctx, b.db, a, b.prod, b.flow, "", time.Now())
+		_, err := release.Rollback(ctx, b.db, builtinKinds{}, a, b.prod, b.flow, "", time.Now())
 		require.Equal(t, fault.Forbidden, fault.CodeOf(err), name)
 	}
 	require.Equal(t, 2, b.running(t, b.prod))
-	rb, err := release.Rollback(ctx, b.db, b.amy, b.prod, b.flow, "", time.Now())
+	rb, err := release.Rollback(ctx, b.db, builtinKinds{}, b.amy, b.prod, b.flow, "", time.Now())
 	require.NoError(t, err)
 	require.Equal(t, 1, rb.VersionNumber)
 	require.True(t, rb.Gates.Checked(), "a rollback records its gates")
@@ -176,12 +176,26 @@ func TestRequestOnlyAsksForAnApproverInAnUnprotectedEnvironment(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	b := setupPolicy(t)
-	res, err := release.Promote(ctx, b.db, b.amy, release.Promotion{Flow: b.flow, Environment: b.dev, Version: 1, RequestOnly: true})
+	res, err := release.Promote(ctx, b.db, b.amy, release.Promotion{Flow: b.flow, Environment: b.dev, Version: 1, RequestOnly: true, Kinds: builtinKinds{}})
 	require.NoError(t, err)
 	require.NotNil(t, res.Request)
 	require.Zero(t, b.running(t, b.dev))
-	_, d, err := release.Decide(ctx, b.db, b.bob, res.Request.ID, true, "", time.Now())
+	_, d, err := release.Decide(ctx, b.db, builtinKinds{}, b.bob, res.Request.ID, true, "", time.Now())
 	require.NoError(t, err)
 	require.NotNil(t, d)
 	require.Equal(t, 1, b.running(t, b.dev))
+}
+
+// builtinKinds answers the gates as the built-in transports do (http
+// needs configuration, capture does not); mappings may not import them.
+type builtinKinds struct{}
+
+func (builtinKinds) NeedsConfiguration(kind string) (needed, known bool) {
+	switch kind {
+	case "http":
+		return true, true
+	case "capture":
+		return false, true
+	}
+	return false, false
 }

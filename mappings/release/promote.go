@@ -27,6 +27,9 @@ type Promotion struct {
 	RequestOnly bool
 	// Now is when the gates run (default: the wall clock).
 	Now time.Time
+	// Kinds say which targets need configuration, for the gates
+	// (required; the transport registry of jobs/transport).
+	Kinds mappings.TargetKinds
 }
 
 // Promote is the one way to change the version a flow runs in an
@@ -86,7 +89,7 @@ func promote(ctx context.Context, tx txn.DBTX, a Actor, p Promotion) (mappings.P
 	if now.IsZero() {
 		now = time.Now()
 	}
-	pv, err := mappings.PreviewPromotion(ctx, tx, f, number, env, now)
+	pv, err := mappings.PreviewPromotion(ctx, tx, p.Kinds, f, number, env, now)
 	if err != nil {
 		return mappings.PromotionResult{}, err
 	}
@@ -151,18 +154,18 @@ func promote(ctx context.Context, tx txn.DBTX, a Actor, p Promotion) (mappings.P
 // the decision, the deployment and the audit entry (promotion.approve,
 // promotion.reject) are written in one transaction, which locks the
 // request.
-func Decide(ctx context.Context, db DB, a Actor, id int64, approve bool, comment string, now time.Time) (mappings.PromotionRequest, *mappings.Deployment, error) {
+func Decide(ctx context.Context, db DB, kinds mappings.TargetKinds, a Actor, id int64, approve bool, comment string, now time.Time) (mappings.PromotionRequest, *mappings.Deployment, error) {
 	var r mappings.PromotionRequest
 	var d *mappings.Deployment
 	err := txn.Run(ctx, db, func(tx pgx.Tx) error {
 		var err error
-		r, d, err = decide(ctx, tx, a, id, approve, comment, now)
+		r, d, err = decide(ctx, tx, kinds, a, id, approve, comment, now)
 		return err
 	})
 	return r, d, err
 }
 
-func decide(ctx context.Context, tx txn.DBTX, a Actor, id int64, approve bool, comment string, now time.Time) (mappings.PromotionRequest, *mappings.Deployment, error) {
+func decide(ctx context.Context, tx txn.DBTX, kinds mappings.TargetKinds, a Actor, id int64, approve bool, comment string, now time.Time) (mappings.PromotionRequest, *mappings.Deployment, error) {
 	if err := a.MayDecide(); err != nil {
 		return mappings.PromotionRequest{}, nil, err
 	}
@@ -212,7 +215,7 @@ func decide(ctx context.Context, tx txn.DBTX, a Actor, id int64, approve bool, c
 	if err != nil {
 		return mappings.PromotionRequest{}, nil, err
 	}
-	gates, err := mappings.CheckGates(ctx, tx, env, v.Definition, now)
+	gates, err := mappings.CheckGates(ctx, tx, kinds, env, v.Definition, now)
 	if err != nil {
 		return mappings.PromotionRequest{}, nil, err
 	}
@@ -255,17 +258,17 @@ func decide(ctx context.Context, tx txn.DBTX, a Actor, id int64, approve bool, c
 // the version ran there before, and a rollback is what restores service
 // while a gate is being fixed. Conflict when there is nothing to roll back
 // to. Audited as deployment.rollback with the deployment.
-func Rollback(ctx context.Context, db DB, a Actor, env mappings.Environment, f mappings.Flow, reason string, now time.Time) (mappings.Deployment, error) {
+func Rollback(ctx context.Context, db DB, kinds mappings.TargetKinds, a Actor, env mappings.Environment, f mappings.Flow, reason string, now time.Time) (mappings.Deployment, error) {
 	var d mappings.Deployment
 	err := txn.Run(ctx, db, func(tx pgx.Tx) error {
 		var err error
-		d, err = rollback(ctx, tx, a, env, f, reason, now)
+		d, err = rollback(ctx, tx, kinds, a, env, f, reason, now)
 		return err
 	})
 	return d, err
 }
 
-func rollback(ctx context.Context, tx txn.DBTX, a Actor, env mappings.Environment, f mappings.Flow, reason string, now time.Time) (mappings.Deployment, error) {
+func rollback(ctx context.Context, tx txn.DBTX, kinds mappings.TargetKinds, a Actor, env mappings.Environment, f mappings.Flow, reason string, now time.Time) (mappings.Deployment, error) {
 	if err := a.MayRollback(env, f.Slug); err != nil {
 		return mappings.Deployment{}, err
 	}
@@ -289,7 +292,7 @@ func rollback(ctx context.Context, tx txn.DBTX, a Actor, env mappings.Environmen
 	if now.IsZero() {
 		now = time.Now()
 	}
-	gates, err := mappings.CheckGates(ctx, tx, env, v.Definition, now)
+	gates, err := mappings.CheckGates(ctx, tx, kinds, env, v.Definition, now)
 	if err != nil {
 		return mappings.Deployment{}, err
 	}

@@ -201,9 +201,11 @@ type Designer struct {
 	Routes     []RouteView
 	// Source, Targets and TargetNames feed the structure editor's cards;
 	// RoutesAppend and TargetsAppend are where a new route or target goes.
-	Source        SourceView
-	Targets       []TargetView
-	TargetNames   []string
+	Source      SourceView
+	Targets     []TargetView
+	TargetNames []string
+	// TargetKinds are the kinds a target can be given.
+	TargetKinds   []string
 	RoutesAppend  string
 	TargetsAppend string
 	Problems      []Diagnostic

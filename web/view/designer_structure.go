@@ -46,9 +46,6 @@ var rowKinds = []rowKind{
 	{"add-array", "Array of values", "an array with one value per item of a source array"},
 }
 
-// TargetKinds are the kinds a target can have.
-var TargetKinds = []string{"http", "capture"}
-
 // TargetMethods are the HTTP methods a target can use; empty is POST.
 var TargetMethods = []string{"", "POST", "PUT", "PATCH"}
 

@@ -1,4 +1,4 @@
-package jobs
+package httptarget
 
 import (
 	"context"
@@ -19,7 +19,7 @@ const maxRedirects = 10
 // follows a redirect to another port. The target client therefore follows
 // a redirect only within the origin (scheme, host and port) of the
 // configured URL, where net/http keeps every header; a redirect anywhere
-// else ends the attempt with the 3xx itself, which recordAttempt turns
+// else ends the attempt with the 3xx itself, which the pipeline turns
 // into a delivery exception (not retried: the configuration must change).
 // Within the origin, 307 and 308 repeat the request with its body, and a
 // 303 turns it into a GET of the result (the target took the delivery);
@@ -57,7 +57,7 @@ func followSameOrigin(req *http.Request, via []*http.Request) error {
 	if len(via) >= maxRedirects {
 		return fmt.Errorf("stopped after %d redirects", maxRedirects)
 	}
-	if !sameOrigin(via[0].URL, req.URL) || dropsBody(req, via) {
+	if !SameOrigin(via[0].URL, req.URL) || dropsBody(req, via) {
 		return http.ErrUseLastResponse
 	}
 	if l, ok := req.Context().Value(redirectLogKey{}).(*redirectLog); ok {
@@ -77,9 +77,9 @@ func dropsBody(req *http.Request, via []*http.Request) bool {
 	return code == http.StatusMovedPermanently || code == http.StatusFound
 }
 
-// sameOrigin says whether a and b have the same scheme, host and port
+// SameOrigin says whether a and b have the same scheme, host and port
 // (RFC 6454), the port defaulting by scheme.
-func sameOrigin(a, b *url.URL) bool {
+func SameOrigin(a, b *url.URL) bool {
 	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && originPort(a) == originPort(b)
 }
 

@@ -1,0 +1,62 @@
+// Package capture is the capture target kind: instead of sending, it
+// records the request an http target would have made (method, URL,
+// headers with the credential masked, body) in the captures table, for
+// dev and demos. It needs no configuration; a configured URL or method is
+// used when there is one.
+package capture
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/crossdock/crossdock/engine"
+	"github.com/crossdock/crossdock/jobs/transport"
+	"github.com/crossdock/crossdock/jobs/transport/httptarget"
+	"github.com/crossdock/crossdock/mappings"
+)
+
+// Kind is the capture kind's name in definitions.
+const Kind transport.Kind = engine.TargetCapture
+
+// Execer writes captures: a pool or a transaction.
+type Execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// Transport records deliveries instead of sending them.
+type Transport struct {
+	db Execer
+}
+
+// New returns the capture transport writing to db.
+func New(db Execer) *Transport { return &Transport{db: db} }
+
+// Kind is "capture".
+func (*Transport) Kind() transport.Kind { return Kind }
+
+// Traits: nothing to configure; each capture is its own deliver job.
+func (*Transport) Traits() transport.Traits {
+	return transport.Traits{Label: "capture (records what it would send)"}
+}
+
+// Redact shows nothing: the capture itself is on the delivery.
+func (*Transport) Redact(mappings.TargetConfig, transport.Delivery) map[string]string { return nil }
+
+// Send records the request; running twice records it once.
+func (t *Transport) Send(ctx context.Context, a transport.Attempt) (transport.Outcome, error) {
+	started := time.Now()
+	url := httptarget.URL(a)
+	if url == "" {
+		url = "capture://" + a.Target
+	}
+	if _, err := t.db.Exec(ctx, `
+		insert into captures (delivery_id, environment_id, target, method, url, headers, body)
+		values ($1, $2, $3, $4, $5, $6, $7) on conflict (delivery_id) do nothing`,
+		a.ID, a.EnvironmentID, a.Target, a.Config.Method, url, httptarget.MaskedHeader(a.Config, httptarget.Header(a.Config, a.Delivery)), a.Body); err != nil {
+		return transport.Outcome{}, fmt.Errorf("capture delivery %s: %w", a.ID, err)
+	}
+	return transport.Outcome{Verdict: transport.Delivered, As: "captured", Started: started, Latency: time.Since(started)}, nil
+}

@@ -1,0 +1,194 @@
+// Package transport is the seam between the delivery pipeline and the
+// kinds of target it delivers to. A kind is one implementation of
+// Transport, registered on the Registry the pipeline and the UI are built
+// with (jobs.Transports lists the built-in ones, one line each); the
+// pipeline asks the transport of a delivery's kind what to do and never
+// compares kind names.
+//
+// Adding a kind: write a package under jobs/transport (httptarget and
+// capture are the models) whose type implements Transport, add one line
+// for it to jobs.Transports, and the designer offers it, the promotion
+// gates check its configuration, and deliver jobs send through it. The
+// definition format accepts any kind name; one no transport serves fails
+// the promotion gates and, should a message route to it anyway, its
+// delivery with a configuration exception.
+package transport
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/crossdock/crossdock/mappings"
+)
+
+// Kind names a target kind as definitions spell it ("http", "capture").
+type Kind string
+
+// Transport sends deliveries to targets of one kind. Implementations are
+// used by many workers at once and must be safe for concurrent use.
+type Transport interface {
+	// Kind is the name definitions give targets of this transport.
+	Kind() Kind
+	// Traits say what the pipeline and the UI may expect of the kind.
+	Traits() Traits
+	// Send makes one attempt of a delivery and classifies what came of
+	// it. An error means no attempt was made (the job runs again later,
+	// without counting one); a target's refusal or failure is an Outcome.
+	Send(ctx context.Context, a Attempt) (Outcome, error)
+	// Redact returns what a delivery is sent with under cfg (for http,
+	// its request headers) with every credential masked, for the triage
+	// page; nil when the kind has nothing to show.
+	Redact(cfg mappings.TargetConfig, d Delivery) map[string]string
+}
+
+// Traits describe a kind.
+type Traits struct {
+	// Label names the kind in the designer's choice of kinds.
+	Label string
+	// NeedsConfiguration: a target of this kind must be configured in an
+	// environment (its endpoint, credentials, policies) before a version
+	// routing to it may run there. Without it, a target has the default
+	// configuration wherever it is not configured.
+	NeedsConfiguration bool
+	// Grouped: first attempts may be made many at once by process and
+	// deliver-group jobs, each behind its target's rate limiter and
+	// circuit breaker. Otherwise every attempt is a deliver job of its own
+	// that goes straight to Send.
+	Grouped bool
+}
+
+// Delivery is what a transport knows of the delivery it sends.
+type Delivery struct {
+	ID            uuid.UUID
+	MessageID     uuid.UUID
+	EnvironmentID int64
+	Route         string
+	Target        string
+	CorrelationID string
+	// Body is the route's mapped output.
+	Body []byte
+}
+
+// Attempt is one try of a delivery under its environment's configuration.
+type Attempt struct {
+	Delivery
+	Config mappings.TargetConfig
+	// Vars are the environment's variables when Config refers to one
+	// (a ${NAME} in its URL template), else nil.
+	Vars map[string]string
+}
+
+// Verdict is what an attempt means for its delivery.
+type Verdict int
+
+// The verdicts.
+const (
+	// Delivered: the target took the delivery; it is finished.
+	Delivered Verdict = iota
+	// Retry: try again, after Outcome.RetryAfter when the target said
+	// when, else after the target's backoff, unless its retry budget is
+	// spent.
+	Retry
+	// Failed: the target refused for good; the delivery fails with an
+	// exception at once.
+	Failed
+)
+
+// Outcome is one attempt, classified. Every text in it is already
+// redacted: no credential of the target's configuration appears.
+type Outcome struct {
+	Verdict Verdict
+	// As is the attempt's outcome word when delivered: "" reads
+	// "delivered"; the only other word delivery_attempts takes is
+	// "captured" (the capture kind's).
+	As         string
+	Started    time.Time
+	Latency    time.Duration
+	StatusCode int // 0 when the kind has none or nothing answered
+	Excerpt    string
+	// Error says what went wrong, for the attempt, lineage and exception.
+	Error string
+	// Class groups like failures into one exception group ("http 503",
+	// "timeout", "network").
+	Class      string
+	RetryAfter time.Duration
+	// TargetDown counts the attempt against the target's circuit breaker:
+	// the target failed (it did not answer, timed out, or broke), as
+	// opposed to answering and refusing.
+	TargetDown bool
+	// Detail is more of the attempt's lineage detail (http: the redirects
+	// it followed or was refused).
+	Detail map[string]any
+}
+
+// Word is the attempt's outcome as delivery_attempts records it when the
+// attempt settles the delivery as its verdict says.
+func (o Outcome) Word() string {
+	switch {
+	case o.Verdict == Delivered && o.As != "":
+		return o.As
+	case o.Verdict == Delivered:
+		return "delivered"
+	case o.Verdict == Retry:
+		return "retry"
+	}
+	return "failed"
+}
+
+// Registry is the set of transports, by kind. Register every kind before
+// the registry is used; after that it is read-only and safe for
+// concurrent use.
+type Registry struct {
+	byKind map[Kind]Transport
+	kinds  []Kind
+}
+
+// NewRegistry returns a registry holding ts.
+func NewRegistry(ts ...Transport) *Registry {
+	r := &Registry{byKind: map[Kind]Transport{}}
+	for _, t := range ts {
+		r.Register(t)
+	}
+	return r
+}
+
+// Register adds t; registering a kind twice is a programming error and
+// panics.
+func (r *Registry) Register(t Transport) {
+	k := t.Kind()
+	if _, dup := r.byKind[k]; dup {
+		panic(fmt.Sprintf("transport: kind %q registered twice", k))
+	}
+	r.byKind[k] = t
+	r.kinds = append(r.kinds, k)
+}
+
+// Get returns the transport of kind k.
+func (r *Registry) Get(k Kind) (Transport, bool) {
+	t, ok := r.byKind[k]
+	return t, ok
+}
+
+// Kinds are the registered kinds in the order they were registered.
+func (r *Registry) Kinds() []Kind { return append([]Kind(nil), r.kinds...) }
+
+// Grouped says whether kind is registered and its first attempts may be
+// made in groups (Traits.Grouped).
+func (r *Registry) Grouped(kind Kind) bool {
+	t, ok := r.byKind[kind]
+	return ok && t.Traits().Grouped
+}
+
+// NeedsConfiguration says whether a target of kind must be configured in
+// an environment, and whether any transport serves kind at all; it is
+// what the promotion gates (mappings.TargetKinds) ask.
+func (r *Registry) NeedsConfiguration(kind string) (needed, known bool) {
+	t, ok := r.byKind[Kind(kind)]
+	if !ok {
+		return false, false
+	}
+	return t.Traits().NeedsConfiguration, true
+}

@@ -1,0 +1,144 @@
+package jobs_test
+
+import (
+	"context"
+	"crypto/rand"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crossdock/crossdock/account"
+	"github.com/crossdock/crossdock/engine"
+	"github.com/crossdock/crossdock/internal/dbtest"
+	"github.com/crossdock/crossdock/internal/secret"
+	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/transport"
+	"github.com/crossdock/crossdock/mappings"
+)
+
+// memoTransport is a target kind added the way any new kind is: one type
+// implementing transport.Transport, and one line registering it (see
+// TestTransportOfANewKind). It keeps what it is sent in memory, asks the
+// first attempt of a body containing "again" to be retried, and needs no
+// configuration.
+type memoTransport struct {
+	mu       sync.Mutex
+	received map[uuid.UUID][]string // by delivery: the bodies of its attempts
+}
+
+func (*memoTransport) Kind() transport.Kind { return "memo" }
+
+func (*memoTransport) Traits() transport.Traits {
+	return transport.Traits{Label: "memo (test)", Grouped: true}
+}
+
+func (*memoTransport) Redact(mappings.TargetConfig, transport.Delivery) map[string]string { return nil }
+
+func (m *memoTransport) Send(_ context.Context, a transport.Attempt) (transport.Outcome, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.received[a.ID] = append(m.received[a.ID], string(a.Body))
+	res := transport.Outcome{Verdict: transport.Delivered, Started: time.Now()}
+	if strings.Contains(string(a.Body), "again") && len(m.received[a.ID]) == 1 {
+		res.Verdict, res.RetryAfter, res.Class, res.Error = transport.Retry, 10*time.Millisecond, "memo busy", "the memo was busy"
+	}
+	return res, nil
+}
+
+func (m *memoTransport) bodies(id uuid.UUID) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.received[id]...)
+}
+
+const memoDefinition = `{
+	"formatVersion": 1,
+	"name": "notes",
+	"source": {"system": "shop", "event": "note.created"},
+	"keys": {"idempotency": "source.id", "correlation": "source.id"},
+	"targets": [{"name": "notebook", "kind": "memo"}],
+	"routes": [{"name": "to-notebook", "target": "notebook", "mapping": [{"target": "text", "expr": "source.text"}]}]
+}`
+
+// TestTransportOfANewKind registers a test transport next to the built-in
+// ones and follows messages from acceptance to delivered through it: the
+// process job sends the first attempt (the kind is grouped), a retry goes
+// through a deliver job, and each attempt and its lineage are recorded as
+// the kind classified them.
+func TestTransportOfANewKind(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.NewPool(t)
+	u, err := account.UserCreate(ctx, pool, account.NewUser{Email: "memo@shop.example", Role: account.RoleAdmin, Password: "a long enough password"})
+	require.NoError(t, err)
+	ed := mappings.Editor{UserID: u.ID, Email: u.Email}
+	def, err := engine.ParseDefinition([]byte(memoDefinition))
+	require.NoError(t, err, "the definition format takes any kind name")
+	flow, err := mappings.FlowCreate(ctx, pool, mappings.NewFlow{Name: "Notes", Slug: "notes", Definition: def}, ed)
+	require.NoError(t, err)
+	_, err = mappings.Publish(ctx, pool, flow.ID, 1, "v1", ed)
+	require.NoError(t, err)
+	env, err := mappings.EnvironmentByName(ctx, pool, "dev")
+	require.NoError(t, err)
+
+	memo := &memoTransport{received: map[uuid.UUID][]string{}}
+	transports := jobs.Transports(pool, nil)
+	transports.Register(memo) // the one line that adds a kind
+
+	gates, err := mappings.CheckGates(ctx, pool, transports, env, def, time.Now())
+	require.NoError(t, err)
+	require.True(t, gates.Passed(), "a kind that needs no configuration passes the gates: %v", gates.Failures())
+	gates, err = mappings.CheckGates(ctx, pool, jobs.Transports(pool, nil), env, def, time.Now())
+	require.NoError(t, err)
+	require.Equal(t, []string{"target “notebook” has kind “memo”, which this installation cannot deliver to"}, gates.Failures(),
+		"without its transport the kind fails the gates")
+	dbtest.Deploy(t, pool, env.ID, flow.ID, 1)
+
+	key := make([]byte, secret.KeySize)
+	_, _ = rand.Read(key)
+	sealer, err := secret.NewSealer(key)
+	require.NoError(t, err)
+	client, err := jobs.NewClient(pool, nil, jobs.Config{Sealer: sealer, Transports: transports, FetchPollInterval: 50 * time.Millisecond, FetchCooldown: time.Millisecond})
+	require.NoError(t, err)
+	require.NoError(t, client.Start(ctx))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = client.Stop(ctx)
+	})
+	b := &bundle{pool: pool, client: client}
+
+	accept := func(payload string) jobs.AcceptResult {
+		res, err := jobs.Accept(ctx, pool, client, jobs.AcceptRequest{Env: "dev", FlowSlug: "notes", Payload: []byte(payload)})
+		require.NoError(t, err)
+		return res
+	}
+
+	t.Run("first attempt", func(t *testing.T) {
+		v := b.waitStatus(t, accept(`{"id": "n1", "text": "hello"}`).MessageID, jobs.StatusDelivered)
+		require.Len(t, v.Deliveries, 1)
+		d := v.Deliveries[0]
+		require.Equal(t, "memo", d.TargetKind)
+		require.Equal(t, []string{`{"text":"hello"}`}, memo.bodies(d.ID))
+		require.Len(t, d.AttemptLog, 1)
+		require.Equal(t, "delivered", d.AttemptLog[0].Outcome)
+		require.Equal(t, []jobs.Stage{jobs.StageReceived, jobs.StageValidated, jobs.StageMapped, jobs.StageRouted, jobs.StageQueued,
+			jobs.StageDelivering, jobs.StageDelivered}, stages(v))
+	})
+
+	t.Run("retried", func(t *testing.T) {
+		v := b.waitStatus(t, accept(`{"id": "n2", "text": "again"}`).MessageID, jobs.StatusDelivered)
+		d := v.Deliveries[0]
+		require.Len(t, memo.bodies(d.ID), 2)
+		require.Len(t, d.AttemptLog, 2)
+		require.Equal(t, "retry", d.AttemptLog[0].Outcome)
+		require.Equal(t, "the memo was busy", d.AttemptLog[0].Error)
+		require.Equal(t, "delivered", d.AttemptLog[1].Outcome)
+		require.Contains(t, stages(v), jobs.StageRetryScheduled)
+		require.Equal(t, jobs.StageDelivered, stages(v)[len(stages(v))-1])
+	})
+}
