@@ -49,6 +49,57 @@ func BenchmarkAccept(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "accepts/s")
 }
 
+// BenchmarkAcceptIntake is BenchmarkAccept through the trigger's
+// group-commit Intake.
+func BenchmarkAcceptIntake(b *testing.B) {
+	bb := setup(b, false)
+	cfg, err := pgxpool.ParseConfig(bb.pool.Config().ConnString())
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.MaxConns = 32
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pool.Close()
+	in := jobs.NewIntake(pool, bb.client, jobs.IntakeConfig{})
+	var n atomic.Int64
+	b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			_, err := in.Accept(context.Background(), jobs.AcceptRequest{Env: "dev", FlowSlug: "orders",
+				Payload: []byte(fmt.Sprintf(`{"id": %d, "name": "#%d", "total": 10.5, "lines": [{"sku": "A-1", "qty": 2}]}`, i, i))})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "accepts/s")
+}
+
+// BenchmarkAcceptBatch measures NDJSON batches of MaxBatchLines events,
+// one caller at a time: one op is one batch.
+func BenchmarkAcceptBatch(b *testing.B) {
+	bb := setup(b, false)
+	n := 0
+	lines := make([][]byte, jobs.MaxBatchLines)
+	b.ResetTimer()
+	for range b.N {
+		for i := range lines {
+			n++
+			lines[i] = fmt.Appendf(nil, `{"id": %d, "name": "#%d", "total": 10.5, "lines": [{"sku": "A-1", "qty": 2}]}`, n, n)
+		}
+		if _, err := jobs.AcceptBatch(context.Background(), bb.pool, bb.client, jobs.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: lines}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*jobs.MaxBatchLines)/b.Elapsed().Seconds(), "events/s")
+}
+
 // BenchmarkEndToEnd measures accepted → delivered throughput to a local
 // HTTP target with a started client: b.N messages are accepted in batches,
 // then the clock runs until every one is delivered.
