@@ -66,8 +66,8 @@ type Deps struct {
 	// Queue inserts River jobs (the trigger's process jobs) in the same
 	// transaction as the message.
 	Queue *river.Client[pgx.Tx]
-	// Intake accepts the trigger's single events with group commit; nil
-	// means one built on DB and Queue with the defaults.
+	// Intake accepts every trigger event: single (group commit), batch and
+	// Prefer: wait; nil means one built on DB and Queue with the defaults.
 	Intake *jobs.Intake
 	// Sealer seals and opens target secrets (CROSSDOCK_SECRET_KEY).
 	Sealer *secret.Sealer

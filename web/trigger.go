@@ -117,7 +117,7 @@ func (s *Server) triggerAccept() fiber.Handler {
 		if wait, ok := preferWait(c.Get("Prefer")); ok {
 			ctx, cancel := contextWithTimeout(c, wait)
 			defer cancel()
-			res, err := jobs.MapInline(ctx, s.deps.DB, s.deps.Queue, req)
+			res, err := s.deps.Intake.MapInline(ctx, req)
 			if errors.Is(err, jobs.ErrWaitExpired) {
 				// Recorded but not mapped in time: the asynchronous
 				// answer, without Preference-Applied.
@@ -208,7 +208,7 @@ func (s *Server) triggerBatch() fiber.Handler {
 		if len(lines) > jobs.MaxBatchLines {
 			return fault.Errorf(fault.TooLarge, "the batch has %d events; at most %d per request", len(lines), jobs.MaxBatchLines)
 		}
-		results, err := jobs.AcceptBatch(c.UserContext(), s.deps.DB, s.deps.Queue, jobs.BatchRequest{Env: env, FlowSlug: flow, Lines: lines, MaxLineBytes: s.cfg.MaxMessageBytes, Now: s.deps.Now()})
+		results, err := s.deps.Intake.AcceptBatch(c.UserContext(), jobs.BatchRequest{Env: env, FlowSlug: flow, Lines: lines, MaxLineBytes: s.cfg.MaxMessageBytes, Now: s.deps.Now()})
 		if err != nil {
 			return intakeError(err)
 		}
