@@ -62,7 +62,10 @@ func unavailable(err error) error {
 	return err
 }
 
-// MaxKeyLength bounds idempotency keys and correlation ids.
+// MaxKeyLength bounds idempotency keys (as messages.idempotency_key does)
+// and correlation ids, whether sent as headers or derived by the flow's
+// expressions. The trigger checks the headers against it before it reads
+// the body.
 const MaxKeyLength = 255
 
 // ProcessGroupSize is the most messages one process job carries.

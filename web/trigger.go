@@ -109,8 +109,8 @@ func (s *Server) triggerAccept() fiber.Handler {
 			return fault.Errorf(fault.Invalid, "the Idempotency-Key header is %d characters; at most %d", len(key), jobs.MaxKeyLength)
 		}
 		corr := c.Get("X-Correlation-ID")
-		if len(corr) > 200 || strings.ContainsAny(corr, "\r\n") {
-			return &fault.Error{Code: fault.Invalid, Message: "the X-Correlation-ID header must be one line of at most 200 characters"}
+		if len(corr) > jobs.MaxKeyLength || strings.ContainsAny(corr, "\r\n") {
+			return fault.Errorf(fault.Invalid, "the X-Correlation-ID header must be one line of at most %d characters", jobs.MaxKeyLength)
 		}
 		req := jobs.AcceptRequest{Env: env, FlowSlug: flow, Payload: append([]byte(nil), c.Body()...), IdempotencyKey: key, CorrelationID: corr, Now: s.deps.Now()}
 
