@@ -14,13 +14,13 @@ import (
 // Each case is text PostgreSQL refuses to store, from FuzzTrigger's seeds
 // (web/testdata/fuzz); reaching the database it would be a 500. Each is
 // refused before the transaction, with a 4xx code and a message that
-// names the problem, through Accept and the group-commit Intake alike.
+// names the problem, whether the event comes alone, with Prefer: wait or
+// (when it needs no header) as a batch's line.
 // The flow's keys are `"order-" + string(source.id)` and `source.name`.
 func TestAcceptRefusesWhatPostgreSQLCannotStore(t *testing.T) {
 	t.Parallel()
 	b := setup(t, false)
 	ctx := context.Background()
-	intake := jobs.NewIntake(b.pool, b.client, jobs.IntakeConfig{})
 	cases := []struct {
 		name, payload, key, correlation string
 		code                            fault.Code
@@ -51,12 +51,17 @@ func TestAcceptRefusesWhatPostgreSQLCannotStore(t *testing.T) {
 	}
 	for _, tc := range cases {
 		req := jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(tc.payload), IdempotencyKey: tc.key, CorrelationID: tc.correlation}
-		_, err := jobs.Accept(ctx, b.pool, b.client, req)
+		_, err := b.intake.Accept(ctx, req)
 		require.Equal(t, tc.code, fault.CodeOf(err), "%s: %v", tc.name, err)
 		fe, _ := fault.As(err)
 		require.Contains(t, fe.Message, tc.says, tc.name)
-		_, err = intake.Accept(ctx, req)
-		require.Equal(t, tc.code, fault.CodeOf(err), "%s (intake): %v", tc.name, err)
+		_, err = b.intake.MapInline(ctx, req)
+		require.Equal(t, tc.code, fault.CodeOf(err), "%s (Prefer: wait): %v", tc.name, err)
+		if tc.key == "" && tc.correlation == "" {
+			lines, err := b.intake.AcceptBatch(ctx, jobs.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{req.Payload}})
+			require.NoError(t, err)
+			require.Equal(t, tc.code, fault.CodeOf(lines[0].Err), "%s (batch): %v", tc.name, lines[0].Err)
+		}
 	}
 	require.Zero(t, countRows(t, b, `select count(*) from messages`), "nothing refused was recorded")
 
@@ -69,7 +74,7 @@ func TestAcceptRefusesWhatPostgreSQLCannotStore(t *testing.T) {
 		`{"id": 3, "x": ` + strings.Repeat("[", 299) + strings.Repeat("]", 299) + `}`,
 		`{"id": 4, "name": "#4\u0000"}`,
 	} {
-		res, err := jobs.Accept(ctx, b.pool, b.client, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(payload)})
+		res, err := b.intake.Accept(ctx, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(payload)})
 		require.NoError(t, err, "payload %d", i)
 		if i == 3 {
 			require.Equal(t, "#4\uFFFD", res.CorrelationID)

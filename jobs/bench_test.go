@@ -18,7 +18,8 @@ import (
 )
 
 // BenchmarkAccept measures durable accepts (message + lineage + process job
-// in one transaction) from 64 concurrent callers. Compare runs with
+// in one transaction, shared by concurrent events through the trigger's
+// group-commit Intake) from 64 concurrent callers. Compare runs with
 // benchstat; the load test of the real server is in docs/benchmarks.md.
 func BenchmarkAccept(b *testing.B) {
 	bb := setup(b, false)
@@ -32,13 +33,14 @@ func BenchmarkAccept(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer pool.Close()
+	in := jobs.NewIntake(pool, bb.client, jobs.IntakeConfig{})
 	var n atomic.Int64
 	b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			i := n.Add(1)
-			_, err := jobs.Accept(context.Background(), pool, bb.client, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders",
+			_, err := in.Accept(context.Background(), jobs.AcceptRequest{Env: "dev", FlowSlug: "orders",
 				Payload: []byte(fmt.Sprintf(`{"id": %d, "name": "#%d", "total": 10.5, "lines": [{"sku": "A-1", "qty": 2}]}`, i, i))})
 			if err != nil {
 				b.Error(err)
@@ -47,6 +49,25 @@ func BenchmarkAccept(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "accepts/s")
+}
+
+// BenchmarkAcceptBatch measures NDJSON batches of MaxBatchLines events,
+// one caller at a time: one op is one batch.
+func BenchmarkAcceptBatch(b *testing.B) {
+	bb := setup(b, false)
+	n := 0
+	lines := make([][]byte, jobs.MaxBatchLines)
+	b.ResetTimer()
+	for range b.N {
+		for i := range lines {
+			n++
+			lines[i] = fmt.Appendf(nil, `{"id": %d, "name": "#%d", "total": 10.5, "lines": [{"sku": "A-1", "qty": 2}]}`, n, n)
+		}
+		if _, err := bb.intake.AcceptBatch(context.Background(), jobs.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: lines}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*jobs.MaxBatchLines)/b.Elapsed().Seconds(), "events/s")
 }
 
 // BenchmarkEndToEnd measures accepted → delivered throughput to a local
@@ -70,7 +91,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 		for i := start; i < min(b.N, start+jobs.MaxBatchLines); i++ {
 			lines = append(lines, fmt.Appendf(nil, `{"id": %d, "name": "#%d", "total": 10.5}`, i, i))
 		}
-		if _, err := jobs.AcceptBatch(context.Background(), bb.pool, bb.client, jobs.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: lines}); err != nil {
+		if _, err := bb.intake.AcceptBatch(context.Background(), jobs.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: lines}); err != nil {
 			b.Fatal(err)
 		}
 	}

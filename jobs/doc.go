@@ -5,9 +5,11 @@
 // A message travels in groups where it can, so that throughput is not one
 // transaction and one River job per step per message:
 //
-//   - Intake (Intake.Accept) commits the events of concurrent requests
-//     together: each message, its received lineage and its process job are
-//     still in one transaction, answered only after it commits.
+//   - Intake is the one way in: it commits the events of concurrent
+//     requests together (Accept, MapInline) and a batch's lines in one
+//     commit (AcceptBatch): each message, its received lineage and its
+//     process job are still in one transaction, answered only after it
+//     commits.
 //   - A process job (ProcessArgs) carries the messages of one commit or
 //     NDJSON batch; they are mapped and written in one transaction, one by
 //     one if that fails.

@@ -54,6 +54,7 @@ func BenchmarkAcceptExplorerIndexes(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Cleanup(pool.Close)
+		in := jobs.NewIntake(pool, bb.client, jobs.IntakeConfig{})
 		var n atomic.Int64
 		b.Run("indexes="+v.name, func(b *testing.B) {
 			b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
@@ -61,7 +62,7 @@ func BenchmarkAcceptExplorerIndexes(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					i := n.Add(1)
-					_, err := jobs.Accept(context.Background(), pool, bb.client, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders",
+					_, err := in.Accept(context.Background(), jobs.AcceptRequest{Env: "dev", FlowSlug: "orders",
 						Payload: fmt.Appendf(nil, tmpl, i)})
 					if err != nil {
 						b.Error(err)

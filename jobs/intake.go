@@ -62,7 +62,10 @@ func unavailable(err error) error {
 	return err
 }
 
-// MaxKeyLength bounds idempotency keys and correlation ids.
+// MaxKeyLength bounds idempotency keys (as messages.idempotency_key does)
+// and correlation ids, whether sent as headers or derived by the flow's
+// expressions. The trigger checks the headers against it before it reads
+// the body.
 const MaxKeyLength = 255
 
 // ProcessGroupSize is the most messages one process job carries.
@@ -395,24 +398,6 @@ func prepare(ctx context.Context, d deployed, payload []byte, key, correlation s
 	return p, nil
 }
 
-// insertMessageSQL inserts the message and its received event in one
-// statement; it returns no row when the key exists already.
-const insertMessageSQL = `
-	with m as (
-		insert into messages (id, environment_id, flow_id, version_number, checksum, idempotency_key, key_claim, correlation_id,
-			payload, payload_sha256, received_at, channel)
-		values ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10, $12)
-		on conflict (environment_id, flow_id, key_claim) do nothing
-		returning id, received_at
-	)
-	insert into lineage_events (message_id, at, stage, detail)
-	select id, received_at, 'received', $11::jsonb from m
-	returning message_id`
-
-func insertArgs(d deployed, p prepared) []any {
-	return []any{p.id, d.envID, d.flowID, d.version, d.checksum, p.key, p.correlation, p.payload, p.sha[:], p.now, receivedDetail(d, p), p.channel}
-}
-
 // receivedDetail is the detail of a message's received lineage event.
 func receivedDetail(d deployed, p prepared) string {
 	detail, _ := json.Marshal(map[string]any{"version": d.version, "keySource": p.keySource, "bytes": len(p.payload)})
@@ -440,36 +425,6 @@ func existing(ctx context.Context, db txn.DBTX, d deployed, p prepared) (AcceptR
 	return r, nil
 }
 
-// Accept records an event durably: the message, its received lineage event
-// and its process job in one transaction, so the message exists if and
-// only if its job does. The same key with the same payload returns the
-// original message with Replayed set and does nothing new; the same key
-// with a different payload fails with ErrKeyReused. Concurrent identical
-// requests yield one message: the unique key makes the second insert wait
-// for the first and then find it.
-//
-// Errors are *fault.Error: NotFound for an unknown environment or flow,
-// Conflict when nothing is deployed, Malformed (wrapping ErrBadJSON) for a
-// body that is not JSON, Invalid (wrapping ErrKeyReused where that applies)
-// for a bad event, TooLarge over the engine's limits, Unavailable (with
-// RetryAfterSeconds) when the database cannot be reached.
-func Accept(ctx context.Context, db DB, client *river.Client[pgx.Tx], req AcceptRequest) (AcceptResult, error) {
-	res, err := accept(ctx, db, client, req)
-	return res, unavailable(err)
-}
-
-func accept(ctx context.Context, db DB, client *river.Client[pgx.Tx], req AcceptRequest) (AcceptResult, error) {
-	d, err := resolve(ctx, db, req.Env, req.FlowSlug)
-	if err != nil {
-		return AcceptResult{}, err
-	}
-	p, err := prepare(ctx, d, req.Payload, req.IdempotencyKey, req.CorrelationID, req.Now)
-	if err != nil {
-		return AcceptResult{}, err
-	}
-	return acceptPrepared(ctx, db, client, d, p)
-}
-
 // BatchRequest is an NDJSON batch: one event per line, each keyed on its
 // own (by the flow's key expression; lines carry no headers).
 type BatchRequest struct {
@@ -491,86 +446,89 @@ type BatchLineResult struct {
 	Err error
 }
 
-// AcceptBatch accepts up to MaxBatchLines events in one transaction, their
-// jobs inserted with one InsertManyTx. Each line is answered separately; the
-// returned error is for the batch as a whole (unknown flow, too many lines,
-// the database).
-func AcceptBatch(ctx context.Context, db DB, client *river.Client[pgx.Tx], req BatchRequest) ([]BatchLineResult, error) {
-	res, err := acceptBatch(ctx, db, client, req)
+// AcceptBatch accepts up to MaxBatchLines events in one transaction: the
+// same statement a group commit writes, with the batch as its group, and
+// one process job per ProcessGroupSize messages. Lines with the same key
+// behave like requests in line order: the first makes the message, a
+// later one is a replay or ErrKeyReused. Each line is answered
+// separately; the returned error is for the batch as a whole (unknown
+// flow, too many lines, the database).
+//
+// A batch is written by its caller at once, without waiting for a writer
+// slot: it is already a group, and the slots exist to gather single
+// events into groups.
+func (in *Intake) AcceptBatch(ctx context.Context, req BatchRequest) ([]BatchLineResult, error) {
+	res, err := in.acceptBatch(ctx, req)
 	return res, unavailable(err)
 }
 
-func acceptBatch(ctx context.Context, db DB, client *river.Client[pgx.Tx], req BatchRequest) ([]BatchLineResult, error) {
+func (in *Intake) acceptBatch(ctx context.Context, req BatchRequest) ([]BatchLineResult, error) {
 	if len(req.Lines) > MaxBatchLines {
 		return nil, fault.Errorf(fault.TooLarge, "the batch has %d events; send at most %d per request", len(req.Lines), MaxBatchLines)
 	}
 	if len(req.Lines) == 0 {
 		return nil, fault.Errorf(fault.Invalid, "the batch is empty; send one JSON document per line")
 	}
-	d, err := resolve(ctx, db, req.Env, req.FlowSlug)
-	if err != nil {
-		return nil, err
-	}
 	now := req.Now
 	if now.IsZero() {
 		now = time.Now()
 	}
 	results := make([]BatchLineResult, len(req.Lines))
-	preps := make([]prepared, len(req.Lines))
+	var pending []int // the lines still to write
 	for i, line := range req.Lines {
 		results[i].Line = i + 1
 		if req.MaxLineBytes > 0 && len(line) > req.MaxLineBytes {
 			results[i].Err = fault.Errorf(fault.TooLarge, "the line is %d bytes; an event may have at most %d", len(line), req.MaxLineBytes)
 			continue
 		}
-		preps[i], results[i].Err = prepare(ctx, d, line, "", "", now)
+		pending = append(pending, i)
 	}
-	err = txn.Run(ctx, db, func(tx pgx.Tx) error {
-		// Inserted one at a time within the batch so that two lines with the
-		// same key behave like two requests: the second is a replay or
-		// ErrKeyReused.
-		var ids []uuid.UUID
-		for i := range results {
-			if results[i].Err != nil {
-				continue
-			}
-			p := preps[i]
-			var id uuid.UUID
-			err := tx.QueryRow(ctx, insertMessageSQL, insertArgs(d, p)...).Scan(&id)
-			if errors.Is(err, pgx.ErrNoRows) {
-				r, err := existing(ctx, tx, d, p)
-				if _, ok := fault.As(err); ok {
-					results[i].Err = err
-					continue
-				}
-				if err != nil {
-					return err
-				}
-				results[i].AcceptResult = r
-				continue
-			}
+	// As for a single event, a deploy between resolution and insert sends
+	// the lines round again, keyed by the version now live.
+	for range 3 {
+		d, err := in.cache.resolve(ctx, in.db, req.Env, req.FlowSlug, in.cfg.ResolveTTL)
+		if err != nil {
+			return nil, err
+		}
+		var items []*intakeItem
+		var lines []int
+		for _, i := range pending {
+			p, err := prepare(ctx, d, req.Lines[i], "", "", now)
 			if err != nil {
-				return fmt.Errorf("insert message (line %d): %w", i+1, err)
+				results[i].Err = err
+				continue
 			}
-			ids = append(ids, id)
-			results[i].AcceptResult = AcceptResult{MessageID: id, IdempotencyKey: p.key, CorrelationID: p.correlation,
-				StatusURL: StatusURL(id), EnvironmentID: d.envID, FlowID: d.flowID, VersionNumber: d.version, ReceivedAt: p.now}
+			items = append(items, &intakeItem{d: d, p: p, done: make(chan struct{})})
+			lines = append(lines, i)
 		}
-		// One process job per group of messages (see ProcessArgs).
-		var jobs []river.InsertManyParams
-		for chunk := range slices.Chunk(ids, ProcessGroupSize) {
-			jobs = append(jobs, river.InsertManyParams{Args: ProcessArgs{MessageIDs: chunk}})
+		if len(items) == 0 {
+			return results, nil
 		}
-		if len(jobs) == 0 {
-			return nil
+		in.commit(ctx, slices.Clone(items))
+		pending = pending[:0]
+		recorded := false
+		for _, it := range items {
+			recorded = recorded || it.res.MessageID != uuid.Nil
 		}
-		if _, err := client.InsertManyFastTx(ctx, tx, jobs); err != nil {
-			return fmt.Errorf("enqueue processing: %w", err)
+		for j, it := range items {
+			i := lines[j]
+			switch {
+			case it.stale:
+				pending = append(pending, i)
+			case !recorded && fault.CodeOf(unavailable(it.err)) == fault.Unavailable:
+				// Nothing of the batch was recorded: the batch's answer.
+				return nil, it.err
+			default:
+				results[i].AcceptResult, results[i].Err = it.res, unavailable(it.err)
+			}
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
+		if len(pending) == 0 {
+			return results, nil
+		}
+		in.cache.forget(req.Env, req.FlowSlug)
+	}
+	for _, i := range pending {
+		results[i].Err = fault.Errorf(fault.Unavailable, "flow “%s” is being deployed to %s repeatedly; send the event again", req.FlowSlug, req.Env)
 	}
 	return results, nil
 }
@@ -587,15 +545,14 @@ type InlineResult struct {
 	Routes        []engine.RouteResult
 }
 
-// MapInline accepts the event exactly as Accept does (it is recorded and
-// processed and delivered like any other), then validates and maps it in
-// the request so the caller gets the outputs or the validation failures at
-// once. Bound ctx by the caller's wait: when it runs out after the message
-// was recorded, the result still carries the AcceptResult, with an error
-// that wraps ctx's (errors.Is(err, context.DeadlineExceeded)), so the caller
-// can fall back to a 202.
-func MapInline(ctx context.Context, db DB, client *river.Client[pgx.Tx], req AcceptRequest) (InlineResult, error) {
-	res, err := mapInline(ctx, db, client, req)
+// MapInline accepts the event through Accept (it is recorded and processed
+// and delivered like any other), then validates and maps it in the request
+// so the caller gets the outputs or the validation failures at once. Bound
+// ctx by the caller's wait: when it runs out after the message was
+// recorded, the result still carries the AcceptResult and the error is
+// ErrWaitExpired, so the caller can fall back to a 202.
+func (in *Intake) MapInline(ctx context.Context, req AcceptRequest) (InlineResult, error) {
+	res, err := in.mapInline(ctx, req)
 	if err != nil && res.MessageID != uuid.Nil && ctx.Err() != nil {
 		// Recorded, but the wait ran out before the mapping was done:
 		// "nothing was recorded" would be false and make the caller send
@@ -609,14 +566,15 @@ func MapInline(ctx context.Context, db DB, client *river.Client[pgx.Tx], req Acc
 // not be mapped within the wait; the result holds the accepted message.
 var ErrWaitExpired = errors.New("the wait ran out after the event was recorded")
 
-func mapInline(ctx context.Context, db DB, client *river.Client[pgx.Tx], req AcceptRequest) (InlineResult, error) {
+func (in *Intake) mapInline(ctx context.Context, req AcceptRequest) (InlineResult, error) {
 	if req.Now.IsZero() {
 		req.Now = time.Now()
 	}
-	acc, err := Accept(ctx, db, client, req)
+	acc, err := in.Accept(ctx, req)
 	if err != nil {
 		return InlineResult{}, err
 	}
+	db := in.db
 	var version int
 	var checksum string
 	var envID, flowID int64

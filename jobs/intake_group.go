@@ -1,13 +1,13 @@
 package jobs
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -31,7 +31,9 @@ type IntakeConfig struct {
 	// accepts alone at 3,000/s (26–30 against 38 ms); 3 writers had made
 	// groups of 3 at the median (docs/benchmarks.md).
 	Writers int
-	// MaxBatch is the most events one commit carries. Default 128.
+	// MaxBatch is the most single events one group commit carries.
+	// Default 128. A batch request is one commit of its own, of up to
+	// MaxBatchLines events.
 	MaxBatch int
 	// ResolveTTL is how long what a trigger URL resolves to (environment,
 	// flow, live deployment, compiled version) is reused. Every insert
@@ -43,20 +45,32 @@ type IntakeConfig struct {
 	CommitTimeout time.Duration
 }
 
-// Intake accepts single events with group commit: the events of requests
+// Intake is the one way events are accepted: single events (Accept), the
+// synchronous answer (MapInline) and NDJSON batches (AcceptBatch) all
+// write through the same statement, which inserts a message only while the
+// deployment it was resolved against is still live.
+//
+// Single events are written with group commit: the events of requests
 // that arrive together are written in one transaction — messages, their
 // received lineage and their process jobs — and each request is answered
-// once that transaction has committed. Every guarantee of Accept holds per
-// event (durable before the answer, a message exists if and only if its
-// job does, one message per idempotency key); what changes is that
-// concurrent requests share statements and one commit instead of paying
-// for five round trips and a WAL flush each.
+// once that transaction has committed. Every guarantee holds per event:
+// durable before the answer, a message exists if and only if its job does,
+// one message per idempotency key (the same key with the same payload
+// answers the original message, Replayed; with another payload,
+// ErrKeyReused). What concurrent requests share is the statements and one
+// commit instead of five round trips and a WAL flush each.
 //
 // There is no background goroutine and no timer: a request that finds a
 // writer slot free commits whatever is waiting (at least its own event) at
 // once, so a lone request is not delayed; requests that arrive while all
 // slots are busy wait and are carried by the next commit. An Intake needs
 // no closing.
+//
+// Errors are *fault.Error: NotFound for an unknown environment or flow,
+// Conflict when nothing is deployed, Malformed (wrapping ErrBadJSON) for a
+// body that is not JSON, Invalid (wrapping ErrKeyReused where that applies)
+// for a bad event, TooLarge over the engine's limits, Unavailable (with
+// RetryAfterSeconds) when the database cannot be reached.
 type Intake struct {
 	db     DB
 	client *river.Client[pgx.Tx]
@@ -68,20 +82,6 @@ type Intake struct {
 	waiting []*intakeItem
 
 	cache resolveCache
-
-	commits, events atomic.Int64
-}
-
-// IntakeStats counts what an Intake has written: Events accepted or
-// answered through Commits transactions. Events/Commits is the average
-// group size.
-type IntakeStats struct {
-	Commits, Events int64
-}
-
-// Stats returns the counts so far.
-func (in *Intake) Stats() IntakeStats {
-	return IntakeStats{Commits: in.commits.Load(), Events: in.events.Load()}
 }
 
 // NewIntake returns an Intake writing to db and enqueueing with client.
@@ -117,9 +117,10 @@ type intakeItem struct {
 // errStaleDeployment is internal: the item must be resolved again.
 var errStaleDeployment = errors.New("deployment changed since the trigger URL was resolved")
 
-// Accept records one event durably, exactly as the package's Accept does
-// (same results, same errors), sharing the transaction with concurrent
-// requests.
+// Accept records one event durably, sharing the transaction with
+// concurrent requests. Concurrent identical requests yield one message:
+// the unique key makes the second insert wait for the first and then find
+// it.
 func (in *Intake) Accept(ctx context.Context, req AcceptRequest) (AcceptResult, error) {
 	res, err := in.accept(ctx, req)
 	return res, unavailable(err)
@@ -188,31 +189,39 @@ func (in *Intake) commit(ctx context.Context, batch []*intakeItem) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), in.cfg.CommitTimeout)
 	defer cancel()
 	// A fixed order of keys makes two writers inserting overlapping keys
-	// wait for each other instead of deadlocking.
-	slices.SortFunc(batch, func(a, b *intakeItem) int {
+	// wait for each other instead of deadlocking. Stable, so that events
+	// with the same key are inserted in the order they came (the lines of
+	// a batch).
+	slices.SortStableFunc(batch, func(a, b *intakeItem) int {
 		return cmp.Or(cmp.Compare(a.d.envID, b.d.envID), cmp.Compare(a.d.flowID, b.d.flowID), cmp.Compare(a.p.key, b.p.key))
 	})
-	err := txn.Run(ctx, in.db, func(tx pgx.Tx) error { return in.write(ctx, tx, batch) })
-	if err == nil {
-		in.commits.Add(1)
-		in.events.Add(int64(len(batch)))
-	}
+	err := in.writeTx(ctx, batch)
 	if err != nil && len(batch) > 1 && fault.CodeOf(unavailable(err)) != fault.Unavailable {
 		// Something in the batch broke the statement (a payload PostgreSQL
 		// refuses, a deadlock): write each event on its own so only the
 		// event at fault fails.
 		for _, it := range batch {
-			it.res, it.err = acceptPrepared(ctx, in.db, in.client, it.d, it.p)
-			close(it.done)
+			_ = in.writeTx(ctx, []*intakeItem{it})
 		}
-		return
 	}
 	for _, it := range batch {
-		if err != nil {
-			it.res, it.err = AcceptResult{}, err
-		}
 		close(it.done)
 	}
+}
+
+// writeTx writes group in one transaction and answers each of its items;
+// when the transaction fails, every item's answer is that error.
+func (in *Intake) writeTx(ctx context.Context, group []*intakeItem) error {
+	for _, it := range group {
+		it.res, it.err, it.stale = AcceptResult{}, nil, false
+	}
+	err := txn.Run(ctx, in.db, func(tx pgx.Tx) error { return in.write(ctx, tx, group) })
+	if err != nil {
+		for _, it := range group {
+			it.res, it.err, it.stale = AcceptResult{}, err, false
+		}
+	}
+	return err
 }
 
 // groupInsertSQL inserts the batch's messages and their received events
@@ -284,8 +293,8 @@ func (in *Intake) write(ctx context.Context, tx pgx.Tx, batch []*intakeItem) err
 				EnvironmentID: it.d.envID, FlowID: it.d.flowID, VersionNumber: it.d.version, ReceivedAt: it.p.now}
 		default:
 			// The key is claimed: by an earlier message, by another writer's
-			// commit this statement waited for, or by an identical request
-			// earlier in this very batch.
+			// commit this statement waited for, or by an event earlier in this
+			// very group (another request, or an earlier line of a batch).
 			r, err := existing(ctx, tx, it.d, it.p)
 			if _, ok := fault.As(err); ok {
 				it.err = err
@@ -297,44 +306,24 @@ func (in *Intake) write(ctx context.Context, tx pgx.Tx, batch []*intakeItem) err
 			it.res = r
 		}
 	}
-	// The group's messages are processed together too (see ProcessArgs).
+	// The group's messages are processed together too (see ProcessArgs),
+	// in the order they arrived (message ids are time-ordered), so a
+	// batch's jobs carry consecutive lines.
+	slices.SortFunc(accepted, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
 	var jobs []river.InsertManyParams
 	for chunk := range slices.Chunk(accepted, ProcessGroupSize) {
 		jobs = append(jobs, river.InsertManyParams{Args: ProcessArgs{MessageIDs: chunk}})
 	}
 	if len(jobs) > 0 {
 		// InsertManyTx, a single prepared statement, rather than the COPY of
-		// InsertManyFastTx: a commit carries one or two jobs, and COPY costs
-		// an extra round trip and a statement PostgreSQL cannot cache.
+		// InsertManyFastTx: a group commit carries one or two jobs, a batch
+		// at most eight, and COPY costs an extra round trip and a statement
+		// PostgreSQL cannot cache.
 		if _, err := in.client.InsertManyTx(ctx, tx, jobs); err != nil {
 			return fmt.Errorf("enqueue processing: %w", err)
 		}
 	}
 	return nil
-}
-
-// acceptPrepared writes one resolved, prepared event in its own
-// transaction: the path Accept takes, and group commit's fallback.
-func acceptPrepared(ctx context.Context, db DB, client *river.Client[pgx.Tx], d deployed, p prepared) (AcceptResult, error) {
-	var res AcceptResult
-	err := txn.Run(ctx, db, func(tx pgx.Tx) error {
-		var id uuid.UUID
-		err := tx.QueryRow(ctx, insertMessageSQL, insertArgs(d, p)...).Scan(&id)
-		if errors.Is(err, pgx.ErrNoRows) {
-			res, err = existing(ctx, tx, d, p)
-			return err
-		}
-		if err != nil {
-			return fmt.Errorf("insert message: %w", err)
-		}
-		if _, err := client.InsertTx(ctx, tx, ProcessArgs{MessageIDs: []uuid.UUID{id}}, nil); err != nil {
-			return fmt.Errorf("enqueue processing: %w", err)
-		}
-		res = AcceptResult{MessageID: id, IdempotencyKey: p.key, CorrelationID: p.correlation, StatusURL: StatusURL(id),
-			EnvironmentID: d.envID, FlowID: d.flowID, VersionNumber: d.version, ReceivedAt: p.now}
-		return nil
-	})
-	return res, unavailable(err)
 }
 
 // resolveCache remembers what trigger URLs resolve to, briefly. Only

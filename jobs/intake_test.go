@@ -25,19 +25,23 @@ func countRows(t *testing.T, b *bundle, sql string, args ...any) int {
 	return n
 }
 
-// Concurrent identical requests make one message and one job, through
-// both ways in: Accept (one transaction per event) and the trigger's
-// group-commit Intake.
+// Concurrent identical requests make one message and one job: from
+// requests gathered into one commit, from as many writers racing on the
+// key in their own transactions, and through the synchronous answer.
 func TestConcurrentIdenticalAcceptsMakeOneMessage(t *testing.T) {
 	t.Parallel()
 	type acceptFunc func(context.Context, jobs.AcceptRequest) (jobs.AcceptResult, error)
 	for name, way := range map[string]func(b *bundle) acceptFunc{
-		"Accept": func(b *bundle) acceptFunc {
+		"one writer": func(b *bundle) acceptFunc { return jobs.NewIntake(b.pool, b.client, jobs.IntakeConfig{}).Accept },
+		"eight writers": func(b *bundle) acceptFunc {
+			return jobs.NewIntake(b.pool, b.client, jobs.IntakeConfig{Writers: 8}).Accept
+		},
+		"Prefer wait": func(b *bundle) acceptFunc {
 			return func(ctx context.Context, r jobs.AcceptRequest) (jobs.AcceptResult, error) {
-				return jobs.Accept(ctx, b.pool, b.client, r)
+				res, err := b.intake.MapInline(ctx, r)
+				return res.AcceptResult, err
 			}
 		},
-		"Intake": func(b *bundle) acceptFunc { return jobs.NewIntake(b.pool, b.client, jobs.IntakeConfig{}).Accept },
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -77,7 +81,7 @@ func TestSameKeyDifferentPayloadIsRefused(t *testing.T) {
 	require.True(t, again.Replayed)
 	require.Equal(t, first.MessageID, again.MessageID)
 
-	_, err := jobs.Accept(context.Background(), b.pool, b.client, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders",
+	_, err := b.intake.Accept(context.Background(), jobs.AcceptRequest{Env: "dev", FlowSlug: "orders",
 		Payload: []byte(`{"id": 9, "name": "#9", "total": 2}`)})
 	require.ErrorIs(t, err, jobs.ErrKeyReused)
 	require.Contains(t, err.Error(), "order-9")
@@ -90,7 +94,7 @@ func TestAcceptAnswersWhatToFix(t *testing.T) {
 	b := setup(t, false)
 	ctx := context.Background()
 	accept := func(env, flow, payload string) error {
-		_, err := jobs.Accept(ctx, b.pool, b.client, jobs.AcceptRequest{Env: env, FlowSlug: flow, Payload: []byte(payload)})
+		_, err := b.intake.Accept(ctx, jobs.AcceptRequest{Env: env, FlowSlug: flow, Payload: []byte(payload)})
 		return err
 	}
 	err := accept("staging", "orders", `{}`)
@@ -110,7 +114,7 @@ func TestAcceptAnswersWhatToFix(t *testing.T) {
 
 	// Headers win over the expressions; without a correlation expression
 	// result, one is generated.
-	res, err := jobs.Accept(ctx, b.pool, b.client, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders",
+	res, err := b.intake.Accept(ctx, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders",
 		Payload: []byte(`{"id": 1, "total": 1}`), IdempotencyKey: "hdr-key", CorrelationID: ""})
 	require.NoError(t, err)
 	require.Equal(t, "hdr-key", res.IdempotencyKey)
@@ -143,7 +147,7 @@ func TestAcceptIsAllOrNothing(t *testing.T) {
 		begin raise exception 'injected failure after the message insert'; end $$;
 		create trigger fail_job_insert before insert on river_job for each row execute function fail_job_insert();`)
 	require.NoError(t, err)
-	_, err = jobs.Accept(ctx, b.pool, b.client, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(`{"id": 1, "name": "#1", "total": 1}`)})
+	_, err = b.intake.Accept(ctx, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(`{"id": 1, "name": "#1", "total": 1}`)})
 	require.ErrorContains(t, err, "injected failure")
 	require.Equal(t, 0, countRows(t, b, `select count(*) from messages`))
 	require.Equal(t, 0, countRows(t, b, `select count(*) from lineage_events`))
@@ -155,7 +159,7 @@ func TestAcceptIsAllOrNothing(t *testing.T) {
 		begin raise exception 'injected lineage failure'; end $$;
 		create trigger fail_lineage before insert on lineage_events for each row execute function fail_lineage();`)
 	require.NoError(t, err)
-	_, err = jobs.Accept(ctx, b.pool, b.client, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(`{"id": 1, "name": "#1", "total": 1}`)})
+	_, err = b.intake.Accept(ctx, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(`{"id": 1, "name": "#1", "total": 1}`)})
 	require.ErrorContains(t, err, "injected lineage failure")
 	require.Equal(t, 0, countRows(t, b, `select count(*) from messages`))
 	require.Equal(t, 0, countRows(t, b, `select count(*) from river_job`))
@@ -172,7 +176,7 @@ func TestAcceptBatchAnswersEachLine(t *testing.T) {
 	b := setup(t, false)
 	ctx := context.Background()
 	b.accept(t, `{"id": 100, "name": "#100", "total": 1}`)
-	res, err := jobs.AcceptBatch(ctx, b.pool, b.client, jobs.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{
+	res, err := b.intake.AcceptBatch(ctx, jobs.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{
 		[]byte(`{"id": 101, "name": "#101", "total": 1}`),
 		[]byte(`{"id": 102, "name": "#102", "total": 1`),
 		[]byte(`{"id": 100, "name": "#100", "total": 1}`),
@@ -196,7 +200,7 @@ func TestAcceptBatchAnswersEachLine(t *testing.T) {
 	require.Equal(t, 2, countRows(t, b, `select count(*) from river_job where kind = 'process'`), "one job before, one for the batch")
 	require.Equal(t, 3, countRows(t, b, `select sum(jsonb_array_length(args->'message_ids')) from river_job where kind = 'process'`))
 
-	_, err = jobs.AcceptBatch(ctx, b.pool, b.client, jobs.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: make([][]byte, jobs.MaxBatchLines+1)})
+	_, err = b.intake.AcceptBatch(ctx, jobs.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: make([][]byte, jobs.MaxBatchLines+1)})
 	require.Equal(t, fault.TooLarge, fault.CodeOf(err))
 }
 
@@ -205,7 +209,7 @@ func TestMapInlineAnswersAndRecords(t *testing.T) {
 	b := setup(t, false)
 	ctx := context.Background()
 	now := time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)
-	res, err := jobs.MapInline(ctx, b.pool, b.client, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Now: now,
+	res, err := b.intake.MapInline(ctx, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Now: now,
 		Payload: []byte(`{"id": 200, "name": "#200", "total": 12}`)})
 	require.NoError(t, err)
 	require.True(t, res.Valid)
@@ -213,7 +217,7 @@ func TestMapInlineAnswersAndRecords(t *testing.T) {
 	require.Equal(t, "to-erp", res.Routes[0].Name)
 	require.JSONEq(t, `{"orderId": 200, "total": 12, "qty": 1, "company": "1000"}`, string(res.Routes[0].Output))
 
-	bad, err := jobs.MapInline(ctx, b.pool, b.client, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders",
+	bad, err := b.intake.MapInline(ctx, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders",
 		Payload: []byte(`{"id": 201, "name": "#201", "total": 0}`)})
 	require.NoError(t, err)
 	require.False(t, bad.Valid)
@@ -262,13 +266,26 @@ func TestAcceptWithTheDatabaseDownIsUnavailable(t *testing.T) {
 	down, err := pgxpool.New(context.Background(), "postgres://postgres@127.0.0.1:1/x?connect_timeout=1&sslmode=disable")
 	require.NoError(t, err)
 	t.Cleanup(down.Close)
-	start := time.Now()
-	_, err = jobs.Accept(context.Background(), down, b.client, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(`{"id": 1}`)})
-	require.Less(t, time.Since(start), 3*time.Second)
-	fe, ok := fault.As(err)
-	require.True(t, ok, "%v", err)
-	require.Equal(t, fault.Unavailable, fe.Code)
-	require.Equal(t, 5, fe.RetryAfterSeconds)
+	in := jobs.NewIntake(down, b.client, jobs.IntakeConfig{})
+	req := jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(`{"id": 1}`)}
+	for name, accept := range map[string]func() error{
+		"Accept": func() error { _, err := in.Accept(context.Background(), req); return err },
+		"AcceptBatch": func() error {
+			_, err := in.AcceptBatch(context.Background(), jobs.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{req.Payload}})
+			return err
+		},
+		"MapInline": func() error { _, err := in.MapInline(context.Background(), req); return err },
+	} {
+		t.Run(name, func(t *testing.T) {
+			start := time.Now()
+			err := accept()
+			require.Less(t, time.Since(start), 3*time.Second)
+			fe, ok := fault.As(err)
+			require.True(t, ok, "%v", err)
+			require.Equal(t, fault.Unavailable, fe.Code)
+			require.Equal(t, 5, fe.RetryAfterSeconds)
+		})
+	}
 }
 
 // Key expressions may read environment variables, e.g. a per-environment
@@ -291,14 +308,14 @@ func TestKeyExpressionsSeeVariables(t *testing.T) {
 	dbtest.Deploy(t, b.pool, b.env.ID, f.ID, 1)
 	require.NoError(t, mappings.VariableSet(ctx, b.pool, b.env.ID, "PREFIX", "dev"))
 
-	res, err := jobs.Accept(ctx, b.pool, b.client, jobs.AcceptRequest{Env: "dev", FlowSlug: "returns", Payload: []byte(`{"id": 7, "ref": "r-7"}`)})
+	res, err := b.intake.Accept(ctx, jobs.AcceptRequest{Env: "dev", FlowSlug: "returns", Payload: []byte(`{"id": 7, "ref": "r-7"}`)})
 	require.NoError(t, err)
 	require.Equal(t, "dev-7", res.IdempotencyKey)
 	require.Equal(t, "R-7", res.CorrelationID)
 
 	// A failing correlation expression does not lose the event: an id is
 	// generated.
-	res, err = jobs.Accept(ctx, b.pool, b.client, jobs.AcceptRequest{Env: "dev", FlowSlug: "returns", Payload: []byte(`{"id": 8, "ref": 5}`)})
+	res, err = b.intake.Accept(ctx, jobs.AcceptRequest{Env: "dev", FlowSlug: "returns", Payload: []byte(`{"id": 8, "ref": 5}`)})
 	require.NoError(t, err)
 	require.Equal(t, "dev-8", res.IdempotencyKey)
 	_, err = uuid.Parse(res.CorrelationID)
@@ -309,10 +326,10 @@ func TestKeyExpressionsSeeVariables(t *testing.T) {
 	testEnv, err := mappings.EnvironmentByName(ctx, b.pool, "test")
 	require.NoError(t, err)
 	dbtest.Deploy(t, b.pool, testEnv.ID, f.ID, 1)
-	_, err = jobs.Accept(ctx, b.pool, b.client, jobs.AcceptRequest{Env: "test", FlowSlug: "returns", Payload: []byte(`{"id": 9, "ref": "r-9"}`)})
+	_, err = b.intake.Accept(ctx, jobs.AcceptRequest{Env: "test", FlowSlug: "returns", Payload: []byte(`{"id": 9, "ref": "r-9"}`)})
 	require.Equal(t, fault.Invalid, fault.CodeOf(err), "%v", err)
 	require.Contains(t, err.Error(), "send an Idempotency-Key header")
-	res, err = jobs.Accept(ctx, b.pool, b.client, jobs.AcceptRequest{Env: "test", FlowSlug: "returns", Payload: []byte(`{"id": 9, "ref": "r-9"}`), IdempotencyKey: "k9"})
+	res, err = b.intake.Accept(ctx, jobs.AcceptRequest{Env: "test", FlowSlug: "returns", Payload: []byte(`{"id": 9, "ref": "r-9"}`), IdempotencyKey: "k9"})
 	require.NoError(t, err, "with the header the expression is not needed")
 	require.Equal(t, "R-9", res.CorrelationID)
 }
@@ -390,7 +407,7 @@ func TestMapInlineWaitRunningOutAfterTheRecordIsNotUnavailable(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	db := &cancelAfterCommit{Pool: b.pool, cancel: cancel}
-	res, err := jobs.MapInline(ctx, db, b.client, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders",
+	res, err := jobs.NewIntake(db, b.client, jobs.IntakeConfig{}).MapInline(ctx, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders",
 		Payload: []byte(`{"id": 210, "name": "#210", "total": 12}`)})
 	require.ErrorIs(t, err, jobs.ErrWaitExpired, "recorded: not the 503 that says nothing was recorded")
 	require.NotEqual(t, uuid.Nil, res.MessageID)

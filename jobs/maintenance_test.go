@@ -89,7 +89,7 @@ func TestKeyClaimsAreReleasedAfterTheirTime(t *testing.T) {
 	again := b.accept(t, `{"id": 7, "name": "#7", "total": 2}`)
 	require.False(t, again.Replayed, "the released key makes a new message")
 	require.NotEqual(t, old.MessageID, again.MessageID)
-	_, err = jobs.Accept(ctx, b.pool, b.client, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(`{"id": 8, "name": "#8", "total": 2}`)})
+	_, err = b.intake.Accept(ctx, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(`{"id": 8, "name": "#8", "total": 2}`)})
 	require.ErrorIs(t, err, jobs.ErrKeyReused, "a key inside its time is still held")
 	replay := b.accept(t, `{"id": 8, "name": "#8", "total": 1}`)
 	require.Equal(t, recent.MessageID, replay.MessageID)

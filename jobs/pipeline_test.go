@@ -115,6 +115,9 @@ func status(code int) func(int, http.ResponseWriter) {
 type bundle struct {
 	pool   *pgxpool.Pool
 	client *river.Client[pgx.Tx]
+	// intake is the trigger's: events enter the pipeline the way they do
+	// in production.
+	intake *jobs.Intake
 	sealer *secret.Sealer
 	env    mappings.Environment
 	flow   mappings.Flow
@@ -122,8 +125,8 @@ type bundle struct {
 	logs   *syncBuffer
 }
 
-// setup gives a test its own database with the orders flow deployed to dev
-// and a River client (started when start is true).
+// setup gives a test its own database with the orders flow deployed to dev,
+// a River client (started when start is true) and an Intake on them.
 func setup(t testing.TB, start bool) *bundle {
 	t.Helper()
 	ctx := context.Background()
@@ -158,7 +161,7 @@ func setup(t testing.TB, start bool) *bundle {
 			_ = client.Stop(ctx)
 		})
 	}
-	return &bundle{pool: pool, client: client, sealer: sealer, env: env, flow: flow, editor: ed, logs: logs}
+	return &bundle{pool: pool, client: client, intake: jobs.NewIntake(pool, client, jobs.IntakeConfig{}), sealer: sealer, env: env, flow: flow, editor: ed, logs: logs}
 }
 
 // configureERP points target erp at url with a bearer secret and a retry
@@ -179,7 +182,7 @@ func (b *bundle) configureERP(t *testing.T, url string, edit func(*mappings.Targ
 
 func (b *bundle) accept(t *testing.T, payload string) jobs.AcceptResult {
 	t.Helper()
-	res, err := jobs.Accept(context.Background(), b.pool, b.client, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(payload)})
+	res, err := b.intake.Accept(context.Background(), jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(payload)})
 	require.NoError(t, err)
 	return res
 }

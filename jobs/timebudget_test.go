@@ -61,7 +61,7 @@ func TestAcceptRefusesAVersionThatDoesNotCompile(t *testing.T) {
 	require.NoError(t, err)
 	dbtest.Deploy(t, b.pool, b.env.ID, b.flow.ID, 2)
 
-	_, err = jobs.Accept(ctx, b.pool, b.client, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(`{"id": 600, "name": "#600", "total": 1}`)})
+	_, err = b.intake.Accept(ctx, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(`{"id": 600, "name": "#600", "total": 1}`)})
 	require.Equal(t, fault.Conflict, fault.CodeOf(err), "%v", err)
 	fe, _ := fault.As(err)
 	require.Equal(t, "version 2 of this flow, the one deployed here, does not compile (/keys/correlation: expression is 2,000,001 characters long; at most 10,000 are allowed); deploy another version", fe.Message)

@@ -110,10 +110,10 @@ func TestTransportOfANewKind(t *testing.T) {
 		defer cancel()
 		_ = client.Stop(ctx)
 	})
-	b := &bundle{pool: pool, client: client}
+	b := &bundle{pool: pool, client: client, intake: jobs.NewIntake(pool, client, jobs.IntakeConfig{})}
 
 	accept := func(payload string) jobs.AcceptResult {
-		res, err := jobs.Accept(ctx, pool, client, jobs.AcceptRequest{Env: "dev", FlowSlug: "notes", Payload: []byte(payload)})
+		res, err := b.intake.Accept(ctx, jobs.AcceptRequest{Env: "dev", FlowSlug: "notes", Payload: []byte(payload)})
 		require.NoError(t, err)
 		return res
 	}

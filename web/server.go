@@ -67,8 +67,8 @@ type Deps struct {
 	// Queue inserts River jobs (the trigger's process jobs) in the same
 	// transaction as the message.
 	Queue *river.Client[pgx.Tx]
-	// Intake accepts the trigger's single events with group commit; nil
-	// means one built on DB and Queue with the defaults.
+	// Intake accepts every trigger event: single (group commit), batch and
+	// Prefer: wait; nil means one built on DB and Queue with the defaults.
 	Intake *jobs.Intake
 	// Transports are the target kinds, as the deliver jobs have them
 	// (jobs.Config.Transports): the designer offers their kinds, the

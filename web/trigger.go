@@ -109,15 +109,15 @@ func (s *Server) triggerAccept() fiber.Handler {
 			return fault.Errorf(fault.Invalid, "the Idempotency-Key header is %d characters; at most %d", len(key), jobs.MaxKeyLength)
 		}
 		corr := c.Get("X-Correlation-ID")
-		if len(corr) > 200 || strings.ContainsAny(corr, "\r\n") {
-			return &fault.Error{Code: fault.Invalid, Message: "the X-Correlation-ID header must be one line of at most 200 characters"}
+		if len(corr) > jobs.MaxKeyLength || strings.ContainsAny(corr, "\r\n") {
+			return fault.Errorf(fault.Invalid, "the X-Correlation-ID header must be one line of at most %d characters", jobs.MaxKeyLength)
 		}
 		req := jobs.AcceptRequest{Env: env, FlowSlug: flow, Payload: append([]byte(nil), c.Body()...), IdempotencyKey: key, CorrelationID: corr, Now: s.deps.Now()}
 
 		if wait, ok := preferWait(c.Get("Prefer")); ok {
 			ctx, cancel := contextWithTimeout(c, wait)
 			defer cancel()
-			res, err := jobs.MapInline(ctx, s.deps.DB, s.deps.Queue, req)
+			res, err := s.deps.Intake.MapInline(ctx, req)
 			if errors.Is(err, jobs.ErrWaitExpired) {
 				// Recorded but not mapped in time: the asynchronous
 				// answer, without Preference-Applied.
@@ -208,7 +208,7 @@ func (s *Server) triggerBatch() fiber.Handler {
 		if len(lines) > jobs.MaxBatchLines {
 			return fault.Errorf(fault.TooLarge, "the batch has %d events; at most %d per request", len(lines), jobs.MaxBatchLines)
 		}
-		results, err := jobs.AcceptBatch(c.UserContext(), s.deps.DB, s.deps.Queue, jobs.BatchRequest{Env: env, FlowSlug: flow, Lines: lines, MaxLineBytes: s.cfg.MaxMessageBytes, Now: s.deps.Now()})
+		results, err := s.deps.Intake.AcceptBatch(c.UserContext(), jobs.BatchRequest{Env: env, FlowSlug: flow, Lines: lines, MaxLineBytes: s.cfg.MaxMessageBytes, Now: s.deps.Now()})
 		if err != nil {
 			return intakeError(err)
 		}

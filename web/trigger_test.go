@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -16,6 +17,7 @@ import (
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/dbtest"
+	"github.com/crossdock/crossdock/jobs"
 	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/web"
 )
@@ -160,6 +162,23 @@ func TestTriggerRefusals(t *testing.T) {
 	var messages int
 	require.NoError(t, tb.db.QueryRow(context.Background(), `select count(*) from messages`).Scan(&messages))
 	require.Zero(t, messages, "no refused request left a message")
+}
+
+// The Idempotency-Key and X-Correlation-ID headers share one limit,
+// jobs.MaxKeyLength, checked before the body is read.
+func TestTriggerKeyHeaderLimits(t *testing.T) {
+	t.Parallel()
+	tb := setupTrigger(t)
+	long := strings.Repeat("k", jobs.MaxKeyLength)
+	res, _ := tb.post(t, devPath, tb.devKey, "application/json", tb.sample, "Idempotency-Key", long, "X-Correlation-ID", long)
+	require.Equal(t, http.StatusAccepted, res.StatusCode, res.body)
+	require.Equal(t, long, res.Header.Get("X-Correlation-ID"))
+	for _, header := range []string{"Idempotency-Key", "X-Correlation-ID"} {
+		res, p := tb.post(t, devPath, tb.devKey, "application/json", `not even JSON`, header, long+"k")
+		require.Equal(t, http.StatusUnprocessableEntity, res.StatusCode, res.body)
+		require.Contains(t, p.Detail, header)
+		require.Contains(t, p.Detail, fmt.Sprintf("at most %d", jobs.MaxKeyLength))
+	}
 }
 
 func TestTriggerRateLimit(t *testing.T) {
