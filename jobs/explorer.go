@@ -283,7 +283,7 @@ func MessageSearchQuery(f MessageFilter) (sql string, args []any, limit int, err
 		// chance, the planner walks the time index instead, testing each
 		// payload, expecting a match every few hundred rows (it cannot
 		// estimate containment in the GIN index); for an order name that
-		// occurs once in millions that walk took minutes at 5 million
+		// occurs once in millions that walk takes minutes at 5 million
 		// messages. Sorting by an expression takes that path away. The
 		// price: a value in very many messages (a currency code) is
 		// collected in full before the newest are picked.

@@ -28,7 +28,7 @@ type IntakeConfig struct {
 	// them, and nearly every cost of the pipeline is paid per group. On two
 	// cores at 64 clients one writer made groups of 32 messages where two
 	// made 17, with less CPU per message end to end and a lower p99 for
-	// accepts alone at 3,000/s (26–30 against 38 ms); 3 writers had made
+	// accepts alone at 3,000/s (26–30 against 38 ms); three writers make
 	// groups of 3 at the median (docs/benchmarks.md).
 	Writers int
 	// MaxBatch is the most single events one group commit carries.

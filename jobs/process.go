@@ -128,11 +128,12 @@ func (w *ProcessWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) e
 	}
 
 	// The processing transaction commits synchronously, like every other.
-	// An asynchronous commit (tried in session 6) can be lost in a crash of
-	// PostgreSQL while the job still ends completed: River's completer
-	// completes it on its own once Work returns, retrying through the
-	// outage, and finds it running again, so the lost work is never redone
-	// and its messages stay received (the outage e2e test caught it).
+	// An asynchronous commit can be lost in a crash of PostgreSQL while the
+	// job still ends completed: River's completer completes it on its own
+	// once Work returns, retrying through the outage, and finds it running
+	// again, so the lost work would never be redone and its messages would
+	// stay received (the database-outage e2e test fails with one;
+	// docs/reliability.md).
 	err = txn.Run(ctx, w.DB, func(tx pgx.Tx) error {
 		if err := genericPlans(ctx, tx); err != nil {
 			return err
@@ -308,10 +309,10 @@ type processInput struct {
 // environments' variables and configured targets. Messages that no longer
 // exist (retention) are left out.
 func processInputs(ctx context.Context, db txn.DBTX, ids []uuid.UUID) ([]processInput, error) {
-	// Messages are found by id alone: an earlier form found their
-	// environments with a semi-join on messages, which the planner, with
-	// the statistics of a table that had just grown, ran as a scan of every
-	// message of the environment (30 ms a group under load).
+	// Messages are found by id alone, not through a semi-join on messages:
+	// with the statistics of a table that has just grown, the planner runs
+	// such a join as a scan of every message of the environment (30 ms a
+	// group under load).
 	rows, err := db.Query(ctx, `
 		select m.id, m.environment_id, e.name, m.flow_id, f.slug, m.version_number, m.checksum, m.idempotency_key,
 		       m.correlation_id, m.payload, m.status, m.received_at, m.updated_at,
@@ -754,7 +755,7 @@ func completeTx[T river.JobArgs](ctx context.Context, tx pgx.Tx, job *river.Job[
 // cached generic plans. The pipeline's writes find their rows by id, which
 // a generic plan does as well as a custom one, but PostgreSQL otherwise
 // plans each execution again whenever its estimate favours custom plans:
-// River's job completion alone was planned afresh every time (about 1 ms
+// River's job completion alone is otherwise planned afresh every time (about 1 ms
 // of a 3 ms statement under load, docs/benchmarks.md).
 func genericPlans(ctx context.Context, tx pgx.Tx) error {
 	if _, err := tx.Exec(ctx, `set local plan_cache_mode = force_generic_plan`); err != nil {

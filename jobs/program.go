@@ -54,8 +54,8 @@ func (c *programCache) get(ctx context.Context, db txn.DBTX, flowID int64, versi
 	}
 	p, err = compileVersion(v.Definition)
 	if err != nil {
-		// A version stored before a check it now fails (the limits checked
-		// before parsing): the deployment is at fault, not the request.
+		// A stored version over the limits checked before parsing: the
+		// deployment is at fault, not the request.
 		return nil, fault.Wrap(fmt.Errorf("compile version %d of flow %d: %w", version, flowID, err), fault.Conflict,
 			fmt.Sprintf("version %d of this flow, the one deployed here, does not compile (%s); deploy another version", version, firstProblem(err)))
 	}

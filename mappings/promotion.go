@@ -57,8 +57,8 @@ type Gates struct {
 	Tests       []engine.TestResult `json:"tests,omitempty"`
 }
 
-// Checked reports whether gates were run at all (deployments made before
-// promotion existed, plain deploys and rollbacks carry none).
+// Checked reports whether gates were run at all (plain deploys, rollbacks
+// and deployments recorded without gates carry none).
 func (g Gates) Checked() bool { return !g.CheckedAt.IsZero() }
 
 // Passed reports whether every gate passed.
