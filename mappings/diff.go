@@ -198,6 +198,59 @@ func (d *differ) changed(at Change, field, old, new string) {
 	d.changes = append(d.changes, at)
 }
 
+// changedJSON records how two JSON values differ, field by field:
+// objects key by key ("expect.routes.erp.soldTo.email"), arrays of the
+// same length item by item ("input.lines[1].qty"); anything else — a
+// scalar, a type change, arrays of different lengths, a value only on one
+// side — is one change of the compact JSON text. Whitespace and key order
+// are no change, as in the canonical form.
+func (d *differ) changedJSON(at Change, field string, old, new json.RawMessage) {
+	var ov, nv any
+	var oerr, nerr error
+	if len(old) > 0 {
+		ov, oerr = decodeJSON(old)
+	}
+	if len(new) > 0 {
+		nv, nerr = decodeJSON(new)
+	}
+	if oerr != nil || nerr != nil {
+		d.changed(at, field, diffRaw(old), diffRaw(new))
+		return
+	}
+	d.jsonLeaves(at, field, ov, nv, len(old) > 0, len(new) > 0)
+}
+
+func (d *differ) jsonLeaves(at Change, field string, old, new any, hasOld, hasNew bool) {
+	if hasOld && hasNew {
+		om, ok1 := old.(map[string]any)
+		nm, ok2 := new.(map[string]any)
+		if ok1 && ok2 {
+			for _, k := range diffKeys(om, nm) {
+				ov, inOld := om[k]
+				nv, inNew := nm[k]
+				d.jsonLeaves(at, field+"."+k, ov, nv, inOld, inNew)
+			}
+			return
+		}
+		oa, ok1 := old.([]any)
+		na, ok2 := new.([]any)
+		if ok1 && ok2 && len(oa) == len(na) {
+			for i := range oa {
+				d.jsonLeaves(at, field+"["+strconv.Itoa(i)+"]", oa[i], na[i], true, true)
+			}
+			return
+		}
+	}
+	var o, n string
+	if hasOld {
+		o = diffJSON(old)
+	}
+	if hasNew {
+		n = diffJSON(new)
+	}
+	d.changed(at, field, o, n)
+}
+
 func (d *differ) added(at Change, item any) {
 	at.Kind, at.New = ChangeAdded, diffJSON(item)
 	d.changes = append(d.changes, at)
@@ -412,7 +465,7 @@ func (d *differ) tests(old, new []engine.TestCase) {
 		default:
 			o, n := old[st.Old], new[st.New]
 			d.moved(at, st)
-			d.changed(at, "input", diffRaw(o.Input), diffRaw(n.Input))
+			d.changedJSON(at, "input", o.Input, n.Input)
 			d.changed(at, "now", o.Now, n.Now)
 			d.changed(at, "vars", diffOptional(len(o.Vars), o.Vars), diffOptional(len(n.Vars), n.Vars))
 			oe, ne := o.Expect, n.Expect
@@ -420,10 +473,11 @@ func (d *differ) tests(old, new []engine.TestCase) {
 			d.changed(at, "expect.correlationId", diffOptional(diffPresent(oe.CorrelationID), oe.CorrelationID), diffOptional(diffPresent(ne.CorrelationID), ne.CorrelationID))
 			d.changed(at, "expect.validation", diffOptional(len(oe.Validation), oe.Validation), diffOptional(len(ne.Validation), ne.Validation))
 			d.changed(at, "expect.mappingError", diffMappingError(oe.MappingError), diffMappingError(ne.MappingError))
-			// Expected outputs are compared per route: saving the current
-			// output as expected usually touches one route only.
+			// Expected outputs are compared per route and inside it field by
+			// field: accepting a new output usually changes one value of one
+			// route, and that is what the change shows.
 			for _, route := range diffKeys(oe.Routes, ne.Routes) {
-				d.changed(at, "expect.routes."+route, diffRaw(oe.Routes[route]), diffRaw(ne.Routes[route]))
+				d.changedJSON(at, "expect.routes."+route, oe.Routes[route], ne.Routes[route])
 			}
 		}
 	}

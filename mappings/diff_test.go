@@ -382,3 +382,49 @@ func diffFirstLookup(d *engine.Definition, edit func(*engine.Lookup)) {
 	edit(&l)
 	d.Lookups[names[0]] = l
 }
+
+func TestDiffTestCasesFieldByField(t *testing.T) {
+	base := func() *engine.Definition {
+		return &engine.Definition{FormatVersion: 1, Name: "t", Tests: []engine.TestCase{{
+			Name:  "two lines",
+			Input: json.RawMessage(`{"id": 1, "lines": [{"sku": "tee", "qty": 2}, {"sku": "mug", "qty": 1}]}`),
+			Expect: engine.Expectation{Routes: map[string]json.RawMessage{
+				"erp": json.RawMessage(`{"order": "1", "items": [{"material": "TEE", "qty": 2}, {"material": "MUG", "qty": 1}]}`),
+			}},
+		}}}
+	}
+	tests := []struct {
+		name string
+		edit func(tc *engine.TestCase)
+		want []Change
+	}{
+		{"one expected value in an array item", func(tc *engine.TestCase) {
+			tc.Expect.Routes["erp"] = json.RawMessage(`{"items": [{"material": "TEE", "qty": 2}, {"qty": 1, "material": "MUG-1"}], "order": "1"}`)
+		}, []Change{{Section: SectionTests, Path: "two lines", Kind: ChangeChanged, Field: "expect.routes.erp.items[1].material", Old: `"MUG"`, New: `"MUG-1"`}}},
+		{"one input value", func(tc *engine.TestCase) {
+			tc.Input = json.RawMessage(`{"id": 1, "lines": [{"sku": "tee", "qty": 3}, {"sku": "mug", "qty": 1}]}`)
+		}, []Change{{Section: SectionTests, Path: "two lines", Kind: ChangeChanged, Field: "input.lines[0].qty", Old: `2`, New: `3`}}},
+		{"an array of another length is one change", func(tc *engine.TestCase) {
+			tc.Input = json.RawMessage(`{"id": 1, "lines": [{"sku": "tee", "qty": 2}]}`)
+		}, []Change{{Section: SectionTests, Path: "two lines", Kind: ChangeChanged, Field: "input.lines",
+			Old: `[{"qty":2,"sku":"tee"},{"qty":1,"sku":"mug"}]`, New: `[{"qty":2,"sku":"tee"}]`}}},
+		{"a field only on one side", func(tc *engine.TestCase) {
+			tc.Expect.Routes["erp"] = json.RawMessage(`{"order": "1", "note": "gift", "items": [{"material": "TEE", "qty": 2}, {"material": "MUG", "qty": 1}]}`)
+		}, []Change{{Section: SectionTests, Path: "two lines", Kind: ChangeChanged, Field: "expect.routes.erp.note", New: `"gift"`}}},
+		{"a route expected only now", func(tc *engine.TestCase) {
+			tc.Expect.Routes["crm"] = json.RawMessage(`{"id": "1"}`)
+		}, []Change{{Section: SectionTests, Path: "two lines", Kind: ChangeChanged, Field: "expect.routes.crm", New: `{"id":"1"}`}}},
+		{"whitespace, key order and number spelling as written", func(tc *engine.TestCase) {
+			tc.Input = json.RawMessage(`{"lines":[{"qty":2,"sku":"tee"},{"qty":1.0,"sku":"mug"}],"id":1}`)
+		}, []Change{{Section: SectionTests, Path: "two lines", Kind: ChangeChanged, Field: "input.lines[1].qty", Old: `1`, New: `1.0`}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			old, new := base(), base()
+			tt.edit(&new.Tests[0])
+			if got := Diff(old, new).Changes; !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("got %v\nwant %v", got, tt.want)
+			}
+		})
+	}
+}

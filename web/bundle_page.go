@@ -35,7 +35,7 @@ func (s *Server) bundlesView(c *fiber.Ctx) (view.BundlesView, error) {
 func planView(p mappings.ImportPlan) *view.ImportPlanView {
 	v := &view.ImportPlanView{Note: p.Note, Changed: p.Changed()}
 	for _, f := range p.Flows {
-		fv := view.ImportFlowView{Slug: f.Slug, NewFlow: f.NewFlow, Diff: diffRows(f.Diff)}
+		fv := view.ImportFlowView{Slug: f.Slug, NewFlow: f.NewFlow, Diff: diffView(f.Diff)}
 		for _, ver := range f.Versions {
 			fv.Versions = append(fv.Versions, view.ImportVersionView{Number: ver.Number, Checksum: ver.Checksum, Action: ver.Action})
 		}

@@ -50,16 +50,7 @@ func (s *Server) flowVersions() fiber.Handler {
 				return err
 			}
 			v.Compared = true
-			for _, ch := range mappings.Diff(a, b).Changes {
-				where := string(ch.Section)
-				if ch.Route != "" {
-					where += " · route " + ch.Route
-				}
-				if ch.Path != "" {
-					where += " · " + ch.Path
-				}
-				v.Diff = append(v.Diff, view.DiffRow{Kind: string(ch.Kind), Where: where, Field: ch.Field, Old: ch.Old, New: ch.New})
-			}
+			v.Diff = diffView(mappings.Diff(a, b))
 		}
 		return s.render(c, view.VersionsPage(s.page(c, f.Name+" versions", "flows"), v))
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/crossdock/crossdock/account"
+	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/web/view"
 )
@@ -19,19 +20,91 @@ var deciders = []account.Role{account.RoleAdmin, account.RoleApprover}
 
 const timeFormat = "2006-01-02 15:04 UTC"
 
-func diffRows(d mappings.DefinitionDiff) []view.DiffRow {
-	var out []view.DiffRow
+// diffParts are the parts of a definition in the order a comparison
+// lists them; routes come between targets and tests, one part per route.
+var diffParts = []mappings.ChangeSection{mappings.SectionDefinition, mappings.SectionSource, mappings.SectionSamples,
+	mappings.SectionKeys, mappings.SectionValidation, mappings.SectionLookups, mappings.SectionTargets,
+	mappings.SectionRoutes, mappings.SectionTests}
+
+// diffView groups a definition diff by the part each change is in (a route
+// and its mapping rows are one part), leaves out what only reads as a
+// change (a format version appearing where the older definition had
+// none), and names the parts without changes.
+func diffView(d mappings.DefinitionDiff) view.DiffView {
+	var v view.DiffView
+	changed := map[mappings.ChangeSection]bool{}
 	for _, ch := range d.Changes {
-		where := string(ch.Section)
-		if ch.Route != "" {
-			where += " · route " + ch.Route
+		if ch.Section == mappings.SectionDefinition && ch.Field == "formatVersion" && (ch.Old == "0" || ch.Old == "") {
+			continue
 		}
-		if ch.Path != "" {
-			where += " · " + ch.Path
+		title, where := partTitle(ch), ch.Path
+		section := ch.Section
+		if section == mappings.SectionMapping {
+			section = mappings.SectionRoutes
 		}
-		out = append(out, view.DiffRow{Kind: string(ch.Kind), Where: where, Field: ch.Field, Old: ch.Old, New: ch.New})
+		changed[section] = true
+		if where == "" && ch.Section == mappings.SectionRoutes {
+			where = "the route"
+		}
+		if n := len(v.Groups); n == 0 || v.Groups[n-1].Title != title {
+			v.Groups = append(v.Groups, view.DiffGroup{Title: title})
+		}
+		g := &v.Groups[len(v.Groups)-1]
+		g.Rows = append(g.Rows, view.DiffRow{Kind: string(ch.Kind), Where: where, Field: ch.Field, Old: ch.Old, New: ch.New})
 	}
-	return out
+	if len(v.Groups) > 0 {
+		for _, s := range diffParts {
+			if !changed[s] {
+				v.Unchanged = append(v.Unchanged, string(s))
+			}
+		}
+	}
+	return v
+}
+
+// partTitle names the part of the definition a change is in.
+func partTitle(ch mappings.Change) string {
+	switch ch.Section {
+	case mappings.SectionRoutes, mappings.SectionMapping:
+		return "Route " + ch.Route
+	case mappings.SectionKeys:
+		return "Keys"
+	case mappings.SectionValidation:
+		return "Validation rules"
+	case mappings.SectionLookups:
+		return "Lookup tables"
+	case mappings.SectionTargets:
+		return "Targets"
+	case mappings.SectionTests:
+		return "Test cases"
+	case mappings.SectionSamples:
+		return "Samples"
+	case mappings.SectionSource:
+		return "Source"
+	}
+	return "Flow"
+}
+
+// firstDeployment summarises what a definition brings where nothing of its
+// flow ran before: a comparison with nothing would list every field as
+// added.
+func firstDeployment(def *engine.Definition) view.DiffView {
+	var routes []string
+	rows := 0
+	var count func(rs []engine.Row)
+	count = func(rs []engine.Row) {
+		for _, r := range rs {
+			rows++
+			count(r.Rows)
+		}
+	}
+	for _, r := range def.Routes {
+		routes = append(routes, r.Name+" → "+r.Target)
+		count(r.Mapping)
+	}
+	return view.DiffView{Summary: fmt.Sprintf("First deployment of this flow here: %s from %s, %d validation rule%s, %d route%s (%s) with %d mapping row%s, %d lookup table%s, %d test case%s.",
+		def.Source.Event, def.Source.System, len(def.Validation), plural(len(def.Validation)), len(def.Routes), plural(len(def.Routes)),
+		strings.Join(routes, ", "), rows, plural(rows), len(def.Lookups), plural(len(def.Lookups)), len(def.Tests), plural(len(def.Tests)))}
 }
 
 // gatesView shows gates; kinds says which target kinds need no

@@ -92,7 +92,11 @@ func (s *Server) promoteView(c *fiber.Ctx, slug, to, version string) (view.Promo
 	if pv.Current != nil {
 		v.Current = pv.Current.VersionNumber
 	}
-	v.Diff = diffRows(pv.Diff)
+	if pv.CurrentDefinition == nil {
+		v.Diff = firstDeployment(pv.Version.Definition)
+	} else {
+		v.Diff = diffView(pv.Diff)
+	}
 	v.Gates = gatesView(pv.Gates, s.deps.Transports)
 	return v, nil
 }

@@ -55,9 +55,9 @@ func (s *Server) renderRequest(c *fiber.Ctx, msg string) error {
 		old = &o
 	}
 	if old != nil {
-		v.Diff = diffRows(mappings.Diff(old.Definition, next.Definition))
+		v.Diff = diffView(mappings.Diff(old.Definition, next.Definition))
 	} else {
-		v.Diff = diffRows(mappings.Diff(nil, next.Definition))
+		v.Diff = firstDeployment(next.Definition)
 	}
 	return s.render(c, view.PromotionRequestPage(s.page(c, "Promotion request", "promotions"), v))
 }
