@@ -45,6 +45,12 @@ func TestTwoAnalystsEditTheSameDraft(t *testing.T) {
 	)
 	waitText(t, ana, "#conflict", "kim@shop.example saved this draft")
 	waitText(t, ana, "#conflict", "KIM: every return needs a reason")
+	// The difference reads as a comparison: the part, theirs beside yours.
+	waitText(t, ana, "#conflict .change-group", "Validation rules")
+	// (column headings are shown in capitals)
+	waitText(t, ana, "#conflict thead", "THEIRS")
+	waitText(t, ana, "#conflict thead", "YOURS")
+	waitText(t, ana, "#conflict tbody", "ANA: a reason is required")
 	mine, err := chromedp.Run(ana, chromedp.Value(chromedp.CSS(msg)))
 	if err != nil || mine != "ANA: a reason is required" {
 		t.Fatalf("after the refusal ana's edit reads %q (%v), want it kept", mine, err)

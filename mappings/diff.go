@@ -202,8 +202,9 @@ func (d *differ) changed(at Change, field, old, new string) {
 // objects key by key ("expect.routes.erp.soldTo.email"), arrays of the
 // same length item by item ("input.lines[1].qty"); anything else — a
 // scalar, a type change, arrays of different lengths, a value only on one
-// side — is one change of the compact JSON text. Whitespace and key order
-// are no change, as in the canonical form.
+// side — is one change of the compact JSON text. Whitespace is no change,
+// as in the canonical form; the same value with its keys in another order
+// is one change of the whole text, as it changes the checksum.
 func (d *differ) changedJSON(at Change, field string, old, new json.RawMessage) {
 	var ov, nv any
 	var oerr, nerr error
@@ -213,11 +214,15 @@ func (d *differ) changedJSON(at Change, field string, old, new json.RawMessage) 
 	if len(new) > 0 {
 		nv, nerr = decodeJSON(new)
 	}
-	if oerr != nil || nerr != nil {
-		d.changed(at, field, diffRaw(old), diffRaw(new))
-		return
+	before := len(d.changes)
+	if oerr == nil && nerr == nil {
+		d.jsonLeaves(at, field, ov, nv, len(old) > 0, len(new) > 0)
 	}
-	d.jsonLeaves(at, field, ov, nv, len(old) > 0, len(new) > 0)
+	if len(d.changes) == before {
+		// Equal values spelt differently (key order) still differ in the
+		// checksum, so they are still a change, shown whole.
+		d.changed(at, field, diffRaw(old), diffRaw(new))
+	}
 }
 
 func (d *differ) jsonLeaves(at Change, field string, old, new any, hasOld, hasNew bool) {

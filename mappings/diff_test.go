@@ -428,3 +428,12 @@ func TestDiffTestCasesFieldByField(t *testing.T) {
 		})
 	}
 }
+
+func TestDiffKeyOrderAloneIsOneChange(t *testing.T) {
+	old := &engine.Definition{FormatVersion: 1, Name: "t", Tests: []engine.TestCase{{Name: "c", Input: json.RawMessage(`{"a": 1, "b": 2}`)}}}
+	new := &engine.Definition{FormatVersion: 1, Name: "t", Tests: []engine.TestCase{{Name: "c", Input: json.RawMessage(`{"b": 2, "a": 1}`)}}}
+	want := []Change{{Section: SectionTests, Path: "c", Kind: ChangeChanged, Field: "input", Old: `{"a":1,"b":2}`, New: `{"b":2,"a":1}`}}
+	if got := Diff(old, new).Changes; !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v\nwant %v", got, want)
+	}
+}

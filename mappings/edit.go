@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -96,7 +97,7 @@ func ApplyEdits(def *engine.Definition, edits []Edit) (*engine.Definition, error
 			delete(m, "limits")
 		}
 	}
-	return fromDoc(doc)
+	return fromDoc(doc, def)
 }
 
 // InsertAt inserts item (any JSON-marshalable value, e.g. an engine.Row)
@@ -168,7 +169,7 @@ func editArray(def *engine.Definition, pointer string, fn func([]any, int) ([]an
 	if doc, err = setAt(doc, parent, arr); err != nil {
 		return nil, err
 	}
-	return fromDoc(doc)
+	return fromDoc(doc, def)
 }
 
 func toDoc(def *engine.Definition) (any, error) {
@@ -179,7 +180,13 @@ func toDoc(def *engine.Definition) (any, error) {
 	return decodeJSON(raw)
 }
 
-func fromDoc(doc any) (*engine.Definition, error) {
+// fromDoc turns an edited document back into a definition. The document
+// holds objects as Go maps, which sort their keys; every embedded JSON
+// value (schema, sample payloads, lookup entries, constants, test inputs
+// and expectations) that the edit left equal to orig's keeps orig's bytes,
+// so an edit elsewhere does not rewrite their key order — which would
+// change the checksum and fill every comparison with changes nobody made.
+func fromDoc(doc any, orig *engine.Definition) (*engine.Definition, error) {
 	raw, err := json.Marshal(doc)
 	if err != nil {
 		return nil, err
@@ -188,7 +195,82 @@ func fromDoc(doc any) (*engine.Definition, error) {
 	if err := json.Unmarshal(raw, &def); err != nil {
 		return nil, &fault.Error{Code: fault.Invalid, Message: "the edited definition does not fit the format: " + err.Error()}
 	}
+	keepSpelling(orig, &def)
 	return &def, nil
+}
+
+// keepSpelling gives each embedded JSON value of edited that equals its
+// counterpart in orig (found by name, or by position for rows) orig's
+// bytes.
+func keepSpelling(orig, edited *engine.Definition) {
+	if orig == nil {
+		return
+	}
+	keepRaw(&edited.Source.Schema, orig.Source.Schema)
+	samples := map[string]json.RawMessage{}
+	for _, s := range orig.Source.Samples {
+		samples[s.Name] = s.Payload
+	}
+	for i := range edited.Source.Samples {
+		keepRaw(&edited.Source.Samples[i].Payload, samples[edited.Source.Samples[i].Name])
+	}
+	for name, lk := range edited.Lookups {
+		o, ok := orig.Lookups[name]
+		if !ok {
+			continue
+		}
+		keepRaw(&lk.Default, o.Default)
+		for k, v := range lk.Entries {
+			keepRaw(&v, o.Entries[k])
+			lk.Entries[k] = v
+		}
+		edited.Lookups[name] = lk
+	}
+	routes := map[string][]engine.Row{}
+	for _, r := range orig.Routes {
+		routes[r.Name] = r.Mapping
+	}
+	for i := range edited.Routes {
+		keepRowSpelling(routes[edited.Routes[i].Name], edited.Routes[i].Mapping)
+	}
+	tests := map[string]engine.TestCase{}
+	for _, tc := range orig.Tests {
+		tests[tc.Name] = tc
+	}
+	for i := range edited.Tests {
+		tc := &edited.Tests[i]
+		o, ok := tests[tc.Name]
+		if !ok {
+			continue
+		}
+		keepRaw(&tc.Input, o.Input)
+		for route, v := range tc.Expect.Routes {
+			keepRaw(&v, o.Expect.Routes[route])
+			tc.Expect.Routes[route] = v
+		}
+	}
+}
+
+func keepRowSpelling(orig, edited []engine.Row) {
+	for i := range edited {
+		if i >= len(orig) {
+			return
+		}
+		keepRaw(&edited[i].Value, orig[i].Value)
+		keepRowSpelling(orig[i].Rows, edited[i].Rows)
+	}
+}
+
+// keepRaw replaces *v with orig when both hold the same JSON value.
+func keepRaw(v *json.RawMessage, orig json.RawMessage) {
+	if len(*v) == 0 || len(orig) == 0 || bytes.Equal(*v, orig) {
+		return
+	}
+	a, err1 := decodeJSON(*v)
+	b, err2 := decodeJSON(orig)
+	if err1 == nil && err2 == nil && reflect.DeepEqual(a, b) {
+		*v = orig
+	}
 }
 
 // decodeNumber reads a JSON number that fits a float64 (no NaN, no 1e400).
@@ -341,5 +423,5 @@ func ReplaceAt(def *engine.Definition, pointer string, value json.RawMessage) (*
 	if doc, err = setAt(doc, tokens, v); err != nil {
 		return nil, err
 	}
-	return fromDoc(doc)
+	return fromDoc(doc, def)
 }

@@ -106,3 +106,48 @@ func TestChannelAndSLAEdits(t *testing.T) {
 		require.Contains(t, err.Error(), bad.says)
 	}
 }
+
+func TestEditsKeepTheSpellingOfJSONValues(t *testing.T) {
+	t.Parallel()
+	def, err := engine.ParseDefinition([]byte(`{
+	  "formatVersion": 1, "name": "spelling",
+	  "source": {"system": "s", "event": "e",
+	    "schema": {"type": "object", "required": ["z", "a"], "properties": {"z": {"type": "string"}, "a": {"type": "integer"}}},
+	    "samples": [{"name": "one", "payload": {"z": "last", "a": 1}}]},
+	  "lookups": {"plant": {"entries": {"tee": {"z": 1, "a": 2}}}},
+	  "targets": [{"name": "t", "kind": "capture"}],
+	  "routes": [{"name": "r", "target": "t", "mapping": [
+	    {"target": "x", "expr": "source.z"},
+	    {"target": "k", "value": {"z": true, "a": false}}]}],
+	  "tests": [{"name": "c", "input": {"z": "last", "a": 1}, "expect": {"routes": {"r": {"x": "last", "k": {"z": true, "a": false}}}}}]
+	}`))
+	require.NoError(t, err)
+	canonical := func(d *engine.Definition) string {
+		raw, err := d.Canonical()
+		require.NoError(t, err)
+		return string(raw)
+	}
+	t.Run("an edit elsewhere leaves every embedded value as written", func(t *testing.T) {
+		got, err := mappings.ApplyEdits(def, []mappings.Edit{{Pointer: "/routes/0/mapping/0/expr", Value: "upper(source.z)"}})
+		require.NoError(t, err)
+		got.Routes[0].Mapping[0].Expr = def.Routes[0].Mapping[0].Expr
+		require.Equal(t, canonical(def), canonical(got), "only the edited expression differs, so the checksum does")
+	})
+	t.Run("a structural operation too", func(t *testing.T) {
+		got, err := mappings.InsertAt(def, "/routes/0/mapping/2", engine.Row{Target: "y", Expr: "source.a"})
+		require.NoError(t, err)
+		got, err = mappings.RemoveAt(got, "/routes/0/mapping/2")
+		require.NoError(t, err)
+		require.Equal(t, canonical(def), canonical(got))
+	})
+	t.Run("the same schema typed again keeps its spelling", func(t *testing.T) {
+		got, err := mappings.ApplyEdits(def, []mappings.Edit{{Pointer: "/source/schema", Value: `{"properties": {"a": {"type": "integer"}, "z": {"type": "string"}}, "required": ["z", "a"], "type": "object"}`}})
+		require.NoError(t, err)
+		require.Equal(t, canonical(def), canonical(got))
+	})
+	t.Run("a changed value is the new value", func(t *testing.T) {
+		got, err := mappings.ApplyEdits(def, []mappings.Edit{{Pointer: "/source/samples/0/payload", Value: `{"z": "first", "a": 1}`}})
+		require.NoError(t, err)
+		require.JSONEq(t, `{"z": "first", "a": 1}`, string(got.Source.Samples[0].Payload))
+	})
+}

@@ -370,7 +370,7 @@ func fromDocOf(def *engine.Definition) (*engine.Definition, error) {
 	if err != nil {
 		return nil, err
 	}
-	return fromDoc(doc)
+	return fromDoc(doc, def)
 }
 
 func invalid(format string, args ...any) error {

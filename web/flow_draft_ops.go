@@ -133,7 +133,7 @@ func (s *Server) flowDraftOps() fiber.Handler {
 			// person's draft: show the conflict with theirs.
 			c.Status(fiber.StatusConflict)
 			cv := conflictView(&mappings.DraftConflictError{Current: stored})
-			cv.Changes = []string{"your unsaved changes no longer apply to their draft (" + fe.Message + "); reload their version and make them again"}
+			cv.Same, cv.Stale = false, "your unsaved changes no longer apply to their draft ("+fe.Message+"); reload their version and make them again"
 			return s.renderDraftForm(c, designerState{flow: f, revision: base, def: stored.Definition, sample: formSample(c)}, draftStep{},
 				func(d *view.Designer) { d.Conflict = cv })
 		}

@@ -101,13 +101,8 @@ func (s *Server) saveDraft(c *fiber.Ctx, f mappings.Flow, base int, def *engine.
 
 func conflictView(e *mappings.DraftConflictError) *view.Conflict {
 	cv := &view.Conflict{By: e.Current.UpdatedByEmail, At: e.Current.UpdatedAt.UTC().Format("15:04:05 UTC"), Revision: e.Current.Revision}
-	for _, ch := range e.Differences.Changes {
-		cv.Changes = append(cv.Changes, describeChange(ch))
-	}
-	if len(cv.Changes) == 0 {
-		cv.Changes = []string{"their draft has the same content as yours"}
-	}
+	cv.Diff = diffView(e.Differences)
+	cv.Diff.OldLabel, cv.Diff.NewLabel = "Theirs", "Yours"
+	cv.Same = e.Differences.Empty()
 	return cv
 }
-
-func describeChange(ch mappings.Change) string { return ch.String() }

@@ -236,7 +236,13 @@ type Conflict struct {
 	By       string
 	At       string
 	Revision int
-	Changes  []string
+	// Diff is their draft (old) against the edits refused (new); Same
+	// says the two have the same content.
+	Diff DiffView
+	Same bool
+	// Stale says why the page's unsaved operations cannot be compared
+	// with their draft at all.
+	Stale string
 }
 
 // LiveID derives a stable DOM id from a JSON pointer.
