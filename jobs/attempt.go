@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/jobs/transport"
 	"github.com/crossdock/crossdock/mappings"
 )
@@ -28,14 +29,14 @@ type attemptRecord struct {
 	n   int
 	// status is the delivery's new status; finished when it is delivered
 	// or failed, else the next attempt is due after snooze.
-	status     DeliveryStatus
+	status     store.DeliveryStatus
 	finished   bool
 	snooze     time.Duration
 	windowFrom time.Time
 	// errText is the error as lineage and the exception tell it (with
 	// "gave up after n attempts" when the budget ran out).
 	errText string
-	events  []lineage
+	events  []store.Lineage
 }
 
 // settle decides what an attempt means for its delivery under the target's
@@ -44,11 +45,11 @@ func settle(d pendingDelivery, cfg mappings.TargetConfig, res transport.Outcome)
 	// The attempt number and retry window come from the row loaded before
 	// sending; recordAttempts writes them only if no other run recorded
 	// an attempt since.
-	r := &attemptRecord{d: d, res: res, n: d.Attempts + 1, windowFrom: res.Started, status: DeliveryDelivered, finished: true}
+	r := &attemptRecord{d: d, res: res, n: d.Attempts + 1, windowFrom: res.Started, status: store.DeliveryDelivered, finished: true}
 	if d.windowFrom != nil {
 		r.windowFrom = *d.windowFrom
 	}
-	stage := StageDelivered
+	stage := store.StageDelivered
 	detail := make(map[string]any, 4+len(res.Detail))
 	for k, v := range res.Detail {
 		detail[k] = v
@@ -66,7 +67,7 @@ func settle(d pendingDelivery, cfg mappings.TargetConfig, res transport.Outcome)
 			delay = backoff(cfg.Retry, tries)
 		}
 		if tries < cfg.Retry.MaxAttempts && !time.Now().Add(delay).After(r.windowFrom.Add(cfg.Retry.Window)) {
-			r.status, r.finished, r.snooze, stage = DeliveryRetrying, false, delay, StageRetryScheduled
+			r.status, r.finished, r.snooze, stage = store.DeliveryRetrying, false, delay, store.StageRetryScheduled
 			r.errText = res.Error
 			detail["retryIn"] = delay.String()
 			if res.RetryAfter > 0 {
@@ -74,19 +75,19 @@ func settle(d pendingDelivery, cfg mappings.TargetConfig, res transport.Outcome)
 			}
 			break
 		}
-		r.status, stage = DeliveryFailed, StageFailed
+		r.status, stage = store.DeliveryFailed, store.StageFailed
 		r.errText = res.Error + fmt.Sprintf("; gave up after %d attempts", tries)
 	default:
-		r.status, stage = DeliveryFailed, StageFailed
+		r.status, stage = store.DeliveryFailed, store.StageFailed
 		r.errText = res.Error
 	}
 	if r.errText != "" || res.Verdict != transport.Delivered {
 		detail["error"] = r.errText
 	}
 	latency := res.Latency
-	r.events = []lineage{
-		{deliveryID: &d.ID, at: res.Started, stage: StageDelivering, detail: map[string]any{"attempt": r.n, "target": d.Target}},
-		{deliveryID: &d.ID, at: res.Started.Add(latency), stage: stage, detail: detail, duration: &latency},
+	r.events = []store.Lineage{
+		{DeliveryID: &d.ID, At: res.Started, Stage: store.StageDelivering, Detail: map[string]any{"attempt": r.n, "target": d.Target}},
+		{DeliveryID: &d.ID, At: res.Started.Add(latency), Stage: stage, Detail: detail, Duration: &latency},
 	}
 	return r
 }
@@ -94,7 +95,7 @@ func settle(d pendingDelivery, cfg mappings.TargetConfig, res transport.Outcome)
 // outcome is the attempt as delivery_attempts and the observer name it:
 // delivered (or the kind's word, captured), retry or failed.
 func (r *attemptRecord) outcome() string {
-	if r.status == DeliveryFailed {
+	if r.status == store.DeliveryFailed {
 		return "failed"
 	}
 	return r.res.Word()
@@ -148,7 +149,7 @@ func recordAttempts(ctx context.Context, tx pgx.Tx, recs []*attemptRecord) (int,
 		outcomes, excerpts  = make([]string, n), make([]string, n)
 		errs, statuses      = make([]string, n), make([]string, n)
 		next                = make([]*time.Time, n)
-		events              = make([]lineage, 0, 2*n)
+		events              = make([]store.Lineage, 0, 2*n)
 		byID                = make(map[uuid.UUID]*attemptRecord, n)
 		now                 = time.Now()
 	)
@@ -159,19 +160,19 @@ func recordAttempts(ctx context.Context, tx pgx.Tx, recs []*attemptRecord) (int,
 			c := int32(r.res.StatusCode)
 			codes[i] = &c
 		}
-		if r.status == DeliveryRetrying {
+		if r.status == store.DeliveryRetrying {
 			t := now.Add(r.snooze)
 			next[i] = &t
 		}
 		events = append(events, r.events...)
 		byID[r.d.ID] = r
 	}
-	l, err := lineageColumns(events)
+	l, err := store.LineageColumns(events)
 	if err != nil {
 		return 0, err
 	}
 	rows, err := tx.Query(ctx, recordAttemptsSQL, ids, attempts, started, latency, codes, outcomes, excerpts, errs, windowFrom, statuses, next,
-		l.deliveryIDs, l.ats, l.stages, l.details, l.durations)
+		l.DeliveryIDs, l.Ats, l.Stages, l.Details, l.Durations)
 	if err != nil {
 		return 0, fmt.Errorf("record attempts: %w", err)
 	}
@@ -194,11 +195,11 @@ func recordAttempts(ctx context.Context, tx pgx.Tx, recs []*attemptRecord) (int,
 			seen[x.message] = true
 			messages = append(messages, x.message)
 		}
-		if r := byID[x.delivery]; r.status == DeliveryDelivered {
+		if r := byID[x.delivery]; r.status == store.DeliveryDelivered {
 			delivered, deliveredN = append(delivered, x.delivery), append(deliveredN, int32(r.n))
 		}
 	}
-	// Lock the messages (see recomputeMessageStatus) in the same round
+	// Lock the messages (see RecomputeMessageStatus) in the same round
 	// trip as closing the exceptions of the deliveries delivered.
 	var resMessages, resDeliveries []uuid.UUID
 	if err := tx.QueryRow(ctx, `
@@ -219,13 +220,13 @@ func recordAttempts(ctx context.Context, tx pgx.Tx, recs []*attemptRecord) (int,
 		resolved[i] = written{delivery: resDeliveries[i], message: resMessages[i]}
 	}
 	for _, x := range resolved {
-		if err := addLineage(ctx, tx, x.message, lineage{deliveryID: &x.delivery, stage: StageResolved, detail: map[string]any{"reason": "delivered on retry"}}); err != nil {
+		if err := store.AddLineage(ctx, tx, x.message, store.Lineage{DeliveryID: &x.delivery, Stage: store.StageResolved, Detail: map[string]any{"reason": "delivered on retry"}}); err != nil {
 			return 0, err
 		}
 	}
 	for _, x := range done {
 		r := byID[x.delivery]
-		if r.status != DeliveryFailed {
+		if r.status != store.DeliveryFailed {
 			continue
 		}
 		d := r.d
@@ -233,12 +234,12 @@ func recordAttempts(ctx context.Context, tx pgx.Tx, recs []*attemptRecord) (int,
 		if r.res.Excerpt != "" {
 			msg += "; the target said: " + truncate(r.res.Excerpt, 300)
 		}
-		if err := raiseException(ctx, tx, Exception{Kind: ExceptionDelivery, EnvironmentID: d.envID, FlowID: d.flowID,
+		if err := store.RaiseException(ctx, tx, store.Exception{Kind: store.ExceptionDelivery, EnvironmentID: d.envID, FlowID: d.flowID,
 			MessageID: d.MessageID, DeliveryID: &d.ID, Stage: "deliver", ErrorClass: r.res.Class, Message: msg}); err != nil {
 			return 0, err
 		}
 	}
-	if err := recomputeLockedMessageStatus(ctx, tx, messages...); err != nil {
+	if err := store.RecomputeLockedMessageStatus(ctx, tx, messages...); err != nil {
 		return 0, err
 	}
 	return len(done), nil

@@ -14,6 +14,7 @@ import (
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/jobs/store"
 )
 
 // BulkActionKind is what a bulk action does to each exception.
@@ -135,7 +136,7 @@ func CheckBulkSelection(ids []int64) error {
 // the same action on a group while one runs, returns the first (created
 // false). Only exceptions filed before the request are touched, so a group
 // that keeps growing does not keep the job running.
-func BulkStart(ctx context.Context, db DB, client *river.Client[pgx.Tx], req BulkRequest) (BulkAction, bool, error) {
+func BulkStart(ctx context.Context, db store.DB, client *river.Client[pgx.Tx], req BulkRequest) (BulkAction, bool, error) {
 	switch req.Action {
 	case BulkRetry, BulkReplay:
 	case BulkResolve, BulkIgnore:
@@ -234,7 +235,7 @@ func BulkStart(ctx context.Context, db DB, client *river.Client[pgx.Tx], req Bul
 // committing progress with every batch.
 type BulkWorker struct {
 	river.WorkerDefaults[BulkArgs]
-	DB DB
+	DB store.DB
 }
 
 // Timeout lets a large group take its time; progress is saved per batch.

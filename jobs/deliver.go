@@ -23,6 +23,7 @@ import (
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/secret"
 	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/jobs/transport"
 	"github.com/crossdock/crossdock/mappings"
 )
@@ -64,7 +65,7 @@ const maxLimiterWait = time.Second
 // rate), which keeps every send free of extra database round trips.
 type DeliverWorker struct {
 	river.WorkerDefaults[DeliverArgs]
-	DB     DB
+	DB     store.DB
 	Sealer *secret.Sealer
 	// Transports send, one per target kind (Transports).
 	Transports *transport.Registry
@@ -127,7 +128,7 @@ type limiter struct {
 
 // NewDeliverWorker returns a worker sending through Transports(db,
 // httpClient); set Transports afterwards to send through others.
-func NewDeliverWorker(db DB, sealer *secret.Sealer, httpClient *http.Client, logger *slog.Logger) *DeliverWorker {
+func NewDeliverWorker(db store.DB, sealer *secret.Sealer, httpClient *http.Client, logger *slog.Logger) *DeliverWorker {
 	return &DeliverWorker{DB: db, Sealer: sealer, Transports: Transports(db, httpClient), Logger: logger,
 		breakers: map[string]*breaker{}, limiters: map[string]*limiter{}, latency: map[string]time.Duration{}}
 }
@@ -189,7 +190,7 @@ func (w *DeliverWorker) limiterFor(envID int64, target string, perSec float64) *
 
 // pendingDelivery is a delivery with what sending it needs from its message.
 type pendingDelivery struct {
-	Delivery
+	store.Delivery
 	budgetFrom    int
 	windowFrom    *time.Time
 	envID         int64
@@ -305,7 +306,7 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 		}
 		return err
 	}
-	if d.Status == DeliveryDelivered || d.Status == DeliveryFailed {
+	if d.Status == store.DeliveryDelivered || d.Status == store.DeliveryFailed {
 		return nil
 	}
 	log := logger(w.Logger).With("message_id", d.MessageID, "delivery_id", d.ID, "correlation_id", d.correlationID, "target", d.Target)
@@ -401,7 +402,7 @@ func (w *DeliverWorker) waitForCircuit(ctx context.Context, d pendingDelivery, c
 			d.ID, time.Now().Add(wait), "circuit open: the target failed repeatedly; waiting before trying again"); err != nil {
 			return fmt.Errorf("delivery %s: %w", d.ID, err)
 		}
-		return recomputeMessageStatus(ctx, tx, d.MessageID)
+		return store.RecomputeMessageStatus(ctx, tx, d.MessageID)
 	})
 	if err != nil {
 		return err
@@ -454,14 +455,14 @@ func (w *DeliverWorker) finishConfiguration(ctx context.Context, job *river.Job[
 		if _, err := tx.Exec(ctx, `update deliveries set status = 'failed', last_error = $2, next_attempt_at = null, updated_at = now() where id = $1`, d.ID, msg); err != nil {
 			return fmt.Errorf("delivery %s: %w", d.ID, err)
 		}
-		if err := addLineage(ctx, tx, d.MessageID, lineage{deliveryID: &d.ID, stage: StageFailed, detail: map[string]any{"target": d.Target, "error": msg}}); err != nil {
+		if err := store.AddLineage(ctx, tx, d.MessageID, store.Lineage{DeliveryID: &d.ID, Stage: store.StageFailed, Detail: map[string]any{"target": d.Target, "error": msg}}); err != nil {
 			return err
 		}
-		if err := raiseException(ctx, tx, Exception{Kind: ExceptionConfiguration, EnvironmentID: d.envID, FlowID: d.flowID,
+		if err := store.RaiseException(ctx, tx, store.Exception{Kind: store.ExceptionConfiguration, EnvironmentID: d.envID, FlowID: d.flowID,
 			MessageID: d.MessageID, DeliveryID: &d.ID, Stage: "deliver", ErrorClass: "target unusable: " + d.Target, Message: msg}); err != nil {
 			return err
 		}
-		if err := recomputeMessageStatus(ctx, tx, d.MessageID); err != nil {
+		if err := store.RecomputeMessageStatus(ctx, tx, d.MessageID); err != nil {
 			return err
 		}
 		return completeTx(ctx, tx, job)
@@ -473,7 +474,7 @@ func (w *DeliverWorker) finishConfiguration(ctx context.Context, job *river.Job[
 // enqueued in tx. A delivery already delivered is a Conflict. When the
 // retry succeeds the delivery's open exception resolves itself.
 func DeliveryRetry(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx], deliveryID uuid.UUID) error {
-	var status DeliveryStatus
+	var status store.DeliveryStatus
 	err := tx.QueryRow(ctx, `select status from deliveries where id = $1 for no key update`, deliveryID).Scan(&status)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fault.Errorf(fault.NotFound, "no delivery %s", deliveryID)
@@ -481,7 +482,7 @@ func DeliveryRetry(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx],
 	if err != nil {
 		return fmt.Errorf("delivery %s: %w", deliveryID, err)
 	}
-	if status == DeliveryDelivered {
+	if status == store.DeliveryDelivered {
 		return fault.Errorf(fault.Conflict, "delivery %s was delivered already; nothing to retry", deliveryID)
 	}
 	var messageID uuid.UUID
@@ -490,10 +491,10 @@ func DeliveryRetry(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx],
 		where id = $1 returning message_id`, deliveryID).Scan(&messageID); err != nil {
 		return fmt.Errorf("delivery %s: %w", deliveryID, err)
 	}
-	if err := addLineage(ctx, tx, messageID, lineage{deliveryID: &deliveryID, stage: StageQueued, detail: map[string]any{"retry": true}}); err != nil {
+	if err := store.AddLineage(ctx, tx, messageID, store.Lineage{DeliveryID: &deliveryID, Stage: store.StageQueued, Detail: map[string]any{"retry": true}}); err != nil {
 		return err
 	}
-	if err := recomputeMessageStatus(ctx, tx, messageID); err != nil {
+	if err := store.RecomputeMessageStatus(ctx, tx, messageID); err != nil {
 		return err
 	}
 	if _, err := client.InsertTx(ctx, tx, DeliverArgs{DeliveryID: deliveryID}, nil); err != nil {

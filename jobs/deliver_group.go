@@ -13,6 +13,7 @@ import (
 
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/jobs/transport"
 	"github.com/crossdock/crossdock/mappings"
 )
@@ -72,7 +73,7 @@ type groupSend struct {
 }
 
 // delivered says whether the attempt was made and delivered.
-func (s *groupSend) delivered() bool { return s.rec != nil && s.rec.status == DeliveryDelivered }
+func (s *groupSend) delivered() bool { return s.rec != nil && s.rec.status == store.DeliveryDelivered }
 
 // Work sends the group's first attempts and records them.
 func (w *DeliverGroupWorker) Work(ctx context.Context, job *river.Job[DeliverGroupArgs]) error {
@@ -85,7 +86,7 @@ func (w *DeliverGroupWorker) Work(ctx context.Context, job *river.Job[DeliverGro
 	var handoff []uuid.UUID // to DeliverArgs jobs, due now
 	for _, d := range ds {
 		switch {
-		case d.Status == DeliveryDelivered || d.Status == DeliveryFailed:
+		case d.Status == store.DeliveryDelivered || d.Status == store.DeliveryFailed:
 		case d.Attempts > 0 || !dw.Transports.Grouped(transport.Kind(d.TargetKind)):
 			handoff = append(handoff, d.ID)
 		default:

@@ -15,6 +15,7 @@ import (
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/sqlwhere"
 	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/jobs/store"
 )
 
 // MessageFilter is what the message explorer searches by. Zero fields do not
@@ -32,7 +33,7 @@ type MessageFilter struct {
 	PayloadValue  string
 	EnvironmentID int64
 	FlowID        int64
-	Status        MessageStatus
+	Status        store.MessageStatus
 	// From and To bound received_at: From inclusive, To exclusive.
 	From, To time.Time
 	// After continues a search after the last row of the previous page.
@@ -80,15 +81,15 @@ func ParseMessageCursor(s string) (MessageCursor, error) {
 
 // MessageRow is one message as the explorer lists it (no payload).
 type MessageRow struct {
-	ID             uuid.UUID     `json:"id"`
-	Environment    string        `json:"environment"`
-	FlowSlug       string        `json:"flow"`
-	VersionNumber  int           `json:"version"`
-	IdempotencyKey string        `json:"idempotencyKey"`
-	CorrelationID  string        `json:"correlationId"`
-	Status         MessageStatus `json:"status"`
-	ReceivedAt     time.Time     `json:"receivedAt"`
-	UpdatedAt      time.Time     `json:"updatedAt"`
+	ID             uuid.UUID           `json:"id"`
+	Environment    string              `json:"environment"`
+	FlowSlug       string              `json:"flow"`
+	VersionNumber  int                 `json:"version"`
+	IdempotencyKey string              `json:"idempotencyKey"`
+	CorrelationID  string              `json:"correlationId"`
+	Status         store.MessageStatus `json:"status"`
+	ReceivedAt     time.Time           `json:"receivedAt"`
+	UpdatedAt      time.Time           `json:"updatedAt"`
 }
 
 // MessageSearchResult is one page of the explorer: Next is set when there
@@ -108,9 +109,9 @@ const (
 // into the SQL as a literal (after this check), not as a parameter, so the
 // planner can match the partial index on open statuses even with a cached
 // generic plan.
-func validStatus(s MessageStatus) bool {
+func validStatus(s store.MessageStatus) bool {
 	switch s {
-	case StatusReceived, StatusRejected, StatusFailed, StatusQueued, StatusRetrying, StatusDelivered, StatusUnrouted:
+	case store.StatusReceived, store.StatusRejected, store.StatusFailed, store.StatusQueued, store.StatusRetrying, store.StatusDelivered, store.StatusUnrouted:
 		return true
 	}
 	return false
@@ -128,48 +129,6 @@ func payloadValues(v string) []string {
 		}
 	}
 	return out
-}
-
-// recordPayloadValues writes what the explorer's payload search finds of
-// each message (message_values, migration 013), computed from the payloads
-// at hand (payloadValuesOf): the message leaves received in this
-// transaction, and from then on it is found through the values' index
-// rather than by reading its payload. A message that has its values
-// already keeps them (a payload never changes). Routed messages, nearly
-// all of them, have theirs written by routeAll.
-func recordPayloadValues(ctx context.Context, tx pgx.Tx, msgs []Message) error {
-	if len(msgs) == 0 {
-		return nil
-	}
-	ids, values := make([]uuid.UUID, len(msgs)), make([]string, len(msgs))
-	for i, m := range msgs {
-		ids[i], values[i] = m.ID, payloadValuesOf(m.Payload)
-	}
-	_, err := tx.Exec(ctx, `
-		insert into message_values (message_id, payload_values)
-		select u.id, u.v::jsonb from unnest($1::uuid[], $2::text[]) as u(id, v)
-		on conflict (message_id) do nothing`, ids, values)
-	if err != nil {
-		return fmt.Errorf("payload values of %d messages: %w", len(ids), err)
-	}
-	return nil
-}
-
-// recordStoredPayloadValues is recordPayloadValues for messages whose
-// payloads were not read: PostgreSQL computes the values with
-// message_payload_values, which gives the same (TestPayloadValuesMatchSQL).
-func recordStoredPayloadValues(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	_, err := tx.Exec(ctx, `
-		insert into message_values (message_id, payload_values)
-		select id, message_payload_values(payload) from messages where id = any($1)
-		on conflict (message_id) do nothing`, ids)
-	if err != nil {
-		return fmt.Errorf("payload values of %d messages: %w", len(ids), err)
-	}
-	return nil
 }
 
 // MessageSearch returns a page of messages matching f, newest first (by

@@ -12,6 +12,7 @@ import (
 
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -53,8 +54,8 @@ func TestMessageSearchFilters(t *testing.T) {
 	require.Equal(t, []uuid.UUID{all[3]}, search(jobs.MessageFilter{IdempotencyKey: "order-4"}), "the key alone, without environment or flow")
 	require.Equal(t, []uuid.UUID{all[3]}, search(jobs.MessageFilter{IdempotencyKey: "order-4", EnvironmentID: b.env.ID, FlowID: b.flow.ID}))
 	require.Empty(t, search(jobs.MessageFilter{IdempotencyKey: "order-4", EnvironmentID: test.ID}))
-	require.Equal(t, []uuid.UUID{all[4], all[1]}, search(jobs.MessageFilter{Status: jobs.StatusFailed}))
-	require.Equal(t, []uuid.UUID{all[4], all[1]}, search(jobs.MessageFilter{Status: jobs.StatusFailed, EnvironmentID: b.env.ID, FlowID: b.flow.ID}))
+	require.Equal(t, []uuid.UUID{all[4], all[1]}, search(jobs.MessageFilter{Status: store.StatusFailed}))
+	require.Equal(t, []uuid.UUID{all[4], all[1]}, search(jobs.MessageFilter{Status: store.StatusFailed, EnvironmentID: b.env.ID, FlowID: b.flow.ID}))
 	require.Empty(t, search(jobs.MessageFilter{EnvironmentID: test.ID}))
 	require.Equal(t, newestFirst, search(jobs.MessageFilter{FlowID: b.flow.ID}))
 	require.Equal(t, []uuid.UUID{all[3], all[2]}, search(jobs.MessageFilter{From: base.Add(3 * time.Minute), To: base.Add(5 * time.Minute)}), "from inclusive, to exclusive")
@@ -66,7 +67,7 @@ func TestMessageSearchFilters(t *testing.T) {
 	require.Equal(t, []uuid.UUID{all[5]}, search(jobs.MessageFilter{PayloadValue: "c6@shop.example"}))
 	require.Empty(t, search(jobs.MessageFilter{PayloadValue: "SKU-3"}), "array elements are not indexed")
 	require.Empty(t, search(jobs.MessageFilter{PayloadValue: "#100"}), "whole values only")
-	require.Equal(t, []uuid.UUID{all[0]}, search(jobs.MessageFilter{PayloadValue: "#1001", Status: jobs.StatusReceived}))
+	require.Equal(t, []uuid.UUID{all[0]}, search(jobs.MessageFilter{PayloadValue: "#1001", Status: store.StatusReceived}))
 
 	// Values are parameters: SQL in a filter finds nothing and breaks nothing.
 	for _, evil := range []string{`' or 1=1 --`, `"); drop table messages; --`, `\`, `]`, `{"a":1}`} {
@@ -88,12 +89,12 @@ func TestMessageSearchFindsPayloadsBeforeAndAfterProcessing(t *testing.T) {
 	ctx := context.Background()
 	routed := b.accept(t, `{"id": 41, "name": "#4100", "total": 10, "customer": {"email": "kim@shop.example"}}`)
 	rejected := b.accept(t, `{"id": 42, "name": "#4200", "total": -1, "customer": {"email": "kim@shop.example"}}`)
-	b.waitStatus(t, rejected.MessageID, jobs.StatusRejected)
+	b.waitStatus(t, rejected.MessageID, store.StatusRejected)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		v, err := jobs.MessageGet(ctx, b.pool, routed.MessageID)
+		v, err := store.MessageGet(ctx, b.pool, routed.MessageID)
 		require.NoError(t, err)
-		if v.Message.Status != jobs.StatusReceived {
+		if v.Message.Status != store.StatusReceived {
 			break
 		}
 		require.True(t, time.Now().Before(deadline), "message %s was not processed", routed.MessageID)
@@ -112,11 +113,11 @@ func TestMessageSearchFindsPayloadsBeforeAndAfterProcessing(t *testing.T) {
 		return ids(res.Messages)
 	}
 	require.Equal(t, []uuid.UUID{routed.MessageID}, search(b, jobs.MessageFilter{PayloadValue: "#4100"}))
-	require.Equal(t, []uuid.UUID{rejected.MessageID}, search(b, jobs.MessageFilter{PayloadValue: "#4200", Status: jobs.StatusRejected}))
+	require.Equal(t, []uuid.UUID{rejected.MessageID}, search(b, jobs.MessageFilter{PayloadValue: "#4200", Status: store.StatusRejected}))
 	require.Equal(t, []uuid.UUID{rejected.MessageID, routed.MessageID}, search(b, jobs.MessageFilter{PayloadValue: "kim@shop.example"}))
 	require.Equal(t, []uuid.UUID{held.MessageID}, search(waiting, jobs.MessageFilter{PayloadValue: "#4300"}))
 	require.Equal(t, []uuid.UUID{held.MessageID}, search(waiting, jobs.MessageFilter{PayloadValue: "kim@shop.example"}))
-	require.Empty(t, search(waiting, jobs.MessageFilter{PayloadValue: "#4300", Status: jobs.StatusDelivered}))
+	require.Empty(t, search(waiting, jobs.MessageFilter{PayloadValue: "#4300", Status: store.StatusDelivered}))
 }
 
 func TestMessageSearchPages(t *testing.T) {
@@ -186,7 +187,7 @@ func TestMessageSearchUsesIndexes(t *testing.T) {
 		"message_values_idx":       {PayloadValue: "#1001"},
 		"messages_received_at_idx": {},
 		"messages_received_idx":    {EnvironmentID: b.env.ID},
-		"messages_status_idx":      {Status: jobs.StatusFailed},
+		"messages_status_idx":      {Status: store.StatusFailed},
 	} {
 		sql, args, _, err := jobs.MessageSearchQuery(f)
 		require.NoError(t, err)

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/store"
 )
 
 // BenchmarkExplorerSearch measures the message explorer's searches on a
@@ -86,10 +87,10 @@ func BenchmarkExplorerSearch(b *testing.B) {
 		{"newest_all", func() jobs.MessageFilter { return jobs.MessageFilter{} }},
 		{"newest_env", func() jobs.MessageFilter { return jobs.MessageFilter{EnvironmentID: prodID} }},
 		{"flow_failed", func() jobs.MessageFilter {
-			return jobs.MessageFilter{FlowID: pick().flowID, Status: jobs.StatusFailed}
+			return jobs.MessageFilter{FlowID: pick().flowID, Status: store.StatusFailed}
 		}},
 		{"env_status_rejected", func() jobs.MessageFilter {
-			return jobs.MessageFilter{EnvironmentID: prodID, Status: jobs.StatusRejected}
+			return jobs.MessageFilter{EnvironmentID: prodID, Status: store.StatusRejected}
 		}},
 		{"env_day", func() jobs.MessageFilter {
 			s := pick()
@@ -101,7 +102,7 @@ func BenchmarkExplorerSearch(b *testing.B) {
 		}},
 		{"flow_status_delivered_day", func() jobs.MessageFilter {
 			s := pick()
-			return jobs.MessageFilter{FlowID: s.flowID, Status: jobs.StatusDelivered, From: s.receivedAt.Add(-24 * time.Hour), To: s.receivedAt}
+			return jobs.MessageFilter{FlowID: s.flowID, Status: store.StatusDelivered, From: s.receivedAt.Add(-24 * time.Hour), To: s.receivedAt}
 		}},
 	}
 	explained := map[string]bool{}

@@ -33,10 +33,6 @@ func IntakeCommitWithRawPayload(ctx context.Context, in *Intake, env, flow strin
 	return res, errs, nil
 }
 
-// PayloadValuesOf is payloadValuesOf, for the test that it matches the SQL
-// function message_payload_values.
-func PayloadValuesOf(payload []byte) string { return payloadValuesOf(payload) }
-
 // GenericPlans is genericPlans, for its test.
 var GenericPlans = genericPlans
 

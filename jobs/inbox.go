@@ -14,6 +14,7 @@ import (
 	"github.com/crossdock/crossdock/internal/like"
 	"github.com/crossdock/crossdock/internal/sqlwhere"
 	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/jobs/store"
 )
 
 // InboxStatus filters the inbox by where people stand with exceptions:
@@ -33,7 +34,7 @@ const (
 type InboxFilter struct {
 	EnvironmentID int64
 	FlowID        int64
-	Kind          ExceptionKind
+	Kind          store.ExceptionKind
 	Status        InboxStatus // default InboxActive
 	AssigneeID    int64
 	Target        string
@@ -49,7 +50,7 @@ type InboxFilter struct {
 
 // InboxItem is an exception with what the inbox shows beside it.
 type InboxItem struct {
-	Exception
+	store.Exception
 	Environment    string    `json:"environment"`
 	FlowSlug       string    `json:"flow"`
 	CorrelationID  string    `json:"correlationId"`
@@ -96,19 +97,19 @@ func scanInboxItem(r pgx.Row) (InboxItem, error) {
 func statusList(s InboxStatus) ([]string, error) {
 	switch s {
 	case "", InboxActive:
-		return []string{string(ExceptionOpen), string(ExceptionAssigned)}, nil
+		return []string{string(store.ExceptionOpen), string(store.ExceptionAssigned)}, nil
 	case InboxAll:
 		return nil, nil
-	case InboxStatus(ExceptionOpen), InboxStatus(ExceptionAssigned), InboxStatus(ExceptionResolved), InboxStatus(ExceptionIgnored):
+	case InboxStatus(store.ExceptionOpen), InboxStatus(store.ExceptionAssigned), InboxStatus(store.ExceptionResolved), InboxStatus(store.ExceptionIgnored):
 		return []string{string(s)}, nil
 	}
 	return nil, fault.Errorf(fault.Invalid, "status “%s” is not one of active, all, open, assigned, resolved, ignored", s)
 }
 
 // ValidKind reports whether k is an exception kind ("" is not).
-func ValidKind(k ExceptionKind) bool {
+func ValidKind(k store.ExceptionKind) bool {
 	switch k {
-	case ExceptionValidation, ExceptionMapping, ExceptionDelivery, ExceptionConfiguration:
+	case store.ExceptionValidation, store.ExceptionMapping, store.ExceptionDelivery, store.ExceptionConfiguration:
 		return true
 	}
 	return false
@@ -260,20 +261,20 @@ func ExceptionScopes(ctx context.Context, db txn.DBTX, ids []int64) (map[int64]E
 // identical failures. Its counts are kept by the database in the same
 // transaction as the exceptions themselves.
 type ExceptionGroup struct {
-	ID            int64         `json:"id"`
-	EnvironmentID int64         `json:"environmentId"`
-	Environment   string        `json:"environment"`
-	Fingerprint   string        `json:"fingerprint"`
-	Kind          ExceptionKind `json:"kind"`
-	FlowID        int64         `json:"flowId"`
-	FlowSlug      string        `json:"flow"`
-	Stage         string        `json:"stage"`
-	ErrorClass    string        `json:"errorClass"`
-	SampleMessage string        `json:"sampleError"`
-	TotalCount    int64         `json:"total"`
-	OpenCount     int64         `json:"open"`
-	FirstSeen     time.Time     `json:"firstSeen"`
-	LastSeen      time.Time     `json:"lastSeen"`
+	ID            int64               `json:"id"`
+	EnvironmentID int64               `json:"environmentId"`
+	Environment   string              `json:"environment"`
+	Fingerprint   string              `json:"fingerprint"`
+	Kind          store.ExceptionKind `json:"kind"`
+	FlowID        int64               `json:"flowId"`
+	FlowSlug      string              `json:"flow"`
+	Stage         string              `json:"stage"`
+	ErrorClass    string              `json:"errorClass"`
+	SampleMessage string              `json:"sampleError"`
+	TotalCount    int64               `json:"total"`
+	OpenCount     int64               `json:"open"`
+	FirstSeen     time.Time           `json:"firstSeen"`
+	LastSeen      time.Time           `json:"lastSeen"`
 }
 
 // GroupFilter selects exception groups. Only groups with open exceptions
@@ -282,7 +283,7 @@ type ExceptionGroup struct {
 type GroupFilter struct {
 	EnvironmentID  int64
 	FlowID         int64
-	Kind           ExceptionKind
+	Kind           store.ExceptionKind
 	All            bool
 	BeforeLastSeen time.Time
 	BeforeID       int64

@@ -16,15 +16,16 @@ import (
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/store"
 )
 
 func (b *bundle) actor() account.Actor {
 	return account.Actor{UserID: b.editor.UserID, Email: b.editor.Email}
 }
 
-func (b *bundle) exceptionOf(t *testing.T, id uuid.UUID) jobs.Exception {
+func (b *bundle) exceptionOf(t *testing.T, id uuid.UUID) store.Exception {
 	t.Helper()
-	ex, err := jobs.ExceptionsOfMessage(context.Background(), b.pool, id)
+	ex, err := store.ExceptionsOfMessage(context.Background(), b.pool, id)
 	require.NoError(t, err)
 	require.NotEmpty(t, ex)
 	return ex[len(ex)-1]
@@ -36,11 +37,11 @@ func (b *bundle) tx(t *testing.T, fn func(tx pgx.Tx) error) error {
 }
 
 // waitException polls until the message has an exception in status want.
-func (b *bundle) waitException(t *testing.T, id uuid.UUID, want jobs.ExceptionStatus) jobs.Exception {
+func (b *bundle) waitException(t *testing.T, id uuid.UUID, want store.ExceptionStatus) store.Exception {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		ex, err := jobs.ExceptionsOfMessage(context.Background(), b.pool, id)
+		ex, err := store.ExceptionsOfMessage(context.Background(), b.pool, id)
 		require.NoError(t, err)
 		if len(ex) > 0 && ex[len(ex)-1].Status == want {
 			return ex[len(ex)-1]
@@ -63,22 +64,22 @@ func TestGroupsCountAndInboxPagesByKeyset(t *testing.T) {
 	}
 	bad := b.accept(t, `{"id": 99, "name": "#99", "total": 0}`).MessageID
 	for _, id := range ids {
-		b.waitStatus(t, id, jobs.StatusFailed)
+		b.waitStatus(t, id, store.StatusFailed)
 	}
-	b.waitStatus(t, bad, jobs.StatusRejected)
+	b.waitStatus(t, bad, store.StatusRejected)
 	ctx := context.Background()
 
 	groups, next, err := jobs.GroupList(ctx, b.pool, jobs.GroupFilter{})
 	require.NoError(t, err)
 	require.Nil(t, next)
 	require.Len(t, groups, 2)
-	byKind := map[jobs.ExceptionKind]jobs.ExceptionGroup{}
+	byKind := map[store.ExceptionKind]jobs.ExceptionGroup{}
 	for _, g := range groups {
 		byKind[g.Kind] = g
 	}
-	require.EqualValues(t, 5, byKind[jobs.ExceptionDelivery].OpenCount)
-	require.EqualValues(t, 1, byKind[jobs.ExceptionValidation].OpenCount)
-	require.Equal(t, "orders", byKind[jobs.ExceptionDelivery].FlowSlug)
+	require.EqualValues(t, 5, byKind[store.ExceptionDelivery].OpenCount)
+	require.EqualValues(t, 1, byKind[store.ExceptionValidation].OpenCount)
+	require.Equal(t, "orders", byKind[store.ExceptionDelivery].FlowSlug)
 	n, err := jobs.OpenExceptionCount(ctx, b.pool)
 	require.NoError(t, err)
 	require.EqualValues(t, 6, n)
@@ -95,7 +96,7 @@ func TestGroupsCountAndInboxPagesByKeyset(t *testing.T) {
 	require.Greater(t, page1[2].ID, page2[0].ID)
 
 	// Filters: kind, text by correlation id, target, group.
-	only, _, err := jobs.InboxList(ctx, b.pool, jobs.InboxFilter{Kind: jobs.ExceptionValidation})
+	only, _, err := jobs.InboxList(ctx, b.pool, jobs.InboxFilter{Kind: store.ExceptionValidation})
 	require.NoError(t, err)
 	require.Len(t, only, 1)
 	require.Equal(t, bad, only[0].MessageID)
@@ -105,7 +106,7 @@ func TestGroupsCountAndInboxPagesByKeyset(t *testing.T) {
 	require.Equal(t, "#3", byOrder[0].CorrelationID)
 	// Text in the error: a substring, case-insensitive; % and _ are
 	// literal, not wildcards (the trigram index serves the pattern).
-	sample := byKind[jobs.ExceptionDelivery].SampleMessage
+	sample := byKind[store.ExceptionDelivery].SampleMessage
 	require.GreaterOrEqual(t, len(sample), 8, sample)
 	mid := sample[2:8]
 	byError, _, err := jobs.InboxList(ctx, b.pool, jobs.InboxFilter{Text: strings.ToUpper(mid)})
@@ -126,7 +127,7 @@ func TestGroupsCountAndInboxPagesByKeyset(t *testing.T) {
 	byTarget, _, err := jobs.InboxList(ctx, b.pool, jobs.InboxFilter{Target: "erp"})
 	require.NoError(t, err)
 	require.Len(t, byTarget, 5)
-	inGroup, _, err := jobs.InboxList(ctx, b.pool, jobs.InboxFilter{Fingerprint: byKind[jobs.ExceptionDelivery].Fingerprint, EnvironmentID: b.env.ID})
+	inGroup, _, err := jobs.InboxList(ctx, b.pool, jobs.InboxFilter{Fingerprint: byKind[store.ExceptionDelivery].Fingerprint, EnvironmentID: b.env.ID})
 	require.NoError(t, err)
 	require.Len(t, inGroup, 5)
 	_, _, err = jobs.InboxList(ctx, b.pool, jobs.InboxFilter{Status: "nonsense"})
@@ -134,7 +135,7 @@ func TestGroupsCountAndInboxPagesByKeyset(t *testing.T) {
 
 	// Resolving one lowers the group's open count in the same transaction.
 	require.NoError(t, b.tx(t, func(tx pgx.Tx) error { return jobs.ExceptionResolve(ctx, tx, only[0].ID, "sender fixed it", b.actor()) }))
-	g, err := jobs.GroupGet(ctx, b.pool, byKind[jobs.ExceptionValidation].ID)
+	g, err := jobs.GroupGet(ctx, b.pool, byKind[store.ExceptionValidation].ID)
 	require.NoError(t, err)
 	require.EqualValues(t, 0, g.OpenCount)
 	require.EqualValues(t, 1, g.TotalCount)
@@ -148,7 +149,7 @@ func TestActionRefusals(t *testing.T) {
 	b := setup(t, true)
 	ctx := context.Background()
 	id := b.accept(t, `{"id": 1, "name": "#1", "total": 0}`).MessageID
-	b.waitStatus(t, id, jobs.StatusRejected)
+	b.waitStatus(t, id, store.StatusRejected)
 	ex := b.exceptionOf(t, id)
 
 	err := b.tx(t, func(tx pgx.Tx) error { return jobs.ExceptionResolve(ctx, tx, ex.ID, "  ", b.actor()) })
@@ -200,7 +201,7 @@ func TestEditPayloadAndReplayMakesALinkedRevision(t *testing.T) {
 	tg := newTarget(t, status(http.StatusOK))
 	b.configureERP(t, tg.URL, nil)
 	id := b.accept(t, `{"id": 7, "name": "#7", "total": 0}`).MessageID
-	b.waitStatus(t, id, jobs.StatusRejected)
+	b.waitStatus(t, id, store.StatusRejected)
 	ex := b.exceptionOf(t, id)
 
 	// The preview shows what the edit changes before anything is sent.
@@ -218,7 +219,7 @@ func TestEditPayloadAndReplayMakesALinkedRevision(t *testing.T) {
 			Payload: []byte(`{"id": 7, "name": "#7", "total": 25}`), Reason: "total was missing", Actor: b.actor()})
 		return err
 	}))
-	v := b.waitStatus(t, newID, jobs.StatusDelivered)
+	v := b.waitStatus(t, newID, store.StatusDelivered)
 	require.Equal(t, "#7", v.Message.CorrelationID)
 	require.Equal(t, 1, tg.count())
 	revs, err := jobs.RevisionsOf(ctx, b.pool, newID)
@@ -229,9 +230,9 @@ func TestEditPayloadAndReplayMakesALinkedRevision(t *testing.T) {
 	require.Equal(t, b.editor.Email, revs[0].CreatedBy)
 	require.Contains(t, revs[0].Diff, `+   "total": 25`)
 
-	orig := b.waitStatus(t, id, jobs.StatusRejected)
-	require.Equal(t, jobs.StageReplayed, orig.Lineage[len(orig.Lineage)-1].Stage)
-	require.Equal(t, jobs.ExceptionResolved, orig.Exceptions[0].Status)
+	orig := b.waitStatus(t, id, store.StatusRejected)
+	require.Equal(t, store.StageReplayed, orig.Lineage[len(orig.Lineage)-1].Stage)
+	require.Equal(t, store.ExceptionResolved, orig.Exceptions[0].Status)
 	h, err := jobs.ExceptionHistory(ctx, b.pool, ex.ID)
 	require.NoError(t, err)
 	require.Len(t, h, 1)
@@ -247,7 +248,7 @@ func TestRetryRunsThePinnedVersionAndResolvesItself(t *testing.T) {
 	tg := newTarget(t, status(http.StatusBadRequest))
 	b.configureERP(t, tg.URL, nil)
 	id := b.accept(t, `{"id": 5, "name": "#5", "total": 10}`).MessageID
-	b.waitStatus(t, id, jobs.StatusFailed)
+	b.waitStatus(t, id, store.StatusFailed)
 	ex := b.exceptionOf(t, id)
 
 	tg.setAnswer(status(http.StatusOK))
@@ -257,19 +258,19 @@ func TestRetryRunsThePinnedVersionAndResolvesItself(t *testing.T) {
 	if err != nil {
 		require.Equal(t, fault.Conflict, fault.CodeOf(err))
 	}
-	b.waitStatus(t, id, jobs.StatusDelivered)
-	got := b.waitException(t, id, jobs.ExceptionResolved)
+	b.waitStatus(t, id, store.StatusDelivered)
+	got := b.waitException(t, id, store.ExceptionResolved)
 	require.Contains(t, got.Resolution, "delivered")
 
 	// A validation exception retried processes the message again on its
 	// own version (still invalid: the exception stays open, refreshed).
 	bad := b.accept(t, `{"id": 6, "name": "#6", "total": 0}`).MessageID
-	b.waitStatus(t, bad, jobs.StatusRejected)
+	b.waitStatus(t, bad, store.StatusRejected)
 	vex := b.exceptionOf(t, bad)
 	require.NoError(t, b.tx(t, func(tx pgx.Tx) error { return jobs.ExceptionRetry(ctx, tx, b.client, vex.ID, b.actor()) }))
-	v := b.waitStatus(t, bad, jobs.StatusRejected)
+	v := b.waitStatus(t, bad, store.StatusRejected)
 	require.Len(t, v.Exceptions, 1)
-	require.Equal(t, jobs.ExceptionOpen, v.Exceptions[0].Status)
+	require.Equal(t, store.ExceptionOpen, v.Exceptions[0].Status)
 	require.Equal(t, 1, v.Message.VersionNumber)
 }
 
@@ -284,7 +285,7 @@ func TestBulkRetryOfAGroupIsIdempotent(t *testing.T) {
 		ids = append(ids, b.accept(t, fmt.Sprintf(`{"id": %d, "name": "#%d", "total": 10}`, i+1, i+1)).MessageID)
 	}
 	for _, id := range ids {
-		b.waitStatus(t, id, jobs.StatusFailed)
+		b.waitStatus(t, id, store.StatusFailed)
 	}
 	g := b.exceptionOf(t, ids[0])
 	tg.setAnswer(status(http.StatusOK))
@@ -300,8 +301,8 @@ func TestBulkRetryOfAGroupIsIdempotent(t *testing.T) {
 	require.Equal(t, first.ID, again.ID)
 
 	for _, id := range ids {
-		b.waitStatus(t, id, jobs.StatusDelivered)
-		b.waitException(t, id, jobs.ExceptionResolved)
+		b.waitStatus(t, id, store.StatusDelivered)
+		b.waitException(t, id, store.ExceptionResolved)
 	}
 	require.Equal(t, 4, tg.count()-4, "each delivery was sent once more, not twice")
 	deadline := time.Now().Add(10 * time.Second)
@@ -340,7 +341,7 @@ func TestRequestHeadersMaskTheCredential(t *testing.T) {
 	tg := newTarget(t, status(http.StatusBadRequest))
 	b.configureERP(t, tg.URL, nil)
 	id := b.accept(t, `{"id": 8, "name": "#8", "total": 10}`).MessageID
-	v := b.waitStatus(t, id, jobs.StatusFailed)
+	v := b.waitStatus(t, id, store.StatusFailed)
 	heads, err := jobs.RequestHeaders(context.Background(), b.pool, jobs.Transports(b.pool, nil), b.env.ID, v.Message.CorrelationID, v.Deliveries)
 	require.NoError(t, err)
 	h := heads[v.Deliveries[0].ID]

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/store"
 )
 
 // BenchmarkInboxVolume measures the inbox's grouped view and flat list, page
@@ -86,7 +87,7 @@ func BenchmarkInboxVolume(b *testing.B) {
 		{name: "grouped_all", group: func() jobs.GroupFilter { return jobs.GroupFilter{All: true} }},
 		{name: "grouped_env", group: func() jobs.GroupFilter { return jobs.GroupFilter{EnvironmentID: envID} }},
 		{name: "grouped_flow", group: func() jobs.GroupFilter { return jobs.GroupFilter{FlowID: flowID} }},
-		{name: "grouped_kind", group: func() jobs.GroupFilter { return jobs.GroupFilter{Kind: jobs.ExceptionMapping} }},
+		{name: "grouped_kind", group: func() jobs.GroupFilter { return jobs.GroupFilter{Kind: store.ExceptionMapping} }},
 		{name: "grouped_page2", group: func() jobs.GroupFilter {
 			return jobs.GroupFilter{All: true, BeforeLastSeen: groupSeen, BeforeID: groupID}
 		}},
@@ -96,9 +97,9 @@ func BenchmarkInboxVolume(b *testing.B) {
 		{name: "flat_active_deep_keyset_page", flat: func() jobs.InboxFilter { return jobs.InboxFilter{BeforeID: deepID} }},
 		{name: "flat_env", flat: func() jobs.InboxFilter { return jobs.InboxFilter{EnvironmentID: envID} }},
 		{name: "flat_flow", flat: func() jobs.InboxFilter { return jobs.InboxFilter{FlowID: flowID} }},
-		{name: "flat_kind", flat: func() jobs.InboxFilter { return jobs.InboxFilter{Kind: jobs.ExceptionValidation} }},
+		{name: "flat_kind", flat: func() jobs.InboxFilter { return jobs.InboxFilter{Kind: store.ExceptionValidation} }},
 		{name: "flat_env_kind", flat: func() jobs.InboxFilter {
-			return jobs.InboxFilter{EnvironmentID: envID, Kind: jobs.ExceptionDelivery}
+			return jobs.InboxFilter{EnvironmentID: envID, Kind: store.ExceptionDelivery}
 		}},
 		{name: "flat_status_resolved", flat: func() jobs.InboxFilter { return jobs.InboxFilter{Status: "resolved"} }},
 		{name: "flat_status_ignored_env", flat: func() jobs.InboxFilter {

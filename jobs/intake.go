@@ -24,13 +24,6 @@ import (
 	"github.com/crossdock/crossdock/mappings"
 )
 
-// DB is a pool (or a transaction, in tests): queries plus Begin for the
-// short transactions intake and the workers run.
-type DB interface {
-	txn.DBTX
-	txn.Beginner
-}
-
 // Errors the trigger handler maps to specific HTTP statuses. Each is
 // wrapped in a *fault.Error carrying the message for the caller.
 var (

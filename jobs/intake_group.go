@@ -16,6 +16,7 @@ import (
 
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/jobs/store"
 )
 
 // IntakeConfig tunes an Intake. Zero values take the defaults.
@@ -72,7 +73,7 @@ type IntakeConfig struct {
 // for a bad event, TooLarge over the engine's limits, Unavailable (with
 // RetryAfterSeconds) when the database cannot be reached.
 type Intake struct {
-	db     DB
+	db     store.DB
 	client *river.Client[pgx.Tx]
 	cfg    IntakeConfig
 
@@ -85,7 +86,7 @@ type Intake struct {
 }
 
 // NewIntake returns an Intake writing to db and enqueueing with client.
-func NewIntake(db DB, client *river.Client[pgx.Tx], cfg IntakeConfig) *Intake {
+func NewIntake(db store.DB, client *river.Client[pgx.Tx], cfg IntakeConfig) *Intake {
 	if cfg.Writers <= 0 {
 		cfg.Writers = 1
 	}
@@ -343,7 +344,7 @@ type resolved struct {
 // bound only guards against a flood of distinct URLs.
 const resolveCacheSize = 4096
 
-func (c *resolveCache) resolve(ctx context.Context, db DB, env, flow string, ttl time.Duration) (deployed, error) {
+func (c *resolveCache) resolve(ctx context.Context, db store.DB, env, flow string, ttl time.Duration) (deployed, error) {
 	k := env + "\x00" + flow
 	now := time.Now()
 	c.mu.Lock()

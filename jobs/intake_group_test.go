@@ -12,6 +12,7 @@ import (
 	"github.com/crossdock/crossdock/internal/dbtest"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -94,7 +95,7 @@ func TestIntakeFollowsANewDeployment(t *testing.T) {
 
 	second := accept(`{"id": 2, "total": 1}`)
 	require.Equal(t, 2, second.VersionNumber)
-	m, err := jobs.MessageByID(ctx, b.pool, second.MessageID)
+	m, err := store.MessageByID(ctx, b.pool, second.MessageID)
 	require.NoError(t, err)
 	require.Equal(t, 2, m.VersionNumber)
 	again := accept(`{"id": 1, "total": 1}`)

@@ -15,6 +15,7 @@ import (
 	"github.com/crossdock/crossdock/internal/dbtest"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -121,18 +122,18 @@ func TestAcceptAnswersWhatToFix(t *testing.T) {
 	_, err = uuid.Parse(res.CorrelationID)
 	require.NoError(t, err, "generated correlation id when the expression gives none")
 	require.Equal(t, "/api/v1/messages/"+res.MessageID.String(), res.StatusURL)
-	m, err := jobs.MessageByID(ctx, b.pool, res.MessageID)
+	m, err := store.MessageByID(ctx, b.pool, res.MessageID)
 	require.NoError(t, err)
-	require.Equal(t, jobs.StatusReceived, m.Status)
+	require.Equal(t, store.StatusReceived, m.Status)
 	require.JSONEq(t, `{"id": 1, "total": 1}`, string(m.Payload))
 	require.Equal(t, 1, m.VersionNumber)
 
-	byCorr, err := jobs.MessagesByCorrelationID(ctx, b.pool, res.CorrelationID)
+	byCorr, err := store.MessagesByCorrelationID(ctx, b.pool, res.CorrelationID)
 	require.NoError(t, err)
 	require.Len(t, byCorr, 1)
-	_, err = jobs.ParseMessageID("not-a-uuid")
+	_, err = store.ParseMessageID("not-a-uuid")
 	require.Equal(t, fault.NotFound, fault.CodeOf(err))
-	_, err = jobs.MessageGet(ctx, b.pool, uuid.New())
+	_, err = store.MessageGet(ctx, b.pool, uuid.New())
 	require.Equal(t, fault.NotFound, fault.CodeOf(err))
 }
 
@@ -224,7 +225,7 @@ func TestMapInlineAnswersAndRecords(t *testing.T) {
 	require.Equal(t, "positive-total", bad.Validation[0].Rule)
 	require.Equal(t, 2, countRows(t, b, `select count(*) from messages`), "both recorded")
 	require.Equal(t, 2, countRows(t, b, `select count(*) from river_job where kind = 'process'`))
-	m, err := jobs.MessageByID(ctx, b.pool, res.MessageID)
+	m, err := store.MessageByID(ctx, b.pool, res.MessageID)
 	require.NoError(t, err)
 	require.True(t, m.ReceivedAt.Equal(now))
 }
@@ -237,18 +238,18 @@ func TestProcessFilesExceptionsByKind(t *testing.T) {
 	invalid2 := b.accept(t, `{"id": 301, "name": "#301", "total": -2}`)
 	broken := b.accept(t, `{"id": 302, "name": "#302", "total": 1, "qty": "many"}`)
 
-	v := b.waitStatus(t, invalid.MessageID, jobs.StatusRejected)
-	require.Contains(t, stages(v), jobs.StageRejected)
+	v := b.waitStatus(t, invalid.MessageID, store.StatusRejected)
+	require.Contains(t, stages(v), store.StageRejected)
 	require.Len(t, v.Exceptions, 1)
-	require.Equal(t, jobs.ExceptionValidation, v.Exceptions[0].Kind)
+	require.Equal(t, store.ExceptionValidation, v.Exceptions[0].Kind)
 	require.Equal(t, "The order needs a positive total.", v.Exceptions[0].Message)
 	require.Empty(t, v.Deliveries)
-	v2 := b.waitStatus(t, invalid2.MessageID, jobs.StatusRejected)
+	v2 := b.waitStatus(t, invalid2.MessageID, store.StatusRejected)
 	require.Equal(t, v.Exceptions[0].Fingerprint, v2.Exceptions[0].Fingerprint, "identical failures group together")
 
-	vb := b.waitStatus(t, broken.MessageID, jobs.StatusFailed)
+	vb := b.waitStatus(t, broken.MessageID, store.StatusFailed)
 	require.Len(t, vb.Exceptions, 1)
-	require.Equal(t, jobs.ExceptionMapping, vb.Exceptions[0].Kind)
+	require.Equal(t, store.ExceptionMapping, vb.Exceptions[0].Kind)
 	require.Contains(t, vb.Exceptions[0].ErrorClass, "to-erp")
 	require.Empty(t, vb.Deliveries)
 	require.NotEqual(t, v.Exceptions[0].Fingerprint, vb.Exceptions[0].Fingerprint)
@@ -356,7 +357,7 @@ func TestAcceptFollowsANewDeployment(t *testing.T) {
 
 	second := b.accept(t, `{"id": 2, "total": 1}`)
 	require.Equal(t, 2, second.VersionNumber)
-	m, err := jobs.MessageByID(ctx, b.pool, second.MessageID)
+	m, err := store.MessageByID(ctx, b.pool, second.MessageID)
 	require.NoError(t, err)
 	require.Equal(t, 2, m.VersionNumber)
 	// And a replay of the first still finds the original.

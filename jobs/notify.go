@@ -20,6 +20,7 @@ import (
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/secret"
 	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -53,7 +54,7 @@ func (NotifySweepArgs) InsertOpts() river.InsertOpts {
 // nothing twice: the notice rows are claimed with conditional upserts.
 type NotifySweepWorker struct {
 	river.WorkerDefaults[NotifySweepArgs]
-	DB DB
+	DB store.DB
 	// Now is the clock, for tests; nil means time.Now.
 	Now func() time.Time
 }
@@ -208,7 +209,7 @@ type Notice struct {
 // River stores) or logs.
 type NotifyWorker struct {
 	river.WorkerDefaults[NotifyArgs]
-	DB     DB
+	DB     store.DB
 	Sealer *secret.Sealer
 	// HTTPClient sends; nil means a client with a 10 s timeout.
 	HTTPClient *http.Client

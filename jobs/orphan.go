@@ -10,6 +10,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/jobs/store"
 )
 
 // OrphanGrace is how long a message or delivery may wait without a live
@@ -39,7 +40,7 @@ func (OrphanCheckArgs) InsertOpts() river.InsertOpts {
 // match.
 type OrphanCheckWorker struct {
 	river.WorkerDefaults[OrphanCheckArgs]
-	DB DB
+	DB store.DB
 	// Now is the clock, for tests; nil means time.Now.
 	Now func() time.Time
 }
@@ -69,8 +70,8 @@ func (w *OrphanCheckWorker) Work(ctx context.Context, job *river.Job[OrphanCheck
 		if err != nil {
 			return fmt.Errorf("orphaned messages: %w", err)
 		}
-		msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Exception, error) {
-			var e Exception
+		msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Exception, error) {
+			var e store.Exception
 			err := r.Scan(&e.MessageID, &e.EnvironmentID, &e.FlowID)
 			return e, err
 		})
@@ -81,19 +82,19 @@ func (w *OrphanCheckWorker) Work(ctx context.Context, job *river.Job[OrphanCheck
 		for i, e := range msgs {
 			failed[i] = e.MessageID
 		}
-		if err := recordStoredPayloadValues(ctx, tx, failed); err != nil { // they leave received
+		if err := store.RecordStoredPayloadValues(ctx, tx, failed); err != nil { // they leave received
 			return err
 		}
 		for _, e := range msgs {
-			e.Kind, e.Stage, e.ErrorClass = ExceptionMapping, "process", "job discarded"
+			e.Kind, e.Stage, e.ErrorClass = store.ExceptionMapping, "process", "job discarded"
 			e.Message = "processing this message was given up (its job failed too often or was discarded); check the flow's version and replay it"
-			if err := addLineage(ctx, tx, e.MessageID, lineage{stage: StageFailed, detail: map[string]any{"error": e.Message}}); err != nil {
+			if err := store.AddLineage(ctx, tx, e.MessageID, store.Lineage{Stage: store.StageFailed, Detail: map[string]any{"error": e.Message}}); err != nil {
 				return err
 			}
-			if err := raiseException(ctx, tx, e); err != nil {
+			if err := store.RaiseException(ctx, tx, e); err != nil {
 				return err
 			}
-			if err := setMessageStatus(ctx, tx, e.MessageID, StatusFailed); err != nil {
+			if err := store.SetMessageStatus(ctx, tx, e.MessageID, store.StatusFailed); err != nil {
 				return err
 			}
 		}
@@ -111,7 +112,7 @@ func (w *OrphanCheckWorker) Work(ctx context.Context, job *river.Job[OrphanCheck
 			return fmt.Errorf("orphaned deliveries: %w", err)
 		}
 		type orphan struct {
-			e      Exception
+			e      store.Exception
 			target string
 		}
 		dels, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (orphan, error) {
@@ -126,18 +127,18 @@ func (w *OrphanCheckWorker) Work(ctx context.Context, job *river.Job[OrphanCheck
 		}
 		for _, o := range dels {
 			e := o.e
-			e.Kind, e.Stage, e.ErrorClass = ExceptionDelivery, "deliver", "job discarded"
+			e.Kind, e.Stage, e.ErrorClass = store.ExceptionDelivery, "deliver", "job discarded"
 			e.Message = fmt.Sprintf("delivery to target “%s” was given up by the queue (its job failed too often or was discarded); retry it", o.target)
 			if _, err := tx.Exec(ctx, `update deliveries set status = 'failed', last_error = $2, next_attempt_at = null, updated_at = now() where id = $1`, *e.DeliveryID, e.Message); err != nil {
 				return fmt.Errorf("delivery %s: %w", *e.DeliveryID, err)
 			}
-			if err := addLineage(ctx, tx, e.MessageID, lineage{deliveryID: e.DeliveryID, stage: StageFailed, detail: map[string]any{"error": e.Message}}); err != nil {
+			if err := store.AddLineage(ctx, tx, e.MessageID, store.Lineage{DeliveryID: e.DeliveryID, Stage: store.StageFailed, Detail: map[string]any{"error": e.Message}}); err != nil {
 				return err
 			}
-			if err := raiseException(ctx, tx, e); err != nil {
+			if err := store.RaiseException(ctx, tx, e); err != nil {
 				return err
 			}
-			if err := recomputeMessageStatus(ctx, tx, e.MessageID); err != nil {
+			if err := store.RecomputeMessageStatus(ctx, tx, e.MessageID); err != nil {
 				return err
 			}
 		}

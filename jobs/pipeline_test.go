@@ -24,6 +24,7 @@ import (
 	"github.com/crossdock/crossdock/internal/dbtest"
 	"github.com/crossdock/crossdock/internal/secret"
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -188,11 +189,11 @@ func (b *bundle) accept(t *testing.T, payload string) jobs.AcceptResult {
 }
 
 // waitStatus polls until the message reaches want (or fails the test).
-func (b *bundle) waitStatus(t *testing.T, id uuid.UUID, want jobs.MessageStatus) jobs.MessageView {
+func (b *bundle) waitStatus(t *testing.T, id uuid.UUID, want store.MessageStatus) store.MessageView {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		v, err := jobs.MessageGet(context.Background(), b.pool, id)
+		v, err := store.MessageGet(context.Background(), b.pool, id)
 		require.NoError(t, err)
 		if v.Message.Status == want {
 			return v
@@ -205,8 +206,8 @@ func (b *bundle) waitStatus(t *testing.T, id uuid.UUID, want jobs.MessageStatus)
 	}
 }
 
-func stages(v jobs.MessageView) []jobs.Stage {
-	var s []jobs.Stage
+func stages(v store.MessageView) []store.Stage {
+	var s []store.Stage
 	for _, e := range v.Lineage {
 		s = append(s, e.Stage)
 	}
@@ -214,7 +215,7 @@ func stages(v jobs.MessageView) []jobs.Stage {
 }
 
 // requireNoSecret asserts the secret is nowhere a person or a log can see.
-func (b *bundle) requireNoSecret(t *testing.T, v jobs.MessageView) {
+func (b *bundle) requireNoSecret(t *testing.T, v store.MessageView) {
 	t.Helper()
 	j, err := json.Marshal(v)
 	require.NoError(t, err)

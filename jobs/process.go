@@ -3,7 +3,6 @@ package jobs
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +20,7 @@ import (
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/jobs/transport"
 )
 
@@ -39,11 +39,11 @@ import (
 // and one status update of the message instead of two. The rest (slow
 // targets, rate limits, open circuits, capture targets) go to the deliver
 // queue as before. A delivery's id, its Idempotency-Key, is derived from
-// its message and route (deliveryID), so a run that sent and then died
+// its message and route (DeliveryID), so a run that sent and then died
 // before committing sends again under the same key.
 type ProcessWorker struct {
 	river.WorkerDefaults[ProcessArgs]
-	DB     DB
+	DB     store.DB
 	Logger *slog.Logger
 	// Deliver, when set, sends first attempts from the process job.
 	Deliver *DeliverWorker
@@ -79,7 +79,7 @@ func (w *ProcessWorker) Timeout(*river.Job[ProcessArgs]) time.Duration {
 
 // processRun is one message mapped, waiting to be recorded.
 type processRun struct {
-	m          Message
+	m          store.Message
 	configured map[string]bool
 	prog       *compiled
 	res        *engine.Result
@@ -102,7 +102,7 @@ func (w *ProcessWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) e
 	runs := make([]processRun, 0, len(inputs))
 	kinds := w.transports()
 	for _, in := range inputs {
-		if in.m.Status != StatusReceived {
+		if in.m.Status != store.StatusReceived {
 			continue
 		}
 		prog, err := programs.get(ctx, w.DB, in.m.FlowID, in.m.VersionNumber, in.m.Checksum)
@@ -181,12 +181,12 @@ func (w *ProcessWorker) sendFirstAttempts(ctx context.Context, runs []processRun
 			continue
 		}
 		for i, id := range p.rows.ids {
-			if p.rows.stats[i] != string(DeliveryPending) || !w.Deliver.Transports.Grouped(transport.Kind(p.rows.kinds[i])) {
+			if p.rows.stats[i] != string(store.DeliveryPending) || !w.Deliver.Transports.Grouped(transport.Kind(p.rows.kinds[i])) {
 				continue
 			}
 			firsts = append(firsts, pendingDelivery{
-				Delivery: Delivery{ID: id, MessageID: r.m.ID, Route: p.rows.routes[i], Target: p.rows.targets[i], TargetKind: p.rows.kinds[i],
-					Body: json.RawMessage(p.rows.bodies[i]), Status: DeliveryPending},
+				Delivery: store.Delivery{ID: id, MessageID: r.m.ID, Route: p.rows.routes[i], Target: p.rows.targets[i], TargetKind: p.rows.kinds[i],
+					Body: json.RawMessage(p.rows.bodies[i]), Status: store.DeliveryPending},
 				envID: r.m.EnvironmentID, flowID: r.m.FlowID, correlationID: r.m.CorrelationID, receivedAt: r.m.ReceivedAt,
 			})
 		}
@@ -249,20 +249,20 @@ func (w *ProcessWorker) recordAll(ctx context.Context, tx pgx.Tx, runs []process
 			continue
 		}
 		for _, e := range p.configErrors {
-			if err := raiseException(ctx, tx, e); err != nil {
+			if err := store.RaiseException(ctx, tx, e); err != nil {
 				return err
 			}
 		}
 		waiting = append(waiting, p.waiting()...)
 		other = append(other, p.other()...)
 	}
-	var recorded []Message // routeAll wrote the values of the others
+	var recorded []store.Message // routeAll wrote the values of the others
 	for _, r := range runs {
 		if r.plan == nil {
 			recorded = append(recorded, r.m)
 		}
 	}
-	if err := recordPayloadValues(ctx, tx, recorded); err != nil {
+	if err := store.RecordPayloadValues(ctx, tx, recorded); err != nil {
 		return err
 	}
 	for i, r := range runs {
@@ -288,7 +288,7 @@ func (w *ProcessWorker) recordAll(ctx context.Context, tx pgx.Tx, runs []process
 }
 
 // log returns the worker's logger, with the message's ids when m is set.
-func (w *ProcessWorker) log(m *Message) *slog.Logger {
+func (w *ProcessWorker) log(m *store.Message) *slog.Logger {
 	l := logger(w.Logger)
 	if m != nil {
 		l = l.With("message_id", m.ID, "correlation_id", m.CorrelationID, "flow", m.FlowSlug, "env", m.Environment)
@@ -299,7 +299,7 @@ func (w *ProcessWorker) log(m *Message) *slog.Logger {
 // processInput is a message with what mapping it needs from its
 // environment: the variables and the names of the configured targets.
 type processInput struct {
-	m          Message
+	m          store.Message
 	vars       map[string]string
 	configured map[string]bool
 }
@@ -351,7 +351,7 @@ var errProcessed = errors.New("message processed already")
 // updates nothing another run got there first (errProcessed).
 const claimSQL = `update messages set status = $2, updated_at = now() where id = $1 and status = 'received'`
 
-func claim(ctx context.Context, tx pgx.Tx, id uuid.UUID, status MessageStatus) error {
+func claim(ctx context.Context, tx pgx.Tx, id uuid.UUID, status store.MessageStatus) error {
 	tag, err := tx.Exec(ctx, claimSQL, id, status)
 	if err != nil {
 		return fmt.Errorf("message %s status: %w", id, err)
@@ -369,12 +369,12 @@ type routePlan struct {
 	id           uuid.UUID
 	run          int    // index into recordAll's runs
 	outcome      string // for the log: routed or unrouted
-	status       MessageStatus
+	status       store.MessageStatus
 	rows         deliveryRows
-	events       []lineage
-	configErrors []Exception
+	events       []store.Lineage
+	configErrors []store.Exception
 	// values is what the explorer's payload search finds of the message
-	// (payloadValuesOf), written with it.
+	// (PayloadValuesOf), written with it.
 	values string
 	// sent holds the first attempts the process job made, by delivery
 	// (noteSent); a pending delivery without one waits for a
@@ -384,17 +384,17 @@ type routePlan struct {
 
 // record writes what the run made of a message that failed validation or
 // mapping, and returns a word for the log.
-func (w *ProcessWorker) record(ctx context.Context, tx pgx.Tx, m Message, res *engine.Result, runErr error, took time.Duration) (string, error) {
+func (w *ProcessWorker) record(ctx context.Context, tx pgx.Tx, m store.Message, res *engine.Result, runErr error, took time.Duration) (string, error) {
 	now := time.Now()
-	base := Exception{EnvironmentID: m.EnvironmentID, FlowID: m.FlowID, MessageID: m.ID}
+	base := store.Exception{EnvironmentID: m.EnvironmentID, FlowID: m.FlowID, MessageID: m.ID}
 	switch {
 	case errors.Is(runErr, engine.ErrInvalidInput):
 		e := base
-		e.Kind, e.Stage, e.ErrorClass, e.Message = ExceptionValidation, "validate", "invalid JSON", "the payload is not a JSON document: "+runErr.Error()
+		e.Kind, e.Stage, e.ErrorClass, e.Message = store.ExceptionValidation, "validate", "invalid JSON", "the payload is not a JSON document: "+runErr.Error()
 		return "rejected", reject(ctx, tx, m.ID, e, map[string]any{"error": runErr.Error()}, now)
 	case errors.Is(runErr, engine.ErrLimit):
 		e := base
-		e.Kind, e.Stage, e.ErrorClass, e.Message = ExceptionMapping, "map", "limit", runErr.Error()
+		e.Kind, e.Stage, e.ErrorClass, e.Message = store.ExceptionMapping, "map", "limit", runErr.Error()
 		return "failed", fail(ctx, tx, m.ID, e, map[string]any{"error": runErr.Error()}, now, took, false)
 	case !res.Valid():
 		rules := make([]string, len(res.Validation))
@@ -404,7 +404,7 @@ func (w *ProcessWorker) record(ctx context.Context, tx pgx.Tx, m Message, res *e
 		}
 		slices.Sort(rules)
 		e := base
-		e.Kind, e.Stage, e.ErrorClass = ExceptionValidation, "validate", "rule "+strings.Join(rules, ", ")
+		e.Kind, e.Stage, e.ErrorClass = store.ExceptionValidation, "validate", "rule "+strings.Join(rules, ", ")
 		e.Message = strings.Join(msgs, "; ")
 		e.Detail, _ = json.Marshal(map[string]any{"validation": res.Validation})
 		return "rejected", reject(ctx, tx, m.ID, e, map[string]any{"validation": res.Validation}, now)
@@ -412,8 +412,8 @@ func (w *ProcessWorker) record(ctx context.Context, tx pgx.Tx, m Message, res *e
 	rowErrors := mappingErrors(res)
 	first := rowErrors[0]
 	e := base
-	e.Kind, e.Stage = ExceptionMapping, "map"
-	e.ErrorClass = strings.TrimSpace(string(first.Section) + " " + first.Route + " " + itemIndex.ReplaceAllString(first.Path, "[]"))
+	e.Kind, e.Stage = store.ExceptionMapping, "map"
+	e.ErrorClass = strings.TrimSpace(string(first.Section) + " " + first.Route + " " + store.ItemIndex.ReplaceAllString(first.Path, "[]"))
 	e.Message = first.String()
 	e.Detail, _ = json.Marshal(map[string]any{"errors": rowErrors})
 	return "failed", fail(ctx, tx, m.ID, e, map[string]any{"errors": rowErrors}, now, took, true)
@@ -437,13 +437,13 @@ func planRoutes(r processRun, kinds *transport.Registry) *routePlan {
 	}
 	now := time.Now()
 	m := r.m
-	base := Exception{EnvironmentID: m.EnvironmentID, FlowID: m.FlowID, MessageID: m.ID}
+	base := store.Exception{EnvironmentID: m.EnvironmentID, FlowID: m.FlowID, MessageID: m.ID}
 	took := r.took
 	var matched []string
-	plan := &routePlan{id: m.ID, values: payloadValuesOf(m.Payload)}
-	plan.events = []lineage{
-		{at: now, stage: StageValidated},
-		{at: now, stage: StageMapped, duration: &took},
+	plan := &routePlan{id: m.ID, values: store.PayloadValuesOf(m.Payload)}
+	plan.events = []store.Lineage{
+		{At: now, Stage: store.StageValidated},
+		{At: now, Stage: store.StageMapped, Duration: &took},
 	}
 	var pending []uuid.UUID
 	for _, route := range r.res.Routes {
@@ -455,61 +455,44 @@ func planRoutes(r processRun, kinds *transport.Registry) *routePlan {
 		if kind == "" {
 			kind = engine.TargetHTTP // the definition format's default
 		}
-		id := deliveryID(m.ID, route.Name)
-		status, lastError := DeliveryPending, ""
+		id := store.DeliveryID(m.ID, route.Name)
+		status, lastError := store.DeliveryPending, ""
 		// A kind no transport serves is left to the deliver job, which
 		// fails it with a configuration exception that says so.
 		if needed, known := kinds.NeedsConfiguration(string(kind)); known && needed && !r.configured[route.Target] {
-			status, lastError = DeliveryFailed, "target not configured"
+			status, lastError = store.DeliveryFailed, "target not configured"
 			e := base
 			e.DeliveryID = &id
-			e.Kind, e.Stage, e.ErrorClass = ExceptionConfiguration, "route", "target not configured: "+route.Target
+			e.Kind, e.Stage, e.ErrorClass = store.ExceptionConfiguration, "route", "target not configured: "+route.Target
 			e.Message = fmt.Sprintf("target “%s” (route %s) is not configured in this environment; set its URL on the Environments page, then retry", route.Target, route.Name)
 			plan.configErrors = append(plan.configErrors, e)
 		}
 		plan.rows.add(id, route.Name, route.Target, string(kind), string(route.Output), status, lastError)
-		if status == DeliveryPending {
+		if status == store.DeliveryPending {
 			pending = append(pending, id)
 		} else {
-			plan.events = append(plan.events, lineage{deliveryID: &id, at: now, stage: StageFailed,
-				detail: map[string]any{"route": route.Name, "target": route.Target, "error": "target not configured"}})
+			plan.events = append(plan.events, store.Lineage{DeliveryID: &id, At: now, Stage: store.StageFailed,
+				Detail: map[string]any{"route": route.Name, "target": route.Target, "error": "target not configured"}})
 		}
 	}
 	if matched == nil {
 		matched = []string{}
 	}
-	plan.events = append(plan.events, lineage{at: now, stage: StageRouted, detail: map[string]any{"routes": matched}})
+	plan.events = append(plan.events, store.Lineage{At: now, Stage: store.StageRouted, Detail: map[string]any{"routes": matched}})
 	if len(pending) > 0 {
-		plan.events = append(plan.events, lineage{at: now, stage: StageQueued, detail: map[string]any{"deliveries": pending}})
+		plan.events = append(plan.events, store.Lineage{At: now, Stage: store.StageQueued, Detail: map[string]any{"deliveries": pending}})
 	}
 	// The message's status follows from the deliveries written here: any
 	// failed (a target not configured) → failed, else queued (delivered
 	// once noteSent finds every delivery delivered); no route → unrouted.
-	plan.status, plan.outcome = StatusQueued, "routed"
+	plan.status, plan.outcome = store.StatusQueued, "routed"
 	switch {
 	case len(matched) == 0:
-		plan.status, plan.outcome = StatusUnrouted, "unrouted"
+		plan.status, plan.outcome = store.StatusUnrouted, "unrouted"
 	case len(plan.configErrors) > 0:
-		plan.status = StatusFailed
+		plan.status = store.StatusFailed
 	}
 	return plan
-}
-
-// deliveryID is a delivery's id, derived from its message and route so
-// that processing a message again names its deliveries the same: the id
-// is the Idempotency-Key a target dedupes on, and a process job may send
-// a first attempt and die before recording it. The first 48 bits are the
-// message's (a UUIDv7's milliseconds), so deliveries sort by time as
-// their messages do; the rest is a SHA-256 of message and route, with
-// the version (8, custom) and variant bits of RFC 9562.
-func deliveryID(message uuid.UUID, route string) uuid.UUID {
-	h := sha256.Sum256(append(message[:], route...))
-	var id uuid.UUID
-	copy(id[:6], message[:6])
-	copy(id[6:], h[:10])
-	id[6] = id[6]&0x0f | 0x80
-	id[8] = id[8]&0x3f | 0x80
-	return id
 }
 
 // noteSent records on the plan the first attempts made for its
@@ -532,15 +515,15 @@ func (p *routePlan) noteSent(sends map[uuid.UUID]*groupSend) {
 		}
 		r := s.rec
 		windowFrom := r.windowFrom
-		p.rows.stats[i], p.rows.attempts[i], p.rows.windowFrom[i] = string(DeliveryDelivered), int32(r.n), &windowFrom
+		p.rows.stats[i], p.rows.attempts[i], p.rows.windowFrom[i] = string(store.DeliveryDelivered), int32(r.n), &windowFrom
 		if r.res.StatusCode != 0 {
 			code := int32(r.res.StatusCode)
 			p.rows.codes[i] = &code
 		}
 		p.events = append(p.events, r.events...)
 	}
-	if all && p.status == StatusQueued {
-		p.status = StatusDelivered
+	if all && p.status == store.StatusQueued {
+		p.status = store.StatusDelivered
 	}
 }
 
@@ -549,7 +532,7 @@ func (p *routePlan) noteSent(sends map[uuid.UUID]*groupSend) {
 func (p *routePlan) waiting() []uuid.UUID {
 	var ids []uuid.UUID
 	for i, id := range p.rows.ids {
-		if p.rows.stats[i] == string(DeliveryPending) && p.sent[id] == nil {
+		if p.rows.stats[i] == string(store.DeliveryPending) && p.sent[id] == nil {
 			ids = append(ids, id)
 		}
 	}
@@ -582,7 +565,7 @@ type deliveryRows struct {
 	codes      []*int32
 }
 
-func (d *deliveryRows) add(id uuid.UUID, route, target, kind, body string, status DeliveryStatus, lastError string) {
+func (d *deliveryRows) add(id uuid.UUID, route, target, kind, body string, status store.DeliveryStatus, lastError string) {
 	d.ids = append(d.ids, id)
 	d.routes, d.targets, d.kinds = append(d.routes, route), append(d.targets, target), append(d.kinds, kind)
 	d.bodies, d.stats, d.lastErrors = append(d.bodies, body), append(d.stats, string(status)), append(d.lastErrors, lastError)
@@ -605,7 +588,7 @@ func routeAll(ctx context.Context, tx pgx.Tx, plans []*routePlan) (map[uuid.UUID
 		statuses = make([]string, len(plans))
 		d        deliveryRows
 		dMsgs    []uuid.UUID
-		events   []lineage
+		events   []store.Lineage
 		lMsgs    []uuid.UUID
 		a        attemptRows
 		values   = make([]string, len(plans))
@@ -627,7 +610,7 @@ func routeAll(ctx context.Context, tx pgx.Tx, plans []*routePlan) (map[uuid.UUID
 		}
 		events = append(events, p.events...)
 	}
-	l, err := lineageColumns(events)
+	l, err := store.LineageColumns(events)
 	if err != nil {
 		return nil, err
 	}
@@ -666,7 +649,7 @@ func routeAll(ctx context.Context, tx pgx.Tx, plans []*routePlan) (map[uuid.UUID
 		)
 		select id from m`,
 		ids, statuses, d.ids, dMsgs, d.routes, d.targets, d.kinds, d.bodies, d.stats, d.lastErrors,
-		lMsgs, l.deliveryIDs, l.ats, l.stages, l.details, l.durations,
+		lMsgs, l.DeliveryIDs, l.Ats, l.Stages, l.Details, l.Durations,
 		d.attempts, d.windowFrom, d.codes,
 		a.ids, a.messages, a.started, a.latency, a.codes, a.excerpts, values, a.n, a.outcomes)
 	if err != nil {
@@ -709,14 +692,14 @@ func (a *attemptRows) add(message uuid.UUID, s *groupSend) {
 	a.n, a.outcomes = append(a.n, int32(r.n)), append(a.outcomes, r.outcome())
 }
 
-func reject(ctx context.Context, tx pgx.Tx, id uuid.UUID, e Exception, detail any, at time.Time) error {
-	if err := claim(ctx, tx, id, StatusRejected); err != nil {
+func reject(ctx context.Context, tx pgx.Tx, id uuid.UUID, e store.Exception, detail any, at time.Time) error {
+	if err := claim(ctx, tx, id, store.StatusRejected); err != nil {
 		return err
 	}
-	if err := addLineage(ctx, tx, id, lineage{at: at, stage: StageRejected, detail: detail}); err != nil {
+	if err := store.AddLineage(ctx, tx, id, store.Lineage{At: at, Stage: store.StageRejected, Detail: detail}); err != nil {
 		return err
 	}
-	if err := raiseException(ctx, tx, e); err != nil {
+	if err := store.RaiseException(ctx, tx, e); err != nil {
 		return err
 	}
 	return nil
@@ -724,18 +707,18 @@ func reject(ctx context.Context, tx pgx.Tx, id uuid.UUID, e Exception, detail an
 
 // fail records a mapping failure; validated says the payload passed
 // validation first (a lineage event before the failure).
-func fail(ctx context.Context, tx pgx.Tx, id uuid.UUID, e Exception, detail any, at time.Time, took time.Duration, validated bool) error {
-	if err := claim(ctx, tx, id, StatusFailed); err != nil {
+func fail(ctx context.Context, tx pgx.Tx, id uuid.UUID, e store.Exception, detail any, at time.Time, took time.Duration, validated bool) error {
+	if err := claim(ctx, tx, id, store.StatusFailed); err != nil {
 		return err
 	}
-	events := []lineage{{at: at, stage: StageFailed, detail: detail, duration: &took}}
+	events := []store.Lineage{{At: at, Stage: store.StageFailed, Detail: detail, Duration: &took}}
 	if validated {
-		events = append([]lineage{{at: at, stage: StageValidated}}, events...)
+		events = append([]store.Lineage{{At: at, Stage: store.StageValidated}}, events...)
 	}
-	if err := addLineage(ctx, tx, id, events...); err != nil {
+	if err := store.AddLineage(ctx, tx, id, events...); err != nil {
 		return err
 	}
-	if err := raiseException(ctx, tx, e); err != nil {
+	if err := store.RaiseException(ctx, tx, e); err != nil {
 		return err
 	}
 	return nil

@@ -17,6 +17,7 @@ import (
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -61,7 +62,7 @@ type chosenVersion struct {
 	prog     *compiled
 }
 
-func chooseVersion(ctx context.Context, db txn.DBTX, m Message, choice VersionChoice) (chosenVersion, error) {
+func chooseVersion(ctx context.Context, db txn.DBTX, m store.Message, choice VersionChoice) (chosenVersion, error) {
 	switch choice {
 	case "", VersionRan:
 		p, err := programs.get(ctx, db, m.FlowID, m.VersionNumber, m.Checksum)
@@ -123,7 +124,7 @@ func ExceptionReplay(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx
 	if err != nil {
 		return uuid.Nil, err
 	}
-	orig, err := MessageByID(ctx, tx, e.MessageID)
+	orig, err := store.MessageByID(ctx, tx, e.MessageID)
 	if err != nil {
 		return uuid.Nil, err
 	}
@@ -176,11 +177,11 @@ func ExceptionReplay(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx
 		values ($1, $2, $3, $4, $5, $6, $7, $8)`, id, rootID, n, v.number, edited, diff, strings.TrimSpace(req.Reason), req.Actor.Email); err != nil {
 		return uuid.Nil, fmt.Errorf("revision of %s: %w", rootID, err)
 	}
-	if err := addLineage(ctx, tx, id, lineage{at: now, stage: StageReceived, detail: map[string]any{
+	if err := store.AddLineage(ctx, tx, id, store.Lineage{At: now, Stage: store.StageReceived, Detail: map[string]any{
 		"replayOf": orig.ID, "revision": n, "version": v.number, "edited": edited, "by": req.Actor.Email, "publishedFromDraft": published != 0}}); err != nil {
 		return uuid.Nil, err
 	}
-	if err := addLineage(ctx, tx, orig.ID, lineage{at: now, stage: StageReplayed, detail: map[string]any{
+	if err := store.AddLineage(ctx, tx, orig.ID, store.Lineage{At: now, Stage: store.StageReplayed, Detail: map[string]any{
 		"as": id, "revision": n, "version": v.number, "edited": edited, "by": req.Actor.Email}}); err != nil {
 		return uuid.Nil, err
 	}
@@ -200,7 +201,7 @@ func ExceptionReplay(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx
 		return uuid.Nil, fmt.Errorf("exception %d: %w", e.ID, err)
 	}
 	after := e.state()
-	after.Status, after.Resolution, after.Version, after.ReplayedAs = ExceptionResolved, resolution, v.number, id.String()
+	after.Status, after.Resolution, after.Version, after.ReplayedAs = store.ExceptionResolved, resolution, v.number, id.String()
 	after.Action, after.PublishedFromDraft = "replay", published
 	before := e.state()
 	type replayAudit struct {
@@ -225,7 +226,7 @@ func ExceptionReplay(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx
 // alone: only the replayed message runs the new version. A protected
 // environment refuses: drafts reach it by promotion only. It returns the
 // version and, when it published one, its number.
-func publishDraftForReplay(ctx context.Context, tx pgx.Tx, m Message, exceptionID int64, req ReplayRequest) (chosenVersion, int, error) {
+func publishDraftForReplay(ctx context.Context, tx pgx.Tx, m store.Message, exceptionID int64, req ReplayRequest) (chosenVersion, int, error) {
 	env, err := mappings.EnvironmentByID(ctx, tx, m.EnvironmentID)
 	if err != nil {
 		return chosenVersion{}, 0, err
@@ -339,7 +340,7 @@ func PreviewReplay(ctx context.Context, db txn.DBTX, exceptionID int64, choice V
 			return ReplayPreview{}, err
 		}
 	}
-	m, err := MessageByID(ctx, db, it.MessageID)
+	m, err := store.MessageByID(ctx, db, it.MessageID)
 	if err != nil {
 		return ReplayPreview{}, err
 	}
@@ -406,7 +407,7 @@ func PreviewReplay(ctx context.Context, db txn.DBTX, exceptionID int64, choice V
 	return p, nil
 }
 
-func draftReplay(ctx context.Context, db txn.DBTX, m Message) (*DraftReplay, error) {
+func draftReplay(ctx context.Context, db txn.DBTX, m store.Message) (*DraftReplay, error) {
 	env, err := mappings.EnvironmentByID(ctx, db, m.EnvironmentID)
 	if err != nil {
 		return nil, err

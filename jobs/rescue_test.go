@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/store"
 )
 
 // A process killed mid-delivery leaves its jobs running; they are rescued
@@ -33,7 +34,7 @@ func TestJobsOfAKilledProcessAreRescued(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, client.Start(ctx))
 	t.Cleanup(func() { _ = client.Stop(context.Background()) })
-	b.waitStatus(t, acc.MessageID, jobs.StatusDelivered)
+	b.waitStatus(t, acc.MessageID, store.StatusDelivered)
 }
 
 // The same for a group of first deliveries.
@@ -60,5 +61,5 @@ func TestDeliverGroupsOfAKilledProcessAreRescued(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, client.Start(ctx))
 	t.Cleanup(func() { _ = client.Stop(context.Background()) })
-	b.waitStatus(t, acc.MessageID, jobs.StatusDelivered)
+	b.waitStatus(t, acc.MessageID, store.StatusDelivered)
 }

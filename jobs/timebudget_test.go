@@ -11,6 +11,7 @@ import (
 	"github.com/crossdock/crossdock/internal/dbtest"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -37,10 +38,10 @@ func TestProcessTimeBudgetIsAMappingException(t *testing.T) {
 	dbtest.Deploy(t, b.pool, b.env.ID, b.flow.ID, 2)
 
 	slow := b.accept(t, `{"id": 500, "name": "#500", "total": 1, "slow": true}`)
-	v := b.waitStatus(t, slow.MessageID, jobs.StatusFailed)
+	v := b.waitStatus(t, slow.MessageID, store.StatusFailed)
 	require.Len(t, v.Exceptions, 1)
 	e := v.Exceptions[0]
-	require.Equal(t, jobs.ExceptionMapping, e.Kind)
+	require.Equal(t, store.ExceptionMapping, e.Kind)
 	require.Equal(t, `row to-erp checks`, e.ErrorClass)
 	require.Contains(t, e.Message, `row "to-erp" checks: time budget exceeded: mapping this message took longer than the flow's 20ms (limits.timeBudgetMs)`)
 	require.Empty(t, v.Deliveries)

@@ -16,6 +16,7 @@ import (
 	"github.com/crossdock/crossdock/internal/dbtest"
 	"github.com/crossdock/crossdock/internal/secret"
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/jobs/transport"
 	"github.com/crossdock/crossdock/mappings"
 )
@@ -119,26 +120,26 @@ func TestTransportOfANewKind(t *testing.T) {
 	}
 
 	t.Run("first attempt", func(t *testing.T) {
-		v := b.waitStatus(t, accept(`{"id": "n1", "text": "hello"}`).MessageID, jobs.StatusDelivered)
+		v := b.waitStatus(t, accept(`{"id": "n1", "text": "hello"}`).MessageID, store.StatusDelivered)
 		require.Len(t, v.Deliveries, 1)
 		d := v.Deliveries[0]
 		require.Equal(t, "memo", d.TargetKind)
 		require.Equal(t, []string{`{"text":"hello"}`}, memo.bodies(d.ID))
 		require.Len(t, d.AttemptLog, 1)
 		require.Equal(t, "delivered", d.AttemptLog[0].Outcome)
-		require.Equal(t, []jobs.Stage{jobs.StageReceived, jobs.StageValidated, jobs.StageMapped, jobs.StageRouted, jobs.StageQueued,
-			jobs.StageDelivering, jobs.StageDelivered}, stages(v))
+		require.Equal(t, []store.Stage{store.StageReceived, store.StageValidated, store.StageMapped, store.StageRouted, store.StageQueued,
+			store.StageDelivering, store.StageDelivered}, stages(v))
 	})
 
 	t.Run("retried", func(t *testing.T) {
-		v := b.waitStatus(t, accept(`{"id": "n2", "text": "again"}`).MessageID, jobs.StatusDelivered)
+		v := b.waitStatus(t, accept(`{"id": "n2", "text": "again"}`).MessageID, store.StatusDelivered)
 		d := v.Deliveries[0]
 		require.Len(t, memo.bodies(d.ID), 2)
 		require.Len(t, d.AttemptLog, 2)
 		require.Equal(t, "retry", d.AttemptLog[0].Outcome)
 		require.Equal(t, "the memo was busy", d.AttemptLog[0].Error)
 		require.Equal(t, "delivered", d.AttemptLog[1].Outcome)
-		require.Contains(t, stages(v), jobs.StageRetryScheduled)
-		require.Equal(t, jobs.StageDelivered, stages(v)[len(stages(v))-1])
+		require.Contains(t, stages(v), store.StageRetryScheduled)
+		require.Equal(t, store.StageDelivered, stages(v)[len(stages(v))-1])
 	})
 }

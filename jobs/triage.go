@@ -15,6 +15,7 @@ import (
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/jobs/store"
 )
 
 // ErrAlreadyQueued says a retry of the exception is already under way; a
@@ -23,19 +24,19 @@ var ErrAlreadyQueued = errors.New("a retry is already under way")
 
 // exceptionState is what the audit records before and after an action.
 type exceptionState struct {
-	Status     ExceptionStatus `json:"status"`
-	AssignedTo *int64          `json:"assignedTo,omitempty"`
-	Resolution string          `json:"resolution,omitempty"`
-	Action     string          `json:"action,omitempty"`
-	Version    int             `json:"version,omitempty"`
-	ReplayedAs string          `json:"replayedAs,omitempty"`
+	Status     store.ExceptionStatus `json:"status"`
+	AssignedTo *int64                `json:"assignedTo,omitempty"`
+	Resolution string                `json:"resolution,omitempty"`
+	Action     string                `json:"action,omitempty"`
+	Version    int                   `json:"version,omitempty"`
+	ReplayedAs string                `json:"replayedAs,omitempty"`
 	// PublishedFromDraft is the version a replay on the draft published.
 	PublishedFromDraft int `json:"publishedFromDraft,omitempty"`
 }
 
 // lockedException is an exception row locked FOR UPDATE for an action.
 type lockedException struct {
-	Exception
+	store.Exception
 	assignedTo *int64
 }
 
@@ -44,7 +45,7 @@ func (e lockedException) state() exceptionState {
 }
 
 func (e lockedException) closed() bool {
-	return e.Status == ExceptionResolved || e.Status == ExceptionIgnored
+	return e.Status == store.ExceptionResolved || e.Status == store.ExceptionIgnored
 }
 
 func lockException(ctx context.Context, tx pgx.Tx, id int64) (lockedException, error) {
@@ -96,11 +97,11 @@ func ExceptionRetry(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx]
 	}
 	after := e.state()
 	if e.DeliveryID != nil {
-		var status DeliveryStatus
+		var status store.DeliveryStatus
 		if err := tx.QueryRow(ctx, `select status from deliveries where id = $1`, *e.DeliveryID).Scan(&status); err != nil {
 			return fmt.Errorf("delivery %s: %w", *e.DeliveryID, err)
 		}
-		if status == DeliveryPending || status == DeliveryRetrying {
+		if status == store.DeliveryPending || status == store.DeliveryRetrying {
 			return &fault.Error{Code: fault.Conflict, Err: ErrAlreadyQueued,
 				Message: fmt.Sprintf("exception %d: its delivery is %s already; wait for the outcome", id, status)}
 		}
@@ -110,19 +111,19 @@ func ExceptionRetry(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx]
 		after.Action = "deliver again"
 	} else {
 		var version int
-		var status MessageStatus
+		var status store.MessageStatus
 		if err := tx.QueryRow(ctx, `select version_number, status from messages where id = $1 for no key update`, e.MessageID).Scan(&version, &status); err != nil {
 			return fmt.Errorf("message %s: %w", e.MessageID, err)
 		}
-		if status != StatusRejected && status != StatusFailed {
+		if status != store.StatusRejected && status != store.StatusFailed {
 			return &fault.Error{Code: fault.Conflict, Err: ErrAlreadyQueued,
 				Message: fmt.Sprintf("exception %d: its message is %s, not failed; wait for the outcome", id, status)}
 		}
-		if err := setMessageStatus(ctx, tx, e.MessageID, StatusReceived); err != nil {
+		if err := store.SetMessageStatus(ctx, tx, e.MessageID, store.StatusReceived); err != nil {
 			return err
 		}
-		if err := addLineage(ctx, tx, e.MessageID, lineage{stage: StageQueued,
-			detail: map[string]any{"retry": true, "version": version, "by": actor.Email, "exception": e.ID}}); err != nil {
+		if err := store.AddLineage(ctx, tx, e.MessageID, store.Lineage{Stage: store.StageQueued,
+			Detail: map[string]any{"retry": true, "version": version, "by": actor.Email, "exception": e.ID}}); err != nil {
 			return err
 		}
 		if _, err := client.InsertTx(ctx, tx, ProcessArgs{MessageIDs: []uuid.UUID{e.MessageID}, Retry: true}, nil); err != nil {
@@ -137,7 +138,7 @@ func ExceptionRetry(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx]
 }
 
 // closeException resolves or ignores an open exception with a reason.
-func closeException(ctx context.Context, tx pgx.Tx, id int64, to ExceptionStatus, reason string, actor account.Actor) error {
+func closeException(ctx context.Context, tx pgx.Tx, id int64, to store.ExceptionStatus, reason string, actor account.Actor) error {
 	reason = strings.TrimSpace(reason)
 	if reason == "" {
 		return &fault.Error{Code: fault.Invalid, Message: fmt.Sprintf("say why the exception is %s: a reason is required", to),
@@ -146,7 +147,7 @@ func closeException(ctx context.Context, tx pgx.Tx, id int64, to ExceptionStatus
 	if len(reason) > 2000 {
 		return &fault.Error{Code: fault.Invalid, Message: "the reason is longer than 2,000 characters", Fields: map[string]string{"reason": "too long"}}
 	}
-	verb := map[ExceptionStatus]string{ExceptionResolved: "resolve", ExceptionIgnored: "ignore"}[to]
+	verb := map[store.ExceptionStatus]string{store.ExceptionResolved: "resolve", store.ExceptionIgnored: "ignore"}[to]
 	e, err := lockOpenException(ctx, tx, id, verb)
 	if err != nil {
 		return err
@@ -156,8 +157,8 @@ func closeException(ctx context.Context, tx pgx.Tx, id int64, to ExceptionStatus
 		id, to, reason); err != nil {
 		return fmt.Errorf("exception %d: %w", id, err)
 	}
-	if err := addLineage(ctx, tx, e.MessageID, lineage{deliveryID: e.DeliveryID, stage: StageResolved,
-		detail: map[string]any{"status": to, "reason": reason, "by": actor.Email, "exception": e.ID}}); err != nil {
+	if err := store.AddLineage(ctx, tx, e.MessageID, store.Lineage{DeliveryID: e.DeliveryID, Stage: store.StageResolved,
+		Detail: map[string]any{"status": to, "reason": reason, "by": actor.Email, "exception": e.ID}}); err != nil {
 		return err
 	}
 	after := e.state()
@@ -168,13 +169,13 @@ func closeException(ctx context.Context, tx pgx.Tx, id int64, to ExceptionStatus
 // ExceptionResolve closes an open exception as dealt with; the reason is
 // required.
 func ExceptionResolve(ctx context.Context, tx pgx.Tx, id int64, reason string, actor account.Actor) error {
-	return closeException(ctx, tx, id, ExceptionResolved, reason, actor)
+	return closeException(ctx, tx, id, store.ExceptionResolved, reason, actor)
 }
 
 // ExceptionIgnore closes an open exception as not needing action; the
 // reason is required.
 func ExceptionIgnore(ctx context.Context, tx pgx.Tx, id int64, reason string, actor account.Actor) error {
-	return closeException(ctx, tx, id, ExceptionIgnored, reason, actor)
+	return closeException(ctx, tx, id, store.ExceptionIgnored, reason, actor)
 }
 
 // ExceptionAssign gives an open exception to a user (status assigned), or
@@ -187,7 +188,7 @@ func ExceptionAssign(ctx context.Context, tx pgx.Tx, id, userID int64, actor acc
 	}
 	after := e.state()
 	if userID == 0 {
-		after.AssignedTo, after.Status = nil, ExceptionOpen
+		after.AssignedTo, after.Status = nil, store.ExceptionOpen
 	} else {
 		u, err := account.UserByID(ctx, tx, userID)
 		if fault.CodeOf(err) == fault.NotFound {
@@ -200,7 +201,7 @@ func ExceptionAssign(ctx context.Context, tx pgx.Tx, id, userID int64, actor acc
 			return &fault.Error{Code: fault.Invalid, Message: fmt.Sprintf("%s cannot act on exceptions (an active support or admin user can)", u.Email),
 				Fields: map[string]string{"assignee": "not allowed"}}
 		}
-		after.AssignedTo, after.Status = &u.ID, ExceptionAssigned
+		after.AssignedTo, after.Status = &u.ID, store.ExceptionAssigned
 	}
 	if _, err := tx.Exec(ctx, `update exceptions set assigned_to = $2, status = $3, updated_at = now() where id = $1`,
 		id, after.AssignedTo, after.Status); err != nil {
@@ -285,5 +286,5 @@ func resolveProcessExceptions(ctx context.Context, tx pgx.Tx, messageID uuid.UUI
 	if tag.RowsAffected() == 0 {
 		return nil
 	}
-	return addLineage(ctx, tx, messageID, lineage{stage: StageResolved, detail: map[string]any{"reason": "processed on retry"}})
+	return store.AddLineage(ctx, tx, messageID, store.Lineage{Stage: store.StageResolved, Detail: map[string]any{"reason": "processed on retry"}})
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/jobs/transport"
 	"github.com/crossdock/crossdock/mappings"
 )
@@ -30,7 +31,7 @@ var errorPosition = regexp.MustCompile(`\((\d+):(\d+)\)$`)
 // the version that ran, looked up in its definition, with a caret. Other
 // kinds of exception have none.
 func MappingErrors(ctx context.Context, db txn.DBTX, it InboxItem) ([]ExpressionError, error) {
-	if it.Kind != ExceptionMapping {
+	if it.Kind != store.ExceptionMapping {
 		return nil, nil
 	}
 	var d struct {
@@ -115,8 +116,8 @@ var lookupMiss = regexp.MustCompile(`table "([^"]+)" has no entry for "((?:[^"\\
 
 // UnmappedLookup finds, in a mapping exception, the lookup table and key
 // that had no entry, so the inbox can offer to add the row.
-func UnmappedLookup(e Exception) (UnmappedValue, bool) {
-	if e.Kind != ExceptionMapping {
+func UnmappedLookup(e store.Exception) (UnmappedValue, bool) {
+	if e.Kind != store.ExceptionMapping {
 		return UnmappedValue{}, false
 	}
 	for _, s := range []string{e.Message, string(e.Detail)} {
@@ -135,7 +136,7 @@ func UnmappedLookup(e Exception) (UnmappedValue, bool) {
 // what it is sent with (transport.Transport.Redact: for http, its request
 // headers), that under its target's current configuration in env, with
 // the credential masked. Nothing is decrypted to build them.
-func RequestHeaders(ctx context.Context, db txn.DBTX, kinds *transport.Registry, envID int64, correlationID string, ds []Delivery) (map[uuid.UUID]map[string]string, error) {
+func RequestHeaders(ctx context.Context, db txn.DBTX, kinds *transport.Registry, envID int64, correlationID string, ds []store.Delivery) (map[uuid.UUID]map[string]string, error) {
 	cfgs, err := mappings.TargetConfigList(ctx, db, envID)
 	if err != nil {
 		return nil, err

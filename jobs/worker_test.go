@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -62,16 +63,16 @@ func TestProcessTwiceThenOrphanCheck(t *testing.T) {
 		_, err := check.Work(ctx, t, tx, jobs.OrphanCheckArgs{}, nil)
 		require.NoError(t, err)
 	}
-	v, err := jobs.MessageGet(ctx, tx, a.MessageID)
+	v, err := store.MessageGet(ctx, tx, a.MessageID)
 	require.NoError(t, err)
-	require.Equal(t, jobs.StatusFailed, v.Message.Status)
+	require.Equal(t, store.StatusFailed, v.Message.Status)
 	require.Len(t, v.Exceptions, 1, "filed once although the check ran twice")
-	require.Equal(t, jobs.ExceptionDelivery, v.Exceptions[0].Kind)
+	require.Equal(t, store.ExceptionDelivery, v.Exceptions[0].Kind)
 	require.Equal(t, "job discarded", v.Exceptions[0].ErrorClass)
 
-	v, err = jobs.MessageGet(ctx, tx, orphan.MessageID)
+	v, err = store.MessageGet(ctx, tx, orphan.MessageID)
 	require.NoError(t, err)
-	require.Equal(t, jobs.StatusFailed, v.Message.Status)
+	require.Equal(t, store.StatusFailed, v.Message.Status)
 	require.Len(t, v.Exceptions, 1)
 	require.Equal(t, "process", v.Exceptions[0].Stage)
 
@@ -115,10 +116,10 @@ func TestShutdownReturnsInFlightDeliveries(t *testing.T) {
 	defer cancel()
 	require.NoError(t, b.client.StopAndCancel(stopCtx))
 
-	v, err := jobs.MessageGet(ctx, b.pool, acc.MessageID)
+	v, err := store.MessageGet(ctx, b.pool, acc.MessageID)
 	require.NoError(t, err)
 	require.Empty(t, v.Deliveries[0].AttemptLog, "an interrupted attempt is not counted")
-	require.Equal(t, jobs.StatusQueued, v.Message.Status)
+	require.Equal(t, store.StatusQueued, v.Message.Status)
 
 	slow.Store(false)
 	next, err := jobs.NewClient(b.pool, nil, jobs.Config{Sealer: b.sealer, FetchPollInterval: 50 * time.Millisecond})
@@ -129,7 +130,7 @@ func TestShutdownReturnsInFlightDeliveries(t *testing.T) {
 		defer cancel()
 		_ = next.Stop(ctx)
 	})
-	v = b.waitStatus(t, acc.MessageID, jobs.StatusDelivered)
+	v = b.waitStatus(t, acc.MessageID, store.StatusDelivered)
 	require.Len(t, v.Deliveries[0].AttemptLog, 1)
 	require.Equal(t, 2, tg.count())
 	require.Equal(t, tg.requests[0].Header.Get("Idempotency-Key"), tg.requests[1].Header.Get("Idempotency-Key"))
@@ -193,8 +194,8 @@ func TestProcessGroupIsolatesAFailingMessage(t *testing.T) {
 	process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &jobs.ProcessWorker{DB: tx})
 	_, err = process.Work(ctx, t, tx, jobs.ProcessArgs{MessageIDs: ids}, nil)
 	require.ErrorContains(t, err, "refused for the test")
-	status := func(id uuid.UUID) jobs.MessageStatus {
-		m, err := jobs.MessageByID(ctx, tx, id)
+	status := func(id uuid.UUID) store.MessageStatus {
+		m, err := store.MessageByID(ctx, tx, id)
 		require.NoError(t, err)
 		return m.Status
 	}
@@ -203,16 +204,16 @@ func TestProcessGroupIsolatesAFailingMessage(t *testing.T) {
 		require.NoError(t, tx.QueryRow(ctx, sql).Scan(&n))
 		return n
 	}
-	require.Equal(t, jobs.StatusQueued, status(ids[0]))
-	require.Equal(t, jobs.StatusReceived, status(ids[1]), "left for the retry")
-	require.Equal(t, jobs.StatusQueued, status(ids[2]))
+	require.Equal(t, store.StatusQueued, status(ids[0]))
+	require.Equal(t, store.StatusReceived, status(ids[1]), "left for the retry")
+	require.Equal(t, store.StatusQueued, status(ids[2]))
 
 	_, err = tx.Exec(ctx, `drop trigger refuse_delivery on deliveries`)
 	require.NoError(t, err)
 	out, err := process.Work(ctx, t, tx, jobs.ProcessArgs{MessageIDs: ids}, nil)
 	require.NoError(t, err)
 	require.Equal(t, river.EventKindJobCompleted, out.EventKind)
-	require.Equal(t, jobs.StatusQueued, status(ids[1]))
+	require.Equal(t, store.StatusQueued, status(ids[1]))
 	require.Equal(t, 3, count(`select count(*) from deliveries`), "one delivery each, none twice")
 	require.Equal(t, 3, count(`select count(*) from lineage_events where stage = 'routed'`))
 }

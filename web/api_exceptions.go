@@ -11,6 +11,7 @@ import (
 
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -333,7 +334,7 @@ func (s *Server) apiExceptionReplayPreview() fiber.Handler {
 	}
 }
 
-func (s *Server) apiExceptionClose(to jobs.ExceptionStatus) fiber.Handler {
+func (s *Server) apiExceptionClose(to store.ExceptionStatus) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		it, err := s.exceptionInScope(c)
 		if err != nil {
@@ -347,7 +348,7 @@ func (s *Server) apiExceptionClose(to jobs.ExceptionStatus) fiber.Handler {
 			return err
 		}
 		if err := s.inTx(c, func(tx pgx.Tx) error {
-			if to == jobs.ExceptionIgnored {
+			if to == store.ExceptionIgnored {
 				return jobs.ExceptionIgnore(c.UserContext(), tx, id, body.Reason, actorOf(c))
 			}
 			return jobs.ExceptionResolve(c.UserContext(), tx, id, body.Reason, actorOf(c))

@@ -6,6 +6,7 @@ import (
 
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/store"
 )
 
 // inboxClose resolves or ignores an exception (form field status) with the
@@ -17,12 +18,12 @@ func (s *Server) inboxClose() fiber.Handler {
 			return err
 		}
 		reason := c.FormValue("reason")
-		status := jobs.ExceptionStatus(c.FormValue("status"))
+		status := store.ExceptionStatus(c.FormValue("status"))
 		err = s.inTx(c, func(tx pgx.Tx) error {
 			switch status {
-			case jobs.ExceptionResolved:
+			case store.ExceptionResolved:
 				return jobs.ExceptionResolve(c.UserContext(), tx, id, reason, actorOf(c))
-			case jobs.ExceptionIgnored:
+			case store.ExceptionIgnored:
 				return jobs.ExceptionIgnore(c.UserContext(), tx, id, reason, actorOf(c))
 			}
 			return fault.Errorf(fault.Invalid, "status must be resolved or ignored")

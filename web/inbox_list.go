@@ -9,6 +9,7 @@ import (
 
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/web/view"
 )
@@ -25,7 +26,7 @@ func (s *Server) inboxQuery(c *fiber.Ctx) (view.InboxFilter, jobs.InboxFilter, e
 	if v.View != "list" {
 		v.View = "groups"
 	}
-	f := jobs.InboxFilter{Kind: jobs.ExceptionKind(v.Kind), Status: jobs.InboxStatus(v.Status), Target: v.Target, Text: v.Q, Limit: inboxPageSize}
+	f := jobs.InboxFilter{Kind: store.ExceptionKind(v.Kind), Status: jobs.InboxStatus(v.Status), Target: v.Target, Text: v.Q, Limit: inboxPageSize}
 	if v.Env != "" {
 		env, err := mappings.EnvironmentByName(ctx, s.deps.DB, v.Env)
 		if err != nil {

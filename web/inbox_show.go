@@ -7,6 +7,7 @@ import (
 
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/web/view"
 )
@@ -36,7 +37,7 @@ func (s *Server) exceptionView(c *fiber.Ctx, id int64) (view.ExceptionView, erro
 	if err != nil {
 		return view.ExceptionView{}, err
 	}
-	mv, err := jobs.MessageGet(ctx, db, it.MessageID)
+	mv, err := store.MessageGet(ctx, db, it.MessageID)
 	if err != nil {
 		return view.ExceptionView{}, err
 	}
@@ -45,7 +46,7 @@ func (s *Server) exceptionView(c *fiber.Ctx, id int64) (view.ExceptionView, erro
 		ID: it.ID, Kind: string(it.Kind), Status: string(it.Status), Stage: it.Stage, ErrorClass: it.ErrorClass, Error: it.Message,
 		Resolution: it.Resolution, Env: it.Environment, Flow: it.FlowSlug, Version: it.VersionNumber, Assignee: it.AssigneeEmail,
 		Created: stamp(it.CreatedAt), Updated: stamp(it.UpdatedAt), GroupURL: "/inbox?view=list&group=" + itoa64(it.GroupID),
-		GroupOpen: it.GroupOpen, Open: it.Status == jobs.ExceptionOpen || it.Status == jobs.ExceptionAssigned,
+		GroupOpen: it.GroupOpen, Open: it.Status == store.ExceptionOpen || it.Status == store.ExceptionAssigned,
 		CanAct: canTriage(c), CanEditLookups: u != nil && (u.Role == account.RoleAnalyst || u.Role == account.RoleAdmin),
 		Message: messageView(mv), EditPayload: prettyJSON(mv.Message.Payload),
 	}
@@ -93,7 +94,7 @@ func (s *Server) exceptionView(c *fiber.Ctx, id int64) (view.ExceptionView, erro
 		v.UnmappedTable, v.UnmappedKey = uv.Table, uv.Key
 		v.LookupURL = "/flows/" + it.FlowSlug + "/lookups/" + uv.Table
 	}
-	related, err := jobs.MessagesByCorrelationID(ctx, db, it.CorrelationID)
+	related, err := store.MessagesByCorrelationID(ctx, db, it.CorrelationID)
 	if err != nil {
 		return v, err
 	}

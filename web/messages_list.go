@@ -12,6 +12,7 @@ import (
 
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/web/view"
 )
@@ -96,10 +97,10 @@ func (s *Server) searchMessages(c *fiber.Ctx) (jobs.MessageSearchResult, error) 
 		CorrelationID:  strings.TrimSpace(c.Query("correlation")),
 		IdempotencyKey: strings.TrimSpace(c.Query("key")),
 		PayloadValue:   strings.TrimSpace(c.Query("value")),
-		Status:         jobs.MessageStatus(c.Query("status")),
+		Status:         store.MessageStatus(c.Query("status")),
 	}
 	if raw := strings.TrimSpace(c.Query("id")); raw != "" {
-		id, err := jobs.ParseMessageID(raw)
+		id, err := store.ParseMessageID(raw)
 		if err != nil {
 			return jobs.MessageSearchResult{}, fault.Errorf(fault.Invalid, "“%s” is not a message id; message ids look like 0192f0c4-8a1e-7c3d-9b2a-5d6e7f809a1b", raw)
 		}

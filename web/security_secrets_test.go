@@ -16,6 +16,7 @@ import (
 
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/store"
 )
 
 var apiKeyToken = regexp.MustCompile(`cdk_[a-z0-9-]+_[0-9a-f]{8}_([A-Za-z0-9_-]{43})`)
@@ -81,7 +82,7 @@ func TestPlantedSecretsNeverComeBackOut(t *testing.T) {
 	var deliveryEx jobs.InboxItem
 	deadline := time.Now().Add(30 * time.Second)
 	for deliveryEx.ID == 0 {
-		items, _, err := jobs.InboxList(ctx, f.db, jobs.InboxFilter{Kind: jobs.ExceptionDelivery})
+		items, _, err := jobs.InboxList(ctx, f.db, jobs.InboxFilter{Kind: store.ExceptionDelivery})
 		require.NoError(t, err)
 		if len(items) > 0 {
 			deliveryEx = items[0]

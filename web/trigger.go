@@ -14,6 +14,7 @@ import (
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/store"
 )
 
 // Default limits of the trigger endpoint.
@@ -240,11 +241,11 @@ func (s *Server) triggerBatch() fiber.Handler {
 // exist for it.
 func (s *Server) messageGet() fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		id, err := jobs.ParseMessageID(c.Params("id"))
+		id, err := store.ParseMessageID(c.Params("id"))
 		if err != nil {
 			return err
 		}
-		v, err := jobs.MessageGet(c.UserContext(), s.deps.DB, id)
+		v, err := store.MessageGet(c.UserContext(), s.deps.DB, id)
 		if err != nil {
 			return err
 		}

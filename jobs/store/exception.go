@@ -1,4 +1,4 @@
-package jobs
+package store
 
 import (
 	"context"
@@ -76,13 +76,13 @@ func Fingerprint(flowID int64, stage, errorClass string) string {
 	return hex.EncodeToString(sum[:12])
 }
 
-// itemIndex matches the positions in a row path ("lines[2].sku"), which
+// ItemIndex matches the positions in a row path ("lines[2].sku"), which
 // differ between messages failing in the same place.
-var itemIndex = regexp.MustCompile(`\[\d+\]`)
+var ItemIndex = regexp.MustCompile(`\[\d+\]`)
 
-// raiseException files an exception, or refreshes the open one of the same
+// RaiseException files an exception, or refreshes the open one of the same
 // message, delivery and stage, so a worker that runs twice files once.
-func raiseException(ctx context.Context, db txn.DBTX, e Exception) error {
+func RaiseException(ctx context.Context, db txn.DBTX, e Exception) error {
 	if e.Detail == nil {
 		e.Detail = json.RawMessage(`{}`)
 	}

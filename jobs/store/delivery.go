@@ -1,7 +1,8 @@
-package jobs
+package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -156,4 +157,21 @@ func CaptureList(ctx context.Context, db txn.DBTX, envID int64, target string, b
 		c.Body = body
 		return c, err
 	})
+}
+
+// DeliveryID is a delivery's id, derived from its message and route so
+// that processing a message again names its deliveries the same: the id
+// is the Idempotency-Key a target dedupes on, and a process job may send
+// a first attempt and die before recording it. The first 48 bits are the
+// message's (a UUIDv7's milliseconds), so deliveries sort by time as
+// their messages do; the rest is a SHA-256 of message and route, with
+// the version (8, custom) and variant bits of RFC 9562.
+func DeliveryID(message uuid.UUID, route string) uuid.UUID {
+	h := sha256.Sum256(append(message[:], route...))
+	var id uuid.UUID
+	copy(id[:6], message[:6])
+	copy(id[6:], h[:10])
+	id[6] = id[6]&0x0f | 0x80
+	id[8] = id[8]&0x3f | 0x80
+	return id
 }

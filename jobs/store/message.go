@@ -1,4 +1,4 @@
-package jobs
+package store
 
 import (
 	"context"
@@ -168,60 +168,63 @@ func lineageOf(ctx context.Context, db txn.DBTX, id uuid.UUID) ([]LineageEvent, 
 	})
 }
 
-// lineage is one event to write; addLineage writes several in one round
+// Lineage is one event to write; AddLineage writes several in one round
 // trip.
-type lineage struct {
-	deliveryID *uuid.UUID
-	at         time.Time
-	stage      Stage
-	detail     any
-	duration   *time.Duration
+type Lineage struct {
+	DeliveryID *uuid.UUID
+	At         time.Time
+	Stage      Stage
+	Detail     any
+	Duration   *time.Duration
 }
 
-// lineageCols are lineage events column by column, for an unnest insert.
-type lineageCols struct {
-	deliveryIDs []*uuid.UUID
-	ats         []time.Time
-	stages      []string
-	details     []string
-	durations   []*int64
+// LineageCols are lineage events column by column, for an unnest insert.
+type LineageCols struct {
+	DeliveryIDs []*uuid.UUID
+	Ats         []time.Time
+	Stages      []string
+	Details     []string
+	Durations   []*int64
 }
 
-func lineageColumns(events []lineage) (lineageCols, error) {
-	c := lineageCols{
-		deliveryIDs: make([]*uuid.UUID, len(events)),
-		ats:         make([]time.Time, len(events)),
-		stages:      make([]string, len(events)),
-		details:     make([]string, len(events)),
-		durations:   make([]*int64, len(events)),
+// LineageColumns turns events into columns; a zero At is now and a nil
+// Detail an empty object.
+func LineageColumns(events []Lineage) (LineageCols, error) {
+	c := LineageCols{
+		DeliveryIDs: make([]*uuid.UUID, len(events)),
+		Ats:         make([]time.Time, len(events)),
+		Stages:      make([]string, len(events)),
+		Details:     make([]string, len(events)),
+		Durations:   make([]*int64, len(events)),
 	}
 	for i, e := range events {
-		c.deliveryIDs[i], c.ats[i], c.stages[i] = e.deliveryID, e.at, string(e.stage)
-		if c.ats[i].IsZero() {
-			c.ats[i] = time.Now()
+		c.DeliveryIDs[i], c.Ats[i], c.Stages[i] = e.DeliveryID, e.At, string(e.Stage)
+		if c.Ats[i].IsZero() {
+			c.Ats[i] = time.Now()
 		}
-		detail := e.detail
+		detail := e.Detail
 		if detail == nil {
 			detail = struct{}{}
 		}
 		b, err := json.Marshal(detail)
 		if err != nil {
-			return lineageCols{}, fmt.Errorf("lineage detail: %w", err)
+			return LineageCols{}, fmt.Errorf("lineage detail: %w", err)
 		}
-		c.details[i] = string(b)
-		if e.duration != nil {
-			ms := e.duration.Milliseconds()
-			c.durations[i] = &ms
+		c.Details[i] = string(b)
+		if e.Duration != nil {
+			ms := e.Duration.Milliseconds()
+			c.Durations[i] = &ms
 		}
 	}
 	return c, nil
 }
 
-func addLineage(ctx context.Context, db txn.DBTX, messageID uuid.UUID, events ...lineage) error {
+// AddLineage writes events of one message in one round trip, in order.
+func AddLineage(ctx context.Context, db txn.DBTX, messageID uuid.UUID, events ...Lineage) error {
 	if len(events) == 0 {
 		return nil
 	}
-	c, err := lineageColumns(events)
+	c, err := LineageColumns(events)
 	if err != nil {
 		return err
 	}
@@ -229,21 +232,23 @@ func addLineage(ctx context.Context, db txn.DBTX, messageID uuid.UUID, events ..
 		insert into lineage_events (message_id, delivery_id, at, stage, detail, duration_ms)
 		select $1, d, a, s, x::jsonb, n from unnest($2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::int8[])
 			with ordinality as u(d, a, s, x, n, o) order by o`,
-		messageID, c.deliveryIDs, c.ats, c.stages, c.details, c.durations)
+		messageID, c.DeliveryIDs, c.Ats, c.Stages, c.Details, c.Durations)
 	if err != nil {
 		return fmt.Errorf("lineage of %s: %w", messageID, err)
 	}
 	return nil
 }
 
-func setMessageStatus(ctx context.Context, db txn.DBTX, id uuid.UUID, status MessageStatus) error {
+// SetMessageStatus sets a message's status outright, for the stages that
+// decide it without looking at deliveries.
+func SetMessageStatus(ctx context.Context, db txn.DBTX, id uuid.UUID, status MessageStatus) error {
 	if _, err := db.Exec(ctx, `update messages set status = $2, updated_at = now() where id = $1`, id, status); err != nil {
 		return fmt.Errorf("message %s status: %w", id, err)
 	}
 	return nil
 }
 
-// recomputeMessageStatus derives routed messages' statuses from their
+// RecomputeMessageStatus derives routed messages' statuses from their
 // deliveries: any failed → failed (someone must look), any retrying →
 // retrying, all delivered → delivered, else queued. The message rows are
 // locked first, in id order, so two deliveries finishing at once cannot
@@ -252,18 +257,18 @@ func setMessageStatus(ctx context.Context, db txn.DBTX, id uuid.UUID, status Mes
 // inserted earlier in the same transactions (exceptions) may hold KEY
 // SHARE locks on the message through their foreign keys, and FOR UPDATE
 // would make two such transactions deadlock on each other.
-func recomputeMessageStatus(ctx context.Context, db txn.DBTX, ids ...uuid.UUID) error {
+func RecomputeMessageStatus(ctx context.Context, db txn.DBTX, ids ...uuid.UUID) error {
 	if _, err := db.Exec(ctx, `select 1 from messages where id = any($1) order by id for no key update`, ids); err != nil {
 		return fmt.Errorf("lock messages %v: %w", ids, err)
 	}
-	return recomputeLockedMessageStatus(ctx, db, ids...)
+	return RecomputeLockedMessageStatus(ctx, db, ids...)
 }
 
-// recomputeLockedMessageStatus is recomputeMessageStatus for a caller that
+// RecomputeLockedMessageStatus is RecomputeMessageStatus for a caller that
 // locked the message rows FOR NO KEY UPDATE in an earlier statement of the
 // same transaction (this statement's snapshot must be taken after the lock
 // was granted, so it sees every delivery outcome committed before).
-func recomputeLockedMessageStatus(ctx context.Context, db txn.DBTX, ids ...uuid.UUID) error {
+func RecomputeLockedMessageStatus(ctx context.Context, db txn.DBTX, ids ...uuid.UUID) error {
 	_, err := db.Exec(ctx, `
 		update messages m set status = s.status, updated_at = now()
 		from (select message_id, case
@@ -277,4 +282,11 @@ func recomputeLockedMessageStatus(ctx context.Context, db txn.DBTX, ids ...uuid.
 		return fmt.Errorf("messages %v status: %w", ids, err)
 	}
 	return nil
+}
+
+// DB is a pool (or a transaction, in tests): queries plus Begin for the
+// short transactions intake and the workers run.
+type DB interface {
+	txn.DBTX
+	txn.Beginner
 }

@@ -1,4 +1,4 @@
-package jobs_test
+package store_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crossdock/crossdock/internal/dbtest"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/store"
 )
 
 // Processing computes a message's payload values in Go; the explorer's
@@ -20,7 +20,7 @@ func TestPayloadValuesMatchSQL(t *testing.T) {
 	t.Parallel()
 	pool := dbtest.NewPool(t)
 	ctx := context.Background()
-	demo, err := os.ReadFile("../docs/demo-order.json")
+	demo, err := os.ReadFile("../../docs/demo-order.json")
 	require.NoError(t, err)
 	payloads := []string{
 		string(demo),
@@ -43,13 +43,13 @@ func TestPayloadValuesMatchSQL(t *testing.T) {
 		// An escaped NUL: jsonb cannot hold it, so no values at all.
 		`{"id": 1, "note": "a\u0000b"}`,
 		// An escaped backslash before u0000 is text, but the SQL function
-		// looks for the six characters anywhere: so does payloadValuesOf.
+		// looks for the six characters anywhere: so does PayloadValuesOf.
 		`{"id": 1, "path": "C:\\u0000"}`,
 		`{"nested": {"arr": [1, 2], "obj": {"x": 1}, "s": "kept", "n": 7, "t": true}}`,
 		`  {"spaces" :  "around"  }  `,
 	}
 	for _, p := range payloads {
-		got := jobs.PayloadValuesOf([]byte(p))
+		got := store.PayloadValuesOf([]byte(p))
 		var same bool
 		var want, gotNorm string
 		err := pool.QueryRow(ctx, `select message_payload_values($1::json) = $2::jsonb, message_payload_values($1::json)::text, $2::jsonb::text`, p, got).

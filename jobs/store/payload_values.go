@@ -1,15 +1,19 @@
-package jobs
+package store
 
 import (
 	"bytes"
 	"cmp"
+	"context"
+	"fmt"
 	"slices"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/valyala/fastjson"
 )
 
-// payloadValuesOf returns, as a JSON array, what the explorer's payload
+// PayloadValuesOf returns, as a JSON array, what the explorer's payload
 // search finds of a message: the string and number values at the top of
 // its payload and one level down, in objects. It is the SQL function
 // message_payload_values (migration 008) computed in Go, where processing
@@ -22,7 +26,7 @@ import (
 // written (jsonb normalises them the same way), and an empty array for a
 // payload that is not an object or carries an escaped NUL, which jsonb
 // cannot hold.
-func payloadValuesOf(payload []byte) string {
+func PayloadValuesOf(payload []byte) string {
 	if bytes.Contains(payload, []byte(`\u0000`)) {
 		return "[]"
 	}
@@ -121,4 +125,46 @@ func appendJSONString(dst, s []byte) []byte {
 		s = s[size:]
 	}
 	return append(dst, '"')
+}
+
+// RecordPayloadValues writes what the explorer's payload search finds of
+// each message (message_values, migration 013), computed from the payloads
+// at hand (PayloadValuesOf): the message leaves received in this
+// transaction, and from then on it is found through the values' index
+// rather than by reading its payload. A message that has its values
+// already keeps them (a payload never changes). Routed messages, nearly
+// all of them, have theirs written by routeAll.
+func RecordPayloadValues(ctx context.Context, tx pgx.Tx, msgs []Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	ids, values := make([]uuid.UUID, len(msgs)), make([]string, len(msgs))
+	for i, m := range msgs {
+		ids[i], values[i] = m.ID, PayloadValuesOf(m.Payload)
+	}
+	_, err := tx.Exec(ctx, `
+		insert into message_values (message_id, payload_values)
+		select u.id, u.v::jsonb from unnest($1::uuid[], $2::text[]) as u(id, v)
+		on conflict (message_id) do nothing`, ids, values)
+	if err != nil {
+		return fmt.Errorf("payload values of %d messages: %w", len(ids), err)
+	}
+	return nil
+}
+
+// RecordStoredPayloadValues is RecordPayloadValues for messages whose
+// payloads were not read: PostgreSQL computes the values with
+// message_payload_values, which gives the same (TestPayloadValuesMatchSQL).
+func RecordStoredPayloadValues(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `
+		insert into message_values (message_id, payload_values)
+		select id, message_payload_values(payload) from messages where id = any($1)
+		on conflict (message_id) do nothing`, ids)
+	if err != nil {
+		return fmt.Errorf("payload values of %d messages: %w", len(ids), err)
+	}
+	return nil
 }
