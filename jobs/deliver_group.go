@@ -13,6 +13,7 @@ import (
 
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/jobs/queue"
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/jobs/transport"
 	"github.com/crossdock/crossdock/mappings"
@@ -37,7 +38,7 @@ func (DeliverGroupArgs) Kind() string { return "deliver_group" }
 // job that inserts a group writes its deliveries in the same transaction,
 // and the deliveries' own state (attempts) makes a second run harmless.
 func (DeliverGroupArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueDeliver, MaxAttempts: 25}
+	return river.InsertOpts{Queue: queue.Deliver, MaxAttempts: 25}
 }
 
 // DeliverGroupWorker works DeliverGroupArgs with the same transports,

@@ -21,6 +21,7 @@ import (
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/jobs/queue"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -125,7 +126,7 @@ func (ProcessArgs) Kind() string { return "process" }
 // key already guarantees one job per message, and unique jobs cost an extra
 // index write per insert.
 func (ProcessArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueProcess, MaxAttempts: 10}
+	return river.InsertOpts{Queue: queue.Process, MaxAttempts: 10}
 }
 
 // deployed is what intake resolves from the URL: environment, flow and the

@@ -15,6 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/insight"
+	"github.com/crossdock/crossdock/jobs/queue"
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 )
@@ -47,7 +49,7 @@ func TestProcessTwiceThenOrphanCheck(t *testing.T) {
 	require.Equal(t, 1, count(`select count(*) from river_job where kind = 'deliver_group'`))
 	require.Equal(t, 1, count(`select count(*) from lineage_events where message_id = $1 and stage = 'routed'`, a.MessageID))
 	inserted := rivertest.RequireInsertedTx[*riverpgxv5.Driver](ctx, t, tx, &jobs.DeliverGroupArgs{}, nil)
-	require.Equal(t, jobs.QueueDeliver, inserted.Queue)
+	require.Equal(t, queue.Deliver, inserted.Queue)
 
 	// The deliver job and the second message's process job are lost (as
 	// when River discards them and later deletes them).
@@ -78,10 +80,10 @@ func TestProcessTwiceThenOrphanCheck(t *testing.T) {
 
 	// Both left received, so both are found by their payload values: the
 	// processed one and the one the check failed without processing.
-	res, err := jobs.MessageSearch(ctx, tx, jobs.MessageFilter{PayloadValue: "#1"})
+	res, err := insight.MessageSearch(ctx, tx, insight.MessageFilter{PayloadValue: "#1"})
 	require.NoError(t, err)
 	require.Equal(t, []uuid.UUID{a.MessageID}, ids(res.Messages))
-	res, err = jobs.MessageSearch(ctx, tx, jobs.MessageFilter{PayloadValue: "#2"})
+	res, err = insight.MessageSearch(ctx, tx, insight.MessageFilter{PayloadValue: "#2"})
 	require.NoError(t, err)
 	require.Equal(t, []uuid.UUID{orphan.MessageID}, ids(res.Messages))
 	require.Equal(t, 2, count(`select count(*) from message_values`))

@@ -1,4 +1,4 @@
-package jobs
+package insight
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/jobs/queue"
 )
 
 // DashboardQuery picks an environment and a time range of the rollups.
@@ -27,7 +28,7 @@ type Dashboard struct {
 	Flows    []SLAFigure // per flow
 	Channels []SLAFigure // per flow and channel
 	Targets  []TargetHealth
-	Queues   []QueueDepth
+	Queues   []queue.Depth
 }
 
 // DashboardTotals sums the range.
@@ -153,7 +154,7 @@ func DashboardGet(ctx context.Context, db txn.DBTX, q DashboardQuery) (Dashboard
 	if d.Targets, err = targetHealth(ctx, db, q.EnvironmentID, from, q.To); err != nil {
 		return d, err
 	}
-	if d.Queues, err = QueueDepths(ctx, db); err != nil {
+	if d.Queues, err = queue.Depths(ctx, db); err != nil {
 		return d, err
 	}
 	return d, nil

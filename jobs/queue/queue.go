@@ -1,4 +1,4 @@
-package jobs
+package queue
 
 import (
 	"context"
@@ -8,9 +8,17 @@ import (
 	"github.com/crossdock/crossdock/internal/txn"
 )
 
-// QueueDepth is how many River jobs of one queue wait or run, and how long
+// The queues. Processing and delivery have their own so that a slow or
+// failing target (many deliver jobs waiting on timeouts) never holds up
+// mapping new messages, and housekeeping never competes with either.
+const (
+	Process = "process"
+	Deliver = "deliver"
+)
+
+// Depth is how many River jobs of one queue wait or run, and how long
 // the oldest available one has waited.
-type QueueDepth struct {
+type Depth struct {
 	Queue           string
 	Available       int64
 	Scheduled       int64
@@ -19,11 +27,11 @@ type QueueDepth struct {
 	OldestAvailable time.Duration
 }
 
-// QueueDepths reads every queue's depth from River's job table (one
+// Depths reads every queue's depth from River's job table (one
 // aggregate over the unfinished jobs, which River's fetch index covers),
 // in queue order. The default, process and deliver queues are always
 // listed.
-func QueueDepths(ctx context.Context, db txn.DBTX) ([]QueueDepth, error) {
+func Depths(ctx context.Context, db txn.DBTX) ([]Depth, error) {
 	rows, err := db.Query(ctx, `
 		with q(queue) as (values ('default'), ($1::text), ($2::text))
 		select q.queue,
@@ -35,14 +43,14 @@ func QueueDepths(ctx context.Context, db txn.DBTX) ([]QueueDepth, error) {
 		from (select queue from q union select distinct queue from river_job
 		      where state in ('available', 'scheduled', 'retryable', 'running')) q
 		left join river_job j on j.queue = q.queue and j.state in ('available', 'scheduled', 'retryable', 'running')
-		group by q.queue order by q.queue`, QueueProcess, QueueDeliver)
+		group by q.queue order by q.queue`, Process, Deliver)
 	if err != nil {
 		return nil, fmt.Errorf("queue depths: %w", err)
 	}
 	defer rows.Close()
-	var out []QueueDepth
+	var out []Depth
 	for rows.Next() {
-		var d QueueDepth
+		var d Depth
 		var oldest float64
 		if err := rows.Scan(&d.Queue, &d.Available, &d.Scheduled, &d.Retryable, &d.Running, &oldest); err != nil {
 			return nil, fmt.Errorf("queue depths: %w", err)
