@@ -21,6 +21,7 @@ import (
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/jobs/program"
 	"github.com/crossdock/crossdock/jobs/queue"
 	"github.com/crossdock/crossdock/mappings"
 )
@@ -139,7 +140,7 @@ type deployed struct {
 	deploymentID int64
 	version      int
 	checksum     string
-	prog         *compiled
+	prog         *program.Compiled
 	// vars are the environment's variables, loaded only when the key
 	// expressions read one, to spare most accepts the query.
 	vars map[string]string
@@ -172,10 +173,10 @@ func resolve(ctx context.Context, db txn.DBTX, env, flowSlug string) (deployed, 
 		return deployed{}, fault.Errorf(fault.Conflict, "flow “%s” has no version deployed to %s; deploy a published version to %s first", flowSlug, env, env)
 	}
 	d.flowID, d.deploymentID, d.version, d.checksum = *flowID, *deploymentID, *version, *checksum
-	if d.prog, err = programs.get(ctx, db, d.flowID, d.version, d.checksum); err != nil {
+	if d.prog, err = program.Cache.Get(ctx, db, d.flowID, d.version, d.checksum); err != nil {
 		return deployed{}, err
 	}
-	if len(d.prog.keys.Vars()) > 0 {
+	if len(d.prog.Keys.Vars()) > 0 {
 		if d.vars, err = mappings.Variables(ctx, db, d.envID); err != nil {
 			return deployed{}, err
 		}
@@ -347,8 +348,8 @@ func prepare(ctx context.Context, d deployed, payload []byte, key, correlation s
 		return prepared{}, err
 	}
 	p := prepared{id: id, key: key, keySource: "header", correlation: correlation, payload: payload, sha: sha256.Sum256(payload), now: now}
-	if (key == "" && d.prog.def.Keys.Idempotency != "") || (correlation == "" && d.prog.def.Keys.Correlation != "") || d.prog.def.Keys.Channel != "" {
-		res, err := runTimed(ctx, d.prog.keys, engine.Input{Payload: payload, Now: now, Vars: d.vars})
+	if (key == "" && d.prog.Def.Keys.Idempotency != "") || (correlation == "" && d.prog.Def.Keys.Correlation != "") || d.prog.Def.Keys.Channel != "" {
+		res, err := program.Run(ctx, d.prog.Keys, engine.Input{Payload: payload, Now: now, Vars: d.vars})
 		switch {
 		case errors.Is(err, engine.ErrInvalidInput):
 			// Valid JSON the engine cannot read (a number beyond float64).
@@ -360,14 +361,14 @@ func prepare(ctx context.Context, d deployed, payload []byte, key, correlation s
 		}
 		for _, e := range res.Errors {
 			if e.Section == engine.SectionKey && key == "" {
-				return prepared{}, fault.Errorf(fault.Invalid, "cannot derive the idempotency key with `%s`: %s; send an Idempotency-Key header or fix the payload", d.prog.def.Keys.Idempotency, e.Message)
+				return prepared{}, fault.Errorf(fault.Invalid, "cannot derive the idempotency key with `%s`: %s; send an Idempotency-Key header or fix the payload", d.prog.Def.Keys.Idempotency, e.Message)
 			}
 		}
 		if key == "" && res.Key != "" {
 			if strings.ContainsRune(res.Key, 0) || !utf8.ValidString(res.Key) {
 				// Replacing the bad bytes would let two different keys
 				// collide; the sender has to choose.
-				return prepared{}, fault.Errorf(fault.Invalid, "the idempotency key derived with `%s` contains a NUL character or bytes that are not UTF-8, which cannot be stored; send an Idempotency-Key header or fix the payload", d.prog.def.Keys.Idempotency)
+				return prepared{}, fault.Errorf(fault.Invalid, "the idempotency key derived with `%s` contains a NUL character or bytes that are not UTF-8, which cannot be stored; send an Idempotency-Key header or fix the payload", d.prog.Def.Keys.Idempotency)
 			}
 			p.key, p.keySource = res.Key, "expression"
 		}
@@ -578,7 +579,7 @@ func (in *Intake) mapInline(ctx context.Context, req AcceptRequest) (InlineResul
 		return InlineResult{AcceptResult: acc}, fmt.Errorf("message %s: %w", acc.MessageID, err)
 	}
 	// A replay maps on the version the original arrived on, like the worker.
-	prog, err := programs.get(ctx, db, flowID, version, checksum)
+	prog, err := program.Cache.Get(ctx, db, flowID, version, checksum)
 	if err != nil {
 		return InlineResult{AcceptResult: acc}, err
 	}
@@ -586,7 +587,7 @@ func (in *Intake) mapInline(ctx context.Context, req AcceptRequest) (InlineResul
 	if err != nil {
 		return InlineResult{AcceptResult: acc}, err
 	}
-	res, err := runTimed(ctx, prog.program, engine.Input{Payload: req.Payload, Now: receivedAt, Vars: vars})
+	res, err := program.Run(ctx, prog.Program, engine.Input{Payload: req.Payload, Now: receivedAt, Vars: vars})
 	switch {
 	case errors.Is(err, engine.ErrLimit):
 		return InlineResult{}, fault.Wrap(err, fault.TooLarge, "the event is over a size limit of the flow: "+err.Error())

@@ -20,6 +20,7 @@ import (
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/jobs/program"
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/jobs/transport"
 )
@@ -81,7 +82,7 @@ func (w *ProcessWorker) Timeout(*river.Job[ProcessArgs]) time.Duration {
 type processRun struct {
 	m          store.Message
 	configured map[string]bool
-	prog       *compiled
+	prog       *program.Compiled
 	res        *engine.Result
 	runErr     error
 	took       time.Duration
@@ -105,12 +106,12 @@ func (w *ProcessWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) e
 		if in.m.Status != store.StatusReceived {
 			continue
 		}
-		prog, err := programs.get(ctx, w.DB, in.m.FlowID, in.m.VersionNumber, in.m.Checksum)
+		prog, err := program.Cache.Get(ctx, w.DB, in.m.FlowID, in.m.VersionNumber, in.m.Checksum)
 		if err != nil {
 			return err
 		}
 		start := time.Now()
-		res, runErr := runTimed(ctx, prog.program, engine.Input{Payload: in.m.Payload, Now: in.m.ReceivedAt, Vars: in.vars})
+		res, runErr := program.Run(ctx, prog.Program, engine.Input{Payload: in.m.Payload, Now: in.m.ReceivedAt, Vars: in.vars})
 		took := time.Since(start)
 		if runErr != nil && !errors.Is(runErr, engine.ErrInvalidInput) && !errors.Is(runErr, engine.ErrLimit) {
 			return fmt.Errorf("map message %s: %w", in.m.ID, runErr) // cancelled: River retries
@@ -451,7 +452,7 @@ func planRoutes(r processRun, kinds *transport.Registry) *routePlan {
 			continue
 		}
 		matched = append(matched, route.Name)
-		kind := r.prog.kinds[route.Target]
+		kind := r.prog.Kinds[route.Target]
 		if kind == "" {
 			kind = engine.TargetHTTP // the definition format's default
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/jobs/program"
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 )
@@ -59,13 +60,13 @@ type ReplayRequest struct {
 type chosenVersion struct {
 	number   int // 0 for the draft
 	checksum string
-	prog     *compiled
+	prog     *program.Compiled
 }
 
 func chooseVersion(ctx context.Context, db txn.DBTX, m store.Message, choice VersionChoice) (chosenVersion, error) {
 	switch choice {
 	case "", VersionRan:
-		p, err := programs.get(ctx, db, m.FlowID, m.VersionNumber, m.Checksum)
+		p, err := program.Cache.Get(ctx, db, m.FlowID, m.VersionNumber, m.Checksum)
 		return chosenVersion{number: m.VersionNumber, checksum: m.Checksum, prog: p}, err
 	case VersionDeployed:
 		d, err := mappings.DeploymentCurrent(ctx, db, m.EnvironmentID, m.FlowID)
@@ -75,14 +76,14 @@ func chooseVersion(ctx context.Context, db txn.DBTX, m store.Message, choice Ver
 		if err != nil {
 			return chosenVersion{}, err
 		}
-		p, err := programs.get(ctx, db, m.FlowID, d.VersionNumber, d.Checksum)
+		p, err := program.Cache.Get(ctx, db, m.FlowID, d.VersionNumber, d.Checksum)
 		return chosenVersion{number: d.VersionNumber, checksum: d.Checksum, prog: p}, err
 	case VersionDraft:
 		d, err := mappings.DraftGet(ctx, db, m.FlowID)
 		if err != nil {
 			return chosenVersion{}, err
 		}
-		p, err := compileVersion(d.Definition)
+		p, err := program.Compile(d.Definition)
 		if err != nil {
 			return chosenVersion{}, fault.Errorf(fault.Invalid, "the draft of flow %s does not compile: %v", m.FlowSlug, err)
 		}
@@ -250,7 +251,7 @@ func publishDraftForReplay(ctx context.Context, tx pgx.Tx, m store.Message, exce
 		return chosenVersion{}, 0, err
 	}
 	if len(versions) > 0 && versions[0].Checksum == sum {
-		p, err := programs.get(ctx, tx, m.FlowID, versions[0].Number, sum)
+		p, err := program.Cache.Get(ctx, tx, m.FlowID, versions[0].Number, sum)
 		return chosenVersion{number: versions[0].Number, checksum: sum, prog: p}, 0, err
 	}
 	note := fmt.Sprintf("published to replay exception #%d", exceptionID)
@@ -262,7 +263,7 @@ func publishDraftForReplay(ctx context.Context, tx pgx.Tx, m store.Message, exce
 		map[string]any{"version": ver.Number, "checksum": ver.Checksum, "note": ver.Note, "exception": exceptionID}); err != nil {
 		return chosenVersion{}, 0, err
 	}
-	p, err := programs.get(ctx, tx, m.FlowID, ver.Number, ver.Checksum)
+	p, err := program.Cache.Get(ctx, tx, m.FlowID, ver.Number, ver.Checksum)
 	return chosenVersion{number: ver.Number, checksum: ver.Checksum, prog: p}, ver.Number, err
 }
 
@@ -359,11 +360,11 @@ func PreviewReplay(ctx context.Context, db txn.DBTX, exceptionID int64, choice V
 	if payload == nil {
 		payload = m.Payload
 	}
-	before, err := ran.prog.program.Run(ctx, engine.Input{Payload: m.Payload, Now: m.ReceivedAt, Vars: vars})
+	before, err := ran.prog.Program.Run(ctx, engine.Input{Payload: m.Payload, Now: m.ReceivedAt, Vars: vars})
 	if err != nil {
 		before = &engine.Result{}
 	}
-	after, runErr := chosen.prog.program.Run(ctx, engine.Input{Payload: payload, Now: m.ReceivedAt, Vars: vars})
+	after, runErr := chosen.prog.Program.Run(ctx, engine.Input{Payload: payload, Now: m.ReceivedAt, Vars: vars})
 	p := ReplayPreview{VersionRan: m.VersionNumber, VersionChosen: "draft", Routes: []RoutePreview{}}
 	if chosen.number != 0 {
 		p.VersionChosen = fmt.Sprintf("v%d", chosen.number)

@@ -1,4 +1,4 @@
-package jobs
+package program
 
 import (
 	"context"
@@ -13,14 +13,14 @@ import (
 	"github.com/crossdock/crossdock/mappings"
 )
 
-// compiled is a flow version ready to run: the program, a second program
+// Compiled is a flow version ready to run: the program, a second program
 // that only derives the keys (so intake does not validate and map every
 // message twice), and the kind of each target.
-type compiled struct {
-	program *engine.Program
-	keys    *engine.Program
-	kinds   map[string]transport.Kind // by target name
-	def     *engine.Definition
+type Compiled struct {
+	Program *engine.Program
+	Keys    *engine.Program
+	Kinds   map[string]transport.Kind // by target name
+	Def     *engine.Definition
 }
 
 // programCacheSize bounds the cache. Versions are immutable and addressed by
@@ -28,20 +28,20 @@ type compiled struct {
 // that has seen thousands of versions from keeping them all.
 const programCacheSize = 512
 
-// programs caches compiled versions by checksum for every intake and
+// Cache caches compiled versions by checksum for every intake and
 // worker in the process. It is package state on purpose: it memoises a
 // pure function of immutable, content-addressed input, so sharing it is
 // always correct and spares a compile per message.
-var programs = &programCache{entries: map[string]*compiled{}}
+var Cache = &programCache{entries: map[string]*Compiled{}}
 
 type programCache struct {
 	mu      sync.Mutex
-	entries map[string]*compiled
+	entries map[string]*Compiled
 }
 
-// get returns the compiled version with the given checksum, loading and
+// Get returns the compiled version with the given checksum, loading and
 // compiling it from flow_versions on a miss.
-func (c *programCache) get(ctx context.Context, db txn.DBTX, flowID int64, version int, checksum string) (*compiled, error) {
+func (c *programCache) Get(ctx context.Context, db txn.DBTX, flowID int64, version int, checksum string) (*Compiled, error) {
 	c.mu.Lock()
 	p := c.entries[checksum]
 	c.mu.Unlock()
@@ -52,7 +52,7 @@ func (c *programCache) get(ctx context.Context, db txn.DBTX, flowID int64, versi
 	if err != nil {
 		return nil, err
 	}
-	p, err = compileVersion(v.Definition)
+	p, err = Compile(v.Definition)
 	if err != nil {
 		// A version stored before a check it now fails (the limits checked
 		// before parsing): the deployment is at fault, not the request.
@@ -63,14 +63,16 @@ func (c *programCache) get(ctx context.Context, db txn.DBTX, flowID int64, versi
 	if len(c.entries) >= programCacheSize {
 		// Versions are cheap to recompile; dropping everything keeps the
 		// code simple and the bound hard.
-		c.entries = map[string]*compiled{}
+		c.entries = map[string]*Compiled{}
 	}
 	c.entries[checksum] = p
 	c.mu.Unlock()
 	return p, nil
 }
 
-func compileVersion(def *engine.Definition) (*compiled, error) {
+// Compile compiles a definition the way the cache does, for a version that
+// is not deployed (a draft being replayed).
+func Compile(def *engine.Definition) (*Compiled, error) {
 	prog, err := engine.Compile(def, engine.Options{})
 	if err != nil {
 		return nil, err
@@ -85,15 +87,15 @@ func compileVersion(def *engine.Definition) (*compiled, error) {
 	for _, t := range def.Targets {
 		kinds[t.Name] = transport.Kind(t.Kind)
 	}
-	return &compiled{program: prog, keys: keys, kinds: kinds, def: def}, nil
+	return &Compiled{Program: prog, Keys: keys, Kinds: kinds, Def: def}, nil
 }
 
-// runTimed maps one message of a deployed flow under the flow's time
+// Run maps one message of a deployed flow under the flow's time
 // budget (engine.Program.TimeBudget): a breach comes back as a row error
 // naming the expression that was running, so the message becomes a
 // mapping exception; the caller's own cancellation still comes back as
 // the context's error.
-func runTimed(ctx context.Context, p *engine.Program, in engine.Input) (*engine.Result, error) {
+func Run(ctx context.Context, p *engine.Program, in engine.Input) (*engine.Result, error) {
 	ctx, cancel := context.WithTimeoutCause(ctx, p.TimeBudget(), engine.ErrTimeBudget)
 	defer cancel()
 	return p.Run(ctx, in)
