@@ -232,7 +232,7 @@ func recordAttempts(ctx context.Context, tx pgx.Tx, recs []*attemptRecord) (int,
 		d := r.d
 		msg := fmt.Sprintf("delivery of route %s to target “%s” failed: %s", d.Route, d.Target, r.errText)
 		if r.res.Excerpt != "" {
-			msg += "; the target said: " + truncate(r.res.Excerpt, 300)
+			msg += "; the target said: " + store.Truncate(r.res.Excerpt, 300)
 		}
 		if err := store.RaiseException(ctx, tx, store.Exception{Kind: store.ExceptionDelivery, EnvironmentID: d.envID, FlowID: d.flowID,
 			MessageID: d.MessageID, DeliveryID: &d.ID, Stage: "deliver", ErrorClass: r.res.Class, Message: msg}); err != nil {

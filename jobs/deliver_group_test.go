@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/intake"
 	"github.com/crossdock/crossdock/jobs/store"
 )
 
@@ -24,7 +25,7 @@ func TestDeliverGroupRecordsEachOutcome(t *testing.T) {
 	ctx := context.Background()
 	tg := outcomeTarget(t)
 	b.configureERP(t, tg.URL, nil)
-	res, err := b.intake.AcceptBatch(ctx, jobs.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{
+	res, err := b.intake.AcceptBatch(ctx, intake.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{
 		[]byte(`{"id": 1, "name": "#1", "total": 1}`), []byte(`{"id": 2, "name": "#2", "total": 1}`), []byte(`{"id": 3, "name": "#3", "total": 1}`),
 	}})
 	require.NoError(t, err)
@@ -34,7 +35,7 @@ func TestDeliverGroupRecordsEachOutcome(t *testing.T) {
 	t.Cleanup(func() { _ = tx.Rollback(ctx) })
 	ids := []uuid.UUID{res[0].MessageID, res[1].MessageID, res[2].MessageID}
 	process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &jobs.ProcessWorker{DB: tx})
-	_, err = process.Work(ctx, t, tx, jobs.ProcessArgs{MessageIDs: ids}, nil)
+	_, err = process.Work(ctx, t, tx, intake.ProcessArgs{MessageIDs: ids}, nil)
 	require.NoError(t, err)
 	group := rivertest.RequireInsertedTx[*riverpgxv5.Driver](ctx, t, tx, &jobs.DeliverGroupArgs{}, nil)
 	require.Len(t, group.Args.DeliveryIDs, 3, "one group for the three deliveries")

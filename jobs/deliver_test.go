@@ -13,6 +13,7 @@ import (
 
 	"github.com/crossdock/crossdock/internal/txn"
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/intake"
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 
@@ -274,7 +275,7 @@ func TestRateLimitSpacesRequests(t *testing.T) {
 	tg := newTarget(t, status(http.StatusOK))
 	b.configureERP(t, tg.URL, func(c *mappings.TargetConfig) { c.RatePerSecond = 5 })
 	start := time.Now()
-	var ids []jobs.AcceptResult
+	var ids []intake.AcceptResult
 	for i := range 8 {
 		ids = append(ids, b.accept(t, `{"id": `+string(rune('0'+i))+`, "name": "r", "total": 1}`))
 	}

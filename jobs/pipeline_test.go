@@ -24,6 +24,7 @@ import (
 	"github.com/crossdock/crossdock/internal/dbtest"
 	"github.com/crossdock/crossdock/internal/secret"
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/intake"
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 )
@@ -118,7 +119,7 @@ type bundle struct {
 	client *river.Client[pgx.Tx]
 	// intake is the trigger's: events enter the pipeline the way they do
 	// in production.
-	intake *jobs.Intake
+	intake *intake.Intake
 	sealer *secret.Sealer
 	env    mappings.Environment
 	flow   mappings.Flow
@@ -162,7 +163,7 @@ func setup(t testing.TB, start bool) *bundle {
 			_ = client.Stop(ctx)
 		})
 	}
-	return &bundle{pool: pool, client: client, intake: jobs.NewIntake(pool, client, jobs.IntakeConfig{}), sealer: sealer, env: env, flow: flow, editor: ed, logs: logs}
+	return &bundle{pool: pool, client: client, intake: intake.NewIntake(pool, client, intake.IntakeConfig{}), sealer: sealer, env: env, flow: flow, editor: ed, logs: logs}
 }
 
 // configureERP points target erp at url with a bearer secret and a retry
@@ -181,9 +182,9 @@ func (b *bundle) configureERP(t *testing.T, url string, edit func(*mappings.Targ
 	require.NoError(t, err)
 }
 
-func (b *bundle) accept(t *testing.T, payload string) jobs.AcceptResult {
+func (b *bundle) accept(t *testing.T, payload string) intake.AcceptResult {
 	t.Helper()
-	res, err := b.intake.Accept(context.Background(), jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(payload)})
+	res, err := b.intake.Accept(context.Background(), intake.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(payload)})
 	require.NoError(t, err)
 	return res
 }

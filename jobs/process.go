@@ -20,6 +20,7 @@ import (
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/jobs/intake"
 	"github.com/crossdock/crossdock/jobs/program"
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/jobs/transport"
@@ -43,7 +44,7 @@ import (
 // its message and route (DeliveryID), so a run that sent and then died
 // before committing sends again under the same key.
 type ProcessWorker struct {
-	river.WorkerDefaults[ProcessArgs]
+	river.WorkerDefaults[intake.ProcessArgs]
 	DB     store.DB
 	Logger *slog.Logger
 	// Deliver, when set, sends first attempts from the process job.
@@ -71,7 +72,7 @@ func (w *ProcessWorker) transports() *transport.Registry {
 
 // Timeout leaves room for first attempts when the job makes them: as
 // long as a deliver job's.
-func (w *ProcessWorker) Timeout(*river.Job[ProcessArgs]) time.Duration {
+func (w *ProcessWorker) Timeout(*river.Job[intake.ProcessArgs]) time.Duration {
 	if w.Deliver != nil {
 		return w.Deliver.jobTimeout()
 	}
@@ -92,7 +93,7 @@ type processRun struct {
 }
 
 // Work processes the job's messages.
-func (w *ProcessWorker) Work(ctx context.Context, job *river.Job[ProcessArgs]) error {
+func (w *ProcessWorker) Work(ctx context.Context, job *river.Job[intake.ProcessArgs]) error {
 	inputs, err := processInputs(ctx, w.DB, job.Args.MessageIDs)
 	if err != nil {
 		return err
@@ -282,7 +283,7 @@ func (w *ProcessWorker) recordAll(ctx context.Context, tx pgx.Tx, runs []process
 		return err
 	}
 	var groups []river.InsertManyParams
-	for chunk := range slices.Chunk(waiting, ProcessGroupSize) {
+	for chunk := range slices.Chunk(waiting, intake.ProcessGroupSize) {
 		groups = append(groups, river.InsertManyParams{Args: DeliverGroupArgs{DeliveryIDs: chunk}})
 	}
 	return insertJobs(ctx, tx, groups, true)

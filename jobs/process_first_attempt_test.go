@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/intake"
 	"github.com/crossdock/crossdock/jobs/store"
 )
 
@@ -51,7 +52,7 @@ func TestProcessJobMakesFirstAttempts(t *testing.T) {
 	ctx := context.Background()
 	tg := outcomeTarget(t)
 	b.configureERP(t, tg.URL, nil)
-	res, err := b.intake.AcceptBatch(ctx, jobs.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{
+	res, err := b.intake.AcceptBatch(ctx, intake.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{
 		[]byte(`{"id": 1, "name": "#1", "total": 1}`), []byte(`{"id": 2, "name": "#2", "total": 1}`),
 		[]byte(`{"id": 3, "name": "#3", "total": 1}`), []byte(`{"id": 4, "name": "#4", "total": 1, "audit": true}`),
 	}})
@@ -64,7 +65,7 @@ func TestProcessJobMakesFirstAttempts(t *testing.T) {
 	process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{},
 		&jobs.ProcessWorker{DB: tx, Deliver: jobs.NewDeliverWorker(tx, b.sealer, nil, nil)})
 	for range 2 {
-		out, err := process.Work(ctx, t, tx, jobs.ProcessArgs{MessageIDs: ids}, nil)
+		out, err := process.Work(ctx, t, tx, intake.ProcessArgs{MessageIDs: ids}, nil)
 		require.NoError(t, err)
 		require.Equal(t, river.EventKindJobCompleted, out.EventKind)
 	}
@@ -140,7 +141,7 @@ func TestProcessJobThatDiedAfterSendingResendsUnderTheSameKey(t *testing.T) {
 		defer func() { _ = tx.Rollback(ctx) }()
 		process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{},
 			&jobs.ProcessWorker{DB: tx, Deliver: jobs.NewDeliverWorker(tx, b.sealer, nil, nil)})
-		_, err = process.Work(ctx, t, tx, jobs.ProcessArgs{MessageIDs: []uuid.UUID{acc.MessageID}}, nil)
+		_, err = process.Work(ctx, t, tx, intake.ProcessArgs{MessageIDs: []uuid.UUID{acc.MessageID}}, nil)
 		require.NoError(t, err)
 		if commit {
 			require.NoError(t, tx.Commit(ctx))
@@ -184,7 +185,7 @@ func TestSlowTargetsGetFirstAttemptsFromTheDeliverQueue(t *testing.T) {
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = tx.Rollback(ctx) })
 		process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &jobs.ProcessWorker{DB: tx, Deliver: deliver})
-		_, err = process.Work(ctx, t, tx, jobs.ProcessArgs{MessageIDs: []uuid.UUID{id}}, nil)
+		_, err = process.Work(ctx, t, tx, intake.ProcessArgs{MessageIDs: []uuid.UUID{id}}, nil)
 		require.NoError(t, err)
 		return tx
 	}

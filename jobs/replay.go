@@ -17,6 +17,7 @@ import (
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/jobs/intake"
 	"github.com/crossdock/crossdock/jobs/program"
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
@@ -95,7 +96,7 @@ func chooseVersion(ctx context.Context, db txn.DBTX, m store.Message, choice Ver
 // checkEditedPayload refuses a payload that is not a JSON object or array
 // small enough to accept.
 func checkEditedPayload(p []byte) error {
-	if err := CheckJSON(p); err != nil {
+	if err := intake.CheckJSON(p); err != nil {
 		msg := err.Error()
 		if fe, ok := fault.As(err); ok {
 			msg = strings.TrimPrefix(fe.Message, "the body is ")
@@ -162,7 +163,7 @@ func ExceptionReplay(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx
 	if err != nil {
 		return uuid.Nil, fmt.Errorf("message id: %w", err)
 	}
-	key := truncate(rootKey, MaxKeyLength-12)
+	key := store.Truncate(rootKey, intake.MaxKeyLength-12)
 	key = strings.TrimSuffix(key, "…") + fmt.Sprintf("#replay-%d", n)
 	sum := sha256.Sum256(payload)
 	now := time.Now()
@@ -186,7 +187,7 @@ func ExceptionReplay(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx
 		"as": id, "revision": n, "version": v.number, "edited": edited, "by": req.Actor.Email}}); err != nil {
 		return uuid.Nil, err
 	}
-	if _, err := client.InsertTx(ctx, tx, ProcessArgs{MessageIDs: []uuid.UUID{id}}, nil); err != nil {
+	if _, err := client.InsertTx(ctx, tx, intake.ProcessArgs{MessageIDs: []uuid.UUID{id}}, nil); err != nil {
 		return uuid.Nil, fmt.Errorf("enqueue processing of %s: %w", id, err)
 	}
 	resolution := fmt.Sprintf("replayed as message %s (revision %d, version %d)", id, n, v.number)

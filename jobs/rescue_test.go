@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/intake"
 	"github.com/crossdock/crossdock/jobs/store"
 )
 
@@ -48,7 +49,7 @@ func TestDeliverGroupsOfAKilledProcessAreRescued(t *testing.T) {
 	tx, err := b.pool.Begin(ctx)
 	require.NoError(t, err)
 	process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &jobs.ProcessWorker{DB: tx})
-	_, err = process.Work(ctx, t, tx, jobs.ProcessArgs{MessageIDs: []uuid.UUID{acc.MessageID}}, nil)
+	_, err = process.Work(ctx, t, tx, intake.ProcessArgs{MessageIDs: []uuid.UUID{acc.MessageID}}, nil)
 	require.NoError(t, err)
 	require.NoError(t, tx.Commit(ctx))
 	_, err = b.pool.Exec(ctx, `update river_job set state = 'running', attempt = 1, attempted_at = now() - interval '1 minute',

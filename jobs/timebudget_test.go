@@ -10,7 +10,7 @@ import (
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/dbtest"
 	"github.com/crossdock/crossdock/internal/fault"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/intake"
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 )
@@ -62,7 +62,7 @@ func TestAcceptRefusesAVersionThatDoesNotCompile(t *testing.T) {
 	require.NoError(t, err)
 	dbtest.Deploy(t, b.pool, b.env.ID, b.flow.ID, 2)
 
-	_, err = b.intake.Accept(ctx, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(`{"id": 600, "name": "#600", "total": 1}`)})
+	_, err = b.intake.Accept(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(`{"id": 600, "name": "#600", "total": 1}`)})
 	require.Equal(t, fault.Conflict, fault.CodeOf(err), "%v", err)
 	fe, _ := fault.As(err)
 	require.Equal(t, "version 2 of this flow, the one deployed here, does not compile (/keys/correlation: expression is 2,000,001 characters long; at most 10,000 are allowed); deploy another version", fe.Message)

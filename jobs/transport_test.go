@@ -16,6 +16,7 @@ import (
 	"github.com/crossdock/crossdock/internal/dbtest"
 	"github.com/crossdock/crossdock/internal/secret"
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/intake"
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/jobs/transport"
 	"github.com/crossdock/crossdock/mappings"
@@ -111,10 +112,10 @@ func TestTransportOfANewKind(t *testing.T) {
 		defer cancel()
 		_ = client.Stop(ctx)
 	})
-	b := &bundle{pool: pool, client: client, intake: jobs.NewIntake(pool, client, jobs.IntakeConfig{})}
+	b := &bundle{pool: pool, client: client, intake: intake.NewIntake(pool, client, intake.IntakeConfig{})}
 
-	accept := func(payload string) jobs.AcceptResult {
-		res, err := b.intake.Accept(ctx, jobs.AcceptRequest{Env: "dev", FlowSlug: "notes", Payload: []byte(payload)})
+	accept := func(payload string) intake.AcceptResult {
+		res, err := b.intake.Accept(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "notes", Payload: []byte(payload)})
 		require.NoError(t, err)
 		return res
 	}

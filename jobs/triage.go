@@ -15,6 +15,7 @@ import (
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/jobs/intake"
 	"github.com/crossdock/crossdock/jobs/store"
 )
 
@@ -126,7 +127,7 @@ func ExceptionRetry(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx]
 			Detail: map[string]any{"retry": true, "version": version, "by": actor.Email, "exception": e.ID}}); err != nil {
 			return err
 		}
-		if _, err := client.InsertTx(ctx, tx, ProcessArgs{MessageIDs: []uuid.UUID{e.MessageID}, Retry: true}, nil); err != nil {
+		if _, err := client.InsertTx(ctx, tx, intake.ProcessArgs{MessageIDs: []uuid.UUID{e.MessageID}, Retry: true}, nil); err != nil {
 			return fmt.Errorf("enqueue processing of %s: %w", e.MessageID, err)
 		}
 		after.Action, after.Version = "process again", version

@@ -16,6 +16,7 @@ import (
 
 	"github.com/crossdock/crossdock/jobs"
 	"github.com/crossdock/crossdock/jobs/insight"
+	"github.com/crossdock/crossdock/jobs/intake"
 	"github.com/crossdock/crossdock/jobs/queue"
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
@@ -36,7 +37,7 @@ func TestProcessTwiceThenOrphanCheck(t *testing.T) {
 	t.Cleanup(func() { _ = tx.Rollback(ctx) })
 	process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &jobs.ProcessWorker{DB: tx})
 	for range 2 {
-		res, err := process.Work(ctx, t, tx, jobs.ProcessArgs{MessageIDs: []uuid.UUID{a.MessageID}}, nil)
+		res, err := process.Work(ctx, t, tx, intake.ProcessArgs{MessageIDs: []uuid.UUID{a.MessageID}}, nil)
 		require.NoError(t, err)
 		require.Equal(t, river.EventKindJobCompleted, res.EventKind)
 	}
@@ -172,7 +173,7 @@ func TestProcessGroupIsolatesAFailingMessage(t *testing.T) {
 	b := setup(t, false)
 	ctx := context.Background()
 	b.configureERP(t, "http://127.0.0.1:1", nil)
-	res, err := b.intake.AcceptBatch(ctx, jobs.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{
+	res, err := b.intake.AcceptBatch(ctx, intake.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{
 		[]byte(`{"id": 1, "name": "#1", "total": 1}`), []byte(`{"id": 2, "name": "#2", "total": 1}`), []byte(`{"id": 3, "name": "#3", "total": 1}`),
 	}})
 	require.NoError(t, err)
@@ -194,7 +195,7 @@ func TestProcessGroupIsolatesAFailingMessage(t *testing.T) {
 	require.NoError(t, err)
 
 	process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &jobs.ProcessWorker{DB: tx})
-	_, err = process.Work(ctx, t, tx, jobs.ProcessArgs{MessageIDs: ids}, nil)
+	_, err = process.Work(ctx, t, tx, intake.ProcessArgs{MessageIDs: ids}, nil)
 	require.ErrorContains(t, err, "refused for the test")
 	status := func(id uuid.UUID) store.MessageStatus {
 		m, err := store.MessageByID(ctx, tx, id)
@@ -212,7 +213,7 @@ func TestProcessGroupIsolatesAFailingMessage(t *testing.T) {
 
 	_, err = tx.Exec(ctx, `drop trigger refuse_delivery on deliveries`)
 	require.NoError(t, err)
-	out, err := process.Work(ctx, t, tx, jobs.ProcessArgs{MessageIDs: ids}, nil)
+	out, err := process.Work(ctx, t, tx, intake.ProcessArgs{MessageIDs: ids}, nil)
 	require.NoError(t, err)
 	require.Equal(t, river.EventKindJobCompleted, out.EventKind)
 	require.Equal(t, store.StatusQueued, status(ids[1]))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/intake"
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 )
@@ -116,7 +117,7 @@ func (s *Server) apiExceptionGet() fiber.Handler {
 			return err
 		}
 		id := it.ID
-		d := ExceptionDetailJSON{Exception: it, MessageURL: jobs.StatusURL(it.MessageID)}
+		d := ExceptionDetailJSON{Exception: it, MessageURL: intake.StatusURL(it.MessageID)}
 		if d.Expressions, err = jobs.MappingErrors(ctx, s.deps.DB, it); err != nil {
 			return err
 		}
@@ -295,8 +296,8 @@ func (s *Server) apiExceptionReplay() fiber.Handler {
 		}); err != nil {
 			return err
 		}
-		c.Location(jobs.StatusURL(newID))
-		return c.Status(fiber.StatusCreated).JSON(fiber.Map{"messageId": newID, "statusUrl": jobs.StatusURL(newID)})
+		c.Location(intake.StatusURL(newID))
+		return c.Status(fiber.StatusCreated).JSON(fiber.Map{"messageId": newID, "statusUrl": intake.StatusURL(newID)})
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/internal/secret"
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/intake"
 	"github.com/crossdock/crossdock/migrations"
 	"github.com/crossdock/crossdock/static"
 	"github.com/crossdock/crossdock/web"
@@ -162,13 +163,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	var intake *jobs.Intake
+	var in *intake.Intake
 	if queue != nil {
-		intake = jobs.NewIntake(pool, queue, jobs.IntakeConfig{Writers: cfg.IntakeWriters})
+		in = intake.NewIntake(pool, queue, intake.IntakeConfig{Writers: cfg.IntakeWriters})
 	}
 	app := web.NewServer(log, web.Config{BaseURL: baseURL, TrustedProxies: cfg.TrustedProxies, MaxMessageBytes: cfg.MaxMessageBytes,
 		MetricsToken: cfg.MetricsToken, PromotionKey: cfg.PromotionKey, PasswordHashes: cfg.PasswordHashes}, web.Deps{
-		Intake:     intake,
+		Intake:     in,
 		Transports: transports,
 		DB:         pool,
 		Sessions:   sessions,

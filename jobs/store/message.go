@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -289,4 +290,16 @@ func RecomputeLockedMessageStatus(ctx context.Context, db txn.DBTX, ids ...uuid.
 type DB interface {
 	txn.DBTX
 	txn.Beginner
+}
+
+// Truncate shortens s to at most n bytes, cut at a rune boundary and
+// marked with an ellipsis, for the excerpts and errors the store keeps.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }

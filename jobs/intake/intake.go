@@ -1,4 +1,4 @@
-package jobs
+package intake
 
 import (
 	"bytes"
@@ -23,6 +23,7 @@ import (
 	"github.com/crossdock/crossdock/internal/txn"
 	"github.com/crossdock/crossdock/jobs/program"
 	"github.com/crossdock/crossdock/jobs/queue"
+	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -375,7 +376,7 @@ func prepare(ctx context.Context, d deployed, payload []byte, key, correlation s
 		if correlation == "" {
 			p.correlation = storable(res.CorrelationID)
 		}
-		p.channel = truncate(storable(res.Channel), MaxKeyLength)
+		p.channel = store.Truncate(storable(res.Channel), MaxKeyLength)
 	}
 	if p.key == "" {
 		// No header and no usable expression: every request is new.
