@@ -17,6 +17,7 @@ import (
 
 	"github.com/crossdock/crossdock/internal/secret"
 	"github.com/crossdock/crossdock/jobs/insight"
+	"github.com/crossdock/crossdock/jobs/pipeline"
 	"github.com/crossdock/crossdock/jobs/queue"
 	"github.com/crossdock/crossdock/jobs/transport"
 )
@@ -74,9 +75,9 @@ type Config struct {
 	// server, so the designer and the gates know the same kinds.
 	Transports *transport.Registry
 
-	// Observability (package insight, observer.go).
+	// Observability (package insight, pipeline.Observer).
 	// Observer is told about delivery attempts; nil means nobody.
-	Observer Observer
+	Observer pipeline.Observer
 	// RollupEvery is how often the dashboard's rollups are written.
 	// Default 1 minute.
 	RollupEvery time.Duration
@@ -129,7 +130,7 @@ func NewClient(pool *pgxpool.Pool, logger *slog.Logger, cfg Config) (*river.Clie
 	if cfg.RetentionEvery <= 0 {
 		cfg.RetentionEvery = time.Hour
 	}
-	deliver := NewDeliverWorker(pool, cfg.Sealer, cfg.HTTPClient, logger)
+	deliver := pipeline.NewDeliverWorker(pool, cfg.Sealer, cfg.HTTPClient, logger)
 	deliver.Observer = cfg.Observer
 	if cfg.Transports != nil {
 		deliver.Transports = cfg.Transports
@@ -139,10 +140,10 @@ func NewClient(pool *pgxpool.Pool, logger *slog.Logger, cfg Config) (*river.Clie
 	if err := river.AddWorkerSafely(workers, &MaintenanceWorker{DB: pool, KeyClaimTTL: cfg.KeyClaimTTL}); err != nil {
 		return nil, fmt.Errorf("register maintenance worker: %w", err)
 	}
-	if err := river.AddWorkerSafely(workers, &ProcessWorker{DB: pool, Logger: logger, Deliver: deliver}); err != nil {
+	if err := river.AddWorkerSafely(workers, &pipeline.ProcessWorker{DB: pool, Logger: logger, Deliver: deliver}); err != nil {
 		return nil, fmt.Errorf("register process worker: %w", err)
 	}
-	if err := river.AddWorkerSafely(workers, &OrphanCheckWorker{DB: pool}); err != nil {
+	if err := river.AddWorkerSafely(workers, &pipeline.OrphanCheckWorker{DB: pool}); err != nil {
 		return nil, fmt.Errorf("register orphan check worker: %w", err)
 	}
 	if err := river.AddWorkerSafely(workers, &BulkWorker{DB: pool}); err != nil {
@@ -160,7 +161,7 @@ func NewClient(pool *pgxpool.Pool, logger *slog.Logger, cfg Config) (*river.Clie
 	if err := river.AddWorkerSafely(workers, &insight.NotifyWorker{DB: pool, Sealer: cfg.Sealer, BaseURL: cfg.BaseURL, Logger: logger}); err != nil {
 		return nil, fmt.Errorf("register notify worker: %w", err)
 	}
-	if err := river.AddWorkerSafely(workers, &DeliverGroupWorker{Deliver: deliver}); err != nil {
+	if err := river.AddWorkerSafely(workers, &pipeline.DeliverGroupWorker{Deliver: deliver}); err != nil {
 		return nil, fmt.Errorf("register deliver group worker: %w", err)
 	}
 	if err := river.AddWorkerSafely(workers, &insight.RollupWorker{DB: pool, Lookback: cfg.RollupLookback}); err != nil {
@@ -196,7 +197,7 @@ func NewClient(pool *pgxpool.Pool, logger *slog.Logger, cfg Config) (*river.Clie
 				func() (river.JobArgs, *river.InsertOpts) { return MaintenanceArgs{}, nil },
 				&river.PeriodicJobOpts{ID: "maintenance", RunOnStart: true}),
 			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
-				func() (river.JobArgs, *river.InsertOpts) { return OrphanCheckArgs{}, nil },
+				func() (river.JobArgs, *river.InsertOpts) { return pipeline.OrphanCheckArgs{}, nil },
 				&river.PeriodicJobOpts{ID: "orphan_check"}),
 			river.NewPeriodicJob(river.PeriodicInterval(cfg.RollupEvery),
 				func() (river.JobArgs, *river.InsertOpts) { return insight.RollupArgs{}, nil },

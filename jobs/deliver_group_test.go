@@ -11,8 +11,8 @@ import (
 	"github.com/riverqueue/river/rivertest"
 	"github.com/stretchr/testify/require"
 
-	"github.com/crossdock/crossdock/jobs"
 	"github.com/crossdock/crossdock/jobs/intake"
+	"github.com/crossdock/crossdock/jobs/pipeline"
 	"github.com/crossdock/crossdock/jobs/store"
 )
 
@@ -34,16 +34,16 @@ func TestDeliverGroupRecordsEachOutcome(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = tx.Rollback(ctx) })
 	ids := []uuid.UUID{res[0].MessageID, res[1].MessageID, res[2].MessageID}
-	process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &jobs.ProcessWorker{DB: tx})
+	process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &pipeline.ProcessWorker{DB: tx})
 	_, err = process.Work(ctx, t, tx, intake.ProcessArgs{MessageIDs: ids}, nil)
 	require.NoError(t, err)
-	group := rivertest.RequireInsertedTx[*riverpgxv5.Driver](ctx, t, tx, &jobs.DeliverGroupArgs{}, nil)
+	group := rivertest.RequireInsertedTx[*riverpgxv5.Driver](ctx, t, tx, &pipeline.DeliverGroupArgs{}, nil)
 	require.Len(t, group.Args.DeliveryIDs, 3, "one group for the three deliveries")
 
 	worker := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{},
-		&jobs.DeliverGroupWorker{Deliver: jobs.NewDeliverWorker(tx, b.sealer, nil, nil)})
+		&pipeline.DeliverGroupWorker{Deliver: pipeline.NewDeliverWorker(tx, b.sealer, nil, nil)})
 	for range 2 {
-		out, err := worker.Work(ctx, t, tx, jobs.DeliverGroupArgs{DeliveryIDs: group.Args.DeliveryIDs}, nil)
+		out, err := worker.Work(ctx, t, tx, pipeline.DeliverGroupArgs{DeliveryIDs: group.Args.DeliveryIDs}, nil)
 		require.NoError(t, err)
 		require.Equal(t, river.EventKindJobCompleted, out.EventKind)
 	}

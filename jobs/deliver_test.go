@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crossdock/crossdock/internal/txn"
-	"github.com/crossdock/crossdock/jobs"
 	"github.com/crossdock/crossdock/jobs/intake"
+	"github.com/crossdock/crossdock/jobs/pipeline"
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 
@@ -177,7 +177,7 @@ func TestClientErrorFailsAtOnceAndRetryResolves(t *testing.T) {
 	// The target is fixed; a retry from the inbox delivers and resolves.
 	tg.setAnswer(status(http.StatusOK))
 	require.NoError(t, txn.Run(context.Background(), b.pool, func(tx pgx.Tx) error {
-		return jobs.DeliveryRetry(context.Background(), tx, b.client, d.ID)
+		return pipeline.DeliveryRetry(context.Background(), tx, b.client, d.ID)
 	}))
 	v = b.waitStatus(t, acc.MessageID, store.StatusDelivered)
 	require.Equal(t, store.ExceptionResolved, v.Exceptions[0].Status)

@@ -4,9 +4,6 @@ import (
 	"github.com/crossdock/crossdock/jobs/transport/httptarget"
 )
 
-// GenericPlans is genericPlans, for its test.
-var GenericPlans = genericPlans
-
 // SameOrigin is the http transport's, for the test of the target
 // redirect policy.
 var SameOrigin = httptarget.SameOrigin

@@ -16,6 +16,7 @@ import (
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/pipeline"
 	"github.com/crossdock/crossdock/jobs/store"
 )
 
@@ -342,7 +343,7 @@ func TestRequestHeadersMaskTheCredential(t *testing.T) {
 	b.configureERP(t, tg.URL, nil)
 	id := b.accept(t, `{"id": 8, "name": "#8", "total": 10}`).MessageID
 	v := b.waitStatus(t, id, store.StatusFailed)
-	heads, err := jobs.RequestHeaders(context.Background(), b.pool, jobs.Transports(b.pool, nil), b.env.ID, v.Message.CorrelationID, v.Deliveries)
+	heads, err := jobs.RequestHeaders(context.Background(), b.pool, pipeline.Transports(b.pool, nil), b.env.ID, v.Message.CorrelationID, v.Deliveries)
 	require.NoError(t, err)
 	h := heads[v.Deliveries[0].ID]
 	require.Equal(t, "••••••", h["Authorization"])

@@ -14,8 +14,8 @@ import (
 	"github.com/riverqueue/river/rivertest"
 	"github.com/stretchr/testify/require"
 
-	"github.com/crossdock/crossdock/jobs"
 	"github.com/crossdock/crossdock/jobs/intake"
+	"github.com/crossdock/crossdock/jobs/pipeline"
 	"github.com/crossdock/crossdock/jobs/store"
 )
 
@@ -63,7 +63,7 @@ func TestProcessJobMakesFirstAttempts(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = tx.Rollback(ctx) })
 	process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{},
-		&jobs.ProcessWorker{DB: tx, Deliver: jobs.NewDeliverWorker(tx, b.sealer, nil, nil)})
+		&pipeline.ProcessWorker{DB: tx, Deliver: pipeline.NewDeliverWorker(tx, b.sealer, nil, nil)})
 	for range 2 {
 		out, err := process.Work(ctx, t, tx, intake.ProcessArgs{MessageIDs: ids}, nil)
 		require.NoError(t, err)
@@ -119,7 +119,7 @@ func TestProcessJobMakesFirstAttempts(t *testing.T) {
 			require.Equal(t, store.DeliveryDelivered, d.Status)
 		}
 	}
-	group := rivertest.RequireInsertedTx[*riverpgxv5.Driver](ctx, t, tx, &jobs.DeliverGroupArgs{}, nil)
+	group := rivertest.RequireInsertedTx[*riverpgxv5.Driver](ctx, t, tx, &pipeline.DeliverGroupArgs{}, nil)
 	require.Equal(t, []uuid.UUID{captureID}, group.Args.DeliveryIDs, "only what the process job did not send waits for a group job")
 	b.requireNoSecret(t, failed)
 }
@@ -140,7 +140,7 @@ func TestProcessJobThatDiedAfterSendingResendsUnderTheSameKey(t *testing.T) {
 		require.NoError(t, err)
 		defer func() { _ = tx.Rollback(ctx) }()
 		process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{},
-			&jobs.ProcessWorker{DB: tx, Deliver: jobs.NewDeliverWorker(tx, b.sealer, nil, nil)})
+			&pipeline.ProcessWorker{DB: tx, Deliver: pipeline.NewDeliverWorker(tx, b.sealer, nil, nil)})
 		_, err = process.Work(ctx, t, tx, intake.ProcessArgs{MessageIDs: []uuid.UUID{acc.MessageID}}, nil)
 		require.NoError(t, err)
 		if commit {
@@ -179,12 +179,12 @@ func TestSlowTargetsGetFirstAttemptsFromTheDeliverQueue(t *testing.T) {
 	first := b.accept(t, `{"id": 1, "name": "#1", "total": 1}`)
 	second := b.accept(t, `{"id": 2, "name": "#2", "total": 1}`)
 
-	deliver := jobs.NewDeliverWorker(b.pool, b.sealer, nil, nil)
+	deliver := pipeline.NewDeliverWorker(b.pool, b.sealer, nil, nil)
 	work := func(id uuid.UUID) pgx.Tx {
 		tx, err := b.pool.Begin(ctx)
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = tx.Rollback(ctx) })
-		process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &jobs.ProcessWorker{DB: tx, Deliver: deliver})
+		process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &pipeline.ProcessWorker{DB: tx, Deliver: deliver})
 		_, err = process.Work(ctx, t, tx, intake.ProcessArgs{MessageIDs: []uuid.UUID{id}}, nil)
 		require.NoError(t, err)
 		return tx
@@ -200,6 +200,6 @@ func TestSlowTargetsGetFirstAttemptsFromTheDeliverQueue(t *testing.T) {
 	v, err = store.MessageGet(ctx, tx, second.MessageID)
 	require.NoError(t, err)
 	require.Equal(t, store.StatusQueued, v.Message.Status)
-	group := rivertest.RequireInsertedTx[*riverpgxv5.Driver](ctx, t, tx, &jobs.DeliverGroupArgs{}, nil)
+	group := rivertest.RequireInsertedTx[*riverpgxv5.Driver](ctx, t, tx, &pipeline.DeliverGroupArgs{}, nil)
 	require.Equal(t, []uuid.UUID{v.Deliveries[0].ID}, group.Args.DeliveryIDs)
 }

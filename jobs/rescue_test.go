@@ -13,6 +13,7 @@ import (
 
 	"github.com/crossdock/crossdock/jobs"
 	"github.com/crossdock/crossdock/jobs/intake"
+	"github.com/crossdock/crossdock/jobs/pipeline"
 	"github.com/crossdock/crossdock/jobs/store"
 )
 
@@ -48,7 +49,7 @@ func TestDeliverGroupsOfAKilledProcessAreRescued(t *testing.T) {
 	acc := b.accept(t, `{"id": 1, "name": "#1", "total": 1}`)
 	tx, err := b.pool.Begin(ctx)
 	require.NoError(t, err)
-	process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &jobs.ProcessWorker{DB: tx})
+	process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &pipeline.ProcessWorker{DB: tx})
 	_, err = process.Work(ctx, t, tx, intake.ProcessArgs{MessageIDs: []uuid.UUID{acc.MessageID}}, nil)
 	require.NoError(t, err)
 	require.NoError(t, tx.Commit(ctx))

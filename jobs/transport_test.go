@@ -17,6 +17,7 @@ import (
 	"github.com/crossdock/crossdock/internal/secret"
 	"github.com/crossdock/crossdock/jobs"
 	"github.com/crossdock/crossdock/jobs/intake"
+	"github.com/crossdock/crossdock/jobs/pipeline"
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/jobs/transport"
 	"github.com/crossdock/crossdock/mappings"
@@ -88,13 +89,13 @@ func TestTransportOfANewKind(t *testing.T) {
 	require.NoError(t, err)
 
 	memo := &memoTransport{received: map[uuid.UUID][]string{}}
-	transports := jobs.Transports(pool, nil)
+	transports := pipeline.Transports(pool, nil)
 	transports.Register(memo) // the one line that adds a kind
 
 	gates, err := mappings.CheckGates(ctx, pool, transports, env, def, time.Now())
 	require.NoError(t, err)
 	require.True(t, gates.Passed(), "a kind that needs no configuration passes the gates: %v", gates.Failures())
-	gates, err = mappings.CheckGates(ctx, pool, jobs.Transports(pool, nil), env, def, time.Now())
+	gates, err = mappings.CheckGates(ctx, pool, pipeline.Transports(pool, nil), env, def, time.Now())
 	require.NoError(t, err)
 	require.Equal(t, []string{"target “notebook” has kind “memo”, which this installation cannot deliver to"}, gates.Failures(),
 		"without its transport the kind fails the gates")

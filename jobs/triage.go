@@ -16,6 +16,7 @@ import (
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
 	"github.com/crossdock/crossdock/jobs/intake"
+	"github.com/crossdock/crossdock/jobs/pipeline"
 	"github.com/crossdock/crossdock/jobs/store"
 )
 
@@ -106,7 +107,7 @@ func ExceptionRetry(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx]
 			return &fault.Error{Code: fault.Conflict, Err: ErrAlreadyQueued,
 				Message: fmt.Sprintf("exception %d: its delivery is %s already; wait for the outcome", id, status)}
 		}
-		if err := DeliveryRetry(ctx, tx, client, *e.DeliveryID); err != nil {
+		if err := pipeline.DeliveryRetry(ctx, tx, client, *e.DeliveryID); err != nil {
 			return err
 		}
 		after.Action = "deliver again"
@@ -271,21 +272,4 @@ func ExceptionHistory(ctx context.Context, db txn.DBTX, id int64) ([]HistoryEntr
 		err := r.Scan(&h.At, &h.Actor, &h.Action, &h.Before, &h.After, &h.Body)
 		return h, err
 	})
-}
-
-// resolveProcessExceptions closes a message's processing exceptions
-// (validation, mapping: those without a delivery) once processing it
-// succeeded, so a retry that works resolves them by itself. It runs in the
-// processing transaction.
-func resolveProcessExceptions(ctx context.Context, tx pgx.Tx, messageID uuid.UUID) error {
-	tag, err := tx.Exec(ctx, `
-		update exceptions set status = 'resolved', resolution = 'processed on retry', resolved_at = now(), updated_at = now()
-		where message_id = $1 and delivery_id is null and status in ('open', 'assigned')`, messageID)
-	if err != nil {
-		return fmt.Errorf("resolve exceptions of %s: %w", messageID, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return nil
-	}
-	return store.AddLineage(ctx, tx, messageID, store.Lineage{Stage: store.StageResolved, Detail: map[string]any{"reason": "processed on retry"}})
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/jobs/pipeline"
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/jobs/transport"
 	"github.com/crossdock/crossdock/mappings"
@@ -153,7 +154,7 @@ func RequestHeaders(ctx context.Context, db txn.DBTX, kinds *transport.Registry,
 			continue
 		}
 		cfg := mappings.TargetConfig{Headers: c.Headers, Auth: c.Auth, AuthHeaderName: c.AuthHeaderName, Username: c.Username, Secret: "••••••"}
-		if h := t.Redact(cfg, pendingDelivery{Delivery: d, correlationID: correlationID}.forTransport()); h != nil {
+		if h := t.Redact(cfg, pipeline.TransportDelivery(d, correlationID)); h != nil {
 			out[d.ID] = h
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/crossdock/crossdock/jobs"
 	"github.com/crossdock/crossdock/jobs/insight"
 	"github.com/crossdock/crossdock/jobs/intake"
+	"github.com/crossdock/crossdock/jobs/pipeline"
 	"github.com/crossdock/crossdock/jobs/queue"
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
@@ -35,7 +36,7 @@ func TestProcessTwiceThenOrphanCheck(t *testing.T) {
 	tx, err := b.pool.Begin(ctx)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = tx.Rollback(ctx) })
-	process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &jobs.ProcessWorker{DB: tx})
+	process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &pipeline.ProcessWorker{DB: tx})
 	for range 2 {
 		res, err := process.Work(ctx, t, tx, intake.ProcessArgs{MessageIDs: []uuid.UUID{a.MessageID}}, nil)
 		require.NoError(t, err)
@@ -49,7 +50,7 @@ func TestProcessTwiceThenOrphanCheck(t *testing.T) {
 	require.Equal(t, 1, count(`select count(*) from deliveries where message_id = $1`, a.MessageID))
 	require.Equal(t, 1, count(`select count(*) from river_job where kind = 'deliver_group'`))
 	require.Equal(t, 1, count(`select count(*) from lineage_events where message_id = $1 and stage = 'routed'`, a.MessageID))
-	inserted := rivertest.RequireInsertedTx[*riverpgxv5.Driver](ctx, t, tx, &jobs.DeliverGroupArgs{}, nil)
+	inserted := rivertest.RequireInsertedTx[*riverpgxv5.Driver](ctx, t, tx, &pipeline.DeliverGroupArgs{}, nil)
 	require.Equal(t, queue.Deliver, inserted.Queue)
 
 	// The deliver job and the second message's process job are lost (as
@@ -61,9 +62,9 @@ func TestProcessTwiceThenOrphanCheck(t *testing.T) {
 	_, err = tx.Exec(ctx, `update messages set updated_at = now() - interval '10 minutes' where id = $1`, orphan.MessageID)
 	require.NoError(t, err)
 
-	check := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &jobs.OrphanCheckWorker{DB: tx})
+	check := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &pipeline.OrphanCheckWorker{DB: tx})
 	for range 2 {
-		_, err := check.Work(ctx, t, tx, jobs.OrphanCheckArgs{}, nil)
+		_, err := check.Work(ctx, t, tx, pipeline.OrphanCheckArgs{}, nil)
 		require.NoError(t, err)
 	}
 	v, err := store.MessageGet(ctx, tx, a.MessageID)
@@ -146,21 +147,21 @@ func TestDeliverJobsAreUniquePerDelivery(t *testing.T) {
 	b := setup(t, false)
 	ctx := context.Background()
 	id := uuid.New()
-	first, err := b.client.Insert(ctx, jobs.DeliverArgs{DeliveryID: id}, nil)
+	first, err := b.client.Insert(ctx, pipeline.DeliverArgs{DeliveryID: id}, nil)
 	require.NoError(t, err)
 	require.False(t, first.UniqueSkippedAsDuplicate)
-	again, err := b.client.Insert(ctx, jobs.DeliverArgs{DeliveryID: id}, nil)
+	again, err := b.client.Insert(ctx, pipeline.DeliverArgs{DeliveryID: id}, nil)
 	require.NoError(t, err)
 	require.True(t, again.UniqueSkippedAsDuplicate)
 	require.Equal(t, first.Job.ID, again.Job.ID)
-	other, err := b.client.Insert(ctx, jobs.DeliverArgs{DeliveryID: uuid.New()}, nil)
+	other, err := b.client.Insert(ctx, pipeline.DeliverArgs{DeliveryID: uuid.New()}, nil)
 	require.NoError(t, err)
 	require.False(t, other.UniqueSkippedAsDuplicate)
 
 	// Once the job is finished, an inbox retry may enqueue it again.
 	_, err = b.pool.Exec(ctx, `update river_job set state = 'completed', finalized_at = now() where id = $1`, first.Job.ID)
 	require.NoError(t, err)
-	retry, err := b.client.Insert(ctx, jobs.DeliverArgs{DeliveryID: id}, nil)
+	retry, err := b.client.Insert(ctx, pipeline.DeliverArgs{DeliveryID: id}, nil)
 	require.NoError(t, err)
 	require.False(t, retry.UniqueSkippedAsDuplicate)
 }
@@ -194,7 +195,7 @@ func TestProcessGroupIsolatesAFailingMessage(t *testing.T) {
 		create trigger refuse_delivery before insert on deliveries for each row execute function refuse_delivery()`, ids[1]))
 	require.NoError(t, err)
 
-	process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &jobs.ProcessWorker{DB: tx})
+	process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &pipeline.ProcessWorker{DB: tx})
 	_, err = process.Work(ctx, t, tx, intake.ProcessArgs{MessageIDs: ids}, nil)
 	require.ErrorContains(t, err, "refused for the test")
 	status := func(id uuid.UUID) store.MessageStatus {

@@ -19,6 +19,7 @@ import (
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/internal/secret"
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/pipeline"
 	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/mappings/release"
 )
@@ -307,7 +308,7 @@ func setupSecurity(t *testing.T) *secFixture {
 	flow, err := mappings.FlowBySlug(ctx, tb.db, "shop-orders")
 	require.NoError(t, err)
 	requester := release.User(account.User{Email: "requester@shop.example", Role: account.RoleAnalyst}, "")
-	res, err := release.Promote(ctx, tb.db, requester, release.Promotion{Flow: flow, Environment: prod, Version: 1, Reason: "go live", Kinds: jobs.Transports(tb.db, nil)})
+	res, err := release.Promote(ctx, tb.db, requester, release.Promotion{Flow: flow, Environment: prod, Version: 1, Reason: "go live", Kinds: pipeline.Transports(tb.db, nil)})
 	require.NoError(t, err)
 	require.NotNil(t, res.Request, "prod is protected: the promotion waits for approval")
 	f.promotionID = res.Request.ID

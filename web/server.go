@@ -21,8 +21,8 @@ import (
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/internal/metrics"
 	"github.com/crossdock/crossdock/internal/secret"
-	"github.com/crossdock/crossdock/jobs"
 	"github.com/crossdock/crossdock/jobs/intake"
+	"github.com/crossdock/crossdock/jobs/pipeline"
 	"github.com/crossdock/crossdock/jobs/transport"
 	"github.com/crossdock/crossdock/static"
 )
@@ -141,7 +141,7 @@ func NewServer(logger *slog.Logger, cfg Config, deps Deps) *fiber.App {
 		deps.Intake = intake.NewIntake(deps.DB, deps.Queue, intake.IntakeConfig{})
 	}
 	if deps.Transports == nil {
-		deps.Transports = jobs.Transports(deps.DB, nil)
+		deps.Transports = pipeline.Transports(deps.DB, nil)
 	}
 	if deps.KeyLimiter == nil {
 		deps.KeyLimiter = account.NewKeyLimiter()

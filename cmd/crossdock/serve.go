@@ -17,6 +17,7 @@ import (
 	"github.com/crossdock/crossdock/internal/secret"
 	"github.com/crossdock/crossdock/jobs"
 	"github.com/crossdock/crossdock/jobs/intake"
+	"github.com/crossdock/crossdock/jobs/pipeline"
 	"github.com/crossdock/crossdock/migrations"
 	"github.com/crossdock/crossdock/static"
 	"github.com/crossdock/crossdock/web"
@@ -113,7 +114,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer stopTracing()
-	transports := jobs.Transports(pool, nil)
+	transports := pipeline.Transports(pool, nil)
 	queue, err := jobs.NewClient(pool, log, jobs.Config{Sealer: sealer, Transports: transports, KeyClaimTTL: cfg.KeyClaimTTL, RescueAfter: cfg.RescueAfter,
 		Observer: metrics, RollupEvery: cfg.RollupEvery, Tracer: tracer, BaseURL: cfg.BaseURL})
 	if err != nil {

@@ -1,4 +1,4 @@
-package jobs_test
+package pipeline_test
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crossdock/crossdock/internal/dbtest"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/pipeline"
 )
 
 // The processing and delivery transactions run on generic plans; the
@@ -22,7 +22,7 @@ func TestGenericPlansAreLocalToTheTransaction(t *testing.T) {
 	defer conn.Release()
 	tx, err := conn.Begin(ctx)
 	require.NoError(t, err)
-	require.NoError(t, jobs.GenericPlans(ctx, tx))
+	require.NoError(t, pipeline.GenericPlans(ctx, tx))
 	var plans string
 	require.NoError(t, tx.QueryRow(ctx, `select current_setting('plan_cache_mode')`).Scan(&plans))
 	require.Equal(t, "force_generic_plan", plans)

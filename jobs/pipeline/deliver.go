@@ -1,4 +1,4 @@
-package jobs
+package pipeline
 
 import (
 	"context"
@@ -197,6 +197,13 @@ type pendingDelivery struct {
 	flowID        int64
 	correlationID string
 	receivedAt    time.Time
+}
+
+// TransportDelivery is what a transport is told of delivery d of a
+// message with the given correlation id, outside a deliver job (the
+// inbox shows the request headers a delivery is sent with).
+func TransportDelivery(d store.Delivery, correlationID string) transport.Delivery {
+	return pendingDelivery{Delivery: d, correlationID: correlationID}.forTransport()
 }
 
 // forTransport is what a transport is told of d.

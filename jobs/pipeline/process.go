@@ -1,4 +1,4 @@
-package jobs
+package pipeline
 
 import (
 	"cmp"
@@ -753,4 +753,21 @@ func logger(l *slog.Logger) *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return l
+}
+
+// resolveProcessExceptions closes a message's processing exceptions
+// (validation, mapping: those without a delivery) once processing it
+// succeeded, so a retry that works resolves them by itself. It runs in the
+// processing transaction.
+func resolveProcessExceptions(ctx context.Context, tx pgx.Tx, messageID uuid.UUID) error {
+	tag, err := tx.Exec(ctx, `
+		update exceptions set status = 'resolved', resolution = 'processed on retry', resolved_at = now(), updated_at = now()
+		where message_id = $1 and delivery_id is null and status in ('open', 'assigned')`, messageID)
+	if err != nil {
+		return fmt.Errorf("resolve exceptions of %s: %w", messageID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return nil
+	}
+	return store.AddLineage(ctx, tx, messageID, store.Lineage{Stage: store.StageResolved, Detail: map[string]any{"reason": "processed on retry"}})
 }
