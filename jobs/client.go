@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/crossdock/crossdock/internal/secret"
+	"github.com/crossdock/crossdock/jobs/inbox"
 	"github.com/crossdock/crossdock/jobs/insight"
 	"github.com/crossdock/crossdock/jobs/pipeline"
 	"github.com/crossdock/crossdock/jobs/queue"
@@ -146,7 +147,7 @@ func NewClient(pool *pgxpool.Pool, logger *slog.Logger, cfg Config) (*river.Clie
 	if err := river.AddWorkerSafely(workers, &pipeline.OrphanCheckWorker{DB: pool}); err != nil {
 		return nil, fmt.Errorf("register orphan check worker: %w", err)
 	}
-	if err := river.AddWorkerSafely(workers, &BulkWorker{DB: pool}); err != nil {
+	if err := river.AddWorkerSafely(workers, &inbox.BulkWorker{DB: pool}); err != nil {
 		return nil, fmt.Errorf("register bulk action worker: %w", err)
 	}
 	if err := river.AddWorkerSafely(workers, deliver); err != nil {

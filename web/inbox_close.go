@@ -5,7 +5,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/crossdock/crossdock/internal/fault"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/inbox"
 	"github.com/crossdock/crossdock/jobs/store"
 )
 
@@ -22,9 +22,9 @@ func (s *Server) inboxClose() fiber.Handler {
 		err = s.inTx(c, func(tx pgx.Tx) error {
 			switch status {
 			case store.ExceptionResolved:
-				return jobs.ExceptionResolve(c.UserContext(), tx, id, reason, actorOf(c))
+				return inbox.ExceptionResolve(c.UserContext(), tx, id, reason, actorOf(c))
 			case store.ExceptionIgnored:
-				return jobs.ExceptionIgnore(c.UserContext(), tx, id, reason, actorOf(c))
+				return inbox.ExceptionIgnore(c.UserContext(), tx, id, reason, actorOf(c))
 			}
 			return fault.Errorf(fault.Invalid, "status must be resolved or ignored")
 		})

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crossdock/crossdock/account"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/inbox"
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 )
@@ -110,7 +110,7 @@ func TestReplayOnTheDraft(t *testing.T) {
 	dep, err := mappings.DeploymentCurrent(ctx, tb.db, dev.ID, f.ID)
 	require.NoError(t, err)
 	require.Equal(t, 1, dep.VersionNumber, "replaying on the draft does not deploy it")
-	got, err := jobs.ExceptionGet(ctx, tb.db, a.ID)
+	got, err := inbox.ExceptionGet(ctx, tb.db, a.ID)
 	require.NoError(t, err)
 	require.Equal(t, store.ExceptionResolved, got.Status)
 	require.Contains(t, got.Resolution, "version 2, published from the draft")

@@ -18,7 +18,7 @@ import (
 
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/internal/secret"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/inbox"
 	"github.com/crossdock/crossdock/jobs/pipeline"
 	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/mappings/release"
@@ -313,7 +313,7 @@ func setupSecurity(t *testing.T) *secFixture {
 	require.NotNil(t, res.Request, "prod is protected: the promotion waits for approval")
 	f.promotionID = res.Request.ID
 
-	bulk, _, err := jobs.BulkStart(ctx, tb.db, tb.queue, jobs.BulkRequest{RequestKey: "fixture", Action: jobs.BulkResolve,
+	bulk, _, err := inbox.BulkStart(ctx, tb.db, tb.queue, inbox.BulkRequest{RequestKey: "fixture", Action: inbox.BulkResolve,
 		ExceptionIDs: []int64{items[1].ID}, Reason: "fixture", Actor: account.SystemActor})
 	require.NoError(t, err)
 	f.bulkID = bulk.ID
@@ -321,7 +321,7 @@ func setupSecurity(t *testing.T) *secFixture {
 	// changes only by their own requests.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		got, err := jobs.BulkGet(ctx, tb.db, bulk.ID)
+		got, err := inbox.BulkGet(ctx, tb.db, bulk.ID)
 		require.NoError(t, err)
 		if got.Status == "done" || got.Status == "failed" {
 			break
