@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crossdock/crossdock/internal/fault"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/intake"
 )
 
 // Each case is text PostgreSQL refuses to store, from FuzzTrigger's seeds
@@ -50,7 +50,7 @@ func TestAcceptRefusesWhatPostgreSQLCannotStore(t *testing.T) {
 			fault.Malformed, "the body cannot be read: the number 1e400 is too large"},
 	}
 	for _, tc := range cases {
-		req := jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(tc.payload), IdempotencyKey: tc.key, CorrelationID: tc.correlation}
+		req := intake.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(tc.payload), IdempotencyKey: tc.key, CorrelationID: tc.correlation}
 		_, err := b.intake.Accept(ctx, req)
 		require.Equal(t, tc.code, fault.CodeOf(err), "%s: %v", tc.name, err)
 		fe, _ := fault.As(err)
@@ -58,7 +58,7 @@ func TestAcceptRefusesWhatPostgreSQLCannotStore(t *testing.T) {
 		_, err = b.intake.MapInline(ctx, req)
 		require.Equal(t, tc.code, fault.CodeOf(err), "%s (Prefer: wait): %v", tc.name, err)
 		if tc.key == "" && tc.correlation == "" {
-			lines, err := b.intake.AcceptBatch(ctx, jobs.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{req.Payload}})
+			lines, err := b.intake.AcceptBatch(ctx, intake.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{req.Payload}})
 			require.NoError(t, err)
 			require.Equal(t, tc.code, fault.CodeOf(lines[0].Err), "%s (batch): %v", tc.name, lines[0].Err)
 		}
@@ -74,7 +74,7 @@ func TestAcceptRefusesWhatPostgreSQLCannotStore(t *testing.T) {
 		`{"id": 3, "x": ` + strings.Repeat("[", 299) + strings.Repeat("]", 299) + `}`,
 		`{"id": 4, "name": "#4\u0000"}`,
 	} {
-		res, err := b.intake.Accept(ctx, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(payload)})
+		res, err := b.intake.Accept(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(payload)})
 		require.NoError(t, err, "payload %d", i)
 		if i == 3 {
 			require.Equal(t, "#4\uFFFD", res.CorrelationID)
@@ -94,12 +94,12 @@ func TestCheckJSONNamesTheProblem(t *testing.T) {
 		`["\ud83d\ude00", "\\", "\u00e9"]`: "",
 		strings.Repeat("[", 300) + strings.Repeat("]", 300): "",
 	} {
-		err := jobs.CheckJSON([]byte(payload))
+		err := intake.CheckJSON([]byte(payload))
 		if says == "" {
 			require.NoError(t, err, "%.40q", payload)
 			continue
 		}
-		require.ErrorIs(t, err, jobs.ErrBadJSON, "%.40q", payload)
+		require.ErrorIs(t, err, intake.ErrBadJSON, "%.40q", payload)
 		require.Contains(t, err.Error(), says)
 	}
 }

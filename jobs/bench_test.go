@@ -13,7 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/intake"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -33,14 +33,14 @@ func BenchmarkAccept(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer pool.Close()
-	in := jobs.NewIntake(pool, bb.client, jobs.IntakeConfig{})
+	in := intake.NewIntake(pool, bb.client, intake.IntakeConfig{})
 	var n atomic.Int64
 	b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			i := n.Add(1)
-			_, err := in.Accept(context.Background(), jobs.AcceptRequest{Env: "dev", FlowSlug: "orders",
+			_, err := in.Accept(context.Background(), intake.AcceptRequest{Env: "dev", FlowSlug: "orders",
 				Payload: []byte(fmt.Sprintf(`{"id": %d, "name": "#%d", "total": 10.5, "lines": [{"sku": "A-1", "qty": 2}]}`, i, i))})
 			if err != nil {
 				b.Error(err)
@@ -56,18 +56,18 @@ func BenchmarkAccept(b *testing.B) {
 func BenchmarkAcceptBatch(b *testing.B) {
 	bb := setup(b, false)
 	n := 0
-	lines := make([][]byte, jobs.MaxBatchLines)
+	lines := make([][]byte, intake.MaxBatchLines)
 	b.ResetTimer()
 	for range b.N {
 		for i := range lines {
 			n++
 			lines[i] = fmt.Appendf(nil, `{"id": %d, "name": "#%d", "total": 10.5, "lines": [{"sku": "A-1", "qty": 2}]}`, n, n)
 		}
-		if _, err := bb.intake.AcceptBatch(context.Background(), jobs.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: lines}); err != nil {
+		if _, err := bb.intake.AcceptBatch(context.Background(), intake.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: lines}); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(b.N*jobs.MaxBatchLines)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(b.N*intake.MaxBatchLines)/b.Elapsed().Seconds(), "events/s")
 }
 
 // BenchmarkEndToEnd measures accepted → delivered throughput to a local
@@ -86,12 +86,12 @@ func BenchmarkEndToEnd(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
-	for start := 0; start < b.N; start += jobs.MaxBatchLines {
-		lines := make([][]byte, 0, jobs.MaxBatchLines)
-		for i := start; i < min(b.N, start+jobs.MaxBatchLines); i++ {
+	for start := 0; start < b.N; start += intake.MaxBatchLines {
+		lines := make([][]byte, 0, intake.MaxBatchLines)
+		for i := start; i < min(b.N, start+intake.MaxBatchLines); i++ {
 			lines = append(lines, fmt.Appendf(nil, `{"id": %d, "name": "#%d", "total": 10.5}`, i, i))
 		}
-		if _, err := bb.intake.AcceptBatch(context.Background(), jobs.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: lines}); err != nil {
+		if _, err := bb.intake.AcceptBatch(context.Background(), intake.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: lines}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -16,15 +16,11 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/crossdock/crossdock/internal/secret"
+	"github.com/crossdock/crossdock/jobs/inbox"
+	"github.com/crossdock/crossdock/jobs/insight"
+	"github.com/crossdock/crossdock/jobs/pipeline"
+	"github.com/crossdock/crossdock/jobs/queue"
 	"github.com/crossdock/crossdock/jobs/transport"
-)
-
-// The queues. Processing and delivery have their own so that a slow or
-// failing target (many deliver jobs waiting on timeouts) never holds up
-// mapping new messages, and housekeeping never competes with either.
-const (
-	QueueProcess = "process"
-	QueueDeliver = "deliver"
 )
 
 // Config tunes the River client. Zero values take the defaults.
@@ -80,9 +76,9 @@ type Config struct {
 	// server, so the designer and the gates know the same kinds.
 	Transports *transport.Registry
 
-	// Observability (rollup.go, retention.go, observer.go).
+	// Observability (package insight, pipeline.Observer).
 	// Observer is told about delivery attempts; nil means nobody.
-	Observer Observer
+	Observer pipeline.Observer
 	// RollupEvery is how often the dashboard's rollups are written.
 	// Default 1 minute.
 	RollupEvery time.Duration
@@ -135,7 +131,7 @@ func NewClient(pool *pgxpool.Pool, logger *slog.Logger, cfg Config) (*river.Clie
 	if cfg.RetentionEvery <= 0 {
 		cfg.RetentionEvery = time.Hour
 	}
-	deliver := NewDeliverWorker(pool, cfg.Sealer, cfg.HTTPClient, logger)
+	deliver := pipeline.NewDeliverWorker(pool, cfg.Sealer, cfg.HTTPClient, logger)
 	deliver.Observer = cfg.Observer
 	if cfg.Transports != nil {
 		deliver.Transports = cfg.Transports
@@ -145,13 +141,13 @@ func NewClient(pool *pgxpool.Pool, logger *slog.Logger, cfg Config) (*river.Clie
 	if err := river.AddWorkerSafely(workers, &MaintenanceWorker{DB: pool, KeyClaimTTL: cfg.KeyClaimTTL}); err != nil {
 		return nil, fmt.Errorf("register maintenance worker: %w", err)
 	}
-	if err := river.AddWorkerSafely(workers, &ProcessWorker{DB: pool, Logger: logger, Deliver: deliver}); err != nil {
+	if err := river.AddWorkerSafely(workers, &pipeline.ProcessWorker{DB: pool, Logger: logger, Deliver: deliver}); err != nil {
 		return nil, fmt.Errorf("register process worker: %w", err)
 	}
-	if err := river.AddWorkerSafely(workers, &OrphanCheckWorker{DB: pool}); err != nil {
+	if err := river.AddWorkerSafely(workers, &pipeline.OrphanCheckWorker{DB: pool}); err != nil {
 		return nil, fmt.Errorf("register orphan check worker: %w", err)
 	}
-	if err := river.AddWorkerSafely(workers, &BulkWorker{DB: pool}); err != nil {
+	if err := river.AddWorkerSafely(workers, &inbox.BulkWorker{DB: pool}); err != nil {
 		return nil, fmt.Errorf("register bulk action worker: %w", err)
 	}
 	if err := river.AddWorkerSafely(workers, deliver); err != nil {
@@ -160,19 +156,19 @@ func NewClient(pool *pgxpool.Pool, logger *slog.Logger, cfg Config) (*river.Clie
 	if cfg.NotifyEvery <= 0 {
 		cfg.NotifyEvery = 30 * time.Second
 	}
-	if err := river.AddWorkerSafely(workers, &NotifySweepWorker{DB: pool}); err != nil {
+	if err := river.AddWorkerSafely(workers, &insight.NotifySweepWorker{DB: pool}); err != nil {
 		return nil, fmt.Errorf("register notify sweep worker: %w", err)
 	}
-	if err := river.AddWorkerSafely(workers, &NotifyWorker{DB: pool, Sealer: cfg.Sealer, BaseURL: cfg.BaseURL, Logger: logger}); err != nil {
+	if err := river.AddWorkerSafely(workers, &insight.NotifyWorker{DB: pool, Sealer: cfg.Sealer, BaseURL: cfg.BaseURL, Logger: logger}); err != nil {
 		return nil, fmt.Errorf("register notify worker: %w", err)
 	}
-	if err := river.AddWorkerSafely(workers, &DeliverGroupWorker{Deliver: deliver}); err != nil {
+	if err := river.AddWorkerSafely(workers, &pipeline.DeliverGroupWorker{Deliver: deliver}); err != nil {
 		return nil, fmt.Errorf("register deliver group worker: %w", err)
 	}
-	if err := river.AddWorkerSafely(workers, &RollupWorker{DB: pool, Lookback: cfg.RollupLookback}); err != nil {
+	if err := river.AddWorkerSafely(workers, &insight.RollupWorker{DB: pool, Lookback: cfg.RollupLookback}); err != nil {
 		return nil, fmt.Errorf("register rollup worker: %w", err)
 	}
-	if err := river.AddWorkerSafely(workers, &RetentionWorker{DB: pool}); err != nil {
+	if err := river.AddWorkerSafely(workers, &insight.RetentionWorker{DB: pool}); err != nil {
 		return nil, fmt.Errorf("register retention worker: %w", err)
 	}
 	var middleware []rivertype.Middleware
@@ -193,8 +189,8 @@ func NewClient(pool *pgxpool.Pool, logger *slog.Logger, cfg Config) (*river.Clie
 		ReindexerIndexNames: slices.DeleteFunc(river.ReindexerIndexNamesDefault(), func(n string) bool { return n == "river_job_args_index" }),
 		Queues: map[string]river.QueueConfig{
 			river.QueueDefault: {MaxWorkers: cfg.MaxWorkers},
-			QueueProcess:       {MaxWorkers: cfg.ProcessWorkers},
-			QueueDeliver:       {MaxWorkers: cfg.DeliverWorkers},
+			queue.Process:      {MaxWorkers: cfg.ProcessWorkers},
+			queue.Deliver:      {MaxWorkers: cfg.DeliverWorkers},
 		},
 		Workers: workers,
 		PeriodicJobs: []*river.PeriodicJob{
@@ -202,16 +198,16 @@ func NewClient(pool *pgxpool.Pool, logger *slog.Logger, cfg Config) (*river.Clie
 				func() (river.JobArgs, *river.InsertOpts) { return MaintenanceArgs{}, nil },
 				&river.PeriodicJobOpts{ID: "maintenance", RunOnStart: true}),
 			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
-				func() (river.JobArgs, *river.InsertOpts) { return OrphanCheckArgs{}, nil },
+				func() (river.JobArgs, *river.InsertOpts) { return pipeline.OrphanCheckArgs{}, nil },
 				&river.PeriodicJobOpts{ID: "orphan_check"}),
 			river.NewPeriodicJob(river.PeriodicInterval(cfg.RollupEvery),
-				func() (river.JobArgs, *river.InsertOpts) { return RollupArgs{}, nil },
+				func() (river.JobArgs, *river.InsertOpts) { return insight.RollupArgs{}, nil },
 				&river.PeriodicJobOpts{ID: "rollup", RunOnStart: true}),
 			river.NewPeriodicJob(river.PeriodicInterval(cfg.RetentionEvery),
-				func() (river.JobArgs, *river.InsertOpts) { return RetentionArgs{}, nil },
+				func() (river.JobArgs, *river.InsertOpts) { return insight.RetentionArgs{}, nil },
 				&river.PeriodicJobOpts{ID: "retention", RunOnStart: true}),
 			river.NewPeriodicJob(river.PeriodicInterval(cfg.NotifyEvery),
-				func() (river.JobArgs, *river.InsertOpts) { return NotifySweepArgs{}, nil },
+				func() (river.JobArgs, *river.InsertOpts) { return insight.NotifySweepArgs{}, nil },
 				&river.PeriodicJobOpts{ID: "notify_sweep"}),
 		},
 	})

@@ -12,7 +12,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crossdock/crossdock/internal/txn"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/intake"
+	"github.com/crossdock/crossdock/jobs/pipeline"
+	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 
 	"github.com/jackc/pgx/v5"
@@ -35,12 +37,12 @@ func TestDeliversToHTTPTargetAndCaptures(t *testing.T) {
 	acc := b.accept(t, `{"id": 1001, "name": "#1001", "total": 25.5, "audit": true}`)
 	require.Equal(t, "order-1001", acc.IdempotencyKey, "derived by the key expression")
 	require.Equal(t, "#1001", acc.CorrelationID, "derived by the correlation expression")
-	v := b.waitStatus(t, acc.MessageID, jobs.StatusDelivered)
+	v := b.waitStatus(t, acc.MessageID, store.StatusDelivered)
 
 	require.Equal(t, 1, tg.count())
 	req := tg.requests[0]
 	require.Len(t, v.Deliveries, 2)
-	var erp, audit jobs.Delivery
+	var erp, audit store.Delivery
 	for _, d := range v.Deliveries {
 		if d.Target == "erp" {
 			erp = d
@@ -56,37 +58,37 @@ func TestDeliversToHTTPTargetAndCaptures(t *testing.T) {
 	require.Equal(t, "application/json", req.Header.Get("Content-Type"))
 	require.JSONEq(t, `{"orderId": 1001, "total": 25.5, "qty": 1, "company": "1000"}`, string(tg.bodies[0]))
 
-	require.Equal(t, jobs.DeliveryDelivered, erp.Status)
+	require.Equal(t, store.DeliveryDelivered, erp.Status)
 	require.Len(t, erp.AttemptLog, 1)
 	require.Equal(t, 201, *erp.AttemptLog[0].StatusCode)
 	require.Equal(t, `{"erpOrder":"SO-1"}`, erp.AttemptLog[0].ResponseExcerpt)
 	require.NotNil(t, erp.DeliveredAt)
 
-	require.Equal(t, jobs.DeliveryDelivered, audit.Status)
+	require.Equal(t, store.DeliveryDelivered, audit.Status)
 	require.NotNil(t, audit.Capture, "the capture target records what it would send")
 	require.JSONEq(t, `{"order": "#1001"}`, string(audit.Capture.Body))
 	require.Equal(t, "https://audit.example/1000/"+acc.MessageID.String(), audit.Capture.URL, "variables and ids in the URL template")
 	require.Equal(t, "••••••", audit.Capture.Headers["X-Api-Key"], "the credential is masked")
 	require.Equal(t, audit.ID.String(), audit.Capture.Headers["Idempotency-Key"])
 	require.Equal(t, "captured", audit.AttemptLog[0].Outcome)
-	caps, err := jobs.CaptureList(context.Background(), b.pool, b.env.ID, "audit", 0, 0)
+	caps, err := store.CaptureList(context.Background(), b.pool, b.env.ID, "audit", 0, 0)
 	require.NoError(t, err)
 	require.Len(t, caps, 1)
 	require.Equal(t, acc.MessageID, caps[0].MessageID)
 	require.Equal(t, "#1001", caps[0].CorrelationID)
-	none, err := jobs.CaptureList(context.Background(), b.pool, b.env.ID, "erp", 0, 0)
+	none, err := store.CaptureList(context.Background(), b.pool, b.env.ID, "erp", 0, 0)
 	require.NoError(t, err)
 	require.Empty(t, none, "the http target sent, it did not capture")
 
 	st := stages(v)
-	require.Equal(t, []jobs.Stage{jobs.StageReceived, jobs.StageValidated, jobs.StageMapped, jobs.StageRouted, jobs.StageQueued}, st[:5])
-	require.Contains(t, st, jobs.StageDelivering)
+	require.Equal(t, []store.Stage{store.StageReceived, store.StageValidated, store.StageMapped, store.StageRouted, store.StageQueued}, st[:5])
+	require.Contains(t, st, store.StageDelivering)
 	require.Equal(t, 2, strings.Count(strings.Join(toStrings(st), " "), "delivered"))
 	require.Empty(t, v.Exceptions)
 	b.requireNoSecret(t, v)
 }
 
-func toStrings(s []jobs.Stage) []string {
+func toStrings(s []store.Stage) []string {
 	out := make([]string, len(s))
 	for i, x := range s {
 		out[i] = string(x)
@@ -107,7 +109,7 @@ func TestRetriesAfter500ThenDelivers(t *testing.T) {
 	})
 	b.configureERP(t, tg.URL, nil)
 	acc := b.accept(t, `{"id": 1, "name": "#1", "total": 10}`)
-	v := b.waitStatus(t, acc.MessageID, jobs.StatusDelivered)
+	v := b.waitStatus(t, acc.MessageID, store.StatusDelivered)
 
 	require.Equal(t, 2, tg.count())
 	require.Equal(t, tg.requests[0].Header.Get("Idempotency-Key"), tg.requests[1].Header.Get("Idempotency-Key"), "the same key on every attempt")
@@ -117,7 +119,7 @@ func TestRetriesAfter500ThenDelivers(t *testing.T) {
 	require.Equal(t, 500, *d.AttemptLog[0].StatusCode)
 	require.Contains(t, d.AttemptLog[0].ResponseExcerpt, "token=••••••", "an echoed secret is scrubbed")
 	require.Equal(t, "delivered", d.AttemptLog[1].Outcome)
-	require.Contains(t, stages(v), jobs.StageRetryScheduled)
+	require.Contains(t, stages(v), store.StageRetryScheduled)
 	require.Empty(t, v.Exceptions, "a retry that succeeds needs nobody")
 	b.requireNoSecret(t, v)
 }
@@ -135,7 +137,7 @@ func TestHonoursRetryAfter(t *testing.T) {
 	})
 	b.configureERP(t, tg.URL, nil)
 	acc := b.accept(t, `{"id": 2, "name": "#2", "total": 10}`)
-	v := b.waitStatus(t, acc.MessageID, jobs.StatusDelivered)
+	v := b.waitStatus(t, acc.MessageID, store.StatusDelivered)
 	a := v.Deliveries[0].AttemptLog
 	require.Len(t, a, 2)
 	require.Equal(t, 429, *a[0].StatusCode)
@@ -143,7 +145,7 @@ func TestHonoursRetryAfter(t *testing.T) {
 	require.GreaterOrEqual(t, gap, 900*time.Millisecond, "waited for Retry-After, not the 10 ms back-off")
 	var detail map[string]any
 	for _, e := range v.Lineage {
-		if e.Stage == jobs.StageRetryScheduled {
+		if e.Stage == store.StageRetryScheduled {
 			require.NoError(t, json.Unmarshal(e.Detail, &detail))
 		}
 	}
@@ -159,26 +161,26 @@ func TestClientErrorFailsAtOnceAndRetryResolves(t *testing.T) {
 	})
 	b.configureERP(t, tg.URL, nil)
 	acc := b.accept(t, `{"id": 3, "name": "#3", "total": 10}`)
-	v := b.waitStatus(t, acc.MessageID, jobs.StatusFailed)
+	v := b.waitStatus(t, acc.MessageID, store.StatusFailed)
 	time.Sleep(200 * time.Millisecond)
 	require.Equal(t, 1, tg.count(), "a 4xx is not retried")
 	d := v.Deliveries[0]
-	require.Equal(t, jobs.DeliveryFailed, d.Status)
+	require.Equal(t, store.DeliveryFailed, d.Status)
 	require.Len(t, v.Exceptions, 1)
 	ex := v.Exceptions[0]
-	require.Equal(t, jobs.ExceptionDelivery, ex.Kind)
+	require.Equal(t, store.ExceptionDelivery, ex.Kind)
 	require.Equal(t, "http 400", ex.ErrorClass)
-	require.Equal(t, jobs.Fingerprint(b.flow.ID, "deliver", "http 400"), ex.Fingerprint)
+	require.Equal(t, store.Fingerprint(b.flow.ID, "deliver", "http 400"), ex.Fingerprint)
 	require.Contains(t, ex.Message, "unknown customer")
-	require.Equal(t, jobs.ExceptionOpen, ex.Status)
+	require.Equal(t, store.ExceptionOpen, ex.Status)
 
 	// The target is fixed; a retry from the inbox delivers and resolves.
 	tg.setAnswer(status(http.StatusOK))
 	require.NoError(t, txn.Run(context.Background(), b.pool, func(tx pgx.Tx) error {
-		return jobs.DeliveryRetry(context.Background(), tx, b.client, d.ID)
+		return pipeline.DeliveryRetry(context.Background(), tx, b.client, d.ID)
 	}))
-	v = b.waitStatus(t, acc.MessageID, jobs.StatusDelivered)
-	require.Equal(t, jobs.ExceptionResolved, v.Exceptions[0].Status)
+	v = b.waitStatus(t, acc.MessageID, store.StatusDelivered)
+	require.Equal(t, store.ExceptionResolved, v.Exceptions[0].Status)
 	require.NotNil(t, v.Exceptions[0].ResolvedAt)
 	require.Equal(t, 2, tg.count())
 	b.requireNoSecret(t, v)
@@ -196,7 +198,7 @@ func TestTimeoutRetriesThenGivesUp(t *testing.T) {
 		c.Retry.MaxAttempts = 2
 	})
 	acc := b.accept(t, `{"id": 4, "name": "#4", "total": 10}`)
-	v := b.waitStatus(t, acc.MessageID, jobs.StatusFailed)
+	v := b.waitStatus(t, acc.MessageID, store.StatusFailed)
 	d := v.Deliveries[0]
 	require.Len(t, d.AttemptLog, 2, "MaxAttempts attempts in all")
 	for _, a := range d.AttemptLog {
@@ -238,21 +240,21 @@ func TestCircuitBreakerOpensAndCloses(t *testing.T) {
 		return strings.Contains(lastError, "circuit open")
 	}, 10*time.Second, 10*time.Millisecond)
 	require.Equal(t, 2, tg.count())
-	m, err := jobs.MessageByID(context.Background(), b.pool, acc.MessageID)
+	m, err := store.MessageByID(context.Background(), b.pool, acc.MessageID)
 	require.NoError(t, err)
-	require.Equal(t, jobs.StatusRetrying, m.Status)
+	require.Equal(t, store.StatusRetrying, m.Status)
 	time.Sleep(300 * time.Millisecond)
 	require.Equal(t, 2, tg.count(), "no request while the circuit is open")
 
 	// After OpenFor one trial request goes through; it succeeds and the
 	// circuit closes.
 	healthy.Store(true)
-	v := b.waitStatus(t, acc.MessageID, jobs.StatusDelivered)
+	v := b.waitStatus(t, acc.MessageID, store.StatusDelivered)
 	require.Equal(t, 3, tg.count())
 	require.Len(t, v.Deliveries[0].AttemptLog, 3, "snoozes for an open circuit are not attempts")
 
 	acc2 := b.accept(t, `{"id": 6, "name": "#6", "total": 10}`)
-	b.waitStatus(t, acc2.MessageID, jobs.StatusDelivered)
+	b.waitStatus(t, acc2.MessageID, store.StatusDelivered)
 	require.Equal(t, 4, tg.count(), "closed again: the next delivery goes straight through")
 }
 
@@ -260,11 +262,11 @@ func TestMissingTargetConfigurationIsAnException(t *testing.T) {
 	t.Parallel()
 	b := setup(t, true)
 	acc := b.accept(t, `{"id": 7, "name": "#7", "total": 10}`)
-	v := b.waitStatus(t, acc.MessageID, jobs.StatusFailed)
+	v := b.waitStatus(t, acc.MessageID, store.StatusFailed)
 	require.Len(t, v.Exceptions, 1)
-	require.Equal(t, jobs.ExceptionConfiguration, v.Exceptions[0].Kind)
+	require.Equal(t, store.ExceptionConfiguration, v.Exceptions[0].Kind)
 	require.Contains(t, v.Exceptions[0].Message, "not configured")
-	require.Equal(t, jobs.DeliveryFailed, v.Deliveries[0].Status)
+	require.Equal(t, store.DeliveryFailed, v.Deliveries[0].Status)
 }
 
 func TestRateLimitSpacesRequests(t *testing.T) {
@@ -273,12 +275,12 @@ func TestRateLimitSpacesRequests(t *testing.T) {
 	tg := newTarget(t, status(http.StatusOK))
 	b.configureERP(t, tg.URL, func(c *mappings.TargetConfig) { c.RatePerSecond = 5 })
 	start := time.Now()
-	var ids []jobs.AcceptResult
+	var ids []intake.AcceptResult
 	for i := range 8 {
 		ids = append(ids, b.accept(t, `{"id": `+string(rune('0'+i))+`, "name": "r", "total": 1}`))
 	}
 	for _, a := range ids {
-		b.waitStatus(t, a.MessageID, jobs.StatusDelivered)
+		b.waitStatus(t, a.MessageID, store.StatusDelivered)
 	}
 	// A burst of 5, then 5 per second: 8 requests need at least 0.6 s.
 	require.GreaterOrEqual(t, time.Since(start), 550*time.Millisecond)

@@ -1,26 +1,27 @@
-// Package jobs is Crossdock's runtime: trigger intake, the River client and
-// its workers, lineage, messages and the exception records the inbox works
-// from.
+// Package jobs is the River wiring: NewClient builds the one River client
+// with its queues, every worker and the periodic jobs, and this package
+// holds the housekeeping job (MaintenanceWorker) and the tracing
+// middleware. The work itself lives in packages named for one
+// responsibility each, which this package imports and none of which
+// imports it:
 //
-// A message travels in groups where it can, so that throughput is not one
-// transaction and one River job per step per message:
+//   - jobs/intake is the one way in: single events, batches and
+//     synchronous mapping, committed in groups; each message, its received
+//     lineage and its process job are in one transaction.
+//   - jobs/pipeline processes and delivers. A process job carries the
+//     messages of one commit or batch and maps them in one transaction; it
+//     makes first attempts itself when targets have lately answered
+//     quickly, leaves the rest to one DeliverGroupArgs job, and anything
+//     but an immediate success or a final refusal continues in a
+//     DeliverArgs job of its own, which owns retries, back-off and
+//     exceptions for that delivery.
+//   - jobs/inbox works the exceptions: triage, retry, replay, bulk actions.
+//   - jobs/insight reads: dashboard, explorer, rollups, retention,
+//     notifications.
+//   - jobs/store (messages, lineage, deliveries, exceptions), jobs/program
+//     (compiled versions) and jobs/queue (queue names) sit below them all.
 //
-//   - Intake is the one way in: it commits the events of concurrent
-//     requests together (Accept, MapInline) and a batch's lines in one
-//     commit (AcceptBatch): each message, its received lineage and its
-//     process job are still in one transaction, answered only after it
-//     commits.
-//   - A process job (ProcessArgs) carries the messages of one commit or
-//     NDJSON batch; they are mapped and written in one transaction, one by
-//     one if that fails.
-//   - The process job makes its deliveries' first attempts itself when
-//     their targets have lately answered quickly, and writes what was
-//     delivered in the same transaction as the routing. First attempts it
-//     leaves (slow targets, rate limits, open circuits, capture targets)
-//     go out as one DeliverGroupArgs job. Anything but an immediate
-//     success or a final refusal continues in a DeliverArgs job of its
-//     own, which owns retries, back-off, snoozes and exceptions for that
-//     delivery.
+// The tests here run the whole pipeline on a started client.
 //
-// River is at-least-once: every worker here must be safe to run twice.
+// River is at-least-once: every worker must be safe to run twice.
 package jobs

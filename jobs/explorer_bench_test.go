@@ -11,7 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/intake"
 )
 
 // BenchmarkAcceptExplorerIndexes measures what the explorer's index on
@@ -54,7 +54,7 @@ func BenchmarkAcceptExplorerIndexes(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Cleanup(pool.Close)
-		in := jobs.NewIntake(pool, bb.client, jobs.IntakeConfig{})
+		in := intake.NewIntake(pool, bb.client, intake.IntakeConfig{})
 		var n atomic.Int64
 		b.Run("indexes="+v.name, func(b *testing.B) {
 			b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
@@ -62,7 +62,7 @@ func BenchmarkAcceptExplorerIndexes(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					i := n.Add(1)
-					_, err := in.Accept(context.Background(), jobs.AcceptRequest{Env: "dev", FlowSlug: "orders",
+					_, err := in.Accept(context.Background(), intake.AcceptRequest{Env: "dev", FlowSlug: "orders",
 						Payload: fmt.Appendf(nil, tmpl, i)})
 					if err != nil {
 						b.Error(err)

@@ -11,11 +11,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crossdock/crossdock/internal/fault"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/insight"
+	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 )
 
-func ids(rows []jobs.MessageRow) []uuid.UUID {
+func ids(rows []insight.MessageRow) []uuid.UUID {
 	out := make([]uuid.UUID, len(rows))
 	for i, r := range rows {
 		out[i] = r.ID
@@ -40,40 +41,40 @@ func TestMessageSearchFilters(t *testing.T) {
 	test, err := mappings.EnvironmentByName(ctx, b.pool, "test")
 	require.NoError(t, err)
 
-	search := func(f jobs.MessageFilter) []uuid.UUID {
+	search := func(f insight.MessageFilter) []uuid.UUID {
 		t.Helper()
-		res, err := jobs.MessageSearch(ctx, b.pool, f)
+		res, err := insight.MessageSearch(ctx, b.pool, f)
 		require.NoError(t, err)
 		return ids(res.Messages)
 	}
 	newestFirst := []uuid.UUID{all[6], all[5], all[4], all[3], all[2], all[1], all[0]}
-	require.Equal(t, newestFirst, search(jobs.MessageFilter{}))
-	require.Equal(t, []uuid.UUID{all[2]}, search(jobs.MessageFilter{ID: all[2]}))
-	require.Equal(t, []uuid.UUID{all[3]}, search(jobs.MessageFilter{CorrelationID: "#1004"}))
-	require.Equal(t, []uuid.UUID{all[3]}, search(jobs.MessageFilter{IdempotencyKey: "order-4"}), "the key alone, without environment or flow")
-	require.Equal(t, []uuid.UUID{all[3]}, search(jobs.MessageFilter{IdempotencyKey: "order-4", EnvironmentID: b.env.ID, FlowID: b.flow.ID}))
-	require.Empty(t, search(jobs.MessageFilter{IdempotencyKey: "order-4", EnvironmentID: test.ID}))
-	require.Equal(t, []uuid.UUID{all[4], all[1]}, search(jobs.MessageFilter{Status: jobs.StatusFailed}))
-	require.Equal(t, []uuid.UUID{all[4], all[1]}, search(jobs.MessageFilter{Status: jobs.StatusFailed, EnvironmentID: b.env.ID, FlowID: b.flow.ID}))
-	require.Empty(t, search(jobs.MessageFilter{EnvironmentID: test.ID}))
-	require.Equal(t, newestFirst, search(jobs.MessageFilter{FlowID: b.flow.ID}))
-	require.Equal(t, []uuid.UUID{all[3], all[2]}, search(jobs.MessageFilter{From: base.Add(3 * time.Minute), To: base.Add(5 * time.Minute)}), "from inclusive, to exclusive")
+	require.Equal(t, newestFirst, search(insight.MessageFilter{}))
+	require.Equal(t, []uuid.UUID{all[2]}, search(insight.MessageFilter{ID: all[2]}))
+	require.Equal(t, []uuid.UUID{all[3]}, search(insight.MessageFilter{CorrelationID: "#1004"}))
+	require.Equal(t, []uuid.UUID{all[3]}, search(insight.MessageFilter{IdempotencyKey: "order-4"}), "the key alone, without environment or flow")
+	require.Equal(t, []uuid.UUID{all[3]}, search(insight.MessageFilter{IdempotencyKey: "order-4", EnvironmentID: b.env.ID, FlowID: b.flow.ID}))
+	require.Empty(t, search(insight.MessageFilter{IdempotencyKey: "order-4", EnvironmentID: test.ID}))
+	require.Equal(t, []uuid.UUID{all[4], all[1]}, search(insight.MessageFilter{Status: store.StatusFailed}))
+	require.Equal(t, []uuid.UUID{all[4], all[1]}, search(insight.MessageFilter{Status: store.StatusFailed, EnvironmentID: b.env.ID, FlowID: b.flow.ID}))
+	require.Empty(t, search(insight.MessageFilter{EnvironmentID: test.ID}))
+	require.Equal(t, newestFirst, search(insight.MessageFilter{FlowID: b.flow.ID}))
+	require.Equal(t, []uuid.UUID{all[3], all[2]}, search(insight.MessageFilter{From: base.Add(3 * time.Minute), To: base.Add(5 * time.Minute)}), "from inclusive, to exclusive")
 
 	// Payload values: top-level strings and numbers, one level down in
 	// objects; not inside arrays.
-	require.Equal(t, []uuid.UUID{all[0]}, search(jobs.MessageFilter{PayloadValue: "#1001"}))
-	require.Equal(t, []uuid.UUID{all[0]}, search(jobs.MessageFilter{PayloadValue: "1001"}), "a number typed as text")
-	require.Equal(t, []uuid.UUID{all[5]}, search(jobs.MessageFilter{PayloadValue: "c6@shop.example"}))
-	require.Empty(t, search(jobs.MessageFilter{PayloadValue: "SKU-3"}), "array elements are not indexed")
-	require.Empty(t, search(jobs.MessageFilter{PayloadValue: "#100"}), "whole values only")
-	require.Equal(t, []uuid.UUID{all[0]}, search(jobs.MessageFilter{PayloadValue: "#1001", Status: jobs.StatusReceived}))
+	require.Equal(t, []uuid.UUID{all[0]}, search(insight.MessageFilter{PayloadValue: "#1001"}))
+	require.Equal(t, []uuid.UUID{all[0]}, search(insight.MessageFilter{PayloadValue: "1001"}), "a number typed as text")
+	require.Equal(t, []uuid.UUID{all[5]}, search(insight.MessageFilter{PayloadValue: "c6@shop.example"}))
+	require.Empty(t, search(insight.MessageFilter{PayloadValue: "SKU-3"}), "array elements are not indexed")
+	require.Empty(t, search(insight.MessageFilter{PayloadValue: "#100"}), "whole values only")
+	require.Equal(t, []uuid.UUID{all[0]}, search(insight.MessageFilter{PayloadValue: "#1001", Status: store.StatusReceived}))
 
 	// Values are parameters: SQL in a filter finds nothing and breaks nothing.
 	for _, evil := range []string{`' or 1=1 --`, `"); drop table messages; --`, `\`, `]`, `{"a":1}`} {
-		require.Empty(t, search(jobs.MessageFilter{CorrelationID: evil, IdempotencyKey: evil}))
-		require.Empty(t, search(jobs.MessageFilter{PayloadValue: evil}))
+		require.Empty(t, search(insight.MessageFilter{CorrelationID: evil, IdempotencyKey: evil}))
+		require.Empty(t, search(insight.MessageFilter{PayloadValue: evil}))
 	}
-	_, err = jobs.MessageSearch(ctx, b.pool, jobs.MessageFilter{Status: "failed' or 'a'='a"})
+	_, err = insight.MessageSearch(ctx, b.pool, insight.MessageFilter{Status: "failed' or 'a'='a"})
 	var fe *fault.Error
 	require.ErrorAs(t, err, &fe)
 	require.Equal(t, fault.Invalid, fe.Code)
@@ -88,12 +89,12 @@ func TestMessageSearchFindsPayloadsBeforeAndAfterProcessing(t *testing.T) {
 	ctx := context.Background()
 	routed := b.accept(t, `{"id": 41, "name": "#4100", "total": 10, "customer": {"email": "kim@shop.example"}}`)
 	rejected := b.accept(t, `{"id": 42, "name": "#4200", "total": -1, "customer": {"email": "kim@shop.example"}}`)
-	b.waitStatus(t, rejected.MessageID, jobs.StatusRejected)
+	b.waitStatus(t, rejected.MessageID, store.StatusRejected)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		v, err := jobs.MessageGet(ctx, b.pool, routed.MessageID)
+		v, err := store.MessageGet(ctx, b.pool, routed.MessageID)
 		require.NoError(t, err)
-		if v.Message.Status != jobs.StatusReceived {
+		if v.Message.Status != store.StatusReceived {
 			break
 		}
 		require.True(t, time.Now().Before(deadline), "message %s was not processed", routed.MessageID)
@@ -105,18 +106,18 @@ func TestMessageSearchFindsPayloadsBeforeAndAfterProcessing(t *testing.T) {
 	held := waiting.accept(t, `{"id": 43, "name": "#4300", "total": 10, "customer": {"email": "kim@shop.example"}}`)
 	require.Equal(t, 0, countRows(t, waiting, `select count(*) from message_values`))
 
-	search := func(b *bundle, f jobs.MessageFilter) []uuid.UUID {
+	search := func(b *bundle, f insight.MessageFilter) []uuid.UUID {
 		t.Helper()
-		res, err := jobs.MessageSearch(ctx, b.pool, f)
+		res, err := insight.MessageSearch(ctx, b.pool, f)
 		require.NoError(t, err)
 		return ids(res.Messages)
 	}
-	require.Equal(t, []uuid.UUID{routed.MessageID}, search(b, jobs.MessageFilter{PayloadValue: "#4100"}))
-	require.Equal(t, []uuid.UUID{rejected.MessageID}, search(b, jobs.MessageFilter{PayloadValue: "#4200", Status: jobs.StatusRejected}))
-	require.Equal(t, []uuid.UUID{rejected.MessageID, routed.MessageID}, search(b, jobs.MessageFilter{PayloadValue: "kim@shop.example"}))
-	require.Equal(t, []uuid.UUID{held.MessageID}, search(waiting, jobs.MessageFilter{PayloadValue: "#4300"}))
-	require.Equal(t, []uuid.UUID{held.MessageID}, search(waiting, jobs.MessageFilter{PayloadValue: "kim@shop.example"}))
-	require.Empty(t, search(waiting, jobs.MessageFilter{PayloadValue: "#4300", Status: jobs.StatusDelivered}))
+	require.Equal(t, []uuid.UUID{routed.MessageID}, search(b, insight.MessageFilter{PayloadValue: "#4100"}))
+	require.Equal(t, []uuid.UUID{rejected.MessageID}, search(b, insight.MessageFilter{PayloadValue: "#4200", Status: store.StatusRejected}))
+	require.Equal(t, []uuid.UUID{rejected.MessageID, routed.MessageID}, search(b, insight.MessageFilter{PayloadValue: "kim@shop.example"}))
+	require.Equal(t, []uuid.UUID{held.MessageID}, search(waiting, insight.MessageFilter{PayloadValue: "#4300"}))
+	require.Equal(t, []uuid.UUID{held.MessageID}, search(waiting, insight.MessageFilter{PayloadValue: "kim@shop.example"}))
+	require.Empty(t, search(waiting, insight.MessageFilter{PayloadValue: "#4300", Status: store.StatusDelivered}))
 }
 
 func TestMessageSearchPages(t *testing.T) {
@@ -141,17 +142,17 @@ func TestMessageSearchPages(t *testing.T) {
 	require.NoError(t, rows.Err())
 
 	var got []uuid.UUID
-	f := jobs.MessageFilter{Limit: 2}
+	f := insight.MessageFilter{Limit: 2}
 	pages := 0
 	for {
-		res, err := jobs.MessageSearch(ctx, b.pool, f)
+		res, err := insight.MessageSearch(ctx, b.pool, f)
 		require.NoError(t, err)
 		got = append(got, ids(res.Messages)...)
 		pages++
 		if res.Next == nil {
 			break
 		}
-		c, err := jobs.ParseMessageCursor(res.Next.String())
+		c, err := insight.ParseMessageCursor(res.Next.String())
 		require.NoError(t, err)
 		require.True(t, res.Next.ReceivedAt.Equal(c.ReceivedAt), "the cursor survives a URL")
 		require.Equal(t, res.Next.ID, c.ID)
@@ -161,7 +162,7 @@ func TestMessageSearchPages(t *testing.T) {
 	require.Equal(t, 4, pages)
 
 	for _, bad := range []string{"x", "", "bm90LWEtY3Vyc29y", "MTIzLm5vdC1hLXV1aWQ"} {
-		_, err := jobs.ParseMessageCursor(bad)
+		_, err := insight.ParseMessageCursor(bad)
 		var fe *fault.Error
 		require.ErrorAs(t, err, &fe, bad)
 		require.Equal(t, fault.Invalid, fe.Code)
@@ -179,16 +180,16 @@ func TestMessageSearchUsesIndexes(t *testing.T) {
 	defer func() { _ = tx.Rollback(ctx) }()
 	_, err = tx.Exec(ctx, `set local enable_seqscan = off`)
 	require.NoError(t, err)
-	for index, f := range map[string]jobs.MessageFilter{
+	for index, f := range map[string]insight.MessageFilter{
 		"messages_pkey":            {ID: uuid.New()},
 		"messages_correlation_idx": {CorrelationID: "#1001"},
 		"messages_idempotency_key": {IdempotencyKey: "order-1"},
 		"message_values_idx":       {PayloadValue: "#1001"},
 		"messages_received_at_idx": {},
 		"messages_received_idx":    {EnvironmentID: b.env.ID},
-		"messages_status_idx":      {Status: jobs.StatusFailed},
+		"messages_status_idx":      {Status: store.StatusFailed},
 	} {
-		sql, args, _, err := jobs.MessageSearchQuery(f)
+		sql, args, _, err := insight.MessageSearchQuery(f)
 		require.NoError(t, err)
 		rows, err := tx.Query(ctx, "explain "+sql, args...)
 		require.NoError(t, err)

@@ -12,7 +12,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/insight"
+	"github.com/crossdock/crossdock/jobs/store"
 )
 
 // BenchmarkExplorerSearch measures the message explorer's searches on a
@@ -67,41 +68,41 @@ func BenchmarkExplorerSearch(b *testing.B) {
 
 	kinds := []struct {
 		name   string
-		filter func() jobs.MessageFilter
+		filter func() insight.MessageFilter
 	}{
-		{"correlation_id", func() jobs.MessageFilter { return jobs.MessageFilter{CorrelationID: pick().corr} }},
-		{"correlation_id_miss", func() jobs.MessageFilter { return jobs.MessageFilter{CorrelationID: "#" + uuid.NewString()} }},
-		{"payload_order_name", func() jobs.MessageFilter {
-			return jobs.MessageFilter{PayloadValue: orders[rand.IntN(len(orders))].corr}
+		{"correlation_id", func() insight.MessageFilter { return insight.MessageFilter{CorrelationID: pick().corr} }},
+		{"correlation_id_miss", func() insight.MessageFilter { return insight.MessageFilter{CorrelationID: "#" + uuid.NewString()} }},
+		{"payload_order_name", func() insight.MessageFilter {
+			return insight.MessageFilter{PayloadValue: orders[rand.IntN(len(orders))].corr}
 		}},
-		{"payload_order_number", func() jobs.MessageFilter {
-			return jobs.MessageFilter{PayloadValue: orders[rand.IntN(len(orders))].orderNumber}
+		{"payload_order_number", func() insight.MessageFilter {
+			return insight.MessageFilter{PayloadValue: orders[rand.IntN(len(orders))].orderNumber}
 		}},
-		{"payload_order_name_in_env", func() jobs.MessageFilter {
+		{"payload_order_name_in_env", func() insight.MessageFilter {
 			s := orders[rand.IntN(len(orders))]
-			return jobs.MessageFilter{PayloadValue: s.corr, EnvironmentID: s.envID}
+			return insight.MessageFilter{PayloadValue: s.corr, EnvironmentID: s.envID}
 		}},
-		{"idempotency_key", func() jobs.MessageFilter { return jobs.MessageFilter{IdempotencyKey: pick().key} }},
-		{"id", func() jobs.MessageFilter { return jobs.MessageFilter{ID: pick().id} }},
-		{"newest_all", func() jobs.MessageFilter { return jobs.MessageFilter{} }},
-		{"newest_env", func() jobs.MessageFilter { return jobs.MessageFilter{EnvironmentID: prodID} }},
-		{"flow_failed", func() jobs.MessageFilter {
-			return jobs.MessageFilter{FlowID: pick().flowID, Status: jobs.StatusFailed}
+		{"idempotency_key", func() insight.MessageFilter { return insight.MessageFilter{IdempotencyKey: pick().key} }},
+		{"id", func() insight.MessageFilter { return insight.MessageFilter{ID: pick().id} }},
+		{"newest_all", func() insight.MessageFilter { return insight.MessageFilter{} }},
+		{"newest_env", func() insight.MessageFilter { return insight.MessageFilter{EnvironmentID: prodID} }},
+		{"flow_failed", func() insight.MessageFilter {
+			return insight.MessageFilter{FlowID: pick().flowID, Status: store.StatusFailed}
 		}},
-		{"env_status_rejected", func() jobs.MessageFilter {
-			return jobs.MessageFilter{EnvironmentID: prodID, Status: jobs.StatusRejected}
+		{"env_status_rejected", func() insight.MessageFilter {
+			return insight.MessageFilter{EnvironmentID: prodID, Status: store.StatusRejected}
 		}},
-		{"env_day", func() jobs.MessageFilter {
+		{"env_day", func() insight.MessageFilter {
 			s := pick()
-			return jobs.MessageFilter{EnvironmentID: s.envID, From: s.receivedAt.Add(-24 * time.Hour), To: s.receivedAt}
+			return insight.MessageFilter{EnvironmentID: s.envID, From: s.receivedAt.Add(-24 * time.Hour), To: s.receivedAt}
 		}},
-		{"keyset_page_env", func() jobs.MessageFilter {
+		{"keyset_page_env", func() insight.MessageFilter {
 			s := pick()
-			return jobs.MessageFilter{EnvironmentID: s.envID, After: &jobs.MessageCursor{ReceivedAt: s.receivedAt, ID: s.id}}
+			return insight.MessageFilter{EnvironmentID: s.envID, After: &insight.MessageCursor{ReceivedAt: s.receivedAt, ID: s.id}}
 		}},
-		{"flow_status_delivered_day", func() jobs.MessageFilter {
+		{"flow_status_delivered_day", func() insight.MessageFilter {
 			s := pick()
-			return jobs.MessageFilter{FlowID: s.flowID, Status: jobs.StatusDelivered, From: s.receivedAt.Add(-24 * time.Hour), To: s.receivedAt}
+			return insight.MessageFilter{FlowID: s.flowID, Status: store.StatusDelivered, From: s.receivedAt.Add(-24 * time.Hour), To: s.receivedAt}
 		}},
 	}
 	explained := map[string]bool{}
@@ -109,7 +110,7 @@ func BenchmarkExplorerSearch(b *testing.B) {
 		b.Run(k.name, func(b *testing.B) {
 			if os.Getenv("CROSSDOCK_BENCH_EXPLAIN") == "1" && !explained[k.name] {
 				explained[k.name] = true
-				sql, args, _, err := jobs.MessageSearchQuery(k.filter())
+				sql, args, _, err := insight.MessageSearchQuery(k.filter())
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -128,7 +129,7 @@ func BenchmarkExplorerSearch(b *testing.B) {
 			for range b.N {
 				f := k.filter()
 				start := time.Now()
-				if _, err := jobs.MessageSearch(ctx, pool, f); err != nil {
+				if _, err := insight.MessageSearch(ctx, pool, f); err != nil {
 					b.Fatal(err)
 				}
 				took = append(took, time.Since(start))

@@ -15,16 +15,18 @@ import (
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/inbox"
+	"github.com/crossdock/crossdock/jobs/pipeline"
+	"github.com/crossdock/crossdock/jobs/store"
 )
 
 func (b *bundle) actor() account.Actor {
 	return account.Actor{UserID: b.editor.UserID, Email: b.editor.Email}
 }
 
-func (b *bundle) exceptionOf(t *testing.T, id uuid.UUID) jobs.Exception {
+func (b *bundle) exceptionOf(t *testing.T, id uuid.UUID) store.Exception {
 	t.Helper()
-	ex, err := jobs.ExceptionsOfMessage(context.Background(), b.pool, id)
+	ex, err := store.ExceptionsOfMessage(context.Background(), b.pool, id)
 	require.NoError(t, err)
 	require.NotEmpty(t, ex)
 	return ex[len(ex)-1]
@@ -36,11 +38,11 @@ func (b *bundle) tx(t *testing.T, fn func(tx pgx.Tx) error) error {
 }
 
 // waitException polls until the message has an exception in status want.
-func (b *bundle) waitException(t *testing.T, id uuid.UUID, want jobs.ExceptionStatus) jobs.Exception {
+func (b *bundle) waitException(t *testing.T, id uuid.UUID, want store.ExceptionStatus) store.Exception {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		ex, err := jobs.ExceptionsOfMessage(context.Background(), b.pool, id)
+		ex, err := store.ExceptionsOfMessage(context.Background(), b.pool, id)
 		require.NoError(t, err)
 		if len(ex) > 0 && ex[len(ex)-1].Status == want {
 			return ex[len(ex)-1]
@@ -63,82 +65,84 @@ func TestGroupsCountAndInboxPagesByKeyset(t *testing.T) {
 	}
 	bad := b.accept(t, `{"id": 99, "name": "#99", "total": 0}`).MessageID
 	for _, id := range ids {
-		b.waitStatus(t, id, jobs.StatusFailed)
+		b.waitStatus(t, id, store.StatusFailed)
 	}
-	b.waitStatus(t, bad, jobs.StatusRejected)
+	b.waitStatus(t, bad, store.StatusRejected)
 	ctx := context.Background()
 
-	groups, next, err := jobs.GroupList(ctx, b.pool, jobs.GroupFilter{})
+	groups, next, err := inbox.GroupList(ctx, b.pool, inbox.GroupFilter{})
 	require.NoError(t, err)
 	require.Nil(t, next)
 	require.Len(t, groups, 2)
-	byKind := map[jobs.ExceptionKind]jobs.ExceptionGroup{}
+	byKind := map[store.ExceptionKind]inbox.ExceptionGroup{}
 	for _, g := range groups {
 		byKind[g.Kind] = g
 	}
-	require.EqualValues(t, 5, byKind[jobs.ExceptionDelivery].OpenCount)
-	require.EqualValues(t, 1, byKind[jobs.ExceptionValidation].OpenCount)
-	require.Equal(t, "orders", byKind[jobs.ExceptionDelivery].FlowSlug)
-	n, err := jobs.OpenExceptionCount(ctx, b.pool)
+	require.EqualValues(t, 5, byKind[store.ExceptionDelivery].OpenCount)
+	require.EqualValues(t, 1, byKind[store.ExceptionValidation].OpenCount)
+	require.Equal(t, "orders", byKind[store.ExceptionDelivery].FlowSlug)
+	n, err := inbox.OpenExceptionCount(ctx, b.pool)
 	require.NoError(t, err)
 	require.EqualValues(t, 6, n)
 
 	// Two pages of three, then nothing.
-	page1, cursor, err := jobs.InboxList(ctx, b.pool, jobs.InboxFilter{Limit: 3})
+	page1, cursor, err := inbox.InboxList(ctx, b.pool, inbox.InboxFilter{Limit: 3})
 	require.NoError(t, err)
 	require.Len(t, page1, 3)
 	require.NotZero(t, cursor)
-	page2, cursor2, err := jobs.InboxList(ctx, b.pool, jobs.InboxFilter{Limit: 3, BeforeID: cursor})
+	page2, cursor2, err := inbox.InboxList(ctx, b.pool, inbox.InboxFilter{Limit: 3, BeforeID: cursor})
 	require.NoError(t, err)
 	require.Len(t, page2, 3)
 	require.Zero(t, cursor2)
 	require.Greater(t, page1[2].ID, page2[0].ID)
 
 	// Filters: kind, text by correlation id, target, group.
-	only, _, err := jobs.InboxList(ctx, b.pool, jobs.InboxFilter{Kind: jobs.ExceptionValidation})
+	only, _, err := inbox.InboxList(ctx, b.pool, inbox.InboxFilter{Kind: store.ExceptionValidation})
 	require.NoError(t, err)
 	require.Len(t, only, 1)
 	require.Equal(t, bad, only[0].MessageID)
-	byOrder, _, err := jobs.InboxList(ctx, b.pool, jobs.InboxFilter{Text: "#3"})
+	byOrder, _, err := inbox.InboxList(ctx, b.pool, inbox.InboxFilter{Text: "#3"})
 	require.NoError(t, err)
 	require.Len(t, byOrder, 1)
 	require.Equal(t, "#3", byOrder[0].CorrelationID)
 	// Text in the error: a substring, case-insensitive; % and _ are
 	// literal, not wildcards (the trigram index serves the pattern).
-	sample := byKind[jobs.ExceptionDelivery].SampleMessage
+	sample := byKind[store.ExceptionDelivery].SampleMessage
 	require.GreaterOrEqual(t, len(sample), 8, sample)
 	mid := sample[2:8]
-	byError, _, err := jobs.InboxList(ctx, b.pool, jobs.InboxFilter{Text: strings.ToUpper(mid)})
+	byError, _, err := inbox.InboxList(ctx, b.pool, inbox.InboxFilter{Text: strings.ToUpper(mid)})
 	require.NoError(t, err)
 	require.Len(t, byError, 5, "%q in %q", mid, sample)
 	wild := mid[:2] + "_" + mid[3:]
-	none, _, err := jobs.InboxList(ctx, b.pool, jobs.InboxFilter{Text: wild})
+	none, _, err := inbox.InboxList(ctx, b.pool, inbox.InboxFilter{Text: wild})
 	require.NoError(t, err)
 	require.Empty(t, none, "_ in %q is a literal underscore, not any character", wild)
-	none, _, err = jobs.InboxList(ctx, b.pool, jobs.InboxFilter{Text: mid[:2] + "%" + mid[4:]})
+	none, _, err = inbox.InboxList(ctx, b.pool, inbox.InboxFilter{Text: mid[:2] + "%" + mid[4:]})
 	require.NoError(t, err)
 	require.Empty(t, none, "%% is literal too")
 	// Exactly an idempotency key.
-	byKey, _, err := jobs.InboxList(ctx, b.pool, jobs.InboxFilter{Text: page1[0].IdempotencyKey})
+	byKey, _, err := inbox.InboxList(ctx, b.pool, inbox.InboxFilter{Text: page1[0].IdempotencyKey})
 	require.NoError(t, err)
 	require.NotEmpty(t, byKey)
 	require.Contains(t, exceptionIDs(byKey), page1[0].ID)
-	byTarget, _, err := jobs.InboxList(ctx, b.pool, jobs.InboxFilter{Target: "erp"})
+	byTarget, _, err := inbox.InboxList(ctx, b.pool, inbox.InboxFilter{Target: "erp"})
 	require.NoError(t, err)
 	require.Len(t, byTarget, 5)
-	inGroup, _, err := jobs.InboxList(ctx, b.pool, jobs.InboxFilter{Fingerprint: byKind[jobs.ExceptionDelivery].Fingerprint, EnvironmentID: b.env.ID})
+	inGroup, _, err := inbox.InboxList(ctx, b.pool, inbox.InboxFilter{Fingerprint: byKind[store.ExceptionDelivery].Fingerprint, EnvironmentID: b.env.ID})
 	require.NoError(t, err)
 	require.Len(t, inGroup, 5)
-	_, _, err = jobs.InboxList(ctx, b.pool, jobs.InboxFilter{Status: "nonsense"})
+	_, _, err = inbox.InboxList(ctx, b.pool, inbox.InboxFilter{Status: "nonsense"})
 	require.Equal(t, fault.Invalid, fault.CodeOf(err))
 
 	// Resolving one lowers the group's open count in the same transaction.
-	require.NoError(t, b.tx(t, func(tx pgx.Tx) error { return jobs.ExceptionResolve(ctx, tx, only[0].ID, "sender fixed it", b.actor()) }))
-	g, err := jobs.GroupGet(ctx, b.pool, byKind[jobs.ExceptionValidation].ID)
+	require.NoError(t, b.tx(t, func(tx pgx.Tx) error {
+		return inbox.ExceptionResolve(ctx, tx, only[0].ID, "sender fixed it", b.actor())
+	}))
+	g, err := inbox.GroupGet(ctx, b.pool, byKind[store.ExceptionValidation].ID)
 	require.NoError(t, err)
 	require.EqualValues(t, 0, g.OpenCount)
 	require.EqualValues(t, 1, g.TotalCount)
-	groups, _, err = jobs.GroupList(ctx, b.pool, jobs.GroupFilter{})
+	groups, _, err = inbox.GroupList(ctx, b.pool, inbox.GroupFilter{})
 	require.NoError(t, err)
 	require.Len(t, groups, 1, "a group with nothing open leaves the default view")
 }
@@ -148,43 +152,43 @@ func TestActionRefusals(t *testing.T) {
 	b := setup(t, true)
 	ctx := context.Background()
 	id := b.accept(t, `{"id": 1, "name": "#1", "total": 0}`).MessageID
-	b.waitStatus(t, id, jobs.StatusRejected)
+	b.waitStatus(t, id, store.StatusRejected)
 	ex := b.exceptionOf(t, id)
 
-	err := b.tx(t, func(tx pgx.Tx) error { return jobs.ExceptionResolve(ctx, tx, ex.ID, "  ", b.actor()) })
+	err := b.tx(t, func(tx pgx.Tx) error { return inbox.ExceptionResolve(ctx, tx, ex.ID, "  ", b.actor()) })
 	require.Equal(t, fault.Invalid, fault.CodeOf(err), "resolving needs a reason")
-	err = b.tx(t, func(tx pgx.Tx) error { return jobs.ExceptionIgnore(ctx, tx, ex.ID, "", b.actor()) })
+	err = b.tx(t, func(tx pgx.Tx) error { return inbox.ExceptionIgnore(ctx, tx, ex.ID, "", b.actor()) })
 	require.Equal(t, fault.Invalid, fault.CodeOf(err), "ignoring needs a reason")
 	err = b.tx(t, func(tx pgx.Tx) error {
-		_, err := jobs.ExceptionReplay(ctx, tx, b.client, jobs.ReplayRequest{ExceptionID: ex.ID, Payload: []byte(`{"id": 1,`), Actor: b.actor()})
+		_, err := inbox.ExceptionReplay(ctx, tx, b.client, inbox.ReplayRequest{ExceptionID: ex.ID, Payload: []byte(`{"id": 1,`), Actor: b.actor()})
 		return err
 	})
 	require.Equal(t, fault.Invalid, fault.CodeOf(err), "an edited payload must be JSON")
 	require.Contains(t, err.Error(), "not valid JSON")
 	err = b.tx(t, func(tx pgx.Tx) error {
-		_, err := jobs.ExceptionReplay(ctx, tx, b.client, jobs.ReplayRequest{ExceptionID: ex.ID, Version: jobs.VersionDraft, Actor: b.actor()})
+		_, err := inbox.ExceptionReplay(ctx, tx, b.client, inbox.ReplayRequest{ExceptionID: ex.ID, Version: inbox.VersionDraft, Actor: b.actor()})
 		return err
 	})
 	require.Equal(t, fault.Invalid, fault.CodeOf(err), "a draft is previewed, not sent")
-	err = b.tx(t, func(tx pgx.Tx) error { return jobs.ExceptionAssign(ctx, tx, ex.ID, 987654, b.actor()) })
+	err = b.tx(t, func(tx pgx.Tx) error { return inbox.ExceptionAssign(ctx, tx, ex.ID, 987654, b.actor()) })
 	require.Equal(t, fault.Invalid, fault.CodeOf(err))
-	err = b.tx(t, func(tx pgx.Tx) error { return jobs.ExceptionResolve(ctx, tx, 987654, "x", b.actor()) })
+	err = b.tx(t, func(tx pgx.Tx) error { return inbox.ExceptionResolve(ctx, tx, 987654, "x", b.actor()) })
 	require.Equal(t, fault.NotFound, fault.CodeOf(err))
 
-	require.NoError(t, b.tx(t, func(tx pgx.Tx) error { return jobs.ExceptionIgnore(ctx, tx, ex.ID, "test order", b.actor()) }))
+	require.NoError(t, b.tx(t, func(tx pgx.Tx) error { return inbox.ExceptionIgnore(ctx, tx, ex.ID, "test order", b.actor()) }))
 	for name, act := range map[string]func(tx pgx.Tx) error{
-		"retry":   func(tx pgx.Tx) error { return jobs.ExceptionRetry(ctx, tx, b.client, ex.ID, b.actor()) },
-		"resolve": func(tx pgx.Tx) error { return jobs.ExceptionResolve(ctx, tx, ex.ID, "again", b.actor()) },
-		"assign":  func(tx pgx.Tx) error { return jobs.ExceptionAssign(ctx, tx, ex.ID, b.editor.UserID, b.actor()) },
+		"retry":   func(tx pgx.Tx) error { return inbox.ExceptionRetry(ctx, tx, b.client, ex.ID, b.actor()) },
+		"resolve": func(tx pgx.Tx) error { return inbox.ExceptionResolve(ctx, tx, ex.ID, "again", b.actor()) },
+		"assign":  func(tx pgx.Tx) error { return inbox.ExceptionAssign(ctx, tx, ex.ID, b.editor.UserID, b.actor()) },
 		"replay": func(tx pgx.Tx) error {
-			_, err := jobs.ExceptionReplay(ctx, tx, b.client, jobs.ReplayRequest{ExceptionID: ex.ID, Actor: b.actor()})
+			_, err := inbox.ExceptionReplay(ctx, tx, b.client, inbox.ReplayRequest{ExceptionID: ex.ID, Actor: b.actor()})
 			return err
 		},
 	} {
 		err := b.tx(t, act)
 		require.Equal(t, fault.Conflict, fault.CodeOf(err), "%s on an ignored exception", name)
 	}
-	h, err := jobs.ExceptionHistory(ctx, b.pool, ex.ID)
+	h, err := inbox.ExceptionHistory(ctx, b.pool, ex.ID)
 	require.NoError(t, err)
 	require.Len(t, h, 1, "refused actions leave no audit entry")
 	require.Equal(t, "exception.ignore", h[0].Action)
@@ -200,11 +204,11 @@ func TestEditPayloadAndReplayMakesALinkedRevision(t *testing.T) {
 	tg := newTarget(t, status(http.StatusOK))
 	b.configureERP(t, tg.URL, nil)
 	id := b.accept(t, `{"id": 7, "name": "#7", "total": 0}`).MessageID
-	b.waitStatus(t, id, jobs.StatusRejected)
+	b.waitStatus(t, id, store.StatusRejected)
 	ex := b.exceptionOf(t, id)
 
 	// The preview shows what the edit changes before anything is sent.
-	p, err := jobs.PreviewReplay(ctx, b.pool, ex.ID, jobs.VersionRan, []byte(`{"id": 7, "name": "#7", "total": 25}`))
+	p, err := inbox.PreviewReplay(ctx, b.pool, ex.ID, inbox.VersionRan, []byte(`{"id": 7, "name": "#7", "total": 25}`))
 	require.NoError(t, err)
 	require.Contains(t, p.PayloadDiff, `-   "total": 0`)
 	require.Contains(t, p.PayloadDiff, `+   "total": 25`)
@@ -214,14 +218,14 @@ func TestEditPayloadAndReplayMakesALinkedRevision(t *testing.T) {
 	var newID uuid.UUID
 	require.NoError(t, b.tx(t, func(tx pgx.Tx) error {
 		var err error
-		newID, err = jobs.ExceptionReplay(ctx, tx, b.client, jobs.ReplayRequest{ExceptionID: ex.ID,
+		newID, err = inbox.ExceptionReplay(ctx, tx, b.client, inbox.ReplayRequest{ExceptionID: ex.ID,
 			Payload: []byte(`{"id": 7, "name": "#7", "total": 25}`), Reason: "total was missing", Actor: b.actor()})
 		return err
 	}))
-	v := b.waitStatus(t, newID, jobs.StatusDelivered)
+	v := b.waitStatus(t, newID, store.StatusDelivered)
 	require.Equal(t, "#7", v.Message.CorrelationID)
 	require.Equal(t, 1, tg.count())
-	revs, err := jobs.RevisionsOf(ctx, b.pool, newID)
+	revs, err := inbox.RevisionsOf(ctx, b.pool, newID)
 	require.NoError(t, err)
 	require.Len(t, revs, 1)
 	require.Equal(t, id, revs[0].OriginalID)
@@ -229,10 +233,10 @@ func TestEditPayloadAndReplayMakesALinkedRevision(t *testing.T) {
 	require.Equal(t, b.editor.Email, revs[0].CreatedBy)
 	require.Contains(t, revs[0].Diff, `+   "total": 25`)
 
-	orig := b.waitStatus(t, id, jobs.StatusRejected)
-	require.Equal(t, jobs.StageReplayed, orig.Lineage[len(orig.Lineage)-1].Stage)
-	require.Equal(t, jobs.ExceptionResolved, orig.Exceptions[0].Status)
-	h, err := jobs.ExceptionHistory(ctx, b.pool, ex.ID)
+	orig := b.waitStatus(t, id, store.StatusRejected)
+	require.Equal(t, store.StageReplayed, orig.Lineage[len(orig.Lineage)-1].Stage)
+	require.Equal(t, store.ExceptionResolved, orig.Exceptions[0].Status)
+	h, err := inbox.ExceptionHistory(ctx, b.pool, ex.ID)
 	require.NoError(t, err)
 	require.Len(t, h, 1)
 	require.Equal(t, "exception.replay", h[0].Action)
@@ -247,29 +251,29 @@ func TestRetryRunsThePinnedVersionAndResolvesItself(t *testing.T) {
 	tg := newTarget(t, status(http.StatusBadRequest))
 	b.configureERP(t, tg.URL, nil)
 	id := b.accept(t, `{"id": 5, "name": "#5", "total": 10}`).MessageID
-	b.waitStatus(t, id, jobs.StatusFailed)
+	b.waitStatus(t, id, store.StatusFailed)
 	ex := b.exceptionOf(t, id)
 
 	tg.setAnswer(status(http.StatusOK))
-	require.NoError(t, b.tx(t, func(tx pgx.Tx) error { return jobs.ExceptionRetry(ctx, tx, b.client, ex.ID, b.actor()) }))
+	require.NoError(t, b.tx(t, func(tx pgx.Tx) error { return inbox.ExceptionRetry(ctx, tx, b.client, ex.ID, b.actor()) }))
 	// A second click while the retry is under way is refused, not doubled.
-	err := b.tx(t, func(tx pgx.Tx) error { return jobs.ExceptionRetry(ctx, tx, b.client, ex.ID, b.actor()) })
+	err := b.tx(t, func(tx pgx.Tx) error { return inbox.ExceptionRetry(ctx, tx, b.client, ex.ID, b.actor()) })
 	if err != nil {
 		require.Equal(t, fault.Conflict, fault.CodeOf(err))
 	}
-	b.waitStatus(t, id, jobs.StatusDelivered)
-	got := b.waitException(t, id, jobs.ExceptionResolved)
+	b.waitStatus(t, id, store.StatusDelivered)
+	got := b.waitException(t, id, store.ExceptionResolved)
 	require.Contains(t, got.Resolution, "delivered")
 
 	// A validation exception retried processes the message again on its
 	// own version (still invalid: the exception stays open, refreshed).
 	bad := b.accept(t, `{"id": 6, "name": "#6", "total": 0}`).MessageID
-	b.waitStatus(t, bad, jobs.StatusRejected)
+	b.waitStatus(t, bad, store.StatusRejected)
 	vex := b.exceptionOf(t, bad)
-	require.NoError(t, b.tx(t, func(tx pgx.Tx) error { return jobs.ExceptionRetry(ctx, tx, b.client, vex.ID, b.actor()) }))
-	v := b.waitStatus(t, bad, jobs.StatusRejected)
+	require.NoError(t, b.tx(t, func(tx pgx.Tx) error { return inbox.ExceptionRetry(ctx, tx, b.client, vex.ID, b.actor()) }))
+	v := b.waitStatus(t, bad, store.StatusRejected)
 	require.Len(t, v.Exceptions, 1)
-	require.Equal(t, jobs.ExceptionOpen, v.Exceptions[0].Status)
+	require.Equal(t, store.ExceptionOpen, v.Exceptions[0].Status)
 	require.Equal(t, 1, v.Message.VersionNumber)
 }
 
@@ -284,29 +288,29 @@ func TestBulkRetryOfAGroupIsIdempotent(t *testing.T) {
 		ids = append(ids, b.accept(t, fmt.Sprintf(`{"id": %d, "name": "#%d", "total": 10}`, i+1, i+1)).MessageID)
 	}
 	for _, id := range ids {
-		b.waitStatus(t, id, jobs.StatusFailed)
+		b.waitStatus(t, id, store.StatusFailed)
 	}
 	g := b.exceptionOf(t, ids[0])
 	tg.setAnswer(status(http.StatusOK))
 
-	req := jobs.BulkRequest{RequestKey: "form-1", Action: jobs.BulkRetry, EnvironmentID: b.env.ID, Fingerprint: g.Fingerprint, Actor: b.actor()}
-	first, created, err := jobs.BulkStart(ctx, b.pool, b.client, req)
+	req := inbox.BulkRequest{RequestKey: "form-1", Action: inbox.BulkRetry, EnvironmentID: b.env.ID, Fingerprint: g.Fingerprint, Actor: b.actor()}
+	first, created, err := inbox.BulkStart(ctx, b.pool, b.client, req)
 	require.NoError(t, err)
 	require.True(t, created)
 	require.Equal(t, 4, first.Total)
-	again, created, err := jobs.BulkStart(ctx, b.pool, b.client, req)
+	again, created, err := inbox.BulkStart(ctx, b.pool, b.client, req)
 	require.NoError(t, err)
 	require.False(t, created, "the same click twice")
 	require.Equal(t, first.ID, again.ID)
 
 	for _, id := range ids {
-		b.waitStatus(t, id, jobs.StatusDelivered)
-		b.waitException(t, id, jobs.ExceptionResolved)
+		b.waitStatus(t, id, store.StatusDelivered)
+		b.waitException(t, id, store.ExceptionResolved)
 	}
 	require.Equal(t, 4, tg.count()-4, "each delivery was sent once more, not twice")
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		ba, err := jobs.BulkGet(ctx, b.pool, first.ID)
+		ba, err := inbox.BulkGet(ctx, b.pool, first.ID)
 		require.NoError(t, err)
 		if ba.Status == "done" {
 			require.Equal(t, 4, ba.Done+ba.Skipped)
@@ -318,20 +322,20 @@ func TestBulkRetryOfAGroupIsIdempotent(t *testing.T) {
 
 	// Nothing left open: a new bulk retry of the group does nothing.
 	req.RequestKey = "form-2"
-	second, created, err := jobs.BulkStart(ctx, b.pool, b.client, req)
+	second, created, err := inbox.BulkStart(ctx, b.pool, b.client, req)
 	require.NoError(t, err)
 	require.True(t, created)
 	require.Equal(t, 0, second.Total)
 	time.Sleep(300 * time.Millisecond)
 	require.Equal(t, 8, tg.count())
 
-	_, _, err = jobs.BulkStart(ctx, b.pool, b.client, jobs.BulkRequest{RequestKey: "x", Action: jobs.BulkResolve, ExceptionIDs: []int64{g.ID}, Actor: b.actor()})
+	_, _, err = inbox.BulkStart(ctx, b.pool, b.client, inbox.BulkRequest{RequestKey: "x", Action: inbox.BulkResolve, ExceptionIDs: []int64{g.ID}, Actor: b.actor()})
 	require.Equal(t, fault.Invalid, fault.CodeOf(err), "bulk resolve needs a reason")
 }
 
 func TestLineDiff(t *testing.T) {
 	t.Parallel()
-	require.Equal(t, "  a\n- b\n+ c\n  d", jobs.LineDiff("a\nb\nd", "a\nc\nd"))
+	require.Equal(t, "  a\n- b\n+ c\n  d", inbox.LineDiff("a\nb\nd", "a\nc\nd"))
 }
 
 func TestRequestHeadersMaskTheCredential(t *testing.T) {
@@ -340,8 +344,8 @@ func TestRequestHeadersMaskTheCredential(t *testing.T) {
 	tg := newTarget(t, status(http.StatusBadRequest))
 	b.configureERP(t, tg.URL, nil)
 	id := b.accept(t, `{"id": 8, "name": "#8", "total": 10}`).MessageID
-	v := b.waitStatus(t, id, jobs.StatusFailed)
-	heads, err := jobs.RequestHeaders(context.Background(), b.pool, jobs.Transports(b.pool, nil), b.env.ID, v.Message.CorrelationID, v.Deliveries)
+	v := b.waitStatus(t, id, store.StatusFailed)
+	heads, err := inbox.RequestHeaders(context.Background(), b.pool, pipeline.Transports(b.pool, nil), b.env.ID, v.Message.CorrelationID, v.Deliveries)
 	require.NoError(t, err)
 	h := heads[v.Deliveries[0].ID]
 	require.Equal(t, "••••••", h["Authorization"])
@@ -350,7 +354,7 @@ func TestRequestHeadersMaskTheCredential(t *testing.T) {
 	require.Equal(t, "#8", h["X-Correlation-Id"])
 }
 
-func exceptionIDs(items []jobs.InboxItem) []int64 {
+func exceptionIDs(items []inbox.InboxItem) []int64 {
 	ids := make([]int64, len(items))
 	for i, it := range items {
 		ids[i] = it.ID

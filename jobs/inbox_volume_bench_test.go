@@ -10,7 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/inbox"
+	"github.com/crossdock/crossdock/jobs/store"
 )
 
 // BenchmarkInboxVolume measures the inbox's grouped view and flat list, page
@@ -78,59 +79,59 @@ func BenchmarkInboxVolume(b *testing.B) {
 
 	type kind struct {
 		name  string
-		group func() jobs.GroupFilter
-		flat  func() jobs.InboxFilter
+		group func() inbox.GroupFilter
+		flat  func() inbox.InboxFilter
 	}
 	kinds := []kind{
-		{name: "grouped_open", group: func() jobs.GroupFilter { return jobs.GroupFilter{} }},
-		{name: "grouped_all", group: func() jobs.GroupFilter { return jobs.GroupFilter{All: true} }},
-		{name: "grouped_env", group: func() jobs.GroupFilter { return jobs.GroupFilter{EnvironmentID: envID} }},
-		{name: "grouped_flow", group: func() jobs.GroupFilter { return jobs.GroupFilter{FlowID: flowID} }},
-		{name: "grouped_kind", group: func() jobs.GroupFilter { return jobs.GroupFilter{Kind: jobs.ExceptionMapping} }},
-		{name: "grouped_page2", group: func() jobs.GroupFilter {
-			return jobs.GroupFilter{All: true, BeforeLastSeen: groupSeen, BeforeID: groupID}
+		{name: "grouped_open", group: func() inbox.GroupFilter { return inbox.GroupFilter{} }},
+		{name: "grouped_all", group: func() inbox.GroupFilter { return inbox.GroupFilter{All: true} }},
+		{name: "grouped_env", group: func() inbox.GroupFilter { return inbox.GroupFilter{EnvironmentID: envID} }},
+		{name: "grouped_flow", group: func() inbox.GroupFilter { return inbox.GroupFilter{FlowID: flowID} }},
+		{name: "grouped_kind", group: func() inbox.GroupFilter { return inbox.GroupFilter{Kind: store.ExceptionMapping} }},
+		{name: "grouped_page2", group: func() inbox.GroupFilter {
+			return inbox.GroupFilter{All: true, BeforeLastSeen: groupSeen, BeforeID: groupID}
 		}},
-		{name: "flat_active", flat: func() jobs.InboxFilter { return jobs.InboxFilter{} }},
-		{name: "flat_all", flat: func() jobs.InboxFilter { return jobs.InboxFilter{Status: jobs.InboxAll} }},
-		{name: "flat_deep_keyset_page", flat: func() jobs.InboxFilter { return jobs.InboxFilter{Status: jobs.InboxAll, BeforeID: deepID} }},
-		{name: "flat_active_deep_keyset_page", flat: func() jobs.InboxFilter { return jobs.InboxFilter{BeforeID: deepID} }},
-		{name: "flat_env", flat: func() jobs.InboxFilter { return jobs.InboxFilter{EnvironmentID: envID} }},
-		{name: "flat_flow", flat: func() jobs.InboxFilter { return jobs.InboxFilter{FlowID: flowID} }},
-		{name: "flat_kind", flat: func() jobs.InboxFilter { return jobs.InboxFilter{Kind: jobs.ExceptionValidation} }},
-		{name: "flat_env_kind", flat: func() jobs.InboxFilter {
-			return jobs.InboxFilter{EnvironmentID: envID, Kind: jobs.ExceptionDelivery}
+		{name: "flat_active", flat: func() inbox.InboxFilter { return inbox.InboxFilter{} }},
+		{name: "flat_all", flat: func() inbox.InboxFilter { return inbox.InboxFilter{Status: inbox.InboxAll} }},
+		{name: "flat_deep_keyset_page", flat: func() inbox.InboxFilter { return inbox.InboxFilter{Status: inbox.InboxAll, BeforeID: deepID} }},
+		{name: "flat_active_deep_keyset_page", flat: func() inbox.InboxFilter { return inbox.InboxFilter{BeforeID: deepID} }},
+		{name: "flat_env", flat: func() inbox.InboxFilter { return inbox.InboxFilter{EnvironmentID: envID} }},
+		{name: "flat_flow", flat: func() inbox.InboxFilter { return inbox.InboxFilter{FlowID: flowID} }},
+		{name: "flat_kind", flat: func() inbox.InboxFilter { return inbox.InboxFilter{Kind: store.ExceptionValidation} }},
+		{name: "flat_env_kind", flat: func() inbox.InboxFilter {
+			return inbox.InboxFilter{EnvironmentID: envID, Kind: store.ExceptionDelivery}
 		}},
-		{name: "flat_status_resolved", flat: func() jobs.InboxFilter { return jobs.InboxFilter{Status: "resolved"} }},
-		{name: "flat_status_ignored_env", flat: func() jobs.InboxFilter {
-			return jobs.InboxFilter{Status: "ignored", EnvironmentID: envID}
+		{name: "flat_status_resolved", flat: func() inbox.InboxFilter { return inbox.InboxFilter{Status: "resolved"} }},
+		{name: "flat_status_ignored_env", flat: func() inbox.InboxFilter {
+			return inbox.InboxFilter{Status: "ignored", EnvironmentID: envID}
 		}},
-		{name: "flat_assignee", flat: func() jobs.InboxFilter { return jobs.InboxFilter{AssigneeID: assignee} }},
-		{name: "flat_target", flat: func() jobs.InboxFilter { return jobs.InboxFilter{Target: "erp"} }},
-		{name: "flat_age_7d", flat: func() jobs.InboxFilter { return jobs.InboxFilter{OlderThan: 7 * 24 * time.Hour} }},
-		{name: "flat_group", flat: func() jobs.InboxFilter {
-			return jobs.InboxFilter{EnvironmentID: envID, Fingerprint: fingerprint}
+		{name: "flat_assignee", flat: func() inbox.InboxFilter { return inbox.InboxFilter{AssigneeID: assignee} }},
+		{name: "flat_target", flat: func() inbox.InboxFilter { return inbox.InboxFilter{Target: "erp"} }},
+		{name: "flat_age_7d", flat: func() inbox.InboxFilter { return inbox.InboxFilter{OlderThan: 7 * 24 * time.Hour} }},
+		{name: "flat_group", flat: func() inbox.InboxFilter {
+			return inbox.InboxFilter{EnvironmentID: envID, Fingerprint: fingerprint}
 		}},
-		{name: "text_error_common", flat: func() jobs.InboxFilter { return jobs.InboxFilter{Text: "answered 500"} }},
-		{name: "text_error_rare", flat: func() jobs.InboxFilter { return jobs.InboxFilter{Text: "payload too large"} }},
-		{name: "text_error_rare_all", flat: func() jobs.InboxFilter {
-			return jobs.InboxFilter{Text: "payload too large", Status: jobs.InboxAll}
+		{name: "text_error_common", flat: func() inbox.InboxFilter { return inbox.InboxFilter{Text: "answered 500"} }},
+		{name: "text_error_rare", flat: func() inbox.InboxFilter { return inbox.InboxFilter{Text: "payload too large"} }},
+		{name: "text_error_rare_all", flat: func() inbox.InboxFilter {
+			return inbox.InboxFilter{Text: "payload too large", Status: inbox.InboxAll}
 		}},
-		{name: "text_absent", flat: func() jobs.InboxFilter {
-			return jobs.InboxFilter{Text: "no such error anywhere", Status: jobs.InboxAll}
+		{name: "text_absent", flat: func() inbox.InboxFilter {
+			return inbox.InboxFilter{Text: "no such error anywhere", Status: inbox.InboxAll}
 		}},
-		{name: "text_order_name", flat: func() jobs.InboxFilter { return jobs.InboxFilter{Text: next(orders), Status: jobs.InboxAll} }},
-		{name: "text_correlation_id", flat: func() jobs.InboxFilter { return jobs.InboxFilter{Text: next(corrs), Status: jobs.InboxAll} }},
-		{name: "text_idempotency_key", flat: func() jobs.InboxFilter { return jobs.InboxFilter{Text: next(keys), Status: jobs.InboxAll} }},
+		{name: "text_order_name", flat: func() inbox.InboxFilter { return inbox.InboxFilter{Text: next(orders), Status: inbox.InboxAll} }},
+		{name: "text_correlation_id", flat: func() inbox.InboxFilter { return inbox.InboxFilter{Text: next(corrs), Status: inbox.InboxAll} }},
+		{name: "text_idempotency_key", flat: func() inbox.InboxFilter { return inbox.InboxFilter{Text: next(keys), Status: inbox.InboxAll} }},
 	}
 	if f := os.Getenv("CROSSDOCK_BENCH_ONLY"); f != "" {
 		kinds = slices.DeleteFunc(kinds, func(k kind) bool { return !strings.Contains(k.name, f) })
 	}
 	run := func(k kind) error {
 		if k.group != nil {
-			_, _, err := jobs.GroupList(ctx, pool, k.group())
+			_, _, err := inbox.GroupList(ctx, pool, k.group())
 			return err
 		}
-		_, _, err := jobs.InboxList(ctx, pool, k.flat())
+		_, _, err := inbox.InboxList(ctx, pool, k.flat())
 		return err
 	}
 	explained := map[string]bool{}
@@ -142,9 +143,9 @@ func BenchmarkInboxVolume(b *testing.B) {
 				var args []any
 				var err error
 				if k.group != nil {
-					sql, args, _, err = jobs.GroupListQuery(k.group())
+					sql, args, _, err = inbox.GroupListQuery(k.group())
 				} else {
-					sql, args, _, err = jobs.InboxListQuery(k.flat())
+					sql, args, _, err = inbox.InboxListQuery(k.flat())
 				}
 				if err != nil {
 					b.Fatal(err)

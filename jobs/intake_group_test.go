@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crossdock/crossdock/internal/dbtest"
-	"github.com/crossdock/crossdock/internal/fault"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/intake"
+	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -21,7 +21,7 @@ import (
 func TestIntakeSharesCommitsAndLosesNothing(t *testing.T) {
 	t.Parallel()
 	b := setup(t, false)
-	in := jobs.NewIntake(b.pool, b.client, jobs.IntakeConfig{})
+	in := intake.NewIntake(b.pool, b.client, intake.IntakeConfig{})
 	const callers, each = 64, 5
 	first := b.accept(t, `{"id": 0, "name": "#0", "total": 1}`)
 	var wg sync.WaitGroup
@@ -32,16 +32,16 @@ func TestIntakeSharesCommitsAndLosesNothing(t *testing.T) {
 		wg.Go(func() {
 			for i := range each {
 				n := 1 + c*each + i
-				res, err := in.Accept(context.Background(), jobs.AcceptRequest{Env: "dev", FlowSlug: "orders",
+				res, err := in.Accept(context.Background(), intake.AcceptRequest{Env: "dev", FlowSlug: "orders",
 					Payload: fmt.Appendf(nil, `{"id": %d, "name": "#%d", "total": 1}`, n, n)})
 				// Every caller also reuses key order-0 with its own payload.
-				_, reuseErr := in.Accept(context.Background(), jobs.AcceptRequest{Env: "dev", FlowSlug: "orders",
+				_, reuseErr := in.Accept(context.Background(), intake.AcceptRequest{Env: "dev", FlowSlug: "orders",
 					Payload: fmt.Appendf(nil, `{"id": 0, "name": "#0", "total": %d}`, 1000+n)})
 				mu.Lock()
 				require.NoError(t, err)
 				ids[res.MessageID.String()] = true
 				if reuseErr != nil {
-					require.ErrorIs(t, reuseErr, jobs.ErrKeyReused)
+					require.ErrorIs(t, reuseErr, intake.ErrKeyReused)
 					reused++
 				}
 				mu.Unlock()
@@ -73,9 +73,9 @@ func TestIntakeFollowsANewDeployment(t *testing.T) {
 	t.Parallel()
 	b := setup(t, false)
 	ctx := context.Background()
-	in := jobs.NewIntake(b.pool, b.client, jobs.IntakeConfig{ResolveTTL: time.Hour})
-	accept := func(payload string) jobs.AcceptResult {
-		res, err := in.Accept(ctx, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(payload)})
+	in := intake.NewIntake(b.pool, b.client, intake.IntakeConfig{ResolveTTL: time.Hour})
+	accept := func(payload string) intake.AcceptResult {
+		res, err := in.Accept(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(payload)})
 		require.NoError(t, err)
 		return res
 	}
@@ -94,7 +94,7 @@ func TestIntakeFollowsANewDeployment(t *testing.T) {
 
 	second := accept(`{"id": 2, "total": 1}`)
 	require.Equal(t, 2, second.VersionNumber)
-	m, err := jobs.MessageByID(ctx, b.pool, second.MessageID)
+	m, err := store.MessageByID(ctx, b.pool, second.MessageID)
 	require.NoError(t, err)
 	require.Equal(t, 2, m.VersionNumber)
 	again := accept(`{"id": 1, "total": 1}`)
@@ -102,7 +102,7 @@ func TestIntakeFollowsANewDeployment(t *testing.T) {
 	require.Equal(t, first.MessageID, again.MessageID)
 
 	// A batch resolved before the next deploy is not missed either.
-	_, err = in.AcceptBatch(ctx, jobs.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{[]byte(`{"id": 3, "total": 1}`)}})
+	_, err = in.AcceptBatch(ctx, intake.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{[]byte(`{"id": 3, "total": 1}`)}})
 	require.NoError(t, err)
 	d, err = mappings.DraftGet(ctx, b.pool, b.flow.ID)
 	require.NoError(t, err)
@@ -112,35 +112,12 @@ func TestIntakeFollowsANewDeployment(t *testing.T) {
 	_, err = mappings.Publish(ctx, b.pool, b.flow.ID, d.Revision, "v3", b.editor)
 	require.NoError(t, err)
 	dbtest.Deploy(t, b.pool, b.env.ID, b.flow.ID, 3)
-	lines, err := in.AcceptBatch(ctx, jobs.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{[]byte(`{"id": 4, "total": 1}`), []byte(`{"id": 1, "total": 1}`)}})
+	lines, err := in.AcceptBatch(ctx, intake.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{[]byte(`{"id": 4, "total": 1}`), []byte(`{"id": 1, "total": 1}`)}})
 	require.NoError(t, err)
 	require.NoError(t, lines[0].Err)
 	require.Equal(t, 3, lines[0].VersionNumber)
 	require.True(t, lines[1].Replayed)
 	require.Equal(t, first.MessageID, lines[1].MessageID)
-}
-
-// One event PostgreSQL refuses breaks its group's statement; the others of
-// the group are then written one by one and only that event fails.
-func TestIntakeOneBadEventFailsAlone(t *testing.T) {
-	t.Parallel()
-	b := setup(t, false)
-	in := jobs.NewIntake(b.pool, b.client, jobs.IntakeConfig{})
-	payloads := [][]byte{[]byte(`{"id": 1, "total": 1}`), []byte("{\"id\": 2, \"name\": \"\xff\"}"), []byte(`{"id": 3, "total": 1}`)}
-	res, errs, err := jobs.IntakeCommitWithRawPayload(context.Background(), in, "dev", "orders", payloads)
-	require.NoError(t, err)
-	require.NoError(t, errs[0])
-	require.Error(t, errs[1])
-	require.NoError(t, errs[2])
-	require.Equal(t, 2, countRows(t, b, `select count(*) from messages`))
-	require.Equal(t, 2, countRows(t, b, `select count(*) from river_job where kind = 'process'`))
-	for _, i := range []int{0, 2} {
-		require.Equal(t, 1, countRows(t, b, `select count(*) from messages where id = $1`, res[i].MessageID))
-	}
-	// Through the front door, the same bytes are a 400 that names the byte.
-	_, err = in.Accept(context.Background(), jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: payloads[1]})
-	require.Equal(t, fault.Malformed, fault.CodeOf(err), "%v", err)
-	require.Contains(t, err.Error(), "not valid UTF-8 (byte 19)")
 }
 
 // A payload with the escape \u0000 is valid JSON that PostgreSQL cannot
@@ -149,9 +126,9 @@ func TestIntakeOneBadEventFailsAlone(t *testing.T) {
 func TestIntakeAcceptsAnEscapedNUL(t *testing.T) {
 	t.Parallel()
 	b := setup(t, false)
-	in := jobs.NewIntake(b.pool, b.client, jobs.IntakeConfig{})
+	in := intake.NewIntake(b.pool, b.client, intake.IntakeConfig{})
 	payload := `{"id": 77, "name": "#77", "total": 1, "note": "a\u0000b"}`
-	res, err := in.Accept(context.Background(), jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(payload)})
+	res, err := in.Accept(context.Background(), intake.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(payload)})
 	require.NoError(t, err)
 	again := b.accept(t, payload)
 	require.Equal(t, res.MessageID, again.MessageID)

@@ -14,7 +14,8 @@ import (
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/dbtest"
 	"github.com/crossdock/crossdock/internal/fault"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/intake"
+	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -30,14 +31,14 @@ func countRows(t *testing.T, b *bundle, sql string, args ...any) int {
 // key in their own transactions, and through the synchronous answer.
 func TestConcurrentIdenticalAcceptsMakeOneMessage(t *testing.T) {
 	t.Parallel()
-	type acceptFunc func(context.Context, jobs.AcceptRequest) (jobs.AcceptResult, error)
+	type acceptFunc func(context.Context, intake.AcceptRequest) (intake.AcceptResult, error)
 	for name, way := range map[string]func(b *bundle) acceptFunc{
-		"one writer": func(b *bundle) acceptFunc { return jobs.NewIntake(b.pool, b.client, jobs.IntakeConfig{}).Accept },
+		"one writer": func(b *bundle) acceptFunc { return intake.NewIntake(b.pool, b.client, intake.IntakeConfig{}).Accept },
 		"eight writers": func(b *bundle) acceptFunc {
-			return jobs.NewIntake(b.pool, b.client, jobs.IntakeConfig{Writers: 8}).Accept
+			return intake.NewIntake(b.pool, b.client, intake.IntakeConfig{Writers: 8}).Accept
 		},
 		"Prefer wait": func(b *bundle) acceptFunc {
-			return func(ctx context.Context, r jobs.AcceptRequest) (jobs.AcceptResult, error) {
+			return func(ctx context.Context, r intake.AcceptRequest) (intake.AcceptResult, error) {
 				res, err := b.intake.MapInline(ctx, r)
 				return res.AcceptResult, err
 			}
@@ -48,11 +49,11 @@ func TestConcurrentIdenticalAcceptsMakeOneMessage(t *testing.T) {
 			b := setup(t, false)
 			accept := way(b)
 			var wg sync.WaitGroup
-			results := make([]jobs.AcceptResult, 50)
+			results := make([]intake.AcceptResult, 50)
 			errs := make([]error, 50)
 			for i := range 50 {
 				wg.Go(func() {
-					results[i], errs[i] = accept(context.Background(), jobs.AcceptRequest{Env: "dev", FlowSlug: "orders",
+					results[i], errs[i] = accept(context.Background(), intake.AcceptRequest{Env: "dev", FlowSlug: "orders",
 						Payload: []byte(`{"id": 42, "name": "#42", "total": 9.5}`), IdempotencyKey: "same-key"})
 				})
 			}
@@ -81,9 +82,9 @@ func TestSameKeyDifferentPayloadIsRefused(t *testing.T) {
 	require.True(t, again.Replayed)
 	require.Equal(t, first.MessageID, again.MessageID)
 
-	_, err := b.intake.Accept(context.Background(), jobs.AcceptRequest{Env: "dev", FlowSlug: "orders",
+	_, err := b.intake.Accept(context.Background(), intake.AcceptRequest{Env: "dev", FlowSlug: "orders",
 		Payload: []byte(`{"id": 9, "name": "#9", "total": 2}`)})
-	require.ErrorIs(t, err, jobs.ErrKeyReused)
+	require.ErrorIs(t, err, intake.ErrKeyReused)
 	require.Contains(t, err.Error(), "order-9")
 	require.Equal(t, 1, countRows(t, b, `select count(*) from messages`))
 	require.Equal(t, 1, countRows(t, b, `select count(*) from river_job where kind = 'process'`))
@@ -94,7 +95,7 @@ func TestAcceptAnswersWhatToFix(t *testing.T) {
 	b := setup(t, false)
 	ctx := context.Background()
 	accept := func(env, flow, payload string) error {
-		_, err := b.intake.Accept(ctx, jobs.AcceptRequest{Env: env, FlowSlug: flow, Payload: []byte(payload)})
+		_, err := b.intake.Accept(ctx, intake.AcceptRequest{Env: env, FlowSlug: flow, Payload: []byte(payload)})
 		return err
 	}
 	err := accept("staging", "orders", `{}`)
@@ -107,32 +108,32 @@ func TestAcceptAnswersWhatToFix(t *testing.T) {
 	require.Contains(t, err.Error(), "no version deployed to prod")
 
 	err = accept("dev", "orders", "{\n  \"id\": 1,\n  oops\n}")
-	require.ErrorIs(t, err, jobs.ErrBadJSON)
+	require.ErrorIs(t, err, intake.ErrBadJSON)
 	require.Equal(t, fault.Malformed, fault.CodeOf(err))
 	require.Contains(t, err.Error(), "line 3, column")
-	require.ErrorIs(t, accept("dev", "orders", ``), jobs.ErrBadJSON)
+	require.ErrorIs(t, accept("dev", "orders", ``), intake.ErrBadJSON)
 
 	// Headers win over the expressions; without a correlation expression
 	// result, one is generated.
-	res, err := b.intake.Accept(ctx, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders",
+	res, err := b.intake.Accept(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "orders",
 		Payload: []byte(`{"id": 1, "total": 1}`), IdempotencyKey: "hdr-key", CorrelationID: ""})
 	require.NoError(t, err)
 	require.Equal(t, "hdr-key", res.IdempotencyKey)
 	_, err = uuid.Parse(res.CorrelationID)
 	require.NoError(t, err, "generated correlation id when the expression gives none")
 	require.Equal(t, "/api/v1/messages/"+res.MessageID.String(), res.StatusURL)
-	m, err := jobs.MessageByID(ctx, b.pool, res.MessageID)
+	m, err := store.MessageByID(ctx, b.pool, res.MessageID)
 	require.NoError(t, err)
-	require.Equal(t, jobs.StatusReceived, m.Status)
+	require.Equal(t, store.StatusReceived, m.Status)
 	require.JSONEq(t, `{"id": 1, "total": 1}`, string(m.Payload))
 	require.Equal(t, 1, m.VersionNumber)
 
-	byCorr, err := jobs.MessagesByCorrelationID(ctx, b.pool, res.CorrelationID)
+	byCorr, err := store.MessagesByCorrelationID(ctx, b.pool, res.CorrelationID)
 	require.NoError(t, err)
 	require.Len(t, byCorr, 1)
-	_, err = jobs.ParseMessageID("not-a-uuid")
+	_, err = store.ParseMessageID("not-a-uuid")
 	require.Equal(t, fault.NotFound, fault.CodeOf(err))
-	_, err = jobs.MessageGet(ctx, b.pool, uuid.New())
+	_, err = store.MessageGet(ctx, b.pool, uuid.New())
 	require.Equal(t, fault.NotFound, fault.CodeOf(err))
 }
 
@@ -147,7 +148,7 @@ func TestAcceptIsAllOrNothing(t *testing.T) {
 		begin raise exception 'injected failure after the message insert'; end $$;
 		create trigger fail_job_insert before insert on river_job for each row execute function fail_job_insert();`)
 	require.NoError(t, err)
-	_, err = b.intake.Accept(ctx, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(`{"id": 1, "name": "#1", "total": 1}`)})
+	_, err = b.intake.Accept(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(`{"id": 1, "name": "#1", "total": 1}`)})
 	require.ErrorContains(t, err, "injected failure")
 	require.Equal(t, 0, countRows(t, b, `select count(*) from messages`))
 	require.Equal(t, 0, countRows(t, b, `select count(*) from lineage_events`))
@@ -159,7 +160,7 @@ func TestAcceptIsAllOrNothing(t *testing.T) {
 		begin raise exception 'injected lineage failure'; end $$;
 		create trigger fail_lineage before insert on lineage_events for each row execute function fail_lineage();`)
 	require.NoError(t, err)
-	_, err = b.intake.Accept(ctx, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(`{"id": 1, "name": "#1", "total": 1}`)})
+	_, err = b.intake.Accept(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(`{"id": 1, "name": "#1", "total": 1}`)})
 	require.ErrorContains(t, err, "injected lineage failure")
 	require.Equal(t, 0, countRows(t, b, `select count(*) from messages`))
 	require.Equal(t, 0, countRows(t, b, `select count(*) from river_job`))
@@ -176,7 +177,7 @@ func TestAcceptBatchAnswersEachLine(t *testing.T) {
 	b := setup(t, false)
 	ctx := context.Background()
 	b.accept(t, `{"id": 100, "name": "#100", "total": 1}`)
-	res, err := b.intake.AcceptBatch(ctx, jobs.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{
+	res, err := b.intake.AcceptBatch(ctx, intake.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{
 		[]byte(`{"id": 101, "name": "#101", "total": 1}`),
 		[]byte(`{"id": 102, "name": "#102", "total": 1`),
 		[]byte(`{"id": 100, "name": "#100", "total": 1}`),
@@ -188,11 +189,11 @@ func TestAcceptBatchAnswersEachLine(t *testing.T) {
 	require.Len(t, res, 6)
 	require.NoError(t, res[0].Err)
 	require.False(t, res[0].Replayed)
-	require.ErrorIs(t, res[1].Err, jobs.ErrBadJSON)
+	require.ErrorIs(t, res[1].Err, intake.ErrBadJSON)
 	require.Equal(t, 2, res[1].Line)
 	require.NoError(t, res[2].Err)
 	require.True(t, res[2].Replayed, "seen before the batch")
-	require.ErrorIs(t, res[3].Err, jobs.ErrKeyReused)
+	require.ErrorIs(t, res[3].Err, intake.ErrKeyReused)
 	require.NoError(t, res[4].Err)
 	require.True(t, res[5].Replayed, "a repeat within the batch is a replay")
 	require.Equal(t, res[4].MessageID, res[5].MessageID)
@@ -200,7 +201,7 @@ func TestAcceptBatchAnswersEachLine(t *testing.T) {
 	require.Equal(t, 2, countRows(t, b, `select count(*) from river_job where kind = 'process'`), "one job before, one for the batch")
 	require.Equal(t, 3, countRows(t, b, `select sum(jsonb_array_length(args->'message_ids')) from river_job where kind = 'process'`))
 
-	_, err = b.intake.AcceptBatch(ctx, jobs.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: make([][]byte, jobs.MaxBatchLines+1)})
+	_, err = b.intake.AcceptBatch(ctx, intake.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: make([][]byte, intake.MaxBatchLines+1)})
 	require.Equal(t, fault.TooLarge, fault.CodeOf(err))
 }
 
@@ -209,7 +210,7 @@ func TestMapInlineAnswersAndRecords(t *testing.T) {
 	b := setup(t, false)
 	ctx := context.Background()
 	now := time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)
-	res, err := b.intake.MapInline(ctx, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Now: now,
+	res, err := b.intake.MapInline(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "orders", Now: now,
 		Payload: []byte(`{"id": 200, "name": "#200", "total": 12}`)})
 	require.NoError(t, err)
 	require.True(t, res.Valid)
@@ -217,14 +218,14 @@ func TestMapInlineAnswersAndRecords(t *testing.T) {
 	require.Equal(t, "to-erp", res.Routes[0].Name)
 	require.JSONEq(t, `{"orderId": 200, "total": 12, "qty": 1, "company": "1000"}`, string(res.Routes[0].Output))
 
-	bad, err := b.intake.MapInline(ctx, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders",
+	bad, err := b.intake.MapInline(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "orders",
 		Payload: []byte(`{"id": 201, "name": "#201", "total": 0}`)})
 	require.NoError(t, err)
 	require.False(t, bad.Valid)
 	require.Equal(t, "positive-total", bad.Validation[0].Rule)
 	require.Equal(t, 2, countRows(t, b, `select count(*) from messages`), "both recorded")
 	require.Equal(t, 2, countRows(t, b, `select count(*) from river_job where kind = 'process'`))
-	m, err := jobs.MessageByID(ctx, b.pool, res.MessageID)
+	m, err := store.MessageByID(ctx, b.pool, res.MessageID)
 	require.NoError(t, err)
 	require.True(t, m.ReceivedAt.Equal(now))
 }
@@ -237,18 +238,18 @@ func TestProcessFilesExceptionsByKind(t *testing.T) {
 	invalid2 := b.accept(t, `{"id": 301, "name": "#301", "total": -2}`)
 	broken := b.accept(t, `{"id": 302, "name": "#302", "total": 1, "qty": "many"}`)
 
-	v := b.waitStatus(t, invalid.MessageID, jobs.StatusRejected)
-	require.Contains(t, stages(v), jobs.StageRejected)
+	v := b.waitStatus(t, invalid.MessageID, store.StatusRejected)
+	require.Contains(t, stages(v), store.StageRejected)
 	require.Len(t, v.Exceptions, 1)
-	require.Equal(t, jobs.ExceptionValidation, v.Exceptions[0].Kind)
+	require.Equal(t, store.ExceptionValidation, v.Exceptions[0].Kind)
 	require.Equal(t, "The order needs a positive total.", v.Exceptions[0].Message)
 	require.Empty(t, v.Deliveries)
-	v2 := b.waitStatus(t, invalid2.MessageID, jobs.StatusRejected)
+	v2 := b.waitStatus(t, invalid2.MessageID, store.StatusRejected)
 	require.Equal(t, v.Exceptions[0].Fingerprint, v2.Exceptions[0].Fingerprint, "identical failures group together")
 
-	vb := b.waitStatus(t, broken.MessageID, jobs.StatusFailed)
+	vb := b.waitStatus(t, broken.MessageID, store.StatusFailed)
 	require.Len(t, vb.Exceptions, 1)
-	require.Equal(t, jobs.ExceptionMapping, vb.Exceptions[0].Kind)
+	require.Equal(t, store.ExceptionMapping, vb.Exceptions[0].Kind)
 	require.Contains(t, vb.Exceptions[0].ErrorClass, "to-erp")
 	require.Empty(t, vb.Deliveries)
 	require.NotEqual(t, v.Exceptions[0].Fingerprint, vb.Exceptions[0].Fingerprint)
@@ -266,12 +267,12 @@ func TestAcceptWithTheDatabaseDownIsUnavailable(t *testing.T) {
 	down, err := pgxpool.New(context.Background(), "postgres://postgres@127.0.0.1:1/x?connect_timeout=1&sslmode=disable")
 	require.NoError(t, err)
 	t.Cleanup(down.Close)
-	in := jobs.NewIntake(down, b.client, jobs.IntakeConfig{})
-	req := jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(`{"id": 1}`)}
+	in := intake.NewIntake(down, b.client, intake.IntakeConfig{})
+	req := intake.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(`{"id": 1}`)}
 	for name, accept := range map[string]func() error{
 		"Accept": func() error { _, err := in.Accept(context.Background(), req); return err },
 		"AcceptBatch": func() error {
-			_, err := in.AcceptBatch(context.Background(), jobs.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{req.Payload}})
+			_, err := in.AcceptBatch(context.Background(), intake.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{req.Payload}})
 			return err
 		},
 		"MapInline": func() error { _, err := in.MapInline(context.Background(), req); return err },
@@ -308,14 +309,14 @@ func TestKeyExpressionsSeeVariables(t *testing.T) {
 	dbtest.Deploy(t, b.pool, b.env.ID, f.ID, 1)
 	require.NoError(t, mappings.VariableSet(ctx, b.pool, b.env.ID, "PREFIX", "dev"))
 
-	res, err := b.intake.Accept(ctx, jobs.AcceptRequest{Env: "dev", FlowSlug: "returns", Payload: []byte(`{"id": 7, "ref": "r-7"}`)})
+	res, err := b.intake.Accept(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "returns", Payload: []byte(`{"id": 7, "ref": "r-7"}`)})
 	require.NoError(t, err)
 	require.Equal(t, "dev-7", res.IdempotencyKey)
 	require.Equal(t, "R-7", res.CorrelationID)
 
 	// A failing correlation expression does not lose the event: an id is
 	// generated.
-	res, err = b.intake.Accept(ctx, jobs.AcceptRequest{Env: "dev", FlowSlug: "returns", Payload: []byte(`{"id": 8, "ref": 5}`)})
+	res, err = b.intake.Accept(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "returns", Payload: []byte(`{"id": 8, "ref": 5}`)})
 	require.NoError(t, err)
 	require.Equal(t, "dev-8", res.IdempotencyKey)
 	_, err = uuid.Parse(res.CorrelationID)
@@ -326,10 +327,10 @@ func TestKeyExpressionsSeeVariables(t *testing.T) {
 	testEnv, err := mappings.EnvironmentByName(ctx, b.pool, "test")
 	require.NoError(t, err)
 	dbtest.Deploy(t, b.pool, testEnv.ID, f.ID, 1)
-	_, err = b.intake.Accept(ctx, jobs.AcceptRequest{Env: "test", FlowSlug: "returns", Payload: []byte(`{"id": 9, "ref": "r-9"}`)})
+	_, err = b.intake.Accept(ctx, intake.AcceptRequest{Env: "test", FlowSlug: "returns", Payload: []byte(`{"id": 9, "ref": "r-9"}`)})
 	require.Equal(t, fault.Invalid, fault.CodeOf(err), "%v", err)
 	require.Contains(t, err.Error(), "send an Idempotency-Key header")
-	res, err = b.intake.Accept(ctx, jobs.AcceptRequest{Env: "test", FlowSlug: "returns", Payload: []byte(`{"id": 9, "ref": "r-9"}`), IdempotencyKey: "k9"})
+	res, err = b.intake.Accept(ctx, intake.AcceptRequest{Env: "test", FlowSlug: "returns", Payload: []byte(`{"id": 9, "ref": "r-9"}`), IdempotencyKey: "k9"})
 	require.NoError(t, err, "with the header the expression is not needed")
 	require.Equal(t, "R-9", res.CorrelationID)
 }
@@ -356,7 +357,7 @@ func TestAcceptFollowsANewDeployment(t *testing.T) {
 
 	second := b.accept(t, `{"id": 2, "total": 1}`)
 	require.Equal(t, 2, second.VersionNumber)
-	m, err := jobs.MessageByID(ctx, b.pool, second.MessageID)
+	m, err := store.MessageByID(ctx, b.pool, second.MessageID)
 	require.NoError(t, err)
 	require.Equal(t, 2, m.VersionNumber)
 	// And a replay of the first still finds the original.
@@ -407,9 +408,9 @@ func TestMapInlineWaitRunningOutAfterTheRecordIsNotUnavailable(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	db := &cancelAfterCommit{Pool: b.pool, cancel: cancel}
-	res, err := jobs.NewIntake(db, b.client, jobs.IntakeConfig{}).MapInline(ctx, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders",
+	res, err := intake.NewIntake(db, b.client, intake.IntakeConfig{}).MapInline(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "orders",
 		Payload: []byte(`{"id": 210, "name": "#210", "total": 12}`)})
-	require.ErrorIs(t, err, jobs.ErrWaitExpired, "recorded: not the 503 that says nothing was recorded")
+	require.ErrorIs(t, err, intake.ErrWaitExpired, "recorded: not the 503 that says nothing was recorded")
 	require.NotEqual(t, uuid.Nil, res.MessageID)
 	require.Equal(t, 1, countRows(t, b, `select count(*) from messages`))
 	require.Equal(t, 1, countRows(t, b, `select count(*) from river_job where kind = 'process'`), "the worker will map it")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/crossdock/crossdock/internal/dbtest"
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/intake"
 )
 
 func TestMaintenanceDeletesOnlyWhatExpired(t *testing.T) {
@@ -89,8 +90,8 @@ func TestKeyClaimsAreReleasedAfterTheirTime(t *testing.T) {
 	again := b.accept(t, `{"id": 7, "name": "#7", "total": 2}`)
 	require.False(t, again.Replayed, "the released key makes a new message")
 	require.NotEqual(t, old.MessageID, again.MessageID)
-	_, err = b.intake.Accept(ctx, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(`{"id": 8, "name": "#8", "total": 2}`)})
-	require.ErrorIs(t, err, jobs.ErrKeyReused, "a key inside its time is still held")
+	_, err = b.intake.Accept(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(`{"id": 8, "name": "#8", "total": 2}`)})
+	require.ErrorIs(t, err, intake.ErrKeyReused, "a key inside its time is still held")
 	replay := b.accept(t, `{"id": 8, "name": "#8", "total": 1}`)
 	require.Equal(t, recent.MessageID, replay.MessageID)
 	require.Equal(t, 2, countRows(t, b, `select count(*) from messages where idempotency_key = 'order-7'`), "the key stays on both messages")

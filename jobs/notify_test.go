@@ -14,7 +14,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/require"
 
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/insight"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -38,8 +38,8 @@ func TestExceptionNotifications(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = tx.Rollback(ctx) })
 	now := time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)
-	sweep := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &jobs.NotifySweepWorker{DB: tx, Now: func() time.Time { return now }})
-	send := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &jobs.NotifyWorker{DB: tx, Sealer: b.sealer, BaseURL: "https://crossdock.example"})
+	sweep := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &insight.NotifySweepWorker{DB: tx, Now: func() time.Time { return now }})
+	send := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &insight.NotifyWorker{DB: tx, Sealer: b.sealer, BaseURL: "https://crossdock.example"})
 
 	raise := func(msgID any, stage string, at time.Time) {
 		t.Helper()
@@ -51,7 +51,7 @@ func TestExceptionNotifications(t *testing.T) {
 	// events sent.
 	sweepAndSend := func() []string {
 		t.Helper()
-		_, err := sweep.Work(ctx, t, tx, jobs.NotifySweepArgs{}, nil)
+		_, err := sweep.Work(ctx, t, tx, insight.NotifySweepArgs{}, nil)
 		require.NoError(t, err)
 		rows, err := tx.Query(ctx, `delete from river_job where kind = 'notify' and state = 'available' returning args`)
 		require.NoError(t, err)
@@ -59,7 +59,7 @@ func TestExceptionNotifications(t *testing.T) {
 		require.NoError(t, err)
 		var events []string
 		for _, raw := range list {
-			var a jobs.NotifyArgs
+			var a insight.NotifyArgs
 			require.NoError(t, json.Unmarshal(raw, &a))
 			res, err := send.Work(ctx, t, tx, a, nil)
 			require.NoError(t, err)
@@ -71,11 +71,11 @@ func TestExceptionNotifications(t *testing.T) {
 
 	require.Empty(t, sweepAndSend(), "no exceptions, no notice")
 	raise(msg.MessageID, "deliver", now.Add(-time.Minute))
-	require.Equal(t, []string{jobs.NoticeOpened}, sweepAndSend(), "a group opens: one notice")
+	require.Equal(t, []string{insight.NoticeOpened}, sweepAndSend(), "a group opens: one notice")
 	require.Equal(t, 1, hook.count())
-	var n jobs.Notice
+	var n insight.Notice
 	require.NoError(t, json.Unmarshal(hook.bodies[0], &n))
-	require.Equal(t, jobs.NoticeOpened, n.Event)
+	require.Equal(t, insight.NoticeOpened, n.Event)
 	require.Equal(t, "dev", n.Environment)
 	require.Equal(t, "orders", n.Flow)
 	require.Equal(t, 1, n.OpenCount)
@@ -91,7 +91,7 @@ func TestExceptionNotifications(t *testing.T) {
 
 	now = now.Add(time.Minute)
 	raise(msg2.MessageID, "process", now.Add(-time.Second))
-	require.Equal(t, []string{jobs.NoticeThreshold}, sweepAndSend(), "three within the window: the threshold notice")
+	require.Equal(t, []string{insight.NoticeThreshold}, sweepAndSend(), "three within the window: the threshold notice")
 	require.NoError(t, json.Unmarshal(hook.bodies[1], &n))
 	require.Equal(t, 3, n.InWindow)
 	require.Contains(t, n.Text, "3 delivery exceptions in flow orders within 10m0s (threshold 3)")
@@ -104,12 +104,12 @@ func TestExceptionNotifications(t *testing.T) {
 	require.Empty(t, sweepAndSend())
 	now = now.Add(20 * time.Minute)
 	raise(msg.MessageID, "deliver", now.Add(-time.Second))
-	require.Equal(t, []string{jobs.NoticeOpened}, sweepAndSend(), "reopened")
+	require.Equal(t, []string{insight.NoticeOpened}, sweepAndSend(), "reopened")
 
 	// A failing webhook fails the attempt (River retries with back-off),
 	// and the URL, which is the credential, is not in the error.
 	hook.setAnswer(status(http.StatusInternalServerError))
-	a := jobs.NotifyArgs{EnvironmentID: b.env.ID, Fingerprint: "fp-erp-500", Event: jobs.NoticeOpened, Count: 1, Threshold: 3, WindowMS: 600000, At: now}
+	a := insight.NotifyArgs{EnvironmentID: b.env.ID, Fingerprint: "fp-erp-500", Event: insight.NoticeOpened, Count: 1, Threshold: 3, WindowMS: 600000, At: now}
 	_, err = send.Work(ctx, t, tx, a, nil)
 	require.ErrorContains(t, err, "answered 500")
 	require.NotContains(t, err.Error(), "HOOKSECRET42")
@@ -118,10 +118,10 @@ func TestExceptionNotifications(t *testing.T) {
 	require.NoError(t, err, "the retry goes through")
 	require.Equal(t, river.EventKindJobCompleted, res.EventKind)
 
-	w := &jobs.NotifyWorker{BaseDelay: time.Second, MaxDelay: 8 * time.Second}
+	w := &insight.NotifyWorker{BaseDelay: time.Second, MaxDelay: 8 * time.Second}
 	var last time.Duration
 	for attempt := 1; attempt <= 6; attempt++ {
-		d := time.Until(w.NextRetry(&river.Job[jobs.NotifyArgs]{JobRow: &rivertype.JobRow{Attempt: attempt}}))
+		d := time.Until(w.NextRetry(&river.Job[insight.NotifyArgs]{JobRow: &rivertype.JobRow{Attempt: attempt}}))
 		require.Greater(t, d, last*8/10, "attempt %d waits longer", attempt)
 		require.Less(t, d, 9*time.Second, "capped")
 		last = d

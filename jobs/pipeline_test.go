@@ -24,6 +24,8 @@ import (
 	"github.com/crossdock/crossdock/internal/dbtest"
 	"github.com/crossdock/crossdock/internal/secret"
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/intake"
+	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -117,7 +119,7 @@ type bundle struct {
 	client *river.Client[pgx.Tx]
 	// intake is the trigger's: events enter the pipeline the way they do
 	// in production.
-	intake *jobs.Intake
+	intake *intake.Intake
 	sealer *secret.Sealer
 	env    mappings.Environment
 	flow   mappings.Flow
@@ -161,7 +163,7 @@ func setup(t testing.TB, start bool) *bundle {
 			_ = client.Stop(ctx)
 		})
 	}
-	return &bundle{pool: pool, client: client, intake: jobs.NewIntake(pool, client, jobs.IntakeConfig{}), sealer: sealer, env: env, flow: flow, editor: ed, logs: logs}
+	return &bundle{pool: pool, client: client, intake: intake.NewIntake(pool, client, intake.IntakeConfig{}), sealer: sealer, env: env, flow: flow, editor: ed, logs: logs}
 }
 
 // configureERP points target erp at url with a bearer secret and a retry
@@ -180,19 +182,19 @@ func (b *bundle) configureERP(t *testing.T, url string, edit func(*mappings.Targ
 	require.NoError(t, err)
 }
 
-func (b *bundle) accept(t *testing.T, payload string) jobs.AcceptResult {
+func (b *bundle) accept(t *testing.T, payload string) intake.AcceptResult {
 	t.Helper()
-	res, err := b.intake.Accept(context.Background(), jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(payload)})
+	res, err := b.intake.Accept(context.Background(), intake.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(payload)})
 	require.NoError(t, err)
 	return res
 }
 
 // waitStatus polls until the message reaches want (or fails the test).
-func (b *bundle) waitStatus(t *testing.T, id uuid.UUID, want jobs.MessageStatus) jobs.MessageView {
+func (b *bundle) waitStatus(t *testing.T, id uuid.UUID, want store.MessageStatus) store.MessageView {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		v, err := jobs.MessageGet(context.Background(), b.pool, id)
+		v, err := store.MessageGet(context.Background(), b.pool, id)
 		require.NoError(t, err)
 		if v.Message.Status == want {
 			return v
@@ -205,8 +207,8 @@ func (b *bundle) waitStatus(t *testing.T, id uuid.UUID, want jobs.MessageStatus)
 	}
 }
 
-func stages(v jobs.MessageView) []jobs.Stage {
-	var s []jobs.Stage
+func stages(v store.MessageView) []store.Stage {
+	var s []store.Stage
 	for _, e := range v.Lineage {
 		s = append(s, e.Stage)
 	}
@@ -214,7 +216,7 @@ func stages(v jobs.MessageView) []jobs.Stage {
 }
 
 // requireNoSecret asserts the secret is nowhere a person or a log can see.
-func (b *bundle) requireNoSecret(t *testing.T, v jobs.MessageView) {
+func (b *bundle) requireNoSecret(t *testing.T, v store.MessageView) {
 	t.Helper()
 	j, err := json.Marshal(v)
 	require.NoError(t, err)

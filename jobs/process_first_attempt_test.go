@@ -14,7 +14,9 @@ import (
 	"github.com/riverqueue/river/rivertest"
 	"github.com/stretchr/testify/require"
 
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/intake"
+	"github.com/crossdock/crossdock/jobs/pipeline"
+	"github.com/crossdock/crossdock/jobs/store"
 )
 
 // outcomeTarget answers an order by its number: #2 with 500, #3 with 400
@@ -50,7 +52,7 @@ func TestProcessJobMakesFirstAttempts(t *testing.T) {
 	ctx := context.Background()
 	tg := outcomeTarget(t)
 	b.configureERP(t, tg.URL, nil)
-	res, err := b.intake.AcceptBatch(ctx, jobs.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{
+	res, err := b.intake.AcceptBatch(ctx, intake.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{
 		[]byte(`{"id": 1, "name": "#1", "total": 1}`), []byte(`{"id": 2, "name": "#2", "total": 1}`),
 		[]byte(`{"id": 3, "name": "#3", "total": 1}`), []byte(`{"id": 4, "name": "#4", "total": 1, "audit": true}`),
 	}})
@@ -61,28 +63,28 @@ func TestProcessJobMakesFirstAttempts(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = tx.Rollback(ctx) })
 	process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{},
-		&jobs.ProcessWorker{DB: tx, Deliver: jobs.NewDeliverWorker(tx, b.sealer, nil, nil)})
+		&pipeline.ProcessWorker{DB: tx, Deliver: pipeline.NewDeliverWorker(tx, b.sealer, nil, nil)})
 	for range 2 {
-		out, err := process.Work(ctx, t, tx, jobs.ProcessArgs{MessageIDs: ids}, nil)
+		out, err := process.Work(ctx, t, tx, intake.ProcessArgs{MessageIDs: ids}, nil)
 		require.NoError(t, err)
 		require.Equal(t, river.EventKindJobCompleted, out.EventKind)
 	}
 	require.Equal(t, 4, tg.count(), "one request per http delivery; the second run sent nothing")
 
-	view := func(id uuid.UUID) jobs.MessageView {
-		v, err := jobs.MessageGet(ctx, tx, id)
+	view := func(id uuid.UUID) store.MessageView {
+		v, err := store.MessageGet(ctx, tx, id)
 		require.NoError(t, err)
 		return v
 	}
 	ok := view(ids[0])
-	require.Equal(t, jobs.StatusDelivered, ok.Message.Status)
+	require.Equal(t, store.StatusDelivered, ok.Message.Status)
 	require.Len(t, ok.Deliveries, 1)
-	require.Equal(t, jobs.DeliveryDelivered, ok.Deliveries[0].Status)
+	require.Equal(t, store.DeliveryDelivered, ok.Deliveries[0].Status)
 	require.NotNil(t, ok.Deliveries[0].DeliveredAt)
 	require.Len(t, ok.Deliveries[0].AttemptLog, 1)
 	require.Equal(t, 201, *ok.Deliveries[0].AttemptLog[0].StatusCode)
-	require.Equal(t, []jobs.Stage{jobs.StageReceived, jobs.StageValidated, jobs.StageMapped, jobs.StageRouted, jobs.StageQueued,
-		jobs.StageDelivering, jobs.StageDelivered}, stages(ok))
+	require.Equal(t, []store.Stage{store.StageReceived, store.StageValidated, store.StageMapped, store.StageRouted, store.StageQueued,
+		store.StageDelivering, store.StageDelivered}, stages(ok))
 	tg.mu.Lock()
 	keys := map[string]bool{}
 	for _, r := range tg.requests {
@@ -92,8 +94,8 @@ func TestProcessJobMakesFirstAttempts(t *testing.T) {
 	require.True(t, keys[ok.Deliveries[0].ID.String()], "sent with the delivery id as its Idempotency-Key")
 
 	retrying := view(ids[1])
-	require.Equal(t, jobs.StatusRetrying, retrying.Message.Status)
-	require.Equal(t, jobs.DeliveryRetrying, retrying.Deliveries[0].Status)
+	require.Equal(t, store.StatusRetrying, retrying.Message.Status)
+	require.Equal(t, store.DeliveryRetrying, retrying.Deliveries[0].Status)
 	require.Len(t, retrying.Deliveries[0].AttemptLog, 1)
 	var scheduled int
 	require.NoError(t, tx.QueryRow(ctx, `select count(*) from river_job where kind = 'deliver' and state = 'scheduled' and args->>'delivery_id' = $1`,
@@ -101,23 +103,23 @@ func TestProcessJobMakesFirstAttempts(t *testing.T) {
 	require.Equal(t, 1, scheduled, "the retry is the delivery's own job, once")
 
 	failed := view(ids[2])
-	require.Equal(t, jobs.StatusFailed, failed.Message.Status)
+	require.Equal(t, store.StatusFailed, failed.Message.Status)
 	require.Len(t, failed.Exceptions, 1)
-	require.Equal(t, jobs.ExceptionDelivery, failed.Exceptions[0].Kind)
+	require.Equal(t, store.ExceptionDelivery, failed.Exceptions[0].Kind)
 	require.Contains(t, failed.Exceptions[0].Message, "unknown customer")
 
 	audited := view(ids[3])
-	require.Equal(t, jobs.StatusQueued, audited.Message.Status, "its capture delivery is still waiting")
+	require.Equal(t, store.StatusQueued, audited.Message.Status, "its capture delivery is still waiting")
 	var captureID uuid.UUID
 	for _, d := range audited.Deliveries {
 		if d.Target == "audit" {
-			require.Equal(t, jobs.DeliveryPending, d.Status)
+			require.Equal(t, store.DeliveryPending, d.Status)
 			captureID = d.ID
 		} else {
-			require.Equal(t, jobs.DeliveryDelivered, d.Status)
+			require.Equal(t, store.DeliveryDelivered, d.Status)
 		}
 	}
-	group := rivertest.RequireInsertedTx[*riverpgxv5.Driver](ctx, t, tx, &jobs.DeliverGroupArgs{}, nil)
+	group := rivertest.RequireInsertedTx[*riverpgxv5.Driver](ctx, t, tx, &pipeline.DeliverGroupArgs{}, nil)
 	require.Equal(t, []uuid.UUID{captureID}, group.Args.DeliveryIDs, "only what the process job did not send waits for a group job")
 	b.requireNoSecret(t, failed)
 }
@@ -138,22 +140,22 @@ func TestProcessJobThatDiedAfterSendingResendsUnderTheSameKey(t *testing.T) {
 		require.NoError(t, err)
 		defer func() { _ = tx.Rollback(ctx) }()
 		process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{},
-			&jobs.ProcessWorker{DB: tx, Deliver: jobs.NewDeliverWorker(tx, b.sealer, nil, nil)})
-		_, err = process.Work(ctx, t, tx, jobs.ProcessArgs{MessageIDs: []uuid.UUID{acc.MessageID}}, nil)
+			&pipeline.ProcessWorker{DB: tx, Deliver: pipeline.NewDeliverWorker(tx, b.sealer, nil, nil)})
+		_, err = process.Work(ctx, t, tx, intake.ProcessArgs{MessageIDs: []uuid.UUID{acc.MessageID}}, nil)
 		require.NoError(t, err)
 		if commit {
 			require.NoError(t, tx.Commit(ctx))
 		}
 	}
 	run(false) // sent, then lost: nothing of it committed
-	v, err := jobs.MessageGet(ctx, b.pool, acc.MessageID)
+	v, err := store.MessageGet(ctx, b.pool, acc.MessageID)
 	require.NoError(t, err)
-	require.Equal(t, jobs.StatusReceived, v.Message.Status)
+	require.Equal(t, store.StatusReceived, v.Message.Status)
 	run(true)
 
-	v, err = jobs.MessageGet(ctx, b.pool, acc.MessageID)
+	v, err = store.MessageGet(ctx, b.pool, acc.MessageID)
 	require.NoError(t, err)
-	require.Equal(t, jobs.StatusDelivered, v.Message.Status)
+	require.Equal(t, store.StatusDelivered, v.Message.Status)
 	require.Len(t, v.Deliveries, 1)
 	require.Equal(t, 2, tg.count())
 	tg.mu.Lock()
@@ -177,27 +179,27 @@ func TestSlowTargetsGetFirstAttemptsFromTheDeliverQueue(t *testing.T) {
 	first := b.accept(t, `{"id": 1, "name": "#1", "total": 1}`)
 	second := b.accept(t, `{"id": 2, "name": "#2", "total": 1}`)
 
-	deliver := jobs.NewDeliverWorker(b.pool, b.sealer, nil, nil)
+	deliver := pipeline.NewDeliverWorker(b.pool, b.sealer, nil, nil)
 	work := func(id uuid.UUID) pgx.Tx {
 		tx, err := b.pool.Begin(ctx)
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = tx.Rollback(ctx) })
-		process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &jobs.ProcessWorker{DB: tx, Deliver: deliver})
-		_, err = process.Work(ctx, t, tx, jobs.ProcessArgs{MessageIDs: []uuid.UUID{id}}, nil)
+		process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &pipeline.ProcessWorker{DB: tx, Deliver: deliver})
+		_, err = process.Work(ctx, t, tx, intake.ProcessArgs{MessageIDs: []uuid.UUID{id}}, nil)
 		require.NoError(t, err)
 		return tx
 	}
 	tx := work(first.MessageID) // not known to be slow yet: sent
 	require.Equal(t, 1, tg.count())
-	v, err := jobs.MessageGet(ctx, tx, first.MessageID)
+	v, err := store.MessageGet(ctx, tx, first.MessageID)
 	require.NoError(t, err)
-	require.Equal(t, jobs.StatusDelivered, v.Message.Status)
+	require.Equal(t, store.StatusDelivered, v.Message.Status)
 
 	tx = work(second.MessageID)
 	require.Equal(t, 1, tg.count(), "the slow target's first attempt was not made by the process job")
-	v, err = jobs.MessageGet(ctx, tx, second.MessageID)
+	v, err = store.MessageGet(ctx, tx, second.MessageID)
 	require.NoError(t, err)
-	require.Equal(t, jobs.StatusQueued, v.Message.Status)
-	group := rivertest.RequireInsertedTx[*riverpgxv5.Driver](ctx, t, tx, &jobs.DeliverGroupArgs{}, nil)
+	require.Equal(t, store.StatusQueued, v.Message.Status)
+	group := rivertest.RequireInsertedTx[*riverpgxv5.Driver](ctx, t, tx, &pipeline.DeliverGroupArgs{}, nil)
 	require.Equal(t, []uuid.UUID{v.Deliveries[0].ID}, group.Args.DeliveryIDs)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -52,7 +53,7 @@ func (rec *recorder) requests() []seenRequest {
 }
 
 // stageDetail is the detail of the message's last lineage event of stage.
-func stageDetail(t *testing.T, v jobs.MessageView, stage jobs.Stage) map[string]any {
+func stageDetail(t *testing.T, v store.MessageView, stage store.Stage) map[string]any {
 	t.Helper()
 	var detail map[string]any
 	for _, e := range v.Lineage {
@@ -94,7 +95,7 @@ func TestTargetRedirects(t *testing.T) {
 			})
 			b.configureERP(t, target.URL, a.auth)
 			acc := b.accept(t, `{"id": 71, "name": "#71", "total": 10}`)
-			v := b.waitStatus(t, acc.MessageID, jobs.StatusFailed)
+			v := b.waitStatus(t, acc.MessageID, store.StatusFailed)
 
 			require.Empty(t, elsewhere.requests(), "nothing, and no credential, reaches the other origin")
 			sent := target.requests()
@@ -102,14 +103,14 @@ func TestTargetRedirects(t *testing.T) {
 			require.Equal(t, theSecret, a.check(sent[0].header), "the target itself got the credential")
 
 			d := v.Deliveries[0]
-			require.Equal(t, jobs.DeliveryFailed, d.Status)
+			require.Equal(t, store.DeliveryFailed, d.Status)
 			require.Len(t, d.AttemptLog, 1)
 			require.Equal(t, http.StatusTemporaryRedirect, *d.AttemptLog[0].StatusCode)
 			require.Contains(t, d.AttemptLog[0].Error, "redirecting to "+elsewhere.URL+"/collect")
 			require.Contains(t, d.AttemptLog[0].Error, "nothing was sent there")
-			require.Equal(t, elsewhere.URL+"/collect", stageDetail(t, v, jobs.StageFailed)["redirectedTo"])
+			require.Equal(t, elsewhere.URL+"/collect", stageDetail(t, v, store.StageFailed)["redirectedTo"])
 			require.Len(t, v.Exceptions, 1)
-			require.Equal(t, jobs.ExceptionDelivery, v.Exceptions[0].Kind)
+			require.Equal(t, store.ExceptionDelivery, v.Exceptions[0].Kind)
 			require.Equal(t, "redirect to another origin", v.Exceptions[0].ErrorClass)
 			b.requireNoSecret(t, v)
 		})
@@ -125,7 +126,7 @@ func TestTargetRedirects(t *testing.T) {
 			})
 			b.configureERP(t, target.URL, a.auth)
 			acc := b.accept(t, `{"id": 72, "name": "#72", "total": 10}`)
-			v := b.waitStatus(t, acc.MessageID, jobs.StatusDelivered)
+			v := b.waitStatus(t, acc.MessageID, store.StatusDelivered)
 
 			sent := target.requests()
 			require.Len(t, sent, 2)
@@ -134,7 +135,7 @@ func TestTargetRedirects(t *testing.T) {
 			require.Equal(t, "shop", sent[1].header.Get("X-Tenant"), "so do the other headers")
 			require.Equal(t, sent[0].header.Get("Idempotency-Key"), sent[1].header.Get("Idempotency-Key"))
 			require.JSONEq(t, sent[0].body, sent[1].body, "a 308 keeps the body")
-			require.Equal(t, []any{target.URL + "/v2/orders/%2372"}, stageDetail(t, v, jobs.StageDelivered)["redirects"])
+			require.Equal(t, []any{target.URL + "/v2/orders/%2372"}, stageDetail(t, v, store.StageDelivered)["redirects"])
 			b.requireNoSecret(t, v)
 		})
 	}
@@ -161,12 +162,12 @@ func TestTargetRedirectsThatWouldDropTheBody(t *testing.T) {
 		target := newRecorder(t, redirectWith(http.StatusFound))
 		b.configureERP(t, target.URL, nil)
 		acc := b.accept(t, `{"id": 73, "name": "#73", "total": 10}`)
-		v := b.waitStatus(t, acc.MessageID, jobs.StatusFailed)
+		v := b.waitStatus(t, acc.MessageID, store.StatusFailed)
 		require.Len(t, target.requests(), 1, "/moved is never asked")
 		require.Len(t, v.Exceptions, 1)
 		require.Equal(t, "redirect 302", v.Exceptions[0].ErrorClass)
 		require.Contains(t, v.Exceptions[0].Message, "as a GET without its body")
-		require.Equal(t, target.URL+"/moved", stageDetail(t, v, jobs.StageFailed)["redirectedTo"])
+		require.Equal(t, target.URL+"/moved", stageDetail(t, v, store.StageFailed)["redirectedTo"])
 	})
 	t.Run("303 is followed as a GET", func(t *testing.T) {
 		t.Parallel()
@@ -174,11 +175,11 @@ func TestTargetRedirectsThatWouldDropTheBody(t *testing.T) {
 		target := newRecorder(t, redirectWith(http.StatusSeeOther))
 		b.configureERP(t, target.URL, nil)
 		acc := b.accept(t, `{"id": 74, "name": "#74", "total": 10}`)
-		v := b.waitStatus(t, acc.MessageID, jobs.StatusDelivered)
+		v := b.waitStatus(t, acc.MessageID, store.StatusDelivered)
 		sent := target.requests()
 		require.Len(t, sent, 2)
 		require.Equal(t, "/moved", sent[1].path)
-		require.Equal(t, []any{target.URL + "/moved"}, stageDetail(t, v, jobs.StageDelivered)["redirects"])
+		require.Equal(t, []any{target.URL + "/moved"}, stageDetail(t, v, store.StageDelivered)["redirects"])
 	})
 }
 

@@ -12,6 +12,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/intake"
+	"github.com/crossdock/crossdock/jobs/pipeline"
+	"github.com/crossdock/crossdock/jobs/store"
 )
 
 // A process killed mid-delivery leaves its jobs running; they are rescued
@@ -33,7 +36,7 @@ func TestJobsOfAKilledProcessAreRescued(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, client.Start(ctx))
 	t.Cleanup(func() { _ = client.Stop(context.Background()) })
-	b.waitStatus(t, acc.MessageID, jobs.StatusDelivered)
+	b.waitStatus(t, acc.MessageID, store.StatusDelivered)
 }
 
 // The same for a group of first deliveries.
@@ -46,8 +49,8 @@ func TestDeliverGroupsOfAKilledProcessAreRescued(t *testing.T) {
 	acc := b.accept(t, `{"id": 1, "name": "#1", "total": 1}`)
 	tx, err := b.pool.Begin(ctx)
 	require.NoError(t, err)
-	process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &jobs.ProcessWorker{DB: tx})
-	_, err = process.Work(ctx, t, tx, jobs.ProcessArgs{MessageIDs: []uuid.UUID{acc.MessageID}}, nil)
+	process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &pipeline.ProcessWorker{DB: tx})
+	_, err = process.Work(ctx, t, tx, intake.ProcessArgs{MessageIDs: []uuid.UUID{acc.MessageID}}, nil)
 	require.NoError(t, err)
 	require.NoError(t, tx.Commit(ctx))
 	_, err = b.pool.Exec(ctx, `update river_job set state = 'running', attempt = 1, attempted_at = now() - interval '1 minute',
@@ -60,5 +63,5 @@ func TestDeliverGroupsOfAKilledProcessAreRescued(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, client.Start(ctx))
 	t.Cleanup(func() { _ = client.Stop(context.Background()) })
-	b.waitStatus(t, acc.MessageID, jobs.StatusDelivered)
+	b.waitStatus(t, acc.MessageID, store.StatusDelivered)
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/insight"
 )
 
 func TestRetentionRemovesWhatItShouldAndNothingElse(t *testing.T) {
@@ -40,20 +40,20 @@ func TestRetentionRemovesWhatItShouldAndNothingElse(t *testing.T) {
 	}
 	const day = 24 * time.Hour
 
-	oldDelivered := msg(1, "delivered", 8*day)                          // pruned
-	oldDeliveredOldExc := msg(2, "delivered", 9*day)                    // pruned with its exception resolved 8 days ago
-	exception(oldDeliveredOldExc, "resolved", 8*day)                    //
-	oldDeliveredRecentExc := msg(3, "delivered", 9*day)                 // kept: its exception was resolved 2 days ago
-	exception(oldDeliveredRecentExc, "resolved", 2*day)                 //
-	oldDeliveredOpenExc := msg(4, "delivered", 30*day)                  // kept: an exception is still open
-	exception(oldDeliveredOpenExc, "open", 0)                           //
-	oldFailed := msg(5, "failed", 30*day)                               // kept: not delivered
-	exception(oldFailed, "ignored", 10*day)                             // pruned: closed 10 days ago
-	oldFailedAssigned := msg(6, "failed", 30*day)                       // kept
-	exception(oldFailedAssigned, "assigned", 0)                         // kept: not closed
-	recentDelivered := msg(7, "delivered", 6*day)                       // kept: younger than 7 days
-	oldUnderWay := msg(8, "queued", 20*day)                             // kept: not settled
-	require.NoError(t, jobs.Rollup(ctx, b.pool, now.Add(-40*day), now)) // rollups must survive
+	oldDelivered := msg(1, "delivered", 8*day)                             // pruned
+	oldDeliveredOldExc := msg(2, "delivered", 9*day)                       // pruned with its exception resolved 8 days ago
+	exception(oldDeliveredOldExc, "resolved", 8*day)                       //
+	oldDeliveredRecentExc := msg(3, "delivered", 9*day)                    // kept: its exception was resolved 2 days ago
+	exception(oldDeliveredRecentExc, "resolved", 2*day)                    //
+	oldDeliveredOpenExc := msg(4, "delivered", 30*day)                     // kept: an exception is still open
+	exception(oldDeliveredOpenExc, "open", 0)                              //
+	oldFailed := msg(5, "failed", 30*day)                                  // kept: not delivered
+	exception(oldFailed, "ignored", 10*day)                                // pruned: closed 10 days ago
+	oldFailedAssigned := msg(6, "failed", 30*day)                          // kept
+	exception(oldFailedAssigned, "assigned", 0)                            // kept: not closed
+	recentDelivered := msg(7, "delivered", 6*day)                          // kept: younger than 7 days
+	oldUnderWay := msg(8, "queued", 20*day)                                // kept: not settled
+	require.NoError(t, insight.Rollup(ctx, b.pool, now.Add(-40*day), now)) // rollups must survive
 
 	// Another environment keeps its own, longer retention.
 	_, err = b.pool.Exec(ctx, `update environments set retention_days = 365 where name = 'test'`)
@@ -62,9 +62,9 @@ func TestRetentionRemovesWhatItShouldAndNothingElse(t *testing.T) {
 	require.NoError(t, b.pool.QueryRow(ctx, `select sum(received) from flow_minute_stats`).Scan(&rollupsBefore))
 	require.Equal(t, 8, rollupsBefore)
 
-	res, err := jobs.Prune(ctx, b.pool, now, 1, time.Millisecond) // batches of one: the loop must go on
+	res, err := insight.Prune(ctx, b.pool, now, 1, time.Millisecond) // batches of one: the loop must go on
 	require.NoError(t, err)
-	require.Equal(t, jobs.PruneResult{Messages: 2, Exceptions: 1}, res)
+	require.Equal(t, insight.PruneResult{Messages: 2, Exceptions: 1}, res)
 
 	exists := func(id uuid.UUID) bool {
 		var n int
@@ -102,9 +102,9 @@ func TestRetentionRemovesWhatItShouldAndNothingElse(t *testing.T) {
 	require.Equal(t, rollupsBefore, rollupsAfter, "rollups outlive the messages they count")
 
 	// A second pass finds nothing more.
-	res, err = jobs.Prune(ctx, b.pool, now, 0, 0)
+	res, err = insight.Prune(ctx, b.pool, now, 0, 0)
 	require.NoError(t, err)
-	require.Equal(t, jobs.PruneResult{}, res)
+	require.Equal(t, insight.PruneResult{}, res)
 }
 
 func TestRetentionReportsADatabaseError(t *testing.T) {
@@ -112,7 +112,7 @@ func TestRetentionReportsADatabaseError(t *testing.T) {
 	b := setup(t, false)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := jobs.Prune(ctx, b.pool, time.Now(), 0, 0)
+	_, err := insight.Prune(ctx, b.pool, time.Now(), 0, 0)
 	require.Error(t, err)
-	require.Error(t, (&jobs.RetentionWorker{DB: b.pool}).Work(ctx, nil))
+	require.Error(t, (&insight.RetentionWorker{DB: b.pool}).Work(ctx, nil))
 }

@@ -11,7 +11,7 @@ import (
 
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/dbtest"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/insight"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -84,9 +84,9 @@ func TestRollupCountsMessagesSLAAndExceptionsPerMinute(t *testing.T) {
 	require.NoError(t, err)
 
 	now := time.Now()
-	require.NoError(t, jobs.Rollup(ctx, b.pool, now.Add(-5*time.Minute), now))
+	require.NoError(t, insight.Rollup(ctx, b.pool, now.Add(-5*time.Minute), now))
 	// A second pass changes nothing: it overwrites the same minutes.
-	require.NoError(t, jobs.Rollup(ctx, b.pool, now.Add(-5*time.Minute), now))
+	require.NoError(t, insight.Rollup(ctx, b.pool, now.Add(-5*time.Minute), now))
 
 	type row struct {
 		channel                                   string
@@ -130,7 +130,7 @@ func TestRollupWithoutMessagesWritesNothing(t *testing.T) {
 	t.Parallel()
 	b := setup(t, false)
 	ctx := context.Background()
-	require.NoError(t, jobs.Rollup(ctx, b.pool, time.Now().Add(-time.Hour), time.Now()))
+	require.NoError(t, insight.Rollup(ctx, b.pool, time.Now().Add(-time.Hour), time.Now()))
 	var n int
 	require.NoError(t, b.pool.QueryRow(ctx, `select count(*) from flow_minute_stats`).Scan(&n))
 	require.Zero(t, n)
@@ -141,8 +141,8 @@ func TestRollupReportsADatabaseError(t *testing.T) {
 	b := setup(t, false)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	require.Error(t, jobs.Rollup(ctx, b.pool, time.Now().Add(-time.Hour), time.Now()))
-	require.Error(t, (&jobs.RollupWorker{DB: b.pool}).Work(ctx, nil))
+	require.Error(t, insight.Rollup(ctx, b.pool, time.Now().Add(-time.Hour), time.Now()))
+	require.Error(t, (&insight.RollupWorker{DB: b.pool}).Work(ctx, nil))
 }
 
 func TestChannelExpressionFailureLeavesTheChannelEmpty(t *testing.T) {

@@ -10,7 +10,8 @@ import (
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/dbtest"
 	"github.com/crossdock/crossdock/internal/fault"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/intake"
+	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -37,10 +38,10 @@ func TestProcessTimeBudgetIsAMappingException(t *testing.T) {
 	dbtest.Deploy(t, b.pool, b.env.ID, b.flow.ID, 2)
 
 	slow := b.accept(t, `{"id": 500, "name": "#500", "total": 1, "slow": true}`)
-	v := b.waitStatus(t, slow.MessageID, jobs.StatusFailed)
+	v := b.waitStatus(t, slow.MessageID, store.StatusFailed)
 	require.Len(t, v.Exceptions, 1)
 	e := v.Exceptions[0]
-	require.Equal(t, jobs.ExceptionMapping, e.Kind)
+	require.Equal(t, store.ExceptionMapping, e.Kind)
 	require.Equal(t, `row to-erp checks`, e.ErrorClass)
 	require.Contains(t, e.Message, `row "to-erp" checks: time budget exceeded: mapping this message took longer than the flow's 20ms (limits.timeBudgetMs)`)
 	require.Empty(t, v.Deliveries)
@@ -61,7 +62,7 @@ func TestAcceptRefusesAVersionThatDoesNotCompile(t *testing.T) {
 	require.NoError(t, err)
 	dbtest.Deploy(t, b.pool, b.env.ID, b.flow.ID, 2)
 
-	_, err = b.intake.Accept(ctx, jobs.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(`{"id": 600, "name": "#600", "total": 1}`)})
+	_, err = b.intake.Accept(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(`{"id": 600, "name": "#600", "total": 1}`)})
 	require.Equal(t, fault.Conflict, fault.CodeOf(err), "%v", err)
 	fe, _ := fault.As(err)
 	require.Equal(t, "version 2 of this flow, the one deployed here, does not compile (/keys/correlation: expression is 2,000,001 characters long; at most 10,000 are allowed); deploy another version", fe.Message)

@@ -16,6 +16,9 @@ import (
 	"github.com/crossdock/crossdock/internal/dbtest"
 	"github.com/crossdock/crossdock/internal/secret"
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/intake"
+	"github.com/crossdock/crossdock/jobs/pipeline"
+	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/jobs/transport"
 	"github.com/crossdock/crossdock/mappings"
 )
@@ -86,13 +89,13 @@ func TestTransportOfANewKind(t *testing.T) {
 	require.NoError(t, err)
 
 	memo := &memoTransport{received: map[uuid.UUID][]string{}}
-	transports := jobs.Transports(pool, nil)
+	transports := pipeline.Transports(pool, nil)
 	transports.Register(memo) // the one line that adds a kind
 
 	gates, err := mappings.CheckGates(ctx, pool, transports, env, def, time.Now())
 	require.NoError(t, err)
 	require.True(t, gates.Passed(), "a kind that needs no configuration passes the gates: %v", gates.Failures())
-	gates, err = mappings.CheckGates(ctx, pool, jobs.Transports(pool, nil), env, def, time.Now())
+	gates, err = mappings.CheckGates(ctx, pool, pipeline.Transports(pool, nil), env, def, time.Now())
 	require.NoError(t, err)
 	require.Equal(t, []string{"target “notebook” has kind “memo”, which this installation cannot deliver to"}, gates.Failures(),
 		"without its transport the kind fails the gates")
@@ -110,35 +113,35 @@ func TestTransportOfANewKind(t *testing.T) {
 		defer cancel()
 		_ = client.Stop(ctx)
 	})
-	b := &bundle{pool: pool, client: client, intake: jobs.NewIntake(pool, client, jobs.IntakeConfig{})}
+	b := &bundle{pool: pool, client: client, intake: intake.NewIntake(pool, client, intake.IntakeConfig{})}
 
-	accept := func(payload string) jobs.AcceptResult {
-		res, err := b.intake.Accept(ctx, jobs.AcceptRequest{Env: "dev", FlowSlug: "notes", Payload: []byte(payload)})
+	accept := func(payload string) intake.AcceptResult {
+		res, err := b.intake.Accept(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "notes", Payload: []byte(payload)})
 		require.NoError(t, err)
 		return res
 	}
 
 	t.Run("first attempt", func(t *testing.T) {
-		v := b.waitStatus(t, accept(`{"id": "n1", "text": "hello"}`).MessageID, jobs.StatusDelivered)
+		v := b.waitStatus(t, accept(`{"id": "n1", "text": "hello"}`).MessageID, store.StatusDelivered)
 		require.Len(t, v.Deliveries, 1)
 		d := v.Deliveries[0]
 		require.Equal(t, "memo", d.TargetKind)
 		require.Equal(t, []string{`{"text":"hello"}`}, memo.bodies(d.ID))
 		require.Len(t, d.AttemptLog, 1)
 		require.Equal(t, "delivered", d.AttemptLog[0].Outcome)
-		require.Equal(t, []jobs.Stage{jobs.StageReceived, jobs.StageValidated, jobs.StageMapped, jobs.StageRouted, jobs.StageQueued,
-			jobs.StageDelivering, jobs.StageDelivered}, stages(v))
+		require.Equal(t, []store.Stage{store.StageReceived, store.StageValidated, store.StageMapped, store.StageRouted, store.StageQueued,
+			store.StageDelivering, store.StageDelivered}, stages(v))
 	})
 
 	t.Run("retried", func(t *testing.T) {
-		v := b.waitStatus(t, accept(`{"id": "n2", "text": "again"}`).MessageID, jobs.StatusDelivered)
+		v := b.waitStatus(t, accept(`{"id": "n2", "text": "again"}`).MessageID, store.StatusDelivered)
 		d := v.Deliveries[0]
 		require.Len(t, memo.bodies(d.ID), 2)
 		require.Len(t, d.AttemptLog, 2)
 		require.Equal(t, "retry", d.AttemptLog[0].Outcome)
 		require.Equal(t, "the memo was busy", d.AttemptLog[0].Error)
 		require.Equal(t, "delivered", d.AttemptLog[1].Outcome)
-		require.Contains(t, stages(v), jobs.StageRetryScheduled)
-		require.Equal(t, jobs.StageDelivered, stages(v)[len(stages(v))-1])
+		require.Contains(t, stages(v), store.StageRetryScheduled)
+		require.Equal(t, store.StageDelivered, stages(v)[len(stages(v))-1])
 	})
 }

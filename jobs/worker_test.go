@@ -15,6 +15,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/insight"
+	"github.com/crossdock/crossdock/jobs/intake"
+	"github.com/crossdock/crossdock/jobs/pipeline"
+	"github.com/crossdock/crossdock/jobs/queue"
+	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -31,9 +36,9 @@ func TestProcessTwiceThenOrphanCheck(t *testing.T) {
 	tx, err := b.pool.Begin(ctx)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = tx.Rollback(ctx) })
-	process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &jobs.ProcessWorker{DB: tx})
+	process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &pipeline.ProcessWorker{DB: tx})
 	for range 2 {
-		res, err := process.Work(ctx, t, tx, jobs.ProcessArgs{MessageIDs: []uuid.UUID{a.MessageID}}, nil)
+		res, err := process.Work(ctx, t, tx, intake.ProcessArgs{MessageIDs: []uuid.UUID{a.MessageID}}, nil)
 		require.NoError(t, err)
 		require.Equal(t, river.EventKindJobCompleted, res.EventKind)
 	}
@@ -45,8 +50,8 @@ func TestProcessTwiceThenOrphanCheck(t *testing.T) {
 	require.Equal(t, 1, count(`select count(*) from deliveries where message_id = $1`, a.MessageID))
 	require.Equal(t, 1, count(`select count(*) from river_job where kind = 'deliver_group'`))
 	require.Equal(t, 1, count(`select count(*) from lineage_events where message_id = $1 and stage = 'routed'`, a.MessageID))
-	inserted := rivertest.RequireInsertedTx[*riverpgxv5.Driver](ctx, t, tx, &jobs.DeliverGroupArgs{}, nil)
-	require.Equal(t, jobs.QueueDeliver, inserted.Queue)
+	inserted := rivertest.RequireInsertedTx[*riverpgxv5.Driver](ctx, t, tx, &pipeline.DeliverGroupArgs{}, nil)
+	require.Equal(t, queue.Deliver, inserted.Queue)
 
 	// The deliver job and the second message's process job are lost (as
 	// when River discards them and later deletes them).
@@ -57,30 +62,30 @@ func TestProcessTwiceThenOrphanCheck(t *testing.T) {
 	_, err = tx.Exec(ctx, `update messages set updated_at = now() - interval '10 minutes' where id = $1`, orphan.MessageID)
 	require.NoError(t, err)
 
-	check := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &jobs.OrphanCheckWorker{DB: tx})
+	check := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &pipeline.OrphanCheckWorker{DB: tx})
 	for range 2 {
-		_, err := check.Work(ctx, t, tx, jobs.OrphanCheckArgs{}, nil)
+		_, err := check.Work(ctx, t, tx, pipeline.OrphanCheckArgs{}, nil)
 		require.NoError(t, err)
 	}
-	v, err := jobs.MessageGet(ctx, tx, a.MessageID)
+	v, err := store.MessageGet(ctx, tx, a.MessageID)
 	require.NoError(t, err)
-	require.Equal(t, jobs.StatusFailed, v.Message.Status)
+	require.Equal(t, store.StatusFailed, v.Message.Status)
 	require.Len(t, v.Exceptions, 1, "filed once although the check ran twice")
-	require.Equal(t, jobs.ExceptionDelivery, v.Exceptions[0].Kind)
+	require.Equal(t, store.ExceptionDelivery, v.Exceptions[0].Kind)
 	require.Equal(t, "job discarded", v.Exceptions[0].ErrorClass)
 
-	v, err = jobs.MessageGet(ctx, tx, orphan.MessageID)
+	v, err = store.MessageGet(ctx, tx, orphan.MessageID)
 	require.NoError(t, err)
-	require.Equal(t, jobs.StatusFailed, v.Message.Status)
+	require.Equal(t, store.StatusFailed, v.Message.Status)
 	require.Len(t, v.Exceptions, 1)
 	require.Equal(t, "process", v.Exceptions[0].Stage)
 
 	// Both left received, so both are found by their payload values: the
 	// processed one and the one the check failed without processing.
-	res, err := jobs.MessageSearch(ctx, tx, jobs.MessageFilter{PayloadValue: "#1"})
+	res, err := insight.MessageSearch(ctx, tx, insight.MessageFilter{PayloadValue: "#1"})
 	require.NoError(t, err)
 	require.Equal(t, []uuid.UUID{a.MessageID}, ids(res.Messages))
-	res, err = jobs.MessageSearch(ctx, tx, jobs.MessageFilter{PayloadValue: "#2"})
+	res, err = insight.MessageSearch(ctx, tx, insight.MessageFilter{PayloadValue: "#2"})
 	require.NoError(t, err)
 	require.Equal(t, []uuid.UUID{orphan.MessageID}, ids(res.Messages))
 	require.Equal(t, 2, count(`select count(*) from message_values`))
@@ -115,10 +120,10 @@ func TestShutdownReturnsInFlightDeliveries(t *testing.T) {
 	defer cancel()
 	require.NoError(t, b.client.StopAndCancel(stopCtx))
 
-	v, err := jobs.MessageGet(ctx, b.pool, acc.MessageID)
+	v, err := store.MessageGet(ctx, b.pool, acc.MessageID)
 	require.NoError(t, err)
 	require.Empty(t, v.Deliveries[0].AttemptLog, "an interrupted attempt is not counted")
-	require.Equal(t, jobs.StatusQueued, v.Message.Status)
+	require.Equal(t, store.StatusQueued, v.Message.Status)
 
 	slow.Store(false)
 	next, err := jobs.NewClient(b.pool, nil, jobs.Config{Sealer: b.sealer, FetchPollInterval: 50 * time.Millisecond})
@@ -129,7 +134,7 @@ func TestShutdownReturnsInFlightDeliveries(t *testing.T) {
 		defer cancel()
 		_ = next.Stop(ctx)
 	})
-	v = b.waitStatus(t, acc.MessageID, jobs.StatusDelivered)
+	v = b.waitStatus(t, acc.MessageID, store.StatusDelivered)
 	require.Len(t, v.Deliveries[0].AttemptLog, 1)
 	require.Equal(t, 2, tg.count())
 	require.Equal(t, tg.requests[0].Header.Get("Idempotency-Key"), tg.requests[1].Header.Get("Idempotency-Key"))
@@ -142,21 +147,21 @@ func TestDeliverJobsAreUniquePerDelivery(t *testing.T) {
 	b := setup(t, false)
 	ctx := context.Background()
 	id := uuid.New()
-	first, err := b.client.Insert(ctx, jobs.DeliverArgs{DeliveryID: id}, nil)
+	first, err := b.client.Insert(ctx, pipeline.DeliverArgs{DeliveryID: id}, nil)
 	require.NoError(t, err)
 	require.False(t, first.UniqueSkippedAsDuplicate)
-	again, err := b.client.Insert(ctx, jobs.DeliverArgs{DeliveryID: id}, nil)
+	again, err := b.client.Insert(ctx, pipeline.DeliverArgs{DeliveryID: id}, nil)
 	require.NoError(t, err)
 	require.True(t, again.UniqueSkippedAsDuplicate)
 	require.Equal(t, first.Job.ID, again.Job.ID)
-	other, err := b.client.Insert(ctx, jobs.DeliverArgs{DeliveryID: uuid.New()}, nil)
+	other, err := b.client.Insert(ctx, pipeline.DeliverArgs{DeliveryID: uuid.New()}, nil)
 	require.NoError(t, err)
 	require.False(t, other.UniqueSkippedAsDuplicate)
 
 	// Once the job is finished, an inbox retry may enqueue it again.
 	_, err = b.pool.Exec(ctx, `update river_job set state = 'completed', finalized_at = now() where id = $1`, first.Job.ID)
 	require.NoError(t, err)
-	retry, err := b.client.Insert(ctx, jobs.DeliverArgs{DeliveryID: id}, nil)
+	retry, err := b.client.Insert(ctx, pipeline.DeliverArgs{DeliveryID: id}, nil)
 	require.NoError(t, err)
 	require.False(t, retry.UniqueSkippedAsDuplicate)
 }
@@ -169,7 +174,7 @@ func TestProcessGroupIsolatesAFailingMessage(t *testing.T) {
 	b := setup(t, false)
 	ctx := context.Background()
 	b.configureERP(t, "http://127.0.0.1:1", nil)
-	res, err := b.intake.AcceptBatch(ctx, jobs.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{
+	res, err := b.intake.AcceptBatch(ctx, intake.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{
 		[]byte(`{"id": 1, "name": "#1", "total": 1}`), []byte(`{"id": 2, "name": "#2", "total": 1}`), []byte(`{"id": 3, "name": "#3", "total": 1}`),
 	}})
 	require.NoError(t, err)
@@ -190,11 +195,11 @@ func TestProcessGroupIsolatesAFailingMessage(t *testing.T) {
 		create trigger refuse_delivery before insert on deliveries for each row execute function refuse_delivery()`, ids[1]))
 	require.NoError(t, err)
 
-	process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &jobs.ProcessWorker{DB: tx})
-	_, err = process.Work(ctx, t, tx, jobs.ProcessArgs{MessageIDs: ids}, nil)
+	process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &pipeline.ProcessWorker{DB: tx})
+	_, err = process.Work(ctx, t, tx, intake.ProcessArgs{MessageIDs: ids}, nil)
 	require.ErrorContains(t, err, "refused for the test")
-	status := func(id uuid.UUID) jobs.MessageStatus {
-		m, err := jobs.MessageByID(ctx, tx, id)
+	status := func(id uuid.UUID) store.MessageStatus {
+		m, err := store.MessageByID(ctx, tx, id)
 		require.NoError(t, err)
 		return m.Status
 	}
@@ -203,16 +208,16 @@ func TestProcessGroupIsolatesAFailingMessage(t *testing.T) {
 		require.NoError(t, tx.QueryRow(ctx, sql).Scan(&n))
 		return n
 	}
-	require.Equal(t, jobs.StatusQueued, status(ids[0]))
-	require.Equal(t, jobs.StatusReceived, status(ids[1]), "left for the retry")
-	require.Equal(t, jobs.StatusQueued, status(ids[2]))
+	require.Equal(t, store.StatusQueued, status(ids[0]))
+	require.Equal(t, store.StatusReceived, status(ids[1]), "left for the retry")
+	require.Equal(t, store.StatusQueued, status(ids[2]))
 
 	_, err = tx.Exec(ctx, `drop trigger refuse_delivery on deliveries`)
 	require.NoError(t, err)
-	out, err := process.Work(ctx, t, tx, jobs.ProcessArgs{MessageIDs: ids}, nil)
+	out, err := process.Work(ctx, t, tx, intake.ProcessArgs{MessageIDs: ids}, nil)
 	require.NoError(t, err)
 	require.Equal(t, river.EventKindJobCompleted, out.EventKind)
-	require.Equal(t, jobs.StatusQueued, status(ids[1]))
+	require.Equal(t, store.StatusQueued, status(ids[1]))
 	require.Equal(t, 3, count(`select count(*) from deliveries`), "one delivery each, none twice")
 	require.Equal(t, 3, count(`select count(*) from lineage_events where stage = 'routed'`))
 }

@@ -8,17 +8,17 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/crossdock/crossdock/internal/fault"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/inbox"
 )
 
 // bulkBody is POST /api/v1/bulk-actions: an action on a whole group or on
 // a selection of exceptions.
 type bulkBody struct {
-	Action       jobs.BulkActionKind `json:"action"`
-	Group        int64               `json:"group"`
-	ExceptionIDs []int64             `json:"exceptionIds"`
-	Reason       string              `json:"reason"`
-	Version      jobs.VersionChoice  `json:"version"`
+	Action       inbox.BulkActionKind `json:"action"`
+	Group        int64                `json:"group"`
+	ExceptionIDs []int64              `json:"exceptionIds"`
+	Reason       string               `json:"reason"`
+	Version      inbox.VersionChoice  `json:"version"`
 }
 
 // apiBulkStart starts a bulk action, worked by a River job as the inbox's
@@ -44,7 +44,7 @@ func (s *Server) apiBulkStart() fiber.Handler {
 		}
 		// Namespaced by the caller, so one caller's key never finds
 		// another's action (nor a form token of the inbox's).
-		req := jobs.BulkRequest{RequestKey: "api " + actor.Email + " " + key, Action: body.Action, Reason: body.Reason,
+		req := inbox.BulkRequest{RequestKey: "api " + actor.Email + " " + key, Action: body.Action, Reason: body.Reason,
 			Version: body.Version, Actor: actor}
 		switch {
 		case body.Group != 0 && len(body.ExceptionIDs) > 0:
@@ -56,7 +56,7 @@ func (s *Server) apiBulkStart() fiber.Handler {
 			}
 			req.EnvironmentID, req.Fingerprint = g.EnvironmentID, g.Fingerprint
 		case len(body.ExceptionIDs) > 0:
-			if err := jobs.CheckBulkSelection(body.ExceptionIDs); err != nil {
+			if err := inbox.CheckBulkSelection(body.ExceptionIDs); err != nil {
 				return err
 			}
 			missing, err := s.exceptionsOutOfScope(c, body.ExceptionIDs)
@@ -78,7 +78,7 @@ func (s *Server) apiBulkStart() fiber.Handler {
 			return &fault.Error{Code: fault.Invalid, Message: "name a group (its id) or exceptionIds to act on",
 				Fields: map[string]string{"group": "required without exceptionIds"}}
 		}
-		b, created, err := jobs.BulkStart(ctx, s.deps.DB, s.deps.Queue, req)
+		b, created, err := inbox.BulkStart(ctx, s.deps.DB, s.deps.Queue, req)
 		if err != nil {
 			return err
 		}
@@ -102,7 +102,7 @@ func (s *Server) apiBulkGet() fiber.Handler {
 		if err != nil {
 			return fault.Errorf(fault.NotFound, "no bulk action “%s”", c.Params("id"))
 		}
-		b, err := jobs.BulkGet(ctx, s.deps.DB, int64(id))
+		b, err := inbox.BulkGet(ctx, s.deps.DB, int64(id))
 		if err != nil {
 			return err
 		}
@@ -121,7 +121,7 @@ func (s *Server) apiBulkGet() fiber.Handler {
 
 // bulkInKeyScope says whether every exception b works on is one the
 // request's API key may see.
-func (s *Server) bulkInKeyScope(c *fiber.Ctx, b jobs.BulkAction) (bool, error) {
+func (s *Server) bulkInKeyScope(c *fiber.Ctx, b inbox.BulkAction) (bool, error) {
 	if b.GroupID != 0 {
 		_, err := s.groupInScope(c, b.GroupID)
 		if fault.CodeOf(err) == fault.NotFound {
@@ -129,7 +129,7 @@ func (s *Server) bulkInKeyScope(c *fiber.Ctx, b jobs.BulkAction) (bool, error) {
 		}
 		return err == nil, err
 	}
-	ids, err := jobs.BulkSelection(c.UserContext(), s.deps.DB, b.ID)
+	ids, err := inbox.BulkSelection(c.UserContext(), s.deps.DB, b.ID)
 	if err != nil || len(ids) == 0 {
 		return false, err
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crossdock/crossdock/account"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/inbox"
 )
 
 // waitBulkDone polls a bulk action until it has finished.
@@ -64,7 +64,7 @@ func TestBulkActionsAPI(t *testing.T) {
 		{map[string]any{"action": "replay", "group": group, "version": "v1"}, 422, "version “v1” is not one of ran, deployed"},
 		{map[string]any{"action": "retry", "group": 999999}, 404, "no exception group 999999"},
 		{map[string]any{"action": "retry", "exceptionIds": []int64{a.ID, 999999}}, 404, "no exception 999999: nothing was started"},
-		{map[string]any{"action": "retry", "exceptionIds": make([]int64, jobs.BulkMaxSelection+1)}, 422, "at most 10,000"},
+		{map[string]any{"action": "retry", "exceptionIds": make([]int64, inbox.BulkMaxSelection+1)}, 422, "at most 10,000"},
 	} {
 		res, _ := sam.api(http.MethodPost, "/api/v1/bulk-actions", c.body)
 		require.Equal(t, c.status, res.StatusCode, "%v: %s", c.body, res.body)
@@ -122,7 +122,7 @@ func TestBulkActionsAPI(t *testing.T) {
 	})
 	require.Equal(t, "done", done["status"])
 	require.Equal(t, "sam@shop.example", done["requestedBy"])
-	left, _, err := jobs.InboxList(ctx, tb.db, jobs.InboxFilter{})
+	left, _, err := inbox.InboxList(ctx, tb.db, inbox.InboxFilter{})
 	require.NoError(t, err)
 	require.Empty(t, left, "the group is resolved")
 	require.Equal(t, 2, bulkCount(), "the repeated request started nothing")

@@ -10,7 +10,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/crossdock/crossdock/internal/fault"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/inbox"
+	"github.com/crossdock/crossdock/jobs/intake"
+	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -18,18 +20,18 @@ import (
 // failing expressions of a mapping error, an unmapped lookup value, and
 // its history.
 type ExceptionDetailJSON struct {
-	Exception   jobs.InboxItem         `json:"exception"`
-	Expressions []jobs.ExpressionError `json:"expressions"`
-	Unmapped    *jobs.UnmappedValue    `json:"unmapped,omitempty"`
-	History     []jobs.HistoryEntry    `json:"history"`
-	MessageURL  string                 `json:"messageUrl"`
+	Exception   inbox.InboxItem         `json:"exception"`
+	Expressions []inbox.ExpressionError `json:"expressions"`
+	Unmapped    *inbox.UnmappedValue    `json:"unmapped,omitempty"`
+	History     []inbox.HistoryEntry    `json:"history"`
+	MessageURL  string                  `json:"messageUrl"`
 }
 
 // apiInboxQuery reads the inbox filters of an API call. An API key's
 // listing is narrowed to its environment (and its flow, when it is limited
 // to one); naming another environment or flow is Forbidden, so a script
 // learns at once that its key cannot see what it asked for.
-func (s *Server) apiInboxQuery(c *fiber.Ctx) (jobs.InboxFilter, error) {
+func (s *Server) apiInboxQuery(c *fiber.Ctx) (inbox.InboxFilter, error) {
 	_, f, err := s.inboxQuery(c)
 	if err != nil {
 		return f, err
@@ -68,17 +70,17 @@ func (s *Server) apiInboxQuery(c *fiber.Ctx) (jobs.InboxFilter, error) {
 // exceptionInScope returns exception id if the caller may see it; outside
 // an API key's environment or flows it does not exist, as far as the key
 // can tell (NotFound, never Forbidden, so ids elsewhere are not confirmed).
-func (s *Server) exceptionInScope(c *fiber.Ctx) (jobs.InboxItem, error) {
+func (s *Server) exceptionInScope(c *fiber.Ctx) (inbox.InboxItem, error) {
 	id, err := exceptionID(c)
 	if err != nil {
-		return jobs.InboxItem{}, err
+		return inbox.InboxItem{}, err
 	}
-	it, err := jobs.ExceptionGet(c.UserContext(), s.deps.DB, id)
+	it, err := inbox.ExceptionGet(c.UserContext(), s.deps.DB, id)
 	if err != nil {
-		return jobs.InboxItem{}, err
+		return inbox.InboxItem{}, err
 	}
 	if !keyMaySee(c, it.Environment, it.FlowSlug) {
-		return jobs.InboxItem{}, fault.Errorf(fault.NotFound, "no exception %d", id)
+		return inbox.InboxItem{}, fault.Errorf(fault.NotFound, "no exception %d", id)
 	}
 	return it, nil
 }
@@ -95,7 +97,7 @@ func (s *Server) apiExceptionList() fiber.Handler {
 		if l := c.QueryInt("limit"); l > 0 {
 			f.Limit = l
 		}
-		items, next, err := jobs.InboxList(c.UserContext(), s.deps.DB, f)
+		items, next, err := inbox.InboxList(c.UserContext(), s.deps.DB, f)
 		if err != nil {
 			return err
 		}
@@ -115,14 +117,14 @@ func (s *Server) apiExceptionGet() fiber.Handler {
 			return err
 		}
 		id := it.ID
-		d := ExceptionDetailJSON{Exception: it, MessageURL: jobs.StatusURL(it.MessageID)}
-		if d.Expressions, err = jobs.MappingErrors(ctx, s.deps.DB, it); err != nil {
+		d := ExceptionDetailJSON{Exception: it, MessageURL: intake.StatusURL(it.MessageID)}
+		if d.Expressions, err = inbox.MappingErrors(ctx, s.deps.DB, it); err != nil {
 			return err
 		}
-		if uv, ok := jobs.UnmappedLookup(it.Exception); ok {
+		if uv, ok := inbox.UnmappedLookup(it.Exception); ok {
 			d.Unmapped = &uv
 		}
-		if d.History, err = jobs.ExceptionHistory(ctx, s.deps.DB, id); err != nil {
+		if d.History, err = inbox.ExceptionHistory(ctx, s.deps.DB, id); err != nil {
 			return err
 		}
 		d.Expressions, d.History = nonNil(d.Expressions), nonNil(d.History)
@@ -138,15 +140,15 @@ func (s *Server) apiGroupList() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		gf := jobs.GroupFilter{EnvironmentID: f.EnvironmentID, FlowID: f.FlowID, Kind: f.Kind, All: c.QueryBool("all"), Limit: c.QueryInt("limit")}
+		gf := inbox.GroupFilter{EnvironmentID: f.EnvironmentID, FlowID: f.FlowID, Kind: f.Kind, All: c.QueryBool("all"), Limit: c.QueryInt("limit")}
 		if b := c.Query("before"); b != "" {
-			var cur jobs.GroupCursor
+			var cur inbox.GroupCursor
 			if err := json.Unmarshal([]byte(b), &cur); err != nil {
 				return fault.Errorf(fault.Invalid, "before must be the next value of the previous page")
 			}
 			gf.BeforeLastSeen, gf.BeforeID = cur.LastSeen, cur.ID
 		}
-		groups, next, err := jobs.GroupList(c.UserContext(), s.deps.DB, gf)
+		groups, next, err := inbox.GroupList(c.UserContext(), s.deps.DB, gf)
 		if err != nil {
 			return err
 		}
@@ -175,13 +177,13 @@ func (s *Server) apiGroupGet() fiber.Handler {
 
 // groupInScope returns exception group id if the caller may see it; like
 // an exception, one outside an API key's scope does not exist for it.
-func (s *Server) groupInScope(c *fiber.Ctx, id int64) (jobs.ExceptionGroup, error) {
-	g, err := jobs.GroupGet(c.UserContext(), s.deps.DB, id)
+func (s *Server) groupInScope(c *fiber.Ctx, id int64) (inbox.ExceptionGroup, error) {
+	g, err := inbox.GroupGet(c.UserContext(), s.deps.DB, id)
 	if err != nil {
 		return g, err
 	}
 	if !keyMaySee(c, g.Environment, g.FlowSlug) {
-		return jobs.ExceptionGroup{}, fault.Errorf(fault.NotFound, "no exception group %d", id)
+		return inbox.ExceptionGroup{}, fault.Errorf(fault.NotFound, "no exception group %d", id)
 	}
 	return g, nil
 }
@@ -189,7 +191,7 @@ func (s *Server) groupInScope(c *fiber.Ctx, id int64) (jobs.ExceptionGroup, erro
 // exceptionsOutOfScope returns those of ids that do not exist or that the
 // caller may not see, in the order given.
 func (s *Server) exceptionsOutOfScope(c *fiber.Ctx, ids []int64) ([]int64, error) {
-	scopes, err := jobs.ExceptionScopes(c.UserContext(), s.deps.DB, ids)
+	scopes, err := inbox.ExceptionScopes(c.UserContext(), s.deps.DB, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +217,7 @@ func apiBody(c *fiber.Ctx, v any) error {
 
 // apiExceptionAfter answers an action with the exception as it is now.
 func (s *Server) apiExceptionAfter(c *fiber.Ctx, id int64, status int) error {
-	it, err := jobs.ExceptionGet(c.UserContext(), s.deps.DB, id)
+	it, err := inbox.ExceptionGet(c.UserContext(), s.deps.DB, id)
 	if err != nil {
 		return err
 	}
@@ -230,7 +232,7 @@ func (s *Server) apiExceptionRetry() fiber.Handler {
 		}
 		id := it.ID
 		if err := s.inTx(c, func(tx pgx.Tx) error {
-			return jobs.ExceptionRetry(c.UserContext(), tx, s.deps.Queue, id, actorOf(c))
+			return inbox.ExceptionRetry(c.UserContext(), tx, s.deps.Queue, id, actorOf(c))
 		}); err != nil {
 			return err
 		}
@@ -240,10 +242,10 @@ func (s *Server) apiExceptionRetry() fiber.Handler {
 
 // replayBody is the body of a replay and of its preview.
 type replayBody struct {
-	Version       jobs.VersionChoice `json:"version"`
-	Payload       json.RawMessage    `json:"payload"`
-	Reason        string             `json:"reason"`
-	DraftRevision int                `json:"draftRevision"`
+	Version       inbox.VersionChoice `json:"version"`
+	Payload       json.RawMessage     `json:"payload"`
+	Reason        string              `json:"reason"`
+	DraftRevision int                 `json:"draftRevision"`
 }
 
 // apiReplayBody reads a replay's body and its edited payload (nil when
@@ -280,7 +282,7 @@ func (s *Server) apiExceptionReplay() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		if body.Version == jobs.VersionDraft {
+		if body.Version == inbox.VersionDraft {
 			if err := s.checkDraftReplay(c, it); err != nil {
 				return err
 			}
@@ -288,21 +290,21 @@ func (s *Server) apiExceptionReplay() fiber.Handler {
 		var newID uuid.UUID
 		if err := s.inTx(c, func(tx pgx.Tx) error {
 			var err error
-			newID, err = jobs.ExceptionReplay(c.UserContext(), tx, s.deps.Queue, jobs.ReplayRequest{ExceptionID: id, Version: body.Version,
+			newID, err = inbox.ExceptionReplay(c.UserContext(), tx, s.deps.Queue, inbox.ReplayRequest{ExceptionID: id, Version: body.Version,
 				Payload: payload, Reason: body.Reason, Actor: actorOf(c), DraftRevision: body.DraftRevision})
 			return err
 		}); err != nil {
 			return err
 		}
-		c.Location(jobs.StatusURL(newID))
-		return c.Status(fiber.StatusCreated).JSON(fiber.Map{"messageId": newID, "statusUrl": jobs.StatusURL(newID)})
+		c.Location(intake.StatusURL(newID))
+		return c.Status(fiber.StatusCreated).JSON(fiber.Map{"messageId": newID, "statusUrl": intake.StatusURL(newID)})
 	}
 }
 
 // apiReplayPreview is a replay preview as the API answers it: for the
 // draft, also whether this caller may send it and, if not, why.
 type apiReplayPreview struct {
-	jobs.ReplayPreview
+	inbox.ReplayPreview
 	DraftRefusal string `json:"draftRefusal,omitempty"`
 }
 
@@ -321,7 +323,7 @@ func (s *Server) apiExceptionReplayPreview() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		p, err := jobs.PreviewReplay(c.UserContext(), s.deps.DB, it.ID, body.Version, payload)
+		p, err := inbox.PreviewReplay(c.UserContext(), s.deps.DB, it.ID, body.Version, payload)
 		if err != nil {
 			return err
 		}
@@ -333,7 +335,7 @@ func (s *Server) apiExceptionReplayPreview() fiber.Handler {
 	}
 }
 
-func (s *Server) apiExceptionClose(to jobs.ExceptionStatus) fiber.Handler {
+func (s *Server) apiExceptionClose(to store.ExceptionStatus) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		it, err := s.exceptionInScope(c)
 		if err != nil {
@@ -347,10 +349,10 @@ func (s *Server) apiExceptionClose(to jobs.ExceptionStatus) fiber.Handler {
 			return err
 		}
 		if err := s.inTx(c, func(tx pgx.Tx) error {
-			if to == jobs.ExceptionIgnored {
-				return jobs.ExceptionIgnore(c.UserContext(), tx, id, body.Reason, actorOf(c))
+			if to == store.ExceptionIgnored {
+				return inbox.ExceptionIgnore(c.UserContext(), tx, id, body.Reason, actorOf(c))
 			}
-			return jobs.ExceptionResolve(c.UserContext(), tx, id, body.Reason, actorOf(c))
+			return inbox.ExceptionResolve(c.UserContext(), tx, id, body.Reason, actorOf(c))
 		}); err != nil {
 			return err
 		}
@@ -375,7 +377,7 @@ func (s *Server) apiExceptionAssign() fiber.Handler {
 		if body.UserID != nil {
 			to = *body.UserID
 		}
-		if err := s.inTx(c, func(tx pgx.Tx) error { return jobs.ExceptionAssign(c.UserContext(), tx, id, to, actorOf(c)) }); err != nil {
+		if err := s.inTx(c, func(tx pgx.Tx) error { return inbox.ExceptionAssign(c.UserContext(), tx, id, to, actorOf(c)) }); err != nil {
 			return err
 		}
 		return s.apiExceptionAfter(c, id, fiber.StatusOK)

@@ -3,12 +3,12 @@ package web
 import (
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/insight"
 )
 
 // MessageListJSON is a page of GET /api/v1/messages.
 type MessageListJSON struct {
-	Messages []jobs.MessageRow `json:"messages"`
+	Messages []insight.MessageRow `json:"messages"`
 	// Next is the cursor of the next (older) page, for after=; empty on the
 	// last page. NextURL is the same search from there.
 	Next    string `json:"next,omitempty"`
@@ -24,7 +24,7 @@ func (s *Server) apiMessageList() fiber.Handler {
 		}
 		out := MessageListJSON{Messages: res.Messages}
 		if out.Messages == nil {
-			out.Messages = []jobs.MessageRow{}
+			out.Messages = []insight.MessageRow{}
 		}
 		if res.Next != nil {
 			out.Next = res.Next.String()

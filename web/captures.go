@@ -6,7 +6,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/web/view"
 )
@@ -40,7 +40,7 @@ func (s *Server) capturesList() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		caps, err := jobs.CaptureList(ctx, s.deps.DB, envID, v.Target, before, capturesPageSize)
+		caps, err := store.CaptureList(ctx, s.deps.DB, envID, v.Target, before, capturesPageSize)
 		if err != nil {
 			return err
 		}

@@ -10,7 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/crossdock/crossdock/internal/fault"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/insight"
 	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/web/chart"
 	"github.com/crossdock/crossdock/web/view"
@@ -62,7 +62,7 @@ func (s *Server) dashboard() fiber.Handler {
 		}
 		now := s.deps.Now()
 		from := now.Add(-rng.span)
-		d, err := jobs.DashboardGet(ctx, s.deps.DB, jobs.DashboardQuery{EnvironmentID: envID, From: from, To: now, Step: rng.step})
+		d, err := insight.DashboardGet(ctx, s.deps.DB, insight.DashboardQuery{EnvironmentID: envID, From: from, To: now, Step: rng.step})
 		if err != nil {
 			return err
 		}
@@ -122,7 +122,7 @@ func (s *Server) dashboard() fiber.Handler {
 	}
 }
 
-func slaRow(f jobs.SLAFigure, links dashboardLinks) view.SLARow {
+func slaRow(f insight.SLAFigure, links dashboardLinks) view.SLARow {
 	missed := f.Received - f.WithinSLA
 	channel := f.Channel
 	if channel == "" {
@@ -175,7 +175,7 @@ func latency(d time.Duration) string {
 	case d == 0:
 		return "–"
 	case d < 0:
-		return fmt.Sprintf("> %s", time.Duration(jobs.LatencyBoundsMS[len(jobs.LatencyBoundsMS)-1])*time.Millisecond)
+		return fmt.Sprintf("> %s", time.Duration(insight.LatencyBoundsMS[len(insight.LatencyBoundsMS)-1])*time.Millisecond)
 	default:
 		return "≤ " + d.String()
 	}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/internal/metrics"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/insight"
 )
 
 // tile reads the number a dashboard tile shows.
@@ -52,7 +52,7 @@ func TestDashboardShowsTheRollupsWithLinks(t *testing.T) {
 	require.NoError(t, err)
 	_, err = tb.db.Exec(ctx, `insert into target_circuits (environment_id, target, state, changed_at) select id, 'erp', 'open', now() from environments where name = 'dev'`)
 	require.NoError(t, err)
-	require.NoError(t, jobs.Rollup(ctx, tb.db, time.Now().Add(-10*time.Minute), time.Now()))
+	require.NoError(t, insight.Rollup(ctx, tb.db, time.Now().Add(-10*time.Minute), time.Now()))
 
 	tb.user(t, "viewer@shop.example", account.RoleViewer)
 	br := tb.browser(t)

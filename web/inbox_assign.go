@@ -7,7 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/crossdock/crossdock/internal/fault"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/inbox"
 )
 
 // inboxAssign gives an exception to a support person (or to nobody, 0).
@@ -21,7 +21,7 @@ func (s *Server) inboxAssign() fiber.Handler {
 		if err != nil || to < 0 {
 			return &fault.Error{Code: fault.Invalid, Message: "choose whom to assign the exception to", Fields: map[string]string{"assignee": "required"}}
 		}
-		if err := s.inTx(c, func(tx pgx.Tx) error { return jobs.ExceptionAssign(c.UserContext(), tx, id, to, actorOf(c)) }); err != nil {
+		if err := s.inTx(c, func(tx pgx.Tx) error { return inbox.ExceptionAssign(c.UserContext(), tx, id, to, actorOf(c)) }); err != nil {
 			return err
 		}
 		return s.backToException(c, id, "Assignment saved.")

@@ -6,7 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/crossdock/crossdock/internal/fault"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/inbox"
 	"github.com/crossdock/crossdock/web/view"
 )
 
@@ -16,14 +16,14 @@ import (
 func (s *Server) inboxBulk() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx := c.UserContext()
-		req := jobs.BulkRequest{RequestKey: c.FormValue("request_key"), Action: jobs.BulkActionKind(c.FormValue("action")),
-			Reason: c.FormValue("reason"), Version: jobs.VersionChoice(c.FormValue("version")), Actor: actorOf(c)}
+		req := inbox.BulkRequest{RequestKey: c.FormValue("request_key"), Action: inbox.BulkActionKind(c.FormValue("action")),
+			Reason: c.FormValue("reason"), Version: inbox.VersionChoice(c.FormValue("version")), Actor: actorOf(c)}
 		if g := c.FormValue("group"); g != "" {
 			gid, err := strconv.ParseInt(g, 10, 64)
 			if err != nil {
 				return fault.Errorf(fault.Invalid, "group “%s” is not a group id", g)
 			}
-			grp, err := jobs.GroupGet(ctx, s.deps.DB, gid)
+			grp, err := inbox.GroupGet(ctx, s.deps.DB, gid)
 			if err != nil {
 				return err
 			}
@@ -40,7 +40,7 @@ func (s *Server) inboxBulk() fiber.Handler {
 				return fault.Errorf(fault.Invalid, "select at least one exception")
 			}
 		}
-		b, _, err := jobs.BulkStart(ctx, s.deps.DB, s.deps.Queue, req)
+		b, _, err := inbox.BulkStart(ctx, s.deps.DB, s.deps.Queue, req)
 		if err != nil {
 			return err
 		}
@@ -48,7 +48,7 @@ func (s *Server) inboxBulk() fiber.Handler {
 	}
 }
 
-func bulkView(b jobs.BulkAction) view.BulkView {
+func bulkView(b inbox.BulkAction) view.BulkView {
 	v := view.BulkView{ID: b.ID, Action: string(b.Action), Status: b.Status, Total: b.Total, Done: b.Done, Skipped: b.Skipped,
 		Failed: b.Failed, By: b.RequestedBy, Finished: b.Status == "done" || b.Status == "failed", BackURL: "/inbox"}
 	if b.Total > 0 {
@@ -68,7 +68,7 @@ func (s *Server) inboxBulkShow() fiber.Handler {
 		if err != nil {
 			return fault.Errorf(fault.NotFound, "no bulk action “%s”", c.Params("id"))
 		}
-		b, err := jobs.BulkGet(c.UserContext(), s.deps.DB, int64(id))
+		b, err := inbox.BulkGet(c.UserContext(), s.deps.DB, int64(id))
 		if err != nil {
 			return err
 		}

@@ -5,7 +5,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/crossdock/crossdock/internal/fault"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/inbox"
+	"github.com/crossdock/crossdock/jobs/store"
 )
 
 // inboxClose resolves or ignores an exception (form field status) with the
@@ -17,13 +18,13 @@ func (s *Server) inboxClose() fiber.Handler {
 			return err
 		}
 		reason := c.FormValue("reason")
-		status := jobs.ExceptionStatus(c.FormValue("status"))
+		status := store.ExceptionStatus(c.FormValue("status"))
 		err = s.inTx(c, func(tx pgx.Tx) error {
 			switch status {
-			case jobs.ExceptionResolved:
-				return jobs.ExceptionResolve(c.UserContext(), tx, id, reason, actorOf(c))
-			case jobs.ExceptionIgnored:
-				return jobs.ExceptionIgnore(c.UserContext(), tx, id, reason, actorOf(c))
+			case store.ExceptionResolved:
+				return inbox.ExceptionResolve(c.UserContext(), tx, id, reason, actorOf(c))
+			case store.ExceptionIgnored:
+				return inbox.ExceptionIgnore(c.UserContext(), tx, id, reason, actorOf(c))
 			}
 			return fault.Errorf(fault.Invalid, "status must be resolved or ignored")
 		})

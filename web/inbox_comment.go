@@ -4,7 +4,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/inbox"
 )
 
 // inboxComment adds a note to an exception.
@@ -15,7 +15,7 @@ func (s *Server) inboxComment() fiber.Handler {
 			return err
 		}
 		if err := s.inTx(c, func(tx pgx.Tx) error {
-			_, err := jobs.ExceptionComment(c.UserContext(), tx, id, c.FormValue("body"), actorOf(c))
+			_, err := inbox.ExceptionComment(c.UserContext(), tx, id, c.FormValue("body"), actorOf(c))
 			return err
 		}); err != nil {
 			return err

@@ -8,7 +8,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/crossdock/crossdock/internal/fault"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/inbox"
+	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/web/view"
 )
@@ -17,15 +18,15 @@ const inboxPageSize = 50
 
 // inboxQuery reads the inbox filters from the query string (the same names
 // the page's form and the JSON API use) into a store filter.
-func (s *Server) inboxQuery(c *fiber.Ctx) (view.InboxFilter, jobs.InboxFilter, error) {
+func (s *Server) inboxQuery(c *fiber.Ctx) (view.InboxFilter, inbox.InboxFilter, error) {
 	ctx := c.UserContext()
 	v := view.InboxFilter{View: c.Query("view"), Env: c.Query("env"), Flow: c.Query("flow"), Kind: c.Query("kind"),
-		Status: c.Query("status", string(jobs.InboxActive)), Assignee: c.Query("assignee"), Target: c.Query("target"),
+		Status: c.Query("status", string(inbox.InboxActive)), Assignee: c.Query("assignee"), Target: c.Query("target"),
 		Age: c.Query("age"), Q: c.Query("q")}
 	if v.View != "list" {
 		v.View = "groups"
 	}
-	f := jobs.InboxFilter{Kind: jobs.ExceptionKind(v.Kind), Status: jobs.InboxStatus(v.Status), Target: v.Target, Text: v.Q, Limit: inboxPageSize}
+	f := inbox.InboxFilter{Kind: store.ExceptionKind(v.Kind), Status: inbox.InboxStatus(v.Status), Target: v.Target, Text: v.Q, Limit: inboxPageSize}
 	if v.Env != "" {
 		env, err := mappings.EnvironmentByName(ctx, s.deps.DB, v.Env)
 		if err != nil {
@@ -76,7 +77,7 @@ func inboxURL(v view.InboxFilter, extra ...string) string {
 			q.Set(k, val)
 		}
 	}
-	if v.Status != "" && v.Status != string(jobs.InboxActive) {
+	if v.Status != "" && v.Status != string(inbox.InboxActive) {
 		q.Set("status", v.Status)
 	}
 	if v.Group != 0 {
@@ -90,7 +91,7 @@ func inboxURL(v view.InboxFilter, extra ...string) string {
 
 func stampShort(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
 
-func groupRow(g jobs.ExceptionGroup) view.GroupRow {
+func groupRow(g inbox.ExceptionGroup) view.GroupRow {
 	return view.GroupRow{ID: g.ID, Env: g.Environment, Flow: g.FlowSlug, Kind: string(g.Kind), Stage: g.Stage, ErrorClass: g.ErrorClass,
 		Sample: shorten(g.SampleMessage, 240), Open: g.OpenCount, Total: g.TotalCount, FirstSeen: stampShort(g.FirstSeen),
 		LastSeen: stampShort(g.LastSeen), URL: "/inbox?view=list&group=" + itoa64(g.ID)}
@@ -110,7 +111,7 @@ func (s *Server) inboxList() fiber.Handler {
 			return err
 		}
 		if vf.Group != 0 {
-			g, err := jobs.GroupGet(ctx, s.deps.DB, vf.Group)
+			g, err := inbox.GroupGet(ctx, s.deps.DB, vf.Group)
 			if err != nil {
 				return err
 			}
@@ -122,7 +123,7 @@ func (s *Server) inboxList() fiber.Handler {
 		gv.View, gv.Group, lv.View = "groups", 0, "list"
 		v.GroupURL, v.ListURL = inboxURL(gv), inboxURL(lv)
 		if vf.View == "list" {
-			items, next, err := jobs.InboxList(ctx, s.deps.DB, f)
+			items, next, err := inbox.InboxList(ctx, s.deps.DB, f)
 			if err != nil {
 				return err
 			}
@@ -133,13 +134,13 @@ func (s *Server) inboxList() fiber.Handler {
 				v.NextURL = inboxURL(vf, "before", itoa64(next))
 			}
 		} else {
-			gf := jobs.GroupFilter{EnvironmentID: f.EnvironmentID, FlowID: f.FlowID, Kind: f.Kind, All: vf.Status == string(jobs.InboxAll), Limit: inboxPageSize}
+			gf := inbox.GroupFilter{EnvironmentID: f.EnvironmentID, FlowID: f.FlowID, Kind: f.Kind, All: vf.Status == string(inbox.InboxAll), Limit: inboxPageSize}
 			if gf.BeforeID, _ = strconv.ParseInt(c.Query("before"), 10, 64); gf.BeforeID != 0 {
 				if gf.BeforeLastSeen, err = time.Parse(time.RFC3339Nano, c.Query("before_seen")); err != nil {
 					return fault.Errorf(fault.Invalid, "before_seen must be an RFC 3339 time")
 				}
 			}
-			groups, next, err := jobs.GroupList(ctx, s.deps.DB, gf)
+			groups, next, err := inbox.GroupList(ctx, s.deps.DB, gf)
 			if err != nil {
 				return err
 			}
@@ -154,7 +155,7 @@ func (s *Server) inboxList() fiber.Handler {
 	}
 }
 
-func exceptionRow(it jobs.InboxItem) view.ExceptionRow {
+func exceptionRow(it inbox.InboxItem) view.ExceptionRow {
 	return view.ExceptionRow{ID: it.ID, Env: it.Environment, Flow: it.FlowSlug, Kind: string(it.Kind), Status: string(it.Status),
 		Error: shorten(it.Message, 200), Correlation: it.CorrelationID, Target: it.Target, Assignee: it.AssigneeEmail,
 		Created: stampShort(it.CreatedAt), URL: "/inbox/" + itoa64(it.ID)}

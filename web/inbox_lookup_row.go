@@ -9,7 +9,7 @@ import (
 
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/fault"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/inbox"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -23,11 +23,11 @@ func (s *Server) inboxLookupRow() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		it, err := jobs.ExceptionGet(ctx, s.deps.DB, id)
+		it, err := inbox.ExceptionGet(ctx, s.deps.DB, id)
 		if err != nil {
 			return err
 		}
-		uv, ok := jobs.UnmappedLookup(it.Exception)
+		uv, ok := inbox.UnmappedLookup(it.Exception)
 		if !ok {
 			return fault.Errorf(fault.Conflict, "exception %d is not a missing lookup value", id)
 		}

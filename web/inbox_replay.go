@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/crossdock/crossdock/internal/fault"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/inbox"
 	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/web/view"
 )
@@ -47,7 +47,7 @@ func draftRefusal(c *fiber.Ctx, env string, protected bool, flow string) string 
 
 // checkDraftReplay refuses a replay on the draft the request may not make,
 // before anything is locked or published.
-func (s *Server) checkDraftReplay(c *fiber.Ctx, it jobs.InboxItem) error {
+func (s *Server) checkDraftReplay(c *fiber.Ctx, it inbox.InboxItem) error {
 	env, err := mappings.EnvironmentByID(c.UserContext(), s.deps.DB, it.EnvironmentID)
 	if err != nil {
 		return err
@@ -65,7 +65,7 @@ func (s *Server) checkDraftReplay(c *fiber.Ctx, it jobs.InboxItem) error {
 // replayForm reads the replay form: the version choice, the payload (nil
 // when the editor holds the original unchanged) and the draft revision the
 // preview showed (a hidden field the preview of the draft adds).
-func (s *Server) replayForm(c *fiber.Ctx) (jobs.VersionChoice, []byte, int, error) {
+func (s *Server) replayForm(c *fiber.Ctx) (inbox.VersionChoice, []byte, int, error) {
 	payload := []byte(strings.TrimSpace(c.FormValue("payload")))
 	if len(payload) > s.cfg.MaxMessageBytes {
 		return "", nil, 0, &fault.Error{Code: fault.TooLarge, Message: "the edited payload is larger than a message may be"}
@@ -74,7 +74,7 @@ func (s *Server) replayForm(c *fiber.Ctx) (jobs.VersionChoice, []byte, int, erro
 		payload = nil
 	}
 	rev, _ := strconv.Atoi(c.FormValue("draft_revision"))
-	return jobs.VersionChoice(c.FormValue("version")), payload, rev, nil
+	return inbox.VersionChoice(c.FormValue("version")), payload, rev, nil
 }
 
 // inboxReplay replays an exception's message as a new revision on the
@@ -89,8 +89,8 @@ func (s *Server) inboxReplay() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		if version == jobs.VersionDraft {
-			it, err := jobs.ExceptionGet(c.UserContext(), s.deps.DB, id)
+		if version == inbox.VersionDraft {
+			it, err := inbox.ExceptionGet(c.UserContext(), s.deps.DB, id)
 			if err != nil {
 				return err
 			}
@@ -101,7 +101,7 @@ func (s *Server) inboxReplay() fiber.Handler {
 		var newID uuid.UUID
 		if err := s.inTx(c, func(tx pgx.Tx) error {
 			var err error
-			newID, err = jobs.ExceptionReplay(c.UserContext(), tx, s.deps.Queue, jobs.ReplayRequest{ExceptionID: id, Version: version,
+			newID, err = inbox.ExceptionReplay(c.UserContext(), tx, s.deps.Queue, inbox.ReplayRequest{ExceptionID: id, Version: version,
 				Payload: payload, Reason: c.FormValue("reason"), Actor: actorOf(c), DraftRevision: rev})
 			return err
 		}); err != nil {
@@ -125,7 +125,7 @@ func (s *Server) inboxPreview() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		p, err := jobs.PreviewReplay(c.UserContext(), s.deps.DB, id, version, payload)
+		p, err := inbox.PreviewReplay(c.UserContext(), s.deps.DB, id, version, payload)
 		var v view.ReplayPreviewView
 		switch fe, ok := fault.As(err); {
 		case err == nil:
@@ -134,7 +134,7 @@ func (s *Server) inboxPreview() fiber.Handler {
 				v.Routes = append(v.Routes, view.RoutePreviewView{Route: r.Route, Target: r.Target, Changed: r.Changed, Diff: r.Diff, After: r.After})
 			}
 			if p.Draft != nil {
-				it, err := jobs.ExceptionGet(c.UserContext(), s.deps.DB, id)
+				it, err := inbox.ExceptionGet(c.UserContext(), s.deps.DB, id)
 				if err != nil {
 					return err
 				}
@@ -164,7 +164,7 @@ func (s *Server) inboxPreview() fiber.Handler {
 // draftPreview says what replaying on the draft would do, or why this
 // person cannot. Only a sendable preview carries the draft revision, so
 // the replay publishes exactly the draft that was previewed.
-func draftPreview(c *fiber.Ctx, exceptionID int64, flow string, d jobs.DraftReplay) *view.DraftReplayView {
+func draftPreview(c *fiber.Ctx, exceptionID int64, flow string, d inbox.DraftReplay) *view.DraftReplayView {
 	if why := draftRefusal(c, d.Environment, d.Protected, flow); why != "" {
 		return &view.DraftReplayView{Note: "Preview only. " + why}
 	}

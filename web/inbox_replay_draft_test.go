@@ -12,7 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crossdock/crossdock/account"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/inbox"
+	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -91,7 +92,7 @@ func TestReplayOnTheDraft(t *testing.T) {
 
 	res = ada.post(aPath+"/replay", url.Values{"version": {"draft"}, "draft_revision": {rev}, "reason": {"new description"}})
 	require.Equal(t, http.StatusSeeOther, res.StatusCode, res.body)
-	newID, err := jobs.ParseMessageID(strings.TrimPrefix(res.Header.Get("Location"), "/messages/"))
+	newID, err := store.ParseMessageID(strings.TrimPrefix(res.Header.Get("Location"), "/messages/"))
 	require.NoError(t, err)
 
 	// v2 exists, immutable and noted; the message is pinned to it; dev
@@ -100,7 +101,7 @@ func TestReplayOnTheDraft(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, fmt.Sprintf("published to replay exception #%d", a.ID), v2.Note)
 	require.Equal(t, "ada@shop.example", v2.AuthorEmail)
-	m, err := jobs.MessageByID(ctx, tb.db, newID)
+	m, err := store.MessageByID(ctx, tb.db, newID)
 	require.NoError(t, err)
 	require.Equal(t, 2, m.VersionNumber)
 	require.Equal(t, v2.Checksum, m.Checksum)
@@ -109,9 +110,9 @@ func TestReplayOnTheDraft(t *testing.T) {
 	dep, err := mappings.DeploymentCurrent(ctx, tb.db, dev.ID, f.ID)
 	require.NoError(t, err)
 	require.Equal(t, 1, dep.VersionNumber, "replaying on the draft does not deploy it")
-	got, err := jobs.ExceptionGet(ctx, tb.db, a.ID)
+	got, err := inbox.ExceptionGet(ctx, tb.db, a.ID)
 	require.NoError(t, err)
-	require.Equal(t, jobs.ExceptionResolved, got.Status)
+	require.Equal(t, store.ExceptionResolved, got.Status)
 	require.Contains(t, got.Resolution, "version 2, published from the draft")
 	pubs, err := account.AuditList(ctx, tb.db, account.AuditFilter{Action: "flow.publish"})
 	require.NoError(t, err)

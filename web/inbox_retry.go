@@ -4,7 +4,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/inbox"
 )
 
 // inboxRetry sends an exception's message on from the stage that failed,
@@ -16,7 +16,7 @@ func (s *Server) inboxRetry() fiber.Handler {
 			return err
 		}
 		if err := s.inTx(c, func(tx pgx.Tx) error {
-			return jobs.ExceptionRetry(c.UserContext(), tx, s.deps.Queue, id, actorOf(c))
+			return inbox.ExceptionRetry(c.UserContext(), tx, s.deps.Queue, id, actorOf(c))
 		}); err != nil {
 			return err
 		}

@@ -6,7 +6,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/crossdock/crossdock/account"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/inbox"
+	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/web/view"
 )
@@ -32,11 +33,11 @@ func (s *Server) inboxShow() fiber.Handler {
 func (s *Server) exceptionView(c *fiber.Ctx, id int64) (view.ExceptionView, error) {
 	ctx := c.UserContext()
 	db := s.deps.DB
-	it, err := jobs.ExceptionGet(ctx, db, id)
+	it, err := inbox.ExceptionGet(ctx, db, id)
 	if err != nil {
 		return view.ExceptionView{}, err
 	}
-	mv, err := jobs.MessageGet(ctx, db, it.MessageID)
+	mv, err := store.MessageGet(ctx, db, it.MessageID)
 	if err != nil {
 		return view.ExceptionView{}, err
 	}
@@ -45,12 +46,12 @@ func (s *Server) exceptionView(c *fiber.Ctx, id int64) (view.ExceptionView, erro
 		ID: it.ID, Kind: string(it.Kind), Status: string(it.Status), Stage: it.Stage, ErrorClass: it.ErrorClass, Error: it.Message,
 		Resolution: it.Resolution, Env: it.Environment, Flow: it.FlowSlug, Version: it.VersionNumber, Assignee: it.AssigneeEmail,
 		Created: stamp(it.CreatedAt), Updated: stamp(it.UpdatedAt), GroupURL: "/inbox?view=list&group=" + itoa64(it.GroupID),
-		GroupOpen: it.GroupOpen, Open: it.Status == jobs.ExceptionOpen || it.Status == jobs.ExceptionAssigned,
+		GroupOpen: it.GroupOpen, Open: it.Status == store.ExceptionOpen || it.Status == store.ExceptionAssigned,
 		CanAct: canTriage(c), CanEditLookups: u != nil && (u.Role == account.RoleAnalyst || u.Role == account.RoleAdmin),
 		Message: messageView(mv), EditPayload: prettyJSON(mv.Message.Payload),
 	}
 	v.Message.CanSaveSample = canEditFlows(c)
-	heads, err := jobs.RequestHeaders(ctx, db, s.deps.Transports, it.EnvironmentID, it.CorrelationID, mv.Deliveries)
+	heads, err := inbox.RequestHeaders(ctx, db, s.deps.Transports, it.EnvironmentID, it.CorrelationID, mv.Deliveries)
 	if err != nil {
 		return view.ExceptionView{}, err
 	}
@@ -82,25 +83,25 @@ func (s *Server) exceptionView(c *fiber.Ctx, id int64) (view.ExceptionView, erro
 			v.Assignees = append(v.Assignees, view.Option{Value: itoa64(tu.ID), Label: tu.Email})
 		}
 	}
-	exprs, err := jobs.MappingErrors(ctx, db, it)
+	exprs, err := inbox.MappingErrors(ctx, db, it)
 	if err != nil {
 		return v, err
 	}
 	for _, x := range exprs {
 		v.Expressions = append(v.Expressions, view.ExpressionErrorView{Where: x.Where, Message: x.Message, Expression: x.Expression, Caret: x.Caret})
 	}
-	if uv, ok := jobs.UnmappedLookup(it.Exception); ok {
+	if uv, ok := inbox.UnmappedLookup(it.Exception); ok {
 		v.UnmappedTable, v.UnmappedKey = uv.Table, uv.Key
 		v.LookupURL = "/flows/" + it.FlowSlug + "/lookups/" + uv.Table
 	}
-	related, err := jobs.MessagesByCorrelationID(ctx, db, it.CorrelationID)
+	related, err := store.MessagesByCorrelationID(ctx, db, it.CorrelationID)
 	if err != nil {
 		return v, err
 	}
 	for _, m := range related {
 		v.Related = append(v.Related, view.RelatedView{ID: m.ID.String(), Status: string(m.Status), Received: stamp(m.ReceivedAt), Current: m.ID == it.MessageID})
 	}
-	revs, err := jobs.RevisionsOf(ctx, db, it.MessageID)
+	revs, err := inbox.RevisionsOf(ctx, db, it.MessageID)
 	if err != nil {
 		return v, err
 	}
@@ -108,7 +109,7 @@ func (s *Server) exceptionView(c *fiber.Ctx, id int64) (view.ExceptionView, erro
 		v.Revisions = append(v.Revisions, view.RevisionView{MessageID: r.MessageID.String(), Revision: r.Revision, Version: r.VersionNumber,
 			Edited: r.Edited, Diff: r.Diff, Reason: r.Reason, By: r.CreatedBy, At: stamp(r.CreatedAt), Current: r.MessageID == it.MessageID})
 	}
-	hist, err := jobs.ExceptionHistory(ctx, db, id)
+	hist, err := inbox.ExceptionHistory(ctx, db, id)
 	if err != nil {
 		return v, err
 	}

@@ -3,17 +3,17 @@ package web
 import (
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/store"
 )
 
 // messagePayload downloads a message's payload exactly as it arrived.
 func (s *Server) messagePayload() fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		id, err := jobs.ParseMessageID(c.Params("id"))
+		id, err := store.ParseMessageID(c.Params("id"))
 		if err != nil {
 			return err
 		}
-		m, err := jobs.MessageByID(c.UserContext(), s.deps.DB, id)
+		m, err := store.MessageByID(c.UserContext(), s.deps.DB, id)
 		if err != nil {
 			return err
 		}

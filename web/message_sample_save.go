@@ -9,7 +9,7 @@ import (
 
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/fault"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -19,7 +19,7 @@ import (
 // it in place. The draft change is a new, audited revision.
 func (s *Server) messageSampleSave() fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		id, err := jobs.ParseMessageID(c.Params("id"))
+		id, err := store.ParseMessageID(c.Params("id"))
 		if err != nil {
 			return err
 		}
@@ -28,7 +28,7 @@ func (s *Server) messageSampleSave() fiber.Handler {
 			return &fault.Error{Code: fault.Invalid, Message: "give the sample a name, e.g. “order that failed the tax row”", Fields: map[string]string{"name": "required"}}
 		}
 		ctx := c.UserContext()
-		mv, err := jobs.MessageGet(ctx, s.deps.DB, id)
+		mv, err := store.MessageGet(ctx, s.deps.DB, id)
 		if err != nil {
 			return err
 		}

@@ -8,18 +8,18 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/web/view"
 )
 
 // messageShow is a message's page: where it is and why.
 func (s *Server) messageShow() fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		id, err := jobs.ParseMessageID(c.Params("id"))
+		id, err := store.ParseMessageID(c.Params("id"))
 		if err != nil {
 			return err
 		}
-		v, err := jobs.MessageGet(c.UserContext(), s.deps.DB, id)
+		v, err := store.MessageGet(c.UserContext(), s.deps.DB, id)
 		if err != nil {
 			return err
 		}
@@ -33,7 +33,7 @@ func (s *Server) messageShow() fiber.Handler {
 // download.
 const maxShownPayload = 64 << 10
 
-func messageView(v jobs.MessageView) view.MessageView {
+func messageView(v store.MessageView) view.MessageView {
 	m := v.Message
 	out := view.MessageView{
 		ID: m.ID.String(), Environment: m.Environment, Flow: m.FlowSlug, Version: m.VersionNumber, Status: string(m.Status),

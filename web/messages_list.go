@@ -11,7 +11,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/crossdock/crossdock/internal/fault"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/insight"
+	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/web/view"
 )
@@ -73,7 +74,7 @@ func (s *Server) messagesList() fiber.Handler {
 
 // messagePageQuery is the query string of the same search from after (nil:
 // the first page); empty filters are left out.
-func messagePageQuery(c *fiber.Ctx, after *jobs.MessageCursor) string {
+func messagePageQuery(c *fiber.Ctx, after *insight.MessageCursor) string {
 	q := url.Values{}
 	for _, p := range messageFilterParams {
 		if v := c.Query(p); v != "" {
@@ -90,18 +91,18 @@ func messagePageQuery(c *fiber.Ctx, after *jobs.MessageCursor) string {
 // runs the search. Names are resolved here (environment, flow); a filter
 // that cannot be used is Invalid with what to fix. An API key sees only its
 // environment (and its flows, when it is limited to some).
-func (s *Server) searchMessages(c *fiber.Ctx) (jobs.MessageSearchResult, error) {
+func (s *Server) searchMessages(c *fiber.Ctx) (insight.MessageSearchResult, error) {
 	ctx := c.UserContext()
-	f := jobs.MessageFilter{
+	f := insight.MessageFilter{
 		CorrelationID:  strings.TrimSpace(c.Query("correlation")),
 		IdempotencyKey: strings.TrimSpace(c.Query("key")),
 		PayloadValue:   strings.TrimSpace(c.Query("value")),
-		Status:         jobs.MessageStatus(c.Query("status")),
+		Status:         store.MessageStatus(c.Query("status")),
 	}
 	if raw := strings.TrimSpace(c.Query("id")); raw != "" {
-		id, err := jobs.ParseMessageID(raw)
+		id, err := store.ParseMessageID(raw)
 		if err != nil {
-			return jobs.MessageSearchResult{}, fault.Errorf(fault.Invalid, "“%s” is not a message id; message ids look like 0192f0c4-8a1e-7c3d-9b2a-5d6e7f809a1b", raw)
+			return insight.MessageSearchResult{}, fault.Errorf(fault.Invalid, "“%s” is not a message id; message ids look like 0192f0c4-8a1e-7c3d-9b2a-5d6e7f809a1b", raw)
 		}
 		f.ID = id
 	}
@@ -114,52 +115,52 @@ func (s *Server) searchMessages(c *fiber.Ctx) (jobs.MessageSearchResult, error) 
 			flow = key.Flows[0]
 		}
 		if flow == "" && len(key.Flows) > 1 {
-			return jobs.MessageSearchResult{}, fault.Errorf(fault.Invalid, "the API key %s is limited to the flows %s; name one with flow=", key.Prefix, strings.Join(key.Flows, ", "))
+			return insight.MessageSearchResult{}, fault.Errorf(fault.Invalid, "the API key %s is limited to the flows %s; name one with flow=", key.Prefix, strings.Join(key.Flows, ", "))
 		}
 		if env != key.Environment {
-			return jobs.MessageSearchResult{}, fault.Errorf(fault.Forbidden, "the API key %s reads only environment %s, not %s", key.Prefix, key.Environment, env)
+			return insight.MessageSearchResult{}, fault.Errorf(fault.Forbidden, "the API key %s reads only environment %s, not %s", key.Prefix, key.Environment, env)
 		}
 		if !key.AllowsFlow(flow) {
-			return jobs.MessageSearchResult{}, fault.Errorf(fault.Forbidden, "the API key %s reads only the flows %s, not %s", key.Prefix, strings.Join(key.Flows, ", "), flow)
+			return insight.MessageSearchResult{}, fault.Errorf(fault.Forbidden, "the API key %s reads only the flows %s, not %s", key.Prefix, strings.Join(key.Flows, ", "), flow)
 		}
 	}
 	if env != "" {
 		e, err := mappings.EnvironmentByName(ctx, s.deps.DB, env)
 		if err != nil {
-			return jobs.MessageSearchResult{}, asInvalid(err, "no environment “"+env+"”")
+			return insight.MessageSearchResult{}, asInvalid(err, "no environment “"+env+"”")
 		}
 		f.EnvironmentID = e.ID
 	}
 	if flow != "" {
 		fl, err := mappings.FlowBySlug(ctx, s.deps.DB, flow)
 		if err != nil {
-			return jobs.MessageSearchResult{}, asInvalid(err, "no flow “"+flow+"”")
+			return insight.MessageSearchResult{}, asInvalid(err, "no flow “"+flow+"”")
 		}
 		f.FlowID = fl.ID
 	}
 	var err error
 	if f.From, err = parseFilterTime("from", c.Query("from")); err != nil {
-		return jobs.MessageSearchResult{}, err
+		return insight.MessageSearchResult{}, err
 	}
 	if f.To, err = parseFilterTime("to", c.Query("to")); err != nil {
-		return jobs.MessageSearchResult{}, err
+		return insight.MessageSearchResult{}, err
 	}
 	if raw := c.Query("limit"); raw != "" {
 		n, err := strconv.Atoi(raw)
-		if err != nil || n < 1 || n > jobs.MaxMessagePage {
-			return jobs.MessageSearchResult{}, &fault.Error{Code: fault.Invalid, Message: fmt.Sprintf("limit must be a number from 1 to %d", jobs.MaxMessagePage),
-				Fields: map[string]string{"limit": fmt.Sprintf("a number from 1 to %d", jobs.MaxMessagePage)}}
+		if err != nil || n < 1 || n > insight.MaxMessagePage {
+			return insight.MessageSearchResult{}, &fault.Error{Code: fault.Invalid, Message: fmt.Sprintf("limit must be a number from 1 to %d", insight.MaxMessagePage),
+				Fields: map[string]string{"limit": fmt.Sprintf("a number from 1 to %d", insight.MaxMessagePage)}}
 		}
 		f.Limit = n
 	}
 	if raw := c.Query("after"); raw != "" {
-		cur, err := jobs.ParseMessageCursor(raw)
+		cur, err := insight.ParseMessageCursor(raw)
 		if err != nil {
-			return jobs.MessageSearchResult{}, err
+			return insight.MessageSearchResult{}, err
 		}
 		f.After = &cur
 	}
-	return jobs.MessageSearch(ctx, s.deps.DB, f)
+	return insight.MessageSearch(ctx, s.deps.DB, f)
 }
 
 // asInvalid turns a NotFound from resolving a filter's name into Invalid:

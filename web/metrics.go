@@ -9,7 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 
 	"github.com/crossdock/crossdock/internal/fault"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/intake"
 )
 
 // Keys of the message an accept created, for the access log line.
@@ -57,7 +57,7 @@ func (s *Server) metricsEndpoint() fiber.Handler {
 
 // observeAccept counts an accepted message and names it in the request's
 // log line.
-func (s *Server) observeAccept(c *fiber.Ctx, env, flow string, res jobs.AcceptResult) {
+func (s *Server) observeAccept(c *fiber.Ctx, env, flow string, res intake.AcceptResult) {
 	c.Locals(localMessageID, res.MessageID.String())
 	c.Locals(localCorrelationID, res.CorrelationID)
 	if s.deps.Metrics != nil && !res.Replayed {

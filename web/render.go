@@ -5,7 +5,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/crossdock/crossdock/account"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/inbox"
 
 	"github.com/crossdock/crossdock/web/view"
 )
@@ -45,7 +45,7 @@ func (s *Server) basePage(c *fiber.Ctx, title, section string) view.Page {
 		p.User = &view.User{Email: u.Email, Role: string(u.Role), IsAdmin: u.Role == account.RoleAdmin}
 		// The inbox's open count in the navigation: a sum over the groups'
 		// counters, cheap on every page. A failure leaves the badge off.
-		n, err := jobs.OpenExceptionCount(c.UserContext(), s.deps.DB)
+		n, err := inbox.OpenExceptionCount(c.UserContext(), s.deps.DB)
 		if err != nil {
 			s.log.WarnContext(c.UserContext(), "open exception count", "request_id", p.RequestID, "error", err)
 		}

@@ -5,7 +5,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/insight"
 	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/web/view"
 )
@@ -19,7 +19,7 @@ func (s *Server) retentionEdit() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		days, err := jobs.RetentionDays(ctx, s.deps.DB, env.ID)
+		days, err := insight.RetentionDays(ctx, s.deps.DB, env.ID)
 		if err != nil {
 			return err
 		}
@@ -29,5 +29,5 @@ func (s *Server) retentionEdit() fiber.Handler {
 
 func retentionView(env, days string) view.RetentionView {
 	return view.RetentionView{Environment: env, Days: days,
-		Min: strconv.Itoa(jobs.MinRetentionDays), Max: strconv.Itoa(jobs.MaxRetentionDays)}
+		Min: strconv.Itoa(insight.MinRetentionDays), Max: strconv.Itoa(insight.MaxRetentionDays)}
 }

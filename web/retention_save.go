@@ -11,7 +11,7 @@ import (
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/insight"
 	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/web/view"
 )
@@ -31,7 +31,7 @@ func (s *Server) retentionSave() fiber.Handler {
 			days = 0 // RetentionSet refuses it with the allowed range
 		}
 		err = txn.Run(ctx, s.deps.DB, func(tx pgx.Tx) error {
-			old, err := jobs.RetentionSet(ctx, tx, env.ID, days)
+			old, err := insight.RetentionSet(ctx, tx, env.ID, days)
 			if err != nil {
 				return err
 			}

@@ -4,7 +4,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/crossdock/crossdock/account"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/store"
 )
 
 // routes lists Crossdock's whole URL surface. Middleware order, outermost
@@ -87,8 +87,8 @@ func (s *Server) routes(app *fiber.App) {
 	api.Post("/exceptions/:id/retry", s.inboxAccess(triage...), s.apiExceptionRetry())
 	api.Post("/exceptions/:id/replay", s.inboxAccess(triage...), s.apiExceptionReplay())
 	api.Post("/exceptions/:id/replay/preview", s.inboxAccess(all...), s.apiExceptionReplayPreview())
-	api.Post("/exceptions/:id/resolve", s.inboxAccess(triage...), s.apiExceptionClose(jobs.ExceptionResolved))
-	api.Post("/exceptions/:id/ignore", s.inboxAccess(triage...), s.apiExceptionClose(jobs.ExceptionIgnored))
+	api.Post("/exceptions/:id/resolve", s.inboxAccess(triage...), s.apiExceptionClose(store.ExceptionResolved))
+	api.Post("/exceptions/:id/ignore", s.inboxAccess(triage...), s.apiExceptionClose(store.ExceptionIgnored))
 	api.Post("/exceptions/:id/assign", s.inboxAccess(triage...), s.apiExceptionAssign())
 	api.Get("/exception-groups", s.inboxAccess(all...), s.apiGroupList())
 	api.Get("/exception-groups/:id", s.inboxAccess(all...), s.apiGroupGet())

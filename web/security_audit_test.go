@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crossdock/crossdock/account"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/inbox"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -43,7 +43,7 @@ func (f *secFixture) newException(t *testing.T, key string) int64 {
 	require.Equal(t, http.StatusAccepted, res.StatusCode, res.body)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		items, _, err := jobs.InboxList(context.Background(), f.db, jobs.InboxFilter{Text: key})
+		items, _, err := inbox.InboxList(context.Background(), f.db, inbox.InboxFilter{Text: key})
 		require.NoError(t, err)
 		if len(items) > 0 {
 			return items[0].ID

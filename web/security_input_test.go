@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crossdock/crossdock/account"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/inbox"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -48,10 +48,10 @@ func TestHostileTextIsShownEscaped(t *testing.T) {
 	require.NotEqual(t, f.sample, hostile)
 	res, _ := f.post(t, devPath, f.devKey, "application/json", hostile, "Idempotency-Key", "hostile-2")
 	require.Equal(t, http.StatusAccepted, res.StatusCode, res.body)
-	var ex jobs.InboxItem
+	var ex inbox.InboxItem
 	deadline := time.Now().Add(20 * time.Second)
 	for ex.ID == 0 {
-		items, _, err := jobs.InboxList(ctx, f.db, jobs.InboxFilter{Text: "hostile-2"})
+		items, _, err := inbox.InboxList(ctx, f.db, inbox.InboxFilter{Text: "hostile-2"})
 		require.NoError(t, err)
 		if len(items) > 0 {
 			ex = items[0]
@@ -145,10 +145,10 @@ func TestSQLInFiltersIsHarmless(t *testing.T) {
 	}
 
 	// LIKE wildcards are literal: nothing contains a % or an _.
-	items, _, err := jobs.InboxList(ctx, f.db, jobs.InboxFilter{Text: "%"})
+	items, _, err := inbox.InboxList(ctx, f.db, inbox.InboxFilter{Text: "%"})
 	require.NoError(t, err)
 	require.Empty(t, items, "inbox text % matched everything")
-	all, _, err := jobs.InboxList(ctx, f.db, jobs.InboxFilter{})
+	all, _, err := inbox.InboxList(ctx, f.db, inbox.InboxFilter{})
 	require.NoError(t, err)
 	require.NotEmpty(t, all)
 	for _, af := range []account.AuditFilter{{Action: "%"}, {Action: "_"}, {Actor: "%"}, {Actor: "_"}} {

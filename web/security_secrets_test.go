@@ -15,7 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crossdock/crossdock/account"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/inbox"
+	"github.com/crossdock/crossdock/jobs/store"
 )
 
 var apiKeyToken = regexp.MustCompile(`cdk_[a-z0-9-]+_[0-9a-f]{8}_([A-Za-z0-9_-]{43})`)
@@ -78,16 +79,16 @@ func TestPlantedSecretsNeverComeBackOut(t *testing.T) {
 	// attempt recorded the target's answer.
 	res, _ = f.post(t, devPath, f.devKey, "application/json", f.sample, "Idempotency-Key", "echo-order")
 	require.Equal(t, http.StatusAccepted, res.StatusCode, res.body)
-	var deliveryEx jobs.InboxItem
+	var deliveryEx inbox.InboxItem
 	deadline := time.Now().Add(30 * time.Second)
 	for deliveryEx.ID == 0 {
-		items, _, err := jobs.InboxList(ctx, f.db, jobs.InboxFilter{Kind: jobs.ExceptionDelivery})
+		items, _, err := inbox.InboxList(ctx, f.db, inbox.InboxFilter{Kind: store.ExceptionDelivery})
 		require.NoError(t, err)
 		if len(items) > 0 {
 			deliveryEx = items[0]
 		}
 		if !time.Now().Before(deadline) {
-			all, _, _ := jobs.InboxList(ctx, f.db, jobs.InboxFilter{Text: "echo-order"})
+			all, _, _ := inbox.InboxList(ctx, f.db, inbox.InboxFilter{Text: "echo-order"})
 			var st string
 			_ = f.db.QueryRow(ctx, `select status from messages where idempotency_key = 'echo-order'`).Scan(&st)
 			t.Fatalf("no delivery exception; message %s; its exceptions: %+v", st, all)

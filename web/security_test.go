@@ -18,7 +18,8 @@ import (
 
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/internal/secret"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/inbox"
+	"github.com/crossdock/crossdock/jobs/pipeline"
 	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/mappings/release"
 )
@@ -307,12 +308,12 @@ func setupSecurity(t *testing.T) *secFixture {
 	flow, err := mappings.FlowBySlug(ctx, tb.db, "shop-orders")
 	require.NoError(t, err)
 	requester := release.User(account.User{Email: "requester@shop.example", Role: account.RoleAnalyst}, "")
-	res, err := release.Promote(ctx, tb.db, requester, release.Promotion{Flow: flow, Environment: prod, Version: 1, Reason: "go live", Kinds: jobs.Transports(tb.db, nil)})
+	res, err := release.Promote(ctx, tb.db, requester, release.Promotion{Flow: flow, Environment: prod, Version: 1, Reason: "go live", Kinds: pipeline.Transports(tb.db, nil)})
 	require.NoError(t, err)
 	require.NotNil(t, res.Request, "prod is protected: the promotion waits for approval")
 	f.promotionID = res.Request.ID
 
-	bulk, _, err := jobs.BulkStart(ctx, tb.db, tb.queue, jobs.BulkRequest{RequestKey: "fixture", Action: jobs.BulkResolve,
+	bulk, _, err := inbox.BulkStart(ctx, tb.db, tb.queue, inbox.BulkRequest{RequestKey: "fixture", Action: inbox.BulkResolve,
 		ExceptionIDs: []int64{items[1].ID}, Reason: "fixture", Actor: account.SystemActor})
 	require.NoError(t, err)
 	f.bulkID = bulk.ID
@@ -320,7 +321,7 @@ func setupSecurity(t *testing.T) *secFixture {
 	// changes only by their own requests.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		got, err := jobs.BulkGet(ctx, tb.db, bulk.ID)
+		got, err := inbox.BulkGet(ctx, tb.db, bulk.ID)
 		require.NoError(t, err)
 		if got.Status == "done" || got.Status == "failed" {
 			break

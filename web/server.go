@@ -21,7 +21,8 @@ import (
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/internal/metrics"
 	"github.com/crossdock/crossdock/internal/secret"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/intake"
+	"github.com/crossdock/crossdock/jobs/pipeline"
 	"github.com/crossdock/crossdock/jobs/transport"
 	"github.com/crossdock/crossdock/static"
 )
@@ -69,7 +70,7 @@ type Deps struct {
 	Queue *river.Client[pgx.Tx]
 	// Intake accepts every trigger event: single (group commit), batch and
 	// Prefer: wait; nil means one built on DB and Queue with the defaults.
-	Intake *jobs.Intake
+	Intake *intake.Intake
 	// Transports are the target kinds, as the deliver jobs have them
 	// (jobs.Config.Transports): the designer offers their kinds, the
 	// promotion gates ask which need configuration, the inbox shows what
@@ -137,10 +138,10 @@ func NewServer(logger *slog.Logger, cfg Config, deps Deps) *fiber.App {
 		cfg.BodyLimit = cfg.MaxMessageBytes*16 + 4096
 	}
 	if deps.Intake == nil && deps.Queue != nil {
-		deps.Intake = jobs.NewIntake(deps.DB, deps.Queue, jobs.IntakeConfig{})
+		deps.Intake = intake.NewIntake(deps.DB, deps.Queue, intake.IntakeConfig{})
 	}
 	if deps.Transports == nil {
-		deps.Transports = jobs.Transports(deps.DB, nil)
+		deps.Transports = pipeline.Transports(deps.DB, nil)
 	}
 	if deps.KeyLimiter == nil {
 		deps.KeyLimiter = account.NewKeyLimiter()

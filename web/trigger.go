@@ -13,7 +13,8 @@ import (
 
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/internal/fault"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/intake"
+	"github.com/crossdock/crossdock/jobs/store"
 )
 
 // Default limits of the trigger endpoint.
@@ -86,7 +87,7 @@ func acceptedMedia(mt string, accepted []string) bool {
 // intakeError turns the intake's bad-JSON refusal into 400, keeping its
 // message (which names the position).
 func intakeError(err error) error {
-	if errors.Is(err, jobs.ErrBadJSON) {
+	if errors.Is(err, intake.ErrBadJSON) {
 		if fe, ok := fault.As(err); ok {
 			return &fault.Error{Code: fault.Malformed, Message: fe.Message, Err: err}
 		}
@@ -105,20 +106,20 @@ func (s *Server) triggerAccept() fiber.Handler {
 			return err
 		}
 		key := c.Get("Idempotency-Key")
-		if len(key) > jobs.MaxKeyLength {
-			return fault.Errorf(fault.Invalid, "the Idempotency-Key header is %d characters; at most %d", len(key), jobs.MaxKeyLength)
+		if len(key) > intake.MaxKeyLength {
+			return fault.Errorf(fault.Invalid, "the Idempotency-Key header is %d characters; at most %d", len(key), intake.MaxKeyLength)
 		}
 		corr := c.Get("X-Correlation-ID")
-		if len(corr) > jobs.MaxKeyLength || strings.ContainsAny(corr, "\r\n") {
-			return fault.Errorf(fault.Invalid, "the X-Correlation-ID header must be one line of at most %d characters", jobs.MaxKeyLength)
+		if len(corr) > intake.MaxKeyLength || strings.ContainsAny(corr, "\r\n") {
+			return fault.Errorf(fault.Invalid, "the X-Correlation-ID header must be one line of at most %d characters", intake.MaxKeyLength)
 		}
-		req := jobs.AcceptRequest{Env: env, FlowSlug: flow, Payload: append([]byte(nil), c.Body()...), IdempotencyKey: key, CorrelationID: corr, Now: s.deps.Now()}
+		req := intake.AcceptRequest{Env: env, FlowSlug: flow, Payload: append([]byte(nil), c.Body()...), IdempotencyKey: key, CorrelationID: corr, Now: s.deps.Now()}
 
 		if wait, ok := preferWait(c.Get("Prefer")); ok {
 			ctx, cancel := contextWithTimeout(c, wait)
 			defer cancel()
 			res, err := s.deps.Intake.MapInline(ctx, req)
-			if errors.Is(err, jobs.ErrWaitExpired) {
+			if errors.Is(err, intake.ErrWaitExpired) {
 				// Recorded but not mapped in time: the asynchronous
 				// answer, without Preference-Applied.
 				return s.acceptedAnswer(c, env, flow, res.AcceptResult)
@@ -150,7 +151,7 @@ func (s *Server) triggerAccept() fiber.Handler {
 }
 
 // acceptedAnswer is the 202 of an event recorded for the workers.
-func (s *Server) acceptedAnswer(c *fiber.Ctx, env, flow string, res jobs.AcceptResult) error {
+func (s *Server) acceptedAnswer(c *fiber.Ctx, env, flow string, res intake.AcceptResult) error {
 	s.acceptHeaders(c, res)
 	s.observeAccept(c, env, flow, res)
 	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{
@@ -160,7 +161,7 @@ func (s *Server) acceptedAnswer(c *fiber.Ctx, env, flow string, res jobs.AcceptR
 	})
 }
 
-func (s *Server) acceptHeaders(c *fiber.Ctx, res jobs.AcceptResult) {
+func (s *Server) acceptHeaders(c *fiber.Ctx, res intake.AcceptResult) {
 	c.Set(fiber.HeaderLocation, res.StatusURL)
 	c.Set("X-Correlation-ID", res.CorrelationID)
 	if res.Replayed {
@@ -205,10 +206,10 @@ func (s *Server) triggerBatch() fiber.Handler {
 		if len(lines) == 0 {
 			return &fault.Error{Code: fault.Invalid, Message: "the batch is empty; send one JSON event per line"}
 		}
-		if len(lines) > jobs.MaxBatchLines {
-			return fault.Errorf(fault.TooLarge, "the batch has %d events; at most %d per request", len(lines), jobs.MaxBatchLines)
+		if len(lines) > intake.MaxBatchLines {
+			return fault.Errorf(fault.TooLarge, "the batch has %d events; at most %d per request", len(lines), intake.MaxBatchLines)
 		}
-		results, err := s.deps.Intake.AcceptBatch(c.UserContext(), jobs.BatchRequest{Env: env, FlowSlug: flow, Lines: lines, MaxLineBytes: s.cfg.MaxMessageBytes, Now: s.deps.Now()})
+		results, err := s.deps.Intake.AcceptBatch(c.UserContext(), intake.BatchRequest{Env: env, FlowSlug: flow, Lines: lines, MaxLineBytes: s.cfg.MaxMessageBytes, Now: s.deps.Now()})
 		if err != nil {
 			return intakeError(err)
 		}
@@ -240,11 +241,11 @@ func (s *Server) triggerBatch() fiber.Handler {
 // exist for it.
 func (s *Server) messageGet() fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		id, err := jobs.ParseMessageID(c.Params("id"))
+		id, err := store.ParseMessageID(c.Params("id"))
 		if err != nil {
 			return err
 		}
-		v, err := jobs.MessageGet(c.UserContext(), s.deps.DB, id)
+		v, err := store.MessageGet(c.UserContext(), s.deps.DB, id)
 		if err != nil {
 			return err
 		}

@@ -17,7 +17,7 @@ import (
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/dbtest"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/intake"
 	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/web"
 )
@@ -169,7 +169,7 @@ func TestTriggerRefusals(t *testing.T) {
 func TestTriggerKeyHeaderLimits(t *testing.T) {
 	t.Parallel()
 	tb := setupTrigger(t)
-	long := strings.Repeat("k", jobs.MaxKeyLength)
+	long := strings.Repeat("k", intake.MaxKeyLength)
 	res, _ := tb.post(t, devPath, tb.devKey, "application/json", tb.sample, "Idempotency-Key", long, "X-Correlation-ID", long)
 	require.Equal(t, http.StatusAccepted, res.StatusCode, res.body)
 	require.Equal(t, long, res.Header.Get("X-Correlation-ID"))
@@ -177,7 +177,7 @@ func TestTriggerKeyHeaderLimits(t *testing.T) {
 		res, p := tb.post(t, devPath, tb.devKey, "application/json", `not even JSON`, header, long+"k")
 		require.Equal(t, http.StatusUnprocessableEntity, res.StatusCode, res.body)
 		require.Contains(t, p.Detail, header)
-		require.Contains(t, p.Detail, fmt.Sprintf("at most %d", jobs.MaxKeyLength))
+		require.Contains(t, p.Detail, fmt.Sprintf("at most %d", intake.MaxKeyLength))
 	}
 }
 

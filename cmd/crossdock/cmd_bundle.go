@@ -15,7 +15,7 @@ import (
 
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/internal/fault"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/pipeline"
 	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/mappings/release"
 )
@@ -134,7 +134,7 @@ func runImport(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer pool.Close()
-	in := release.Import{Key: key, DryRun: *dryRun, From: filepath.Base(file), RequestOnly: *requestOnly, Kinds: jobs.Transports(pool, nil)}
+	in := release.Import{Key: key, DryRun: *dryRun, From: filepath.Base(file), RequestOnly: *requestOnly, Kinds: pipeline.Transports(pool, nil)}
 	if *deploy {
 		in.Environment = *envName
 	}

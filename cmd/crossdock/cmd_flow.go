@@ -15,7 +15,7 @@ import (
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/pipeline"
 	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/mappings/release"
 )
@@ -144,7 +144,7 @@ func runFlow(ctx context.Context, args []string, getenv func(string) string, std
 		return cliFault(err)
 	}
 	res, err := release.Promote(ctx, pool, release.CLI(), release.Promotion{Flow: f, Environment: env, Version: published.Number,
-		Reason: "crossdock flow import " + filepath.Base(file), RequestOnly: *requestOnly, Kinds: jobs.Transports(pool, nil)})
+		Reason: "crossdock flow import " + filepath.Base(file), RequestOnly: *requestOnly, Kinds: pipeline.Transports(pool, nil)})
 	if fault.CodeOf(err) == fault.Conflict {
 		fmt.Fprintf(stdout, "version %d already runs in %s\n", published.Number, env.Name)
 		return nil

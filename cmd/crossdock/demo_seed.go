@@ -14,7 +14,7 @@ import (
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/secret"
 	"github.com/crossdock/crossdock/internal/txn"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/pipeline"
 	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/mappings/release"
 )
@@ -73,7 +73,7 @@ func seedDemo(ctx context.Context, pool *pgxpool.Pool, sealer *secret.Sealer, ta
 		if err != nil {
 			return err
 		}
-		if _, err := release.Promote(ctx, tx, release.System("demo-seed"), release.Promotion{Flow: f, Environment: dev, Version: 1, Reason: "demo seed", Kinds: jobs.Transports(pool, nil)}); err != nil {
+		if _, err := release.Promote(ctx, tx, release.System("demo-seed"), release.Promotion{Flow: f, Environment: dev, Version: 1, Reason: "demo seed", Kinds: pipeline.Transports(pool, nil)}); err != nil {
 			return err
 		}
 		_, token, err = account.APIKeyCreate(ctx, tx, account.NewAPIKey{Name: "demo", Environment: "dev", RatePerMinute: 60000}, account.Actor{Email: "demo-seed"})

@@ -21,7 +21,7 @@ import (
 	"riverqueue.com/riverui"
 
 	"github.com/crossdock/crossdock/internal/metrics"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/queue"
 )
 
 // riverUIPrefix is where River's UI is mounted (admins only, web/routes.go).
@@ -39,7 +39,7 @@ func observability(ctx context.Context, pool *pgxpool.Pool) (*metrics.Metrics, e
 // queueDepths gives the metrics River's queue depths as jobs reads them.
 func queueDepths(pool *pgxpool.Pool) metrics.QueueDepths {
 	return func(ctx context.Context) ([]metrics.QueueDepth, error) {
-		qs, err := jobs.QueueDepths(ctx, pool)
+		qs, err := queue.Depths(ctx, pool)
 		if err != nil {
 			return nil, err
 		}

@@ -77,7 +77,7 @@ func TestBadOTLPEndpointIsRefused(t *testing.T) {
 }
 
 // TestMetricsReportTheQueuesDepths scrapes the metrics serve builds: the
-// queue depths come from jobs.QueueDepths through queueDepths.
+// queue depths come from queue.Depths through queueDepths.
 func TestMetricsReportTheQueuesDepths(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/crossdock/crossdock/internal/fault"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 )
 
@@ -46,35 +46,35 @@ var volumeFlows = []struct{ slug, family string }{
 // every flow, stage and class combined they make a few hundred
 // fingerprints; a power-law pick makes a few groups huge and most small.
 var volumeErrorClasses = []struct {
-	kind         jobs.ExceptionKind
+	kind         store.ExceptionKind
 	stage, class string
 	message      string
 }{
-	{jobs.ExceptionDelivery, "deliver", "http 500", "target “erp” answered 500 Internal Server Error after 5 attempts"},
-	{jobs.ExceptionDelivery, "deliver", "http 503", "target “erp” answered 503 Service Unavailable after 5 attempts"},
-	{jobs.ExceptionDelivery, "deliver", "http 400", "target “erp” refused the delivery: 400 Bad Request"},
-	{jobs.ExceptionDelivery, "deliver", "http 409", "target “erp” refused the delivery: 409 Conflict"},
-	{jobs.ExceptionDelivery, "deliver", "http 422", "target “erp” refused the delivery: 422 Unprocessable Entity"},
-	{jobs.ExceptionDelivery, "deliver", "timeout", "target “erp” did not answer within 10s (5 attempts)"},
-	{jobs.ExceptionDelivery, "deliver", "connection refused", "target “wms” refused the connection (5 attempts)"},
-	{jobs.ExceptionDelivery, "deliver", "tls", "target “crm” presented an expired TLS certificate"},
-	{jobs.ExceptionValidation, "validate", "rule: has lines", "validation rule “has lines” failed: an order needs at least one line"},
-	{jobs.ExceptionValidation, "validate", "rule: currency", "validation rule “currency” failed: currency must be EUR, GBP or USD"},
-	{jobs.ExceptionValidation, "validate", "rule: email", "validation rule “email” failed: the customer needs an email address"},
-	{jobs.ExceptionValidation, "validate", "rule: total", "validation rule “total” failed: total_price must be positive"},
-	{jobs.ExceptionValidation, "validate", "schema", "the payload does not match the input schema: /line_items/0/quantity must be an integer"},
-	{jobs.ExceptionMapping, "map", "lookup miss: plants", "lookup(“plants”, key) found no row for the store"},
-	{jobs.ExceptionMapping, "map", "lookup miss: tax codes", "lookup(“tax_codes”, key) found no row for the tax rate"},
-	{jobs.ExceptionMapping, "map", "nil member", "lines[].sku: cannot fetch sku from nil"},
-	{jobs.ExceptionMapping, "map", "bad date", "header.order_date: parsing time “31/12/2026”: month out of range"},
-	{jobs.ExceptionMapping, "map", "division by zero", "totals.unit_price: integer divide by zero"},
-	{jobs.ExceptionConfiguration, "deliver", "target missing", "target “erp” is not configured in this environment"},
-	{jobs.ExceptionConfiguration, "deliver", "secret unreadable", "the secret of target “erp” cannot be decrypted"},
-	{jobs.ExceptionConfiguration, "process", "nothing deployed", "nothing is deployed for this flow in this environment"},
-	{jobs.ExceptionDelivery, "deliver", "job discarded", "delivery was given up by the queue; retry it"},
-	{jobs.ExceptionMapping, "process", "job discarded", "processing this message was given up; replay it"},
-	{jobs.ExceptionDelivery, "deliver", "http 401", "target “erp” refused the credentials: 401 Unauthorized"},
-	{jobs.ExceptionDelivery, "deliver", "http 413", "target “erp” refused the delivery: 413 Payload Too Large"},
+	{store.ExceptionDelivery, "deliver", "http 500", "target “erp” answered 500 Internal Server Error after 5 attempts"},
+	{store.ExceptionDelivery, "deliver", "http 503", "target “erp” answered 503 Service Unavailable after 5 attempts"},
+	{store.ExceptionDelivery, "deliver", "http 400", "target “erp” refused the delivery: 400 Bad Request"},
+	{store.ExceptionDelivery, "deliver", "http 409", "target “erp” refused the delivery: 409 Conflict"},
+	{store.ExceptionDelivery, "deliver", "http 422", "target “erp” refused the delivery: 422 Unprocessable Entity"},
+	{store.ExceptionDelivery, "deliver", "timeout", "target “erp” did not answer within 10s (5 attempts)"},
+	{store.ExceptionDelivery, "deliver", "connection refused", "target “wms” refused the connection (5 attempts)"},
+	{store.ExceptionDelivery, "deliver", "tls", "target “crm” presented an expired TLS certificate"},
+	{store.ExceptionValidation, "validate", "rule: has lines", "validation rule “has lines” failed: an order needs at least one line"},
+	{store.ExceptionValidation, "validate", "rule: currency", "validation rule “currency” failed: currency must be EUR, GBP or USD"},
+	{store.ExceptionValidation, "validate", "rule: email", "validation rule “email” failed: the customer needs an email address"},
+	{store.ExceptionValidation, "validate", "rule: total", "validation rule “total” failed: total_price must be positive"},
+	{store.ExceptionValidation, "validate", "schema", "the payload does not match the input schema: /line_items/0/quantity must be an integer"},
+	{store.ExceptionMapping, "map", "lookup miss: plants", "lookup(“plants”, key) found no row for the store"},
+	{store.ExceptionMapping, "map", "lookup miss: tax codes", "lookup(“tax_codes”, key) found no row for the tax rate"},
+	{store.ExceptionMapping, "map", "nil member", "lines[].sku: cannot fetch sku from nil"},
+	{store.ExceptionMapping, "map", "bad date", "header.order_date: parsing time “31/12/2026”: month out of range"},
+	{store.ExceptionMapping, "map", "division by zero", "totals.unit_price: integer divide by zero"},
+	{store.ExceptionConfiguration, "deliver", "target missing", "target “erp” is not configured in this environment"},
+	{store.ExceptionConfiguration, "deliver", "secret unreadable", "the secret of target “erp” cannot be decrypted"},
+	{store.ExceptionConfiguration, "process", "nothing deployed", "nothing is deployed for this flow in this environment"},
+	{store.ExceptionDelivery, "deliver", "job discarded", "delivery was given up by the queue; retry it"},
+	{store.ExceptionMapping, "process", "job discarded", "processing this message was given up; replay it"},
+	{store.ExceptionDelivery, "deliver", "http 401", "target “erp” refused the credentials: 401 Unauthorized"},
+	{store.ExceptionDelivery, "deliver", "http 413", "target “erp” refused the delivery: 413 Payload Too Large"},
 }
 
 // seedVolume adds opts.Messages messages and opts.Exceptions exceptions to
@@ -178,7 +178,7 @@ func seedVolume(ctx context.Context, pool *pgxpool.Pool, opts volumeOptions, pro
 		for _, fid := range flowIDs {
 			for _, c := range volumeErrorClasses {
 				if _, err := tx.Exec(ctx, `insert into volume_classes values ($1, $2, $3, $4, $5, $6, $7)`,
-					n, fid, c.kind, c.stage, c.class, jobs.Fingerprint(fid, c.stage, c.class), c.message); err != nil {
+					n, fid, c.kind, c.stage, c.class, store.Fingerprint(fid, c.stage, c.class), c.message); err != nil {
 					return fmt.Errorf("classes: %w", err)
 				}
 				n++

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crossdock/crossdock/internal/dbtest"
-	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/insight"
 )
 
 func TestSeedVolume(t *testing.T) {
@@ -58,7 +58,7 @@ func TestSeedVolume(t *testing.T) {
 	// The explorer finds a seeded order by its name.
 	var name string
 	require.NoError(t, pool.QueryRow(ctx, `select correlation_id from messages where correlation_id like '#%' limit 1`).Scan(&name))
-	res, err := jobs.MessageSearch(ctx, pool, jobs.MessageFilter{PayloadValue: name})
+	res, err := insight.MessageSearch(ctx, pool, insight.MessageFilter{PayloadValue: name})
 	require.NoError(t, err)
 	require.NotEmpty(t, res.Messages)
 

@@ -16,6 +16,8 @@ import (
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/internal/secret"
 	"github.com/crossdock/crossdock/jobs"
+	"github.com/crossdock/crossdock/jobs/intake"
+	"github.com/crossdock/crossdock/jobs/pipeline"
 	"github.com/crossdock/crossdock/migrations"
 	"github.com/crossdock/crossdock/static"
 	"github.com/crossdock/crossdock/web"
@@ -112,7 +114,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer stopTracing()
-	transports := jobs.Transports(pool, nil)
+	transports := pipeline.Transports(pool, nil)
 	queue, err := jobs.NewClient(pool, log, jobs.Config{Sealer: sealer, Transports: transports, KeyClaimTTL: cfg.KeyClaimTTL, RescueAfter: cfg.RescueAfter,
 		Observer: metrics, RollupEvery: cfg.RollupEvery, Tracer: tracer, BaseURL: cfg.BaseURL})
 	if err != nil {
@@ -162,13 +164,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	var intake *jobs.Intake
+	var in *intake.Intake
 	if queue != nil {
-		intake = jobs.NewIntake(pool, queue, jobs.IntakeConfig{Writers: cfg.IntakeWriters})
+		in = intake.NewIntake(pool, queue, intake.IntakeConfig{Writers: cfg.IntakeWriters})
 	}
 	app := web.NewServer(log, web.Config{BaseURL: baseURL, TrustedProxies: cfg.TrustedProxies, MaxMessageBytes: cfg.MaxMessageBytes,
 		MetricsToken: cfg.MetricsToken, PromotionKey: cfg.PromotionKey, PasswordHashes: cfg.PasswordHashes}, web.Deps{
-		Intake:     intake,
+		Intake:     in,
 		Transports: transports,
 		DB:         pool,
 		Sessions:   sessions,

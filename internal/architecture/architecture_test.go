@@ -46,6 +46,26 @@ var rules = []rule{
 		why: "account (users, roles, API keys, audit) sits below mappings: every layer records who did what"},
 	{pkgs: "mappings/...", may: []string{"mappings/...", "engine/...", "account", "internal/..."},
 		why: "mappings/* stores and releases definitions; it knows nothing of queues or HTTP"},
+	// Inside jobs the packages stack one way: store, queue and program at
+	// the bottom, then intake, the pipeline (which enqueues intake's
+	// ProcessArgs again), the inbox (which retries through the pipeline);
+	// insight only reads. jobs itself, the River wiring, imports them all.
+	{pkgs: "jobs/store", may: []string{"internal/..."},
+		why: "jobs/store is the message store every jobs package builds on; it imports no jobs package"},
+	{pkgs: "jobs/queue", may: []string{"internal/..."},
+		why: "jobs/queue names the queues every jobs package enqueues on; it imports no jobs package"},
+	{pkgs: "jobs/transport/...", may: []string{"jobs/transport/...", "mappings/...", "engine/...", "internal/..."},
+		why: "a transport knows its target kind, not the jobs that use it"},
+	{pkgs: "jobs/program", may: []string{"jobs/transport/...", "mappings/...", "engine/...", "internal/..."},
+		why: "jobs/program compiles versions for intake, the pipeline and replay; it sits below them"},
+	{pkgs: "jobs/intake", may: []string{"jobs/store", "jobs/queue", "jobs/program", "mappings/...", "engine/...", "account", "internal/..."},
+		why: "jobs/intake is the way in; it knows nothing of the pipeline, the inbox or insight"},
+	{pkgs: "jobs/pipeline", may: []string{"jobs/intake", "jobs/store", "jobs/queue", "jobs/program", "jobs/transport/...", "mappings/...", "engine/...", "account", "internal/..."},
+		why: "jobs/pipeline processes and delivers; the inbox and insight build on it, not it on them"},
+	{pkgs: "jobs/inbox", may: []string{"jobs/pipeline", "jobs/intake", "jobs/store", "jobs/queue", "jobs/program", "jobs/transport/...", "mappings/...", "engine/...", "account", "internal/..."},
+		why: "jobs/inbox works exceptions through the pipeline; only the River wiring imports it"},
+	{pkgs: "jobs/insight", may: []string{"jobs/store", "jobs/queue", "mappings/...", "engine/...", "account", "internal/..."},
+		why: "jobs/insight reads what the other jobs packages write; none of them imports it but the River wiring"},
 	{pkgs: "jobs/...", may: []string{"jobs/...", "mappings/...", "engine/...", "account", "internal/..."},
 		why: "jobs/* runs messages through the mappings; it knows nothing of HTTP"},
 	{pkgs: "web/...", may: []string{"web/...", "jobs/...", "mappings/...", "engine/...", "account", "internal/...", "static"},

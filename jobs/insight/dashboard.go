@@ -1,0 +1,281 @@
+package insight
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/jobs/queue"
+)
+
+// DashboardQuery picks an environment and a time range of the rollups.
+type DashboardQuery struct {
+	EnvironmentID int64
+	From, To      time.Time
+	// Step is the width of one point of the time series (a multiple of a
+	// minute).
+	Step time.Duration
+}
+
+// Dashboard is what the operations dashboard shows, read from the
+// per-minute rollups only.
+type Dashboard struct {
+	Totals DashboardTotals
+	// Series has one point per Step from From, oldest first, including
+	// empty ones.
+	Series   []DashboardPoint
+	Flows    []SLAFigure // per flow
+	Channels []SLAFigure // per flow and channel
+	Targets  []TargetHealth
+	Queues   []queue.Depth
+}
+
+// DashboardTotals sums the range.
+type DashboardTotals struct {
+	Received, Delivered, Failed, WithinSLA int64
+	ExceptionsOpened, ExceptionsClosed     int64
+	// P50, P95, P99 are accept → delivered latency percentiles, each the
+	// upper bound of the histogram bucket it falls in; zero without
+	// deliveries, and -1 when beyond the last bound.
+	P50, P95, P99 time.Duration
+}
+
+// DashboardPoint is one step of the time series.
+type DashboardPoint struct {
+	At                               time.Time
+	Received, Delivered, Failed      int64
+	ExceptionsOpened, ExceptionsDone int64
+}
+
+// SLAFigure is SLA adherence of a flow (or one channel of it): the share of
+// received messages delivered within the flow's SLA.
+type SLAFigure struct {
+	FlowID                      int64
+	FlowSlug, FlowName, Channel string
+	Received, Delivered, Failed int64
+	WithinSLA                   int64
+	WithinSeconds               int
+	ObjectivePercent, Adherence float64 // percent; Adherence is 0 without messages
+	Met                         bool
+}
+
+// TargetHealth is a target's attempts in the range and its last known
+// circuit state.
+type TargetHealth struct {
+	Target         string
+	Attempts       int64
+	Errors         int64
+	ErrorRate      float64 // percent
+	AverageLatency time.Duration
+	Circuit        string // closed, half-open, open; "" when never reported
+	CircuitSince   time.Time
+}
+
+// DashboardGet reads the dashboard for q.
+func DashboardGet(ctx context.Context, db txn.DBTX, q DashboardQuery) (Dashboard, error) {
+	if q.Step < time.Minute {
+		q.Step = time.Minute
+	}
+	from := q.From.Truncate(q.Step)
+	var d Dashboard
+	points := map[int64]*DashboardPoint{}
+	for t := from; !t.After(q.To); t = t.Add(q.Step) {
+		d.Series = append(d.Series, DashboardPoint{At: t})
+	}
+	for i := range d.Series {
+		points[d.Series[i].At.Unix()] = &d.Series[i]
+	}
+	at := func(t time.Time) *DashboardPoint { return points[t.Unix()] }
+
+	rows, err := db.Query(ctx, `
+		select date_bin($4 * interval '1 second', minute, $2), sum(received), sum(delivered), sum(failed)
+		from flow_minute_stats where environment_id = $1 and minute >= $2 and minute <= $3
+		group by 1`, q.EnvironmentID, from, q.To, int64(q.Step.Seconds()))
+	if err != nil {
+		return d, fmt.Errorf("dashboard series: %w", err)
+	}
+	for rows.Next() {
+		var t time.Time
+		var r, dl, f int64
+		if err := rows.Scan(&t, &r, &dl, &f); err != nil {
+			rows.Close()
+			return d, fmt.Errorf("dashboard series: %w", err)
+		}
+		if p := at(t); p != nil {
+			p.Received, p.Delivered, p.Failed = r, dl, f
+		}
+		d.Totals.Received += r
+		d.Totals.Delivered += dl
+		d.Totals.Failed += f
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return d, fmt.Errorf("dashboard series: %w", err)
+	}
+
+	rows, err = db.Query(ctx, `
+		select date_bin($4 * interval '1 second', minute, $2), sum(opened), sum(closed)
+		from exception_minute_stats where environment_id = $1 and minute >= $2 and minute <= $3
+		group by 1`, q.EnvironmentID, from, q.To, int64(q.Step.Seconds()))
+	if err != nil {
+		return d, fmt.Errorf("dashboard exceptions: %w", err)
+	}
+	for rows.Next() {
+		var t time.Time
+		var o, c int64
+		if err := rows.Scan(&t, &o, &c); err != nil {
+			rows.Close()
+			return d, fmt.Errorf("dashboard exceptions: %w", err)
+		}
+		if p := at(t); p != nil {
+			p.ExceptionsOpened, p.ExceptionsDone = o, c
+		}
+		d.Totals.ExceptionsOpened += o
+		d.Totals.ExceptionsClosed += c
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return d, fmt.Errorf("dashboard exceptions: %w", err)
+	}
+
+	if err := d.latency(ctx, db, q.EnvironmentID, from, q.To); err != nil {
+		return d, err
+	}
+	if d.Flows, err = slaFigures(ctx, db, q.EnvironmentID, from, q.To, false); err != nil {
+		return d, err
+	}
+	if d.Channels, err = slaFigures(ctx, db, q.EnvironmentID, from, q.To, true); err != nil {
+		return d, err
+	}
+	for _, f := range d.Flows {
+		d.Totals.WithinSLA += f.WithinSLA
+	}
+	if d.Targets, err = targetHealth(ctx, db, q.EnvironmentID, from, q.To); err != nil {
+		return d, err
+	}
+	if d.Queues, err = queue.Depths(ctx, db); err != nil {
+		return d, err
+	}
+	return d, nil
+}
+
+// latency sums the cumulative latency histograms element-wise and reads
+// the percentiles off them.
+func (d *Dashboard) latency(ctx context.Context, db txn.DBTX, envID int64, from, to time.Time) error {
+	rows, err := db.Query(ctx, `
+		select i, sum(s.latency_le[i])
+		from flow_minute_stats s, generate_subscripts(s.latency_le, 1) i
+		where s.environment_id = $1 and s.minute >= $2 and s.minute <= $3
+		group by i order by i`, envID, from, to)
+	if err != nil {
+		return fmt.Errorf("dashboard latency: %w", err)
+	}
+	defer rows.Close()
+	cum := make([]int64, len(LatencyBoundsMS))
+	for rows.Next() {
+		var i int
+		var n int64
+		if err := rows.Scan(&i, &n); err != nil {
+			return fmt.Errorf("dashboard latency: %w", err)
+		}
+		if i >= 1 && i <= len(cum) {
+			cum[i-1] = n
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("dashboard latency: %w", err)
+	}
+	d.Totals.P50 = Percentile(cum, d.Totals.Delivered, 0.50)
+	d.Totals.P95 = Percentile(cum, d.Totals.Delivered, 0.95)
+	d.Totals.P99 = Percentile(cum, d.Totals.Delivered, 0.99)
+	return nil
+}
+
+// Percentile reads quantile q (0..1) of total observations from cumulative
+// counts per LatencyBoundsMS: the bound of the first bucket holding it, -1
+// when it lies beyond the last bound, 0 without observations.
+func Percentile(cum []int64, total int64, q float64) time.Duration {
+	if total <= 0 {
+		return 0
+	}
+	rank := int64(q*float64(total) + 0.999999)
+	for i, n := range cum {
+		if n >= rank && i < len(LatencyBoundsMS) {
+			return time.Duration(LatencyBoundsMS[i]) * time.Millisecond
+		}
+	}
+	return -1
+}
+
+func slaFigures(ctx context.Context, db txn.DBTX, envID int64, from, to time.Time, byChannel bool) ([]SLAFigure, error) {
+	channel, group := "''::text", "f.id, f.slug, f.name"
+	if byChannel {
+		channel, group = "s.channel", "f.id, f.slug, f.name, s.channel"
+	}
+	rows, err := db.Query(ctx, `
+		select f.id, f.slug, f.name, `+channel+`, sum(s.received), sum(s.delivered), sum(s.failed), sum(s.within_sla),
+		       (array_agg(s.sla_seconds order by s.minute desc))[1], (array_agg(s.sla_objective order by s.minute desc))[1]
+		from flow_minute_stats s join flows f on f.id = s.flow_id
+		where s.environment_id = $1 and s.minute >= $2 and s.minute <= $3
+		group by `+group+`
+		order by `+group, envID, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("dashboard SLA: %w", err)
+	}
+	defer rows.Close()
+	var out []SLAFigure
+	for rows.Next() {
+		var f SLAFigure
+		if err := rows.Scan(&f.FlowID, &f.FlowSlug, &f.FlowName, &f.Channel, &f.Received, &f.Delivered, &f.Failed, &f.WithinSLA,
+			&f.WithinSeconds, &f.ObjectivePercent); err != nil {
+			return nil, fmt.Errorf("dashboard SLA: %w", err)
+		}
+		if f.Received > 0 {
+			f.Adherence = 100 * float64(f.WithinSLA) / float64(f.Received)
+		}
+		f.Met = f.Received > 0 && f.Adherence >= f.ObjectivePercent
+		out = append(out, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("dashboard SLA: %w", err)
+	}
+	return out, nil
+}
+
+func targetHealth(ctx context.Context, db txn.DBTX, envID int64, from, to time.Time) ([]TargetHealth, error) {
+	rows, err := db.Query(ctx, `
+		with t as (
+			select target, sum(attempts) as attempts, sum(errors) as errors, sum(latency_ms_sum) as latency
+			from target_minute_stats where environment_id = $1 and minute >= $2 and minute <= $3 group by target
+		)
+		select coalesce(t.target, c.target), coalesce(t.attempts, 0), coalesce(t.errors, 0), coalesce(t.latency, 0),
+		       coalesce(c.state, ''), c.changed_at
+		from t full join (select * from target_circuits where environment_id = $1) c on c.target = t.target
+		order by 1`, envID, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("dashboard targets: %w", err)
+	}
+	defer rows.Close()
+	var out []TargetHealth
+	for rows.Next() {
+		var h TargetHealth
+		var latency int64
+		var since *time.Time
+		if err := rows.Scan(&h.Target, &h.Attempts, &h.Errors, &latency, &h.Circuit, &since); err != nil {
+			return nil, fmt.Errorf("dashboard targets: %w", err)
+		}
+		if h.Attempts > 0 {
+			h.ErrorRate = 100 * float64(h.Errors) / float64(h.Attempts)
+			h.AverageLatency = time.Duration(latency/h.Attempts) * time.Millisecond
+		}
+		if since != nil {
+			h.CircuitSince = *since
+		}
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("dashboard targets: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,335 @@
+package insight
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/internal/secret"
+	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/jobs/store"
+	"github.com/crossdock/crossdock/mappings"
+)
+
+// Notification events.
+const (
+	NoticeOpened    = "group_opened"      // a group has open exceptions again (or for the first time)
+	NoticeThreshold = "threshold_reached" // a group had Threshold new exceptions within Window
+)
+
+// NotifySweepArgs is the periodic job that decides which exception groups
+// to announce. Exceptions are raised in many places (workers, the inbox's
+// retries); the sweep reads them afterwards instead of hooking each one,
+// so announcing costs the pipeline nothing, at the price of up to one
+// sweep interval (Config.NotifyEvery) of delay.
+type NotifySweepArgs struct{}
+
+// Kind names the job in River's tables.
+func (NotifySweepArgs) Kind() string { return "notify_sweep" }
+
+// InsertOpts collapses the periodic inserts of several leaders.
+func (NotifySweepArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: 10 * time.Second}}
+}
+
+// NotifySweepWorker finds, per environment with an enabled webhook, the
+// exception groups (fingerprints) that opened or passed the threshold
+// within the window, records them in exception_group_notices and enqueues
+// one NotifyArgs job per notice in the same transaction. A group is open
+// while it has an open or assigned exception; once every one is resolved
+// or ignored, the next exception opens it again. Running twice announces
+// nothing twice: the notice rows are claimed with conditional upserts.
+type NotifySweepWorker struct {
+	river.WorkerDefaults[NotifySweepArgs]
+	DB store.DB
+	// Now is the clock, for tests; nil means time.Now.
+	Now func() time.Time
+}
+
+// Work runs one sweep.
+func (w *NotifySweepWorker) Work(ctx context.Context, job *river.Job[NotifySweepArgs]) error {
+	now := time.Now()
+	if w.Now != nil {
+		now = w.Now()
+	}
+	client, err := river.ClientFromContextSafely[pgx.Tx](ctx)
+	if err != nil {
+		return fmt.Errorf("notify sweep: %w", err)
+	}
+	rows, err := w.DB.Query(ctx, `select environment_id, threshold, window_ms from environment_notifications where enabled`)
+	if err != nil {
+		return fmt.Errorf("notify sweep: %w", err)
+	}
+	type envCfg struct {
+		id, windowMS int64
+		threshold    int
+	}
+	envs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (envCfg, error) {
+		var e envCfg
+		err := r.Scan(&e.id, &e.threshold, &e.windowMS)
+		return e, err
+	})
+	if err != nil {
+		return fmt.Errorf("notify sweep: %w", err)
+	}
+	for _, e := range envs {
+		window := time.Duration(e.windowMS) * time.Millisecond
+		err := txn.Run(ctx, w.DB, func(tx pgx.Tx) error {
+			// Groups nobody needs to look at any more are closed.
+			if _, err := tx.Exec(ctx, `
+				update exception_group_notices g set open = false
+				where g.environment_id = $1 and g.open and not exists (select 1 from exceptions x
+					where x.fingerprint = g.fingerprint and x.environment_id = g.environment_id and x.status in ('open', 'assigned'))`, e.id); err != nil {
+				return fmt.Errorf("close groups: %w", err)
+			}
+			rows, err := tx.Query(ctx, `
+				select fingerprint, count(*), bool_or(status in ('open', 'assigned'))
+				from exceptions where environment_id = $1 and created_at > $2 and created_at <= $3
+				group by fingerprint order by fingerprint`, e.id, now.Add(-window), now)
+			if err != nil {
+				return fmt.Errorf("recent groups: %w", err)
+			}
+			type group struct {
+				fingerprint string
+				count       int
+				open        bool
+			}
+			groups, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (group, error) {
+				var g group
+				err := r.Scan(&g.fingerprint, &g.count, &g.open)
+				return g, err
+			})
+			if err != nil {
+				return fmt.Errorf("recent groups: %w", err)
+			}
+			var notices []river.InsertManyParams
+			for _, g := range groups {
+				args := NotifyArgs{EnvironmentID: e.id, Fingerprint: g.fingerprint, Count: g.count, Threshold: e.threshold, WindowMS: e.windowMS, At: now}
+				if g.open {
+					tag, err := tx.Exec(ctx, `
+						insert into exception_group_notices (environment_id, fingerprint, open, opened_at) values ($1, $2, true, $3)
+						on conflict (environment_id, fingerprint) do update set open = true, opened_at = excluded.opened_at
+						where not exception_group_notices.open`, e.id, g.fingerprint, now)
+					if err != nil {
+						return fmt.Errorf("claim opening: %w", err)
+					}
+					if tag.RowsAffected() == 1 {
+						a := args
+						a.Event = NoticeOpened
+						notices = append(notices, river.InsertManyParams{Args: a})
+					}
+				}
+				if g.count >= e.threshold {
+					tag, err := tx.Exec(ctx, `
+						insert into exception_group_notices (environment_id, fingerprint, open, opened_at, threshold_at) values ($1, $2, $3, $4, $4)
+						on conflict (environment_id, fingerprint) do update set threshold_at = excluded.threshold_at
+						where exception_group_notices.threshold_at is null or exception_group_notices.threshold_at <= $5`,
+						e.id, g.fingerprint, g.open, now, now.Add(-window))
+					if err != nil {
+						return fmt.Errorf("claim threshold: %w", err)
+					}
+					if tag.RowsAffected() == 1 {
+						a := args
+						a.Event = NoticeThreshold
+						notices = append(notices, river.InsertManyParams{Args: a})
+					}
+				}
+			}
+			if len(notices) == 0 {
+				return nil
+			}
+			if _, err := client.InsertManyTx(ctx, tx, notices); err != nil {
+				return fmt.Errorf("enqueue notices: %w", err)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("notify sweep of environment %d: %w", e.id, err)
+		}
+	}
+	return nil
+}
+
+// NotifyArgs is one notice to send to an environment's webhook.
+type NotifyArgs struct {
+	EnvironmentID int64     `json:"environment_id"`
+	Fingerprint   string    `json:"fingerprint"`
+	Event         string    `json:"event"`
+	Count         int       `json:"count"` // exceptions of the group within the window when the sweep ran
+	Threshold     int       `json:"threshold"`
+	WindowMS      int64     `json:"window_ms"`
+	At            time.Time `json:"at"`
+}
+
+// Kind names the job in River's tables.
+func (NotifyArgs) Kind() string { return "notify" }
+
+// InsertOpts: ten attempts spread over about forty minutes (NextRetry).
+func (NotifyArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 10} }
+
+// Notice is the JSON a webhook receives. Text is what Slack and Teams show;
+// the other fields are for receivers that read them.
+type Notice struct {
+	Text          string    `json:"text"`
+	Event         string    `json:"event"`
+	Environment   string    `json:"environment"`
+	Flow          string    `json:"flow"`
+	Kind          string    `json:"kind"`
+	Stage         string    `json:"stage"`
+	ErrorClass    string    `json:"errorClass"`
+	Fingerprint   string    `json:"fingerprint"`
+	SampleError   string    `json:"sampleError"`
+	InWindow      int       `json:"inWindow"`
+	Window        string    `json:"window"`
+	Threshold     int       `json:"threshold"`
+	OpenCount     int       `json:"openCount"`
+	FirstSeen     time.Time `json:"firstSeen"`
+	LastSeen      time.Time `json:"lastSeen"`
+	URL           string    `json:"url,omitempty"`
+	SampleMessage string    `json:"sampleMessageId"`
+}
+
+// NotifyWorker sends notices. A webhook that does not answer 2xx (or cannot
+// be reached) fails the attempt and River retries it with exponential
+// back-off (BaseDelay·2ⁿ, capped at MaxDelay, jittered), like a delivery.
+// The webhook URL is the credential: it never appears in errors (which
+// River stores) or logs.
+type NotifyWorker struct {
+	river.WorkerDefaults[NotifyArgs]
+	DB     store.DB
+	Sealer *secret.Sealer
+	// HTTPClient sends; nil means a client with a 10 s timeout.
+	HTTPClient *http.Client
+	// BaseURL is where users reach Crossdock, for the link to the inbox;
+	// empty leaves the link out.
+	BaseURL string
+	Logger  *slog.Logger
+	// BaseDelay and MaxDelay shape retries; defaults 10 s and 10 min.
+	BaseDelay, MaxDelay time.Duration
+}
+
+// NextRetry is exponential back-off with ±10 % jitter.
+func (w *NotifyWorker) NextRetry(job *river.Job[NotifyArgs]) time.Time {
+	base, limit := w.BaseDelay, w.MaxDelay
+	if base <= 0 {
+		base = 10 * time.Second
+	}
+	if limit <= 0 {
+		limit = 10 * time.Minute
+	}
+	d := base
+	for i := 1; i < job.Attempt && d < limit; i++ {
+		d *= 2
+	}
+	d = min(d, limit)
+	d += time.Duration((rand.Float64() - 0.5) * 0.2 * float64(d))
+	return time.Now().Add(d)
+}
+
+// Work sends one notice.
+func (w *NotifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) error {
+	a := job.Args
+	cfg, err := mappings.NotificationConfigGet(ctx, w.DB, w.Sealer, a.EnvironmentID)
+	if fault.CodeOf(err) == fault.NotFound {
+		return river.JobCancel(errors.New("the environment's webhook was removed"))
+	}
+	if err != nil {
+		return err
+	}
+	if !cfg.Enabled {
+		return river.JobCancel(errors.New("the environment's webhook is disabled"))
+	}
+	n, err := w.notice(ctx, a)
+	if err != nil {
+		return err
+	}
+	body, err := json.Marshal(n)
+	if err != nil {
+		return fmt.Errorf("notice: %w", err)
+	}
+	client := w.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.URL, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("webhook %s: cannot build the request", cfg.URLHint)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", fmt.Sprintf("notify-%d", job.ID))
+	res, err := client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // url.Error repeats the URL, which is the secret
+		}
+		return fmt.Errorf("webhook %s: %s", cfg.URLHint, redact(err.Error(), cfg.URL))
+	}
+	defer res.Body.Close()
+	excerpt, _ := io.ReadAll(io.LimitReader(res.Body, 200))
+	if res.StatusCode < 200 || res.StatusCode > 299 {
+		return fmt.Errorf("webhook %s answered %d: %s", cfg.URLHint, res.StatusCode, redact(strings.TrimSpace(string(excerpt)), cfg.URL))
+	}
+	if w.Logger != nil {
+		w.Logger.InfoContext(ctx, "exception notice sent", "event", a.Event, "environment", n.Environment, "fingerprint", a.Fingerprint, "webhook", cfg.URLHint)
+	}
+	return nil
+}
+
+func redact(s, secretURL string) string {
+	if secretURL == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, secretURL, "[webhook URL]")
+}
+
+// notice reads the group as it is now and words the notice.
+func (w *NotifyWorker) notice(ctx context.Context, a NotifyArgs) (Notice, error) {
+	n := Notice{Event: a.Event, Fingerprint: a.Fingerprint, InWindow: a.Count, Threshold: a.Threshold,
+		Window: (time.Duration(a.WindowMS) * time.Millisecond).String()}
+	var msgID string
+	err := w.DB.QueryRow(ctx, `
+		select e.name, f.slug, x.kind, x.stage, x.error_class, x.message, x.message_id::text, s.open, s.first, s.last
+		from (select count(*) filter (where status in ('open', 'assigned')) as open, min(created_at) as first, max(created_at) as last,
+		             max(id) as latest
+		      from exceptions where environment_id = $1 and fingerprint = $2) s
+		join exceptions x on x.id = s.latest
+		join environments e on e.id = x.environment_id join flows f on f.id = x.flow_id`, a.EnvironmentID, a.Fingerprint).
+		Scan(&n.Environment, &n.Flow, &n.Kind, &n.Stage, &n.ErrorClass, &n.SampleError, &msgID, &n.OpenCount, &n.FirstSeen, &n.LastSeen)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Notice{}, river.JobCancel(errors.New("the exception group no longer exists"))
+	}
+	if err != nil {
+		return Notice{}, fmt.Errorf("notice: %w", err)
+	}
+	n.SampleMessage = msgID
+	if w.BaseURL != "" {
+		n.URL = strings.TrimRight(w.BaseURL, "/") + "/inbox?fingerprint=" + url.QueryEscape(a.Fingerprint) + "&env=" + url.QueryEscape(n.Environment)
+	}
+	link := ""
+	if n.URL != "" {
+		link = " " + n.URL
+	}
+	switch a.Event {
+	case NoticeThreshold:
+		n.Text = fmt.Sprintf("[%s] %d %s exceptions in flow %s within %s (threshold %d): %s at %s — %s. %d open.%s",
+			n.Environment, a.Count, n.Kind, n.Flow, n.Window, a.Threshold, n.ErrorClass, n.Stage, n.SampleError, n.OpenCount, link)
+	default:
+		n.Text = fmt.Sprintf("[%s] New %s exception group in flow %s: %s at %s — %s. %d open.%s",
+			n.Environment, n.Kind, n.Flow, n.ErrorClass, n.Stage, n.SampleError, n.OpenCount, link)
+	}
+	return n, nil
+}

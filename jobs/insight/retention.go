@@ -1,0 +1,195 @@
+package insight
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/internal/txn"
+)
+
+// DefaultRetentionBatch is how many messages one retention statement
+// deletes: small enough that each delete is a short transaction holding few
+// row locks, so intake and delivery never wait on it.
+const DefaultRetentionBatch = 500
+
+// RetentionArgs is the periodic job that prunes old pipeline rows.
+type RetentionArgs struct{}
+
+// Kind names the job in River's tables.
+func (RetentionArgs) Kind() string { return "retention" }
+
+// InsertOpts collapses concurrent periodic inserts into one pending job.
+func (RetentionArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: time.Minute}}
+}
+
+// RetentionWorker applies each environment's retention_days:
+//   - delivered messages received more than N days ago are deleted with
+//     their deliveries, attempts, lineage and captures — unless one of their
+//     exceptions is still open or assigned, or was closed within N days;
+//   - resolved and ignored exceptions closed more than N days ago are
+//     deleted;
+//   - messages that are not delivered (failed, rejected, under way) stay,
+//     and the dashboard's rollups are never touched.
+//
+// Deletes run in batches of Batch rows, each its own statement, skipping
+// rows another transaction holds, with Pause between batches.
+type RetentionWorker struct {
+	river.WorkerDefaults[RetentionArgs]
+	DB txn.DBTX
+	// Batch is the rows per delete; default DefaultRetentionBatch.
+	Batch int
+	// Pause is the wait between two batches; default 20 ms.
+	Pause time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Timeout lets a large first pass run long; it resumes where it stopped
+// next time anyway.
+func (w *RetentionWorker) Timeout(*river.Job[RetentionArgs]) time.Duration { return 30 * time.Minute }
+
+// Work runs one retention pass.
+func (w *RetentionWorker) Work(ctx context.Context, _ *river.Job[RetentionArgs]) error {
+	now := time.Now()
+	if w.Now != nil {
+		now = w.Now()
+	}
+	_, err := Prune(ctx, w.DB, now, w.Batch, w.Pause)
+	return err
+}
+
+// PruneResult counts what one retention pass deleted.
+type PruneResult struct {
+	Messages   int64
+	Exceptions int64
+}
+
+// Prune deletes, per environment, what its retention has expired as of
+// now (see RetentionWorker).
+func Prune(ctx context.Context, db txn.DBTX, now time.Time, batch int, pause time.Duration) (PruneResult, error) {
+	if batch <= 0 {
+		batch = DefaultRetentionBatch
+	}
+	if pause <= 0 {
+		pause = 20 * time.Millisecond
+	}
+	type env struct {
+		id   int64
+		days int
+	}
+	rows, err := db.Query(ctx, `select id, retention_days from environments order by id`)
+	if err != nil {
+		return PruneResult{}, fmt.Errorf("retention: environments: %w", err)
+	}
+	var envs []env
+	for rows.Next() {
+		var e env
+		if err := rows.Scan(&e.id, &e.days); err != nil {
+			rows.Close()
+			return PruneResult{}, fmt.Errorf("retention: environments: %w", err)
+		}
+		envs = append(envs, e)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return PruneResult{}, fmt.Errorf("retention: environments: %w", err)
+	}
+	var res PruneResult
+	for _, e := range envs {
+		cutoff := now.Add(-time.Duration(e.days) * 24 * time.Hour)
+		n, err := pruneBatches(ctx, db, pruneMessagesSQL, e.id, cutoff, batch, pause)
+		res.Messages += n
+		if err != nil {
+			return res, fmt.Errorf("retention: messages of environment %d: %w", e.id, err)
+		}
+		n, err = pruneBatches(ctx, db, pruneExceptionsSQL, e.id, cutoff, batch, pause)
+		res.Exceptions += n
+		if err != nil {
+			return res, fmt.Errorf("retention: exceptions of environment %d: %w", e.id, err)
+		}
+	}
+	return res, nil
+}
+
+func pruneBatches(ctx context.Context, db txn.DBTX, sql string, envID int64, cutoff time.Time, batch int, pause time.Duration) (int64, error) {
+	var total int64
+	for {
+		tag, err := db.Exec(ctx, sql, envID, cutoff, batch)
+		if err != nil {
+			return total, err
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < int64(batch) {
+			return total, nil
+		}
+		select {
+		case <-ctx.Done():
+			return total, ctx.Err()
+		case <-time.After(pause):
+		}
+	}
+}
+
+// pruneMessagesSQL deletes one batch of expired delivered messages and
+// their lineage (which has no foreign key, migration 014); the foreign keys
+// cascade to deliveries, attempts, captures, payload values and the
+// message's closed exceptions.
+const pruneMessagesSQL = `
+	with doomed as (
+		select m.id from messages m
+		where m.environment_id = $1 and m.received_at < $2 and m.status = 'delivered'
+		  and not exists (select 1 from exceptions e where e.message_id = m.id
+		                  and (e.status in ('open', 'assigned') or e.resolved_at is null or e.resolved_at >= $2))
+		order by m.received_at
+		limit $3
+		for update skip locked
+	), lineage as (
+		delete from lineage_events where message_id in (select id from doomed)
+	)
+	delete from messages where id in (select id from doomed)`
+
+// pruneExceptionsSQL deletes one batch of exceptions closed before the
+// cutoff.
+const pruneExceptionsSQL = `
+	delete from exceptions where id in (
+		select id from exceptions
+		where environment_id = $1 and status in ('resolved', 'ignored') and resolved_at < $2
+		order by resolved_at
+		limit $3
+		for update skip locked)`
+
+// Bounds of an environment's retention, in days (the column's check).
+const (
+	MinRetentionDays = 1
+	MaxRetentionDays = 3650
+)
+
+// RetentionDays reads an environment's retention in days.
+func RetentionDays(ctx context.Context, db txn.DBTX, envID int64) (int, error) {
+	var days int
+	if err := db.QueryRow(ctx, `select retention_days from environments where id = $1`, envID).Scan(&days); err != nil {
+		return 0, fmt.Errorf("retention of environment %d: %w", envID, err)
+	}
+	return days, nil
+}
+
+// RetentionSet changes an environment's retention and returns the old one;
+// run it in a transaction (it locks the row, then updates it).
+func RetentionSet(ctx context.Context, db txn.DBTX, envID int64, days int) (int, error) {
+	if days < MinRetentionDays || days > MaxRetentionDays {
+		return 0, fault.Errorf(fault.Invalid, "retention must be a whole number of days from %d to %d", MinRetentionDays, MaxRetentionDays)
+	}
+	var old int
+	if err := db.QueryRow(ctx, `select retention_days from environments where id = $1 for update`, envID).Scan(&old); err != nil {
+		return 0, fmt.Errorf("set retention of environment %d: %w", envID, err)
+	}
+	if _, err := db.Exec(ctx, `update environments set retention_days = $2 where id = $1`, envID, days); err != nil {
+		return 0, fmt.Errorf("set retention of environment %d: %w", envID, err)
+	}
+	return old, nil
+}

@@ -1,0 +1,246 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/crossdock/crossdock/jobs/store"
+	"github.com/crossdock/crossdock/jobs/transport"
+	"github.com/crossdock/crossdock/mappings"
+)
+
+// errAttemptRecorded says another run recorded this attempt first.
+var errAttemptRecorded = errors.New("the attempt was recorded by another run")
+
+// attemptRecord is one attempt settled: the delivery's new state, the
+// attempt's row and its two lineage events (delivering, then delivered,
+// retry scheduled or failed). settle builds it, the only place an
+// attempt's lineage detail is made; recordAttempts writes it, and routeAll
+// writes the delivered first attempts a process job made with the rows it
+// inserts.
+type attemptRecord struct {
+	d   pendingDelivery
+	res transport.Outcome
+	n   int
+	// status is the delivery's new status; finished when it is delivered
+	// or failed, else the next attempt is due after snooze.
+	status     store.DeliveryStatus
+	finished   bool
+	snooze     time.Duration
+	windowFrom time.Time
+	// errText is the error as lineage and the exception tell it (with
+	// "gave up after n attempts" when the budget ran out).
+	errText string
+	events  []store.Lineage
+}
+
+// settle decides what an attempt means for its delivery under the target's
+// retry policy.
+func settle(d pendingDelivery, cfg mappings.TargetConfig, res transport.Outcome) *attemptRecord {
+	// The attempt number and retry window come from the row loaded before
+	// sending; recordAttempts writes them only if no other run recorded
+	// an attempt since.
+	r := &attemptRecord{d: d, res: res, n: d.Attempts + 1, windowFrom: res.Started, status: store.DeliveryDelivered, finished: true}
+	if d.windowFrom != nil {
+		r.windowFrom = *d.windowFrom
+	}
+	stage := store.StageDelivered
+	detail := make(map[string]any, 4+len(res.Detail))
+	for k, v := range res.Detail {
+		detail[k] = v
+	}
+	detail["attempt"], detail["route"], detail["target"] = r.n, d.Route, d.Target
+	if res.StatusCode != 0 {
+		detail["statusCode"] = res.StatusCode
+	}
+	tries := r.n - d.budgetFrom
+	switch res.Verdict {
+	case transport.Delivered:
+	case transport.Retry:
+		delay := res.RetryAfter
+		if delay == 0 {
+			delay = backoff(cfg.Retry, tries)
+		}
+		if tries < cfg.Retry.MaxAttempts && !time.Now().Add(delay).After(r.windowFrom.Add(cfg.Retry.Window)) {
+			r.status, r.finished, r.snooze, stage = store.DeliveryRetrying, false, delay, store.StageRetryScheduled
+			r.errText = res.Error
+			detail["retryIn"] = delay.String()
+			if res.RetryAfter > 0 {
+				detail["retryAfter"] = res.RetryAfter.String()
+			}
+			break
+		}
+		r.status, stage = store.DeliveryFailed, store.StageFailed
+		r.errText = res.Error + fmt.Sprintf("; gave up after %d attempts", tries)
+	default:
+		r.status, stage = store.DeliveryFailed, store.StageFailed
+		r.errText = res.Error
+	}
+	if r.errText != "" || res.Verdict != transport.Delivered {
+		detail["error"] = r.errText
+	}
+	latency := res.Latency
+	r.events = []store.Lineage{
+		{DeliveryID: &d.ID, At: res.Started, Stage: store.StageDelivering, Detail: map[string]any{"attempt": r.n, "target": d.Target}},
+		{DeliveryID: &d.ID, At: res.Started.Add(latency), Stage: stage, Detail: detail, Duration: &latency},
+	}
+	return r
+}
+
+// outcome is the attempt as delivery_attempts and the observer name it:
+// delivered (or the kind's word, captured), retry or failed.
+func (r *attemptRecord) outcome() string {
+	if r.status == store.DeliveryFailed {
+		return "failed"
+	}
+	return r.res.Word()
+}
+
+// recordAttemptsSQL writes settled attempts: each delivery's new state,
+// its attempt and its lineage, for deliveries no other run recorded an
+// attempt on since they were loaded (attempts = n - 1); it returns those
+// it wrote.
+const recordAttemptsSQL = `
+	with input as (
+		select * from unnest($1::uuid[], $2::int4[], $3::timestamptz[], $4::int8[], $5::int4[], $6::text[], $7::text[], $8::text[],
+			$9::timestamptz[], $10::text[], $11::timestamptz[])
+			as u(id, n, started, latency, code, outcome, excerpt, error, window_from, status, next_at)
+	), d as (
+		update deliveries set attempts = input.n, window_from = input.window_from, status = input.status, last_status_code = input.code,
+			last_error = input.error, next_attempt_at = input.next_at,
+			delivered_at = case when input.status = 'delivered' then now() end, updated_at = now()
+		from input where deliveries.id = any($1) and deliveries.id = input.id and deliveries.attempts = input.n - 1
+		returning deliveries.id, deliveries.message_id
+	), a as (
+		insert into delivery_attempts (delivery_id, n, started_at, latency_ms, status_code, outcome, response_excerpt, error)
+		select d.id, input.n, input.started, input.latency, input.code, input.outcome, input.excerpt, input.error
+		from d join input on input.id = d.id
+	), l as (
+		insert into lineage_events (message_id, delivery_id, at, stage, detail, duration_ms)
+		select d.message_id, u.d, u.a, u.s, u.x::jsonb, u.n
+		from unnest($12::uuid[], $13::timestamptz[], $14::text[], $15::text[], $16::int8[]) with ordinality as u(d, a, s, x, n, o)
+		join d on d.id = u.d
+		order by u.o
+	)
+	select id, message_id from d`
+
+// recordAttempts writes, in tx, settled attempts and their consequences:
+// the deliveries' new states, attempts and lineage (recordAttemptsSQL),
+// the exceptions a delivery resolves or raises, and the messages'
+// statuses. It is the one way an attempt is recorded, for one delivery (a
+// deliver job) or many (a group's first attempts). It returns how many it
+// recorded: an attempt another run recorded first is left out.
+func recordAttempts(ctx context.Context, tx pgx.Tx, recs []*attemptRecord) (int, error) {
+	if len(recs) == 0 {
+		return 0, nil
+	}
+	n := len(recs)
+	var (
+		ids                 = make([]uuid.UUID, n)
+		attempts            = make([]int32, n)
+		started, windowFrom = make([]time.Time, n), make([]time.Time, n)
+		latency             = make([]int64, n)
+		codes               = make([]*int32, n)
+		outcomes, excerpts  = make([]string, n), make([]string, n)
+		errs, statuses      = make([]string, n), make([]string, n)
+		next                = make([]*time.Time, n)
+		events              = make([]store.Lineage, 0, 2*n)
+		byID                = make(map[uuid.UUID]*attemptRecord, n)
+		now                 = time.Now()
+	)
+	for i, r := range recs {
+		ids[i], attempts[i], started[i], windowFrom[i] = r.d.ID, int32(r.n), r.res.Started, r.windowFrom
+		latency[i], outcomes[i], excerpts[i], errs[i], statuses[i] = r.res.Latency.Milliseconds(), r.outcome(), r.res.Excerpt, r.res.Error, string(r.status)
+		if r.res.StatusCode != 0 {
+			c := int32(r.res.StatusCode)
+			codes[i] = &c
+		}
+		if r.status == store.DeliveryRetrying {
+			t := now.Add(r.snooze)
+			next[i] = &t
+		}
+		events = append(events, r.events...)
+		byID[r.d.ID] = r
+	}
+	l, err := store.LineageColumns(events)
+	if err != nil {
+		return 0, err
+	}
+	rows, err := tx.Query(ctx, recordAttemptsSQL, ids, attempts, started, latency, codes, outcomes, excerpts, errs, windowFrom, statuses, next,
+		l.DeliveryIDs, l.Ats, l.Stages, l.Details, l.Durations)
+	if err != nil {
+		return 0, fmt.Errorf("record attempts: %w", err)
+	}
+	type written struct{ delivery, message uuid.UUID }
+	done, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (written, error) {
+		var x written
+		return x, r.Scan(&x.delivery, &x.message)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("record attempts: %w", err)
+	}
+	if len(done) == 0 {
+		return 0, nil
+	}
+	var messages, delivered []uuid.UUID
+	var deliveredN []int32
+	seen := map[uuid.UUID]bool{}
+	for _, x := range done {
+		if !seen[x.message] {
+			seen[x.message] = true
+			messages = append(messages, x.message)
+		}
+		if r := byID[x.delivery]; r.status == store.DeliveryDelivered {
+			delivered, deliveredN = append(delivered, x.delivery), append(deliveredN, int32(r.n))
+		}
+	}
+	// Lock the messages (see RecomputeMessageStatus) in the same round
+	// trip as closing the exceptions of the deliveries delivered.
+	var resMessages, resDeliveries []uuid.UUID
+	if err := tx.QueryRow(ctx, `
+		with lock as (
+			select id from messages where id = any($1) order by id for no key update
+		), r as (
+			update exceptions set status = 'resolved', resolution = 'delivered on attempt ' || u.n, resolved_at = now(), updated_at = now()
+			from unnest($2::uuid[], $3::int4[]) as u(id, n)
+			where exceptions.delivery_id = any($2) and exceptions.delivery_id = u.id and exceptions.status in ('open', 'assigned')
+			returning exceptions.message_id, exceptions.delivery_id
+		)
+		select (select count(*) from lock), coalesce(array_agg(message_id order by delivery_id), '{}'), coalesce(array_agg(delivery_id order by delivery_id), '{}')
+		from r`, messages, delivered, deliveredN).Scan(new(int64), &resMessages, &resDeliveries); err != nil {
+		return 0, fmt.Errorf("resolve exceptions: %w", err)
+	}
+	resolved := make([]written, len(resMessages))
+	for i := range resMessages {
+		resolved[i] = written{delivery: resDeliveries[i], message: resMessages[i]}
+	}
+	for _, x := range resolved {
+		if err := store.AddLineage(ctx, tx, x.message, store.Lineage{DeliveryID: &x.delivery, Stage: store.StageResolved, Detail: map[string]any{"reason": "delivered on retry"}}); err != nil {
+			return 0, err
+		}
+	}
+	for _, x := range done {
+		r := byID[x.delivery]
+		if r.status != store.DeliveryFailed {
+			continue
+		}
+		d := r.d
+		msg := fmt.Sprintf("delivery of route %s to target “%s” failed: %s", d.Route, d.Target, r.errText)
+		if r.res.Excerpt != "" {
+			msg += "; the target said: " + store.Truncate(r.res.Excerpt, 300)
+		}
+		if err := store.RaiseException(ctx, tx, store.Exception{Kind: store.ExceptionDelivery, EnvironmentID: d.envID, FlowID: d.flowID,
+			MessageID: d.MessageID, DeliveryID: &d.ID, Stage: "deliver", ErrorClass: r.res.Class, Message: msg}); err != nil {
+			return 0, err
+		}
+	}
+	if err := store.RecomputeLockedMessageStatus(ctx, tx, messages...); err != nil {
+		return 0, err
+	}
+	return len(done), nil
+}

@@ -1,0 +1,4 @@
+package pipeline
+
+// GenericPlans is genericPlans, for its test.
+var GenericPlans = genericPlans

@@ -1,0 +1,305 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/internal/txn"
+)
+
+// MessageStatus is where a message stands, derived from its lineage: each
+// stage that changes it writes the status in the same transaction as the
+// lineage event, and delivery outcomes recompute it from the deliveries.
+type MessageStatus string
+
+// The message statuses.
+const (
+	StatusReceived  MessageStatus = "received"  // accepted, not processed yet
+	StatusRejected  MessageStatus = "rejected"  // a validation rule failed
+	StatusFailed    MessageStatus = "failed"    // mapping failed, or a delivery failed for good
+	StatusQueued    MessageStatus = "queued"    // deliveries are waiting or under way
+	StatusRetrying  MessageStatus = "retrying"  // a delivery failed and will be retried
+	StatusDelivered MessageStatus = "delivered" // every delivery succeeded
+	StatusUnrouted  MessageStatus = "unrouted"  // valid, but no route's condition held
+)
+
+// Stage names a lineage event.
+type Stage string
+
+// The lineage stages, in the order a message normally meets them.
+const (
+	StageReceived       Stage = "received"
+	StageValidated      Stage = "validated"
+	StageRejected       Stage = "rejected"
+	StageMapped         Stage = "mapped"
+	StageRouted         Stage = "routed"
+	StageQueued         Stage = "queued"
+	StageDelivering     Stage = "delivering"
+	StageDelivered      Stage = "delivered"
+	StageRetryScheduled Stage = "retry_scheduled"
+	StageFailed         Stage = "failed"
+	StageReplayed       Stage = "replayed" // replayed from the inbox as a new message (a revision)
+	StageResolved       Stage = "resolved" // an exception closed by itself or by a person
+)
+
+// Message is one accepted event.
+type Message struct {
+	ID             uuid.UUID       `json:"id"`
+	EnvironmentID  int64           `json:"environmentId"`
+	Environment    string          `json:"environment"`
+	FlowID         int64           `json:"flowId"`
+	FlowSlug       string          `json:"flow"`
+	VersionNumber  int             `json:"version"`
+	Checksum       string          `json:"checksum"`
+	IdempotencyKey string          `json:"idempotencyKey"`
+	CorrelationID  string          `json:"correlationId"`
+	Payload        json.RawMessage `json:"payload"`
+	Status         MessageStatus   `json:"status"`
+	ReceivedAt     time.Time       `json:"receivedAt"`
+	UpdatedAt      time.Time       `json:"updatedAt"`
+}
+
+// LineageEvent is one step of a message's story. DeliveryID is set for the
+// delivery stages; Duration is how long the stage took where that means
+// something (mapping, an attempt).
+type LineageEvent struct {
+	ID         int64           `json:"id"`
+	DeliveryID *uuid.UUID      `json:"deliveryId,omitempty"`
+	At         time.Time       `json:"at"`
+	Stage      Stage           `json:"stage"`
+	Detail     json.RawMessage `json:"detail"`
+	DurationMS *int            `json:"durationMs,omitempty"`
+}
+
+// MessageView is everything the message page and GET /api/v1/messages/{id}
+// show: the message, its lineage in order, its deliveries with their
+// attempts and captures, and its exceptions.
+type MessageView struct {
+	Message    Message        `json:"message"`
+	Lineage    []LineageEvent `json:"lineage"`
+	Deliveries []Delivery     `json:"deliveries"`
+	Exceptions []Exception    `json:"exceptions"`
+}
+
+// ParseMessageID parses a message id from a URL; a malformed id is
+// NotFound, since no message can have it.
+func ParseMessageID(s string) (uuid.UUID, error) {
+	id, err := uuid.Parse(s)
+	if err != nil {
+		return uuid.Nil, fault.Errorf(fault.NotFound, "no message “%s”; message ids look like 0192f0c4-8a1e-7c3d-9b2a-5d6e7f809a1b", s)
+	}
+	return id, nil
+}
+
+const messageSelect = `
+	select m.id, m.environment_id, e.name, m.flow_id, f.slug, m.version_number, m.checksum, m.idempotency_key,
+	       m.correlation_id, m.payload, m.status, m.received_at, m.updated_at
+	from messages m join environments e on e.id = m.environment_id join flows f on f.id = m.flow_id`
+
+func scanMessage(row pgx.Row) (Message, error) {
+	var m Message
+	var payload []byte
+	err := row.Scan(&m.ID, &m.EnvironmentID, &m.Environment, &m.FlowID, &m.FlowSlug, &m.VersionNumber, &m.Checksum,
+		&m.IdempotencyKey, &m.CorrelationID, &payload, &m.Status, &m.ReceivedAt, &m.UpdatedAt)
+	m.Payload = payload
+	return m, err
+}
+
+// MessageByID returns a message without its lineage, or NotFound.
+func MessageByID(ctx context.Context, db txn.DBTX, id uuid.UUID) (Message, error) {
+	m, err := scanMessage(db.QueryRow(ctx, messageSelect+` where m.id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Message{}, fault.Errorf(fault.NotFound, "no message %s", id)
+	}
+	if err != nil {
+		return Message{}, fmt.Errorf("message %s: %w", id, err)
+	}
+	return m, nil
+}
+
+// MessagesByCorrelationID returns the messages sharing a correlation id,
+// newest first (at most 100), so support can find an order by its number.
+func MessagesByCorrelationID(ctx context.Context, db txn.DBTX, correlationID string) ([]Message, error) {
+	rows, err := db.Query(ctx, messageSelect+` where m.correlation_id = $1 order by m.received_at desc limit 100`, correlationID)
+	if err != nil {
+		return nil, fmt.Errorf("messages by correlation id: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Message, error) { return scanMessage(r) })
+}
+
+// MessageGet returns a message with its lineage, deliveries (with attempts
+// and captures) and exceptions, or NotFound.
+func MessageGet(ctx context.Context, db txn.DBTX, id uuid.UUID) (MessageView, error) {
+	m, err := MessageByID(ctx, db, id)
+	if err != nil {
+		return MessageView{}, err
+	}
+	v := MessageView{Message: m}
+	if v.Lineage, err = lineageOf(ctx, db, id); err != nil {
+		return MessageView{}, err
+	}
+	if v.Deliveries, err = deliveriesOf(ctx, db, id); err != nil {
+		return MessageView{}, err
+	}
+	if v.Exceptions, err = ExceptionsOfMessage(ctx, db, id); err != nil {
+		return MessageView{}, err
+	}
+	return v, nil
+}
+
+func lineageOf(ctx context.Context, db txn.DBTX, id uuid.UUID) ([]LineageEvent, error) {
+	rows, err := db.Query(ctx, `select id, delivery_id, at, stage, detail, duration_ms from lineage_events where message_id = $1 order by id`, id)
+	if err != nil {
+		return nil, fmt.Errorf("lineage of %s: %w", id, err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (LineageEvent, error) {
+		var e LineageEvent
+		var detail []byte
+		err := r.Scan(&e.ID, &e.DeliveryID, &e.At, &e.Stage, &detail, &e.DurationMS)
+		e.Detail = detail
+		return e, err
+	})
+}
+
+// Lineage is one event to write; AddLineage writes several in one round
+// trip.
+type Lineage struct {
+	DeliveryID *uuid.UUID
+	At         time.Time
+	Stage      Stage
+	Detail     any
+	Duration   *time.Duration
+}
+
+// LineageCols are lineage events column by column, for an unnest insert.
+type LineageCols struct {
+	DeliveryIDs []*uuid.UUID
+	Ats         []time.Time
+	Stages      []string
+	Details     []string
+	Durations   []*int64
+}
+
+// LineageColumns turns events into columns; a zero At is now and a nil
+// Detail an empty object.
+func LineageColumns(events []Lineage) (LineageCols, error) {
+	c := LineageCols{
+		DeliveryIDs: make([]*uuid.UUID, len(events)),
+		Ats:         make([]time.Time, len(events)),
+		Stages:      make([]string, len(events)),
+		Details:     make([]string, len(events)),
+		Durations:   make([]*int64, len(events)),
+	}
+	for i, e := range events {
+		c.DeliveryIDs[i], c.Ats[i], c.Stages[i] = e.DeliveryID, e.At, string(e.Stage)
+		if c.Ats[i].IsZero() {
+			c.Ats[i] = time.Now()
+		}
+		detail := e.Detail
+		if detail == nil {
+			detail = struct{}{}
+		}
+		b, err := json.Marshal(detail)
+		if err != nil {
+			return LineageCols{}, fmt.Errorf("lineage detail: %w", err)
+		}
+		c.Details[i] = string(b)
+		if e.Duration != nil {
+			ms := e.Duration.Milliseconds()
+			c.Durations[i] = &ms
+		}
+	}
+	return c, nil
+}
+
+// AddLineage writes events of one message in one round trip, in order.
+func AddLineage(ctx context.Context, db txn.DBTX, messageID uuid.UUID, events ...Lineage) error {
+	if len(events) == 0 {
+		return nil
+	}
+	c, err := LineageColumns(events)
+	if err != nil {
+		return err
+	}
+	_, err = db.Exec(ctx, `
+		insert into lineage_events (message_id, delivery_id, at, stage, detail, duration_ms)
+		select $1, d, a, s, x::jsonb, n from unnest($2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::int8[])
+			with ordinality as u(d, a, s, x, n, o) order by o`,
+		messageID, c.DeliveryIDs, c.Ats, c.Stages, c.Details, c.Durations)
+	if err != nil {
+		return fmt.Errorf("lineage of %s: %w", messageID, err)
+	}
+	return nil
+}
+
+// SetMessageStatus sets a message's status outright, for the stages that
+// decide it without looking at deliveries.
+func SetMessageStatus(ctx context.Context, db txn.DBTX, id uuid.UUID, status MessageStatus) error {
+	if _, err := db.Exec(ctx, `update messages set status = $2, updated_at = now() where id = $1`, id, status); err != nil {
+		return fmt.Errorf("message %s status: %w", id, err)
+	}
+	return nil
+}
+
+// RecomputeMessageStatus derives routed messages' statuses from their
+// deliveries: any failed → failed (someone must look), any retrying →
+// retrying, all delivered → delivered, else queued. The message rows are
+// locked first, in id order, so two deliveries finishing at once cannot
+// each miss the other's outcome and two callers locking several messages
+// cannot deadlock. The lock is FOR NO KEY UPDATE, not FOR UPDATE: rows
+// inserted earlier in the same transactions (exceptions) may hold KEY
+// SHARE locks on the message through their foreign keys, and FOR UPDATE
+// would make two such transactions deadlock on each other.
+func RecomputeMessageStatus(ctx context.Context, db txn.DBTX, ids ...uuid.UUID) error {
+	if _, err := db.Exec(ctx, `select 1 from messages where id = any($1) order by id for no key update`, ids); err != nil {
+		return fmt.Errorf("lock messages %v: %w", ids, err)
+	}
+	return RecomputeLockedMessageStatus(ctx, db, ids...)
+}
+
+// RecomputeLockedMessageStatus is RecomputeMessageStatus for a caller that
+// locked the message rows FOR NO KEY UPDATE in an earlier statement of the
+// same transaction (this statement's snapshot must be taken after the lock
+// was granted, so it sees every delivery outcome committed before).
+func RecomputeLockedMessageStatus(ctx context.Context, db txn.DBTX, ids ...uuid.UUID) error {
+	_, err := db.Exec(ctx, `
+		update messages m set status = s.status, updated_at = now()
+		from (select message_id, case
+				when bool_or(status = 'failed') then 'failed'
+				when bool_or(status = 'retrying') then 'retrying'
+				when bool_and(status = 'delivered') then 'delivered'
+				else 'queued' end as status
+			from deliveries where message_id = any($1) group by message_id) s
+		where m.id = any($1) and m.id = s.message_id and m.status <> s.status`, ids)
+	if err != nil {
+		return fmt.Errorf("messages %v status: %w", ids, err)
+	}
+	return nil
+}
+
+// DB is a pool (or a transaction, in tests): queries plus Begin for the
+// short transactions intake and the workers run.
+type DB interface {
+	txn.DBTX
+	txn.Beginner
+}
+
+// Truncate shortens s to at most n bytes, cut at a rune boundary and
+// marked with an ellipsis, for the excerpts and errors the store keeps.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
