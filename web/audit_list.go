@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -20,7 +19,10 @@ const auditPageSize = 50
 func (s *Server) auditList() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		f := view.AuditFilter{Action: c.Query("action"), Actor: c.Query("actor"), Target: c.Query("target")}
-		before, _ := strconv.ParseInt(c.Query("before"), 10, 64)
+		before, err := parseCursorID("before", c.Query("before"))
+		if err != nil {
+			return err
+		}
 		entries, err := account.AuditList(c.UserContext(), s.deps.DB, account.AuditFilter{
 			Action: f.Action, Actor: f.Actor, Target: f.Target, BeforeID: before, Limit: auditPageSize,
 		})

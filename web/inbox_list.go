@@ -64,7 +64,10 @@ func (s *Server) inboxQuery(c *fiber.Ctx) (view.InboxFilter, inbox.InboxFilter, 
 	if g := c.QueryInt("group"); g > 0 {
 		v.Group = int64(g)
 	}
-	f.BeforeID, _ = strconv.ParseInt(c.Query("before"), 10, 64)
+	var err error
+	if f.BeforeID, err = parseCursorID("before", c.Query("before")); err != nil {
+		return v, f, err
+	}
 	return v, f, nil
 }
 
@@ -135,7 +138,10 @@ func (s *Server) inboxList() fiber.Handler {
 			}
 		} else {
 			gf := inbox.GroupFilter{EnvironmentID: f.EnvironmentID, FlowID: f.FlowID, Kind: f.Kind, All: vf.Status == string(inbox.InboxAll), Limit: inboxPageSize}
-			if gf.BeforeID, _ = strconv.ParseInt(c.Query("before"), 10, 64); gf.BeforeID != 0 {
+			if gf.BeforeID, err = parseCursorID("before", c.Query("before")); err != nil {
+				return err
+			}
+			if gf.BeforeID != 0 {
 				if gf.BeforeLastSeen, err = time.Parse(time.RFC3339Nano, c.Query("before_seen")); err != nil {
 					return fault.Errorf(fault.Invalid, "before_seen must be an RFC 3339 time")
 				}

@@ -62,8 +62,11 @@ func TestOutOfRangeInputIsRefusedAtTheEdge(t *testing.T) {
 		// Pages and cursors.
 		{name: "captures before", method: "GET", path: "/captures?env=dev&before=" + big},
 		{name: "captures before past int64", method: "GET", path: "/captures?env=dev&before=" + huge, field: "before"},
-		{name: "audit before", method: "GET", path: "/admin/audit?before=" + huge},
-		{name: "inbox before", method: "GET", path: "/inbox?before=" + huge},
+		{name: "audit before", method: "GET", path: "/admin/audit?before=" + huge, field: "before"},
+		{name: "audit before not a number", method: "GET", path: "/admin/audit?before=abc", field: "before"},
+		{name: "inbox before", method: "GET", path: "/inbox?before=" + huge, field: "before"},
+		{name: "inbox before not a number", method: "GET", path: "/inbox?before=abc", field: "before"},
+		{name: "inbox list before not a number", method: "GET", path: "/inbox?view=list&before=abc", field: "before"},
 		{name: "inbox group", method: "GET", path: "/inbox?group=" + huge},
 		{name: "API exceptions before", method: "GET", path: "/api/v1/exceptions?before=" + huge},
 		{name: "API exceptions limit", method: "GET", path: "/api/v1/exceptions?limit=" + huge},
