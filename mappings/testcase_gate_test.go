@@ -58,3 +58,17 @@ func TestMappingErrorCasesGatePublishAndPromotion(t *testing.T) {
 	_, err = mappings.Publish(ctx, b.db, f.ID, d.Revision, "right", b.editor)
 	require.NoError(t, err)
 }
+
+// builtinKinds answers the gates as the built-in transports do (http
+// needs configuration, capture does not); mappings may not import them.
+type builtinKinds struct{}
+
+func (builtinKinds) NeedsConfiguration(kind string) (needed, known bool) {
+	switch kind {
+	case "http":
+		return true, true
+	case "capture":
+		return false, true
+	}
+	return false, false
+}

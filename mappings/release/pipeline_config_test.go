@@ -1,4 +1,4 @@
-package mappings_test
+package release_test
 
 import (
 	"bytes"

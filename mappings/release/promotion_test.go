@@ -1,4 +1,4 @@
-package mappings_test
+package release_test
 
 import (
 	"context"
@@ -320,18 +320,4 @@ func TestEnvironmentAdministration(t *testing.T) {
 	gates, err := json.Marshal(release.Gates{})
 	require.NoError(t, err)
 	require.JSONEq(t, `{}`, string(gates))
-}
-
-// builtinKinds answers the gates as the built-in transports do (http
-// needs configuration, capture does not); mappings may not import them.
-type builtinKinds struct{}
-
-func (builtinKinds) NeedsConfiguration(kind string) (needed, known bool) {
-	switch kind {
-	case "http":
-		return true, true
-	case "capture":
-		return false, true
-	}
-	return false, false
 }
