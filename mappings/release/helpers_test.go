@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crossdock/crossdock/account"
-	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/dbtest"
 	"github.com/crossdock/crossdock/mappings"
 )
@@ -25,13 +24,4 @@ func setup(t *testing.T) *testBundle {
 	u, err := account.UserCreate(context.Background(), db, account.NewUser{Email: "ana@shop.example", Role: account.RoleAnalyst, Password: "a long enough password"})
 	require.NoError(t, err)
 	return &testBundle{db: db, editor: mappings.Editor{UserID: u.ID, Email: u.Email}}
-}
-
-func storefront(t *testing.T) *engine.Definition {
-	t.Helper()
-	tpl, ok := mappings.TemplateByID("storefront-order-to-erp")
-	require.True(t, ok)
-	def, err := engine.ParseDefinition(tpl.Definition)
-	require.NoError(t, err)
-	return def
 }

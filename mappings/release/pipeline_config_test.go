@@ -15,19 +15,8 @@ import (
 
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/secret"
-	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/mappings/release"
 )
-
-func publishedFlow(t *testing.T, b *testBundle, slug string) mappings.Flow {
-	t.Helper()
-	ctx := context.Background()
-	f, err := mappings.FlowCreate(ctx, b.db, mappings.NewFlow{Name: slug, Slug: slug, Definition: storefront(t)}, b.editor)
-	require.NoError(t, err)
-	_, err = mappings.Publish(ctx, b.db, f.ID, 1, "first", b.editor)
-	require.NoError(t, err)
-	return f
-}
 
 func TestEnvironmentsAreSeededInOrder(t *testing.T) {
 	t.Parallel()
