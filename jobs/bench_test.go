@@ -14,7 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/crossdock/crossdock/jobs/intake"
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
 // BenchmarkAccept measures durable accepts (message + lineage + process job
@@ -80,8 +80,8 @@ func BenchmarkEndToEnd(b *testing.B) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer tg.Close()
-	_, err := mappings.TargetConfigPut(context.Background(), bb.pool, nil,
-		mappings.TargetConfig{EnvironmentID: bb.env.ID, Target: "erp", URLTemplate: tg.URL}, bb.editor)
+	_, err := release.TargetConfigPut(context.Background(), bb.pool, nil,
+		release.TargetConfig{EnvironmentID: bb.env.ID, Target: "erp", URLTemplate: tg.URL}, bb.editor)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/crossdock/crossdock/jobs/intake"
 	"github.com/crossdock/crossdock/jobs/pipeline"
 	"github.com/crossdock/crossdock/jobs/store"
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -29,9 +29,9 @@ func TestDeliversToHTTPTargetAndCaptures(t *testing.T) {
 	})
 	b.configureERP(t, tg.URL, nil)
 	// The capture target has credentials too: what it records must not.
-	_, err := mappings.TargetConfigPut(context.Background(), b.pool, b.sealer, mappings.TargetConfig{
+	_, err := release.TargetConfigPut(context.Background(), b.pool, b.sealer, release.TargetConfig{
 		EnvironmentID: b.env.ID, Target: "audit", URLTemplate: "https://audit.example/${ERP_COMPANY}/{messageId}",
-		Auth: mappings.AuthHeader, AuthHeaderName: "X-Api-Key", Secret: theSecret}, b.editor)
+		Auth: release.AuthHeader, AuthHeaderName: "X-Api-Key", Secret: theSecret}, b.editor)
 	require.NoError(t, err)
 
 	acc := b.accept(t, `{"id": 1001, "name": "#1001", "total": 25.5, "audit": true}`)
@@ -193,7 +193,7 @@ func TestTimeoutRetriesThenGivesUp(t *testing.T) {
 		time.Sleep(400 * time.Millisecond)
 		w.WriteHeader(http.StatusOK)
 	})
-	b.configureERP(t, tg.URL, func(c *mappings.TargetConfig) {
+	b.configureERP(t, tg.URL, func(c *release.TargetConfig) {
 		c.Timeout = 100 * time.Millisecond
 		c.Retry.MaxAttempts = 2
 	})
@@ -223,12 +223,12 @@ func TestCircuitBreakerOpensAndCloses(t *testing.T) {
 		}
 		w.WriteHeader(http.StatusServiceUnavailable)
 	})
-	b.configureERP(t, tg.URL, func(c *mappings.TargetConfig) {
+	b.configureERP(t, tg.URL, func(c *release.TargetConfig) {
 		c.Retry.MaxAttempts = 20
 		// Open longer than River takes to run a snoozed job again (its
 		// scheduler promotes scheduled jobs every 5 s): with 700 ms, a busy
 		// machine let the circuit half-open before the retry found it open.
-		c.Breaker = mappings.BreakerPolicy{FailureThreshold: 2, OpenFor: 6 * time.Second}
+		c.Breaker = release.BreakerPolicy{FailureThreshold: 2, OpenFor: 6 * time.Second}
 	})
 	acc := b.accept(t, `{"id": 5, "name": "#5", "total": 10}`)
 
@@ -273,7 +273,7 @@ func TestRateLimitSpacesRequests(t *testing.T) {
 	t.Parallel()
 	b := setup(t, true)
 	tg := newTarget(t, status(http.StatusOK))
-	b.configureERP(t, tg.URL, func(c *mappings.TargetConfig) { c.RatePerSecond = 5 })
+	b.configureERP(t, tg.URL, func(c *release.TargetConfig) { c.RatePerSecond = 5 })
 	start := time.Now()
 	var ids []intake.AcceptResult
 	for i := range 8 {

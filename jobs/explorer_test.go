@@ -13,7 +13,7 @@ import (
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/jobs/insight"
 	"github.com/crossdock/crossdock/jobs/store"
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
 func ids(rows []insight.MessageRow) []uuid.UUID {
@@ -38,7 +38,7 @@ func TestMessageSearchFilters(t *testing.T) {
 	}
 	_, err := b.pool.Exec(ctx, `update messages set status = 'failed' where id = any($1)`, []uuid.UUID{all[1], all[4]})
 	require.NoError(t, err)
-	test, err := mappings.EnvironmentByName(ctx, b.pool, "test")
+	test, err := release.EnvironmentByName(ctx, b.pool, "test")
 	require.NoError(t, err)
 
 	search := func(f insight.MessageFilter) []uuid.UUID {

@@ -17,6 +17,7 @@ import (
 	"github.com/crossdock/crossdock/jobs/intake"
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
 func countRows(t *testing.T, b *bundle, sql string, args ...any) int {
@@ -307,7 +308,7 @@ func TestKeyExpressionsSeeVariables(t *testing.T) {
 	_, err = mappings.Publish(ctx, b.pool, f.ID, 1, "", b.editor)
 	require.NoError(t, err)
 	dbtest.Deploy(t, b.pool, b.env.ID, f.ID, 1)
-	require.NoError(t, mappings.VariableSet(ctx, b.pool, b.env.ID, "PREFIX", "dev"))
+	require.NoError(t, release.VariableSet(ctx, b.pool, b.env.ID, "PREFIX", "dev"))
 
 	res, err := b.intake.Accept(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "returns", Payload: []byte(`{"id": 7, "ref": "r-7"}`)})
 	require.NoError(t, err)
@@ -324,7 +325,7 @@ func TestKeyExpressionsSeeVariables(t *testing.T) {
 
 	// Without the variable the key cannot be derived: the caller is told
 	// to send the header, and nothing is recorded.
-	testEnv, err := mappings.EnvironmentByName(ctx, b.pool, "test")
+	testEnv, err := release.EnvironmentByName(ctx, b.pool, "test")
 	require.NoError(t, err)
 	dbtest.Deploy(t, b.pool, testEnv.ID, f.ID, 1)
 	_, err = b.intake.Accept(ctx, intake.AcceptRequest{Env: "test", FlowSlug: "returns", Payload: []byte(`{"id": 9, "ref": "r-9"}`)})

@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crossdock/crossdock/jobs/insight"
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
 const secretHookPath = "/services/T000/B000/HOOKSECRET42"
@@ -28,7 +28,7 @@ func TestExceptionNotifications(t *testing.T) {
 	b := setup(t, false)
 	ctx := context.Background()
 	hook := newTarget(t, status(http.StatusOK))
-	_, err := mappings.NotificationConfigPut(ctx, b.pool, b.sealer, mappings.NotificationConfig{EnvironmentID: b.env.ID, Enabled: true,
+	_, err := release.NotificationConfigPut(ctx, b.pool, b.sealer, release.NotificationConfig{EnvironmentID: b.env.ID, Enabled: true,
 		URL: hook.URL + secretHookPath, Threshold: 3, Window: 10 * time.Minute}, b.editor)
 	require.NoError(t, err)
 	msg := b.accept(t, `{"id": 1, "name": "#1001", "total": 1}`)
@@ -128,7 +128,7 @@ func TestExceptionNotifications(t *testing.T) {
 	}
 
 	// An unreachable webhook: the error names the host only.
-	_, err = mappings.NotificationConfigPut(ctx, tx, b.sealer, mappings.NotificationConfig{EnvironmentID: b.env.ID, Enabled: true,
+	_, err = release.NotificationConfigPut(ctx, tx, b.sealer, release.NotificationConfig{EnvironmentID: b.env.ID, Enabled: true,
 		URL: "http://127.0.0.1:1" + secretHookPath, Threshold: 3, Window: 10 * time.Minute}, b.editor)
 	require.NoError(t, err)
 	_, err = send.Work(ctx, t, tx, a, nil)
@@ -137,12 +137,12 @@ func TestExceptionNotifications(t *testing.T) {
 	require.Contains(t, err.Error(), "http://127.0.0.1:1/…")
 
 	// Disabled or removed: the notice is cancelled, not retried.
-	_, err = mappings.NotificationConfigPut(ctx, tx, b.sealer, mappings.NotificationConfig{EnvironmentID: b.env.ID, Enabled: false, Threshold: 3, Window: 10 * time.Minute}, b.editor)
+	_, err = release.NotificationConfigPut(ctx, tx, b.sealer, release.NotificationConfig{EnvironmentID: b.env.ID, Enabled: false, Threshold: 3, Window: 10 * time.Minute}, b.editor)
 	require.NoError(t, err)
 	res, err = send.Work(ctx, t, tx, a, nil)
 	require.NoError(t, err)
 	require.Equal(t, river.EventKindJobCancelled, res.EventKind)
-	require.NoError(t, mappings.NotificationConfigDelete(ctx, tx, b.env.ID))
+	require.NoError(t, release.NotificationConfigDelete(ctx, tx, b.env.ID))
 	res, err = send.Work(ctx, t, tx, a, nil)
 	require.NoError(t, err)
 	require.Equal(t, river.EventKindJobCancelled, res.EventKind)

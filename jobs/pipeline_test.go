@@ -27,6 +27,7 @@ import (
 	"github.com/crossdock/crossdock/jobs/intake"
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
 // ordersDefinition is a small flow: orders keyed by id, correlated by name,
@@ -121,7 +122,7 @@ type bundle struct {
 	// in production.
 	intake *intake.Intake
 	sealer *secret.Sealer
-	env    mappings.Environment
+	env    release.Environment
 	flow   mappings.Flow
 	editor mappings.Editor
 	logs   *syncBuffer
@@ -142,10 +143,10 @@ func setup(t testing.TB, start bool) *bundle {
 	require.NoError(t, err)
 	_, err = mappings.Publish(ctx, pool, flow.ID, 1, "v1", ed)
 	require.NoError(t, err)
-	env, err := mappings.EnvironmentByName(ctx, pool, "dev")
+	env, err := release.EnvironmentByName(ctx, pool, "dev")
 	require.NoError(t, err)
 	dbtest.Deploy(t, pool, env.ID, flow.ID, 1)
-	require.NoError(t, mappings.VariableSet(ctx, pool, env.ID, "ERP_COMPANY", "1000"))
+	require.NoError(t, release.VariableSet(ctx, pool, env.ID, "ERP_COMPANY", "1000"))
 
 	key := make([]byte, secret.KeySize)
 	_, _ = rand.Read(key)
@@ -168,17 +169,17 @@ func setup(t testing.TB, start bool) *bundle {
 
 // configureERP points target erp at url with a bearer secret and a retry
 // policy fast enough for tests.
-func (b *bundle) configureERP(t *testing.T, url string, edit func(*mappings.TargetConfig)) {
+func (b *bundle) configureERP(t *testing.T, url string, edit func(*release.TargetConfig)) {
 	t.Helper()
-	c := mappings.TargetConfig{EnvironmentID: b.env.ID, Target: "erp", URLTemplate: url + "/orders/{correlationId}",
-		Headers: map[string]string{"X-Tenant": "shop"}, Auth: mappings.AuthBearer, Secret: theSecret,
+	c := release.TargetConfig{EnvironmentID: b.env.ID, Target: "erp", URLTemplate: url + "/orders/{correlationId}",
+		Headers: map[string]string{"X-Tenant": "shop"}, Auth: release.AuthBearer, Secret: theSecret,
 		Timeout: 2 * time.Second,
-		Retry:   mappings.RetryPolicy{MaxAttempts: 5, BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond, Window: time.Minute},
-		Breaker: mappings.BreakerPolicy{FailureThreshold: 100, OpenFor: time.Second}}
+		Retry:   release.RetryPolicy{MaxAttempts: 5, BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond, Window: time.Minute},
+		Breaker: release.BreakerPolicy{FailureThreshold: 100, OpenFor: time.Second}}
 	if edit != nil {
 		edit(&c)
 	}
-	_, err := mappings.TargetConfigPut(context.Background(), b.pool, b.sealer, c, b.editor)
+	_, err := release.TargetConfigPut(context.Background(), b.pool, b.sealer, c, b.editor)
 	require.NoError(t, err)
 }
 

@@ -14,7 +14,7 @@ import (
 
 	"github.com/crossdock/crossdock/jobs"
 	"github.com/crossdock/crossdock/jobs/store"
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
 // seenRequest is what a test server was sent.
@@ -75,14 +75,14 @@ func TestTargetRedirects(t *testing.T) {
 	t.Parallel()
 	auths := []struct {
 		name  string
-		auth  func(*mappings.TargetConfig)
+		auth  func(*release.TargetConfig)
 		check func(h http.Header) string
 	}{
-		{"header credential", func(c *mappings.TargetConfig) {
-			c.Auth, c.AuthHeaderName = mappings.AuthHeader, "X-Api-Key"
+		{"header credential", func(c *release.TargetConfig) {
+			c.Auth, c.AuthHeaderName = release.AuthHeader, "X-Api-Key"
 		}, func(h http.Header) string { return h.Get("X-Api-Key") }},
-		{"bearer credential", func(c *mappings.TargetConfig) {
-			c.Auth = mappings.AuthBearer
+		{"bearer credential", func(c *release.TargetConfig) {
+			c.Auth = release.AuthBearer
 		}, func(h http.Header) string { return strings.TrimPrefix(h.Get("Authorization"), "Bearer ") }},
 	}
 	for _, a := range auths {

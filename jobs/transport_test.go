@@ -21,6 +21,7 @@ import (
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/jobs/transport"
 	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
 // memoTransport is a target kind added the way any new kind is: one type
@@ -39,7 +40,7 @@ func (*memoTransport) Traits() transport.Traits {
 	return transport.Traits{Label: "memo (test)", Grouped: true}
 }
 
-func (*memoTransport) Redact(mappings.TargetConfig, transport.Delivery) map[string]string { return nil }
+func (*memoTransport) Redact(release.TargetConfig, transport.Delivery) map[string]string { return nil }
 
 func (m *memoTransport) Send(_ context.Context, a transport.Attempt) (transport.Outcome, error) {
 	m.mu.Lock()
@@ -85,17 +86,17 @@ func TestTransportOfANewKind(t *testing.T) {
 	require.NoError(t, err)
 	_, err = mappings.Publish(ctx, pool, flow.ID, 1, "v1", ed)
 	require.NoError(t, err)
-	env, err := mappings.EnvironmentByName(ctx, pool, "dev")
+	env, err := release.EnvironmentByName(ctx, pool, "dev")
 	require.NoError(t, err)
 
 	memo := &memoTransport{received: map[uuid.UUID][]string{}}
 	transports := pipeline.Transports(pool, nil)
 	transports.Register(memo) // the one line that adds a kind
 
-	gates, err := mappings.CheckGates(ctx, pool, transports, env, def, time.Now())
+	gates, err := release.CheckGates(ctx, pool, transports, env, def, time.Now())
 	require.NoError(t, err)
 	require.True(t, gates.Passed(), "a kind that needs no configuration passes the gates: %v", gates.Failures())
-	gates, err = mappings.CheckGates(ctx, pool, pipeline.Transports(pool, nil), env, def, time.Now())
+	gates, err = release.CheckGates(ctx, pool, pipeline.Transports(pool, nil), env, def, time.Now())
 	require.NoError(t, err)
 	require.Equal(t, []string{"target “notebook” has kind “memo”, which this installation cannot deliver to"}, gates.Failures(),
 		"without its transport the kind fails the gates")

@@ -20,7 +20,7 @@ import (
 	"github.com/crossdock/crossdock/jobs/pipeline"
 	"github.com/crossdock/crossdock/jobs/queue"
 	"github.com/crossdock/crossdock/jobs/store"
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
 // River is at-least-once: processing a message twice must not route it
@@ -108,7 +108,7 @@ func TestShutdownReturnsInFlightDeliveries(t *testing.T) {
 		}
 		w.WriteHeader(http.StatusOK)
 	})
-	b.configureERP(t, tg.URL, func(c *mappings.TargetConfig) { c.Timeout = 10 * time.Second })
+	b.configureERP(t, tg.URL, func(c *release.TargetConfig) { c.Timeout = 10 * time.Second })
 	require.NoError(t, b.client.Start(ctx))
 	acc := b.accept(t, `{"id": 10, "name": "#10", "total": 1}`)
 	select {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/dbtest"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/mappings"
@@ -207,4 +208,24 @@ func TestBundleDryRunWritesNothing(t *testing.T) {
 	require.Equal(t, fault.Invalid, fault.CodeOf(err))
 	_, err = mappings.BundleExport(ctx, dst, []string{"nope"}, "", nil, time.Now())
 	require.Equal(t, fault.NotFound, fault.CodeOf(err))
+}
+
+// companyFlow is a small definition that delivers to an http target "erp"
+// and reads the variable ERP_COMPANY; its test case expects company
+// (default "1000").
+func companyFlow(t *testing.T, slug, company string) *engine.Definition {
+	t.Helper()
+	def, err := engine.ParseDefinition([]byte(`{
+		"formatVersion": 1, "name": "` + slug + `",
+		"source": {"system": "storefront", "event": "order.created"},
+		"targets": [{"name": "erp", "kind": "http"}, {"name": "audit-log", "kind": "capture"}],
+		"routes": [
+			{"name": "erp", "target": "erp", "mapping": [{"target": "id", "expr": "source.id"}, {"target": "company", "expr": "env(\"ERP_COMPANY\")"}]},
+			{"name": "audit", "target": "audit-log", "mapping": [{"target": "id", "expr": "source.id"}]}
+		],
+		"tests": [{"name": "order 7 books for the company", "input": {"id": 7}, "vars": {"ERP_COMPANY": "1000"},
+			"expect": {"routes": {"erp": {"id": 7, "company": "` + company + `"}, "audit": {"id": 7}}}}]
+	}`))
+	require.NoError(t, err)
+	return def
 }

@@ -2,17 +2,13 @@
 // editable draft of each, and the immutable numbered versions published from
 // it, with the rules that keep them honest — optimistic concurrency on the
 // draft, publishing gated by a clean compile and passing test cases, history
-// that is never rewritten. It also ships the flow templates and compares
-// definitions row by row.
+// that is never rewritten. It also ships the flow templates, compares
+// definitions row by row, applies pointer-based edits, and exports and
+// verifies bundles (bundle.go): versions with their checksums, optionally
+// HMAC-signed, and never any environment configuration.
 //
-// Versions reach environments through deployments (one atomic pointer move
-// per environment and flow). Promotion (promotion.go) computes the gates in
-// front of that move — every target and variable the version uses
-// configured in the destination, every test case passing — and keeps the
-// requests that hold promotions to protected environments for a second
-// person. Bundles (bundle.go) carry versions between installations with
-// their checksums, optionally HMAC-signed, and never any environment
-// configuration. Changing what runs — promoting, approving, rolling back,
-// importing a bundle — is package mappings/release's alone: it owns the
-// release policy.
+// Where versions run — environments, their target configuration and
+// variables, deployments, promotion — is package mappings/release's, which
+// builds on this one. mappings imports engine, account and internal/*,
+// never mappings/release.
 package mappings

@@ -11,6 +11,7 @@ import (
 
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
 // TestMappingErrorCasesGatePublishAndPromotion: a case that expects a
@@ -33,13 +34,13 @@ func TestMappingErrorCasesGatePublishAndPromotion(t *testing.T) {
 	right := engine.MappingErrorExpectation{Pointer: "/routes/0/mapping/1", Contains: "division by zero"}
 	wrong := engine.MappingErrorExpectation{Pointer: "/routes/0/mapping/0", Contains: "division by zero"}
 
-	dev, err := mappings.EnvironmentByName(ctx, b.db, "dev")
+	dev, err := release.EnvironmentByName(ctx, b.db, "dev")
 	require.NoError(t, err)
-	g, err := mappings.CheckGates(ctx, b.db, builtinKinds{}, dev, withCase(wrong), time.Now())
+	g, err := release.CheckGates(ctx, b.db, builtinKinds{}, dev, withCase(wrong), time.Now())
 	require.NoError(t, err)
 	require.Equal(t, len(g.Tests)-1, g.TestsPassed(), "the gate fails the wrong expectation")
 	require.False(t, g.Tests[len(g.Tests)-1].Passed)
-	g, err = mappings.CheckGates(ctx, b.db, builtinKinds{}, dev, withCase(right), time.Now())
+	g, err = release.CheckGates(ctx, b.db, builtinKinds{}, dev, withCase(right), time.Now())
 	require.NoError(t, err)
 	require.Equal(t, len(g.Tests), g.TestsPassed())
 
@@ -56,4 +57,18 @@ func TestMappingErrorCasesGatePublishAndPromotion(t *testing.T) {
 	require.NoError(t, err)
 	_, err = mappings.Publish(ctx, b.db, f.ID, d.Revision, "right", b.editor)
 	require.NoError(t, err)
+}
+
+// builtinKinds answers the gates as the built-in transports do (http
+// needs configuration, capture does not); mappings may not import them.
+type builtinKinds struct{}
+
+func (builtinKinds) NeedsConfiguration(kind string) (needed, known bool) {
+	switch kind {
+	case "http":
+		return true, true
+	case "capture":
+		return false, true
+	}
+	return false, false
 }

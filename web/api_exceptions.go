@@ -14,6 +14,7 @@ import (
 	"github.com/crossdock/crossdock/jobs/intake"
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
 // ExceptionDetailJSON is GET /api/v1/exceptions/{id}: the exception, the
@@ -46,7 +47,7 @@ func (s *Server) apiInboxQuery(c *fiber.Ctx) (inbox.InboxFilter, error) {
 		return f, fault.Errorf(fault.Forbidden, "the API key %s sees only the exceptions of environment %s, not %s", key.Prefix, key.Environment, env)
 	}
 	if env == "" {
-		e, err := mappings.EnvironmentByName(ctx, s.deps.DB, key.Environment)
+		e, err := release.EnvironmentByName(ctx, s.deps.DB, key.Environment)
 		if err != nil {
 			return f, err
 		}

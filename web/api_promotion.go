@@ -8,25 +8,25 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/crossdock/crossdock/internal/fault"
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
 // DeploymentJSON is a deployment in the management API.
 type DeploymentJSON struct {
-	ID          int64          `json:"id"`
-	Environment string         `json:"environment"`
-	Flow        string         `json:"flow"`
-	Version     int            `json:"version"`
-	Checksum    string         `json:"checksum"`
-	Kind        string         `json:"kind"`
-	Reason      string         `json:"reason"`
-	DeployedBy  string         `json:"deployedBy"`
-	DeployedAt  time.Time      `json:"deployedAt"`
-	Active      bool           `json:"active"`
-	Gates       mappings.Gates `json:"gates"`
+	ID          int64         `json:"id"`
+	Environment string        `json:"environment"`
+	Flow        string        `json:"flow"`
+	Version     int           `json:"version"`
+	Checksum    string        `json:"checksum"`
+	Kind        string        `json:"kind"`
+	Reason      string        `json:"reason"`
+	DeployedBy  string        `json:"deployedBy"`
+	DeployedAt  time.Time     `json:"deployedAt"`
+	Active      bool          `json:"active"`
+	Gates       release.Gates `json:"gates"`
 }
 
-func deploymentJSON(d mappings.Deployment, env, flow string) DeploymentJSON {
+func deploymentJSON(d release.Deployment, env, flow string) DeploymentJSON {
 	return DeploymentJSON{ID: d.ID, Environment: env, Flow: flow, Version: d.VersionNumber, Checksum: d.Checksum, Kind: d.Kind,
 		Reason: d.Reason, DeployedBy: d.DeployedByEmail, DeployedAt: d.DeployedAt, Active: d.Active, Gates: d.Gates}
 }
@@ -35,10 +35,10 @@ func deploymentJSON(d mappings.Deployment, env, flow string) DeploymentJSON {
 type GatesJSON struct {
 	Passed   bool     `json:"passed"`
 	Failures []string `json:"failures"`
-	mappings.Gates
+	release.Gates
 }
 
-func gatesJSON(g mappings.Gates) GatesJSON {
+func gatesJSON(g release.Gates) GatesJSON {
 	f := g.Failures()
 	if f == nil {
 		f = []string{}
@@ -50,7 +50,7 @@ func gatesJSON(g mappings.Gates) GatesJSON {
 // what each runs of every published flow.
 func (s *Server) apiEnvironments() fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		envs, rows, err := mappings.EnvironmentMatrix(c.UserContext(), s.deps.DB)
+		envs, rows, err := release.EnvironmentMatrix(c.UserContext(), s.deps.DB)
 		if err != nil {
 			return err
 		}
@@ -109,7 +109,7 @@ func (s *Server) apiPromotionPreview() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		env, err := mappings.EnvironmentByName(ctx, s.deps.DB, c.Query("to"))
+		env, err := release.EnvironmentByName(ctx, s.deps.DB, c.Query("to"))
 		if err != nil {
 			return err
 		}
@@ -118,10 +118,10 @@ func (s *Server) apiPromotionPreview() fiber.Handler {
 			if n, err = parseVersionNumber("version", q); err != nil {
 				return err
 			}
-		} else if n, err = mappings.DefaultPromotionVersion(ctx, s.deps.DB, f, env); err != nil {
+		} else if n, err = release.DefaultPromotionVersion(ctx, s.deps.DB, f, env); err != nil {
 			return err
 		}
-		p, err := mappings.PreviewPromotion(ctx, s.deps.DB, s.deps.Transports, f, n, env, s.deps.Now())
+		p, err := release.PreviewPromotion(ctx, s.deps.DB, s.deps.Transports, f, n, env, s.deps.Now())
 		if err != nil {
 			return err
 		}
@@ -174,11 +174,11 @@ func (s *Server) apiDeploymentHistory() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		env, err := mappings.EnvironmentByName(ctx, s.deps.DB, c.Query("env"))
+		env, err := release.EnvironmentByName(ctx, s.deps.DB, c.Query("env"))
 		if err != nil {
 			return err
 		}
-		hist, err := mappings.DeploymentHistory(ctx, s.deps.DB, env.ID, f.ID)
+		hist, err := release.DeploymentHistory(ctx, s.deps.DB, env.ID, f.ID)
 		if err != nil {
 			return err
 		}
@@ -217,12 +217,12 @@ func (s *Server) apiPromotionRequests() fiber.Handler {
 		if k := apiKeyOf(c); k != nil && userOf(c) == nil {
 			flows = k.Flows
 		}
-		list, err := mappings.PromotionRequestListOfFlows(c.UserContext(), s.deps.DB, c.Query("status"), flows, 500)
+		list, err := release.PromotionRequestListOfFlows(c.UserContext(), s.deps.DB, c.Query("status"), flows, 500)
 		if err != nil {
 			return err
 		}
 		if list == nil {
-			list = []mappings.PromotionRequest{}
+			list = []release.PromotionRequest{}
 		}
 		return c.JSON(fiber.Map{"requests": list})
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crossdock/crossdock/account"
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
 // TestReplayPreviewAPI: POST /api/v1/exceptions/{id}/replay/preview says
@@ -49,9 +49,9 @@ func TestReplayPreviewAPI(t *testing.T) {
 	require.Contains(t, fmt.Sprint(out["problems"]), "ERP_COMPANY", "everyone who reads the inbox may preview")
 
 	// With the variable set, the routes map; an edited payload shows its diff.
-	dev, err := mappings.EnvironmentByName(ctx, tb.db, "dev")
+	dev, err := release.EnvironmentByName(ctx, tb.db, "dev")
 	require.NoError(t, err)
-	require.NoError(t, mappings.VariableSet(ctx, tb.db, dev.ID, "ERP_COMPANY", "1000"))
+	require.NoError(t, release.VariableSet(ctx, tb.db, dev.ID, "ERP_COMPANY", "1000"))
 	edited := regexp.MustCompile(`"currency":\s*"eur"`).ReplaceAllString(tb.sample, `"currency": "chf"`)
 	require.NotEqual(t, tb.sample, edited, "the sample has a currency to edit")
 	res, out = sam.api(http.MethodPost, preview, map[string]any{"version": "deployed", "payload": edited})

@@ -10,7 +10,7 @@ import (
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 	"github.com/crossdock/crossdock/web/view"
 )
 
@@ -36,7 +36,7 @@ func (s *Server) renderAPIKeys(c *fiber.Ctx, v view.APIKeysView) error {
 		}
 		v.Keys = append(v.Keys, row)
 	}
-	envs, err := mappings.EnvironmentList(ctx, s.deps.DB)
+	envs, err := release.EnvironmentList(ctx, s.deps.DB)
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/crossdock/crossdock/jobs/store"
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 	"github.com/crossdock/crossdock/web/view"
 )
 
@@ -17,7 +17,7 @@ const capturesPageSize = 50
 func (s *Server) capturesList() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx := c.UserContext()
-		envs, err := mappings.EnvironmentList(ctx, s.deps.DB)
+		envs, err := release.EnvironmentList(ctx, s.deps.DB)
 		if err != nil {
 			return err
 		}
@@ -30,7 +30,7 @@ func (s *Server) capturesList() fiber.Handler {
 			}
 		}
 		if envID == 0 {
-			env, err := mappings.EnvironmentByName(ctx, s.deps.DB, v.Environment)
+			env, err := release.EnvironmentByName(ctx, s.deps.DB, v.Environment)
 			if err != nil {
 				return err
 			}

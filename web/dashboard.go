@@ -11,7 +11,7 @@ import (
 
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/jobs/insight"
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 	"github.com/crossdock/crossdock/web/chart"
 	"github.com/crossdock/crossdock/web/view"
 )
@@ -34,7 +34,7 @@ var dashboardRanges = []struct {
 func (s *Server) dashboard() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx := c.UserContext()
-		envs, err := mappings.EnvironmentList(ctx, s.deps.DB)
+		envs, err := release.EnvironmentList(ctx, s.deps.DB)
 		if err != nil {
 			return err
 		}

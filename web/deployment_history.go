@@ -3,7 +3,7 @@ package web
 import (
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 	"github.com/crossdock/crossdock/web/view"
 )
 
@@ -12,7 +12,7 @@ import (
 func (s *Server) deploymentHistory() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx := c.UserContext()
-		env, err := mappings.EnvironmentByName(ctx, s.deps.DB, c.Params("env"))
+		env, err := release.EnvironmentByName(ctx, s.deps.DB, c.Params("env"))
 		if err != nil {
 			return err
 		}
@@ -20,7 +20,7 @@ func (s *Server) deploymentHistory() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		hist, err := mappings.DeploymentHistory(ctx, s.deps.DB, env.ID, f.ID)
+		hist, err := release.DeploymentHistory(ctx, s.deps.DB, env.ID, f.ID)
 		if err != nil {
 			return err
 		}

@@ -12,15 +12,15 @@ import (
 // rollback switches a flow in an environment back to its previous
 // deployment, for the page and the API; release.Rollback decides and
 // audits.
-func (s *Server) rollback(c *fiber.Ctx, envName, slug, reason string) (mappings.Deployment, mappings.Environment, error) {
+func (s *Server) rollback(c *fiber.Ctx, envName, slug, reason string) (release.Deployment, release.Environment, error) {
 	ctx := c.UserContext()
-	env, err := mappings.EnvironmentByName(ctx, s.deps.DB, envName)
+	env, err := release.EnvironmentByName(ctx, s.deps.DB, envName)
 	if err != nil {
-		return mappings.Deployment{}, env, err
+		return release.Deployment{}, env, err
 	}
 	f, err := mappings.FlowBySlug(ctx, s.deps.DB, slug)
 	if err != nil {
-		return mappings.Deployment{}, env, err
+		return release.Deployment{}, env, err
 	}
 	d, err := release.Rollback(ctx, s.deps.DB, s.deps.Transports, releaseActor(c), env, f, reason, s.deps.Now())
 	return d, env, err

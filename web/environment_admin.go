@@ -11,17 +11,17 @@ import (
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
 // environmentCreate adds an environment at the end of the promotion order.
 func (s *Server) environmentCreate() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx := c.UserContext()
-		var e mappings.Environment
+		var e release.Environment
 		err := txn.Run(ctx, s.deps.DB, func(tx pgx.Tx) error {
 			var err error
-			if e, err = mappings.EnvironmentCreate(ctx, tx, c.FormValue("name"), c.FormValue("protected") != ""); err != nil {
+			if e, err = release.EnvironmentCreate(ctx, tx, c.FormValue("name"), c.FormValue("protected") != ""); err != nil {
 				return err
 			}
 			return account.Audit(ctx, tx, actorOf(c), "environment.create", "environment", e.Name, nil, e)
@@ -43,7 +43,7 @@ func (s *Server) environmentCreate() fiber.Handler {
 func (s *Server) environmentSettings() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx := c.UserContext()
-		env, err := mappings.EnvironmentByName(ctx, s.deps.DB, c.Params("env"))
+		env, err := release.EnvironmentByName(ctx, s.deps.DB, c.Params("env"))
 		if err != nil {
 			return err
 		}
@@ -51,10 +51,10 @@ func (s *Server) environmentSettings() fiber.Handler {
 		if err != nil {
 			return &fault.Error{Code: fault.Invalid, Message: "the position must be a number", Fields: map[string]string{"position": "a number"}}
 		}
-		var after mappings.Environment
+		var after release.Environment
 		err = txn.Run(ctx, s.deps.DB, func(tx pgx.Tx) error {
 			var err error
-			if after, err = mappings.EnvironmentUpdate(ctx, tx, env.ID, c.FormValue("protected") != "", pos); err != nil {
+			if after, err = release.EnvironmentUpdate(ctx, tx, env.ID, c.FormValue("protected") != "", pos); err != nil {
 				return err
 			}
 			return account.Audit(ctx, tx, actorOf(c), "environment.update", "environment", env.Name, env, after)
@@ -79,17 +79,17 @@ func (s *Server) environmentSettings() fiber.Handler {
 func (s *Server) variableSave() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx := c.UserContext()
-		env, err := mappings.EnvironmentByName(ctx, s.deps.DB, c.Params("env"))
+		env, err := release.EnvironmentByName(ctx, s.deps.DB, c.Params("env"))
 		if err != nil {
 			return err
 		}
 		name, value := strings.TrimSpace(c.FormValue("name")), c.FormValue("value")
 		err = txn.Run(ctx, s.deps.DB, func(tx pgx.Tx) error {
-			before, err := mappings.Variables(ctx, tx, env.ID)
+			before, err := release.Variables(ctx, tx, env.ID)
 			if err != nil {
 				return err
 			}
-			if err := mappings.VariableSet(ctx, tx, env.ID, name, value); err != nil {
+			if err := release.VariableSet(ctx, tx, env.ID, name, value); err != nil {
 				return err
 			}
 			var old any
@@ -114,13 +114,13 @@ func (s *Server) variableSave() fiber.Handler {
 func (s *Server) variableDelete() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx := c.UserContext()
-		env, err := mappings.EnvironmentByName(ctx, s.deps.DB, c.Params("env"))
+		env, err := release.EnvironmentByName(ctx, s.deps.DB, c.Params("env"))
 		if err != nil {
 			return err
 		}
 		name := c.Params("name")
 		err = txn.Run(ctx, s.deps.DB, func(tx pgx.Tx) error {
-			if err := mappings.VariableDelete(ctx, tx, env.ID, name); err != nil {
+			if err := release.VariableDelete(ctx, tx, env.ID, name); err != nil {
 				return err
 			}
 			return account.Audit(ctx, tx, actorOf(c), "variable.delete", "variable", env.Name+"/"+name, map[string]string{"name": name}, nil)

@@ -15,6 +15,7 @@ import (
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
 	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 	"github.com/crossdock/crossdock/web/view"
 )
 
@@ -25,7 +26,7 @@ func (s *Server) environmentsList() fiber.Handler {
 
 func (s *Server) renderEnvironments(c *fiber.Ctx, msg string) error {
 	ctx := c.UserContext()
-	envs, err := mappings.EnvironmentList(ctx, s.deps.DB)
+	envs, err := release.EnvironmentList(ctx, s.deps.DB)
 	if err != nil {
 		return err
 	}
@@ -54,7 +55,7 @@ func (s *Server) renderEnvironments(c *fiber.Ctx, msg string) error {
 	if err != nil {
 		return err
 	}
-	notify, err := mappings.NotificationConfigList(ctx, s.deps.DB)
+	notify, err := release.NotificationConfigList(ctx, s.deps.DB)
 	if err != nil {
 		return err
 	}
@@ -64,14 +65,14 @@ func (s *Server) renderEnvironments(c *fiber.Ctx, msg string) error {
 		if ev.Admin, err = s.environmentAdmin(c, e, len(envs), keys); err != nil {
 			return err
 		}
-		deps, err := mappings.DeploymentList(ctx, s.deps.DB, e.ID)
+		deps, err := release.DeploymentList(ctx, s.deps.DB, e.ID)
 		if err != nil {
 			return err
 		}
 		for _, d := range deps {
 			ev.Deployments = append(ev.Deployments, view.DeploymentRow{Flow: slugOf[d.FlowID], Version: d.VersionNumber, DeployedBy: d.DeployedByEmail, DeployedAt: d.DeployedAt.UTC().Format("2006-01-02 15:04 UTC")})
 		}
-		targets, err := mappings.TargetConfigList(ctx, s.deps.DB, e.ID)
+		targets, err := release.TargetConfigList(ctx, s.deps.DB, e.ID)
 		if err != nil {
 			return err
 		}
@@ -102,7 +103,7 @@ func (s *Server) environmentDeploy() fiber.Handler {
 			version = strconv.Itoa(f.LatestVersion)
 		}
 		res, env, err := s.promote(c, c.FormValue("flow"), c.Params("env"), version, c.FormValue("reason"))
-		var refused *mappings.GatesFailedError
+		var refused *release.GatesFailedError
 		if code := fault.CodeOf(err); errors.As(err, &refused) || code == fault.Invalid || code == fault.Conflict || code == fault.NotFound {
 			if code == fault.NotFound {
 				c.Status(fiber.StatusUnprocessableEntity)
@@ -127,7 +128,7 @@ func (s *Server) environmentDeploy() fiber.Handler {
 func (s *Server) targetEdit() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx := c.UserContext()
-		env, err := mappings.EnvironmentByName(ctx, s.deps.DB, c.Params("env"))
+		env, err := release.EnvironmentByName(ctx, s.deps.DB, c.Params("env"))
 		if err != nil {
 			return err
 		}
@@ -135,9 +136,9 @@ func (s *Server) targetEdit() fiber.Handler {
 		if name == "" {
 			return &fault.Error{Code: fault.Invalid, Message: "name the target to configure"}
 		}
-		cfg, err := mappings.TargetConfigGet(ctx, s.deps.DB, s.deps.Sealer, env.ID, name)
+		cfg, err := release.TargetConfigGet(ctx, s.deps.DB, s.deps.Sealer, env.ID, name)
 		if fault.CodeOf(err) == fault.NotFound {
-			cfg, err = mappings.DefaultTargetConfig(env.ID, name), nil
+			cfg, err = release.DefaultTargetConfig(env.ID, name), nil
 		}
 		if err != nil {
 			return err
@@ -146,7 +147,7 @@ func (s *Server) targetEdit() fiber.Handler {
 	}
 }
 
-func targetForm(env string, cfg mappings.TargetConfig) view.TargetForm {
+func targetForm(env string, cfg release.TargetConfig) view.TargetForm {
 	m := cfg.Masked()
 	var headers []string
 	for k, v := range m.Headers {
@@ -167,12 +168,12 @@ func targetForm(env string, cfg mappings.TargetConfig) view.TargetForm {
 func (s *Server) targetSave() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx := c.UserContext()
-		env, err := mappings.EnvironmentByName(ctx, s.deps.DB, c.Params("env"))
+		env, err := release.EnvironmentByName(ctx, s.deps.DB, c.Params("env"))
 		if err != nil {
 			return err
 		}
 		name := c.Params("target")
-		cfg := mappings.DefaultTargetConfig(env.ID, name)
+		cfg := release.DefaultTargetConfig(env.ID, name)
 		var problems []string
 		num := func(field, label string, parse func(string) error) {
 			if v := strings.TrimSpace(c.FormValue(field)); v != "" {
@@ -205,7 +206,7 @@ func (s *Server) targetSave() fiber.Handler {
 			}
 			cfg.Headers[strings.TrimSpace(k)] = strings.TrimSpace(v)
 		}
-		cfg.Auth = mappings.AuthKind(c.FormValue("auth", "none"))
+		cfg.Auth = release.AuthKind(c.FormValue("auth", "none"))
 		cfg.AuthHeaderName = strings.TrimSpace(c.FormValue("auth_header_name"))
 		cfg.Username = strings.TrimSpace(c.FormValue("username"))
 		cfg.Secret = c.FormValue("secret")
@@ -256,7 +257,7 @@ func (s *Server) targetSave() fiber.Handler {
 			return s.render(c, view.TargetPage(s.page(c, "Target "+name, "environments"), f))
 		}
 		err = txn.Run(ctx, s.deps.DB, func(tx pgx.Tx) error {
-			saved, err := mappings.TargetConfigPut(ctx, tx, s.deps.Sealer, cfg, editorOf(c))
+			saved, err := release.TargetConfigPut(ctx, tx, s.deps.Sealer, cfg, editorOf(c))
 			if err != nil {
 				return err
 			}

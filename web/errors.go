@@ -14,6 +14,7 @@ import (
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
 	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 	"github.com/crossdock/crossdock/web/view"
 )
 
@@ -83,7 +84,7 @@ func (p *Problem) enrich(err error) {
 	if errors.As(err, &pr) {
 		p.Diagnostics, p.FailedTests = pr.Diagnostics, pr.FailedTests
 	}
-	var gf *mappings.GatesFailedError
+	var gf *release.GatesFailedError
 	if errors.As(err, &gf) {
 		g := gatesJSON(gf.Gates)
 		p.Gates = &g

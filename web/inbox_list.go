@@ -11,6 +11,7 @@ import (
 	"github.com/crossdock/crossdock/jobs/inbox"
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 	"github.com/crossdock/crossdock/web/view"
 )
 
@@ -28,7 +29,7 @@ func (s *Server) inboxQuery(c *fiber.Ctx) (view.InboxFilter, inbox.InboxFilter, 
 	}
 	f := inbox.InboxFilter{Kind: store.ExceptionKind(v.Kind), Status: inbox.InboxStatus(v.Status), Target: v.Target, Text: v.Q, Limit: inboxPageSize}
 	if v.Env != "" {
-		env, err := mappings.EnvironmentByName(ctx, s.deps.DB, v.Env)
+		env, err := release.EnvironmentByName(ctx, s.deps.DB, v.Env)
 		if err != nil {
 			return v, f, err
 		}
@@ -170,7 +171,7 @@ func exceptionRow(it inbox.InboxItem) view.ExceptionRow {
 func (s *Server) inboxOptions(c *fiber.Ctx) (view.InboxOptions, error) {
 	ctx := c.UserContext()
 	var o view.InboxOptions
-	envs, err := mappings.EnvironmentList(ctx, s.deps.DB)
+	envs, err := release.EnvironmentList(ctx, s.deps.DB)
 	if err != nil {
 		return o, err
 	}

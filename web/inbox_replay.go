@@ -11,7 +11,7 @@ import (
 
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/jobs/inbox"
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 	"github.com/crossdock/crossdock/web/view"
 )
 
@@ -48,7 +48,7 @@ func draftRefusal(c *fiber.Ctx, env string, protected bool, flow string) string 
 // checkDraftReplay refuses a replay on the draft the request may not make,
 // before anything is locked or published.
 func (s *Server) checkDraftReplay(c *fiber.Ctx, it inbox.InboxItem) error {
-	env, err := mappings.EnvironmentByID(c.UserContext(), s.deps.DB, it.EnvironmentID)
+	env, err := release.EnvironmentByID(c.UserContext(), s.deps.DB, it.EnvironmentID)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/crossdock/crossdock/jobs/inbox"
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
 // htmxPost posts a form as htmx does, for fragments.
@@ -105,9 +106,9 @@ func TestReplayOnTheDraft(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 2, m.VersionNumber)
 	require.Equal(t, v2.Checksum, m.Checksum)
-	dev, err := mappings.EnvironmentByName(ctx, tb.db, "dev")
+	dev, err := release.EnvironmentByName(ctx, tb.db, "dev")
 	require.NoError(t, err)
-	dep, err := mappings.DeploymentCurrent(ctx, tb.db, dev.ID, f.ID)
+	dep, err := release.DeploymentCurrent(ctx, tb.db, dev.ID, f.ID)
 	require.NoError(t, err)
 	require.Equal(t, 1, dep.VersionNumber, "replaying on the draft does not deploy it")
 	got, err := inbox.ExceptionGet(ctx, tb.db, a.ID)
@@ -135,7 +136,7 @@ func TestReplayOnTheDraft(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, res.StatusCode, res.body)
 
 	// A protected environment never runs a draft, whoever asks.
-	_, err = mappings.EnvironmentUpdate(ctx, tb.db, dev.ID, true, dev.Position)
+	_, err = release.EnvironmentUpdate(ctx, tb.db, dev.ID, true, dev.Position)
 	require.NoError(t, err)
 	res = ada.get(fmt.Sprintf("/inbox/%d", b.ID))
 	require.Contains(t, res.body, "dev is a protected environment")

@@ -8,7 +8,7 @@ import (
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/jobs/inbox"
 	"github.com/crossdock/crossdock/jobs/store"
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 	"github.com/crossdock/crossdock/web/view"
 )
 
@@ -62,7 +62,7 @@ func (s *Server) exceptionView(c *fiber.Ctx, id int64) (view.ExceptionView, erro
 		sort.Strings(v.Message.Deliveries[i].RequestHead)
 	}
 	if v.CanAct {
-		env, err := mappings.EnvironmentByID(ctx, db, it.EnvironmentID)
+		env, err := release.EnvironmentByID(ctx, db, it.EnvironmentID)
 		if err != nil {
 			return v, err
 		}

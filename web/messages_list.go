@@ -14,6 +14,7 @@ import (
 	"github.com/crossdock/crossdock/jobs/insight"
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 	"github.com/crossdock/crossdock/web/view"
 )
 
@@ -33,7 +34,7 @@ func (s *Server) messagesList() fiber.Handler {
 			ID: c.Query("id"), CorrelationID: c.Query("correlation"), IdempotencyKey: c.Query("key"), Value: c.Query("value"),
 			Environment: c.Query("env"), Flow: c.Query("flow"), Status: c.Query("status"), From: c.Query("from"), To: c.Query("to"),
 		}}
-		envs, err := mappings.EnvironmentList(ctx, s.deps.DB)
+		envs, err := release.EnvironmentList(ctx, s.deps.DB)
 		if err != nil {
 			return err
 		}
@@ -125,7 +126,7 @@ func (s *Server) searchMessages(c *fiber.Ctx) (insight.MessageSearchResult, erro
 		}
 	}
 	if env != "" {
-		e, err := mappings.EnvironmentByName(ctx, s.deps.DB, env)
+		e, err := release.EnvironmentByName(ctx, s.deps.DB, env)
 		if err != nil {
 			return insight.MessageSearchResult{}, asInvalid(err, "no environment “"+env+"”")
 		}

@@ -6,7 +6,7 @@ import (
 
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/internal/txn"
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
 // notificationDelete removes an environment's exception notification
@@ -14,16 +14,16 @@ import (
 func (s *Server) notificationDelete() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx := c.UserContext()
-		env, err := mappings.EnvironmentByName(ctx, s.deps.DB, c.Params("env"))
+		env, err := release.EnvironmentByName(ctx, s.deps.DB, c.Params("env"))
 		if err != nil {
 			return err
 		}
 		err = txn.Run(ctx, s.deps.DB, func(tx pgx.Tx) error {
-			all, err := mappings.NotificationConfigList(ctx, tx)
+			all, err := release.NotificationConfigList(ctx, tx)
 			if err != nil {
 				return err
 			}
-			if err := mappings.NotificationConfigDelete(ctx, tx, env.ID); err != nil {
+			if err := release.NotificationConfigDelete(ctx, tx, env.ID); err != nil {
 				return err
 			}
 			return account.Audit(ctx, tx, actorOf(c), "notifications.remove", "environment", env.Name, all[env.ID].Masked(), nil)

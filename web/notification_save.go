@@ -13,14 +13,14 @@ import (
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 	"github.com/crossdock/crossdock/web/view"
 )
 
 // notifyView is an environment's webhook as the environments page shows it.
-func notifyView(c mappings.NotificationConfig, ok bool) view.NotifyView {
+func notifyView(c release.NotificationConfig, ok bool) view.NotifyView {
 	if !ok {
-		return view.NotifyView{Threshold: strconv.Itoa(mappings.DefaultNotifyThreshold), Window: shortDuration(mappings.DefaultNotifyWindow)}
+		return view.NotifyView{Threshold: strconv.Itoa(release.DefaultNotifyThreshold), Window: shortDuration(release.DefaultNotifyWindow)}
 	}
 	return view.NotifyView{Configured: true, URLHint: c.URLHint, Enabled: c.Enabled, Threshold: strconv.Itoa(c.Threshold),
 		Window: shortDuration(c.Window), UpdatedBy: c.UpdatedByEmail}
@@ -44,11 +44,11 @@ func shortDuration(d time.Duration) string {
 func (s *Server) notificationSave() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx := c.UserContext()
-		env, err := mappings.EnvironmentByName(ctx, s.deps.DB, c.Params("env"))
+		env, err := release.EnvironmentByName(ctx, s.deps.DB, c.Params("env"))
 		if err != nil {
 			return err
 		}
-		cfg := mappings.NotificationConfig{EnvironmentID: env.ID, URL: c.FormValue("url"), Enabled: c.FormValue("enabled") == "on"}
+		cfg := release.NotificationConfig{EnvironmentID: env.ID, URL: c.FormValue("url"), Enabled: c.FormValue("enabled") == "on"}
 		var problems []string
 		if v := strings.TrimSpace(c.FormValue("threshold")); v != "" {
 			n, err := strconv.Atoi(v)
@@ -59,7 +59,7 @@ func (s *Server) notificationSave() fiber.Handler {
 		}
 		if v := strings.TrimSpace(c.FormValue("window")); v != "" {
 			d, err := time.ParseDuration(v)
-			if err != nil || d < mappings.MinNotifyWindow {
+			if err != nil || d < release.MinNotifyWindow {
 				problems = append(problems, fmt.Sprintf("the window “%s” is not a duration of at least 1m, such as 15m or 1h", v))
 			}
 			cfg.Window = d
@@ -69,14 +69,14 @@ func (s *Server) notificationSave() fiber.Handler {
 			return s.renderEnvironments(c, "Notifications for "+env.Name+": "+strings.Join(problems, "; ")+". Nothing was saved.")
 		}
 		err = txn.Run(ctx, s.deps.DB, func(tx pgx.Tx) error {
-			before, err := mappings.NotificationConfigGet(ctx, tx, s.deps.Sealer, env.ID)
+			before, err := release.NotificationConfigGet(ctx, tx, s.deps.Sealer, env.ID)
 			var beforeMasked any
 			if err == nil {
 				beforeMasked = before.Masked()
 			} else if fault.CodeOf(err) != fault.NotFound {
 				return err
 			}
-			saved, err := mappings.NotificationConfigPut(ctx, tx, s.deps.Sealer, cfg, editorOf(c))
+			saved, err := release.NotificationConfigPut(ctx, tx, s.deps.Sealer, cfg, editorOf(c))
 			if err != nil {
 				return err
 			}

@@ -17,7 +17,7 @@ import (
 	"github.com/crossdock/crossdock/internal/dbtest"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/secret"
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 	"github.com/crossdock/crossdock/static"
 	"github.com/crossdock/crossdock/web"
 )
@@ -78,9 +78,9 @@ func TestNotificationSettings(t *testing.T) {
 	require.Contains(t, page.body, "https://hooks.slack.com/…")
 	require.Contains(t, page.body, "50 exceptions within 10m")
 	require.NotContains(t, page.body, "HOOKSECRET42")
-	prod, err := mappings.EnvironmentByName(ctx, b.db, "prod")
+	prod, err := release.EnvironmentByName(ctx, b.db, "prod")
 	require.NoError(t, err)
-	cfg, err := mappings.NotificationConfigGet(ctx, b.db, sealer, prod.ID)
+	cfg, err := release.NotificationConfigGet(ctx, b.db, sealer, prod.ID)
 	require.NoError(t, err)
 	require.Equal(t, hookURL, cfg.URL)
 	require.True(t, cfg.Enabled)
@@ -91,7 +91,7 @@ func TestNotificationSettings(t *testing.T) {
 	// An empty URL keeps the stored one; the checkbox turns it off.
 	res = admin.post("/environments/prod/notifications", url.Values{"threshold": {"7"}, "window": {"1h"}})
 	require.Equal(t, http.StatusSeeOther, res.StatusCode, res.body)
-	cfg, err = mappings.NotificationConfigGet(ctx, b.db, sealer, prod.ID)
+	cfg, err = release.NotificationConfigGet(ctx, b.db, sealer, prod.ID)
 	require.NoError(t, err)
 	require.Equal(t, hookURL, cfg.URL)
 	require.False(t, cfg.Enabled)
@@ -111,7 +111,7 @@ func TestNotificationSettings(t *testing.T) {
 
 	res = admin.post("/environments/prod/notifications/delete", nil)
 	require.Equal(t, http.StatusSeeOther, res.StatusCode, res.body)
-	_, err = mappings.NotificationConfigGet(ctx, b.db, sealer, prod.ID)
+	_, err = release.NotificationConfigGet(ctx, b.db, sealer, prod.ID)
 	require.Equal(t, fault.NotFound, fault.CodeOf(err))
 	require.Equal(t, http.StatusNotFound, admin.post("/environments/prod/notifications/delete", nil).StatusCode, "nothing left to remove")
 

@@ -22,19 +22,19 @@ func releaseActor(c *fiber.Ctx) release.Actor {
 
 // promote runs a promotion for the Promote… and Deploy forms and the API
 // alike; release.Promote decides and audits.
-func (s *Server) promote(c *fiber.Ctx, slug, to, version, reason string) (mappings.PromotionResult, mappings.Environment, error) {
+func (s *Server) promote(c *fiber.Ctx, slug, to, version, reason string) (release.PromotionResult, release.Environment, error) {
 	ctx := c.UserContext()
-	env, err := mappings.EnvironmentByName(ctx, s.deps.DB, to)
+	env, err := release.EnvironmentByName(ctx, s.deps.DB, to)
 	if err != nil {
-		return mappings.PromotionResult{}, env, err
+		return release.PromotionResult{}, env, err
 	}
 	f, err := mappings.FlowBySlug(ctx, s.deps.DB, slug)
 	if err != nil {
-		return mappings.PromotionResult{}, env, err
+		return release.PromotionResult{}, env, err
 	}
 	n, err := parseVersionNumber("version", version)
 	if err != nil {
-		return mappings.PromotionResult{}, env, err
+		return release.PromotionResult{}, env, err
 	}
 	res, err := release.Promote(ctx, s.deps.DB, releaseActor(c), release.Promotion{Flow: f, Environment: env, Version: n, Reason: reason, Now: s.deps.Now(), Kinds: s.deps.Transports})
 	return res, env, err

@@ -9,6 +9,7 @@ import (
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 	"github.com/crossdock/crossdock/web/view"
 )
 
@@ -109,7 +110,7 @@ func firstDeployment(def *engine.Definition) view.DiffView {
 
 // gatesView shows gates; kinds says which target kinds need no
 // configuration.
-func gatesView(g mappings.Gates, kinds mappings.TargetKinds) view.GatesView {
+func gatesView(g release.Gates, kinds release.TargetKinds) view.GatesView {
 	v := view.GatesView{Checked: g.Checked(), Passed: g.Passed(), Problems: g.Problems, Failures: g.Failures()}
 	for _, t := range g.Targets {
 		detail := "configured in " + g.Environment
@@ -141,7 +142,7 @@ func gatesView(g mappings.Gates, kinds mappings.TargetKinds) view.GatesView {
 	return v
 }
 
-func failureOf(g mappings.Gates, name string) string {
+func failureOf(g release.Gates, name string) string {
 	for _, f := range g.Failures() {
 		if strings.HasPrefix(f, "test case “"+name+"” failed") {
 			return f
@@ -150,7 +151,7 @@ func failureOf(g mappings.Gates, name string) string {
 	return ""
 }
 
-func gatesSummary(g mappings.Gates) string {
+func gatesSummary(g release.Gates) string {
 	if !g.Checked() {
 		return ""
 	}
@@ -164,7 +165,7 @@ func plural(n int) string {
 	return "s"
 }
 
-func requestRow(r mappings.PromotionRequest) view.PromotionRequestRow {
+func requestRow(r release.PromotionRequest) view.PromotionRequestRow {
 	row := view.PromotionRequestRow{ID: r.ID, Flow: r.Flow, Version: r.VersionNumber, Environment: r.Environment, Reason: r.Reason,
 		RequestedBy: r.RequestedByEmail, RequestedAt: r.RequestedAt.UTC().Format(timeFormat), Status: r.Status,
 		DecidedBy: r.DecidedByEmail, Comment: r.DecisionComment}
@@ -179,7 +180,7 @@ func requestRow(r mappings.PromotionRequest) view.PromotionRequestRow {
 
 // matrixView builds flows × environments for the environments page.
 func (s *Server) matrixView(c *fiber.Ctx) (view.MatrixView, error) {
-	envs, rows, err := mappings.EnvironmentMatrix(c.UserContext(), s.deps.DB)
+	envs, rows, err := release.EnvironmentMatrix(c.UserContext(), s.deps.DB)
 	if err != nil {
 		return view.MatrixView{}, err
 	}
@@ -209,9 +210,9 @@ func (s *Server) matrixView(c *fiber.Ctx) (view.MatrixView, error) {
 
 // environmentAdmin builds an environment's variables and keys for the
 // environments page.
-func (s *Server) environmentAdmin(c *fiber.Ctx, e mappings.Environment, count int, keys []account.APIKey) (view.EnvironmentAdmin, error) {
+func (s *Server) environmentAdmin(c *fiber.Ctx, e release.Environment, count int, keys []account.APIKey) (view.EnvironmentAdmin, error) {
 	a := view.EnvironmentAdmin{Position: 0, Count: count}
-	envs, err := mappings.EnvironmentList(c.UserContext(), s.deps.DB)
+	envs, err := release.EnvironmentList(c.UserContext(), s.deps.DB)
 	if err != nil {
 		return a, err
 	}
@@ -220,7 +221,7 @@ func (s *Server) environmentAdmin(c *fiber.Ctx, e mappings.Environment, count in
 			a.Position = i + 1
 		}
 	}
-	vars, err := mappings.Variables(c.UserContext(), s.deps.DB, e.ID)
+	vars, err := release.Variables(c.UserContext(), s.deps.DB, e.ID)
 	if err != nil {
 		return a, err
 	}

@@ -7,16 +7,15 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/crossdock/crossdock/internal/fault"
-	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/mappings/release"
 )
 
 // decide approves or rejects a promotion request, for the page and the
 // API; release.Decide decides and audits.
-func (s *Server) decide(c *fiber.Ctx, approve bool, comment string) (mappings.PromotionRequest, *mappings.Deployment, error) {
+func (s *Server) decide(c *fiber.Ctx, approve bool, comment string) (release.PromotionRequest, *release.Deployment, error) {
 	id, err := c.ParamsInt("id")
 	if err != nil {
-		return mappings.PromotionRequest{}, nil, err
+		return release.PromotionRequest{}, nil, err
 	}
 	return release.Decide(c.UserContext(), s.deps.DB, s.deps.Transports, releaseActor(c), int64(id), approve, comment, s.deps.Now())
 }
@@ -27,7 +26,7 @@ func (s *Server) decide(c *fiber.Ctx, approve bool, comment string) (mappings.Pr
 func (s *Server) promotionDecide(approve bool) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		r, d, err := s.decide(c, approve, c.FormValue("comment"))
-		var refused *mappings.GatesFailedError
+		var refused *release.GatesFailedError
 		if code := fault.CodeOf(err); errors.As(err, &refused) || code == fault.Forbidden || code == fault.Invalid || code == fault.Conflict {
 			c.Status(toStatus(err))
 			return s.renderRequest(c, capitalize(toFault(err).Message)+".")

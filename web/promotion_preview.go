@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 	"github.com/crossdock/crossdock/web/view"
 )
 
@@ -38,7 +39,7 @@ func (s *Server) promoteView(c *fiber.Ctx, slug, to, version string) (view.Promo
 			v.Flows = append(v.Flows, f.Slug)
 		}
 	}
-	envs, err := mappings.EnvironmentList(ctx, s.deps.DB)
+	envs, err := release.EnvironmentList(ctx, s.deps.DB)
 	if err != nil {
 		return v, err
 	}
@@ -63,16 +64,16 @@ func (s *Server) promoteView(c *fiber.Ctx, slug, to, version string) (view.Promo
 	if to == "" {
 		return v, nil
 	}
-	env, err := mappings.EnvironmentByName(ctx, s.deps.DB, to)
+	env, err := release.EnvironmentByName(ctx, s.deps.DB, to)
 	if err != nil {
 		return v, err
 	}
 	v.To, v.Protected = env.Name, env.Protected
-	if prev, ok, err := mappings.PreviousEnvironment(ctx, s.deps.DB, env); err != nil {
+	if prev, ok, err := release.PreviousEnvironment(ctx, s.deps.DB, env); err != nil {
 		return v, err
 	} else if ok {
 		v.From = prev.Name
-		if d, err := mappings.DeploymentCurrent(ctx, s.deps.DB, prev.ID, f.ID); err == nil {
+		if d, err := release.DeploymentCurrent(ctx, s.deps.DB, prev.ID, f.ID); err == nil {
 			v.FromVersion = d.VersionNumber
 		}
 	}
@@ -81,10 +82,10 @@ func (s *Server) promoteView(c *fiber.Ctx, slug, to, version string) (view.Promo
 			v.Error = capitalize(toFault(err).Message) + "."
 			return v, nil
 		}
-	} else if v.Version, err = mappings.DefaultPromotionVersion(ctx, s.deps.DB, f, env); err != nil {
+	} else if v.Version, err = release.DefaultPromotionVersion(ctx, s.deps.DB, f, env); err != nil {
 		return v, err
 	}
-	pv, err := mappings.PreviewPromotion(ctx, s.deps.DB, s.deps.Transports, f, v.Version, env, s.deps.Now())
+	pv, err := release.PreviewPromotion(ctx, s.deps.DB, s.deps.Transports, f, v.Version, env, s.deps.Now())
 	if err != nil {
 		return v, err
 	}
@@ -108,7 +109,7 @@ func (s *Server) promotionCreate() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		slug, to, version, reason := c.FormValue("flow"), c.FormValue("to"), c.FormValue("version"), c.FormValue("reason")
 		res, env, err := s.promote(c, slug, to, version, reason)
-		var refused *mappings.GatesFailedError
+		var refused *release.GatesFailedError
 		if errors.As(err, &refused) || fault409(err) {
 			v, verr := s.promoteView(c, slug, to, version)
 			if verr != nil {

@@ -4,13 +4,14 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 	"github.com/crossdock/crossdock/web/view"
 )
 
 // promotionRequests lists promotion requests, pending first.
 func (s *Server) promotionRequests() fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		list, err := mappings.PromotionRequestList(c.UserContext(), s.deps.DB, "", 200)
+		list, err := release.PromotionRequestList(c.UserContext(), s.deps.DB, "", 200)
 		if err != nil {
 			return err
 		}
@@ -34,7 +35,7 @@ func (s *Server) renderRequest(c *fiber.Ctx, msg string) error {
 	if err != nil {
 		return err
 	}
-	r, err := mappings.PromotionRequestGet(ctx, s.deps.DB, int64(id))
+	r, err := release.PromotionRequestGet(ctx, s.deps.DB, int64(id))
 	if err != nil {
 		return err
 	}

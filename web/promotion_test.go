@@ -19,6 +19,7 @@ import (
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
 // promotionSetup publishes the storefront template as flow "orders" (v1)
@@ -143,7 +144,7 @@ func TestPromotionPagesGateApproveAndRollBack(t *testing.T) {
 	require.Contains(t, res.body, "Roll back to v1")
 	res = p.ana.post("/environments/test/flows/orders/rollback", url.Values{"reason": {"ERP rejects it"}})
 	require.Equal(t, http.StatusSeeOther, res.StatusCode, res.body)
-	cur, err := mappings.DeploymentCurrent(context.Background(), p.db, mustEnv(t, p, "test").ID, p.flow.ID)
+	cur, err := release.DeploymentCurrent(context.Background(), p.db, mustEnv(t, p, "test").ID, p.flow.ID)
 	require.NoError(t, err)
 	require.Equal(t, 1, cur.VersionNumber)
 	require.Equal(t, "rollback", cur.Kind)
@@ -159,7 +160,7 @@ func TestPromotionPagesGateApproveAndRollBack(t *testing.T) {
 	res = p.adm.post("/environments/prod/deploy", url.Values{"flow": {"orders"}, "version": {"2"}})
 	require.Equal(t, http.StatusSeeOther, res.StatusCode, res.body)
 	require.Regexp(t, `^/promotions/\d+$`, res.Header.Get("Location"))
-	cur, err = mappings.DeploymentCurrent(context.Background(), p.db, mustEnv(t, p, "prod").ID, p.flow.ID)
+	cur, err = release.DeploymentCurrent(context.Background(), p.db, mustEnv(t, p, "prod").ID, p.flow.ID)
 	require.NoError(t, err)
 	require.Equal(t, 1, cur.VersionNumber, "prod still runs v1")
 
@@ -175,9 +176,9 @@ func TestPromotionPagesGateApproveAndRollBack(t *testing.T) {
 	require.Equal(t, []string{"promotion.refuse", "promotion.deploy", "promotion.request", "promotion.approve", "promotion.deploy", "deployment.rollback", "promotion.request"}, actions)
 }
 
-func mustEnv(t *testing.T, p *promotionSetup, name string) mappings.Environment {
+func mustEnv(t *testing.T, p *promotionSetup, name string) release.Environment {
 	t.Helper()
-	e, err := mappings.EnvironmentByName(context.Background(), p.db, name)
+	e, err := release.EnvironmentByName(context.Background(), p.db, name)
 	require.NoError(t, err)
 	return e
 }
@@ -195,7 +196,7 @@ func TestEnvironmentAdministration(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, res.StatusCode, res.body)
 	res = p.adm.post("/environments/staging/settings", url.Values{"position": {"3"}})
 	require.Equal(t, http.StatusSeeOther, res.StatusCode, res.body)
-	envs, err := mappings.EnvironmentList(context.Background(), p.db)
+	envs, err := release.EnvironmentList(context.Background(), p.db)
 	require.NoError(t, err)
 	require.Equal(t, "staging", envs[2].Name)
 	require.False(t, envs[2].Protected, "the unchecked box clears the flag")
@@ -357,7 +358,7 @@ func TestDeployFormRunsTheGates(t *testing.T) {
 	require.Equal(t, http.StatusUnprocessableEntity, res.StatusCode, res.body)
 	require.Contains(t, res.body, "Not deployed: orders v1 cannot be promoted to test")
 	require.Contains(t, res.body, "target “erp-sales-orders” is not configured in test")
-	_, err := mappings.DeploymentCurrent(ctx, p.db, mustEnv(t, p, "test").ID, p.flow.ID)
+	_, err := release.DeploymentCurrent(ctx, p.db, mustEnv(t, p, "test").ID, p.flow.ID)
 	require.Equal(t, fault.Conflict, fault.CodeOf(err), "nothing runs in test")
 	var refused int
 	require.NoError(t, p.db.QueryRow(ctx, `select count(*) from audit_entries where action = 'promotion.refuse' and actor_email = 'ana@shop.example'`).Scan(&refused))
@@ -367,9 +368,9 @@ func TestDeployFormRunsTheGates(t *testing.T) {
 	p.ana.get("/environments")
 	res = p.ana.post("/environments/test/deploy", url.Values{"flow": {"orders"}})
 	require.Equal(t, http.StatusSeeOther, res.StatusCode, res.body)
-	cur, err := mappings.DeploymentCurrent(ctx, p.db, mustEnv(t, p, "test").ID, p.flow.ID)
+	cur, err := release.DeploymentCurrent(ctx, p.db, mustEnv(t, p, "test").ID, p.flow.ID)
 	require.NoError(t, err)
-	require.Equal(t, mappings.KindPromote, cur.Kind)
+	require.Equal(t, release.KindPromote, cur.Kind)
 	require.True(t, cur.Gates.Passed())
 	res = p.ana.get("/environments")
 	require.Contains(t, res.body, "Deployed orders v1 to test (gates passed).")

@@ -12,7 +12,7 @@ import (
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
 	"github.com/crossdock/crossdock/jobs/insight"
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 	"github.com/crossdock/crossdock/web/view"
 )
 
@@ -21,7 +21,7 @@ import (
 func (s *Server) retentionSave() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx := c.UserContext()
-		env, err := mappings.EnvironmentByName(ctx, s.deps.DB, c.Params("env"))
+		env, err := release.EnvironmentByName(ctx, s.deps.DB, c.Params("env"))
 		if err != nil {
 			return err
 		}

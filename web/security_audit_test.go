@@ -18,6 +18,7 @@ import (
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/jobs/inbox"
 	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
 // readOnlyPosts are state-changing in method only: they compute (a preview,
@@ -133,9 +134,9 @@ func TestEveryStateChangeIsAudited(t *testing.T) {
 		exc[k] = f.newException(t, "audit-"+k)
 	}
 	ex := func(k string) string { return itoa(exc[k]) }
-	dev, err := mappings.EnvironmentByName(ctx, f.db, "dev")
+	dev, err := release.EnvironmentByName(ctx, f.db, "dev")
 	require.NoError(t, err)
-	require.NoError(t, mappings.VariableSet(ctx, f.db, dev.ID, "AUDIT_VAR", "1"))
+	require.NoError(t, release.VariableSet(ctx, f.db, dev.ID, "AUDIT_VAR", "1"))
 	// The storefront order fails on ERP_COMPANY before any lookup, so one
 	// exception is given the engine's missing-lookup message rather than
 	// building a second flow just to miss a store.

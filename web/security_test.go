@@ -297,14 +297,14 @@ func setupSecurity(t *testing.T) *secFixture {
 	// Prod: the ERP target with the planted bearer token, and the
 	// variable the mapping needs, so the gates pass and a promotion waits
 	// for approval.
-	prod, err := mappings.EnvironmentByName(ctx, tb.db, "prod")
+	prod, err := release.EnvironmentByName(ctx, tb.db, "prod")
 	require.NoError(t, err)
-	erp := mappings.DefaultTargetConfig(prod.ID, "erp-sales-orders")
+	erp := release.DefaultTargetConfig(prod.ID, "erp-sales-orders")
 	erp.URLTemplate = "https://erp.prod.example/orders"
-	erp.Auth, erp.Secret = mappings.AuthBearer, plantedSecret
-	_, err = mappings.TargetConfigPut(ctx, tb.db, sealer, erp, mappings.Editor{Email: "system"})
+	erp.Auth, erp.Secret = release.AuthBearer, plantedSecret
+	_, err = release.TargetConfigPut(ctx, tb.db, sealer, erp, mappings.Editor{Email: "system"})
 	require.NoError(t, err)
-	require.NoError(t, mappings.VariableSet(ctx, tb.db, prod.ID, "ERP_COMPANY", "1000"))
+	require.NoError(t, release.VariableSet(ctx, tb.db, prod.ID, "ERP_COMPANY", "1000"))
 	flow, err := mappings.FlowBySlug(ctx, tb.db, "shop-orders")
 	require.NoError(t, err)
 	requester := release.User(account.User{Email: "requester@shop.example", Role: account.RoleAnalyst}, "")

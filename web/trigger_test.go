@@ -19,6 +19,7 @@ import (
 	"github.com/crossdock/crossdock/internal/dbtest"
 	"github.com/crossdock/crossdock/jobs/intake"
 	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 	"github.com/crossdock/crossdock/web"
 )
 
@@ -42,7 +43,7 @@ func setupTrigger(t testing.TB, opts ...setupOpts) *triggerBundle {
 	require.NoError(t, err)
 	_, err = mappings.Publish(ctx, b.db, f.ID, 1, "v1", ed)
 	require.NoError(t, err)
-	dev, err := mappings.EnvironmentByName(ctx, b.db, "dev")
+	dev, err := release.EnvironmentByName(ctx, b.db, "dev")
 	require.NoError(t, err)
 	dbtest.Deploy(t, b.db, dev.ID, f.ID, 1)
 	_, err = mappings.FlowCreate(ctx, b.db, mappings.NewFlow{Name: "not deployed", Slug: "not-deployed"}, ed)

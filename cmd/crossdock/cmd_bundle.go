@@ -170,7 +170,7 @@ func runImport(ctx context.Context, args []string, getenv func(string) string, s
 	if len(imported.Promotions) == 0 {
 		return nil
 	}
-	env, err := mappings.EnvironmentByName(ctx, pool, *envName)
+	env, err := release.EnvironmentByName(ctx, pool, *envName)
 	if err != nil {
 		return cliFault(err)
 	}
@@ -190,7 +190,7 @@ func cliFault(err error) error {
 	if fe, ok := fault.As(err); ok && fe.Code != fault.Internal {
 		return errors.New(fe.Message)
 	}
-	var gf *mappings.GatesFailedError
+	var gf *release.GatesFailedError
 	if errors.As(err, &gf) {
 		return errors.New(gf.Error())
 	}

@@ -139,7 +139,7 @@ func runFlow(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil || *deploy == "" {
 		return err
 	}
-	env, err := mappings.EnvironmentByName(ctx, pool, *deploy)
+	env, err := release.EnvironmentByName(ctx, pool, *deploy)
 	if err != nil {
 		return cliFault(err)
 	}
@@ -158,7 +158,7 @@ func runFlow(ctx context.Context, args []string, getenv func(string) string, std
 
 // printPromotion says what a promotion from the command line did: the
 // deployment, or the request an approver must decide (with its id).
-func printPromotion(stdout io.Writer, slug string, version int, env mappings.Environment, res mappings.PromotionResult) {
+func printPromotion(stdout io.Writer, slug string, version int, env release.Environment, res release.PromotionResult) {
 	if r := res.Request; r != nil {
 		why := env.Name + " is protected"
 		if !env.Protected {

@@ -19,6 +19,7 @@ import (
 	"github.com/crossdock/crossdock/internal/dbtest"
 	"github.com/crossdock/crossdock/internal/secret"
 	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
 const testPromotionKey = "a promotion key both installations share"
@@ -198,19 +199,19 @@ func TestExportCarriesNoSecret(t *testing.T) {
 	pool, err := pgxpool.New(ctx, kv["DATABASE_URL"])
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	dev, err := mappings.EnvironmentByName(ctx, pool, "dev")
+	dev, err := release.EnvironmentByName(ctx, pool, "dev")
 	require.NoError(t, err)
 	key := make([]byte, secret.KeySize)
 	_, err = rand.Read(key)
 	require.NoError(t, err)
 	sealer, err := secret.NewSealer(key)
 	require.NoError(t, err)
-	_, err = mappings.TargetConfigPut(ctx, pool, sealer, mappings.TargetConfig{
+	_, err = release.TargetConfigPut(ctx, pool, sealer, release.TargetConfig{
 		EnvironmentID: dev.ID, Target: "erp-sales-orders", URLTemplate: "https://erp.example/orders",
-		Auth: mappings.AuthBearer, Secret: planted + "-bearer",
+		Auth: release.AuthBearer, Secret: planted + "-bearer",
 	}, mappings.Editor{Email: "cli-test@shop.example"})
 	require.NoError(t, err)
-	require.NoError(t, mappings.VariableSet(ctx, pool, dev.ID, "ERP_PASSWORD", planted+"-variable"))
+	require.NoError(t, release.VariableSet(ctx, pool, dev.ID, "ERP_PASSWORD", planted+"-variable"))
 	out, _, err := apikeyCmd(t, kv, "create", "--env", "dev", "--name", "export-test")
 	require.NoError(t, err)
 	apiKey := regexp.MustCompile(`(?m)^cdk_dev_[0-9a-f]{8}_[A-Za-z0-9_-]{43}$`).FindString(out)

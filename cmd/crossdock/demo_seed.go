@@ -52,19 +52,19 @@ func seedDemo(ctx context.Context, pool *pgxpool.Pool, sealer *secret.Sealer, ta
 		if _, err := mappings.Publish(ctx, tx, f.ID, f.DraftRevision, "demo seed", ed); err != nil {
 			return err
 		}
-		dev, err := mappings.EnvironmentByName(ctx, tx, "dev")
+		dev, err := release.EnvironmentByName(ctx, tx, "dev")
 		if err != nil {
 			return err
 		}
 		for _, v := range []struct{ k, v string }{{"ERP_COMPANY", "1000"}} {
-			if err := mappings.VariableSet(ctx, tx, dev.ID, v.k, v.v); err != nil {
+			if err := release.VariableSet(ctx, tx, dev.ID, v.k, v.v); err != nil {
 				return err
 			}
 		}
-		erp := mappings.DefaultTargetConfig(dev.ID, "erp-sales-orders")
+		erp := release.DefaultTargetConfig(dev.ID, "erp-sales-orders")
 		erp.URLTemplate = targetsURL + "/erp/sales-orders"
 		erp.Retry.BaseDelay = erp.Retry.BaseDelay / 2
-		if _, err := mappings.TargetConfigPut(ctx, tx, sealer, erp, ed); err != nil {
+		if _, err := release.TargetConfigPut(ctx, tx, sealer, erp, ed); err != nil {
 			return err
 		}
 		// Configured first, so that the gates pass: the seed deploys

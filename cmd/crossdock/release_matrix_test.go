@@ -23,6 +23,7 @@ import (
 	"github.com/crossdock/crossdock/internal/dbtest"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
 // The release policy matrix: every entry point that changes what runs (the
@@ -146,7 +147,7 @@ type rmFixture struct {
 	kv      map[string]string
 	pool    *pgxpool.Pool
 	base    string
-	envs    map[string]mappings.Environment
+	envs    map[string]release.Environment
 	users   map[account.Role]*rmClient
 	req     *rmClient // an approver who files the requests others decide
 	keys    map[string]string
@@ -204,15 +205,15 @@ func setupReleaseMatrix(t *testing.T) *rmFixture {
 	pool, err := pgxpool.New(ctx, kv["DATABASE_URL"])
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	f := &rmFixture{t: t, kv: kv, pool: pool, envs: map[string]mappings.Environment{}, users: map[account.Role]*rmClient{}, keys: map[string]string{}, tempDir: t.TempDir()}
+	f := &rmFixture{t: t, kv: kv, pool: pool, envs: map[string]release.Environment{}, users: map[account.Role]*rmClient{}, keys: map[string]string{}, tempDir: t.TempDir()}
 	for _, e := range rmEnvs {
-		f.envs[e.name], err = mappings.EnvironmentByName(ctx, pool, e.name)
+		f.envs[e.name], err = release.EnvironmentByName(ctx, pool, e.name)
 		require.NoError(t, err)
 		require.Equal(t, e.protected, f.envs[e.name].Protected)
 		if e.gatesPass {
 			_, err = pool.Exec(ctx, `insert into target_configs (environment_id, target_name, url_template) values ($1, 'erp-sales-orders', 'https://erp.example')`, f.envs[e.name].ID)
 			require.NoError(t, err)
-			require.NoError(t, mappings.VariableSet(ctx, pool, f.envs[e.name].ID, "ERP_COMPANY", "1000"))
+			require.NoError(t, release.VariableSet(ctx, pool, f.envs[e.name].ID, "ERP_COMPANY", "1000"))
 		}
 		for _, manage := range []bool{true, false} {
 			_, token, err := account.APIKeyCreate(ctx, pool, account.NewAPIKey{Name: fmt.Sprintf("%s-%v", e.name, manage), Environment: e.name, CanManage: manage, RatePerMinute: 100000}, account.SystemActor)
@@ -340,7 +341,7 @@ func (f *rmFixture) state(t *testing.T, env, slug string) (running int, pending 
 		return -1, false
 	}
 	require.NoError(t, err)
-	if d, err := mappings.DeploymentCurrent(ctx, f.pool, f.envs[env].ID, fl.ID); err == nil {
+	if d, err := release.DeploymentCurrent(ctx, f.pool, f.envs[env].ID, fl.ID); err == nil {
 		running = d.VersionNumber
 	}
 	require.NoError(t, f.pool.QueryRow(ctx, `select exists (select 1 from promotion_requests where flow_id = $1 and environment_id = $2 and status = 'pending')`,

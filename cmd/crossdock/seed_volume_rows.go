@@ -14,6 +14,7 @@ import (
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
 // volumeOptions says how much seedVolume writes.
@@ -106,7 +107,7 @@ func seedVolume(ctx context.Context, pool *pgxpool.Pool, opts volumeOptions, pro
 		opts.Chunk = 250_000
 	}
 	start := time.Now()
-	envs, err := mappings.EnvironmentList(ctx, pool)
+	envs, err := release.EnvironmentList(ctx, pool)
 	if err != nil {
 		return err
 	}

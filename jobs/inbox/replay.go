@@ -21,6 +21,7 @@ import (
 	"github.com/crossdock/crossdock/jobs/program"
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
 // VersionChoice says which version of its flow a replay maps a message on.
@@ -70,7 +71,7 @@ func chooseVersion(ctx context.Context, db txn.DBTX, m store.Message, choice Ver
 		p, err := program.Cache.Get(ctx, db, m.FlowID, m.VersionNumber, m.Checksum)
 		return chosenVersion{number: m.VersionNumber, checksum: m.Checksum, prog: p}, err
 	case VersionDeployed:
-		d, err := mappings.DeploymentCurrent(ctx, db, m.EnvironmentID, m.FlowID)
+		d, err := release.DeploymentCurrent(ctx, db, m.EnvironmentID, m.FlowID)
 		if fault.CodeOf(err) == fault.NotFound {
 			return chosenVersion{}, fault.Errorf(fault.Conflict, "flow %s has no version deployed in %s now", m.FlowSlug, m.Environment)
 		}
@@ -229,7 +230,7 @@ func ExceptionReplay(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx
 // environment refuses: drafts reach it by promotion only. It returns the
 // version and, when it published one, its number.
 func publishDraftForReplay(ctx context.Context, tx pgx.Tx, m store.Message, exceptionID int64, req ReplayRequest) (chosenVersion, int, error) {
-	env, err := mappings.EnvironmentByID(ctx, tx, m.EnvironmentID)
+	env, err := release.EnvironmentByID(ctx, tx, m.EnvironmentID)
 	if err != nil {
 		return chosenVersion{}, 0, err
 	}
@@ -354,7 +355,7 @@ func PreviewReplay(ctx context.Context, db txn.DBTX, exceptionID int64, choice V
 	if err != nil {
 		return ReplayPreview{}, err
 	}
-	vars, err := mappings.Variables(ctx, db, m.EnvironmentID)
+	vars, err := release.Variables(ctx, db, m.EnvironmentID)
 	if err != nil {
 		return ReplayPreview{}, err
 	}
@@ -410,7 +411,7 @@ func PreviewReplay(ctx context.Context, db txn.DBTX, exceptionID int64, choice V
 }
 
 func draftReplay(ctx context.Context, db txn.DBTX, m store.Message) (*DraftReplay, error) {
-	env, err := mappings.EnvironmentByID(ctx, db, m.EnvironmentID)
+	env, err := release.EnvironmentByID(ctx, db, m.EnvironmentID)
 	if err != nil {
 		return nil, err
 	}

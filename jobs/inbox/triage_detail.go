@@ -15,6 +15,7 @@ import (
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/jobs/transport"
 	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
 // ExpressionError is a mapping error with the expression that failed and a
@@ -138,11 +139,11 @@ func UnmappedLookup(e store.Exception) (UnmappedValue, bool) {
 // headers), that under its target's current configuration in env, with
 // the credential masked. Nothing is decrypted to build them.
 func RequestHeaders(ctx context.Context, db txn.DBTX, kinds *transport.Registry, envID int64, correlationID string, ds []store.Delivery) (map[uuid.UUID]map[string]string, error) {
-	cfgs, err := mappings.TargetConfigList(ctx, db, envID)
+	cfgs, err := release.TargetConfigList(ctx, db, envID)
 	if err != nil {
 		return nil, err
 	}
-	byName := make(map[string]mappings.MaskedTargetConfig, len(cfgs))
+	byName := make(map[string]release.MaskedTargetConfig, len(cfgs))
 	for _, c := range cfgs {
 		byName[c.Target] = c
 	}
@@ -153,7 +154,7 @@ func RequestHeaders(ctx context.Context, db txn.DBTX, kinds *transport.Registry,
 		if !ok || !known {
 			continue
 		}
-		cfg := mappings.TargetConfig{Headers: c.Headers, Auth: c.Auth, AuthHeaderName: c.AuthHeaderName, Username: c.Username, Secret: "••••••"}
+		cfg := release.TargetConfig{Headers: c.Headers, Auth: c.Auth, AuthHeaderName: c.AuthHeaderName, Username: c.Username, Secret: "••••••"}
 		if h := t.Redact(cfg, pipeline.TransportDelivery(d, correlationID)); h != nil {
 			out[d.ID] = h
 		}

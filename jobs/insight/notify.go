@@ -21,7 +21,7 @@ import (
 	"github.com/crossdock/crossdock/internal/secret"
 	"github.com/crossdock/crossdock/internal/txn"
 	"github.com/crossdock/crossdock/jobs/store"
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
 // Notification events.
@@ -242,7 +242,7 @@ func (w *NotifyWorker) NextRetry(job *river.Job[NotifyArgs]) time.Time {
 // Work sends one notice.
 func (w *NotifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) error {
 	a := job.Args
-	cfg, err := mappings.NotificationConfigGet(ctx, w.DB, w.Sealer, a.EnvironmentID)
+	cfg, err := release.NotificationConfigGet(ctx, w.DB, w.Sealer, a.EnvironmentID)
 	if fault.CodeOf(err) == fault.NotFound {
 		return river.JobCancel(errors.New("the environment's webhook was removed"))
 	}

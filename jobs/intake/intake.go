@@ -24,7 +24,7 @@ import (
 	"github.com/crossdock/crossdock/jobs/program"
 	"github.com/crossdock/crossdock/jobs/queue"
 	"github.com/crossdock/crossdock/jobs/store"
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
 // Errors the trigger handler maps to specific HTTP statuses. Each is
@@ -178,7 +178,7 @@ func resolve(ctx context.Context, db txn.DBTX, env, flowSlug string) (deployed, 
 		return deployed{}, err
 	}
 	if len(d.prog.Keys.Vars()) > 0 {
-		if d.vars, err = mappings.Variables(ctx, db, d.envID); err != nil {
+		if d.vars, err = release.Variables(ctx, db, d.envID); err != nil {
 			return deployed{}, err
 		}
 	}
@@ -584,7 +584,7 @@ func (in *Intake) mapInline(ctx context.Context, req AcceptRequest) (InlineResul
 	if err != nil {
 		return InlineResult{AcceptResult: acc}, err
 	}
-	vars, err := mappings.Variables(ctx, db, envID)
+	vars, err := release.Variables(ctx, db, envID)
 	if err != nil {
 		return InlineResult{AcceptResult: acc}, err
 	}

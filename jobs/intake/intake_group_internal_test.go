@@ -18,6 +18,7 @@ import (
 	"github.com/crossdock/crossdock/internal/dbtest"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
 // ordersDefinition is a small flow: orders keyed by id, correlated by name,
@@ -58,10 +59,10 @@ func setupOrders(t *testing.T) (*pgxpool.Pool, *river.Client[pgx.Tx]) {
 	require.NoError(t, err)
 	_, err = mappings.Publish(ctx, pool, flow.ID, 1, "v1", ed)
 	require.NoError(t, err)
-	env, err := mappings.EnvironmentByName(ctx, pool, "dev")
+	env, err := release.EnvironmentByName(ctx, pool, "dev")
 	require.NoError(t, err)
 	dbtest.Deploy(t, pool, env.ID, flow.ID, 1)
-	require.NoError(t, mappings.VariableSet(ctx, pool, env.ID, "ERP_COMPANY", "1000"))
+	require.NoError(t, release.VariableSet(ctx, pool, env.ID, "ERP_COMPANY", "1000"))
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
 	require.NoError(t, err)
 	return pool, client

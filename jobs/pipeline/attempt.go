@@ -11,7 +11,7 @@ import (
 
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/jobs/transport"
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
 // errAttemptRecorded says another run recorded this attempt first.
@@ -41,7 +41,7 @@ type attemptRecord struct {
 
 // settle decides what an attempt means for its delivery under the target's
 // retry policy.
-func settle(d pendingDelivery, cfg mappings.TargetConfig, res transport.Outcome) *attemptRecord {
+func settle(d pendingDelivery, cfg release.TargetConfig, res transport.Outcome) *attemptRecord {
 	// The attempt number and retry window come from the row loaded before
 	// sending; recordAttempts writes them only if no other run recorded
 	// an attempt since.

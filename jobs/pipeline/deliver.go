@@ -25,7 +25,7 @@ import (
 	"github.com/crossdock/crossdock/jobs/queue"
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/jobs/transport"
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
 // DeliverArgs is the job that sends one delivery to its target.
@@ -117,7 +117,7 @@ func (w *DeliverWorker) noteLatency(envID int64, target string, took time.Durati
 }
 
 type breaker struct {
-	policy mappings.BreakerPolicy
+	policy release.BreakerPolicy
 	cb     *gobreaker.TwoStepCircuitBreaker[struct{}]
 }
 
@@ -134,10 +134,10 @@ func NewDeliverWorker(db store.DB, sealer *secret.Sealer, httpClient *http.Clien
 }
 
 // deliverJobTimeout bounds a deliver job: an attempt (at most
-// mappings.MaxTargetTimeout) with room for the rate limiter and the
+// release.MaxTargetTimeout) with room for the rate limiter and the
 // database. River's default of one minute would cut the slowest targets
 // short.
-const deliverJobTimeout = 2 * mappings.MaxTargetTimeout
+const deliverJobTimeout = 2 * release.MaxTargetTimeout
 
 // Timeout lets an attempt run as long as its target's timeout allows, but
 // no longer than JobTimeout when that is set: River rescues a job only once
@@ -152,7 +152,7 @@ func (w *DeliverWorker) jobTimeout() time.Duration {
 	return deliverJobTimeout
 }
 
-func (w *DeliverWorker) breakerFor(envID int64, target string, p mappings.BreakerPolicy) *gobreaker.TwoStepCircuitBreaker[struct{}] {
+func (w *DeliverWorker) breakerFor(envID int64, target string, p release.BreakerPolicy) *gobreaker.TwoStepCircuitBreaker[struct{}] {
 	key := strconv.FormatInt(envID, 10) + "/" + target
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -263,7 +263,7 @@ func (w *DeliverWorker) transportOf(d pendingDelivery) (transport.Transport, err
 // attemptOf returns the attempt of d under cfg, with the environment's
 // variables when the configuration refers to any (vars caches them by
 // environment, when not nil).
-func (w *DeliverWorker) attemptOf(ctx context.Context, d pendingDelivery, cfg mappings.TargetConfig, vars map[int64]map[string]string) (transport.Attempt, error) {
+func (w *DeliverWorker) attemptOf(ctx context.Context, d pendingDelivery, cfg release.TargetConfig, vars map[int64]map[string]string) (transport.Attempt, error) {
 	a := transport.Attempt{Delivery: d.forTransport(), Config: cfg}
 	if !strings.Contains(cfg.URLTemplate, "${") { // most templates need no variables: skip the query
 		return a, nil
@@ -272,7 +272,7 @@ func (w *DeliverWorker) attemptOf(ctx context.Context, d pendingDelivery, cfg ma
 		a.Vars = v
 		return a, nil
 	}
-	v, err := mappings.Variables(ctx, w.DB, d.envID)
+	v, err := release.Variables(ctx, w.DB, d.envID)
 	if err != nil {
 		return a, err
 	}
@@ -324,10 +324,10 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 		return w.finishConfiguration(ctx, job, d, err)
 	}
 	traits := t.Traits()
-	cfg, err := mappings.TargetConfigGet(ctx, w.DB, w.Sealer, d.envID, d.Target)
+	cfg, err := release.TargetConfigGet(ctx, w.DB, w.Sealer, d.envID, d.Target)
 	switch {
 	case err != nil && fault.CodeOf(err) == fault.NotFound && !traits.NeedsConfiguration:
-		cfg = mappings.DefaultTargetConfig(d.envID, d.Target)
+		cfg = release.DefaultTargetConfig(d.envID, d.Target)
 	case err != nil && (fault.CodeOf(err) == fault.NotFound || fault.CodeOf(err) == fault.Unavailable || errors.Is(err, secret.ErrOpen)):
 		log.Warn("target configuration unusable", "error", err)
 		return w.finishConfiguration(ctx, job, d, err)
@@ -402,7 +402,7 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 // waitForCircuit snoozes a delivery whose target's circuit is open (or
 // half-open and busy) instead of failing it, so an outage of the target
 // does not burn the deliveries' attempts.
-func (w *DeliverWorker) waitForCircuit(ctx context.Context, d pendingDelivery, cfg mappings.TargetConfig) error {
+func (w *DeliverWorker) waitForCircuit(ctx context.Context, d pendingDelivery, cfg release.TargetConfig) error {
 	wait := jitter(cfg.Breaker.OpenFor)
 	err := txn.Run(ctx, w.DB, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `update deliveries set status = 'retrying', next_attempt_at = $2, last_error = $3, updated_at = now() where id = $1 and status in ('pending', 'retrying')`,
@@ -420,7 +420,7 @@ func (w *DeliverWorker) waitForCircuit(ctx context.Context, d pendingDelivery, c
 // backoff is BaseDelay·2^(n-1) capped at MaxDelay, with "equal jitter"
 // (half fixed, half random) so deliveries that failed together do not all
 // come back at the same instant.
-func backoff(p mappings.RetryPolicy, n int) time.Duration {
+func backoff(p release.RetryPolicy, n int) time.Duration {
 	d := p.BaseDelay
 	for i := 1; i < n && d < p.MaxDelay; i++ {
 		d *= 2

@@ -16,7 +16,7 @@ import (
 	"github.com/crossdock/crossdock/jobs/queue"
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/jobs/transport"
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
 // DeliverGroupArgs is the job that makes the first attempt of the
@@ -63,7 +63,7 @@ const groupSendConcurrency = 32
 // groupSend is one delivery of a group cleared to be sent now.
 type groupSend struct {
 	d    pendingDelivery
-	cfg  mappings.TargetConfig
+	cfg  release.TargetConfig
 	t    transport.Transport
 	a    transport.Attempt
 	done func(error)
@@ -138,7 +138,7 @@ func (dw *DeliverWorker) prepareFirstAttempts(ctx context.Context, ds []pendingD
 		env    int64
 		target string
 	}
-	configs := map[cfgKey]*mappings.TargetConfig{}
+	configs := map[cfgKey]*release.TargetConfig{}
 	vars := map[int64]map[string]string{}
 	var later []uuid.UUID
 	var sends []*groupSend
@@ -155,9 +155,9 @@ func (dw *DeliverWorker) prepareFirstAttempts(ctx context.Context, ds []pendingD
 		k := cfgKey{d.envID, d.Target}
 		cfg, seen := configs[k]
 		if !seen {
-			c, err := mappings.TargetConfigGet(ctx, dw.DB, dw.Sealer, d.envID, d.Target)
+			c, err := release.TargetConfigGet(ctx, dw.DB, dw.Sealer, d.envID, d.Target)
 			if fault.CodeOf(err) == fault.NotFound && !t.Traits().NeedsConfiguration {
-				c, err = mappings.DefaultTargetConfig(d.envID, d.Target), nil
+				c, err = release.DefaultTargetConfig(d.envID, d.Target), nil
 			}
 			if err == nil {
 				cfg = &c

@@ -21,7 +21,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
 // Kind names a target kind as definitions spell it ("http", "capture").
@@ -41,7 +41,7 @@ type Transport interface {
 	// Redact returns what a delivery is sent with under cfg (for http,
 	// its request headers) with every credential masked, for the triage
 	// page; nil when the kind has nothing to show.
-	Redact(cfg mappings.TargetConfig, d Delivery) map[string]string
+	Redact(cfg release.TargetConfig, d Delivery) map[string]string
 }
 
 // Traits describe a kind.
@@ -75,7 +75,7 @@ type Delivery struct {
 // Attempt is one try of a delivery under its environment's configuration.
 type Attempt struct {
 	Delivery
-	Config mappings.TargetConfig
+	Config release.TargetConfig
 	// Vars are the environment's variables when Config refers to one
 	// (a ${NAME} in its URL template), else nil.
 	Vars map[string]string
@@ -184,7 +184,7 @@ func (r *Registry) Grouped(kind Kind) bool {
 
 // NeedsConfiguration says whether a target of kind must be configured in
 // an environment, and whether any transport serves kind at all; it is
-// what the promotion gates (mappings.TargetKinds) ask.
+// what the promotion gates (release.TargetKinds) ask.
 func (r *Registry) NeedsConfiguration(kind string) (needed, known bool) {
 	t, ok := r.byKind[Kind(kind)]
 	if !ok {

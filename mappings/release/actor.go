@@ -72,7 +72,7 @@ func (a Actor) hasRole(roles ...account.Role) bool {
 
 // keyOn refuses a key outside its environment, its flows or without the
 // manage permission.
-func (a Actor) keyOn(env mappings.Environment, flow string, doing string) error {
+func (a Actor) keyOn(env Environment, flow string, doing string) error {
 	k := a.key
 	if !k.CanManage {
 		return fault.Errorf(fault.Forbidden, "the API key %s may only post events; %s needs a key created with the manage permission", k.Prefix, doing)
@@ -89,7 +89,7 @@ func (a Actor) keyOn(env mappings.Environment, flow string, doing string) error 
 // MayPromote says whether the actor may deploy or promote flow to env
 // (Forbidden, saying why, when not); a protected environment then gets a
 // request, never a direct switch. Pages use it to offer only what works.
-func (a Actor) MayPromote(env mappings.Environment, flow string) error {
+func (a Actor) MayPromote(env Environment, flow string) error {
 	doing := "promoting to " + env.Name
 	switch a.kind {
 	case kindUser:
@@ -113,7 +113,7 @@ func (a Actor) MayPromote(env mappings.Environment, flow string) error {
 // MayRollback says whether the actor may roll flow back in env: analysts
 // and manage keys in unprotected environments, approvers and admins
 // anywhere.
-func (a Actor) MayRollback(env mappings.Environment, flow string) error {
+func (a Actor) MayRollback(env Environment, flow string) error {
 	if env.Protected {
 		if a.hasRole(account.RoleAdmin, account.RoleApprover) {
 			return nil
@@ -165,7 +165,7 @@ func (a Actor) MayImport(flows []string) error {
 }
 
 // isRequester reports whether a filed the request.
-func (a Actor) isRequester(r mappings.PromotionRequest) bool {
+func (a Actor) isRequester(r PromotionRequest) bool {
 	return (r.RequestedByID != nil && a.userID != 0 && *r.RequestedByID == a.userID) || strings.EqualFold(r.RequestedByEmail, a.email)
 }
 

@@ -33,7 +33,7 @@ type Import struct {
 	Now time.Time
 	// Kinds say which targets need configuration, for the gates of
 	// Environment (required with it; the transport registry).
-	Kinds mappings.TargetKinds
+	Kinds TargetKinds
 }
 
 // FlowPromotion is what promoting one imported flow did; Unchanged when
@@ -41,7 +41,7 @@ type Import struct {
 type FlowPromotion struct {
 	Flow    string
 	Version int
-	mappings.PromotionResult
+	PromotionResult
 	Unchanged bool
 }
 
@@ -87,10 +87,10 @@ func importBundle(ctx context.Context, tx txn.DBTX, a Actor, b *mappings.Bundle,
 	if err := a.MayImport(slugs); err != nil {
 		return Imported{}, err
 	}
-	var env mappings.Environment
+	var env Environment
 	if in.Environment != "" {
 		var err error
-		if env, err = mappings.EnvironmentByName(ctx, tx, in.Environment); err != nil {
+		if env, err = EnvironmentByName(ctx, tx, in.Environment); err != nil {
 			return Imported{}, err
 		}
 		for _, slug := range slugs {

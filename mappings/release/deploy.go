@@ -30,7 +30,7 @@ type deployment struct {
 	version       int
 	kind          string
 	reason        string
-	gates         mappings.Gates
+	gates         Gates
 	requestedBy   string
 }
 
@@ -42,19 +42,19 @@ type deployment struct {
 // must exist (NotFound otherwise); of two deploys racing for the same flow
 // and environment the one that commits last wins (its row is the Active
 // one), and both stay in the history.
-func deploy(ctx context.Context, db txn.DBTX, r deployment, ed mappings.Editor) (mappings.Deployment, error) {
+func deploy(ctx context.Context, db txn.DBTX, r deployment, ed mappings.Editor) (Deployment, error) {
 	if r.kind == "" {
-		r.kind = mappings.KindDeploy
+		r.kind = KindDeploy
 	}
 	var checksum string
 	err := db.QueryRow(ctx, `select checksum from flow_versions where flow_id = $1 and number = $2`, r.flowID, r.version).Scan(&checksum)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return mappings.Deployment{}, fault.Errorf(fault.NotFound, "this flow has no version %d; publish the draft first", r.version)
+		return Deployment{}, fault.Errorf(fault.NotFound, "this flow has no version %d; publish the draft first", r.version)
 	}
 	if err != nil {
-		return mappings.Deployment{}, fmt.Errorf("deploy: %w", err)
+		return Deployment{}, fmt.Errorf("deploy: %w", err)
 	}
-	d := mappings.Deployment{EnvironmentID: r.envID, FlowID: r.flowID, VersionNumber: r.version, Checksum: checksum, DeployedByEmail: ed.Email,
+	d := Deployment{EnvironmentID: r.envID, FlowID: r.flowID, VersionNumber: r.version, Checksum: checksum, DeployedByEmail: ed.Email,
 		Active: true, Kind: r.kind, Reason: r.reason, Gates: r.gates}
 	if r.requestedBy != "" && r.requestedBy != ed.Email {
 		d.Reason = strings.TrimSpace(d.Reason + " (requested by " + r.requestedBy + ")")
@@ -73,10 +73,10 @@ func deploy(ctx context.Context, db txn.DBTX, r deployment, ed mappings.Editor) 
 		r.envID, r.flowID, r.version, checksum, ed.Email, d.Kind, d.Reason, d.Gates).Scan(&d.ID, &d.DeployedAt)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.ForeignKeyViolation {
-		return mappings.Deployment{}, fault.Errorf(fault.NotFound, "no environment with id %d", r.envID)
+		return Deployment{}, fault.Errorf(fault.NotFound, "no environment with id %d", r.envID)
 	}
 	if err != nil {
-		return mappings.Deployment{}, fmt.Errorf("deploy: %w", err)
+		return Deployment{}, fmt.Errorf("deploy: %w", err)
 	}
 	return d, nil
 }

@@ -51,7 +51,7 @@ func publishedFlow(t *testing.T, b *testBundle, slug string) mappings.Flow {
 	return f
 }
 
-func deployVersion(ctx context.Context, db txn.DBTX, envID, flowID int64, n int, ed mappings.Editor) (mappings.Deployment, error) {
+func deployVersion(ctx context.Context, db txn.DBTX, envID, flowID int64, n int, ed mappings.Editor) (Deployment, error) {
 	return deploy(ctx, db, deployment{envID: envID, flowID: flowID, version: n}, ed)
 }
 
@@ -60,10 +60,10 @@ func TestDeploySwitchesAtomically(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
 	f := publishedFlow(t, b, "orders")
-	dev, err := mappings.EnvironmentByName(ctx, b.db, "dev")
+	dev, err := EnvironmentByName(ctx, b.db, "dev")
 	require.NoError(t, err)
 
-	_, err = mappings.DeploymentCurrent(ctx, b.db, dev.ID, f.ID)
+	_, err = DeploymentCurrent(ctx, b.db, dev.ID, f.ID)
 	require.Equal(t, fault.Conflict, fault.CodeOf(err), "nothing deployed is a conflict (409)")
 	require.Contains(t, err.Error(), "deploy a published version")
 
@@ -89,17 +89,17 @@ func TestDeploySwitchesAtomically(t *testing.T) {
 	require.NoError(t, err)
 	d2, err := deployVersion(ctx, b.db, dev.ID, f.ID, 2, b.editor)
 	require.NoError(t, err)
-	cur, err := mappings.DeploymentCurrent(ctx, b.db, dev.ID, f.ID)
+	cur, err := DeploymentCurrent(ctx, b.db, dev.ID, f.ID)
 	require.NoError(t, err)
 	require.Equal(t, d2.ID, cur.ID)
 	require.Equal(t, 2, cur.VersionNumber)
 
-	hist, err := mappings.DeploymentHistory(ctx, b.db, dev.ID, f.ID)
+	hist, err := DeploymentHistory(ctx, b.db, dev.ID, f.ID)
 	require.NoError(t, err)
 	require.Len(t, hist, 2)
 	require.True(t, hist[0].Active)
 	require.False(t, hist[1].Active, "the old deployment is history")
-	list, err := mappings.DeploymentList(ctx, b.db, dev.ID)
+	list, err := DeploymentList(ctx, b.db, dev.ID)
 	require.NoError(t, err)
 	require.Len(t, list, 1)
 
@@ -118,10 +118,10 @@ func TestDeploySwitchesAtomically(t *testing.T) {
 	var active int
 	require.NoError(t, b.db.QueryRow(ctx, `select count(*) from current_deployments where environment_id = $1 and flow_id = $2`, dev.ID, f.ID).Scan(&active))
 	require.Equal(t, 1, active)
-	hist, err = mappings.DeploymentHistory(ctx, b.db, dev.ID, f.ID)
+	hist, err = DeploymentHistory(ctx, b.db, dev.ID, f.ID)
 	require.NoError(t, err)
 	require.Len(t, hist, 12)
-	cur, err = mappings.DeploymentCurrent(ctx, b.db, dev.ID, f.ID)
+	cur, err = DeploymentCurrent(ctx, b.db, dev.ID, f.ID)
 	require.NoError(t, err)
 	activeRows := 0
 	for _, h := range hist {

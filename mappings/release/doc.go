@@ -1,4 +1,13 @@
-// Package release owns the release policy: the only operations that change
+// Package release holds what decides where versions of a flow run:
+// environments in promotion order, each environment's target
+// configuration (secrets sealed at rest), variables and notification
+// settings, the deployments that point an environment at a version, the
+// promotion gates (every target and variable a version uses configured in
+// the destination, every test case passing) and the promotion requests that
+// hold a protected environment's change for a second person. It imports
+// mappings, engine, account and internal/*; mappings never imports it.
+//
+// It owns the release policy: the only operations that change
 // which version of a flow runs in an environment, or bring versions in from
 // a bundle. Each takes an Actor (a signed-in user with a role, an API key
 // with its environment, flows and permissions, the command-line operator, or

@@ -22,7 +22,7 @@ import (
 type policyBundle struct {
 	db        *pgxpool.Pool
 	flow      mappings.Flow
-	dev, prod mappings.Environment
+	dev, prod release.Environment
 	amy, bob  release.Actor // approvers
 }
 
@@ -41,15 +41,15 @@ func setupPolicy(t *testing.T) *policyBundle {
 	require.NoError(t, err)
 	b.flow, err = mappings.FlowByID(ctx, b.db, f.ID)
 	require.NoError(t, err)
-	for _, env := range []*mappings.Environment{&b.dev, &b.prod} {
-		name := map[*mappings.Environment]string{&b.dev: "dev", &b.prod: "prod"}[env]
-		*env, err = mappings.EnvironmentByName(ctx, b.db, name)
+	for _, env := range []*release.Environment{&b.dev, &b.prod} {
+		name := map[*release.Environment]string{&b.dev: "dev", &b.prod: "prod"}[env]
+		*env, err = release.EnvironmentByName(ctx, b.db, name)
 		require.NoError(t, err)
-		cfg := mappings.DefaultTargetConfig(env.ID, "erp-sales-orders")
+		cfg := release.DefaultTargetConfig(env.ID, "erp-sales-orders")
 		cfg.URLTemplate = "https://erp." + name + ".example/orders"
-		_, err = mappings.TargetConfigPut(ctx, b.db, nil, cfg, ed)
+		_, err = release.TargetConfigPut(ctx, b.db, nil, cfg, ed)
 		require.NoError(t, err)
-		require.NoError(t, mappings.VariableSet(ctx, b.db, env.ID, "ERP_COMPANY", "1000"))
+		require.NoError(t, release.VariableSet(ctx, b.db, env.ID, "ERP_COMPANY", "1000"))
 	}
 	for _, who := range []*release.Actor{&b.amy, &b.bob} {
 		email := map[*release.Actor]string{&b.amy: "amy@shop.example", &b.bob: "bob@shop.example"}[who]
@@ -60,8 +60,8 @@ func setupPolicy(t *testing.T) *policyBundle {
 	return b
 }
 
-func (b *policyBundle) running(t *testing.T, env mappings.Environment) int {
-	d, err := mappings.DeploymentCurrent(context.Background(), b.db, env.ID, b.flow.ID)
+func (b *policyBundle) running(t *testing.T, env release.Environment) int {
+	d, err := release.DeploymentCurrent(context.Background(), b.db, env.ID, b.flow.ID)
 	if fault.CodeOf(err) == fault.Conflict {
 		return 0
 	}
@@ -86,18 +86,18 @@ func TestPolicyForActorsAndScopes(t *testing.T) {
 	cases := []struct {
 		name    string
 		actor   release.Actor
-		env     func(b *policyBundle) mappings.Environment
+		env     func(b *policyBundle) release.Environment
 		wantErr fault.Code
 		want    string // deployed, pending
 	}{
-		{"system in dev", release.System("demo-seed"), func(b *policyBundle) mappings.Environment { return b.dev }, "", "deployed"},
-		{"system in prod", release.System("demo-seed"), func(b *policyBundle) mappings.Environment { return b.prod }, fault.Forbidden, ""},
-		{"cli in prod", release.CLI(), func(b *policyBundle) mappings.Environment { return b.prod }, "", "pending"},
-		{"manage key of dev", key("dev", true), func(b *policyBundle) mappings.Environment { return b.dev }, "", "deployed"},
-		{"manage key of dev limited to another flow", key("dev", true, "returns"), func(b *policyBundle) mappings.Environment { return b.dev }, fault.Forbidden, ""},
-		{"manage key of dev limited to the flow", key("dev", true, "orders"), func(b *policyBundle) mappings.Environment { return b.dev }, "", "deployed"},
-		{"posting key of dev", key("dev", false), func(b *policyBundle) mappings.Environment { return b.dev }, fault.Forbidden, ""},
-		{"nobody", release.Actor{}, func(b *policyBundle) mappings.Environment { return b.dev }, fault.Forbidden, ""},
+		{"system in dev", release.System("demo-seed"), func(b *policyBundle) release.Environment { return b.dev }, "", "deployed"},
+		{"system in prod", release.System("demo-seed"), func(b *policyBundle) release.Environment { return b.prod }, fault.Forbidden, ""},
+		{"cli in prod", release.CLI(), func(b *policyBundle) release.Environment { return b.prod }, "", "pending"},
+		{"manage key of dev", key("dev", true), func(b *policyBundle) release.Environment { return b.dev }, "", "deployed"},
+		{"manage key of dev limited to another flow", key("dev", true, "returns"), func(b *policyBundle) release.Environment { return b.dev }, fault.Forbidden, ""},
+		{"manage key of dev limited to the flow", key("dev", true, "orders"), func(b *policyBundle) release.Environment { return b.dev }, "", "deployed"},
+		{"posting key of dev", key("dev", false), func(b *policyBundle) release.Environment { return b.dev }, fault.Forbidden, ""},
+		{"nobody", release.Actor{}, func(b *policyBundle) release.Environment { return b.dev }, fault.Forbidden, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -141,7 +141,7 @@ func TestOnlyPeopleDecideAndRollBackProtectedEnvironments(t *testing.T) {
 	}
 	r, d, err := release.Decide(ctx, b.db, builtinKinds{}, b.amy, id, true, "ok", time.Now())
 	require.NoError(t, err)
-	require.Equal(t, mappings.RequestApproved, r.Status)
+	require.Equal(t, release.RequestApproved, r.Status)
 	require.Contains(t, d.Reason, "requested by cli")
 
 	// v2 through a request, then a rollback to v1 only by a person who may.

@@ -18,7 +18,7 @@ import (
 // Promotion is what Promote needs.
 type Promotion struct {
 	Flow        mappings.Flow
-	Environment mappings.Environment
+	Environment Environment
 	Version     int
 	// Reason is why, in the promoter's words, for the history.
 	Reason string
@@ -29,7 +29,7 @@ type Promotion struct {
 	Now time.Time
 	// Kinds say which targets need configuration, for the gates
 	// (required; the transport registry of jobs/transport).
-	Kinds mappings.TargetKinds
+	Kinds TargetKinds
 }
 
 // Promote is the one way to change the version a flow runs in an
@@ -44,8 +44,8 @@ type Promotion struct {
 // version that already runs is a Conflict. The deployment or request and
 // its audit entry (promotion.deploy, promotion.request) are written in one
 // transaction; a refusal is audited as promotion.refuse.
-func Promote(ctx context.Context, db DB, a Actor, p Promotion) (mappings.PromotionResult, error) {
-	var res mappings.PromotionResult
+func Promote(ctx context.Context, db DB, a Actor, p Promotion) (PromotionResult, error) {
+	var res PromotionResult
 	err := txn.Run(ctx, db, func(tx pgx.Tx) error {
 		var err error
 		res, err = promote(ctx, tx, a, p)
@@ -62,7 +62,7 @@ func Promote(ctx context.Context, db DB, a Actor, p Promotion) (mappings.Promoti
 // refusals.
 func (a Actor) refused(ctx context.Context, db DB, err error, action, targetType, targetID string, what map[string]any) {
 	code := fault.CodeOf(err)
-	var gates *mappings.GatesFailedError
+	var gates *GatesFailedError
 	if !errors.As(err, &gates) && code != fault.Forbidden && code != fault.Invalid && code != fault.Conflict {
 		return
 	}
@@ -77,49 +77,49 @@ func (a Actor) refused(ctx context.Context, db DB, err error, action, targetType
 
 // promote is Promote inside the caller's transaction, unaudited when it
 // refuses (the caller audits what it refused).
-func promote(ctx context.Context, tx txn.DBTX, a Actor, p Promotion) (mappings.PromotionResult, error) {
+func promote(ctx context.Context, tx txn.DBTX, a Actor, p Promotion) (PromotionResult, error) {
 	f, env, number := p.Flow, p.Environment, p.Version
 	if err := a.MayPromote(env, f.Slug); err != nil {
-		return mappings.PromotionResult{}, err
+		return PromotionResult{}, err
 	}
 	if number < 1 {
-		return mappings.PromotionResult{}, &fault.Error{Code: fault.Invalid, Message: fmt.Sprintf("%d is not a version number", number), Fields: map[string]string{"version": "a number such as 2"}}
+		return PromotionResult{}, &fault.Error{Code: fault.Invalid, Message: fmt.Sprintf("%d is not a version number", number), Fields: map[string]string{"version": "a number such as 2"}}
 	}
 	now := p.Now
 	if now.IsZero() {
 		now = time.Now()
 	}
-	pv, err := mappings.PreviewPromotion(ctx, tx, p.Kinds, f, number, env, now)
+	pv, err := PreviewPromotion(ctx, tx, p.Kinds, f, number, env, now)
 	if err != nil {
-		return mappings.PromotionResult{}, err
+		return PromotionResult{}, err
 	}
 	before := 0
 	if pv.Current != nil {
 		before = pv.Current.VersionNumber
 	}
 	if before == number {
-		return mappings.PromotionResult{}, fault.Errorf(fault.Conflict, "%s already runs %s v%d; nothing to promote", env.Name, f.Slug, number)
+		return PromotionResult{}, fault.Errorf(fault.Conflict, "%s already runs %s v%d; nothing to promote", env.Name, f.Slug, number)
 	}
 	if !pv.Gates.Passed() {
-		return mappings.PromotionResult{}, &mappings.GatesFailedError{Flow: f.Slug, Version: number, Gates: pv.Gates}
+		return PromotionResult{}, &GatesFailedError{Flow: f.Slug, Version: number, Gates: pv.Gates}
 	}
 	reason := strings.TrimSpace(p.Reason)
 	after := map[string]any{"environment": env.Name, "version": number, "reason": reason, "gates": pv.Gates}
 	was := map[string]any{"environment": env.Name, "version": before}
 	if !env.Protected && !p.RequestOnly {
-		d, err := deploy(ctx, tx, deployment{envID: env.ID, flowID: f.ID, version: number, kind: mappings.KindPromote, reason: reason, gates: pv.Gates}, a.editor())
+		d, err := deploy(ctx, tx, deployment{envID: env.ID, flowID: f.ID, version: number, kind: KindPromote, reason: reason, gates: pv.Gates}, a.editor())
 		if err != nil {
-			return mappings.PromotionResult{}, err
+			return PromotionResult{}, err
 		}
 		if err := account.Audit(ctx, tx, a.audit(), "promotion.deploy", "flow", f.Slug, was, after); err != nil {
-			return mappings.PromotionResult{}, err
+			return PromotionResult{}, err
 		}
-		return mappings.PromotionResult{Deployment: &d, Gates: pv.Gates}, nil
+		return PromotionResult{Deployment: &d, Gates: pv.Gates}, nil
 	}
 	if _, err := tx.Exec(ctx, `update promotion_requests set status = 'superseded', decided_at = now(), decided_by_email = $3,
 		decision_comment = 'superseded by a newer request'
 		where flow_id = $1 and environment_id = $2 and status = 'pending'`, f.ID, env.ID, a.email); err != nil {
-		return mappings.PromotionResult{}, fmt.Errorf("promote: %w", err)
+		return PromotionResult{}, fmt.Errorf("promote: %w", err)
 	}
 	var from *int
 	if pv.Current != nil {
@@ -134,17 +134,17 @@ func promote(ctx context.Context, tx txn.DBTX, a Actor, p Promotion) (mappings.P
 		values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning id`,
 		f.ID, number, pv.Version.Checksum, env.ID, from, reason, pv.Gates, requester, a.email).Scan(&id)
 	if err != nil {
-		return mappings.PromotionResult{}, fmt.Errorf("promote: %w", err)
+		return PromotionResult{}, fmt.Errorf("promote: %w", err)
 	}
-	r, err := mappings.PromotionRequestGet(ctx, tx, id)
+	r, err := PromotionRequestGet(ctx, tx, id)
 	if err != nil {
-		return mappings.PromotionResult{}, err
+		return PromotionResult{}, err
 	}
 	after["request"] = r.ID
 	if err := account.Audit(ctx, tx, a.audit(), "promotion.request", "flow", f.Slug, was, after); err != nil {
-		return mappings.PromotionResult{}, err
+		return PromotionResult{}, err
 	}
-	return mappings.PromotionResult{Request: &r, Gates: pv.Gates}, nil
+	return PromotionResult{Request: &r, Gates: pv.Gates}, nil
 }
 
 // Decide approves or rejects a pending promotion request. Only approvers
@@ -154,9 +154,9 @@ func promote(ctx context.Context, tx txn.DBTX, a Actor, p Promotion) (mappings.P
 // the decision, the deployment and the audit entry (promotion.approve,
 // promotion.reject) are written in one transaction, which locks the
 // request.
-func Decide(ctx context.Context, db DB, kinds mappings.TargetKinds, a Actor, id int64, approve bool, comment string, now time.Time) (mappings.PromotionRequest, *mappings.Deployment, error) {
-	var r mappings.PromotionRequest
-	var d *mappings.Deployment
+func Decide(ctx context.Context, db DB, kinds TargetKinds, a Actor, id int64, approve bool, comment string, now time.Time) (PromotionRequest, *Deployment, error) {
+	var r PromotionRequest
+	var d *Deployment
 	err := txn.Run(ctx, db, func(tx pgx.Tx) error {
 		var err error
 		r, d, err = decide(ctx, tx, kinds, a, id, approve, comment, now)
@@ -165,62 +165,62 @@ func Decide(ctx context.Context, db DB, kinds mappings.TargetKinds, a Actor, id 
 	return r, d, err
 }
 
-func decide(ctx context.Context, tx txn.DBTX, kinds mappings.TargetKinds, a Actor, id int64, approve bool, comment string, now time.Time) (mappings.PromotionRequest, *mappings.Deployment, error) {
+func decide(ctx context.Context, tx txn.DBTX, kinds TargetKinds, a Actor, id int64, approve bool, comment string, now time.Time) (PromotionRequest, *Deployment, error) {
 	if err := a.MayDecide(); err != nil {
-		return mappings.PromotionRequest{}, nil, err
+		return PromotionRequest{}, nil, err
 	}
 	var status string
 	err := tx.QueryRow(ctx, `select status from promotion_requests where id = $1 for update`, id).Scan(&status)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return mappings.PromotionRequest{}, nil, fault.Errorf(fault.NotFound, "no promotion request %d", id)
+		return PromotionRequest{}, nil, fault.Errorf(fault.NotFound, "no promotion request %d", id)
 	}
 	if err != nil {
-		return mappings.PromotionRequest{}, nil, fmt.Errorf("decide promotion %d: %w", id, err)
+		return PromotionRequest{}, nil, fmt.Errorf("decide promotion %d: %w", id, err)
 	}
-	if status != mappings.RequestPending {
-		return mappings.PromotionRequest{}, nil, fault.Errorf(fault.Conflict, "promotion request %d is already %s", id, status)
+	if status != RequestPending {
+		return PromotionRequest{}, nil, fault.Errorf(fault.Conflict, "promotion request %d is already %s", id, status)
 	}
-	r, err := mappings.PromotionRequestGet(ctx, tx, id)
+	r, err := PromotionRequestGet(ctx, tx, id)
 	if err != nil {
-		return mappings.PromotionRequest{}, nil, err
+		return PromotionRequest{}, nil, err
 	}
 	if a.isRequester(r) {
-		return mappings.PromotionRequest{}, nil, fault.Errorf(fault.Forbidden, "you requested this promotion; another approver must approve or reject it")
+		return PromotionRequest{}, nil, fault.Errorf(fault.Forbidden, "you requested this promotion; another approver must approve or reject it")
 	}
 	comment = strings.TrimSpace(comment)
 	var deciderID *int64
 	if a.userID != 0 {
 		deciderID = &a.userID
 	}
-	was := map[string]any{"request": r.ID, "status": mappings.RequestPending}
+	was := map[string]any{"request": r.ID, "status": RequestPending}
 	if !approve {
 		if comment == "" {
-			return mappings.PromotionRequest{}, nil, &fault.Error{Code: fault.Invalid, Message: "say why the promotion is rejected, so the requester knows what to change", Fields: map[string]string{"comment": "required"}}
+			return PromotionRequest{}, nil, &fault.Error{Code: fault.Invalid, Message: "say why the promotion is rejected, so the requester knows what to change", Fields: map[string]string{"comment": "required"}}
 		}
 		if _, err := tx.Exec(ctx, `update promotion_requests set status = 'rejected', decided_by_id = $2, decided_by_email = $3, decided_at = now(), decision_comment = $4 where id = $1`,
 			id, deciderID, a.email, comment); err != nil {
-			return mappings.PromotionRequest{}, nil, fmt.Errorf("reject promotion %d: %w", id, err)
+			return PromotionRequest{}, nil, fmt.Errorf("reject promotion %d: %w", id, err)
 		}
-		if r, err = mappings.PromotionRequestGet(ctx, tx, id); err != nil {
-			return mappings.PromotionRequest{}, nil, err
+		if r, err = PromotionRequestGet(ctx, tx, id); err != nil {
+			return PromotionRequest{}, nil, err
 		}
 		return r, nil, account.Audit(ctx, tx, a.audit(), "promotion.reject", "flow", r.Flow, was,
 			map[string]any{"environment": r.Environment, "version": r.VersionNumber, "status": r.Status, "comment": r.DecisionComment, "requestedBy": r.RequestedByEmail})
 	}
-	env, err := mappings.EnvironmentByID(ctx, tx, r.EnvironmentID)
+	env, err := EnvironmentByID(ctx, tx, r.EnvironmentID)
 	if err != nil {
-		return mappings.PromotionRequest{}, nil, err
+		return PromotionRequest{}, nil, err
 	}
 	v, err := mappings.VersionGet(ctx, tx, r.FlowID, r.VersionNumber)
 	if err != nil {
-		return mappings.PromotionRequest{}, nil, err
+		return PromotionRequest{}, nil, err
 	}
-	gates, err := mappings.CheckGates(ctx, tx, kinds, env, v.Definition, now)
+	gates, err := CheckGates(ctx, tx, kinds, env, v.Definition, now)
 	if err != nil {
-		return mappings.PromotionRequest{}, nil, err
+		return PromotionRequest{}, nil, err
 	}
 	if !gates.Passed() {
-		return mappings.PromotionRequest{}, nil, &mappings.GatesFailedError{Flow: r.Flow, Version: r.VersionNumber, Gates: gates}
+		return PromotionRequest{}, nil, &GatesFailedError{Flow: r.Flow, Version: r.VersionNumber, Gates: gates}
 	}
 	why := r.Reason
 	approval := "approved by " + a.email
@@ -232,17 +232,17 @@ func decide(ctx context.Context, tx txn.DBTX, kinds mappings.TargetKinds, a Acto
 	} else {
 		why = approval
 	}
-	d, err := deploy(ctx, tx, deployment{envID: env.ID, flowID: r.FlowID, version: r.VersionNumber, kind: mappings.KindPromote,
+	d, err := deploy(ctx, tx, deployment{envID: env.ID, flowID: r.FlowID, version: r.VersionNumber, kind: KindPromote,
 		reason: why, gates: gates, requestedBy: r.RequestedByEmail}, a.editor())
 	if err != nil {
-		return mappings.PromotionRequest{}, nil, err
+		return PromotionRequest{}, nil, err
 	}
 	if _, err := tx.Exec(ctx, `update promotion_requests set status = 'approved', decided_by_id = $2, decided_by_email = $3, decided_at = now(),
 		decision_comment = $4, deployment_id = $5 where id = $1`, id, deciderID, a.email, comment, d.ID); err != nil {
-		return mappings.PromotionRequest{}, nil, fmt.Errorf("approve promotion %d: %w", id, err)
+		return PromotionRequest{}, nil, fmt.Errorf("approve promotion %d: %w", id, err)
 	}
-	if r, err = mappings.PromotionRequestGet(ctx, tx, id); err != nil {
-		return mappings.PromotionRequest{}, nil, err
+	if r, err = PromotionRequestGet(ctx, tx, id); err != nil {
+		return PromotionRequest{}, nil, err
 	}
 	return r, &d, account.Audit(ctx, tx, a.audit(), "promotion.approve", "flow", r.Flow, was,
 		map[string]any{"environment": r.Environment, "version": r.VersionNumber, "status": r.Status, "comment": r.DecisionComment,
@@ -258,8 +258,8 @@ func decide(ctx context.Context, tx txn.DBTX, kinds mappings.TargetKinds, a Acto
 // the version ran there before, and a rollback is what restores service
 // while a gate is being fixed. Conflict when there is nothing to roll back
 // to. Audited as deployment.rollback with the deployment.
-func Rollback(ctx context.Context, db DB, kinds mappings.TargetKinds, a Actor, env mappings.Environment, f mappings.Flow, reason string, now time.Time) (mappings.Deployment, error) {
-	var d mappings.Deployment
+func Rollback(ctx context.Context, db DB, kinds TargetKinds, a Actor, env Environment, f mappings.Flow, reason string, now time.Time) (Deployment, error) {
+	var d Deployment
 	err := txn.Run(ctx, db, func(tx pgx.Tx) error {
 		var err error
 		d, err = rollback(ctx, tx, kinds, a, env, f, reason, now)
@@ -268,41 +268,41 @@ func Rollback(ctx context.Context, db DB, kinds mappings.TargetKinds, a Actor, e
 	return d, err
 }
 
-func rollback(ctx context.Context, tx txn.DBTX, kinds mappings.TargetKinds, a Actor, env mappings.Environment, f mappings.Flow, reason string, now time.Time) (mappings.Deployment, error) {
+func rollback(ctx context.Context, tx txn.DBTX, kinds TargetKinds, a Actor, env Environment, f mappings.Flow, reason string, now time.Time) (Deployment, error) {
 	if err := a.MayRollback(env, f.Slug); err != nil {
-		return mappings.Deployment{}, err
+		return Deployment{}, err
 	}
-	cur, err := mappings.DeploymentCurrent(ctx, tx, env.ID, f.ID)
+	cur, err := DeploymentCurrent(ctx, tx, env.ID, f.ID)
 	if err != nil {
-		return mappings.Deployment{}, fault.Errorf(fault.Conflict, "%s runs no version of %s; there is nothing to roll back", env.Name, f.Slug)
+		return Deployment{}, fault.Errorf(fault.Conflict, "%s runs no version of %s; there is nothing to roll back", env.Name, f.Slug)
 	}
 	var prev int
 	err = tx.QueryRow(ctx, `select version_number from deployments where environment_id = $1 and flow_id = $2 and id < $3 and version_number <> $4
 		order by id desc limit 1`, env.ID, f.ID, cur.ID, cur.VersionNumber).Scan(&prev)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return mappings.Deployment{}, fault.Errorf(fault.Conflict, "%s v%d is the first version of %s deployed to %s; there is no earlier deployment to roll back to", f.Slug, cur.VersionNumber, f.Slug, env.Name)
+		return Deployment{}, fault.Errorf(fault.Conflict, "%s v%d is the first version of %s deployed to %s; there is no earlier deployment to roll back to", f.Slug, cur.VersionNumber, f.Slug, env.Name)
 	}
 	if err != nil {
-		return mappings.Deployment{}, fmt.Errorf("rollback: %w", err)
+		return Deployment{}, fmt.Errorf("rollback: %w", err)
 	}
 	v, err := mappings.VersionGet(ctx, tx, f.ID, prev)
 	if err != nil {
-		return mappings.Deployment{}, err
+		return Deployment{}, err
 	}
 	if now.IsZero() {
 		now = time.Now()
 	}
-	gates, err := mappings.CheckGates(ctx, tx, kinds, env, v.Definition, now)
+	gates, err := CheckGates(ctx, tx, kinds, env, v.Definition, now)
 	if err != nil {
-		return mappings.Deployment{}, err
+		return Deployment{}, err
 	}
 	reason = strings.TrimSpace(reason)
 	if reason == "" {
 		reason = fmt.Sprintf("rollback from v%d", cur.VersionNumber)
 	}
-	d, err := deploy(ctx, tx, deployment{envID: env.ID, flowID: f.ID, version: prev, kind: mappings.KindRollback, reason: reason, gates: gates}, a.editor())
+	d, err := deploy(ctx, tx, deployment{envID: env.ID, flowID: f.ID, version: prev, kind: KindRollback, reason: reason, gates: gates}, a.editor())
 	if err != nil {
-		return mappings.Deployment{}, err
+		return Deployment{}, err
 	}
 	return d, account.Audit(ctx, tx, a.audit(), "deployment.rollback", "flow", f.Slug,
 		map[string]any{"environment": env.Name, "version": cur.VersionNumber},

@@ -15,7 +15,7 @@ import (
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/jobs/transport"
 	"github.com/crossdock/crossdock/jobs/transport/httptarget"
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
 // Kind is the capture kind's name in definitions.
@@ -43,7 +43,7 @@ func (*Transport) Traits() transport.Traits {
 }
 
 // Redact shows nothing: the capture itself is on the delivery.
-func (*Transport) Redact(mappings.TargetConfig, transport.Delivery) map[string]string { return nil }
+func (*Transport) Redact(release.TargetConfig, transport.Delivery) map[string]string { return nil }
 
 // Send records the request; running twice records it once.
 func (t *Transport) Send(ctx context.Context, a transport.Attempt) (transport.Outcome, error) {

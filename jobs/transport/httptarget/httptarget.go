@@ -23,7 +23,7 @@ import (
 
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/jobs/transport"
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
 // Kind is the http kind's name in definitions.
@@ -62,7 +62,7 @@ func (*Transport) Traits() transport.Traits {
 
 // Redact returns the headers d is sent with under cfg, the credential
 // masked. Nothing needs the secret to build them.
-func (*Transport) Redact(cfg mappings.TargetConfig, d transport.Delivery) map[string]string {
+func (*Transport) Redact(cfg release.TargetConfig, d transport.Delivery) map[string]string {
 	return MaskedHeader(cfg, Header(cfg, d))
 }
 
@@ -93,7 +93,7 @@ func URL(a transport.Attempt) string {
 // Header is what a delivery is sent with: the configured headers, the
 // JSON content type, the Idempotency-Key, the correlation id and the
 // credential.
-func Header(cfg mappings.TargetConfig, d transport.Delivery) http.Header {
+func Header(cfg release.TargetConfig, d transport.Delivery) http.Header {
 	h := http.Header{}
 	for k, v := range cfg.Headers {
 		h.Set(k, v)
@@ -103,11 +103,11 @@ func Header(cfg mappings.TargetConfig, d transport.Delivery) http.Header {
 	h.Set("X-Correlation-ID", d.CorrelationID)
 	h.Set("User-Agent", "Crossdock")
 	switch cfg.Auth {
-	case mappings.AuthBearer:
+	case release.AuthBearer:
 		h.Set("Authorization", "Bearer "+cfg.Secret)
-	case mappings.AuthBasic:
+	case release.AuthBasic:
 		h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(cfg.Username+":"+cfg.Secret)))
-	case mappings.AuthHeader:
+	case release.AuthHeader:
 		h.Set(cfg.AuthHeaderName, cfg.Secret)
 	}
 	return h
@@ -115,15 +115,15 @@ func Header(cfg mappings.TargetConfig, d transport.Delivery) http.Header {
 
 // MaskedHeader returns h with the credential replaced, for captures,
 // pages and logs.
-func MaskedHeader(cfg mappings.TargetConfig, h http.Header) map[string]string {
+func MaskedHeader(cfg release.TargetConfig, h http.Header) map[string]string {
 	out := make(map[string]string, len(h))
 	for k := range h {
 		out[k] = h.Get(k)
 	}
 	switch cfg.Auth {
-	case mappings.AuthBearer, mappings.AuthBasic:
+	case release.AuthBearer, release.AuthBasic:
 		out["Authorization"] = "••••••"
-	case mappings.AuthHeader:
+	case release.AuthHeader:
 		out[http.CanonicalHeaderKey(cfg.AuthHeaderName)] = "••••••"
 	}
 	return out
@@ -131,10 +131,10 @@ func MaskedHeader(cfg mappings.TargetConfig, h http.Header) map[string]string {
 
 // scrub removes the secret from text a target sent back or an error
 // produced, in case either echoes it.
-func scrub(cfg mappings.TargetConfig, s string) string {
+func scrub(cfg release.TargetConfig, s string) string {
 	if cfg.Secret != "" {
 		s = strings.ReplaceAll(s, cfg.Secret, "••••••")
-		if cfg.Auth == mappings.AuthBasic {
+		if cfg.Auth == release.AuthBasic {
 			s = strings.ReplaceAll(s, base64.StdEncoding.EncodeToString([]byte(cfg.Username+":"+cfg.Secret)), "••••••")
 		}
 	}
@@ -142,7 +142,7 @@ func scrub(cfg mappings.TargetConfig, s string) string {
 }
 
 // scrubAll is scrub of each of ss.
-func scrubAll(cfg mappings.TargetConfig, ss []string) []string {
+func scrubAll(cfg release.TargetConfig, ss []string) []string {
 	if len(ss) == 0 {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package mappings
+package release
 
 import (
 	"context"
@@ -13,8 +13,8 @@ import (
 )
 
 // Deployment says which version of a flow runs in an environment. Old
-// deployments stay as history with Active false. Only package
-// mappings/release writes them, through the release policy.
+// deployments stay as history with Active false. Only the release policy
+// operations of this package write them.
 type Deployment struct {
 	ID              int64
 	EnvironmentID   int64

@@ -1,4 +1,4 @@
-package mappings_test
+package release_test
 
 import (
 	"bytes"
@@ -15,37 +15,27 @@ import (
 
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/secret"
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
-
-func publishedFlow(t *testing.T, b *testBundle, slug string) mappings.Flow {
-	t.Helper()
-	ctx := context.Background()
-	f, err := mappings.FlowCreate(ctx, b.db, mappings.NewFlow{Name: slug, Slug: slug, Definition: storefront(t)}, b.editor)
-	require.NoError(t, err)
-	_, err = mappings.Publish(ctx, b.db, f.ID, 1, "first", b.editor)
-	require.NoError(t, err)
-	return f
-}
 
 func TestEnvironmentsAreSeededInOrder(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	envs, err := mappings.EnvironmentList(ctx, b.db)
+	envs, err := release.EnvironmentList(ctx, b.db)
 	require.NoError(t, err)
 	require.Len(t, envs, 3)
 	require.Equal(t, []string{"dev", "test", "prod"}, []string{envs[0].Name, envs[1].Name, envs[2].Name})
 	require.False(t, envs[0].Protected)
 	require.True(t, envs[2].Protected, "prod is protected")
 
-	prod, err := mappings.EnvironmentByName(ctx, b.db, "prod")
+	prod, err := release.EnvironmentByName(ctx, b.db, "prod")
 	require.NoError(t, err)
 	require.Equal(t, envs[2], prod)
-	byID, err := mappings.EnvironmentByID(ctx, b.db, prod.ID)
+	byID, err := release.EnvironmentByID(ctx, b.db, prod.ID)
 	require.NoError(t, err)
 	require.Equal(t, prod, byID)
-	_, err = mappings.EnvironmentByName(ctx, b.db, "staging")
+	_, err = release.EnvironmentByName(ctx, b.db, "staging")
 	require.Equal(t, fault.NotFound, fault.CodeOf(err))
 }
 
@@ -53,26 +43,26 @@ func TestVariables(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	dev, err := mappings.EnvironmentByName(ctx, b.db, "dev")
+	dev, err := release.EnvironmentByName(ctx, b.db, "dev")
 	require.NoError(t, err)
-	prod, err := mappings.EnvironmentByName(ctx, b.db, "prod")
+	prod, err := release.EnvironmentByName(ctx, b.db, "prod")
 	require.NoError(t, err)
 
-	vars, err := mappings.Variables(ctx, b.db, dev.ID)
+	vars, err := release.Variables(ctx, b.db, dev.ID)
 	require.NoError(t, err)
 	require.Empty(t, vars)
-	require.NoError(t, mappings.VariableSet(ctx, b.db, dev.ID, "ERP_COMPANY", "1000"))
-	require.NoError(t, mappings.VariableSet(ctx, b.db, dev.ID, "ERP_COMPANY", "2000"))
-	require.NoError(t, mappings.VariableSet(ctx, b.db, prod.ID, "ERP_COMPANY", "9000"))
-	vars, err = mappings.Variables(ctx, b.db, dev.ID)
+	require.NoError(t, release.VariableSet(ctx, b.db, dev.ID, "ERP_COMPANY", "1000"))
+	require.NoError(t, release.VariableSet(ctx, b.db, dev.ID, "ERP_COMPANY", "2000"))
+	require.NoError(t, release.VariableSet(ctx, b.db, prod.ID, "ERP_COMPANY", "9000"))
+	vars, err = release.Variables(ctx, b.db, dev.ID)
 	require.NoError(t, err)
 	require.Equal(t, map[string]string{"ERP_COMPANY": "2000"}, vars, "set replaces, per environment")
 
-	err = mappings.VariableSet(ctx, b.db, dev.ID, "bad name", "x")
+	err = release.VariableSet(ctx, b.db, dev.ID, "bad name", "x")
 	require.Equal(t, fault.Invalid, fault.CodeOf(err))
-	require.NoError(t, mappings.VariableDelete(ctx, b.db, dev.ID, "ERP_COMPANY"))
-	require.Equal(t, fault.NotFound, fault.CodeOf(mappings.VariableDelete(ctx, b.db, dev.ID, "ERP_COMPANY")))
-	vars, err = mappings.Variables(ctx, b.db, prod.ID)
+	require.NoError(t, release.VariableDelete(ctx, b.db, dev.ID, "ERP_COMPANY"))
+	require.Equal(t, fault.NotFound, fault.CodeOf(release.VariableDelete(ctx, b.db, dev.ID, "ERP_COMPANY")))
+	vars, err = release.Variables(ctx, b.db, prod.ID)
 	require.NoError(t, err)
 	require.Equal(t, "9000", vars["ERP_COMPANY"])
 }
@@ -92,24 +82,24 @@ func TestTargetConfigSealsTheSecret(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
 	sealer := newSealer(t)
-	dev, err := mappings.EnvironmentByName(ctx, b.db, "dev")
+	dev, err := release.EnvironmentByName(ctx, b.db, "dev")
 	require.NoError(t, err)
 
-	_, err = mappings.TargetConfigGet(ctx, b.db, sealer, dev.ID, "erp")
+	_, err = release.TargetConfigGet(ctx, b.db, sealer, dev.ID, "erp")
 	require.Equal(t, fault.NotFound, fault.CodeOf(err))
 
 	const token = "tok_SUPERSECRET_42"
-	saved, err := mappings.TargetConfigPut(ctx, b.db, sealer, mappings.TargetConfig{
+	saved, err := release.TargetConfigPut(ctx, b.db, sealer, release.TargetConfig{
 		EnvironmentID: dev.ID, Target: "erp", URLTemplate: "https://erp.example/orders/{messageId}",
-		Headers: map[string]string{"X-Tenant": "shop"}, Auth: mappings.AuthBearer, Secret: token,
+		Headers: map[string]string{"X-Tenant": "shop"}, Auth: release.AuthBearer, Secret: token,
 	}, b.editor)
 	require.NoError(t, err)
 	require.Equal(t, token, saved.Secret, "decrypted in memory")
 	require.True(t, saved.HasSecret)
 	require.Equal(t, "POST", saved.Method)
 	require.Equal(t, 10*time.Second, saved.Timeout, "defaults")
-	require.Equal(t, mappings.RetryPolicy{MaxAttempts: 5, BaseDelay: time.Second, MaxDelay: time.Minute, Window: 15 * time.Minute}, saved.Retry)
-	require.Equal(t, mappings.BreakerPolicy{FailureThreshold: 5, OpenFor: 30 * time.Second}, saved.Breaker)
+	require.Equal(t, release.RetryPolicy{MaxAttempts: 5, BaseDelay: time.Second, MaxDelay: time.Minute, Window: 15 * time.Minute}, saved.Retry)
+	require.Equal(t, release.BreakerPolicy{FailureThreshold: 5, OpenFor: 30 * time.Second}, saved.Breaker)
 	require.Zero(t, saved.RatePerSecond, "unlimited")
 
 	var stored []byte
@@ -130,24 +120,24 @@ func TestTargetConfigSealsTheSecret(t *testing.T) {
 	saved.Secret = ""
 	saved.KeepSecret = true
 	saved.URLTemplate = "https://erp2.example/orders"
-	kept, err := mappings.TargetConfigPut(ctx, b.db, sealer, saved, b.editor)
+	kept, err := release.TargetConfigPut(ctx, b.db, sealer, saved, b.editor)
 	require.NoError(t, err)
 	require.Equal(t, token, kept.Secret)
 	require.Equal(t, "https://erp2.example/orders", kept.URLTemplate)
 
 	// Another key cannot open it and says what to do.
-	_, err = mappings.TargetConfigGet(ctx, b.db, newSealer(t), dev.ID, "erp")
+	_, err = release.TargetConfigGet(ctx, b.db, newSealer(t), dev.ID, "erp")
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "CROSSDOCK_SECRET_KEY")
 	require.NotContains(t, err.Error(), "SUPERSECRET")
 
 	// Clearing it removes it.
-	kept.Secret, kept.KeepSecret, kept.Auth = "", false, mappings.AuthNone
-	cleared, err := mappings.TargetConfigPut(ctx, b.db, nil, kept, b.editor)
+	kept.Secret, kept.KeepSecret, kept.Auth = "", false, release.AuthNone
+	cleared, err := release.TargetConfigPut(ctx, b.db, nil, kept, b.editor)
 	require.NoError(t, err)
 	require.False(t, cleared.HasSecret)
 
-	list, err := mappings.TargetConfigList(ctx, b.db, dev.ID)
+	list, err := release.TargetConfigList(ctx, b.db, dev.ID)
 	require.NoError(t, err)
 	require.Len(t, list, 1)
 	require.Equal(t, "erp", list[0].Target)
@@ -159,10 +149,10 @@ func TestTargetConfigCheck(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	dev, err := mappings.EnvironmentByName(ctx, b.db, "dev")
+	dev, err := release.EnvironmentByName(ctx, b.db, "dev")
 	require.NoError(t, err)
-	_, err = mappings.TargetConfigPut(ctx, b.db, nil, mappings.TargetConfig{
-		EnvironmentID: dev.ID, Target: "erp", URLTemplate: "ftp://x", Method: "BREW", Auth: mappings.AuthHeader,
+	_, err = release.TargetConfigPut(ctx, b.db, nil, release.TargetConfig{
+		EnvironmentID: dev.ID, Target: "erp", URLTemplate: "ftp://x", Method: "BREW", Auth: release.AuthHeader,
 	}, b.editor)
 	fe, ok := fault.As(err)
 	require.True(t, ok)
@@ -172,12 +162,12 @@ func TestTargetConfigCheck(t *testing.T) {
 	require.Contains(t, fe.Fields, "authHeaderName")
 	require.True(t, strings.HasPrefix(fe.Message, "fix the target configuration"))
 
-	_, err = mappings.TargetConfigPut(ctx, b.db, nil, mappings.TargetConfig{
+	_, err = release.TargetConfigPut(ctx, b.db, nil, release.TargetConfig{
 		EnvironmentID: dev.ID, Target: "erp", URLTemplate: "https://erp.example", Timeout: 2 * time.Minute}, b.editor)
 	fe, ok = fault.As(err)
 	require.True(t, ok)
 	require.Equal(t, "more than zero and at most 60 s", fe.Fields["timeout"], "a deliver job must end in time to be rescued")
 
-	_, err = mappings.TargetConfigPut(ctx, b.db, nil, mappings.TargetConfig{EnvironmentID: dev.ID, Target: "erp", Auth: mappings.AuthBearer, Secret: "x"}, b.editor)
+	_, err = release.TargetConfigPut(ctx, b.db, nil, release.TargetConfig{EnvironmentID: dev.ID, Target: "erp", Auth: release.AuthBearer, Secret: "x"}, b.editor)
 	require.Equal(t, fault.Unavailable, fault.CodeOf(err), "no key, no secret stored")
 }

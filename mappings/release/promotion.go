@@ -1,9 +1,10 @@
-package mappings
+package release
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/crossdock/crossdock/mappings"
 	"slices"
 	"strings"
 	"time"
@@ -199,21 +200,21 @@ func (e *GatesFailedError) Unwrap() error {
 // PromotionPreview is what a promotion would do: the version, what the
 // environment runs now, the definition diff between the two and the gates.
 type PromotionPreview struct {
-	Flow        Flow
+	Flow        mappings.Flow
 	Environment Environment
-	Version     Version
+	Version     mappings.Version
 	// Current is what runs in the environment now; nil when nothing does.
 	Current *Deployment
 	// CurrentDefinition is Current's definition (nil when nothing runs).
 	CurrentDefinition *engine.Definition
-	Diff              DefinitionDiff
+	Diff              mappings.DefinitionDiff
 	Gates             Gates
 }
 
 // PreviewPromotion computes what promoting version number of a flow to env
 // would change and runs the gates, without changing anything.
-func PreviewPromotion(ctx context.Context, db txn.DBTX, kinds TargetKinds, f Flow, number int, env Environment, now time.Time) (PromotionPreview, error) {
-	v, err := VersionGet(ctx, db, f.ID, number)
+func PreviewPromotion(ctx context.Context, db txn.DBTX, kinds TargetKinds, f mappings.Flow, number int, env Environment, now time.Time) (PromotionPreview, error) {
+	v, err := mappings.VersionGet(ctx, db, f.ID, number)
 	if err != nil {
 		return PromotionPreview{}, err
 	}
@@ -222,7 +223,7 @@ func PreviewPromotion(ctx context.Context, db txn.DBTX, kinds TargetKinds, f Flo
 	switch {
 	case err == nil:
 		p.Current = &cur
-		old, err := VersionGet(ctx, db, f.ID, cur.VersionNumber)
+		old, err := mappings.VersionGet(ctx, db, f.ID, cur.VersionNumber)
 		if err != nil {
 			return PromotionPreview{}, err
 		}
@@ -230,7 +231,7 @@ func PreviewPromotion(ctx context.Context, db txn.DBTX, kinds TargetKinds, f Flo
 	case fault.CodeOf(err) != fault.Conflict:
 		return PromotionPreview{}, err
 	}
-	p.Diff = Diff(p.CurrentDefinition, v.Definition)
+	p.Diff = mappings.Diff(p.CurrentDefinition, v.Definition)
 	if p.Gates, err = CheckGates(ctx, db, kinds, env, v.Definition, now); err != nil {
 		return PromotionPreview{}, err
 	}
@@ -255,7 +256,7 @@ func PreviousEnvironment(ctx context.Context, db txn.DBTX, env Environment) (Env
 // DefaultPromotionVersion is the version a promotion to env offers first:
 // the one the previous environment runs, or the latest published version
 // when the previous environment runs none (or env is the first).
-func DefaultPromotionVersion(ctx context.Context, db txn.DBTX, f Flow, env Environment) (int, error) {
+func DefaultPromotionVersion(ctx context.Context, db txn.DBTX, f mappings.Flow, env Environment) (int, error) {
 	prev, ok, err := PreviousEnvironment(ctx, db, env)
 	if err != nil || !ok {
 		return f.LatestVersion, err
@@ -350,7 +351,7 @@ func PromotionRequestListOfFlows(ctx context.Context, db txn.DBTX, status string
 
 // PromotionResult is what a promotion did: deployed at once, or filed a
 // request for an approver. Gates are the checks it passed. Promotions are
-// made by package mappings/release, which owns the release policy.
+// made by the release policy operations (Promote, Decide).
 type PromotionResult struct {
 	Deployment *Deployment
 	Request    *PromotionRequest
@@ -370,7 +371,7 @@ type MatrixCell struct {
 
 // MatrixRow is one flow across every environment, in promotion order.
 type MatrixRow struct {
-	Flow  Flow
+	Flow  mappings.Flow
 	Cells []MatrixCell
 }
 
@@ -381,11 +382,11 @@ func EnvironmentMatrix(ctx context.Context, db txn.DBTX) ([]Environment, []Matri
 	if err != nil {
 		return nil, nil, err
 	}
-	flows, err := FlowList(ctx, db, FlowFilter{})
+	flows, err := mappings.FlowList(ctx, db, mappings.FlowFilter{})
 	if err != nil {
 		return nil, nil, err
 	}
-	slices.SortFunc(flows, func(a, b Flow) int { return strings.Compare(a.Slug, b.Slug) })
+	slices.SortFunc(flows, func(a, b mappings.Flow) int { return strings.Compare(a.Slug, b.Slug) })
 	current := map[[2]int64]Deployment{}
 	for _, e := range envs {
 		deps, err := DeploymentList(ctx, db, e.ID)
@@ -431,7 +432,7 @@ func EnvironmentMatrix(ctx context.Context, db txn.DBTX) ([]Environment, []Matri
 // EnvironmentCreate adds an environment at the end of the promotion order.
 func EnvironmentCreate(ctx context.Context, db txn.DBTX, name string, protected bool) (Environment, error) {
 	name = strings.TrimSpace(name)
-	if !slugPattern.MatchString(name) || len(name) > 32 {
+	if mappings.CheckSlug(name) != nil || len(name) > 32 {
 		return Environment{}, &fault.Error{Code: fault.Invalid, Message: "the environment name “" + name + "” must be 1–32 lowercase letters, digits and dashes (it appears in trigger URLs)", Fields: map[string]string{"name": "lowercase letters, digits and dashes"}}
 	}
 	var e Environment
@@ -474,4 +475,21 @@ func EnvironmentUpdate(ctx context.Context, db txn.DBTX, id int64, protected boo
 		return Environment{}, fmt.Errorf("update environment: %w", err)
 	}
 	return EnvironmentByID(ctx, db, id)
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// diagnosticsOf turns a parse or compile error into the diagnostics the
+// gates report, the way publishing does.
+func diagnosticsOf(err error) []engine.Diagnostic {
+	var de *engine.DefinitionError
+	if errors.As(err, &de) {
+		return de.Diagnostics
+	}
+	return []engine.Diagnostic{{Section: engine.SectionSchema, Message: err.Error()}}
 }

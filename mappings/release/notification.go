@@ -1,9 +1,10 @@
-package mappings
+package release
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/crossdock/crossdock/mappings"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -130,7 +131,7 @@ func NotificationConfigList(ctx context.Context, db txn.DBTX) (map[int64]Notific
 // NotificationConfigPut creates or replaces an environment's webhook,
 // sealing the URL. An empty URL keeps the stored one (and is Invalid when
 // none is stored). Zero Threshold and Window take the defaults.
-func NotificationConfigPut(ctx context.Context, db txn.DBTX, sealer *secret.Sealer, c NotificationConfig, ed Editor) (NotificationConfig, error) {
+func NotificationConfigPut(ctx context.Context, db txn.DBTX, sealer *secret.Sealer, c NotificationConfig, ed mappings.Editor) (NotificationConfig, error) {
 	if c.Threshold == 0 {
 		c.Threshold = DefaultNotifyThreshold
 	}

@@ -1,9 +1,10 @@
-package mappings
+package release
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/crossdock/crossdock/mappings"
 	"log/slog"
 	"math"
 	"net/http"
@@ -307,7 +308,7 @@ func TargetConfigList(ctx context.Context, db txn.DBTX, envID int64) ([]MaskedTa
 // environment, sealing the secret with sealer. With KeepSecret and an empty
 // Secret the stored secret is kept; otherwise an empty Secret removes it.
 // Zero durations and counts take the defaults of DefaultTargetConfig.
-func TargetConfigPut(ctx context.Context, db txn.DBTX, sealer *secret.Sealer, c TargetConfig, ed Editor) (TargetConfig, error) {
+func TargetConfigPut(ctx context.Context, db txn.DBTX, sealer *secret.Sealer, c TargetConfig, ed mappings.Editor) (TargetConfig, error) {
 	d := DefaultTargetConfig(c.EnvironmentID, c.Target)
 	if c.Method == "" {
 		c.Method = d.Method

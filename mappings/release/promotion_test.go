@@ -1,4 +1,4 @@
-package mappings_test
+package release_test
 
 import (
 	"context"
@@ -39,7 +39,7 @@ func companyFlow(t *testing.T, slug, company string) *engine.Definition {
 type promotionBundle struct {
 	*testBundle
 	flow              mappings.Flow
-	dev, test, prod   mappings.Environment
+	dev, test, prod   release.Environment
 	approver, another mappings.Editor
 }
 
@@ -55,8 +55,8 @@ func setupPromotion(t *testing.T) *promotionBundle {
 	require.NoError(t, err)
 	p.flow, err = mappings.FlowByID(ctx, b.db, p.flow.ID)
 	require.NoError(t, err)
-	for name, env := range map[string]*mappings.Environment{"dev": &p.dev, "test": &p.test, "prod": &p.prod} {
-		*env, err = mappings.EnvironmentByName(ctx, b.db, name)
+	for name, env := range map[string]*release.Environment{"dev": &p.dev, "test": &p.test, "prod": &p.prod} {
+		*env, err = release.EnvironmentByName(ctx, b.db, name)
 		require.NoError(t, err)
 	}
 	for _, who := range []*mappings.Editor{&p.approver, &p.another} {
@@ -79,14 +79,14 @@ func (p *promotionBundle) as(ed mappings.Editor) release.Actor {
 }
 
 // configure gives env the erp target and the ERP_COMPANY variable.
-func (p *promotionBundle) configure(t *testing.T, env mappings.Environment) {
+func (p *promotionBundle) configure(t *testing.T, env release.Environment) {
 	t.Helper()
 	ctx := context.Background()
-	cfg := mappings.DefaultTargetConfig(env.ID, "erp")
+	cfg := release.DefaultTargetConfig(env.ID, "erp")
 	cfg.URLTemplate = "https://erp." + env.Name + ".example/orders"
-	_, err := mappings.TargetConfigPut(ctx, p.db, nil, cfg, p.editor)
+	_, err := release.TargetConfigPut(ctx, p.db, nil, cfg, p.editor)
 	require.NoError(t, err)
-	require.NoError(t, mappings.VariableSet(ctx, p.db, env.ID, "ERP_COMPANY", "2000"))
+	require.NoError(t, release.VariableSet(ctx, p.db, env.ID, "ERP_COMPANY", "2000"))
 }
 
 func TestPromotionRefusesATargetNotConfiguredInTheNextEnvironment(t *testing.T) {
@@ -95,7 +95,7 @@ func TestPromotionRefusesATargetNotConfiguredInTheNextEnvironment(t *testing.T) 
 	ctx := context.Background()
 	now := time.Now()
 
-	pv, err := mappings.PreviewPromotion(ctx, p.db, builtinKinds{}, p.flow, 1, p.test, now)
+	pv, err := release.PreviewPromotion(ctx, p.db, builtinKinds{}, p.flow, 1, p.test, now)
 	require.NoError(t, err)
 	require.Nil(t, pv.Current, "nothing runs in test yet")
 	require.False(t, pv.Diff.Empty(), "everything is new to test")
@@ -107,11 +107,11 @@ func TestPromotionRefusesATargetNotConfiguredInTheNextEnvironment(t *testing.T) 
 	require.Equal(t, 1, pv.Gates.TestsPassed())
 
 	_, err = release.Promote(ctx, p.db, p.as(p.editor), release.Promotion{Flow: p.flow, Environment: p.test, Version: 1, Reason: "try", Now: now, Kinds: builtinKinds{}})
-	var refused *mappings.GatesFailedError
+	var refused *release.GatesFailedError
 	require.ErrorAs(t, err, &refused)
 	require.Equal(t, fault.Invalid, fault.CodeOf(err))
 	require.Contains(t, err.Error(), "target “erp” is not configured in test")
-	_, err = mappings.DeploymentCurrent(ctx, p.db, p.test.ID, p.flow.ID)
+	_, err = release.DeploymentCurrent(ctx, p.db, p.test.ID, p.flow.ID)
 	require.Equal(t, fault.Conflict, fault.CodeOf(err), "nothing was deployed")
 
 	p.configure(t, p.test)
@@ -119,10 +119,10 @@ func TestPromotionRefusesATargetNotConfiguredInTheNextEnvironment(t *testing.T) 
 	require.NoError(t, err)
 	require.NotNil(t, res.Deployment, "an unprotected environment deploys at once")
 	require.Nil(t, res.Request)
-	hist, err := mappings.DeploymentHistory(ctx, p.db, p.test.ID, p.flow.ID)
+	hist, err := release.DeploymentHistory(ctx, p.db, p.test.ID, p.flow.ID)
 	require.NoError(t, err)
 	require.Len(t, hist, 1)
-	require.Equal(t, mappings.KindPromote, hist[0].Kind)
+	require.Equal(t, release.KindPromote, hist[0].Kind)
 	require.Equal(t, "first release to test", hist[0].Reason)
 	require.True(t, hist[0].Gates.Checked())
 	require.True(t, hist[0].Gates.Passed())
@@ -150,7 +150,7 @@ func TestPromotionRefusesAFailingTestCaseByName(t *testing.T) {
 	require.NoError(t, err)
 
 	_, err = release.Promote(ctx, p.db, p.as(p.editor), release.Promotion{Flow: p.flow, Environment: p.test, Version: 2, Reason: "", Now: time.Now(), Kinds: builtinKinds{}})
-	var refused *mappings.GatesFailedError
+	var refused *release.GatesFailedError
 	require.ErrorAs(t, err, &refused)
 	require.Contains(t, err.Error(), "test case “order 7 books for the company” failed")
 	require.Contains(t, err.Error(), "company")
@@ -163,7 +163,7 @@ func TestProtectedPromotionWaitsForAnotherApprover(t *testing.T) {
 	now := time.Now()
 	p.configure(t, p.prod)
 
-	def, err := mappings.DefaultPromotionVersion(ctx, p.db, p.flow, p.prod)
+	def, err := release.DefaultPromotionVersion(ctx, p.db, p.flow, p.prod)
 	require.NoError(t, err)
 	require.Equal(t, 1, def, "test runs nothing: the latest version")
 
@@ -171,8 +171,8 @@ func TestProtectedPromotionWaitsForAnotherApprover(t *testing.T) {
 	require.NoError(t, err)
 	require.Nil(t, res.Deployment, "a protected environment does not change yet")
 	require.NotNil(t, res.Request)
-	require.Equal(t, mappings.RequestPending, res.Request.Status)
-	_, err = mappings.DeploymentCurrent(ctx, p.db, p.prod.ID, p.flow.ID)
+	require.Equal(t, release.RequestPending, res.Request.Status)
+	_, err = release.DeploymentCurrent(ctx, p.db, p.prod.ID, p.flow.ID)
 	require.Equal(t, fault.Conflict, fault.CodeOf(err))
 
 	_, _, err = release.Decide(ctx, p.db, builtinKinds{}, p.as(p.approver), res.Request.ID, true, "", now)
@@ -183,10 +183,10 @@ func TestProtectedPromotionWaitsForAnotherApprover(t *testing.T) {
 
 	r, d, err := release.Decide(ctx, p.db, builtinKinds{}, p.as(p.another), res.Request.ID, true, "checked with finance", now)
 	require.NoError(t, err)
-	require.Equal(t, mappings.RequestApproved, r.Status)
+	require.Equal(t, release.RequestApproved, r.Status)
 	require.Equal(t, "bob@shop.example", r.DecidedByEmail)
 	require.NotNil(t, d)
-	cur, err := mappings.DeploymentCurrent(ctx, p.db, p.prod.ID, p.flow.ID)
+	cur, err := release.DeploymentCurrent(ctx, p.db, p.prod.ID, p.flow.ID)
 	require.NoError(t, err)
 	require.Equal(t, 1, cur.VersionNumber)
 	require.Equal(t, "bob@shop.example", cur.DeployedByEmail)
@@ -208,16 +208,16 @@ func TestRejectedPromotionChangesNothingAndANewRequestSupersedes(t *testing.T) {
 	require.NoError(t, err)
 	second, err := release.Promote(ctx, p.db, p.as(p.editor), release.Promotion{Flow: p.flow, Environment: p.prod, Version: 1, Reason: "again", Now: now, Kinds: builtinKinds{}})
 	require.NoError(t, err)
-	old, err := mappings.PromotionRequestGet(ctx, p.db, first.Request.ID)
+	old, err := release.PromotionRequestGet(ctx, p.db, first.Request.ID)
 	require.NoError(t, err)
-	require.Equal(t, mappings.RequestSuperseded, old.Status)
+	require.Equal(t, release.RequestSuperseded, old.Status)
 
 	r, d, err := release.Decide(ctx, p.db, builtinKinds{}, p.as(p.approver), second.Request.ID, false, "not during the sale", now)
 	require.NoError(t, err)
 	require.Nil(t, d)
-	require.Equal(t, mappings.RequestRejected, r.Status)
+	require.Equal(t, release.RequestRejected, r.Status)
 	require.Equal(t, "not during the sale", r.DecisionComment)
-	_, err = mappings.DeploymentCurrent(ctx, p.db, p.prod.ID, p.flow.ID)
+	_, err = release.DeploymentCurrent(ctx, p.db, p.prod.ID, p.flow.ID)
 	require.Equal(t, fault.Conflict, fault.CodeOf(err))
 }
 
@@ -228,12 +228,12 @@ func TestApprovalRunsTheGatesAgain(t *testing.T) {
 	p.configure(t, p.prod)
 	res, err := release.Promote(ctx, p.db, p.as(p.editor), release.Promotion{Flow: p.flow, Environment: p.prod, Version: 1, Reason: "", Now: time.Now(), Kinds: builtinKinds{}})
 	require.NoError(t, err)
-	require.NoError(t, mappings.VariableDelete(ctx, p.db, p.prod.ID, "ERP_COMPANY"))
+	require.NoError(t, release.VariableDelete(ctx, p.db, p.prod.ID, "ERP_COMPANY"))
 	_, _, err = release.Decide(ctx, p.db, builtinKinds{}, p.as(p.approver), res.Request.ID, true, "", time.Now())
 	require.ErrorContains(t, err, "variable “ERP_COMPANY” is not set in prod")
-	r, err := mappings.PromotionRequestGet(ctx, p.db, res.Request.ID)
+	r, err := release.PromotionRequestGet(ctx, p.db, res.Request.ID)
 	require.NoError(t, err)
-	require.Equal(t, mappings.RequestPending, r.Status, "still waiting")
+	require.Equal(t, release.RequestPending, r.Status, "still waiting")
 }
 
 func TestRollbackRestoresThePreviousVersion(t *testing.T) {
@@ -258,9 +258,9 @@ func TestRollbackRestoresThePreviousVersion(t *testing.T) {
 	rb, err := release.Rollback(ctx, p.db, builtinKinds{}, p.as(p.editor), p.dev, p.flow, "", time.Now())
 	require.NoError(t, err)
 	require.Equal(t, 1, rb.VersionNumber)
-	require.Equal(t, mappings.KindRollback, rb.Kind)
+	require.Equal(t, release.KindRollback, rb.Kind)
 	require.Equal(t, "rollback from v2", rb.Reason)
-	cur, err := mappings.DeploymentCurrent(ctx, p.db, p.dev.ID, p.flow.ID)
+	cur, err := release.DeploymentCurrent(ctx, p.db, p.dev.ID, p.flow.ID)
 	require.NoError(t, err)
 	require.Equal(t, 1, cur.VersionNumber, "new messages use v1")
 }
@@ -276,7 +276,7 @@ func TestEnvironmentMatrixMarksDrift(t *testing.T) {
 	p := setupPromotion(t)
 	ctx := context.Background()
 	dbtest.Deploy(t, p.db, p.dev.ID, p.flow.ID, 1)
-	envs, rows, err := mappings.EnvironmentMatrix(ctx, p.db)
+	envs, rows, err := release.EnvironmentMatrix(ctx, p.db)
 	require.NoError(t, err)
 	require.Len(t, envs, 3)
 	require.Len(t, rows, 1)
@@ -292,17 +292,17 @@ func TestEnvironmentAdministration(t *testing.T) {
 	t.Parallel()
 	p := setupPromotion(t)
 	ctx := context.Background()
-	staging, err := mappings.EnvironmentCreate(ctx, p.db, "staging", true)
+	staging, err := release.EnvironmentCreate(ctx, p.db, "staging", true)
 	require.NoError(t, err)
 	require.Equal(t, 4, staging.Position)
-	_, err = mappings.EnvironmentCreate(ctx, p.db, "staging", false)
+	_, err = release.EnvironmentCreate(ctx, p.db, "staging", false)
 	require.Equal(t, fault.Conflict, fault.CodeOf(err))
-	_, err = mappings.EnvironmentCreate(ctx, p.db, "Bad Name", false)
+	_, err = release.EnvironmentCreate(ctx, p.db, "Bad Name", false)
 	require.Equal(t, fault.Invalid, fault.CodeOf(err))
 
-	_, err = mappings.EnvironmentUpdate(ctx, p.db, staging.ID, false, 3)
+	_, err = release.EnvironmentUpdate(ctx, p.db, staging.ID, false, 3)
 	require.NoError(t, err)
-	envs, err := mappings.EnvironmentList(ctx, p.db)
+	envs, err := release.EnvironmentList(ctx, p.db)
 	require.NoError(t, err)
 	var names []string
 	for _, e := range envs {
@@ -310,28 +310,14 @@ func TestEnvironmentAdministration(t *testing.T) {
 	}
 	require.Equal(t, []string{"dev", "test", "staging", "prod"}, names)
 	require.False(t, envs[2].Protected)
-	_, err = mappings.EnvironmentUpdate(ctx, p.db, staging.ID, false, 9)
+	_, err = release.EnvironmentUpdate(ctx, p.db, staging.ID, false, 9)
 	require.Equal(t, fault.Invalid, fault.CodeOf(err))
 
-	prev, ok, err := mappings.PreviousEnvironment(ctx, p.db, envs[3])
+	prev, ok, err := release.PreviousEnvironment(ctx, p.db, envs[3])
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.Equal(t, "staging", prev.Name)
-	gates, err := json.Marshal(mappings.Gates{})
+	gates, err := json.Marshal(release.Gates{})
 	require.NoError(t, err)
 	require.JSONEq(t, `{}`, string(gates))
-}
-
-// builtinKinds answers the gates as the built-in transports do (http
-// needs configuration, capture does not); mappings may not import them.
-type builtinKinds struct{}
-
-func (builtinKinds) NeedsConfiguration(kind string) (needed, known bool) {
-	switch kind {
-	case "http":
-		return true, true
-	case "capture":
-		return false, true
-	}
-	return false, false
 }

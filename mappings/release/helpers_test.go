@@ -1,0 +1,27 @@
+package release_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crossdock/crossdock/account"
+	"github.com/crossdock/crossdock/internal/dbtest"
+	"github.com/crossdock/crossdock/mappings"
+)
+
+// testBundle is a database of its own with an analyst who edits.
+type testBundle struct {
+	db     *pgxpool.Pool
+	editor mappings.Editor
+}
+
+func setup(t *testing.T) *testBundle {
+	t.Helper()
+	db := dbtest.NewPool(t)
+	u, err := account.UserCreate(context.Background(), db, account.NewUser{Email: "ana@shop.example", Role: account.RoleAnalyst, Password: "a long enough password"})
+	require.NoError(t, err)
+	return &testBundle{db: db, editor: mappings.Editor{UserID: u.ID, Email: u.Email}}
+}
