@@ -16,7 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/crossdock/crossdock/engine"
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
 // cli runs a crossdock subcommand against the program's database.
@@ -45,8 +45,8 @@ func brokenBundle(t *testing.T) string {
 	}
 	sum, _ := def.Checksum()
 	canonical, _ := def.Canonical()
-	b := mappings.Bundle{Format: mappings.BundleFormat, Source: "https://other.example", Flows: []mappings.BundleFlow{{
-		Slug: "broken-orders", Name: "Broken orders", Versions: []mappings.BundleVersion{{Number: 1, Checksum: sum, Definition: canonical}}}}}
+	b := release.Bundle{Format: release.BundleFormat, Source: "https://other.example", Flows: []release.BundleFlow{{
+		Slug: "broken-orders", Name: "Broken orders", Versions: []release.BundleVersion{{Number: 1, Checksum: sum, Definition: canonical}}}}}
 	data, _ := json.Marshal(b)
 	path := filepath.Join(t.TempDir(), "bundle.json")
 	if err := os.WriteFile(path, data, 0o600); err != nil {

@@ -106,9 +106,9 @@ func scanFlow(row pgx.Row) (Flow, error) {
 // MaxFlowNameLength is the longest flow name, in characters.
 const MaxFlowNameLength = 200
 
-// checkFlowName refuses an empty name and one longer than
+// CheckFlowName refuses an empty name and one longer than
 // MaxFlowNameLength, naming the field.
-func checkFlowName(name string) error {
+func CheckFlowName(name string) error {
 	if name == "" {
 		return &fault.Error{Code: fault.Invalid, Message: "give the flow a name", Fields: map[string]string{"name": "required"}}
 	}
@@ -123,7 +123,7 @@ func checkFlowName(name string) error {
 func FlowCreate(ctx context.Context, db txn.DBTX, nf NewFlow, ed Editor) (Flow, error) {
 	nf.Name = strings.TrimSpace(nf.Name)
 	nf.Slug = strings.TrimSpace(nf.Slug)
-	if err := checkFlowName(nf.Name); err != nil {
+	if err := CheckFlowName(nf.Name); err != nil {
 		return Flow{}, err
 	}
 	if nf.Slug == "" {

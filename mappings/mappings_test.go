@@ -248,13 +248,3 @@ func TestSlugify(t *testing.T) {
 		require.Equal(t, want, mappings.Slugify(in), in)
 	}
 }
-
-func publishedFlow(t *testing.T, b *testBundle, slug string) mappings.Flow {
-	t.Helper()
-	ctx := context.Background()
-	f, err := mappings.FlowCreate(ctx, b.db, mappings.NewFlow{Name: slug, Slug: slug, Definition: storefront(t)}, b.editor)
-	require.NoError(t, err)
-	_, err = mappings.Publish(ctx, b.db, f.ID, 1, "first", b.editor)
-	require.NoError(t, err)
-	return f
-}

@@ -6,7 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/crossdock/crossdock/account"
-	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
 // exportBundle builds a bundle of the ?flow= flows, signed when a promotion
@@ -24,7 +24,7 @@ func (s *Server) exportBundle(c *fiber.Ctx) ([]byte, error) {
 			}
 		}
 	}
-	b, err := mappings.BundleExport(ctx, s.deps.DB, slugs, s.cfg.BaseURL, s.cfg.PromotionKey, s.deps.Now())
+	b, err := release.BundleExport(ctx, s.deps.DB, slugs, s.cfg.BaseURL, s.cfg.PromotionKey, s.deps.Now())
 	if err != nil {
 		return nil, err
 	}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/internal/fault"
-	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/mappings/release"
 	"github.com/crossdock/crossdock/web/view"
 )
@@ -21,7 +20,7 @@ const MaxBundleBytes = 32 << 20
 // version of the bundle there. release.ImportBundle decides and audits,
 // refusals included.
 func (s *Server) importBundle(c *fiber.Ctx, data []byte, dryRun bool, env, from string) (release.Imported, error) {
-	b, err := mappings.ParseBundle(data)
+	b, err := release.ParseBundle(data)
 	if err != nil {
 		return release.Imported{}, err
 	}

@@ -4,6 +4,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 	"github.com/crossdock/crossdock/web/view"
 )
 
@@ -32,7 +33,7 @@ func (s *Server) bundlesView(c *fiber.Ctx) (view.BundlesView, error) {
 	return v, nil
 }
 
-func planView(p mappings.ImportPlan) *view.ImportPlanView {
+func planView(p release.ImportPlan) *view.ImportPlanView {
 	v := &view.ImportPlanView{Note: p.Note, Changed: p.Changed()}
 	for _, f := range p.Flows {
 		fv := view.ImportFlowView{Slug: f.Slug, NewFlow: f.NewFlow, Diff: diffView(f.Diff)}

@@ -16,7 +16,6 @@ import (
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/jobs/pipeline"
-	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/mappings/release"
 )
 
@@ -69,7 +68,7 @@ func runExport(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer pool.Close()
-	b, err := mappings.BundleExport(ctx, pool, flows, *source, key, time.Now())
+	b, err := release.BundleExport(ctx, pool, flows, *source, key, time.Now())
 	if err != nil {
 		return cliFault(err)
 	}
@@ -125,7 +124,7 @@ func runImport(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	b, err := mappings.ParseBundle(data)
+	b, err := release.ParseBundle(data)
 	if err != nil {
 		return cliFault(err)
 	}

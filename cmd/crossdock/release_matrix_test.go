@@ -320,8 +320,8 @@ func (f *rmFixture) bundle(slug string) string {
 	require.NoError(f.t, err)
 	canonical, err := def.Canonical()
 	require.NoError(f.t, err)
-	data, err := json.Marshal(mappings.Bundle{Format: mappings.BundleFormat, Source: "https://elsewhere.example", Flows: []mappings.BundleFlow{{
-		Slug: slug, Name: slug, Versions: []mappings.BundleVersion{{Number: 1, Checksum: sum, Definition: canonical}}}}})
+	data, err := json.Marshal(release.Bundle{Format: release.BundleFormat, Source: "https://elsewhere.example", Flows: []release.BundleFlow{{
+		Slug: slug, Name: slug, Versions: []release.BundleVersion{{Number: 1, Checksum: sum, Definition: canonical}}}}})
 	require.NoError(f.t, err)
 	return string(data)
 }

@@ -47,7 +47,7 @@ type FlowPromotion struct {
 
 // Imported is what ImportBundle did.
 type Imported struct {
-	Plan       mappings.ImportPlan
+	Plan       ImportPlan
 	Promotions []FlowPromotion
 }
 
@@ -62,7 +62,7 @@ type Imported struct {
 // refusal anywhere — the signature, a checksum, a version here with another
 // checksum, the policy, a gate — leaves nothing imported and is audited as
 // bundle.refuse with the reason.
-func ImportBundle(ctx context.Context, db DB, a Actor, b *mappings.Bundle, in Import) (Imported, error) {
+func ImportBundle(ctx context.Context, db DB, a Actor, b *Bundle, in Import) (Imported, error) {
 	var out Imported
 	var slugs []string
 	for _, f := range b.Flows {
@@ -83,7 +83,7 @@ func ImportBundle(ctx context.Context, db DB, a Actor, b *mappings.Bundle, in Im
 	return out, err
 }
 
-func importBundle(ctx context.Context, tx txn.DBTX, a Actor, b *mappings.Bundle, slugs []string, in Import) (Imported, error) {
+func importBundle(ctx context.Context, tx txn.DBTX, a Actor, b *Bundle, slugs []string, in Import) (Imported, error) {
 	if err := a.MayImport(slugs); err != nil {
 		return Imported{}, err
 	}
@@ -111,7 +111,7 @@ func importBundle(ctx context.Context, tx txn.DBTX, a Actor, b *mappings.Bundle,
 		var created []string
 		for _, f := range plan.Flows {
 			for _, v := range f.Versions {
-				if v.Action == mappings.ImportCreate {
+				if v.Action == ImportCreate {
 					created = append(created, fmt.Sprintf("%s v%d", f.Slug, v.Number))
 				}
 			}

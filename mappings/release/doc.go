@@ -4,7 +4,9 @@
 // settings, the deployments that point an environment at a version, the
 // promotion gates (every target and variable a version uses configured in
 // the destination, every test case passing) and the promotion requests that
-// hold a protected environment's change for a second person. It imports
+// hold a protected environment's change for a second person, and bundles
+// (bundle_format.go): versions with their checksums, optionally
+// HMAC-signed, and never any environment configuration. It imports
 // mappings, engine, account and internal/*; mappings never imports it.
 //
 // It owns the release policy: the only operations that change

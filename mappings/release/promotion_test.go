@@ -144,8 +144,8 @@ func TestPromotionRefusesAFailingTestCaseByName(t *testing.T) {
 	require.NoError(t, err)
 	canonical, err := broken.Canonical()
 	require.NoError(t, err)
-	bundle := &mappings.Bundle{Format: mappings.BundleFormat, Flows: []mappings.BundleFlow{{Slug: "orders", Name: "orders",
-		Versions: []mappings.BundleVersion{{Number: 2, Checksum: sum, Definition: canonical}}}}}
+	bundle := &release.Bundle{Format: release.BundleFormat, Flows: []release.BundleFlow{{Slug: "orders", Name: "orders",
+		Versions: []release.BundleVersion{{Number: 2, Checksum: sum, Definition: canonical}}}}}
 	_, err = release.ImportBundle(ctx, p.db, p.as(p.editor), bundle, release.Import{})
 	require.NoError(t, err)
 

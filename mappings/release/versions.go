@@ -20,26 +20,26 @@ import (
 // checksum refuses the whole import (Conflict), since versions are
 // immutable. With dryRun nothing is written. Call it in a transaction,
 // after the policy admitted the actor.
-func importVersions(ctx context.Context, db txn.DBTX, b *mappings.Bundle, key []byte, dryRun bool, ed mappings.Editor) (mappings.ImportPlan, error) {
+func importVersions(ctx context.Context, db txn.DBTX, b *Bundle, key []byte, dryRun bool, ed mappings.Editor) (ImportPlan, error) {
 	note, err := b.Verify(key)
 	if err != nil {
-		return mappings.ImportPlan{}, err
+		return ImportPlan{}, err
 	}
-	plan := mappings.ImportPlan{Note: note, Flows: []mappings.ImportFlowPlan{}}
+	plan := ImportPlan{Note: note, Flows: []ImportFlowPlan{}}
 	for _, bf := range b.Flows {
-		fp := mappings.ImportFlowPlan{Slug: bf.Slug, Versions: []mappings.ImportVersionPlan{}}
+		fp := ImportFlowPlan{Slug: bf.Slug, Versions: []ImportVersionPlan{}}
 		f, err := mappings.FlowBySlug(ctx, db, bf.Slug)
 		switch {
 		case fault.CodeOf(err) == fault.NotFound:
 			fp.NewFlow = true
 		case err != nil:
-			return mappings.ImportPlan{}, err
+			return ImportPlan{}, err
 		}
 		var newestHere *engine.Definition
 		if !fp.NewFlow && f.LatestVersion > 0 {
 			v, err := mappings.VersionGet(ctx, db, f.ID, f.LatestVersion)
 			if err != nil {
-				return mappings.ImportPlan{}, err
+				return ImportPlan{}, err
 			}
 			newestHere = v.Definition
 		}
@@ -47,26 +47,26 @@ func importVersions(ctx context.Context, db txn.DBTX, b *mappings.Bundle, key []
 		for _, bv := range bf.Versions {
 			def, err := engine.ParseDefinition(bv.Definition)
 			if err != nil {
-				return mappings.ImportPlan{}, fault.Errorf(fault.Invalid, "%s v%d: %v", bf.Slug, bv.Number, err)
+				return ImportPlan{}, fault.Errorf(fault.Invalid, "%s v%d: %v", bf.Slug, bv.Number, err)
 			}
 			if bv.Number >= fp.Latest {
 				fp.Latest, newest = bv.Number, def
 			}
-			action := mappings.ImportCreate
+			action := ImportCreate
 			if !fp.NewFlow {
 				var here string
 				err := db.QueryRow(ctx, `select checksum from flow_versions where flow_id = $1 and number = $2`, f.ID, bv.Number).Scan(&here)
 				switch {
 				case err == nil && here == bv.Checksum:
-					action = mappings.ImportUnchanged
+					action = ImportUnchanged
 				case err == nil:
-					return mappings.ImportPlan{}, fault.Errorf(fault.Conflict, "%s v%d exists here with a different checksum (here %s…, in the bundle %s…); versions are immutable, so nothing was imported. Publish the change as a new version where the bundle came from, or rename the flow",
+					return ImportPlan{}, fault.Errorf(fault.Conflict, "%s v%d exists here with a different checksum (here %s…, in the bundle %s…); versions are immutable, so nothing was imported. Publish the change as a new version where the bundle came from, or rename the flow",
 						bf.Slug, bv.Number, short(here), short(bv.Checksum))
 				case !errors.Is(err, pgx.ErrNoRows):
-					return mappings.ImportPlan{}, fmt.Errorf("import %s v%d: %w", bf.Slug, bv.Number, err)
+					return ImportPlan{}, fmt.Errorf("import %s v%d: %w", bf.Slug, bv.Number, err)
 				}
 			}
-			fp.Versions = append(fp.Versions, mappings.ImportVersionPlan{Number: bv.Number, Checksum: bv.Checksum, Action: action})
+			fp.Versions = append(fp.Versions, ImportVersionPlan{Number: bv.Number, Checksum: bv.Checksum, Action: action})
 		}
 		fp.Diff = mappings.Diff(newestHere, newest)
 		plan.Flows = append(plan.Flows, fp)
@@ -75,10 +75,10 @@ func importVersions(ctx context.Context, db txn.DBTX, b *mappings.Bundle, key []
 		}
 		if fp.NewFlow {
 			if newest == nil {
-				return mappings.ImportPlan{}, fault.Errorf(fault.Invalid, "%s has no versions in the bundle", bf.Slug)
+				return ImportPlan{}, fault.Errorf(fault.Invalid, "%s has no versions in the bundle", bf.Slug)
 			}
 			if f, err = mappings.FlowCreate(ctx, db, mappings.NewFlow{Slug: bf.Slug, Name: bf.Name, Description: bf.Description, SourceSystem: bf.SourceSystem, Definition: newest}, ed); err != nil {
-				return mappings.ImportPlan{}, err
+				return ImportPlan{}, err
 			}
 		}
 		origin := "bundle"
@@ -86,22 +86,15 @@ func importVersions(ctx context.Context, db txn.DBTX, b *mappings.Bundle, key []
 			origin = "bundle from " + b.Source
 		}
 		for i, bv := range bf.Versions {
-			if fp.Versions[i].Action != mappings.ImportCreate {
+			if fp.Versions[i].Action != ImportCreate {
 				continue
 			}
 			def, _ := engine.ParseDefinition(bv.Definition)
 			if _, err := db.Exec(ctx, `insert into flow_versions (flow_id, number, definition, checksum, note, author_email, created_at, imported_from)
 				values ($1, $2, $3, $4, $5, $6, $7, $8)`, f.ID, bv.Number, def, bv.Checksum, bv.Note, bv.Author, bv.CreatedAt, origin); err != nil {
-				return mappings.ImportPlan{}, fmt.Errorf("import %s v%d: %w", bf.Slug, bv.Number, err)
+				return ImportPlan{}, fmt.Errorf("import %s v%d: %w", bf.Slug, bv.Number, err)
 			}
 		}
 	}
 	return plan, nil
-}
-
-func short(s string) string {
-	if len(s) > 12 {
-		return s[:12]
-	}
-	return s
 }

@@ -1,4 +1,4 @@
-package mappings
+package release
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/mappings"
 )
 
 // BundleFormat names the bundle format; a bundle of another format is
@@ -69,7 +70,7 @@ func BundleExport(ctx context.Context, db txn.DBTX, slugs []string, source strin
 			continue
 		}
 		seen[slug] = true
-		f, err := FlowBySlug(ctx, db, slug)
+		f, err := mappings.FlowBySlug(ctx, db, slug)
 		if err != nil {
 			return nil, err
 		}
@@ -77,13 +78,13 @@ func BundleExport(ctx context.Context, db txn.DBTX, slugs []string, source strin
 			return nil, fault.Errorf(fault.Invalid, "flow “%s” has no published version to export; publish it first", slug)
 		}
 		bf := BundleFlow{Slug: f.Slug, Name: f.Name, Description: f.Description, SourceSystem: f.SourceSystem}
-		list, err := VersionList(ctx, db, f.ID)
+		list, err := mappings.VersionList(ctx, db, f.ID)
 		if err != nil {
 			return nil, err
 		}
 		slices.Reverse(list)
 		for _, meta := range list {
-			v, err := VersionGet(ctx, db, f.ID, meta.Number)
+			v, err := mappings.VersionGet(ctx, db, f.ID, meta.Number)
 			if err != nil {
 				return nil, err
 			}
@@ -156,13 +157,13 @@ func (b *Bundle) Verify(key []byte) (note string, err error) {
 		note = "unsigned"
 	}
 	for _, f := range b.Flows {
-		if err := CheckSlug(f.Slug); err != nil {
+		if err := mappings.CheckSlug(f.Slug); err != nil {
 			return "", err
 		}
 		// Names and version numbers the database cannot hold are refused
 		// before anything is imported.
 		if name := strings.TrimSpace(f.Name); name != "" {
-			if err := checkFlowName(name); err != nil {
+			if err := mappings.CheckFlowName(name); err != nil {
 				return "", err
 			}
 		}
@@ -218,7 +219,7 @@ type ImportFlowPlan struct {
 	Latest int `json:"latest"`
 	// Diff compares the bundle's newest version with the newest version
 	// already here (everything added for a new flow).
-	Diff DefinitionDiff `json:"diff"`
+	Diff mappings.DefinitionDiff `json:"diff"`
 }
 
 // ImportVersionPlan is one version's action.

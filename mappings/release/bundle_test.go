@@ -1,4 +1,4 @@
-package mappings_test
+package release_test
 
 import (
 	"context"
@@ -9,7 +9,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/dbtest"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/mappings"
@@ -19,7 +18,7 @@ import (
 var promotionKey = []byte("a promotion key shared by both installations")
 
 // bundleImport imports b as the command line does.
-func bundleImport(ctx context.Context, db release.DB, b *mappings.Bundle, key []byte, dryRun bool) (mappings.ImportPlan, error) {
+func bundleImport(ctx context.Context, db release.DB, b *release.Bundle, key []byte, dryRun bool) (release.ImportPlan, error) {
 	imported, err := release.ImportBundle(ctx, db, release.CLI(), b, release.Import{Key: key, DryRun: dryRun})
 	return imported.Plan, err
 }
@@ -39,7 +38,7 @@ func exported(t *testing.T) (*testBundle, []byte) {
 	require.NoError(t, err)
 	_, err = mappings.Publish(ctx, b.db, f.ID, d.Revision+1, "v2", b.editor)
 	require.NoError(t, err)
-	bundle, err := mappings.BundleExport(ctx, b.db, []string{"storefront"}, "https://dev.crossdock.example", promotionKey, time.Now())
+	bundle, err := release.BundleExport(ctx, b.db, []string{"storefront"}, "https://dev.crossdock.example", promotionKey, time.Now())
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(bundle.Signature, "hmac-sha256:"))
 	data, err := json.MarshalIndent(bundle, "", "  ")
@@ -54,7 +53,7 @@ func TestBundleExportImportReproducesChecksums(t *testing.T) {
 	require.NotContains(t, string(data), "erp.example", "no target configuration travels")
 
 	dst := dbtest.NewPool(t)
-	bundle, err := mappings.ParseBundle(data)
+	bundle, err := release.ParseBundle(data)
 	require.NoError(t, err)
 	plan, err := bundleImport(ctx, dst, bundle, promotionKey, false)
 	require.NoError(t, err)
@@ -85,7 +84,7 @@ func TestBundleExportImportReproducesChecksums(t *testing.T) {
 	}
 
 	// Exported again from the destination, the versions are the same.
-	again, err := mappings.BundleExport(ctx, dst, []string{"storefront"}, "", nil, time.Now())
+	again, err := release.BundleExport(ctx, dst, []string{"storefront"}, "", nil, time.Now())
 	require.NoError(t, err)
 	for i, v := range again.Flows[0].Versions {
 		require.Equal(t, bundle.Flows[0].Versions[i].Checksum, v.Checksum)
@@ -98,7 +97,7 @@ func TestBundleImportIsIdempotent(t *testing.T) {
 	_, data := exported(t)
 	ctx := context.Background()
 	dst := dbtest.NewPool(t)
-	bundle, err := mappings.ParseBundle(data)
+	bundle, err := release.ParseBundle(data)
 	require.NoError(t, err)
 	_, err = bundleImport(ctx, dst, bundle, promotionKey, false)
 	require.NoError(t, err)
@@ -115,7 +114,7 @@ func TestBundleImportIsIdempotent(t *testing.T) {
 	require.False(t, plan.Flows[0].NewFlow)
 	require.True(t, plan.Flows[0].Diff.Empty(), "the newest version here is the bundle's")
 	for _, v := range plan.Flows[0].Versions {
-		require.Equal(t, mappings.ImportUnchanged, v.Action)
+		require.Equal(t, release.ImportUnchanged, v.Action)
 	}
 	v2, f2 := count()
 	require.Equal(t, [2]int{v1, f1}, [2]int{v2, f2}, "importing twice changes nothing")
@@ -127,7 +126,7 @@ func TestBundleImportRefusesTamperingAndMissingSignatures(t *testing.T) {
 	ctx := context.Background()
 	dst := dbtest.NewPool(t)
 	imp := func(data []byte, key []byte) error {
-		b, err := mappings.ParseBundle(data)
+		b, err := release.ParseBundle(data)
 		if err != nil {
 			return err
 		}
@@ -150,7 +149,7 @@ func TestBundleImportRefusesTamperingAndMissingSignatures(t *testing.T) {
 	require.Contains(t, err.Error(), "signature does not match")
 	require.Contains(t, imp(data, []byte("another installation's key")).Error(), "signature does not match")
 
-	var b mappings.Bundle
+	var b release.Bundle
 	require.NoError(t, json.Unmarshal(data, &b))
 	b.Signature = ""
 	unsigned, err := json.Marshal(b)
@@ -159,7 +158,7 @@ func TestBundleImportRefusesTamperingAndMissingSignatures(t *testing.T) {
 	require.Equal(t, fault.Invalid, fault.CodeOf(err))
 	require.Contains(t, err.Error(), "not signed")
 
-	_, err = mappings.ParseBundle([]byte(`{"format": "something else", "flows": []}`))
+	_, err = release.ParseBundle([]byte(`{"format": "something else", "flows": []}`))
 	require.Contains(t, err.Error(), "not a Crossdock bundle")
 
 	var n int
@@ -180,7 +179,7 @@ func TestBundleImportRefusesAVersionNumberWithAnotherChecksum(t *testing.T) {
 	_, err = mappings.Publish(ctx, dst.db, f.ID, 1, "local", dst.editor)
 	require.NoError(t, err)
 
-	bundle, err := mappings.ParseBundle(data)
+	bundle, err := release.ParseBundle(data)
 	require.NoError(t, err)
 	_, err = bundleImport(ctx, dst.db, bundle, promotionKey, true)
 	require.Equal(t, fault.Conflict, fault.CodeOf(err), "a dry run refuses too")
@@ -194,7 +193,7 @@ func TestBundleDryRunWritesNothing(t *testing.T) {
 	_, data := exported(t)
 	ctx := context.Background()
 	dst := dbtest.NewPool(t)
-	bundle, err := mappings.ParseBundle(data)
+	bundle, err := release.ParseBundle(data)
 	require.NoError(t, err)
 	plan, err := bundleImport(ctx, dst, bundle, promotionKey, true)
 	require.NoError(t, err)
@@ -204,28 +203,8 @@ func TestBundleDryRunWritesNothing(t *testing.T) {
 	require.NoError(t, dst.QueryRow(ctx, `select count(*) from flows`).Scan(&n))
 	require.Zero(t, n)
 
-	_, err = mappings.BundleExport(ctx, dst, nil, "", nil, time.Now())
+	_, err = release.BundleExport(ctx, dst, nil, "", nil, time.Now())
 	require.Equal(t, fault.Invalid, fault.CodeOf(err))
-	_, err = mappings.BundleExport(ctx, dst, []string{"nope"}, "", nil, time.Now())
+	_, err = release.BundleExport(ctx, dst, []string{"nope"}, "", nil, time.Now())
 	require.Equal(t, fault.NotFound, fault.CodeOf(err))
-}
-
-// companyFlow is a small definition that delivers to an http target "erp"
-// and reads the variable ERP_COMPANY; its test case expects company
-// (default "1000").
-func companyFlow(t *testing.T, slug, company string) *engine.Definition {
-	t.Helper()
-	def, err := engine.ParseDefinition([]byte(`{
-		"formatVersion": 1, "name": "` + slug + `",
-		"source": {"system": "storefront", "event": "order.created"},
-		"targets": [{"name": "erp", "kind": "http"}, {"name": "audit-log", "kind": "capture"}],
-		"routes": [
-			{"name": "erp", "target": "erp", "mapping": [{"target": "id", "expr": "source.id"}, {"target": "company", "expr": "env(\"ERP_COMPANY\")"}]},
-			{"name": "audit", "target": "audit-log", "mapping": [{"target": "id", "expr": "source.id"}]}
-		],
-		"tests": [{"name": "order 7 books for the company", "input": {"id": 7}, "vars": {"ERP_COMPANY": "1000"},
-			"expect": {"routes": {"erp": {"id": 7, "company": "` + company + `"}, "audit": {"id": 7}}}}]
-	}`))
-	require.NoError(t, err)
-	return def
 }
