@@ -33,7 +33,7 @@ func BenchmarkAccept(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer pool.Close()
-	in := intake.NewIntake(pool, bb.client, intake.IntakeConfig{})
+	in := intake.New(pool, bb.client, intake.Config{})
 	var n atomic.Int64
 	b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
 	b.ResetTimer()

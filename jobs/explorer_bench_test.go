@@ -54,7 +54,7 @@ func BenchmarkAcceptExplorerIndexes(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Cleanup(pool.Close)
-		in := intake.NewIntake(pool, bb.client, intake.IntakeConfig{})
+		in := intake.New(pool, bb.client, intake.Config{})
 		var n atomic.Int64
 		b.Run("indexes="+v.name, func(b *testing.B) {
 			b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))

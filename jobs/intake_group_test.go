@@ -21,7 +21,7 @@ import (
 func TestIntakeSharesCommitsAndLosesNothing(t *testing.T) {
 	t.Parallel()
 	b := setup(t, false)
-	in := intake.NewIntake(b.pool, b.client, intake.IntakeConfig{})
+	in := intake.New(b.pool, b.client, intake.Config{})
 	const callers, each = 64, 5
 	first := b.accept(t, `{"id": 0, "name": "#0", "total": 1}`)
 	var wg sync.WaitGroup
@@ -73,7 +73,7 @@ func TestIntakeFollowsANewDeployment(t *testing.T) {
 	t.Parallel()
 	b := setup(t, false)
 	ctx := context.Background()
-	in := intake.NewIntake(b.pool, b.client, intake.IntakeConfig{ResolveTTL: time.Hour})
+	in := intake.New(b.pool, b.client, intake.Config{ResolveTTL: time.Hour})
 	accept := func(payload string) intake.AcceptResult {
 		res, err := in.Accept(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(payload)})
 		require.NoError(t, err)
@@ -126,7 +126,7 @@ func TestIntakeFollowsANewDeployment(t *testing.T) {
 func TestIntakeAcceptsAnEscapedNUL(t *testing.T) {
 	t.Parallel()
 	b := setup(t, false)
-	in := intake.NewIntake(b.pool, b.client, intake.IntakeConfig{})
+	in := intake.New(b.pool, b.client, intake.Config{})
 	payload := `{"id": 77, "name": "#77", "total": 1, "note": "a\u0000b"}`
 	res, err := in.Accept(context.Background(), intake.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(payload)})
 	require.NoError(t, err)

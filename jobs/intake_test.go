@@ -34,9 +34,9 @@ func TestConcurrentIdenticalAcceptsMakeOneMessage(t *testing.T) {
 	t.Parallel()
 	type acceptFunc func(context.Context, intake.AcceptRequest) (intake.AcceptResult, error)
 	for name, way := range map[string]func(b *bundle) acceptFunc{
-		"one writer": func(b *bundle) acceptFunc { return intake.NewIntake(b.pool, b.client, intake.IntakeConfig{}).Accept },
+		"one writer": func(b *bundle) acceptFunc { return intake.New(b.pool, b.client, intake.Config{}).Accept },
 		"eight writers": func(b *bundle) acceptFunc {
-			return intake.NewIntake(b.pool, b.client, intake.IntakeConfig{Writers: 8}).Accept
+			return intake.New(b.pool, b.client, intake.Config{Writers: 8}).Accept
 		},
 		"Prefer wait": func(b *bundle) acceptFunc {
 			return func(ctx context.Context, r intake.AcceptRequest) (intake.AcceptResult, error) {
@@ -268,7 +268,7 @@ func TestAcceptWithTheDatabaseDownIsUnavailable(t *testing.T) {
 	down, err := pgxpool.New(context.Background(), "postgres://postgres@127.0.0.1:1/x?connect_timeout=1&sslmode=disable")
 	require.NoError(t, err)
 	t.Cleanup(down.Close)
-	in := intake.NewIntake(down, b.client, intake.IntakeConfig{})
+	in := intake.New(down, b.client, intake.Config{})
 	req := intake.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(`{"id": 1}`)}
 	for name, accept := range map[string]func() error{
 		"Accept": func() error { _, err := in.Accept(context.Background(), req); return err },
@@ -409,7 +409,7 @@ func TestMapInlineWaitRunningOutAfterTheRecordIsNotUnavailable(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	db := &cancelAfterCommit{Pool: b.pool, cancel: cancel}
-	res, err := intake.NewIntake(db, b.client, intake.IntakeConfig{}).MapInline(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "orders",
+	res, err := intake.New(db, b.client, intake.Config{}).MapInline(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "orders",
 		Payload: []byte(`{"id": 210, "name": "#210", "total": 12}`)})
 	require.ErrorIs(t, err, intake.ErrWaitExpired, "recorded: not the 503 that says nothing was recorded")
 	require.NotEqual(t, uuid.Nil, res.MessageID)

@@ -164,7 +164,7 @@ func setup(t testing.TB, start bool) *bundle {
 			_ = client.Stop(ctx)
 		})
 	}
-	return &bundle{pool: pool, client: client, intake: intake.NewIntake(pool, client, intake.IntakeConfig{}), sealer: sealer, env: env, flow: flow, editor: ed, logs: logs}
+	return &bundle{pool: pool, client: client, intake: intake.New(pool, client, intake.Config{}), sealer: sealer, env: env, flow: flow, editor: ed, logs: logs}
 }
 
 // configureERP points target erp at url with a bearer secret and a retry

@@ -5,14 +5,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/crossdock/crossdock/jobs"
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings/release"
 )
@@ -181,29 +179,4 @@ func TestTargetRedirectsThatWouldDropTheBody(t *testing.T) {
 		require.Equal(t, "/moved", sent[1].path)
 		require.Equal(t, []any{target.URL + "/moved"}, stageDetail(t, v, store.StageDelivered)["redirects"])
 	})
-}
-
-func TestSameOrigin(t *testing.T) {
-	t.Parallel()
-	for _, c := range []struct {
-		a, b string
-		same bool
-	}{
-		{"https://erp.example/orders", "https://erp.example/v2/orders?x=1", true},
-		{"https://erp.example/orders", "https://ERP.example:443/orders", true},
-		{"http://erp.example/orders", "http://erp.example:80/x", true},
-		{"https://erp.example/orders", "http://erp.example/orders", false},
-		{"https://erp.example/orders", "https://erp.example:8443/orders", false},
-		{"https://erp.example/orders", "https://evil.example/orders", false},
-		{"https://erp.example/orders", "https://sub.erp.example/orders", false},
-		{"http://127.0.0.1:8080/a", "http://127.0.0.1:8081/a", false},
-	} {
-		t.Run(c.a+" "+c.b, func(t *testing.T) {
-			a, err := url.Parse(c.a)
-			require.NoError(t, err)
-			b, err := url.Parse(c.b)
-			require.NoError(t, err)
-			require.Equal(t, c.same, jobs.SameOrigin(a, b))
-		})
-	}
 }

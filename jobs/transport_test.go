@@ -114,7 +114,7 @@ func TestTransportOfANewKind(t *testing.T) {
 		defer cancel()
 		_ = client.Stop(ctx)
 	})
-	b := &bundle{pool: pool, client: client, intake: intake.NewIntake(pool, client, intake.IntakeConfig{})}
+	b := &bundle{pool: pool, client: client, intake: intake.New(pool, client, intake.Config{})}
 
 	accept := func(payload string) intake.AcceptResult {
 		res, err := b.intake.Accept(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "notes", Payload: []byte(payload)})

@@ -138,7 +138,7 @@ func NewServer(logger *slog.Logger, cfg Config, deps Deps) *fiber.App {
 		cfg.BodyLimit = cfg.MaxMessageBytes*16 + 4096
 	}
 	if deps.Intake == nil && deps.Queue != nil {
-		deps.Intake = intake.NewIntake(deps.DB, deps.Queue, intake.IntakeConfig{})
+		deps.Intake = intake.New(deps.DB, deps.Queue, intake.Config{})
 	}
 	if deps.Transports == nil {
 		deps.Transports = pipeline.Transports(deps.DB, nil)

@@ -32,7 +32,7 @@ type config struct {
 	SessionLifetime time.Duration
 	MaxMessageBytes int
 	// IntakeWriters is how many group commits of trigger events run at
-	// once (jobs.IntakeConfig.Writers); 0 means the default.
+	// once (intake.Config.Writers); 0 means the default.
 	IntakeWriters int
 	// PasswordHashes is how many argon2id password hashes run at once
 	// (web.Config.PasswordHashes); 0 means the default.

@@ -166,7 +166,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	var in *intake.Intake
 	if queue != nil {
-		in = intake.NewIntake(pool, queue, intake.IntakeConfig{Writers: cfg.IntakeWriters})
+		in = intake.New(pool, queue, intake.Config{Writers: cfg.IntakeWriters})
 	}
 	app := web.NewServer(log, web.Config{BaseURL: baseURL, TrustedProxies: cfg.TrustedProxies, MaxMessageBytes: cfg.MaxMessageBytes,
 		MetricsToken: cfg.MetricsToken, PromotionKey: cfg.PromotionKey, PasswordHashes: cfg.PasswordHashes}, web.Deps{

@@ -19,8 +19,8 @@ import (
 	"github.com/crossdock/crossdock/jobs/store"
 )
 
-// IntakeConfig tunes an Intake. Zero values take the defaults.
-type IntakeConfig struct {
+// Config tunes an Intake. Zero values take the defaults.
+type Config struct {
 	// Writers is how many group commits may run at once (each holds one
 	// database connection). Default 1: the events that arrive while a
 	// commit is written wait for the next one, so groups grow with load.
@@ -75,7 +75,7 @@ type IntakeConfig struct {
 type Intake struct {
 	db     store.DB
 	client *river.Client[pgx.Tx]
-	cfg    IntakeConfig
+	cfg    Config
 
 	slots chan struct{}
 
@@ -85,8 +85,8 @@ type Intake struct {
 	cache resolveCache
 }
 
-// NewIntake returns an Intake writing to db and enqueueing with client.
-func NewIntake(db store.DB, client *river.Client[pgx.Tx], cfg IntakeConfig) *Intake {
+// New returns an Intake writing to db and enqueueing with client.
+func New(db store.DB, client *river.Client[pgx.Tx], cfg Config) *Intake {
 	if cfg.Writers <= 0 {
 		cfg.Writers = 1
 	}

@@ -103,7 +103,7 @@ func commitWithRawPayload(ctx context.Context, in *Intake, env, flow string, pay
 func TestIntakeOneBadEventFailsAlone(t *testing.T) {
 	t.Parallel()
 	pool, client := setupOrders(t)
-	in := NewIntake(pool, client, IntakeConfig{})
+	in := New(pool, client, Config{})
 	payloads := [][]byte{[]byte(`{"id": 1, "total": 1}`), []byte("{\"id\": 2, \"name\": \"\xff\"}"), []byte(`{"id": 3, "total": 1}`)}
 	res, errs, err := commitWithRawPayload(context.Background(), in, "dev", "orders", payloads)
 	require.NoError(t, err)
