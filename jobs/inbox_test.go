@@ -86,22 +86,22 @@ func TestGroupsCountAndInboxPagesByKeyset(t *testing.T) {
 	require.EqualValues(t, 6, n)
 
 	// Two pages of three, then nothing.
-	page1, cursor, err := inbox.InboxList(ctx, b.pool, inbox.InboxFilter{Limit: 3})
+	page1, cursor, err := inbox.List(ctx, b.pool, inbox.Filter{Limit: 3})
 	require.NoError(t, err)
 	require.Len(t, page1, 3)
 	require.NotZero(t, cursor)
-	page2, cursor2, err := inbox.InboxList(ctx, b.pool, inbox.InboxFilter{Limit: 3, BeforeID: cursor})
+	page2, cursor2, err := inbox.List(ctx, b.pool, inbox.Filter{Limit: 3, BeforeID: cursor})
 	require.NoError(t, err)
 	require.Len(t, page2, 3)
 	require.Zero(t, cursor2)
 	require.Greater(t, page1[2].ID, page2[0].ID)
 
 	// Filters: kind, text by correlation id, target, group.
-	only, _, err := inbox.InboxList(ctx, b.pool, inbox.InboxFilter{Kind: store.ExceptionValidation})
+	only, _, err := inbox.List(ctx, b.pool, inbox.Filter{Kind: store.ExceptionValidation})
 	require.NoError(t, err)
 	require.Len(t, only, 1)
 	require.Equal(t, bad, only[0].MessageID)
-	byOrder, _, err := inbox.InboxList(ctx, b.pool, inbox.InboxFilter{Text: "#3"})
+	byOrder, _, err := inbox.List(ctx, b.pool, inbox.Filter{Text: "#3"})
 	require.NoError(t, err)
 	require.Len(t, byOrder, 1)
 	require.Equal(t, "#3", byOrder[0].CorrelationID)
@@ -110,28 +110,28 @@ func TestGroupsCountAndInboxPagesByKeyset(t *testing.T) {
 	sample := byKind[store.ExceptionDelivery].SampleMessage
 	require.GreaterOrEqual(t, len(sample), 8, sample)
 	mid := sample[2:8]
-	byError, _, err := inbox.InboxList(ctx, b.pool, inbox.InboxFilter{Text: strings.ToUpper(mid)})
+	byError, _, err := inbox.List(ctx, b.pool, inbox.Filter{Text: strings.ToUpper(mid)})
 	require.NoError(t, err)
 	require.Len(t, byError, 5, "%q in %q", mid, sample)
 	wild := mid[:2] + "_" + mid[3:]
-	none, _, err := inbox.InboxList(ctx, b.pool, inbox.InboxFilter{Text: wild})
+	none, _, err := inbox.List(ctx, b.pool, inbox.Filter{Text: wild})
 	require.NoError(t, err)
 	require.Empty(t, none, "_ in %q is a literal underscore, not any character", wild)
-	none, _, err = inbox.InboxList(ctx, b.pool, inbox.InboxFilter{Text: mid[:2] + "%" + mid[4:]})
+	none, _, err = inbox.List(ctx, b.pool, inbox.Filter{Text: mid[:2] + "%" + mid[4:]})
 	require.NoError(t, err)
 	require.Empty(t, none, "%% is literal too")
 	// Exactly an idempotency key.
-	byKey, _, err := inbox.InboxList(ctx, b.pool, inbox.InboxFilter{Text: page1[0].IdempotencyKey})
+	byKey, _, err := inbox.List(ctx, b.pool, inbox.Filter{Text: page1[0].IdempotencyKey})
 	require.NoError(t, err)
 	require.NotEmpty(t, byKey)
 	require.Contains(t, exceptionIDs(byKey), page1[0].ID)
-	byTarget, _, err := inbox.InboxList(ctx, b.pool, inbox.InboxFilter{Target: "erp"})
+	byTarget, _, err := inbox.List(ctx, b.pool, inbox.Filter{Target: "erp"})
 	require.NoError(t, err)
 	require.Len(t, byTarget, 5)
-	inGroup, _, err := inbox.InboxList(ctx, b.pool, inbox.InboxFilter{Fingerprint: byKind[store.ExceptionDelivery].Fingerprint, EnvironmentID: b.env.ID})
+	inGroup, _, err := inbox.List(ctx, b.pool, inbox.Filter{Fingerprint: byKind[store.ExceptionDelivery].Fingerprint, EnvironmentID: b.env.ID})
 	require.NoError(t, err)
 	require.Len(t, inGroup, 5)
-	_, _, err = inbox.InboxList(ctx, b.pool, inbox.InboxFilter{Status: "nonsense"})
+	_, _, err = inbox.List(ctx, b.pool, inbox.Filter{Status: "nonsense"})
 	require.Equal(t, fault.Invalid, fault.CodeOf(err))
 
 	// Resolving one lowers the group's open count in the same transaction.
@@ -354,7 +354,7 @@ func TestRequestHeadersMaskTheCredential(t *testing.T) {
 	require.Equal(t, "#8", h["X-Correlation-Id"])
 }
 
-func exceptionIDs(items []inbox.InboxItem) []int64 {
+func exceptionIDs(items []inbox.Item) []int64 {
 	ids := make([]int64, len(items))
 	for i, it := range items {
 		ids[i] = it.ID

@@ -18,7 +18,7 @@ import (
 // by page, with each filter and each kind of text search, on a database
 // filled by `crossdock seed-volume` (CROSSDOCK_BENCH_DATABASE_URL; skipped
 // without it). It reports the median and 95th percentile of one page (50
-// rows) as jobs.GroupList and jobs.InboxList serve it — query, transfer and
+// rows) as inbox.GroupList and inbox.List serve it — query, transfer and
 // decoding, on the same machine as PostgreSQL; the handler adds rendering.
 // Searches draw a different sampled value on each iteration, so they do not
 // all hit the same cached pages. With CROSSDOCK_BENCH_EXPLAIN=1 it logs
@@ -80,7 +80,7 @@ func BenchmarkInboxVolume(b *testing.B) {
 	type kind struct {
 		name  string
 		group func() inbox.GroupFilter
-		flat  func() inbox.InboxFilter
+		flat  func() inbox.Filter
 	}
 	kinds := []kind{
 		{name: "grouped_open", group: func() inbox.GroupFilter { return inbox.GroupFilter{} }},
@@ -91,37 +91,37 @@ func BenchmarkInboxVolume(b *testing.B) {
 		{name: "grouped_page2", group: func() inbox.GroupFilter {
 			return inbox.GroupFilter{All: true, BeforeLastSeen: groupSeen, BeforeID: groupID}
 		}},
-		{name: "flat_active", flat: func() inbox.InboxFilter { return inbox.InboxFilter{} }},
-		{name: "flat_all", flat: func() inbox.InboxFilter { return inbox.InboxFilter{Status: inbox.InboxAll} }},
-		{name: "flat_deep_keyset_page", flat: func() inbox.InboxFilter { return inbox.InboxFilter{Status: inbox.InboxAll, BeforeID: deepID} }},
-		{name: "flat_active_deep_keyset_page", flat: func() inbox.InboxFilter { return inbox.InboxFilter{BeforeID: deepID} }},
-		{name: "flat_env", flat: func() inbox.InboxFilter { return inbox.InboxFilter{EnvironmentID: envID} }},
-		{name: "flat_flow", flat: func() inbox.InboxFilter { return inbox.InboxFilter{FlowID: flowID} }},
-		{name: "flat_kind", flat: func() inbox.InboxFilter { return inbox.InboxFilter{Kind: store.ExceptionValidation} }},
-		{name: "flat_env_kind", flat: func() inbox.InboxFilter {
-			return inbox.InboxFilter{EnvironmentID: envID, Kind: store.ExceptionDelivery}
+		{name: "flat_active", flat: func() inbox.Filter { return inbox.Filter{} }},
+		{name: "flat_all", flat: func() inbox.Filter { return inbox.Filter{Status: inbox.All} }},
+		{name: "flat_deep_keyset_page", flat: func() inbox.Filter { return inbox.Filter{Status: inbox.All, BeforeID: deepID} }},
+		{name: "flat_active_deep_keyset_page", flat: func() inbox.Filter { return inbox.Filter{BeforeID: deepID} }},
+		{name: "flat_env", flat: func() inbox.Filter { return inbox.Filter{EnvironmentID: envID} }},
+		{name: "flat_flow", flat: func() inbox.Filter { return inbox.Filter{FlowID: flowID} }},
+		{name: "flat_kind", flat: func() inbox.Filter { return inbox.Filter{Kind: store.ExceptionValidation} }},
+		{name: "flat_env_kind", flat: func() inbox.Filter {
+			return inbox.Filter{EnvironmentID: envID, Kind: store.ExceptionDelivery}
 		}},
-		{name: "flat_status_resolved", flat: func() inbox.InboxFilter { return inbox.InboxFilter{Status: "resolved"} }},
-		{name: "flat_status_ignored_env", flat: func() inbox.InboxFilter {
-			return inbox.InboxFilter{Status: "ignored", EnvironmentID: envID}
+		{name: "flat_status_resolved", flat: func() inbox.Filter { return inbox.Filter{Status: "resolved"} }},
+		{name: "flat_status_ignored_env", flat: func() inbox.Filter {
+			return inbox.Filter{Status: "ignored", EnvironmentID: envID}
 		}},
-		{name: "flat_assignee", flat: func() inbox.InboxFilter { return inbox.InboxFilter{AssigneeID: assignee} }},
-		{name: "flat_target", flat: func() inbox.InboxFilter { return inbox.InboxFilter{Target: "erp"} }},
-		{name: "flat_age_7d", flat: func() inbox.InboxFilter { return inbox.InboxFilter{OlderThan: 7 * 24 * time.Hour} }},
-		{name: "flat_group", flat: func() inbox.InboxFilter {
-			return inbox.InboxFilter{EnvironmentID: envID, Fingerprint: fingerprint}
+		{name: "flat_assignee", flat: func() inbox.Filter { return inbox.Filter{AssigneeID: assignee} }},
+		{name: "flat_target", flat: func() inbox.Filter { return inbox.Filter{Target: "erp"} }},
+		{name: "flat_age_7d", flat: func() inbox.Filter { return inbox.Filter{OlderThan: 7 * 24 * time.Hour} }},
+		{name: "flat_group", flat: func() inbox.Filter {
+			return inbox.Filter{EnvironmentID: envID, Fingerprint: fingerprint}
 		}},
-		{name: "text_error_common", flat: func() inbox.InboxFilter { return inbox.InboxFilter{Text: "answered 500"} }},
-		{name: "text_error_rare", flat: func() inbox.InboxFilter { return inbox.InboxFilter{Text: "payload too large"} }},
-		{name: "text_error_rare_all", flat: func() inbox.InboxFilter {
-			return inbox.InboxFilter{Text: "payload too large", Status: inbox.InboxAll}
+		{name: "text_error_common", flat: func() inbox.Filter { return inbox.Filter{Text: "answered 500"} }},
+		{name: "text_error_rare", flat: func() inbox.Filter { return inbox.Filter{Text: "payload too large"} }},
+		{name: "text_error_rare_all", flat: func() inbox.Filter {
+			return inbox.Filter{Text: "payload too large", Status: inbox.All}
 		}},
-		{name: "text_absent", flat: func() inbox.InboxFilter {
-			return inbox.InboxFilter{Text: "no such error anywhere", Status: inbox.InboxAll}
+		{name: "text_absent", flat: func() inbox.Filter {
+			return inbox.Filter{Text: "no such error anywhere", Status: inbox.All}
 		}},
-		{name: "text_order_name", flat: func() inbox.InboxFilter { return inbox.InboxFilter{Text: next(orders), Status: inbox.InboxAll} }},
-		{name: "text_correlation_id", flat: func() inbox.InboxFilter { return inbox.InboxFilter{Text: next(corrs), Status: inbox.InboxAll} }},
-		{name: "text_idempotency_key", flat: func() inbox.InboxFilter { return inbox.InboxFilter{Text: next(keys), Status: inbox.InboxAll} }},
+		{name: "text_order_name", flat: func() inbox.Filter { return inbox.Filter{Text: next(orders), Status: inbox.All} }},
+		{name: "text_correlation_id", flat: func() inbox.Filter { return inbox.Filter{Text: next(corrs), Status: inbox.All} }},
+		{name: "text_idempotency_key", flat: func() inbox.Filter { return inbox.Filter{Text: next(keys), Status: inbox.All} }},
 	}
 	if f := os.Getenv("CROSSDOCK_BENCH_ONLY"); f != "" {
 		kinds = slices.DeleteFunc(kinds, func(k kind) bool { return !strings.Contains(k.name, f) })
@@ -131,7 +131,7 @@ func BenchmarkInboxVolume(b *testing.B) {
 			_, _, err := inbox.GroupList(ctx, pool, k.group())
 			return err
 		}
-		_, _, err := inbox.InboxList(ctx, pool, k.flat())
+		_, _, err := inbox.List(ctx, pool, k.flat())
 		return err
 	}
 	explained := map[string]bool{}
@@ -145,7 +145,7 @@ func BenchmarkInboxVolume(b *testing.B) {
 				if k.group != nil {
 					sql, args, _, err = inbox.GroupListQuery(k.group())
 				} else {
-					sql, args, _, err = inbox.InboxListQuery(k.flat())
+					sql, args, _, err = inbox.ListQuery(k.flat())
 				}
 				if err != nil {
 					b.Fatal(err)

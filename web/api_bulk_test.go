@@ -122,7 +122,7 @@ func TestBulkActionsAPI(t *testing.T) {
 	})
 	require.Equal(t, "done", done["status"])
 	require.Equal(t, "sam@shop.example", done["requestedBy"])
-	left, _, err := inbox.InboxList(ctx, tb.db, inbox.InboxFilter{})
+	left, _, err := inbox.List(ctx, tb.db, inbox.Filter{})
 	require.NoError(t, err)
 	require.Empty(t, left, "the group is resolved")
 	require.Equal(t, 2, bulkCount(), "the repeated request started nothing")

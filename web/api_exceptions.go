@@ -21,7 +21,7 @@ import (
 // failing expressions of a mapping error, an unmapped lookup value, and
 // its history.
 type ExceptionDetailJSON struct {
-	Exception   inbox.InboxItem         `json:"exception"`
+	Exception   inbox.Item              `json:"exception"`
 	Expressions []inbox.ExpressionError `json:"expressions"`
 	Unmapped    *inbox.UnmappedValue    `json:"unmapped,omitempty"`
 	History     []inbox.HistoryEntry    `json:"history"`
@@ -32,7 +32,7 @@ type ExceptionDetailJSON struct {
 // listing is narrowed to its environment (and its flow, when it is limited
 // to one); naming another environment or flow is Forbidden, so a script
 // learns at once that its key cannot see what it asked for.
-func (s *Server) apiInboxQuery(c *fiber.Ctx) (inbox.InboxFilter, error) {
+func (s *Server) apiInboxQuery(c *fiber.Ctx) (inbox.Filter, error) {
 	_, f, err := s.inboxQuery(c)
 	if err != nil {
 		return f, err
@@ -71,17 +71,17 @@ func (s *Server) apiInboxQuery(c *fiber.Ctx) (inbox.InboxFilter, error) {
 // exceptionInScope returns exception id if the caller may see it; outside
 // an API key's environment or flows it does not exist, as far as the key
 // can tell (NotFound, never Forbidden, so ids elsewhere are not confirmed).
-func (s *Server) exceptionInScope(c *fiber.Ctx) (inbox.InboxItem, error) {
+func (s *Server) exceptionInScope(c *fiber.Ctx) (inbox.Item, error) {
 	id, err := exceptionID(c)
 	if err != nil {
-		return inbox.InboxItem{}, err
+		return inbox.Item{}, err
 	}
 	it, err := inbox.ExceptionGet(c.UserContext(), s.deps.DB, id)
 	if err != nil {
-		return inbox.InboxItem{}, err
+		return inbox.Item{}, err
 	}
 	if !keyMaySee(c, it.Environment, it.FlowSlug) {
-		return inbox.InboxItem{}, fault.Errorf(fault.NotFound, "no exception %d", id)
+		return inbox.Item{}, fault.Errorf(fault.NotFound, "no exception %d", id)
 	}
 	return it, nil
 }
@@ -98,7 +98,7 @@ func (s *Server) apiExceptionList() fiber.Handler {
 		if l := c.QueryInt("limit"); l > 0 {
 			f.Limit = l
 		}
-		items, next, err := inbox.InboxList(c.UserContext(), s.deps.DB, f)
+		items, next, err := inbox.List(c.UserContext(), s.deps.DB, f)
 		if err != nil {
 			return err
 		}

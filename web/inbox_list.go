@@ -19,15 +19,15 @@ const inboxPageSize = 50
 
 // inboxQuery reads the inbox filters from the query string (the same names
 // the page's form and the JSON API use) into a store filter.
-func (s *Server) inboxQuery(c *fiber.Ctx) (view.InboxFilter, inbox.InboxFilter, error) {
+func (s *Server) inboxQuery(c *fiber.Ctx) (view.InboxFilter, inbox.Filter, error) {
 	ctx := c.UserContext()
 	v := view.InboxFilter{View: c.Query("view"), Env: c.Query("env"), Flow: c.Query("flow"), Kind: c.Query("kind"),
-		Status: c.Query("status", string(inbox.InboxActive)), Assignee: c.Query("assignee"), Target: c.Query("target"),
+		Status: c.Query("status", string(inbox.Active)), Assignee: c.Query("assignee"), Target: c.Query("target"),
 		Age: c.Query("age"), Q: c.Query("q")}
 	if v.View != "list" {
 		v.View = "groups"
 	}
-	f := inbox.InboxFilter{Kind: store.ExceptionKind(v.Kind), Status: inbox.InboxStatus(v.Status), Target: v.Target, Text: v.Q, Limit: inboxPageSize}
+	f := inbox.Filter{Kind: store.ExceptionKind(v.Kind), Status: inbox.Status(v.Status), Target: v.Target, Text: v.Q, Limit: inboxPageSize}
 	if v.Env != "" {
 		env, err := release.EnvironmentByName(ctx, s.deps.DB, v.Env)
 		if err != nil {
@@ -81,7 +81,7 @@ func inboxURL(v view.InboxFilter, extra ...string) string {
 			q.Set(k, val)
 		}
 	}
-	if v.Status != "" && v.Status != string(inbox.InboxActive) {
+	if v.Status != "" && v.Status != string(inbox.Active) {
 		q.Set("status", v.Status)
 	}
 	if v.Group != 0 {
@@ -127,7 +127,7 @@ func (s *Server) inboxList() fiber.Handler {
 		gv.View, gv.Group, lv.View = "groups", 0, "list"
 		v.GroupURL, v.ListURL = inboxURL(gv), inboxURL(lv)
 		if vf.View == "list" {
-			items, next, err := inbox.InboxList(ctx, s.deps.DB, f)
+			items, next, err := inbox.List(ctx, s.deps.DB, f)
 			if err != nil {
 				return err
 			}
@@ -138,7 +138,7 @@ func (s *Server) inboxList() fiber.Handler {
 				v.NextURL = inboxURL(vf, "before", itoa64(next))
 			}
 		} else {
-			gf := inbox.GroupFilter{EnvironmentID: f.EnvironmentID, FlowID: f.FlowID, Kind: f.Kind, All: vf.Status == string(inbox.InboxAll), Limit: inboxPageSize}
+			gf := inbox.GroupFilter{EnvironmentID: f.EnvironmentID, FlowID: f.FlowID, Kind: f.Kind, All: vf.Status == string(inbox.All), Limit: inboxPageSize}
 			if gf.BeforeID, err = parseCursorID("before", c.Query("before")); err != nil {
 				return err
 			}
@@ -162,7 +162,7 @@ func (s *Server) inboxList() fiber.Handler {
 	}
 }
 
-func exceptionRow(it inbox.InboxItem) view.ExceptionRow {
+func exceptionRow(it inbox.Item) view.ExceptionRow {
 	return view.ExceptionRow{ID: it.ID, Env: it.Environment, Flow: it.FlowSlug, Kind: string(it.Kind), Status: string(it.Status),
 		Error: shorten(it.Message, 200), Correlation: it.CorrelationID, Target: it.Target, Assignee: it.AssigneeEmail,
 		Created: stampShort(it.CreatedAt), URL: "/inbox/" + itoa64(it.ID)}

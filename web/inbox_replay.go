@@ -47,7 +47,7 @@ func draftRefusal(c *fiber.Ctx, env string, protected bool, flow string) string 
 
 // checkDraftReplay refuses a replay on the draft the request may not make,
 // before anything is locked or published.
-func (s *Server) checkDraftReplay(c *fiber.Ctx, it inbox.InboxItem) error {
+func (s *Server) checkDraftReplay(c *fiber.Ctx, it inbox.Item) error {
 	env, err := release.EnvironmentByID(c.UserContext(), s.deps.DB, it.EnvironmentID)
 	if err != nil {
 		return err

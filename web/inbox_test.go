@@ -18,7 +18,7 @@ import (
 // setupInbox is a trigger bundle whose workers run, with two orders that
 // failed to map because the variable ERP_COMPANY is not set in dev: two
 // mapping exceptions in one group.
-func setupInbox(t *testing.T, opts ...setupOpts) (*triggerBundle, []inbox.InboxItem) {
+func setupInbox(t *testing.T, opts ...setupOpts) (*triggerBundle, []inbox.Item) {
 	t.Helper()
 	tb := setupTrigger(t, opts...)
 	ctx := context.Background()
@@ -34,7 +34,7 @@ func setupInbox(t *testing.T, opts ...setupOpts) (*triggerBundle, []inbox.InboxI
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		items, _, err := inbox.InboxList(ctx, tb.db, inbox.InboxFilter{})
+		items, _, err := inbox.List(ctx, tb.db, inbox.Filter{})
 		require.NoError(t, err)
 		if len(items) >= 2 {
 			return tb, items
@@ -159,7 +159,7 @@ func TestInboxBulkActionIsSafeToClickTwice(t *testing.T) {
 		require.True(t, time.Now().Before(deadline), "bulk action did not finish:\n%s", res.body)
 		time.Sleep(50 * time.Millisecond)
 	}
-	left, _, err := inbox.InboxList(context.Background(), tb.db, inbox.InboxFilter{})
+	left, _, err := inbox.List(context.Background(), tb.db, inbox.Filter{})
 	require.NoError(t, err)
 	require.Empty(t, left)
 	res = sam.post("/inbox/bulk", url.Values{"action": {"retry"}, "request_key": {"k-2"}})

@@ -44,7 +44,7 @@ func (f *secFixture) newException(t *testing.T, key string) int64 {
 	require.Equal(t, http.StatusAccepted, res.StatusCode, res.body)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		items, _, err := inbox.InboxList(context.Background(), f.db, inbox.InboxFilter{Text: key})
+		items, _, err := inbox.List(context.Background(), f.db, inbox.Filter{Text: key})
 		require.NoError(t, err)
 		if len(items) > 0 {
 			return items[0].ID

@@ -48,10 +48,10 @@ func TestHostileTextIsShownEscaped(t *testing.T) {
 	require.NotEqual(t, f.sample, hostile)
 	res, _ := f.post(t, devPath, f.devKey, "application/json", hostile, "Idempotency-Key", "hostile-2")
 	require.Equal(t, http.StatusAccepted, res.StatusCode, res.body)
-	var ex inbox.InboxItem
+	var ex inbox.Item
 	deadline := time.Now().Add(20 * time.Second)
 	for ex.ID == 0 {
-		items, _, err := inbox.InboxList(ctx, f.db, inbox.InboxFilter{Text: "hostile-2"})
+		items, _, err := inbox.List(ctx, f.db, inbox.Filter{Text: "hostile-2"})
 		require.NoError(t, err)
 		if len(items) > 0 {
 			ex = items[0]
@@ -145,10 +145,10 @@ func TestSQLInFiltersIsHarmless(t *testing.T) {
 	}
 
 	// LIKE wildcards are literal: nothing contains a % or an _.
-	items, _, err := inbox.InboxList(ctx, f.db, inbox.InboxFilter{Text: "%"})
+	items, _, err := inbox.List(ctx, f.db, inbox.Filter{Text: "%"})
 	require.NoError(t, err)
 	require.Empty(t, items, "inbox text % matched everything")
-	all, _, err := inbox.InboxList(ctx, f.db, inbox.InboxFilter{})
+	all, _, err := inbox.List(ctx, f.db, inbox.Filter{})
 	require.NoError(t, err)
 	require.NotEmpty(t, all)
 	for _, af := range []account.AuditFilter{{Action: "%"}, {Action: "_"}, {Actor: "%"}, {Actor: "_"}} {

@@ -79,16 +79,16 @@ func TestPlantedSecretsNeverComeBackOut(t *testing.T) {
 	// attempt recorded the target's answer.
 	res, _ = f.post(t, devPath, f.devKey, "application/json", f.sample, "Idempotency-Key", "echo-order")
 	require.Equal(t, http.StatusAccepted, res.StatusCode, res.body)
-	var deliveryEx inbox.InboxItem
+	var deliveryEx inbox.Item
 	deadline := time.Now().Add(30 * time.Second)
 	for deliveryEx.ID == 0 {
-		items, _, err := inbox.InboxList(ctx, f.db, inbox.InboxFilter{Kind: store.ExceptionDelivery})
+		items, _, err := inbox.List(ctx, f.db, inbox.Filter{Kind: store.ExceptionDelivery})
 		require.NoError(t, err)
 		if len(items) > 0 {
 			deliveryEx = items[0]
 		}
 		if !time.Now().Before(deadline) {
-			all, _, _ := inbox.InboxList(ctx, f.db, inbox.InboxFilter{Text: "echo-order"})
+			all, _, _ := inbox.List(ctx, f.db, inbox.Filter{Text: "echo-order"})
 			var st string
 			_ = f.db.QueryRow(ctx, `select status from messages where idempotency_key = 'echo-order'`).Scan(&st)
 			t.Fatalf("no delivery exception; message %s; its exceptions: %+v", st, all)

@@ -17,25 +17,25 @@ import (
 	"github.com/crossdock/crossdock/jobs/store"
 )
 
-// InboxStatus filters the inbox by where people stand with exceptions:
-// one ExceptionStatus, or InboxActive (open and assigned, the default) or
-// InboxAll.
-type InboxStatus string
+// Status filters the inbox by where people stand with exceptions:
+// one ExceptionStatus, or Active (open and assigned, the default) or
+// All.
+type Status string
 
 // The inbox status filters beside the exception statuses.
 const (
-	InboxActive InboxStatus = "active"
-	InboxAll    InboxStatus = "all"
+	Active Status = "active"
+	All    Status = "all"
 )
 
-// InboxFilter selects exceptions for the flat inbox. Zero fields do not
+// Filter selects exceptions for the flat inbox. Zero fields do not
 // filter. Results come newest first; BeforeID is the keyset cursor (the
 // last id of the previous page).
-type InboxFilter struct {
+type Filter struct {
 	EnvironmentID int64
 	FlowID        int64
 	Kind          store.ExceptionKind
-	Status        InboxStatus // default InboxActive
+	Status        Status // default Active
 	AssigneeID    int64
 	Target        string
 	// OlderThan keeps exceptions filed at least this long ago.
@@ -48,8 +48,8 @@ type InboxFilter struct {
 	Limit       int // default 50, at most 500
 }
 
-// InboxItem is an exception with what the inbox shows beside it.
-type InboxItem struct {
+// Item is an exception with what the inbox shows beside it.
+type Item struct {
 	store.Exception
 	Environment    string    `json:"environment"`
 	FlowSlug       string    `json:"flow"`
@@ -82,8 +82,8 @@ const inboxSelect = `
 	left join deliveries d on d.id = e.delivery_id
 	left join exception_groups g on g.environment_id = e.environment_id and g.fingerprint = e.fingerprint`
 
-func scanInboxItem(r pgx.Row) (InboxItem, error) {
-	var it InboxItem
+func scanInboxItem(r pgx.Row) (Item, error) {
+	var it Item
 	var detail []byte
 	err := r.Scan(&it.ID, &it.Kind, &it.Fingerprint, &it.EnvironmentID, &it.FlowID, &it.MessageID, &it.DeliveryID, &it.Stage,
 		&it.ErrorClass, &it.Message, &detail, &it.Status, &it.Resolution, &it.CreatedAt, &it.UpdatedAt, &it.ResolvedAt,
@@ -93,14 +93,14 @@ func scanInboxItem(r pgx.Row) (InboxItem, error) {
 	return it, err
 }
 
-// statusList turns an InboxStatus into the SQL list of exception statuses.
-func statusList(s InboxStatus) ([]string, error) {
+// statusList turns an Status into the SQL list of exception statuses.
+func statusList(s Status) ([]string, error) {
 	switch s {
-	case "", InboxActive:
+	case "", Active:
 		return []string{string(store.ExceptionOpen), string(store.ExceptionAssigned)}, nil
-	case InboxAll:
+	case All:
 		return nil, nil
-	case InboxStatus(store.ExceptionOpen), InboxStatus(store.ExceptionAssigned), InboxStatus(store.ExceptionResolved), InboxStatus(store.ExceptionIgnored):
+	case Status(store.ExceptionOpen), Status(store.ExceptionAssigned), Status(store.ExceptionResolved), Status(store.ExceptionIgnored):
 		return []string{string(s)}, nil
 	}
 	return nil, fault.Errorf(fault.Invalid, "status “%s” is not one of active, all, open, assigned, resolved, ignored", s)
@@ -115,12 +115,12 @@ func ValidKind(k store.ExceptionKind) bool {
 	return false
 }
 
-// InboxList returns one page of exceptions, newest first, and the cursor of
+// List returns one page of exceptions, newest first, and the cursor of
 // the next page (0 when this is the last). Every filter combination walks
 // an index on (…, status, id desc), so a page costs the same with a million
 // exceptions as with a hundred.
-func InboxList(ctx context.Context, db txn.DBTX, f InboxFilter) ([]InboxItem, int64, error) {
-	sql, args, limit, err := InboxListQuery(f)
+func List(ctx context.Context, db txn.DBTX, f Filter) ([]Item, int64, error) {
+	sql, args, limit, err := ListQuery(f)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -128,7 +128,7 @@ func InboxList(ctx context.Context, db txn.DBTX, f InboxFilter) ([]InboxItem, in
 	if err != nil {
 		return nil, 0, fmt.Errorf("list exceptions: %w", err)
 	}
-	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (InboxItem, error) { return scanInboxItem(r) })
+	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Item, error) { return scanInboxItem(r) })
 	if err != nil {
 		return nil, 0, fmt.Errorf("list exceptions: %w", err)
 	}
@@ -140,10 +140,10 @@ func InboxList(ctx context.Context, db txn.DBTX, f InboxFilter) ([]InboxItem, in
 	return items, next, nil
 }
 
-// InboxListQuery is the SQL and arguments InboxList runs for f (one row
+// ListQuery is the SQL and arguments List runs for f (one row
 // more than the page, to know whether there is a next one) and the page
 // size; benchmarks EXPLAIN it.
-func InboxListQuery(f InboxFilter) (string, []any, int, error) {
+func ListQuery(f Filter) (string, []any, int, error) {
 	if f.Limit <= 0 || f.Limit > 500 {
 		f.Limit = 50
 	}
@@ -214,13 +214,13 @@ func InboxListQuery(f InboxFilter) (string, []any, int, error) {
 }
 
 // ExceptionGet returns one exception with its inbox details, or NotFound.
-func ExceptionGet(ctx context.Context, db txn.DBTX, id int64) (InboxItem, error) {
+func ExceptionGet(ctx context.Context, db txn.DBTX, id int64) (Item, error) {
 	it, err := scanInboxItem(db.QueryRow(ctx, inboxSelect+` where e.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return InboxItem{}, fault.Errorf(fault.NotFound, "no exception %d", id)
+		return Item{}, fault.Errorf(fault.NotFound, "no exception %d", id)
 	}
 	if err != nil {
-		return InboxItem{}, fmt.Errorf("exception %d: %w", id, err)
+		return Item{}, fmt.Errorf("exception %d: %w", id, err)
 	}
 	return it, nil
 }

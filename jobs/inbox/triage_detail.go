@@ -32,7 +32,7 @@ var errorPosition = regexp.MustCompile(`\((\d+):(\d+)\)$`)
 // MappingErrors explains a mapping exception: every failing expression of
 // the version that ran, looked up in its definition, with a caret. Other
 // kinds of exception have none.
-func MappingErrors(ctx context.Context, db txn.DBTX, it InboxItem) ([]ExpressionError, error) {
+func MappingErrors(ctx context.Context, db txn.DBTX, it Item) ([]ExpressionError, error) {
 	if it.Kind != store.ExceptionMapping {
 		return nil, nil
 	}
