@@ -102,11 +102,11 @@ func Check(def *engine.Definition) *PublishRefusedError {
 	}
 	parsed, err := engine.ParseDefinition(canonical)
 	if err != nil {
-		return &PublishRefusedError{Diagnostics: diagnosticsOf(err)}
+		return &PublishRefusedError{Diagnostics: DiagnosticsOf(err)}
 	}
 	prog, err := engine.Compile(parsed, engine.Options{})
 	if err != nil {
-		return &PublishRefusedError{Diagnostics: diagnosticsOf(err)}
+		return &PublishRefusedError{Diagnostics: DiagnosticsOf(err)}
 	}
 	var failed []engine.TestResult
 	for _, r := range engine.RunTests(prog, parsed) {
@@ -120,7 +120,9 @@ func Check(def *engine.Definition) *PublishRefusedError {
 	return nil
 }
 
-func diagnosticsOf(err error) []engine.Diagnostic {
+// DiagnosticsOf turns a parse or compile error into the diagnostics that
+// publishing and the promotion gates report.
+func DiagnosticsOf(err error) []engine.Diagnostic {
 	var de *engine.DefinitionError
 	if errors.As(err, &de) {
 		return de.Diagnostics

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/crossdock/crossdock/mappings"
 	"slices"
 	"strings"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/mappings"
 )
 
 // TargetCheck says whether an environment can reach one target a version
@@ -137,14 +137,14 @@ func CheckGates(ctx context.Context, db txn.DBTX, kinds TargetKinds, env Environ
 	}
 	parsed, err := engine.ParseDefinition(canonical)
 	if err != nil {
-		for _, d := range diagnosticsOf(err) {
+		for _, d := range mappings.DiagnosticsOf(err) {
 			g.Problems = append(g.Problems, d.String())
 		}
 		return g, nil
 	}
 	prog, err := engine.Compile(parsed, engine.Options{})
 	if err != nil {
-		for _, d := range diagnosticsOf(err) {
+		for _, d := range mappings.DiagnosticsOf(err) {
 			g.Problems = append(g.Problems, d.String())
 		}
 		return g, nil
@@ -482,14 +482,4 @@ func plural(n int) string {
 		return ""
 	}
 	return "s"
-}
-
-// diagnosticsOf turns a parse or compile error into the diagnostics the
-// gates report, the way publishing does.
-func diagnosticsOf(err error) []engine.Diagnostic {
-	var de *engine.DefinitionError
-	if errors.As(err, &de) {
-		return de.Diagnostics
-	}
-	return []engine.Diagnostic{{Section: engine.SectionSchema, Message: err.Error()}}
 }
