@@ -380,6 +380,7 @@ func (c *compiler) compile() *Program {
 		c.compileRows(cr.root, r.Mapping, root, r.Name, ptr+"/mapping", "")
 		cr.root.finish()
 		p.routes = append(p.routes, cr)
+		c.checkTargetSchema(i, r)
 	}
 	for i, t := range def.Tests {
 		if t.Now != "" {
@@ -406,6 +407,34 @@ func (c *compiler) compile() *Program {
 	}
 	sort.Strings(p.vars)
 	return p
+}
+
+// checkTargetSchema checks that a route's target schema is a JSON Schema
+// and, when the route says unmapped required fields are errors, that no
+// required field is left unmapped.
+func (c *compiler) checkTargetSchema(i int, r Route) {
+	ptr := fmt.Sprintf("/routes/%d", i)
+	switch r.UnmappedRequired {
+	case "", UnmappedWarn, UnmappedError:
+	default:
+		c.add(location{section: SectionRoute, pointer: ptr + "/unmappedRequired", route: r.Name}, fmt.Sprintf("unmappedRequired is %q; use %q or %q", r.UnmappedRequired, UnmappedWarn, UnmappedError))
+	}
+	if len(r.TargetSchema) == 0 {
+		return
+	}
+	if _, err := compileJSONSchema(r.TargetSchema, "https://crossdock.dev/schema/target.json"); err != nil {
+		c.add(location{section: SectionRoute, pointer: ptr + "/targetSchema", route: r.Name}, "target schema is not a valid JSON Schema: "+err.Error())
+		return
+	}
+	if r.UnmappedRequired != UnmappedError {
+		return
+	}
+	one := &Definition{Routes: make([]Route, i+1)}
+	one.Routes[i] = r
+	for _, d := range UnmappedRequired(one) {
+		d.Message += fmt.Sprintf(" (the route sets unmappedRequired to %q)", UnmappedError)
+		c.diags = append(c.diags, d)
+	}
 }
 
 func (c *compiler) schemaOrNil() any {

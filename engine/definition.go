@@ -160,7 +160,24 @@ type Route struct {
 	Target string `json:"target"`
 	// Mapping is the output: one row per target field, in output order.
 	Mapping []Row `json:"mapping"`
+	// TargetSchema is an optional JSON Schema of the route's output. The
+	// designer shows its fields beside the mapping (TargetTree), and a
+	// required field no row maps is a warning at publish, or a problem
+	// when UnmappedRequired is UnmappedError.
+	TargetSchema json.RawMessage `json:"targetSchema,omitempty"`
+	// UnmappedRequired is what a required field of TargetSchema that no
+	// row maps is: UnmappedWarn (the default, "" means it too) or
+	// UnmappedError, which makes Compile, and so publishing, refuse it.
+	UnmappedRequired string `json:"unmappedRequired,omitempty"`
 }
+
+// What a required target field that no row maps is (Route.UnmappedRequired).
+const (
+	// UnmappedWarn reports it as a warning; publishing goes ahead.
+	UnmappedWarn = "warn"
+	// UnmappedError reports it as a problem; publishing is refused.
+	UnmappedError = "error"
+)
 
 // Row is one output mapping row: a target path and where its value comes
 // from. Exactly one of Expr, Value or Rows is set; ForEach turns the row

@@ -48,6 +48,12 @@ const (
 	// MaxSamples caps the sample payloads, MaxTests the test cases.
 	MaxSamples = 100
 	MaxTests   = 1_000
+	// MaxSchemaBytes caps one JSON Schema in a definition: the source's
+	// schema and each route's target schema (256 KiB).
+	MaxSchemaBytes = 256 << 10
+	// MaxSchemaDepth caps how deeply one such schema's JSON nests (objects
+	// and arrays); a schema of ten nested objects nests about 20 levels.
+	MaxSchemaDepth = 64
 )
 
 var limitPrinter = message.NewPrinter(language.English)
@@ -103,6 +109,10 @@ func (l *limitCheck) check(def *Definition) {
 		entries += len(t.Entries)
 	}
 	l.count("/lookups", "lookup entries", entries, MaxLookupEntries)
+	l.schema("/source/schema", "the source schema", def.Source.Schema)
+	for i, r := range def.Routes {
+		l.schema(fmt.Sprintf("/routes/%d/targetSchema", i), fmt.Sprintf("route %q's target schema", r.Name), r.TargetSchema)
+	}
 	if len(l.diags) > 0 {
 		// Counts over the limit: do not walk what may be huge.
 		return
@@ -136,6 +146,42 @@ func (l *limitCheck) count(pointer, what string, n, max int) {
 		l.diags = append(l.diags, Diagnostic{Section: SectionSchema, Pointer: pointer,
 			Message: limitPrinter.Sprintf("the definition has %d %s; at most %d are allowed", n, what, max)})
 	}
+}
+
+// schema checks a JSON Schema's size and nesting from its bytes, before
+// anything decodes or walks it.
+func (l *limitCheck) schema(pointer, what string, raw []byte) {
+	if len(raw) > MaxSchemaBytes {
+		l.diags = append(l.diags, Diagnostic{Section: SectionSchema, Pointer: pointer,
+			Message: limitPrinter.Sprintf("%s is %d bytes; at most %d are allowed", what, len(raw), MaxSchemaBytes)})
+		return
+	}
+	if d := jsonDepth(raw); d > MaxSchemaDepth {
+		l.diags = append(l.diags, Diagnostic{Section: SectionSchema, Pointer: pointer,
+			Message: limitPrinter.Sprintf("%s nests %d levels deep; at most %d are allowed", what, d, MaxSchemaDepth)})
+	}
+}
+
+// jsonDepth is how deeply a JSON document's objects and arrays nest, from
+// a scan of its bytes (brackets inside strings do not count).
+func jsonDepth(raw []byte) int {
+	depth, deepest := 0, 0
+	for i := 0; i < len(raw); i++ {
+		switch raw[i] {
+		case '"':
+			for i++; i < len(raw) && raw[i] != '"'; i++ {
+				if raw[i] == '\\' {
+					i++
+				}
+			}
+		case '{', '[':
+			depth++
+			deepest = max(deepest, depth)
+		case '}', ']':
+			depth--
+		}
+	}
+	return deepest
 }
 
 func (l *limitCheck) rows(ptr, route string, rows []Row, depth int) {

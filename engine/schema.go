@@ -97,12 +97,17 @@ func jsonPointer(tokens []string) string {
 // compileSourceSchema checks that source.schema is itself a valid JSON
 // Schema and returns it decoded for field checking.
 func compileSourceSchema(raw json.RawMessage) (map[string]any, error) {
+	return compileJSONSchema(raw, "https://crossdock.dev/schema/source.json")
+}
+
+// compileJSONSchema checks that raw is a valid JSON Schema and returns it
+// decoded.
+func compileJSONSchema(raw json.RawMessage, url string) (map[string]any, error) {
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 	if err != nil {
 		return nil, err
 	}
 	c := jsonschema.NewCompiler()
-	const url = "https://crossdock.dev/schema/source.json"
 	if err := c.AddResource(url, doc); err != nil {
 		return nil, err
 	}

@@ -417,6 +417,8 @@ func (d *differ) routes(old, new []engine.Route) {
 			d.changed(at, "description", o.Description, n.Description)
 			d.changed(at, "when", o.When, n.When)
 			d.changed(at, "target", o.Target, n.Target)
+			d.changed(at, "targetSchema", diffRaw(o.TargetSchema), diffRaw(n.TargetSchema))
+			d.changed(at, "unmappedRequired", o.UnmappedRequired, n.UnmappedRequired)
 			d.rows(at.Route, "", o.Mapping, n.Mapping)
 		}
 	}

@@ -28,7 +28,7 @@ type Edit struct {
 }
 
 // jsonFields are the definition fields whose form value is JSON text.
-var jsonFields = map[string]bool{"value": true, "payload": true, "schema": true, "default": true, "input": true}
+var jsonFields = map[string]bool{"value": true, "payload": true, "schema": true, "targetSchema": true, "default": true, "input": true}
 
 // boolFields are the definition fields whose form value is a checkbox.
 var boolFields = map[string]bool{"omitNull": true}
@@ -226,12 +226,14 @@ func keepSpelling(orig, edited *engine.Definition) {
 		}
 		edited.Lookups[name] = lk
 	}
-	routes := map[string][]engine.Row{}
+	routes := map[string]engine.Route{}
 	for _, r := range orig.Routes {
-		routes[r.Name] = r.Mapping
+		routes[r.Name] = r
 	}
 	for i := range edited.Routes {
-		keepRowSpelling(routes[edited.Routes[i].Name], edited.Routes[i].Mapping)
+		o := routes[edited.Routes[i].Name]
+		keepRaw(&edited.Routes[i].TargetSchema, o.TargetSchema)
+		keepRowSpelling(o.Mapping, edited.Routes[i].Mapping)
 	}
 	tests := map[string]engine.TestCase{}
 	for _, tc := range orig.Tests {
@@ -381,7 +383,7 @@ func setAt(doc any, tokens []string, v any) (any, error) {
 
 // optionalText fields disappear when emptied, so that clearing a condition
 // means "always" rather than an empty, invalid expression.
-var optionalText = map[string]bool{"when": true, "filter": true, "forEach": true, "as": true, "index": true, "note": true, "description": true, "idempotency": true, "correlation": true, "channel": true}
+var optionalText = map[string]bool{"unmappedRequired": true, "when": true, "filter": true, "forEach": true, "as": true, "index": true, "note": true, "description": true, "idempotency": true, "correlation": true, "channel": true}
 
 // ValueAt returns the JSON value at pointer in def; ok is false when
 // nothing is there.
