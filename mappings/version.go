@@ -120,6 +120,24 @@ func Check(def *engine.Definition) *PublishRefusedError {
 	return nil
 }
 
+// Warnings are what publishing a definition reports without refusing it:
+// each required field of a route's target schema that no row maps, for
+// routes that leave unmappedRequired at "warn" (routes set to "error" make
+// them problems that Check refuses).
+func Warnings(def *engine.Definition) []engine.Diagnostic {
+	var out []engine.Diagnostic
+	byName := map[string]engine.Route{}
+	for _, r := range def.Routes {
+		byName[r.Name] = r
+	}
+	for _, d := range engine.UnmappedRequired(def) {
+		if byName[d.Route].UnmappedRequired != engine.UnmappedError {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 // DiagnosticsOf turns a parse or compile error into the diagnostics that
 // publishing and the promotion gates report.
 func DiagnosticsOf(err error) []engine.Diagnostic {

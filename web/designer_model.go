@@ -165,6 +165,10 @@ func buildDesigner(ctx context.Context, st designerState) view.Designer {
 			Message: view.Field{Name: "f:" + ptr + "/message", Pointer: ptr + "/message", Value: r.Message, Label: "Message of rule " + r.Name},
 		})
 	}
+	var sources []view.SourceNode
+	if !st.preview {
+		sources = sourceNodes(def, st.sample)
+	}
 	for i, rt := range def.Routes {
 		ptr := fmt.Sprintf("/routes/%d", i)
 		rv := view.RouteView{Index: i, Name: rt.Name, Target: rt.Target, AppendPointer: fmt.Sprintf("%s/mapping/%d", ptr, len(rt.Mapping))}
@@ -175,8 +179,10 @@ func buildDesigner(ctx context.Context, st designerState) view.Designer {
 		rb.field = field
 		rv.Tree = rb.rows(ptr+"/mapping", rt.Name, rt.Mapping, 0, false)
 		rv.Rows = flattenRows(rv.Tree)
+		var output json.RawMessage
 		if res != nil {
 			if rr := res.Route(rt.Name); rr != nil {
+				output = rr.Output
 				rv.Matched = strconv.FormatBool(rr.Matched)
 				if !rr.Matched && len(rr.Errors) > 0 {
 					rv.Matched = "" // the condition failed, or did not compile
@@ -189,6 +195,7 @@ func buildDesigner(ctx context.Context, st designerState) view.Designer {
 				}
 			}
 		}
+		rv.Panes = routePanes(rt, i, sources, output, field(ptr+"/targetSchema", indentJSON(rt.TargetSchema), "Target schema of route "+rt.Name, "", false))
 		d.Routes = append(d.Routes, rv)
 	}
 

@@ -167,6 +167,16 @@ func applyDraftOp(def *engine.Definition, op draftOp) (out *engine.Definition, d
 		return applyDraftOp(def, batchOf(changes))
 	}
 	switch op.Op {
+	case "map", "map-each", "infer-target-schema":
+		changed, err := pickOp(def, op)
+		if err != nil {
+			return nil, done, inverse, err
+		}
+		changes, err := mappings.Changes(def, changed)
+		if err != nil || len(changes) == 0 {
+			return def, draftOp{}, draftOp{}, err
+		}
+		return applyDraftOp(def, batchOf(changes))
 	case "foreach-from-target":
 		row, err := forEachFromTarget(def, op.Path)
 		if err != nil {
@@ -223,7 +233,7 @@ func applyDraftOp(def *engine.Definition, op draftOp) (out *engine.Definition, d
 		}
 		return out, op, draftOp{Op: back, Path: parent + "/" + strconv.Itoa(idx+delta)}, nil
 	}
-	return nil, done, inverse, &fault.Error{Code: fault.Invalid, Message: "unknown designer operation “" + op.Op + "”; the designer knows insert, remove, replace, up, down, batch, foreach-from-target and " + strings.Join(structuralNames(), ", ")}
+	return nil, done, inverse, &fault.Error{Code: fault.Invalid, Message: "unknown designer operation “" + op.Op + "”; the designer knows insert, remove, replace, up, down, batch, foreach-from-target, map, map-each, infer-target-schema and " + strings.Join(structuralNames(), ", ")}
 }
 
 func structuralNames() []string {
@@ -308,6 +318,12 @@ func opLabel(op draftOp) string {
 		return "infer schema"
 	case "foreach-from-target":
 		return "make a for-each"
+	case "map":
+		return "map field"
+	case "map-each":
+		return "map each"
+	case "infer-target-schema":
+		return "infer target schema"
 	case "up", "down":
 		return "move " + op.Op
 	}

@@ -161,7 +161,7 @@ func (s *Server) flowDraftOps() fiber.Handler {
 			return s.renderDraftForm(c, ds, st, func(d *view.Designer) { d.Conflict = conflictView(conflict) })
 		}
 		before := st
-		st.op, err = parseButtonOp(c.FormValue("op", "save"))
+		st.op, err = buttonOp(c, st.def)
 		if err == nil {
 			err = st.apply()
 		}

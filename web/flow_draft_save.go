@@ -49,7 +49,7 @@ func (s *Server) flowDraftSave() fiber.Handler {
 			})
 		}
 		before := st
-		st.op, err = parseButtonOp(c.FormValue("op", "save"))
+		st.op, err = buttonOp(c, st.def)
 		if err == nil {
 			err = st.apply()
 		}

@@ -3,11 +3,13 @@ package web
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/crossdock/crossdock/account"
+	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
 	"github.com/crossdock/crossdock/mappings"
@@ -48,7 +50,7 @@ func (s *Server) flowPublish() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		s.flash(c, fmt.Sprintf("Published version %d.", v.Number))
+		s.flash(c, fmt.Sprintf("Published version %d.", v.Number)+publishWarnings(mappings.Warnings(v.Definition)))
 		return c.Redirect("/flows/"+f.Slug, fiber.StatusSeeOther)
 	}
 }
@@ -66,4 +68,21 @@ func (s *Server) publish(c *fiber.Ctx, f mappings.Flow, base int, note string) (
 			map[string]any{"version": v.Number, "checksum": v.Checksum, "note": v.Note})
 	})
 	return v, err
+}
+
+// publishWarnings sums up what publishing went ahead despite: required
+// target fields no row maps, named by route (at most five).
+func publishWarnings(ws []engine.Diagnostic) string {
+	if len(ws) == 0 {
+		return ""
+	}
+	var names []string
+	for i, w := range ws {
+		if i == 5 {
+			names = append(names, fmt.Sprintf("and %d more", len(ws)-5))
+			break
+		}
+		names = append(names, w.Route+": "+w.Target)
+	}
+	return fmt.Sprintf(" Warning: %d required target field%s not mapped (%s).", len(ws), plural(len(ws)), strings.Join(names, ", "))
 }

@@ -189,4 +189,18 @@
       return;
     }
   });
+
+  // A file chosen for a text field (a route's target schema) fills the
+  // field as if pasted; without JavaScript, paste the file's text.
+  document.addEventListener("change", function (ev) {
+    var input = ev.target;
+    var sel = input.getAttribute && input.getAttribute("data-load-into");
+    if (!sel || !input.files || !input.files[0]) { return; }
+    var into = document.querySelector(sel);
+    if (!into) { return; }
+    input.files[0].text().then(function (text) {
+      into.value = text;
+      into.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+  });
 })();

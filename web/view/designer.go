@@ -108,6 +108,8 @@ type RouteView struct {
 	First       bool
 	Last        bool
 	Tree        []RowView
+	// Panes are the route's source and destination trees.
+	Panes MapPanes
 }
 
 // SampleOption is a sample in the picker.
