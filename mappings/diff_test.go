@@ -166,7 +166,7 @@ func TestDiffComparesEveryField(t *testing.T) {
 		reflect.TypeFor[engine.Rule]():                    {"Name", "Rule", "Message"},
 		reflect.TypeFor[engine.Lookup]():                  {"Description", "Missing", "Default", "Entries"},
 		reflect.TypeFor[engine.Target]():                  {"Name", "Kind", "Method", "Description"},
-		reflect.TypeFor[engine.Route]():                   {"Name", "Description", "When", "Target", "Mapping"},
+		reflect.TypeFor[engine.Route]():                   {"Name", "Description", "When", "Target", "Mapping", "TargetSchema", "UnmappedRequired"},
 		reflect.TypeFor[engine.Row]():                     {"Target", "Expr", "Value", "Rows", "ForEach", "As", "Index", "Filter", "When", "OmitNull", "Note"},
 		reflect.TypeFor[engine.TestCase]():                {"Name", "Input", "Now", "Vars", "Expect"},
 		reflect.TypeFor[engine.Expectation]():             {"Key", "CorrelationID", "Validation", "Routes", "MappingError"},
