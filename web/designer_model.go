@@ -39,6 +39,10 @@ type designerState struct {
 	kept map[string]keptField
 	// kinds are the target kinds the designer offers (Server.targetKinds).
 	kinds []string
+	// picks are the source fields chosen in the routes' source panes
+	// (route pointer → source path), kept across answers that did not use
+	// them, such as a save.
+	picks map[string]string
 }
 
 // buildDesigner compiles and runs the definition on the selected sample and
@@ -196,6 +200,7 @@ func buildDesigner(ctx context.Context, st designerState) view.Designer {
 			}
 		}
 		rv.Panes = routePanes(rt, i, sources, output, field(ptr+"/targetSchema", indentJSON(rt.TargetSchema), "Target schema of route "+rt.Name, "", false))
+		rv.Panes.Picked = st.picks[ptr]
 		d.Routes = append(d.Routes, rv)
 	}
 

@@ -150,7 +150,7 @@ func (s *Server) flowDraftOps() fiber.Handler {
 			c.Set("HX-Reswap", "none")
 			return s.render(c, view.DraftRefusal("Not saved: "+st.refused.Message))
 		}
-		ds := designerState{flow: f, revision: base, def: st.def, sample: formSample(c)}
+		ds := designerState{flow: f, revision: base, def: st.def, sample: formSample(c), picks: formPicks(c)}
 		decorate := func(d *view.Designer) {}
 		if stored.Revision != base {
 			// The page's operations were replayed on the other person's
@@ -173,6 +173,9 @@ func (s *Server) flowDraftOps() fiber.Handler {
 			return err
 		}
 		ds.def = st.def
+		if st.op.Op == "map" || st.op.Op == "map-each" {
+			delete(ds.picks, st.op.Path) // made: the next pair starts afresh
+		}
 		if st.op.Op == "save" {
 			saved, err := s.saveDraft(c, f, base, st.def, "flow.draft_save", st.describe())
 			var conflict *mappings.DraftConflictError

@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -18,6 +19,18 @@ type pickValue struct {
 	Source *string  `json:"source,omitempty"`
 	Target string   `json:"target"`
 	Fields []string `json:"fields,omitempty"`
+}
+
+// formPicks are the source fields chosen in the routes' source panes, by
+// route pointer.
+func formPicks(c *fiber.Ctx) map[string]string {
+	picks := map[string]string{}
+	c.Request().PostArgs().VisitAll(func(k, v []byte) {
+		if name, ok := strings.CutPrefix(string(k), "pick:"); ok && len(v) > 0 {
+			picks[name] = string(v)
+		}
+	})
+	return picks
 }
 
 // buttonOp reads the pressed button's operation and completes those that

@@ -56,6 +56,8 @@ type MapPanes struct {
 	Schema           Field
 	UnmappedRequired string
 	SchemaError      string
+	// Picked is the source field chosen, kept while the page is answered.
+	Picked string
 	// Example is the example output a schema can be inferred from (not
 	// part of the definition).
 	Example Field
