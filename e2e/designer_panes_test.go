@@ -45,7 +45,9 @@ func TestAnalystMapsFieldsOnTwoPanes(t *testing.T) {
 	)
 	source := func(path string) string { return pick + `[value="` + path + `"]` }
 	dest := func(path string) string { return `#dest-0 li[data-path="` + path + `"] > button.dest-pick` }
-	mapEach := func(path string) string { return `#dest-0 li[data-path="` + path + `"] > button[aria-label^="Map each"]` }
+	mapEach := func(path string) string {
+		return `#dest-0 li[data-path="` + path + `"] > button[aria-label^="Map each"]`
+	}
 
 	must(t, ctx, "infer the target schema from a typed example output",
 		openSection("#example-0"),
