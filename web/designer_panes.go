@@ -204,7 +204,9 @@ func routePanes(rt engine.Route, index int, source []view.SourceNode, output jso
 			n++
 			d.Link = n
 			for _, s := range srcs {
-				sourceLinks[s] = append(sourceLinks[s], n)
+				if l := sourceLinks[s]; len(l) == 0 || l[len(l)-1] != n {
+					sourceLinks[s] = append(l, n) // a row reading a field twice links it once
+				}
 			}
 		}
 		if d.Unmapped {
