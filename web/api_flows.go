@@ -47,6 +47,9 @@ type VersionJSON struct {
 	Author     string             `json:"author"`
 	CreatedAt  time.Time          `json:"createdAt"`
 	Definition *engine.Definition `json:"definition,omitempty"`
+	// Warnings are, in the answer to publishing, what it went ahead
+	// despite (mappings.Warnings).
+	Warnings []engine.Diagnostic `json:"warnings,omitempty"`
 }
 
 func versionJSON(v mappings.Version) VersionJSON {
@@ -156,7 +159,9 @@ func (s *Server) apiPublish() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		return c.Status(fiber.StatusCreated).JSON(versionJSON(v))
+		out := versionJSON(v)
+		out.Warnings = mappings.Warnings(v.Definition)
+		return c.Status(fiber.StatusCreated).JSON(out)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -170,6 +171,22 @@ func TestDesignerPanes(t *testing.T) {
 		res := sb.br.post("/flows/blank/publish", url.Values{"revision": {sb.br.revision()}})
 		require.Equal(t, http.StatusSeeOther, res.StatusCode, res.body)
 		require.Contains(t, sb.br.get("/flows/blank").body, "Published version 1. Warning: 2 required target fields not mapped (main: ref, main: items).")
+	})
+
+	t.Run("the API's answer to publishing lists the warnings", func(t *testing.T) {
+		t.Parallel()
+		sb := setupStructure(t)
+		sb.save(t, "save", url.Values{"f:/routes/0/targetSchema": {refSchema}})
+		sb.br.get("/flows/blank")
+		rev, err := strconv.Atoi(sb.br.revision())
+		require.NoError(t, err)
+		res, out := sb.br.api(http.MethodPost, "/api/v1/flows/blank/publish", map[string]any{"revision": rev})
+		require.Equal(t, http.StatusCreated, res.StatusCode, res.body)
+		ws, _ := out["warnings"].([]any)
+		require.Len(t, ws, 2)
+		first, _ := ws[0].(map[string]any)
+		require.Equal(t, "ref", first["target"])
+		require.Equal(t, "/routes/0/targetSchema", first["pointer"])
 	})
 
 	t.Run("a route set to refuse makes them problems that stop publishing", func(t *testing.T) {
