@@ -59,7 +59,8 @@ func MapField(def *engine.Definition, routePointer, source, target string) (*eng
 // MapEach makes the array at target (a destination path) of the route at
 // routePointer a for-each over the source array at source: the for-each
 // there, if any, takes the new array expression; otherwise a new for-each
-// row goes where MapField would put a row. Its item name comes from the
+// row goes where MapField would put a row. An empty source makes a
+// placeholder for-each (over []) to fill in. Its item name comes from the
 // source array's name ("lines" → line). itemFields are the names of the
 // source items' fields: each destination item field of the same name in
 // the route's target schema gets a child row reading it; with none, the
@@ -72,16 +73,19 @@ func MapEach(def *engine.Definition, routePointer, source, target string, itemFi
 	if err := checkTargetPath(target); err != nil {
 		return nil, err
 	}
-	if source == "" {
-		return nil, invalid("choose a source list to map each of its items")
-	}
 	if strings.HasSuffix(source, "[]") || strings.HasSuffix(target, "[]") {
 		return nil, invalid("map each goes from a list to a list: pick the lists themselves (source.lines → items), not their items")
 	}
 	route := def.Routes[r]
 	rows := rowSlots(route.Mapping, routePointer+"/mapping")
+	listExpr := func(enclosing []forEachScope) (string, error) {
+		if source == "" {
+			return "[]", nil
+		}
+		return sourceExpr(source, enclosing)
+	}
 	if s, ok := rows.byPath[target]; ok {
-		arrayExpr, err := sourceExpr(source, s.enclosing)
+		arrayExpr, err := listExpr(s.enclosing)
 		if err != nil {
 			return nil, err
 		}
@@ -96,7 +100,7 @@ func MapEach(def *engine.Definition, routePointer, source, target string, itemFi
 	if err != nil {
 		return nil, err
 	}
-	arrayExpr, err := sourceExpr(source, enclosing)
+	arrayExpr, err := listExpr(enclosing)
 	if err != nil {
 		return nil, err
 	}

@@ -176,10 +176,13 @@ func TestMapEach(t *testing.T) {
 		require.ErrorContains(t, err, "map each goes from a list to a list")
 	})
 
-	t.Run("no source list", func(t *testing.T) {
+	t.Run("no source list makes a placeholder for-each", func(t *testing.T) {
 		t.Parallel()
-		_, err := mappings.MapEach(pickDef(), "/routes/0", "", "items", nil)
-		require.ErrorContains(t, err, "choose a source list")
+		out, err := mappings.MapEach(pickDef(), "/routes/0", "", "items", nil)
+		require.NoError(t, err)
+		require.JSONEq(t, `[{"target":"items","forEach":"[]","as":"item","rows":[{"target":"material","expr":"nil"}]}]`, rowsJSON(t, out))
+		_, err = engine.Compile(out, engine.Options{})
+		require.NoError(t, err)
 	})
 }
 

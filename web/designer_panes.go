@@ -210,7 +210,7 @@ func routePanes(rt engine.Route, index int, source []view.SourceNode, output jso
 			}
 		}
 		if d.Unmapped {
-			p.Unmapped = append(p.Unmapped, d.Path)
+			p.Unmapped = append(p.Unmapped, d)
 		}
 		p.Dest = append(p.Dest, d)
 	}

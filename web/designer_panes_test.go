@@ -117,6 +117,10 @@ func TestDesignerPanes(t *testing.T) {
 		page = html.UnescapeString(sb.br.get("/flows/blank").body)
 		require.Contains(t, page, "1 required field not mapped")
 		require.Contains(t, page, "null is null; the schema wants text", "the placeholder's live value does not fit")
+		require.Contains(t, page, `aria-label="Add a for-each for items"`, "a list is one click from a for-each")
+		sb.save(t, mapOp("map-each", "items", &none), nil)
+		require.JSONEq(t, `[{"target":"orderNumber","expr":"source.name"},{"target":"ref","expr":"nil"},{"target":"items","forEach":"[]","as":"item","rows":[{"target":"sku","expr":"nil"}]}]`, mappingJSON(t, sb.draft(t)))
+		require.Contains(t, sb.br.get("/flows/blank").body, "Every required field is mapped.")
 	})
 
 	t.Run("a target schema that is not JSON keeps the text and says why", func(t *testing.T) {

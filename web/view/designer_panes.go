@@ -48,8 +48,8 @@ type MapPanes struct {
 	Pointer string // the route's (/routes/N)
 	Source  []SourceNode
 	Dest    []DestNode
-	// Unmapped are the paths of the required fields no row makes.
-	Unmapped  []string
+	// Unmapped are the required fields no row makes.
+	Unmapped  []DestNode
 	HasSchema bool
 	// Schema is the target schema's JSON text; UnmappedRequired its
 	// setting ("", "warn" or "error"); SchemaError why it cannot be shown.
