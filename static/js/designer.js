@@ -190,6 +190,14 @@
     }
   });
 
+  // Choosing a source field in a route's pane, typing an example output
+  // or choosing a file changes nothing in the draft by itself: such input
+  // neither marks the page unsaved nor asks for a preview.
+  document.addEventListener("input", function (ev) {
+    var t = ev.target;
+    if (t.matches && t.matches('[name^="pick:"], [name^="example:"], [data-load-into]')) { ev.stopPropagation(); }
+  }, true);
+
   // A file chosen for a text field (a route's target schema) fills the
   // field as if pasted; without JavaScript, paste the file's text.
   document.addEventListener("change", function (ev) {
