@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -138,6 +139,16 @@ func TestDesignerPanes(t *testing.T) {
 		sb := setupStructure(t)
 		sb.save(t, "save", url.Values{"f:/routes/0/targetSchema": {`{"type": 12}`}})
 		require.Contains(t, html.UnescapeString(sb.br.get("/flows/blank").body), "target schema is not a valid JSON Schema")
+	})
+
+	t.Run("a target schema over the limits is not saved, saying which limit", func(t *testing.T) {
+		t.Parallel()
+		sb := setupStructure(t)
+		deep := strings.Repeat(`{"a":`, 70) + `1` + strings.Repeat(`}`, 70)
+		res := sb.try("save", url.Values{"f:/routes/0/targetSchema": {deep}})
+		require.Equal(t, http.StatusUnprocessableEntity, res.StatusCode, res.body)
+		require.Contains(t, html.UnescapeString(res.body), `route "main"'s target schema nests 70 levels deep; at most 64 are allowed`)
+		require.Empty(t, sb.draft(t).Routes[0].TargetSchema)
 	})
 
 	t.Run("a schema is inferred from an example output", func(t *testing.T) {
