@@ -78,6 +78,33 @@ func TestDesignerPanes(t *testing.T) {
 		require.NotContains(t, paneItem(t, page, "source.id"), `link-badge`)
 	})
 
+	t.Run("a mapping made through the operations endpoint is undone like any operation", func(t *testing.T) {
+		t.Parallel()
+		sb := setupStructure(t)
+		sb.br.get("/flows/blank")
+		rev := sb.br.revision()
+		res := sb.br.htmxPost("/flows/blank/draft/ops", url.Values{"revision": {rev}, "op": {mapOp("map", "ref", nil)}, "pick:/routes/0": {"source.id"}})
+		require.Equal(t, http.StatusOK, res.StatusCode, res.body)
+		require.Contains(t, res.body, `value="ref"`, "the new row's target")
+		require.Contains(t, res.body, `title="Undo map field /routes/0"`)
+		require.NotRegexp(t, `value="source.id"[^>]*checked`, res.body, "the pair is made: the choice starts afresh")
+		ops, history := opsField.FindStringSubmatch(res.body), historyField.FindStringSubmatch(res.body)
+		require.NotNil(t, ops)
+		require.NotNil(t, history)
+		res = sb.br.htmxPost("/flows/blank/draft/ops", url.Values{"revision": {rev}, "op": {"undo"}, "ops": {html.UnescapeString(ops[1])}, "history": {html.UnescapeString(history[1])}})
+		require.Equal(t, http.StatusOK, res.StatusCode, res.body)
+		require.NotContains(t, res.body, `value="ref"`)
+	})
+
+	t.Run("a chosen source field stays chosen across a save", func(t *testing.T) {
+		t.Parallel()
+		sb := setupStructure(t)
+		sb.br.get("/flows/blank")
+		res := sb.br.htmxPost("/flows/blank/draft/ops", url.Values{"revision": {sb.br.revision()}, "op": {"save"}, "pick:/routes/0": {"source.ship.city"}})
+		require.Equal(t, http.StatusOK, res.StatusCode, res.body)
+		require.Regexp(t, `<input type="radio" name="pick:/routes/0" value="source.ship.city" aria-label="source.ship.city" checked`, res.body)
+	})
+
 	t.Run("a destination without a chosen source is refused, saying what to do", func(t *testing.T) {
 		t.Parallel()
 		sb := setupStructure(t)
