@@ -99,6 +99,13 @@ func TestTargetTree(t *testing.T) {
 		require.Empty(t, m["customer"].Row)
 	})
 
+	t.Run("a required object is unmapped itself only when it declares no fields", func(t *testing.T) {
+		t.Parallel()
+		schema := `{"type":"object","required":["meta","ship"],"properties":{"meta":{"type":"object"},"ship":{"type":"object","required":["city"],"properties":{"city":{"type":"string"}}}}}`
+		require.Equal(t, []string{"meta", "ship.city"}, unmappedPaths(t, schema, nil))
+		require.Empty(t, unmappedPaths(t, schema, []engine.Row{{Target: "meta", Expr: "{}"}, {Target: "ship.city", Expr: "source.city"}}))
+	})
+
 	t.Run("a whole value maps everything inside it", func(t *testing.T) {
 		t.Parallel()
 		rows := []engine.Row{{Target: "customer", Expr: "source.customer"}}
