@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,6 +19,7 @@ import (
 // the order lines. The list of required fields not mapped shrinks with
 // every row until it is empty; the live value's type is checked against
 // the schema, and each mapped pair carries the same number on both sides.
+// Last, a schema file chosen for the route fills its schema field.
 func TestAnalystMapsFieldsOnTwoPanes(t *testing.T) {
 	t.Parallel()
 	p := startProgram(t, "CROSSDOCK_ADMIN_PASSWORD=admin password for e2e")
@@ -124,6 +126,19 @@ func TestAnalystMapsFieldsOnTwoPanes(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("a schema file loads into the route's schema field", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "erp-order.schema.json")
+		if err := os.WriteFile(file, []byte(`{"type": "object", "required": ["reference", "plant"], "properties": {"reference": {"type": "string"}, "plant": {"type": "string"}}}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		must(t, ctx, "choose the schema file",
+			chromedp.SetUploadFiles(chromedp.CSS("#schema-file-0"), []string{file}),
+		)
+		waitInt(t, ctx, "the schema field holding the file", `document.querySelector('[name="f:/routes/0/targetSchema"]').value.includes('"plant"') ? 1 : 0`, 1)
+		waitText(t, ctx, "#unmapped-0", "plant")
+	})
+
 }
 
 // evalString reads a string from the page.
