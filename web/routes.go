@@ -156,6 +156,7 @@ func (s *Server) routes(app *fiber.App) {
 	in.Get("/environments/:env/targets", s.requireRole(account.RoleAdmin), s.targetEdit())
 	in.Get("/environments/:env/targets/:target", s.requireRole(account.RoleAdmin), s.targetEdit())
 	in.Post("/environments/:env/targets/:target", s.requireRole(account.RoleAdmin), s.targetSave())
+	in.Post("/environments/:env/targets/:target/test", s.requireRole(account.RoleAdmin), s.targetProbe())
 	in.Get("/environments/:env/retention", s.requireRole(account.RoleAdmin), s.retentionEdit())
 	in.Post("/environments/:env/retention", s.requireRole(account.RoleAdmin), s.retentionSave())
 	in.Get("/dashboard", s.requireRole(all...), s.dashboard())

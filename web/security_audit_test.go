@@ -30,6 +30,7 @@ var readOnlyPosts = map[string]string{
 	"POST /flows/:slug/preview":                           "designer preview",
 	"POST /flows/:slug/tests/run":                         "test run",
 	"POST /inbox/:id<int>/preview":                        "replay preview",
+	"POST /environments/:env/targets/:target/test":        "connection test: connects, stores nothing",
 	"POST /api/v1/flows/:slug/preview":                    "API preview",
 	"POST /api/v1/exceptions/:id/replay/preview":          "API replay preview",
 	"POST /api/v1/envs/:env/flows/:flow/messages":         "trigger: recorded as a message with lineage",

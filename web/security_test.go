@@ -187,6 +187,7 @@ func routeTable() map[string]rule {
 		"GET /environments/:env/targets":                 r(adminsOnly, keysNone),
 		"GET /environments/:env/targets/:target":         r(adminsOnly, keysNone),
 		"POST /environments/:env/targets/:target":        r(adminsOnly, keysNone),
+		"POST /environments/:env/targets/:target/test":   r(adminsOnly, keysNone),
 		"GET /environments/:env/retention":               r(adminsOnly, keysNone),
 		"POST /environments/:env/retention":              r(adminsOnly, keysNone),
 		"GET /dashboard":                                 r(everyone, keysNone),
