@@ -2,7 +2,6 @@ package jobs_test
 
 import (
 	"context"
-	"crypto/rand"
 	"strings"
 	"sync"
 	"testing"
@@ -15,9 +14,9 @@ import (
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/dbtest"
 	"github.com/crossdock/crossdock/internal/fault"
-	"github.com/crossdock/crossdock/internal/secret"
 	"github.com/crossdock/crossdock/jobs"
 	"github.com/crossdock/crossdock/jobs/intake"
+	"github.com/crossdock/crossdock/jobs/jobstest"
 	"github.com/crossdock/crossdock/jobs/pipeline"
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/jobs/transport"
@@ -147,10 +146,7 @@ func TestTransportOfANewKind(t *testing.T) {
 		"without its transport the kind fails the gates")
 	dbtest.Deploy(t, pool, env.ID, flow.ID, 1)
 
-	key := make([]byte, secret.KeySize)
-	_, _ = rand.Read(key)
-	sealer, err := secret.NewSealer(key)
-	require.NoError(t, err)
+	sealer := jobstest.NewSealer(t)
 	client, err := jobs.NewClient(pool, nil, jobs.Config{Sealer: sealer, Transports: transports, FetchPollInterval: 50 * time.Millisecond, FetchCooldown: time.Millisecond})
 	require.NoError(t, err)
 	require.NoError(t, client.Start(ctx))
@@ -159,16 +155,16 @@ func TestTransportOfANewKind(t *testing.T) {
 		defer cancel()
 		_ = client.Stop(ctx)
 	})
-	b := &bundle{pool: pool, client: client, intake: intake.New(pool, client, intake.Config{})}
+	b := &jobstest.Bundle{Pool: pool, Client: client, Intake: intake.New(pool, client, intake.Config{})}
 
 	accept := func(payload string) intake.AcceptResult {
-		res, err := b.intake.Accept(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "notes", Payload: []byte(payload)})
+		res, err := b.Intake.Accept(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "notes", Payload: []byte(payload)})
 		require.NoError(t, err)
 		return res
 	}
 
 	t.Run("first attempt", func(t *testing.T) {
-		v := b.waitStatus(t, accept(`{"id": "n1", "text": "hello"}`).MessageID, store.StatusDelivered)
+		v := b.WaitStatus(t, accept(`{"id": "n1", "text": "hello"}`).MessageID, store.StatusDelivered)
 		require.Len(t, v.Deliveries, 1)
 		d := v.Deliveries[0]
 		require.Equal(t, "memo", d.TargetKind)
@@ -176,18 +172,18 @@ func TestTransportOfANewKind(t *testing.T) {
 		require.Len(t, d.AttemptLog, 1)
 		require.Equal(t, "delivered", d.AttemptLog[0].Outcome)
 		require.Equal(t, []store.Stage{store.StageReceived, store.StageValidated, store.StageMapped, store.StageRouted, store.StageQueued,
-			store.StageDelivering, store.StageDelivered}, stages(v))
+			store.StageDelivering, store.StageDelivered}, jobstest.Stages(v))
 	})
 
 	t.Run("retried", func(t *testing.T) {
-		v := b.waitStatus(t, accept(`{"id": "n2", "text": "again"}`).MessageID, store.StatusDelivered)
+		v := b.WaitStatus(t, accept(`{"id": "n2", "text": "again"}`).MessageID, store.StatusDelivered)
 		d := v.Deliveries[0]
 		require.Len(t, memo.bodies(d.ID), 2)
 		require.Len(t, d.AttemptLog, 2)
 		require.Equal(t, "retry", d.AttemptLog[0].Outcome)
 		require.Equal(t, "the memo was busy", d.AttemptLog[0].Error)
 		require.Equal(t, "delivered", d.AttemptLog[1].Outcome)
-		require.Contains(t, stages(v), store.StageRetryScheduled)
-		require.Equal(t, store.StageDelivered, stages(v)[len(stages(v))-1])
+		require.Contains(t, jobstest.Stages(v), store.StageRetryScheduled)
+		require.Equal(t, store.StageDelivered, jobstest.Stages(v)[len(jobstest.Stages(v))-1])
 	})
 }

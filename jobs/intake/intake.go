@@ -174,7 +174,7 @@ func resolve(ctx context.Context, db txn.DBTX, env, flowSlug string) (deployed, 
 		return deployed{}, fault.Errorf(fault.Conflict, "flow “%s” has no version deployed to %s; deploy a published version to %s first", flowSlug, env, env)
 	}
 	d.flowID, d.deploymentID, d.version, d.checksum = *flowID, *deploymentID, *version, *checksum
-	if d.prog, err = program.Cache.Get(ctx, db, d.flowID, d.version, d.checksum); err != nil {
+	if d.prog, err = program.Load(ctx, db, d.flowID, d.version, d.checksum); err != nil {
 		return deployed{}, err
 	}
 	if len(d.prog.Keys.Vars()) > 0 {
@@ -580,7 +580,7 @@ func (in *Intake) mapInline(ctx context.Context, req AcceptRequest) (InlineResul
 		return InlineResult{AcceptResult: acc}, fmt.Errorf("message %s: %w", acc.MessageID, err)
 	}
 	// A replay maps on the version the original arrived on, like the worker.
-	prog, err := program.Cache.Get(ctx, db, flowID, version, checksum)
+	prog, err := program.Load(ctx, db, flowID, version, checksum)
 	if err != nil {
 		return InlineResult{AcceptResult: acc}, err
 	}
