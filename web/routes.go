@@ -77,6 +77,16 @@ func (s *Server) routes(app *fiber.App) {
 	api.Get("/promotions", s.requireRole(all...), s.apiPromotionRequests())
 	api.Post("/promotions/:id<int>/approve", s.requireRole(deciders...), s.apiPromotionDecide(true))
 	api.Post("/promotions/:id<int>/reject", s.requireRole(deciders...), s.apiPromotionDecide(false))
+	// Environment API: admins, and API keys with the configure permission
+	// in their own environment.
+	api.Get("/target-kinds", s.configureAccess(), s.apiTargetKinds())
+	api.Get("/environments/:env/targets", s.configureAccess(), s.apiTargetList())
+	api.Get("/environments/:env/targets/:target", s.configureAccess(), s.apiTargetGet())
+	api.Put("/environments/:env/targets/:target", s.configureAccess(), s.apiTargetPut())
+	api.Delete("/environments/:env/targets/:target", s.configureAccess(), s.apiTargetDelete())
+	api.Get("/environments/:env/variables", s.configureAccess(), s.apiVariableList())
+	api.Put("/environments/:env/variables/:name", s.configureAccess(), s.apiVariablePut())
+	api.Delete("/environments/:env/variables/:name", s.configureAccess(), s.apiVariableDelete())
 	api.Get("/bundle", s.requireRole(all...), s.apiBundleExport())
 	api.Post("/bundle", s.requireRole(edit...), s.apiBundleImport())
 

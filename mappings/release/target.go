@@ -155,6 +155,16 @@ func (c TargetConfig) Masked() MaskedTargetConfig {
 	}
 }
 
+// Config is the configuration without its secret (HasSecret says whether
+// one is stored), for what reads settings but never sends.
+func (m MaskedTargetConfig) Config() TargetConfig {
+	return TargetConfig{
+		EnvironmentID: m.EnvironmentID, Target: m.Target, URLTemplate: m.URLTemplate, Method: m.Method, Headers: m.Headers, Auth: m.Auth,
+		AuthHeaderName: m.AuthHeaderName, Username: m.Username, HasSecret: m.HasSecret, Timeout: m.Timeout, RatePerSecond: m.RatePerSecond,
+		Retry: m.Retry, Breaker: m.Breaker, Settings: m.Settings, UpdatedByEmail: m.UpdatedByEmail, UpdatedAt: m.UpdatedAt,
+	}
+}
+
 // String formats the masked configuration, so %v and %s never print the
 // secret.
 func (c TargetConfig) String() string {
