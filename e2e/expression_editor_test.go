@@ -23,7 +23,9 @@ func completionOffers(t *testing.T, ctx context.Context, want string) {
 // TestExpressionEditorCompletes types into the designer's expression
 // editors of the storefront template and accepts completions with the
 // keyboard: source fields, the fields of a for-each's item under its name,
-// and functions with their signature, inserted where the cursor is.
+// and functions with their signature, inserted where the cursor is; a
+// field clicked in the field tree goes in at the cursor too, and a problem
+// is underlined where the engine found it.
 func TestExpressionEditorCompletes(t *testing.T) {
 	t.Parallel()
 	p := startProgram(t, "CROSSDOCK_ADMIN_PASSWORD=admin password for e2e")
@@ -97,6 +99,17 @@ func TestExpressionEditorCompletes(t *testing.T) {
 			t.Fatalf("the field reads %q, want decRound(source.total_price, 1)", v)
 		}
 		waitText(t, ctx, "#live-routes-0-mapping-8-expr", `"64.9"`)
+	})
+
+	t.Run("a field clicked in the field tree goes in at the cursor", func(t *testing.T) {
+		const row = "/routes/0/mapping/8/expr"
+		must(t, ctx, "type upper() and step into it",
+			clear(row), chromedp.KeyEvent("upper()"), chromedp.KeyEvent(kb.Escape), chromedp.KeyEvent(kb.ArrowLeft),
+			chromedp.ScrollIntoView(chromedp.CSS(`[data-insert-path="source.currency"]`)),
+			chromedp.Click(chromedp.CSS(`[data-insert-path="source.currency"]`)))
+		if v := value(row); v != "upper(source.currency)" {
+			t.Fatalf("the field reads %q, want upper(source.currency)", v)
+		}
 	})
 
 	t.Run("a problem is underlined at its column", func(t *testing.T) {
