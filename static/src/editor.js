@@ -369,7 +369,7 @@ function sync() {
     }
     if (effects.length) { view.dispatch({ effects }); }
   }
-  showProblems();
+  problemsLater();
 }
 
 // ---- problems ------------------------------------------------------------
@@ -380,6 +380,15 @@ function position(doc, line, col) {
   const l = doc.line(line);
   const chars = Array.from(l.text).slice(0, Math.max(0, col - 1));
   return Math.min(l.from + chars.join("").length, l.to);
+}
+
+// problemsLater runs showProblems once after the fragments of one answer
+// are swapped, however many there are.
+let problemsQueued = false;
+function problemsLater() {
+  if (problemsQueued) { return; }
+  problemsQueued = true;
+  queueMicrotask(() => { problemsQueued = false; showProblems(); });
 }
 
 // showProblems underlines each field's problem from the problems list,
@@ -420,7 +429,7 @@ function start() {
   loadHints();
   sync();
   document.addEventListener("htmx:afterSwap", sync);
-  document.addEventListener("htmx:oobAfterSwap", showProblems);
+  document.addEventListener("htmx:oobAfterSwap", problemsLater);
   document.addEventListener("htmx:afterSettle", sync);
   if (window.Idiomorph) {
     // The server's HTML has no editors: keep them, sync puts them right.
