@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -185,4 +186,25 @@ func TestEnvironmentAPI(t *testing.T) {
 			require.NotEmpty(t, entries, action)
 		}
 	})
+}
+
+// TestAPIKeysPageSaysRateAndPermissions: each key's rate and burst, and a
+// key made with the configure permission says so.
+func TestAPIKeysPageSaysRateAndPermissions(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.user(t, "adm@shop.example", account.RoleAdmin)
+	adm := b.browser(t)
+	adm.signIn("adm@shop.example")
+	adm.get("/admin/api-keys")
+	res := adm.post("/admin/api-keys", url.Values{"name": {"ci config"}, "environment": {"dev"}, "configure": {"on"}})
+	require.Less(t, res.StatusCode, 400, res.body)
+	page := adm.get("/admin/api-keys").body
+	require.Contains(t, page, "bursts of 100", "the default 600 a minute comes in bursts of a tenth")
+	require.Contains(t, page, `<span class="badge badge-admin">configure</span>`)
+	keys, err := account.APIKeyList(context.Background(), b.db)
+	require.NoError(t, err)
+	require.Len(t, keys, 1)
+	require.True(t, keys[0].CanConfigure)
+	require.Equal(t, account.DefaultRatePerMinute, keys[0].RatePerMinute)
 }

@@ -54,6 +54,8 @@ func TestDeliversToHTTPTargetAndCaptures(t *testing.T) {
 	require.Equal(t, "/orders/%231001", req.URL.EscapedPath(), "URL template with the escaped correlation id")
 	require.Equal(t, erp.ID.String(), req.Header.Get("Idempotency-Key"), "the delivery id is the idempotency key")
 	require.Equal(t, "#1001", req.Header.Get("X-Correlation-ID"))
+	require.Equal(t, acc.MessageID.String(), req.Header.Get("X-Crossdock-Message-Id"), "the message the delivery comes from")
+	require.Equal(t, "Crossdock", req.Header.Get("User-Agent"))
 	require.Equal(t, "Bearer "+jobstest.Secret, req.Header.Get("Authorization"))
 	require.Equal(t, "shop", req.Header.Get("X-Tenant"))
 	require.Equal(t, "application/json", req.Header.Get("Content-Type"))
