@@ -51,11 +51,12 @@ e2e-deps: ## install Debian's chromium and promtool for the e2e tests when missi
 	@scripts/ensure-chromium.sh
 	@scripts/ensure-promtool.sh
 
-generate: ## regenerate templ output and copy pinned front-end files into static/
+generate: ## regenerate templ output, copy pinned front-end files into static/ and bundle the expression editor
 	$(GO) tool templ generate -path web
 	npm ci --no-audit --no-fund --silent
 	cp node_modules/htmx.org/dist/htmx.min.js static/js/htmx.min.js
 	cp node_modules/idiomorph/dist/idiomorph-ext.min.js static/js/idiomorph-ext.min.js
+	node_modules/.bin/esbuild static/src/editor.js --bundle --minify --format=iife --target=es2020 --log-level=warning --outfile=static/js/editor.min.js
 
 check-generated: generate ## fail when generated files differ from what is committed
 	@git diff --exit-code -- '*_templ.go' static/ || { echo "generated files are stale: run make generate and commit"; exit 1; }

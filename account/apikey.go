@@ -40,11 +40,15 @@ type APIKey struct {
 	// CanSupport lets the key use the exception inbox API as a support
 	// person would (read, retry, replay, resolve, ignore, assign), on the
 	// exceptions of its environment and flows only.
-	CanSupport bool       `json:"canSupport"`
-	CreatedBy  string     `json:"createdBy"`
-	CreatedAt  time.Time  `json:"createdAt"`
-	RevokedAt  *time.Time `json:"revokedAt,omitempty"`
-	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
+	CanSupport bool `json:"canSupport"`
+	// CanConfigure lets the key configure its environment (targets and
+	// variables) through the environment API, as an admin would, for
+	// configuration kept in git and applied from CI.
+	CanConfigure bool       `json:"canConfigure"`
+	CreatedBy    string     `json:"createdBy"`
+	CreatedAt    time.Time  `json:"createdAt"`
+	RevokedAt    *time.Time `json:"revokedAt,omitempty"`
+	LastUsedAt   *time.Time `json:"lastUsedAt,omitempty"`
 }
 
 // NewAPIKey is what creating a key needs.
@@ -55,6 +59,7 @@ type NewAPIKey struct {
 	RatePerMinute int // default 600
 	CanManage     bool
 	CanSupport    bool
+	CanConfigure  bool
 }
 
 // DefaultRatePerMinute is a key's rate when none is given.
@@ -105,9 +110,9 @@ func APIKeyCreate(ctx context.Context, db txn.DBTX, nk NewAPIKey, actor Actor) (
 	secret := base64.RawURLEncoding.EncodeToString(secretPart)
 	var k APIKey
 	err := db.QueryRow(ctx, `
-		insert into api_keys (name, prefix, secret_hash, environment, flows, rate_per_minute, can_manage, can_support, created_by)
-		values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-		returning `+apiKeyColumns, nk.Name, prefix, hashSecret(secret), nk.Environment, nk.Flows, nk.RatePerMinute, nk.CanManage, nk.CanSupport, actor.Email).
+		insert into api_keys (name, prefix, secret_hash, environment, flows, rate_per_minute, can_manage, can_support, created_by, can_configure)
+		values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		returning `+apiKeyColumns, nk.Name, prefix, hashSecret(secret), nk.Environment, nk.Flows, nk.RatePerMinute, nk.CanManage, nk.CanSupport, actor.Email, nk.CanConfigure).
 		Scan(apiKeyDest(&k)...)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.ForeignKeyViolation {
@@ -122,10 +127,10 @@ func APIKeyCreate(ctx context.Context, db txn.DBTX, nk NewAPIKey, actor Actor) (
 	return k, prefix + "_" + secret, nil
 }
 
-const apiKeyColumns = `id, name, prefix, environment, flows, rate_per_minute, can_manage, can_support, created_by, created_at, revoked_at, last_used_at`
+const apiKeyColumns = `id, name, prefix, environment, flows, rate_per_minute, can_manage, can_support, created_by, created_at, revoked_at, last_used_at, can_configure`
 
 func apiKeyDest(k *APIKey) []any {
-	return []any{&k.ID, &k.Name, &k.Prefix, &k.Environment, &k.Flows, &k.RatePerMinute, &k.CanManage, &k.CanSupport, &k.CreatedBy, &k.CreatedAt, &k.RevokedAt, &k.LastUsedAt}
+	return []any{&k.ID, &k.Name, &k.Prefix, &k.Environment, &k.Flows, &k.RatePerMinute, &k.CanManage, &k.CanSupport, &k.CreatedBy, &k.CreatedAt, &k.RevokedAt, &k.LastUsedAt, &k.CanConfigure}
 }
 
 var errBadKey = &fault.Error{Code: fault.Unauthorized, Message: "this API key is not valid: it is unknown, revoked or mistyped"}

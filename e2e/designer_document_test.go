@@ -155,7 +155,7 @@ func TestTheDraftBehavesLikeADocument(t *testing.T) {
 	waitText(t, ctx, "#tcheck-routes-0-mapping-0", "use a for-each block for arrays")
 	must(t, ctx, "make the for-each", chromedp.Click(chromedp.CSS("#tcheck-routes-0-mapping-0 button")))
 	must(t, ctx, "the for-each and its child row appear",
-		chromedp.WaitVisible(chromedp.CSS(`input[name="f:/routes/0/mapping/0/forEach"]`)),
+		chromedp.WaitVisible(chromedp.CSS(editable(`input[name="f:/routes/0/mapping/0/forEach"]`))),
 		chromedp.WaitVisible(chromedp.CSS(`input[name="f:/routes/0/mapping/0/rows/0/target"]`)),
 	)
 	for sel, want := range map[string]string{
@@ -169,7 +169,7 @@ func TestTheDraftBehavesLikeADocument(t *testing.T) {
 		}
 	}
 	waitInt(t, ctx, "unsaved marker after the quiet time", dirtyJS, 0)
-	must(t, ctx, "reload", chromedp.Navigate(base+"/flows/shop-orders"), chromedp.WaitVisible(chromedp.CSS(`input[name="f:/routes/0/mapping/0/forEach"]`)))
+	must(t, ctx, "reload", chromedp.Navigate(base+"/flows/shop-orders"), chromedp.WaitVisible(chromedp.CSS(editable(`input[name="f:/routes/0/mapping/0/forEach"]`))))
 }
 
 // pressEnterIn presses Enter in each field of the designer at path and
@@ -179,8 +179,8 @@ func pressEnterIn(t *testing.T, ctx context.Context, path string, fields []strin
 	rules, rows := evalInt(t, ctx, rulesJS), evalInt(t, ctx, rowsJS)
 	for _, sel := range fields {
 		must(t, ctx, "press Enter in "+sel,
-			chromedp.ScrollIntoView(chromedp.CSS(sel)),
-			chromedp.Click(chromedp.CSS(sel)), chromedp.KeyEvent("\r"), chromedp.Sleep(400*time.Millisecond))
+			chromedp.ScrollIntoView(chromedp.CSS(editable(sel))),
+			chromedp.Click(chromedp.CSS(editable(sel))), chromedp.KeyEvent("\r"), chromedp.Sleep(400*time.Millisecond))
 		if !atPath(t, ctx, path) {
 			t.Fatalf("Enter in %s left the designer for %s", sel, location(t, ctx))
 		}

@@ -254,7 +254,7 @@ func TestAnalystBuildsAFlowFromABlankStart(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#undo")),
 		chromedp.WaitReady(chromedp.CSS(byName(fe+"/forEach"))),
 		chromedp.Click(chromedp.CSS(summaryOf(fe))),
-		chromedp.WaitVisible(chromedp.CSS(byName(fe+"/forEach"))),
+		chromedp.WaitVisible(chromedp.CSS(editable(byName(fe+"/forEach")))),
 	)
 
 	// Leaving with an unsaved edit is guarded.
@@ -286,7 +286,7 @@ func TestAnalystBuildsAFlowFromABlankStart(t *testing.T) {
 // waits for the field it adds (the draft is saved a moment later).
 func grow(t *testing.T, ctx context.Context, added, what string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	must(t, ctx, what, append(steps, chromedp.WaitVisible(chromedp.CSS(added)))...)
+	must(t, ctx, what, append(steps, chromedp.WaitVisible(chromedp.CSS(editable(added))))...)
 }
 
 // pasteSample adds a sample by pasting its JSON and waits for it to be the

@@ -31,13 +31,23 @@ func waitText(t testing.TB, ctx context.Context, sel, want string) {
 	t.Fatalf("%s never showed %q; last text: %q", sel, want, last)
 }
 
-// typeInto replaces an input's text the way a person does: select all, type.
+// editable selects what a person types into for the field sel: the
+// expression editor that stands in for an expression input, or the input
+// itself when it has none.
+func editable(sel string) string {
+	return sel + `:not(:has(+ .expr-editor)), ` + sel + ` + .expr-editor .cm-content`
+}
+
+// typeInto replaces a field's text the way a person does: select all, type,
+// and Escape to close a completion list that would cover what is below.
 func typeInto(sel, text string) chromedp.Action[chromedp.Void] {
+	sel = editable(sel)
 	return chromedp.Steps(
 		chromedp.Focus(chromedp.CSS(sel)),
 		chromedp.KeyEvent("a", chromedp.KeyModifiers(chromedp.ModifierCtrl)),
 		chromedp.KeyEvent(kb.Delete),
-		chromedp.SendKeys(chromedp.CSS(sel), text))
+		chromedp.SendKeys(chromedp.CSS(sel), text),
+		chromedp.KeyEvent(kb.Escape))
 }
 
 // choose picks the option of a select whose label starts with label by

@@ -39,7 +39,7 @@ const keystrokeProbe = `(() => {
 })()`
 
 // BenchmarkKeystrokeToLiveValue measures, in the browser, the time from a
-// keystroke in an expression of the storefront template (two routes, 44
+// keystroke in an expression editor of the storefront template (two routes, 44
 // rows with nested objects, for-each lines and lookups) to the moment the
 // row's live value shows the new result: the debounce, the preview request,
 // the server's work and the page update together. Each iteration types one
@@ -69,10 +69,10 @@ func BenchmarkKeystrokeToLiveValue(b *testing.B) {
 	// The expression becomes the literal "k"; each keystroke then adds an
 	// x before its closing quote.
 	must(b, ctx, "make the row a string literal",
-		chromedp.Focus(chromedp.CSS(input)),
+		chromedp.Focus(chromedp.CSS(editable(input))),
 		chromedp.KeyEvent("a", chromedp.KeyModifiers(chromedp.ModifierCtrl)),
 		chromedp.KeyEvent(kb.Delete),
-		chromedp.SendKeys(chromedp.CSS(input), `"k"`+kb.ArrowLeft),
+		chromedp.SendKeys(chromedp.CSS(editable(input)), `"k"`+kb.ArrowLeft),
 	)
 	waitText(b, ctx, cell, `"k"`)
 

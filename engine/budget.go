@@ -218,95 +218,36 @@ func toJSONFn(args ...any) (any, error) {
 	return string(b), nil
 }
 
-// stringFn is string(x): fmt's %v, as expr's own string(). fmt builds its
-// whole output before returning, so the size it will have is bounded
-// first, by a walk that stops at the budget; only then does fmt run.
+// stringFn is string(x): x as text, the way JSON writes it, never Go's
+// formatting. A string is itself; null is "null"; true and false; numbers
+// in their shortest form (1.5, 1001); a time in RFC 3339 and a duration as
+// duration() reads it ("1m30s"); an array or object is its compact JSON
+// (object keys sorted). The output is bounded by the run's budget as it is
+// written.
 func stringFn(args ...any) (any, error) {
 	rs, args := args[0].(*runState), args[1:]
 	if err := needArgs("string", args, 1, 1); err != nil {
 		return nil, err
 	}
+	var s string
 	switch v := args[0].(type) {
 	case string:
 		return v, nil
-	case nil, bool, int, int64, float64, time.Time, time.Duration:
-		// Short and bounded: charged what they are.
-		s := fmt.Sprintf("%v", v)
-		if err := rs.charge("string", len(s)); err != nil {
+	case time.Time:
+		s = v.Format(time.RFC3339Nano)
+	case time.Duration:
+		s = v.String()
+	default:
+		b, err := appendValueBudget(nil, v, rs.workBudget("string", 0))
+		if err != nil {
 			return nil, err
 		}
-		return s, nil
+		s = string(b)
 	}
-	bud := rs.workBudget("string", 0)
-	n, err := printedSize(args[0], 0, bud)
-	if err != nil {
+	if err := rs.charge("string", len(s)); err != nil {
 		return nil, err
 	}
-	if err := rs.charge("string", n); err != nil {
-		return nil, err
-	}
-	return fmt.Sprintf("%v", args[0]), nil
-}
-
-// printedSize is at least the length fmt's %v gives v; it fails once the
-// running total passes the budget.
-func printedSize(v any, total int, bud *budget) (int, error) {
-	if err := bud.step(total); err != nil {
-		return total, err
-	}
-	switch v := v.(type) {
-	case string:
-		return total + len(v), nil
-	case nil, bool:
-		return total + 5, nil
-	case int, int64, float64, float32, int32, uint, uint64:
-		return total + 24, nil
-	case time.Time, time.Duration:
-		return total + 80, nil
-	case []any:
-		total += 2
-		for _, e := range v {
-			var err error
-			if total, err = printedSize(e, total+1, bud); err != nil {
-				return total, err
-			}
-		}
-		return total, nil
-	case map[string]any:
-		total += 5
-		for k, e := range v {
-			var err error
-			if total, err = printedSize(e, total+len(k)+2, bud); err != nil {
-				return total, err
-			}
-		}
-		return total, nil
-	}
-	rv := reflect.ValueOf(v)
-	switch rv.Kind() {
-	case reflect.Slice, reflect.Array:
-		total += 2
-		for i := range rv.Len() {
-			var err error
-			if total, err = printedSize(rv.Index(i).Interface(), total+1, bud); err != nil {
-				return total, err
-			}
-		}
-		return total, nil
-	case reflect.Map:
-		total += 5
-		for it := rv.MapRange(); it.Next(); {
-			var err error
-			if total, err = printedSize(it.Key().Interface(), total+2, bud); err != nil {
-				return total, err
-			}
-			if total, err = printedSize(it.Value().Interface(), total, bud); err != nil {
-				return total, err
-			}
-		}
-		return total, nil
-	}
-	return total + len(fmt.Sprintf("%v", v)), nil
+	return s, nil
 }
 
 // fromJSONGrowth is what fromJSON charges per byte of its input: a decoded

@@ -200,7 +200,7 @@ var allFunctions = sync.OnceValue(func() []function {
 		fn(CategoryValues, "isEmpty", "isEmpty(x any) bool", "Whether x is null, an empty string, an empty array or an empty object.", `isEmpty([])`, `true`, isEmptyFn, new(func(any) bool)),
 		fn(CategoryValues, "sha256", "sha256(s any) string", "Hex SHA-256 of a string (or of a value's JSON), for derived keys.", `substring(sha256("1001"), 0, 12)`, `"fe675fe7aaee"`, sha256Fn, new(func(*runState, any) string)),
 		fn(CategoryValues, "hashKey", "hashKey(parts ...any) string", "Hex SHA-256 of the parts joined by an unambiguous separator: a stable derived key from several fields.", `substring(hashKey("storefront", 1001), 0, 12)`, `"1e305dbee482"`, hashKey, nil),
-		fn(CategoryValues, "string", "string(x any) string", "Converts to a string.", `string(1001)`, `"1001"`, stringFn, new(func(*runState, any) string)),
+		fn(CategoryValues, "string", "string(x any) string", "Converts to text as JSON writes it: a string stays itself, null is \"null\", numbers and booleans as written, a time in RFC 3339, an array or object as its compact JSON (keys sorted).", `string(1001)`, `"1001"`, stringFn, new(func(*runState, any) string)),
 		builtinSpec(CategoryValues, "type", "type(x any) string", "The type's name: \"string\", \"int\", \"float\", \"bool\", \"array\", \"map\", \"nil\"…", `type("x")`, `"string"`),
 		fn(CategoryValues, "toJSON", "toJSON(x any) string", "Encodes a value as an indented JSON string.", `toJSON([1,2])`, `"[\n  1,\n  2\n]"`, toJSONFn, new(func(*runState, any) string)),
 		fn(CategoryValues, "fromJSON", "fromJSON(s string) any", "Decodes a JSON string (e.g. a JSON string nested in a field).", `fromJSON("{\"a\":1}").a`, `1`, fromJSONFn, new(func(*runState, string) any)),

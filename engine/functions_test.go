@@ -248,6 +248,18 @@ func TestFunctionBehaviour(t *testing.T) {
 		{`hashKey("ab", "c") != hashKey("a", "bc")`, `true`},
 		{`hashKey()`, `!takes at least 1 arguments`},
 		{`hashKey(1.0/0)`, `!cannot write`},
+		// string() writes text as JSON would, never Go's %v
+		{`string(nil)`, `"null"`},
+		{`string("x")`, `"x"`},
+		{`string(1001)`, `"1001"`},
+		{`string(1.5)`, `"1.5"`},
+		{`string(1e21)`, `"1e+21"`},
+		{`string(true)`, `"true"`},
+		{`string({"b": 1, "a": [1, "x", nil]})`, `"{\"a\":[1,\"x\",null],\"b\":1}"`},
+		{`string([1, "x"])`, `"[1,\"x\"]"`},
+		{`string(groupBy([1], "k"))`, `"{\"k\":[1]}"`},
+		{`string(duration("90s"))`, `"1m30s"`},
+		{`string(1.0/0)`, `!cannot write`},
 		// output encoding of what expressions build
 		{`split("a,b", ",")`, `["a","b"]`},
 		{`{"b": 1, "a": [true, nil, 1.5]}`, `{"a":[true,null,1.5],"b":1}`},

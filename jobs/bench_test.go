@@ -6,82 +6,26 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/crossdock/crossdock/jobs/intake"
+	"github.com/crossdock/crossdock/jobs/jobstest"
 	"github.com/crossdock/crossdock/mappings/release"
 )
-
-// BenchmarkAccept measures durable accepts (message + lineage + process job
-// in one transaction, shared by concurrent events through the trigger's
-// group-commit Intake) from 64 concurrent callers. Compare runs with
-// benchstat; the load test of the real server is in docs/benchmarks.md.
-func BenchmarkAccept(b *testing.B) {
-	bb := setup(b, false)
-	cfg, err := pgxpool.ParseConfig(bb.pool.Config().ConnString())
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.MaxConns = 32
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer pool.Close()
-	in := intake.New(pool, bb.client, intake.Config{})
-	var n atomic.Int64
-	b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			i := n.Add(1)
-			_, err := in.Accept(context.Background(), intake.AcceptRequest{Env: "dev", FlowSlug: "orders",
-				Payload: []byte(fmt.Sprintf(`{"id": %d, "name": "#%d", "total": 10.5, "lines": [{"sku": "A-1", "qty": 2}]}`, i, i))})
-			if err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "accepts/s")
-}
-
-// BenchmarkAcceptBatch measures NDJSON batches of MaxBatchLines events,
-// one caller at a time: one op is one batch.
-func BenchmarkAcceptBatch(b *testing.B) {
-	bb := setup(b, false)
-	n := 0
-	lines := make([][]byte, intake.MaxBatchLines)
-	b.ResetTimer()
-	for range b.N {
-		for i := range lines {
-			n++
-			lines[i] = fmt.Appendf(nil, `{"id": %d, "name": "#%d", "total": 10.5, "lines": [{"sku": "A-1", "qty": 2}]}`, n, n)
-		}
-		if _, err := bb.intake.AcceptBatch(context.Background(), intake.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: lines}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.N*intake.MaxBatchLines)/b.Elapsed().Seconds(), "events/s")
-}
 
 // BenchmarkEndToEnd measures accepted → delivered throughput to a local
 // HTTP target with a started client: b.N messages are accepted in batches,
 // then the clock runs until every one is delivered.
 func BenchmarkEndToEnd(b *testing.B) {
-	bb := setup(b, true)
+	bb := jobstest.Setup(b, true)
 	tg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer tg.Close()
-	_, err := release.TargetConfigPut(context.Background(), bb.pool, nil,
-		release.TargetConfig{EnvironmentID: bb.env.ID, Target: "erp", URLTemplate: tg.URL}, bb.editor)
+	_, err := release.TargetConfigPut(context.Background(), bb.Pool, nil,
+		release.TargetConfig{EnvironmentID: bb.Env.ID, Target: "erp", URLTemplate: tg.URL}, bb.Editor)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -91,13 +35,13 @@ func BenchmarkEndToEnd(b *testing.B) {
 		for i := start; i < min(b.N, start+intake.MaxBatchLines); i++ {
 			lines = append(lines, fmt.Appendf(nil, `{"id": %d, "name": "#%d", "total": 10.5}`, i, i))
 		}
-		if _, err := bb.intake.AcceptBatch(context.Background(), intake.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: lines}); err != nil {
+		if _, err := bb.Intake.AcceptBatch(context.Background(), intake.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: lines}); err != nil {
 			b.Fatal(err)
 		}
 	}
 	for {
 		var pending int
-		if err := bb.pool.QueryRow(context.Background(), `select count(*) from messages where status <> 'delivered'`).Scan(&pending); err != nil {
+		if err := bb.Pool.QueryRow(context.Background(), `select count(*) from messages where status <> 'delivered'`).Scan(&pending); err != nil {
 			b.Fatal(err)
 		}
 		if pending == 0 {

@@ -21,7 +21,9 @@
 //   - jobs/store (messages, lineage, deliveries, exceptions), jobs/program
 //     (compiled versions) and jobs/queue (queue names) sit below them all.
 //
-// The tests here run the whole pipeline on a started client.
+// The tests here are of the wiring itself: shutdown, rescue, housekeeping,
+// a transport registered through Config, the whole pipeline under load.
+// Each package's own tests are beside it and set up with jobs/jobstest.
 //
 // River is at-least-once: every worker must be safe to run twice.
 package jobs

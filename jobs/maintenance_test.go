@@ -13,6 +13,7 @@ import (
 	"github.com/crossdock/crossdock/internal/dbtest"
 	"github.com/crossdock/crossdock/jobs"
 	"github.com/crossdock/crossdock/jobs/intake"
+	"github.com/crossdock/crossdock/jobs/jobstest"
 )
 
 func TestMaintenanceDeletesOnlyWhatExpired(t *testing.T) {
@@ -73,30 +74,30 @@ func TestClientStartsAndStops(t *testing.T) {
 // message keeps its key for search.
 func TestKeyClaimsAreReleasedAfterTheirTime(t *testing.T) {
 	t.Parallel()
-	b := setup(t, false)
+	b := jobstest.Setup(t, false)
 	ctx := context.Background()
-	old := b.accept(t, `{"id": 7, "name": "#7", "total": 1}`)
-	recent := b.accept(t, `{"id": 8, "name": "#8", "total": 1}`)
-	_, err := b.pool.Exec(ctx, `update messages set received_at = now() - interval '73 hours' where id = $1`, old.MessageID)
+	old := b.Accept(t, `{"id": 7, "name": "#7", "total": 1}`)
+	recent := b.Accept(t, `{"id": 8, "name": "#8", "total": 1}`)
+	_, err := b.Pool.Exec(ctx, `update messages set received_at = now() - interval '73 hours' where id = $1`, old.MessageID)
 	require.NoError(t, err)
 
-	worker := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &jobs.MaintenanceWorker{DB: b.pool})
-	tx, err := b.pool.Begin(ctx)
+	worker := rivertest.NewWorker(t, riverpgxv5.New(b.Pool), &river.Config{}, &jobs.MaintenanceWorker{DB: b.Pool})
+	tx, err := b.Pool.Begin(ctx)
 	require.NoError(t, err)
 	_, err = worker.Work(ctx, t, tx, jobs.MaintenanceArgs{}, nil)
 	require.NoError(t, err)
 	require.NoError(t, tx.Commit(ctx))
 
-	again := b.accept(t, `{"id": 7, "name": "#7", "total": 2}`)
+	again := b.Accept(t, `{"id": 7, "name": "#7", "total": 2}`)
 	require.False(t, again.Replayed, "the released key makes a new message")
 	require.NotEqual(t, old.MessageID, again.MessageID)
-	_, err = b.intake.Accept(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(`{"id": 8, "name": "#8", "total": 2}`)})
+	_, err = b.Intake.Accept(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(`{"id": 8, "name": "#8", "total": 2}`)})
 	require.ErrorIs(t, err, intake.ErrKeyReused, "a key inside its time is still held")
-	replay := b.accept(t, `{"id": 8, "name": "#8", "total": 1}`)
+	replay := b.Accept(t, `{"id": 8, "name": "#8", "total": 1}`)
 	require.Equal(t, recent.MessageID, replay.MessageID)
-	require.Equal(t, 2, countRows(t, b, `select count(*) from messages where idempotency_key = 'order-7'`), "the key stays on both messages")
+	require.Equal(t, 2, b.CountRows(t, `select count(*) from messages where idempotency_key = 'order-7'`), "the key stays on both messages")
 
-	n, err := jobs.ReleaseKeyClaims(ctx, b.pool, time.Now().Add(-72*time.Hour))
+	n, err := jobs.ReleaseKeyClaims(ctx, b.Pool, time.Now().Add(-72*time.Hour))
 	require.NoError(t, err)
 	require.Zero(t, n, "releasing again changes nothing")
 }

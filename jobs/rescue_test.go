@@ -13,6 +13,7 @@ import (
 
 	"github.com/crossdock/crossdock/jobs"
 	"github.com/crossdock/crossdock/jobs/intake"
+	"github.com/crossdock/crossdock/jobs/jobstest"
 	"github.com/crossdock/crossdock/jobs/pipeline"
 	"github.com/crossdock/crossdock/jobs/store"
 )
@@ -21,47 +22,47 @@ import (
 // and the deliveries sent once RescueAfter has passed.
 func TestJobsOfAKilledProcessAreRescued(t *testing.T) {
 	t.Parallel()
-	b := setup(t, false)
+	b := jobstest.Setup(t, false)
 	ctx := context.Background()
-	tg := newTarget(t, status(201))
-	b.configureERP(t, tg.URL, nil)
-	acc := b.accept(t, `{"id": 1, "name": "#1", "total": 1}`)
+	tg := jobstest.NewTarget(t, jobstest.Status(201))
+	b.ConfigureERP(t, tg.URL, nil)
+	acc := b.Accept(t, `{"id": 1, "name": "#1", "total": 1}`)
 	// The process job ran (in a process since killed) and left its deliver
 	// group running.
-	_, err := b.pool.Exec(ctx, `update river_job set state = 'running', attempt = 1, attempted_at = now() - interval '1 minute',
+	_, err := b.Pool.Exec(ctx, `update river_job set state = 'running', attempt = 1, attempted_at = now() - interval '1 minute',
 		attempted_by = '{dead-process}' where kind = 'process'`)
 	require.NoError(t, err)
 
-	client, err := jobs.NewClient(b.pool, nil, jobs.Config{Sealer: b.sealer, RescueAfter: time.Second, FetchPollInterval: 50 * time.Millisecond})
+	client, err := jobs.NewClient(b.Pool, nil, jobs.Config{Sealer: b.Sealer, RescueAfter: time.Second, FetchPollInterval: 50 * time.Millisecond})
 	require.NoError(t, err)
 	require.NoError(t, client.Start(ctx))
 	t.Cleanup(func() { _ = client.Stop(context.Background()) })
-	b.waitStatus(t, acc.MessageID, store.StatusDelivered)
+	b.WaitStatus(t, acc.MessageID, store.StatusDelivered)
 }
 
 // The same for a group of first deliveries.
 func TestDeliverGroupsOfAKilledProcessAreRescued(t *testing.T) {
 	t.Parallel()
-	b := setup(t, false)
+	b := jobstest.Setup(t, false)
 	ctx := context.Background()
-	tg := newTarget(t, status(201))
-	b.configureERP(t, tg.URL, nil)
-	acc := b.accept(t, `{"id": 1, "name": "#1", "total": 1}`)
-	tx, err := b.pool.Begin(ctx)
+	tg := jobstest.NewTarget(t, jobstest.Status(201))
+	b.ConfigureERP(t, tg.URL, nil)
+	acc := b.Accept(t, `{"id": 1, "name": "#1", "total": 1}`)
+	tx, err := b.Pool.Begin(ctx)
 	require.NoError(t, err)
-	process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &pipeline.ProcessWorker{DB: tx})
+	process := rivertest.NewWorker(t, riverpgxv5.New(b.Pool), &river.Config{}, &pipeline.ProcessWorker{DB: tx})
 	_, err = process.Work(ctx, t, tx, intake.ProcessArgs{MessageIDs: []uuid.UUID{acc.MessageID}}, nil)
 	require.NoError(t, err)
 	require.NoError(t, tx.Commit(ctx))
-	_, err = b.pool.Exec(ctx, `update river_job set state = 'running', attempt = 1, attempted_at = now() - interval '1 minute',
+	_, err = b.Pool.Exec(ctx, `update river_job set state = 'running', attempt = 1, attempted_at = now() - interval '1 minute',
 		attempted_by = '{dead-process}' where kind = 'deliver_group'`)
 	require.NoError(t, err)
-	_, err = b.pool.Exec(ctx, `delete from river_job where kind = 'process'`)
+	_, err = b.Pool.Exec(ctx, `delete from river_job where kind = 'process'`)
 	require.NoError(t, err)
 
-	client, err := jobs.NewClient(b.pool, nil, jobs.Config{Sealer: b.sealer, RescueAfter: time.Second, FetchPollInterval: 50 * time.Millisecond})
+	client, err := jobs.NewClient(b.Pool, nil, jobs.Config{Sealer: b.Sealer, RescueAfter: time.Second, FetchPollInterval: 50 * time.Millisecond})
 	require.NoError(t, err)
 	require.NoError(t, client.Start(ctx))
 	t.Cleanup(func() { _ = client.Stop(context.Background()) })
-	b.waitStatus(t, acc.MessageID, store.StatusDelivered)
+	b.WaitStatus(t, acc.MessageID, store.StatusDelivered)
 }

@@ -2,7 +2,6 @@ package jobs_test
 
 import (
 	"context"
-	"crypto/rand"
 	"strings"
 	"sync"
 	"testing"
@@ -14,9 +13,10 @@ import (
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/dbtest"
-	"github.com/crossdock/crossdock/internal/secret"
+	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/jobs"
 	"github.com/crossdock/crossdock/jobs/intake"
+	"github.com/crossdock/crossdock/jobs/jobstest"
 	"github.com/crossdock/crossdock/jobs/pipeline"
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/jobs/transport"
@@ -26,18 +26,38 @@ import (
 
 // memoTransport is a target kind added the way any new kind is: one type
 // implementing transport.Transport, and one line registering it (see
-// TestTransportOfANewKind). It keeps what it is sent in memory, asks the
-// first attempt of a body containing "again" to be retried, and needs no
-// configuration.
+// TestTransportOfANewKind). It keeps what it is sent in memory, on the
+// shelf each environment configures (its one setting), and asks the first
+// attempt of a body containing "again" to be retried.
 type memoTransport struct {
 	mu       sync.Mutex
-	received map[uuid.UUID][]string // by delivery: the bodies of its attempts
+	received map[uuid.UUID][]string // by delivery: "shelf: body" of each attempt
+}
+
+func (*memoTransport) Fields() []transport.Field {
+	return []transport.Field{{Name: "shelf", Label: "Shelf", Input: transport.Text, Required: true, Hint: "where the memos go"}}
+}
+
+func (*memoTransport) Values(cfg release.TargetConfig) map[string]string {
+	return map[string]string{"shelf": cfg.Settings["shelf"]}
+}
+
+func (m *memoTransport) Apply(cfg *release.TargetConfig, values map[string]string) map[string]string {
+	cfg.Settings = map[string]string{"shelf": strings.TrimSpace(values["shelf"])}
+	return m.Validate(cfg.Masked())
+}
+
+func (*memoTransport) Validate(cfg release.MaskedTargetConfig) map[string]string {
+	if cfg.Settings["shelf"] == "" {
+		return map[string]string{"shelf": "name the shelf the memos go on"}
+	}
+	return nil
 }
 
 func (*memoTransport) Kind() transport.Kind { return "memo" }
 
 func (*memoTransport) Traits() transport.Traits {
-	return transport.Traits{Label: "memo (test)", Grouped: true}
+	return transport.Traits{Label: "memo (test)", Grouped: true, NeedsConfiguration: true}
 }
 
 func (*memoTransport) Redact(release.TargetConfig, transport.Delivery) map[string]string { return nil }
@@ -45,7 +65,7 @@ func (*memoTransport) Redact(release.TargetConfig, transport.Delivery) map[strin
 func (m *memoTransport) Send(_ context.Context, a transport.Attempt) (transport.Outcome, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.received[a.ID] = append(m.received[a.ID], string(a.Body))
+	m.received[a.ID] = append(m.received[a.ID], a.Config.Settings["shelf"]+": "+string(a.Body))
 	res := transport.Outcome{Verdict: transport.Delivered, Started: time.Now()}
 	if strings.Contains(string(a.Body), "again") && len(m.received[a.ID]) == 1 {
 		res.Verdict, res.RetryAfter, res.Class, res.Error = transport.Retry, 10*time.Millisecond, "memo busy", "the memo was busy"
@@ -95,17 +115,38 @@ func TestTransportOfANewKind(t *testing.T) {
 
 	gates, err := release.CheckGates(ctx, pool, transports, env, def, time.Now())
 	require.NoError(t, err)
-	require.True(t, gates.Passed(), "a kind that needs no configuration passes the gates: %v", gates.Failures())
+	require.Equal(t, []string{"target “notebook” is not configured in dev"}, gates.Failures(), "the kind needs configuration")
+
+	// Configured as the target form does it: the kind's fields read
+	// into a configuration, stored through the one domain operation.
+	admin := release.User(u, "127.0.0.1")
+	configure := func(values map[string]string) error {
+		cfg := release.DefaultTargetConfig(env.ID, "notebook")
+		memo.Apply(&cfg, values)
+		_, err := release.ConfigureTarget(ctx, pool, nil, transports, admin, release.TargetConfiguration{Environment: env, Kind: "memo", Config: cfg})
+		return err
+	}
+	// A configuration stored some other way (an older installation, SQL)
+	// is checked by the kind at the gates.
+	_, err = release.TargetConfigPut(ctx, pool, nil, release.DefaultTargetConfig(env.ID, "notebook"), ed)
+	require.NoError(t, err)
+	gates, err = release.CheckGates(ctx, pool, transports, env, def, time.Now())
+	require.NoError(t, err)
+	require.Equal(t, []string{"target “notebook” is configured in dev, but Shelf: name the shelf the memos go on"}, gates.Failures())
+	fe, ok := fault.As(configure(map[string]string{"shelf": " "}))
+	require.True(t, ok, "a refusal is a fault")
+	require.Equal(t, map[string]string{"shelf": "name the shelf the memos go on"}, fe.Fields, "the kind's check refuses it: %v", fe)
+	require.NoError(t, configure(map[string]string{"shelf": "top"}))
+	gates, err = release.CheckGates(ctx, pool, transports, env, def, time.Now())
+	require.NoError(t, err)
+	require.True(t, gates.Passed(), "configured, the kind passes the gates: %v", gates.Failures())
 	gates, err = release.CheckGates(ctx, pool, pipeline.Transports(pool, nil), env, def, time.Now())
 	require.NoError(t, err)
 	require.Equal(t, []string{"target “notebook” has kind “memo”, which this installation cannot deliver to"}, gates.Failures(),
 		"without its transport the kind fails the gates")
 	dbtest.Deploy(t, pool, env.ID, flow.ID, 1)
 
-	key := make([]byte, secret.KeySize)
-	_, _ = rand.Read(key)
-	sealer, err := secret.NewSealer(key)
-	require.NoError(t, err)
+	sealer := jobstest.NewSealer(t)
 	client, err := jobs.NewClient(pool, nil, jobs.Config{Sealer: sealer, Transports: transports, FetchPollInterval: 50 * time.Millisecond, FetchCooldown: time.Millisecond})
 	require.NoError(t, err)
 	require.NoError(t, client.Start(ctx))
@@ -114,35 +155,35 @@ func TestTransportOfANewKind(t *testing.T) {
 		defer cancel()
 		_ = client.Stop(ctx)
 	})
-	b := &bundle{pool: pool, client: client, intake: intake.New(pool, client, intake.Config{})}
+	b := &jobstest.Bundle{Pool: pool, Client: client, Intake: intake.New(pool, client, intake.Config{})}
 
 	accept := func(payload string) intake.AcceptResult {
-		res, err := b.intake.Accept(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "notes", Payload: []byte(payload)})
+		res, err := b.Intake.Accept(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "notes", Payload: []byte(payload)})
 		require.NoError(t, err)
 		return res
 	}
 
 	t.Run("first attempt", func(t *testing.T) {
-		v := b.waitStatus(t, accept(`{"id": "n1", "text": "hello"}`).MessageID, store.StatusDelivered)
+		v := b.WaitStatus(t, accept(`{"id": "n1", "text": "hello"}`).MessageID, store.StatusDelivered)
 		require.Len(t, v.Deliveries, 1)
 		d := v.Deliveries[0]
 		require.Equal(t, "memo", d.TargetKind)
-		require.Equal(t, []string{`{"text":"hello"}`}, memo.bodies(d.ID))
+		require.Equal(t, []string{`top: {"text":"hello"}`}, memo.bodies(d.ID), "sent with the environment's settings")
 		require.Len(t, d.AttemptLog, 1)
 		require.Equal(t, "delivered", d.AttemptLog[0].Outcome)
 		require.Equal(t, []store.Stage{store.StageReceived, store.StageValidated, store.StageMapped, store.StageRouted, store.StageQueued,
-			store.StageDelivering, store.StageDelivered}, stages(v))
+			store.StageDelivering, store.StageDelivered}, jobstest.Stages(v))
 	})
 
 	t.Run("retried", func(t *testing.T) {
-		v := b.waitStatus(t, accept(`{"id": "n2", "text": "again"}`).MessageID, store.StatusDelivered)
+		v := b.WaitStatus(t, accept(`{"id": "n2", "text": "again"}`).MessageID, store.StatusDelivered)
 		d := v.Deliveries[0]
 		require.Len(t, memo.bodies(d.ID), 2)
 		require.Len(t, d.AttemptLog, 2)
 		require.Equal(t, "retry", d.AttemptLog[0].Outcome)
 		require.Equal(t, "the memo was busy", d.AttemptLog[0].Error)
 		require.Equal(t, "delivered", d.AttemptLog[1].Outcome)
-		require.Contains(t, stages(v), store.StageRetryScheduled)
-		require.Equal(t, store.StageDelivered, stages(v)[len(stages(v))-1])
+		require.Contains(t, jobstest.Stages(v), store.StageRetryScheduled)
+		require.Equal(t, store.StageDelivered, jobstest.Stages(v)[len(jobstest.Stages(v))-1])
 	})
 }

@@ -8,7 +8,7 @@
 # BENCH_EXCEPTIONS, default 1,000,000: several minutes on two cores). The
 # database is kept, so later runs only measure; drop it with
 #   psql "$(scripts/pg.sh test-url)" -c 'drop database crossdock_volume'
-# Then runs BenchmarkExplorerSearch (jobs/explorer_volume_bench_test.go)
+# Then runs BenchmarkExplorerSearch (jobs/insight/explorer_volume_bench_test.go)
 # with EXPLAIN (ANALYZE, BUFFERS) of one search of each kind, and prints the
 # machine's load beside the figures.
 #
@@ -41,5 +41,5 @@ psql "$url" -Atc "select 'messages: ' || count(*) from messages; select 'excepti
   select 'size: ' || pg_size_pretty(pg_database_size(current_database()))"
 echo "machine: $(nproc) CPUs; $(uptime)"
 CROSSDOCK_BENCH_DATABASE_URL="$url" CROSSDOCK_BENCH_EXPLAIN=1 \
-  go test -run '^$' -bench BenchmarkExplorerSearch -benchtime "${iterations}x" -count 1 -v ./jobs/
+  go test -run '^$' -bench BenchmarkExplorerSearch -benchtime "${iterations}x" -count 1 -v ./jobs/insight/
 echo "machine after: $(uptime)"

@@ -27,7 +27,7 @@ func (s *Server) renderAPIKeys(c *fiber.Ctx, v view.APIKeysView) error {
 	}
 	for _, k := range keys {
 		row := view.APIKeyRow{Prefix: k.Prefix, Name: k.Name, Environment: k.Environment, Flows: strings.Join(k.Flows, ", "),
-			Rate: k.RatePerMinute, Manage: k.CanManage, Support: k.CanSupport, Created: k.CreatedAt.UTC().Format("2006-01-02"), LastUsed: "never", Revoked: k.RevokedAt != nil}
+			Rate: k.RatePerMinute, Manage: k.CanManage, Support: k.CanSupport, Configure: k.CanConfigure, Created: k.CreatedAt.UTC().Format("2006-01-02"), LastUsed: "never", Revoked: k.RevokedAt != nil}
 		if row.Flows == "" {
 			row.Flows = "all"
 		}
@@ -49,7 +49,7 @@ func (s *Server) renderAPIKeys(c *fiber.Ctx, v view.APIKeysView) error {
 // apiKeyCreate mints a key and shows it on the answering page only.
 func (s *Server) apiKeyCreate() fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		nk := account.NewAPIKey{Name: c.FormValue("name"), Environment: c.FormValue("environment"), CanManage: c.FormValue("manage") == "on", CanSupport: c.FormValue("support") == "on"}
+		nk := account.NewAPIKey{Name: c.FormValue("name"), Environment: c.FormValue("environment"), CanManage: c.FormValue("manage") == "on", CanSupport: c.FormValue("support") == "on", CanConfigure: c.FormValue("configure") == "on"}
 		for _, f := range strings.Split(c.FormValue("flows"), ",") {
 			if f = strings.TrimSpace(f); f != "" {
 				nk.Flows = append(nk.Flows, f)

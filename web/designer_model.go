@@ -207,7 +207,7 @@ func buildDesigner(ctx context.Context, st designerState) view.Designer {
 	structureViews(&d, def, field, st.kinds)
 
 	for _, dg := range diags {
-		d.Problems = append(d.Problems, view.Diagnostic{Where: diagnosticWhere(dg), Message: dg.Message, Snippet: dg.Snippet, Anchor: anchorFor(dg.Pointer)})
+		d.Problems = append(d.Problems, view.Diagnostic{Where: diagnosticWhere(dg), Message: dg.Message, Snippet: dg.Snippet, Anchor: anchorFor(dg.Pointer), Line: dg.Line, Column: dg.Column})
 	}
 	if runErr != nil {
 		d.Problems = append(d.Problems, view.Diagnostic{Where: "sample " + def.Source.Samples[st.sample].Name, Message: runErr.Error()})
@@ -277,6 +277,7 @@ func buildDesigner(ctx context.Context, st designerState) view.Designer {
 	if st.preview {
 		return d
 	}
+	d.Hints = expressionHints(def, st.sample)
 	for _, fn := range engine.Functions() {
 		d.Functions = append(d.Functions, view.FunctionHelp{Name: fn.Name, Signature: fn.Signature, Description: fn.Description, Example: exampleText(fn), Category: fn.Category})
 	}

@@ -84,20 +84,7 @@ func (s *Server) variableSave() fiber.Handler {
 			return err
 		}
 		name, value := strings.TrimSpace(c.FormValue("name")), c.FormValue("value")
-		err = txn.Run(ctx, s.deps.DB, func(tx pgx.Tx) error {
-			before, err := release.Variables(ctx, tx, env.ID)
-			if err != nil {
-				return err
-			}
-			if err := release.VariableSet(ctx, tx, env.ID, name, value); err != nil {
-				return err
-			}
-			var old any
-			if v, ok := before[name]; ok {
-				old = map[string]string{"value": v}
-			}
-			return account.Audit(ctx, tx, actorOf(c), "variable.set", "variable", env.Name+"/"+name, old, map[string]string{"value": value})
-		})
+		err = release.SetVariable(ctx, s.deps.DB, releaseActor(c), env, name, value)
 		if fault.CodeOf(err) == fault.Invalid {
 			c.Status(fiber.StatusUnprocessableEntity)
 			return s.renderEnvironments(c, capitalize(toFault(err).Message)+".")
@@ -119,12 +106,7 @@ func (s *Server) variableDelete() fiber.Handler {
 			return err
 		}
 		name := c.Params("name")
-		err = txn.Run(ctx, s.deps.DB, func(tx pgx.Tx) error {
-			if err := release.VariableDelete(ctx, tx, env.ID, name); err != nil {
-				return err
-			}
-			return account.Audit(ctx, tx, actorOf(c), "variable.delete", "variable", env.Name+"/"+name, map[string]string{"name": name}, nil)
-		})
+		err = release.RemoveVariable(ctx, s.deps.DB, releaseActor(c), env, name)
 		if err != nil {
 			return err
 		}

@@ -9,11 +9,11 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/jackc/pgx/v5"
+	"github.com/google/uuid"
 
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/internal/fault"
-	"github.com/crossdock/crossdock/internal/txn"
+	"github.com/crossdock/crossdock/jobs/transport"
 	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/mappings/release"
 	"github.com/crossdock/crossdock/web/view"
@@ -124,7 +124,9 @@ func (s *Server) environmentDeploy() fiber.Handler {
 	}
 }
 
-// targetEdit shows one environment's configuration of a target.
+// targetEdit shows one environment's configuration of a target, with the
+// settings its kind's transport asks for: the kind the flows give the
+// target, or ?kind= when the admin picks another.
 func (s *Server) targetEdit() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx := c.UserContext()
@@ -132,141 +134,269 @@ func (s *Server) targetEdit() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		name := c.Params("target", c.Query("name"))
+		name := strings.TrimSpace(c.Params("target", c.Query("name")))
 		if name == "" {
 			return &fault.Error{Code: fault.Invalid, Message: "name the target to configure"}
 		}
-		cfg, err := release.TargetConfigGet(ctx, s.deps.DB, s.deps.Sealer, env.ID, name)
-		if fault.CodeOf(err) == fault.NotFound {
-			cfg, err = release.DefaultTargetConfig(env.ID, name), nil
-		}
+		cfg, err := s.storedTarget(c, env, name)
 		if err != nil {
 			return err
 		}
-		return s.render(c, view.TargetPage(s.page(c, "Target "+name, "environments"), targetForm(env.Name, cfg)))
+		t, err := s.targetTransport(c, name, c.Query("kind"))
+		if err != nil {
+			return err
+		}
+		return s.render(c, view.TargetPage(s.page(c, "Target "+name, "environments"), s.targetForm(env.Name, t, cfg, t.Values(cfg), nil)))
 	}
 }
 
-func targetForm(env string, cfg release.TargetConfig) view.TargetForm {
-	m := cfg.Masked()
-	var headers []string
-	for k, v := range m.Headers {
-		headers = append(headers, k+": "+v)
+// storedTarget is the target's stored configuration in env, or the
+// defaults when it has none yet.
+func (s *Server) storedTarget(c *fiber.Ctx, env release.Environment, name string) (release.TargetConfig, error) {
+	cfg, err := release.TargetConfigGet(c.UserContext(), s.deps.DB, s.deps.Sealer, env.ID, name)
+	if fault.CodeOf(err) == fault.NotFound {
+		return release.DefaultTargetConfig(env.ID, name), nil
 	}
-	sort.Strings(headers)
-	return view.TargetForm{
-		Environment: env, Target: m.Target, URL: m.URLTemplate, Method: m.Method, Headers: strings.Join(headers, "\n"),
-		Auth: string(m.Auth), AuthHeaderName: m.AuthHeaderName, Username: m.Username, HasSecret: m.HasSecret,
-		TimeoutSeconds: strconv.FormatFloat(m.Timeout.Seconds(), 'f', -1, 64), RatePerSecond: strconv.FormatFloat(m.RatePerSecond, 'f', -1, 64),
-		MaxAttempts: strconv.Itoa(m.Retry.MaxAttempts), BaseDelay: m.Retry.BaseDelay.String(), MaxDelay: m.Retry.MaxDelay.String(),
-		Window: m.Retry.Window.String(), BreakerFails: strconv.Itoa(m.Breaker.FailureThreshold), BreakerOpenFor: m.Breaker.OpenFor.String(),
-	}
+	return cfg, err
 }
 
-// targetSave stores a target's configuration, the secret sealed; an empty
-// secret field keeps the stored one.
+// targetTransport is the transport of kind, or when kind is empty of the
+// kind the flows give target name.
+func (s *Server) targetTransport(c *fiber.Ctx, name, kind string) (transport.Transport, error) {
+	if kind == "" {
+		var err error
+		if kind, err = release.TargetKindOf(c.UserContext(), s.deps.DB, name); err != nil {
+			return nil, err
+		}
+	}
+	t, ok := s.deps.Transports.Get(transport.Kind(kind))
+	if !ok {
+		kinds := make([]string, 0)
+		for _, k := range s.deps.Transports.Kinds() {
+			kinds = append(kinds, string(k))
+		}
+		return nil, &fault.Error{Code: fault.Invalid, Fields: map[string]string{"kind": "one of " + strings.Join(kinds, ", ")},
+			Message: fmt.Sprintf("this installation cannot deliver to targets of kind “%s”; choose one of %s", kind, strings.Join(kinds, ", "))}
+	}
+	return t, nil
+}
+
+// targetForm is the form for cfg as kind t shows it, with values for its
+// settings and problems by field name.
+func (s *Server) targetForm(env string, t transport.Transport, cfg release.TargetConfig, values, problems map[string]string) view.TargetForm {
+	f := view.TargetForm{
+		Environment: env, Target: cfg.Target, Kind: string(t.Kind()), KindLabel: t.Traits().Label, HasSecret: cfg.HasSecret,
+		TimeoutSeconds: strconv.FormatFloat(cfg.Timeout.Seconds(), 'f', -1, 64), RatePerSecond: strconv.FormatFloat(cfg.RatePerSecond, 'f', -1, 64),
+		MaxAttempts: strconv.Itoa(cfg.Retry.MaxAttempts), BaseDelay: cfg.Retry.BaseDelay.String(), MaxDelay: cfg.Retry.MaxDelay.String(),
+		Window: cfg.Retry.Window.String(), BreakerFails: strconv.Itoa(cfg.Breaker.FailureThreshold), BreakerOpenFor: cfg.Breaker.OpenFor.String(),
+	}
+	_, f.CanProbe = t.(transport.Prober)
+	f.PolicyProblems = map[string]string{}
+	for k := range policyForm {
+		if p, ok := problems[k]; ok {
+			f.PolicyProblems[k] = p
+		}
+	}
+	for _, k := range s.deps.Transports.Kinds() {
+		other, _ := s.deps.Transports.Get(k)
+		f.Kinds = append(f.Kinds, view.KindChoice{Kind: string(k), Label: other.Traits().Label, Current: k == t.Kind()})
+	}
+	for _, fd := range t.Fields() {
+		v := view.SettingField{Name: fd.Name, Label: fd.Label, Hint: fd.Hint, Input: string(fd.Input), Options: fd.Options,
+			Placeholder: fd.Placeholder, Required: fd.Required, Problem: problems[fd.Name]}
+		if fd.Input != transport.Secret {
+			v.Value = values[fd.Name]
+		}
+		f.Fields = append(f.Fields, v)
+	}
+	return f
+}
+
+// targetSave stores a target's configuration through
+// release.ConfigureTarget; an empty secret field keeps the stored one. A
+// refused form comes back with what was entered and each problem next to
+// its field.
 func (s *Server) targetSave() fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		ctx := c.UserContext()
-		env, err := release.EnvironmentByName(ctx, s.deps.DB, c.Params("env"))
+		env, t, cfg, values, problems, err := s.targetFromForm(c)
 		if err != nil {
 			return err
 		}
-		name := c.Params("target")
-		cfg := release.DefaultTargetConfig(env.ID, name)
-		var problems []string
-		num := func(field, label string, parse func(string) error) {
-			if v := strings.TrimSpace(c.FormValue(field)); v != "" {
-				if err := parse(v); err != nil {
-					problems = append(problems, label+": "+err.Error())
-				}
+		if len(problems) == 0 {
+			_, err = release.ConfigureTarget(c.UserContext(), s.deps.DB, s.deps.Sealer, s.deps.Transports, releaseActor(c),
+				release.TargetConfiguration{Environment: env, Kind: string(t.Kind()), Config: cfg})
+			if fe, ok := fault.As(err); ok && fe.Code == fault.Invalid {
+				problems = fe.Fields
+			} else if err != nil {
+				return err
 			}
-		}
-		dur := func(dst *time.Duration) func(string) error {
-			return func(v string) error {
-				d, err := time.ParseDuration(v)
-				if err != nil || d < 0 {
-					return fmt.Errorf("“%s” is not a duration such as 500ms, 30s or 5m", v)
-				}
-				*dst = d
-				return nil
-			}
-		}
-		cfg.URLTemplate = strings.TrimSpace(c.FormValue("url"))
-		cfg.Method = c.FormValue("method", "POST")
-		cfg.Headers = map[string]string{}
-		for _, line := range strings.Split(c.FormValue("headers"), "\n") {
-			if line = strings.TrimSpace(line); line == "" {
-				continue
-			}
-			k, v, ok := strings.Cut(line, ":")
-			if !ok || strings.TrimSpace(k) == "" {
-				problems = append(problems, fmt.Sprintf("header line “%s” must read Name: value", line))
-				continue
-			}
-			cfg.Headers[strings.TrimSpace(k)] = strings.TrimSpace(v)
-		}
-		cfg.Auth = release.AuthKind(c.FormValue("auth", "none"))
-		cfg.AuthHeaderName = strings.TrimSpace(c.FormValue("auth_header_name"))
-		cfg.Username = strings.TrimSpace(c.FormValue("username"))
-		cfg.Secret = c.FormValue("secret")
-		cfg.KeepSecret = cfg.Secret == ""
-		num("timeout", "Timeout", func(v string) error {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil || f <= 0 {
-				return fmt.Errorf("“%s” is not a number of seconds", v)
-			}
-			cfg.Timeout = time.Duration(f * float64(time.Second))
-			return nil
-		})
-		num("rate", "Rate limit", func(v string) error {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil || f < 0 {
-				return fmt.Errorf("“%s” is not a number of requests per second", v)
-			}
-			cfg.RatePerSecond = f
-			return nil
-		})
-		num("max_attempts", "Max attempts", func(v string) error {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return fmt.Errorf("“%s” is not a whole number", v)
-			}
-			cfg.Retry.MaxAttempts = n
-			return nil
-		})
-		num("base_delay", "First retry after", dur(&cfg.Retry.BaseDelay))
-		num("max_delay", "Longest wait", dur(&cfg.Retry.MaxDelay))
-		num("window", "Give up after", dur(&cfg.Retry.Window))
-		num("breaker_failures", "Open circuit after", func(v string) error {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return fmt.Errorf("“%s” is not a whole number", v)
-			}
-			cfg.Breaker.FailureThreshold = n
-			return nil
-		})
-		num("breaker_open_for", "Keep circuit open", dur(&cfg.Breaker.OpenFor))
-		if err := cfg.Check(); err != nil && len(problems) == 0 {
-			problems = append(problems, toFault(err).Message)
 		}
 		if len(problems) > 0 {
-			f := targetForm(env.Name, cfg)
-			f.Error = capitalize(strings.Join(problems, "; ")) + ". Nothing was saved."
+			f := s.targetForm(env.Name, t, cfg, values, problems)
+			f.Error, f.Problems = "Nothing was saved. Fix:", targetProblems(t, problems)
 			c.Status(fiber.StatusUnprocessableEntity)
-			return s.render(c, view.TargetPage(s.page(c, "Target "+name, "environments"), f))
+			return s.render(c, view.TargetPage(s.page(c, "Target "+cfg.Target, "environments"), f))
 		}
-		err = txn.Run(ctx, s.deps.DB, func(tx pgx.Tx) error {
-			saved, err := release.TargetConfigPut(ctx, tx, s.deps.Sealer, cfg, editorOf(c))
+		s.flash(c, fmt.Sprintf("Saved target %s in %s.", cfg.Target, env.Name))
+		return c.Redirect("/environments#env-"+env.Name, fiber.StatusSeeOther)
+	}
+}
+
+// targetProbe tests the connection the form describes, saving nothing:
+// the form comes back as entered with what the test found.
+func (s *Server) targetProbe() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		env, t, cfg, values, problems, err := s.targetFromForm(c)
+		if err != nil {
+			return err
+		}
+		f := s.targetForm(env.Name, t, cfg, values, problems)
+		prober, ok := t.(transport.Prober)
+		switch {
+		case !ok:
+			f.Error = fmt.Sprintf("Targets of kind %s cannot be tested without a delivery.", t.Kind())
+		case len(problems) > 0:
+			f.Error, f.Problems = "Not tested. Fix:", targetProblems(t, problems)
+		default:
+			if cfg.KeepSecret && cfg.Secret == "" {
+				if stored, err := s.storedTarget(c, env, cfg.Target); err == nil {
+					cfg.Secret = stored.Secret
+				}
+			}
+			vars, err := release.Variables(c.UserContext(), s.deps.DB, env.ID)
 			if err != nil {
 				return err
 			}
-			return account.Audit(ctx, tx, actorOf(c), "target.configure", "target", env.Name+"/"+name, nil, saved.Masked())
-		})
-		if err != nil {
-			return err
+			p := prober.Probe(c.UserContext(), transport.Attempt{
+				Delivery: transport.Delivery{ID: uuid.Nil, EnvironmentID: env.ID, Target: cfg.Target, Route: "test", CorrelationID: "connection-test"},
+				Config:   cfg, Vars: vars})
+			f.Probe = &view.ProbeView{OK: p.OK, Summary: p.Summary, Steps: p.Steps, Latency: p.Latency.Round(time.Millisecond).String()}
 		}
-		s.flash(c, fmt.Sprintf("Saved target %s in %s.", name, env.Name))
-		return c.Redirect("/environments#env-"+env.Name, fiber.StatusSeeOther)
+		return s.render(c, view.TargetPage(s.page(c, "Target "+cfg.Target, "environments"), f))
 	}
+}
+
+// targetFromForm reads the target form: the stored configuration (or the
+// defaults) with the delivery policy and the kind's settings as posted,
+// and what is wrong with them by field name.
+func (s *Server) targetFromForm(c *fiber.Ctx) (release.Environment, transport.Transport, release.TargetConfig, map[string]string, map[string]string, error) {
+	env, err := release.EnvironmentByName(c.UserContext(), s.deps.DB, c.Params("env"))
+	if err != nil {
+		return env, nil, release.TargetConfig{}, nil, nil, err
+	}
+	name := c.Params("target")
+	t, err := s.targetTransport(c, name, c.FormValue("kind"))
+	if err != nil {
+		return env, nil, release.TargetConfig{}, nil, nil, err
+	}
+	cfg, err := s.storedTarget(c, env, name)
+	if err != nil {
+		return env, nil, release.TargetConfig{}, nil, nil, err
+	}
+	cfg.Secret = "" // Apply sets it from the form, or keeps the stored one
+	problems := map[string]string{}
+	num := func(field string, parse func(string) error) {
+		if v := strings.TrimSpace(c.FormValue(policyForm[field])); v != "" {
+			if err := parse(v); err != nil {
+				problems[field] = err.Error()
+			}
+		}
+	}
+	dur := func(dst *time.Duration) func(string) error {
+		return func(v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				return fmt.Errorf("“%s” is not a duration such as 500ms, 30s or 5m", v)
+			}
+			*dst = d
+			return nil
+		}
+	}
+	whole := func(dst *int) func(string) error {
+		return func(v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("“%s” is not a whole number", v)
+			}
+			*dst = n
+			return nil
+		}
+	}
+	num("timeout", func(v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 {
+			return fmt.Errorf("“%s” is not a number of seconds", v)
+		}
+		cfg.Timeout = time.Duration(f * float64(time.Second))
+		return nil
+	})
+	num("ratePerSecond", func(v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 {
+			return fmt.Errorf("“%s” is not a number of requests per second", v)
+		}
+		cfg.RatePerSecond = f
+		return nil
+	})
+	num("maxAttempts", whole(&cfg.Retry.MaxAttempts))
+	num("baseDelay", dur(&cfg.Retry.BaseDelay))
+	num("maxDelay", dur(&cfg.Retry.MaxDelay))
+	num("window", dur(&cfg.Retry.Window))
+	num("failureThreshold", whole(&cfg.Breaker.FailureThreshold))
+	num("openFor", dur(&cfg.Breaker.OpenFor))
+	values := map[string]string{}
+	for _, f := range t.Fields() {
+		values[f.Name] = c.FormValue(f.Name)
+	}
+	for k, v := range t.Apply(&cfg, values) {
+		problems[k] = v
+	}
+	if err := cfg.Check(); err != nil {
+		fe, ok := fault.As(err)
+		if !ok || fe.Code != fault.Invalid {
+			return env, nil, release.TargetConfig{}, nil, nil, err
+		}
+		for k, v := range fe.Fields {
+			if setting, ok := requestSettings[k]; ok {
+				k = setting
+			}
+			if _, dup := problems[k]; !dup {
+				problems[k] = v
+			}
+		}
+	}
+	return env, t, cfg, values, problems, nil
+}
+
+// policyForm names the target form's fields of the delivery policy, by
+// the names release.TargetConfig.Check (and problems) give them.
+var policyForm = map[string]string{
+	"timeout": "timeout", "ratePerSecond": "rate", "maxAttempts": "max_attempts", "baseDelay": "base_delay", "maxDelay": "max_delay",
+	"window": "window", "failureThreshold": "breaker_failures", "openFor": "breaker_open_for",
+}
+
+// policyLabels are the labels of the delivery policy's fields.
+var policyLabels = map[string]string{
+	"timeout": "Timeout", "ratePerSecond": "Rate limit", "maxAttempts": "Max attempts", "baseDelay": "First retry after",
+	"maxDelay": "Longest wait", "window": "Give up after", "failureThreshold": "Open circuit after failures", "openFor": "Keep circuit open",
+}
+
+// requestSettings are the http settings release.TargetConfig.Check
+// checks the shape of, by its names for them.
+var requestSettings = map[string]string{
+	"urlTemplate": "url", "method": "method", "auth": "auth", "authHeaderName": "auth_header_name", "username": "username",
+}
+
+// targetProblems lists problems in the form's order, each with the label
+// of its field and the anchor of its message.
+func targetProblems(t transport.Transport, problems map[string]string) []view.FieldProblem {
+	var out []view.FieldProblem
+	for _, p := range transport.Problems(t.Fields(), problems) {
+		label := p.Label
+		if l, ok := policyLabels[p.Field]; ok {
+			label = l
+		}
+		out = append(out, view.FieldProblem{Field: p.Field, Label: label, Problem: p.Problem})
+	}
+	return out
 }

@@ -48,7 +48,9 @@ func (s *Server) renderDesigner(c *fiber.Ctx, st designerState, decorate func(*v
 		d.Error = "This draft is read-only: it breaks the limits checked before expressions are parsed. " +
 			overLimits.Error() + " Restore a version under Versions, or replace the draft through PUT /api/v1/flows/" + st.flow.Slug + "/draft."
 	}
-	return s.render(c, view.DesignerPage(s.page(c, st.flow.Name, "flows"), d))
+	p := s.page(c, st.flow.Name, "flows")
+	p.Assets.Editor = s.deps.Assets.URL("js/editor.min.js")
+	return s.render(c, view.DesignerPage(p, d))
 }
 
 // flowPreview is the live preview: the draft with the page's unsaved

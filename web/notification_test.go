@@ -17,13 +17,14 @@ import (
 	"github.com/crossdock/crossdock/internal/dbtest"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/secret"
+	"github.com/crossdock/crossdock/jobs/transport"
 	"github.com/crossdock/crossdock/mappings/release"
 	"github.com/crossdock/crossdock/static"
 	"github.com/crossdock/crossdock/web"
 )
 
 // setupSealed is setup with a secret key, as serve runs.
-func setupSealed(t *testing.T) (*testBundle, *secret.Sealer) {
+func setupSealed(t *testing.T, transports ...*transport.Registry) (*testBundle, *secret.Sealer) {
 	t.Helper()
 	db := dbtest.NewPool(t)
 	assets, err := static.New()
@@ -35,8 +36,11 @@ func setupSealed(t *testing.T) (*testBundle, *secret.Sealer) {
 	b := &testBundle{db: db, logs: &logBuffer{}}
 	sessions := web.NewSessions(pgxstore.NewWithCleanupInterval(db, 0), false, time.Hour, 2*time.Hour)
 	logger := slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	b.app = web.NewServer(logger, web.Config{BaseURL: "http://example.com"}, web.Deps{DB: db, Sessions: sessions, Assets: assets, Sealer: sealer,
-		Ready: func(context.Context) error { return nil }})
+	deps := web.Deps{DB: db, Sessions: sessions, Assets: assets, Sealer: sealer, Ready: func(context.Context) error { return nil }}
+	if len(transports) > 0 {
+		deps.Transports = transports[0]
+	}
+	b.app = web.NewServer(logger, web.Config{BaseURL: "http://example.com"}, deps)
 	return b, sealer
 }
 

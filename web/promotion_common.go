@@ -122,8 +122,10 @@ func gatesView(g release.Gates, kinds release.TargetKinds) view.GatesView {
 			detail = t.Kind + " target: needs no configuration"
 		case !t.Configured:
 			detail = "not configured in " + g.Environment + "; an admin configures it on the Environments page"
+		case len(t.Problems) > 0:
+			detail = "configured in " + g.Environment + ", but " + strings.Join(t.Problems, "; ") + "; an admin fixes it on the Environments page"
 		}
-		v.Targets = append(v.Targets, view.GateRow{Name: t.Name, OK: t.Configured, Detail: detail})
+		v.Targets = append(v.Targets, view.GateRow{Name: t.Name, OK: t.Configured && len(t.Problems) == 0, Detail: detail})
 	}
 	for _, x := range g.Variables {
 		detail := "set in " + g.Environment

@@ -77,6 +77,16 @@ func (s *Server) routes(app *fiber.App) {
 	api.Get("/promotions", s.requireRole(all...), s.apiPromotionRequests())
 	api.Post("/promotions/:id<int>/approve", s.requireRole(deciders...), s.apiPromotionDecide(true))
 	api.Post("/promotions/:id<int>/reject", s.requireRole(deciders...), s.apiPromotionDecide(false))
+	// Environment API: admins, and API keys with the configure permission
+	// in their own environment.
+	api.Get("/target-kinds", s.configureAccess(), s.apiTargetKinds())
+	api.Get("/environments/:env/targets", s.configureAccess(), s.apiTargetList())
+	api.Get("/environments/:env/targets/:target", s.configureAccess(), s.apiTargetGet())
+	api.Put("/environments/:env/targets/:target", s.configureAccess(), s.apiTargetPut())
+	api.Delete("/environments/:env/targets/:target", s.configureAccess(), s.apiTargetDelete())
+	api.Get("/environments/:env/variables", s.configureAccess(), s.apiVariableList())
+	api.Put("/environments/:env/variables/:name", s.configureAccess(), s.apiVariablePut())
+	api.Delete("/environments/:env/variables/:name", s.configureAccess(), s.apiVariableDelete())
 	api.Get("/bundle", s.requireRole(all...), s.apiBundleExport())
 	api.Post("/bundle", s.requireRole(edit...), s.apiBundleImport())
 
@@ -156,6 +166,7 @@ func (s *Server) routes(app *fiber.App) {
 	in.Get("/environments/:env/targets", s.requireRole(account.RoleAdmin), s.targetEdit())
 	in.Get("/environments/:env/targets/:target", s.requireRole(account.RoleAdmin), s.targetEdit())
 	in.Post("/environments/:env/targets/:target", s.requireRole(account.RoleAdmin), s.targetSave())
+	in.Post("/environments/:env/targets/:target/test", s.requireRole(account.RoleAdmin), s.targetProbe())
 	in.Get("/environments/:env/retention", s.requireRole(account.RoleAdmin), s.retentionEdit())
 	in.Post("/environments/:env/retention", s.requireRole(account.RoleAdmin), s.retentionSave())
 	in.Get("/dashboard", s.requireRole(all...), s.dashboard())

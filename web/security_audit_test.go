@@ -30,6 +30,7 @@ var readOnlyPosts = map[string]string{
 	"POST /flows/:slug/preview":                           "designer preview",
 	"POST /flows/:slug/tests/run":                         "test run",
 	"POST /inbox/:id<int>/preview":                        "replay preview",
+	"POST /environments/:env/targets/:target/test":        "connection test: connects, stores nothing",
 	"POST /api/v1/flows/:slug/preview":                    "API preview",
 	"POST /api/v1/exceptions/:id/replay/preview":          "API replay preview",
 	"POST /api/v1/envs/:env/flows/:flow/messages":         "trigger: recorded as a message with lineage",
@@ -213,6 +214,18 @@ func TestEveryStateChangeIsAudited(t *testing.T) {
 		}},
 
 		{route: "POST /environments/:env/targets/:target", action: "target.configure", after: true, do: form("/environments/test/targets/erp-sales-orders", "url", "https://erp.test.example/orders")},
+		{route: "PUT /api/v1/environments/:env/targets/:target", action: "target.configure", after: true, do: func() response {
+			return admin.apiCall(http.MethodPut, "/api/v1/environments/test/targets/crm", map[string]any{"kind": "http", "settings": map[string]string{"url": "https://crm.test.example"}})
+		}},
+		{route: "DELETE /api/v1/environments/:env/targets/:target", action: "target.remove", before: true, do: func() response {
+			return admin.apiCall(http.MethodDelete, "/api/v1/environments/test/targets/crm", nil)
+		}},
+		{route: "PUT /api/v1/environments/:env/variables/:name", action: "variable.set", after: true, do: func() response {
+			return admin.apiCall(http.MethodPut, "/api/v1/environments/test/variables/CRM_REGION", map[string]any{"value": "eu"})
+		}},
+		{route: "DELETE /api/v1/environments/:env/variables/:name", action: "variable.delete", before: true, do: func() response {
+			return admin.apiCall(http.MethodDelete, "/api/v1/environments/test/variables/CRM_REGION", nil)
+		}},
 		{route: "POST /environments/:env/variables", action: "variable.set", after: true, do: form("/environments/test/variables", "name", "ERP_COMPANY", "value", "1000")},
 		{route: "POST /environments/:env/deploy", action: "promotion.deploy", after: true, do: form("/environments/test/deploy", "flow", "shop-orders", "version", "1")},
 		{route: "POST /promote", action: "promotion.deploy", after: true, do: form("/promote", "flow", "shop-orders", "to", "test", "version", "2", "reason", "audit")},

@@ -49,12 +49,13 @@ var (
 type keyAccess int
 
 const (
-	keysNone     keyAccess = iota // browser route, or a route for people only: keys are refused
-	keysManage                    // keys with the manage permission (where an analyst would be admitted)
-	keysAny                       // any key (scoped to its environment by the handler)
-	keysTrigger                   // any key of the route's environment; other environments 403
-	keysOnlyNone                  // API route no key may use (people only): manage keys get 403 too
-	keysSupport                   // keys with the support permission (the exception API), in their own environment
+	keysNone      keyAccess = iota // browser route, or a route for people only: keys are refused
+	keysManage                     // keys with the manage permission (where an analyst would be admitted)
+	keysAny                        // any key (scoped to its environment by the handler)
+	keysTrigger                    // any key of the route's environment; other environments 403
+	keysOnlyNone                   // API route no key may use (people only): manage keys get 403 too
+	keysSupport                    // keys with the support permission (the exception API), in their own environment
+	keysConfigure                  // keys with the configure permission (the environment API), in their own environment
 )
 
 // rule classifies one route: who may use it and what an admitted caller
@@ -121,20 +122,30 @@ func routeTable() map[string]rule {
 		"GET /api/v1/promotions":                     r(everyone, keysManage),
 		"POST /api/v1/promotions/:id<int>/approve":   r(deciding, keysOnlyNone),
 		"POST /api/v1/promotions/:id<int>/reject":    r(deciding, keysOnlyNone),
-		"GET /api/v1/bundle":                         r(everyone, keysManage),
-		"POST /api/v1/bundle":                        r(editors, keysManage),
-		"GET /api/v1/exceptions":                     r(everyone, keysSupport),
-		"GET /api/v1/exceptions/:id":                 r(everyone, keysSupport),
-		"POST /api/v1/exceptions/:id/retry":          r(triagers, keysSupport),
-		"POST /api/v1/exceptions/:id/replay":         r(triagers, keysSupport),
-		"POST /api/v1/exceptions/:id/replay/preview": r(everyone, keysSupport),
-		"POST /api/v1/exceptions/:id/resolve":        r(triagers, keysSupport),
-		"POST /api/v1/exceptions/:id/ignore":         r(triagers, keysSupport),
-		"POST /api/v1/exceptions/:id/assign":         r(triagers, keysSupport),
-		"GET /api/v1/exception-groups":               r(everyone, keysSupport),
-		"GET /api/v1/exception-groups/:id":           r(everyone, keysSupport),
-		"POST /api/v1/bulk-actions":                  r(triagers, keysSupport),
-		"GET /api/v1/bulk-actions/:id<int>":          r(everyone, keysSupport),
+		"GET /api/v1/target-kinds":                   r(adminsOnly, keysConfigure),
+		"GET /api/v1/environments/:env/targets":      r(adminsOnly, keysConfigure),
+		// erp-sales-orders is configured in prod only: in dev, who may
+		// read its configuration learns that there is none.
+		"GET /api/v1/environments/:env/targets/:target":    {roles: adminsOnly, keys: keysConfigure, ok: 404},
+		"PUT /api/v1/environments/:env/targets/:target":    r(adminsOnly, keysConfigure),
+		"DELETE /api/v1/environments/:env/targets/:target": r(adminsOnly, keysConfigure),
+		"GET /api/v1/environments/:env/variables":          r(adminsOnly, keysConfigure),
+		"PUT /api/v1/environments/:env/variables/:name":    r(adminsOnly, keysConfigure),
+		"DELETE /api/v1/environments/:env/variables/:name": r(adminsOnly, keysConfigure),
+		"GET /api/v1/bundle":                               r(everyone, keysManage),
+		"POST /api/v1/bundle":                              r(editors, keysManage),
+		"GET /api/v1/exceptions":                           r(everyone, keysSupport),
+		"GET /api/v1/exceptions/:id":                       r(everyone, keysSupport),
+		"POST /api/v1/exceptions/:id/retry":                r(triagers, keysSupport),
+		"POST /api/v1/exceptions/:id/replay":               r(triagers, keysSupport),
+		"POST /api/v1/exceptions/:id/replay/preview":       r(everyone, keysSupport),
+		"POST /api/v1/exceptions/:id/resolve":              r(triagers, keysSupport),
+		"POST /api/v1/exceptions/:id/ignore":               r(triagers, keysSupport),
+		"POST /api/v1/exceptions/:id/assign":               r(triagers, keysSupport),
+		"GET /api/v1/exception-groups":                     r(everyone, keysSupport),
+		"GET /api/v1/exception-groups/:id":                 r(everyone, keysSupport),
+		"POST /api/v1/bulk-actions":                        r(triagers, keysSupport),
+		"GET /api/v1/bulk-actions/:id<int>":                r(everyone, keysSupport),
 
 		// Browser pages.
 		"GET /":                                          {roles: everyone, ok: 303},
@@ -187,6 +198,7 @@ func routeTable() map[string]rule {
 		"GET /environments/:env/targets":                 r(adminsOnly, keysNone),
 		"GET /environments/:env/targets/:target":         r(adminsOnly, keysNone),
 		"POST /environments/:env/targets/:target":        r(adminsOnly, keysNone),
+		"POST /environments/:env/targets/:target/test":   r(adminsOnly, keysNone),
 		"GET /environments/:env/retention":               r(adminsOnly, keysNone),
 		"POST /environments/:env/retention":              r(adminsOnly, keysNone),
 		"GET /dashboard":                                 r(everyone, keysNone),
@@ -244,14 +256,15 @@ type principal struct {
 // bearer token is the planted secret, a user to administer and API keys.
 type secFixture struct {
 	*triggerBundle
-	sealer                      *secret.Sealer
-	sealKey                     []byte // CROSSDOCK_SECRET_KEY
-	exceptionID, groupID        int64
-	bulkID, promotionID, userID int64
-	messageID                   string
-	manageKey, revokedKey       string
-	prodManageKey               string
-	supportKey, prodSupportKey  string
+	sealer                         *secret.Sealer
+	sealKey                        []byte // CROSSDOCK_SECRET_KEY
+	exceptionID, groupID           int64
+	bulkID, promotionID, userID    int64
+	messageID                      string
+	manageKey, revokedKey          string
+	prodManageKey                  string
+	supportKey, prodSupportKey     string
+	configureKey, prodConfigureKey string
 	// Keys of dev limited to the flow not-deployed: the fixture's
 	// messages, exceptions and promotions (shop-orders) are not theirs.
 	otherFlowManageKey, otherFlowSupportKey string
@@ -276,6 +289,10 @@ func setupSecurity(t *testing.T) *secFixture {
 	_, f.prodManageKey, err = account.APIKeyCreate(ctx, tb.db, account.NewAPIKey{Name: "ci prod", Environment: "prod", CanManage: true, RatePerMinute: 100000}, account.SystemActor)
 	require.NoError(t, err)
 	_, f.supportKey, err = account.APIKeyCreate(ctx, tb.db, account.NewAPIKey{Name: "helpdesk", Environment: "dev", CanSupport: true, RatePerMinute: 100000}, account.SystemActor)
+	require.NoError(t, err)
+	_, f.configureKey, err = account.APIKeyCreate(ctx, tb.db, account.NewAPIKey{Name: "config ci", Environment: "dev", CanConfigure: true, RatePerMinute: 100000}, account.SystemActor)
+	require.NoError(t, err)
+	_, f.prodConfigureKey, err = account.APIKeyCreate(ctx, tb.db, account.NewAPIKey{Name: "config ci prod", Environment: "prod", CanConfigure: true, RatePerMinute: 100000}, account.SystemActor)
 	require.NoError(t, err)
 	_, f.prodSupportKey, err = account.APIKeyCreate(ctx, tb.db, account.NewAPIKey{Name: "helpdesk prod", Environment: "prod", CanSupport: true, RatePerMinute: 100000}, account.SystemActor)
 	require.NoError(t, err)
@@ -353,6 +370,8 @@ func (f *secFixture) principals(t *testing.T) []principal {
 		principal{name: "key manage prod", key: f.prodManageKey, keyKind: "manage prod"},
 		principal{name: "key support dev", key: f.supportKey, keyKind: "support"},
 		principal{name: "key support prod", key: f.prodSupportKey, keyKind: "support prod"},
+		principal{name: "key configure dev", key: f.configureKey, keyKind: "configure"},
+		principal{name: "key configure prod", key: f.prodConfigureKey, keyKind: "configure prod"},
 		principal{name: "key post dev other flow", key: f.otherFlowKey, keyKind: "post other flow"},
 		principal{name: "key manage dev other flow", key: f.otherFlowManageKey, keyKind: "manage other flow"},
 		principal{name: "key support dev other flow", key: f.otherFlowSupportKey, keyKind: "support other flow"},
@@ -375,6 +394,8 @@ func (f *secFixture) path(pattern string) string {
 		{"/promotions/", ":id<int>", itoa(f.promotionID)},
 		{"/api/v1/promotions/", ":id<int>", itoa(f.promotionID)},
 		{"/environments/", ":target", "erp-sales-orders"},
+		{"/api/v1/environments/", ":target", "erp-sales-orders"},
+		{"/api/v1/environments/", ":name", "NOT_SET"},
 		{"/environments/", ":name", "ERP_COMPANY"},
 		{"/flows/", ":name", "plant"},
 		{"/admin/api-keys/", ":prefix", f.revokablePrefix},
@@ -451,6 +472,9 @@ func (f *secFixture) caller(t *testing.T, p principal) *caller {
 	br := f.browser(t)
 	if p.role != "" {
 		br.signIn("sec-" + string(p.role) + "@shop.example")
+		// Signing in starts a new session with a new CSRF token; a page
+		// gives it, as the browser has it after the redirect.
+		br.get("/account/password")
 	} else if p.key == "" {
 		br.get("/login") // an anonymous session with a CSRF token, so that CSRF is not what refuses
 	}
@@ -539,6 +563,14 @@ func expect(rt route, ru rule, p principal) (want int, why string) {
 				return admitted()
 			}
 			return 403, "key without the manage permission"
+		case keysConfigure:
+			switch {
+			case p.keyKind == "configure prod" && strings.Contains(rt.pattern, ":env"):
+				return 403, "the environment in the path is not the key's"
+			case p.keyKind == "configure" || p.keyKind == "configure prod":
+				return admitted()
+			}
+			return 403, "key without the configure permission"
 		case keysSupport:
 			switch {
 			case p.keyKind == "support prod" && strings.Contains(rt.pattern, ":id"):

@@ -133,8 +133,22 @@ func (s *Server) triggerAccept() fiber.Handler {
 			body := fiber.Map{"id": res.MessageID, "statusUrl": res.StatusURL, "correlationId": res.CorrelationID, "idempotencyKey": res.IdempotencyKey,
 				"version": res.VersionNumber, "valid": res.Valid, "routes": res.Routes}
 			if !res.Valid {
+				// A problem document (RFC 9457) whose extension members
+				// are the recorded message and the rules it failed.
+				var rules []string
+				for _, v := range res.Validation {
+					rules = append(rules, v.Message)
+				}
+				body["type"], body["title"], body["status"] = "https://crossdock.dev/problems/invalid", titleOf[fault.Invalid], fiber.StatusUnprocessableEntity
+				body["code"], body["instance"], body["request_id"] = fault.Invalid, c.OriginalURL(), requestIDOf(c)
+				failed := "1 validation rule"
+				if len(rules) != 1 {
+					failed = strconv.Itoa(len(rules)) + " validation rules"
+				}
+				body["detail"] = fmt.Sprintf("the event failed %s of the flow and was recorded as message %s with a validation exception. %s",
+					failed, res.MessageID, strings.Join(rules, " "))
 				body["validation"] = res.Validation
-				return c.Status(fiber.StatusUnprocessableEntity).JSON(body)
+				return c.Status(fiber.StatusUnprocessableEntity).JSON(body, "application/problem+json")
 			}
 			if len(res.MappingErrors) > 0 {
 				body["mappingErrors"] = res.MappingErrors

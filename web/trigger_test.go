@@ -17,6 +17,7 @@ import (
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/dbtest"
+	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/jobs/intake"
 	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/mappings/release"
@@ -243,9 +244,18 @@ func TestTriggerSynchronousAndBatch(t *testing.T) {
 	require.Contains(t, res.body, `"valid":true`)
 	require.Contains(t, res.body, "erp-sales-order")
 
-	res, _ = tb.post(t, devPath, tb.devKey, "application/json", `{"id": 5, "name": "#5", "line_items": []}`, "Prefer", "wait=5")
-	require.Equal(t, http.StatusUnprocessableEntity, res.StatusCode, res.body)
-	require.Contains(t, res.body, "has-lines")
+	t.Run("a synchronous validation refusal is a problem document", func(t *testing.T) {
+		res, p := tb.post(t, devPath, tb.devKey, "application/json", `{"id": 5, "name": "#5", "line_items": []}`, "Prefer", "wait=5")
+		require.Equal(t, http.StatusUnprocessableEntity, res.StatusCode, res.body)
+		require.Equal(t, "application/problem+json", res.Header.Get("Content-Type"))
+		require.Equal(t, fault.Invalid, p.Code)
+		require.Equal(t, 422, p.Status)
+		require.Contains(t, p.Detail, "the event failed 5 validation rules of the flow and was recorded as message")
+		require.Contains(t, p.Detail, "with a validation exception. The order has no line items. The store is not mapped")
+		require.NotEmpty(t, p.RequestID)
+		require.Contains(t, res.body, "has-lines")
+		require.Contains(t, res.body, `"valid":false`, "the recorded message's fields stay as extension members")
+	})
 
 	var compact bytes.Buffer
 	require.NoError(t, json.Compact(&compact, []byte(tb.sample)))

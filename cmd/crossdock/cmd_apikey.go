@@ -59,6 +59,7 @@ func runAPIKey(ctx context.Context, args []string, getenv func(string) string, s
 	prefix := fs.String("prefix", "", "the key's visible prefix (revoke)")
 	manage := fs.Bool("manage", false, "also allow the management API (drafts, publish) on the key's flows, for CI pipelines")
 	support := fs.Bool("support", false, "also allow the exception inbox API (read, retry, replay, resolve, ignore, assign) on the key's environment, as a support person")
+	configure := fs.Bool("configure", false, "also allow the environment API (targets, variables) on the key's environment, as an admin, for configuration applied from CI")
 	var flows stringList
 	fs.Var(&flows, "flow", "limit the key to this flow (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -83,7 +84,7 @@ func runAPIKey(ctx context.Context, args []string, getenv func(string) string, s
 		var token string
 		err := txn.Run(ctx, pool, func(tx pgx.Tx) error {
 			var err error
-			k, token, err = account.APIKeyCreate(ctx, tx, account.NewAPIKey{Name: *name, Environment: *env, Flows: flows, RatePerMinute: *rate, CanManage: *manage, CanSupport: *support}, actor)
+			k, token, err = account.APIKeyCreate(ctx, tx, account.NewAPIKey{Name: *name, Environment: *env, Flows: flows, RatePerMinute: *rate, CanManage: *manage, CanSupport: *support, CanConfigure: *configure}, actor)
 			return err
 		})
 		if err != nil {

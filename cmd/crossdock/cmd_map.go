@@ -24,14 +24,15 @@ import (
 // test cases failed; main exits 1 without printing anything more.
 var errFailures = errors.New("some inputs failed")
 
-const mapUsage = `Usage: crossdock map --flow def.json [--route NAME] [--var K=V]... [--lookup name=file.csv]... [--now TIME] [--workers N]
+const mapUsage = `Usage: crossdock map --flow def.json [--route NAME] [--var K=V]... [--lookup name=file.csv]... [--now TIME] [--workers N] [--max-line-bytes N]
 
 Reads NDJSON (one payload per line) on stdin and writes one line per input
 line, in order, on stdout:
 
   with --route NAME  the route's output JSON, or null when it did not match;
   without --route    {"<route>": <output>, ...} with every matched route;
-  on failure         {"line": N, "error": "..."} naming the input line.
+  on failure         {"line": N, "error": "..."} naming the input line
+                     (a line over --max-line-bytes too; the run goes on).
 
 The exit status is 1 when any line failed. now() returns --now (RFC 3339,
 default: the time the command started) for every line.
@@ -48,6 +49,7 @@ func runMap(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	route := fs.String("route", "", "write only this route's output")
 	nowFlag := fs.String("now", "", "received time for now(), RFC 3339 (default: now)")
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "lines mapped in parallel")
+	maxLine := fs.Int("max-line-bytes", engine.DefaultMaxInputBytes, "longest input line mapped; a longer one is an error line and the run goes on")
 	vars := keyValues{}
 	lookups := keyValues{}
 	fs.Var(vars, "var", "environment variable for env(), K=V (repeatable)")
@@ -66,6 +68,9 @@ func runMap(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 	if *workers < 1 {
 		return errors.New("map: --workers must be at least 1")
+	}
+	if *maxLine < 1 {
+		return errors.New("map: --max-line-bytes must be at least 1")
 	}
 	now := time.Now().UTC()
 	if *nowFlag != "" {
@@ -88,7 +93,7 @@ func runMap(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		// 30,000 orders for about 50 MB more memory. GOGC still wins.
 		defer debug.SetGCPercent(debug.SetGCPercent(400))
 	}
-	m := &mapper{prog: prog, route: *route, now: now, vars: vars}
+	m := &mapper{prog: prog, route: *route, now: now, vars: vars, maxLine: *maxLine}
 	failed, total, err := m.run(ctx, stdin, stdout, *workers)
 	if err != nil {
 		return err
@@ -160,10 +165,11 @@ func loadProgram(path string, lookupFiles keyValues) (*engine.Definition, *engin
 // mapper maps NDJSON in batches on several goroutines and writes the
 // results in input order.
 type mapper struct {
-	prog  *engine.Program
-	route string
-	now   time.Time
-	vars  map[string]string
+	prog    *engine.Program
+	route   string
+	now     time.Time
+	vars    map[string]string
+	maxLine int // bytes; a longer line is reported, not mapped
 }
 
 // batchLines is how many lines travel together between goroutines: enough
@@ -174,9 +180,12 @@ type batch struct {
 	seq   int
 	first int // line number of lines[0], 1-based
 	lines [][]byte
-	count int
-	out   []byte
-	fails int
+	// tooLong holds, for a line over the limit, its length in bytes (the
+	// line itself is not kept); 0 for the others.
+	tooLong []int
+	count   int
+	out     []byte
+	fails   int
 }
 
 func (m *mapper) run(ctx context.Context, stdin io.Reader, stdout io.Writer, workers int) (failed, total int, err error) {
@@ -187,13 +196,24 @@ func (m *mapper) run(ctx context.Context, stdin io.Reader, stdout io.Writer, wor
 	var readErr error
 	go func() {
 		defer close(todo)
-		sc := bufio.NewScanner(stdin)
-		sc.Buffer(make([]byte, 64*1024), engine.DefaultMaxInputBytes+1024)
+		r := bufio.NewReaderSize(stdin, 64*1024)
 		b := &batch{first: 1}
 		line := 0
-		for sc.Scan() {
+		for {
+			text, size, err := readLine(r, m.maxLine)
+			if err != nil && (err != io.EOF || size == 0) {
+				if err != io.EOF {
+					readErr = err
+				}
+				break
+			}
 			line++
-			b.lines = append(b.lines, append([]byte(nil), sc.Bytes()...))
+			b.lines = append(b.lines, text)
+			if text == nil {
+				b.tooLong = append(b.tooLong, size)
+			} else {
+				b.tooLong = append(b.tooLong, 0)
+			}
 			if len(b.lines) == batchLines {
 				select {
 				case todo <- b:
@@ -203,7 +223,6 @@ func (m *mapper) run(ctx context.Context, stdin io.Reader, stdout io.Writer, wor
 				b = &batch{seq: b.seq + 1, first: line + 1}
 			}
 		}
-		readErr = sc.Err()
 		if len(b.lines) > 0 {
 			select {
 			case todo <- b:
@@ -259,7 +278,13 @@ func (m *mapper) run(ctx context.Context, stdin io.Reader, stdout io.Writer, wor
 func (m *mapper) mapBatch(ctx context.Context, b *batch) {
 	for i, line := range b.lines {
 		n := b.first + i
-		out, msg := m.mapLine(ctx, line)
+		var out []byte
+		var msg string
+		if size := b.tooLong[i]; size > 0 {
+			msg = fmt.Sprintf("the line is %d bytes; lines of at most %d are mapped (--max-line-bytes)", size, m.maxLine)
+		} else {
+			out, msg = m.mapLine(ctx, line)
+		}
 		if msg != "" {
 			b.fails++
 			b.out = append(b.out, `{"line":`...)
@@ -275,6 +300,51 @@ func (m *mapper) mapBatch(ctx context.Context, b *batch) {
 	}
 	b.count = len(b.lines)
 	b.lines = nil // the output is all the writer needs
+}
+
+// readLine reads one line without its end (\n or \r\n). A line longer
+// than max bytes is read to its end and dropped: text is nil and size
+// says how long it was. An empty line is an empty, non-nil text. At the
+// end of the input err is io.EOF, with the last line when it had no
+// newline (size > 0), else with size 0.
+func readLine(r *bufio.Reader, max int) (text []byte, size int, err error) {
+	var buf []byte
+	var last2 [2]byte // the last two bytes read, to find the line end
+	over := false
+	for {
+		chunk, err := r.ReadSlice('\n')
+		size += len(chunk)
+		for _, c := range chunk[len(chunk)-min(2, len(chunk)):] {
+			last2[0], last2[1] = last2[1], c
+		}
+		if !over {
+			if len(buf)+len(chunk) > max+2 {
+				over, buf = true, nil
+			} else {
+				buf = append(buf, chunk...)
+			}
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err != nil && err != io.EOF {
+			return nil, size, err
+		}
+		if size == 0 {
+			return nil, 0, io.EOF
+		}
+		n := size
+		if last2[1] == '\n' {
+			n--
+			if last2[0] == '\r' && size >= 2 {
+				n--
+			}
+		}
+		if over || n > max {
+			return nil, n, err
+		}
+		return append([]byte{}, buf[:n]...), n, err
+	}
 }
 
 // mapLine returns the output for one line, or a message saying why it

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -267,4 +268,51 @@ func TestDefinitionFormatDocExamples(t *testing.T) {
 			t.Errorf("%s\ngot:\n%s\ndocumented:\n%s", r.cmd, out.String(), r.want)
 		}
 	}
+}
+
+// TestMapReportsALineOverTheLimitAndGoesOn: a line longer than
+// --max-line-bytes is an error line naming its size and the flag; the
+// lines after it are mapped; CRLF line ends and a last line without one
+// are read as lines.
+func TestMapReportsALineOverTheLimitAndGoesOn(t *testing.T) {
+	sample, _ := storefrontSample(t)
+	long := strings.Replace(string(sample), `"note":`, `"padding":"`+strings.Repeat("x", 3*64*1024)+`","note":`, 1)
+	if long == string(sample) {
+		long = `{"padding":"` + strings.Repeat("x", 3*64*1024) + `"}`
+	}
+	in := string(sample) + "\r\n" + long + "\n" + string(sample)
+	t.Run("over a small limit", func(t *testing.T) {
+		out, _, err := runMapString(t, in, "--flow", storefrontFlow, "--var", "ERP_COMPANY=1000", "--max-line-bytes", strconv.Itoa(len(sample)+1))
+		if !errors.Is(err, errFailures) {
+			t.Fatalf("err = %v", err)
+		}
+		lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+		if len(lines) != 3 {
+			t.Fatalf("%d output lines: %.300s", len(lines), out)
+		}
+		want := fmt.Sprintf(`{"line":2,"error":"the line is %d bytes; lines of at most %d are mapped (--max-line-bytes)"}`, len(long), len(sample)+1)
+		if lines[1] != want {
+			t.Errorf("line 2: %s, want %s", lines[1], want)
+		}
+		for _, i := range []int{0, 2} {
+			if !strings.HasPrefix(lines[i], `{"erp-sales-order":`) {
+				t.Errorf("line %d not mapped: %.100s", i+1, lines[i])
+			}
+		}
+	})
+	t.Run("within the default limit", func(t *testing.T) {
+		out, _, err := runMapString(t, in, "--flow", storefrontFlow, "--var", "ERP_COMPANY=1000")
+		if err != nil && !errors.Is(err, errFailures) {
+			t.Fatalf("err = %v", err)
+		}
+		if strings.Contains(out, "--max-line-bytes") {
+			t.Errorf("a line under 1 MiB was refused: %.300s", out)
+		}
+	})
+	t.Run("the flag must be positive", func(t *testing.T) {
+		_, _, err := runMapString(t, "", "--flow", storefrontFlow, "--max-line-bytes", "0")
+		if err == nil || !strings.Contains(err.Error(), "--max-line-bytes must be at least 1") {
+			t.Errorf("err = %v", err)
+		}
+	})
 }

@@ -64,7 +64,9 @@ func seedDemo(ctx context.Context, pool *pgxpool.Pool, sealer *secret.Sealer, ta
 		erp := release.DefaultTargetConfig(dev.ID, "erp-sales-orders")
 		erp.URLTemplate = targetsURL + "/erp/sales-orders"
 		erp.Retry.BaseDelay = erp.Retry.BaseDelay / 2
-		if _, err := release.TargetConfigPut(ctx, tx, sealer, erp, ed); err != nil {
+		kinds := pipeline.Transports(pool, nil)
+		if _, err := release.ConfigureTarget(ctx, tx, sealer, kinds, release.System("demo-seed"),
+			release.TargetConfiguration{Environment: dev, Kind: "http", Config: erp}); err != nil {
 			return err
 		}
 		// Configured first, so that the gates pass: the seed deploys
@@ -73,7 +75,7 @@ func seedDemo(ctx context.Context, pool *pgxpool.Pool, sealer *secret.Sealer, ta
 		if err != nil {
 			return err
 		}
-		if _, err := release.Promote(ctx, tx, release.System("demo-seed"), release.Promotion{Flow: f, Environment: dev, Version: 1, Reason: "demo seed", Kinds: pipeline.Transports(pool, nil)}); err != nil {
+		if _, err := release.Promote(ctx, tx, release.System("demo-seed"), release.Promotion{Flow: f, Environment: dev, Version: 1, Reason: "demo seed", Kinds: kinds}); err != nil {
 			return err
 		}
 		_, token, err = account.APIKeyCreate(ctx, tx, account.NewAPIKey{Name: "demo", Environment: "dev", RatePerMinute: 60000}, account.Actor{Email: "demo-seed"})

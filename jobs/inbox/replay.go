@@ -68,7 +68,7 @@ type chosenVersion struct {
 func chooseVersion(ctx context.Context, db txn.DBTX, m store.Message, choice VersionChoice) (chosenVersion, error) {
 	switch choice {
 	case "", VersionRan:
-		p, err := program.Cache.Get(ctx, db, m.FlowID, m.VersionNumber, m.Checksum)
+		p, err := program.Load(ctx, db, m.FlowID, m.VersionNumber, m.Checksum)
 		return chosenVersion{number: m.VersionNumber, checksum: m.Checksum, prog: p}, err
 	case VersionDeployed:
 		d, err := release.DeploymentCurrent(ctx, db, m.EnvironmentID, m.FlowID)
@@ -78,7 +78,7 @@ func chooseVersion(ctx context.Context, db txn.DBTX, m store.Message, choice Ver
 		if err != nil {
 			return chosenVersion{}, err
 		}
-		p, err := program.Cache.Get(ctx, db, m.FlowID, d.VersionNumber, d.Checksum)
+		p, err := program.Load(ctx, db, m.FlowID, d.VersionNumber, d.Checksum)
 		return chosenVersion{number: d.VersionNumber, checksum: d.Checksum, prog: p}, err
 	case VersionDraft:
 		d, err := mappings.DraftGet(ctx, db, m.FlowID)
@@ -253,7 +253,7 @@ func publishDraftForReplay(ctx context.Context, tx pgx.Tx, m store.Message, exce
 		return chosenVersion{}, 0, err
 	}
 	if len(versions) > 0 && versions[0].Checksum == sum {
-		p, err := program.Cache.Get(ctx, tx, m.FlowID, versions[0].Number, sum)
+		p, err := program.Load(ctx, tx, m.FlowID, versions[0].Number, sum)
 		return chosenVersion{number: versions[0].Number, checksum: sum, prog: p}, 0, err
 	}
 	note := fmt.Sprintf("published to replay exception #%d", exceptionID)
@@ -265,7 +265,7 @@ func publishDraftForReplay(ctx context.Context, tx pgx.Tx, m store.Message, exce
 		map[string]any{"version": ver.Number, "checksum": ver.Checksum, "note": ver.Note, "exception": exceptionID}); err != nil {
 		return chosenVersion{}, 0, err
 	}
-	p, err := program.Cache.Get(ctx, tx, m.FlowID, ver.Number, ver.Checksum)
+	p, err := program.Load(ctx, tx, m.FlowID, ver.Number, ver.Checksum)
 	return chosenVersion{number: ver.Number, checksum: ver.Checksum, prog: p}, ver.Number, err
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -174,7 +175,7 @@ func resolve(ctx context.Context, db txn.DBTX, env, flowSlug string) (deployed, 
 		return deployed{}, fault.Errorf(fault.Conflict, "flow “%s” has no version deployed to %s; deploy a published version to %s first", flowSlug, env, env)
 	}
 	d.flowID, d.deploymentID, d.version, d.checksum = *flowID, *deploymentID, *version, *checksum
-	if d.prog, err = program.Cache.Get(ctx, db, d.flowID, d.version, d.checksum); err != nil {
+	if d.prog, err = program.Load(ctx, db, d.flowID, d.version, d.checksum); err != nil {
 		return deployed{}, err
 	}
 	if len(d.prog.Keys.Vars()) > 0 {
@@ -413,12 +414,107 @@ func existing(ctx context.Context, db txn.DBTX, d deployed, p prepared) (AcceptR
 		return AcceptResult{}, fmt.Errorf("look up idempotency key: %w", err)
 	}
 	if string(sha) != string(p.sha[:]) {
+		same, err := sameEvent(ctx, db, r.MessageID, p.payload)
+		if err != nil {
+			return AcceptResult{}, err
+		}
+		if same {
+			r.IdempotencyKey, r.Replayed, r.StatusURL = p.key, true, StatusURL(r.MessageID)
+			r.EnvironmentID, r.FlowID = d.envID, d.flowID
+			return r, nil
+		}
 		return AcceptResult{}, &fault.Error{Code: fault.Invalid, Err: ErrKeyReused,
 			Message: fmt.Sprintf("the idempotency key “%s” was already used for a different payload (message %s); use a new key for a new event", p.key, r.MessageID)}
 	}
 	r.IdempotencyKey, r.Replayed, r.StatusURL = p.key, true, StatusURL(r.MessageID)
 	r.EnvironmentID, r.FlowID = d.envID, d.flowID
 	return r, nil
+}
+
+// sameEvent says whether payload is the same JSON as the stored payload of
+// message id though its bytes differ: the same values in the same order,
+// whatever the whitespace between them or the escaping of their strings
+// ("\u00e9" is "é"). Numbers compare as written: 1.0 is not 1. Only a
+// repeated key with different bytes comes here, so the usual path costs
+// one hash comparison.
+func sameEvent(ctx context.Context, db txn.DBTX, id uuid.UUID, payload []byte) (bool, error) {
+	var stored []byte
+	if err := db.QueryRow(ctx, `select payload::text from messages where id = $1`, id).Scan(&stored); err != nil {
+		return false, fmt.Errorf("compare with message %s: %w", id, err)
+	}
+	a, errA := CanonicalJSON(stored)
+	b, errB := CanonicalJSON(payload)
+	return errA == nil && errB == nil && bytes.Equal(a, b), nil
+}
+
+// CanonicalJSON rewrites a JSON document without insignificant whitespace
+// and with every string encoded the one way encoding/json does, keeping
+// the order of object keys and the digits of every number as sent.
+func CanonicalJSON(doc []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	var out bytes.Buffer
+	// Per open container: whether it is an object, and whether the next
+	// token is an object key; whether a comma is due.
+	type frame struct{ object, key, comma bool }
+	var stack []frame
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return out.Bytes(), nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		top := len(stack) - 1
+		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
+			out.WriteByte(byte(d))
+			stack = stack[:top]
+			if top > 0 { // the container was a value of its parent
+				if p := &stack[top-1]; p.object {
+					p.key = true
+				}
+				stack[top-1].comma = true
+			}
+			continue
+		}
+		if top >= 0 {
+			f := &stack[top]
+			switch {
+			case f.object && f.key && f.comma:
+				out.WriteByte(',')
+			case f.object && !f.key:
+				out.WriteByte(':')
+			case !f.object && f.comma:
+				out.WriteByte(',')
+			}
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			out.WriteByte(byte(v))
+			stack = append(stack, frame{object: v == '{', key: v == '{'})
+			continue
+		case json.Number:
+			out.WriteString(string(v))
+		default:
+			b, err := json.Marshal(v)
+			if err != nil {
+				return nil, err
+			}
+			out.Write(b)
+		}
+		if top >= 0 {
+			f := &stack[top]
+			if f.object {
+				if f.key {
+					f.key, f.comma = false, false
+					continue
+				}
+				f.key = true
+			}
+			f.comma = true
+		}
+	}
 }
 
 // BatchRequest is an NDJSON batch: one event per line, each keyed on its
@@ -580,7 +676,7 @@ func (in *Intake) mapInline(ctx context.Context, req AcceptRequest) (InlineResul
 		return InlineResult{AcceptResult: acc}, fmt.Errorf("message %s: %w", acc.MessageID, err)
 	}
 	// A replay maps on the version the original arrived on, like the worker.
-	prog, err := program.Cache.Get(ctx, db, flowID, version, checksum)
+	prog, err := program.Load(ctx, db, flowID, version, checksum)
 	if err != nil {
 		return InlineResult{AcceptResult: acc}, err
 	}

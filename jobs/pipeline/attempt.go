@@ -167,7 +167,7 @@ func recordAttempts(ctx context.Context, tx pgx.Tx, recs []*attemptRecord) (int,
 		events = append(events, r.events...)
 		byID[r.d.ID] = r
 	}
-	l, err := store.LineageColumns(events)
+	l, err := store.LineageColumnsOf(events)
 	if err != nil {
 		return 0, err
 	}

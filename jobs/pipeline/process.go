@@ -107,7 +107,7 @@ func (w *ProcessWorker) Work(ctx context.Context, job *river.Job[intake.ProcessA
 		if in.m.Status != store.StatusReceived {
 			continue
 		}
-		prog, err := program.Cache.Get(ctx, w.DB, in.m.FlowID, in.m.VersionNumber, in.m.Checksum)
+		prog, err := program.Load(ctx, w.DB, in.m.FlowID, in.m.VersionNumber, in.m.Checksum)
 		if err != nil {
 			return err
 		}
@@ -613,7 +613,7 @@ func routeAll(ctx context.Context, tx pgx.Tx, plans []*routePlan) (map[uuid.UUID
 		}
 		events = append(events, p.events...)
 	}
-	l, err := store.LineageColumns(events)
+	l, err := store.LineageColumnsOf(events)
 	if err != nil {
 		return nil, err
 	}

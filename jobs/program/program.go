@@ -23,28 +23,28 @@ type Compiled struct {
 	Def     *engine.Definition
 }
 
-// programCacheSize bounds the cache. Versions are immutable and addressed by
+// cacheSize bounds the cache. Versions are immutable and addressed by
 // checksum, so an entry never goes stale; the bound only stops a process
 // that has seen thousands of versions from keeping them all.
-const programCacheSize = 512
+const cacheSize = 512
 
-// Cache caches compiled versions by checksum for every intake and
-// worker in the process. It is package state on purpose: it memoises a
-// pure function of immutable, content-addressed input, so sharing it is
-// always correct and spares a compile per message.
-var Cache = &programCache{entries: map[string]*Compiled{}}
-
-type programCache struct {
+// cache holds compiled versions by checksum for every intake and worker in
+// the process. It is package state on purpose: it memoises a pure function
+// of immutable, content-addressed input, so sharing it is always correct
+// and spares a compile per message.
+var cache = struct {
 	mu      sync.Mutex
 	entries map[string]*Compiled
-}
+}{entries: map[string]*Compiled{}}
 
-// Get returns the compiled version with the given checksum, loading and
-// compiling it from flow_versions on a miss.
-func (c *programCache) Get(ctx context.Context, db txn.DBTX, flowID int64, version int, checksum string) (*Compiled, error) {
-	c.mu.Lock()
-	p := c.entries[checksum]
-	c.mu.Unlock()
+// Load returns the compiled version of the flow with the given checksum,
+// from the cache every intake and worker in the process shares; on a miss
+// it loads the version from flow_versions and compiles it. A stored
+// version that does not compile is a Conflict naming the version.
+func Load(ctx context.Context, db txn.DBTX, flowID int64, version int, checksum string) (*Compiled, error) {
+	cache.mu.Lock()
+	p := cache.entries[checksum]
+	cache.mu.Unlock()
 	if p != nil {
 		return p, nil
 	}
@@ -59,19 +59,19 @@ func (c *programCache) Get(ctx context.Context, db txn.DBTX, flowID int64, versi
 		return nil, fault.Wrap(fmt.Errorf("compile version %d of flow %d: %w", version, flowID, err), fault.Conflict,
 			fmt.Sprintf("version %d of this flow, the one deployed here, does not compile (%s); deploy another version", version, firstProblem(err)))
 	}
-	c.mu.Lock()
-	if len(c.entries) >= programCacheSize {
+	cache.mu.Lock()
+	if len(cache.entries) >= cacheSize {
 		// Versions are cheap to recompile; dropping everything keeps the
 		// code simple and the bound hard.
-		c.entries = map[string]*Compiled{}
+		cache.entries = map[string]*Compiled{}
 	}
-	c.entries[checksum] = p
-	c.mu.Unlock()
+	cache.entries[checksum] = p
+	cache.mu.Unlock()
 	return p, nil
 }
 
-// Compile compiles a definition the way the cache does, for a version that
-// is not deployed (a draft being replayed).
+// Compile compiles a definition the way Load does, for a version that is
+// not deployed (a draft being replayed).
 func Compile(def *engine.Definition) (*Compiled, error) {
 	prog, err := engine.Compile(def, engine.Options{})
 	if err != nil {

@@ -179,8 +179,9 @@ type Lineage struct {
 	Duration   *time.Duration
 }
 
-// LineageCols are lineage events column by column, for an unnest insert.
-type LineageCols struct {
+// LineageColumns are lineage events column by column, for an unnest
+// insert: element i of each is event i.
+type LineageColumns struct {
 	DeliveryIDs []*uuid.UUID
 	Ats         []time.Time
 	Stages      []string
@@ -188,10 +189,10 @@ type LineageCols struct {
 	Durations   []*int64
 }
 
-// LineageColumns turns events into columns; a zero At is now and a nil
+// LineageColumnsOf turns events into columns; a zero At is now and a nil
 // Detail an empty object.
-func LineageColumns(events []Lineage) (LineageCols, error) {
-	c := LineageCols{
+func LineageColumnsOf(events []Lineage) (LineageColumns, error) {
+	c := LineageColumns{
 		DeliveryIDs: make([]*uuid.UUID, len(events)),
 		Ats:         make([]time.Time, len(events)),
 		Stages:      make([]string, len(events)),
@@ -209,7 +210,7 @@ func LineageColumns(events []Lineage) (LineageCols, error) {
 		}
 		b, err := json.Marshal(detail)
 		if err != nil {
-			return LineageCols{}, fmt.Errorf("lineage detail: %w", err)
+			return LineageColumns{}, fmt.Errorf("lineage detail: %w", err)
 		}
 		c.Details[i] = string(b)
 		if e.Duration != nil {
@@ -225,7 +226,7 @@ func AddLineage(ctx context.Context, db txn.DBTX, messageID uuid.UUID, events ..
 	if len(events) == 0 {
 		return nil
 	}
-	c, err := LineageColumns(events)
+	c, err := LineageColumnsOf(events)
 	if err != nil {
 		return err
 	}

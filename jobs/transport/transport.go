@@ -17,6 +17,7 @@ package transport
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -42,6 +43,9 @@ type Transport interface {
 	// its request headers) with every credential masked, for the triage
 	// page; nil when the kind has nothing to show.
 	Redact(cfg release.TargetConfig, d Delivery) map[string]string
+	// Settings describe and check what an environment configures for a
+	// target of the kind (settings.go).
+	Settings
 }
 
 // Traits describe a kind.
@@ -180,6 +184,39 @@ func (r *Registry) Kinds() []Kind { return append([]Kind(nil), r.kinds...) }
 func (r *Registry) Grouped(kind Kind) bool {
 	t, ok := r.byKind[kind]
 	return ok && t.Traits().Grouped
+}
+
+// CheckTargetConfig returns what the transport of kind finds wrong with
+// a target's configuration, in the order of its fields; it is what the
+// promotion gates and release.ConfigureTarget (release.TargetKinds) ask.
+func (r *Registry) CheckTargetConfig(kind string, cfg release.MaskedTargetConfig) []release.ConfigProblem {
+	t, ok := r.byKind[Kind(kind)]
+	if !ok {
+		return nil
+	}
+	return Problems(t.Fields(), t.Validate(cfg))
+}
+
+// Problems lists field problems in the order of fields; problems of
+// names that are not fields follow in name order, labelled by name.
+func Problems(fields []Field, byName map[string]string) []release.ConfigProblem {
+	var out []release.ConfigProblem
+	for _, f := range fields {
+		if p, ok := byName[f.Name]; ok {
+			out = append(out, release.ConfigProblem{Field: f.Name, Label: f.Label, Problem: p})
+		}
+	}
+	rest := make([]string, 0, len(byName))
+	for name := range byName {
+		if !slices.ContainsFunc(fields, func(f Field) bool { return f.Name == name }) {
+			rest = append(rest, name)
+		}
+	}
+	slices.Sort(rest)
+	for _, name := range rest {
+		out = append(out, release.ConfigProblem{Field: name, Label: name, Problem: byName[name]})
+	}
+	return out
 }
 
 // NeedsConfiguration says whether a target of kind must be configured in

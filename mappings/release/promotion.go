@@ -27,6 +27,9 @@ type TargetCheck struct {
 	Configured bool   `json:"configured"`
 	// UnknownKind: no transport of this installation delivers to Kind.
 	UnknownKind bool `json:"unknownKind,omitempty"`
+	// Problems are what the kind's transport finds wrong with the
+	// target's configuration in the environment ("URL: enter …").
+	Problems []string `json:"problems,omitempty"`
 }
 
 // TargetKinds is what the gates ask of a target's kind: whether a target
@@ -35,7 +38,20 @@ type TargetCheck struct {
 // callers (web, cmd) pass it in, so that mappings knows no kind by name.
 type TargetKinds interface {
 	NeedsConfiguration(kind string) (needed, known bool)
+	// CheckTargetConfig returns what is wrong with a target's
+	// configuration (stored, or about to be) for kind, field by field.
+	CheckTargetConfig(kind string, cfg MaskedTargetConfig) []ConfigProblem
 }
+
+// ConfigProblem is one field of a target's configuration its kind finds
+// wrong.
+type ConfigProblem struct {
+	Field   string // the field's name, as forms post it
+	Label   string // the field's label, as forms show it
+	Problem string // what to enter instead
+}
+
+func (p ConfigProblem) String() string { return p.Label + ": " + p.Problem }
 
 // VariableCheck says whether an environment sets one variable a version
 // reads with env("NAME").
@@ -78,6 +94,8 @@ func (g Gates) Failures() []string {
 			out = append(out, fmt.Sprintf("target “%s” has kind “%s”, which this installation cannot deliver to", t.Name, t.Kind))
 		case !t.Configured:
 			out = append(out, fmt.Sprintf("target “%s” is not configured in %s", t.Name, g.Environment))
+		case len(t.Problems) > 0:
+			out = append(out, fmt.Sprintf("target “%s” is configured in %s, but %s", t.Name, g.Environment, strings.Join(t.Problems, "; ")))
 		}
 	}
 	for _, v := range g.Variables {
@@ -149,13 +167,13 @@ func CheckGates(ctx context.Context, db txn.DBTX, kinds TargetKinds, env Environ
 		}
 		return g, nil
 	}
-	rows, err := db.Query(ctx, `select target_name from target_configs where environment_id = $1`, env.ID)
+	list, err := TargetConfigList(ctx, db, env.ID)
 	if err != nil {
 		return Gates{}, fmt.Errorf("check targets: %w", err)
 	}
-	configured, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return Gates{}, fmt.Errorf("check targets: %w", err)
+	configured := make(map[string]MaskedTargetConfig, len(list))
+	for _, c := range list {
+		configured[c.Target] = c
 	}
 	for _, name := range prog.Targets() {
 		kind := engine.TargetHTTP
@@ -165,8 +183,14 @@ func CheckGates(ctx context.Context, db txn.DBTX, kinds TargetKinds, env Environ
 			}
 		}
 		needed, known := kinds.NeedsConfiguration(kind)
-		g.Targets = append(g.Targets, TargetCheck{Name: name, Kind: kind, UnknownKind: !known,
-			Configured: known && (!needed || slices.Contains(configured, name))})
+		cfg, isSet := configured[name]
+		check := TargetCheck{Name: name, Kind: kind, UnknownKind: !known, Configured: known && (!needed || isSet)}
+		if known && isSet {
+			for _, p := range kinds.CheckTargetConfig(kind, cfg) {
+				check.Problems = append(check.Problems, p.String())
+			}
+		}
+		g.Targets = append(g.Targets, check)
 	}
 	vars, err := Variables(ctx, db, env.ID)
 	if err != nil {

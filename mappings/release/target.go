@@ -82,6 +82,9 @@ type TargetConfig struct {
 	RatePerSecond  float64
 	Retry          RetryPolicy
 	Breaker        BreakerPolicy
+	// Settings are what kinds other than http configure, by field name;
+	// the kind's transport describes and checks them. Never secrets.
+	Settings       map[string]string
 	UpdatedByEmail string
 	UpdatedAt      time.Time
 }
@@ -91,6 +94,12 @@ type TargetConfig struct {
 // a deliver job runs, which is what lets a crashed process's jobs be
 // rescued within minutes (jobs.Config.RescueAfter).
 const MaxTargetTimeout = time.Minute
+
+// A kind's settings are bounded so that a configuration stays a small row.
+const (
+	MaxSettings      = 32
+	MaxSettingLength = 1024
+)
 
 // The defaults every new target configuration starts with.
 const (
@@ -131,6 +140,7 @@ type MaskedTargetConfig struct {
 	RatePerSecond  float64           `json:"ratePerSecond"`
 	Retry          RetryPolicy       `json:"retry"`
 	Breaker        BreakerPolicy     `json:"breaker"`
+	Settings       map[string]string `json:"settings,omitempty"`
 	UpdatedByEmail string            `json:"updatedByEmail,omitempty"`
 	UpdatedAt      time.Time         `json:"updatedAt"`
 }
@@ -141,7 +151,17 @@ func (c TargetConfig) Masked() MaskedTargetConfig {
 		EnvironmentID: c.EnvironmentID, Target: c.Target, URLTemplate: c.URLTemplate, Method: c.Method,
 		Headers: c.Headers, Auth: c.Auth, AuthHeaderName: c.AuthHeaderName, Username: c.Username,
 		HasSecret: c.HasSecret || c.Secret != "", Timeout: c.Timeout, RatePerSecond: c.RatePerSecond,
-		Retry: c.Retry, Breaker: c.Breaker, UpdatedByEmail: c.UpdatedByEmail, UpdatedAt: c.UpdatedAt,
+		Retry: c.Retry, Breaker: c.Breaker, Settings: c.Settings, UpdatedByEmail: c.UpdatedByEmail, UpdatedAt: c.UpdatedAt,
+	}
+}
+
+// Config is the configuration without its secret (HasSecret says whether
+// one is stored), for what reads settings but never sends.
+func (m MaskedTargetConfig) Config() TargetConfig {
+	return TargetConfig{
+		EnvironmentID: m.EnvironmentID, Target: m.Target, URLTemplate: m.URLTemplate, Method: m.Method, Headers: m.Headers, Auth: m.Auth,
+		AuthHeaderName: m.AuthHeaderName, Username: m.Username, HasSecret: m.HasSecret, Timeout: m.Timeout, RatePerSecond: m.RatePerSecond,
+		Retry: m.Retry, Breaker: m.Breaker, Settings: m.Settings, UpdatedByEmail: m.UpdatedByEmail, UpdatedAt: m.UpdatedAt,
 	}
 }
 
@@ -213,6 +233,14 @@ func (c TargetConfig) Check() error {
 	if c.Breaker.OpenFor <= 0 || c.Breaker.OpenFor > maxStoredDelay {
 		fields["openFor"] = "more than zero, at most 24 days"
 	}
+	if len(c.Settings) > MaxSettings {
+		fields["settings"] = fmt.Sprintf("at most %d settings", MaxSettings)
+	}
+	for k, v := range c.Settings {
+		if len(k) > 64 || len(v) > MaxSettingLength {
+			fields["settings"] = fmt.Sprintf("names of at most 64 bytes and values of at most %d bytes", MaxSettingLength)
+		}
+	}
 	if len(fields) > 0 {
 		names := make([]string, 0, len(fields))
 		for k := range fields {
@@ -227,7 +255,7 @@ func (c TargetConfig) Check() error {
 const targetSelect = `
 	select environment_id, target_name, url_template, method, headers, auth_kind, auth_header_name, username,
 	       secret_ciphertext, timeout_ms, rate_per_sec, max_attempts, base_delay_ms, max_delay_ms, window_ms,
-	       failure_threshold, open_for_ms, updated_by_email, updated_at
+	       failure_threshold, open_for_ms, settings, updated_by_email, updated_at
 	from target_configs`
 
 func scanTarget(row pgx.Row, sealer *secret.Sealer) (TargetConfig, error) {
@@ -237,7 +265,7 @@ func scanTarget(row pgx.Row, sealer *secret.Sealer) (TargetConfig, error) {
 	var windowMS int64
 	err := row.Scan(&c.EnvironmentID, &c.Target, &c.URLTemplate, &c.Method, &c.Headers, &c.Auth, &c.AuthHeaderName, &c.Username,
 		&sealed, &timeoutMS, &c.RatePerSecond, &c.Retry.MaxAttempts, &baseMS, &maxMS, &windowMS,
-		&c.Breaker.FailureThreshold, &openMS, &c.UpdatedByEmail, &c.UpdatedAt)
+		&c.Breaker.FailureThreshold, &openMS, &c.Settings, &c.UpdatedByEmail, &c.UpdatedAt)
 	if err != nil {
 		return TargetConfig{}, err
 	}
@@ -283,7 +311,7 @@ func TargetConfigList(ctx context.Context, db txn.DBTX, envID int64) ([]MaskedTa
 	rows, err := db.Query(ctx, `
 		select environment_id, target_name, url_template, method, headers, auth_kind, auth_header_name, username,
 		       secret_ciphertext is not null, timeout_ms, rate_per_sec, max_attempts, base_delay_ms, max_delay_ms, window_ms,
-		       failure_threshold, open_for_ms, updated_by_email, updated_at
+		       failure_threshold, open_for_ms, settings, updated_by_email, updated_at
 		from target_configs where environment_id = $1 order by target_name`, envID)
 	if err != nil {
 		return nil, fmt.Errorf("list targets: %w", err)
@@ -294,7 +322,7 @@ func TargetConfigList(ctx context.Context, db txn.DBTX, envID int64) ([]MaskedTa
 		var windowMS int64
 		err := r.Scan(&c.EnvironmentID, &c.Target, &c.URLTemplate, &c.Method, &c.Headers, &c.Auth, &c.AuthHeaderName, &c.Username,
 			&c.HasSecret, &timeoutMS, &c.RatePerSecond, &c.Retry.MaxAttempts, &baseMS, &maxMS, &windowMS,
-			&c.Breaker.FailureThreshold, &openMS, &c.UpdatedByEmail, &c.UpdatedAt)
+			&c.Breaker.FailureThreshold, &openMS, &c.Settings, &c.UpdatedByEmail, &c.UpdatedAt)
 		c.Timeout = time.Duration(timeoutMS) * time.Millisecond
 		c.Retry.BaseDelay = time.Duration(baseMS) * time.Millisecond
 		c.Retry.MaxDelay = time.Duration(maxMS) * time.Millisecond
@@ -319,6 +347,9 @@ func TargetConfigPut(ctx context.Context, db txn.DBTX, sealer *secret.Sealer, c 
 	}
 	if c.Headers == nil {
 		c.Headers = map[string]string{}
+	}
+	if c.Settings == nil {
+		c.Settings = map[string]string{}
 	}
 	if c.Timeout == 0 {
 		c.Timeout = d.Timeout
@@ -358,20 +389,20 @@ func TargetConfigPut(ctx context.Context, db txn.DBTX, sealer *secret.Sealer, c 
 	_, err := db.Exec(ctx, `
 		insert into target_configs (environment_id, target_name, url_template, method, headers, auth_kind, auth_header_name,
 			username, secret_ciphertext, timeout_ms, rate_per_sec, max_attempts, base_delay_ms, max_delay_ms, window_ms,
-			failure_threshold, open_for_ms, updated_by_email)
-		values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+			failure_threshold, open_for_ms, updated_by_email, settings)
+		values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $20)
 		on conflict (environment_id, target_name) do update set
 			url_template = excluded.url_template, method = excluded.method, headers = excluded.headers,
 			auth_kind = excluded.auth_kind, auth_header_name = excluded.auth_header_name, username = excluded.username,
 			secret_ciphertext = case when $19 then target_configs.secret_ciphertext else excluded.secret_ciphertext end,
 			timeout_ms = excluded.timeout_ms, rate_per_sec = excluded.rate_per_sec, max_attempts = excluded.max_attempts,
 			base_delay_ms = excluded.base_delay_ms, max_delay_ms = excluded.max_delay_ms, window_ms = excluded.window_ms,
-			failure_threshold = excluded.failure_threshold, open_for_ms = excluded.open_for_ms,
+			failure_threshold = excluded.failure_threshold, open_for_ms = excluded.open_for_ms, settings = excluded.settings,
 			updated_by_email = excluded.updated_by_email, updated_at = now()`,
 		c.EnvironmentID, c.Target, c.URLTemplate, c.Method, c.Headers, string(c.Auth), strings.TrimSpace(c.AuthHeaderName),
 		c.Username, sealed, c.Timeout.Milliseconds(), c.RatePerSecond, c.Retry.MaxAttempts, c.Retry.BaseDelay.Milliseconds(),
 		c.Retry.MaxDelay.Milliseconds(), c.Retry.Window.Milliseconds(), c.Breaker.FailureThreshold, c.Breaker.OpenFor.Milliseconds(),
-		ed.Email, keep)
+		ed.Email, keep, c.Settings)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.ForeignKeyViolation {
 		return TargetConfig{}, fault.Errorf(fault.NotFound, "no environment with id %d", c.EnvironmentID)

@@ -136,6 +136,10 @@ type Diagnostic struct {
 	Message string
 	Snippet string
 	Anchor  string // id of the field it belongs to, when shown on the page
+	// Line and Column locate the problem inside the field's expression
+	// (1-based; 0 when it is not at a position): the expression editor
+	// underlines it there.
+	Line, Column int
 }
 
 // TestView is a test case and, after a run, its outcome.
@@ -218,9 +222,11 @@ type Designer struct {
 	Functions     []FunctionHelp
 	Vars          []string // "NAME = value" the preview runs with
 	Lookups       []LookupSummary
-	Notice        string // a confirmation after an action
-	Error         string // why the last action was refused
-	Conflict      *Conflict
+	// Hints are what the expression editor completes (full pages only).
+	Hints    ExprHints
+	Notice   string // a confirmation after an action
+	Error    string // why the last action was refused
+	Conflict *Conflict
 	// PendingOps are the page's operations not yet saved (JSON), replayed
 	// on the saved draft by every request; History is its undo/redo
 	// stacks (JSON). Dirty is true while operations are unsaved.

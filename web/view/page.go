@@ -38,6 +38,10 @@ type Assets struct {
 	Morph string
 	// Designer is the flow designer's script.
 	Designer string
+	// Editor turns the designer's expression inputs into CodeMirror
+	// editors (bundled by make generate from static/src/editor.js); only
+	// the designer sets it.
+	Editor string
 }
 
 // htmxHeaders makes every htmx request carry the CSRF token.

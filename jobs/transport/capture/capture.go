@@ -28,6 +28,7 @@ type Execer interface {
 
 // Transport records deliveries instead of sending them.
 type Transport struct {
+	transport.NoSettings
 	db Execer
 }
 

@@ -90,9 +90,12 @@ func URL(a transport.Attempt) string {
 	})
 }
 
-// Header is what a delivery is sent with: the configured headers, the
-// JSON content type, the Idempotency-Key, the correlation id and the
-// credential.
+// Header is what a delivery is sent with: the configured headers, then
+// Content-Type: application/json, Idempotency-Key (the delivery's id: the
+// same on every attempt of the delivery, different per target),
+// X-Correlation-ID, X-Crossdock-Message-Id (the message the delivery
+// comes from), User-Agent: Crossdock, and the credential. README
+// ("Headers sent to targets") lists them.
 func Header(cfg release.TargetConfig, d transport.Delivery) http.Header {
 	h := http.Header{}
 	for k, v := range cfg.Headers {
@@ -101,6 +104,7 @@ func Header(cfg release.TargetConfig, d transport.Delivery) http.Header {
 	h.Set("Content-Type", "application/json")
 	h.Set("Idempotency-Key", d.ID.String())
 	h.Set("X-Correlation-ID", d.CorrelationID)
+	h.Set("X-Crossdock-Message-Id", d.MessageID.String())
 	h.Set("User-Agent", "Crossdock")
 	switch cfg.Auth {
 	case release.AuthBearer:

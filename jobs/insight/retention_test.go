@@ -1,4 +1,4 @@
-package jobs_test
+package insight_test
 
 import (
 	"context"
@@ -10,20 +10,21 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crossdock/crossdock/jobs/insight"
+	"github.com/crossdock/crossdock/jobs/jobstest"
 )
 
 func TestRetentionRemovesWhatItShouldAndNothingElse(t *testing.T) {
 	t.Parallel()
-	b := setup(t, false)
+	b := jobstest.Setup(t, false)
 	ctx := context.Background()
 	now := time.Now()
-	_, err := b.pool.Exec(ctx, `update environments set retention_days = 7 where id = $1`, b.env.ID)
+	_, err := b.Pool.Exec(ctx, `update environments set retention_days = 7 where id = $1`, b.Env.ID)
 	require.NoError(t, err)
 
 	msg := func(n int, status string, age time.Duration) uuid.UUID {
-		id := b.accept(t, fmt.Sprintf(`{"id": %d, "total": 1}`, n)).MessageID
+		id := b.Accept(t, fmt.Sprintf(`{"id": %d, "total": 1}`, n)).MessageID
 		settle(t, b, id, status, time.Second, map[string]string{"delivered": "delivered", "failed": "failed"}[status])
-		_, err := b.pool.Exec(ctx, `update messages set received_at = $2 where id = $1`, id, now.Add(-age))
+		_, err := b.Pool.Exec(ctx, `update messages set received_at = $2 where id = $1`, id, now.Add(-age))
 		require.NoError(t, err)
 		return id
 	}
@@ -33,9 +34,9 @@ func TestRetentionRemovesWhatItShouldAndNothingElse(t *testing.T) {
 			r := now.Add(-resolvedAgo)
 			resolved = &r
 		}
-		_, err := b.pool.Exec(ctx, `
+		_, err := b.Pool.Exec(ctx, `
 			insert into exceptions (kind, fingerprint, environment_id, flow_id, message_id, stage, error_class, message, status, resolved_at)
-			values ('delivery', 'f', $1, $2, $3, 'deliver', 'http_500', 'refused', $4, $5)`, b.env.ID, b.flow.ID, id, status, resolved)
+			values ('delivery', 'f', $1, $2, $3, 'deliver', 'http_500', 'refused', $4, $5)`, b.Env.ID, b.Flow.ID, id, status, resolved)
 		require.NoError(t, err)
 	}
 	const day = 24 * time.Hour
@@ -53,22 +54,22 @@ func TestRetentionRemovesWhatItShouldAndNothingElse(t *testing.T) {
 	exception(oldFailedAssigned, "assigned", 0)                            // kept: not closed
 	recentDelivered := msg(7, "delivered", 6*day)                          // kept: younger than 7 days
 	oldUnderWay := msg(8, "queued", 20*day)                                // kept: not settled
-	require.NoError(t, insight.Rollup(ctx, b.pool, now.Add(-40*day), now)) // rollups must survive
+	require.NoError(t, insight.Rollup(ctx, b.Pool, now.Add(-40*day), now)) // rollups must survive
 
 	// Another environment keeps its own, longer retention.
-	_, err = b.pool.Exec(ctx, `update environments set retention_days = 365 where name = 'test'`)
+	_, err = b.Pool.Exec(ctx, `update environments set retention_days = 365 where name = 'test'`)
 	require.NoError(t, err)
 	var rollupsBefore int
-	require.NoError(t, b.pool.QueryRow(ctx, `select sum(received) from flow_minute_stats`).Scan(&rollupsBefore))
+	require.NoError(t, b.Pool.QueryRow(ctx, `select sum(received) from flow_minute_stats`).Scan(&rollupsBefore))
 	require.Equal(t, 8, rollupsBefore)
 
-	res, err := insight.Prune(ctx, b.pool, now, 1, time.Millisecond) // batches of one: the loop must go on
+	res, err := insight.Prune(ctx, b.Pool, now, 1, time.Millisecond) // batches of one: the loop must go on
 	require.NoError(t, err)
 	require.Equal(t, insight.PruneResult{Messages: 2, Exceptions: 1}, res)
 
 	exists := func(id uuid.UUID) bool {
 		var n int
-		require.NoError(t, b.pool.QueryRow(ctx, `select count(*) from messages where id = $1`, id).Scan(&n))
+		require.NoError(t, b.Pool.QueryRow(ctx, `select count(*) from messages where id = $1`, id).Scan(&n))
 		return n == 1
 	}
 	require.False(t, exists(oldDelivered))
@@ -77,14 +78,14 @@ func TestRetentionRemovesWhatItShouldAndNothingElse(t *testing.T) {
 		require.True(t, exists(id), "message %s must stay", id)
 	}
 	var orphans int
-	require.NoError(t, b.pool.QueryRow(ctx, `
+	require.NoError(t, b.Pool.QueryRow(ctx, `
 		select (select count(*) from lineage_events where message_id = any($1))
 		     + (select count(*) from deliveries where message_id = any($1))
 		     + (select count(*) from exceptions where message_id = any($1))`,
 		[]uuid.UUID{oldDelivered, oldDeliveredOldExc}).Scan(&orphans))
 	require.Zero(t, orphans, "lineage, deliveries and exceptions of pruned messages go with them")
 	var exc []string
-	rows, err := b.pool.Query(ctx, `select status from exceptions order by id`)
+	rows, err := b.Pool.Query(ctx, `select status from exceptions order by id`)
 	require.NoError(t, err)
 	for rows.Next() {
 		var s string
@@ -94,25 +95,25 @@ func TestRetentionRemovesWhatItShouldAndNothingElse(t *testing.T) {
 	require.NoError(t, rows.Err())
 	require.Equal(t, []string{"resolved", "open", "assigned"}, exc)
 	var lineage int
-	require.NoError(t, b.pool.QueryRow(ctx, `select count(*) from lineage_events where message_id = $1`, recentDelivered).Scan(&lineage))
+	require.NoError(t, b.Pool.QueryRow(ctx, `select count(*) from lineage_events where message_id = $1`, recentDelivered).Scan(&lineage))
 	require.Positive(t, lineage)
 
 	var rollupsAfter int
-	require.NoError(t, b.pool.QueryRow(ctx, `select sum(received) from flow_minute_stats`).Scan(&rollupsAfter))
+	require.NoError(t, b.Pool.QueryRow(ctx, `select sum(received) from flow_minute_stats`).Scan(&rollupsAfter))
 	require.Equal(t, rollupsBefore, rollupsAfter, "rollups outlive the messages they count")
 
 	// A second pass finds nothing more.
-	res, err = insight.Prune(ctx, b.pool, now, 0, 0)
+	res, err = insight.Prune(ctx, b.Pool, now, 0, 0)
 	require.NoError(t, err)
 	require.Equal(t, insight.PruneResult{}, res)
 }
 
 func TestRetentionReportsADatabaseError(t *testing.T) {
 	t.Parallel()
-	b := setup(t, false)
+	b := jobstest.Setup(t, false)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := insight.Prune(ctx, b.pool, time.Now(), 0, 0)
+	_, err := insight.Prune(ctx, b.Pool, time.Now(), 0, 0)
 	require.Error(t, err)
-	require.Error(t, (&insight.RetentionWorker{DB: b.pool}).Work(ctx, nil))
+	require.Error(t, (&insight.RetentionWorker{DB: b.Pool}).Work(ctx, nil))
 }

@@ -1,4 +1,4 @@
-package jobs_test
+package insight_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crossdock/crossdock/jobs/insight"
+	"github.com/crossdock/crossdock/jobs/jobstest"
 	"github.com/crossdock/crossdock/mappings/release"
 )
 
@@ -25,26 +26,26 @@ const secretHookPath = "/services/T000/B000/HOOKSECRET42"
 // a webhook that fails is retried; the URL never shows.
 func TestExceptionNotifications(t *testing.T) {
 	t.Parallel()
-	b := setup(t, false)
+	b := jobstest.Setup(t, false)
 	ctx := context.Background()
-	hook := newTarget(t, status(http.StatusOK))
-	_, err := release.NotificationConfigPut(ctx, b.pool, b.sealer, release.NotificationConfig{EnvironmentID: b.env.ID, Enabled: true,
-		URL: hook.URL + secretHookPath, Threshold: 3, Window: 10 * time.Minute}, b.editor)
+	hook := jobstest.NewTarget(t, jobstest.Status(http.StatusOK))
+	_, err := release.NotificationConfigPut(ctx, b.Pool, b.Sealer, release.NotificationConfig{EnvironmentID: b.Env.ID, Enabled: true,
+		URL: hook.URL + secretHookPath, Threshold: 3, Window: 10 * time.Minute}, b.Editor)
 	require.NoError(t, err)
-	msg := b.accept(t, `{"id": 1, "name": "#1001", "total": 1}`)
-	msg2 := b.accept(t, `{"id": 2, "name": "#1002", "total": 1}`)
+	msg := b.Accept(t, `{"id": 1, "name": "#1001", "total": 1}`)
+	msg2 := b.Accept(t, `{"id": 2, "name": "#1002", "total": 1}`)
 
-	tx, err := b.pool.Begin(ctx)
+	tx, err := b.Pool.Begin(ctx)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = tx.Rollback(ctx) })
 	now := time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)
-	sweep := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &insight.NotifySweepWorker{DB: tx, Now: func() time.Time { return now }})
-	send := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &insight.NotifyWorker{DB: tx, Sealer: b.sealer, BaseURL: "https://crossdock.example"})
+	sweep := rivertest.NewWorker(t, riverpgxv5.New(b.Pool), &river.Config{}, &insight.NotifySweepWorker{DB: tx, Now: func() time.Time { return now }})
+	send := rivertest.NewWorker(t, riverpgxv5.New(b.Pool), &river.Config{}, &insight.NotifyWorker{DB: tx, Sealer: b.Sealer, BaseURL: "https://crossdock.example"})
 
 	raise := func(msgID any, stage string, at time.Time) {
 		t.Helper()
 		_, err := tx.Exec(ctx, `insert into exceptions (kind, fingerprint, environment_id, flow_id, message_id, stage, error_class, message, created_at, updated_at)
-			values ('delivery', 'fp-erp-500', $1, $2, $3, $4, 'http 500', 'target “erp” answered 500', $5, $5)`, b.env.ID, b.flow.ID, msgID, stage, at)
+			values ('delivery', 'fp-erp-500', $1, $2, $3, $4, 'http 500', 'target “erp” answered 500', $5, $5)`, b.Env.ID, b.Flow.ID, msgID, stage, at)
 		require.NoError(t, err)
 	}
 	// sweepAndSend runs a sweep and sends what it enqueued; it returns the
@@ -72,17 +73,17 @@ func TestExceptionNotifications(t *testing.T) {
 	require.Empty(t, sweepAndSend(), "no exceptions, no notice")
 	raise(msg.MessageID, "deliver", now.Add(-time.Minute))
 	require.Equal(t, []string{insight.NoticeOpened}, sweepAndSend(), "a group opens: one notice")
-	require.Equal(t, 1, hook.count())
+	require.Equal(t, 1, hook.Count())
 	var n insight.Notice
-	require.NoError(t, json.Unmarshal(hook.bodies[0], &n))
+	require.NoError(t, json.Unmarshal(hook.Bodies()[0], &n))
 	require.Equal(t, insight.NoticeOpened, n.Event)
 	require.Equal(t, "dev", n.Environment)
 	require.Equal(t, "orders", n.Flow)
 	require.Equal(t, 1, n.OpenCount)
 	require.Contains(t, n.Text, "New delivery exception group in flow orders")
 	require.Contains(t, n.Text, "https://crossdock.example/inbox?fingerprint=fp-erp-500&env=dev")
-	require.Equal(t, "application/json", hook.requests[0].Header.Get("Content-Type"))
-	require.Equal(t, secretHookPath, hook.requests[0].URL.Path)
+	require.Equal(t, "application/json", hook.Requests()[0].Header.Get("Content-Type"))
+	require.Equal(t, secretHookPath, hook.Requests()[0].URL.Path)
 
 	require.Empty(t, sweepAndSend(), "the same sweep again: nothing twice")
 	now = now.Add(time.Minute)
@@ -92,11 +93,11 @@ func TestExceptionNotifications(t *testing.T) {
 	now = now.Add(time.Minute)
 	raise(msg2.MessageID, "process", now.Add(-time.Second))
 	require.Equal(t, []string{insight.NoticeThreshold}, sweepAndSend(), "three within the window: the threshold notice")
-	require.NoError(t, json.Unmarshal(hook.bodies[1], &n))
+	require.NoError(t, json.Unmarshal(hook.Bodies()[1], &n))
 	require.Equal(t, 3, n.InWindow)
 	require.Contains(t, n.Text, "3 delivery exceptions in flow orders within 10m0s (threshold 3)")
 	require.Empty(t, sweepAndSend(), "passed once per window")
-	require.Equal(t, 2, hook.count())
+	require.Equal(t, 2, hook.Count())
 
 	// Everything resolved: the group closes; the next exception opens it again.
 	_, err = tx.Exec(ctx, `update exceptions set status = 'resolved', resolved_at = $1`, now)
@@ -108,12 +109,12 @@ func TestExceptionNotifications(t *testing.T) {
 
 	// A failing webhook fails the attempt (River retries with back-off),
 	// and the URL, which is the credential, is not in the error.
-	hook.setAnswer(status(http.StatusInternalServerError))
-	a := insight.NotifyArgs{EnvironmentID: b.env.ID, Fingerprint: "fp-erp-500", Event: insight.NoticeOpened, Count: 1, Threshold: 3, WindowMS: 600000, At: now}
+	hook.SetAnswer(jobstest.Status(http.StatusInternalServerError))
+	a := insight.NotifyArgs{EnvironmentID: b.Env.ID, Fingerprint: "fp-erp-500", Event: insight.NoticeOpened, Count: 1, Threshold: 3, WindowMS: 600000, At: now}
 	_, err = send.Work(ctx, t, tx, a, nil)
 	require.ErrorContains(t, err, "answered 500")
 	require.NotContains(t, err.Error(), "HOOKSECRET42")
-	hook.setAnswer(status(http.StatusNoContent))
+	hook.SetAnswer(jobstest.Status(http.StatusNoContent))
 	res, err := send.Work(ctx, t, tx, a, nil)
 	require.NoError(t, err, "the retry goes through")
 	require.Equal(t, river.EventKindJobCompleted, res.EventKind)
@@ -128,8 +129,8 @@ func TestExceptionNotifications(t *testing.T) {
 	}
 
 	// An unreachable webhook: the error names the host only.
-	_, err = release.NotificationConfigPut(ctx, tx, b.sealer, release.NotificationConfig{EnvironmentID: b.env.ID, Enabled: true,
-		URL: "http://127.0.0.1:1" + secretHookPath, Threshold: 3, Window: 10 * time.Minute}, b.editor)
+	_, err = release.NotificationConfigPut(ctx, tx, b.Sealer, release.NotificationConfig{EnvironmentID: b.Env.ID, Enabled: true,
+		URL: "http://127.0.0.1:1" + secretHookPath, Threshold: 3, Window: 10 * time.Minute}, b.Editor)
 	require.NoError(t, err)
 	_, err = send.Work(ctx, t, tx, a, nil)
 	require.Error(t, err)
@@ -137,12 +138,12 @@ func TestExceptionNotifications(t *testing.T) {
 	require.Contains(t, err.Error(), "http://127.0.0.1:1/…")
 
 	// Disabled or removed: the notice is cancelled, not retried.
-	_, err = release.NotificationConfigPut(ctx, tx, b.sealer, release.NotificationConfig{EnvironmentID: b.env.ID, Enabled: false, Threshold: 3, Window: 10 * time.Minute}, b.editor)
+	_, err = release.NotificationConfigPut(ctx, tx, b.Sealer, release.NotificationConfig{EnvironmentID: b.Env.ID, Enabled: false, Threshold: 3, Window: 10 * time.Minute}, b.Editor)
 	require.NoError(t, err)
 	res, err = send.Work(ctx, t, tx, a, nil)
 	require.NoError(t, err)
 	require.Equal(t, river.EventKindJobCancelled, res.EventKind)
-	require.NoError(t, release.NotificationConfigDelete(ctx, tx, b.env.ID))
+	require.NoError(t, release.NotificationConfigDelete(ctx, tx, b.Env.ID))
 	res, err = send.Work(ctx, t, tx, a, nil)
 	require.NoError(t, err)
 	require.Equal(t, river.EventKindJobCancelled, res.EventKind)

@@ -1,4 +1,4 @@
-package jobs_test
+package intake_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/jobs/intake"
+	"github.com/crossdock/crossdock/jobs/jobstest"
 )
 
 // Each case is text PostgreSQL refuses to store, from FuzzTrigger's seeds
@@ -19,7 +20,7 @@ import (
 // The flow's keys are `"order-" + string(source.id)` and `source.name`.
 func TestAcceptRefusesWhatPostgreSQLCannotStore(t *testing.T) {
 	t.Parallel()
-	b := setup(t, false)
+	b := jobstest.Setup(t, false)
 	ctx := context.Background()
 	cases := []struct {
 		name, payload, key, correlation string
@@ -51,19 +52,19 @@ func TestAcceptRefusesWhatPostgreSQLCannotStore(t *testing.T) {
 	}
 	for _, tc := range cases {
 		req := intake.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(tc.payload), IdempotencyKey: tc.key, CorrelationID: tc.correlation}
-		_, err := b.intake.Accept(ctx, req)
+		_, err := b.Intake.Accept(ctx, req)
 		require.Equal(t, tc.code, fault.CodeOf(err), "%s: %v", tc.name, err)
 		fe, _ := fault.As(err)
 		require.Contains(t, fe.Message, tc.says, tc.name)
-		_, err = b.intake.MapInline(ctx, req)
+		_, err = b.Intake.MapInline(ctx, req)
 		require.Equal(t, tc.code, fault.CodeOf(err), "%s (Prefer: wait): %v", tc.name, err)
 		if tc.key == "" && tc.correlation == "" {
-			lines, err := b.intake.AcceptBatch(ctx, intake.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{req.Payload}})
+			lines, err := b.Intake.AcceptBatch(ctx, intake.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{req.Payload}})
 			require.NoError(t, err)
 			require.Equal(t, tc.code, fault.CodeOf(lines[0].Err), "%s (batch): %v", tc.name, lines[0].Err)
 		}
 	}
-	require.Zero(t, countRows(t, b, `select count(*) from messages`), "nothing refused was recorded")
+	require.Zero(t, b.CountRows(t, `select count(*) from messages`), "nothing refused was recorded")
 
 	// What is storable passes: a surrogate pair, an escaped NUL in a field
 	// that is not a key, 300 levels, and a correlation id derived with a
@@ -74,7 +75,7 @@ func TestAcceptRefusesWhatPostgreSQLCannotStore(t *testing.T) {
 		`{"id": 3, "x": ` + strings.Repeat("[", 299) + strings.Repeat("]", 299) + `}`,
 		`{"id": 4, "name": "#4\u0000"}`,
 	} {
-		res, err := b.intake.Accept(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(payload)})
+		res, err := b.Intake.Accept(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(payload)})
 		require.NoError(t, err, "payload %d", i)
 		if i == 3 {
 			require.Equal(t, "#4\uFFFD", res.CorrelationID)

@@ -1,4 +1,4 @@
-package jobs_test
+package intake_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/crossdock/crossdock/jobs/intake"
+	"github.com/crossdock/crossdock/jobs/jobstest"
 )
 
 // BenchmarkAcceptExplorerIndexes measures what the explorer's index on
@@ -20,7 +21,7 @@ import (
 // order (docs/demo-order.json, 1.8 kB), on databases with and without it. Run with -count 6 so the variants interleave, and compare with
 // benchstat; figures in docs/benchmarks.md.
 func BenchmarkAcceptExplorerIndexes(b *testing.B) {
-	order, err := os.ReadFile("../docs/demo-order.json")
+	order, err := os.ReadFile("../../docs/demo-order.json")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -38,13 +39,13 @@ func BenchmarkAcceptExplorerIndexes(b *testing.B) {
 		{"received_at", nil},
 	}
 	for _, v := range variants {
-		bb := setup(b, false)
+		bb := jobstest.Setup(b, false)
 		for _, ix := range v.drop {
-			if _, err := bb.pool.Exec(context.Background(), `drop index `+ix); err != nil {
+			if _, err := bb.Pool.Exec(context.Background(), `drop index `+ix); err != nil {
 				b.Fatal(err)
 			}
 		}
-		cfg, err := pgxpool.ParseConfig(bb.pool.Config().ConnString())
+		cfg, err := pgxpool.ParseConfig(bb.Pool.Config().ConnString())
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -54,7 +55,7 @@ func BenchmarkAcceptExplorerIndexes(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Cleanup(pool.Close)
-		in := intake.New(pool, bb.client, intake.Config{})
+		in := intake.New(pool, bb.Client, intake.Config{})
 		var n atomic.Int64
 		b.Run("indexes="+v.name, func(b *testing.B) {
 			b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))

@@ -1,4 +1,4 @@
-package jobs_test
+package insight_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/crossdock/crossdock/jobs/insight"
+	"github.com/crossdock/crossdock/jobs/jobstest"
 	"github.com/crossdock/crossdock/jobs/store"
 )
 
@@ -21,11 +22,11 @@ import (
 // skipped without it). Each iteration searches for a different value
 // sampled from the database. It reports the median and 95th percentile of
 // one search (query and transfer of a 50-row page, measured around
-// jobs.MessageSearch on the same machine as PostgreSQL). With
+// insight.MessageSearch on the same machine as PostgreSQL). With
 // CROSSDOCK_BENCH_EXPLAIN=1 it logs EXPLAIN (ANALYZE, BUFFERS) of one
 // search of each kind (run with -v). scripts/bench-explorer.sh runs it.
 func BenchmarkExplorerSearch(b *testing.B) {
-	pool := volumePool(b)
+	pool := jobstest.VolumePool(b)
 	ctx := context.Background()
 
 	type sample struct {

@@ -1,4 +1,4 @@
-package jobs_test
+package insight_test
 
 import (
 	"context"
@@ -12,52 +12,45 @@ import (
 
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/jobs/insight"
+	"github.com/crossdock/crossdock/jobs/jobstest"
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings/release"
 )
 
-func ids(rows []insight.MessageRow) []uuid.UUID {
-	out := make([]uuid.UUID, len(rows))
-	for i, r := range rows {
-		out[i] = r.ID
-	}
-	return out
-}
-
 func TestMessageSearchFilters(t *testing.T) {
 	t.Parallel()
-	b := setup(t, false)
+	b := jobstest.Setup(t, false)
 	ctx := context.Background()
 	base := time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)
 	var all []uuid.UUID // oldest first
 	for i := 1; i <= 7; i++ {
-		res := b.accept(t, fmt.Sprintf(`{"id": %d, "name": "#%d", "total": 10, "order_number": %d, "customer": {"email": "c%d@shop.example"}, "lines": [{"sku": "SKU-%d"}]}`, i, 1000+i, 1000+i, i, i))
-		_, err := b.pool.Exec(ctx, `update messages set received_at = $2 where id = $1`, res.MessageID, base.Add(time.Duration(i)*time.Minute))
+		res := b.Accept(t, fmt.Sprintf(`{"id": %d, "name": "#%d", "total": 10, "order_number": %d, "customer": {"email": "c%d@shop.example"}, "lines": [{"sku": "SKU-%d"}]}`, i, 1000+i, 1000+i, i, i))
+		_, err := b.Pool.Exec(ctx, `update messages set received_at = $2 where id = $1`, res.MessageID, base.Add(time.Duration(i)*time.Minute))
 		require.NoError(t, err)
 		all = append(all, res.MessageID)
 	}
-	_, err := b.pool.Exec(ctx, `update messages set status = 'failed' where id = any($1)`, []uuid.UUID{all[1], all[4]})
+	_, err := b.Pool.Exec(ctx, `update messages set status = 'failed' where id = any($1)`, []uuid.UUID{all[1], all[4]})
 	require.NoError(t, err)
-	test, err := release.EnvironmentByName(ctx, b.pool, "test")
+	test, err := release.EnvironmentByName(ctx, b.Pool, "test")
 	require.NoError(t, err)
 
 	search := func(f insight.MessageFilter) []uuid.UUID {
 		t.Helper()
-		res, err := insight.MessageSearch(ctx, b.pool, f)
+		res, err := insight.MessageSearch(ctx, b.Pool, f)
 		require.NoError(t, err)
-		return ids(res.Messages)
+		return jobstest.MessageIDs(res.Messages)
 	}
 	newestFirst := []uuid.UUID{all[6], all[5], all[4], all[3], all[2], all[1], all[0]}
 	require.Equal(t, newestFirst, search(insight.MessageFilter{}))
 	require.Equal(t, []uuid.UUID{all[2]}, search(insight.MessageFilter{ID: all[2]}))
 	require.Equal(t, []uuid.UUID{all[3]}, search(insight.MessageFilter{CorrelationID: "#1004"}))
 	require.Equal(t, []uuid.UUID{all[3]}, search(insight.MessageFilter{IdempotencyKey: "order-4"}), "the key alone, without environment or flow")
-	require.Equal(t, []uuid.UUID{all[3]}, search(insight.MessageFilter{IdempotencyKey: "order-4", EnvironmentID: b.env.ID, FlowID: b.flow.ID}))
+	require.Equal(t, []uuid.UUID{all[3]}, search(insight.MessageFilter{IdempotencyKey: "order-4", EnvironmentID: b.Env.ID, FlowID: b.Flow.ID}))
 	require.Empty(t, search(insight.MessageFilter{IdempotencyKey: "order-4", EnvironmentID: test.ID}))
 	require.Equal(t, []uuid.UUID{all[4], all[1]}, search(insight.MessageFilter{Status: store.StatusFailed}))
-	require.Equal(t, []uuid.UUID{all[4], all[1]}, search(insight.MessageFilter{Status: store.StatusFailed, EnvironmentID: b.env.ID, FlowID: b.flow.ID}))
+	require.Equal(t, []uuid.UUID{all[4], all[1]}, search(insight.MessageFilter{Status: store.StatusFailed, EnvironmentID: b.Env.ID, FlowID: b.Flow.ID}))
 	require.Empty(t, search(insight.MessageFilter{EnvironmentID: test.ID}))
-	require.Equal(t, newestFirst, search(insight.MessageFilter{FlowID: b.flow.ID}))
+	require.Equal(t, newestFirst, search(insight.MessageFilter{FlowID: b.Flow.ID}))
 	require.Equal(t, []uuid.UUID{all[3], all[2]}, search(insight.MessageFilter{From: base.Add(3 * time.Minute), To: base.Add(5 * time.Minute)}), "from inclusive, to exclusive")
 
 	// Payload values: top-level strings and numbers, one level down in
@@ -74,7 +67,7 @@ func TestMessageSearchFilters(t *testing.T) {
 		require.Empty(t, search(insight.MessageFilter{CorrelationID: evil, IdempotencyKey: evil}))
 		require.Empty(t, search(insight.MessageFilter{PayloadValue: evil}))
 	}
-	_, err = insight.MessageSearch(ctx, b.pool, insight.MessageFilter{Status: "failed' or 'a'='a"})
+	_, err = insight.MessageSearch(ctx, b.Pool, insight.MessageFilter{Status: "failed' or 'a'='a"})
 	var fe *fault.Error
 	require.ErrorAs(t, err, &fe)
 	require.Equal(t, fault.Invalid, fe.Code)
@@ -85,14 +78,14 @@ func TestMessageSearchFilters(t *testing.T) {
 // Either way the same messages are found.
 func TestMessageSearchFindsPayloadsBeforeAndAfterProcessing(t *testing.T) {
 	t.Parallel()
-	b := setup(t, true)
+	b := jobstest.Setup(t, true)
 	ctx := context.Background()
-	routed := b.accept(t, `{"id": 41, "name": "#4100", "total": 10, "customer": {"email": "kim@shop.example"}}`)
-	rejected := b.accept(t, `{"id": 42, "name": "#4200", "total": -1, "customer": {"email": "kim@shop.example"}}`)
-	b.waitStatus(t, rejected.MessageID, store.StatusRejected)
+	routed := b.Accept(t, `{"id": 41, "name": "#4100", "total": 10, "customer": {"email": "kim@shop.example"}}`)
+	rejected := b.Accept(t, `{"id": 42, "name": "#4200", "total": -1, "customer": {"email": "kim@shop.example"}}`)
+	b.WaitStatus(t, rejected.MessageID, store.StatusRejected)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		v, err := store.MessageGet(ctx, b.pool, routed.MessageID)
+		v, err := store.MessageGet(ctx, b.Pool, routed.MessageID)
 		require.NoError(t, err)
 		if v.Message.Status != store.StatusReceived {
 			break
@@ -100,17 +93,17 @@ func TestMessageSearchFindsPayloadsBeforeAndAfterProcessing(t *testing.T) {
 		require.True(t, time.Now().Before(deadline), "message %s was not processed", routed.MessageID)
 		time.Sleep(20 * time.Millisecond)
 	}
-	require.Equal(t, 2, countRows(t, b, `select count(*) from message_values where message_id = any($1)`, []uuid.UUID{routed.MessageID, rejected.MessageID}))
+	require.Equal(t, 2, b.CountRows(t, `select count(*) from message_values where message_id = any($1)`, []uuid.UUID{routed.MessageID, rejected.MessageID}))
 
-	waiting := setup(t, false) // no workers: its message stays received
-	held := waiting.accept(t, `{"id": 43, "name": "#4300", "total": 10, "customer": {"email": "kim@shop.example"}}`)
-	require.Equal(t, 0, countRows(t, waiting, `select count(*) from message_values`))
+	waiting := jobstest.Setup(t, false) // no workers: its message stays received
+	held := waiting.Accept(t, `{"id": 43, "name": "#4300", "total": 10, "customer": {"email": "kim@shop.example"}}`)
+	require.Equal(t, 0, waiting.CountRows(t, `select count(*) from message_values`))
 
-	search := func(b *bundle, f insight.MessageFilter) []uuid.UUID {
+	search := func(b *jobstest.Bundle, f insight.MessageFilter) []uuid.UUID {
 		t.Helper()
-		res, err := insight.MessageSearch(ctx, b.pool, f)
+		res, err := insight.MessageSearch(ctx, b.Pool, f)
 		require.NoError(t, err)
-		return ids(res.Messages)
+		return jobstest.MessageIDs(res.Messages)
 	}
 	require.Equal(t, []uuid.UUID{routed.MessageID}, search(b, insight.MessageFilter{PayloadValue: "#4100"}))
 	require.Equal(t, []uuid.UUID{rejected.MessageID}, search(b, insight.MessageFilter{PayloadValue: "#4200", Status: store.StatusRejected}))
@@ -122,17 +115,17 @@ func TestMessageSearchFindsPayloadsBeforeAndAfterProcessing(t *testing.T) {
 
 func TestMessageSearchPages(t *testing.T) {
 	t.Parallel()
-	b := setup(t, false)
+	b := jobstest.Setup(t, false)
 	ctx := context.Background()
 	at := time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)
 	var want []uuid.UUID
 	for i := range 7 {
-		res := b.accept(t, fmt.Sprintf(`{"id": %d, "name": "#%d", "total": 1}`, i, i))
+		res := b.Accept(t, fmt.Sprintf(`{"id": %d, "name": "#%d", "total": 1}`, i, i))
 		// Four messages share one microsecond: the id breaks the tie.
-		_, err := b.pool.Exec(ctx, `update messages set received_at = $2 where id = $1`, res.MessageID, at.Add(time.Duration(min(i, 3))*time.Second))
+		_, err := b.Pool.Exec(ctx, `update messages set received_at = $2 where id = $1`, res.MessageID, at.Add(time.Duration(min(i, 3))*time.Second))
 		require.NoError(t, err)
 	}
-	rows, err := b.pool.Query(ctx, `select id from messages order by received_at desc, id desc`)
+	rows, err := b.Pool.Query(ctx, `select id from messages order by received_at desc, id desc`)
 	require.NoError(t, err)
 	for rows.Next() {
 		var id uuid.UUID
@@ -145,9 +138,9 @@ func TestMessageSearchPages(t *testing.T) {
 	f := insight.MessageFilter{Limit: 2}
 	pages := 0
 	for {
-		res, err := insight.MessageSearch(ctx, b.pool, f)
+		res, err := insight.MessageSearch(ctx, b.Pool, f)
 		require.NoError(t, err)
-		got = append(got, ids(res.Messages)...)
+		got = append(got, jobstest.MessageIDs(res.Messages)...)
 		pages++
 		if res.Next == nil {
 			break
@@ -173,9 +166,9 @@ func TestMessageSearchPages(t *testing.T) {
 // with sequential scans ruled out, the plan names each one.
 func TestMessageSearchUsesIndexes(t *testing.T) {
 	t.Parallel()
-	b := setup(t, false)
+	b := jobstest.Setup(t, false)
 	ctx := context.Background()
-	tx, err := b.pool.Begin(ctx)
+	tx, err := b.Pool.Begin(ctx)
 	require.NoError(t, err)
 	defer func() { _ = tx.Rollback(ctx) }()
 	_, err = tx.Exec(ctx, `set local enable_seqscan = off`)
@@ -186,7 +179,7 @@ func TestMessageSearchUsesIndexes(t *testing.T) {
 		"messages_idempotency_key": {IdempotencyKey: "order-1"},
 		"message_values_idx":       {PayloadValue: "#1001"},
 		"messages_received_at_idx": {},
-		"messages_received_idx":    {EnvironmentID: b.env.ID},
+		"messages_received_idx":    {EnvironmentID: b.Env.ID},
 		"messages_status_idx":      {Status: store.StatusFailed},
 	} {
 		sql, args, _, err := insight.MessageSearchQuery(f)

@@ -1,4 +1,4 @@
-package jobs_test
+package inbox_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/crossdock/crossdock/jobs/inbox"
+	"github.com/crossdock/crossdock/jobs/jobstest"
 	"github.com/crossdock/crossdock/jobs/store"
 )
 
@@ -25,7 +26,7 @@ import (
 // EXPLAIN (ANALYZE, BUFFERS) of each kind once (run with -v). Figures in
 // docs/benchmarks.md.
 func BenchmarkInboxVolume(b *testing.B) {
-	pool := volumePool(b)
+	pool := jobstest.VolumePool(b)
 	ctx := context.Background()
 	var envID, flowID, deepID, assignee int64
 	var fingerprint string

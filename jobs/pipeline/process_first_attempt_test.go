@@ -1,4 +1,4 @@
-package jobs_test
+package pipeline_test
 
 import (
 	"context"
@@ -15,18 +15,17 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crossdock/crossdock/jobs/intake"
+	"github.com/crossdock/crossdock/jobs/jobstest"
 	"github.com/crossdock/crossdock/jobs/pipeline"
 	"github.com/crossdock/crossdock/jobs/store"
 )
 
 // outcomeTarget answers an order by its number: #2 with 500, #3 with 400
 // and a reason, any other with 201.
-func outcomeTarget(t *testing.T) *target {
-	tg := newTarget(t, nil)
-	tg.setAnswer(func(n int, w http.ResponseWriter) {
-		tg.mu.Lock()
-		path := tg.requests[n-1].URL.Path
-		tg.mu.Unlock()
+func outcomeTarget(t *testing.T) *jobstest.Target {
+	tg := jobstest.NewTarget(t, nil)
+	tg.SetAnswer(func(n int, w http.ResponseWriter) {
+		path := tg.Requests()[n-1].URL.Path
 		switch {
 		case strings.HasSuffix(path, "/#2"):
 			w.WriteHeader(http.StatusInternalServerError)
@@ -48,28 +47,28 @@ func outcomeTarget(t *testing.T) *target {
 // nothing twice.
 func TestProcessJobMakesFirstAttempts(t *testing.T) {
 	t.Parallel()
-	b := setup(t, false)
+	b := jobstest.Setup(t, false)
 	ctx := context.Background()
 	tg := outcomeTarget(t)
-	b.configureERP(t, tg.URL, nil)
-	res, err := b.intake.AcceptBatch(ctx, intake.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{
+	b.ConfigureERP(t, tg.URL, nil)
+	res, err := b.Intake.AcceptBatch(ctx, intake.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{
 		[]byte(`{"id": 1, "name": "#1", "total": 1}`), []byte(`{"id": 2, "name": "#2", "total": 1}`),
 		[]byte(`{"id": 3, "name": "#3", "total": 1}`), []byte(`{"id": 4, "name": "#4", "total": 1, "audit": true}`),
 	}})
 	require.NoError(t, err)
 	ids := []uuid.UUID{res[0].MessageID, res[1].MessageID, res[2].MessageID, res[3].MessageID}
 
-	tx, err := b.pool.Begin(ctx)
+	tx, err := b.Pool.Begin(ctx)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = tx.Rollback(ctx) })
-	process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{},
-		&pipeline.ProcessWorker{DB: tx, Deliver: pipeline.NewDeliverWorker(tx, b.sealer, nil, nil)})
+	process := rivertest.NewWorker(t, riverpgxv5.New(b.Pool), &river.Config{},
+		&pipeline.ProcessWorker{DB: tx, Deliver: pipeline.NewDeliverWorker(tx, b.Sealer, nil, nil)})
 	for range 2 {
 		out, err := process.Work(ctx, t, tx, intake.ProcessArgs{MessageIDs: ids}, nil)
 		require.NoError(t, err)
 		require.Equal(t, river.EventKindJobCompleted, out.EventKind)
 	}
-	require.Equal(t, 4, tg.count(), "one request per http delivery; the second run sent nothing")
+	require.Equal(t, 4, tg.Count(), "one request per http delivery; the second run sent nothing")
 
 	view := func(id uuid.UUID) store.MessageView {
 		v, err := store.MessageGet(ctx, tx, id)
@@ -84,13 +83,11 @@ func TestProcessJobMakesFirstAttempts(t *testing.T) {
 	require.Len(t, ok.Deliveries[0].AttemptLog, 1)
 	require.Equal(t, 201, *ok.Deliveries[0].AttemptLog[0].StatusCode)
 	require.Equal(t, []store.Stage{store.StageReceived, store.StageValidated, store.StageMapped, store.StageRouted, store.StageQueued,
-		store.StageDelivering, store.StageDelivered}, stages(ok))
-	tg.mu.Lock()
+		store.StageDelivering, store.StageDelivered}, jobstest.Stages(ok))
 	keys := map[string]bool{}
-	for _, r := range tg.requests {
+	for _, r := range tg.Requests() {
 		keys[r.Header.Get("Idempotency-Key")] = true
 	}
-	tg.mu.Unlock()
 	require.True(t, keys[ok.Deliveries[0].ID.String()], "sent with the delivery id as its Idempotency-Key")
 
 	retrying := view(ids[1])
@@ -121,7 +118,7 @@ func TestProcessJobMakesFirstAttempts(t *testing.T) {
 	}
 	group := rivertest.RequireInsertedTx[*riverpgxv5.Driver](ctx, t, tx, &pipeline.DeliverGroupArgs{}, nil)
 	require.Equal(t, []uuid.UUID{captureID}, group.Args.DeliveryIDs, "only what the process job did not send waits for a group job")
-	b.requireNoSecret(t, failed)
+	b.RequireNoSecret(t, failed)
 }
 
 // River is at-least-once: a process job that sent a first attempt and died
@@ -129,18 +126,18 @@ func TestProcessJobMakesFirstAttempts(t *testing.T) {
 // Idempotency-Key, so the target can tell it is the same delivery.
 func TestProcessJobThatDiedAfterSendingResendsUnderTheSameKey(t *testing.T) {
 	t.Parallel()
-	b := setup(t, false)
+	b := jobstest.Setup(t, false)
 	ctx := context.Background()
-	tg := newTarget(t, status(http.StatusCreated))
-	b.configureERP(t, tg.URL, nil)
-	acc := b.accept(t, `{"id": 1, "name": "#1", "total": 1}`)
+	tg := jobstest.NewTarget(t, jobstest.Status(http.StatusCreated))
+	b.ConfigureERP(t, tg.URL, nil)
+	acc := b.Accept(t, `{"id": 1, "name": "#1", "total": 1}`)
 
 	run := func(commit bool) {
-		tx, err := b.pool.Begin(ctx)
+		tx, err := b.Pool.Begin(ctx)
 		require.NoError(t, err)
 		defer func() { _ = tx.Rollback(ctx) }()
-		process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{},
-			&pipeline.ProcessWorker{DB: tx, Deliver: pipeline.NewDeliverWorker(tx, b.sealer, nil, nil)})
+		process := rivertest.NewWorker(t, riverpgxv5.New(b.Pool), &river.Config{},
+			&pipeline.ProcessWorker{DB: tx, Deliver: pipeline.NewDeliverWorker(tx, b.Sealer, nil, nil)})
 		_, err = process.Work(ctx, t, tx, intake.ProcessArgs{MessageIDs: []uuid.UUID{acc.MessageID}}, nil)
 		require.NoError(t, err)
 		if commit {
@@ -148,19 +145,17 @@ func TestProcessJobThatDiedAfterSendingResendsUnderTheSameKey(t *testing.T) {
 		}
 	}
 	run(false) // sent, then lost: nothing of it committed
-	v, err := store.MessageGet(ctx, b.pool, acc.MessageID)
+	v, err := store.MessageGet(ctx, b.Pool, acc.MessageID)
 	require.NoError(t, err)
 	require.Equal(t, store.StatusReceived, v.Message.Status)
 	run(true)
 
-	v, err = store.MessageGet(ctx, b.pool, acc.MessageID)
+	v, err = store.MessageGet(ctx, b.Pool, acc.MessageID)
 	require.NoError(t, err)
 	require.Equal(t, store.StatusDelivered, v.Message.Status)
 	require.Len(t, v.Deliveries, 1)
-	require.Equal(t, 2, tg.count())
-	tg.mu.Lock()
-	first, second := tg.requests[0].Header.Get("Idempotency-Key"), tg.requests[1].Header.Get("Idempotency-Key")
-	tg.mu.Unlock()
+	require.Equal(t, 2, tg.Count())
+	first, second := tg.Requests()[0].Header.Get("Idempotency-Key"), tg.Requests()[1].Header.Get("Idempotency-Key")
 	require.Equal(t, v.Deliveries[0].ID.String(), first)
 	require.Equal(t, first, second)
 }
@@ -169,34 +164,34 @@ func TestProcessJobThatDiedAfterSendingResendsUnderTheSameKey(t *testing.T) {
 // been slow, process jobs leave its first attempts to the deliver queue.
 func TestSlowTargetsGetFirstAttemptsFromTheDeliverQueue(t *testing.T) {
 	t.Parallel()
-	b := setup(t, false)
+	b := jobstest.Setup(t, false)
 	ctx := context.Background()
-	tg := newTarget(t, func(_ int, w http.ResponseWriter) {
+	tg := jobstest.NewTarget(t, func(_ int, w http.ResponseWriter) {
 		time.Sleep(400 * time.Millisecond)
 		w.WriteHeader(http.StatusCreated)
 	})
-	b.configureERP(t, tg.URL, nil)
-	first := b.accept(t, `{"id": 1, "name": "#1", "total": 1}`)
-	second := b.accept(t, `{"id": 2, "name": "#2", "total": 1}`)
+	b.ConfigureERP(t, tg.URL, nil)
+	first := b.Accept(t, `{"id": 1, "name": "#1", "total": 1}`)
+	second := b.Accept(t, `{"id": 2, "name": "#2", "total": 1}`)
 
-	deliver := pipeline.NewDeliverWorker(b.pool, b.sealer, nil, nil)
+	deliver := pipeline.NewDeliverWorker(b.Pool, b.Sealer, nil, nil)
 	work := func(id uuid.UUID) pgx.Tx {
-		tx, err := b.pool.Begin(ctx)
+		tx, err := b.Pool.Begin(ctx)
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = tx.Rollback(ctx) })
-		process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &pipeline.ProcessWorker{DB: tx, Deliver: deliver})
+		process := rivertest.NewWorker(t, riverpgxv5.New(b.Pool), &river.Config{}, &pipeline.ProcessWorker{DB: tx, Deliver: deliver})
 		_, err = process.Work(ctx, t, tx, intake.ProcessArgs{MessageIDs: []uuid.UUID{id}}, nil)
 		require.NoError(t, err)
 		return tx
 	}
 	tx := work(first.MessageID) // not known to be slow yet: sent
-	require.Equal(t, 1, tg.count())
+	require.Equal(t, 1, tg.Count())
 	v, err := store.MessageGet(ctx, tx, first.MessageID)
 	require.NoError(t, err)
 	require.Equal(t, store.StatusDelivered, v.Message.Status)
 
 	tx = work(second.MessageID)
-	require.Equal(t, 1, tg.count(), "the slow target's first attempt was not made by the process job")
+	require.Equal(t, 1, tg.Count(), "the slow target's first attempt was not made by the process job")
 	v, err = store.MessageGet(ctx, tx, second.MessageID)
 	require.NoError(t, err)
 	require.Equal(t, store.StatusQueued, v.Message.Status)

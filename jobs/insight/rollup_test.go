@@ -1,4 +1,4 @@
-package jobs_test
+package insight_test
 
 import (
 	"context"
@@ -12,50 +12,51 @@ import (
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/dbtest"
 	"github.com/crossdock/crossdock/jobs/insight"
+	"github.com/crossdock/crossdock/jobs/jobstest"
 	"github.com/crossdock/crossdock/mappings"
 )
 
 // deployChannelVersion publishes and deploys a version of the orders flow
 // whose channel comes from source.channel, with an SLA of 90 % in 10 s.
-func deployChannelVersion(t *testing.T, b *bundle) {
+func deployChannelVersion(t *testing.T, b *jobstest.Bundle) {
 	t.Helper()
 	ctx := context.Background()
-	d, err := mappings.DraftGet(ctx, b.pool, b.flow.ID)
+	d, err := mappings.DraftGet(ctx, b.Pool, b.Flow.ID)
 	require.NoError(t, err)
 	def := *d.Definition
 	def.Keys.Channel = `source.channel ?? "web"`
 	def.SLA = &engine.SLA{WithinSeconds: 10, ObjectivePercent: 90}
-	d, err = mappings.DraftSave(ctx, b.pool, b.flow.ID, d.Revision, &def, b.editor)
+	d, err = mappings.DraftSave(ctx, b.Pool, b.Flow.ID, d.Revision, &def, b.Editor)
 	require.NoError(t, err)
-	_, err = mappings.Publish(ctx, b.pool, b.flow.ID, d.Revision, "channel", b.editor)
+	_, err = mappings.Publish(ctx, b.Pool, b.Flow.ID, d.Revision, "channel", b.Editor)
 	require.NoError(t, err)
-	dbtest.Deploy(t, b.pool, b.env.ID, b.flow.ID, 2)
+	dbtest.Deploy(t, b.Pool, b.Env.ID, b.Flow.ID, 2)
 }
 
 // settle sets a message's status and, when delivered, one delivery
 // delivered after the given latency with one attempt.
-func settle(t *testing.T, b *bundle, id uuid.UUID, status string, latency time.Duration, outcome string) {
+func settle(t *testing.T, b *jobstest.Bundle, id uuid.UUID, status string, latency time.Duration, outcome string) {
 	t.Helper()
 	ctx := context.Background()
-	_, err := b.pool.Exec(ctx, `update messages set status = $2 where id = $1`, id, status)
+	_, err := b.Pool.Exec(ctx, `update messages set status = $2 where id = $1`, id, status)
 	require.NoError(t, err)
 	if outcome == "" {
 		return
 	}
 	did := uuid.New()
-	_, err = b.pool.Exec(ctx, `
+	_, err = b.Pool.Exec(ctx, `
 		insert into deliveries (id, message_id, route, target, target_kind, body, status, attempts, delivered_at)
 		select $1, id, 'to-erp', 'erp', 'http', '{}', case when $3 = 'delivered' then 'delivered' else 'failed' end, 1,
 		       case when $3 = 'delivered' then received_at + $4::interval end
 		from messages where id = $2`, did, id, outcome, fmt.Sprintf("%d milliseconds", latency.Milliseconds()))
 	require.NoError(t, err)
-	_, err = b.pool.Exec(ctx, `insert into delivery_attempts (delivery_id, n, started_at, latency_ms, outcome) values ($1, 1, now(), 40, $2)`, did, outcome)
+	_, err = b.Pool.Exec(ctx, `insert into delivery_attempts (delivery_id, n, started_at, latency_ms, outcome) values ($1, 1, now(), 40, $2)`, did, outcome)
 	require.NoError(t, err)
 }
 
 func TestRollupCountsMessagesSLAAndExceptionsPerMinute(t *testing.T) {
 	t.Parallel()
-	b := setup(t, false)
+	b := jobstest.Setup(t, false)
 	ctx := context.Background()
 	deployChannelVersion(t, b)
 
@@ -67,26 +68,26 @@ func TestRollupCountsMessagesSLAAndExceptionsPerMinute(t *testing.T) {
 		if ch != "" {
 			payload = fmt.Sprintf(`{"id": %d, "total": 5, "channel": %q}`, i+1, ch)
 		}
-		ids = append(ids, b.accept(t, payload).MessageID)
+		ids = append(ids, b.Accept(t, payload).MessageID)
 	}
 	var channel string
-	require.NoError(t, b.pool.QueryRow(ctx, `select channel from messages where id = $1`, ids[4]).Scan(&channel))
+	require.NoError(t, b.Pool.QueryRow(ctx, `select channel from messages where id = $1`, ids[4]).Scan(&channel))
 	require.Equal(t, "store", channel)
 	settle(t, b, ids[0], "delivered", 2*time.Second, "delivered")
 	settle(t, b, ids[1], "delivered", 5*time.Second, "delivered")
 	settle(t, b, ids[2], "delivered", 30*time.Second, "delivered")
 	settle(t, b, ids[3], "failed", 0, "failed")
 	settle(t, b, ids[4], "delivered", time.Second, "delivered")
-	_, err := b.pool.Exec(ctx, `
+	_, err := b.Pool.Exec(ctx, `
 		insert into exceptions (kind, fingerprint, environment_id, flow_id, message_id, stage, error_class, message, status, resolved_at)
 		values ('delivery', 'f', $1, $2, $3, 'deliver', 'http_500', 'refused', 'open', null),
-		       ('delivery', 'f', $1, $2, $4, 'deliver', 'http_500', 'refused', 'resolved', now())`, b.env.ID, b.flow.ID, ids[3], ids[2])
+		       ('delivery', 'f', $1, $2, $4, 'deliver', 'http_500', 'refused', 'resolved', now())`, b.Env.ID, b.Flow.ID, ids[3], ids[2])
 	require.NoError(t, err)
 
 	now := time.Now()
-	require.NoError(t, insight.Rollup(ctx, b.pool, now.Add(-5*time.Minute), now))
+	require.NoError(t, insight.Rollup(ctx, b.Pool, now.Add(-5*time.Minute), now))
 	// A second pass changes nothing: it overwrites the same minutes.
-	require.NoError(t, insight.Rollup(ctx, b.pool, now.Add(-5*time.Minute), now))
+	require.NoError(t, insight.Rollup(ctx, b.Pool, now.Add(-5*time.Minute), now))
 
 	type row struct {
 		channel                                   string
@@ -94,10 +95,10 @@ func TestRollupCountsMessagesSLAAndExceptionsPerMinute(t *testing.T) {
 		objective                                 float64
 		le                                        []int32
 	}
-	rows, err := b.pool.Query(ctx, `
+	rows, err := b.Pool.Query(ctx, `
 		select channel, sum(received), sum(delivered), sum(failed), sum(within_sla), max(sla_seconds), max(sla_objective),
 		       (array_agg(latency_le))[1]
-		from flow_minute_stats where environment_id = $1 group by channel order by channel`, b.env.ID)
+		from flow_minute_stats where environment_id = $1 group by channel order by channel`, b.Env.ID)
 	require.NoError(t, err)
 	var got []row
 	for rows.Next() {
@@ -115,55 +116,55 @@ func TestRollupCountsMessagesSLAAndExceptionsPerMinute(t *testing.T) {
 	require.InDelta(t, 90, got[1].objective, 0.001)
 
 	var opened, closed, attempts, errs int
-	require.NoError(t, b.pool.QueryRow(ctx, `select sum(opened), sum(closed) from exception_minute_stats where environment_id = $1`, b.env.ID).Scan(&opened, &closed))
+	require.NoError(t, b.Pool.QueryRow(ctx, `select sum(opened), sum(closed) from exception_minute_stats where environment_id = $1`, b.Env.ID).Scan(&opened, &closed))
 	require.Equal(t, []int{2, 1}, []int{opened, closed})
-	require.NoError(t, b.pool.QueryRow(ctx, `select sum(attempts), sum(errors) from target_minute_stats where environment_id = $1 and target = 'erp'`, b.env.ID).Scan(&attempts, &errs))
+	require.NoError(t, b.Pool.QueryRow(ctx, `select sum(attempts), sum(errors) from target_minute_stats where environment_id = $1 and target = 'erp'`, b.Env.ID).Scan(&attempts, &errs))
 	require.Equal(t, []int{5, 1}, []int{attempts, errs})
 
 	// Minutes outside the window are not touched.
 	var outside int
-	require.NoError(t, b.pool.QueryRow(ctx, `select count(*) from flow_minute_stats where minute < $1`, now.Add(-5*time.Minute).Truncate(time.Minute)).Scan(&outside))
+	require.NoError(t, b.Pool.QueryRow(ctx, `select count(*) from flow_minute_stats where minute < $1`, now.Add(-5*time.Minute).Truncate(time.Minute)).Scan(&outside))
 	require.Zero(t, outside)
 }
 
 func TestRollupWithoutMessagesWritesNothing(t *testing.T) {
 	t.Parallel()
-	b := setup(t, false)
+	b := jobstest.Setup(t, false)
 	ctx := context.Background()
-	require.NoError(t, insight.Rollup(ctx, b.pool, time.Now().Add(-time.Hour), time.Now()))
+	require.NoError(t, insight.Rollup(ctx, b.Pool, time.Now().Add(-time.Hour), time.Now()))
 	var n int
-	require.NoError(t, b.pool.QueryRow(ctx, `select count(*) from flow_minute_stats`).Scan(&n))
+	require.NoError(t, b.Pool.QueryRow(ctx, `select count(*) from flow_minute_stats`).Scan(&n))
 	require.Zero(t, n)
 }
 
 func TestRollupReportsADatabaseError(t *testing.T) {
 	t.Parallel()
-	b := setup(t, false)
+	b := jobstest.Setup(t, false)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	require.Error(t, insight.Rollup(ctx, b.pool, time.Now().Add(-time.Hour), time.Now()))
-	require.Error(t, (&insight.RollupWorker{DB: b.pool}).Work(ctx, nil))
+	require.Error(t, insight.Rollup(ctx, b.Pool, time.Now().Add(-time.Hour), time.Now()))
+	require.Error(t, (&insight.RollupWorker{DB: b.Pool}).Work(ctx, nil))
 }
 
 func TestChannelExpressionFailureLeavesTheChannelEmpty(t *testing.T) {
 	t.Parallel()
-	b := setup(t, false)
+	b := jobstest.Setup(t, false)
 	ctx := context.Background()
-	d, err := mappings.DraftGet(ctx, b.pool, b.flow.ID)
+	d, err := mappings.DraftGet(ctx, b.Pool, b.Flow.ID)
 	require.NoError(t, err)
 	def := *d.Definition
 	def.Keys.Channel = `upper(source.channel)`
-	d, err = mappings.DraftSave(ctx, b.pool, b.flow.ID, d.Revision, &def, b.editor)
+	d, err = mappings.DraftSave(ctx, b.Pool, b.Flow.ID, d.Revision, &def, b.Editor)
 	require.NoError(t, err)
-	_, err = mappings.Publish(ctx, b.pool, b.flow.ID, d.Revision, "channel", b.editor)
+	_, err = mappings.Publish(ctx, b.Pool, b.Flow.ID, d.Revision, "channel", b.Editor)
 	require.NoError(t, err)
-	dbtest.Deploy(t, b.pool, b.env.ID, b.flow.ID, 2)
+	dbtest.Deploy(t, b.Pool, b.Env.ID, b.Flow.ID, 2)
 
-	ok := b.accept(t, `{"id": 1, "total": 1, "channel": "pos"}`)
-	bad := b.accept(t, `{"id": 2, "total": 1, "channel": 7}`)
+	ok := b.Accept(t, `{"id": 1, "total": 1, "channel": "pos"}`)
+	bad := b.Accept(t, `{"id": 2, "total": 1, "channel": 7}`)
 	var c1, c2 string
-	require.NoError(t, b.pool.QueryRow(ctx, `select channel from messages where id = $1`, ok.MessageID).Scan(&c1))
-	require.NoError(t, b.pool.QueryRow(ctx, `select channel from messages where id = $1`, bad.MessageID).Scan(&c2))
+	require.NoError(t, b.Pool.QueryRow(ctx, `select channel from messages where id = $1`, ok.MessageID).Scan(&c1))
+	require.NoError(t, b.Pool.QueryRow(ctx, `select channel from messages where id = $1`, bad.MessageID).Scan(&c2))
 	require.Equal(t, "POS", c1)
 	require.Empty(t, c2, "a failing channel expression never rejects the message")
 }

@@ -1,4 +1,4 @@
-package jobs_test
+package intake_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/crossdock/crossdock/internal/dbtest"
 	"github.com/crossdock/crossdock/jobs/intake"
+	"github.com/crossdock/crossdock/jobs/jobstest"
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 )
@@ -20,10 +21,10 @@ import (
 // payload in the same burst is refused on its own.
 func TestIntakeSharesCommitsAndLosesNothing(t *testing.T) {
 	t.Parallel()
-	b := setup(t, false)
-	in := intake.New(b.pool, b.client, intake.Config{})
+	b := jobstest.Setup(t, false)
+	in := intake.New(b.Pool, b.Client, intake.Config{})
 	const callers, each = 64, 5
-	first := b.accept(t, `{"id": 0, "name": "#0", "total": 1}`)
+	first := b.Accept(t, `{"id": 0, "name": "#0", "total": 1}`)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	ids := map[string]bool{}
@@ -54,26 +55,26 @@ func TestIntakeSharesCommitsAndLosesNothing(t *testing.T) {
 	require.NotContains(t, ids, first.MessageID.String())
 	require.Equal(t, total, reused, "every reuse of key order-0 is refused")
 	total++ // and the first message
-	require.Equal(t, total, countRows(t, b, `select count(*) from messages`))
-	require.Equal(t, total, countRows(t, b, `select count(*) from lineage_events where stage = 'received'`))
-	require.Equal(t, total, countRows(t, b, `
+	require.Equal(t, total, b.CountRows(t, `select count(*) from messages`))
+	require.Equal(t, total, b.CountRows(t, `select count(*) from lineage_events where stage = 'received'`))
+	require.Equal(t, total, b.CountRows(t, `
 		select count(*) from messages m join river_job j on j.kind = 'process' and j.args->'message_ids' ? m.id::text`),
 		"every message is in exactly one process job")
-	require.Equal(t, total, countRows(t, b, `select sum(jsonb_array_length(args->'message_ids')) from river_job where kind = 'process'`),
+	require.Equal(t, total, b.CountRows(t, `select sum(jsonb_array_length(args->'message_ids')) from river_job where kind = 'process'`),
 		"and every job's messages exist")
-	require.Less(t, countRows(t, b, `select count(*) from river_job where kind = 'process'`), total, "messages of one commit share a job")
+	require.Less(t, b.CountRows(t, `select count(*) from river_job where kind = 'process'`), total, "messages of one commit share a job")
 	// xmin is the transaction that inserted a row: fewer transactions than
 	// messages means concurrent events shared commits.
-	require.Less(t, countRows(t, b, `select count(distinct xmin::text) from messages`), total, "concurrent events shared commits")
+	require.Less(t, b.CountRows(t, `select count(distinct xmin::text) from messages`), total, "concurrent events shared commits")
 }
 
 // A deploy after the trigger URL was resolved (and remembered) is not
 // missed: the insert checks the deployment it was resolved against.
 func TestIntakeFollowsANewDeployment(t *testing.T) {
 	t.Parallel()
-	b := setup(t, false)
+	b := jobstest.Setup(t, false)
 	ctx := context.Background()
-	in := intake.New(b.pool, b.client, intake.Config{ResolveTTL: time.Hour})
+	in := intake.New(b.Pool, b.Client, intake.Config{ResolveTTL: time.Hour})
 	accept := func(payload string) intake.AcceptResult {
 		res, err := in.Accept(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(payload)})
 		require.NoError(t, err)
@@ -82,19 +83,19 @@ func TestIntakeFollowsANewDeployment(t *testing.T) {
 	first := accept(`{"id": 1, "total": 1}`)
 	require.Equal(t, 1, first.VersionNumber)
 
-	d, err := mappings.DraftGet(ctx, b.pool, b.flow.ID)
+	d, err := mappings.DraftGet(ctx, b.Pool, b.Flow.ID)
 	require.NoError(t, err)
 	def := *d.Definition
 	def.Description = "v2"
-	d, err = mappings.DraftSave(ctx, b.pool, b.flow.ID, d.Revision, &def, b.editor)
+	d, err = mappings.DraftSave(ctx, b.Pool, b.Flow.ID, d.Revision, &def, b.Editor)
 	require.NoError(t, err)
-	_, err = mappings.Publish(ctx, b.pool, b.flow.ID, d.Revision, "v2", b.editor)
+	_, err = mappings.Publish(ctx, b.Pool, b.Flow.ID, d.Revision, "v2", b.Editor)
 	require.NoError(t, err)
-	dbtest.Deploy(t, b.pool, b.env.ID, b.flow.ID, 2)
+	dbtest.Deploy(t, b.Pool, b.Env.ID, b.Flow.ID, 2)
 
 	second := accept(`{"id": 2, "total": 1}`)
 	require.Equal(t, 2, second.VersionNumber)
-	m, err := store.MessageByID(ctx, b.pool, second.MessageID)
+	m, err := store.MessageByID(ctx, b.Pool, second.MessageID)
 	require.NoError(t, err)
 	require.Equal(t, 2, m.VersionNumber)
 	again := accept(`{"id": 1, "total": 1}`)
@@ -104,14 +105,14 @@ func TestIntakeFollowsANewDeployment(t *testing.T) {
 	// A batch resolved before the next deploy is not missed either.
 	_, err = in.AcceptBatch(ctx, intake.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{[]byte(`{"id": 3, "total": 1}`)}})
 	require.NoError(t, err)
-	d, err = mappings.DraftGet(ctx, b.pool, b.flow.ID)
+	d, err = mappings.DraftGet(ctx, b.Pool, b.Flow.ID)
 	require.NoError(t, err)
 	def.Description = "v3"
-	d, err = mappings.DraftSave(ctx, b.pool, b.flow.ID, d.Revision, &def, b.editor)
+	d, err = mappings.DraftSave(ctx, b.Pool, b.Flow.ID, d.Revision, &def, b.Editor)
 	require.NoError(t, err)
-	_, err = mappings.Publish(ctx, b.pool, b.flow.ID, d.Revision, "v3", b.editor)
+	_, err = mappings.Publish(ctx, b.Pool, b.Flow.ID, d.Revision, "v3", b.Editor)
 	require.NoError(t, err)
-	dbtest.Deploy(t, b.pool, b.env.ID, b.flow.ID, 3)
+	dbtest.Deploy(t, b.Pool, b.Env.ID, b.Flow.ID, 3)
 	lines, err := in.AcceptBatch(ctx, intake.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{[]byte(`{"id": 4, "total": 1}`), []byte(`{"id": 1, "total": 1}`)}})
 	require.NoError(t, err)
 	require.NoError(t, lines[0].Err)
@@ -125,12 +126,12 @@ func TestIntakeFollowsANewDeployment(t *testing.T) {
 // leaves it out rather than failing the insert).
 func TestIntakeAcceptsAnEscapedNUL(t *testing.T) {
 	t.Parallel()
-	b := setup(t, false)
-	in := intake.New(b.pool, b.client, intake.Config{})
+	b := jobstest.Setup(t, false)
+	in := intake.New(b.Pool, b.Client, intake.Config{})
 	payload := `{"id": 77, "name": "#77", "total": 1, "note": "a\u0000b"}`
 	res, err := in.Accept(context.Background(), intake.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(payload)})
 	require.NoError(t, err)
-	again := b.accept(t, payload)
+	again := b.Accept(t, payload)
 	require.Equal(t, res.MessageID, again.MessageID)
-	require.Equal(t, 1, countRows(t, b, `select count(*) from messages where id = $1`, res.MessageID))
+	require.Equal(t, 1, b.CountRows(t, `select count(*) from messages where id = $1`, res.MessageID))
 }

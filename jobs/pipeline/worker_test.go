@@ -1,12 +1,9 @@
-package jobs_test
+package pipeline_test
 
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
@@ -14,29 +11,28 @@ import (
 	"github.com/riverqueue/river/rivertest"
 	"github.com/stretchr/testify/require"
 
-	"github.com/crossdock/crossdock/jobs"
 	"github.com/crossdock/crossdock/jobs/insight"
 	"github.com/crossdock/crossdock/jobs/intake"
+	"github.com/crossdock/crossdock/jobs/jobstest"
 	"github.com/crossdock/crossdock/jobs/pipeline"
 	"github.com/crossdock/crossdock/jobs/queue"
 	"github.com/crossdock/crossdock/jobs/store"
-	"github.com/crossdock/crossdock/mappings/release"
 )
 
 // River is at-least-once: processing a message twice must not route it
 // twice. And work River gave up on must surface as exceptions.
 func TestProcessTwiceThenOrphanCheck(t *testing.T) {
 	t.Parallel()
-	b := setup(t, false)
+	b := jobstest.Setup(t, false)
 	ctx := context.Background()
-	b.configureERP(t, "http://127.0.0.1:1", nil)
-	a := b.accept(t, `{"id": 1, "name": "#1", "total": 1}`)
-	orphan := b.accept(t, `{"id": 2, "name": "#2", "total": 1}`)
+	b.ConfigureERP(t, "http://127.0.0.1:1", nil)
+	a := b.Accept(t, `{"id": 1, "name": "#1", "total": 1}`)
+	orphan := b.Accept(t, `{"id": 2, "name": "#2", "total": 1}`)
 
-	tx, err := b.pool.Begin(ctx)
+	tx, err := b.Pool.Begin(ctx)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = tx.Rollback(ctx) })
-	process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &pipeline.ProcessWorker{DB: tx})
+	process := rivertest.NewWorker(t, riverpgxv5.New(b.Pool), &river.Config{}, &pipeline.ProcessWorker{DB: tx})
 	for range 2 {
 		res, err := process.Work(ctx, t, tx, intake.ProcessArgs{MessageIDs: []uuid.UUID{a.MessageID}}, nil)
 		require.NoError(t, err)
@@ -62,7 +58,7 @@ func TestProcessTwiceThenOrphanCheck(t *testing.T) {
 	_, err = tx.Exec(ctx, `update messages set updated_at = now() - interval '10 minutes' where id = $1`, orphan.MessageID)
 	require.NoError(t, err)
 
-	check := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &pipeline.OrphanCheckWorker{DB: tx})
+	check := rivertest.NewWorker(t, riverpgxv5.New(b.Pool), &river.Config{}, &pipeline.OrphanCheckWorker{DB: tx})
 	for range 2 {
 		_, err := check.Work(ctx, t, tx, pipeline.OrphanCheckArgs{}, nil)
 		require.NoError(t, err)
@@ -84,84 +80,35 @@ func TestProcessTwiceThenOrphanCheck(t *testing.T) {
 	// processed one and the one the check failed without processing.
 	res, err := insight.MessageSearch(ctx, tx, insight.MessageFilter{PayloadValue: "#1"})
 	require.NoError(t, err)
-	require.Equal(t, []uuid.UUID{a.MessageID}, ids(res.Messages))
+	require.Equal(t, []uuid.UUID{a.MessageID}, jobstest.MessageIDs(res.Messages))
 	res, err = insight.MessageSearch(ctx, tx, insight.MessageFilter{PayloadValue: "#2"})
 	require.NoError(t, err)
-	require.Equal(t, []uuid.UUID{orphan.MessageID}, ids(res.Messages))
+	require.Equal(t, []uuid.UUID{orphan.MessageID}, jobstest.MessageIDs(res.Messages))
 	require.Equal(t, 2, count(`select count(*) from message_values`))
-}
-
-// Stopping the client mid-request puts the delivery back on the queue
-// without counting an attempt; the next process delivers it with the same
-// idempotency key.
-func TestShutdownReturnsInFlightDeliveries(t *testing.T) {
-	t.Parallel()
-	b := setup(t, false)
-	ctx := context.Background()
-	var slow atomic.Bool
-	slow.Store(true)
-	started := make(chan struct{}, 10)
-	tg := newTarget(t, func(_ int, w http.ResponseWriter) {
-		if slow.Load() {
-			started <- struct{}{}
-			time.Sleep(3 * time.Second)
-		}
-		w.WriteHeader(http.StatusOK)
-	})
-	b.configureERP(t, tg.URL, func(c *release.TargetConfig) { c.Timeout = 10 * time.Second })
-	require.NoError(t, b.client.Start(ctx))
-	acc := b.accept(t, `{"id": 10, "name": "#10", "total": 1}`)
-	select {
-	case <-started:
-	case <-time.After(15 * time.Second):
-		t.Fatal("the target was never called")
-	}
-	stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	require.NoError(t, b.client.StopAndCancel(stopCtx))
-
-	v, err := store.MessageGet(ctx, b.pool, acc.MessageID)
-	require.NoError(t, err)
-	require.Empty(t, v.Deliveries[0].AttemptLog, "an interrupted attempt is not counted")
-	require.Equal(t, store.StatusQueued, v.Message.Status)
-
-	slow.Store(false)
-	next, err := jobs.NewClient(b.pool, nil, jobs.Config{Sealer: b.sealer, FetchPollInterval: 50 * time.Millisecond})
-	require.NoError(t, err)
-	require.NoError(t, next.Start(ctx))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = next.Stop(ctx)
-	})
-	v = b.waitStatus(t, acc.MessageID, store.StatusDelivered)
-	require.Len(t, v.Deliveries[0].AttemptLog, 1)
-	require.Equal(t, 2, tg.count())
-	require.Equal(t, tg.requests[0].Header.Get("Idempotency-Key"), tg.requests[1].Header.Get("Idempotency-Key"))
 }
 
 // A delivery has at most one deliver job waiting or running, checked with a
 // real client since rivertest turns uniqueness off.
 func TestDeliverJobsAreUniquePerDelivery(t *testing.T) {
 	t.Parallel()
-	b := setup(t, false)
+	b := jobstest.Setup(t, false)
 	ctx := context.Background()
 	id := uuid.New()
-	first, err := b.client.Insert(ctx, pipeline.DeliverArgs{DeliveryID: id}, nil)
+	first, err := b.Client.Insert(ctx, pipeline.DeliverArgs{DeliveryID: id}, nil)
 	require.NoError(t, err)
 	require.False(t, first.UniqueSkippedAsDuplicate)
-	again, err := b.client.Insert(ctx, pipeline.DeliverArgs{DeliveryID: id}, nil)
+	again, err := b.Client.Insert(ctx, pipeline.DeliverArgs{DeliveryID: id}, nil)
 	require.NoError(t, err)
 	require.True(t, again.UniqueSkippedAsDuplicate)
 	require.Equal(t, first.Job.ID, again.Job.ID)
-	other, err := b.client.Insert(ctx, pipeline.DeliverArgs{DeliveryID: uuid.New()}, nil)
+	other, err := b.Client.Insert(ctx, pipeline.DeliverArgs{DeliveryID: uuid.New()}, nil)
 	require.NoError(t, err)
 	require.False(t, other.UniqueSkippedAsDuplicate)
 
 	// Once the job is finished, an inbox retry may enqueue it again.
-	_, err = b.pool.Exec(ctx, `update river_job set state = 'completed', finalized_at = now() where id = $1`, first.Job.ID)
+	_, err = b.Pool.Exec(ctx, `update river_job set state = 'completed', finalized_at = now() where id = $1`, first.Job.ID)
 	require.NoError(t, err)
-	retry, err := b.client.Insert(ctx, pipeline.DeliverArgs{DeliveryID: id}, nil)
+	retry, err := b.Client.Insert(ctx, pipeline.DeliverArgs{DeliveryID: id}, nil)
 	require.NoError(t, err)
 	require.False(t, retry.UniqueSkippedAsDuplicate)
 }
@@ -171,19 +118,19 @@ func TestDeliverJobsAreUniquePerDelivery(t *testing.T) {
 // the one left.
 func TestProcessGroupIsolatesAFailingMessage(t *testing.T) {
 	t.Parallel()
-	b := setup(t, false)
+	b := jobstest.Setup(t, false)
 	ctx := context.Background()
-	b.configureERP(t, "http://127.0.0.1:1", nil)
-	res, err := b.intake.AcceptBatch(ctx, intake.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{
+	b.ConfigureERP(t, "http://127.0.0.1:1", nil)
+	res, err := b.Intake.AcceptBatch(ctx, intake.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{
 		[]byte(`{"id": 1, "name": "#1", "total": 1}`), []byte(`{"id": 2, "name": "#2", "total": 1}`), []byte(`{"id": 3, "name": "#3", "total": 1}`),
 	}})
 	require.NoError(t, err)
 	ids := []uuid.UUID{res[0].MessageID, res[1].MessageID, res[2].MessageID}
-	require.Equal(t, 1, countRows(t, b, `select count(*) from river_job where kind = 'process'`), "one job for the batch")
+	require.Equal(t, 1, b.CountRows(t, `select count(*) from river_job where kind = 'process'`), "one job for the batch")
 
 	// The database refuses deliveries of the second message. The worker runs
 	// in a test transaction (its own transactions become savepoints).
-	tx, err := b.pool.Begin(ctx)
+	tx, err := b.Pool.Begin(ctx)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = tx.Rollback(ctx) })
 	_, err = tx.Exec(ctx, fmt.Sprintf(`
@@ -195,7 +142,7 @@ func TestProcessGroupIsolatesAFailingMessage(t *testing.T) {
 		create trigger refuse_delivery before insert on deliveries for each row execute function refuse_delivery()`, ids[1]))
 	require.NoError(t, err)
 
-	process := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &pipeline.ProcessWorker{DB: tx})
+	process := rivertest.NewWorker(t, riverpgxv5.New(b.Pool), &river.Config{}, &pipeline.ProcessWorker{DB: tx})
 	_, err = process.Work(ctx, t, tx, intake.ProcessArgs{MessageIDs: ids}, nil)
 	require.ErrorContains(t, err, "refused for the test")
 	status := func(id uuid.UUID) store.MessageStatus {

@@ -1,4 +1,4 @@
-package jobs_test
+package intake_test
 
 import (
 	"context"
@@ -15,17 +15,11 @@ import (
 	"github.com/crossdock/crossdock/internal/dbtest"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/jobs/intake"
+	"github.com/crossdock/crossdock/jobs/jobstest"
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/mappings/release"
 )
-
-func countRows(t *testing.T, b *bundle, sql string, args ...any) int {
-	t.Helper()
-	var n int
-	require.NoError(t, b.pool.QueryRow(context.Background(), sql, args...).Scan(&n))
-	return n
-}
 
 // Concurrent identical requests make one message and one job: from
 // requests gathered into one commit, from as many writers racing on the
@@ -33,21 +27,21 @@ func countRows(t *testing.T, b *bundle, sql string, args ...any) int {
 func TestConcurrentIdenticalAcceptsMakeOneMessage(t *testing.T) {
 	t.Parallel()
 	type acceptFunc func(context.Context, intake.AcceptRequest) (intake.AcceptResult, error)
-	for name, way := range map[string]func(b *bundle) acceptFunc{
-		"one writer": func(b *bundle) acceptFunc { return intake.New(b.pool, b.client, intake.Config{}).Accept },
-		"eight writers": func(b *bundle) acceptFunc {
-			return intake.New(b.pool, b.client, intake.Config{Writers: 8}).Accept
+	for name, way := range map[string]func(b *jobstest.Bundle) acceptFunc{
+		"one writer": func(b *jobstest.Bundle) acceptFunc { return intake.New(b.Pool, b.Client, intake.Config{}).Accept },
+		"eight writers": func(b *jobstest.Bundle) acceptFunc {
+			return intake.New(b.Pool, b.Client, intake.Config{Writers: 8}).Accept
 		},
-		"Prefer wait": func(b *bundle) acceptFunc {
+		"Prefer wait": func(b *jobstest.Bundle) acceptFunc {
 			return func(ctx context.Context, r intake.AcceptRequest) (intake.AcceptResult, error) {
-				res, err := b.intake.MapInline(ctx, r)
+				res, err := b.Intake.MapInline(ctx, r)
 				return res.AcceptResult, err
 			}
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			b := setup(t, false)
+			b := jobstest.Setup(t, false)
 			accept := way(b)
 			var wg sync.WaitGroup
 			results := make([]intake.AcceptResult, 50)
@@ -68,35 +62,35 @@ func TestConcurrentIdenticalAcceptsMakeOneMessage(t *testing.T) {
 				}
 			}
 			require.Equal(t, 1, fresh, "exactly one request created the message")
-			require.Equal(t, 1, countRows(t, b, `select count(*) from messages`))
-			require.Equal(t, 1, countRows(t, b, `select count(*) from river_job where kind = 'process'`))
-			require.Equal(t, 1, countRows(t, b, `select count(*) from lineage_events where stage = 'received'`))
+			require.Equal(t, 1, b.CountRows(t, `select count(*) from messages`))
+			require.Equal(t, 1, b.CountRows(t, `select count(*) from river_job where kind = 'process'`))
+			require.Equal(t, 1, b.CountRows(t, `select count(*) from lineage_events where stage = 'received'`))
 		})
 	}
 }
 
 func TestSameKeyDifferentPayloadIsRefused(t *testing.T) {
 	t.Parallel()
-	b := setup(t, false)
-	first := b.accept(t, `{"id": 9, "name": "#9", "total": 1}`)
-	again := b.accept(t, `{"id": 9, "name": "#9", "total": 1}`)
+	b := jobstest.Setup(t, false)
+	first := b.Accept(t, `{"id": 9, "name": "#9", "total": 1}`)
+	again := b.Accept(t, `{"id": 9, "name": "#9", "total": 1}`)
 	require.True(t, again.Replayed)
 	require.Equal(t, first.MessageID, again.MessageID)
 
-	_, err := b.intake.Accept(context.Background(), intake.AcceptRequest{Env: "dev", FlowSlug: "orders",
+	_, err := b.Intake.Accept(context.Background(), intake.AcceptRequest{Env: "dev", FlowSlug: "orders",
 		Payload: []byte(`{"id": 9, "name": "#9", "total": 2}`)})
 	require.ErrorIs(t, err, intake.ErrKeyReused)
 	require.Contains(t, err.Error(), "order-9")
-	require.Equal(t, 1, countRows(t, b, `select count(*) from messages`))
-	require.Equal(t, 1, countRows(t, b, `select count(*) from river_job where kind = 'process'`))
+	require.Equal(t, 1, b.CountRows(t, `select count(*) from messages`))
+	require.Equal(t, 1, b.CountRows(t, `select count(*) from river_job where kind = 'process'`))
 }
 
 func TestAcceptAnswersWhatToFix(t *testing.T) {
 	t.Parallel()
-	b := setup(t, false)
+	b := jobstest.Setup(t, false)
 	ctx := context.Background()
 	accept := func(env, flow, payload string) error {
-		_, err := b.intake.Accept(ctx, intake.AcceptRequest{Env: env, FlowSlug: flow, Payload: []byte(payload)})
+		_, err := b.Intake.Accept(ctx, intake.AcceptRequest{Env: env, FlowSlug: flow, Payload: []byte(payload)})
 		return err
 	}
 	err := accept("staging", "orders", `{}`)
@@ -116,25 +110,25 @@ func TestAcceptAnswersWhatToFix(t *testing.T) {
 
 	// Headers win over the expressions; without a correlation expression
 	// result, one is generated.
-	res, err := b.intake.Accept(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "orders",
+	res, err := b.Intake.Accept(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "orders",
 		Payload: []byte(`{"id": 1, "total": 1}`), IdempotencyKey: "hdr-key", CorrelationID: ""})
 	require.NoError(t, err)
 	require.Equal(t, "hdr-key", res.IdempotencyKey)
 	_, err = uuid.Parse(res.CorrelationID)
 	require.NoError(t, err, "generated correlation id when the expression gives none")
 	require.Equal(t, "/api/v1/messages/"+res.MessageID.String(), res.StatusURL)
-	m, err := store.MessageByID(ctx, b.pool, res.MessageID)
+	m, err := store.MessageByID(ctx, b.Pool, res.MessageID)
 	require.NoError(t, err)
 	require.Equal(t, store.StatusReceived, m.Status)
 	require.JSONEq(t, `{"id": 1, "total": 1}`, string(m.Payload))
 	require.Equal(t, 1, m.VersionNumber)
 
-	byCorr, err := store.MessagesByCorrelationID(ctx, b.pool, res.CorrelationID)
+	byCorr, err := store.MessagesByCorrelationID(ctx, b.Pool, res.CorrelationID)
 	require.NoError(t, err)
 	require.Len(t, byCorr, 1)
 	_, err = store.ParseMessageID("not-a-uuid")
 	require.Equal(t, fault.NotFound, fault.CodeOf(err))
-	_, err = store.MessageGet(ctx, b.pool, uuid.New())
+	_, err = store.MessageGet(ctx, b.Pool, uuid.New())
 	require.Equal(t, fault.NotFound, fault.CodeOf(err))
 }
 
@@ -142,43 +136,43 @@ func TestAcceptAnswersWhatToFix(t *testing.T) {
 // the statements of the intake transaction leaves neither.
 func TestAcceptIsAllOrNothing(t *testing.T) {
 	t.Parallel()
-	b := setup(t, false)
+	b := jobstest.Setup(t, false)
 	ctx := context.Background()
-	_, err := b.pool.Exec(ctx, `
+	_, err := b.Pool.Exec(ctx, `
 		create function fail_job_insert() returns trigger language plpgsql as $$
 		begin raise exception 'injected failure after the message insert'; end $$;
 		create trigger fail_job_insert before insert on river_job for each row execute function fail_job_insert();`)
 	require.NoError(t, err)
-	_, err = b.intake.Accept(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(`{"id": 1, "name": "#1", "total": 1}`)})
+	_, err = b.Intake.Accept(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(`{"id": 1, "name": "#1", "total": 1}`)})
 	require.ErrorContains(t, err, "injected failure")
-	require.Equal(t, 0, countRows(t, b, `select count(*) from messages`))
-	require.Equal(t, 0, countRows(t, b, `select count(*) from lineage_events`))
+	require.Equal(t, 0, b.CountRows(t, `select count(*) from messages`))
+	require.Equal(t, 0, b.CountRows(t, `select count(*) from lineage_events`))
 
-	_, err = b.pool.Exec(ctx, `drop trigger fail_job_insert on river_job`)
+	_, err = b.Pool.Exec(ctx, `drop trigger fail_job_insert on river_job`)
 	require.NoError(t, err)
-	_, err = b.pool.Exec(ctx, `
+	_, err = b.Pool.Exec(ctx, `
 		create function fail_lineage() returns trigger language plpgsql as $$
 		begin raise exception 'injected lineage failure'; end $$;
 		create trigger fail_lineage before insert on lineage_events for each row execute function fail_lineage();`)
 	require.NoError(t, err)
-	_, err = b.intake.Accept(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(`{"id": 1, "name": "#1", "total": 1}`)})
+	_, err = b.Intake.Accept(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(`{"id": 1, "name": "#1", "total": 1}`)})
 	require.ErrorContains(t, err, "injected lineage failure")
-	require.Equal(t, 0, countRows(t, b, `select count(*) from messages`))
-	require.Equal(t, 0, countRows(t, b, `select count(*) from river_job`))
+	require.Equal(t, 0, b.CountRows(t, `select count(*) from messages`))
+	require.Equal(t, 0, b.CountRows(t, `select count(*) from river_job`))
 
-	_, err = b.pool.Exec(ctx, `drop trigger fail_lineage on lineage_events`)
+	_, err = b.Pool.Exec(ctx, `drop trigger fail_lineage on lineage_events`)
 	require.NoError(t, err)
-	b.accept(t, `{"id": 1, "name": "#1", "total": 1}`)
-	require.Equal(t, 1, countRows(t, b, `select count(*) from messages`))
-	require.Equal(t, 1, countRows(t, b, `select count(*) from river_job where kind = 'process' and args->'message_ids' ? (select id::text from messages)`))
+	b.Accept(t, `{"id": 1, "name": "#1", "total": 1}`)
+	require.Equal(t, 1, b.CountRows(t, `select count(*) from messages`))
+	require.Equal(t, 1, b.CountRows(t, `select count(*) from river_job where kind = 'process' and args->'message_ids' ? (select id::text from messages)`))
 }
 
 func TestAcceptBatchAnswersEachLine(t *testing.T) {
 	t.Parallel()
-	b := setup(t, false)
+	b := jobstest.Setup(t, false)
 	ctx := context.Background()
-	b.accept(t, `{"id": 100, "name": "#100", "total": 1}`)
-	res, err := b.intake.AcceptBatch(ctx, intake.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{
+	b.Accept(t, `{"id": 100, "name": "#100", "total": 1}`)
+	res, err := b.Intake.AcceptBatch(ctx, intake.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: [][]byte{
 		[]byte(`{"id": 101, "name": "#101", "total": 1}`),
 		[]byte(`{"id": 102, "name": "#102", "total": 1`),
 		[]byte(`{"id": 100, "name": "#100", "total": 1}`),
@@ -198,20 +192,20 @@ func TestAcceptBatchAnswersEachLine(t *testing.T) {
 	require.NoError(t, res[4].Err)
 	require.True(t, res[5].Replayed, "a repeat within the batch is a replay")
 	require.Equal(t, res[4].MessageID, res[5].MessageID)
-	require.Equal(t, 3, countRows(t, b, `select count(*) from messages`))
-	require.Equal(t, 2, countRows(t, b, `select count(*) from river_job where kind = 'process'`), "one job before, one for the batch")
-	require.Equal(t, 3, countRows(t, b, `select sum(jsonb_array_length(args->'message_ids')) from river_job where kind = 'process'`))
+	require.Equal(t, 3, b.CountRows(t, `select count(*) from messages`))
+	require.Equal(t, 2, b.CountRows(t, `select count(*) from river_job where kind = 'process'`), "one job before, one for the batch")
+	require.Equal(t, 3, b.CountRows(t, `select sum(jsonb_array_length(args->'message_ids')) from river_job where kind = 'process'`))
 
-	_, err = b.intake.AcceptBatch(ctx, intake.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: make([][]byte, intake.MaxBatchLines+1)})
+	_, err = b.Intake.AcceptBatch(ctx, intake.BatchRequest{Env: "dev", FlowSlug: "orders", Lines: make([][]byte, intake.MaxBatchLines+1)})
 	require.Equal(t, fault.TooLarge, fault.CodeOf(err))
 }
 
 func TestMapInlineAnswersAndRecords(t *testing.T) {
 	t.Parallel()
-	b := setup(t, false)
+	b := jobstest.Setup(t, false)
 	ctx := context.Background()
 	now := time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)
-	res, err := b.intake.MapInline(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "orders", Now: now,
+	res, err := b.Intake.MapInline(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "orders", Now: now,
 		Payload: []byte(`{"id": 200, "name": "#200", "total": 12}`)})
 	require.NoError(t, err)
 	require.True(t, res.Valid)
@@ -219,56 +213,27 @@ func TestMapInlineAnswersAndRecords(t *testing.T) {
 	require.Equal(t, "to-erp", res.Routes[0].Name)
 	require.JSONEq(t, `{"orderId": 200, "total": 12, "qty": 1, "company": "1000"}`, string(res.Routes[0].Output))
 
-	bad, err := b.intake.MapInline(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "orders",
+	bad, err := b.Intake.MapInline(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "orders",
 		Payload: []byte(`{"id": 201, "name": "#201", "total": 0}`)})
 	require.NoError(t, err)
 	require.False(t, bad.Valid)
 	require.Equal(t, "positive-total", bad.Validation[0].Rule)
-	require.Equal(t, 2, countRows(t, b, `select count(*) from messages`), "both recorded")
-	require.Equal(t, 2, countRows(t, b, `select count(*) from river_job where kind = 'process'`))
-	m, err := store.MessageByID(ctx, b.pool, res.MessageID)
+	require.Equal(t, 2, b.CountRows(t, `select count(*) from messages`), "both recorded")
+	require.Equal(t, 2, b.CountRows(t, `select count(*) from river_job where kind = 'process'`))
+	m, err := store.MessageByID(ctx, b.Pool, res.MessageID)
 	require.NoError(t, err)
 	require.True(t, m.ReceivedAt.Equal(now))
 }
 
-func TestProcessFilesExceptionsByKind(t *testing.T) {
-	t.Parallel()
-	b := setup(t, true)
-	ctx := context.Background()
-	invalid := b.accept(t, `{"id": 300, "name": "#300", "total": -1}`)
-	invalid2 := b.accept(t, `{"id": 301, "name": "#301", "total": -2}`)
-	broken := b.accept(t, `{"id": 302, "name": "#302", "total": 1, "qty": "many"}`)
-
-	v := b.waitStatus(t, invalid.MessageID, store.StatusRejected)
-	require.Contains(t, stages(v), store.StageRejected)
-	require.Len(t, v.Exceptions, 1)
-	require.Equal(t, store.ExceptionValidation, v.Exceptions[0].Kind)
-	require.Equal(t, "The order needs a positive total.", v.Exceptions[0].Message)
-	require.Empty(t, v.Deliveries)
-	v2 := b.waitStatus(t, invalid2.MessageID, store.StatusRejected)
-	require.Equal(t, v.Exceptions[0].Fingerprint, v2.Exceptions[0].Fingerprint, "identical failures group together")
-
-	vb := b.waitStatus(t, broken.MessageID, store.StatusFailed)
-	require.Len(t, vb.Exceptions, 1)
-	require.Equal(t, store.ExceptionMapping, vb.Exceptions[0].Kind)
-	require.Contains(t, vb.Exceptions[0].ErrorClass, "to-erp")
-	require.Empty(t, vb.Deliveries)
-	require.NotEqual(t, v.Exceptions[0].Fingerprint, vb.Exceptions[0].Fingerprint)
-	require.Equal(t, 2, countRows(t, b, `select count(*) from exceptions where kind = 'validation' and status = 'open'`))
-	var n int
-	require.NoError(t, b.pool.QueryRow(ctx, `select count(distinct fingerprint) from exceptions`).Scan(&n))
-	require.Equal(t, 2, n)
-}
-
 func TestAcceptWithTheDatabaseDownIsUnavailable(t *testing.T) {
 	t.Parallel()
-	b := setup(t, false)
+	b := jobstest.Setup(t, false)
 	// A pool on a port nobody listens on, with a short connect timeout:
 	// the caller must get a quick 503, not a hang or a 500.
 	down, err := pgxpool.New(context.Background(), "postgres://postgres@127.0.0.1:1/x?connect_timeout=1&sslmode=disable")
 	require.NoError(t, err)
 	t.Cleanup(down.Close)
-	in := intake.New(down, b.client, intake.Config{})
+	in := intake.New(down, b.Client, intake.Config{})
 	req := intake.AcceptRequest{Env: "dev", FlowSlug: "orders", Payload: []byte(`{"id": 1}`)}
 	for name, accept := range map[string]func() error{
 		"Accept": func() error { _, err := in.Accept(context.Background(), req); return err },
@@ -294,7 +259,7 @@ func TestAcceptWithTheDatabaseDownIsUnavailable(t *testing.T) {
 // prefix; a failing key expression says to send the header.
 func TestKeyExpressionsSeeVariables(t *testing.T) {
 	t.Parallel()
-	b := setup(t, false)
+	b := jobstest.Setup(t, false)
 	ctx := context.Background()
 	def, err := engine.ParseDefinition([]byte(`{
 		"formatVersion": 1, "name": "returns", "source": {"system": "pos", "event": "return.created"},
@@ -303,21 +268,21 @@ func TestKeyExpressionsSeeVariables(t *testing.T) {
 		"routes": [{"name": "all", "target": "audit", "mapping": [{"target": "id", "expr": "source.id"}]}]
 	}`))
 	require.NoError(t, err)
-	f, err := mappings.FlowCreate(ctx, b.pool, mappings.NewFlow{Name: "Returns", Slug: "returns", Definition: def}, b.editor)
+	f, err := mappings.FlowCreate(ctx, b.Pool, mappings.NewFlow{Name: "Returns", Slug: "returns", Definition: def}, b.Editor)
 	require.NoError(t, err)
-	_, err = mappings.Publish(ctx, b.pool, f.ID, 1, "", b.editor)
+	_, err = mappings.Publish(ctx, b.Pool, f.ID, 1, "", b.Editor)
 	require.NoError(t, err)
-	dbtest.Deploy(t, b.pool, b.env.ID, f.ID, 1)
-	require.NoError(t, release.VariableSet(ctx, b.pool, b.env.ID, "PREFIX", "dev"))
+	dbtest.Deploy(t, b.Pool, b.Env.ID, f.ID, 1)
+	require.NoError(t, release.VariableSet(ctx, b.Pool, b.Env.ID, "PREFIX", "dev"))
 
-	res, err := b.intake.Accept(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "returns", Payload: []byte(`{"id": 7, "ref": "r-7"}`)})
+	res, err := b.Intake.Accept(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "returns", Payload: []byte(`{"id": 7, "ref": "r-7"}`)})
 	require.NoError(t, err)
 	require.Equal(t, "dev-7", res.IdempotencyKey)
 	require.Equal(t, "R-7", res.CorrelationID)
 
 	// A failing correlation expression does not lose the event: an id is
 	// generated.
-	res, err = b.intake.Accept(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "returns", Payload: []byte(`{"id": 8, "ref": 5}`)})
+	res, err = b.Intake.Accept(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "returns", Payload: []byte(`{"id": 8, "ref": 5}`)})
 	require.NoError(t, err)
 	require.Equal(t, "dev-8", res.IdempotencyKey)
 	_, err = uuid.Parse(res.CorrelationID)
@@ -325,13 +290,13 @@ func TestKeyExpressionsSeeVariables(t *testing.T) {
 
 	// Without the variable the key cannot be derived: the caller is told
 	// to send the header, and nothing is recorded.
-	testEnv, err := release.EnvironmentByName(ctx, b.pool, "test")
+	testEnv, err := release.EnvironmentByName(ctx, b.Pool, "test")
 	require.NoError(t, err)
-	dbtest.Deploy(t, b.pool, testEnv.ID, f.ID, 1)
-	_, err = b.intake.Accept(ctx, intake.AcceptRequest{Env: "test", FlowSlug: "returns", Payload: []byte(`{"id": 9, "ref": "r-9"}`)})
+	dbtest.Deploy(t, b.Pool, testEnv.ID, f.ID, 1)
+	_, err = b.Intake.Accept(ctx, intake.AcceptRequest{Env: "test", FlowSlug: "returns", Payload: []byte(`{"id": 9, "ref": "r-9"}`)})
 	require.Equal(t, fault.Invalid, fault.CodeOf(err), "%v", err)
 	require.Contains(t, err.Error(), "send an Idempotency-Key header")
-	res, err = b.intake.Accept(ctx, intake.AcceptRequest{Env: "test", FlowSlug: "returns", Payload: []byte(`{"id": 9, "ref": "r-9"}`), IdempotencyKey: "k9"})
+	res, err = b.Intake.Accept(ctx, intake.AcceptRequest{Env: "test", FlowSlug: "returns", Payload: []byte(`{"id": 9, "ref": "r-9"}`), IdempotencyKey: "k9"})
 	require.NoError(t, err, "with the header the expression is not needed")
 	require.Equal(t, "R-9", res.CorrelationID)
 }
@@ -341,28 +306,28 @@ func TestKeyExpressionsSeeVariables(t *testing.T) {
 // (the remembered deployment is checked by the insert itself).
 func TestAcceptFollowsANewDeployment(t *testing.T) {
 	t.Parallel()
-	b := setup(t, false)
+	b := jobstest.Setup(t, false)
 	ctx := context.Background()
-	first := b.accept(t, `{"id": 1, "total": 1}`)
+	first := b.Accept(t, `{"id": 1, "total": 1}`)
 	require.Equal(t, 1, first.VersionNumber)
 
-	d, err := mappings.DraftGet(ctx, b.pool, b.flow.ID)
+	d, err := mappings.DraftGet(ctx, b.Pool, b.Flow.ID)
 	require.NoError(t, err)
 	def := *d.Definition
 	def.Description = "v2"
-	d, err = mappings.DraftSave(ctx, b.pool, b.flow.ID, d.Revision, &def, b.editor)
+	d, err = mappings.DraftSave(ctx, b.Pool, b.Flow.ID, d.Revision, &def, b.Editor)
 	require.NoError(t, err)
-	_, err = mappings.Publish(ctx, b.pool, b.flow.ID, d.Revision, "v2", b.editor)
+	_, err = mappings.Publish(ctx, b.Pool, b.Flow.ID, d.Revision, "v2", b.Editor)
 	require.NoError(t, err)
-	dbtest.Deploy(t, b.pool, b.env.ID, b.flow.ID, 2)
+	dbtest.Deploy(t, b.Pool, b.Env.ID, b.Flow.ID, 2)
 
-	second := b.accept(t, `{"id": 2, "total": 1}`)
+	second := b.Accept(t, `{"id": 2, "total": 1}`)
 	require.Equal(t, 2, second.VersionNumber)
-	m, err := store.MessageByID(ctx, b.pool, second.MessageID)
+	m, err := store.MessageByID(ctx, b.Pool, second.MessageID)
 	require.NoError(t, err)
 	require.Equal(t, 2, m.VersionNumber)
 	// And a replay of the first still finds the original.
-	again := b.accept(t, `{"id": 1, "total": 1}`)
+	again := b.Accept(t, `{"id": 1, "total": 1}`)
 	require.Equal(t, first.MessageID, again.MessageID)
 }
 
@@ -405,14 +370,14 @@ func (s *commitSpy) Commit(ctx context.Context) error {
 
 func TestMapInlineWaitRunningOutAfterTheRecordIsNotUnavailable(t *testing.T) {
 	t.Parallel()
-	b := setup(t, false)
+	b := jobstest.Setup(t, false)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	db := &cancelAfterCommit{Pool: b.pool, cancel: cancel}
-	res, err := intake.New(db, b.client, intake.Config{}).MapInline(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "orders",
+	db := &cancelAfterCommit{Pool: b.Pool, cancel: cancel}
+	res, err := intake.New(db, b.Client, intake.Config{}).MapInline(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "orders",
 		Payload: []byte(`{"id": 210, "name": "#210", "total": 12}`)})
 	require.ErrorIs(t, err, intake.ErrWaitExpired, "recorded: not the 503 that says nothing was recorded")
 	require.NotEqual(t, uuid.Nil, res.MessageID)
-	require.Equal(t, 1, countRows(t, b, `select count(*) from messages`))
-	require.Equal(t, 1, countRows(t, b, `select count(*) from river_job where kind = 'process'`), "the worker will map it")
+	require.Equal(t, 1, b.CountRows(t, `select count(*) from messages`))
+	require.Equal(t, 1, b.CountRows(t, `select count(*) from river_job where kind = 'process'`), "the worker will map it")
 }

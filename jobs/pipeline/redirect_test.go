@@ -1,4 +1,4 @@
-package jobs_test
+package pipeline_test
 
 import (
 	"encoding/json"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/crossdock/crossdock/jobs/jobstest"
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings/release"
 )
@@ -86,19 +87,19 @@ func TestTargetRedirects(t *testing.T) {
 	for _, a := range auths {
 		t.Run("another origin is not followed, "+a.name, func(t *testing.T) {
 			t.Parallel()
-			b := setup(t, true)
+			b := jobstest.Setup(t, true)
 			elsewhere := newRecorder(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 			target := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
 				http.Redirect(w, r, elsewhere.URL+"/collect", http.StatusTemporaryRedirect)
 			})
-			b.configureERP(t, target.URL, a.auth)
-			acc := b.accept(t, `{"id": 71, "name": "#71", "total": 10}`)
-			v := b.waitStatus(t, acc.MessageID, store.StatusFailed)
+			b.ConfigureERP(t, target.URL, a.auth)
+			acc := b.Accept(t, `{"id": 71, "name": "#71", "total": 10}`)
+			v := b.WaitStatus(t, acc.MessageID, store.StatusFailed)
 
 			require.Empty(t, elsewhere.requests(), "nothing, and no credential, reaches the other origin")
 			sent := target.requests()
 			require.Len(t, sent, 1, "a redirect elsewhere is not retried")
-			require.Equal(t, theSecret, a.check(sent[0].header), "the target itself got the credential")
+			require.Equal(t, jobstest.Secret, a.check(sent[0].header), "the target itself got the credential")
 
 			d := v.Deliveries[0]
 			require.Equal(t, store.DeliveryFailed, d.Status)
@@ -110,11 +111,11 @@ func TestTargetRedirects(t *testing.T) {
 			require.Len(t, v.Exceptions, 1)
 			require.Equal(t, store.ExceptionDelivery, v.Exceptions[0].Kind)
 			require.Equal(t, "redirect to another origin", v.Exceptions[0].ErrorClass)
-			b.requireNoSecret(t, v)
+			b.RequireNoSecret(t, v)
 		})
 		t.Run("same origin is followed with the credential, "+a.name, func(t *testing.T) {
 			t.Parallel()
-			b := setup(t, true)
+			b := jobstest.Setup(t, true)
 			target := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
 				if strings.HasPrefix(r.URL.Path, "/orders/") {
 					http.Redirect(w, r, "/v2"+r.URL.EscapedPath(), http.StatusPermanentRedirect)
@@ -122,19 +123,19 @@ func TestTargetRedirects(t *testing.T) {
 				}
 				w.WriteHeader(http.StatusCreated)
 			})
-			b.configureERP(t, target.URL, a.auth)
-			acc := b.accept(t, `{"id": 72, "name": "#72", "total": 10}`)
-			v := b.waitStatus(t, acc.MessageID, store.StatusDelivered)
+			b.ConfigureERP(t, target.URL, a.auth)
+			acc := b.Accept(t, `{"id": 72, "name": "#72", "total": 10}`)
+			v := b.WaitStatus(t, acc.MessageID, store.StatusDelivered)
 
 			sent := target.requests()
 			require.Len(t, sent, 2)
 			require.Equal(t, "/v2/orders/#72", sent[1].path)
-			require.Equal(t, theSecret, a.check(sent[1].header), "the credential follows a redirect within the origin")
+			require.Equal(t, jobstest.Secret, a.check(sent[1].header), "the credential follows a redirect within the origin")
 			require.Equal(t, "shop", sent[1].header.Get("X-Tenant"), "so do the other headers")
 			require.Equal(t, sent[0].header.Get("Idempotency-Key"), sent[1].header.Get("Idempotency-Key"))
 			require.JSONEq(t, sent[0].body, sent[1].body, "a 308 keeps the body")
 			require.Equal(t, []any{target.URL + "/v2/orders/%2372"}, stageDetail(t, v, store.StageDelivered)["redirects"])
-			b.requireNoSecret(t, v)
+			b.RequireNoSecret(t, v)
 		})
 	}
 }
@@ -156,11 +157,11 @@ func TestTargetRedirectsThatWouldDropTheBody(t *testing.T) {
 	}
 	t.Run("302 is not followed", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, true)
+		b := jobstest.Setup(t, true)
 		target := newRecorder(t, redirectWith(http.StatusFound))
-		b.configureERP(t, target.URL, nil)
-		acc := b.accept(t, `{"id": 73, "name": "#73", "total": 10}`)
-		v := b.waitStatus(t, acc.MessageID, store.StatusFailed)
+		b.ConfigureERP(t, target.URL, nil)
+		acc := b.Accept(t, `{"id": 73, "name": "#73", "total": 10}`)
+		v := b.WaitStatus(t, acc.MessageID, store.StatusFailed)
 		require.Len(t, target.requests(), 1, "/moved is never asked")
 		require.Len(t, v.Exceptions, 1)
 		require.Equal(t, "redirect 302", v.Exceptions[0].ErrorClass)
@@ -169,11 +170,11 @@ func TestTargetRedirectsThatWouldDropTheBody(t *testing.T) {
 	})
 	t.Run("303 is followed as a GET", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, true)
+		b := jobstest.Setup(t, true)
 		target := newRecorder(t, redirectWith(http.StatusSeeOther))
-		b.configureERP(t, target.URL, nil)
-		acc := b.accept(t, `{"id": 74, "name": "#74", "total": 10}`)
-		v := b.waitStatus(t, acc.MessageID, store.StatusDelivered)
+		b.ConfigureERP(t, target.URL, nil)
+		acc := b.Accept(t, `{"id": 74, "name": "#74", "total": 10}`)
+		v := b.WaitStatus(t, acc.MessageID, store.StatusDelivered)
 		sent := target.requests()
 		require.Len(t, sent, 2)
 		require.Equal(t, "/moved", sent[1].path)
