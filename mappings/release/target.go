@@ -79,9 +79,9 @@ type TargetConfig struct {
 	Timeout time.Duration
 	// RatePerSecond caps requests per second from each Crossdock process;
 	// 0 means unlimited.
-	RatePerSecond  float64
-	Retry          RetryPolicy
-	Breaker        BreakerPolicy
+	RatePerSecond float64
+	Retry         RetryPolicy
+	Breaker       BreakerPolicy
 	// Settings are what kinds other than http configure, by field name;
 	// the kind's transport describes and checks them. Never secrets.
 	Settings       map[string]string
