@@ -234,8 +234,7 @@ func MessageSearchQuery(f MessageFilter) (sql string, args []any, limit int, err
 		w.Add("m.received_at <= " + at)
 		w.Add("(m.received_at, m.id) < (" + at + ", " + id + ")")
 	}
-	sql = `select m.id, e.name, f.slug, m.version_number, m.idempotency_key, m.correlation_id, m.status, m.received_at, m.updated_at
-		from messages m join environments e on e.id = m.environment_id join flows f on f.id = m.flow_id` + w.SQL()
+	sql = messageSearchSelect + w.SQL()
 	order := "m.received_at"
 	if f.PayloadValue != "" {
 		// A payload search must start from the values' index. Given the
