@@ -74,7 +74,7 @@ func ConfigureTarget(ctx context.Context, db DB, sealer *secret.Sealer, kinds Ta
 		masked := cfg.Masked()
 		masked.HasSecret = cfg.Secret != ""
 		if cfg.KeepSecret && cfg.Secret == "" {
-			err := db.QueryRow(ctx, `select secret_ciphertext is not null from target_configs where environment_id = $1 and target_name = $2`,
+			err := db.QueryRow(ctx, targetSecretExistsSelect,
 				env.ID, cfg.Target).Scan(&masked.HasSecret)
 			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 				return TargetConfig{}, fmt.Errorf("target %s: %w", cfg.Target, err)
@@ -104,14 +104,7 @@ func ConfigureTarget(ctx context.Context, db DB, sealer *secret.Sealer, kinds Ta
 // none does or it names no kind.
 func TargetKindOf(ctx context.Context, db txn.DBTX, name string) (string, error) {
 	var kind string
-	err := db.QueryRow(ctx, `
-		select coalesce(nullif(t->>'kind', ''), 'http') from (
-			select definition, updated_at as at from flow_drafts
-			union all
-			select definition, created_at from flow_versions
-		) d cross join lateral jsonb_array_elements(case jsonb_typeof(d.definition->'targets') when 'array' then d.definition->'targets' else '[]' end) t
-		where t->>'name' = $1
-		order by d.at desc limit 1`, name).Scan(&kind)
+	err := db.QueryRow(ctx, targetKindSelect, name).Scan(&kind)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "http", nil
 	}
