@@ -168,6 +168,14 @@ const latencyBucketFormat = "count(*) filter (where latency_ms <= %d)::int"
 const messageSearchSelect = `select m.id, e.name, f.slug, m.version_number, m.idempotency_key, m.correlation_id, m.status, m.received_at, m.updated_at
 		from messages m join environments e on e.id = m.environment_id join flows f on f.id = m.flow_id`
 
+// messageSearchByTime and messageSearchByExpression follow the WHERE
+// clause of a message search (MessageSearchQuery says when each); the
+// limit comes last.
+const (
+	messageSearchByTime       = " order by m.received_at desc, m.id desc limit "
+	messageSearchByExpression = " order by (m.received_at + interval '0 seconds') desc, m.id desc limit "
+)
+
 // pruneMessagesSQL deletes one batch of expired delivered messages and
 // their lineage (which has no foreign key, migration 014); the foreign keys
 // cascade to deliveries, attempts, captures, payload values and the
