@@ -7,7 +7,7 @@ package jobs
 
 // login_attempts: sign-in attempts kept for throttling.
 
-// loginAttemptsOldDelete deletes from login_attempts for Work.
+// loginAttemptsOldDelete deletes from login_attempts for MaintenanceWorker.
 const loginAttemptsOldDelete = `delete from login_attempts where at < $1`
 
 // messages: idempotency key claims past their window.
@@ -19,5 +19,5 @@ const keyClaimsRelease = `
 
 // sessions: signed-in sessions past their expiry.
 
-// sessionsExpiredDelete deletes from sessions for Work.
+// sessionsExpiredDelete deletes from sessions for MaintenanceWorker.
 const sessionsExpiredDelete = `delete from sessions where expiry < $1`

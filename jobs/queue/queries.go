@@ -7,8 +7,8 @@ package queue
 
 // river_job: River's jobs, counted by queue.
 
-// queueDepths counts the available and scheduled jobs of each queue, for
-// Depths.
+// queueDepths counts each queue's jobs by state and how long its oldest
+// available job has waited, for Depths.
 const queueDepths = `
 		with q(queue) as (values ('default'), ($1::text), ($2::text))
 		select q.queue,
