@@ -431,7 +431,7 @@ func existing(ctx context.Context, db txn.DBTX, d deployed, p prepared) (AcceptR
 // one hash comparison.
 func sameEvent(ctx context.Context, db txn.DBTX, id uuid.UUID, payload []byte) (bool, error) {
 	var stored []byte
-	if err := db.QueryRow(ctx, `select payload::text from messages where id = $1`, id).Scan(&stored); err != nil {
+	if err := db.QueryRow(ctx, storedPayloadSelect, id).Scan(&stored); err != nil {
 		return false, fmt.Errorf("compare with message %s: %w", id, err)
 	}
 	a, errA := CanonicalJSON(stored)

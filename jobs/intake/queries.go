@@ -20,6 +20,9 @@ const ingressResolve = `
 
 // messages: accepted messages, found again by their idempotency key.
 
+// storedPayloadSelect reads a message's payload as text, for sameEvent.
+const storedPayloadSelect = `select payload::text from messages where id = $1`
+
 // messageByKeySelect reads messages for existing.
 const messageByKeySelect = `
 		select id, correlation_id, payload_sha256, version_number, received_at from messages

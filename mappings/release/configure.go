@@ -181,15 +181,7 @@ func RemoveTarget(ctx context.Context, db DB, kinds TargetKinds, actor Actor, en
 		return err
 	}
 	return txn.Run(ctx, db, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `
-			select f.slug || ' v' || d.version_number, coalesce(nullif(t->>'kind', ''), 'http')
-			from current_deployments cd
-			join deployments d on d.id = cd.deployment_id
-			join flows f on f.id = d.flow_id
-			join flow_versions v on v.flow_id = d.flow_id and v.number = d.version_number
-			cross join lateral jsonb_array_elements(case jsonb_typeof(v.definition->'targets') when 'array' then v.definition->'targets' else '[]' end) t
-			where cd.environment_id = $1 and t->>'name' = $2
-			order by f.slug`, env.ID, target)
+		rows, err := tx.Query(ctx, targetUsersSelect, env.ID, target)
 		if err != nil {
 			return fmt.Errorf("target %s in use: %w", target, err)
 		}
@@ -224,7 +216,7 @@ func RemoveTarget(ctx context.Context, db DB, kinds TargetKinds, actor Actor, en
 		if !found {
 			return fault.Errorf(fault.NotFound, "target “%s” is not configured in %s", target, env.Name)
 		}
-		if _, err := tx.Exec(ctx, `delete from target_configs where environment_id = $1 and target_name = $2`, env.ID, target); err != nil {
+		if _, err := tx.Exec(ctx, targetConfigDelete, env.ID, target); err != nil {
 			return fmt.Errorf("remove target %s: %w", target, err)
 		}
 		return account.Audit(ctx, tx, actor.audit(), "target.remove", "target", env.Name+"/"+target, before, nil)

@@ -8,6 +8,18 @@ package release
 // deployments: which version of a flow runs in an environment, and when it
 // changed.
 
+// targetUsersSelect reads the versions running in an environment that
+// deliver to a target, with the kind each gives it, for RemoveTarget.
+const targetUsersSelect = `
+			select f.slug || ' v' || d.version_number, coalesce(nullif(t->>'kind', ''), 'http')
+			from current_deployments cd
+			join deployments d on d.id = cd.deployment_id
+			join flows f on f.id = d.flow_id
+			join flow_versions v on v.flow_id = d.flow_id and v.number = d.version_number
+			cross join lateral jsonb_array_elements(case jsonb_typeof(v.definition->'targets') when 'array' then v.definition->'targets' else '[]' end) t
+			where cd.environment_id = $1 and t->>'name' = $2
+			order by f.slug`
+
 // deploymentInsert writes a deployment and makes it the current one, for
 // deploy.
 const deploymentInsert = `
@@ -179,6 +191,9 @@ const requestListSelect = requestSelect + ` where ($1 = '' or r.status = $1) and
 
 // target_configs: how each environment reaches each target, its secret
 // sealed.
+
+// targetConfigDelete deletes from target_configs for RemoveTarget.
+const targetConfigDelete = `delete from target_configs where environment_id = $1 and target_name = $2`
 
 // targetSecretExistsSelect reads target_configs for ConfigureTarget.
 const targetSecretExistsSelect = `select secret_ciphertext is not null from target_configs where environment_id = $1 and target_name = $2`
