@@ -20,8 +20,6 @@ const bulkSelect = `
 const bulkByIDSelect = bulkSelect + ` where b.id = $1`
 
 // bulkSelectionSelect reads bulk_actions for BulkSelection.
-// bulkSelect is the select list and joins of a Bulk; append the WHERE
-// clause.
 const bulkSelectionSelect = `select coalesce(exception_ids, '{}') from bulk_actions where id = $1`
 
 // bulkByRequestKeySelect reads bulk_actions for BulkStart.
@@ -184,7 +182,8 @@ const revisionInsert = `
 
 // messages: the message an exception retries or replays.
 
-// replayRevisionSelect reads message_revisions for ExceptionReplay.
+// replayRevisionSelect locks the message replayed and reads its
+// idempotency key and its next revision number, for ExceptionReplay.
 const replayRevisionSelect = `
 		select m.idempotency_key, coalesce((select max(revision) from message_revisions where original_id = m.id), 0) + 1
 		from messages m where m.id = $1 for no key update`
