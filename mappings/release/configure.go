@@ -131,29 +131,7 @@ type TargetUse struct {
 // environment and shared: every flow naming "erp" is delivered to the
 // one "erp" configuration of the environment.
 func TargetUses(ctx context.Context, db txn.DBTX, envID int64, target string) ([]TargetUse, error) {
-	rows, err := db.Query(ctx, `
-		with named as (
-			select f.id, f.slug, v.number, coalesce(nullif(t->>'kind', ''), 'http') as kind
-			from flows f join flow_versions v on v.flow_id = f.id
-			cross join lateral jsonb_array_elements(case jsonb_typeof(v.definition->'targets') when 'array' then v.definition->'targets' else '[]' end) t
-			where t->>'name' = $2
-		), drafted as (
-			select f.id, f.slug, coalesce(nullif(t->>'kind', ''), 'http') as kind
-			from flows f join flow_drafts d on d.flow_id = f.id
-			cross join lateral jsonb_array_elements(case jsonb_typeof(d.definition->'targets') when 'array' then d.definition->'targets' else '[]' end) t
-			where t->>'name' = $2
-		), flows_using as (
-			select id, slug from named union select id, slug from drafted
-		)
-		select u.slug,
-		       coalesce((select dr.kind from drafted dr where dr.id = u.id limit 1),
-		                (select n.kind from named n where n.id = u.id order by n.number desc limit 1)),
-		       coalesce((select d.version_number from current_deployments cd join deployments d on d.id = cd.deployment_id
-		                 join named n on n.id = d.flow_id and n.number = d.version_number
-		                 where cd.environment_id = $1 and cd.flow_id = u.id), 0),
-		       coalesce((select max(n.number) from named n where n.id = u.id), 0),
-		       exists (select 1 from drafted dr where dr.id = u.id)
-		from flows_using u order by u.slug`, envID, target)
+	rows, err := db.Query(ctx, targetUsesSelect, envID, target)
 	if err != nil {
 		return nil, fmt.Errorf("flows using target %s: %w", target, err)
 	}
