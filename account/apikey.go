@@ -109,10 +109,7 @@ func APIKeyCreate(ctx context.Context, db txn.DBTX, nk NewAPIKey, actor Actor) (
 	prefix := "cdk_" + nk.Environment + "_" + hex.EncodeToString(idPart)
 	secret := base64.RawURLEncoding.EncodeToString(secretPart)
 	var k APIKey
-	err := db.QueryRow(ctx, `
-		insert into api_keys (name, prefix, secret_hash, environment, flows, rate_per_minute, can_manage, can_support, created_by, can_configure)
-		values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-		returning `+apiKeyColumns, nk.Name, prefix, hashSecret(secret), nk.Environment, nk.Flows, nk.RatePerMinute, nk.CanManage, nk.CanSupport, actor.Email, nk.CanConfigure).
+	err := db.QueryRow(ctx, apiKeyInsert, nk.Name, prefix, hashSecret(secret), nk.Environment, nk.Flows, nk.RatePerMinute, nk.CanManage, nk.CanSupport, actor.Email, nk.CanConfigure).
 		Scan(apiKeyDest(&k)...)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.ForeignKeyViolation {
@@ -126,8 +123,6 @@ func APIKeyCreate(ctx context.Context, db txn.DBTX, nk NewAPIKey, actor Actor) (
 	}
 	return k, prefix + "_" + secret, nil
 }
-
-const apiKeyColumns = `id, name, prefix, environment, flows, rate_per_minute, can_manage, can_support, created_by, created_at, revoked_at, last_used_at, can_configure`
 
 func apiKeyDest(k *APIKey) []any {
 	return []any{&k.ID, &k.Name, &k.Prefix, &k.Environment, &k.Flows, &k.RatePerMinute, &k.CanManage, &k.CanSupport, &k.CreatedBy, &k.CreatedAt, &k.RevokedAt, &k.LastUsedAt, &k.CanConfigure}
@@ -147,7 +142,7 @@ func APIKeyAuthenticate(ctx context.Context, db txn.DBTX, token string, now time
 	var k APIKey
 	var hash []byte
 	dest := append(apiKeyDest(&k), &hash)
-	err := db.QueryRow(ctx, `select `+apiKeyColumns+`, secret_hash from api_keys where prefix = $1`, m[1]).Scan(dest...)
+	err := db.QueryRow(ctx, apiKeyByPrefixSelect, m[1]).Scan(dest...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return APIKey{}, errBadKey
 	}
@@ -160,9 +155,7 @@ func APIKeyAuthenticate(ctx context.Context, db txn.DBTX, token string, now time
 	if k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) >= time.Minute {
 		// The condition is repeated in SQL so that when many requests (or
 		// processes) see a stale time together, only the first one writes.
-		if _, err := db.Exec(ctx, `
-			update api_keys set last_used_at = $2
-			where id = $1 and (last_used_at is null or last_used_at <= $2::timestamptz - interval '1 minute')`, k.ID, now); err != nil {
+		if _, err := db.Exec(ctx, apiKeyUsedUpdate, k.ID, now); err != nil {
 			return APIKey{}, fmt.Errorf("API key: %w", err)
 		}
 		k.LastUsedAt = &now
@@ -197,7 +190,7 @@ func (k APIKey) AllowsFlow(flow string) bool {
 
 // APIKeyList returns every key, newest first (revoked ones included, marked).
 func APIKeyList(ctx context.Context, db txn.DBTX) ([]APIKey, error) {
-	rows, err := db.Query(ctx, `select `+apiKeyColumns+` from api_keys order by revoked_at is not null, created_at desc`)
+	rows, err := db.Query(ctx, apiKeyListSelect)
 	if err != nil {
 		return nil, fmt.Errorf("list API keys: %w", err)
 	}
@@ -218,11 +211,7 @@ func APIKeyRevoke(ctx context.Context, db txn.DBTX, prefix string, actor Actor) 
 	var wasRevokedAt *time.Time
 	// The subquery locks the row and reads its state before the update, so
 	// the audit entry's "before" is exact even with two revokes at once.
-	err := db.QueryRow(ctx, `
-		update api_keys k set revoked_at = coalesce(k.revoked_at, now()), revoked_by = coalesce(k.revoked_by, $2)
-		from (select id, revoked_at from api_keys where prefix = $1 for update) old
-		where k.id = old.id
-		returning `+prefixColumns("k.", apiKeyColumns)+`, old.revoked_at`, prefix, actor.Email).
+	err := db.QueryRow(ctx, apiKeyRevoke, prefix, actor.Email).
 		Scan(append(apiKeyDest(&k), &wasRevokedAt)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fault.Errorf(fault.NotFound, "no API key with prefix %s (see the list of keys for the prefixes)", prefix)

@@ -57,9 +57,7 @@ func Audit(ctx context.Context, db txn.DBTX, actor Actor, action, targetType, ta
 	if actor.UserID != 0 {
 		actorID = &actor.UserID
 	}
-	_, err = db.Exec(ctx, `
-		insert into audit_entries (actor_id, actor_email, action, target_type, target_id, before, after, request_id, address)
-		values ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+	_, err = db.Exec(ctx, auditInsert,
 		actorID, actor.Email, action, targetType, targetID, b, a, RequestIDFrom(ctx), actor.Address)
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", action, err)
@@ -101,8 +99,7 @@ func AuditList(ctx context.Context, db txn.DBTX, f AuditFilter) ([]AuditEntry, e
 	if f.BeforeID > 0 {
 		w.Add("id < $?", f.BeforeID)
 	}
-	sql := `select id, at, actor_id, actor_email, action, target_type, target_id, before, after, request_id, address from audit_entries` +
-		w.SQL() + " order by id desc limit " + w.Arg(f.Limit)
+	sql := auditSelect + w.SQL() + auditOrder + w.Arg(f.Limit)
 	rows, err := db.Query(ctx, sql, w.Args()...)
 	if err != nil {
 		return nil, fmt.Errorf("list audit entries: %w", err)

@@ -37,7 +37,7 @@ func PasswordChange(ctx context.Context, db Beginner, actor Actor, current, next
 		return 0, err
 	}
 	var hash string
-	err = db.QueryRow(ctx, `select password_hash from users where id = $1 and active`, actor.UserID).Scan(&hash)
+	err = db.QueryRow(ctx, passwordHashSelect, actor.UserID).Scan(&hash)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, fault.Errorf(fault.NotFound, "no active user with id %d", actor.UserID)
 	}
@@ -48,7 +48,7 @@ func PasswordChange(ctx context.Context, db Beginner, actor Actor, current, next
 		return 0, &fault.Error{Code: fault.Invalid, Message: "the current password is wrong", Fields: map[string]string{"current": "wrong"}}
 	}
 	err = txn.Run(ctx, db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `update login_attempts set succeeded = true where id = $1`, attempt); err != nil {
+		if _, err := tx.Exec(ctx, attemptSucceeded, attempt); err != nil {
 			return fmt.Errorf("change password: %w", err)
 		}
 		if generation, err = UserSetPassword(ctx, tx, actor.UserID, next); err != nil {

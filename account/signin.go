@@ -48,7 +48,7 @@ func Authenticate(ctx context.Context, db Beginner, email, password, address str
 		return User{}, err
 	}
 	var hash string
-	u, err := scanUser(db.QueryRow(ctx, `select `+userColumns+`, password_hash from users where lower(email) = lower($1)`, email), &hash)
+	u, err := scanUser(db.QueryRow(ctx, userByEmailForSignInSelect, email), &hash)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		passwordMatches(password, dummyHash())
@@ -62,10 +62,10 @@ func Authenticate(ctx context.Context, db Beginner, email, password, address str
 	if !u.Active {
 		return User{}, &fault.Error{Code: fault.Unauthorized, Message: "this account is deactivated; ask an admin to reactivate it"}
 	}
-	if _, err := db.Exec(ctx, `update login_attempts set succeeded = true where id = $1`, attempt); err != nil {
+	if _, err := db.Exec(ctx, attemptSucceeded, attempt); err != nil {
 		return User{}, fmt.Errorf("record sign-in: %w", err)
 	}
-	if _, err := db.Exec(ctx, `update users set last_login_at = $2 where id = $1`, u.ID, now); err != nil {
+	if _, err := db.Exec(ctx, lastLoginUpdate, u.ID, now); err != nil {
 		return User{}, fmt.Errorf("record sign-in: %w", err)
 	}
 	u.LastLoginAt = &now
@@ -87,14 +87,13 @@ func reserveAttempt(ctx context.Context, db Beginner, email, address string, now
 	err := txn.Run(ctx, db, func(tx pgx.Tx) error {
 		// Always the account first, then the address, so that two
 		// reservations cannot wait for each other.
-		if _, err := tx.Exec(ctx, `select pg_advisory_xact_lock(hashtextextended('crossdock sign-in account ' || lower($1), 0)),
-		       pg_advisory_xact_lock(hashtextextended('crossdock sign-in address ' || $2, 0))`, email, address); err != nil {
+		if _, err := tx.Exec(ctx, signInLock, email, address); err != nil {
 			return fmt.Errorf("sign-in throttle: %w", err)
 		}
 		if err := checkThrottle(ctx, tx, email, address, now); err != nil {
 			return err
 		}
-		return tx.QueryRow(ctx, `insert into login_attempts (email, address, succeeded, at) values ($1, $2, false, $3) returning id`,
+		return tx.QueryRow(ctx, attemptInsert,
 			email, address, now).Scan(&id)
 	})
 	return id, err
@@ -104,10 +103,7 @@ func checkThrottle(ctx context.Context, db txn.DBTX, email, address string, now 
 	since := now.Add(-ThrottleWindow)
 	var n int
 	var oldest *time.Time
-	err := db.QueryRow(ctx, `
-		select count(*), min(at) from login_attempts
-		where lower(email) = lower($1) and not succeeded and at > $2
-		  and at > coalesce((select max(at) from login_attempts where lower(email) = lower($1) and succeeded), '-infinity')`,
+	err := db.QueryRow(ctx, accountFailuresSelect,
 		email, since).Scan(&n, &oldest)
 	if err != nil {
 		return fmt.Errorf("sign-in throttle: %w", err)
@@ -115,8 +111,7 @@ func checkThrottle(ctx context.Context, db txn.DBTX, email, address string, now 
 	if n >= AccountFailureLimit {
 		return throttled("too many failed sign-ins for this account", oldest, now)
 	}
-	err = db.QueryRow(ctx, `
-		select count(*), min(at) from login_attempts where address = $1 and not succeeded and at > $2`,
+	err = db.QueryRow(ctx, addressFailuresSelect,
 		address, since).Scan(&n, &oldest)
 	if err != nil {
 		return fmt.Errorf("sign-in throttle: %w", err)

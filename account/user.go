@@ -52,8 +52,6 @@ type NewUser struct {
 	Password string
 }
 
-const userColumns = `id, email, name, role, active, created_at, updated_at, last_login_at, session_generation`
-
 func scanUser(row pgx.Row, extra ...any) (User, error) {
 	var u User
 	err := row.Scan(append([]any{&u.ID, &u.Email, &u.Name, &u.Role, &u.Active, &u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt, &u.SessionGeneration}, extra...)...)
@@ -87,9 +85,7 @@ func UserCreate(ctx context.Context, db txn.DBTX, nu NewUser) (User, error) {
 	if err != nil {
 		return User{}, err
 	}
-	u, err := scanUser(db.QueryRow(ctx, `
-		insert into users (email, name, role, password_hash) values ($1, $2, $3, $4)
-		returning `+userColumns, email, strings.TrimSpace(nu.Name), nu.Role, hash))
+	u, err := scanUser(db.QueryRow(ctx, userInsert, email, strings.TrimSpace(nu.Name), nu.Role, hash))
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.UniqueViolation {
 		return User{}, &fault.Error{Code: fault.Conflict, Message: "a user with the email " + email + " already exists", Fields: map[string]string{"email": "already in use"}}
@@ -102,7 +98,7 @@ func UserCreate(ctx context.Context, db txn.DBTX, nu NewUser) (User, error) {
 
 // UserByID returns the user or a NotFound fault.
 func UserByID(ctx context.Context, db txn.DBTX, id int64) (User, error) {
-	u, err := scanUser(db.QueryRow(ctx, `select `+userColumns+` from users where id = $1`, id))
+	u, err := scanUser(db.QueryRow(ctx, userByIDSelect, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return User{}, fault.Errorf(fault.NotFound, "no user with id %d", id)
 	}
@@ -114,7 +110,7 @@ func UserByID(ctx context.Context, db txn.DBTX, id int64) (User, error) {
 
 // UserList returns every user, active ones first, then by email.
 func UserList(ctx context.Context, db txn.DBTX) ([]User, error) {
-	rows, err := db.Query(ctx, `select `+userColumns+` from users order by active desc, lower(email)`)
+	rows, err := db.Query(ctx, userListSelect)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
@@ -124,7 +120,7 @@ func UserList(ctx context.Context, db txn.DBTX) ([]User, error) {
 // UserCount returns how many users exist (zero on a new installation).
 func UserCount(ctx context.Context, db txn.DBTX) (int, error) {
 	var n int
-	err := db.QueryRow(ctx, `select count(*) from users`).Scan(&n)
+	err := db.QueryRow(ctx, userCountSelect).Scan(&n)
 	return n, err
 }
 
@@ -139,9 +135,7 @@ func UserUpdate(ctx context.Context, db txn.DBTX, id int64, name string, role Ro
 		// Only demoting or deactivating an active admin can remove the last one.
 		var isAdmin bool
 		var others int
-		err := db.QueryRow(ctx, `
-			select exists (select 1 from users where id = $1 and role = 'admin' and active),
-			       (select count(*) from users where role = 'admin' and active and id <> $1)`, id).Scan(&isAdmin, &others)
+		err := db.QueryRow(ctx, lastAdminSelect, id).Scan(&isAdmin, &others)
 		if err != nil {
 			return User{}, fmt.Errorf("count admins: %w", err)
 		}
@@ -149,11 +143,7 @@ func UserUpdate(ctx context.Context, db txn.DBTX, id int64, name string, role Ro
 			return User{}, &fault.Error{Code: fault.Conflict, Message: "this is the last active admin; make another user admin first"}
 		}
 	}
-	u, err := scanUser(db.QueryRow(ctx, `
-		update users set name = $2, role = $3, active = $4, updated_at = now(),
-		       session_generation = session_generation + case when role <> $3 then 1 else 0 end
-		where id = $1
-		returning `+userColumns, id, strings.TrimSpace(name), role, active))
+	u, err := scanUser(db.QueryRow(ctx, userUpdate, id, strings.TrimSpace(name), role, active))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return User{}, fault.Errorf(fault.NotFound, "no user with id %d", id)
 	}
@@ -171,9 +161,7 @@ func UserSetPassword(ctx context.Context, db txn.DBTX, id int64, password string
 	if err != nil {
 		return 0, err
 	}
-	err = db.QueryRow(ctx, `
-		update users set password_hash = $2, updated_at = now(), session_generation = session_generation + 1
-		where id = $1 returning session_generation`, id, hash).Scan(&generation)
+	err = db.QueryRow(ctx, passwordUpdate, id, hash).Scan(&generation)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, fault.Errorf(fault.NotFound, "no user with id %d", id)
 	}
@@ -185,7 +173,7 @@ func UserSetPassword(ctx context.Context, db txn.DBTX, id int64, password string
 
 // UserByEmail returns the user with that email (any case) or NotFound.
 func UserByEmail(ctx context.Context, db txn.DBTX, email string) (User, error) {
-	u, err := scanUser(db.QueryRow(ctx, `select `+userColumns+` from users where lower(email) = lower($1)`, strings.TrimSpace(email)))
+	u, err := scanUser(db.QueryRow(ctx, userByEmailSelect, strings.TrimSpace(email)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return User{}, fault.Errorf(fault.NotFound, "no user with email %s", email)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/expr-lang/expr/types"
 	"github.com/expr-lang/expr/vm"
 	"github.com/expr-lang/expr/vm/runtime"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // Defaults for Options; each applies when the option is zero.
@@ -112,6 +113,8 @@ type Program struct {
 	vars        []string
 	lookups     map[string]*lookupTable
 	timeBudget  time.Duration
+	// contract is the source schema when the definition enforces it.
+	contract *jsonschema.Schema
 	// diags are the problems CompileLenient found; the constructs they
 	// belong to are disabled. Empty for a program from Compile.
 	diags []Diagnostic
@@ -310,18 +313,24 @@ func CompileLenient(def *Definition, opts Options) (*Program, []Diagnostic) {
 func (c *compiler) compile() *Program {
 	def := c.def
 	c.compileLookups()
+	var contract *jsonschema.Schema
 	if len(def.Source.Schema) > 0 {
-		sch, err := compileSourceSchema(def.Source.Schema)
+		sch, compiled, err := compileSourceSchema(def.Source.Schema)
 		if err != nil {
 			c.add(location{section: SectionSource, pointer: "/source/schema"}, "source schema is not a valid JSON Schema: "+err.Error())
 		} else {
 			c.schema = sch
+			if def.Source.Enforce {
+				contract = compiled
+			}
 		}
+	} else if def.Source.Enforce {
+		c.add(location{section: SectionSource, pointer: "/source/enforce"}, "enforce checks messages against the source schema, and there is none: paste or infer one, or turn enforce off")
 	}
 	c.base = baseOptions(c.lookups, c.opts.MaxNodes)
 
 	root := &scope{name: "source", path: []string{}, known: true, schema: c.schemaOrNil()}
-	p := &Program{name: def.Name, opts: c.opts, lookups: c.lookups, timeBudget: DefaultTimeBudget}
+	p := &Program{name: def.Name, opts: c.opts, lookups: c.lookups, timeBudget: DefaultTimeBudget, contract: contract}
 	if def.Limits != nil && def.Limits.TimeBudgetMs != 0 {
 		d := time.Duration(def.Limits.TimeBudgetMs) * time.Millisecond
 		if d < 0 || d > MaxTimeBudget {
@@ -422,7 +431,7 @@ func (c *compiler) checkTargetSchema(i int, r Route) {
 	if len(r.TargetSchema) == 0 {
 		return
 	}
-	if _, err := compileJSONSchema(r.TargetSchema, "https://crossdock.dev/schema/target.json"); err != nil {
+	if _, _, err := compileJSONSchema(r.TargetSchema, "https://crossdock.dev/schema/target.json"); err != nil {
 		c.add(location{section: SectionRoute, pointer: ptr + "/targetSchema", route: r.Name}, "target schema is not a valid JSON Schema: "+err.Error())
 		return
 	}

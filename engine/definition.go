@@ -67,6 +67,11 @@ type Source struct {
 	// Schema is an optional JSON Schema of the payload. When present,
 	// Compile rejects expressions that reach fields it does not declare.
 	Schema json.RawMessage `json:"schema,omitempty"`
+	// Enforce makes Schema the flow's contract: every message is checked
+	// against it (required fields, types, formats, enums, patterns) before
+	// the validation rules, and each violation is a validation failure
+	// naming its JSON pointer (rule "schema"). It needs a Schema.
+	Enforce bool `json:"enforce,omitempty"`
 	// Samples are example payloads for the designer's live preview.
 	Samples []Sample `json:"samples,omitempty"`
 }

@@ -280,6 +280,9 @@ func (p *Program) Run(ctx context.Context, in Input) (*Result, error) {
 	if rs.fatal != nil {
 		return rs.stop(res)
 	}
+	if p.contract != nil {
+		res.Validation = append(res.Validation, checkContract(p.contract, in.Payload)...)
+	}
 	for _, r := range p.rules {
 		ok, err := rs.evalBool(r.ev)
 		if rs.trace {

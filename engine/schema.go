@@ -95,25 +95,66 @@ func jsonPointer(tokens []string) string {
 }
 
 // compileSourceSchema checks that source.schema is itself a valid JSON
-// Schema and returns it decoded for field checking.
-func compileSourceSchema(raw json.RawMessage) (map[string]any, error) {
+// Schema and returns it decoded for field checking, and compiled (with
+// formats asserted) for checking messages against it.
+func compileSourceSchema(raw json.RawMessage) (map[string]any, *jsonschema.Schema, error) {
 	return compileJSONSchema(raw, "https://crossdock.dev/schema/source.json")
 }
 
-// compileJSONSchema checks that raw is a valid JSON Schema and returns it
-// decoded.
-func compileJSONSchema(raw json.RawMessage, url string) (map[string]any, error) {
+// compileJSONSchema checks that raw is a valid JSON Schema (formats
+// asserted) and returns it decoded and compiled.
+func compileJSONSchema(raw json.RawMessage, url string) (map[string]any, *jsonschema.Schema, error) {
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	c := jsonschema.NewCompiler()
+	c.AssertFormat()
 	if err := c.AddResource(url, doc); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if _, err := c.Compile(url); err != nil {
-		return nil, err
+	sch, err := c.Compile(url)
+	if err != nil {
+		return nil, nil, err
 	}
 	m, _ := doc.(map[string]any)
-	return m, nil
+	return m, sch, nil
+}
+
+// MaxContractViolations bounds how many of a message's violations of its
+// source schema are listed; the rest are counted in the last one.
+const MaxContractViolations = 50
+
+// checkContract checks a payload against the enforced source schema and
+// returns each violation as a validation failure: rule "schema", the
+// message naming the JSON pointer of the offending value.
+func checkContract(sch *jsonschema.Schema, payload []byte) []ValidationFailure {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(payload))
+	if err != nil {
+		return []ValidationFailure{{Rule: "schema", Message: "the payload cannot be read as JSON: " + err.Error()}}
+	}
+	verr := sch.Validate(doc)
+	if verr == nil {
+		return nil
+	}
+	ve, ok := verr.(*jsonschema.ValidationError)
+	if !ok {
+		return []ValidationFailure{{Rule: "schema", Message: verr.Error()}}
+	}
+	var diags []Diagnostic
+	collectSchemaDiagnostics(ve, &diags)
+	sort.SliceStable(diags, func(i, j int) bool { return diags[i].Pointer < diags[j].Pointer })
+	out := make([]ValidationFailure, 0, min(len(diags), MaxContractViolations))
+	for i, d := range diags {
+		if i == MaxContractViolations-1 && len(diags) > MaxContractViolations {
+			out = append(out, ValidationFailure{Rule: "schema", Message: fmt.Sprintf("and %d more violations of the source schema", len(diags)-i)})
+			break
+		}
+		where := d.Pointer
+		if where == "" {
+			where = "the payload"
+		}
+		out = append(out, ValidationFailure{Rule: "schema", Message: where + ": " + d.Message})
+	}
+	return out
 }

@@ -48,10 +48,10 @@ type MaintenanceWorker struct {
 // Work runs one housekeeping pass.
 func (w *MaintenanceWorker) Work(ctx context.Context, job *river.Job[MaintenanceArgs]) error {
 	now := time.Now()
-	if _, err := w.DB.Exec(ctx, `delete from sessions where expiry < $1`, now); err != nil {
+	if _, err := w.DB.Exec(ctx, sessionsExpiredDelete, now); err != nil {
 		return fmt.Errorf("delete expired sessions: %w", err)
 	}
-	if _, err := w.DB.Exec(ctx, `delete from login_attempts where at < $1`, now.Add(-LoginAttemptRetention)); err != nil {
+	if _, err := w.DB.Exec(ctx, loginAttemptsOldDelete, now.Add(-LoginAttemptRetention)); err != nil {
 		return fmt.Errorf("prune sign-in attempts: %w", err)
 	}
 	ttl := w.KeyClaimTTL
@@ -71,9 +71,7 @@ func (w *MaintenanceWorker) Work(ctx context.Context, job *river.Job[Maintenance
 func ReleaseKeyClaims(ctx context.Context, db txn.DBTX, cutoff time.Time) (int64, error) {
 	var total int64
 	for {
-		tag, err := db.Exec(ctx, `
-			update messages set key_claim = null
-			where id in (select id from messages where key_claim is not null and received_at < $1 limit $2)`,
+		tag, err := db.Exec(ctx, keyClaimsRelease,
 			cutoff, keyReleaseBatch)
 		if err != nil {
 			return total, fmt.Errorf("release idempotency keys: %w", err)

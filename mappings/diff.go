@@ -305,6 +305,7 @@ func (d *differ) source(old, new engine.Source) {
 	d.changed(at, "system", old.System, new.System)
 	d.changed(at, "event", old.Event, new.Event)
 	d.changed(at, "schema", diffRaw(old.Schema), diffRaw(new.Schema))
+	d.changed(at, "enforce", strconv.FormatBool(old.Enforce), strconv.FormatBool(new.Enforce))
 }
 
 func (d *differ) samples(old, new []engine.Sample) {

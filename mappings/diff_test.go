@@ -160,7 +160,7 @@ func TestDiffComparesEveryField(t *testing.T) {
 	})
 	compared := map[reflect.Type][]string{
 		reflect.TypeFor[engine.Definition]():              {"FormatVersion", "Name", "Description", "Source", "Keys", "Validation", "Lookups", "Targets", "Routes", "Tests", "SLA", "Limits"},
-		reflect.TypeFor[engine.Source]():                  {"System", "Event", "Schema", "Samples"},
+		reflect.TypeFor[engine.Source]():                  {"System", "Event", "Schema", "Enforce", "Samples"},
 		reflect.TypeFor[engine.Sample]():                  {"Name", "Payload"},
 		reflect.TypeFor[engine.Keys]():                    {"Idempotency", "Correlation", "Channel"},
 		reflect.TypeFor[engine.Rule]():                    {"Name", "Rule", "Message"},

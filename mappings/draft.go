@@ -30,7 +30,7 @@ type Draft struct {
 // DraftGet returns the flow's draft.
 func DraftGet(ctx context.Context, db txn.DBTX, flowID int64) (Draft, error) {
 	d := Draft{FlowID: flowID}
-	err := db.QueryRow(ctx, `select definition, revision, updated_by_email, updated_at from flow_drafts where flow_id = $1`, flowID).
+	err := db.QueryRow(ctx, draftGetSelect, flowID).
 		Scan(&d.Definition, &d.Revision, &d.UpdatedByEmail, &d.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Draft{}, fault.Errorf(fault.NotFound, "no flow with id %d", flowID)
@@ -75,7 +75,7 @@ func DraftSave(ctx context.Context, db txn.DBTX, flowID int64, baseRevision int,
 		return Draft{}, &fault.Error{Code: fault.Invalid, Message: "the draft is empty"}
 	}
 	var slug string
-	if err := db.QueryRow(ctx, `select slug from flows where id = $1`, flowID).Scan(&slug); err != nil {
+	if err := db.QueryRow(ctx, flowSlugSelect, flowID).Scan(&slug); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return Draft{}, fault.Errorf(fault.NotFound, "no flow with id %d", flowID)
 		}
@@ -103,10 +103,7 @@ func DraftSave(ctx context.Context, db txn.DBTX, flowID int64, baseRevision int,
 		userID = &ed.UserID
 	}
 	out := Draft{FlowID: flowID, Definition: &d}
-	err = db.QueryRow(ctx, `
-		update flow_drafts set definition = $3, revision = revision + 1, updated_by = $4, updated_by_email = $5, updated_at = now()
-		where flow_id = $1 and revision = $2
-		returning revision, updated_by_email, updated_at`, flowID, baseRevision, &d, userID, ed.Email).
+	err = db.QueryRow(ctx, draftSaveUpdate, flowID, baseRevision, &d, userID, ed.Email).
 		Scan(&out.Revision, &out.UpdatedByEmail, &out.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		current, gerr := DraftGet(ctx, db, flowID)

@@ -31,7 +31,7 @@ type Edit struct {
 var jsonFields = map[string]bool{"value": true, "payload": true, "schema": true, "targetSchema": true, "default": true, "input": true}
 
 // boolFields are the definition fields whose form value is a checkbox.
-var boolFields = map[string]bool{"omitNull": true}
+var boolFields = map[string]bool{"omitNull": true, "enforce": true}
 
 // numberFields are the definition fields whose form value is a number (the
 // SLA, the time budget); "sixty" gets a message about numbers, not about

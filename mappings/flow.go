@@ -87,15 +87,6 @@ func CheckSlug(slug string) error {
 	return nil
 }
 
-const flowSelect = `
-	select f.id, f.slug, f.name, f.description, f.source_system, f.owner_id, coalesce(u.email, ''),
-	       f.created_at, f.updated_at,
-	       coalesce((select max(number) from flow_versions v where v.flow_id = f.id), 0),
-	       d.revision, d.updated_at, d.updated_by_email
-	from flows f
-	join flow_drafts d on d.flow_id = f.id
-	left join users u on u.id = f.owner_id`
-
 func scanFlow(row pgx.Row) (Flow, error) {
 	var f Flow
 	err := row.Scan(&f.ID, &f.Slug, &f.Name, &f.Description, &f.SourceSystem, &f.OwnerID, &f.OwnerEmail,
@@ -148,9 +139,7 @@ func FlowCreate(ctx context.Context, db txn.DBTX, nf NewFlow, ed Editor) (Flow, 
 		owner = &ed.UserID
 	}
 	var id int64
-	err := db.QueryRow(ctx, `
-		insert into flows (slug, name, description, source_system, owner_id) values ($1, $2, $3, $4, $5)
-		returning id`, nf.Slug, nf.Name, strings.TrimSpace(nf.Description), strings.TrimSpace(nf.SourceSystem), owner).Scan(&id)
+	err := db.QueryRow(ctx, flowInsert, nf.Slug, nf.Name, strings.TrimSpace(nf.Description), strings.TrimSpace(nf.SourceSystem), owner).Scan(&id)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.UniqueViolation {
 		return Flow{}, &fault.Error{Code: fault.Conflict, Message: "a flow with the slug “" + nf.Slug + "” already exists; choose another slug", Fields: map[string]string{"slug": "already in use"}}
@@ -158,7 +147,7 @@ func FlowCreate(ctx context.Context, db txn.DBTX, nf NewFlow, ed Editor) (Flow, 
 	if err != nil {
 		return Flow{}, fmt.Errorf("create flow: %w", err)
 	}
-	if _, err := db.Exec(ctx, `insert into flow_drafts (flow_id, definition, updated_by, updated_by_email) values ($1, $2, $3, $4)`,
+	if _, err := db.Exec(ctx, draftInsert,
 		id, &def, owner, ed.Email); err != nil {
 		return Flow{}, fmt.Errorf("create draft: %w", err)
 	}
@@ -167,7 +156,7 @@ func FlowCreate(ctx context.Context, db txn.DBTX, nf NewFlow, ed Editor) (Flow, 
 
 // FlowByID returns a flow or NotFound.
 func FlowByID(ctx context.Context, db txn.DBTX, id int64) (Flow, error) {
-	f, err := scanFlow(db.QueryRow(ctx, flowSelect+` where f.id = $1`, id))
+	f, err := scanFlow(db.QueryRow(ctx, flowByIDSelect, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Flow{}, fault.Errorf(fault.NotFound, "no flow with id %d", id)
 	}
@@ -179,7 +168,7 @@ func FlowByID(ctx context.Context, db txn.DBTX, id int64) (Flow, error) {
 
 // FlowBySlug returns a flow or NotFound.
 func FlowBySlug(ctx context.Context, db txn.DBTX, slug string) (Flow, error) {
-	f, err := scanFlow(db.QueryRow(ctx, flowSelect+` where f.slug = $1`, slug))
+	f, err := scanFlow(db.QueryRow(ctx, flowBySlugSelect, slug))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Flow{}, fault.Errorf(fault.NotFound, "no flow “%s”; check the address or pick it from the flows list", slug)
 	}
@@ -197,9 +186,7 @@ type FlowFilter struct {
 
 // FlowList returns flows, most recently changed first.
 func FlowList(ctx context.Context, db txn.DBTX, f FlowFilter) ([]Flow, error) {
-	sql := flowSelect + ` where ($1 = '' or f.slug ilike '%' || $1 || '%' or f.name ilike '%' || $1 || '%' or f.description ilike '%' || $1 || '%')
-		and ($2 = '' or f.source_system = $2)
-		order by greatest(f.updated_at, d.updated_at) desc, f.slug`
+	sql := flowListSelect
 	rows, err := db.Query(ctx, sql, like.Escape(strings.TrimSpace(f.Search)), f.SourceSystem)
 	if err != nil {
 		return nil, fmt.Errorf("list flows: %w", err)
@@ -209,7 +196,7 @@ func FlowList(ctx context.Context, db txn.DBTX, f FlowFilter) ([]Flow, error) {
 
 // SourceSystems lists the distinct source systems of all flows, for filters.
 func SourceSystems(ctx context.Context, db txn.DBTX) ([]string, error) {
-	rows, err := db.Query(ctx, `select distinct source_system from flows where source_system <> '' order by 1`)
+	rows, err := db.Query(ctx, sourceSystemsSelect)
 	if err != nil {
 		return nil, fmt.Errorf("list source systems: %w", err)
 	}

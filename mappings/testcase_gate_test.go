@@ -75,4 +75,6 @@ func (builtinKinds) NeedsConfiguration(kind string) (needed, known bool) {
 
 // CheckTargetConfig finds nothing wrong: these tests are about the gates
 // and policy, not what a kind needs configured (jobs/transport's tests).
-func (builtinKinds) CheckTargetConfig(string, release.MaskedTargetConfig) []release.ConfigProblem { return nil }
+func (builtinKinds) CheckTargetConfig(string, release.MaskedTargetConfig) []release.ConfigProblem {
+	return nil
+}

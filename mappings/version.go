@@ -28,9 +28,7 @@ type Version struct {
 
 // VersionList returns a flow's versions, newest first, without definitions.
 func VersionList(ctx context.Context, db txn.DBTX, flowID int64) ([]Version, error) {
-	rows, err := db.Query(ctx, `
-		select flow_id, number, checksum, note, author_email, created_at from flow_versions
-		where flow_id = $1 order by number desc`, flowID)
+	rows, err := db.Query(ctx, versionListSelect, flowID)
 	if err != nil {
 		return nil, fmt.Errorf("list versions: %w", err)
 	}
@@ -44,9 +42,7 @@ func VersionList(ctx context.Context, db txn.DBTX, flowID int64) ([]Version, err
 // VersionGet returns one version with its definition, or NotFound.
 func VersionGet(ctx context.Context, db txn.DBTX, flowID int64, number int) (Version, error) {
 	var v Version
-	err := db.QueryRow(ctx, `
-		select flow_id, number, checksum, note, author_email, created_at, definition from flow_versions
-		where flow_id = $1 and number = $2`, flowID, number).
+	err := db.QueryRow(ctx, versionGetSelect, flowID, number).
 		Scan(&v.FlowID, &v.Number, &v.Checksum, &v.Note, &v.AuthorEmail, &v.CreatedAt, &v.Definition)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Version{}, fault.Errorf(fault.NotFound, "this flow has no version %d", number)
@@ -156,7 +152,7 @@ func DiagnosticsOf(err error) []engine.Diagnostic {
 func Publish(ctx context.Context, db txn.DBTX, flowID int64, baseRevision int, note string, ed Editor) (Version, error) {
 	var def *engine.Definition
 	var revision int
-	err := db.QueryRow(ctx, `select definition, revision from flow_drafts where flow_id = $1 for update`, flowID).Scan(&def, &revision)
+	err := db.QueryRow(ctx, draftLock, flowID).Scan(&def, &revision)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Version{}, fault.Errorf(fault.NotFound, "no flow with id %d", flowID)
 	}
@@ -175,7 +171,7 @@ func Publish(ctx context.Context, db txn.DBTX, flowID int64, baseRevision int, n
 	}
 	var latest int
 	var latestChecksum string
-	err = db.QueryRow(ctx, `select number, checksum from flow_versions where flow_id = $1 order by number desc limit 1`, flowID).Scan(&latest, &latestChecksum)
+	err = db.QueryRow(ctx, latestVersionSelect, flowID).Scan(&latest, &latestChecksum)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return Version{}, fmt.Errorf("publish: %w", err)
 	}
@@ -187,14 +183,12 @@ func Publish(ctx context.Context, db txn.DBTX, flowID int64, baseRevision int, n
 		userID = &ed.UserID
 	}
 	v := Version{FlowID: flowID, Number: latest + 1, Checksum: checksum, Note: strings.TrimSpace(note), AuthorEmail: ed.Email, Definition: def}
-	err = db.QueryRow(ctx, `
-		insert into flow_versions (flow_id, number, definition, checksum, note, author_id, author_email)
-		values ($1, $2, $3, $4, $5, $6, $7) returning created_at`,
+	err = db.QueryRow(ctx, versionInsert,
 		flowID, v.Number, def, checksum, v.Note, userID, ed.Email).Scan(&v.CreatedAt)
 	if err != nil {
 		return Version{}, fmt.Errorf("publish: %w", err)
 	}
-	if _, err := db.Exec(ctx, `update flows set updated_at = now() where id = $1`, flowID); err != nil {
+	if _, err := db.Exec(ctx, flowTouch, flowID); err != nil {
 		return Version{}, fmt.Errorf("publish: %w", err)
 	}
 	return v, nil

@@ -153,6 +153,11 @@ func TestEnvironmentAPI(t *testing.T) {
 		})
 	})
 
+	t.Run("the target's page names the version running here", func(t *testing.T) {
+		page := adm.get("/environments/dev/targets/erp-sales-orders").body
+		require.Contains(t, page, `<a href="/flows/shop-orders">shop-orders</a> <span class="hint">v1 runs in dev</span> <span class="badge badge-ok">running here</span>`)
+	})
+
 	t.Run("a target no version delivers to is removed", func(t *testing.T) {
 		code, out := call("DELETE", "/api/v1/environments/dev/targets/crm", devKey, nil)
 		require.Equal(t, http.StatusNoContent, code, out)

@@ -209,6 +209,7 @@ func structureViews(d *view.Designer, def *engine.Definition, field fieldFunc, k
 		Event:      field("/source/event", def.Source.Event, "Event type", "order.created", false),
 		Schema:     field("/source/schema", indentJSON(def.Source.Schema), "Payload schema", "", false),
 		HasSamples: len(def.Source.Samples) > 0,
+		Enforce:    def.Source.Enforce,
 	}
 	for i, t := range def.Targets {
 		ptr := fmt.Sprintf("/targets/%d", i)

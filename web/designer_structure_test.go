@@ -263,3 +263,29 @@ func routeNames(def *engine.Definition) []string {
 	}
 	return out
 }
+
+// TestDesignerEnforcesTheSourceContract: the Source card's checkbox turns
+// source.enforce on and off; without a schema the designer says what is
+// missing; with one, a sample that breaks it shows as a validation failure.
+func TestDesignerEnforcesTheSourceContract(t *testing.T) {
+	t.Parallel()
+	sb := setupStructure(t)
+	t.Run("without a schema the problem says what to do", func(t *testing.T) {
+		sb.save(t, "save", url.Values{"f:/source/enforce": {"false", "true"}})
+		require.True(t, sb.draft(t).Source.Enforce)
+		page := sb.br.get("/flows/blank").body
+		require.Contains(t, page, "enforce checks messages against the source schema, and there is none")
+		require.Contains(t, page, `id="source-enforce" name="f:/source/enforce" value="true" checked`)
+	})
+	t.Run("with a schema the sample is checked against it", func(t *testing.T) {
+		sb.save(t, "save", url.Values{"f:/source/enforce": {"false", "true"},
+			"f:/source/schema": {`{"type": "object", "required": ["customer_id"]}`}})
+		page := sb.br.get("/flows/blank").body
+		require.NotContains(t, page, "there is none")
+		require.Contains(t, page, "missing property &#39;customer_id&#39;")
+	})
+	t.Run("unchecked turns it off", func(t *testing.T) {
+		sb.save(t, "save", url.Values{"f:/source/enforce": {"false"}})
+		require.False(t, sb.draft(t).Source.Enforce)
+	})
+}

@@ -146,8 +146,35 @@ func (s *Server) targetEdit() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		return s.render(c, view.TargetPage(s.page(c, "Target "+name, "environments"), s.targetForm(env.Name, t, cfg, t.Values(cfg), nil)))
+		f := s.targetForm(env.Name, t, cfg, t.Values(cfg), nil)
+		if f.UsedBy, err = s.targetUses(c, env, t, name); err != nil {
+			return err
+		}
+		return s.render(c, view.TargetPage(s.page(c, "Target "+name, "environments"), f))
 	}
+}
+
+// targetUses lists the flows that name target, for its page.
+func (s *Server) targetUses(c *fiber.Ctx, env release.Environment, t transport.Transport, name string) ([]view.TargetUse, error) {
+	uses, err := release.TargetUses(c.UserContext(), s.deps.DB, env.ID, name)
+	if err != nil {
+		return nil, err
+	}
+	out := []view.TargetUse{}
+	for _, u := range uses {
+		var where []string
+		if u.Deployed > 0 {
+			where = append(where, fmt.Sprintf("v%d runs in %s", u.Deployed, env.Name))
+		}
+		if u.Latest > 0 && u.Latest != u.Deployed {
+			where = append(where, fmt.Sprintf("latest v%d", u.Latest))
+		}
+		if u.InDraft && u.Latest == 0 {
+			where = append(where, "its draft, not published yet")
+		}
+		out = append(out, view.TargetUse{Flow: u.Flow, Kind: u.Kind, Where: strings.Join(where, ", "), Running: u.Deployed > 0, OtherKind: u.Kind != string(t.Kind())})
+	}
+	return out, nil
 }
 
 // storedTarget is the target's stored configuration in env, or the
@@ -234,6 +261,9 @@ func (s *Server) targetSave() fiber.Handler {
 		if len(problems) > 0 {
 			f := s.targetForm(env.Name, t, cfg, values, problems)
 			f.Error, f.Problems = "Nothing was saved. Fix:", targetProblems(t, problems)
+			if f.UsedBy, err = s.targetUses(c, env, t, cfg.Target); err != nil {
+				return err
+			}
 			c.Status(fiber.StatusUnprocessableEntity)
 			return s.render(c, view.TargetPage(s.page(c, "Target "+cfg.Target, "environments"), f))
 		}
@@ -251,6 +281,9 @@ func (s *Server) targetProbe() fiber.Handler {
 			return err
 		}
 		f := s.targetForm(env.Name, t, cfg, values, problems)
+		if f.UsedBy, err = s.targetUses(c, env, t, cfg.Target); err != nil {
+			return err
+		}
 		prober, ok := t.(transport.Prober)
 		switch {
 		case !ok:

@@ -61,6 +61,15 @@ func TestTargetFormAsksTheKind(t *testing.T) {
 		}
 	})
 
+	t.Run("the page lists the flows that name the target", func(t *testing.T) {
+		page := adm.get("/environments/dev/targets/erp").body
+		require.Contains(t, page, "every flow that names “erp” delivers to this one configuration in dev")
+		require.Contains(t, page, `<a href="/flows/dev-orders">dev-orders</a> <span class="hint">its draft, not published yet</span>`)
+		page = adm.get("/environments/dev/targets/recorder?kind=http").body
+		require.Contains(t, page, `<span class="badge badge-warn">as capture</span>`, "a flow giving the target another kind says so")
+		require.Contains(t, adm.get("/environments/dev/targets/nobody").body, "No flow names this target yet.")
+	})
+
 	t.Run("a capture target has no settings of its own", func(t *testing.T) {
 		res := adm.get("/environments/dev/targets/recorder")
 		require.Equal(t, http.StatusOK, res.StatusCode)

@@ -80,12 +80,6 @@ func (BulkArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
-const bulkSelect = `
-	select b.id, b.action, coalesce(b.fingerprint, ''), coalesce(g.id, 0), b.status, b.total, b.done, b.skipped, b.failed, b.error,
-	       b.requested_by, b.created_at, b.finished_at
-	from bulk_actions b
-	left join exception_groups g on g.environment_id = b.environment_id and g.fingerprint = b.fingerprint`
-
 func scanBulk(r pgx.Row) (BulkAction, error) {
 	var b BulkAction
 	err := r.Scan(&b.ID, &b.Action, &b.Fingerprint, &b.GroupID, &b.Status, &b.Total, &b.Done, &b.Skipped, &b.Failed, &b.Error, &b.RequestedBy, &b.CreatedAt, &b.FinishedAt)
@@ -94,7 +88,7 @@ func scanBulk(r pgx.Row) (BulkAction, error) {
 
 // BulkGet returns a bulk action with its progress, or NotFound.
 func BulkGet(ctx context.Context, db txn.DBTX, id int64) (BulkAction, error) {
-	b, err := scanBulk(db.QueryRow(ctx, bulkSelect+` where b.id = $1`, id))
+	b, err := scanBulk(db.QueryRow(ctx, bulkByIDSelect, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return b, fault.Errorf(fault.NotFound, "no bulk action %d", id)
 	}
@@ -109,7 +103,7 @@ func BulkGet(ctx context.Context, db txn.DBTX, id int64) (BulkAction, error) {
 // polls it, and a selection may be 10,000 long.
 func BulkSelection(ctx context.Context, db txn.DBTX, id int64) ([]int64, error) {
 	var ids []int64
-	err := db.QueryRow(ctx, `select coalesce(exception_ids, '{}') from bulk_actions where id = $1`, id).Scan(&ids)
+	err := db.QueryRow(ctx, bulkSelectionSelect, id).Scan(&ids)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fault.Errorf(fault.NotFound, "no bulk action %d", id)
 	}
@@ -165,7 +159,7 @@ func BulkStart(ctx context.Context, db store.DB, client *river.Client[pgx.Tx], r
 	var out BulkAction
 	created := false
 	err := txn.Run(ctx, db, func(tx pgx.Tx) error {
-		existing, err := scanBulk(tx.QueryRow(ctx, bulkSelect+` where b.request_key = $1`, req.RequestKey))
+		existing, err := scanBulk(tx.QueryRow(ctx, bulkByRequestKeySelect, req.RequestKey))
 		if err == nil {
 			out = existing
 			return nil
@@ -180,9 +174,7 @@ func BulkStart(ctx context.Context, db store.DB, client *river.Client[pgx.Tx], r
 		var total int
 		if req.Fingerprint != "" {
 			env, fp = &req.EnvironmentID, &req.Fingerprint
-			if err := tx.QueryRow(ctx, `
-				select coalesce((select max(id) from exceptions), 0),
-				       coalesce((select open_count from exception_groups where environment_id = $1 and fingerprint = $2), 0)`,
+			if err := tx.QueryRow(ctx, bulkScopeSelect,
 				req.EnvironmentID, req.Fingerprint).Scan(&upTo, &total); err != nil {
 				return fmt.Errorf("bulk action: %w", err)
 			}
@@ -198,16 +190,11 @@ func BulkStart(ctx context.Context, db store.DB, client *river.Client[pgx.Tx], r
 			actorID = &req.Actor.UserID
 		}
 		var id int64
-		err = tx.QueryRow(ctx, `
-			insert into bulk_actions (request_key, action, environment_id, fingerprint, exception_ids, up_to_id, reason,
-			                          version_choice, requested_by_id, requested_by, total)
-			values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-			on conflict do nothing returning id`,
+		err = tx.QueryRow(ctx, bulkInsert,
 			req.RequestKey, req.Action, env, fp, ids, upTo, strings.TrimSpace(req.Reason), string(req.Version), actorID, req.Actor.Email, total).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			// The same action on the same group is running: show it.
-			out, err = scanBulk(tx.QueryRow(ctx, bulkSelect+` where b.environment_id = $1 and b.fingerprint = $2 and b.action = $3
-				and b.status in ('queued', 'running')`, req.EnvironmentID, req.Fingerprint, req.Action))
+			out, err = scanBulk(tx.QueryRow(ctx, bulkRunningSelect, req.EnvironmentID, req.Fingerprint, req.Action))
 			if err != nil {
 				return fmt.Errorf("bulk action: %w", err)
 			}
@@ -224,7 +211,7 @@ func BulkStart(ctx context.Context, db store.DB, client *river.Client[pgx.Tx], r
 			return err
 		}
 		created = true
-		out, err = scanBulk(tx.QueryRow(ctx, bulkSelect+` where b.id = $1`, id))
+		out, err = scanBulk(tx.QueryRow(ctx, bulkByIDSelect, id))
 		return err
 	})
 	return out, created, err
@@ -275,10 +262,7 @@ func (w *BulkWorker) batch(ctx context.Context, client *river.Client[pgx.Tx], bu
 			actorEmail, status  string
 			done, skipped, fail int
 		)
-		err := tx.QueryRow(ctx, `
-			select action, environment_id, fingerprint, exception_ids, up_to_id, last_id, reason, version_choice,
-			       requested_by_id, requested_by, status
-			from bulk_actions where id = $1 for update`, bulkID).
+		err := tx.QueryRow(ctx, bulkLock, bulkID).
 			Scan(&action, &env, &fp, &ids, &upTo, &lastID, &reason, &version, &actorID, &actorEmail, &status)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fault.Errorf(fault.NotFound, "no bulk action %d", bulkID)
@@ -291,13 +275,9 @@ func (w *BulkWorker) batch(ctx context.Context, client *river.Client[pgx.Tx], bu
 		}
 		var rows pgx.Rows
 		if fp != nil {
-			rows, err = tx.Query(ctx, `
-				select id from exceptions
-				where environment_id = $1 and fingerprint = $2 and status in ('open', 'assigned') and id > $3 and id <= $4
-				order by id limit $5`, *env, *fp, lastID, upTo, bulkBatch)
+			rows, err = tx.Query(ctx, groupExceptionsBatchSelect, *env, *fp, lastID, upTo, bulkBatch)
 		} else {
-			rows, err = tx.Query(ctx, `
-				select id from unnest($1::int8[]) as u(id) where id > $2 group by id order by id limit $3`, ids, lastID, bulkBatch)
+			rows, err = tx.Query(ctx, selectedExceptionsBatchSelect, ids, lastID, bulkBatch)
 		}
 		if err != nil {
 			return fmt.Errorf("bulk action %d: %w", bulkID, err)
@@ -343,10 +323,7 @@ func (w *BulkWorker) batch(ctx context.Context, client *river.Client[pgx.Tx], bu
 		if !more {
 			newStatus = "done"
 		}
-		if _, err := tx.Exec(ctx, `
-			update bulk_actions set last_id = $2, done = done + $3, skipped = skipped + $4, failed = failed + $5, status = $6,
-				finished_at = case when $6 = 'done' then now() end
-			where id = $1`, bulkID, lastID, done, skipped, fail, newStatus); err != nil {
+		if _, err := tx.Exec(ctx, bulkProgressUpdate, bulkID, lastID, done, skipped, fail, newStatus); err != nil {
 			return fmt.Errorf("bulk action %d progress: %w", bulkID, err)
 		}
 		return nil

@@ -68,20 +68,6 @@ type Item struct {
 	GroupOpen      int64     `json:"groupOpen"`
 }
 
-const inboxSelect = `
-	select e.id, e.kind, e.fingerprint, e.environment_id, e.flow_id, e.message_id, e.delivery_id, e.stage, e.error_class,
-	       e.message, e.detail, e.status, e.resolution, e.created_at, e.updated_at, e.resolved_at,
-	       env.name, f.slug, m.correlation_id, m.idempotency_key, m.version_number, m.status, e.assigned_to,
-	       coalesce(u.email, ''), coalesce(d.target, ''), coalesce(d.route, ''), coalesce(d.status, ''), m.received_at,
-	       coalesce(g.id, 0), coalesce(g.open_count, 0)
-	from exceptions e
-	join environments env on env.id = e.environment_id
-	join flows f on f.id = e.flow_id
-	join messages m on m.id = e.message_id
-	left join users u on u.id = e.assigned_to
-	left join deliveries d on d.id = e.delivery_id
-	left join exception_groups g on g.environment_id = e.environment_id and g.fingerprint = e.fingerprint`
-
 func scanInboxItem(r pgx.Row) (Item, error) {
 	var it Item
 	var detail []byte
@@ -209,13 +195,13 @@ func ListQuery(f Filter) (string, []any, int, error) {
 	if f.BeforeID > 0 {
 		w.Add("e.id < $?", f.BeforeID)
 	}
-	sql := inboxSelect + w.SQL() + " order by e.id desc limit " + w.Arg(f.Limit+1)
+	sql := inboxSelect + w.SQL() + inboxOrder + w.Arg(f.Limit+1)
 	return sql, w.Args(), f.Limit, nil
 }
 
 // ExceptionGet returns one exception with its inbox details, or NotFound.
 func ExceptionGet(ctx context.Context, db txn.DBTX, id int64) (Item, error) {
-	it, err := scanInboxItem(db.QueryRow(ctx, inboxSelect+` where e.id = $1`, id))
+	it, err := scanInboxItem(db.QueryRow(ctx, exceptionByIDSelect, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Item{}, fault.Errorf(fault.NotFound, "no exception %d", id)
 	}
@@ -235,11 +221,7 @@ type ExceptionScope struct {
 // ExceptionScopes returns the environment and flow of each of ids that
 // exists; an id missing from the map does not.
 func ExceptionScopes(ctx context.Context, db txn.DBTX, ids []int64) (map[int64]ExceptionScope, error) {
-	rows, err := db.Query(ctx, `
-		select e.id, env.name, f.slug from exceptions e
-		join environments env on env.id = e.environment_id
-		join flows f on f.id = e.flow_id
-		where e.id = any($1)`, ids)
+	rows, err := db.Query(ctx, exceptionScopesSelect, ids)
 	if err != nil {
 		return nil, fmt.Errorf("exceptions: %w", err)
 	}
@@ -295,11 +277,6 @@ type GroupCursor struct {
 	LastSeen time.Time
 	ID       int64
 }
-
-const groupSelect = `
-	select g.id, g.environment_id, env.name, g.fingerprint, g.kind, g.flow_id, f.slug, g.stage, g.error_class,
-	       g.sample_message, g.total_count, g.open_count, g.first_seen, g.last_seen
-	from exception_groups g join environments env on env.id = g.environment_id join flows f on f.id = g.flow_id`
 
 func scanGroup(r pgx.Row) (ExceptionGroup, error) {
 	var g ExceptionGroup
@@ -358,13 +335,13 @@ func GroupListQuery(f GroupFilter) (string, []any, int, error) {
 	if f.BeforeID != 0 {
 		w.Add("(g.last_seen, g.id) < ($?, $?)", f.BeforeLastSeen, f.BeforeID)
 	}
-	sql := groupSelect + w.SQL() + " order by g.last_seen desc, g.id desc limit " + w.Arg(f.Limit+1)
+	sql := groupSelect + w.SQL() + groupOrder + w.Arg(f.Limit+1)
 	return sql, w.Args(), f.Limit, nil
 }
 
 // GroupGet returns one exception group, or NotFound.
 func GroupGet(ctx context.Context, db txn.DBTX, id int64) (ExceptionGroup, error) {
-	g, err := scanGroup(db.QueryRow(ctx, groupSelect+` where g.id = $1`, id))
+	g, err := scanGroup(db.QueryRow(ctx, groupByIDSelect, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ExceptionGroup{}, fault.Errorf(fault.NotFound, "no exception group %d", id)
 	}
@@ -378,7 +355,7 @@ func GroupGet(ctx context.Context, db txn.DBTX, id int64) (ExceptionGroup, error
 // navigation. It sums the groups' counters rather than counting rows.
 func OpenExceptionCount(ctx context.Context, db txn.DBTX) (int64, error) {
 	var n int64
-	if err := db.QueryRow(ctx, `select coalesce(sum(open_count), 0)::int8 from exception_groups where open_count > 0`).Scan(&n); err != nil {
+	if err := db.QueryRow(ctx, openExceptionCountSelect).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count open exceptions: %w", err)
 	}
 	return n, nil
@@ -400,11 +377,7 @@ type Revision struct {
 // RevisionsOf returns the revision row of id (if it is a replay) and every
 // replay of the same original, oldest first: the message's family.
 func RevisionsOf(ctx context.Context, db txn.DBTX, id uuid.UUID) ([]Revision, error) {
-	rows, err := db.Query(ctx, `
-		select message_id, original_id, revision, version_number, edited, diff, reason, created_by, created_at
-		from message_revisions
-		where original_id = coalesce((select original_id from message_revisions where message_id = $1), $1)
-		order by revision`, id)
+	rows, err := db.Query(ctx, revisionsOfSelect, id)
 	if err != nil {
 		return nil, fmt.Errorf("revisions of %s: %w", id, err)
 	}

@@ -150,14 +150,11 @@ func ExceptionReplay(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx
 	// A replay of a replay belongs to the same original.
 	rootID := orig.ID
 	var rootKey string
-	if err := tx.QueryRow(ctx, `
-		select coalesce((select original_id from message_revisions where message_id = $1), $1)`, orig.ID).Scan(&rootID); err != nil {
+	if err := tx.QueryRow(ctx, replayOriginalSelect, orig.ID).Scan(&rootID); err != nil {
 		return uuid.Nil, fmt.Errorf("revision of %s: %w", orig.ID, err)
 	}
 	var n int
-	if err := tx.QueryRow(ctx, `
-		select m.idempotency_key, coalesce((select max(revision) from message_revisions where original_id = m.id), 0) + 1
-		from messages m where m.id = $1 for no key update`, rootID).Scan(&rootKey, &n); err != nil {
+	if err := tx.QueryRow(ctx, replayRevisionSelect, rootID).Scan(&rootKey, &n); err != nil {
 		return uuid.Nil, fmt.Errorf("revision of %s: %w", rootID, err)
 	}
 	id, err := uuid.NewV7()
@@ -168,16 +165,11 @@ func ExceptionReplay(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx
 	key = strings.TrimSuffix(key, "…") + fmt.Sprintf("#replay-%d", n)
 	sum := sha256.Sum256(payload)
 	now := time.Now()
-	if _, err := tx.Exec(ctx, `
-		insert into messages (id, environment_id, flow_id, version_number, checksum, idempotency_key, key_claim, correlation_id,
-		                      payload, payload_sha256, status, received_at)
-		values ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, 'received', $10)`,
+	if _, err := tx.Exec(ctx, replayMessageInsert,
 		id, orig.EnvironmentID, orig.FlowID, v.number, v.checksum, key, orig.CorrelationID, string(payload), sum[:], now); err != nil {
 		return uuid.Nil, fmt.Errorf("replay message %s: %w", orig.ID, err)
 	}
-	if _, err := tx.Exec(ctx, `
-		insert into message_revisions (message_id, original_id, revision, version_number, edited, diff, reason, created_by)
-		values ($1, $2, $3, $4, $5, $6, $7, $8)`, id, rootID, n, v.number, edited, diff, strings.TrimSpace(req.Reason), req.Actor.Email); err != nil {
+	if _, err := tx.Exec(ctx, revisionInsert, id, rootID, n, v.number, edited, diff, strings.TrimSpace(req.Reason), req.Actor.Email); err != nil {
 		return uuid.Nil, fmt.Errorf("revision of %s: %w", rootID, err)
 	}
 	if err := store.AddLineage(ctx, tx, id, store.Lineage{At: now, Stage: store.StageReceived, Detail: map[string]any{
@@ -198,8 +190,7 @@ func ExceptionReplay(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx
 	if published != 0 {
 		resolution = strings.TrimSuffix(resolution, ")") + ", published from the draft)"
 	}
-	if _, err := tx.Exec(ctx, `
-		update exceptions set status = 'resolved', resolution = $2, resolved_at = now(), updated_at = now() where id = $1`,
+	if _, err := tx.Exec(ctx, replayExceptionResolve,
 		e.ID, resolution); err != nil {
 		return uuid.Nil, fmt.Errorf("exception %d: %w", e.ID, err)
 	}

@@ -53,10 +53,7 @@ func (e lockedException) closed() bool {
 func lockException(ctx context.Context, tx pgx.Tx, id int64) (lockedException, error) {
 	var e lockedException
 	var detail []byte
-	err := tx.QueryRow(ctx, `
-		select id, kind, fingerprint, environment_id, flow_id, message_id, delivery_id, stage, error_class, message, detail,
-		       status, resolution, created_at, updated_at, resolved_at, assigned_to
-		from exceptions where id = $1 for update`, id).
+	err := tx.QueryRow(ctx, exceptionLock, id).
 		Scan(&e.ID, &e.Kind, &e.Fingerprint, &e.EnvironmentID, &e.FlowID, &e.MessageID, &e.DeliveryID, &e.Stage, &e.ErrorClass,
 			&e.Message, &detail, &e.Status, &e.Resolution, &e.CreatedAt, &e.UpdatedAt, &e.ResolvedAt, &e.assignedTo)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -100,7 +97,7 @@ func ExceptionRetry(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx]
 	after := e.state()
 	if e.DeliveryID != nil {
 		var status store.DeliveryStatus
-		if err := tx.QueryRow(ctx, `select status from deliveries where id = $1`, *e.DeliveryID).Scan(&status); err != nil {
+		if err := tx.QueryRow(ctx, deliveryStatusSelect, *e.DeliveryID).Scan(&status); err != nil {
 			return fmt.Errorf("delivery %s: %w", *e.DeliveryID, err)
 		}
 		if status == store.DeliveryPending || status == store.DeliveryRetrying {
@@ -114,7 +111,7 @@ func ExceptionRetry(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx]
 	} else {
 		var version int
 		var status store.MessageStatus
-		if err := tx.QueryRow(ctx, `select version_number, status from messages where id = $1 for no key update`, e.MessageID).Scan(&version, &status); err != nil {
+		if err := tx.QueryRow(ctx, messageVersionLock, e.MessageID).Scan(&version, &status); err != nil {
 			return fmt.Errorf("message %s: %w", e.MessageID, err)
 		}
 		if status != store.StatusRejected && status != store.StatusFailed {
@@ -133,7 +130,7 @@ func ExceptionRetry(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx]
 		}
 		after.Action, after.Version = "process again", version
 	}
-	if _, err := tx.Exec(ctx, `update exceptions set updated_at = now() where id = $1`, id); err != nil {
+	if _, err := tx.Exec(ctx, exceptionTouch, id); err != nil {
 		return fmt.Errorf("exception %d: %w", id, err)
 	}
 	return audit(ctx, tx, actor, "retry", id, e.state(), after)
@@ -154,8 +151,7 @@ func closeException(ctx context.Context, tx pgx.Tx, id int64, to store.Exception
 	if err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, `
-		update exceptions set status = $2, resolution = $3, resolved_at = now(), updated_at = now() where id = $1`,
+	if _, err := tx.Exec(ctx, exceptionClose,
 		id, to, reason); err != nil {
 		return fmt.Errorf("exception %d: %w", id, err)
 	}
@@ -205,7 +201,7 @@ func ExceptionAssign(ctx context.Context, tx pgx.Tx, id, userID int64, actor acc
 		}
 		after.AssignedTo, after.Status = &u.ID, store.ExceptionAssigned
 	}
-	if _, err := tx.Exec(ctx, `update exceptions set assigned_to = $2, status = $3, updated_at = now() where id = $1`,
+	if _, err := tx.Exec(ctx, exceptionAssignUpdate,
 		id, after.AssignedTo, after.Status); err != nil {
 		return fmt.Errorf("exception %d: %w", id, err)
 	}
@@ -235,9 +231,7 @@ func ExceptionComment(ctx context.Context, tx pgx.Tx, id int64, body string, act
 		authorID = &actor.UserID
 	}
 	c := Comment{Author: actor.Email, Body: body}
-	if err := tx.QueryRow(ctx, `
-		insert into exception_comments (exception_id, author_id, author_email, body) values ($1, $2, $3, $4)
-		returning id, created_at`, id, authorID, actor.Email, body).Scan(&c.ID, &c.CreatedAt); err != nil {
+	if err := tx.QueryRow(ctx, commentInsert, id, authorID, actor.Email, body).Scan(&c.ID, &c.CreatedAt); err != nil {
 		return Comment{}, fmt.Errorf("comment on exception %d: %w", id, err)
 	}
 	return c, audit(ctx, tx, actor, "comment", id, nil, map[string]any{"comment": c.ID, "body": body})
@@ -257,13 +251,7 @@ type HistoryEntry struct {
 // ExceptionHistory returns the audited actions on an exception and its
 // comments, oldest first.
 func ExceptionHistory(ctx context.Context, db txn.DBTX, id int64) ([]HistoryEntry, error) {
-	rows, err := db.Query(ctx, `
-		select at, actor, action, before, after, body from (
-			select at, actor_email as actor, action, coalesce(before::text, '') as before, coalesce(after::text, '') as after, '' as body, id, 0 as k
-			from audit_entries where target_type = 'exception' and target_id = $2 and action <> 'exception.comment'
-			union all
-			select created_at, author_email, 'comment', '', '', body, id, 1 from exception_comments where exception_id = $1
-		) h order by at, k, id`, id, strconv.FormatInt(id, 10))
+	rows, err := db.Query(ctx, exceptionHistorySelect, id, strconv.FormatInt(id, 10))
 	if err != nil {
 		return nil, fmt.Errorf("history of exception %d: %w", id, err)
 	}

@@ -88,10 +88,7 @@ func DashboardGet(ctx context.Context, db txn.DBTX, q DashboardQuery) (Dashboard
 	}
 	at := func(t time.Time) *DashboardPoint { return points[t.Unix()] }
 
-	rows, err := db.Query(ctx, `
-		select date_bin($4 * interval '1 second', minute, $2), sum(received), sum(delivered), sum(failed)
-		from flow_minute_stats where environment_id = $1 and minute >= $2 and minute <= $3
-		group by 1`, q.EnvironmentID, from, q.To, int64(q.Step.Seconds()))
+	rows, err := db.Query(ctx, flowSeriesSelect, q.EnvironmentID, from, q.To, int64(q.Step.Seconds()))
 	if err != nil {
 		return d, fmt.Errorf("dashboard series: %w", err)
 	}
@@ -114,10 +111,7 @@ func DashboardGet(ctx context.Context, db txn.DBTX, q DashboardQuery) (Dashboard
 		return d, fmt.Errorf("dashboard series: %w", err)
 	}
 
-	rows, err = db.Query(ctx, `
-		select date_bin($4 * interval '1 second', minute, $2), sum(opened), sum(closed)
-		from exception_minute_stats where environment_id = $1 and minute >= $2 and minute <= $3
-		group by 1`, q.EnvironmentID, from, q.To, int64(q.Step.Seconds()))
+	rows, err = db.Query(ctx, exceptionSeriesSelect, q.EnvironmentID, from, q.To, int64(q.Step.Seconds()))
 	if err != nil {
 		return d, fmt.Errorf("dashboard exceptions: %w", err)
 	}
@@ -163,11 +157,7 @@ func DashboardGet(ctx context.Context, db txn.DBTX, q DashboardQuery) (Dashboard
 // latency sums the cumulative latency histograms element-wise and reads
 // the percentiles off them.
 func (d *Dashboard) latency(ctx context.Context, db txn.DBTX, envID int64, from, to time.Time) error {
-	rows, err := db.Query(ctx, `
-		select i, sum(s.latency_le[i])
-		from flow_minute_stats s, generate_subscripts(s.latency_le, 1) i
-		where s.environment_id = $1 and s.minute >= $2 and s.minute <= $3
-		group by i order by i`, envID, from, to)
+	rows, err := db.Query(ctx, latencyBucketsSelect, envID, from, to)
 	if err != nil {
 		return fmt.Errorf("dashboard latency: %w", err)
 	}
@@ -213,13 +203,7 @@ func slaFigures(ctx context.Context, db txn.DBTX, envID int64, from, to time.Tim
 	if byChannel {
 		channel, group = "s.channel", "f.id, f.slug, f.name, s.channel"
 	}
-	rows, err := db.Query(ctx, `
-		select f.id, f.slug, f.name, `+channel+`, sum(s.received), sum(s.delivered), sum(s.failed), sum(s.within_sla),
-		       (array_agg(s.sla_seconds order by s.minute desc))[1], (array_agg(s.sla_objective order by s.minute desc))[1]
-		from flow_minute_stats s join flows f on f.id = s.flow_id
-		where s.environment_id = $1 and s.minute >= $2 and s.minute <= $3
-		group by `+group+`
-		order by `+group, envID, from, to)
+	rows, err := db.Query(ctx, fmt.Sprintf(slaFiguresFormat, channel, group), envID, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("dashboard SLA: %w", err)
 	}
@@ -244,15 +228,7 @@ func slaFigures(ctx context.Context, db txn.DBTX, envID int64, from, to time.Tim
 }
 
 func targetHealth(ctx context.Context, db txn.DBTX, envID int64, from, to time.Time) ([]TargetHealth, error) {
-	rows, err := db.Query(ctx, `
-		with t as (
-			select target, sum(attempts) as attempts, sum(errors) as errors, sum(latency_ms_sum) as latency
-			from target_minute_stats where environment_id = $1 and minute >= $2 and minute <= $3 group by target
-		)
-		select coalesce(t.target, c.target), coalesce(t.attempts, 0), coalesce(t.errors, 0), coalesce(t.latency, 0),
-		       coalesce(c.state, ''), c.changed_at
-		from t full join (select * from target_circuits where environment_id = $1) c on c.target = t.target
-		order by 1`, envID, from, to)
+	rows, err := db.Query(ctx, targetHealthSelect, envID, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("dashboard targets: %w", err)
 	}

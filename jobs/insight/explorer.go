@@ -234,9 +234,8 @@ func MessageSearchQuery(f MessageFilter) (sql string, args []any, limit int, err
 		w.Add("m.received_at <= " + at)
 		w.Add("(m.received_at, m.id) < (" + at + ", " + id + ")")
 	}
-	sql = `select m.id, e.name, f.slug, m.version_number, m.idempotency_key, m.correlation_id, m.status, m.received_at, m.updated_at
-		from messages m join environments e on e.id = m.environment_id join flows f on f.id = m.flow_id` + w.SQL()
-	order := "m.received_at"
+	sql = messageSearchSelect + w.SQL()
+	order := messageSearchByTime
 	if f.PayloadValue != "" {
 		// A payload search must start from the values' index. Given the
 		// chance, the planner walks the time index instead, testing each
@@ -246,8 +245,8 @@ func MessageSearchQuery(f MessageFilter) (sql string, args []any, limit int, err
 		// messages. Sorting by an expression takes that path away. The
 		// price: a value in very many messages (a currency code) is
 		// collected in full before the newest are picked.
-		order = "(m.received_at + interval '0 seconds')"
+		order = messageSearchByExpression
 	}
-	sql += " order by " + order + " desc, m.id desc limit " + strconv.Itoa(limit+1)
+	sql += order + strconv.Itoa(limit+1)
 	return sql, w.Args(), limit, nil
 }

@@ -69,7 +69,7 @@ func (w *NotifySweepWorker) Work(ctx context.Context, job *river.Job[NotifySweep
 	if err != nil {
 		return fmt.Errorf("notify sweep: %w", err)
 	}
-	rows, err := w.DB.Query(ctx, `select environment_id, threshold, window_ms from environment_notifications where enabled`)
+	rows, err := w.DB.Query(ctx, notificationsEnabledSelect)
 	if err != nil {
 		return fmt.Errorf("notify sweep: %w", err)
 	}
@@ -89,16 +89,10 @@ func (w *NotifySweepWorker) Work(ctx context.Context, job *river.Job[NotifySweep
 		window := time.Duration(e.windowMS) * time.Millisecond
 		err := txn.Run(ctx, w.DB, func(tx pgx.Tx) error {
 			// Groups nobody needs to look at any more are closed.
-			if _, err := tx.Exec(ctx, `
-				update exception_group_notices g set open = false
-				where g.environment_id = $1 and g.open and not exists (select 1 from exceptions x
-					where x.fingerprint = g.fingerprint and x.environment_id = g.environment_id and x.status in ('open', 'assigned'))`, e.id); err != nil {
+			if _, err := tx.Exec(ctx, noticesClose, e.id); err != nil {
 				return fmt.Errorf("close groups: %w", err)
 			}
-			rows, err := tx.Query(ctx, `
-				select fingerprint, count(*), bool_or(status in ('open', 'assigned'))
-				from exceptions where environment_id = $1 and created_at > $2 and created_at <= $3
-				group by fingerprint order by fingerprint`, e.id, now.Add(-window), now)
+			rows, err := tx.Query(ctx, fingerprintCountsSelect, e.id, now.Add(-window), now)
 			if err != nil {
 				return fmt.Errorf("recent groups: %w", err)
 			}
@@ -119,10 +113,7 @@ func (w *NotifySweepWorker) Work(ctx context.Context, job *river.Job[NotifySweep
 			for _, g := range groups {
 				args := NotifyArgs{EnvironmentID: e.id, Fingerprint: g.fingerprint, Count: g.count, Threshold: e.threshold, WindowMS: e.windowMS, At: now}
 				if g.open {
-					tag, err := tx.Exec(ctx, `
-						insert into exception_group_notices (environment_id, fingerprint, open, opened_at) values ($1, $2, true, $3)
-						on conflict (environment_id, fingerprint) do update set open = true, opened_at = excluded.opened_at
-						where not exception_group_notices.open`, e.id, g.fingerprint, now)
+					tag, err := tx.Exec(ctx, noticeOpen, e.id, g.fingerprint, now)
 					if err != nil {
 						return fmt.Errorf("claim opening: %w", err)
 					}
@@ -133,10 +124,7 @@ func (w *NotifySweepWorker) Work(ctx context.Context, job *river.Job[NotifySweep
 					}
 				}
 				if g.count >= e.threshold {
-					tag, err := tx.Exec(ctx, `
-						insert into exception_group_notices (environment_id, fingerprint, open, opened_at, threshold_at) values ($1, $2, $3, $4, $4)
-						on conflict (environment_id, fingerprint) do update set threshold_at = excluded.threshold_at
-						where exception_group_notices.threshold_at is null or exception_group_notices.threshold_at <= $5`,
+					tag, err := tx.Exec(ctx, noticeThreshold,
 						e.id, g.fingerprint, g.open, now, now.Add(-window))
 					if err != nil {
 						return fmt.Errorf("claim threshold: %w", err)
@@ -301,13 +289,7 @@ func (w *NotifyWorker) notice(ctx context.Context, a NotifyArgs) (Notice, error)
 	n := Notice{Event: a.Event, Fingerprint: a.Fingerprint, InWindow: a.Count, Threshold: a.Threshold,
 		Window: (time.Duration(a.WindowMS) * time.Millisecond).String()}
 	var msgID string
-	err := w.DB.QueryRow(ctx, `
-		select e.name, f.slug, x.kind, x.stage, x.error_class, x.message, x.message_id::text, s.open, s.first, s.last
-		from (select count(*) filter (where status in ('open', 'assigned')) as open, min(created_at) as first, max(created_at) as last,
-		             max(id) as latest
-		      from exceptions where environment_id = $1 and fingerprint = $2) s
-		join exceptions x on x.id = s.latest
-		join environments e on e.id = x.environment_id join flows f on f.id = x.flow_id`, a.EnvironmentID, a.Fingerprint).
+	err := w.DB.QueryRow(ctx, noticeSelect, a.EnvironmentID, a.Fingerprint).
 		Scan(&n.Environment, &n.Flow, &n.Kind, &n.Stage, &n.ErrorClass, &n.SampleError, &msgID, &n.OpenCount, &n.FirstSeen, &n.LastSeen)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Notice{}, river.JobCancel(errors.New("the exception group no longer exists"))

@@ -82,7 +82,7 @@ func Prune(ctx context.Context, db txn.DBTX, now time.Time, batch int, pause tim
 		id   int64
 		days int
 	}
-	rows, err := db.Query(ctx, `select id, retention_days from environments order by id`)
+	rows, err := db.Query(ctx, retentionListSelect)
 	if err != nil {
 		return PruneResult{}, fmt.Errorf("retention: environments: %w", err)
 	}
@@ -135,34 +135,6 @@ func pruneBatches(ctx context.Context, db txn.DBTX, sql string, envID int64, cut
 	}
 }
 
-// pruneMessagesSQL deletes one batch of expired delivered messages and
-// their lineage (which has no foreign key, migration 014); the foreign keys
-// cascade to deliveries, attempts, captures, payload values and the
-// message's closed exceptions.
-const pruneMessagesSQL = `
-	with doomed as (
-		select m.id from messages m
-		where m.environment_id = $1 and m.received_at < $2 and m.status = 'delivered'
-		  and not exists (select 1 from exceptions e where e.message_id = m.id
-		                  and (e.status in ('open', 'assigned') or e.resolved_at is null or e.resolved_at >= $2))
-		order by m.received_at
-		limit $3
-		for update skip locked
-	), lineage as (
-		delete from lineage_events where message_id in (select id from doomed)
-	)
-	delete from messages where id in (select id from doomed)`
-
-// pruneExceptionsSQL deletes one batch of exceptions closed before the
-// cutoff.
-const pruneExceptionsSQL = `
-	delete from exceptions where id in (
-		select id from exceptions
-		where environment_id = $1 and status in ('resolved', 'ignored') and resolved_at < $2
-		order by resolved_at
-		limit $3
-		for update skip locked)`
-
 // Bounds of an environment's retention, in days (the column's check).
 const (
 	MinRetentionDays = 1
@@ -172,7 +144,7 @@ const (
 // RetentionDays reads an environment's retention in days.
 func RetentionDays(ctx context.Context, db txn.DBTX, envID int64) (int, error) {
 	var days int
-	if err := db.QueryRow(ctx, `select retention_days from environments where id = $1`, envID).Scan(&days); err != nil {
+	if err := db.QueryRow(ctx, retentionDaysSelect, envID).Scan(&days); err != nil {
 		return 0, fmt.Errorf("retention of environment %d: %w", envID, err)
 	}
 	return days, nil
@@ -185,10 +157,10 @@ func RetentionSet(ctx context.Context, db txn.DBTX, envID int64, days int) (int,
 		return 0, fault.Errorf(fault.Invalid, "retention must be a whole number of days from %d to %d", MinRetentionDays, MaxRetentionDays)
 	}
 	var old int
-	if err := db.QueryRow(ctx, `select retention_days from environments where id = $1 for update`, envID).Scan(&old); err != nil {
+	if err := db.QueryRow(ctx, retentionDaysLock, envID).Scan(&old); err != nil {
 		return 0, fmt.Errorf("set retention of environment %d: %w", envID, err)
 	}
-	if _, err := db.Exec(ctx, `update environments set retention_days = $2 where id = $1`, envID, days); err != nil {
+	if _, err := db.Exec(ctx, retentionSetUpdate, envID, days); err != nil {
 		return 0, fmt.Errorf("set retention of environment %d: %w", envID, err)
 	}
 	return old, nil

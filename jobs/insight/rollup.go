@@ -63,7 +63,7 @@ func (w *RollupWorker) Work(ctx context.Context, _ *river.Job[RollupArgs]) error
 // and including the minute of to.
 func Rollup(ctx context.Context, db txn.DBTX, from, to time.Time) error {
 	from = from.Truncate(time.Minute)
-	rows, err := db.Query(ctx, `select id from environments order by id`)
+	rows, err := db.Query(ctx, environmentIDsSelect)
 	if err != nil {
 		return fmt.Errorf("rollup: environments: %w", err)
 	}
@@ -94,68 +94,10 @@ func Rollup(ctx context.Context, db txn.DBTX, from, to time.Time) error {
 	return nil
 }
 
-// flowRollupSQL counts messages by received minute, flow and channel.
-// A message's latency is from acceptance to its last delivery; a message
-// no route matched had nothing to deliver and counts as within the SLA.
-var flowRollupSQL = `
-	with m as (
-		select m.flow_id, m.channel, date_trunc('minute', m.received_at) as minute, m.status,
-		       case when m.status = 'delivered' then
-		           (extract(epoch from (select max(d.delivered_at) from deliveries d where d.message_id = m.id) - m.received_at) * 1000)::bigint
-		       end as latency_ms,
-		       coalesce((v.definition->'sla'->>'withinSeconds')::int, $4) as sla_seconds,
-		       coalesce((v.definition->'sla'->>'objectivePercent')::float8, $5) as sla_objective
-		from messages m
-		join flow_versions v on v.flow_id = m.flow_id and v.number = m.version_number
-		where m.environment_id = $1 and m.received_at >= $2 and m.received_at < date_trunc('minute', $3::timestamptz) + interval '1 minute'
-	)
-	insert into flow_minute_stats (environment_id, flow_id, channel, minute, received, delivered, failed, within_sla,
-		sla_seconds, sla_objective, latency_ms_sum, latency_le)
-	select $1, flow_id, channel, minute, count(*), count(*) filter (where status = 'delivered'),
-	       count(*) filter (where status in ('failed', 'rejected')),
-	       count(*) filter (where latency_ms <= sla_seconds * 1000 or status = 'unrouted'),
-	       max(sla_seconds), max(sla_objective), coalesce(sum(latency_ms), 0),
-	       array[` + latencyBucketsSQL() + `]
-	from m group by flow_id, channel, minute
-	on conflict (environment_id, minute, flow_id, channel) do update set
-		received = excluded.received, delivered = excluded.delivered, failed = excluded.failed,
-		within_sla = excluded.within_sla, sla_seconds = excluded.sla_seconds, sla_objective = excluded.sla_objective,
-		latency_ms_sum = excluded.latency_ms_sum, latency_le = excluded.latency_le`
-
 func latencyBucketsSQL() string {
 	parts := make([]string, len(LatencyBoundsMS))
 	for i, b := range LatencyBoundsMS {
-		parts[i] = fmt.Sprintf("count(*) filter (where latency_ms <= %d)::int", b)
+		parts[i] = fmt.Sprintf(latencyBucketFormat, b)
 	}
 	return strings.Join(parts, ", ")
 }
-
-// targetRollupSQL counts the delivery attempts of messages received in the
-// window, by target: an attempt that neither delivered nor captured is an
-// error.
-const targetRollupSQL = `
-	insert into target_minute_stats (environment_id, target, minute, attempts, errors, latency_ms_sum)
-	select $1, d.target, date_trunc('minute', m.received_at), count(*),
-	       count(*) filter (where a.outcome not in ('delivered', 'captured')), coalesce(sum(a.latency_ms), 0)
-	from messages m
-	join deliveries d on d.message_id = m.id
-	join delivery_attempts a on a.delivery_id = d.id
-	where m.environment_id = $1 and m.received_at >= $2 and m.received_at < date_trunc('minute', $3::timestamptz) + interval '1 minute'
-	group by d.target, date_trunc('minute', m.received_at)
-	on conflict (environment_id, minute, target) do update set
-		attempts = excluded.attempts, errors = excluded.errors, latency_ms_sum = excluded.latency_ms_sum`
-
-// exceptionRollupSQL counts exceptions opened and closed (resolved or
-// ignored) per minute.
-const exceptionRollupSQL = `
-	with ev as (
-		select environment_id, flow_id, date_trunc('minute', created_at) as minute, 1 as opened, 0 as closed
-		from exceptions where created_at >= $1 and created_at < date_trunc('minute', $2::timestamptz) + interval '1 minute'
-		union all
-		select environment_id, flow_id, date_trunc('minute', resolved_at), 0, 1
-		from exceptions where resolved_at >= $1 and resolved_at < date_trunc('minute', $2::timestamptz) + interval '1 minute'
-			and status in ('resolved', 'ignored')
-	)
-	insert into exception_minute_stats (environment_id, flow_id, minute, opened, closed)
-	select environment_id, flow_id, minute, sum(opened), sum(closed) from ev group by environment_id, flow_id, minute
-	on conflict (environment_id, minute, flow_id) do update set opened = excluded.opened, closed = excluded.closed`

@@ -155,13 +155,7 @@ func resolve(ctx context.Context, db txn.DBTX, env, flowSlug string) (deployed, 
 	var checksum *string
 	var deploymentID *int64
 	// One round trip for what would otherwise be three lookups per message.
-	err := db.QueryRow(ctx, `
-		select e.id, f.id, d.id, d.version_number, d.checksum
-		from environments e
-		left join flows f on f.slug = $2
-		left join current_deployments c on c.environment_id = e.id and c.flow_id = f.id
-		left join deployments d on d.id = c.deployment_id
-		where e.name = $1`, env, flowSlug).Scan(&d.envID, &flowID, &deploymentID, &version, &checksum)
+	err := db.QueryRow(ctx, ingressResolve, env, flowSlug).Scan(&d.envID, &flowID, &deploymentID, &version, &checksum)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return deployed{}, fault.Errorf(fault.NotFound, "no environment “%s”; use dev, test, prod or another name from the Environments page", env)
 	}
@@ -406,9 +400,7 @@ func receivedDetail(d deployed, p prepared) string {
 func existing(ctx context.Context, db txn.DBTX, d deployed, p prepared) (AcceptResult, error) {
 	var r AcceptResult
 	var sha []byte
-	err := db.QueryRow(ctx, `
-		select id, correlation_id, payload_sha256, version_number, received_at from messages
-		where environment_id = $1 and flow_id = $2 and key_claim = $3`, d.envID, d.flowID, p.key).
+	err := db.QueryRow(ctx, messageByKeySelect, d.envID, d.flowID, p.key).
 		Scan(&r.MessageID, &r.CorrelationID, &sha, &r.VersionNumber, &r.ReceivedAt)
 	if err != nil {
 		return AcceptResult{}, fmt.Errorf("look up idempotency key: %w", err)
@@ -439,7 +431,7 @@ func existing(ctx context.Context, db txn.DBTX, d deployed, p prepared) (AcceptR
 // one hash comparison.
 func sameEvent(ctx context.Context, db txn.DBTX, id uuid.UUID, payload []byte) (bool, error) {
 	var stored []byte
-	if err := db.QueryRow(ctx, `select payload::text from messages where id = $1`, id).Scan(&stored); err != nil {
+	if err := db.QueryRow(ctx, storedPayloadSelect, id).Scan(&stored); err != nil {
 		return false, fmt.Errorf("compare with message %s: %w", id, err)
 	}
 	a, errA := CanonicalJSON(stored)
@@ -671,7 +663,7 @@ func (in *Intake) mapInline(ctx context.Context, req AcceptRequest) (InlineResul
 	var checksum string
 	var envID, flowID int64
 	var receivedAt time.Time
-	if err := db.QueryRow(ctx, `select environment_id, flow_id, version_number, checksum, received_at from messages where id = $1`, acc.MessageID).
+	if err := db.QueryRow(ctx, messageOfInlineMapSelect, acc.MessageID).
 		Scan(&envID, &flowID, &version, &checksum, &receivedAt); err != nil {
 		return InlineResult{AcceptResult: acc}, fmt.Errorf("message %s: %w", acc.MessageID, err)
 	}

@@ -101,34 +101,6 @@ func (r *attemptRecord) outcome() string {
 	return r.res.Word()
 }
 
-// recordAttemptsSQL writes settled attempts: each delivery's new state,
-// its attempt and its lineage, for deliveries no other run recorded an
-// attempt on since they were loaded (attempts = n - 1); it returns those
-// it wrote.
-const recordAttemptsSQL = `
-	with input as (
-		select * from unnest($1::uuid[], $2::int4[], $3::timestamptz[], $4::int8[], $5::int4[], $6::text[], $7::text[], $8::text[],
-			$9::timestamptz[], $10::text[], $11::timestamptz[])
-			as u(id, n, started, latency, code, outcome, excerpt, error, window_from, status, next_at)
-	), d as (
-		update deliveries set attempts = input.n, window_from = input.window_from, status = input.status, last_status_code = input.code,
-			last_error = input.error, next_attempt_at = input.next_at,
-			delivered_at = case when input.status = 'delivered' then now() end, updated_at = now()
-		from input where deliveries.id = any($1) and deliveries.id = input.id and deliveries.attempts = input.n - 1
-		returning deliveries.id, deliveries.message_id
-	), a as (
-		insert into delivery_attempts (delivery_id, n, started_at, latency_ms, status_code, outcome, response_excerpt, error)
-		select d.id, input.n, input.started, input.latency, input.code, input.outcome, input.excerpt, input.error
-		from d join input on input.id = d.id
-	), l as (
-		insert into lineage_events (message_id, delivery_id, at, stage, detail, duration_ms)
-		select d.message_id, u.d, u.a, u.s, u.x::jsonb, u.n
-		from unnest($12::uuid[], $13::timestamptz[], $14::text[], $15::text[], $16::int8[]) with ordinality as u(d, a, s, x, n, o)
-		join d on d.id = u.d
-		order by u.o
-	)
-	select id, message_id from d`
-
 // recordAttempts writes, in tx, settled attempts and their consequences:
 // the deliveries' new states, attempts and lineage (recordAttemptsSQL),
 // the exceptions a delivery resolves or raises, and the messages'
@@ -202,17 +174,7 @@ func recordAttempts(ctx context.Context, tx pgx.Tx, recs []*attemptRecord) (int,
 	// Lock the messages (see RecomputeMessageStatus) in the same round
 	// trip as closing the exceptions of the deliveries delivered.
 	var resMessages, resDeliveries []uuid.UUID
-	if err := tx.QueryRow(ctx, `
-		with lock as (
-			select id from messages where id = any($1) order by id for no key update
-		), r as (
-			update exceptions set status = 'resolved', resolution = 'delivered on attempt ' || u.n, resolved_at = now(), updated_at = now()
-			from unnest($2::uuid[], $3::int4[]) as u(id, n)
-			where exceptions.delivery_id = any($2) and exceptions.delivery_id = u.id and exceptions.status in ('open', 'assigned')
-			returning exceptions.message_id, exceptions.delivery_id
-		)
-		select (select count(*) from lock), coalesce(array_agg(message_id order by delivery_id), '{}'), coalesce(array_agg(delivery_id order by delivery_id), '{}')
-		from r`, messages, delivered, deliveredN).Scan(new(int64), &resMessages, &resDeliveries); err != nil {
+	if err := tx.QueryRow(ctx, attemptsExceptionsResolve, messages, delivered, deliveredN).Scan(new(int64), &resMessages, &resDeliveries); err != nil {
 		return 0, fmt.Errorf("resolve exceptions: %w", err)
 	}
 	resolved := make([]written, len(resMessages))

@@ -212,13 +212,6 @@ func (d pendingDelivery) forTransport() transport.Delivery {
 		CorrelationID: d.correlationID, Body: d.Body}
 }
 
-// loadDeliveriesSQL loads deliveries by id with what sending them needs
-// from their messages.
-const loadDeliveriesSQL = `
-	select d.id, d.message_id, d.route, d.target, d.target_kind, d.body, d.status, d.attempts, d.budget_from, d.window_from,
-	       m.environment_id, m.flow_id, m.correlation_id, m.received_at
-	from deliveries d join messages m on m.id = d.message_id where d.id = any($1) order by d.id`
-
 // loadDeliveries returns the deliveries ids names that still exist.
 func loadDeliveries(ctx context.Context, db txn.DBTX, ids []uuid.UUID) ([]pendingDelivery, error) {
 	rows, err := db.Query(ctx, loadDeliveriesSQL, ids)
@@ -405,7 +398,7 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 func (w *DeliverWorker) waitForCircuit(ctx context.Context, d pendingDelivery, cfg release.TargetConfig) error {
 	wait := jitter(cfg.Breaker.OpenFor)
 	err := txn.Run(ctx, w.DB, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `update deliveries set status = 'retrying', next_attempt_at = $2, last_error = $3, updated_at = now() where id = $1 and status in ('pending', 'retrying')`,
+		if _, err := tx.Exec(ctx, deliveryWaitForCircuit,
 			d.ID, time.Now().Add(wait), "circuit open: the target failed repeatedly; waiting before trying again"); err != nil {
 			return fmt.Errorf("delivery %s: %w", d.ID, err)
 		}
@@ -449,7 +442,7 @@ func (w *DeliverWorker) finishConfiguration(ctx context.Context, job *river.Job[
 		msg = fe.Message
 	}
 	return txn.Run(ctx, w.DB, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `update deliveries set status = 'failed', last_error = $2, next_attempt_at = null, updated_at = now() where id = $1`, d.ID, msg); err != nil {
+		if _, err := tx.Exec(ctx, deliveryFail, d.ID, msg); err != nil {
 			return fmt.Errorf("delivery %s: %w", d.ID, err)
 		}
 		if err := store.AddLineage(ctx, tx, d.MessageID, store.Lineage{DeliveryID: &d.ID, Stage: store.StageFailed, Detail: map[string]any{"target": d.Target, "error": msg}}); err != nil {
@@ -472,7 +465,7 @@ func (w *DeliverWorker) finishConfiguration(ctx context.Context, job *river.Job[
 // retry succeeds the delivery's open exception resolves itself.
 func DeliveryRetry(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx], deliveryID uuid.UUID) error {
 	var status store.DeliveryStatus
-	err := tx.QueryRow(ctx, `select status from deliveries where id = $1 for no key update`, deliveryID).Scan(&status)
+	err := tx.QueryRow(ctx, deliveryStatusLock, deliveryID).Scan(&status)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fault.Errorf(fault.NotFound, "no delivery %s", deliveryID)
 	}
@@ -483,9 +476,7 @@ func DeliveryRetry(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx],
 		return fault.Errorf(fault.Conflict, "delivery %s was delivered already; nothing to retry", deliveryID)
 	}
 	var messageID uuid.UUID
-	if err := tx.QueryRow(ctx, `
-		update deliveries set status = 'pending', budget_from = attempts, window_from = null, next_attempt_at = now(), updated_at = now()
-		where id = $1 returning message_id`, deliveryID).Scan(&messageID); err != nil {
+	if err := tx.QueryRow(ctx, deliveryRetryUpdate, deliveryID).Scan(&messageID); err != nil {
 		return fmt.Errorf("delivery %s: %w", deliveryID, err)
 	}
 	if err := store.AddLineage(ctx, tx, messageID, store.Lineage{DeliveryID: &deliveryID, Stage: store.StageQueued, Detail: map[string]any{"retry": true}}); err != nil {

@@ -38,10 +38,7 @@ func (w *DeliverWorker) circuitChanged(envID int64, target, state string) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if _, err := w.DB.Exec(ctx, `
-			insert into target_circuits (environment_id, target, state, changed_at) values ($1, $2, $3, $4)
-			on conflict (environment_id, target) do update set state = excluded.state, changed_at = excluded.changed_at
-			where target_circuits.changed_at <= excluded.changed_at`, envID, target, state, at); err != nil {
+		if _, err := w.DB.Exec(ctx, targetCircuitUpsert, envID, target, state, at); err != nil {
 			logger(w.Logger).Warn("record circuit state", "env_id", envID, "target", target, "state", state, "error", err)
 		}
 	}()

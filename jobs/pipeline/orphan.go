@@ -45,9 +45,6 @@ type OrphanCheckWorker struct {
 	Now func() time.Time
 }
 
-// liveStates are the job states in which River will still run a job.
-const liveStates = `('available', 'pending', 'running', 'retryable', 'scheduled')`
-
 // Work runs one check.
 func (w *OrphanCheckWorker) Work(ctx context.Context, job *river.Job[OrphanCheckArgs]) error {
 	now := time.Now
@@ -60,13 +57,7 @@ func (w *OrphanCheckWorker) Work(ctx context.Context, job *river.Job[OrphanCheck
 	// arguments (migration 015), and a backlog of thousands of retrying
 	// deliveries would otherwise scan the live jobs once per delivery.
 	return txn.Run(ctx, w.DB, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `
-			select m.id, m.environment_id, m.flow_id from messages m
-			where m.status = 'received' and m.updated_at < $1
-			and m.id not in (select x::uuid from river_job j, jsonb_array_elements_text(j.args->'message_ids') x
-				where j.kind = 'process' and j.state in `+liveStates+`)
-			order by m.received_at limit 1000
-			for no key update of m skip locked`, before)
+		rows, err := tx.Query(ctx, orphanedMessagesLock, before)
 		if err != nil {
 			return fmt.Errorf("orphaned messages: %w", err)
 		}
@@ -99,15 +90,7 @@ func (w *OrphanCheckWorker) Work(ctx context.Context, job *river.Job[OrphanCheck
 			}
 		}
 
-		rows, err = tx.Query(ctx, `
-			select d.id, d.message_id, m.environment_id, m.flow_id, d.target from deliveries d join messages m on m.id = d.message_id
-			where d.status in ('pending', 'retrying') and d.updated_at < $1
-			and d.id not in (select (j.args->>'delivery_id')::uuid from river_job j where j.kind = 'deliver' and j.args ? 'delivery_id' and j.state in `+liveStates+`
-				union all
-				select x::uuid from river_job j, jsonb_array_elements_text(j.args->'delivery_ids') x
-				where j.kind = 'deliver_group' and j.state in `+liveStates+`)
-			order by d.created_at limit 1000
-			for no key update of d skip locked`, before)
+		rows, err = tx.Query(ctx, orphanedDeliveriesLock, before)
 		if err != nil {
 			return fmt.Errorf("orphaned deliveries: %w", err)
 		}
@@ -129,7 +112,7 @@ func (w *OrphanCheckWorker) Work(ctx context.Context, job *river.Job[OrphanCheck
 			e := o.e
 			e.Kind, e.Stage, e.ErrorClass = store.ExceptionDelivery, "deliver", "job discarded"
 			e.Message = fmt.Sprintf("delivery to target “%s” was given up by the queue (its job failed too often or was discarded); retry it", o.target)
-			if _, err := tx.Exec(ctx, `update deliveries set status = 'failed', last_error = $2, next_attempt_at = null, updated_at = now() where id = $1`, *e.DeliveryID, e.Message); err != nil {
+			if _, err := tx.Exec(ctx, deliveryFail, *e.DeliveryID, e.Message); err != nil {
 				return fmt.Errorf("delivery %s: %w", *e.DeliveryID, err)
 			}
 			if err := store.AddLineage(ctx, tx, e.MessageID, store.Lineage{DeliveryID: e.DeliveryID, Stage: store.StageFailed, Detail: map[string]any{"error": e.Message}}); err != nil {

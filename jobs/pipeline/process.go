@@ -315,14 +315,7 @@ func processInputs(ctx context.Context, db txn.DBTX, ids []uuid.UUID) ([]process
 	// with the statistics of a table that has just grown, the planner runs
 	// such a join as a scan of every message of the environment (30 ms a
 	// group under load).
-	rows, err := db.Query(ctx, `
-		select m.id, m.environment_id, e.name, m.flow_id, f.slug, m.version_number, m.checksum, m.idempotency_key,
-		       m.correlation_id, m.payload, m.status, m.received_at, m.updated_at,
-		       (select coalesce(jsonb_object_agg(v.name, v.value), '{}') from environment_variables v where v.environment_id = m.environment_id),
-		       (select coalesce(array_agg(t.target_name), '{}') from target_configs t where t.environment_id = m.environment_id)
-		from messages m join environments e on e.id = m.environment_id join flows f on f.id = m.flow_id
-		where m.id = any($1)
-		order by m.id`, ids)
+	rows, err := db.Query(ctx, processInputsSelect, ids)
 	if err != nil {
 		return nil, fmt.Errorf("messages to process: %w", err)
 	}
@@ -347,12 +340,6 @@ func processInputs(ctx context.Context, db txn.DBTX, ids []uuid.UUID) ([]process
 
 // errProcessed says another run processed the message first.
 var errProcessed = errors.New("message processed already")
-
-// claimSQL moves a message out of received into the status processing
-// decided on. It is the first statement of the processing transaction: the
-// row lock it takes serialises two runs of the same job, and when it
-// updates nothing another run got there first (errProcessed).
-const claimSQL = `update messages set status = $2, updated_at = now() where id = $1 and status = 'received'`
 
 func claim(ctx context.Context, tx pgx.Tx, id uuid.UUID, status store.MessageStatus) error {
 	tag, err := tx.Exec(ctx, claimSQL, id, status)
@@ -617,40 +604,7 @@ func routeAll(ctx context.Context, tx pgx.Tx, plans []*routePlan) (map[uuid.UUID
 	if err != nil {
 		return nil, err
 	}
-	rows, err := tx.Query(ctx, `
-		with m as (
-			update messages set status = u.status, updated_at = now()
-			from unnest($1::uuid[], $2::text[]) as u(id, status)
-			where messages.id = any($1) and messages.id = u.id and messages.status = 'received'
-			returning messages.id
-		), d as (
-			insert into deliveries (id, message_id, route, target, target_kind, body, status, last_error,
-				attempts, window_from, last_status_code, delivered_at)
-			select u.id, m.id, u.route, u.target, u.kind, u.body::json, u.status, u.last_error,
-				u.attempts, u.window_from, u.code, case when u.status = 'delivered' then now() end
-			from unnest($3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
-				$17::int4[], $18::timestamptz[], $19::int4[])
-				as u(id, message_id, route, target, kind, body, status, last_error, attempts, window_from, code)
-			join m on m.id = u.message_id
-		), a as (
-			insert into delivery_attempts (delivery_id, n, started_at, latency_ms, status_code, outcome, response_excerpt, error)
-			select u.id, u.n, u.started, u.latency, u.code, u.outcome, u.excerpt, ''
-			from unnest($20::uuid[], $21::uuid[], $22::timestamptz[], $23::int8[], $24::int4[], $25::text[], $27::int4[], $28::text[])
-				as u(id, message_id, started, latency, code, excerpt, n, outcome)
-			join m on m.id = u.message_id
-		), l as (
-			insert into lineage_events (message_id, delivery_id, at, stage, detail, duration_ms)
-			select m.id, u.d, u.a, u.s, u.x::jsonb, u.n
-			from unnest($11::uuid[], $12::uuid[], $13::timestamptz[], $14::text[], $15::text[], $16::int8[])
-				with ordinality as u(message_id, d, a, s, x, n, o)
-			join m on m.id = u.message_id
-			order by u.o
-		), v as (
-			insert into message_values (message_id, payload_values)
-			select m.id, u.v::jsonb from unnest($1::uuid[], $26::text[]) as u(id, v) join m on m.id = u.id
-			on conflict (message_id) do nothing
-		)
-		select id from m`,
+	rows, err := tx.Query(ctx, routedMessagesUpdate,
 		ids, statuses, d.ids, dMsgs, d.routes, d.targets, d.kinds, d.bodies, d.stats, d.lastErrors,
 		lMsgs, l.DeliveryIDs, l.Ats, l.Stages, l.Details, l.Durations,
 		d.attempts, d.windowFrom, d.codes,
@@ -743,7 +697,7 @@ func completeTx[T river.JobArgs](ctx context.Context, tx pgx.Tx, job *river.Job[
 // River's job completion alone is otherwise planned afresh every time (about 1 ms
 // of a 3 ms statement under load, docs/benchmarks.md).
 func genericPlans(ctx context.Context, tx pgx.Tx) error {
-	if _, err := tx.Exec(ctx, `set local plan_cache_mode = force_generic_plan`); err != nil {
+	if _, err := tx.Exec(ctx, genericPlansSet); err != nil {
 		return fmt.Errorf("plan cache mode: %w", err)
 	}
 	return nil
@@ -761,9 +715,7 @@ func logger(l *slog.Logger) *slog.Logger {
 // succeeded, so a retry that works resolves them by itself. It runs in the
 // processing transaction.
 func resolveProcessExceptions(ctx context.Context, tx pgx.Tx, messageID uuid.UUID) error {
-	tag, err := tx.Exec(ctx, `
-		update exceptions set status = 'resolved', resolution = 'processed on retry', resolved_at = now(), updated_at = now()
-		where message_id = $1 and delivery_id is null and status in ('open', 'assigned')`, messageID)
+	tag, err := tx.Exec(ctx, processExceptionsResolve, messageID)
 	if err != nil {
 		return fmt.Errorf("resolve exceptions of %s: %w", messageID, err)
 	}

@@ -32,18 +32,7 @@ type Depth struct {
 // in queue order. The default, process and deliver queues are always
 // listed.
 func Depths(ctx context.Context, db txn.DBTX) ([]Depth, error) {
-	rows, err := db.Query(ctx, `
-		with q(queue) as (values ('default'), ($1::text), ($2::text))
-		select q.queue,
-		       count(j.id) filter (where j.state = 'available'),
-		       count(j.id) filter (where j.state = 'scheduled'),
-		       count(j.id) filter (where j.state = 'retryable'),
-		       count(j.id) filter (where j.state = 'running'),
-		       coalesce(extract(epoch from now() - min(j.scheduled_at) filter (where j.state = 'available')), 0)
-		from (select queue from q union select distinct queue from river_job
-		      where state in ('available', 'scheduled', 'retryable', 'running')) q
-		left join river_job j on j.queue = q.queue and j.state in ('available', 'scheduled', 'retryable', 'running')
-		group by q.queue order by q.queue`, Process, Deliver)
+	rows, err := db.Query(ctx, queueDepths, Process, Deliver)
 	if err != nil {
 		return nil, fmt.Errorf("queue depths: %w", err)
 	}

@@ -67,12 +67,7 @@ type Capture struct {
 }
 
 func deliveriesOf(ctx context.Context, db txn.DBTX, messageID uuid.UUID) ([]Delivery, error) {
-	rows, err := db.Query(ctx, `
-		select d.id, d.message_id, d.route, d.target, d.target_kind, d.body, d.status, d.attempts, d.last_status_code,
-		       d.last_error, d.next_attempt_at, d.delivered_at, d.created_at,
-		       c.method, c.url, c.headers, c.body, c.captured_at
-		from deliveries d left join captures c on c.delivery_id = d.id
-		where d.message_id = $1 order by d.created_at, d.route`, messageID)
+	rows, err := db.Query(ctx, deliveriesOfMessageSelect, messageID)
 	if err != nil {
 		return nil, fmt.Errorf("deliveries of %s: %w", messageID, err)
 	}
@@ -103,9 +98,7 @@ func deliveriesOf(ctx context.Context, db txn.DBTX, messageID uuid.UUID) ([]Deli
 		index[d.ID] = i
 		ids[i] = d.ID
 	}
-	rows, err = db.Query(ctx, `
-		select delivery_id, n, started_at, latency_ms, status_code, outcome, response_excerpt, error
-		from delivery_attempts where delivery_id = any($1) order by delivery_id, n`, ids)
+	rows, err = db.Query(ctx, attemptsOfMessageSelect, ids)
 	if err != nil {
 		return nil, fmt.Errorf("attempts of %s: %w", messageID, err)
 	}
@@ -142,11 +135,7 @@ func CaptureList(ctx context.Context, db txn.DBTX, envID int64, target string, b
 	if limit <= 0 || limit > 500 {
 		limit = 50
 	}
-	rows, err := db.Query(ctx, `
-		select c.id, c.delivery_id, d.message_id, m.correlation_id, c.target, c.method, c.url, c.headers, c.body, c.captured_at
-		from captures c join deliveries d on d.id = c.delivery_id join messages m on m.id = d.message_id
-		where c.environment_id = $1 and ($2 = '' or c.target = $2) and ($3::int8 = 0 or c.id < $3)
-		order by c.id desc limit $4`, envID, target, beforeID, limit)
+	rows, err := db.Query(ctx, captureListSelect, envID, target, beforeID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list captures: %w", err)
 	}

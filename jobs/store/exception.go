@@ -87,13 +87,7 @@ func RaiseException(ctx context.Context, db txn.DBTX, e Exception) error {
 		e.Detail = json.RawMessage(`{}`)
 	}
 	e.Fingerprint = Fingerprint(e.FlowID, e.Stage, e.ErrorClass)
-	_, err := db.Exec(ctx, `
-		insert into exceptions (kind, fingerprint, environment_id, flow_id, message_id, delivery_id, stage, error_class, message, detail, target)
-		values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, (select target from deliveries where id = $6))
-		on conflict (message_id, coalesce(delivery_id, '00000000-0000-0000-0000-000000000000'::uuid), stage)
-			where status in ('open', 'assigned')
-		do update set kind = excluded.kind, fingerprint = excluded.fingerprint, error_class = excluded.error_class,
-			message = excluded.message, detail = excluded.detail, updated_at = now()`,
+	_, err := db.Exec(ctx, exceptionInsert,
 		e.Kind, e.Fingerprint, e.EnvironmentID, e.FlowID, e.MessageID, e.DeliveryID, e.Stage, e.ErrorClass, e.Message, string(e.Detail))
 	if err != nil {
 		return fmt.Errorf("raise %s exception for message %s: %w", e.Kind, e.MessageID, err)
@@ -103,10 +97,7 @@ func RaiseException(ctx context.Context, db txn.DBTX, e Exception) error {
 
 // ExceptionsOfMessage returns a message's exceptions, oldest first.
 func ExceptionsOfMessage(ctx context.Context, db txn.DBTX, messageID uuid.UUID) ([]Exception, error) {
-	rows, err := db.Query(ctx, `
-		select id, kind, fingerprint, environment_id, flow_id, message_id, delivery_id, stage, error_class, message, detail,
-		       status, resolution, created_at, updated_at, resolved_at
-		from exceptions where message_id = $1 order by id`, messageID)
+	rows, err := db.Query(ctx, exceptionsOfMessageSelect, messageID)
 	if err != nil {
 		return nil, fmt.Errorf("exceptions of %s: %w", messageID, err)
 	}

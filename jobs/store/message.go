@@ -99,11 +99,6 @@ func ParseMessageID(s string) (uuid.UUID, error) {
 	return id, nil
 }
 
-const messageSelect = `
-	select m.id, m.environment_id, e.name, m.flow_id, f.slug, m.version_number, m.checksum, m.idempotency_key,
-	       m.correlation_id, m.payload, m.status, m.received_at, m.updated_at
-	from messages m join environments e on e.id = m.environment_id join flows f on f.id = m.flow_id`
-
 func scanMessage(row pgx.Row) (Message, error) {
 	var m Message
 	var payload []byte
@@ -115,7 +110,7 @@ func scanMessage(row pgx.Row) (Message, error) {
 
 // MessageByID returns a message without its lineage, or NotFound.
 func MessageByID(ctx context.Context, db txn.DBTX, id uuid.UUID) (Message, error) {
-	m, err := scanMessage(db.QueryRow(ctx, messageSelect+` where m.id = $1`, id))
+	m, err := scanMessage(db.QueryRow(ctx, messageByIDSelect, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Message{}, fault.Errorf(fault.NotFound, "no message %s", id)
 	}
@@ -128,7 +123,7 @@ func MessageByID(ctx context.Context, db txn.DBTX, id uuid.UUID) (Message, error
 // MessagesByCorrelationID returns the messages sharing a correlation id,
 // newest first (at most 100), so support can find an order by its number.
 func MessagesByCorrelationID(ctx context.Context, db txn.DBTX, correlationID string) ([]Message, error) {
-	rows, err := db.Query(ctx, messageSelect+` where m.correlation_id = $1 order by m.received_at desc limit 100`, correlationID)
+	rows, err := db.Query(ctx, messagesByCorrelationIDSelect, correlationID)
 	if err != nil {
 		return nil, fmt.Errorf("messages by correlation id: %w", err)
 	}
@@ -156,7 +151,7 @@ func MessageGet(ctx context.Context, db txn.DBTX, id uuid.UUID) (MessageView, er
 }
 
 func lineageOf(ctx context.Context, db txn.DBTX, id uuid.UUID) ([]LineageEvent, error) {
-	rows, err := db.Query(ctx, `select id, delivery_id, at, stage, detail, duration_ms from lineage_events where message_id = $1 order by id`, id)
+	rows, err := db.Query(ctx, lineageOfMessageSelect, id)
 	if err != nil {
 		return nil, fmt.Errorf("lineage of %s: %w", id, err)
 	}
@@ -230,10 +225,7 @@ func AddLineage(ctx context.Context, db txn.DBTX, messageID uuid.UUID, events ..
 	if err != nil {
 		return err
 	}
-	_, err = db.Exec(ctx, `
-		insert into lineage_events (message_id, delivery_id, at, stage, detail, duration_ms)
-		select $1, d, a, s, x::jsonb, n from unnest($2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::int8[])
-			with ordinality as u(d, a, s, x, n, o) order by o`,
+	_, err = db.Exec(ctx, lineageInsert,
 		messageID, c.DeliveryIDs, c.Ats, c.Stages, c.Details, c.Durations)
 	if err != nil {
 		return fmt.Errorf("lineage of %s: %w", messageID, err)
@@ -244,7 +236,7 @@ func AddLineage(ctx context.Context, db txn.DBTX, messageID uuid.UUID, events ..
 // SetMessageStatus sets a message's status outright, for the stages that
 // decide it without looking at deliveries.
 func SetMessageStatus(ctx context.Context, db txn.DBTX, id uuid.UUID, status MessageStatus) error {
-	if _, err := db.Exec(ctx, `update messages set status = $2, updated_at = now() where id = $1`, id, status); err != nil {
+	if _, err := db.Exec(ctx, messageStatusUpdate, id, status); err != nil {
 		return fmt.Errorf("message %s status: %w", id, err)
 	}
 	return nil
@@ -260,7 +252,7 @@ func SetMessageStatus(ctx context.Context, db txn.DBTX, id uuid.UUID, status Mes
 // SHARE locks on the message through their foreign keys, and FOR UPDATE
 // would make two such transactions deadlock on each other.
 func RecomputeMessageStatus(ctx context.Context, db txn.DBTX, ids ...uuid.UUID) error {
-	if _, err := db.Exec(ctx, `select 1 from messages where id = any($1) order by id for no key update`, ids); err != nil {
+	if _, err := db.Exec(ctx, messagesLock, ids); err != nil {
 		return fmt.Errorf("lock messages %v: %w", ids, err)
 	}
 	return RecomputeLockedMessageStatus(ctx, db, ids...)
@@ -271,15 +263,7 @@ func RecomputeMessageStatus(ctx context.Context, db txn.DBTX, ids ...uuid.UUID) 
 // same transaction (this statement's snapshot must be taken after the lock
 // was granted, so it sees every delivery outcome committed before).
 func RecomputeLockedMessageStatus(ctx context.Context, db txn.DBTX, ids ...uuid.UUID) error {
-	_, err := db.Exec(ctx, `
-		update messages m set status = s.status, updated_at = now()
-		from (select message_id, case
-				when bool_or(status = 'failed') then 'failed'
-				when bool_or(status = 'retrying') then 'retrying'
-				when bool_and(status = 'delivered') then 'delivered'
-				else 'queued' end as status
-			from deliveries where message_id = any($1) group by message_id) s
-		where m.id = any($1) and m.id = s.message_id and m.status <> s.status`, ids)
+	_, err := db.Exec(ctx, messageStatusRecompute, ids)
 	if err != nil {
 		return fmt.Errorf("messages %v status: %w", ids, err)
 	}

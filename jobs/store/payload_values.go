@@ -142,10 +142,7 @@ func RecordPayloadValues(ctx context.Context, tx pgx.Tx, msgs []Message) error {
 	for i, m := range msgs {
 		ids[i], values[i] = m.ID, PayloadValuesOf(m.Payload)
 	}
-	_, err := tx.Exec(ctx, `
-		insert into message_values (message_id, payload_values)
-		select u.id, u.v::jsonb from unnest($1::uuid[], $2::text[]) as u(id, v)
-		on conflict (message_id) do nothing`, ids, values)
+	_, err := tx.Exec(ctx, payloadValuesInsert, ids, values)
 	if err != nil {
 		return fmt.Errorf("payload values of %d messages: %w", len(ids), err)
 	}
@@ -159,10 +156,7 @@ func RecordStoredPayloadValues(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) 
 	if len(ids) == 0 {
 		return nil
 	}
-	_, err := tx.Exec(ctx, `
-		insert into message_values (message_id, payload_values)
-		select id, message_payload_values(payload) from messages where id = any($1)
-		on conflict (message_id) do nothing`, ids)
+	_, err := tx.Exec(ctx, storedPayloadValuesInsert, ids)
 	if err != nil {
 		return fmt.Errorf("payload values of %d messages: %w", len(ids), err)
 	}

@@ -74,7 +74,7 @@ func ConfigureTarget(ctx context.Context, db DB, sealer *secret.Sealer, kinds Ta
 		masked := cfg.Masked()
 		masked.HasSecret = cfg.Secret != ""
 		if cfg.KeepSecret && cfg.Secret == "" {
-			err := db.QueryRow(ctx, `select secret_ciphertext is not null from target_configs where environment_id = $1 and target_name = $2`,
+			err := db.QueryRow(ctx, targetSecretExistsSelect,
 				env.ID, cfg.Target).Scan(&masked.HasSecret)
 			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 				return TargetConfig{}, fmt.Errorf("target %s: %w", cfg.Target, err)
@@ -104,14 +104,7 @@ func ConfigureTarget(ctx context.Context, db DB, sealer *secret.Sealer, kinds Ta
 // none does or it names no kind.
 func TargetKindOf(ctx context.Context, db txn.DBTX, name string) (string, error) {
 	var kind string
-	err := db.QueryRow(ctx, `
-		select coalesce(nullif(t->>'kind', ''), 'http') from (
-			select definition, updated_at as at from flow_drafts
-			union all
-			select definition, created_at from flow_versions
-		) d cross join lateral jsonb_array_elements(case jsonb_typeof(d.definition->'targets') when 'array' then d.definition->'targets' else '[]' end) t
-		where t->>'name' = $1
-		order by d.at desc limit 1`, name).Scan(&kind)
+	err := db.QueryRow(ctx, targetKindSelect, name).Scan(&kind)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "http", nil
 	}
@@ -119,6 +112,33 @@ func TargetKindOf(ctx context.Context, db txn.DBTX, name string) (string, error)
 		return "", fmt.Errorf("kind of target %s: %w", name, err)
 	}
 	return kind, nil
+}
+
+// TargetUse is a flow that delivers to a target: what runs in the
+// environment, the flow's latest version, or its draft.
+type TargetUse struct {
+	Flow string // slug
+	Kind string // the kind the flow gives the target
+	// Deployed is the version running in the environment that delivers
+	// to the target (0: none does); Latest the latest version that does
+	// (0: only the draft).
+	Deployed, Latest int
+	InDraft          bool
+}
+
+// TargetUses lists the flows whose deployed version in env, latest
+// version or draft name target, by slug. Targets are named per
+// environment and shared: every flow naming "erp" is delivered to the
+// one "erp" configuration of the environment.
+func TargetUses(ctx context.Context, db txn.DBTX, envID int64, target string) ([]TargetUse, error) {
+	rows, err := db.Query(ctx, targetUsesSelect, envID, target)
+	if err != nil {
+		return nil, fmt.Errorf("flows using target %s: %w", target, err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (TargetUse, error) {
+		var u TargetUse
+		return u, r.Scan(&u.Flow, &u.Kind, &u.Deployed, &u.Latest, &u.InDraft)
+	})
 }
 
 func sortedProblems(fields map[string]string) []string {
@@ -139,15 +159,7 @@ func RemoveTarget(ctx context.Context, db DB, kinds TargetKinds, actor Actor, en
 		return err
 	}
 	return txn.Run(ctx, db, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `
-			select f.slug || ' v' || d.version_number, coalesce(nullif(t->>'kind', ''), 'http')
-			from current_deployments cd
-			join deployments d on d.id = cd.deployment_id
-			join flows f on f.id = d.flow_id
-			join flow_versions v on v.flow_id = d.flow_id and v.number = d.version_number
-			cross join lateral jsonb_array_elements(case jsonb_typeof(v.definition->'targets') when 'array' then v.definition->'targets' else '[]' end) t
-			where cd.environment_id = $1 and t->>'name' = $2
-			order by f.slug`, env.ID, target)
+		rows, err := tx.Query(ctx, targetUsersSelect, env.ID, target)
 		if err != nil {
 			return fmt.Errorf("target %s in use: %w", target, err)
 		}
@@ -182,7 +194,7 @@ func RemoveTarget(ctx context.Context, db DB, kinds TargetKinds, actor Actor, en
 		if !found {
 			return fault.Errorf(fault.NotFound, "target “%s” is not configured in %s", target, env.Name)
 		}
-		if _, err := tx.Exec(ctx, `delete from target_configs where environment_id = $1 and target_name = $2`, env.ID, target); err != nil {
+		if _, err := tx.Exec(ctx, targetConfigDelete, env.ID, target); err != nil {
 			return fmt.Errorf("remove target %s: %w", target, err)
 		}
 		return account.Audit(ctx, tx, actor.audit(), "target.remove", "target", env.Name+"/"+target, before, nil)

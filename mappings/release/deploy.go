@@ -47,7 +47,7 @@ func deploy(ctx context.Context, db txn.DBTX, r deployment, ed mappings.Editor) 
 		r.kind = KindDeploy
 	}
 	var checksum string
-	err := db.QueryRow(ctx, `select checksum from flow_versions where flow_id = $1 and number = $2`, r.flowID, r.version).Scan(&checksum)
+	err := db.QueryRow(ctx, versionChecksumSelect, r.flowID, r.version).Scan(&checksum)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Deployment{}, fault.Errorf(fault.NotFound, "this flow has no version %d; publish the draft first", r.version)
 	}
@@ -59,17 +59,7 @@ func deploy(ctx context.Context, db txn.DBTX, r deployment, ed mappings.Editor) 
 	if r.requestedBy != "" && r.requestedBy != ed.Email {
 		d.Reason = strings.TrimSpace(d.Reason + " (requested by " + r.requestedBy + ")")
 	}
-	err = db.QueryRow(ctx, `
-		with d as (
-			insert into deployments (environment_id, flow_id, version_number, checksum, deployed_by_email, kind, reason, gates)
-			values ($1, $2, $3, $4, $5, $6, $7, $8)
-			returning id, environment_id, flow_id, deployed_at
-		), moved as (
-			insert into current_deployments (environment_id, flow_id, deployment_id)
-			select environment_id, flow_id, id from d
-			on conflict (environment_id, flow_id) do update set deployment_id = excluded.deployment_id
-		)
-		select id, deployed_at from d`,
+	err = db.QueryRow(ctx, deploymentInsert,
 		r.envID, r.flowID, r.version, checksum, ed.Email, d.Kind, d.Reason, d.Gates).Scan(&d.ID, &d.DeployedAt)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.ForeignKeyViolation {

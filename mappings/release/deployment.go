@@ -43,11 +43,6 @@ const (
 	KindImport   = "import"
 )
 
-const deploymentSelect = `
-	select d.id, d.environment_id, d.flow_id, d.version_number, d.checksum, d.deployed_by_email, d.deployed_at,
-	       exists (select 1 from current_deployments c where c.deployment_id = d.id), d.kind, d.reason, d.gates
-	from deployments d`
-
 func scanDeployment(row pgx.Row) (Deployment, error) {
 	var d Deployment
 	err := row.Scan(&d.ID, &d.EnvironmentID, &d.FlowID, &d.VersionNumber, &d.Checksum, &d.DeployedByEmail, &d.DeployedAt, &d.Active, &d.Kind, &d.Reason, &d.Gates)
@@ -58,7 +53,7 @@ func scanDeployment(row pgx.Row) (Deployment, error) {
 // environment. When nothing is deployed it returns a Conflict (the trigger
 // answers 409): the flow exists, it just cannot take messages there yet.
 func DeploymentCurrent(ctx context.Context, db txn.DBTX, envID, flowID int64) (Deployment, error) {
-	d, err := scanDeployment(db.QueryRow(ctx, deploymentSelect+` join current_deployments c on c.deployment_id = d.id where c.environment_id = $1 and c.flow_id = $2`, envID, flowID))
+	d, err := scanDeployment(db.QueryRow(ctx, deploymentCurrentSelect, envID, flowID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Deployment{}, fault.Errorf(fault.Conflict, "no version of this flow is deployed to this environment; deploy a published version first")
 	}
@@ -71,7 +66,7 @@ func DeploymentCurrent(ctx context.Context, db txn.DBTX, envID, flowID int64) (D
 // DeploymentList returns the active deployments of an environment, one per
 // deployed flow, ordered by flow id.
 func DeploymentList(ctx context.Context, db txn.DBTX, envID int64) ([]Deployment, error) {
-	rows, err := db.Query(ctx, deploymentSelect+` join current_deployments c on c.deployment_id = d.id where c.environment_id = $1 order by d.flow_id`, envID)
+	rows, err := db.Query(ctx, deploymentListSelect, envID)
 	if err != nil {
 		return nil, fmt.Errorf("list deployments: %w", err)
 	}
@@ -81,7 +76,7 @@ func DeploymentList(ctx context.Context, db txn.DBTX, envID int64) ([]Deployment
 // DeploymentHistory returns every deployment of a flow to an environment,
 // newest first, for rollbacks and the environments page.
 func DeploymentHistory(ctx context.Context, db txn.DBTX, envID, flowID int64) ([]Deployment, error) {
-	rows, err := db.Query(ctx, deploymentSelect+` where d.environment_id = $1 and d.flow_id = $2 order by d.id desc`, envID, flowID)
+	rows, err := db.Query(ctx, deploymentHistorySelect, envID, flowID)
 	if err != nil {
 		return nil, fmt.Errorf("deployment history: %w", err)
 	}

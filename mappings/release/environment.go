@@ -25,7 +25,7 @@ type Environment struct {
 
 // EnvironmentList returns every environment in promotion order.
 func EnvironmentList(ctx context.Context, db txn.DBTX) ([]Environment, error) {
-	rows, err := db.Query(ctx, `select id, name, position, protected from environments order by position, id`)
+	rows, err := db.Query(ctx, environmentListSelect)
 	if err != nil {
 		return nil, fmt.Errorf("list environments: %w", err)
 	}
@@ -39,7 +39,7 @@ func EnvironmentList(ctx context.Context, db txn.DBTX) ([]Environment, error) {
 // EnvironmentByName returns an environment or NotFound.
 func EnvironmentByName(ctx context.Context, db txn.DBTX, name string) (Environment, error) {
 	var e Environment
-	err := db.QueryRow(ctx, `select id, name, position, protected from environments where name = $1`, name).
+	err := db.QueryRow(ctx, environmentByNameSelect, name).
 		Scan(&e.ID, &e.Name, &e.Position, &e.Protected)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Environment{}, fault.Errorf(fault.NotFound, "no environment “%s”; the environments are listed on the Environments page (dev, test, prod by default)", name)
@@ -53,7 +53,7 @@ func EnvironmentByName(ctx context.Context, db txn.DBTX, name string) (Environme
 // EnvironmentByID returns an environment or NotFound.
 func EnvironmentByID(ctx context.Context, db txn.DBTX, id int64) (Environment, error) {
 	var e Environment
-	err := db.QueryRow(ctx, `select id, name, position, protected from environments where id = $1`, id).
+	err := db.QueryRow(ctx, environmentByIDSelect, id).
 		Scan(&e.ID, &e.Name, &e.Position, &e.Protected)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Environment{}, fault.Errorf(fault.NotFound, "no environment with id %d", id)
@@ -69,7 +69,7 @@ var variableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 // Variables returns an environment's variables, the values env("NAME")
 // reads in expressions. An environment without any gives an empty map.
 func Variables(ctx context.Context, db txn.DBTX, envID int64) (map[string]string, error) {
-	rows, err := db.Query(ctx, `select name, value from environment_variables where environment_id = $1`, envID)
+	rows, err := db.Query(ctx, variablesSelect, envID)
 	if err != nil {
 		return nil, fmt.Errorf("environment variables: %w", err)
 	}
@@ -96,9 +96,7 @@ func VariableSet(ctx context.Context, db txn.DBTX, envID int64, name, value stri
 			Message: "the variable name “" + name + "” must start with a letter or underscore and contain only letters, digits and underscores (at most 64)",
 			Fields:  map[string]string{"name": "letters, digits and underscores"}}
 	}
-	_, err := db.Exec(ctx, `
-		insert into environment_variables (environment_id, name, value) values ($1, $2, $3)
-		on conflict (environment_id, name) do update set value = excluded.value, updated_at = now()`, envID, name, value)
+	_, err := db.Exec(ctx, variableUpsert, envID, name, value)
 	if err != nil {
 		return fmt.Errorf("set variable %s: %w", name, err)
 	}
@@ -108,7 +106,7 @@ func VariableSet(ctx context.Context, db txn.DBTX, envID int64, name, value stri
 // VariableDelete removes a variable; removing one that does not exist is
 // NotFound so a typo does not pass silently.
 func VariableDelete(ctx context.Context, db txn.DBTX, envID int64, name string) error {
-	tag, err := db.Exec(ctx, `delete from environment_variables where environment_id = $1 and name = $2`, envID, name)
+	tag, err := db.Exec(ctx, variableDelete, envID, name)
 	if err != nil {
 		return fmt.Errorf("delete variable %s: %w", name, err)
 	}

@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/crossdock/crossdock/mappings"
 	"log/slog"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/crossdock/crossdock/mappings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -83,8 +84,7 @@ func NotificationConfigGet(ctx context.Context, db txn.DBTX, sealer *secret.Seal
 	var c NotificationConfig
 	var sealed []byte
 	var windowMS int64
-	err := db.QueryRow(ctx, `select environment_id, enabled, url_ciphertext, url_hint, threshold, window_ms, updated_by_email, updated_at
-		from environment_notifications where environment_id = $1`, envID).
+	err := db.QueryRow(ctx, notificationConfigSelect, envID).
 		Scan(&c.EnvironmentID, &c.Enabled, &sealed, &c.URLHint, &c.Threshold, &windowMS, &c.UpdatedByEmail, &c.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return NotificationConfig{}, fault.Errorf(fault.NotFound, "no notification webhook is configured for this environment")
@@ -107,7 +107,7 @@ func NotificationConfigGet(ctx context.Context, db txn.DBTX, sealer *secret.Seal
 // NotificationConfigList returns the configured webhooks by environment id,
 // without opening any URL.
 func NotificationConfigList(ctx context.Context, db txn.DBTX) (map[int64]NotificationConfig, error) {
-	rows, err := db.Query(ctx, `select environment_id, enabled, url_hint, threshold, window_ms, updated_by_email, updated_at from environment_notifications`)
+	rows, err := db.Query(ctx, notificationConfigListSelect)
 	if err != nil {
 		return nil, fmt.Errorf("notification configs: %w", err)
 	}
@@ -162,16 +162,10 @@ func NotificationConfigPut(ctx context.Context, db txn.DBTX, sealer *secret.Seal
 	var tag interface{ RowsAffected() int64 }
 	var err error
 	if sealed != nil {
-		tag, err = db.Exec(ctx, `
-			insert into environment_notifications (environment_id, enabled, url_ciphertext, url_hint, threshold, window_ms, updated_by_email)
-			values ($1, $2, $3, $4, $5, $6, $7)
-			on conflict (environment_id) do update set enabled = excluded.enabled, url_ciphertext = excluded.url_ciphertext,
-				url_hint = excluded.url_hint, threshold = excluded.threshold, window_ms = excluded.window_ms,
-				updated_by_email = excluded.updated_by_email, updated_at = now()`,
+		tag, err = db.Exec(ctx, notificationConfigInsert,
 			c.EnvironmentID, c.Enabled, sealed, c.URLHint, c.Threshold, c.Window.Milliseconds(), ed.Email)
 	} else {
-		tag, err = db.Exec(ctx, `update environment_notifications set enabled = $2, threshold = $3, window_ms = $4,
-			updated_by_email = $5, updated_at = now() where environment_id = $1`,
+		tag, err = db.Exec(ctx, notificationConfigUpdate,
 			c.EnvironmentID, c.Enabled, c.Threshold, c.Window.Milliseconds(), ed.Email)
 	}
 	if err != nil {
@@ -186,14 +180,14 @@ func NotificationConfigPut(ctx context.Context, db txn.DBTX, sealer *secret.Seal
 // NotificationConfigDelete removes an environment's webhook (and what was
 // announced, so a new webhook starts afresh).
 func NotificationConfigDelete(ctx context.Context, db txn.DBTX, envID int64) error {
-	tag, err := db.Exec(ctx, `delete from environment_notifications where environment_id = $1`, envID)
+	tag, err := db.Exec(ctx, notificationConfigDelete, envID)
 	if err != nil {
 		return fmt.Errorf("delete notification config: %w", err)
 	}
 	if tag.RowsAffected() == 0 {
 		return fault.Errorf(fault.NotFound, "no notification webhook is configured for this environment")
 	}
-	if _, err := db.Exec(ctx, `delete from exception_group_notices where environment_id = $1`, envID); err != nil {
+	if _, err := db.Exec(ctx, groupNoticesDelete, envID); err != nil {
 		return fmt.Errorf("delete notices: %w", err)
 	}
 	return nil

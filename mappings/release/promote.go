@@ -116,9 +116,7 @@ func promote(ctx context.Context, tx txn.DBTX, a Actor, p Promotion) (PromotionR
 		}
 		return PromotionResult{Deployment: &d, Gates: pv.Gates}, nil
 	}
-	if _, err := tx.Exec(ctx, `update promotion_requests set status = 'superseded', decided_at = now(), decided_by_email = $3,
-		decision_comment = 'superseded by a newer request'
-		where flow_id = $1 and environment_id = $2 and status = 'pending'`, f.ID, env.ID, a.email); err != nil {
+	if _, err := tx.Exec(ctx, requestsSupersede, f.ID, env.ID, a.email); err != nil {
 		return PromotionResult{}, fmt.Errorf("promote: %w", err)
 	}
 	var from *int
@@ -130,8 +128,7 @@ func promote(ctx context.Context, tx txn.DBTX, a Actor, p Promotion) (PromotionR
 		requester = &a.userID
 	}
 	var id int64
-	err = tx.QueryRow(ctx, `insert into promotion_requests (flow_id, version_number, checksum, environment_id, from_version, reason, gates, requested_by_id, requested_by_email)
-		values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning id`,
+	err = tx.QueryRow(ctx, requestInsert,
 		f.ID, number, pv.Version.Checksum, env.ID, from, reason, pv.Gates, requester, a.email).Scan(&id)
 	if err != nil {
 		return PromotionResult{}, fmt.Errorf("promote: %w", err)
@@ -170,7 +167,7 @@ func decide(ctx context.Context, tx txn.DBTX, kinds TargetKinds, a Actor, id int
 		return PromotionRequest{}, nil, err
 	}
 	var status string
-	err := tx.QueryRow(ctx, `select status from promotion_requests where id = $1 for update`, id).Scan(&status)
+	err := tx.QueryRow(ctx, requestStatusLock, id).Scan(&status)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return PromotionRequest{}, nil, fault.Errorf(fault.NotFound, "no promotion request %d", id)
 	}
@@ -197,7 +194,7 @@ func decide(ctx context.Context, tx txn.DBTX, kinds TargetKinds, a Actor, id int
 		if comment == "" {
 			return PromotionRequest{}, nil, &fault.Error{Code: fault.Invalid, Message: "say why the promotion is rejected, so the requester knows what to change", Fields: map[string]string{"comment": "required"}}
 		}
-		if _, err := tx.Exec(ctx, `update promotion_requests set status = 'rejected', decided_by_id = $2, decided_by_email = $3, decided_at = now(), decision_comment = $4 where id = $1`,
+		if _, err := tx.Exec(ctx, requestReject,
 			id, deciderID, a.email, comment); err != nil {
 			return PromotionRequest{}, nil, fmt.Errorf("reject promotion %d: %w", id, err)
 		}
@@ -237,8 +234,7 @@ func decide(ctx context.Context, tx txn.DBTX, kinds TargetKinds, a Actor, id int
 	if err != nil {
 		return PromotionRequest{}, nil, err
 	}
-	if _, err := tx.Exec(ctx, `update promotion_requests set status = 'approved', decided_by_id = $2, decided_by_email = $3, decided_at = now(),
-		decision_comment = $4, deployment_id = $5 where id = $1`, id, deciderID, a.email, comment, d.ID); err != nil {
+	if _, err := tx.Exec(ctx, requestApprove, id, deciderID, a.email, comment, d.ID); err != nil {
 		return PromotionRequest{}, nil, fmt.Errorf("approve promotion %d: %w", id, err)
 	}
 	if r, err = PromotionRequestGet(ctx, tx, id); err != nil {
@@ -277,8 +273,7 @@ func rollback(ctx context.Context, tx txn.DBTX, kinds TargetKinds, a Actor, env 
 		return Deployment{}, fault.Errorf(fault.Conflict, "%s runs no version of %s; there is nothing to roll back", env.Name, f.Slug)
 	}
 	var prev int
-	err = tx.QueryRow(ctx, `select version_number from deployments where environment_id = $1 and flow_id = $2 and id < $3 and version_number <> $4
-		order by id desc limit 1`, env.ID, f.ID, cur.ID, cur.VersionNumber).Scan(&prev)
+	err = tx.QueryRow(ctx, previousVersionSelect, env.ID, f.ID, cur.ID, cur.VersionNumber).Scan(&prev)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Deployment{}, fault.Errorf(fault.Conflict, "%s v%d is the first version of %s deployed to %s; there is no earlier deployment to roll back to", f.Slug, cur.VersionNumber, f.Slug, env.Name)
 	}

@@ -326,12 +326,6 @@ const (
 	RequestSuperseded = "superseded"
 )
 
-const requestSelect = `
-	select r.id, r.flow_id, f.slug, r.version_number, r.checksum, r.environment_id, e.name, r.from_version, r.reason, r.gates,
-	       r.requested_by_id, r.requested_by_email, r.requested_at, r.status, r.decided_by_email, r.decided_at,
-	       r.decision_comment, r.deployment_id
-	from promotion_requests r join flows f on f.id = r.flow_id join environments e on e.id = r.environment_id`
-
 func scanRequest(row pgx.Row) (PromotionRequest, error) {
 	var r PromotionRequest
 	err := row.Scan(&r.ID, &r.FlowID, &r.Flow, &r.VersionNumber, &r.Checksum, &r.EnvironmentID, &r.Environment, &r.FromVersion,
@@ -342,7 +336,7 @@ func scanRequest(row pgx.Row) (PromotionRequest, error) {
 
 // PromotionRequestGet returns one request or NotFound.
 func PromotionRequestGet(ctx context.Context, db txn.DBTX, id int64) (PromotionRequest, error) {
-	r, err := scanRequest(db.QueryRow(ctx, requestSelect+` where r.id = $1`, id))
+	r, err := scanRequest(db.QueryRow(ctx, requestByIDSelect, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return PromotionRequest{}, fault.Errorf(fault.NotFound, "no promotion request %d", id)
 	}
@@ -365,8 +359,7 @@ func PromotionRequestListOfFlows(ctx context.Context, db txn.DBTX, status string
 	if len(flows) == 0 {
 		flows = nil
 	}
-	rows, err := db.Query(ctx, requestSelect+` where ($1 = '' or r.status = $1) and ($3::text[] is null or f.slug = any($3))
-		order by r.status = 'pending' desc, r.requested_at desc, r.id desc limit $2`, status, limit, flows)
+	rows, err := db.Query(ctx, requestListSelect, status, limit, flows)
 	if err != nil {
 		return nil, fmt.Errorf("list promotion requests: %w", err)
 	}
@@ -460,8 +453,7 @@ func EnvironmentCreate(ctx context.Context, db txn.DBTX, name string, protected 
 		return Environment{}, &fault.Error{Code: fault.Invalid, Message: "the environment name “" + name + "” must be 1–32 lowercase letters, digits and dashes (it appears in trigger URLs)", Fields: map[string]string{"name": "lowercase letters, digits and dashes"}}
 	}
 	var e Environment
-	err := db.QueryRow(ctx, `insert into environments (name, position, protected)
-		values ($1, coalesce((select max(position) from environments), 0) + 1, $2) returning id, name, position, protected`, name, protected).
+	err := db.QueryRow(ctx, environmentInsert, name, protected).
 		Scan(&e.ID, &e.Name, &e.Position, &e.Protected)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.UniqueViolation {
@@ -491,11 +483,11 @@ func EnvironmentUpdate(ctx context.Context, db txn.DBTX, id int64, protected boo
 	envs = slices.Delete(envs, idx, idx+1)
 	envs = slices.Insert(envs, position-1, e)
 	for i, x := range envs {
-		if _, err := db.Exec(ctx, `update environments set position = $2 where id = $1`, x.ID, i+1); err != nil {
+		if _, err := db.Exec(ctx, environmentPositionUpdate, x.ID, i+1); err != nil {
 			return Environment{}, fmt.Errorf("reorder environments: %w", err)
 		}
 	}
-	if _, err := db.Exec(ctx, `update environments set protected = $2 where id = $1`, id, protected); err != nil {
+	if _, err := db.Exec(ctx, environmentProtectedUpdate, id, protected); err != nil {
 		return Environment{}, fmt.Errorf("update environment: %w", err)
 	}
 	return EnvironmentByID(ctx, db, id)

@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/crossdock/crossdock/mappings"
 	"log/slog"
 	"math"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/crossdock/crossdock/mappings"
 
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
@@ -79,9 +80,9 @@ type TargetConfig struct {
 	Timeout time.Duration
 	// RatePerSecond caps requests per second from each Crossdock process;
 	// 0 means unlimited.
-	RatePerSecond  float64
-	Retry          RetryPolicy
-	Breaker        BreakerPolicy
+	RatePerSecond float64
+	Retry         RetryPolicy
+	Breaker       BreakerPolicy
 	// Settings are what kinds other than http configure, by field name;
 	// the kind's transport describes and checks them. Never secrets.
 	Settings       map[string]string
@@ -252,12 +253,6 @@ func (c TargetConfig) Check() error {
 	return nil
 }
 
-const targetSelect = `
-	select environment_id, target_name, url_template, method, headers, auth_kind, auth_header_name, username,
-	       secret_ciphertext, timeout_ms, rate_per_sec, max_attempts, base_delay_ms, max_delay_ms, window_ms,
-	       failure_threshold, open_for_ms, settings, updated_by_email, updated_at
-	from target_configs`
-
 func scanTarget(row pgx.Row, sealer *secret.Sealer) (TargetConfig, error) {
 	var c TargetConfig
 	var sealed []byte
@@ -295,7 +290,7 @@ func scanTarget(row pgx.Row, sealer *secret.Sealer) (TargetConfig, error) {
 // its secret opened, or NotFound. sealer may be nil when no secret is
 // stored.
 func TargetConfigGet(ctx context.Context, db txn.DBTX, sealer *secret.Sealer, envID int64, target string) (TargetConfig, error) {
-	c, err := scanTarget(db.QueryRow(ctx, targetSelect+` where environment_id = $1 and target_name = $2`, envID, target), sealer)
+	c, err := scanTarget(db.QueryRow(ctx, targetConfigSelect, envID, target), sealer)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return TargetConfig{}, fault.Errorf(fault.NotFound, "target “%s” is not configured in this environment; set its URL and credentials on the Environments page", target)
 	}
@@ -308,11 +303,7 @@ func TargetConfigGet(ctx context.Context, db txn.DBTX, sealer *secret.Sealer, en
 // TargetConfigList returns an environment's target configurations, masked,
 // ordered by target name. It does not decrypt anything.
 func TargetConfigList(ctx context.Context, db txn.DBTX, envID int64) ([]MaskedTargetConfig, error) {
-	rows, err := db.Query(ctx, `
-		select environment_id, target_name, url_template, method, headers, auth_kind, auth_header_name, username,
-		       secret_ciphertext is not null, timeout_ms, rate_per_sec, max_attempts, base_delay_ms, max_delay_ms, window_ms,
-		       failure_threshold, open_for_ms, settings, updated_by_email, updated_at
-		from target_configs where environment_id = $1 order by target_name`, envID)
+	rows, err := db.Query(ctx, targetConfigListSelect, envID)
 	if err != nil {
 		return nil, fmt.Errorf("list targets: %w", err)
 	}
@@ -386,19 +377,7 @@ func TargetConfigPut(ctx context.Context, db txn.DBTX, sealer *secret.Sealer, c 
 			return TargetConfig{}, fmt.Errorf("seal secret: %w", err)
 		}
 	}
-	_, err := db.Exec(ctx, `
-		insert into target_configs (environment_id, target_name, url_template, method, headers, auth_kind, auth_header_name,
-			username, secret_ciphertext, timeout_ms, rate_per_sec, max_attempts, base_delay_ms, max_delay_ms, window_ms,
-			failure_threshold, open_for_ms, updated_by_email, settings)
-		values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $20)
-		on conflict (environment_id, target_name) do update set
-			url_template = excluded.url_template, method = excluded.method, headers = excluded.headers,
-			auth_kind = excluded.auth_kind, auth_header_name = excluded.auth_header_name, username = excluded.username,
-			secret_ciphertext = case when $19 then target_configs.secret_ciphertext else excluded.secret_ciphertext end,
-			timeout_ms = excluded.timeout_ms, rate_per_sec = excluded.rate_per_sec, max_attempts = excluded.max_attempts,
-			base_delay_ms = excluded.base_delay_ms, max_delay_ms = excluded.max_delay_ms, window_ms = excluded.window_ms,
-			failure_threshold = excluded.failure_threshold, open_for_ms = excluded.open_for_ms, settings = excluded.settings,
-			updated_by_email = excluded.updated_by_email, updated_at = now()`,
+	_, err := db.Exec(ctx, targetConfigUpsert,
 		c.EnvironmentID, c.Target, c.URLTemplate, c.Method, c.Headers, string(c.Auth), strings.TrimSpace(c.AuthHeaderName),
 		c.Username, sealed, c.Timeout.Milliseconds(), c.RatePerSecond, c.Retry.MaxAttempts, c.Retry.BaseDelay.Milliseconds(),
 		c.Retry.MaxDelay.Milliseconds(), c.Retry.Window.Milliseconds(), c.Breaker.FailureThreshold, c.Breaker.OpenFor.Milliseconds(),

@@ -55,7 +55,7 @@ func importVersions(ctx context.Context, db txn.DBTX, b *Bundle, key []byte, dry
 			action := ImportCreate
 			if !fp.NewFlow {
 				var here string
-				err := db.QueryRow(ctx, `select checksum from flow_versions where flow_id = $1 and number = $2`, f.ID, bv.Number).Scan(&here)
+				err := db.QueryRow(ctx, versionChecksumSelect, f.ID, bv.Number).Scan(&here)
 				switch {
 				case err == nil && here == bv.Checksum:
 					action = ImportUnchanged
@@ -90,8 +90,7 @@ func importVersions(ctx context.Context, db txn.DBTX, b *Bundle, key []byte, dry
 				continue
 			}
 			def, _ := engine.ParseDefinition(bv.Definition)
-			if _, err := db.Exec(ctx, `insert into flow_versions (flow_id, number, definition, checksum, note, author_email, created_at, imported_from)
-				values ($1, $2, $3, $4, $5, $6, $7, $8)`, f.ID, bv.Number, def, bv.Checksum, bv.Note, bv.Author, bv.CreatedAt, origin); err != nil {
+			if _, err := db.Exec(ctx, importedVersionInsert, f.ID, bv.Number, def, bv.Checksum, bv.Note, bv.Author, bv.CreatedAt, origin); err != nil {
 				return ImportPlan{}, fmt.Errorf("import %s v%d: %w", bf.Slug, bv.Number, err)
 			}
 		}

@@ -18,6 +18,8 @@ type SourceView struct {
 	// Schema is the payload's JSON Schema as indented JSON text.
 	Schema     Field
 	HasSamples bool
+	// Enforce: every message is checked against Schema (source.enforce).
+	Enforce bool
 }
 
 // TargetView is one target in the Targets card.

@@ -117,4 +117,3 @@ func (*Transport) Validate(cfg release.MaskedTargetConfig) map[string]string {
 	}
 	return problems
 }
-

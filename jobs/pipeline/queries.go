@@ -1,0 +1,175 @@
+package pipeline
+
+// This file holds every SQL statement the package runs, grouped by the
+// table each writes or, for a read, reads first; the functions in the other
+// files run them by name. A statement with a part put together at run time
+// keeps its fixed parts here and its assembly beside the function that runs it.
+
+// liveStates are the job states in which River will still run a job, for
+// the orphan checks' "not in".
+const liveStates = `('available', 'pending', 'running', 'retryable', 'scheduled')`
+
+// deliveries: a message's deliveries, their attempts and their retries.
+
+// recordAttemptsSQL writes settled attempts: each delivery's new state,
+// its attempt and its lineage, for deliveries no other run recorded an
+// attempt on since they were loaded (attempts = n - 1); it returns those
+// it wrote.
+const recordAttemptsSQL = `
+	with input as (
+		select * from unnest($1::uuid[], $2::int4[], $3::timestamptz[], $4::int8[], $5::int4[], $6::text[], $7::text[], $8::text[],
+			$9::timestamptz[], $10::text[], $11::timestamptz[])
+			as u(id, n, started, latency, code, outcome, excerpt, error, window_from, status, next_at)
+	), d as (
+		update deliveries set attempts = input.n, window_from = input.window_from, status = input.status, last_status_code = input.code,
+			last_error = input.error, next_attempt_at = input.next_at,
+			delivered_at = case when input.status = 'delivered' then now() end, updated_at = now()
+		from input where deliveries.id = any($1) and deliveries.id = input.id and deliveries.attempts = input.n - 1
+		returning deliveries.id, deliveries.message_id
+	), a as (
+		insert into delivery_attempts (delivery_id, n, started_at, latency_ms, status_code, outcome, response_excerpt, error)
+		select d.id, input.n, input.started, input.latency, input.code, input.outcome, input.excerpt, input.error
+		from d join input on input.id = d.id
+	), l as (
+		insert into lineage_events (message_id, delivery_id, at, stage, detail, duration_ms)
+		select d.message_id, u.d, u.a, u.s, u.x::jsonb, u.n
+		from unnest($12::uuid[], $13::timestamptz[], $14::text[], $15::text[], $16::int8[]) with ordinality as u(d, a, s, x, n, o)
+		join d on d.id = u.d
+		order by u.o
+	)
+	select id, message_id from d`
+
+// loadDeliveriesSQL loads deliveries by id with what sending them needs
+// from their messages.
+const loadDeliveriesSQL = `
+	select d.id, d.message_id, d.route, d.target, d.target_kind, d.body, d.status, d.attempts, d.budget_from, d.window_from,
+	       m.environment_id, m.flow_id, m.correlation_id, m.received_at
+	from deliveries d join messages m on m.id = d.message_id where d.id = any($1) order by d.id`
+
+// deliveryWaitForCircuit updates deliveries for waitForCircuit.
+const deliveryWaitForCircuit = `update deliveries set status = 'retrying', next_attempt_at = $2, last_error = $3, updated_at = now() where id = $1 and status in ('pending', 'retrying')`
+
+// deliveryFail fails a delivery for good (an orphan, or a target without
+// configuration).
+const deliveryFail = `update deliveries set status = 'failed', last_error = $2, next_attempt_at = null, updated_at = now() where id = $1`
+
+// deliveryStatusLock reads deliveries for DeliveryRetry.
+const deliveryStatusLock = `select status from deliveries where id = $1 for no key update`
+
+// deliveryRetryUpdate updates deliveries for DeliveryRetry.
+const deliveryRetryUpdate = `
+		update deliveries set status = 'pending', budget_from = attempts, window_from = null, next_attempt_at = now(), updated_at = now()
+		where id = $1 returning message_id`
+
+// orphanedDeliveriesLock locks waiting deliveries no live deliver job
+// holds, for OrphanCheckWorker.
+const orphanedDeliveriesLock = `
+			select d.id, d.message_id, m.environment_id, m.flow_id, d.target from deliveries d join messages m on m.id = d.message_id
+			where d.status in ('pending', 'retrying') and d.updated_at < $1
+			and d.id not in (select (j.args->>'delivery_id')::uuid from river_job j where j.kind = 'deliver' and j.args ? 'delivery_id' and j.state in ` + liveStates + `
+				union all
+				select x::uuid from river_job j, jsonb_array_elements_text(j.args->'delivery_ids') x
+				where j.kind = 'deliver_group' and j.state in ` + liveStates + `)
+			order by d.created_at limit 1000
+			for no key update of d skip locked`
+
+// exceptions: processing and delivery exceptions a later success resolves.
+
+// attemptsExceptionsResolve locks the messages and resolves the exceptions
+// of the deliveries delivered, in one round trip, for recordAttempts.
+const attemptsExceptionsResolve = `
+		with lock as (
+			select id from messages where id = any($1) order by id for no key update
+		), r as (
+			update exceptions set status = 'resolved', resolution = 'delivered on attempt ' || u.n, resolved_at = now(), updated_at = now()
+			from unnest($2::uuid[], $3::int4[]) as u(id, n)
+			where exceptions.delivery_id = any($2) and exceptions.delivery_id = u.id and exceptions.status in ('open', 'assigned')
+			returning exceptions.message_id, exceptions.delivery_id
+		)
+		select (select count(*) from lock), coalesce(array_agg(message_id order by delivery_id), '{}'), coalesce(array_agg(delivery_id order by delivery_id), '{}')
+		from r`
+
+// processExceptionsResolve updates exceptions for resolveProcessExceptions.
+const processExceptionsResolve = `
+		update exceptions set status = 'resolved', resolution = 'processed on retry', resolved_at = now(), updated_at = now()
+		where message_id = $1 and delivery_id is null and status in ('open', 'assigned')`
+
+// messages: messages claimed, routed and found orphaned.
+
+// orphanedMessagesLock locks received messages no live process job holds,
+// for OrphanCheckWorker.
+const orphanedMessagesLock = `
+			select m.id, m.environment_id, m.flow_id from messages m
+			where m.status = 'received' and m.updated_at < $1
+			and m.id not in (select x::uuid from river_job j, jsonb_array_elements_text(j.args->'message_ids') x
+				where j.kind = 'process' and j.state in ` + liveStates + `)
+			order by m.received_at limit 1000
+			for no key update of m skip locked`
+
+// processInputsSelect reads environment_variables for processInputs.
+const processInputsSelect = `
+		select m.id, m.environment_id, e.name, m.flow_id, f.slug, m.version_number, m.checksum, m.idempotency_key,
+		       m.correlation_id, m.payload, m.status, m.received_at, m.updated_at,
+		       (select coalesce(jsonb_object_agg(v.name, v.value), '{}') from environment_variables v where v.environment_id = m.environment_id),
+		       (select coalesce(array_agg(t.target_name), '{}') from target_configs t where t.environment_id = m.environment_id)
+		from messages m join environments e on e.id = m.environment_id join flows f on f.id = m.flow_id
+		where m.id = any($1)
+		order by m.id`
+
+// claimSQL moves a message out of received into the status processing
+// decided on. It is the first statement of the processing transaction: the
+// row lock it takes serialises two runs of the same job, and when it
+// updates nothing another run got there first (errProcessed).
+const claimSQL = `update messages set status = $2, updated_at = now() where id = $1 and status = 'received'`
+
+// routedMessagesUpdate sets routed messages' status and writes their
+// deliveries, first attempts and lineage in one statement, for routeAll.
+const routedMessagesUpdate = `
+		with m as (
+			update messages set status = u.status, updated_at = now()
+			from unnest($1::uuid[], $2::text[]) as u(id, status)
+			where messages.id = any($1) and messages.id = u.id and messages.status = 'received'
+			returning messages.id
+		), d as (
+			insert into deliveries (id, message_id, route, target, target_kind, body, status, last_error,
+				attempts, window_from, last_status_code, delivered_at)
+			select u.id, m.id, u.route, u.target, u.kind, u.body::json, u.status, u.last_error,
+				u.attempts, u.window_from, u.code, case when u.status = 'delivered' then now() end
+			from unnest($3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+				$17::int4[], $18::timestamptz[], $19::int4[])
+				as u(id, message_id, route, target, kind, body, status, last_error, attempts, window_from, code)
+			join m on m.id = u.message_id
+		), a as (
+			insert into delivery_attempts (delivery_id, n, started_at, latency_ms, status_code, outcome, response_excerpt, error)
+			select u.id, u.n, u.started, u.latency, u.code, u.outcome, u.excerpt, ''
+			from unnest($20::uuid[], $21::uuid[], $22::timestamptz[], $23::int8[], $24::int4[], $25::text[], $27::int4[], $28::text[])
+				as u(id, message_id, started, latency, code, excerpt, n, outcome)
+			join m on m.id = u.message_id
+		), l as (
+			insert into lineage_events (message_id, delivery_id, at, stage, detail, duration_ms)
+			select m.id, u.d, u.a, u.s, u.x::jsonb, u.n
+			from unnest($11::uuid[], $12::uuid[], $13::timestamptz[], $14::text[], $15::text[], $16::int8[])
+				with ordinality as u(message_id, d, a, s, x, n, o)
+			join m on m.id = u.message_id
+			order by u.o
+		), v as (
+			insert into message_values (message_id, payload_values)
+			select m.id, u.v::jsonb from unnest($1::uuid[], $26::text[]) as u(id, v) join m on m.id = u.id
+			on conflict (message_id) do nothing
+		)
+		select id from m`
+
+// session: settings of the transaction's session.
+
+// genericPlansSet makes the transaction use cached generic plans, for
+// genericPlans.
+const genericPlansSet = `set local plan_cache_mode = force_generic_plan`
+
+// target_circuits: the circuit breaker's state per target, for the
+// dashboard.
+
+// targetCircuitUpsert inserts into target_circuits for circuitChanged.
+const targetCircuitUpsert = `
+			insert into target_circuits (environment_id, target, state, changed_at) values ($1, $2, $3, $4)
+			on conflict (environment_id, target) do update set state = excluded.state, changed_at = excluded.changed_at
+			where target_circuits.changed_at <= excluded.changed_at`
