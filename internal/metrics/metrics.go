@@ -167,7 +167,7 @@ func (m *Metrics) LoadEnvironmentNames(ctx context.Context, db *pgxpool.Pool) er
 
 func environmentNames(ctx context.Context, db *pgxpool.Pool) (map[int64]string, error) {
 	names := map[int64]string{}
-	rows, err := db.Query(ctx, `select id, name from environments`)
+	rows, err := db.Query(ctx, environmentNamesSelect)
 	if err != nil {
 		return nil, fmt.Errorf("environment names: %w", err)
 	}
@@ -242,8 +242,7 @@ func (c *dbCollector) collect(ctx context.Context, ch chan<- prometheus.Metric) 
 		ch <- prometheus.MustNewConstMetric(oldestDesc, prometheus.GaugeValue, q.OldestAvailable.Seconds(), q.Queue)
 	}
 
-	rows, err := c.db.Query(ctx, `
-		select environment_id, kind, count(*) from exceptions where status in ('open', 'assigned') group by environment_id, kind`)
+	rows, err := c.db.Query(ctx, openExceptionsByKindSelect)
 	if err != nil {
 		return err
 	}

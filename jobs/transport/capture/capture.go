@@ -53,9 +53,7 @@ func (t *Transport) Send(ctx context.Context, a transport.Attempt) (transport.Ou
 	if url == "" {
 		url = "capture://" + a.Target
 	}
-	if _, err := t.db.Exec(ctx, `
-		insert into captures (delivery_id, environment_id, target, method, url, headers, body)
-		values ($1, $2, $3, $4, $5, $6, $7) on conflict (delivery_id) do nothing`,
+	if _, err := t.db.Exec(ctx, captureInsert,
 		a.ID, a.EnvironmentID, a.Target, a.Config.Method, url, httptarget.MaskedHeader(a.Config, httptarget.Header(a.Config, a.Delivery)), a.Body); err != nil {
 		return transport.Outcome{}, fmt.Errorf("capture delivery %s: %w", a.ID, err)
 	}
