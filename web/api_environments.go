@@ -159,15 +159,14 @@ func (s *Server) apiTargetList() fiber.Handler {
 
 // storedTargetJSON is one configured target, or NotFound.
 func (s *Server) storedTargetJSON(c *fiber.Ctx, env release.Environment, name string) (TargetJSON, error) {
-	list, err := release.TargetConfigList(c.UserContext(), s.deps.DB, env.ID)
+	m, err := release.TargetConfigMasked(c.UserContext(), s.deps.DB, env.ID, name)
+	if fault.CodeOf(err) == fault.NotFound {
+		return TargetJSON{}, fault.Errorf(fault.NotFound, "target “%s” is not configured in %s", name, env.Name)
+	}
 	if err != nil {
 		return TargetJSON{}, err
 	}
-	i := slices.IndexFunc(list, func(m release.MaskedTargetConfig) bool { return m.Target == name })
-	if i < 0 {
-		return TargetJSON{}, fault.Errorf(fault.NotFound, "target “%s” is not configured in %s", name, env.Name)
-	}
-	return s.targetJSON(c, env.Name, list[i])
+	return s.targetJSON(c, env.Name, m)
 }
 
 // apiTargetGet is one target's configuration.
@@ -245,10 +244,11 @@ func (s *Server) apiTargetPut() fiber.Handler {
 		// PUT replaces the configuration, but a secret is write-only: the
 		// stored one stays unless the body gives or removes it.
 		cfg := release.DefaultTargetConfig(env.ID, name)
-		if stored, err := release.TargetConfigList(c.UserContext(), s.deps.DB, env.ID); err != nil {
+		switch stored, err := release.TargetConfigMasked(c.UserContext(), s.deps.DB, env.ID, name); {
+		case err == nil:
+			cfg.HasSecret = stored.HasSecret
+		case fault.CodeOf(err) != fault.NotFound:
 			return err
-		} else if i := slices.IndexFunc(stored, func(m release.MaskedTargetConfig) bool { return m.Target == name }); i >= 0 {
-			cfg.HasSecret = stored[i].HasSecret
 		}
 		p := in.Policy
 		dur := func(field string, v *string, dst *time.Duration) {
@@ -328,7 +328,7 @@ func apiTargetField(t transport.Transport, k string) string {
 	if slices.ContainsFunc(t.Fields(), func(f transport.Field) bool { return f.Name == k }) {
 		return "settings." + k
 	}
-	if _, ok := policyLabels[k]; ok {
+	if policyLabel(k) != "" {
 		return "policy." + k
 	}
 	return k

@@ -213,16 +213,10 @@ func (s *Server) targetTransport(c *fiber.Ctx, name, kind string) (transport.Tra
 func (s *Server) targetForm(env string, t transport.Transport, cfg release.TargetConfig, values, problems map[string]string) view.TargetForm {
 	f := view.TargetForm{
 		Environment: env, Target: cfg.Target, Kind: string(t.Kind()), KindLabel: t.Traits().Label, HasSecret: cfg.HasSecret,
-		TimeoutSeconds: strconv.FormatFloat(cfg.Timeout.Seconds(), 'f', -1, 64), RatePerSecond: strconv.FormatFloat(cfg.RatePerSecond, 'f', -1, 64),
-		MaxAttempts: strconv.Itoa(cfg.Retry.MaxAttempts), BaseDelay: cfg.Retry.BaseDelay.String(), MaxDelay: cfg.Retry.MaxDelay.String(),
-		Window: cfg.Retry.Window.String(), BreakerFails: strconv.Itoa(cfg.Breaker.FailureThreshold), BreakerOpenFor: cfg.Breaker.OpenFor.String(),
 	}
 	_, f.CanProbe = t.(transport.Prober)
-	f.PolicyProblems = map[string]string{}
-	for k := range policyForm {
-		if p, ok := problems[k]; ok {
-			f.PolicyProblems[k] = p
-		}
+	for _, p := range policyFields {
+		f.Policy = append(f.Policy, view.PolicyField{ID: p.id, Name: p.form, Key: p.key, Label: p.label, Value: p.show(cfg), Problem: problems[p.key]})
 	}
 	for _, k := range s.deps.Transports.Kinds() {
 		other, _ := s.deps.Transports.Get(k)
@@ -328,55 +322,13 @@ func (s *Server) targetFromForm(c *fiber.Ctx) (release.Environment, transport.Tr
 	}
 	cfg.Secret = "" // Apply sets it from the form, or keeps the stored one
 	problems := map[string]string{}
-	num := func(field string, parse func(string) error) {
-		if v := strings.TrimSpace(c.FormValue(policyForm[field])); v != "" {
-			if err := parse(v); err != nil {
-				problems[field] = err.Error()
+	for _, p := range policyFields {
+		if v := strings.TrimSpace(c.FormValue(p.form)); v != "" {
+			if err := p.read(&cfg, v); err != nil {
+				problems[p.key] = err.Error()
 			}
 		}
 	}
-	dur := func(dst *time.Duration) func(string) error {
-		return func(v string) error {
-			d, err := time.ParseDuration(v)
-			if err != nil || d < 0 {
-				return fmt.Errorf("“%s” is not a duration such as 500ms, 30s or 5m", v)
-			}
-			*dst = d
-			return nil
-		}
-	}
-	whole := func(dst *int) func(string) error {
-		return func(v string) error {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return fmt.Errorf("“%s” is not a whole number", v)
-			}
-			*dst = n
-			return nil
-		}
-	}
-	num("timeout", func(v string) error {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f <= 0 {
-			return fmt.Errorf("“%s” is not a number of seconds", v)
-		}
-		cfg.Timeout = time.Duration(f * float64(time.Second))
-		return nil
-	})
-	num("ratePerSecond", func(v string) error {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f < 0 {
-			return fmt.Errorf("“%s” is not a number of requests per second", v)
-		}
-		cfg.RatePerSecond = f
-		return nil
-	})
-	num("maxAttempts", whole(&cfg.Retry.MaxAttempts))
-	num("baseDelay", dur(&cfg.Retry.BaseDelay))
-	num("maxDelay", dur(&cfg.Retry.MaxDelay))
-	num("window", dur(&cfg.Retry.Window))
-	num("failureThreshold", whole(&cfg.Breaker.FailureThreshold))
-	num("openFor", dur(&cfg.Breaker.OpenFor))
 	values := map[string]string{}
 	for _, f := range t.Fields() {
 		values[f.Name] = c.FormValue(f.Name)
@@ -401,19 +353,6 @@ func (s *Server) targetFromForm(c *fiber.Ctx) (release.Environment, transport.Tr
 	return env, t, cfg, values, problems, nil
 }
 
-// policyForm names the target form's fields of the delivery policy, by
-// the names release.TargetConfig.Check (and problems) give them.
-var policyForm = map[string]string{
-	"timeout": "timeout", "ratePerSecond": "rate", "maxAttempts": "max_attempts", "baseDelay": "base_delay", "maxDelay": "max_delay",
-	"window": "window", "failureThreshold": "breaker_failures", "openFor": "breaker_open_for",
-}
-
-// policyLabels are the labels of the delivery policy's fields.
-var policyLabels = map[string]string{
-	"timeout": "Timeout", "ratePerSecond": "Rate limit", "maxAttempts": "Max attempts", "baseDelay": "First retry after",
-	"maxDelay": "Longest wait", "window": "Give up after", "failureThreshold": "Open circuit after failures", "openFor": "Keep circuit open",
-}
-
 // requestSettings are the http settings release.TargetConfig.Check
 // checks the shape of, by its names for them.
 var requestSettings = map[string]string{
@@ -426,7 +365,7 @@ func targetProblems(t transport.Transport, problems map[string]string) []view.Fi
 	var out []view.FieldProblem
 	for _, p := range transport.Problems(t.Fields(), problems) {
 		label := p.Label
-		if l, ok := policyLabels[p.Field]; ok {
+		if l := policyLabel(p.Field); l != "" {
 			label = l
 		}
 		out = append(out, view.FieldProblem{Field: p.Field, Label: label, Problem: p.Problem})

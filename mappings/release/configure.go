@@ -74,11 +74,11 @@ func ConfigureTarget(ctx context.Context, db DB, sealer *secret.Sealer, kinds Ta
 		masked := cfg.Masked()
 		masked.HasSecret = cfg.Secret != ""
 		if cfg.KeepSecret && cfg.Secret == "" {
-			err := db.QueryRow(ctx, targetSecretExistsSelect,
-				env.ID, cfg.Target).Scan(&masked.HasSecret)
-			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-				return TargetConfig{}, fmt.Errorf("target %s: %w", cfg.Target, err)
+			stored, err := TargetConfigMasked(ctx, db, env.ID, cfg.Target)
+			if err != nil && fault.CodeOf(err) != fault.NotFound {
+				return TargetConfig{}, err
 			}
+			masked.HasSecret = stored.HasSecret
 		}
 		for _, p := range kinds.CheckTargetConfig(c.Kind, masked) {
 			fields[p.Field] = p.Problem
@@ -180,19 +180,12 @@ func RemoveTarget(ctx context.Context, db DB, kinds TargetKinds, actor Actor, en
 		if len(users) > 0 {
 			return fault.Errorf(fault.Conflict, "target “%s” is not removed: %s runs in %s and delivers to it; deploy a version that does not before removing it", target, strings.Join(users, ", "), env.Name)
 		}
-		var before MaskedTargetConfig
-		list, err := TargetConfigList(ctx, tx, env.ID)
+		before, err := TargetConfigMasked(ctx, tx, env.ID, target)
+		if fault.CodeOf(err) == fault.NotFound {
+			return fault.Errorf(fault.NotFound, "target “%s” is not configured in %s", target, env.Name)
+		}
 		if err != nil {
 			return err
-		}
-		found := false
-		for _, c := range list {
-			if c.Target == target {
-				before, found = c, true
-			}
-		}
-		if !found {
-			return fault.Errorf(fault.NotFound, "target “%s” is not configured in %s", target, env.Name)
 		}
 		if _, err := tx.Exec(ctx, targetConfigDelete, env.ID, target); err != nil {
 			return fmt.Errorf("remove target %s: %w", target, err)

@@ -222,8 +222,6 @@ const requestListSelect = requestSelect + ` where ($1 = '' or r.status = $1) and
 // targetConfigDelete deletes from target_configs for RemoveTarget.
 const targetConfigDelete = `delete from target_configs where environment_id = $1 and target_name = $2`
 
-// targetSecretExistsSelect reads target_configs for ConfigureTarget.
-const targetSecretExistsSelect = `select secret_ciphertext is not null from target_configs where environment_id = $1 and target_name = $2`
 
 // targetSelect is the select list of a TargetConfig; append the WHERE
 // clause.
@@ -236,12 +234,19 @@ const targetSelect = `
 // targetConfigSelect reads target_configs for TargetConfigGet.
 const targetConfigSelect = targetSelect + ` where environment_id = $1 and target_name = $2`
 
-// targetConfigListSelect reads target_configs for TargetConfigList.
-const targetConfigListSelect = `
+// maskedTargetSelect reads target_configs without the secret, only
+// whether one is stored, for TargetConfigList and TargetConfigMasked.
+const maskedTargetSelect = `
 		select environment_id, target_name, url_template, method, headers, auth_kind, auth_header_name, username,
 		       secret_ciphertext is not null, timeout_ms, rate_per_sec, max_attempts, base_delay_ms, max_delay_ms, window_ms,
 		       failure_threshold, open_for_ms, settings, updated_by_email, updated_at
-		from target_configs where environment_id = $1 order by target_name`
+		from target_configs`
+
+// targetConfigListSelect reads target_configs for TargetConfigList.
+const targetConfigListSelect = maskedTargetSelect + ` where environment_id = $1 order by target_name`
+
+// targetConfigMaskedSelect reads target_configs for TargetConfigMasked.
+const targetConfigMaskedSelect = maskedTargetSelect + ` where environment_id = $1 and target_name = $2`
 
 // targetConfigUpsert inserts into target_configs for TargetConfigPut.
 const targetConfigUpsert = `

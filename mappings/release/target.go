@@ -307,20 +307,36 @@ func TargetConfigList(ctx context.Context, db txn.DBTX, envID int64) ([]MaskedTa
 	if err != nil {
 		return nil, fmt.Errorf("list targets: %w", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (MaskedTargetConfig, error) {
-		var c MaskedTargetConfig
-		var timeoutMS, baseMS, maxMS, openMS int
-		var windowMS int64
-		err := r.Scan(&c.EnvironmentID, &c.Target, &c.URLTemplate, &c.Method, &c.Headers, &c.Auth, &c.AuthHeaderName, &c.Username,
-			&c.HasSecret, &timeoutMS, &c.RatePerSecond, &c.Retry.MaxAttempts, &baseMS, &maxMS, &windowMS,
-			&c.Breaker.FailureThreshold, &openMS, &c.Settings, &c.UpdatedByEmail, &c.UpdatedAt)
-		c.Timeout = time.Duration(timeoutMS) * time.Millisecond
-		c.Retry.BaseDelay = time.Duration(baseMS) * time.Millisecond
-		c.Retry.MaxDelay = time.Duration(maxMS) * time.Millisecond
-		c.Retry.Window = time.Duration(windowMS) * time.Millisecond
-		c.Breaker.OpenFor = time.Duration(openMS) * time.Millisecond
-		return c, err
-	})
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (MaskedTargetConfig, error) { return scanMaskedTarget(r) })
+}
+
+// TargetConfigMasked returns one target's configuration in an environment
+// without its secret (HasSecret says whether one is stored), or NotFound.
+// It does not decrypt anything.
+func TargetConfigMasked(ctx context.Context, db txn.DBTX, envID int64, target string) (MaskedTargetConfig, error) {
+	c, err := scanMaskedTarget(db.QueryRow(ctx, targetConfigMaskedSelect, envID, target))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return MaskedTargetConfig{}, fault.Errorf(fault.NotFound, "target “%s” is not configured in this environment", target)
+	}
+	if err != nil {
+		return MaskedTargetConfig{}, fmt.Errorf("target %s: %w", target, err)
+	}
+	return c, nil
+}
+
+func scanMaskedTarget(row pgx.Row) (MaskedTargetConfig, error) {
+	var c MaskedTargetConfig
+	var timeoutMS, baseMS, maxMS, openMS int
+	var windowMS int64
+	err := row.Scan(&c.EnvironmentID, &c.Target, &c.URLTemplate, &c.Method, &c.Headers, &c.Auth, &c.AuthHeaderName, &c.Username,
+		&c.HasSecret, &timeoutMS, &c.RatePerSecond, &c.Retry.MaxAttempts, &baseMS, &maxMS, &windowMS,
+		&c.Breaker.FailureThreshold, &openMS, &c.Settings, &c.UpdatedByEmail, &c.UpdatedAt)
+	c.Timeout = time.Duration(timeoutMS) * time.Millisecond
+	c.Retry.BaseDelay = time.Duration(baseMS) * time.Millisecond
+	c.Retry.MaxDelay = time.Duration(maxMS) * time.Millisecond
+	c.Retry.Window = time.Duration(windowMS) * time.Millisecond
+	c.Breaker.OpenFor = time.Duration(openMS) * time.Millisecond
+	return c, err
 }
 
 // TargetConfigPut creates or replaces a target's configuration in an
