@@ -140,6 +140,20 @@ func isDatabaseDown(err error) bool { return txn.Unreachable(err) }
 // handleError renders any error a handler returned: problem JSON under /api/
 // (or when the client asks for JSON), an HTML page otherwise. Internal
 // errors are logged with the request id and never shown.
+// problemOf is the problem document (RFC 9457) of fe answered with status.
+func problemOf(c *fiber.Ctx, fe *fault.Error, status int) Problem {
+	return Problem{
+		Type:      "https://crossdock.dev/problems/" + strings.ReplaceAll(string(fe.Code), "_", "-"),
+		Title:     titleOf[fe.Code],
+		Status:    status,
+		Detail:    fe.Message,
+		Instance:  c.OriginalURL(),
+		Code:      fe.Code,
+		RequestID: requestIDOf(c),
+		Errors:    fe.Fields,
+	}
+}
+
 func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	fe := toFault(err)
 	var fErr *fiber.Error
@@ -170,16 +184,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	// (a browser shows it as text).
 	if fe.Code == fault.HeadersTooLarge || strings.HasPrefix(c.Path(), "/api/") || strings.Contains(c.Get(fiber.HeaderAccept), "application/problem+json") {
 		c.Set(fiber.HeaderContentType, "application/problem+json")
-		p := Problem{
-			Type:      "https://crossdock.dev/problems/" + strings.ReplaceAll(string(fe.Code), "_", "-"),
-			Title:     titleOf[fe.Code],
-			Status:    status,
-			Detail:    fe.Message,
-			Instance:  c.OriginalURL(),
-			Code:      fe.Code,
-			RequestID: rid,
-			Errors:    fe.Fields,
-		}
+		p := problemOf(c, fe, status)
 		p.enrich(err)
 		return c.JSON(p, "application/problem+json")
 	}

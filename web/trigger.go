@@ -139,14 +139,14 @@ func (s *Server) triggerAccept() fiber.Handler {
 				for _, v := range res.Validation {
 					rules = append(rules, v.Message)
 				}
-				body["type"], body["title"], body["status"] = "https://crossdock.dev/problems/invalid", titleOf[fault.Invalid], fiber.StatusUnprocessableEntity
-				body["code"], body["instance"], body["request_id"] = fault.Invalid, c.OriginalURL(), requestIDOf(c)
 				failed := "1 validation rule"
 				if len(rules) != 1 {
 					failed = strconv.Itoa(len(rules)) + " validation rules"
 				}
-				body["detail"] = fmt.Sprintf("the event failed %s of the flow and was recorded as message %s with a validation exception. %s",
-					failed, res.MessageID, strings.Join(rules, " "))
+				p := problemOf(c, &fault.Error{Code: fault.Invalid, Message: fmt.Sprintf("the event failed %s of the flow and was recorded as message %s with a validation exception. %s",
+					failed, res.MessageID, strings.Join(rules, " "))}, fiber.StatusUnprocessableEntity)
+				body["type"], body["title"], body["status"], body["detail"] = p.Type, p.Title, p.Status, p.Detail
+				body["code"], body["instance"], body["request_id"] = p.Code, p.Instance, p.RequestID
 				body["validation"] = res.Validation
 				return c.Status(fiber.StatusUnprocessableEntity).JSON(body, "application/problem+json")
 			}
