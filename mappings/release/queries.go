@@ -222,7 +222,6 @@ const requestListSelect = requestSelect + ` where ($1 = '' or r.status = $1) and
 // targetConfigDelete deletes from target_configs for RemoveTarget.
 const targetConfigDelete = `delete from target_configs where environment_id = $1 and target_name = $2`
 
-
 // targetSelect is the select list of a TargetConfig; append the WHERE
 // clause.
 const targetSelect = `
