@@ -116,6 +116,9 @@ func TestAnalystBuildsTestsPublishesAndRestoresAFlow(t *testing.T) {
 	must(t, ctx, "fix it", typeInto(input, `trimPrefix(source.name, "#")`))
 	waitText(t, ctx, cell, `"7001"`)
 
+	// What the analyst sees before going on: the draft saved (the dirty
+	// marker gone), so the test case is saved against the fixed draft.
+	must(t, ctx, "the fix is saved", chromedp.WaitVisible(chromedp.CSS(`#draft[data-dirty="false"]`)))
 	must(t, ctx, "save the sample as a test case",
 		chromedp.SendKeys(chromedp.CSS("#test-name"), "order 7001 maps"),
 		chromedp.Click(chromedp.CSS(`#save-test button[type=submit]`)),

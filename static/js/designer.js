@@ -154,11 +154,17 @@
     if (!form() || other.id === "draft" || !dirty()) { return; }
     ev.preventDefault();
     var submitter = ev.submitter;
-    afterSave.push(function (ok) {
-      if (!ok || dirty()) { return; }
+    var tries = 0;
+    var goOn = function (ok) {
+      if (!ok) { return; }
+      // Typed into meanwhile: save that too, then go on, rather than
+      // dropping what the analyst submitted.
+      if (dirty() && ++tries < 5) { afterSave.push(goOn); save(); return; }
+      if (dirty()) { return; }
       syncRevision();
       if (submitter) { other.requestSubmit(submitter); } else { other.requestSubmit(); }
-    });
+    };
+    afterSave.push(goOn);
     save();
   }, true);
   document.addEventListener("click", function (ev) {
