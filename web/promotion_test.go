@@ -387,3 +387,32 @@ func TestDeployFormRunsTheGates(t *testing.T) {
 	res = p.vic.post("/environments/test/deploy", url.Values{"flow": {"orders"}})
 	require.Equal(t, http.StatusForbidden, res.StatusCode)
 }
+
+// An environment's history leads on: "Promote…" offers the version running
+// there to the next environment; the matrix marks drift only where a
+// version runs, and says what is ready where nothing does.
+func TestHistoryPromotesOnAndMatrixSaysWhatIsReady(t *testing.T) {
+	t.Parallel()
+	p := setupPromotionWeb(t)
+	p.configureERP(t, "test")
+	p.ana.get("/promote?flow=orders&to=test")
+	res := p.ana.post("/promote", url.Values{"flow": {"orders"}, "to": {"test"}, "version": {"1"}, "reason": {"first release"}})
+	require.Equal(t, http.StatusSeeOther, res.StatusCode, res.body)
+
+	t.Run("test's history promotes its version to prod", func(t *testing.T) {
+		res := p.ana.get("/environments/test/flows/orders")
+		require.Equal(t, http.StatusOK, res.StatusCode)
+		require.Contains(t, res.body, `href="/promote?flow=orders&amp;to=prod&amp;version=1"`)
+		require.Contains(t, res.body, "Promote v1 to prod…")
+	})
+	t.Run("the last environment's history deploys another version into it", func(t *testing.T) {
+		res := p.ana.get("/environments/prod/flows/orders")
+		require.Contains(t, res.body, `href="/promote?flow=orders&amp;to=prod"`)
+		require.Contains(t, res.body, "Deploy a version here…")
+	})
+	t.Run("nothing deployed is not drift", func(t *testing.T) {
+		res := p.vic.get("/environments")
+		require.NotContains(t, res.body, ">drift<", "prod runs nothing: nothing has drifted")
+		require.Contains(t, res.body, "v1 ready to promote")
+	})
+}

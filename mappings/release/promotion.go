@@ -277,6 +277,21 @@ func PreviousEnvironment(ctx context.Context, db txn.DBTX, env Environment) (Env
 	return Environment{}, false, nil
 }
 
+// NextEnvironment returns the environment after env in promotion order, or
+// false when env is the last.
+func NextEnvironment(ctx context.Context, db txn.DBTX, env Environment) (Environment, bool, error) {
+	envs, err := EnvironmentList(ctx, db)
+	if err != nil {
+		return Environment{}, false, err
+	}
+	for i, e := range envs {
+		if e.ID == env.ID && i+1 < len(envs) {
+			return envs[i+1], true, nil
+		}
+	}
+	return Environment{}, false, nil
+}
+
 // DefaultPromotionVersion is the version a promotion to env offers first:
 // the one the previous environment runs, or the latest published version
 // when the previous environment runs none (or env is the first).
@@ -379,9 +394,13 @@ type PromotionResult struct {
 type MatrixCell struct {
 	Environment string
 	Deployment  *Deployment // nil: nothing deployed
-	// Drift is set when an earlier environment runs a newer version than
-	// this one: something tested is waiting to be promoted here.
+	// Drift is set when this environment runs a version and an earlier
+	// environment runs a newer one: something tested is waiting to be
+	// promoted here. An environment running nothing has no drift.
 	Drift bool
+	// Ahead is the newest version an earlier environment runs when it is
+	// newer than this one's (or this one runs nothing); 0 otherwise.
+	Ahead int
 	// Pending is a promotion request waiting for an approver, if any.
 	Pending *PromotionRequest
 }
@@ -430,9 +449,12 @@ func EnvironmentMatrix(ctx context.Context, db txn.DBTX) ([]Environment, []Matri
 			if d, ok := current[[2]int64{e.ID, f.ID}]; ok {
 				cell.Deployment = &d
 				cell.Drift = newestEarlier > d.VersionNumber
+				if cell.Drift {
+					cell.Ahead = newestEarlier
+				}
 				newestEarlier = max(newestEarlier, d.VersionNumber)
 			} else {
-				cell.Drift = newestEarlier > 0
+				cell.Ahead = newestEarlier
 			}
 			for i := range pending {
 				if pending[i].FlowID == f.ID && pending[i].EnvironmentID == e.ID {
