@@ -381,6 +381,27 @@ func PromotionRequestListOfFlows(ctx context.Context, db txn.DBTX, status string
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (PromotionRequest, error) { return scanRequest(r) })
 }
 
+// AwaitingDecision lists the pending requests a may decide, newest first:
+// for approvers and admins every pending request someone else filed; for
+// anyone else none. Pending requests are at most one per flow and
+// environment, so the list is short enough to count on every page.
+func AwaitingDecision(ctx context.Context, db txn.DBTX, a Actor) ([]PromotionRequest, error) {
+	if a.MayDecide() != nil {
+		return nil, nil
+	}
+	pending, err := PromotionRequestList(ctx, db, RequestPending, 1000)
+	if err != nil {
+		return nil, err
+	}
+	mine := pending[:0]
+	for _, r := range pending {
+		if !a.isRequester(r) {
+			mine = append(mine, r)
+		}
+	}
+	return mine, nil
+}
+
 // PromotionResult is what a promotion did: deployed at once, or filed a
 // request for an approver. Gates are the checks it passed. Promotions are
 // made by the release policy operations (Promote, Decide).

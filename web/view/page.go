@@ -19,6 +19,9 @@ type Page struct {
 	RequestID string
 	Flash     string // a one-time confirmation ("User created")
 	InboxOpen int64  // open exceptions, shown beside Inbox in the navigation
+	// Awaiting is the promotion requests waiting for this user's decision,
+	// shown beside Promotions in the navigation (approvers and admins).
+	Awaiting int
 }
 
 // User is the signed-in user as the navigation shows them.
