@@ -130,7 +130,7 @@ func TestDeliveryExceptionGroupIsRetriedAndResolvesItself(t *testing.T) {
 		chromedp.Click(chromedp.CSS(".exception-row a")),
 		chromedp.WaitVisible(chromedp.CSS("#timeline")),
 	)
-	waitText(t, ctx, "#timeline", "failed")
+	waitText(t, ctx, "#timeline", "Failed delivering to erp-sales-orders")
 	waitText(t, ctx, ".delivery", "503")
 	waitText(t, ctx, ".delivery", "the demo ERP is busy")
 	signOut(t, ctx)
@@ -228,5 +228,26 @@ func TestValidationExceptionIsEditedAndReplayed(t *testing.T) {
 	waitText(t, ctx, ".revision-diff", `-   "email": "not-an-address"`)
 	waitText(t, ctx, ".revision-diff", `+   "email": "ana.silva@example.com"`)
 	waitText(t, ctx, "#actions", "exception.replay")
-	waitText(t, ctx, "#timeline", "replayed")
+	waitText(t, ctx, "#timeline", "Replayed as a new message (revision 1) by sam@shop.example")
+	// Refreshing the timeline stays on the exception.
+	must(t, ctx, "refresh the timeline", chromedp.Click(chromedp.CSS("#timeline-refresh")))
+	waitText(t, ctx, "#timeline", "Replayed as a new message")
+	if loc := location(t, ctx); loc != exceptionURL {
+		t.Fatalf("refreshing the timeline went to %s, want to stay at %s", loc, exceptionURL)
+	}
+
+	// The replay and its original link to each other.
+	must(t, ctx, "follow the replay",
+		chromedp.Click(chromedp.CSS(`#timeline a.timeline-link[href="`+newURL+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#timeline li[data-stage="received"]`)),
+	)
+	waitText(t, ctx, "#timeline", "Received as a replay (revision 1), payload edited by sam@shop.example")
+	must(t, ctx, "back to the original",
+		chromedp.Click(chromedp.CSS(`#timeline a.timeline-link[href="/messages/`+id+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#closed-exceptions")),
+	)
+	waitText(t, ctx, "#closed-exceptions", "resolved")
+	if html, _ := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("main"))); strings.Contains(html, `id="needs-attention"`) {
+		t.Fatal("a message whose exception is resolved still shows Needs attention")
+	}
 }

@@ -83,3 +83,14 @@ func current(p Page, section string) string {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// OpenExceptions counts the message's exceptions that still need a person.
+func (m MessageView) OpenExceptions() int {
+	n := 0
+	for _, e := range m.Exceptions {
+		if e.Open {
+			n++
+		}
+	}
+	return n
+}
