@@ -16,29 +16,29 @@ import (
 // lineageDetail is the union of what the pipeline and the inbox write into
 // a lineage event's detail; each stage fills some of it.
 type lineageDetail struct {
-	Bytes      *int            `json:"bytes"`
-	KeySource  string          `json:"keySource"`
-	Version    *int            `json:"version"`
-	ReplayOf   string          `json:"replayOf"`
-	As         string          `json:"as"`
-	Revision   *int            `json:"revision"`
-	Edited     bool            `json:"edited"`
-	By         string          `json:"by"`
-	Routes     []string        `json:"routes"`
-	Deliveries json.RawMessage `json:"deliveries"`
-	Retry      bool            `json:"retry"`
-	Attempt    *int            `json:"attempt"`
-	Route      string          `json:"route"`
-	Target     string          `json:"target"`
-	StatusCode *int            `json:"statusCode"`
-	RetryIn    string          `json:"retryIn"`
-	RetryAfter string          `json:"retryAfter"`
-	Error      string          `json:"error"`
+	Bytes      *int                       `json:"bytes"`
+	KeySource  string                     `json:"keySource"`
+	Version    *int                       `json:"version"`
+	ReplayOf   string                     `json:"replayOf"`
+	As         string                     `json:"as"`
+	Revision   *int                       `json:"revision"`
+	Edited     bool                       `json:"edited"`
+	By         string                     `json:"by"`
+	Routes     []string                   `json:"routes"`
+	Deliveries json.RawMessage            `json:"deliveries"`
+	Retry      bool                       `json:"retry"`
+	Attempt    *int                       `json:"attempt"`
+	Route      string                     `json:"route"`
+	Target     string                     `json:"target"`
+	StatusCode *int                       `json:"statusCode"`
+	RetryIn    string                     `json:"retryIn"`
+	RetryAfter string                     `json:"retryAfter"`
+	Error      string                     `json:"error"`
 	Validation []engine.ValidationFailure `json:"validation"`
 	Errors     []engine.RowError          `json:"errors"`
-	Status     string          `json:"status"`
-	Reason     string          `json:"reason"`
-	Exception  *int64          `json:"exception"`
+	Status     string                     `json:"status"`
+	Reason     string                     `json:"reason"`
+	Exception  *int64                     `json:"exception"`
 }
 
 // lineageSentence says what one lineage event means, in words, with links
