@@ -126,6 +126,20 @@ func TestDeliveryExceptionGroupIsRetriedAndResolvesItself(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#group-head")),
 	)
 	waitText(t, ctx, "#group-head", "3 open")
+	// Resolving a selection without a reason is refused in the bulk panel;
+	// the ticks stay where they were.
+	must(t, ctx, "resolve two without a reason",
+		chromedp.Click(chromedp.CSS(`.exception-row:nth-child(1) input[name="ids"]`)),
+		chromedp.Click(chromedp.CSS(`.exception-row:nth-child(2) input[name="ids"]`)),
+		chromedp.Click(chromedp.CSS(`#bulk-panel button[value="resolve"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#bulk-refusal")),
+	)
+	waitText(t, ctx, "#bulk-refusal", "a reason is required")
+	ticked, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#exceptions input[name="ids"]:checked').length`))
+	if err != nil || ticked != 2 {
+		t.Fatalf("after the refusal %d exceptions are ticked (%v), want the 2 still ticked", ticked, err)
+	}
+	waitText(t, ctx, "#group-head", "3 open")
 	must(t, ctx, "open one exception",
 		chromedp.Click(chromedp.CSS(".exception-row a")),
 		chromedp.WaitVisible(chromedp.CSS("#timeline")),

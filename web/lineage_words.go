@@ -228,18 +228,10 @@ func durationWords(s string) string {
 func bytesInWords(n int) string {
 	switch {
 	case n < 10_000:
-		return groupThousands(n) + " bytes"
+		return groupDigits(n) + " bytes"
 	case n < 1_000_000:
 		return strconv.FormatFloat(float64(n)/1000, 'f', 1, 64) + " kB"
 	default:
 		return strconv.FormatFloat(float64(n)/1_000_000, 'f', 1, 64) + " MB"
 	}
-}
-
-func groupThousands(n int) string {
-	s := strconv.Itoa(n)
-	if len(s) <= 3 {
-		return s
-	}
-	return s[:len(s)-3] + "," + s[len(s)-3:]
 }

@@ -6,6 +6,7 @@ package view
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 )
 
 // Page is what every full page needs: who is signed in, where they are, the
@@ -93,4 +94,43 @@ func (m MessageView) OpenExceptions() int {
 		}
 	}
 	return n
+}
+
+// Fields are the filter's non-empty parameters as name, value pairs, for a
+// form that carries the filters along (the inbox's bulk form).
+func (f InboxFilter) Fields() [][2]string {
+	var out [][2]string
+	for _, kv := range [][2]string{{"env", f.Env}, {"flow", f.Flow}, {"kind", f.Kind}, {"status", f.Status},
+		{"assignee", f.Assignee}, {"target", f.Target}, {"age", f.Age}, {"q", f.Q}} {
+		if kv[1] != "" {
+			out = append(out, kv)
+		}
+	}
+	if f.Group != 0 {
+		out = append(out, [2]string{"group", strconv.FormatInt(f.Group, 10)})
+	}
+	return out
+}
+
+// Heading says what a bulk action is doing or did, in words.
+func (b BulkView) Heading() string {
+	verb := map[string][2]string{"retry": {"Retrying", "Retried"}, "replay": {"Replaying", "Replayed"},
+		"resolve": {"Resolving", "Resolved"}, "ignore": {"Ignoring", "Ignored"}}[b.Action]
+	if verb[0] == "" {
+		verb = [2]string{"Working on", "Worked on"}
+	}
+	n := strconv.Itoa(b.Total) + " exceptions"
+	if b.Total == 1 {
+		n = "1 exception"
+	}
+	switch {
+	case b.Status == "failed":
+		return "Stopped: " + strings.ToLower(verb[0]) + " " + n + " failed"
+	case b.Finished:
+		return verb[1] + " " + n
+	case b.Status == "queued":
+		return verb[0] + " " + n + " — waiting to start"
+	default:
+		return verb[0] + " " + n
+	}
 }
