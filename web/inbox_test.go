@@ -223,3 +223,30 @@ func TestInboxBulkFromThePage(t *testing.T) {
 		require.Contains(t, res.body, "No exception matches these filters")
 	})
 }
+
+// The exception page leads with what can fix it: edit and replay for a
+// data error (a retry of the same data fails the same way), retry for a
+// delivery error.
+func TestExceptionPagePrimaryActionFollowsTheKind(t *testing.T) {
+	t.Parallel()
+	tb, items := setupInbox(t)
+	tb.user(t, "sam@shop.example", account.RoleSupport)
+	sam := tb.browser(t)
+	sam.signIn("sam@shop.example")
+	id := fmt.Sprint(items[0].ID)
+	t.Run("a mapping error leads with edit and replay", func(t *testing.T) {
+		res := sam.get("/inbox/" + id)
+		require.Equal(t, http.StatusOK, res.StatusCode)
+		require.Regexp(t, `class="btn btn-primary" href="#payload-editor" id="edit-replay"`, res.body)
+		require.Regexp(t, `class="btn" id="retry"`, res.body)
+		require.Contains(t, res.body, `id="act-advice"`)
+	})
+	t.Run("a delivery error leads with retry", func(t *testing.T) {
+		_, err := tb.db.Exec(context.Background(), `update exceptions set kind = 'delivery' where id = $1`, items[0].ID)
+		require.NoError(t, err)
+		res := sam.get("/inbox/" + id)
+		require.Equal(t, http.StatusOK, res.StatusCode)
+		require.Regexp(t, `class="btn btn-primary" id="retry"`, res.body)
+		require.NotContains(t, res.body, `id="edit-replay"`)
+	})
+}

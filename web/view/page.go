@@ -134,3 +134,8 @@ func (b BulkView) Heading() string {
 		return verb[0] + " " + n
 	}
 }
+
+// DataError says the exception is about the message's data (validation or
+// mapping): a retry of the same data fails the same way, so the page leads
+// with edit and replay.
+func (e ExceptionView) DataError() bool { return e.Kind == "validation" || e.Kind == "mapping" }
