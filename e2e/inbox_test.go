@@ -241,7 +241,7 @@ func TestValidationExceptionIsEditedAndReplayed(t *testing.T) {
 	waitText(t, ctx, ".revision-by", "sam@shop.example")
 	waitText(t, ctx, ".revision-diff", `-   "email": "not-an-address"`)
 	waitText(t, ctx, ".revision-diff", `+   "email": "ana.silva@example.com"`)
-	waitText(t, ctx, "#actions", "exception.replay")
+	waitText(t, ctx, "#actions", "Replayed as a new message on v")
 	waitText(t, ctx, "#timeline", "Replayed as a new message (revision 1) by sam@shop.example")
 	// Refreshing the timeline stays on the exception.
 	must(t, ctx, "refresh the timeline", chromedp.Click(chromedp.CSS("#timeline-refresh")))

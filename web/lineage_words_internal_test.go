@@ -52,3 +52,30 @@ func TestLineageSentences(t *testing.T) {
 		})
 	}
 }
+
+// An exception's history names people and says what happened, never
+// "assignedTo: 3".
+func TestExceptionHistorySentences(t *testing.T) {
+	people := map[int64]string{3: "Sam Lee"}
+	for _, c := range []struct {
+		name, action, after, want string
+		links                     []view.Link
+	}{
+		{"assigned", "exception.assign", `{"status":"assigned","assignedTo":3}`, "Assigned to Sam Lee", nil},
+		{"assigned to someone gone", "exception.assign", `{"status":"assigned","assignedTo":9}`, "Assigned to user 9", nil},
+		{"unassigned", "exception.assign", `{"status":"open"}`, "Unassigned", nil},
+		{"retried", "exception.retry", `{"status":"open","action":"process again","version":3}`, "Retried: the message is processed again on v3", nil},
+		{"resolved", "exception.resolve", `{"status":"resolved","resolution":"fixed in the ERP"}`, "Resolved: fixed in the ERP", nil},
+		{"ignored", "exception.ignore", `{"status":"ignored","resolution":"test order"}`, "Ignored: test order", nil},
+		{"replayed", "exception.replay", `{"status":"resolved","version":4,"replayedAs":"0192f0c4-8a1e-7c3d-9b2a-5d6e7f809a1b"}`,
+			"Replayed as a new message on v4", []view.Link{{Text: "the replay", Href: "/messages/0192f0c4-8a1e-7c3d-9b2a-5d6e7f809a1b"}}},
+		{"commented", "comment", ``, "Commented", nil},
+		{"an action this page does not know", "exception.something", `{}`, "exception.something", nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, links := historySentence(c.action, []byte(c.after), people)
+			require.Equal(t, c.want, got)
+			require.Equal(t, c.links, links)
+		})
+	}
+}
