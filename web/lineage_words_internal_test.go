@@ -79,3 +79,23 @@ func TestExceptionHistorySentences(t *testing.T) {
 		})
 	}
 }
+
+// An audit entry links to what it acted on.
+func TestAuditTargetLinks(t *testing.T) {
+	for _, c := range []struct{ kind, id, want string }{
+		{"exception", "5", "/inbox/5"},
+		{"bulk_action", "12", "/inbox/bulk/12"},
+		{"flow", "storefront-orders", "/flows/storefront-orders/versions"},
+		{"user", "3", "/admin/users/3"},
+		{"user", "ana@shop.example", ""},
+		{"target", "prod/erp-sales-orders", "/environments/prod/targets/erp-sales-orders"},
+		{"environment", "prod", "/environments"},
+		{"apikey", "cdk_ab12", "/admin/api-keys"},
+		{"bundle", "", ""},
+		{"something-new", "x", ""},
+	} {
+		t.Run(c.kind+" "+c.id, func(t *testing.T) {
+			require.Equal(t, c.want, auditTargetHref(c.kind, c.id))
+		})
+	}
+}
