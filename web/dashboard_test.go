@@ -219,3 +219,32 @@ func TestRiverUICallsNeedThisOriginFromAScript(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, call("https://evil.example", "cors"), "another site")
 	require.Equal(t, http.StatusForbidden, call("", "cors"), "no origin")
 }
+
+// River's UI pages carry a way back into Crossdock; its API answers are
+// left as they are.
+func TestRiverUIHasAWayBack(t *testing.T) {
+	t.Parallel()
+	river := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/admin/river/api/") {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"data":[]}`))
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write([]byte(`<!doctype html><html><body><div id="root"></div></body></html>`))
+	})
+	b := setup(t, setupOpts{riverUI: river})
+	b.user(t, "admin@shop.example", account.RoleAdmin)
+	admin := b.browser(t)
+	admin.signIn("admin@shop.example")
+	t.Run("the page links back", func(t *testing.T) {
+		res := admin.get("/admin/river/jobs")
+		require.Equal(t, http.StatusOK, res.StatusCode)
+		require.Contains(t, res.body, `<a href="/admin" id="back-to-crossdock"`)
+		require.Regexp(t, `Back to Crossdock</a></body>`, res.body)
+	})
+	t.Run("the API is untouched", func(t *testing.T) {
+		res := admin.get("/admin/river/api/jobs")
+		require.Equal(t, `{"data":[]}`, res.body)
+	})
+}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -30,6 +31,7 @@ func (s *Server) riverUI() fiber.Handler {
 		}
 		switch c.Method() {
 		case fiber.MethodGet, fiber.MethodHead:
+			addWayBack(c)
 			return nil
 		}
 		if c.Response().StatusCode() >= 400 {
@@ -57,4 +59,26 @@ func (s *Server) riverUICall(c *fiber.Ctx) bool {
 	mode := c.Get("Sec-Fetch-Mode")
 	return strings.HasPrefix(c.Path(), riverUIAPIPrefix) && c.Get(fiber.HeaderOrigin) != "" && s.sameOrigin(c) &&
 		(mode == "cors" || mode == "same-origin")
+}
+
+// riverUIWayBack is the link River's UI pages get back into Crossdock:
+// River's UI has no header option of its own, so its HTML page (the one
+// document; the rest is its script and API) gets this before </body>.
+const riverUIWayBack = `<a href="/admin" id="back-to-crossdock" style="position:fixed;right:1rem;bottom:1rem;z-index:1000;` +
+	`padding:.5rem .9rem;border-radius:6px;background:#0f4c81;color:#fff;font:600 14px system-ui,sans-serif;text-decoration:none;` +
+	`box-shadow:0 2px 8px rgba(0,0,0,.25)">← Back to Crossdock</a>`
+
+// addWayBack puts riverUIWayBack into an HTML answer of River's UI.
+func addWayBack(c *fiber.Ctx) {
+	if !strings.HasPrefix(string(c.Response().Header.ContentType()), "text/html") {
+		return
+	}
+	body := c.Response().Body()
+	i := bytes.LastIndex(body, []byte("</body>"))
+	if i < 0 {
+		return
+	}
+	out := make([]byte, 0, len(body)+len(riverUIWayBack))
+	out = append(append(append(out, body[:i]...), riverUIWayBack...), body[i:]...)
+	c.Response().SetBodyRaw(out)
 }
