@@ -1,11 +1,15 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
+	"regexp"
 	"sort"
 	"strings"
 
+	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
+	"github.com/yuin/goldmark"
 
 	"github.com/crossdock/crossdock/web/view"
 )
@@ -28,7 +32,12 @@ type openAPIDoc struct {
 		Version     string `json:"version"`
 		Description string `json:"description"`
 	} `json:"info"`
+	Tags []struct {
+		Name        string `json:"name"`
+		Description string `json:"description"`
+	} `json:"tags"`
 	Paths map[string]map[string]struct {
+		Tags        []string          `json:"tags"`
 		Summary     string            `json:"summary"`
 		Description string            `json:"description"`
 		Security    *[]map[string]any `json:"security"`
@@ -45,37 +54,78 @@ type openAPIDoc struct {
 	} `json:"paths"`
 }
 
+// markdown renders the CommonMark of the OpenAPI document's descriptions
+// (code spans, emphasis, links, lists). goldmark leaves raw HTML out unless
+// told otherwise, so a description cannot inject markup into the page.
+func markdown(src string) templ.Component {
+	var b bytes.Buffer
+	if err := goldmark.Convert([]byte(src), &b); err != nil {
+		return templ.Raw(templ.EscapeString(src))
+	}
+	return templ.Raw(b.String())
+}
+
+var anchorUnsafe = regexp.MustCompile(`[^a-z0-9]+`)
+
+// anchor is an operation's or a tag's id on the page: "get-api-v1-flows-slug".
+func anchor(parts ...string) string {
+	return strings.Trim(anchorUnsafe.ReplaceAllString(strings.ToLower(strings.Join(parts, " ")), "-"), "-")
+}
+
 func apiDocsView() (view.APIDocs, error) {
 	var doc openAPIDoc
 	if err := json.Unmarshal(openAPIDocument, &doc); err != nil {
 		return view.APIDocs{}, err
 	}
-	d := view.APIDocs{Title: doc.Info.Title, Version: doc.Info.Version, Description: doc.Info.Description}
+	d := view.APIDocs{Title: doc.Info.Title, Version: doc.Info.Version, Description: markdown(doc.Info.Description)}
+	groups := map[string]*view.APIGroup{}
+	var order []string
+	for _, t := range doc.Tags {
+		groups[t.Name] = &view.APIGroup{Name: t.Name, ID: anchor("tag", t.Name), Description: markdown(t.Description)}
+		order = append(order, t.Name)
+	}
 	for path, ops := range doc.Paths {
 		for method, op := range ops {
-			o := view.APIOperation{Method: strings.ToUpper(method), Path: path, Summary: op.Summary, Description: op.Description,
-				Public: op.Security != nil && len(*op.Security) == 0}
+			o := view.APIOperation{ID: anchor(method, path), Method: strings.ToUpper(method), Path: path, Summary: op.Summary,
+				Description: markdown(op.Description), Public: op.Security != nil && len(*op.Security) == 0}
 			for _, p := range op.Parameters {
-				o.Params = append(o.Params, view.APIParam{Name: p.Name, In: p.In, Required: p.Required, Description: p.Description})
+				o.Params = append(o.Params, view.APIParam{Name: p.Name, In: p.In, Required: p.Required, Description: markdown(p.Description)})
 			}
 			for status, r := range op.Responses {
 				desc := r.Description
 				if desc == "" && r.Ref != "" {
 					desc = "an RFC 9457 problem document saying what to fix"
 				}
-				o.Responses = append(o.Responses, view.APIResponse{Status: status, Description: desc})
+				o.Responses = append(o.Responses, view.APIResponse{Status: status, Description: markdown(desc)})
 			}
 			sort.Slice(o.Responses, func(i, j int) bool { return o.Responses[i].Status < o.Responses[j].Status })
-			d.Operations = append(d.Operations, o)
+			tag := "Other"
+			if len(op.Tags) > 0 {
+				tag = op.Tags[0]
+			}
+			g, ok := groups[tag]
+			if !ok {
+				g = &view.APIGroup{Name: tag, ID: anchor("tag", tag)}
+				groups[tag] = g
+				order = append(order, tag)
+			}
+			g.Operations = append(g.Operations, o)
 		}
 	}
-	order := map[string]int{"GET": 0, "POST": 1, "PUT": 2, "PATCH": 3, "DELETE": 4}
-	sort.Slice(d.Operations, func(i, j int) bool {
-		a, b := d.Operations[i], d.Operations[j]
-		if a.Path != b.Path {
-			return a.Path < b.Path
+	methods := map[string]int{"GET": 0, "POST": 1, "PUT": 2, "PATCH": 3, "DELETE": 4}
+	for _, name := range order {
+		g := groups[name]
+		if len(g.Operations) == 0 {
+			continue
 		}
-		return order[a.Method] < order[b.Method]
-	})
+		sort.Slice(g.Operations, func(i, j int) bool {
+			a, b := g.Operations[i], g.Operations[j]
+			if a.Path != b.Path {
+				return a.Path < b.Path
+			}
+			return methods[a.Method] < methods[b.Method]
+		})
+		d.Groups = append(d.Groups, *g)
+	}
 	return d, nil
 }

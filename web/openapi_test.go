@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"encoding/json"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -58,4 +59,42 @@ func TestAPIReferencePage(t *testing.T) {
 	require.Contains(t, res.body, "/api/v1/flows/{slug}/draft")
 	require.Contains(t, res.body, "Replace the draft")
 	require.NotContains(t, res.body, "cdn", "served locally")
+	t.Run("a table of contents links every operation", func(t *testing.T) {
+		require.Contains(t, res.body, `id="api-toc"`)
+		require.Contains(t, res.body, `href="#put-api-v1-flows-slug-draft"`)
+		require.Contains(t, res.body, `id="put-api-v1-flows-slug-draft"`)
+	})
+	t.Run("Markdown is rendered, not shown", func(t *testing.T) {
+		require.NotRegexp(t, "`[a-zA-Z/{}.-]+`", res.body, "no literal backticks left")
+		require.Contains(t, res.body, "<code>")
+	})
+}
+
+// Every operation of the OpenAPI document belongs to a tag the document
+// describes, so the reference's contents group it.
+func TestOpenAPIOperationsAreTagged(t *testing.T) {
+	var doc struct {
+		Tags []struct {
+			Name string `json:"name"`
+		} `json:"tags"`
+		Paths map[string]map[string]struct {
+			Tags []string `json:"tags"`
+		} `json:"paths"`
+	}
+	raw, err := os.ReadFile("openapi.json")
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, &doc))
+	known := map[string]bool{}
+	for _, tg := range doc.Tags {
+		known[tg.Name] = true
+	}
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			if method == "parameters" {
+				continue
+			}
+			require.Len(t, op.Tags, 1, "%s %s needs one tag", method, path)
+			require.True(t, known[op.Tags[0]], "%s %s: tag %q is not described under tags", method, path, op.Tags[0])
+		}
+	}
 }
