@@ -9,7 +9,8 @@ package release
 // changed.
 
 // targetUsersSelect reads the versions running in an environment that
-// deliver to a target, with the kind each gives it, for RemoveTarget.
+// deliver to a target, under its name or a flow's local name for it, with
+// the kind each gives it, for RemoveTarget.
 const targetUsersSelect = `
 			select f.slug || ' v' || d.version_number, coalesce(nullif(t->>'kind', ''), 'http')
 			from current_deployments cd
@@ -17,7 +18,8 @@ const targetUsersSelect = `
 			join flows f on f.id = d.flow_id
 			join flow_versions v on v.flow_id = d.flow_id and v.number = d.version_number
 			cross join lateral jsonb_array_elements(case jsonb_typeof(v.definition->'targets') when 'array' then v.definition->'targets' else '[]' end) t
-			where cd.environment_id = $1 and t->>'name' = $2
+			left join flow_target_names n on n.environment_id = cd.environment_id and n.flow_id = d.flow_id and n.name = t->>'name'
+			where cd.environment_id = $1 and coalesce(n.target, t->>'name') = $2
 			order by f.slug`
 
 // deploymentInsert writes a deployment and makes it the current one, for
@@ -261,3 +263,31 @@ const targetConfigUpsert = `
 			base_delay_ms = excluded.base_delay_ms, max_delay_ms = excluded.max_delay_ms, window_ms = excluded.window_ms,
 			failure_threshold = excluded.failure_threshold, open_for_ms = excluded.open_for_ms, settings = excluded.settings,
 			updated_by_email = excluded.updated_by_email, updated_at = now()`
+
+// flow_target_names: a flow's local names for an environment's targets.
+
+// flowTargetNamesSelect reads flow_target_names for FlowTargetNames.
+const flowTargetNamesSelect = `select name, target from flow_target_names where environment_id = $1 and flow_id = $2 order by name`
+
+// environmentTargetNamesSelect reads flow_target_names for
+// EnvironmentTargetNames.
+const environmentTargetNamesSelect = `select f.slug, n.name, n.target from flow_target_names n join flows f on f.id = n.flow_id
+		where n.environment_id = $1 order by f.slug, n.name`
+
+// flowTargetNameSelect reads the environment target one local name
+// reaches, for FlowTargetConfigGet's refusal.
+const flowTargetNameSelect = `select target from flow_target_names where environment_id = $1 and flow_id = $2 and name = $3`
+
+// flowTargetNamesDelete deletes from flow_target_names for
+// SetFlowTargetNames.
+const flowTargetNamesDelete = `delete from flow_target_names where environment_id = $1 and flow_id = $2`
+
+// flowTargetNameInsert inserts into flow_target_names for
+// SetFlowTargetNames.
+const flowTargetNameInsert = `insert into flow_target_names (environment_id, flow_id, name, target, updated_by_email) values ($1, $2, $3, $4, $5)`
+
+// flowTargetConfigSelect reads target_configs for FlowTargetConfigGet: the
+// environment target a flow's local name reaches, else the one of that
+// name.
+const flowTargetConfigSelect = targetSelect + ` where environment_id = $1 and target_name = coalesce(
+		(select n.target from flow_target_names n where n.environment_id = $1 and n.flow_id = $2 and n.name = $3), $3)`
