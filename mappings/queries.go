@@ -79,3 +79,7 @@ const sourceSystemsSelect = `select distinct source_system from flows where sour
 
 // flowTouch updates flows for Publish.
 const flowTouch = `update flows set updated_at = now() where id = $1`
+
+// storedFormSelect passes a definition through jsonb, as storing it does,
+// for StoredForm.
+const storedFormSelect = `select $1::jsonb`
