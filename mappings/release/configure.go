@@ -129,7 +129,9 @@ type TargetUse struct {
 // TargetUses lists the flows whose deployed version in env, latest
 // version or draft name target, by slug. Targets are named per
 // environment and shared: every flow naming "erp" is delivered to the
-// one "erp" configuration of the environment.
+// one "erp" configuration of the environment — unless the flow gives
+// another environment target the local name "erp" there
+// (SetFlowTargetNames), which it then uses instead.
 func TargetUses(ctx context.Context, db txn.DBTX, envID int64, target string) ([]TargetUse, error) {
 	rows, err := db.Query(ctx, targetUsesSelect, envID, target)
 	if err != nil {

@@ -133,18 +133,21 @@ const groupNoticesDelete = `delete from exception_group_notices where environmen
 // name it are read from.
 
 // targetUsesSelect reads the flows whose deployed version, latest version
-// or draft name a target, for TargetUses.
+// or draft name a target, directly or by a local name of the flow in the
+// environment, for TargetUses.
 const targetUsesSelect = `
 		with named as (
 			select f.id, f.slug, v.number, coalesce(nullif(t->>'kind', ''), 'http') as kind
 			from flows f join flow_versions v on v.flow_id = f.id
 			cross join lateral jsonb_array_elements(case jsonb_typeof(v.definition->'targets') when 'array' then v.definition->'targets' else '[]' end) t
-			where t->>'name' = $2
+			left join flow_target_names ln on ln.environment_id = $1 and ln.flow_id = f.id and ln.name = t->>'name'
+			where coalesce(ln.target, t->>'name') = $2
 		), drafted as (
 			select f.id, f.slug, coalesce(nullif(t->>'kind', ''), 'http') as kind
 			from flows f join flow_drafts d on d.flow_id = f.id
 			cross join lateral jsonb_array_elements(case jsonb_typeof(d.definition->'targets') when 'array' then d.definition->'targets' else '[]' end) t
-			where t->>'name' = $2
+			left join flow_target_names ln on ln.environment_id = $1 and ln.flow_id = f.id and ln.name = t->>'name'
+			where coalesce(ln.target, t->>'name') = $2
 		), flows_using as (
 			select id, slug from named union select id, slug from drafted
 		)

@@ -58,6 +58,14 @@ func TestFlowTargetNames(t *testing.T) {
 		require.Equal(t, "erp-us", us.Target)
 		require.Equal(t, "https://erp-us.example/orders", us.URLTemplate)
 
+		uses, err := release.TargetUses(ctx, b.db, b.dev.ID, "erp-eu")
+		require.NoError(t, err)
+		require.Len(t, uses, 1, "the target page lists the flows that reach it by a local name")
+		require.Equal(t, release.TargetUse{Flow: "orders-eu", Kind: "http", Latest: 1, InDraft: true}, uses[0])
+		uses, err = release.TargetUses(ctx, b.db, b.dev.ID, "erp-sales-orders")
+		require.NoError(t, err)
+		require.Empty(t, uses, "neither flow reaches the environment's erp-sales-orders")
+
 		names, err := release.EnvironmentTargetNames(ctx, b.db, b.dev.ID)
 		require.NoError(t, err)
 		require.Equal(t, map[string]map[string]string{"orders-eu": {"erp-sales-orders": "erp-eu"}, "orders-us": {"erp-sales-orders": "erp-us"}}, names)
