@@ -138,6 +138,9 @@ func runApply(ctx context.Context, args []string, getenv func(string) string, st
 type applyStep struct {
 	what string
 	do   func(ctx context.Context, tx pgx.Tx) (string, error)
+	// removal: a --prune step, made after the environment's other
+	// changes (a local name or a deployment may stop using a target).
+	removal bool
 }
 
 // applier plans and applies a configuration directory.
@@ -301,7 +304,17 @@ func (a *applier) planEnv(ctx context.Context, tx pgx.Tx, env release.Environmen
 	if s, err = a.planDeployments(ctx, tx, env, ef, ps); err != nil {
 		return nil, err
 	}
-	return append(steps, s...), nil
+	steps = append(steps, s...)
+	slices.SortStableFunc(steps, func(x, y applyStep) int {
+		switch {
+		case x.removal == y.removal:
+			return 0
+		case y.removal:
+			return -1
+		}
+		return 1
+	})
+	return steps, nil
 }
 
 // requestSettingNames are the names release.TargetConfig.Check gives the
@@ -510,7 +523,7 @@ func (a *applier) planTargets(ctx context.Context, tx pgx.Tx, env release.Enviro
 			continue
 		}
 		name := m.Target
-		steps = append(steps, applyStep{what: fmt.Sprintf("%s: remove target %s (--prune: not in %s)", env.Name, name, ef.file), do: func(ctx context.Context, tx pgx.Tx) (string, error) {
+		steps = append(steps, applyStep{what: fmt.Sprintf("%s: remove target %s (--prune: not in %s)", env.Name, name, ef.file), removal: true, do: func(ctx context.Context, tx pgx.Tx) (string, error) {
 			return "", release.RemoveTarget(ctx, tx, a.kinds, release.CLI(), env, name)
 		}})
 	}
@@ -548,7 +561,7 @@ func (a *applier) planVariables(ctx context.Context, tx pgx.Tx, env release.Envi
 		if _, listed := ef.variables[name]; listed {
 			continue
 		}
-		steps = append(steps, applyStep{what: fmt.Sprintf("%s: remove variable %s (--prune: not in %s)", env.Name, name, ef.file), do: func(ctx context.Context, tx pgx.Tx) (string, error) {
+		steps = append(steps, applyStep{what: fmt.Sprintf("%s: remove variable %s (--prune: not in %s)", env.Name, name, ef.file), removal: true, do: func(ctx context.Context, tx pgx.Tx) (string, error) {
 			return "", release.RemoveVariable(ctx, tx, release.CLI(), env, name)
 		}})
 	}

@@ -389,3 +389,62 @@ flows:
 	out, err = b.run(t, "export-config", "-o", exported, "--overwrite")
 	require.NoError(t, err, out)
 }
+
+// TestApplyPrune: what the directory does not list is left alone, unless
+// --prune, which still refuses a target a running version delivers to.
+func TestApplyPrune(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupApply(t)
+	secretFile := filepath.Join(t.TempDir(), "erp-token")
+	require.NoError(t, os.WriteFile(secretFile, []byte("t0ken-from-a-file\n"), 0o600))
+	flowYAML := "formatVersion: 1\nname: echo\nsource: {system: shop, event: echo}\ntargets: [{name: erp, kind: http}]\nroutes:\n  - {name: to-erp, target: erp, mapping: [{target: id, expr: source.id}]}\n"
+	full := configDirFiles(t, map[string]string{
+		"flows/echo.yaml": flowYAML,
+		"environments/dev.yaml": "targets:\n  erp: {settings: {url: \"https://erp.example\", auth: bearer}, secretFrom: \"file:" + secretFile + "\"}\n" +
+			"  old-erp: {settings: {url: \"https://old.example\"}}\nvariables: {A: \"1\", B: \"2\"}\ndeployments: {echo: latest}\nflows: {echo: {targets: {erp: old-erp}}}\n",
+	})
+	out, err := b.run(t, "apply", "-f", full)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "dev: flow echo reaches erp → old-erp")
+	sealer, err := secret.NewSealer(b.key)
+	require.NoError(t, err)
+	cfg, err := release.TargetConfigGet(ctx, b.pool, sealer, b.env(t, "dev").ID, "erp")
+	require.NoError(t, err)
+	require.Equal(t, "t0ken-from-a-file", cfg.Secret, "one trailing newline is dropped")
+
+	less := configDirFiles(t, map[string]string{
+		"flows/echo.yaml": flowYAML,
+		"environments/dev.yaml": "targets:\n  erp: {settings: {url: \"https://erp.example\", auth: bearer}}\nvariables: {A: \"1\"}\n" +
+			"deployments: {echo: latest}\n",
+	})
+	out, err = b.run(t, "apply", "-f", less)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "no changes", "without --prune what is not listed stays, and a target without secretFrom keeps its secret")
+
+	// erp is what echo delivers to in dev once its local name is pruned.
+	bare := configDirFiles(t, map[string]string{"environments/dev.yaml": "variables: {A: \"1\"}\n"})
+	_, err = b.run(t, "apply", "-f", bare, "--prune")
+	require.ErrorContains(t, err, "dev: remove target erp (--prune: not in environments/dev.yaml): target “erp” is not removed: echo v1 runs in dev and delivers to it")
+	_, err = b.run(t, "apply", "-f", bare, "--prune", "--dry-run")
+	require.ErrorContains(t, err, "target “erp” is not removed", "the dry run finds the same refusal")
+
+	out, err = b.run(t, "apply", "-f", less, "--prune")
+	require.NoError(t, err, out)
+	for _, want := range []string{
+		"dev: flow echo uses the environment's target names again",
+		"dev: remove target old-erp (--prune: not in environments/dev.yaml)",
+		"dev: remove variable B (--prune: not in environments/dev.yaml)",
+	} {
+		require.Contains(t, out, want)
+	}
+	targets, err := release.TargetConfigList(ctx, b.pool, b.env(t, "dev").ID)
+	require.NoError(t, err)
+	require.Len(t, targets, 1)
+	vars, err := release.Variables(ctx, b.pool, b.env(t, "dev").ID)
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"A": "1"}, vars)
+	out, err = b.run(t, "apply", "-f", less, "--prune")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "no changes")
+}
