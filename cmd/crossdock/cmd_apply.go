@@ -108,7 +108,7 @@ func runApply(ctx context.Context, args []string, getenv func(string) string, st
 		for _, s := range steps {
 			done, err := s.do(ctx, tx)
 			if err != nil {
-				return fmt.Errorf("%s: %w", s.what, cliFault(err))
+				return &stepError{what: s.what, err: cliFault(err)}
 			}
 			if done != "" && !*dryRun {
 				fmt.Fprintln(stdout, "  "+done)
@@ -119,7 +119,16 @@ func runApply(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		return account.Audit(ctx, tx, release.CLI().AuditActor(), "config.apply", "config", a.reason, nil, map[string]any{"changes": len(steps)})
 	})
+	var refused *stepError
 	switch {
+	case errors.As(err, &refused) && !*dryRun:
+		// The refusal rolled the whole apply back; it is audited like a
+		// refused promotion or import.
+		if aerr := account.Audit(ctx, pool, release.CLI().AuditActor(), "config.refuse", "config", a.reason, nil,
+			map[string]any{"step": refused.what, "why": refused.err.Error()}); aerr != nil {
+			return errors.Join(err, aerr)
+		}
+		return err
 	case errors.Is(err, errDryRun):
 		fmt.Fprintf(stdout, "dry run: %d change%s checked against the installation; nothing was changed\n", len(steps), plural(len(steps)))
 		return nil
@@ -142,6 +151,17 @@ type applyStep struct {
 	// changes (a local name or a deployment may stop using a target).
 	removal bool
 }
+
+// stepError is a step of the plan refused while applying it (a gate, a
+// kind's check, the policy): the whole apply is rolled back.
+type stepError struct {
+	what string
+	err  error
+}
+
+func (e *stepError) Error() string { return e.what + ": " + e.err.Error() }
+
+func (e *stepError) Unwrap() error { return e.err }
 
 // applier plans and applies a configuration directory.
 type applier struct {
@@ -570,8 +590,7 @@ func (a *applier) planVariables(ctx context.Context, tx pgx.Tx, env release.Envi
 
 // inDir reports whether the directory has the flow's definition.
 func (a *applier) inDir(slug string) bool {
-	_, ok := a.version[slug]
-	return ok || slices.ContainsFunc(a.dir.flows, func(f flowFile) bool { return f.slug == slug })
+	return slices.ContainsFunc(a.dir.flows, func(f flowFile) bool { return f.slug == slug })
 }
 
 func (a *applier) planNames(ctx context.Context, tx pgx.Tx, env release.Environment, ef envFile, ps *problems) ([]applyStep, error) {
@@ -655,7 +674,11 @@ func (a *applier) planDeployments(ctx context.Context, tx pgx.Tx, env release.En
 			continue
 		}
 		if want > f.LatestVersion && !(a.published[d.flow] && want == a.version[d.flow]) {
-			ps.add(ef.file, d.line, path, "%s has no version %d (its latest is v%d%s)", d.flow, want, a.version[d.flow], map[bool]string{true: " once applied"}[a.published[d.flow]])
+			latest := fmt.Sprintf("its latest is v%d", f.LatestVersion)
+			if a.published[d.flow] {
+				latest = fmt.Sprintf("its latest is v%d once applied", a.version[d.flow])
+			}
+			ps.add(ef.file, d.line, path, "%s has no version %d (%s)", d.flow, want, latest)
 			continue
 		}
 		running := 0

@@ -309,6 +309,11 @@ func TestApplyRefusals(t *testing.T) {
 			var n int
 			require.NoError(t, b.pool.QueryRow(context.Background(), `select (select count(*) from target_configs) + (select count(*) from environment_variables) + (select count(*) from flows)`).Scan(&n))
 			require.Zero(t, n, "nothing was configured")
+			if tc.name == "gates refuse the deployment" {
+				var why string
+				require.NoError(t, b.pool.QueryRow(context.Background(), `select after->>'why' from audit_entries where action = 'config.refuse'`).Scan(&why))
+				require.Contains(t, why, "is not configured in dev", "a refusal while applying is audited")
+			}
 		})
 	}
 	t.Run("usage", func(t *testing.T) {
