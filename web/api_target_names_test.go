@@ -62,6 +62,22 @@ func TestFlowTargetNamesAPI(t *testing.T) {
 		require.Equal(t, map[string]any{}, out["targets"])
 	})
 
+	t.Run("the target page lists the flows that reach it by a local name", func(t *testing.T) {
+		t.Parallel()
+		tb, devKey, _ := setupKeys(t)
+		code, out := call(t, tb, "PUT", path, devKey, map[string]any{"targets": map[string]string{"erp-sales-orders": "erp-eu"}})
+		require.Equal(t, http.StatusOK, code, out)
+		tb.user(t, "adm@shop.example", account.RoleAdmin)
+		adm := tb.browser(t)
+		adm.signIn("adm@shop.example")
+		page := adm.get("/environments/dev/targets/erp-eu")
+		require.Equal(t, http.StatusOK, page.StatusCode)
+		require.Contains(t, page.body, "shop-orders")
+		require.Contains(t, page.body, "as “erp-sales-orders”")
+		page = adm.get("/environments/dev/targets/erp-sales-orders")
+		require.NotContains(t, page.body, "shop-orders", "the flow reaches erp-eu instead")
+	})
+
 	t.Run("refusals", func(t *testing.T) {
 		t.Parallel()
 		tb, devKey, prodKey := setupKeys(t)

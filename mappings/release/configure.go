@@ -124,6 +124,9 @@ type TargetUse struct {
 	// (0: only the draft).
 	Deployed, Latest int
 	InDraft          bool
+	// As is the flow's local name for the target in the environment
+	// (SetFlowTargetNames); empty when the flow names it as it is.
+	As string
 }
 
 // TargetUses lists the flows whose deployed version in env, latest
@@ -139,7 +142,7 @@ func TargetUses(ctx context.Context, db txn.DBTX, envID int64, target string) ([
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (TargetUse, error) {
 		var u TargetUse
-		return u, r.Scan(&u.Flow, &u.Kind, &u.Deployed, &u.Latest, &u.InDraft)
+		return u, r.Scan(&u.Flow, &u.Kind, &u.Deployed, &u.Latest, &u.InDraft, &u.As)
 	})
 }
 

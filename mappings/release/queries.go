@@ -158,7 +158,9 @@ const targetUsesSelect = `
 		                 join named n on n.id = d.flow_id and n.number = d.version_number
 		                 where cd.environment_id = $1 and cd.flow_id = u.id), 0),
 		       coalesce((select max(n.number) from named n where n.id = u.id), 0),
-		       exists (select 1 from drafted dr where dr.id = u.id)
+		       exists (select 1 from drafted dr where dr.id = u.id),
+		       coalesce((select ln.name from flow_target_names ln where ln.environment_id = $1 and ln.flow_id = u.id and ln.target = $2
+		                 order by ln.name limit 1), '')
 		from flows_using u order by u.slug`
 
 // targetKindSelect reads the kind the flows' newest definitions give a

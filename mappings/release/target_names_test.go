@@ -61,7 +61,7 @@ func TestFlowTargetNames(t *testing.T) {
 		uses, err := release.TargetUses(ctx, b.db, b.dev.ID, "erp-eu")
 		require.NoError(t, err)
 		require.Len(t, uses, 1, "the target page lists the flows that reach it by a local name")
-		require.Equal(t, release.TargetUse{Flow: "orders-eu", Kind: "http", Latest: 1, InDraft: true}, uses[0])
+		require.Equal(t, release.TargetUse{Flow: "orders-eu", Kind: "http", Latest: 1, InDraft: true, As: "erp-sales-orders"}, uses[0])
 		uses, err = release.TargetUses(ctx, b.db, b.dev.ID, "erp-sales-orders")
 		require.NoError(t, err)
 		require.Empty(t, uses, "neither flow reaches the environment's erp-sales-orders")
