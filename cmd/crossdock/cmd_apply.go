@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/crossdock/crossdock/account"
+	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/secret"
 	"github.com/crossdock/crossdock/internal/txn"
@@ -357,8 +358,7 @@ func (a *applier) targetConfig(ctx context.Context, tx pgx.Tx, env release.Envir
 	kind := ts.kind
 	if kind == "" {
 		var err error
-		if kind, err = release.TargetKindOf(ctx, tx, ts.name); err != nil {
-			fail("", "%v", err)
+		if kind, err = a.kindOf(ctx, tx, ef, ts.name); err != nil {
 			return release.TargetConfig{}, nil, false
 		}
 	}
@@ -461,6 +461,39 @@ func (a *applier) targetConfig(ctx context.Context, tx pgx.Tx, env release.Envir
 		}
 	}
 	return cfg, t, len(*ps) == before
+}
+
+// kindOf is the kind of a target the file gives none: the kind a flow
+// gives the local name that reaches it in this environment file (the
+// flow's file, else its latest version), else the kind the flows naming it
+// give it (release.TargetKindOf).
+func (a *applier) kindOf(ctx context.Context, tx pgx.Tx, ef envFile, target string) (string, error) {
+	for _, slug := range slices.Sorted(maps.Keys(ef.names)) {
+		for local, to := range ef.names[slug] {
+			if to != target {
+				continue
+			}
+			var def *engine.Definition
+			if i := slices.IndexFunc(a.dir.flows, func(f flowFile) bool { return f.slug == slug }); i >= 0 {
+				def = a.dir.flows[i].def
+			} else if f, err := mappings.FlowBySlug(ctx, tx, slug); err == nil && f.LatestVersion > 0 {
+				v, err := mappings.VersionGet(ctx, tx, f.ID, f.LatestVersion)
+				if err != nil {
+					return "", err
+				}
+				def = v.Definition
+			}
+			if def == nil {
+				continue
+			}
+			for _, t := range def.Targets {
+				if t.Name == local {
+					return cmp.Or(t.Kind, engine.TargetHTTP), nil
+				}
+			}
+		}
+	}
+	return release.TargetKindOf(ctx, tx, target)
 }
 
 // targetChanges names what differs between a stored configuration and

@@ -347,11 +347,14 @@ flows:
   return-to-erp-credit-memo:
     targets:
       erp-credit-memos: erp-returns
+  storefront-order-to-erp:
+    targets:
+      crm-vip-orders: crm-dev
 `,
 		"environments/test.yaml": testYAML,
 	})
 	devFile := readFile(t, dir, "environments/dev.yaml")
-	devFile = strings.Replace(devFile, "targets:\n", "targets:\n  erp-returns:\n    settings:\n      url: https://returns.dev.example\n      headers: |-\n        X-Company: 1000\n        X-Tenant: eu\n    policy: {ratePerSecond: 2.5}\n", 1)
+	devFile = strings.Replace(devFile, "targets:\n", "targets:\n  crm-dev: {}\n  erp-returns:\n    settings:\n      url: https://returns.dev.example\n      headers: |-\n        X-Company: 1000\n        X-Tenant: eu\n    policy: {ratePerSecond: 2.5}\n", 1)
 	devFile = strings.Replace(devFile, "variables:\n", "variables:\n  REFUND_APPROVAL_LIMIT: \"250.00\"\n", 1)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "environments", "dev.yaml"), []byte(devFile), 0o600))
 	out, err := b.run(t, "apply", "-f", dir)
@@ -372,6 +375,7 @@ flows:
 	require.Contains(t, devOut, "storefront-order-to-erp: 1\n")
 	require.Contains(t, devOut, "return-to-erp-credit-memo: latest\n")
 	require.Contains(t, devOut, "erp-credit-memos: erp-returns")
+	require.Contains(t, devOut, "crm-dev:\n    kind: capture", "the kind of a target reached only by a local name is the one the flow gives the name")
 	require.Contains(t, readFile(t, exported, "flows/storefront-order-to-erp.json"), `"description": "v2"`)
 	filepath.WalkDir(exported, func(path string, d os.DirEntry, err error) error {
 		require.NoError(t, err)

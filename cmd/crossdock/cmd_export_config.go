@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/crossdock/crossdock/account"
+	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/jobs/pipeline"
 	"github.com/crossdock/crossdock/jobs/transport"
 	"github.com/crossdock/crossdock/mappings"
@@ -161,6 +163,7 @@ func exportConfig(ctx context.Context, tx pgx.Tx, kinds *transport.Registry, fil
 		return nil, err
 	}
 	latest := map[int64]mappings.Flow{}
+	defs := map[string]*engine.Definition{} // by slug, the latest version's
 	var skipped []string
 	for _, f := range flows {
 		if f.LatestVersion == 0 {
@@ -172,6 +175,7 @@ func exportConfig(ctx context.Context, tx pgx.Tx, kinds *transport.Registry, fil
 		if err != nil {
 			return nil, err
 		}
+		defs[f.Slug] = v.Definition
 		canonical, err := v.Definition.Canonical()
 		if err != nil {
 			return nil, err
@@ -190,6 +194,25 @@ func exportConfig(ctx context.Context, tx pgx.Tx, kinds *transport.Registry, fil
 	}
 	for _, env := range envs {
 		doc := envDoc{Targets: map[string]targetDoc{}, Deployments: map[string]any{}, Flows: map[string]flowNamesDoc{}}
+		names, err := release.EnvironmentTargetNames(ctx, tx, env.ID)
+		if err != nil {
+			return nil, err
+		}
+		// A target flows reach only by a local name has the kind those
+		// flows give the name.
+		aliasKind := map[string]string{}
+		for slug, n := range names {
+			doc.Flows[slug] = flowNamesDoc{Targets: n}
+			for local, target := range n {
+				if def := defs[slug]; def != nil {
+					for _, t := range def.Targets {
+						if t.Name == local {
+							aliasKind[target] = cmp.Or(t.Kind, engine.TargetHTTP)
+						}
+					}
+				}
+			}
+		}
 		targets, err := release.TargetConfigList(ctx, tx, env.ID)
 		if err != nil {
 			return nil, err
@@ -198,6 +221,9 @@ func exportConfig(ctx context.Context, tx pgx.Tx, kinds *transport.Registry, fil
 			kind, err := release.TargetKindOf(ctx, tx, m.Target)
 			if err != nil {
 				return nil, err
+			}
+			if k, ok := aliasKind[m.Target]; ok {
+				kind = k
 			}
 			td := targetDoc{Kind: kind, Policy: policyDoc{Timeout: m.Timeout.String(), RatePerSecond: m.RatePerSecond, MaxAttempts: m.Retry.MaxAttempts,
 				BaseDelay: m.Retry.BaseDelay.String(), MaxDelay: m.Retry.MaxDelay.String(), Window: m.Retry.Window.String(),
@@ -234,13 +260,6 @@ func exportConfig(ctx context.Context, tx pgx.Tx, kinds *transport.Registry, fil
 			} else {
 				doc.Deployments[f.Slug] = d.VersionNumber
 			}
-		}
-		names, err := release.EnvironmentTargetNames(ctx, tx, env.ID)
-		if err != nil {
-			return nil, err
-		}
-		for slug, n := range names {
-			doc.Flows[slug] = flowNamesDoc{Targets: n}
 		}
 		var out bytes.Buffer
 		fmt.Fprintf(&out, "# Environment %s, written by crossdock export-config; apply with crossdock apply -f.\n", env.Name)
