@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -44,7 +45,9 @@ deployment. Applying the same DIR again prints "no changes".
 Secrets are never in DIR: a target names its secret with
 secretFrom: env:NAME or secretFrom: file:PATH; a missing one is an error
 before anything changes. A target without secretFrom keeps its stored
-secret. Stored secrets are decrypted (CROSSDOCK_SECRET_KEY) only to compare.
+secret. Stored secrets are decrypted only to compare, with
+CROSSDOCK_SECRET_KEY (or the development key a server keeps under
+CROSSDOCK_DATA_DIR; apply never generates one).
 
 Targets, variables and local names that DIR does not list are left alone;
 --prune removes them. --dry-run applies the plan in a transaction that is
@@ -74,16 +77,24 @@ func runApply(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	cfg, warnings, err := raw.resolve(getenv, true)
+	// The secret key must be the server's: apply uses CROSSDOCK_SECRET_KEY,
+	// or the development key the server keeps under CROSSDOCK_DATA_DIR —
+	// but never generates one, which would seal secrets the server cannot
+	// open. Without a key, a target with a secret (stored or in the
+	// directory) is an error naming the variable.
+	_, statErr := os.Stat(filepath.Join(raw.dataDir, "secret.key"))
+	cfg, warnings, err := raw.resolve(getenv, raw.secretKey != "" || statErr == nil)
 	if err != nil {
 		return err
 	}
 	for _, w := range warnings {
 		fmt.Fprintln(stderr, "crossdock apply:", w)
 	}
-	sealer, err := secret.NewSealer(cfg.SecretKey)
-	if err != nil {
-		return err
+	var sealer *secret.Sealer
+	if cfg.SecretKey != nil {
+		if sealer, err = secret.NewSealer(cfg.SecretKey); err != nil {
+			return err
+		}
 	}
 	pool, err := openPool(ctx, cfg.DatabaseURL)
 	if err != nil {
@@ -94,6 +105,7 @@ func runApply(ctx context.Context, args []string, getenv func(string) string, st
 		reason: "crossdock apply " + filepath.Base(filepath.Clean(*dir))}
 	errDryRun := errors.New("dry run")
 	var steps []applyStep
+	var results []string // said once committed
 	err = txn.Run(ctx, pool, func(tx pgx.Tx) error {
 		var err error
 		if steps, err = a.plan(ctx, tx); err != nil {
@@ -111,8 +123,8 @@ func runApply(ctx context.Context, args []string, getenv func(string) string, st
 			if err != nil {
 				return &stepError{what: s.what, err: cliFault(err)}
 			}
-			if done != "" && !*dryRun {
-				fmt.Fprintln(stdout, "  "+done)
+			if done != "" {
+				results = append(results, done)
 			}
 		}
 		if *dryRun {
@@ -138,6 +150,9 @@ func runApply(ctx context.Context, args []string, getenv func(string) string, st
 	case len(steps) == 0:
 		fmt.Fprintln(stdout, "no changes: the installation matches", *dir)
 		return nil
+	}
+	for _, r := range results {
+		fmt.Fprintln(stdout, "  "+r)
 	}
 	fmt.Fprintf(stdout, "applied %d change%s\n", len(steps), plural(len(steps)))
 	return nil
@@ -546,6 +561,10 @@ func (a *applier) planTargets(ctx context.Context, tx pgx.Tx, env release.Enviro
 		}
 		cfg, t, ok := a.targetConfig(ctx, tx, env, ef, ts, stored, ps)
 		if !ok {
+			continue
+		}
+		if cfg.Secret != "" && a.sealer == nil {
+			ps.add(ef.file, ts.lines["secretFrom"], "targets."+ts.name+".secretFrom", "CROSSDOCK_SECRET_KEY is not set: set it to the key the server seals target secrets with")
 			continue
 		}
 		var what string

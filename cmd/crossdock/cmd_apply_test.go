@@ -316,6 +316,17 @@ func TestApplyRefusals(t *testing.T) {
 			}
 		})
 	}
+	t.Run("no secret key", func(t *testing.T) {
+		t.Parallel()
+		b := setupApply(t)
+		delete(b.kv, "CROSSDOCK_SECRET_KEY")
+		_, err := b.run(t, "apply", "-f", configDirFiles(t, map[string]string{"environments/dev.yaml": devYAML}))
+		require.ErrorContains(t, err, "environments/dev.yaml:8: targets.erp-sales-orders.secretFrom: CROSSDOCK_SECRET_KEY is not set")
+		require.NoFileExists(t, filepath.Join(b.kv["CROSSDOCK_DATA_DIR"], "secret.key"), "apply never generates a key the server does not have")
+		var n int
+		require.NoError(t, b.pool.QueryRow(context.Background(), `select count(*) from target_configs`).Scan(&n))
+		require.Zero(t, n)
+	})
 	t.Run("usage", func(t *testing.T) {
 		t.Parallel()
 		b := setupApply(t)
