@@ -610,6 +610,10 @@ func (a *applier) planVariables(ctx context.Context, tx pgx.Tx, env release.Envi
 	var steps []applyStep
 	for _, name := range slices.Sorted(maps.Keys(ef.variables)) {
 		value := ef.variables[name]
+		if err := release.CheckVariableName(name); err != nil {
+			ps.add(ef.file, ef.varLines[name], "variables."+name, "%s", cliFault(err))
+			continue
+		}
 		if len(value) > release.MaxVariableLength {
 			ps.add(ef.file, ef.varLines[name], "variables."+name, "%d bytes; a variable holds at most %d", len(value), release.MaxVariableLength)
 			continue

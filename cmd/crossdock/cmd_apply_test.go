@@ -267,6 +267,8 @@ func TestApplyRefusals(t *testing.T) {
 		{"unknown key", map[string]string{"environments/dev.yaml": "targetz: {}\nvariables:\n  A: 1\n  B: {x: 1}\n"},
 			[]string{"environments/dev.yaml:1: targetz: unknown key; known keys here: targets, variables, deployments, flows",
 				"environments/dev.yaml:4: variables.B: a single value, not a mapping"}},
+		{"a variable env() cannot read", map[string]string{"environments/dev.yaml": "variables:\n  ERP-COMPANY: 1000\n"},
+			[]string{"environments/dev.yaml:2: variables.ERP-COMPANY: the variable name “ERP-COMPANY” must start with a letter or underscore"}},
 		{"unknown key in a target's policy", map[string]string{"environments/dev.yaml": "targets:\n  erp:\n    policy:\n      timout: 5s\n"},
 			[]string{"environments/dev.yaml:4: targets.erp.policy.timout: unknown key; known keys here: timeout, ratePerSecond"}},
 		{"missing secret variable", map[string]string{"environments/dev.yaml": strings.Replace(devYAML, "env:ERP_TOKEN", "env:NO_SUCH_TOKEN", 1)},
