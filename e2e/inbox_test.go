@@ -126,11 +126,25 @@ func TestDeliveryExceptionGroupIsRetriedAndResolvesItself(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#group-head")),
 	)
 	waitText(t, ctx, "#group-head", "3 open")
+	// Resolving a selection without a reason is refused in the bulk panel;
+	// the ticks stay where they were.
+	must(t, ctx, "resolve two without a reason",
+		chromedp.Click(chromedp.CSS(`.exception-row:nth-child(1) input[name="ids"]`)),
+		chromedp.Click(chromedp.CSS(`.exception-row:nth-child(2) input[name="ids"]`)),
+		chromedp.Click(chromedp.CSS(`#bulk-panel button[value="resolve"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#bulk-refusal")),
+	)
+	waitText(t, ctx, "#bulk-refusal", "a reason is required")
+	ticked, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#exceptions input[name="ids"]:checked').length`))
+	if err != nil || ticked != 2 {
+		t.Fatalf("after the refusal %d exceptions are ticked (%v), want the 2 still ticked", ticked, err)
+	}
+	waitText(t, ctx, "#group-head", "3 open")
 	must(t, ctx, "open one exception",
 		chromedp.Click(chromedp.CSS(".exception-row a")),
 		chromedp.WaitVisible(chromedp.CSS("#timeline")),
 	)
-	waitText(t, ctx, "#timeline", "failed")
+	waitText(t, ctx, "#timeline", "Failed delivering to erp-sales-orders")
 	waitText(t, ctx, ".delivery", "503")
 	waitText(t, ctx, ".delivery", "the demo ERP is busy")
 	signOut(t, ctx)
@@ -227,6 +241,27 @@ func TestValidationExceptionIsEditedAndReplayed(t *testing.T) {
 	waitText(t, ctx, ".revision-by", "sam@shop.example")
 	waitText(t, ctx, ".revision-diff", `-   "email": "not-an-address"`)
 	waitText(t, ctx, ".revision-diff", `+   "email": "ana.silva@example.com"`)
-	waitText(t, ctx, "#actions", "exception.replay")
-	waitText(t, ctx, "#timeline", "replayed")
+	waitText(t, ctx, "#actions", "Replayed as a new message on v")
+	waitText(t, ctx, "#timeline", "Replayed as a new message (revision 1) by sam@shop.example")
+	// Refreshing the timeline stays on the exception.
+	must(t, ctx, "refresh the timeline", chromedp.Click(chromedp.CSS("#timeline-refresh")))
+	waitText(t, ctx, "#timeline", "Replayed as a new message")
+	if loc := location(t, ctx); loc != exceptionURL {
+		t.Fatalf("refreshing the timeline went to %s, want to stay at %s", loc, exceptionURL)
+	}
+
+	// The replay and its original link to each other.
+	must(t, ctx, "follow the replay",
+		chromedp.Click(chromedp.CSS(`#timeline a.timeline-link[href="`+newURL+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#timeline li[data-stage="received"]`)),
+	)
+	waitText(t, ctx, "#timeline", "Received as a replay (revision 1), payload edited by sam@shop.example")
+	must(t, ctx, "back to the original",
+		chromedp.Click(chromedp.CSS(`#timeline a.timeline-link[href="/messages/`+id+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#closed-exceptions")),
+	)
+	waitText(t, ctx, "#closed-exceptions", "resolved")
+	if html, _ := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("main"))); strings.Contains(html, `id="needs-attention"`) {
+		t.Fatal("a message whose exception is resolved still shows Needs attention")
+	}
 }

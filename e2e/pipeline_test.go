@@ -64,8 +64,8 @@ func TestDemoOrderIsDeliveredAndVisible(t *testing.T) {
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
-	waitText(t, ctx, "#timeline", "received")
-	waitText(t, ctx, "#timeline", "delivered")
+	waitText(t, ctx, "#timeline", "Received")
+	waitText(t, ctx, "#timeline", "Delivered to")
 	if html, _ := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("#timeline"))); !strings.Contains(html, `data-stage="delivered"`) {
 		t.Fatalf("the timeline has no delivered step:\n%s", html)
 	}

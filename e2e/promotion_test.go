@@ -211,12 +211,16 @@ func TestReleaseManagerPromotesApprovesAndRollsBack(t *testing.T) {
 	if html, _ := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("main"))); strings.Contains(html, `id="approve"`) {
 		t.Fatal("the requester is offered the approve button")
 	}
-	requestURL := location(t, ctx)
 	signOut(t, ctx)
 
+	// Another approver finds it on signing in: his home is the requests
+	// waiting for him, counted in the navigation.
 	signIn(t, ctx, base, "bob@shop.example", pw)
+	must(t, ctx, "see what waits", chromedp.WaitVisible(chromedp.CSS("#awaiting")))
+	waitText(t, ctx, "#promotions-awaiting-count", "1")
+	waitText(t, ctx, "#awaiting", "storefront-orders v2 → prod")
 	must(t, ctx, "approve as another approver",
-		chromedp.Navigate(requestURL),
+		chromedp.Click(chromedp.CSS("#awaiting a")),
 		chromedp.WaitVisible(chromedp.CSS("#decide-form")),
 		chromedp.SendKeys(chromedp.CSS("#d-comment"), "checked with finance"),
 		chromedp.Click(chromedp.CSS("#approve")),

@@ -237,6 +237,37 @@ func TestPublishGatesAndHistory(t *testing.T) {
 	require.Equal(t, 2, flow.LatestVersion)
 }
 
+// The flows list shows the source system of the latest published version,
+// not the one the flow was created with: a flow made from a template whose
+// source the analyst then changed lists its real source.
+func TestPublishedSourceSystemIsListed(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	f, err := mappings.FlowCreate(ctx, b.db, mappings.NewFlow{Name: "pos sales", Definition: storefront(t)}, b.editor)
+	require.NoError(t, err)
+	created := f.SourceSystem
+	d, err := mappings.DraftGet(ctx, b.db, f.ID)
+	require.NoError(t, err)
+	changed := *d.Definition
+	changed.Source.System = "pos-" + created
+	d2, err := mappings.DraftSave(ctx, b.db, f.ID, d.Revision, &changed, b.editor)
+	require.NoError(t, err)
+
+	got, err := mappings.FlowByID(ctx, b.db, f.ID)
+	require.NoError(t, err)
+	require.Equal(t, created, got.SourceSystem, "a draft does not change what the list shows")
+
+	_, err = mappings.Publish(ctx, b.db, f.ID, d2.Revision, "from the till", b.editor)
+	require.NoError(t, err)
+	got, err = mappings.FlowByID(ctx, b.db, f.ID)
+	require.NoError(t, err)
+	require.Equal(t, "pos-"+created, got.SourceSystem)
+	list, err := mappings.FlowList(ctx, b.db, mappings.FlowFilter{SourceSystem: "pos-" + created})
+	require.NoError(t, err)
+	require.Len(t, list, 1, "the filter by source system finds it under its published system")
+}
+
 func TestSlugify(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{

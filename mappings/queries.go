@@ -77,8 +77,9 @@ const flowListSelect = flowSelect + ` where ($1 = '' or f.slug ilike '%' || $1 |
 // sourceSystemsSelect reads flows for SourceSystems.
 const sourceSystemsSelect = `select distinct source_system from flows where source_system <> '' order by 1`
 
-// flowTouch updates flows for Publish.
-const flowTouch = `update flows set updated_at = now() where id = $1`
+// flowTouch updates flows for Publish: the flows list shows the source
+// system of the latest published version.
+const flowTouch = `update flows set updated_at = now(), source_system = $2 where id = $1`
 
 // storedFormSelect passes a definition through jsonb, as storing it does,
 // for StoredForm.

@@ -188,7 +188,7 @@ func Publish(ctx context.Context, db txn.DBTX, flowID int64, baseRevision int, n
 	if err != nil {
 		return Version{}, fmt.Errorf("publish: %w", err)
 	}
-	if _, err := db.Exec(ctx, flowTouch, flowID); err != nil {
+	if _, err := db.Exec(ctx, flowTouch, flowID, strings.TrimSpace(def.Source.System)); err != nil {
 		return Version{}, fmt.Errorf("publish: %w", err)
 	}
 	return v, nil

@@ -63,6 +63,7 @@ func (s *Server) apiEnvironments() fiber.Handler {
 			Environment    string          `json:"environment"`
 			Deployment     *DeploymentJSON `json:"deployment"`
 			Drift          bool            `json:"drift"`
+			AheadVersion   int             `json:"aheadVersion,omitempty"`
 			PendingRequest *int64          `json:"pendingRequest,omitempty"`
 		}
 		type flowJSON struct {
@@ -84,7 +85,7 @@ func (s *Server) apiEnvironments() fiber.Handler {
 			}
 			fj := flowJSON{Flow: r.Flow.Slug, LatestVersion: r.Flow.LatestVersion}
 			for _, cell := range r.Cells {
-				cj := cellJSON{Environment: cell.Environment, Drift: cell.Drift}
+				cj := cellJSON{Environment: cell.Environment, Drift: cell.Drift, AheadVersion: cell.Ahead}
 				if cell.Deployment != nil {
 					d := deploymentJSON(*cell.Deployment, cell.Environment, r.Flow.Slug)
 					cj.Deployment = &d

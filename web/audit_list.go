@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"strconv"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -37,7 +39,7 @@ func (s *Server) auditList() fiber.Handler {
 			}
 			rows[i] = view.AuditRow{
 				ID: e.ID, At: e.At.UTC().Format("2006-01-02 15:04:05 UTC"), Actor: e.ActorEmail, Action: e.Action,
-				Target: target, Before: prettyJSON(e.Before), After: prettyJSON(e.After), RequestID: e.RequestID, Address: e.Address,
+				Target: target, TargetHref: auditTargetHref(e.TargetType, e.TargetID), Before: prettyJSON(e.Before), After: prettyJSON(e.After), RequestID: e.RequestID, Address: e.Address,
 			}
 		}
 		next := ""
@@ -64,4 +66,38 @@ func prettyJSON(raw []byte) string {
 		return string(raw)
 	}
 	return b.String()
+}
+
+// auditTargetHref is the page of what an audit entry acted on, or "" when
+// it has none (a removed target, a bundle).
+func auditTargetHref(kind, id string) string {
+	if id == "" {
+		return ""
+	}
+	esc := url.PathEscape
+	switch kind {
+	case "exception":
+		return "/inbox/" + esc(id)
+	case "bulk_action":
+		return "/inbox/bulk/" + esc(id)
+	case "message":
+		return "/messages/" + esc(id)
+	case "flow":
+		return "/flows/" + esc(id) + "/versions"
+	case "user":
+		if _, err := strconv.ParseInt(id, 10, 64); err == nil {
+			return "/admin/users/" + id
+		}
+	case "environment":
+		return "/environments"
+	case "target":
+		if env, target, ok := strings.Cut(id, "/"); ok {
+			return "/environments/" + esc(env) + "/targets/" + esc(target)
+		}
+	case "variable":
+		return "/environments"
+	case "apikey":
+		return "/admin/api-keys"
+	}
+	return ""
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/internal/humane"
 	"github.com/crossdock/crossdock/jobs/insight"
 	"github.com/crossdock/crossdock/mappings/release"
 	"github.com/crossdock/crossdock/web/chart"
@@ -38,7 +39,10 @@ func (s *Server) dashboard() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		v := view.DashboardView{Environment: c.Query("env", "dev"), Range: c.Query("range", "hour")}
+		v := view.DashboardView{Environment: c.Query("env", "dev"), Range: c.Query("range", "hour"), SLA: c.Query("sla", "deliveries")}
+		if v.SLA != "deliveries" && v.SLA != "all" {
+			return &fault.Error{Code: fault.Invalid, Message: fmt.Sprintf("sla %q is not one of deliveries, all", v.SLA), Fields: map[string]string{"sla": "deliveries or all"}}
+		}
 		var envID int64
 		for _, e := range envs {
 			v.Environments = append(v.Environments, e.Name)
@@ -62,12 +66,12 @@ func (s *Server) dashboard() fiber.Handler {
 		}
 		now := s.deps.Now()
 		from := now.Add(-rng.span)
-		d, err := insight.DashboardGet(ctx, s.deps.DB, insight.DashboardQuery{EnvironmentID: envID, From: from, To: now, Step: rng.step})
+		d, err := insight.DashboardGet(ctx, s.deps.DB, insight.DashboardQuery{EnvironmentID: envID, From: from, To: now, Step: rng.step, AllMessages: v.SLA == "all"})
 		if err != nil {
 			return err
 		}
 		links := dashboardLinks{env: v.Environment, from: from.Truncate(rng.step), to: now}
-		v.RefreshURL = "/dashboard?" + url.Values{"env": {v.Environment}, "range": {v.Range}}.Encode()
+		v.RefreshURL = "/dashboard?" + url.Values{"env": {v.Environment}, "range": {v.Range}, "sla": {v.SLA}}.Encode()
 		v.UpdatedAt = now.UTC().Format("15:04:05 UTC")
 		t := d.Totals
 		v.Tiles = []view.DashboardTile{
@@ -76,8 +80,8 @@ func (s *Server) dashboard() fiber.Handler {
 			{ID: "tile-failed", Label: "Failed or rejected", Value: count(t.Failed), Href: links.messages("", "failed")},
 			{ID: "tile-exceptions", Label: "Exceptions opened", Value: count(t.ExceptionsOpened), Href: links.inbox("", "")},
 			{ID: "tile-resolved", Label: "Exceptions resolved", Value: count(t.ExceptionsClosed), Href: links.inbox("resolved", "")},
-			{ID: "tile-sla", Label: "Within SLA", Value: percent(t.WithinSLA, t.Received),
-				Hint: fmt.Sprintf("%d of %d delivered within their flow's SLA", t.WithinSLA, t.Received), Href: links.messages("", "")},
+			{ID: "tile-sla", Label: "Within SLA", Value: percent(t.WithinSLA, t.SLABase),
+				Hint: slaHint(t, v.SLA), Href: links.messages("", "")},
 		}
 		v.Latency = []view.DashboardTile{
 			{ID: "latency-p50", Label: "p50", Value: latency(t.P50), Href: links.messages("", "delivered")},
@@ -103,13 +107,19 @@ func (s *Server) dashboard() fiber.Handler {
 		for _, f := range d.Channels {
 			v.Channels = append(v.Channels, slaRow(f, links))
 		}
+		v.SLARule = "Adherence is the share of messages delivered within their flow's SLA (a message no route matched counts as within), of "
+		if v.SLA == "all" {
+			v.SLARule += "every message received, validation rejects included."
+		} else {
+			v.SLARule += "the messages that had something to deliver: a message a validation rule rejected is a data error at the source, not a delivery missed, and is left out. Choose “all messages” to count them."
+		}
 		for _, q := range d.Queues {
 			v.Queues = append(v.Queues, view.QueueDepthRow{Queue: q.Queue, Available: count(q.Available), Scheduled: count(q.Scheduled),
-				Retryable: count(q.Retryable), Running: count(q.Running), Oldest: q.OldestAvailable.Round(time.Second).String()})
+				Retryable: count(q.Retryable), Running: count(q.Running), Oldest: humane.Duration(q.OldestAvailable.Round(time.Second))})
 		}
 		for _, h := range d.Targets {
 			row := view.TargetHealthRow{Target: h.Target, Attempts: count(h.Attempts), Errors: count(h.Errors),
-				ErrorRate: strconv.FormatFloat(h.ErrorRate, 'f', 1, 64) + " %", Latency: h.AverageLatency.String(),
+				ErrorRate: strconv.FormatFloat(h.ErrorRate, 'f', 1, 64) + " %", Latency: humane.Duration(h.AverageLatency),
 				ErrorsHref: links.inbox("", "delivery"), Circuit: h.Circuit}
 			if row.Circuit == "" {
 				row.Circuit = "closed"
@@ -122,16 +132,26 @@ func (s *Server) dashboard() fiber.Handler {
 	}
 }
 
+// slaHint says what the SLA tile counted.
+func slaHint(t insight.DashboardTotals, scope string) string {
+	if scope == "all" {
+		return fmt.Sprintf("%d of %d messages delivered within their flow's SLA", t.WithinSLA, t.SLABase)
+	}
+	return fmt.Sprintf("%d of %d messages with something to deliver were delivered within their flow's SLA; %d validation rejects not counted",
+		t.WithinSLA, t.SLABase, t.Rejected)
+}
+
 func slaRow(f insight.SLAFigure, links dashboardLinks) view.SLARow {
-	missed := f.Received - f.WithinSLA
+	missed := f.Base - f.WithinSLA
 	channel := f.Channel
 	if channel == "" {
 		channel = "(none)"
 	}
 	return view.SLARow{Flow: f.FlowName, Channel: channel, Received: count(f.Received), ReceivedHref: links.messages(f.FlowSlug, ""),
+		Rejected: count(f.Rejected), RejectedHref: links.messages(f.FlowSlug, "rejected"),
 		Within: count(f.WithinSLA), Missed: count(missed), MissedHref: links.messages(f.FlowSlug, "failed"),
-		Adherence: percent(f.WithinSLA, f.Received), Met: f.Met,
-		Objective: fmt.Sprintf("%s %% within %s", strconv.FormatFloat(f.ObjectivePercent, 'f', -1, 64), time.Duration(f.WithinSeconds)*time.Second)}
+		Adherence: percent(f.WithinSLA, f.Base), Met: f.Met,
+		Objective: fmt.Sprintf("%s %% within %s", strconv.FormatFloat(f.ObjectivePercent, 'f', -1, 64), humane.Duration(time.Duration(f.WithinSeconds)*time.Second))}
 }
 
 // dashboardLinks builds the links from a number to the messages explorer
@@ -175,8 +195,8 @@ func latency(d time.Duration) string {
 	case d == 0:
 		return "–"
 	case d < 0:
-		return fmt.Sprintf("> %s", time.Duration(insight.LatencyBoundsMS[len(insight.LatencyBoundsMS)-1])*time.Millisecond)
+		return "> " + humane.Duration(time.Duration(insight.LatencyBoundsMS[len(insight.LatencyBoundsMS)-1])*time.Millisecond)
 	default:
-		return "≤ " + d.String()
+		return "≤ " + humane.Duration(d)
 	}
 }

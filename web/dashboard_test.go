@@ -64,13 +64,13 @@ func TestDashboardShowsTheRollupsWithLinks(t *testing.T) {
 	require.Equal(t, "1", tile(t, res.body, "tile-failed"))
 	require.Equal(t, "1", tile(t, res.body, "tile-exceptions"))
 	require.Equal(t, "75.0 %", tile(t, res.body, "tile-sla"))
-	require.Equal(t, "≤ 500ms", tile(t, res.body, "latency-p50"))
+	require.Equal(t, "≤ 0.5 s", tile(t, res.body, "latency-p50"))
 	require.Contains(t, res.body, `href="/messages?env=dev&amp;from=`)
 	require.Contains(t, res.body, `status=delivered`)
 	require.Contains(t, res.body, `href="/inbox?env=dev&amp;from=`)
 	require.Contains(t, res.body, `hx-trigger="every 30s"`)
 	require.Contains(t, res.body, `<svg xmlns="http://www.w3.org/2000/svg" class="chart"`)
-	require.Contains(t, res.body, "99 % within 1m0s", "the default SLA applies to a flow without one")
+	require.Contains(t, res.body, "99 % within 1 minute", "the default SLA applies to a flow without one")
 	require.Contains(t, res.body, "badge-bad\">missed")
 	require.Regexp(t, `<code>erp</code></td>\s*<td>0</td>`, res.body)
 	require.Contains(t, res.body, "open")
@@ -91,6 +91,59 @@ func TestDashboardShowsTheRollupsWithLinks(t *testing.T) {
 	out.WriteString(rec.Body.String())
 	require.Contains(t, out.String(), `crossdock_messages_accepted_total{environment="dev",flow="shop-orders"} 4`)
 	require.Contains(t, out.String(), `crossdock_http_requests_total{code="200",method="GET",route="/dashboard"} 2`)
+}
+
+// A validation reject is a data error at the source, not a delivery missed:
+// SLA adherence leaves it out unless asked to count every message, and the
+// page says which rule it applied.
+func TestDashboardSLACountsDeliveriesOnly(t *testing.T) {
+	t.Parallel()
+	tb := setupTrigger(t)
+	ctx := context.Background()
+	var ids []string
+	for i := range 4 {
+		res, _ := tb.post(t, "/api/v1/envs/dev/flows/shop-orders/messages", tb.devKey, "application/json", tb.sample, "Idempotency-Key", fmt.Sprintf("r%d", i))
+		require.Equal(t, http.StatusAccepted, res.StatusCode, res.body)
+		ids = append(ids, regexp.MustCompile(`"id":"([^"]+)"`).FindStringSubmatch(res.body)[1])
+	}
+	// Two delivered on time, two rejected by a validation rule.
+	for _, id := range ids[:2] {
+		_, err := tb.db.Exec(ctx, `update messages set status = 'delivered' where id = $1`, id)
+		require.NoError(t, err)
+		_, err = tb.db.Exec(ctx, `insert into deliveries (id, message_id, route, target, target_kind, body, status, attempts, delivered_at)
+			select gen_random_uuid(), id, 'erp', 'erp', 'http', '{}', 'delivered', 1, received_at + interval '300 milliseconds' from messages where id = $1`, id)
+		require.NoError(t, err)
+	}
+	for _, id := range ids[2:] {
+		_, err := tb.db.Exec(ctx, `update messages set status = 'rejected' where id = $1`, id)
+		require.NoError(t, err)
+	}
+	require.NoError(t, insight.Rollup(ctx, tb.db, time.Now().Add(-10*time.Minute), time.Now()))
+	tb.user(t, "viewer@shop.example", account.RoleViewer)
+	br := tb.browser(t)
+	br.signIn("viewer@shop.example")
+
+	t.Run("deliveries only by default", func(t *testing.T) {
+		res := br.get("/dashboard?env=dev")
+		require.Equal(t, http.StatusOK, res.StatusCode)
+		require.Equal(t, "100.0 %", tile(t, res.body, "tile-sla"), "both messages with something to deliver were on time")
+		require.Contains(t, res.body, "2 validation rejects not counted")
+		require.Contains(t, res.body, "is a data error at the source, not a delivery missed")
+		require.Contains(t, res.body, "badge-ok\">met")
+		require.Contains(t, res.body, `status=rejected`, "the rejects link to the messages")
+	})
+	t.Run("all messages on request", func(t *testing.T) {
+		res := br.get("/dashboard?env=dev&sla=all")
+		require.Equal(t, http.StatusOK, res.StatusCode)
+		require.Equal(t, "50.0 %", tile(t, res.body, "tile-sla"))
+		require.Contains(t, res.body, "every message received, validation rejects included")
+		require.Contains(t, res.body, `sla=all`, "the refresh keeps the choice")
+	})
+	t.Run("an unknown scope is refused", func(t *testing.T) {
+		res := br.get("/dashboard?env=dev&sla=some")
+		require.Equal(t, http.StatusUnprocessableEntity, res.StatusCode)
+		require.Contains(t, res.body, "deliveries, all")
+	})
 }
 
 func TestDashboardNeedsASignedInUser(t *testing.T) {

@@ -1,6 +1,9 @@
 package web
 
 import (
+	"net/url"
+	"strconv"
+
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/crossdock/crossdock/mappings/release"
@@ -35,6 +38,29 @@ func (s *Server) deploymentHistory() fiber.Handler {
 				v.RollbackTo = d.VersionNumber
 			}
 		}
+		if v.CanPromote {
+			if v.PromoteHref, v.PromoteLabel, err = historyPromotion(c, s, env, f.Slug, hist); err != nil {
+				return err
+			}
+		}
 		return s.render(c, view.HistoryPage(s.page(c, f.Slug+" in "+env.Name, "environments"), v))
 	}
+}
+
+// historyPromotion is where "Promote…" on an environment's history leads:
+// the version running here on to the next environment, or, from the last
+// environment, another version into this one.
+func historyPromotion(c *fiber.Ctx, s *Server, env release.Environment, flow string, hist []release.Deployment) (href, label string, err error) {
+	next, ok, err := release.NextEnvironment(c.UserContext(), s.deps.DB, env)
+	if err != nil {
+		return "", "", err
+	}
+	q := url.Values{"flow": {flow}}
+	if !ok || len(hist) == 0 || !hist[0].Active {
+		q.Set("to", env.Name)
+		return "/promote?" + q.Encode(), "Deploy a version here…", nil
+	}
+	q.Set("to", next.Name)
+	q.Set("version", strconv.Itoa(hist[0].VersionNumber))
+	return "/promote?" + q.Encode(), "Promote v" + strconv.Itoa(hist[0].VersionNumber) + " to " + next.Name + "…", nil
 }

@@ -3,15 +3,30 @@ package web
 import (
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/mappings/release"
 )
 
-// home sends people to the part of Crossdock they start their day in.
+// home sends people to the part of Crossdock they start their day in:
+// support to the inbox, approvers to the promotion requests waiting for
+// them (when there are any), everyone else to the flows.
 func (s *Server) home() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		target := "/flows"
-		if u := userOf(c); u != nil && u.Role == "support" {
+		u := userOf(c)
+		switch {
+		case u == nil:
+		case u.Role == account.RoleSupport:
 			target = "/inbox"
+		case u.Role == account.RoleApprover:
+			waiting, err := release.AwaitingDecision(c.UserContext(), s.deps.DB, releaseActor(c))
+			if err != nil {
+				return err
+			}
+			if len(waiting) > 0 {
+				target = "/promotions"
+			}
 		}
 		return c.Redirect(target, fiber.StatusSeeOther)
 	}

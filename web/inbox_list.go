@@ -20,10 +20,18 @@ const inboxPageSize = 50
 // inboxQuery reads the inbox filters from the query string (the same names
 // the page's form and the JSON API use) into a store filter.
 func (s *Server) inboxQuery(c *fiber.Ctx) (view.InboxFilter, inbox.Filter, error) {
+	return s.inboxFilter(c, func(key string) string { return c.Query(key) })
+}
+
+// inboxFilter is inboxQuery over any source of the filter parameters (the
+// query string, or the filters a bulk form carries).
+func (s *Server) inboxFilter(c *fiber.Ctx, get func(key string) string) (view.InboxFilter, inbox.Filter, error) {
 	ctx := c.UserContext()
-	v := view.InboxFilter{View: c.Query("view"), Env: c.Query("env"), Flow: c.Query("flow"), Kind: c.Query("kind"),
-		Status: c.Query("status", string(inbox.Active)), Assignee: c.Query("assignee"), Target: c.Query("target"),
-		Age: c.Query("age"), Q: c.Query("q")}
+	v := view.InboxFilter{View: get("view"), Env: get("env"), Flow: get("flow"), Kind: get("kind"),
+		Status: get("status"), Assignee: get("assignee"), Target: get("target"), Age: get("age"), Q: get("q")}
+	if v.Status == "" {
+		v.Status = string(inbox.Active)
+	}
 	if v.View != "list" {
 		v.View = "groups"
 	}
@@ -62,11 +70,11 @@ func (s *Server) inboxQuery(c *fiber.Ctx) (view.InboxFilter, inbox.Filter, error
 		}
 		f.OlderThan = d
 	}
-	if g := c.QueryInt("group"); g > 0 {
-		v.Group = int64(g)
+	if g, err := strconv.ParseInt(get("group"), 10, 64); err == nil && g > 0 {
+		v.Group = g
 	}
 	var err error
-	if f.BeforeID, err = parseCursorID("before", c.Query("before")); err != nil {
+	if f.BeforeID, err = parseCursorID("before", get("before")); err != nil {
 		return v, f, err
 	}
 	return v, f, nil

@@ -113,9 +113,21 @@ func (s *Server) exceptionView(c *fiber.Ctx, id int64) (view.ExceptionView, erro
 	if err != nil {
 		return v, err
 	}
+	people := map[int64]string{}
+	if len(hist) > 0 {
+		users, err := account.UserList(ctx, db)
+		if err != nil {
+			return v, err
+		}
+		for _, u := range users {
+			people[u.ID] = personName(u.Name, u.Email)
+		}
+	}
 	for _, h := range hist {
-		v.History = append(v.History, view.ExceptionEventView{At: stamp(h.At), Actor: h.Actor, Action: h.Action,
-			Before: prettyJSON([]byte(h.Before)), After: prettyJSON([]byte(h.After)), Body: h.Body})
+		ev := view.ExceptionEventView{At: stamp(h.At), Actor: h.Actor, Action: h.Action,
+			Before: prettyJSON([]byte(h.Before)), After: prettyJSON([]byte(h.After)), Body: h.Body}
+		ev.Sentence, ev.Links = historySentence(h.Action, []byte(h.After), people)
+		v.History = append(v.History, ev)
 	}
 	return v, nil
 }

@@ -167,3 +167,86 @@ func TestInboxBulkActionIsSafeToClickTwice(t *testing.T) {
 }
 
 var regexpDone = regexp.MustCompile(`data-status="done"`)
+
+// The bulk form from the page (htmx): a refusal answers the form's error
+// slot, not a whole page, so the selection stays; a start sends the browser
+// to the progress page; "all matching" takes every exception the list's
+// filters match, not only the ticked ones.
+func TestInboxBulkFromThePage(t *testing.T) {
+	t.Parallel()
+	tb, items := setupInbox(t)
+	tb.user(t, "sam@shop.example", account.RoleSupport)
+	sam := tb.browser(t)
+	sam.signIn("sam@shop.example")
+	res := sam.get("/inbox?view=list&kind=" + string(items[0].Kind))
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.Contains(t, res.body, `id="all-matching"`)
+	require.Contains(t, res.body, `name="f_kind" value="`+string(items[0].Kind)+`"`, "the bulk form carries the list's filters")
+
+	t.Run("a refusal answers the error slot", func(t *testing.T) {
+		res := sam.htmxPost("/inbox/bulk", url.Values{"action": {"resolve"}, "ids": {fmt.Sprint(items[0].ID)}, "request_key": {"hx-1"}})
+		require.Equal(t, http.StatusUnprocessableEntity, res.StatusCode)
+		require.Contains(t, res.body, `id="bulk-refusal"`)
+		require.Contains(t, res.body, "a reason is required")
+		require.NotContains(t, res.body, "<html", "a fragment, not a page")
+	})
+	t.Run("nothing selected is refused the same way", func(t *testing.T) {
+		res := sam.htmxPost("/inbox/bulk", url.Values{"action": {"retry"}, "request_key": {"hx-2"}})
+		require.Equal(t, http.StatusUnprocessableEntity, res.StatusCode)
+		require.Contains(t, res.body, "Select at least one exception, or all matching the filters.")
+	})
+	t.Run("all matching resolves every exception the filters match", func(t *testing.T) {
+		res := sam.htmxPost("/inbox/bulk", url.Values{"action": {"resolve"}, "reason": {"test data"}, "all_matching": {"on"},
+			"f_kind": {string(items[0].Kind)}, "f_status": {"active"}, "request_key": {"hx-3"}})
+		require.Equal(t, http.StatusOK, res.StatusCode, res.body)
+		loc := res.Header.Get("HX-Redirect")
+		require.Regexp(t, `^/inbox/bulk/\d+$`, loc)
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			res := sam.get(loc)
+			if regexpDone.MatchString(res.body) {
+				require.Contains(t, res.body, fmt.Sprintf(`<span id="bulk-done">%d</span>`, len(items)))
+				require.Contains(t, res.body, "Resolved "+fmt.Sprint(len(items))+" exceptions")
+				require.Contains(t, res.body, `id="bulk-result"`)
+				break
+			}
+			require.True(t, time.Now().Before(deadline), "bulk action did not finish:\n%s", res.body)
+			time.Sleep(50 * time.Millisecond)
+		}
+		left, _, err := inbox.List(context.Background(), tb.db, inbox.Filter{})
+		require.NoError(t, err)
+		require.Empty(t, left)
+	})
+	t.Run("all matching with nothing left is refused", func(t *testing.T) {
+		res := sam.htmxPost("/inbox/bulk", url.Values{"action": {"retry"}, "all_matching": {"on"}, "f_kind": {string(items[0].Kind)}, "request_key": {"hx-4"}})
+		require.Equal(t, http.StatusUnprocessableEntity, res.StatusCode)
+		require.Contains(t, res.body, "No exception matches these filters")
+	})
+}
+
+// The exception page leads with what can fix it: edit and replay for a
+// data error (a retry of the same data fails the same way), retry for a
+// delivery error.
+func TestExceptionPagePrimaryActionFollowsTheKind(t *testing.T) {
+	t.Parallel()
+	tb, items := setupInbox(t)
+	tb.user(t, "sam@shop.example", account.RoleSupport)
+	sam := tb.browser(t)
+	sam.signIn("sam@shop.example")
+	id := fmt.Sprint(items[0].ID)
+	t.Run("a mapping error leads with edit and replay", func(t *testing.T) {
+		res := sam.get("/inbox/" + id)
+		require.Equal(t, http.StatusOK, res.StatusCode)
+		require.Regexp(t, `class="btn btn-primary" href="#payload-editor" id="edit-replay"`, res.body)
+		require.Regexp(t, `class="btn" id="retry"`, res.body)
+		require.Contains(t, res.body, `id="act-advice"`)
+	})
+	t.Run("a delivery error leads with retry", func(t *testing.T) {
+		_, err := tb.db.Exec(context.Background(), `update exceptions set kind = 'delivery' where id = $1`, items[0].ID)
+		require.NoError(t, err)
+		res := sam.get("/inbox/" + id)
+		require.Equal(t, http.StatusOK, res.StatusCode)
+		require.Regexp(t, `class="btn btn-primary" id="retry"`, res.body)
+		require.NotContains(t, res.body, `id="edit-replay"`)
+	})
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/crossdock/crossdock/internal/humane"
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/web/view"
 )
@@ -46,10 +47,11 @@ func messageView(v store.MessageView) view.MessageView {
 	}
 	routeOf := map[string]string{}
 	for _, d := range v.Deliveries {
-		routeOf[d.ID.String()] = d.Route + " → " + d.Target
+		routeOf[d.ID.String()] = "route " + d.Route
 	}
 	for _, e := range v.Lineage {
-		te := view.TimelineEvent{At: stamp(e.At), Since: "+" + e.At.Sub(m.ReceivedAt).Round(time.Millisecond).String(), Stage: string(e.Stage)}
+		te := view.TimelineEvent{At: stamp(e.At), Since: sinceReceived(e.At.Sub(m.ReceivedAt)), Stage: string(e.Stage)}
+		te.Sentence, te.Links = lineageSentence(e.Stage, e.Detail)
 		if e.DeliveryID != nil {
 			te.Route = routeOf[e.DeliveryID.String()]
 		}
@@ -83,9 +85,19 @@ func messageView(v store.MessageView) view.MessageView {
 		out.Deliveries = append(out.Deliveries, dv)
 	}
 	for _, e := range v.Exceptions {
-		out.Exceptions = append(out.Exceptions, fmt.Sprintf("%s exception (%s): %s — %s", e.Kind, e.Stage, e.Message, e.Status))
+		out.Exceptions = append(out.Exceptions, view.ExceptionRef{ID: e.ID, Kind: string(e.Kind), Stage: e.Stage, Message: e.Message,
+			Status: string(e.Status), Open: e.Status == store.ExceptionOpen || e.Status == store.ExceptionAssigned})
 	}
 	return out
+}
+
+// sinceReceived is an event's time after the message was received:
+// "received" for the first, then "+12 ms", "+0.9 s", "+1 minute 30 seconds".
+func sinceReceived(d time.Duration) string {
+	if d <= 0 {
+		return "at receipt"
+	}
+	return "+" + humane.Duration(d)
 }
 
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000 UTC") }

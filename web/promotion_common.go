@@ -194,7 +194,7 @@ func (s *Server) matrixView(c *fiber.Ctx) (view.MatrixView, error) {
 	for _, r := range rows {
 		rv := view.MatrixRowView{Flow: r.Flow.Slug, Latest: r.Flow.LatestVersion}
 		for _, cell := range r.Cells {
-			cv := view.MatrixCellView{Environment: cell.Environment, Drift: cell.Drift,
+			cv := view.MatrixCellView{Environment: cell.Environment, Drift: cell.Drift, Ahead: cell.Ahead,
 				PromoteHref: "/promote?flow=" + r.Flow.Slug + "&to=" + cell.Environment,
 				HistoryHref: "/environments/" + cell.Environment + "/flows/" + r.Flow.Slug}
 			if d := cell.Deployment; d != nil {

@@ -19,6 +19,13 @@ func (s *Server) promotionRequests() fiber.Handler {
 		for _, r := range list {
 			v.Rows = append(v.Rows, requestRow(r))
 		}
+		awaiting, err := release.AwaitingDecision(c.UserContext(), s.deps.DB, releaseActor(c))
+		if err != nil {
+			return err
+		}
+		for _, r := range awaiting {
+			v.Awaiting = append(v.Awaiting, requestRow(r))
+		}
 		return s.render(c, view.PromotionRequestsPage(s.page(c, "Promotion requests", "promotions"), v))
 	}
 }

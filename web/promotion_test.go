@@ -387,3 +387,80 @@ func TestDeployFormRunsTheGates(t *testing.T) {
 	res = p.vic.post("/environments/test/deploy", url.Values{"flow": {"orders"}})
 	require.Equal(t, http.StatusForbidden, res.StatusCode)
 }
+
+// An environment's history leads on: "Promote…" offers the version running
+// there to the next environment; the matrix marks drift only where a
+// version runs, and says what is ready where nothing does.
+func TestHistoryPromotesOnAndMatrixSaysWhatIsReady(t *testing.T) {
+	t.Parallel()
+	p := setupPromotionWeb(t)
+	p.configureERP(t, "test")
+	p.ana.get("/promote?flow=orders&to=test")
+	res := p.ana.post("/promote", url.Values{"flow": {"orders"}, "to": {"test"}, "version": {"1"}, "reason": {"first release"}})
+	require.Equal(t, http.StatusSeeOther, res.StatusCode, res.body)
+
+	t.Run("test's history promotes its version to prod", func(t *testing.T) {
+		res := p.ana.get("/environments/test/flows/orders")
+		require.Equal(t, http.StatusOK, res.StatusCode)
+		require.Contains(t, res.body, `href="/promote?flow=orders&amp;to=prod&amp;version=1"`)
+		require.Contains(t, res.body, "Promote v1 to prod…")
+	})
+	t.Run("the last environment's history deploys another version into it", func(t *testing.T) {
+		res := p.ana.get("/environments/prod/flows/orders")
+		require.Contains(t, res.body, `href="/promote?flow=orders&amp;to=prod"`)
+		require.Contains(t, res.body, "Deploy a version here…")
+	})
+	t.Run("nothing deployed is not drift", func(t *testing.T) {
+		res := p.vic.get("/environments")
+		require.NotContains(t, res.body, ">drift<", "prod runs nothing: nothing has drifted")
+		require.Contains(t, res.body, "v1 ready to promote")
+	})
+}
+
+// A request amy files waits for bob: his navigation counts it, his home
+// is the requests page, which lists it under "Waiting for your decision";
+// amy (the requester), the analyst and the viewer see no such badge.
+func TestApproverSeesWhatWaitsForThem(t *testing.T) {
+	t.Parallel()
+	p := setupPromotionWeb(t)
+	p.configureERP(t, "prod")
+	p.amy.get("/promote?flow=orders&to=prod")
+	res := p.amy.post("/promote", url.Values{"flow": {"orders"}, "to": {"prod"}, "version": {"1"}, "reason": {"go live"}})
+	require.Equal(t, http.StatusSeeOther, res.StatusCode, res.body)
+	loc := res.Header.Get("Location")
+
+	t.Run("another approver is counted and sent to it", func(t *testing.T) {
+		res := p.bob.get("/flows")
+		require.Contains(t, res.body, `id="promotions-awaiting-count"`)
+		require.Regexp(t, `id="promotions-awaiting-count"[^>]*>1<`, res.body)
+		res = p.bob.get("/")
+		require.Equal(t, http.StatusSeeOther, res.StatusCode)
+		require.Equal(t, "/promotions", res.Header.Get("Location"))
+		res = p.bob.get("/promotions")
+		require.Contains(t, res.body, "Waiting for your decision")
+		require.Contains(t, res.body, `href="`+loc+`"`)
+		require.Contains(t, res.body, "go live")
+	})
+	t.Run("admins are counted too", func(t *testing.T) {
+		res := p.adm.get("/flows")
+		require.Contains(t, res.body, `id="promotions-awaiting-count"`)
+	})
+	t.Run("the requester, analysts and viewers are not", func(t *testing.T) {
+		for name, b := range map[string]*browser{"requester": p.amy, "analyst": p.ana, "viewer": p.vic} {
+			res := b.get("/promotions")
+			require.NotContains(t, res.body, `id="promotions-awaiting-count"`, name)
+			require.NotContains(t, res.body, "Waiting for your decision", name)
+		}
+		res := p.amy.get("/")
+		require.Equal(t, "/flows", res.Header.Get("Location"), "nothing waits for amy")
+	})
+	t.Run("a decided request no longer waits", func(t *testing.T) {
+		p.bob.get(loc)
+		res := p.bob.post(loc+"/approve", url.Values{"comment": {"checked"}})
+		require.Equal(t, http.StatusSeeOther, res.StatusCode, res.body)
+		res = p.bob.get("/flows")
+		require.NotContains(t, res.body, `id="promotions-awaiting-count"`)
+		res = p.bob.get("/")
+		require.Equal(t, "/flows", res.Header.Get("Location"))
+	})
+}

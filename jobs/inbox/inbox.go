@@ -126,6 +126,31 @@ func List(ctx context.Context, db txn.DBTX, f Filter) ([]Item, int64, error) {
 	return items, next, nil
 }
 
+// MatchingIDs returns the ids of the exceptions f matches, newest first, at
+// most max of them (f's cursor and page size are ignored), and whether
+// more match: "select all matching" in the inbox. It walks List's pages,
+// so it costs what paging through them costs.
+func MatchingIDs(ctx context.Context, db txn.DBTX, f Filter, max int) ([]int64, bool, error) {
+	f.BeforeID, f.Limit = 0, 500
+	var ids []int64
+	for {
+		items, next, err := List(ctx, db, f)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, it := range items {
+			if len(ids) == max {
+				return ids, true, nil
+			}
+			ids = append(ids, it.ID)
+		}
+		if next == 0 {
+			return ids, false, nil
+		}
+		f.BeforeID = next
+	}
+}
+
 // ListQuery is the SQL and arguments List runs for f (one row
 // more than the page, to know whether there is a next one) and the page
 // size; benchmarks EXPLAIN it.

@@ -16,6 +16,11 @@ type DashboardQuery struct {
 	// Step is the width of one point of the time series (a multiple of a
 	// minute).
 	Step time.Duration
+	// AllMessages makes SLA adherence count every received message; by
+	// default it counts the messages that had something to deliver,
+	// leaving out those a validation rule rejected (a data error at the
+	// source is not a delivery missed).
+	AllMessages bool
 }
 
 // Dashboard is what the operations dashboard shows, read from the
@@ -34,7 +39,10 @@ type Dashboard struct {
 // DashboardTotals sums the range.
 type DashboardTotals struct {
 	Received, Delivered, Failed, WithinSLA int64
-	ExceptionsOpened, ExceptionsClosed     int64
+	// Rejected is the validation rejects among Received; SLABase is what
+	// adherence divides by (Received, less Rejected unless AllMessages).
+	Rejected, SLABase                  int64
+	ExceptionsOpened, ExceptionsClosed int64
 	// P50, P95, P99 are accept → delivered latency percentiles, each the
 	// upper bound of the histogram bucket it falls in; zero without
 	// deliveries, and -1 when beyond the last bound.
@@ -49,11 +57,14 @@ type DashboardPoint struct {
 }
 
 // SLAFigure is SLA adherence of a flow (or one channel of it): the share of
-// received messages delivered within the flow's SLA.
+// its messages delivered within the flow's SLA (a message no route matched
+// counts as within). Which messages count is Base: those received, less
+// the validation rejects unless the query asks for all messages.
 type SLAFigure struct {
 	FlowID                      int64
 	FlowSlug, FlowName, Channel string
 	Received, Delivered, Failed int64
+	Rejected, Base              int64
 	WithinSLA                   int64
 	WithinSeconds               int
 	ObjectivePercent, Adherence float64 // percent; Adherence is 0 without messages
@@ -136,14 +147,16 @@ func DashboardGet(ctx context.Context, db txn.DBTX, q DashboardQuery) (Dashboard
 	if err := d.latency(ctx, db, q.EnvironmentID, from, q.To); err != nil {
 		return d, err
 	}
-	if d.Flows, err = slaFigures(ctx, db, q.EnvironmentID, from, q.To, false); err != nil {
+	if d.Flows, err = slaFigures(ctx, db, q, from, false); err != nil {
 		return d, err
 	}
-	if d.Channels, err = slaFigures(ctx, db, q.EnvironmentID, from, q.To, true); err != nil {
+	if d.Channels, err = slaFigures(ctx, db, q, from, true); err != nil {
 		return d, err
 	}
 	for _, f := range d.Flows {
 		d.Totals.WithinSLA += f.WithinSLA
+		d.Totals.Rejected += f.Rejected
+		d.Totals.SLABase += f.Base
 	}
 	if d.Targets, err = targetHealth(ctx, db, q.EnvironmentID, from, q.To); err != nil {
 		return d, err
@@ -198,12 +211,12 @@ func Percentile(cum []int64, total int64, q float64) time.Duration {
 	return -1
 }
 
-func slaFigures(ctx context.Context, db txn.DBTX, envID int64, from, to time.Time, byChannel bool) ([]SLAFigure, error) {
+func slaFigures(ctx context.Context, db txn.DBTX, q DashboardQuery, from time.Time, byChannel bool) ([]SLAFigure, error) {
 	channel, group := "''::text", "f.id, f.slug, f.name"
 	if byChannel {
 		channel, group = "s.channel", "f.id, f.slug, f.name, s.channel"
 	}
-	rows, err := db.Query(ctx, fmt.Sprintf(slaFiguresFormat, channel, group), envID, from, to)
+	rows, err := db.Query(ctx, fmt.Sprintf(slaFiguresFormat, channel, group), q.EnvironmentID, from, q.To)
 	if err != nil {
 		return nil, fmt.Errorf("dashboard SLA: %w", err)
 	}
@@ -211,14 +224,18 @@ func slaFigures(ctx context.Context, db txn.DBTX, envID int64, from, to time.Tim
 	var out []SLAFigure
 	for rows.Next() {
 		var f SLAFigure
-		if err := rows.Scan(&f.FlowID, &f.FlowSlug, &f.FlowName, &f.Channel, &f.Received, &f.Delivered, &f.Failed, &f.WithinSLA,
-			&f.WithinSeconds, &f.ObjectivePercent); err != nil {
+		if err := rows.Scan(&f.FlowID, &f.FlowSlug, &f.FlowName, &f.Channel, &f.Received, &f.Delivered, &f.Failed, &f.Rejected,
+			&f.WithinSLA, &f.WithinSeconds, &f.ObjectivePercent); err != nil {
 			return nil, fmt.Errorf("dashboard SLA: %w", err)
 		}
-		if f.Received > 0 {
-			f.Adherence = 100 * float64(f.WithinSLA) / float64(f.Received)
+		f.Base = f.Received
+		if !q.AllMessages {
+			f.Base -= f.Rejected
 		}
-		f.Met = f.Received > 0 && f.Adherence >= f.ObjectivePercent
+		if f.Base > 0 {
+			f.Adherence = 100 * float64(f.WithinSLA) / float64(f.Base)
+		}
+		f.Met = f.Base > 0 && f.Adherence >= f.ObjectivePercent
 		out = append(out, f)
 	}
 	if err := rows.Err(); err != nil {

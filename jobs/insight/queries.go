@@ -108,7 +108,7 @@ const pruneExceptionsSQL = `
 // slaFigures passes "s.channel" as %[1]s and adds it to the grouping %[2]s
 // (an empty text and the flow's columns otherwise).
 const slaFiguresFormat = `
-		select f.id, f.slug, f.name, %[1]s, sum(s.received), sum(s.delivered), sum(s.failed), sum(s.within_sla),
+		select f.id, f.slug, f.name, %[1]s, sum(s.received), sum(s.delivered), sum(s.failed), sum(s.rejected), sum(s.within_sla),
 		       (array_agg(s.sla_seconds order by s.minute desc))[1], (array_agg(s.sla_objective order by s.minute desc))[1]
 		from flow_minute_stats s join flows f on f.id = s.flow_id
 		where s.environment_id = $1 and s.minute >= $2 and s.minute <= $3
@@ -143,16 +143,16 @@ var flowRollupSQL = `
 		join flow_versions v on v.flow_id = m.flow_id and v.number = m.version_number
 		where m.environment_id = $1 and m.received_at >= $2 and m.received_at < date_trunc('minute', $3::timestamptz) + interval '1 minute'
 	)
-	insert into flow_minute_stats (environment_id, flow_id, channel, minute, received, delivered, failed, within_sla,
+	insert into flow_minute_stats (environment_id, flow_id, channel, minute, received, delivered, failed, rejected, within_sla,
 		sla_seconds, sla_objective, latency_ms_sum, latency_le)
 	select $1, flow_id, channel, minute, count(*), count(*) filter (where status = 'delivered'),
-	       count(*) filter (where status in ('failed', 'rejected')),
+	       count(*) filter (where status in ('failed', 'rejected')), count(*) filter (where status = 'rejected'),
 	       count(*) filter (where latency_ms <= sla_seconds * 1000 or status = 'unrouted'),
 	       max(sla_seconds), max(sla_objective), coalesce(sum(latency_ms), 0),
 	       array[` + latencyBucketsSQL() + `]
 	from m group by flow_id, channel, minute
 	on conflict (environment_id, minute, flow_id, channel) do update set
-		received = excluded.received, delivered = excluded.delivered, failed = excluded.failed,
+		received = excluded.received, delivered = excluded.delivered, failed = excluded.failed, rejected = excluded.rejected,
 		within_sla = excluded.within_sla, sla_seconds = excluded.sla_seconds, sla_objective = excluded.sla_objective,
 		latency_ms_sum = excluded.latency_ms_sum, latency_le = excluded.latency_le`
 

@@ -76,7 +76,7 @@ func settle(d pendingDelivery, cfg release.TargetConfig, res transport.Outcome) 
 			break
 		}
 		r.status, stage = store.DeliveryFailed, store.StageFailed
-		r.errText = res.Error + fmt.Sprintf("; gave up after %d attempts", tries)
+		r.errText = res.Error + "; gave up after " + attempts(tries)
 	default:
 		r.status, stage = store.DeliveryFailed, store.StageFailed
 		r.errText = res.Error
@@ -205,4 +205,12 @@ func recordAttempts(ctx context.Context, tx pgx.Tx, recs []*attemptRecord) (int,
 		return 0, err
 	}
 	return len(done), nil
+}
+
+// attempts is "1 attempt", "3 attempts".
+func attempts(n int) string {
+	if n == 1 {
+		return "1 attempt"
+	}
+	return fmt.Sprintf("%d attempts", n)
 }

@@ -302,6 +302,21 @@ func PreviousEnvironment(ctx context.Context, db txn.DBTX, env Environment) (Env
 	return Environment{}, false, nil
 }
 
+// NextEnvironment returns the environment after env in promotion order, or
+// false when env is the last.
+func NextEnvironment(ctx context.Context, db txn.DBTX, env Environment) (Environment, bool, error) {
+	envs, err := EnvironmentList(ctx, db)
+	if err != nil {
+		return Environment{}, false, err
+	}
+	for i, e := range envs {
+		if e.ID == env.ID && i+1 < len(envs) {
+			return envs[i+1], true, nil
+		}
+	}
+	return Environment{}, false, nil
+}
+
 // DefaultPromotionVersion is the version a promotion to env offers first:
 // the one the previous environment runs, or the latest published version
 // when the previous environment runs none (or env is the first).
@@ -391,6 +406,27 @@ func PromotionRequestListOfFlows(ctx context.Context, db txn.DBTX, status string
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (PromotionRequest, error) { return scanRequest(r) })
 }
 
+// AwaitingDecision lists the pending requests a may decide, newest first:
+// for approvers and admins every pending request someone else filed; for
+// anyone else none. Pending requests are at most one per flow and
+// environment, so the list is short enough to count on every page.
+func AwaitingDecision(ctx context.Context, db txn.DBTX, a Actor) ([]PromotionRequest, error) {
+	if a.MayDecide() != nil {
+		return nil, nil
+	}
+	pending, err := PromotionRequestList(ctx, db, RequestPending, 1000)
+	if err != nil {
+		return nil, err
+	}
+	mine := pending[:0]
+	for _, r := range pending {
+		if !a.isRequester(r) {
+			mine = append(mine, r)
+		}
+	}
+	return mine, nil
+}
+
 // PromotionResult is what a promotion did: deployed at once, or filed a
 // request for an approver. Gates are the checks it passed. Promotions are
 // made by the release policy operations (Promote, Decide).
@@ -404,9 +440,13 @@ type PromotionResult struct {
 type MatrixCell struct {
 	Environment string
 	Deployment  *Deployment // nil: nothing deployed
-	// Drift is set when an earlier environment runs a newer version than
-	// this one: something tested is waiting to be promoted here.
+	// Drift is set when this environment runs a version and an earlier
+	// environment runs a newer one: something tested is waiting to be
+	// promoted here. An environment running nothing has no drift.
 	Drift bool
+	// Ahead is the newest version an earlier environment runs when it is
+	// newer than this one's (or this one runs nothing); 0 otherwise.
+	Ahead int
 	// Pending is a promotion request waiting for an approver, if any.
 	Pending *PromotionRequest
 }
@@ -455,9 +495,12 @@ func EnvironmentMatrix(ctx context.Context, db txn.DBTX) ([]Environment, []Matri
 			if d, ok := current[[2]int64{e.ID, f.ID}]; ok {
 				cell.Deployment = &d
 				cell.Drift = newestEarlier > d.VersionNumber
+				if cell.Drift {
+					cell.Ahead = newestEarlier
+				}
 				newestEarlier = max(newestEarlier, d.VersionNumber)
 			} else {
-				cell.Drift = newestEarlier > 0
+				cell.Ahead = newestEarlier
 			}
 			for i := range pending {
 				if pending[i].FlowID == f.ID && pending[i].EnvironmentID == e.ID {

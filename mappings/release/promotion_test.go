@@ -283,9 +283,31 @@ func TestEnvironmentMatrixMarksDrift(t *testing.T) {
 	cells := rows[0].Cells
 	require.Equal(t, 1, cells[0].Deployment.VersionNumber)
 	require.False(t, cells[0].Drift)
-	require.Nil(t, cells[1].Deployment)
-	require.True(t, cells[1].Drift, "dev runs a version test does not")
-	require.True(t, cells[2].Drift)
+	t.Run("an environment running nothing has no drift, but knows what is ready", func(t *testing.T) {
+		require.Nil(t, cells[1].Deployment)
+		require.False(t, cells[1].Drift, "nothing is deployed to test: nothing has drifted")
+		require.Equal(t, 1, cells[1].Ahead, "dev runs v1, ready for test")
+		require.False(t, cells[2].Drift)
+		require.Equal(t, 1, cells[2].Ahead)
+	})
+	t.Run("an environment running an older version has drifted", func(t *testing.T) {
+		d, err := mappings.DraftGet(ctx, p.db, p.flow.ID)
+		require.NoError(t, err)
+		_, err = mappings.DraftSave(ctx, p.db, p.flow.ID, d.Revision, companyFlowWithNote(t), p.editor)
+		require.NoError(t, err)
+		_, err = mappings.Publish(ctx, p.db, p.flow.ID, d.Revision+1, "v2", p.editor)
+		require.NoError(t, err)
+		dbtest.Deploy(t, p.db, p.test.ID, p.flow.ID, 1)
+		dbtest.Deploy(t, p.db, p.dev.ID, p.flow.ID, 2)
+		_, rows, err := release.EnvironmentMatrix(ctx, p.db)
+		require.NoError(t, err)
+		cells := rows[0].Cells
+		require.False(t, cells[0].Drift)
+		require.True(t, cells[1].Drift, "dev runs v2, test still v1")
+		require.Equal(t, 2, cells[1].Ahead)
+		require.False(t, cells[2].Drift, "prod runs nothing")
+		require.Equal(t, 2, cells[2].Ahead)
+	})
 }
 
 func TestEnvironmentAdministration(t *testing.T) {

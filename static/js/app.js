@@ -57,4 +57,15 @@
     ev.target.setCustomValidity(msg);
     if (out) { out.textContent = msg; }
   });
+  // A refused request from a form marked data-swap-refusals (422 or 409)
+  // answers the reason into the form's target, leaving the rest of the
+  // page, and what the user selected on it, as it was.
+  document.addEventListener("htmx:beforeSwap", function (ev) {
+    var s = ev.detail.xhr && ev.detail.xhr.status;
+    var elt = ev.detail.requestConfig && ev.detail.requestConfig.elt;
+    if ((s === 409 || s === 422) && elt && elt.closest && elt.closest("[data-swap-refusals]")) {
+      ev.detail.shouldSwap = true;
+      ev.detail.isError = false;
+    }
+  });
 })();

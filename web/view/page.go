@@ -6,6 +6,7 @@ package view
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 )
 
 // Page is what every full page needs: who is signed in, where they are, the
@@ -19,6 +20,9 @@ type Page struct {
 	RequestID string
 	Flash     string // a one-time confirmation ("User created")
 	InboxOpen int64  // open exceptions, shown beside Inbox in the navigation
+	// Awaiting is the promotion requests waiting for this user's decision,
+	// shown beside Promotions in the navigation (approvers and admins).
+	Awaiting int
 }
 
 // User is the signed-in user as the navigation shows them.
@@ -80,3 +84,58 @@ func current(p Page, section string) string {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// OpenExceptions counts the message's exceptions that still need a person.
+func (m MessageView) OpenExceptions() int {
+	n := 0
+	for _, e := range m.Exceptions {
+		if e.Open {
+			n++
+		}
+	}
+	return n
+}
+
+// Fields are the filter's non-empty parameters as name, value pairs, for a
+// form that carries the filters along (the inbox's bulk form).
+func (f InboxFilter) Fields() [][2]string {
+	var out [][2]string
+	for _, kv := range [][2]string{{"env", f.Env}, {"flow", f.Flow}, {"kind", f.Kind}, {"status", f.Status},
+		{"assignee", f.Assignee}, {"target", f.Target}, {"age", f.Age}, {"q", f.Q}} {
+		if kv[1] != "" {
+			out = append(out, kv)
+		}
+	}
+	if f.Group != 0 {
+		out = append(out, [2]string{"group", strconv.FormatInt(f.Group, 10)})
+	}
+	return out
+}
+
+// Heading says what a bulk action is doing or did, in words.
+func (b BulkView) Heading() string {
+	verb := map[string][2]string{"retry": {"Retrying", "Retried"}, "replay": {"Replaying", "Replayed"},
+		"resolve": {"Resolving", "Resolved"}, "ignore": {"Ignoring", "Ignored"}}[b.Action]
+	if verb[0] == "" {
+		verb = [2]string{"Working on", "Worked on"}
+	}
+	n := strconv.Itoa(b.Total) + " exceptions"
+	if b.Total == 1 {
+		n = "1 exception"
+	}
+	switch {
+	case b.Status == "failed":
+		return "Stopped: " + strings.ToLower(verb[0]) + " " + n + " failed"
+	case b.Finished:
+		return verb[1] + " " + n
+	case b.Status == "queued":
+		return verb[0] + " " + n + " — waiting to start"
+	default:
+		return verb[0] + " " + n
+	}
+}
+
+// DataError says the exception is about the message's data (validation or
+// mapping): a retry of the same data fails the same way, so the page leads
+// with edit and replay.
+func (e ExceptionView) DataError() bool { return e.Kind == "validation" || e.Kind == "mapping" }
