@@ -254,7 +254,8 @@ func (a *applier) planFlow(ctx context.Context, tx pgx.Tx, ff flowFile, ps *prob
 	if err != nil {
 		return nil, err
 	}
-	if ff.checksum, err = def.Checksum(); err != nil {
+	checksum, err := def.Checksum()
+	if err != nil {
 		return nil, err
 	}
 	ff.def = def
@@ -269,7 +270,7 @@ func (a *applier) planFlow(ctx context.Context, tx pgx.Tx, ff flowFile, ps *prob
 		if err != nil {
 			return nil, err
 		}
-		if v.Checksum == ff.checksum {
+		if v.Checksum == checksum {
 			a.version[ff.slug] = v.Number
 			return nil, nil
 		}
@@ -297,6 +298,9 @@ func (a *applier) planFlow(ctx context.Context, tx pgx.Tx, ff flowFile, ps *prob
 		switch {
 		case fault.CodeOf(err) == fault.NotFound:
 			if fl, err = mappings.FlowCreate(ctx, tx, mappings.NewFlow{Name: ff.slug, Slug: ff.slug, Definition: ff.def}, ed); err != nil {
+				return "", err
+			}
+			if err := account.Audit(ctx, tx, release.CLI().AuditActor(), "flow.create", "flow", fl.Slug, nil, map[string]any{"from": ff.file}); err != nil {
 				return "", err
 			}
 		case err != nil:

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -245,6 +246,12 @@ func TestApplyJourney(t *testing.T) {
 	var audited int
 	require.NoError(t, b.pool.QueryRow(ctx, `select count(*) from audit_entries where action = 'config.apply' and actor_email = 'cli'`).Scan(&audited))
 	require.Equal(t, 3, audited, "each apply that changed something is audited; dry runs and no-change runs are not")
+	rows, err := b.pool.Query(ctx, `select action from audit_entries where actor_email = 'cli' and action not like 'config.%' group by action order by action`)
+	require.NoError(t, err)
+	actions, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	require.Equal(t, []string{"flow.create", "flow.publish", "promotion.deploy", "promotion.request", "target.configure", "target.names", "variable.set"}, actions,
+		"every change is audited by the operation that made it")
 }
 
 func readFile(t *testing.T, dir, rel string) string {

@@ -50,10 +50,9 @@ type configDir struct {
 
 // flowFile is one flows/<slug> file.
 type flowFile struct {
-	file     string // as reported: flows/<slug>.json
-	slug     string
-	def      *engine.Definition
-	checksum string // of its stored form, set by the plan
+	file string // as reported: flows/<slug>.json
+	slug string
+	def  *engine.Definition
 }
 
 // envFile is one environments/<env> file.
