@@ -80,3 +80,7 @@ const sourceSystemsSelect = `select distinct source_system from flows where sour
 // flowTouch updates flows for Publish: the flows list shows the source
 // system of the latest published version.
 const flowTouch = `update flows set updated_at = now(), source_system = $2 where id = $1`
+
+// storedFormSelect passes a definition through jsonb, as storing it does,
+// for StoredForm.
+const storedFormSelect = `select $1::jsonb`

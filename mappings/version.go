@@ -216,3 +216,16 @@ func Restore(ctx context.Context, db txn.Beginner, f Flow, number, baseRevision 
 	})
 	return saved, err
 }
+
+// StoredForm returns def as storing it makes it: drafts and versions are
+// jsonb, which orders the keys of objects in raw JSON (sample payloads,
+// test inputs, schemas) its own way, and a version's checksum is that of
+// the stored form. Compare a definition from elsewhere (a file) with a
+// version by the checksum of its stored form.
+func StoredForm(ctx context.Context, db txn.DBTX, def *engine.Definition) (*engine.Definition, error) {
+	var out *engine.Definition
+	if err := db.QueryRow(ctx, storedFormSelect, def).Scan(&out); err != nil {
+		return nil, fmt.Errorf("stored form of %s: %w", def.Name, err)
+	}
+	return out, nil
+}

@@ -163,6 +163,9 @@ func (s *Server) targetUses(c *fiber.Ctx, env release.Environment, t transport.T
 	out := []view.TargetUse{}
 	for _, u := range uses {
 		var where []string
+		if u.As != "" {
+			where = append(where, "as “"+u.As+"”")
+		}
 		if u.Deployed > 0 {
 			where = append(where, fmt.Sprintf("v%d runs in %s", u.Deployed, env.Name))
 		}

@@ -87,6 +87,8 @@ func (s *Server) routes(app *fiber.App) {
 	api.Get("/environments/:env/variables", s.configureAccess(), s.apiVariableList())
 	api.Put("/environments/:env/variables/:name", s.configureAccess(), s.apiVariablePut())
 	api.Delete("/environments/:env/variables/:name", s.configureAccess(), s.apiVariableDelete())
+	api.Get("/environments/:env/flows/:slug/targets", s.configureAccess(), s.apiFlowTargetNames())
+	api.Put("/environments/:env/flows/:slug/targets", s.configureAccess(), s.apiFlowTargetNamesPut())
 	api.Get("/bundle", s.requireRole(all...), s.apiBundleExport())
 	api.Post("/bundle", s.requireRole(edit...), s.apiBundleImport())
 

@@ -226,6 +226,9 @@ func TestEveryStateChangeIsAudited(t *testing.T) {
 		{route: "DELETE /api/v1/environments/:env/variables/:name", action: "variable.delete", before: true, do: func() response {
 			return admin.apiCall(http.MethodDelete, "/api/v1/environments/test/variables/CRM_REGION", nil)
 		}},
+		{route: "PUT /api/v1/environments/:env/flows/:slug/targets", action: "target.names", before: true, after: true, do: func() response {
+			return admin.apiCall(http.MethodPut, "/api/v1/environments/test/flows/shop-orders/targets", map[string]any{"targets": map[string]string{"crm-vip-orders": "crm"}})
+		}},
 		{route: "POST /environments/:env/variables", action: "variable.set", after: true, do: form("/environments/test/variables", "name", "ERP_COMPANY", "value", "1000")},
 		{route: "POST /environments/:env/deploy", action: "promotion.deploy", after: true, do: form("/environments/test/deploy", "flow", "shop-orders", "version", "1")},
 		{route: "POST /promote", action: "promotion.deploy", after: true, do: form("/promote", "flow", "shop-orders", "to", "test", "version", "2", "reason", "audit")},

@@ -28,11 +28,11 @@ import (
 
 // The release policy matrix: every entry point that changes what runs (the
 // Promote… form, the Environments page's Deploy form, the JSON API, bundle
-// import over the API and the CLI, `crossdock flow import --deploy`, the
-// rollback form and API, approval on the page and the API) × every kind of
-// environment × every principal gets the outcome README's "Roles" table
-// states. The expectations below are that table written out by hand, not
-// derived from the code under test.
+// import over the API and the CLI, `crossdock flow import --deploy`,
+// `crossdock apply`, the rollback form and API, approval on the page and
+// the API) × every kind of environment × every principal gets the outcome
+// README's "Roles" table states. The expectations below are that table
+// written out by hand, not derived from the code under test.
 
 // rmPrincipal is who calls: a signed-in role, an API key or the CLI
 // operator (someone with DATABASE_URL and no user).
@@ -396,6 +396,13 @@ func promoteEntries() []promoteEntry {
 		}},
 		{name: "import --deploy", cli: true, bundle: true, do: func(t *testing.T, f *rmFixture, p rmPrincipal, env, slug string) answer {
 			_, _, err := runCmd(t, cliEnv(f.kv), "", "import", f.writeFile(slug+".bundle.json", f.bundle(slug)), "--env", env, "--deploy")
+			return answer{cli: true, err: err}
+		}},
+		{name: "apply", cli: true, do: func(t *testing.T, f *rmFixture, p rmPrincipal, env, slug string) answer {
+			dir := filepath.Join(f.tempDir, slug+"-config")
+			require.NoError(t, os.MkdirAll(filepath.Join(dir, "environments"), 0o755))
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "environments", env+".yaml"), []byte("deployments:\n  "+slug+": 1\n"), 0o600))
+			_, _, err := runCmd(t, cliEnv(f.kv), "", "apply", "-f", dir)
 			return answer{cli: true, err: err}
 		}},
 	}

@@ -33,6 +33,10 @@ Usage:
   crossdock import bundle.json [--dry-run] [--env ENV --deploy]
   crossdock promote --url URL --api-key KEY --flow SLUG [--version N] --to ENV
                                 promote on a running instance (CI); exit 0 deployed, 3 pending, 4 refused
+  crossdock apply -f DIR [--dry-run] [--prune]
+                                make the installation match a directory of flows and environments
+  crossdock export-config -o DIR
+                                write the installation's flows and environments as such a directory
   crossdock map --flow def.json [--route R] [--var K=V] [--lookup name=file.csv] < in.ndjson
                                 map NDJSON input lines to output lines, in order, on all cores
   crossdock test def.json       run a definition's test cases; per-field diff for each failure
@@ -72,6 +76,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = runImport(ctx, rest, getenv, stdout, stderr)
 	case "promote":
 		err = runPromote(ctx, rest, getenv, stdout, stderr)
+	case "apply":
+		err = runApply(ctx, rest, getenv, stdout, stderr)
+	case "export-config":
+		err = runExportConfig(ctx, rest, getenv, stdout, stderr)
 	case "map":
 		err = runMap(ctx, rest, stdin, stdout, stderr)
 	case "test":

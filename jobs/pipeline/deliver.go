@@ -317,7 +317,7 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 		return w.finishConfiguration(ctx, job, d, err)
 	}
 	traits := t.Traits()
-	cfg, err := release.TargetConfigGet(ctx, w.DB, w.Sealer, d.envID, d.Target)
+	cfg, err := release.FlowTargetConfigGet(ctx, w.DB, w.Sealer, d.envID, d.flowID, d.Target)
 	switch {
 	case err != nil && fault.CodeOf(err) == fault.NotFound && !traits.NeedsConfiguration:
 		cfg = release.DefaultTargetConfig(d.envID, d.Target)
@@ -334,7 +334,7 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 
 	var done func(error)
 	if traits.Grouped {
-		if l := w.limiterFor(d.envID, d.Target, cfg.RatePerSecond); l != nil {
+		if l := w.limiterFor(d.envID, cfg.Target, cfg.RatePerSecond); l != nil {
 			r := l.Reserve()
 			if delay := r.Delay(); delay > maxLimiterWait {
 				r.Cancel()
@@ -348,7 +348,7 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 				}
 			}
 		}
-		if done, err = w.breakerFor(d.envID, d.Target, cfg.Breaker).Allow(); err != nil {
+		if done, err = w.breakerFor(d.envID, cfg.Target, cfg.Breaker).Allow(); err != nil {
 			return w.waitForCircuit(ctx, d, cfg)
 		}
 	}

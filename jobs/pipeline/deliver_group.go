@@ -135,8 +135,8 @@ func (w *DeliverGroupWorker) Work(ctx context.Context, job *river.Job[DeliverGro
 // handed to a job.
 func (dw *DeliverWorker) prepareFirstAttempts(ctx context.Context, ds []pendingDelivery, fastOnly bool) ([]*groupSend, []uuid.UUID, error) {
 	type cfgKey struct {
-		env    int64
-		target string
+		env, flow int64 // a flow may give the target a local name
+		target    string
 	}
 	configs := map[cfgKey]*release.TargetConfig{}
 	vars := map[int64]map[string]string{}
@@ -152,10 +152,10 @@ func (dw *DeliverWorker) prepareFirstAttempts(ctx context.Context, ds []pendingD
 			later = append(later, d.ID) // the DeliverArgs job files the exception
 			continue
 		}
-		k := cfgKey{d.envID, d.Target}
+		k := cfgKey{d.envID, d.flowID, d.Target}
 		cfg, seen := configs[k]
 		if !seen {
-			c, err := release.TargetConfigGet(ctx, dw.DB, dw.Sealer, d.envID, d.Target)
+			c, err := release.FlowTargetConfigGet(ctx, dw.DB, dw.Sealer, d.envID, d.flowID, d.Target)
 			if fault.CodeOf(err) == fault.NotFound && !t.Traits().NeedsConfiguration {
 				c, err = release.DefaultTargetConfig(d.envID, d.Target), nil
 			}
@@ -172,14 +172,14 @@ func (dw *DeliverWorker) prepareFirstAttempts(ctx context.Context, ds []pendingD
 		if err != nil {
 			return nil, nil, err
 		}
-		if l := dw.limiterFor(d.envID, d.Target, cfg.RatePerSecond); l != nil {
+		if l := dw.limiterFor(d.envID, cfg.Target, cfg.RatePerSecond); l != nil {
 			if r := l.Reserve(); r.Delay() > 0 {
 				r.Cancel()
 				later = append(later, d.ID) // the single job waits its turn
 				continue
 			}
 		}
-		done, err := dw.breakerFor(d.envID, d.Target, cfg.Breaker).Allow()
+		done, err := dw.breakerFor(d.envID, cfg.Target, cfg.Breaker).Allow()
 		if err != nil {
 			later = append(later, d.ID) // open circuit: the single job waits it out
 			continue

@@ -106,12 +106,19 @@ const orphanedMessagesLock = `
 			order by m.received_at limit 1000
 			for no key update of m skip locked`
 
-// processInputsSelect reads environment_variables for processInputs.
+// processInputsSelect reads environment_variables for processInputs, and
+// the target names configured for each message's flow (a flow's local name
+// counts when the environment target it reaches is configured).
 const processInputsSelect = `
 		select m.id, m.environment_id, e.name, m.flow_id, f.slug, m.version_number, m.checksum, m.idempotency_key,
 		       m.correlation_id, m.payload, m.status, m.received_at, m.updated_at,
 		       (select coalesce(jsonb_object_agg(v.name, v.value), '{}') from environment_variables v where v.environment_id = m.environment_id),
-		       (select coalesce(array_agg(t.target_name), '{}') from target_configs t where t.environment_id = m.environment_id)
+		       (select coalesce(array_agg(c.name), '{}') from (
+		          select t.target_name as name from target_configs t where t.environment_id = m.environment_id and not exists (
+		            select 1 from flow_target_names n where n.environment_id = m.environment_id and n.flow_id = m.flow_id and n.name = t.target_name)
+		          union all -- the flow's local names of configured targets
+		          select n.name from flow_target_names n join target_configs t on t.environment_id = n.environment_id and t.target_name = n.target
+		          where n.environment_id = m.environment_id and n.flow_id = m.flow_id) c)
 		from messages m join environments e on e.id = m.environment_id join flows f on f.id = m.flow_id
 		where m.id = any($1)
 		order by m.id`

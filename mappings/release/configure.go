@@ -124,12 +124,17 @@ type TargetUse struct {
 	// (0: only the draft).
 	Deployed, Latest int
 	InDraft          bool
+	// As is the flow's local name for the target in the environment
+	// (SetFlowTargetNames); empty when the flow names it as it is.
+	As string
 }
 
 // TargetUses lists the flows whose deployed version in env, latest
 // version or draft name target, by slug. Targets are named per
 // environment and shared: every flow naming "erp" is delivered to the
-// one "erp" configuration of the environment.
+// one "erp" configuration of the environment — unless the flow gives
+// another environment target the local name "erp" there
+// (SetFlowTargetNames), which it then uses instead.
 func TargetUses(ctx context.Context, db txn.DBTX, envID int64, target string) ([]TargetUse, error) {
 	rows, err := db.Query(ctx, targetUsesSelect, envID, target)
 	if err != nil {
@@ -137,7 +142,7 @@ func TargetUses(ctx context.Context, db txn.DBTX, envID int64, target string) ([
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (TargetUse, error) {
 		var u TargetUse
-		return u, r.Scan(&u.Flow, &u.Kind, &u.Deployed, &u.Latest, &u.InDraft)
+		return u, r.Scan(&u.Flow, &u.Kind, &u.Deployed, &u.Latest, &u.InDraft, &u.As)
 	})
 }
 

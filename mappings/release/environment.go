@@ -88,13 +88,22 @@ func Variables(ctx context.Context, db txn.DBTX, envID int64) (map[string]string
 	return vars, nil
 }
 
-// VariableSet creates or replaces one variable. Names are what env() accepts:
-// a letter or underscore, then letters, digits and underscores.
-func VariableSet(ctx context.Context, db txn.DBTX, envID int64, name, value string) error {
+// CheckVariableName refuses a name env() cannot read (a fault.Invalid
+// saying what is allowed).
+func CheckVariableName(name string) error {
 	if !variableName.MatchString(name) {
 		return &fault.Error{Code: fault.Invalid,
 			Message: "the variable name “" + name + "” must start with a letter or underscore and contain only letters, digits and underscores (at most 64)",
 			Fields:  map[string]string{"name": "letters, digits and underscores"}}
+	}
+	return nil
+}
+
+// VariableSet creates or replaces one variable. Names are what env() accepts:
+// a letter or underscore, then letters, digits and underscores.
+func VariableSet(ctx context.Context, db txn.DBTX, envID int64, name, value string) error {
+	if err := CheckVariableName(name); err != nil {
+		return err
 	}
 	_, err := db.Exec(ctx, variableUpsert, envID, name, value)
 	if err != nil {

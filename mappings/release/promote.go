@@ -212,7 +212,7 @@ func decide(ctx context.Context, tx txn.DBTX, kinds TargetKinds, a Actor, id int
 	if err != nil {
 		return PromotionRequest{}, nil, err
 	}
-	gates, err := CheckGates(ctx, tx, kinds, env, v.Definition, now)
+	gates, err := FlowGates(ctx, tx, kinds, env, r.FlowID, v.Definition, now)
 	if err != nil {
 		return PromotionRequest{}, nil, err
 	}
@@ -287,7 +287,7 @@ func rollback(ctx context.Context, tx txn.DBTX, kinds TargetKinds, a Actor, env 
 	if now.IsZero() {
 		now = time.Now()
 	}
-	gates, err := CheckGates(ctx, tx, kinds, env, v.Definition, now)
+	gates, err := FlowGates(ctx, tx, kinds, env, f.ID, v.Definition, now)
 	if err != nil {
 		return Deployment{}, err
 	}

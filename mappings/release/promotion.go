@@ -1,6 +1,7 @@
 package release
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -22,7 +23,10 @@ import (
 // delivers to. A target whose kind needs no configuration (TargetKinds)
 // always passes; one whose kind no transport serves never does.
 type TargetCheck struct {
-	Name       string `json:"name"`
+	Name string `json:"name"`
+	// Uses is the environment target the flow's local name Name reaches
+	// there (SetFlowTargetNames); empty when it is Name itself.
+	Uses       string `json:"uses,omitempty"`
 	Kind       string `json:"kind"`
 	Configured bool   `json:"configured"`
 	// UnknownKind: no transport of this installation delivers to Kind.
@@ -89,13 +93,17 @@ func (g Gates) Failures() []string {
 		out = append(out, "the definition does not compile: "+p)
 	}
 	for _, t := range g.Targets {
+		name := "“" + t.Name + "”"
+		if t.Uses != "" {
+			name += " (the environment's “" + t.Uses + "”)"
+		}
 		switch {
 		case t.UnknownKind:
-			out = append(out, fmt.Sprintf("target “%s” has kind “%s”, which this installation cannot deliver to", t.Name, t.Kind))
+			out = append(out, fmt.Sprintf("target %s has kind “%s”, which this installation cannot deliver to", name, t.Kind))
 		case !t.Configured:
-			out = append(out, fmt.Sprintf("target “%s” is not configured in %s", t.Name, g.Environment))
+			out = append(out, fmt.Sprintf("target %s is not configured in %s", name, g.Environment))
 		case len(t.Problems) > 0:
-			out = append(out, fmt.Sprintf("target “%s” is configured in %s, but %s", t.Name, g.Environment, strings.Join(t.Problems, "; ")))
+			out = append(out, fmt.Sprintf("target %s is configured in %s, but %s", name, g.Environment, strings.Join(t.Problems, "; ")))
 		}
 	}
 	for _, v := range g.Variables {
@@ -145,8 +153,24 @@ func testFailure(r engine.TestResult) string {
 }
 
 // CheckGates runs the gates of def against an environment's configuration
-// as it is now; kinds says which targets need configuration.
+// as it is now; kinds says which targets need configuration. Target names
+// are the environment's own; FlowGates resolves a flow's local names.
 func CheckGates(ctx context.Context, db txn.DBTX, kinds TargetKinds, env Environment, def *engine.Definition, now time.Time) (Gates, error) {
+	return checkGates(ctx, db, kinds, env, nil, def, now)
+}
+
+// FlowGates is CheckGates for a definition of flow: a target the flow
+// gives a local name in env (SetFlowTargetNames) is checked as the
+// environment target it reaches.
+func FlowGates(ctx context.Context, db txn.DBTX, kinds TargetKinds, env Environment, flowID int64, def *engine.Definition, now time.Time) (Gates, error) {
+	names, err := FlowTargetNames(ctx, db, env.ID, flowID)
+	if err != nil {
+		return Gates{}, err
+	}
+	return checkGates(ctx, db, kinds, env, names, def, now)
+}
+
+func checkGates(ctx context.Context, db txn.DBTX, kinds TargetKinds, env Environment, names map[string]string, def *engine.Definition, now time.Time) (Gates, error) {
 	g := Gates{Environment: env.Name, CheckedAt: now.UTC()}
 	canonical, err := def.Canonical()
 	if err != nil {
@@ -183,8 +207,9 @@ func CheckGates(ctx context.Context, db txn.DBTX, kinds TargetKinds, env Environ
 			}
 		}
 		needed, known := kinds.NeedsConfiguration(kind)
-		cfg, isSet := configured[name]
-		check := TargetCheck{Name: name, Kind: kind, UnknownKind: !known, Configured: known && (!needed || isSet)}
+		uses := names[name]
+		cfg, isSet := configured[cmp.Or(uses, name)]
+		check := TargetCheck{Name: name, Uses: uses, Kind: kind, UnknownKind: !known, Configured: known && (!needed || isSet)}
 		if known && isSet {
 			for _, p := range kinds.CheckTargetConfig(kind, cfg) {
 				check.Problems = append(check.Problems, p.String())
@@ -256,7 +281,7 @@ func PreviewPromotion(ctx context.Context, db txn.DBTX, kinds TargetKinds, f map
 		return PromotionPreview{}, err
 	}
 	p.Diff = mappings.Diff(p.CurrentDefinition, v.Definition)
-	if p.Gates, err = CheckGates(ctx, db, kinds, env, v.Definition, now); err != nil {
+	if p.Gates, err = FlowGates(ctx, db, kinds, env, f.ID, v.Definition, now); err != nil {
 		return PromotionPreview{}, err
 	}
 	return p, nil

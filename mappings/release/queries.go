@@ -9,7 +9,8 @@ package release
 // changed.
 
 // targetUsersSelect reads the versions running in an environment that
-// deliver to a target, with the kind each gives it, for RemoveTarget.
+// deliver to a target, under its name or a flow's local name for it, with
+// the kind each gives it, for RemoveTarget.
 const targetUsersSelect = `
 			select f.slug || ' v' || d.version_number, coalesce(nullif(t->>'kind', ''), 'http')
 			from current_deployments cd
@@ -17,7 +18,8 @@ const targetUsersSelect = `
 			join flows f on f.id = d.flow_id
 			join flow_versions v on v.flow_id = d.flow_id and v.number = d.version_number
 			cross join lateral jsonb_array_elements(case jsonb_typeof(v.definition->'targets') when 'array' then v.definition->'targets' else '[]' end) t
-			where cd.environment_id = $1 and t->>'name' = $2
+			left join flow_target_names n on n.environment_id = cd.environment_id and n.flow_id = d.flow_id and n.name = t->>'name'
+			where cd.environment_id = $1 and coalesce(n.target, t->>'name') = $2
 			order by f.slug`
 
 // deploymentInsert writes a deployment and makes it the current one, for
@@ -131,18 +133,21 @@ const groupNoticesDelete = `delete from exception_group_notices where environmen
 // name it are read from.
 
 // targetUsesSelect reads the flows whose deployed version, latest version
-// or draft name a target, for TargetUses.
+// or draft name a target, directly or by a local name of the flow in the
+// environment, for TargetUses.
 const targetUsesSelect = `
 		with named as (
 			select f.id, f.slug, v.number, coalesce(nullif(t->>'kind', ''), 'http') as kind
 			from flows f join flow_versions v on v.flow_id = f.id
 			cross join lateral jsonb_array_elements(case jsonb_typeof(v.definition->'targets') when 'array' then v.definition->'targets' else '[]' end) t
-			where t->>'name' = $2
+			left join flow_target_names ln on ln.environment_id = $1 and ln.flow_id = f.id and ln.name = t->>'name'
+			where coalesce(ln.target, t->>'name') = $2
 		), drafted as (
 			select f.id, f.slug, coalesce(nullif(t->>'kind', ''), 'http') as kind
 			from flows f join flow_drafts d on d.flow_id = f.id
 			cross join lateral jsonb_array_elements(case jsonb_typeof(d.definition->'targets') when 'array' then d.definition->'targets' else '[]' end) t
-			where t->>'name' = $2
+			left join flow_target_names ln on ln.environment_id = $1 and ln.flow_id = f.id and ln.name = t->>'name'
+			where coalesce(ln.target, t->>'name') = $2
 		), flows_using as (
 			select id, slug from named union select id, slug from drafted
 		)
@@ -153,7 +158,9 @@ const targetUsesSelect = `
 		                 join named n on n.id = d.flow_id and n.number = d.version_number
 		                 where cd.environment_id = $1 and cd.flow_id = u.id), 0),
 		       coalesce((select max(n.number) from named n where n.id = u.id), 0),
-		       exists (select 1 from drafted dr where dr.id = u.id)
+		       exists (select 1 from drafted dr where dr.id = u.id),
+		       coalesce((select ln.name from flow_target_names ln where ln.environment_id = $1 and ln.flow_id = u.id and ln.target = $2
+		                 order by ln.name limit 1), '')
 		from flows_using u order by u.slug`
 
 // targetKindSelect reads the kind the flows' newest definitions give a
@@ -261,3 +268,31 @@ const targetConfigUpsert = `
 			base_delay_ms = excluded.base_delay_ms, max_delay_ms = excluded.max_delay_ms, window_ms = excluded.window_ms,
 			failure_threshold = excluded.failure_threshold, open_for_ms = excluded.open_for_ms, settings = excluded.settings,
 			updated_by_email = excluded.updated_by_email, updated_at = now()`
+
+// flow_target_names: a flow's local names for an environment's targets.
+
+// flowTargetNamesSelect reads flow_target_names for FlowTargetNames.
+const flowTargetNamesSelect = `select name, target from flow_target_names where environment_id = $1 and flow_id = $2 order by name`
+
+// environmentTargetNamesSelect reads flow_target_names for
+// EnvironmentTargetNames.
+const environmentTargetNamesSelect = `select f.slug, n.name, n.target from flow_target_names n join flows f on f.id = n.flow_id
+		where n.environment_id = $1 order by f.slug, n.name`
+
+// flowTargetNameSelect reads the environment target one local name
+// reaches, for FlowTargetConfigGet's refusal.
+const flowTargetNameSelect = `select target from flow_target_names where environment_id = $1 and flow_id = $2 and name = $3`
+
+// flowTargetNamesDelete deletes from flow_target_names for
+// SetFlowTargetNames.
+const flowTargetNamesDelete = `delete from flow_target_names where environment_id = $1 and flow_id = $2`
+
+// flowTargetNameInsert inserts into flow_target_names for
+// SetFlowTargetNames.
+const flowTargetNameInsert = `insert into flow_target_names (environment_id, flow_id, name, target, updated_by_email) values ($1, $2, $3, $4, $5)`
+
+// flowTargetConfigSelect reads target_configs for FlowTargetConfigGet: the
+// environment target a flow's local name reaches, else the one of that
+// name.
+const flowTargetConfigSelect = targetSelect + ` where environment_id = $1 and target_name = coalesce(
+		(select n.target from flow_target_names n where n.environment_id = $1 and n.flow_id = $2 and n.name = $3), $3)`
