@@ -63,7 +63,19 @@ func TestSupportAndReleasePagesFitAPhone(t *testing.T) {
 	must(t, ctx, "open it", chromedp.Click(chromedp.CSS("#exceptions .exception-row a")), chromedp.WaitVisible(chromedp.CSS("#exception-actions")))
 	exception := strings.TrimPrefix(location(t, ctx), p.baseURL)
 
+	// Support searches the way the customer says it: the order number
+	// without its "#", part of the name.
+	for _, typed := range []string{"1001", "ana silv"} {
+		must(t, ctx, "search messages for "+typed,
+			chromedp.Navigate(p.baseURL+"/messages"),
+			chromedp.WaitVisible(chromedp.CSS("#m-value")),
+			chromedp.SendKeys(chromedp.CSS("#m-value"), typed+"\n"),
+			chromedp.WaitVisible(chromedp.CSS(`a[href="/messages/`+msg+`"]`)),
+		)
+	}
+
 	pages := []struct{ name, path, ready string }{
+		{"message search", "/messages?value=1001", "main"},
 		{"inbox", "/inbox", "#groups"},
 		{"flat inbox", "/inbox?view=list", "#exceptions"},
 		{"exception", exception, "#exception-actions"},

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -28,8 +29,10 @@ type MessageFilter struct {
 	CorrelationID  string
 	IdempotencyKey string
 	// PayloadValue matches a string or number at the top level of the
-	// payload or one level down inside an object ("#1001" finds
-	// {"name": "#1001"}; "1001" also finds {"order_number": 1001}).
+	// payload or one level down inside an object, whole ("#1001" finds
+	// {"name": "#1001"}; "1001" also finds {"order_number": 1001}) or
+	// by the beginnings of its words ("2014" finds "#002014", "ana silv"
+	// finds "Ana.Silva@example.com").
 	PayloadValue  string
 	EnvironmentID int64
 	FlowID        int64
@@ -131,6 +134,52 @@ func payloadValues(v string) []string {
 	return out
 }
 
+// Search words: at most this many, each at most this long; shorter than
+// minPrefix a word must match whole (a one- or two-letter prefix matches
+// too much to be worth reading).
+const (
+	maxSearchWords    = 8
+	maxSearchWordLen  = 64
+	minSearchPrefixes = 3
+)
+
+// searchTerms turns what someone typed into a prefix query over
+// message_search_terms (migration 023): words are runs of letters and
+// digits, lower-cased; a number loses its leading zeros; every word must
+// occur, each by its beginning. "#002014" → "2014:*", "Ana Silva" →
+// "ana:* & silva:*". The query holds only letters, digits and its own
+// operators, so nothing typed can change its shape. "" when there are no
+// words.
+func searchTerms(v string) string {
+	words := strings.FieldsFunc(strings.ToLower(v), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+	var parts []string
+	seen := map[string]bool{}
+	for _, w := range words {
+		if len(parts) == maxSearchWords {
+			break
+		}
+		if strings.IndexFunc(w, func(r rune) bool { return r < '0' || r > '9' }) < 0 {
+			if t := strings.TrimLeft(w, "0"); t != "" {
+				w = t
+			} else {
+				w = "0"
+			}
+		}
+		if r := []rune(w); len(r) > maxSearchWordLen {
+			w = string(r[:maxSearchWordLen])
+		}
+		if seen[w] {
+			continue
+		}
+		seen[w] = true
+		if len([]rune(w)) >= minSearchPrefixes {
+			w += ":*"
+		}
+		parts = append(parts, w)
+	}
+	return strings.Join(parts, " & ")
+}
+
 // MessageSearch returns a page of messages matching f, newest first (by
 // received_at, then id). It is the explorer's only query.
 func MessageSearch(ctx context.Context, db txn.DBTX, f MessageFilter) (MessageSearchResult, error) {
@@ -202,7 +251,8 @@ func MessageSearchQuery(f MessageFilter) (sql string, args []any, limit int, err
 		}
 	}
 	if f.PayloadValue != "" {
-		// Processed messages through the values' index; those still
+		// Processed messages through the values' index (the exact value)
+		// and the words' index (each word, by its beginning); those still
 		// waiting to be processed have no values yet and are read
 		// directly (the open-status index lists them; normally a
 		// handful).
@@ -211,6 +261,11 @@ func MessageSearchQuery(f MessageFilter) (sql string, args []any, limit int, err
 			p := w.Arg(v) + "::jsonb"
 			indexed = append(indexed, "v.payload_values @> "+p)
 			waiting = append(waiting, "message_payload_values(w.payload) @> "+p)
+		}
+		if q := searchTerms(f.PayloadValue); q != "" {
+			tq := "to_tsquery('simple', " + w.Arg(q) + ")"
+			indexed = append(indexed, "v.terms @@ "+tq)
+			waiting = append(waiting, "message_search_terms(message_payload_values(w.payload)) @@ "+tq)
 		}
 		w.Add("m.id in (select v.message_id from message_values v where " + strings.Join(indexed, " or ") +
 			" union all select w.id from messages w where w.status = 'received' and (" + strings.Join(waiting, " or ") + "))")

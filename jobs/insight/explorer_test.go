@@ -3,6 +3,7 @@ package insight_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -59,7 +60,11 @@ func TestMessageSearchFilters(t *testing.T) {
 	require.Equal(t, []uuid.UUID{all[0]}, search(insight.MessageFilter{PayloadValue: "1001"}), "a number typed as text")
 	require.Equal(t, []uuid.UUID{all[5]}, search(insight.MessageFilter{PayloadValue: "c6@shop.example"}))
 	require.Empty(t, search(insight.MessageFilter{PayloadValue: "SKU-3"}), "array elements are not indexed")
-	require.Empty(t, search(insight.MessageFilter{PayloadValue: "#100"}), "whole values only")
+	// (all[1] and all[4] were marked failed without being processed, so
+	// no values were ever recorded for them.)
+	require.Equal(t, []uuid.UUID{all[6], all[5], all[3], all[2], all[0]}, search(insight.MessageFilter{PayloadValue: "#100"}),
+		"a number by its beginning: #1001 … #1007")
+	require.Empty(t, search(insight.MessageFilter{PayloadValue: "#1009"}))
 	require.Equal(t, []uuid.UUID{all[0]}, search(insight.MessageFilter{PayloadValue: "#1001", Status: store.StatusReceived}))
 
 	// Values are parameters: SQL in a filter finds nothing and breaks nothing.
@@ -111,6 +116,80 @@ func TestMessageSearchFindsPayloadsBeforeAndAfterProcessing(t *testing.T) {
 	require.Equal(t, []uuid.UUID{held.MessageID}, search(waiting, insight.MessageFilter{PayloadValue: "#4300"}))
 	require.Equal(t, []uuid.UUID{held.MessageID}, search(waiting, insight.MessageFilter{PayloadValue: "kim@shop.example"}))
 	require.Empty(t, search(waiting, insight.MessageFilter{PayloadValue: "#4300", Status: store.StatusDelivered}))
+}
+
+// Support searches by what the customer says: the number without its "#"
+// or leading zeros, the beginning of a name, part of an e-mail address.
+func TestMessageSearchByWordsAndNumbers(t *testing.T) {
+	t.Parallel()
+	b := jobstest.Setup(t, true)
+	ana := b.Accept(t, `{"id": 51, "name": "#2014", "total": 10, "customer": {"email": "Ana.Silva@Example.com", "first_name": "Ana"}}`)
+	padded := b.Accept(t, `{"id": 52, "name": "#002014", "total": 10, "customer": {"email": "jo.mueller@shop.example", "last_name": "Müller"}}`)
+	other := b.Accept(t, `{"id": 53, "name": "#20140", "total": 10, "customer": {"email": "kim@shop.example"}}`)
+	waiting := jobstest.Setup(t, false) // no workers: its message stays received
+	held := waiting.Accept(t, `{"id": 54, "name": "#7001", "total": 10, "customer": {"email": "Lee.Park@shop.example"}}`)
+	deadline := time.Now().Add(20 * time.Second)
+	for b.CountRows(t, `select count(*) from message_values where message_id = any($1)`, []uuid.UUID{ana.MessageID, padded.MessageID, other.MessageID}) < 3 {
+		require.True(t, time.Now().Before(deadline), "the messages were not processed")
+		time.Sleep(20 * time.Millisecond)
+	}
+	ctx := context.Background()
+	search := func(b *jobstest.Bundle, value string) []uuid.UUID {
+		t.Helper()
+		res, err := insight.MessageSearch(ctx, b.Pool, insight.MessageFilter{PayloadValue: value})
+		require.NoError(t, err)
+		ids := jobstest.MessageIDs(res.Messages)
+		slices.SortFunc(ids, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
+		return ids
+	}
+	sorted := func(ids ...uuid.UUID) []uuid.UUID {
+		slices.SortFunc(ids, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
+		return ids
+	}
+	for _, c := range []struct {
+		name, value string
+		want        []uuid.UUID
+	}{
+		{"a number without its #", "2014", sorted(ana.MessageID, padded.MessageID, other.MessageID)},
+		{"a number with its # and leading zeros", "#002014", sorted(ana.MessageID, padded.MessageID, other.MessageID)},
+		{"the exact value still", "#20140", sorted(other.MessageID)},
+		{"the beginning of a name", "silv", sorted(ana.MessageID)},
+		{"a name in any case", "ANA", sorted(ana.MessageID)},
+		{"part of an e-mail address", "ana.silva", sorted(ana.MessageID)},
+		{"a whole e-mail address", "ana.silva@example.com", sorted(ana.MessageID)},
+		{"letters beyond ASCII", "müll", sorted(padded.MessageID)},
+		{"every word must match", "ana kim", nil},
+		{"punctuation alone finds nothing", "%_*&|!", nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := search(b, c.value)
+			if len(c.want) == 0 {
+				require.Empty(t, got)
+				return
+			}
+			require.Equal(t, c.want, got)
+		})
+	}
+	t.Run("a message not processed yet", func(t *testing.T) {
+		require.Equal(t, []uuid.UUID{held.MessageID}, search(waiting, "lee park"))
+		require.Equal(t, []uuid.UUID{held.MessageID}, search(waiting, "7001"))
+	})
+}
+
+func TestSearchTerms(t *testing.T) {
+	for in, want := range map[string]string{
+		"#002014":               "2014:*",
+		"Ana Silva":             "ana:* & silva:*",
+		"ana.silva@example.com": "ana:* & silva:* & example:* & com:*",
+		"0000":                  "0",
+		"jo":                    "jo",
+		"a b a":                 "a & b",
+		"':* | !x & (y)":        "x & y",
+		"":                      "",
+		"1 2 3 4 5 6 7 8 9 10":  "1 & 2 & 3 & 4 & 5 & 6 & 7 & 8",
+	} {
+		require.Equal(t, want, insight.SearchTerms(in), "%q", in)
+	}
 }
 
 func TestMessageSearchPages(t *testing.T) {
@@ -178,6 +257,7 @@ func TestMessageSearchUsesIndexes(t *testing.T) {
 		"messages_correlation_idx": {CorrelationID: "#1001"},
 		"messages_idempotency_key": {IdempotencyKey: "order-1"},
 		"message_values_idx":       {PayloadValue: "#1001"},
+		"message_values_terms_idx": {PayloadValue: "silva"},
 		"messages_received_at_idx": {},
 		"messages_received_idx":    {EnvironmentID: b.Env.ID},
 		"messages_status_idx":      {Status: store.StatusFailed},

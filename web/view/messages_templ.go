@@ -94,7 +94,7 @@ func MessagesPage(p Page, v MessagesView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<form method=\"get\" action=\"/messages\" class=\"card\" id=\"message-filters\"><div class=\"form-row\"><div class=\"field\"><label for=\"m-value\">Value in the payload <span class=\"hint\">e.g. #1001, an email</span></label> <input type=\"search\" id=\"m-value\" name=\"value\" value=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<form method=\"get\" action=\"/messages\" class=\"card\" id=\"message-filters\"><div class=\"form-row\"><div class=\"field\"><label for=\"m-value\">Value in the payload <span class=\"hint\">an order number (2014 finds #2014), a name, part of an e-mail</span></label> <input type=\"search\" id=\"m-value\" name=\"value\" value=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -1,0 +1,4 @@
+package insight
+
+// SearchTerms is searchTerms, for the external tests.
+var SearchTerms = searchTerms
