@@ -188,11 +188,14 @@ const replayRevisionSelect = `
 		select m.idempotency_key, coalesce((select max(revision) from message_revisions where original_id = m.id), 0) + 1
 		from messages m where m.id = $1 for no key update`
 
-// replayMessageInsert inserts into messages for ExceptionReplay.
+// replayMessageInsert inserts into messages for ExceptionReplay. The
+// revision takes the place of the message replayed ($11) in its sequence
+// key's order: same key, same sequence_n.
 const replayMessageInsert = `
 		insert into messages (id, environment_id, flow_id, version_number, checksum, idempotency_key, key_claim, correlation_id,
-		                      payload, payload_sha256, status, received_at)
-		values ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, 'received', $10)`
+		                      payload, payload_sha256, status, received_at, sequence_key, sequence_n)
+		select $1, $2, $3, $4, $5, $6, $6, $7, $8, $9, 'received', $10, o.sequence_key, o.sequence_n
+		from messages o where o.id = $11`
 
 // messageVersionLock reads messages for ExceptionRetry.
 const messageVersionLock = `select version_number, status from messages where id = $1 for no key update`

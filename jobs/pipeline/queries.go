@@ -43,7 +43,7 @@ const recordAttemptsSQL = `
 // from their messages.
 const loadDeliveriesSQL = `
 	select d.id, d.message_id, d.route, d.target, d.target_kind, d.body, d.status, d.attempts, d.budget_from, d.window_from,
-	       m.environment_id, m.flow_id, m.correlation_id, m.received_at
+	       m.environment_id, m.flow_id, m.correlation_id, m.received_at, coalesce(m.sequence_key, '')
 	from deliveries d join messages m on m.id = d.message_id where d.id = any($1) order by d.id`
 
 // deliveryWaitForCircuit updates deliveries for waitForCircuit.
@@ -56,9 +56,15 @@ const deliveryFail = `update deliveries set status = 'failed', last_error = $2, 
 // deliveryStatusLock reads deliveries for DeliveryRetry.
 const deliveryStatusLock = `select status from deliveries where id = $1 for no key update`
 
-// deliveryRetryUpdate updates deliveries for DeliveryRetry.
+// deliveryLaneSelect reads the sequence lane of a delivery's message,
+// for DeliveryRetry; the key is '' when the message has none.
+const deliveryLaneSelect = `
+		select m.environment_id, m.flow_id, coalesce(m.sequence_key, '') from deliveries d join messages m on m.id = d.message_id where d.id = $1`
+
+// deliveryRetryUpdate updates deliveries for DeliveryRetry: pending, or
+// held ($2) when its message has a sequence key.
 const deliveryRetryUpdate = `
-		update deliveries set status = 'pending', budget_from = attempts, window_from = null, next_attempt_at = now(), updated_at = now()
+		update deliveries set status = $2, budget_from = attempts, window_from = null, next_attempt_at = now(), updated_at = now()
 		where id = $1 returning message_id`
 
 // orphanedDeliveriesLock locks waiting deliveries no live deliver job
@@ -109,7 +115,7 @@ const orphanedMessagesLock = `
 // processInputsSelect reads environment_variables for processInputs.
 const processInputsSelect = `
 		select m.id, m.environment_id, e.name, m.flow_id, f.slug, m.version_number, m.checksum, m.idempotency_key,
-		       m.correlation_id, m.payload, m.status, m.received_at, m.updated_at,
+		       m.correlation_id, m.payload, m.status, m.received_at, m.updated_at, coalesce(m.sequence_key, ''),
 		       (select coalesce(jsonb_object_agg(v.name, v.value), '{}') from environment_variables v where v.environment_id = m.environment_id),
 		       (select coalesce(array_agg(t.target_name), '{}') from target_configs t where t.environment_id = m.environment_id)
 		from messages m join environments e on e.id = m.environment_id join flows f on f.id = m.flow_id
@@ -173,3 +179,59 @@ const targetCircuitUpsert = `
 			insert into target_circuits (environment_id, target, state, changed_at) values ($1, $2, $3, $4)
 			on conflict (environment_id, target) do update set state = excluded.state, changed_at = excluded.changed_at
 			where target_circuits.changed_at <= excluded.changed_at`
+
+// sequence lanes: the order of the messages of one sequence key
+// (sequence.go).
+
+// lanesLock takes the advisory locks of lanes ($1 environments, $2 flows,
+// $3 keys), in the order of their hashes, for lockLanes.
+const lanesLock = `
+		select count(pg_advisory_xact_lock(h)) from (
+			select distinct hashtextextended(u.env || '/' || u.flow || '/' || u.key, 21) as h
+			from unnest($1::int8[], $2::int8[], $3::text[]) as u(env, flow, key)
+			order by h) s`
+
+// lanesOfMessagesSelect reads the lanes of messages, for SequenceLanes.
+const lanesOfMessagesSelect = `
+		select distinct environment_id, flow_id, sequence_key from messages where id = any($1) and sequence_key is not null`
+
+// laneBlocked is the condition under which message b, earlier in its lane
+// than the message h.sequence_n, blocks that message's delivery to
+// h.target: b is not processed yet, or its delivery to the target has
+// not ended, or it has an open exception of its processing or of its
+// delivery to the target. Delivered and unrouted messages never block
+// (and are not in the lane index).
+const laneBlocked = `
+			b.environment_id = h.env and b.flow_id = h.flow and b.sequence_key = h.key and b.sequence_n < h.sequence_n
+			and b.status not in ('delivered', 'unrouted')
+			and (b.status = 'received'
+				or exists (select from deliveries bd where bd.message_id = b.id and bd.target = h.target and bd.status in ('pending', 'held', 'retrying'))
+				or exists (select from exceptions e where e.message_id = b.id and e.status in ('open', 'assigned')
+					and (e.delivery_id is null or exists (select from deliveries ed where ed.id = e.delivery_id and ed.target = h.target))))`
+
+// heldRelease releases, per lane and target, the held deliveries of the
+// earliest message waiting when no earlier message blocks them
+// (laneBlocked), writes their lineage and returns them, for wakeLanes.
+const heldRelease = `
+		with lane as (
+			select * from unnest($1::int8[], $2::int8[], $3::text[]) as u(env, flow, key)
+		), head as (
+			select distinct on (l.env, l.flow, l.key, d.target) l.env, l.flow, l.key, d.target, m.sequence_n
+			from lane l
+			join messages m on m.environment_id = l.env and m.flow_id = l.flow and m.sequence_key = l.key
+				and m.status not in ('delivered', 'unrouted')
+			join deliveries d on d.message_id = m.id and d.status = 'held'
+			order by l.env, l.flow, l.key, d.target, m.sequence_n
+		), free as (
+			select h.* from head h where not exists (select from messages b where ` + laneBlocked + `)
+		), r as (
+			update deliveries d set status = 'pending', next_attempt_at = now(), updated_at = now()
+			from free h join messages m on m.environment_id = h.env and m.flow_id = h.flow and m.sequence_key = h.key
+				and m.sequence_n = h.sequence_n
+			where d.message_id = m.id and d.target = h.target and d.status = 'held'
+			returning d.id, d.message_id
+		), l as (
+			insert into lineage_events (message_id, delivery_id, at, stage, detail)
+			select message_id, id, clock_timestamp(), 'queued', '{"released": true}' from r
+		)
+		select id, message_id from r order by id`

@@ -19,10 +19,22 @@ type DeliveryStatus string
 // The delivery statuses.
 const (
 	DeliveryPending   DeliveryStatus = "pending"   // queued, not attempted yet
+	DeliveryHeld      DeliveryStatus = "held"      // waiting for an earlier message of its sequence key
 	DeliveryRetrying  DeliveryStatus = "retrying"  // failed, another attempt is scheduled
 	DeliveryDelivered DeliveryStatus = "delivered" // the target took it (or it was captured)
 	DeliveryFailed    DeliveryStatus = "failed"    // refused or out of retries; an exception says why
+	// DeliverySuperseded: a newer message of the sequence key was
+	// delivered instead (sequenceMode latest); SupersededBy names it.
+	DeliverySuperseded DeliveryStatus = "superseded"
 )
+
+// Sendable says whether a deliver job may attempt a delivery in this
+// status: pending or retrying. Delivered, failed and superseded ones are
+// finished; a held one waits for its lane, which releases it with a job
+// of its own.
+func (s DeliveryStatus) Sendable() bool {
+	return s == DeliveryPending || s == DeliveryRetrying
+}
 
 // Delivery is a message × route to a target, with its attempts and, for a
 // capture target, what was captured.

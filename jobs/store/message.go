@@ -26,9 +26,13 @@ const (
 	StatusRejected  MessageStatus = "rejected"  // a validation rule failed
 	StatusFailed    MessageStatus = "failed"    // mapping failed, or a delivery failed for good
 	StatusQueued    MessageStatus = "queued"    // deliveries are waiting or under way
+	StatusHeld      MessageStatus = "held"      // waiting for an earlier message of its sequence key
 	StatusRetrying  MessageStatus = "retrying"  // a delivery failed and will be retried
 	StatusDelivered MessageStatus = "delivered" // every delivery succeeded
 	StatusUnrouted  MessageStatus = "unrouted"  // valid, but no route's condition held
+	// StatusSuperseded: every delivery was superseded by a newer message
+	// of its sequence key (sequenceMode latest).
+	StatusSuperseded MessageStatus = "superseded"
 )
 
 // Stage names a lineage event.
@@ -42,6 +46,8 @@ const (
 	StageMapped         Stage = "mapped"
 	StageRouted         Stage = "routed"
 	StageQueued         Stage = "queued"
+	StageHeld           Stage = "held"       // waiting for an earlier message of its sequence key
+	StageSuperseded     Stage = "superseded" // a newer message of its sequence key is delivered instead
 	StageDelivering     Stage = "delivering"
 	StageDelivered      Stage = "delivered"
 	StageRetryScheduled Stage = "retry_scheduled"
@@ -65,6 +71,9 @@ type Message struct {
 	Status         MessageStatus   `json:"status"`
 	ReceivedAt     time.Time       `json:"receivedAt"`
 	UpdatedAt      time.Time       `json:"updatedAt"`
+	// SequenceKey is the message's sequence key (keys.sequence); "" for
+	// an unordered message.
+	SequenceKey string `json:"sequenceKey,omitempty"`
 }
 
 // LineageEvent is one step of a message's story. DeliveryID is set for the
@@ -103,7 +112,7 @@ func scanMessage(row pgx.Row) (Message, error) {
 	var m Message
 	var payload []byte
 	err := row.Scan(&m.ID, &m.EnvironmentID, &m.Environment, &m.FlowID, &m.FlowSlug, &m.VersionNumber, &m.Checksum,
-		&m.IdempotencyKey, &m.CorrelationID, &payload, &m.Status, &m.ReceivedAt, &m.UpdatedAt)
+		&m.IdempotencyKey, &m.CorrelationID, &payload, &m.Status, &m.ReceivedAt, &m.UpdatedAt, &m.SequenceKey)
 	m.Payload = payload
 	return m, err
 }

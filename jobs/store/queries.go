@@ -77,7 +77,7 @@ const storedPayloadValuesInsert = `
 // clause.
 const messageSelect = `
 	select m.id, m.environment_id, e.name, m.flow_id, f.slug, m.version_number, m.checksum, m.idempotency_key,
-	       m.correlation_id, m.payload, m.status, m.received_at, m.updated_at
+	       m.correlation_id, m.payload, m.status, m.received_at, m.updated_at, coalesce(m.sequence_key, '')
 	from messages m join environments e on e.id = m.environment_id join flows f on f.id = m.flow_id`
 
 // messageByIDSelect reads messages for MessageByID.
@@ -98,7 +98,10 @@ const messageStatusRecompute = `
 		from (select message_id, case
 				when bool_or(status = 'failed') then 'failed'
 				when bool_or(status = 'retrying') then 'retrying'
-				when bool_and(status = 'delivered') then 'delivered'
+				when bool_and(status = 'superseded') then 'superseded'
+				when bool_and(status in ('delivered', 'superseded')) then 'delivered'
+				when bool_or(status = 'pending') then 'queued'
+				when bool_or(status = 'held') then 'held'
 				else 'queued' end as status
 			from deliveries where message_id = any($1) group by message_id) s
 		where m.id = any($1) and m.id = s.message_id and m.status <> s.status`
