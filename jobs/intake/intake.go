@@ -324,8 +324,8 @@ type prepared struct {
 	// sequence is the sequence key (keys.sequence); "" for unordered.
 	sequence string
 	payload  []byte
-	sha         [32]byte
-	now         time.Time
+	sha      [32]byte
+	now      time.Time
 }
 
 func prepare(ctx context.Context, d deployed, payload []byte, key, correlation string, now time.Time) (prepared, error) {

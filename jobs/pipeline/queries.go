@@ -57,7 +57,7 @@ const deliveryFail = `update deliveries set status = 'failed', last_error = $2, 
 const deliveryStatusLock = `select status from deliveries where id = $1 for no key update`
 
 // deliveryLaneSelect reads the sequence lane of a delivery's message,
-// for DeliveryRetry; the key is '' when the message has none.
+// for DeliveryRetry; the key is ” when the message has none.
 const deliveryLaneSelect = `
 		select m.environment_id, m.flow_id, coalesce(m.sequence_key, '') from deliveries d join messages m on m.id = d.message_id where d.id = $1`
 
