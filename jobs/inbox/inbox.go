@@ -66,6 +66,10 @@ type Item struct {
 	Revision       *Revision `json:"revision,omitempty"`
 	GroupID        int64     `json:"groupId"`
 	GroupOpen      int64     `json:"groupOpen"`
+	// Sequence is, for a message with a sequence key, its key and how many
+	// later messages of the key the exception holds ("blocking N later
+	// messages for key K"); set by ExceptionGet, not in listings.
+	Sequence *store.SequenceState `json:"sequence,omitempty"`
 }
 
 func scanInboxItem(r pgx.Row) (Item, error) {
@@ -207,6 +211,9 @@ func ExceptionGet(ctx context.Context, db txn.DBTX, id int64) (Item, error) {
 	}
 	if err != nil {
 		return Item{}, fmt.Errorf("exception %d: %w", id, err)
+	}
+	if it.Sequence, err = store.SequenceStateOf(ctx, db, it.MessageID); err != nil {
+		return Item{}, err
 	}
 	return it, nil
 }

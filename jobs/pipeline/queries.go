@@ -1,5 +1,7 @@
 package pipeline
 
+import "github.com/crossdock/crossdock/jobs/store"
+
 // This file holds every SQL statement the package runs, grouped by the
 // table each writes or, for a read, reads first; the functions in the other
 // files run them by name. A statement with a part put together at run time
@@ -195,23 +197,9 @@ const lanesLock = `
 const lanesOfMessagesSelect = `
 		select distinct environment_id, flow_id, sequence_key from messages where id = any($1) and sequence_key is not null`
 
-// laneBlocked is the condition under which message b, earlier in its lane
-// than the message h.sequence_n, blocks that message's delivery to
-// h.target: b is not processed yet, or its delivery to the target has
-// not ended, or it has an open exception of its processing or of its
-// delivery to the target. Delivered and unrouted messages never block
-// (and are not in the lane index).
-const laneBlocked = `
-			b.environment_id = h.env and b.flow_id = h.flow and b.sequence_key = h.key and b.sequence_n < h.sequence_n
-			and b.status not in ('delivered', 'unrouted')
-			and (b.status = 'received'
-				or exists (select from deliveries bd where bd.message_id = b.id and bd.target = h.target and bd.status in ('pending', 'held', 'retrying'))
-				or exists (select from exceptions e where e.message_id = b.id and e.status in ('open', 'assigned')
-					and (e.delivery_id is null or exists (select from deliveries ed where ed.id = e.delivery_id and ed.target = h.target))))`
-
 // heldRelease releases, per lane and target, the held deliveries of the
 // earliest message waiting when no earlier message blocks them
-// (laneBlocked), writes their lineage and returns them, for wakeLanes.
+// (store.LaneBlocked), writes their lineage and returns them, for wakeLanes.
 const heldRelease = `
 		with lane as (
 			select * from unnest($1::int8[], $2::int8[], $3::text[]) as u(env, flow, key)
@@ -223,7 +211,7 @@ const heldRelease = `
 			join deliveries d on d.message_id = m.id and d.status = 'held'
 			order by l.env, l.flow, l.key, d.target, m.sequence_n
 		), free as (
-			select h.* from head h where not exists (select from messages b where ` + laneBlocked + `)
+			select h.* from head h where not exists (select from messages b where ` + store.LaneBlocked + `)
 		), r as (
 			update deliveries d set status = 'pending', next_attempt_at = now(), updated_at = now()
 			from free h join messages m on m.environment_id = h.env and m.flow_id = h.flow and m.sequence_key = h.key

@@ -235,6 +235,7 @@ func TestSequence(t *testing.T) {
 		for n := 4; n <= 10; n++ {
 			v := b.WaitStatus(t, ids[n], store.StatusHeld)
 			require.Equal(t, store.DeliveryHeld, v.Deliveries[0].Status)
+			require.Equal(t, &store.SequenceState{Key: "K", HeldBehind: &[]uuid.UUID{ids[3]}[0]}, v.Sequence, "update %d", n)
 		}
 		require.Equal(t, []int{1, 2}, b.target.delivered("K"))
 		require.Equal(t, []int{1, 2, 3, 4, 5}, b.target.delivered("L"))
@@ -242,6 +243,9 @@ func TestSequence(t *testing.T) {
 		ex, err := store.ExceptionsOfMessage(ctx, b.Pool, ids[3])
 		require.NoError(t, err)
 		require.Len(t, ex, 1)
+		it, err := inbox.ExceptionGet(ctx, b.Pool, ex[0].ID)
+		require.NoError(t, err)
+		require.Equal(t, &store.SequenceState{Key: "K", Blocking: 7}, it.Sequence, "blocking 7 later messages for key K")
 		var revision uuid.UUID
 		b.tx(t, func(tx pgx.Tx) error {
 			revision, err = inbox.ExceptionReplay(ctx, tx, b.Client, inbox.ReplayRequest{ExceptionID: ex[0].ID,

@@ -96,6 +96,9 @@ type MessageView struct {
 	Lineage    []LineageEvent `json:"lineage"`
 	Deliveries []Delivery     `json:"deliveries"`
 	Exceptions []Exception    `json:"exceptions"`
+	// Sequence is where the message stands in its sequence key's order;
+	// absent for a message without a key.
+	Sequence *SequenceState `json:"sequence,omitempty"`
 }
 
 // ParseMessageID parses a message id from a URL; a malformed id is
@@ -140,7 +143,8 @@ func MessagesByCorrelationID(ctx context.Context, db txn.DBTX, correlationID str
 }
 
 // MessageGet returns a message with its lineage, deliveries (with attempts
-// and captures) and exceptions, or NotFound.
+// and captures), exceptions and, for a message with a sequence key, its
+// place in the key's order; or NotFound.
 func MessageGet(ctx context.Context, db txn.DBTX, id uuid.UUID) (MessageView, error) {
 	m, err := MessageByID(ctx, db, id)
 	if err != nil {
@@ -155,6 +159,11 @@ func MessageGet(ctx context.Context, db txn.DBTX, id uuid.UUID) (MessageView, er
 	}
 	if v.Exceptions, err = ExceptionsOfMessage(ctx, db, id); err != nil {
 		return MessageView{}, err
+	}
+	if m.SequenceKey != "" {
+		if v.Sequence, err = SequenceStateOf(ctx, db, id); err != nil {
+			return MessageView{}, err
+		}
 	}
 	return v, nil
 }
