@@ -37,7 +37,8 @@ func (OrphanCheckArgs) InsertOpts() river.InsertOpts {
 // be processed and every delivery still waiting to be sent whose job no
 // longer exists in a runnable state, and marks them failed so their status
 // says so. Running it twice files nothing twice: marked rows no longer
-// match.
+// match. It also wakes the sequence lanes whose held deliveries have
+// waited longer than OrphanGrace (wakeStaleLanes).
 type OrphanCheckWorker struct {
 	river.WorkerDefaults[OrphanCheckArgs]
 	DB store.DB
@@ -125,6 +126,29 @@ func (w *OrphanCheckWorker) Work(ctx context.Context, job *river.Job[OrphanCheck
 				return err
 			}
 		}
-		return nil
+		return wakeStaleLanes(ctx, tx, before)
 	})
+}
+
+// wakeStaleLanes wakes the lanes whose held deliveries have waited since
+// before: a safety net, since every change that can release a delivery
+// wakes its lane in the same transaction. A lane held behind an open
+// exception stays held.
+func wakeStaleLanes(ctx context.Context, tx pgx.Tx, before time.Time) error {
+	rows, err := tx.Query(ctx, staleLanesSelect, before)
+	if err != nil {
+		return fmt.Errorf("lanes held long: %w", err)
+	}
+	lanes, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Lane, error) {
+		var l Lane
+		return l, r.Scan(&l.EnvID, &l.FlowID, &l.Key)
+	})
+	if err != nil {
+		return fmt.Errorf("lanes held long: %w", err)
+	}
+	released, err := wakeLanes(ctx, tx, lanes)
+	if err != nil {
+		return err
+	}
+	return insertJobs(ctx, tx, deliverJobs(released), true)
 }

@@ -197,6 +197,13 @@ const lanesLock = `
 const lanesOfMessagesSelect = `
 		select distinct environment_id, flow_id, sequence_key from messages where id = any($1) and sequence_key is not null`
 
+// staleLanesSelect reads the lanes of deliveries held since before $1,
+// for wakeStaleLanes.
+const staleLanesSelect = `
+		select distinct m.environment_id, m.flow_id, m.sequence_key from deliveries d join messages m on m.id = d.message_id
+		where d.status = 'held' and d.updated_at < $1 and m.sequence_key is not null
+		limit 1000`
+
 // heldRelease releases, per lane and target, the held deliveries of the
 // earliest message waiting when no earlier message blocks them
 // (store.LaneBlocked), writes their lineage and returns them, for wakeLanes.

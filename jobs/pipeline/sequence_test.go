@@ -13,6 +13,9 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertest"
 	"github.com/stretchr/testify/require"
 
 	"github.com/crossdock/crossdock/account"
@@ -22,6 +25,7 @@ import (
 	"github.com/crossdock/crossdock/jobs/inbox"
 	"github.com/crossdock/crossdock/jobs/intake"
 	"github.com/crossdock/crossdock/jobs/jobstest"
+	"github.com/crossdock/crossdock/jobs/pipeline"
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/mappings/release"
@@ -281,6 +285,26 @@ func TestSequence(t *testing.T) {
 		require.Equal(t, []int{1, 2, 4, 5, 6, 7, 8, 9, 10}, b.target.delivered("K"))
 		v := b.WaitStatus(t, ids[4], store.StatusDelivered)
 		require.Contains(t, jobstest.Stages(v), store.StageHeld)
+	})
+
+	// The orphan check wakes a lane whose held delivery has waited long
+	// with nothing before it, as if its wake-up had been lost.
+	t.Run("orphan check wakes a stale lane", func(t *testing.T) {
+		t.Parallel()
+		b := setupSequence(t, `, "sequence": "source.key"`, 0)
+		ctx := context.Background()
+		id := b.post(t, "K", 1, "")
+		b.WaitStatus(t, id, store.StatusDelivered)
+		_, err := b.Pool.Exec(ctx, `update deliveries set status = 'held', updated_at = now() - interval '10 minutes' where message_id = $1`, id)
+		require.NoError(t, err)
+		require.NoError(t, store.SetMessageStatus(ctx, b.Pool, id, store.StatusHeld))
+		check := rivertest.NewWorker(t, riverpgxv5.New(b.Pool), &river.Config{}, &pipeline.OrphanCheckWorker{DB: b.Pool})
+		b.tx(t, func(tx pgx.Tx) error {
+			_, err := check.Work(ctx, t, tx, pipeline.OrphanCheckArgs{}, nil)
+			return err
+		})
+		v := b.WaitStatus(t, id, store.StatusDelivered)
+		require.Equal(t, 2, v.Deliveries[0].Attempts)
 	})
 
 	// A flow without a sequence key delivers as before: nothing is held,
