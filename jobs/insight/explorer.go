@@ -111,7 +111,8 @@ const (
 // generic plan.
 func validStatus(s store.MessageStatus) bool {
 	switch s {
-	case store.StatusReceived, store.StatusRejected, store.StatusFailed, store.StatusQueued, store.StatusRetrying, store.StatusDelivered, store.StatusUnrouted:
+	case store.StatusReceived, store.StatusRejected, store.StatusFailed, store.StatusQueued, store.StatusHeld, store.StatusRetrying,
+		store.StatusDelivered, store.StatusUnrouted, store.StatusSuperseded:
 		return true
 	}
 	return false

@@ -57,7 +57,7 @@ func (w *OrphanCheckWorker) Work(ctx context.Context, job *river.Job[OrphanCheck
 	// looked up per waiting row: River's jobs have no index on their
 	// arguments (migration 015), and a backlog of thousands of retrying
 	// deliveries would otherwise scan the live jobs once per delivery.
-	return txn.Run(ctx, w.DB, func(tx pgx.Tx) error {
+	err := txn.Run(ctx, w.DB, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, orphanedMessagesLock, before)
 		if err != nil {
 			return fmt.Errorf("orphaned messages: %w", err)
@@ -126,8 +126,14 @@ func (w *OrphanCheckWorker) Work(ctx context.Context, job *river.Job[OrphanCheck
 				return err
 			}
 		}
-		return wakeStaleLanes(ctx, tx, before)
+		return nil
 	})
+	if err != nil {
+		return err
+	}
+	// In a transaction of its own: a lane's lock is taken before any
+	// message row of the lane, and the check above has locked some.
+	return txn.Run(ctx, w.DB, func(tx pgx.Tx) error { return wakeStaleLanes(ctx, tx, before) })
 }
 
 // wakeStaleLanes wakes the lanes whose held deliveries have waited since

@@ -262,7 +262,8 @@ func SetMessageStatus(ctx context.Context, db txn.DBTX, id uuid.UUID, status Mes
 
 // RecomputeMessageStatus derives routed messages' statuses from their
 // deliveries: any failed → failed (someone must look), any retrying →
-// retrying, all delivered → delivered, else queued. The message rows are
+// retrying, all superseded → superseded, all delivered or superseded →
+// delivered, any pending → queued, any held → held, else queued. The message rows are
 // locked first, in id order, so two deliveries finishing at once cannot
 // each miss the other's outcome and two callers locking several messages
 // cannot deadlock. The lock is FOR NO KEY UPDATE, not FOR UPDATE: rows
