@@ -193,8 +193,8 @@ const replayRevisionSelect = `
 // key's order: same key, same sequence_n.
 const replayMessageInsert = `
 		insert into messages (id, environment_id, flow_id, version_number, checksum, idempotency_key, key_claim, correlation_id,
-		                      payload, payload_sha256, status, received_at, sequence_key, sequence_n)
-		select $1, $2, $3, $4, $5, $6, $6, $7, $8, $9, 'received', $10, o.sequence_key, o.sequence_n
+		                      payload, payload_sha256, status, received_at, sequence_key, sequence_n, sequence_latest)
+		select $1, $2, $3, $4, $5, $6, $6, $7, $8, $9, 'received', $10, o.sequence_key, o.sequence_n, o.sequence_latest
 		from messages o where o.id = $11`
 
 // messageVersionLock reads messages for ExceptionRetry.

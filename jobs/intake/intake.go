@@ -323,9 +323,11 @@ type prepared struct {
 	channel     string
 	// sequence is the sequence key (keys.sequence); "" for unordered.
 	sequence string
-	payload  []byte
-	sha      [32]byte
-	now      time.Time
+	// latest: the flow's sequenceMode is latest.
+	latest  bool
+	payload []byte
+	sha     [32]byte
+	now     time.Time
 }
 
 func prepare(ctx context.Context, d deployed, payload []byte, key, correlation string, now time.Time) (prepared, error) {
@@ -375,6 +377,7 @@ func prepare(ctx context.Context, d deployed, payload []byte, key, correlation s
 		}
 		p.channel = store.Truncate(storable(res.Channel), MaxKeyLength)
 		p.sequence = store.Truncate(storable(res.Sequence), MaxKeyLength)
+		p.latest = d.prog.Def.Keys.SequenceMode == engine.SequenceLatest
 	}
 	if p.key == "" {
 		// No header and no usable expression: every request is new.

@@ -231,16 +231,16 @@ func (in *Intake) write(ctx context.Context, tx pgx.Tx, batch []*intakeItem) err
 	envs, flows, deps := make([]int64, n), make([]int64, n), make([]int64, n)
 	versions := make([]int32, n)
 	checksums, keys, corrs, payloads, details := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	channels, sequences := make([]string, n), make([]string, n)
+	channels, sequences, latest := make([]string, n), make([]string, n), make([]bool, n)
 	shas := make([][]byte, n)
 	ats := make([]time.Time, n)
 	for i, it := range batch {
 		ids[i], envs[i], flows[i], deps[i], versions[i] = it.p.id, it.d.envID, it.d.flowID, it.d.deploymentID, int32(it.d.version)
 		checksums[i], keys[i], corrs[i], payloads[i] = it.d.checksum, it.p.key, it.p.correlation, string(it.p.payload)
 		shas[i], ats[i], details[i], channels[i] = it.p.sha[:], it.p.now, receivedDetail(it.d, it.p), it.p.channel
-		sequences[i] = it.p.sequence
+		sequences[i], latest[i] = it.p.sequence, it.p.latest
 	}
-	rows, err := tx.Query(ctx, groupInsertSQL, ids, envs, flows, deps, versions, checksums, keys, corrs, payloads, shas, ats, details, channels, sequences)
+	rows, err := tx.Query(ctx, groupInsertSQL, ids, envs, flows, deps, versions, checksums, keys, corrs, payloads, shas, ats, details, channels, sequences, latest)
 	if err != nil {
 		return fmt.Errorf("insert messages: %w", err)
 	}

@@ -41,16 +41,16 @@ const messageOfInlineMapSelect = `select environment_id, flow_id, version_number
 const groupInsertSQL = `
 	with input as (
 		select * from unnest($1::uuid[], $2::int8[], $3::int8[], $4::int8[], $5::int4[], $6::text[], $7::text[],
-			$8::text[], $9::text[], $10::bytea[], $11::timestamptz[], $12::text[], $13::text[], $14::text[])
-			with ordinality as u(id, env, flow, deployment, version, checksum, key, correlation, payload, sha, received_at, detail, channel, sequence, ord)
+			$8::text[], $9::text[], $10::bytea[], $11::timestamptz[], $12::text[], $13::text[], $14::text[], $15::bool[])
+			with ordinality as u(id, env, flow, deployment, version, checksum, key, correlation, payload, sha, received_at, detail, channel, sequence, latest, ord)
 	), live as (
 		select input.* from input
 		join current_deployments c on c.environment_id = input.env and c.flow_id = input.flow and c.deployment_id = input.deployment
 	), m as (
 		insert into messages (id, environment_id, flow_id, version_number, checksum, idempotency_key, key_claim, correlation_id,
-			payload, payload_sha256, received_at, channel, sequence_key, sequence_n)
+			payload, payload_sha256, received_at, channel, sequence_key, sequence_n, sequence_latest)
 		select id, env, flow, version, checksum, key, key, correlation, payload::json, sha, received_at, channel,
-			nullif(sequence, ''), case when sequence <> '' then nextval('message_sequence_n') end
+			nullif(sequence, ''), case when sequence <> '' then nextval('message_sequence_n') end, latest and sequence <> ''
 		from live order by ord
 		on conflict (environment_id, flow_id, key_claim) do nothing
 		returning id

@@ -206,12 +206,16 @@ const staleLanesSelect = `
 
 // heldRelease releases, per lane and target, the held deliveries of the
 // earliest message waiting when no earlier message blocks them
-// (store.LaneBlocked), writes their lineage and returns them, for wakeLanes.
+// (store.LaneBlocked). In latest mode (sequence_latest of that message) it
+// releases instead those of the newest message held for the target that
+// nothing but held deliveries to the target separates from the earliest,
+// and supersedes the held deliveries to the target in between. It writes
+// their lineage and returns them, superseded or not, for wakeLanes.
 const heldRelease = `
 		with lane as (
 			select * from unnest($1::int8[], $2::int8[], $3::text[]) as u(env, flow, key)
 		), head as (
-			select distinct on (l.env, l.flow, l.key, d.target) l.env, l.flow, l.key, d.target, m.sequence_n
+			select distinct on (l.env, l.flow, l.key, d.target) l.env, l.flow, l.key, d.target, m.sequence_n, m.sequence_latest as latest, m.id
 			from lane l
 			join messages m on m.environment_id = l.env and m.flow_id = l.flow and m.sequence_key = l.key
 				and m.status not in ('delivered', 'unrouted')
@@ -219,14 +223,39 @@ const heldRelease = `
 			order by l.env, l.flow, l.key, d.target, m.sequence_n
 		), free as (
 			select h.* from head h where not exists (select from messages b where ` + store.LaneBlocked + `)
+		), pick as (
+			select f.env, f.flow, f.key, f.target, f.sequence_n as from_n, coalesce(c.sequence_n, f.sequence_n) as to_n, coalesce(c.id, f.id) as to_id
+			from free f left join lateral (
+				select c.id, c.sequence_n from messages c
+				join deliveries cd on cd.message_id = c.id and cd.target = f.target and cd.status = 'held'
+				where f.latest and c.environment_id = f.env and c.flow_id = f.flow and c.sequence_key = f.key and c.sequence_n > f.sequence_n
+					and c.status not in ('delivered', 'unrouted')
+					and not exists (select from messages b
+						where b.environment_id = f.env and b.flow_id = f.flow and b.sequence_key = f.key
+							and b.sequence_n > f.sequence_n and b.sequence_n < c.sequence_n and b.status not in ('delivered', 'unrouted')
+							and (b.status = 'received'
+								or exists (select from deliveries bd where bd.message_id = b.id and bd.target = f.target and bd.status in ('pending', 'retrying'))
+								or exists (select from exceptions e where e.message_id = b.id and e.status in ('open', 'assigned')
+									and (e.delivery_id is null or exists (select from deliveries ed where ed.id = e.delivery_id and ed.target = f.target)))))
+				order by c.sequence_n desc limit 1) c on true
 		), r as (
 			update deliveries d set status = 'pending', next_attempt_at = now(), updated_at = now()
-			from free h join messages m on m.environment_id = h.env and m.flow_id = h.flow and m.sequence_key = h.key
-				and m.sequence_n = h.sequence_n
-			where d.message_id = m.id and d.target = h.target and d.status = 'held'
+			from pick p
+			where d.message_id = p.to_id and d.target = p.target and d.status = 'held'
 			returning d.id, d.message_id
+		), s as (
+			update deliveries d set status = 'superseded', superseded_by = p.to_id, next_attempt_at = null, updated_at = now()
+			from pick p join messages m on m.environment_id = p.env and m.flow_id = p.flow and m.sequence_key = p.key
+				and m.sequence_n >= p.from_n and m.sequence_n < p.to_n and m.status not in ('delivered', 'unrouted')
+			where d.message_id = m.id and d.target = p.target and d.status = 'held'
+			returning d.id, d.message_id, p.to_id as by
 		), l as (
 			insert into lineage_events (message_id, delivery_id, at, stage, detail)
 			select message_id, id, clock_timestamp(), 'queued', '{"released": true}' from r
+			union all
+			select message_id, id, clock_timestamp(), 'superseded', jsonb_build_object('by', by) from s
 		)
-		select id, message_id from r order by id`
+		select id, message_id, false from r
+		union all
+		select id, message_id, true from s
+		order by 1`

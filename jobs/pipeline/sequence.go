@@ -76,9 +76,11 @@ func lockLanes(ctx context.Context, tx pgx.Tx, lanes []Lane) error {
 
 // wakeLanes releases, in tx and under the lanes' locks (lockLanes), the
 // held deliveries nothing blocks any more: per lane and target those of
-// the earliest message waiting. It writes their lineage and their
-// messages' statuses and returns their ids; the caller inserts their jobs
-// (deliverJobs) in the same transaction.
+// the earliest message waiting or, in latest mode, those of the newest of
+// the messages waiting together, superseding the others (heldRelease). It
+// writes their lineage and their messages' statuses and returns the ids
+// of those released; the caller inserts their jobs (deliverJobs) in the
+// same transaction.
 func wakeLanes(ctx context.Context, tx pgx.Tx, lanes []Lane) ([]uuid.UUID, error) {
 	if len(lanes) == 0 {
 		return nil, nil
@@ -92,10 +94,13 @@ func wakeLanes(ctx context.Context, tx pgx.Tx, lanes []Lane) ([]uuid.UUID, error
 	if err != nil {
 		return nil, fmt.Errorf("release held deliveries: %w", err)
 	}
-	type released struct{ delivery, message uuid.UUID }
+	type released struct {
+		delivery, message uuid.UUID
+		superseded        bool
+	}
 	got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (released, error) {
 		var x released
-		return x, r.Scan(&x.delivery, &x.message)
+		return x, r.Scan(&x.delivery, &x.message, &x.superseded)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("release held deliveries: %w", err)
@@ -103,10 +108,11 @@ func wakeLanes(ctx context.Context, tx pgx.Tx, lanes []Lane) ([]uuid.UUID, error
 	if len(got) == 0 {
 		return nil, nil
 	}
-	ids := make([]uuid.UUID, len(got))
-	var messages []uuid.UUID
-	for i, x := range got {
-		ids[i] = x.delivery
+	var ids, messages []uuid.UUID
+	for _, x := range got {
+		if !x.superseded {
+			ids = append(ids, x.delivery)
+		}
 		messages = append(messages, x.message)
 	}
 	slices.SortFunc(messages, func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })

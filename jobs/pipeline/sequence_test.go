@@ -61,6 +61,8 @@ type seqTarget struct {
 	mu   sync.Mutex
 	log  []received
 	fail float64
+	// gate, when set, is waited on before answering update 1.
+	gate chan struct{}
 }
 
 func newSeqTarget(t *testing.T, fail float64) *seqTarget {
@@ -71,6 +73,12 @@ func newSeqTarget(t *testing.T, fail float64) *seqTarget {
 			N   int    `json:"n"`
 		}
 		_ = json.NewDecoder(r.Body).Decode(&body)
+		tg.mu.Lock()
+		gate := tg.gate
+		tg.mu.Unlock()
+		if gate != nil && body.N == 1 {
+			<-gate
+		}
 		status := http.StatusOK
 		if rand.Float64() < tg.fail {
 			status = http.StatusServiceUnavailable
@@ -124,6 +132,7 @@ func setupSequence(t *testing.T, seq string, fail float64) *seqBundle {
 	tg := newSeqTarget(t, fail)
 	b.ConfigureERP(t, tg.URL, func(c *release.TargetConfig) {
 		c.Retry = release.RetryPolicy{MaxAttempts: 30, BaseDelay: time.Millisecond, MaxDelay: 20 * time.Millisecond, Window: time.Minute}
+		c.Timeout = 20 * time.Second
 	})
 	return &seqBundle{Bundle: b, target: tg, flow: flow}
 }
@@ -285,6 +294,39 @@ func TestSequence(t *testing.T) {
 		require.Equal(t, []int{1, 2, 4, 5, 6, 7, 8, 9, 10}, b.target.delivered("K"))
 		v := b.WaitStatus(t, ids[4], store.StatusDelivered)
 		require.Contains(t, jobstest.Stages(v), store.StageHeld)
+	})
+
+	// In latest mode, of the updates that waited together behind update 1
+	// only the newest is delivered; the others are superseded by it.
+	t.Run("latest delivers the newest waiting", func(t *testing.T) {
+		t.Parallel()
+		b := setupSequence(t, `, "sequence": "source.key", "sequenceMode": "latest"`, 0)
+		gate := make(chan struct{})
+		b.target.mu.Lock()
+		b.target.gate = gate
+		b.target.mu.Unlock()
+		ids := map[int]uuid.UUID{}
+		ids[1] = b.post(t, "SKU", 1, "")
+		b.WaitStatus(t, ids[1], store.StatusQueued)
+		for n := 2; n <= 6; n++ {
+			ids[n] = b.post(t, "SKU", n, "")
+		}
+		for n := 2; n <= 6; n++ {
+			b.WaitStatus(t, ids[n], store.StatusHeld)
+		}
+		close(gate)
+		b.WaitStatus(t, ids[6], store.StatusDelivered)
+		for n := 2; n <= 5; n++ {
+			v := b.WaitStatus(t, ids[n], store.StatusSuperseded)
+			require.Equal(t, store.DeliverySuperseded, v.Deliveries[0].Status)
+			require.Equal(t, ids[6], *v.Deliveries[0].SupersededBy)
+			require.Contains(t, jobstest.Stages(v), store.StageSuperseded)
+		}
+		require.Equal(t, []int{1, 6}, b.target.delivered("SKU"))
+		// A later update waits for nothing superseded.
+		ids[7] = b.post(t, "SKU", 7, "")
+		b.WaitStatus(t, ids[7], store.StatusDelivered)
+		require.Equal(t, []int{1, 6, 7}, b.target.delivered("SKU"))
 	})
 
 	// The orphan check wakes a lane whose held delivery has waited long

@@ -51,9 +51,12 @@ type Delivery struct {
 	LastError      string          `json:"lastError,omitempty"`
 	NextAttemptAt  *time.Time      `json:"nextAttemptAt,omitempty"`
 	DeliveredAt    *time.Time      `json:"deliveredAt,omitempty"`
-	CreatedAt      time.Time       `json:"createdAt"`
-	AttemptLog     []Attempt       `json:"attemptLog"`
-	Capture        *Capture        `json:"capture,omitempty"`
+	// SupersededBy is the newer message of the sequence key delivered
+	// instead of this one (status superseded).
+	SupersededBy *uuid.UUID `json:"supersededBy,omitempty"`
+	CreatedAt    time.Time  `json:"createdAt"`
+	AttemptLog   []Attempt  `json:"attemptLog"`
+	Capture      *Capture   `json:"capture,omitempty"`
 }
 
 // Attempt is one try of a delivery. ResponseExcerpt holds at most the first
@@ -90,7 +93,7 @@ func deliveriesOf(ctx context.Context, db txn.DBTX, messageID uuid.UUID) ([]Deli
 		var capHeaders map[string]string
 		var capAt *time.Time
 		err := r.Scan(&d.ID, &d.MessageID, &d.Route, &d.Target, &d.TargetKind, &body, &d.Status, &d.Attempts, &d.LastStatusCode,
-			&d.LastError, &d.NextAttemptAt, &d.DeliveredAt, &d.CreatedAt, &capMethod, &capURL, &capHeaders, &capBody, &capAt)
+			&d.LastError, &d.NextAttemptAt, &d.DeliveredAt, &d.CreatedAt, &d.SupersededBy, &capMethod, &capURL, &capHeaders, &capBody, &capAt)
 		d.Body = body
 		if capMethod != nil {
 			d.Capture = &Capture{Method: *capMethod, URL: *capURL, Headers: capHeaders, Body: capBody, CapturedAt: *capAt}

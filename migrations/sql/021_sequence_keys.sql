@@ -10,6 +10,9 @@
 create sequence message_sequence_n as bigint;
 alter table messages add column sequence_key text;
 alter table messages add column sequence_n bigint;
+-- sequence_latest: the message's version delivers only the newest waiting
+-- message of a key (keys.sequenceMode latest).
+alter table messages add column sequence_latest boolean not null default false;
 create index messages_sequence_lane_idx on messages (environment_id, flow_id, sequence_key, sequence_n)
     where sequence_key is not null and status not in ('delivered', 'unrouted');
 
