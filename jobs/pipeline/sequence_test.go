@@ -296,6 +296,24 @@ func TestSequence(t *testing.T) {
 		require.Contains(t, jobstest.Stages(v), store.StageHeld)
 	})
 
+	// The lines of a batch are in the order of their position, though the
+	// batch is inserted sorted by idempotency key (B-10 before B-2).
+	t.Run("batch lines in order", func(t *testing.T) {
+		t.Parallel()
+		b := setupSequence(t, `, "sequence": "source.key"`, 0.3)
+		var lines [][]byte
+		for n := 1; n <= 12; n++ {
+			lines = append(lines, fmt.Appendf(nil, `{"key": "B", "n": %d}`, n))
+		}
+		res, err := b.Intake.AcceptBatch(context.Background(), intake.BatchRequest{Env: "dev", FlowSlug: "updates", Lines: lines})
+		require.NoError(t, err)
+		for _, r := range res {
+			require.NoError(t, r.Err)
+		}
+		b.waitDelivered(t, 12)
+		require.Equal(t, []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, b.target.delivered("B"))
+	})
+
 	// In latest mode, of the updates that waited together behind update 1
 	// only the newest is delivered; the others are superseded by it.
 	t.Run("latest delivers the newest waiting", func(t *testing.T) {
