@@ -94,4 +94,41 @@ func TestSequencePoison(t *testing.T) {
 		v := b.WaitStatus(t, ids[4], store.StatusDelivered)
 		require.Contains(t, jobstest.Stages(v), store.StageHeld)
 	})
+
+	// The target refuses update 3 of key K for good: 4–6 are held behind
+	// its delivery exception while key L delivers; retrying it once the
+	// target takes it delivers 3, then 4–6 in order.
+	t.Run("refused delivery held until retried", func(t *testing.T) {
+		t.Parallel()
+		b := jobstest.SetupUpdates(t, `, "sequence": "source.key"`, 0)
+		ctx := context.Background()
+		b.Target.SetRefuse("K", 3)
+		ids := map[int]uuid.UUID{}
+		for n := 1; n <= 6; n++ {
+			ids[n] = b.Post(t, "K", n, "")
+		}
+		for n := 1; n <= 4; n++ {
+			b.Post(t, "L", n, "")
+		}
+		b.WaitStatus(t, ids[3], store.StatusFailed)
+		for n := 4; n <= 6; n++ {
+			b.WaitStatus(t, ids[n], store.StatusHeld)
+		}
+		require.Equal(t, []int{1, 2}, b.Target.Delivered("K"))
+		ex, err := store.ExceptionsOfMessage(ctx, b.Pool, ids[3])
+		require.NoError(t, err)
+		require.Len(t, ex, 1)
+		require.Equal(t, store.ExceptionDelivery, ex[0].Kind)
+		it, err := inbox.ExceptionGet(ctx, b.Pool, ex[0].ID)
+		require.NoError(t, err)
+		require.Equal(t, 3, it.Sequence.Blocking)
+
+		b.Target.SetRefuse("", 0)
+		require.NoError(t, txn.Run(ctx, b.Pool, func(tx pgx.Tx) error {
+			return inbox.ExceptionRetry(ctx, tx, b.Client, ex[0].ID, actor(b))
+		}))
+		b.WaitDelivered(t, 6+4)
+		require.Equal(t, []int{1, 2, 3, 4, 5, 6}, b.Target.Delivered("K"))
+		require.Equal(t, []int{1, 2, 3, 4}, b.Target.Delivered("L"))
+	})
 }

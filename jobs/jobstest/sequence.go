@@ -48,10 +48,19 @@ type Update struct {
 // request and answers 503 to a share of them, at random.
 type UpdatesTarget struct {
 	*httptest.Server
-	mu   sync.Mutex
-	log  []Update
-	fail float64
-	gate chan struct{}
+	mu     sync.Mutex
+	log    []Update
+	fail   float64
+	gate   chan struct{}
+	refuse Update // Key and N of the update to refuse
+}
+
+// SetRefuse makes the target answer 422 to update n of key (n 0: to
+// none).
+func (tg *UpdatesTarget) SetRefuse(key string, n int) {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	tg.refuse = Update{Key: key, N: n}
 }
 
 // SetGate makes the target wait for gate to close before it answers
@@ -112,13 +121,16 @@ func SetupUpdates(t *testing.T, keys string, fail float64) *Updates {
 		}
 		_ = json.NewDecoder(r.Body).Decode(&body)
 		tg.mu.Lock()
-		gate := tg.gate
+		gate, refuse := tg.gate, tg.refuse
 		tg.mu.Unlock()
 		if gate != nil && body.N == 1 {
 			<-gate
 		}
 		status := http.StatusOK
-		if rand.Float64() < tg.fail {
+		switch {
+		case refuse.N != 0 && body.N == refuse.N && body.Key == refuse.Key:
+			status = http.StatusUnprocessableEntity
+		case rand.Float64() < tg.fail:
 			status = http.StatusServiceUnavailable
 		}
 		tg.mu.Lock()
