@@ -27,7 +27,8 @@ func (s *Server) inboxQuery(c *fiber.Ctx) (view.InboxFilter, inbox.Filter, error
 	if v.View != "list" {
 		v.View = "groups"
 	}
-	f := inbox.Filter{Kind: store.ExceptionKind(v.Kind), Status: inbox.Status(v.Status), Target: v.Target, Text: v.Q, Limit: inboxPageSize}
+	f := inbox.Filter{Kind: store.ExceptionKind(v.Kind), Status: inbox.Status(v.Status), Target: v.Target, Text: v.Q, Limit: inboxPageSize,
+		Blocking: c.QueryBool("blocking")}
 	if v.Env != "" {
 		env, err := release.EnvironmentByName(ctx, s.deps.DB, v.Env)
 		if err != nil {

@@ -44,7 +44,10 @@ type Filter struct {
 	// correlation id or an idempotency key.
 	Text        string
 	Fingerprint string
-	BeforeID    int64
+	// Blocking keeps the exceptions of messages that hold later messages
+	// of their sequence key.
+	Blocking bool
+	BeforeID int64
 	Limit       int // default 50, at most 500
 }
 
@@ -195,6 +198,9 @@ func ListQuery(f Filter) (string, []any, int, error) {
 				select k.id from environments env cross join flows fl
 				cross join lateral (select m.id from messages m
 					where m.environment_id = env.id and m.flow_id = fl.id and m.idempotency_key = ` + text + ` limit 1000) k)))`)
+	}
+	if f.Blocking {
+		w.Add(inboxBlocking)
 	}
 	if f.BeforeID > 0 {
 		w.Add("e.id < $?", f.BeforeID)

@@ -199,3 +199,9 @@ const replayMessageInsert = `
 
 // messageVersionLock reads messages for ExceptionRetry.
 const messageVersionLock = `select version_number, status from messages where id = $1 for no key update`
+
+// inboxBlocking keeps, for ListQuery, the exceptions whose message holds a
+// later message of its sequence key (status held, through the lane index).
+const inboxBlocking = `exists (select from messages bm join messages bl on bl.environment_id = bm.environment_id and bl.flow_id = bm.flow_id
+			and bl.sequence_key = bm.sequence_key and bl.sequence_n > bm.sequence_n and bl.status = 'held'
+		where bm.id = e.message_id and bm.sequence_key is not null)`

@@ -58,6 +58,10 @@ func TestSequencePoison(t *testing.T) {
 		it, err := inbox.ExceptionGet(ctx, b.Pool, ex[0].ID)
 		require.NoError(t, err)
 		require.Equal(t, &store.SequenceState{Key: "K", Blocking: 7}, it.Sequence, "blocking 7 later messages for key K")
+		blocking, _, err := inbox.List(ctx, b.Pool, inbox.Filter{Blocking: true})
+		require.NoError(t, err)
+		require.Len(t, blocking, 1, "the inbox's blocking filter")
+		require.Equal(t, ex[0].ID, blocking[0].ID)
 		var revision uuid.UUID
 		require.NoError(t, txn.Run(ctx, b.Pool, func(tx pgx.Tx) error {
 			revision, err = inbox.ExceptionReplay(ctx, tx, b.Client, inbox.ReplayRequest{ExceptionID: ex[0].ID,
