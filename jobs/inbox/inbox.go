@@ -48,7 +48,7 @@ type Filter struct {
 	// of their sequence key.
 	Blocking bool
 	BeforeID int64
-	Limit       int // default 50, at most 500
+	Limit    int // default 50, at most 500
 }
 
 // Item is an exception with what the inbox shows beside it.
