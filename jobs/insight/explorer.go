@@ -218,7 +218,7 @@ func MessageSearchQuery(f MessageFilter) (sql string, args []any, limit int, err
 	}
 	if f.Status != "" {
 		if !validStatus(f.Status) {
-			return "", nil, 0, fault.Errorf(fault.Invalid, "no message status “%s”; use received, rejected, failed, queued, retrying, delivered or unrouted", f.Status)
+			return "", nil, 0, fault.Errorf(fault.Invalid, "no message status “%s”; use received, rejected, failed, queued, held, retrying, delivered, unrouted or superseded", f.Status)
 		}
 		w.Add("m.status = '" + string(f.Status) + "'")
 	}
