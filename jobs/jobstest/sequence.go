@@ -42,6 +42,8 @@ type Update struct {
 	Key, IdempotencyKey string
 	N                   int
 	Status              int
+	// At is when the target got the request.
+	At time.Time
 }
 
 // UpdatesTarget is an HTTP target for the updates flow that logs every
@@ -134,7 +136,7 @@ func SetupUpdates(t *testing.T, keys string, fail float64) *Updates {
 			status = http.StatusServiceUnavailable
 		}
 		tg.mu.Lock()
-		tg.log = append(tg.log, Update{Key: body.Key, IdempotencyKey: r.Header.Get("Idempotency-Key"), N: body.N, Status: status})
+		tg.log = append(tg.log, Update{Key: body.Key, IdempotencyKey: r.Header.Get("Idempotency-Key"), N: body.N, Status: status, At: time.Now()})
 		tg.mu.Unlock()
 		w.WriteHeader(status)
 	}))
