@@ -107,6 +107,7 @@ type Program struct {
 	key         *evaluator
 	correlation *evaluator
 	channel     *evaluator
+	sequence    *evaluator
 	rules       []compiledRule
 	routes      []*compiledRoute
 	projection  *projection
@@ -348,6 +349,17 @@ func (c *compiler) compile() *Program {
 	}
 	if def.Keys.Channel != "" {
 		p.channel = c.compileExpr(def.Keys.Channel, root, false, location{section: SectionChannel, pointer: "/keys/channel"})
+	}
+	if def.Keys.Sequence != "" {
+		p.sequence = c.compileExpr(def.Keys.Sequence, root, false, location{section: SectionSequence, pointer: "/keys/sequence"})
+	}
+	switch def.Keys.SequenceMode {
+	case "", SequenceFIFO, SequenceLatest:
+	default:
+		c.add(location{section: SectionSequence, pointer: "/keys/sequenceMode"}, fmt.Sprintf("sequenceMode %q is not one of fifo, latest", def.Keys.SequenceMode))
+	}
+	if def.Keys.SequenceMode != "" && def.Keys.Sequence == "" {
+		c.add(location{section: SectionSequence, pointer: "/keys/sequenceMode"}, "sequenceMode needs a sequence key: set keys.sequence, or remove sequenceMode")
 	}
 	ruleNames := map[string]bool{}
 	for i, r := range def.Validation {

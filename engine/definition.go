@@ -93,7 +93,31 @@ type Keys struct {
 	// channel (web, store, marketplace …) the dashboard groups SLA figures
 	// by. Empty means every message of the flow has the channel "".
 	Channel string `json:"channel,omitempty"`
+	// Sequence is the sequence-key expression, e.g. `source.order_id`:
+	// messages of the flow and environment with the same sequence key
+	// reach each target in the order they were accepted, and one that
+	// fails for good holds the later ones until a person deals with it.
+	// Empty (or a null or failing value) means unordered.
+	Sequence string `json:"sequence,omitempty"`
+	// SequenceMode says how waiting messages of one sequence key are
+	// delivered: SequenceFIFO (the default, also "") delivers each in
+	// turn; SequenceLatest delivers only the newest waiting one and marks
+	// the others superseded, for snapshots such as stock levels.
+	SequenceMode SequenceMode `json:"sequenceMode,omitempty"`
 }
+
+// SequenceMode is how the waiting messages of one sequence key are
+// delivered (Keys.SequenceMode).
+type SequenceMode string
+
+// The sequence modes.
+const (
+	// SequenceFIFO delivers every message of a key, one after another.
+	SequenceFIFO SequenceMode = "fifo"
+	// SequenceLatest delivers, of the messages of a key waiting together,
+	// only the newest.
+	SequenceLatest SequenceMode = "latest"
+)
 
 // SLA is a service level target: ObjectivePercent of messages delivered
 // within WithinSeconds of acceptance, e.g. 99 % within 60 s.

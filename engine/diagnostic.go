@@ -17,6 +17,7 @@ const (
 	SectionKey         Section = "key"         // keys.idempotency
 	SectionCorrelation Section = "correlation" // keys.correlation
 	SectionChannel     Section = "channel"     // keys.channel
+	SectionSequence    Section = "sequence"    // keys.sequence and keys.sequenceMode
 	SectionValidation  Section = "validation"  // a validation rule
 	SectionLookup      Section = "lookup"      // a lookup table
 	SectionRoute       Section = "route"       // a route as a whole (name, target)

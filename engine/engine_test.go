@@ -517,3 +517,39 @@ func TestPublishedSchemaMatchesEmbedded(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestSequenceKey(t *testing.T) {
+	const head = `{"formatVersion":1,"name":"k","source":{"system":"s","event":"e"},"targets":[{"name":"t","kind":"capture"}],"routes":[{"name":"r","target":"t","mapping":[]}],"keys":`
+	t.Run("derived", func(t *testing.T) {
+		p := mustCompile(t, mustParse(t, []byte(head+`{"sequence":"source.order_id","sequenceMode":"latest"}}`)))
+		for payload, want := range map[string]string{`{"order_id":"A-1"}`: "A-1", `{"order_id":42}`: "42", `{"order_id":null}`: "", `{}`: ""} {
+			res, err := p.Run(context.Background(), engine.Input{Payload: []byte(payload)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Sequence != want {
+				t.Errorf("%s: sequence %q, want %q", payload, res.Sequence, want)
+			}
+		}
+	})
+	t.Run("checked when compiled", func(t *testing.T) {
+		_, err := engine.Compile(mustParse(t, []byte(head+`{"sequence":"sourec.order_id"}}`)), engine.Options{})
+		var de *engine.DefinitionError
+		if !errors.As(err, &de) || de.Diagnostics[0].Pointer != "/keys/sequence" || de.Diagnostics[0].Section != engine.SectionSequence {
+			t.Errorf("err = %v", err)
+		}
+	})
+	t.Run("mode needs a key", func(t *testing.T) {
+		_, err := engine.Compile(mustParse(t, []byte(head+`{"sequenceMode":"fifo"}}`)), engine.Options{})
+		var de *engine.DefinitionError
+		if !errors.As(err, &de) || de.Diagnostics[0].Pointer != "/keys/sequenceMode" {
+			t.Errorf("err = %v", err)
+		}
+	})
+	t.Run("unknown mode", func(t *testing.T) {
+		_, err := engine.ParseDefinition([]byte(head + `{"sequence":"source.id","sequenceMode":"newest"}}`))
+		if err == nil {
+			t.Error("sequenceMode newest parsed")
+		}
+	})
+}

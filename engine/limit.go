@@ -120,6 +120,7 @@ func (l *limitCheck) check(def *Definition) {
 	l.expr(SectionKey, "/keys/idempotency", "", def.Keys.Idempotency)
 	l.expr(SectionCorrelation, "/keys/correlation", "", def.Keys.Correlation)
 	l.expr(SectionChannel, "/keys/channel", "", def.Keys.Channel)
+	l.expr(SectionSequence, "/keys/sequence", "", def.Keys.Sequence)
 	for i, r := range def.Validation {
 		l.expr(SectionValidation, fmt.Sprintf("/validation/%d/rule", i), "", r.Rule)
 	}

@@ -40,6 +40,8 @@ type Result struct {
 	CorrelationID string `json:"correlationId,omitempty"`
 	// Channel is derived by keys.channel.
 	Channel string `json:"channel,omitempty"`
+	// Sequence is derived by keys.sequence; "" means unordered.
+	Sequence string `json:"sequence,omitempty"`
 	// Errors are failures of the key and correlation expressions.
 	Errors []RowError `json:"errors,omitempty"`
 	// Validation lists every failed rule, in definition order.
@@ -276,6 +278,9 @@ func (p *Program) Run(ctx context.Context, in Input) (*Result, error) {
 	}
 	if p.channel != nil {
 		res.Channel = rs.keyValue(p.channel, SectionChannel)
+	}
+	if p.sequence != nil {
+		res.Sequence = rs.keyValue(p.sequence, SectionSequence)
 	}
 	if rs.fatal != nil {
 		return rs.stop(res)

@@ -61,7 +61,8 @@ const (
 	// because the designer shows samples in a panel of their own. Path is
 	// the sample's name.
 	SectionSamples ChangeSection = "samples"
-	// SectionKeys is keys.idempotency and keys.correlation.
+	// SectionKeys is keys: idempotency, correlation, channel, sequence and
+	// sequenceMode.
 	SectionKeys ChangeSection = "keys"
 	// SectionValidation is a validation rule. Path is the rule's name.
 	SectionValidation ChangeSection = "validation"
@@ -330,6 +331,8 @@ func (d *differ) keys(old, new engine.Keys) {
 	d.changed(at, "idempotency", old.Idempotency, new.Idempotency)
 	d.changed(at, "correlation", old.Correlation, new.Correlation)
 	d.changed(at, "channel", old.Channel, new.Channel)
+	d.changed(at, "sequence", old.Sequence, new.Sequence)
+	d.changed(at, "sequenceMode", string(old.SequenceMode), string(new.SequenceMode))
 }
 
 func (d *differ) validation(old, new []engine.Rule) {

@@ -351,9 +351,9 @@ func (s *Server) apiExceptionClose(to store.ExceptionStatus) fiber.Handler {
 		}
 		if err := s.inTx(c, func(tx pgx.Tx) error {
 			if to == store.ExceptionIgnored {
-				return inbox.ExceptionIgnore(c.UserContext(), tx, id, body.Reason, actorOf(c))
+				return inbox.ExceptionIgnore(c.UserContext(), tx, s.deps.Queue, id, body.Reason, actorOf(c))
 			}
-			return inbox.ExceptionResolve(c.UserContext(), tx, id, body.Reason, actorOf(c))
+			return inbox.ExceptionResolve(c.UserContext(), tx, s.deps.Queue, id, body.Reason, actorOf(c))
 		}); err != nil {
 			return err
 		}

@@ -57,6 +57,7 @@ func TestDesignerBrokenFieldKeepsOtherLiveValues(t *testing.T) {
 		{"/keys/channel", `source.chanel`, "live-keys-channel", `unknown field &#34;chanel&#34;`},
 		{"/keys/channel", `source.channel +`, "live-keys-channel", "unexpected token EOF"},
 		{"/keys/channel", `upper(source.name`, "live-keys-channel", "unexpected token EOF"},
+		{"/keys/sequence", `source.chanel`, "live-keys-sequence", `unknown field &#34;chanel&#34;`},
 		{"/routes/1/target", `crm-vip-ordrs`, "", `unknown target &#34;crm-vip-ordrs&#34;`},
 		{"/validation/4/name", `has-lines`, "", `rule name &#34;has-lines&#34; is used twice`},
 		{"/routes/0/mapping/1/expr", `trimPrefix(source.name, "#"`, "live-routes-0-mapping-1-expr", "unexpected token EOF"},

@@ -145,6 +145,7 @@ func buildDesigner(ctx context.Context, st designerState) view.Designer {
 	d.Key = field("/keys/idempotency", def.Keys.Idempotency, "Idempotency key expression", "source.id", false)
 	d.Correlation = field("/keys/correlation", def.Keys.Correlation, "Correlation id expression", "source.name", false)
 	d.Channel = field("/keys/channel", def.Keys.Channel, "Channel expression", "source.channel", false)
+	d.Sequence = field("/keys/sequence", def.Keys.Sequence, "Sequence key expression", "source.order_id", false)
 	d.DefaultSLA = fmt.Sprintf("%g %% within %d s", engine.DefaultSLA.ObjectivePercent, engine.DefaultSLA.WithinSeconds)
 	d.SLAWithin = view.Field{Name: "f:/sla/withinSeconds", Pointer: "/sla/withinSeconds", Placeholder: strconv.Itoa(engine.DefaultSLA.WithinSeconds), Label: "SLA window in seconds"}
 	d.SLAObjective = view.Field{Name: "f:/sla/objectivePercent", Pointer: "/sla/objectivePercent", Placeholder: strconv.FormatFloat(engine.DefaultSLA.ObjectivePercent, 'g', -1, 64), Label: "SLA objective in percent"}

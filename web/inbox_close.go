@@ -22,9 +22,9 @@ func (s *Server) inboxClose() fiber.Handler {
 		err = s.inTx(c, func(tx pgx.Tx) error {
 			switch status {
 			case store.ExceptionResolved:
-				return inbox.ExceptionResolve(c.UserContext(), tx, id, reason, actorOf(c))
+				return inbox.ExceptionResolve(c.UserContext(), tx, s.deps.Queue, id, reason, actorOf(c))
 			case store.ExceptionIgnored:
-				return inbox.ExceptionIgnore(c.UserContext(), tx, id, reason, actorOf(c))
+				return inbox.ExceptionIgnore(c.UserContext(), tx, s.deps.Queue, id, reason, actorOf(c))
 			}
 			return fault.Errorf(fault.Invalid, "status must be resolved or ignored")
 		})

@@ -35,7 +35,8 @@ func (s *Server) inboxFilter(c *fiber.Ctx, get func(key string) string) (view.In
 	if v.View != "list" {
 		v.View = "groups"
 	}
-	f := inbox.Filter{Kind: store.ExceptionKind(v.Kind), Status: inbox.Status(v.Status), Target: v.Target, Text: v.Q, Limit: inboxPageSize}
+	f := inbox.Filter{Kind: store.ExceptionKind(v.Kind), Status: inbox.Status(v.Status), Target: v.Target, Text: v.Q, Limit: inboxPageSize,
+		Blocking: c.QueryBool("blocking")}
 	if v.Env != "" {
 		env, err := release.EnvironmentByName(ctx, s.deps.DB, v.Env)
 		if err != nil {

@@ -40,6 +40,12 @@ func messageView(v store.MessageView) view.MessageView {
 		ID: m.ID.String(), Environment: m.Environment, Flow: m.FlowSlug, Version: m.VersionNumber, Status: string(m.Status),
 		IdempotencyKey: m.IdempotencyKey, CorrelationID: m.CorrelationID, ReceivedAt: stamp(m.ReceivedAt),
 	}
+	if s := v.Sequence; s != nil {
+		out.SequenceKey, out.Blocking = s.Key, s.Blocking
+		if s.HeldBehind != nil {
+			out.HeldBehind = s.HeldBehind.String()
+		}
+	}
 	if pretty := prettyJSON(m.Payload); len(pretty) > maxShownPayload {
 		out.Payload, out.PayloadTruncated = shorten(pretty, maxShownPayload), true
 	} else {

@@ -19,7 +19,7 @@ import (
 )
 
 // messageStatuses are offered in the explorer's status filter.
-var messageStatuses = []string{"received", "queued", "retrying", "delivered", "failed", "rejected", "unrouted"}
+var messageStatuses = []string{"received", "queued", "held", "retrying", "delivered", "failed", "rejected", "unrouted", "superseded"}
 
 // messageFilterParams are the query parameters of the explorer and of
 // GET /api/v1/messages, in the order links repeat them.

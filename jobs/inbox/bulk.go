@@ -336,9 +336,9 @@ func applyBulk(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx], act
 	case BulkRetry:
 		return ExceptionRetry(ctx, tx, client, id, actor)
 	case BulkResolve:
-		return ExceptionResolve(ctx, tx, id, reason, actor)
+		return ExceptionResolve(ctx, tx, client, id, reason, actor)
 	case BulkIgnore:
-		return ExceptionIgnore(ctx, tx, id, reason, actor)
+		return ExceptionIgnore(ctx, tx, client, id, reason, actor)
 	case BulkReplay:
 		_, err := ExceptionReplay(ctx, tx, client, ReplayRequest{ExceptionID: id, Version: version, Reason: reason, Actor: actor})
 		return err

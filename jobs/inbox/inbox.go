@@ -44,8 +44,11 @@ type Filter struct {
 	// correlation id or an idempotency key.
 	Text        string
 	Fingerprint string
-	BeforeID    int64
-	Limit       int // default 50, at most 500
+	// Blocking keeps the exceptions of messages that hold later messages
+	// of their sequence key.
+	Blocking bool
+	BeforeID int64
+	Limit    int // default 50, at most 500
 }
 
 // Item is an exception with what the inbox shows beside it.
@@ -66,6 +69,10 @@ type Item struct {
 	Revision       *Revision `json:"revision,omitempty"`
 	GroupID        int64     `json:"groupId"`
 	GroupOpen      int64     `json:"groupOpen"`
+	// Sequence is, for a message with a sequence key, its key and how many
+	// later messages of the key the exception holds ("blocking N later
+	// messages for key K"); set by ExceptionGet, not in listings.
+	Sequence *store.SequenceState `json:"sequence,omitempty"`
 }
 
 func scanInboxItem(r pgx.Row) (Item, error) {
@@ -217,6 +224,9 @@ func ListQuery(f Filter) (string, []any, int, error) {
 				cross join lateral (select m.id from messages m
 					where m.environment_id = env.id and m.flow_id = fl.id and m.idempotency_key = ` + text + ` limit 1000) k)))`)
 	}
+	if f.Blocking {
+		w.Add(inboxBlocking)
+	}
 	if f.BeforeID > 0 {
 		w.Add("e.id < $?", f.BeforeID)
 	}
@@ -232,6 +242,9 @@ func ExceptionGet(ctx context.Context, db txn.DBTX, id int64) (Item, error) {
 	}
 	if err != nil {
 		return Item{}, fmt.Errorf("exception %d: %w", id, err)
+	}
+	if it.Sequence, err = store.SequenceStateOf(ctx, db, it.MessageID); err != nil {
+		return Item{}, err
 	}
 	return it, nil
 }

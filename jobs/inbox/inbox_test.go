@@ -142,7 +142,7 @@ func TestGroupsCountAndInboxPagesByKeyset(t *testing.T) {
 
 	// Resolving one lowers the group's open count in the same transaction.
 	require.NoError(t, b.tx(t, func(tx pgx.Tx) error {
-		return inbox.ExceptionResolve(ctx, tx, only[0].ID, "sender fixed it", b.actor())
+		return inbox.ExceptionResolve(ctx, tx, b.Client, only[0].ID, "sender fixed it", b.actor())
 	}))
 	g, err := inbox.GroupGet(ctx, b.Pool, byKind[store.ExceptionValidation].ID)
 	require.NoError(t, err)
@@ -161,9 +161,9 @@ func TestActionRefusals(t *testing.T) {
 	b.WaitStatus(t, id, store.StatusRejected)
 	ex := b.exceptionOf(t, id)
 
-	err := b.tx(t, func(tx pgx.Tx) error { return inbox.ExceptionResolve(ctx, tx, ex.ID, "  ", b.actor()) })
+	err := b.tx(t, func(tx pgx.Tx) error { return inbox.ExceptionResolve(ctx, tx, b.Client, ex.ID, "  ", b.actor()) })
 	require.Equal(t, fault.Invalid, fault.CodeOf(err), "resolving needs a reason")
-	err = b.tx(t, func(tx pgx.Tx) error { return inbox.ExceptionIgnore(ctx, tx, ex.ID, "", b.actor()) })
+	err = b.tx(t, func(tx pgx.Tx) error { return inbox.ExceptionIgnore(ctx, tx, b.Client, ex.ID, "", b.actor()) })
 	require.Equal(t, fault.Invalid, fault.CodeOf(err), "ignoring needs a reason")
 	err = b.tx(t, func(tx pgx.Tx) error {
 		_, err := inbox.ExceptionReplay(ctx, tx, b.Client, inbox.ReplayRequest{ExceptionID: ex.ID, Payload: []byte(`{"id": 1,`), Actor: b.actor()})
@@ -178,13 +178,13 @@ func TestActionRefusals(t *testing.T) {
 	require.Equal(t, fault.Invalid, fault.CodeOf(err), "a draft is previewed, not sent")
 	err = b.tx(t, func(tx pgx.Tx) error { return inbox.ExceptionAssign(ctx, tx, ex.ID, 987654, b.actor()) })
 	require.Equal(t, fault.Invalid, fault.CodeOf(err))
-	err = b.tx(t, func(tx pgx.Tx) error { return inbox.ExceptionResolve(ctx, tx, 987654, "x", b.actor()) })
+	err = b.tx(t, func(tx pgx.Tx) error { return inbox.ExceptionResolve(ctx, tx, b.Client, 987654, "x", b.actor()) })
 	require.Equal(t, fault.NotFound, fault.CodeOf(err))
 
-	require.NoError(t, b.tx(t, func(tx pgx.Tx) error { return inbox.ExceptionIgnore(ctx, tx, ex.ID, "test order", b.actor()) }))
+	require.NoError(t, b.tx(t, func(tx pgx.Tx) error { return inbox.ExceptionIgnore(ctx, tx, b.Client, ex.ID, "test order", b.actor()) }))
 	for name, act := range map[string]func(tx pgx.Tx) error{
 		"retry":   func(tx pgx.Tx) error { return inbox.ExceptionRetry(ctx, tx, b.Client, ex.ID, b.actor()) },
-		"resolve": func(tx pgx.Tx) error { return inbox.ExceptionResolve(ctx, tx, ex.ID, "again", b.actor()) },
+		"resolve": func(tx pgx.Tx) error { return inbox.ExceptionResolve(ctx, tx, b.Client, ex.ID, "again", b.actor()) },
 		"assign":  func(tx pgx.Tx) error { return inbox.ExceptionAssign(ctx, tx, ex.ID, b.Editor.UserID, b.actor()) },
 		"replay": func(tx pgx.Tx) error {
 			_, err := inbox.ExceptionReplay(ctx, tx, b.Client, inbox.ReplayRequest{ExceptionID: ex.ID, Actor: b.actor()})

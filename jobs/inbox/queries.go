@@ -188,11 +188,20 @@ const replayRevisionSelect = `
 		select m.idempotency_key, coalesce((select max(revision) from message_revisions where original_id = m.id), 0) + 1
 		from messages m where m.id = $1 for no key update`
 
-// replayMessageInsert inserts into messages for ExceptionReplay.
+// replayMessageInsert inserts into messages for ExceptionReplay. The
+// revision takes the place of the message replayed ($11) in its sequence
+// key's order: same key, same sequence_n.
 const replayMessageInsert = `
 		insert into messages (id, environment_id, flow_id, version_number, checksum, idempotency_key, key_claim, correlation_id,
-		                      payload, payload_sha256, status, received_at)
-		values ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, 'received', $10)`
+		                      payload, payload_sha256, status, received_at, sequence_key, sequence_n, sequence_latest)
+		select $1, $2, $3, $4, $5, $6, $6, $7, $8, $9, 'received', $10, o.sequence_key, o.sequence_n, o.sequence_latest
+		from messages o where o.id = $11`
 
 // messageVersionLock reads messages for ExceptionRetry.
 const messageVersionLock = `select version_number, status from messages where id = $1 for no key update`
+
+// inboxBlocking keeps, for ListQuery, the exceptions whose message holds a
+// later message of its sequence key (status held, through the lane index).
+const inboxBlocking = `exists (select from messages bm join messages bl on bl.environment_id = bm.environment_id and bl.flow_id = bm.flow_id
+			and bl.sequence_key = bm.sequence_key and bl.sequence_n > bm.sequence_n and bl.status = 'held'
+		where bm.id = e.message_id and bm.sequence_key is not null)`

@@ -166,7 +166,7 @@ func ExceptionReplay(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx
 	sum := sha256.Sum256(payload)
 	now := time.Now()
 	if _, err := tx.Exec(ctx, replayMessageInsert,
-		id, orig.EnvironmentID, orig.FlowID, v.number, v.checksum, key, orig.CorrelationID, string(payload), sum[:], now); err != nil {
+		id, orig.EnvironmentID, orig.FlowID, v.number, v.checksum, key, orig.CorrelationID, string(payload), sum[:], now, orig.ID); err != nil {
 		return uuid.Nil, fmt.Errorf("replay message %s: %w", orig.ID, err)
 	}
 	if _, err := tx.Exec(ctx, revisionInsert, id, rootID, n, v.number, edited, diff, strings.TrimSpace(req.Reason), req.Actor.Email); err != nil {

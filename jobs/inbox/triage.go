@@ -100,7 +100,7 @@ func ExceptionRetry(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx]
 		if err := tx.QueryRow(ctx, deliveryStatusSelect, *e.DeliveryID).Scan(&status); err != nil {
 			return fmt.Errorf("delivery %s: %w", *e.DeliveryID, err)
 		}
-		if status == store.DeliveryPending || status == store.DeliveryRetrying {
+		if status == store.DeliveryPending || status == store.DeliveryRetrying || status == store.DeliveryHeld {
 			return &fault.Error{Code: fault.Conflict, Err: ErrAlreadyQueued,
 				Message: fmt.Sprintf("exception %d: its delivery is %s already; wait for the outcome", id, status)}
 		}
@@ -136,8 +136,11 @@ func ExceptionRetry(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx]
 	return audit(ctx, tx, actor, "retry", id, e.state(), after)
 }
 
-// closeException resolves or ignores an open exception with a reason.
-func closeException(ctx context.Context, tx pgx.Tx, id int64, to store.ExceptionStatus, reason string, actor account.Actor) error {
+// closeException resolves or ignores an open exception with a reason. A
+// message with a sequence key stops holding the later messages of its key
+// (for the exception's target, or all of them for a processing
+// exception): the next one is released in the same transaction.
+func closeException(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx], id int64, to store.ExceptionStatus, reason string, actor account.Actor) error {
 	reason = strings.TrimSpace(reason)
 	if reason == "" {
 		return &fault.Error{Code: fault.Invalid, Message: fmt.Sprintf("say why the exception is %s: a reason is required", to),
@@ -151,6 +154,10 @@ func closeException(ctx context.Context, tx pgx.Tx, id int64, to store.Exception
 	if err != nil {
 		return err
 	}
+	lanes, err := pipeline.SequenceLanes(ctx, tx, e.MessageID)
+	if err != nil {
+		return err
+	}
 	if _, err := tx.Exec(ctx, exceptionClose,
 		id, to, reason); err != nil {
 		return fmt.Errorf("exception %d: %w", id, err)
@@ -159,21 +166,26 @@ func closeException(ctx context.Context, tx pgx.Tx, id int64, to store.Exception
 		Detail: map[string]any{"status": to, "reason": reason, "by": actor.Email, "exception": e.ID}}); err != nil {
 		return err
 	}
+	if err := pipeline.SequenceWake(ctx, tx, client, lanes); err != nil {
+		return err
+	}
 	after := e.state()
 	after.Status, after.Resolution = to, reason
 	return audit(ctx, tx, actor, verb, id, e.state(), after)
 }
 
 // ExceptionResolve closes an open exception as dealt with; the reason is
-// required.
-func ExceptionResolve(ctx context.Context, tx pgx.Tx, id int64, reason string, actor account.Actor) error {
-	return closeException(ctx, tx, id, store.ExceptionResolved, reason, actor)
+// required. Later messages of its sequence key it held are released
+// (their jobs enqueued with client).
+func ExceptionResolve(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx], id int64, reason string, actor account.Actor) error {
+	return closeException(ctx, tx, client, id, store.ExceptionResolved, reason, actor)
 }
 
 // ExceptionIgnore closes an open exception as not needing action; the
-// reason is required.
-func ExceptionIgnore(ctx context.Context, tx pgx.Tx, id int64, reason string, actor account.Actor) error {
-	return closeException(ctx, tx, id, store.ExceptionIgnored, reason, actor)
+// reason is required. Later messages of its sequence key it held are
+// released without it (their jobs enqueued with client).
+func ExceptionIgnore(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx], id int64, reason string, actor account.Actor) error {
+	return closeException(ctx, tx, client, id, store.ExceptionIgnored, reason, actor)
 }
 
 // ExceptionAssign gives an open exception to a user (status assigned), or

@@ -114,7 +114,8 @@ const (
 // generic plan.
 func validStatus(s store.MessageStatus) bool {
 	switch s {
-	case store.StatusReceived, store.StatusRejected, store.StatusFailed, store.StatusQueued, store.StatusRetrying, store.StatusDelivered, store.StatusUnrouted:
+	case store.StatusReceived, store.StatusRejected, store.StatusFailed, store.StatusQueued, store.StatusHeld, store.StatusRetrying,
+		store.StatusDelivered, store.StatusUnrouted, store.StatusSuperseded:
 		return true
 	}
 	return false
@@ -272,7 +273,7 @@ func MessageSearchQuery(f MessageFilter) (sql string, args []any, limit int, err
 	}
 	if f.Status != "" {
 		if !validStatus(f.Status) {
-			return "", nil, 0, fault.Errorf(fault.Invalid, "no message status “%s”; use received, rejected, failed, queued, retrying, delivered or unrouted", f.Status)
+			return "", nil, 0, fault.Errorf(fault.Invalid, "no message status “%s”; use received, rejected, failed, queued, held, retrying, delivered, unrouted or superseded", f.Status)
 		}
 		w.Add("m.status = '" + string(f.Status) + "'")
 	}

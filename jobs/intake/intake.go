@@ -321,9 +321,13 @@ type prepared struct {
 	keySource   string
 	correlation string
 	channel     string
-	payload     []byte
-	sha         [32]byte
-	now         time.Time
+	// sequence is the sequence key (keys.sequence); "" for unordered.
+	sequence string
+	// latest: the flow's sequenceMode is latest.
+	latest  bool
+	payload []byte
+	sha     [32]byte
+	now     time.Time
 }
 
 func prepare(ctx context.Context, d deployed, payload []byte, key, correlation string, now time.Time) (prepared, error) {
@@ -344,7 +348,7 @@ func prepare(ctx context.Context, d deployed, payload []byte, key, correlation s
 		return prepared{}, err
 	}
 	p := prepared{id: id, key: key, keySource: "header", correlation: correlation, payload: payload, sha: sha256.Sum256(payload), now: now}
-	if (key == "" && d.prog.Def.Keys.Idempotency != "") || (correlation == "" && d.prog.Def.Keys.Correlation != "") || d.prog.Def.Keys.Channel != "" {
+	if (key == "" && d.prog.Def.Keys.Idempotency != "") || (correlation == "" && d.prog.Def.Keys.Correlation != "") || d.prog.Def.Keys.Channel != "" || d.prog.Def.Keys.Sequence != "" {
 		res, err := program.Run(ctx, d.prog.Keys, engine.Input{Payload: payload, Now: now, Vars: d.vars})
 		switch {
 		case errors.Is(err, engine.ErrInvalidInput):
@@ -372,6 +376,8 @@ func prepare(ctx context.Context, d deployed, payload []byte, key, correlation s
 			p.correlation = storable(res.CorrelationID)
 		}
 		p.channel = store.Truncate(storable(res.Channel), MaxKeyLength)
+		p.sequence = store.Truncate(storable(res.Sequence), MaxKeyLength)
+		p.latest = d.prog.Def.Keys.SequenceMode == engine.SequenceLatest
 	}
 	if p.key == "" {
 		// No header and no usable expression: every request is new.

@@ -113,6 +113,9 @@ type intakeItem struct {
 	// stale says the deployment changed after resolution: the caller
 	// resolves again and resubmits.
 	stale bool
+	// arrival is the item's place in the group as it came (a batch's
+	// lines in order): the order messages with a sequence key take.
+	arrival int
 }
 
 // errStaleDeployment is internal: the item must be resolved again.
@@ -189,6 +192,10 @@ func (in *Intake) submit(ctx context.Context, it *intakeItem) {
 func (in *Intake) commit(ctx context.Context, batch []*intakeItem) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), in.cfg.CommitTimeout)
 	defer cancel()
+	arrived := slices.Clone(batch)
+	for i, it := range batch {
+		it.arrival = i
+	}
 	// A fixed order of keys makes two writers inserting overlapping keys
 	// wait for each other instead of deadlocking. Stable, so that events
 	// with the same key are inserted in the order they came (the lines of
@@ -200,8 +207,9 @@ func (in *Intake) commit(ctx context.Context, batch []*intakeItem) {
 	if err != nil && len(batch) > 1 && fault.CodeOf(unavailable(err)) != fault.Unavailable {
 		// Something in the batch broke the statement (a payload PostgreSQL
 		// refuses, a deadlock): write each event on its own so only the
-		// event at fault fails.
-		for _, it := range batch {
+		// event at fault fails; in the order they came, which messages
+		// with a sequence key keep.
+		for _, it := range arrived {
 			_ = in.writeTx(ctx, []*intakeItem{it})
 		}
 	}
@@ -231,15 +239,17 @@ func (in *Intake) write(ctx context.Context, tx pgx.Tx, batch []*intakeItem) err
 	envs, flows, deps := make([]int64, n), make([]int64, n), make([]int64, n)
 	versions := make([]int32, n)
 	checksums, keys, corrs, payloads, details := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	channels := make([]string, n)
+	channels, sequences, latest := make([]string, n), make([]string, n), make([]bool, n)
+	arrivals := make([]int32, n)
 	shas := make([][]byte, n)
 	ats := make([]time.Time, n)
 	for i, it := range batch {
 		ids[i], envs[i], flows[i], deps[i], versions[i] = it.p.id, it.d.envID, it.d.flowID, it.d.deploymentID, int32(it.d.version)
 		checksums[i], keys[i], corrs[i], payloads[i] = it.d.checksum, it.p.key, it.p.correlation, string(it.p.payload)
 		shas[i], ats[i], details[i], channels[i] = it.p.sha[:], it.p.now, receivedDetail(it.d, it.p), it.p.channel
+		sequences[i], latest[i], arrivals[i] = it.p.sequence, it.p.latest, int32(it.arrival)
 	}
-	rows, err := tx.Query(ctx, groupInsertSQL, ids, envs, flows, deps, versions, checksums, keys, corrs, payloads, shas, ats, details, channels)
+	rows, err := tx.Query(ctx, groupInsertSQL, ids, envs, flows, deps, versions, checksums, keys, corrs, payloads, shas, ats, details, channels, sequences, latest, arrivals)
 	if err != nil {
 		return fmt.Errorf("insert messages: %w", err)
 	}

@@ -32,22 +32,29 @@ const messageByKeySelect = `
 const messageOfInlineMapSelect = `select environment_id, flow_id, version_number, checksum, received_at from messages where id = $1`
 
 // groupInsertSQL inserts the batch's messages and their received events
-// in one statement. A message is inserted only while the deployment it was
+// in one statement. A message with a sequence key draws its place in the
+// key's order (sequence_n) in the order the events came (arrival: a
+// batch's lines in order), not in the order of the insert, which is
+// sorted by key. A message is inserted only while the deployment it was
 // resolved against is still live (messages run on the version deployed
 // when they arrived) and its key is not claimed; each input row reports
 // which happened.
 const groupInsertSQL = `
 	with input as (
 		select * from unnest($1::uuid[], $2::int8[], $3::int8[], $4::int8[], $5::int4[], $6::text[], $7::text[],
-			$8::text[], $9::text[], $10::bytea[], $11::timestamptz[], $12::text[], $13::text[])
-			with ordinality as u(id, env, flow, deployment, version, checksum, key, correlation, payload, sha, received_at, detail, channel, ord)
+			$8::text[], $9::text[], $10::bytea[], $11::timestamptz[], $12::text[], $13::text[], $14::text[], $15::bool[], $16::int4[])
+			with ordinality as u(id, env, flow, deployment, version, checksum, key, correlation, payload, sha, received_at, detail, channel, sequence, latest, arrival, ord)
 	), live as (
 		select input.* from input
 		join current_deployments c on c.environment_id = input.env and c.flow_id = input.flow and c.deployment_id = input.deployment
+	), seq as (
+		select s.id, nextval('message_sequence_n') as n from (select id from live where sequence <> '' order by arrival) s
 	), m as (
 		insert into messages (id, environment_id, flow_id, version_number, checksum, idempotency_key, key_claim, correlation_id,
-			payload, payload_sha256, received_at, channel)
-		select id, env, flow, version, checksum, key, key, correlation, payload::json, sha, received_at, channel from live order by ord
+			payload, payload_sha256, received_at, channel, sequence_key, sequence_n, sequence_latest)
+		select live.id, env, flow, version, checksum, key, key, correlation, payload::json, sha, received_at, channel,
+			nullif(sequence, ''), seq.n, latest and sequence <> ''
+		from live left join seq on seq.id = live.id order by ord
 		on conflict (environment_id, flow_id, key_claim) do nothing
 		returning id
 	), l as (

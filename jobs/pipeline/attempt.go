@@ -103,8 +103,9 @@ func (r *attemptRecord) outcome() string {
 
 // recordAttempts writes, in tx, settled attempts and their consequences:
 // the deliveries' new states, attempts and lineage (recordAttemptsSQL),
-// the exceptions a delivery resolves or raises, and the messages'
-// statuses. It is the one way an attempt is recorded, for one delivery (a
+// the exceptions a delivery resolves or raises, the messages' statuses
+// and, for a delivery of a message with a sequence key, the release of the
+// next delivery of its lane. It is the one way an attempt is recorded, for one delivery (a
 // deliver job) or many (a group's first attempts). It returns how many it
 // recorded: an attempt another run recorded first is left out.
 func recordAttempts(ctx context.Context, tx pgx.Tx, recs []*attemptRecord) (int, error) {
@@ -141,6 +142,20 @@ func recordAttempts(ctx context.Context, tx pgx.Tx, recs []*attemptRecord) (int,
 	}
 	l, err := store.LineageColumnsOf(events)
 	if err != nil {
+		return 0, err
+	}
+	// Deliveries of messages with a sequence key: their lanes are locked
+	// before anything else, and woken below when one was delivered.
+	var lanes, delivering []Lane
+	for _, r := range recs {
+		if ln, ok := r.d.lane(); ok {
+			lanes = append(lanes, ln)
+			if r.status == store.DeliveryDelivered {
+				delivering = append(delivering, ln)
+			}
+		}
+	}
+	if err := lockLanes(ctx, tx, lanes); err != nil {
 		return 0, err
 	}
 	rows, err := tx.Query(ctx, recordAttemptsSQL, ids, attempts, started, latency, codes, outcomes, excerpts, errs, windowFrom, statuses, next,
@@ -202,6 +217,13 @@ func recordAttempts(ctx context.Context, tx pgx.Tx, recs []*attemptRecord) (int,
 		}
 	}
 	if err := store.RecomputeLockedMessageStatus(ctx, tx, messages...); err != nil {
+		return 0, err
+	}
+	released, err := wakeLanes(ctx, tx, delivering)
+	if err != nil {
+		return 0, err
+	}
+	if err := insertJobs(ctx, tx, deliverJobs(released), true); err != nil {
 		return 0, err
 	}
 	return len(done), nil

@@ -197,6 +197,13 @@ type pendingDelivery struct {
 	flowID        int64
 	correlationID string
 	receivedAt    time.Time
+	// sequenceKey is the message's sequence key; "" when unordered.
+	sequenceKey string
+}
+
+// lane is the delivery's sequence lane; ok is false when it has none.
+func (d pendingDelivery) lane() (Lane, bool) {
+	return Lane{EnvID: d.envID, FlowID: d.flowID, Key: d.sequenceKey}, d.sequenceKey != ""
 }
 
 // TransportDelivery is what a transport is told of delivery d of a
@@ -222,7 +229,7 @@ func loadDeliveries(ctx context.Context, db txn.DBTX, ids []uuid.UUID) ([]pendin
 		var d pendingDelivery
 		var body []byte
 		err := r.Scan(&d.ID, &d.MessageID, &d.Route, &d.Target, &d.TargetKind, &body, &d.Status, &d.Attempts, &d.budgetFrom, &d.windowFrom,
-			&d.envID, &d.flowID, &d.correlationID, &d.receivedAt)
+			&d.envID, &d.flowID, &d.correlationID, &d.receivedAt, &d.sequenceKey)
 		d.Body = body
 		return d, err
 	})
@@ -306,8 +313,8 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 		}
 		return err
 	}
-	if d.Status == store.DeliveryDelivered || d.Status == store.DeliveryFailed {
-		return nil
+	if !d.Status.Sendable() {
+		return nil // finished, or held until its lane releases it with a job of its own
 	}
 	log := logger(w.Logger).With("message_id", d.MessageID, "delivery_id", d.ID, "correlation_id", d.correlationID, "target", d.Target)
 
@@ -464,8 +471,24 @@ func (w *DeliverWorker) finishConfiguration(ctx context.Context, job *river.Job[
 // enqueued in tx. A delivery already delivered is a Conflict. When the
 // retry succeeds the delivery's open exception resolves itself.
 func DeliveryRetry(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx], deliveryID uuid.UUID) error {
+	// A delivery of a message with a sequence key goes back to its lane
+	// (held), under the lane's lock, taken before any row lock; the wake
+	// below releases it at once unless an earlier message blocks it.
+	var lanes []Lane
+	var lane Lane
+	err := tx.QueryRow(ctx, deliveryLaneSelect, deliveryID).Scan(&lane.EnvID, &lane.FlowID, &lane.Key)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+	case err != nil:
+		return fmt.Errorf("delivery %s: %w", deliveryID, err)
+	case lane.Key != "":
+		lanes = []Lane{lane}
+	}
+	if err := lockLanes(ctx, tx, lanes); err != nil {
+		return err
+	}
 	var status store.DeliveryStatus
-	err := tx.QueryRow(ctx, deliveryStatusLock, deliveryID).Scan(&status)
+	err = tx.QueryRow(ctx, deliveryStatusLock, deliveryID).Scan(&status)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fault.Errorf(fault.NotFound, "no delivery %s", deliveryID)
 	}
@@ -475,15 +498,22 @@ func DeliveryRetry(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx],
 	if status == store.DeliveryDelivered {
 		return fault.Errorf(fault.Conflict, "delivery %s was delivered already; nothing to retry", deliveryID)
 	}
+	to, stage := store.DeliveryPending, store.StageQueued
+	if len(lanes) > 0 {
+		to, stage = store.DeliveryHeld, store.StageHeld
+	}
 	var messageID uuid.UUID
-	if err := tx.QueryRow(ctx, deliveryRetryUpdate, deliveryID).Scan(&messageID); err != nil {
+	if err := tx.QueryRow(ctx, deliveryRetryUpdate, deliveryID, to).Scan(&messageID); err != nil {
 		return fmt.Errorf("delivery %s: %w", deliveryID, err)
 	}
-	if err := store.AddLineage(ctx, tx, messageID, store.Lineage{DeliveryID: &deliveryID, Stage: store.StageQueued, Detail: map[string]any{"retry": true}}); err != nil {
+	if err := store.AddLineage(ctx, tx, messageID, store.Lineage{DeliveryID: &deliveryID, Stage: stage, Detail: map[string]any{"retry": true}}); err != nil {
 		return err
 	}
 	if err := store.RecomputeMessageStatus(ctx, tx, messageID); err != nil {
 		return err
+	}
+	if len(lanes) > 0 {
+		return SequenceWake(ctx, tx, client, lanes)
 	}
 	if _, err := client.InsertTx(ctx, tx, DeliverArgs{DeliveryID: deliveryID}, nil); err != nil {
 		return fmt.Errorf("enqueue delivery %s: %w", deliveryID, err)

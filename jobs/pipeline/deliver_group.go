@@ -87,7 +87,7 @@ func (w *DeliverGroupWorker) Work(ctx context.Context, job *river.Job[DeliverGro
 	var handoff []uuid.UUID // to DeliverArgs jobs, due now
 	for _, d := range ds {
 		switch {
-		case d.Status == store.DeliveryDelivered || d.Status == store.DeliveryFailed:
+		case !d.Status.Sendable():
 		case d.Attempts > 0 || !dw.Transports.Grouped(transport.Kind(d.TargetKind)):
 			handoff = append(handoff, d.ID)
 		default:

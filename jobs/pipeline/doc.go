@@ -2,8 +2,9 @@
 // job (ProcessWorker: validate, map, route, steps) and the deliver jobs
 // (DeliverWorker, DeliverGroupWorker: send through a transport, retry,
 // back off, open circuits, raise exceptions), with one way to record an
-// attempt and its lineage (attempt.go) and the orphan check that finds
-// messages no job holds. Transports lists the target kinds it delivers
+// attempt and its lineage (attempt.go), the order of the messages of one
+// sequence key (sequence.go: held deliveries released lane by lane) and
+// the orphan check that finds messages no job holds. Transports lists the target kinds it delivers
 // to. It imports the message store, the program cache, the queue names,
 // the transports and intake's ProcessArgs; never the inbox or insight.
 //

@@ -37,7 +37,8 @@ func (OrphanCheckArgs) InsertOpts() river.InsertOpts {
 // be processed and every delivery still waiting to be sent whose job no
 // longer exists in a runnable state, and marks them failed so their status
 // says so. Running it twice files nothing twice: marked rows no longer
-// match.
+// match. It also wakes the sequence lanes whose held deliveries have
+// waited longer than OrphanGrace (wakeStaleLanes).
 type OrphanCheckWorker struct {
 	river.WorkerDefaults[OrphanCheckArgs]
 	DB store.DB
@@ -56,7 +57,7 @@ func (w *OrphanCheckWorker) Work(ctx context.Context, job *river.Job[OrphanCheck
 	// looked up per waiting row: River's jobs have no index on their
 	// arguments (migration 015), and a backlog of thousands of retrying
 	// deliveries would otherwise scan the live jobs once per delivery.
-	return txn.Run(ctx, w.DB, func(tx pgx.Tx) error {
+	err := txn.Run(ctx, w.DB, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, orphanedMessagesLock, before)
 		if err != nil {
 			return fmt.Errorf("orphaned messages: %w", err)
@@ -127,4 +128,33 @@ func (w *OrphanCheckWorker) Work(ctx context.Context, job *river.Job[OrphanCheck
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	// In a transaction of its own: a lane's lock is taken before any
+	// message row of the lane, and the check above has locked some.
+	return txn.Run(ctx, w.DB, func(tx pgx.Tx) error { return wakeStaleLanes(ctx, tx, before) })
+}
+
+// wakeStaleLanes wakes the lanes whose held deliveries have waited since
+// before: a safety net, since every change that can release a delivery
+// wakes its lane in the same transaction. A lane held behind an open
+// exception stays held.
+func wakeStaleLanes(ctx context.Context, tx pgx.Tx, before time.Time) error {
+	rows, err := tx.Query(ctx, staleLanesSelect, before)
+	if err != nil {
+		return fmt.Errorf("lanes held long: %w", err)
+	}
+	lanes, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Lane, error) {
+		var l Lane
+		return l, r.Scan(&l.EnvID, &l.FlowID, &l.Key)
+	})
+	if err != nil {
+		return fmt.Errorf("lanes held long: %w", err)
+	}
+	released, err := wakeLanes(ctx, tx, lanes)
+	if err != nil {
+		return err
+	}
+	return insertJobs(ctx, tx, deliverJobs(released), true)
 }

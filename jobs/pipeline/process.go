@@ -222,6 +222,17 @@ func (w *ProcessWorker) sendFirstAttempts(ctx context.Context, runs []processRun
 // statement (routeAll): a group of 128 written one statement at a time kept
 // its transaction open for 128 round trips.
 func (w *ProcessWorker) recordAll(ctx context.Context, tx pgx.Tx, runs []processRun, retry bool) error {
+	// Messages with a sequence key: their lanes are locked before their
+	// rows (sequence.go), and woken once they are written.
+	var lanes []Lane
+	for _, r := range runs {
+		if l, ok := laneOf(r.m); ok {
+			lanes = append(lanes, l)
+		}
+	}
+	if err := lockLanes(ctx, tx, lanes); err != nil {
+		return err
+	}
 	var plans []*routePlan
 	outcomes := make([]string, len(runs))
 	for i, r := range runs {
@@ -283,11 +294,11 @@ func (w *ProcessWorker) recordAll(ctx context.Context, tx pgx.Tx, runs []process
 	if err := insertJobs(ctx, tx, later, false); err != nil {
 		return err
 	}
-	var groups []river.InsertManyParams
-	for chunk := range slices.Chunk(waiting, intake.ProcessGroupSize) {
-		groups = append(groups, river.InsertManyParams{Args: DeliverGroupArgs{DeliveryIDs: chunk}})
+	released, err := wakeLanes(ctx, tx, lanes)
+	if err != nil {
+		return err
 	}
-	return insertJobs(ctx, tx, groups, true)
+	return insertJobs(ctx, tx, deliverJobs(append(waiting, released...)), true)
 }
 
 // log returns the worker's logger, with the message's ids when m is set.
@@ -324,7 +335,7 @@ func processInputs(ctx context.Context, db txn.DBTX, ids []uuid.UUID) ([]process
 		var payload []byte
 		var targets []string
 		err := r.Scan(&in.m.ID, &in.m.EnvironmentID, &in.m.Environment, &in.m.FlowID, &in.m.FlowSlug, &in.m.VersionNumber, &in.m.Checksum,
-			&in.m.IdempotencyKey, &in.m.CorrelationID, &payload, &in.m.Status, &in.m.ReceivedAt, &in.m.UpdatedAt, &in.vars, &targets)
+			&in.m.IdempotencyKey, &in.m.CorrelationID, &payload, &in.m.Status, &in.m.ReceivedAt, &in.m.UpdatedAt, &in.m.SequenceKey, &in.vars, &targets)
 		in.m.Payload = payload
 		in.configured = make(map[string]bool, len(targets))
 		for _, n := range targets {
@@ -447,6 +458,9 @@ func planRoutes(r processRun, kinds *transport.Registry) *routePlan {
 		}
 		id := store.DeliveryID(m.ID, route.Name)
 		status, lastError := store.DeliveryPending, ""
+		if m.SequenceKey != "" {
+			status = store.DeliveryHeld // until its lane releases it (sequence.go)
+		}
 		// A kind no transport serves is left to the deliver job, which
 		// fails it with a configuration exception that says so.
 		if needed, known := kinds.NeedsConfiguration(string(kind)); known && needed && !r.configured[route.Target] {
@@ -458,7 +472,7 @@ func planRoutes(r processRun, kinds *transport.Registry) *routePlan {
 			plan.configErrors = append(plan.configErrors, e)
 		}
 		plan.rows.add(id, route.Name, route.Target, string(kind), string(route.Output), status, lastError)
-		if status == store.DeliveryPending {
+		if status != store.DeliveryFailed {
 			pending = append(pending, id)
 		} else {
 			plan.events = append(plan.events, store.Lineage{DeliveryID: &id, At: now, Stage: store.StageFailed,
@@ -469,7 +483,10 @@ func planRoutes(r processRun, kinds *transport.Registry) *routePlan {
 		matched = []string{}
 	}
 	plan.events = append(plan.events, store.Lineage{At: now, Stage: store.StageRouted, Detail: map[string]any{"routes": matched}})
-	if len(pending) > 0 {
+	switch {
+	case len(pending) > 0 && m.SequenceKey != "":
+		plan.events = append(plan.events, store.Lineage{At: now, Stage: store.StageHeld, Detail: map[string]any{"deliveries": pending, "sequenceKey": m.SequenceKey}})
+	case len(pending) > 0:
 		plan.events = append(plan.events, store.Lineage{At: now, Stage: store.StageQueued, Detail: map[string]any{"deliveries": pending}})
 	}
 	// The message's status follows from the deliveries written here: any
@@ -481,6 +498,8 @@ func planRoutes(r processRun, kinds *transport.Registry) *routePlan {
 		plan.status, plan.outcome = store.StatusUnrouted, "unrouted"
 	case len(plan.configErrors) > 0:
 		plan.status = store.StatusFailed
+	case m.SequenceKey != "":
+		plan.status = store.StatusHeld // queued once wakeLanes releases a delivery
 	}
 	return plan
 }

@@ -1,5 +1,7 @@
 package pipeline
 
+import "github.com/crossdock/crossdock/jobs/store"
+
 // This file holds every SQL statement the package runs, grouped by the
 // table each writes or, for a read, reads first; the functions in the other
 // files run them by name. A statement with a part put together at run time
@@ -43,7 +45,7 @@ const recordAttemptsSQL = `
 // from their messages.
 const loadDeliveriesSQL = `
 	select d.id, d.message_id, d.route, d.target, d.target_kind, d.body, d.status, d.attempts, d.budget_from, d.window_from,
-	       m.environment_id, m.flow_id, m.correlation_id, m.received_at
+	       m.environment_id, m.flow_id, m.correlation_id, m.received_at, coalesce(m.sequence_key, '')
 	from deliveries d join messages m on m.id = d.message_id where d.id = any($1) order by d.id`
 
 // deliveryWaitForCircuit updates deliveries for waitForCircuit.
@@ -56,9 +58,15 @@ const deliveryFail = `update deliveries set status = 'failed', last_error = $2, 
 // deliveryStatusLock reads deliveries for DeliveryRetry.
 const deliveryStatusLock = `select status from deliveries where id = $1 for no key update`
 
-// deliveryRetryUpdate updates deliveries for DeliveryRetry.
+// deliveryLaneSelect reads the sequence lane of a delivery's message,
+// for DeliveryRetry; the key is ” when the message has none.
+const deliveryLaneSelect = `
+		select m.environment_id, m.flow_id, coalesce(m.sequence_key, '') from deliveries d join messages m on m.id = d.message_id where d.id = $1`
+
+// deliveryRetryUpdate updates deliveries for DeliveryRetry: pending, or
+// held ($2) when its message has a sequence key.
 const deliveryRetryUpdate = `
-		update deliveries set status = 'pending', budget_from = attempts, window_from = null, next_attempt_at = now(), updated_at = now()
+		update deliveries set status = $2, budget_from = attempts, window_from = null, next_attempt_at = now(), updated_at = now()
 		where id = $1 returning message_id`
 
 // orphanedDeliveriesLock locks waiting deliveries no live deliver job
@@ -111,7 +119,7 @@ const orphanedMessagesLock = `
 // counts when the environment target it reaches is configured).
 const processInputsSelect = `
 		select m.id, m.environment_id, e.name, m.flow_id, f.slug, m.version_number, m.checksum, m.idempotency_key,
-		       m.correlation_id, m.payload, m.status, m.received_at, m.updated_at,
+		       m.correlation_id, m.payload, m.status, m.received_at, m.updated_at, coalesce(m.sequence_key, ''),
 		       (select coalesce(jsonb_object_agg(v.name, v.value), '{}') from environment_variables v where v.environment_id = m.environment_id),
 		       (select coalesce(array_agg(c.name), '{}') from (
 		          select t.target_name as name from target_configs t where t.environment_id = m.environment_id and not exists (
@@ -180,3 +188,81 @@ const targetCircuitUpsert = `
 			insert into target_circuits (environment_id, target, state, changed_at) values ($1, $2, $3, $4)
 			on conflict (environment_id, target) do update set state = excluded.state, changed_at = excluded.changed_at
 			where target_circuits.changed_at <= excluded.changed_at`
+
+// sequence lanes: the order of the messages of one sequence key
+// (sequence.go).
+
+// lanesLock takes the advisory locks of lanes ($1 environments, $2 flows,
+// $3 keys), in the order of their hashes, for lockLanes.
+const lanesLock = `
+		select count(pg_advisory_xact_lock(h)) from (
+			select distinct hashtextextended(u.env || '/' || u.flow || '/' || u.key, 21) as h
+			from unnest($1::int8[], $2::int8[], $3::text[]) as u(env, flow, key)
+			order by h) s`
+
+// lanesOfMessagesSelect reads the lanes of messages, for SequenceLanes.
+const lanesOfMessagesSelect = `
+		select distinct environment_id, flow_id, sequence_key from messages where id = any($1) and sequence_key is not null`
+
+// staleLanesSelect reads the lanes of deliveries held since before $1,
+// for wakeStaleLanes.
+const staleLanesSelect = `
+		select distinct m.environment_id, m.flow_id, m.sequence_key from deliveries d join messages m on m.id = d.message_id
+		where d.status = 'held' and d.updated_at < $1 and m.sequence_key is not null
+		limit 1000`
+
+// heldRelease releases, per lane and target, the held deliveries of the
+// earliest message waiting when no earlier message blocks them
+// (store.LaneBlocked). In latest mode (sequence_latest of that message) it
+// releases instead those of the newest message held for the target that
+// nothing but held deliveries to the target separates from the earliest,
+// and supersedes the held deliveries to the target in between. It writes
+// their lineage and returns them, superseded or not, for wakeLanes.
+const heldRelease = `
+		with lane as (
+			select * from unnest($1::int8[], $2::int8[], $3::text[]) as u(env, flow, key)
+		), head as (
+			select distinct on (l.env, l.flow, l.key, d.target) l.env, l.flow, l.key, d.target, m.sequence_n, m.sequence_latest as latest, m.id
+			from lane l
+			join messages m on m.environment_id = l.env and m.flow_id = l.flow and m.sequence_key = l.key
+				and m.status not in ('delivered', 'unrouted')
+			join deliveries d on d.message_id = m.id and d.status = 'held'
+			order by l.env, l.flow, l.key, d.target, m.sequence_n
+		), free as (
+			select h.* from head h where not exists (select from messages b where ` + store.LaneBlocked + `)
+		), pick as (
+			select f.env, f.flow, f.key, f.target, f.sequence_n as from_n, coalesce(c.sequence_n, f.sequence_n) as to_n, coalesce(c.id, f.id) as to_id
+			from free f left join lateral (
+				select c.id, c.sequence_n from messages c
+				join deliveries cd on cd.message_id = c.id and cd.target = f.target and cd.status = 'held'
+				where f.latest and c.environment_id = f.env and c.flow_id = f.flow and c.sequence_key = f.key and c.sequence_n > f.sequence_n
+					and c.status not in ('delivered', 'unrouted')
+					and not exists (select from messages b
+						where b.environment_id = f.env and b.flow_id = f.flow and b.sequence_key = f.key
+							and b.sequence_n > f.sequence_n and b.sequence_n < c.sequence_n and b.status not in ('delivered', 'unrouted')
+							and (b.status = 'received'
+								or exists (select from deliveries bd where bd.message_id = b.id and bd.target = f.target and bd.status in ('pending', 'retrying'))
+								or exists (select from exceptions e where e.message_id = b.id and e.status in ('open', 'assigned')
+									and (e.delivery_id is null or exists (select from deliveries ed where ed.id = e.delivery_id and ed.target = f.target)))))
+				order by c.sequence_n desc limit 1) c on true
+		), r as (
+			update deliveries d set status = 'pending', next_attempt_at = now(), updated_at = now()
+			from pick p
+			where d.message_id = p.to_id and d.target = p.target and d.status = 'held'
+			returning d.id, d.message_id
+		), s as (
+			update deliveries d set status = 'superseded', superseded_by = p.to_id, next_attempt_at = null, updated_at = now()
+			from pick p join messages m on m.environment_id = p.env and m.flow_id = p.flow and m.sequence_key = p.key
+				and m.sequence_n >= p.from_n and m.sequence_n < p.to_n and m.status not in ('delivered', 'unrouted')
+			where d.message_id = m.id and d.target = p.target and d.status = 'held'
+			returning d.id, d.message_id, p.to_id as by
+		), l as (
+			insert into lineage_events (message_id, delivery_id, at, stage, detail)
+			select message_id, id, clock_timestamp(), 'queued', '{"released": true}' from r
+			union all
+			select message_id, id, clock_timestamp(), 'superseded', jsonb_build_object('by', by) from s
+		)
+		select id, message_id, false from r
+		union all
+		select id, message_id, true from s
+		order by 1`

@@ -19,10 +19,22 @@ type DeliveryStatus string
 // The delivery statuses.
 const (
 	DeliveryPending   DeliveryStatus = "pending"   // queued, not attempted yet
+	DeliveryHeld      DeliveryStatus = "held"      // waiting for an earlier message of its sequence key
 	DeliveryRetrying  DeliveryStatus = "retrying"  // failed, another attempt is scheduled
 	DeliveryDelivered DeliveryStatus = "delivered" // the target took it (or it was captured)
 	DeliveryFailed    DeliveryStatus = "failed"    // refused or out of retries; an exception says why
+	// DeliverySuperseded: a newer message of the sequence key was
+	// delivered instead (sequenceMode latest); SupersededBy names it.
+	DeliverySuperseded DeliveryStatus = "superseded"
 )
+
+// Sendable says whether a deliver job may attempt a delivery in this
+// status: pending or retrying. Delivered, failed and superseded ones are
+// finished; a held one waits for its lane, which releases it with a job
+// of its own.
+func (s DeliveryStatus) Sendable() bool {
+	return s == DeliveryPending || s == DeliveryRetrying
+}
 
 // Delivery is a message × route to a target, with its attempts and, for a
 // capture target, what was captured.
@@ -39,9 +51,12 @@ type Delivery struct {
 	LastError      string          `json:"lastError,omitempty"`
 	NextAttemptAt  *time.Time      `json:"nextAttemptAt,omitempty"`
 	DeliveredAt    *time.Time      `json:"deliveredAt,omitempty"`
-	CreatedAt      time.Time       `json:"createdAt"`
-	AttemptLog     []Attempt       `json:"attemptLog"`
-	Capture        *Capture        `json:"capture,omitempty"`
+	// SupersededBy is the newer message of the sequence key delivered
+	// instead of this one (status superseded).
+	SupersededBy *uuid.UUID `json:"supersededBy,omitempty"`
+	CreatedAt    time.Time  `json:"createdAt"`
+	AttemptLog   []Attempt  `json:"attemptLog"`
+	Capture      *Capture   `json:"capture,omitempty"`
 }
 
 // Attempt is one try of a delivery. ResponseExcerpt holds at most the first
@@ -78,7 +93,7 @@ func deliveriesOf(ctx context.Context, db txn.DBTX, messageID uuid.UUID) ([]Deli
 		var capHeaders map[string]string
 		var capAt *time.Time
 		err := r.Scan(&d.ID, &d.MessageID, &d.Route, &d.Target, &d.TargetKind, &body, &d.Status, &d.Attempts, &d.LastStatusCode,
-			&d.LastError, &d.NextAttemptAt, &d.DeliveredAt, &d.CreatedAt, &capMethod, &capURL, &capHeaders, &capBody, &capAt)
+			&d.LastError, &d.NextAttemptAt, &d.DeliveredAt, &d.CreatedAt, &d.SupersededBy, &capMethod, &capURL, &capHeaders, &capBody, &capAt)
 		d.Body = body
 		if capMethod != nil {
 			d.Capture = &Capture{Method: *capMethod, URL: *capURL, Headers: capHeaders, Body: capBody, CapturedAt: *capAt}

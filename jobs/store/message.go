@@ -26,9 +26,13 @@ const (
 	StatusRejected  MessageStatus = "rejected"  // a validation rule failed
 	StatusFailed    MessageStatus = "failed"    // mapping failed, or a delivery failed for good
 	StatusQueued    MessageStatus = "queued"    // deliveries are waiting or under way
+	StatusHeld      MessageStatus = "held"      // waiting for an earlier message of its sequence key
 	StatusRetrying  MessageStatus = "retrying"  // a delivery failed and will be retried
 	StatusDelivered MessageStatus = "delivered" // every delivery succeeded
 	StatusUnrouted  MessageStatus = "unrouted"  // valid, but no route's condition held
+	// StatusSuperseded: every delivery was superseded by a newer message
+	// of its sequence key (sequenceMode latest).
+	StatusSuperseded MessageStatus = "superseded"
 )
 
 // Stage names a lineage event.
@@ -42,6 +46,8 @@ const (
 	StageMapped         Stage = "mapped"
 	StageRouted         Stage = "routed"
 	StageQueued         Stage = "queued"
+	StageHeld           Stage = "held"       // waiting for an earlier message of its sequence key
+	StageSuperseded     Stage = "superseded" // a newer message of its sequence key is delivered instead
 	StageDelivering     Stage = "delivering"
 	StageDelivered      Stage = "delivered"
 	StageRetryScheduled Stage = "retry_scheduled"
@@ -65,6 +71,9 @@ type Message struct {
 	Status         MessageStatus   `json:"status"`
 	ReceivedAt     time.Time       `json:"receivedAt"`
 	UpdatedAt      time.Time       `json:"updatedAt"`
+	// SequenceKey is the message's sequence key (keys.sequence); "" for
+	// an unordered message.
+	SequenceKey string `json:"sequenceKey,omitempty"`
 }
 
 // LineageEvent is one step of a message's story. DeliveryID is set for the
@@ -87,6 +96,9 @@ type MessageView struct {
 	Lineage    []LineageEvent `json:"lineage"`
 	Deliveries []Delivery     `json:"deliveries"`
 	Exceptions []Exception    `json:"exceptions"`
+	// Sequence is where the message stands in its sequence key's order;
+	// absent for a message without a key.
+	Sequence *SequenceState `json:"sequence,omitempty"`
 }
 
 // ParseMessageID parses a message id from a URL; a malformed id is
@@ -103,7 +115,7 @@ func scanMessage(row pgx.Row) (Message, error) {
 	var m Message
 	var payload []byte
 	err := row.Scan(&m.ID, &m.EnvironmentID, &m.Environment, &m.FlowID, &m.FlowSlug, &m.VersionNumber, &m.Checksum,
-		&m.IdempotencyKey, &m.CorrelationID, &payload, &m.Status, &m.ReceivedAt, &m.UpdatedAt)
+		&m.IdempotencyKey, &m.CorrelationID, &payload, &m.Status, &m.ReceivedAt, &m.UpdatedAt, &m.SequenceKey)
 	m.Payload = payload
 	return m, err
 }
@@ -131,7 +143,8 @@ func MessagesByCorrelationID(ctx context.Context, db txn.DBTX, correlationID str
 }
 
 // MessageGet returns a message with its lineage, deliveries (with attempts
-// and captures) and exceptions, or NotFound.
+// and captures), exceptions and, for a message with a sequence key, its
+// place in the key's order; or NotFound.
 func MessageGet(ctx context.Context, db txn.DBTX, id uuid.UUID) (MessageView, error) {
 	m, err := MessageByID(ctx, db, id)
 	if err != nil {
@@ -146,6 +159,11 @@ func MessageGet(ctx context.Context, db txn.DBTX, id uuid.UUID) (MessageView, er
 	}
 	if v.Exceptions, err = ExceptionsOfMessage(ctx, db, id); err != nil {
 		return MessageView{}, err
+	}
+	if m.SequenceKey != "" {
+		if v.Sequence, err = SequenceStateOf(ctx, db, id); err != nil {
+			return MessageView{}, err
+		}
 	}
 	return v, nil
 }
@@ -244,7 +262,8 @@ func SetMessageStatus(ctx context.Context, db txn.DBTX, id uuid.UUID, status Mes
 
 // RecomputeMessageStatus derives routed messages' statuses from their
 // deliveries: any failed → failed (someone must look), any retrying →
-// retrying, all delivered → delivered, else queued. The message rows are
+// retrying, all superseded → superseded, all delivered or superseded →
+// delivered, any pending → queued, any held → held, else queued. The message rows are
 // locked first, in id order, so two deliveries finishing at once cannot
 // each miss the other's outcome and two callers locking several messages
 // cannot deadlock. The lock is FOR NO KEY UPDATE, not FOR UPDATE: rows

@@ -11,7 +11,7 @@ package store
 // deliveriesOfMessageSelect reads deliveries for deliveriesOf.
 const deliveriesOfMessageSelect = `
 		select d.id, d.message_id, d.route, d.target, d.target_kind, d.body, d.status, d.attempts, d.last_status_code,
-		       d.last_error, d.next_attempt_at, d.delivered_at, d.created_at,
+		       d.last_error, d.next_attempt_at, d.delivered_at, d.created_at, d.superseded_by,
 		       c.method, c.url, c.headers, c.body, c.captured_at
 		from deliveries d left join captures c on c.delivery_id = d.id
 		where d.message_id = $1 order by d.created_at, d.route`
@@ -77,7 +77,7 @@ const storedPayloadValuesInsert = `
 // clause.
 const messageSelect = `
 	select m.id, m.environment_id, e.name, m.flow_id, f.slug, m.version_number, m.checksum, m.idempotency_key,
-	       m.correlation_id, m.payload, m.status, m.received_at, m.updated_at
+	       m.correlation_id, m.payload, m.status, m.received_at, m.updated_at, coalesce(m.sequence_key, '')
 	from messages m join environments e on e.id = m.environment_id join flows f on f.id = m.flow_id`
 
 // messageByIDSelect reads messages for MessageByID.
@@ -98,7 +98,44 @@ const messageStatusRecompute = `
 		from (select message_id, case
 				when bool_or(status = 'failed') then 'failed'
 				when bool_or(status = 'retrying') then 'retrying'
-				when bool_and(status = 'delivered') then 'delivered'
+				when bool_and(status = 'superseded') then 'superseded'
+				when bool_and(status in ('delivered', 'superseded')) then 'delivered'
+				when bool_or(status = 'pending') then 'queued'
+				when bool_or(status = 'held') then 'held'
 				else 'queued' end as status
 			from deliveries where message_id = any($1) group by message_id) s
 		where m.id = any($1) and m.id = s.message_id and m.status <> s.status`
+
+// sequence lanes: the order of the messages of one sequence key.
+
+// LaneBlocked is the condition under which message b, earlier in its lane
+// than the message h.sequence_n, blocks that message's delivery to
+// h.target: b is not processed yet, or its delivery to the target has
+// not ended, or it has an open exception of its processing or of its
+// delivery to the target. Delivered and unrouted messages never block
+// (and are not in the lane index). The pipeline releases held deliveries
+// with it; MessageGet says what a held message waits for.
+const LaneBlocked = `
+			b.environment_id = h.env and b.flow_id = h.flow and b.sequence_key = h.key and b.sequence_n < h.sequence_n
+			and b.status not in ('delivered', 'unrouted')
+			and (b.status = 'received'
+				or exists (select from deliveries bd where bd.message_id = b.id and bd.target = h.target and bd.status in ('pending', 'held', 'retrying'))
+				or exists (select from exceptions e where e.message_id = b.id and e.status in ('open', 'assigned')
+					and (e.delivery_id is null or exists (select from deliveries ed where ed.id = e.delivery_id and ed.target = h.target))))`
+
+// sequenceStateSelect reads, for SequenceStateOf, a message's sequence
+// key, the earliest earlier message that holds one of its held deliveries
+// (LaneBlocked) and, when it has an open exception, how many later
+// messages of its key are held.
+const sequenceStateSelect = `
+		select m.sequence_key,
+			(select b.id from deliveries d
+				cross join lateral (select m.environment_id as env, m.flow_id as flow, m.sequence_key as key, m.sequence_n as sequence_n, d.target as target) h
+				join messages b on ` + LaneBlocked + `
+				where d.message_id = m.id and d.status = 'held'
+				order by b.sequence_n limit 1),
+			case when exists (select from exceptions e where e.message_id = m.id and e.status in ('open', 'assigned')) then
+				(select count(*) from messages l where l.environment_id = m.environment_id and l.flow_id = m.flow_id
+					and l.sequence_key = m.sequence_key and l.sequence_n > m.sequence_n and l.status = 'held')
+			else 0 end
+		from messages m where m.id = $1 and m.sequence_key is not null`

@@ -197,6 +197,7 @@ type Designer struct {
 	Key           Field
 	Correlation   Field
 	Channel       Field
+	Sequence      Field // keys.sequence
 	SLAWithin     Field // seconds; empty: the default SLA
 	SLAObjective  Field // percent
 	DefaultSLA    string

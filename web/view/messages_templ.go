@@ -53,7 +53,7 @@ func statusBadge(status string) string {
 		return "badge badge-ok"
 	case "failed", "rejected":
 		return "badge badge-bad"
-	case "retrying", "queued", "received":
+	case "retrying", "queued", "held", "received":
 		return "badge badge-changed"
 	}
 	return "badge badge-off"
