@@ -28,7 +28,7 @@ func (s *Server) inboxQuery(c *fiber.Ctx) (view.InboxFilter, inbox.Filter, error
 func (s *Server) inboxFilter(c *fiber.Ctx, get func(key string) string) (view.InboxFilter, inbox.Filter, error) {
 	ctx := c.UserContext()
 	v := view.InboxFilter{View: get("view"), Env: get("env"), Flow: get("flow"), Kind: get("kind"),
-		Status: get("status"), Assignee: get("assignee"), Target: get("target"), Age: get("age"), Q: get("q")}
+		Status: get("status"), Assignee: get("assignee"), Target: get("target"), Age: get("age"), Q: get("q"), Blocking: get("blocking") == "true"}
 	if v.Status == "" {
 		v.Status = string(inbox.Active)
 	}
@@ -36,7 +36,7 @@ func (s *Server) inboxFilter(c *fiber.Ctx, get func(key string) string) (view.In
 		v.View = "groups"
 	}
 	f := inbox.Filter{Kind: store.ExceptionKind(v.Kind), Status: inbox.Status(v.Status), Target: v.Target, Text: v.Q, Limit: inboxPageSize,
-		Blocking: c.QueryBool("blocking")}
+		Blocking: v.Blocking}
 	if v.Env != "" {
 		env, err := release.EnvironmentByName(ctx, s.deps.DB, v.Env)
 		if err != nil {
@@ -95,6 +95,9 @@ func inboxURL(v view.InboxFilter, extra ...string) string {
 	}
 	if v.Group != 0 {
 		q.Set("group", itoa64(v.Group))
+	}
+	if v.Blocking {
+		q.Set("blocking", "true")
 	}
 	for i := 0; i+1 < len(extra); i += 2 {
 		q.Set(extra[i], extra[i+1])

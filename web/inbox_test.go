@@ -250,3 +250,21 @@ func TestExceptionPagePrimaryActionFollowsTheKind(t *testing.T) {
 		require.NotContains(t, res.body, `id="edit-replay"`)
 	})
 }
+
+// The flat list filters on exceptions blocking later messages of their
+// sequence key, and keeps the filter in its links and its bulk form.
+func TestInboxBlockingFilterOnThePage(t *testing.T) {
+	t.Parallel()
+	tb, _ := setupInbox(t)
+	tb.user(t, "sam@shop.example", account.RoleSupport)
+	sam := tb.browser(t)
+	sam.signIn("sam@shop.example")
+	res := sam.get("/inbox?view=list")
+	require.Contains(t, res.body, `id="f-blocking"`)
+	require.Contains(t, res.body, "exception-row", "the unfiltered list shows the exceptions")
+	res = sam.get("/inbox?view=list&blocking=true")
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.Regexp(t, `id="f-blocking" name="blocking" value="true" checked`, res.body)
+	require.NotContains(t, res.body, "exception-row", "no message of this flow has a sequence key: none blocks")
+	require.Contains(t, res.body, `blocking=true`, "the view links keep the filter")
+}

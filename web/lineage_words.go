@@ -39,6 +39,7 @@ type lineageDetail struct {
 	Status     string                     `json:"status"`
 	Reason     string                     `json:"reason"`
 	Exception  *int64                     `json:"exception"`
+	SeqKey     string                     `json:"sequenceKey"`
 }
 
 // lineageSentence says what one lineage event means, in words, with links
@@ -208,6 +209,18 @@ func lineageSentence(stage store.Stage, raw json.RawMessage) (string, []view.Lin
 			b.WriteString(": " + d.Reason)
 		}
 		exception()
+	case store.StageHeld:
+		b.WriteString("Held behind an earlier message of its sequence key")
+		if d.SeqKey != "" {
+			b.WriteString(" " + d.SeqKey)
+		}
+		b.WriteString(": delivered once that message's deliveries have ended")
+	case store.StageSuperseded:
+		// "by" is the newer message of the key delivered instead.
+		b.WriteString("Superseded by a newer message of its sequence key, delivered instead")
+		if d.By != "" {
+			links = append(links, view.Link{Text: "the newer message", Href: "/messages/" + d.By})
+		}
 	default:
 		b.WriteString(strings.ReplaceAll(string(stage), "_", " "))
 	}

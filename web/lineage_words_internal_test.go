@@ -42,6 +42,11 @@ func TestLineageSentences(t *testing.T) {
 			"Queued again by sam@shop.example", []view.Link{{Text: "exception 5", Href: "/inbox/5"}}},
 		{"resolved by a person", store.StageResolved, `{"status":"ignored","reason":"test order","by":"sam@shop.example","exception":7}`,
 			"Exception ignored by sam@shop.example: test order", []view.Link{{Text: "exception 7", Href: "/inbox/7"}}},
+		{"held", store.StageHeld, `{"deliveries":1,"sequenceKey":"SKU-1"}`,
+			"Held behind an earlier message of its sequence key SKU-1: delivered once that message's deliveries have ended", nil},
+		{"superseded", store.StageSuperseded, `{"by":"0192f0c4-8a1e-7c3d-9b2a-5d6e7f809a1b"}`,
+			"Superseded by a newer message of its sequence key, delivered instead",
+			[]view.Link{{Text: "the newer message", Href: "/messages/0192f0c4-8a1e-7c3d-9b2a-5d6e7f809a1b"}}},
 		{"a detail of another shape", store.StageMapped, `[1,2]`, "Mapped", nil},
 		{"a stage this page does not know", store.Stage("some_new_stage"), `{}`, "some new stage", nil},
 	} {

@@ -109,6 +109,9 @@ func (f InboxFilter) Fields() [][2]string {
 	if f.Group != 0 {
 		out = append(out, [2]string{"group", strconv.FormatInt(f.Group, 10)})
 	}
+	if f.Blocking {
+		out = append(out, [2]string{"blocking", "true"})
+	}
 	return out
 }
 
