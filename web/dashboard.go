@@ -80,6 +80,8 @@ func (s *Server) dashboard() fiber.Handler {
 			{ID: "tile-failed", Label: "Failed or rejected", Value: count(t.Failed), Href: links.messages("", "failed")},
 			{ID: "tile-exceptions", Label: "Exceptions opened", Value: count(t.ExceptionsOpened), Href: links.inbox("", "")},
 			{ID: "tile-resolved", Label: "Exceptions resolved", Value: count(t.ExceptionsClosed), Href: links.inbox("resolved", "")},
+			{ID: "tile-held", Label: "Held now", Value: count(t.Held), Href: "/messages?" + url.Values{"env": {v.Environment}, "status": {"held"}}.Encode(),
+				Hint: "waiting behind an earlier message of their sequence key"},
 			{ID: "tile-sla", Label: "Within SLA", Value: percent(t.WithinSLA, t.SLABase),
 				Hint: slaHint(t, v.SLA), Href: links.messages("", "")},
 		}

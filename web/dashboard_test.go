@@ -64,6 +64,7 @@ func TestDashboardShowsTheRollupsWithLinks(t *testing.T) {
 	require.Equal(t, "1", tile(t, res.body, "tile-failed"))
 	require.Equal(t, "1", tile(t, res.body, "tile-exceptions"))
 	require.Equal(t, "75.0 %", tile(t, res.body, "tile-sla"))
+	require.Equal(t, "0", tile(t, res.body, "tile-held"))
 	require.Equal(t, "≤ 0.5 s", tile(t, res.body, "latency-p50"))
 	require.Contains(t, res.body, `href="/messages?env=dev&amp;from=`)
 	require.Contains(t, res.body, `status=delivered`)
@@ -123,6 +124,17 @@ func TestDashboardSLACountsDeliveriesOnly(t *testing.T) {
 	br := tb.browser(t)
 	br.signIn("viewer@shop.example")
 
+	t.Run("held messages are counted now", func(t *testing.T) {
+		_, err := tb.db.Exec(ctx, `update messages set status = 'held' where id = $1`, ids[0])
+		require.NoError(t, err)
+		defer func() {
+			_, err := tb.db.Exec(ctx, `update messages set status = 'delivered' where id = $1`, ids[0])
+			require.NoError(t, err)
+		}()
+		res := br.get("/dashboard?env=dev")
+		require.Equal(t, "1", tile(t, res.body, "tile-held"))
+		require.Contains(t, res.body, `status=held`)
+	})
 	t.Run("deliveries only by default", func(t *testing.T) {
 		res := br.get("/dashboard?env=dev")
 		require.Equal(t, http.StatusOK, res.StatusCode)

@@ -43,6 +43,9 @@ type DashboardTotals struct {
 	// adherence divides by (Received, less Rejected unless AllMessages).
 	Rejected, SLABase                  int64
 	ExceptionsOpened, ExceptionsClosed int64
+	// Held is the messages held now (not in the range) behind an earlier
+	// message of their sequence key.
+	Held int64
 	// P50, P95, P99 are accept → delivered latency percentiles, each the
 	// upper bound of the histogram bucket it falls in; zero without
 	// deliveries, and -1 when beyond the last bound.
@@ -157,6 +160,9 @@ func DashboardGet(ctx context.Context, db txn.DBTX, q DashboardQuery) (Dashboard
 		d.Totals.WithinSLA += f.WithinSLA
 		d.Totals.Rejected += f.Rejected
 		d.Totals.SLABase += f.Base
+	}
+	if err := db.QueryRow(ctx, heldCount, q.EnvironmentID).Scan(&d.Totals.Held); err != nil {
+		return d, fmt.Errorf("dashboard held: %w", err)
 	}
 	if d.Targets, err = targetHealth(ctx, db, q.EnvironmentID, from, q.To); err != nil {
 		return d, err

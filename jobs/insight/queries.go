@@ -130,7 +130,9 @@ const latencyBucketsSelect = `
 
 // flowRollupSQL counts messages by received minute, flow and channel.
 // A message's latency is from acceptance to its last delivery; a message
-// no route matched had nothing to deliver and counts as within the SLA.
+// no route matched had nothing to deliver, and one a newer message of its
+// sequence key superseded had nothing left to deliver: both count as
+// within the SLA.
 var flowRollupSQL = `
 	with m as (
 		select m.flow_id, m.channel, date_trunc('minute', m.received_at) as minute, m.status,
@@ -147,7 +149,7 @@ var flowRollupSQL = `
 		sla_seconds, sla_objective, latency_ms_sum, latency_le)
 	select $1, flow_id, channel, minute, count(*), count(*) filter (where status = 'delivered'),
 	       count(*) filter (where status in ('failed', 'rejected')), count(*) filter (where status = 'rejected'),
-	       count(*) filter (where latency_ms <= sla_seconds * 1000 or status = 'unrouted'),
+	       count(*) filter (where latency_ms <= sla_seconds * 1000 or status in ('unrouted', 'superseded')),
 	       max(sla_seconds), max(sla_objective), coalesce(sum(latency_ms), 0),
 	       array[` + latencyBucketsSQL() + `]
 	from m group by flow_id, channel, minute
@@ -221,3 +223,7 @@ const targetRollupSQL = `
 	group by d.target, date_trunc('minute', m.received_at)
 	on conflict (environment_id, minute, target) do update set
 		attempts = excluded.attempts, errors = excluded.errors, latency_ms_sum = excluded.latency_ms_sum`
+
+// heldCount counts an environment's messages held now behind an earlier
+// message of their sequence key, for DashboardGet (messages_status_idx).
+const heldCount = `select count(*) from messages where status = 'held' and environment_id = $1`
