@@ -49,11 +49,8 @@ var examplesNotRecorded = map[string]string{}
 //	go test ./web -run TestAPIExamples -update
 func TestAPIExamples(t *testing.T) {
 	t.Parallel()
-	t0 := time.Now()
 	rec := newExampleRecorder(t)
-	t.Logf("setup %s", time.Since(t0))
 	rec.run()
-	t.Logf("run %s", time.Since(t0))
 
 	var doc struct {
 		Paths map[string]map[string]struct {
@@ -328,16 +325,13 @@ func (r *exampleRecorder) run() {
 	t.Cleanup(stop)
 	first := r.record("POST /api/v1/envs/{env}/flows/{flow}/messages", 202, exampleCall{method: "POST", path: messages, key: r.trigger,
 		headers: []string{"Idempotency-Key", "order-1001", "X-Correlation-ID", "#1001"}, body: r.order(1)})
-	start := time.Now()
 	r.waitExceptions(1)
-	t.Logf("first exception after %s", time.Since(start))
 	for n := 2; n <= 6; n++ {
 		res, body := r.do(exampleCall{method: "POST", path: messages, key: r.trigger, headers: []string{"Idempotency-Key", fmt.Sprintf("order-%d", 1000+n)}, body: r.order(n)})
 		require.Equal(t, 202, res.StatusCode, string(body))
 		r.waitExceptions(n)
 	}
 	items := r.waitExceptions(6)
-	t.Logf("six exceptions after %s", time.Since(start))
 	id := func(i int) string { return fmt.Sprint(items[i].ID) }
 	group := fmt.Sprint(items[0].GroupID)
 
@@ -346,9 +340,7 @@ func (r *exampleRecorder) run() {
 		headers: []string{"Idempotency-Key", "resolve-test-orders"}, body: jsonBody(t, map[string]any{"action": "resolve", "exceptionIds": []int64{items[5].ID}, "reason": "test orders from the storefront's staging shop"})})
 	bulkPath := fmt.Sprintf("/api/v1/bulk-actions/%v", bulk["id"])
 	waitBulkDone(t, func() (response, map[string]any) { return tb.keyAPI(t, r.support, http.MethodGet, bulkPath, nil) })
-	t.Logf("bulk done after %s", time.Since(start))
 	stop()
-	t.Logf("stopped after %s", time.Since(start))
 	r.record("GET /api/v1/bulk-actions/{id}", 200, exampleCall{method: "GET", path: bulkPath, key: r.support})
 
 	// The batch is accepted but not processed: the workers have stopped.
