@@ -3,6 +3,8 @@ package web
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"regexp"
 	"sort"
 	"strings"
@@ -99,6 +101,9 @@ func apiDocsView() (view.APIDocs, error) {
 				o.Responses = append(o.Responses, view.APIResponse{Status: status, Description: markdown(desc)})
 			}
 			sort.Slice(o.Responses, func(i, j int) bool { return o.Responses[i].Status < o.Responses[j].Status })
+			if ex, ok := apiExamples[o.Method+" "+path]; ok {
+				o.Example = exampleView(ex)
+			}
 			tag := "Other"
 			if len(op.Tags) > 0 {
 				tag = op.Tags[0]
@@ -128,4 +133,42 @@ func apiDocsView() (view.APIDocs, error) {
 		d.Groups = append(d.Groups, *g)
 	}
 	return d, nil
+}
+
+// exampleView writes a recorded example as HTTP text: the request line,
+// its headers and body; the status line, the answer's headers and body.
+func exampleView(ex APIExample) *view.APIExample {
+	req := ex.Request.Method + " " + ex.Request.Path + "\n" + headerLines(ex.Request.Headers) + exampleBody(ex.Request.Body)
+	res := fmt.Sprintf("HTTP/1.1 %d %s\n", ex.Response.Status, http.StatusText(ex.Response.Status)) + headerLines(ex.Response.Headers) + exampleBody(ex.Response.Body)
+	return &view.APIExample{Request: strings.TrimRight(req, "\n"), Response: strings.TrimRight(res, "\n"), Shortened: ex.Request.Shortened || ex.Response.Shortened}
+}
+
+func headerLines(h map[string]string) string {
+	names := make([]string, 0, len(h))
+	for n := range h {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, n := range names {
+		b.WriteString(n + ": " + h[n] + "\n")
+	}
+	return b.String()
+}
+
+// exampleBody is a body after the blank line: indented JSON, or the text a
+// JSON string holds (NDJSON, for one).
+func exampleBody(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	var text string
+	if json.Unmarshal(raw, &text) == nil {
+		return "\n" + text
+	}
+	var b bytes.Buffer
+	if err := json.Indent(&b, raw, "", "  "); err != nil {
+		return "\n" + string(raw)
+	}
+	return "\n" + b.String()
 }

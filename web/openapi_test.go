@@ -64,8 +64,42 @@ func TestAPIReferencePage(t *testing.T) {
 		require.Contains(t, res.body, `href="#put-api-v1-flows-slug-draft"`)
 		require.Contains(t, res.body, `id="put-api-v1-flows-slug-draft"`)
 	})
+	t.Run("every operation shows the example recorded against the handlers", func(t *testing.T) {
+		require.Contains(t, res.body, "<h4>Example</h4>")
+		require.Contains(t, res.body, "POST /api/v1/envs/dev/flows/shop-orders/messages\nAuthorization: Bearer cdk_…\nContent-Type: application/json\nIdempotency-Key: order-1001")
+		require.Contains(t, res.body, "HTTP/1.1 202 Accepted\nContent-Type: application/json\nLocation: /api/v1/messages/")
+		require.Contains(t, res.body, "Cookie: crossdock_session=…", "approving takes a person's session")
+		require.Equal(t, strings.Count(res.body, `class="card api-op"`), strings.Count(res.body, "<h4>Example</h4>"))
+	})
+	t.Run("the served document carries them as OpenAPI examples", func(t *testing.T) {
+		var doc struct {
+			Paths map[string]map[string]struct {
+				RequestBody struct {
+					Content map[string]struct {
+						Examples map[string]struct {
+							Value any `json:"value"`
+						} `json:"examples"`
+					} `json:"content"`
+				} `json:"requestBody"`
+				Responses map[string]struct {
+					Content map[string]struct {
+						Examples map[string]struct {
+							Value any `json:"value"`
+						} `json:"examples"`
+					} `json:"content"`
+				} `json:"responses"`
+			} `json:"paths"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(br.get("/api/openapi.json").body), &doc))
+		op := doc.Paths["/api/v1/envs/{env}/flows/{flow}/messages"]["post"]
+		require.NotNil(t, op.RequestBody.Content["application/json"].Examples["recorded"].Value)
+		require.NotNil(t, op.Responses["202"].Content["application/json"].Examples["recorded"].Value)
+		batch := doc.Paths["/api/v1/envs/{env}/flows/{flow}/messages:batch"]["post"]
+		require.IsType(t, "", batch.RequestBody.Content["application/x-ndjson"].Examples["recorded"].Value, "NDJSON is a string")
+	})
 	t.Run("Markdown is rendered, not shown", func(t *testing.T) {
-		require.NotRegexp(t, "`[a-zA-Z/{}.-]+`", res.body, "no literal backticks left")
+		prose := regexp.MustCompile(`(?s)<pre class="json">.*?</pre>`).ReplaceAllString(res.body, "") // examples are what the API answers
+		require.NotRegexp(t, "`[a-zA-Z/{}.-]+`", prose, "no literal backticks left")
 		require.Contains(t, res.body, "<code>")
 	})
 }
