@@ -440,6 +440,14 @@ func (r *exampleRecorder) run() {
 	require.Equal(t, 200, res.StatusCode, string(body))
 	r.record("GET /api/v1/bundle", 200, exampleCall{method: "GET", path: "/api/v1/bundle?flow=shop-orders", key: r.manage})
 	r.record("POST /api/v1/bundle", 200, exampleCall{method: "POST", path: "/api/v1/bundle?dryRun=true", key: r.manage, body: string(body)})
+
+	// Local target names, last: the flow reaches its ERP in dev under
+	// another name, then the mapping is taken away again.
+	r.record("PUT /api/v1/environments/{env}/flows/{slug}/targets", 200, exampleCall{method: "PUT", path: "/api/v1/environments/dev/flows/shop-orders/targets",
+		key: r.configure, body: `{"targets": {"erp-sales-orders": "erp-eu"}}`})
+	r.record("GET /api/v1/environments/{env}/flows/{slug}/targets", 200, exampleCall{method: "GET", path: "/api/v1/environments/dev/flows/shop-orders/targets", key: r.configure})
+	res, body = r.do(exampleCall{method: "PUT", path: "/api/v1/environments/dev/flows/shop-orders/targets", key: r.configure, body: `{"targets": {}}`})
+	require.Equal(t, 200, res.StatusCode, string(body))
 }
 
 // exampleNormaliser turns what changes from run to run into stable
