@@ -26,8 +26,8 @@ func TestProcessTwiceThenOrphanCheck(t *testing.T) {
 	b := jobstest.Setup(t, false)
 	ctx := context.Background()
 	b.ConfigureERP(t, "http://127.0.0.1:1", nil)
-	a := b.Accept(t, `{"id": 1, "name": "#1", "total": 1}`)
-	orphan := b.Accept(t, `{"id": 2, "name": "#2", "total": 1}`)
+	a := b.Accept(t, `{"id": 1, "name": "#4101", "total": 1}`)
+	orphan := b.Accept(t, `{"id": 2, "name": "#4102", "total": 1}`)
 
 	tx, err := b.Pool.Begin(ctx)
 	require.NoError(t, err)
@@ -78,10 +78,10 @@ func TestProcessTwiceThenOrphanCheck(t *testing.T) {
 
 	// Both left received, so both are found by their payload values: the
 	// processed one and the one the check failed without processing.
-	res, err := insight.MessageSearch(ctx, tx, insight.MessageFilter{PayloadValue: "#1"})
+	res, err := insight.MessageSearch(ctx, tx, insight.MessageFilter{PayloadValue: "#4101"})
 	require.NoError(t, err)
 	require.Equal(t, []uuid.UUID{a.MessageID}, jobstest.MessageIDs(res.Messages))
-	res, err = insight.MessageSearch(ctx, tx, insight.MessageFilter{PayloadValue: "#2"})
+	res, err = insight.MessageSearch(ctx, tx, insight.MessageFilter{PayloadValue: "#4102"})
 	require.NoError(t, err)
 	require.Equal(t, []uuid.UUID{orphan.MessageID}, jobstest.MessageIDs(res.Messages))
 	require.Equal(t, 2, count(`select count(*) from message_values`))
