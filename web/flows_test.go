@@ -102,7 +102,7 @@ func TestDesignerPreviewShowsLiveValuesAndErrors(t *testing.T) {
 	res := preview(`"LIVE-" + "VALUE"`)
 	require.Equal(t, http.StatusOK, res.StatusCode, res.body)
 	require.Contains(t, res.body, `id="live-routes-0-mapping-1-expr"`)
-	require.Contains(t, res.body, `hx-swap-oob="true"`)
+	require.Contains(t, res.body, `hx-swap-oob="morph"`)
 	require.Contains(t, res.body, "LIVE-VALUE")
 
 	res = preview(`source.nmae +`)

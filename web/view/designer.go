@@ -274,6 +274,23 @@ func oobAttr(oob bool) templ.Attributes {
 	return templ.Attributes{}
 }
 
+// morphOOB marks a fragment the live preview sends out of band: htmx morphs
+// it into the element with its id (idiomorph) rather than replacing that
+// element, so a button, link or field inside keeps its node and a click
+// whose press and release straddle an answer still lands on it.
+func morphOOB(oob bool) templ.Attributes {
+	if oob {
+		return templ.Attributes{"hx-swap-oob": "morph"}
+	}
+	return templ.Attributes{}
+}
+
+// PreviewDelayMS is how long after the last keystroke the designer asks for
+// its live preview: short enough that a value follows typing (the answer
+// takes a few tens of milliseconds more), long enough that a burst of keys
+// typed faster than that is one request.
+const PreviewDelayMS = 50
+
 func (d Designer) action(name string) string {
 	return "/flows/" + d.Flow.Slug + "/" + name
 }
