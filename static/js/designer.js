@@ -61,10 +61,10 @@
     };
   }
 
-  // A preview answers every live cell, route output and the diagram; a
-  // keystroke changes only a few of them. Fragments identical to what the
-  // page shows are not swapped, which keeps the page's work per keystroke
-  // to what changed.
+  // An operation's answer sends the problems and the diagram out of band
+  // whether they changed or not, and a preview every fragment the page
+  // does not know the digest of: fragments identical to what the page
+  // shows are not swapped.
   document.addEventListener("htmx:oobBeforeSwap", function (ev) {
     var frag = ev.detail.fragment, target = ev.detail.target;
     var el = frag && (frag.firstElementChild || frag);
@@ -99,6 +99,14 @@
     previewOwed = false;
     if (p) { htmx.trigger(p, "refresh"); }
   }
+  // A preview answers only the fragments the page does not show already:
+  // it is sent the digest (data-v) of every fragment an answer brought.
+  document.addEventListener("htmx:configRequest", function (ev) {
+    if (!isPreview(ev)) { return; }
+    var shown = [];
+    document.querySelectorAll("[data-v]").forEach(function (el) { shown.push(el.getAttribute("data-v")); });
+    ev.detail.parameters.shown = shown.join(" ");
+  });
   document.addEventListener("htmx:beforeRequest", function (ev) {
     var xhr = ev.detail.xhr;
     if (!xhr) { return; }

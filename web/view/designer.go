@@ -285,6 +285,28 @@ func morphOOB(oob bool) templ.Attributes {
 	return templ.Attributes{}
 }
 
+// PreviewParts are the fragments of a live-preview answer, each sent out of
+// band: every live cell, row target check, route output and destination
+// pane, the problem list and the diagram.
+func PreviewParts(d Designer) []templ.Component {
+	parts := []templ.Component{LiveCell(d.Key.Live, true), LiveCell(d.Correlation.Live, true), LiveCell(d.Channel.Live, true)}
+	for _, r := range d.Rules {
+		parts = append(parts, LiveCell(r.Rule.Live, true))
+	}
+	for _, rt := range d.Routes {
+		parts = append(parts, LiveCell(rt.When.Live, true))
+		for _, row := range rt.Rows {
+			parts = append(parts, LiveCell(row.Live, true))
+			if row.Kind == "array" && row.ForEach.Live.ID != row.Live.ID {
+				parts = append(parts, LiveCell(row.ForEach.Live, true))
+			}
+			parts = append(parts, TargetCheck(row, d, true))
+		}
+		parts = append(parts, RouteOutput(rt, true), DestPane(d, rt, true))
+	}
+	return append(parts, Problems(d.Problems, true), DiagramBox(d, true))
+}
+
 // PreviewDelayMS is how long after the last keystroke the designer asks for
 // its live preview: short enough that a value follows typing (the answer
 // takes a few tens of milliseconds more), long enough that a burst of keys
