@@ -309,9 +309,11 @@ func PreviewParts(d Designer) []templ.Component {
 
 // PreviewDelayMS is how long after the last keystroke the designer asks for
 // its live preview: short enough that a value follows typing (the answer
-// takes a few tens of milliseconds more), long enough that a burst of keys
-// typed faster than that is one request.
-const PreviewDelayMS = 50
+// takes a few tens of milliseconds more), long enough that keys typed
+// faster than that (a held key repeats every ~33 ms) make one request.
+// Previews are one at a time, so typing faster than they are answered
+// waits for the one under way rather than piling requests up.
+const PreviewDelayMS = 30
 
 func (d Designer) action(name string) string {
 	return "/flows/" + d.Flow.Slug + "/" + name

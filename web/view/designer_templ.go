@@ -2538,8 +2538,8 @@ func DraftForm(csrf string, d Designer) templ.Component {
 	})
 }
 
-// previewTrigger asks for the live preview 50 ms after the analyst last
-// typed in the form (or when designer.js sends it "refresh"), posting the
+// previewTrigger asks for the live preview PreviewDelayMS after the analyst
+// last typed in the form (or when designer.js sends it "refresh"), posting the
 // form's fields. Previews queue on this element, not on the form: one is
 // under way at a time and only the newest waits, and they never sit in the
 // queue of the form's operations, where a waiting preview would drop a
