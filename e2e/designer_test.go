@@ -39,7 +39,8 @@ func editable(sel string) string {
 }
 
 // typeInto replaces a field's text the way a person does: select all, type,
-// and Escape to close a completion list that would cover what is below.
+// and Escape to close a completion list that would cover what is below;
+// then it waits for the live values, as a person sees them before going on.
 func typeInto(sel, text string) chromedp.Action[chromedp.Void] {
 	sel = editable(sel)
 	return chromedp.Steps(
@@ -47,7 +48,27 @@ func typeInto(sel, text string) chromedp.Action[chromedp.Void] {
 		chromedp.KeyEvent("a", chromedp.KeyModifiers(chromedp.ModifierCtrl)),
 		chromedp.KeyEvent(kb.Delete),
 		chromedp.SendKeys(chromedp.CSS(sel), text),
-		chromedp.KeyEvent(kb.Escape))
+		chromedp.KeyEvent(kb.Escape),
+		previewAnswered())
+}
+
+// previewAnswered waits until the designer's live preview has answered the
+// last keystroke (no preview under way once the delay before one is asked
+// for has passed); elsewhere it returns at once. A click sent milliseconds
+// after typing would otherwise aim at where a button was before the live
+// values above it changed height: chromedp reads the button's box, then
+// presses the mouse there.
+func previewAnswered() chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		time.Sleep(80 * time.Millisecond) // past the 30 ms before a preview is asked for
+		for {
+			busy, err := chromedp.Evaluate[bool](`!!document.querySelector("#preview.htmx-request")`)(ctx, t)
+			if err != nil || !busy {
+				return err
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
 }
 
 // choose picks the option of a select whose label starts with label by

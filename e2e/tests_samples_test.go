@@ -43,10 +43,11 @@ func TestAnalystAcceptsChangedOutputAndSavesAMessageAsSample(t *testing.T) {
 	)
 	waitText(t, ctx, "main", "failing test case")
 
-	must(t, ctx, "run the test cases",
-		chromedp.Click(chromedp.CSS("#run-tests")),
-		chromedp.WaitVisible(chromedp.CSS("#accept-0")),
-	)
+	must(t, ctx, "run the test cases", chromedp.Click(chromedp.CSS("#run-tests")))
+	// The refused publish already showed the failing case and its accept
+	// button: wait for the run's own page before using them.
+	waitLocation(t, ctx, "/tests/run")
+	must(t, ctx, "the run's results", chromedp.WaitVisible(chromedp.CSS("#accept-0")))
 	waitText(t, ctx, "#test-0 table.diff", `"WEB-`)
 	waitText(t, ctx, "#test-0 table.diff", "externalReference")
 

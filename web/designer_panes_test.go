@@ -201,7 +201,7 @@ func TestDesignerPanes(t *testing.T) {
 		sb.br.get("/flows/blank")
 		res := sb.br.htmxPost("/flows/blank/preview", url.Values{"revision": {sb.br.revision()}, "f:/routes/0/mapping/0/expr": {"source.id"}})
 		require.Equal(t, http.StatusOK, res.StatusCode)
-		require.Contains(t, res.body, `id="dest-0" hx-swap-oob="true"`)
+		require.Contains(t, res.body, `id="dest-0" hx-swap-oob="morph"`)
 		require.Contains(t, html.UnescapeString(res.body), "7 is a whole number; the schema wants text")
 	})
 

@@ -1,6 +1,13 @@
 package web
 
 import (
+	"bytes"
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"strings"
+
+	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/crossdock/crossdock/engine"
@@ -54,9 +61,14 @@ func (s *Server) renderDesigner(c *fiber.Ctx, st designerState, decorate func(*v
 }
 
 // flowPreview is the live preview: the draft with the page's unsaved
-// operations and typed-in fields applied, compiled and run on the selected sample. It answers with
-// out-of-band fragments for every live cell, so nothing else on the page
-// (focus, caret, half-typed text) is disturbed.
+// operations and typed-in fields applied, compiled and run on the selected
+// sample. It answers with out-of-band fragments (view.PreviewParts), so
+// nothing else on the page (focus, caret, half-typed text) is disturbed,
+// and only those the page does not show already: each fragment carries a
+// digest of itself (data-v), the page sends the digests it shows ("shown"),
+// and a fragment whose digest is among them is left out. A keystroke
+// changes a few of a hundred or more, and the page parses and morphs only
+// those.
 func (s *Server) flowPreview() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		f, d, err := s.flowWithDraft(c)
@@ -70,8 +82,46 @@ func (s *Server) flowPreview() fiber.Handler {
 			return err
 		}
 		model := buildDesigner(c.UserContext(), designerState{flow: f, revision: d.Revision, def: st.def, sample: formSample(c), canEdit: canEditFlows(c), now: s.deps.Now(), preview: true, kept: st.kept, kinds: s.targetKinds()})
-		return s.render(c, view.PreviewFragments(model))
+		return s.renderChanged(c, view.PreviewParts(model), strings.Fields(c.FormValue("shown")))
 	}
+}
+
+// renderChanged writes each part that is not among the digests shown, with
+// its digest as the data-v attribute of its outer element (every part is a
+// <div>).
+func (s *Server) renderChanged(c *fiber.Ctx, parts []templ.Component, shown []string) error {
+	seen := make(map[string]bool, len(shown))
+	for _, v := range shown {
+		seen[v] = true
+	}
+	c.Type("html", "utf-8")
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	w := c.Response().BodyWriter()
+	var buf bytes.Buffer
+	for _, p := range parts {
+		buf.Reset()
+		if err := p.Render(c.UserContext(), &buf); err != nil {
+			return err
+		}
+		html := buf.Bytes()
+		h := fnv.New64a()
+		h.Write(html)
+		v := strconv.FormatUint(h.Sum64(), 36)
+		if seen[v] {
+			continue
+		}
+		rest, ok := bytes.CutPrefix(html, []byte("<div "))
+		if !ok {
+			return fmt.Errorf("preview part does not start with <div: %.40q", html)
+		}
+		if _, err := fmt.Fprintf(w, `<div data-v="%s" `, v); err != nil {
+			return err
+		}
+		if _, err := w.Write(rest); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // compileSaved compiles a saved definition for actions that need a program

@@ -102,7 +102,7 @@ func TestDesignerPreviewShowsLiveValuesAndErrors(t *testing.T) {
 	res := preview(`"LIVE-" + "VALUE"`)
 	require.Equal(t, http.StatusOK, res.StatusCode, res.body)
 	require.Contains(t, res.body, `id="live-routes-0-mapping-1-expr"`)
-	require.Contains(t, res.body, `hx-swap-oob="true"`)
+	require.Contains(t, res.body, `hx-swap-oob="morph"`)
 	require.Contains(t, res.body, "LIVE-VALUE")
 
 	res = preview(`source.nmae +`)
@@ -115,6 +115,52 @@ func TestDesignerPreviewShowsLiveValuesAndErrors(t *testing.T) {
 	f, err := mappings.FlowBySlug(context.Background(), b.db, "shop-orders")
 	require.NoError(t, err)
 	require.Equal(t, 1, f.DraftRevision)
+}
+
+// TestDesignerPreviewAnswersOnlyWhatChanged: each preview fragment carries
+// the digest of its HTML (data-v); fragments whose digest the page sends
+// back as shown are left out, so a keystroke is answered with the few
+// fragments it changed.
+func TestDesignerPreviewAnswersOnlyWhatChanged(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.user(t, "ana@shop.example", account.RoleAnalyst)
+	br := b.browser(t)
+	br.signIn("ana@shop.example")
+	createStorefrontFlow(t, br)
+	br.get("/flows/shop-orders")
+	rev := br.revision()
+	digest := regexp.MustCompile(`<div data-v="([0-9a-z]+)" [^>]*id="([^"]+)"`)
+	preview := func(expr string, shown []string) map[string]string {
+		t.Helper()
+		form := url.Values{"revision": {rev}, "sample": {"0"}, "f:/routes/0/mapping/1/expr": {expr}, "shown": {strings.Join(shown, " ")}}
+		res := br.htmxPost("/flows/shop-orders/preview", form)
+		require.Equal(t, http.StatusOK, res.StatusCode, res.body)
+		parts := map[string]string{}
+		for _, m := range digest.FindAllStringSubmatch(res.body, -1) {
+			parts[m[2]] = m[1]
+		}
+		require.Equal(t, strings.Count(res.body, `hx-swap-oob="morph"`), len(parts), "every fragment carries its digest")
+		return parts
+	}
+	all := preview(`"A"`, nil)
+	require.Greater(t, len(all), 100, "without digests every fragment is answered")
+	var shown []string
+	for _, v := range all {
+		shown = append(shown, v)
+	}
+	// The same form again: only what reads the clock (rows using now(),
+	// and their route's output) can differ.
+	again := preview(`"A"`, shown)
+	require.NotContains(t, again, "live-routes-0-mapping-1-expr")
+	require.Less(t, len(again), 5, "unchanged fragments were answered again: %v", again)
+
+	changed := preview(`"B"`, shown)
+	require.Contains(t, changed, "live-routes-0-mapping-1-expr")
+	require.Contains(t, changed, "output-0", "the route's output shows the new value")
+	require.NotContains(t, changed, "live-routes-0-mapping-2-expr", "another row's value did not change")
+	require.Less(t, len(changed), 10)
+	require.NotEqual(t, all["live-routes-0-mapping-1-expr"], changed["live-routes-0-mapping-1-expr"])
 }
 
 func TestDesignerSavePublishDiffRestore(t *testing.T) {

@@ -61,14 +61,76 @@
     };
   }
 
-  // A preview answers every live cell, route output and the diagram; a
-  // keystroke changes only a few of them. Fragments identical to what the
-  // page shows are not swapped, which keeps the page's work per keystroke
-  // to what changed.
+  // An operation's answer sends the problems and the diagram out of band
+  // whether they changed or not, and a preview every fragment the page
+  // does not know the digest of: fragments identical to what the page
+  // shows are not swapped.
   document.addEventListener("htmx:oobBeforeSwap", function (ev) {
     var frag = ev.detail.fragment, target = ev.detail.target;
     var el = frag && (frag.firstElementChild || frag);
     if (el && target && el.outerHTML === target.outerHTML) { ev.detail.shouldSwap = false; }
+  });
+
+  // The live preview (#preview, a moment after the last keystroke) and the
+  // form's operations (its buttons and saves) are two queues of requests,
+  // each one at a time, that can be under way together. Previews among
+  // themselves answer in the order they were sent (one under way, only the
+  // newest waiting). An operation's answer morphs the whole form with every
+  // live value as of the fields it sent, so:
+  //   - a preview answer is dropped when an operation was sent or answered
+  //     after the preview was sent: it describes a form the operation has
+  //     replaced, where rows may have moved under the same ids;
+  //   - after an operation's answer, when the analyst typed while it was
+  //     under way or a preview answer was dropped meanwhile, the preview is
+  //     asked for again.
+  // The last answer shown therefore follows the last keystroke and the last
+  // operation. Every fragment a preview sends is morphed in (idiomorph), not
+  // replaced, so a button pressed while an answer arrives is still the
+  // button released.
+  var opEpoch = 0;         // bumped by every operation sent and answered
+  var opsUnderWay = 0;
+  var inputs = 0;          // input events in the form so far
+  var previewOwed = false; // ask for a preview once no operation is under way
+  function isPreview(ev) { return !!ev.detail.elt && ev.detail.elt.id === "preview"; }
+  function isOp(ev) { return ((ev.detail.requestConfig || {}).path || "").indexOf("/draft/ops") >= 0; }
+  function previewAgain() {
+    if (!previewOwed || opsUnderWay > 0) { return; }
+    var p = document.getElementById("preview");
+    previewOwed = false;
+    if (p) { htmx.trigger(p, "refresh"); }
+  }
+  // A preview answers only the fragments the page does not show already:
+  // it is sent the digest (data-v) of every fragment an answer brought.
+  document.addEventListener("htmx:configRequest", function (ev) {
+    if (!isPreview(ev)) { return; }
+    var shown = [];
+    document.querySelectorAll("[data-v]").forEach(function (el) { shown.push(el.getAttribute("data-v")); });
+    ev.detail.parameters.shown = shown.join(" ");
+  });
+  document.addEventListener("htmx:beforeRequest", function (ev) {
+    var xhr = ev.detail.xhr;
+    if (!xhr) { return; }
+    if (isPreview(ev)) { xhr.crossdockEpoch = opEpoch; return; }
+    if (!isOp(ev)) { return; }
+    opEpoch++;
+    opsUnderWay++;
+    xhr.crossdockInputs = inputs;
+  });
+  document.addEventListener("htmx:beforeSwap", function (ev) {
+    if (!isPreview(ev) || !ev.detail.xhr || ev.detail.xhr.crossdockEpoch === opEpoch) { return; }
+    ev.detail.shouldSwap = false;
+    previewOwed = true;
+    previewAgain();
+  });
+  document.addEventListener("htmx:afterRequest", function (ev) {
+    var xhr = ev.detail.xhr;
+    // (htmx fires it again on a parent when the answer removed the button.)
+    if (!xhr || !isOp(ev) || xhr.crossdockAnswered) { return; }
+    xhr.crossdockAnswered = true;
+    opEpoch++;
+    opsUnderWay = Math.max(0, opsUnderWay - 1);
+    if (xhr.crossdockInputs !== inputs) { previewOwed = true; }
+    previewAgain();
   });
 
   // Groups of rows and their option panels carry a data-key made from the
@@ -97,6 +159,7 @@
 
   document.addEventListener("input", function (ev) {
     if (!ev.target.closest || !ev.target.closest("#draft")) { return; }
+    inputs++;
     typed = true;
     showDirty();
     schedule();

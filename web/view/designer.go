@@ -275,6 +275,48 @@ func oobAttr(oob bool) templ.Attributes {
 	return templ.Attributes{}
 }
 
+// morphOOB marks a fragment the live preview sends out of band: htmx morphs
+// it into the element with its id (idiomorph) rather than replacing that
+// element, so a button, link or field inside keeps its node and a click
+// whose press and release straddle an answer still lands on it.
+func morphOOB(oob bool) templ.Attributes {
+	if oob {
+		return templ.Attributes{"hx-swap-oob": "morph"}
+	}
+	return templ.Attributes{}
+}
+
+// PreviewParts are the fragments of a live-preview answer, each sent out of
+// band: every live cell, row target check, route output and destination
+// pane, the problem list and the diagram.
+func PreviewParts(d Designer) []templ.Component {
+	parts := []templ.Component{LiveCell(d.Key.Live, true), LiveCell(d.Correlation.Live, true), LiveCell(d.Channel.Live, true),
+		LiveCell(d.Sequence.Live, true)}
+	for _, r := range d.Rules {
+		parts = append(parts, LiveCell(r.Rule.Live, true))
+	}
+	for _, rt := range d.Routes {
+		parts = append(parts, LiveCell(rt.When.Live, true))
+		for _, row := range rt.Rows {
+			parts = append(parts, LiveCell(row.Live, true))
+			if row.Kind == "array" && row.ForEach.Live.ID != row.Live.ID {
+				parts = append(parts, LiveCell(row.ForEach.Live, true))
+			}
+			parts = append(parts, TargetCheck(row, d, true))
+		}
+		parts = append(parts, RouteOutput(rt, true), DestPane(d, rt, true))
+	}
+	return append(parts, Problems(d.Problems, true), DiagramBox(d, true))
+}
+
+// PreviewDelayMS is how long after the last keystroke the designer asks for
+// its live preview: short enough that a value follows typing (the answer
+// takes a few tens of milliseconds more), long enough that keys typed
+// faster than that (a held key repeats every ~33 ms) make one request.
+// Previews are one at a time, so typing faster than they are answered
+// waits for the one under way rather than piling requests up.
+const PreviewDelayMS = 30
+
 func (d Designer) action(name string) string {
 	return "/flows/" + d.Flow.Slug + "/" + name
 }
