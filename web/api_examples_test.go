@@ -377,6 +377,13 @@ func (r *exampleRecorder) run() {
 		body: `{"value": "1000"}`})
 	res, body = r.do(exampleCall{method: "PUT", path: "/api/v1/environments/dev/variables/LEGACY_PLANT", key: r.configure, body: `{"value": "P01"}`})
 	require.Equal(t, 200, res.StatusCode, string(body))
+	r.record("GET /api/v1/environments/{env}/retention", 200, exampleCall{method: "GET", path: "/api/v1/environments/dev/retention", key: r.configure})
+	r.record("PUT /api/v1/environments/{env}/retention", 200, exampleCall{method: "PUT", path: "/api/v1/environments/dev/retention", key: r.configure,
+		body: `{"days": 30}`})
+	r.record("PUT /api/v1/environments/{env}/notifications", 200, exampleCall{method: "PUT", path: "/api/v1/environments/dev/notifications", key: r.configure,
+		body: `{"url": "https://hooks.slack.example/services/T0/B0/secret", "enabled": true, "threshold": 100, "window": "15m"}`})
+	r.record("GET /api/v1/environments/{env}/notifications", 200, exampleCall{method: "GET", path: "/api/v1/environments/dev/notifications", key: r.configure})
+	r.record("DELETE /api/v1/environments/{env}/notifications", 204, exampleCall{method: "DELETE", path: "/api/v1/environments/dev/notifications", key: r.configure})
 	r.record("GET /api/v1/environments/{env}/variables", 200, exampleCall{method: "GET", path: "/api/v1/environments/dev/variables", key: r.configure})
 	r.record("DELETE /api/v1/environments/{env}/variables/{name}", 204, exampleCall{method: "DELETE", path: "/api/v1/environments/dev/variables/LEGACY_PLANT", key: r.configure})
 

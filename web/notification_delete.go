@@ -2,10 +2,7 @@ package web
 
 import (
 	"github.com/gofiber/fiber/v2"
-	"github.com/jackc/pgx/v5"
 
-	"github.com/crossdock/crossdock/account"
-	"github.com/crossdock/crossdock/internal/txn"
 	"github.com/crossdock/crossdock/mappings/release"
 )
 
@@ -18,16 +15,7 @@ func (s *Server) notificationDelete() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		err = txn.Run(ctx, s.deps.DB, func(tx pgx.Tx) error {
-			all, err := release.NotificationConfigList(ctx, tx)
-			if err != nil {
-				return err
-			}
-			if err := release.NotificationConfigDelete(ctx, tx, env.ID); err != nil {
-				return err
-			}
-			return account.Audit(ctx, tx, actorOf(c), "notifications.remove", "environment", env.Name, all[env.ID].Masked(), nil)
-		})
+		err = release.RemoveNotifications(ctx, s.deps.DB, s.deps.Sealer, releaseActor(c), env)
 		if err != nil {
 			return err
 		}

@@ -8,11 +8,8 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/jackc/pgx/v5"
 
-	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/internal/fault"
-	"github.com/crossdock/crossdock/internal/txn"
 	"github.com/crossdock/crossdock/mappings/release"
 	"github.com/crossdock/crossdock/web/view"
 )
@@ -68,20 +65,7 @@ func (s *Server) notificationSave() fiber.Handler {
 			c.Status(fiber.StatusUnprocessableEntity)
 			return s.renderEnvironments(c, "Notifications for "+env.Name+": "+strings.Join(problems, "; ")+". Nothing was saved.")
 		}
-		err = txn.Run(ctx, s.deps.DB, func(tx pgx.Tx) error {
-			before, err := release.NotificationConfigGet(ctx, tx, s.deps.Sealer, env.ID)
-			var beforeMasked any
-			if err == nil {
-				beforeMasked = before.Masked()
-			} else if fault.CodeOf(err) != fault.NotFound {
-				return err
-			}
-			saved, err := release.NotificationConfigPut(ctx, tx, s.deps.Sealer, cfg, editorOf(c))
-			if err != nil {
-				return err
-			}
-			return account.Audit(ctx, tx, actorOf(c), "notifications.configure", "environment", env.Name, beforeMasked, saved.Masked())
-		})
+		_, err = release.ConfigureNotifications(ctx, s.deps.DB, s.deps.Sealer, releaseActor(c), env, cfg)
 		var fe *fault.Error
 		if errors.As(err, &fe) && fe.Code == fault.Invalid {
 			c.Status(fiber.StatusUnprocessableEntity)

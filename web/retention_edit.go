@@ -5,7 +5,6 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/crossdock/crossdock/jobs/insight"
 	"github.com/crossdock/crossdock/mappings/release"
 	"github.com/crossdock/crossdock/web/view"
 )
@@ -19,7 +18,7 @@ func (s *Server) retentionEdit() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		days, err := insight.RetentionDays(ctx, s.deps.DB, env.ID)
+		days, err := release.RetentionDays(ctx, s.deps.DB, env.ID)
 		if err != nil {
 			return err
 		}
@@ -29,5 +28,5 @@ func (s *Server) retentionEdit() fiber.Handler {
 
 func retentionView(env, days string) view.RetentionView {
 	return view.RetentionView{Environment: env, Days: days,
-		Min: strconv.Itoa(insight.MinRetentionDays), Max: strconv.Itoa(insight.MaxRetentionDays)}
+		Min: strconv.Itoa(release.MinRetentionDays), Max: strconv.Itoa(release.MaxRetentionDays)}
 }

@@ -6,12 +6,8 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/jackc/pgx/v5"
 
-	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/internal/fault"
-	"github.com/crossdock/crossdock/internal/txn"
-	"github.com/crossdock/crossdock/jobs/insight"
 	"github.com/crossdock/crossdock/mappings/release"
 	"github.com/crossdock/crossdock/web/view"
 )
@@ -28,16 +24,9 @@ func (s *Server) retentionSave() fiber.Handler {
 		raw := strings.TrimSpace(c.FormValue("days"))
 		days, convErr := strconv.Atoi(raw)
 		if convErr != nil {
-			days = 0 // RetentionSet refuses it with the allowed range
+			days = 0 // SetRetention refuses it with the allowed range
 		}
-		err = txn.Run(ctx, s.deps.DB, func(tx pgx.Tx) error {
-			old, err := insight.RetentionSet(ctx, tx, env.ID, days)
-			if err != nil {
-				return err
-			}
-			return account.Audit(ctx, tx, actorOf(c), "environment.retention", "environment", env.Name,
-				map[string]int{"retentionDays": old}, map[string]int{"retentionDays": days})
-		})
+		err = release.SetRetention(ctx, s.deps.DB, releaseActor(c), env, days)
 		if fault.CodeOf(err) == fault.Invalid {
 			v := retentionView(env.Name, raw)
 			v.Error = capitalize(toFault(err).Message) + ". Nothing was saved."

@@ -229,6 +229,15 @@ func TestEveryStateChangeIsAudited(t *testing.T) {
 		{route: "PUT /api/v1/environments/:env/flows/:slug/targets", action: "target.names", before: true, after: true, do: func() response {
 			return admin.apiCall(http.MethodPut, "/api/v1/environments/test/flows/shop-orders/targets", map[string]any{"targets": map[string]string{"crm-vip-orders": "crm"}})
 		}},
+		{route: "PUT /api/v1/environments/:env/retention", action: "environment.retention", before: true, after: true, do: func() response {
+			return admin.apiCall(http.MethodPut, "/api/v1/environments/test/retention", map[string]any{"days": 21})
+		}},
+		{route: "PUT /api/v1/environments/:env/notifications", action: "notifications.configure", after: true, do: func() response {
+			return admin.apiCall(http.MethodPut, "/api/v1/environments/test/notifications", map[string]any{"url": "https://hooks.example/api", "enabled": true})
+		}},
+		{route: "DELETE /api/v1/environments/:env/notifications", action: "notifications.remove", before: true, do: func() response {
+			return admin.apiCall(http.MethodDelete, "/api/v1/environments/test/notifications", nil)
+		}},
 		{route: "POST /environments/:env/variables", action: "variable.set", after: true, do: form("/environments/test/variables", "name", "ERP_COMPANY", "value", "1000")},
 		{route: "POST /environments/:env/deploy", action: "promotion.deploy", after: true, do: form("/environments/test/deploy", "flow", "shop-orders", "version", "1")},
 		{route: "POST /promote", action: "promotion.deploy", after: true, do: form("/promote", "flow", "shop-orders", "to", "test", "version", "2", "reason", "audit")},

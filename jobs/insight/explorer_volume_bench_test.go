@@ -2,6 +2,7 @@ package insight_test
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -78,6 +79,20 @@ func BenchmarkExplorerSearch(b *testing.B) {
 		}},
 		{"payload_order_number", func() insight.MessageFilter {
 			return insight.MessageFilter{PayloadValue: orders[rand.IntN(len(orders))].orderNumber}
+		}},
+		{"words_order_name_without_hash", func() insight.MessageFilter {
+			return insight.MessageFilter{PayloadValue: strings.TrimLeft(orders[rand.IntN(len(orders))].corr, "#")}
+		}},
+		{"words_email_fragment", func() insight.MessageFilter {
+			// "customer123": the beginning of an address, found by its
+			// words (customer123@…, customer1234@…: some hundreds of
+			// messages at 5,000,000).
+			return insight.MessageFilter{PayloadValue: fmt.Sprintf("customer%d", 100+rand.IntN(400))}
+		}},
+		{"words_in_every_payload", func() insight.MessageFilter {
+			// Every seeded customer is called Kim: the worst case, a word
+			// every message has.
+			return insight.MessageFilter{PayloadValue: "kim", EnvironmentID: prodID}
 		}},
 		{"payload_order_name_in_env", func() insight.MessageFilter {
 			s := orders[rand.IntN(len(orders))]

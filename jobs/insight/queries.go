@@ -16,15 +16,6 @@ const notificationsEnabledSelect = `select environment_id, threshold, window_ms 
 // retentionListSelect reads environments for Prune.
 const retentionListSelect = `select id, retention_days from environments order by id`
 
-// retentionDaysSelect reads environments for RetentionDays.
-const retentionDaysSelect = `select retention_days from environments where id = $1`
-
-// retentionDaysLock reads environments for RetentionSet.
-const retentionDaysLock = `select retention_days from environments where id = $1 for update`
-
-// retentionSetUpdate updates environments for RetentionSet.
-const retentionSetUpdate = `update environments set retention_days = $2 where id = $1`
-
 // environmentIDsSelect reads environments for Rollup.
 const environmentIDsSelect = `select id from environments order by id`
 

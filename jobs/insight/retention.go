@@ -7,7 +7,6 @@ import (
 
 	"github.com/riverqueue/river"
 
-	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/txn"
 )
 
@@ -133,35 +132,4 @@ func pruneBatches(ctx context.Context, db txn.DBTX, sql string, envID int64, cut
 		case <-time.After(pause):
 		}
 	}
-}
-
-// Bounds of an environment's retention, in days (the column's check).
-const (
-	MinRetentionDays = 1
-	MaxRetentionDays = 3650
-)
-
-// RetentionDays reads an environment's retention in days.
-func RetentionDays(ctx context.Context, db txn.DBTX, envID int64) (int, error) {
-	var days int
-	if err := db.QueryRow(ctx, retentionDaysSelect, envID).Scan(&days); err != nil {
-		return 0, fmt.Errorf("retention of environment %d: %w", envID, err)
-	}
-	return days, nil
-}
-
-// RetentionSet changes an environment's retention and returns the old one;
-// run it in a transaction (it locks the row, then updates it).
-func RetentionSet(ctx context.Context, db txn.DBTX, envID int64, days int) (int, error) {
-	if days < MinRetentionDays || days > MaxRetentionDays {
-		return 0, fault.Errorf(fault.Invalid, "retention must be a whole number of days from %d to %d", MinRetentionDays, MaxRetentionDays)
-	}
-	var old int
-	if err := db.QueryRow(ctx, retentionDaysLock, envID).Scan(&old); err != nil {
-		return 0, fmt.Errorf("set retention of environment %d: %w", envID, err)
-	}
-	if _, err := db.Exec(ctx, retentionSetUpdate, envID, days); err != nil {
-		return 0, fmt.Errorf("set retention of environment %d: %w", envID, err)
-	}
-	return old, nil
 }

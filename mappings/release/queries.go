@@ -296,3 +296,14 @@ const flowTargetNameInsert = `insert into flow_target_names (environment_id, flo
 // name.
 const flowTargetConfigSelect = targetSelect + ` where environment_id = $1 and target_name = coalesce(
 		(select n.target from flow_target_names n where n.environment_id = $1 and n.flow_id = $2 and n.name = $3), $3)`
+
+// environments: retention.
+
+// retentionDaysSelect reads environments for RetentionDays.
+const retentionDaysSelect = `select retention_days from environments where id = $1`
+
+// retentionDaysLock reads environments for SetRetention.
+const retentionDaysLock = `select retention_days from environments where id = $1 for update`
+
+// retentionSetUpdate updates environments for SetRetention.
+const retentionSetUpdate = `update environments set retention_days = $2 where id = $1`
