@@ -96,7 +96,7 @@ func previewsQuiet(t *testing.T, ctx context.Context) {
 	deadline := time.Now().Add(10 * time.Second)
 	quietSince := time.Now()
 	for time.Now().Before(deadline) {
-		busy, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("preview").classList.contains("htmx-request")`))
+		busy, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("live-preview").classList.contains("htmx-request")`))
 		if err != nil {
 			t.Fatal(err)
 		}

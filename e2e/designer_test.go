@@ -62,7 +62,7 @@ func previewAnswered() chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		time.Sleep(80 * time.Millisecond) // past the 30 ms before a preview is asked for
 		for {
-			busy, err := chromedp.Evaluate[bool](`!!document.querySelector("#preview.htmx-request")`)(ctx, t)
+			busy, err := chromedp.Evaluate[bool](`!!document.querySelector("#live-preview.htmx-request")`)(ctx, t)
 			if err != nil || !busy {
 				return err
 			}

@@ -71,7 +71,7 @@
     if (el && target && el.outerHTML === target.outerHTML) { ev.detail.shouldSwap = false; }
   });
 
-  // The live preview (#preview, a moment after the last keystroke) and the
+  // The live preview (#live-preview, a moment after the last keystroke) and the
   // form's operations (its buttons and saves) are two queues of requests,
   // each one at a time, that can be under way together. Previews among
   // themselves answer in the order they were sent (one under way, only the
@@ -91,11 +91,11 @@
   var opsUnderWay = 0;
   var inputs = 0;          // input events in the form so far
   var previewOwed = false; // ask for a preview once no operation is under way
-  function isPreview(ev) { return !!ev.detail.elt && ev.detail.elt.id === "preview"; }
+  function isPreview(ev) { return !!ev.detail.elt && ev.detail.elt.id === "live-preview"; }
   function isOp(ev) { return ((ev.detail.requestConfig || {}).path || "").indexOf("/draft/ops") >= 0; }
   function previewAgain() {
     if (!previewOwed || opsUnderWay > 0) { return; }
-    var p = document.getElementById("preview");
+    var p = document.getElementById("live-preview");
     previewOwed = false;
     if (p) { htmx.trigger(p, "refresh"); }
   }
