@@ -43,12 +43,16 @@ func TestSupportAndReleasePagesFitAPhone(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#t-url"), "http://127.0.0.1:9/erp/prod"),
 		chromedp.Click(chromedp.CSS(`#target-form button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS(".alert-ok")),
+	)
+	must(t, ctx, "set ERP_COMPANY in prod",
 		chromedp.WaitVisible(chromedp.CSS("#var-name-prod")),
 		chromedp.SendKeys(chromedp.CSS("#var-name-prod"), "ERP_COMPANY"),
 		chromedp.SendKeys(chromedp.CSS("#var-value-prod"), "2000"),
 		chromedp.Click(chromedp.CSS("#env-admin-prod .variable-form button")),
-		chromedp.WaitVisible(chromedp.CSS(".alert-ok")),
 	)
+	// The target's confirmation is still on the page: wait for the
+	// variable itself before leaving, or the navigation aborts its save.
+	waitText(t, ctx, "#env-admin-prod", "ERP_COMPANY")
 	must(t, ctx, "request v1 in prod",
 		chromedp.Navigate(p.baseURL+"/promote?flow=storefront-orders&to=prod&version=1"),
 		chromedp.WaitVisible(chromedp.CSS("#promote")),

@@ -144,7 +144,9 @@ func (s *Server) inboxList() fiber.Handler {
 				return err
 			}
 			for _, it := range items {
-				v.Rows = append(v.Rows, exceptionRow(it))
+				row := exceptionRow(it)
+				row.FlowName = v.Options.FlowNames[row.Flow]
+				v.Rows = append(v.Rows, row)
 			}
 			if next != 0 {
 				v.NextURL = inboxURL(vf, "before", itoa64(next))
@@ -164,7 +166,9 @@ func (s *Server) inboxList() fiber.Handler {
 				return err
 			}
 			for _, g := range groups {
-				v.Groups = append(v.Groups, groupRow(g))
+				row := groupRow(g)
+				row.FlowName = v.Options.FlowNames[row.Flow]
+				v.Groups = append(v.Groups, row)
 			}
 			if next != nil {
 				v.NextURL = inboxURL(vf, "before", itoa64(next.ID), "before_seen", next.LastSeen.Format(time.RFC3339Nano))
@@ -194,8 +198,10 @@ func (s *Server) inboxOptions(c *fiber.Ctx) (view.InboxOptions, error) {
 	if err != nil {
 		return o, err
 	}
+	o.FlowNames = map[string]string{}
 	for _, f := range flows {
 		o.Flows = append(o.Flows, f.Slug)
+		o.FlowNames[f.Slug] = f.Name
 	}
 	users, err := s.triageUsers(c)
 	if err != nil {

@@ -268,3 +268,19 @@ func TestInboxBlockingFilterOnThePage(t *testing.T) {
 	require.NotContains(t, res.body, "exception-row", "no message of this flow has a sequence key: none blocks")
 	require.Contains(t, res.body, `blocking=true`, "the view links keep the filter")
 }
+
+// Lists name flows the way people know them, the slug beside the name.
+func TestListsNameFlows(t *testing.T) {
+	t.Parallel()
+	tb, _ := setupInbox(t)
+	tb.user(t, "sam@shop.example", account.RoleSupport)
+	sam := tb.browser(t)
+	sam.signIn("sam@shop.example")
+	for _, path := range []string{"/inbox", "/inbox?view=list", "/messages"} {
+		t.Run(path, func(t *testing.T) {
+			res := sam.get(path)
+			require.Equal(t, http.StatusOK, res.StatusCode)
+			require.Regexp(t, `shop orders\s*<span class="hint mono">shop-orders</span>`, res.body)
+		})
+	}
+}

@@ -45,8 +45,10 @@ func (s *Server) messagesList() fiber.Handler {
 		if err != nil {
 			return err
 		}
+		names := map[string]string{}
 		for _, f := range flows {
 			v.Flows = append(v.Flows, f.Slug)
+			names[f.Slug] = f.Name
 		}
 		res, err := s.searchMessages(c)
 		var fe *fault.Error
@@ -61,7 +63,7 @@ func (s *Server) messagesList() fiber.Handler {
 		}
 		for _, m := range res.Messages {
 			v.Rows = append(v.Rows, view.MessageListRow{ID: m.ID.String(), ReceivedAt: stamp(m.ReceivedAt), Environment: m.Environment,
-				Flow: m.FlowSlug, Version: m.VersionNumber, Status: string(m.Status), CorrelationID: m.CorrelationID, IdempotencyKey: m.IdempotencyKey})
+				Flow: m.FlowSlug, FlowName: names[m.FlowSlug], Version: m.VersionNumber, Status: string(m.Status), CorrelationID: m.CorrelationID, IdempotencyKey: m.IdempotencyKey})
 		}
 		if res.Next != nil {
 			v.NextURL = "/messages?" + messagePageQuery(c, res.Next)
