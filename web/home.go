@@ -20,11 +20,11 @@ func (s *Server) home() fiber.Handler {
 		case u.Role == account.RoleSupport:
 			target = "/inbox"
 		case u.Role == account.RoleApprover:
-			waiting, err := release.AwaitingDecision(c.UserContext(), s.deps.DB, releaseActor(c))
+			waiting, err := release.AwaitingDecisionCount(c.UserContext(), s.deps.DB, releaseActor(c))
 			if err != nil {
 				return err
 			}
-			if len(waiting) > 0 {
+			if waiting > 0 {
 				target = "/promotions"
 			}
 		}

@@ -25,10 +25,8 @@ type lineageDetail struct {
 	Edited     bool                       `json:"edited"`
 	By         string                     `json:"by"`
 	Routes     []string                   `json:"routes"`
-	Deliveries json.RawMessage            `json:"deliveries"`
 	Retry      bool                       `json:"retry"`
 	Attempt    *int                       `json:"attempt"`
-	Route      string                     `json:"route"`
 	Target     string                     `json:"target"`
 	StatusCode *int                       `json:"statusCode"`
 	RetryIn    string                     `json:"retryIn"`

@@ -51,11 +51,11 @@ func (s *Server) basePage(c *fiber.Ctx, title, section string) view.Page {
 			s.log.WarnContext(c.UserContext(), "open exception count", "request_id", p.RequestID, "error", err)
 		}
 		p.InboxOpen = n
-		waiting, err := release.AwaitingDecision(c.UserContext(), s.deps.DB, release.User(*u, c.IP()))
+		awaiting, err := release.AwaitingDecisionCount(c.UserContext(), s.deps.DB, release.User(*u, c.IP()))
 		if err != nil {
 			s.log.WarnContext(c.UserContext(), "promotion requests awaiting decision", "request_id", p.RequestID, "error", err)
 		}
-		p.Awaiting = len(waiting)
+		p.Awaiting = awaiting
 	}
 	return p
 }

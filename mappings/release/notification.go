@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/url"
 	"strings"
 	"time"
@@ -138,8 +139,9 @@ func NotificationConfigPut(ctx context.Context, db txn.DBTX, sealer *secret.Seal
 	if c.Window == 0 {
 		c.Window = DefaultNotifyWindow
 	}
-	if c.Threshold < 1 {
-		return NotificationConfig{}, &fault.Error{Code: fault.Invalid, Message: "the threshold must be at least 1", Fields: map[string]string{"threshold": "at least 1"}}
+	if c.Threshold < 1 || c.Threshold > math.MaxInt32 {
+		return NotificationConfig{}, &fault.Error{Code: fault.Invalid, Message: fmt.Sprintf("the threshold must be a whole number from 1 to %d", math.MaxInt32),
+			Fields: map[string]string{"threshold": fmt.Sprintf("1 to %d", math.MaxInt32)}}
 	}
 	if c.Window < MinNotifyWindow {
 		return NotificationConfig{}, &fault.Error{Code: fault.Invalid, Message: "the window must be at least a minute", Fields: map[string]string{"window": "at least 1m"}}

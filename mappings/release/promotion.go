@@ -427,6 +427,19 @@ func AwaitingDecision(ctx context.Context, db txn.DBTX, a Actor) ([]PromotionReq
 	return mine, nil
 }
 
+// AwaitingDecisionCount is how many requests AwaitingDecision lists, counted
+// in the database: the navigation shows it on every page.
+func AwaitingDecisionCount(ctx context.Context, db txn.DBTX, a Actor) (int, error) {
+	if a.MayDecide() != nil {
+		return 0, nil
+	}
+	var n int
+	if err := db.QueryRow(ctx, awaitingDecisionCount, a.userID, a.email).Scan(&n); err != nil {
+		return 0, fmt.Errorf("promotion requests awaiting decision: %w", err)
+	}
+	return n, nil
+}
+
 // PromotionResult is what a promotion did: deployed at once, or filed a
 // request for an approver. Gates are the checks it passed. Promotions are
 // made by the release policy operations (Promote, Decide).

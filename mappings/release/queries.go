@@ -307,3 +307,10 @@ const retentionDaysLock = `select retention_days from environments where id = $1
 
 // retentionSetUpdate updates environments for SetRetention.
 const retentionSetUpdate = `update environments set retention_days = $2 where id = $1`
+
+// awaitingDecisionCount counts the pending requests someone other than the
+// actor ($1 user id, 0 for none; $2 e-mail) filed, as Actor.isRequester
+// tells them apart, for AwaitingDecisionCount.
+const awaitingDecisionCount = `
+		select count(*) from promotion_requests
+		where status = 'pending' and requested_by_id is distinct from nullif($1::bigint, 0) and lower(requested_by_email) <> lower($2)`
