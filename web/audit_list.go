@@ -38,7 +38,7 @@ func (s *Server) auditList() fiber.Handler {
 				target += " " + e.TargetID
 			}
 			rows[i] = view.AuditRow{
-				ID: e.ID, At: e.At.UTC().Format("2006-01-02 15:04:05 UTC"), Actor: e.ActorEmail, Action: e.Action,
+				ID: e.ID, At: when(e.At), Actor: e.ActorEmail, Action: e.Action,
 				Target: target, TargetHref: auditTargetHref(e.TargetType, e.TargetID), Before: prettyJSON(e.Before), After: prettyJSON(e.After), RequestID: e.RequestID, Address: e.Address,
 			}
 		}

@@ -32,7 +32,7 @@ func (s *Server) deploymentHistory() fiber.Handler {
 			CanRollback: u != nil && releaseActor(c).MayRollback(env, f.Slug) == nil, CanPromote: u != nil && u.Can(promoters...)}
 		for i, d := range hist {
 			v.Rows = append(v.Rows, view.HistoryRow{Version: d.VersionNumber, Kind: d.Kind, By: d.DeployedByEmail,
-				At: d.DeployedAt.UTC().Format(timeFormat), Reason: d.Reason, Active: d.Active,
+				At: when(d.DeployedAt), Reason: d.Reason, Active: d.Active,
 				Checked: d.Gates.Checked(), Passed: d.Gates.Passed(), Summary: gatesSummary(d.Gates), Failures: d.Gates.Failures()})
 			if i > 0 && v.RollbackTo == 0 && len(hist) > 0 && hist[0].Active && d.VersionNumber != hist[0].VersionNumber {
 				v.RollbackTo = d.VersionNumber

@@ -70,7 +70,7 @@ func (s *Server) renderEnvironments(c *fiber.Ctx, msg string) error {
 			return err
 		}
 		for _, d := range deps {
-			ev.Deployments = append(ev.Deployments, view.DeploymentRow{Flow: slugOf[d.FlowID], Version: d.VersionNumber, DeployedBy: d.DeployedByEmail, DeployedAt: d.DeployedAt.UTC().Format("2006-01-02 15:04 UTC")})
+			ev.Deployments = append(ev.Deployments, view.DeploymentRow{Flow: slugOf[d.FlowID], Version: d.VersionNumber, DeployedBy: d.DeployedByEmail, DeployedAt: when(d.DeployedAt)})
 		}
 		targets, err := release.TargetConfigList(ctx, s.deps.DB, e.ID)
 		if err != nil {

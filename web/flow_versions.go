@@ -30,7 +30,7 @@ func (s *Server) flowVersions() fiber.Handler {
 			CanEdit: canEditFlows(c), A: c.Query("a"), B: c.Query("b"),
 		}
 		for _, ver := range versions {
-			v.Versions = append(v.Versions, view.VersionRow{Number: ver.Number, Checksum: ver.Checksum, Note: ver.Note, Author: ver.AuthorEmail, Created: ver.CreatedAt.UTC().Format("2006-01-02 15:04 UTC")})
+			v.Versions = append(v.Versions, view.VersionRow{Number: ver.Number, Checksum: ver.Checksum, Note: ver.Note, Author: ver.AuthorEmail, Created: when(ver.CreatedAt)})
 		}
 		if v.A == "" && len(versions) > 0 {
 			// Default: what changed in the latest version.

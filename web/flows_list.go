@@ -28,7 +28,7 @@ func (s *Server) renderFlows(c *fiber.Ctx, form view.NewFlowForm) error {
 		}
 		v.Flows = append(v.Flows, view.FlowRow{
 			Slug: f.Slug, Name: f.Name, Description: f.Description, SourceSystem: f.SourceSystem,
-			LatestVersion: f.LatestVersion, LastChange: last.UTC().Format("2006-01-02 15:04 UTC"), LastChangedBy: by,
+			LatestVersion: f.LatestVersion, LastChange: when(last), LastChangedBy: by,
 		})
 	}
 	if v.Systems, err = mappings.SourceSystems(ctx, s.deps.DB); err != nil {

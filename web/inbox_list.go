@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/crossdock/crossdock/internal/fault"
+	"github.com/crossdock/crossdock/internal/humane"
 	"github.com/crossdock/crossdock/jobs/inbox"
 	"github.com/crossdock/crossdock/jobs/store"
 	"github.com/crossdock/crossdock/mappings"
@@ -105,12 +106,10 @@ func inboxURL(v view.InboxFilter, extra ...string) string {
 	return "/inbox?" + q.Encode()
 }
 
-func stampShort(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
-
 func groupRow(g inbox.ExceptionGroup) view.GroupRow {
 	return view.GroupRow{ID: g.ID, Env: g.Environment, Flow: g.FlowSlug, Kind: string(g.Kind), Stage: g.Stage, ErrorClass: g.ErrorClass,
-		Sample: shorten(g.SampleMessage, 240), Open: g.OpenCount, Total: g.TotalCount, FirstSeen: stampShort(g.FirstSeen),
-		LastSeen: stampShort(g.LastSeen), URL: "/inbox?view=list&group=" + itoa64(g.ID)}
+		Sample: shorten(g.SampleMessage, 240), Open: g.OpenCount, Total: g.TotalCount, FirstSeen: when(g.FirstSeen),
+		LastSeen: when(g.LastSeen), URL: "/inbox?view=list&group=" + itoa64(g.ID)}
 }
 
 // inboxList shows the inbox: exception groups (the default) or exceptions
@@ -181,7 +180,7 @@ func (s *Server) inboxList() fiber.Handler {
 func exceptionRow(it inbox.Item) view.ExceptionRow {
 	return view.ExceptionRow{ID: it.ID, Env: it.Environment, Flow: it.FlowSlug, Kind: string(it.Kind), Status: string(it.Status),
 		Error: shorten(it.Message, 200), Correlation: it.CorrelationID, Target: it.Target, Assignee: it.AssigneeEmail,
-		Created: stampShort(it.CreatedAt), URL: "/inbox/" + itoa64(it.ID)}
+		Created: when(it.CreatedAt), URL: "/inbox/" + itoa64(it.ID)}
 }
 
 func (s *Server) inboxOptions(c *fiber.Ctx) (view.InboxOptions, error) {
@@ -211,4 +210,9 @@ func (s *Server) inboxOptions(c *fiber.Ctx) (view.InboxOptions, error) {
 		o.Assignees = append(o.Assignees, view.Option{Value: itoa64(u.ID), Label: u.Email})
 	}
 	return o, nil
+}
+
+// when is t for a list: relative to now, exact on hover (view.At).
+func when(t time.Time) view.When {
+	return view.When{Ago: humane.Ago(t, time.Now()), Exact: t.UTC().Format("2006-01-02 15:04:05 UTC"), ISO: t.UTC().Format(time.RFC3339)}
 }

@@ -276,11 +276,29 @@ func TestListsNameFlows(t *testing.T) {
 	tb.user(t, "sam@shop.example", account.RoleSupport)
 	sam := tb.browser(t)
 	sam.signIn("sam@shop.example")
-	for _, path := range []string{"/inbox", "/inbox?view=list", "/messages"} {
+	for _, path := range []string{"/inbox", "/inbox?view=list", "/messages", "/environments"} {
 		t.Run(path, func(t *testing.T) {
 			res := sam.get(path)
 			require.Equal(t, http.StatusOK, res.StatusCode)
 			require.Regexp(t, `shop orders\s*<span class="hint mono">shop-orders</span>`, res.body)
+		})
+	}
+}
+
+// Lists say when as people scan it ("just now", "3 minutes ago") and keep
+// the exact time on hover and in the <time> element.
+func TestListsShowRelativeTimesWithTheExactOneOnHover(t *testing.T) {
+	t.Parallel()
+	tb, _ := setupInbox(t)
+	tb.user(t, "sam@shop.example", account.RoleAdmin)
+	sam := tb.browser(t)
+	sam.signIn("sam@shop.example")
+	moment := regexp.MustCompile(`<time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ" title="\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC">(just now|\d+ (second|minute)s? ago)</time>`)
+	for _, path := range []string{"/inbox", "/inbox?view=list", "/messages", "/flows", "/admin/audit"} {
+		t.Run(path, func(t *testing.T) {
+			res := sam.get(path)
+			require.Equal(t, http.StatusOK, res.StatusCode)
+			require.Regexp(t, moment, res.body)
 		})
 	}
 }

@@ -62,7 +62,7 @@ func (s *Server) messagesList() fiber.Handler {
 			return err
 		}
 		for _, m := range res.Messages {
-			v.Rows = append(v.Rows, view.MessageListRow{ID: m.ID.String(), ReceivedAt: stamp(m.ReceivedAt), Environment: m.Environment,
+			v.Rows = append(v.Rows, view.MessageListRow{ID: m.ID.String(), ReceivedAt: when(m.ReceivedAt), Environment: m.Environment,
 				Flow: m.FlowSlug, FlowName: names[m.FlowSlug], Version: m.VersionNumber, Status: string(m.Status), CorrelationID: m.CorrelationID, IdempotencyKey: m.IdempotencyKey})
 		}
 		if res.Next != nil {

@@ -168,8 +168,8 @@ func plural(n int) string {
 }
 
 func requestRow(r release.PromotionRequest) view.PromotionRequestRow {
-	row := view.PromotionRequestRow{ID: r.ID, Flow: r.Flow, Version: r.VersionNumber, Environment: r.Environment, Reason: r.Reason,
-		RequestedBy: r.RequestedByEmail, RequestedAt: r.RequestedAt.UTC().Format(timeFormat), Status: r.Status,
+	row := view.PromotionRequestRow{ID: r.ID, Flow: r.Flow, FlowName: r.FlowName, Version: r.VersionNumber, Environment: r.Environment, Reason: r.Reason,
+		RequestedBy: r.RequestedByEmail, RequestedAt: when(r.RequestedAt), Status: r.Status,
 		DecidedBy: r.DecidedByEmail, Comment: r.DecisionComment}
 	if r.FromVersion != nil {
 		row.FromVersion = *r.FromVersion
@@ -192,13 +192,13 @@ func (s *Server) matrixView(c *fiber.Ctx) (view.MatrixView, error) {
 		v.Environments = append(v.Environments, e.Name)
 	}
 	for _, r := range rows {
-		rv := view.MatrixRowView{Flow: r.Flow.Slug, Latest: r.Flow.LatestVersion}
+		rv := view.MatrixRowView{Flow: r.Flow.Slug, FlowName: r.Flow.Name, Latest: r.Flow.LatestVersion}
 		for _, cell := range r.Cells {
 			cv := view.MatrixCellView{Environment: cell.Environment, Drift: cell.Drift, Ahead: cell.Ahead,
 				PromoteHref: "/promote?flow=" + r.Flow.Slug + "&to=" + cell.Environment,
 				HistoryHref: "/environments/" + cell.Environment + "/flows/" + r.Flow.Slug}
 			if d := cell.Deployment; d != nil {
-				cv.Version, cv.DeployedBy, cv.DeployedAt = d.VersionNumber, d.DeployedByEmail, d.DeployedAt.UTC().Format(timeFormat)
+				cv.Version, cv.DeployedBy, cv.DeployedAt = d.VersionNumber, d.DeployedByEmail, when(d.DeployedAt)
 			}
 			if p := cell.Pending; p != nil {
 				cv.PendingID, cv.Pending = p.ID, p.VersionNumber

@@ -59,3 +59,43 @@ func unit(n int64, name string) string {
 	}
 	return strconv.FormatInt(n, 10) + " " + name + "s"
 }
+
+// Ago writes when t was, seen from now, the way a list shows it: "just
+// now", "45 seconds ago", "3 minutes ago", "2 hours ago", "yesterday",
+// "4 days ago", and from a week on the date ("2 Dec 2026"; with the year
+// only when it is not now's). A t after now (a clock a little ahead, a
+// scheduled time) reads "in 3 minutes". Pages put the exact time beside it
+// on hover (view.When), because "2 hours ago" is for scanning a list and
+// the timestamp for a ticket.
+func Ago(t, now time.Time) string {
+	d := now.Sub(t)
+	future := d < 0
+	if future {
+		d = -d
+	}
+	var s string
+	switch {
+	case d < 10*time.Second:
+		return "just now"
+	case d < time.Minute:
+		s = unit(int64(d/time.Second), "second")
+	case d < time.Hour:
+		s = unit(int64(d/time.Minute), "minute")
+	case d < 24*time.Hour:
+		s = unit(int64(d/time.Hour), "hour")
+	case d < 48*time.Hour && !future:
+		return "yesterday"
+	case d < 7*24*time.Hour:
+		s = unit(int64(d/(24*time.Hour)), "day")
+	default:
+		t, now = t.UTC(), now.UTC()
+		if t.Year() == now.Year() {
+			return t.Format("2 Jan")
+		}
+		return t.Format("2 Jan 2006")
+	}
+	if future {
+		return "in " + s
+	}
+	return s + " ago"
+}

@@ -32,3 +32,28 @@ func TestDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestAgo(t *testing.T) {
+	now := time.Date(2026, 12, 7, 15, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		at   time.Time
+		want string
+	}{
+		{now, "just now"},
+		{now.Add(-9 * time.Second), "just now"},
+		{now.Add(-45 * time.Second), "45 seconds ago"},
+		{now.Add(-time.Minute), "1 minute ago"},
+		{now.Add(-3*time.Minute - 50*time.Second), "3 minutes ago"},
+		{now.Add(-2 * time.Hour), "2 hours ago"},
+		{now.Add(-30 * time.Hour), "yesterday"},
+		{now.Add(-4 * 24 * time.Hour), "4 days ago"},
+		{now.Add(-10 * 24 * time.Hour), "27 Nov"},
+		{time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC), "1 Mar 2025"},
+		{now.Add(3 * time.Minute), "in 3 minutes"},
+		{now.Add(30 * time.Hour), "in 1 day"},
+	} {
+		if got := humane.Ago(c.at, now); got != c.want {
+			t.Errorf("Ago(%v) = %q, want %q", now.Sub(c.at), got, c.want)
+		}
+	}
+}

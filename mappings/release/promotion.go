@@ -341,6 +341,7 @@ type PromotionRequest struct {
 	ID               int64      `json:"id"`
 	FlowID           int64      `json:"-"`
 	Flow             string     `json:"flow"`
+	FlowName         string     `json:"flowName"`
 	VersionNumber    int        `json:"version"`
 	Checksum         string     `json:"checksum"`
 	EnvironmentID    int64      `json:"-"`
@@ -368,7 +369,7 @@ const (
 
 func scanRequest(row pgx.Row) (PromotionRequest, error) {
 	var r PromotionRequest
-	err := row.Scan(&r.ID, &r.FlowID, &r.Flow, &r.VersionNumber, &r.Checksum, &r.EnvironmentID, &r.Environment, &r.FromVersion,
+	err := row.Scan(&r.ID, &r.FlowID, &r.Flow, &r.FlowName, &r.VersionNumber, &r.Checksum, &r.EnvironmentID, &r.Environment, &r.FromVersion,
 		&r.Reason, &r.Gates, &r.RequestedByID, &r.RequestedByEmail, &r.RequestedAt, &r.Status, &r.DecidedByEmail,
 		&r.DecidedAt, &r.DecisionComment, &r.DeploymentID)
 	return r, err

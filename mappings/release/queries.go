@@ -210,7 +210,7 @@ const requestApprove = `update promotion_requests set status = 'approved', decid
 // requestSelect is the select list and joins of a PromotionRequest; append
 // the WHERE clause.
 const requestSelect = `
-	select r.id, r.flow_id, f.slug, r.version_number, r.checksum, r.environment_id, e.name, r.from_version, r.reason, r.gates,
+	select r.id, r.flow_id, f.slug, f.name, r.version_number, r.checksum, r.environment_id, e.name, r.from_version, r.reason, r.gates,
 	       r.requested_by_id, r.requested_by_email, r.requested_at, r.status, r.decided_by_email, r.decided_at,
 	       r.decision_comment, r.deployment_id
 	from promotion_requests r join flows f on f.id = r.flow_id join environments e on e.id = r.environment_id`

@@ -142,3 +142,13 @@ func (b BulkView) Heading() string {
 // mapping): a retry of the same data fails the same way, so the page leads
 // with edit and replay.
 func (e ExceptionView) DataError() bool { return e.Kind == "validation" || e.Kind == "mapping" }
+
+// When is a moment as a list shows it: Ago for scanning ("3 minutes
+// ago"), with the exact time on hover (Exact) and machine-readable in the
+// <time> element (ISO). Handlers make it (web.when); the At component
+// shows it.
+type When struct {
+	Ago   string
+	Exact string
+	ISO   string
+}
