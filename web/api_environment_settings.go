@@ -67,6 +67,7 @@ type NotificationsJSON struct {
 	URLHint     string     `json:"urlHint,omitempty"`
 	Threshold   int        `json:"threshold,omitempty"`
 	Window      string     `json:"window,omitempty"`
+	Approvals   bool       `json:"approvals"`
 	UpdatedBy   string     `json:"updatedBy,omitempty"`
 	UpdatedAt   *time.Time `json:"updatedAt,omitempty"`
 }
@@ -74,7 +75,7 @@ type NotificationsJSON struct {
 func notificationsJSON(env string, c release.NotificationConfig) NotificationsJSON {
 	at := c.UpdatedAt.UTC()
 	return NotificationsJSON{Environment: env, Configured: true, Enabled: c.Enabled, URLHint: c.URLHint, Threshold: c.Threshold,
-		Window: shortDuration(c.Window), UpdatedBy: c.UpdatedByEmail, UpdatedAt: &at}
+		Window: shortDuration(c.Window), Approvals: c.Approvals, UpdatedBy: c.UpdatedByEmail, UpdatedAt: &at}
 }
 
 // apiNotificationsGet is GET /api/v1/environments/{env}/notifications.
@@ -109,6 +110,7 @@ func (s *Server) apiNotificationsPut() fiber.Handler {
 			Enabled   *bool  `json:"enabled"`
 			Threshold int    `json:"threshold"`
 			Window    string `json:"window"`
+			Approvals bool   `json:"approvals"`
 		}
 		dec := json.NewDecoder(bytes.NewReader(c.Body()))
 		dec.DisallowUnknownFields()
@@ -118,7 +120,7 @@ func (s *Server) apiNotificationsPut() fiber.Handler {
 		}
 		// Threshold and window are checked by ConfigureNotifications, as for
 		// the page's form; only the window's text is read here.
-		cfg := release.NotificationConfig{URL: in.URL, Enabled: *in.Enabled, Threshold: in.Threshold}
+		cfg := release.NotificationConfig{URL: in.URL, Enabled: *in.Enabled, Threshold: in.Threshold, Approvals: in.Approvals}
 		if in.Window != "" {
 			d, err := time.ParseDuration(in.Window)
 			if err != nil {

@@ -20,7 +20,7 @@ func notifyView(c release.NotificationConfig, ok bool) view.NotifyView {
 		return view.NotifyView{Threshold: strconv.Itoa(release.DefaultNotifyThreshold), Window: shortDuration(release.DefaultNotifyWindow)}
 	}
 	return view.NotifyView{Configured: true, URLHint: c.URLHint, Enabled: c.Enabled, Threshold: strconv.Itoa(c.Threshold),
-		Window: shortDuration(c.Window), UpdatedBy: c.UpdatedByEmail}
+		Window: shortDuration(c.Window), Approvals: c.Approvals, UpdatedBy: c.UpdatedByEmail}
 }
 
 // shortDuration writes 15m rather than 15m0s.
@@ -45,7 +45,8 @@ func (s *Server) notificationSave() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		cfg := release.NotificationConfig{EnvironmentID: env.ID, URL: c.FormValue("url"), Enabled: c.FormValue("enabled") == "on"}
+		cfg := release.NotificationConfig{EnvironmentID: env.ID, URL: c.FormValue("url"), Enabled: c.FormValue("enabled") == "on",
+			Approvals: c.FormValue("approvals") == "on"}
 		var problems []string
 		if v := strings.TrimSpace(c.FormValue("threshold")); v != "" {
 			n, err := strconv.Atoi(v)

@@ -101,6 +101,16 @@ func TestNotificationSettings(t *testing.T) {
 	require.False(t, cfg.Enabled)
 	require.Equal(t, 7, cfg.Threshold)
 	require.Equal(t, time.Hour, cfg.Window)
+	require.False(t, cfg.Approvals, "promotion requests are announced only when asked")
+
+	// The approvals checkbox adds promotion requests waiting for an approver.
+	res = admin.post("/environments/prod/notifications", url.Values{"enabled": {"on"}, "approvals": {"on"}})
+	require.Equal(t, http.StatusSeeOther, res.StatusCode, res.body)
+	cfg, err = release.NotificationConfigGet(ctx, b.db, sealer, prod.ID)
+	require.NoError(t, err)
+	require.True(t, cfg.Approvals)
+	page = admin.get("/environments")
+	require.Regexp(t, `and when a promotion request waits for an approver here`, page.body)
 
 	// Support reads, but cannot change or remove; nobody posts without CSRF.
 	sue := b.browser(t)
@@ -126,7 +136,7 @@ func TestNotificationSettings(t *testing.T) {
 	require.NotContains(t, audit.body, "HOOKSECRET42")
 	var n int
 	require.NoError(t, b.db.QueryRow(ctx, `select count(*) from audit_entries where action like 'notifications.%'`).Scan(&n))
-	require.Equal(t, 3, n)
+	require.Equal(t, 4, n)
 	require.NotContains(t, b.logs.String(), "HOOKSECRET42")
 	require.False(t, strings.Contains(audit.body, "T000/B000"))
 }

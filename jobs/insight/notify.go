@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,6 +29,7 @@ import (
 const (
 	NoticeOpened    = "group_opened"      // a group has open exceptions again (or for the first time)
 	NoticeThreshold = "threshold_reached" // a group had Threshold new exceptions within Window
+	NoticeApproval  = "approval_waiting"  // a promotion request waits for an approver (when the webhook's approvals are on)
 )
 
 // NotifySweepArgs is the periodic job that decides which exception groups
@@ -76,10 +78,11 @@ func (w *NotifySweepWorker) Work(ctx context.Context, job *river.Job[NotifySweep
 	type envCfg struct {
 		id, windowMS int64
 		threshold    int
+		approvals    bool
 	}
 	envs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (envCfg, error) {
 		var e envCfg
-		err := r.Scan(&e.id, &e.threshold, &e.windowMS)
+		err := r.Scan(&e.id, &e.threshold, &e.windowMS, &e.approvals)
 		return e, err
 	})
 	if err != nil {
@@ -136,6 +139,19 @@ func (w *NotifySweepWorker) Work(ctx context.Context, job *river.Job[NotifySweep
 					}
 				}
 			}
+			if e.approvals {
+				rows, err := tx.Query(ctx, approvalsClaim, e.id, now)
+				if err != nil {
+					return fmt.Errorf("claim promotion requests: %w", err)
+				}
+				ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+				if err != nil {
+					return fmt.Errorf("claim promotion requests: %w", err)
+				}
+				for _, id := range ids {
+					notices = append(notices, river.InsertManyParams{Args: NotifyArgs{EnvironmentID: e.id, Event: NoticeApproval, RequestID: id, At: now}})
+				}
+			}
 			if len(notices) == 0 {
 				return nil
 			}
@@ -153,13 +169,15 @@ func (w *NotifySweepWorker) Work(ctx context.Context, job *river.Job[NotifySweep
 
 // NotifyArgs is one notice to send to an environment's webhook.
 type NotifyArgs struct {
-	EnvironmentID int64     `json:"environment_id"`
-	Fingerprint   string    `json:"fingerprint"`
-	Event         string    `json:"event"`
-	Count         int       `json:"count"` // exceptions of the group within the window when the sweep ran
-	Threshold     int       `json:"threshold"`
-	WindowMS      int64     `json:"window_ms"`
-	At            time.Time `json:"at"`
+	EnvironmentID int64  `json:"environment_id"`
+	Fingerprint   string `json:"fingerprint"`
+	Event         string `json:"event"`
+	// RequestID is the promotion request of a NoticeApproval.
+	RequestID int64     `json:"request_id,omitempty"`
+	Count     int       `json:"count"` // exceptions of the group within the window when the sweep ran
+	Threshold int       `json:"threshold"`
+	WindowMS  int64     `json:"window_ms"`
+	At        time.Time `json:"at"`
 }
 
 // Kind names the job in River's tables.
@@ -240,9 +258,20 @@ func (w *NotifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 	if !cfg.Enabled {
 		return river.JobCancel(errors.New("the environment's webhook is disabled"))
 	}
-	n, err := w.notice(ctx, a)
-	if err != nil {
-		return err
+	var n any
+	var envName string
+	if a.Event == NoticeApproval {
+		an, err := w.approvalNotice(ctx, a)
+		if err != nil {
+			return err
+		}
+		n, envName = an, an.Environment
+	} else {
+		gn, err := w.notice(ctx, a)
+		if err != nil {
+			return err
+		}
+		n, envName = gn, gn.Environment
 	}
 	body, err := json.Marshal(n)
 	if err != nil {
@@ -272,7 +301,7 @@ func (w *NotifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 		return fmt.Errorf("webhook %s answered %d: %s", cfg.URLHint, res.StatusCode, redact(strings.TrimSpace(string(excerpt)), cfg.URL))
 	}
 	if w.Logger != nil {
-		w.Logger.InfoContext(ctx, "exception notice sent", "event", a.Event, "environment", n.Environment, "fingerprint", a.Fingerprint, "webhook", cfg.URLHint)
+		w.Logger.InfoContext(ctx, "notice sent", "event", a.Event, "environment", envName, "fingerprint", a.Fingerprint, "request", a.RequestID, "webhook", cfg.URLHint)
 	}
 	return nil
 }
@@ -313,5 +342,56 @@ func (w *NotifyWorker) notice(ctx context.Context, a NotifyArgs) (Notice, error)
 		n.Text = fmt.Sprintf("[%s] New %s exception group in flow %s: %s at %s — %s. %d open.%s",
 			n.Environment, n.Kind, n.Flow, n.ErrorClass, n.Stage, n.SampleError, n.OpenCount, link)
 	}
+	return n, nil
+}
+
+// ApprovalNotice is the JSON a webhook receives when a promotion request
+// waits for an approver. Text is what Slack and Teams show.
+type ApprovalNotice struct {
+	Text        string    `json:"text"`
+	Event       string    `json:"event"`
+	Environment string    `json:"environment"`
+	Flow        string    `json:"flow"`
+	FlowName    string    `json:"flowName"`
+	Version     int       `json:"version"`
+	RequestID   int64     `json:"requestId"`
+	Reason      string    `json:"reason"`
+	RequestedBy string    `json:"requestedBy"`
+	RequestedAt time.Time `json:"requestedAt"`
+	URL         string    `json:"url,omitempty"`
+}
+
+// approvalNotice reads the request as it is now and words the notice; a
+// request decided (or superseded) before the notice went out is not
+// announced any more.
+func (w *NotifyWorker) approvalNotice(ctx context.Context, a NotifyArgs) (ApprovalNotice, error) {
+	n := ApprovalNotice{Event: a.Event, RequestID: a.RequestID}
+	var status string
+	err := w.DB.QueryRow(ctx, approvalNoticeSelect, a.RequestID).
+		Scan(&n.Environment, &n.Flow, &n.FlowName, &n.Version, &n.Reason, &n.RequestedBy, &n.RequestedAt, &status)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ApprovalNotice{}, river.JobCancel(errors.New("the promotion request no longer exists"))
+	}
+	if err != nil {
+		return ApprovalNotice{}, fmt.Errorf("approval notice: %w", err)
+	}
+	if status != release.RequestPending {
+		return ApprovalNotice{}, river.JobCancel(fmt.Errorf("the promotion request was %s before it was announced", status))
+	}
+	link := ""
+	if w.BaseURL != "" {
+		n.URL = strings.TrimRight(w.BaseURL, "/") + "/promotions/" + strconv.FormatInt(a.RequestID, 10)
+		link = " " + n.URL
+	}
+	flow := n.Flow
+	if n.FlowName != "" && n.FlowName != n.Flow {
+		flow = n.FlowName + " (" + n.Flow + ")"
+	}
+	reason := ""
+	if n.Reason != "" {
+		reason = ": “" + n.Reason + "”"
+	}
+	n.Text = fmt.Sprintf("[%s] %s asks to promote %s v%d to %s%s. It waits for an approver.%s",
+		n.Environment, n.RequestedBy, flow, n.Version, n.Environment, reason, link)
 	return n, nil
 }

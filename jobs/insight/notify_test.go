@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -147,4 +148,86 @@ func TestExceptionNotifications(t *testing.T) {
 	res, err = send.Work(ctx, t, tx, a, nil)
 	require.NoError(t, err)
 	require.Equal(t, river.EventKindJobCancelled, res.EventKind)
+}
+
+// Approvals: with the webhook's approvals on, each promotion request that
+// waits for an approver is announced once, with a link to it; without
+// them, or once decided, it is not.
+func TestApprovalNotifications(t *testing.T) {
+	t.Parallel()
+	b := jobstest.Setup(t, false)
+	ctx := context.Background()
+	hook := jobstest.NewTarget(t, jobstest.Status(http.StatusOK))
+	tx, err := b.Pool.Begin(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = tx.Rollback(ctx) })
+	configure := func(approvals bool) {
+		t.Helper()
+		_, err := release.NotificationConfigPut(ctx, tx, b.Sealer, release.NotificationConfig{EnvironmentID: b.Env.ID, Enabled: true,
+			URL: hook.URL + secretHookPath, Approvals: approvals}, b.Editor)
+		require.NoError(t, err)
+	}
+	request := func(reason string) int64 {
+		t.Helper()
+		var id int64
+		require.NoError(t, tx.QueryRow(ctx, `insert into promotion_requests (flow_id, version_number, checksum, environment_id, reason, requested_by_email)
+			select flow_id, number, checksum, $2, $3, 'ana@shop.example' from flow_versions where flow_id = $1 and number = 1 returning id`,
+			b.Flow.ID, b.Env.ID, reason).Scan(&id))
+		return id
+	}
+	sweep := rivertest.NewWorker(t, riverpgxv5.New(b.Pool), &river.Config{}, &insight.NotifySweepWorker{DB: tx})
+	send := rivertest.NewWorker(t, riverpgxv5.New(b.Pool), &river.Config{}, &insight.NotifyWorker{DB: tx, Sealer: b.Sealer, BaseURL: "https://crossdock.example"})
+	enqueued := func() []insight.NotifyArgs {
+		t.Helper()
+		_, err := sweep.Work(ctx, t, tx, insight.NotifySweepArgs{}, nil)
+		require.NoError(t, err)
+		rows, err := tx.Query(ctx, `delete from river_job where kind = 'notify' and state = 'available' returning args`)
+		require.NoError(t, err)
+		list, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+		require.NoError(t, err)
+		var out []insight.NotifyArgs
+		for _, raw := range list {
+			var a insight.NotifyArgs
+			require.NoError(t, json.Unmarshal(raw, &a))
+			out = append(out, a)
+		}
+		return out
+	}
+
+	t.Run("off by default: requests are not announced", func(t *testing.T) {
+		configure(false)
+		id := request("go live")
+		require.Empty(t, enqueued())
+		_, err := tx.Exec(ctx, `update promotion_requests set status = 'rejected' where id = $1`, id)
+		require.NoError(t, err)
+	})
+	t.Run("on: a waiting request is announced once, with a link", func(t *testing.T) {
+		configure(true)
+		id := request("Black Friday prices")
+		got := enqueued()
+		require.Len(t, got, 1)
+		require.Equal(t, insight.NoticeApproval, got[0].Event)
+		require.Equal(t, id, got[0].RequestID)
+		require.Empty(t, enqueued(), "announced once")
+		res, err := send.Work(ctx, t, tx, got[0], nil)
+		require.NoError(t, err)
+		require.Equal(t, river.EventKindJobCompleted, res.EventKind)
+		var n insight.ApprovalNotice
+		require.NoError(t, json.Unmarshal(hook.Bodies()[hook.Count()-1], &n))
+		require.Equal(t, "dev", n.Environment)
+		require.Equal(t, "orders", n.Flow)
+		require.Equal(t, 1, n.Version)
+		require.Equal(t, "https://crossdock.example/promotions/"+strconv.FormatInt(id, 10), n.URL)
+		require.Contains(t, n.Text, "[dev] ana@shop.example asks to promote Orders (orders) v1 to dev: “Black Friday prices”. It waits for an approver.")
+
+		t.Run("decided before the notice went out: cancelled, not sent", func(t *testing.T) {
+			before := hook.Count()
+			_, err := tx.Exec(ctx, `update promotion_requests set status = 'approved' where id = $1`, id)
+			require.NoError(t, err)
+			res, err := send.Work(ctx, t, tx, got[0], nil)
+			require.NoError(t, err)
+			require.Equal(t, river.EventKindJobCancelled, res.EventKind)
+			require.Equal(t, before, hook.Count())
+		})
+	})
 }

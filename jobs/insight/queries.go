@@ -9,7 +9,22 @@ package insight
 // groups are announced.
 
 // notificationsEnabledSelect reads environment_notifications for NotifySweepWorker.
-const notificationsEnabledSelect = `select environment_id, threshold, window_ms from environment_notifications where enabled`
+const notificationsEnabledSelect = `select environment_id, threshold, window_ms, approvals from environment_notifications where enabled`
+
+// promotion_requests: the requests waiting for an approver, announced once.
+
+// approvalsClaim marks an environment's pending, unannounced promotion
+// requests announced, for NotifySweepWorker, which enqueues their notices
+// in the same transaction.
+const approvalsClaim = `update promotion_requests set announced_at = $2
+		where environment_id = $1 and status = 'pending' and announced_at is null returning id`
+
+// approvalNoticeSelect reads what a notification about a waiting promotion
+// request says, for notice.
+const approvalNoticeSelect = `
+		select e.name, f.slug, f.name, r.version_number, r.reason, r.requested_by_email, r.requested_at, r.status
+		from promotion_requests r join flows f on f.id = r.flow_id join environments e on e.id = r.environment_id
+		where r.id = $1`
 
 // environments: the environments the rollups and the retention run over.
 

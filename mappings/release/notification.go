@@ -40,8 +40,11 @@ type NotificationConfig struct {
 	URLHint       string
 	// Threshold exceptions of one group within Window make a second notice
 	// (at most one per Window).
-	Threshold      int
-	Window         time.Duration
+	Threshold int
+	Window    time.Duration
+	// Approvals: also announce each promotion request that waits for an
+	// approver in this environment, once, when it is filed.
+	Approvals      bool
 	UpdatedByEmail string
 	UpdatedAt      time.Time
 }
@@ -59,7 +62,7 @@ func (c NotificationConfig) LogValue() slog.Value {
 
 // Masked is what an audit entry records: everything but the URL's path.
 func (c NotificationConfig) Masked() map[string]any {
-	return map[string]any{"url": c.URLHint, "enabled": c.Enabled, "threshold": c.Threshold, "window": c.Window.String()}
+	return map[string]any{"url": c.URLHint, "enabled": c.Enabled, "threshold": c.Threshold, "window": c.Window.String(), "approvals": c.Approvals}
 }
 
 // URLHint is what may be shown of a webhook URL: scheme and host.
@@ -86,7 +89,7 @@ func NotificationConfigGet(ctx context.Context, db txn.DBTX, sealer *secret.Seal
 	var sealed []byte
 	var windowMS int64
 	err := db.QueryRow(ctx, notificationConfigSelect, envID).
-		Scan(&c.EnvironmentID, &c.Enabled, &sealed, &c.URLHint, &c.Threshold, &windowMS, &c.UpdatedByEmail, &c.UpdatedAt)
+		Scan(&c.EnvironmentID, &c.Enabled, &sealed, &c.URLHint, &c.Threshold, &windowMS, &c.Approvals, &c.UpdatedByEmail, &c.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return NotificationConfig{}, fault.Errorf(fault.NotFound, "no notification webhook is configured for this environment")
 	}
@@ -115,7 +118,7 @@ func NotificationConfigList(ctx context.Context, db txn.DBTX) (map[int64]Notific
 	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (NotificationConfig, error) {
 		var c NotificationConfig
 		var windowMS int64
-		err := r.Scan(&c.EnvironmentID, &c.Enabled, &c.URLHint, &c.Threshold, &windowMS, &c.UpdatedByEmail, &c.UpdatedAt)
+		err := r.Scan(&c.EnvironmentID, &c.Enabled, &c.URLHint, &c.Threshold, &windowMS, &c.Approvals, &c.UpdatedByEmail, &c.UpdatedAt)
 		c.Window = time.Duration(windowMS) * time.Millisecond
 		return c, err
 	})
@@ -165,10 +168,10 @@ func NotificationConfigPut(ctx context.Context, db txn.DBTX, sealer *secret.Seal
 	var err error
 	if sealed != nil {
 		tag, err = db.Exec(ctx, notificationConfigInsert,
-			c.EnvironmentID, c.Enabled, sealed, c.URLHint, c.Threshold, c.Window.Milliseconds(), ed.Email)
+			c.EnvironmentID, c.Enabled, sealed, c.URLHint, c.Threshold, c.Window.Milliseconds(), ed.Email, c.Approvals)
 	} else {
 		tag, err = db.Exec(ctx, notificationConfigUpdate,
-			c.EnvironmentID, c.Enabled, c.Threshold, c.Window.Milliseconds(), ed.Email)
+			c.EnvironmentID, c.Enabled, c.Threshold, c.Window.Milliseconds(), ed.Email, c.Approvals)
 	}
 	if err != nil {
 		return NotificationConfig{}, fmt.Errorf("save notification config: %w", err)

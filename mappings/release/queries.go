@@ -62,26 +62,26 @@ const previousVersionSelect = `select version_number from deployments where envi
 
 // notificationConfigSelect reads environment_notifications for
 // NotificationConfigGet.
-const notificationConfigSelect = `select environment_id, enabled, url_ciphertext, url_hint, threshold, window_ms, updated_by_email, updated_at
+const notificationConfigSelect = `select environment_id, enabled, url_ciphertext, url_hint, threshold, window_ms, approvals, updated_by_email, updated_at
 		from environment_notifications where environment_id = $1`
 
 // notificationConfigListSelect reads environment_notifications for
 // NotificationConfigList.
-const notificationConfigListSelect = `select environment_id, enabled, url_hint, threshold, window_ms, updated_by_email, updated_at from environment_notifications`
+const notificationConfigListSelect = `select environment_id, enabled, url_hint, threshold, window_ms, approvals, updated_by_email, updated_at from environment_notifications`
 
 // notificationConfigInsert inserts into environment_notifications for
 // NotificationConfigPut.
 const notificationConfigInsert = `
-			insert into environment_notifications (environment_id, enabled, url_ciphertext, url_hint, threshold, window_ms, updated_by_email)
-			values ($1, $2, $3, $4, $5, $6, $7)
+			insert into environment_notifications (environment_id, enabled, url_ciphertext, url_hint, threshold, window_ms, updated_by_email, approvals)
+			values ($1, $2, $3, $4, $5, $6, $7, $8)
 			on conflict (environment_id) do update set enabled = excluded.enabled, url_ciphertext = excluded.url_ciphertext,
 				url_hint = excluded.url_hint, threshold = excluded.threshold, window_ms = excluded.window_ms,
-				updated_by_email = excluded.updated_by_email, updated_at = now()`
+				approvals = excluded.approvals, updated_by_email = excluded.updated_by_email, updated_at = now()`
 
 // notificationConfigUpdate updates environment_notifications for
 // NotificationConfigPut.
 const notificationConfigUpdate = `update environment_notifications set enabled = $2, threshold = $3, window_ms = $4,
-			updated_by_email = $5, updated_at = now() where environment_id = $1`
+			updated_by_email = $5, approvals = $6, updated_at = now() where environment_id = $1`
 
 // notificationConfigDelete deletes from environment_notifications for
 // NotificationConfigDelete.
