@@ -108,6 +108,8 @@ type Program struct {
 	correlation *evaluator
 	channel     *evaluator
 	sequence    *evaluator
+	customer    *evaluator
+	amount      *evaluator
 	rules       []compiledRule
 	routes      []*compiledRoute
 	projection  *projection
@@ -352,6 +354,12 @@ func (c *compiler) compile() *Program {
 	}
 	if def.Keys.Sequence != "" {
 		p.sequence = c.compileExpr(def.Keys.Sequence, root, false, location{section: SectionSequence, pointer: "/keys/sequence"})
+	}
+	if def.Keys.Customer != "" {
+		p.customer = c.compileExpr(def.Keys.Customer, root, false, location{section: SectionCustomer, pointer: "/keys/customer"})
+	}
+	if def.Keys.Amount != "" {
+		p.amount = c.compileExpr(def.Keys.Amount, root, false, location{section: SectionAmount, pointer: "/keys/amount"})
 	}
 	switch def.Keys.SequenceMode {
 	case "", SequenceFIFO, SequenceLatest:

@@ -104,6 +104,15 @@ type Keys struct {
 	// turn; SequenceLatest delivers only the newest waiting one and marks
 	// the others superseded, for snapshots such as stock levels.
 	SequenceMode SequenceMode `json:"sequenceMode,omitempty"`
+	// Customer is the customer expression, e.g. `source.customer.email`,
+	// and Amount the amount expression, e.g. `source.total + " " +
+	// source.currency`: what the inbox and the message explorer show beside
+	// the order number (the correlation id), so that support finds the
+	// customer's message without opening each one. They only label the
+	// message: a failing or null value leaves the label empty and never
+	// rejects it.
+	Customer string `json:"customer,omitempty"`
+	Amount   string `json:"amount,omitempty"`
 }
 
 // SequenceMode is how the waiting messages of one sequence key are

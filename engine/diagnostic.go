@@ -18,6 +18,8 @@ const (
 	SectionCorrelation Section = "correlation" // keys.correlation
 	SectionChannel     Section = "channel"     // keys.channel
 	SectionSequence    Section = "sequence"    // keys.sequence and keys.sequenceMode
+	SectionCustomer    Section = "customer"    // keys.customer
+	SectionAmount      Section = "amount"      // keys.amount
 	SectionValidation  Section = "validation"  // a validation rule
 	SectionLookup      Section = "lookup"      // a lookup table
 	SectionRoute       Section = "route"       // a route as a whole (name, target)

@@ -121,6 +121,8 @@ func (l *limitCheck) check(def *Definition) {
 	l.expr(SectionCorrelation, "/keys/correlation", "", def.Keys.Correlation)
 	l.expr(SectionChannel, "/keys/channel", "", def.Keys.Channel)
 	l.expr(SectionSequence, "/keys/sequence", "", def.Keys.Sequence)
+	l.expr(SectionCustomer, "/keys/customer", "", def.Keys.Customer)
+	l.expr(SectionAmount, "/keys/amount", "", def.Keys.Amount)
 	for i, r := range def.Validation {
 		l.expr(SectionValidation, fmt.Sprintf("/validation/%d/rule", i), "", r.Rule)
 	}

@@ -42,6 +42,11 @@ type Result struct {
 	Channel string `json:"channel,omitempty"`
 	// Sequence is derived by keys.sequence; "" means unordered.
 	Sequence string `json:"sequence,omitempty"`
+	// Customer and Amount are derived by keys.customer and keys.amount,
+	// labels for the inbox and explorer; a failure of either leaves it ""
+	// and is not an error of the message (the trace shows it).
+	Customer string `json:"customer,omitempty"`
+	Amount   string `json:"amount,omitempty"`
 	// Errors are failures of the key and correlation expressions.
 	Errors []RowError `json:"errors,omitempty"`
 	// Validation lists every failed rule, in definition order.
@@ -282,6 +287,12 @@ func (p *Program) Run(ctx context.Context, in Input) (*Result, error) {
 	if p.sequence != nil {
 		res.Sequence = rs.keyValue(p.sequence, SectionSequence)
 	}
+	if p.customer != nil {
+		res.Customer = rs.labelValue(p.customer, SectionCustomer)
+	}
+	if p.amount != nil {
+		res.Amount = rs.labelValue(p.amount, SectionAmount)
+	}
 	if rs.fatal != nil {
 		return rs.stop(res)
 	}
@@ -360,6 +371,28 @@ func (rs *runState) keyValue(ev *evaluator, section Section) string {
 	if err != nil {
 		rs.noteFatal(err)
 		rs.res.Errors = append(rs.res.Errors, RowError{Section: section, Pointer: ev.pointer, Message: errorMessage(err)})
+		return ""
+	}
+	return string(b)
+}
+
+// labelValue evaluates a label expression (keys.customer, keys.amount)
+// like keyValue, except that a failure is only traced: a label that cannot
+// be read leaves the message unlabelled, it does not make it a mapping
+// exception.
+func (rs *runState) labelValue(ev *evaluator, section Section) string {
+	v, err := rs.eval(ev)
+	if rs.trace {
+		rs.traceValue(section, "", "", ev.pointer, v, err)
+	}
+	if err != nil || v == nil {
+		return ""
+	}
+	if s, ok := stringOf(v); ok {
+		return s
+	}
+	b, err := appendValueBudget(nil, v, rs.outputBudget())
+	if err != nil {
 		return ""
 	}
 	return string(b)

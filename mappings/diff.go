@@ -61,8 +61,8 @@ const (
 	// because the designer shows samples in a panel of their own. Path is
 	// the sample's name.
 	SectionSamples ChangeSection = "samples"
-	// SectionKeys is keys: idempotency, correlation, channel, sequence and
-	// sequenceMode.
+	// SectionKeys is keys: idempotency, correlation, channel, sequence,
+	// sequenceMode, customer and amount.
 	SectionKeys ChangeSection = "keys"
 	// SectionValidation is a validation rule. Path is the rule's name.
 	SectionValidation ChangeSection = "validation"
@@ -333,6 +333,8 @@ func (d *differ) keys(old, new engine.Keys) {
 	d.changed(at, "channel", old.Channel, new.Channel)
 	d.changed(at, "sequence", old.Sequence, new.Sequence)
 	d.changed(at, "sequenceMode", string(old.SequenceMode), string(new.SequenceMode))
+	d.changed(at, "customer", old.Customer, new.Customer)
+	d.changed(at, "amount", old.Amount, new.Amount)
 }
 
 func (d *differ) validation(old, new []engine.Rule) {

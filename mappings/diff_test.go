@@ -162,7 +162,7 @@ func TestDiffComparesEveryField(t *testing.T) {
 		reflect.TypeFor[engine.Definition]():              {"FormatVersion", "Name", "Description", "Source", "Keys", "Validation", "Lookups", "Targets", "Routes", "Tests", "SLA", "Limits"},
 		reflect.TypeFor[engine.Source]():                  {"System", "Event", "Schema", "Enforce", "Samples"},
 		reflect.TypeFor[engine.Sample]():                  {"Name", "Payload"},
-		reflect.TypeFor[engine.Keys]():                    {"Idempotency", "Correlation", "Channel", "Sequence", "SequenceMode"},
+		reflect.TypeFor[engine.Keys]():                    {"Idempotency", "Correlation", "Channel", "Sequence", "SequenceMode", "Customer", "Amount"},
 		reflect.TypeFor[engine.Rule]():                    {"Name", "Rule", "Message"},
 		reflect.TypeFor[engine.Lookup]():                  {"Description", "Missing", "Default", "Entries"},
 		reflect.TypeFor[engine.Target]():                  {"Name", "Kind", "Method", "Description"},

@@ -383,7 +383,7 @@ func setAt(doc any, tokens []string, v any) (any, error) {
 
 // optionalText fields disappear when emptied, so that clearing a condition
 // means "always" rather than an empty, invalid expression.
-var optionalText = map[string]bool{"unmappedRequired": true, "when": true, "filter": true, "forEach": true, "as": true, "index": true, "note": true, "description": true, "idempotency": true, "correlation": true, "channel": true, "sequence": true, "sequenceMode": true}
+var optionalText = map[string]bool{"unmappedRequired": true, "when": true, "filter": true, "forEach": true, "as": true, "index": true, "note": true, "description": true, "idempotency": true, "correlation": true, "channel": true, "sequence": true, "sequenceMode": true, "customer": true, "amount": true}
 
 // ValueAt returns the JSON value at pointer in def; ok is false when
 // nothing is there.

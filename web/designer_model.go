@@ -146,6 +146,8 @@ func buildDesigner(ctx context.Context, st designerState) view.Designer {
 	d.Correlation = field("/keys/correlation", def.Keys.Correlation, "Correlation id expression", "source.name", false)
 	d.Channel = field("/keys/channel", def.Keys.Channel, "Channel expression", "source.channel", false)
 	d.Sequence = field("/keys/sequence", def.Keys.Sequence, "Sequence key expression", "source.order_id", false)
+	d.Customer = field("/keys/customer", def.Keys.Customer, "Customer expression", "source.customer.email", false)
+	d.Amount = field("/keys/amount", def.Keys.Amount, "Amount expression", `string(source.total) + " " + source.currency`, false)
 	d.DefaultSLA = fmt.Sprintf("%g %% within %d s", engine.DefaultSLA.ObjectivePercent, engine.DefaultSLA.WithinSeconds)
 	d.SLAWithin = view.Field{Name: "f:/sla/withinSeconds", Pointer: "/sla/withinSeconds", Placeholder: strconv.Itoa(engine.DefaultSLA.WithinSeconds), Label: "SLA window in seconds"}
 	d.SLAObjective = view.Field{Name: "f:/sla/objectivePercent", Pointer: "/sla/objectivePercent", Placeholder: strconv.FormatFloat(engine.DefaultSLA.ObjectivePercent, 'g', -1, 64), Label: "SLA objective in percent"}

@@ -302,3 +302,20 @@ func TestListsShowRelativeTimesWithTheExactOneOnHover(t *testing.T) {
 		})
 	}
 }
+
+// The inbox and the explorer show the customer and amount a flow derives
+// (keys.customer, keys.amount) beside the order number.
+func TestListsShowCustomerAndAmount(t *testing.T) {
+	t.Parallel()
+	tb, _ := setupInbox(t)
+	tb.user(t, "sam@shop.example", account.RoleSupport)
+	sam := tb.browser(t)
+	sam.signIn("sam@shop.example")
+	for _, path := range []string{"/inbox?view=list", "/messages"} {
+		t.Run(path, func(t *testing.T) {
+			res := sam.get(path)
+			require.Equal(t, http.StatusOK, res.StatusCode)
+			require.Regexp(t, `<span class="customer">ana.silva@example.com</span>\s*·\s*<span class="amount">64.87 EUR</span>`, res.body)
+		})
+	}
+}

@@ -63,7 +63,8 @@ func (s *Server) messagesList() fiber.Handler {
 		}
 		for _, m := range res.Messages {
 			v.Rows = append(v.Rows, view.MessageListRow{ID: m.ID.String(), ReceivedAt: when(m.ReceivedAt), Environment: m.Environment,
-				Flow: m.FlowSlug, FlowName: names[m.FlowSlug], Version: m.VersionNumber, Status: string(m.Status), CorrelationID: m.CorrelationID, IdempotencyKey: m.IdempotencyKey})
+				Flow: m.FlowSlug, FlowName: names[m.FlowSlug], Version: m.VersionNumber, Status: string(m.Status), CorrelationID: m.CorrelationID, IdempotencyKey: m.IdempotencyKey,
+				Customer: m.Customer, Amount: m.Amount})
 		}
 		if res.Next != nil {
 			v.NextURL = "/messages?" + messagePageQuery(c, res.Next)

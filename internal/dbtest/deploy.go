@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -36,5 +37,37 @@ func Deploy(t testing.TB, db Execer, envID, flowID int64, number int) {
 	}
 	if tag.RowsAffected() != 1 {
 		t.Fatalf("dbtest: flow %d has no version %d to deploy", flowID, number)
+	}
+}
+
+// Querier is a pool, a connection or a transaction.
+type Querier interface {
+	Execer
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// PromotionRequest files a pending promotion request of version number of
+// the flow into the environment, as a fixture (no gates, no audit entry),
+// for tests of what reads requests: notices, pages. Running code files
+// requests only through release.Promote.
+func PromotionRequest(t testing.TB, db Querier, envID, flowID int64, number int, reason string) int64 {
+	t.Helper()
+	var id int64
+	err := db.QueryRow(context.Background(), `
+		insert into promotion_requests (flow_id, version_number, checksum, environment_id, reason, requested_by_email)
+		select flow_id, number, checksum, $2, $4, 'ana@shop.example' from flow_versions where flow_id = $1 and number = $3
+		returning id`, flowID, envID, number, reason).Scan(&id)
+	if err != nil {
+		t.Fatalf("dbtest: request v%d of flow %d for environment %d: %v", number, flowID, envID, err)
+	}
+	return id
+}
+
+// DecideRequest sets a promotion request's status (approved, rejected,
+// superseded) as a fixture, without deploying anything.
+func DecideRequest(t testing.TB, db Execer, id int64, status string) {
+	t.Helper()
+	if _, err := db.Exec(context.Background(), `update promotion_requests set status = $2, decided_at = now() where id = $1`, id, status); err != nil {
+		t.Fatalf("dbtest: decide request %d: %v", id, err)
 	}
 }

@@ -69,6 +69,10 @@ type Item struct {
 	Revision       *Revision `json:"revision,omitempty"`
 	GroupID        int64     `json:"groupId"`
 	GroupOpen      int64     `json:"groupOpen"`
+	// Customer and Amount label the message (the flow's keys.customer and
+	// keys.amount); "" when the flow has none.
+	Customer string `json:"customer,omitempty"`
+	Amount   string `json:"amount,omitempty"`
 	// Sequence is, for a message with a sequence key, its key and how many
 	// later messages of the key the exception holds ("blocking N later
 	// messages for key K"); set by ExceptionGet, not in listings.
@@ -81,7 +85,8 @@ func scanInboxItem(r pgx.Row) (Item, error) {
 	err := r.Scan(&it.ID, &it.Kind, &it.Fingerprint, &it.EnvironmentID, &it.FlowID, &it.MessageID, &it.DeliveryID, &it.Stage,
 		&it.ErrorClass, &it.Message, &detail, &it.Status, &it.Resolution, &it.CreatedAt, &it.UpdatedAt, &it.ResolvedAt,
 		&it.Environment, &it.FlowSlug, &it.CorrelationID, &it.IdempotencyKey, &it.VersionNumber, &it.MessageStatus,
-		&it.AssigneeID, &it.AssigneeEmail, &it.Target, &it.Route, &it.DeliveryStatus, &it.ReceivedAt, &it.GroupID, &it.GroupOpen)
+		&it.AssigneeID, &it.AssigneeEmail, &it.Target, &it.Route, &it.DeliveryStatus, &it.ReceivedAt, &it.GroupID, &it.GroupOpen,
+		&it.Customer, &it.Amount)
 	it.Detail = detail
 	return it, err
 }

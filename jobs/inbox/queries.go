@@ -107,7 +107,7 @@ const inboxSelect = `
 	       e.message, e.detail, e.status, e.resolution, e.created_at, e.updated_at, e.resolved_at,
 	       env.name, f.slug, m.correlation_id, m.idempotency_key, m.version_number, m.status, e.assigned_to,
 	       coalesce(u.email, ''), coalesce(d.target, ''), coalesce(d.route, ''), coalesce(d.status, ''), m.received_at,
-	       coalesce(g.id, 0), coalesce(g.open_count, 0)
+	       coalesce(g.id, 0), coalesce(g.open_count, 0), m.customer, m.amount
 	from exceptions e
 	join environments env on env.id = e.environment_id
 	join flows f on f.id = e.flow_id
@@ -190,11 +190,12 @@ const replayRevisionSelect = `
 
 // replayMessageInsert inserts into messages for ExceptionReplay. The
 // revision takes the place of the message replayed ($11) in its sequence
-// key's order: same key, same sequence_n.
+// key's order (same key, same sequence_n) and keeps its labels: channel,
+// customer and amount.
 const replayMessageInsert = `
 		insert into messages (id, environment_id, flow_id, version_number, checksum, idempotency_key, key_claim, correlation_id,
-		                      payload, payload_sha256, status, received_at, sequence_key, sequence_n, sequence_latest)
-		select $1, $2, $3, $4, $5, $6, $6, $7, $8, $9, 'received', $10, o.sequence_key, o.sequence_n, o.sequence_latest
+		                      payload, payload_sha256, status, received_at, sequence_key, sequence_n, sequence_latest, channel, customer, amount)
+		select $1, $2, $3, $4, $5, $6, $6, $7, $8, $9, 'received', $10, o.sequence_key, o.sequence_n, o.sequence_latest, o.channel, o.customer, o.amount
 		from messages o where o.id = $11`
 
 // messageVersionLock reads messages for ExceptionRetry.

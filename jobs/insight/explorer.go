@@ -93,6 +93,9 @@ type MessageRow struct {
 	Status         store.MessageStatus `json:"status"`
 	ReceivedAt     time.Time           `json:"receivedAt"`
 	UpdatedAt      time.Time           `json:"updatedAt"`
+	// Customer and Amount label the message (keys.customer, keys.amount).
+	Customer string `json:"customer,omitempty"`
+	Amount   string `json:"amount,omitempty"`
 }
 
 // MessageSearchResult is one page of the explorer: Next is set when there
@@ -198,7 +201,7 @@ func MessageSearch(ctx context.Context, db txn.DBTX, f MessageFilter) (MessageSe
 	}
 	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (MessageRow, error) {
 		var m MessageRow
-		err := r.Scan(&m.ID, &m.Environment, &m.FlowSlug, &m.VersionNumber, &m.IdempotencyKey, &m.CorrelationID, &m.Status, &m.ReceivedAt, &m.UpdatedAt)
+		err := r.Scan(&m.ID, &m.Environment, &m.FlowSlug, &m.VersionNumber, &m.IdempotencyKey, &m.CorrelationID, &m.Status, &m.ReceivedAt, &m.UpdatedAt, &m.Customer, &m.Amount)
 		return m, err
 	})
 	if err != nil {

@@ -140,13 +140,9 @@ func (w *NotifySweepWorker) Work(ctx context.Context, job *river.Job[NotifySweep
 				}
 			}
 			if e.approvals {
-				rows, err := tx.Query(ctx, approvalsClaim, e.id, now)
+				ids, err := release.ClaimRequestsToAnnounce(ctx, tx, e.id, now)
 				if err != nil {
-					return fmt.Errorf("claim promotion requests: %w", err)
-				}
-				ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-				if err != nil {
-					return fmt.Errorf("claim promotion requests: %w", err)
+					return err
 				}
 				for _, id := range ids {
 					notices = append(notices, river.InsertManyParams{Args: NotifyArgs{EnvironmentID: e.id, Event: NoticeApproval, RequestID: id, At: now}})

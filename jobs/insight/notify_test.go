@@ -15,6 +15,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/require"
 
+	"github.com/crossdock/crossdock/internal/dbtest"
 	"github.com/crossdock/crossdock/jobs/insight"
 	"github.com/crossdock/crossdock/jobs/jobstest"
 	"github.com/crossdock/crossdock/mappings/release"
@@ -169,11 +170,7 @@ func TestApprovalNotifications(t *testing.T) {
 	}
 	request := func(reason string) int64 {
 		t.Helper()
-		var id int64
-		require.NoError(t, tx.QueryRow(ctx, `insert into promotion_requests (flow_id, version_number, checksum, environment_id, reason, requested_by_email)
-			select flow_id, number, checksum, $2, $3, 'ana@shop.example' from flow_versions where flow_id = $1 and number = 1 returning id`,
-			b.Flow.ID, b.Env.ID, reason).Scan(&id))
-		return id
+		return dbtest.PromotionRequest(t, tx, b.Env.ID, b.Flow.ID, 1, reason)
 	}
 	sweep := rivertest.NewWorker(t, riverpgxv5.New(b.Pool), &river.Config{}, &insight.NotifySweepWorker{DB: tx})
 	send := rivertest.NewWorker(t, riverpgxv5.New(b.Pool), &river.Config{}, &insight.NotifyWorker{DB: tx, Sealer: b.Sealer, BaseURL: "https://crossdock.example"})
@@ -198,8 +195,7 @@ func TestApprovalNotifications(t *testing.T) {
 		configure(false)
 		id := request("go live")
 		require.Empty(t, enqueued())
-		_, err := tx.Exec(ctx, `update promotion_requests set status = 'rejected' where id = $1`, id)
-		require.NoError(t, err)
+		dbtest.DecideRequest(t, tx, id, release.RequestRejected)
 	})
 	t.Run("on: a waiting request is announced once, with a link", func(t *testing.T) {
 		configure(true)
@@ -222,8 +218,7 @@ func TestApprovalNotifications(t *testing.T) {
 
 		t.Run("decided before the notice went out: cancelled, not sent", func(t *testing.T) {
 			before := hook.Count()
-			_, err := tx.Exec(ctx, `update promotion_requests set status = 'approved' where id = $1`, id)
-			require.NoError(t, err)
+			dbtest.DecideRequest(t, tx, id, release.RequestApproved)
 			res, err := send.Work(ctx, t, tx, got[0], nil)
 			require.NoError(t, err)
 			require.Equal(t, river.EventKindJobCancelled, res.EventKind)

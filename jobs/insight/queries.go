@@ -11,13 +11,8 @@ package insight
 // notificationsEnabledSelect reads environment_notifications for NotifySweepWorker.
 const notificationsEnabledSelect = `select environment_id, threshold, window_ms, approvals from environment_notifications where enabled`
 
-// promotion_requests: the requests waiting for an approver, announced once.
-
-// approvalsClaim marks an environment's pending, unannounced promotion
-// requests announced, for NotifySweepWorker, which enqueues their notices
-// in the same transaction.
-const approvalsClaim = `update promotion_requests set announced_at = $2
-		where environment_id = $1 and status = 'pending' and announced_at is null returning id`
+// promotion_requests: the requests waiting for an approver, announced once
+// (release.ClaimRequestsToAnnounce marks them).
 
 // approvalNoticeSelect reads what a notification about a waiting promotion
 // request says, for notice.
@@ -173,7 +168,8 @@ const latencyBucketFormat = "count(*) filter (where latency_ms <= %d)::int"
 // messageSearchSelect is the select list and joins of the message
 // explorer; MessageSearchQuery appends the WHERE clause it builds with
 // internal/sqlwhere and the order and limit.
-const messageSearchSelect = `select m.id, e.name, f.slug, m.version_number, m.idempotency_key, m.correlation_id, m.status, m.received_at, m.updated_at
+const messageSearchSelect = `select m.id, e.name, f.slug, m.version_number, m.idempotency_key, m.correlation_id, m.status, m.received_at, m.updated_at,
+		m.customer, m.amount
 		from messages m join environments e on e.id = m.environment_id join flows f on f.id = m.flow_id`
 
 // messageSearchByTime and messageSearchByExpression follow the WHERE

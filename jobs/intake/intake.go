@@ -65,6 +65,10 @@ func unavailable(err error) error {
 // the body.
 const MaxKeyLength = 255
 
+// MaxLabelLength bounds a message's customer and amount labels: a list
+// shows them in a column, and a longer value is cut rather than refused.
+const MaxLabelLength = 200
+
 // ProcessGroupSize is the most messages one process job carries.
 const ProcessGroupSize = 128
 
@@ -321,6 +325,8 @@ type prepared struct {
 	keySource   string
 	correlation string
 	channel     string
+	// customer and amount label the message (keys.customer, keys.amount).
+	customer, amount string
 	// sequence is the sequence key (keys.sequence); "" for unordered.
 	sequence string
 	// latest: the flow's sequenceMode is latest.
@@ -348,7 +354,8 @@ func prepare(ctx context.Context, d deployed, payload []byte, key, correlation s
 		return prepared{}, err
 	}
 	p := prepared{id: id, key: key, keySource: "header", correlation: correlation, payload: payload, sha: sha256.Sum256(payload), now: now}
-	if (key == "" && d.prog.Def.Keys.Idempotency != "") || (correlation == "" && d.prog.Def.Keys.Correlation != "") || d.prog.Def.Keys.Channel != "" || d.prog.Def.Keys.Sequence != "" {
+	if (key == "" && d.prog.Def.Keys.Idempotency != "") || (correlation == "" && d.prog.Def.Keys.Correlation != "") || d.prog.Def.Keys.Channel != "" || d.prog.Def.Keys.Sequence != "" ||
+		d.prog.Def.Keys.Customer != "" || d.prog.Def.Keys.Amount != "" {
 		res, err := program.Run(ctx, d.prog.Keys, engine.Input{Payload: payload, Now: now, Vars: d.vars})
 		switch {
 		case errors.Is(err, engine.ErrInvalidInput):
@@ -377,6 +384,8 @@ func prepare(ctx context.Context, d deployed, payload []byte, key, correlation s
 		}
 		p.channel = store.Truncate(storable(res.Channel), MaxKeyLength)
 		p.sequence = store.Truncate(storable(res.Sequence), MaxKeyLength)
+		p.customer = store.Truncate(storable(res.Customer), MaxLabelLength)
+		p.amount = store.Truncate(storable(res.Amount), MaxLabelLength)
 		p.latest = d.prog.Def.Keys.SequenceMode == engine.SequenceLatest
 	}
 	if p.key == "" {

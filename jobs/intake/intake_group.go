@@ -240,6 +240,7 @@ func (in *Intake) write(ctx context.Context, tx pgx.Tx, batch []*intakeItem) err
 	versions := make([]int32, n)
 	checksums, keys, corrs, payloads, details := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	channels, sequences, latest := make([]string, n), make([]string, n), make([]bool, n)
+	customers, amounts := make([]string, n), make([]string, n)
 	arrivals := make([]int32, n)
 	shas := make([][]byte, n)
 	ats := make([]time.Time, n)
@@ -248,8 +249,9 @@ func (in *Intake) write(ctx context.Context, tx pgx.Tx, batch []*intakeItem) err
 		checksums[i], keys[i], corrs[i], payloads[i] = it.d.checksum, it.p.key, it.p.correlation, string(it.p.payload)
 		shas[i], ats[i], details[i], channels[i] = it.p.sha[:], it.p.now, receivedDetail(it.d, it.p), it.p.channel
 		sequences[i], latest[i], arrivals[i] = it.p.sequence, it.p.latest, int32(it.arrival)
+		customers[i], amounts[i] = it.p.customer, it.p.amount
 	}
-	rows, err := tx.Query(ctx, groupInsertSQL, ids, envs, flows, deps, versions, checksums, keys, corrs, payloads, shas, ats, details, channels, sequences, latest, arrivals)
+	rows, err := tx.Query(ctx, groupInsertSQL, ids, envs, flows, deps, versions, checksums, keys, corrs, payloads, shas, ats, details, channels, sequences, latest, arrivals, customers, amounts)
 	if err != nil {
 		return fmt.Errorf("insert messages: %w", err)
 	}

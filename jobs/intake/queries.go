@@ -42,8 +42,8 @@ const messageOfInlineMapSelect = `select environment_id, flow_id, version_number
 const groupInsertSQL = `
 	with input as (
 		select * from unnest($1::uuid[], $2::int8[], $3::int8[], $4::int8[], $5::int4[], $6::text[], $7::text[],
-			$8::text[], $9::text[], $10::bytea[], $11::timestamptz[], $12::text[], $13::text[], $14::text[], $15::bool[], $16::int4[])
-			with ordinality as u(id, env, flow, deployment, version, checksum, key, correlation, payload, sha, received_at, detail, channel, sequence, latest, arrival, ord)
+			$8::text[], $9::text[], $10::bytea[], $11::timestamptz[], $12::text[], $13::text[], $14::text[], $15::bool[], $16::int4[], $17::text[], $18::text[])
+			with ordinality as u(id, env, flow, deployment, version, checksum, key, correlation, payload, sha, received_at, detail, channel, sequence, latest, arrival, customer, amount, ord)
 	), live as (
 		select input.* from input
 		join current_deployments c on c.environment_id = input.env and c.flow_id = input.flow and c.deployment_id = input.deployment
@@ -51,9 +51,9 @@ const groupInsertSQL = `
 		select s.id, nextval('message_sequence_n') as n from (select id from live where sequence <> '' order by arrival) s
 	), m as (
 		insert into messages (id, environment_id, flow_id, version_number, checksum, idempotency_key, key_claim, correlation_id,
-			payload, payload_sha256, received_at, channel, sequence_key, sequence_n, sequence_latest)
+			payload, payload_sha256, received_at, channel, sequence_key, sequence_n, sequence_latest, customer, amount)
 		select live.id, env, flow, version, checksum, key, key, correlation, payload::json, sha, received_at, channel,
-			nullif(sequence, ''), seq.n, latest and sequence <> ''
+			nullif(sequence, ''), seq.n, latest and sequence <> '', customer, amount
 		from live left join seq on seq.id = live.id order by ord
 		on conflict (environment_id, flow_id, key_claim) do nothing
 		returning id

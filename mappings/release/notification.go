@@ -197,3 +197,20 @@ func NotificationConfigDelete(ctx context.Context, db txn.DBTX, envID int64) err
 	}
 	return nil
 }
+
+// ClaimRequestsToAnnounce marks the environment's pending promotion
+// requests not yet announced as announced at at, and returns their ids,
+// for the notification sweep, which enqueues their notices in the same
+// transaction (so each is announced once, even with two sweeps racing).
+// It changes no request's state: only when it was announced.
+func ClaimRequestsToAnnounce(ctx context.Context, tx pgx.Tx, envID int64, at time.Time) ([]int64, error) {
+	rows, err := tx.Query(ctx, requestsAnnounceClaim, envID, at)
+	if err != nil {
+		return nil, fmt.Errorf("claim promotion requests to announce: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("claim promotion requests to announce: %w", err)
+	}
+	return ids, nil
+}

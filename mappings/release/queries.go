@@ -83,6 +83,11 @@ const notificationConfigInsert = `
 const notificationConfigUpdate = `update environment_notifications set enabled = $2, threshold = $3, window_ms = $4,
 			updated_by_email = $5, approvals = $6, updated_at = now() where environment_id = $1`
 
+// requestsAnnounceClaim marks an environment's pending, unannounced
+// promotion requests announced, for ClaimRequestsToAnnounce.
+const requestsAnnounceClaim = `update promotion_requests set announced_at = $2
+		where environment_id = $1 and status = 'pending' and announced_at is null returning id`
+
 // notificationConfigDelete deletes from environment_notifications for
 // NotificationConfigDelete.
 const notificationConfigDelete = `delete from environment_notifications where environment_id = $1`

@@ -198,6 +198,8 @@ type Designer struct {
 	Correlation   Field
 	Channel       Field
 	Sequence      Field // keys.sequence
+	Customer      Field // keys.customer
+	Amount        Field // keys.amount
 	SLAWithin     Field // seconds; empty: the default SLA
 	SLAObjective  Field // percent
 	DefaultSLA    string
@@ -291,7 +293,7 @@ func morphOOB(oob bool) templ.Attributes {
 // pane, the problem list and the diagram.
 func PreviewParts(d Designer) []templ.Component {
 	parts := []templ.Component{LiveCell(d.Key.Live, true), LiveCell(d.Correlation.Live, true), LiveCell(d.Channel.Live, true),
-		LiveCell(d.Sequence.Live, true)}
+		LiveCell(d.Sequence.Live, true), LiveCell(d.Customer.Live, true), LiveCell(d.Amount.Live, true)}
 	for _, r := range d.Rules {
 		parts = append(parts, LiveCell(r.Rule.Live, true))
 	}
