@@ -185,6 +185,10 @@ func TestSFTPWrongHostKeyIsAClearFailureInTheInbox(t *testing.T) {
 	waitText(t, ctx, "#timeline", "Failed delivering to logistics-orders")
 	waitText(t, ctx, ".delivery", "presented host key "+presented+" (ssh-ed25519), but the target pins "+pinned)
 	waitText(t, ctx, ".delivery", "put the new fingerprint in the target's configuration")
+	sent, err := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS(".delivery .request-headers")))
+	if err != nil || !strings.Contains(sent, "Host key: "+pinned) || !strings.Contains(sent, "File: orders-") || !strings.Contains(sent, "User: threepl") {
+		t.Fatalf("the delivery does not say where it was sent (%v):\n%s", err, sent)
+	}
 	var attempts int
 	var status string
 	if err := openDB(t, p.dbURL).QueryRow(t.Context(), `select attempts, status from deliveries`).Scan(&attempts, &status); err != nil {
