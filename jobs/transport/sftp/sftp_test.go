@@ -35,7 +35,7 @@ type bundle struct {
 	pem  string     // key's private half, PEM
 }
 
-func setup(t *testing.T) *bundle {
+func setup(t testing.TB) *bundle {
 	t.Helper()
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	require.NoError(t, err)
