@@ -129,7 +129,7 @@ func (t *Transport) Send(ctx context.Context, a transport.Attempt) (res transpor
 		if broken && reused && try == 0 && ctx.Err() == nil {
 			continue
 		}
-		return uploadOutcome(res, s, final, a.Config.Timeout, ctx, err), nil
+		return uploadOutcome(ctx, res, s, final, a.Config.Timeout, err), nil
 	}
 }
 
@@ -225,9 +225,11 @@ func dialOutcome(res transport.Outcome, s settings, timeout time.Duration, err e
 }
 
 // uploadOutcome classifies a failed upload.
-func uploadOutcome(res transport.Outcome, s settings, final string, timeout time.Duration, ctx context.Context, err error) transport.Outcome {
+func uploadOutcome(ctx context.Context, res transport.Outcome, s settings, final string, timeout time.Duration, err error) transport.Outcome {
 	var se *stepError
-	errors.As(err, &se)
+	if !errors.As(err, &se) {
+		se = &stepError{step: "write", file: final, err: err}
+	}
 	switch {
 	case ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded):
 		return retry(res, "timeout", fmt.Sprintf("writing %s on %s took longer than %s", final, s.addr(), timeout))
