@@ -73,6 +73,9 @@ func startProgramOn(t testing.TB, dbURL string, env ...string) *program {
 		"CROSSDOCK_DATA_DIR="+t.TempDir(),
 		"CROSSDOCK_LOG_FORMAT=json",
 		"CROSSDOCK_ADDR=127.0.0.1:0",
+		// The demo's SFTP server on a free port, so that programs of
+		// parallel tests (and a `make run` nearby) do not collide.
+		"CROSSDOCK_DEMO_SFTP_ADDR=127.0.0.1:0",
 	)
 	baseEnv = append(baseEnv, env...)
 

@@ -62,11 +62,19 @@ func TestEnvironmentAPI(t *testing.T) {
 		code, out := call("GET", "/api/v1/target-kinds", devKey, nil)
 		require.Equal(t, http.StatusOK, code)
 		kinds := out["kinds"].([]any)
-		require.Len(t, kinds, 2)
+		require.Len(t, kinds, 3)
 		h := kinds[0].(map[string]any)
 		require.Equal(t, "http", h["kind"])
 		require.Equal(t, true, h["canTestConnection"])
 		require.Equal(t, "url", h["settings"].([]any)[0].(map[string]any)["name"])
+		s := kinds[2].(map[string]any)
+		require.Equal(t, "sftp", s["kind"])
+		require.Equal(t, true, s["canTestConnection"])
+		var names []string
+		for _, f := range s["settings"].([]any) {
+			names = append(names, f.(map[string]any)["name"].(string))
+		}
+		require.Equal(t, []string{"host", "port", "user", "secret", "host_key", "directory", "file_name"}, names)
 	})
 
 	t.Run("a key configures a target of its environment; the secret never comes back", func(t *testing.T) {
@@ -143,7 +151,7 @@ func TestEnvironmentAPI(t *testing.T) {
 		t.Run("an unknown kind", func(t *testing.T) {
 			code, out := call("PUT", "/api/v1/environments/dev/targets/x", devKey, map[string]any{"kind": "ftp"})
 			require.Equal(t, http.StatusUnprocessableEntity, code, out)
-			require.Contains(t, out["detail"], "choose one of http, capture")
+			require.Contains(t, out["detail"], "choose one of http, capture, sftp")
 		})
 		t.Run("an analyst's session", func(t *testing.T) {
 			res := ana.apiCall("GET", "/api/v1/environments/dev/targets", nil)

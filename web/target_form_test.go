@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -13,6 +14,7 @@ import (
 	"github.com/crossdock/crossdock/account"
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/jobs/pipeline"
+	"github.com/crossdock/crossdock/jobs/transport/sftp/sftptest"
 	"github.com/crossdock/crossdock/mappings"
 	"github.com/crossdock/crossdock/mappings/release"
 )
@@ -83,7 +85,7 @@ func TestTargetFormAsksTheKind(t *testing.T) {
 	t.Run("an unknown kind is refused with the kinds there are", func(t *testing.T) {
 		res := adm.get("/environments/dev/targets/erp?kind=ftp")
 		require.Equal(t, http.StatusUnprocessableEntity, res.StatusCode)
-		require.Contains(t, res.body, "cannot deliver to targets of kind “ftp”; choose one of http, capture")
+		require.Contains(t, res.body, "cannot deliver to targets of kind “ftp”; choose one of http, capture, sftp")
 	})
 
 	t.Run("every problem is named next to its field and nothing is stored", func(t *testing.T) {
@@ -158,5 +160,35 @@ func TestTargetFormAsksTheKind(t *testing.T) {
 			require.Equal(t, "https://erp.example/v2/orders", stored(t)[0].URLTemplate)
 			require.Equal(t, before, audits(t))
 		})
+	})
+
+	t.Run("an sftp target asks for its server, pins its key and tests the connection step by step", func(t *testing.T) {
+		srv, err := sftptest.Start(sftptest.Options{Root: t.TempDir(), User: "crossdock", Password: "demo-password"})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = srv.Close() })
+		host, port, _ := net.SplitHostPort(srv.Addr)
+		page := adm.get("/environments/dev/targets/3pl?kind=sftp").body
+		for _, want := range []string{`id="t-host"`, `id="t-port"`, `id="t-user"`, `id="t-secret"`, `id="t-host_key"`, `id="t-directory"`, `id="t-file_name"`,
+			"Password or private key", "recognised by its -----BEGIN", "Test connection"} {
+			require.Contains(t, page, want)
+		}
+		form := url.Values{"kind": {"sftp"}, "host": {host}, "port": {port}, "user": {"crossdock"}, "host_key": {srv.Fingerprint},
+			"directory": {"/"}, "file_name": {"{{seq}}.csv"}, "secret": {"demo-password"}}
+		res := adm.post("/environments/dev/targets/3pl", form)
+		require.Equal(t, http.StatusSeeOther, res.StatusCode, res.body)
+		form.Del("secret") // the stored password is used
+		adm.get("/environments/dev/targets/3pl")
+		res = adm.post("/environments/dev/targets/3pl/test", form)
+		require.Equal(t, http.StatusOK, res.StatusCode)
+		require.Contains(t, res.body, "Connection works.")
+		require.Contains(t, res.body, "host key "+srv.Fingerprint+" (ssh-ed25519) matches the pinned fingerprint")
+		require.Contains(t, res.body, "removed the test file")
+		require.NotContains(t, res.body, "demo-password")
+
+		form.Set("host_key", "SHA256:"+strings.Repeat("Q", 43))
+		adm.get("/environments/dev/targets/3pl")
+		res = adm.post("/environments/dev/targets/3pl/test", form)
+		require.Contains(t, res.body, "Connection failed.")
+		require.Contains(t, res.body, "presented host key "+srv.Fingerprint+" (ssh-ed25519), not the pinned SHA256:QQQ")
 	})
 }

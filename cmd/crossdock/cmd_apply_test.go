@@ -481,3 +481,41 @@ func TestApplyPrune(t *testing.T) {
 	require.NoError(t, err, out)
 	require.Contains(t, out, "no changes")
 }
+
+// TestApplySFTPTarget applies the sftp target of
+// docs/environments-as-code.md: its settings are stored as written, its
+// private key comes from a file and is stored sealed.
+func TestApplySFTPTarget(t *testing.T) {
+	t.Parallel()
+	b := setupApply(t)
+	keyFile := filepath.Join(t.TempDir(), "3pl-key")
+	require.NoError(t, os.WriteFile(keyFile, []byte("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjE=\n-----END OPENSSH PRIVATE KEY-----\n"), 0o600))
+	dir := configDirFiles(t, map[string]string{"environments/dev.yaml": `targets:
+  logistics-orders:
+    kind: sftp
+    settings:
+      host: sftp.3pl.example
+      port: "22"
+      user: crossdock
+      host_key: SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s   # ssh-keyscan HOST | ssh-keygen -lf -
+      directory: /inbound/orders
+      file_name: 'orders-{{date "20060102-150405"}}-{{seq}}.csv'
+    secretFrom: file:` + keyFile + `
+`})
+	out, err := b.run(t, "apply", "-f", dir)
+	require.NoError(t, err, out)
+	sealer, err := secret.NewSealer(b.key)
+	require.NoError(t, err)
+	cfg, err := release.TargetConfigGet(context.Background(), b.pool, sealer, b.env(t, "dev").ID, "logistics-orders")
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"host": "sftp.3pl.example", "port": "22", "user": "crossdock", "host_key": "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s",
+		"directory": "/inbound/orders", "file_name": `orders-{{date "20060102-150405"}}-{{seq}}.csv`}, cfg.Settings)
+	require.Contains(t, cfg.Secret, "-----BEGIN OPENSSH PRIVATE KEY-----")
+
+	t.Run("a missing fingerprint is refused with the field", func(t *testing.T) {
+		dir := configDirFiles(t, map[string]string{"environments/dev.yaml": "targets:\n  logistics-orders:\n    kind: sftp\n    settings:\n      host: sftp.3pl.example\n      user: crossdock\n      directory: /in\n      file_name: '{{seq}}.csv'\n    secretFrom: file:" + keyFile + "\n"})
+		_, err := b.run(t, "apply", "-f", dir)
+		require.Error(t, err)
+		require.Contains(t, err.Error(), "host_key: enter the server's host key fingerprint")
+	})
+}

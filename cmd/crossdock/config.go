@@ -47,6 +47,8 @@ type config struct {
 	Demo            bool
 	DemoTargetsAddr string
 	DemoFailRate    float64
+	// DemoSFTPAddr is where the demo's SFTP server (the 3PL's) listens.
+	DemoSFTPAddr string
 	// Observability: where /metrics is served, and how often the
 	// dashboard's rollups are written.
 	MetricsAddr  string
@@ -64,7 +66,7 @@ type setting struct {
 type rawConfig struct {
 	databaseURL, addr, baseURL, secretKey, dataDir, logLevel, logFormat string
 	adminPassword, trustedProxies, sessionIdle, sessionLifetime         string
-	maxMessageBytes, demo, demoTargetsAddr, demoFailRate                string
+	maxMessageBytes, demo, demoTargetsAddr, demoFailRate, demoSFTPAddr  string
 	intakeWriters, passwordHashes                                       string
 	keyClaimTTL, rescueAfter, promotionKey                              string
 	metricsAddr, metricsToken, rollupEvery, otlpEndpoint                string
@@ -86,6 +88,7 @@ func (r *rawConfig) settings() []setting {
 		{"CROSSDOCK_DEMO", "demo", "", "1 seeds a ready-to-try demo (flow deployed to dev, API key printed once) and serves a fake ERP; make run sets it", &r.demo},
 		{"CROSSDOCK_DEMO_TARGETS_ADDR", "demo-targets-addr", "127.0.0.1:8089", "where the demo's fake ERP listens", &r.demoTargetsAddr},
 		{"CROSSDOCK_DEMO_FAIL_RATE", "demo-fail-rate", "0.1", "share of requests the fake ERP fails with 503 (0 to 1)", &r.demoFailRate},
+		{"CROSSDOCK_DEMO_SFTP_ADDR", "demo-sftp-addr", "127.0.0.1:2222", "where the demo's SFTP server (the 3PL's, files under DATA_DIR/demo-sftp/root) listens", &r.demoSFTPAddr},
 		{"CROSSDOCK_IDEMPOTENCY_KEY_TTL", "idempotency-key-ttl", "72h", "how long an idempotency key is held: the same key within it answers with the original message; at least 24h", &r.keyClaimTTL},
 		{"CROSSDOCK_RESCUE_AFTER", "rescue-after", "3m", "a job running this long is presumed lost with its process (killed, crashed) and run again; keep it above 2m, the longest a delivery may take", &r.rescueAfter},
 		{"CROSSDOCK_PROMOTION_KEY", "", "", "shared secret (at least 16 characters) that signs exported bundles (HMAC-SHA256); when set, imported bundles must carry a valid signature", &r.promotionKey},
@@ -236,6 +239,7 @@ func (r *rawConfig) resolve(getenv func(string) string, needSecret bool) (config
 	case "1", "true":
 		c.Demo = true
 		c.DemoTargetsAddr = r.demoTargetsAddr
+		c.DemoSFTPAddr = r.demoSFTPAddr
 		f, err := strconv.ParseFloat(r.demoFailRate, 64)
 		if err != nil || f < 0 || f > 1 {
 			return c, nil, fmt.Errorf("CROSSDOCK_DEMO_FAIL_RATE %q must be a number from 0 to 1", r.demoFailRate)

@@ -197,6 +197,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if err := seedDemo(ctx, pool, sealer, targetsURL, baseURL, log, stdout); err != nil {
 			return err
 		}
+		sftpServer, err := serveDemoSFTP(ctx, cfg.DataDir, cfg.DemoSFTPAddr, log)
+		if err != nil {
+			return fmt.Errorf("CROSSDOCK_DEMO_SFTP_ADDR: %w", err)
+		}
+		if err := seedDemoSFTP(ctx, pool, sealer, sftpServer, cfg.DataDir, log, stdout); err != nil {
+			return err
+		}
 	}
 
 	serveErr := make(chan error, 1)

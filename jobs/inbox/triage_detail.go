@@ -136,7 +136,7 @@ func UnmappedLookup(e store.Exception) (UnmappedValue, bool) {
 
 // RequestHeaders returns, per delivery of a message whose kind shows
 // what it is sent with (transport.Transport.Redact: for http, its request
-// headers), that under its target's current configuration in env, with
+// headers; for sftp, the server, user, directory and file), that under its target's current configuration in env, with
 // the credential masked. Nothing is decrypted to build them.
 func RequestHeaders(ctx context.Context, db txn.DBTX, kinds *transport.Registry, envID int64, correlationID string, ds []store.Delivery) (map[uuid.UUID]map[string]string, error) {
 	cfgs, err := release.TargetConfigList(ctx, db, envID)
@@ -154,7 +154,7 @@ func RequestHeaders(ctx context.Context, db txn.DBTX, kinds *transport.Registry,
 		if !ok || !known {
 			continue
 		}
-		cfg := release.TargetConfig{Headers: c.Headers, Auth: c.Auth, AuthHeaderName: c.AuthHeaderName, Username: c.Username, Secret: "••••••"}
+		cfg := release.TargetConfig{Headers: c.Headers, Auth: c.Auth, AuthHeaderName: c.AuthHeaderName, Username: c.Username, Settings: c.Settings, Secret: "••••••"}
 		if h := t.Redact(cfg, pipeline.TransportDelivery(d, correlationID)); h != nil {
 			out[d.ID] = h
 		}

@@ -569,7 +569,7 @@ func TargetsCard(d Designer) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 50, "<section class=\"card\" aria-labelledby=\"targets-h\" id=\"targets\"><h2 id=\"targets-h\">Targets</h2><p class=\"hint\">Where routes deliver. A target's URL, headers and credentials are set per environment; here it has a name and a kind (http: a JSON request; capture: records what it would send).</p><table class=\"grid\"><thead><tr><th>Name</th><th>Kind</th><th>Method</th><th></th></tr></thead> <tbody>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 50, "<section class=\"card\" aria-labelledby=\"targets-h\" id=\"targets\"><h2 id=\"targets-h\">Targets</h2><p class=\"hint\">Where routes deliver. A target's URL, headers and credentials are set per environment; here it has a name and a kind (http: a JSON request; sftp: a file per delivery on an SFTP server; capture: records what it would send).</p><table class=\"grid\"><thead><tr><th>Name</th><th>Kind</th><th>Method</th><th></th></tr></thead> <tbody>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
