@@ -182,7 +182,7 @@ func (s Spec) Check() []Problem {
 			add("csv.lineEnding", "crlf or lf (got %q)", c.LineEnding)
 		}
 	default:
-		add("format", "one of json, xml or csv (got %q)", string(s.Kind))
+		add("kind", "one of json, xml or csv (got %q)", string(s.Kind))
 	}
 	return out
 }

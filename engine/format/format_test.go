@@ -45,7 +45,7 @@ func TestCheck(t *testing.T) {
 		require.Empty(t, format.Spec{Kind: format.JSON}.Check())
 	})
 	t.Run("an unknown kind", func(t *testing.T) {
-		require.Equal(t, []string{"format"}, fields(format.Spec{Kind: "yaml"}))
+		require.Equal(t, []string{"kind"}, fields(format.Spec{Kind: "yaml"}))
 	})
 	t.Run("xml without a root", func(t *testing.T) {
 		ps := format.Spec{Kind: format.XML}.Check()
