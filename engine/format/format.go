@@ -25,44 +25,44 @@ var Kinds = []Kind{JSON, XML, CSV}
 // Spec is how a target wants its bodies: a format and that format's
 // settings. The zero Spec is JSON.
 type Spec struct {
-	Kind Kind `json:"kind"`
+	Kind Kind `json:"kind" yaml:"kind"`
 	// XML settings, for Kind xml.
-	XML *XMLSpec `json:"xml,omitempty"`
+	XML *XMLSpec `json:"xml,omitempty" yaml:"xml,omitempty"`
 	// CSV settings, for Kind csv.
-	CSV *CSVSpec `json:"csv,omitempty"`
+	CSV *CSVSpec `json:"csv,omitempty" yaml:"csv,omitempty"`
 }
 
 // XMLSpec names the document's root element and, optionally, its default
 // namespace.
 type XMLSpec struct {
-	Root      string `json:"root"`
-	Namespace string `json:"namespace,omitempty"`
+	Root      string `json:"root" yaml:"root"`
+	Namespace string `json:"namespace,omitempty" yaml:"namespace,omitempty"`
 }
 
 // CSVSpec declares a CSV body's columns and how it is written. The zero
 // values of the separators are RFC 4180's: comma, double quote, a point
 // for decimals and CRLF line endings.
 type CSVSpec struct {
-	Columns []Column `json:"columns"`
+	Columns []Column `json:"columns" yaml:"columns"`
 	// Rows is the path of an array in the output (e.g. "lines"): one row
 	// per item, with the output's other fields repeated on each. Empty:
 	// one row per output object (per item when the output is an array).
-	Rows             string `json:"rows,omitempty"`
-	Delimiter        string `json:"delimiter,omitempty"`
-	Quote            string `json:"quote,omitempty"`
-	DecimalSeparator string `json:"decimalSeparator,omitempty"`
+	Rows             string `json:"rows,omitempty" yaml:"rows,omitempty"`
+	Delimiter        string `json:"delimiter,omitempty" yaml:"delimiter,omitempty"`
+	Quote            string `json:"quote,omitempty" yaml:"quote,omitempty"`
+	DecimalSeparator string `json:"decimalSeparator,omitempty" yaml:"decimalSeparator,omitempty"`
 	// LineEnding is "crlf" (the default, as RFC 4180 says) or "lf".
-	LineEnding string `json:"lineEnding,omitempty"`
+	LineEnding string `json:"lineEnding,omitempty" yaml:"lineEnding,omitempty"`
 	// NoHeader leaves the header row out.
-	NoHeader bool `json:"noHeader,omitempty"`
+	NoHeader bool `json:"noHeader,omitempty" yaml:"noHeader,omitempty"`
 }
 
 // Column is one CSV column: its header and the path of its value. With
 // CSVSpec.Rows set, a path under the rows array ("lines.sku") reads the
 // current item, any other path the output around it.
 type Column struct {
-	Header string `json:"header"`
-	Path   string `json:"path"`
+	Header string `json:"header" yaml:"header"`
+	Path   string `json:"path" yaml:"path"`
 }
 
 // Limits on what a configuration may declare, so that one stays small.
