@@ -213,6 +213,10 @@ func (w *csvWriter) needsQuotes(f string) bool {
 	return strings.ContainsFunc(f, func(r rune) bool { return r == w.delim || r == w.quote || r == '\r' || r == '\n' })
 }
 
+// ErrTooManyRows is DecodeCSV's refusal of a body with more rows than
+// its caller takes.
+var ErrTooManyRows = errors.New("the CSV body has too many rows")
+
 // MaxCSVColumns bounds the columns of a CSV body read in.
 const MaxCSVColumns = 1000
 
@@ -261,7 +265,7 @@ func DecodeCSV(data []byte, maxRows int) ([][]byte, error) {
 			return nil, csvError(err)
 		}
 		if len(out) == maxRows {
-			return nil, fmt.Errorf("the CSV body has more than %d rows; send at most %d per request", maxRows, maxRows)
+			return nil, fmt.Errorf("%w: more than %d; send at most %d per request", ErrTooManyRows, maxRows, maxRows)
 		}
 		var b bytes.Buffer
 		b.WriteByte('{')

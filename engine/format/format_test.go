@@ -336,6 +336,6 @@ func TestDecodeCSV(t *testing.T) {
 	t.Run("a repeated column", func(t *testing.T) { refused(t, "a,b,a\r\n1,2,3\r\n", 10, "columns 1 and 3 both “a”") })
 	t.Run("a short row", func(t *testing.T) { refused(t, "a,b\r\n1,2\r\n3\r\n", 10, "line 3 has another number of fields") })
 	t.Run("a bare quote", func(t *testing.T) { refused(t, "a\r\nx\"y\r\n", 10, "line 2") })
-	t.Run("too many rows", func(t *testing.T) { refused(t, "a\r\n1\r\n2\r\n3\r\n", 2, "more than 2 rows") })
+	t.Run("too many rows", func(t *testing.T) { refused(t, "a\r\n1\r\n2\r\n3\r\n", 2, "too many rows: more than 2") })
 	t.Run("not UTF-8", func(t *testing.T) { refused(t, "a\r\n\xff\r\n", 10, "UTF-8") })
 }

@@ -298,7 +298,7 @@ func DecodeXML(data []byte) ([]byte, error) {
 				return nil, fmt.Errorf("the XML body has more than %d elements; split it into smaller documents", MaxXMLElements)
 			}
 			if len(stack) >= MaxXMLDepth {
-				return nil, fmt.Errorf("the XML body nests elements more than %d levels deep; at most %d are allowed", len(stack)+1, MaxXMLDepth)
+				return nil, fmt.Errorf("the XML body nests elements more than %d levels deep, more than Crossdock reads", MaxXMLDepth)
 			}
 			if len(stack) == 0 && root != nil {
 				return nil, errors.New("the XML body has more than one root element")
