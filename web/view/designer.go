@@ -89,11 +89,11 @@ type RowView struct {
 
 // RouteView is one route: its condition, rows and output.
 type RouteView struct {
-	Index   int
-	Name    string
-	Target  string
-	When    Field
-	Rows    []RowView
+	Index  int
+	Name   string
+	Target string
+	When   Field
+	Rows   []RowView
 	Output string
 	// AsSent is Output as the environments whose target takes another
 	// format than JSON receive it.
