@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crossdock/crossdock/engine/format"
+
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/crossdock/crossdock/account"
@@ -97,9 +99,11 @@ type TargetJSON struct {
 	Secret      struct {
 		Set bool `json:"set"`
 	} `json:"secret"`
-	Policy    PolicyJSON `json:"policy"`
-	UpdatedBy string     `json:"updatedBy,omitempty"`
-	UpdatedAt time.Time  `json:"updatedAt"`
+	Policy PolicyJSON `json:"policy"`
+	// Format is how the target receives bodies (engine/format.Spec).
+	Format    format.Spec `json:"format"`
+	UpdatedBy string      `json:"updatedBy,omitempty"`
+	UpdatedAt time.Time   `json:"updatedAt"`
 }
 
 // PolicyJSON is a target's delivery policy; durations are written like
@@ -129,7 +133,8 @@ func (s *Server) targetJSON(c *fiber.Ctx, env string, m release.MaskedTargetConf
 	out := TargetJSON{Environment: env, Target: m.Target, Kind: kind, Settings: settings, UpdatedBy: m.UpdatedByEmail, UpdatedAt: m.UpdatedAt,
 		Policy: PolicyJSON{Timeout: m.Timeout.String(), RatePerSecond: m.RatePerSecond, MaxAttempts: m.Retry.MaxAttempts,
 			BaseDelay: m.Retry.BaseDelay.String(), MaxDelay: m.Retry.MaxDelay.String(), Window: m.Retry.Window.String(),
-			FailureThreshold: m.Breaker.FailureThreshold, OpenFor: m.Breaker.OpenFor.String()}}
+			FailureThreshold: m.Breaker.FailureThreshold, OpenFor: m.Breaker.OpenFor.String()},
+		Format: m.Format.Normalized()}
 	out.Secret.Set = m.HasSecret
 	return out, nil
 }
@@ -189,7 +194,9 @@ type targetInput struct {
 	Kind         string            `json:"kind"`
 	Settings     map[string]string `json:"settings"`
 	RemoveSecret bool              `json:"removeSecret"`
-	Policy       struct {
+	// Format is the body format; absent is json.
+	Format *format.Spec `json:"format"`
+	Policy struct {
 		Timeout          *string  `json:"timeout"`
 		RatePerSecond    *float64 `json:"ratePerSecond"`
 		MaxAttempts      *int     `json:"maxAttempts"`
@@ -275,6 +282,9 @@ func (s *Server) apiTargetPut() fiber.Handler {
 		}
 		if p.FailureThreshold != nil {
 			cfg.Breaker.FailureThreshold = *p.FailureThreshold
+		}
+		if in.Format != nil {
+			cfg.Format = *in.Format
 		}
 		values := map[string]string{}
 		for _, n := range names {

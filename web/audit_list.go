@@ -61,6 +61,12 @@ func prettyJSON(raw []byte) string {
 	if len(raw) == 0 || string(raw) == "null" {
 		return ""
 	}
+	// A JSON string is shown as its text: a capture of an XML or CSV
+	// body holds the body as one.
+	var text string
+	if raw[0] == '"' && json.Unmarshal(raw, &text) == nil {
+		return text
+	}
 	var b bytes.Buffer
 	if err := json.Indent(&b, raw, "", "  "); err != nil {
 		return string(raw)

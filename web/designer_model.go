@@ -14,7 +14,9 @@ import (
 	"github.com/a-h/templ"
 
 	"github.com/crossdock/crossdock/engine"
+	"github.com/crossdock/crossdock/engine/format"
 	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 	"github.com/crossdock/crossdock/web/diagram"
 	"github.com/crossdock/crossdock/web/view"
 )
@@ -39,6 +41,10 @@ type designerState struct {
 	kept map[string]keptField
 	// kinds are the target kinds the designer offers (Server.targetKinds).
 	kinds []string
+	// formats are the targets of the flow that receive another format
+	// than JSON in some environment (release.FlowTargetFormats): each
+	// route's output is also shown as it is sent there.
+	formats []release.TargetFormat
 	// picks are the source fields chosen in the routes' source panes
 	// (route pointer → source path), kept across answers that did not use
 	// them, such as a save.
@@ -196,6 +202,7 @@ func buildDesigner(ctx context.Context, st designerState) view.Designer {
 				}
 				if len(rr.Output) > 0 {
 					rv.Output = prettyJSON(rr.Output)
+					rv.AsSent = asSent(st.formats, rt.Target, rr.Output)
 				}
 				for _, e := range rr.Errors {
 					rv.Errors = append(rv.Errors, e.String())
@@ -424,4 +431,24 @@ func shorten(s string, n int) string {
 	}
 	r := []rune(s)
 	return string(r[:n]) + "…"
+}
+
+// asSent is a route's output as each environment whose target of that
+// name takes XML or CSV receives it.
+func asSent(formats []release.TargetFormat, target string, output json.RawMessage) []view.SentBody {
+	var out []view.SentBody
+	for _, tf := range formats {
+		if tf.Name != target {
+			continue
+		}
+		sb := view.SentBody{Environment: tf.Environment, Target: tf.Target, Format: tf.Format.Label()}
+		body, err := format.Encode(tf.Format, output)
+		if err != nil {
+			sb.Error = err.Error()
+		} else {
+			sb.Body = string(body)
+		}
+		out = append(out, sb)
+	}
+	return out
 }

@@ -146,7 +146,11 @@ func (s *Server) targetEdit() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		f := s.targetForm(env.Name, t, cfg, t.Values(cfg), nil)
+		values := formatValues(cfg.Format)
+		for k, v := range t.Values(cfg) {
+			values[k] = v
+		}
+		f := s.targetForm(env.Name, t, cfg, values, nil)
 		if f.UsedBy, err = s.targetUses(c, env, t, name); err != nil {
 			return err
 		}
@@ -233,6 +237,7 @@ func (s *Server) targetForm(env string, t transport.Transport, cfg release.Targe
 		}
 		f.Fields = append(f.Fields, v)
 	}
+	f.Format = formatSettingFields(values, problems)
 	return f
 }
 
@@ -339,6 +344,15 @@ func (s *Server) targetFromForm(c *fiber.Ctx) (release.Environment, transport.Tr
 	for k, v := range t.Apply(&cfg, values) {
 		problems[k] = v
 	}
+	for _, f := range formatFields {
+		values[f.form] = c.FormValue(f.form)
+	}
+	var formatProblems map[string]string
+	cfg.Format, formatProblems = readFormat(values)
+	for k, v := range formatProblems {
+		form, _, _ := formatFormKey(k)
+		problems[form] = v
+	}
 	if err := cfg.Check(); err != nil {
 		fe, ok := fault.As(err)
 		if !ok || fe.Code != fault.Invalid {
@@ -347,6 +361,9 @@ func (s *Server) targetFromForm(c *fiber.Ctx) (release.Environment, transport.Tr
 		for k, v := range fe.Fields {
 			if setting, ok := requestSettings[k]; ok {
 				k = setting
+			}
+			if form, _, ok := formatFormKey(k); ok {
+				k = form
 			}
 			if _, dup := problems[k]; !dup {
 				problems[k] = v
@@ -370,6 +387,11 @@ func targetProblems(t transport.Transport, problems map[string]string) []view.Fi
 		label := p.Label
 		if l := policyLabel(p.Field); l != "" {
 			label = l
+		}
+		for _, f := range formatFields {
+			if f.form == p.Field {
+				label = f.label
+			}
 		}
 		out = append(out, view.FieldProblem{Field: p.Field, Label: label, Problem: p.Problem})
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/crossdock/crossdock/engine"
+	"github.com/crossdock/crossdock/mappings/release"
 	"github.com/crossdock/crossdock/web/view"
 )
 
@@ -47,6 +48,11 @@ func (s *Server) renderDesigner(c *fiber.Ctx, st designerState, decorate func(*v
 	if st.now.IsZero() {
 		st.now = s.deps.Now()
 	}
+	formats, err := release.FlowTargetFormats(c.UserContext(), s.deps.DB, st.flow.ID)
+	if err != nil {
+		return err
+	}
+	st.formats = formats
 	d := buildDesigner(c.UserContext(), st)
 	if decorate != nil {
 		decorate(&d)
@@ -81,7 +87,11 @@ func (s *Server) flowPreview() fiber.Handler {
 		if err != nil {
 			return err
 		}
-		model := buildDesigner(c.UserContext(), designerState{flow: f, revision: d.Revision, def: st.def, sample: formSample(c), canEdit: canEditFlows(c), now: s.deps.Now(), preview: true, kept: st.kept, kinds: s.targetKinds()})
+		formats, err := release.FlowTargetFormats(c.UserContext(), s.deps.DB, f.ID)
+		if err != nil {
+			return err
+		}
+		model := buildDesigner(c.UserContext(), designerState{flow: f, revision: d.Revision, def: st.def, sample: formSample(c), canEdit: canEditFlows(c), now: s.deps.Now(), preview: true, kept: st.kept, kinds: s.targetKinds(), formats: formats})
 		return s.renderChanged(c, view.PreviewParts(model), strings.Fields(c.FormValue("shown")))
 	}
 }

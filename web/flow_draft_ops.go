@@ -11,6 +11,7 @@ import (
 	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/mappings"
+	"github.com/crossdock/crossdock/mappings/release"
 	"github.com/crossdock/crossdock/web/view"
 )
 
@@ -199,6 +200,11 @@ func (s *Server) renderDraftForm(c *fiber.Ctx, ds designerState, st draftStep, d
 	ds.canEdit = canEditFlows(c) && engine.CheckLimits(ds.def) == nil
 	ds.now = s.deps.Now()
 	ds.kinds = s.targetKinds()
+	formats, err := release.FlowTargetFormats(c.UserContext(), s.deps.DB, ds.flow.ID)
+	if err != nil {
+		return err
+	}
+	ds.formats = formats
 	d := buildDesigner(c.UserContext(), ds)
 	setDocument(&d, st)
 	decorate(&d)

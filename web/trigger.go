@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/crossdock/crossdock/account"
+	"github.com/crossdock/crossdock/engine/format"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/jobs/intake"
 	"github.com/crossdock/crossdock/jobs/store"
@@ -102,7 +103,11 @@ func intakeError(err error) error {
 func (s *Server) triggerAccept() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		env, flow := c.Params("env"), c.Params("flow")
-		if err := s.checkTriggerRequest(c, env, flow, s.cfg.MaxMessageBytes, fiber.MIMEApplicationJSON); err != nil {
+		if err := s.checkTriggerRequest(c, env, flow, s.cfg.MaxMessageBytes, fiber.MIMEApplicationJSON, fiber.MIMEApplicationXML, fiber.MIMETextXML); err != nil {
+			return err
+		}
+		payload, err := triggerPayload(c)
+		if err != nil {
 			return err
 		}
 		key := c.Get("Idempotency-Key")
@@ -113,7 +118,7 @@ func (s *Server) triggerAccept() fiber.Handler {
 		if len(corr) > intake.MaxKeyLength || strings.ContainsAny(corr, "\r\n") {
 			return fault.Errorf(fault.Invalid, "the X-Correlation-ID header must be one line of at most %d characters", intake.MaxKeyLength)
 		}
-		req := intake.AcceptRequest{Env: env, FlowSlug: flow, Payload: append([]byte(nil), c.Body()...), IdempotencyKey: key, CorrelationID: corr, Now: s.deps.Now()}
+		req := intake.AcceptRequest{Env: env, FlowSlug: flow, Payload: payload, IdempotencyKey: key, CorrelationID: corr, Now: s.deps.Now()}
 
 		if wait, ok := preferWait(c.Get("Prefer")); ok {
 			ctx, cancel := contextWithTimeout(c, wait)
@@ -164,6 +169,23 @@ func (s *Server) triggerAccept() fiber.Handler {
 	}
 }
 
+// triggerPayload is the event's body as the flow sees it: a JSON body as
+// it is, an XML body (checkTriggerRequest has bounded its size) read into
+// the same structure by the output formats' convention (engine/format:
+// elements are keys, attributes @name, text #text, every value a string).
+// A DOCTYPE is refused before anything is read from it.
+func triggerPayload(c *fiber.Ctx) ([]byte, error) {
+	mt, _, _ := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
+	if mt != fiber.MIMEApplicationXML && mt != fiber.MIMETextXML {
+		return append([]byte(nil), c.Body()...), nil
+	}
+	payload, err := format.DecodeXML(c.Body())
+	if err != nil {
+		return nil, &fault.Error{Code: fault.Malformed, Message: err.Error(), Err: err}
+	}
+	return payload, nil
+}
+
 // acceptedAnswer is the 202 of an event recorded for the workers.
 func (s *Server) acceptedAnswer(c *fiber.Ctx, env, flow string, res intake.AcceptResult) error {
 	s.acceptHeaders(c, res)
@@ -204,17 +226,30 @@ func preferWait(h string) (time.Duration, bool) {
 }
 
 // triggerBatch is POST …/messages:batch with NDJSON, each line its own event
-// keyed by the flow's key expression, answered line by line.
+// keyed by the flow's key expression, answered line by line; or with CSV
+// (header row first), each row its own event of string values named by
+// the header, answered row by row.
 func (s *Server) triggerBatch() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		env, flow := c.Params("env"), c.Params("flow")
-		if err := s.checkTriggerRequest(c, env, flow, s.cfg.MaxMessageBytes*16, "application/x-ndjson", "application/jsonl"); err != nil {
+		if err := s.checkTriggerRequest(c, env, flow, s.cfg.MaxMessageBytes*16, "application/x-ndjson", "application/jsonl", "text/csv"); err != nil {
 			return err
 		}
 		var lines [][]byte
-		for _, l := range strings.Split(string(c.Body()), "\n") {
-			if strings.TrimSpace(l) != "" {
-				lines = append(lines, []byte(l))
+		if mt, _, _ := mime.ParseMediaType(c.Get(fiber.HeaderContentType)); mt == "text/csv" {
+			rows, err := format.DecodeCSV(c.Body(), intake.MaxBatchLines)
+			if errors.Is(err, format.ErrTooManyRows) {
+				return &fault.Error{Code: fault.TooLarge, Message: err.Error(), Err: err}
+			}
+			if err != nil {
+				return &fault.Error{Code: fault.Malformed, Message: err.Error(), Err: err}
+			}
+			lines = rows
+		} else {
+			for _, l := range strings.Split(string(c.Body()), "\n") {
+				if strings.TrimSpace(l) != "" {
+					lines = append(lines, []byte(l))
+				}
 			}
 		}
 		if len(lines) == 0 {

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -414,6 +415,7 @@ func (a *applier) targetConfig(ctx context.Context, tx pgx.Tx, env release.Envir
 	if p.failureThreshold != nil {
 		cfg.Breaker.FailureThreshold = *p.failureThreshold
 	}
+	cfg.Format = ts.format
 	var fieldNames []string
 	secretField := ""
 	for _, f := range t.Fields() {
@@ -475,6 +477,8 @@ func (a *applier) targetConfig(ctx context.Context, tx pgx.Tx, env release.Envir
 			fail("policy."+field, "%s", v)
 		case field == "settings":
 			fail("settings", "%s", v)
+		case strings.HasPrefix(field, "format."):
+			ps.add(ef.file, cmp.Or(ts.lines["format"], ts.line), "targets."+ts.name+"."+field, "%s", v)
 		default:
 			fail("policy."+field, "%s", v)
 		}
@@ -547,6 +551,9 @@ func targetChanges(stored, want release.TargetConfig, t transport.Transport) []s
 		if p.a != p.b {
 			out = append(out, "policy."+p.name)
 		}
+	}
+	if !reflect.DeepEqual(stored.Format.Normalized(), want.Format.Normalized()) {
+		out = append(out, "format")
 	}
 	return out
 }

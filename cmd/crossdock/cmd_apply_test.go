@@ -279,7 +279,7 @@ func TestApplyRefusals(t *testing.T) {
 		{"limits before parsing", map[string]string{"environments/dev.yaml": "variables:\n  A: \"" + strings.Repeat("x", 300<<10) + "\"\n",
 			"environments/test.yaml": "variables: &v {A: \"1\"}\ntargets: *v\n", "environments/prod.yaml": "targets: {a: {settings: {b: {c: {d: {e: {f: 1}}}}}}}\n"},
 			[]string{"environments/dev.yaml: 307219 bytes; at most 262144 are read", "environments/test.yaml: YAML anchors and aliases are not supported",
-				"environments/prod.yaml: nested 10 deep; an environment file is at most 8"}},
+				"environments/prod.yaml: nested 10 deep; an environment file is at most 9"}},
 		{"unknown key in a target's policy", map[string]string{"environments/dev.yaml": "targets:\n  erp:\n    policy:\n      timout: 5s\n"},
 			[]string{"environments/dev.yaml:4: targets.erp.policy.timout: unknown key; known keys here: timeout, ratePerSecond"}},
 		{"missing secret variable", map[string]string{"environments/dev.yaml": strings.Replace(devYAML, "env:ERP_TOKEN", "env:NO_SUCH_TOKEN", 1)},
@@ -291,6 +291,12 @@ func TestApplyRefusals(t *testing.T) {
 				"environments/dev.yaml:5: targets.erp.settings.auth: one of",
 				"environments/dev.yaml:6: targets.erp.settings.colour: not a setting of http targets",
 				"environments/dev.yaml:8: targets.erp.policy.timeout: more than zero and at most 60 s"}},
+		{"a bad body format", map[string]string{"environments/dev.yaml": "targets:\n  erp:\n    settings:\n      url: https://erp.example\n    format:\n      kind: xml\n      xml: {root: 1st}\n"},
+			[]string{"environments/dev.yaml:5: targets.erp.format.xml.root: “1st” is not an XML name"}},
+		{"csv without columns", map[string]string{"environments/dev.yaml": "targets:\n  erp:\n    settings:\n      url: https://erp.example\n    format: {kind: csv}\n"},
+			[]string{"environments/dev.yaml:5: targets.erp.format.csv.columns: declare at least one column"}},
+		{"an unknown format key", map[string]string{"environments/dev.yaml": "targets:\n  erp:\n    settings:\n      url: https://erp.example\n    format:\n      kind: xml\n      xml: {rootElement: Order}\n"},
+			[]string{"environments/dev.yaml:5: targets.erp.format: a format like {kind: xml, xml: {root: Order}}", "field rootElement not found"}},
 		{"bearer without a secret", map[string]string{"environments/dev.yaml": "targets:\n  erp:\n    settings:\n      url: https://erp.example\n      auth: bearer\n"},
 			[]string{"environments/dev.yaml:2: targets.erp: secret: bearer authentication sends a secret; enter it; name where it comes from with secretFrom"}},
 		{"definition that does not compile", map[string]string{"flows/storefront-order-to-erp.json": strings.Replace(readTestdata(t, "storefront-order-to-erp"), `"validation": [`, `"validation": [{"name": "broken", "rule": "source.id +", "message": "x"},`, 1)},
@@ -378,7 +384,7 @@ flows:
 		"environments/test.yaml": testYAML,
 	})
 	devFile := readFile(t, dir, "environments/dev.yaml")
-	devFile = strings.Replace(devFile, "targets:\n", "targets:\n  crm-dev: {}\n  erp-returns:\n    settings:\n      url: https://returns.dev.example\n      headers: |-\n        X-Company: 1000\n        X-Tenant: eu\n    policy: {ratePerSecond: 2.5}\n", 1)
+	devFile = strings.Replace(devFile, "targets:\n", "targets:\n  crm-dev: {}\n  erp-returns:\n    settings:\n      url: https://returns.dev.example\n      headers: |-\n        X-Company: 1000\n        X-Tenant: eu\n    policy: {ratePerSecond: 2.5}\n    format: {kind: csv, csv: {rows: lines, delimiter: \";\", columns: [{header: SKU, path: lines.sku}, {header: Qty, path: lines.qty}]}}\n", 1)
 	devFile = strings.Replace(devFile, "variables:\n", "variables:\n  REFUND_APPROVAL_LIMIT: \"250.00\"\n", 1)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "environments", "dev.yaml"), []byte(devFile), 0o600))
 	out, err := b.run(t, "apply", "-f", dir)
@@ -399,6 +405,9 @@ flows:
 	require.Contains(t, devOut, "storefront-order-to-erp: 1\n")
 	require.Contains(t, devOut, "return-to-erp-credit-memo: latest\n")
 	require.Contains(t, devOut, "erp-credit-memos: erp-returns")
+	require.Contains(t, devOut, "        rows: lines\n", "a target's body format is exported")
+	require.Contains(t, devOut, "          - header: SKU\n            path: lines.sku\n")
+	require.NotContains(t, devOut, "kind: json", "json, the default, is left out")
 	require.Contains(t, devOut, "crm-dev:\n    kind: capture", "the kind of a target reached only by a local name is the one the flow gives the name")
 	require.Contains(t, readFile(t, exported, "flows/storefront-order-to-erp.json"), `"description": "v2"`)
 	filepath.WalkDir(exported, func(path string, d os.DirEntry, err error) error {

@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/crossdock/crossdock/engine/format"
+
 	"github.com/jackc/pgx/v5"
 	"go.yaml.in/yaml/v3"
 
@@ -124,6 +126,8 @@ type targetDoc struct {
 	Settings   map[string]string `yaml:"settings,omitempty"`
 	SecretFrom string            `yaml:"secretFrom,omitempty"`
 	Policy     policyDoc         `yaml:"policy"`
+	// Format is left out for json, the default.
+	Format *format.Spec `yaml:"format,omitempty"`
 }
 
 type policyDoc struct {
@@ -228,6 +232,9 @@ func exportConfig(ctx context.Context, tx pgx.Tx, kinds *transport.Registry, fil
 			td := targetDoc{Kind: kind, Policy: policyDoc{Timeout: m.Timeout.String(), RatePerSecond: m.RatePerSecond, MaxAttempts: m.Retry.MaxAttempts,
 				BaseDelay: m.Retry.BaseDelay.String(), MaxDelay: m.Retry.MaxDelay.String(), Window: m.Retry.Window.String(),
 				FailureThreshold: m.Breaker.FailureThreshold, OpenFor: m.Breaker.OpenFor.String()}}
+			if f := m.Format.Normalized(); f.Kind != format.JSON {
+				td.Format = &f
+			}
 			if t, ok := kinds.Get(transport.Kind(kind)); ok {
 				td.Settings = map[string]string{}
 				for k, v := range t.Values(m.Config()) {

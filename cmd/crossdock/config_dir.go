@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/crossdock/crossdock/engine/format"
 
 	"go.yaml.in/yaml/v3"
 
@@ -35,7 +38,7 @@ const (
 	maxConfigFlows    = 500
 	maxConfigEnvs     = 32
 	maxEnvFileBytes   = 256 << 10
-	maxEnvFileDepth   = 8 // document, top, targets, a target, settings, a value…
+	maxEnvFileDepth   = 9 // document, top, targets, a target, format, csv, columns, a column, a value
 	maxFlowYAMLDepth  = 64
 	maxSecretBytes    = 64 << 10
 	maxConfigProblems = 50
@@ -83,6 +86,8 @@ type targetSpec struct {
 	secretFrom, secret string
 	removeSecret       bool
 	policy             policySpec
+	// format is the body format; the zero Spec (none given) is json.
+	format format.Spec
 }
 
 // policySpec is a target's delivery policy as the file gives it; nil
@@ -456,8 +461,11 @@ func (r envReader) targets(n *yaml.Node, getenv func(string) string) []targetSpe
 				}
 			case "policy":
 				t.policy = r.policy(f.v, fp, t.lines)
+			case "format":
+				t.format = r.format(f.keyNode, f.v, fp)
+				t.lines["format"] = f.keyNode.Line
 			default:
-				r.unknownKey(f, path, "kind", "settings", "secretFrom", "removeSecret", "policy")
+				r.unknownKey(f, path, "kind", "settings", "secretFrom", "removeSecret", "policy", "format")
 			}
 		}
 		if t.removeSecret && t.secretFrom != "" {
@@ -467,6 +475,23 @@ func (r envReader) targets(n *yaml.Node, getenv func(string) string) []targetSpe
 	}
 	slices.SortFunc(out, func(a, b targetSpec) int { return strings.Compare(a.name, b.name) })
 	return out
+}
+
+// format reads a target's body format (engine/format.Spec, the JSON
+// API's keys); an unknown key is a problem, what the values mean is
+// release.TargetConfig.Check's to say.
+func (r envReader) format(key, n *yaml.Node, path string) format.Spec {
+	var spec format.Spec
+	raw, err := yaml.Marshal(n)
+	if err == nil {
+		dec := yaml.NewDecoder(bytes.NewReader(raw))
+		dec.KnownFields(true)
+		err = dec.Decode(&spec)
+	}
+	if err != nil {
+		r.fail(key, path, "a format like {kind: xml, xml: {root: Order}} or {kind: csv, csv: {columns: [{header: SKU, path: lines.sku}]}}: %v", err)
+	}
+	return spec
 }
 
 // policyKeys are the delivery policy's keys, as the JSON API names them.

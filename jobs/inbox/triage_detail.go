@@ -155,7 +155,9 @@ func RequestHeaders(ctx context.Context, db txn.DBTX, kinds *transport.Registry,
 			continue
 		}
 		cfg := release.TargetConfig{Headers: c.Headers, Auth: c.Auth, AuthHeaderName: c.AuthHeaderName, Username: c.Username, Settings: c.Settings, Secret: "••••••"}
-		if h := t.Redact(cfg, pipeline.TransportDelivery(d, correlationID)); h != nil {
+		td := pipeline.TransportDelivery(d, correlationID)
+		td.ContentType = c.Format.ContentType() // the body's type as it is sent
+		if h := t.Redact(cfg, td); h != nil {
 			out[d.ID] = h
 		}
 	}

@@ -283,11 +283,19 @@ func (w *DeliverWorker) attemptOf(ctx context.Context, d pendingDelivery, cfg re
 	return a, nil
 }
 
-// send makes one attempt through t and tells the target's circuit breaker
+// send encodes a's body in its target's format (encodeAttempt), makes
+// one attempt through t and tells the target's circuit breaker
 // (done; nil for a kind without one) how it went. cancelled: shutdown cut
 // the attempt short, so it is not one; the job sends again, under the same
 // Idempotency-Key.
 func (w *DeliverWorker) send(ctx context.Context, t transport.Transport, a transport.Attempt, done func(error)) (res transport.Outcome, cancelled bool, err error) {
+	a, failed := encodeAttempt(a)
+	if failed != nil {
+		if done != nil {
+			done(nil)
+		}
+		return *failed, false, nil
+	}
 	res, err = t.Send(ctx, a)
 	if err == nil && ctx.Err() == nil {
 		w.noteLatency(a.EnvironmentID, a.Target, res.Latency)

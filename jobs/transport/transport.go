@@ -72,8 +72,14 @@ type Delivery struct {
 	Route         string
 	Target        string
 	CorrelationID string
-	// Body is the route's mapped output.
+	// Body is the route's mapped output as it is sent: the pipeline
+	// encodes it in the target's configured format (JSON, XML, CSV)
+	// before Send, so a transport sends these bytes as they are.
 	Body []byte
+	// ContentType is Body's media type ("application/json",
+	// "application/xml; charset=utf-8", "text/csv; charset=utf-8"); ""
+	// is application/json, the mapped output before encoding.
+	ContentType string
 }
 
 // Attempt is one try of a delivery under its environment's configuration.

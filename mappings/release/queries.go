@@ -239,7 +239,7 @@ const targetConfigDelete = `delete from target_configs where environment_id = $1
 const targetSelect = `
 	select environment_id, target_name, url_template, method, headers, auth_kind, auth_header_name, username,
 	       secret_ciphertext, timeout_ms, rate_per_sec, max_attempts, base_delay_ms, max_delay_ms, window_ms,
-	       failure_threshold, open_for_ms, settings, updated_by_email, updated_at
+	       failure_threshold, open_for_ms, settings, format, updated_by_email, updated_at
 	from target_configs`
 
 // targetConfigSelect reads target_configs for TargetConfigGet.
@@ -250,7 +250,7 @@ const targetConfigSelect = targetSelect + ` where environment_id = $1 and target
 const maskedTargetSelect = `
 		select environment_id, target_name, url_template, method, headers, auth_kind, auth_header_name, username,
 		       secret_ciphertext is not null, timeout_ms, rate_per_sec, max_attempts, base_delay_ms, max_delay_ms, window_ms,
-		       failure_threshold, open_for_ms, settings, updated_by_email, updated_at
+		       failure_threshold, open_for_ms, settings, format, updated_by_email, updated_at
 		from target_configs`
 
 // targetConfigListSelect reads target_configs for TargetConfigList.
@@ -263,15 +263,15 @@ const targetConfigMaskedSelect = maskedTargetSelect + ` where environment_id = $
 const targetConfigUpsert = `
 		insert into target_configs (environment_id, target_name, url_template, method, headers, auth_kind, auth_header_name,
 			username, secret_ciphertext, timeout_ms, rate_per_sec, max_attempts, base_delay_ms, max_delay_ms, window_ms,
-			failure_threshold, open_for_ms, updated_by_email, settings)
-		values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $20)
+			failure_threshold, open_for_ms, updated_by_email, settings, format)
+		values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $20, $21)
 		on conflict (environment_id, target_name) do update set
 			url_template = excluded.url_template, method = excluded.method, headers = excluded.headers,
 			auth_kind = excluded.auth_kind, auth_header_name = excluded.auth_header_name, username = excluded.username,
 			secret_ciphertext = case when $19 then target_configs.secret_ciphertext else excluded.secret_ciphertext end,
 			timeout_ms = excluded.timeout_ms, rate_per_sec = excluded.rate_per_sec, max_attempts = excluded.max_attempts,
 			base_delay_ms = excluded.base_delay_ms, max_delay_ms = excluded.max_delay_ms, window_ms = excluded.window_ms,
-			failure_threshold = excluded.failure_threshold, open_for_ms = excluded.open_for_ms, settings = excluded.settings,
+			failure_threshold = excluded.failure_threshold, open_for_ms = excluded.open_for_ms, settings = excluded.settings, format = excluded.format,
 			updated_by_email = excluded.updated_by_email, updated_at = now()`
 
 // flow_target_names: a flow's local names for an environment's targets.

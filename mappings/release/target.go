@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crossdock/crossdock/engine/format"
 	"github.com/crossdock/crossdock/mappings"
 
 	"github.com/jackc/pgerrcode"
@@ -85,7 +86,11 @@ type TargetConfig struct {
 	Breaker       BreakerPolicy
 	// Settings are what kinds other than http configure, by field name;
 	// the kind's transport describes and checks them. Never secrets.
-	Settings       map[string]string
+	Settings map[string]string
+	// Format is how the target receives bodies: JSON (the zero Spec),
+	// XML or CSV with their settings. The pipeline encodes each
+	// delivery's mapped output in it before sending.
+	Format         format.Spec
 	UpdatedByEmail string
 	UpdatedAt      time.Time
 }
@@ -122,6 +127,7 @@ func DefaultTargetConfig(envID int64, target string) TargetConfig {
 		Timeout: DefaultTargetTimeout,
 		Retry:   RetryPolicy{MaxAttempts: DefaultMaxAttempts, BaseDelay: DefaultBaseDelay, MaxDelay: DefaultMaxDelay, Window: DefaultRetryWindow},
 		Breaker: BreakerPolicy{FailureThreshold: DefaultFailureThreshold, OpenFor: DefaultOpenFor},
+		Format:  format.Spec{Kind: format.JSON},
 	}
 }
 
@@ -142,6 +148,7 @@ type MaskedTargetConfig struct {
 	Retry          RetryPolicy       `json:"retry"`
 	Breaker        BreakerPolicy     `json:"breaker"`
 	Settings       map[string]string `json:"settings,omitempty"`
+	Format         format.Spec       `json:"format"`
 	UpdatedByEmail string            `json:"updatedByEmail,omitempty"`
 	UpdatedAt      time.Time         `json:"updatedAt"`
 }
@@ -152,7 +159,7 @@ func (c TargetConfig) Masked() MaskedTargetConfig {
 		EnvironmentID: c.EnvironmentID, Target: c.Target, URLTemplate: c.URLTemplate, Method: c.Method,
 		Headers: c.Headers, Auth: c.Auth, AuthHeaderName: c.AuthHeaderName, Username: c.Username,
 		HasSecret: c.HasSecret || c.Secret != "", Timeout: c.Timeout, RatePerSecond: c.RatePerSecond,
-		Retry: c.Retry, Breaker: c.Breaker, Settings: c.Settings, UpdatedByEmail: c.UpdatedByEmail, UpdatedAt: c.UpdatedAt,
+		Retry: c.Retry, Breaker: c.Breaker, Settings: c.Settings, Format: c.Format, UpdatedByEmail: c.UpdatedByEmail, UpdatedAt: c.UpdatedAt,
 	}
 }
 
@@ -162,7 +169,7 @@ func (m MaskedTargetConfig) Config() TargetConfig {
 	return TargetConfig{
 		EnvironmentID: m.EnvironmentID, Target: m.Target, URLTemplate: m.URLTemplate, Method: m.Method, Headers: m.Headers, Auth: m.Auth,
 		AuthHeaderName: m.AuthHeaderName, Username: m.Username, HasSecret: m.HasSecret, Timeout: m.Timeout, RatePerSecond: m.RatePerSecond,
-		Retry: m.Retry, Breaker: m.Breaker, Settings: m.Settings, UpdatedByEmail: m.UpdatedByEmail, UpdatedAt: m.UpdatedAt,
+		Retry: m.Retry, Breaker: m.Breaker, Settings: m.Settings, Format: m.Format, UpdatedByEmail: m.UpdatedByEmail, UpdatedAt: m.UpdatedAt,
 	}
 }
 
@@ -242,6 +249,11 @@ func (c TargetConfig) Check() error {
 			fields["settings"] = fmt.Sprintf("names of at most 64 bytes and values of at most %d bytes", MaxSettingLength)
 		}
 	}
+	for _, p := range c.Format.Check() {
+		if _, dup := fields["format."+p.Field]; !dup {
+			fields["format."+p.Field] = p.Message
+		}
+	}
 	if len(fields) > 0 {
 		names := make([]string, 0, len(fields))
 		for k := range fields {
@@ -260,7 +272,7 @@ func scanTarget(row pgx.Row, sealer *secret.Sealer) (TargetConfig, error) {
 	var windowMS int64
 	err := row.Scan(&c.EnvironmentID, &c.Target, &c.URLTemplate, &c.Method, &c.Headers, &c.Auth, &c.AuthHeaderName, &c.Username,
 		&sealed, &timeoutMS, &c.RatePerSecond, &c.Retry.MaxAttempts, &baseMS, &maxMS, &windowMS,
-		&c.Breaker.FailureThreshold, &openMS, &c.Settings, &c.UpdatedByEmail, &c.UpdatedAt)
+		&c.Breaker.FailureThreshold, &openMS, &c.Settings, &c.Format, &c.UpdatedByEmail, &c.UpdatedAt)
 	if err != nil {
 		return TargetConfig{}, err
 	}
@@ -330,7 +342,7 @@ func scanMaskedTarget(row pgx.Row) (MaskedTargetConfig, error) {
 	var windowMS int64
 	err := row.Scan(&c.EnvironmentID, &c.Target, &c.URLTemplate, &c.Method, &c.Headers, &c.Auth, &c.AuthHeaderName, &c.Username,
 		&c.HasSecret, &timeoutMS, &c.RatePerSecond, &c.Retry.MaxAttempts, &baseMS, &maxMS, &windowMS,
-		&c.Breaker.FailureThreshold, &openMS, &c.Settings, &c.UpdatedByEmail, &c.UpdatedAt)
+		&c.Breaker.FailureThreshold, &openMS, &c.Settings, &c.Format, &c.UpdatedByEmail, &c.UpdatedAt)
 	c.Timeout = time.Duration(timeoutMS) * time.Millisecond
 	c.Retry.BaseDelay = time.Duration(baseMS) * time.Millisecond
 	c.Retry.MaxDelay = time.Duration(maxMS) * time.Millisecond
@@ -361,6 +373,7 @@ func TargetConfigPut(ctx context.Context, db txn.DBTX, sealer *secret.Sealer, c 
 	if c.Timeout == 0 {
 		c.Timeout = d.Timeout
 	}
+	c.Format = c.Format.Normalized()
 	if c.Retry.MaxAttempts == 0 {
 		c.Retry.MaxAttempts = d.Retry.MaxAttempts
 	}
@@ -397,7 +410,7 @@ func TargetConfigPut(ctx context.Context, db txn.DBTX, sealer *secret.Sealer, c 
 		c.EnvironmentID, c.Target, c.URLTemplate, c.Method, c.Headers, string(c.Auth), strings.TrimSpace(c.AuthHeaderName),
 		c.Username, sealed, c.Timeout.Milliseconds(), c.RatePerSecond, c.Retry.MaxAttempts, c.Retry.BaseDelay.Milliseconds(),
 		c.Retry.MaxDelay.Milliseconds(), c.Retry.Window.Milliseconds(), c.Breaker.FailureThreshold, c.Breaker.OpenFor.Milliseconds(),
-		ed.Email, keep, c.Settings)
+		ed.Email, keep, c.Settings, c.Format)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.ForeignKeyViolation {
 		return TargetConfig{}, fault.Errorf(fault.NotFound, "no environment with id %d", c.EnvironmentID)

@@ -89,12 +89,15 @@ type RowView struct {
 
 // RouteView is one route: its condition, rows and output.
 type RouteView struct {
-	Index   int
-	Name    string
-	Target  string
-	When    Field
-	Rows    []RowView
-	Output  string
+	Index  int
+	Name   string
+	Target string
+	When   Field
+	Rows   []RowView
+	Output string
+	// AsSent is Output as the environments whose target takes another
+	// format than JSON receive it.
+	AsSent  []SentBody
 	Matched string // "true", "false" or "" (could not run)
 	Errors  []string
 	// AppendPointer is where "add row" inserts at the end of the mapping.
@@ -110,6 +113,13 @@ type RouteView struct {
 	Tree        []RowView
 	// Panes are the route's source and destination trees.
 	Panes MapPanes
+}
+
+// SentBody is a route's output in the format one environment's target
+// receives it, or why it cannot be sent in it.
+type SentBody struct {
+	Environment, Target, Format string
+	Body, Error                 string
 }
 
 // SampleOption is a sample in the picker.

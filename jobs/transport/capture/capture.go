@@ -2,11 +2,13 @@
 // records the request an http target would have made (method, URL,
 // headers with the credential masked, body) in the captures table, for
 // dev and demos. It needs no configuration; a configured URL or method is
-// used when there is one.
+// used when there is one. A body in a format other than JSON is recorded
+// as a JSON string holding it.
 package capture
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -53,8 +55,17 @@ func (t *Transport) Send(ctx context.Context, a transport.Attempt) (transport.Ou
 	if url == "" {
 		url = "capture://" + a.Target
 	}
+	// captures.body is JSON: a body in another format (XML, CSV) is
+	// recorded as one JSON string, its Content-Type header says which.
+	body := a.Body
+	if a.ContentType != "" && a.ContentType != "application/json" {
+		var err error
+		if body, err = json.Marshal(string(a.Body)); err != nil {
+			return transport.Outcome{}, fmt.Errorf("capture delivery %s: %w", a.ID, err)
+		}
+	}
 	if _, err := t.db.Exec(ctx, captureInsert,
-		a.ID, a.EnvironmentID, a.Target, a.Config.Method, url, httptarget.MaskedHeader(a.Config, httptarget.Header(a.Config, a.Delivery)), a.Body); err != nil {
+		a.ID, a.EnvironmentID, a.Target, a.Config.Method, url, httptarget.MaskedHeader(a.Config, httptarget.Header(a.Config, a.Delivery)), body); err != nil {
 		return transport.Outcome{}, fmt.Errorf("capture delivery %s: %w", a.ID, err)
 	}
 	return transport.Outcome{Verdict: transport.Delivered, As: "captured", Started: started, Latency: time.Since(started)}, nil

@@ -91,7 +91,8 @@ func URL(a transport.Attempt) string {
 }
 
 // Header is what a delivery is sent with: the configured headers, then
-// Content-Type: application/json, Idempotency-Key (the delivery's id: the
+// Content-Type (the body's, application/json unless the target's format
+// says otherwise), Idempotency-Key (the delivery's id: the
 // same on every attempt of the delivery, different per target),
 // X-Correlation-ID, X-Crossdock-Message-Id (the message the delivery
 // comes from), User-Agent: Crossdock, and the credential. README
@@ -101,7 +102,11 @@ func Header(cfg release.TargetConfig, d transport.Delivery) http.Header {
 	for k, v := range cfg.Headers {
 		h.Set(k, v)
 	}
-	h.Set("Content-Type", "application/json")
+	if d.ContentType != "" {
+		h.Set("Content-Type", d.ContentType)
+	} else {
+		h.Set("Content-Type", "application/json")
+	}
 	h.Set("Idempotency-Key", d.ID.String())
 	h.Set("X-Correlation-ID", d.CorrelationID)
 	h.Set("X-Crossdock-Message-Id", d.MessageID.String())
