@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -110,10 +111,12 @@ type Program struct {
 	sequence    *evaluator
 	rules       []compiledRule
 	routes      []*compiledRoute
-	projection  *projection
-	vars        []string
-	lookups     map[string]*lookupTable
-	timeBudget  time.Duration
+	// chain holds every route and step by name, for RunSteps.
+	chain      map[string]*compiledRoute
+	projection *projection
+	vars       []string
+	lookups    map[string]*lookupTable
+	timeBudget time.Duration
 	// contract is the source schema when the definition enforces it.
 	contract *jsonschema.Schema
 	// diags are the problems CompileLenient found; the constructs they
@@ -132,6 +135,8 @@ type compiledRule struct {
 	broken *DisabledError
 }
 
+// compiledRoute is a compiled route or step (then): both are a target,
+// an optional condition and a mapping.
 type compiledRoute struct {
 	name, target string
 	when         *evaluator
@@ -139,6 +144,10 @@ type compiledRoute struct {
 	// broken are the route's own problems (its name, its target),
 	// reported as route errors; its rows still map.
 	broken []*DisabledError
+	// then are the steps that follow this route or step; parent is the
+	// route or step a step follows (nil for a route).
+	then   []*compiledRoute
+	parent *compiledRoute
 }
 
 // TimeBudget is how long mapping one message may take in a deployed flow:
@@ -172,12 +181,17 @@ func (p *Program) Routes() []string {
 func (p *Program) Targets() []string {
 	var out []string
 	seen := map[string]bool{}
-	for _, r := range p.routes {
-		if !seen[r.target] {
-			seen[r.target] = true
-			out = append(out, r.target)
+	var walk func(rs []*compiledRoute)
+	walk = func(rs []*compiledRoute) {
+		for _, r := range rs {
+			if !seen[r.target] {
+				seen[r.target] = true
+				out = append(out, r.target)
+			}
+			walk(r.then)
 		}
 	}
+	walk(p.routes)
 	return out
 }
 
@@ -204,6 +218,9 @@ type scope struct {
 	known bool
 	// schema is the source schema at path, for field checks (nil: none).
 	schema any
+	// before is set on the "steps" name of a step's expressions: the
+	// route and steps whose answers it may read, in chain order.
+	before []string
 }
 
 func (s *scope) lookup(name string) *scope {
@@ -251,6 +268,12 @@ type compiler struct {
 	// lenient checks each expression against the limits before parsing
 	// it, since CheckLimits has not refused the definition as a whole.
 	lenient bool
+	// routeNames and stepNames are every route's and step's name, so a
+	// reference to a step can tell "unknown" from "not before this one".
+	routeNames map[string]bool
+	stepNames  map[string]bool
+	targets    map[string]bool
+	targetList []string
 }
 
 // location names where an expression sits in the definition.
@@ -331,7 +354,7 @@ func (c *compiler) compile() *Program {
 	c.base = baseOptions(c.lookups, c.opts.MaxNodes)
 
 	root := &scope{name: "source", path: []string{}, known: true, schema: c.schemaOrNil()}
-	p := &Program{name: def.Name, opts: c.opts, lookups: c.lookups, timeBudget: DefaultTimeBudget, contract: contract}
+	p := &Program{name: def.Name, opts: c.opts, lookups: c.lookups, timeBudget: DefaultTimeBudget, contract: contract, chain: map[string]*compiledRoute{}}
 	if def.Limits != nil && def.Limits.TimeBudgetMs != 0 {
 		d := time.Duration(def.Limits.TimeBudgetMs) * time.Millisecond
 		if d < 0 || d > MaxTimeBudget {
@@ -382,7 +405,14 @@ func (c *compiler) compile() *Program {
 		targets[t.Name] = true
 		targetNames = append(targetNames, t.Name)
 	}
+	c.targets, c.targetList = targets, targetNames
+	c.routeNames, c.stepNames = map[string]bool{}, map[string]bool{}
+	for _, r := range def.Routes {
+		c.routeNames[r.Name] = true
+		collectStepNames(r.Then, c.stepNames)
+	}
 	routeNames := map[string]bool{}
+	seenSteps := map[string]bool{}
 	for i, r := range def.Routes {
 		ptr := fmt.Sprintf("/routes/%d", i)
 		cr := &compiledRoute{name: r.Name, target: r.Target}
@@ -401,7 +431,11 @@ func (c *compiler) compile() *Program {
 		c.compileRows(cr.root, r.Mapping, root, r.Name, ptr+"/mapping", "")
 		cr.root.finish()
 		p.routes = append(p.routes, cr)
+		if _, dup := p.chain[r.Name]; !dup {
+			p.chain[r.Name] = cr
+		}
 		c.checkTargetSchema(i, r)
+		c.compileSteps(p, cr, r.Then, root, ptr+"/then", []string{r.Name}, seenSteps)
 	}
 	for i, t := range def.Tests {
 		if t.Now != "" {
@@ -413,6 +447,18 @@ func (c *compiler) compile() *Program {
 			if !routeNames[name] {
 				c.add(location{section: SectionTest, pointer: fmt.Sprintf("/tests/%d/expect/routes/%s", i, name)},
 					fmt.Sprintf("test %q expects unknown route %q%s", t.Name, name, suggest(name, p.Routes())))
+			}
+		}
+		for name := range t.Expect.Steps {
+			if !c.stepNames[name] {
+				c.add(location{section: SectionTest, pointer: fmt.Sprintf("/tests/%d/expect/steps/%s", i, name)},
+					fmt.Sprintf("test %q expects unknown step %q%s", t.Name, name, suggest(name, sortedNames(c.stepNames))))
+			}
+		}
+		for name := range t.Responses {
+			if !c.stepNames[name] && !c.routeNames[name] {
+				c.add(location{section: SectionTest, pointer: fmt.Sprintf("/tests/%d/responses/%s", i, name)},
+					fmt.Sprintf("test %q records a response of %q, which is neither a route nor a step", t.Name, name))
 			}
 		}
 		for j, name := range t.Expect.Validation {
@@ -428,6 +474,81 @@ func (c *compiler) compile() *Program {
 	}
 	sort.Strings(p.vars)
 	return p
+}
+
+// collectStepNames adds the names of steps and the steps after them.
+func collectStepNames(steps []Step, into map[string]bool) {
+	for _, s := range steps {
+		into[s.Name] = true
+		collectStepNames(s.Then, into)
+	}
+}
+
+func sortedNames(set map[string]bool) []string {
+	out := make([]string, 0, len(set))
+	for n := range set {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// compileSteps compiles the steps that follow parent. Their expressions
+// see source, response (the answer parent's target gave) and steps, whose
+// names are checked against before: the route and the steps of the chain
+// up to parent, the only answers that exist when the step runs.
+func (c *compiler) compileSteps(p *Program, parent *compiledRoute, steps []Step, root *scope, ptr string, before []string, seen map[string]bool) {
+	for i, st := range steps {
+		sptr := fmt.Sprintf("%s/%d", ptr, i)
+		cs := &compiledRoute{name: st.Name, target: st.Target, parent: parent}
+		switch {
+		case seen[st.Name]:
+			cs.broken = append(cs.broken, c.addDisabled(location{section: SectionStep, pointer: sptr + "/name", route: st.Name}, fmt.Sprintf("step name %q is used twice; steps need names of their own", st.Name)))
+		case c.routeNames[st.Name]:
+			cs.broken = append(cs.broken, c.addDisabled(location{section: SectionStep, pointer: sptr + "/name", route: st.Name}, fmt.Sprintf("step name %q is also a route's name; a step needs a name no route or other step has", st.Name)))
+		default:
+			p.chain[st.Name] = cs
+		}
+		seen[st.Name] = true
+		if !c.targets[st.Target] {
+			cs.broken = append(cs.broken, c.addDisabled(location{section: SectionStep, pointer: sptr + "/target", route: st.Name},
+				fmt.Sprintf("unknown target %q%s; declare it under \"targets\"", st.Target, suggest(st.Target, c.targetList))))
+		}
+		sc := &scope{parent: &scope{parent: root, name: "response"}, name: "steps", before: append([]string(nil), before...)}
+		if st.When != "" {
+			cs.when = c.compileExpr(st.When, sc, true, location{section: SectionStep, pointer: sptr + "/when", route: st.Name})
+		}
+		cs.root = &outNode{kind: nodeObject}
+		c.compileRows(cs.root, st.Mapping, sc, st.Name, sptr+"/mapping", "")
+		cs.root.finish()
+		parent.then = append(parent.then, cs)
+		c.compileSteps(p, cs, st.Then, root, sptr+"/then", append(append([]string(nil), before...), st.Name), seen)
+	}
+}
+
+// checkStepRef checks a reference steps.<name>… in a step's expression:
+// the name must be the route or a step the chain passes before this one,
+// and a step's entry has only its response.
+func (a *analysis) checkStepRef(s *scope, n ast.Node, path []string) {
+	if len(path) == 0 || path[0] == "*" {
+		return
+	}
+	name := path[0]
+	at := n.Location().From
+	if m := memberNodes(n); len(m) > 0 {
+		at = m[0].Property.Location().From
+	}
+	if !slices.Contains(s.before, name) {
+		if a.c.stepNames[name] || a.c.routeNames[name] {
+			a.c.addAt(a.loc, a.src, at, fmt.Sprintf("step %q does not come before this one; a step reads the answers of the steps it follows: %s", name, strings.Join(s.before, ", ")))
+			return
+		}
+		a.c.addAt(a.loc, a.src, at, fmt.Sprintf("unknown step %q%s", name, suggest(name, s.before)))
+		return
+	}
+	if len(path) > 1 && path[1] != "response" {
+		a.c.addAt(a.loc, a.src, at, fmt.Sprintf("a step's entry has only its response: write steps.%s.response", name))
+	}
 }
 
 // checkTargetSchema checks that a route's target schema is a JSON Schema
@@ -882,7 +1003,11 @@ func (c *compiler) addExprError(loc location, src string, err error, sc *scope) 
 	if errors.As(err, &fe) {
 		msg := fe.Message
 		if name, ok := strings.CutPrefix(msg, "unknown name "); ok {
-			msg += suggest(name, append(sc.names(), functionNames()...))
+			if (name == "response" || name == "steps") && sc.lookup("steps") == nil {
+				msg += "; response and steps are known only in a step's expressions (a route's then)"
+			} else {
+				msg += suggest(name, append(sc.names(), functionNames()...))
+			}
 		}
 		c.diags = append(c.diags, Diagnostic{
 			Section: loc.section, Pointer: loc.pointer, Route: loc.route, Target: loc.target,
@@ -993,6 +1118,9 @@ func (a *analysis) run(root ast.Node, ev *evaluator, forEach bool) {
 		s := a.sc.lookup(name)
 		if s == nil || s.index {
 			continue
+		}
+		if s.before != nil {
+			a.checkStepRef(s, n, steps)
 		}
 		a.checkSchema(s, n, steps)
 		if !s.known {
