@@ -229,7 +229,7 @@ func loadDeliveries(ctx context.Context, db txn.DBTX, ids []uuid.UUID) ([]pendin
 		var d pendingDelivery
 		var body []byte
 		err := r.Scan(&d.ID, &d.MessageID, &d.Route, &d.Target, &d.TargetKind, &body, &d.Status, &d.Attempts, &d.budgetFrom, &d.windowFrom,
-			&d.envID, &d.flowID, &d.correlationID, &d.receivedAt, &d.sequenceKey)
+			&d.envID, &d.flowID, &d.correlationID, &d.receivedAt, &d.sequenceKey, &d.Step)
 		d.Body = body
 		return d, err
 	})
@@ -497,6 +497,11 @@ func DeliveryRetry(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx],
 	}
 	if status == store.DeliveryDelivered {
 		return fault.Errorf(fault.Conflict, "delivery %s was delivered already; nothing to retry", deliveryID)
+	}
+	// A step whose mapping failed is mapped again from the answers stored
+	// before it; the deliveries before it are not sent again.
+	if err := remapStep(ctx, tx, deliveryID); err != nil {
+		return err
 	}
 	to, stage := store.DeliveryPending, store.StageQueued
 	if len(lanes) > 0 {
