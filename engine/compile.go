@@ -148,6 +148,10 @@ type compiledRoute struct {
 	// route or step a step follows (nil for a route).
 	then   []*compiledRoute
 	parent *compiledRoute
+	// reply is a route's reply mapping (nil: none); replySteps are the
+	// route and steps it reads the answers of.
+	reply      *outNode
+	replySteps []string
 }
 
 // TimeBudget is how long mapping one message may take in a deployed flow:
@@ -219,8 +223,10 @@ type scope struct {
 	// schema is the source schema at path, for field checks (nil: none).
 	schema any
 	// before is set on the "steps" name of a step's expressions: the
-	// route and steps whose answers it may read, in chain order.
+	// route and steps whose answers it may read, in chain order; reply
+	// marks a reply's.
 	before []string
+	reply  bool
 }
 
 func (s *scope) lookup(name string) *scope {
@@ -274,6 +280,9 @@ type compiler struct {
 	stepNames  map[string]bool
 	targets    map[string]bool
 	targetList []string
+	// replyRefs collects the steps a reply's expressions name while it
+	// compiles (nil otherwise).
+	replyRefs map[string]bool
 }
 
 // location names where an expression sits in the definition.
@@ -436,6 +445,9 @@ func (c *compiler) compile() *Program {
 		}
 		c.checkTargetSchema(i, r)
 		c.compileSteps(p, cr, r.Then, root, ptr+"/then", []string{r.Name}, seenSteps)
+		if len(r.Reply) > 0 {
+			c.compileReply(cr, r, root, ptr)
+		}
 	}
 	for i, t := range def.Tests {
 		if t.Now != "" {
@@ -526,6 +538,36 @@ func (c *compiler) compileSteps(p *Program, parent *compiledRoute, steps []Step,
 	}
 }
 
+// compileReply compiles a route's reply: its expressions see source and
+// steps, the route and every step under it, and the steps they name are
+// the ones the reply waits for.
+func (c *compiler) compileReply(cr *compiledRoute, r Route, root *scope, ptr string) {
+	chain := []string{r.Name}
+	var walk func([]Step)
+	walk = func(steps []Step) {
+		for _, s := range steps {
+			chain = append(chain, s.Name)
+			walk(s.Then)
+		}
+	}
+	walk(r.Then)
+	sc := &scope{parent: root, name: "steps", before: chain, reply: true}
+	c.replyRefs = map[string]bool{}
+	cr.reply = &outNode{kind: nodeObject}
+	c.compileRows(cr.reply, r.Reply, sc, r.Name, ptr+"/reply", "")
+	cr.reply.finish()
+	for _, name := range chain {
+		if c.replyRefs[name] {
+			cr.replySteps = append(cr.replySteps, name)
+		}
+	}
+	c.replyRefs = nil
+	if len(cr.replySteps) == 0 {
+		c.add(location{section: SectionRoute, pointer: ptr + "/reply", route: r.Name},
+			"the reply names no answer to wait for: map it from steps.<name>.response of the route or one of its steps")
+	}
+}
+
 // checkStepRef checks a reference steps.<name>… in a step's expression:
 // the name must be the route or a step the chain passes before this one,
 // and a step's entry has only its response.
@@ -539,6 +581,10 @@ func (a *analysis) checkStepRef(s *scope, n ast.Node, path []string) {
 		at = m[0].Property.Location().From
 	}
 	if !slices.Contains(s.before, name) {
+		if s.reply {
+			a.c.addAt(a.loc, a.src, at, fmt.Sprintf("a reply reads the answers of its route and the steps under it: %s; %q is not one%s", strings.Join(s.before, ", "), name, suggest(name, s.before)))
+			return
+		}
 		if a.c.stepNames[name] || a.c.routeNames[name] {
 			a.c.addAt(a.loc, a.src, at, fmt.Sprintf("step %q does not come before this one; a step reads the answers of the steps it follows: %s", name, strings.Join(s.before, ", ")))
 			return
@@ -548,6 +594,10 @@ func (a *analysis) checkStepRef(s *scope, n ast.Node, path []string) {
 	}
 	if len(path) > 1 && path[1] != "response" {
 		a.c.addAt(a.loc, a.src, at, fmt.Sprintf("a step's entry has only its response: write steps.%s.response", name))
+		return
+	}
+	if a.c.replyRefs != nil {
+		a.c.replyRefs[name] = true
 	}
 }
 

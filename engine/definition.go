@@ -202,6 +202,12 @@ type Route struct {
 	// route's answer (response) into a delivery of its own once the
 	// route's target accepted the output. Several entries fan out.
 	Then []Step `json:"then,omitempty"`
+	// Reply is the synchronous answer to the event's sender, mapped once
+	// the route and steps it names (steps.<name>.response) are delivered:
+	// a trigger call with Prefer: wait=N answers with it, and the
+	// message's status resource carries it afterwards. Its expressions
+	// see source and steps (the route and its steps, at any depth).
+	Reply []Row `json:"reply,omitempty"`
 }
 
 // Step is a delivery that follows another one (a route or an earlier

@@ -144,6 +144,10 @@ func (l *limitCheck) check(def *Definition) {
 		if l.steps(ptr+"/then", r.Then) {
 			break
 		}
+		l.rows(ptr+"/reply", r.Name, r.Reply, 1)
+		if l.rowsOver {
+			break
+		}
 	}
 }
 

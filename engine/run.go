@@ -391,6 +391,83 @@ func (p *Program) StepTarget(name string) (string, bool) {
 	return r.target, true
 }
 
+// KeepsAnswer says whether the answer to a delivery of the named route or
+// step is read later: steps follow it, or its route's reply names it.
+func (p *Program) KeepsAnswer(name string) bool {
+	r := p.chain[name]
+	if r == nil {
+		return false
+	}
+	if len(r.then) > 0 {
+		return true
+	}
+	root := r
+	for root.parent != nil {
+		root = root.parent
+	}
+	return slices.Contains(root.replySteps, name)
+}
+
+// ReplySteps returns the route and steps whose answers the named route's
+// reply reads, in chain order; none when the route has no reply.
+func (p *Program) ReplySteps(route string) []string {
+	if r := p.chain[route]; r != nil && r.parent == nil {
+		return append([]string(nil), r.replySteps...)
+	}
+	return nil
+}
+
+// RunReply maps the named route's reply with the stored answers, in a
+// RouteResult named after the route (Errors lists failing rows). Every
+// answer the reply names must be in responses, else ErrUnknownStep says
+// which is missing; so it does for a route without a reply. Other errors
+// are RunSteps'.
+func (p *Program) RunReply(ctx context.Context, in Input, route string, responses map[string]Response) (*RouteResult, error) {
+	r := p.chain[route]
+	if r == nil || r.parent != nil || r.reply == nil {
+		return nil, fmt.Errorf("%w: %q is not a route with a reply", ErrUnknownStep, route)
+	}
+	for _, name := range r.replySteps {
+		if _, ok := responses[name]; !ok {
+			return nil, fmt.Errorf("%w: the reply of %q waits for the answer of %q", ErrUnknownStep, route, name)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if len(in.Payload) > p.opts.MaxInputBytes {
+		return nil, fmt.Errorf("%w: payload is %d bytes, the limit is %d", ErrLimit, len(in.Payload), p.opts.MaxInputBytes)
+	}
+	rs := p.state()
+	defer p.release(rs)
+	src, err := p.projection.decode(&rs.dec, in.Payload)
+	if err != nil {
+		return nil, err
+	}
+	steps := map[string]any{}
+	for _, name := range r.replySteps {
+		v, err := rs.responseValue(name, responses[name])
+		if err != nil {
+			return nil, err
+		}
+		steps[name] = map[string]any{"response": v}
+	}
+	res := &Result{}
+	rs.ctx, rs.now, rs.vars, rs.trace, rs.res = ctx, in.Now, in.Vars, in.Trace, res
+	rs.env["source"] = src
+	rs.env["steps"] = steps
+	rs.env[reservedRun] = rs
+	out := rs.runRoute(&compiledRoute{name: r.name, root: r.reply})
+	if rs.fatal != nil {
+		if _, err := rs.stop(res); err != nil {
+			return nil, err
+		}
+		out.Output = nil
+		out.Errors = append(out.Errors, res.Errors...)
+	}
+	return &out, nil
+}
+
 // wholeValue decodes a document completely: a response body, unlike the
 // payload, is read by whatever the step expressions reach, and is capped
 // by MaxInputBytes instead of projected.

@@ -364,3 +364,53 @@ func TestStepTestCases(t *testing.T) {
 		require.Equal(t, "/tests/0/responses/erp", de.Diagnostics[0].Pointer)
 	})
 }
+
+func TestRouteReply(t *testing.T) {
+	withReply := func(rows string) string {
+		return strings.Replace(stepDef, `"then": [{
+      "name": "writeback"`, `"reply": `+rows+`, "then": [{
+      "name": "writeback"`, 1)
+	}
+	compile := func(t *testing.T, src string) (*engine.Program, error) {
+		t.Helper()
+		def, err := engine.ParseDefinition([]byte(src))
+		require.NoError(t, err)
+		return engine.Compile(def, engine.Options{})
+	}
+	payload := []byte(`{"id": "SO-1"}`)
+
+	t.Run("maps the named answers once they are all there", func(t *testing.T) {
+		p, err := compile(t, withReply(`[{"target": "orderNumber", "expr": "steps.erp.response.body.documentNumber"}, {"target": "written", "expr": "steps.writeback.response.status == 204"}, {"target": "id", "expr": "source.id"}]`))
+		require.NoError(t, err)
+		require.Equal(t, []string{"erp", "writeback"}, p.ReplySteps("erp"))
+		require.True(t, p.KeepsAnswer("writeback"), "the reply reads it")
+		require.False(t, p.KeepsAnswer("audit"))
+		_, err = p.RunReply(context.Background(), engine.Input{Payload: payload}, "erp", map[string]engine.Response{"erp": {Status: 201, Body: json.RawMessage(`{"documentNumber": "D-9"}`)}})
+		require.ErrorIs(t, err, engine.ErrUnknownStep, "the write-back's answer is not there yet")
+		rr, err := p.RunReply(context.Background(), engine.Input{Payload: payload}, "erp", map[string]engine.Response{
+			"erp": {Status: 201, Body: json.RawMessage(`{"documentNumber": "D-9"}`)}, "writeback": {Status: 204}})
+		require.NoError(t, err)
+		require.Empty(t, rr.Errors)
+		require.JSONEq(t, `{"orderNumber": "D-9", "written": true, "id": "SO-1"}`, string(rr.Output))
+	})
+
+	t.Run("a name outside the route's chain", func(t *testing.T) {
+		_, err := compile(t, withReply(`[{"target": "n", "expr": "steps.erpp.response.status"}]`))
+		d := diagnostics(t, err)
+		require.Equal(t, "/routes/0/reply/0/expr", d[0].Pointer)
+		require.Contains(t, d[0].Message, `"erpp" is not one; did you mean "erp"?`)
+	})
+
+	t.Run("a reply that waits for nothing", func(t *testing.T) {
+		_, err := compile(t, withReply(`[{"target": "n", "expr": "source.id"}]`))
+		d := diagnostics(t, err)
+		require.Len(t, d, 1)
+		require.Equal(t, "/routes/0/reply", d[0].Pointer)
+		require.Contains(t, d[0].Message, "the reply names no answer to wait for")
+	})
+
+	t.Run("a route without a reply", func(t *testing.T) {
+		_, err := stepProgram(t).RunReply(context.Background(), engine.Input{Payload: payload}, "erp", nil)
+		require.ErrorIs(t, err, engine.ErrUnknownStep)
+	})
+}

@@ -187,9 +187,9 @@ func (w *ProcessWorker) sendFirstAttempts(ctx context.Context, runs []processRun
 			if p.rows.stats[i] != string(store.DeliveryPending) || !w.Deliver.Transports.Grouped(transport.Kind(p.rows.kinds[i])) {
 				continue
 			}
-			if len(r.prog.Program.Then(p.rows.routes[i])) > 0 {
-				// Its answer feeds steps: recordAttempts stores it and
-				// queues them, so it goes the deliver jobs' way.
+			if r.prog.Program.KeepsAnswer(p.rows.routes[i]) {
+				// Its answer feeds steps or a reply: recordAttempts
+				// stores it, so it goes the deliver jobs' way.
 				continue
 			}
 			firsts = append(firsts, pendingDelivery{

@@ -298,3 +298,6 @@ const stepOfDeliverySelect = `select message_id, route, step, parent_id, body fr
 
 // stepOfParentSelect reads the step name of the delivery a step follows.
 const stepOfParentSelect = `select step from deliveries where id = $1`
+
+// messageReplyUpdate keeps a message's reply (the first one mapped).
+const messageReplyUpdate = `update messages set reply = $2 where id = $1 and reply is null`

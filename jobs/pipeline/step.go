@@ -92,7 +92,7 @@ func followStep(ctx context.Context, tx pgx.Tx, d pendingDelivery, resp engine.R
 	if d.Step != "" {
 		name = d.Step
 	}
-	if len(prog.Program.Then(name)) == 0 {
+	if !prog.Program.KeepsAnswer(name) {
 		return nil, nil
 	}
 	stored, err := json.Marshal(resp)
@@ -102,7 +102,51 @@ func followStep(ctx context.Context, tx pgx.Tx, d pendingDelivery, resp engine.R
 	if _, err := tx.Exec(ctx, deliveryResponseUpdate, d.ID, stored); err != nil {
 		return nil, fmt.Errorf("answer of delivery %s: %w", d.ID, err)
 	}
-	return mapSteps(ctx, tx, d.MessageID, d.ID, d.Route, name, m, prog, nil)
+	var queued []uuid.UUID
+	if len(prog.Program.Then(name)) > 0 {
+		if queued, err = mapSteps(ctx, tx, d.MessageID, d.ID, d.Route, name, m, prog, nil); err != nil {
+			return nil, err
+		}
+	}
+	if err := replyWhenReady(ctx, tx, d.MessageID, d.Route, m, prog); err != nil {
+		return nil, err
+	}
+	return queued, nil
+}
+
+// replyWhenReady maps the route's reply once every answer it names is
+// stored, and keeps it on the message (messages.reply) for a waiting
+// trigger call and the status resource; a reply whose rows fail is not
+// kept, and the lineage says why.
+func replyWhenReady(ctx context.Context, tx pgx.Tx, messageID uuid.UUID, route string, m stepMessage, prog *program.Compiled) error {
+	if len(prog.Program.ReplySteps(route)) == 0 {
+		return nil
+	}
+	responses, err := storedResponses(ctx, tx, messageID, route)
+	if err != nil {
+		return err
+	}
+	vars, err := release.Variables(ctx, tx, m.envID)
+	if err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithTimeoutCause(ctx, prog.Program.TimeBudget(), engine.ErrTimeBudget)
+	defer cancel()
+	rr, err := prog.Program.RunReply(runCtx, engine.Input{Payload: m.payload, Now: m.receivedAt, Vars: vars}, route, responses)
+	switch {
+	case errors.Is(err, engine.ErrUnknownStep):
+		return nil // an answer it names is still to come
+	case err != nil && ctx.Err() != nil:
+		return ctx.Err()
+	case err != nil:
+		return store.AddLineage(ctx, tx, messageID, store.Lineage{Stage: store.StageFailed, Detail: map[string]any{"reply": route, "error": err.Error()}})
+	case len(rr.Errors) > 0:
+		return store.AddLineage(ctx, tx, messageID, store.Lineage{Stage: store.StageFailed, Detail: map[string]any{"reply": route, "errors": rr.Errors}})
+	}
+	if _, err := tx.Exec(ctx, messageReplyUpdate, messageID, string(rr.Output)); err != nil {
+		return fmt.Errorf("reply of message %s: %w", messageID, err)
+	}
+	return store.AddLineage(ctx, tx, messageID, store.Lineage{Stage: store.StageMapped, Detail: map[string]any{"reply": route}})
 }
 
 // mapSteps maps the steps after the route or step name (delivery

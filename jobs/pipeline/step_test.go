@@ -38,7 +38,8 @@ const writebackDefinition = `{
 			{"target": "orderId", "expr": "source.id"},
 			{"target": "documentNumber", "expr": "upper(response.body.documentNumber)"},
 			{"target": "bookedAs", "expr": "steps.book.response.headers[\"x-erp-ref\"]"}
-		]}]
+		]}],
+		"reply": [{"target": "orderNumber", "expr": "upper(steps.book.response.body.documentNumber)"}]
 	}]
 }`
 
@@ -98,6 +99,56 @@ func deliveryOf(t *testing.T, v store.MessageView, step string) store.Delivery {
 func retryDelivery(t *testing.T, b *stepBundle, id uuid.UUID) error {
 	t.Helper()
 	return txn.Run(context.Background(), b.Pool, func(tx pgx.Tx) error { return pipeline.DeliveryRetry(context.Background(), tx, b.Client, id) })
+}
+
+// The checkout waits for the ERP: Prefer: wait=N (Intake.MapInline)
+// answers with the route's reply once the answer it names is delivered.
+func TestSynchronousReply(t *testing.T) {
+	t.Parallel()
+	inline := func(b *stepBundle, id int, wait time.Duration) (intake.InlineResult, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		return b.Intake.MapInline(ctx, intake.AcceptRequest{Env: "dev", FlowSlug: "writeback", Payload: fmt.Appendf(nil, `{"id": %d}`, id)})
+	}
+
+	t.Run("the reply maps the ERP's answer", func(t *testing.T) {
+		t.Parallel()
+		b := setupSteps(t)
+		res, err := inline(b, 21, 5*time.Second)
+		require.NoError(t, err)
+		require.JSONEq(t, `{"orderNumber": "D-4501"}`, string(res.Reply))
+		v := b.WaitStatus(t, res.MessageID, store.StatusDelivered)
+		require.JSONEq(t, `{"orderNumber": "D-4501"}`, string(v.Reply), "the status resource carries it")
+	})
+
+	t.Run("a wait that runs out falls back to the status resource", func(t *testing.T) {
+		t.Parallel()
+		b := setupSteps(t)
+		release := make(chan struct{})
+		b.erp.SetAnswer(func(_ int, w http.ResponseWriter) {
+			<-release
+			w.WriteHeader(http.StatusCreated)
+			_, _ = w.Write([]byte(`{"documentNumber": "late-1"}`))
+		})
+		res, err := inline(b, 22, 300*time.Millisecond)
+		require.ErrorIs(t, err, intake.ErrWaitExpired)
+		require.NotEqual(t, uuid.Nil, res.MessageID, "the message was recorded")
+		close(release)
+		v := b.WaitStatus(t, res.MessageID, store.StatusDelivered)
+		require.JSONEq(t, `{"orderNumber": "LATE-1"}`, string(v.Reply))
+	})
+
+	t.Run("a message that fails has no reply to wait for", func(t *testing.T) {
+		t.Parallel()
+		b := setupSteps(t)
+		b.erp.SetAnswer(jobstest.Status(http.StatusUnprocessableEntity))
+		start := time.Now()
+		res, err := inline(b, 23, 10*time.Second)
+		require.ErrorIs(t, err, intake.ErrWaitExpired)
+		require.Less(t, time.Since(start), 9*time.Second, "the wait ends when the message fails")
+		v := b.WaitStatus(t, res.MessageID, store.StatusFailed)
+		require.Empty(t, v.Reply)
+	})
 }
 
 func TestStepsWriteBackTheAnswer(t *testing.T) {

@@ -139,3 +139,6 @@ const sequenceStateSelect = `
 					and l.sequence_key = m.sequence_key and l.sequence_n > m.sequence_n and l.status = 'held')
 			else 0 end
 		from messages m where m.id = $1 and m.sequence_key is not null`
+
+// messageReplySelect reads a message's reply for MessageReply.
+const messageReplySelect = `select reply from messages where id = $1`

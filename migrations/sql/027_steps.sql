@@ -14,3 +14,8 @@ alter table deliveries add column response jsonb;
 drop index deliveries_message_route_key;
 create unique index deliveries_message_route_key on deliveries (message_id, route, step);
 create index deliveries_parent_idx on deliveries (parent_id) where parent_id is not null;
+
+-- reply is a route's reply (its reply mapping of the answers it names),
+-- kept once they are all delivered, for a trigger call waiting with
+-- Prefer: wait=N and for the message's status resource.
+alter table messages add column reply jsonb;
