@@ -135,15 +135,6 @@ func (kv keyValues) Set(s string) error {
 	return nil
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // loadProgram reads, parses and compiles a definition, with lookup tables
 // from CSV files replacing or adding to the definition's own.
 func loadProgram(path string, lookupFiles keyValues) (*engine.Definition, *engine.Program, error) {

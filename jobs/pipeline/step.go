@@ -181,7 +181,7 @@ func mapSteps(ctx context.Context, tx pgx.Tx, messageID, parentID uuid.UUID, rou
 		}
 	}
 	now := time.Now()
-	var queued, matched []uuid.UUID
+	var queued []uuid.UUID
 	var matchedNames []string
 	for _, st := range results {
 		if only != nil && st.Name != *only {
@@ -218,7 +218,7 @@ func mapSteps(ctx context.Context, tx pgx.Tx, messageID, parentID uuid.UUID, rou
 		if err != nil {
 			return nil, fmt.Errorf("step %s of message %s: %w", st.Name, messageID, err)
 		}
-		matched, matchedNames = append(matched, id), append(matchedNames, st.Name)
+		matchedNames = append(matchedNames, st.Name)
 		if status == store.DeliveryFailed {
 			if err := stepMappingFailed(ctx, tx, messageID, id, m, route, name, st); err != nil {
 				return nil, err

@@ -222,7 +222,7 @@ func TestStepsWriteBackTheAnswer(t *testing.T) {
 
 		b.oms.SetAnswer(jobstest.Status(http.StatusOK))
 		require.NoError(t, retryDelivery(t, b, wb.ID))
-		v = b.WaitStatus(t, id, store.StatusDelivered)
+		b.WaitStatus(t, id, store.StatusDelivered)
 		require.Equal(t, 1, b.erp.Count(), "the ERP was not asked again")
 		require.Equal(t, 2, b.oms.Count())
 		keys := []string{b.oms.Requests()[0].Header.Get("Idempotency-Key"), b.oms.Requests()[1].Header.Get("Idempotency-Key")}
