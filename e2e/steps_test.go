@@ -32,7 +32,8 @@ const writebackFlow = `{
         {"target": "orderId", "expr": "source.id"},
         {"target": "documentNumber", "expr": "response.body.documentNumber"}
       ]
-    }]
+    }],
+    "reply": [{"target": "orderNumber", "expr": "steps.book.response.body.documentNumber"}]
   }]
 }`
 
@@ -127,7 +128,8 @@ func serveLoopback(t *testing.T, h http.Handler) string {
 // the write-back step sends each number to the OMS. Every order's number
 // reaches the OMS under one idempotency key, the one order whose
 // write-back the OMS refuses three times is retried from that step, and
-// the ERP is never asked to book an order it booked already.
+// the ERP is never asked to book an order it booked already. A checkout
+// posted with Prefer: wait=5 gets its ERP number back as the reply.
 func TestStepsWriteTheERPNumberBackToTheOMS(t *testing.T) {
 	t.Parallel()
 	const orders = 40
@@ -181,6 +183,29 @@ deployments:
 		}
 	}
 
+	// The checkout waits for the ERP's number: Prefer: wait=5 answers
+	// with the reply.
+	const checkoutOrder = 1000
+	req, _ := http.NewRequest(http.MethodPost, p.baseURL+"/api/v1/envs/dev/flows/order-writeback/messages", strings.NewReader(fmt.Sprintf(`{"id": %d}`, checkoutOrder)))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Prefer", "wait=5")
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var checkout struct {
+		Reply struct {
+			OrderNumber string `json:"orderNumber"`
+		} `json:"reply"`
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || json.Unmarshal(body, &checkout) != nil || checkout.Reply.OrderNumber == "" {
+		t.Fatalf("the checkout with Prefer: wait=5 answered %d: %s\n%s", res.StatusCode, body, p.Logs())
+	}
+	total := orders + 1
+
 	db := openDB(t, p.dbURL)
 	deadline := time.Now().Add(90 * time.Second)
 	for {
@@ -192,11 +217,11 @@ deployments:
 			from messages m join flows f on f.id = m.flow_id where f.slug = 'order-writeback'`).Scan(&delivered, &steps); err != nil {
 			t.Fatal(err)
 		}
-		if delivered == orders && steps == orders {
+		if delivered == total && steps == total {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after 90 s, %d of %d orders are delivered and %d write-backs\n%s", delivered, orders, steps, p.Logs())
+			t.Fatalf("after 90 s, %d of %d orders are delivered and %d write-backs\n%s", delivered, total, steps, p.Logs())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -205,8 +230,8 @@ deployments:
 	oms.mu.Lock()
 	defer erp.mu.Unlock()
 	defer oms.mu.Unlock()
-	if len(erp.booked) != orders {
-		t.Errorf("the ERP booked %d orders, want %d", len(erp.booked), orders)
+	if len(erp.booked) != total {
+		t.Errorf("the ERP booked %d orders, want %d", len(erp.booked), total)
 	}
 	for k, n := range erp.afterBooked {
 		t.Errorf("the ERP was asked %d more times to book %s after booking it", n, k)
@@ -222,8 +247,11 @@ deployments:
 	for k, doc := range erp.booked {
 		docOf[erp.orderOf[k]] = doc
 	}
-	if len(oms.got) != orders {
-		t.Errorf("the OMS got write-backs under %d idempotency keys, want %d (one per order)", len(oms.got), orders)
+	if len(oms.got) != total {
+		t.Errorf("the OMS got write-backs under %d idempotency keys, want %d (one per order)", len(oms.got), total)
+	}
+	if want := docOf[checkoutOrder]; checkout.Reply.OrderNumber != want {
+		t.Errorf("the checkout's reply is %q; the ERP booked it as %q", checkout.Reply.OrderNumber, want)
 	}
 	seen := map[float64]bool{}
 	for k, wbs := range oms.got {
