@@ -45,7 +45,8 @@ const recordAttemptsSQL = `
 // from their messages.
 const loadDeliveriesSQL = `
 	select d.id, d.message_id, d.route, d.target, d.target_kind, d.body, d.status, d.attempts, d.budget_from, d.window_from,
-	       m.environment_id, m.flow_id, m.correlation_id, m.received_at, coalesce(m.sequence_key, ''), d.step
+	       m.environment_id, m.flow_id, m.correlation_id, m.received_at, coalesce(m.sequence_key, ''), d.step,
+	       m.version_number, m.checksum
 	from deliveries d join messages m on m.id = d.message_id where d.id = any($1) order by d.id`
 
 // deliveryWaitForCircuit updates deliveries for waitForCircuit.
