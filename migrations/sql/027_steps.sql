@@ -4,7 +4,8 @@
 -- step is the step's name ('' for a route's own delivery), so the unique
 -- key of a message's deliveries becomes (message, route, step); parent_id
 -- names the delivery the step follows. response is the answer of a
--- delivered route or step that has steps after it — status, headers
+-- delivered route or step that has steps after it, or that its route's
+-- reply reads — status, headers
 -- (credentials left out) and body (at most 64 KiB, secrets masked) — kept
 -- so a step that fails is retried, and re-mapped, from that step without
 -- sending the ones before it again.
