@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -112,10 +113,12 @@ type Program struct {
 	amount      *evaluator
 	rules       []compiledRule
 	routes      []*compiledRoute
-	projection  *projection
-	vars        []string
-	lookups     map[string]*lookupTable
-	timeBudget  time.Duration
+	// chain holds every route and step by name, for RunSteps.
+	chain      map[string]*compiledRoute
+	projection *projection
+	vars       []string
+	lookups    map[string]*lookupTable
+	timeBudget time.Duration
 	// contract is the source schema when the definition enforces it.
 	contract *jsonschema.Schema
 	// diags are the problems CompileLenient found; the constructs they
@@ -134,6 +137,8 @@ type compiledRule struct {
 	broken *DisabledError
 }
 
+// compiledRoute is a compiled route or step (then): both are a target,
+// an optional condition and a mapping.
 type compiledRoute struct {
 	name, target string
 	when         *evaluator
@@ -141,6 +146,14 @@ type compiledRoute struct {
 	// broken are the route's own problems (its name, its target),
 	// reported as route errors; its rows still map.
 	broken []*DisabledError
+	// then are the steps that follow this route or step; parent is the
+	// route or step a step follows (nil for a route).
+	then   []*compiledRoute
+	parent *compiledRoute
+	// reply is a route's reply mapping (nil: none); replySteps are the
+	// route and steps it reads the answers of.
+	reply      *outNode
+	replySteps []string
 }
 
 // TimeBudget is how long mapping one message may take in a deployed flow:
@@ -174,12 +187,17 @@ func (p *Program) Routes() []string {
 func (p *Program) Targets() []string {
 	var out []string
 	seen := map[string]bool{}
-	for _, r := range p.routes {
-		if !seen[r.target] {
-			seen[r.target] = true
-			out = append(out, r.target)
+	var walk func(rs []*compiledRoute)
+	walk = func(rs []*compiledRoute) {
+		for _, r := range rs {
+			if !seen[r.target] {
+				seen[r.target] = true
+				out = append(out, r.target)
+			}
+			walk(r.then)
 		}
 	}
+	walk(p.routes)
 	return out
 }
 
@@ -206,6 +224,11 @@ type scope struct {
 	known bool
 	// schema is the source schema at path, for field checks (nil: none).
 	schema any
+	// before is set on the "steps" name of a step's expressions: the
+	// route and steps whose answers it may read, in chain order; reply
+	// marks a reply's.
+	before []string
+	reply  bool
 }
 
 func (s *scope) lookup(name string) *scope {
@@ -253,6 +276,15 @@ type compiler struct {
 	// lenient checks each expression against the limits before parsing
 	// it, since CheckLimits has not refused the definition as a whole.
 	lenient bool
+	// routeNames and stepNames are every route's and step's name, so a
+	// reference to a step can tell "unknown" from "not before this one".
+	routeNames map[string]bool
+	stepNames  map[string]bool
+	targets    map[string]bool
+	targetList []string
+	// replyRefs collects the steps a reply's expressions name while it
+	// compiles (nil otherwise).
+	replyRefs map[string]bool
 }
 
 // location names where an expression sits in the definition.
@@ -333,7 +365,7 @@ func (c *compiler) compile() *Program {
 	c.base = baseOptions(c.lookups, c.opts.MaxNodes)
 
 	root := &scope{name: "source", path: []string{}, known: true, schema: c.schemaOrNil()}
-	p := &Program{name: def.Name, opts: c.opts, lookups: c.lookups, timeBudget: DefaultTimeBudget, contract: contract}
+	p := &Program{name: def.Name, opts: c.opts, lookups: c.lookups, timeBudget: DefaultTimeBudget, contract: contract, chain: map[string]*compiledRoute{}}
 	if def.Limits != nil && def.Limits.TimeBudgetMs != 0 {
 		d := time.Duration(def.Limits.TimeBudgetMs) * time.Millisecond
 		if d < 0 || d > MaxTimeBudget {
@@ -390,7 +422,14 @@ func (c *compiler) compile() *Program {
 		targets[t.Name] = true
 		targetNames = append(targetNames, t.Name)
 	}
+	c.targets, c.targetList = targets, targetNames
+	c.routeNames, c.stepNames = map[string]bool{}, map[string]bool{}
+	for _, r := range def.Routes {
+		c.routeNames[r.Name] = true
+		collectStepNames(r.Then, c.stepNames)
+	}
 	routeNames := map[string]bool{}
+	seenSteps := map[string]bool{}
 	for i, r := range def.Routes {
 		ptr := fmt.Sprintf("/routes/%d", i)
 		cr := &compiledRoute{name: r.Name, target: r.Target}
@@ -409,7 +448,14 @@ func (c *compiler) compile() *Program {
 		c.compileRows(cr.root, r.Mapping, root, r.Name, ptr+"/mapping", "")
 		cr.root.finish()
 		p.routes = append(p.routes, cr)
+		if _, dup := p.chain[r.Name]; !dup {
+			p.chain[r.Name] = cr
+		}
 		c.checkTargetSchema(i, r)
+		c.compileSteps(p, cr, r.Then, root, ptr+"/then", []string{r.Name}, seenSteps)
+		if len(r.Reply) > 0 {
+			c.compileReply(cr, r, root, ptr)
+		}
 	}
 	for i, t := range def.Tests {
 		if t.Now != "" {
@@ -421,6 +467,18 @@ func (c *compiler) compile() *Program {
 			if !routeNames[name] {
 				c.add(location{section: SectionTest, pointer: fmt.Sprintf("/tests/%d/expect/routes/%s", i, name)},
 					fmt.Sprintf("test %q expects unknown route %q%s", t.Name, name, suggest(name, p.Routes())))
+			}
+		}
+		for name := range t.Expect.Steps {
+			if !c.stepNames[name] {
+				c.add(location{section: SectionTest, pointer: fmt.Sprintf("/tests/%d/expect/steps/%s", i, name)},
+					fmt.Sprintf("test %q expects unknown step %q%s", t.Name, name, suggest(name, sortedNames(c.stepNames))))
+			}
+		}
+		for name := range t.Responses {
+			if !c.stepNames[name] && !c.routeNames[name] {
+				c.add(location{section: SectionTest, pointer: fmt.Sprintf("/tests/%d/responses/%s", i, name)},
+					fmt.Sprintf("test %q records a response of %q, which is neither a route nor a step", t.Name, name))
 			}
 		}
 		for j, name := range t.Expect.Validation {
@@ -436,6 +494,119 @@ func (c *compiler) compile() *Program {
 	}
 	sort.Strings(p.vars)
 	return p
+}
+
+// collectStepNames adds the names of steps and the steps after them.
+func collectStepNames(steps []Step, into map[string]bool) {
+	for _, s := range steps {
+		into[s.Name] = true
+		collectStepNames(s.Then, into)
+	}
+}
+
+func sortedNames(set map[string]bool) []string {
+	out := make([]string, 0, len(set))
+	for n := range set {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// compileSteps compiles the steps that follow parent. Their expressions
+// see source, response (the answer parent's target gave) and steps, whose
+// names are checked against before: the route and the steps of the chain
+// up to parent, the only answers that exist when the step runs.
+func (c *compiler) compileSteps(p *Program, parent *compiledRoute, steps []Step, root *scope, ptr string, before []string, seen map[string]bool) {
+	for i, st := range steps {
+		sptr := fmt.Sprintf("%s/%d", ptr, i)
+		cs := &compiledRoute{name: st.Name, target: st.Target, parent: parent}
+		switch {
+		case seen[st.Name]:
+			cs.broken = append(cs.broken, c.addDisabled(location{section: SectionStep, pointer: sptr + "/name", route: st.Name}, fmt.Sprintf("step name %q is used twice; steps need names of their own", st.Name)))
+		case c.routeNames[st.Name]:
+			cs.broken = append(cs.broken, c.addDisabled(location{section: SectionStep, pointer: sptr + "/name", route: st.Name}, fmt.Sprintf("step name %q is also a route's name; a step needs a name no route or other step has", st.Name)))
+		default:
+			p.chain[st.Name] = cs
+		}
+		seen[st.Name] = true
+		if !c.targets[st.Target] {
+			cs.broken = append(cs.broken, c.addDisabled(location{section: SectionStep, pointer: sptr + "/target", route: st.Name},
+				fmt.Sprintf("unknown target %q%s; declare it under \"targets\"", st.Target, suggest(st.Target, c.targetList))))
+		}
+		sc := &scope{parent: &scope{parent: root, name: "response"}, name: "steps", before: append([]string(nil), before...)}
+		if st.When != "" {
+			cs.when = c.compileExpr(st.When, sc, true, location{section: SectionStep, pointer: sptr + "/when", route: st.Name})
+		}
+		cs.root = &outNode{kind: nodeObject}
+		c.compileRows(cs.root, st.Mapping, sc, st.Name, sptr+"/mapping", "")
+		cs.root.finish()
+		parent.then = append(parent.then, cs)
+		c.compileSteps(p, cs, st.Then, root, sptr+"/then", append(append([]string(nil), before...), st.Name), seen)
+	}
+}
+
+// compileReply compiles a route's reply: its expressions see source and
+// steps, the route and every step under it, and the steps they name are
+// the ones the reply waits for.
+func (c *compiler) compileReply(cr *compiledRoute, r Route, root *scope, ptr string) {
+	chain := []string{r.Name}
+	var walk func([]Step)
+	walk = func(steps []Step) {
+		for _, s := range steps {
+			chain = append(chain, s.Name)
+			walk(s.Then)
+		}
+	}
+	walk(r.Then)
+	sc := &scope{parent: root, name: "steps", before: chain, reply: true}
+	c.replyRefs = map[string]bool{}
+	cr.reply = &outNode{kind: nodeObject}
+	c.compileRows(cr.reply, r.Reply, sc, r.Name, ptr+"/reply", "")
+	cr.reply.finish()
+	for _, name := range chain {
+		if c.replyRefs[name] {
+			cr.replySteps = append(cr.replySteps, name)
+		}
+	}
+	c.replyRefs = nil
+	if len(cr.replySteps) == 0 {
+		c.add(location{section: SectionRoute, pointer: ptr + "/reply", route: r.Name},
+			"the reply names no answer to wait for: map it from steps.<name>.response of the route or one of its steps")
+	}
+}
+
+// checkStepRef checks a reference steps.<name>… in a step's expression:
+// the name must be the route or a step the chain passes before this one,
+// and a step's entry has only its response.
+func (a *analysis) checkStepRef(s *scope, n ast.Node, path []string) {
+	if len(path) == 0 || path[0] == "*" {
+		return
+	}
+	name := path[0]
+	at := n.Location().From
+	if m := memberNodes(n); len(m) > 0 {
+		at = m[0].Property.Location().From
+	}
+	if !slices.Contains(s.before, name) {
+		if s.reply {
+			a.c.addAt(a.loc, a.src, at, fmt.Sprintf("a reply reads the answers of its route and the steps under it: %s; %q is not one%s", strings.Join(s.before, ", "), name, suggest(name, s.before)))
+			return
+		}
+		if a.c.stepNames[name] || a.c.routeNames[name] {
+			a.c.addAt(a.loc, a.src, at, fmt.Sprintf("step %q does not come before this one; a step reads the answers of the steps it follows: %s", name, strings.Join(s.before, ", ")))
+			return
+		}
+		a.c.addAt(a.loc, a.src, at, fmt.Sprintf("unknown step %q%s", name, suggest(name, s.before)))
+		return
+	}
+	if len(path) > 1 && path[1] != "response" {
+		a.c.addAt(a.loc, a.src, at, fmt.Sprintf("a step's entry has only its response: write steps.%s.response", name))
+		return
+	}
+	if a.c.replyRefs != nil {
+		a.c.replyRefs[name] = true
+	}
 }
 
 // checkTargetSchema checks that a route's target schema is a JSON Schema
@@ -890,7 +1061,11 @@ func (c *compiler) addExprError(loc location, src string, err error, sc *scope) 
 	if errors.As(err, &fe) {
 		msg := fe.Message
 		if name, ok := strings.CutPrefix(msg, "unknown name "); ok {
-			msg += suggest(name, append(sc.names(), functionNames()...))
+			if (name == "response" || name == "steps") && sc.lookup("steps") == nil {
+				msg += "; response and steps are known only in a step's expressions (a route's then)"
+			} else {
+				msg += suggest(name, append(sc.names(), functionNames()...))
+			}
 		}
 		c.diags = append(c.diags, Diagnostic{
 			Section: loc.section, Pointer: loc.pointer, Route: loc.route, Target: loc.target,
@@ -1001,6 +1176,9 @@ func (a *analysis) run(root ast.Node, ev *evaluator, forEach bool) {
 		s := a.sc.lookup(name)
 		if s == nil || s.index {
 			continue
+		}
+		if s.before != nil {
+			a.checkStepRef(s, n, steps)
 		}
 		a.checkSchema(s, n, steps)
 		if !s.known {

@@ -207,6 +207,48 @@ type Route struct {
 	// row maps is: UnmappedWarn (the default, "" means it too) or
 	// UnmappedError, which makes Compile, and so publishing, refuse it.
 	UnmappedRequired string `json:"unmappedRequired,omitempty"`
+	// Then are the steps that follow the route's delivery: each maps the
+	// route's answer (response) into a delivery of its own once the
+	// route's target accepted the output. Several entries fan out.
+	Then []Step `json:"then,omitempty"`
+	// Reply is the synchronous answer to the event's sender, mapped once
+	// the route and steps it names (steps.<name>.response) are delivered:
+	// a trigger call with Prefer: wait=N answers with it, and the
+	// message's status resource carries it afterwards. Its expressions
+	// see source and steps (the route and its steps, at any depth).
+	Reply []Row `json:"reply,omitempty"`
+}
+
+// Step is a delivery that follows another one (a route or an earlier
+// step) and may map its answer: `response` is the answer of the step
+// before it, `steps.<name>.response` the answer of any step before it in
+// the chain (the route's own delivery is the step named like the route).
+// Step names are unique in a definition and differ from every route
+// name, so a delivery names its step unambiguously.
+type Step struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	// When is the step's boolean condition; empty means always.
+	When string `json:"when,omitempty"`
+	// Target names an entry of Definition.Targets.
+	Target string `json:"target"`
+	// Mapping is the step's output, rows as a route's.
+	Mapping []Row `json:"mapping"`
+	// Then are the steps that follow this one (a chain).
+	Then []Step `json:"then,omitempty"`
+}
+
+// Response is a target's answer to a delivered route or step, as a step's
+// expressions see it (`response`, `steps.<name>.response`).
+type Response struct {
+	// Status is the HTTP status code (0 for a target kind without one).
+	Status int `json:"status"`
+	// Headers are the answer's headers, names in lower case, several
+	// values of one name joined with ", ". Credentials are not kept.
+	Headers map[string]string `json:"headers,omitempty"`
+	// Body is the answer's body as a JSON value: the document itself when
+	// the body is JSON, else the text as a JSON string; absent when empty.
+	Body json.RawMessage `json:"body,omitempty"`
 }
 
 // What a required target field that no row maps is (Route.UnmappedRequired).
@@ -257,6 +299,10 @@ type TestCase struct {
 	Now string `json:"now,omitempty"`
 	// Vars are the environment variables env() sees.
 	Vars map[string]string `json:"vars,omitempty"`
+	// Responses are the recorded answers of routes and steps by name, the
+	// input of the steps that follow them: a step maps (and is compared
+	// under Expect.Steps) only when the step before it has a response here.
+	Responses map[string]Response `json:"responses,omitempty"`
 	// Expect is the expected result.
 	Expect Expectation `json:"expect"`
 }
@@ -273,6 +319,10 @@ type Expectation struct {
 	// Routes maps route names to their expected output; JSON null means the
 	// route must not match. Routes not listed are not compared.
 	Routes map[string]json.RawMessage `json:"routes,omitempty"`
+	// Steps maps step names to their expected output, as Routes does for
+	// routes; a step needs the response of the step before it in the
+	// case's Responses.
+	Steps map[string]json.RawMessage `json:"steps,omitempty"`
 	// MappingError, when given, expects mapping to fail: some key,
 	// correlation, condition or row expression must fail with an error
 	// that matches it. Routes with a failing row are then not compared.

@@ -25,6 +25,7 @@ const (
 	SectionRoute       Section = "route"       // a route as a whole (name, target)
 	SectionCondition   Section = "condition"   // a route's when
 	SectionRow         Section = "row"         // an output mapping row
+	SectionStep        Section = "step"        // a step (then) as a whole: name, target, when
 	SectionTest        Section = "test"        // a test case
 )
 

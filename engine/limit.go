@@ -32,6 +32,11 @@ const (
 	MaxExprDepth = 100
 	// MaxRoutes caps the routes of a definition.
 	MaxRoutes = 100
+	// MaxFlowSteps caps the steps (then) of all routes together.
+	MaxFlowSteps = 100
+	// MaxStepDepth caps how deeply steps nest: a route's step is at depth
+	// 1, a step after it at 2. Each level is one more delivery in a chain.
+	MaxStepDepth = 10
 	// MaxTargets caps the targets of a definition.
 	MaxTargets = 100
 	// MaxRows caps the mapping rows of all routes together, child rows
@@ -109,6 +114,11 @@ func (l *limitCheck) check(def *Definition) {
 		entries += len(t.Entries)
 	}
 	l.count("/lookups", "lookup entries", entries, MaxLookupEntries)
+	steps := 0
+	for i, r := range def.Routes {
+		steps += l.stepShape(fmt.Sprintf("/routes/%d/then", i), r.Then, 1)
+	}
+	l.count("/routes", "steps", steps, MaxFlowSteps)
 	l.schema("/source/schema", "the source schema", def.Source.Schema)
 	for i, r := range def.Routes {
 		l.schema(fmt.Sprintf("/routes/%d/targetSchema", i), fmt.Sprintf("route %q's target schema", r.Name), r.TargetSchema)
@@ -133,7 +143,51 @@ func (l *limitCheck) check(def *Definition) {
 		if l.rowsOver {
 			break
 		}
+		if l.steps(ptr+"/then", r.Then) {
+			break
+		}
+		l.rows(ptr+"/reply", r.Name, r.Reply, 1)
+		if l.rowsOver {
+			break
+		}
 	}
+}
+
+// stepShape counts the steps under ptr and reports the first place they
+// nest deeper than MaxStepDepth, without walking further down than that.
+func (l *limitCheck) stepShape(ptr string, steps []Step, depth int) int {
+	if len(steps) == 0 {
+		return 0
+	}
+	if depth > MaxStepDepth {
+		l.diags = append(l.diags, Diagnostic{Section: SectionStep, Pointer: ptr,
+			Message: limitPrinter.Sprintf("steps nest more than %d levels deep; at most %d are allowed", MaxStepDepth, MaxStepDepth)})
+		return 0
+	}
+	n := 0
+	for i, s := range steps {
+		n++
+		if n > MaxFlowSteps {
+			// The total is over anyway; stop counting a hostile list.
+			return n
+		}
+		n += l.stepShape(fmt.Sprintf("%s/%d/then", ptr, i), s.Then, depth+1)
+	}
+	return n
+}
+
+// steps checks the expressions and rows of steps; it reports whether the
+// row limit was met, which ends the walk.
+func (l *limitCheck) steps(ptr string, steps []Step) bool {
+	for i, s := range steps {
+		sptr := fmt.Sprintf("%s/%d", ptr, i)
+		l.expr(SectionStep, sptr+"/when", s.Name, s.When)
+		l.rows(sptr+"/mapping", s.Name, s.Mapping, 1)
+		if l.rowsOver || l.steps(sptr+"/then", s.Then) {
+			return true
+		}
+	}
+	return false
 }
 
 type limitCheck struct {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -54,6 +55,9 @@ type Result struct {
 	// Routes has one entry per route in definition order; empty when
 	// validation failed (unless Input.MapInvalid).
 	Routes []RouteResult `json:"routes,omitempty"`
+	// Steps has one entry per step RunChain mapped (those whose previous
+	// step has a response), in chain order; Run leaves it empty.
+	Steps []RouteResult `json:"steps,omitempty"`
 	// Trace is the value or error of every expression, when Input.Trace.
 	Trace []TraceEntry `json:"trace,omitempty"`
 }
@@ -72,7 +76,22 @@ func (r *Result) Failed() bool {
 			return true
 		}
 	}
+	for _, st := range r.Steps {
+		if len(st.Errors) > 0 {
+			return true
+		}
+	}
 	return false
+}
+
+// Step returns the named step's result, or nil.
+func (r *Result) Step(name string) *RouteResult {
+	for i := range r.Steps {
+		if r.Steps[i].Name == name {
+			return &r.Steps[i]
+		}
+	}
+	return nil
 }
 
 // Route returns the named route's result, or nil.
@@ -328,6 +347,261 @@ func (p *Program) Run(ctx context.Context, in Input) (*Result, error) {
 		res.Routes = append(res.Routes, rs.runRoute(r))
 		if rs.fatal != nil {
 			return rs.stop(res)
+		}
+	}
+	return res, nil
+}
+
+// StepInput is a message together with the answer a route's or step's
+// target gave, the input of the steps that follow it.
+type StepInput struct {
+	Input
+	// After names the route or step whose target answered.
+	After string
+	// Responses are the answers of After and of the steps before it in its
+	// chain, by name; After's own is required. Entries for other names
+	// are ignored.
+	Responses map[string]Response
+}
+
+// ErrUnknownStep is returned by RunSteps for an After that names no route
+// or step of the program, or without After's response.
+var ErrUnknownStep = errors.New("unknown step")
+
+// Then returns the names of the steps that follow the named route or
+// step, in definition order; none for an unknown name.
+func (p *Program) Then(name string) []string {
+	r := p.chain[name]
+	if r == nil {
+		return nil
+	}
+	out := make([]string, len(r.then))
+	for i, s := range r.then {
+		out[i] = s.name
+	}
+	return out
+}
+
+// Chain returns the route and steps a delivery of the named route or step
+// passes through, from the route to name itself; none for an unknown name.
+func (p *Program) Chain(name string) []string {
+	var out []string
+	for r := p.chain[name]; r != nil; r = r.parent {
+		out = append(out, r.name)
+	}
+	slices.Reverse(out)
+	return out
+}
+
+// StepTarget returns the target of the named route or step.
+func (p *Program) StepTarget(name string) (string, bool) {
+	r := p.chain[name]
+	if r == nil {
+		return "", false
+	}
+	return r.target, true
+}
+
+// KeepsAnswer says whether the answer to a delivery of the named route or
+// step is read later: steps follow it, or its route's reply names it.
+func (p *Program) KeepsAnswer(name string) bool {
+	r := p.chain[name]
+	if r == nil {
+		return false
+	}
+	if len(r.then) > 0 {
+		return true
+	}
+	root := r
+	for root.parent != nil {
+		root = root.parent
+	}
+	return slices.Contains(root.replySteps, name)
+}
+
+// ReplySteps returns the route and steps whose answers the named route's
+// reply reads, in chain order; none when the route has no reply.
+func (p *Program) ReplySteps(route string) []string {
+	if r := p.chain[route]; r != nil && r.parent == nil {
+		return append([]string(nil), r.replySteps...)
+	}
+	return nil
+}
+
+// RunReply maps the named route's reply with the stored answers, in a
+// RouteResult named after the route (Errors lists failing rows). Every
+// answer the reply names must be in responses, else ErrUnknownStep says
+// which is missing; so it does for a route without a reply. Other errors
+// are RunSteps'.
+func (p *Program) RunReply(ctx context.Context, in Input, route string, responses map[string]Response) (*RouteResult, error) {
+	r := p.chain[route]
+	if r == nil || r.parent != nil || r.reply == nil {
+		return nil, fmt.Errorf("%w: %q is not a route with a reply", ErrUnknownStep, route)
+	}
+	for _, name := range r.replySteps {
+		if _, ok := responses[name]; !ok {
+			return nil, fmt.Errorf("%w: the reply of %q waits for the answer of %q", ErrUnknownStep, route, name)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if len(in.Payload) > p.opts.MaxInputBytes {
+		return nil, fmt.Errorf("%w: payload is %d bytes, the limit is %d", ErrLimit, len(in.Payload), p.opts.MaxInputBytes)
+	}
+	rs := p.state()
+	defer p.release(rs)
+	src, err := p.projection.decode(&rs.dec, in.Payload)
+	if err != nil {
+		return nil, err
+	}
+	steps := map[string]any{}
+	for _, name := range r.replySteps {
+		v, err := rs.responseValue(name, responses[name])
+		if err != nil {
+			return nil, err
+		}
+		steps[name] = map[string]any{"response": v}
+	}
+	res := &Result{}
+	rs.ctx, rs.now, rs.vars, rs.trace, rs.res = ctx, in.Now, in.Vars, in.Trace, res
+	rs.env["source"] = src
+	rs.env["steps"] = steps
+	rs.env[reservedRun] = rs
+	out := rs.runRoute(&compiledRoute{name: r.name, root: r.reply})
+	if rs.fatal != nil {
+		if _, err := rs.stop(res); err != nil {
+			return nil, err
+		}
+		out.Output = nil
+		out.Errors = append(out.Errors, res.Errors...)
+	}
+	return &out, nil
+}
+
+// wholeValue decodes a document completely: a response body, unlike the
+// payload, is read by whatever the step expressions reach, and is capped
+// by MaxInputBytes instead of projected.
+var wholeValue = &projection{root: &pnode{full: true}}
+
+// RunSteps maps the steps that follow in.After, one RouteResult per step
+// in definition order, named after the step: Matched is false when the
+// step's condition is false, Errors lists failing rows, and Output is what
+// to deliver to the step's target otherwise. Validation and keys are not
+// run again; the message passed them when it was accepted. The error is
+// Run's (ErrInvalidInput, ErrLimit, the context's), ErrInvalidInput for a
+// response body over MaxInputBytes or not decodable, or ErrUnknownStep.
+func (p *Program) RunSteps(ctx context.Context, in StepInput) ([]RouteResult, error) {
+	after := p.chain[in.After]
+	if after == nil {
+		return nil, fmt.Errorf("%w: %q is neither a route nor a step of flow %q", ErrUnknownStep, in.After, p.name)
+	}
+	if _, ok := in.Responses[in.After]; !ok {
+		return nil, fmt.Errorf("%w: no response of %q to map its steps with", ErrUnknownStep, in.After)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if len(in.Payload) > p.opts.MaxInputBytes {
+		return nil, fmt.Errorf("%w: payload is %d bytes, the limit is %d", ErrLimit, len(in.Payload), p.opts.MaxInputBytes)
+	}
+	rs := p.state()
+	defer p.release(rs)
+	src, err := p.projection.decode(&rs.dec, in.Payload)
+	if err != nil {
+		return nil, err
+	}
+	steps := map[string]any{}
+	for r := after; r != nil; r = r.parent {
+		resp, ok := in.Responses[r.name]
+		if !ok {
+			continue
+		}
+		v, err := rs.responseValue(r.name, resp)
+		if err != nil {
+			return nil, err
+		}
+		steps[r.name] = map[string]any{"response": v}
+	}
+	res := &Result{}
+	rs.ctx, rs.now, rs.vars, rs.trace, rs.res = ctx, in.Now, in.Vars, in.Trace, res
+	rs.env["source"] = src
+	rs.env["response"] = steps[in.After].(map[string]any)["response"]
+	rs.env["steps"] = steps
+	rs.env[reservedRun] = rs
+	out := make([]RouteResult, 0, len(after.then))
+	for _, st := range after.then {
+		if err := rs.ctxErr(); err != nil {
+			return nil, err
+		}
+		out = append(out, rs.runRoute(st))
+		if rs.fatal == nil {
+			continue
+		}
+		if _, err := rs.stop(res); err != nil {
+			return nil, err
+		}
+		// The time budget ran out: the step that was running failed,
+		// and the later ones are not mapped.
+		last := &out[len(out)-1]
+		last.Output = nil
+		last.Errors = append(last.Errors, res.Errors...)
+		return out, nil
+	}
+	return out, nil
+}
+
+// responseValue is a response as step expressions see it: status,
+// headers (names in lower case) and body (decoded JSON, a string, or
+// null when empty).
+func (rs *runState) responseValue(name string, r Response) (any, error) {
+	headers := make(map[string]any, len(r.Headers))
+	for k, v := range r.Headers {
+		headers[strings.ToLower(k)] = v
+	}
+	var body any
+	if len(r.Body) > 0 {
+		if len(r.Body) > rs.p.opts.MaxInputBytes {
+			return nil, fmt.Errorf("%w: the response of %q is %d bytes, the limit is %d", ErrInvalidInput, name, len(r.Body), rs.p.opts.MaxInputBytes)
+		}
+		var err error
+		if body, err = wholeValue.decode(&rs.dec, r.Body); err != nil {
+			return nil, fmt.Errorf("the response of %q: %w", name, err)
+		}
+	}
+	return map[string]any{"status": r.Status, "headers": headers, "body": body}, nil
+}
+
+// RunChain is Run followed by RunSteps wherever responses has the answer
+// of a matched route or step: the steps of a chain as far as recorded
+// answers reach, in Result.Steps. Test cases and `crossdock map
+// --responses` use it to check steps without sending anything.
+func (p *Program) RunChain(ctx context.Context, in Input, responses map[string]Response) (*Result, error) {
+	res, err := p.Run(ctx, in)
+	if err != nil || len(responses) == 0 {
+		return res, err
+	}
+	var next []string
+	for _, r := range res.Routes {
+		if r.Matched && len(r.Errors) == 0 {
+			next = append(next, r.Name)
+		}
+	}
+	for len(next) > 0 {
+		after := next[0]
+		next = next[1:]
+		if _, ok := responses[after]; !ok || len(p.chain[after].then) == 0 {
+			continue
+		}
+		steps, err := p.RunSteps(ctx, StepInput{Input: in, After: after, Responses: responses})
+		if err != nil {
+			return nil, err
+		}
+		for _, st := range steps {
+			res.Steps = append(res.Steps, st)
+			if st.Matched && len(st.Errors) == 0 {
+				next = append(next, st.Name)
+			}
 		}
 	}
 	return res, nil

@@ -96,6 +96,25 @@ func runTest(prog *Program, tc TestCase) TestResult {
 		}
 		diffs = append(diffs, routeDiffs(name, tc.Expect.Routes[name], got)...)
 	}
+	names = names[:0]
+	for n := range tc.Expect.Steps {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		got := res.Step(name)
+		if got == nil {
+			if res.Valid() && len(res.Errors) == 0 {
+				diffs = append(diffs, FieldDiff{Route: name, Expected: tc.Expect.Steps[name],
+					Message: "the step did not run: record the response of the step before it under \"responses\" (and check that one ran)"})
+			}
+			continue
+		}
+		if tc.Expect.MappingError != nil && len(got.Errors) > 0 {
+			continue
+		}
+		diffs = append(diffs, routeDiffs(name, tc.Expect.Steps[name], got)...)
+	}
 	tr.Diffs = diffs
 	tr.Passed = len(diffs) == 0
 	return tr
@@ -107,6 +126,9 @@ func mappingErrors(res *Result) []RowError {
 	errs := append([]RowError(nil), res.Errors...)
 	for _, rt := range res.Routes {
 		errs = append(errs, rt.Errors...)
+	}
+	for _, st := range res.Steps {
+		errs = append(errs, st.Errors...)
 	}
 	return errs
 }
@@ -183,6 +205,18 @@ func ExpectationOf(res *Result) Expectation {
 				x.Routes[rr.Name] = json.RawMessage("null")
 			}
 		}
+		for _, st := range res.Steps {
+			if x.Steps == nil {
+				x.Steps = map[string]json.RawMessage{}
+			}
+			switch {
+			case len(st.Errors) > 0:
+			case st.Matched:
+				x.Steps[st.Name] = append(json.RawMessage(nil), st.Output...)
+			default:
+				x.Steps[st.Name] = json.RawMessage("null")
+			}
+		}
 	}
 	return x
 }
@@ -208,7 +242,7 @@ func runCase(prog *Program, tc TestCase) (*Result, error) {
 		}
 		in.Now = t
 	}
-	return prog.Run(context.Background(), in)
+	return prog.RunChain(context.Background(), in, tc.Responses)
 }
 
 func scalarDiff(path, want, got string) FieldDiff {

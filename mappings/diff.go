@@ -426,6 +426,35 @@ func (d *differ) routes(old, new []engine.Route) {
 			d.changed(at, "targetSchema", diffRaw(o.TargetSchema), diffRaw(n.TargetSchema))
 			d.changed(at, "unmappedRequired", o.UnmappedRequired, n.UnmappedRequired)
 			d.rows(at.Route, "", o.Mapping, n.Mapping)
+			// The reply's rows are named "reply:<field>", apart from the
+			// route's output fields.
+			d.rows(at.Route, "reply:", o.Reply, n.Reply)
+			d.steps(at.Route, o.Then, n.Then)
+		}
+	}
+}
+
+// steps compares the steps that follow a route or a step (after). A
+// step's own changes are named by the step (step names are unique in a
+// definition and differ from route names), its rows like a route's.
+func (d *differ) steps(after string, old, new []engine.Step) {
+	name := func(s engine.Step) string { return s.Name }
+	ids, steps := diffAlign(old, new, name)
+	for _, st := range steps {
+		at := Change{Section: SectionRoutes, Route: ids[st.key()], Path: "after " + after}
+		switch {
+		case st.Old < 0:
+			d.added(at, new[st.New])
+		case st.New < 0:
+			d.removed(at, old[st.Old])
+		default:
+			o, n := old[st.Old], new[st.New]
+			d.moved(at, st)
+			d.changed(at, "description", o.Description, n.Description)
+			d.changed(at, "when", o.When, n.When)
+			d.changed(at, "target", o.Target, n.Target)
+			d.rows(at.Route, "", o.Mapping, n.Mapping)
+			d.steps(at.Route, o.Then, n.Then)
 		}
 	}
 }
@@ -491,6 +520,14 @@ func (d *differ) tests(old, new []engine.TestCase) {
 			// route, and that is what the change shows.
 			for _, route := range diffKeys(oe.Routes, ne.Routes) {
 				d.changedJSON(at, "expect.routes."+route, oe.Routes[route], ne.Routes[route])
+			}
+			for _, step := range diffKeys(oe.Steps, ne.Steps) {
+				d.changedJSON(at, "expect.steps."+step, oe.Steps[step], ne.Steps[step])
+			}
+			for _, name := range diffKeys(o.Responses, n.Responses) {
+				or, oOK := o.Responses[name]
+				nr, nOK := n.Responses[name]
+				d.changedJSON(at, "responses."+name, diffResponse(or, oOK), diffResponse(nr, nOK))
 			}
 		}
 	}
@@ -694,4 +731,14 @@ func diffPresent(p *string) int {
 		return 0
 	}
 	return 1
+}
+
+// diffResponse is a test case's recorded response as JSON, nil when the
+// case has none of that name.
+func diffResponse(r engine.Response, ok bool) json.RawMessage {
+	if !ok {
+		return nil
+	}
+	b, _ := json.Marshal(r)
+	return b
 }

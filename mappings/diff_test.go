@@ -87,16 +87,24 @@ func TestDiffIdenticalIsEmpty(t *testing.T) {
 // and never needs its catch-all "definition" change to do so.
 func TestDiffEmptyMeansSameChecksum(t *testing.T) {
 	mutations := map[string]func(d *engine.Definition){
-		"nothing":              func(d *engine.Definition) {},
-		"name":                 func(d *engine.Definition) { d.Name += "-2" },
-		"format version":       func(d *engine.Definition) { d.FormatVersion = 2 },
-		"schema dropped":       func(d *engine.Definition) { d.Source.Schema = nil },
-		"schema reformatted":   func(d *engine.Definition) { d.Source.Schema = diffReindent(t, d.Source.Schema) },
-		"sample reformatted":   func(d *engine.Definition) { d.Source.Samples[0].Payload = diffReindent(t, d.Source.Samples[0].Payload) },
-		"sample renamed":       func(d *engine.Definition) { d.Source.Samples[0].Name += " (copy)" },
-		"correlation dropped":  func(d *engine.Definition) { d.Keys.Correlation = "" },
-		"rule message":         func(d *engine.Definition) { d.Validation[0].Message += "!" },
-		"rules swapped":        func(d *engine.Definition) { d.Validation[0], d.Validation[1] = d.Validation[1], d.Validation[0] },
+		"nothing":        func(d *engine.Definition) {},
+		"name":           func(d *engine.Definition) { d.Name += "-2" },
+		"format version": func(d *engine.Definition) { d.FormatVersion = 2 },
+		"schema dropped": func(d *engine.Definition) { d.Source.Schema = nil },
+		"schema reformatted": func(d *engine.Definition) {
+			if len(d.Source.Schema) > 0 {
+				d.Source.Schema = diffReindent(t, d.Source.Schema)
+			}
+		},
+		"sample reformatted":  func(d *engine.Definition) { d.Source.Samples[0].Payload = diffReindent(t, d.Source.Samples[0].Payload) },
+		"sample renamed":      func(d *engine.Definition) { d.Source.Samples[0].Name += " (copy)" },
+		"correlation dropped": func(d *engine.Definition) { d.Keys.Correlation = "" },
+		"rule message":        func(d *engine.Definition) { d.Validation[0].Message += "!" },
+		"rules swapped": func(d *engine.Definition) {
+			if len(d.Validation) > 1 {
+				d.Validation[0], d.Validation[1] = d.Validation[1], d.Validation[0]
+			}
+		},
 		"target method":        func(d *engine.Definition) { d.Targets[0].Method = "PATCH" },
 		"route note":           func(d *engine.Definition) { d.Routes[0].Mapping[0].Note = "why" },
 		"route omitNull":       func(d *engine.Definition) { d.Routes[0].Mapping[0].OmitNull = !d.Routes[0].Mapping[0].OmitNull },
@@ -166,10 +174,11 @@ func TestDiffComparesEveryField(t *testing.T) {
 		reflect.TypeFor[engine.Rule]():                    {"Name", "Rule", "Message"},
 		reflect.TypeFor[engine.Lookup]():                  {"Description", "Missing", "Default", "Entries"},
 		reflect.TypeFor[engine.Target]():                  {"Name", "Kind", "Method", "Description"},
-		reflect.TypeFor[engine.Route]():                   {"Name", "Description", "When", "Target", "Mapping", "TargetSchema", "UnmappedRequired"},
+		reflect.TypeFor[engine.Route]():                   {"Name", "Description", "When", "Target", "Mapping", "TargetSchema", "UnmappedRequired", "Then", "Reply"},
+		reflect.TypeFor[engine.Step]():                    {"Name", "Description", "When", "Target", "Mapping", "Then"},
 		reflect.TypeFor[engine.Row]():                     {"Target", "Expr", "Value", "Rows", "ForEach", "As", "Index", "Filter", "When", "OmitNull", "Note"},
-		reflect.TypeFor[engine.TestCase]():                {"Name", "Input", "Now", "Vars", "Expect"},
-		reflect.TypeFor[engine.Expectation]():             {"Key", "CorrelationID", "Validation", "Routes", "MappingError"},
+		reflect.TypeFor[engine.TestCase]():                {"Name", "Input", "Now", "Vars", "Responses", "Expect"},
+		reflect.TypeFor[engine.Expectation]():             {"Key", "CorrelationID", "Validation", "Routes", "Steps", "MappingError"},
 		reflect.TypeFor[engine.FlowLimits]():              {"TimeBudgetMs"},
 		reflect.TypeFor[engine.MappingErrorExpectation](): {"Pointer", "Contains"},
 	}

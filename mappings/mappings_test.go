@@ -42,7 +42,7 @@ func TestTemplatesAreComplete(t *testing.T) {
 	t.Parallel()
 	ts, err := mappings.Templates()
 	require.NoError(t, err)
-	require.Len(t, ts, 5)
+	require.Len(t, ts, 6)
 	for _, tpl := range ts {
 		def, err := engine.ParseDefinition(tpl.Definition)
 		require.NoError(t, err, tpl.ID)

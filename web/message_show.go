@@ -71,7 +71,10 @@ func messageView(v store.MessageView) view.MessageView {
 		out.Timeline = append(out.Timeline, te)
 	}
 	for _, d := range v.Deliveries {
-		dv := view.DeliveryView{ID: d.ID.String(), Route: d.Route, Target: d.Target, Kind: d.TargetKind, Status: string(d.Status), Body: prettyJSON(d.Body)}
+		dv := view.DeliveryView{ID: d.ID.String(), Route: d.Route, Step: d.Step, Target: d.Target, Kind: d.TargetKind, Status: string(d.Status), Body: prettyJSON(d.Body)}
+		if len(d.Response) > 0 {
+			dv.Response = prettyJSON(d.Response)
+		}
 		for _, a := range d.AttemptLog {
 			av := view.AttemptView{N: a.N, At: stamp(a.StartedAt), Latency: fmt.Sprintf("%d ms", a.LatencyMS), Outcome: a.Outcome, Response: shorten(a.ResponseExcerpt, 300), Error: a.Error}
 			if a.StatusCode != nil {

@@ -158,6 +158,9 @@ func (s *Server) triggerAccept() fiber.Handler {
 			if len(res.MappingErrors) > 0 {
 				body["mappingErrors"] = res.MappingErrors
 			}
+			if res.Reply != nil {
+				body["reply"] = res.Reply
+			}
 			return c.Status(fiber.StatusOK).JSON(body)
 		}
 

@@ -24,7 +24,7 @@ import (
 // test cases failed; main exits 1 without printing anything more.
 var errFailures = errors.New("some inputs failed")
 
-const mapUsage = `Usage: crossdock map --flow def.json [--route NAME] [--var K=V]... [--lookup name=file.csv]... [--now TIME] [--workers N] [--max-line-bytes N]
+const mapUsage = `Usage: crossdock map --flow def.json [--route NAME] [--responses FILE] [--var K=V]... [--lookup name=file.csv]... [--now TIME] [--workers N] [--max-line-bytes N]
 
 Reads NDJSON (one payload per line) on stdin and writes one line per input
 line, in order, on stdout:
@@ -33,6 +33,12 @@ line, in order, on stdout:
   without --route    {"<route>": <output>, ...} with every matched route;
   on failure         {"line": N, "error": "..."} naming the input line
                      (a line over --max-line-bytes too; the run goes on).
+
+With --responses FILE (a JSON object of recorded answers by route or step
+name, {"erp": {"status": 201, "body": {...}}}, as a test case's
+"responses"), the steps (then) that follow a recorded answer are mapped
+too, and their outputs appear under the steps' names; --route may name a
+step.
 
 The exit status is 1 when any line failed. now() returns --now (RFC 3339,
 default: the time the command started) for every line.
@@ -50,6 +56,7 @@ func runMap(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	nowFlag := fs.String("now", "", "received time for now(), RFC 3339 (default: now)")
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "lines mapped in parallel")
 	maxLine := fs.Int("max-line-bytes", engine.DefaultMaxInputBytes, "longest input line mapped; a longer one is an error line and the run goes on")
+	responsesPath := fs.String("responses", "", "recorded answers of routes and steps (JSON object by name), to map the steps that follow them")
 	vars := keyValues{}
 	lookups := keyValues{}
 	fs.Var(vars, "var", "environment variable for env(), K=V (repeatable)")
@@ -84,8 +91,14 @@ func runMap(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if err != nil {
 		return err
 	}
-	if *route != "" && !contains(prog.Routes(), *route) {
-		return fmt.Errorf("map: the flow has no route %q (routes: %s)", *route, strings.Join(prog.Routes(), ", "))
+	var responses map[string]engine.Response
+	if *responsesPath != "" {
+		if responses, err = readResponses(*responsesPath, prog); err != nil {
+			return err
+		}
+	}
+	if _, ok := prog.StepTarget(*route); *route != "" && !ok {
+		return fmt.Errorf("map: the flow has no route or step %q (routes: %s)", *route, strings.Join(prog.Routes(), ", "))
 	}
 	if os.Getenv("GOGC") == "" {
 		// A batch run allocates short-lived values per line and keeps
@@ -93,7 +106,7 @@ func runMap(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		// 30,000 orders for about 50 MB more memory. GOGC still wins.
 		defer debug.SetGCPercent(debug.SetGCPercent(400))
 	}
-	m := &mapper{prog: prog, route: *route, now: now, vars: vars, maxLine: *maxLine}
+	m := &mapper{prog: prog, route: *route, now: now, vars: vars, maxLine: *maxLine, responses: responses}
 	failed, total, err := m.run(ctx, stdin, stdout, *workers)
 	if err != nil {
 		return err
@@ -120,15 +133,6 @@ func (kv keyValues) Set(s string) error {
 	}
 	kv[k] = v
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // loadProgram reads, parses and compiles a definition, with lookup tables
@@ -170,6 +174,41 @@ type mapper struct {
 	now     time.Time
 	vars    map[string]string
 	maxLine int // bytes; a longer line is reported, not mapped
+	// responses are recorded answers by route or step name (--responses).
+	responses map[string]engine.Response
+}
+
+// maxResponsesBytes caps the --responses file, read whole: the answers
+// of a few dozen steps, each at most a payload's size.
+const maxResponsesBytes = 16 << 20
+
+// readResponses reads --responses: a JSON object of recorded answers by
+// route or step name, each name one the flow has.
+func readResponses(path string, prog *engine.Program) (map[string]engine.Response, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("map: --responses: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxResponsesBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("map: --responses: %w", err)
+	}
+	if len(data) > maxResponsesBytes {
+		return nil, fmt.Errorf("map: --responses %s is over %d bytes", path, maxResponsesBytes)
+	}
+	var out map[string]engine.Response
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&out); err != nil {
+		return nil, fmt.Errorf("map: --responses %s is not an object of responses by name ({\"erp\": {\"status\": 201, \"body\": {…}}}): %w", path, err)
+	}
+	for name := range out {
+		if _, ok := prog.StepTarget(name); !ok {
+			return nil, fmt.Errorf("map: --responses %s has a response of %q, which is neither a route nor a step of the flow", path, name)
+		}
+	}
+	return out, nil
 }
 
 // batchLines is how many lines travel together between goroutines: enough
@@ -353,7 +392,7 @@ func (m *mapper) mapLine(ctx context.Context, line []byte) ([]byte, string) {
 	if len(bytes.TrimSpace(line)) == 0 {
 		return nil, "empty line"
 	}
-	res, err := m.prog.Run(ctx, engine.Input{Payload: line, Now: m.now, Vars: m.vars})
+	res, err := m.prog.RunChain(ctx, engine.Input{Payload: line, Now: m.now, Vars: m.vars}, m.responses)
 	if err != nil {
 		return nil, err.Error()
 	}
@@ -362,14 +401,17 @@ func (m *mapper) mapLine(ctx context.Context, line []byte) ([]byte, string) {
 	}
 	if m.route != "" {
 		r := res.Route(m.route)
-		if !r.Matched {
+		if r == nil {
+			r = res.Step(m.route)
+		}
+		if r == nil || !r.Matched {
 			return []byte("null"), ""
 		}
 		return r.Output, ""
 	}
 	var out []byte
 	out = append(out, '{')
-	for _, r := range res.Routes {
+	for _, r := range append(res.Routes, res.Steps...) {
 		if !r.Matched {
 			continue
 		}
@@ -398,7 +440,7 @@ func failureMessage(res *engine.Result) string {
 	for _, e := range res.Errors {
 		parts = append(parts, e.String())
 	}
-	for _, r := range res.Routes {
+	for _, r := range append(res.Routes, res.Steps...) {
 		for _, e := range r.Errors {
 			parts = append(parts, e.String())
 		}

@@ -316,3 +316,62 @@ func TestMapReportsALineOverTheLimitAndGoesOn(t *testing.T) {
 		}
 	})
 }
+
+// TestMapStepsWithRecordedResponses: --responses maps the steps after a
+// recorded answer, and refuses a file naming no route or step of the flow.
+func TestMapStepsWithRecordedResponses(t *testing.T) {
+	dir := t.TempDir()
+	flow := filepath.Join(dir, "flow.json")
+	def := `{"formatVersion": 1, "name": "wb", "source": {"system": "s", "event": "e"},
+	  "targets": [{"name": "erp", "kind": "http"}, {"name": "oms", "kind": "http"}],
+	  "routes": [{"name": "erp", "target": "erp", "mapping": [{"target": "id", "expr": "source.id"}],
+	    "then": [{"name": "writeback", "target": "oms", "mapping": [{"target": "id", "expr": "source.id"}, {"target": "doc", "expr": "response.body.doc"}]}]}]}`
+	if err := os.WriteFile(flow, []byte(def), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+
+	t.Run("steps after a recorded answer", func(t *testing.T) {
+		answers := write("answers.json", `{"erp": {"status": 201, "body": {"doc": "D-9"}}}`)
+		out, _, err := runMapString(t, `{"id": "A"}`+"\n", "--flow", flow, "--responses", answers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := `{"erp":{"id":"A"},"writeback":{"id":"A","doc":"D-9"}}` + "\n"; out != want {
+			t.Errorf("got %q, want %q", out, want)
+		}
+	})
+
+	t.Run("--route names a step", func(t *testing.T) {
+		answers := write("answers.json", `{"erp": {"status": 201, "body": {"doc": "D-9"}}}`)
+		out, _, err := runMapString(t, `{"id": "A"}`+"\n", "--flow", flow, "--responses", answers, "--route", "writeback")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := `{"id":"A","doc":"D-9"}` + "\n"; out != want {
+			t.Errorf("got %q, want %q", out, want)
+		}
+	})
+
+	t.Run("an unknown name", func(t *testing.T) {
+		answers := write("bad.json", `{"erpp": {"status": 201}}`)
+		_, _, err := runMapString(t, "", "--flow", flow, "--responses", answers)
+		if err == nil || !strings.Contains(err.Error(), `"erpp", which is neither a route nor a step`) {
+			t.Errorf("got %v", err)
+		}
+	})
+
+	t.Run("not an object of responses", func(t *testing.T) {
+		answers := write("bad.json", `[1]`)
+		_, _, err := runMapString(t, "", "--flow", flow, "--responses", answers)
+		if err == nil || !strings.Contains(err.Error(), "is not an object of responses by name") {
+			t.Errorf("got %v", err)
+		}
+	})
+}

@@ -25,7 +25,7 @@ func TestTemplatesAsXML(t *testing.T) {
 	t.Parallel()
 	files, err := filepath.Glob("../../mappings/templates/*.json")
 	require.NoError(t, err)
-	require.Len(t, files, 4)
+	require.Len(t, files, 6)
 	now := time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
 	for _, f := range files {
 		id := strings.TrimSuffix(filepath.Base(f), ".json")

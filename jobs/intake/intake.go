@@ -642,6 +642,10 @@ type InlineResult struct {
 	Validation    []engine.ValidationFailure
 	MappingErrors []engine.RowError
 	Routes        []engine.RouteResult
+	// Reply is the flow's reply (a matched route's reply mapping of the
+	// answers of its steps), when a matched route has one: MapInline
+	// waits for it within ctx.
+	Reply json.RawMessage
 }
 
 // MapInline accepts the event through Accept (it is recorded and processed
@@ -652,7 +656,7 @@ type InlineResult struct {
 // ErrWaitExpired, so the caller can fall back to a 202.
 func (in *Intake) MapInline(ctx context.Context, req AcceptRequest) (InlineResult, error) {
 	res, err := in.mapInline(ctx, req)
-	if err != nil && res.MessageID != uuid.Nil && ctx.Err() != nil {
+	if err != nil && res.MessageID != uuid.Nil && (ctx.Err() != nil || errors.Is(err, errReplyMissing)) {
 		// Recorded, but the wait ran out before the mapping was done:
 		// "nothing was recorded" would be false and make the caller send
 		// it again. The worker will process it like any accepted event.
@@ -703,11 +707,58 @@ func (in *Intake) mapInline(ctx context.Context, req AcceptRequest) (InlineResul
 		return InlineResult{}, fault.Wrap(err, fault.Invalid, "the event cannot be mapped: "+err.Error())
 	}
 	out := InlineResult{AcceptResult: acc, Valid: res.Valid(), Validation: res.Validation, MappingErrors: res.Errors}
+	replies := false
 	for _, r := range res.Routes {
 		out.MappingErrors = append(out.MappingErrors, r.Errors...)
 		if r.Matched {
 			out.Routes = append(out.Routes, r)
+			replies = replies || len(prog.Program.ReplySteps(r.Name)) > 0
+		}
+	}
+	if replies && out.Valid && len(out.MappingErrors) == 0 {
+		if out.Reply, err = in.waitReply(ctx, acc.MessageID); err != nil {
+			return InlineResult{AcceptResult: acc}, err
 		}
 	}
 	return out, nil
 }
+
+// replyPoll is how often waitReply looks for a reply: a step's delivery
+// takes a round trip to its target, so a few polls per answer are cheap.
+const replyPoll = 25 * time.Millisecond
+
+// waitReply waits, within ctx, until the workers have kept the message's
+// reply, and returns it. A message that fails first, or a wait that runs
+// out, ends the wait with ctx's error or errReplyFailed: the caller then
+// answers 202 with the status URL, where the reply shows once it is there.
+func (in *Intake) waitReply(ctx context.Context, id uuid.UUID) (json.RawMessage, error) {
+	t := time.NewTicker(replyPoll)
+	defer t.Stop()
+	for {
+		var reply []byte
+		var status store.MessageStatus
+		if err := in.db.QueryRow(ctx, messageReplySelect, id).Scan(&reply, &status); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, fmt.Errorf("reply of message %s: %w", id, err)
+		}
+		if reply != nil {
+			return reply, nil
+		}
+		if status == store.StatusFailed || status == store.StatusDelivered || status == store.StatusUnrouted {
+			// Finished without a reply (a step failed, or its condition
+			// was false): there is nothing to wait for.
+			return nil, fmt.Errorf("%w: message %s is %s", errReplyMissing, id, status)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// errReplyMissing says a message finished without the reply its flow
+// maps; the trigger answers 202 and the status resource says why.
+var errReplyMissing = errors.New("the message finished without a reply")

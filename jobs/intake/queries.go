@@ -31,6 +31,9 @@ const messageByKeySelect = `
 // messageOfInlineMapSelect reads messages for mapInline.
 const messageOfInlineMapSelect = `select environment_id, flow_id, version_number, checksum, received_at from messages where id = $1`
 
+// messageReplySelect reads a message's reply and status for waitReply.
+const messageReplySelect = `select reply, status from messages where id = $1`
+
 // groupInsertSQL inserts the batch's messages and their received events
 // in one statement. A message with a sequence key draws its place in the
 // key's order (sequence_n) in the order the events came (arrival: a

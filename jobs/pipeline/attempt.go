@@ -55,6 +55,9 @@ func settle(d pendingDelivery, cfg release.TargetConfig, res transport.Outcome) 
 		detail[k] = v
 	}
 	detail["attempt"], detail["route"], detail["target"] = r.n, d.Route, d.Target
+	if d.Step != "" {
+		detail["step"] = d.Step
+	}
 	if res.StatusCode != 0 {
 		detail["statusCode"] = res.StatusCode
 	}
@@ -208,6 +211,9 @@ func recordAttempts(ctx context.Context, tx pgx.Tx, recs []*attemptRecord) (int,
 		}
 		d := r.d
 		msg := fmt.Sprintf("delivery of route %s to target “%s” failed: %s", d.Route, d.Target, r.errText)
+		if d.Step != "" {
+			msg = fmt.Sprintf("delivery of step %s (route %s) to target “%s” failed: %s", d.Step, d.Route, d.Target, r.errText)
+		}
 		if r.res.Excerpt != "" {
 			msg += "; the target said: " + store.Truncate(r.res.Excerpt, 300)
 		}
@@ -216,7 +222,22 @@ func recordAttempts(ctx context.Context, tx pgx.Tx, recs []*attemptRecord) (int,
 			return 0, err
 		}
 	}
+	// The steps after a delivered route or step join the message before
+	// its status is worked out, so it stays queued until they are done.
+	var follow []*attemptRecord
+	for _, x := range done {
+		if r := byID[x.delivery]; r.status == store.DeliveryDelivered {
+			follow = append(follow, r)
+		}
+	}
+	steps, err := followSteps(ctx, tx, follow)
+	if err != nil {
+		return 0, err
+	}
 	if err := store.RecomputeLockedMessageStatus(ctx, tx, messages...); err != nil {
+		return 0, err
+	}
+	if err := insertJobs(ctx, tx, deliverJobs(steps), true); err != nil {
 		return 0, err
 	}
 	released, err := wakeLanes(ctx, tx, delivering)

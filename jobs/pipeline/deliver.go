@@ -199,6 +199,11 @@ type pendingDelivery struct {
 	receivedAt    time.Time
 	// sequenceKey is the message's sequence key; "" when unordered.
 	sequenceKey string
+	// version and checksum name the flow version the message runs on
+	// (loadDeliveries sets them), so followSteps can tell from the
+	// cached program whether anything reads the answer.
+	version  int
+	checksum string
 }
 
 // lane is the delivery's sequence lane; ok is false when it has none.
@@ -229,7 +234,7 @@ func loadDeliveries(ctx context.Context, db txn.DBTX, ids []uuid.UUID) ([]pendin
 		var d pendingDelivery
 		var body []byte
 		err := r.Scan(&d.ID, &d.MessageID, &d.Route, &d.Target, &d.TargetKind, &body, &d.Status, &d.Attempts, &d.budgetFrom, &d.windowFrom,
-			&d.envID, &d.flowID, &d.correlationID, &d.receivedAt, &d.sequenceKey)
+			&d.envID, &d.flowID, &d.correlationID, &d.receivedAt, &d.sequenceKey, &d.Step, &d.version, &d.checksum)
 		d.Body = body
 		return d, err
 	})
@@ -505,6 +510,11 @@ func DeliveryRetry(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx],
 	}
 	if status == store.DeliveryDelivered {
 		return fault.Errorf(fault.Conflict, "delivery %s was delivered already; nothing to retry", deliveryID)
+	}
+	// A step whose mapping failed is mapped again from the answers stored
+	// before it; the deliveries before it are not sent again.
+	if err := remapStep(ctx, tx, deliveryID); err != nil {
+		return err
 	}
 	to, stage := store.DeliveryPending, store.StageQueued
 	if len(lanes) > 0 {

@@ -187,6 +187,11 @@ func (w *ProcessWorker) sendFirstAttempts(ctx context.Context, runs []processRun
 			if p.rows.stats[i] != string(store.DeliveryPending) || !w.Deliver.Transports.Grouped(transport.Kind(p.rows.kinds[i])) {
 				continue
 			}
+			if r.prog.Program.KeepsAnswer(p.rows.routes[i]) {
+				// Its answer feeds steps or a reply: recordAttempts
+				// stores it, so it goes the deliver jobs' way.
+				continue
+			}
 			firsts = append(firsts, pendingDelivery{
 				Delivery: store.Delivery{ID: id, MessageID: r.m.ID, Route: p.rows.routes[i], Target: p.rows.targets[i], TargetKind: p.rows.kinds[i],
 					Body: json.RawMessage(p.rows.bodies[i]), Status: store.DeliveryPending},

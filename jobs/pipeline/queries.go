@@ -45,7 +45,8 @@ const recordAttemptsSQL = `
 // from their messages.
 const loadDeliveriesSQL = `
 	select d.id, d.message_id, d.route, d.target, d.target_kind, d.body, d.status, d.attempts, d.budget_from, d.window_from,
-	       m.environment_id, m.flow_id, m.correlation_id, m.received_at, coalesce(m.sequence_key, '')
+	       m.environment_id, m.flow_id, m.correlation_id, m.received_at, coalesce(m.sequence_key, ''), d.step,
+	       m.version_number, m.checksum
 	from deliveries d join messages m on m.id = d.message_id where d.id = any($1) order by d.id`
 
 // deliveryWaitForCircuit updates deliveries for waitForCircuit.
@@ -266,3 +267,38 @@ const heldRelease = `
 		union all
 		select id, message_id, true from s
 		order by 1`
+
+// steps (step.go): the answers deliveries keep for the steps after them,
+// and the steps' own deliveries.
+
+// stepMessageSelect reads what mapping a message's steps needs of it.
+const stepMessageSelect = `
+		select environment_id, flow_id, version_number, checksum, payload, received_at, coalesce(sequence_key, '')
+		from messages where id = $1`
+
+// deliveryResponseUpdate stores the answer of a delivered route or step.
+const deliveryResponseUpdate = `update deliveries set response = $2 where id = $1`
+
+// storedResponsesSelect reads the answers stored on a message's
+// deliveries of one route.
+const storedResponsesSelect = `select step, response from deliveries where message_id = $1 and route = $2 and response is not null`
+
+// stepDeliveryInsert inserts a step's delivery, unless it was inserted
+// before (the id is derived from message, route and step).
+const stepDeliveryInsert = `
+		insert into deliveries (id, message_id, route, step, parent_id, target, target_kind, body, status, last_error)
+		values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		on conflict do nothing returning id`
+
+// stepBodyUpdate gives a step whose mapping failed the body mapped again.
+const stepBodyUpdate = `update deliveries set body = $2, last_error = '', updated_at = now() where id = $1`
+
+// stepOfDeliverySelect reads where a delivery stands in its chain, for
+// DeliveryRetry.
+const stepOfDeliverySelect = `select message_id, route, step, parent_id, body from deliveries where id = $1`
+
+// stepOfParentSelect reads the step name of the delivery a step follows.
+const stepOfParentSelect = `select step from deliveries where id = $1`
+
+// messageReplyUpdate keeps a message's reply (the first one mapped).
+const messageReplyUpdate = `update messages set reply = $2 where id = $1 and reply is null`

@@ -39,9 +39,16 @@ func (s DeliveryStatus) Sendable() bool {
 // Delivery is a message × route to a target, with its attempts and, for a
 // capture target, what was captured.
 type Delivery struct {
-	ID             uuid.UUID       `json:"id"`
-	MessageID      uuid.UUID       `json:"messageId"`
-	Route          string          `json:"route"`
+	ID        uuid.UUID `json:"id"`
+	MessageID uuid.UUID `json:"messageId"`
+	Route     string    `json:"route"`
+	// Step is the step (a route's then) the delivery sends, "" for the
+	// route's own delivery; ParentID is the delivery it follows.
+	Step     string     `json:"step,omitempty"`
+	ParentID *uuid.UUID `json:"parentId,omitempty"`
+	// Response is the stored answer of a delivered route or step that
+	// has steps after it (engine.Response: status, headers, body).
+	Response       json.RawMessage `json:"response,omitempty"`
 	Target         string          `json:"target"`
 	TargetKind     string          `json:"targetKind"`
 	Body           json.RawMessage `json:"body"`
@@ -92,9 +99,14 @@ func deliveriesOf(ctx context.Context, db txn.DBTX, messageID uuid.UUID) ([]Deli
 		var capMethod, capURL *string
 		var capHeaders map[string]string
 		var capAt *time.Time
+		var response []byte
 		err := r.Scan(&d.ID, &d.MessageID, &d.Route, &d.Target, &d.TargetKind, &body, &d.Status, &d.Attempts, &d.LastStatusCode,
-			&d.LastError, &d.NextAttemptAt, &d.DeliveredAt, &d.CreatedAt, &d.SupersededBy, &capMethod, &capURL, &capHeaders, &capBody, &capAt)
+			&d.LastError, &d.NextAttemptAt, &d.DeliveredAt, &d.CreatedAt, &d.SupersededBy, &capMethod, &capURL, &capHeaders, &capBody, &capAt,
+			&d.Step, &d.ParentID, &response)
 		d.Body = body
+		if response != nil {
+			d.Response = response
+		}
 		if capMethod != nil {
 			d.Capture = &Capture{Method: *capMethod, URL: *capURL, Headers: capHeaders, Body: capBody, CapturedAt: *capAt}
 		}
@@ -161,6 +173,14 @@ func CaptureList(ctx context.Context, db txn.DBTX, envID int64, target string, b
 		c.Body = body
 		return c, err
 	})
+}
+
+// StepDeliveryID is the id of the delivery of a step (a route's then) of
+// a message: like DeliveryID, derived from the message, the route and the
+// step, so the step's Idempotency-Key is the same however often the
+// delivery before it is recorded, retried or its steps mapped again.
+func StepDeliveryID(message uuid.UUID, route, step string) uuid.UUID {
+	return DeliveryID(message, route+"\x00"+step)
 }
 
 // DeliveryID is a delivery's id, derived from its message and route so

@@ -99,6 +99,10 @@ type MessageView struct {
 	// Sequence is where the message stands in its sequence key's order;
 	// absent for a message without a key.
 	Sequence *SequenceState `json:"sequence,omitempty"`
+	// Reply is the flow's synchronous reply (a route's reply mapping),
+	// once the answers it names are delivered; absent before, and for a
+	// flow without one.
+	Reply json.RawMessage `json:"reply,omitempty"`
 }
 
 // ParseMessageID parses a message id from a URL; a malformed id is
@@ -165,7 +169,23 @@ func MessageGet(ctx context.Context, db txn.DBTX, id uuid.UUID) (MessageView, er
 			return MessageView{}, err
 		}
 	}
+	if v.Reply, err = MessageReply(ctx, db, id); err != nil {
+		return MessageView{}, err
+	}
 	return v, nil
+}
+
+// MessageReply returns the message's reply (MessageView.Reply), nil
+// while there is none.
+func MessageReply(ctx context.Context, db txn.DBTX, id uuid.UUID) (json.RawMessage, error) {
+	var reply []byte
+	if err := db.QueryRow(ctx, messageReplySelect, id).Scan(&reply); err != nil {
+		return nil, fmt.Errorf("reply of %s: %w", id, err)
+	}
+	if reply == nil {
+		return nil, nil
+	}
+	return reply, nil
 }
 
 func lineageOf(ctx context.Context, db txn.DBTX, id uuid.UUID) ([]LineageEvent, error) {

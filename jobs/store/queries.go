@@ -12,9 +12,9 @@ package store
 const deliveriesOfMessageSelect = `
 		select d.id, d.message_id, d.route, d.target, d.target_kind, d.body, d.status, d.attempts, d.last_status_code,
 		       d.last_error, d.next_attempt_at, d.delivered_at, d.created_at, d.superseded_by,
-		       c.method, c.url, c.headers, c.body, c.captured_at
+		       c.method, c.url, c.headers, c.body, c.captured_at, d.step, d.parent_id, d.response
 		from deliveries d left join captures c on c.delivery_id = d.id
-		where d.message_id = $1 order by d.created_at, d.route`
+		where d.message_id = $1 order by d.created_at, d.route, d.step`
 
 // attemptsOfMessageSelect reads delivery_attempts for deliveriesOf.
 const attemptsOfMessageSelect = `
@@ -139,3 +139,6 @@ const sequenceStateSelect = `
 					and l.sequence_key = m.sequence_key and l.sequence_n > m.sequence_n and l.status = 'held')
 			else 0 end
 		from messages m where m.id = $1 and m.sequence_key is not null`
+
+// messageReplySelect reads a message's reply for MessageReply.
+const messageReplySelect = `select reply from messages where id = $1`

@@ -132,6 +132,27 @@ type Outcome struct {
 	// Detail is more of the attempt's lineage detail (http: the redirects
 	// it followed or was refused).
 	Detail map[string]any
+	// Answer is what the target answered a delivered attempt, for the
+	// steps (a route's then) that map it; nil when the kind has no answer
+	// (capture). Redacted like every other text here.
+	Answer *Answer
+}
+
+// AnswerLimit caps the body an Answer keeps (64 KiB): enough for a
+// document number or a master-data record, small enough to store with
+// every delivery that has steps after it.
+const AnswerLimit = 64 << 10
+
+// Answer is a target's answer to a delivered attempt.
+type Answer struct {
+	Status int
+	// Headers are the answer's headers, names in lower case, several
+	// values joined with ", "; credentials and cookies are left out.
+	Headers map[string]string
+	// Body is at most AnswerLimit bytes of the answer's body; Truncated
+	// says there was more.
+	Body      []byte
+	Truncated bool
 }
 
 // Word is the attempt's outcome as delivery_attempts records it when the

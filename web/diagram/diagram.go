@@ -141,6 +141,12 @@ func SVG(def *engine.Definition, opts Options) string {
 			mid := routeTop + i*(boxHeight+rowGap) + boxHeight/2
 			edge(&b, validX+validW, centre, routeX, mid, class)
 			edge(&b, routeX+routeW, mid, targetX, targetMid[r.Target], class)
+			// A step's delivery leaves from its route, after it.
+			for _, st := range flatSteps(r.Then) {
+				if st.Target != r.Target {
+					edge(&b, routeX+routeW, mid, targetX, targetMid[st.Target], strings.TrimSpace("step "+class))
+				}
+			}
 		}
 	}
 	if len(def.Routes) == 0 {
@@ -178,12 +184,21 @@ func SVG(def *engine.Definition, opts Options) string {
 				status = " · matched"
 			}
 		}
+		then, thenTitle := "", ""
+		if steps := flatSteps(r.Then); len(steps) > 0 {
+			names := make([]string, len(steps))
+			for j, st := range steps {
+				names[j] = st.Name
+				thenTitle += " — then " + orUnnamed(st.Name) + " → " + orUnnamed(st.Target)
+			}
+			then = " · then " + strings.Join(names, ", ")
+		}
 		box(&b, "route "+matchClass(opts.Matched, r.Name), routeX, routeTop+i*(boxHeight+rowGap), routeW, boxHeight,
-			"Route "+r.Name+" — "+condition(r.When)+" — "+rows+" → "+orUnnamed(r.Target)+status,
+			"Route "+r.Name+" — "+condition(r.When)+" — "+rows+" → "+orUnnamed(r.Target)+thenTitle+status,
 			opts.RouteLinks[r.Name],
 			line{"label", orUnnamed(r.Name), routeChars},
 			line{"code", condition(r.When), conditionChars},
-			line{"detail", rows + status, detailChars})
+			line{"detail", rows + status + then, detailChars})
 	}
 
 	// Targets.
@@ -265,13 +280,30 @@ func targetOrder(def *engine.Definition) ([]string, map[string]engine.Target) {
 	}
 	seen := make(map[string]bool)
 	for _, r := range def.Routes {
-		if _, ok := declared[r.Target]; ok || seen[r.Target] {
-			continue
+		used := []string{r.Target}
+		for _, st := range flatSteps(r.Then) {
+			used = append(used, st.Target)
 		}
-		seen[r.Target] = true
-		names = append(names, r.Target)
+		for _, t := range used {
+			if _, ok := declared[t]; ok || seen[t] {
+				continue
+			}
+			seen[t] = true
+			names = append(names, t)
+		}
 	}
 	return names, declared
+}
+
+// flatSteps lists a route's steps (then) and the steps after them, in
+// definition order, depth first.
+func flatSteps(steps []engine.Step) []engine.Step {
+	var out []engine.Step
+	for _, st := range steps {
+		out = append(out, st)
+		out = append(out, flatSteps(st.Then)...)
+	}
+	return out
 }
 
 // describe says in words what the diagram shows, for screen readers: the
@@ -297,6 +329,9 @@ func describe(def *engine.Definition, opts Options) string {
 			b.WriteString(";")
 		}
 		fmt.Fprintf(&b, " %s (%s, %s) to target %s", orUnnamed(r.Name), condition(r.When), count(countRows(r.Mapping), "row", "rows"), orUnnamed(r.Target))
+		for _, st := range flatSteps(r.Then) {
+			fmt.Fprintf(&b, ", then step %s (%s) to target %s", orUnnamed(st.Name), condition(st.When), orUnnamed(st.Target))
+		}
 		if m, ok := opts.Matched[r.Name]; ok {
 			if m {
 				b.WriteString(", matched by the selected sample")

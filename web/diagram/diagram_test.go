@@ -19,7 +19,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.svg from the current output")
 
-// goldenCases are the diagrams kept as testdata/<name>.svg: the four example
+// goldenCases are the diagrams kept as testdata/<name>.svg: the five example
 // flows, a flow with no routes and one with twelve (highlighted and linked).
 func goldenCases(t *testing.T) map[string]func() (*engine.Definition, Options) {
 	t.Helper()
@@ -30,8 +30,8 @@ func goldenCases(t *testing.T) map[string]func() (*engine.Definition, Options) {
 		"twelve-routes": func() (*engine.Definition, Options) { return twelveRoutes() },
 	}
 	flows, err := filepath.Glob(filepath.Join("..", "..", "engine", "testdata", "flows", "*.json"))
-	if err != nil || len(flows) != 4 {
-		t.Fatalf("want the four example flows, found %d: %v", len(flows), err)
+	if err != nil || len(flows) != 5 {
+		t.Fatalf("want the five example flows, found %d: %v", len(flows), err)
 	}
 	for _, path := range flows {
 		cases[strings.TrimSuffix(filepath.Base(path), ".json")] = func() (*engine.Definition, Options) {
@@ -277,4 +277,30 @@ func readDefinition(t *testing.T, path string) *engine.Definition {
 		t.Fatalf("%s: %v", path, err)
 	}
 	return def
+}
+
+// A route's steps (then) show in its box, in words, and as edges from the
+// route to the steps' targets.
+func TestStepsAreDrawn(t *testing.T) {
+	t.Parallel()
+	def := &engine.Definition{
+		Name:    "writeback",
+		Source:  engine.Source{System: "storefront", Event: "order.created"},
+		Targets: []engine.Target{{Name: "erp", Kind: "http"}, {Name: "shop", Kind: "http"}},
+		Routes: []engine.Route{{Name: "erp", Target: "erp", Mapping: []engine.Row{{Target: "id", Expr: "source.id"}},
+			Then: []engine.Step{{Name: "writeback", Target: "shop", When: "response.status == 201", Mapping: []engine.Row{{Target: "n", Expr: "response.body.n"}},
+				Then: []engine.Step{{Name: "notify", Target: "mail", Mapping: []engine.Row{{Target: "n", Expr: "1"}}}}}}}},
+	}
+	svg := SVG(def, Options{})
+	for _, want := range []string{
+		"then writeback, notify",
+		"then writeback → shop",
+		`then step writeback (when response.status == 201) to target shop, then step notify (always) to target mail`,
+		`class="edge step"`,
+		"Target mail (not defined)",
+	} {
+		if !strings.Contains(svg, want) {
+			t.Errorf("the diagram lacks %q:\n%s", want, svg)
+		}
+	}
 }

@@ -197,14 +197,17 @@ func (t *Transport) Send(ctx context.Context, a transport.Attempt) (res transpor
 		return res, nil
 	}
 	defer resp.Body.Close()
-	excerpt, _ := io.ReadAll(io.LimitReader(resp.Body, ResponseExcerptLimit))
+	// The answer is read up to AnswerLimit: its start is the attempt's
+	// excerpt, and a delivered one is the steps' response.
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, transport.AnswerLimit+1))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // so the connection can be reused
 	res.Latency = time.Since(res.Started)
 	res.StatusCode = resp.StatusCode
-	res.Excerpt = scrub(cfg, validUTF8(excerpt))
+	res.Excerpt = scrub(cfg, validUTF8(answer[:min(len(answer), ResponseExcerptLimit)]))
 	switch code := resp.StatusCode; {
 	case code >= 200 && code < 300:
 		res.Verdict = transport.Delivered
+		res.Answer = answerOf(cfg, resp, answer)
 	case isRedirect(code) && resp.Header.Get("Location") != "":
 		// Not followed (redirect.go): it leads to another origin, or
 		// would have resent the delivery without its body.
@@ -239,6 +242,34 @@ func (t *Transport) Send(ctx context.Context, a transport.Attempt) (res transpor
 		res.TargetDown = code < 300
 	}
 	return res, nil
+}
+
+// secretHeaders are answer headers never kept: credentials and session
+// cookies a target may send back.
+var secretHeaders = map[string]bool{"authorization": true, "proxy-authorization": true, "set-cookie": true, "cookie": true,
+	"www-authenticate": true, "proxy-authenticate": true}
+
+// answerOf is a delivered answer for the steps that map it: status,
+// headers without credentials, and the body up to AnswerLimit, with the
+// target's secret masked wherever it shows.
+func answerOf(cfg release.TargetConfig, resp *http.Response, body []byte) *transport.Answer {
+	a := &transport.Answer{Status: resp.StatusCode, Headers: make(map[string]string, len(resp.Header))}
+	if len(body) > transport.AnswerLimit {
+		a.Body, a.Truncated = body[:transport.AnswerLimit], true
+	} else {
+		a.Body = body
+	}
+	if cfg.Secret != "" {
+		a.Body = []byte(scrub(cfg, string(a.Body)))
+	}
+	for k, vs := range resp.Header {
+		name := strings.ToLower(k)
+		if secretHeaders[name] || cfg.AuthHeaderName != "" && strings.EqualFold(k, cfg.AuthHeaderName) {
+			continue
+		}
+		a.Headers[name] = scrub(cfg, strings.Join(vs, ", "))
+	}
+	return a
 }
 
 // addRedirects puts the attempt's redirects, if any, in its lineage
