@@ -222,16 +222,25 @@ func (w *ProcessWorker) sendFirstAttempts(ctx context.Context, runs []processRun
 // statement (routeAll): a group of 128 written one statement at a time kept
 // its transaction open for 128 round trips.
 func (w *ProcessWorker) recordAll(ctx context.Context, tx pgx.Tx, runs []processRun, retry bool) error {
-	// Messages with a sequence key: their lanes are locked before their
-	// rows (sequence.go), and woken once they are written.
+	// Messages with a sequence key: their deliveries are written held and
+	// their lanes woken at the end. A group holds many lanes; waiting for
+	// their locks, before or after its work, made groups sharing keys
+	// queue behind each other lane by lane and every delivery of those
+	// keys behind them, until under load process jobs timed out waiting
+	// (the sequence crash test in e2e). So the group takes only the locks
+	// that are free (tryLockLanes) and wakes those lanes here, under the
+	// locks after its writes; a busy lane is woken by a SequenceWakeArgs
+	// job inserted in this transaction, which runs after the commit and
+	// waits for the lane. Either way the wake-up sees this transaction's
+	// held deliveries and whatever the lane's holder did. Nothing that
+	// holds a lane waits for the rows written here: they are new
+	// deliveries, invisible until commit, and messages that were
+	// received, which a wake-up does not touch.
 	var lanes []Lane
 	for _, r := range runs {
 		if l, ok := laneOf(r.m); ok {
 			lanes = append(lanes, l)
 		}
-	}
-	if err := lockLanes(ctx, tx, lanes); err != nil {
-		return err
 	}
 	var plans []*routePlan
 	outcomes := make([]string, len(runs))
@@ -294,9 +303,18 @@ func (w *ProcessWorker) recordAll(ctx context.Context, tx pgx.Tx, runs []process
 	if err := insertJobs(ctx, tx, later, false); err != nil {
 		return err
 	}
-	released, err := wakeLanes(ctx, tx, lanes)
+	free, busy, err := tryLockLanes(ctx, tx, lanes)
 	if err != nil {
 		return err
+	}
+	released, err := wakeLanes(ctx, tx, free)
+	if err != nil {
+		return err
+	}
+	if len(busy) > 0 {
+		if err := insertJobs(ctx, tx, []river.InsertManyParams{{Args: SequenceWakeArgs{Lanes: busy}}}, false); err != nil {
+			return err
+		}
 	}
 	return insertJobs(ctx, tx, deliverJobs(append(waiting, released...)), true)
 }

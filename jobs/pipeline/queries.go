@@ -200,6 +200,14 @@ const lanesLock = `
 			from unnest($1::int8[], $2::int8[], $3::text[]) as u(env, flow, key)
 			order by h) s`
 
+// lanesTryLock takes the advisory locks of lanes (as lanesLock) that are
+// free, without waiting, and says per lane, in the order given, whether it
+// got it.
+const lanesTryLock = `
+		select pg_try_advisory_xact_lock(hashtextextended(u.env || '/' || u.flow || '/' || u.key, 21))
+		from unnest($1::int8[], $2::int8[], $3::text[]) with ordinality as u(env, flow, key, ord)
+		order by u.ord`
+
 // lanesOfMessagesSelect reads the lanes of messages, for SequenceLanes.
 const lanesOfMessagesSelect = `
 		select distinct environment_id, flow_id, sequence_key from messages where id = any($1) and sequence_key is not null`
