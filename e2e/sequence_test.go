@@ -46,7 +46,7 @@ func TestSequenceKeysHoldTheirOrderWhenTheServerIsKilled(t *testing.T) {
 	// Quick retries, and a breaker that a random run of refusals does not
 	// open: the test is about order, not about waiting for the target.
 	pointTargetsAt(t, db, target.URL, "max_attempts = 100, base_delay_ms = 1, max_delay_ms = 20, failure_threshold = 1000000")
-	deploySequencedDemo(t, dbURL)
+	deploySequencedDemo(t, dbURL, "")
 
 	trigger := fmt.Sprintf("http://127.0.0.1:%d/api/v1/envs/dev/flows/storefront-orders/messages", port)
 	load := newUpdatesLoad(t, trigger, demoAPIKey(t, p), keys, updates)
@@ -145,9 +145,9 @@ func TestSequenceKeysHoldTheirOrderWhenTheServerIsKilled(t *testing.T) {
 }
 
 // deploySequencedDemo publishes the demo flow with the customer as its
-// sequence key and deploys it to dev, as an operator would with `crossdock
-// flow import`.
-func deploySequencedDemo(t *testing.T, dbURL string) {
+// sequence key (in sequenceMode mode; "" is fifo) and deploys it to dev,
+// as an operator would with `crossdock flow import`.
+func deploySequencedDemo(t *testing.T, dbURL, mode string) {
 	t.Helper()
 	b, err := os.ReadFile("../mappings/templates/storefront-order-to-erp.json")
 	if err != nil {
@@ -159,6 +159,9 @@ func deploySequencedDemo(t *testing.T, dbURL string) {
 	}
 	def["name"] = "storefront-orders"
 	def["keys"].(map[string]any)["sequence"] = "string(source.customer.id)"
+	if mode != "" {
+		def["keys"].(map[string]any)["sequenceMode"] = mode
+	}
 	b, _ = json.Marshal(def)
 	file := filepath.Join(t.TempDir(), "storefront-orders.json")
 	if err := os.WriteFile(file, b, 0o600); err != nil {

@@ -72,6 +72,9 @@ func messageView(v store.MessageView) view.MessageView {
 	}
 	for _, d := range v.Deliveries {
 		dv := view.DeliveryView{ID: d.ID.String(), Route: d.Route, Target: d.Target, Kind: d.TargetKind, Status: string(d.Status), Body: prettyJSON(d.Body)}
+		if d.SupersededBy != nil {
+			dv.SupersededBy = d.SupersededBy.String()
+		}
 		for _, a := range d.AttemptLog {
 			av := view.AttemptView{N: a.N, At: stamp(a.StartedAt), Latency: fmt.Sprintf("%d ms", a.LatencyMS), Outcome: a.Outcome, Response: shorten(a.ResponseExcerpt, 300), Error: a.Error}
 			if a.StatusCode != nil {
