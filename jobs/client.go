@@ -162,6 +162,9 @@ func NewClient(pool *pgxpool.Pool, logger *slog.Logger, cfg Config) (*river.Clie
 	if err := river.AddWorkerSafely(workers, &insight.NotifyWorker{DB: pool, Sealer: cfg.Sealer, BaseURL: cfg.BaseURL, Logger: logger}); err != nil {
 		return nil, fmt.Errorf("register notify worker: %w", err)
 	}
+	if err := river.AddWorkerSafely(workers, &pipeline.SequenceWakeWorker{DB: pool}); err != nil {
+		return nil, fmt.Errorf("register sequence wake worker: %w", err)
+	}
 	if err := river.AddWorkerSafely(workers, &pipeline.DeliverGroupWorker{Deliver: deliver}); err != nil {
 		return nil, fmt.Errorf("register deliver group worker: %w", err)
 	}

@@ -27,7 +27,11 @@
 # that many requests a second, open loop, with bench/cmd/loadgen (vegeta)
 # over at most BENCH_CONNECTIONS connections instead of wrk's as-fast-as-
 # answered loop, warm-up included: the latency a source system sending at
-# that rate sees, rather than that of a saturated server.
+# that rate sees, rather than that of a saturated server; BENCH_SEQUENCE
+# (0; 1 redeploys the demo flow with a sequence key of 10,000 distinct
+# values, keys.sequence "string(int(source.id) % 10000)", so its
+# deliveries go through the sequence lanes: run it and a BENCH_SEQUENCE=0
+# run back to back to compare ordered with unordered).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -86,6 +90,17 @@ for _ in $(seq 1 100); do
 done
 curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null || { echo "bench-load: server did not become healthy" >&2; cat "$work/serve.err" >&2; exit 1; }
 
+# The ordered variant: the demo flow with a sequence key, published and
+# deployed to dev through the release policy as an operator would.
+if [ "${BENCH_SEQUENCE:-0}" = 1 ]; then
+  sed -e 's/"name": "storefront-order-to-erp"/"name": "storefront-orders"/' \
+    -e 's/"correlation": "source.name"$/"correlation": "source.name", "sequence": "string(int(source.id) % 10000)"/' \
+    mappings/templates/storefront-order-to-erp.json >"$work/sequenced.json"
+  grep -q '"sequence"' "$work/sequenced.json" || { echo "bench-load: could not add a sequence key to the demo flow" >&2; exit 1; }
+  DATABASE_URL="$url" "$bin" flow import "$work/sequenced.json" --publish --note "bench-load: sequence key of 10,000 values" --deploy dev >/dev/null
+  echo "== flow storefront-orders with a sequence key of 10,000 distinct values (BENCH_SEQUENCE=1)"
+fi
+
 # The demo's own key is limited to 1,000 messages/s and no key may exceed
 # 100,000 a minute, so the load spreads over several keys at that rate.
 keys=""
@@ -98,6 +113,14 @@ trigger="http://127.0.0.1:$port/api/v1/envs/dev/flows/storefront-orders/messages
 code="$(curl -s -o /dev/null -w '%{http_code}' -X POST "$trigger" -H "Authorization: Bearer $key" \
   -H 'Content-Type: application/json' --data @docs/demo-order.json)"
 [ "$code" = 202 ] || { echo "bench-load: a sample POST answered $code, not 202" >&2; cat "$work/serve.err" >&2; exit 1; }
+if [ "${BENCH_SEQUENCE:-0}" = 1 ]; then
+  for _ in $(seq 1 50); do
+    [ "$(psql -tAq "$url" -c "select count(*) from messages where sequence_key is not null")" -gt 0 ] && break
+    sleep 0.2
+  done
+  [ "$(psql -tAq "$url" -c "select count(*) from messages where sequence_key is not null")" -gt 0 ] \
+    || { echo "bench-load: the sample message has no sequence key" >&2; exit 1; }
+fi
 
 count() { psql -tAq "$url" -c "select count(*) filter (where status = 'delivered'), count(*) from messages where received_at >= '${since:--infinity}'"; }
 

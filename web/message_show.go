@@ -75,6 +75,9 @@ func messageView(v store.MessageView) view.MessageView {
 		if len(d.Response) > 0 {
 			dv.Response = prettyJSON(d.Response)
 		}
+		if d.SupersededBy != nil {
+			dv.SupersededBy = d.SupersededBy.String()
+		}
 		for _, a := range d.AttemptLog {
 			av := view.AttemptView{N: a.N, At: stamp(a.StartedAt), Latency: fmt.Sprintf("%d ms", a.LatencyMS), Outcome: a.Outcome, Response: shorten(a.ResponseExcerpt, 300), Error: a.Error}
 			if a.StatusCode != nil {

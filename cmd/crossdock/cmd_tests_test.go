@@ -16,7 +16,7 @@ func TestTestCommandPassesTheShippedFlows(t *testing.T) {
 	if err := runTest(context.Background(), append([]string{"-v"}, files...), &out, &errOut); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	if !strings.HasSuffix(out.String(), "12 passed, 0 failed\n") || strings.Count(out.String(), "ok   ") != 12 {
+	if !strings.HasSuffix(out.String(), "15 passed, 0 failed\n") || strings.Count(out.String(), "ok   ") != 15 {
 		t.Errorf("output:\n%s", out.String())
 	}
 }

@@ -135,4 +135,44 @@ func TestSequencePoison(t *testing.T) {
 		require.Equal(t, []int{1, 2, 3, 4, 5, 6}, b.Target.Delivered("K"))
 		require.Equal(t, []int{1, 2, 3, 4}, b.Target.Delivered("L"))
 	})
+
+	// A replay takes its original's place in the key's order: the target
+	// refuses update 3 of key K for good, 4–6 are held behind it; once the
+	// target takes it, replaying 3 (a new message) delivers it before 4–6,
+	// not after them, and the original stays out of the order.
+	t.Run("refused delivery held until replayed", func(t *testing.T) {
+		t.Parallel()
+		b := jobstest.SetupUpdates(t, `, "sequence": "source.key"`, 0)
+		ctx := context.Background()
+		b.Target.SetRefuse("K", 3)
+		ids := map[int]uuid.UUID{}
+		for n := 1; n <= 6; n++ {
+			ids[n] = b.Post(t, "K", n, "")
+		}
+		b.WaitStatus(t, ids[3], store.StatusFailed)
+		for n := 4; n <= 6; n++ {
+			b.WaitStatus(t, ids[n], store.StatusHeld)
+		}
+		ex, err := store.ExceptionsOfMessage(ctx, b.Pool, ids[3])
+		require.NoError(t, err)
+		require.Len(t, ex, 1)
+
+		b.Target.SetRefuse("", 0)
+		var revision uuid.UUID
+		require.NoError(t, txn.Run(ctx, b.Pool, func(tx pgx.Tx) error {
+			revision, err = inbox.ExceptionReplay(ctx, tx, b.Client, inbox.ReplayRequest{ExceptionID: ex[0].ID,
+				Reason: "the ERP takes it now", Actor: actor(b)})
+			return err
+		}))
+		b.WaitStatus(t, revision, store.StatusDelivered)
+		for n := 4; n <= 6; n++ {
+			b.WaitStatus(t, ids[n], store.StatusDelivered)
+		}
+		require.Equal(t, []int{1, 2, 3, 4, 5, 6}, b.Target.Delivered("K"), "the replay of 3 before 4–6")
+		var original, replayed int64
+		require.NoError(t, b.Pool.QueryRow(ctx, `select o.sequence_n, r.sequence_n from messages o, messages r where o.id = $1 and r.id = $2`,
+			ids[3], revision).Scan(&original, &replayed))
+		require.Equal(t, original, replayed, "the replay has its original's place")
+		require.Zero(t, b.CountRows(t, `select count(*) from deliveries where status = 'held'`))
+	})
 }

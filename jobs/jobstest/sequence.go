@@ -104,7 +104,7 @@ type Updates struct {
 // deployed to dev, its keys extended by keys (e.g. `, "sequence":
 // "source.key"`), and target erp answering 503 to the share fail of
 // requests, with a retry policy that outlasts them.
-func SetupUpdates(t *testing.T, keys string, fail float64) *Updates {
+func SetupUpdates(t testing.TB, keys string, fail float64) *Updates {
 	t.Helper()
 	b := Setup(t, true)
 	ctx := context.Background()

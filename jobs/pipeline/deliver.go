@@ -31,6 +31,11 @@ import (
 // DeliverArgs is the job that sends one delivery to its target.
 type DeliverArgs struct {
 	DeliveryID uuid.UUID `json:"delivery_id" river:"unique"`
+	// NotBefore, when set, is when the attempt is due: a retry sooner
+	// than River's scheduler interval is inserted available with this
+	// time rather than scheduled, and the worker waits for it (see
+	// retryJob).
+	NotBefore time.Time `json:"not_before,omitzero"`
 }
 
 // Kind names the job in River's tables.
@@ -319,6 +324,15 @@ func (w *DeliverWorker) send(ctx context.Context, t transport.Transport, a trans
 // Work sends one delivery through its kind's transport and records the
 // attempt.
 func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
+	if wait := time.Until(job.Args.NotBefore); wait > maxLimiterWait {
+		return river.JobSnooze(wait)
+	} else if wait > 0 {
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return river.JobSnooze(max(0, time.Until(job.Args.NotBefore)))
+		}
+	}
 	d, err := loadDelivery(ctx, w.DB, job.Args.DeliveryID)
 	if err != nil {
 		if fault.CodeOf(err) == fault.NotFound {

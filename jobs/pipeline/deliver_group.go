@@ -234,11 +234,28 @@ func recordFirstAttempts(ctx context.Context, tx pgx.Tx, made []*groupSend) ([]r
 	var later []river.InsertManyParams
 	for _, r := range recs {
 		if !r.finished {
-			at := time.Now().Add(r.snooze)
-			later = append(later, river.InsertManyParams{Args: DeliverArgs{DeliveryID: r.d.ID}, InsertOpts: &river.InsertOpts{ScheduledAt: at}})
+			later = append(later, retryJob(r.d.ID, r.snooze))
 		}
 	}
 	return later, nil
+}
+
+// riverSchedulerInterval is how often River's scheduler makes scheduled
+// jobs available (its JobSchedulerIntervalDefault, not configurable).
+const riverSchedulerInterval = 5 * time.Second
+
+// retryJob is the job of a delivery's next attempt, due in delay. River
+// inserts a job with a ScheduledAt as scheduled, and only its scheduler,
+// every 5 s, makes it available: a retry due in 20 ms would wait up to
+// 5 s, and on a sequenced lane every later message with it. A retry due
+// sooner than that is inserted available and waits in the worker
+// (DeliverArgs.NotBefore), like River's own short snoozes.
+func retryJob(id uuid.UUID, delay time.Duration) river.InsertManyParams {
+	at := time.Now().Add(delay)
+	if delay < riverSchedulerInterval {
+		return river.InsertManyParams{Args: DeliverArgs{DeliveryID: id, NotBefore: at}}
+	}
+	return river.InsertManyParams{Args: DeliverArgs{DeliveryID: id}, InsertOpts: &river.InsertOpts{ScheduledAt: at}}
 }
 
 // insertJobs inserts delivery jobs in tx with the client River put in ctx;

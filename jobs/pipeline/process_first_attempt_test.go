@@ -95,7 +95,8 @@ func TestProcessJobMakesFirstAttempts(t *testing.T) {
 	require.Equal(t, store.DeliveryRetrying, retrying.Deliveries[0].Status)
 	require.Len(t, retrying.Deliveries[0].AttemptLog, 1)
 	var scheduled int
-	require.NoError(t, tx.QueryRow(ctx, `select count(*) from river_job where kind = 'deliver' and state = 'scheduled' and args->>'delivery_id' = $1`,
+	require.NoError(t, tx.QueryRow(ctx, `select count(*) from river_job where kind = 'deliver'
+		and (state = 'scheduled' or state = 'available' and args ? 'not_before') and args->>'delivery_id' = $1`,
 		retrying.Deliveries[0].ID.String()).Scan(&scheduled))
 	require.Equal(t, 1, scheduled, "the retry is the delivery's own job, once")
 

@@ -201,6 +201,25 @@ const lanesLock = `
 			from unnest($1::int8[], $2::int8[], $3::text[]) as u(env, flow, key)
 			order by h) s`
 
+// lanesTryLock takes the advisory locks of lanes (as lanesLock) that are
+// free, without waiting, and says per lane, in the order given, whether it
+// got it.
+const lanesTryLock = `
+		select pg_try_advisory_xact_lock(hashtextextended(u.env || '/' || u.flow || '/' || u.key, 21))
+		from unnest($1::int8[], $2::int8[], $3::text[]) with ordinality as u(env, flow, key, ord)
+		order by u.ord`
+
+// lanesFreeSelect returns those of messages $1 (fifo mode) no unfinished
+// earlier message of their sequence key precedes, for freeLanes: stricter
+// than store.LaneBlocked (any target, any earlier message not delivered or
+// unrouted), through the lane index.
+const lanesFreeSelect = `
+		select m.id from messages m
+		where m.id = any($1) and m.sequence_key is not null and not m.sequence_latest
+			and not exists (select from messages b
+				where b.environment_id = m.environment_id and b.flow_id = m.flow_id and b.sequence_key = m.sequence_key
+					and b.sequence_n < m.sequence_n and b.status not in ('delivered', 'unrouted'))`
+
 // lanesOfMessagesSelect reads the lanes of messages, for SequenceLanes.
 const lanesOfMessagesSelect = `
 		select distinct environment_id, flow_id, sequence_key from messages where id = any($1) and sequence_key is not null`

@@ -10,7 +10,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
+	"github.com/crossdock/crossdock/internal/txn"
 	"github.com/crossdock/crossdock/jobs/intake"
+	"github.com/crossdock/crossdock/jobs/queue"
 	"github.com/crossdock/crossdock/jobs/store"
 )
 
@@ -35,9 +37,9 @@ import (
 
 // Lane is one sequence key of a flow in an environment.
 type Lane struct {
-	EnvID  int64
-	FlowID int64
-	Key    string
+	EnvID  int64  `json:"env"`
+	FlowID int64  `json:"flow"`
+	Key    string `json:"key"`
 }
 
 // laneOf is the lane of message m; ok is false for an unordered message.
@@ -62,7 +64,10 @@ func laneColumns(lanes []Lane) (envs, flows []int64, keys []string) {
 
 // lockLanes takes the lanes' locks until tx ends, in one fixed order so
 // that two transactions locking several lanes cannot deadlock. Call it
-// before the transaction locks any message row of the lanes.
+// before the transaction locks any row that a holder of the lanes may
+// want: the earlier messages of the lanes and their deliveries and
+// exceptions. (Processing locks them only to wake them, after writing its
+// own new messages' deliveries, which nobody else can see yet.)
 func lockLanes(ctx context.Context, tx pgx.Tx, lanes []Lane) error {
 	if len(lanes) == 0 {
 		return nil
@@ -163,4 +168,69 @@ func SequenceWake(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx], 
 		return fmt.Errorf("enqueue released deliveries: %w", err)
 	}
 	return nil
+}
+
+// tryLockLanes takes, without waiting, the locks of those of lanes no
+// other transaction holds, until tx ends, and returns the lanes it locked
+// and those it found busy. Not waiting, it cannot deadlock whatever the
+// order.
+func tryLockLanes(ctx context.Context, tx pgx.Tx, lanes []Lane) (locked, busy []Lane, err error) {
+	if len(lanes) == 0 {
+		return nil, nil, nil
+	}
+	lanes = uniqueLanes(lanes)
+	envs, flows, keys := laneColumns(lanes)
+	rows, err := tx.Query(ctx, lanesTryLock, envs, flows, keys)
+	if err != nil {
+		return nil, nil, fmt.Errorf("lock sequence lanes: %w", err)
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowTo[bool])
+	if err != nil {
+		return nil, nil, fmt.Errorf("lock sequence lanes: %w", err)
+	}
+	for i, ok := range got {
+		if ok {
+			locked = append(locked, lanes[i])
+		} else {
+			busy = append(busy, lanes[i])
+		}
+	}
+	return locked, busy, nil
+}
+
+// SequenceWakeArgs is the job that wakes lanes a processing transaction
+// found busy (ProcessWorker.recordAll): it runs once that transaction has
+// committed, waits for the lanes' locks and releases what nothing blocks
+// any more, so processing never queues for a lane.
+type SequenceWakeArgs struct {
+	Lanes []Lane `json:"lanes"`
+}
+
+// Kind names the job in River's tables.
+func (SequenceWakeArgs) Kind() string { return "sequence_wake" }
+
+// InsertOpts puts the wake-ups on the deliver queue, beside the
+// deliveries they release.
+func (SequenceWakeArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: queue.Deliver, MaxAttempts: 25}
+}
+
+// SequenceWakeWorker works SequenceWakeArgs jobs.
+type SequenceWakeWorker struct {
+	river.WorkerDefaults[SequenceWakeArgs]
+	DB store.DB
+}
+
+// Work wakes the job's lanes and enqueues the deliveries released.
+func (w *SequenceWakeWorker) Work(ctx context.Context, job *river.Job[SequenceWakeArgs]) error {
+	return txn.Run(ctx, w.DB, func(tx pgx.Tx) error {
+		released, err := wakeLanes(ctx, tx, job.Args.Lanes)
+		if err != nil {
+			return err
+		}
+		if err := insertJobs(ctx, tx, deliverJobs(released), true); err != nil {
+			return err
+		}
+		return completeTx(ctx, tx, job)
+	})
 }

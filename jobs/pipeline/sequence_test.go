@@ -149,6 +149,42 @@ func TestSequence(t *testing.T) {
 		require.Equal(t, 2, v.Deliveries[0].Attempts)
 	})
 
+	// Processing does not wait for a lane another transaction holds:
+	// update 2, behind update 1 of the same batch, is written held, and a
+	// sequence_wake job, run once the holder is done, releases it.
+	t.Run("a busy lane is woken after processing", func(t *testing.T) {
+		t.Parallel()
+		b := jobstest.SetupUpdates(t, `, "sequence": "source.key"`, 0)
+		ctx := context.Background()
+		holder, err := b.Pool.Begin(ctx)
+		require.NoError(t, err)
+		defer func() { _ = holder.Rollback(ctx) }()
+		_, err = holder.Exec(ctx, `select pg_advisory_xact_lock(hashtextextended($1::int8 || '/' || $2::int8 || '/' || $3::text, 21))`,
+			b.Env.ID, b.Flow.ID, "K")
+		require.NoError(t, err)
+
+		res, err := b.Intake.AcceptBatch(ctx, intake.BatchRequest{Env: "dev", FlowSlug: "updates",
+			Lines: [][]byte{[]byte(`{"key": "K", "n": 1}`), []byte(`{"key": "K", "n": 2}`)}})
+		require.NoError(t, err)
+		b.WaitStatus(t, res[1].MessageID, store.StatusHeld)
+		require.Equal(t, 1, b.CountRows(t, `select count(*) from river_job where kind = 'sequence_wake'`), "the busy lane left to a wake-up job")
+		require.NoError(t, holder.Rollback(ctx))
+		b.WaitDelivered(t, 2)
+		require.Equal(t, []int{1, 2}, b.Target.Delivered("K"))
+	})
+
+	// A message whose key has nothing unfinished before it is not held: it
+	// goes out like an unordered one.
+	t.Run("a free lane does not hold", func(t *testing.T) {
+		t.Parallel()
+		b := jobstest.SetupUpdates(t, `, "sequence": "source.key"`, 0)
+		b.WaitStatus(t, b.Post(t, "K", 1, ""), store.StatusDelivered)
+		v := b.WaitStatus(t, b.Post(t, "K", 2, ""), store.StatusDelivered)
+		require.NotContains(t, jobstest.Stages(v), store.StageHeld)
+		require.Equal(t, "K", v.Message.SequenceKey)
+		require.Equal(t, []int{1, 2}, b.Target.Delivered("K"))
+	})
+
 	// A flow without a sequence key delivers as before: nothing is held,
 	// no message has a key.
 	t.Run("unordered", func(t *testing.T) {
