@@ -1,7 +1,8 @@
 package e2e
 
 import (
-	"encoding/json"
+	"bytes"
+	"encoding/csv"
 	"fmt"
 	"net/http"
 	"os"
@@ -90,7 +91,7 @@ func TestSFTPFilesSurviveKills(t *testing.T) {
 	perOrder := map[string]int{}
 	var stray []string
 	for _, e := range entries {
-		if !strings.HasPrefix(e.Name(), "orders-") || !strings.HasSuffix(e.Name(), ".json") {
+		if !strings.HasPrefix(e.Name(), "orders-") || !strings.HasSuffix(e.Name(), ".csv") {
 			stray = append(stray, e.Name())
 			continue
 		}
@@ -98,14 +99,13 @@ func TestSFTPFilesSurviveKills(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var out struct {
-			OrderNumber string `json:"orderNumber"`
-			Lines       []any  `json:"lines"`
+		// The demo's 3PL takes CSV: a header, then one row per order line
+		// with the order's number repeated; the demo order has two lines.
+		rows, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+		if err != nil || len(rows) != 3 || rows[0][0] != "Order" || rows[1][0] != rows[2][0] || rows[1][10] != "1" || rows[2][10] != "2" {
+			t.Fatalf("%s is not a whole fulfilment order in CSV (%v): %s", e.Name(), err, b)
 		}
-		if err := json.Unmarshal(b, &out); err != nil || len(out.Lines) != 2 {
-			t.Fatalf("%s is not a whole fulfilment order (%v): %s", e.Name(), err, b)
-		}
-		perOrder[out.OrderNumber]++
+		perOrder[rows[1][0]]++
 	}
 	if len(stray) > 0 {
 		t.Errorf("files other than orders are left: %v", stray)

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/crossdock/crossdock/engine"
+	"github.com/crossdock/crossdock/engine/format"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/secret"
 	"github.com/crossdock/crossdock/internal/txn"
@@ -60,7 +61,21 @@ func serveDemoSFTP(ctx context.Context, dataDir, addr string, log *slog.Logger) 
 func demoSFTPSettings(srv *sftptest.Server) map[string]string {
 	host, port, _ := net.SplitHostPort(srv.Addr)
 	return map[string]string{sftp.SettingHost: host, sftp.SettingPort: port, sftp.SettingUser: demoSFTPUser, sftp.SettingHostKey: srv.Fingerprint,
-		sftp.SettingDirectory: demoSFTPDir, sftp.SettingFileName: `orders-{{date "20060102-150405"}}-{{seq}}.json`}
+		sftp.SettingDirectory: demoSFTPDir, sftp.SettingFileName: `orders-{{date "20060102-150405"}}-{{seq}}.csv`}
+}
+
+// demoSFTPFormat is how the demo's 3PL takes orders: CSV with one row per
+// order line, the order's fields repeated on each, as 3PL order imports
+// usually are.
+func demoSFTPFormat() format.Spec {
+	return format.Spec{Kind: format.CSV, CSV: &format.CSVSpec{Rows: "lines", Columns: []format.Column{
+		{Header: "Order", Path: "orderNumber"}, {Header: "Date", Path: "orderDate"}, {Header: "Store", Path: "store"},
+		{Header: "Carrier", Path: "carrier"}, {Header: "Name", Path: "shipTo.name"}, {Header: "Street", Path: "shipTo.street"},
+		{Header: "Postal code", Path: "shipTo.postalCode"}, {Header: "City", Path: "shipTo.city"},
+		{Header: "Country", Path: "shipTo.country"}, {Header: "E-mail", Path: "shipTo.email"},
+		{Header: "Line", Path: "lines.lineNumber"}, {Header: "SKU", Path: "lines.sku"},
+		{Header: "Description", Path: "lines.description"}, {Header: "Quantity", Path: "lines.quantity"},
+	}}}
 }
 
 // seedDemoSFTP creates the 3PL flow from its template, publishes it,
@@ -79,6 +94,7 @@ func seedDemoSFTP(ctx context.Context, pool *pgxpool.Pool, sealer *secret.Sealer
 			values["secret"] = demoSFTPPassword
 		}
 		t.Apply(&cfg, values)
+		cfg.Format = demoSFTPFormat()
 		_, err := release.ConfigureTarget(ctx, tx, sealer, kinds, release.System("demo-seed"),
 			release.TargetConfiguration{Environment: dev, Kind: string(sftp.Kind), Config: cfg})
 		return err
