@@ -94,7 +94,7 @@ curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null || { echo "bench-load: ser
 # deployed to dev through the release policy as an operator would.
 if [ "${BENCH_SEQUENCE:-0}" = 1 ]; then
   sed -e 's/"name": "storefront-order-to-erp"/"name": "storefront-orders"/' \
-    -e 's/"correlation": "source.name"$/"correlation": "source.name", "sequence": "string(int(source.id) % 10000)"/' \
+    -e 's/"correlation": "source.name"/"correlation": "source.name", "sequence": "string(int(source.id) % 10000)"/' \
     mappings/templates/storefront-order-to-erp.json >"$work/sequenced.json"
   grep -q '"sequence"' "$work/sequenced.json" || { echo "bench-load: could not add a sequence key to the demo flow" >&2; exit 1; }
   DATABASE_URL="$url" "$bin" flow import "$work/sequenced.json" --publish --note "bench-load: sequence key of 10,000 values" --deploy dev >/dev/null
