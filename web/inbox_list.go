@@ -179,7 +179,7 @@ func (s *Server) inboxList() fiber.Handler {
 
 func exceptionRow(it inbox.Item) view.ExceptionRow {
 	return view.ExceptionRow{ID: it.ID, Env: it.Environment, Flow: it.FlowSlug, Kind: string(it.Kind), Status: string(it.Status),
-		Error: shorten(it.Message, 200), Correlation: it.CorrelationID, Customer: it.Customer, Amount: it.Amount, Target: it.Target, Assignee: it.AssigneeEmail,
+		Error: shorten(it.Message, 200), Correlation: it.CorrelationID, Customer: it.Customer, Amount: it.Amount, Target: it.Target, Step: it.Step, Assignee: it.AssigneeEmail,
 		Created: when(it.CreatedAt), URL: "/inbox/" + itoa64(it.ID)}
 }
 

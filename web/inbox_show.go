@@ -43,7 +43,7 @@ func (s *Server) exceptionView(c *fiber.Ctx, id int64) (view.ExceptionView, erro
 	}
 	u := userOf(c)
 	v := view.ExceptionView{
-		ID: it.ID, Kind: string(it.Kind), Status: string(it.Status), Stage: it.Stage, ErrorClass: it.ErrorClass, Error: it.Message,
+		ID: it.ID, Kind: string(it.Kind), Status: string(it.Status), Stage: it.Stage, ErrorClass: it.ErrorClass, Error: it.Message, Step: it.Step,
 		Resolution: it.Resolution, Env: it.Environment, Flow: it.FlowSlug, Version: it.VersionNumber, Assignee: it.AssigneeEmail,
 		Created: stamp(it.CreatedAt), Updated: stamp(it.UpdatedAt), GroupURL: "/inbox?view=list&group=" + itoa64(it.GroupID),
 		GroupOpen: it.GroupOpen, Open: it.Status == store.ExceptionOpen || it.Status == store.ExceptionAssigned,

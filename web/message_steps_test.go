@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"testing"
 
@@ -41,4 +42,21 @@ func TestMessagePageShowsSteps(t *testing.T) {
 	require.Contains(t, page.body, "· step writeback")
 	require.Contains(t, page.body, "Answer kept for the steps after it")
 	require.Contains(t, page.body, "SO-77")
+
+	// The step's failure in the inbox: the list and the exception say
+	// which step failed, and the retry is the step's.
+	var excID int64
+	require.NoError(t, tb.db.QueryRow(ctx, `insert into exceptions (kind, fingerprint, environment_id, flow_id, message_id, delivery_id, stage, error_class, message)
+		select 'delivery', 'fp-writeback', environment_id, flow_id, id, $2, 'deliver', 'http 409', 'step writeback: target “storefront” answered 409'
+		from messages where id = $1 returning id`, out.ID, step).Scan(&excID))
+	t.Run("the inbox list names the failed step", func(t *testing.T) {
+		list := br.get("/inbox?view=list")
+		require.Equal(t, http.StatusOK, list.StatusCode)
+		require.Regexp(t, `storefront\s*<div class="hint">step writeback</div>`, list.body)
+	})
+	t.Run("the exception retries the step", func(t *testing.T) {
+		exc := br.get(fmt.Sprintf("/inbox/%d", excID))
+		require.Equal(t, http.StatusOK, exc.StatusCode)
+		require.Regexp(t, `id="retry">\s*Retry step writeback\s*</button>`, exc.body)
+	})
 }

@@ -73,6 +73,9 @@ type Item struct {
 	// keys.amount); "" when the flow has none.
 	Customer string `json:"customer,omitempty"`
 	Amount   string `json:"amount,omitempty"`
+	// Step is the step (of the route's then) whose delivery failed; "" for
+	// a route's own delivery and for exceptions before delivery.
+	Step string `json:"step,omitempty"`
 	// Sequence is, for a message with a sequence key, its key and how many
 	// later messages of the key the exception holds ("blocking N later
 	// messages for key K"); set by ExceptionGet, not in listings.
@@ -86,7 +89,7 @@ func scanInboxItem(r pgx.Row) (Item, error) {
 		&it.ErrorClass, &it.Message, &detail, &it.Status, &it.Resolution, &it.CreatedAt, &it.UpdatedAt, &it.ResolvedAt,
 		&it.Environment, &it.FlowSlug, &it.CorrelationID, &it.IdempotencyKey, &it.VersionNumber, &it.MessageStatus,
 		&it.AssigneeID, &it.AssigneeEmail, &it.Target, &it.Route, &it.DeliveryStatus, &it.ReceivedAt, &it.GroupID, &it.GroupOpen,
-		&it.Customer, &it.Amount)
+		&it.Customer, &it.Amount, &it.Step)
 	it.Detail = detail
 	return it, err
 }

@@ -107,7 +107,7 @@ const inboxSelect = `
 	       e.message, e.detail, e.status, e.resolution, e.created_at, e.updated_at, e.resolved_at,
 	       env.name, f.slug, m.correlation_id, m.idempotency_key, m.version_number, m.status, e.assigned_to,
 	       coalesce(u.email, ''), coalesce(d.target, ''), coalesce(d.route, ''), coalesce(d.status, ''), m.received_at,
-	       coalesce(g.id, 0), coalesce(g.open_count, 0), m.customer, m.amount
+	       coalesce(g.id, 0), coalesce(g.open_count, 0), m.customer, m.amount, coalesce(d.step, '')
 	from exceptions e
 	join environments env on env.id = e.environment_id
 	join flows f on f.id = e.flow_id

@@ -55,6 +55,10 @@ func TestRetryOfAFailedStepSendsOnlyTheStep(t *testing.T) {
 	ex := b.waitException(t, acc.MessageID, store.ExceptionOpen)
 	require.Equal(t, store.StepDeliveryID(acc.MessageID, "book", "writeback"), *ex.DeliveryID)
 	require.Contains(t, ex.Message, "step writeback")
+	item, err := inbox.ExceptionGet(ctx, b.Pool, ex.ID)
+	require.NoError(t, err)
+	require.Equal(t, "writeback", item.Step, "the inbox says which step failed")
+	require.Equal(t, "oms", item.Target)
 
 	oms.SetAnswer(jobstest.Status(http.StatusOK))
 	require.NoError(t, b.tx(t, func(tx pgx.Tx) error { return inbox.ExceptionRetry(ctx, tx, b.Client, ex.ID, b.actor()) }))
