@@ -273,26 +273,38 @@ func (p *Program) release(rs *runState) {
 	p.pool.Put(rs)
 }
 
-// Run maps one message. The error is non-nil only when the message as a
-// whole cannot be mapped: ErrInvalidInput (not JSON), ErrLimit (a size
-// limit) or the context's error. Failing rules and rows are in the Result.
-func (p *Program) Run(ctx context.Context, in Input) (*Result, error) {
+// begin is what every run starts with: the context and the payload's
+// size checked, a run state taken from the pool with the payload decoded
+// into it as source, and the Result it fills. The caller releases rs.
+func (p *Program) begin(ctx context.Context, in Input) (*runState, *Result, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(in.Payload) > p.opts.MaxInputBytes {
-		return nil, fmt.Errorf("%w: payload is %d bytes, the limit is %d", ErrLimit, len(in.Payload), p.opts.MaxInputBytes)
+		return nil, nil, fmt.Errorf("%w: payload is %d bytes, the limit is %d", ErrLimit, len(in.Payload), p.opts.MaxInputBytes)
 	}
 	rs := p.state()
-	defer p.release(rs)
 	src, err := p.projection.decode(&rs.dec, in.Payload)
 	if err != nil {
-		return nil, err
+		p.release(rs)
+		return nil, nil, err
 	}
 	res := &Result{}
 	rs.ctx, rs.now, rs.vars, rs.trace, rs.res = ctx, in.Now, in.Vars, in.Trace, res
 	rs.env["source"] = src
 	rs.env[reservedRun] = rs
+	return rs, res, nil
+}
+
+// Run maps one message. The error is non-nil only when the message as a
+// whole cannot be mapped: ErrInvalidInput (not JSON), ErrLimit (a size
+// limit) or the context's error. Failing rules and rows are in the Result.
+func (p *Program) Run(ctx context.Context, in Input) (*Result, error) {
+	rs, res, err := p.begin(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	defer p.release(rs)
 
 	if p.key != nil {
 		res.Key = rs.keyValue(p.key, SectionKey)
@@ -443,18 +455,11 @@ func (p *Program) RunReply(ctx context.Context, in Input, route string, response
 			return nil, fmt.Errorf("%w: the reply of %q waits for the answer of %q", ErrUnknownStep, route, name)
 		}
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if len(in.Payload) > p.opts.MaxInputBytes {
-		return nil, fmt.Errorf("%w: payload is %d bytes, the limit is %d", ErrLimit, len(in.Payload), p.opts.MaxInputBytes)
-	}
-	rs := p.state()
-	defer p.release(rs)
-	src, err := p.projection.decode(&rs.dec, in.Payload)
+	rs, res, err := p.begin(ctx, in)
 	if err != nil {
 		return nil, err
 	}
+	defer p.release(rs)
 	steps := map[string]any{}
 	for _, name := range r.replySteps {
 		v, err := rs.responseValue(name, responses[name])
@@ -463,11 +468,7 @@ func (p *Program) RunReply(ctx context.Context, in Input, route string, response
 		}
 		steps[name] = map[string]any{"response": v}
 	}
-	res := &Result{}
-	rs.ctx, rs.now, rs.vars, rs.trace, rs.res = ctx, in.Now, in.Vars, in.Trace, res
-	rs.env["source"] = src
 	rs.env["steps"] = steps
-	rs.env[reservedRun] = rs
 	out := rs.runRoute(&compiledRoute{name: r.name, root: r.reply})
 	if rs.fatal != nil {
 		if _, err := rs.stop(res); err != nil {
@@ -499,18 +500,11 @@ func (p *Program) RunSteps(ctx context.Context, in StepInput) ([]RouteResult, er
 	if _, ok := in.Responses[in.After]; !ok {
 		return nil, fmt.Errorf("%w: no response of %q to map its steps with", ErrUnknownStep, in.After)
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if len(in.Payload) > p.opts.MaxInputBytes {
-		return nil, fmt.Errorf("%w: payload is %d bytes, the limit is %d", ErrLimit, len(in.Payload), p.opts.MaxInputBytes)
-	}
-	rs := p.state()
-	defer p.release(rs)
-	src, err := p.projection.decode(&rs.dec, in.Payload)
+	rs, res, err := p.begin(ctx, in.Input)
 	if err != nil {
 		return nil, err
 	}
+	defer p.release(rs)
 	steps := map[string]any{}
 	for r := after; r != nil; r = r.parent {
 		resp, ok := in.Responses[r.name]
@@ -523,9 +517,6 @@ func (p *Program) RunSteps(ctx context.Context, in StepInput) ([]RouteResult, er
 		}
 		steps[r.name] = map[string]any{"response": v}
 	}
-	res := &Result{}
-	rs.ctx, rs.now, rs.vars, rs.trace, rs.res = ctx, in.Now, in.Vars, in.Trace, res
-	rs.env["source"] = src
 	rs.env["response"] = steps[in.After].(map[string]any)["response"]
 	rs.env["steps"] = steps
 	rs.env[reservedRun] = rs
