@@ -130,6 +130,25 @@ func TestDiffEmptyMeansSameChecksum(t *testing.T) {
 			diffFirstLookup(d, func(l *engine.Lookup) { l.Entries["new-key"] = json.RawMessage(`1`) })
 		},
 		"lookup missing": func(d *engine.Definition) { diffFirstLookup(d, func(l *engine.Lookup) { l.Missing = "default" }) },
+		// Steps, replies and recorded responses (the write-back template has
+		// them; for the others these change nothing).
+		"step row note": func(d *engine.Definition) { diffFirstStep(d, func(st *engine.Step) { st.Mapping[0].Note = "why" }) },
+		"step target":   func(d *engine.Definition) { diffFirstStep(d, func(st *engine.Step) { st.Target = "elsewhere" }) },
+		"step dropped": func(d *engine.Definition) {
+			diffFirstStep(d, func(st *engine.Step) { st.Mapping = st.Mapping[:len(st.Mapping)-1] })
+		},
+		"reply row changed": func(d *engine.Definition) {
+			diffFirstRoute(d, func(r *engine.Route) bool { return len(r.Reply) > 0 }, func(r *engine.Route) { r.Reply[0].Expr += " " })
+		},
+		"test response status": func(d *engine.Definition) {
+			for i := range d.Tests {
+				for name, resp := range d.Tests[i].Responses {
+					resp.Status++
+					d.Tests[i].Responses[name] = resp
+					return
+				}
+			}
+		},
 	}
 	for _, path := range diffFlowFiles(t) {
 		for name, mutate := range mutations {
@@ -373,6 +392,21 @@ func diffReindent(t *testing.T, raw json.RawMessage) json.RawMessage {
 }
 
 // diffFirstLookup edits the alphabetically first lookup table, if any.
+// diffFirstRoute edits the first route that has what has asks for.
+func diffFirstRoute(d *engine.Definition, has func(*engine.Route) bool, edit func(*engine.Route)) {
+	for i := range d.Routes {
+		if has(&d.Routes[i]) {
+			edit(&d.Routes[i])
+			return
+		}
+	}
+}
+
+// diffFirstStep edits the first step of the first route that has steps.
+func diffFirstStep(d *engine.Definition, edit func(*engine.Step)) {
+	diffFirstRoute(d, func(r *engine.Route) bool { return len(r.Then) > 0 }, func(r *engine.Route) { edit(&r.Then[0]) })
+}
+
 func diffFirstLookup(d *engine.Definition, edit func(*engine.Lookup)) {
 	var names []string
 	for name := range d.Lookups {
