@@ -34,25 +34,9 @@ func seedDemo(ctx context.Context, pool *pgxpool.Pool, sealer *secret.Sealer, ta
 	} else if fault.CodeOf(err) != fault.NotFound {
 		return err
 	}
-	tpl, ok := mappings.TemplateByID("storefront-order-to-erp")
-	if !ok {
-		return fmt.Errorf("demo: the storefront template is missing")
-	}
-	def, err := engine.ParseDefinition(tpl.Definition)
-	if err != nil {
-		return err
-	}
-	ed := mappings.Editor{Email: "demo-seed"}
 	var token string
-	err = txn.Run(ctx, pool, func(tx pgx.Tx) error {
-		f, err := mappings.FlowCreate(ctx, tx, mappings.NewFlow{Name: "Storefront orders → ERP", Slug: demoFlow, Definition: def}, ed)
-		if err != nil {
-			return err
-		}
-		if _, err := mappings.Publish(ctx, tx, f.ID, f.DraftRevision, "demo seed", ed); err != nil {
-			return err
-		}
-		dev, err := release.EnvironmentByName(ctx, tx, "dev")
+	err := txn.Run(ctx, pool, func(tx pgx.Tx) error {
+		f, dev, err := publishDemoTemplate(ctx, tx, "storefront-order-to-erp", "Storefront orders → ERP", demoFlow)
 		if err != nil {
 			return err
 		}
@@ -71,10 +55,6 @@ func seedDemo(ctx context.Context, pool *pgxpool.Pool, sealer *secret.Sealer, ta
 		}
 		// Configured first, so that the gates pass: the seed deploys
 		// through the release policy like everyone else.
-		f, err = mappings.FlowByID(ctx, tx, f.ID)
-		if err != nil {
-			return err
-		}
 		if _, err := release.Promote(ctx, tx, release.System("demo-seed"), release.Promotion{Flow: f, Environment: dev, Version: 1, Reason: "demo seed", Kinds: kinds}); err != nil {
 			return err
 		}
@@ -98,4 +78,31 @@ then open the status URL it returns, or %[4]s/messages/<id> in the browser.
 
 `, demoFlow, targetsURL, token, baseURL)
 	return nil
+}
+
+// publishDemoTemplate creates a flow from a shipped template and publishes
+// it as version 1, for the demo seeds, which then configure its targets
+// in dev (returned) and promote it there through the release policy.
+func publishDemoTemplate(ctx context.Context, tx pgx.Tx, templateID, name, slug string) (mappings.Flow, release.Environment, error) {
+	tpl, ok := mappings.TemplateByID(templateID)
+	if !ok {
+		return mappings.Flow{}, release.Environment{}, fmt.Errorf("demo: the %s template is missing", templateID)
+	}
+	def, err := engine.ParseDefinition(tpl.Definition)
+	if err != nil {
+		return mappings.Flow{}, release.Environment{}, err
+	}
+	ed := mappings.Editor{Email: "demo-seed"}
+	f, err := mappings.FlowCreate(ctx, tx, mappings.NewFlow{Name: name, Slug: slug, Definition: def}, ed)
+	if err != nil {
+		return mappings.Flow{}, release.Environment{}, err
+	}
+	if _, err := mappings.Publish(ctx, tx, f.ID, f.DraftRevision, "demo seed", ed); err != nil {
+		return mappings.Flow{}, release.Environment{}, err
+	}
+	if f, err = mappings.FlowByID(ctx, tx, f.ID); err != nil { // with its published version
+		return mappings.Flow{}, release.Environment{}, err
+	}
+	dev, err := release.EnvironmentByName(ctx, tx, "dev")
+	return f, dev, err
 }

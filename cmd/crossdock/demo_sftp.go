@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/crossdock/crossdock/engine"
 	"github.com/crossdock/crossdock/engine/format"
 	"github.com/crossdock/crossdock/internal/fault"
 	"github.com/crossdock/crossdock/internal/secret"
@@ -121,31 +120,12 @@ func seedDemoSFTP(ctx context.Context, pool *pgxpool.Pool, sealer *secret.Sealer
 	} else if fault.CodeOf(err) != fault.NotFound {
 		return err
 	}
-	tpl, ok := mappings.TemplateByID(demoSFTPTemplate)
-	if !ok {
-		return fmt.Errorf("demo: the %s template is missing", demoSFTPTemplate)
-	}
-	def, err := engine.ParseDefinition(tpl.Definition)
-	if err != nil {
-		return err
-	}
-	ed := mappings.Editor{Email: "demo-seed"}
-	err = txn.Run(ctx, pool, func(tx pgx.Tx) error {
-		f, err := mappings.FlowCreate(ctx, tx, mappings.NewFlow{Name: "Storefront orders → 3PL over SFTP", Slug: demoSFTPFlow, Definition: def}, ed)
-		if err != nil {
-			return err
-		}
-		if _, err := mappings.Publish(ctx, tx, f.ID, f.DraftRevision, "demo seed", ed); err != nil {
-			return err
-		}
-		dev, err := release.EnvironmentByName(ctx, tx, "dev")
+	err := txn.Run(ctx, pool, func(tx pgx.Tx) error {
+		f, dev, err := publishDemoTemplate(ctx, tx, demoSFTPTemplate, "Storefront orders → 3PL over SFTP", demoSFTPFlow)
 		if err != nil {
 			return err
 		}
 		if err := configure(ctx, tx, dev, false); err != nil {
-			return err
-		}
-		if f, err = mappings.FlowByID(ctx, tx, f.ID); err != nil {
 			return err
 		}
 		_, err = release.Promote(ctx, tx, release.System("demo-seed"), release.Promotion{Flow: f, Environment: dev, Version: 1, Reason: "demo seed", Kinds: kinds})
